@@ -1,0 +1,107 @@
+/*
+ * recipe.h — the typed, checked recipe: what the front end hands to lowering.
+ *
+ * A recipe says what an attention computes. Everything here has been
+ * name-resolved and type-checked; named mask forms (causal, neighborhood,
+ * radial, ...) are already expanded into the scalar expression IR, and the
+ * `tile` section has become a schedule (or `auto`). All memory belongs to
+ * the arena the recipe was parsed into.
+ *
+ * Tensors (row-major within each of the four logical dims; strides are
+ * launch arguments, so BHSD and BSHD both work):
+ *   q : [batch, heads,    tokens,    head_dim]
+ *   k : [batch, kv_heads, kv_tokens, head_dim]
+ *   v : [batch, kv_heads, kv_tokens, head_dim_v]
+ *   o : [batch, heads,    tokens,    head_dim_v]    (output, dtype of q)
+ *   lse : [batch, heads, tokens] f32 (softmax family: natural-log sum-exp)
+ */
+#ifndef ATTNC_FRONTEND_RECIPE_H
+#define ATTNC_FRONTEND_RECIPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../ir/expr.h"
+#include "../ir/schedule.h"
+#include "../support/diag.h"
+
+typedef enum { FAMILY_SOFTMAX, FAMILY_LINEAR } recipe_family;
+
+/* A size name known to the recipe: a standard size or a grid dim or an extra
+ * name used in a param shape. `fixed` > 0 when the recipe gives a number. */
+typedef struct recipe_size {
+    const char *name; /* as written: "batch", "H", "nblocks" */
+    int64_t fixed;    /* 0: bound at launch */
+    bool used;
+} recipe_size;
+
+/* A runtime tensor the mask or score reads: `param doc : i32 [tokens]`. */
+typedef struct recipe_param {
+    const char *name;
+    dtype dtype;
+    int ndim;            /* 0 for a scalar */
+    size_id dims[4];     /* each dim is a size */
+    int64_t const_dims[4]; /* > 0 where the dim is a literal number instead */
+    src_loc loc;
+} recipe_param;
+
+typedef enum { FEATURE_IDENTITY, FEATURE_ELU1, FEATURE_RELU } feature_map;
+typedef enum { DECAY_NONE, DECAY_PER_HEAD, DECAY_PER_TOKEN } decay_kind;
+
+/* Linear attention (FAMILY_LINEAR), exactly as docs/recipe-language.md states:
+ *   causal, DECAY_PER_HEAD (λ = param[head], 0 < λ <= 1):
+ *     S_t = λ S_{t-1} + φ(k_t)ᵀ v_t,   o_t = φ(q_t) S_t
+ *   DECAY_PER_TOKEN (g = param[batch, head, t], log-space, g <= 0):
+ *     S_t = exp(g_t) S_{t-1} + φ(k_t)ᵀ v_t
+ *   non-causal: o_t = φ(q_t) Σ_s φ(k_s)ᵀ v_s
+ *   normalize: o_t /= φ(q_t) · z_t with z_t the same recurrence over φ(k_s)
+ *   (a zero denominator gives o_t = 0). */
+typedef struct recipe_linear {
+    bool causal;
+    feature_map feature;
+    decay_kind decay;
+    int decay_param; /* index into params, -1 when none */
+    bool normalize;
+    int block;        /* `split block C` */
+    bool intra_quadratic; /* `intra quadratic` (the only intra mode today) */
+    inter_mode inter; /* `inter state` or `inter chunked` */
+} recipe_linear;
+
+typedef struct recipe {
+    const char *name;
+    const char *file;
+    recipe_family family;
+
+    dtype qkv_dtype; /* q, k and v share one dtype: bf16, f16 or f32 */
+    int head_dim;
+    int head_dim_v;
+    bool gqa;        /* k/v declare kv_heads */
+    bool cross;      /* k/v declare kv_tokens (no token grid then) */
+
+    /* Token grid: 0 dims for a plain sequence, else 1..3 named dims; token
+     * t = ((z * Y) + y) * X + x for grid(z, y, x). Names as written. */
+    int grid_ndim;
+    const char *grid_names[3];
+
+    recipe_size sizes[SZ_MAX];
+    int nsizes; /* SZ_EXTRA0 + number of extra names */
+
+    recipe_param *params;
+    int nparams;
+
+    /* Softmax family. mask NULL = keep every pair. score is never NULL: the
+     * default is `s * scale` with scale = 1/sqrt(head_dim). */
+    expr *mask;
+    expr *score;
+    double scale; /* value of the name `scale` */
+
+    recipe_linear linear; /* FAMILY_LINEAR */
+
+    schedule sched; /* from the `tile` section; sched.is_auto for `tile auto` */
+
+    /* Where sections were written, for later diagnostics (window larger than
+     * a grid bound at launch, illegal schedule ...). */
+    src_loc mask_loc, score_loc, tile_loc;
+} recipe;
+
+#endif

@@ -1,0 +1,207 @@
+/* schedule.c — schedule defaults, text form and legality; see schedule.h. */
+#include "schedule.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+int schedule_q_tokens(const schedule *s)
+{
+    int n = 1;
+    for (int i = 0; i < s->ndims; i++)
+        n *= s->q_tile[i];
+    return n;
+}
+
+int schedule_kv_tokens(const schedule *s)
+{
+    int n = 1;
+    for (int i = 0; i < s->ndims; i++)
+        n *= s->kv_tile[i];
+    return n;
+}
+
+schedule schedule_default(int ndims, target_arch arch, bool linear)
+{
+    static const int q2[] = {8, 16}, kv2[] = {8, 8};
+    static const int q3[] = {4, 4, 8}, kv3[] = {4, 4, 4};
+    schedule s = {0};
+    s.ndims = ndims < 1 ? 1 : ndims;
+    for (int i = 0; i < s.ndims; i++) {
+        if (s.ndims == 1) {
+            s.q_tile[0] = arch == TARGET_HOST ? 64 : 128;
+            s.kv_tile[0] = 64;
+        } else if (s.ndims == 2) {
+            s.q_tile[i] = q2[i];
+            s.kv_tile[i] = kv2[i];
+        } else {
+            s.q_tile[i] = q3[i];
+            s.kv_tile[i] = kv3[i];
+        }
+    }
+    s.stages = 2;
+    s.warps = 4;
+    s.linear_block = 64;
+    s.inter = INTER_STATE;
+    (void)linear;
+    return s;
+}
+
+/* "8x16" -> {8, 16}; returns the count or -1. */
+static int parse_extents(const char *p, int *out, int max)
+{
+    int n = 0;
+    for (;;) {
+        if (!isdigit((unsigned char)*p) || n == max)
+            return -1;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (v <= 0 || v > 4096)
+            return -1;
+        out[n++] = (int)v;
+        p = end;
+        if (*p == 0)
+            return n;
+        if (*p != 'x')
+            return -1;
+        p++;
+    }
+}
+
+static bool parse_field(schedule *s, const char *key, const char *val, int ndims, strbuf *err)
+{
+    int ext[SCHED_MAX_DIMS];
+    if (!strcmp(key, "q") || !strcmp(key, "kv")) {
+        int n = parse_extents(val, ext, SCHED_MAX_DIMS);
+        if (n != ndims) {
+            sb_printf(err, "'%s=%s' needs %d extent%s (one per token-grid dimension, e.g. %s)", key, val,
+                      ndims, ndims == 1 ? "" : "s", ndims == 1 ? "64" : ndims == 2 ? "8x16" : "4x4x8");
+            return false;
+        }
+        memcpy(!strcmp(key, "q") ? s->q_tile : s->kv_tile, ext, sizeof(int) * (size_t)n);
+        return true;
+    }
+    if (!strcmp(key, "inter")) {
+        if (!strcmp(val, "state") || !strcmp(val, "chunked")) {
+            s->inter = !strcmp(val, "state") ? INTER_STATE : INTER_CHUNKED;
+            return true;
+        }
+        sb_printf(err, "'inter=%s': write inter=state or inter=chunked", val);
+        return false;
+    }
+    int *dst = !strcmp(key, "stages") ? &s->stages
+             : !strcmp(key, "warps")  ? &s->warps
+             : !strcmp(key, "block")  ? &s->linear_block
+                                      : NULL;
+    if (!dst) {
+        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter)", key);
+        return false;
+    }
+    char *end;
+    long v = strtol(val, &end, 10);
+    if (*val == 0 || *end || v <= 0 || v > 4096) {
+        sb_printf(err, "'%s=%s' needs a positive integer", key, val);
+        return false;
+    }
+    *dst = (int)v;
+    return true;
+}
+
+bool schedule_parse(const char *spec, int ndims, schedule *out, strbuf *err)
+{
+    int nd = ndims < 1 ? 1 : ndims;
+    *out = schedule_default(nd, TARGET_HOST, false);
+    if (!spec || !strcmp(spec, "auto")) {
+        out->is_auto = true;
+        return true;
+    }
+    char buf[256];
+    if (strlen(spec) >= sizeof buf) {
+        sb_puts(err, "schedule text too long");
+        return false;
+    }
+    strcpy(buf, spec);
+    for (char *save = NULL, *tok = strtok_r(buf, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            sb_printf(err, "'%s' is not key=value (e.g. q=64 kv=64 stages=2 warps=4)", tok);
+            return false;
+        }
+        *eq = 0;
+        if (!parse_field(out, tok, eq + 1, nd, err))
+            return false;
+    }
+    return true;
+}
+
+static void print_extents(strbuf *out, const int *e, int n)
+{
+    for (int i = 0; i < n; i++)
+        sb_printf(out, i ? "x%d" : "%d", e[i]);
+}
+
+void schedule_print(strbuf *out, const schedule *s)
+{
+    if (s->is_auto) {
+        sb_puts(out, "auto");
+        return;
+    }
+    sb_puts(out, "q=");
+    print_extents(out, s->q_tile, s->ndims);
+    sb_puts(out, " kv=");
+    print_extents(out, s->kv_tile, s->ndims);
+    sb_printf(out, " stages=%d warps=%d block=%d inter=%s", s->stages, s->warps, s->linear_block,
+              s->inter == INTER_STATE ? "state" : "chunked");
+}
+
+static bool pow2(int v)
+{
+    return v > 0 && (v & (v - 1)) == 0;
+}
+
+bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_size, strbuf *err)
+{
+    if (s->is_auto)
+        return true;
+    for (int i = 0; i < s->ndims; i++) {
+        if (!pow2(s->q_tile[i]) || !pow2(s->kv_tile[i])) {
+            sb_printf(err, "tile extents must be powers of two (dim %d: q %d, kv %d)", i, s->q_tile[i],
+                      s->kv_tile[i]);
+            return false;
+        }
+    }
+    int qt = schedule_q_tokens(s), kt = schedule_kv_tokens(s);
+    if (qt > 256 || kt > 256) {
+        sb_printf(err, "a tile holds at most 256 tokens (query tile %d, key tile %d)", qt, kt);
+        return false;
+    }
+    if (s->stages < 1 || s->stages > 4) {
+        sb_printf(err, "stages must be 1 to 4, not %d", s->stages);
+        return false;
+    }
+    if (!pow2(s->linear_block) || s->linear_block < 16 || s->linear_block > 256) {
+        sb_printf(err, "linear block must be a power of two from 16 to 256, not %d", s->linear_block);
+        return false;
+    }
+    if (arch == TARGET_HOST)
+        return true;
+    if (!pow2(s->warps) || s->warps > 8) {
+        sb_printf(err, "warps must be 1, 2, 4 or 8, not %d", s->warps);
+        return false;
+    }
+    if (qt % (16 * s->warps) || kt % 16) {
+        sb_printf(err,
+                  "on the GPU each warp owns 16 query rows and key tiles come in 16s: query tile %d "
+                  "with %d warps, key tile %d",
+                  qt, s->warps, kt);
+        return false;
+    }
+    long smem = (long)elem_size * head_dim * (qt + 2L * kt * s->stages);
+    long limit = arch == TARGET_SM90A ? 232448 : 166912;
+    if (smem > limit) {
+        sb_printf(err, "needs %ld bytes of shared memory, over the %ld the GPU has; use smaller tiles or fewer stages",
+                  smem, limit);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,56 @@
+/*
+ * schedule.h — how a recipe runs, kept apart from what it computes.
+ *
+ * A schedule is a small value the autotuner enumerates: the query and key
+ * tile shapes (a box of tokens, one extent per token-grid dimension), the
+ * pipeline depth, the warps per block, and for linear attention the block
+ * size and the inter-block strategy. The same recipe lowers under any legal
+ * schedule; schedule_check() says why a schedule is refused.
+ */
+#ifndef ATTNC_IR_SCHEDULE_H
+#define ATTNC_IR_SCHEDULE_H
+
+#include <stdbool.h>
+
+#include "../support/strbuf.h"
+
+enum { SCHED_MAX_DIMS = 3 };
+
+typedef enum {
+    INTER_STATE,   /* one running KV state carried block to block */
+    INTER_CHUNKED, /* chunk states computed in parallel, then combined */
+} inter_mode;
+
+typedef enum { TARGET_HOST, TARGET_SM80, TARGET_SM90A } target_arch;
+
+typedef struct schedule {
+    bool is_auto;                /* `tile auto`: the runtime picks the rest */
+    int ndims;                   /* tile dims: the recipe's grid dims (1 for a sequence) */
+    int q_tile[SCHED_MAX_DIMS];  /* tokens per query tile, per dim */
+    int kv_tile[SCHED_MAX_DIMS]; /* tokens per key/value tile, per dim */
+    int stages;                  /* K/V pipeline depth (>= 1) */
+    int warps;                   /* warps per block (GPU); ignored on the host */
+    int linear_block;            /* linear attention block (chunk) size */
+    inter_mode inter;
+} schedule;
+
+/* Product of the tile extents. */
+int schedule_q_tokens(const schedule *s);
+int schedule_kv_tokens(const schedule *s);
+
+/* The documented default used when a recipe says `tile auto` and no tuned
+ * choice exists: for `ndims` grid dims on `arch`. */
+schedule schedule_default(int ndims, target_arch arch, bool linear);
+
+/* Parses "q=64 kv=64 stages=2 warps=4" or "q=8x16 kv=8x8 ..." or "auto".
+ * Returns false with a message in err on a malformed spec. */
+bool schedule_parse(const char *spec, int ndims, schedule *out, strbuf *err);
+void schedule_print(strbuf *out, const schedule *s);
+
+/* Legality for a target, independent of any recipe: tile extents positive
+ * and powers of two, MMA granularity on GPUs (query tile tokens a multiple of
+ * 16 * warps / 4 ...), shared memory budget for head_dim and dtype size.
+ * Returns true, or false with the reason in err. */
+bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_size, strbuf *err);
+
+#endif

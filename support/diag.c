@@ -1,0 +1,116 @@
+/* diag.c — diagnostic records and their rendering; see diag.h. */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void diag_list_init(diag_list *d, arena *a, const char *file, const char *source, size_t len)
+{
+    memset(d, 0, sizeof *d);
+    d->arena = a;
+    d->file = file ? file : "<input>";
+    d->source = source;
+    d->source_len = len;
+}
+
+diag *diag_add(diag_list *d, diag_severity sev, src_loc loc, const char *hint, const char *fmt, ...)
+{
+    int cap = d->max_errors > 0 ? d->max_errors : 50;
+    if (sev == DIAG_ERROR && d->errors >= cap)
+        return NULL;
+    diag *r = ARENA_NEW(d->arena, diag);
+    if (!r)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    r->severity = sev;
+    r->loc = loc;
+    r->message = arena_strdup(d->arena, buf);
+    r->hint = hint ? arena_strdup(d->arena, hint) : NULL;
+    if (d->last)
+        d->last->next = r;
+    else
+        d->first = r;
+    d->last = r;
+    if (sev == DIAG_ERROR)
+        d->errors++;
+    else if (sev == DIAG_WARNING)
+        d->warnings++;
+    return r;
+}
+
+static const char *severity_name(diag_severity s)
+{
+    return s == DIAG_ERROR ? "error" : s == DIAG_WARNING ? "warning" : "note";
+}
+
+/* Finds the bounds of 1-based line `line` in the source. */
+static bool find_line(const diag_list *d, int line, size_t *start, size_t *end)
+{
+    if (!d->source || line < 1)
+        return false;
+    size_t i = 0;
+    for (int l = 1; l < line; l++) {
+        while (i < d->source_len && d->source[i] != '\n')
+            i++;
+        if (i >= d->source_len)
+            return false;
+        i++;
+    }
+    size_t j = i;
+    while (j < d->source_len && d->source[j] != '\n' && d->source[j] != '\r')
+        j++;
+    *start = i;
+    *end = j;
+    return true;
+}
+
+/* Source bytes are shown as-is when printable ASCII or UTF-8, '?' otherwise,
+ * so control bytes and NULs in a broken file cannot garble the terminal. */
+static void put_source_line(strbuf *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        sb_putc(out, (c == '\t' || (c >= 32 && c != 127)) ? (char)c : '?');
+    }
+}
+
+static void render_excerpt(const diag_list *d, const diag *r, strbuf *out)
+{
+    size_t start, end;
+    if (!find_line(d, r->loc.line, &start, &end))
+        return;
+    size_t shown = end - start > 200 ? 200 : end - start;
+    sb_printf(out, "%5d | ", r->loc.line);
+    put_source_line(out, d->source + start, shown);
+    sb_puts(out, "\n      | ");
+    int col = r->loc.col < 1 ? 1 : r->loc.col;
+    for (int i = 1; i < col && (size_t)i <= shown; i++)
+        sb_putc(out, d->source[start + (size_t)i - 1] == '\t' ? '\t' : ' ');
+    sb_putc(out, '^');
+    for (int i = 1; i < r->loc.len && i < 80; i++)
+        sb_putc(out, '~');
+    sb_putc(out, '\n');
+}
+
+void diag_render(const diag_list *d, strbuf *out)
+{
+    for (const diag *r = d->first; r; r = r->next) {
+        sb_printf(out, "%s:%d:%d: %s: %s\n", d->file, r->loc.line, r->loc.col,
+                  severity_name(r->severity), r->message);
+        render_excerpt(d, r, out);
+        if (r->hint)
+            sb_printf(out, "  hint: %s\n", r->hint);
+    }
+}
+
+void diag_render_brief(const diag_list *d, strbuf *out)
+{
+    for (const diag *r = d->first; r; r = r->next)
+        sb_printf(out, "%d:%d: %s: %s\n", r->loc.line, r->loc.col, severity_name(r->severity),
+                  r->message);
+}
