@@ -93,6 +93,7 @@ typedef struct recipe {
      * default is `s * scale` with scale = 1/sqrt(head_dim). */
     expr *mask;
     expr *score;
+    expr *mask_surface; /* the mask as written, named forms unexpanded (forms.h) */
     double scale; /* value of the name `scale` */
 
     recipe_linear linear; /* FAMILY_LINEAR */

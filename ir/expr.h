@@ -66,7 +66,9 @@ typedef enum { SIDE_Q, SIDE_K } coord_side;
     X(PARAM, "param")       /* runtime tensor element: param index, args = indices */     \
     X(UNARY, "unary")                                                                     \
     X(BINARY, "binary")                                                                   \
-    X(SELECT, "select") /* args[0] ? args[1] : args[2] */
+    X(SELECT, "select") /* args[0] ? args[1] : args[2] */                                   \
+    X(FORM, "form")     /* a named mask form before expansion (frontend/forms.h); only   \
+                           in recipe.mask_surface, never in code the compiler consumes */
 
 typedef enum {
 #define X(name, text) EX_##name,
@@ -85,7 +87,8 @@ typedef enum {
     X(SQRT, "sqrt")                                                                        \
     X(TO_FLOAT, "float")                                                                   \
     X(FLOOR, "floor") /* float -> int */                                                   \
-    X(LOG2I, "ilog2") /* int -> int: floor(log2(x)) for x >= 1, 0 for x < 1 */
+    X(LOG2I, "ilog2") /* int -> int: floor(log2(x)) for x >= 1, 0 for x < 1 */            \
+    X(POW2I, "ipow2") /* int -> int: 2^x for 0 <= x <= 62, 0 for x < 0, 2^62 above */
 
 typedef enum {
 #define X(name, text) UN_##name,
@@ -133,6 +136,7 @@ struct expr {
         int param; /* index into recipe params */
         expr_unop unop;
         expr_binop binop;
+        int form; /* EX_FORM: a mask_form (frontend/forms.h) */
     } u;
     int nargs;
     expr **args;
