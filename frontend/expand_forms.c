@@ -220,7 +220,7 @@ static expr *expand(ex_ctx *c, const expr *e)
     return copy;
 }
 
-expr *expand_forms(arena *a, const recipe *r, const expr *surface)
+expr *fe_expand_forms(arena *a, const recipe *r, const expr *surface)
 {
     ex_ctx c = {a, r};
     return expand(&c, surface);

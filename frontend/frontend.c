@@ -19,16 +19,16 @@ static recipe *out_of_memory(diag_list *diags)
 recipe *frontend_parse(arena *a, const char *file, const char *text, size_t len, diag_list *diags)
 {
     int ntoks = 0;
-    token *toks = lex(a, text, len, diags, &ntoks);
+    token *toks = fe_lex(a, text, len, diags, &ntoks);
     if (!toks || a->failed)
         return out_of_memory(diags);
     syntax syn;
-    parse_recipe(a, toks, ntoks, diags, &syn);
+    fe_parse_recipe(a, toks, ntoks, diags, &syn);
     recipe *r = ARENA_NEW(a, recipe);
     if (!r || a->failed)
         return out_of_memory(diags);
     r->file = file ? arena_strdup(a, file) : "<input>";
-    sema_recipe(a, &syn, diags, r);
+    fe_sema_recipe(a, &syn, diags, r);
     if (a->failed)
         return out_of_memory(diags);
     return diags->errors ? NULL : r;

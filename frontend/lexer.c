@@ -27,7 +27,7 @@ typedef struct lexer {
     bool too_many;
 } lexer;
 
-const char *punct_text(int p)
+const char *fe_punct_text(int p)
 {
     static const char *texts[] = {
 #define X(name, text) text,
@@ -181,7 +181,7 @@ static int match_punct(const lexer *lx)
     int best = -1;
     size_t best_len = 0;
     for (int p = 0; p < P_COUNT; p++) {
-        const char *t = punct_text(p);
+        const char *t = fe_punct_text(p);
         size_t n = strlen(t);
         if (n > best_len && lx->i + n <= lx->len && !memcmp(lx->s + lx->i, t, n)) {
             best = p;
@@ -244,7 +244,7 @@ static void lex_all(lexer *lx)
                 continue;
             }
             size_t start = lx->i;
-            lx->i += strlen(punct_text(p));
+            lx->i += strlen(fe_punct_text(p));
             token *t = push(lx, TK_PUNCT, start);
             if (t)
                 t->op = p;
@@ -291,7 +291,7 @@ static void drop_layout_newlines(lexer *lx)
     lx->n = w;
 }
 
-token *lex(arena *a, const char *text, size_t len, diag_list *diags, int *ntokens)
+token *fe_lex(arena *a, const char *text, size_t len, diag_list *diags, int *ntokens)
 {
     lexer lx = {.a = a, .s = text ? text : "", .len = text ? len : 0, .line = 1, .diags = diags};
     lex_all(&lx);

@@ -28,63 +28,63 @@ static const char *const section_names[SEC_COUNT] = {"recipe", "input", "tokens"
 static void sync_line(parser *p, bool in_block)
 {
     for (;;) {
-        token *t = pk(p);
+        token *t = fe_peek(p);
         if (t->kind == TK_EOF)
             return;
-        if (in_block && is_punct(t, P_RBRACE))
+        if (in_block && fe_is(t, P_RBRACE))
             return;
-        advance(p);
-        if (t->kind == TK_NEWLINE || is_punct(t, P_SEMI))
+        fe_next(p);
+        if (t->kind == TK_NEWLINE || fe_is(t, P_SEMI))
             return;
     }
 }
 
 static bool at_line_end(parser *p)
 {
-    token *t = pk(p);
-    return t->kind == TK_NEWLINE || t->kind == TK_EOF || is_punct(t, P_SEMI);
+    token *t = fe_peek(p);
+    return t->kind == TK_NEWLINE || t->kind == TK_EOF || fe_is(t, P_SEMI);
 }
 
 static token *expect_ident(parser *p, const char *what)
 {
-    token *t = pk(p);
+    token *t = fe_peek(p);
     if (t->kind == TK_IDENT)
-        return advance(p);
-    syntax_error_at(p, t, "expected %s, found %s", what, token_desc(p->a, t));
+        return fe_next(p);
+    fe_syntax_error(p, t, "expected %s, found %s", what, fe_token_desc(p->a, t));
     return NULL;
 }
 
 static bool parse_dim(parser *p, dim_syntax *d)
 {
-    token *t = pk(p);
+    token *t = fe_peek(p);
     d->loc = t->loc;
     if (t->kind == TK_IDENT) {
-        d->name = advance(p)->text;
+        d->name = fe_next(p)->text;
         return true;
     }
     if (t->kind == TK_INT) {
-        d->num = advance(p)->ival;
+        d->num = fe_next(p)->ival;
         return true;
     }
-    syntax_error_at(p, t, "expected a size name or a number, found %s", token_desc(p->a, t));
+    fe_syntax_error(p, t, "expected a size name or a number, found %s", fe_token_desc(p->a, t));
     return false;
 }
 
 /* shape = "[" dim { "," dim } "]" */
 static bool parse_shape(parser *p, dim_syntax *dims, int *ndims)
 {
-    if (!expect(p, P_LBRACK, "to start a shape"))
+    if (!fe_expect(p, P_LBRACK, "to start a shape"))
         return false;
     *ndims = 0;
     do {
         if (*ndims == 4) {
-            syntax_error_at(p, pk(p), "a shape has at most 4 dimensions");
+            fe_syntax_error(p, fe_peek(p), "a shape has at most 4 dimensions");
             return false;
         }
         if (!parse_dim(p, &dims[(*ndims)++]))
             return false;
-    } while (accept(p, P_COMMA));
-    return expect(p, P_RBRACK, "to close the shape");
+    } while (fe_accept(p, P_COMMA));
+    return fe_expect(p, P_RBRACK, "to close the shape");
 }
 
 /* "input" NAME { "," NAME } ":" DTYPE shape */
@@ -98,20 +98,20 @@ static bool parse_input(parser *p, syntax *syn)
         if (!t)
             return false;
         if (in->nnames == 3) {
-            syntax_error_at(p, t, "an input line declares at most q, k and v");
+            fe_syntax_error(p, t, "an input line declares at most q, k and v");
             return false;
         }
         in->name_locs[in->nnames] = t->loc;
         in->names[in->nnames++] = t->text;
-    } while (accept(p, P_COMMA));
-    if (!expect(p, P_COLON, "before the element type"))
+    } while (fe_accept(p, P_COMMA));
+    if (!fe_expect(p, P_COLON, "before the element type"))
         return false;
     token *dt = expect_ident(p, "an element type (bf16, f16 or f32)");
     if (!dt)
         return false;
     in->dtype = dt->text;
     in->dtype_loc = dt->loc;
-    in->shape_loc = pk(p)->loc;
+    in->shape_loc = fe_peek(p)->loc;
     if (!parse_shape(p, in->dims, &in->ndims))
         return false;
     input_syntax **tail = &syn->inputs;
@@ -133,13 +133,13 @@ static bool parse_tokens(parser *p, syntax *syn)
         return false;
     }
     syn->grid_loc = g->loc;
-    if (!expect(p, P_LPAREN, "after 'grid'"))
+    if (!fe_expect(p, P_LPAREN, "after 'grid'"))
         return false;
     int n = 0;
     do {
-        token *t = pk(p);
+        token *t = fe_peek(p);
         if (n == 3) {
-            syntax_error_at(p, t, "a token grid has at most 3 dimensions");
+            fe_syntax_error(p, t, "a token grid has at most 3 dimensions");
             return false;
         }
         dim_syntax *d = &syn->grid[n];
@@ -148,12 +148,12 @@ static bool parse_tokens(parser *p, syntax *syn)
             return false;
         d->label = label->text;
         d->label_loc = label->loc;
-        if (!expect(p, P_COLON, "after the dimension name (e.g. y: H)") || !parse_dim(p, d))
+        if (!fe_expect(p, P_COLON, "after the dimension name (e.g. y: H)") || !parse_dim(p, d))
             return false;
         n++;
-    } while (accept(p, P_COMMA));
+    } while (fe_accept(p, P_COMMA));
     syn->grid_ndim = n;
-    return expect(p, P_RPAREN, "to close the grid");
+    return fe_expect(p, P_RPAREN, "to close the grid");
 }
 
 /* "param" NAME ":" DTYPE [ shape ] */
@@ -161,7 +161,7 @@ static bool parse_param(parser *p, syntax *syn)
 {
     param_syntax *ps = ARENA_NEW(p->a, param_syntax);
     token *name = expect_ident(p, "a parameter name");
-    if (!ps || !name || !expect(p, P_COLON, "before the element type"))
+    if (!ps || !name || !fe_expect(p, P_COLON, "before the element type"))
         return false;
     ps->name = name->text;
     ps->name_loc = name->loc;
@@ -170,7 +170,7 @@ static bool parse_param(parser *p, syntax *syn)
         return false;
     ps->dtype = dt->text;
     ps->dtype_loc = dt->loc;
-    if (is_punct(pk(p), P_LBRACK) && !parse_shape(p, ps->dims, &ps->ndims))
+    if (fe_is(fe_peek(p), P_LBRACK) && !parse_shape(p, ps->dims, &ps->ndims))
         return false;
     param_syntax **tail = &syn->params;
     while (*tail)
@@ -179,8 +179,8 @@ static bool parse_param(parser *p, syntax *syn)
     return true;
 }
 
-bool parse_linear_block(parser *p, linear_syntax *ls);
-bool parse_tile(parser *p, tile_syntax *ts);
+bool fe_parse_linear(parser *p, linear_syntax *ls);
+bool fe_parse_tile(parser *p, tile_syntax *ts);
 
 static bool parse_section_body(parser *p, section_kind k, syntax *syn, bool first)
 {
@@ -204,17 +204,17 @@ static bool parse_section_body(parser *p, section_kind k, syntax *syn, bool firs
     case SEC_PARAM:
         return parse_param(p, syn);
     case SEC_SCALE:
-        if (!expect(p, P_ASSIGN, "after 'scale' (write scale = 0.125)"))
+        if (!fe_expect(p, P_ASSIGN, "after 'scale' (write scale = 0.125)"))
             return false;
-        return (dst->scale = parse_expr(p)) != NULL;
+        return (dst->scale = fe_parse_expr(p)) != NULL;
     case SEC_MASK:
-        return (dst->mask = parse_expr(p)) != NULL;
+        return (dst->mask = fe_parse_expr(p)) != NULL;
     case SEC_SCORE:
-        return (dst->score = parse_expr(p)) != NULL;
+        return (dst->score = fe_parse_expr(p)) != NULL;
     case SEC_LINEAR:
-        return parse_linear_block(p, &dst->linear);
+        return fe_parse_linear(p, &dst->linear);
     case SEC_TILE:
-        return parse_tile(p, &dst->tile);
+        return fe_parse_tile(p, &dst->tile);
     default:
         return false;
     }
@@ -231,28 +231,28 @@ static int find_section(const char *name)
 static void unknown_section(parser *p, token *t)
 {
     if (t->kind != TK_IDENT) {
-        syntax_error_at(p, t, "expected a section (recipe, input, tokens, param, scale, mask, score, "
-                              "linear, tile), found %s", token_desc(p->a, t));
+        fe_syntax_error(p, t, "expected a section (recipe, input, tokens, param, scale, mask, score, "
+                              "linear, tile), found %s", fe_token_desc(p->a, t));
         return;
     }
-    const char *near = suggest_name(t->text, section_names, SEC_COUNT);
+    const char *near = fe_suggest(t->text, section_names, SEC_COUNT);
     char hint[64];
     if (near)
         snprintf(hint, sizeof hint, "write '%s'", near);
     diag_error(p->diags, t->loc, near ? hint : "sections: recipe, input, tokens, param, scale, mask, score, linear, tile",
-               "unknown section %s", token_desc(p->a, t));
+               "unknown section %s", fe_token_desc(p->a, t));
 }
 
 static void parse_section(parser *p, syntax *syn)
 {
-    token *t = pk(p);
+    token *t = fe_peek(p);
     int k = t->kind == TK_IDENT ? find_section(t->text) : -1;
     if (k < 0) {
         unknown_section(p, t);
         sync_line(p, false);
         return;
     }
-    advance(p);
+    fe_next(p);
     bool repeatable = k == SEC_INPUT || k == SEC_PARAM;
     bool first = !syn->has[k];
     if (!first && !repeatable) {
@@ -271,26 +271,26 @@ static void parse_section(parser *p, syntax *syn)
         return;
     }
     if (!at_line_end(p)) {
-        token *x = pk(p);
-        syntax_error_at(p, x, "expected end of line after the '%s' section, found %s", section_names[k],
-                        token_desc(p->a, x));
+        token *x = fe_peek(p);
+        fe_syntax_error(p, x, "expected end of line after the '%s' section, found %s", section_names[k],
+                        fe_token_desc(p->a, x));
         sync_line(p, false);
     }
 }
 
-void parse_recipe(arena *a, token *toks, int ntoks, diag_list *diags, syntax *out)
+void fe_parse_recipe(arena *a, token *toks, int ntoks, diag_list *diags, syntax *out)
 {
     memset(out, 0, sizeof *out);
     parser p = {.a = a, .toks = toks, .ntoks = ntoks, .diags = diags};
     int last_pos = -1;
-    while (pk(&p)->kind != TK_EOF && !a->failed) {
-        token *t = pk(&p);
-        if (t->kind == TK_NEWLINE || is_punct(t, P_SEMI)) {
-            advance(&p);
+    while (fe_peek(&p)->kind != TK_EOF && !a->failed) {
+        token *t = fe_peek(&p);
+        if (t->kind == TK_NEWLINE || fe_is(t, P_SEMI)) {
+            fe_next(&p);
             continue;
         }
         if (p.pos == last_pos) { /* no progress: cannot happen, but never loop forever */
-            advance(&p);
+            fe_next(&p);
             continue;
         }
         last_pos = p.pos;

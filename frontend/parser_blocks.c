@@ -31,21 +31,21 @@ static bool is_section_word(const token *t)
 
 static token *want_ident(parser *p, const char *what)
 {
-    token *t = pk(p);
+    token *t = fe_peek(p);
     if (t->kind == TK_IDENT)
-        return advance(p);
-    syntax_error_at(p, t, "expected %s, found %s", what, token_desc(p->a, t));
+        return fe_next(p);
+    fe_syntax_error(p, t, "expected %s, found %s", what, fe_token_desc(p->a, t));
     return NULL;
 }
 
 static bool want_int(parser *p, const char *what, int64_t *out, src_loc *loc)
 {
-    token *t = pk(p);
+    token *t = fe_peek(p);
     if (t->kind != TK_INT) {
-        syntax_error_at(p, t, "expected %s, found %s", what, token_desc(p->a, t));
+        fe_syntax_error(p, t, "expected %s, found %s", what, fe_token_desc(p->a, t));
         return false;
     }
-    advance(p);
+    fe_next(p);
     *out = t->ival;
     *loc = t->loc;
     return true;
@@ -55,8 +55,8 @@ static bool want_int(parser *p, const char *what, int64_t *out, src_loc *loc)
 static bool parse_split(parser *p, linear_syntax *ls)
 {
     bool any = false;
-    while (pk(p)->kind == TK_IDENT) {
-        token *t = advance(p);
+    while (fe_peek(p)->kind == TK_IDENT) {
+        token *t = fe_next(p);
         any = true;
         if (!strcmp(t->text, "block")) {
             if (!want_int(p, "the block size after 'block'", &ls->block, &ls->block_loc))
@@ -79,7 +79,7 @@ static bool parse_split(parser *p, linear_syntax *ls)
         }
     }
     if (!any)
-        syntax_error_at(p, pk(p), "expected 'block', 'intra' or 'inter' after 'split'");
+        fe_syntax_error(p, fe_peek(p), "expected 'block', 'intra' or 'inter' after 'split'");
     return any;
 }
 
@@ -95,14 +95,14 @@ static bool parse_item_body(parser *p, linear_syntax *ls, int k, token *t)
         return m != NULL;
     }
     case LI_DECAY:
-        return (ls->decay = parse_expr(p)) != NULL;
+        return (ls->decay = fe_parse_expr(p)) != NULL;
     case LI_NO_DECAY: {
-        token *m = pk(p);
+        token *m = fe_peek(p);
         if (m->kind == TK_IDENT && !strcmp(m->text, "decay")) {
-            advance(p);
+            fe_next(p);
             return true;
         }
-        syntax_error_at(p, m, "expected 'decay' after 'no', found %s", token_desc(p->a, m));
+        fe_syntax_error(p, m, "expected 'decay' after 'no', found %s", fe_token_desc(p->a, m));
         return false;
     }
     case LI_SPLIT:
@@ -114,17 +114,17 @@ static bool parse_item_body(parser *p, linear_syntax *ls, int k, token *t)
 
 static bool parse_item(parser *p, linear_syntax *ls)
 {
-    token *t = advance(p);
+    token *t = fe_next(p);
     int k = -1;
     for (int i = 0; t->kind == TK_IDENT && i < LI_COUNT; i++)
         if (!strcmp(t->text, item_names[i]))
             k = i;
     if (k < 0) {
-        const char *near = t->kind == TK_IDENT ? suggest_name(t->text, item_names, LI_COUNT) : NULL;
+        const char *near = t->kind == TK_IDENT ? fe_suggest(t->text, item_names, LI_COUNT) : NULL;
         char hint[64];
         snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
         diag_error(p->diags, t->loc, near ? hint : "items: causal, noncausal, feature, decay, no decay, normalize, split",
-                   "unknown linear attention item %s", token_desc(p->a, t));
+                   "unknown linear attention item %s", fe_token_desc(p->a, t));
         return false;
     }
     if (ls->has[k]) {
@@ -140,9 +140,9 @@ static bool parse_item(parser *p, linear_syntax *ls)
 
 static void sync_item(parser *p)
 {
-    while (pk(p)->kind != TK_EOF && !is_punct(pk(p), P_RBRACE)) {
-        token *t = advance(p);
-        if (t->kind == TK_NEWLINE || is_punct(t, P_SEMI))
+    while (fe_peek(p)->kind != TK_EOF && !fe_is(fe_peek(p), P_RBRACE)) {
+        token *t = fe_next(p);
+        if (t->kind == TK_NEWLINE || fe_is(t, P_SEMI))
             return;
     }
 }
@@ -151,19 +151,19 @@ static void sync_item(parser *p)
 static int next_real(parser *p)
 {
     int i = p->pos;
-    while (p->toks[i].kind == TK_NEWLINE || is_punct(&p->toks[i], P_SEMI))
+    while (p->toks[i].kind == TK_NEWLINE || fe_is(&p->toks[i], P_SEMI))
         i++;
     return i;
 }
 
-bool parse_linear_block(parser *p, linear_syntax *ls)
+bool fe_parse_linear(parser *p, linear_syntax *ls)
 {
-    token *open = pk(p);
-    if (!expect(p, P_LBRACE, "after 'linear' (write linear { causal ... })"))
+    token *open = fe_peek(p);
+    if (!fe_expect(p, P_LBRACE, "after 'linear' (write linear { causal ... })"))
         return false;
     for (;;) {
         token *t = &p->toks[next_real(p)];
-        if (is_punct(t, P_RBRACE)) {
+        if (fe_is(t, P_RBRACE)) {
             p->pos = next_real(p) + 1;
             return true;
         }
@@ -177,9 +177,9 @@ bool parse_linear_block(parser *p, linear_syntax *ls)
             sync_item(p);
             continue;
         }
-        token *e = pk(p);
-        if (e->kind != TK_NEWLINE && !is_punct(e, P_SEMI) && !is_punct(e, P_RBRACE)) {
-            syntax_error_at(p, e, "expected end of line after a linear item, found %s", token_desc(p->a, e));
+        token *e = fe_peek(p);
+        if (e->kind != TK_NEWLINE && !fe_is(e, P_SEMI) && !fe_is(e, P_RBRACE)) {
+            fe_syntax_error(p, e, "expected end of line after a linear item, found %s", fe_token_desc(p->a, e));
             sync_item(p);
         }
     }
@@ -188,18 +188,18 @@ bool parse_linear_block(parser *p, linear_syntax *ls)
 /* extents = "(" extent { "," extent } ")" */
 static bool parse_extents(parser *p, dim_syntax *dims, int *n, src_loc *loc)
 {
-    *loc = pk(p)->loc;
-    if (!expect(p, P_LPAREN, "before the tile extents"))
+    *loc = fe_peek(p)->loc;
+    if (!fe_expect(p, P_LPAREN, "before the tile extents"))
         return false;
     *n = 0;
     do {
         if (*n == 3) {
-            syntax_error_at(p, pk(p), "a tile has at most 3 dimensions");
+            fe_syntax_error(p, fe_peek(p), "a tile has at most 3 dimensions");
             return false;
         }
         dim_syntax *d = &dims[*n];
-        token *t = pk(p);
-        if (t->kind == TK_IDENT && is_punct(&p->toks[p->pos + 1], P_COLON)) {
+        token *t = fe_peek(p);
+        if (t->kind == TK_IDENT && fe_is(&p->toks[p->pos + 1], P_COLON)) {
             d->label = t->text;
             d->label_loc = t->loc;
             p->pos += 2;
@@ -207,8 +207,8 @@ static bool parse_extents(parser *p, dim_syntax *dims, int *n, src_loc *loc)
         if (!want_int(p, "a tile extent (a number)", &d->num, &d->loc))
             return false;
         (*n)++;
-    } while (accept(p, P_COMMA));
-    return expect(p, P_RPAREN, "to close the tile extents");
+    } while (fe_accept(p, P_COMMA));
+    return fe_expect(p, P_RPAREN, "to close the tile extents");
 }
 
 static bool parse_tile_clause(parser *p, tile_syntax *ts, token *t)
@@ -222,7 +222,7 @@ static bool parse_tile_clause(parser *p, tile_syntax *ts, token *t)
     if (!strcmp(t->text, "warps"))
         return want_int(p, "the number of warps", &ts->warps, &ts->warps_loc);
     static const char *const words[] = {"q", "kv", "stages", "warps", "auto"};
-    const char *near = suggest_name(t->text, words, 5);
+    const char *near = fe_suggest(t->text, words, 5);
     char hint[64];
     snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
     diag_error(p->diags, t->loc, near ? hint : "write tile q(128) kv(64) stages 2 warps 4, or tile auto",
@@ -230,21 +230,21 @@ static bool parse_tile_clause(parser *p, tile_syntax *ts, token *t)
     return false;
 }
 
-bool parse_tile(parser *p, tile_syntax *ts)
+bool fe_parse_tile(parser *p, tile_syntax *ts)
 {
-    token *t = pk(p);
+    token *t = fe_peek(p);
     if (t->kind == TK_IDENT && !strcmp(t->text, "auto")) {
-        advance(p);
+        fe_next(p);
         ts->is_auto = true;
         return true;
     }
     if (t->kind != TK_IDENT) {
-        syntax_error_at(p, t, "expected 'auto' or tile options (q(...), kv(...), stages, warps), found %s",
-                        token_desc(p->a, t));
+        fe_syntax_error(p, t, "expected 'auto' or tile options (q(...), kv(...), stages, warps), found %s",
+                        fe_token_desc(p->a, t));
         return false;
     }
-    while (pk(p)->kind == TK_IDENT) {
-        token *c = advance(p);
+    while (fe_peek(p)->kind == TK_IDENT) {
+        token *c = fe_next(p);
         if (!parse_tile_clause(p, ts, c))
             return false;
     }

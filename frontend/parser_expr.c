@@ -22,12 +22,12 @@
 
 #include "syntax.h"
 
-token *pk(parser *p)
+token *fe_peek(parser *p)
 {
     return &p->toks[p->pos];
 }
 
-token *advance(parser *p)
+token *fe_next(parser *p)
 {
     token *t = &p->toks[p->pos];
     if (t->kind != TK_EOF)
@@ -35,20 +35,20 @@ token *advance(parser *p)
     return t;
 }
 
-bool is_punct(const token *t, int op)
+bool fe_is(const token *t, int op)
 {
     return t->kind == TK_PUNCT && t->op == op;
 }
 
-bool accept(parser *p, int op)
+bool fe_accept(parser *p, int op)
 {
-    if (!is_punct(pk(p), op))
+    if (!fe_is(fe_peek(p), op))
         return false;
-    advance(p);
+    fe_next(p);
     return true;
 }
 
-const char *token_desc(arena *a, const token *t)
+const char *fe_token_desc(arena *a, const token *t)
 {
     switch (t->kind) {
     case TK_EOF:
@@ -63,11 +63,11 @@ const char *token_desc(arena *a, const token *t)
     case TK_FLOAT:
         return "a number";
     default:
-        return arena_printf(a, "'%s'", punct_text(t->op));
+        return arena_printf(a, "'%s'", fe_punct_text(t->op));
     }
 }
 
-void syntax_error_at(parser *p, const token *t, const char *fmt, ...)
+void fe_syntax_error(parser *p, const token *t, const char *fmt, ...)
 {
     char buf[400];
     va_list ap;
@@ -77,13 +77,13 @@ void syntax_error_at(parser *p, const token *t, const char *fmt, ...)
     diag_error(p->diags, t->loc, NULL, "%s", buf);
 }
 
-bool expect(parser *p, int op, const char *what)
+bool fe_expect(parser *p, int op, const char *what)
 {
-    if (accept(p, op))
+    if (fe_accept(p, op))
         return true;
-    token *t = pk(p);
-    syntax_error_at(p, t, "expected '%s'%s%s, found %s", punct_text(op), what ? " " : "", what ? what : "",
-                    token_desc(p->a, t));
+    token *t = fe_peek(p);
+    fe_syntax_error(p, t, "expected '%s'%s%s, found %s", fe_punct_text(op), what ? " " : "", what ? what : "",
+                    fe_token_desc(p->a, t));
     return false;
 }
 
@@ -130,27 +130,27 @@ static node *parse_unary(parser *p, int depth);
 static int parse_list(parser *p, int close, node **items, const char **keys, src_loc *key_locs, int depth)
 {
     int n = 0;
-    if (accept(p, close))
+    if (fe_accept(p, close))
         return 0;
     for (;;) {
         if (n == SYN_MAX_ARGS) {
-            syntax_error_at(p, pk(p), "too many arguments (at most %d)", SYN_MAX_ARGS);
+            fe_syntax_error(p, fe_peek(p), "too many arguments (at most %d)", SYN_MAX_ARGS);
             p->bail = true;
             return -1;
         }
-        token *t = pk(p);
-        if (keys && t->kind == TK_IDENT && is_punct(&p->toks[p->pos + 1], P_COLON)) {
+        token *t = fe_peek(p);
+        if (keys && t->kind == TK_IDENT && fe_is(&p->toks[p->pos + 1], P_COLON)) {
             keys[n] = t->text;
             key_locs[n] = t->loc;
             p->pos += 2;
         }
-        node *x = parse_expr(p);
+        node *x = fe_parse_expr(p);
         if (!x)
             return -1;
         items[n++] = x;
-        if (accept(p, P_COMMA))
+        if (fe_accept(p, P_COMMA))
             continue;
-        if (expect(p, close, NULL))
+        if (fe_expect(p, close, NULL))
             return n;
         return -1;
     }
@@ -189,7 +189,7 @@ static node *parse_paren(parser *p, token *open, int depth)
     if (n < 0)
         return NULL;
     if (n == 0) {
-        syntax_error_at(p, open, "empty parentheses");
+        fe_syntax_error(p, open, "empty parentheses");
         return NULL;
     }
     if (n == 1)
@@ -203,22 +203,22 @@ static node *parse_paren(parser *p, token *open, int depth)
 
 static node *parse_name(parser *p, token *t, int depth)
 {
-    if (accept(p, P_LPAREN))
+    if (fe_accept(p, P_LPAREN))
         return parse_args(p, N_CALL, t, P_RPAREN, depth + 1);
-    if (accept(p, P_LBRACK))
+    if (fe_accept(p, P_LBRACK))
         return parse_args(p, N_INDEX, t, P_RBRACK, depth + 1);
     node *n = new_node(p, N_NAME, t->loc, 0);
     if (!n)
         return NULL;
     n->name = t->text;
-    if (!accept(p, P_DOT))
+    if (!fe_accept(p, P_DOT))
         return n;
-    token *m = pk(p);
+    token *m = fe_peek(p);
     if (m->kind != TK_IDENT) {
-        syntax_error_at(p, m, "expected a coordinate name after '%s.', found %s", t->text, token_desc(p->a, m));
+        fe_syntax_error(p, m, "expected a coordinate name after '%s.', found %s", t->text, fe_token_desc(p->a, m));
         return NULL;
     }
-    advance(p);
+    fe_next(p);
     n->kind = N_MEMBER;
     n->member = m->text;
     n->member_loc = m->loc;
@@ -228,7 +228,7 @@ static node *parse_name(parser *p, token *t, int depth)
 
 static node *parse_primary(parser *p, int depth)
 {
-    token *t = advance(p);
+    token *t = fe_next(p);
     node *n;
     switch (t->kind) {
     case TK_INT:
@@ -242,19 +242,19 @@ static node *parse_primary(parser *p, int depth)
     case TK_IDENT:
         return parse_name(p, t, depth);
     default:
-        if (is_punct(t, P_LPAREN))
+        if (fe_is(t, P_LPAREN))
             return parse_paren(p, t, depth + 1);
         p->pos--; /* leave it for recovery */
-        syntax_error_at(p, t, "expected an expression, found %s", token_desc(p->a, t));
+        fe_syntax_error(p, t, "expected an expression, found %s", fe_token_desc(p->a, t));
         return NULL;
     }
 }
 
 static node *parse_unary(parser *p, int depth)
 {
-    token *t = pk(p);
-    if (is_punct(t, P_MINUS) || is_punct(t, P_BANG)) {
-        advance(p);
+    token *t = fe_peek(p);
+    if (fe_is(t, P_MINUS) || fe_is(t, P_BANG)) {
+        fe_next(p);
         if (depth > SYN_MAX_DEPTH) {
             diag_error(p->diags, t->loc, "split the expression or use a named mask form",
                        "expression nested too deeply (more than %d levels)", SYN_MAX_DEPTH);
@@ -294,13 +294,13 @@ static node *left_assoc(parser *p, int depth, operand_fn operand, const int *ops
 {
     node *l = operand(p, depth);
     while (l) {
-        token *t = pk(p);
+        token *t = fe_peek(p);
         bool match = false;
         for (int i = 0; i < nops; i++)
-            match |= is_punct(t, ops[i]);
+            match |= fe_is(t, ops[i]);
         if (!match)
             return l;
-        advance(p);
+        fe_next(p);
         l = binary(p, t, l, operand(p, depth));
     }
     return NULL;
@@ -327,12 +327,12 @@ static bool is_cmp(const token *t)
 static node *parse_cmp(parser *p, int depth)
 {
     node *l = parse_sum(p, depth);
-    token *t = pk(p);
+    token *t = fe_peek(p);
     if (!l || !is_cmp(t))
         return l;
-    advance(p);
+    fe_next(p);
     node *n = binary(p, t, l, parse_sum(p, depth));
-    token *t2 = pk(p);
+    token *t2 = fe_peek(p);
     if (n && is_cmp(t2)) {
         diag_error(p->diags, t2->loc, "write 'a < b && b < c'", "comparisons do not chain");
         return NULL;
@@ -355,12 +355,12 @@ static node *parse_or(parser *p, int depth)
 /* p->depth counts nested expressions (parentheses, calls, indices) and the
  * depth argument adds unary operators, the only constructs that recurse;
  * binary chains are loops and finish() bounds the tree depth they build. */
-node *parse_expr(parser *p)
+node *fe_parse_expr(parser *p)
 {
     if (p->bail)
         return NULL;
     if (p->depth >= SYN_MAX_DEPTH) {
-        diag_error(p->diags, pk(p)->loc, "split the expression or use a named mask form",
+        diag_error(p->diags, fe_peek(p)->loc, "split the expression or use a named mask form",
                    "expression nested too deeply (more than %d levels)", SYN_MAX_DEPTH);
         p->bail = true;
         return NULL;

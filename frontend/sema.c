@@ -22,7 +22,7 @@ static int check_dtype(sema *S, const char *name, src_loc loc, dtype max_dt)
     for (int i = 0; i < n; i++)
         if (!strcmp(name, dtype_words[i]))
             return i;
-    const char *near = suggest_name(name, dtype_words, n);
+    const char *near = fe_suggest(name, dtype_words, n);
     char hint[64];
     snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
     diag_error(S->d, loc, near ? hint : NULL, "unknown element type '%s' (%s)", name,
@@ -46,7 +46,7 @@ static void check_grid(sema *S)
     int64_t total = 1;
     for (int d = 0; d < syn->grid_ndim; d++) {
         const dim_syntax *g = &syn->grid[d];
-        if (sema_is_reserved(g->label))
+        if (fe_is_reserved(g->label))
             diag_error(S->d, g->label_loc, "use a name such as y, x or z", "'%s' is reserved and cannot name a grid dimension",
                        g->label);
         for (int e = 0; e < d; e++)
@@ -57,7 +57,7 @@ static void check_grid(sema *S)
         recipe_size *sz = &r->sizes[SZ_GRID0 + d];
         sz->used = true;
         if (g->name) {
-            if (sema_is_reserved(g->name))
+            if (fe_is_reserved(g->name))
                 diag_error(S->d, g->loc, "use a new name such as H or W", "'%s' cannot be a grid extent; it is reserved", g->name);
             sz->name = g->name;
             total = 0;
@@ -193,7 +193,7 @@ static int param_size(sema *S, const dim_syntax *d)
         if (r->sizes[i].name && !strcmp(r->sizes[i].name, d->name))
             return i;
     }
-    if (sema_is_reserved(d->name)) {
+    if (fe_is_reserved(d->name)) {
         diag_error(S->d, d->loc, NULL, "'%s' cannot name a size", d->name);
         return -1;
     }
@@ -238,11 +238,11 @@ static void check_params(sema *S)
     if (n && !r->params)
         return;
     for (const param_syntax *ps = S->syn->params; ps; ps = ps->next) {
-        bool clash = sema_is_reserved(ps->name) || sema_find_param(S, ps->name) >= 0;
+        bool clash = fe_is_reserved(ps->name) || fe_find_param(S, ps->name) >= 0;
         for (int d = 0; d < r->grid_ndim; d++)
             clash |= !strcmp(ps->name, r->sizes[SZ_GRID0 + d].name);
         if (clash) {
-            diag_error(S->d, ps->name_loc, NULL, sema_find_param(S, ps->name) >= 0 ? "param '%s' is declared twice"
+            diag_error(S->d, ps->name_loc, NULL, fe_find_param(S, ps->name) >= 0 ? "param '%s' is declared twice"
                                                                                    : "'%s' is already a name in the language",
                        ps->name);
             continue;
@@ -302,17 +302,17 @@ static void check_mask_score(sema *S)
     r->score_loc = S->syn->loc[SEC_SCORE];
     if (S->syn->mask) {
         S->ctx = CTX_MASK;
-        expr *m = sema_expr(S, S->syn->mask);
+        expr *m = fe_sema_expr(S, S->syn->mask);
         if (m && m->type != TY_BOOL)
             diag_error(S->d, S->syn->mask->loc, "compare it, e.g. k.t <= q.t", "a mask must be a bool expression, not %s",
-                       type_name(m->type));
+                       fe_type_name(m->type));
         else if (m) {
             r->mask_surface = m;
-            r->mask = expand_forms(S->a, r, m);
+            r->mask = fe_expand_forms(S->a, r, m);
         }
     }
     S->ctx = CTX_SCORE;
-    expr *s = S->syn->score ? sema_expr(S, S->syn->score)
+    expr *s = S->syn->score ? fe_sema_expr(S, S->syn->score)
                             : ex_binary(S->a, BIN_MUL, ex_leaf(S->a, EX_SCORE), ex_float(S->a, r->scale));
     if (s && s->type == TY_BOOL) {
         diag_error(S->d, S->syn->score->loc, "masks go in the mask section", "a score must be a number, not bool");
@@ -337,10 +337,10 @@ static void check_family(sema *S)
             diag_error(S->d, syn->loc[k], "say causal or noncausal inside linear { ... }",
                        "a linear attention recipe cannot have a '%s' section", k == SEC_MASK ? "mask" : k == SEC_SCORE ? "score" : "scale");
     }
-    sema_linear(S);
+    fe_sema_linear(S);
 }
 
-void sema_recipe(arena *a, const syntax *syn, diag_list *diags, recipe *r)
+void fe_sema_recipe(arena *a, const syntax *syn, diag_list *diags, recipe *r)
 {
     sema S = {.a = a, .d = diags, .syn = syn, .r = r};
     r->name = syn->name ? syn->name : "";
@@ -352,5 +352,5 @@ void sema_recipe(arena *a, const syntax *syn, diag_list *diags, recipe *r)
     check_params(&S);
     check_scale(&S);
     check_family(&S);
-    sema_tile(&S);
+    fe_sema_tile(&S);
 }

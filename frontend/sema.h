@@ -21,25 +21,25 @@ typedef struct sema {
 } sema;
 
 /* sema_expr.c: a checked expression (NULL after reporting an error). */
-expr *sema_expr(sema *S, const node *n);
-int sema_find_param(const sema *S, const char *name);
-bool sema_is_reserved(const char *name);
+expr *fe_sema_expr(sema *S, const node *n);
+int fe_find_param(const sema *S, const char *name);
+bool fe_is_reserved(const char *name);
 /* Marks a size used; returns a constant for sizes the recipe fixes. */
-expr *sema_size_expr(sema *S, size_id id);
-const char *type_name(expr_type t);
+expr *fe_size_expr(sema *S, size_id id);
+const char *fe_type_name(expr_type t);
 
 /* sema_forms.c: a named mask form, checked and normalised to an EX_FORM node. */
-int form_lookup(const char *name);
-expr *sema_form(sema *S, const node *call);
+int fe_form_lookup(const char *name);
+expr *fe_sema_form(sema *S, const node *call);
 
 /* expand_forms.c: the mask with every EX_FORM replaced by its definition. */
-expr *expand_forms(arena *a, const recipe *r, const expr *surface);
+expr *fe_expand_forms(arena *a, const recipe *r, const expr *surface);
 
 /* sema_blocks.c: the linear and tile sections. */
-void sema_linear(sema *S);
-void sema_tile(sema *S);
+void fe_sema_linear(sema *S);
+void fe_sema_tile(sema *S);
 
 /* constant integer value of a literal expression (+ - * / % of ints, unary -) */
-bool const_int(const node *n, int64_t *out);
+bool fe_const_int(const node *n, int64_t *out);
 
 #endif

@@ -23,7 +23,7 @@ static void linear_mode(sema *S, const linear_syntax *ls, recipe_linear *L)
             if (!strcmp(ls->feature, maps[i]))
                 f = i;
         if (f < 0) {
-            const char *near = suggest_name(ls->feature, maps, 3);
+            const char *near = fe_suggest(ls->feature, maps, 3);
             char hint[64];
             snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
             diag_error(S->d, ls->feature_loc, near ? hint : "feature maps: identity, elu1, relu",
@@ -52,7 +52,7 @@ static void linear_decay(sema *S, const linear_syntax *ls, recipe_linear *L)
         return;
     }
     static const char *const usage = "write decay PARAM[head] with PARAM : f32 [heads], or decay PARAM[batch, head, t] with PARAM : f32 [batch, heads, tokens]";
-    int p = n->kind == N_INDEX ? sema_find_param(S, n->name) : -1;
+    int p = n->kind == N_INDEX ? fe_find_param(S, n->name) : -1;
     if (p < 0) {
         diag_error(S->d, n->loc, usage, "decay must index a param by head (per head) or by batch, head, t (per token)");
         return;
@@ -101,7 +101,7 @@ static void linear_split(sema *S, const linear_syntax *ls, recipe_linear *L)
     }
 }
 
-void sema_linear(sema *S)
+void fe_sema_linear(sema *S)
 {
     const linear_syntax *ls = &S->syn->linear;
     recipe_linear *L = &S->r->linear;
@@ -180,7 +180,7 @@ static bool explicit_tile(sema *S, const tile_syntax *ts, schedule *s)
     return true;
 }
 
-void sema_tile(sema *S)
+void fe_sema_tile(sema *S)
 {
     recipe *r = S->r;
     const tile_syntax *ts = &S->syn->tile;

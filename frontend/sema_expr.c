@@ -15,7 +15,7 @@
 
 #include "sema.h"
 
-const char *type_name(expr_type t)
+const char *fe_type_name(expr_type t)
 {
     return t == TY_BOOL ? "bool" : t == TY_INT ? "int" : "float";
 }
@@ -28,7 +28,7 @@ static const char *const reserved[] = {
     "document", "blocks", "full",
 };
 
-bool sema_is_reserved(const char *name)
+bool fe_is_reserved(const char *name)
 {
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
         if (!strcmp(name, reserved[i]))
@@ -36,7 +36,7 @@ bool sema_is_reserved(const char *name)
     return false;
 }
 
-int sema_find_param(const sema *S, const char *name)
+int fe_find_param(const sema *S, const char *name)
 {
     for (int i = 0; i < S->r->nparams; i++)
         if (!strcmp(S->r->params[i].name, name))
@@ -44,7 +44,7 @@ int sema_find_param(const sema *S, const char *name)
     return -1;
 }
 
-expr *sema_size_expr(sema *S, size_id id)
+expr *fe_size_expr(sema *S, size_id id)
 {
     S->r->sizes[id].used = true;
     if (S->r->sizes[id].fixed > 0)
@@ -76,7 +76,7 @@ static const char *nearest_name(const sema *S, const char *name)
         cands[n++] = S->r->sizes[i].name;
     for (int i = 0; i < S->r->nparams && n < 64 + SZ_MAX; i++)
         cands[n++] = S->r->params[i].name;
-    return suggest_name(name, cands, n);
+    return fe_suggest(name, cands, n);
 }
 
 static expr *unknown_name(sema *S, const node *n)
@@ -108,12 +108,12 @@ static expr *check_name(sema *S, const node *n)
         diag_error(S->d, n->loc, NULL, "'%s' needs a coordinate, e.g. %s.t", x, x);
         return NULL;
     }
-    if (form_lookup(x) >= 0)
-        return sema_form(S, n);
+    if (fe_form_lookup(x) >= 0)
+        return fe_sema_form(S, n);
     int sz = find_size(S, x);
     if (sz >= 0)
-        return sema_size_expr(S, (size_id)sz);
-    int p = sema_find_param(S, x);
+        return fe_size_expr(S, (size_id)sz);
+    int p = fe_find_param(S, x);
     if (p >= 0) {
         if (S->r->params[p].ndim) {
             diag_error(S->d, n->loc, NULL, "'%s' is a tensor with %d dimension%s; index it like %s[...]", x,
@@ -139,7 +139,7 @@ static expr *check_member(sema *S, const node *n)
         if (!strcmp(n->member, S->grid_labels[d]))
             return ex_coord(S->a, side, d);
     const char *cands[4] = {"t", S->grid_labels[0], S->grid_labels[1], S->grid_labels[2]};
-    const char *near = suggest_name(n->member, cands, 1 + S->r->grid_ndim);
+    const char *near = fe_suggest(n->member, cands, 1 + S->r->grid_ndim);
     char hint[96];
     if (near)
         snprintf(hint, sizeof hint, "write '%s.%s'", n->name, near);
@@ -155,9 +155,9 @@ static expr *check_member(sema *S, const node *n)
 
 static expr *check_index(sema *S, const node *n)
 {
-    int p = sema_find_param(S, n->name);
+    int p = fe_find_param(S, n->name);
     if (p < 0) {
-        if (form_lookup(n->name) >= 0 || sema_is_reserved(n->name)) {
+        if (fe_form_lookup(n->name) >= 0 || fe_is_reserved(n->name)) {
             diag_error(S->d, n->loc, NULL, "'%s' is not a tensor and cannot be indexed", n->name);
             return NULL;
         }
@@ -172,10 +172,10 @@ static expr *check_index(sema *S, const node *n)
     expr *idx[SYN_MAX_ARGS];
     bool ok = true;
     for (int i = 0; i < n->nargs; i++) {
-        idx[i] = sema_expr(S, n->args[i]);
+        idx[i] = fe_sema_expr(S, n->args[i]);
         if (idx[i] && idx[i]->type != TY_INT) {
             diag_error(S->d, n->args[i]->loc, NULL, "an index of '%s' must be an int, not %s", n->name,
-                       type_name(idx[i]->type));
+                       fe_type_name(idx[i]->type));
             idx[i] = NULL;
         }
         ok &= idx[i] != NULL;
@@ -198,17 +198,17 @@ static bool want(sema *S, const node *at, expr *e, bool numeric, const char *wha
     if (numeric ? e->type != TY_BOOL : e->type == TY_BOOL)
         return true;
     diag_error(S->d, at->loc, NULL, "%s needs %s, not %s", what, numeric ? "a number" : "a bool",
-               type_name(e->type));
+               fe_type_name(e->type));
     return false;
 }
 
 static expr *check_unary(sema *S, const node *n)
 {
-    expr *x = sema_expr(S, n->args[0]);
+    expr *x = fe_sema_expr(S, n->args[0]);
     if (n->op == P_BANG) {
         if (!x || x->type == TY_BOOL)
             return ex_unary(S->a, UN_NOT, x);
-        diag_error(S->d, n->args[0]->loc, NULL, "'!' needs a bool, not %s", type_name(x->type));
+        diag_error(S->d, n->args[0]->loc, NULL, "'!' needs a bool, not %s", fe_type_name(x->type));
         return NULL;
     }
     if (!want(S, n->args[0], x, true, "'-'"))
@@ -241,12 +241,12 @@ static expr_binop binop_of(int op)
 
 static expr *check_binary(sema *S, const node *n)
 {
-    expr *l = sema_expr(S, n->args[0]), *r = sema_expr(S, n->args[1]);
+    expr *l = fe_sema_expr(S, n->args[0]), *r = fe_sema_expr(S, n->args[1]);
     if (!l || !r)
         return NULL;
     expr_binop op = binop_of(n->op);
     char what[32];
-    snprintf(what, sizeof what, "'%s'", punct_text(n->op));
+    snprintf(what, sizeof what, "'%s'", fe_punct_text(n->op));
     if (op == BIN_AND || op == BIN_OR) {
         if (!want(S, n->args[0], l, false, what) | !want(S, n->args[1], r, false, what))
             return NULL;
@@ -259,7 +259,7 @@ static expr *check_binary(sema *S, const node *n)
         return NULL;
     if (op == BIN_MOD && (l->type != TY_INT || r->type != TY_INT)) {
         diag_error(S->d, n->loc, "convert with floor(x) first", "'%%' needs int operands, not %s",
-                   type_name(l->type != TY_INT ? l->type : r->type));
+                   fe_type_name(l->type != TY_INT ? l->type : r->type));
         return NULL;
     }
     if ((op == BIN_DIV || op == BIN_MOD) && ((r->kind == EX_CONST_INT && r->u.ival == 0) ||
@@ -298,7 +298,7 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
             return NULL;
         if ((x[1]->type == TY_BOOL) != (x[2]->type == TY_BOOL)) {
             diag_error(S->d, n->args[2]->loc, NULL, "'select' needs two values of one kind, got %s and %s",
-                       type_name(x[1]->type), type_name(x[2]->type));
+                       fe_type_name(x[1]->type), fe_type_name(x[2]->type));
             return NULL;
         }
         return ex_select(a, x[0], x[1], x[2]);
@@ -315,11 +315,11 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
     default: { /* alibi_slope(h) = 2^(-8 (h + 1) / heads) */
         if (x[0]->type != TY_INT) {
             diag_error(S->d, n->args[0]->loc, NULL, "'alibi_slope' needs an int head index, not %s",
-                       type_name(x[0]->type));
+                       fe_type_name(x[0]->type));
             return NULL;
         }
         expr *num = to_float(S, ex_binary(a, BIN_MUL, ex_int(a, -8), ex_binary(a, BIN_ADD, x[0], ex_int(a, 1))));
-        expr *expo = ex_binary(a, BIN_DIV, num, to_float(S, sema_size_expr(S, SZ_HEADS)));
+        expr *expo = ex_binary(a, BIN_DIV, num, to_float(S, fe_size_expr(S, SZ_HEADS)));
         return ex_unary(a, UN_EXP, ex_binary(a, BIN_MUL, expo, ex_float(a, M_LN2)));
     }
     }
@@ -327,8 +327,8 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
 
 static expr *check_call(sema *S, const node *n)
 {
-    if (form_lookup(n->name) >= 0)
-        return sema_form(S, n);
+    if (fe_form_lookup(n->name) >= 0)
+        return fe_sema_form(S, n);
     int f = -1;
     for (size_t i = 0; i < sizeof funcs / sizeof *funcs; i++)
         if (!strcmp(n->name, funcs[i].name))
@@ -342,7 +342,7 @@ static expr *check_call(sema *S, const node *n)
                                             "strided_heads", "sinks", "document", "blocks", "full"};
         for (int i = 0; i < 9; i++)
             names[k++] = forms[i];
-        const char *near = suggest_name(n->name, names, k);
+        const char *near = fe_suggest(n->name, names, k);
         char hint[96];
         snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
         diag_error(S->d, n->loc, near ? hint : NULL, "unknown function '%s'", n->name);
@@ -361,11 +361,11 @@ static expr *check_call(sema *S, const node *n)
     expr *x[3];
     bool ok = true;
     for (int i = 0; i < n->nargs; i++)
-        ok &= (x[i] = sema_expr(S, n->args[i])) != NULL;
+        ok &= (x[i] = fe_sema_expr(S, n->args[i])) != NULL;
     return ok ? apply_func(S, n, f, x) : NULL;
 }
 
-expr *sema_expr(sema *S, const node *n)
+expr *fe_sema_expr(sema *S, const node *n)
 {
     if (!n)
         return NULL;
@@ -393,7 +393,7 @@ expr *sema_expr(sema *S, const node *n)
     return NULL;
 }
 
-bool const_int(const node *n, int64_t *out)
+bool fe_const_int(const node *n, int64_t *out)
 {
     int64_t l, r;
     switch (n->kind) {
@@ -401,12 +401,12 @@ bool const_int(const node *n, int64_t *out)
         *out = n->ival;
         return true;
     case N_UNARY:
-        if (n->op != P_MINUS || !const_int(n->args[0], &l) || l == INT64_MIN)
+        if (n->op != P_MINUS || !fe_const_int(n->args[0], &l) || l == INT64_MIN)
             return false;
         *out = -l;
         return true;
     case N_BINARY:
-        if (!const_int(n->args[0], &l) || !const_int(n->args[1], &r))
+        if (!fe_const_int(n->args[0], &l) || !fe_const_int(n->args[1], &r))
             return false;
         switch (n->op) {
         case P_PLUS: return !__builtin_add_overflow(l, r, out);

@@ -38,7 +38,7 @@ static const form_spec specs[FORM_COUNT] = {
     [FORM_FULL] = {"full", 0, 0, {0}},
 };
 
-int form_lookup(const char *name)
+int fe_form_lookup(const char *name)
 {
     for (int f = 0; f < FORM_COUNT; f++)
         if (!strcmp(name, specs[f].name))
@@ -67,7 +67,7 @@ static bool bind_args(sema *S, const node *call, const form_spec *sp, const node
                 if (!strcmp(key, sp->params[j]))
                     slot = j;
             if (slot < 0) {
-                const char *near = suggest_name(key, sp->params, sp->nparams);
+                const char *near = fe_suggest(key, sp->params, sp->nparams);
                 char hint[96];
                 snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
                 diag_error(S->d, call->key_locs[i], near ? hint : NULL, "'%s' has no argument '%s'", sp->name, key);
@@ -96,7 +96,7 @@ static bool int_arg(sema *S, const form_spec *sp, int slot, const node *n, int64
         *out = n->name[0] == 't';
         return true;
     }
-    if (!const_int(n, out)) {
+    if (!fe_const_int(n, out)) {
         diag_error(S->d, n->loc, NULL, "argument '%s' of '%s' must be a constant integer", sp->params[slot], sp->name);
         return false;
     }
@@ -210,7 +210,7 @@ static expr *form_neighborhood(sema *S, const node *call, const form_spec *sp, c
 /* The param named by argument `slot`, checked against the allowed dtypes. */
 static int param_arg(sema *S, const form_spec *sp, int slot, const node *n, const char *dtypes)
 {
-    int p = n->kind == N_NAME ? sema_find_param(S, n->name) : -1;
+    int p = n->kind == N_NAME ? fe_find_param(S, n->name) : -1;
     if (p < 0) {
         diag_error(S->d, n->loc, "declare it: param NAME : i32 [tokens]",
                    "argument '%s' of '%s' must name a param", sp->params[slot], sp->name);
@@ -290,9 +290,9 @@ static expr *form_ints(sema *S, int f, const form_spec *sp, const node **bound)
     return e;
 }
 
-expr *sema_form(sema *S, const node *call)
+expr *fe_sema_form(sema *S, const node *call)
 {
-    int f = form_lookup(call->name);
+    int f = fe_form_lookup(call->name);
     const form_spec *sp = &specs[f];
     if (S->ctx != CTX_MASK) {
         diag_error(S->d, call->loc, NULL, "the mask form '%s' can only be used in a mask", sp->name);

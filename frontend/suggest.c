@@ -31,7 +31,7 @@ static int distance(const char *a, const char *b)
     return prev[m];
 }
 
-const char *suggest_name(const char *word, const char *const *names, int n)
+const char *fe_suggest(const char *word, const char *const *names, int n)
 {
     size_t wl = strlen(word);
     if (wl == 0 || wl > SUGGEST_MAX_LEN)

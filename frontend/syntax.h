@@ -41,7 +41,7 @@ typedef enum {
         P_COUNT
 } punct;
 
-const char *punct_text(int p);
+const char *fe_punct_text(int p);
 
 typedef struct token {
     tok_kind kind;
@@ -56,7 +56,7 @@ typedef struct token {
  * operator, comma, colon or open bracket; before a closing bracket, `&&` or
  * `||`) are dropped, so expressions may span lines. Always ends with TK_EOF;
  * lexical errors go to diags. Returns NULL only when out of memory. */
-token *lex(arena *a, const char *text, size_t len, diag_list *diags, int *ntokens);
+token *fe_lex(arena *a, const char *text, size_t len, diag_list *diags, int *ntokens);
 
 /* ---- expression syntax ---- */
 
@@ -157,7 +157,7 @@ typedef struct syntax {
 
 /* Parses the token array into sections; syntax errors go to diags and the
  * parser recovers at the next line. */
-void parse_recipe(arena *a, token *toks, int ntoks, diag_list *diags, syntax *out);
+void fe_parse_recipe(arena *a, token *toks, int ntoks, diag_list *diags, syntax *out);
 
 /* Expression parsing, shared by parser.c (parser_expr.c). */
 typedef struct parser {
@@ -169,21 +169,21 @@ typedef struct parser {
     bool bail; /* a fatal error in this section (too deep): skip to the next line */
 } parser;
 
-node *parse_expr(parser *p);
-token *pk(parser *p);
-token *advance(parser *p);
-bool is_punct(const token *t, int op);
-bool accept(parser *p, int op);
-bool expect(parser *p, int op, const char *what);
-void syntax_error_at(parser *p, const token *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-const char *token_desc(arena *a, const token *t);
+node *fe_parse_expr(parser *p);
+token *fe_peek(parser *p);
+token *fe_next(parser *p);
+bool fe_is(const token *t, int op);
+bool fe_accept(parser *p, int op);
+bool fe_expect(parser *p, int op, const char *what);
+void fe_syntax_error(parser *p, const token *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *fe_token_desc(arena *a, const token *t);
 
 /* ---- semantic checks (sema*.c) ---- */
 
 /* The nearest of `names` to `word` by edit distance, or NULL if none is close. */
-const char *suggest_name(const char *word, const char *const *names, int n);
+const char *fe_suggest(const char *word, const char *const *names, int n);
 
 /* Checks the sections and fills r. */
-void sema_recipe(arena *a, const syntax *syn, diag_list *diags, recipe *r);
+void fe_sema_recipe(arena *a, const syntax *syn, diag_list *diags, recipe *r);
 
 #endif
