@@ -2,7 +2,9 @@
 #ifndef ATTNC_TEST_TMPDIR_H
 #define ATTNC_TEST_TMPDIR_H
 
-#define _XOPEN_SOURCE 700
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw, memmem */
+#endif
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
