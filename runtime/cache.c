@@ -31,7 +31,7 @@ kcache *cache_open(const cache_options *opts, strbuf *err)
     if (o.dir && !*o.dir)
         ; /* memory only */
     else if (o.dir)
-        sb_printf(&dir, "%s/kernels-f1", o.dir);
+        sb_printf(&dir, "%s/%s", o.dir, cache_version_dir());
     else if (!cache_default_dir(&dir, true, err)) {
         sb_free(&dir);
         sb_free(&scratch);

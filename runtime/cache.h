@@ -63,7 +63,8 @@ bool cache_key_parse(const char *hex, cache_key *out);
 const char *cache_stamp(void);
 
 typedef struct cache_options {
-    const char *dir;    /* NULL: the default folder (see top of file); "" disables the disk */
+    const char *dir;    /* the cache folder (entries go in its cache_version_dir());
+                           NULL: the default folder (see top of file); "": no disk */
     size_t mem_bytes;   /* memory budget; 0: 64 MiB */
     size_t mem_entries; /* entry budget; 0: 1024 */
 } cache_options;
@@ -86,6 +87,9 @@ const char *cache_result_name(cache_result r);
 /* Resolves the default folder into out (with the version sub-directory when
  * versioned is true). Returns false with a message when no home is known. */
 bool cache_default_dir(strbuf *out, bool versioned, strbuf *err);
+
+/* "kernels-f1-attncX-llvmY": the versioned sub-folder of a cache folder. */
+const char *cache_version_dir(void);
 
 /* Opens a cache; the versioned disk folder is created on demand (mode 0700
  * for the top folder). opts may be NULL. Returns NULL with a message. */

@@ -2,6 +2,7 @@
  * default folder; see cache.h. */
 #include "cache.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,28 @@
 #include "cache_stamp.h"
 #include "include/attnc.h"
 
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+static char stamp[128], version_dir[96];
+
+static void make_names(void)
+{
+    snprintf(stamp, sizeof stamp, "attnc %s llvm %s codegen %s", attnc_version(), ATTNC_LLVM_VERSION_STRING,
+             ATTNC_CODEGEN_HASH);
+    /* The folder name carries everything that changes the entry layout. */
+    snprintf(version_dir, sizeof version_dir, "kernels-f1-attnc%s-llvm%s", attnc_version(),
+             ATTNC_LLVM_VERSION_STRING);
+}
+
 const char *cache_stamp(void)
 {
-    static char stamp[128];
-    if (!stamp[0]) /* the same bytes on every call: a benign race */
-        snprintf(stamp, sizeof stamp, "attnc %s llvm %s codegen %s", attnc_version(), ATTNC_LLVM_VERSION_STRING,
-                 ATTNC_CODEGEN_HASH);
+    pthread_once(&names_once, make_names);
     return stamp;
+}
+
+const char *cache_version_dir(void)
+{
+    pthread_once(&names_once, make_names);
+    return version_dir;
 }
 
 /* Length-prefixed, so ("ab","c") and ("a","bc") hash differently. */
@@ -98,8 +114,8 @@ bool cache_default_dir(strbuf *out, bool versioned, strbuf *err)
         sb_puts(err, "no cache folder: set ATTNC_CACHE_DIR (neither XDG_CACHE_HOME nor HOME is set)");
         return false;
     }
-    /* The folder name carries everything that changes the entry layout. */
     if (versioned)
-        sb_printf(out, "/kernels-f1-attnc%s-llvm%s", attnc_version(), ATTNC_LLVM_VERSION_STRING);
+        sb_printf(out, "/%s", cache_version_dir());
     return !out->failed;
 }
+
