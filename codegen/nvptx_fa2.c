@@ -259,6 +259,7 @@ static void emit_loop(fa2 *f)
     loop_latch(f, &hdr, &nx, LLVMGetInsertBlock(nv->b));
     LLVMBuildBr(nv->b, header);
     LLVMPositionBuilderAtEnd(nv->b, done);
+    nv_cp_wait(nv, 0); /* prefetches past the range (zero fills) end here */
     fa2_finalize(f, hdr.m, hdr.l, hdr.acc);
     LLVMBuildRetVoid(nv->b);
 }
