@@ -4,8 +4,8 @@
 
 #include <cuda.h>
 
-#include "cuda_kernel.h"
+#include "cuda_module.h"
 
-CUfunction cuda_kernel_function(const cuda_kernel *k);
+CUfunction cuda_module_function(const cuda_module *k);
 
 #endif

@@ -1,4 +1,4 @@
-/* cuda_launch.c — cuda_kernel_launch (cuda_kernel.h): checks what the
+/* cuda_launch.c — cuda_module_launch (cuda_module.h): checks what the
  * kernel itself relies on (16-byte rows, unit inner stride, sizes that fit
  * its 32-bit indices, grid limits), marshals the ABI of
  * codegen/nvptx_kernel.h and launches. Nothing is launched on a bad
@@ -96,9 +96,9 @@ static int fill(marshal *m, const nvptx_kernel_info *info, const cuda_launch *a)
     return n;
 }
 
-attnc_status cuda_kernel_launch(cuda_kernel *k, const cuda_launch *a, void *stream, strbuf *err)
+attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stream, strbuf *err)
 {
-    const nvptx_kernel_info *info = cuda_kernel_info(k);
+    const nvptx_kernel_info *info = cuda_module_info(k);
     attnc_status st = check(info, a, err);
     if (st)
         return st;
@@ -113,7 +113,7 @@ attnc_status cuda_kernel_launch(cuda_kernel *k, const cuda_launch *a, void *stre
     marshal m;
     memset(&m, 0, sizeof m);
     fill(&m, info, a);
-    CUresult r = api->cuLaunchKernel(cuda_kernel_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
+    CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
                                      (unsigned)a->size[SZ_BATCH], (unsigned)info->threads, 1, 1,
                                      (unsigned)info->smem_bytes, (CUstream)stream, m.args, NULL);
     return cuda_check(api, r, "cuLaunchKernel", err);

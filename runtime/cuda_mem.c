@@ -1,7 +1,7 @@
-/* cuda_mem.c — device memory and event-timer helpers (cuda_kernel.h) for
+/* cuda_mem.c — device memory and event-timer helpers (cuda_module.h) for
  * tests, the CLI and benchmarks; each reports driver errors as statuses. */
 #include "cuda_driver.h"
-#include "cuda_kernel.h"
+#include "cuda_module.h"
 
 #define API(a, err)                                                                                \
     const cuda_api *a;                                                                             \

@@ -268,15 +268,15 @@ attnc_status gpu_run_case(const hand_cfg *cfg, const gpu_shape *sh, uint64_t see
     arena a;
     arena_init(&a, NULL);
     tir_kernel *k = hand_kernel(&a, cfg);
-    cuda_kernel *ck = NULL;
+    cuda_module *ck = NULL;
     dev_bufs d = {0};
-    attnc_status st = k ? cuda_kernel_build(&ck, k, NULL, NULL, err) : ATTNC_ERR_NOMEM;
+    attnc_status st = k ? cuda_module_build(&ck, k, NULL, NULL, err) : ATTNC_ERR_NOMEM;
     if (!st)
         st = upload(&hc, &d, nq, nkv, err);
     cuda_launch la;
     launch_args(&hc, &d, &la);
     if (!st)
-        st = cuda_kernel_launch(ck, &la, NULL, err);
+        st = cuda_module_launch(ck, &la, NULL, err);
     if (!st)
         st = cuda_synchronize(err);
     if (!st)
@@ -288,7 +288,7 @@ attnc_status gpu_run_case(const hand_cfg *cfg, const gpu_shape *sh, uint64_t see
     uint64_t bufs[5] = {d.q, d.k, d.v, d.o, d.lse};
     for (int i = 0; i < 5; i++)
         cuda_mem_free(bufs[i]);
-    cuda_kernel_destroy(ck);
+    cuda_module_destroy(ck);
     arena_free_all(&a);
     free(hc.q), free(hc.k), free(hc.v), free(hc.hq), free(hc.hk), free(hc.hv), free(go), free(glse);
     return st;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "hand_tir.h"
-#include "runtime/cuda_kernel.h"
+#include "runtime/cuda_module.h"
 
 typedef struct gpu_shape {
     int batch, heads, kv_heads, tokens;

@@ -1,19 +1,18 @@
 /*
- * cuda_kernel.h — the CUDA backend of a kernel: PTX from the NVPTX code
- * generator, JIT-linked by the driver (cuLink*) into a cubin that is kept
- * (cuda_kernel_cubin) for reuse by a cache, loaded as a module, launched.
+ * cuda_module.h — one GPU kernel as a loaded module: PTX from the NVPTX
+ * code generator, JIT-linked by the driver (cuLink*) into a cubin that is
+ * kept (cuda_module_cubin) for reuse by a cache, loaded, launched.
  *
- * Functions the public API (runtime/api_*.c) calls for ATTNC_BACKEND_CUDA:
- *   cuda_kernel_build()   at attnc_kernel_build, after lowering to tile IR
- *   cuda_kernel_launch()  at attnc_launch, after argument validation
- *   cuda_kernel_destroy() at attnc_kernel_destroy
+ * The public API reaches this through cuda_backend.c (cuda_kernel_build, the
+ * hook of runtime/api_backend.h); tests, `attnc bench` and `attnc ptx` use
+ * it directly.
  * Errors: ATTNC_ERR_NO_DRIVER (no libcuda), ATTNC_ERR_CUDA (driver error;
  * the message has the call, error name/text and the JIT log),
  * ATTNC_ERR_UNSUPPORTED (no GPU kernel for this recipe/schedule yet),
  * ATTNC_ERR_INVALID_ARGUMENT (a launch the kernel cannot take).
  */
-#ifndef ATTNC_RUNTIME_CUDA_KERNEL_H
-#define ATTNC_RUNTIME_CUDA_KERNEL_H
+#ifndef ATTNC_RUNTIME_CUDA_MODULE_H
+#define ATTNC_RUNTIME_CUDA_MODULE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +20,7 @@
 #include "../codegen/nvptx_kernel.h"
 #include "include/attnc.h"
 
-typedef struct cuda_kernel cuda_kernel;
+typedef struct cuda_module cuda_module;
 
 /* Launch values in the kernel ABI's terms (codegen/nvptx_kernel.h). */
 typedef struct cuda_launch {
@@ -37,23 +36,23 @@ typedef struct cuda_launch {
 attnc_status cuda_device_arch(target_arch *out, strbuf *err);
 
 /* Emits PTX for k (arch NULL: the device's) and loads it. */
-attnc_status cuda_kernel_build(cuda_kernel **out, const tir_kernel *k, const recipe *r, const char *arch,
+attnc_status cuda_module_build(cuda_module **out, const tir_kernel *k, const recipe *r, const char *arch,
                                strbuf *err);
 /* Loads ready PTX described by info (e.g. from a cache). */
-attnc_status cuda_kernel_load(cuda_kernel **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
+attnc_status cuda_module_load(cuda_module **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
                               strbuf *err);
-void cuda_kernel_destroy(cuda_kernel *k);
+void cuda_module_destroy(cuda_module *k);
 
 /* Asynchronous on `stream` (NULL: default stream). */
-attnc_status cuda_kernel_launch(cuda_kernel *k, const cuda_launch *a, void *stream, strbuf *err);
+attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stream, strbuf *err);
 
-const nvptx_kernel_info *cuda_kernel_info(const cuda_kernel *k);
-const char *cuda_kernel_ptx(const cuda_kernel *k);
+const nvptx_kernel_info *cuda_module_info(const cuda_module *k);
+const char *cuda_module_ptx(const cuda_module *k);
 /* The driver-linked cubin (NULL, 0 when the module came from PTX directly). */
-const void *cuda_kernel_cubin(const cuda_kernel *k, size_t *size);
+const void *cuda_module_cubin(const cuda_module *k, size_t *size);
 /* Milliseconds spent in code generation and in the driver JIT. */
-double cuda_kernel_codegen_ms(const cuda_kernel *k);
-double cuda_kernel_jit_ms(const cuda_kernel *k);
+double cuda_module_codegen_ms(const cuda_module *k);
+double cuda_module_jit_ms(const cuda_module *k);
 
 /* Device memory helpers for tests, the CLI and benchmarks. */
 attnc_status cuda_mem_alloc(uint64_t *out, size_t bytes, strbuf *err);

@@ -1,8 +1,8 @@
-/* cuda_kernel.c — load, keep and launch GPU kernels (cuda_kernel.h). PTX
+/* cuda_module.c — load, keep and launch GPU kernels (cuda_module.h). PTX
  * goes through the driver's linker so the resulting cubin can be kept and
  * reused (a disk cache can load it with cuModuleLoadData and skip the JIT);
  * the JIT's info and error logs are captured into the error message. */
-#include "cuda_kernel.h"
+#include "cuda_module.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #include "cuda_internal.h"
 #include "../codegen/nvptx_target.h"
 
-struct cuda_kernel {
+struct cuda_module {
     nvptx_kernel_info info;
     char *ptx;
     void *cubin;
@@ -58,7 +58,7 @@ attnc_status cuda_device_arch(target_arch *out, strbuf *err)
 }
 
 /* PTX -> cubin with the driver linker; the cubin is copied out. */
-static attnc_status jit_link(const cuda_api *a, cuda_kernel *k, strbuf *err)
+static attnc_status jit_link(const cuda_api *a, cuda_module *k, strbuf *err)
 {
     static const size_t log_size = 16384;
     char *info_log = calloc(1, log_size), *err_log = calloc(1, log_size);
@@ -96,7 +96,7 @@ static attnc_status jit_link(const cuda_api *a, cuda_kernel *k, strbuf *err)
     return st;
 }
 
-static attnc_status load_module(cuda_kernel *k, strbuf *err)
+static attnc_status load_module(cuda_module *k, strbuf *err)
 {
     const cuda_api *a;
     attnc_status st = cuda_api_get(&a, err);
@@ -118,11 +118,11 @@ static attnc_status load_module(cuda_kernel *k, strbuf *err)
     return st;
 }
 
-attnc_status cuda_kernel_load(cuda_kernel **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
+attnc_status cuda_module_load(cuda_module **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
                               strbuf *err)
 {
     *out = NULL;
-    cuda_kernel *k = calloc(1, sizeof *k);
+    cuda_module *k = calloc(1, sizeof *k);
     if (!k || !(k->ptx = malloc(len + 1))) {
         free(k);
         return ATTNC_ERR_NOMEM;
@@ -137,7 +137,7 @@ attnc_status cuda_kernel_load(cuda_kernel **out, const char *ptx, size_t len, co
     else
         st = load_module(k, err);
     if (st) {
-        cuda_kernel_destroy(k);
+        cuda_module_destroy(k);
         return st;
     }
     *out = k;
@@ -149,7 +149,7 @@ static attnc_status map_codegen(nvptx_status s)
     return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
 }
 
-attnc_status cuda_kernel_build(cuda_kernel **out, const tir_kernel *tk, const recipe *r, const char *arch,
+attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const recipe *r, const char *arch,
                                strbuf *err)
 {
     *out = NULL;
@@ -170,14 +170,14 @@ attnc_status cuda_kernel_build(cuda_kernel **out, const tir_kernel *tk, const re
     st = map_codegen(nvptx_emit_kernel(tk, r, ta, &info, &ptx, err));
     double t1 = now_ms();
     if (!st)
-        st = cuda_kernel_load(out, sb_cstr(&ptx), ptx.len, &info, err);
+        st = cuda_module_load(out, sb_cstr(&ptx), ptx.len, &info, err);
     if (!st)
         (*out)->codegen_ms = t1 - t0;
     sb_free(&ptx);
     return st;
 }
 
-void cuda_kernel_destroy(cuda_kernel *k)
+void cuda_module_destroy(cuda_module *k)
 {
     if (!k)
         return;
@@ -191,33 +191,33 @@ void cuda_kernel_destroy(cuda_kernel *k)
     free(k);
 }
 
-const nvptx_kernel_info *cuda_kernel_info(const cuda_kernel *k)
+const nvptx_kernel_info *cuda_module_info(const cuda_module *k)
 {
     return &k->info;
 }
 
-const char *cuda_kernel_ptx(const cuda_kernel *k)
+const char *cuda_module_ptx(const cuda_module *k)
 {
     return k->ptx;
 }
 
-const void *cuda_kernel_cubin(const cuda_kernel *k, size_t *size)
+const void *cuda_module_cubin(const cuda_module *k, size_t *size)
 {
     *size = k->cubin_size;
     return k->cubin;
 }
 
-double cuda_kernel_codegen_ms(const cuda_kernel *k)
+double cuda_module_codegen_ms(const cuda_module *k)
 {
     return k->codegen_ms;
 }
 
-double cuda_kernel_jit_ms(const cuda_kernel *k)
+double cuda_module_jit_ms(const cuda_module *k)
 {
     return k->jit_ms;
 }
 
-CUfunction cuda_kernel_function(const cuda_kernel *k)
+CUfunction cuda_module_function(const cuda_module *k)
 {
     return k->fn;
 }
