@@ -122,6 +122,14 @@ static const error_case cases[] = {
      "4:15: error: param 'ids' of 'document' must be i32 or i64, not f32"},
     {"forms_blocks_shape", HDR "param tb : u8 [tokens, heads, nqb, nkb]\nmask blocks(tb, bq: 64, bk: 64)\n",
      "4:13: error: block table 'tb' must have shape [nqb, nkb], [heads, nqb, nkb] or [batch, heads, nqb, nkb]"},
+    {"forms_neighborhood_needs_self_attention",
+     "recipe t\ninput q : f16 [batch, heads, tokens, 64]\ninput k, v : f16 [batch, heads, kv_tokens, 64]\n"
+     "mask neighborhood(window: 5)\n",
+     "4:6: error: 'neighborhood' needs k and v over the query's tokens, but they use kv_tokens"},
+    {"inputs_cross_attention_has_no_grid",
+     "recipe t\ninput q : f16 [batch, heads, tokens, 64]\ninput k, v : f16 [batch, heads, kv_tokens, 64]\n"
+     "tokens grid(y: H, x: W)\n",
+     "3:33: error: a recipe with a token grid needs k and v over the same tokens as q"},
     /* scale and score */
     {"scale_not_constant", HDR "scale = head\n", "3:9: error: scale must be a constant number"},
     {"scale_not_positive", HDR "scale = -0.5\n", "3:9: error: scale must be a positive finite number"},
