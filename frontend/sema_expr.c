@@ -104,6 +104,10 @@ static expr *check_name(sema *S, const node *n)
         return ex_leaf(S->a, x[0] == 'h' ? EX_HEAD : x[0] == 'k' ? EX_KV_HEAD : EX_BATCH);
     if (!strcmp(x, "t") && S->ctx == CTX_DECAY)
         return ex_coord(S->a, SIDE_Q, -1);
+    if (!strcmp(x, "t")) {
+        diag_error(S->d, n->loc, "write q.t or k.t", "'t' alone is not a coordinate here");
+        return NULL;
+    }
     if (!strcmp(x, "q") || !strcmp(x, "k")) {
         diag_error(S->d, n->loc, NULL, "'%s' needs a coordinate, e.g. %s.t", x, x);
         return NULL;

@@ -77,6 +77,7 @@ static const error_case cases[] = {
     {"names_unknown_name_suggests", HDR "mask k.t <= q.t + windw\n", "3:19: error: unknown name 'windw'"},
     {"names_unknown_coordinate", GRID "mask k.z <= q.y\n", "4:8: error: unknown coordinate 'k.z'"},
     {"names_coordinate_needs_side", HDR "mask t.t <= q.t\n", "3:6: error: only q and k have coordinates, not 't'"},
+    {"names_bare_t", HDR "mask t < 3\n", "3:6: error: 't' alone is not a coordinate here"},
     {"names_bare_q", HDR "mask q < 3\n", "3:6: error: 'q' needs a coordinate, e.g. q.t"},
     {"names_unknown_function", HDR "score s * scale + sigmoid(s)\n", "3:19: error: unknown function 'sigmoid'"},
     {"names_score_in_mask", HDR "mask s > 0.0\n", "3:6: error: 's' can only be used in a score expression"},
@@ -162,6 +163,8 @@ static const error_case cases[] = {
     {"tile_grid_dim_missing", GRID "tile q(y: 8) kv(y: 8, x: 8)\n", "4:7: error: q(...) gives no extent for grid dimension 'x'"},
     {"tile_sequence_takes_number", HDR "tile q(y: 128) kv(64)\n", "3:8: error: the recipe has no token grid: q(...) takes one number"},
     {"tile_unknown_option", HDR "tile q(128) kv(64) stage 2\n", "3:20: error: unknown tile option 'stage'"},
+    {"tile_option_twice", HDR "tile q(64) kv(64) warps 4 warps 8\n", "3:27: error: 'warps' is given twice in the tile section"},
+    {"tile_auto_with_options", HDR "tile auto stages 2\n", "3:11: error: expected end of line after the 'tile' section, found 'stages'"},
     {"tile_stages_range", HDR "tile q(64) kv(64) stages 9\n", "3:1: error: this tile cannot work: stages must be 1 to 4, not 9"},
 };
 
