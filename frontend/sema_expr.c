@@ -349,7 +349,8 @@ static expr *check_call(sema *S, const node *n)
         const char *near = fe_suggest(n->name, names, k);
         char hint[96];
         snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
-        diag_error(S->d, n->loc, near ? hint : NULL, "unknown function '%s'", n->name);
+        diag_error(S->d, n->loc, near ? hint : NULL, "unknown %s '%s'",
+                   S->ctx == CTX_MASK ? "mask form or function" : "function", n->name);
         return NULL;
     }
     for (int i = 0; i < n->nargs; i++)

@@ -80,6 +80,8 @@ static const error_case cases[] = {
     {"names_bare_t", HDR "mask t < 3\n", "3:6: error: 't' alone is not a coordinate here"},
     {"names_bare_q", HDR "mask q < 3\n", "3:6: error: 'q' needs a coordinate, e.g. q.t"},
     {"names_unknown_function", HDR "score s * scale + sigmoid(s)\n", "3:19: error: unknown function 'sigmoid'"},
+    {"names_unknown_form_suggests", GRID "mask neighbourhood(window: (3, 3))\n",
+     "4:6: error: unknown mask form or function 'neighbourhood'"},
     {"names_score_in_mask", HDR "mask s > 0.0\n", "3:6: error: 's' can only be used in a score expression"},
     {"names_form_in_score", HDR "score select(causal, s, 0.0)\n", "3:14: error: the mask form 'causal' can only be used in a mask"},
     /* types */
