@@ -225,6 +225,31 @@ static void sections_recovery_reports_every_bad_line(void **state)
     arena_free_all(&a);
 }
 
+/* Hints name the nearest known word: forms, keyword arguments, coordinates. */
+static void names_hints_suggest_the_nearest_name(void **state)
+{
+    const char *src = "recipe t\ninput q, k, v : bf16 [batch, heads, tokens, 64]\ntokens grid(y: H, x: W)\n"
+                      "mask neighbourhood(window: (3, 3)) || neighborhood(widow: (3, 3)) || k.xx < 2\n";
+    arena a;
+    arena_init(&a, NULL);
+    diag_list d;
+    diag_list_init(&d, &a, "t.attn", src, strlen(src));
+    assert_null(frontend_parse(&a, "t.attn", src, strlen(src), &d));
+    strbuf out;
+    sb_init(&out);
+    diag_render(&d, &out);
+    const char *text = sb_cstr(&out);
+    assert_non_null(strstr(text, "t.attn:4:6: error: unknown mask form or function 'neighbourhood'\n"));
+    assert_non_null(strstr(text, "  hint: write 'neighborhood'\n"));
+    assert_non_null(strstr(text, "t.attn:4:52: error: 'neighborhood' has no argument 'widow'\n"));
+    assert_non_null(strstr(text, "  hint: write 'window'\n"));
+    assert_non_null(strstr(text, "t.attn:4:72: error: unknown coordinate 'k.xx'\n"));
+    assert_non_null(strstr(text, "  hint: write 'k.x'\n"));
+    assert_int_equal(d.errors, 3);
+    sb_free(&out);
+    arena_free_all(&a);
+}
+
 /* A tile legal on the host but not on sm_80 is a warning, not an error. */
 static void tile_warns_when_only_sm80_refuses(void **state)
 {
@@ -250,10 +275,11 @@ static void tile_warns_when_only_sm80_refuses(void **state)
 int main(void)
 {
     enum { N = sizeof cases / sizeof *cases };
-    static struct CMUnitTest tests[N + 2];
+    static struct CMUnitTest tests[N + 3];
     for (int i = 0; i < N; i++)
         tests[i] = (struct CMUnitTest){cases[i].name, first_diag_matches, NULL, NULL, (void *)&cases[i]};
     tests[N] = (struct CMUnitTest)cmocka_unit_test(sections_recovery_reports_every_bad_line);
     tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(tile_warns_when_only_sm80_refuses);
-    return _cmocka_run_group_tests("frontend_errors", tests, N + 2, NULL, NULL);
+    tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(names_hints_suggest_the_nearest_name);
+    return _cmocka_run_group_tests("frontend_errors", tests, N + 3, NULL, NULL);
 }
