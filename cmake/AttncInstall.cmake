@@ -22,5 +22,9 @@ install(FILES ${PROJECT_BINARY_DIR}/attncConfig.cmake ${PROJECT_BINARY_DIR}/attn
   DESTINATION ${ATTNC_CMAKE_DIR})
 
 set(ATTNC_PC_LLVM_LIBDIR ${LLVM_LIB_DIR})
+# `cmake --install --prefix P` may move the tree, so the .pc finds its prefix
+# relative to itself (libdir/pkgconfig -> prefix).
+file(RELATIVE_PATH ATTNC_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
+string(REGEX REPLACE "/$" "" ATTNC_PC_TO_PREFIX "${ATTNC_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/attnc.pc.in ${PROJECT_BINARY_DIR}/attnc.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/attnc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
