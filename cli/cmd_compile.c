@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "commands.h"
-#include "runtime/aot.h"
+#include "cli_recipe.h"
+#include "runtime/aot_recipe.h"
+#include "runtime/tune_db.h"
 
 typedef struct compile_cli {
     const char *input, *out_dir, *arch, *schedule, *name;
-    const char *ptx, *entry, *signature, *grid, *block;
+    const char *ptx, *entry, *signature, *grid, *block, *shape;
     int smem;
     bool aot, tuned;
 } compile_cli;
@@ -39,13 +41,6 @@ static char *read_text(const char *path, size_t *len)
     return sb_take(&sb);
 }
 
-static bool write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    bool ok = f && fwrite(p, 1, n, f) == n;
-    return (f && fclose(f) == 0) && ok;
-}
-
 static bool parse_block(const char *text, int block[3])
 {
     block[0] = block[1] = block[2] = 1;
@@ -57,52 +52,30 @@ static bool parse_block(const char *text, int block[3])
 static int compile_ptx(const compile_cli *o, const char *ptx, size_t len)
 {
     aot_param params[64];
-    char names[4096], path[4200];
-    strbuf err, log;
+    char names[4096];
+    strbuf err, note;
     sb_init(&err);
-    sb_init(&log);
+    sb_init(&note);
     aot_spec s = {.name = o->name ? o->name : o->entry, .entry = o->entry, .arch = o->arch ? o->arch : "sm_80",
                   .ptx = ptx, .ptx_len = len, .params = params, .dyn_smem = o->smem, .recipe = o->ptx};
     int rc = EXIT_USER;
     s.nparams = aot_parse_signature(o->signature, params, 64, names, sizeof names, &err);
-    if (s.nparams < 0 || !aot_parse_grid(o->grid, params, s.nparams, s.grid, &err) || !parse_block(o->block, s.block))
+    if (s.nparams < 0 || !aot_parse_grid(o->grid, params, s.nparams, s.grid, &err))
         goto done;
+    if (!parse_block(o->block, s.block)) {
+        sb_puts(&err, "bad --block (write X[,Y[,Z]] with positive numbers)");
+        goto done;
+    }
     if (!aot_check_spec(&s, &err))
         goto done;
-    rc = EXIT_INTERNAL;
-    unsigned char *cubin = NULL;
-    if (!aot_generate(&s, o->out_dir, &err)) /* also creates the folder */
-        goto done;
-    snprintf(path, sizeof path, "%s/%s.ptx", o->out_dir, s.name);
-    if (!write_bytes(path, ptx, len)) {
-        sb_printf(&err, "cannot write '%s'", path);
-        goto done;
-    }
-    char cubin_path[4200];
-    snprintf(cubin_path, sizeof cubin_path, "%s/%s.cubin", o->out_dir, s.name);
-    int r = aot_run_ptxas(path, s.arch, cubin_path, &log);
-    if (r < 0) {
-        sb_printf(&err, "ptxas failed:\n%s", sb_cstr(&log));
-        goto done;
-    }
-    size_t clen = 0;
-    if (r == 1 && (cubin = (unsigned char *)read_text(cubin_path, &clen))) {
-        s.cubin = cubin;
-        s.cubin_len = clen;
-        if (!aot_generate(&s, o->out_dir, &err)) {
-            free(cubin);
-            goto done;
-        }
-    }
-    free(cubin);
-    printf("wrote %s/%s.h, %s/%s.c, %s/%s.ptx%s\n", o->out_dir, s.name, o->out_dir, s.name, o->out_dir, s.name,
-           r == 1 ? " and the cubin (embedded)" : " (no ptxas: PTX only, JIT-compiled by the driver)");
-    rc = EXIT_OK;
+    rc = aot_write_with_cubin(&s, o->out_dir, &note, &err) ? EXIT_OK : EXIT_INTERNAL;
+    if (rc == EXIT_OK)
+        printf("%s\n", sb_cstr(&note));
 done:
     if (rc != EXIT_OK)
-        fprintf(stderr, "attnc compile: %s\n", err.len ? sb_cstr(&err) : "bad --block (write X[,Y[,Z]])");
+        fprintf(stderr, "attnc compile: %s\n", sb_cstr(&err));
     sb_free(&err);
-    sb_free(&log);
+    sb_free(&note);
     return rc;
 }
 
@@ -123,21 +96,106 @@ static int from_ptx(const compile_cli *o)
     return rc;
 }
 
+static bool parse_arch(const char *text, target_arch *out)
+{
+    if (!text || !strcmp(text, "sm_80"))
+        *out = TARGET_SM80;
+    else if (!strcmp(text, "sm_90a"))
+        *out = TARGET_SM90A;
+    else
+        return false;
+    return true;
+}
+
+/* --tuned: the tuning database's best for (recipe, arch, bucket of --shape). */
+static int tuned_schedule(const compile_cli *o, const cli_recipe *cr, const char *arch, schedule *s)
+{
+    strbuf err, note;
+    sb_init(&err);
+    sb_init(&note);
+    tune_shape shape;
+    char hash[33], bucket[64];
+    int rc = EXIT_USER;
+    const recipe *r = cr->r;
+    if (!o->shape || !tune_shape_parse(o->shape, r->grid_names, r->grid_ndim, &shape, &err)) {
+        fprintf(stderr, "attnc compile: --tuned needs --shape (the tuned shape bucket)%s%s\n", err.len ? ": " : "",
+                sb_cstr(&err));
+        goto done;
+    }
+    tune_recipe_hash(cr->text, cr->len, hash);
+    tune_bucket(bucket, sizeof bucket, shape.batch, shape.heads, shape.tokens, shape.kv_tokens, r->head_dim);
+    tune_db *db = tune_db_open(NULL, &note);
+    tune_record rec;
+    tune_result tr = db ? tune_db_lookup(db, hash, arch, bucket, &rec, &err) : TUNE_ERROR;
+    tune_db_close(db);
+    if (note.len)
+        fprintf(stderr, "attnc compile: %s\n", sb_cstr(&note));
+    if (tr != TUNE_FOUND) {
+        fprintf(stderr, "attnc compile: no tuned schedule for %s on %s in bucket %s%s%s (run attnc tune)\n",
+                r->name, arch, bucket, err.len ? ": " : "", sb_cstr(&err));
+        rc = tr == TUNE_ERROR ? EXIT_INTERNAL : EXIT_USER;
+        goto done;
+    }
+    if (!schedule_parse(rec.schedule, r->grid_ndim > 0 ? r->grid_ndim : 1, s, &err)) {
+        fprintf(stderr, "attnc compile: the stored schedule '%s' does not parse: %s\n", rec.schedule, sb_cstr(&err));
+        goto done;
+    }
+    printf("tuned schedule: %s (%.2f us in bucket %s)\n", rec.schedule, rec.time_us, bucket);
+    rc = EXIT_OK;
+done:
+    sb_free(&err);
+    sb_free(&note);
+    return rc;
+}
+
+static int compile_recipe(const compile_cli *o, const cli_recipe *cr, target_arch arch)
+{
+    const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    schedule s, *sp = NULL;
+    strbuf err, note;
+    sb_init(&err);
+    sb_init(&note);
+    int rc = EXIT_OK;
+    if (o->schedule && !schedule_parse(o->schedule, cr->r->grid_ndim > 0 ? cr->r->grid_ndim : 1, &s, &err)) {
+        fprintf(stderr, "attnc compile: --schedule: %s\n", sb_cstr(&err));
+        rc = EXIT_USER;
+    } else if (o->tuned) {
+        rc = tuned_schedule(o, cr, arch_name, &s);
+    }
+    if (rc == EXIT_OK && (o->schedule || o->tuned))
+        sp = &s;
+    if (rc == EXIT_OK) {
+        rc = aot_compile_recipe(cr->r, sp, arch, o->name, o->out_dir, &note, &err);
+        if (rc == AOT_RECIPE_OK)
+            printf("%s\n", sb_cstr(&note));
+        else
+            fprintf(stderr, "attnc compile: %s%s\n", rc == AOT_RECIPE_INTERNAL ? "internal error: " : "",
+                    sb_cstr(&err));
+    }
+    sb_free(&err);
+    sb_free(&note);
+    return rc;
+}
+
 static int from_recipe(const compile_cli *o)
 {
+    target_arch arch;
     if (!o->input || !o->aot || !o->out_dir) {
         fprintf(stderr, "attnc compile: write attnc compile FILE --aot -o DIR (see --help)\n");
         return EXIT_USER;
     }
-    FILE *f = fopen(o->input, "rb");
-    if (!f) {
-        fprintf(stderr, "attnc compile: cannot read '%s'\n", o->input);
+    if (!parse_arch(o->arch, &arch)) {
+        fprintf(stderr, "attnc compile: --arch %s: write sm_80 or sm_90a\n", o->arch);
         return EXIT_USER;
     }
-    fclose(f);
-    fprintf(stderr, "attnc compile: compiling a recipe ahead of time needs the NVPTX code generator, which is not in "
-                    "this build yet (--from-ptx packages an existing PTX file)\n");
-    return EXIT_INTERNAL;
+    arena a;
+    arena_init(&a, NULL);
+    cli_recipe cr;
+    int rc = cli_recipe_load(&a, "compile", o->input, &cr);
+    if (rc == EXIT_OK)
+        rc = compile_recipe(o, &cr, arch);
+    arena_free_all(&a);
+    return rc;
 }
 
 static bool take(int argc, char **argv, int *i, const char *flag, const char **dst)
@@ -161,7 +219,7 @@ static int run_compile(int argc, char **argv)
                  take(argc, argv, &i, "--schedule", &o.schedule) || take(argc, argv, &i, "--name", &o.name) ||
                  take(argc, argv, &i, "--from-ptx", &o.ptx) || take(argc, argv, &i, "--entry", &o.entry) ||
                  take(argc, argv, &i, "--signature", &o.signature) || take(argc, argv, &i, "--grid", &o.grid) ||
-                 take(argc, argv, &i, "--block", &o.block) || take(argc, argv, &i, "--smem", &smem))
+                 take(argc, argv, &i, "--block", &o.block) || take(argc, argv, &i, "--shape", &o.shape) || take(argc, argv, &i, "--smem", &smem))
             ;
         else if (!o.input && argv[i][0] != '-')
             o.input = argv[i];
@@ -181,18 +239,25 @@ static int run_compile(int argc, char **argv)
 const cli_command cmd_compile = {
     "compile",
     "compile a recipe ahead of time (PTX/cubin + C launcher)",
-    "usage: attnc compile FILE --aot -o DIR [--arch sm_80|sm_90a] [--schedule SPEC | --tuned] [--name NAME]\n"
+    "usage: attnc compile FILE --aot -o DIR [--arch sm_80|sm_90a] [--schedule SPEC | --tuned --shape S]\n"
+    "                     [--name NAME]\n"
     "       attnc compile --from-ptx K.ptx --entry SYM --signature SIG --grid G --block X[,Y,Z]\n"
     "                     [--smem BYTES] [--arch ARCH] [--name NAME] -o DIR\n\n"
     "Writes DIR/NAME.ptx, DIR/NAME.cubin (when ptxas is installed), DIR/NAME.h and\n"
     "DIR/NAME.c. The C files embed the image and define NAME_launch(&args, stream),\n"
     "which loads libcuda with dlopen: a program built from them links neither LLVM\n"
     "nor libattnc. Build them with any C11 compiler (-pthread).\n\n"
-    "  --schedule SPEC   e.g. \"q=64 kv=64 stages=2 warps=4\"; --tuned: the tuning database's choice\n"
+    "  --schedule SPEC   e.g. \"q=64 kv=64 stages=2 warps=4\"; default: the recipe's tile section\n"
+    "                    (tile auto: the documented default schedule)\n"
+    "  --tuned           the tuning database's best for the bucket of --shape\n"
+    "                    (e.g. --shape batch=2,heads=16,tokens=4096 or H=64,W=64)\n"
+    "  --name NAME       C prefix and file name (default RECIPE_ARCH)\n"
     "  --signature SIG   kernel parameters in order: NAME:TYPE, ... with TYPE one of\n"
     "                    ptr, ptr? (may be NULL), ptr/ALIGN, i32, i32>=MIN, i64, i64>=MIN, f32, f64\n"
     "  --grid G          three dims, each INT or NAME[*NAME][/INT] (ceiling division)\n\n"
-    "Recipes need the NVPTX code generator; until it is in the build, FILE mode exits 2.\n"
+    "For a recipe, NAME_args follows the kernel ABI of codegen/nvptx_kernel.h: q, k, v, o, lse\n"
+    "pointers, q_stride[4] ... lse_stride[3] in elements, size[] by size id (batch, heads,\n"
+    "kv_heads, tokens, kv_tokens, grid dims, extras), then the recipe's params.\n"
     "exit status: 0 success, 1 bad arguments or input, 2 internal or environment error\n",
     run_compile,
 };
