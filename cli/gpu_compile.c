@@ -7,13 +7,8 @@
 
 #include "commands.h"
 #include "frontend/frontend.h"
+#include "passes/pipeline.h"
 #include "runtime/cuda_module.h"
-
-/* TEMPORARY until the front end and passes/pipeline.h are on main: weak
- * references so the CLI links before them (calls are guarded). */
-tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err);
-#pragma weak lower_recipe
-#pragma weak frontend_parse
 
 static double now_ms(void)
 {
@@ -43,10 +38,6 @@ static int pick_arch(gpu_compiled *g, const char *cmd, const char *arch)
 
 static int parse_recipe(gpu_compiled *g, const char *cmd, const char *path)
 {
-    if (!frontend_parse || !lower_recipe) {
-        fprintf(stderr, "attnc %s: the front end or the lowering is not part of this build\n", cmd);
-        return EXIT_INTERNAL;
-    }
     double t0 = now_ms();
     size_t len;
     const char *why = NULL;
