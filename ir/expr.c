@@ -103,6 +103,7 @@ static expr_type unary_type(expr_unop op, expr_type x)
         return x;
     case UN_FLOOR:
     case UN_LOG2I:
+    case UN_POW2I:
         return TY_INT;
     default:
         return TY_FLOAT;
