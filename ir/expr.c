@@ -202,6 +202,10 @@ static void print_leaf(strbuf *out, const expr *e, expr_param_namer namer, void 
         sb_printf(out, "%c.", e->u.coord.side == SIDE_Q ? 'q' : 'k');
         if (e->u.coord.dim < 0)
             sb_putc(out, 't');
+        else if (e->u.coord.dim >= 32) /* tile IR box corners (tile_ir.h TIR_BOX_HI) */
+            sb_printf(out, "hi%d", e->u.coord.dim - 32);
+        else if (e->u.coord.dim >= 16) /* TIR_BOX_LO */
+            sb_printf(out, "lo%d", e->u.coord.dim - 16);
         else
             sb_printf(out, "d%d", e->u.coord.dim);
         break;

@@ -1,0 +1,420 @@
+/*
+ * sema_expr.c — name resolution and type checking of mask, score and decay
+ * expressions, building the scalar expression IR (ir/expr.h).
+ *
+ * Names, in the order they are looked up: true/false; s and scale (score
+ * only); head, kv_head, batch (indices of the pair); t (decay only);
+ * named mask forms (mask only); sizes (heads, tokens, grid extents, extra
+ * names); scalar params. q.t / k.t and q.<grid dim> are coordinates;
+ * PARAM[i, ...] reads a runtime tensor; NAME(...) calls a function or form.
+ * Types: bool, int, float; int mixes into float; logic needs bool.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sema.h"
+
+const char *fe_type_name(expr_type t)
+{
+    return t == TY_BOOL ? "bool" : t == TY_INT ? "int" : "float";
+}
+
+static const char *const reserved[] = {
+    "q",     "k",       "v",        "s",      "t",       "scale",     "head",  "kv_head", "batch",
+    "heads", "kv_heads", "tokens",  "kv_tokens", "true", "false", "min",   "max",     "abs",
+    "clamp", "select",  "exp",      "log",    "tanh",    "sqrt",      "float", "floor",   "softcap",
+    "alibi_slope", "causal", "sliding_window", "neighborhood", "radial", "strided_heads", "sinks",
+    "document", "blocks", "full",
+};
+
+bool fe_is_reserved(const char *name)
+{
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (!strcmp(name, reserved[i]))
+            return true;
+    return false;
+}
+
+int fe_find_param(const sema *S, const char *name)
+{
+    for (int i = 0; i < S->r->nparams; i++)
+        if (!strcmp(S->r->params[i].name, name))
+            return i;
+    return -1;
+}
+
+expr *fe_size_expr(sema *S, size_id id)
+{
+    S->r->sizes[id].used = true;
+    if (S->r->sizes[id].fixed > 0)
+        return ex_int(S->a, S->r->sizes[id].fixed);
+    return ex_size(S->a, id);
+}
+
+static int find_size(const sema *S, const char *name)
+{
+    for (int i = 0; i < S->r->nsizes; i++) {
+        if (i >= SZ_GRID0 && i < SZ_EXTRA0 && (i - SZ_GRID0 >= S->r->grid_ndim || S->r->sizes[i].fixed))
+            continue;
+        if (i == SZ_BATCH) /* `batch` in an expression is the batch index */
+            continue;
+        if (S->r->sizes[i].name && !strcmp(S->r->sizes[i].name, name))
+            return i;
+    }
+    return -1;
+}
+
+/* Every name an expression could mean, for suggestions. */
+static const char *nearest_name(const sema *S, const char *name)
+{
+    const char *cands[64 + SZ_MAX];
+    int n = 0;
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        cands[n++] = reserved[i];
+    for (int i = 0; i < S->r->nsizes; i++)
+        cands[n++] = S->r->sizes[i].name;
+    for (int i = 0; i < S->r->nparams && n < 64 + SZ_MAX; i++)
+        cands[n++] = S->r->params[i].name;
+    return fe_suggest(name, cands, n);
+}
+
+static expr *unknown_name(sema *S, const node *n)
+{
+    const char *near = nearest_name(S, n->name);
+    char hint[96];
+    snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
+    diag_error(S->d, n->loc, near ? hint : NULL, "unknown name '%s'", n->name);
+    return NULL;
+}
+
+static expr *check_name(sema *S, const node *n)
+{
+    const char *x = n->name;
+    if (!strcmp(x, "true") || !strcmp(x, "false"))
+        return ex_bool(S->a, x[0] == 't');
+    if (!strcmp(x, "s") || !strcmp(x, "scale")) {
+        if (S->ctx != CTX_SCORE) {
+            diag_error(S->d, n->loc, NULL, "'%s' can only be used in a score expression", x);
+            return NULL;
+        }
+        return x[1] ? ex_float(S->a, S->r->scale) : ex_leaf(S->a, EX_SCORE);
+    }
+    if (!strcmp(x, "head") || !strcmp(x, "kv_head") || !strcmp(x, "batch"))
+        return ex_leaf(S->a, x[0] == 'h' ? EX_HEAD : x[0] == 'k' ? EX_KV_HEAD : EX_BATCH);
+    if (!strcmp(x, "t") && S->ctx == CTX_DECAY)
+        return ex_coord(S->a, SIDE_Q, -1);
+    if (!strcmp(x, "q") || !strcmp(x, "k")) {
+        diag_error(S->d, n->loc, NULL, "'%s' needs a coordinate, e.g. %s.t", x, x);
+        return NULL;
+    }
+    if (fe_form_lookup(x) >= 0)
+        return fe_sema_form(S, n);
+    int sz = find_size(S, x);
+    if (sz >= 0)
+        return fe_size_expr(S, (size_id)sz);
+    int p = fe_find_param(S, x);
+    if (p >= 0) {
+        if (S->r->params[p].ndim) {
+            diag_error(S->d, n->loc, NULL, "'%s' is a tensor with %d dimension%s; index it like %s[...]", x,
+                       S->r->params[p].ndim, S->r->params[p].ndim > 1 ? "s" : "", x);
+            return NULL;
+        }
+        dtype dt = S->r->params[p].dtype;
+        return ex_param(S->a, p, dt <= DT_F32 ? TY_FLOAT : TY_INT, 0, NULL);
+    }
+    return unknown_name(S, n);
+}
+
+static expr *check_member(sema *S, const node *n)
+{
+    if (strcmp(n->name, "q") && strcmp(n->name, "k")) {
+        diag_error(S->d, n->loc, "write q.t or k.t", "only q and k have coordinates, not '%s'", n->name);
+        return NULL;
+    }
+    coord_side side = n->name[0] == 'q' ? SIDE_Q : SIDE_K;
+    if (!strcmp(n->member, "t"))
+        return ex_coord(S->a, side, -1);
+    for (int d = 0; d < S->r->grid_ndim; d++)
+        if (!strcmp(n->member, S->grid_labels[d]))
+            return ex_coord(S->a, side, d);
+    const char *cands[4] = {"t", S->grid_labels[0], S->grid_labels[1], S->grid_labels[2]};
+    const char *near = fe_suggest(n->member, cands, 1 + S->r->grid_ndim);
+    char hint[96];
+    if (near)
+        snprintf(hint, sizeof hint, "write '%s.%s'", n->name, near);
+    else if (S->r->grid_ndim)
+        snprintf(hint, sizeof hint, "coordinates: t%s%s%s%s%s%s", ", ", S->grid_labels[0],
+                 S->r->grid_ndim > 1 ? ", " : "", S->r->grid_ndim > 1 ? S->grid_labels[1] : "",
+                 S->r->grid_ndim > 2 ? ", " : "", S->r->grid_ndim > 2 ? S->grid_labels[2] : "");
+    else
+        snprintf(hint, sizeof hint, "the recipe has no token grid; its only coordinate is t");
+    diag_error(S->d, n->member_loc, hint, "unknown coordinate '%s.%s'", n->name, n->member);
+    return NULL;
+}
+
+static expr *check_index(sema *S, const node *n)
+{
+    int p = fe_find_param(S, n->name);
+    if (p < 0) {
+        if (fe_form_lookup(n->name) >= 0 || fe_is_reserved(n->name)) {
+            diag_error(S->d, n->loc, NULL, "'%s' is not a tensor and cannot be indexed", n->name);
+            return NULL;
+        }
+        return unknown_name(S, n);
+    }
+    const recipe_param *pr = &S->r->params[p];
+    if (n->nargs != pr->ndim) {
+        diag_error(S->d, n->loc, NULL, "'%s' has %d dimension%s but %d ind%s given", n->name, pr->ndim,
+                   pr->ndim == 1 ? "" : "s", n->nargs, n->nargs == 1 ? "ex is" : "ices are");
+        return NULL;
+    }
+    expr *idx[SYN_MAX_ARGS];
+    bool ok = true;
+    for (int i = 0; i < n->nargs; i++) {
+        idx[i] = fe_sema_expr(S, n->args[i]);
+        if (idx[i] && idx[i]->type != TY_INT) {
+            diag_error(S->d, n->args[i]->loc, NULL, "an index of '%s' must be an int, not %s", n->name,
+                       fe_type_name(idx[i]->type));
+            idx[i] = NULL;
+        }
+        ok &= idx[i] != NULL;
+    }
+    if (!ok)
+        return NULL;
+    return ex_param(S->a, p, pr->dtype <= DT_F32 ? TY_FLOAT : TY_INT, n->nargs, idx);
+}
+
+static expr *to_float(sema *S, expr *e)
+{
+    return e && e->type == TY_INT ? ex_unary(S->a, UN_TO_FLOAT, e) : e;
+}
+
+/* Reports and returns false unless e has one of the wanted types. */
+static bool want(sema *S, const node *at, expr *e, bool numeric, const char *what)
+{
+    if (!e)
+        return false;
+    if (numeric ? e->type != TY_BOOL : e->type == TY_BOOL)
+        return true;
+    diag_error(S->d, at->loc, NULL, "%s needs %s, not %s", what, numeric ? "a number" : "a bool",
+               fe_type_name(e->type));
+    return false;
+}
+
+static expr *check_unary(sema *S, const node *n)
+{
+    expr *x = fe_sema_expr(S, n->args[0]);
+    if (n->op == P_BANG) {
+        if (!x || x->type == TY_BOOL)
+            return ex_unary(S->a, UN_NOT, x);
+        diag_error(S->d, n->args[0]->loc, NULL, "'!' needs a bool, not %s", fe_type_name(x->type));
+        return NULL;
+    }
+    if (!want(S, n->args[0], x, true, "'-'"))
+        return NULL;
+    if (x->kind == EX_CONST_INT && x->u.ival != INT64_MIN)
+        return ex_int(S->a, -x->u.ival);
+    if (x->kind == EX_CONST_FLOAT)
+        return ex_float(S->a, -x->u.fval);
+    return ex_unary(S->a, UN_NEG, x);
+}
+
+static expr_binop binop_of(int op)
+{
+    switch (op) {
+    case P_PLUS: return BIN_ADD;
+    case P_MINUS: return BIN_SUB;
+    case P_STAR: return BIN_MUL;
+    case P_SLASH: return BIN_DIV;
+    case P_PERCENT: return BIN_MOD;
+    case P_LT: return BIN_LT;
+    case P_LE: return BIN_LE;
+    case P_GT: return BIN_GT;
+    case P_GE: return BIN_GE;
+    case P_EQEQ: return BIN_EQ;
+    case P_NE: return BIN_NE;
+    case P_ANDAND: return BIN_AND;
+    default: return BIN_OR;
+    }
+}
+
+static expr *check_binary(sema *S, const node *n)
+{
+    expr *l = fe_sema_expr(S, n->args[0]), *r = fe_sema_expr(S, n->args[1]);
+    if (!l || !r)
+        return NULL;
+    expr_binop op = binop_of(n->op);
+    char what[32];
+    snprintf(what, sizeof what, "'%s'", fe_punct_text(n->op));
+    if (op == BIN_AND || op == BIN_OR) {
+        if (!want(S, n->args[0], l, false, what) | !want(S, n->args[1], r, false, what))
+            return NULL;
+        return ex_binary(S->a, op, l, r);
+    }
+    bool eq = op == BIN_EQ || op == BIN_NE;
+    if (eq && l->type == TY_BOOL && r->type == TY_BOOL)
+        return ex_binary(S->a, op, l, r);
+    if (!want(S, n->args[0], l, true, what) | !want(S, n->args[1], r, true, what))
+        return NULL;
+    if (op == BIN_MOD && (l->type != TY_INT || r->type != TY_INT)) {
+        diag_error(S->d, n->loc, "convert with floor(x) first", "'%%' needs int operands, not %s",
+                   fe_type_name(l->type != TY_INT ? l->type : r->type));
+        return NULL;
+    }
+    if ((op == BIN_DIV || op == BIN_MOD) && ((r->kind == EX_CONST_INT && r->u.ival == 0) ||
+                                              (r->kind == EX_CONST_FLOAT && r->u.fval == 0))) {
+        diag_error(S->d, n->args[1]->loc, NULL, "division by zero");
+        return NULL;
+    }
+    return ex_binary(S->a, op, l, r);
+}
+
+typedef struct func_info {
+    const char *name;
+    int nargs;
+} func_info;
+
+static const func_info funcs[] = {
+    {"min", 2}, {"max", 2}, {"abs", 1}, {"clamp", 3}, {"select", 3}, {"exp", 1}, {"log", 1},
+    {"tanh", 1}, {"sqrt", 1}, {"float", 1}, {"floor", 1}, {"softcap", 2}, {"alibi_slope", 1},
+};
+
+static expr *apply_func(sema *S, const node *n, int f, expr **x)
+{
+    arena *a = S->a;
+    const char *name = funcs[f].name;
+    bool numeric = f != 4; /* select: checked below */
+    for (int i = 0; numeric && i < n->nargs; i++)
+        if (!want(S, n->args[i], x[i], true, arena_printf(a, "'%s'", name)))
+            return NULL;
+    switch (f) {
+    case 0: return ex_binary(a, BIN_MIN, x[0], x[1]);
+    case 1: return ex_binary(a, BIN_MAX, x[0], x[1]);
+    case 2: return ex_unary(a, UN_ABS, x[0]);
+    case 3: return ex_binary(a, BIN_MIN, ex_binary(a, BIN_MAX, x[0], x[1]), x[2]);
+    case 4:
+        if (!want(S, n->args[0], x[0], false, "the condition of 'select'"))
+            return NULL;
+        if ((x[1]->type == TY_BOOL) != (x[2]->type == TY_BOOL)) {
+            diag_error(S->d, n->args[2]->loc, NULL, "'select' needs two values of one kind, got %s and %s",
+                       fe_type_name(x[1]->type), fe_type_name(x[2]->type));
+            return NULL;
+        }
+        return ex_select(a, x[0], x[1], x[2]);
+    case 5: return ex_unary(a, UN_EXP, to_float(S, x[0]));
+    case 6: return ex_unary(a, UN_LOG, to_float(S, x[0]));
+    case 7: return ex_unary(a, UN_TANH, to_float(S, x[0]));
+    case 8: return ex_unary(a, UN_SQRT, to_float(S, x[0]));
+    case 9: return to_float(S, x[0]);
+    case 10: return x[0]->type == TY_INT ? x[0] : ex_unary(a, UN_FLOOR, x[0]);
+    case 11: { /* softcap(x, c) = c * tanh(x / c) */
+        expr *c = to_float(S, x[1]);
+        return ex_binary(a, BIN_MUL, c, ex_unary(a, UN_TANH, ex_binary(a, BIN_DIV, to_float(S, x[0]), c)));
+    }
+    default: { /* alibi_slope(h) = 2^(-8 (h + 1) / heads) */
+        if (x[0]->type != TY_INT) {
+            diag_error(S->d, n->args[0]->loc, NULL, "'alibi_slope' needs an int head index, not %s",
+                       fe_type_name(x[0]->type));
+            return NULL;
+        }
+        expr *num = to_float(S, ex_binary(a, BIN_MUL, ex_int(a, -8), ex_binary(a, BIN_ADD, x[0], ex_int(a, 1))));
+        expr *expo = ex_binary(a, BIN_DIV, num, to_float(S, fe_size_expr(S, SZ_HEADS)));
+        return ex_unary(a, UN_EXP, ex_binary(a, BIN_MUL, expo, ex_float(a, M_LN2)));
+    }
+    }
+}
+
+static expr *check_call(sema *S, const node *n)
+{
+    if (fe_form_lookup(n->name) >= 0)
+        return fe_sema_form(S, n);
+    int f = -1;
+    for (size_t i = 0; i < sizeof funcs / sizeof *funcs; i++)
+        if (!strcmp(n->name, funcs[i].name))
+            f = (int)i;
+    if (f < 0) {
+        const char *names[sizeof funcs / sizeof *funcs + 9];
+        int k = 0;
+        for (size_t i = 0; i < sizeof funcs / sizeof *funcs; i++)
+            names[k++] = funcs[i].name;
+        static const char *const forms[] = {"causal", "sliding_window", "neighborhood", "radial",
+                                            "strided_heads", "sinks", "document", "blocks", "full"};
+        for (int i = 0; i < 9; i++)
+            names[k++] = forms[i];
+        const char *near = fe_suggest(n->name, names, k);
+        char hint[96];
+        snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
+        diag_error(S->d, n->loc, near ? hint : NULL, "unknown function '%s'", n->name);
+        return NULL;
+    }
+    for (int i = 0; i < n->nargs; i++)
+        if (n->keys[i]) {
+            diag_error(S->d, n->key_locs[i], NULL, "'%s' takes no keyword arguments", n->name);
+            return NULL;
+        }
+    if (n->nargs != funcs[f].nargs) {
+        diag_error(S->d, n->loc, NULL, "'%s' takes %d argument%s, not %d", n->name, funcs[f].nargs,
+                   funcs[f].nargs == 1 ? "" : "s", n->nargs);
+        return NULL;
+    }
+    expr *x[3];
+    bool ok = true;
+    for (int i = 0; i < n->nargs; i++)
+        ok &= (x[i] = fe_sema_expr(S, n->args[i])) != NULL;
+    return ok ? apply_func(S, n, f, x) : NULL;
+}
+
+expr *fe_sema_expr(sema *S, const node *n)
+{
+    if (!n)
+        return NULL;
+    switch (n->kind) {
+    case N_INT:
+        return ex_int(S->a, n->ival);
+    case N_FLOAT:
+        return ex_float(S->a, n->fval);
+    case N_NAME:
+        return check_name(S, n);
+    case N_MEMBER:
+        return check_member(S, n);
+    case N_INDEX:
+        return check_index(S, n);
+    case N_CALL:
+        return check_call(S, n);
+    case N_UNARY:
+        return check_unary(S, n);
+    case N_BINARY:
+        return check_binary(S, n);
+    case N_TUPLE:
+        diag_error(S->d, n->loc, NULL, "a tuple is only allowed as an argument of a mask form");
+        return NULL;
+    }
+    return NULL;
+}
+
+bool fe_const_int(const node *n, int64_t *out)
+{
+    int64_t l, r;
+    switch (n->kind) {
+    case N_INT:
+        *out = n->ival;
+        return true;
+    case N_UNARY:
+        if (n->op != P_MINUS || !fe_const_int(n->args[0], &l) || l == INT64_MIN)
+            return false;
+        *out = -l;
+        return true;
+    case N_BINARY:
+        if (!fe_const_int(n->args[0], &l) || !fe_const_int(n->args[1], &r))
+            return false;
+        switch (n->op) {
+        case P_PLUS: return !__builtin_add_overflow(l, r, out);
+        case P_MINUS: return !__builtin_sub_overflow(l, r, out);
+        case P_STAR: return !__builtin_mul_overflow(l, r, out);
+        default: return false;
+        }
+    default:
+        return false;
+    }
+}
