@@ -1,19 +1,218 @@
-/* cmd_cache.c — `attnc cache`: not built yet (issue 7). */
+/* cmd_cache.c — `attnc cache ls|clear|stats`: the on-disk kernel cache and
+ * tuning database of this attnc version. */
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "runtime/cache.h"
+#include "runtime/tune_db.h"
+
+typedef struct cache_cli {
+    const char *dir; /* --dir, else the default */
+    bool all;        /* clear: the tuning database too */
+} cache_cli;
+
+typedef struct totals {
+    long entries, corrupt;
+    unsigned long long bytes;
+} totals;
+
+static void print_entry(void *user, const cache_entry_info *e)
+{
+    totals *t = user;
+    char when[32] = "?";
+    time_t mt = (time_t)e->mtime;
+    struct tm tm;
+    if (localtime_r(&mt, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    printf("%s  %-5s %10llu  %s  %s\n", e->key_hex, e->kind == CACHE_CUBIN ? "cubin" : "ptx",
+           (unsigned long long)e->payload_len, when, e->valid ? "ok" : "CORRUPT (will be rebuilt)");
+    t->entries++;
+    t->corrupt += !e->valid;
+    t->bytes += e->file_len;
+}
+
+static void count_entry(void *user, const cache_entry_info *e)
+{
+    totals *t = user;
+    t->entries++;
+    t->corrupt += !e->valid;
+    t->bytes += e->file_len;
+}
+
+static void print_tuned(void *user, const tune_record *r)
+{
+    (void)user;
+    printf("  %.16s  %-7s %-24s %10.2f us  %s\n", r->recipe_hash, r->arch, r->bucket, r->time_us, r->schedule);
+}
+
+static void count_tuned(void *user, const tune_record *r)
+{
+    (void)r;
+    ++*(long *)user;
+}
+
+static kcache *open_cache(const cache_cli *o)
+{
+    strbuf err;
+    sb_init(&err);
+    cache_options co = {.dir = o->dir};
+    kcache *c = cache_open(&co, &err);
+    if (!c)
+        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+    sb_free(&err);
+    return c;
+}
+
+/* The tuning database, only if it exists (listing must not create it). */
+static tune_db *open_tuning(const cache_cli *o, bool create)
+{
+    strbuf path, note;
+    sb_init(&path);
+    sb_init(&note);
+    tune_db *db = NULL;
+    if (o->dir)
+        sb_printf(&path, "%s/tuning.sqlite", o->dir);
+    else if (cache_default_dir(&path, false, &note))
+        sb_puts(&path, "/tuning.sqlite");
+    if (path.len && (create || access(sb_cstr(&path), F_OK) == 0))
+        db = tune_db_open(sb_cstr(&path), &note);
+    if (note.len)
+        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&note));
+    sb_free(&path);
+    sb_free(&note);
+    return db;
+}
+
+static int do_ls(const cache_cli *o)
+{
+    kcache *c = open_cache(o);
+    if (!c)
+        return EXIT_INTERNAL;
+    strbuf err;
+    sb_init(&err);
+    totals t = {0};
+    printf("kernel cache: %s\n", cache_dir(c));
+    long n = cache_list(c, print_entry, &t, &err);
+    int rc = n < 0 ? EXIT_INTERNAL : EXIT_OK;
+    if (n < 0)
+        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+    else
+        printf("%ld entr%s, %llu bytes, %ld corrupt\n", t.entries, t.entries == 1 ? "y" : "ies", t.bytes, t.corrupt);
+    tune_db *db = open_tuning(o, false);
+    if (db) {
+        long corrupt = 0;
+        printf("tuned schedules: %s\n", tune_db_path(db));
+        if (tune_db_list(db, print_tuned, NULL, &corrupt, &err) < 0)
+            rc = EXIT_INTERNAL;
+        if (corrupt)
+            printf("  %ld record%s failed their checksum (re-tuned on next use)\n", corrupt, corrupt == 1 ? "" : "s");
+    }
+    tune_db_close(db);
+    cache_close(c);
+    sb_free(&err);
+    return rc;
+}
+
+static int do_stats(const cache_cli *o)
+{
+    kcache *c = open_cache(o);
+    if (!c)
+        return EXIT_INTERNAL;
+    strbuf err;
+    sb_init(&err);
+    totals t = {0};
+    long n = cache_list(c, count_entry, &t, &err);
+    if (n < 0) {
+        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+        cache_close(c);
+        sb_free(&err);
+        return EXIT_INTERNAL;
+    }
+    printf("folder:    %s\nkey stamp: %s\nentries:   %ld\nbytes:     %llu\ncorrupt:   %ld\n", cache_dir(c),
+           cache_stamp(), t.entries, t.bytes, t.corrupt);
+    tune_db *db = open_tuning(o, false);
+    long rows = 0, corrupt = 0;
+    if (db && tune_db_list(db, count_tuned, &rows, &corrupt, &err) >= 0)
+        printf("tuned:     %ld (corrupt %ld) in %s\n", rows, corrupt, tune_db_path(db));
+    else
+        printf("tuned:     0 (no tuning database yet)\n");
+    tune_db_close(db);
+    cache_close(c);
+    sb_free(&err);
+    return EXIT_OK;
+}
+
+static int do_clear(const cache_cli *o)
+{
+    kcache *c = open_cache(o);
+    if (!c)
+        return EXIT_INTERNAL;
+    strbuf err;
+    sb_init(&err);
+    long n = cache_clear(c, &err);
+    int rc = EXIT_OK;
+    if (n < 0) {
+        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+        rc = EXIT_INTERNAL;
+    } else {
+        printf("removed %ld file%s from %s\n", n, n == 1 ? "" : "s", cache_dir(c));
+    }
+    tune_db *db = o->all ? open_tuning(o, false) : NULL;
+    if (db && !tune_db_clear(db, &err)) {
+        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+        rc = EXIT_INTERNAL;
+    } else if (db) {
+        printf("cleared tuned schedules in %s\n", tune_db_path(db));
+    }
+    tune_db_close(db);
+    cache_close(c);
+    sb_free(&err);
+    return rc;
+}
 
 static int run_cache(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "attnc cache: not available in this build yet\n");
-    return EXIT_INTERNAL;
+    cache_cli o = {0};
+    const char *action = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            o.dir = argv[++i];
+        else if (!strcmp(argv[i], "--all"))
+            o.all = true;
+        else if (!action && argv[i][0] != '-')
+            action = argv[i];
+        else {
+            fprintf(stderr, "attnc cache: unexpected argument '%s' (see attnc cache --help)\n", argv[i]);
+            return EXIT_USER;
+        }
+    }
+    if (action && !strcmp(action, "ls"))
+        return do_ls(&o);
+    if (action && !strcmp(action, "stats"))
+        return do_stats(&o);
+    if (action && !strcmp(action, "clear"))
+        return do_clear(&o);
+    fprintf(stderr, "attnc cache: say ls, clear or stats (see attnc cache --help)\n");
+    return EXIT_USER;
 }
 
 const cli_command cmd_cache = {
     "cache",
     "list, clear or summarise the kernel cache",
-    "usage: attnc cache ...\n\nlist, clear or summarise the kernel cache (not available in this build yet)\n",
+    "usage: attnc cache ls|clear|stats [--dir DIR] [--all]\n\n"
+    "The kernel cache holds compiled PTX and cubin images keyed by a hash of the\n"
+    "canonical IR, schedule, arch and the attnc/LLVM/code-generator versions.\n"
+    "It lives in $ATTNC_CACHE_DIR (else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc),\n"
+    "in a folder per attnc/LLVM version; tuned schedules are in tuning.sqlite there.\n\n"
+    "  ls      list entries (key, kind, size, date, ok/CORRUPT) and tuned schedules\n"
+    "  stats   entry count, bytes, corrupt entries, tuned schedule count\n"
+    "  clear   remove this version's entries (--all: also the tuned schedules)\n\n"
+    "  --dir DIR   use DIR instead of the default folder\n\n"
+    "Corrupt entries are never loaded: they are rebuilt on next use.\n"
+    "exit status: 0 success, 1 bad arguments, 2 the folder could not be read or written\n",
     run_cache,
 };

@@ -103,6 +103,7 @@ static expr_type unary_type(expr_unop op, expr_type x)
         return x;
     case UN_FLOOR:
     case UN_LOG2I:
+    case UN_POW2I:
         return TY_INT;
     default:
         return TY_FLOAT;
@@ -192,15 +193,21 @@ static void print_leaf(strbuf *out, const expr *e, expr_param_namer namer, void 
     case EX_CONST_INT:
         sb_printf(out, "%lld", (long long)e->u.ival);
         break;
-    case EX_CONST_FLOAT:
+    case EX_CONST_FLOAT: {
+        size_t start = out->len; /* look at this number only, not the text before it */
         sb_printf(out, "%.17g", e->u.fval);
-        if (!strpbrk(sb_cstr(out) + (out->len > 24 ? out->len - 24 : 0), ".eEn"))
+        if (!out->failed && !strpbrk(sb_cstr(out) + start, ".eEn"))
             sb_puts(out, ".0");
         break;
+    }
     case EX_COORD:
         sb_printf(out, "%c.", e->u.coord.side == SIDE_Q ? 'q' : 'k');
         if (e->u.coord.dim < 0)
             sb_putc(out, 't');
+        else if (e->u.coord.dim >= 32) /* tile IR box corners (tile_ir.h TIR_BOX_HI) */
+            sb_printf(out, "hi%d", e->u.coord.dim - 32);
+        else if (e->u.coord.dim >= 16) /* TIR_BOX_LO */
+            sb_printf(out, "lo%d", e->u.coord.dim - 16);
         else
             sb_printf(out, "d%d", e->u.coord.dim);
         break;

@@ -31,8 +31,38 @@
  *   store o %qb, %o
  *   store lse %qb, %lse
  *
- * Linear attention lowers to the ops marked "linear" below (see
- * passes/lower_linear.c for its canonical shape).
+ * Before the `tiling` pass, token extents are unknown and print as `?`
+ * (tile<?x128,...>, box<?>); tiling fills them in from the schedule. The
+ * `fusion` pass sets base2 on score/softmax_update/finalize (scores then carry
+ * a factor log2(e) and exp2 is used; finalize turns m back into natural log).
+ * tile_class carries two bool expressions over box corners: `full` (every pair
+ * in the two boxes is kept: no per-element mask needed) and `empty` (no pair
+ * is kept: the key tile may be skipped). Both may be `false` (unknown).
+ *
+ * Linear attention lowers to the ops marked "linear" below; its canonical
+ * shape (one program per (batch, head), blocks of C = schedule.linear_block
+ * tokens visited in order, state S: tile<D x Dv, f32>):
+ *
+ *   %qb  = qtile                                   the whole token sequence
+ *   %S0  = fill 0                : tile<D x Dv, f32, reg>
+ *   %r   = kv_range %qb {all}
+ *   %S   = for %b in %r iter(%S0) {
+ *       %q  = load q %b ; %k = load k %b ; %v = load v %b
+ *       %fq = feature_map %q     %fk = feature_map %k
+ *       %s  = dot %fq, %fk trans_b             : tile<C x C, f32>
+ *       %w  = decay_mask %s, %b, %b            s * causal mask * decay weight
+ *       %oi = dot %w, %v                       intra-block (quadratic) part
+ *       %oe = state_apply %fq, %S, %b          inter-block part: φ(q) S, decayed per row
+ *       %o  = add %oi, %oe
+ *       store o %b, %o
+ *       %S' = state_update %S, %fk, %v, %b     S' = decay(C) S + decayed φ(k)ᵀ v
+ *       yield %S'
+ *   }
+ * With `normalize`, v tiles get one extra ones column (load attr aug=1, so
+ * Dv+1 columns), the state carries z in its last column, and the output goes
+ * through `finalize %o` (one operand: column j / last column, 0 when 0).
+ * Non-causal linear attention is two loops: the first only accumulates S
+ * with state_update, the second applies it (state_apply, no intra part).
  */
 #ifndef ATTNC_IR_TILE_IR_H
 #define ATTNC_IR_TILE_IR_H
@@ -48,9 +78,9 @@
 typedef enum {
     TV_TILE,  /* 2-D tile: shape[0] rows (tokens) x shape[1] cols */
     TV_ROWS,  /* per-row f32 vector of shape[0] rows (m, l, alpha, lse) */
-    TV_BOX,   /* a box of tokens: a query or key tile's coordinates */
+    TV_BOX,   /* a box of tokens: a query or key tile's coordinates (box_ndims, box_ext) */
     TV_RANGE, /* the key tiles one query tile visits */
-    TV_CLASS, /* full / partial classification of a tile pair */
+    TV_CLASS, /* full / partial / empty classification of a tile pair */
 } tir_value_kind;
 
 typedef enum { SPACE_NONE, SPACE_GLOBAL, SPACE_SHARED, SPACE_REG } tir_space;
@@ -65,12 +95,20 @@ typedef enum {
     LAYOUT_HOST,     /* plain row-major arrays (CPU backend) */
 } tir_layout;
 
+/* shape[] entries are > 0, or a symbolic extent before tiling:
+ * TIR_DIM_TQ (tokens per query tile, printed Tq) or TIR_DIM_TK (per key tile,
+ * Tk); 0 is "unknown" (`?`). A box with box_ndims == 0 is symbolic too:
+ * box_ext[0] = TIR_DIM_TQ (box<Tq>), TIR_DIM_TK (box<Tk>) or 0 (box<all>: the
+ * whole token sequence, linear attention's program box). */
+enum { TIR_DIM_TQ = -1, TIR_DIM_TK = -2 };
 typedef struct tir_type {
     tir_value_kind kind;
     dtype dt;
     int shape[2];
     tir_space space;
     tir_layout layout;
+    int box_ndims;                 /* TV_BOX: 0 before tiling */
+    int box_ext[SCHED_MAX_DIMS];   /* TV_BOX: tokens per dim */
 } tir_type;
 
 typedef struct tir_value {
@@ -86,49 +124,49 @@ typedef enum { TENSOR_Q, TENSOR_K, TENSOR_V, TENSOR_O, TENSOR_LSE, TENSOR_PARAM 
 typedef enum {
     RANGE_ALL,         /* every key tile (no mask, or nothing could be proven) */
     RANGE_BOUNDS,      /* per dim, key tile index in [lo, hi]: closed form */
-    RANGE_BLOCK_TABLE, /* a per-shape table of visited tiles, built once */
+    RANGE_BLOCK_TABLE, /* a per-shape table of visited tiles, built once (mask_block_table_build) */
 } tir_range_mode;
 
 /*
  * Op table: name, min operands, results, whether it has a body.
- * Attributes per op are documented at each entry.
+ * Attributes per op are documented at each entry (text names in brackets).
  */
 #define TIR_OPS(X)                                                                             \
     /* qtile -> box: this program's query tile box */                                           \
     X(QTILE, "qtile", 0, 1, false)                                                              \
-    /* load <tensor> box -> tile (attr tensor, param; space in result type) */                 \
+    /* load box -> tile [tensor, param when tensor=param, aug: ones column (linear v)] */      \
     X(LOAD, "load", 1, 1, false)                                                                \
-    /* store <tensor> box, tile|rows */                                                        \
+    /* store box, tile|rows [tensor] */                                                        \
     X(STORE, "store", 2, 0, false)                                                              \
-    /* fill -> tile|rows (attr fval: 0, -inf ...) */                                           \
+    /* fill -> tile|rows [value: 0, -inf ...] */                                               \
     X(FILL, "fill", 0, 1, false)                                                                \
-    /* kv_range qbox -> range (attr range mode, per-dim lo/hi exprs over the q box) */         \
+    /* kv_range qbox -> range [mode, lo/hi: per-dim kv tile index exprs over q box corners] */ \
     X(KV_RANGE, "kv_range", 1, 1, false)                                                        \
-    /* for range, inits... -> results...; body args: kv box, iter values */                    \
+    /* for range, inits... -> results...; body args: kv box, then one per init */              \
     X(FOR, "for", 1, 0, true)                                                                   \
-    /* yield values... (ends a for body) */                                                    \
+    /* yield values... (ends a for body; one per for result) */                                \
     X(YIELD, "yield", 0, 0, false)                                                              \
-    /* dot a, b [, acc] -> tile f32 (attr trans_b) */                                          \
+    /* dot a, b [, acc] -> tile f32 [trans_b] */                                               \
     X(DOT, "dot", 2, 1, false)                                                                  \
-    /* tile_class qbox, kbox -> class (attr full: bool expr over box corners) */               \
+    /* tile_class qbox, kbox -> class [full, empty: bool exprs over box corners] */            \
     X(TILE_CLASS, "tile_class", 2, 1, false)                                                    \
-    /* score s, qbox, kbox [, class] -> tile (attrs score expr, mask expr, base2 flag) */      \
+    /* score s, qbox, kbox [, class] -> tile [score expr, mask expr or none, base2] */        \
     X(SCORE, "score", 3, 1, false)                                                              \
-    /* softmax_update t, m, l -> p, m', l', alpha (attr base2) */                              \
+    /* softmax_update t, m, l -> p, m', l', alpha [base2] */                                   \
     X(SOFTMAX_UPDATE, "softmax_update", 3, 4, false)                                            \
     /* rescale acc, alpha -> acc * alpha per row */                                            \
     X(RESCALE, "rescale", 2, 1, false)                                                          \
-    /* finalize acc, m, l -> o, lse */                                                         \
-    X(FINALIZE, "finalize", 3, 2, false)                                                        \
+    /* finalize acc, m, l -> o, lse [base2]; linear normalize: finalize o -> o */             \
+    X(FINALIZE, "finalize", 1, 2, false)                                                        \
     /* convert tile -> tile of another dtype/space/layout */                                   \
     X(CONVERT, "convert", 1, 1, false)                                                          \
-    /* linear: feature_map tile -> tile (attr feature) */                                      \
+    /* linear: feature_map tile -> tile [feature] */                                           \
     X(FEATURE_MAP, "feature_map", 1, 1, false)                                                  \
-    /* linear: decay_mask s, qbox, kbox -> s * decay weight (causal, per head/token) */        \
+    /* linear: decay_mask s, qbox, kbox -> s * causal mask * decay weight [decay, param] */    \
     X(DECAY_MASK, "decay_mask", 3, 1, false)                                                    \
-    /* linear: state_apply q, state, qbox -> tile (q S with per-row decay) */                  \
+    /* linear: state_apply q, state, qbox -> tile (q S with per-row decay) [decay, param] */   \
     X(STATE_APPLY, "state_apply", 3, 1, false)                                                  \
-    /* linear: state_update state, k, v, kbox -> state' (decayed, plus kᵀv) */                 \
+    /* linear: state_update state, k, v, kbox -> state' [decay, param] */                      \
     X(STATE_UPDATE, "state_update", 4, 1, false)                                                \
     /* elementwise add a, b */                                                                 \
     X(ADD, "add", 2, 1, false)
@@ -152,18 +190,21 @@ typedef struct tir_op {
 
     /* Attributes (which ones an op uses is listed in TIR_OPS). */
     tir_tensor tensor;
-    int param;         /* TENSOR_PARAM: recipe param index */
+    int param;         /* TENSOR_PARAM: recipe param index; linear ops: decay param (-1 none) */
     double fval;       /* FILL */
     bool trans_b;      /* DOT */
-    bool base2;        /* SCORE, SOFTMAX_UPDATE: scores pre-scaled by log2(e), exp2 used */
+    bool base2;        /* SCORE, SOFTMAX_UPDATE, FINALIZE: scores pre-scaled by log2(e), exp2 used */
+    bool aug;          /* LOAD: append a ones column (linear normalize) */
     expr *score_expr;  /* SCORE: the recipe's score expression (of s and coordinates) */
-    expr *mask_expr;   /* SCORE: NULL or the mask, applied where class is partial */
+    expr *mask_expr;   /* SCORE: NULL or the mask, applied where class is not full */
     expr *full_expr;   /* TILE_CLASS: bool over box corners, true => no element masked */
+    expr *empty_expr;  /* TILE_CLASS: bool over box corners, true => every element masked */
     tir_range_mode range_mode; /* KV_RANGE */
     int range_ndims;
     expr *range_lo[SCHED_MAX_DIMS]; /* KV_RANGE: first kv tile index per dim (over the q box) */
-    expr *range_hi[SCHED_MAX_DIMS]; /* last kv tile index per dim (inclusive) */
+    expr *range_hi[SCHED_MAX_DIMS]; /* last kv tile index per dim (inclusive; empty if < lo) */
     int feature;                    /* FEATURE_MAP: feature_map value */
+    int decay;                      /* DECAY_MASK, STATE_*: decay_kind value */
 
     tir_block *body; /* FOR */
     struct tir_op *next;
@@ -178,7 +219,9 @@ struct tir_block {
 /* Box-corner variables used inside range/class expressions: EX_COORD with
  * dim in [0, 3) denotes a grid coordinate; in range and class expressions the
  * q/k coordinates are replaced by box corners, encoded as EX_COORD with
- * dim = TIR_BOX_LO + d or TIR_BOX_HI + d (inclusive corners). */
+ * dim = TIR_BOX_LO + d or TIR_BOX_HI + d (inclusive corners, clipped to the
+ * grid). For a plain sequence, box dim 0 is the token index t. They print as
+ * q.lo0, q.hi0, k.lo1 ... */
 enum { TIR_BOX_LO = 16, TIR_BOX_HI = 32 };
 
 typedef struct tir_kernel {
@@ -188,6 +231,7 @@ typedef struct tir_kernel {
     int head_dim, head_dim_v;
     int grid_ndim;           /* token grid dims (0 for a plain sequence) */
     schedule sched;
+    target_arch arch;        /* set by the layout pass (host until then) */
     int nparams;
     const char **param_names; /* for printing params */
     dtype *param_dtypes;
@@ -197,5 +241,40 @@ typedef struct tir_kernel {
 
 const char *tir_op_name(tir_op_kind k);
 tir_op_kind tir_op_from_name(const char *name, bool *ok);
+int tir_op_min_operands(tir_op_kind k);
+int tir_op_num_results(tir_op_kind k); /* fixed count; FOR: as many as inits */
+
+/* ---- builder (ir/tir_build.c). All return NULL on arena failure. ---- */
+tir_kernel *tir_kernel_new(arena *a, const char *name);
+tir_block *tir_block_new(arena *a);
+tir_value *tir_value_new(arena *a, tir_type t);
+/* Appends a new op to `b` with the given operands and fresh results of the
+ * given types. */
+tir_op *tir_append(arena *a, tir_block *b, tir_op_kind kind, int nops, tir_value *const *ops, int nres,
+                   const tir_type *res_types);
+tir_value *tir_block_add_arg(arena *a, tir_block *b, tir_type t);
+tir_type tir_tile_type(int rows, int cols, dtype dt, tir_space sp);
+tir_type tir_rows_type(int rows);
+tir_type tir_simple_type(tir_value_kind kind); /* box (unknown extents), range, class */
+/* Canonical numbering in print order: results of an op, then (for `for`)
+ * its body args, then the body. */
+void tir_renumber(tir_kernel *k);
+/* Visits every op (pre-order, bodies after their op). */
+typedef void (*tir_op_visitor)(tir_op *op, void *user);
+void tir_walk(tir_block *b, tir_op_visitor fn, void *user);
+
+/* ---- text form (ir/tir_print.c, ir/tir_parse.c) ---- */
+void tir_print(strbuf *out, tir_kernel *k); /* renumbers first */
+void tir_print_type(strbuf *out, const tir_type *t);
+/* Prints one op on one line (no body), for messages. */
+void tir_print_op_line(strbuf *out, const tir_kernel *k, const tir_op *op);
+/* Parses the printed form; NULL with "line:col: message" in err. The result
+ * is verified. */
+tir_kernel *tir_parse(arena *a, const char *text, size_t len, strbuf *err);
+
+/* ---- verifier (ir/tir_verify.c) ---- */
+/* Returns true, or false with a message naming the op (index in print order
+ * and printed form), the operand and the broken rule. */
+bool tir_verify(tir_kernel *k, strbuf *err);
 
 #endif

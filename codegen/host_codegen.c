@@ -1,0 +1,213 @@
+/* host_codegen.c — tile IR -> one LLVM function for the host, then JIT.
+ *
+ * The function's parameters follow the recipe (host_codegen.h lists the
+ * order and host_kernel.args records it for the libffi call). Its body is
+ * the program grid as plain loops — batch, head, then the query tiles per
+ * grid dim (softmax) — around the kernel's op list, which the op files
+ * lower one op at a time (host_ops_*.c). */
+#include <string.h>
+
+#include "host_gen.h"
+#include "host_jit.h"
+
+static const char *const KERNEL_SYMBOL = "attnc_host_kernel";
+
+static bool add_arg(host_kernel *hk, host_arg_role role, int which, int dim)
+{
+    if (hk->nargs >= HOST_MAX_ARGS)
+        return false;
+    hk->args[hk->nargs++] = (host_arg){role, which, dim};
+    return true;
+}
+
+/* The argument list, in order; see host_codegen.h. */
+static bool plan_signature(const recipe *r, host_kernel *hk)
+{
+    bool ok = true;
+    for (int t = 0; t < HT_COUNT; t++) {
+        ok &= add_arg(hk, HROLE_TENSOR, t, 0);
+        for (int d = 0; d < 4; d++)
+            ok &= add_arg(hk, HROLE_STRIDE, t, d);
+    }
+    for (int s = SZ_BATCH; s <= SZ_KV_TOKENS; s++)
+        ok &= add_arg(hk, HROLE_SIZE, s, 0);
+    for (int d = 0; d < r->grid_ndim; d++)
+        ok &= add_arg(hk, HROLE_SIZE, SZ_GRID0 + d, 0);
+    for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
+        ok &= add_arg(hk, HROLE_SIZE, s, 0);
+    for (int p = 0; p < r->nparams; p++) {
+        ok &= add_arg(hk, HROLE_PARAM, p, 0);
+        for (int d = 0; d < r->params[p].ndim; d++)
+            ok &= add_arg(hk, HROLE_PARAM_STRIDE, p, d);
+        for (int d = 0; d < r->params[p].ndim; d++)
+            ok &= add_arg(hk, HROLE_PARAM_SHAPE, p, d);
+    }
+    ok &= add_arg(hk, HROLE_SCRATCH, 0, 0);
+    return ok;
+}
+
+static void init_types(hgen *g)
+{
+    g->i1 = LLVMInt1TypeInContext(g->ctx);
+    g->i8 = LLVMInt8TypeInContext(g->ctx);
+    g->i16 = LLVMInt16TypeInContext(g->ctx);
+    g->i32 = LLVMInt32TypeInContext(g->ctx);
+    g->i64 = LLVMInt64TypeInContext(g->ctx);
+    g->f32 = LLVMFloatTypeInContext(g->ctx);
+    g->ptr = LLVMPointerTypeInContext(g->ctx, 0);
+}
+
+/* Declares the function and binds each parameter to its role. */
+static bool declare_function(hgen *g, const host_kernel *hk)
+{
+    LLVMTypeRef types[HOST_MAX_ARGS];
+    for (int i = 0; i < hk->nargs; i++) {
+        host_arg_role ro = hk->args[i].role;
+        bool p = ro == HROLE_TENSOR || ro == HROLE_PARAM || ro == HROLE_BLOCK_TABLE || ro == HROLE_SCRATCH;
+        types[i] = p ? g->ptr : g->i64;
+    }
+    LLVMTypeRef fty = LLVMFunctionType(g->i32, types, (unsigned)hk->nargs, false);
+    g->fn = LLVMAddFunction(g->mod, KERNEL_SYMBOL, fty);
+    int np = g->r->nparams > 0 ? g->r->nparams : 1;
+    g->param_ptr = ARENA_ARRAY(g->a, LLVMValueRef, np);
+    g->param_stride = arena_alloc(g->a, sizeof *g->param_stride * (size_t)np);
+    g->param_shape = arena_alloc(g->a, sizeof *g->param_shape * (size_t)np);
+    if (!g->param_ptr || !g->param_stride || !g->param_shape)
+        return hgen_fail(g, "out of memory");
+    for (int i = 0; i < hk->nargs; i++) {
+        LLVMValueRef v = LLVMGetParam(g->fn, (unsigned)i);
+        const host_arg *a = &hk->args[i];
+        switch (a->role) {
+        case HROLE_TENSOR: g->tensor[a->which] = v; break;
+        case HROLE_STRIDE: g->stride[a->which][a->dim] = v; break;
+        case HROLE_SIZE: g->size[a->which] = v; break;
+        case HROLE_PARAM: g->param_ptr[a->which] = v; break;
+        case HROLE_PARAM_STRIDE: g->param_stride[a->which][a->dim] = v; break;
+        case HROLE_PARAM_SHAPE: g->param_shape[a->which][a->dim] = v; break;
+        case HROLE_BLOCK_TABLE: break;
+        case HROLE_SCRATCH: g->scratch = v; break;
+        }
+    }
+    for (int s = 0; s < SZ_MAX; s++) /* sizes the recipe does not pass read as 1 */
+        if (!g->size[s])
+            g->size[s] = hc_i64(g, 1);
+    return true;
+}
+
+bool host_emit_block(hgen *g, const tir_block *b)
+{
+    for (const tir_op *op = b ? b->first : NULL; op && !g->failed; op = op->next) {
+        switch (op->kind) {
+        case TIR_LOAD:
+        case TIR_STORE:
+        case TIR_FILL:
+        case TIR_CONVERT: host_op_memory(g, op); break;
+        case TIR_QTILE:
+        case TIR_KV_RANGE:
+        case TIR_FOR:
+        case TIR_YIELD:
+        case TIR_TILE_CLASS: host_op_control(g, op); break;
+        case TIR_DOT:
+        case TIR_ADD: host_op_dot(g, op); break;
+        case TIR_SCORE:
+        case TIR_SOFTMAX_UPDATE:
+        case TIR_RESCALE:
+        case TIR_FINALIZE: host_op_softmax(g, op); break;
+        case TIR_FEATURE_MAP:
+        case TIR_DECAY_MASK:
+        case TIR_STATE_APPLY:
+        case TIR_STATE_UPDATE: host_op_linear(g, op); break;
+        default: hgen_fail(g, "internal error: host codegen: unknown op kind %d", (int)op->kind); break;
+        }
+    }
+    return !g->failed;
+}
+
+/* Query tile loops, one per grid dim, around the kernel body. */
+static bool emit_qtile_loops(hgen *g, int d)
+{
+    if (g->linear || d == g->nd)
+        return host_emit_block(g, g->tk->body);
+    hloop l = hgen_loop_begin(g, hc_i64(g, 0), hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]));
+    g->qtile[d] = l.iv;
+    bool ok = emit_qtile_loops(g, d + 1);
+    hgen_loop_end(g, &l);
+    return ok;
+}
+
+static bool emit_body(hgen *g)
+{
+    g->entry = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry");
+    LLVMPositionBuilderAtEnd(g->b, g->entry);
+    hloop b = hgen_loop_begin(g, hc_i64(g, 0), g->size[SZ_BATCH]);
+    g->batch = b.iv;
+    hloop h = hgen_loop_begin(g, hc_i64(g, 0), g->size[SZ_HEADS]);
+    g->head = h.iv;
+    LLVMValueRef group = LLVMBuildSDiv(g->b, g->size[SZ_HEADS], hgen_imax(g, g->size[SZ_KV_HEADS], hc_i64(g, 1)), "");
+    g->kv_head = LLVMBuildSDiv(g->b, h.iv, hgen_imax(g, group, hc_i64(g, 1)), "kv_head");
+    bool ok = emit_qtile_loops(g, 0);
+    hgen_loop_end(g, &h);
+    hgen_loop_end(g, &b);
+    LLVMBuildRet(g->b, LLVMConstInt(g->i32, 0, false));
+    return ok;
+}
+
+static bool generate(hgen *g, host_module *hm, host_kernel *hk)
+{
+    g->ctx = hm->ctx;
+    g->mod = hm->module;
+    init_types(g);
+    g->b = LLVMCreateBuilderInContext(g->ctx);
+    bool ok = declare_function(g, hk) && emit_body(g);
+    LLVMDisposeBuilder(g->b);
+    hk->scratch_bytes = g->scratch_bytes;
+    return ok && !g->failed;
+}
+
+bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                           char **ir_text, strbuf *err)
+{
+    memset(out, 0, sizeof *out);
+    if (ir_text)
+        *ir_text = NULL;
+    out->args = ARENA_ARRAY(a, host_arg, HOST_MAX_ARGS);
+    if (!out->args || !plan_signature(r, out)) {
+        sb_puts(err, out->args ? "too many kernel arguments for the host backend" : "out of memory");
+        return false;
+    }
+    hgen *g = ARENA_NEW(a, hgen);
+    host_module hm;
+    if (!g || !host_module_create(&hm, r->name ? r->name : "attnc", err)) {
+        if (!g)
+            sb_puts(err, "out of memory");
+        return false;
+    }
+    g->a = a;
+    g->err = err;
+    g->tk = tk;
+    g->r = r;
+    g->nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
+    g->linear = r->family == FAMILY_LINEAR;
+    bool ok = generate(g, &hm, out) && host_module_finish(&hm, opt_level, err);
+    if (ok && ir_text)
+        *ir_text = host_module_print(&hm);
+    if (!ok) {
+        host_module_dispose(&hm);
+        return false;
+    }
+    return host_jit_create(&out->jit, &hm, KERNEL_SYMBOL, &out->fn, err);
+}
+
+bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out, strbuf *err)
+{
+    return host_codegen_build_ir(a, tk, r, opt_level, out, NULL, err);
+}
+
+void host_kernel_release(host_kernel *hk)
+{
+    if (hk && hk->jit) {
+        host_jit_destroy(hk->jit);
+        hk->jit = NULL;
+        hk->fn = NULL;
+    }
+}

@@ -1,0 +1,145 @@
+/*
+ * host_gen.h — internal state of the host code generator (host_codegen.c)
+ * shared by its op files (host_ops_*.c).
+ *
+ * Every tile IR value maps to an hval: tiles and row vectors are f32
+ * row-major buffers at fixed offsets in the scratch block; boxes hold the
+ * first coordinate per dim (an LLVM i64) and a static extent; ranges the
+ * first and last kv tile index per dim; classes an i1 `full` flag (and an
+ * `empty` flag). Token rows of a box tile enumerate the box row-major; a row
+ * is valid when every coordinate lies inside the grid (partial tiles at the
+ * edges), and invalid rows load as 0 and are never stored.
+ */
+#ifndef ATTNC_CODEGEN_HOST_GEN_H
+#define ATTNC_CODEGEN_HOST_GEN_H
+
+#include <llvm-c/Core.h>
+
+#include "emit_expr.h"
+#include "host_codegen.h"
+
+typedef struct hval {
+    tir_value_kind kind;
+    /* TV_TILE / TV_ROWS: buffer of rows x cols f32 (rows: cols == 1) */
+    LLVMValueRef buf;
+    int rows, cols;
+    /* TV_BOX */
+    bool kside; /* key side: extents are kv_tokens / grid */
+    bool whole; /* linear attention's box of the whole sequence */
+    int nd;
+    LLVMValueRef lo[SCHED_MAX_DIMS];
+    int ext[SCHED_MAX_DIMS];
+    /* TV_RANGE: inclusive kv tile index bounds per dim */
+    LLVMValueRef rlo[SCHED_MAX_DIMS], rhi[SCHED_MAX_DIMS];
+    /* TV_CLASS */
+    LLVMValueRef full, empty;
+} hval;
+
+enum { HGEN_MAP_SLOTS = 1024 };
+
+typedef struct hgen {
+    arena *a;
+    strbuf *err;
+    bool failed;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry;
+    LLVMTypeRef i1, i8, i16, i32, i64, f32, ptr;
+    const tir_kernel *tk;
+    const recipe *r;
+    int nd; /* box dims: grid dims, or 1 for a sequence */
+
+    /* kernel arguments */
+    LLVMValueRef tensor[HT_COUNT], stride[HT_COUNT][4];
+    LLVMValueRef size[SZ_MAX];
+    LLVMValueRef *param_ptr, (*param_stride)[4], (*param_shape)[4];
+    LLVMValueRef scratch;
+    size_t scratch_bytes;
+
+    /* the current program */
+    LLVMValueRef batch, head, kv_head;
+    LLVMValueRef qtile[SCHED_MAX_DIMS]; /* query tile index per dim (softmax) */
+    bool linear;                        /* FAMILY_LINEAR: programs are (batch, head) */
+
+    /* where the innermost FOR's yield writes (its iteration values) */
+    hval **yield_to;
+    int nyield;
+
+    /* tir_value -> hval */
+    const tir_value *map_key[HGEN_MAP_SLOTS];
+    hval *map_val[HGEN_MAP_SLOTS];
+} hgen;
+
+/* ---- host_gen_util.c ---- */
+const char *hgen_op_name(tir_op_kind k); /* for messages */
+bool hgen_fail(hgen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+hval *hgen_val(hgen *g, const tir_value *v);          /* lookup; fails when unmapped */
+hval *hgen_def(hgen *g, const tir_value *v);          /* a fresh hval for a result */
+LLVMValueRef hgen_buffer(hgen *g, int rows, int cols); /* scratch offset -> pointer */
+hval *hgen_tile(hgen *g, const tir_value *v, int rows, int cols);
+LLVMValueRef hc_i64(hgen *g, int64_t v);
+LLVMValueRef hc_f32(hgen *g, double v);
+/* Pointer to element (row, col) of a tile buffer. */
+LLVMValueRef hgen_elem(hgen *g, const hval *t, LLVMValueRef row, LLVMValueRef col);
+LLVMValueRef hgen_load_elem(hgen *g, const hval *t, LLVMValueRef row, LLVMValueRef col);
+void hgen_store_elem(hgen *g, const hval *t, LLVMValueRef row, LLVMValueRef col, LLVMValueRef x);
+void hgen_copy(hgen *g, const hval *dst, const hval *src);
+LLVMValueRef hgen_call_f32(hgen *g, const char *intrinsic, LLVMValueRef x);
+LLVMValueRef hgen_call_f32_2(hgen *g, const char *intrinsic, LLVMValueRef x, LLVMValueRef y);
+LLVMValueRef hgen_imin(hgen *g, LLVMValueRef a, LLVMValueRef b);
+/* A f32 stack slot in the entry block (promoted to a register by mem2reg). */
+LLVMValueRef hgen_alloca_f32(hgen *g);
+LLVMValueRef hgen_imax(hgen *g, LLVMValueRef a, LLVMValueRef b);
+
+/* Counted loops: for (iv = lo; iv < hi; iv++). */
+typedef struct hloop {
+    LLVMBasicBlockRef head, exit;
+    LLVMValueRef iv, phi;
+} hloop;
+hloop hgen_loop_begin(hgen *g, LLVMValueRef lo, LLVMValueRef hi);
+void hgen_loop_end(hgen *g, hloop *l);
+/* if (c) { ... } : returns the merge block; call hgen_if_end after the body. */
+typedef struct hif {
+    LLVMBasicBlockRef then, merge;
+} hif;
+hif hgen_if_begin(hgen *g, LLVMValueRef cond);
+void hgen_if_end(hgen *g, hif *h);
+
+/* ---- host_coords.c ---- */
+/* Extent of box dim d (tokens or grid size) as i64. */
+LLVMValueRef hbox_extent(hgen *g, const hval *box, int d);
+/* Coordinates of tile row `row` of a box: per-dim coordinate, flat token
+ * index and validity (all coordinates inside the grid). */
+typedef struct hrow {
+    LLVMValueRef c[SCHED_MAX_DIMS];
+    LLVMValueRef t;
+    LLVMValueRef valid;
+} hrow;
+hrow hbox_row(hgen *g, const hval *box, LLVMValueRef row);
+/* Number of rows of a box tile. */
+int hbox_rows(const hval *box);
+/* Inclusive clipped corner hi of dim d. */
+LLVMValueRef hbox_hi(hgen *g, const hval *box, int d);
+/* Number of tiles of extent `ext` along dim d of the q or k side. */
+LLVMValueRef hgen_tiles_along(hgen *g, bool kside, int d, int ext);
+/* An emit_expr environment for element (qrow, krow) or box corners. */
+typedef struct hexpr_ctx {
+    hgen *g;
+    const hrow *q, *k;        /* element coordinates (may be NULL) */
+    const hval *qbox, *kbox;  /* box corners (may be NULL) */
+    LLVMValueRef score;
+} hexpr_ctx;
+LLVMValueRef hgen_expr(hexpr_ctx *x, const expr *e);
+
+/* ---- op lowering, one file per family ---- */
+bool host_op_memory(hgen *g, const tir_op *op);  /* LOAD, STORE, FILL, CONVERT */
+bool host_op_control(hgen *g, const tir_op *op); /* QTILE, KV_RANGE, FOR, TILE_CLASS */
+bool host_op_dot(hgen *g, const tir_op *op);     /* DOT, ADD */
+bool host_op_softmax(hgen *g, const tir_op *op); /* SCORE, SOFTMAX_UPDATE, RESCALE, FINALIZE */
+bool host_op_linear(hgen *g, const tir_op *op);  /* FEATURE_MAP, DECAY_MASK, STATE_* */
+/* Emits every op of a block (FOR bodies recurse through host_op_control). */
+bool host_emit_block(hgen *g, const tir_block *b);
+
+#endif

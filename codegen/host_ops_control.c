@@ -1,0 +1,165 @@
+/* host_ops_control.c — QTILE, KV_RANGE, FOR/YIELD and TILE_CLASS.
+ *
+ * KV_RANGE evaluates the mask analysis' closed-form bounds (RANGE_BOUNDS)
+ * over the query box corners and clamps them to the grid of kv tiles;
+ * RANGE_ALL visits every tile; RANGE_BLOCK_TABLE also visits every tile on
+ * the host — correct because TILE_CLASS/SCORE still mask per element, and
+ * the table only saves work. FOR keeps its iteration values in buffers of
+ * its own: inits are copied in, YIELD copies the new values over them, and
+ * the loop's results are those buffers after the last iteration. */
+#include "host_gen.h"
+
+static int kv_extent(hgen *g, int d)
+{
+    return g->linear ? g->tk->sched.linear_block : g->tk->sched.kv_tile[d];
+}
+
+static bool emit_qtile(hgen *g, const tir_op *op)
+{
+    hval *b = hgen_def(g, op->results[0]);
+    if (!b)
+        return false;
+    b->kind = TV_BOX;
+    b->nd = g->nd;
+    if (g->linear) { /* the whole sequence; its blocks come from the FOR */
+        b->whole = true;
+        b->lo[0] = hc_i64(g, 0);
+        b->ext[0] = g->tk->sched.linear_block;
+        return true;
+    }
+    for (int d = 0; d < g->nd; d++) {
+        b->ext[d] = g->tk->sched.q_tile[d];
+        b->lo[d] = LLVMBuildMul(g->b, g->qtile[d], hc_i64(g, b->ext[d]), "");
+    }
+    return true;
+}
+
+static bool emit_kv_range(hgen *g, const tir_op *op)
+{
+    hval *qb = hgen_val(g, op->operands[0]);
+    hval *rg = hgen_def(g, op->results[0]);
+    if (!qb || !rg)
+        return false;
+    rg->kind = TV_RANGE;
+    rg->nd = g->nd;
+    for (int d = 0; d < g->nd; d++) {
+        LLVMValueRef last = LLVMBuildSub(g->b, hgen_tiles_along(g, true, d, kv_extent(g, d)), hc_i64(g, 1), "");
+        rg->rlo[d] = hc_i64(g, 0);
+        rg->rhi[d] = last;
+        if (op->range_mode != RANGE_BOUNDS || g->linear || d >= op->range_ndims)
+            continue;
+        hexpr_ctx x = {g, NULL, NULL, qb, NULL, NULL};
+        LLVMValueRef lo = op->range_lo[d] ? hgen_expr(&x, op->range_lo[d]) : NULL;
+        LLVMValueRef hi = op->range_hi[d] ? hgen_expr(&x, op->range_hi[d]) : NULL;
+        if (g->failed)
+            return false;
+        if (lo)
+            rg->rlo[d] = hgen_imax(g, lo, hc_i64(g, 0));
+        if (hi)
+            rg->rhi[d] = hgen_imin(g, hi, last);
+    }
+    return true;
+}
+
+static hval *iter_buffer(hgen *g, const tir_value *arg, const hval *init)
+{
+    hval *h = hgen_def(g, arg);
+    if (!h)
+        return NULL;
+    *h = *init;
+    h->buf = hgen_buffer(g, init->rows, init->cols);
+    hgen_copy(g, h, init);
+    return h;
+}
+
+/* Emits the body once per kv tile of the range (nested per dim). */
+static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox, int d)
+{
+    if (d == g->nd)
+        return host_emit_block(g, op->body);
+    LLVMValueRef end = LLVMBuildAdd(g->b, rg->rhi[d], hc_i64(g, 1), "");
+    hloop l = hgen_loop_begin(g, rg->rlo[d], end);
+    kbox->lo[d] = LLVMBuildMul(g->b, l.iv, hc_i64(g, kbox->ext[d]), "");
+    bool ok = emit_for_dims(g, op, rg, kbox, d + 1);
+    hgen_loop_end(g, &l);
+    return ok;
+}
+
+static bool emit_for(hgen *g, const tir_op *op)
+{
+    const tir_block *body = op->body;
+    hval *rg = hgen_val(g, op->operands[0]);
+    if (!rg || !body || body->nargs < 1 || body->nargs - 1 != op->noperands - 1)
+        return hgen_fail(g, "internal error: host codegen: malformed for (%d inits, %d body args)", op->noperands - 1,
+                         body ? body->nargs : -1);
+    int n = op->noperands - 1;
+    hval **args = ARENA_ARRAY(g->a, hval *, n + 1);
+    hval *kbox = hgen_def(g, body->args[0]);
+    if (!args || !kbox)
+        return hgen_fail(g, "out of memory");
+    kbox->kind = TV_BOX;
+    kbox->kside = !g->linear;
+    kbox->nd = g->nd;
+    for (int d = 0; d < g->nd; d++)
+        kbox->ext[d] = kv_extent(g, d);
+    for (int i = 0; i < n; i++) {
+        hval *init = hgen_val(g, op->operands[1 + i]);
+        if (!init || !(args[i] = iter_buffer(g, body->args[1 + i], init)))
+            return false;
+    }
+    hval **saved = g->yield_to;
+    int saved_n = g->nyield;
+    g->yield_to = args;
+    g->nyield = n;
+    bool ok = emit_for_dims(g, op, rg, kbox, 0);
+    g->yield_to = saved;
+    g->nyield = saved_n;
+    for (int i = 0; ok && i < n && i < op->nresults; i++) {
+        hval *r = hgen_def(g, op->results[i]);
+        if (!r)
+            return false;
+        *r = *args[i];
+    }
+    return ok;
+}
+
+static bool emit_yield(hgen *g, const tir_op *op)
+{
+    if (op->noperands != g->nyield)
+        return hgen_fail(g, "internal error: host codegen: yield of %d values in a for of %d", op->noperands, g->nyield);
+    for (int i = 0; i < op->noperands; i++) {
+        hval *v = hgen_val(g, op->operands[i]);
+        if (!v)
+            return false;
+        hgen_copy(g, g->yield_to[i], v);
+    }
+    return true;
+}
+
+static bool emit_tile_class(hgen *g, const tir_op *op)
+{
+    hval *qb = hgen_val(g, op->operands[0]);
+    hval *kb = hgen_val(g, op->operands[1]);
+    hval *c = hgen_def(g, op->results[0]);
+    if (!qb || !kb || !c)
+        return false;
+    c->kind = TV_CLASS;
+    hexpr_ctx x = {g, NULL, NULL, qb, kb, NULL};
+    c->full = op->full_expr ? hgen_expr(&x, op->full_expr) : LLVMConstInt(g->i1, 0, false);
+    if (c->full && LLVMTypeOf(c->full) != g->i1)
+        c->full = LLVMBuildICmp(g->b, LLVMIntNE, c->full, LLVMConstInt(LLVMTypeOf(c->full), 0, false), "");
+    c->empty = LLVMConstInt(g->i1, 0, false);
+    return !g->failed;
+}
+
+bool host_op_control(hgen *g, const tir_op *op)
+{
+    switch (op->kind) {
+    case TIR_QTILE: return emit_qtile(g, op);
+    case TIR_KV_RANGE: return emit_kv_range(g, op);
+    case TIR_FOR: return emit_for(g, op);
+    case TIR_YIELD: return emit_yield(g, op);
+    case TIR_TILE_CLASS: return emit_tile_class(g, op);
+    default: return hgen_fail(g, "internal error: host_op_control: %s", hgen_op_name(op->kind));
+    }
+}

@@ -1,0 +1,179 @@
+/* host_ops_memory.c — LOAD, STORE, FILL and CONVERT on the host.
+ *
+ * Loads read q/k/v rows of a box through the tensor's four strides and
+ * widen bf16/f16 exactly; rows outside the grid read as 0. Stores write only
+ * valid rows and round to the output dtype with ties to even (bf16 by bit
+ * arithmetic, f16 by LLVM's fptrunc, which rounds to nearest even). LSE is
+ * written only when its pointer is not NULL. */
+#include "host_gen.h"
+
+/* Widens one element of dtype dt at p to f32. */
+static LLVMValueRef load_as_f32(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off)
+{
+    LLVMTypeRef et = dt == DT_F32 ? g->f32 : g->i16;
+    LLVMValueRef v = LLVMBuildLoad2(g->b, et, LLVMBuildGEP2(g->b, et, base, &off, 1, ""), "");
+    if (dt == DT_F32)
+        return v;
+    if (dt == DT_F16)
+        return LLVMBuildFPExt(g->b, LLVMBuildBitCast(g->b, v, LLVMHalfTypeInContext(g->ctx), ""), g->f32, "");
+    LLVMValueRef w = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, v, g->i32, ""), LLVMConstInt(g->i32, 16, false), "");
+    return LLVMBuildBitCast(g->b, w, g->f32, "");
+}
+
+/* f32 -> bf16 bits, round to nearest even, NaN stays NaN. */
+static LLVMValueRef f32_to_bf16(hgen *g, LLVMValueRef x)
+{
+    LLVMValueRef bits = LLVMBuildBitCast(g->b, x, g->i32, "");
+    LLVMValueRef c16 = LLVMConstInt(g->i32, 16, false);
+    LLVMValueRef lsb = LLVMBuildAnd(g->b, LLVMBuildLShr(g->b, bits, c16, ""), LLVMConstInt(g->i32, 1, false), "");
+    LLVMValueRef bias = LLVMBuildAdd(g->b, LLVMConstInt(g->i32, 0x7fff, false), lsb, "");
+    LLVMValueRef rounded = LLVMBuildLShr(g->b, LLVMBuildAdd(g->b, bits, bias, ""), c16, "");
+    LLVMValueRef quiet = LLVMBuildOr(g->b, LLVMBuildLShr(g->b, bits, c16, ""), LLVMConstInt(g->i32, 0x40, false), "");
+    LLVMValueRef nan = LLVMBuildFCmp(g->b, LLVMRealUNO, x, x, "");
+    return LLVMBuildTrunc(g->b, LLVMBuildSelect(g->b, nan, quiet, rounded, ""), g->i16, "");
+}
+
+static void store_from_f32(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off, LLVMValueRef x)
+{
+    LLVMTypeRef et = dt == DT_F32 ? g->f32 : g->i16;
+    LLVMValueRef v = x;
+    if (dt == DT_BF16)
+        v = f32_to_bf16(g, x);
+    else if (dt == DT_F16)
+        v = LLVMBuildBitCast(g->b, LLVMBuildFPTrunc(g->b, x, LLVMHalfTypeInContext(g->ctx), ""), g->i16, "");
+    LLVMBuildStore(g->b, v, LLVMBuildGEP2(g->b, et, base, &off, 1, ""));
+}
+
+/* Element offset of (batch, head, t, d) in tensor ti. */
+static LLVMValueRef offset4(hgen *g, int ti, LLVMValueRef head, LLVMValueRef t, LLVMValueRef d)
+{
+    LLVMValueRef o = LLVMBuildMul(g->b, g->batch, g->stride[ti][0], "");
+    o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, head, g->stride[ti][1], ""), "");
+    o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, t, g->stride[ti][2], ""), "");
+    if (d)
+        o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, d, g->stride[ti][3], ""), "");
+    return o;
+}
+
+/* Rows/cols of a result type; symbolic extents resolve from the schedule. */
+static int resolve_extent(hgen *g, int v, bool cols)
+{
+    if (v > 0)
+        return v;
+    if (cols)
+        return g->r->head_dim_v;
+    return v == -2 ? schedule_kv_tokens(&g->tk->sched) : schedule_q_tokens(&g->tk->sched);
+}
+
+static bool emit_load(hgen *g, const tir_op *op)
+{
+    int ti = op->tensor == TENSOR_Q ? HT_Q : op->tensor == TENSOR_K ? HT_K : op->tensor == TENSOR_V ? HT_V : -1;
+    if (ti < 0)
+        return hgen_fail(g, "internal error: host codegen: load of tensor %d is not supported", (int)op->tensor);
+    hval *box = hgen_val(g, op->operands[0]);
+    if (!box)
+        return false;
+    int cols = ti == HT_V ? g->r->head_dim_v : g->r->head_dim;
+    int rows = hbox_rows(box);
+    hval *t = hgen_tile(g, op->results[0], rows, cols);
+    if (!t)
+        return false;
+    LLVMValueRef head = ti == HT_Q ? g->head : g->kv_head;
+    hloop r = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, rows));
+    hrow row = hbox_row(g, box, r.iv);
+    LLVMValueRef tok = LLVMBuildSelect(g->b, row.valid, row.t, hc_i64(g, 0), ""); /* safe address */
+    LLVMValueRef base = offset4(g, ti, head, tok, NULL);
+    hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, cols));
+    LLVMValueRef off = LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, g->stride[ti][3], ""), "");
+    LLVMValueRef x = load_as_f32(g, g->r->qkv_dtype, g->tensor[ti], off);
+    hgen_store_elem(g, t, r.iv, c.iv, LLVMBuildSelect(g->b, row.valid, x, hc_f32(g, 0.0), ""));
+    hgen_loop_end(g, &c);
+    hgen_loop_end(g, &r);
+    return true;
+}
+
+static bool emit_store(hgen *g, const tir_op *op)
+{
+    hval *box = hgen_val(g, op->operands[0]);
+    hval *v = hgen_val(g, op->operands[1]);
+    if (!box || !v)
+        return false;
+    bool lse = op->tensor == TENSOR_LSE;
+    if (!lse && op->tensor != TENSOR_O)
+        return hgen_fail(g, "internal error: host codegen: store to tensor %d", (int)op->tensor);
+    int ti = lse ? HT_LSE : HT_O;
+    hif has = {0};
+    if (lse)
+        has = hgen_if_begin(g, LLVMBuildIsNotNull(g->b, g->tensor[HT_LSE], ""));
+    int rows = hbox_rows(box) < v->rows ? hbox_rows(box) : v->rows;
+    hloop r = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, rows));
+    hrow row = hbox_row(g, box, r.iv);
+    hif valid = hgen_if_begin(g, row.valid);
+    LLVMValueRef base = offset4(g, ti, g->head, row.t, NULL);
+    if (lse) {
+        store_from_f32(g, DT_F32, g->tensor[ti], base, hgen_load_elem(g, v, r.iv, hc_i64(g, 0)));
+    } else {
+        int cols = v->cols < g->r->head_dim_v ? v->cols : g->r->head_dim_v;
+        hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, cols));
+        LLVMValueRef off = LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, g->stride[ti][3], ""), "");
+        store_from_f32(g, g->r->qkv_dtype, g->tensor[ti], off, hgen_load_elem(g, v, r.iv, c.iv));
+        hgen_loop_end(g, &c);
+    }
+    hgen_if_end(g, &valid);
+    hgen_loop_end(g, &r);
+    if (lse)
+        hgen_if_end(g, &has);
+    return true;
+}
+
+static bool emit_fill(hgen *g, const tir_op *op)
+{
+    const tir_type *ty = &op->results[0]->type;
+    int rows = resolve_extent(g, ty->shape[0], false);
+    int cols = ty->kind == TV_ROWS ? 1 : resolve_extent(g, ty->shape[1], true);
+    hval *t = hgen_tile(g, op->results[0], rows, cols);
+    if (!t)
+        return false;
+    hloop i = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, (int64_t)rows * cols));
+    LLVMValueRef p = LLVMBuildGEP2(g->b, g->f32, t->buf, &i.iv, 1, "");
+    LLVMBuildStore(g->b, hc_f32(g, op->fval), p);
+    hgen_loop_end(g, &i);
+    return true;
+}
+
+/* A convert to bf16/f16 rounds each element through that dtype, so the
+ * host sees the same values a GPU operand would. */
+static bool emit_convert(hgen *g, const tir_op *op)
+{
+    hval *src = hgen_val(g, op->operands[0]);
+    if (!src)
+        return false;
+    hval *t = hgen_tile(g, op->results[0], src->rows, src->cols);
+    if (!t)
+        return false;
+    t->kind = src->kind;
+    dtype dt = op->results[0]->type.dt;
+    hloop i = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, (int64_t)src->rows * src->cols));
+    LLVMValueRef x = LLVMBuildLoad2(g->b, g->f32, LLVMBuildGEP2(g->b, g->f32, src->buf, &i.iv, 1, ""), "");
+    if (dt == DT_BF16) {
+        LLVMValueRef w = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, f32_to_bf16(g, x), g->i32, ""),
+                                      LLVMConstInt(g->i32, 16, false), "");
+        x = LLVMBuildBitCast(g->b, w, g->f32, "");
+    } else if (dt == DT_F16) {
+        x = LLVMBuildFPExt(g->b, LLVMBuildFPTrunc(g->b, x, LLVMHalfTypeInContext(g->ctx), ""), g->f32, "");
+    }
+    LLVMBuildStore(g->b, x, LLVMBuildGEP2(g->b, g->f32, t->buf, &i.iv, 1, ""));
+    hgen_loop_end(g, &i);
+    return true;
+}
+
+bool host_op_memory(hgen *g, const tir_op *op)
+{
+    switch (op->kind) {
+    case TIR_LOAD: return emit_load(g, op);
+    case TIR_STORE: return emit_store(g, op);
+    case TIR_FILL: return emit_fill(g, op);
+    case TIR_CONVERT: return emit_convert(g, op);
+    default: return hgen_fail(g, "internal error: host_op_memory: %s", hgen_op_name(op->kind));
+    }
+}

@@ -1,0 +1,317 @@
+/* nvptx_fa2.c — the FA2 kernel skeleton (nvptx_fa2.h): parameters, program
+ * ids, the shared-memory plan, the cp.async prologue and the key loop:
+ *
+ *   prologue: Q and key tiles 0..S-2 in flight (one commit group each)
+ *   for j in range:   wait for tile j; barrier (tile j visible, slot of
+ *                     tile j-1 free); issue tile j+S-1; S = Q K^T; score;
+ *                     if partial tile: mask; online softmax; O += P V
+ *   finalize: O = acc / l, LSE, stored once
+ *
+ * The loop carries m, l and the O accumulator in phis, so they stay in
+ * registers; masking is a branch taken only by partial tiles. */
+#include <stdlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nvptx_fa2.h"
+#include "nvptx_target.h"
+
+/* Shared memory: S stages of [K tile | V tile], then Q. When Q lives in
+ * registers its staging area aliases the last stage: Q is read into
+ * registers before the loop, and that stage is first overwritten in
+ * iteration 0, after a barrier every warp passes only once done with Q. */
+static void plan_smem(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    f->threads = p->warps * 32;
+    f->pitch_q = p->D * 2 + 16;
+    f->pitch_k = p->D * 2 + 16;
+    f->pitch_v = p->Dv * 2 + 16;
+    int stage = p->Tk * (f->pitch_k + f->pitch_v);
+    f->slot_k = f->slot_v = stage;
+    f->off_k = 0;
+    f->off_v = p->Tk * f->pitch_k;
+    /* Q stays in registers when its fragments are few enough to leave room
+     * for S and O; otherwise it is re-read from shared memory per tile. */
+    f->q_in_regs = p->MR * p->D <= 128;
+    f->off_q = f->q_in_regs ? (p->stages - 1) * stage : p->stages * stage;
+}
+
+static int smem_total(const fa2 *f)
+{
+    int kv = f->p->stages * f->slot_k, q = f->off_q + f->p->Tq * f->pitch_q;
+    return kv > q ? kv : q;
+}
+
+static LLVMValueRef make_function(fa2 *f, const char *name)
+{
+    nv_ctx *nv = &f->nv;
+    const recipe *r = f->p->r;
+    LLVMTypeRef tys[5 + 19 + SZ_MAX + NVPTX_MAX_PARAMS];
+    int n = 0;
+    for (int i = 0; i < 5; i++)
+        tys[n++] = nv->pg;
+    for (int i = 0; i < 19; i++)
+        tys[n++] = nv->i64;
+    for (int i = 0; i < SZ_MAX; i++)
+        tys[n++] = nv->i32;
+    for (int i = 0; r && i < r->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+    }
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
+    LLVMValueRef fn = LLVMAddFunction(nv->m, name, fty);
+    unsigned k = 0;
+    for (int i = 0; i < 5; i++)
+        f->tens[i] = LLVMGetParam(fn, k++);
+    for (int t = 0; t < 5; t++)
+        for (int i = 0; i < (t == T_LSE ? 3 : 4); i++)
+            f->stride[t][i] = LLVMGetParam(fn, k++);
+    for (int i = 0; i < SZ_MAX; i++)
+        f->size[i] = LLVMGetParam(fn, k++);
+    for (int i = 0; r && i < r->nparams; i++)
+        f->param[i] = LLVMGetParam(fn, k++);
+    return fn;
+}
+
+static void program_ids(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    f->tid = nv_sreg(nv, "tid.x");
+    f->lane = LLVMBuildAnd(b, f->tid, nv_i32(nv, 31), "lane");
+    f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
+    f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
+    f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+    f->head = nv_sreg(nv, "ctaid.y");
+    f->batch = nv_sreg(nv, "ctaid.z");
+    LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
+    group = nv_smax(nv, group, nv_i32(nv, 1));
+    f->kv_head = LLVMBuildUDiv(b, f->head, group, "kv_head");
+}
+
+/* Per-lane byte offsets of the rows each lane hands to ldmatrix x4. */
+static void lane_offsets(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef l7 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 7), "");
+    LLVMValueRef b3 = LLVMBuildAnd(b, LLVMBuildLShr(b, f->lane, nv_i32(nv, 3), ""), nv_i32(nv, 1), "");
+    LLVMValueRef b4 = LLVMBuildAnd(b, LLVMBuildLShr(b, f->lane, nv_i32(nv, 4), ""), nv_i32(nv, 1), "");
+    LLVMValueRef l15 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 15), "");
+    /* Q (A operand): rows lane&15, column half lane>>4. */
+    f->lane_q = LLVMBuildAdd(b, LLVMBuildMul(b, l15, nv_i32(nv, f->pitch_q), ""),
+                             LLVMBuildMul(b, b4, nv_i32(nv, 16), ""), "");
+    /* K (B operand, key rows): key = 8*b4 + l7, dim half b3. */
+    LLVMValueRef krow = LLVMBuildAdd(b, LLVMBuildMul(b, b4, nv_i32(nv, 8), ""), l7, "");
+    f->lane_k = LLVMBuildAdd(b, LLVMBuildMul(b, krow, nv_i32(nv, f->pitch_k), ""),
+                             LLVMBuildMul(b, b3, nv_i32(nv, 16), ""), "");
+    /* V (B operand via .trans): key = 8*b3 + l7, column half b4. */
+    LLVMValueRef vrow = LLVMBuildAdd(b, LLVMBuildMul(b, b3, nv_i32(nv, 8), ""), l7, "");
+    f->lane_v = LLVMBuildAdd(b, LLVMBuildMul(b, vrow, nv_i32(nv, f->pitch_v), ""),
+                             LLVMBuildMul(b, b4, nv_i32(nv, 16), ""), "");
+}
+
+static void load_kv(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef org[3];
+    fa2_kv_tile_origin(f, j, org);
+    LLVMValueRef valid = LLVMBuildICmp(nv->b, LLVMIntSLT, j, f->r_total, "");
+    LLVMValueRef ko = LLVMBuildAdd(nv->b, nv_i32(nv, f->off_k), LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), ""), "");
+    LLVMValueRef vo = LLVMBuildAdd(nv->b, nv_i32(nv, f->off_v), LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_v), ""), "");
+    fa2_load_tile(f, T_K, org, ko, valid);
+    fa2_load_tile(f, T_V, org, vo, valid);
+}
+
+static void prologue(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    int S = f->p->stages;
+    fa2_load_tile(f, T_Q, f->q_org, nv_i32(nv, f->off_q), NULL);
+    for (int s = 0; s + 1 < S; s++) {
+        load_kv(f, nv_i32(nv, s), nv_i32(nv, s));
+        nv_cp_commit(nv);
+    }
+    if (S == 1)
+        nv_cp_commit(nv);
+    nv_cp_wait(nv, S >= 2 ? S - 2 : 0);
+    nv_barrier(nv);
+    if (f->q_in_regs)
+        fa2_load_q_frags(f);
+}
+
+/* Top of iteration j: make tile j resident and start the next one. */
+static void pipeline_step(fa2 *f, LLVMValueRef j)
+{
+    nv_ctx *nv = &f->nv;
+    int S = f->p->stages;
+    if (S == 1) {
+        nv_barrier(nv);
+        load_kv(f, j, nv_i32(nv, 0));
+        nv_cp_commit(nv);
+        nv_cp_wait(nv, 0);
+        nv_barrier(nv);
+        f->slot = nv_i32(nv, 0);
+    } else {
+        nv_cp_wait(nv, S - 2);
+        nv_barrier(nv);
+        LLVMValueRef jn = LLVMBuildAdd(nv->b, j, nv_i32(nv, S - 1), "");
+        load_kv(f, jn, LLVMBuildURem(nv->b, jn, nv_i32(nv, S), ""));
+        nv_cp_commit(nv);
+        f->slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "slot");
+    }
+    fa2_kv_tile_origin(f, j, f->k_org);
+}
+
+typedef struct loop_state {
+    LLVMValueRef j, m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
+} loop_state;
+
+static LLVMValueRef phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from)
+{
+    LLVMValueRef v = LLVMBuildPhi(f->nv.b, ty, "");
+    LLVMAddIncoming(v, &init, &from, 1);
+    return v;
+}
+
+static void add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from)
+{
+    LLVMAddIncoming(ph, &v, &from, 1);
+}
+
+static void loop_header(fa2 *f, loop_state *st, LLVMBasicBlockRef from)
+{
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    st->j = phi(f, nv->i32, nv_i32(nv, 0), from);
+    for (int mi = 0; mi < p->MR; mi++) {
+        for (int h = 0; h < 2; h++) {
+            st->m[mi][h] = phi(f, nv->f32, nv_f32(nv, -INFINITY), from);
+            st->l[mi][h] = phi(f, nv->f32, nv_f32(nv, 0), from);
+        }
+        for (int nb = 0; nb < p->Dv / 8; nb++)
+            for (int e = 0; e < 4; e++)
+                st->acc[mi][nb][e] = phi(f, nv->f32, nv_f32(nv, 0), from);
+    }
+}
+
+static void loop_latch(fa2 *f, loop_state *hdr, loop_state *nx, LLVMBasicBlockRef from)
+{
+    const fa_plan *p = f->p;
+    add_in(hdr->j, nx->j, from);
+    for (int mi = 0; mi < p->MR; mi++) {
+        for (int h = 0; h < 2; h++) {
+            add_in(hdr->m[mi][h], nx->m[mi][h], from);
+            add_in(hdr->l[mi][h], nx->l[mi][h], from);
+        }
+        for (int nb = 0; nb < p->Dv / 8; nb++)
+            for (int e = 0; e < 4; e++)
+                add_in(hdr->acc[mi][nb][e], nx->acc[mi][nb][e], from);
+    }
+}
+
+/* body: S, score, branch to the mask for partial tiles, join with phis. */
+static void loop_body(fa2 *f, loop_state *st, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
+{
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    pipeline_step(f, st->j);
+    fa2_qk(f, s);
+    fa2_score(f, s);
+    LLVMValueRef partial = fa2_tile_partial(f);
+    LLVMBasicBlockRef masked = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
+    LLVMBasicBlockRef soft = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.softmax");
+    LLVMBasicBlockRef from_full = LLVMGetInsertBlock(nv->b);
+    LLVMBuildCondBr(nv->b, partial, masked, soft);
+    LLVMPositionBuilderAtEnd(nv->b, masked);
+    LLVMValueRef sm[FA_MAXMR][FA_MAXN][4];
+    memcpy(sm, s, sizeof sm);
+    fa2_mask(f, sm);
+    LLVMBasicBlockRef from_mask = LLVMGetInsertBlock(nv->b);
+    LLVMBuildBr(nv->b, soft);
+    LLVMPositionBuilderAtEnd(nv->b, soft);
+    for (int mi = 0; mi < p->MR; mi++)
+        for (int nb = 0; nb < p->Tk / 8; nb++)
+            for (int e = 0; e < 4; e++) {
+                LLVMValueRef ph = phi(f, nv->f32, s[mi][nb][e], from_full);
+                add_in(ph, sm[mi][nb][e], from_mask);
+                s[mi][nb][e] = ph;
+            }
+}
+
+static void emit_loop(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef entry_end = LLVMGetInsertBlock(nv->b);
+    LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.header");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.body");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.done");
+    LLVMBuildBr(nv->b, header);
+    LLVMPositionBuilderAtEnd(nv->b, header);
+    loop_state hdr, nx;
+    LLVMValueRef s[FA_MAXMR][FA_MAXN][4];
+    loop_header(f, &hdr, entry_end);
+    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, hdr.j, f->r_total, ""), body, done);
+    LLVMPositionBuilderAtEnd(nv->b, body);
+    nx = hdr;
+    loop_body(f, &nx, s);
+    fa2_softmax(f, s, nx.m, nx.l, nx.acc);
+    fa2_pv(f, s, nx.acc);
+    nx.j = LLVMBuildAdd(nv->b, hdr.j, nv_i32(nv, 1), "");
+    loop_latch(f, &hdr, &nx, LLVMGetInsertBlock(nv->b));
+    LLVMBuildBr(nv->b, header);
+    LLVMPositionBuilderAtEnd(nv->b, done);
+    nv_cp_wait(nv, 0); /* prefetches past the range (zero fills) end here */
+    fa2_finalize(f, hdr.m, hdr.l, hdr.acc);
+    LLVMBuildRetVoid(nv->b);
+}
+
+nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *info, strbuf *err)
+{
+    fa2 *f = calloc(1, sizeof *f);
+    if (!f) {
+        sb_puts(err, "out of memory");
+        return NVPTX_INTERNAL;
+    }
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+    nv_ctx_init(&f->nv, c, m, b);
+    f->p = p;
+    plan_smem(f);
+    f->fn = make_function(f, info->name);
+    LLVMValueRef smem = LLVMAddGlobalInAddressSpace(m, LLVMArrayType(f->nv.i8, 0), "attnc_smem", 3);
+    LLVMSetLinkage(smem, LLVMExternalLinkage);
+    LLVMSetAlignment(smem, 128);
+    f->smem = smem;
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c, f->fn, "entry"));
+    program_ids(f);
+    fa2_coords_init(f);
+    fa2_range(f);
+    lane_offsets(f);
+    prologue(f);
+    emit_loop(f);
+    nv_annotate(&f->nv, f->fn, "kernel", 1);
+    nv_annotate(&f->nv, f->fn, "maxntidx", f->threads);
+    nv_annotate(&f->nv, f->fn, "minctasm", 1);
+    info->threads = f->threads;
+    info->smem_bytes = smem_total(f);
+    bool failed = f->failed;
+    int limit = info->arch == TARGET_SM90A ? 232448 : 166912;
+    if (!failed && info->smem_bytes > limit) {
+        sb_printf(err, "GPU: the schedule needs %d bytes of shared memory (limit %d): use smaller tiles or fewer stages",
+                  info->smem_bytes, limit);
+        LLVMDisposeBuilder(b);
+        free(f);
+        return NVPTX_UNSUPPORTED;
+    }
+    LLVMDisposeBuilder(b);
+    free(f);
+    if (failed) {
+        sb_puts(err, "internal error: a mask/score expression uses a value the GPU kernel cannot provide");
+        return NVPTX_INTERNAL;
+    }
+    return NVPTX_OK;
+}

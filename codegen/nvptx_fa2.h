@@ -1,0 +1,95 @@
+/*
+ * nvptx_fa2.h — internal state of the FA2 strategy (sm_80 class: mma.sync
+ * m16n8k16, ldmatrix, cp.async multi-stage pipeline), shared by its files:
+ *   nvptx_fa2.c          kernel skeleton: params, program ids, key loop
+ *   nvptx_fa2_coords.c   token coordinates, key-tile ranges, expression env
+ *   nvptx_fa2_load.c     global -> shared tile copies (cp.async, zero fill)
+ *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
+ *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
+ *
+ * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
+ * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
+ * Each warp owns MR blocks of 16 query rows. Shared tiles are row major with
+ * a 16-byte pad per row (ldmatrix reads 8 rows of 16 bytes: the pad puts
+ * them in distinct banks).
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_FA2_H
+#define ATTNC_CODEGEN_NVPTX_FA2_H
+
+#include "emit_expr.h"
+#include "nvptx_intrin.h"
+#include "nvptx_plan.h"
+
+enum { FA_MAXMR = 4, FA_MAXN = 32, FA_MAXK = 16 };
+enum { T_Q, T_K, T_V, T_O, T_LSE };
+
+typedef enum { EXM_ELEM, EXM_BOX } fa_expr_mode;
+
+typedef struct fa2 {
+    nv_ctx nv;
+    const fa_plan *p;
+    LLVMValueRef fn;
+    bool failed; /* an expression leaf could not be produced */
+
+    LLVMValueRef tens[5];      /* global pointers */
+    LLVMValueRef stride[5][4]; /* i64, elements */
+    LLVMValueRef size[SZ_MAX]; /* i32 */
+    LLVMValueRef param[NVPTX_MAX_PARAMS];
+    LLVMValueRef smem;
+
+    int threads;
+    int pitch_q, pitch_k, pitch_v; /* bytes per shared row */
+    int off_q, off_k, off_v;       /* region offsets */
+    int slot_k, slot_v;            /* bytes per pipeline stage */
+    bool q_in_regs;
+
+    LLVMValueRef tid, lane, warp, g, t4;
+    LLVMValueRef head, kv_head, batch;
+    LLVMValueRef qext[3], kext[3]; /* token extents per tile dim */
+    LLVMValueRef q_org[3], q_lo[3], q_hi[3];
+    LLVMValueRef nkt[3];
+    LLVMValueRef r_lo[3], r_cnt[3], r_total;
+    LLVMValueRef lane_q, lane_k, lane_v; /* per-lane ldmatrix byte offsets */
+
+    /* Coordinates of the rows this thread owns: [mi][half]. */
+    LLVMValueRef row_c[FA_MAXMR][2][3], row_t[FA_MAXMR][2];
+    /* The key tile being processed. */
+    LLVMValueRef k_org[3], k_lo[3], k_hi[3], slot;
+
+    /* Expression evaluation context. */
+    fa_expr_mode mode;
+    LLVMValueRef ex_qc[3], ex_qt, ex_kc[3], ex_kt, ex_s;
+
+    LLVMValueRef qf[FA_MAXMR][FA_MAXK][4];
+} fa2;
+
+/* coords */
+void fa2_coords_init(fa2 *f);
+void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueRef idx, LLVMValueRef c[3]);
+LLVMValueRef fa2_flat_token(fa2 *f, LLVMValueRef c[3]);
+LLVMValueRef fa2_in_bounds(fa2 *f, LLVMValueRef c[3], const LLVMValueRef *ext);
+void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3]);
+void fa2_range(fa2 *f);
+LLVMValueRef fa2_emit(fa2 *f, const expr *e);
+LLVMValueRef fa2_tile_partial(fa2 *f);
+
+/* loads */
+void fa2_load_tile(fa2 *f, int tensor, LLVMValueRef org[3], LLVMValueRef base_off, LLVMValueRef valid);
+
+/* mma */
+void fa2_load_q_frags(fa2 *f);
+void fa2_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
+void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+
+/* softmax */
+void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
+void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
+void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
+                 LLVMValueRef l[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
+                  LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+
+/* Emits one FA2 kernel into module m. */
+nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *info, strbuf *err);
+
+#endif

@@ -1,0 +1,290 @@
+/* nvptx_fa2_coords.c — where tokens are: query/key tile boxes, per-row and
+ * per-column coordinates, the key-tile range of this program, and the
+ * expression environment that feeds emit_expr() (nvptx_fa2.h). Tile extents
+ * are powers of two, so a token's place inside a box is shifts and masks. */
+#include <math.h>
+
+#include "nvptx_fa2.h"
+
+static int ilog2(int v)
+{
+    int s = 0;
+    while ((1 << s) < v)
+        s++;
+    return s;
+}
+
+static LLVMValueRef add(fa2 *f, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildAdd(f->nv.b, a, b, "");
+}
+
+static LLVMValueRef mul(fa2 *f, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildMul(f->nv.b, a, b, "");
+}
+
+void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueRef idx, LLVMValueRef c[3])
+{
+    int sh = 0;
+    for (int d = f->p->ndims - 1; d >= 0; d--) {
+        LLVMValueRef local = LLVMBuildLShr(f->nv.b, idx, nv_i32(&f->nv, sh), "");
+        local = LLVMBuildAnd(f->nv.b, local, nv_i32(&f->nv, ext[d] - 1), "");
+        c[d] = add(f, org[d], local);
+        sh += ilog2(ext[d]);
+    }
+}
+
+LLVMValueRef fa2_flat_token(fa2 *f, LLVMValueRef c[3])
+{
+    if (f->p->grid_ndim == 0)
+        return c[0];
+    LLVMValueRef t = c[0];
+    for (int d = 1; d < f->p->grid_ndim; d++)
+        t = add(f, mul(f, t, f->size[SZ_GRID0 + d]), c[d]);
+    return t;
+}
+
+LLVMValueRef fa2_in_bounds(fa2 *f, LLVMValueRef c[3], const LLVMValueRef *ext)
+{
+    LLVMValueRef ok = NULL;
+    for (int d = 0; d < f->p->ndims; d++) {
+        LLVMValueRef in = LLVMBuildICmp(f->nv.b, LLVMIntSLT, c[d], ext[d], "");
+        ok = ok ? LLVMBuildAnd(f->nv.b, ok, in, "") : in;
+    }
+    return ok;
+}
+
+static LLVMValueRef ceil_div(fa2 *f, LLVMValueRef a, int b)
+{
+    return LLVMBuildSDiv(f->nv.b, add(f, a, nv_i32(&f->nv, b - 1)), nv_i32(&f->nv, b), "");
+}
+
+/* Query tile boxes are numbered row-major over tile dims, heaviest (last)
+ * first for 1-D so causal programs with the most key tiles start early. */
+static void q_box(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    LLVMValueRef nqt[3], total = nv_i32(&f->nv, 1);
+    for (int d = 0; d < p->ndims; d++) {
+        nqt[d] = ceil_div(f, f->qext[d], p->q_ext[d]);
+        total = mul(f, total, nqt[d]);
+    }
+    LLVMValueRef rem = nv_sreg(&f->nv, "ctaid.x");
+    if (p->ndims == 1)
+        rem = LLVMBuildSub(f->nv.b, LLVMBuildSub(f->nv.b, total, nv_i32(&f->nv, 1), ""), rem, "");
+    for (int d = p->ndims - 1; d >= 0; d--) {
+        LLVMValueRef idx = d ? LLVMBuildURem(f->nv.b, rem, nqt[d], "") : rem;
+        if (d)
+            rem = LLVMBuildUDiv(f->nv.b, rem, nqt[d], "");
+        f->q_org[d] = mul(f, idx, nv_i32(&f->nv, p->q_ext[d]));
+        f->q_lo[d] = f->q_org[d];
+        LLVMValueRef last = add(f, f->q_org[d], nv_i32(&f->nv, p->q_ext[d] - 1));
+        f->q_hi[d] = nv_smin(&f->nv, last, LLVMBuildSub(f->nv.b, f->qext[d], nv_i32(&f->nv, 1), ""));
+    }
+}
+
+void fa2_coords_init(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    for (int d = 0; d < 3; d++)
+        f->qext[d] = f->kext[d] = nv_i32(&f->nv, 1);
+    if (p->grid_ndim == 0) {
+        f->qext[0] = f->size[SZ_TOKENS];
+        f->kext[0] = f->size[SZ_KV_TOKENS];
+    } else {
+        for (int d = 0; d < p->ndims; d++)
+            f->qext[d] = f->kext[d] = f->size[SZ_GRID0 + d];
+    }
+    q_box(f);
+    for (int d = 0; d < p->ndims; d++)
+        f->nkt[d] = ceil_div(f, f->kext[d], p->kv_ext[d]);
+    for (int mi = 0; mi < p->MR; mi++) {
+        for (int h = 0; h < 2; h++) {
+            LLVMValueRef r = mul(f, f->warp, nv_i32(&f->nv, 16 * p->MR));
+            r = add(f, add(f, r, f->g), nv_i32(&f->nv, mi * 16 + h * 8));
+            fa2_tile_coords(f, p->q_ext, f->q_org, r, f->row_c[mi][h]);
+            f->row_t[mi][h] = fa2_flat_token(f, f->row_c[mi][h]);
+        }
+    }
+}
+
+void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
+{
+    const fa_plan *p = f->p;
+    LLVMValueRef rem = j;
+    for (int d = p->ndims - 1; d >= 0; d--) {
+        LLVMValueRef idx = rem;
+        if (d || p->ndims > 1) {
+            /* cnt may be 0 only when total is 0; keep the division defined. */
+            LLVMValueRef cnt = nv_smax(&f->nv, f->r_cnt[d], nv_i32(&f->nv, 1));
+            idx = d ? LLVMBuildURem(f->nv.b, rem, cnt, "") : rem;
+            if (d)
+                rem = LLVMBuildUDiv(f->nv.b, rem, cnt, "");
+        }
+        org[d] = mul(f, add(f, f->r_lo[d], idx), nv_i32(&f->nv, p->kv_ext[d]));
+    }
+}
+
+void fa2_range(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    f->mode = EXM_BOX;
+    f->r_total = nv_i32(&f->nv, 1);
+    for (int d = 0; d < p->ndims; d++) {
+        LLVMValueRef last = LLVMBuildSub(f->nv.b, f->nkt[d], nv_i32(&f->nv, 1), "");
+        LLVMValueRef lo = nv_i32(&f->nv, 0), hi = last;
+        if (p->range == RANGE_BOUNDS) {
+            lo = nv_smax(&f->nv, fa2_emit(f, p->lo[d]), lo);
+            hi = nv_smin(&f->nv, fa2_emit(f, p->hi[d]), last);
+        }
+        LLVMValueRef cnt = add(f, LLVMBuildSub(f->nv.b, hi, lo, ""), nv_i32(&f->nv, 1));
+        f->r_lo[d] = lo;
+        f->r_cnt[d] = nv_smax(&f->nv, cnt, nv_i32(&f->nv, 0));
+        f->r_total = mul(f, f->r_total, f->r_cnt[d]);
+    }
+}
+
+LLVMValueRef fa2_tile_partial(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    LLVMValueRef edge = LLVMConstInt(f->nv.i1, 0, false);
+    for (int d = 0; d < p->ndims; d++) {
+        LLVMValueRef end = add(f, f->k_org[d], nv_i32(&f->nv, p->kv_ext[d]));
+        edge = LLVMBuildOr(f->nv.b, edge, LLVMBuildICmp(f->nv.b, LLVMIntSGT, end, f->kext[d], ""), "");
+        f->k_lo[d] = f->k_org[d];
+        LLVMValueRef last = LLVMBuildSub(f->nv.b, end, nv_i32(&f->nv, 1), "");
+        f->k_hi[d] = nv_smin(&f->nv, last, LLVMBuildSub(f->nv.b, f->kext[d], nv_i32(&f->nv, 1), ""));
+    }
+    if (!p->mask)
+        return edge;
+    if (!p->full)
+        return LLVMConstInt(f->nv.i1, 1, false);
+    f->mode = EXM_BOX;
+    LLVMValueRef full = fa2_emit(f, p->full);
+    return LLVMBuildOr(f->nv.b, edge, LLVMBuildNot(f->nv.b, full, ""), "");
+}
+
+/* ---- expression environment ------------------------------------------ */
+
+static LLVMValueRef env_coord(void *user, coord_side side, int dim)
+{
+    fa2 *f = user;
+    bool q = side == SIDE_Q;
+    if (dim >= TIR_BOX_HI && dim < TIR_BOX_HI + 3)
+        return q ? f->q_hi[dim - TIR_BOX_HI] : f->k_hi[dim - TIR_BOX_HI];
+    if (dim >= TIR_BOX_LO && dim < TIR_BOX_LO + 3)
+        return q ? f->q_lo[dim - TIR_BOX_LO] : f->k_lo[dim - TIR_BOX_LO];
+    if (f->mode != EXM_ELEM || dim > 2) {
+        f->failed = true;
+        return nv_i32(&f->nv, 0);
+    }
+    if (dim < 0 || f->p->grid_ndim == 0)
+        return q ? f->ex_qt : f->ex_kt;
+    return q ? f->ex_qc[dim] : f->ex_kc[dim];
+}
+
+static LLVMValueRef env_size(void *user, size_id id)
+{
+    fa2 *f = user;
+    return f->size[id];
+}
+
+static LLVMValueRef env_leaf(void *user, expr_kind kind)
+{
+    fa2 *f = user;
+    switch (kind) {
+    case EX_HEAD:
+        return f->head;
+    case EX_KV_HEAD:
+        return f->kv_head;
+    case EX_BATCH:
+        return f->batch;
+    case EX_SCORE:
+        if (f->ex_s)
+            return f->ex_s;
+        break;
+    default:
+        break;
+    }
+    f->failed = true;
+    return nv_i32(&f->nv, 0);
+}
+
+static LLVMValueRef param_extent(fa2 *f, const recipe_param *rp, int i)
+{
+    if (rp->const_dims[i] > 0)
+        return nv_i32(&f->nv, rp->const_dims[i]);
+    return f->size[rp->dims[i]];
+}
+
+static LLVMValueRef load_elem(fa2 *f, dtype dt, LLVMValueRef ptr)
+{
+    nv_ctx *nv = &f->nv;
+    switch (dt) {
+    case DT_F32:
+        return LLVMBuildLoad2(nv->b, nv->f32, ptr, "");
+    case DT_BF16: {
+        LLVMValueRef v = LLVMBuildZExt(nv->b, LLVMBuildLoad2(nv->b, nv->i16, ptr, ""), nv->i32, "");
+        v = LLVMBuildShl(nv->b, v, nv_i32(nv, 16), "");
+        return LLVMBuildBitCast(nv->b, v, nv->f32, "");
+    }
+    case DT_F16:
+        return LLVMBuildFPExt(nv->b, LLVMBuildLoad2(nv->b, nv->f16, ptr, ""), nv->f32, "");
+    case DT_I64:
+        return LLVMBuildTrunc(nv->b, LLVMBuildLoad2(nv->b, nv->i64, ptr, ""), nv->i32, "");
+    case DT_U8:
+        return LLVMBuildZExt(nv->b, LLVMBuildLoad2(nv->b, nv->i8, ptr, ""), nv->i32, "");
+    default:
+        return LLVMBuildLoad2(nv->b, nv->i32, ptr, "");
+    }
+}
+
+static LLVMValueRef env_param(void *user, int param, LLVMValueRef *idx, int n)
+{
+    fa2 *f = user;
+    const recipe *r = f->p->r;
+    if (!r || param < 0 || param >= r->nparams) {
+        f->failed = true;
+        return nv_i32(&f->nv, 0);
+    }
+    const recipe_param *rp = &r->params[param];
+    if (rp->ndim == 0)
+        return f->param[param];
+    LLVMValueRef lin = nv_i32(&f->nv, 0);
+    for (int i = 0; i < rp->ndim && i < n; i++) {
+        LLVMValueRef ext = param_extent(f, rp, i);
+        LLVMValueRef x = LLVMBuildIntCast2(f->nv.b, idx[i], f->nv.i32, true, "");
+        x = nv_smax(&f->nv, nv_smin(&f->nv, x, LLVMBuildSub(f->nv.b, ext, nv_i32(&f->nv, 1), "")),
+                    nv_i32(&f->nv, 0));
+        lin = add(f, mul(f, lin, ext), x);
+    }
+    LLVMValueRef off = LLVMBuildMul(f->nv.b, LLVMBuildZExt(f->nv.b, lin, f->nv.i64, ""),
+                                    nv_i64(&f->nv, dtype_size(rp->dtype)), "");
+    return load_elem(f, rp->dtype, nv_gep(&f->nv, f->param[param], off));
+}
+
+LLVMValueRef fa2_emit(fa2 *f, const expr *e)
+{
+    expr_env env = {
+        .ctx = f->nv.c,
+        .module = f->nv.m,
+        .builder = f->nv.b,
+        .int_ty = f->nv.i32,
+        .nvptx = true,
+        .coord = env_coord,
+        .size = env_size,
+        .leaf = env_leaf,
+        .param = env_param,
+        .user = f,
+    };
+    LLVMValueRef v = e ? emit_expr(&env, e) : NULL;
+    if (!v) {
+        /* A typed placeholder keeps the IR well formed; f->failed refuses it. */
+        f->failed = true;
+        if (e && e->type == TY_BOOL)
+            return LLVMConstInt(f->nv.i1, 0, false);
+        return e && e->type == TY_FLOAT ? nv_f32(&f->nv, 0) : nv_i32(&f->nv, 0);
+    }
+    return v;
+}

@@ -1,0 +1,200 @@
+/* nvptx_fa2_softmax.c — everything done on the score fragment in registers
+ * (nvptx_fa2.h): the score expression, the mask (only called for partial
+ * tiles), the online softmax in base 2 with quad shuffles for the row max,
+ * and the final normalisation with one store of O and LSE.
+ *
+ * Internally scores are in log2 units (the recipe's base2 score already is;
+ * otherwise it is multiplied by log2(e)), so m is a log2 max and
+ * LSE = (m + log2 l) * ln 2. A row that has kept no key yet has m = -inf; it
+ * exponentiates against 0 instead, so no inf - inf arises, and at the end
+ * l == 0 gives O = 0 and LSE = -inf. */
+#include <math.h>
+
+#include "nvptx_fa2.h"
+
+static const double LOG2E = 1.4426950408889634;
+static const double LN2 = 0.6931471805599453;
+
+/* Column coordinates of fragment element (nb, e) of the current key tile. */
+static void col_coords(fa2 *f, int nb, int e, LLVMValueRef c[3], LLVMValueRef *t)
+{
+    LLVMValueRef col = LLVMBuildShl(f->nv.b, f->t4, nv_i32(&f->nv, 1), "");
+    col = LLVMBuildAdd(f->nv.b, col, nv_i32(&f->nv, nb * 8 + e), "");
+    fa2_tile_coords(f, f->p->kv_ext, f->k_org, col, c);
+    *t = fa2_flat_token(f, c);
+}
+
+static void set_elem(fa2 *f, int mi, int h, LLVMValueRef kc[3], LLVMValueRef kt, LLVMValueRef s)
+{
+    f->mode = EXM_ELEM;
+    for (int d = 0; d < 3; d++) {
+        f->ex_qc[d] = f->row_c[mi][h][d];
+        f->ex_kc[d] = kc[d];
+    }
+    f->ex_qt = f->row_t[mi][h];
+    f->ex_kt = kt;
+    f->ex_s = s;
+}
+
+void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
+{
+    const fa_plan *p = f->p;
+    bool need_k = expr_uses_coord(p->score, SIDE_K);
+    LLVMValueRef zero = nv_i32(&f->nv, 0);
+    for (int nb = 0; nb < p->Tk / 8; nb++) {
+        for (int e = 0; e < 2; e++) {
+            LLVMValueRef kc[3] = {zero, zero, zero}, kt = zero;
+            if (need_k)
+                col_coords(f, nb, e, kc, &kt);
+            for (int mi = 0; mi < p->MR; mi++) {
+                for (int h = 0; h < 2; h++) {
+                    LLVMValueRef *v = &s[mi][nb][2 * h + e];
+                    set_elem(f, mi, h, kc, kt, *v);
+                    LLVMValueRef t = fa2_emit(f, p->score);
+                    if (!p->base2)
+                        t = LLVMBuildFMul(f->nv.b, t, nv_f32(&f->nv, LOG2E), "");
+                    *v = t;
+                }
+            }
+        }
+    }
+    f->ex_s = NULL;
+}
+
+void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
+{
+    const fa_plan *p = f->p;
+    LLVMValueRef ninf = nv_f32(&f->nv, -INFINITY);
+    for (int nb = 0; nb < p->Tk / 8; nb++) {
+        for (int e = 0; e < 2; e++) {
+            LLVMValueRef kc[3], kt;
+            col_coords(f, nb, e, kc, &kt);
+            LLVMValueRef in = fa2_in_bounds(f, kc, f->kext);
+            for (int mi = 0; mi < p->MR; mi++) {
+                for (int h = 0; h < 2; h++) {
+                    LLVMValueRef keep = in;
+                    if (p->mask) {
+                        set_elem(f, mi, h, kc, kt, s[mi][nb][2 * h + e]);
+                        keep = LLVMBuildAnd(f->nv.b, keep, fa2_emit(f, p->mask), "");
+                    }
+                    LLVMValueRef *v = &s[mi][nb][2 * h + e];
+                    *v = LLVMBuildSelect(f->nv.b, keep, *v, ninf, "");
+                }
+            }
+        }
+    }
+    f->ex_s = NULL;
+}
+
+static LLVMValueRef quad_max(fa2 *f, LLVMValueRef v)
+{
+    v = nv_fmax(&f->nv, v, nv_shfl_xor_f32(&f->nv, v, 1));
+    return nv_fmax(&f->nv, v, nv_shfl_xor_f32(&f->nv, v, 2));
+}
+
+static LLVMValueRef quad_sum(fa2 *f, LLVMValueRef v)
+{
+    v = LLVMBuildFAdd(f->nv.b, v, nv_shfl_xor_f32(&f->nv, v, 1), "");
+    return LLVMBuildFAdd(f->nv.b, v, nv_shfl_xor_f32(&f->nv, v, 2), "");
+}
+
+/* One row half (h) of one 16-row block (mi): new max, rescale, exponentiate. */
+static void softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef *m,
+                        LLVMValueRef *l, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    const fa_plan *p = f->p;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef mx = *m;
+    for (int nb = 0; nb < p->Tk / 8; nb++)
+        for (int e = 0; e < 2; e++)
+            mx = nv_fmax(&f->nv, mx, s[mi][nb][2 * h + e]);
+    mx = quad_max(f, mx);
+    LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, mx, nv_f32(&f->nv, -INFINITY), "");
+    LLVMValueRef base = LLVMBuildSelect(b, dead, nv_f32(&f->nv, 0), mx, "");
+    LLVMValueRef alpha = nv_ex2(&f->nv, LLVMBuildFSub(b, *m, base, ""));
+    LLVMValueRef sum = nv_f32(&f->nv, 0);
+    for (int nb = 0; nb < p->Tk / 8; nb++) {
+        for (int e = 0; e < 2; e++) {
+            LLVMValueRef *v = &s[mi][nb][2 * h + e];
+            *v = nv_ex2(&f->nv, LLVMBuildFSub(b, *v, base, ""));
+            sum = LLVMBuildFAdd(b, sum, *v, "");
+        }
+    }
+    *l = LLVMBuildFAdd(b, LLVMBuildFMul(b, *l, alpha, ""), sum, "");
+    *m = mx;
+    for (int nb = 0; nb < p->Dv / 8; nb++)
+        for (int e = 0; e < 2; e++)
+            acc[mi][nb][2 * h + e] = LLVMBuildFMul(b, acc[mi][nb][2 * h + e], alpha, "");
+}
+
+void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
+                 LLVMValueRef l[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    for (int mi = 0; mi < f->p->MR; mi++)
+        for (int h = 0; h < 2; h++)
+            softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h], acc);
+}
+
+/* if (cond) { ...body emitted by the caller... }: returns the join block. */
+static LLVMBasicBlockRef begin_if(fa2 *f, LLVMValueRef cond, const char *name)
+{
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(f->nv.c, f->fn, name);
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(f->nv.c, f->fn, "join");
+    LLVMBuildCondBr(f->nv.b, cond, yes, join);
+    LLVMPositionBuilderAtEnd(f->nv.b, yes);
+    return join;
+}
+
+static void end_if(fa2 *f, LLVMBasicBlockRef join)
+{
+    LLVMBuildBr(f->nv.b, join);
+    LLVMPositionBuilderAtEnd(f->nv.b, join);
+}
+
+static LLVMValueRef elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int ndim, int esize)
+{
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef idx[3] = {f->batch, f->head, tok};
+    LLVMValueRef e = LLVMBuildZExt(b, col, f->nv.i64, "");
+    for (int i = 0; i < 3; i++)
+        e = LLVMBuildAdd(b, e, LLVMBuildMul(b, LLVMBuildSExt(b, idx[i], f->nv.i64, ""), f->stride[tensor][i], ""), "");
+    (void)ndim;
+    return nv_gep(&f->nv, f->tens[tensor], LLVMBuildMul(b, e, nv_i64(&f->nv, esize), ""));
+}
+
+static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    const fa_plan *p = f->p;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef lsum = quad_sum(f, l);
+    LLVMValueRef live = LLVMBuildFCmp(b, LLVMRealOGT, lsum, nv_f32(&f->nv, 0), "");
+    LLVMValueRef inv = LLVMBuildSelect(b, live, nv_rcp(&f->nv, lsum), nv_f32(&f->nv, 0), "");
+    LLVMValueRef lse = LLVMBuildFAdd(b, m, nv_lg2(&f->nv, lsum), "");
+    lse = LLVMBuildSelect(b, live, LLVMBuildFMul(b, lse, nv_f32(&f->nv, LN2), ""), nv_f32(&f->nv, -INFINITY), "");
+    LLVMValueRef tok = f->row_t[mi][h];
+    LLVMBasicBlockRef join = begin_if(f, fa2_in_bounds(f, f->row_c[mi][h], f->qext), "st.row");
+    LLVMValueRef col0 = LLVMBuildShl(b, f->t4, nv_i32(&f->nv, 1), "");
+    for (int nb = 0; nb < p->Dv / 8; nb++) {
+        LLVMValueRef lo = LLVMBuildFMul(b, acc[mi][nb][2 * h], inv, "");
+        LLVMValueRef hi = LLVMBuildFMul(b, acc[mi][nb][2 * h + 1], inv, "");
+        LLVMValueRef col = LLVMBuildAdd(b, col0, nv_i32(&f->nv, nb * 8), "");
+        LLVMValueRef st = LLVMBuildStore(b, nv_pack2(&f->nv, p->dt, lo, hi), elem_ptr(f, T_O, tok, col, 4, 2));
+        LLVMSetAlignment(st, 4);
+    }
+    if (p->store_lse) {
+        LLVMValueRef has = LLVMBuildICmp(b, LLVMIntNE, f->tens[T_LSE], LLVMConstNull(f->nv.pg), "");
+        has = LLVMBuildAnd(b, has, LLVMBuildICmp(b, LLVMIntEQ, f->t4, nv_i32(&f->nv, 0), ""), "");
+        LLVMBasicBlockRef j2 = begin_if(f, has, "st.lse");
+        LLVMBuildStore(b, lse, elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 3, 4));
+        end_if(f, j2);
+    }
+    end_if(f, join);
+}
+
+void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
+                  LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    for (int mi = 0; mi < f->p->MR; mi++)
+        for (int h = 0; h < 2; h++)
+            store_row(f, mi, h, m[mi][h], l[mi][h], acc);
+}

@@ -1,0 +1,99 @@
+/* nvptx_kernel.c — tile IR -> PTX: picks the strategy, owns the LLVM
+ * context of one compilation (created and disposed here, so compilations
+ * on distinct threads share nothing), and fills the launch description. */
+#include "nvptx_kernel.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nvptx_fa2.h"
+#include "nvptx_target.h"
+
+static void kernel_name(char *out, size_t n, const char *recipe_name)
+{
+    snprintf(out, n, "attnc_%s", recipe_name ? recipe_name : "kernel");
+    for (char *c = out; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_')
+            *c = '_';
+}
+
+static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info)
+{
+    info->arch = arch;
+    info->strategy = NVPTX_STRATEGY_FA2;
+    info->ndims = p->ndims;
+    for (int d = 0; d < 3; d++)
+        info->q_tile[d] = p->q_ext[d];
+    info->grid_ndim = p->grid_ndim;
+    info->cross = p->r ? p->r->cross : false;
+    info->dt = p->dt;
+    info->head_dim = p->D;
+    info->head_dim_v = p->Dv;
+    info->nparams = p->r ? p->r->nparams : 0;
+    for (int i = 0; i < info->nparams; i++) {
+        const recipe_param *rp = &p->r->params[i];
+        info->param_scalar[i] = rp->ndim == 0;
+        info->param_float[i] = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+    }
+}
+
+nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+                               strbuf *ptx, strbuf *err)
+{
+    memset(info, 0, sizeof *info);
+    if (!nvptx_arch_name(arch)) {
+        sb_puts(err, "GPU code generation needs an sm_80 or sm_90a target");
+        return NVPTX_UNSUPPORTED;
+    }
+    fa_plan plan;
+    nvptx_status st = fa_plan_from_tir(k, r, arch, &plan, err);
+    if (st)
+        return st;
+    if (plan.grid_ndim > 0 && plan.grid_ndim != plan.ndims) {
+        sb_printf(err, "GPU: the schedule has %d tile dims but the token grid %d", plan.ndims, plan.grid_ndim);
+        return NVPTX_UNSUPPORTED;
+    }
+    kernel_name(info->name, sizeof info->name, r ? r->name : k->name);
+    describe(&plan, arch, info);
+    LLVMContextRef c = LLVMContextCreate();
+    LLVMModuleRef m = nvptx_module_create(c, info->name, arch);
+    st = fa2_build(m, &plan, info, err);
+    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
+        st = NVPTX_INTERNAL;
+    LLVMDisposeModule(m);
+    LLVMContextDispose(c);
+    return st;
+}
+
+int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes)
+{
+    int64_t n = 1;
+    for (int d = 0; d < info->ndims; d++) {
+        int64_t ext = info->grid_ndim == 0 ? sizes[SZ_TOKENS] : sizes[SZ_GRID0 + d];
+        n *= (ext + info->q_tile[d] - 1) / info->q_tile[d];
+    }
+    return n;
+}
+
+schedule nvptx_default_schedule(const recipe *r, target_arch arch)
+{
+    int nd = r && r->grid_ndim > 0 ? r->grid_ndim : 1;
+    if (r && !r->sched.is_auto && r->sched.ndims == nd)
+        return r->sched;
+    int D = r ? (r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v) : 128;
+    schedule s = schedule_default(nd, arch, r && r->family == FAMILY_LINEAR);
+    s.is_auto = false;
+    s.stages = 2;
+    s.warps = schedule_q_tokens(&s) / 16; /* one 16-row MMA block per warp */
+    if (s.warps > 8)
+        s.warps = 8;
+    if (nd == 1 && D <= 64)
+        s.warps = 4; /* two blocks per warp: Q still fits in registers */
+    if (nd == 1 && D > 128) {
+        s.q_tile[0] = 64;
+        s.kv_tile[0] = 32;
+        s.warps = 4;
+    }
+    return s;
+}

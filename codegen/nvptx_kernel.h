@@ -1,0 +1,71 @@
+/*
+ * nvptx_kernel.h — tile IR -> one PTX kernel: the single entry point behind
+ * which GPU lowering strategies live. Today: FA2 (mma.sync m16n8k16,
+ * ldmatrix, cp.async pipeline; runs on sm_80 and sm_90a, nvptx_fa2_*.c).
+ * A Hopper strategy (wgmma, TMA + mbarriers, warp specialisation) plugs in
+ * as nvptx_fa3_*.c behind nvptx_emit_kernel() with the same kernel ABI.
+ *
+ * Kernel parameter ABI (what the runtime passes, in this order):
+ *   ptr q, k, v, o, lse          global; lse may be 0 (then not written)
+ *   i64 q_stride[4], k_stride[4], v_stride[4], o_stride[4], lse_stride[3]
+ *                                in elements; the last dim of q/k/v/o has
+ *                                stride 1 and rows are 16-byte aligned
+ *   i32 size[SZ_MAX]             ir/expr.h size ids (batch, heads, ...)
+ *   per recipe param:            ptr (ndim > 0: contiguous row-major) or,
+ *                                for a scalar, f32 (float dtypes) / i64 (ints)
+ * Launch: grid (nvptx_grid_x(), heads, batch), block (threads), dynamic
+ * shared memory smem_bytes (over 48 KB needs the function attribute).
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_KERNEL_H
+#define ATTNC_CODEGEN_NVPTX_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../frontend/recipe.h"
+#include "../ir/tile_ir.h"
+#include "../support/strbuf.h"
+
+typedef enum { NVPTX_OK = 0, NVPTX_UNSUPPORTED = 1, NVPTX_INTERNAL = 2 } nvptx_status;
+typedef enum { NVPTX_STRATEGY_FA2 = 0 } nvptx_strategy;
+
+enum { NVPTX_MAX_PARAMS = 16 };
+
+typedef struct nvptx_kernel_info {
+    char name[64];
+    target_arch arch;
+    nvptx_strategy strategy;
+    int threads;    /* block size */
+    int smem_bytes; /* dynamic shared memory */
+    int ndims;      /* tile dims */
+    int q_tile[3];
+    int grid_ndim; /* recipe token grid dims (0: a sequence) */
+    bool cross;    /* kv_tokens may differ from tokens */
+    dtype dt;
+    int head_dim, head_dim_v;
+    int nparams;
+    bool param_scalar[NVPTX_MAX_PARAMS];
+    bool param_float[NVPTX_MAX_PARAMS];
+} nvptx_kernel_info;
+
+/* "sm_80" / "sm_90a"; NULL for the host. */
+const char *nvptx_arch_name(target_arch arch);
+/* "sm_80" (also sm_86, sm_89) -> TARGET_SM80; "sm_90a" (also sm_90) ->
+ * TARGET_SM90A. False for other names. */
+bool nvptx_arch_parse(const char *name, target_arch *out);
+
+/* Emits PTX for kernel k (lowered from recipe r) on arch. Returns
+ * NVPTX_UNSUPPORTED (with the reason) for kernels no strategy handles yet. */
+nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+                               strbuf *ptx, strbuf *err);
+
+/* The GPU schedule for `tile auto` (until the autotuner picks): the
+ * recipe's own tile section when it names one, else per head dim and grid
+ * dims a default that fits sm_80's shared memory. r may be NULL (1-D,
+ * head_dim 128). */
+schedule nvptx_default_schedule(const recipe *r, target_arch arch);
+
+/* grid.x: the number of query tiles for sizes indexed by size_id. */
+int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
+
+#endif

@@ -1,0 +1,161 @@
+/* nvptx_plan.c — read the canonical softmax tile IR into an fa_plan
+ * (nvptx_plan.h). Ops the GPU strategies implement implicitly (load, fill,
+ * dot, rescale, convert, finalize) are accepted; what carries meaning
+ * (kv_range, tile_class, score, softmax_update, stores) is copied out. */
+#include "nvptx_plan.h"
+
+#include <string.h>
+
+/* Local name table: the IR library's tir_op_name() may not be linked into
+ * every consumer of the code generator. */
+static const char *op_name(tir_op_kind k)
+{
+    static const char *const names[] = {
+#define X(id, name, nopnd, nres, body) name,
+        TIR_OPS(X)
+#undef X
+    };
+    return (unsigned)k < TIR_OP_COUNT ? names[k] : "?";
+}
+
+static nvptx_status refuse(strbuf *err, nvptx_status st, const char *fmt, const char *what)
+{
+    sb_printf(err, fmt, what);
+    return st;
+}
+
+static void read_range(const tir_op *op, fa_plan *p)
+{
+    p->range = op->range_mode;
+    for (int d = 0; d < op->range_ndims && d < 3; d++) {
+        p->lo[d] = op->range_lo[d];
+        p->hi[d] = op->range_hi[d];
+    }
+    if (p->range == RANGE_BOUNDS && op->range_ndims != p->ndims)
+        p->range = RANGE_ALL; /* not per tile dim: visit everything, mask decides */
+    for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
+        if (!p->lo[d] || !p->hi[d])
+            p->range = RANGE_ALL;
+}
+
+static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
+{
+    bool have_score = false;
+    for (const tir_op *op = body->first; op; op = op->next) {
+        switch (op->kind) {
+        case TIR_TILE_CLASS:
+            p->full = op->full_expr;
+            break;
+        case TIR_SCORE:
+            p->score = op->score_expr;
+            p->mask = op->mask_expr;
+            p->base2 = op->base2;
+            have_score = true;
+            break;
+        case TIR_SOFTMAX_UPDATE:
+        case TIR_LOAD:
+        case TIR_DOT:
+        case TIR_RESCALE:
+        case TIR_CONVERT:
+        case TIR_YIELD:
+        case TIR_FILL:
+        case TIR_ADD:
+            break;
+        default:
+            return refuse(err, NVPTX_UNSUPPORTED, "GPU: tile op '%s' inside the key loop is not supported yet",
+                          op_name(op->kind));
+        }
+    }
+    if (!have_score)
+        return refuse(err, NVPTX_INTERNAL, "internal error: key loop without a %s op", "score");
+    return NVPTX_OK;
+}
+
+static nvptx_status read_top(const tir_kernel *k, fa_plan *p, strbuf *err)
+{
+    bool have_for = false;
+    for (const tir_op *op = k->body->first; op; op = op->next) {
+        switch (op->kind) {
+        case TIR_KV_RANGE:
+            read_range(op, p);
+            break;
+        case TIR_FOR: {
+            nvptx_status st = read_body(op->body, p, err);
+            if (st)
+                return st;
+            have_for = true;
+            break;
+        }
+        case TIR_STORE:
+            if (op->tensor == TENSOR_LSE)
+                p->store_lse = true;
+            break;
+        case TIR_QTILE:
+        case TIR_LOAD:
+        case TIR_FILL:
+        case TIR_FINALIZE:
+        case TIR_CONVERT:
+            break;
+        default:
+            return refuse(err, NVPTX_UNSUPPORTED, "GPU: tile op '%s' is not supported by the FA2 strategy yet",
+                          op_name(op->kind));
+        }
+    }
+    if (!have_for)
+        return refuse(err, NVPTX_INTERNAL, "internal error: softmax kernel without a %s loop", "key");
+    return NVPTX_OK;
+}
+
+static nvptx_status check_shape(const fa_plan *p, strbuf *err)
+{
+    if (p->dt != DT_BF16 && p->dt != DT_F16)
+        return refuse(err, NVPTX_UNSUPPORTED, "GPU: q/k/v must be bf16 or f16 (got %s)", dtype_name(p->dt));
+    if (p->D % 16 || p->Dv % 16 || p->D > 256 || p->Dv > 256 || p->D < 16 || p->Dv < 16) {
+        sb_printf(err, "GPU: head_dim %d / %d must be a multiple of 16 up to 256", p->D, p->Dv);
+        return NVPTX_UNSUPPORTED;
+    }
+    if (p->Tq % (16 * p->warps) || p->Tk % 16 || p->MR < 1 || p->MR > 4) {
+        sb_printf(err, "GPU: query tile %d with %d warps, key tile %d: each warp owns 16*n rows, keys in 16s",
+                  p->Tq, p->warps, p->Tk);
+        return NVPTX_UNSUPPORTED;
+    }
+    if (p->r && p->r->nparams > NVPTX_MAX_PARAMS) {
+        sb_printf(err, "GPU: at most %d params", NVPTX_MAX_PARAMS);
+        return NVPTX_UNSUPPORTED;
+    }
+    return NVPTX_OK;
+}
+
+static schedule gpu_schedule(const schedule *s, const recipe *r, target_arch arch)
+{
+    return s->is_auto ? nvptx_default_schedule(r, arch) : *s;
+}
+
+nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err)
+{
+    memset(p, 0, sizeof *p);
+    if (k->family != FAMILY_SOFTMAX)
+        return refuse(err, NVPTX_UNSUPPORTED, "GPU: %s attention has no GPU kernel yet (CPU backend only)",
+                      "linear");
+    p->r = r;
+    p->dt = k->qkv_dtype;
+    p->D = k->head_dim;
+    p->Dv = k->head_dim_v ? k->head_dim_v : k->head_dim;
+    p->grid_ndim = k->grid_ndim;
+    schedule s = gpu_schedule(&k->sched, r, arch);
+    p->ndims = s.ndims;
+    for (int d = 0; d < 3; d++) {
+        p->q_ext[d] = d < s.ndims ? s.q_tile[d] : 1;
+        p->kv_ext[d] = d < s.ndims ? s.kv_tile[d] : 1;
+    }
+    p->Tq = schedule_q_tokens(&s);
+    p->Tk = schedule_kv_tokens(&s);
+    p->warps = s.warps;
+    p->stages = s.stages < 1 ? 1 : s.stages;
+    p->MR = p->warps ? p->Tq / (16 * p->warps) : 0;
+    p->range = RANGE_ALL;
+    nvptx_status st = check_shape(p, err);
+    if (st)
+        return st;
+    return read_top(k, p, err);
+}

@@ -1,0 +1,35 @@
+/*
+ * nvptx_plan.h — what a GPU strategy needs from the tile IR, read off the
+ * canonical softmax shape (ir/tile_ir.h) into one flat record: tiles,
+ * score/mask/class expressions, the key-tile range, which outputs exist.
+ * Anything that is not that shape is refused with a reason, so a strategy
+ * never guesses.
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_PLAN_H
+#define ATTNC_CODEGEN_NVPTX_PLAN_H
+
+#include "../frontend/recipe.h"
+#include "../ir/tile_ir.h"
+#include "nvptx_kernel.h"
+
+typedef struct fa_plan {
+    const recipe *r;
+    dtype dt;
+    int D, Dv;
+    int ndims;     /* tile dims, 1 for a sequence */
+    int grid_ndim; /* recipe grid dims, 0 for a sequence */
+    int q_ext[3], kv_ext[3];
+    int Tq, Tk, warps, stages;
+    int MR; /* 16-row MMA blocks per warp */
+    bool base2;
+    const expr *score; /* of s and coordinates; in log2 units when base2 */
+    const expr *mask;  /* NULL: keep all */
+    const expr *full;  /* NULL: a tile with a mask is always partial */
+    tir_range_mode range;
+    const expr *lo[3], *hi[3];
+    bool store_lse;
+} fa_plan;
+
+nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * nvptx_target.h — the NVPTX target machine and LLVM module -> PTX text.
+ *
+ * One place knows the triple, the CPU name per attnc target (sm_80, sm_90a),
+ * the PTX ISA feature and the optimisation pipeline; code generators build a
+ * module with nvptx_module_create() and hand it to nvptx_module_to_ptx().
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_TARGET_H
+#define ATTNC_CODEGEN_NVPTX_TARGET_H
+
+#include <llvm-c/Core.h>
+#include <stdbool.h>
+
+#include "../ir/schedule.h"
+#include "nvptx_kernel.h"
+#include "../support/strbuf.h"
+
+/* A module with the NVPTX triple and the target machine's data layout. */
+LLVMModuleRef nvptx_module_create(LLVMContextRef c, const char *name, target_arch arch);
+
+/* Verifies, optimises (default<O3>) and emits PTX text into ptx. The module
+ * stays owned by the caller. On failure returns false with a message. */
+bool nvptx_module_to_ptx(LLVMModuleRef m, target_arch arch, strbuf *ptx, strbuf *err);
+
+#endif

@@ -1,0 +1,238 @@
+/* tir_print.c — the tile IR text form (docs/TILE_IR.md). One op per line:
+ *
+ *   %r0, %r1 = name %a, %b {key=value ...} : T0, T1
+ *
+ * `for` adds its body arguments and a nested block:
+ *   %6, %7 = for %5, %2, %3 : T6, T7 args(%8: box<8x8>, %9: T, %10: T) {
+ *     ...
+ *     yield %20, %21
+ *   }
+ * Expression attributes use expr_print's prefix form. tir_parse.c reads
+ * exactly this text back. */
+#include <math.h>
+#include <string.h>
+
+#include "../frontend/recipe.h"
+#include "tile_ir.h"
+#include "tir_text.h"
+
+const char *const tir_space_names[4] = {"none", "global", "shared", "reg"};
+const char *const tir_layout_names[6] = {"any", "mma_a", "mma_b", "mma_acc", "smem_row", "host"};
+const char *const tir_tensor_names[6] = {"q", "k", "v", "o", "lse", "param"};
+const char *const tir_range_names[3] = {"all", "bounds", "table"};
+const char *const tir_feature_names[3] = {"identity", "elu1", "relu"};
+const char *const tir_decay_names[3] = {"none", "head", "token"};
+const char *const tir_family_names[2] = {"softmax", "linear"};
+const char *const tir_arch_names[3] = {"host", "sm_80", "sm_90a"};
+
+static void print_dim(strbuf *out, int v)
+{
+    if (v > 0)
+        sb_printf(out, "%d", v);
+    else
+        sb_puts(out, v == TIR_DIM_TQ ? "Tq" : v == TIR_DIM_TK ? "Tk" : "?");
+}
+
+void tir_print_type(strbuf *out, const tir_type *t)
+{
+    switch (t->kind) {
+    case TV_TILE:
+        sb_puts(out, "tile<");
+        print_dim(out, t->shape[0]);
+        sb_putc(out, 'x');
+        print_dim(out, t->shape[1]);
+        sb_printf(out, ",%s,%s,%s>", dtype_name(t->dt), tir_space_names[t->space], tir_layout_names[t->layout]);
+        break;
+    case TV_ROWS:
+        sb_puts(out, "rows<");
+        print_dim(out, t->shape[0]);
+        sb_printf(out, ",%s>", tir_layout_names[t->layout]);
+        break;
+    case TV_BOX:
+        sb_puts(out, "box<");
+        if (t->box_ndims == 0)
+            sb_puts(out, t->box_ext[0] ? (t->box_ext[0] == TIR_DIM_TQ ? "Tq" : "Tk") : "all");
+        for (int i = 0; i < t->box_ndims; i++) {
+            if (i)
+                sb_putc(out, 'x');
+            print_dim(out, t->box_ext[i]);
+        }
+        sb_putc(out, '>');
+        break;
+    case TV_RANGE:
+        sb_puts(out, "range");
+        break;
+    case TV_CLASS:
+        sb_puts(out, "class");
+        break;
+    }
+}
+
+static const char *param_namer(void *user, int param)
+{
+    const tir_kernel *k = user;
+    if (param >= 0 && param < k->nparams && k->param_names && k->param_names[param])
+        return k->param_names[param];
+    return "?";
+}
+
+static void print_expr_attr(strbuf *out, const tir_kernel *k, const char *key, const expr *e)
+{
+    sb_printf(out, " %s=", key);
+    if (e)
+        expr_print(out, e, param_namer, (void *)k);
+    else
+        sb_puts(out, "none");
+}
+
+static void print_float(strbuf *out, double v)
+{
+    if (isinf(v))
+        sb_puts(out, v < 0 ? "-inf" : "inf");
+    else
+        sb_printf(out, "%.17g", v);
+}
+
+static void print_param_attr(strbuf *out, const tir_kernel *k, int param)
+{
+    if (param < 0)
+        sb_puts(out, " param=none");
+    else
+        sb_printf(out, " param=%s", param_namer((void *)k, param));
+}
+
+static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
+{
+    sb_printf(out, " mode=%s", tir_range_names[op->range_mode]);
+    if (op->range_mode != RANGE_BOUNDS)
+        return;
+    for (int d = 0; d < op->range_ndims; d++) {
+        char key[8];
+        snprintf(key, sizeof key, "lo%d", d);
+        print_expr_attr(out, k, key, op->range_lo[d]);
+        snprintf(key, sizeof key, "hi%d", d);
+        print_expr_attr(out, k, key, op->range_hi[d]);
+    }
+}
+
+/* The {...} attribute list, in a fixed order per op kind. */
+static void print_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
+{
+    size_t start = out->len;
+    sb_puts(out, " {");
+    size_t body = out->len;
+    switch (op->kind) {
+    case TIR_LOAD:
+    case TIR_STORE:
+        sb_printf(out, " tensor=%s", tir_tensor_names[op->tensor]);
+        if (op->tensor == TENSOR_PARAM)
+            print_param_attr(out, k, op->param);
+        if (op->kind == TIR_LOAD && op->aug)
+            sb_puts(out, " aug=1");
+        break;
+    case TIR_FILL:
+        sb_puts(out, " value=");
+        print_float(out, op->fval);
+        break;
+    case TIR_KV_RANGE:
+        print_range_attrs(out, k, op);
+        break;
+    case TIR_DOT:
+        sb_printf(out, " trans_b=%d", op->trans_b);
+        break;
+    case TIR_TILE_CLASS:
+        print_expr_attr(out, k, "full", op->full_expr);
+        print_expr_attr(out, k, "empty", op->empty_expr);
+        break;
+    case TIR_SCORE:
+        print_expr_attr(out, k, "score", op->score_expr);
+        print_expr_attr(out, k, "mask", op->mask_expr);
+        sb_printf(out, " base2=%d", op->base2);
+        break;
+    case TIR_SOFTMAX_UPDATE:
+    case TIR_FINALIZE:
+        sb_printf(out, " base2=%d", op->base2);
+        break;
+    case TIR_FEATURE_MAP:
+        sb_printf(out, " feature=%s", tir_feature_names[op->feature]);
+        break;
+    case TIR_DECAY_MASK:
+    case TIR_STATE_APPLY:
+    case TIR_STATE_UPDATE:
+        sb_printf(out, " decay=%s", tir_decay_names[op->decay]);
+        print_param_attr(out, k, op->param);
+        break;
+    default:
+        break;
+    }
+    if (out->len == body) {
+        out->len = start; /* no attributes: drop the braces */
+        if (out->data)
+            out->data[start] = 0;
+    } else {
+        sb_puts(out, " }");
+    }
+}
+
+static void print_value_list(strbuf *out, tir_value *const *vals, int n)
+{
+    for (int i = 0; i < n; i++)
+        sb_printf(out, "%s%%%d", i ? ", " : "", vals[i] ? vals[i]->id : -1);
+}
+
+void tir_print_op_line(strbuf *out, const tir_kernel *k, const tir_op *op)
+{
+    if (op->nresults) {
+        print_value_list(out, op->results, op->nresults);
+        sb_puts(out, " = ");
+    }
+    sb_puts(out, tir_op_name(op->kind));
+    if (op->noperands)
+        sb_putc(out, ' ');
+    print_value_list(out, op->operands, op->noperands);
+    print_attrs(out, k, op);
+    for (int i = 0; i < op->nresults; i++) {
+        sb_puts(out, i ? ", " : " : ");
+        tir_print_type(out, &op->results[i]->type);
+    }
+    if (op->body) {
+        sb_puts(out, " args(");
+        for (int i = 0; i < op->body->nargs; i++) {
+            sb_printf(out, "%s%%%d: ", i ? ", " : "", op->body->args[i]->id);
+            tir_print_type(out, &op->body->args[i]->type);
+        }
+        sb_putc(out, ')');
+    }
+}
+
+static void print_block(strbuf *out, const tir_kernel *k, const tir_block *b, int depth)
+{
+    for (const tir_op *op = b->first; op; op = op->next) {
+        for (int i = 0; i < depth; i++)
+            sb_puts(out, "  ");
+        tir_print_op_line(out, k, op);
+        if (op->body) {
+            sb_puts(out, " {\n");
+            print_block(out, k, op->body, depth + 1);
+            for (int i = 0; i < depth; i++)
+                sb_puts(out, "  ");
+            sb_putc(out, '}');
+        }
+        sb_putc(out, '\n');
+    }
+}
+
+void tir_print(strbuf *out, tir_kernel *k)
+{
+    tir_renumber(k);
+    sb_printf(out, "kernel %s family=%s dtype=%s d=%d dv=%d grid=%d arch=%s schedule=\"", k->name,
+              tir_family_names[k->family ? 1 : 0], dtype_name(k->qkv_dtype), k->head_dim, k->head_dim_v,
+              k->grid_ndim, tir_arch_names[k->arch]);
+    schedule_print(out, &k->sched);
+    sb_puts(out, "\"\n");
+    for (int i = 0; i < k->nparams; i++)
+        sb_printf(out, "param %s %s\n", param_namer(k, i), dtype_name(k->param_dtypes[i]));
+    sb_puts(out, "{\n");
+    print_block(out, k, k->body, 1);
+    sb_puts(out, "}\n");
+}

@@ -1,0 +1,16 @@
+/* tir_text.h — names shared by the tile IR printer and parser (internal). */
+#ifndef ATTNC_IR_TIR_TEXT_H
+#define ATTNC_IR_TIR_TEXT_H
+
+#include <stdio.h>
+
+extern const char *const tir_space_names[4];
+extern const char *const tir_layout_names[6];
+extern const char *const tir_tensor_names[6];
+extern const char *const tir_range_names[3];
+extern const char *const tir_feature_names[3];
+extern const char *const tir_decay_names[3];
+extern const char *const tir_family_names[2];
+extern const char *const tir_arch_names[3];
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * mask_analysis.h — what a mask means for tiles, by interval arithmetic.
+ *
+ * The query tile and the key tile are boxes of tokens (per grid dim an
+ * inclusive [lo, hi], clipped to the grid). Evaluating the recipe's mask over
+ * two boxes with interval arithmetic (mask_sym.h) tells whether the pair is
+ * EMPTY (no pair kept: skip the key tile), FULL (every pair kept: no
+ * per-element mask) or PARTIAL. For conjunctions of per-dimension
+ * constraints (causal, sliding windows, neighborhoods with dilation, stride
+ * and causal dims, sinks) the constraints on each key coordinate are solved
+ * for it and bounded over the query box, giving closed-form key-tile ranges
+ * (RANGE_BOUNDS): per key tile dim d, a first and last tile index that are
+ * expressions of the query box corners and sizes. Masks bounded in no dim
+ * use RANGE_ALL (the class's `empty` test still skips tiles, e.g. radial)
+ * or, when they read runtime tensors (document, blocks), RANGE_BLOCK_TABLE:
+ * a per-shape table built by mask_block_table_build.
+ *
+ * Tiles: key tile index i_d covers coords [i_d*kv_tile[d], min(.. + kv_tile[d]-1,
+ * L_d - 1)] with L_d the grid extent (or kv_tokens for a sequence); query tiles
+ * likewise with q_tile and tokens. Tile indices are linearised row-major.
+ */
+#ifndef ATTNC_PASSES_MASK_ANALYSIS_H
+#define ATTNC_PASSES_MASK_ANALYSIS_H
+
+#include <stdint.h>
+
+#include "../frontend/recipe.h"
+#include "../ir/expr_eval.h"
+#include "../ir/tile_ir.h"
+
+typedef enum { MASK_EMPTY, MASK_FULL, MASK_PARTIAL } mask_class;
+
+typedef struct mask_info {
+    tir_range_mode mode;
+    int ndims;     /* tile dims: max(grid_ndim, 1) */
+    int grid_ndim; /* 0: plain sequence */
+    int q_tile[SCHED_MAX_DIMS], kv_tile[SCHED_MAX_DIMS];
+    expr *range_lo[SCHED_MAX_DIMS], *range_hi[SCHED_MAX_DIMS]; /* RANGE_BOUNDS; clamped tile indices */
+    expr *full, *empty; /* bool over q and k box corners */
+    const expr *mask;   /* the recipe's mask (NULL: keep all) */
+    bool uses_head;     /* the mask reads head or kv_head */
+} mask_info;
+
+/* Analyses r's mask under s. False only when the arena ran out. */
+bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out);
+
+typedef struct tok_box {
+    int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS]; /* inclusive */
+} tok_box;
+
+/* Token extents per tile dim of the query side (q = true) or key side. */
+void mask_extents(const mask_info *mi, const expr_env *env, bool q, int64_t ext[SCHED_MAX_DIMS]);
+/* Number of tiles per dim and in all. */
+int64_t mask_tile_count(const mask_info *mi, const expr_env *env, bool q, int64_t n[SCHED_MAX_DIMS]);
+/* The box of tile `linear` (row-major tile index). */
+void mask_tile_box(const mask_info *mi, const expr_env *env, bool q, int64_t linear, tok_box *out);
+
+/* Classifies a query box against a key box for env's head and batch (env
+ * sizes must be set; boxes in token coordinates, clipped). */
+mask_class mask_classify_boxes(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k);
+
+/* First/last key tile index per dim for a query box: from the closed-form
+ * bounds, or every tile for RANGE_ALL / RANGE_BLOCK_TABLE. Returns false
+ * when the range is empty. */
+bool kv_range_eval(const mask_info *mi, const expr_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
+                   int64_t hi[SCHED_MAX_DIMS]);
+/* The same for a kv_range op of a kernel (its lo/hi expressions). */
+bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const expr_env *env, const tok_box *q,
+                      int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS]);
+
+/* The block table: table[qi * nk + ki] = 0 skip, 1 partial, 2 full, for
+ * every query tile qi and key tile ki (linear indices), classified by
+ * interval evaluation (runtime tensors unknown; masks reading the head are
+ * classified for every head at once: skip only when no head keeps a pair).
+ * cap is the table's size in bytes; returns false when it is too small. */
+bool mask_block_table_build(const mask_info *mi, const expr_env *env, uint8_t *table, size_t cap);
+
+/* Wasted-work report for one (batch 0, head 0) slice. */
+typedef struct mask_work {
+    int64_t dense_pairs;   /* tokens x kv_tokens */
+    int64_t visited_pairs; /* pairs in visited (in range, not empty) tile pairs */
+    int64_t kept_pairs;    /* pairs the mask keeps (-1 when it reads runtime tensors) */
+    int64_t total_tiles, visited_tiles, full_tiles;
+    int64_t missed_pairs;  /* kept pairs outside visited tiles: must be 0 */
+    int64_t bad_full;      /* dropped pairs inside tiles called full: must be 0 */
+} mask_work;
+
+/* Walks every tile pair (cost: kept-pair counting evaluates the mask once
+ * per pair of every visited tile; with check_all, of every tile). */
+bool mask_work_report(const mask_info *mi, const expr_env *env, bool check_all, mask_work *out);
+
+#endif

@@ -1,0 +1,204 @@
+/* mask_bounds.c — closed-form key-tile ranges: solve the mask's constraints
+ * for each key coordinate and bound the solution over the query box.
+ *
+ * The mask is read as a tree of && and || over atoms. An atom `a OP b`
+ * (OP one of < <= > >= ==, possibly under !) is isolated when a - b is a sum
+ * of terms of which exactly one reads the key: `k.X` or `k.X div c` (c > 0
+ * constant), with coefficient +1 or -1. Then k.X OP' X(q) gives a lower
+ * and/or upper bound on k.X; for `k div c >= X` the bound on k is X*c, for
+ * `k div c <= X` it is X*c + c - 1. Bounds of && intersect, bounds of ||
+ * join (a dim bounded on only one side of || is unbounded). Dropping an
+ * atom only widens the range, so unsupported atoms are simply ignored.
+ * A bound on the flat index t bounds grid dim 0 (t div (G1*G2)).
+ * Finally X is bounded over the query box (mask_sym.h) and turned into a
+ * clamped key tile index. */
+#include "mask_analysis.h"
+#include "mask_sym.h"
+
+enum { KEY_T = 3, NKEY = 4, MAX_TERMS = 16 };
+
+typedef struct key_bounds {
+    expr *lo[NKEY], *hi[NKEY]; /* NULL: unbounded */
+} key_bounds;
+
+typedef struct term {
+    const expr *e;
+    int sign;
+} term;
+
+static bool collect_terms(const expr *e, int sign, term *t, int *n)
+{
+    if (e->type != TY_INT)
+        return false;
+    if (e->kind == EX_BINARY && (e->u.binop == BIN_ADD || e->u.binop == BIN_SUB))
+        return collect_terms(e->args[0], sign, t, n) &&
+               collect_terms(e->args[1], e->u.binop == BIN_SUB ? -sign : sign, t, n);
+    if (e->kind == EX_UNARY && e->u.unop == UN_NEG)
+        return collect_terms(e->args[0], -sign, t, n);
+    if (*n == MAX_TERMS)
+        return false;
+    t[(*n)++] = (term){e, sign};
+    return true;
+}
+
+/* k.X or k.X div c: returns the key index (0..2, KEY_T) and the divisor. */
+static int key_var(const expr *e, int grid_ndim, int64_t *div)
+{
+    *div = 1;
+    if (e->kind == EX_BINARY && e->u.binop == BIN_DIV && e->args[1]->kind == EX_CONST_INT &&
+        e->args[1]->u.ival > 0) {
+        *div = e->args[1]->u.ival;
+        e = e->args[0];
+    }
+    if (e->kind != EX_COORD || e->u.coord.side != SIDE_K || e->u.coord.dim >= 3)
+        return -1;
+    if (e->u.coord.dim < 0 || grid_ndim == 0)
+        return KEY_T;
+    return e->u.coord.dim;
+}
+
+static expr_binop flip(expr_binop op)
+{
+    switch (op) {
+    case BIN_LT: return BIN_GT;
+    case BIN_LE: return BIN_GE;
+    case BIN_GT: return BIN_LT;
+    case BIN_GE: return BIN_LE;
+    default: return op;
+    }
+}
+
+static expr_binop negate(expr_binop op)
+{
+    switch (op) {
+    case BIN_LT: return BIN_GE;
+    case BIN_LE: return BIN_GT;
+    case BIN_GT: return BIN_LE;
+    case BIN_GE: return BIN_LT;
+    case BIN_EQ: return BIN_NE;
+    default: return BIN_EQ;
+    }
+}
+
+/* Sets *kb to the bound one atom gives (k OP X over the query box). */
+static void isolate(const sym_ctx *c, expr_binop op, const expr *l, const expr *r, key_bounds *kb)
+{
+    term t[MAX_TERMS];
+    int n = 0;
+    if (op == BIN_NE || !collect_terms(l, 1, t, &n) || !collect_terms(r, -1, t, &n))
+        return;
+    int key = -1, ksign = 0;
+    int64_t div = 1;
+    for (int i = 0; i < n; i++) {
+        if (!expr_uses_coord(t[i].e, SIDE_K))
+            continue;
+        if (key >= 0 || (key = key_var(t[i].e, c->grid_ndim, &div)) < 0)
+            return; /* two key terms, or one we cannot solve for */
+        ksign = t[i].sign;
+    }
+    if (key < 0)
+        return;
+    /* ksign*K + rest OP 0  =>  K OP' X with X = -ksign * rest */
+    expr *x = s_int(c->a, 0);
+    for (int i = 0; i < n; i++)
+        if (!expr_uses_coord(t[i].e, SIDE_K))
+            x = s_bin(c->a, t[i].sign * ksign < 0 ? BIN_ADD : BIN_SUB, x, (expr *)t[i].e);
+    if (!x)
+        return;
+    if (ksign < 0)
+        op = flip(op);
+    expr *one = s_int(c->a, 1), *lo = NULL, *hi = NULL;
+    if (op == BIN_GE || op == BIN_EQ)
+        lo = x;
+    if (op == BIN_GT)
+        lo = s_bin(c->a, BIN_ADD, x, one);
+    if (op == BIN_LE || op == BIN_EQ)
+        hi = x;
+    if (op == BIN_LT)
+        hi = s_bin(c->a, BIN_SUB, x, one);
+    expr *d = s_int(c->a, div);
+    if (lo)
+        kb->lo[key] = sym_int(c, s_bin(c->a, BIN_MUL, lo, d)).lo;
+    if (hi)
+        kb->hi[key] = sym_int(c, s_bin(c->a, BIN_ADD, s_bin(c->a, BIN_MUL, hi, d), s_int(c->a, div - 1))).hi;
+}
+
+static void combine(const sym_ctx *c, bool both, key_bounds *x, const key_bounds *y)
+{
+    for (int i = 0; i < NKEY; i++) {
+        if (both) { /* &&: intersect */
+            x->lo[i] = x->lo[i] && y->lo[i] ? s_bin(c->a, BIN_MAX, x->lo[i], y->lo[i]) : x->lo[i] ? x->lo[i] : y->lo[i];
+            x->hi[i] = x->hi[i] && y->hi[i] ? s_bin(c->a, BIN_MIN, x->hi[i], y->hi[i]) : x->hi[i] ? x->hi[i] : y->hi[i];
+        } else { /* ||: join */
+            x->lo[i] = x->lo[i] && y->lo[i] ? s_bin(c->a, BIN_MIN, x->lo[i], y->lo[i]) : NULL;
+            x->hi[i] = x->hi[i] && y->hi[i] ? s_bin(c->a, BIN_MAX, x->hi[i], y->hi[i]) : NULL;
+        }
+    }
+}
+
+static void collect(const sym_ctx *c, const expr *e, bool negated, key_bounds *kb)
+{
+    *kb = (key_bounds){0};
+    if (e->kind == EX_UNARY && e->u.unop == UN_NOT) {
+        collect(c, e->args[0], !negated, kb);
+        return;
+    }
+    if (e->kind != EX_BINARY)
+        return;
+    expr_binop op = e->u.binop;
+    if (op == BIN_AND || op == BIN_OR) {
+        key_bounds other;
+        collect(c, e->args[0], negated, kb);
+        collect(c, e->args[1], negated, &other);
+        combine(c, (op == BIN_AND) != negated, kb, &other); /* De Morgan under ! */
+        return;
+    }
+    if (op >= BIN_LT && op <= BIN_NE && e->args[0]->type == TY_INT && e->args[1]->type == TY_INT)
+        isolate(c, negated ? negate(op) : op, e->args[0], e->args[1], kb);
+}
+
+/* Extent of key dim d: grid size, or kv_tokens for a sequence. */
+static expr *key_extent(arena *a, int grid_ndim, int d)
+{
+    return ex_size(a, grid_ndim == 0 ? SZ_KV_TOKENS : (size_id)(SZ_GRID0 + d));
+}
+
+/* Coordinate bounds of key dim d, with t's bounds folded into dim 0. */
+static void dim_bounds(const sym_ctx *c, const key_bounds *kb, int d, expr **lo, expr **hi)
+{
+    *lo = c->grid_ndim == 0 ? kb->lo[KEY_T] : kb->lo[d];
+    *hi = c->grid_ndim == 0 ? kb->hi[KEY_T] : kb->hi[d];
+    if (c->grid_ndim == 0 || d != 0 || (!kb->lo[KEY_T] && !kb->hi[KEY_T]))
+        return;
+    expr *inner = s_int(c->a, 1);
+    for (int e = 1; e < c->grid_ndim; e++)
+        inner = s_bin(c->a, BIN_MUL, inner, ex_size(c->a, SZ_GRID0 + e));
+    key_bounds one = {0}, other = {0};
+    one.lo[0] = *lo;
+    one.hi[0] = *hi;
+    other.lo[0] = kb->lo[KEY_T] ? s_bin(c->a, BIN_DIV, kb->lo[KEY_T], inner) : NULL;
+    other.hi[0] = kb->hi[KEY_T] ? s_bin(c->a, BIN_DIV, kb->hi[KEY_T], inner) : NULL;
+    combine(c, true, &one, &other);
+    *lo = one.lo[0];
+    *hi = one.hi[0];
+}
+
+/* Fills mi->range_lo/hi; returns whether any dim got a bound. */
+bool mask_bounds_derive(arena *a, const recipe *r, mask_info *mi)
+{
+    sym_ctx c = {a, r->grid_ndim};
+    key_bounds kb;
+    collect(&c, r->mask, false, &kb);
+    bool any = false;
+    for (int d = 0; d < mi->ndims; d++) {
+        expr *lo, *hi;
+        dim_bounds(&c, &kb, d, &lo, &hi);
+        any |= lo || hi;
+        expr *t = s_int(a, mi->kv_tile[d]);
+        expr *n = s_bin(a, BIN_DIV, s_bin(a, BIN_ADD, key_extent(a, r->grid_ndim, d), s_int(a, mi->kv_tile[d] - 1)), t);
+        expr *last = s_bin(a, BIN_SUB, n, s_int(a, 1));
+        mi->range_lo[d] = lo ? s_bin(a, BIN_MAX, s_bin(a, BIN_DIV, lo, t), s_int(a, 0)) : s_int(a, 0);
+        mi->range_hi[d] = hi ? s_bin(a, BIN_MIN, s_bin(a, BIN_DIV, hi, t), last) : last;
+    }
+    return any;
+}

@@ -1,0 +1,261 @@
+/* mask_eval.c — mask analysis at concrete sizes: classifying box pairs,
+ * evaluating key-tile ranges, building the block table and the wasted-work
+ * report. See mask_analysis.h. */
+#include <string.h>
+
+#include "mask_analysis.h"
+
+void mask_extents(const mask_info *mi, const expr_env *env, bool q, int64_t ext[SCHED_MAX_DIMS])
+{
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        ext[d] = 1;
+    if (mi->grid_ndim == 0) {
+        ext[0] = env->sizes[q ? SZ_TOKENS : SZ_KV_TOKENS];
+        return;
+    }
+    for (int d = 0; d < mi->grid_ndim; d++)
+        ext[d] = env->sizes[SZ_GRID0 + d];
+}
+
+int64_t mask_tile_count(const mask_info *mi, const expr_env *env, bool q, int64_t n[SCHED_MAX_DIMS])
+{
+    int64_t ext[SCHED_MAX_DIMS], total = 1;
+    mask_extents(mi, env, q, ext);
+    for (int d = 0; d < SCHED_MAX_DIMS; d++) {
+        int64_t t = d < mi->ndims ? (q ? mi->q_tile[d] : mi->kv_tile[d]) : 1;
+        n[d] = ext[d] > 0 ? (ext[d] + t - 1) / t : 0;
+        total *= n[d];
+    }
+    return total;
+}
+
+static void box_at(const mask_info *mi, const int64_t ext[], bool q, const int64_t idx[], tok_box *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int d = 0; d < mi->ndims; d++) {
+        int64_t t = q ? mi->q_tile[d] : mi->kv_tile[d];
+        out->lo[d] = idx[d] * t;
+        out->hi[d] = out->lo[d] + t - 1 < ext[d] - 1 ? out->lo[d] + t - 1 : ext[d] - 1;
+    }
+}
+
+void mask_tile_box(const mask_info *mi, const expr_env *env, bool q, int64_t linear, tok_box *out)
+{
+    int64_t n[SCHED_MAX_DIMS], ext[SCHED_MAX_DIMS], idx[SCHED_MAX_DIMS] = {0};
+    mask_tile_count(mi, env, q, n);
+    mask_extents(mi, env, q, ext);
+    for (int d = mi->ndims - 1; d >= 0; d--) {
+        idx[d] = n[d] ? linear % n[d] : 0;
+        linear = n[d] ? linear / n[d] : 0;
+    }
+    box_at(mi, ext, q, idx, out);
+}
+
+static void set_boxes(expr_env *env, const tok_box *q, const tok_box *k)
+{
+    for (int d = 0; d < SCHED_MAX_DIMS; d++) {
+        if (q) {
+            env->qlo[d] = q->lo[d];
+            env->qhi[d] = q->hi[d];
+        }
+        if (k) {
+            env->klo[d] = k->lo[d];
+            env->khi[d] = k->hi[d];
+        }
+    }
+}
+
+static bool eval_bool(const expr *e, const expr_env *env)
+{
+    int64_t v = 0;
+    return expr_eval_int(e, env, &v) && v != 0;
+}
+
+mask_class mask_classify_boxes(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k)
+{
+    expr_env e = *env;
+    set_boxes(&e, q, k);
+    if (eval_bool(mi->empty, &e))
+        return MASK_EMPTY;
+    return eval_bool(mi->full, &e) ? MASK_FULL : MASK_PARTIAL;
+}
+
+static bool eval_range(int ndims, expr *const *los, expr *const *his, const mask_info *mi, const expr_env *env,
+                       const tok_box *q, int64_t lo[], int64_t hi[])
+{
+    int64_t n[SCHED_MAX_DIMS];
+    mask_tile_count(mi, env, false, n);
+    expr_env e = *env;
+    set_boxes(&e, q, NULL);
+    bool nonempty = true;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++) {
+        lo[d] = 0;
+        hi[d] = d < mi->ndims ? n[d] - 1 : 0;
+        if (d < ndims && (!expr_eval_int(los[d], &e, &lo[d]) || !expr_eval_int(his[d], &e, &hi[d]))) {
+            lo[d] = 0; /* not evaluable: every tile (conservative) */
+            hi[d] = n[d] - 1;
+        }
+        nonempty &= lo[d] <= hi[d];
+    }
+    return nonempty;
+}
+
+bool kv_range_eval(const mask_info *mi, const expr_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
+                   int64_t hi[SCHED_MAX_DIMS])
+{
+    int nd = mi->mode == RANGE_BOUNDS ? mi->ndims : 0;
+    return eval_range(nd, mi->range_lo, mi->range_hi, mi, env, q, lo, hi);
+}
+
+bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const expr_env *env, const tok_box *q,
+                      int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS])
+{
+    mask_info mi = {0};
+    mi.grid_ndim = k->grid_ndim;
+    mi.ndims = k->sched.ndims;
+    for (int d = 0; d < mi.ndims; d++) {
+        mi.q_tile[d] = k->sched.q_tile[d];
+        mi.kv_tile[d] = k->sched.kv_tile[d];
+    }
+    int nd = op->range_mode == RANGE_BOUNDS ? op->range_ndims : 0;
+    return eval_range(nd, op->range_lo, op->range_hi, &mi, env, q, lo, hi);
+}
+
+/* Classification for env's head, or joined over every head when the mask
+ * reads the head and head < 0. */
+static mask_class classify_heads(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k)
+{
+    if (!mi->uses_head || env->head >= 0)
+        return mask_classify_boxes(mi, env, q, k);
+    expr_env e = *env;
+    int64_t heads = env->sizes[SZ_HEADS], kvh = env->sizes[SZ_KV_HEADS] > 0 ? env->sizes[SZ_KV_HEADS] : heads;
+    int64_t group = kvh > 0 && heads >= kvh ? heads / kvh : 1;
+    bool all_empty = true, all_full = true;
+    for (int64_t h = 0; h < heads; h++) {
+        e.head = h;
+        e.kv_head = h / group;
+        mask_class c = mask_classify_boxes(mi, &e, q, k);
+        all_empty &= c == MASK_EMPTY;
+        all_full &= c == MASK_FULL;
+    }
+    return all_empty ? MASK_EMPTY : all_full ? MASK_FULL : MASK_PARTIAL;
+}
+
+bool mask_block_table_build(const mask_info *mi, const expr_env *env, uint8_t *table, size_t cap)
+{
+    int64_t nq[SCHED_MAX_DIMS], nk[SCHED_MAX_DIMS];
+    int64_t tq = mask_tile_count(mi, env, true, nq), tk = mask_tile_count(mi, env, false, nk);
+    if (tq < 0 || tk < 0 || (uint64_t)tq * (uint64_t)tk > cap)
+        return false;
+    expr_env e = *env;
+    if (mi->uses_head)
+        e.head = -1;
+    for (int64_t i = 0; i < tq; i++) {
+        tok_box qb, kb;
+        mask_tile_box(mi, env, true, i, &qb);
+        for (int64_t j = 0; j < tk; j++) {
+            mask_tile_box(mi, env, false, j, &kb);
+            mask_class c = classify_heads(mi, &e, &qb, &kb);
+            table[i * tk + j] = c == MASK_EMPTY ? 0 : c == MASK_FULL ? 2 : 1;
+        }
+    }
+    return true;
+}
+
+static bool in_range(const mask_info *mi, const int64_t lo[], const int64_t hi[], const tok_box *kb)
+{
+    for (int d = 0; d < mi->ndims; d++) {
+        int64_t idx = kb->lo[d] / mi->kv_tile[d];
+        if (idx < lo[d] || idx > hi[d])
+            return false;
+    }
+    return true;
+}
+
+/* Flat token index of grid coordinates (t = ((z*Y)+y)*X+x). */
+static int64_t flat(const mask_info *mi, const expr_env *env, const int64_t *c)
+{
+    if (mi->grid_ndim == 0)
+        return c[0];
+    int64_t t = 0;
+    for (int d = 0; d < mi->grid_ndim; d++)
+        t = t * env->sizes[SZ_GRID0 + d] + c[d];
+    return t;
+}
+
+/* Counts kept pairs in a box pair; -1 when the mask cannot be evaluated. */
+static int64_t count_kept(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k, int64_t *dropped)
+{
+    int64_t qc[3] = {0}, kc[3] = {0}, kept = 0;
+    expr_env e = *env;
+    e.grid_ndim = mi->grid_ndim;
+    *dropped = 0;
+    for (qc[0] = q->lo[0]; qc[0] <= q->hi[0]; qc[0]++)
+    for (qc[1] = q->lo[1]; qc[1] <= q->hi[1]; qc[1]++)
+    for (qc[2] = q->lo[2]; qc[2] <= q->hi[2]; qc[2]++)
+    for (kc[0] = k->lo[0]; kc[0] <= k->hi[0]; kc[0]++)
+    for (kc[1] = k->lo[1]; kc[1] <= k->hi[1]; kc[1]++)
+    for (kc[2] = k->lo[2]; kc[2] <= k->hi[2]; kc[2]++) {
+        expr_env_set_point(&e, flat(mi, env, qc), flat(mi, env, kc));
+        int64_t v = 1;
+        if (mi->mask && !expr_eval_int(mi->mask, &e, &v))
+            return -1;
+        kept += v != 0;
+        *dropped += v == 0;
+    }
+    return kept;
+}
+
+static int64_t box_size(const mask_info *mi, const tok_box *b)
+{
+    int64_t n = 1;
+    for (int d = 0; d < mi->ndims; d++)
+        n *= b->hi[d] - b->lo[d] + 1;
+    return n;
+}
+
+static void report_pair(const mask_info *mi, const expr_env *env, bool visited, mask_class c, const tok_box *qb,
+                        const tok_box *kb, bool check_all, mask_work *out)
+{
+    if (visited) {
+        out->visited_tiles++;
+        out->visited_pairs += box_size(mi, qb) * box_size(mi, kb);
+        out->full_tiles += c == MASK_FULL;
+    }
+    if (!visited && !check_all)
+        return;
+    int64_t dropped, kept = count_kept(mi, env, qb, kb, &dropped);
+    if (kept < 0 || out->kept_pairs < 0) {
+        out->kept_pairs = -1;
+        return;
+    }
+    out->kept_pairs += kept;
+    if (!visited)
+        out->missed_pairs += kept;
+    if (visited && c == MASK_FULL)
+        out->bad_full += dropped;
+}
+
+bool mask_work_report(const mask_info *mi, const expr_env *env, bool check_all, mask_work *out)
+{
+    int64_t nq[SCHED_MAX_DIMS], nk[SCHED_MAX_DIMS], qext[3], kext[3];
+    int64_t tq = mask_tile_count(mi, env, true, nq), tk = mask_tile_count(mi, env, false, nk);
+    mask_extents(mi, env, true, qext);
+    mask_extents(mi, env, false, kext);
+    *out = (mask_work){0};
+    out->dense_pairs = qext[0] * qext[1] * qext[2] * kext[0] * kext[1] * kext[2];
+    out->total_tiles = tq * tk;
+    for (int64_t i = 0; i < tq; i++) {
+        tok_box qb, kb;
+        int64_t lo[3], hi[3];
+        mask_tile_box(mi, env, true, i, &qb);
+        bool any = kv_range_eval(mi, env, &qb, lo, hi);
+        for (int64_t j = 0; j < tk; j++) {
+            mask_tile_box(mi, env, false, j, &kb);
+            mask_class c = mask_classify_boxes(mi, env, &qb, &kb);
+            bool visited = any && in_range(mi, lo, hi, &kb) && c != MASK_EMPTY;
+            report_pair(mi, env, visited, c, &qb, &kb, check_all, out);
+        }
+    }
+    return true;
+}

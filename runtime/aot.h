@@ -1,0 +1,93 @@
+/*
+ * aot.h — ahead-of-time output: a C header and a C source that embed a
+ * compiled kernel image and launch it through the CUDA driver API.
+ *
+ * aot_generate() writes DIR/NAME.h and DIR/NAME.c. The generated code:
+ *  - embeds the PTX (and the cubin when given) as byte arrays with an
+ *    FNV-1a checksum, so NAME_self_check() can verify the image without a
+ *    driver ("dry" check);
+ *  - declares NAME_args, a struct with one field per kernel parameter in
+ *    launch order (device pointers as void *, integers as int32_t/int64_t,
+ *    floats as float/double);
+ *  - NAME_launch(const NAME_args *, struct CUstream_st *) — the stream type
+ *    is CUstream of cuda.h — validates every argument (non-NULL and aligned
+ *    pointers, integers in range, grid within the device limits), loads
+ *    libcuda with dlopen on first use (path from $ATTNC_LIBCUDA, else
+ *    libcuda.so.1), loads the image once per CUDA context under a mutex
+ *    (cubin first, PTX through the driver JIT when the cubin does not fit
+ *    the device), raises the dynamic shared memory limit when needed, and
+ *    launches. It returns a status (NAME_OK, NAME_ERR_INVALID_ARGUMENT,
+ *    NAME_ERR_NO_DRIVER, NAME_ERR_CUDA, NAME_ERR_IMAGE — the same numbers as
+ *    attnc_status) and keeps a per-thread message (NAME_errmsg()).
+ * The program links nothing of attnc, LLVM or CUDA: only libc (dlopen).
+ */
+#ifndef ATTNC_RUNTIME_AOT_H
+#define ATTNC_RUNTIME_AOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../support/strbuf.h"
+
+typedef enum { AOT_PTR, AOT_I32, AOT_I64, AOT_F32, AOT_F64 } aot_type;
+
+typedef struct aot_param {
+    const char *name; /* a C identifier */
+    aot_type type;
+    int align;        /* pointers: required byte alignment (0: 16) */
+    bool nullable;    /* pointers: NULL allowed (an optional output) */
+    int64_t min, max; /* integers: inclusive range; unchecked when min > max */
+    int count;        /* > 1: an array field of that many scalars (each a kernel
+                         parameter, in order); 0 or 1: one value */
+} aot_param;
+
+/* One launch-grid extent: ceil(param[a0] * param[a1] / div), where a -1
+ * index stands for 1; with both indices -1 the extent is `div` itself. */
+typedef struct aot_dim {
+    int arg[2];
+    int64_t div;
+} aot_dim;
+
+typedef struct aot_spec {
+    const char *name;  /* C prefix of everything generated, file names too */
+    const char *entry; /* the PTX .entry symbol */
+    const char *arch;  /* "sm_80" ... (a comment, and ptxas's target) */
+    const char *ptx;
+    size_t ptx_len;
+    const unsigned char *cubin; /* optional */
+    size_t cubin_len;
+    const aot_param *params;
+    int nparams;
+    aot_dim grid[3];
+    /* Optional: a C expression per grid dim overriding grid[i], over the
+     * fields of `a` (the args) and NAME_ceil(x, y, d) = ceil(x * y / d); for
+     * generator use (never user text). */
+    const char *grid_c[3];
+    int block[3];
+    int dyn_smem;          /* bytes of dynamic shared memory */
+    const char *recipe;    /* for the header comment (may be NULL) */
+    const char *schedule;  /* idem */
+} aot_spec;
+
+/* Checks the spec (identifiers, entry present in the PTX, geometry). */
+bool aot_check_spec(const aot_spec *s, strbuf *err);
+/* Renders both files into strbufs. */
+bool aot_render(const aot_spec *s, strbuf *header, strbuf *source, strbuf *err);
+/* Renders and writes DIR/NAME.h and DIR/NAME.c (DIR is created). */
+bool aot_generate(const aot_spec *s, const char *dir, strbuf *err);
+
+/* Runs ptxas (ATTNC_PTXAS, else /usr/local/cuda/bin/ptxas, else ptxas on
+ * PATH) on a PTX file. Returns 1 on success (cubin written), 0 when no ptxas
+ * exists (nothing done), -1 when ptxas failed (its log in `log`). */
+int aot_run_ptxas(const char *ptx_path, const char *arch, const char *cubin_path, strbuf *log);
+
+/* Parses "x:ptr, n:i32>0, lse:ptr?" into params (names point into an arena
+ * owned by the caller-supplied buffer `storage` of `cap` bytes). Used by
+ * `attnc compile --from-ptx`. Returns the count or -1 with a message. */
+int aot_parse_signature(const char *text, aot_param *out, int max, char *storage, size_t cap, strbuf *err);
+
+/* Parses "n/256,1,1" or "tokens/64,heads*batch,1" against the parameters. */
+bool aot_parse_grid(const char *text, const aot_param *params, int nparams, aot_dim out[3], strbuf *err);
+
+#endif

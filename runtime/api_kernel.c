@@ -1,0 +1,149 @@
+/* api_kernel.c — attnc_kernel_build: copy the recipe, resolve the schedule,
+ * lower to tile IR and compile for the chosen backend. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api_backend.h"
+
+/* TEMPORARY until passes/pipeline.h (branch tileir) is on main: the same
+ * declaration, weak so this file links before the passes exist. */
+tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err);
+#pragma weak lower_recipe
+#pragma weak cuda_kernel_build
+
+static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
+{
+    const recipe *r = k->r;
+    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
+    target_arch arch = o->backend == ATTNC_BACKEND_CPU ? TARGET_HOST : TARGET_SM80;
+    if (o->schedule) {
+        if (!schedule_parse(o->schedule, nd, &k->sched, err))
+            return ATTNC_ERR_INVALID_ARGUMENT;
+    } else {
+        k->sched = r->sched;
+    }
+    if (k->sched.is_auto || k->sched.ndims != nd) {
+        k->sched = schedule_default(nd, arch, r->family == FAMILY_LINEAR);
+        if (r->family == FAMILY_LINEAR && r->linear.block > 0)
+            k->sched.linear_block = r->linear.block;
+    }
+    if (!schedule_check(&k->sched, arch, r->head_dim, dtype_size(r->qkv_dtype), err))
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    strbuf sb;
+    sb_init(&sb);
+    schedule_print(&sb, &k->sched);
+    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+    return ATTNC_OK;
+}
+
+static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, strbuf *err)
+{
+    if (!lower) {
+        sb_puts(err, "the tile IR lowering is not part of this build");
+        return ATTNC_ERR_UNSUPPORTED;
+    }
+    tir_kernel *tk = lower(&k->arena, k->r, &k->sched, TARGET_HOST, err);
+    if (!tk)
+        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    if (!host_codegen_build(&k->arena, tk, k->r, 2, &k->host, err))
+        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    return ATTNC_OK;
+}
+
+static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, strbuf *err)
+{
+    attnc_status st = resolve_schedule(k, o, err);
+    if (st)
+        return st;
+    if (o->backend == ATTNC_BACKEND_CPU)
+        return build_host(k, lower, err);
+    if (!cuda_kernel_build) {
+        sb_puts(err, "the CUDA backend is not part of this build");
+        return ATTNC_ERR_UNSUPPORTED;
+    }
+    return cuda_kernel_build(k, o);
+}
+
+static attnc_status check_build_args(attnc_context *ctx, attnc_kernel **out, const recipe *r,
+                                     const attnc_build_options *o)
+{
+    if (!out || !r)
+        return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: %s is NULL", !out ? "out" : "recipe");
+    if (o && (o->version < 1 || o->version > ATTNC_BUILD_OPTIONS_VERSION))
+        return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT,
+                         "attnc_kernel_build: options version %d (this library knows 1..%d; use ATTNC_BUILD_OPTIONS_INIT)",
+                         o->version, ATTNC_BUILD_OPTIONS_VERSION);
+    if (o && o->backend != ATTNC_BACKEND_CPU && o->backend != ATTNC_BACKEND_CUDA)
+        return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: unknown backend %d", (int)o->backend);
+    return ATTNC_OK;
+}
+
+attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx, const attnc_recipe *r,
+                                const attnc_build_options *options)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx)
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    if (r && r->ctx != ctx)
+        return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: the recipe belongs to another context");
+    return kernel_build_with(out, ctx, r ? r->r : NULL, options, lower_recipe);
+}
+
+attnc_status kernel_build_with(attnc_kernel **out, attnc_context *ctx, const recipe *r,
+                               const attnc_build_options *options, kernel_lower_fn lower)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx)
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    ctx_clear_error(ctx);
+    attnc_status st = check_build_args(ctx, out, r, options);
+    if (st)
+        return st;
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    if (options)
+        o = *options;
+    attnc_kernel *k = ctx_calloc(ctx, sizeof *k);
+    if (!k)
+        return ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory creating a kernel");
+    k->ctx = ctx;
+    k->backend = o.backend;
+    arena_init(&k->arena, &ctx->heap);
+    strbuf err;
+    sb_init(&err);
+    k->r = kernel_recipe_copy(&k->arena, r);
+    st = k->r ? build_backend(k, &o, lower, &err) : ATTNC_ERR_NOMEM;
+    if (st == ATTNC_ERR_NOMEM || (st && k->arena.failed))
+        st = ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory building kernel '%s'", r->name);
+    else if (st && k->errmsg[0])
+        memcpy(ctx->errmsg, k->errmsg, sizeof ctx->errmsg);
+    else if (st)
+        ctx_error(ctx, st, "%s%s", st == ATTNC_ERR_INTERNAL ? "internal error (please report it with the recipe): " : "",
+                  err.failed ? "out of memory" : sb_cstr(&err));
+    sb_free(&err);
+    if (st) {
+        attnc_kernel_destroy(k);
+        return st;
+    }
+    *out = k;
+    return ATTNC_OK;
+}
+
+void attnc_kernel_destroy(attnc_kernel *k)
+{
+    if (!k)
+        return;
+    if (k->ops && k->ops->destroy)
+        k->ops->destroy(k);
+    host_kernel_release(&k->host);
+    attnc_context *ctx = k->ctx;
+    arena_free_all(&k->arena);
+    ctx_free(ctx, k);
+}
+
+const char *attnc_kernel_schedule(const attnc_kernel *k)
+{
+    return k ? k->sched_text : "";
+}

@@ -1,0 +1,261 @@
+/* api_validate.c — every check a launch makes before touching memory:
+ * presence, pointers, dtypes, ranks, shapes against the recipe and each
+ * other, strides (non-negative, head dim contiguous, outputs never
+ * self-overlapping, offsets that fit in 64 bits), alignment, sizes bound by
+ * name, params, and launch-time bounds of named forms. Each failure names
+ * the tensor, the dimension and the rule. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../frontend/forms.h"
+#include "api_internal.h"
+
+static const char *const tnames[ARG_NFIXED] = {"q", "k", "v", "o", "lse"};
+static const int64_t SIZE_MAX_ALLOWED = ((int64_t)1 << 31) - 1;
+
+typedef struct vctx {
+    attnc_kernel *k;
+    const attnc_args *a;
+    launch_problem *p;
+} vctx;
+
+#define FAIL(v, ...) kernel_error((v)->k, ATTNC_ERR_INVALID_ARGUMENT, __VA_ARGS__)
+
+static const char *tensor_name(const vctx *v, int i)
+{
+    return i < ARG_NFIXED ? tnames[i] : v->k->r->params[i - ARG_NFIXED].name;
+}
+
+static int cmp_dim(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y; /* {stride, extent} pairs */
+    return (a[0] > b[0]) - (a[0] < b[0]);
+}
+
+/* Non-negative strides, offsets within 2^62, and (for outputs) no two
+ * elements at one address. */
+static attnc_status check_strides(vctx *v, int i, const attnc_tensor *t, bool output)
+{
+    int64_t dims[4][2];
+    int n = 0;
+    int64_t span = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] <= 1)
+            continue;
+        if (t->stride[d] < 0)
+            return FAIL(v, "tensor '%s': stride[%d] = %lld is negative", tensor_name(v, i), d, (long long)t->stride[d]);
+        if (t->stride[d] > ((int64_t)1 << 62) / t->shape[d] || span > ((int64_t)1 << 62))
+            return FAIL(v, "tensor '%s': stride[%d] = %lld makes offsets overflow", tensor_name(v, i), d,
+                        (long long)t->stride[d]);
+        span += (t->shape[d] - 1) * t->stride[d];
+        dims[n][0] = t->stride[d];
+        dims[n][1] = t->shape[d];
+        n++;
+    }
+    if (!output)
+        return ATTNC_OK;
+    qsort(dims, (size_t)n, sizeof dims[0], cmp_dim);
+    int64_t covered = 0; /* last offset reachable with the smaller strides */
+    for (int j = 0; j < n; j++) {
+        if (dims[j][0] <= covered)
+            return FAIL(v, "output tensor '%s': strides make elements overlap (stride %lld inside a span of %lld); "
+                           "outputs need a one-to-one layout",
+                        tensor_name(v, i), (long long)dims[j][0], (long long)covered + 1);
+        covered += (dims[j][1] - 1) * dims[j][0];
+    }
+    return ATTNC_OK;
+}
+
+static int64_t elem_count(const attnc_tensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++)
+        n *= t->shape[d];
+    return n;
+}
+
+/* Rank, dtype, pointer, alignment, shape range and strides of one tensor. */
+static attnc_status check_tensor(vctx *v, int i, int ndim, dtype dt, bool output)
+{
+    const attnc_tensor *t = &v->a->tensors[i];
+    const char *nm = tensor_name(v, i);
+    if (t->ndim != ndim)
+        return FAIL(v, "tensor '%s': ndim is %d, expected %d", nm, t->ndim, ndim);
+    if ((int)t->dtype != (int)dt)
+        return FAIL(v, "tensor '%s': dtype %s, expected %s", nm, (unsigned)t->dtype <= ATTNC_U8 ? dtype_name((dtype)t->dtype) : "?",
+                    dtype_name(dt));
+    for (int d = 0; d < ndim; d++)
+        if (t->shape[d] < 0 || t->shape[d] > SIZE_MAX_ALLOWED)
+            return FAIL(v, "tensor '%s': shape[%d] = %lld is not in 0..2^31-1", nm, d, (long long)t->shape[d]);
+    if (!t->data && elem_count(t) > 0)
+        return FAIL(v, "tensor '%s': data is NULL", nm);
+    if ((uintptr_t)t->data % (uintptr_t)dtype_size(dt))
+        return FAIL(v, "tensor '%s': data %p is not aligned to its %d-byte elements", nm, t->data, dtype_size(dt));
+    if (i <= ARG_O && t->shape[3] > 1 && t->stride[3] != 1)
+        return FAIL(v, "tensor '%s': stride[3] = %lld; the head dimension must be contiguous (stride 1)", nm,
+                    (long long)t->stride[3]);
+    return check_strides(v, i, t, output);
+}
+
+/* shape[d] of tensor i must equal want (named for the message). */
+static attnc_status expect_dim(vctx *v, int i, int d, int64_t want, const char *what)
+{
+    int64_t got = v->a->tensors[i].shape[d];
+    if (got != want)
+        return FAIL(v, "tensor '%s': shape[%d] = %lld but %s is %lld", tensor_name(v, i), d, (long long)got, what,
+                    (long long)want);
+    return ATTNC_OK;
+}
+
+static attnc_status check_qkvo_shapes(vctx *v)
+{
+    const recipe *r = v->k->r;
+    const attnc_tensor *q = &v->a->tensors[ARG_Q], *kt = &v->a->tensors[ARG_K];
+    int64_t *sz = v->p->sizes;
+    sz[SZ_BATCH] = q->shape[0];
+    sz[SZ_HEADS] = q->shape[1];
+    sz[SZ_TOKENS] = q->shape[2];
+    sz[SZ_KV_HEADS] = kt->shape[1];
+    sz[SZ_KV_TOKENS] = kt->shape[2];
+    attnc_status st;
+    if ((st = expect_dim(v, ARG_Q, 3, r->head_dim, "the recipe's head_dim")) ||
+        (st = expect_dim(v, ARG_K, 0, sz[SZ_BATCH], "batch (from q)")) ||
+        (st = expect_dim(v, ARG_K, 3, r->head_dim, "the recipe's head_dim")) ||
+        (st = expect_dim(v, ARG_V, 0, sz[SZ_BATCH], "batch (from q)")) ||
+        (st = expect_dim(v, ARG_V, 1, sz[SZ_KV_HEADS], "kv_heads (from k)")) ||
+        (st = expect_dim(v, ARG_V, 2, sz[SZ_KV_TOKENS], "kv_tokens (from k)")) ||
+        (st = expect_dim(v, ARG_V, 3, r->head_dim_v, "the recipe's head_dim_v")) ||
+        (st = expect_dim(v, ARG_O, 0, sz[SZ_BATCH], "batch (from q)")) ||
+        (st = expect_dim(v, ARG_O, 1, sz[SZ_HEADS], "heads (from q)")) ||
+        (st = expect_dim(v, ARG_O, 2, sz[SZ_TOKENS], "tokens (from q)")) ||
+        (st = expect_dim(v, ARG_O, 3, r->head_dim_v, "the recipe's head_dim_v")))
+        return st;
+    if (v->a->tensor_set[ARG_LSE] &&
+        ((st = expect_dim(v, ARG_LSE, 0, sz[SZ_BATCH], "batch (from q)")) ||
+         (st = expect_dim(v, ARG_LSE, 1, sz[SZ_HEADS], "heads (from q)")) ||
+         (st = expect_dim(v, ARG_LSE, 2, sz[SZ_TOKENS], "tokens (from q)"))))
+        return st;
+    return ATTNC_OK;
+}
+
+static attnc_status check_heads_tokens(vctx *v)
+{
+    const recipe *r = v->k->r;
+    int64_t *sz = v->p->sizes;
+    if (!r->gqa && sz[SZ_KV_HEADS] != sz[SZ_HEADS])
+        return FAIL(v, "tensor 'k': shape[1] = %lld but q has %lld heads and recipe '%s' does not declare kv_heads (GQA)",
+                    (long long)sz[SZ_KV_HEADS], (long long)sz[SZ_HEADS], r->name);
+    if (sz[SZ_HEADS] > 0 && (sz[SZ_KV_HEADS] < 1 || sz[SZ_HEADS] % sz[SZ_KV_HEADS]))
+        return FAIL(v, "heads = %lld must be a multiple of kv_heads = %lld", (long long)sz[SZ_HEADS],
+                    (long long)sz[SZ_KV_HEADS]);
+    if (!r->cross && sz[SZ_KV_TOKENS] != sz[SZ_TOKENS])
+        return FAIL(v, "tensor 'k': shape[2] = %lld but q has %lld tokens and recipe '%s' is not cross-attention",
+                    (long long)sz[SZ_KV_TOKENS], (long long)sz[SZ_TOKENS], r->name);
+    return ATTNC_OK;
+}
+
+/* Grid dims and extra sizes: bound by name or fixed by the recipe; fixed
+ * standard sizes must match the tensors. */
+static attnc_status check_named_sizes(vctx *v)
+{
+    const recipe *r = v->k->r;
+    int64_t *sz = v->p->sizes;
+    for (int s = 0; s < SZ_MAX; s++) {
+        bool named = (s >= SZ_GRID0 && s < SZ_GRID0 + r->grid_ndim) || (s >= SZ_EXTRA0 && s < r->nsizes);
+        int64_t fixed = r->sizes[s].fixed;
+        if (named) {
+            if (v->a->size_set[s] && fixed > 0 && v->a->sizes[s] != fixed)
+                return FAIL(v, "size '%s' = %lld but the recipe fixes it to %lld", r->sizes[s].name,
+                            (long long)v->a->sizes[s], (long long)fixed);
+            sz[s] = v->a->size_set[s] ? v->a->sizes[s] : fixed;
+            if (sz[s] <= 0)
+                return FAIL(v, "size '%s' is not set (attnc_args_set_size)", r->sizes[s].name ? r->sizes[s].name : "?");
+        } else if (s <= SZ_KV_TOKENS && fixed > 0 && sz[s] != fixed) {
+            return FAIL(v, "%s = %lld but recipe '%s' fixes it to %lld", size_id_name((size_id)s), (long long)sz[s],
+                        r->name, (long long)fixed);
+        }
+    }
+    if (r->grid_ndim > 0) {
+        int64_t prod = 1;
+        for (int d = 0; d < r->grid_ndim; d++)
+            prod *= sz[SZ_GRID0 + d];
+        if (prod != sz[SZ_TOKENS])
+            return FAIL(v, "the token grid holds %lld tokens but q has tokens = %lld", (long long)prod,
+                        (long long)sz[SZ_TOKENS]);
+    }
+    return ATTNC_OK;
+}
+
+static attnc_status check_params(vctx *v)
+{
+    const recipe *r = v->k->r;
+    for (int i = 0; i < r->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        int ti = ARG_NFIXED + i;
+        if (!v->a->tensor_set[ti])
+            return FAIL(v, "runtime param '%s' is not set (attnc_args_set_tensor%s)", rp->name,
+                        rp->ndim == 0 ? " or attnc_args_set_scalar" : "");
+        attnc_status st = check_tensor(v, ti, rp->ndim, rp->dtype, false);
+        if (st)
+            return st;
+        for (int d = 0; d < rp->ndim; d++) {
+            int64_t want = rp->const_dims[d] > 0 ? rp->const_dims[d] : v->p->sizes[rp->dims[d]];
+            const char *what = rp->const_dims[d] > 0 ? "the recipe's literal" : r->sizes[rp->dims[d]].name;
+            if ((st = expect_dim(v, ti, d, want, what ? what : size_id_name(rp->dims[d]))))
+                return st;
+        }
+    }
+    return ATTNC_OK;
+}
+
+/* neighborhood(): a window (times dilation) larger than its grid dim. */
+static attnc_status check_forms(vctx *v, const expr *e)
+{
+    if (!e)
+        return ATTNC_OK;
+    const recipe *r = v->k->r;
+    if (e->kind == EX_FORM && e->u.form == FORM_NEIGHBORHOOD) {
+        int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
+        for (int d = 0; d < nd && 2 * nd + d < e->nargs; d++) {
+            int64_t w = e->args[d]->u.ival, dil = e->args[nd + d]->u.ival;
+            int64_t L = r->grid_ndim > 0 ? v->p->sizes[SZ_GRID0 + d] : v->p->sizes[SZ_TOKENS];
+            if (w * (dil < 1 ? 1 : dil) > L)
+                return FAIL(v, "neighborhood window %lld x dilation %lld is larger than %s = %lld", (long long)w,
+                            (long long)dil, r->grid_ndim > 0 ? r->grid_names[d] : "tokens", (long long)L);
+        }
+    }
+    for (int i = 0; i < e->nargs; i++) {
+        attnc_status st = check_forms(v, e->args[i]);
+        if (st)
+            return st;
+    }
+    return ATTNC_OK;
+}
+
+attnc_status launch_validate(attnc_kernel *k, const attnc_args *a, launch_problem *p)
+{
+    if (a->k != k)
+        return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_launch: the args were made for another kernel");
+    memset(p, 0, sizeof *p);
+    vctx v = {k, a, p};
+    const recipe *r = k->r;
+    for (int i = ARG_Q; i <= ARG_O; i++)
+        if (!a->tensor_set[i])
+            return FAIL(&v, "tensor '%s' is not set (attnc_args_set_tensor)", tnames[i]);
+    attnc_status st;
+    for (int i = ARG_Q; i < ARG_NFIXED; i++) {
+        if (i == ARG_LSE && !a->tensor_set[i])
+            continue;
+        bool lse = i == ARG_LSE;
+        if ((st = check_tensor(&v, i, lse ? 3 : 4, lse ? DT_F32 : r->qkv_dtype, i >= ARG_O)))
+            return st;
+        p->t[i] = &a->tensors[i];
+    }
+    if (a->tensor_set[ARG_LSE] && r->family == FAMILY_LINEAR)
+        return FAIL(&v, "tensor 'lse': linear attention has no log-sum-exp output");
+    if ((st = check_qkvo_shapes(&v)) || (st = check_heads_tokens(&v)) || (st = check_named_sizes(&v)) ||
+        (st = check_params(&v)) || (st = check_forms(&v, r->mask_surface)))
+        return st;
+    p->params = a->tensors + ARG_NFIXED;
+    return ATTNC_OK;
+}

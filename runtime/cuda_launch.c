@@ -1,0 +1,120 @@
+/* cuda_launch.c — cuda_module_launch (cuda_module.h): checks what the
+ * kernel itself relies on (16-byte rows, unit inner stride, sizes that fit
+ * its 32-bit indices, grid limits), marshals the ABI of
+ * codegen/nvptx_kernel.h and launches. Nothing is launched on a bad
+ * argument. */
+#include <string.h>
+
+#include "cuda_driver.h"
+#include "cuda_internal.h"
+
+enum { NSTRIDES = 19, MAXARGS = 5 + NSTRIDES + SZ_MAX + NVPTX_MAX_PARAMS };
+
+typedef struct marshal {
+    CUdeviceptr ptr[5];
+    int64_t stride[NSTRIDES];
+    int32_t size[SZ_MAX];
+    union {
+        CUdeviceptr p;
+        float f;
+        int64_t i;
+    } prm[NVPTX_MAX_PARAMS];
+    void *args[MAXARGS];
+} marshal;
+
+static attnc_status bad(strbuf *err, const char *what)
+{
+    sb_printf(err, "CUDA launch: %s", what);
+    return ATTNC_ERR_INVALID_ARGUMENT;
+}
+
+static attnc_status check_tensor(const cuda_launch *a, int t, int esize, strbuf *err)
+{
+    static const char *names[] = {"q", "k", "v", "o"};
+    if (!a->ptr[t]) {
+        sb_printf(err, "CUDA launch: tensor %s is NULL", names[t]);
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    }
+    bool aligned = a->ptr[t] % 16 == 0 && a->stride[t][3] == 1;
+    for (int i = 0; i < 3; i++)
+        aligned &= (a->stride[t][i] * esize) % 16 == 0;
+    if (!aligned) {
+        sb_printf(err,
+                  "CUDA launch: tensor %s needs a 16-byte aligned base, unit stride in the last dim and "
+                  "16-byte aligned rows",
+                  names[t]);
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    }
+    return ATTNC_OK;
+}
+
+static attnc_status check(const nvptx_kernel_info *info, const cuda_launch *a, strbuf *err)
+{
+    for (int t = 0; t < 4; t++) {
+        attnc_status st = check_tensor(a, t, 2, err);
+        if (st)
+            return st;
+    }
+    for (int i = 0; i < SZ_MAX; i++)
+        if (a->size[i] < 0 || a->size[i] > INT32_MAX)
+            return bad(err, "a size is negative or does not fit 32 bits");
+    if (a->size[SZ_KV_HEADS] < 1 || a->size[SZ_HEADS] % a->size[SZ_KV_HEADS])
+        return bad(err, "heads must be a multiple of kv_heads");
+    if (a->size[SZ_HEADS] > 65535 || a->size[SZ_BATCH] > 65535)
+        return bad(err, "batch and heads must be at most 65535");
+    for (int i = 0; i < info->nparams; i++)
+        if (!info->param_scalar[i] && !a->param_ptr[i])
+            return bad(err, "a tensor param is NULL");
+    return ATTNC_OK;
+}
+
+static int fill(marshal *m, const nvptx_kernel_info *info, const cuda_launch *a)
+{
+    int n = 0, s = 0;
+    for (int t = 0; t < 5; t++) {
+        m->ptr[t] = (CUdeviceptr)a->ptr[t];
+        m->args[n++] = &m->ptr[t];
+    }
+    for (int t = 0; t < 5; t++)
+        for (int i = 0; i < (t == 4 ? 3 : 4); i++) {
+            m->stride[s] = a->stride[t][i];
+            m->args[n++] = &m->stride[s++];
+        }
+    for (int i = 0; i < SZ_MAX; i++) {
+        m->size[i] = (int32_t)a->size[i];
+        m->args[n++] = &m->size[i];
+    }
+    for (int i = 0; i < info->nparams; i++) {
+        if (!info->param_scalar[i])
+            m->prm[i].p = (CUdeviceptr)a->param_ptr[i];
+        else if (info->param_float[i])
+            m->prm[i].f = (float)a->param_scalar[i];
+        else
+            m->prm[i].i = (int64_t)a->param_scalar[i];
+        m->args[n++] = &m->prm[i];
+    }
+    return n;
+}
+
+attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stream, strbuf *err)
+{
+    const nvptx_kernel_info *info = cuda_module_info(k);
+    attnc_status st = check(info, a, err);
+    if (st)
+        return st;
+    int64_t gx = nvptx_grid_x(info, a->size);
+    if (gx == 0 || a->size[SZ_HEADS] == 0 || a->size[SZ_BATCH] == 0)
+        return ATTNC_OK; /* nothing to compute */
+    if (gx > INT32_MAX)
+        return bad(err, "too many query tiles");
+    const cuda_api *api;
+    if ((st = cuda_api_get(&api, err)))
+        return st;
+    marshal m;
+    memset(&m, 0, sizeof m);
+    fill(&m, info, a);
+    CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
+                                     (unsigned)a->size[SZ_BATCH], (unsigned)info->threads, 1, 1,
+                                     (unsigned)info->smem_bytes, (CUstream)stream, m.args, NULL);
+    return cuda_check(api, r, "cuLaunchKernel", err);
+}

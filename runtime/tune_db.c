@@ -1,0 +1,199 @@
+/* tune_db.c — the SQLite tuning database; see tune_db.h for the contract. */
+#include "tune_db.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "cache.h"
+#include "cache_disk.h"
+#include "tune_db_impl.h"
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS best("
+    " recipe_hash TEXT NOT NULL, arch TEXT NOT NULL, bucket TEXT NOT NULL,"
+    " schedule TEXT NOT NULL, time_us REAL NOT NULL, created INTEGER NOT NULL,"
+    " checksum INTEGER NOT NULL, PRIMARY KEY(recipe_hash, arch, bucket));"
+    "CREATE TABLE IF NOT EXISTS candidates("
+    " recipe_hash TEXT NOT NULL, arch TEXT NOT NULL, bucket TEXT NOT NULL,"
+    " schedule TEXT NOT NULL, time_us REAL NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,"
+    " PRIMARY KEY(recipe_hash, arch, bucket, schedule));"
+    "PRAGMA user_version = 1;";
+
+/* XXH3-64 over the row's fields, NUL-separated, the time printed exactly. */
+static int64_t row_sum(const char *recipe, const char *arch, const char *bucket, const char *sched, double us)
+{
+    char t[40];
+    snprintf(t, sizeof t, "%.17g", us);
+    const char *f[] = {recipe, arch, bucket, sched, t};
+    XXH64_hash_t h = 0x617474; /* "att" */
+    for (int i = 0; i < 5; i++)
+        h = XXH3_64bits_withSeed(f[i] ? f[i] : "", f[i] ? strlen(f[i]) + 1 : 1, h);
+    return (int64_t)h;
+}
+
+/* attnc_row_sum(recipe, arch, bucket, schedule, time_us) for SQL. */
+static void sql_row_sum(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+    (void)argc;
+    sqlite3_result_int64(ctx, row_sum((const char *)sqlite3_value_text(v[0]), (const char *)sqlite3_value_text(v[1]),
+                                      (const char *)sqlite3_value_text(v[2]), (const char *)sqlite3_value_text(v[3]),
+                                      sqlite3_value_double(v[4])));
+}
+
+static bool exec(sqlite3 *db, const char *sql, strbuf *msg)
+{
+    char *e = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &e) == SQLITE_OK)
+        return true;
+    sb_printf(msg, "tuning database: %s", e ? e : sqlite3_errmsg(db));
+    sqlite3_free(e);
+    return false;
+}
+
+/* PRAGMA quick_check answers one row "ok" on a sound file. */
+static bool sound(sqlite3 *db, strbuf *why)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+    bool ok = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+              !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+    if (!ok)
+        sb_puts(why, rc == SQLITE_OK && sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+                                                                   : sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Opens and sets up; false with the reason in why (db closed). */
+static bool try_open(tune_db *t, strbuf *why)
+{
+    if (sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        sb_puts(why, t->db ? sqlite3_errmsg(t->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(t->db, 15000);
+    sqlite3_extended_result_codes(t->db, 1);
+    if (!sound(t->db, why))
+        goto fail;
+    if (!exec(t->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", why) || !exec(t->db, schema, why))
+        goto fail;
+    if (sqlite3_create_function(t->db, "attnc_row_sum", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_row_sum,
+                                NULL, NULL) != SQLITE_OK) {
+        sb_puts(why, sqlite3_errmsg(t->db));
+        goto fail;
+    }
+    return true;
+fail:
+    sqlite3_close(t->db);
+    t->db = NULL;
+    return false;
+}
+
+/* Moves a damaged file (and its WAL/SHM companions) out of the way. */
+static void move_aside(const char *path, strbuf *note)
+{
+    char aside[4200], side[4200];
+    snprintf(aside, sizeof aside, "%s.corrupt-%lld", path, (long long)time(NULL));
+    if (rename(path, aside) == 0)
+        sb_printf(note, "; moved to '%s'", aside);
+    else
+        unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+static char *default_path(strbuf *msg)
+{
+    strbuf p;
+    sb_init(&p);
+    char *r = NULL;
+    if (cache_default_dir(&p, false, msg)) {
+        sb_puts(&p, "/tuning.sqlite");
+        r = p.failed ? NULL : strdup(sb_cstr(&p));
+    }
+    sb_free(&p);
+    return r;
+}
+
+static void make_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return;
+    char dir[4096];
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof dir)
+        return;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    disk_make_dirs(dir, NULL);
+}
+
+static bool open_or_recreate(tune_db *t, strbuf *note)
+{
+    struct stat st;
+    bool was_empty = stat(t->path, &st) == 0 && st.st_size == 0;
+    strbuf why;
+    sb_init(&why);
+    bool ok = try_open(t, &why);
+    if (!ok && access(t->path, F_OK) == 0) {
+        sb_printf(note, "tuning database '%s' is corrupt (%s); recreated empty", t->path, sb_cstr(&why));
+        move_aside(t->path, note);
+        sb_clear(&why);
+        ok = try_open(t, &why);
+    } else if (ok && was_empty) {
+        sb_printf(note, "tuning database '%s' was an empty file; recreated", t->path);
+    }
+    if (!ok)
+        sb_printf(note, "cannot open tuning database '%s': %s", t->path, sb_cstr(&why));
+    sb_free(&why);
+    return ok;
+}
+
+tune_db *tune_db_open(const char *path, strbuf *note)
+{
+    strbuf scratch;
+    sb_init(&scratch);
+    if (!note)
+        note = &scratch;
+    tune_db *t = calloc(1, sizeof *t);
+    if (t)
+        t->path = path ? strdup(path) : default_path(note);
+    if (!t || !t->path) {
+        if (!t)
+            sb_puts(note, "out of memory opening the tuning database");
+        free(t);
+        sb_free(&scratch);
+        return NULL;
+    }
+    make_parent(t->path);
+    if (!open_or_recreate(t, note)) {
+        tune_db_close(t);
+        t = NULL;
+    }
+    sb_free(&scratch);
+    return t;
+}
+
+void tune_db_close(tune_db *t)
+{
+    if (!t)
+        return;
+    sqlite3_close(t->db);
+    free(t->path);
+    free(t);
+}
+
+const char *tune_db_path(const tune_db *t)
+{
+    return t->path;
+}

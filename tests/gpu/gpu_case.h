@@ -1,0 +1,38 @@
+/*
+ * gpu_case.h — run one attention kernel on the GPU against an fp64
+ * reference (tests only). Inputs are fresh random numbers, outputs are
+ * poisoned with NaN before the launch so an unwritten element fails, and
+ * NaN never passes.
+ */
+#ifndef ATTNC_TESTS_GPU_CASE_H
+#define ATTNC_TESTS_GPU_CASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hand_tir.h"
+#include "runtime/cuda_module.h"
+
+typedef struct gpu_shape {
+    int batch, heads, kv_heads, tokens;
+    int grid[3]; /* grid recipes: extents (tokens = product) */
+    bool bshd;   /* [batch, tokens, heads, dim] memory order */
+} gpu_shape;
+
+typedef struct gpu_result {
+    double o_rel_l2;   /* ||o - ref|| / ||ref|| over kept rows */
+    double o_max_abs;
+    double lse_max_abs; /* over rows with a kept key */
+    long bad;           /* NaN, unwritten, or inf mismatches */
+    long dead_rows;     /* rows with no kept key */
+} gpu_result;
+
+/* True when a driver and GPU exist; otherwise prints the skip line. */
+bool gpu_available(void);
+
+/* Builds cfg's kernel, runs it on shape, compares. Returns the status of the
+ * first failing CUDA step (message in err). */
+attnc_status gpu_run_case(const hand_cfg *cfg, const gpu_shape *shape, uint64_t seed, gpu_result *res,
+                          strbuf *err);
+
+#endif

@@ -1,0 +1,58 @@
+/* ptxas_run.c — see ptxas_run.h. */
+#include "ptxas_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *ptxas_path(void)
+{
+    const char *p = getenv("ATTNC_PTXAS");
+    return p && *p ? p : "/usr/local/cuda/bin/ptxas";
+}
+
+bool ptxas_available(void)
+{
+    return access(ptxas_path(), X_OK) == 0;
+}
+
+bool ptxas_check(const char *ptx, const char *arch, strbuf *log)
+{
+    char path[] = "/tmp/attnc_ptx_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return false;
+    FILE *f = fdopen(fd, "w");
+    fputs(ptx, f);
+    fclose(f);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s -v --gpu-name %s %s -o /dev/null 2>&1", ptxas_path(), arch, path);
+    FILE *p = popen(cmd, "r");
+    bool ok = false;
+    if (p) {
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+            sb_append(log, buf, n);
+        int st = pclose(p);
+        ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    unlink(path);
+    return ok;
+}
+
+int ptxas_spill_bytes(const char *log)
+{
+    int total = 0;
+    for (const char *s = log; (s = strstr(s, "bytes spill")) != NULL; s++) {
+        const char *b = s;
+        while (b > log && b[-1] == ' ')
+            b--;
+        while (b > log && b[-1] >= '0' && b[-1] <= '9')
+            b--;
+        total += atoi(b);
+    }
+    return total;
+}

@@ -1,0 +1,20 @@
+/*
+ * ptxas_run.h — run /usr/local/cuda/bin/ptxas on PTX text (tests only).
+ * ptxas_available() is false when the tool is absent; tests then print
+ * "skipped: no ptxas".
+ */
+#ifndef ATTNC_TESTS_PTXAS_RUN_H
+#define ATTNC_TESTS_PTXAS_RUN_H
+
+#include <stdbool.h>
+
+#include "support/strbuf.h"
+
+bool ptxas_available(void);
+/* Assembles ptx for arch ("sm_80", "sm_90a") with -v; the tool's output goes
+ * to log. Returns true when ptxas exits 0. */
+bool ptxas_check(const char *ptx, const char *arch, strbuf *log);
+/* From a -v log: total spill bytes (stores + loads) and stack frame bytes. */
+int ptxas_spill_bytes(const char *log);
+
+#endif

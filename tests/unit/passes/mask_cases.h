@@ -1,0 +1,161 @@
+/* mask_cases.h — the mask recipes the mask-analysis tests and the report
+ * walk, each with a random (or fixed) shape. Header-only (see
+ * recipe_builders.h). */
+#ifndef ATTNC_TESTS_MASK_CASES_H
+#define ATTNC_TESTS_MASK_CASES_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "passes/mask_analysis.h"
+#include "recipe_builders.h"
+
+typedef enum {
+    MC_CAUSAL,
+    MC_CAUSAL_GRID2, /* causal on the flat index of a 2-D grid */
+    MC_SLIDING,
+    MC_SLIDING_SINKS,
+    MC_NB1D,
+    MC_NB2D,
+    MC_NB3D,
+    MC_RADIAL,
+    MC_STRIDED_HEADS,
+    MC_DOC_CAUSAL,
+    MC_DOCUMENT,
+    MC_BLOCKS,
+    MC_COUNT
+} mask_case;
+
+static const char *const mc_names[MC_COUNT] = {
+    "causal", "causal_grid2d", "sliding_window", "sliding_window||sinks", "neighborhood1d", "neighborhood2d",
+    "neighborhood3d", "radial", "strided_heads", "document&&causal", "document", "blocks",
+};
+
+/* Runtime tensors for document/blocks: ids[t] and table[qb][kb]. */
+typedef struct mc_params {
+    int64_t ids[4096];
+    uint8_t table[64][64];
+    int64_t bq, bk;
+} mc_params;
+
+static inline int64_t mc_param_reader(void *user, int param, const int64_t *idx, int n)
+{
+    const mc_params *p = user;
+    if (n == 1)
+        return idx[0] >= 0 && idx[0] < 4096 ? p->ids[idx[0]] : 0;
+    if (idx[0] < 0 || idx[0] >= 64 || idx[1] < 0 || idx[1] >= 64)
+        return 0;
+    return p->table[idx[0]][idx[1]];
+}
+
+static inline int64_t mc_rand(int64_t lo, int64_t hi)
+{
+    return lo + rand() % (hi - lo + 1);
+}
+
+static inline int mc_pow2(int max_log2)
+{
+    return 1 << (rand() % (max_log2 + 1));
+}
+
+/* Random neighborhood args for a dim of extent L: w * dil <= L. */
+static inline void mc_nb_args(int64_t L, int64_t *w, int64_t *dil, int64_t *stride, bool *causal)
+{
+    *dil = mc_rand(1, L >= 6 ? 3 : 1);
+    int64_t maxw = L / *dil;
+    *w = mc_rand(1, maxw < 1 ? 1 : maxw);
+    *causal = rand() % 4 == 0;
+    *stride = *causal ? 1 : mc_rand(1, *w);
+}
+
+/* Builds case c with random sizes into env (sizes) and random tiles in s. */
+static inline recipe *mc_build(arena *a, mask_case c, expr_env *env, schedule *s, mc_params *p)
+{
+    int gnd = c == MC_CAUSAL_GRID2 || c == MC_NB2D ? 2 : c == MC_NB3D ? 3 : 0;
+    recipe *r = rb_recipe(a, mc_names[c], gnd);
+    memset(env, 0, sizeof *env);
+    env->grid_ndim = gnd;
+    env->sizes[SZ_BATCH] = 1;
+    env->sizes[SZ_HEADS] = env->sizes[SZ_KV_HEADS] = 4;
+    env->head = env->kv_head = rand() % 4;
+    int64_t n = 1;
+    for (int d = 0; d < gnd; d++) {
+        env->sizes[SZ_GRID0 + d] = gnd == 3 ? mc_rand(1, 8) : mc_rand(1, 22);
+        n *= env->sizes[SZ_GRID0 + d];
+    }
+    if (gnd == 0)
+        n = mc_rand(1, 300);
+    env->sizes[SZ_TOKENS] = env->sizes[SZ_KV_TOKENS] = n;
+    *s = schedule_default(gnd ? gnd : 1, TARGET_HOST, false);
+    for (int d = 0; d < s->ndims; d++) {
+        s->q_tile[d] = mc_pow2(gnd ? 3 : 6);
+        s->kv_tile[d] = mc_pow2(gnd ? 3 : 6);
+    }
+    int64_t w[3], dil[3], st[3];
+    bool cz[3];
+    switch (c) {
+    case MC_CAUSAL:
+    case MC_CAUSAL_GRID2:
+        r->mask = rb_causal(a);
+        break;
+    case MC_SLIDING:
+        r->mask = rb_sliding(a, mc_rand(0, n), mc_rand(0, n / 4));
+        break;
+    case MC_SLIDING_SINKS:
+        r->mask = ex_binary(a, BIN_OR, rb_sliding(a, mc_rand(0, n / 2), 0), rb_sinks(a, mc_rand(1, 8)));
+        break;
+    case MC_NB1D:
+        mc_nb_args(n, &w[0], &dil[0], &st[0], &cz[0]);
+        r->mask = rb_neighborhood(a, 0, w, dil, st, cz);
+        break;
+    case MC_NB2D:
+    case MC_NB3D:
+        for (int d = 0; d < gnd; d++)
+            mc_nb_args(env->sizes[SZ_GRID0 + d], &w[d], &dil[d], &st[d], &cz[d]);
+        r->mask = rb_neighborhood(a, gnd, w, dil, st, cz);
+        break;
+    case MC_RADIAL:
+        r->mask = rb_radial(a, mc_rand(1, 32), mc_rand(1, 16));
+        break;
+    case MC_STRIDED_HEADS:
+        r->mask = rb_strided_heads(a, mc_rand(1, 4), mc_rand(1, 40));
+        break;
+    case MC_DOC_CAUSAL:
+    case MC_DOCUMENT: {
+        int64_t seg = 0, left = 0;
+        for (int64_t t = 0; t < n; t++) {
+            if (left == 0) {
+                seg++;
+                left = mc_rand(1, 60);
+            }
+            p->ids[t] = seg;
+            left--;
+        }
+        expr *doc = rb_document(a, r);
+        r->mask = c == MC_DOCUMENT ? doc : ex_binary(a, BIN_AND, doc, rb_causal(a));
+        break;
+    }
+    default: { /* MC_BLOCKS */
+        p->bq = mc_rand(1, 32);
+        p->bk = mc_rand(1, 32);
+        for (int i = 0; i < 64; i++)
+            for (int j = 0; j < 64; j++)
+                p->table[i][j] = rand() % 3 == 0;
+        recipe_param *pr = ARENA_NEW(a, recipe_param);
+        pr->name = "table";
+        pr->dtype = DT_U8;
+        pr->ndim = 2;
+        r->params = pr;
+        r->nparams = 1;
+        expr *idx[2] = {RB_B(DIV, rb_t(a, SIDE_Q), RB_I(p->bq)), RB_B(DIV, rb_t(a, SIDE_K), RB_I(p->bk))};
+        r->mask = RB_B(NE, ex_param(a, 0, TY_INT, 2, idx), RB_I(0));
+        break;
+    }
+    }
+    env->param = mc_param_reader;
+    env->param_user = p;
+    r->sched = *s;
+    return r;
+}
+
+#endif

@@ -1,0 +1,233 @@
+/* test_aot.c — the AOT generator: spec checks, signature/grid parsing, and
+ * the generated files compiled with the system C compiler (strict flags),
+ * linked against nothing of attnc/LLVM/CUDA, run without a driver (clear
+ * "no CUDA driver" status), argument validation, and a damaged image
+ * caught by the dry self-check. */
+#include "tmpdir.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "runtime/aot.h"
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    b[len] = 0;
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+static void write_all(const char *path, const char *text, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    fclose(f);
+}
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+typedef struct fixture {
+    char *ptx;
+    size_t ptx_len;
+    aot_param params[8];
+    char names[256];
+    int nparams;
+    aot_spec spec;
+} fixture;
+
+static void make_spec(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    f->ptx = read_all(ATTNC_SOURCE_DIR "/examples/add_one.ptx", &f->ptx_len);
+    strbuf err;
+    sb_init(&err);
+    f->nparams = aot_parse_signature("x:ptr/4, n:i32>=1", f->params, 8, f->names, sizeof f->names, &err);
+    assert_int_equal(f->nparams, 2);
+    f->spec = (aot_spec){.name = "add_one", .entry = "add_one", .arch = "sm_80", .ptx = f->ptx,
+                         .ptx_len = f->ptx_len, .params = f->params, .nparams = f->nparams,
+                         .block = {256, 1, 1}, .recipe = "(hand-written PTX)"};
+    assert_true(aot_parse_grid("n/256, 1, 1", f->params, f->nparams, f->spec.grid, &err));
+    sb_free(&err);
+}
+
+static void test_parse(void **state)
+{
+    (void)state;
+    aot_param p[4];
+    char names[64];
+    strbuf err;
+    sb_init(&err);
+    assert_int_equal(aot_parse_signature("q:ptr, lse:ptr?/8, t:i64>=16, s:f32", p, 4, names, sizeof names, &err), 4);
+    assert_string_equal(p[1].name, "lse");
+    assert_true(p[1].nullable && p[1].align == 8 && p[1].type == AOT_PTR);
+    assert_true(p[2].type == AOT_I64 && p[2].min == 16 && p[2].max == INT64_MAX);
+    assert_true(p[3].type == AOT_F32);
+    aot_dim g[3];
+    assert_true(aot_parse_grid("t/64,t*t,7", p, 4, g, &err));
+    assert_true(g[0].arg[0] == 2 && g[0].arg[1] == -1 && g[0].div == 64);
+    assert_true(g[1].arg[0] == 2 && g[1].arg[1] == 2 && g[1].div == 1);
+    assert_true(g[2].arg[0] == -1 && g[2].div == 7);
+    assert_int_equal(aot_parse_signature("q ptr", p, 4, names, sizeof names, &err), -1);
+    assert_int_equal(aot_parse_signature("q:int", p, 4, names, sizeof names, &err), -1);
+    assert_int_equal(aot_parse_signature("a:ptr,b:ptr,c:ptr,d:ptr,e:ptr", p, 4, names, sizeof names, &err), -1);
+    assert_false(aot_parse_grid("zz/2,1,1", p, 4, g, &err));
+    assert_false(aot_parse_grid("1,1", p, 4, g, &err));
+    assert_false(aot_parse_grid("1,1,1,1", p, 4, g, &err));
+    sb_free(&err);
+}
+
+static void test_spec_checks(void **state)
+{
+    (void)state;
+    fixture f;
+    make_spec(&f);
+    strbuf err;
+    sb_init(&err);
+    assert_true(aot_check_spec(&f.spec, &err));
+    aot_spec bad = f.spec;
+    bad.name = "add-one";
+    assert_false(aot_check_spec(&bad, &err));
+    bad = f.spec;
+    bad.entry = "add_two";
+    assert_false(aot_check_spec(&bad, &err));
+    bad = f.spec;
+    bad.block[0] = 2048;
+    assert_false(aot_check_spec(&bad, &err));
+    bad = f.spec;
+    bad.grid[0].arg[0] = 0; /* a pointer parameter in the grid */
+    assert_false(aot_check_spec(&bad, &err));
+    sb_free(&err);
+    free(f.ptx);
+}
+
+static const char host_main[] =
+    "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include \"add_one.h\"\n"
+    "#define CHECK(c) do { if (!(c)) { printf(\"FAILED line %d: %s [%s]\\n\", __LINE__, #c, add_one_errmsg()); "
+    "return 1; } } while (0)\n"
+    "int main(int argc, char **argv)\n{\n"
+    "    if (argc > 1 && !strcmp(argv[1], \"damaged\"))\n        return add_one_self_check() == add_one_ERR_IMAGE ? 0 : 1;\n"
+    "    CHECK(add_one_self_check() == add_one_OK);\n"
+    "    CHECK(add_one_validate(NULL) == add_one_ERR_INVALID_ARGUMENT);\n"
+    "    add_one_args a = {NULL, 1000};\n"
+    "    CHECK(add_one_validate(&a) == add_one_ERR_INVALID_ARGUMENT && strstr(add_one_errmsg(), \"'x' is NULL\"));\n"
+    "    a.x = (void *)0x1002;\n"
+    "    CHECK(add_one_validate(&a) == add_one_ERR_INVALID_ARGUMENT && strstr(add_one_errmsg(), \"aligned\"));\n"
+    "    a.x = (void *)0x1000; a.n = 0;\n"
+    "    CHECK(add_one_validate(&a) == add_one_ERR_INVALID_ARGUMENT && strstr(add_one_errmsg(), \"outside\"));\n"
+    "    a.n = 1000;\n    CHECK(add_one_validate(&a) == add_one_OK);\n"
+    "    uint64_t g[3];\n    add_one_grid(&a, g);\n    CHECK(g[0] == 4 && g[1] == 1 && g[2] == 1);\n"
+    "    int st = add_one_launch(&a, NULL); /* ATTNC_LIBCUDA points nowhere */\n"
+    "    CHECK(st == add_one_ERR_NO_DRIVER && strstr(add_one_errmsg(), \"no CUDA driver\"));\n"
+    "    CHECK(!strcmp(add_one_status_string(st), \"no CUDA driver\"));\n"
+    "    printf(\"ok: %s\\n\", add_one_errmsg());\n    return 0;\n}\n";
+
+static void test_generate_build_run(void **state)
+{
+    (void)state;
+    fixture f;
+    make_spec(&f);
+    char *dir = tmpdir_make(), path[512];
+    strbuf err;
+    sb_init(&err);
+    /* With ptxas present the cubin is embedded as well. */
+    unsigned char *cubin = NULL;
+    snprintf(path, sizeof path, "%s/add_one.cubin", dir);
+    int ptxas = aot_run_ptxas(ATTNC_SOURCE_DIR "/examples/add_one.ptx", "sm_80", path, &err);
+    assert_true(ptxas >= 0);
+    if (ptxas == 1) {
+        cubin = (unsigned char *)read_all(path, &f.spec.cubin_len);
+        f.spec.cubin = cubin;
+    }
+    assert_true(aot_generate(&f.spec, dir, &err));
+    snprintf(path, sizeof path, "%s/main.c", dir);
+    write_all(path, host_main, strlen(host_main));
+    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -pthread -o prog main.c add_one.c",
+                        dir), 0);
+    assert_int_equal(sh("cd %s && ATTNC_LIBCUDA=/nonexistent/libcuda.so.1 ./prog", dir), 0);
+    /* Links nothing of attnc, LLVM or CUDA. */
+    assert_int_equal(sh("cd %s && readelf -d prog | grep NEEDED | grep -Eq 'attnc|LLVM|cuda'", dir) != 0, 1);
+    /* A flipped byte of the embedded PTX is caught by the dry self-check. */
+    size_t n;
+    snprintf(path, sizeof path, "%s/add_one.c", dir);
+    char *src = read_all(path, &n);
+    char *arr = strstr(src, "add_one_ptx[");
+    assert_non_null(arr);
+    char *byte = strstr(arr, "0x");
+    byte[2] = byte[2] == '7' ? '6' : '7';
+    write_all(path, src, n);
+    free(src);
+    assert_int_equal(sh("cd %s && cc -std=c11 -pthread -o prog2 main.c add_one.c && ./prog2 damaged", dir), 0);
+    sb_free(&err);
+    free(cubin);
+    free(f.ptx);
+    tmpdir_remove(dir);
+}
+
+static const char recipe_main[] =
+    "#include <stdio.h>\n#include <string.h>\n#include \"causal_sm_80.h\"\n"
+    "int main(void)\n{\n    if (causal_sm_80_self_check() != causal_sm_80_OK)\n        return 1;\n"
+    "    causal_sm_80_args a;\n    memset(&a, 0, sizeof a);\n"
+    "    a.q = a.k = a.v = a.o = (void *)0x10000;\n"
+    "    if (causal_sm_80_validate(&a) != causal_sm_80_ERR_INVALID_ARGUMENT) /* sizes 0: empty grid */\n"
+    "        return 2;\n"
+    "    a.size[0] = 1; a.size[1] = 2; a.size[3] = 77; a.size[4] = 77;\n"
+    "    uint64_t g[3];\n    causal_sm_80_grid(&a, g);\n"
+    "    if (causal_sm_80_validate(&a) != causal_sm_80_OK || g[0] != 1 || g[1] != 2 || g[2] != 1)\n        return 3;\n"
+    "    a.o = (void *)0x10008; /* rows must be 16-byte aligned */\n"
+    "    if (causal_sm_80_validate(&a) != causal_sm_80_ERR_INVALID_ARGUMENT)\n        return 4;\n"
+    "    a.o = (void *)0x10000;\n"
+    "    return causal_sm_80_launch(&a, NULL) == causal_sm_80_ERR_NO_DRIVER ? 0 : 5;\n}\n";
+
+/* `attnc compile recipes/causal.attn --aot` end to end (NVPTX code
+ * generator, ptxas when present), then the output built and run. */
+static void test_recipe_aot(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make(), path[512];
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --arch sm_80 -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 0);
+    snprintf(path, sizeof path, "%s/m.c", dir);
+    write_all(path, recipe_main, strlen(recipe_main));
+    assert_int_equal(sh("cd %s && test -s causal_sm_80.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -pthread "
+                        "-o m m.c causal_sm_80.c && ATTNC_LIBCUDA=/nonexistent ./m",
+                        dir), 0);
+    /* Bad input: exit 1 with a message, nothing written. */
+    assert_int_equal(sh("%s/bin/attnc compile %s/no-such.attn --aot -o %s/x 2>/dev/null", ATTNC_BINARY_DIR, dir, dir),
+                     1 << 8);
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --schedule 'q=63' -o %s/x 2>/dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 1 << 8);
+    tmpdir_remove(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_spec_checks),
+        cmocka_unit_test(test_generate_build_run),
+        cmocka_unit_test(test_recipe_aot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

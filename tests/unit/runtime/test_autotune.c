@@ -1,0 +1,206 @@
+/* test_autotune.c — the search space (schedule_enumerate) and the tuner loop
+ * with a fake timer: medians, skips, failures, early stop, budget, table,
+ * and recording the winner in the tuning database. */
+#include "tmpdir.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "runtime/autotune.h"
+
+static void test_enumerate(void **state)
+{
+    (void)state;
+    for (int arch = TARGET_HOST; arch <= TARGET_SM90A; arch++)
+        for (int nd = 1; nd <= 3; nd++)
+            for (int lin = 0; lin < 2; lin++) {
+                int n = schedule_enumerate(nd, arch, 128, 2, lin, NULL, 0);
+                assert_true(n > 0 && n < 2000);
+                schedule *s = calloc((size_t)n, sizeof *s);
+                assert_int_equal(schedule_enumerate(nd, arch, 128, 2, lin, s, n), n);
+                strbuf a, b, why;
+                sb_init(&a);
+                sb_init(&b);
+                sb_init(&why);
+                for (int i = 0; i < n; i++) {
+                    assert_false(s[i].is_auto);
+                    assert_true(schedule_check(&s[i], arch, 128, 2, &why));
+                    if (i + 1 < n) { /* neighbours differ: no duplicates from the odometer */
+                        sb_clear(&a);
+                        sb_clear(&b);
+                        schedule_print(&a, &s[i]);
+                        schedule_print(&b, &s[i + 1]);
+                        assert_string_not_equal(sb_cstr(&a), sb_cstr(&b));
+                    }
+                }
+                sb_free(&a);
+                sb_free(&b);
+                sb_free(&why);
+                free(s);
+            }
+    /* Truncation: writes at most max, still counts all. */
+    schedule few[3];
+    int all = schedule_enumerate(1, TARGET_SM80, 64, 2, false, few, 3);
+    assert_true(all > 3);
+    /* A big head dim leaves fewer legal tiles (shared memory). */
+    assert_true(schedule_enumerate(1, TARGET_SM80, 256, 4, false, NULL, 0) < all);
+}
+
+/* Fake backend: time = model(schedule) + jitter by rep; refuses 8 warps;
+ * fails on stages == 3 && warps == 2. */
+typedef struct fake {
+    int prepared, released, runs;
+} fake;
+
+static double model(const schedule *s)
+{
+    int q = schedule_q_tokens(s), kv = schedule_kv_tokens(s);
+    return 5000.0 / q + 2000.0 / kv + (s->stages == 2 ? 0 : 3) + (q == 16 ? 400 : 0);
+}
+
+static bool fake_prepare(void *user, const schedule *s, strbuf *why)
+{
+    ((fake *)user)->prepared++;
+    if (s->warps == 8) {
+        sb_puts(why, "uses 255 registers and spills 64 bytes");
+        return false;
+    }
+    return true;
+}
+
+static bool fake_time(void *user, const schedule *s, int rep, double *us, strbuf *why)
+{
+    ((fake *)user)->runs++;
+    if (s->stages == 3 && s->warps == 2) {
+        sb_puts(why, "launch failed");
+        return false;
+    }
+    /* Outliers on some samples: the median ignores them. */
+    *us = model(s) * (rep == 1 ? 5.0 : 1.0 + 0.001 * (rep & 3));
+    return true;
+}
+
+static void fake_release(void *user, const schedule *s)
+{
+    (void)s;
+    ((fake *)user)->released++;
+}
+
+static int progress_calls;
+static void fake_progress(void *user, int done, int total, const tuner_result *last)
+{
+    (void)user;
+    (void)last;
+    assert_int_equal(done, ++progress_calls);
+    assert_true(done <= total);
+}
+
+static void test_tuner_loop(void **state)
+{
+    (void)state;
+    int n = schedule_enumerate(1, TARGET_SM80, 64, 2, false, NULL, 0);
+    schedule *c = calloc((size_t)n, sizeof *c);
+    tuner_result *r = calloc((size_t)n, sizeof *r);
+    schedule_enumerate(1, TARGET_SM80, 64, 2, false, c, n);
+    for (int i = 0; i < n / 2; i++) { /* big tiles first: a good baseline early */
+        schedule t = c[i];
+        c[i] = c[n - 1 - i];
+        c[n - 1 - i] = t;
+    }
+    fake f = {0};
+    tuner_hooks h = {&f, fake_prepare, fake_time, fake_release, fake_progress};
+    tuner_options o = {.warmup = 1, .repeats = 5};
+    progress_calls = 0;
+    int best = tuner_run(c, n, &o, &h, r);
+    assert_int_equal(progress_calls, n);
+    assert_true(best >= 0);
+    /* The winner is the model's fastest among the candidates that could run. */
+    double want = 1e30;
+    for (int i = 0; i < n; i++)
+        if (c[i].warps != 8 && !(c[i].stages == 3 && c[i].warps == 2) && model(&c[i]) < want)
+            want = model(&c[i]);
+    assert_true(fabs(r[best].median_us - want) < want * 0.01);
+    int skipped = 0, failed = 0, slow = 0;
+    for (int i = 0; i < n; i++) {
+        skipped += r[i].status == TUNED_SKIPPED;
+        failed += r[i].status == TUNED_FAILED;
+        slow += r[i].status == TUNED_STOPPED_EARLY;
+        if (r[i].status == TUNED_SKIPPED)
+            assert_non_null(strstr(r[i].why, "spills"));
+        if (r[i].status == TUNED_FAILED)
+            assert_string_equal(r[i].why, "launch failed");
+    }
+    assert_true(skipped > 0 && failed > 0 && slow > 0);
+    assert_int_equal(f.prepared, n);
+    assert_int_equal(f.released, n - skipped);
+    strbuf t;
+    sb_init(&t);
+    tuner_format_table(&t, r, n, best);
+    assert_non_null(strstr(sb_cstr(&t), "median us"));
+    assert_non_null(strstr(sb_cstr(&t), "* "));
+    assert_non_null(strstr(sb_cstr(&t), r[best].text));
+    sb_free(&t);
+
+    char *dir = tmpdir_make(), path[512];
+    snprintf(path, sizeof path, "%s/tuning.sqlite", dir);
+    tune_db *db = tune_db_open(path, NULL);
+    assert_true(tuner_record(db, "recipe", "sm_80", "bh1.q1024.k1024.d64", r, n, best, NULL));
+    tune_record rec;
+    assert_int_equal(tune_db_lookup(db, "recipe", "sm_80", "bh1.q1024.k1024.d64", &rec, NULL), TUNE_FOUND);
+    assert_string_equal(rec.schedule, r[best].text);
+    /* The stored text parses back to the winning schedule. */
+    schedule back;
+    strbuf err;
+    sb_init(&err);
+    assert_true(schedule_parse(rec.schedule, 1, &back, &err));
+    assert_int_equal(back.q_tile[0], c[best].q_tile[0]);
+    assert_int_equal(back.stages, c[best].stages);
+    sb_free(&err);
+    tune_db_close(db);
+    tmpdir_remove(dir);
+    free(c);
+    free(r);
+}
+
+static bool const_time(void *user, const schedule *s, int rep, double *us, strbuf *why)
+{
+    (void)user;
+    (void)s;
+    (void)why;
+    static const double v[] = {5, 1, 3, 100, 2};
+    *us = v[rep % 5];
+    return true;
+}
+
+static void test_median_and_budget(void **state)
+{
+    (void)state;
+    schedule s = schedule_default(1, TARGET_HOST, false);
+    tuner_result r[2];
+    tuner_hooks h = {.time_once = const_time};
+    tuner_options o = {.warmup = -1, .repeats = 5};
+    assert_int_equal(tuner_run(&s, 1, &o, &h, r), 0);
+    assert_true(r[0].median_us == 3.0);
+    assert_true(r[0].min_us == 1.0);
+    assert_int_equal(r[0].samples, 5);
+    o.budget_s = 1e-12; /* spent before the first candidate */
+    schedule two[2] = {s, s};
+    assert_int_equal(tuner_run(two, 2, &o, &h, r), -1);
+    assert_int_equal(r[0].status, TUNED_NOT_RUN);
+    assert_non_null(strstr(r[1].why, "budget"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_enumerate),
+        cmocka_unit_test(test_tuner_loop),
+        cmocka_unit_test(test_median_and_budget),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
