@@ -256,14 +256,16 @@ static expr *check_binary(sema *S, const node *n)
     char what[32];
     snprintf(what, sizeof what, "'%s'", fe_punct_text(n->op));
     if (op == BIN_AND || op == BIN_OR) {
-        if (!want(S, n->args[0], l, false, what) | !want(S, n->args[1], r, false, what))
+        bool lok = want(S, n->args[0], l, false, what), rok = want(S, n->args[1], r, false, what);
+        if (!lok || !rok) /* both checked: each side reports its own error */
             return NULL;
         return ex_binary(S->a, op, l, r);
     }
     bool eq = op == BIN_EQ || op == BIN_NE;
     if (eq && l->type == TY_BOOL && r->type == TY_BOOL)
         return ex_binary(S->a, op, l, r);
-    if (!want(S, n->args[0], l, true, what) | !want(S, n->args[1], r, true, what))
+    bool lok = want(S, n->args[0], l, true, what), rok = want(S, n->args[1], r, true, what);
+    if (!lok || !rok)
         return NULL;
     if (op == BIN_MOD && (l->type != TY_INT || r->type != TY_INT)) {
         diag_error(S->d, n->loc, "convert with floor(x) first", "'%%' needs int operands, not %s",
