@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../ir/schedule.h"
 #include "../support/strbuf.h"
 
 typedef struct tune_db tune_db;
@@ -86,6 +87,14 @@ bool tune_db_record_candidate(tune_db *db, const char *recipe_hash, const char *
  * fail their checksum are skipped and counted in *corrupt (may be NULL). */
 typedef void (*tune_list_fn)(void *user, const tune_record *r);
 long tune_db_list(tune_db *db, tune_list_fn fn, void *user, long *corrupt, strbuf *msg);
+
+/* The schedule for a `tile auto` launch of shape `shape`: the stored best
+ * for (recipe_hash, arch key "host"/"sm_80"/"sm_90a", bucket), parsed and
+ * re-checked with schedule_check; otherwise *out is the documented default
+ * schedule_default(ndims, arch, linear). Returns TUNE_FOUND when the stored
+ * choice is used. db may be NULL (default). */
+tune_result tune_db_pick_schedule(tune_db *db, const char *recipe_hash, target_arch arch, const tune_shape *shape,
+                                  int ndims, int head_dim, int elem_size, bool linear, schedule *out, strbuf *msg);
 
 /* Removes every row. */
 bool tune_db_clear(tune_db *db, strbuf *msg);
