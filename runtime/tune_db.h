@@ -73,15 +73,15 @@ typedef struct tune_record {
 tune_result tune_db_lookup(tune_db *db, const char *recipe_hash, const char *arch, const char *bucket,
                            tune_record *out, strbuf *msg);
 
-/* Keeps `schedule` as the best when it is faster than the stored one (or none
+/* Keeps `sched` as the best when it is faster than the stored one (or none
  * is stored); concurrent tuners thus converge on the fastest. */
 bool tune_db_record_best(tune_db *db, const char *recipe_hash, const char *arch, const char *bucket,
-                         const char *schedule, double time_us, strbuf *msg);
+                         const char *sched, double time_us, strbuf *msg);
 
 /* Records one timed candidate (time_us < 0: refused or failed, reason in
  * `status`). A re-timed candidate replaces the older row. */
 bool tune_db_record_candidate(tune_db *db, const char *recipe_hash, const char *arch, const char *bucket,
-                              const char *schedule, double time_us, const char *status, strbuf *msg);
+                              const char *sched, double time_us, const char *status, strbuf *msg);
 
 /* Calls fn for every best row (ordered by recipe, arch, bucket); rows that
  * fail their checksum are skipped and counted in *corrupt (may be NULL). */
