@@ -210,7 +210,7 @@ static int run_tune(int argc, char **argv)
     tune_shape sh;
     strbuf err;
     sb_init(&err);
-    if (rc == EXIT_OK && !tune_shape_parse(o.shape, cr.r->grid_names, cr.r->grid_ndim, &sh, &err)) {
+    if (rc == EXIT_OK && !tune_shape_parse(o.shape, cr.r->grid_names, cr.grid_size_names, cr.r->grid_ndim, &sh, &err)) {
         fprintf(stderr, "attnc tune: %s\n", sb_cstr(&err));
         rc = EXIT_USER;
     }
