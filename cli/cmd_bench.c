@@ -100,9 +100,11 @@ static int size_slot(const recipe *r, const char *name)
     for (int i = 0; i < 5; i++)
         if (!strcmp(name, std[i]))
             return i;
-    for (int d = 0; d < r->grid_ndim; d++)
-        if (r->grid_names[d] && !strcmp(name, r->grid_names[d]))
+    for (int d = 0; d < r->grid_ndim; d++) {
+        const char *extent = r->sizes[SZ_GRID0 + d].name; /* grid(y: H): H */
+        if ((r->grid_names[d] && !strcmp(name, r->grid_names[d])) || (extent && !strcmp(name, extent)))
             return SZ_GRID0 + d;
+    }
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
         if (r->sizes[s].name && !strcmp(name, r->sizes[s].name))
             return s;
@@ -138,7 +140,9 @@ static int bind_sizes(bench_run *b, const char *spec)
         s[SZ_TOKENS] = 1;
         for (int d = 0; d < r->grid_ndim; d++) {
             if (s[SZ_GRID0 + d] < 0) {
-                fprintf(stderr, "attnc bench: --shape needs %s=N (a token grid dim)\n", r->grid_names[d]);
+                const char *extent = r->sizes[SZ_GRID0 + d].name;
+                fprintf(stderr, "attnc bench: --shape needs %s=N (a token grid dim)\n",
+                        extent ? extent : r->grid_names[d]);
                 return EXIT_USER;
             }
             s[SZ_TOKENS] *= s[SZ_GRID0 + d];

@@ -52,7 +52,7 @@ run() {
 note "device: $(head -1 "$OUT/device.txt")"
 
 echo "== 1. GPU tests"
-TESTS=$(ls "$B"/tests/gpu/test_gpu_* 2>/dev/null | grep -v '\.' || true)
+TESTS=$(ls "$B"/tests/gpu/test_gpu_test_* 2>/dev/null | grep -v "\\." || true)
 for t in $TESTS; do run "$(basename "$t")" 900 "$t"; done
 
 if [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -x "$SAN" ]; then
