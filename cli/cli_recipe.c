@@ -29,5 +29,7 @@ int cli_recipe_load(arena *a, const char *cmd, const char *path, cli_recipe *out
         out->r = NULL;
         return EXIT_USER;
     }
+    for (int g = 0; g < 3; g++)
+        out->grid_size_names[g] = g < out->r->grid_ndim ? out->r->sizes[SZ_GRID0 + g].name : NULL;
     return EXIT_OK;
 }

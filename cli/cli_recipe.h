@@ -12,6 +12,7 @@ typedef struct cli_recipe {
     recipe *r;
     const char *text; /* the source, for tune_recipe_hash */
     size_t len;
+    const char *grid_size_names[3]; /* "H", "W" for `tokens grid(y: H, x: W)` */
 } cli_recipe;
 
 /* Returns EXIT_OK, or EXIT_USER after printing why (unreadable file,

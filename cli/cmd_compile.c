@@ -117,7 +117,7 @@ static int tuned_schedule(const compile_cli *o, const cli_recipe *cr, const char
     char hash[33], bucket[64];
     int rc = EXIT_USER;
     const recipe *r = cr->r;
-    if (!o->shape || !tune_shape_parse(o->shape, r->grid_names, r->grid_ndim, &shape, &err)) {
+    if (!o->shape || !tune_shape_parse(o->shape, r->grid_names, cr->grid_size_names, r->grid_ndim, &shape, &err)) {
         fprintf(stderr, "attnc compile: --tuned needs --shape (the tuned shape bucket)%s%s\n", err.len ? ": " : "",
                 sb_cstr(&err));
         goto done;

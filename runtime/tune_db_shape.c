@@ -14,8 +14,13 @@ void tune_recipe_hash(const char *text, size_t len, char out[33])
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
 }
 
+static bool name_is(const char *name, const char *key, size_t klen)
+{
+    return name && strlen(name) == klen && !strncmp(key, name, klen);
+}
+
 static bool set_field(tune_shape *s, const char *key, size_t klen, int64_t v, const char *const *grid_names,
-                      int grid_ndim)
+                      const char *const *size_names, int grid_ndim)
 {
     static const char *names[] = {"batch", "heads", "tokens", "kv_tokens", "kv_heads"};
     int64_t *slots[] = {&s->batch, &s->heads, &s->tokens, &s->kv_tokens, &s->kv_heads};
@@ -25,14 +30,16 @@ static bool set_field(tune_shape *s, const char *key, size_t klen, int64_t v, co
             return true;
         }
     for (int i = 0; i < grid_ndim; i++)
-        if (grid_names[i] && strlen(grid_names[i]) == klen && !strncmp(key, grid_names[i], klen)) {
+        if (name_is(grid_names ? grid_names[i] : NULL, key, klen) ||
+            name_is(size_names ? size_names[i] : NULL, key, klen)) {
             s->grid[i] = v;
             return true;
         }
     return false;
 }
 
-bool tune_shape_parse(const char *text, const char *const *grid_names, int grid_ndim, tune_shape *s, strbuf *err)
+bool tune_shape_parse(const char *text, const char *const *grid_names, const char *const *size_names, int grid_ndim,
+                      tune_shape *s, strbuf *err)
 {
     memset(s, 0, sizeof *s);
     s->batch = s->heads = 1;
@@ -41,7 +48,7 @@ bool tune_shape_parse(const char *text, const char *const *grid_names, int grid_
         char *end;
         long long v = eq ? strtoll(eq + 1, &end, 10) : 0;
         if (!eq || end == eq + 1 || v < 1 || v > (1LL << 40) || (*end && *end != ',') ||
-            !set_field(s, p, (size_t)(eq - p), v, grid_names, grid_ndim)) {
+            !set_field(s, p, (size_t)(eq - p), v, grid_names, size_names, grid_ndim)) {
             sb_printf(err, "bad --shape near '%s': write NAME=N,... with names batch, heads, tokens, kv_tokens, "
                            "kv_heads%s",
                       p, grid_ndim ? " and the recipe's grid dims" : "");
@@ -53,7 +60,8 @@ bool tune_shape_parse(const char *text, const char *const *grid_names, int grid_
         int64_t t = 1;
         for (int i = 0; i < grid_ndim; i++) {
             if (s->grid[i] < 1) {
-                sb_printf(err, "--shape needs %s= (a grid dim of the recipe)", grid_names[i] ? grid_names[i] : "?");
+                const char *n = size_names && size_names[i] ? size_names[i] : grid_names ? grid_names[i] : NULL;
+                sb_printf(err, "--shape needs %s= (a grid dim of the recipe)", n ? n : "?");
                 return false;
             }
             t *= s->grid[i];
