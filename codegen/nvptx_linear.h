@@ -9,7 +9,11 @@
  *
  * One CTA per (Dv slice of 16 columns, head, batch) walks the blocks of C
  * tokens in order (the INTER_STATE schedule split over Dv columns, so B x H
- * x Dv/16 CTAs fill the GPU). Warp w owns query rows 16w..16w+15 of a block
+ * x Dv/16 CTAs fill the GPU). INTER_CHUNKED (causal) also cuts the sequence
+ * into `segments` parts, one CTA each: a CTA first rebuilds the state at the
+ * start of its segment with state-only block updates (K and V only, a sixth
+ * of a full block's tensor work), then produces its segment's outputs; no
+ * workspace and one launch, at the price of re-reading earlier K/V (L2). Warp w owns query rows 16w..16w+15 of a block
  * (C = 16 x warps) and rows D/warps x w.. of the state S (f32 registers,
  * mirrored as bf16 in shared memory for the inter product).
  *
@@ -39,6 +43,7 @@ typedef struct lin_plan {
     decay_kind decay;
     int decay_param;
     bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
+    int segments;   /* causal: sequence segments per (slice, head, batch) CTA set */
 } lin_plan;
 
 typedef struct lin {
@@ -50,18 +55,19 @@ typedef struct lin {
     int pitch_qk, pitch_v, pitch_s; /* bytes per shared row */
     int stage_bytes, off_q, off_k, off_v, off_s, off_graw, off_gam, off_z, total;
 
-    LLVMValueRef tid, lane, warp, g, t4, slice, head, kv_head, batch, ntok, nblocks;
+    LLVMValueRef tid, lane, warp, g, t4, slice, seg, head, kv_head, batch, ntok, nblocks;
     LLVMValueRef lane_a, lane_b, lane_v, lane_s; /* ldmatrix per-lane byte offsets */
     LLVMValueRef log2_lambda;                     /* per-head decay, clamped */
 
     /* Per block. */
     LLVMValueRef t0, stage_off; /* first token, byte offset of the stage */
+    LLVMValueRef t_limit;       /* tokens at or past it are not loaded (zero fill) */
     LLVMValueRef gam_last;      /* Γ of the last row of the block */
 } lin;
 
 /* io */
-void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off);
-void lin_transform(lin *L);
+void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q);
+void lin_transform(lin *L, bool with_q);
 void lin_gates(lin *L);
 LLVMValueRef lin_gamma(lin *L, LLVMValueRef row);
 void lin_store_o(lin *L, LLVMValueRef o[2][4], LLVMValueRef den[2]);

@@ -56,7 +56,7 @@ static void copy_rows(lin *L, int t, LLVMValueRef t0, int chunks, int col0_elems
         LLVMValueRef row = LLVMBuildUDiv(b, id, nv_i32(nv, chunks), "");
         LLVMValueRef ch = LLVMBuildURem(b, id, nv_i32(nv, chunks), "");
         LLVMValueRef tok = LLVMBuildAdd(b, t0, row, "");
-        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, "");
+        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, tok, L->t_limit, "");
         LLVMValueRef e = row_elem(L, t, head, tok);
         LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildShl(b, ch, nv_i32(nv, 3), ""), nv_i32(nv, col0_elems), "");
         if (col_extra)
@@ -73,14 +73,15 @@ static void copy_rows(lin *L, int t, LLVMValueRef t0, int chunks, int col0_elems
     }
 }
 
-void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off)
+void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q)
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     const lin_plan *p = L->p;
     LLVMValueRef t0 = LLVMBuildMul(b, j, nv_i32(nv, p->C), "");
     LLVMValueRef vcol = LLVMBuildMul(b, L->slice, nv_i32(nv, LIN_DVS), "");
-    copy_rows(L, LT_Q, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_q), ""));
+    if (load_q)
+        copy_rows(L, LT_Q, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_q), ""));
     copy_rows(L, LT_K, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_k), ""));
     copy_rows(L, LT_V, t0, LIN_DVS / 8, 0, vcol, L->pitch_v, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_v), ""));
 }
@@ -158,10 +159,11 @@ static void transform_tile(lin *L, int base, int cols, int pitch, bool phi)
     }
 }
 
-void lin_transform(lin *L)
+void lin_transform(lin *L, bool with_q)
 {
     const lin_plan *p = L->p;
-    transform_tile(L, L->off_q, p->D, L->pitch_qk, true);
+    if (with_q)
+        transform_tile(L, L->off_q, p->D, L->pitch_qk, true);
     transform_tile(L, L->off_k, p->D, L->pitch_qk, true);
     if (p->dt == DT_F16)
         transform_tile(L, L->off_v, LIN_DVS, L->pitch_v, false);
