@@ -173,7 +173,21 @@ static void per_head_decay(lin *L)
     LLVMValueRef off = LLVMBuildMul(nv->b, L->head, nv_i32(nv, 4), "");
     LLVMValueRef lam = LLVMBuildLoad2(nv->b, nv->f32, nv_gep(nv, L->param[L->p->decay_param], off), "lambda");
     LLVMSetAlignment(lam, 4);
-    L->log2_lambda = nv_fmax(nv, nv_lg2(nv, lam), nv_f32(nv, -92.0));
+    /* Near 1, lg2.approx's absolute error (~2^-22) is a large relative error
+     * of a tiny log (λ = 0.99999: ~2%), which 65536 steps amplify; there
+     * ln(1 + u), u = λ - 1 (exact), comes from its series instead. */
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef u = LLVMBuildFSub(b, lam, nv_f32(nv, 1.0), "");
+    LLVMValueRef poly = nv_f32(nv, 1.0 / 7);
+    for (int n = 6; n >= 1; n--) {
+        poly = LLVMBuildFMul(b, poly, u, "");
+        poly = LLVMBuildFAdd(b, poly, nv_f32(nv, (n % 2 ? 1.0 : -1.0) / n), "");
+    }
+    LLVMValueRef series = LLVMBuildFMul(b, LLVMBuildFMul(b, u, poly, ""), nv_f32(nv, 1.4426950408889634), "");
+    LLVMValueRef au = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, u, nv_f32(nv, 0), ""), LLVMBuildFNeg(b, u, ""), u, "");
+    LLVMValueRef near1 = LLVMBuildFCmp(b, LLVMRealOLT, au, nv_f32(nv, 1.0 / 16), "");
+    LLVMValueRef l = LLVMBuildSelect(b, near1, series, nv_lg2(nv, lam), "");
+    L->log2_lambda = nv_fmax(nv, l, nv_f32(nv, -92.0));
 }
 
 /* S_bf16 and z start at zero. */
