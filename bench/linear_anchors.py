@@ -58,9 +58,7 @@ def eager_chunked(torch, q, k, v, lam, C=64):
     diff = (i.view(C, 1) - i.view(1, C))
     causal = diff >= 0
     M = torch.where(causal, torch.exp(diff.clamp(min=0).view(1, 1, C, C) * ll), torch.zeros((), device=q.device))
-    q_dec = torch.exp((i + 1).view(1, 1, C, 1) * ll)       # lam^(i+1)
-    k_dec = torch.exp((C - 1 - i).view(1, 1, C, 1) * ll)   # lam^(C-1-j)
-    blk_dec = torch.exp(C * ll)                              # lam^C
+    q_dec = torch.exp((i + 1).view(1, 1, C, 1) * ll)  # lam^(i+1)
     S = torch.zeros(b_, h_, d_, dv, device=q.device, dtype=torch.float32)
     o = torch.empty(b_, h_, n_, dv, device=q.device, dtype=q.dtype)
     for t0 in range(0, n_, C):
@@ -69,8 +67,8 @@ def eager_chunked(torch, q, k, v, lam, C=64):
         att = (qb @ kb.transpose(-1, -2)) * M[..., :c, :c]
         ob = att @ vb + (qb * q_dec[:, :, :c]) @ S
         o[:, :, t0:t0 + c] = ob.to(q.dtype)
-        kd = kb * torch.exp((c - 1 - i[:c]).view(1, 1, c, 1) * ll)
-        S = S * torch.exp(c * ll) + kd.transpose(-1, -2) @ vb
+        kd = kb * torch.exp((c - 1 - i[:c]).view(1, 1, c, 1) * ll)  # lam^(c-1-j)
+        S = S * torch.exp(c * ll) + kd.transpose(-1, -2) @ vb       # lam^c S + ...
     return o
 
 
