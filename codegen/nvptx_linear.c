@@ -50,13 +50,17 @@ static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p,
         p->decay = DECAY_NONE;
     p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
     p->segments = p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
+    /* Segments already multiply the CTAs: wider slices halve the recomputed
+     * scores and the re-read Q/K, when the state registers allow it. */
+    p->dvs = p->segments > 1 && p->Dv % 32 == 0 && p->warps >= 2 && p->warps <= 4 ? 32 : 16;
+    p->nob = p->dvs / 8;
     if (p->dt != DT_BF16 && p->dt != DT_F16)
         return refuse(err, "q/k/v must be bf16 or f16%.0d", 0);
     if (p->C < 16 || p->C > 128 || p->C % 16)
         return refuse(err, "block %d: the GPU kernel takes blocks of 16 to 128 tokens", p->C);
     if (p->D % (16 * p->warps) || p->D / (16 * p->warps) > LIN_MAXMB || p->D > 256)
         return refuse(err, "head_dim %d must be a multiple of 16 x (block / 16), at most 256", p->D);
-    if (p->Dv % LIN_DVS)
+    if (p->Dv % 16)
         return refuse(err, "head_dim_v %d must be a multiple of 16", p->Dv);
     if (r->nparams > NVPTX_MAX_PARAMS)
         return refuse(err, "at most %d params", NVPTX_MAX_PARAMS);
@@ -68,8 +72,8 @@ static void plan_smem(lin *L)
     const lin_plan *p = L->p;
     L->threads = p->warps * 32;
     L->pitch_qk = p->D * 2 + 16;
-    L->pitch_v = LIN_DVS * 2 + 16;
-    L->pitch_s = LIN_DVS * 2 + 16;
+    L->pitch_v = L->p->dvs * 2 + 16;
+    L->pitch_s = L->p->dvs * 2 + 16;
     L->off_q = 0;
     L->off_k = p->C * L->pitch_qk;
     L->off_v = 2 * p->C * L->pitch_qk;
@@ -128,8 +132,8 @@ static void program_ids(lin *L)
     L->g = LLVMBuildLShr(b, L->lane, nv_i32(nv, 2), "g");
     L->t4 = LLVMBuildAnd(b, L->lane, nv_i32(nv, 3), "t4");
     LLVMValueRef x = nv_sreg(nv, "ctaid.x");
-    L->slice = LLVMBuildURem(b, x, nv_i32(nv, L->p->Dv / LIN_DVS), "slice");
-    L->seg = LLVMBuildUDiv(b, x, nv_i32(nv, L->p->Dv / LIN_DVS), "seg");
+    L->slice = LLVMBuildURem(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "slice");
+    L->seg = LLVMBuildUDiv(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "seg");
     L->head = nv_sreg(nv, "ctaid.y");
     L->batch = nv_sreg(nv, "ctaid.z");
     LLVMValueRef group = LLVMBuildSDiv(b, L->size[SZ_HEADS], nv_smax(nv, L->size[SZ_KV_HEADS], nv_i32(nv, 1)), "");
@@ -205,7 +209,7 @@ static void zero_state(lin *L)
 }
 
 typedef struct loop_vals {
-    LLVMValueRef j, S[LIN_MAXMB][2][4];
+    LLVMValueRef j, S[LIN_MAXMB][LIN_MAXO][4];
 } loop_vals;
 
 static int state_mbs(const lin *L)
@@ -219,7 +223,7 @@ static void header_phis(lin *L, loop_vals *h, const loop_vals *init, LLVMBasicBl
     h->j = LLVMBuildPhi(nv->b, nv->i32, "j");
     LLVMAddIncoming(h->j, &jb, &from, 1);
     for (int mb = 0; mb < state_mbs(L); mb++)
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < L->p->nob; nb++)
             for (int e = 0; e < 4; e++) {
                 LLVMValueRef v = init->S[mb][nb][e];
                 h->S[mb][nb][e] = LLVMBuildPhi(nv->b, nv->f32, "");
@@ -231,7 +235,7 @@ static void latch(lin *L, loop_vals *h, loop_vals *nx, LLVMBasicBlockRef from)
 {
     LLVMAddIncoming(h->j, &nx->j, &from, 1);
     for (int mb = 0; mb < state_mbs(L); mb++)
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < L->p->nob; nb++)
             for (int e = 0; e < 4; e++)
                 LLVMAddIncoming(h->S[mb][nb][e], &nx->S[mb][nb][e], &from, 1);
 }
@@ -279,7 +283,7 @@ static void block_body(lin *L, int mode, loop_vals *v)
 }
 
 /* One pass over blocks [jb, je); S carries in and out. */
-static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMValueRef S[LIN_MAXMB][2][4])
+static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
 {
     nv_ctx *nv = &L->nv;
     L->t_limit = nv_smin(nv, L->ntok, LLVMBuildMul(nv->b, je, nv_i32(nv, L->p->C), ""));
@@ -315,9 +319,9 @@ static void emit_kernel(lin *L)
     lane_offsets(L);
     per_head_decay(L);
     zero_state(L);
-    LLVMValueRef S[LIN_MAXMB][2][4];
+    LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4];
     for (int mb = 0; mb < LIN_MAXMB; mb++)
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < LIN_MAXO; nb++)
             for (int e = 0; e < 4; e++)
                 S[mb][nb][e] = nv_f32(nv, 0);
     LLVMValueRef zero = nv_i32(nv, 0);
@@ -348,7 +352,7 @@ static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
     info->smem_bytes = L->total;
     info->ndims = 1;
     info->q_tile[0] = p->C;
-    info->grid_x_fixed = p->Dv / LIN_DVS * p->segments;
+    info->grid_x_fixed = p->Dv / p->dvs * p->segments;
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;

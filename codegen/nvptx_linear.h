@@ -7,7 +7,7 @@
  *   nvptx_linear_mma.c  tensor-core products: intra (Q K^T ⊙ M) V, inter
  *                       Q S, state update S <- a S + (w ⊙ K)^T V
  *
- * One CTA per (Dv slice of 16 columns, head, batch) walks the blocks of C
+ * One CTA per (Dv slice of 16 columns (32 under INTER_CHUNKED), head, batch) walks the blocks of C
  * tokens in order (the INTER_STATE schedule split over Dv columns, so B x H
  * x Dv/16 CTAs fill the GPU). INTER_CHUNKED (causal) also cuts the sequence
  * into `segments` parts, one CTA each: a CTA first rebuilds the state at the
@@ -30,7 +30,7 @@
 #include "nvptx_intrin.h"
 #include "nvptx_kernel.h"
 
-enum { LIN_DVS = 16, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
+enum { LIN_MAXO = 4, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
 enum { LT_Q, LT_K, LT_V, LT_O };
 
 typedef struct lin_plan {
@@ -44,6 +44,7 @@ typedef struct lin_plan {
     int decay_param;
     bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
     int segments;   /* causal: sequence segments per (slice, head, batch) CTA set */
+    int dvs, nob;   /* Dv columns per CTA (16 or 32); 8-column MMA blocks (dvs / 8) */
 } lin_plan;
 
 typedef struct lin {
@@ -70,7 +71,7 @@ void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q
 void lin_transform(lin *L, bool with_q);
 void lin_gates(lin *L);
 LLVMValueRef lin_gamma(lin *L, LLVMValueRef row);
-void lin_store_o(lin *L, LLVMValueRef o[2][4], LLVMValueRef den[2]);
+void lin_store_o(lin *L, LLVMValueRef o[LIN_MAXO][4], LLVMValueRef den[2]);
 LLVMValueRef lin_q_dot_z(lin *L, int half);
 void lin_update_z(lin *L);
 LLVMValueRef lin_bf16_lo(lin *L, LLVMValueRef pair);
@@ -81,8 +82,8 @@ void lin_endif(lin *L, LLVMBasicBlockRef join);
 
 /* mma */
 void lin_outputs(lin *L, bool intra, bool decayed);
-void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][2][4], bool decayed);
-void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][2][4]);
+void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], bool decayed);
+void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4]);
 
 /* Emits the kernel for recipe r under schedule s into a fresh module. */
 nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
