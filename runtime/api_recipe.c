@@ -5,8 +5,6 @@
 #include "../frontend/frontend.h"
 #include "api_internal.h"
 
-#pragma weak frontend_parse /* TEMPORARY until the front end (branch frontend) is on main */
-
 /* Copies the rendered diagnostics into the context's message. */
 static void report_diags(attnc_context *ctx, const diag_list *d)
 {
@@ -27,8 +25,6 @@ static attnc_status parse_into(attnc_recipe *rc, const char *name, const char *t
     const char *file = name ? arena_strdup(&rc->arena, name) : "<recipe>";
     if (!file)
         return ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory reading the recipe");
-    if (!frontend_parse)
-        return ctx_error(ctx, ATTNC_ERR_UNSUPPORTED, "the front end is not part of this build");
     diag_list_init(&d, &rc->arena, file, text, len);
     rc->r = frontend_parse(&rc->arena, file, text, len, &d);
     if (rc->arena.failed)
