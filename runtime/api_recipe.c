@@ -4,6 +4,7 @@
 
 #include "../frontend/frontend.h"
 #include "api_internal.h"
+#include "api_typed.h"
 
 /* Copies the rendered diagnostics into the context's message. */
 static void report_diags(attnc_context *ctx, const diag_list *d)
@@ -119,4 +120,9 @@ void attnc_recipe_destroy(attnc_recipe *r)
 const char *attnc_recipe_name(const attnc_recipe *r)
 {
     return r && r->r && r->r->name ? r->r->name : "";
+}
+
+const recipe *attnc_recipe_typed(const attnc_recipe *r)
+{
+    return r ? r->r : NULL;
 }

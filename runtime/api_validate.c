@@ -221,7 +221,7 @@ static attnc_status check_forms(vctx *v, const expr *e)
             int64_t L = r->grid_ndim > 0 ? v->p->sizes[SZ_GRID0 + d] : v->p->sizes[SZ_TOKENS];
             if (w * (dil < 1 ? 1 : dil) > L)
                 return FAIL(v, "neighborhood window %lld x dilation %lld is larger than %s = %lld", (long long)w,
-                            (long long)dil, r->grid_ndim > 0 ? r->grid_names[d] : "tokens", (long long)L);
+                            (long long)dil, r->grid_ndim > 0 ? r->sizes[SZ_GRID0 + d].name : "tokens", (long long)L);
         }
     }
     for (int i = 0; i < e->nargs; i++) {

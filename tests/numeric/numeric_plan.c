@@ -6,24 +6,6 @@
 
 #include "frontend/forms.h"
 
-/* The smallest legal extent of grid dim d (or the sequence): window x
- * dilation of any neighborhood() in the mask. */
-static void min_extents(const recipe *r, const expr *e, int64_t *mins)
-{
-    if (!e)
-        return;
-    if (e->kind == EX_FORM && e->u.form == FORM_NEIGHBORHOOD) {
-        int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-        for (int d = 0; d < nd && nd + d < e->nargs; d++) {
-            int64_t need = e->args[d]->u.ival * (e->args[nd + d]->u.ival > 0 ? e->args[nd + d]->u.ival : 1);
-            if (need > mins[d])
-                mins[d] = need;
-        }
-    }
-    for (int i = 0; i < e->nargs; i++)
-        min_extents(r, e->args[i], mins);
-}
-
 static int64_t form_arg(const expr *e, int form, int i)
 {
     if (!e)
@@ -52,8 +34,8 @@ static void base_shapes(const recipe *r, bool slow, ref_shape *s)
 {
     static const int64_t bh[3][3] = {{1, 2, 1}, {2, 4, 2}, {1, 6, 3}};
     static const int64_t tokens[3] = {77, 130, 203}, tokens_slow[3] = {513, 1000, 777};
-    int64_t mins[3] = {0, 0, 0};
-    min_extents(r, r->mask_surface, mins);
+    int64_t mins[3];
+    ref_min_extents(r, mins);
     int64_t heads_min = form_arg(r->mask_surface, FORM_STRIDED_HEADS, 0);
     int64_t frame = form_arg(r->mask_surface, FORM_RADIAL, 0);
     for (int i = 0; i < 3; i++) {
