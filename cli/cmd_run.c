@@ -206,8 +206,8 @@ static int report(const ref_check_result *res, bool check)
     printf("check o:   max abs %.3g, rel L2 %.3g%s\n", res->o.max_abs, res->o.rel_l2,
            res->o.nan_count ? " (NaN/inf in the output)" : "");
     if (res->has_lse)
-        printf("check lse: max abs %.3g, rel L2 %.3g%s\n", res->lse.max_abs, res->lse.rel_l2,
-               res->lse.nan_count || res->lse.bad_inf ? " (NaN or -inf mismatches)" : "");
+        printf("check lse: max abs %.3g, rel L2 %.3g; %zu rows with no kept key%s\n", res->lse.max_abs,
+               res->lse.rel_l2, res->lse.empty_rows, res->lse.nan_count || res->lse.bad_inf ? " (NaN or -inf mismatches)" : "");
     printf("%s (tolerance %.0e)\n", res->ok ? "OK" : "MISMATCH", res->tol);
     if (!res->ok)
         fprintf(stderr, "attnc run: %s\n", res->msg);

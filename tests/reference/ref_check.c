@@ -359,9 +359,9 @@ static bool compare(run *R, ref_check_result *res)
         ok = res->o.ok && (!res->has_lse || res->lse.ok);
         snprintf(res->msg, sizeof res->msg,
                  "o: rel L2 %.3g, max abs %.3g, %zu non-finite; lse: rel L2 %.3g, max abs %.3g, %zu NaN, %zu -inf "
-                 "mismatches (tolerance %.0e)",
+                 "mismatches, %zu empty rows (tolerance %.0e)",
                  res->o.rel_l2, res->o.max_abs, res->o.nan_count, res->lse.rel_l2, res->lse.max_abs,
-                 res->lse.nan_count, res->lse.bad_inf, res->tol);
+                 res->lse.nan_count, res->lse.bad_inf, res->lse.empty_rows, res->tol);
         if (!ok)
             dump(R, ref_o, o, ref_lse, res);
     }
