@@ -140,7 +140,8 @@ static void check_inputs(sema *S)
     qkv_seen seen = {{0}};
     collect_inputs(S, &seen);
     src_loc where = S->syn->has[SEC_INPUT]    ? S->syn->loc[SEC_INPUT]
-                  : S->syn->has[SEC_RECIPE] ? S->syn->name_loc
+                  : S->syn->name            ? S->syn->name_loc
+                  : S->syn->has[SEC_RECIPE] ? S->syn->loc[SEC_RECIPE]
                                             : (src_loc){1, 1, 1};
     int dts[3];
     for (int j = 0; j < 3; j++) {

@@ -81,6 +81,8 @@ static const char *nearest_name(const sema *S, const char *name)
 
 static expr *unknown_name(sema *S, const node *n)
 {
+    if (fe_diag_full(S->d))
+        return NULL;
     const char *near = nearest_name(S, n->name);
     char hint[96];
     snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
@@ -104,6 +106,10 @@ static expr *check_name(sema *S, const node *n)
         return ex_leaf(S->a, x[0] == 'h' ? EX_HEAD : x[0] == 'k' ? EX_KV_HEAD : EX_BATCH);
     if (!strcmp(x, "t") && S->ctx == CTX_DECAY)
         return ex_coord(S->a, SIDE_Q, -1);
+    if (!strcmp(x, "t")) {
+        diag_error(S->d, n->loc, "write q.t or k.t", "'t' alone is not a coordinate here");
+        return NULL;
+    }
     if (!strcmp(x, "q") || !strcmp(x, "k")) {
         diag_error(S->d, n->loc, NULL, "'%s' needs a coordinate, e.g. %s.t", x, x);
         return NULL;
@@ -138,6 +144,8 @@ static expr *check_member(sema *S, const node *n)
     for (int d = 0; d < S->r->grid_ndim; d++)
         if (!strcmp(n->member, S->grid_labels[d]))
             return ex_coord(S->a, side, d);
+    if (fe_diag_full(S->d))
+        return NULL;
     const char *cands[4] = {"t", S->grid_labels[0], S->grid_labels[1], S->grid_labels[2]};
     const char *near = fe_suggest(n->member, cands, 1 + S->r->grid_ndim);
     char hint[96];
@@ -333,6 +341,8 @@ static expr *check_call(sema *S, const node *n)
     for (size_t i = 0; i < sizeof funcs / sizeof *funcs; i++)
         if (!strcmp(n->name, funcs[i].name))
             f = (int)i;
+    if (f < 0 && fe_diag_full(S->d))
+        return NULL;
     if (f < 0) {
         const char *names[sizeof funcs / sizeof *funcs + 9];
         int k = 0;
@@ -345,7 +355,8 @@ static expr *check_call(sema *S, const node *n)
         const char *near = fe_suggest(n->name, names, k);
         char hint[96];
         snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
-        diag_error(S->d, n->loc, near ? hint : NULL, "unknown function '%s'", n->name);
+        diag_error(S->d, n->loc, near ? hint : NULL, "unknown %s '%s'",
+                   S->ctx == CTX_MASK ? "mask form or function" : "function", n->name);
         return NULL;
     }
     for (int i = 0; i < n->nargs; i++)

@@ -298,6 +298,14 @@ expr *fe_sema_form(sema *S, const node *call)
         diag_error(S->d, call->loc, NULL, "the mask form '%s' can only be used in a mask", sp->name);
         return NULL;
     }
+    /* with kv_tokens the key index runs over another sequence: forms that
+     * compare positions inside one sequence or index a [tokens] table by k.t
+     * have no meaning there */
+    if (S->r->cross && (f == FORM_NEIGHBORHOOD || f == FORM_RADIAL || f == FORM_DOCUMENT)) {
+        diag_error(S->d, call->loc, "declare k and v over 'tokens'",
+                   "'%s' needs k and v over the query's tokens, but they use kv_tokens", sp->name);
+        return NULL;
+    }
     const node *bound[4];
     if (call->kind == N_NAME) {
         if (sp->nrequired) {

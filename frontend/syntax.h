@@ -183,6 +183,10 @@ const char *fe_token_desc(arena *a, const token *t);
 /* The nearest of `names` to `word` by edit distance, or NULL if none is close. */
 const char *fe_suggest(const char *word, const char *const *names, int n);
 
+/* True once the diagnostic list takes no more errors: callers skip costly
+ * work (suggestions) whose result would be dropped. */
+bool fe_diag_full(const diag_list *d);
+
 /* Checks the sections and fills r. */
 void fe_sema_recipe(arena *a, const syntax *syn, diag_list *diags, recipe *r);
 

@@ -25,6 +25,7 @@
 #define ATTNC_RUNTIME_TUNE_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../support/strbuf.h"
@@ -39,6 +40,20 @@ typedef enum { TUNE_FOUND, TUNE_NOT_FOUND, TUNE_CORRUPT, TUNE_ERROR } tune_resul
 tune_db *tune_db_open(const char *path, strbuf *note);
 void tune_db_close(tune_db *db);
 const char *tune_db_path(const tune_db *db);
+
+/* The recipe part of a record's key: XXH3-128 (32 hex digits) of the
+ * recipe's source text. */
+void tune_recipe_hash(const char *text, size_t len, char out[33]);
+
+/* A launch shape as `attnc tune/compile --shape` take it:
+ * "batch=2,heads=16,tokens=4096[,kv_tokens=N][,kv_heads=N]" or, for a recipe
+ * with a token grid, its dims by name ("H=64,W=64"; tokens = their product).
+ * batch and heads default to 1, kv_tokens to tokens, kv_heads to heads. */
+typedef struct tune_shape {
+    int64_t batch, heads, tokens, kv_tokens, kv_heads, grid[3];
+} tune_shape;
+bool tune_shape_parse(const char *text, const char *const *grid_names, int grid_ndim, tune_shape *out,
+                      strbuf *err);
 
 /* Writes the bucket name for a launch shape into out (at least 64 bytes). */
 void tune_bucket(char *out, size_t cap, int64_t batch, int64_t heads, int64_t q_tokens, int64_t kv_tokens,
