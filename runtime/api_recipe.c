@@ -59,7 +59,7 @@ attnc_status attnc_recipe_from_text(attnc_recipe **out, attnc_context *ctx, cons
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_recipe_from_text: %s is NULL",
                          !out ? "out" : "text");
     ctx_clear_error(ctx);
-    attnc_recipe *rc;
+    attnc_recipe *rc = NULL;
     attnc_status st = recipe_new(&rc, ctx);
     if (st)
         return st;
@@ -88,7 +88,7 @@ attnc_status attnc_recipe_from_file(attnc_recipe **out, attnc_context *ctx, cons
     if (!out || !path)
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_recipe_from_file: %s is NULL", !out ? "out" : "path");
     ctx_clear_error(ctx);
-    attnc_recipe *rc;
+    attnc_recipe *rc = NULL;
     attnc_status st = recipe_new(&rc, ctx);
     if (st)
         return st;
