@@ -15,7 +15,12 @@ static inline char *tmpdir_make(void)
 {
     char tmpl[] = "/tmp/attnc-test-XXXXXX";
     char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
+    char *copy = d ? strdup(d) : NULL;
+    if (!copy) { /* a test cannot go on without its folder */
+        perror("tmpdir_make");
+        abort();
+    }
+    return copy;
 }
 
 static inline int tmpdir_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
