@@ -7,6 +7,8 @@
  * weights w are applied to the V fragments (shared by every state block). */
 #include "nvptx_linear.h"
 
+#include <string.h>
+
 static LLVMValueRef at(lin *L, LLVMValueRef base, int c)
 {
     return lin_smem(L, LLVMBuildAdd(L->nv.b, base, nv_i32(&L->nv, c), ""));
@@ -31,20 +33,57 @@ static void zero4(lin *L, LLVMValueRef *v, int n)
         v[i] = nv_f32(&L->nv, 0);
 }
 
-/* A = φ(Q) φ(K)^T for the warp's 16 rows and all C keys of the block. */
+/* Causal: the 16 keys of pair np are all later than the warp's rows when
+ * np > warp. Opens `if (np <= warp)` (warp-uniform) and returns the block
+ * it came from; close_live() joins the n values with phis. */
+static LLVMBasicBlockRef open_live(lin *L, int np, LLVMBasicBlockRef *join)
+{
+    nv_ctx *nv = &L->nv;
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(nv->b);
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, L->fn, "blk.live");
+    *join = LLVMAppendBasicBlockInContext(nv->c, L->fn, "blk.join");
+    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntULE, nv_i32(nv, np), L->warp, ""), yes, *join);
+    LLVMPositionBuilderAtEnd(nv->b, yes);
+    return from;
+}
+
+static void close_live(lin *L, LLVMBasicBlockRef from, LLVMBasicBlockRef join, LLVMValueRef *before,
+                       LLVMValueRef *after, int n)
+{
+    nv_ctx *nv = &L->nv;
+    LLVMBasicBlockRef live_end = LLVMGetInsertBlock(nv->b);
+    LLVMBuildBr(nv->b, join);
+    LLVMPositionBuilderAtEnd(nv->b, join);
+    for (int i = 0; i < n; i++) {
+        LLVMValueRef ph = LLVMBuildPhi(nv->b, nv->f32, "");
+        LLVMValueRef vals[2] = {before[i], after[i]};
+        LLVMBasicBlockRef bbs[2] = {from, live_end};
+        LLVMAddIncoming(ph, vals, bbs, 2);
+        after[i] = ph;
+    }
+}
+
+/* A = φ(Q) φ(K)^T for the warp's 16 rows and the C keys of the block (key
+ * pairs wholly after the warp's rows stay zero: the mask would zero them). */
 static void intra_scores(lin *L, LLVMValueRef qf[LIN_MAXK][4], LLVMValueRef A[LIN_MAXNB][4])
 {
     const lin_plan *p = L->p;
     zero4(L, &A[0][0], 4 * LIN_MAXNB);
     LLVMValueRef base = LLVMBuildAdd(L->nv.b, L->stage_off, LLVMBuildAdd(L->nv.b, L->lane_b, nv_i32(&L->nv, L->off_k), ""), "");
-    for (int ks = 0; ks < p->D / 16; ks++)
-        for (int np = 0; np < p->C / 16; np++) {
+    for (int np = 0; np < p->C / 16; np++) {
+        LLVMValueRef before[8], *acc = &A[2 * np][0];
+        LLVMBasicBlockRef join;
+        memcpy(before, acc, sizeof before);
+        LLVMBasicBlockRef from = open_live(L, np, &join);
+        for (int ks = 0; ks < p->D / 16; ks++) {
             LLVMValueRef r[4];
             nv_ldmatrix_x4(&L->nv, at(L, base, np * 16 * L->pitch_qk + ks * 32), false, r);
             LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
             nv_mma_16816(&L->nv, DT_BF16, qf[ks], b0, A[2 * np], A[2 * np]);
             nv_mma_16816(&L->nv, DT_BF16, qf[ks], b1, A[2 * np + 1], A[2 * np + 1]);
         }
+        close_live(L, from, join, before, acc, 8);
+    }
 }
 
 /* Causal mask and in-block decay on the score fragment; row sums into den. */
@@ -85,6 +124,10 @@ static void intra_pv(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef o[LIN_MA
     nv_ctx *nv = &L->nv;
     LLVMValueRef base = LLVMBuildAdd(nv->b, L->stage_off, LLVMBuildAdd(nv->b, L->lane_v, nv_i32(nv, L->off_v), ""), "");
     for (int kk = 0; kk < L->p->C / 16; kk++) {
+        LLVMValueRef before[4 * LIN_MAXO];
+        LLVMBasicBlockRef join;
+        memcpy(before, &o[0][0], sizeof before);
+        LLVMBasicBlockRef from = open_live(L, kk, &join); /* P is zero past the rows */
         LLVMValueRef a[4] = {
             nv_pack2(nv, DT_BF16, A[2 * kk][0], A[2 * kk][1]),
             nv_pack2(nv, DT_BF16, A[2 * kk][2], A[2 * kk][3]),
@@ -98,6 +141,7 @@ static void intra_pv(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef o[LIN_MA
             nv_mma_16816(nv, DT_BF16, a, b0, o[2 * sb], o[2 * sb]);
             nv_mma_16816(nv, DT_BF16, a, b1, o[2 * sb + 1], o[2 * sb + 1]);
         }
+        close_live(L, from, join, before, &o[0][0], 4 * L->p->nob);
     }
 }
 
