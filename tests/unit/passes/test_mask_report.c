@@ -72,7 +72,7 @@ static void report(void **state)
     arena a;
     arena_init(&a, NULL);
     expr_env env;
-    const int64_t seq = full ? 4096 : 1024;
+    const int64_t seq = full ? 4096 : 512;
     char seqs[16];
     snprintf(seqs, sizeof seqs, "%lld", (long long)seq);
     {
@@ -103,7 +103,7 @@ static void report(void **state)
         set_grid(&env, 0, (int64_t[]){seq});
         run_row(&rc, r, &env, tiles(0, (int[]){64}, (int[]){64}), &a);
     }
-    const int64_t big = full ? 128 : 32;
+    const int64_t big = full ? 128 : 24;
     char shape[32];
     snprintf(shape, sizeof shape, "%lldx%lld", (long long)big, (long long)big);
     static const int kvs[][2] = {{8, 8}, {8, 16}, {16, 16}};
@@ -131,14 +131,14 @@ static void report(void **state)
         run_row(&rc, r, &env, tiles(2, (int[]){16, 16}, (int[]){16, 16}), &a);
     }
     {
-        report_case rc = {"neighborhood3d(5x7x7, causal t)", full ? "16x32x32" : "8x8x16", "4x4x8 / 4x4x4", 4.0};
+        report_case rc = {"neighborhood3d(5x7x7, causal t)", full ? "16x32x32" : "4x8x16", "4x4x8 / 4x4x4", 4.0};
         recipe *r = rb_recipe(&a, "nb3d", 3);
         r->mask = rb_neighborhood(&a, 3, (int64_t[]){5, 7, 7}, (int64_t[]){1, 1, 1}, (int64_t[]){1, 1, 1}, (bool[]){1, 0, 0});
-        set_grid(&env, 3, full ? (int64_t[]){16, 32, 32} : (int64_t[]){8, 8, 16});
+        set_grid(&env, 3, full ? (int64_t[]){16, 32, 32} : (int64_t[]){4, 8, 16});
         run_row(&rc, r, &env, tiles(3, (int[]){4, 4, 8}, (int[]){4, 4, 4}), &a);
     }
     {
-        report_case rc = {"radial(frame 256, window 64)", full ? "16 frames x 256" : "4 frames x 256", "64 / 64", 3.0};
+        report_case rc = {"radial(frame 256, window 64)", full ? "16 frames x 256" : "2 frames x 256", "64 / 64", 3.0};
         recipe *r = rb_recipe(&a, "radial", 0);
         r->mask = rb_radial(&a, 256, 64);
         set_grid(&env, 0, (int64_t[]){seq});
