@@ -17,6 +17,10 @@
 #include "nvptx_fa2.h"
 #include "nvptx_target.h"
 
+/* Shared memory: S stages of [K tile | V tile], then Q. When Q lives in
+ * registers its staging area aliases the last stage: Q is read into
+ * registers before the loop, and that stage is first overwritten in
+ * iteration 0, after a barrier every warp passes only once done with Q. */
 static void plan_smem(fa2 *f)
 {
     const fa_plan *p = f->p;
@@ -24,19 +28,20 @@ static void plan_smem(fa2 *f)
     f->pitch_q = p->D * 2 + 16;
     f->pitch_k = p->D * 2 + 16;
     f->pitch_v = p->Dv * 2 + 16;
-    f->off_q = 0;
-    f->off_k = p->Tq * f->pitch_q;
-    f->slot_k = p->Tk * f->pitch_k;
-    f->off_v = f->off_k + p->stages * f->slot_k;
-    f->slot_v = p->Tk * f->pitch_v;
+    int stage = p->Tk * (f->pitch_k + f->pitch_v);
+    f->slot_k = f->slot_v = stage;
+    f->off_k = 0;
+    f->off_v = p->Tk * f->pitch_k;
     /* Q stays in registers when its fragments are few enough to leave room
      * for S and O; otherwise it is re-read from shared memory per tile. */
     f->q_in_regs = p->MR * p->D <= 128;
+    f->off_q = f->q_in_regs ? (p->stages - 1) * stage : p->stages * stage;
 }
 
 static int smem_total(const fa2 *f)
 {
-    return f->off_v + f->p->stages * f->slot_v;
+    int kv = f->p->stages * f->slot_k, q = f->off_q + f->p->Tq * f->pitch_q;
+    return kv > q ? kv : q;
 }
 
 static LLVMValueRef make_function(fa2 *f, const char *name)

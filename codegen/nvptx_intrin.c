@@ -61,10 +61,18 @@ void nv_barrier(nv_ctx *nv)
     nv_call(nv, "llvm.nvvm.barrier0", NULL, 0, NULL, 0);
 }
 
+/* Inline PTX: LLVM 19 cannot select the cp.async intrinsics with 32-bit
+ * shared pointers (--nvptx-short-ptr), and 32-bit addresses save registers. */
 void nv_cp_async16(nv_ctx *nv, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef bytes)
 {
-    LLVMValueRef args[3] = {dst, src, bytes};
-    nv_call(nv, "llvm.nvvm.cp.async.cg.shared.global.16.s", NULL, 0, args, 3);
+    static const char text[] = "cp.async.cg.shared.global [$0], [$1], 16, $2;";
+    static const char cons[] = "r,l,r,~{memory}";
+    LLVMTypeRef tys[3] = {nv->i32, nv->pg, nv->i32};
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, 3, false);
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, sizeof text - 1, (char *)cons, sizeof cons - 1, true, false,
+                                       LLVMInlineAsmDialectATT, false);
+    LLVMValueRef args[3] = {LLVMBuildPtrToInt(nv->b, dst, nv->i32, ""), src, bytes};
+    LLVMBuildCall2(nv->b, fty, fn, args, 3, "");
 }
 
 void nv_cp_commit(nv_ctx *nv)

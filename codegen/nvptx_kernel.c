@@ -75,3 +75,25 @@ int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes)
     }
     return n;
 }
+
+schedule nvptx_default_schedule(const recipe *r, target_arch arch)
+{
+    int nd = r && r->grid_ndim > 0 ? r->grid_ndim : 1;
+    if (r && !r->sched.is_auto && r->sched.ndims == nd)
+        return r->sched;
+    int D = r ? (r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v) : 128;
+    schedule s = schedule_default(nd, arch, r && r->family == FAMILY_LINEAR);
+    s.is_auto = false;
+    s.stages = 2;
+    s.warps = schedule_q_tokens(&s) / 16; /* one 16-row MMA block per warp */
+    if (s.warps > 8)
+        s.warps = 8;
+    if (nd == 1 && D <= 64)
+        s.warps = 4; /* two blocks per warp: Q still fits in registers */
+    if (nd == 1 && D > 128) {
+        s.q_tile[0] = 64;
+        s.kv_tile[0] = 32;
+        s.warps = 4;
+    }
+    return s;
+}

@@ -48,10 +48,22 @@ typedef struct nvptx_kernel_info {
     bool param_float[NVPTX_MAX_PARAMS];
 } nvptx_kernel_info;
 
+/* "sm_80" / "sm_90a"; NULL for the host. */
+const char *nvptx_arch_name(target_arch arch);
+/* "sm_80" (also sm_86, sm_89) -> TARGET_SM80; "sm_90a" (also sm_90) ->
+ * TARGET_SM90A. False for other names. */
+bool nvptx_arch_parse(const char *name, target_arch *out);
+
 /* Emits PTX for kernel k (lowered from recipe r) on arch. Returns
  * NVPTX_UNSUPPORTED (with the reason) for kernels no strategy handles yet. */
 nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
                                strbuf *ptx, strbuf *err);
+
+/* The GPU schedule for `tile auto` (until the autotuner picks): the
+ * recipe's own tile section when it names one, else per head dim and grid
+ * dims a default that fits sm_80's shared memory. r may be NULL (1-D,
+ * head_dim 128). */
+schedule nvptx_default_schedule(const recipe *r, target_arch arch);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);

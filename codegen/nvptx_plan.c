@@ -126,20 +126,9 @@ static nvptx_status check_shape(const fa_plan *p, strbuf *err)
     return NVPTX_OK;
 }
 
-/* The GPU default when the recipe says `tile auto` (until the autotuner
- * picks): 1-D 128 queries over 64 keys with 8 warps; grids keep the
- * documented default boxes with 4..8 warps. */
-static schedule gpu_schedule(const schedule *s, int ndims, target_arch arch)
+static schedule gpu_schedule(const schedule *s, const recipe *r, target_arch arch)
 {
-    if (!s->is_auto)
-        return *s;
-    schedule d = schedule_default(ndims, arch, false);
-    int qt = schedule_q_tokens(&d);
-    d.warps = qt / 16 < 8 ? qt / 16 : 8;
-    if (d.warps < 1)
-        d.warps = 1;
-    d.is_auto = false;
-    return d;
+    return s->is_auto ? nvptx_default_schedule(r, arch) : *s;
 }
 
 nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err)
@@ -153,7 +142,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch 
     p->D = k->head_dim;
     p->Dv = k->head_dim_v ? k->head_dim_v : k->head_dim;
     p->grid_ndim = k->grid_ndim;
-    schedule s = gpu_schedule(&k->sched, k->grid_ndim < 1 ? 1 : k->grid_ndim, arch);
+    schedule s = gpu_schedule(&k->sched, r, arch);
     p->ndims = s.ndims;
     for (int d = 0; d < 3; d++) {
         p->q_ext[d] = d < s.ndims ? s.q_tile[d] : 1;

@@ -3,10 +3,12 @@
 #include "nvptx_target.h"
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <string.h>
+#include <threads.h>
 
 #include "llvm_init.h"
 
@@ -42,9 +44,21 @@ bool nvptx_arch_parse(const char *name, target_arch *out)
     return false;
 }
 
+/* 32-bit shared-memory addresses: every ldmatrix/cp.async address is one
+ * register instead of two. A process-wide LLVM option that only the NVPTX
+ * back end reads; set once, before the first NVPTX target machine. */
+static once_flag options_once = ONCE_FLAG_INIT;
+
+static void set_options(void)
+{
+    const char *argv[] = {"attnc", "--nvptx-short-ptr"};
+    LLVMParseCommandLineOptions(2, argv, NULL);
+}
+
 static LLVMTargetMachineRef make_tm(target_arch arch, strbuf *err)
 {
     llvm_init_targets();
+    call_once(&options_once, set_options);
     LLVMTargetRef t;
     char *msg = NULL;
     if (LLVMGetTargetFromTriple(triple, &t, &msg)) {

@@ -12,13 +12,8 @@
 #include <stdbool.h>
 
 #include "../ir/schedule.h"
+#include "nvptx_kernel.h"
 #include "../support/strbuf.h"
-
-/* "sm_80" / "sm_90a"; NULL for the host. */
-const char *nvptx_arch_name(target_arch arch);
-/* Parses "sm_80", "sm_90a" (also "sm_90" as sm_90a-less sm_80 path is not
- * offered: refused). Returns false for unknown names. */
-bool nvptx_arch_parse(const char *name, target_arch *out);
 
 /* A module with the NVPTX triple and the target machine's data layout. */
 LLVMModuleRef nvptx_module_create(LLVMContextRef c, const char *name, target_arch arch);

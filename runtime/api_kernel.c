@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../codegen/nvptx_kernel.h"
 #include "api_backend.h"
 
 /* TEMPORARY until passes/pipeline.h (branch tileir) is on main: the same
@@ -22,7 +23,9 @@ static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options 
     } else {
         k->sched = r->sched;
     }
-    if (k->sched.is_auto || k->sched.ndims != nd) {
+    if ((k->sched.is_auto || k->sched.ndims != nd) && o->backend == ATTNC_BACKEND_CUDA) {
+        k->sched = nvptx_default_schedule(r, arch); /* the GPU's own default (fits sm_80 shared memory) */
+    } else if (k->sched.is_auto || k->sched.ndims != nd) {
         k->sched = schedule_default(nd, arch, r->family == FAMILY_LINEAR);
         if (r->family == FAMILY_LINEAR && r->linear.block > 0)
             k->sched.linear_block = r->linear.block;

@@ -10,7 +10,6 @@
 
 #include "cuda_driver.h"
 #include "cuda_internal.h"
-#include "../codegen/nvptx_target.h"
 
 struct cuda_module {
     nvptx_kernel_info info;
