@@ -110,7 +110,7 @@ static void report(void **state)
     for (int i = 0; i < 3; i++) {
         char t[32];
         snprintf(t, sizeof t, "8x16 / %dx%d", kvs[i][0], kvs[i][1]);
-        report_case rc = {"neighborhood2d(17x17)", shape, t, 4.5};
+        report_case rc = {"neighborhood2d(17x17)", shape, t, 5.5};
         recipe *r = rb_recipe(&a, "nb2d", 2);
         r->mask = rb_neighborhood(&a, 2, (int64_t[]){17, 17}, (int64_t[]){1, 1}, (int64_t[]){1, 1}, (bool[]){0, 0});
         set_grid(&env, 2, (int64_t[]){big, big});
