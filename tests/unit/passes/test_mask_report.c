@@ -3,7 +3,7 @@
  * empty) against the pairs the mask keeps, printed as the markdown table of
  * docs/mask-analysis.md. Kept pairs are counted inside visited tiles (the
  * brute-force property test proves none lie outside). The test fails if any
- * visited/kept ratio regresses past its recorded bound.
+ * visited/kept ratio regresses past its recorded bound (default shapes).
  * ATTNC_MASK_REPORT_FULL=1 adds the large shapes (128x128 grids; minutes
  * under sanitizers). */
 #include <setjmp.h>
@@ -58,9 +58,12 @@ static void run_row(const report_case *rc, recipe *r, expr_env *env, schedule s,
            modes[mi.mode], (long long)w.visited_tiles, (long long)w.visited_pairs, (long long)w.kept_pairs, ratio,
            100.0 * (double)w.visited_pairs / (double)w.dense_pairs);
     assert_true(w.kept_pairs > 0);
+    assert_true(ratio >= 1.0);
+    if (getenv("ATTNC_MASK_REPORT_FULL"))
+        return; /* the bounds are recorded for the default shapes */
     if (ratio > rc->max_ratio)
         printf("^ visited/kept %.3f is over its bound %.2f\n", ratio, rc->max_ratio);
-    assert_true(ratio >= 1.0 && ratio <= rc->max_ratio);
+    assert_true(ratio <= rc->max_ratio);
 }
 
 static void report(void **state)
