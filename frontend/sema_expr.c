@@ -182,7 +182,7 @@ static expr *check_index(sema *S, const node *n)
     for (int i = 0; i < n->nargs; i++) {
         idx[i] = fe_sema_expr(S, n->args[i]);
         if (idx[i] && idx[i]->type != TY_INT) {
-            diag_error(S->d, n->args[i]->loc, NULL, "an index of '%s' must be an int, not %s", n->name,
+            diag_error(S->d, n->args[i]->span, NULL, "an index of '%s' must be an int, not %s", n->name,
                        fe_type_name(idx[i]->type));
             idx[i] = NULL;
         }
@@ -205,7 +205,7 @@ static bool want(sema *S, const node *at, expr *e, bool numeric, const char *wha
         return false;
     if (numeric ? e->type != TY_BOOL : e->type == TY_BOOL)
         return true;
-    diag_error(S->d, at->loc, NULL, "%s needs %s, not %s", what, numeric ? "a number" : "a bool",
+    diag_error(S->d, at->span, NULL, "%s needs %s, not %s", what, numeric ? "a number" : "a bool",
                fe_type_name(e->type));
     return false;
 }
@@ -216,7 +216,7 @@ static expr *check_unary(sema *S, const node *n)
     if (n->op == P_BANG) {
         if (!x || x->type == TY_BOOL)
             return ex_unary(S->a, UN_NOT, x);
-        diag_error(S->d, n->args[0]->loc, NULL, "'!' needs a bool, not %s", fe_type_name(x->type));
+        diag_error(S->d, n->args[0]->span, NULL, "'!' needs a bool, not %s", fe_type_name(x->type));
         return NULL;
     }
     if (!want(S, n->args[0], x, true, "'-'"))
@@ -256,14 +256,16 @@ static expr *check_binary(sema *S, const node *n)
     char what[32];
     snprintf(what, sizeof what, "'%s'", fe_punct_text(n->op));
     if (op == BIN_AND || op == BIN_OR) {
-        if (!want(S, n->args[0], l, false, what) | !want(S, n->args[1], r, false, what))
+        bool lok = want(S, n->args[0], l, false, what), rok = want(S, n->args[1], r, false, what);
+        if (!lok || !rok) /* both checked: each side reports its own error */
             return NULL;
         return ex_binary(S->a, op, l, r);
     }
     bool eq = op == BIN_EQ || op == BIN_NE;
     if (eq && l->type == TY_BOOL && r->type == TY_BOOL)
         return ex_binary(S->a, op, l, r);
-    if (!want(S, n->args[0], l, true, what) | !want(S, n->args[1], r, true, what))
+    bool lok = want(S, n->args[0], l, true, what), rok = want(S, n->args[1], r, true, what);
+    if (!lok || !rok)
         return NULL;
     if (op == BIN_MOD && (l->type != TY_INT || r->type != TY_INT)) {
         diag_error(S->d, n->loc, "convert with floor(x) first", "'%%' needs int operands, not %s",
@@ -272,7 +274,7 @@ static expr *check_binary(sema *S, const node *n)
     }
     if ((op == BIN_DIV || op == BIN_MOD) && ((r->kind == EX_CONST_INT && r->u.ival == 0) ||
                                               (r->kind == EX_CONST_FLOAT && r->u.fval == 0))) {
-        diag_error(S->d, n->args[1]->loc, NULL, "division by zero");
+        diag_error(S->d, n->args[1]->span, NULL, "division by zero");
         return NULL;
     }
     return ex_binary(S->a, op, l, r);
@@ -305,7 +307,7 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
         if (!want(S, n->args[0], x[0], false, "the condition of 'select'"))
             return NULL;
         if ((x[1]->type == TY_BOOL) != (x[2]->type == TY_BOOL)) {
-            diag_error(S->d, n->args[2]->loc, NULL, "'select' needs two values of one kind, got %s and %s",
+            diag_error(S->d, n->args[2]->span, NULL, "'select' needs two values of one kind, got %s and %s",
                        fe_type_name(x[1]->type), fe_type_name(x[2]->type));
             return NULL;
         }
@@ -322,7 +324,7 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
     }
     default: { /* alibi_slope(h) = 2^(-8 (h + 1) / heads) */
         if (x[0]->type != TY_INT) {
-            diag_error(S->d, n->args[0]->loc, NULL, "'alibi_slope' needs an int head index, not %s",
+            diag_error(S->d, n->args[0]->span, NULL, "'alibi_slope' needs an int head index, not %s",
                        fe_type_name(x[0]->type));
             return NULL;
         }
@@ -398,7 +400,7 @@ expr *fe_sema_expr(sema *S, const node *n)
     case N_BINARY:
         return check_binary(S, n);
     case N_TUPLE:
-        diag_error(S->d, n->loc, NULL, "a tuple is only allowed as an argument of a mask form");
+        diag_error(S->d, n->span, NULL, "a tuple is only allowed as an argument of a mask form");
         return NULL;
     }
     return NULL;

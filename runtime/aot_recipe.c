@@ -110,7 +110,10 @@ static void grid_exprs(recipe_aot *ra, const nvptx_kernel_info *info)
 {
     size_t used = 0;
     ra->grid_x[0] = 0;
-    for (int d = 0; d < info->ndims && used < sizeof ra->grid_x; d++) {
+    int ndims = info->grid_x_fixed > 0 ? 0 : info->ndims;
+    if (!ndims) /* linear attention: a fixed number of Dv slices */
+        snprintf(ra->grid_x, sizeof ra->grid_x, "(a->size[%d] > 0 ? %d : 0)", SZ_TOKENS, info->grid_x_fixed);
+    for (int d = 0; d < ndims && used < sizeof ra->grid_x; d++) {
         int sz = info->grid_ndim == 0 ? SZ_TOKENS : SZ_GRID0 + d;
         used += (size_t)snprintf(ra->grid_x + used, sizeof ra->grid_x - used, "%s%s_ceil(a->size[%d], 1, %d)",
                                  d ? " * " : "", ra->name, sz, info->q_tile[d]);

@@ -3,12 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../codegen/nvptx_kernel.h"
+#include "../passes/pipeline.h"
 #include "api_backend.h"
 
-/* TEMPORARY until passes/pipeline.h (branch tileir) is on main: the same
- * declaration, weak so this file links before the passes exist. */
-tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err);
-#pragma weak lower_recipe
+/* The CUDA backend (runtime/cuda_backend.c) may be left out of a build. */
 #pragma weak cuda_kernel_build
 
 static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
@@ -22,7 +21,9 @@ static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options 
     } else {
         k->sched = r->sched;
     }
-    if (k->sched.is_auto || k->sched.ndims != nd) {
+    if ((k->sched.is_auto || k->sched.ndims != nd) && o->backend == ATTNC_BACKEND_CUDA) {
+        k->sched = nvptx_default_schedule(r, arch); /* the GPU's own default (fits sm_80 shared memory) */
+    } else if (k->sched.is_auto || k->sched.ndims != nd) {
         k->sched = schedule_default(nd, arch, r->family == FAMILY_LINEAR);
         if (r->family == FAMILY_LINEAR && r->linear.block > 0)
             k->sched.linear_block = r->linear.block;

@@ -1,0 +1,168 @@
+/* bench_pairs.c — see bench_pairs.h. */
+#include "bench_pairs.h"
+
+#include <string.h>
+
+#include "passes/mask_analysis.h"
+
+typedef struct counter {
+    const mask_info *mi;
+    expr_env env;
+    const recipe *r;
+    const bench_param_host *params;
+    bool failed;
+} counter;
+
+static int64_t read_param(void *user, int param, const int64_t *idx, int nidx)
+{
+    counter *c = user;
+    const bench_param_host *p = &c->params[param];
+    int64_t lin = 0;
+    for (int d = 0; d < p->ndim && d < nidx; d++) {
+        int64_t i = idx[d] < 0 ? 0 : idx[d] >= p->shape[d] ? p->shape[d] - 1 : idx[d];
+        lin = lin * p->shape[d] + i;
+    }
+    switch (c->r->params[param].dtype) {
+    case DT_U8: return ((const uint8_t *)p->data)[lin];
+    case DT_I64: return ((const int64_t *)p->data)[lin];
+    case DT_I32: return ((const int32_t *)p->data)[lin];
+    default: c->failed = true; return 0;
+    }
+}
+
+static int64_t flat(const counter *c, const int64_t *x)
+{
+    if (c->mi->grid_ndim == 0)
+        return x[0];
+    int64_t t = 0;
+    for (int d = 0; d < c->mi->grid_ndim; d++)
+        t = t * c->env.sizes[SZ_GRID0 + d] + x[d];
+    return t;
+}
+
+static int64_t box_area(const mask_info *mi, const tok_box *b)
+{
+    int64_t n = 1;
+    for (int d = 0; d < mi->ndims; d++)
+        n *= b->hi[d] - b->lo[d] + 1;
+    return n;
+}
+
+/* Walks the coordinates of box b (odometer over ndims dims). */
+static bool next_coord(const mask_info *mi, const tok_box *b, int64_t *x)
+{
+    for (int d = mi->ndims - 1; d >= 0; d--) {
+        if (++x[d] <= b->hi[d])
+            return true;
+        x[d] = b->lo[d];
+    }
+    return false;
+}
+
+static int64_t count_partial(counter *c, const tok_box *qb, const tok_box *kb)
+{
+    int64_t q[3] = {0}, k[3] = {0}, kept = 0;
+    memcpy(q, qb->lo, sizeof q);
+    do {
+        memcpy(k, kb->lo, sizeof k);
+        do {
+            int64_t v = 0;
+            expr_env_set_point(&c->env, flat(c, q), flat(c, k));
+            if (!expr_eval_int(c->mi->mask, &c->env, &v))
+                c->failed = true;
+            kept += v != 0;
+        } while (next_coord(c->mi, kb, k));
+    } while (next_coord(c->mi, qb, q));
+    return kept;
+}
+
+/* Exact count over a box pair: interval classification settles most
+ * sub-boxes as full or empty; what stays partial is split in half along
+ * its widest dim, down to small boxes counted pair by pair. */
+static int64_t count_boxes(counter *c, const tok_box *qb, const tok_box *kb)
+{
+    const mask_info *mi = c->mi;
+    mask_class cl = mask_classify_boxes(mi, &c->env, qb, kb);
+    if (cl == MASK_EMPTY)
+        return 0;
+    int64_t qa = box_area(mi, qb), ka = box_area(mi, kb);
+    if (cl == MASK_FULL)
+        return qa * ka;
+    if (qa * ka <= 64)
+        return count_partial(c, qb, kb);
+    bool split_q = qa >= ka;
+    const tok_box *b = split_q ? qb : kb;
+    int wd = 0;
+    for (int d = 1; d < mi->ndims; d++)
+        if (b->hi[d] - b->lo[d] > b->hi[wd] - b->lo[wd])
+            wd = d;
+    tok_box lo = *b, hi = *b;
+    lo.hi[wd] = b->lo[wd] + (b->hi[wd] - b->lo[wd]) / 2;
+    hi.lo[wd] = lo.hi[wd] + 1;
+    if (split_q)
+        return count_boxes(c, &lo, kb) + count_boxes(c, &hi, kb);
+    return count_boxes(c, qb, &lo) + count_boxes(c, qb, &hi);
+}
+
+static int64_t count_slice(counter *c)
+{
+    const mask_info *mi = c->mi;
+    int64_t nq[3], nk[3];
+    int64_t tq = mask_tile_count(mi, &c->env, true, nq), tk = mask_tile_count(mi, &c->env, false, nk), kept = 0;
+    for (int64_t i = 0; i < tq && !c->failed; i++) {
+        tok_box qb, kb;
+        int64_t lo[3], hi[3];
+        mask_tile_box(mi, &c->env, true, i, &qb);
+        if (!kv_range_eval(mi, &c->env, &qb, lo, hi))
+            continue;
+        for (int64_t j = 0; j < tk; j++) {
+            mask_tile_box(mi, &c->env, false, j, &kb);
+            bool in = true;
+            for (int d = 0; d < mi->ndims; d++) {
+                int64_t idx = kb.lo[d] / mi->kv_tile[d];
+                in &= idx >= lo[d] && idx <= hi[d];
+            }
+            if (in)
+                kept += count_boxes(c, &qb, &kb);
+        }
+    }
+    return kept;
+}
+
+int64_t bench_kept_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const bench_param_host *params,
+                         strbuf *err)
+{
+    int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS];
+    if (!r->mask)
+        return sizes[SZ_TOKENS] * sizes[SZ_KV_TOKENS] * B * H;
+    arena a;
+    arena_init(&a, NULL);
+    mask_info mi;
+    if (!mask_analyze(&a, r, s, &mi)) {
+        arena_free_all(&a);
+        sb_puts(err, "out of memory");
+        return -1;
+    }
+    counter c = {.mi = &mi, .r = r, .params = params};
+    memcpy(c.env.sizes, sizes, sizeof c.env.sizes);
+    c.env.grid_ndim = r->grid_ndim;
+    c.env.param = read_param;
+    c.env.param_user = &c;
+    bool per_batch = expr_uses_kind(r->mask, EX_BATCH) || expr_uses_kind(r->mask, EX_PARAM);
+    bool per_head = mi.uses_head || expr_uses_kind(r->mask, EX_PARAM);
+    int64_t total = 0;
+    for (int64_t b = 0; b < (per_batch ? B : 1) && !c.failed; b++)
+        for (int64_t h = 0; h < (per_head ? H : 1) && !c.failed; h++) {
+            c.env.batch = b;
+            c.env.head = h;
+            int64_t group = sizes[SZ_KV_HEADS] > 0 ? H / sizes[SZ_KV_HEADS] : 1;
+            c.env.kv_head = h / (group > 0 ? group : 1);
+            total += count_slice(&c);
+        }
+    arena_free_all(&a);
+    if (c.failed) {
+        sb_puts(err, "the mask could not be evaluated on the host");
+        return -1;
+    }
+    return total * (per_batch ? 1 : B) * (per_head ? 1 : H);
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# gpu-run.sh — everything the GPU machine runs, in one command, from the repo
+# root of a checkout that carries a build folder made on the development
+# machine (default build-static: -DATTNC_LLVM_STATIC=ON, LLVM inside libattnc):
+#   1. the gpu-labelled tests (FA2 kernels and every softmax recipe against the
+#      fp64 reference), run as plain executables (no cmake needed there);
+#   2. compute-sanitizer memcheck and racecheck on the same test programs;
+#   3. `attnc bench` over bench/cases.txt;
+#   4. the anchors (PyTorch SDPA FlashAttention-2 and cuDNN, FlexAttention),
+#      bench/anchors.py, in the same run;
+#   5. a table with ratios (bench/compare.py), also written to $OUT/results.md.
+# usage: scripts/gpu-run.sh [BUILD_DIR]
+# env:   OUT (results folder; default ./gpu-out), QUICK=1 (skip racecheck and the
+#        slow anchors), SKIP_ANCHORS=1, SKIP_SANITIZER=1
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+B=${1:-build-static}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+OUT=${OUT:-$ROOT/gpu-out}
+mkdir -p "$OUT"
+export OUT
+export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export ATTNC_SOURCE_DIR=$ROOT
+export ATTNC_CACHE_DIR=$OUT/cache
+SAN=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
+SUMMARY=$OUT/summary.txt
+: > "$SUMMARY"
+: > "$OUT/attnc_bench.jsonl"
+
+note() { echo "$*" | tee -a "$SUMMARY"; }
+
+# run NAME TIMEOUT CMD...: logs to $OUT/NAME.log, records PASS/FAIL/SKIP.
+run() {
+  local name=$1 limit=$2
+  shift 2
+  local t0=$(date +%s)
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  local rc=$? dt=$(( $(date +%s) - t0 ))
+  local verdict=PASS
+  if grep -q "skipped: no CUDA driver" "$OUT/$name.log"; then verdict=SKIP
+  elif [ $rc -eq 124 ]; then verdict="FAIL (timeout ${limit}s)"
+  elif [ $rc -ne 0 ]; then verdict="FAIL (exit $rc)"
+  fi
+  note "$(printf '%-40s %-18s %4ss  %s' "$name" "$verdict" "$dt" "$OUT/$name.log")"
+  [ "$verdict" = PASS ] || [ "$verdict" = SKIP ]
+}
+
+[ -x "$B/bin/attnc" ] || { echo "gpu-run.sh: no $B/bin/attnc (carry the build folder)"; exit 2; }
+{ nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv; } \
+  > "$OUT/device.txt" 2>&1
+note "device: $(head -1 "$OUT/device.txt")"
+
+echo "== 1. GPU tests"
+TESTS=$(ls "$B"/tests/gpu/test_gpu_test_* 2>/dev/null | grep -v "\\." || true)
+for t in $TESTS; do run "$(basename "$t")" 900 "$t"; done
+
+if [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -x "$SAN" ]; then
+  echo "== 2. compute-sanitizer"
+  tools="memcheck racecheck"
+  [ "${QUICK:-0}" = 1 ] && tools=memcheck
+  for tool in $tools; do
+    for t in $TESTS; do
+      run "$tool-$(basename "$t")" 1200 "$SAN" --tool "$tool" --error-exitcode 9 --print-limit 20 "$t"
+    done
+  done
+else
+  note "compute-sanitizer: skipped"
+fi
+
+echo "== 3. attnc bench"
+grep -v '^\s*#' bench/cases.txt | grep -v '^\s*$' | while IFS='|' read -r name recipe shape anchor; do
+  name=$(echo $name); recipe=$(echo $recipe); shape=$(echo $shape); anchor=$(echo $anchor)
+  log=$OUT/bench-$name-$(echo "$shape" | tr ',=' '__').log
+  timeout 600 "$B/bin/attnc" bench "$recipe" --shape "$shape" --json --warmup 10 --iters 30 > "$log" 2>&1
+  rc=$?
+  res=$(grep '^{' "$log" | tail -1)
+  if [ $rc -eq 0 ] && [ -n "$res" ]; then
+    printf '{"name": "%s", "anchor": "%s", "result": %s}\n' "$name" "$anchor" "$res" >> "$OUT/attnc_bench.jsonl"
+    note "$(printf 'bench %-14s %-32s ok' "$name" "$shape")"
+  else
+    err=$(tail -3 "$log" | tr '\n"' ' _')
+    printf '{"name": "%s", "anchor": "%s", "error": "%s"}\n' "$name" "$anchor" "$err" >> "$OUT/attnc_bench.jsonl"
+    note "$(printf 'bench %-14s %-32s FAIL (exit %s) %s' "$name" "$shape" "$rc" "$log")"
+  fi
+done
+
+if [ "${SKIP_ANCHORS:-0}" != 1 ]; then
+  echo "== 4. anchors (PyTorch SDPA FA2/cuDNN, FlexAttention)"
+  : > "$OUT/anchors.jsonl"
+  q=""; [ "${QUICK:-0}" = 1 ] && q=--quick
+  run anchors 1500 python3 bench/anchors.py $q
+fi
+
+echo "== 5. results"
+python3 bench/compare.py "$OUT" > "$OUT/compare.log" 2>&1 || note "compare.py failed: $OUT/compare.log"
+echo
+echo "---------------------------------------------------------------- summary"
+cat "$SUMMARY"
+echo
+cat "$OUT/results.md" 2>/dev/null
+grep -q FAIL "$SUMMARY" && exit 1
+exit 0

@@ -1,0 +1,136 @@
+/* fake_cuda.c — a stand-in libcuda for tests on machines without a GPU
+ * (loaded through $ATTNC_LIBCUDA). Memory is host memory, modules are the
+ * PTX text, a launch records its configuration and arguments (by the kernel
+ * ABI of codegen/nvptx_kernel.h) instead of running. It checks what the real
+ * driver would refuse: unknown kernel names, dynamic shared memory over the
+ * opt-in limit or above 48 KB without the attribute. */
+#include <cuda.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/expr.h"
+
+typedef struct fake_launch {
+    unsigned grid[3], block[3], smem;
+    int count;
+    uint64_t ptr[5];
+    int64_t stride[19];
+    int32_t size[SZ_MAX];
+} fake_launch;
+
+static fake_launch last;
+static int smem_optin;
+static char *module_text;
+
+__attribute__((visibility("default"))) const fake_launch *fake_cuda_last_launch(void)
+{
+    return &last;
+}
+
+CUresult cuInit(unsigned f) { (void)f; return CUDA_SUCCESS; }
+CUresult cuDriverGetVersion(int *v) { *v = 13000; return CUDA_SUCCESS; }
+CUresult cuGetErrorName(CUresult e, const char **s) { *s = e ? "CUDA_ERROR_FAKE" : "CUDA_SUCCESS"; return CUDA_SUCCESS; }
+CUresult cuGetErrorString(CUresult e, const char **s) { *s = e ? "refused by the fake driver" : "no error"; return CUDA_SUCCESS; }
+CUresult cuDeviceGet(CUdevice *d, int o) { *d = o; return o == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE; }
+CUresult cuDeviceGetCount(int *n) { *n = 1; return CUDA_SUCCESS; }
+CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d)
+{
+    (void)d;
+    *v = a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR ? 9 : a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR ? 0 : 1;
+    return CUDA_SUCCESS;
+}
+CUresult cuDeviceGetName(char *n, int len, CUdevice d) { (void)d; strncpy(n, "fake", (size_t)len); return CUDA_SUCCESS; }
+CUresult cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d) { (void)d; *c = (CUcontext)&last; return CUDA_SUCCESS; }
+CUresult cuDevicePrimaryCtxRelease(CUdevice d) { (void)d; return CUDA_SUCCESS; }
+CUresult cuCtxSetCurrent(CUcontext c) { (void)c; return CUDA_SUCCESS; }
+CUresult cuCtxGetCurrent(CUcontext *c) { *c = (CUcontext)&last; return CUDA_SUCCESS; }
+CUresult cuCtxSynchronize(void) { return CUDA_SUCCESS; }
+
+CUresult cuLinkCreate(unsigned n, CUjit_option *o, void **v, CUlinkState *s)
+{
+    (void)n, (void)o, (void)v;
+    *s = calloc(1, sizeof(char *));
+    return *s ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+CUresult cuLinkAddData(CUlinkState s, CUjitInputType t, void *data, size_t size, const char *name, unsigned n,
+                       CUjit_option *o, void **v)
+{
+    (void)name, (void)n, (void)o, (void)v;
+    if (t != CU_JIT_INPUT_PTX || !strstr(data, ".entry") || ((char *)data)[size - 1] != 0)
+        return CUDA_ERROR_INVALID_PTX;
+    *(char **)s = strdup(data);
+    return CUDA_SUCCESS;
+}
+CUresult cuLinkComplete(CUlinkState s, void **cubin, size_t *size)
+{
+    *cubin = *(char **)s;
+    *size = strlen(*cubin) + 1;
+    return CUDA_SUCCESS;
+}
+CUresult cuLinkDestroy(CUlinkState s) { free(*(char **)s); free(s); return CUDA_SUCCESS; }
+CUresult cuModuleLoadData(CUmodule *m, const void *image)
+{
+    free(module_text);
+    module_text = strdup(image);
+    *m = (CUmodule)module_text;
+    return CUDA_SUCCESS;
+}
+CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned n, CUjit_option *o, void **v)
+{
+    (void)n, (void)o, (void)v;
+    return cuModuleLoadData(m, image);
+}
+CUresult cuModuleUnload(CUmodule m) { (void)m; return CUDA_SUCCESS; }
+CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name)
+{
+    char want[256];
+    snprintf(want, sizeof want, ".entry %s(", name);
+    *f = (CUfunction)m;
+    smem_optin = 48 * 1024;
+    return strstr((const char *)m, want) ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+}
+CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v)
+{
+    (void)f;
+    if (a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) {
+        if (v > 232448)
+            return CUDA_ERROR_INVALID_VALUE;
+        smem_optin = v;
+    }
+    return CUDA_SUCCESS;
+}
+CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction f) { (void)a, (void)f; *v = 0; return CUDA_SUCCESS; }
+CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned smem, CUstream s, void **params, void **extra)
+{
+    (void)f, (void)s, (void)extra;
+    if ((int)smem > smem_optin || !gx || !gy || !gz || gy > 65535 || gz > 65535 || bx * by * bz > 1024)
+        return CUDA_ERROR_INVALID_VALUE;
+    last = (fake_launch){{gx, gy, gz}, {bx, by, bz}, smem, last.count + 1, {0}, {0}, {0}};
+    int k = 0;
+    for (int i = 0; i < 5; i++)
+        last.ptr[i] = *(CUdeviceptr *)params[k++];
+    for (int i = 0; i < 19; i++)
+        last.stride[i] = *(int64_t *)params[k++];
+    for (int i = 0; i < SZ_MAX; i++)
+        last.size[i] = *(int32_t *)params[k++];
+    return CUDA_SUCCESS;
+}
+CUresult cuMemAlloc(CUdeviceptr *p, size_t n)
+{
+    void *m = aligned_alloc(256, (n + 255) / 256 * 256);
+    *p = (CUdeviceptr)(uintptr_t)m;
+    return m ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+CUresult cuMemFree(CUdeviceptr p) { free((void *)(uintptr_t)p); return CUDA_SUCCESS; }
+CUresult cuMemcpyHtoD(CUdeviceptr d, const void *s, size_t n) { memcpy((void *)(uintptr_t)d, s, n); return CUDA_SUCCESS; }
+CUresult cuMemcpyDtoH(void *d, CUdeviceptr s, size_t n) { memcpy(d, (void *)(uintptr_t)s, n); return CUDA_SUCCESS; }
+CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)(uintptr_t)d, v, n); return CUDA_SUCCESS; }
+CUresult cuStreamSynchronize(CUstream s) { (void)s; return CUDA_SUCCESS; }
+CUresult cuEventCreate(CUevent *e, unsigned f) { (void)f; *e = malloc(8); return CUDA_SUCCESS; }
+CUresult cuEventRecord(CUevent e, CUstream s) { (void)e, (void)s; return CUDA_SUCCESS; }
+CUresult cuEventSynchronize(CUevent e) { (void)e; return CUDA_SUCCESS; }
+CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) { (void)a, (void)b; *ms = 1.0f; return CUDA_SUCCESS; }
+CUresult cuEventDestroy(CUevent e) { free(e); return CUDA_SUCCESS; }

@@ -1,0 +1,160 @@
+/* fake_driver.c — the host side of the CUDA path on a machine without a GPU:
+ * libcuda is replaced by tests/gpu/fake_cuda.c ($ATTNC_LIBCUDA), so module
+ * loading, the API backend hook, argument checks and the launch ABI
+ * (grid, block, shared memory, every kernel argument) are checked here.
+ * Label unit: it runs everywhere; numbers come from the gpu-labelled tests. */
+#include <dlfcn.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gpu_case.h"
+
+typedef struct fake_launch {
+    unsigned grid[3], block[3], smem;
+    int count;
+    uint64_t ptr[5];
+    int64_t stride[19];
+    int32_t size[SZ_MAX];
+} fake_launch;
+
+static const fake_launch *(*last_launch)(void);
+static char fake_path[PATH_MAX];
+
+static void locate_fake(void)
+{
+    char exe[PATH_MAX - 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(fake_path, sizeof fake_path, "%s/libattnc_fake_cuda.so", exe);
+}
+
+static void hand_kernel_launch(void **state)
+{
+    (void)state;
+    hand_cfg c = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 128};
+    arena a;
+    arena_init(&a, NULL);
+    tir_kernel *k = hand_kernel(&a, &c);
+    strbuf err;
+    sb_init(&err);
+    cuda_module *m = NULL;
+    attnc_status st = cuda_module_build(&m, k, NULL, NULL, &err);
+    if (st)
+        fail_msg("build: %s", sb_cstr(&err));
+    const nvptx_kernel_info *info = cuda_module_info(m);
+    assert_int_equal(info->arch, TARGET_SM90A); /* the fake reports 9.0 */
+    size_t cubin_size;
+    assert_non_null(cuda_module_cubin(m, &cubin_size));
+    uint64_t buf;
+    assert_int_equal(cuda_mem_alloc(&buf, 1 << 20, &err), ATTNC_OK);
+    cuda_launch l = {.ptr = {buf, buf, buf, buf, 0}};
+    int64_t st4[4] = {3 * 300 * 128, 300 * 128, 128, 1};
+    for (int t = 0; t < 4; t++)
+        memcpy(l.stride[t], st4, sizeof st4);
+    l.size[SZ_BATCH] = 2, l.size[SZ_HEADS] = 3, l.size[SZ_KV_HEADS] = 3, l.size[SZ_TOKENS] = 300,
+    l.size[SZ_KV_TOKENS] = 300;
+    assert_int_equal(cuda_module_launch(m, &l, NULL, &err), ATTNC_OK);
+    const fake_launch *f = last_launch();
+    assert_int_equal(f->grid[0], (300 + 127) / 128);
+    assert_int_equal(f->grid[1], 3);
+    assert_int_equal(f->grid[2], 2);
+    assert_int_equal(f->block[0], info->threads);
+    assert_int_equal(f->smem, info->smem_bytes);
+    assert_true(f->ptr[0] == buf && f->ptr[4] == 0);
+    assert_int_equal(f->stride[2], 128);
+    assert_int_equal(f->size[SZ_TOKENS], 300);
+    /* A misaligned row is refused before anything is launched. */
+    int before = f->count;
+    l.stride[0][2] = 100;
+    assert_int_equal(cuda_module_launch(m, &l, NULL, &err), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_int_equal(last_launch()->count, before);
+    cuda_mem_free(buf);
+    cuda_module_destroy(m);
+    sb_free(&err);
+    arena_free_all(&a);
+}
+
+static attnc_tensor t4(void *p, int64_t b, int64_t h, int64_t n, int64_t d)
+{
+    attnc_tensor t = {ATTNC_BF16, p, 4, {b, h, n, d}, {h * n * d, n * d, d, 1}};
+    return t;
+}
+
+/* The public API on the CUDA backend: build, validate, launch. */
+static void api_launch(void **state)
+{
+    (void)state;
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    attnc_args *a;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_file(&r, ctx, ATTNC_SOURCE_DIR "/recipes/gqa.attn"), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.arch = "sm_70";
+    assert_int_equal(attnc_kernel_build(&k, ctx, r, &o), ATTNC_ERR_INVALID_ARGUMENT);
+    o.arch = NULL;
+    if (attnc_kernel_build(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    printf("  schedule: %s\n", attnc_kernel_schedule(k));
+    size_t nq = 2 * 8 * 200 * 128, nk = 2 * 2 * 200 * 128;
+    uint64_t q, kk, v, out, lse;
+    strbuf err;
+    sb_init(&err);
+    assert_int_equal(cuda_mem_alloc(&q, nq * 2, &err) | cuda_mem_alloc(&kk, nk * 2, &err) |
+                         cuda_mem_alloc(&v, nk * 2, &err) | cuda_mem_alloc(&out, nq * 2, &err) |
+                         cuda_mem_alloc(&lse, 2 * 8 * 200 * 4, &err),
+                     ATTNC_OK);
+    attnc_tensor tq = t4((void *)(uintptr_t)q, 2, 8, 200, 128), tk = t4((void *)(uintptr_t)kk, 2, 2, 200, 128);
+    attnc_tensor tv = t4((void *)(uintptr_t)v, 2, 2, 200, 128), to = t4((void *)(uintptr_t)out, 2, 8, 200, 128);
+    attnc_tensor tl = {ATTNC_F32, (void *)(uintptr_t)lse, 3, {2, 8, 200}, {1600, 200, 1}};
+    assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+    assert_int_equal(attnc_args_set_tensor(a, "q", &tq) | attnc_args_set_tensor(a, "k", &tk) |
+                         attnc_args_set_tensor(a, "v", &tv) | attnc_args_set_tensor(a, "o", &to) |
+                         attnc_args_set_tensor(a, "lse", &tl),
+                     ATTNC_OK);
+    if (attnc_launch(k, a, NULL))
+        fail_msg("launch: %s", attnc_kernel_errmsg(k));
+    const fake_launch *f = last_launch();
+    assert_int_equal(f->grid[1], 8);
+    assert_int_equal(f->grid[2], 2);
+    assert_int_equal(f->size[SZ_KV_HEADS], 2);
+    assert_true(f->ptr[4] == lse);
+    assert_int_equal(f->stride[4 * 4 + 1], 200); /* lse head stride */
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+    uint64_t bufs[5] = {q, kk, v, out, lse};
+    for (int i = 0; i < 5; i++)
+        cuda_mem_free(bufs[i]);
+    sb_free(&err);
+}
+
+int main(void)
+{
+    locate_fake();
+    setenv("ATTNC_LIBCUDA", fake_path, 1);
+    void *h = dlopen(fake_path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        printf("fake driver missing (%s): nothing to test\n", fake_path);
+        return 1;
+    }
+    last_launch = (const fake_launch *(*)(void))dlsym(h, "fake_cuda_last_launch");
+    const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch)};
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    dlclose(h);
+    return rc;
+}
