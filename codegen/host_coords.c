@@ -32,7 +32,7 @@ LLVMValueRef hbox_hi(hgen *g, const hval *box, int d)
 
 hrow hbox_row(hgen *g, const hval *box, LLVMValueRef row)
 {
-    hrow h;
+    hrow h = {0}; /* box->nd >= 1 always; zeroed so -O2 can see c[0] is set */
     LLVMValueRef rem = row;
     h.valid = LLVMConstInt(g->i1, 1, false);
     for (int d = box->nd - 1; d >= 0; d--) {

@@ -49,6 +49,43 @@ static void infer_block_extras(const recipe *r, const expr *e, int64_t *sz)
         infer_block_extras(r, e->args[i], sz);
 }
 
+static void min_extents_of(const recipe *r, const expr *e, int64_t *mins)
+{
+    if (!e)
+        return;
+    if (e->kind == EX_FORM && e->u.form == FORM_NEIGHBORHOOD) {
+        int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
+        for (int d = 0; d < nd && nd + d < e->nargs; d++) {
+            int64_t dil = e->args[nd + d]->u.ival > 0 ? e->args[nd + d]->u.ival : 1;
+            if (e->args[d]->u.ival * dil > mins[d])
+                mins[d] = e->args[d]->u.ival * dil;
+        }
+    }
+    for (int i = 0; i < e->nargs; i++)
+        min_extents_of(r, e->args[i], mins);
+}
+
+void ref_min_extents(const recipe *r, int64_t *mins)
+{
+    mins[0] = mins[1] = mins[2] = 0;
+    min_extents_of(r, r->mask_surface, mins);
+}
+
+void ref_default_shape(const recipe *r, ref_shape *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->batch = 1;
+    sh->heads = 2;
+    sh->kv_heads = r->gqa ? 1 : 0;
+    int64_t mins[3];
+    ref_min_extents(r, mins);
+    sh->tokens = r->grid_ndim > 0 ? 0 : mins[0] + 5 > 200 ? mins[0] + 5 : 200; /* grids: the product */
+    for (int d = 0; d < r->grid_ndim; d++) {
+        int64_t e = r->grid_ndim == 3 ? 7 : 13;
+        sh->grid[d] = r->sizes[SZ_GRID0 + d].fixed > 0 ? 0 : (mins[d] + 5 > e ? mins[d] + 5 : e);
+    }
+}
+
 void ref_shape_sizes(const recipe *r, const ref_shape *sh, int64_t *sz)
 {
     memset(sz, 0, sizeof(int64_t) * SZ_MAX);
@@ -213,7 +250,7 @@ static attnc_status set_args(run *R, attnc_args *a)
     for (int i = 0; i < r->nparams && !st; i++)
         st = attnc_args_set_tensor(a, r->params[i].name, &R->params[i].t);
     for (int d = 0; d < r->grid_ndim && !st; d++)
-        st = attnc_args_set_size(a, r->grid_names[d], R->sizes[SZ_GRID0 + d]);
+        st = attnc_args_set_size(a, r->sizes[SZ_GRID0 + d].name, R->sizes[SZ_GRID0 + d]);
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX && !st; s++)
         if (r->sizes[s].name && r->sizes[s].fixed <= 0)
             st = attnc_args_set_size(a, r->sizes[s].name, R->sizes[s]);
@@ -252,6 +289,7 @@ static bool launch(run *R, attnc_kernel *k, ref_check_result *res)
                 snprintf(res->msg, sizeof res->msg, "copying outputs back failed");
                 return false;
             }
+    res->launched = true;
     return true;
 }
 
@@ -321,9 +359,9 @@ static bool compare(run *R, ref_check_result *res)
         ok = res->o.ok && (!res->has_lse || res->lse.ok);
         snprintf(res->msg, sizeof res->msg,
                  "o: rel L2 %.3g, max abs %.3g, %zu non-finite; lse: rel L2 %.3g, max abs %.3g, %zu NaN, %zu -inf "
-                 "mismatches (tolerance %.0e)",
+                 "mismatches, %zu empty rows (tolerance %.0e)",
                  res->o.rel_l2, res->o.max_abs, res->o.nan_count, res->lse.rel_l2, res->lse.max_abs,
-                 res->lse.nan_count, res->lse.bad_inf, res->tol);
+                 res->lse.nan_count, res->lse.bad_inf, res->lse.empty_rows, res->tol);
         if (!ok)
             dump(R, ref_o, o, ref_lse, res);
     }

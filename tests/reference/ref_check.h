@@ -43,12 +43,23 @@ typedef struct ref_check_opts {
 typedef struct ref_check_result {
     attnc_status status;   /* of the launch */
     ref_compare_result o, lse;
+    bool launched;         /* the kernel ran and its outputs are readable */
     bool has_lse;
     bool ok;               /* launched, and (when checked) within tolerance */
     double tol;
     double launch_ms;
     char msg[1024];
 } ref_check_result;
+
+/* The smallest legal extent per grid dim (or of the sequence, mins[0]):
+ * window x dilation of any neighborhood() in the mask; 0 when unbounded. */
+void ref_min_extents(const recipe *r, int64_t *mins);
+
+/* The small default shape of `attnc run` (its --help states it): batch 1,
+ * 2 heads (1 kv head with GQA), 200 tokens; grid dims 13 (2-D) or 7 (3-D),
+ * raised to the mask's minimum + 5; fixed dims as the recipe says. None of
+ * these divide the usual tiles. */
+void ref_default_shape(const recipe *r, ref_shape *sh);
 
 /* Resolves every size of the shape for recipe r (grid, extras, kv). */
 void ref_shape_sizes(const recipe *r, const ref_shape *sh, int64_t *sizes);

@@ -103,7 +103,7 @@ static tir_kernel *ht_softmax(arena *a, const recipe *r, const schedule *s, cons
     tir_value *t = ht_value(a, TV_TILE, DT_F32, tq, tk);
     tir_value *sops[4] = {sv, qb, kb, cls};
     tir_op *sc = ht_op(a, body, TIR_SCORE, 4, sops, 1, &t);
-    sc->score_expr = r->score;
+    sc->score_expr = o->base2 ? ex_binary(a, BIN_MUL, r->score, ex_float(a, 1.4426950408889634)) : r->score;
     sc->mask_expr = r->mask;
     sc->base2 = o->base2;
     tir_value *up[4] = {ht_value(a, TV_TILE, DT_F32, tq, tk), ht_value(a, TV_ROWS, DT_F32, tq, 1),

@@ -15,7 +15,10 @@ static inline char *tmpdir_make(void)
 {
     char tmpl[] = "/tmp/attnc-test-XXXXXX";
     char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
+    char *copy = d ? strdup(d) : NULL;
+    if (!copy) /* nothing to test without a folder */
+        abort();
+    return copy;
 }
 
 static inline int tmpdir_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
