@@ -85,10 +85,6 @@ static bool parse_arch(const char *s, target_arch *out)
     return false;
 }
 
-/* The front end lands on its own branch; until it is linked in, say so. */
-extern recipe *frontend_parse(arena *a, const char *file, const char *text, size_t len, diag_list *diags)
-    __attribute__((weak));
-
 static const recipe *load_recipe(arena *ar, const char *file, int *status)
 {
     size_t len;
@@ -97,11 +93,6 @@ static const recipe *load_recipe(arena *ar, const char *file, int *status)
     if (!text) {
         fprintf(stderr, "attnc ir: cannot read %s: %s\n", file, why);
         *status = EXIT_USER;
-        return NULL;
-    }
-    if (!frontend_parse) {
-        fprintf(stderr, "attnc ir: this build has no recipe front end\n");
-        *status = EXIT_INTERNAL;
         return NULL;
     }
     diag_list d;

@@ -1,19 +1,248 @@
-/* cmd_tune.c — `attnc tune`: not built yet (issue 7). */
+/* cmd_tune.c — `attnc tune FILE --shape ...`: enumerate the legal schedules
+ * of a recipe for a target, compile and time each on generated inputs
+ * (CPU: wall clock; CUDA: events), show a progress bar on a terminal and a
+ * table of candidates at the end, and store the winner in the tuning
+ * database under (recipe hash, arch, shape bucket). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "cli_recipe.h"
 #include "commands.h"
+#include "runtime/autotune_bench.h"
+#include "runtime/cuda_module.h"
+
+#pragma weak cuda_device_arch
+
+typedef struct tune_cli {
+    const char *file, *shape, *arch;
+    attnc_backend backend;
+    tuner_options opts;
+    int max;
+    bool save, list;
+} tune_cli;
+
+typedef struct progress {
+    bool tty;
+    double best;
+} progress;
+
+/* [#########.........]  12/96  best 35.2 us  q=64 kv=64 ... */
+static void on_progress(void *user, int done, int total, const tuner_result *last)
+{
+    progress *p = user;
+    if (last->status == TUNED_OK && (p->best < 0 || last->median_us < p->best))
+        p->best = last->median_us;
+    if (!p->tty)
+        return;
+    enum { WIDTH = 30 };
+    int filled = total ? done * WIDTH / total : WIDTH;
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[WIDTH] = 0;
+    fprintf(stderr, "\r[%s] %4d/%-4d best %10.2f us  %-44.44s", bar, done, total, p->best, last->text);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static bool parse_args(int argc, char **argv, tune_cli *o)
+{
+    *o = (tune_cli){.backend = ATTNC_BACKEND_CUDA, .save = true};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--shape") && v)
+            o->shape = argv[++i];
+        else if (!strcmp(a, "--arch") && v)
+            o->arch = argv[++i];
+        else if (!strcmp(a, "--backend") && v && (!strcmp(v, "cpu") || !strcmp(v, "cuda")))
+            o->backend = !strcmp(argv[++i], "cpu") ? ATTNC_BACKEND_CPU : ATTNC_BACKEND_CUDA;
+        else if (!strcmp(a, "--budget") && v)
+            o->opts.budget_s = atof(argv[++i]);
+        else if (!strcmp(a, "--repeats") && v)
+            o->opts.repeats = atoi(argv[++i]);
+        else if (!strcmp(a, "--warmup") && v)
+            o->opts.warmup = atoi(argv[++i]) > 0 ? atoi(argv[i]) : -1;
+        else if (!strcmp(a, "--max") && v)
+            o->max = atoi(argv[++i]);
+        else if (!strcmp(a, "--no-save"))
+            o->save = false;
+        else if (!strcmp(a, "--list"))
+            o->list = true;
+        else if (!o->file && a[0] != '-')
+            o->file = a;
+        else {
+            fprintf(stderr, "attnc tune: unexpected argument '%s' (see attnc tune --help)\n", a);
+            return false;
+        }
+    }
+    if (!o->file || !o->shape) {
+        fprintf(stderr, "attnc tune: write attnc tune FILE --shape S (see --help)\n");
+        return false;
+    }
+    return true;
+}
+
+/* The arch to tune for: host for the CPU; --arch, else the device's. */
+static int pick_arch(const tune_cli *o, target_arch *arch, const char **name)
+{
+    strbuf err;
+    sb_init(&err);
+    int rc = EXIT_OK;
+    if (o->backend == ATTNC_BACKEND_CPU)
+        *arch = TARGET_HOST;
+    else if (o->arch && (!strcmp(o->arch, "sm_80") || !strcmp(o->arch, "sm_90a")))
+        *arch = !strcmp(o->arch, "sm_80") ? TARGET_SM80 : TARGET_SM90A;
+    else if (o->arch) {
+        fprintf(stderr, "attnc tune: --arch %s: write sm_80 or sm_90a\n", o->arch);
+        rc = EXIT_USER;
+    } else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
+        fprintf(stderr, "attnc tune: needs the CUDA backend and a GPU (%s); use --backend cpu to tune for the host\n",
+                err.len ? sb_cstr(&err) : "not in this build");
+        rc = EXIT_INTERNAL;
+    }
+    *name = *arch == TARGET_HOST ? "host" : *arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    sb_free(&err);
+    return rc;
+}
+
+static int report(const tune_cli *o, const cli_recipe *cr, const char *arch, const tune_shape *sh,
+                  const tuner_result *res, int n, int best)
+{
+    strbuf t, msg;
+    sb_init(&t);
+    sb_init(&msg);
+    tuner_format_table(&t, res, n, best);
+    fputs(sb_cstr(&t), stdout);
+    char hash[33], bucket[64];
+    tune_recipe_hash(cr->text, cr->len, hash);
+    tune_bucket(bucket, sizeof bucket, sh->batch, sh->heads, sh->tokens, sh->kv_tokens, cr->r->head_dim);
+    int rc = best >= 0 ? EXIT_OK : EXIT_INTERNAL;
+    if (best < 0)
+        fprintf(stderr, "attnc tune: no candidate could be timed\n");
+    else
+        printf("best: %s  %.2f us  (%s, %s, bucket %s)\n", res[best].text, res[best].median_us, cr->r->name, arch, bucket);
+    tune_db *db = best >= 0 && o->save ? tune_db_open(NULL, &msg) : NULL;
+    if (db && tuner_record(db, hash, arch, bucket, res, n, best, &msg))
+        printf("saved to %s\n", tune_db_path(db));
+    else if (best >= 0 && o->save)
+        rc = EXIT_INTERNAL;
+    if (msg.len)
+        fprintf(stderr, "attnc tune: %s\n", sb_cstr(&msg));
+    tune_db_close(db);
+    sb_free(&t);
+    sb_free(&msg);
+    return rc;
+}
+
+static void list_candidates(const schedule *c, int n)
+{
+    strbuf t;
+    sb_init(&t);
+    for (int i = 0; i < n; i++) {
+        sb_clear(&t);
+        schedule_print(&t, &c[i]);
+        printf("%s\n", sb_cstr(&t));
+    }
+    sb_free(&t);
+}
+
+static int tune(const tune_cli *o, const cli_recipe *cr, target_arch arch, const char *arch_name,
+                const tune_shape *sh)
+{
+    const recipe *r = cr->r;
+    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1, n = schedule_enumerate(nd, arch, r->head_dim, dtype_size(r->qkv_dtype),
+                                                                         r->family == FAMILY_LINEAR, NULL, 0);
+    if (o->max > 0 && n > o->max)
+        n = o->max;
+    schedule *c = calloc((size_t)n + 1, sizeof *c);
+    tuner_result *res = calloc((size_t)n + 1, sizeof *res);
+    attnc_context *ctx = NULL;
+    attnc_recipe *rc = NULL;
+    tune_bench *bench = NULL;
+    strbuf err;
+    sb_init(&err);
+    int code = EXIT_INTERNAL;
+    if (!c || !res || attnc_context_create(&ctx, NULL) != ATTNC_OK)
+        goto done;
+    schedule_enumerate(nd, arch, r->head_dim, dtype_size(r->qkv_dtype), r->family == FAMILY_LINEAR, c, n);
+    if (o->list) {
+        list_candidates(c, n);
+        code = EXIT_OK;
+        goto done;
+    }
+    attnc_status st = attnc_recipe_from_file(&rc, ctx, o->file);
+    if (!st)
+        st = tune_bench_create(&bench, ctx, rc, o->backend, arch == TARGET_HOST ? NULL : arch_name, sh, &err);
+    if (st) {
+        fprintf(stderr, "attnc tune: %s: %s\n", attnc_status_string(st), err.len ? sb_cstr(&err) : attnc_context_errmsg(ctx));
+        code = st == ATTNC_ERR_UNSUPPORTED || st == ATTNC_ERR_RECIPE ? EXIT_USER : EXIT_INTERNAL;
+        goto done;
+    }
+    progress p = {isatty(2) != 0, -1};
+    tuner_hooks h = tune_bench_hooks(bench);
+    h.progress = on_progress;
+    h.progress_user = &p;
+    code = report(o, cr, arch_name, sh, res, n, tuner_run(c, n, &o->opts, &h, res));
+done:
+    tune_bench_destroy(bench);
+    attnc_recipe_destroy(rc);
+    attnc_context_destroy(ctx);
+    sb_free(&err);
+    free(c);
+    free(res);
+    return code;
+}
 
 static int run_tune(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "attnc tune: not available in this build yet\n");
-    return EXIT_INTERNAL;
+    tune_cli o;
+    if (!parse_args(argc, argv, &o))
+        return EXIT_USER;
+    arena a;
+    arena_init(&a, NULL);
+    cli_recipe cr;
+    int rc = cli_recipe_load(&a, "tune", o.file, &cr);
+    target_arch arch = TARGET_HOST;
+    const char *arch_name = "host";
+    tune_shape sh;
+    strbuf err;
+    sb_init(&err);
+    if (rc == EXIT_OK && !tune_shape_parse(o.shape, cr.r->grid_names, cr.grid_size_names, cr.r->grid_ndim, &sh, &err)) {
+        fprintf(stderr, "attnc tune: %s\n", sb_cstr(&err));
+        rc = EXIT_USER;
+    }
+    if (rc == EXIT_OK)
+        rc = pick_arch(&o, &arch, &arch_name);
+    if (rc == EXIT_OK)
+        rc = tune(&o, &cr, arch, arch_name, &sh);
+    sb_free(&err);
+    arena_free_all(&a);
+    return rc;
 }
 
 const cli_command cmd_tune = {
     "tune",
-    "autotune a recipe's schedule on the GPU",
-    "usage: attnc tune ...\n\nautotune a recipe's schedule on the GPU (not available in this build yet)\n",
+    "autotune a recipe's schedule (GPU, or the CPU backend)",
+    "usage: attnc tune FILE --shape S [--backend cuda|cpu] [--arch sm_80|sm_90a] [--budget SEC]\n"
+    "                  [--max N] [--repeats N] [--warmup N] [--no-save] [--list]\n\n"
+    "Enumerates the legal schedules for the recipe and target (tile shapes, pipeline\n"
+    "stages, warps; block size and inter-block mode for linear attention), compiles\n"
+    "each and times it on random inputs of shape S (CUDA: events; CPU: wall clock;\n"
+    "warm-up runs, then the median of repeated runs, inputs rotated between two sets,\n"
+    "clearly slower candidates stopped early). A progress bar is shown on a terminal,\n"
+    "a table of candidates at the end; the winner is stored in the tuning database\n"
+    "($ATTNC_CACHE_DIR/tuning.sqlite) for the recipe, arch and shape bucket.\n\n"
+    "  --shape S     batch=B,heads=H,tokens=T[,kv_tokens=N][,kv_heads=N], or the recipe's\n"
+    "                grid dims by name (H=64,W=64); bucket: tokens and batch*heads rounded\n"
+    "                up to powers of two, head dim exact\n"
+    "  --backend     cuda (default; needs a GPU) or cpu (tunes for the host)\n"
+    "  --budget SEC  stop starting new candidates after SEC seconds\n"
+    "  --max N       only the first N candidates; --list prints them and exits\n"
+    "  --no-save     do not write the tuning database\n\n"
+    "exit status: 0 a winner was found, 1 bad recipe or arguments, 2 no GPU/driver or\n"
+    "no candidate could be timed\n",
     run_tune,
 };

@@ -23,7 +23,6 @@
 #ifndef ATTNC_CODEGEN_HOST_CODEGEN_H
 #define ATTNC_CODEGEN_HOST_CODEGEN_H
 
-#include <llvm-c/LLJIT.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,7 +52,7 @@ typedef struct host_arg {
 enum { HOST_MAX_ARGS = 256 };
 
 typedef struct host_kernel {
-    LLVMOrcLLJITRef jit;
+    struct LLVMOrcOpaqueLLJIT *jit; /* LLVMOrcLLJITRef, spelled so this header needs no LLVM */
     void *fn;
     int nargs;
     host_arg *args; /* [nargs], in the kernel's arena */

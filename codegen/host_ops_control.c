@@ -148,7 +148,9 @@ static bool emit_tile_class(hgen *g, const tir_op *op)
     c->full = op->full_expr ? hgen_expr(&x, op->full_expr) : LLVMConstInt(g->i1, 0, false);
     if (c->full && LLVMTypeOf(c->full) != g->i1)
         c->full = LLVMBuildICmp(g->b, LLVMIntNE, c->full, LLVMConstInt(LLVMTypeOf(c->full), 0, false), "");
-    c->empty = LLVMConstInt(g->i1, 0, false);
+    c->empty = op->empty_expr ? hgen_expr(&x, op->empty_expr) : LLVMConstInt(g->i1, 0, false);
+    if (c->empty && LLVMTypeOf(c->empty) != g->i1)
+        c->empty = LLVMBuildICmp(g->b, LLVMIntNE, c->empty, LLVMConstInt(LLVMTypeOf(c->empty), 0, false), "");
     return !g->failed;
 }
 

@@ -75,7 +75,7 @@ static bool emit_load(hgen *g, const tir_op *op)
         return false;
     int cols = ti == HT_V ? g->r->head_dim_v : g->r->head_dim;
     int rows = hbox_rows(box);
-    hval *t = hgen_tile(g, op->results[0], rows, cols);
+    hval *t = hgen_tile(g, op->results[0], rows, cols + (op->aug ? 1 : 0));
     if (!t)
         return false;
     LLVMValueRef head = ti == HT_Q ? g->head : g->kv_head;
@@ -88,6 +88,8 @@ static bool emit_load(hgen *g, const tir_op *op)
     LLVMValueRef x = load_as_f32(g, g->r->qkv_dtype, g->tensor[ti], off);
     hgen_store_elem(g, t, r.iv, c.iv, LLVMBuildSelect(g->b, row.valid, x, hc_f32(g, 0.0), ""));
     hgen_loop_end(g, &c);
+    if (op->aug) /* linear normalize: a ones column (0 on rows outside the sequence) */
+        hgen_store_elem(g, t, r.iv, hc_i64(g, cols), LLVMBuildUIToFP(g->b, row.valid, g->f32, ""));
     hgen_loop_end(g, &r);
     return true;
 }

@@ -10,7 +10,6 @@
 
 #include "host_gen.h"
 
-static const double LOG2E = 1.4426950408889634;
 static const double LN2 = 0.6931471805599453;
 
 static LLVMValueRef exp_f(hgen *g, bool base2, LLVMValueRef x)
@@ -35,9 +34,8 @@ static void score_loop(hgen *g, const tir_op *op, const hval *s, const hval *qb,
         if (m)
             keep = LLVMBuildAnd(g->b, keep, m, "");
     }
+    /* with base2 the score expression already carries the factor log2(e) */
     LLVMValueRef v = op->score_expr ? hgen_expr(&x, op->score_expr) : x.score;
-    if (v && op->base2)
-        v = LLVMBuildFMul(g->b, v, hc_f32(g, LOG2E), "");
     if (v)
         hgen_store_elem(g, t, i.iv, j.iv, LLVMBuildSelect(g->b, keep, v, hc_f32(g, -INFINITY), ""));
     hgen_loop_end(g, &j);
@@ -59,7 +57,8 @@ static bool emit_score(hgen *g, const tir_op *op)
         score_loop(g, op, s, qb, kb, t, true);
         return !g->failed;
     }
-    /* if (full) unmasked pass else masked pass */
+    /* if (full) unmasked pass, else if (!empty) masked pass, else all -inf:
+     * an empty pair keeps nothing, which the masked pass would also find */
     LLVMBasicBlockRef full_bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "full");
     LLVMBasicBlockRef part_bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "partial");
     LLVMBasicBlockRef merge = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "scored");
@@ -68,7 +67,16 @@ static bool emit_score(hgen *g, const tir_op *op)
     score_loop(g, op, s, qb, kb, t, false);
     LLVMBuildBr(g->b, merge);
     LLVMPositionBuilderAtEnd(g->b, part_bb);
+    LLVMBasicBlockRef mask_bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "masked");
+    LLVMBasicBlockRef empty_bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "empty");
+    LLVMBuildCondBr(g->b, cls->empty, empty_bb, mask_bb);
+    LLVMPositionBuilderAtEnd(g->b, mask_bb);
     score_loop(g, op, s, qb, kb, t, true);
+    LLVMBuildBr(g->b, merge);
+    LLVMPositionBuilderAtEnd(g->b, empty_bb);
+    hloop i = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, (int64_t)t->rows * t->cols));
+    LLVMBuildStore(g->b, hc_f32(g, -INFINITY), LLVMBuildGEP2(g->b, g->f32, t->buf, &i.iv, 1, ""));
+    hgen_loop_end(g, &i);
     LLVMBuildBr(g->b, merge);
     LLVMPositionBuilderAtEnd(g->b, merge);
     return !g->failed;

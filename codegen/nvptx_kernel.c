@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nvptx_fa2.h"
+#include "nvptx_linear.h"
 #include "nvptx_target.h"
 
 static void kernel_name(char *out, size_t n, const char *recipe_name)
@@ -46,6 +47,8 @@ nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch
         sb_puts(err, "GPU code generation needs an sm_80 or sm_90a target");
         return NVPTX_UNSUPPORTED;
     }
+    if (r && r->family == FAMILY_LINEAR)
+        return nvptx_linear_emit(k, r, arch, info, ptx, err);
     fa_plan plan;
     nvptx_status st = fa_plan_from_tir(k, r, arch, &plan, err);
     if (st)
@@ -68,6 +71,8 @@ nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch
 
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes)
 {
+    if (info->grid_x_fixed > 0)
+        return sizes[SZ_TOKENS] > 0 ? info->grid_x_fixed : 0;
     int64_t n = 1;
     for (int d = 0; d < info->ndims; d++) {
         int64_t ext = info->grid_ndim == 0 ? sizes[SZ_TOKENS] : sizes[SZ_GRID0 + d];

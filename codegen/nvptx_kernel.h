@@ -27,7 +27,7 @@
 #include "../support/strbuf.h"
 
 typedef enum { NVPTX_OK = 0, NVPTX_UNSUPPORTED = 1, NVPTX_INTERNAL = 2 } nvptx_status;
-typedef enum { NVPTX_STRATEGY_FA2 = 0 } nvptx_strategy;
+typedef enum { NVPTX_STRATEGY_FA2 = 0, NVPTX_STRATEGY_LINEAR = 1 } nvptx_strategy;
 
 enum { NVPTX_MAX_PARAMS = 16 };
 
@@ -39,6 +39,7 @@ typedef struct nvptx_kernel_info {
     int smem_bytes; /* dynamic shared memory */
     int ndims;      /* tile dims */
     int q_tile[3];
+    int grid_x_fixed; /* > 0: grid.x is this (linear: Dv slices), not query tiles */
     int grid_ndim; /* recipe token grid dims (0: a sequence) */
     bool cross;    /* kv_tokens may differ from tokens */
     dtype dt;

@@ -283,7 +283,7 @@ void fe_parse_recipe(arena *a, token *toks, int ntoks, diag_list *diags, syntax 
     memset(out, 0, sizeof *out);
     parser p = {.a = a, .toks = toks, .ntoks = ntoks, .diags = diags};
     int last_pos = -1;
-    while (fe_peek(&p)->kind != TK_EOF && !a->failed) {
+    while (fe_peek(&p)->kind != TK_EOF && !a->failed && !fe_diag_full(diags)) {
         token *t = fe_peek(&p);
         if (t->kind == TK_NEWLINE || fe_is(t, P_SEMI)) {
             fe_next(&p);

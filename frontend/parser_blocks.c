@@ -213,6 +213,12 @@ static bool parse_extents(parser *p, dim_syntax *dims, int *n, src_loc *loc)
 
 static bool parse_tile_clause(parser *p, tile_syntax *ts, token *t)
 {
+    bool dup = (!strcmp(t->text, "q") && ts->nq) || (!strcmp(t->text, "kv") && ts->nkv) ||
+               (!strcmp(t->text, "stages") && ts->stages) || (!strcmp(t->text, "warps") && ts->warps);
+    if (dup) {
+        diag_error(p->diags, t->loc, NULL, "'%s' is given twice in the tile section", t->text);
+        return false;
+    }
     if (!strcmp(t->text, "q"))
         return parse_extents(p, ts->q, &ts->nq, &ts->q_loc);
     if (!strcmp(t->text, "kv"))

@@ -87,13 +87,27 @@ bool fe_expect(parser *p, int op, const char *what)
     return false;
 }
 
+src_loc fe_span_union(src_loc a, src_loc b)
+{
+    if (b.line < a.line || (b.line == a.line && b.col < a.col)) {
+        src_loc t = a;
+        a = b;
+        b = t;
+    }
+    if (b.line != a.line)
+        return a;
+    int end = b.col + b.len > a.col + a.len ? b.col + b.len : a.col + a.len;
+    a.len = end - a.col;
+    return a;
+}
+
 static node *new_node(parser *p, node_kind kind, src_loc loc, int nargs)
 {
     node *n = ARENA_NEW(p->a, node);
     if (!n)
         return NULL;
     n->kind = kind;
-    n->loc = loc;
+    n->loc = n->span = loc;
     n->depth = 1;
     n->nargs = nargs;
     if (nargs) {
@@ -114,6 +128,7 @@ static node *finish(parser *p, node *n)
             return NULL;
         if (n->args[i]->depth + 1 > n->depth)
             n->depth = n->args[i]->depth + 1;
+        n->span = fe_span_union(n->span, n->args[i]->span);
     }
     if (n->depth > SYN_MAX_DEPTH) {
         diag_error(p->diags, n->loc, "split the expression or use a named mask form",
@@ -167,6 +182,7 @@ static node *parse_args(parser *p, node_kind kind, token *name, int close, int d
     node *c = new_node(p, kind, name->loc, n);
     if (!c)
         return NULL;
+    c->span = fe_span_union(name->loc, p->toks[p->pos - 1].loc);
     c->name = name->text;
     if (n) {
         memcpy(c->args, items, sizeof(node *) * (size_t)n);
@@ -192,13 +208,19 @@ static node *parse_paren(parser *p, token *open, int depth)
         fe_syntax_error(p, open, "empty parentheses");
         return NULL;
     }
-    if (n == 1)
+    src_loc whole = fe_span_union(open->loc, p->toks[p->pos - 1].loc);
+    if (n == 1) {
+        items[0]->span = fe_span_union(items[0]->span, whole);
         return items[0];
+    }
     node *t = new_node(p, N_TUPLE, open->loc, n);
     if (!t)
         return NULL;
     memcpy(t->args, items, sizeof(node *) * (size_t)n);
-    return finish(p, t);
+    t = finish(p, t);
+    if (t)
+        t->span = fe_span_union(t->span, whole);
+    return t;
 }
 
 static node *parse_name(parser *p, token *t, int depth)
@@ -222,7 +244,7 @@ static node *parse_name(parser *p, token *t, int depth)
     n->kind = N_MEMBER;
     n->member = m->text;
     n->member_loc = m->loc;
-    n->loc.len = m->loc.col + m->loc.len - t->loc.col;
+    n->loc = n->span = fe_span_union(t->loc, m->loc);
     return n;
 }
 

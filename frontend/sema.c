@@ -140,7 +140,8 @@ static void check_inputs(sema *S)
     qkv_seen seen = {{0}};
     collect_inputs(S, &seen);
     src_loc where = S->syn->has[SEC_INPUT]    ? S->syn->loc[SEC_INPUT]
-                  : S->syn->has[SEC_RECIPE] ? S->syn->name_loc
+                  : S->syn->name            ? S->syn->name_loc
+                  : S->syn->has[SEC_RECIPE] ? S->syn->loc[SEC_RECIPE]
                                             : (src_loc){1, 1, 1};
     int dts[3];
     for (int j = 0; j < 3; j++) {
@@ -288,9 +289,9 @@ static void check_scale(sema *S)
         return;
     double v;
     if (!const_float(S->syn->scale, &v))
-        diag_error(S->d, S->syn->scale->loc, "write scale = 0.125 or scale = 1 / sqrt(64)", "scale must be a constant number");
+        diag_error(S->d, S->syn->scale->span, "write scale = 0.125 or scale = 1 / sqrt(64)", "scale must be a constant number");
     else if (!(v > 0) || !isfinite(v))
-        diag_error(S->d, S->syn->scale->loc, NULL, "scale must be a positive finite number");
+        diag_error(S->d, S->syn->scale->span, NULL, "scale must be a positive finite number");
     else
         r->scale = v;
 }
@@ -304,7 +305,7 @@ static void check_mask_score(sema *S)
         S->ctx = CTX_MASK;
         expr *m = fe_sema_expr(S, S->syn->mask);
         if (m && m->type != TY_BOOL)
-            diag_error(S->d, S->syn->mask->loc, "compare it, e.g. k.t <= q.t", "a mask must be a bool expression, not %s",
+            diag_error(S->d, S->syn->mask->span, "compare it, e.g. k.t <= q.t", "a mask must be a bool expression, not %s",
                        fe_type_name(m->type));
         else if (m) {
             r->mask_surface = m;
@@ -315,7 +316,7 @@ static void check_mask_score(sema *S)
     expr *s = S->syn->score ? fe_sema_expr(S, S->syn->score)
                             : ex_binary(S->a, BIN_MUL, ex_leaf(S->a, EX_SCORE), ex_float(S->a, r->scale));
     if (s && s->type == TY_BOOL) {
-        diag_error(S->d, S->syn->score->loc, "masks go in the mask section", "a score must be a number, not bool");
+        diag_error(S->d, S->syn->score->span, "masks go in the mask section", "a score must be a number, not bool");
         s = NULL;
     }
     r->score = s && s->type == TY_INT ? ex_unary(S->a, UN_TO_FLOAT, s) : s;

@@ -81,6 +81,8 @@ static const char *nearest_name(const sema *S, const char *name)
 
 static expr *unknown_name(sema *S, const node *n)
 {
+    if (fe_diag_full(S->d))
+        return NULL;
     const char *near = nearest_name(S, n->name);
     char hint[96];
     snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
@@ -104,6 +106,10 @@ static expr *check_name(sema *S, const node *n)
         return ex_leaf(S->a, x[0] == 'h' ? EX_HEAD : x[0] == 'k' ? EX_KV_HEAD : EX_BATCH);
     if (!strcmp(x, "t") && S->ctx == CTX_DECAY)
         return ex_coord(S->a, SIDE_Q, -1);
+    if (!strcmp(x, "t")) {
+        diag_error(S->d, n->loc, "write q.t or k.t", "'t' alone is not a coordinate here");
+        return NULL;
+    }
     if (!strcmp(x, "q") || !strcmp(x, "k")) {
         diag_error(S->d, n->loc, NULL, "'%s' needs a coordinate, e.g. %s.t", x, x);
         return NULL;
@@ -138,6 +144,8 @@ static expr *check_member(sema *S, const node *n)
     for (int d = 0; d < S->r->grid_ndim; d++)
         if (!strcmp(n->member, S->grid_labels[d]))
             return ex_coord(S->a, side, d);
+    if (fe_diag_full(S->d))
+        return NULL;
     const char *cands[4] = {"t", S->grid_labels[0], S->grid_labels[1], S->grid_labels[2]};
     const char *near = fe_suggest(n->member, cands, 1 + S->r->grid_ndim);
     char hint[96];
@@ -174,7 +182,7 @@ static expr *check_index(sema *S, const node *n)
     for (int i = 0; i < n->nargs; i++) {
         idx[i] = fe_sema_expr(S, n->args[i]);
         if (idx[i] && idx[i]->type != TY_INT) {
-            diag_error(S->d, n->args[i]->loc, NULL, "an index of '%s' must be an int, not %s", n->name,
+            diag_error(S->d, n->args[i]->span, NULL, "an index of '%s' must be an int, not %s", n->name,
                        fe_type_name(idx[i]->type));
             idx[i] = NULL;
         }
@@ -197,7 +205,7 @@ static bool want(sema *S, const node *at, expr *e, bool numeric, const char *wha
         return false;
     if (numeric ? e->type != TY_BOOL : e->type == TY_BOOL)
         return true;
-    diag_error(S->d, at->loc, NULL, "%s needs %s, not %s", what, numeric ? "a number" : "a bool",
+    diag_error(S->d, at->span, NULL, "%s needs %s, not %s", what, numeric ? "a number" : "a bool",
                fe_type_name(e->type));
     return false;
 }
@@ -208,7 +216,7 @@ static expr *check_unary(sema *S, const node *n)
     if (n->op == P_BANG) {
         if (!x || x->type == TY_BOOL)
             return ex_unary(S->a, UN_NOT, x);
-        diag_error(S->d, n->args[0]->loc, NULL, "'!' needs a bool, not %s", fe_type_name(x->type));
+        diag_error(S->d, n->args[0]->span, NULL, "'!' needs a bool, not %s", fe_type_name(x->type));
         return NULL;
     }
     if (!want(S, n->args[0], x, true, "'-'"))
@@ -248,14 +256,16 @@ static expr *check_binary(sema *S, const node *n)
     char what[32];
     snprintf(what, sizeof what, "'%s'", fe_punct_text(n->op));
     if (op == BIN_AND || op == BIN_OR) {
-        if (!want(S, n->args[0], l, false, what) | !want(S, n->args[1], r, false, what))
+        bool lok = want(S, n->args[0], l, false, what), rok = want(S, n->args[1], r, false, what);
+        if (!lok || !rok) /* both checked: each side reports its own error */
             return NULL;
         return ex_binary(S->a, op, l, r);
     }
     bool eq = op == BIN_EQ || op == BIN_NE;
     if (eq && l->type == TY_BOOL && r->type == TY_BOOL)
         return ex_binary(S->a, op, l, r);
-    if (!want(S, n->args[0], l, true, what) | !want(S, n->args[1], r, true, what))
+    bool lok = want(S, n->args[0], l, true, what), rok = want(S, n->args[1], r, true, what);
+    if (!lok || !rok)
         return NULL;
     if (op == BIN_MOD && (l->type != TY_INT || r->type != TY_INT)) {
         diag_error(S->d, n->loc, "convert with floor(x) first", "'%%' needs int operands, not %s",
@@ -264,7 +274,7 @@ static expr *check_binary(sema *S, const node *n)
     }
     if ((op == BIN_DIV || op == BIN_MOD) && ((r->kind == EX_CONST_INT && r->u.ival == 0) ||
                                               (r->kind == EX_CONST_FLOAT && r->u.fval == 0))) {
-        diag_error(S->d, n->args[1]->loc, NULL, "division by zero");
+        diag_error(S->d, n->args[1]->span, NULL, "division by zero");
         return NULL;
     }
     return ex_binary(S->a, op, l, r);
@@ -297,7 +307,7 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
         if (!want(S, n->args[0], x[0], false, "the condition of 'select'"))
             return NULL;
         if ((x[1]->type == TY_BOOL) != (x[2]->type == TY_BOOL)) {
-            diag_error(S->d, n->args[2]->loc, NULL, "'select' needs two values of one kind, got %s and %s",
+            diag_error(S->d, n->args[2]->span, NULL, "'select' needs two values of one kind, got %s and %s",
                        fe_type_name(x[1]->type), fe_type_name(x[2]->type));
             return NULL;
         }
@@ -314,7 +324,7 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
     }
     default: { /* alibi_slope(h) = 2^(-8 (h + 1) / heads) */
         if (x[0]->type != TY_INT) {
-            diag_error(S->d, n->args[0]->loc, NULL, "'alibi_slope' needs an int head index, not %s",
+            diag_error(S->d, n->args[0]->span, NULL, "'alibi_slope' needs an int head index, not %s",
                        fe_type_name(x[0]->type));
             return NULL;
         }
@@ -333,6 +343,8 @@ static expr *check_call(sema *S, const node *n)
     for (size_t i = 0; i < sizeof funcs / sizeof *funcs; i++)
         if (!strcmp(n->name, funcs[i].name))
             f = (int)i;
+    if (f < 0 && fe_diag_full(S->d))
+        return NULL;
     if (f < 0) {
         const char *names[sizeof funcs / sizeof *funcs + 9];
         int k = 0;
@@ -345,7 +357,8 @@ static expr *check_call(sema *S, const node *n)
         const char *near = fe_suggest(n->name, names, k);
         char hint[96];
         snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
-        diag_error(S->d, n->loc, near ? hint : NULL, "unknown function '%s'", n->name);
+        diag_error(S->d, n->loc, near ? hint : NULL, "unknown %s '%s'",
+                   S->ctx == CTX_MASK ? "mask form or function" : "function", n->name);
         return NULL;
     }
     for (int i = 0; i < n->nargs; i++)
@@ -387,7 +400,7 @@ expr *fe_sema_expr(sema *S, const node *n)
     case N_BINARY:
         return check_binary(S, n);
     case N_TUPLE:
-        diag_error(S->d, n->loc, NULL, "a tuple is only allowed as an argument of a mask form");
+        diag_error(S->d, n->span, NULL, "a tuple is only allowed as an argument of a mask form");
         return NULL;
     }
     return NULL;

@@ -56,7 +56,7 @@ static bool bind_args(sema *S, const node *call, const form_spec *sp, const node
         int slot = -1;
         if (!key) {
             if (npos >= sp->nparams) {
-                diag_error(S->d, call->args[i]->loc, NULL, "'%s' takes %s%d argument%s, not %d", sp->name,
+                diag_error(S->d, call->args[i]->span, NULL, "'%s' takes %s%d argument%s, not %d", sp->name,
                            sp->nrequired < sp->nparams ? "at most " : "", sp->nparams,
                            sp->nparams == 1 ? "" : "s", call->nargs);
                 return false;
@@ -97,12 +97,12 @@ static bool int_arg(sema *S, const form_spec *sp, int slot, const node *n, int64
         return true;
     }
     if (!fe_const_int(n, out)) {
-        diag_error(S->d, n->loc, NULL, "argument '%s' of '%s' must be a constant integer", sp->params[slot], sp->name);
+        diag_error(S->d, n->span, NULL, "argument '%s' of '%s' must be a constant integer", sp->params[slot], sp->name);
         return false;
     }
     if (*out < lo || *out > (1 << 30)) {
-        diag_error(S->d, n->loc, NULL, "argument '%s' of '%s' must be %s %lld%s, not %lld", sp->params[slot],
-                   sp->name, *out < lo ? "at least" : "at most", *out < lo ? (long long)lo : 1LL << 30, "",
+        diag_error(S->d, n->span, NULL, "argument '%s' of '%s' must be %s %lld, not %lld", sp->params[slot],
+                   sp->name, *out < lo ? "at least" : "at most", *out < lo ? (long long)lo : 1LL << 30,
                    (long long)*out);
         return false;
     }
@@ -134,7 +134,7 @@ static bool per_dim(sema *S, const form_spec *sp, int slot, const node *n, int n
         return true;
     }
     if (n->nargs != nd) {
-        diag_error(S->d, n->loc, NULL, "'%s' needs %d value%s, one per %s, not %d", sp->params[slot], nd,
+        diag_error(S->d, n->span, NULL, "'%s' needs %d value%s, one per %s, not %d", sp->params[slot], nd,
                    nd == 1 ? "" : "s", S->r->grid_ndim ? "grid dimension" : "token sequence", n->nargs);
         return false;
     }
@@ -157,13 +157,13 @@ static bool check_neighborhood(sema *S, const node *at, int nd, int64_t v[4][3],
         int64_t w = v[0][d], dil = v[1][d], st = v[2][d];
         const node *sn = bound[2] ? bound[2] : at;
         if (st > w) {
-            diag_error(S->d, sn->loc, "stride = window gives blocked attention; a larger stride skips keys",
+            diag_error(S->d, sn->span, "stride = window gives blocked attention; a larger stride skips keys",
                        "stride %lld is larger than the window %lld in dimension %s", (long long)st, (long long)w,
                        dim_label(S, d));
             return false;
         }
         if (st != 1 && v[3][d]) {
-            diag_error(S->d, sn->loc, NULL, "stride %lld on the causal dimension %s: causal dimensions need stride 1",
+            diag_error(S->d, sn->span, NULL, "stride %lld on the causal dimension %s: causal dimensions need stride 1",
                        (long long)st, dim_label(S, d));
             return false;
         }
@@ -171,10 +171,10 @@ static bool check_neighborhood(sema *S, const node *at, int nd, int64_t v[4][3],
         if (ext > 0 && w * dil > ext) {
             const node *wn = bound[0];
             if (dil == 1)
-                diag_error(S->d, wn->loc, NULL, "window %lld is larger than the grid's %s extent %lld", (long long)w,
+                diag_error(S->d, wn->span, NULL, "window %lld is larger than the grid's %s extent %lld", (long long)w,
                            dim_label(S, d), (long long)ext);
             else
-                diag_error(S->d, wn->loc, NULL, "window %lld with dilation %lld spans %lld tokens, more than the grid's %s extent %lld",
+                diag_error(S->d, wn->span, NULL, "window %lld with dilation %lld spans %lld tokens, more than the grid's %s extent %lld",
                            (long long)w, (long long)dil, (long long)(w * dil), dim_label(S, d), (long long)ext);
             return false;
         }
@@ -296,6 +296,14 @@ expr *fe_sema_form(sema *S, const node *call)
     const form_spec *sp = &specs[f];
     if (S->ctx != CTX_MASK) {
         diag_error(S->d, call->loc, NULL, "the mask form '%s' can only be used in a mask", sp->name);
+        return NULL;
+    }
+    /* with kv_tokens the key index runs over another sequence: forms that
+     * compare positions inside one sequence or index a [tokens] table by k.t
+     * have no meaning there */
+    if (S->r->cross && (f == FORM_NEIGHBORHOOD || f == FORM_RADIAL || f == FORM_DOCUMENT)) {
+        diag_error(S->d, call->loc, "declare k and v over 'tokens'",
+                   "'%s' needs k and v over the query's tokens, but they use kv_tokens", sp->name);
         return NULL;
     }
     const node *bound[4];

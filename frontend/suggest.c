@@ -53,3 +53,8 @@ const char *fe_suggest(const char *word, const char *const *names, int n)
         allowed = 2;
     return best && best_d <= allowed ? best : NULL;
 }
+
+bool fe_diag_full(const diag_list *d)
+{
+    return d->errors >= (d->max_errors > 0 ? d->max_errors : 50);
+}

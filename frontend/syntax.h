@@ -65,7 +65,8 @@ typedef enum { N_INT, N_FLOAT, N_NAME, N_MEMBER, N_CALL, N_INDEX, N_UNARY, N_BIN
 typedef struct node node;
 struct node {
     node_kind kind;
-    src_loc loc;      /* the whole construct starts here; len covers the name/operator */
+    src_loc loc;      /* the name, operator or literal that makes the node */
+    src_loc span;     /* the whole construct: first token, length to the last on that line */
     const char *name; /* N_NAME, N_CALL/N_INDEX callee, N_MEMBER base ("q") */
     const char *member; /* N_MEMBER: "t", "y" */
     src_loc member_loc;
@@ -170,6 +171,8 @@ typedef struct parser {
 } parser;
 
 node *fe_parse_expr(parser *p);
+/* The smallest span covering a and b (to the end of a's line when they differ). */
+src_loc fe_span_union(src_loc a, src_loc b);
 token *fe_peek(parser *p);
 token *fe_next(parser *p);
 bool fe_is(const token *t, int op);
@@ -182,6 +185,10 @@ const char *fe_token_desc(arena *a, const token *t);
 
 /* The nearest of `names` to `word` by edit distance, or NULL if none is close. */
 const char *fe_suggest(const char *word, const char *const *names, int n);
+
+/* True once the diagnostic list takes no more errors: callers skip costly
+ * work (suggestions) whose result would be dropped. */
+bool fe_diag_full(const diag_list *d);
 
 /* Checks the sections and fills r. */
 void fe_sema_recipe(arena *a, const syntax *syn, diag_list *diags, recipe *r);

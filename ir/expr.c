@@ -193,11 +193,13 @@ static void print_leaf(strbuf *out, const expr *e, expr_param_namer namer, void 
     case EX_CONST_INT:
         sb_printf(out, "%lld", (long long)e->u.ival);
         break;
-    case EX_CONST_FLOAT:
+    case EX_CONST_FLOAT: {
+        size_t start = out->len; /* look at this number only, not the text before it */
         sb_printf(out, "%.17g", e->u.fval);
-        if (!strpbrk(sb_cstr(out) + (out->len > 24 ? out->len - 24 : 0), ".eEn"))
+        if (!out->failed && !strpbrk(sb_cstr(out) + start, ".eEn"))
             sb_puts(out, ".0");
         break;
+    }
     case EX_COORD:
         sb_printf(out, "%c.", e->u.coord.side == SIDE_Q ? 'q' : 'k');
         if (e->u.coord.dim < 0)

@@ -107,7 +107,7 @@ static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op
     if (op->range_mode != RANGE_BOUNDS)
         return;
     for (int d = 0; d < op->range_ndims; d++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "lo%d", d);
         print_expr_attr(out, k, key, op->range_lo[d]);
         snprintf(key, sizeof key, "hi%d", d);

@@ -1,6 +1,9 @@
 /* lower_common.c — see lower_common.h. */
 #include "lower_common.h"
 
+#include <ctype.h>
+#include <string.h>
+
 tir_op *lower_emit(lower_ctx *c, tir_op_kind kind, tir_value *const *ops, int nops, const tir_type *res, int nres)
 {
     tir_op *op = c->failed ? NULL : tir_append(c->a, c->b, kind, nops, ops, nres, res);
@@ -22,9 +25,19 @@ tir_type lower_box(int ext_code)
     return t;
 }
 
+/* Kernel names print bare in the IR text: keep [A-Za-z0-9_.-] only. */
+static char *sanitize(arena *a, const char *name)
+{
+    char *s = arena_strdup(a, name && *name ? name : "recipe");
+    for (char *p = s; p && *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+            *p = '_';
+    return s;
+}
+
 bool lower_kernel_header(tir_kernel *k, const recipe *r)
 {
-    k->name = arena_strdup(k->arena, r->name ? r->name : "recipe");
+    k->name = sanitize(k->arena, r->name);
     k->family = r->family;
     k->qkv_dtype = r->qkv_dtype;
     k->head_dim = r->head_dim;

@@ -74,6 +74,12 @@ static expr *fold_identity(arena *a, expr_binop op, expr *l, expr *r)
         return l;
     if (op == BIN_SUB && expr_equal(l, r))
         return ex_int(a, 0);
+    if (op == BIN_SUB && s_is_int(l, 0) && r->kind == EX_BINARY && r->u.binop == BIN_SUB)
+        return s_bin(a, BIN_SUB, r->args[1], r->args[0]); /* 0 - (x - y) = y - x */
+    if (op == BIN_SUB && r->kind == EX_BINARY && r->u.binop == BIN_SUB && s_is_int(r->args[0], 0))
+        return s_bin(a, BIN_ADD, l, r->args[1]); /* x - (0 - y) = x + y */
+    if (op == BIN_ADD && r->kind == EX_BINARY && r->u.binop == BIN_SUB && s_is_int(r->args[0], 0))
+        return s_bin(a, BIN_SUB, l, r->args[1]); /* x + (0 - y) = x - y */
     return NULL;
 }
 

@@ -39,6 +39,40 @@ bool pass_lower(tir_kernel *k, const recipe *r, strbuf *err)
     return r->family == FAMILY_LINEAR ? lower_linear(k, r, err) : lower_softmax(k, r, err);
 }
 
+/* Halves the largest extent of a tile (the last dim on ties). */
+static bool halve(int *ext, int n, int min_tokens)
+{
+    int tokens = 1, best = n - 1;
+    for (int d = 0; d < n; d++) {
+        tokens *= ext[d];
+        if (ext[d] > ext[best])
+            best = d;
+    }
+    if (tokens / 2 < min_tokens || ext[best] < 2)
+        return false;
+    ext[best] /= 2;
+    return true;
+}
+
+/* The default schedule, made legal for large head dims: fewer stages first,
+ * then smaller key tiles, then smaller query tiles. */
+static void shrink_to_fit(schedule *s, const recipe *r, target_arch arch)
+{
+    for (int i = 0; i < 16; i++) {
+        strbuf why;
+        sb_init(&why);
+        bool ok = schedule_check(s, arch, r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v,
+                                 dtype_size(r->qkv_dtype), &why);
+        sb_free(&why);
+        if (ok)
+            return;
+        if (s->stages > 1)
+            s->stages--;
+        else if (!halve(s->kv_tile, s->ndims, 16) && !halve(s->q_tile, s->ndims, 16 * s->warps))
+            return;
+    }
+}
+
 schedule pipeline_schedule(const recipe *r, const schedule *s, target_arch arch)
 {
     int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
@@ -49,6 +83,7 @@ schedule pipeline_schedule(const recipe *r, const schedule *s, target_arch arch)
     schedule d = schedule_default(nd, arch, r->family == FAMILY_LINEAR);
     if (r->family == FAMILY_LINEAR && r->linear.block > 0)
         d.linear_block = r->linear.block;
+    shrink_to_fit(&d, r, arch);
     return d;
 }
 

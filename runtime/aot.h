@@ -38,6 +38,8 @@ typedef struct aot_param {
     int align;        /* pointers: required byte alignment (0: 16) */
     bool nullable;    /* pointers: NULL allowed (an optional output) */
     int64_t min, max; /* integers: inclusive range; unchecked when min > max */
+    int count;        /* > 1: an array field of that many scalars (each a kernel
+                         parameter, in order); 0 or 1: one value */
 } aot_param;
 
 /* One launch-grid extent: ceil(param[a0] * param[a1] / div), where a -1
@@ -58,6 +60,10 @@ typedef struct aot_spec {
     const aot_param *params;
     int nparams;
     aot_dim grid[3];
+    /* Optional: a C expression per grid dim overriding grid[i], over the
+     * fields of `a` (the args) and NAME_ceil(x, y, d) = ceil(x * y / d); for
+     * generator use (never user text). */
+    const char *grid_c[3];
     int block[3];
     int dyn_smem;          /* bytes of dynamic shared memory */
     const char *recipe;    /* for the header comment (may be NULL) */

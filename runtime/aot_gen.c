@@ -41,7 +41,8 @@ static bool check_dims(const aot_spec *s, strbuf *err)
         const aot_dim *d = &s->grid[i];
         for (int j = 0; j < 2; j++)
             if (d->arg[j] < -1 || d->arg[j] >= s->nparams ||
-                (d->arg[j] >= 0 && s->params[d->arg[j]].type != AOT_I32 && s->params[d->arg[j]].type != AOT_I64)) {
+                (d->arg[j] >= 0 && ((s->params[d->arg[j]].type != AOT_I32 && s->params[d->arg[j]].type != AOT_I64) ||
+                                    s->params[d->arg[j]].count > 1))) {
                 sb_printf(err, "grid dim %d uses parameter %d, which is not an integer parameter", i, d->arg[j]);
                 return false;
             }
@@ -80,8 +81,9 @@ bool aot_check_spec(const aot_spec *s, strbuf *err)
     }
     for (int i = 0; i < s->nparams; i++) {
         const aot_param *p = &s->params[i];
-        if (!is_ident(p->name) || (p->type == AOT_PTR && p->align < 0) || (unsigned)p->type > AOT_F64) {
-            sb_printf(err, "parameter %d: bad name, type or alignment", i);
+        if (!is_ident(p->name) || (p->type == AOT_PTR && p->align < 0) || (unsigned)p->type > AOT_F64 ||
+            p->count < 0 || p->count > 64 || (p->count > 1 && p->type == AOT_PTR)) {
+            sb_printf(err, "parameter %d: bad name, type, alignment or array length", i);
             return false;
         }
         for (int j = 0; j < i; j++)
@@ -127,8 +129,13 @@ static void render_header(const aot_spec *s, strbuf *h)
               n, n, n, n, n);
     sb_puts(h, "/* Launch arguments in kernel order; pointers are device pointers. */\ntypedef struct ");
     sb_printf(h, "%s_args {\n", n);
-    for (int i = 0; i < s->nparams; i++)
-        sb_printf(h, "    %s%s;\n", aot_c_type(s->params[i].type), s->params[i].name);
+    for (int i = 0; i < s->nparams; i++) {
+        const aot_param *p = &s->params[i];
+        sb_printf(h, "    %s%s", aot_c_type(p->type), p->name);
+        if (p->count > 1)
+            sb_printf(h, "[%d]", p->count);
+        sb_puts(h, ";\n");
+    }
     if (s->nparams == 0)
         sb_puts(h, "    int unused;\n");
     sb_printf(h, "} %s_args;\n\nstruct CUstream_st; /* CUstream in cuda.h */\n\n", n);

@@ -166,9 +166,12 @@ static void put_grid(const aot_spec *s, strbuf *c)
     int uses_args = 0;
     for (int i = 0; i < 3; i++) {
         sb_printf(c, "    grid[%d] = ", i);
-        put_dim(s, c, &s->grid[i]);
+        if (s->grid_c[i])
+            sb_printf(c, "(uint64_t)(%s)", s->grid_c[i]);
+        else
+            put_dim(s, c, &s->grid[i]);
         sb_puts(c, ";\n");
-        uses_args |= s->grid[i].arg[0] >= 0 || s->grid[i].arg[1] >= 0;
+        uses_args |= s->grid_c[i] || s->grid[i].arg[0] >= 0 || s->grid[i].arg[1] >= 0;
     }
     if (!uses_args)
         sb_puts(c, "    (void)a;\n");
@@ -189,18 +192,22 @@ static void put_param_check(const aot_spec *s, strbuf *c, const aot_param *p)
     } else if ((p->type == AOT_I32 || p->type == AOT_I64) && p->min <= p->max) {
         /* Only the bounds the C type does not already imply (strict -Wtype-limits). */
         int64_t lo = p->type == AOT_I32 ? INT32_MIN : INT64_MIN, hi = p->type == AOT_I32 ? INT32_MAX : INT64_MAX;
-        bool check_lo = p->min > lo, check_hi = p->max < hi;
+        bool check_lo = p->min > lo, check_hi = p->max < hi, array = p->count > 1;
         if (!check_lo && !check_hi)
             return;
+        char field[160];
+        snprintf(field, sizeof field, array ? "a->%s[i]" : "a->%s", p->name);
+        if (array)
+            sb_printf(c, "    for (int i = 0; i < %d; i++)\n    ", p->count);
         sb_puts(c, "    if (");
         if (check_lo)
-            sb_printf(c, "(int64_t)a->%s < %" PRId64 "LL%s", p->name, p->min, check_hi ? " || " : "");
+            sb_printf(c, "(int64_t)%s < %" PRId64 "LL%s", field, p->min, check_hi ? " || " : "");
         if (check_hi)
-            sb_printf(c, "(int64_t)a->%s > %" PRId64 "LL", p->name, p->max);
-        sb_puts(c, ")\n");
-        sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"argument '%s' = %%lld is outside [%" PRId64
-                     ", %" PRId64 "]\", (long long)a->%s);\n",
-                  n, n, p->name, p->min, p->max, p->name);
+            sb_printf(c, "(int64_t)%s > %" PRId64 "LL", field, p->max);
+        sb_puts(c, array ? ")\n    " : ")\n");
+        sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"argument '%s%s' = %%lld is outside [%" PRId64
+                     ", %" PRId64 "]\", %s(long long)%s);\n",
+                  n, n, p->name, array ? "[%d]" : "", p->min, p->max, array ? "i, " : "", field);
     }
 }
 
@@ -231,8 +238,16 @@ static void put_launch(const aot_spec *s, strbuf *c)
     sb_printf(c, "    uint64_t g[3];\n    %s_grid(a, g);\n", n);
     if (s->nparams) {
         sb_puts(c, "    /* The driver reads each parameter through a pointer to it. */\n    void *params[] = {");
-        for (int i = 0; i < s->nparams; i++)
-            sb_printf(c, "%s(void *)&a->%s", i ? ", " : "", s->params[i].name);
+        for (int i = 0; i < s->nparams; i++) {
+            const aot_param *p = &s->params[i];
+            for (int e = 0; e < (p->count > 1 ? p->count : 1); e++) {
+                sb_puts(c, i || e ? ", " : "");
+                if (p->count > 1)
+                    sb_printf(c, "(void *)&a->%s[%d]", p->name, e);
+                else
+                    sb_printf(c, "(void *)&a->%s", p->name);
+            }
+        }
         sb_puts(c, "};\n");
     } else {
         sb_puts(c, "    void **params = NULL;\n");

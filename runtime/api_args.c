@@ -80,7 +80,7 @@ attnc_status attnc_args_set_tensor(attnc_args *a, const char *name, const attnc_
 static int size_index(const recipe *r, const char *name)
 {
     for (int d = 0; d < r->grid_ndim; d++)
-        if (r->grid_names[d] && !strcmp(name, r->grid_names[d]))
+        if (r->sizes[SZ_GRID0 + d].name && !strcmp(name, r->sizes[SZ_GRID0 + d].name))
             return SZ_GRID0 + d;
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
         if (r->sizes[s].name && !strcmp(name, r->sizes[s].name))

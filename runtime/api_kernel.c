@@ -4,12 +4,10 @@
 #include <string.h>
 
 #include "../codegen/nvptx_kernel.h"
+#include "../passes/pipeline.h"
 #include "api_backend.h"
 
-/* TEMPORARY until passes/pipeline.h (branch tileir) is on main: the same
- * declaration, weak so this file links before the passes exist. */
-tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err);
-#pragma weak lower_recipe
+/* The CUDA backend (runtime/cuda_backend.c) may be left out of a build. */
 #pragma weak cuda_kernel_build
 
 static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options *o, strbuf *err)

@@ -4,8 +4,7 @@
 
 #include "../frontend/frontend.h"
 #include "api_internal.h"
-
-#pragma weak frontend_parse /* TEMPORARY until the front end (branch frontend) is on main */
+#include "api_typed.h"
 
 /* Copies the rendered diagnostics into the context's message. */
 static void report_diags(attnc_context *ctx, const diag_list *d)
@@ -27,8 +26,6 @@ static attnc_status parse_into(attnc_recipe *rc, const char *name, const char *t
     const char *file = name ? arena_strdup(&rc->arena, name) : "<recipe>";
     if (!file)
         return ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory reading the recipe");
-    if (!frontend_parse)
-        return ctx_error(ctx, ATTNC_ERR_UNSUPPORTED, "the front end is not part of this build");
     diag_list_init(&d, &rc->arena, file, text, len);
     rc->r = frontend_parse(&rc->arena, file, text, len, &d);
     if (rc->arena.failed)
@@ -123,4 +120,9 @@ void attnc_recipe_destroy(attnc_recipe *r)
 const char *attnc_recipe_name(const attnc_recipe *r)
 {
     return r && r->r && r->r->name ? r->r->name : "";
+}
+
+const recipe *attnc_recipe_typed(const attnc_recipe *r)
+{
+    return r ? r->r : NULL;
 }

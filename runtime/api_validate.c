@@ -107,6 +107,8 @@ static attnc_status expect_dim(vctx *v, int i, int d, int64_t want, const char *
     return ATTNC_OK;
 }
 
+static attnc_status check_heads_tokens(vctx *v);
+
 static attnc_status check_qkvo_shapes(vctx *v)
 {
     const recipe *r = v->k->r;
@@ -120,7 +122,7 @@ static attnc_status check_qkvo_shapes(vctx *v)
     attnc_status st;
     if ((st = expect_dim(v, ARG_Q, 3, r->head_dim, "the recipe's head_dim")) ||
         (st = expect_dim(v, ARG_K, 0, sz[SZ_BATCH], "batch (from q)")) ||
-        (st = expect_dim(v, ARG_K, 3, r->head_dim, "the recipe's head_dim")) ||
+        (st = expect_dim(v, ARG_K, 3, r->head_dim, "the recipe's head_dim")) || (st = check_heads_tokens(v)) ||
         (st = expect_dim(v, ARG_V, 0, sz[SZ_BATCH], "batch (from q)")) ||
         (st = expect_dim(v, ARG_V, 1, sz[SZ_KV_HEADS], "kv_heads (from k)")) ||
         (st = expect_dim(v, ARG_V, 2, sz[SZ_KV_TOKENS], "kv_tokens (from k)")) ||
@@ -221,7 +223,7 @@ static attnc_status check_forms(vctx *v, const expr *e)
             int64_t L = r->grid_ndim > 0 ? v->p->sizes[SZ_GRID0 + d] : v->p->sizes[SZ_TOKENS];
             if (w * (dil < 1 ? 1 : dil) > L)
                 return FAIL(v, "neighborhood window %lld x dilation %lld is larger than %s = %lld", (long long)w,
-                            (long long)dil, r->grid_ndim > 0 ? r->grid_names[d] : "tokens", (long long)L);
+                            (long long)dil, r->grid_ndim > 0 ? r->sizes[SZ_GRID0 + d].name : "tokens", (long long)L);
         }
     }
     for (int i = 0; i < e->nargs; i++) {
@@ -253,7 +255,7 @@ attnc_status launch_validate(attnc_kernel *k, const attnc_args *a, launch_proble
     }
     if (a->tensor_set[ARG_LSE] && r->family == FAMILY_LINEAR)
         return FAIL(&v, "tensor 'lse': linear attention has no log-sum-exp output");
-    if ((st = check_qkvo_shapes(&v)) || (st = check_heads_tokens(&v)) || (st = check_named_sizes(&v)) ||
+    if ((st = check_qkvo_shapes(&v)) || (st = check_named_sizes(&v)) ||
         (st = check_params(&v)) || (st = check_forms(&v, r->mask_surface)))
         return st;
     p->params = a->tensors + ARG_NFIXED;

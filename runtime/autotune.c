@@ -126,7 +126,7 @@ int tuner_run(const schedule *cands, int n, const tuner_options *opts, const tun
             best_us = r->median_us;
         }
         if (h->progress)
-            h->progress(h->user, i + 1, n, r);
+            h->progress(h->progress_user ? h->progress_user : h->user, i + 1, n, r);
     }
     sb_free(&why);
     return best;
@@ -166,10 +166,10 @@ void tuner_format_table(strbuf *out, const tuner_result *results, int n, int bes
     for (int i = 0; i < n; i++)
         rows[i] = &results[i];
     qsort(rows, (size_t)n, sizeof *rows, cmp_rows);
-    sb_printf(out, "  %-48s %-8s %12s %12s %4s  %s\n", "schedule", "status", "median us", "min us", "runs", "note");
+    sb_printf(out, "  %-52s %-8s %12s %12s %4s  %s\n", "schedule", "status", "median us", "min us", "runs", "note");
     for (int i = 0; i < n; i++) {
         const tuner_result *r = rows[i];
-        sb_printf(out, "%c %-48s %-8s ", r == &results[best >= 0 ? best : 0] && best >= 0 ? '*' : ' ', r->text,
+        sb_printf(out, "%c %-52s %-8s ", r == &results[best >= 0 ? best : 0] && best >= 0 ? '*' : ' ', r->text,
                   tuned_status_name(r->status));
         if (r->median_us >= 0)
             sb_printf(out, "%12.2f %12.2f %4d", r->median_us, r->min_us, r->samples);

@@ -47,8 +47,10 @@ typedef struct tuner_hooks {
     bool (*time_once)(void *user, const schedule *s, int rep, double *us, strbuf *why);
     /* Optional: frees what prepare() made. */
     void (*release)(void *user, const schedule *s);
-    /* Optional: called after each candidate (done of total). */
+    /* Optional: called after each candidate (done of total), with
+     * progress_user (or user when that is NULL). */
     void (*progress)(void *user, int done, int total, const tuner_result *last);
+    void *progress_user;
 } tuner_hooks;
 
 typedef struct tuner_options {

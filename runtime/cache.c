@@ -104,47 +104,12 @@ static void mem_insert(kcache *c, cache_key key, cache_kind kind, const void *da
     pthread_mutex_unlock(&c->lock);
 }
 
-static cache_result lookup(kcache *c, cache_key key, cache_kind kind, void **data, size_t *len, strbuf *msg)
-{
-    *data = NULL;
-    *len = 0;
-    if (mem_lookup(c, key, kind, data, len))
-        return CACHE_HIT_MEMORY;
-    if (!*c->dir) {
-        count(c, &c->stats.misses);
-        return CACHE_MISS;
-    }
-    switch (disk_read(c->dir, key, kind, data, len, msg)) {
-    case DISK_OK:
-        count(c, &c->stats.disk_hits);
-        mem_insert(c, key, kind, *data, *len);
-        return CACHE_HIT_DISK;
-    case DISK_MISSING:
-        count(c, &c->stats.misses);
-        return CACHE_MISS;
-    case DISK_CORRUPT:
-        count(c, &c->stats.corrupt);
-        return CACHE_CORRUPT;
-    case DISK_ERROR:
-        break;
-    }
-    count(c, &c->stats.misses);
-    return CACHE_ERROR;
-}
-
-static bool store(kcache *c, cache_key key, cache_kind kind, const void *data, size_t len, strbuf *msg)
-{
-    mem_insert(c, key, kind, data, len);
-    count(c, &c->stats.stores);
-    return !*c->dir || disk_write(c->dir, key, kind, data, len, msg);
-}
-
 /* Opens and flocks DIR/KEYHEX.lock; -1 when locking is impossible (the
- * caller then builds without it: duplicate work, never wrong results). */
+ * caller then goes on without it: duplicate work, never wrong results).
+ * Every open makes its own open file description, so the lock also
+ * excludes other threads of this process. */
 static int lock_key(kcache *c, cache_key key)
 {
-    if (!*c->dir)
-        return -1;
     strbuf p;
     sb_init(&p);
     char hex[33];
@@ -171,17 +136,68 @@ static void unlock_key(int fd)
     }
 }
 
-/* The second look, under the key's lock: only the disk can have changed. */
-static bool recheck_disk(kcache *c, cache_key key, cache_kind kind, void **data, size_t *len, strbuf *note)
+/* Reads a disk entry without the lock: a damaged-looking entry may be one
+ * being replaced right now, so it is only reported once confirmed under the
+ * lock (confirm_locked). */
+static disk_result peek_disk(kcache *c, cache_key key, cache_kind kind, void **data, size_t *len, strbuf *msg)
 {
-    disk_result d = disk_read(c->dir, key, kind, data, len, note);
+    strbuf scratch;
+    sb_init(&scratch);
+    disk_result d = disk_read(c->dir, key, kind, data, len, &scratch);
+    if (d == DISK_ERROR)
+        sb_puts(msg, sb_cstr(&scratch));
+    sb_free(&scratch);
+    if (d == DISK_OK) {
+        count(c, &c->stats.disk_hits);
+        mem_insert(c, key, kind, *data, *len);
+    }
+    return d;
+}
+
+/* The second read, holding the key's lock: the verdict that counts. */
+static disk_result confirm_locked(kcache *c, cache_key key, cache_kind kind, void **data, size_t *len, strbuf *msg)
+{
+    disk_result d = disk_read(c->dir, key, kind, data, len, msg);
     if (d == DISK_OK) {
         count(c, &c->stats.disk_hits);
         mem_insert(c, key, kind, *data, *len);
     } else if (d == DISK_CORRUPT) {
         count(c, &c->stats.corrupt);
     }
-    return d == DISK_OK;
+    return d;
+}
+
+static cache_result lookup(kcache *c, cache_key key, cache_kind kind, void **data, size_t *len, strbuf *msg)
+{
+    *data = NULL;
+    *len = 0;
+    if (mem_lookup(c, key, kind, data, len))
+        return CACHE_HIT_MEMORY;
+    disk_result d = *c->dir ? peek_disk(c, key, kind, data, len, msg) : DISK_MISSING;
+    if (d == DISK_CORRUPT) {
+        int fd = lock_key(c, key);
+        d = confirm_locked(c, key, kind, data, len, msg);
+        if (d == DISK_CORRUPT) /* never served again; a store replaces it */
+            disk_remove(c->dir, key, kind);
+        unlock_key(fd);
+    }
+    if (d == DISK_OK)
+        return CACHE_HIT_DISK;
+    if (d != DISK_CORRUPT)
+        count(c, &c->stats.misses);
+    return d == DISK_MISSING ? CACHE_MISS : d == DISK_CORRUPT ? CACHE_CORRUPT : CACHE_ERROR;
+}
+
+static bool store(kcache *c, cache_key key, cache_kind kind, const void *data, size_t len, strbuf *msg, bool locked)
+{
+    mem_insert(c, key, kind, data, len);
+    count(c, &c->stats.stores);
+    if (!*c->dir)
+        return true;
+    int fd = locked ? -1 : lock_key(c, key);
+    bool ok = disk_write(c->dir, key, kind, data, len, msg);
+    unlock_key(fd);
+    return ok;
 }
 
 static cache_result build_and_store(kcache *c, cache_key key, cache_kind kind, cache_build_fn build, void *user,
@@ -193,24 +209,35 @@ static cache_result build_and_store(kcache *c, cache_key key, cache_kind kind, c
         return CACHE_ERROR;
     }
     count(c, &c->stats.builds);
-    store(c, key, kind, *data, *len, note); /* a failed disk write still returns the image */
+    store(c, key, kind, *data, *len, note, true); /* a failed disk write still returns the image */
     return CACHE_MISS;
 }
 
+/* Memory, then an unlocked disk read; on anything but a hit, the key's lock,
+ * a confirming read, and only then a build. Callers that wanted the same
+ * key meanwhile wait on the lock and then load what was built. */
 static cache_result get_or_build(kcache *c, cache_key key, cache_kind kind, cache_build_fn build, void *user,
                                   void **data, size_t *len, strbuf *note)
 {
-    cache_result first = lookup(c, key, kind, data, len, note);
-    if (first == CACHE_HIT_MEMORY || first == CACHE_HIT_DISK)
-        return first;
+    *data = NULL;
+    *len = 0;
+    if (mem_lookup(c, key, kind, data, len))
+        return CACHE_HIT_MEMORY;
+    if (!*c->dir) {
+        count(c, &c->stats.misses);
+        return build_and_store(c, key, kind, build, user, data, len, note);
+    }
+    if (peek_disk(c, key, kind, data, len, note) == DISK_OK)
+        return CACHE_HIT_DISK;
     int fd = lock_key(c, key);
-    /* Someone may have built it while we waited for the lock. */
-    bool found = fd >= 0 && recheck_disk(c, key, kind, data, len, note);
-    cache_result r = first;
-    if (!found) {
+    disk_result d = confirm_locked(c, key, kind, data, len, note);
+    cache_result r = CACHE_HIT_DISK;
+    if (d != DISK_OK) {
+        if (d != DISK_CORRUPT)
+            count(c, &c->stats.misses);
         r = build_and_store(c, key, kind, build, user, data, len, note);
-        if (r != CACHE_ERROR)
-            r = first;
+        if (r != CACHE_ERROR && d == DISK_CORRUPT)
+            r = CACHE_CORRUPT;
     }
     unlock_key(fd);
     return r;
@@ -243,7 +270,7 @@ bool cache_store(kcache *c, cache_key key, cache_kind kind, const void *data, si
 {
     strbuf scratch;
     sb_init(&scratch);
-    bool ok = store(c, key, kind, data, len, msg ? msg : &scratch);
+    bool ok = store(c, key, kind, data, len, msg ? msg : &scratch, false);
     sb_free(&scratch);
     return ok;
 }

@@ -18,14 +18,19 @@
  * file starts with a 64-byte header (magic, format version, kind, key,
  * payload length, XXH3-128 of the payload, XXH3-64 of the header) that is
  * checked on every read; an entry that fails (truncated, empty, garbled) is
- * removed and reported as CACHE_CORRUPT, never returned.
+ * never returned: once confirmed under the key's lock it is reported as
+ * CACHE_CORRUPT (once, by the caller that confirmed it) and removed or
+ * rebuilt.
  *
  * Threads: every call may be made from any thread (one mutex per handle
  * guards the memory map and statistics; disk I/O runs outside it).
- * Processes: any number may share one folder. cache_get_or_build() takes an
- * advisory lock (flock) on KEYHEX.lock while it builds, so concurrent
+ * Processes: any number may share one folder. Every change to an entry
+ * file (write, removal) happens under an advisory lock (flock) on
+ * KEYHEX.lock; cache_get_or_build() holds it while it builds, so concurrent
  * callers wanting the same entry wait for the first build instead of
- * repeating it.
+ * repeating it (each entry is built once unless it is damaged later). The
+ * build callback must not call the cache for the same key (it would wait on
+ * its own lock).
  *
  * Libraries never print: every call that can fail takes a strbuf for the
  * message (may be NULL).
@@ -56,6 +61,16 @@ typedef struct cache_key_parts {
 } cache_key_parts;
 
 cache_key cache_key_make(const cache_key_parts *parts);
+
+/* The key of a lowered kernel: tir_print text (canonical numbering), the
+ * printed schedule, arch, and `extra` — pass what else the code generator
+ * reads (e.g. tune_recipe_hash of the recipe source, since codegen also
+ * sees the typed recipe). False only when printing ran out of memory (then
+ * compile without the cache). */
+struct tir_kernel;
+struct schedule;
+bool cache_key_for_kernel(struct tir_kernel *k, const struct schedule *s, const char *arch, const char *extra,
+                          cache_key *out);
 /* 32 lowercase hex digits + NUL. */
 void cache_key_hex(cache_key key, char out[33]);
 bool cache_key_parse(const char *hex, cache_key *out);
@@ -110,10 +125,11 @@ bool cache_store(kcache *c, cache_key key, cache_kind kind, const void *data, si
 /* A build callback: produce the payload (malloc'ed) for a key that missed. */
 typedef bool (*cache_build_fn)(void *user, void **data, size_t *len, strbuf *err);
 
-/* Lookup; on a miss (or a corrupt entry, which is reported through `note`)
- * takes the key's lock file, looks again, and only then builds and stores.
- * Returns the result of the first lookup (CACHE_MISS/CACHE_CORRUPT mean a
- * build or a wait happened), or CACHE_ERROR when building failed. */
+/* Lookup; on a miss takes the key's lock, looks again, and only then builds
+ * and stores. Returns CACHE_HIT_MEMORY/CACHE_HIT_DISK (also when another
+ * caller built it while this one waited), CACHE_MISS (built here),
+ * CACHE_CORRUPT (a damaged entry was found, reported through `note`, and
+ * rebuilt here), or CACHE_ERROR when building failed (its message in note). */
 cache_result cache_get_or_build(kcache *c, cache_key key, cache_kind kind, cache_build_fn build, void *user,
                                 void **data, size_t *len, strbuf *note);
 

@@ -275,9 +275,8 @@ disk_result disk_read(const char *dir, cache_key key, cache_kind kind, void **da
             *len = n - CACHE_HEADER_SIZE;
             b = NULL;
         } else {
-            sb_printf(why, "cache entry '%s' is corrupt (%s); removed, it will be rebuilt", sb_cstr(&path),
+            sb_printf(why, "cache entry '%s' is corrupt (%s); it is not used and will be rebuilt", sb_cstr(&path),
                       sb_cstr(&bad));
-            unlink(sb_cstr(&path));
             r = DISK_CORRUPT;
         }
         sb_free(&bad);
@@ -285,4 +284,13 @@ disk_result disk_read(const char *dir, cache_key key, cache_kind kind, void **da
     free(b);
     sb_free(&path);
     return r;
+}
+
+void disk_remove(const char *dir, cache_key key, cache_kind kind)
+{
+    strbuf path;
+    sb_init(&path);
+    disk_entry_path(&path, dir, key, kind);
+    unlink(sb_cstr(&path));
+    sb_free(&path);
 }

@@ -25,8 +25,11 @@ void disk_entry_path(strbuf *out, const char *dir, cache_key key, cache_kind kin
 /* mkdir -p, the last component with `mode`. */
 bool disk_make_dirs(const char *path, strbuf *err);
 bool disk_write(const char *dir, cache_key key, cache_kind kind, const void *data, size_t len, strbuf *err);
-/* Reads and validates; a corrupt file is removed and `why` says what failed. */
+/* Reads and validates; on DISK_CORRUPT `why` says what failed (the file is
+ * left alone: the caller confirms under the key's lock, then replaces or
+ * removes it). */
 disk_result disk_read(const char *dir, cache_key key, cache_kind kind, void **data, size_t *len, strbuf *why);
+void disk_remove(const char *dir, cache_key key, cache_kind kind);
 
 /* Removes entry, temp and lock files of the handle's folder (cache_list.c). */
 long cache_clear_disk(kcache *c, strbuf *err);

@@ -2,6 +2,8 @@
 #include "tune_db.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,53 +49,68 @@ static void sql_row_sum(sqlite3_context *ctx, int argc, sqlite3_value **v)
                                       sqlite3_value_double(v[4])));
 }
 
-static bool exec(sqlite3 *db, const char *sql, strbuf *msg)
+typedef enum { OPEN_OK, OPEN_CORRUPT, OPEN_FAILED } open_result;
+
+/* Damage, as opposed to a busy or unreadable file (which must never be
+ * moved aside: another process may simply hold a lock). */
+static bool is_damage(int rc)
 {
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) == SQLITE_OK)
-        return true;
-    sb_printf(msg, "tuning database: %s", e ? e : sqlite3_errmsg(db));
-    sqlite3_free(e);
-    return false;
+    return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
 }
 
 /* PRAGMA quick_check answers one row "ok" on a sound file. */
-static bool sound(sqlite3 *db, strbuf *why)
+static open_result check_file(sqlite3 *db, strbuf *why)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
-    bool ok = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-              !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
-    if (!ok)
-        sb_puts(why, rc == SQLITE_OK && sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
-                                                                   : sqlite3_errmsg(db));
+    int step = rc == SQLITE_OK ? sqlite3_step(st) : rc;
+    const char *row = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    open_result r = row && !strcmp(row, "ok") ? OPEN_OK
+                  : row || is_damage(step)    ? OPEN_CORRUPT
+                                              : OPEN_FAILED;
+    if (r != OPEN_OK)
+        sb_puts(why, row ? row : sqlite3_errmsg(db));
     sqlite3_finalize(st);
-    return ok;
+    return r;
 }
 
-/* Opens and sets up; false with the reason in why (db closed). */
-static bool try_open(tune_db *t, strbuf *why)
+static open_result setup(sqlite3 *db, strbuf *why)
 {
-    if (sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    char *e = NULL;
+    int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &e);
+    if (rc == SQLITE_OK) {
+        sqlite3_free(e);
+        e = NULL;
+        rc = sqlite3_exec(db, schema, NULL, NULL, &e);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(db, "attnc_row_sum", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_row_sum,
+                                     NULL, NULL);
+    if (rc != SQLITE_OK)
+        sb_puts(why, e ? e : sqlite3_errmsg(db));
+    sqlite3_free(e);
+    return rc == SQLITE_OK ? OPEN_OK : is_damage(rc) ? OPEN_CORRUPT : OPEN_FAILED;
+}
+
+/* Opens, checks and sets up; on failure the db is closed, why says why. */
+static open_result try_open(tune_db *t, strbuf *why)
+{
+    int rc = sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    open_result r = rc == SQLITE_OK ? OPEN_OK : is_damage(rc) ? OPEN_CORRUPT : OPEN_FAILED;
+    if (r != OPEN_OK)
         sb_puts(why, t->db ? sqlite3_errmsg(t->db) : "cannot open");
-        goto fail;
+    if (r == OPEN_OK) {
+        sqlite3_busy_timeout(t->db, 15000);
+        sqlite3_extended_result_codes(t->db, 1);
+        r = check_file(t->db, why);
     }
-    sqlite3_busy_timeout(t->db, 15000);
-    sqlite3_extended_result_codes(t->db, 1);
-    if (!sound(t->db, why))
-        goto fail;
-    if (!exec(t->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", why) || !exec(t->db, schema, why))
-        goto fail;
-    if (sqlite3_create_function(t->db, "attnc_row_sum", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_row_sum,
-                                NULL, NULL) != SQLITE_OK) {
-        sb_puts(why, sqlite3_errmsg(t->db));
-        goto fail;
+    if (r == OPEN_OK)
+        r = setup(t->db, why);
+    if (r != OPEN_OK) {
+        sqlite3_close(t->db);
+        t->db = NULL;
     }
-    return true;
-fail:
-    sqlite3_close(t->db);
-    t->db = NULL;
-    return false;
+    return r;
 }
 
 /* Moves a damaged file (and its WAL/SHM companions) out of the way. */
@@ -138,25 +155,54 @@ static void make_parent(const char *path)
     disk_make_dirs(dir, NULL);
 }
 
+/* flock on PATH.lock: only one process decides a file is damaged and
+ * replaces it; the others then find the replacement. -1 if impossible. */
+static int lock_repair(const char *path)
+{
+    char lp[4200];
+    snprintf(lp, sizeof lp, "%s.lock", path);
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    while (fd >= 0 && flock(fd, LOCK_EX) != 0)
+        if (errno != EINTR) {
+            close(fd);
+            fd = -1;
+        }
+    return fd;
+}
+
+static bool repair(tune_db *t, strbuf *note)
+{
+    strbuf why;
+    sb_init(&why);
+    int fd = lock_repair(t->path);
+    open_result r = try_open(t, &why); /* someone may have repaired it meanwhile */
+    if (r == OPEN_CORRUPT) {
+        sb_printf(note, "tuning database '%s' is corrupt (%s); recreated empty", t->path, sb_cstr(&why));
+        move_aside(t->path, note);
+        sb_clear(&why);
+        r = try_open(t, &why);
+    }
+    if (r != OPEN_OK)
+        sb_printf(note, "%scannot open tuning database '%s': %s", note->len ? "; " : "", t->path, sb_cstr(&why));
+    if (fd >= 0)
+        close(fd); /* releases the lock */
+    sb_free(&why);
+    return r == OPEN_OK;
+}
+
 static bool open_or_recreate(tune_db *t, strbuf *note)
 {
     struct stat st;
     bool was_empty = stat(t->path, &st) == 0 && st.st_size == 0;
     strbuf why;
     sb_init(&why);
-    bool ok = try_open(t, &why);
-    if (!ok && access(t->path, F_OK) == 0) {
-        sb_printf(note, "tuning database '%s' is corrupt (%s); recreated empty", t->path, sb_cstr(&why));
-        move_aside(t->path, note);
-        sb_clear(&why);
-        ok = try_open(t, &why);
-    } else if (ok && was_empty) {
+    open_result r = try_open(t, &why);
+    if (r == OPEN_OK && was_empty)
         sb_printf(note, "tuning database '%s' was an empty file; recreated", t->path);
-    }
-    if (!ok)
+    else if (r == OPEN_FAILED)
         sb_printf(note, "cannot open tuning database '%s': %s", t->path, sb_cstr(&why));
     sb_free(&why);
-    return ok;
+    return r == OPEN_OK || (r == OPEN_CORRUPT && repair(t, note));
 }
 
 tune_db *tune_db_open(const char *path, strbuf *note)

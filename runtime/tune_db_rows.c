@@ -88,7 +88,7 @@ tune_result tune_db_lookup(tune_db *t, const char *recipe, const char *arch, con
 }
 
 bool tune_db_record_best(tune_db *t, const char *recipe, const char *arch, const char *bucket,
-                         const char *schedule, double time_us, strbuf *msg)
+                         const char *sched, double time_us, strbuf *msg)
 {
     /* Replace a slower row, or one whose checksum no longer holds. */
     static const char sql[] =
@@ -100,7 +100,7 @@ bool tune_db_record_best(tune_db *t, const char *recipe, const char *arch, const
     sqlite3_stmt *st = NULL;
     bool ok = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) == SQLITE_OK &&
               bind_texts(st, recipe, arch, bucket) &&
-              sqlite3_bind_text(st, 4, schedule, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+              sqlite3_bind_text(st, 4, sched, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
               sqlite3_bind_double(st, 5, time_us) == SQLITE_OK &&
               sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL)) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
@@ -108,13 +108,13 @@ bool tune_db_record_best(tune_db *t, const char *recipe, const char *arch, const
 }
 
 bool tune_db_record_candidate(tune_db *t, const char *recipe, const char *arch, const char *bucket,
-                              const char *schedule, double time_us, const char *status, strbuf *msg)
+                              const char *sched, double time_us, const char *status, strbuf *msg)
 {
     static const char sql[] = "INSERT OR REPLACE INTO candidates VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     sqlite3_stmt *st = NULL;
     bool ok = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) == SQLITE_OK &&
               bind_texts(st, recipe, arch, bucket) &&
-              sqlite3_bind_text(st, 4, schedule, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+              sqlite3_bind_text(st, 4, sched, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
               sqlite3_bind_double(st, 5, time_us) == SQLITE_OK &&
               sqlite3_bind_text(st, 6, status ? status : "ok", -1, SQLITE_TRANSIENT) == SQLITE_OK &&
               sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL)) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;

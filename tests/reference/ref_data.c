@@ -104,6 +104,7 @@ ref_compare_result ref_compare_lse(const double *ref, const float *out, size_t n
             r.nan_count++;
             continue;
         }
+        r.empty_rows += ref[i] == -INFINITY;
         if (ref[i] == -INFINITY || a == -INFINITY) {
             r.bad_inf += !(ref[i] == -INFINITY && a == -INFINITY);
             continue;

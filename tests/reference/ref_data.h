@@ -38,6 +38,7 @@ typedef struct ref_compare_result {
     double max_abs;  /* max |out - ref| */
     size_t nan_count;  /* NaN or inf in the output where the reference is finite */
     size_t bad_inf;    /* LSE: -inf mismatches (either side) */
+    size_t empty_rows; /* LSE: rows with no kept key in the reference (-inf) */
     size_t worst;      /* index of max_abs */
     bool ok;
 } ref_compare_result;

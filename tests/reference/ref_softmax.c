@@ -19,23 +19,49 @@ static void grid_coords(const ref_problem *p, int64_t t, int64_t *c)
         c[0] = t;
 }
 
-static double get4(const ref_view *v, int64_t a, int64_t b, int64_t c, int64_t d)
+/* q, k and v widened to double once, contiguous [batch][heads][tokens][dim]. */
+typedef struct dense {
+    double *q, *k, *v;
+} dense;
+
+static double *widen(const ref_view *v, int64_t n0, int64_t n1, int64_t n2, int64_t n3)
 {
-    int64_t off = a * v->stride[0] + b * v->stride[1] + c * v->stride[2] + d * v->stride[3];
-    return ref_load_elem(v->dt, v->data, off);
+    double *out = malloc(sizeof(double) * (size_t)(n0 * n1 * n2 * n3 + 1));
+    if (!out)
+        return NULL;
+    double *o = out;
+    for (int64_t a = 0; a < n0; a++)
+        for (int64_t b = 0; b < n1; b++)
+            for (int64_t c = 0; c < n2; c++)
+                for (int64_t d = 0; d < n3; d++) {
+                    int64_t off = a * v->stride[0] + b * v->stride[1] + c * v->stride[2] + d * v->stride[3];
+                    *o++ = ref_load_elem(v->dt, v->data, off);
+                }
+    return out;
 }
 
-static double dot_qk(const ref_problem *p, const ref_point *pt)
+static const double *row_of(const ref_problem *p, const double *base, int64_t b, int64_t h, int64_t t, bool kv,
+                            int dim)
 {
+    int64_t nh = kv ? p->sizes[SZ_KV_HEADS] : p->sizes[SZ_HEADS];
+    int64_t nt = kv ? p->sizes[SZ_KV_TOKENS] : p->sizes[SZ_TOKENS];
+    return base + ((b * nh + h) * nt + t) * dim;
+}
+
+static double dot_qk(const ref_problem *p, const dense *w, const ref_point *pt)
+{
+    int D = p->r->head_dim;
+    const double *q = row_of(p, w->q, pt->batch, pt->head, pt->q_t, false, D);
+    const double *k = row_of(p, w->k, pt->batch, pt->kv_head, pt->k_t, true, D);
     double s = 0;
-    for (int d = 0; d < p->r->head_dim; d++)
-        s += get4(&p->q, pt->batch, pt->head, pt->q_t, d) * get4(&p->k, pt->batch, pt->kv_head, pt->k_t, d);
+    for (int d = 0; d < D; d++)
+        s += q[d] * k[d];
     return s;
 }
 
 /* One query row: scores of kept keys into sc (NAN where dropped). Returns
  * the maximum kept score (-inf when none). */
-static double row_scores(const ref_problem *p, ref_point *pt, double *sc)
+static double row_scores(const ref_problem *p, const dense *w, ref_point *pt, double *sc)
 {
     const expr *mask = p->r->mask_surface ? p->r->mask_surface : p->r->mask;
     double mx = -INFINITY;
@@ -45,7 +71,7 @@ static double row_scores(const ref_problem *p, ref_point *pt, double *sc)
         sc[j] = NAN;
         if (mask && !ref_eval_bool(pt, mask))
             continue;
-        pt->score = dot_qk(p, pt);
+        pt->score = dot_qk(p, w, pt);
         double s = ref_eval_float(pt, p->r->score);
         if (s == -INFINITY)
             continue; /* a score of -inf drops the key like the mask does */
@@ -56,8 +82,8 @@ static double row_scores(const ref_problem *p, ref_point *pt, double *sc)
     return mx;
 }
 
-static void row_output(const ref_problem *p, const ref_point *pt, const double *sc, double mx, double *o,
-                       double *lse)
+static void row_output(const ref_problem *p, const dense *w, const ref_point *pt, const double *sc, double mx,
+                       double *o, double *lse)
 {
     int dv = p->r->head_dim_v;
     for (int d = 0; d < dv; d++)
@@ -71,10 +97,11 @@ static void row_output(const ref_problem *p, const ref_point *pt, const double *
     for (int64_t j = 0; j < p->sizes[SZ_KV_TOKENS]; j++) {
         if (isnan(sc[j]) && !isnan(mx))
             continue;
-        double w = exp(sc[j] - mx);
-        l += w;
+        double e = exp(sc[j] - mx);
+        const double *v = row_of(p, w->v, pt->batch, pt->kv_head, j, true, dv);
+        l += e;
         for (int d = 0; d < dv; d++)
-            o[d] += w * get4(&p->v, pt->batch, pt->kv_head, j, d);
+            o[d] += e * v[d];
     }
     for (int d = 0; d < dv; d++)
         o[d] /= l;
@@ -91,7 +118,14 @@ bool ref_softmax(const ref_problem *p, double *o, double *lse, const char **err)
         return false;
     }
     double *sc = malloc(sizeof(double) * (size_t)(sz[SZ_KV_TOKENS] > 0 ? sz[SZ_KV_TOKENS] : 1));
-    if (!sc) {
+    dense w = {widen(&p->q, sz[SZ_BATCH], sz[SZ_HEADS], sz[SZ_TOKENS], p->r->head_dim),
+               widen(&p->k, sz[SZ_BATCH], sz[SZ_KV_HEADS], sz[SZ_KV_TOKENS], p->r->head_dim),
+               widen(&p->v, sz[SZ_BATCH], sz[SZ_KV_HEADS], sz[SZ_KV_TOKENS], p->r->head_dim_v)};
+    if (!sc || !w.q || !w.k || !w.v) {
+        free(sc);
+        free(w.q);
+        free(w.k);
+        free(w.v);
         *err = "out of memory";
         return false;
     }
@@ -106,9 +140,12 @@ bool ref_softmax(const ref_problem *p, double *o, double *lse, const char **err)
             for (pt.q_t = 0; pt.q_t < sz[SZ_TOKENS]; pt.q_t++, row++) {
                 pt.kv_head = pt.head / group;
                 grid_coords(p, pt.q_t, pt.q_c);
-                double mx = row_scores(p, &pt, sc);
-                row_output(p, &pt, sc, mx, o + row * p->r->head_dim_v, lse ? lse + row : NULL);
+                double mx = row_scores(p, &w, &pt, sc);
+                row_output(p, &w, &pt, sc, mx, o + row * p->r->head_dim_v, lse ? lse + row : NULL);
             }
     free(sc);
+    free(w.q);
+    free(w.k);
+    free(w.v);
     return true;
 }

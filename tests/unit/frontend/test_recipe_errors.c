@@ -77,17 +77,20 @@ static const error_case cases[] = {
     {"names_unknown_name_suggests", HDR "mask k.t <= q.t + windw\n", "3:19: error: unknown name 'windw'"},
     {"names_unknown_coordinate", GRID "mask k.z <= q.y\n", "4:8: error: unknown coordinate 'k.z'"},
     {"names_coordinate_needs_side", HDR "mask t.t <= q.t\n", "3:6: error: only q and k have coordinates, not 't'"},
+    {"names_bare_t", HDR "mask t < 3\n", "3:6: error: 't' alone is not a coordinate here"},
     {"names_bare_q", HDR "mask q < 3\n", "3:6: error: 'q' needs a coordinate, e.g. q.t"},
     {"names_unknown_function", HDR "score s * scale + sigmoid(s)\n", "3:19: error: unknown function 'sigmoid'"},
+    {"names_unknown_form_suggests", GRID "mask neighbourhood(window: (3, 3))\n",
+     "4:6: error: unknown mask form or function 'neighbourhood'"},
     {"names_score_in_mask", HDR "mask s > 0.0\n", "3:6: error: 's' can only be used in a score expression"},
     {"names_form_in_score", HDR "score select(causal, s, 0.0)\n", "3:14: error: the mask form 'causal' can only be used in a mask"},
     /* types */
-    {"types_mask_must_be_bool", HDR "mask q.t - k.t\n", "3:10: error: a mask must be a bool expression, not int"},
+    {"types_mask_must_be_bool", HDR "mask q.t - k.t\n", "3:6: error: a mask must be a bool expression, not int"},
     {"types_and_needs_bool", HDR "mask causal && 1\n", "3:16: error: '&&' needs a bool, not int"},
-    {"types_arith_on_bool", HDR "mask (k.t < q.t) + 1 > 0\n", "3:11: error: '+' needs a number, not bool"},
+    {"types_arith_on_bool", HDR "mask (k.t < q.t) + 1 > 0\n", "3:6: error: '+' needs a number, not bool"},
     {"types_mod_needs_int", HDR "score s % 2\n", "3:9: error: '%' needs int operands, not float"},
     {"types_not_needs_bool", HDR "mask !q.t\n", "3:7: error: '!' needs a bool, not int"},
-    {"types_score_not_bool", HDR "score s > 0.0\n", "3:9: error: a score must be a number, not bool"},
+    {"types_score_not_bool", HDR "score s > 0.0\n", "3:7: error: a score must be a number, not bool"},
     {"types_division_by_zero", HDR "mask k.t / 0 < q.t\n", "3:12: error: division by zero"},
     {"types_comparisons_do_not_chain", HDR "mask 0 <= k.t <= q.t\n", "3:15: error: comparisons do not chain"},
     {"types_tuple_outside_form", HDR "mask (1, 2) == 1\n", "3:6: error: a tuple is only allowed as an argument of a mask form"},
@@ -122,6 +125,14 @@ static const error_case cases[] = {
      "4:15: error: param 'ids' of 'document' must be i32 or i64, not f32"},
     {"forms_blocks_shape", HDR "param tb : u8 [tokens, heads, nqb, nkb]\nmask blocks(tb, bq: 64, bk: 64)\n",
      "4:13: error: block table 'tb' must have shape [nqb, nkb], [heads, nqb, nkb] or [batch, heads, nqb, nkb]"},
+    {"forms_neighborhood_needs_self_attention",
+     "recipe t\ninput q : f16 [batch, heads, tokens, 64]\ninput k, v : f16 [batch, heads, kv_tokens, 64]\n"
+     "mask neighborhood(window: 5)\n",
+     "4:6: error: 'neighborhood' needs k and v over the query's tokens, but they use kv_tokens"},
+    {"inputs_cross_attention_has_no_grid",
+     "recipe t\ninput q : f16 [batch, heads, tokens, 64]\ninput k, v : f16 [batch, heads, kv_tokens, 64]\n"
+     "tokens grid(y: H, x: W)\n",
+     "3:33: error: a recipe with a token grid needs k and v over the same tokens as q"},
     /* scale and score */
     {"scale_not_constant", HDR "scale = head\n", "3:9: error: scale must be a constant number"},
     {"scale_not_positive", HDR "scale = -0.5\n", "3:9: error: scale must be a positive finite number"},
@@ -154,6 +165,8 @@ static const error_case cases[] = {
     {"tile_grid_dim_missing", GRID "tile q(y: 8) kv(y: 8, x: 8)\n", "4:7: error: q(...) gives no extent for grid dimension 'x'"},
     {"tile_sequence_takes_number", HDR "tile q(y: 128) kv(64)\n", "3:8: error: the recipe has no token grid: q(...) takes one number"},
     {"tile_unknown_option", HDR "tile q(128) kv(64) stage 2\n", "3:20: error: unknown tile option 'stage'"},
+    {"tile_option_twice", HDR "tile q(64) kv(64) warps 4 warps 8\n", "3:27: error: 'warps' is given twice in the tile section"},
+    {"tile_auto_with_options", HDR "tile auto stages 2\n", "3:11: error: expected end of line after the 'tile' section, found 'stages'"},
     {"tile_stages_range", HDR "tile q(64) kv(64) stages 9\n", "3:1: error: this tile cannot work: stages must be 1 to 4, not 9"},
 };
 
@@ -212,6 +225,31 @@ static void sections_recovery_reports_every_bad_line(void **state)
     arena_free_all(&a);
 }
 
+/* Hints name the nearest known word: forms, keyword arguments, coordinates. */
+static void names_hints_suggest_the_nearest_name(void **state)
+{
+    const char *src = "recipe t\ninput q, k, v : bf16 [batch, heads, tokens, 64]\ntokens grid(y: H, x: W)\n"
+                      "mask neighbourhood(window: (3, 3)) || neighborhood(widow: (3, 3)) || k.xx < 2\n";
+    arena a;
+    arena_init(&a, NULL);
+    diag_list d;
+    diag_list_init(&d, &a, "t.attn", src, strlen(src));
+    assert_null(frontend_parse(&a, "t.attn", src, strlen(src), &d));
+    strbuf out;
+    sb_init(&out);
+    diag_render(&d, &out);
+    const char *text = sb_cstr(&out);
+    assert_non_null(strstr(text, "t.attn:4:6: error: unknown mask form or function 'neighbourhood'\n"));
+    assert_non_null(strstr(text, "  hint: write 'neighborhood'\n"));
+    assert_non_null(strstr(text, "t.attn:4:52: error: 'neighborhood' has no argument 'widow'\n"));
+    assert_non_null(strstr(text, "  hint: write 'window'\n"));
+    assert_non_null(strstr(text, "t.attn:4:72: error: unknown coordinate 'k.xx'\n"));
+    assert_non_null(strstr(text, "  hint: write 'k.x'\n"));
+    assert_int_equal(d.errors, 3);
+    sb_free(&out);
+    arena_free_all(&a);
+}
+
 /* A tile legal on the host but not on sm_80 is a warning, not an error. */
 static void tile_warns_when_only_sm80_refuses(void **state)
 {
@@ -237,10 +275,11 @@ static void tile_warns_when_only_sm80_refuses(void **state)
 int main(void)
 {
     enum { N = sizeof cases / sizeof *cases };
-    static struct CMUnitTest tests[N + 2];
+    static struct CMUnitTest tests[N + 3];
     for (int i = 0; i < N; i++)
         tests[i] = (struct CMUnitTest){cases[i].name, first_diag_matches, NULL, NULL, (void *)&cases[i]};
     tests[N] = (struct CMUnitTest)cmocka_unit_test(sections_recovery_reports_every_bad_line);
     tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(tile_warns_when_only_sm80_refuses);
-    return _cmocka_run_group_tests("frontend_errors", tests, N + 2, NULL, NULL);
+    tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(names_hints_suggest_the_nearest_name);
+    return _cmocka_run_group_tests("frontend_errors", tests, N + 3, NULL, NULL);
 }

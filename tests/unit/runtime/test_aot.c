@@ -185,12 +185,49 @@ static void test_generate_build_run(void **state)
     tmpdir_remove(dir);
 }
 
+static const char recipe_main[] =
+    "#include <stdio.h>\n#include <string.h>\n#include \"causal_sm_80.h\"\n"
+    "int main(void)\n{\n    if (causal_sm_80_self_check() != causal_sm_80_OK)\n        return 1;\n"
+    "    causal_sm_80_args a;\n    memset(&a, 0, sizeof a);\n"
+    "    a.q = a.k = a.v = a.o = (void *)0x10000;\n"
+    "    if (causal_sm_80_validate(&a) != causal_sm_80_ERR_INVALID_ARGUMENT) /* sizes 0: empty grid */\n"
+    "        return 2;\n"
+    "    a.size[0] = 1; a.size[1] = 2; a.size[3] = 77; a.size[4] = 77;\n"
+    "    uint64_t g[3];\n    causal_sm_80_grid(&a, g);\n"
+    "    if (causal_sm_80_validate(&a) != causal_sm_80_OK || g[0] != 1 || g[1] != 2 || g[2] != 1)\n        return 3;\n"
+    "    a.o = (void *)0x10008; /* rows must be 16-byte aligned */\n"
+    "    if (causal_sm_80_validate(&a) != causal_sm_80_ERR_INVALID_ARGUMENT)\n        return 4;\n"
+    "    a.o = (void *)0x10000;\n"
+    "    return causal_sm_80_launch(&a, NULL) == causal_sm_80_ERR_NO_DRIVER ? 0 : 5;\n}\n";
+
+/* `attnc compile recipes/causal.attn --aot` end to end (NVPTX code
+ * generator, ptxas when present), then the output built and run. */
+static void test_recipe_aot(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make(), path[512];
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --arch sm_80 -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 0);
+    snprintf(path, sizeof path, "%s/m.c", dir);
+    write_all(path, recipe_main, strlen(recipe_main));
+    assert_int_equal(sh("cd %s && test -s causal_sm_80.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -pthread "
+                        "-o m m.c causal_sm_80.c && ATTNC_LIBCUDA=/nonexistent ./m",
+                        dir), 0);
+    /* Bad input: exit 1 with a message, nothing written. */
+    assert_int_equal(sh("%s/bin/attnc compile %s/no-such.attn --aot -o %s/x 2>/dev/null", ATTNC_BINARY_DIR, dir, dir),
+                     1 << 8);
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --schedule 'q=63' -o %s/x 2>/dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 1 << 8);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_spec_checks),
         cmocka_unit_test(test_generate_build_run),
+        cmocka_unit_test(test_recipe_aot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,7 +113,7 @@ static void test_tuner_loop(void **state)
         c[n - 1 - i] = t;
     }
     fake f = {0};
-    tuner_hooks h = {&f, fake_prepare, fake_time, fake_release, fake_progress};
+    tuner_hooks h = {.user = &f, .prepare = fake_prepare, .time_once = fake_time, .release = fake_release, .progress = fake_progress};
     tuner_options o = {.warmup = 1, .repeats = 5};
     progress_calls = 0;
     int best = tuner_run(c, n, &o, &h, r);
@@ -167,6 +167,12 @@ static void test_tuner_loop(void **state)
     free(r);
 }
 
+static void count_rows(void *user, const tune_record *r)
+{
+    (void)r;
+    ++*(long *)user;
+}
+
 static bool const_time(void *user, const schedule *s, int rep, double *us, strbuf *why)
 {
     (void)user;
@@ -195,12 +201,47 @@ static void test_median_and_budget(void **state)
     assert_non_null(strstr(r[1].why, "budget"));
 }
 
+/* `attnc tune` end to end on the CPU backend (two candidates, one run
+ * each), and the clear exit 2 without a GPU. */
+static void test_cli(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make(), cmd[2048], path[600];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && ATTNC_CACHE_DIR=%s %s/bin/attnc tune recipes/causal.attn --backend cpu "
+             "--shape batch=1,heads=1,tokens=40 --max 2 --repeats 1 --warmup 0 > %s/out.txt 2>&1",
+             ATTNC_SOURCE_DIR, dir, ATTNC_BINARY_DIR, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    FILE *f = fopen(path, "r");
+    char text[8192] = {0};
+    assert_true(fread(text, 1, sizeof text - 1, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(text, "median us"));
+    assert_non_null(strstr(text, "best: q="));
+    snprintf(path, sizeof path, "%s/tuning.sqlite", dir);
+    tune_db *db = tune_db_open(path, NULL);
+    long n = 0;
+    assert_int_equal(tune_db_list(db, count_rows, &n, NULL, NULL), 1);
+    tune_db_close(db);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && ATTNC_CACHE_DIR=%s ATTNC_LIBCUDA=/nonexistent %s/bin/attnc tune recipes/causal.attn "
+             "--shape tokens=64 > /dev/null 2>&1",
+             ATTNC_SOURCE_DIR, dir, ATTNC_BINARY_DIR);
+    assert_int_equal(system(cmd), 2 << 8);
+    snprintf(cmd, sizeof cmd, "cd %s && %s/bin/attnc tune recipes/causal.attn --shape bogus=1 2>/dev/null",
+             ATTNC_SOURCE_DIR, ATTNC_BINARY_DIR);
+    assert_int_equal(system(cmd), 1 << 8);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enumerate),
         cmocka_unit_test(test_tuner_loop),
         cmocka_unit_test(test_median_and_budget),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

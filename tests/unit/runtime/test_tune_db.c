@@ -216,12 +216,57 @@ static void test_list_and_default_path(void **state)
     tmpdir_remove(dir);
 }
 
+static void test_shape_and_pick(void **state)
+{
+    (void)state;
+    const char *labels[3] = {"y", "x", NULL}, *sizes[3] = {"H", "W", NULL};
+    tune_shape sh;
+    strbuf err;
+    sb_init(&err);
+    assert_true(tune_shape_parse("heads=8,H=20,x=24", labels, sizes, 2, &sh, &err));
+    assert_true(sh.batch == 1 && sh.heads == 8 && sh.tokens == 480 && sh.kv_tokens == 480 && sh.kv_heads == 8);
+    assert_false(tune_shape_parse("heads=8,H=20", labels, sizes, 2, &sh, &err)); /* W missing */
+    assert_true(tune_shape_parse("batch=2,heads=4,tokens=100,kv_tokens=300", NULL, NULL, 0, &sh, &err));
+    assert_true(sh.tokens == 100 && sh.kv_tokens == 300);
+    assert_false(tune_shape_parse("tokens=0", NULL, NULL, 0, &sh, &err));
+    assert_false(tune_shape_parse("tokens=12x", NULL, NULL, 0, &sh, &err));
+    assert_false(tune_shape_parse("heads=4", NULL, NULL, 0, &sh, &err));
+    char h1[33], h2[33];
+    tune_recipe_hash("recipe a", 8, h1);
+    tune_recipe_hash("recipe b", 8, h2);
+    assert_int_equal(strlen(h1), 32);
+    assert_string_not_equal(h1, h2);
+
+    char *dir = tmpdir_make(), *path = db_path(dir);
+    tune_db *db = open_db(path, NULL);
+    schedule s;
+    assert_true(tune_shape_parse("batch=1,heads=16,tokens=1000", NULL, NULL, 0, &sh, &err));
+    assert_int_equal(tune_db_pick_schedule(db, h1, TARGET_SM80, &sh, 1, 128, 2, false, &s, NULL), TUNE_NOT_FOUND);
+    schedule def = schedule_default(1, TARGET_SM80, false);
+    assert_int_equal(s.q_tile[0], def.q_tile[0]); /* the documented default */
+    char bucket[64];
+    tune_bucket(bucket, sizeof bucket, 1, 16, 1000, 1000, 128);
+    assert_true(tune_db_record_best(db, h1, "sm_80", bucket, "q=64 kv=32 stages=3 warps=4", 5, NULL));
+    assert_int_equal(tune_db_pick_schedule(db, h1, TARGET_SM80, &sh, 1, 128, 2, false, &s, NULL), TUNE_FOUND);
+    assert_true(s.q_tile[0] == 64 && s.kv_tile[0] == 32 && s.stages == 3);
+    /* A stored schedule that is illegal now falls back to the default. */
+    assert_true(tune_db_record_best(db, h2, "sm_80", bucket, "q=256 kv=128 stages=4 warps=1", 5, NULL));
+    assert_int_equal(tune_db_pick_schedule(db, h2, TARGET_SM80, &sh, 1, 128, 2, false, &s, &err), TUNE_CORRUPT);
+    assert_int_equal(s.q_tile[0], def.q_tile[0]);
+    assert_int_equal(tune_db_pick_schedule(NULL, h1, TARGET_SM80, &sh, 1, 128, 2, false, &s, NULL), TUNE_NOT_FOUND);
+    tune_db_close(db);
+    sb_free(&err);
+    free(path);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buckets),          cmocka_unit_test(test_best_and_candidates),
         cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_bit_flipped_record), cmocka_unit_test(test_list_and_default_path),
+        cmocka_unit_test(test_shape_and_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,378 @@
+/* nvptx_linear.c — entry of the linear-attention GPU strategy
+ * (nvptx_linear.h): the plan read off the recipe and schedule, the shared
+ * memory plan, the kernel parameters (the ABI of nvptx_kernel.h), and the
+ * block loop:
+ *
+ *   prologue: block 0 in flight (cp.async, one group)
+ *   for j:  wait; barrier (block j visible, the other stage free); issue
+ *           block j+1; [feature map / gates; barrier]; outputs of the block
+ *           from S (inter) and the block itself (intra); barrier (every warp
+ *           is done with S and z); S <- a S + (w ⊙ K)^T V; publish S as bf16
+ *
+ * Causal recipes run the loop once. Non-causal ones run it twice: first the
+ * state over every block (no outputs), then the outputs from the full state.
+ * The state lives in registers (loop phis), 16 x Dv/16 ... per warp. */
+#include "nvptx_linear.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvptx_target.h"
+
+enum { MODE_CAUSAL, MODE_NC_STATE, MODE_NC_OUT };
+
+static nvptx_status refuse(strbuf *err, const char *what, int v)
+{
+    sb_printf(err, "GPU linear attention: ");
+    sb_printf(err, what, v);
+    return NVPTX_UNSUPPORTED;
+}
+
+static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p, strbuf *err)
+{
+    memset(p, 0, sizeof *p);
+    p->r = r;
+    p->dt = r->qkv_dtype;
+    p->D = r->head_dim;
+    p->Dv = r->head_dim_v;
+    p->C = k->sched.linear_block > 0 ? k->sched.linear_block : r->linear.block > 0 ? r->linear.block : 64;
+    p->warps = p->C / 16;
+    p->causal = r->linear.causal;
+    p->normalize = r->linear.normalize;
+    p->feature = r->linear.feature;
+    p->decay = r->linear.causal ? r->linear.decay : DECAY_NONE;
+    p->decay_param = r->linear.decay_param;
+    if (p->decay != DECAY_NONE && (p->decay_param < 0 || p->decay_param >= r->nparams))
+        p->decay = DECAY_NONE;
+    p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
+    if (p->dt != DT_BF16 && p->dt != DT_F16)
+        return refuse(err, "q/k/v must be bf16 or f16%.0d", 0);
+    if (p->C < 16 || p->C > 128 || p->C % 16)
+        return refuse(err, "block %d: the GPU kernel takes blocks of 16 to 128 tokens", p->C);
+    if (p->D % (16 * p->warps) || p->D / (16 * p->warps) > LIN_MAXMB || p->D > 256)
+        return refuse(err, "head_dim %d must be a multiple of 16 x (block / 16), at most 256", p->D);
+    if (p->Dv % LIN_DVS)
+        return refuse(err, "head_dim_v %d must be a multiple of 16", p->Dv);
+    if (r->nparams > NVPTX_MAX_PARAMS)
+        return refuse(err, "at most %d params", NVPTX_MAX_PARAMS);
+    return NVPTX_OK;
+}
+
+static void plan_smem(lin *L)
+{
+    const lin_plan *p = L->p;
+    L->threads = p->warps * 32;
+    L->pitch_qk = p->D * 2 + 16;
+    L->pitch_v = LIN_DVS * 2 + 16;
+    L->pitch_s = LIN_DVS * 2 + 16;
+    L->off_q = 0;
+    L->off_k = p->C * L->pitch_qk;
+    L->off_v = 2 * p->C * L->pitch_qk;
+    L->stage_bytes = L->off_v + p->C * L->pitch_v;
+    L->off_s = 2 * L->stage_bytes;
+    L->off_graw = L->off_s + p->D * L->pitch_s;
+    L->off_gam = L->off_graw + 4 * p->C;
+    L->off_z = L->off_gam + 4 * p->C;
+    L->total = L->off_z + 4 * p->D;
+}
+
+static void make_function(lin *L, const char *name)
+{
+    nv_ctx *nv = &L->nv;
+    const recipe *r = L->p->r;
+    LLVMTypeRef tys[5 + 19 + SZ_MAX + NVPTX_MAX_PARAMS];
+    int n = 0;
+    for (int i = 0; i < 5; i++)
+        tys[n++] = nv->pg;
+    for (int i = 0; i < 19; i++)
+        tys[n++] = nv->i64;
+    for (int i = 0; i < SZ_MAX; i++)
+        tys[n++] = nv->i32;
+    for (int i = 0; i < r->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+    }
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
+    L->fn = LLVMAddFunction(nv->m, name, fty);
+    unsigned k = 0;
+    for (int i = 0; i < 5; i++) {
+        LLVMValueRef v = LLVMGetParam(L->fn, k++);
+        if (i < 4)
+            L->tens[i] = v;
+    }
+    for (int t = 0; t < 5; t++)
+        for (int i = 0; i < (t == 4 ? 3 : 4); i++) {
+            LLVMValueRef v = LLVMGetParam(L->fn, k++);
+            if (t < 4)
+                L->stride[t][i] = v;
+        }
+    for (int i = 0; i < SZ_MAX; i++)
+        L->size[i] = LLVMGetParam(L->fn, k++);
+    for (int i = 0; i < r->nparams; i++)
+        L->param[i] = LLVMGetParam(L->fn, k++);
+}
+
+static void program_ids(lin *L)
+{
+    nv_ctx *nv = &L->nv;
+    LLVMBuilderRef b = nv->b;
+    L->tid = nv_sreg(nv, "tid.x");
+    L->lane = LLVMBuildAnd(b, L->tid, nv_i32(nv, 31), "lane");
+    L->warp = LLVMBuildLShr(b, L->tid, nv_i32(nv, 5), "warp");
+    L->g = LLVMBuildLShr(b, L->lane, nv_i32(nv, 2), "g");
+    L->t4 = LLVMBuildAnd(b, L->lane, nv_i32(nv, 3), "t4");
+    L->slice = nv_sreg(nv, "ctaid.x");
+    L->head = nv_sreg(nv, "ctaid.y");
+    L->batch = nv_sreg(nv, "ctaid.z");
+    LLVMValueRef group = LLVMBuildSDiv(b, L->size[SZ_HEADS], nv_smax(nv, L->size[SZ_KV_HEADS], nv_i32(nv, 1)), "");
+    group = nv_smax(nv, group, nv_i32(nv, 1));
+    L->kv_head = LLVMBuildUDiv(b, L->head, group, "kv_head");
+    L->ntok = L->size[SZ_TOKENS];
+    L->nblocks = LLVMBuildSDiv(b, LLVMBuildAdd(b, L->ntok, nv_i32(nv, L->p->C - 1), ""), nv_i32(nv, L->p->C),
+                               "nblocks");
+}
+
+/* ldmatrix x4 lane offsets (see nvptx_fa2_mma.c for the matrix order):
+ * lane_a: A operand from a row-major tile (rows lane&15, k half lane>>4);
+ * lane_b: B operand from rows = n (K for Q K^T), which is also the A
+ *         operand of K^T from K with .trans (token 8*b4 + l7, dim half b3);
+ * lane_v/lane_s: B operand from rows = k via .trans (row 8*b3 + l7, col half b4). */
+static void lane_offsets(lin *L)
+{
+    nv_ctx *nv = &L->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef l7 = LLVMBuildAnd(b, L->lane, nv_i32(nv, 7), "");
+    LLVMValueRef b3 = LLVMBuildAnd(b, LLVMBuildLShr(b, L->lane, nv_i32(nv, 3), ""), nv_i32(nv, 1), "");
+    LLVMValueRef b4 = LLVMBuildAnd(b, LLVMBuildLShr(b, L->lane, nv_i32(nv, 4), ""), nv_i32(nv, 1), "");
+    LLVMValueRef l15 = LLVMBuildAnd(b, L->lane, nv_i32(nv, 15), "");
+    LLVMValueRef h4 = LLVMBuildMul(b, b4, nv_i32(nv, 16), ""), h3 = LLVMBuildMul(b, b3, nv_i32(nv, 16), "");
+    L->lane_a = LLVMBuildAdd(b, LLVMBuildMul(b, l15, nv_i32(nv, L->pitch_qk), ""), h4, "");
+    LLVMValueRef krow = LLVMBuildAdd(b, LLVMBuildMul(b, b4, nv_i32(nv, 8), ""), l7, "");
+    L->lane_b = LLVMBuildAdd(b, LLVMBuildMul(b, krow, nv_i32(nv, L->pitch_qk), ""), h3, "");
+    LLVMValueRef vrow = LLVMBuildAdd(b, LLVMBuildMul(b, b3, nv_i32(nv, 8), ""), l7, "");
+    L->lane_v = LLVMBuildAdd(b, LLVMBuildMul(b, vrow, nv_i32(nv, L->pitch_v), ""), h4, "");
+    L->lane_s = LLVMBuildAdd(b, LLVMBuildMul(b, vrow, nv_i32(nv, L->pitch_s), ""), h4, "");
+}
+
+/* λ = decay[head] as log2 λ, clamped so that (i - j) log2 λ stays finite
+ * (λ <= 0 or NaN count as "no memory": 2^-92 per step). */
+static void per_head_decay(lin *L)
+{
+    nv_ctx *nv = &L->nv;
+    L->log2_lambda = NULL;
+    if (L->p->decay != DECAY_PER_HEAD)
+        return;
+    LLVMValueRef off = LLVMBuildMul(nv->b, L->head, nv_i32(nv, 4), "");
+    LLVMValueRef lam = LLVMBuildLoad2(nv->b, nv->f32, nv_gep(nv, L->param[L->p->decay_param], off), "lambda");
+    LLVMSetAlignment(lam, 4);
+    L->log2_lambda = nv_fmax(nv, nv_lg2(nv, lam), nv_f32(nv, -92.0));
+}
+
+/* S_bf16 and z start at zero. */
+static void zero_state(lin *L)
+{
+    nv_ctx *nv = &L->nv;
+    int words = (L->total - L->off_s) / 4;
+    for (int i = 0; i * L->threads < words; i++) {
+        LLVMValueRef id = LLVMBuildAdd(nv->b, L->tid, nv_i32(nv, i * L->threads), "");
+        LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(nv->b, LLVMIntULT, id, nv_i32(nv, words), ""), "zero");
+        LLVMValueRef off = LLVMBuildAdd(nv->b, nv_i32(nv, L->off_s), LLVMBuildShl(nv->b, id, nv_i32(nv, 2), ""), "");
+        LLVMBuildStore(nv->b, nv_i32(nv, 0), lin_smem(L, off));
+        lin_endif(L, join);
+    }
+}
+
+typedef struct loop_vals {
+    LLVMValueRef j, S[LIN_MAXMB][2][4];
+} loop_vals;
+
+static int state_mbs(const lin *L)
+{
+    return L->p->D / L->p->warps / 16;
+}
+
+static void header_phis(lin *L, loop_vals *h, const loop_vals *init, LLVMBasicBlockRef from)
+{
+    nv_ctx *nv = &L->nv;
+    h->j = LLVMBuildPhi(nv->b, nv->i32, "j");
+    LLVMValueRef zero = nv_i32(nv, 0);
+    LLVMAddIncoming(h->j, &zero, &from, 1);
+    for (int mb = 0; mb < state_mbs(L); mb++)
+        for (int nb = 0; nb < 2; nb++)
+            for (int e = 0; e < 4; e++) {
+                LLVMValueRef v = init->S[mb][nb][e];
+                h->S[mb][nb][e] = LLVMBuildPhi(nv->b, nv->f32, "");
+                LLVMAddIncoming(h->S[mb][nb][e], &v, &from, 1);
+            }
+}
+
+static void latch(lin *L, loop_vals *h, loop_vals *nx, LLVMBasicBlockRef from)
+{
+    LLVMAddIncoming(h->j, &nx->j, &from, 1);
+    for (int mb = 0; mb < state_mbs(L); mb++)
+        for (int nb = 0; nb < 2; nb++)
+            for (int e = 0; e < 4; e++)
+                LLVMAddIncoming(h->S[mb][nb][e], &nx->S[mb][nb][e], &from, 1);
+}
+
+static LLVMValueRef stage_of(lin *L, LLVMValueRef j)
+{
+    nv_ctx *nv = &L->nv;
+    LLVMValueRef s = LLVMBuildAnd(nv->b, j, nv_i32(nv, 1), "");
+    return LLVMBuildMul(nv->b, s, nv_i32(nv, L->stage_bytes), "stage");
+}
+
+static void block_body(lin *L, int mode, loop_vals *v)
+{
+    nv_ctx *nv = &L->nv;
+    const lin_plan *p = L->p;
+    nv_cp_wait(nv, 0);
+    nv_barrier(nv);
+    LLVMValueRef jn = LLVMBuildAdd(nv->b, v->j, nv_i32(nv, 1), "");
+    lin_issue_block(L, jn, stage_of(L, jn));
+    nv_cp_commit(nv);
+    L->stage_off = stage_of(L, v->j);
+    L->t0 = LLVMBuildMul(nv->b, v->j, nv_i32(nv, p->C), "t0");
+    bool decayed = mode == MODE_CAUSAL && p->decay != DECAY_NONE;
+    if (p->transform)
+        lin_transform(L);
+    if (decayed && p->decay == DECAY_PER_TOKEN)
+        lin_gates(L);
+    if (p->transform || (decayed && p->decay == DECAY_PER_TOKEN))
+        nv_barrier(nv);
+    if (mode != MODE_NC_STATE)
+        lin_outputs(L, mode == MODE_CAUSAL, decayed);
+    if (mode == MODE_NC_OUT)
+        return;
+    nv_barrier(nv);
+    L->gam_last = decayed ? lin_gamma(L, nv_i32(nv, p->C - 1)) : NULL;
+    lin_state_update(L, v->S, decayed);
+    if (p->normalize)
+        lin_update_z(L);
+    lin_state_publish(L, v->S);
+}
+
+/* One pass over the blocks; S carries in and out. */
+static void block_loop(lin *L, int mode, LLVMValueRef S[LIN_MAXMB][2][4])
+{
+    nv_ctx *nv = &L->nv;
+    lin_issue_block(L, nv_i32(nv, 0), nv_i32(nv, 0));
+    nv_cp_commit(nv);
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(nv->b);
+    LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(nv->c, L->fn, "blk.header");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, L->fn, "blk.body");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, L->fn, "blk.done");
+    LLVMBuildBr(nv->b, header);
+    LLVMPositionBuilderAtEnd(nv->b, header);
+    loop_vals init, h, nx;
+    memcpy(init.S, S, sizeof init.S);
+    header_phis(L, &h, &init, from);
+    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, h.j, L->nblocks, ""), body, done);
+    LLVMPositionBuilderAtEnd(nv->b, body);
+    nx = h;
+    block_body(L, mode, &nx);
+    nx.j = LLVMBuildAdd(nv->b, h.j, nv_i32(nv, 1), "");
+    latch(L, &h, &nx, LLVMGetInsertBlock(nv->b));
+    LLVMBuildBr(nv->b, header);
+    LLVMPositionBuilderAtEnd(nv->b, done);
+    nv_cp_wait(nv, 0); /* the zero-filled prefetch past the end */
+    nv_barrier(nv);    /* no warp still reads a stage the next pass refills */
+    memcpy(S, h.S, sizeof h.S);
+}
+
+static void emit_kernel(lin *L)
+{
+    nv_ctx *nv = &L->nv;
+    LLVMPositionBuilderAtEnd(nv->b, LLVMAppendBasicBlockInContext(nv->c, L->fn, "entry"));
+    program_ids(L);
+    lane_offsets(L);
+    per_head_decay(L);
+    zero_state(L);
+    LLVMValueRef S[LIN_MAXMB][2][4];
+    for (int mb = 0; mb < LIN_MAXMB; mb++)
+        for (int nb = 0; nb < 2; nb++)
+            for (int e = 0; e < 4; e++)
+                S[mb][nb][e] = nv_f32(nv, 0);
+    if (L->p->causal) {
+        block_loop(L, MODE_CAUSAL, S);
+    } else {
+        block_loop(L, MODE_NC_STATE, S);
+        block_loop(L, MODE_NC_OUT, S);
+    }
+    LLVMBuildRetVoid(nv->b);
+}
+
+static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
+{
+    const lin_plan *p = L->p;
+    info->arch = arch;
+    info->strategy = NVPTX_STRATEGY_LINEAR;
+    info->threads = L->threads;
+    info->smem_bytes = L->total;
+    info->ndims = 1;
+    info->q_tile[0] = p->C;
+    info->grid_x_fixed = p->Dv / LIN_DVS;
+    info->dt = p->dt;
+    info->head_dim = p->D;
+    info->head_dim_v = p->Dv;
+    info->nparams = p->r->nparams;
+    for (int i = 0; i < info->nparams; i++) {
+        const recipe_param *rp = &p->r->params[i];
+        info->param_scalar[i] = rp->ndim == 0;
+        info->param_float[i] = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+    }
+}
+
+static void kernel_name(char *out, size_t n, const char *recipe_name)
+{
+    snprintf(out, n, "attnc_%s", recipe_name ? recipe_name : "linear");
+    for (char *c = out; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            *c = '_';
+}
+
+nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+                               strbuf *ptx, strbuf *err)
+{
+    memset(info, 0, sizeof *info);
+    lin_plan p;
+    nvptx_status st = make_plan(k, r, &p, err);
+    if (st)
+        return st;
+    lin *L = calloc(1, sizeof *L);
+    if (!L) {
+        sb_puts(err, "out of memory");
+        return NVPTX_INTERNAL;
+    }
+    L->p = &p;
+    plan_smem(L);
+    int limit = arch == TARGET_SM90A ? 232448 : 166912;
+    if (L->total > limit) {
+        int total = L->total;
+        free(L);
+        return refuse(err, "the block needs %d bytes of shared memory: use a smaller block", total);
+    }
+    kernel_name(info->name, sizeof info->name, r->name);
+    describe(L, arch, info);
+    LLVMContextRef c = LLVMContextCreate();
+    LLVMModuleRef m = nvptx_module_create(c, info->name, arch);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+    nv_ctx_init(&L->nv, c, m, b);
+    make_function(L, info->name);
+    L->smem = LLVMAddGlobalInAddressSpace(m, LLVMArrayType(L->nv.i8, 0), "attnc_smem", 3);
+    LLVMSetLinkage(L->smem, LLVMExternalLinkage);
+    LLVMSetAlignment(L->smem, 128);
+    emit_kernel(L);
+    nv_annotate(&L->nv, L->fn, "kernel", 1);
+    nv_annotate(&L->nv, L->fn, "maxntidx", L->threads);
+    nv_annotate(&L->nv, L->fn, "minctasm", 1);
+    if (!nvptx_module_to_ptx(m, arch, ptx, err))
+        st = NVPTX_INTERNAL;
+    LLVMDisposeBuilder(b);
+    LLVMDisposeModule(m);
+    LLVMContextDispose(c);
+    free(L);
+    return st;
+}

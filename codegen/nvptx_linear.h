@@ -1,0 +1,85 @@
+/*
+ * nvptx_linear.h — the GPU kernel of the linear-attention family
+ * (FAMILY_LINEAR), Lightning Attention-2 style, beside the FA2 strategy:
+ *   nvptx_linear.c      entry, shared-memory plan, kernel skeleton, block loop
+ *   nvptx_linear_io.c   cp.async tile loads, feature map / dtype pass, gates,
+ *                       output stores, the normaliser z
+ *   nvptx_linear_mma.c  tensor-core products: intra (Q K^T ⊙ M) V, inter
+ *                       Q S, state update S <- a S + (w ⊙ K)^T V
+ *
+ * One CTA per (Dv slice of 16 columns, head, batch) walks the blocks of C
+ * tokens in order (the INTER_STATE schedule split over Dv columns, so B x H
+ * x Dv/16 CTAs fill the GPU). Warp w owns query rows 16w..16w+15 of a block
+ * (C = 16 x warps) and rows D/warps x w.. of the state S (f32 registers,
+ * mirrored as bf16 in shared memory for the inter product).
+ *
+ * Decay is handled in log2 space: with Γ_i the inclusive in-block sum of the
+ * log2 gates (per head: Γ_i = (i+1) log2 λ), every factor is 2^(x) with
+ * x <= 0 (Γ_i - Γ_j for j <= i, Γ_i, Γ_last - Γ_j), so nothing overflows
+ * and long sequences underflow to exact zeros, never to 0 * inf.
+ * Internally tiles are bf16 (f16 inputs are converted when the feature map
+ * is applied), accumulation is f32.
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_LINEAR_H
+#define ATTNC_CODEGEN_NVPTX_LINEAR_H
+
+#include "nvptx_intrin.h"
+#include "nvptx_kernel.h"
+
+enum { LIN_DVS = 16, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
+enum { LT_Q, LT_K, LT_V, LT_O };
+
+typedef struct lin_plan {
+    const recipe *r;
+    dtype dt;     /* of q, k, v, o */
+    int D, Dv, C; /* head dims, block tokens */
+    int warps;
+    bool causal, normalize;
+    feature_map feature;
+    decay_kind decay;
+    int decay_param;
+    bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
+} lin_plan;
+
+typedef struct lin {
+    nv_ctx nv;
+    const lin_plan *p;
+    LLVMValueRef fn, smem;
+    LLVMValueRef tens[4], stride[4][4], size[SZ_MAX], param[NVPTX_MAX_PARAMS];
+    int threads;
+    int pitch_qk, pitch_v, pitch_s; /* bytes per shared row */
+    int stage_bytes, off_q, off_k, off_v, off_s, off_graw, off_gam, off_z, total;
+
+    LLVMValueRef tid, lane, warp, g, t4, slice, head, kv_head, batch, ntok, nblocks;
+    LLVMValueRef lane_a, lane_b, lane_v, lane_s; /* ldmatrix per-lane byte offsets */
+    LLVMValueRef log2_lambda;                     /* per-head decay, clamped */
+
+    /* Per block. */
+    LLVMValueRef t0, stage_off; /* first token, byte offset of the stage */
+    LLVMValueRef gam_last;      /* Γ of the last row of the block */
+} lin;
+
+/* io */
+void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off);
+void lin_transform(lin *L);
+void lin_gates(lin *L);
+LLVMValueRef lin_gamma(lin *L, LLVMValueRef row);
+void lin_store_o(lin *L, LLVMValueRef o[2][4], LLVMValueRef den[2]);
+LLVMValueRef lin_q_dot_z(lin *L, int half);
+void lin_update_z(lin *L);
+LLVMValueRef lin_bf16_lo(lin *L, LLVMValueRef pair);
+LLVMValueRef lin_bf16_hi(lin *L, LLVMValueRef pair);
+LLVMValueRef lin_smem(lin *L, LLVMValueRef byte_off);
+LLVMBasicBlockRef lin_if(lin *L, LLVMValueRef cond, const char *name);
+void lin_endif(lin *L, LLVMBasicBlockRef join);
+
+/* mma */
+void lin_outputs(lin *L, bool intra, bool decayed);
+void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][2][4], bool decayed);
+void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][2][4]);
+
+/* Emits the kernel for recipe r under schedule s into a fresh module. */
+nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+                               strbuf *ptx, strbuf *err);
+
+#endif

@@ -1,0 +1,122 @@
+/* aot_recipe.c — `attnc compile FILE --aot`: a typed recipe, lowered under a
+ * schedule and emitted as PTX by the NVPTX code generator, becomes AOT
+ * output whose args struct follows the kernel parameter ABI of
+ * codegen/nvptx_kernel.h:
+ *   q, k, v, o, lse                          device pointers (lse may be NULL)
+ *   q_stride[4] ... o_stride[4], lse_stride[3]  int64, in elements
+ *   size[SZ_MAX]                             int32, by ir/expr.h size id
+ *                                            (batch, heads, kv_heads, tokens,
+ *                                            kv_tokens, grid0..2, extras)
+ *   one field per recipe param               device pointer, or f32/i64 scalar
+ * grid = (query tiles, heads, batch), as nvptx_grid_x computes. */
+#include "aot_recipe.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codegen/nvptx_kernel.h"
+#include "../passes/pipeline.h"
+
+enum { MAX_AOT_PARAMS = 5 + 5 + 1 + NVPTX_MAX_PARAMS };
+
+typedef struct recipe_aot {
+    aot_param params[MAX_AOT_PARAMS];
+    char grid_x[512], heads[64], batch[64];
+    char name[64];
+} recipe_aot;
+
+static void add(recipe_aot *ra, int *n, aot_param p)
+{
+    ra->params[(*n)++] = p;
+}
+
+/* Parameters in ABI order. */
+static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *info)
+{
+    static const char *ptrs[] = {"q", "k", "v", "o", "lse"};
+    static const char *strides[] = {"q_stride", "k_stride", "v_stride", "o_stride", "lse_stride"};
+    int n = 0;
+    for (int i = 0; i < 5; i++)
+        add(ra, &n, (aot_param){.name = ptrs[i], .type = AOT_PTR, .align = i < 4 ? 16 : 4, .nullable = i == 4});
+    for (int i = 0; i < 5; i++)
+        add(ra, &n, (aot_param){.name = strides[i], .type = AOT_I64, .min = 1, .max = 0, .count = i < 4 ? 4 : 3});
+    add(ra, &n, (aot_param){.name = "size", .type = AOT_I32, .min = 0, .max = 2147483647, .count = SZ_MAX});
+    for (int i = 0; i < r->nparams && i < info->nparams; i++) {
+        aot_type t = !info->param_scalar[i] ? AOT_PTR : info->param_float[i] ? AOT_F32 : AOT_I64;
+        add(ra, &n, (aot_param){.name = r->params[i].name, .type = t, .align = 4, .min = 1, .max = 0});
+    }
+    return n;
+}
+
+/* grid.x = product over tile dims of ceil(extent / q_tile). */
+static void grid_exprs(recipe_aot *ra, const nvptx_kernel_info *info)
+{
+    size_t used = 0;
+    ra->grid_x[0] = 0;
+    int ndims = info->grid_x_fixed > 0 ? 0 : info->ndims;
+    if (!ndims) /* linear attention: a fixed number of Dv slices */
+        snprintf(ra->grid_x, sizeof ra->grid_x, "(a->size[%d] > 0 ? %d : 0)", SZ_TOKENS, info->grid_x_fixed);
+    for (int d = 0; d < ndims && used < sizeof ra->grid_x; d++) {
+        int sz = info->grid_ndim == 0 ? SZ_TOKENS : SZ_GRID0 + d;
+        used += (size_t)snprintf(ra->grid_x + used, sizeof ra->grid_x - used, "%s%s_ceil(a->size[%d], 1, %d)",
+                                 d ? " * " : "", ra->name, sz, info->q_tile[d]);
+    }
+    snprintf(ra->heads, sizeof ra->heads, "a->size[%d]", SZ_HEADS);
+    snprintf(ra->batch, sizeof ra->batch, "a->size[%d]", SZ_BATCH);
+}
+
+static void c_name(char *out, size_t cap, const char *want, const recipe *r, const char *arch)
+{
+    snprintf(out, cap, "%s", want ? want : r->name);
+    if (!want) /* default: recipe_arch */
+        snprintf(out + strlen(out), cap - strlen(out), "_%s", arch);
+    for (char *p = out; *p; p++)
+        if (!isalnum((unsigned char)*p))
+            *p = '_';
+    if (isdigit((unsigned char)out[0]))
+        out[0] = '_';
+}
+
+int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
+                       strbuf *out_note, strbuf *err)
+{
+    const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    arena a;
+    arena_init(&a, NULL);
+    strbuf ptx;
+    sb_init(&ptx);
+    recipe_aot *ra = calloc(1, sizeof *ra);
+    nvptx_kernel_info info;
+    memset(&info, 0, sizeof info);
+    int rc = AOT_RECIPE_INTERNAL;
+    tir_kernel *tk = ra ? lower_recipe(&a, r, s, arch, err) : NULL;
+    if (!tk) {
+        rc = ra && !a.failed ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
+        goto done;
+    }
+    nvptx_status ns = nvptx_emit_kernel(tk, r, arch, &info, &ptx, err);
+    if (ns != NVPTX_OK || ptx.failed) {
+        rc = ns == NVPTX_UNSUPPORTED ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
+        goto done;
+    }
+    c_name(ra->name, sizeof ra->name, name, r, arch_name);
+    grid_exprs(ra, &info);
+    strbuf sched_text;
+    sb_init(&sched_text);
+    schedule sched = pipeline_schedule(r, s, arch);
+    schedule_print(&sched_text, &sched);
+    aot_spec spec = {.name = ra->name, .entry = info.name, .arch = arch_name, .ptx = ptx.data, .ptx_len = ptx.len,
+                     .params = ra->params, .nparams = abi_params(ra, r, &info),
+                     .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}},
+                     .grid_c = {ra->grid_x, ra->heads, ra->batch}, .block = {info.threads, 1, 1},
+                     .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text)};
+    rc = aot_write_with_cubin(&spec, dir, out_note, err) ? AOT_RECIPE_OK : AOT_RECIPE_INTERNAL;
+    sb_free(&sched_text);
+done:
+    free(ra);
+    sb_free(&ptx);
+    arena_free_all(&a);
+    return rc;
+}

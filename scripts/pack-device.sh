@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# pack-device.sh — build what the GPU machine runs and stage it in .device/
+# (git-ignored; name it in the device call's `carry`). The machine gets the
+# repository plus this folder: libattnc with LLVM linked in (stripped), the
+# attnc command, the GPU and PTX test programs, and the few shared libraries
+# a bare Ubuntu image may lack (libffi, xxhash, sqlite, cmocka).
+# usage: scripts/pack-device.sh [BUILD_DIR]   (default build-dev)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build-dev}
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DATTNC_LLVM_STATIC=ON -DATTNC_WERROR=OFF >/dev/null
+cmake --build "$B" -j"$(nproc)" >/dev/null
+rm -rf .device
+mkdir -p .device/lib .device/bin .device/tests/gpu
+strip --strip-unneeded -o .device/lib/libattnc.so.0 "$B"/lib/libattnc.so.0.*
+ln -s libattnc.so.0 .device/lib/libattnc.so
+cp "$B"/bin/attnc .device/bin/
+find "$B"/tests/gpu -maxdepth 1 -type f -executable -name 'test_*' -exec cp {} .device/tests/gpu/ \;
+for lib in libffi.so.8 libxxhash.so.0 libsqlite3.so.0 libcmocka.so.0; do
+  src=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+  [ -n "$src" ] && cp -L "$src" .device/lib/
+done
+du -sh .device

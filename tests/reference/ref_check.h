@@ -1,0 +1,71 @@
+/*
+ * ref_check.h — one end-to-end numeric check: random inputs from a seed,
+ * NaN-poisoned outputs, a launch through the public API, the fp64
+ * reference, and the comparison (O and LSE) under the dtype's tolerance.
+ * On failure the reference and actual tensors are written to files.
+ * Used by tests/numeric and `attnc run`.
+ */
+#ifndef ATTNC_TESTS_REF_CHECK_H
+#define ATTNC_TESTS_REF_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frontend/recipe.h"
+#include "ref_data.h"
+#include "runtime/include/attnc.h"
+
+typedef struct ref_shape {
+    int64_t batch, heads, kv_heads, tokens, kv_tokens; /* kv_heads/kv_tokens 0: same as heads/tokens */
+    int64_t grid[3];  /* grid recipes: extents (tokens is their product) */
+    int64_t extra[8]; /* extra sizes by index (SZ_EXTRA0 + i); 0: 4 */
+    bool bshd;        /* q/k/v/o stored [batch, tokens, heads, dim] */
+} ref_shape;
+
+/* Where tensors live. NULL ops: host memory (CPU backend). The CUDA path
+ * supplies device allocation and copies (see cli/cmd_run.c). */
+typedef struct ref_mem_ops {
+    void *(*alloc)(void *user, size_t bytes);
+    void (*free)(void *user, void *p);
+    bool (*upload)(void *user, void *dst, const void *src, size_t bytes);
+    bool (*download)(void *user, void *dst, const void *src, size_t bytes);
+    bool (*sync)(void *user); /* after the launch */
+    void *user;
+} ref_mem_ops;
+
+typedef struct ref_check_opts {
+    uint64_t seed;
+    const char *dump_prefix; /* files <prefix>.o.txt, <prefix>.lse.txt on failure; NULL: none */
+    bool check;              /* compare with the reference (false: only run) */
+    const ref_mem_ops *mem;
+} ref_check_opts;
+
+typedef struct ref_check_result {
+    attnc_status status;   /* of the launch */
+    ref_compare_result o, lse;
+    bool launched;         /* the kernel ran and its outputs are readable */
+    bool has_lse;
+    bool ok;               /* launched, and (when checked) within tolerance */
+    double tol;
+    double launch_ms;
+    char msg[1024];
+} ref_check_result;
+
+/* The smallest legal extent per grid dim (or of the sequence, mins[0]):
+ * window x dilation of any neighborhood() in the mask; 0 when unbounded. */
+void ref_min_extents(const recipe *r, int64_t *mins);
+
+/* The small default shape of `attnc run` (its --help states it): batch 1,
+ * 2 heads (1 kv head with GQA), 200 tokens; grid dims 13 (2-D) or 7 (3-D),
+ * raised to the mask's minimum + 5; fixed dims as the recipe says. None of
+ * these divide the usual tiles. */
+void ref_default_shape(const recipe *r, ref_shape *sh);
+
+/* Resolves every size of the shape for recipe r (grid, extras, kv). */
+void ref_shape_sizes(const recipe *r, const ref_shape *sh, int64_t *sizes);
+
+/* Runs kernel k (built from r) on random inputs of shape sh. */
+bool ref_check_kernel(attnc_kernel *k, const recipe *r, const ref_shape *sh, const ref_check_opts *o,
+                      ref_check_result *res);
+
+#endif
