@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # gpu-run.sh — everything the GPU machine runs, in one command, from the repo
-# root of a checkout that carries a build folder made on the development
-# machine (default build-static: -DATTNC_LLVM_STATIC=ON, LLVM inside libattnc):
+# root of a checkout that carries what the development machine built: the
+# .device/ folder of scripts/pack-device.sh (default when present), or a whole
+# build folder configured with -DATTNC_LLVM_STATIC=ON. Either has lib/, bin/attnc
+# and tests/gpu/test_gpu_test_*:
 #   1. the gpu-labelled tests (FA2 kernels and every softmax recipe against the
 #      fp64 reference), run as plain executables (no cmake needed there);
 #   2. compute-sanitizer memcheck and racecheck on the same test programs;
@@ -9,13 +11,14 @@
 #   4. the anchors (PyTorch SDPA FlashAttention-2 and cuDNN, FlexAttention),
 #      bench/anchors.py, in the same run;
 #   5. a table with ratios (bench/compare.py), also written to $OUT/results.md.
-# usage: scripts/gpu-run.sh [BUILD_DIR]
+# usage: scripts/gpu-run.sh [.device | BUILD_DIR]
 # env:   OUT (results folder; default ./gpu-out), QUICK=1 (skip racecheck and the
 #        slow anchors), SKIP_ANCHORS=1, SKIP_SANITIZER=1
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-B=${1:-build-static}
+B=${1:-}
+[ -z "$B" ] && { [ -d .device ] && B=.device || B=build-static; }
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
 OUT=${OUT:-$ROOT/gpu-out}
 mkdir -p "$OUT"
