@@ -64,7 +64,7 @@ if [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -x "$SAN" ]; then
   [ "${QUICK:-0}" = 1 ] && tools=memcheck
   for tool in $tools; do
     for t in $TESTS; do
-      run "$tool-$(basename "$t")" 1200 "$SAN" --tool "$tool" --error-exitcode 9 --print-limit 20 "$t"
+      ATTNC_TEST_SMALL=1 run "$tool-$(basename "$t")" 900 "$SAN" --tool "$tool" --error-exitcode 9 --print-limit 20 "$t"
     done
   done
 else
