@@ -89,6 +89,11 @@ schedule nvptx_default_schedule(const recipe *r, target_arch arch)
     int D = r ? (r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v) : 128;
     schedule s = schedule_default(nd, arch, r && r->family == FAMILY_LINEAR);
     s.is_auto = false;
+    if (r && r->family == FAMILY_LINEAR) { /* the recipe's `split` section */
+        if (r->linear.block > 0)
+            s.linear_block = r->linear.block;
+        s.inter = r->linear.inter;
+    }
     s.stages = 2;
     s.warps = schedule_q_tokens(&s) / 16; /* one 16-row MMA block per warp */
     if (s.warps > 8)

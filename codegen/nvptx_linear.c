@@ -9,9 +9,11 @@
  *           from S (inter) and the block itself (intra); barrier (every warp
  *           is done with S and z); S <- a S + (w ⊙ K)^T V; publish S as bf16
  *
- * Causal recipes run the loop once. Non-causal ones run it twice: first the
- * state over every block (no outputs), then the outputs from the full state.
- * The state lives in registers (loop phis), 16 x Dv/16 ... per warp. */
+ * Causal recipes run the loop once (INTER_CHUNKED: a state-only pass over
+ * the blocks before the CTA's segment, then its segment). Non-causal ones
+ * run it twice: first the state over every block (no outputs), then the
+ * outputs from the full state. The state lives in registers (loop phis):
+ * D/warps rows x 16 columns per warp. grid.x = segment * (Dv/16) + slice. */
 #include "nvptx_linear.h"
 
 #include <stdio.h>
@@ -20,7 +22,8 @@
 
 #include "nvptx_target.h"
 
-enum { MODE_CAUSAL, MODE_NC_STATE, MODE_NC_OUT };
+enum { MODE_CAUSAL, MODE_PREFIX, MODE_NC_STATE, MODE_NC_OUT };
+enum { CHUNKED_SEGMENTS = 4 };
 
 static nvptx_status refuse(strbuf *err, const char *what, int v)
 {
@@ -46,13 +49,18 @@ static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p,
     if (p->decay != DECAY_NONE && (p->decay_param < 0 || p->decay_param >= r->nparams))
         p->decay = DECAY_NONE;
     p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
+    p->segments = p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
+    /* Segments already multiply the CTAs: wider slices halve the recomputed
+     * scores and the re-read Q/K, when the state registers allow it. */
+    p->dvs = p->segments > 1 && p->Dv % 32 == 0 && p->warps >= 2 && p->warps <= 4 ? 32 : 16;
+    p->nob = p->dvs / 8;
     if (p->dt != DT_BF16 && p->dt != DT_F16)
         return refuse(err, "q/k/v must be bf16 or f16%.0d", 0);
     if (p->C < 16 || p->C > 128 || p->C % 16)
         return refuse(err, "block %d: the GPU kernel takes blocks of 16 to 128 tokens", p->C);
     if (p->D % (16 * p->warps) || p->D / (16 * p->warps) > LIN_MAXMB || p->D > 256)
         return refuse(err, "head_dim %d must be a multiple of 16 x (block / 16), at most 256", p->D);
-    if (p->Dv % LIN_DVS)
+    if (p->Dv % 16)
         return refuse(err, "head_dim_v %d must be a multiple of 16", p->Dv);
     if (r->nparams > NVPTX_MAX_PARAMS)
         return refuse(err, "at most %d params", NVPTX_MAX_PARAMS);
@@ -64,8 +72,8 @@ static void plan_smem(lin *L)
     const lin_plan *p = L->p;
     L->threads = p->warps * 32;
     L->pitch_qk = p->D * 2 + 16;
-    L->pitch_v = LIN_DVS * 2 + 16;
-    L->pitch_s = LIN_DVS * 2 + 16;
+    L->pitch_v = L->p->dvs * 2 + 16;
+    L->pitch_s = L->p->dvs * 2 + 16;
     L->off_q = 0;
     L->off_k = p->C * L->pitch_qk;
     L->off_v = 2 * p->C * L->pitch_qk;
@@ -123,7 +131,9 @@ static void program_ids(lin *L)
     L->warp = LLVMBuildLShr(b, L->tid, nv_i32(nv, 5), "warp");
     L->g = LLVMBuildLShr(b, L->lane, nv_i32(nv, 2), "g");
     L->t4 = LLVMBuildAnd(b, L->lane, nv_i32(nv, 3), "t4");
-    L->slice = nv_sreg(nv, "ctaid.x");
+    LLVMValueRef x = nv_sreg(nv, "ctaid.x");
+    L->slice = LLVMBuildURem(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "slice");
+    L->seg = LLVMBuildUDiv(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "seg");
     L->head = nv_sreg(nv, "ctaid.y");
     L->batch = nv_sreg(nv, "ctaid.z");
     LLVMValueRef group = LLVMBuildSDiv(b, L->size[SZ_HEADS], nv_smax(nv, L->size[SZ_KV_HEADS], nv_i32(nv, 1)), "");
@@ -167,7 +177,21 @@ static void per_head_decay(lin *L)
     LLVMValueRef off = LLVMBuildMul(nv->b, L->head, nv_i32(nv, 4), "");
     LLVMValueRef lam = LLVMBuildLoad2(nv->b, nv->f32, nv_gep(nv, L->param[L->p->decay_param], off), "lambda");
     LLVMSetAlignment(lam, 4);
-    L->log2_lambda = nv_fmax(nv, nv_lg2(nv, lam), nv_f32(nv, -92.0));
+    /* Near 1, lg2.approx's absolute error (~2^-22) is a large relative error
+     * of a tiny log (λ = 0.99999: ~2%), which 65536 steps amplify; there
+     * ln(1 + u), u = λ - 1 (exact), comes from its series instead. */
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef u = LLVMBuildFSub(b, lam, nv_f32(nv, 1.0), "");
+    LLVMValueRef poly = nv_f32(nv, 1.0 / 7);
+    for (int n = 6; n >= 1; n--) {
+        poly = LLVMBuildFMul(b, poly, u, "");
+        poly = LLVMBuildFAdd(b, poly, nv_f32(nv, (n % 2 ? 1.0 : -1.0) / n), "");
+    }
+    LLVMValueRef series = LLVMBuildFMul(b, LLVMBuildFMul(b, u, poly, ""), nv_f32(nv, 1.4426950408889634), "");
+    LLVMValueRef au = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, u, nv_f32(nv, 0), ""), LLVMBuildFNeg(b, u, ""), u, "");
+    LLVMValueRef near1 = LLVMBuildFCmp(b, LLVMRealOLT, au, nv_f32(nv, 1.0 / 16), "");
+    LLVMValueRef l = LLVMBuildSelect(b, near1, series, nv_lg2(nv, lam), "");
+    L->log2_lambda = nv_fmax(nv, l, nv_f32(nv, -92.0));
 }
 
 /* S_bf16 and z start at zero. */
@@ -185,7 +209,7 @@ static void zero_state(lin *L)
 }
 
 typedef struct loop_vals {
-    LLVMValueRef j, S[LIN_MAXMB][2][4];
+    LLVMValueRef j, S[LIN_MAXMB][LIN_MAXO][4];
 } loop_vals;
 
 static int state_mbs(const lin *L)
@@ -193,14 +217,13 @@ static int state_mbs(const lin *L)
     return L->p->D / L->p->warps / 16;
 }
 
-static void header_phis(lin *L, loop_vals *h, const loop_vals *init, LLVMBasicBlockRef from)
+static void header_phis(lin *L, loop_vals *h, const loop_vals *init, LLVMBasicBlockRef from, LLVMValueRef jb)
 {
     nv_ctx *nv = &L->nv;
     h->j = LLVMBuildPhi(nv->b, nv->i32, "j");
-    LLVMValueRef zero = nv_i32(nv, 0);
-    LLVMAddIncoming(h->j, &zero, &from, 1);
+    LLVMAddIncoming(h->j, &jb, &from, 1);
     for (int mb = 0; mb < state_mbs(L); mb++)
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < L->p->nob; nb++)
             for (int e = 0; e < 4; e++) {
                 LLVMValueRef v = init->S[mb][nb][e];
                 h->S[mb][nb][e] = LLVMBuildPhi(nv->b, nv->f32, "");
@@ -212,7 +235,7 @@ static void latch(lin *L, loop_vals *h, loop_vals *nx, LLVMBasicBlockRef from)
 {
     LLVMAddIncoming(h->j, &nx->j, &from, 1);
     for (int mb = 0; mb < state_mbs(L); mb++)
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < L->p->nob; nb++)
             for (int e = 0; e < 4; e++)
                 LLVMAddIncoming(h->S[mb][nb][e], &nx->S[mb][nb][e], &from, 1);
 }
@@ -224,6 +247,11 @@ static LLVMValueRef stage_of(lin *L, LLVMValueRef j)
     return LLVMBuildMul(nv->b, s, nv_i32(nv, L->stage_bytes), "stage");
 }
 
+static bool needs_q(int mode)
+{
+    return mode == MODE_CAUSAL || mode == MODE_NC_OUT;
+}
+
 static void block_body(lin *L, int mode, loop_vals *v)
 {
     nv_ctx *nv = &L->nv;
@@ -231,18 +259,18 @@ static void block_body(lin *L, int mode, loop_vals *v)
     nv_cp_wait(nv, 0);
     nv_barrier(nv);
     LLVMValueRef jn = LLVMBuildAdd(nv->b, v->j, nv_i32(nv, 1), "");
-    lin_issue_block(L, jn, stage_of(L, jn));
+    lin_issue_block(L, jn, stage_of(L, jn), needs_q(mode));
     nv_cp_commit(nv);
     L->stage_off = stage_of(L, v->j);
     L->t0 = LLVMBuildMul(nv->b, v->j, nv_i32(nv, p->C), "t0");
-    bool decayed = mode == MODE_CAUSAL && p->decay != DECAY_NONE;
+    bool decayed = (mode == MODE_CAUSAL || mode == MODE_PREFIX) && p->decay != DECAY_NONE;
     if (p->transform)
-        lin_transform(L);
+        lin_transform(L, needs_q(mode));
     if (decayed && p->decay == DECAY_PER_TOKEN)
         lin_gates(L);
     if (p->transform || (decayed && p->decay == DECAY_PER_TOKEN))
         nv_barrier(nv);
-    if (mode != MODE_NC_STATE)
+    if (needs_q(mode))
         lin_outputs(L, mode == MODE_CAUSAL, decayed);
     if (mode == MODE_NC_OUT)
         return;
@@ -254,11 +282,12 @@ static void block_body(lin *L, int mode, loop_vals *v)
     lin_state_publish(L, v->S);
 }
 
-/* One pass over the blocks; S carries in and out. */
-static void block_loop(lin *L, int mode, LLVMValueRef S[LIN_MAXMB][2][4])
+/* One pass over blocks [jb, je); S carries in and out. */
+static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
 {
     nv_ctx *nv = &L->nv;
-    lin_issue_block(L, nv_i32(nv, 0), nv_i32(nv, 0));
+    L->t_limit = nv_smin(nv, L->ntok, LLVMBuildMul(nv->b, je, nv_i32(nv, L->p->C), ""));
+    lin_issue_block(L, jb, stage_of(L, jb), needs_q(mode));
     nv_cp_commit(nv);
     LLVMBasicBlockRef from = LLVMGetInsertBlock(nv->b);
     LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(nv->c, L->fn, "blk.header");
@@ -268,8 +297,8 @@ static void block_loop(lin *L, int mode, LLVMValueRef S[LIN_MAXMB][2][4])
     LLVMPositionBuilderAtEnd(nv->b, header);
     loop_vals init, h, nx;
     memcpy(init.S, S, sizeof init.S);
-    header_phis(L, &h, &init, from);
-    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, h.j, L->nblocks, ""), body, done);
+    header_phis(L, &h, &init, from, jb);
+    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, h.j, je, ""), body, done);
     LLVMPositionBuilderAtEnd(nv->b, body);
     nx = h;
     block_body(L, mode, &nx);
@@ -290,16 +319,26 @@ static void emit_kernel(lin *L)
     lane_offsets(L);
     per_head_decay(L);
     zero_state(L);
-    LLVMValueRef S[LIN_MAXMB][2][4];
+    LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4];
     for (int mb = 0; mb < LIN_MAXMB; mb++)
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < LIN_MAXO; nb++)
             for (int e = 0; e < 4; e++)
                 S[mb][nb][e] = nv_f32(nv, 0);
-    if (L->p->causal) {
-        block_loop(L, MODE_CAUSAL, S);
+    LLVMValueRef zero = nv_i32(nv, 0);
+    if (L->p->causal && L->p->segments > 1) {
+        /* Segment seg covers blocks [jb, je): rebuild S over [0, jb), then outputs. */
+        LLVMValueRef per = LLVMBuildSDiv(nv->b, LLVMBuildAdd(nv->b, L->nblocks, nv_i32(nv, L->p->segments - 1), ""),
+                                         nv_i32(nv, L->p->segments), "");
+        LLVMValueRef jb = nv_smin(nv, LLVMBuildMul(nv->b, L->seg, per, ""), L->nblocks);
+        LLVMValueRef je = nv_smin(nv, LLVMBuildAdd(nv->b, jb, per, ""), L->nblocks);
+        LLVMValueRef pre = LLVMBuildSelect(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, jb, je, ""), jb, zero, "");
+        block_loop(L, MODE_PREFIX, zero, pre, S); /* an empty segment rebuilds nothing */
+        block_loop(L, MODE_CAUSAL, jb, je, S);
+    } else if (L->p->causal) {
+        block_loop(L, MODE_CAUSAL, zero, L->nblocks, S);
     } else {
-        block_loop(L, MODE_NC_STATE, S);
-        block_loop(L, MODE_NC_OUT, S);
+        block_loop(L, MODE_NC_STATE, zero, L->nblocks, S);
+        block_loop(L, MODE_NC_OUT, zero, L->nblocks, S);
     }
     LLVMBuildRetVoid(nv->b);
 }
@@ -313,7 +352,7 @@ static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
     info->smem_bytes = L->total;
     info->ndims = 1;
     info->q_tile[0] = p->C;
-    info->grid_x_fixed = p->Dv / LIN_DVS;
+    info->grid_x_fixed = p->Dv / p->dvs * p->segments;
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;

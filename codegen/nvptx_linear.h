@@ -7,9 +7,13 @@
  *   nvptx_linear_mma.c  tensor-core products: intra (Q K^T ⊙ M) V, inter
  *                       Q S, state update S <- a S + (w ⊙ K)^T V
  *
- * One CTA per (Dv slice of 16 columns, head, batch) walks the blocks of C
+ * One CTA per (Dv slice of 16 columns (32 under INTER_CHUNKED), head, batch) walks the blocks of C
  * tokens in order (the INTER_STATE schedule split over Dv columns, so B x H
- * x Dv/16 CTAs fill the GPU). Warp w owns query rows 16w..16w+15 of a block
+ * x Dv/16 CTAs fill the GPU). INTER_CHUNKED (causal) also cuts the sequence
+ * into `segments` parts, one CTA each: a CTA first rebuilds the state at the
+ * start of its segment with state-only block updates (K and V only, a sixth
+ * of a full block's tensor work), then produces its segment's outputs; no
+ * workspace and one launch, at the price of re-reading earlier K/V (L2). Warp w owns query rows 16w..16w+15 of a block
  * (C = 16 x warps) and rows D/warps x w.. of the state S (f32 registers,
  * mirrored as bf16 in shared memory for the inter product).
  *
@@ -26,7 +30,7 @@
 #include "nvptx_intrin.h"
 #include "nvptx_kernel.h"
 
-enum { LIN_DVS = 16, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
+enum { LIN_MAXO = 4, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
 enum { LT_Q, LT_K, LT_V, LT_O };
 
 typedef struct lin_plan {
@@ -39,6 +43,8 @@ typedef struct lin_plan {
     decay_kind decay;
     int decay_param;
     bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
+    int segments;   /* causal: sequence segments per (slice, head, batch) CTA set */
+    int dvs, nob;   /* Dv columns per CTA (16 or 32); 8-column MMA blocks (dvs / 8) */
 } lin_plan;
 
 typedef struct lin {
@@ -50,21 +56,22 @@ typedef struct lin {
     int pitch_qk, pitch_v, pitch_s; /* bytes per shared row */
     int stage_bytes, off_q, off_k, off_v, off_s, off_graw, off_gam, off_z, total;
 
-    LLVMValueRef tid, lane, warp, g, t4, slice, head, kv_head, batch, ntok, nblocks;
+    LLVMValueRef tid, lane, warp, g, t4, slice, seg, head, kv_head, batch, ntok, nblocks;
     LLVMValueRef lane_a, lane_b, lane_v, lane_s; /* ldmatrix per-lane byte offsets */
     LLVMValueRef log2_lambda;                     /* per-head decay, clamped */
 
     /* Per block. */
     LLVMValueRef t0, stage_off; /* first token, byte offset of the stage */
+    LLVMValueRef t_limit;       /* tokens at or past it are not loaded (zero fill) */
     LLVMValueRef gam_last;      /* Γ of the last row of the block */
 } lin;
 
 /* io */
-void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off);
-void lin_transform(lin *L);
+void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q);
+void lin_transform(lin *L, bool with_q);
 void lin_gates(lin *L);
 LLVMValueRef lin_gamma(lin *L, LLVMValueRef row);
-void lin_store_o(lin *L, LLVMValueRef o[2][4], LLVMValueRef den[2]);
+void lin_store_o(lin *L, LLVMValueRef o[LIN_MAXO][4], LLVMValueRef den[2]);
 LLVMValueRef lin_q_dot_z(lin *L, int half);
 void lin_update_z(lin *L);
 LLVMValueRef lin_bf16_lo(lin *L, LLVMValueRef pair);
@@ -75,8 +82,8 @@ void lin_endif(lin *L, LLVMBasicBlockRef join);
 
 /* mma */
 void lin_outputs(lin *L, bool intra, bool decayed);
-void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][2][4], bool decayed);
-void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][2][4]);
+void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], bool decayed);
+void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4]);
 
 /* Emits the kernel for recipe r under schedule s into a fresh module. */
 nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,

@@ -56,7 +56,7 @@ static void copy_rows(lin *L, int t, LLVMValueRef t0, int chunks, int col0_elems
         LLVMValueRef row = LLVMBuildUDiv(b, id, nv_i32(nv, chunks), "");
         LLVMValueRef ch = LLVMBuildURem(b, id, nv_i32(nv, chunks), "");
         LLVMValueRef tok = LLVMBuildAdd(b, t0, row, "");
-        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, "");
+        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, tok, L->t_limit, "");
         LLVMValueRef e = row_elem(L, t, head, tok);
         LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildShl(b, ch, nv_i32(nv, 3), ""), nv_i32(nv, col0_elems), "");
         if (col_extra)
@@ -73,16 +73,17 @@ static void copy_rows(lin *L, int t, LLVMValueRef t0, int chunks, int col0_elems
     }
 }
 
-void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off)
+void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q)
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     const lin_plan *p = L->p;
     LLVMValueRef t0 = LLVMBuildMul(b, j, nv_i32(nv, p->C), "");
-    LLVMValueRef vcol = LLVMBuildMul(b, L->slice, nv_i32(nv, LIN_DVS), "");
-    copy_rows(L, LT_Q, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_q), ""));
+    LLVMValueRef vcol = LLVMBuildMul(b, L->slice, nv_i32(nv, p->dvs), "");
+    if (load_q)
+        copy_rows(L, LT_Q, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_q), ""));
     copy_rows(L, LT_K, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_k), ""));
-    copy_rows(L, LT_V, t0, LIN_DVS / 8, 0, vcol, L->pitch_v, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_v), ""));
+    copy_rows(L, LT_V, t0, p->dvs / 8, 0, vcol, L->pitch_v, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_v), ""));
 }
 
 LLVMValueRef lin_bf16_lo(lin *L, LLVMValueRef pair)
@@ -158,13 +159,14 @@ static void transform_tile(lin *L, int base, int cols, int pitch, bool phi)
     }
 }
 
-void lin_transform(lin *L)
+void lin_transform(lin *L, bool with_q)
 {
     const lin_plan *p = L->p;
-    transform_tile(L, L->off_q, p->D, L->pitch_qk, true);
+    if (with_q)
+        transform_tile(L, L->off_q, p->D, L->pitch_qk, true);
     transform_tile(L, L->off_k, p->D, L->pitch_qk, true);
     if (p->dt == DT_F16)
-        transform_tile(L, L->off_v, LIN_DVS, L->pitch_v, false);
+        transform_tile(L, L->off_v, p->dvs, L->pitch_v, false);
 }
 
 static LLVMValueRef load_f32(lin *L, int off, LLVMValueRef idx)
@@ -290,12 +292,12 @@ void lin_update_z(lin *L)
 }
 
 /* Stores rows g and g+8 of the warp's 16 query rows, 16 columns of the
- * slice, divided by den (NULL: no normalisation; a zero denominator gives 0). */
-void lin_store_o(lin *L, LLVMValueRef o[2][4], LLVMValueRef den[2])
+ * slice (dvs of them), divided by den (NULL: no normalisation; a zero denominator gives 0). */
+void lin_store_o(lin *L, LLVMValueRef o[LIN_MAXO][4], LLVMValueRef den[2])
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef col0 = LLVMBuildAdd(b, LLVMBuildMul(b, L->slice, nv_i32(nv, LIN_DVS), ""),
+    LLVMValueRef col0 = LLVMBuildAdd(b, LLVMBuildMul(b, L->slice, nv_i32(nv, L->p->dvs), ""),
                                      LLVMBuildShl(b, L->t4, nv_i32(nv, 1), ""), "");
     for (int h = 0; h < 2; h++) {
         LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, L->warp, nv_i32(nv, 16), ""),
@@ -308,7 +310,7 @@ void lin_store_o(lin *L, LLVMValueRef o[2][4], LLVMValueRef den[2])
         }
         LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, ""), "st.row");
         LLVMValueRef e0 = row_elem(L, LT_O, L->head, tok);
-        for (int nb = 0; nb < 2; nb++) {
+        for (int nb = 0; nb < L->p->nob; nb++) {
             LLVMValueRef col = LLVMBuildAdd(b, col0, nv_i32(nv, nb * 8), "");
             LLVMValueRef e = LLVMBuildAdd(b, e0, LLVMBuildZExt(b, col, nv->i64, ""), "");
             LLVMValueRef lo = LLVMBuildFMul(b, o[nb][2 * h], inv, "");

@@ -80,7 +80,7 @@ static void intra_mask(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef gam_i[
 }
 
 /* o += P V with P the masked scores (bf16) and V the block's slice. */
-static void intra_pv(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef o[2][4])
+static void intra_pv(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef o[LIN_MAXO][4])
 {
     nv_ctx *nv = &L->nv;
     LLVMValueRef base = LLVMBuildAdd(nv->b, L->stage_off, LLVMBuildAdd(nv->b, L->lane_v, nv_i32(nv, L->off_v), ""), "");
@@ -91,11 +91,13 @@ static void intra_pv(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef o[2][4])
             nv_pack2(nv, DT_BF16, A[2 * kk + 1][0], A[2 * kk + 1][1]),
             nv_pack2(nv, DT_BF16, A[2 * kk + 1][2], A[2 * kk + 1][3]),
         };
-        LLVMValueRef r[4];
-        nv_ldmatrix_x4(nv, at(L, base, kk * 16 * L->pitch_v), true, r);
-        LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        nv_mma_16816(nv, DT_BF16, a, b0, o[0], o[0]);
-        nv_mma_16816(nv, DT_BF16, a, b1, o[1], o[1]);
+        for (int sb = 0; sb < L->p->nob / 2; sb++) {
+            LLVMValueRef r[4];
+            nv_ldmatrix_x4(nv, at(L, base, kk * 16 * L->pitch_v + sb * 32), true, r);
+            LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+            nv_mma_16816(nv, DT_BF16, a, b0, o[2 * sb], o[2 * sb]);
+            nv_mma_16816(nv, DT_BF16, a, b1, o[2 * sb + 1], o[2 * sb + 1]);
+        }
     }
 }
 
@@ -104,29 +106,30 @@ void lin_outputs(lin *L, bool intra, bool decayed)
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     const lin_plan *p = L->p;
-    LLVMValueRef qf[LIN_MAXK][4], o[2][4];
+    LLVMValueRef qf[LIN_MAXK][4], o[LIN_MAXO][4];
     LLVMValueRef qbase = LLVMBuildAdd(b, LLVMBuildAdd(b, L->stage_off, nv_i32(nv, L->off_q), ""),
                                       LLVMBuildAdd(b, LLVMBuildMul(b, L->warp, nv_i32(nv, 16 * L->pitch_qk), ""),
                                                    L->lane_a, ""), "");
     for (int ks = 0; ks < p->D / 16; ks++)
         nv_ldmatrix_x4(nv, at(L, qbase, ks * 32), false, qf[ks]);
     /* Inter: φ(Q) S from the bf16 mirror of the state. */
-    zero4(L, &o[0][0], 8);
+    zero4(L, &o[0][0], 4 * LIN_MAXO);
     LLVMValueRef sbase = LLVMBuildAdd(b, L->lane_s, nv_i32(nv, L->off_s), "");
-    for (int ks = 0; ks < p->D / 16; ks++) {
-        LLVMValueRef r[4];
-        nv_ldmatrix_x4(nv, at(L, sbase, ks * 16 * L->pitch_s), true, r);
-        LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        nv_mma_16816(nv, DT_BF16, qf[ks], b0, o[0], o[0]);
-        nv_mma_16816(nv, DT_BF16, qf[ks], b1, o[1], o[1]);
-    }
+    for (int ks = 0; ks < p->D / 16; ks++)
+        for (int sb = 0; sb < p->nob / 2; sb++) {
+            LLVMValueRef r[4];
+            nv_ldmatrix_x4(nv, at(L, sbase, ks * 16 * L->pitch_s + sb * 32), true, r);
+            LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+            nv_mma_16816(nv, DT_BF16, qf[ks], b0, o[2 * sb], o[2 * sb]);
+            nv_mma_16816(nv, DT_BF16, qf[ks], b1, o[2 * sb + 1], o[2 * sb + 1]);
+        }
     LLVMValueRef gam_i[2] = {NULL, NULL}, den[2] = {NULL, NULL};
     for (int h = 0; h < 2; h++) {
         LLVMValueRef scale = NULL;
         if (decayed) {
             gam_i[h] = lin_gamma(L, row_of(L, h));
             scale = nv_ex2(nv, gam_i[h]);
-            for (int nb = 0; nb < 2; nb++)
+            for (int nb = 0; nb < p->nob; nb++)
                 for (int e = 0; e < 2; e++)
                     o[nb][2 * h + e] = LLVMBuildFMul(b, o[nb][2 * h + e], scale, "");
         }
@@ -165,7 +168,7 @@ static void token_weights(lin *L, int kk, LLVMValueRef w[4])
     }
 }
 
-void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][2][4], bool decayed)
+void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], bool decayed)
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
@@ -174,7 +177,7 @@ void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][2][4], bool decayed)
     if (decayed) {
         LLVMValueRef a = nv_ex2(nv, L->gam_last);
         for (int mb = 0; mb < mbs; mb++)
-            for (int nb = 0; nb < 2; nb++)
+            for (int nb = 0; nb < p->nob; nb++)
                 for (int e = 0; e < 4; e++)
                     S[mb][nb][e] = LLVMBuildFMul(b, S[mb][nb][e], a, "");
     }
@@ -182,28 +185,32 @@ void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][2][4], bool decayed)
     LLVMValueRef kbase = LLVMBuildAdd(b, L->stage_off, LLVMBuildAdd(b, L->lane_b, nv_i32(nv, L->off_k), ""), "");
     kbase = LLVMBuildAdd(b, kbase, LLVMBuildMul(b, L->warp, nv_i32(nv, DR * 2), ""), "");
     for (int kk = 0; kk < p->C / 16; kk++) {
-        LLVMValueRef r[4];
-        nv_ldmatrix_x4(nv, at(L, vbase, kk * 16 * L->pitch_v), true, r);
-        if (decayed) {
-            LLVMValueRef w[4];
+        LLVMValueRef w[4], r[LIN_MAXO / 2][4];
+        if (decayed)
             token_weights(L, kk, w);
-            r[0] = scale_pair(L, r[0], w[0], w[1]);
-            r[1] = scale_pair(L, r[1], w[2], w[3]);
-            r[2] = scale_pair(L, r[2], w[0], w[1]);
-            r[3] = scale_pair(L, r[3], w[2], w[3]);
+        for (int sb = 0; sb < p->nob / 2; sb++) {
+            nv_ldmatrix_x4(nv, at(L, vbase, kk * 16 * L->pitch_v + sb * 32), true, r[sb]);
+            if (decayed) { /* r[0], r[2]: tokens 2t4, 2t4+1; r[1], r[3]: +8 */
+                r[sb][0] = scale_pair(L, r[sb][0], w[0], w[1]);
+                r[sb][1] = scale_pair(L, r[sb][1], w[2], w[3]);
+                r[sb][2] = scale_pair(L, r[sb][2], w[0], w[1]);
+                r[sb][3] = scale_pair(L, r[sb][3], w[2], w[3]);
+            }
         }
-        LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
         for (int mb = 0; mb < mbs; mb++) {
             LLVMValueRef a[4];
             nv_ldmatrix_x4(nv, at(L, kbase, kk * 16 * L->pitch_qk + mb * 32), true, a);
-            nv_mma_16816(nv, DT_BF16, a, b0, S[mb][0], S[mb][0]);
-            nv_mma_16816(nv, DT_BF16, a, b1, S[mb][1], S[mb][1]);
+            for (int sb = 0; sb < p->nob / 2; sb++) {
+                LLVMValueRef b0[2] = {r[sb][0], r[sb][1]}, b1[2] = {r[sb][2], r[sb][3]};
+                nv_mma_16816(nv, DT_BF16, a, b0, S[mb][2 * sb], S[mb][2 * sb]);
+                nv_mma_16816(nv, DT_BF16, a, b1, S[mb][2 * sb + 1], S[mb][2 * sb + 1]);
+            }
         }
     }
 }
 
 /* The bf16 mirror of the warp's state rows, read by every warp's inter product. */
-void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][2][4])
+void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
@@ -214,7 +221,7 @@ void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][2][4])
                                      LLVMBuildShl(b, L->t4, nv_i32(nv, 2), ""), "");
     base = LLVMBuildAdd(b, base, nv_i32(nv, L->off_s), "");
     for (int mb = 0; mb < DR / 16; mb++)
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < p->nob; nb++)
             for (int h = 0; h < 2; h++) {
                 int c = (mb * 16 + 8 * h) * L->pitch_s + nb * 16;
                 LLVMValueRef v = nv_pack2(nv, DT_BF16, S[mb][nb][2 * h], S[mb][nb][2 * h + 1]);

@@ -2,7 +2,8 @@
  * (attnc_kernel_build + attnc_launch) against the fp64 recurrence of
  * tests/reference (one token at a time, no chunking), so the intra/inter
  * split is what is checked. Cases: random shapes whose token counts divide
- * no block (including 1), block sizes 32/64/128, decays near 0 and near 1
+ * no block (including 1), block sizes 16-128, both inter schedules (state;
+ * chunked: sequence segments per CTA), decays near 0 and near 1
  * (per head and per token), and N = 65536 where naive decay powers
  * underflow. Inputs are fresh random numbers; the output is poisoned with
  * NaN before the launch; NaN never passes. The kernel computes in bf16 with
@@ -253,12 +254,17 @@ static const lcase cases[] = {
     {"lightning2.attn", "block=32", 2, 3, 0, 0.8, 1.0, "decay 0.8..1"},
     {"lightning2.attn", "block=128", 2, 3, 0, 0.8, 1.0, "decay 0.8..1"},
     {"lightning2.attn", "block=16", 1, 2, 0, 0.8, 1.0, "decay 0.8..1"},
+    {"lightning2.attn", "block=64 inter=chunked", 2, 3, 0, 0.8, 1.0, "decay 0.8..1"},
+    {"lightning2.attn", "block=32 inter=chunked", 1, 2, 100, 0.8, 1.0, "100 tokens"},
+    {"lightning2.attn", "block=128 inter=chunked", 1, 2, 0, 1e-3, 0.1, "decay ~0"},
+    {"lightning2.attn", "block=64 inter=chunked", 1, 2, 65536, 0.9999, 1.0, "N=64K ~1"},
     {"lightning2.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1"},
     {"lightning2.attn", NULL, 1, 2, 65536, 0.5, 0.99, "N=64K 0.5..0.99"},
     {"gated_linear.attn", NULL, 2, 3, 0, 0.5, 1.0, "gate 0.5..1"},
     {"gated_linear.attn", NULL, 2, 3, 0, 1e-6, 0.05, "gate ~0"},
     {"gated_linear.attn", NULL, 2, 3, 0, 0.999, 1.0, "gate ~1"},
     {"gated_linear.attn", "block=32", 2, 3, 0, 0.8, 1.0, "gate 0.8..1"},
+    {"gated_linear.attn", "block=64 inter=state", 2, 3, 0, 0.8, 1.0, "gate 0.8..1"},
     {"gated_linear.attn", "block=128", 2, 3, 0, 0.8, 1.0, "gate 0.8..1"},
     {"gated_linear.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1"},
     {"gated_linear.attn", NULL, 1, 2, 65536, 0.3, 1.0, "N=64K 0.3..1"},
