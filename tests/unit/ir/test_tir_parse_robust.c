@@ -75,7 +75,7 @@ static void golden_files_survive_damage(void **state)
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/tests/golden/%s", ATTNC_SOURCE_DIR, e->d_name);
-        size_t len;
+        size_t len = 0;
         char *text = slurp(path, &len);
         assert_non_null(text);
         parse_bytes(text, len);
