@@ -218,7 +218,7 @@ static void loop_body(fa2 *f, loop_state *st, LLVMValueRef s[FA_MAXMR][FA_MAXN][
 {
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
-    pipeline_step(f, st->j);
+    (void)st;
     fa2_qk(f, s);
     fa2_score(f, s);
     LLVMValueRef partial = fa2_tile_partial(f);
@@ -242,12 +242,35 @@ static void loop_body(fa2 *f, loop_state *st, LLVMValueRef s[FA_MAXMR][FA_MAXN][
             }
 }
 
+/* Tiles in the range that the class proves empty (no kept pair) skip all
+ * arithmetic: only their pipeline step (loads, barrier) runs. */
+static void merge_skipped(fa2 *f, loop_state *nx, const loop_state *hdr, LLVMBasicBlockRef from_compute,
+                          LLVMBasicBlockRef from_skip)
+{
+    const fa_plan *p = f->p;
+    LLVMTypeRef f32 = f->nv.f32;
+    for (int mi = 0; mi < p->MR; mi++) {
+        for (int h = 0; h < 2; h++) {
+            nx->m[mi][h] = phi(f, f32, nx->m[mi][h], from_compute);
+            add_in(nx->m[mi][h], hdr->m[mi][h], from_skip);
+            nx->l[mi][h] = phi(f, f32, nx->l[mi][h], from_compute);
+            add_in(nx->l[mi][h], hdr->l[mi][h], from_skip);
+        }
+        for (int nb = 0; nb < p->Dv / 8; nb++)
+            for (int e = 0; e < 4; e++) {
+                nx->acc[mi][nb][e] = phi(f, f32, nx->acc[mi][nb][e], from_compute);
+                add_in(nx->acc[mi][nb][e], hdr->acc[mi][nb][e], from_skip);
+            }
+    }
+}
+
 static void emit_loop(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBasicBlockRef entry_end = LLVMGetInsertBlock(nv->b);
     LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.header");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.body");
+    LLVMBasicBlockRef latch = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.latch");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.done");
     LLVMBuildBr(nv->b, header);
     LLVMPositionBuilderAtEnd(nv->b, header);
@@ -256,10 +279,24 @@ static void emit_loop(fa2 *f)
     loop_header(f, &hdr, entry_end);
     LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, hdr.j, f->r_total, ""), body, done);
     LLVMPositionBuilderAtEnd(nv->b, body);
+    pipeline_step(f, hdr.j);
+    LLVMBasicBlockRef from_skip = NULL;
+    if (f->p->empty) {
+        LLVMBasicBlockRef compute = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.compute");
+        LLVMValueRef empty = fa2_tile_empty(f);
+        from_skip = LLVMGetInsertBlock(nv->b);
+        LLVMBuildCondBr(nv->b, empty, latch, compute);
+        LLVMPositionBuilderAtEnd(nv->b, compute);
+    }
     nx = hdr;
     loop_body(f, &nx, s);
     fa2_softmax(f, s, nx.m, nx.l, nx.acc);
     fa2_pv(f, s, nx.acc);
+    LLVMBasicBlockRef from_compute = LLVMGetInsertBlock(nv->b);
+    LLVMBuildBr(nv->b, latch);
+    LLVMPositionBuilderAtEnd(nv->b, latch);
+    if (from_skip)
+        merge_skipped(f, &nx, &hdr, from_compute, from_skip);
     nx.j = LLVMBuildAdd(nv->b, hdr.j, nv_i32(nv, 1), "");
     loop_latch(f, &hdr, &nx, LLVMGetInsertBlock(nv->b));
     LLVMBuildBr(nv->b, header);

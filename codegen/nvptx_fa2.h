@@ -72,6 +72,7 @@ void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3]);
 void fa2_range(fa2 *f);
 LLVMValueRef fa2_emit(fa2 *f, const expr *e);
 LLVMValueRef fa2_tile_partial(fa2 *f);
+LLVMValueRef fa2_tile_empty(fa2 *f);
 
 /* loads */
 void fa2_load_tile(fa2 *f, int tensor, LLVMValueRef org[3], LLVMValueRef base_off, LLVMValueRef valid);

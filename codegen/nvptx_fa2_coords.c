@@ -145,6 +145,25 @@ void fa2_range(fa2 *f)
     }
 }
 
+/* Key box corners of the current tile (clipped to the grid). */
+static void key_box(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    for (int d = 0; d < p->ndims; d++) {
+        LLVMValueRef end = add(f, f->k_org[d], nv_i32(&f->nv, p->kv_ext[d]));
+        f->k_lo[d] = f->k_org[d];
+        LLVMValueRef last = LLVMBuildSub(f->nv.b, end, nv_i32(&f->nv, 1), "");
+        f->k_hi[d] = nv_smin(&f->nv, last, LLVMBuildSub(f->nv.b, f->kext[d], nv_i32(&f->nv, 1), ""));
+    }
+}
+
+LLVMValueRef fa2_tile_empty(fa2 *f)
+{
+    key_box(f);
+    f->mode = EXM_BOX;
+    return fa2_emit(f, f->p->empty);
+}
+
 LLVMValueRef fa2_tile_partial(fa2 *f)
 {
     const fa_plan *p = f->p;

@@ -45,6 +45,9 @@ static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
         switch (op->kind) {
         case TIR_TILE_CLASS:
             p->full = op->full_expr;
+            /* `false` (unknown) needs no test at run time */
+            if (op->empty_expr && !(op->empty_expr->kind == EX_CONST_BOOL && !op->empty_expr->u.ival))
+                p->empty = op->empty_expr;
             break;
         case TIR_SCORE:
             p->score = op->score_expr;

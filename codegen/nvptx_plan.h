@@ -25,6 +25,7 @@ typedef struct fa_plan {
     const expr *score; /* of s and coordinates; in log2 units when base2 */
     const expr *mask;  /* NULL: keep all */
     const expr *full;  /* NULL: a tile with a mask is always partial */
+    const expr *empty; /* NULL: no tile in the range is known to be empty */
     tir_range_mode range;
     const expr *lo[3], *hi[3];
     bool store_lse;

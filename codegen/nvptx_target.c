@@ -7,6 +7,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
+#include <stdlib.h>
 #include <string.h>
 #include <threads.h>
 
@@ -112,7 +113,8 @@ bool nvptx_module_to_ptx(LLVMModuleRef m, target_arch arch, strbuf *ptx, strbuf 
     if (!tm)
         return false;
     LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    bool ok = take_error(LLVMRunPasses(m, pipeline, tm, opts), "LLVM optimisation failed", err);
+    const char *pl = getenv("ATTNC_NVPTX_PIPELINE");
+    bool ok = take_error(LLVMRunPasses(m, pl && *pl ? pl : pipeline, tm, opts), "LLVM optimisation failed", err);
     LLVMDisposePassBuilderOptions(opts);
     LLVMMemoryBufferRef buf = NULL;
     if (ok && LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMAssemblyFile, &msg, &buf)) {

@@ -227,7 +227,7 @@ static bool tile_type(tparser *ps, tir_type *t)
 {
     int ext[2], dt, sp, lay;
     if (!expect(ps, "<") || extents(ps, ext, 2) != 2)
-        return ps->failed || perr(ps, "a tile has two extents (RxC)", NULL);
+        return perr(ps, "a tile has two extents (RxC)", NULL);
     if (!expect(ps, ",") || !named_enum(ps, (const char *const[]){"bf16", "f16", "f32", "i32", "i64", "u8"}, 6, &dt, "dtype"))
         return false;
     if (!expect(ps, ",") || !named_enum(ps, tir_space_names, 4, &sp, "memory space") || !expect(ps, ","))
@@ -243,7 +243,7 @@ static bool rows_type(tparser *ps, tir_type *t)
 {
     int r, lay;
     if (!expect(ps, "<") || extents(ps, &r, 1) != 1)
-        return ps->failed || perr(ps, "rows have one extent", NULL);
+        return perr(ps, "rows have one extent", NULL);
     if (!expect(ps, ",") || !named_enum(ps, tir_layout_names, 6, &lay, "layout") || !expect(ps, ">"))
         return false;
     *t = tir_rows_type(r);
@@ -379,7 +379,7 @@ static bool attribute(tparser *ps, tir_op *op)
     const char *w;
     size_t n = word(ps, &w);
     if (n == 0 || !expect(ps, "="))
-        return ps->failed || perr(ps, "attribute name expected", NULL);
+        return perr(ps, "attribute name expected", NULL);
     int e;
     if (word_eq(w, n, "tensor"))
         return named_enum(ps, tir_tensor_names, 6, &e, "tensor") && ((op->tensor = (tir_tensor)e), true);

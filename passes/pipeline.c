@@ -124,6 +124,23 @@ static bool run_pass(const pass_info *p, tir_kernel *k, const recipe *r, strbuf 
 #endif
 }
 
+/* "// after PASS" and the IR, or "// after PASS (unchanged)" when the pass
+ * left the text as it was. */
+static void dump_after(strbuf *dump, tir_kernel *k, const char *name, strbuf *prev, strbuf *cur)
+{
+    sb_clear(cur);
+    tir_print(cur, k);
+    if (prev->len && !strcmp(sb_cstr(prev), sb_cstr(cur))) {
+        sb_printf(dump, "// after %s (unchanged)\n", name);
+        return;
+    }
+    sb_printf(dump, "// after %s\n", name);
+    sb_puts(dump, sb_cstr(cur));
+    strbuf t = *prev;
+    *prev = *cur;
+    *cur = t;
+}
+
 tir_kernel *lower_recipe_until(arena *a, const recipe *r, const schedule *s, target_arch arch,
                                const char *after_pass, strbuf *dump, strbuf *err)
 {
@@ -141,17 +158,20 @@ tir_kernel *lower_recipe_until(arena *a, const recipe *r, const schedule *s, tar
     }
     k->sched = sched;
     k->arch = arch;
-    for (const pass_info *p = pass_list; p->name; p++) {
-        if (!run_pass(p, k, r, err))
-            return NULL;
-        if (dump) {
-            sb_printf(dump, "// after %s\n", p->name);
-            tir_print(dump, k);
-        }
+    strbuf prev, cur;
+    sb_init(&prev);
+    sb_init(&cur);
+    bool ok = true;
+    for (const pass_info *p = pass_list; ok && p->name; p++) {
+        ok = run_pass(p, k, r, err);
+        if (ok && dump)
+            dump_after(dump, k, p->name, &prev, &cur);
         if (after_pass && !strcmp(after_pass, p->name))
             break;
     }
-    return k;
+    sb_free(&prev);
+    sb_free(&cur);
+    return ok ? k : NULL;
 }
 
 tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err)

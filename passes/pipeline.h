@@ -25,8 +25,9 @@ const pass_info *pass_find(const char *name);
  * schedule is illegal or a pass fails. All memory comes from a. */
 tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err);
 
-/* The same, stopping after the pass named after_pass (NULL: all). With
- * print_each, appends "// after PASS" and the IR after every pass to dump. */
+/* The same, stopping after the pass named after_pass (NULL: all). With a
+ * dump buffer, appends "// after PASS" and the IR after every pass to it
+ * ("// after PASS (unchanged)" when the pass changed nothing). */
 tir_kernel *lower_recipe_until(arena *a, const recipe *r, const schedule *s, target_arch arch,
                                const char *after_pass, strbuf *dump, strbuf *err);
 

@@ -65,6 +65,10 @@ typedef struct aot_spec {
      * generator use (never user text). */
     const char *grid_c[3];
     int block[3];
+    /* Optional extra launch checks (generator use): C conditions over `a`
+     * that must hold, each with the message shown when it does not. */
+    const char *const *check_c, *const *check_msg;
+    int nchecks;
     int dyn_smem;          /* bytes of dynamic shared memory */
     const char *recipe;    /* for the header comment (may be NULL) */
     const char *schedule;  /* idem */

@@ -218,6 +218,9 @@ static void put_validate(const aot_spec *s, strbuf *c)
     sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"NULL arguments\");\n", n, n);
     for (int i = 0; i < s->nparams; i++)
         put_param_check(s, c, &s->params[i]);
+    for (int i = 0; i < s->nchecks; i++)
+        sb_printf(c, "    if (!(%s))\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"%s\");\n", s->check_c[i], n, n,
+                  s->check_msg[i]);
     sb_printf(c, "    uint64_t g[3];\n    %s_grid(a, g);\n", n);
     sb_puts(c, "    if (g[0] < 1 || g[0] > 2147483647u || g[1] < 1 || g[1] > 65535 || g[2] < 1 || g[2] > 65535)\n");
     sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"launch grid %%llu x %%llu x %%llu is empty or over "

@@ -12,6 +12,7 @@
 #include "aot_recipe.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,65 @@
 
 enum { MAX_AOT_PARAMS = 5 + 5 + 1 + NVPTX_MAX_PARAMS };
 
+enum { MAX_CHECKS = 16 };
+
 typedef struct recipe_aot {
     aot_param params[MAX_AOT_PARAMS];
     char grid_x[512], heads[64], batch[64];
     char name[64];
+    char check_text[MAX_CHECKS][160], msg_text[MAX_CHECKS][160];
+    const char *checks[MAX_CHECKS], *msgs[MAX_CHECKS];
+    int nchecks;
 } recipe_aot;
+
+static void check(recipe_aot *ra, const char *msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void check(recipe_aot *ra, const char *msg, const char *fmt, ...)
+{
+    if (ra->nchecks == MAX_CHECKS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ra->check_text[ra->nchecks], sizeof ra->check_text[0], fmt, ap);
+    va_end(ap);
+    snprintf(ra->msg_text[ra->nchecks], sizeof ra->msg_text[0], "%s", msg);
+    ra->checks[ra->nchecks] = ra->check_text[ra->nchecks];
+    ra->msgs[ra->nchecks] = ra->msg_text[ra->nchecks];
+    ra->nchecks++;
+}
+
+/* What the kernel ABI requires beyond types (codegen/nvptx_kernel.h), as
+ * attnc_launch checks it: sizes present, heads a multiple of kv_heads,
+ * contiguous last dims, 16-byte aligned rows; grid extents per dim. */
+static void abi_checks(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *info)
+{
+    static const char *t[] = {"q", "k", "v", "o"};
+    int es = dtype_size(info->dt);
+    check(ra, "sizes batch, heads, kv_heads, tokens and kv_tokens must be >= 1",
+          "a->size[%d] >= 1 && a->size[%d] >= 1 && a->size[%d] >= 1 && a->size[%d] >= 1 && a->size[%d] >= 1", SZ_BATCH,
+          SZ_HEADS, SZ_KV_HEADS, SZ_TOKENS, SZ_KV_TOKENS);
+    check(ra, "heads must be a multiple of kv_heads", "a->size[%d] %% a->size[%d] == 0", SZ_HEADS, SZ_KV_HEADS);
+    if (!r->gqa)
+        check(ra, "kv_heads must equal heads (the recipe does not declare GQA)", "a->size[%d] == a->size[%d]",
+              SZ_KV_HEADS, SZ_HEADS);
+    if (!r->cross)
+        check(ra, "kv_tokens must equal tokens (the recipe is not cross attention)", "a->size[%d] == a->size[%d]",
+              SZ_KV_TOKENS, SZ_TOKENS);
+    for (int i = 0; i < 4; i++) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "%s: the last dim must have stride 1 and rows must start 16-byte aligned", t[i]);
+        check(ra, msg, "a->%s_stride[3] == 1 && (a->%s_stride[2] * %d) %% 16 == 0", t[i], t[i], es);
+    }
+    if (r->grid_ndim > 0) { /* extents >= 1 whose product is tokens */
+        char cond[160] = "", prod[80] = "";
+        size_t cl = 0, pl = 0;
+        for (int d = 0; d < r->grid_ndim; d++) {
+            cl += (size_t)snprintf(cond + cl, sizeof cond - cl, "a->size[%d] >= 1 && ", SZ_GRID0 + d);
+            pl += (size_t)snprintf(prod + pl, sizeof prod - pl, "%s(int64_t)a->size[%d]", d ? " * " : "", SZ_GRID0 + d);
+        }
+        check(ra, "token-grid extents must be >= 1 with their product equal to tokens", "%s%s == a->size[%d]", cond,
+              prod, SZ_TOKENS);
+    }
+}
 
 static void add(recipe_aot *ra, int *n, aot_param p)
 {
@@ -103,6 +158,7 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
     }
     c_name(ra->name, sizeof ra->name, name, r, arch_name);
     grid_exprs(ra, &info);
+    abi_checks(ra, r, &info);
     strbuf sched_text;
     sb_init(&sched_text);
     schedule sched = pipeline_schedule(r, s, arch);
@@ -111,7 +167,8 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
                      .params = ra->params, .nparams = abi_params(ra, r, &info),
                      .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}},
                      .grid_c = {ra->grid_x, ra->heads, ra->batch}, .block = {info.threads, 1, 1},
-                     .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text)};
+                     .check_c = ra->checks, .check_msg = ra->msgs,
+                     .nchecks = ra->nchecks, .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text)};
     rc = aot_write_with_cubin(&spec, dir, out_note, err) ? AOT_RECIPE_OK : AOT_RECIPE_INTERNAL;
     sb_free(&sched_text);
 done:

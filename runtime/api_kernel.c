@@ -10,6 +10,15 @@
 /* The CUDA backend (runtime/cuda_backend.c) may be left out of a build. */
 #pragma weak cuda_kernel_build
 
+static void set_schedule_text(attnc_kernel *k)
+{
+    strbuf sb;
+    sb_init(&sb);
+    schedule_print(&sb, &k->sched);
+    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+}
+
 static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     const recipe *r = k->r;
@@ -30,11 +39,7 @@ static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options 
     }
     if (!schedule_check(&k->sched, arch, r->head_dim, dtype_size(r->qkv_dtype), err))
         return ATTNC_ERR_INVALID_ARGUMENT;
-    strbuf sb;
-    sb_init(&sb);
-    schedule_print(&sb, &k->sched);
-    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
-    sb_free(&sb);
+    set_schedule_text(k);
     return ATTNC_OK;
 }
 
@@ -47,6 +52,10 @@ static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, strbuf *e
     tir_kernel *tk = lower(&k->arena, k->r, &k->sched, TARGET_HOST, err);
     if (!tk)
         return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    if (memcmp(&tk->sched, &k->sched, sizeof k->sched)) { /* the passes may refine it: report what runs */
+        k->sched = tk->sched;
+        set_schedule_text(k);
+    }
     if (!host_codegen_build(&k->arena, tk, k->r, 2, &k->host, err))
         return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
     return ATTNC_OK;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # gpu-run.sh — everything the GPU machine runs, in one command, from the repo
-# root of a checkout that carries a build folder made on the development
-# machine (default build-static: -DATTNC_LLVM_STATIC=ON, LLVM inside libattnc):
+# root of a checkout that carries what the development machine built: the
+# .device/ folder of scripts/pack-device.sh (default when present), or a whole
+# build folder configured with -DATTNC_LLVM_STATIC=ON. Either has lib/, bin/attnc
+# and tests/gpu/test_gpu_test_*:
 #   1. the gpu-labelled tests (FA2 kernels and every softmax recipe against the
 #      fp64 reference), run as plain executables (no cmake needed there);
 #   2. compute-sanitizer memcheck and racecheck on the same test programs;
@@ -9,13 +11,17 @@
 #   4. the anchors (PyTorch SDPA FlashAttention-2 and cuDNN, FlexAttention),
 #      bench/anchors.py, in the same run;
 #   5. a table with ratios (bench/compare.py), also written to $OUT/results.md.
-# usage: scripts/gpu-run.sh [BUILD_DIR]
+# usage: scripts/gpu-run.sh [.device | BUILD_DIR]
 # env:   OUT (results folder; default ./gpu-out), QUICK=1 (skip racecheck and the
-#        slow anchors), SKIP_ANCHORS=1, SKIP_SANITIZER=1
+#        slow anchors), SKIP_ANCHORS=1, SKIP_SANITIZER=1,
+#        STEPS="tests sanitizer bench anchors" (a subset runs only those steps,
+#        e.g. to fit a 10-minute limit per command; the table needs bench and
+#        anchors results in the same OUT)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-B=${1:-build-static}
+B=${1:-}
+[ -z "$B" ] && { [ -d .device ] && B=.device || B=build-static; }
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
 OUT=${OUT:-$ROOT/gpu-out}
 mkdir -p "$OUT"
@@ -25,8 +31,9 @@ export ATTNC_SOURCE_DIR=$ROOT
 export ATTNC_CACHE_DIR=$OUT/cache
 SAN=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
 SUMMARY=$OUT/summary.txt
+STEPS=${STEPS:-tests sanitizer bench anchors}
+want() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 : > "$SUMMARY"
-: > "$OUT/attnc_bench.jsonl"
 
 note() { echo "$*" | tee -a "$SUMMARY"; }
 
@@ -51,24 +58,28 @@ run() {
   > "$OUT/device.txt" 2>&1
 note "device: $(head -1 "$OUT/device.txt")"
 
-echo "== 1. GPU tests"
-TESTS=$(ls "$B"/tests/gpu/test_gpu_test_* 2>/dev/null | grep -v "\\." || true)
-for t in $TESTS; do run "$(basename "$t")" 900 "$t"; done
+TESTS=$(ls "$B"/tests/gpu/test_gpu_test_* 2>/dev/null || true)
+if want tests; then
+  echo "== 1. GPU tests"
+  for t in $TESTS; do run "$(basename "$t")" 900 "$t"; done
+fi
 
-if [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -x "$SAN" ]; then
+if want sanitizer && [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -x "$SAN" ]; then
   echo "== 2. compute-sanitizer"
   tools="memcheck racecheck"
   [ "${QUICK:-0}" = 1 ] && tools=memcheck
   for tool in $tools; do
     for t in $TESTS; do
-      run "$tool-$(basename "$t")" 1200 "$SAN" --tool "$tool" --error-exitcode 9 --print-limit 20 "$t"
+      ATTNC_TEST_SMALL=1 run "$tool-$(basename "$t")" 900 "$SAN" --tool "$tool" --error-exitcode 9 --print-limit 20 "$t"
     done
   done
 else
   note "compute-sanitizer: skipped"
 fi
 
+if want bench; then
 echo "== 3. attnc bench"
+: > "$OUT/attnc_bench.jsonl"
 grep -v '^\s*#' bench/cases.txt | grep -v '^\s*$' | while IFS='|' read -r name recipe shape anchor; do
   name=$(echo $name); recipe=$(echo $recipe); shape=$(echo $shape); anchor=$(echo $anchor)
   log=$OUT/bench-$name-$(echo "$shape" | tr ',=' '__').log
@@ -84,8 +95,9 @@ grep -v '^\s*#' bench/cases.txt | grep -v '^\s*$' | while IFS='|' read -r name r
     note "$(printf 'bench %-14s %-32s FAIL (exit %s) %s' "$name" "$shape" "$rc" "$log")"
   fi
 done
+fi
 
-if [ "${SKIP_ANCHORS:-0}" != 1 ]; then
+if want anchors && [ "${SKIP_ANCHORS:-0}" != 1 ]; then
   echo "== 4. anchors (PyTorch SDPA FA2/cuDNN, FlexAttention)"
   : > "$OUT/anchors.jsonl"
   q=""; [ "${QUICK:-0}" = 1 ] && q=--quick

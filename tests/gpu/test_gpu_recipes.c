@@ -83,16 +83,19 @@ static void bind_extras(problem *p, const expr *e)
 static void bind_sizes(problem *p)
 {
     const recipe *r = p->r;
-    static const int64_t g2[] = {21, 35}, g3[] = {5, 13, 22};
-    p->sizes[SZ_BATCH] = 2;
-    p->sizes[SZ_HEADS] = 4;
-    p->sizes[SZ_KV_HEADS] = r->gqa ? 2 : 4;
-    int64_t n = 1100;
+    static const int64_t g2[] = {21, 35}, g3[] = {5, 13, 22}, g2s[] = {18, 23}, g3s[] = {4, 9, 11};
+    /* ATTNC_TEST_SMALL=1 (compute-sanitizer runs): fewer heads and tokens. */
+    bool small = getenv("ATTNC_TEST_SMALL") && atoi(getenv("ATTNC_TEST_SMALL"));
+    p->sizes[SZ_BATCH] = small ? 1 : 2;
+    p->sizes[SZ_HEADS] = small ? 2 : 4;
+    p->sizes[SZ_KV_HEADS] = r->gqa ? p->sizes[SZ_HEADS] / 2 : p->sizes[SZ_HEADS];
+    int64_t n = small ? 300 : 1100;
     if (r->grid_ndim) {
         n = 1;
         for (int d = 0; d < r->grid_ndim; d++) {
             int64_t fixed = r->sizes[SZ_GRID0 + d].fixed;
-            p->sizes[SZ_GRID0 + d] = fixed > 0 ? fixed : r->grid_ndim == 2 ? g2[d] : g3[d];
+            int64_t pick = r->grid_ndim == 2 ? (small ? g2s : g2)[d] : (small ? g3s : g3)[d];
+            p->sizes[SZ_GRID0 + d] = fixed > 0 ? fixed : pick;
             n *= p->sizes[SZ_GRID0 + d];
         }
     }
@@ -208,9 +211,12 @@ static attnc_status set_args(const problem *p, attnc_args *a)
         if ((st = attnc_args_set_tensor(a, r->params[i].name, &t)))
             return st;
     }
-    for (int d = 0; d < r->grid_ndim; d++)
-        if ((st = attnc_args_set_size(a, r->grid_names[d], p->sizes[SZ_GRID0 + d])))
+    for (int d = 0; d < r->grid_ndim; d++) { /* by extent name: grid(y: H) sets H */
+        const char *extent = r->sizes[SZ_GRID0 + d].name;
+        if (extent && r->sizes[SZ_GRID0 + d].fixed <= 0 &&
+            (st = attnc_args_set_size(a, extent, p->sizes[SZ_GRID0 + d])))
             return st;
+    }
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
         if (r->sizes[s].fixed <= 0 && (st = attnc_args_set_size(a, r->sizes[s].name, p->sizes[s])))
             return st;

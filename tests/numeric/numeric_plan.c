@@ -96,11 +96,16 @@ int numeric_plan(const char *name, const recipe *r, bool slow, numeric_case *c)
         c[n++] = (numeric_case){s[0], r->qkv_dtype, alt[1]};
         return n;
     }
+    /* big fixed grids (thousands of tokens) get one other dtype and one
+     * other schedule; everything else both other dtypes and two schedules */
+    bool big = grid_fixed(r);
     static const dtype all[3] = {DT_BF16, DT_F16, DT_F32};
-    for (int i = 0; i < 3; i++)
-        if (all[i] != r->qkv_dtype)
+    for (int i = 0, extra = 0; i < 3 && (!big || extra < 1); i++)
+        if (all[i] != r->qkv_dtype) {
             c[n++] = (numeric_case){s[0], all[i], NULL};
-    for (int i = 0; i < 2; i++)
+            extra++;
+        }
+    for (int i = 0; i < (big ? 1 : 2); i++)
         c[n++] = (numeric_case){s[1], r->qkv_dtype, alt[i]};
     return n;
 }

@@ -247,8 +247,12 @@ static attnc_status set_args(run *R, attnc_args *a)
     for (int i = 0; i < T_FIXED && !st; i++)
         if (i != T_LSE || r->family == FAMILY_SOFTMAX)
             st = attnc_args_set_tensor(a, names[i], &R->t[i].t);
-    for (int i = 0; i < r->nparams && !st; i++)
-        st = attnc_args_set_tensor(a, r->params[i].name, &R->params[i].t);
+    for (int i = 0; i < r->nparams && !st; i++) {
+        if (r->params[i].ndim == 0 && r->params[i].dtype == DT_F32) /* by value: works for every backend */
+            st = attnc_args_set_scalar(a, r->params[i].name, *(const float *)R->params[i].host);
+        else
+            st = attnc_args_set_tensor(a, r->params[i].name, &R->params[i].t);
+    }
     for (int d = 0; d < r->grid_ndim && !st; d++)
         st = attnc_args_set_size(a, r->sizes[SZ_GRID0 + d].name, R->sizes[SZ_GRID0 + d]);
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX && !st; s++)

@@ -80,11 +80,11 @@ static inline recipe *mc_build(arena *a, mask_case c, expr_env *env, schedule *s
     env->head = env->kv_head = rand() % 4;
     int64_t n = 1;
     for (int d = 0; d < gnd; d++) {
-        env->sizes[SZ_GRID0 + d] = gnd == 3 ? mc_rand(1, 8) : mc_rand(1, 22);
+        env->sizes[SZ_GRID0 + d] = gnd == 3 ? mc_rand(1, 7) : mc_rand(1, 18);
         n *= env->sizes[SZ_GRID0 + d];
     }
     if (gnd == 0)
-        n = mc_rand(1, 300);
+        n = mc_rand(1, 240);
     env->sizes[SZ_TOKENS] = env->sizes[SZ_KV_TOKENS] = n;
     *s = schedule_default(gnd ? gnd : 1, TARGET_HOST, false);
     for (int d = 0; d < s->ndims; d++) {

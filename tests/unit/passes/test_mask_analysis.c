@@ -15,7 +15,7 @@
 #include "mask_cases.h"
 #include "passes/pipeline.h"
 
-enum { ROUNDS = 30 };
+enum { ROUNDS = 16 };
 
 static void check_case(mask_case c, int round)
 {

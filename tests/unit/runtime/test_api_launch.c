@@ -162,6 +162,9 @@ static void null_pointers(void **state)
     assert_int_equal(attnc_args_set_tensor(f->a, NULL, &f->tq), ATTNC_ERR_INVALID_ARGUMENT);
     assert_int_equal(attnc_args_set_tensor(NULL, "q", &f->tq), ATTNC_ERR_INVALID_ARGUMENT);
     assert_int_equal(attnc_args_create(NULL, f->k), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_int_equal(attnc_args_set_scalar(f->a, "rpb", 1.0), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(attnc_kernel_errmsg(f->k), "not a scalar f32 param"));
+    assert_int_equal(attnc_args_set_scalar(f->a, "q", 1.0), ATTNC_ERR_INVALID_ARGUMENT);
 }
 
 static void wrong_sizes(void **state)
