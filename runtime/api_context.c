@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_internal.h"
+#include "api_kcache.h"
 
 static void *default_alloc(void *user, size_t n)
 {
@@ -42,8 +42,10 @@ attnc_status attnc_context_create(attnc_context **out, const attnc_allocator *al
 
 void attnc_context_destroy(attnc_context *ctx)
 {
-    if (ctx)
-        ctx->alloc.free(ctx->alloc.user, ctx);
+    if (!ctx)
+        return;
+    ctx_kernel_cache_close(ctx);
+    ctx->alloc.free(ctx->alloc.user, ctx);
 }
 
 const char *attnc_context_errmsg(const attnc_context *ctx)

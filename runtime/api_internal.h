@@ -20,16 +20,21 @@
 
 enum { ERRMSG_CAP = 8192 };
 
+struct kcache;
+
 struct attnc_context {
     attnc_allocator alloc; /* the user's, or malloc/free */
     heap_alloc heap;       /* the same functions, for arenas */
     char errmsg[ERRMSG_CAP];
+    struct kcache *cache; /* kernel cache, opened on the first GPU build (api_kcache.c) */
+    bool cache_tried;     /* cache_open was attempted (NULL cache then: no cache) */
 };
 
 struct attnc_recipe {
     attnc_context *ctx;
     arena arena; /* the recipe and its expressions */
     recipe *r;
+    char text_hash[33]; /* tune_recipe_hash of the source text */
 };
 
 /* Backend-specific part of a kernel. The CUDA backend (branch gpu) plugs in
@@ -46,7 +51,8 @@ struct attnc_kernel {
     host_kernel host; /* CPU backend: JIT and signature */
     const kernel_backend_ops *ops; /* NULL for the CPU backend */
     void *backend_data;            /* owned by ops */
-    char errmsg[ERRMSG_CAP];
+    char recipe_hash[33];          /* of the recipe text; "" (not cached) when unknown */
+    char errmsg[ERRMSG_CAP];       /* after a successful build: a note, if any */
 };
 
 /* Launch arguments. Tensors are indexed: 0..4 = q, k, v, o, lse, then one
@@ -82,6 +88,11 @@ typedef tir_kernel *(*kernel_lower_fn)(arena *a, const recipe *r, const schedule
 /* attnc_kernel_build's body, for a typed recipe (copied) and a lowering. */
 attnc_status kernel_build_with(attnc_kernel **out, attnc_context *ctx, const recipe *r,
                                const attnc_build_options *options, kernel_lower_fn lower);
+
+/* kernel_build_with, also keeping the recipe text's hash (NULL: unknown,
+ * then GPU builds bypass the kernel cache). */
+attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const recipe *r, const char *recipe_hash,
+                                 const attnc_build_options *options, kernel_lower_fn lower);
 
 /* Deep copy of a recipe (strings, params, expressions) into arena a. */
 recipe *kernel_recipe_copy(arena *a, const recipe *r);

@@ -98,11 +98,17 @@ attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx, const at
         return ATTNC_ERR_INVALID_ARGUMENT;
     if (r && r->ctx != ctx)
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: the recipe belongs to another context");
-    return kernel_build_with(out, ctx, r ? r->r : NULL, options, lower_recipe);
+    return kernel_build_hashed(out, ctx, r ? r->r : NULL, r ? r->text_hash : NULL, options, lower_recipe);
 }
 
 attnc_status kernel_build_with(attnc_kernel **out, attnc_context *ctx, const recipe *r,
                                const attnc_build_options *options, kernel_lower_fn lower)
+{
+    return kernel_build_hashed(out, ctx, r, NULL, options, lower);
+}
+
+attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const recipe *r, const char *recipe_hash,
+                                 const attnc_build_options *options, kernel_lower_fn lower)
 {
     if (out)
         *out = NULL;
@@ -120,6 +126,8 @@ attnc_status kernel_build_with(attnc_kernel **out, attnc_context *ctx, const rec
         return ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory creating a kernel");
     k->ctx = ctx;
     k->backend = o.backend;
+    if (recipe_hash)
+        snprintf(k->recipe_hash, sizeof k->recipe_hash, "%s", recipe_hash);
     arena_init(&k->arena, &ctx->heap);
     strbuf err;
     sb_init(&err);

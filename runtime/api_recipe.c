@@ -4,6 +4,7 @@
 
 #include "../frontend/frontend.h"
 #include "api_internal.h"
+#include "tune_db.h"
 #include "api_typed.h"
 
 /* Copies the rendered diagnostics into the context's message. */
@@ -26,6 +27,7 @@ static attnc_status parse_into(attnc_recipe *rc, const char *name, const char *t
     const char *file = name ? arena_strdup(&rc->arena, name) : "<recipe>";
     if (!file)
         return ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory reading the recipe");
+    tune_recipe_hash(text ? text : "", text ? len : 0, rc->text_hash);
     diag_list_init(&d, &rc->arena, file, text, len);
     rc->r = frontend_parse(&rc->arena, file, text, len, &d);
     if (rc->arena.failed)

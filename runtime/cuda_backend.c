@@ -10,6 +10,7 @@
 
 #include "../passes/pipeline.h"
 #include "api_backend.h"
+#include "api_kcache.h"
 #include "cuda_module.h"
 
 static void cuda_destroy(attnc_kernel *k)
@@ -95,6 +96,27 @@ static void gpu_schedule(attnc_kernel *k, const attnc_build_options *o, target_a
     sb_free(&sb);
 }
 
+/* PTX through the context's kernel cache, then the driver. A damaged cache
+ * entry (rebuilt) is noted in the kernel's message. */
+static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *err)
+{
+    strbuf ptx, note;
+    sb_init(&ptx);
+    sb_init(&note);
+    nvptx_kernel_info info;
+    memset(&info, 0, sizeof info);
+    cache_result how = CACHE_MISS;
+    attnc_status st =
+        kernel_ptx_cached(k->ctx, tk, k->r, &k->sched, arch, k->recipe_hash, &ptx, &info, &how, &note, err);
+    if (!st)
+        st = cuda_module_load(m, sb_cstr(&ptx), ptx.len, &info, err);
+    if (!st && how == CACHE_CORRUPT)
+        snprintf(k->errmsg, sizeof k->errmsg, "kernel cache: %s (entry rebuilt)", sb_cstr(&note));
+    sb_free(&ptx);
+    sb_free(&note);
+    return st;
+}
+
 attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
 {
     strbuf err;
@@ -110,7 +132,7 @@ attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
     }
     cuda_module *m = NULL;
     if (!st)
-        st = cuda_module_build(&m, tk, k->r, nvptx_arch_name(arch), &err);
+        st = load_cached(k, tk, arch, &m, &err);
     if (st) {
         kernel_error(k, st, "%s", err.failed ? "out of memory" : sb_cstr(&err));
     } else {

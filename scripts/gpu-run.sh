@@ -62,6 +62,18 @@ TESTS=$(ls "$B"/tests/gpu/test_gpu_test_* 2>/dev/null || true)
 if want tests; then
   echo "== 1. GPU tests"
   for t in $TESTS; do run "$(basename "$t")" 900 "$t"; done
+  # examples/aot_host: AOT output alone (embedded PTX, libcuda by dlopen).
+  [ -x "$B/bin/aot_host" ] && run aot_host 300 "$B/bin/aot_host"
+  # The AOT test runs <build>/bin/attnc and reads <source>/recipes at the
+  # paths compiled into it (tests/aot/paths.txt): link them here if absent.
+  A=$B/tests/aot
+  if [ -x "$A/test_unit_runtime_test_aot_gpu" ] && [ -f "$A/paths.txt" ]; then
+    src=$(sed -n 1p "$A/paths.txt"); bld=$(sed -n 2p "$A/paths.txt")
+    { [ -d "$src/recipes" ] || { mkdir -p "$(dirname "$src")" && ln -sfn "$ROOT" "$src"; }; } 2>/dev/null
+    { [ -x "$bld/bin/attnc" ] || { mkdir -p "$(dirname "$bld")" && ln -sfn "$B" "$bld"; }; } 2>/dev/null
+    if [ -d "$src/recipes" ] && [ -x "$bld/bin/attnc" ]; then run test_aot_gpu 900 "$A/test_unit_runtime_test_aot_gpu"
+    else note "test_aot_gpu: skipped (cannot reach $src or $bld)"; fi
+  fi
 fi
 
 if want sanitizer && [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -x "$SAN" ]; then

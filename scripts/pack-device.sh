@@ -2,7 +2,10 @@
 # pack-device.sh — build what the GPU machine runs and stage it in .device/
 # (git-ignored; name it in the device call's `carry`). The machine gets the
 # repository plus this folder: libattnc with LLVM linked in (stripped), the
-# attnc command, the GPU and PTX test programs, and the few shared libraries
+# attnc command, the GPU and PTX test programs, the AOT GPU test
+# (tests/aot/: test_unit_runtime_test_aot_gpu, with paths.txt naming the
+# source and build folders compiled into it) and examples/aot_host (bin/),
+# and the few shared libraries
 # a bare Ubuntu image may lack (libffi, xxhash, sqlite, cmocka).
 # usage: scripts/pack-device.sh [BUILD_DIR]   (default build-dev)
 set -euo pipefail
@@ -15,6 +18,10 @@ mkdir -p .device/lib .device/bin .device/tests/gpu
 strip --strip-unneeded -o .device/lib/libattnc.so.0 "$B"/lib/libattnc.so.0.*
 ln -s libattnc.so.0 .device/lib/libattnc.so
 cp "$B"/bin/attnc .device/bin/
+mkdir -p .device/tests/aot
+cp "$B"/tests/test_unit_runtime_test_aot_gpu .device/tests/aot/
+printf '%s\n%s\n' "$PWD" "$(cd "$B" && pwd)" > .device/tests/aot/paths.txt
+[ -x "$B"/bin/aot_host ] && cp "$B"/bin/aot_host .device/bin/
 find "$B"/tests/gpu -maxdepth 1 -type f -executable -name 'test_*' -exec cp {} .device/tests/gpu/ \;
 for lib in libffi.so.8 libxxhash.so.0 libsqlite3.so.0 libcmocka.so.0; do
   src=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')

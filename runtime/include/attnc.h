@@ -23,6 +23,12 @@
  *  - Thread safety: a context and everything made from it may be used by one
  *    thread at a time; distinct contexts may be used concurrently. The disk
  *    cache is safe across threads and processes.
+ *  - Kernel cache: a context opens one on its first CUDA build (folder
+ *    $ATTNC_CACHE_DIR, else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc;
+ *    memory-only, without an error, when the folder is unusable). CUDA
+ *    builds reuse the PTX of an identical kernel (same lowered IR, schedule,
+ *    arch and recipe text); a damaged entry is never loaded: it is rebuilt
+ *    and the build's note is left in attnc_kernel_errmsg.
  *  - No global state besides one-time initialisation (LLVM targets, the
  *    dlopen of libcuda), which is thread-safe.
  *  - Every launch validates shapes, strides, alignment, dtypes and pointers
@@ -161,7 +167,8 @@ ATTNC_API attnc_status attnc_args_set_scalar(attnc_args *a, const char *name, do
  * default stream), ignored for the CPU. On CUDA the launch is asynchronous. */
 ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream);
 
-/* The message of the last failed call on the kernel or its args. */
+/* The message of the last failed call on the kernel or its args; after a
+ * successful build, a note if any (e.g. a damaged cache entry rebuilt). */
 ATTNC_API const char *attnc_kernel_errmsg(const attnc_kernel *k);
 
 #ifdef __cplusplus

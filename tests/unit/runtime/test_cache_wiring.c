@@ -1,0 +1,152 @@
+/* test_cache_wiring.c — GPU kernel builds go through the context's kernel
+ * cache (no GPU needed: this drives the PTX step, kernel_ptx_cached, that
+ * cuda_kernel_build uses): a second build is a memory hit, a new context
+ * gets a disk hit, a bit-flipped entry is reported and rebuilt, never
+ * loaded; an unusable folder degrades to memory-only. */
+#include "tmpdir.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "passes/pipeline.h"
+#include "runtime/api_kcache.h"
+
+static const char SRC[] = "recipe causal\n"
+                          "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                          "mask   causal\n"
+                          "tile   q(128) kv(64) stages 2 warps 4\n";
+
+/* One PTX build in a fresh lowering; returns how the cache answered and
+ * the PTX in out (malloc'ed). */
+static cache_result build_once(attnc_context *ctx, char **out, strbuf *note)
+{
+    attnc_recipe *rc = NULL;
+    assert_int_equal(attnc_recipe_from_text(&rc, ctx, "causal.attn", SRC, strlen(SRC)), ATTNC_OK);
+    arena a;
+    arena_init(&a, &ctx->heap);
+    schedule s = nvptx_default_schedule(rc->r, TARGET_SM80);
+    strbuf ptx, err;
+    sb_init(&ptx);
+    sb_init(&err);
+    tir_kernel *tk = lower_recipe(&a, rc->r, &s, TARGET_SM80, &err);
+    assert_non_null(tk);
+    nvptx_kernel_info info;
+    cache_result how = CACHE_ERROR;
+    attnc_status st = kernel_ptx_cached(ctx, tk, rc->r, &s, TARGET_SM80, rc->text_hash, &ptx, &info, &how, note, &err);
+    if (st)
+        fail_msg("kernel_ptx_cached: %s", sb_cstr(&err));
+    assert_int_equal(info.arch, TARGET_SM80);
+    assert_non_null(strstr(sb_cstr(&ptx), ".entry"));
+    *out = sb_take(&ptx);
+    sb_free(&err);
+    arena_free_all(&a);
+    attnc_recipe_destroy(rc);
+    return how;
+}
+
+/* Flips one payload bit of the only .ptx entry under dir/<version>. */
+static void flip_entry(attnc_context *ctx)
+{
+    const char *dir = cache_dir(ctx->cache);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    char path[4096] = "";
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".ptx") && !strstr(e->d_name, ".tmp")) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            n++;
+        }
+    closedir(d);
+    assert_int_equal(n, 1);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 200, SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_true(c != EOF);
+    assert_int_equal(fseek(f, 200, SEEK_SET), 0);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+}
+
+static void test_memory_disk_corrupt(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make();
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    strbuf note;
+    sb_init(&note);
+    char *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+
+    attnc_context *c1 = NULL;
+    assert_int_equal(attnc_context_create(&c1, NULL), ATTNC_OK);
+    assert_int_equal(build_once(c1, &p1, &note), CACHE_MISS);
+    assert_int_equal(build_once(c1, &p2, &note), CACHE_HIT_MEMORY);
+    assert_string_equal(p1, p2);
+    cache_stats st = cache_get_stats(c1->cache);
+    assert_int_equal(st.mem_hits, 1);
+    assert_int_equal(st.builds, 1);
+    assert_true(strncmp(cache_dir(c1->cache), dir, strlen(dir)) == 0);
+
+    attnc_context *c2 = NULL; /* same process, new context: from disk */
+    assert_int_equal(attnc_context_create(&c2, NULL), ATTNC_OK);
+    assert_int_equal(build_once(c2, &p3, &note), CACHE_HIT_DISK);
+    assert_string_equal(p1, p3);
+    attnc_context_destroy(c2);
+
+    flip_entry(c1);
+    attnc_context *c3 = NULL;
+    assert_int_equal(attnc_context_create(&c3, NULL), ATTNC_OK);
+    sb_clear(&note);
+    assert_int_equal(build_once(c3, &p4, &note), CACHE_CORRUPT);
+    assert_true(note.len > 0);
+    assert_string_equal(p1, p4); /* rebuilt, not the damaged bytes */
+    assert_int_equal(cache_get_stats(c3->cache).corrupt, 1);
+    attnc_context_destroy(c3);
+    attnc_context_destroy(c1);
+
+    free(p1), free(p2), free(p3), free(p4);
+    sb_free(&note);
+    unsetenv("ATTNC_CACHE_DIR");
+    tmpdir_remove(dir);
+}
+
+static void test_unusable_folder_is_memory_only(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make();
+    char file[4200];
+    snprintf(file, sizeof file, "%s/not-a-folder", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    setenv("ATTNC_CACHE_DIR", file, 1);
+    strbuf note;
+    sb_init(&note);
+    char *p1 = NULL, *p2 = NULL;
+    attnc_context *c = NULL;
+    assert_int_equal(attnc_context_create(&c, NULL), ATTNC_OK);
+    assert_int_equal(build_once(c, &p1, &note), CACHE_MISS);
+    assert_int_equal(build_once(c, &p2, &note), CACHE_HIT_MEMORY);
+    assert_string_equal(p1, p2);
+    attnc_context_destroy(c);
+    free(p1), free(p2);
+    sb_free(&note);
+    unsetenv("ATTNC_CACHE_DIR");
+    tmpdir_remove(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_disk_corrupt),
+        cmocka_unit_test(test_unusable_folder_is_memory_only),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
