@@ -35,6 +35,8 @@ struct attnc_recipe {
 /* Backend-specific part of a kernel. The CUDA backend (branch gpu) plugs in
  * through these hooks; see api_backend.h. */
 typedef struct kernel_backend_ops kernel_backend_ops;
+/* Per-shape block tables (block_table.h); NULL until first needed. */
+typedef struct block_table_cache block_table_cache;
 
 struct attnc_kernel {
     attnc_context *ctx;
@@ -46,6 +48,7 @@ struct attnc_kernel {
     host_kernel host; /* CPU backend: JIT and signature */
     const kernel_backend_ops *ops; /* NULL for the CPU backend */
     void *backend_data;            /* owned by ops */
+    block_table_cache *btab;       /* block_table.c; freed by attnc_kernel_destroy */
     char errmsg[ERRMSG_CAP];
 };
 
