@@ -20,6 +20,19 @@ static bool add_arg(host_kernel *hk, host_arg_role role, int which, int dim)
     return true;
 }
 
+/* The KV_RANGE op in block-table mode, searched through nested blocks. */
+static const tir_op *find_block_table_range(const tir_block *b)
+{
+    for (const tir_op *op = b ? b->first : NULL; op; op = op->next) {
+        if (op->kind == TIR_KV_RANGE && op->range_mode == RANGE_BLOCK_TABLE)
+            return op;
+        const tir_op *in = find_block_table_range(op->body);
+        if (in)
+            return in;
+    }
+    return NULL;
+}
+
 /* The argument list, in order; see host_codegen.h. */
 static bool plan_signature(const recipe *r, host_kernel *hk)
 {
@@ -42,6 +55,8 @@ static bool plan_signature(const recipe *r, host_kernel *hk)
         for (int d = 0; d < r->params[p].ndim; d++)
             ok &= add_arg(hk, HROLE_PARAM_SHAPE, p, d);
     }
+    if (hk->block_table)
+        ok &= add_arg(hk, HROLE_BLOCK_TABLE, 0, 0);
     ok &= add_arg(hk, HROLE_SCRATCH, 0, 0);
     return ok;
 }
@@ -84,7 +99,7 @@ static bool declare_function(hgen *g, const host_kernel *hk)
         case HROLE_PARAM: g->param_ptr[a->which] = v; break;
         case HROLE_PARAM_STRIDE: g->param_stride[a->which][a->dim] = v; break;
         case HROLE_PARAM_SHAPE: g->param_shape[a->which][a->dim] = v; break;
-        case HROLE_BLOCK_TABLE: break;
+        case HROLE_BLOCK_TABLE: g->block_table = v; break;
         case HROLE_SCRATCH: g->scratch = v; break;
         }
     }
@@ -171,6 +186,8 @@ bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int 
     if (ir_text)
         *ir_text = NULL;
     out->args = ARENA_ARRAY(a, host_arg, HOST_MAX_ARGS);
+    out->range_op = r->family == FAMILY_LINEAR ? NULL : find_block_table_range(tk->body);
+    out->block_table = out->range_op != NULL;
     if (!out->args || !plan_signature(r, out)) {
         sb_puts(err, out->args ? "too many kernel arguments for the host backend" : "out of memory");
         return false;

@@ -31,6 +31,7 @@ typedef struct hval {
     int ext[SCHED_MAX_DIMS];
     /* TV_RANGE: inclusive kv tile index bounds per dim */
     LLVMValueRef rlo[SCHED_MAX_DIMS], rhi[SCHED_MAX_DIMS];
+    bool btable; /* TV_RANGE of a RANGE_BLOCK_TABLE op: the FOR consults the table */
     /* TV_CLASS */
     LLVMValueRef full, empty;
 } hval;
@@ -56,6 +57,7 @@ typedef struct hgen {
     LLVMValueRef size[SZ_MAX];
     LLVMValueRef *param_ptr, (*param_stride)[4], (*param_shape)[4];
     LLVMValueRef scratch;
+    LLVMValueRef block_table; /* u8 table (HROLE_BLOCK_TABLE) or NULL when the kernel has none */
     size_t scratch_bytes;
 
     /* the current program */
@@ -66,6 +68,9 @@ typedef struct hgen {
     /* where the innermost FOR's yield writes (its iteration values) */
     hval **yield_to;
     int nyield;
+    /* block-table entry of the current (query, key) tile pair, i8; NULL
+     * outside a block-table FOR body. TILE_CLASS reads 2 as full. */
+    LLVMValueRef bt_entry;
 
     /* tir_value -> hval */
     const tir_value *map_key[HGEN_MAP_SLOTS];

@@ -2,9 +2,12 @@
  *
  * KV_RANGE evaluates the mask analysis' closed-form bounds (RANGE_BOUNDS)
  * over the query box corners and clamps them to the grid of kv tiles;
- * RANGE_ALL visits every tile; RANGE_BLOCK_TABLE also visits every tile on
- * the host — correct because TILE_CLASS/SCORE still mask per element, and
- * the table only saves work. FOR keeps its iteration values in buffers of
+ * RANGE_ALL visits every tile; RANGE_BLOCK_TABLE visits every tile but
+ * the FOR reads the runtime's table (HROLE_BLOCK_TABLE, row-major
+ * [query tile][key tile], mask_block_table_build) per pair: 0 skips the
+ * body (the iteration values keep their previous contents), 2 makes
+ * TILE_CLASS full (no per-element mask), 1 leaves the mask to decide. A NULL
+ * table reads as all 1 (every tile, per-element mask). FOR keeps its iteration values in buffers of
  * its own: inits are copied in, YIELD copies the new values over them, and
  * the loop's results are those buffers after the last iteration. */
 #include "host_gen.h"
@@ -42,6 +45,7 @@ static bool emit_kv_range(hgen *g, const tir_op *op)
         return false;
     rg->kind = TV_RANGE;
     rg->nd = g->nd;
+    rg->btable = op->range_mode == RANGE_BLOCK_TABLE && g->block_table && !g->linear;
     for (int d = 0; d < g->nd; d++) {
         LLVMValueRef last = LLVMBuildSub(g->b, hgen_tiles_along(g, true, d, kv_extent(g, d)), hc_i64(g, 1), "");
         rg->rlo[d] = hc_i64(g, 0);
@@ -72,11 +76,61 @@ static hval *iter_buffer(hgen *g, const tir_value *arg, const hval *init)
     return h;
 }
 
+/* Row-major linear tile index of the current query tile (kside false) or
+ * of kbox's key tile, and the tile count of that side. */
+static LLVMValueRef linear_tile(hgen *g, bool kside, const hval *kbox, LLVMValueRef *count)
+{
+    LLVMValueRef idx = hc_i64(g, 0), n = hc_i64(g, 1);
+    for (int d = 0; d < g->nd; d++) {
+        int ext = kside ? kbox->ext[d] : g->tk->sched.q_tile[d];
+        LLVMValueRef nd = hgen_tiles_along(g, kside, d, ext);
+        LLVMValueRef id = kside ? LLVMBuildSDiv(g->b, kbox->lo[d], hc_i64(g, ext), "") : g->qtile[d];
+        idx = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, idx, nd, ""), id, "");
+        n = LLVMBuildMul(g->b, n, nd, "");
+    }
+    *count = n;
+    return idx;
+}
+
+/* The table entry of the current tile pair (i8); a NULL table reads 1. */
+static LLVMValueRef block_table_entry(hgen *g, const hval *kbox)
+{
+    LLVMValueRef nq, nk;
+    LLVMValueRef qi = linear_tile(g, false, kbox, &nq);
+    LLVMValueRef ki = linear_tile(g, true, kbox, &nk);
+    LLVMValueRef idx = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, qi, nk, ""), ki, "");
+    LLVMValueRef one = LLVMGetNamedGlobal(g->mod, "attnc_bt_one");
+    if (!one) {
+        one = LLVMAddGlobal(g->mod, g->i8, "attnc_bt_one");
+        LLVMSetInitializer(one, LLVMConstInt(g->i8, 1, false));
+        LLVMSetGlobalConstant(one, true);
+        LLVMSetLinkage(one, LLVMPrivateLinkage);
+    }
+    LLVMValueRef at = LLVMBuildGEP2(g->b, g->i8, g->block_table, &idx, 1, "");
+    LLVMValueRef is_null = LLVMBuildIsNull(g->b, g->block_table, "");
+    return LLVMBuildLoad2(g->b, g->i8, LLVMBuildSelect(g->b, is_null, one, at, ""), "bt");
+}
+
+/* The body for one tile pair; with a block table, only when its entry is not 0. */
+static bool emit_for_body(hgen *g, const tir_op *op, const hval *rg, const hval *kbox)
+{
+    if (!rg->btable)
+        return host_emit_block(g, op->body);
+    LLVMValueRef e = block_table_entry(g, kbox);
+    hif h = hgen_if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, e, LLVMConstInt(g->i8, 0, false), ""));
+    LLVMValueRef saved = g->bt_entry;
+    g->bt_entry = e;
+    bool ok = host_emit_block(g, op->body);
+    g->bt_entry = saved;
+    hgen_if_end(g, &h);
+    return ok;
+}
+
 /* Emits the body once per kv tile of the range (nested per dim). */
 static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox, int d)
 {
     if (d == g->nd)
-        return host_emit_block(g, op->body);
+        return emit_for_body(g, op, rg, kbox);
     LLVMValueRef end = LLVMBuildAdd(g->b, rg->rhi[d], hc_i64(g, 1), "");
     hloop l = hgen_loop_begin(g, rg->rlo[d], end);
     kbox->lo[d] = LLVMBuildMul(g->b, l.iv, hc_i64(g, kbox->ext[d]), "");
@@ -151,6 +205,9 @@ static bool emit_tile_class(hgen *g, const tir_op *op)
     c->empty = op->empty_expr ? hgen_expr(&x, op->empty_expr) : LLVMConstInt(g->i1, 0, false);
     if (c->empty && LLVMTypeOf(c->empty) != g->i1)
         c->empty = LLVMBuildICmp(g->b, LLVMIntNE, c->empty, LLVMConstInt(LLVMTypeOf(c->empty), 0, false), "");
+    if (c->full && g->bt_entry) /* the table says full: no per-element mask */
+        c->full = LLVMBuildOr(g->b, c->full,
+                              LLVMBuildICmp(g->b, LLVMIntEQ, g->bt_entry, LLVMConstInt(g->i8, 2, false), ""), "");
     return !g->failed;
 }
 

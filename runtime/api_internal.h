@@ -40,6 +40,8 @@ struct attnc_recipe {
 /* Backend-specific part of a kernel. The CUDA backend (branch gpu) plugs in
  * through these hooks; see api_backend.h. */
 typedef struct kernel_backend_ops kernel_backend_ops;
+/* Per-shape block tables (block_table.h); NULL until first needed. */
+typedef struct block_table_cache block_table_cache;
 
 struct attnc_kernel {
     attnc_context *ctx;
@@ -52,6 +54,7 @@ struct attnc_kernel {
     const kernel_backend_ops *ops; /* NULL for the CPU backend */
     void *backend_data;            /* owned by ops */
     char recipe_hash[33];          /* of the recipe text; "" (not cached) when unknown */
+    block_table_cache *btab;       /* block_table.c; freed by attnc_kernel_destroy */
     char errmsg[ERRMSG_CAP];       /* after a successful build: a note, if any */
 };
 

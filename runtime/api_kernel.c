@@ -6,6 +6,7 @@
 #include "../codegen/nvptx_kernel.h"
 #include "../passes/pipeline.h"
 #include "api_backend.h"
+#include "block_table.h"
 
 /* The CUDA backend (runtime/cuda_backend.c) may be left out of a build. */
 #pragma weak cuda_kernel_build
@@ -156,6 +157,7 @@ void attnc_kernel_destroy(attnc_kernel *k)
     if (k->ops && k->ops->destroy)
         k->ops->destroy(k);
     host_kernel_release(&k->host);
+    block_table_cache_free(k);
     attnc_context *ctx = k->ctx;
     arena_free_all(&k->arena);
     ctx_free(ctx, k);

@@ -2,8 +2,10 @@
  * kernel's backend. The CPU backend fills the generated function's argument
  * list from its signature and calls it through libffi (host_call.c). */
 #include <stdint.h>
+#include <string.h>
 
 #include "api_backend.h"
+#include "block_table.h"
 #include "host_call.h"
 
 static host_value arg_value(const host_arg *a, const launch_problem *p)
@@ -20,7 +22,7 @@ static host_value arg_value(const host_arg *a, const launch_problem *p)
     case HROLE_PARAM: v.p = pt ? pt->data : NULL; break;
     case HROLE_PARAM_STRIDE: v.i = pt && a->dim < pt->ndim ? pt->stride[a->dim] : 0; break;
     case HROLE_PARAM_SHAPE: v.i = pt && a->dim < pt->ndim ? pt->shape[a->dim] : 1; break;
-    case HROLE_BLOCK_TABLE: v.p = NULL; break;
+    case HROLE_BLOCK_TABLE: v.p = NULL; break; /* filled by launch_host */
     case HROLE_SCRATCH: v.p = NULL; break; /* filled by launch_host */
     }
     return v;
@@ -31,6 +33,14 @@ attnc_status launch_host(attnc_kernel *k, const launch_problem *p)
     const host_kernel *hk = &k->host;
     if (p->sizes[SZ_BATCH] * p->sizes[SZ_HEADS] * p->sizes[SZ_TOKENS] == 0)
         return ATTNC_OK; /* nothing to compute */
+    const uint8_t *table = NULL;
+    if (hk->block_table) { /* cached per shape; NULL (every tile) is also correct */
+        size_t table_bytes;
+        attnc_status st = ATTNC_OK;
+        table = block_table_for(k, p, &table_bytes, &st);
+        if (st)
+            return st;
+    }
     /* 64 bytes of slack so the block can be aligned for vector loads */
     char *scratch = ctx_alloc(k->ctx, hk->scratch_bytes + 64);
     if (!scratch)
@@ -42,6 +52,8 @@ attnc_status launch_host(attnc_kernel *k, const launch_problem *p)
         vals[i] = arg_value(&hk->args[i], p);
         if (hk->args[i].role == HROLE_SCRATCH)
             vals[i].p = aligned;
+        if (hk->args[i].role == HROLE_BLOCK_TABLE)
+            memcpy(&vals[i].p, &table, sizeof table); /* the kernel only reads it */
     }
     int32_t ret = 0;
     bool called = host_call(hk->fn, hk->args, hk->nargs, vals, &ret);
