@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# full-run.sh — the whole GPU session in one command (GPU machine, repo root,
+# `.device/` from scripts/pack-device.sh carried, optionally `.whl/` with
+# fla-core for the linear anchors): GPU tests, benchmarks with anchors, the
+# linear-attention comparison, schedule sweeps for the D=128 cases and a short
+# `attnc tune` on CUDA. Everything lands in $OUT/full-run.tgz; the tables print.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+export OUT LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export ATTNC_CACHE_DIR=$OUT/cache
+A=.device/bin/attnc
+
+STEPS="tests bench anchors" timeout 400 scripts/gpu-run.sh .device > "$OUT/gpu-run.txt" 2>&1
+sed -n '/-- summary/,$p' "$OUT/gpu-run.txt"
+
+if ls .whl/*.whl > /dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
+    PYTHONPATH=/tmp/site timeout 150 python3 bench/linear_anchors.py --attnc $A > "$OUT/linear.txt" 2>&1
+  tail -8 "$OUT/linear.txt"
+fi
+
+echo "== schedule sweeps (D=128)"
+S=("q=128 kv=64 stages=2 warps=8" "q=128 kv=32 stages=3 warps=8" "q=128 kv=128 stages=2 warps=8"
+   "q=64 kv=64 stages=2 warps=4" "q=128 kv=64 stages=3 warps=8" "q=64 kv=32 stages=3 warps=4")
+{
+  bench/sweep.sh $A bench/recipes/dense_d128.attn batch=2,heads=16,tokens=8192 "${S[@]}"
+  bench/sweep.sh $A bench/recipes/causal_d128.attn batch=2,heads=16,tokens=8192 "${S[@]}"
+  bench/sweep.sh $A bench/recipes/swa_w1024.attn batch=1,heads=16,tokens=16384 "${S[@]}"
+} 2>&1 | tee "$OUT/sweep.txt" | sed -E 's/"(cold_compile|kept_pairs|shape|recipe)[^,]*,//g' | cut -c1-220
+
+echo "== attnc tune on CUDA"
+timeout 90 $A tune bench/recipes/causal_d128.attn --shape batch=2,heads=16,tokens=8192 --max 6 > "$OUT/tune.txt" 2>&1
+echo "tune exit $?"; tail -10 "$OUT/tune.txt"
+
+cd "$OUT" && tar czf full-run.tgz --exclude=full-run.tgz --exclude=cache . 2>/dev/null
+find "$OUT" -mindepth 1 -maxdepth 1 ! -name full-run.tgz ! -name results.md -exec rm -rf {} +
