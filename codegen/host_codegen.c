@@ -132,6 +132,8 @@ bool host_emit_block(hgen *g, const tir_block *b)
         case TIR_DECAY_MASK:
         case TIR_STATE_APPLY:
         case TIR_STATE_UPDATE: host_op_linear(g, op); break;
+        case TIR_WAIT:
+        case TIR_BARRIER: break; /* one thread, no async copies: nothing to wait for */
         default: hgen_fail(g, "internal error: host codegen: unknown op kind %d", (int)op->kind); break;
         }
     }

@@ -63,6 +63,8 @@ static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
         case TIR_YIELD:
         case TIR_FILL:
         case TIR_ADD:
+        case TIR_WAIT:    /* the FA2 loop waits for a stage's K and V together, then */
+        case TIR_BARRIER: /* a barrier, at the top of each iteration: stricter than the marks */
             break;
         default:
             return refuse(err, NVPTX_UNSUPPORTED, "GPU: tile op '%s' inside the key loop is not supported yet",
@@ -86,6 +88,8 @@ static nvptx_status read_top(const tir_kernel *k, fa_plan *p, strbuf *err)
             nvptx_status st = read_body(op->body, p, err);
             if (st)
                 return st;
+            if (op->stages > 0) /* the pipelining pass's depth wins over the schedule's */
+                p->stages = op->stages;
             have_for = true;
             break;
         }

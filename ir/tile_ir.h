@@ -61,6 +61,11 @@
  * With `normalize`, v tiles get one extra ones column (load attr aug=1, so
  * Dv+1 columns), the state carries z in its last column, and the output goes
  * through `finalize %o` (one operand: column j / last column, 0 when 0).
+ *
+ * The `pipelining` pass (GPU targets) gives the key loop a software pipeline:
+ * `for {stages=S}`, its k/v loads `{prefetch=1}`, a `wait %t {pending=S-1}`
+ * before each prefetched tile's first use and a `barrier` before the yield
+ * (the stage's shared buffer is refilled next). docs/TILE_IR.md, "Pipelining".
  * Non-causal linear attention is two loops: the first only accumulates S
  * with state_update, the second applies it (state_apply, no intra part).
  */
@@ -169,7 +174,12 @@ typedef enum {
     /* linear: state_update state, k, v, kbox -> state' [decay, param] */                      \
     X(STATE_UPDATE, "state_update", 4, 1, false)                                                \
     /* elementwise add a, b */                                                                 \
-    X(ADD, "add", 2, 1, false)
+    X(ADD, "add", 2, 1, false)                                                                  \
+    /* pipelining: wait tile [pending]: the prefetched load of tile has landed; at most        \
+     * `pending` later stages of the enclosing for may still be in flight */                  \
+    X(WAIT, "wait", 1, 0, false)                                                                \
+    /* pipelining: block-wide barrier (every thread of the program arrives first) */           \
+    X(BARRIER, "barrier", 0, 0, false)
 
 typedef enum {
 #define X(id, name, nopnd, nres, body) TIR_##id,
@@ -205,6 +215,9 @@ typedef struct tir_op {
     expr *range_hi[SCHED_MAX_DIMS]; /* last kv tile index per dim (inclusive; empty if < lo) */
     int feature;                    /* FEATURE_MAP: feature_map value */
     int decay;                      /* DECAY_MASK, STATE_*: decay_kind value */
+    bool prefetch;                  /* LOAD in a pipelined for body: issued `stages - 1` iterations ahead */
+    int stages;                     /* FOR: software pipeline depth (0: not pipelined) */
+    int pending;                    /* WAIT: later stages that may still be in flight */
 
     tir_block *body; /* FOR */
     struct tir_op *next;

@@ -349,6 +349,18 @@ static bool attr_flag(tparser *ps, bool *out)
     return v == 0 || v == 1 || perr(ps, "flag must be 0 or 1", NULL);
 }
 
+/* A small int attribute (stages, pending); the verifier checks its range. */
+static bool attr_int(tparser *ps, int *out)
+{
+    long v;
+    if (!integer(ps, &v))
+        return false;
+    if (v < -1000 || v > 1000)
+        return perr(ps, "integer attribute out of range", NULL);
+    *out = (int)v;
+    return true;
+}
+
 static bool attr_float(tparser *ps, double *out)
 {
     const char *w;
@@ -389,6 +401,12 @@ static bool attribute(tparser *ps, tir_op *op)
         return attr_flag(ps, &op->aug);
     if (word_eq(w, n, "trans_b"))
         return attr_flag(ps, &op->trans_b);
+    if (word_eq(w, n, "prefetch"))
+        return attr_flag(ps, &op->prefetch);
+    if (word_eq(w, n, "stages"))
+        return attr_int(ps, &op->stages);
+    if (word_eq(w, n, "pending"))
+        return attr_int(ps, &op->pending);
     if (word_eq(w, n, "base2"))
         return attr_flag(ps, &op->base2);
     if (word_eq(w, n, "value"))

@@ -129,6 +129,15 @@ static void print_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
             print_param_attr(out, k, op->param);
         if (op->kind == TIR_LOAD && op->aug)
             sb_puts(out, " aug=1");
+        if (op->kind == TIR_LOAD && op->prefetch)
+            sb_puts(out, " prefetch=1");
+        break;
+    case TIR_FOR:
+        if (op->stages)
+            sb_printf(out, " stages=%d", op->stages);
+        break;
+    case TIR_WAIT:
+        sb_printf(out, " pending=%d", op->pending);
         break;
     case TIR_FILL:
         sb_puts(out, " value=");

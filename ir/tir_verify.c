@@ -152,6 +152,8 @@ static bool verify_op(vctx *c, tir_op *op, tir_op *owner)
                     op->nresults);
     if ((op->body != NULL) != (op->kind == TIR_FOR))
         return tir_vfail(c, -1, "only for has a body");
+    if (!verify_pipe_rules(c, op, owner))
+        return false;
     if (op->kind == TIR_YIELD)
         return verify_yield(c, op, owner, op->next == NULL);
     if (op->kind == TIR_FOR && !verify_for(c, op))

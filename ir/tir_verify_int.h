@@ -23,5 +23,7 @@ bool tir_vsame_dim(int a, int b);
 bool tir_vsame_shape(const tir_type *a, const tir_type *b);
 const char *tir_vkind_name(tir_value_kind k);
 bool verify_op_rules(vctx *c, const tir_op *op);
+/* Pipeline markers (ir/tir_verify_pipe.c); owner: the for whose body holds op, or NULL. */
+bool verify_pipe_rules(vctx *c, const tir_op *op, const tir_op *owner);
 
 #endif

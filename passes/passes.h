@@ -13,5 +13,6 @@ bool pass_tiling(tir_kernel *k, const recipe *r, strbuf *err);
 bool pass_mask_analysis(tir_kernel *k, const recipe *r, strbuf *err);
 bool pass_fusion(tir_kernel *k, const recipe *r, strbuf *err);
 bool pass_layout(tir_kernel *k, const recipe *r, strbuf *err);
+bool pass_pipelining(tir_kernel *k, const recipe *r, strbuf *err);
 
 #endif

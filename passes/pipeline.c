@@ -13,6 +13,7 @@ static const pass_info pass_list[] = {
     {"mask_analysis", "interval arithmetic: key-tile ranges, full/empty tile classes", pass_mask_analysis},
     {"fusion", "fold scale*log2(e) into the score; exp2 softmax; P stays in registers", pass_fusion},
     {"layout", "memory spaces and register layouts for the target", pass_layout},
+    {"pipelining", "GPU: prefetch K/V stages ahead, waits before first use, barrier before reuse", pass_pipelining},
     {NULL, NULL, NULL},
 };
 

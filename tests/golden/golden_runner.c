@@ -5,7 +5,7 @@
  * For every RECIPES_DIR/NAME.attn and every pass P (pipeline.c's table),
  * lowers the recipe for the host with its own schedule (or the default) and
  * compares the IR after P with GOLDEN_DIR/NAME.P.tir; the GPU layout is
- * checked too, as NAME.layout.sm_80.tir. Every golden file must also round
+ * checked too, as NAME.layout.sm_80.tir and NAME.pipelining.sm_80.tir. Every golden file must also round
  * trip: parse -> print gives the same text. Prints [PASS]/[FAIL] per file
  * and a summary; exit 1 on any failure. With ATTNC_UPDATE_GOLDEN=1 the
  * files are (re)written instead. */
@@ -143,6 +143,7 @@ static void one_recipe(stats *st, const char *rdir, const char *gdir, const char
         for (const pass_info *p = pass_table(); p->name; p++)
             one_pass(st, r, gdir, base, p->name, TARGET_HOST);
         one_pass(st, r, gdir, base, "layout", TARGET_SM80);
+        one_pass(st, r, gdir, base, "pipelining", TARGET_SM80);
     }
     arena_free_all(&a);
 }

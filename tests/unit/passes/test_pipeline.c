@@ -114,7 +114,7 @@ static void bad_schedules_and_pass_names_are_reported(void **state)
     assert_non_null(strstr(sb_cstr(&err), "unknown pass 'no_such_pass'"));
     assert_null(pass_find("no_such_pass"));
     assert_non_null(pass_find("mask_analysis"));
-    assert_int_equal(pass_count(), 5);
+    assert_int_equal(pass_count(), 6);
     sb_free(&err);
     arena_free_all(&a);
 }
@@ -132,6 +132,56 @@ static void fusion_folds_log2e_into_the_scale(void **state)
     tir_print(&out, k);
     assert_non_null(strstr(out.data, "score=(mul s 0.18033688011112042)")); /* 0.125 * log2(e) */
     assert_null(strstr(out.data, "base2=0"));
+    sb_free(&out);
+    sb_free(&err);
+    arena_free_all(&a);
+}
+
+/* The for body's ops, in order, as a list of names ("load wait dot ..."). */
+static void body_ops(const tir_kernel *k, strbuf *out)
+{
+    for (const tir_op *op = k->body->first; op; op = op->next)
+        if (op->kind == TIR_FOR)
+            for (const tir_op *o = op->body->first; o; o = o->next)
+                sb_printf(out, "%s%s", tir_op_name(o->kind), o->next ? " " : "");
+}
+
+/* GPU: stages from the schedule, K/V prefetched, a wait right before each
+ * tile's first use, a barrier before the yield. Host: unchanged. */
+static void pipelining_marks_the_key_loop_on_gpu_only(void **state)
+{
+    arena a;
+    arena_init(&a, NULL);
+    recipe *r = rb_recipe(&a, "causal", 0);
+    r->mask = rb_causal(&a);
+    strbuf out, err;
+    sb_init(&out);
+    sb_init(&err);
+    schedule s = schedule_default(1, TARGET_SM80, false);
+    s.stages = 3;
+    tir_kernel *k = lower_recipe(&a, r, &s, TARGET_SM80, &err);
+    assert_non_null(k);
+    body_ops(k, &out);
+    assert_string_equal(out.data, "load wait dot tile_class score softmax_update load rescale wait dot barrier yield");
+    const tir_op *loop = k->body->first;
+    while (loop->kind != TIR_FOR)
+        loop = loop->next;
+    assert_int_equal(loop->stages, 3);
+    for (const tir_op *o = loop->body->first; o; o = o->next) {
+        if (o->kind == TIR_LOAD)
+            assert_true(o->prefetch);
+        if (o->kind == TIR_WAIT) {
+            assert_int_equal(o->pending, 2);
+            assert_ptr_equal(o->next->operands[1], o->operands[0]); /* dot's b operand: the K or V tile */
+        }
+    }
+    sb_clear(&out);
+    assert_non_null(lower_recipe_until(&a, r, NULL, TARGET_HOST, NULL, &out, &err));
+    assert_non_null(strstr(out.data, "// after pipelining (unchanged)\n"));
+    assert_null(strstr(out.data, "{ stages="));
+    assert_null(strstr(out.data, "prefetch"));
+    assert_null(strstr(out.data, "wait "));
+    assert_null(strstr(out.data, "barrier"));
     sb_free(&out);
     sb_free(&err);
     arena_free_all(&a);
@@ -191,6 +241,7 @@ int main(void)
         cmocka_unit_test(dump_after_every_pass),
         cmocka_unit_test(bad_schedules_and_pass_names_are_reported),
         cmocka_unit_test(fusion_folds_log2e_into_the_scale),
+        cmocka_unit_test(pipelining_marks_the_key_loop_on_gpu_only),
         cmocka_unit_test(expressions_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
