@@ -3,10 +3,27 @@
 #include "cuda_driver.h"
 #include "cuda_module.h"
 
+#include <stdlib.h>
+
+/* Memory and timers may be used before any kernel is built (the tuner and
+ * tests allocate first), so make sure some context is current: the primary
+ * context of $ATTNC_DEVICE (default 0), retained for the process's life. */
+static attnc_status ensure_context(const cuda_api *a, strbuf *err)
+{
+    CUcontext cur = NULL;
+    if (a->cuCtxGetCurrent(&cur) == CUDA_SUCCESS && cur)
+        return ATTNC_OK;
+    const char *s = getenv("ATTNC_DEVICE");
+    CUdevice dev;
+    return cuda_context_acquire(s && *s ? atoi(s) : 0, &dev, err);
+}
+
 #define API(a, err)                                                                                \
     const cuda_api *a;                                                                             \
     {                                                                                              \
         attnc_status st_ = cuda_api_get(&a, err);                                                  \
+        if (!st_)                                                                                  \
+            st_ = ensure_context(a, err);                                                          \
         if (st_)                                                                                   \
             return st_;                                                                            \
     }
