@@ -7,7 +7,7 @@
 
 typedef struct counter {
     const mask_info *mi;
-    expr_env env;
+    eval_env env;
     const recipe *r;
     const bench_param_host *params;
     bool failed;
@@ -67,7 +67,7 @@ static int64_t count_partial(counter *c, const tok_box *qb, const tok_box *kb)
         memcpy(k, kb->lo, sizeof k);
         do {
             int64_t v = 0;
-            expr_env_set_point(&c->env, flat(c, q), flat(c, k));
+            eval_env_set_point(&c->env, flat(c, q), flat(c, k));
             if (!expr_eval_int(c->mi->mask, &c->env, &v))
                 c->failed = true;
             kept += v != 0;

@@ -40,7 +40,7 @@ static double as_f(expr_val v)
     return v.type == TY_FLOAT ? v.f : (double)v.i;
 }
 
-static int64_t coord_value(const expr *e, const expr_env *env)
+static int64_t coord_value(const expr *e, const eval_env *env)
 {
     int d = e->u.coord.dim;
     bool q = e->u.coord.side == SIDE_Q;
@@ -55,7 +55,7 @@ static int64_t coord_value(const expr *e, const expr_env *env)
     return 0;
 }
 
-static bool eval_leaf(const expr *e, const expr_env *env, expr_val *out)
+static bool eval_leaf(const expr *e, const eval_env *env, expr_val *out)
 {
     out->type = e->type;
     switch (e->kind) {
@@ -200,7 +200,7 @@ static bool eval_binary(const expr *e, expr_val a, expr_val b, expr_val *out)
     return true;
 }
 
-static bool eval_param(const expr *e, const expr_env *env, expr_val *out)
+static bool eval_param(const expr *e, const eval_env *env, expr_val *out)
 {
     int64_t idx[8];
     if (!env->param || e->nargs > 8)
@@ -218,7 +218,7 @@ static bool eval_param(const expr *e, const expr_env *env, expr_val *out)
     return true;
 }
 
-bool expr_eval(const expr *e, const expr_env *env, expr_val *out)
+bool expr_eval(const expr *e, const eval_env *env, expr_val *out)
 {
     if (!e)
         return false;
@@ -245,7 +245,7 @@ bool expr_eval(const expr *e, const expr_env *env, expr_val *out)
     }
 }
 
-bool expr_eval_int(const expr *e, const expr_env *env, int64_t *out)
+bool expr_eval_int(const expr *e, const eval_env *env, int64_t *out)
 {
     expr_val v;
     if (!expr_eval(e, env, &v))
@@ -254,7 +254,7 @@ bool expr_eval_int(const expr *e, const expr_env *env, int64_t *out)
     return true;
 }
 
-void expr_env_set_point(expr_env *env, int64_t qt, int64_t kt)
+void eval_env_set_point(eval_env *env, int64_t qt, int64_t kt)
 {
     env->qt = qt;
     env->kt = kt;

@@ -16,7 +16,7 @@
 
 #include "expr.h"
 
-typedef struct expr_env {
+typedef struct eval_env {
     int64_t sizes[SZ_MAX];
     int grid_ndim;              /* 0: plain sequence */
     int64_t head, kv_head, batch;
@@ -28,7 +28,7 @@ typedef struct expr_env {
      * cannot be evaluated. idx holds the evaluated index arguments. */
     int64_t (*param)(void *user, int param, const int64_t *idx, int nidx);
     void *param_user;
-} expr_env;
+} eval_env;
 
 typedef struct expr_val {
     expr_type type;
@@ -36,12 +36,12 @@ typedef struct expr_val {
     double f;  /* TY_FLOAT */
 } expr_val;
 
-bool expr_eval(const expr *e, const expr_env *env, expr_val *out);
+bool expr_eval(const expr *e, const eval_env *env, expr_val *out);
 /* Convenience: bool/int result; false when not evaluable. */
-bool expr_eval_int(const expr *e, const expr_env *env, int64_t *out);
+bool expr_eval_int(const expr *e, const eval_env *env, int64_t *out);
 
 /* Sets q/k point coordinates from flat indices (grid coords derived). */
-void expr_env_set_point(expr_env *env, int64_t qt, int64_t kt);
+void eval_env_set_point(eval_env *env, int64_t qt, int64_t kt);
 
 /* Floor division and modulo with a zero divisor giving 0. */
 int64_t expr_floordiv(int64_t a, int64_t b);

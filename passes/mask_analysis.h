@@ -49,23 +49,23 @@ typedef struct tok_box {
 } tok_box;
 
 /* Token extents per tile dim of the query side (q = true) or key side. */
-void mask_extents(const mask_info *mi, const expr_env *env, bool q, int64_t ext[SCHED_MAX_DIMS]);
+void mask_extents(const mask_info *mi, const eval_env *env, bool q, int64_t ext[SCHED_MAX_DIMS]);
 /* Number of tiles per dim and in all. */
-int64_t mask_tile_count(const mask_info *mi, const expr_env *env, bool q, int64_t n[SCHED_MAX_DIMS]);
+int64_t mask_tile_count(const mask_info *mi, const eval_env *env, bool q, int64_t n[SCHED_MAX_DIMS]);
 /* The box of tile `linear` (row-major tile index). */
-void mask_tile_box(const mask_info *mi, const expr_env *env, bool q, int64_t linear, tok_box *out);
+void mask_tile_box(const mask_info *mi, const eval_env *env, bool q, int64_t linear, tok_box *out);
 
 /* Classifies a query box against a key box for env's head and batch (env
  * sizes must be set; boxes in token coordinates, clipped). */
-mask_class mask_classify_boxes(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k);
+mask_class mask_classify_boxes(const mask_info *mi, const eval_env *env, const tok_box *q, const tok_box *k);
 
 /* First/last key tile index per dim for a query box: from the closed-form
  * bounds, or every tile for RANGE_ALL / RANGE_BLOCK_TABLE. Returns false
  * when the range is empty. */
-bool kv_range_eval(const mask_info *mi, const expr_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
+bool kv_range_eval(const mask_info *mi, const eval_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
                    int64_t hi[SCHED_MAX_DIMS]);
 /* The same for a kv_range op of a kernel (its lo/hi expressions). */
-bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const expr_env *env, const tok_box *q,
+bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q,
                       int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS]);
 
 /* The block table: table[qi * nk + ki] = 0 skip, 1 partial, 2 full, for
@@ -73,7 +73,7 @@ bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const expr_env *env
  * interval evaluation (runtime tensors unknown; masks reading the head are
  * classified for every head at once: skip only when no head keeps a pair).
  * cap is the table's size in bytes; returns false when it is too small. */
-bool mask_block_table_build(const mask_info *mi, const expr_env *env, uint8_t *table, size_t cap);
+bool mask_block_table_build(const mask_info *mi, const eval_env *env, uint8_t *table, size_t cap);
 
 /* Wasted-work report for one (batch 0, head 0) slice. */
 typedef struct mask_work {
@@ -87,6 +87,6 @@ typedef struct mask_work {
 
 /* Walks every tile pair (cost: kept-pair counting evaluates the mask once
  * per pair of every visited tile; with check_all, of every tile). */
-bool mask_work_report(const mask_info *mi, const expr_env *env, bool check_all, mask_work *out);
+bool mask_work_report(const mask_info *mi, const eval_env *env, bool check_all, mask_work *out);
 
 #endif

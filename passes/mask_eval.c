@@ -5,7 +5,7 @@
 
 #include "mask_analysis.h"
 
-void mask_extents(const mask_info *mi, const expr_env *env, bool q, int64_t ext[SCHED_MAX_DIMS])
+void mask_extents(const mask_info *mi, const eval_env *env, bool q, int64_t ext[SCHED_MAX_DIMS])
 {
     for (int d = 0; d < SCHED_MAX_DIMS; d++)
         ext[d] = 1;
@@ -17,7 +17,7 @@ void mask_extents(const mask_info *mi, const expr_env *env, bool q, int64_t ext[
         ext[d] = env->sizes[SZ_GRID0 + d];
 }
 
-int64_t mask_tile_count(const mask_info *mi, const expr_env *env, bool q, int64_t n[SCHED_MAX_DIMS])
+int64_t mask_tile_count(const mask_info *mi, const eval_env *env, bool q, int64_t n[SCHED_MAX_DIMS])
 {
     int64_t ext[SCHED_MAX_DIMS], total = 1;
     mask_extents(mi, env, q, ext);
@@ -39,7 +39,7 @@ static void box_at(const mask_info *mi, const int64_t ext[], bool q, const int64
     }
 }
 
-void mask_tile_box(const mask_info *mi, const expr_env *env, bool q, int64_t linear, tok_box *out)
+void mask_tile_box(const mask_info *mi, const eval_env *env, bool q, int64_t linear, tok_box *out)
 {
     int64_t n[SCHED_MAX_DIMS], ext[SCHED_MAX_DIMS], idx[SCHED_MAX_DIMS] = {0};
     mask_tile_count(mi, env, q, n);
@@ -51,7 +51,7 @@ void mask_tile_box(const mask_info *mi, const expr_env *env, bool q, int64_t lin
     box_at(mi, ext, q, idx, out);
 }
 
-static void set_boxes(expr_env *env, const tok_box *q, const tok_box *k)
+static void set_boxes(eval_env *env, const tok_box *q, const tok_box *k)
 {
     for (int d = 0; d < SCHED_MAX_DIMS; d++) {
         if (q) {
@@ -65,27 +65,27 @@ static void set_boxes(expr_env *env, const tok_box *q, const tok_box *k)
     }
 }
 
-static bool eval_bool(const expr *e, const expr_env *env)
+static bool eval_bool(const expr *e, const eval_env *env)
 {
     int64_t v = 0;
     return expr_eval_int(e, env, &v) && v != 0;
 }
 
-mask_class mask_classify_boxes(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k)
+mask_class mask_classify_boxes(const mask_info *mi, const eval_env *env, const tok_box *q, const tok_box *k)
 {
-    expr_env e = *env;
+    eval_env e = *env;
     set_boxes(&e, q, k);
     if (eval_bool(mi->empty, &e))
         return MASK_EMPTY;
     return eval_bool(mi->full, &e) ? MASK_FULL : MASK_PARTIAL;
 }
 
-static bool eval_range(int ndims, expr *const *los, expr *const *his, const mask_info *mi, const expr_env *env,
+static bool eval_range(int ndims, expr *const *los, expr *const *his, const mask_info *mi, const eval_env *env,
                        const tok_box *q, int64_t lo[], int64_t hi[])
 {
     int64_t n[SCHED_MAX_DIMS];
     mask_tile_count(mi, env, false, n);
-    expr_env e = *env;
+    eval_env e = *env;
     set_boxes(&e, q, NULL);
     bool nonempty = true;
     for (int d = 0; d < SCHED_MAX_DIMS; d++) {
@@ -100,14 +100,14 @@ static bool eval_range(int ndims, expr *const *los, expr *const *his, const mask
     return nonempty;
 }
 
-bool kv_range_eval(const mask_info *mi, const expr_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
+bool kv_range_eval(const mask_info *mi, const eval_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
                    int64_t hi[SCHED_MAX_DIMS])
 {
     int nd = mi->mode == RANGE_BOUNDS ? mi->ndims : 0;
     return eval_range(nd, mi->range_lo, mi->range_hi, mi, env, q, lo, hi);
 }
 
-bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const expr_env *env, const tok_box *q,
+bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q,
                       int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS])
 {
     mask_info mi = {0};
@@ -123,11 +123,11 @@ bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const expr_env *env
 
 /* Classification for env's head, or joined over every head when the mask
  * reads the head and head < 0. */
-static mask_class classify_heads(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k)
+static mask_class classify_heads(const mask_info *mi, const eval_env *env, const tok_box *q, const tok_box *k)
 {
     if (!mi->uses_head || env->head >= 0)
         return mask_classify_boxes(mi, env, q, k);
-    expr_env e = *env;
+    eval_env e = *env;
     int64_t heads = env->sizes[SZ_HEADS], kvh = env->sizes[SZ_KV_HEADS] > 0 ? env->sizes[SZ_KV_HEADS] : heads;
     int64_t group = kvh > 0 && heads >= kvh ? heads / kvh : 1;
     bool all_empty = true, all_full = true;
@@ -141,13 +141,13 @@ static mask_class classify_heads(const mask_info *mi, const expr_env *env, const
     return all_empty ? MASK_EMPTY : all_full ? MASK_FULL : MASK_PARTIAL;
 }
 
-bool mask_block_table_build(const mask_info *mi, const expr_env *env, uint8_t *table, size_t cap)
+bool mask_block_table_build(const mask_info *mi, const eval_env *env, uint8_t *table, size_t cap)
 {
     int64_t nq[SCHED_MAX_DIMS], nk[SCHED_MAX_DIMS];
     int64_t tq = mask_tile_count(mi, env, true, nq), tk = mask_tile_count(mi, env, false, nk);
     if (tq < 0 || tk < 0 || (uint64_t)tq * (uint64_t)tk > cap)
         return false;
-    expr_env e = *env;
+    eval_env e = *env;
     if (mi->uses_head)
         e.head = -1;
     for (int64_t i = 0; i < tq; i++) {
@@ -173,7 +173,7 @@ static bool in_range(const mask_info *mi, const int64_t lo[], const int64_t hi[]
 }
 
 /* Flat token index of grid coordinates (t = ((z*Y)+y)*X+x). */
-static int64_t flat(const mask_info *mi, const expr_env *env, const int64_t *c)
+static int64_t flat(const mask_info *mi, const eval_env *env, const int64_t *c)
 {
     if (mi->grid_ndim == 0)
         return c[0];
@@ -184,10 +184,10 @@ static int64_t flat(const mask_info *mi, const expr_env *env, const int64_t *c)
 }
 
 /* Counts kept pairs in a box pair; -1 when the mask cannot be evaluated. */
-static int64_t count_kept(const mask_info *mi, const expr_env *env, const tok_box *q, const tok_box *k, int64_t *dropped)
+static int64_t count_kept(const mask_info *mi, const eval_env *env, const tok_box *q, const tok_box *k, int64_t *dropped)
 {
     int64_t qc[3] = {0}, kc[3] = {0}, kept = 0;
-    expr_env e = *env;
+    eval_env e = *env;
     e.grid_ndim = mi->grid_ndim;
     *dropped = 0;
     for (qc[0] = q->lo[0]; qc[0] <= q->hi[0]; qc[0]++)
@@ -196,7 +196,7 @@ static int64_t count_kept(const mask_info *mi, const expr_env *env, const tok_bo
     for (kc[0] = k->lo[0]; kc[0] <= k->hi[0]; kc[0]++)
     for (kc[1] = k->lo[1]; kc[1] <= k->hi[1]; kc[1]++)
     for (kc[2] = k->lo[2]; kc[2] <= k->hi[2]; kc[2]++) {
-        expr_env_set_point(&e, flat(mi, env, qc), flat(mi, env, kc));
+        eval_env_set_point(&e, flat(mi, env, qc), flat(mi, env, kc));
         int64_t v = 1;
         if (mi->mask && !expr_eval_int(mi->mask, &e, &v))
             return -1;
@@ -214,7 +214,7 @@ static int64_t box_size(const mask_info *mi, const tok_box *b)
     return n;
 }
 
-static void report_pair(const mask_info *mi, const expr_env *env, bool visited, mask_class c, const tok_box *qb,
+static void report_pair(const mask_info *mi, const eval_env *env, bool visited, mask_class c, const tok_box *qb,
                         const tok_box *kb, bool check_all, mask_work *out)
 {
     if (visited) {
@@ -236,7 +236,7 @@ static void report_pair(const mask_info *mi, const expr_env *env, bool visited, 
         out->bad_full += dropped;
 }
 
-bool mask_work_report(const mask_info *mi, const expr_env *env, bool check_all, mask_work *out)
+bool mask_work_report(const mask_info *mi, const eval_env *env, bool check_all, mask_work *out)
 {
     int64_t nq[SCHED_MAX_DIMS], nk[SCHED_MAX_DIMS], qext[3], kext[3];
     int64_t tq = mask_tile_count(mi, env, true, nq), tk = mask_tile_count(mi, env, false, nk);

@@ -31,7 +31,7 @@ static expr *fold_const(arena *a, expr_binop op, expr *l, expr *r)
     tmp.nargs = 2;
     tmp.args = args;
     tmp.type = op >= BIN_LT ? TY_BOOL : TY_INT;
-    expr_env env = {0};
+    eval_env env = {0};
     expr_val v;
     if (!expr_eval(&tmp, &env, &v))
         return NULL;

@@ -41,7 +41,7 @@ static block_table_cache *cache_get(attnc_kernel *k)
     return c;
 }
 
-static void env_for(const attnc_kernel *k, const launch_problem *p, expr_env *env)
+static void env_for(const attnc_kernel *k, const launch_problem *p, eval_env *env)
 {
     memset(env, 0, sizeof *env);
     memcpy(env->sizes, p->sizes, sizeof env->sizes);
@@ -52,7 +52,7 @@ static void env_for(const attnc_kernel *k, const launch_problem *p, expr_env *en
 /* Builds the table of p's shape into slot s. False: out of memory. */
 static bool build_slot(attnc_kernel *k, block_table_cache *c, const launch_problem *p, bt_slot *s)
 {
-    expr_env env;
+    eval_env env;
     env_for(k, p, &env);
     int64_t nq[SCHED_MAX_DIMS], nk[SCHED_MAX_DIMS];
     int64_t tq = mask_tile_count(&c->mi, &env, true, nq), tk = mask_tile_count(&c->mi, &env, false, nk);

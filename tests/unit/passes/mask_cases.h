@@ -69,7 +69,7 @@ static inline void mc_nb_args(int64_t L, int64_t *w, int64_t *dil, int64_t *stri
 }
 
 /* Builds case c with random sizes into env (sizes) and random tiles in s. */
-static inline recipe *mc_build(arena *a, mask_case c, expr_env *env, schedule *s, mc_params *p)
+static inline recipe *mc_build(arena *a, mask_case c, eval_env *env, schedule *s, mc_params *p)
 {
     int gnd = c == MC_CAUSAL_GRID2 || c == MC_NB2D ? 2 : c == MC_NB3D ? 3 : 0;
     recipe *r = rb_recipe(a, mc_names[c], gnd);

@@ -22,7 +22,7 @@ static void check_case(mask_case c, int round)
     arena a;
     arena_init(&a, NULL);
     static mc_params p;
-    expr_env env;
+    eval_env env;
     schedule s;
     recipe *r = mc_build(&a, c, &env, &s, &p);
     mask_info mi;
@@ -68,7 +68,7 @@ static void modes_follow_the_mask(void **state)
         arena a;
         arena_init(&a, NULL);
         static mc_params p;
-        expr_env env;
+        eval_env env;
         schedule s;
         recipe *r = mc_build(&a, (mask_case)c, &env, &s, &p);
         mask_info mi;
@@ -93,7 +93,7 @@ static void causal_ranges_are_tight(void **state)
     s.kv_tile[0] = 32;
     mask_info mi;
     assert_true(mask_analyze(&a, r, &s, &mi));
-    expr_env env = {0};
+    eval_env env = {0};
     env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = 1000;
     for (int64_t q0 = 0; q0 < 1000; q0 += 64) {
         tok_box qb = {{q0}, {q0 + 63 < 999 ? q0 + 63 : 999}};
@@ -121,7 +121,7 @@ static void kernel_range_matches_analysis(void **state)
         arena a;
         arena_init(&a, NULL);
         static mc_params p;
-        expr_env env;
+        eval_env env;
         schedule s;
         recipe *r = mc_build(&a, MC_NB2D, &env, &s, &p);
         strbuf err;
@@ -160,7 +160,7 @@ static void block_table_classifies_every_pair(void **state)
         arena a;
         arena_init(&a, NULL);
         static mc_params p;
-        expr_env env;
+        eval_env env;
         schedule s;
         recipe *r = mc_build(&a, c, &env, &s, &p);
         mask_info mi;

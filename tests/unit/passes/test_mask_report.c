@@ -21,7 +21,7 @@ typedef struct report_case {
     double max_ratio; /* visited / kept must stay below */
 } report_case;
 
-static void set_grid(expr_env *env, int nd, const int64_t *ext)
+static void set_grid(eval_env *env, int nd, const int64_t *ext)
 {
     memset(env, 0, sizeof *env);
     env->grid_ndim = nd;
@@ -45,7 +45,7 @@ static schedule tiles(int nd, const int *q, const int *kv)
     return s;
 }
 
-static void run_row(const report_case *rc, recipe *r, expr_env *env, schedule s, arena *a)
+static void run_row(const report_case *rc, recipe *r, eval_env *env, schedule s, arena *a)
 {
     mask_info mi;
     r->sched = s;
@@ -74,7 +74,7 @@ static void report(void **state)
     printf("|---|---|---|---|---|---|---|---|---|\n");
     arena a;
     arena_init(&a, NULL);
-    expr_env env;
+    eval_env env;
     const int64_t seq = full ? 4096 : 512;
     char seqs[16];
     snprintf(seqs, sizeof seqs, "%lld", (long long)seq);

@@ -50,7 +50,7 @@ static void every_recipe_every_pass_every_target(void **state)
             arena a;
             arena_init(&a, NULL);
             static mc_params p;
-            expr_env env;
+            eval_env env;
             schedule s;
             recipe *r = c < MC_COUNT ? mc_build(&a, (mask_case)c, &env, &s, &p) : linear_case(&a, c - MC_COUNT);
             if (arch != TARGET_HOST)
