@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nvptx_abi.h"
 #include "nvptx_fa2.h"
 #include "nvptx_target.h"
 
@@ -46,34 +47,13 @@ static int smem_total(const fa2 *f)
 
 static LLVMValueRef make_function(fa2 *f, const char *name)
 {
-    nv_ctx *nv = &f->nv;
-    const recipe *r = f->p->r;
-    LLVMTypeRef tys[5 + 19 + SZ_MAX + NVPTX_MAX_PARAMS];
-    int n = 0;
-    for (int i = 0; i < 5; i++)
-        tys[n++] = nv->pg;
-    for (int i = 0; i < 19; i++)
-        tys[n++] = nv->i64;
-    for (int i = 0; i < SZ_MAX; i++)
-        tys[n++] = nv->i32;
-    for (int i = 0; r && i < r->nparams; i++) {
-        const recipe_param *rp = &r->params[i];
-        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
-        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
-    }
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
-    LLVMValueRef fn = LLVMAddFunction(nv->m, name, fty);
-    unsigned k = 0;
-    for (int i = 0; i < 5; i++)
-        f->tens[i] = LLVMGetParam(fn, k++);
-    for (int t = 0; t < 5; t++)
-        for (int i = 0; i < (t == T_LSE ? 3 : 4); i++)
-            f->stride[t][i] = LLVMGetParam(fn, k++);
-    for (int i = 0; i < SZ_MAX; i++)
-        f->size[i] = LLVMGetParam(fn, k++);
-    for (int i = 0; r && i < r->nparams; i++)
-        f->param[i] = LLVMGetParam(fn, k++);
-    return fn;
+    nvptx_abi_args abi;
+    nvptx_abi_declare(&f->nv, f->p->r, name, &abi);
+    memcpy(f->tens, abi.tens, sizeof f->tens);
+    memcpy(f->stride, abi.stride, sizeof f->stride);
+    memcpy(f->size, abi.size, sizeof f->size);
+    memcpy(f->param, abi.param, sizeof f->param);
+    return abi.fn;
 }
 
 static void program_ids(fa2 *f)

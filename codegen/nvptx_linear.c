@@ -14,6 +14,7 @@
  * run it twice: first the state over every block (no outputs), then the
  * outputs from the full state. The state lives in registers (loop phis):
  * D/warps rows x 16 columns per warp. grid.x = segment * (Dv/16) + slice. */
+#include "nvptx_abi.h"
 #include "nvptx_linear.h"
 
 #include <stdio.h>
@@ -87,39 +88,14 @@ static void plan_smem(lin *L)
 
 static void make_function(lin *L, const char *name)
 {
-    nv_ctx *nv = &L->nv;
-    const recipe *r = L->p->r;
-    LLVMTypeRef tys[5 + 19 + SZ_MAX + NVPTX_MAX_PARAMS];
-    int n = 0;
-    for (int i = 0; i < 5; i++)
-        tys[n++] = nv->pg;
-    for (int i = 0; i < 19; i++)
-        tys[n++] = nv->i64;
-    for (int i = 0; i < SZ_MAX; i++)
-        tys[n++] = nv->i32;
-    for (int i = 0; i < r->nparams; i++) {
-        const recipe_param *rp = &r->params[i];
-        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
-        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
-    }
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
-    L->fn = LLVMAddFunction(nv->m, name, fty);
-    unsigned k = 0;
-    for (int i = 0; i < 5; i++) {
-        LLVMValueRef v = LLVMGetParam(L->fn, k++);
-        if (i < 4)
-            L->tens[i] = v;
-    }
-    for (int t = 0; t < 5; t++)
-        for (int i = 0; i < (t == 4 ? 3 : 4); i++) {
-            LLVMValueRef v = LLVMGetParam(L->fn, k++);
-            if (t < 4)
-                L->stride[t][i] = v;
-        }
-    for (int i = 0; i < SZ_MAX; i++)
-        L->size[i] = LLVMGetParam(L->fn, k++);
-    for (int i = 0; i < r->nparams; i++)
-        L->param[i] = LLVMGetParam(L->fn, k++);
+    nvptx_abi_args abi;
+    nvptx_abi_declare(&L->nv, L->p->r, name, &abi);
+    L->fn = abi.fn;
+    memcpy(L->tens, abi.tens, sizeof L->tens);      /* q, k, v, o: the kernel writes no lse */
+    for (int t = 0; t < 4; t++)
+        memcpy(L->stride[t], abi.stride[t], sizeof L->stride[t]);
+    memcpy(L->size, abi.size, sizeof L->size);
+    memcpy(L->param, abi.param, sizeof L->param);
 }
 
 static void program_ids(lin *L)

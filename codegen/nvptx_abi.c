@@ -1,0 +1,33 @@
+/* nvptx_abi.c — declare a kernel with the shared launch ABI; see nvptx_abi.h. */
+#include "nvptx_abi.h"
+
+enum { ABI_TENSORS = 5, ABI_STRIDES = 19 }; /* 4 strides for q, k, v, o; 3 for lse */
+
+void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out)
+{
+    LLVMTypeRef tys[ABI_TENSORS + ABI_STRIDES + SZ_MAX + NVPTX_MAX_PARAMS];
+    int n = 0;
+    for (int i = 0; i < ABI_TENSORS; i++)
+        tys[n++] = nv->pg;
+    for (int i = 0; i < ABI_STRIDES; i++)
+        tys[n++] = nv->i64;
+    for (int i = 0; i < SZ_MAX; i++)
+        tys[n++] = nv->i32;
+    for (int i = 0; r && i < r->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+    }
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
+    out->fn = LLVMAddFunction(nv->m, name, fty);
+    unsigned k = 0;
+    for (int i = 0; i < ABI_TENSORS; i++)
+        out->tens[i] = LLVMGetParam(out->fn, k++);
+    for (int t = 0; t < ABI_TENSORS; t++)
+        for (int i = 0; i < (t == ABI_TENSORS - 1 ? 3 : 4); i++)
+            out->stride[t][i] = LLVMGetParam(out->fn, k++);
+    for (int i = 0; i < SZ_MAX; i++)
+        out->size[i] = LLVMGetParam(out->fn, k++);
+    for (int i = 0; r && i < r->nparams; i++)
+        out->param[i] = LLVMGetParam(out->fn, k++);
+}

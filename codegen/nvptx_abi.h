@@ -1,0 +1,29 @@
+/*
+ * nvptx_abi.h — the kernel parameter list every NVPTX strategy shares.
+ *
+ * The order is the launch ABI documented in nvptx_kernel.h: five global
+ * pointers (q, k, v, o, lse), their strides in elements (4 each, 3 for lse),
+ * the SZ_MAX launch sizes (i32), then one argument per recipe param (a
+ * global pointer for tensors; f32 or i64 for scalars). Declaring it in one
+ * place keeps the runtime's argument packing and every generator in step.
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_ABI_H
+#define ATTNC_CODEGEN_NVPTX_ABI_H
+
+#include "../frontend/recipe.h"
+#include "nvptx_intrin.h"
+#include "nvptx_kernel.h"
+
+typedef struct nvptx_abi_args {
+    LLVMValueRef fn;
+    LLVMValueRef tens[5];      /* global pointers: q, k, v, o, lse */
+    LLVMValueRef stride[5][4]; /* i64 strides in elements (lse uses 3) */
+    LLVMValueRef size[SZ_MAX]; /* i32 */
+    LLVMValueRef param[NVPTX_MAX_PARAMS];
+} nvptx_abi_args;
+
+/* Adds the kernel function `name` with the ABI's parameters for recipe r
+ * (NULL: no params) and returns its arguments. */
+void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out);
+
+#endif
