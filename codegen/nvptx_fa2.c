@@ -25,7 +25,8 @@
 static void plan_smem(fa2 *f)
 {
     const fa_plan *p = f->p;
-    f->threads = p->warps * 32;
+    f->threads = p->warps * 32 + (p->ws ? 128 : 0);
+    f->load_threads = p->ws ? 128 : f->threads;
     if (p->wgmma) { /* swizzled, unpadded; Q stays in shared memory (the A operand of S) */
         f->pitch_q = f->pitch_k = f->pitch_v = 0;
         f->slot_k = f->slot_v = p->Tk * 2 * (p->D + p->Dv);
@@ -33,6 +34,7 @@ static void plan_smem(fa2 *f)
         f->off_v = p->Tk * 2 * p->D;
         f->q_in_regs = false;
         f->off_q = p->stages * f->slot_k;
+        f->off_bar = f->off_q + p->Tq * 2 * p->D;
         return;
     }
     f->pitch_q = p->D * 2 + 16;
@@ -50,8 +52,8 @@ static void plan_smem(fa2 *f)
 
 static int smem_total(const fa2 *f)
 {
-    if (f->p->wgmma) /* + the alignment slack of smem_base() */
-        return f->off_q + f->p->Tq * 2 * f->p->D + 1024;
+    if (f->p->wgmma) /* + the ws barriers + the alignment slack of smem_base() */
+        return f->off_bar + (f->p->ws ? 8 * (2 * f->p->stages + 1) : 0) + 1024;
     int kv = f->p->stages * f->slot_k, q = f->off_q + f->p->Tq * f->pitch_q;
     return kv > q ? kv : q;
 }
@@ -90,6 +92,7 @@ static void program_ids(fa2 *f)
     f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
     f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
     f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+    f->load_tid = f->p->ws ? LLVMBuildSub(b, f->tid, nv_i32(nv, f->p->warps * 32), "load_tid") : f->tid;
     f->head = nv_sreg(nv, "ctaid.y");
     f->batch = nv_sreg(nv, "ctaid.z");
     LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
@@ -291,7 +294,10 @@ static void emit_loop(fa2 *f)
     loop_header(f, &hdr, entry_end);
     LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, hdr.j, f->r_total, ""), body, done);
     LLVMPositionBuilderAtEnd(nv->b, body);
-    pipeline_step(f, hdr.j);
+    if (f->p->ws)
+        fa2_ws_acquire(f, hdr.j);
+    else
+        pipeline_step(f, hdr.j);
     LLVMBasicBlockRef from_skip = NULL;
     if (f->p->empty) {
         LLVMBasicBlockRef compute = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.compute");
@@ -312,13 +318,32 @@ static void emit_loop(fa2 *f)
     LLVMPositionBuilderAtEnd(nv->b, latch);
     if (from_skip)
         merge_skipped(f, &nx, &hdr, from_compute, from_skip);
+    if (f->p->ws)
+        fa2_ws_release(f);
     nx.j = LLVMBuildAdd(nv->b, hdr.j, nv_i32(nv, 1), "");
     loop_latch(f, &hdr, &nx, LLVMGetInsertBlock(nv->b));
     LLVMBuildBr(nv->b, header);
     LLVMPositionBuilderAtEnd(nv->b, done);
-    nv_cp_wait(nv, 0); /* prefetches past the range (zero fills) end here */
+    if (!f->p->ws)
+        nv_cp_wait(nv, 0); /* prefetches past the range (zero fills) end here */
     fa2_finalize(f, hdr.m, hdr.l, hdr.acc);
     LLVMBuildRetVoid(nv->b);
+}
+
+/* Warp specialisation: the producer warpgroup (the last four warps)
+ * branches off and returns; the computing warps continue to the key loop. */
+static void split_roles(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    fa2_ws_init_barriers(f);
+    LLVMBasicBlockRef prod = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.producer");
+    LLVMBasicBlockRef cons = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.consumer");
+    LLVMValueRef is_prod = LLVMBuildICmp(nv->b, LLVMIntUGE, f->warp, nv_i32(nv, f->p->warps), "");
+    LLVMBuildCondBr(nv->b, is_prod, prod, cons);
+    LLVMPositionBuilderAtEnd(nv->b, prod);
+    fa2_ws_producer(f);
+    LLVMPositionBuilderAtEnd(nv->b, cons);
+    fa2_ws_consumer_start(f);
 }
 
 nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *info, strbuf *err)
@@ -343,7 +368,10 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     fa2_coords_init(f);
     fa2_range(f);
     lane_offsets(f);
-    prologue(f);
+    if (p->ws)
+        split_roles(f);
+    else
+        prologue(f);
     emit_loop(f);
     nv_annotate(&f->nv, f->fn, "kernel", 1);
     nv_annotate(&f->nv, f->fn, "maxntidx", f->threads);

@@ -7,6 +7,7 @@
  *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
  *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma) and swizzled tiles
+ *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
  * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
@@ -39,13 +40,16 @@ typedef struct fa2 {
     LLVMValueRef smem;   /* base of the kernel's shared memory (1024-aligned under wgmma) */
     LLVMValueRef smem32; /* wgmma: its shared-window byte address (i32) */
 
-    int threads;
+    int threads;      /* block size */
+    int load_threads; /* threads that issue the tile copies (all, or the producer warpgroup) */
+    int off_bar;      /* ws: mbarriers full[stages], empty[stages], q */
     int pitch_q, pitch_k, pitch_v; /* bytes per shared row */
     int off_q, off_k, off_v;       /* region offsets */
     int slot_k, slot_v;            /* bytes per pipeline stage */
     bool q_in_regs;
 
     LLVMValueRef tid, lane, warp, g, t4;
+    LLVMValueRef load_tid; /* this thread's index among load_threads */
     LLVMValueRef head, kv_head, batch;
     LLVMValueRef qext[3], kext[3]; /* token extents per tile dim */
     LLVMValueRef q_org[3], q_lo[3], q_hi[3];
@@ -89,6 +93,14 @@ LLVMValueRef fa2_swizzle_offset(fa2 *f, LLVMValueRef row, LLVMValueRef ch, int r
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_proxy_fence(fa2 *f);
+
+/* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
+ * between a producer warpgroup (tile copies) and the computing warps. */
+void fa2_ws_init_barriers(fa2 *f);
+void fa2_ws_producer(fa2 *f);
+void fa2_ws_consumer_start(fa2 *f);
+void fa2_ws_acquire(fa2 *f, LLVMValueRef j);
+void fa2_ws_release(fa2 *f);
 
 /* softmax */
 void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);

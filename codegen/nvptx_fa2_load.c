@@ -71,9 +71,10 @@ void fa2_load_tile(fa2 *f, int tensor, LLVMValueRef org[3], LLVMValueRef base_of
     nv_ctx *nv = &f->nv;
     tile_desc t = describe(f, tensor);
     int total = t.rows * t.chunks;
-    for (int i = 0; i * f->threads < total; i++) {
-        LLVMValueRef id = LLVMBuildAdd(nv->b, f->tid, nv_i32(nv, i * f->threads), "");
-        if ((i + 1) * f->threads <= total) {
+    int n = f->load_threads;
+    for (int i = 0; i * n < total; i++) {
+        LLVMValueRef id = LLVMBuildAdd(nv->b, f->load_tid, nv_i32(nv, i * n), "");
+        if ((i + 1) * n <= total) {
             copy_chunk(f, tensor, &t, org, id, base_off, valid);
             continue;
         }

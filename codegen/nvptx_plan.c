@@ -8,6 +8,10 @@
 #ifndef NVPTX_WGMMA_BY_DEFAULT
 #define NVPTX_WGMMA_BY_DEFAULT 1
 #endif
+/* ... and with a producer warpgroup. */
+#ifndef NVPTX_WS_BY_DEFAULT
+#define NVPTX_WS_BY_DEFAULT 0
+#endif
 
 #include <string.h>
 
@@ -157,11 +161,13 @@ static const char *wgmma_misfit(const fa_plan *p, target_arch arch)
 static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, strbuf *err)
 {
     const char *why = wgmma_misfit(p, arch);
-    if (s->mma == MMA_WGMMA && why) {
-        sb_printf(err, "GPU: mma=wgmma %s", why);
+    bool forced = s->mma == MMA_WGMMA || s->mma == MMA_WGMMA_WS;
+    if (forced && why) {
+        sb_printf(err, "GPU: mma=%s %s", s->mma == MMA_WGMMA ? "wgmma" : "wgmma_ws", why);
         return NVPTX_UNSUPPORTED;
     }
-    p->wgmma = s->mma == MMA_WGMMA || (s->mma == MMA_AUTO && !why && NVPTX_WGMMA_BY_DEFAULT);
+    p->wgmma = forced || (s->mma == MMA_AUTO && !why && NVPTX_WGMMA_BY_DEFAULT);
+    p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && NVPTX_WS_BY_DEFAULT);
     return NVPTX_OK;
 }
 

@@ -82,13 +82,13 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
         return true;
     }
     if (!strcmp(key, "mma")) {
-        static const char *const names[] = {"auto", "sync", "wgmma"};
-        for (int i = 0; i < 3; i++)
+        static const char *const names[] = {"auto", "sync", "wgmma", "wgmma_ws"};
+        for (int i = 0; i < 4; i++)
             if (!strcmp(val, names[i])) {
                 s->mma = (mma_kind)i;
                 return true;
             }
-        sb_printf(err, "'mma=%s': write mma=auto, mma=sync or mma=wgmma", val);
+        sb_printf(err, "'mma=%s': write mma=auto, mma=sync, mma=wgmma or mma=wgmma_ws", val);
         return false;
     }
     if (!strcmp(key, "inter")) {
@@ -162,8 +162,8 @@ void schedule_print(strbuf *out, const schedule *s)
     print_extents(out, s->kv_tile, s->ndims);
     sb_printf(out, " stages=%d warps=%d block=%d inter=%s", s->stages, s->warps, s->linear_block,
               s->inter == INTER_STATE ? "state" : "chunked");
-    if (s->mma != MMA_AUTO)
-        sb_puts(out, s->mma == MMA_SYNC ? " mma=sync" : " mma=wgmma");
+    static const char *const mma_names[] = {"", " mma=sync", " mma=wgmma", " mma=wgmma_ws"};
+    sb_puts(out, mma_names[s->mma]);
 }
 
 static bool pow2(int v)

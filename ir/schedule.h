@@ -23,10 +23,12 @@ typedef enum {
 
 typedef enum { TARGET_HOST, TARGET_SM80, TARGET_SM90A } target_arch;
 
-/* Which tensor-core instructions a GPU softmax kernel uses. AUTO lets the
- * code generator choose per arch and tile (wgmma on sm_90a where the tile
- * allows it); printed only when not AUTO. */
-typedef enum { MMA_AUTO, MMA_SYNC, MMA_WGMMA } mma_kind;
+/* Which tensor-core instructions a GPU softmax kernel uses: mma.sync (sm_80
+ * and up), wgmma (sm_90a) with every warp both loading and computing, or
+ * wgmma with a producer warpgroup that only loads (warp specialised; the
+ * schedule's warps then count the computing warps). AUTO lets the code
+ * generator choose per arch and tile; printed only when not AUTO. */
+typedef enum { MMA_AUTO, MMA_SYNC, MMA_WGMMA, MMA_WGMMA_WS } mma_kind;
 
 typedef struct schedule {
     bool is_auto;                /* `tile auto`: the runtime picks the rest */

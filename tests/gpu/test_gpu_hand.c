@@ -87,13 +87,27 @@ static void need_hopper(void)
     }
 }
 
+/* Runs cfg with wgmma products, without and with the producer warpgroup. */
+static void run_wgmma(const hand_cfg *cfg, const gpu_shape *sh, double tol)
+{
+    static const char *const kinds[] = {" mma=wgmma", " mma=wgmma_ws"};
+    for (int i = 0; i < 2; i++) {
+        char sched[256];
+        snprintf(sched, sizeof sched, "%s%s", cfg->schedule, kinds[i]);
+        hand_cfg c = *cfg;
+        c.schedule = sched;
+        printf("  %s\n", sched);
+        run(&c, sh, tol);
+    }
+}
+
 static void wgmma_dense_odd(void **s)
 {
     (void)s;
     need_hopper();
-    hand_cfg c = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128, .schedule = "q=128 kv=64 stages=2 warps=8 mma=wgmma"};
+    hand_cfg c = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128, .schedule = "q=128 kv=64 stages=2 warps=8"};
     gpu_shape sh = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
-    run(&c, &sh, 1e-2);
+    run_wgmma(&c, &sh, 1e-2);
 }
 
 static void wgmma_causal_kv128(void **s)
@@ -101,18 +115,18 @@ static void wgmma_causal_kv128(void **s)
     (void)s;
     need_hopper();
     hand_cfg c = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 128,
-                  .schedule = "q=128 kv=128 stages=2 warps=8 mma=wgmma"};
+                  .schedule = "q=128 kv=128 stages=2 warps=8"};
     gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 517};
-    run(&c, &sh, 1e-2);
+    run_wgmma(&c, &sh, 1e-2);
 }
 
 static void wgmma_causal_gqa_f16_bshd(void **s)
 {
     (void)s;
     need_hopper();
-    hand_cfg c = {.mask = HM_CAUSAL, .dt = DT_F16, .head_dim = 64, .schedule = "q=64 kv=64 stages=3 warps=4 mma=wgmma"};
+    hand_cfg c = {.mask = HM_CAUSAL, .dt = DT_F16, .head_dim = 64, .schedule = "q=64 kv=64 stages=3 warps=4"};
     gpu_shape sh = {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 289, .bshd = true};
-    run(&c, &sh, 5e-3);
+    run_wgmma(&c, &sh, 5e-3);
 }
 
 static void wgmma_window_softcap(void **s)
@@ -120,9 +134,9 @@ static void wgmma_window_softcap(void **s)
     (void)s;
     need_hopper();
     hand_cfg c = {.mask = HM_WINDOW, .window = 100, .dt = DT_BF16, .head_dim = 64, .softcap = true,
-                  .schedule = "q=64 kv=32 stages=1 warps=4 mma=wgmma"};
+                  .schedule = "q=64 kv=32 stages=1 warps=4"};
     gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 1, .tokens = 1000};
-    run(&c, &sh, 1e-2);
+    run_wgmma(&c, &sh, 1e-2);
 }
 
 static void wgmma_nbhd_2d(void **s)
@@ -130,18 +144,18 @@ static void wgmma_nbhd_2d(void **s)
     (void)s;
     need_hopper();
     hand_cfg c = {.mask = HM_NBHD2D, .window = 3, .dt = DT_BF16, .head_dim = 128, .grid_ndim = 2,
-                  .schedule = "q=8x16 kv=8x8 stages=2 warps=8 mma=wgmma"};
+                  .schedule = "q=8x16 kv=8x8 stages=2 warps=8"};
     gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 20 * 37, .grid = {20, 37}};
-    run(&c, &sh, 1e-2);
+    run_wgmma(&c, &sh, 1e-2);
 }
 
 static void wgmma_fully_masked_rows(void **s)
 {
     (void)s;
     need_hopper();
-    hand_cfg c = {.mask = HM_NONE_KEPT, .dt = DT_BF16, .head_dim = 64, .schedule = "q=64 kv=64 stages=2 warps=4 mma=wgmma"};
+    hand_cfg c = {.mask = HM_NONE_KEPT, .dt = DT_BF16, .head_dim = 64, .schedule = "q=64 kv=64 stages=2 warps=4"};
     gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 77};
-    run(&c, &sh, 0);
+    run_wgmma(&c, &sh, 0);
 }
 
 static void sync_dense_odd(void **s)

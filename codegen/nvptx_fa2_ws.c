@@ -1,0 +1,195 @@
+/* nvptx_fa2_ws.c — warp specialisation for the wgmma kernel (plan->ws):
+ * the block is the computing warps (`warps`, 16 query rows each) plus one
+ * producer warpgroup that only copies tiles, so the computing warpgroups
+ * never wait for each other at a block barrier and drift apart: one does
+ * its softmax while the other keeps the tensor cores busy.
+ *
+ * The pipeline is a ring of `stages` slots with two mbarriers each:
+ *   full[s]   the producer's 128 threads each arrive when their cp.async
+ *             copies of the slot's tile land (cp.async.mbarrier.arrive
+ *             .noinc); phase parity (j / stages) & 1 for tile j;
+ *   empty[s]  lane 0 of every computing warp arrives once its products on
+ *             the slot finished (after wgmma.wait_group); the producer
+ *             waits for it before refilling the slot.
+ * Q has one barrier of its own. Registers move from the producer (56) to
+ * the computing warps (224) with setmaxnreg: 128 x 56 + 256 x 224 fits the
+ * 64K registers of an SM.
+ *
+ * Measured on the H200 (bench/RESULTS.md, 2026-11-29): with cp.async the
+ * producer's 128 threads cannot issue copies fast enough for two computing
+ * warpgroups (dense D=128: 463 TFLOP/s against 511 without a producer; a
+ * copy loop instead of unrolled copies, to save its registers, fell to
+ * 380), so mma=auto does not pick it; it wins slightly only where loops are
+ * short (sliding window 345 against 334). The next step is a TMA producer:
+ * one thread, one instruction per tile. */
+#include <string.h>
+
+#include "nvptx_fa2.h"
+
+enum { WS_PRODUCER_REGS = 56, WS_CONSUMER_REGS = 224 };
+
+static void asm_void(fa2 *f, const char *text, const char *cons, LLVMValueRef *args, int n)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMTypeRef tys[4];
+    for (int i = 0; i < n; i++)
+        tys[i] = LLVMTypeOf(args[i]);
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, strlen(text), (char *)cons, strlen(cons), true, false,
+                                       LLVMInlineAsmDialectATT, false);
+    LLVMBuildCall2(nv->b, fty, fn, args, (unsigned)n, "");
+}
+
+/* Shared address (i32) of barrier `idx`: full[0..S), empty[0..S), q. */
+static LLVMValueRef bar(fa2 *f, LLVMValueRef idx)
+{
+    LLVMValueRef off = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar), LLVMBuildShl(f->nv.b, idx, nv_i32(&f->nv, 3), ""), "");
+    return LLVMBuildAdd(f->nv.b, f->smem32, off, "");
+}
+
+static LLVMValueRef full_bar(fa2 *f, LLVMValueRef slot)
+{
+    return bar(f, slot);
+}
+
+static LLVMValueRef empty_bar(fa2 *f, LLVMValueRef slot)
+{
+    return bar(f, LLVMBuildAdd(f->nv.b, slot, nv_i32(&f->nv, f->p->stages), ""));
+}
+
+static LLVMValueRef q_bar(fa2 *f)
+{
+    return bar(f, nv_i32(&f->nv, 2 * f->p->stages));
+}
+
+static void wait_parity(fa2 *f, LLVMValueRef b, LLVMValueRef parity)
+{
+    LLVMValueRef args[2] = {b, parity};
+    asm_void(f,
+             "{\n\t.reg .pred P1;\n\tWS_WAIT_${:uid}:\n\t"
+             "mbarrier.try_wait.parity.shared::cta.b64 P1, [$0], $1;\n\t@!P1 bra WS_WAIT_${:uid};\n}",
+             "r,r,~{memory}", args, 2);
+}
+
+static void arrive_on_copies(fa2 *f, LLVMValueRef b)
+{
+    asm_void(f, "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];", "r,~{memory}", &b, 1);
+}
+
+static LLVMBasicBlockRef begin_if(fa2 *f, LLVMValueRef cond, LLVMBasicBlockRef *join)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.then");
+    *join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.join");
+    LLVMBuildCondBr(nv->b, cond, then, *join);
+    LLVMPositionBuilderAtEnd(nv->b, then);
+    return then;
+}
+
+static void end_if(fa2 *f, LLVMBasicBlockRef join)
+{
+    LLVMBuildBr(f->nv.b, join);
+    LLVMPositionBuilderAtEnd(f->nv.b, join);
+}
+
+void fa2_ws_init_barriers(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    int S = f->p->stages;
+    LLVMBasicBlockRef join;
+    begin_if(f, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), &join);
+    for (int s = 0; s < 2 * S + 1; s++) {
+        int count = s < S || s == 2 * S ? 128 : f->p->warps;
+        LLVMValueRef args[2] = {bar(f, nv_i32(nv, s)), nv_i32(nv, count)};
+        asm_void(f, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
+    }
+    asm_void(f, "fence.mbarrier_init.release.cluster;", "~{memory}", NULL, 0);
+    end_if(f, join);
+    nv_barrier(nv);
+}
+
+static void setmaxnreg(fa2 *f, bool inc, int regs)
+{
+    LLVMValueRef n = nv_i32(&f->nv, regs);
+    nv_call(&f->nv, inc ? "llvm.nvvm.setmaxnreg.inc.sync.aligned.u32" : "llvm.nvvm.setmaxnreg.dec.sync.aligned.u32",
+            NULL, 0, &n, 1);
+}
+
+static void copy_tile(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef org[3];
+    fa2_kv_tile_origin(f, j, org);
+    LLVMValueRef stage = LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), "");
+    fa2_load_tile(f, T_K, org, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_k), ""), NULL);
+    fa2_load_tile(f, T_V, org, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), NULL);
+}
+
+/* The producer warpgroup: Q, then every key tile of the range in order,
+ * each into its ring slot once the computing warps released it. */
+void fa2_ws_producer(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    int S = f->p->stages;
+    setmaxnreg(f, false, WS_PRODUCER_REGS);
+    fa2_load_tile(f, T_Q, f->q_org, nv_i32(nv, f->off_q), NULL);
+    arrive_on_copies(f, q_bar(f));
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.head");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.body");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.done");
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, head);
+    LLVMValueRef j = LLVMBuildPhi(b, nv->i32, "j");
+    LLVMValueRef zero = nv_i32(nv, 0);
+    LLVMAddIncoming(j, &zero, &pre, 1);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, j, f->r_total, ""), body, done);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMValueRef slot = LLVMBuildURem(b, j, nv_i32(nv, S), "slot");
+    LLVMValueRef round = LLVMBuildUDiv(b, j, nv_i32(nv, S), "");
+    LLVMBasicBlockRef join;
+    begin_if(f, LLVMBuildICmp(b, LLVMIntUGE, j, nv_i32(nv, S), ""), &join);
+    LLVMValueRef parity = LLVMBuildAnd(b, LLVMBuildSub(b, round, nv_i32(nv, 1), ""), nv_i32(nv, 1), "");
+    wait_parity(f, empty_bar(f, slot), parity);
+    end_if(f, join);
+    copy_tile(f, j, slot);
+    arrive_on_copies(f, full_bar(f, slot));
+    LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(nv, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMAddIncoming(j, &next, &latch, 1);
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, done);
+    nv_cp_wait(nv, 0); /* no copy outlives its thread */
+    LLVMBuildRetVoid(b);
+}
+
+void fa2_ws_consumer_start(fa2 *f)
+{
+    setmaxnreg(f, true, WS_CONSUMER_REGS);
+    wait_parity(f, q_bar(f), nv_i32(&f->nv, 0));
+    fa2_wgmma_proxy_fence(f);
+}
+
+/* Top of iteration j for a computing warp: tile j resident. */
+void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
+{
+    nv_ctx *nv = &f->nv;
+    int S = f->p->stages;
+    f->slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "slot");
+    LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
+    wait_parity(f, full_bar(f, f->slot), parity);
+    fa2_wgmma_proxy_fence(f);
+    fa2_kv_tile_origin(f, j, f->k_org);
+}
+
+/* End of iteration: this warp is done with the slot. */
+void fa2_ws_release(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef join;
+    begin_if(f, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), ""), &join);
+    LLVMValueRef b = empty_bar(f, f->slot);
+    asm_void(f, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
+    end_if(f, join);
+}
