@@ -44,8 +44,11 @@ static void auto_picks_wgmma_on_hopper_only(void **state)
     assert_true(p.wgmma);
     assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM80, 128, &p, &err), NVPTX_OK);
     assert_false(p.wgmma);
+    assert_false(p.ws); /* the producer warpgroup only when asked */
     assert_int_equal(plan("q=128 kv=64 stages=2 warps=8 mma=sync", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
     assert_false(p.wgmma);
+    assert_int_equal(plan("q=128 kv=64 stages=2 warps=8 mma=wgmma_ws", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.wgmma && p.ws);
     /* Two 16-row blocks per warp: not a warpgroup layout, auto falls back. */
     assert_int_equal(plan("q=128 kv=64 stages=2 warps=4", TARGET_SM90A, 64, &p, &err), NVPTX_OK);
     assert_false(p.wgmma);
@@ -92,7 +95,7 @@ static void mma_key_round_trips(void **state)
     schedule_print(&out, &s);
     assert_null(strstr(sb_cstr(&out), "mma")); /* auto is not printed: cache keys stay as they were */
     assert_false(schedule_parse("q=64 kv=32 mma=tensor", 1, &s, &err));
-    assert_non_null(strstr(sb_cstr(&err), "mma=sync or mma=wgmma"));
+    assert_non_null(strstr(sb_cstr(&err), "mma=wgmma or mma=wgmma_ws"));
     sb_free(&err);
     sb_free(&out);
 }
