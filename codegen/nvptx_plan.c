@@ -168,6 +168,9 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
     }
     p->wgmma = forced || (s->mma == MMA_AUTO && !why && NVPTX_WGMMA_BY_DEFAULT);
     p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && NVPTX_WS_BY_DEFAULT);
+    /* TMA boxes are rectangles of the [batch, heads, tokens, dim] tensor:
+     * a 1-D tile of consecutive tokens is one. */
+    p->tma = p->ws && p->ndims == 1 && p->grid_ndim == 0;
     return NVPTX_OK;
 }
 

@@ -156,6 +156,12 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
         rc = ns == NVPTX_UNSUPPORTED ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
         goto done;
     }
+    if (info.tma) { /* the generated launcher passes pointers, not tensor maps */
+        sb_puts(err, "AOT: this schedule copies tiles with TMA (mma=wgmma_ws on a token sequence), which "
+                     "generated launchers do not support yet; use mma=wgmma");
+        rc = AOT_RECIPE_USER;
+        goto done;
+    }
     c_name(ra->name, sizeof ra->name, name, r, arch_name);
     grid_exprs(ra, &info);
     abi_checks(ra, r, &info);
