@@ -20,10 +20,16 @@ typedef struct nvptx_abi_args {
     LLVMValueRef stride[5][4]; /* i64 strides in elements (lse uses 3) */
     LLVMValueRef size[SZ_MAX]; /* i32 */
     LLVMValueRef param[NVPTX_MAX_PARAMS];
+    LLVMValueRef tmap[3]; /* with tensor maps: the q, k, v CUtensorMap params (ptr byval) */
 } nvptx_abi_args;
 
 /* Adds the kernel function `name` with the ABI's parameters for recipe r
  * (NULL: no params) and returns its arguments. */
 void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out);
+
+/* The same followed by three CUtensorMaps (q, k, v) passed by value: 128
+ * bytes each, 64-byte aligned, kept in the parameter space (grid_constant)
+ * so TMA can read them where they are. */
+void nvptx_abi_declare_tma(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out);
 
 #endif

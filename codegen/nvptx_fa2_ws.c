@@ -27,6 +27,7 @@
 #include "nvptx_fa2.h"
 
 enum { WS_PRODUCER_REGS = 56, WS_CONSUMER_REGS = 224 };
+enum { WS_TMA_PRODUCER_REGS = 24, WS_TMA_CONSUMER_REGS = 240 };
 
 static void asm_void(fa2 *f, const char *text, const char *cons, LLVMValueRef *args, int n)
 {
@@ -98,8 +99,9 @@ void fa2_ws_init_barriers(fa2 *f)
     int S = f->p->stages;
     LLVMBasicBlockRef join;
     begin_if(f, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), &join);
+    int producers = f->p->tma ? 1 : 128; /* TMA: one arrive.expect_tx per fill */
     for (int s = 0; s < 2 * S + 1; s++) {
-        int count = s < S || s == 2 * S ? 128 : f->p->warps;
+        int count = s < S || s == 2 * S ? producers : f->p->warps;
         LLVMValueRef args[2] = {bar(f, nv_i32(nv, s)), nv_i32(nv, count)};
         asm_void(f, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
     }
@@ -125,16 +127,92 @@ static void copy_tile(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
     fa2_load_tile(f, T_V, org, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), NULL);
 }
 
+static void expect_bytes(fa2 *f, LLVMValueRef b, int bytes)
+{
+    LLVMValueRef args[2] = {b, nv_i32(&f->nv, bytes)};
+    asm_void(f, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}", args, 2);
+}
+
+/* One TMA box {64 dims, rows} of tensor map `map` at (dim, token, head,
+ * batch) into shared byte address dst, completing on barrier b. */
+static void tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, LLVMValueRef token,
+                    LLVMValueRef head)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef a = LLVMBuildPtrToInt(nv->b, map, nv->i64, "");
+    LLVMValueRef args[7] = {dst, a, nv_i32(nv, dim), token, head, f->batch, b};
+    LLVMTypeRef tys[7];
+    for (int i = 0; i < 7; i++)
+        tys[i] = LLVMTypeOf(args[i]);
+    static const char text[] = "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes "
+                               "[$0], [$1, {$2, $3, $4, $5}], [$6];";
+    static const char cons[] = "r,l,r,r,r,r,r,~{memory}";
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, 7, false);
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, sizeof text - 1, (char *)cons, sizeof cons - 1, true, false,
+                                       LLVMInlineAsmDialectATT, false);
+    LLVMBuildCall2(nv->b, fty, fn, args, 7, "");
+}
+
+/* All 64-dim column blocks of a tile: block c lands at base + c*rows*128. */
+static void tma_tile(fa2 *f, int tensor, LLVMValueRef base, LLVMValueRef b, LLVMValueRef token, int rows)
+{
+    nv_ctx *nv = &f->nv;
+    int dims = tensor == T_V ? f->p->Dv : f->p->D;
+    LLVMValueRef head = tensor == T_Q ? f->head : f->kv_head;
+    for (int c = 0; c < dims / 64; c++) {
+        LLVMValueRef dst = LLVMBuildAdd(nv->b, base, nv_i32(nv, c * rows * 128), "");
+        tma_box(f, f->tmap[tensor], dst, b, c * 64, token, head);
+    }
+}
+
+static void fill_slot(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
+{
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    if (!p->tma) {
+        copy_tile(f, j, slot);
+        arrive_on_copies(f, full_bar(f, slot));
+        return;
+    }
+    LLVMValueRef org[3];
+    fa2_kv_tile_origin(f, j, org);
+    LLVMValueRef b = full_bar(f, slot);
+    expect_bytes(f, b, p->Tk * 2 * (p->D + p->Dv));
+    LLVMValueRef stage = LLVMBuildAdd(nv->b, f->smem32, LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), ""), "");
+    tma_tile(f, T_K, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_k), ""), b, org[0], p->Tk);
+    tma_tile(f, T_V, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), b, org[0], p->Tk);
+}
+
+static void fill_q(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    if (!f->p->tma) {
+        fa2_load_tile(f, T_Q, f->q_org, nv_i32(nv, f->off_q), NULL);
+        arrive_on_copies(f, q_bar(f));
+        return;
+    }
+    expect_bytes(f, q_bar(f), f->p->Tq * 2 * f->p->D);
+    tma_tile(f, T_Q, LLVMBuildAdd(nv->b, f->smem32, nv_i32(nv, f->off_q), ""), q_bar(f), f->q_org[0], f->p->Tq);
+}
+
 /* The producer warpgroup: Q, then every key tile of the range in order,
- * each into its ring slot once the computing warps released it. */
+ * each into its ring slot once the computing warps released it. With TMA
+ * one thread issues everything and the others leave. */
 void fa2_ws_producer(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     int S = f->p->stages;
-    setmaxnreg(f, false, WS_PRODUCER_REGS);
-    fa2_load_tile(f, T_Q, f->q_org, nv_i32(nv, f->off_q), NULL);
-    arrive_on_copies(f, q_bar(f));
+    setmaxnreg(f, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
+    if (f->p->tma) {
+        LLVMBasicBlockRef issuer = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.issuer");
+        LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.idle");
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(nv, 0), ""), issuer, idle);
+        LLVMPositionBuilderAtEnd(b, idle);
+        LLVMBuildRetVoid(b);
+        LLVMPositionBuilderAtEnd(b, issuer);
+    }
+    fill_q(f);
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.head");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.body");
@@ -153,20 +231,20 @@ void fa2_ws_producer(fa2 *f)
     LLVMValueRef parity = LLVMBuildAnd(b, LLVMBuildSub(b, round, nv_i32(nv, 1), ""), nv_i32(nv, 1), "");
     wait_parity(f, empty_bar(f, slot), parity);
     end_if(f, join);
-    copy_tile(f, j, slot);
-    arrive_on_copies(f, full_bar(f, slot));
+    fill_slot(f, j, slot);
     LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(nv, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMAddIncoming(j, &next, &latch, 1);
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, done);
-    nv_cp_wait(nv, 0); /* no copy outlives its thread */
+    if (!f->p->tma)
+        nv_cp_wait(nv, 0); /* no cp.async outlives its thread */
     LLVMBuildRetVoid(b);
 }
 
 void fa2_ws_consumer_start(fa2 *f)
 {
-    setmaxnreg(f, true, WS_CONSUMER_REGS);
+    setmaxnreg(f, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
     wait_parity(f, q_bar(f), nv_i32(&f->nv, 0));
     fa2_wgmma_proxy_fence(f);
 }

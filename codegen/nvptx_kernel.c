@@ -27,6 +27,8 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     for (int d = 0; d < 3; d++)
         info->q_tile[d] = p->q_ext[d];
     info->grid_ndim = p->grid_ndim;
+    info->tma = p->tma;
+    info->kv_rows = p->Tk;
     info->cross = p->r ? p->r->cross : false;
     info->dt = p->dt;
     info->head_dim = p->D;

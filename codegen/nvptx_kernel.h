@@ -16,6 +16,9 @@
  *   i32 size[SZ_MAX]             ir/expr.h size ids (batch, heads, ...)
  *   per recipe param:            ptr (ndim > 0: contiguous row-major) or,
  *                                for a scalar, f32 (float dtypes) / i64 (ints)
+ *   info.tma only: CUtensorMap q, k, v by value (128 bytes each): rank 4
+ *                                {dim, tokens, heads, batch}, box {64, tile
+ *                                rows, 1, 1}, 128-byte swizzle, zero fill
  * Launch: grid (nvptx_grid_x(), heads, batch), block (threads), dynamic
  * shared memory smem_bytes (over 48 KB needs the function attribute).
  */
@@ -44,6 +47,8 @@ typedef struct nvptx_kernel_info {
     int q_tile[3];
     int grid_x_fixed; /* > 0: grid.x is this (linear: Dv slices), not query tiles */
     int grid_ndim; /* recipe token grid dims (0: a sequence) */
+    bool tma;      /* three CUtensorMaps (q, k, v) follow the ABI's params */
+    int kv_rows;   /* tma: key/value tile tokens (the box height; q's is q_tile[0]) */
     bool cross;    /* kv_tokens may differ from tokens */
     dtype dt;
     int head_dim, head_dim_v;

@@ -49,6 +49,21 @@ typedef struct aot_dim {
     int64_t div;
 } aot_dim;
 
+/* Optional TMA tensor maps (kernels that copy tiles with TMA, see
+ * codegen/nvptx_kernel.h): the launcher encodes one map for each of q, k
+ * and v (params named "q", "k", "v", "<t>_stride" and "size" in the ABI)
+ * and passes them by value after the other parameters. The enum values are
+ * the driver's (cuda.h), written into the generated code as numbers. */
+typedef struct aot_tma {
+    bool enabled;
+    int dtype;        /* CUtensorMapDataType */
+    int swizzle;      /* CUtensorMapSwizzle */
+    int l2_promotion; /* CUtensorMapL2promotion */
+    int dims[3];      /* head dims of q, k, v */
+    int rows[3];      /* box rows (tile tokens) */
+    int size_tokens, size_kv_tokens, size_heads, size_kv_heads, size_batch; /* indices into `size` */
+} aot_tma;
+
 typedef struct aot_spec {
     const char *name;  /* C prefix of everything generated, file names too */
     const char *entry; /* the PTX .entry symbol */
@@ -72,6 +87,7 @@ typedef struct aot_spec {
     int dyn_smem;          /* bytes of dynamic shared memory */
     const char *recipe;    /* for the header comment (may be NULL) */
     const char *schedule;  /* idem */
+    aot_tma tma;
 } aot_spec;
 
 /* Checks the spec (identifiers, entry present in the PTX, geometry). */

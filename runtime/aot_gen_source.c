@@ -40,7 +40,11 @@ static const char prologue[] =
     "    @N@_CUresult (*cuFuncSetAttribute)(@N@_CUfunction, int, int);\n"
     "    @N@_CUresult (*cuLaunchKernel)(@N@_CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,\n"
     "                                   unsigned, unsigned, struct CUstream_st *, void **, void **);\n"
-    "    @N@_CUresult (*cuGetErrorString)(@N@_CUresult, const char **);\n} @N@_drv;\n\n"
+    "    @N@_CUresult (*cuGetErrorString)(@N@_CUresult, const char **);\n"
+    "    /* optional: only kernels that copy with TMA */\n"
+    "    @N@_CUresult (*cuTensorMapEncodeTiled)(void *, int, unsigned, void *, const uint64_t *, const uint64_t *,\n"
+    "                                           const uint32_t *, const uint32_t *, int, int, int, int);\n"
+    "} @N@_drv;\n\n"
     "static pthread_once_t @N@_once = PTHREAD_ONCE_INIT;\n"
     "static pthread_mutex_t @N@_lock = PTHREAD_MUTEX_INITIALIZER;\n"
     "static _Thread_local char @N@_msg[512];\n\n"
@@ -73,6 +77,8 @@ static const char driver[] =
     "    @N@_SYM(cuCtxGetCurrent);\n    @N@_SYM(cuCtxSetCurrent);\n    @N@_SYM(cuModuleLoadData);\n"
     "    @N@_SYM(cuModuleGetFunction);\n    @N@_SYM(cuFuncSetAttribute);\n    @N@_SYM(cuLaunchKernel);\n"
     "    @N@_SYM(cuGetErrorString);\n#undef @N@_SYM\n"
+    "    {\n        void *p_ = dlsym(lib, \"cuTensorMapEncodeTiled\");\n"
+    "        memcpy(&@N@_drv.cuTensorMapEncodeTiled, &p_, sizeof p_);\n    }\n"
     "    if (missing) {\n        @N@_drv.status = @N@_ERR_NO_DRIVER;\n"
     "        snprintf(@N@_drv.why, sizeof @N@_drv.why, \"no usable CUDA driver: %s lacks %s\", path, missing);\n"
     "        return;\n    }\n    @N@_CUresult r = @N@_drv.cuInit(0);\n    if (r != 0) {\n"
@@ -230,6 +236,35 @@ static void put_validate(const aot_spec *s, strbuf *c)
     sb_printf(c, "    %s_msg[0] = 0;\n    return %s_OK;\n}\n\n", n, n);
 }
 
+/* The TMA maps of q, k and v ({dim, tokens, heads, batch}, boxes of 64
+ * dims x rows), as the runtime's cuda_launch.c encodes them. */
+static void put_tma_maps(const aot_spec *s, strbuf *c)
+{
+    const char *n = s->name;
+    const aot_tma *t = &s->tma;
+    sb_puts(c, "    _Alignas(64) unsigned char tmap[3][128];\n");
+    sb_printf(c, "    if (!%s_drv.cuTensorMapEncodeTiled)\n        return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
+                 "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
+              n, n, n);
+    sb_puts(c, "    {\n        void *const ptr[3] = {(void *)a->q, (void *)a->k, (void *)a->v};\n");
+    sb_puts(c, "        const int64_t *const st[3] = {a->q_stride, a->k_stride, a->v_stride};\n");
+    sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n        const uint32_t rows[3] = {%d, %d, %d};\n",
+              t->dims[0], t->dims[1], t->dims[2], t->rows[0], t->rows[1], t->rows[2]);
+    sb_puts(c, "        for (int i = 0; i < 3; i++) {\n");
+    sb_printf(c, "            uint64_t tok = (uint64_t)a->size[i ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
+    sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)a->size[i ? %d : %d], "
+                 "(uint64_t)a->size[%d]};\n",
+              t->size_kv_heads, t->size_heads, t->size_batch);
+    sb_puts(c, "            uint64_t gs[3] = {(uint64_t)st[i][2] * 2, (uint64_t)st[i][1] * 2, (uint64_t)st[i][0] * 2};\n");
+    sb_puts(c, "            uint32_t box[4] = {64, rows[i], 1, 1}, es[4] = {1, 1, 1, 1};\n");
+    sb_printf(c, "            %s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 4, ptr[i], gd, gs, box, es, 0, "
+                 "%d, %d, 0);\n",
+              n, n, t->dtype, t->swizzle, t->l2_promotion);
+    sb_printf(c, "            if (r != 0)\n                return %s_cuda_fail(r, \"cannot describe a tensor for TMA\");\n",
+              n);
+    sb_puts(c, "        }\n    }\n");
+}
+
 static void put_launch(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
@@ -239,6 +274,8 @@ static void put_launch(const aot_spec *s, strbuf *c)
     sb_printf(c, "        return %s_fail(%s_drv.status, \"%%s\", %s_drv.why);\n", n, n, n);
     sb_printf(c, "    %s_CUfunction fn;\n    if ((st = %s_function(&fn)) != %s_OK)\n        return st;\n", n, n, n);
     sb_printf(c, "    uint64_t g[3];\n    %s_grid(a, g);\n", n);
+    if (s->tma.enabled)
+        put_tma_maps(s, c);
     if (s->nparams) {
         sb_puts(c, "    /* The driver reads each parameter through a pointer to it. */\n    void *params[] = {");
         for (int i = 0; i < s->nparams; i++) {
@@ -251,6 +288,8 @@ static void put_launch(const aot_spec *s, strbuf *c)
                     sb_printf(c, "(void *)&a->%s", p->name);
             }
         }
+        if (s->tma.enabled)
+            sb_puts(c, ", (void *)tmap[0], (void *)tmap[1], (void *)tmap[2]");
         sb_puts(c, "};\n");
     } else {
         sb_puts(c, "    void **params = NULL;\n");

@@ -11,6 +11,8 @@
  * grid = (query tiles, heads, batch), as nvptx_grid_x computes. */
 #include "aot_recipe.h"
 
+#include <cuda.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,6 +136,20 @@ static void c_name(char *out, size_t cap, const char *want, const recipe *r, con
         out[0] = '_';
 }
 
+/* The tensor maps a TMA kernel takes (as runtime/cuda_launch.c builds them). */
+static aot_tma tma_spec(const nvptx_kernel_info *info)
+{
+    aot_tma t = {.enabled = info->tma,
+                 .dtype = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                 .swizzle = CU_TENSOR_MAP_SWIZZLE_128B,
+                 .l2_promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                 .dims = {info->head_dim, info->head_dim, info->head_dim_v},
+                 .rows = {info->q_tile[0], info->kv_rows, info->kv_rows},
+                 .size_tokens = SZ_TOKENS, .size_kv_tokens = SZ_KV_TOKENS, .size_heads = SZ_HEADS,
+                 .size_kv_heads = SZ_KV_HEADS, .size_batch = SZ_BATCH};
+    return t;
+}
+
 int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
                        strbuf *out_note, strbuf *err)
 {
@@ -146,6 +162,11 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
     nvptx_kernel_info info;
     memset(&info, 0, sizeof info);
     int rc = AOT_RECIPE_INTERNAL;
+    schedule gpu_default;
+    if (!s && r->sched.is_auto) { /* `tile auto`: the GPU default, as a JIT build takes it (cuda_backend.c) */
+        gpu_default = nvptx_default_schedule(r, arch);
+        s = &gpu_default;
+    }
     tir_kernel *tk = ra ? lower_recipe(&a, r, s, arch, err) : NULL;
     if (!tk) {
         rc = ra && !a.failed ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
@@ -156,6 +177,7 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
         rc = ns == NVPTX_UNSUPPORTED ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
         goto done;
     }
+
     c_name(ra->name, sizeof ra->name, name, r, arch_name);
     grid_exprs(ra, &info);
     abi_checks(ra, r, &info);
@@ -168,7 +190,8 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
                      .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}},
                      .grid_c = {ra->grid_x, ra->heads, ra->batch}, .block = {info.threads, 1, 1},
                      .check_c = ra->checks, .check_msg = ra->msgs,
-                     .nchecks = ra->nchecks, .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text)};
+                     .nchecks = ra->nchecks, .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
+                     .tma = tma_spec(&info)};
     rc = aot_write_with_cubin(&spec, dir, out_note, err) ? AOT_RECIPE_OK : AOT_RECIPE_INTERNAL;
     sb_free(&sched_text);
 done:

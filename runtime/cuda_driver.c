@@ -44,6 +44,8 @@ static void load(void)
         snprintf(load_msg, sizeof load_msg, "the CUDA driver is too old: it lacks %s", sym);
         return;
     }
+    /* Optional: only kernels that copy with TMA need it. */
+    api.cuTensorMapEncodeTiled = (__typeof__(&cuTensorMapEncodeTiled))dlsym(h, "cuTensorMapEncodeTiled");
     CUresult r = api.cuInit(0);
     if (r != CUDA_SUCCESS) {
         const char *name = NULL;

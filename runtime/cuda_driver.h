@@ -32,6 +32,7 @@ typedef struct cuda_api {
 #define X(name) __typeof__(&name) name;
     CUDA_DRIVER_FUNCS(X)
 #undef X
+    __typeof__(&cuTensorMapEncodeTiled) cuTensorMapEncodeTiled; /* optional (NULL before CUDA 12) */
     int driver_version;
 } cuda_api;
 

@@ -19,7 +19,8 @@ typedef struct marshal {
         float f;
         int64_t i;
     } prm[NVPTX_MAX_PARAMS];
-    void *args[MAXARGS];
+    CUtensorMap tmap[3];
+    void *args[MAXARGS + 3];
 } marshal;
 
 static attnc_status bad(strbuf *err, const char *what)
@@ -96,6 +97,36 @@ static int fill(marshal *m, const nvptx_kernel_info *info, const cuda_launch *a)
     return n;
 }
 
+/* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h): rank 4
+ * {dim, tokens, heads, batch}, boxes of 64 dims x the tile's rows, the
+ * 128-byte swizzle the kernel's shared tiles use, zeros out of bounds. */
+static attnc_status encode_maps(const cuda_api *api, marshal *m, const nvptx_kernel_info *info, const cuda_launch *a,
+                                strbuf *err)
+{
+    if (!api->cuTensorMapEncodeTiled)
+        return bad(err, "this kernel copies with TMA but the driver lacks cuTensorMapEncodeTiled (CUDA 12+)");
+    for (int t = 0; t < 3; t++) {
+        int dim = t == 2 ? info->head_dim_v : info->head_dim;
+        int64_t tokens = a->size[t == 0 ? SZ_TOKENS : SZ_KV_TOKENS];
+        tokens = tokens > 0 ? tokens : 1; /* an empty key range is never copied */
+        int64_t heads = a->size[t == 0 ? SZ_HEADS : SZ_KV_HEADS];
+        cuuint64_t gdim[4] = {(cuuint64_t)dim, (cuuint64_t)tokens, (cuuint64_t)heads, (cuuint64_t)a->size[SZ_BATCH]};
+        cuuint64_t gstride[3] = {(cuuint64_t)a->stride[t][2] * 2, (cuuint64_t)a->stride[t][1] * 2,
+                                 (cuuint64_t)a->stride[t][0] * 2};
+        cuuint32_t box[4] = {64, (cuuint32_t)(t == 0 ? info->q_tile[0] : info->kv_rows), 1, 1};
+        cuuint32_t estride[4] = {1, 1, 1, 1};
+        CUtensorMapDataType dt = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+        CUresult r = api->cuTensorMapEncodeTiled(&m->tmap[t], dt, 4, (void *)(uintptr_t)a->ptr[t], gdim, gstride, box,
+                                                 estride, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        attnc_status st = cuda_check(api, r, "cuTensorMapEncodeTiled", err);
+        if (st)
+            return st;
+    }
+    return ATTNC_OK;
+}
+
 attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stream, strbuf *err)
 {
     const nvptx_kernel_info *info = cuda_module_info(k);
@@ -112,7 +143,13 @@ attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stre
         return st;
     marshal m;
     memset(&m, 0, sizeof m);
-    fill(&m, info, a);
+    int n = fill(&m, info, a);
+    if (info->tma) {
+        if ((st = encode_maps(api, &m, info, a, err)))
+            return st;
+        for (int t = 0; t < 3; t++)
+            m.args[n++] = &m.tmap[t];
+    }
     CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
                                      (unsigned)a->size[SZ_BATCH], (unsigned)info->threads, 1, 1,
                                      (unsigned)info->smem_bytes, (CUstream)stream, m.args, NULL);

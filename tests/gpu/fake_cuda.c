@@ -134,3 +134,26 @@ CUresult cuEventRecord(CUevent e, CUstream s) { (void)e, (void)s; return CUDA_SU
 CUresult cuEventSynchronize(CUevent e) { (void)e; return CUDA_SUCCESS; }
 CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) { (void)a, (void)b; *ms = 1.0f; return CUDA_SUCCESS; }
 CUresult cuEventDestroy(CUevent e) { free(e); return CUDA_SUCCESS; }
+
+/* TMA descriptors: checks what the real driver requires of the kernels'
+ * maps (rank, 16-byte strides, boxes of at most 256, 128-byte rows under
+ * the 128-byte swizzle) and fills the map with a recognisable pattern. */
+CUresult cuTensorMapEncodeTiled(CUtensorMap *m, CUtensorMapDataType dt, cuuint32_t rank, void *addr,
+                                const cuuint64_t *dim, const cuuint64_t *stride, const cuuint32_t *box,
+                                const cuuint32_t *estride, CUtensorMapInterleave il, CUtensorMapSwizzle sw,
+                                CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill fill)
+{
+    (void)dt, (void)il, (void)l2, (void)fill;
+    if (!m || !addr || (uintptr_t)addr % 16 || rank < 1 || rank > 5)
+        return CUDA_ERROR_INVALID_VALUE;
+    for (cuuint32_t i = 0; i < rank; i++) {
+        if (dim[i] < 1 || box[i] < 1 || box[i] > 256 || estride[i] != 1)
+            return CUDA_ERROR_INVALID_VALUE;
+        if (i > 0 && (stride[i - 1] % 16 || stride[i - 1] == 0))
+            return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (sw == CU_TENSOR_MAP_SWIZZLE_128B && box[0] * 2 > 128)
+        return CUDA_ERROR_INVALID_VALUE;
+    memset(m, 0x5a, sizeof *m);
+    return CUDA_SUCCESS;
+}

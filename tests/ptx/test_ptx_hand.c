@@ -43,7 +43,10 @@ static void check_one(const hand_cfg *cfg, target_arch arch)
         assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
         assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
     }
-    assert_non_null(strstr(text, "cp.async.cg.shared.global"));
+    if (strstr(text, "cp.async.bulk.tensor")) /* TMA copies (mma=wgmma_ws on a sequence) */
+        assert_non_null(strstr(text, "mbarrier.arrive.expect_tx"));
+    else
+        assert_non_null(strstr(text, "cp.async.cg.shared.global"));
     assert_non_null(strstr(text, "ex2.approx"));
     assert_null(strstr(text, ".local"));
     const char *arch_name = arch == TARGET_SM80 ? "sm_80" : "sm_90a";

@@ -42,9 +42,9 @@ static void auto_picks_wgmma_on_hopper_only(void **state)
     fa_plan p;
     assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
     assert_true(p.wgmma);
+    assert_true(p.ws && p.tma); /* a token sequence: TMA producer warpgroup */
     assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM80, 128, &p, &err), NVPTX_OK);
     assert_false(p.wgmma);
-    assert_false(p.ws); /* the producer warpgroup only when asked */
     assert_int_equal(plan("q=128 kv=64 stages=2 warps=8 mma=sync", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
     assert_false(p.wgmma);
     assert_int_equal(plan("q=128 kv=64 stages=2 warps=8 mma=wgmma_ws", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
