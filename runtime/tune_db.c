@@ -49,7 +49,15 @@ static void sql_row_sum(sqlite3_context *ctx, int argc, sqlite3_value **v)
                                       sqlite3_value_double(v[4])));
 }
 
-typedef enum { OPEN_OK, OPEN_CORRUPT, OPEN_FAILED } open_result;
+typedef enum { OPEN_OK, OPEN_CORRUPT, OPEN_FAILED, OPEN_BUSY } open_result;
+
+/* Another connection holds a lock SQLite will not wait for through the busy
+ * handler (switching a new file to WAL, WAL recovery): retried by try_open. */
+static bool is_busy(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
 
 /* Damage, as opposed to a busy or unreadable file (which must never be
  * moved aside: another process may simply hold a lock). */
@@ -66,6 +74,7 @@ static open_result check_file(sqlite3 *db, strbuf *why)
     int step = rc == SQLITE_OK ? sqlite3_step(st) : rc;
     const char *row = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     open_result r = row && !strcmp(row, "ok") ? OPEN_OK
+                  : !row && is_busy(step)     ? OPEN_BUSY
                   : row || is_damage(step)    ? OPEN_CORRUPT
                                               : OPEN_FAILED;
     if (r != OPEN_OK)
@@ -89,11 +98,36 @@ static open_result setup(sqlite3 *db, strbuf *why)
     if (rc != SQLITE_OK)
         sb_puts(why, e ? e : sqlite3_errmsg(db));
     sqlite3_free(e);
-    return rc == SQLITE_OK ? OPEN_OK : is_damage(rc) ? OPEN_CORRUPT : OPEN_FAILED;
+    return rc == SQLITE_OK ? OPEN_OK : is_busy(rc) ? OPEN_BUSY : is_damage(rc) ? OPEN_CORRUPT : OPEN_FAILED;
 }
 
-/* Opens, checks and sets up; on failure the db is closed, why says why. */
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Opens, checks and sets up, retrying for up to 15 s (the busy timeout)
+ * while other connections hold locks; on failure the db is closed and why
+ * says why. */
+static open_result try_open_once(tune_db *t, strbuf *why);
 static open_result try_open(tune_db *t, strbuf *why)
+{
+    double give_up = seconds() + 15.0;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)t;
+    for (;;) {
+        sb_clear(why);
+        open_result r = try_open_once(t, why);
+        if (r != OPEN_BUSY)
+            return r;
+        if (seconds() > give_up)
+            return OPEN_FAILED;
+        usleep(2000 + (useconds_t)(rand_r(&seed) % 20000));
+    }
+}
+
+static open_result try_open_once(tune_db *t, strbuf *why)
 {
     int rc = sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     open_result r = rc == SQLITE_OK ? OPEN_OK : is_damage(rc) ? OPEN_CORRUPT : OPEN_FAILED;

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,9 +92,14 @@ static void *run_worker(void *arg)
 {
     worker *w = arg;
     unsigned char want[48 * 1024];
-    tune_db *db = tune_db_open(g_db, NULL);
-    if (!db)
+    strbuf why;
+    sb_init(&why);
+    tune_db *db = tune_db_open(g_db, &why);
+    if (!db) {
+        fprintf(stderr, "worker %u: tune_db_open: %s\n", w->id, sb_cstr(&why));
         w->bad++;
+    }
+    sb_free(&why);
     for (int r = 0; r < ROUNDS; r++)
         for (int k = 0; k < 2 * KEYS; k++) {
             int pick = (int)(rand_r(&w->seed) % (2 * KEYS));
@@ -104,15 +110,24 @@ static void *run_worker(void *arg)
             sb_init(&note);
             cache_result res = cache_get_or_build(w->cache, key_n(j.key), j.kind, build, &j, &data, &len, &note);
             size_t n = expected(j.key, j.kind, want);
-            if (res == CACHE_ERROR || len != n || memcmp(data, want, n) != 0)
+            if (res == CACHE_ERROR || len != n || memcmp(data, want, n) != 0) {
+                fprintf(stderr, "worker %u: key %d kind %d: %s (%s)\n", w->id, j.key, (int)j.kind,
+                        res == CACHE_ERROR ? "cache error" : "wrong bytes", sb_cstr(&note));
                 w->bad++;
+            }
             w->corrupt_seen += res == CACHE_CORRUPT;
             free(data);
             sb_free(&note);
             if (db && k % 8 == 0) {
                 char sched[32];
                 snprintf(sched, sizeof sched, "s%u", w->id % 1000);
-                w->bad += !tune_db_record_best(db, "stress", "sm_90a", "b", sched, 1.0 + (w->id % 1000), NULL);
+                strbuf m;
+                sb_init(&m);
+                if (!tune_db_record_best(db, "stress", "sm_90a", "b", sched, 1.0 + (w->id % 1000), &m)) {
+                    fprintf(stderr, "worker %u: record_best: %s\n", w->id, sb_cstr(&m));
+                    w->bad++;
+                }
+                sb_free(&m);
             }
         }
     tune_db_close(db);
