@@ -125,6 +125,7 @@ attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
     attnc_status st = pick_arch(o, &arch, &err);
     tir_kernel *tk = NULL;
     if (!st) {
+        k->arch = arch;
         gpu_schedule(k, o, arch);
         tk = lower_recipe(&k->arena, k->r, &k->sched, arch, &err);
         if (!tk)
