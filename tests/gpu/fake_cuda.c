@@ -24,9 +24,16 @@ static fake_launch last;
 static int smem_optin;
 static char *module_text;
 
+static int links; /* completed JIT links: a module loaded from a cached cubin adds none */
+
 __attribute__((visibility("default"))) const fake_launch *fake_cuda_last_launch(void)
 {
     return &last;
+}
+
+__attribute__((visibility("default"))) int fake_cuda_link_count(void)
+{
+    return links;
 }
 
 CUresult cuInit(unsigned f) { (void)f; return CUDA_SUCCESS; }
@@ -67,6 +74,7 @@ CUresult cuLinkComplete(CUlinkState s, void **cubin, size_t *size)
 {
     *cubin = *(char **)s;
     *size = strlen(*cubin) + 1;
+    links++;
     return CUDA_SUCCESS;
 }
 CUresult cuLinkDestroy(CUlinkState s) { free(*(char **)s); free(s); return CUDA_SUCCESS; }
