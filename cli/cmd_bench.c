@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_compile.h"
 #include "bench_pairs.h"
 #include "commands.h"
 #include "gpu_compile.h"
@@ -15,8 +16,9 @@
 
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch;
-    bool json;
-    int warmup, iters;
+    bool json, compile_timings;
+    attnc_backend backend;
+    int warmup, iters, repeats;
 } bench_opts;
 
 typedef struct bench_run {
@@ -49,15 +51,16 @@ static int parse_int(const char *s, int *out)
 
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){.warmup = 10, .iters = 50};
+    *o = (bench_opts){.warmup = 10, .iters = 50, .repeats = 5, .backend = ATTNC_BACKEND_CUDA};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            o->json = true;
+        if (!strcmp(a, "--json") || !strcmp(a, "--compile-timings")) {
+            *(!strcmp(a, "--json") ? &o->json : &o->compile_timings) = true;
             continue;
         }
         bool takes = !strcmp(a, "--shape") || !strcmp(a, "--schedule") || !strcmp(a, "--arch") ||
-                     !strcmp(a, "--warmup") || !strcmp(a, "--iters");
+                     !strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--backend") ||
+                     !strcmp(a, "--repeats");
         if (takes && i + 1 >= argc) {
             fprintf(stderr, "attnc bench: %s needs a value\n", a);
             return EXIT_USER;
@@ -68,8 +71,16 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             o->schedule = argv[++i];
         else if (!strcmp(a, "--arch"))
             o->arch = argv[++i];
-        else if (!strcmp(a, "--warmup") || !strcmp(a, "--iters")) {
-            if (parse_int(argv[i + 1], !strcmp(a, "--warmup") ? &o->warmup : &o->iters)) {
+        else if (!strcmp(a, "--backend")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "cpu") && strcmp(v, "cuda")) {
+                fprintf(stderr, "attnc bench: --backend %s: write cpu or cuda\n", v);
+                return EXIT_USER;
+            }
+            o->backend = !strcmp(v, "cpu") ? ATTNC_BACKEND_CPU : ATTNC_BACKEND_CUDA;
+        } else if (!strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--repeats")) {
+            int *dst = !strcmp(a, "--warmup") ? &o->warmup : !strcmp(a, "--iters") ? &o->iters : &o->repeats;
+            if (parse_int(argv[i + 1], dst)) {
                 fprintf(stderr, "attnc bench: %s needs a count, not '%s'\n", a, argv[i + 1]);
                 return EXIT_USER;
             }
@@ -84,7 +95,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             return EXIT_USER;
         }
     }
-    if (!o->file || !o->shape) {
+    if (!o->file || (!o->shape && !o->compile_timings)) {
         fprintf(stderr, "attnc bench: usage: attnc bench FILE --shape batch=B,heads=H,tokens=N [...]\n");
         return EXIT_USER;
     }
@@ -368,6 +379,10 @@ static int run_bench(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.compile_timings) { /* no launch: works on the CPU backend too */
+        bench_compile_opts co = {o.file, o.schedule, o.arch, o.backend, o.repeats, o.json};
+        return bench_compile_timings(&co);
+    }
     strbuf err;
     sb_init(&err);
     target_arch arch;
@@ -399,6 +414,13 @@ const cli_command cmd_bench = {
     "on the pairs the mask keeps (4*head_dim flops per kept pair, counted exactly on\n"
     "the host) and the cold compile time. Grid recipes take their dims by name\n"
     "(H=128,W=128); batch defaults to 1, heads to 16. --json prints one JSON object.\n\n"
-    "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n",
+    "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n\n"
+    "attnc bench FILE --compile-timings [--backend cpu|cuda] [--repeats N] [--schedule S]\n"
+    "                 [--arch A] [--json]\n"
+    "times the three ways a kernel is obtained through the API (recipe text to a\n"
+    "launchable kernel): cold (fresh context, empty cache folder: a new temp folder\n"
+    "each round), disk-cache load (fresh context, same folder; on CUDA the cached\n"
+    "cubin, no driver JIT) and memory-cache hit (same context, build again); medians\n"
+    "of N rounds (default 5). No --shape needed. The CPU backend has no kernel cache.\n",
     run_bench,
 };
