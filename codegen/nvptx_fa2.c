@@ -26,6 +26,15 @@ static void plan_smem(fa2 *f)
 {
     const fa_plan *p = f->p;
     f->threads = p->warps * 32;
+    if (p->wgmma) { /* swizzled, unpadded; Q stays in shared memory (the A operand of S) */
+        f->pitch_q = f->pitch_k = f->pitch_v = 0;
+        f->slot_k = f->slot_v = p->Tk * 2 * (p->D + p->Dv);
+        f->off_k = 0;
+        f->off_v = p->Tk * 2 * p->D;
+        f->q_in_regs = false;
+        f->off_q = p->stages * f->slot_k;
+        return;
+    }
     f->pitch_q = p->D * 2 + 16;
     f->pitch_k = p->D * 2 + 16;
     f->pitch_v = p->Dv * 2 + 16;
@@ -41,8 +50,24 @@ static void plan_smem(fa2 *f)
 
 static int smem_total(const fa2 *f)
 {
+    if (f->p->wgmma) /* + the alignment slack of smem_base() */
+        return f->off_q + f->p->Tq * 2 * f->p->D + 1024;
     int kv = f->p->stages * f->slot_k, q = f->off_q + f->p->Tq * f->pitch_q;
     return kv > q ? kv : q;
+}
+
+/* wgmma's swizzle is anchored at 1024-byte boundaries of the shared window:
+ * round the dynamic base up (the launch reserves 1024 bytes of slack). */
+static void smem_base(fa2 *f, LLVMValueRef global)
+{
+    nv_ctx *nv = &f->nv;
+    f->smem = global;
+    if (!f->p->wgmma)
+        return;
+    LLVMValueRef a = LLVMBuildPtrToInt(nv->b, global, nv->i32, "");
+    LLVMValueRef pad = LLVMBuildAnd(nv->b, LLVMBuildSub(nv->b, nv_i32(nv, 0), a, ""), nv_i32(nv, 1023), "");
+    f->smem = nv_gep(nv, global, pad);
+    f->smem32 = LLVMBuildAdd(nv->b, a, pad, "smem32");
 }
 
 static LLVMValueRef make_function(fa2 *f, const char *name)
@@ -133,10 +158,14 @@ static void pipeline_step(fa2 *f, LLVMValueRef j)
         load_kv(f, j, nv_i32(nv, 0));
         nv_cp_commit(nv);
         nv_cp_wait(nv, 0);
+        if (f->p->wgmma)
+            fa2_wgmma_proxy_fence(f);
         nv_barrier(nv);
         f->slot = nv_i32(nv, 0);
     } else {
         nv_cp_wait(nv, S - 2);
+        if (f->p->wgmma)
+            fa2_wgmma_proxy_fence(f);
         nv_barrier(nv);
         LLVMValueRef jn = LLVMBuildAdd(nv->b, j, nv_i32(nv, S - 1), "");
         load_kv(f, jn, LLVMBuildURem(nv->b, jn, nv_i32(nv, S), ""));
@@ -199,7 +228,10 @@ static void loop_body(fa2 *f, loop_state *st, LLVMValueRef s[FA_MAXMR][FA_MAXN][
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
     (void)st;
-    fa2_qk(f, s);
+    if (p->wgmma)
+        fa2_wgmma_qk(f, s);
+    else
+        fa2_qk(f, s);
     fa2_score(f, s);
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef masked = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
@@ -271,7 +303,10 @@ static void emit_loop(fa2 *f)
     nx = hdr;
     loop_body(f, &nx, s);
     fa2_softmax(f, s, nx.m, nx.l, nx.acc);
-    fa2_pv(f, s, nx.acc);
+    if (f->p->wgmma)
+        fa2_wgmma_pv(f, s, nx.acc);
+    else
+        fa2_pv(f, s, nx.acc);
     LLVMBasicBlockRef from_compute = LLVMGetInsertBlock(nv->b);
     LLVMBuildBr(nv->b, latch);
     LLVMPositionBuilderAtEnd(nv->b, latch);
@@ -301,9 +336,9 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     f->fn = make_function(f, info->name);
     LLVMValueRef smem = LLVMAddGlobalInAddressSpace(m, LLVMArrayType(f->nv.i8, 0), "attnc_smem", 3);
     LLVMSetLinkage(smem, LLVMExternalLinkage);
-    LLVMSetAlignment(smem, 128);
-    f->smem = smem;
+    LLVMSetAlignment(smem, p->wgmma ? 1024 : 128);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c, f->fn, "entry"));
+    smem_base(f, smem);
     program_ids(f);
     fa2_coords_init(f);
     fa2_range(f);

@@ -6,6 +6,7 @@
  *   nvptx_fa2_load.c     global -> shared tile copies (cp.async, zero fill)
  *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
+ *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma) and swizzled tiles
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
  * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
@@ -35,7 +36,8 @@ typedef struct fa2 {
     LLVMValueRef stride[5][4]; /* i64, elements */
     LLVMValueRef size[SZ_MAX]; /* i32 */
     LLVMValueRef param[NVPTX_MAX_PARAMS];
-    LLVMValueRef smem;
+    LLVMValueRef smem;   /* base of the kernel's shared memory (1024-aligned under wgmma) */
+    LLVMValueRef smem32; /* wgmma: its shared-window byte address (i32) */
 
     int threads;
     int pitch_q, pitch_k, pitch_v; /* bytes per shared row */
@@ -81,6 +83,12 @@ void fa2_load_tile(fa2 *f, int tensor, LLVMValueRef org[3], LLVMValueRef base_of
 void fa2_load_q_frags(fa2 *f);
 void fa2_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+
+/* wgmma (sm_90a, nvptx_fa2_wgmma.c) */
+LLVMValueRef fa2_swizzle_offset(fa2 *f, LLVMValueRef row, LLVMValueRef ch, int rows);
+void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
+void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+void fa2_wgmma_proxy_fence(fa2 *f);
 
 /* softmax */
 void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);

@@ -105,5 +105,13 @@ schedule nvptx_default_schedule(const recipe *r, target_arch arch)
         s.kv_tile[0] = 32;
         s.warps = 4;
     }
+    /* sm_90a (wgmma products): one 64-row warpgroup tile per 4 warps and
+     * 128-key tiles were fastest on the H200 (bench/RESULTS.md, 2026-11-29:
+     * dense D=128 511 TFLOP/s against 427 with 64-key tiles). */
+    if (nd == 1 && arch == TARGET_SM90A && D <= 128 && !(r && r->family == FAMILY_LINEAR)) {
+        s.q_tile[0] = 128;
+        s.kv_tile[0] = 128;
+        s.warps = 8;
+    }
     return s;
 }

@@ -1,9 +1,12 @@
 /*
  * nvptx_kernel.h — tile IR -> one PTX kernel: the single entry point behind
- * which GPU lowering strategies live. Today: FA2 (mma.sync m16n8k16,
- * ldmatrix, cp.async pipeline; runs on sm_80 and sm_90a, nvptx_fa2_*.c).
- * A Hopper strategy (wgmma, TMA + mbarriers, warp specialisation) plugs in
- * as nvptx_fa3_*.c behind nvptx_emit_kernel() with the same kernel ABI.
+ * which GPU lowering strategies live. Today: FA2 (cp.async pipeline,
+ * online softmax in registers; nvptx_fa2_*.c) whose products are mma.sync
+ * m16n8k16 + ldmatrix (sm_80 and sm_90a) or, on sm_90a, warpgroup MMA
+ * (wgmma) from 128-byte-swizzled tiles (nvptx_fa2_wgmma.c; schedule key
+ * mma=auto|sync|wgmma); and the linear-attention kernel (nvptx_linear*.c).
+ * TMA + mbarriers and warp specialisation would plug in as a further
+ * strategy behind nvptx_emit_kernel() with the same kernel ABI.
  *
  * Kernel parameter ABI (what the runtime passes, in this order):
  *   ptr q, k, v, o, lse          global; lse may be 0 (then not written)
@@ -61,9 +64,10 @@ nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch
                                strbuf *ptx, strbuf *err);
 
 /* The GPU schedule for `tile auto` (until the autotuner picks): the
- * recipe's own tile section when it names one, else per head dim and grid
- * dims a default that fits sm_80's shared memory. r may be NULL (1-D,
- * head_dim 128). */
+ * recipe's own tile section when it names one, else per head dim, grid
+ * dims and arch a default (sm_80: fits its shared memory; sm_90a, 1-D,
+ * head dim <= 128: q=128 kv=128 warps=8, run with wgmma). r may be NULL
+ * (1-D, head_dim 128). */
 schedule nvptx_default_schedule(const recipe *r, target_arch arch);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */

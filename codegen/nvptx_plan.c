@@ -4,6 +4,11 @@
  * (kv_range, tile_class, score, softmax_update, stores) is copied out. */
 #include "nvptx_plan.h"
 
+/* mma=auto on sm_90a: wgmma where the tile allows it. */
+#ifndef NVPTX_WGMMA_BY_DEFAULT
+#define NVPTX_WGMMA_BY_DEFAULT 1
+#endif
+
 #include <string.h>
 
 /* Local name table: the IR library's tir_op_name() may not be linked into
@@ -133,6 +138,33 @@ static nvptx_status check_shape(const fa_plan *p, strbuf *err)
     return NVPTX_OK;
 }
 
+/* Warpgroup MMA (sm_90a) needs a warpgroup per 64 query rows, head dims
+ * in whole 128-byte swizzle rows, and key tiles of at most 256 (the N of
+ * S = Q K^T). Returns NULL when the plan fits, else why not. */
+static const char *wgmma_misfit(const fa_plan *p, target_arch arch)
+{
+    if (arch != TARGET_SM90A)
+        return "needs sm_90a";
+    if (p->warps % 4 || p->MR != 1)
+        return "needs 4 or 8 warps with 16 query rows each (q = 16 * warps)";
+    if (p->D % 64 || p->Dv % 64)
+        return "needs head dims that are multiples of 64";
+    if (p->Tk % 16 || p->Tk > 256)
+        return "needs a key tile of 16..256 tokens in steps of 16";
+    return NULL;
+}
+
+static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, strbuf *err)
+{
+    const char *why = wgmma_misfit(p, arch);
+    if (s->mma == MMA_WGMMA && why) {
+        sb_printf(err, "GPU: mma=wgmma %s", why);
+        return NVPTX_UNSUPPORTED;
+    }
+    p->wgmma = s->mma == MMA_WGMMA || (s->mma == MMA_AUTO && !why && NVPTX_WGMMA_BY_DEFAULT);
+    return NVPTX_OK;
+}
+
 static schedule gpu_schedule(const schedule *s, const recipe *r, target_arch arch)
 {
     return s->is_auto ? nvptx_default_schedule(r, arch) : *s;
@@ -162,6 +194,8 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch 
     p->MR = p->warps ? p->Tq / (16 * p->warps) : 0;
     p->range = RANGE_ALL;
     nvptx_status st = check_shape(p, err);
+    if (!st)
+        st = pick_mma(&s, arch, p, err);
     if (st)
         return st;
     return read_top(k, p, err);

@@ -29,6 +29,7 @@ typedef struct fa_plan {
     tir_range_mode range;
     const expr *lo[3], *hi[3];
     bool store_lse;
+    bool wgmma; /* sm_90a: products by warpgroup MMA from swizzled tiles */
 } fa_plan;
 
 nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err);

@@ -81,6 +81,16 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
         memcpy(!strcmp(key, "q") ? s->q_tile : s->kv_tile, ext, sizeof(int) * (size_t)n);
         return true;
     }
+    if (!strcmp(key, "mma")) {
+        static const char *const names[] = {"auto", "sync", "wgmma"};
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(val, names[i])) {
+                s->mma = (mma_kind)i;
+                return true;
+            }
+        sb_printf(err, "'mma=%s': write mma=auto, mma=sync or mma=wgmma", val);
+        return false;
+    }
     if (!strcmp(key, "inter")) {
         if (!strcmp(val, "state") || !strcmp(val, "chunked")) {
             s->inter = !strcmp(val, "state") ? INTER_STATE : INTER_CHUNKED;
@@ -94,7 +104,7 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
              : !strcmp(key, "block")  ? &s->linear_block
                                       : NULL;
     if (!dst) {
-        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter)", key);
+        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma)", key);
         return false;
     }
     char *end;
@@ -152,6 +162,8 @@ void schedule_print(strbuf *out, const schedule *s)
     print_extents(out, s->kv_tile, s->ndims);
     sb_printf(out, " stages=%d warps=%d block=%d inter=%s", s->stages, s->warps, s->linear_block,
               s->inter == INTER_STATE ? "state" : "chunked");
+    if (s->mma != MMA_AUTO)
+        sb_puts(out, s->mma == MMA_SYNC ? " mma=sync" : " mma=wgmma");
 }
 
 static bool pow2(int v)

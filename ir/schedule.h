@@ -23,6 +23,11 @@ typedef enum {
 
 typedef enum { TARGET_HOST, TARGET_SM80, TARGET_SM90A } target_arch;
 
+/* Which tensor-core instructions a GPU softmax kernel uses. AUTO lets the
+ * code generator choose per arch and tile (wgmma on sm_90a where the tile
+ * allows it); printed only when not AUTO. */
+typedef enum { MMA_AUTO, MMA_SYNC, MMA_WGMMA } mma_kind;
+
 typedef struct schedule {
     bool is_auto;                /* `tile auto`: the runtime picks the rest */
     int ndims;                   /* tile dims: the recipe's grid dims (1 for a sequence) */
@@ -32,6 +37,7 @@ typedef struct schedule {
     int warps;                   /* warps per block (GPU); ignored on the host */
     int linear_block;            /* linear attention block (chunk) size */
     inter_mode inter;
+    mma_kind mma;                /* GPU softmax kernels: mma.sync or wgmma */
 } schedule;
 
 /* Product of the tile extents. */

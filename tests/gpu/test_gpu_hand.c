@@ -1,4 +1,4 @@
-/* test_gpu_hand.c — the FA2 kernel on the GPU against the fp64 reference:
+/* test_gpu_hand.c — the FA2 kernel (mma.sync and, on sm_90a, wgmma) on the GPU against the fp64 reference:
  * dense, causal, sliding window with softcap, 2-D neighborhood, GQA, BSHD
  * strides, token counts that divide no tile, and fully masked rows
  * (O = 0, LSE = -inf). Fresh random inputs each run (seed printed). */
@@ -73,6 +73,85 @@ static void nbhd_2d(void **s)
     run(&c, &sh, 1e-2);
 }
 
+/* The wgmma (sm_90a) products: the same checks, explicit schedules. */
+static void need_hopper(void)
+{
+    strbuf err;
+    sb_init(&err);
+    target_arch arch = TARGET_SM80;
+    bool ok = cuda_device_arch(&arch, &err) == ATTNC_OK && arch == TARGET_SM90A;
+    sb_free(&err);
+    if (!ok) {
+        printf("  skipped: wgmma needs an sm_90a GPU\n");
+        skip();
+    }
+}
+
+static void wgmma_dense_odd(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128, .schedule = "q=128 kv=64 stages=2 warps=8 mma=wgmma"};
+    gpu_shape sh = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
+    run(&c, &sh, 1e-2);
+}
+
+static void wgmma_causal_kv128(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 128,
+                  .schedule = "q=128 kv=128 stages=2 warps=8 mma=wgmma"};
+    gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 517};
+    run(&c, &sh, 1e-2);
+}
+
+static void wgmma_causal_gqa_f16_bshd(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_CAUSAL, .dt = DT_F16, .head_dim = 64, .schedule = "q=64 kv=64 stages=3 warps=4 mma=wgmma"};
+    gpu_shape sh = {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 289, .bshd = true};
+    run(&c, &sh, 5e-3);
+}
+
+static void wgmma_window_softcap(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_WINDOW, .window = 100, .dt = DT_BF16, .head_dim = 64, .softcap = true,
+                  .schedule = "q=64 kv=32 stages=1 warps=4 mma=wgmma"};
+    gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 1, .tokens = 1000};
+    run(&c, &sh, 1e-2);
+}
+
+static void wgmma_nbhd_2d(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_NBHD2D, .window = 3, .dt = DT_BF16, .head_dim = 128, .grid_ndim = 2,
+                  .schedule = "q=8x16 kv=8x8 stages=2 warps=8 mma=wgmma"};
+    gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 20 * 37, .grid = {20, 37}};
+    run(&c, &sh, 1e-2);
+}
+
+static void wgmma_fully_masked_rows(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_NONE_KEPT, .dt = DT_BF16, .head_dim = 64, .schedule = "q=64 kv=64 stages=2 warps=4 mma=wgmma"};
+    gpu_shape sh = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 77};
+    run(&c, &sh, 0);
+}
+
+static void sync_dense_odd(void **s)
+{
+    (void)s;
+    hand_cfg c = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128, .schedule = "q=128 kv=64 stages=2 warps=8 mma=sync"};
+    gpu_shape sh = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
+    run(&c, &sh, 1e-2);
+}
+
 static void fully_masked_rows(void **s)
 {
     (void)s;
@@ -91,6 +170,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dense_odd),      cmocka_unit_test(causal_odd), cmocka_unit_test(causal_gqa_f16_bshd),
         cmocka_unit_test(window_softcap), cmocka_unit_test(nbhd_2d),    cmocka_unit_test(fully_masked_rows),
+        cmocka_unit_test(sync_dense_odd), cmocka_unit_test(wgmma_dense_odd), cmocka_unit_test(wgmma_causal_kv128),
+        cmocka_unit_test(wgmma_causal_gqa_f16_bshd), cmocka_unit_test(wgmma_window_softcap),
+        cmocka_unit_test(wgmma_nbhd_2d), cmocka_unit_test(wgmma_fully_masked_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,7 +275,25 @@ static void free_problem(problem *p)
     free(p->hq), free(p->hk), free(p->hv);
 }
 
-static void run_recipe(const char *file)
+/* Builds the recipe for CUDA; with mma set, the default schedule again
+ * with that product kind (e.g. "sync" to test mma.sync where the default
+ * on this GPU is wgmma). */
+static attnc_status build(attnc_kernel **k, attnc_context *ctx, attnc_recipe *ar, const char *mma)
+{
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    attnc_status st = attnc_kernel_build(k, ctx, ar, &o);
+    if (st || !mma)
+        return st;
+    char sched[512];
+    snprintf(sched, sizeof sched, "%s mma=%s", attnc_kernel_schedule(*k), mma);
+    attnc_kernel_destroy(*k);
+    *k = NULL;
+    o.schedule = sched;
+    return attnc_kernel_build(k, ctx, ar, &o);
+}
+
+static void run_recipe(const char *file, const char *mma)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/recipes/%s", source_dir(), file);
@@ -295,9 +313,9 @@ static void run_recipe(const char *file)
     diag_list_init(&dl, &ar2, path, text, len);
     problem p = {.r = frontend_parse(&ar2, path, text, len, &dl)};
     assert_non_null(p.r);
-    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
-    o.backend = ATTNC_BACKEND_CUDA;
-    attnc_status st = attnc_kernel_build(&k, ctx, ar, &o);
+    attnc_status st = build(&k, ctx, ar, p.r->family == FAMILY_LINEAR ? NULL : mma);
+    if (k)
+        printf("  %-28s %s\n", file, attnc_kernel_schedule(k));
     if (p.r->family == FAMILY_LINEAR) { /* decays/gates need valid ranges: test_gpu_linear.c */
         printf("  %-28s skipped: linear recipes are checked by test_gpu_linear\n", file);
     } else if (st) {
@@ -340,8 +358,10 @@ static void every_recipe(void **state)
     closedir(d);
     for (int i = 0; i < n; i++) {
         const char *only = getenv("ATTNC_TEST_RECIPE");
-        if (!only || strstr(names[i], only))
-            run_recipe(names[i]);
+        if (!only || strstr(names[i], only)) {
+            run_recipe(names[i], NULL);  /* the GPU's default (wgmma on sm_90a where the tile allows) */
+            run_recipe(names[i], "sync"); /* mma.sync, the sm_80 path */
+        }
         free(names[i]);
     }
 }

@@ -30,9 +30,19 @@ static void check_one(const hand_cfg *cfg, target_arch arch)
     if (st)
         fail_msg("emit failed: %s", sb_cstr(&err));
     const char *text = sb_cstr(&ptx);
-    assert_non_null(strstr(text, "mma.sync.aligned.m16n8k16"));
-    assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
-    assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
+    bool wgmma = strstr(text, "wgmma.mma_async.sync.aligned") != NULL;
+    if (arch == TARGET_SM80)
+        assert_false(wgmma);
+    if (wgmma) { /* fences around the async products, no mma.sync left */
+        assert_non_null(strstr(text, "wgmma.fence.sync.aligned"));
+        assert_non_null(strstr(text, "wgmma.wait_group.sync.aligned 0"));
+        assert_non_null(strstr(text, "fence.proxy.async.shared::cta"));
+        assert_null(strstr(text, "mma.sync.aligned.m16n8k16"));
+    } else {
+        assert_non_null(strstr(text, "mma.sync.aligned.m16n8k16"));
+        assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
+        assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
+    }
     assert_non_null(strstr(text, "cp.async.cg.shared.global"));
     assert_non_null(strstr(text, "ex2.approx"));
     assert_null(strstr(text, ".local"));
@@ -60,16 +70,43 @@ static void check_one(const hand_cfg *cfg, target_arch arch)
     arena_free_all(&a);
 }
 
+/* Whether cfg's schedule can run with wgmma (nvptx_plan.c's rule). */
+static bool wgmma_fits(const hand_cfg *c)
+{
+    schedule s;
+    strbuf err;
+    sb_init(&err);
+    bool ok = schedule_parse(c->schedule, c->grid_ndim ? c->grid_ndim : 1, &s, &err);
+    sb_free(&err);
+    int tq = schedule_q_tokens(&s), tk = schedule_kv_tokens(&s);
+    return ok && s.warps % 4 == 0 && tq == 16 * s.warps && c->head_dim % 64 == 0 && tk % 16 == 0 && tk <= 256;
+}
+
+/* sm_80, sm_90a with its default products, and sm_90a forced to each. */
 static void check_both(const hand_cfg *cfg)
 {
     check_one(cfg, TARGET_SM80);
     check_one(cfg, TARGET_SM90A);
+    if (!cfg->schedule)
+        return;
+    static const char *const kinds[] = {" mma=sync", " mma=wgmma"};
+    for (int i = 0; i < 2; i++) {
+        char sched[256];
+        snprintf(sched, sizeof sched, "%s%s", cfg->schedule, kinds[i]);
+        hand_cfg c = *cfg;
+        c.schedule = sched;
+        if (i == 1 && !wgmma_fits(&c))
+            continue;
+        check_one(&c, TARGET_SM90A);
+    }
 }
 
 static void dense_128(void **st)
 {
     (void)st;
     hand_cfg c = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128};
+    check_both(&c);
+    c.schedule = "q=128 kv=128 stages=2 warps=8"; /* the sm_90a default, both products */
     check_both(&c);
 }
 

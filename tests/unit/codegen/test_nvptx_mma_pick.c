@@ -1,0 +1,108 @@
+/* Which tensor-core products the FA2 plan picks (schedule key mma=): auto
+ * takes wgmma on sm_90a when the tile fits a warpgroup per 64 rows, head
+ * dims in 64s and key tiles up to 256, mma.sync otherwise and always on
+ * sm_80; an explicit mma=wgmma that cannot be honoured is an error naming
+ * the reason. Also the key's parse/print round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/nvptx_plan.h"
+#include "passes/pipeline.h"
+#include "unit/passes/recipe_builders.h"
+
+/* Plans a causal D=128 recipe under `spec` on arch; returns the status,
+ * the plan in *p and any message in err. */
+static nvptx_status plan(const char *spec, target_arch arch, int head_dim, fa_plan *p, strbuf *err)
+{
+    arena a;
+    arena_init(&a, NULL);
+    recipe *r = rb_recipe(&a, "causal", 0);
+    r->mask = rb_causal(&a);
+    r->head_dim = r->head_dim_v = head_dim;
+    schedule s;
+    assert_true(schedule_parse(spec, 1, &s, err));
+    tir_kernel *k = lower_recipe(&a, r, &s, arch, err);
+    assert_non_null(k);
+    nvptx_status st = fa_plan_from_tir(k, r, arch, p, err);
+    arena_free_all(&a);
+    return st;
+}
+
+static void auto_picks_wgmma_on_hopper_only(void **state)
+{
+    (void)state;
+    strbuf err;
+    sb_init(&err);
+    fa_plan p;
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.wgmma);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM80, 128, &p, &err), NVPTX_OK);
+    assert_false(p.wgmma);
+    assert_int_equal(plan("q=128 kv=64 stages=2 warps=8 mma=sync", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_false(p.wgmma);
+    /* Two 16-row blocks per warp: not a warpgroup layout, auto falls back. */
+    assert_int_equal(plan("q=128 kv=64 stages=2 warps=4", TARGET_SM90A, 64, &p, &err), NVPTX_OK);
+    assert_false(p.wgmma);
+    /* Head dim 32: not whole 128-byte swizzle rows. */
+    assert_int_equal(plan("q=64 kv=64 stages=2 warps=4", TARGET_SM90A, 32, &p, &err), NVPTX_OK);
+    assert_false(p.wgmma);
+    sb_free(&err);
+}
+
+static void forced_wgmma_that_cannot_fit_is_refused(void **state)
+{
+    (void)state;
+    strbuf err;
+    sb_init(&err);
+    fa_plan p;
+    assert_int_equal(plan("q=128 kv=64 stages=2 warps=8 mma=wgmma", TARGET_SM80, 128, &p, &err), NVPTX_UNSUPPORTED);
+    assert_non_null(strstr(sb_cstr(&err), "sm_90a"));
+    sb_clear(&err);
+    assert_int_equal(plan("q=128 kv=64 stages=2 warps=4 mma=wgmma", TARGET_SM90A, 128, &p, &err), NVPTX_UNSUPPORTED);
+    assert_non_null(strstr(sb_cstr(&err), "warps"));
+    sb_clear(&err);
+    assert_int_equal(plan("q=64 kv=64 stages=2 warps=4 mma=wgmma", TARGET_SM90A, 32, &p, &err), NVPTX_UNSUPPORTED);
+    assert_non_null(strstr(sb_cstr(&err), "multiples of 64"));
+    sb_free(&err);
+}
+
+static void mma_key_round_trips(void **state)
+{
+    (void)state;
+    strbuf err, out;
+    sb_init(&err);
+    sb_init(&out);
+    schedule s;
+    assert_true(schedule_parse("q=64 kv=32 stages=2 warps=4 mma=wgmma", 1, &s, &err));
+    assert_int_equal(s.mma, MMA_WGMMA);
+    schedule_print(&out, &s);
+    assert_non_null(strstr(sb_cstr(&out), " mma=wgmma"));
+    schedule back;
+    assert_true(schedule_parse(sb_cstr(&out), 1, &back, &err));
+    assert_int_equal(back.mma, MMA_WGMMA);
+    sb_clear(&out);
+    assert_true(schedule_parse("q=64 kv=32 stages=2 warps=4", 1, &s, &err));
+    assert_int_equal(s.mma, MMA_AUTO);
+    schedule_print(&out, &s);
+    assert_null(strstr(sb_cstr(&out), "mma")); /* auto is not printed: cache keys stay as they were */
+    assert_false(schedule_parse("q=64 kv=32 mma=tensor", 1, &s, &err));
+    assert_non_null(strstr(sb_cstr(&err), "mma=sync or mma=wgmma"));
+    sb_free(&err);
+    sb_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(auto_picks_wgmma_on_hopper_only),
+        cmocka_unit_test(forced_wgmma_that_cannot_fit_is_refused),
+        cmocka_unit_test(mma_key_round_trips),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
