@@ -3,7 +3,8 @@
  * loading, the API backend hook, argument checks and the launch ABI
  * (grid, block, shared memory, every kernel argument) are checked here, and
  * the cubin entries of the kernel cache (a fresh context loads the cubin
- * without a JIT; a damaged cubin entry is reported and rebuilt).
+ * without a JIT; a damaged cubin entry is reported and rebuilt) and the
+ * tuned variant of a `tile auto` kernel.
  * Label unit: it runs everywhere; numbers come from the gpu-labelled tests. */
 #include "unit/runtime/tmpdir.h" /* first: it sets _GNU_SOURCE */
 
@@ -22,6 +23,7 @@
 
 #include "gpu_case.h"
 #include "runtime/cache.h"
+#include "runtime/tune_db.h"
 
 typedef struct fake_launch {
     unsigned grid[3], block[3], smem;
@@ -199,7 +201,7 @@ static int build_and_launch(char *note, size_t cap)
 /* The only *.cubin entry under dir (recursively one level). */
 static void find_cubin(const char *dir, char *out, size_t cap)
 {
-    char sub[PATH_MAX];
+    char sub[2048]; /* + "/" + a 255-byte name fits in out (PATH_MAX) */
     snprintf(sub, sizeof sub, "%s/%s", dir, cache_version_dir());
     DIR *d = opendir(sub);
     assert_non_null(d);
@@ -250,6 +252,75 @@ static void cubin_cache(void **state)
     tmpdir_remove(dir);
 }
 
+/* A `tile auto` kernel on the CUDA backend launches the tuned variant of
+ * its bucket (arch key sm_90a: the fake is a 9.0 device) and the default
+ * elsewhere; the launch configuration shows which one ran. */
+static void tuned_cuda_launch(void **state)
+{
+    (void)state;
+    static const char src[] = "recipe causal_auto\n"
+                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                              "mask   causal\n"
+                              "tile   auto\n";
+    static const char tuned[] = "q=64 kv=64 stages=2 warps=4 block=64 inter=state";
+    char *dir = tmpdir_make();
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    char hash[33], bucket[64];
+    tune_recipe_hash(src, strlen(src), hash);
+    tune_bucket(bucket, sizeof bucket, 1, 2, 300, 300, 128);
+    tune_db *db = tune_db_open(NULL, NULL);
+    assert_non_null(db);
+    assert_true(tune_db_record_best(db, hash, "sm_90a", bucket, tuned, 3.0, NULL));
+    tune_db_close(db);
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_text(&r, ctx, "causal_auto.attn", src, strlen(src)), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    if (attnc_kernel_build(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    assert_string_not_equal(attnc_kernel_schedule(k), tuned);
+    strbuf err;
+    sb_init(&err);
+    uint64_t buf[4];
+    size_t n = 1 * 2 * 1000 * 128;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cuda_mem_alloc(&buf[i], n * 2, &err), ATTNC_OK);
+    int64_t lens[2] = {300, 1000};
+    for (int round = 0; round < 2; round++) {
+        attnc_tensor t[4];
+        for (int i = 0; i < 4; i++)
+            t[i] = t4((void *)(uintptr_t)buf[i], 1, 2, lens[round], 128);
+        attnc_args *a;
+        assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+        assert_int_equal(attnc_args_set_tensor(a, "q", &t[0]) | attnc_args_set_tensor(a, "k", &t[1]) |
+                             attnc_args_set_tensor(a, "v", &t[2]) | attnc_args_set_tensor(a, "o", &t[3]),
+                         ATTNC_OK);
+        if (attnc_launch(k, a, NULL))
+            fail_msg("launch: %s", attnc_kernel_errmsg(k));
+        const fake_launch *f = last_launch();
+        if (round == 0) { /* bucket of 300 tokens: the tuned q=64 tile, 4 warps */
+            assert_string_equal(attnc_kernel_last_schedule(k), tuned);
+            assert_int_equal(f->grid[0], (300 + 63) / 64);
+            assert_int_equal(f->block[0], 128);
+        } else { /* 1000 tokens: another bucket, no record: the default */
+            assert_string_equal(attnc_kernel_last_schedule(k), attnc_kernel_schedule(k));
+            assert_int_not_equal(f->grid[0], (1000 + 63) / 64);
+        }
+        attnc_args_destroy(a);
+    }
+    for (int i = 0; i < 4; i++)
+        cuda_mem_free(buf[i]);
+    sb_free(&err);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+    unsetenv("ATTNC_CACHE_DIR");
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     locate_fake();
@@ -262,7 +333,7 @@ int main(void)
     last_launch = (const fake_launch *(*)(void))dlsym(h, "fake_cuda_last_launch");
     link_count = (int (*)(void))dlsym(h, "fake_cuda_link_count");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
-                                       cmocka_unit_test(cubin_cache)};
+                                       cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);
     return rc;
