@@ -2,8 +2,8 @@
 # full-run.sh — the whole GPU session in one command (GPU machine, repo root,
 # `.device/` from scripts/pack-device.sh carried, optionally `.whl/` with
 # fla-core for the linear anchors): GPU tests, benchmarks with anchors, the
-# linear-attention comparison, schedule sweeps for the D=128 cases and a short
-# `attnc tune` on CUDA. Everything lands in $OUT/full-run.tgz; the tables print.
+# linear-attention comparison, schedule sweeps for the D=128 cases, a short
+# `attnc tune` on CUDA and the compile timings (cold / disk / memory cache). Everything lands in $OUT/full-run.tgz; the tables print.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-out}
@@ -33,6 +33,11 @@ S=("q=128 kv=64 stages=2 warps=8" "q=128 kv=32 stages=3 warps=8" "q=128 kv=128 s
 echo "== attnc tune on CUDA"
 timeout 90 $A tune bench/recipes/causal_d128.attn --shape batch=2,heads=16,tokens=8192 --max 6 > "$OUT/tune.txt" 2>&1
 echo "tune exit $?"; tail -10 "$OUT/tune.txt"
+
+echo "== compile timings: cold / disk cache (cubin, no JIT) / memory cache, CUDA"
+timeout 150 $A bench recipes/causal.attn --compile-timings --backend cuda --repeats 5 > "$OUT/compile-timings.txt" 2>&1
+echo "compile-timings exit $?"; cat "$OUT/compile-timings.txt"
+timeout 150 $A bench recipes/causal.attn --compile-timings --backend cuda --repeats 5 --json > "$OUT/compile-timings.json" 2>&1
 
 cd "$OUT" && tar czf full-run.tgz --exclude=full-run.tgz --exclude=cache . 2>/dev/null
 find "$OUT" -mindepth 1 -maxdepth 1 ! -name full-run.tgz ! -name results.md -exec rm -rf {} +

@@ -8,15 +8,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_compile.h"
 #include "bench_pairs.h"
+#include "cli_recipe.h"
 #include "commands.h"
 #include "gpu_compile.h"
 #include "runtime/cuda_module.h"
+#include "runtime/tune_db.h"
 
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch;
-    bool json;
-    int warmup, iters;
+    bool json, compile_timings;
+    attnc_backend backend;
+    int warmup, iters, repeats;
 } bench_opts;
 
 typedef struct bench_run {
@@ -28,6 +32,7 @@ typedef struct bench_run {
     bench_param_host params[NVPTX_MAX_PARAMS];
     double compile_ms, jit_ms, median_ms, min_ms;
     int64_t kept;
+    const char *source; /* of the schedule: "explicit", "recipe", "tuned", "default" */
 } bench_run;
 
 static double now_ms(void)
@@ -49,15 +54,16 @@ static int parse_int(const char *s, int *out)
 
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){.warmup = 10, .iters = 50};
+    *o = (bench_opts){.warmup = 10, .iters = 50, .repeats = 5, .backend = ATTNC_BACKEND_CUDA};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            o->json = true;
+        if (!strcmp(a, "--json") || !strcmp(a, "--compile-timings")) {
+            *(!strcmp(a, "--json") ? &o->json : &o->compile_timings) = true;
             continue;
         }
         bool takes = !strcmp(a, "--shape") || !strcmp(a, "--schedule") || !strcmp(a, "--arch") ||
-                     !strcmp(a, "--warmup") || !strcmp(a, "--iters");
+                     !strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--backend") ||
+                     !strcmp(a, "--repeats");
         if (takes && i + 1 >= argc) {
             fprintf(stderr, "attnc bench: %s needs a value\n", a);
             return EXIT_USER;
@@ -68,8 +74,16 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             o->schedule = argv[++i];
         else if (!strcmp(a, "--arch"))
             o->arch = argv[++i];
-        else if (!strcmp(a, "--warmup") || !strcmp(a, "--iters")) {
-            if (parse_int(argv[i + 1], !strcmp(a, "--warmup") ? &o->warmup : &o->iters)) {
+        else if (!strcmp(a, "--backend")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "cpu") && strcmp(v, "cuda")) {
+                fprintf(stderr, "attnc bench: --backend %s: write cpu or cuda\n", v);
+                return EXIT_USER;
+            }
+            o->backend = !strcmp(v, "cpu") ? ATTNC_BACKEND_CPU : ATTNC_BACKEND_CUDA;
+        } else if (!strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--repeats")) {
+            int *dst = !strcmp(a, "--warmup") ? &o->warmup : !strcmp(a, "--iters") ? &o->iters : &o->repeats;
+            if (parse_int(argv[i + 1], dst)) {
                 fprintf(stderr, "attnc bench: %s needs a count, not '%s'\n", a, argv[i + 1]);
                 return EXIT_USER;
             }
@@ -84,7 +98,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             return EXIT_USER;
         }
     }
-    if (!o->file || !o->shape) {
+    if (!o->file || (!o->shape && !o->compile_timings)) {
         fprintf(stderr, "attnc bench: usage: attnc bench FILE --shape batch=B,heads=H,tokens=N [...]\n");
         return EXIT_USER;
     }
@@ -313,14 +327,16 @@ static void report(const bench_run *b, const bench_opts *o)
         printf("{\"recipe\": \"%s\", \"file\": \"%s\", \"arch\": \"%s\", \"batch\": %lld, \"heads\": %lld, "
                "\"kv_heads\": %lld, \"tokens\": %lld, \"kv_tokens\": %lld, \"head_dim\": %d, \"schedule\": \"%s\", "
                "\"time_ms\": %.4f, \"time_ms_min\": %.4f, \"tflops\": %.2f, \"kept_pairs\": %lld, \"density\": %.5f, "
-               "\"compile_ms\": %.1f, \"jit_ms\": %.1f, \"codegen_ms\": %.1f, \"lower_ms\": %.1f, \"parse_ms\": %.1f}\n",
+               "\"compile_ms\": %.1f, \"jit_ms\": %.1f, \"codegen_ms\": %.1f, \"lower_ms\": %.1f, \"parse_ms\": %.1f, "
+               "\"schedule_source\": \"%s\"}\n",
                r->name, o->file, nvptx_arch_name(b->g.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS],
                (long long)s[SZ_KV_HEADS], (long long)s[SZ_TOKENS], (long long)s[SZ_KV_TOKENS], r->head_dim,
                sb_cstr(&sched), b->median_ms, b->min_ms, tflops, (long long)b->kept, b->kept / dense, b->compile_ms,
-               b->jit_ms, b->g.codegen_ms, b->g.lower_ms, b->g.parse_ms);
+               b->jit_ms, b->g.codegen_ms, b->g.lower_ms, b->g.parse_ms, b->source);
     } else {
-        printf("%s (%s) batch %lld heads %lld tokens %lld head_dim %d [%s]\n", r->name, nvptx_arch_name(b->g.arch),
-               (long long)s[SZ_BATCH], (long long)s[SZ_HEADS], (long long)s[SZ_TOKENS], r->head_dim, sb_cstr(&sched));
+        printf("%s (%s) batch %lld heads %lld tokens %lld head_dim %d [%s] (%s schedule)\n", r->name,
+               nvptx_arch_name(b->g.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS], (long long)s[SZ_TOKENS],
+               r->head_dim, sb_cstr(&sched), b->source);
         printf("  time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s on %lld kept pairs (density %.4f)\n",
                b->median_ms, o->iters, b->min_ms, tflops, (long long)b->kept, b->kept / dense);
         printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, driver JIT + load %.1f)\n", b->compile_ms,
@@ -341,10 +357,59 @@ static void release(bench_run *b)
     gpu_compiled_free(&b->g);
 }
 
+/* As a launch of a `tile auto` kernel does (api_tuned.c): the tuning
+ * database's best for this recipe, arch and shape bucket, if one is stored
+ * and ATTNC_NO_TUNED is unset; out stays "" otherwise. */
+static int tuned_schedule(const bench_opts *o, char *out, size_t cap, const char **source)
+{
+    arena a;
+    arena_init(&a, NULL);
+    cli_recipe cr;
+    int rc = cli_recipe_load(&a, "bench", o->file, &cr);
+    const char *off = getenv("ATTNC_NO_TUNED");
+    *source = o->schedule ? "explicit" : rc == EXIT_OK && !cr.r->sched.is_auto ? "recipe" : "default";
+    strbuf msg;
+    sb_init(&msg);
+    target_arch arch = TARGET_SM80;
+    bench_run probe;
+    memset(&probe, 0, sizeof probe);
+    probe.g.r = rc == EXIT_OK ? cr.r : NULL;
+    if (!rc && !o->schedule && cr.r->sched.is_auto && !(off && off[0] && strcmp(off, "0")) &&
+        !(rc = bind_sizes(&probe, o->shape)) &&
+        (o->arch ? nvptx_arch_parse(o->arch, &arch) : cuda_device_arch(&arch, &msg) == ATTNC_OK)) {
+        const int64_t *z = probe.sizes;
+        tune_shape sh = {z[SZ_BATCH], z[SZ_HEADS], z[SZ_TOKENS], z[SZ_KV_TOKENS], z[SZ_KV_HEADS], {0}};
+        char hash[33];
+        tune_recipe_hash(cr.text, cr.len, hash);
+        tune_db *db = tune_db_open(NULL, &msg);
+        schedule s;
+        const recipe *r = cr.r;
+        if (db && tune_db_pick_schedule(db, hash, arch, &sh, r->grid_ndim > 0 ? r->grid_ndim : 1, r->head_dim,
+                                        dtype_size(r->qkv_dtype), r->family == FAMILY_LINEAR, &s, &msg) == TUNE_FOUND) {
+            strbuf t;
+            sb_init(&t);
+            schedule_print(&t, &s);
+            snprintf(out, cap, "%s", sb_cstr(&t));
+            *source = "tuned";
+            sb_free(&t);
+        }
+        tune_db_close(db);
+        if (msg.len)
+            fprintf(stderr, "attnc bench: tuning database: %s (using the default)\n", sb_cstr(&msg));
+    }
+    sb_free(&msg);
+    arena_free_all(&a);
+    return rc;
+}
+
 static int bench(bench_run *b, const bench_opts *o, strbuf *err)
 {
+    char tuned[256] = "";
+    int rc = tuned_schedule(o, tuned, sizeof tuned, &b->source);
+    if (rc)
+        return rc;
     double t0 = now_ms();
-    int rc = gpu_compile_file(&b->g, "bench", o->file, o->arch, o->schedule);
+    rc = gpu_compile_file(&b->g, "bench", o->file, o->arch, tuned[0] ? tuned : o->schedule);
     if (rc)
         return rc;
     if (cuda_module_load(&b->m, sb_cstr(&b->g.ptx), b->g.ptx.len, &b->g.info, err))
@@ -368,6 +433,10 @@ static int run_bench(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.compile_timings) { /* no launch: works on the CPU backend too */
+        bench_compile_opts co = {o.file, o.schedule, o.arch, o.backend, o.repeats, o.json};
+        return bench_compile_timings(&co);
+    }
     strbuf err;
     sb_init(&err);
     target_arch arch;
@@ -397,8 +466,18 @@ const cli_command cmd_bench = {
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
     "of --iters launches (CUDA events; default 10 warm-up, 50 timed), TFLOP/s counted\n"
     "on the pairs the mask keeps (4*head_dim flops per kept pair, counted exactly on\n"
-    "the host) and the cold compile time. Grid recipes take their dims by name\n"
+    "the host) and the cold compile time. A `tile auto` recipe without --schedule\n"
+    "runs the tuning database's best for its shape bucket, as attnc_launch does\n"
+    "(ATTNC_NO_TUNED=1: the default); the schedule line says which (explicit, recipe,\n"
+    "tuned or default). Grid recipes take their dims by name\n"
     "(H=128,W=128); batch defaults to 1, heads to 16. --json prints one JSON object.\n\n"
-    "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n",
+    "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n\n"
+    "attnc bench FILE --compile-timings [--backend cpu|cuda] [--repeats N] [--schedule S]\n"
+    "                 [--arch A] [--json]\n"
+    "times the three ways a kernel is obtained through the API (recipe text to a\n"
+    "launchable kernel): cold (fresh context, empty cache folder: a new temp folder\n"
+    "each round), disk-cache load (fresh context, same folder; on CUDA the cached\n"
+    "cubin, no driver JIT) and memory-cache hit (same context, build again); medians\n"
+    "of N rounds (default 5). No --shape needed. The CPU backend has no kernel cache.\n",
     run_bench,
 };

@@ -245,6 +245,7 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
         fprintf(stderr, "attnc run: %s%s%s\n", res.msg, err.len ? ": " : "", sb_cstr(&err));
         code = res.status ? exit_for(res.status) : EXIT_INTERNAL;
     } else {
+        printf("schedule used: %s\n", attnc_kernel_last_schedule(k));
         code = report(&res, o->check);
     }
     sb_free(&err);

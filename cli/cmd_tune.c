@@ -10,6 +10,7 @@
 
 #include "cli_recipe.h"
 #include "commands.h"
+#include "codegen/nvptx_kernel.h"
 #include "runtime/autotune_bench.h"
 #include "runtime/cuda_module.h"
 
@@ -149,14 +150,29 @@ static void list_candidates(const schedule *c, int n)
     sb_free(&t);
 }
 
+/* Best first by the cost model of tune_rank (docs/runtime.md), the default
+ * schedule (what an untuned launch runs) always first. */
+static int rank(const recipe *r, target_arch arch, const tune_shape *sh, schedule *c, int n)
+{
+    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
+    bool linear = r->family == FAMILY_LINEAR;
+    schedule def = schedule_default(nd, arch, linear);
+    if (arch != TARGET_HOST)
+        def = nvptx_default_schedule(r, arch);
+    else if (linear && r->linear.block > 0)
+        def.linear_block = r->linear.block;
+    else if (!r->sched.is_auto && r->sched.ndims == nd)
+        def = r->sched;
+    tune_rank_ctx rc = {arch, r->head_dim, dtype_size(r->qkv_dtype), sh->tokens};
+    return tune_rank(c, n, &def, &rc);
+}
+
 static int tune(const tune_cli *o, const cli_recipe *cr, target_arch arch, const char *arch_name,
                 const tune_shape *sh)
 {
     const recipe *r = cr->r;
     int nd = r->grid_ndim > 0 ? r->grid_ndim : 1, n = schedule_enumerate(nd, arch, r->head_dim, dtype_size(r->qkv_dtype),
                                                                          r->family == FAMILY_LINEAR, NULL, 0);
-    if (o->max > 0 && n > o->max)
-        n = o->max;
     schedule *c = calloc((size_t)n + 1, sizeof *c);
     tuner_result *res = calloc((size_t)n + 1, sizeof *res);
     attnc_context *ctx = NULL;
@@ -168,6 +184,9 @@ static int tune(const tune_cli *o, const cli_recipe *cr, target_arch arch, const
     if (!c || !res || attnc_context_create(&ctx, NULL) != ATTNC_OK)
         goto done;
     schedule_enumerate(nd, arch, r->head_dim, dtype_size(r->qkv_dtype), r->family == FAMILY_LINEAR, c, n);
+    n = rank(r, arch, sh, c, n);
+    if (o->max > 0 && n > o->max)
+        n = o->max;
     if (o->list) {
         list_candidates(c, n);
         code = EXIT_OK;
@@ -240,7 +259,9 @@ const cli_command cmd_tune = {
     "                up to powers of two, head dim exact\n"
     "  --backend     cuda (default; needs a GPU) or cpu (tunes for the host)\n"
     "  --budget SEC  stop starting new candidates after SEC seconds\n"
-    "  --max N       only the first N candidates; --list prints them and exits\n"
+    "  --max N       only the N best-ranked candidates (the default schedule first, then\n"
+    "                a cost model: occupancy, distance from the default; docs/runtime.md);\n"
+    "                --list prints the ranked list and exits\n"
     "  --no-save     do not write the tuning database\n\n"
     "exit status: 0 a winner was found, 1 bad recipe or arguments, 2 no GPU/driver or\n"
     "no candidate could be timed\n",

@@ -34,6 +34,7 @@ attnc_status attnc_context_create(attnc_context **out, const attnc_allocator *al
     if (!ctx)
         return ATTNC_ERR_NOMEM;
     memset(ctx, 0, sizeof *ctx);
+    pthread_mutex_init(&ctx->lock, NULL);
     ctx->alloc = a;
     ctx->heap = (heap_alloc){a.alloc, a.free, a.user};
     *out = ctx;
@@ -45,6 +46,8 @@ void attnc_context_destroy(attnc_context *ctx)
     if (!ctx)
         return;
     ctx_kernel_cache_close(ctx);
+    ctx_tune_close(ctx);
+    pthread_mutex_destroy(&ctx->lock);
     ctx->alloc.free(ctx->alloc.user, ctx);
 }
 

@@ -11,6 +11,7 @@
 #ifndef ATTNC_RUNTIME_API_INTERNAL_H
 #define ATTNC_RUNTIME_API_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "../codegen/host_codegen.h"
@@ -21,6 +22,7 @@
 enum { ERRMSG_CAP = 8192 };
 
 struct kcache;
+struct tune_db;
 
 struct attnc_context {
     attnc_allocator alloc; /* the user's, or malloc/free */
@@ -28,6 +30,13 @@ struct attnc_context {
     char errmsg[ERRMSG_CAP];
     struct kcache *cache; /* kernel cache, opened on the first GPU build (api_kcache.c) */
     bool cache_tried;     /* cache_open was attempted (NULL cache then: no cache) */
+    /* The tuning database for `tile auto` launches (api_tuned.c): opened on
+     * the first launch that needs it; `lock` guards the open and every
+     * lookup (a tune_db handle is single-threaded). */
+    pthread_mutex_t lock;
+    struct tune_db *tune;
+    bool tune_tried;
+    char tune_note[256]; /* what the open reported (a damaged file moved aside), "" if nothing */
 };
 
 struct attnc_recipe {
@@ -43,6 +52,20 @@ typedef struct kernel_backend_ops kernel_backend_ops;
 /* Per-shape block tables (block_table.h); NULL until first needed. */
 typedef struct block_table_cache block_table_cache;
 
+/* Lowering used by kernel builds: passes' lower_recipe in the product;
+ * tests may pass a hand-written one. */
+typedef tir_kernel *(*kernel_lower_fn)(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err);
+
+/* One shape bucket's decision for a `tile auto` kernel (api_tuned.c):
+ * variant NULL means "launch the kernel itself" (no record, the record is
+ * the built schedule, or the tuned variant failed to build). */
+typedef struct tuned_slot {
+    char bucket[64];
+    char sched_text[128]; /* the tuned schedule requested ("" when none) */
+    struct attnc_kernel *variant;
+} tuned_slot;
+enum { TUNED_SLOTS = 16 };
+
 struct attnc_kernel {
     attnc_context *ctx;
     attnc_backend backend;
@@ -56,6 +79,18 @@ struct attnc_kernel {
     char recipe_hash[33];          /* of the recipe text; "" (not cached) when unknown */
     block_table_cache *btab;       /* block_table.c; freed by attnc_kernel_destroy */
     char errmsg[ERRMSG_CAP];       /* after a successful build: a note, if any */
+    /* `tile auto` launches (api_tuned.c). tuned_auto: built from an auto
+     * recipe without an explicit schedule, with a recipe hash, and
+     * ATTNC_NO_TUNED unset at build time. Variants are built with the same
+     * options (backend, arch) and lowering, live until the kernel is
+     * destroyed, and are guarded by tune_lock. */
+    bool tuned_auto;
+    target_arch arch;       /* what the kernel was built for */
+    kernel_lower_fn lower;  /* the lowering it was built with */
+    pthread_mutex_t tune_lock;
+    tuned_slot tuned[TUNED_SLOTS];
+    int ntuned;
+    char last_sched[128]; /* the schedule of the last successful launch ("" before) */
 };
 
 /* Launch arguments. Tensors are indexed: 0..4 = q, k, v, o, lse, then one
@@ -85,9 +120,6 @@ void ctx_clear_error(attnc_context *ctx);
 attnc_status kernel_error(attnc_kernel *k, attnc_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Lowering used by kernel builds: passes' lower_recipe in the product;
- * tests may pass a hand-written one. */
-typedef tir_kernel *(*kernel_lower_fn)(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err);
 /* attnc_kernel_build's body, for a typed recipe (copied) and a lowering. */
 attnc_status kernel_build_with(attnc_kernel **out, attnc_context *ctx, const recipe *r,
                                const attnc_build_options *options, kernel_lower_fn lower);
@@ -111,6 +143,16 @@ typedef struct launch_problem {
  * strides, alignment, sizes, params, form bounds). On failure records the
  * message on the kernel and returns ATTNC_ERR_INVALID_ARGUMENT. */
 attnc_status launch_validate(attnc_kernel *k, const attnc_args *a, launch_problem *out);
+
+/* The kernel a validated launch of k runs on: k itself, or for a `tile
+ * auto` kernel the variant built for the tuned schedule of p's shape bucket
+ * (built on the first launch of that bucket). Never fails: any problem
+ * (no database, a damaged record, a variant that does not build) means k,
+ * with a note in k->errmsg. api_tuned.c. */
+attnc_kernel *kernel_for_launch(attnc_kernel *k, const launch_problem *p);
+/* Releases the variants (attnc_kernel_destroy) and the context's database. */
+void kernel_tuned_free(attnc_kernel *k);
+void ctx_tune_close(attnc_context *ctx);
 
 /* Runs the CPU backend on a validated problem. */
 attnc_status launch_host(attnc_kernel *k, const launch_problem *p);

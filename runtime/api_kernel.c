@@ -1,6 +1,7 @@
 /* api_kernel.c — attnc_kernel_build: copy the recipe, resolve the schedule,
  * lower to tile IR and compile for the chosen backend. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../codegen/nvptx_kernel.h"
@@ -25,6 +26,7 @@ static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options 
     const recipe *r = k->r;
     int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
     target_arch arch = o->backend == ATTNC_BACKEND_CPU ? TARGET_HOST : TARGET_SM80;
+    k->arch = arch; /* the CUDA backend sets the arch it picks */
     if (o->schedule) {
         if (!schedule_parse(o->schedule, nd, &k->sched, err))
             return ATTNC_ERR_INVALID_ARGUMENT;
@@ -108,6 +110,14 @@ attnc_status kernel_build_with(attnc_kernel **out, attnc_context *ctx, const rec
     return kernel_build_hashed(out, ctx, r, NULL, options, lower);
 }
 
+/* ATTNC_NO_TUNED=1 (any value but "" and "0"): `tile auto` kernels ignore
+ * the tuning database. Read when a kernel is built. */
+static bool tuned_disabled(void)
+{
+    const char *e = getenv("ATTNC_NO_TUNED");
+    return e && e[0] && strcmp(e, "0");
+}
+
 attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const recipe *r, const char *recipe_hash,
                                  const attnc_build_options *options, kernel_lower_fn lower)
 {
@@ -127,6 +137,8 @@ attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const r
         return ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory creating a kernel");
     k->ctx = ctx;
     k->backend = o.backend;
+    k->lower = lower;
+    pthread_mutex_init(&k->tune_lock, NULL);
     if (recipe_hash)
         snprintf(k->recipe_hash, sizeof k->recipe_hash, "%s", recipe_hash);
     arena_init(&k->arena, &ctx->heap);
@@ -146,6 +158,7 @@ attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const r
         attnc_kernel_destroy(k);
         return st;
     }
+    k->tuned_auto = !o.schedule && r->sched.is_auto && k->recipe_hash[0] && !tuned_disabled();
     *out = k;
     return ATTNC_OK;
 }
@@ -154,6 +167,8 @@ void attnc_kernel_destroy(attnc_kernel *k)
 {
     if (!k)
         return;
+    kernel_tuned_free(k);
+    pthread_mutex_destroy(&k->tune_lock);
     if (k->ops && k->ops->destroy)
         k->ops->destroy(k);
     host_kernel_release(&k->host);
@@ -166,4 +181,9 @@ void attnc_kernel_destroy(attnc_kernel *k)
 const char *attnc_kernel_schedule(const attnc_kernel *k)
 {
     return k ? k->sched_text : "";
+}
+
+const char *attnc_kernel_last_schedule(const attnc_kernel *k)
+{
+    return !k ? "" : k->last_sched[0] ? k->last_sched : k->sched_text;
 }

@@ -77,9 +77,16 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     attnc_status st = launch_validate(k, a, &p);
     if (st)
         return st;
-    if (k->backend == ATTNC_BACKEND_CPU)
-        return launch_host(k, &p);
-    if (!k->ops || !k->ops->launch)
-        return kernel_error(k, ATTNC_ERR_UNSUPPORTED, "this kernel's backend cannot launch");
-    return k->ops->launch(k, &p, stream);
+    attnc_kernel *run = kernel_for_launch(k, &p); /* k, or its tuned variant for this shape */
+    if (run->backend == ATTNC_BACKEND_CPU)
+        st = launch_host(run, &p);
+    else if (!run->ops || !run->ops->launch)
+        st = kernel_error(run, ATTNC_ERR_UNSUPPORTED, "this kernel's backend cannot launch");
+    else
+        st = run->ops->launch(run, &p, stream);
+    if (st && run != k) /* the variant recorded it */
+        memcpy(k->errmsg, run->errmsg, sizeof k->errmsg);
+    if (!st)
+        memcpy(k->last_sched, run->sched_text, sizeof k->last_sched);
+    return st;
 }

@@ -76,4 +76,15 @@ void tuner_format_table(strbuf *out, const tuner_result *results, int n, int bes
 bool tuner_record(tune_db *db, const char *recipe_hash, const char *arch, const char *bucket,
                   const tuner_result *results, int n, int best, strbuf *msg);
 
+/* Ranking for `attnc tune --max N` (tune_rank.c; the model is described
+ * there and in docs/runtime.md). */
+typedef struct tune_rank_ctx {
+    target_arch arch;
+    int head_dim, elem_size;
+    int64_t q_tokens; /* of the tuned shape */
+} tune_rank_ctx;
+/* Reorders c[0..n) best first with `def` at the front (added when it is not
+ * among them: c must have room for n + 1). Returns the new count. */
+int tune_rank(schedule *c, int n, const schedule *def, const tune_rank_ctx *ctx);
+
 #endif

@@ -238,6 +238,10 @@ bool cache_verify_file(const char *path, cache_entry_info *info, strbuf *why)
     size_t n = 0;
     cache_entry_info tmp;
     memset(&tmp, 0, sizeof tmp);
+    strbuf local; /* why may be NULL */
+    sb_init(&local);
+    if (!why)
+        why = &local;
     disk_result r = read_file(path, &b, &n, why);
     if (r == DISK_MISSING)
         sb_printf(why, "'%s' does not exist", path);
@@ -246,6 +250,7 @@ bool cache_verify_file(const char *path, cache_entry_info *info, strbuf *why)
     if (info)
         *info = tmp;
     free(b);
+    sb_free(&local);
     return ok;
 }
 

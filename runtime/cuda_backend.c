@@ -6,6 +6,7 @@
  * device arrays; scalar params are read on the host (set them with
  * attnc_args_set_scalar). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../passes/pipeline.h"
@@ -96,24 +97,120 @@ static void gpu_schedule(attnc_kernel *k, const attnc_build_options *o, target_a
     sb_free(&sb);
 }
 
-/* PTX through the context's kernel cache, then the driver. A damaged cache
- * entry (rebuilt) is noted in the kernel's message. */
-static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *err)
+/* PTX through the context's kernel cache, then the driver's JIT. A damaged
+ * PTX entry (rebuilt) is noted in `note`. */
+static attnc_status load_from_ptx(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *note,
+                                  strbuf *err)
 {
-    strbuf ptx, note;
+    strbuf ptx, why;
     sb_init(&ptx);
-    sb_init(&note);
+    sb_init(&why);
     nvptx_kernel_info info;
     memset(&info, 0, sizeof info);
     cache_result how = CACHE_MISS;
-    attnc_status st =
-        kernel_ptx_cached(k->ctx, tk, k->r, &k->sched, arch, k->recipe_hash, &ptx, &info, &how, &note, err);
+    attnc_status st = kernel_ptx_cached(k->ctx, tk, k->r, &k->sched, arch, k->recipe_hash, &ptx, &info, &how, &why, err);
     if (!st)
         st = cuda_module_load(m, sb_cstr(&ptx), ptx.len, &info, err);
     if (!st && how == CACHE_CORRUPT)
-        snprintf(k->errmsg, sizeof k->errmsg, "kernel cache: %s (entry rebuilt)", sb_cstr(&note));
+        sb_printf(note, "kernel cache: %s (PTX entry rebuilt)", sb_cstr(&why));
     sb_free(&ptx);
+    sb_free(&why);
+    return st;
+}
+
+/* The cubin entry's key: the PTX entry's key, the arch, and what the driver
+ * linked it for (compute capability, driver version). */
+static bool cubin_key(attnc_kernel *k, tir_kernel *tk, target_arch arch, cache_key *out)
+{
+    cache_key ptx_key;
+    char hex[33], ident[64];
+    if (!cache_key_for_kernel(tk, &k->sched, nvptx_arch_name(arch), k->recipe_hash, &ptx_key) ||
+        cuda_device_ident(ident, sizeof ident, NULL))
+        return false;
+    cache_key_hex(ptx_key, hex);
+    cache_key_parts parts = {hex, "cubin", nvptx_arch_name(arch), ident};
+    *out = cache_key_make(&parts);
+    return true;
+}
+
+typedef struct cubin_job {
+    attnc_kernel *k;
+    tir_kernel *tk;
+    target_arch arch;
+    cuda_module *m;  /* JIT-loaded by the build (a miss) */
+    attnc_status st; /* the PTX/JIT failure, if any */
+    strbuf *note, *err;
+} cubin_job;
+
+/* cache_build_fn for a cubin entry: payload = launch info, then the cubin
+ * the driver linked from the (cached) PTX. The module is kept for use. */
+static bool build_cubin(void *user, void **data, size_t *len, strbuf *err)
+{
+    cubin_job *j = user;
+    j->st = load_from_ptx(j->k, j->tk, j->arch, &j->m, j->note, j->err);
+    size_t n = 0;
+    const void *cubin = j->st ? NULL : cuda_module_cubin(j->m, &n);
+    const nvptx_kernel_info *info = j->m ? cuda_module_info(j->m) : NULL;
+    unsigned char *buf = cubin && n ? malloc(sizeof *info + n) : NULL;
+    if (!buf) {
+        sb_puts(err, j->st ? "PTX JIT failed" : "no cubin to store");
+        return false;
+    }
+    memcpy(buf, info, sizeof *info);
+    memcpy(buf + sizeof *info, cubin, n);
+    *data = buf;
+    *len = sizeof *info + n;
+    return true;
+}
+
+/* A cached cubin entry to a module; false when it is not usable. */
+static bool load_cubin_entry(const void *data, size_t len, target_arch arch, cuda_module **m)
+{
+    nvptx_kernel_info info;
+    if (len <= sizeof info)
+        return false;
+    memcpy(&info, data, sizeof info);
+    strbuf err;
+    sb_init(&err);
+    bool ok = info.arch == arch &&
+              !cuda_module_load_cubin(m, (const char *)data + sizeof info, len - sizeof info, &info, &err);
+    sb_free(&err);
+    return ok;
+}
+
+/* The module for tk: a cached cubin (no JIT) when the cache has one for
+ * this device and driver, else PTX (cached too) through the JIT, whose cubin
+ * is then stored. A damaged entry is reported in the kernel's message and
+ * rebuilt, never loaded. */
+static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *err)
+{
+    strbuf note, why;
+    sb_init(&note);
+    sb_init(&why);
+    kcache *c = k->recipe_hash[0] ? ctx_kernel_cache(k->ctx) : NULL;
+    cache_key key;
+    attnc_status st = ATTNC_OK;
+    if (!c || !cubin_key(k, tk, arch, &key)) {
+        st = load_from_ptx(k, tk, arch, m, &note, err);
+    } else {
+        cubin_job j = {k, tk, arch, NULL, ATTNC_OK, &note, err};
+        void *data = NULL;
+        size_t len = 0;
+        cache_result res = cache_get_or_build(c, key, CACHE_CUBIN, build_cubin, &j, &data, &len, &why);
+        if (j.m) /* built here (a store failure does not matter) */
+            *m = j.m;
+        else if (j.st)
+            st = j.st;
+        else if ((res != CACHE_HIT_MEMORY && res != CACHE_HIT_DISK) || !load_cubin_entry(data, len, arch, m))
+            st = load_from_ptx(k, tk, arch, m, &note, err); /* the driver refused it, or no cache: JIT */
+        if (!st && res == CACHE_CORRUPT)
+            sb_printf(&note, "%skernel cache: %s (cubin entry rebuilt)", note.len ? "; " : "", sb_cstr(&why));
+        free(data);
+    }
+    if (!st && note.len)
+        snprintf(k->errmsg, sizeof k->errmsg, "%s", sb_cstr(&note));
     sb_free(&note);
+    sb_free(&why);
     return st;
 }
 
@@ -125,6 +222,7 @@ attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
     attnc_status st = pick_arch(o, &arch, &err);
     tir_kernel *tk = NULL;
     if (!st) {
+        k->arch = arch;
         gpu_schedule(k, o, arch);
         tk = lower_recipe(&k->arena, k->r, &k->sched, arch, &err);
         if (!tk)

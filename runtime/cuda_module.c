@@ -4,6 +4,7 @@
  * the JIT's info and error logs are captured into the error message. */
 #include "cuda_module.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@ struct cuda_module {
     CUmodule mod;
     CUfunction fn;
     double codegen_ms, jit_ms;
+    bool from_cubin; /* loaded from a cached cubin: no JIT, ptx is "" */
 };
 
 static double now_ms(void)
@@ -102,7 +104,7 @@ static attnc_status load_module(cuda_module *k, strbuf *err)
     if (st)
         return st;
     double t0 = now_ms();
-    if ((st = jit_link(a, k, err)))
+    if (!k->cubin && (st = jit_link(a, k, err))) /* a module made from a cached cubin skips the JIT */
         return st;
     if ((st = cuda_check(a, a->cuModuleLoadData(&k->mod, k->cubin), "cuModuleLoadData", err)))
         return st;
@@ -117,18 +119,10 @@ static attnc_status load_module(cuda_module *k, strbuf *err)
     return st;
 }
 
-attnc_status cuda_module_load(cuda_module **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
-                              strbuf *err)
+/* Acquires the device's context and loads k (from k->cubin when set, else
+ * by JIT-linking k->ptx); destroys k on failure. */
+static attnc_status finish_load(cuda_module **out, cuda_module *k, strbuf *err)
 {
-    *out = NULL;
-    cuda_module *k = calloc(1, sizeof *k);
-    if (!k || !(k->ptx = malloc(len + 1))) {
-        free(k);
-        return ATTNC_ERR_NOMEM;
-    }
-    memcpy(k->ptx, ptx, len);
-    k->ptx[len] = 0;
-    k->info = *info;
     k->dev = -1;
     attnc_status st = cuda_context_acquire(device_ordinal(), &k->dev, err);
     if (st)
@@ -141,6 +135,60 @@ attnc_status cuda_module_load(cuda_module **out, const char *ptx, size_t len, co
     }
     *out = k;
     return ATTNC_OK;
+}
+
+attnc_status cuda_module_load(cuda_module **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
+                              strbuf *err)
+{
+    *out = NULL;
+    cuda_module *k = calloc(1, sizeof *k);
+    if (!k || !(k->ptx = malloc(len + 1))) {
+        free(k);
+        return ATTNC_ERR_NOMEM;
+    }
+    memcpy(k->ptx, ptx, len);
+    k->ptx[len] = 0;
+    k->info = *info;
+    return finish_load(out, k, err);
+}
+
+attnc_status cuda_module_load_cubin(cuda_module **out, const void *cubin, size_t len, const nvptx_kernel_info *info,
+                                    strbuf *err)
+{
+    *out = NULL;
+    cuda_module *k = calloc(1, sizeof *k);
+    if (!k || !len || !(k->ptx = calloc(1, 1)) || !(k->cubin = malloc(len))) {
+        if (k)
+            free(k->ptx);
+        free(k);
+        return len ? ATTNC_ERR_NOMEM : ATTNC_ERR_INVALID_ARGUMENT;
+    }
+    memcpy(k->cubin, cubin, len);
+    k->cubin_size = len;
+    k->info = *info;
+    k->from_cubin = true;
+    return finish_load(out, k, err);
+}
+
+attnc_status cuda_device_ident(char *out, size_t cap, strbuf *err)
+{
+    const cuda_api *a;
+    attnc_status st = cuda_api_get(&a, err);
+    CUdevice dev;
+    if (!st)
+        st = cuda_check(a, a->cuDeviceGet(&dev, device_ordinal()), "cuDeviceGet", err);
+    if (st)
+        return st;
+    int major = 0, minor = 0;
+    a->cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
+    a->cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
+    snprintf(out, cap, "cc%d.%d driver%d", major, minor, a->driver_version);
+    return ATTNC_OK;
+}
+
+bool cuda_module_from_cubin(const cuda_module *k)
+{
+    return k->from_cubin;
 }
 
 static attnc_status map_codegen(nvptx_status s)

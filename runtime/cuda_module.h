@@ -14,6 +14,7 @@
 #ifndef ATTNC_RUNTIME_CUDA_MODULE_H
 #define ATTNC_RUNTIME_CUDA_MODULE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,15 @@ attnc_status cuda_module_build(cuda_module **out, const tir_kernel *k, const rec
 /* Loads ready PTX described by info (e.g. from a cache). */
 attnc_status cuda_module_load(cuda_module **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
                               strbuf *err);
+/* Loads a cubin the driver linked earlier (e.g. from the kernel cache):
+ * no JIT. cuda_module_ptx() is then "". */
+attnc_status cuda_module_load_cubin(cuda_module **out, const void *cubin, size_t len, const nvptx_kernel_info *info,
+                                    strbuf *err);
+/* True for a module made by cuda_module_load_cubin. */
+bool cuda_module_from_cubin(const cuda_module *k);
+/* "cc9.0 driver13000": what a cached cubin depends on besides the PTX (the
+ * device's compute capability and the driver version). */
+attnc_status cuda_device_ident(char *out, size_t cap, strbuf *err);
 void cuda_module_destroy(cuda_module *k);
 
 /* Asynchronous on `stream` (NULL: default stream). */

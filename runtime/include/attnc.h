@@ -27,8 +27,28 @@
  *    $ATTNC_CACHE_DIR, else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc;
  *    memory-only, without an error, when the folder is unusable). CUDA
  *    builds reuse the PTX of an identical kernel (same lowered IR, schedule,
- *    arch and recipe text); a damaged entry is never loaded: it is rebuilt
- *    and the build's note is left in attnc_kernel_errmsg.
+ *    arch and recipe text) and the cubin the driver linked from it (same
+ *    PTX, compute capability and driver version: loaded without the driver
+ *    JIT); a damaged entry is never loaded: it is rebuilt and the build's
+ *    note is left in attnc_kernel_errmsg.
+ *  - Tuned `tile auto` launches: a kernel built from a recipe whose tile
+ *    section is `auto`, with no explicit options->schedule, picks its
+ *    schedule per launch shape. On the first launch of a shape bucket
+ *    (batch*heads, query and key tokens rounded up to powers of two, head
+ *    dim; see docs/runtime.md) it looks the bucket up in the tuning
+ *    database ($ATTNC_CACHE_DIR/tuning.sqlite, written by `attnc tune`;
+ *    opened once per context) and, when a best schedule is stored that
+ *    differs from the built one, builds that variant once (through the
+ *    kernel cache) and keeps it inside the kernel; later launches of the
+ *    bucket reuse the decision. No database, no record, a damaged or
+ *    illegal record, or a variant that fails to build all mean the
+ *    documented default schedule, never an error; the reason is left in
+ *    attnc_kernel_errmsg after that (successful) launch. At most 16 buckets
+ *    per kernel are remembered; launches of further buckets use the
+ *    default. ATTNC_NO_TUNED=1 in the environment when the kernel is built
+ *    turns the lookup off. attnc_kernel_last_schedule says what ran. The
+ *    database open, its lookups and the per-kernel bucket table are guarded
+ *    by mutexes; the thread-safety rule above is unchanged.
  *  - No global state besides one-time initialisation (LLVM targets, the
  *    dlopen of libcuda), which is thread-safe.
  *  - Every launch validates shapes, strides, alignment, dtypes and pointers
@@ -139,6 +159,10 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
 ATTNC_API void attnc_kernel_destroy(attnc_kernel *k);
 /* The schedule the kernel was compiled with, printed ("q=64 kv=64 ..."). */
 ATTNC_API const char *attnc_kernel_schedule(const attnc_kernel *k);
+/* The schedule the last successful attnc_launch of k ran with: for a `tile
+ * auto` kernel the tuned choice of that launch's shape bucket, else (and
+ * before any launch) attnc_kernel_schedule(k). */
+ATTNC_API const char *attnc_kernel_last_schedule(const attnc_kernel *k);
 
 /* A tensor view. data is a host pointer for the CPU backend and a device
  * pointer (CUdeviceptr cast to void *) for CUDA. Strides are in elements.

@@ -21,12 +21,38 @@ typedef struct fake_launch {
 } fake_launch;
 
 static fake_launch last;
-static int smem_optin;
-static char *module_text;
+/* Dynamic shared-memory opt-in per function (a function is its module's
+ * text): several modules may be loaded at once. */
+enum { MAX_FUNCS = 64 };
+static struct {
+    CUfunction f;
+    int optin;
+} funcs[MAX_FUNCS];
+
+static int *optin_of(CUfunction f)
+{
+    for (int i = 0; i < MAX_FUNCS; i++)
+        if (funcs[i].f == f)
+            return &funcs[i].optin;
+    for (int i = 0; i < MAX_FUNCS; i++)
+        if (!funcs[i].f) {
+            funcs[i].f = f;
+            funcs[i].optin = 48 * 1024;
+            return &funcs[i].optin;
+        }
+    return &funcs[0].optin; /* full: tests never load this many */
+}
+
+static int links; /* completed JIT links: a module loaded from a cached cubin adds none */
 
 __attribute__((visibility("default"))) const fake_launch *fake_cuda_last_launch(void)
 {
     return &last;
+}
+
+__attribute__((visibility("default"))) int fake_cuda_link_count(void)
+{
+    return links;
 }
 
 CUresult cuInit(unsigned f) { (void)f; return CUDA_SUCCESS; }
@@ -67,14 +93,13 @@ CUresult cuLinkComplete(CUlinkState s, void **cubin, size_t *size)
 {
     *cubin = *(char **)s;
     *size = strlen(*cubin) + 1;
+    links++;
     return CUDA_SUCCESS;
 }
 CUresult cuLinkDestroy(CUlinkState s) { free(*(char **)s); free(s); return CUDA_SUCCESS; }
 CUresult cuModuleLoadData(CUmodule *m, const void *image)
 {
-    free(module_text);
-    module_text = strdup(image);
-    *m = (CUmodule)module_text;
+    *m = (CUmodule)strdup(image);
     return CUDA_SUCCESS;
 }
 CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned n, CUjit_option *o, void **v)
@@ -82,13 +107,20 @@ CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned n, CUjit_op
     (void)n, (void)o, (void)v;
     return cuModuleLoadData(m, image);
 }
-CUresult cuModuleUnload(CUmodule m) { (void)m; return CUDA_SUCCESS; }
+CUresult cuModuleUnload(CUmodule m)
+{
+    for (int i = 0; i < MAX_FUNCS; i++)
+        if (funcs[i].f == (CUfunction)m)
+            funcs[i].f = NULL;
+    free(m);
+    return CUDA_SUCCESS;
+}
 CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name)
 {
     char want[256];
     snprintf(want, sizeof want, ".entry %s(", name);
     *f = (CUfunction)m;
-    smem_optin = 48 * 1024;
+    *optin_of(*f) = 48 * 1024;
     return strstr((const char *)m, want) ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
 }
 CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v)
@@ -97,7 +129,7 @@ CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v)
     if (a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) {
         if (v > 232448)
             return CUDA_ERROR_INVALID_VALUE;
-        smem_optin = v;
+        *optin_of(f) = v;
     }
     return CUDA_SUCCESS;
 }
@@ -106,7 +138,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
                         unsigned smem, CUstream s, void **params, void **extra)
 {
     (void)f, (void)s, (void)extra;
-    if ((int)smem > smem_optin || !gx || !gy || !gz || gy > 65535 || gz > 65535 || bx * by * bz > 1024)
+    if ((int)smem > *optin_of(f) || !gx || !gy || !gz || gy > 65535 || gz > 65535 || bx * by * bz > 1024)
         return CUDA_ERROR_INVALID_VALUE;
     last = (fake_launch){{gx, gy, gz}, {bx, by, bz}, smem, last.count + 1, {0}, {0}, {0}};
     int k = 0;

@@ -1,8 +1,14 @@
 /* fake_driver.c — the host side of the CUDA path on a machine without a GPU:
  * libcuda is replaced by tests/gpu/fake_cuda.c ($ATTNC_LIBCUDA), so module
  * loading, the API backend hook, argument checks and the launch ABI
- * (grid, block, shared memory, every kernel argument) are checked here.
+ * (grid, block, shared memory, every kernel argument) are checked here, and
+ * the cubin entries of the kernel cache (a fresh context loads the cubin
+ * without a JIT; a damaged cubin entry is reported and rebuilt) and the
+ * tuned variant of a `tile auto` kernel.
  * Label unit: it runs everywhere; numbers come from the gpu-labelled tests. */
+#include "unit/runtime/tmpdir.h" /* first: it sets _GNU_SOURCE */
+
+#include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -16,6 +22,8 @@
 #include <cmocka.h>
 
 #include "gpu_case.h"
+#include "runtime/cache.h"
+#include "runtime/tune_db.h"
 
 typedef struct fake_launch {
     unsigned grid[3], block[3], smem;
@@ -26,6 +34,7 @@ typedef struct fake_launch {
 } fake_launch;
 
 static const fake_launch *(*last_launch)(void);
+static int (*link_count)(void);
 static char fake_path[PATH_MAX];
 
 static void locate_fake(void)
@@ -143,6 +152,175 @@ static void api_launch(void **state)
     sb_free(&err);
 }
 
+/* Builds recipes/causal.attn on the CUDA backend in a fresh context and
+ * launches it once; returns the number of JIT links that took and the
+ * kernel's note in note. */
+static int build_and_launch(char *note, size_t cap)
+{
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    attnc_args *a;
+    int links0 = link_count();
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_file(&r, ctx, ATTNC_SOURCE_DIR "/recipes/causal.attn"), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    if (attnc_kernel_build(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    snprintf(note, cap, "%s", attnc_kernel_errmsg(k));
+    int links = link_count() - links0;
+    size_t n = 1 * 2 * 100 * 128;
+    uint64_t buf[4];
+    strbuf err;
+    sb_init(&err);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cuda_mem_alloc(&buf[i], n * 2, &err), ATTNC_OK);
+    attnc_tensor t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = t4((void *)(uintptr_t)buf[i], 1, 2, 100, 128);
+    assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+    assert_int_equal(attnc_args_set_tensor(a, "q", &t[0]) | attnc_args_set_tensor(a, "k", &t[1]) |
+                         attnc_args_set_tensor(a, "v", &t[2]) | attnc_args_set_tensor(a, "o", &t[3]),
+                     ATTNC_OK);
+    int before = last_launch()->count;
+    if (attnc_launch(k, a, NULL))
+        fail_msg("launch: %s", attnc_kernel_errmsg(k));
+    assert_int_equal(last_launch()->count, before + 1);
+    assert_int_equal(last_launch()->grid[0], 1); /* 100 tokens, q tile 128 */
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+    for (int i = 0; i < 4; i++)
+        cuda_mem_free(buf[i]);
+    sb_free(&err);
+    return links;
+}
+
+/* The only *.cubin entry under dir (recursively one level). */
+static void find_cubin(const char *dir, char *out, size_t cap)
+{
+    char sub[2048]; /* + "/" + a 255-byte name fits in out (PATH_MAX) */
+    snprintf(sub, sizeof sub, "%s/%s", dir, cache_version_dir());
+    DIR *d = opendir(sub);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len > 6 && !strcmp(e->d_name + len - 6, ".cubin")) {
+            snprintf(out, cap, "%s/%s", sub, e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    assert_int_equal(n, 1);
+}
+
+static void cubin_cache(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make();
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    char note[1024], path[PATH_MAX];
+    assert_int_equal(build_and_launch(note, sizeof note), 1); /* cold: PTX generated, JIT-linked, both stored */
+    assert_string_equal(note, "");
+    assert_int_equal(build_and_launch(note, sizeof note), 0); /* fresh context: the cubin, no JIT */
+    assert_string_equal(note, "");
+    find_cubin(dir, path, sizeof path);
+    cache_entry_info info;
+    assert_true(cache_verify_file(path, &info, NULL));
+    assert_int_equal(info.kind, CACHE_CUBIN);
+    /* flip one payload byte: detected, reported, rebuilt through the JIT */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, -2, SEEK_END), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, -2, SEEK_END), 0);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    assert_false(cache_verify_file(path, &info, NULL));
+    assert_int_equal(build_and_launch(note, sizeof note), 1);
+    assert_non_null(strstr(note, "cubin entry rebuilt"));
+    assert_true(cache_verify_file(path, &info, NULL));
+    assert_int_equal(build_and_launch(note, sizeof note), 0); /* and served again */
+    /* truncated to zero: the same */
+    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(build_and_launch(note, sizeof note), 1);
+    assert_non_null(strstr(note, "cubin entry rebuilt"));
+    unsetenv("ATTNC_CACHE_DIR");
+    tmpdir_remove(dir);
+}
+
+/* A `tile auto` kernel on the CUDA backend launches the tuned variant of
+ * its bucket (arch key sm_90a: the fake is a 9.0 device) and the default
+ * elsewhere; the launch configuration shows which one ran. */
+static void tuned_cuda_launch(void **state)
+{
+    (void)state;
+    static const char src[] = "recipe causal_auto\n"
+                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                              "mask   causal\n"
+                              "tile   auto\n";
+    static const char tuned[] = "q=64 kv=64 stages=2 warps=4 block=64 inter=state";
+    char *dir = tmpdir_make();
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    char hash[33], bucket[64];
+    tune_recipe_hash(src, strlen(src), hash);
+    tune_bucket(bucket, sizeof bucket, 1, 2, 300, 300, 128);
+    tune_db *db = tune_db_open(NULL, NULL);
+    assert_non_null(db);
+    assert_true(tune_db_record_best(db, hash, "sm_90a", bucket, tuned, 3.0, NULL));
+    tune_db_close(db);
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_text(&r, ctx, "causal_auto.attn", src, strlen(src)), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    if (attnc_kernel_build(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    assert_string_not_equal(attnc_kernel_schedule(k), tuned);
+    strbuf err;
+    sb_init(&err);
+    uint64_t buf[4];
+    size_t n = 1 * 2 * 1000 * 128;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cuda_mem_alloc(&buf[i], n * 2, &err), ATTNC_OK);
+    int64_t lens[2] = {300, 1000};
+    for (int round = 0; round < 2; round++) {
+        attnc_tensor t[4];
+        for (int i = 0; i < 4; i++)
+            t[i] = t4((void *)(uintptr_t)buf[i], 1, 2, lens[round], 128);
+        attnc_args *a;
+        assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+        assert_int_equal(attnc_args_set_tensor(a, "q", &t[0]) | attnc_args_set_tensor(a, "k", &t[1]) |
+                             attnc_args_set_tensor(a, "v", &t[2]) | attnc_args_set_tensor(a, "o", &t[3]),
+                         ATTNC_OK);
+        if (attnc_launch(k, a, NULL))
+            fail_msg("launch: %s", attnc_kernel_errmsg(k));
+        const fake_launch *f = last_launch();
+        if (round == 0) { /* bucket of 300 tokens: the tuned q=64 tile, 4 warps */
+            assert_string_equal(attnc_kernel_last_schedule(k), tuned);
+            assert_int_equal(f->grid[0], (300 + 63) / 64);
+            assert_int_equal(f->block[0], 128);
+        } else { /* 1000 tokens: another bucket, no record: the default */
+            assert_string_equal(attnc_kernel_last_schedule(k), attnc_kernel_schedule(k));
+            assert_int_not_equal(f->grid[0], (1000 + 63) / 64);
+        }
+        attnc_args_destroy(a);
+    }
+    for (int i = 0; i < 4; i++)
+        cuda_mem_free(buf[i]);
+    sb_free(&err);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+    unsetenv("ATTNC_CACHE_DIR");
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     locate_fake();
@@ -153,7 +331,9 @@ int main(void)
         return 1;
     }
     last_launch = (const fake_launch *(*)(void))dlsym(h, "fake_cuda_last_launch");
-    const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch)};
+    link_count = (int (*)(void))dlsym(h, "fake_cuda_link_count");
+    const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
+                                       cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);
     return rc;

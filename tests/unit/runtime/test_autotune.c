@@ -235,6 +235,52 @@ static void test_cli(void **state)
     tmpdir_remove(dir);
 }
 
+static int index_of(const schedule *c, int n, const char *spec)
+{
+    schedule want;
+    assert_true(schedule_parse(spec, 1, &want, NULL));
+    for (int i = 0; i < n; i++)
+        if (!memcmp(&c[i], &want, sizeof want))
+            return i;
+    return -1;
+}
+
+/* The ranked list: the default first (added once when not enumerated),
+ * nothing lost or duplicated, GPU candidates that cannot fit an SM last,
+ * small query tiles behind on long sequences. */
+static void test_rank(void **state)
+{
+    (void)state;
+    int n = schedule_enumerate(1, TARGET_SM90A, 128, 2, false, NULL, 0);
+    schedule *c = calloc((size_t)n + 1, sizeof *c);
+    schedule_enumerate(1, TARGET_SM90A, 128, 2, false, c, n);
+    schedule def;
+    assert_true(schedule_parse("q=128 kv=64 stages=2 warps=8", 1, &def, NULL));
+    tune_rank_ctx rc = {TARGET_SM90A, 128, 2, 8192};
+    int m = tune_rank(c, n, &def, &rc);
+    assert_int_equal(m, n); /* the default was among them: moved, not added */
+    assert_memory_equal(&c[0], &def, sizeof def);
+    for (int i = 0; i < m; i++)
+        for (int j = i + 1; j < m; j++)
+            assert_true(memcmp(&c[i], &c[j], sizeof c[i]) != 0);
+    int big = index_of(c, m, "q=256 kv=128 stages=2 warps=8"); /* ~360 registers a thread: cannot fit */
+    assert_true(big > m / 2);
+    int q32 = index_of(c, m, "q=32 kv=64 stages=1 warps=2"), q128 = index_of(c, m, "q=128 kv=64 stages=3 warps=8");
+    assert_true(q32 > 0 && q128 > 0 && q128 < q32);
+    free(c);
+    /* host: the default (2 stages) is not enumerated: added in front */
+    n = schedule_enumerate(1, TARGET_HOST, 16, 4, false, NULL, 0);
+    c = calloc((size_t)n + 1, sizeof *c);
+    schedule_enumerate(1, TARGET_HOST, 16, 4, false, c, n);
+    def = schedule_default(1, TARGET_HOST, false);
+    rc = (tune_rank_ctx){TARGET_HOST, 16, 4, 200};
+    m = tune_rank(c, n, &def, &rc);
+    assert_int_equal(m, n + 1);
+    assert_memory_equal(&c[0], &def, sizeof def);
+    assert_int_equal(index_of(c, m, "q=64 kv=64 stages=1"), 1); /* nearest to the default */
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_tuner_loop),
         cmocka_unit_test(test_median_and_budget),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
