@@ -27,7 +27,9 @@
 
 #include "nvptx_fa2.h"
 
-enum { WG_MAXOPS = 160 };
+/* Most tied operands one asm carries: the P·V fence holds Dv/2 accumulators
+ * and Tk/4 P registers (nvptx_plan.c keeps Tk/2 + Dv/2 <= 192). */
+enum { WG_MAXOPS = 192 + 64 };
 
 static const char *mma_type(const fa2 *f)
 {

@@ -155,6 +155,8 @@ static const char *wgmma_misfit(const fa_plan *p, target_arch arch)
         return "needs head dims that are multiples of 64";
     if (p->Tk % 16 || p->Tk > 256)
         return "needs a key tile of 16..256 tokens in steps of 16";
+    if (p->Tk / 2 + p->Dv / 2 > 192) /* S and O accumulators per thread */
+        return "needs key tile + value head dim <= 384 (the S and O accumulators must fit in registers)";
     return NULL;
 }
 
