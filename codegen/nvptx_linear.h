@@ -30,21 +30,24 @@
 #include "nvptx_intrin.h"
 #include "nvptx_kernel.h"
 
-enum { LIN_MAXO = 4, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
+enum { LIN_MAXO = 8, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
 enum { LT_Q, LT_K, LT_V, LT_O };
 
 typedef struct lin_plan {
     const recipe *r;
     dtype dt;     /* of q, k, v, o */
     int D, Dv, C; /* head dims, block tokens */
-    int warps;
+    int warps;    /* per CTA */
+    int rgs;      /* row groups: warps sharing one Dv slice (C / 16); warps = rgs x column groups */
+    bool wide;    /* INTER_CHAIN: one CTA covers all of Dv, segments chained (nvptx_linear_chain.c) */
     bool causal, normalize;
     feature_map feature;
     decay_kind decay;
     int decay_param;
     bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
     int segments;   /* causal: sequence segments per (slice, head, batch) CTA set */
-    int dvs, nob;   /* Dv columns per CTA (16 or 32); 8-column MMA blocks (dvs / 8) */
+    int dvs, nob;   /* Dv columns per warp (16 or 32; wide: Dv / 2); 8-column MMA blocks (dvs / 8) */
+    int vt;         /* Dv columns held in the V tile and the S mirror (dvs; wide: Dv) */
 } lin_plan;
 
 typedef struct lin {
@@ -54,9 +57,16 @@ typedef struct lin {
     LLVMValueRef tens[4], stride[4][4], size[SZ_MAX], param[NVPTX_MAX_PARAMS];
     int threads;
     int pitch_qk, pitch_v, pitch_s; /* bytes per shared row */
-    int stage_bytes, off_q, off_k, off_v, off_s, off_graw, off_gam, off_z, total;
+    int stage_bytes, off_q, off_k, off_v, off_s, off_graw, off_gam, off_z, off_tk, total;
 
+    /* warp: the row group (query rows 16 warp.., state rows D / rgs x warp..);
+     * wide only (NULL on the sliced path, whose CTA slice gives the columns):
+     * col0, the first output column of the warp; wcol, the byte offset of
+     * its columns in the V tile and the S mirror. */
     LLVMValueRef tid, lane, warp, g, t4, slice, seg, head, kv_head, batch, ntok, nblocks;
+    LLVMValueRef col0, wcol;
+    LLVMValueRef bh;            /* chain: batch x heads + head */
+    LLVMValueRef ws, sync;      /* chain: state workspace, ticket + flags (module globals) */
     LLVMValueRef lane_a, lane_b, lane_v, lane_s; /* ldmatrix per-lane byte offsets */
     LLVMValueRef log2_lambda;                     /* per-head decay, clamped */
 
@@ -78,12 +88,21 @@ LLVMValueRef lin_bf16_lo(lin *L, LLVMValueRef pair);
 LLVMValueRef lin_bf16_hi(lin *L, LLVMValueRef pair);
 LLVMValueRef lin_smem(lin *L, LLVMValueRef byte_off);
 LLVMBasicBlockRef lin_if(lin *L, LLVMValueRef cond, const char *name);
+LLVMValueRef lin_wcol(lin *L, LLVMValueRef byte_off); /* + wcol */
 void lin_endif(lin *L, LLVMBasicBlockRef join);
 
 /* mma */
 void lin_outputs(lin *L, bool intra, bool decayed);
 void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], bool decayed);
 void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4]);
+
+/* chain (nvptx_linear_chain.c) */
+void lin_chain_globals(lin *L);
+void lin_chain_ids(lin *L);
+LLVMValueRef lin_chain_ok(lin *L);
+void lin_chain_fetch(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4]);
+void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4],
+                       LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], LLVMValueRef G);
 
 /* Emits the kernel for recipe r under schedule s into a fresh module. */
 nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
