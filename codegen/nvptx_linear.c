@@ -13,7 +13,9 @@
  * the blocks before the CTA's segment, then its segment). Non-causal ones
  * run it twice: first the state over every block (no outputs), then the
  * outputs from the full state. The state lives in registers (loop phis):
- * D/warps rows x 16 columns per warp. grid.x = segment * (Dv/16) + slice. */
+ * D/warps rows x 16 columns per warp. grid.x = segment * (Dv/16) + slice.
+ * INTER_CHAIN (emit_chain): grid.x = 8 segments, 8 warps over all of Dv, a
+ * local pass, the hand-off of nvptx_linear_chain.c, then the outputs. */
 #include "nvptx_abi.h"
 #include "nvptx_linear.h"
 
