@@ -353,12 +353,18 @@ static void emit_chain(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef zero = nv_i32(nv, 0);
-    LLVMValueRef per = LLVMBuildSDiv(b, LLVMBuildAdd(b, L->nblocks, nv_i32(nv, L->p->segments - 1), ""),
-                                     nv_i32(nv, L->p->segments), "");
+    LLVMValueRef ok = lin_chain_ok(L);
+    /* Without slots (batch x heads > 32 at 128 x 128) there are already >= 33
+     * (batch, head) pairs: about 128 / (B H) segments still fill the GPU, and
+     * fewer segments rebuild less; CTAs past them get empty segments. */
+    LLVMValueRef bhn = LLVMBuildMul(b, nv_sreg(nv, "nctaid.y"), nv_sreg(nv, "nctaid.z"), "");
+    LLVMValueRef few = nv_smax(nv, LLVMBuildUDiv(b, nv_i32(nv, 128), bhn, ""), nv_i32(nv, 1));
+    LLVMValueRef segs = LLVMBuildSelect(b, ok, nv_i32(nv, L->p->segments), few, "segs");
+    LLVMValueRef per = LLVMBuildSDiv(b, LLVMBuildAdd(b, L->nblocks, LLVMBuildSub(b, segs, nv_i32(nv, 1), ""), ""),
+                                     segs, "");
     LLVMValueRef jb = nv_smin(nv, LLVMBuildMul(b, L->seg, per, ""), L->nblocks);
     LLVMValueRef je = nv_smin(nv, LLVMBuildAdd(b, jb, per, ""), L->nblocks);
     LLVMValueRef live = LLVMBuildICmp(b, LLVMIntSLT, jb, je, "live");
-    LLVMValueRef ok = lin_chain_ok(L);
     LLVMValueRef pb = LLVMBuildSelect(b, ok, jb, zero, "");
     LLVMValueRef pe = LLVMBuildSelect(b, ok, je, LLVMBuildSelect(b, live, jb, zero, ""), "");
     LLVMValueRef G = NULL;

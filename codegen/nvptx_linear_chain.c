@@ -8,10 +8,11 @@
  * 256 slots at 128 x 128), and attnc_lin_sync, word 0 the ticket counter and
  * word 1 + slot the "slot is ready" flag. Slot = (batch x heads + head) x
  * segments + segment. A launch whose batch x heads x segments exceeds the
- * slots does not chain: every CTA rebuilds its start state from the
- * sequence start instead (correct, slower).
+ * slots does not chain: max(1, 128 / (batch x heads)) segments are used
+ * and every CTA rebuilds its start state from the sequence start instead
+ * (correct, slower; emit_chain in nvptx_linear.c).
  *
- * Forward progress: a CTA takes a ticket (atomic add) on entry and runs the
+ * Forward progress: a CTA takes a ticket (atomic increment) on entry and runs the
  * (segment, bh) the ticket names, segment-major, so segment s of a head
  * always holds a later ticket than segment s-1 of that head. A CTA only waits
  * for a smaller ticket, whose CTA is already resident (it took the ticket),
@@ -114,16 +115,21 @@ static LLVMValueRef draw_ticket(lin *L)
     return LLVMBuildLoad2(b, nv->i32, tk, "ticket");
 }
 
-/* Warps: row group = warp & (rgs - 1), column group = warp / rgs (Dv / 2
- * columns each). The ticket, segment-major, names (segment, batch, head). */
+/* Warps: column group ch = warp / rgs (Dv / 2 columns each), row group
+ * (warp & (rgs - 1)), reversed for ch = 1; each (row, column) group pair
+ * once. The ticket, segment-major, names (segment, batch, head). */
 void lin_chain_ids(lin *L)
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     const lin_plan *p = L->p;
     LLVMValueRef wid = L->warp;
-    L->warp = LLVMBuildAnd(b, wid, nv_i32(nv, p->rgs - 1), "rg");
     LLVMValueRef ch = LLVMBuildUDiv(b, wid, nv_i32(nv, p->rgs), "ch");
+    /* Column group 1 takes the row groups in reverse: warps w and w + 4
+     * (the same SM sub-partition) then pair a late row group, which has the
+     * most causal score work, with an early one. */
+    LLVMValueRef flip = LLVMBuildMul(b, ch, nv_i32(nv, p->rgs - 1), "");
+    L->warp = LLVMBuildAnd(b, LLVMBuildXor(b, wid, flip, ""), nv_i32(nv, p->rgs - 1), "rg");
     L->col0 = LLVMBuildMul(b, ch, nv_i32(nv, p->dvs), "");
     L->wcol = LLVMBuildMul(b, ch, nv_i32(nv, 2 * p->dvs), "");
     L->slice = nv_i32(nv, 0);
