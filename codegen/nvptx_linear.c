@@ -14,8 +14,9 @@
  * run it twice: first the state over every block (no outputs), then the
  * outputs from the full state. The state lives in registers (loop phis):
  * D/warps rows x 16 columns per warp. grid.x = segment * (Dv/16) + slice.
- * INTER_CHAIN (emit_chain): grid.x = 8 segments, 8 warps over all of Dv, a
- * local pass, the hand-off of nvptx_linear_chain.c, then the outputs. */
+ * INTER_CHAIN (emit_chain): grid.x = 16 (at most 16 segments, about 128
+ * CTAs in all), 8 warps over all of Dv, a local pass, the hand-off of
+ * nvptx_linear_chain.c, then the outputs. */
 #include "nvptx_abi.h"
 #include "nvptx_linear.h"
 
@@ -26,7 +27,7 @@
 #include "nvptx_target.h"
 
 enum { MODE_CAUSAL, MODE_PREFIX, MODE_NC_STATE, MODE_NC_OUT, MODE_LOCAL };
-enum { CHUNKED_SEGMENTS = 4, CHAIN_SEGMENTS = 8 };
+enum { CHUNKED_SEGMENTS = 4 };
 
 static nvptx_status refuse(strbuf *err, const char *what, int v)
 {
@@ -73,7 +74,7 @@ static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p,
     if (p->decay != DECAY_NONE && (p->decay_param < 0 || p->decay_param >= r->nparams))
         p->decay = DECAY_NONE;
     p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
-    p->segments = p->wide ? CHAIN_SEGMENTS : p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
+    p->segments = p->wide ? LIN_CHAIN_SEGS : p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
     /* Segments already multiply the CTAs: wider slices halve the recomputed
      * scores and the re-read Q/K, when the state registers allow it. */
     p->dvs = p->segments > 1 && p->Dv % 32 == 0 && p->warps >= 2 && p->warps <= 4 ? 32 : 16;
@@ -343,42 +344,39 @@ static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMV
         *G = h.G;
 }
 
-/* inter=chain (nvptx_linear_chain.c): a local pass over the segment's blocks
- * from a zero state (state updates only) gives L_s and its decay 2^G; the
- * state at the segment start P arrives from segment s-1, P' = 2^G P + L_s
- * goes to segment s+1, then the outputs of the segment run from P. Without
- * slots (too many heads) the local pass instead rebuilds P from block 0. */
+/* inter=chain (nvptx_linear_chain.c): `segs` = clamp(128 / (B H), 1, 16)
+ * segments per (batch, head), about one CTA per SM in all (grid.x = 16; CTAs
+ * past segs, or past the sequence, exit at once). A local pass over the
+ * segment's blocks from a zero state (state updates only) gives L_s and its
+ * decay 2^G; the state at the segment start P arrives from segment s-1,
+ * P' = 2^G P + L_s goes to segment s+1, then the segment's outputs run from
+ * P. B H segs <= 128 = the slots, so every launch chains. */
 static void emit_chain(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef zero = nv_i32(nv, 0);
-    LLVMValueRef ok = lin_chain_ok(L);
-    /* Without slots (batch x heads > 32 at 128 x 128) there are already >= 33
-     * (batch, head) pairs: about 128 / (B H) segments still fill the GPU, and
-     * fewer segments rebuild less; CTAs past them get empty segments. */
     LLVMValueRef bhn = LLVMBuildMul(b, nv_sreg(nv, "nctaid.y"), nv_sreg(nv, "nctaid.z"), "");
-    LLVMValueRef few = nv_smax(nv, LLVMBuildUDiv(b, nv_i32(nv, 128), bhn, ""), nv_i32(nv, 1));
-    LLVMValueRef segs = LLVMBuildSelect(b, ok, nv_i32(nv, L->p->segments), few, "segs");
+    LLVMValueRef segs = LLVMBuildUDiv(b, nv_i32(nv, LIN_CHAIN_CTAS), bhn, "");
+    segs = nv_smin(nv, nv_smax(nv, segs, nv_i32(nv, 1)), nv_i32(nv, L->p->segments));
     LLVMValueRef per = LLVMBuildSDiv(b, LLVMBuildAdd(b, L->nblocks, LLVMBuildSub(b, segs, nv_i32(nv, 1), ""), ""),
-                                     segs, "");
+                                     segs, "per");
     LLVMValueRef jb = nv_smin(nv, LLVMBuildMul(b, L->seg, per, ""), L->nblocks);
     LLVMValueRef je = nv_smin(nv, LLVMBuildAdd(b, jb, per, ""), L->nblocks);
-    LLVMValueRef live = LLVMBuildICmp(b, LLVMIntSLT, jb, je, "live");
-    LLVMValueRef pb = LLVMBuildSelect(b, ok, jb, zero, "");
-    LLVMValueRef pe = LLVMBuildSelect(b, ok, je, LLVMBuildSelect(b, live, jb, zero, ""), "");
+    LLVMBasicBlockRef live = LLVMAppendBasicBlockInContext(nv->c, L->fn, "seg.live");
+    LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, L->fn, "seg.idle");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, jb, je, ""), live, idle); /* CTA-uniform */
+    LLVMPositionBuilderAtEnd(b, idle);
+    LLVMBuildRetVoid(b);
+    LLVMPositionBuilderAtEnd(b, live);
     LLVMValueRef G = NULL;
-    block_loop(L, MODE_LOCAL, pb, pe, S, L->p->decay != DECAY_NONE ? &G : NULL);
-    LLVMValueRef slot = LLVMBuildAdd(b, LLVMBuildMul(b, L->bh, nv_i32(nv, L->p->segments), ""), L->seg, "slot");
-    LLVMValueRef has_prev = LLVMBuildAnd(b, ok, LLVMBuildAnd(b, live, LLVMBuildICmp(b, LLVMIntUGT, L->seg, zero, ""), ""), "");
+    block_loop(L, MODE_LOCAL, jb, je, S, L->p->decay != DECAY_NONE ? &G : NULL);
+    LLVMValueRef slot = LLVMBuildAdd(b, LLVMBuildMul(b, L->bh, segs, ""), L->seg, "slot");
     LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4];
+    LLVMValueRef has_prev = LLVMBuildICmp(b, LLVMIntUGT, L->seg, nv_i32(nv, 0), "");
     lin_chain_fetch(L, has_prev, LLVMBuildSub(b, slot, nv_i32(nv, 1), ""), P);
-    LLVMValueRef has_next = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLT, je, L->nblocks, ""), "");
+    LLVMValueRef has_next = LLVMBuildICmp(b, LLVMIntSLT, je, L->nblocks, "");
     lin_chain_publish(L, has_next, slot, P, S, G);
-    for (int mb = 0; mb < state_mbs(L); mb++)
-        for (int nb = 0; nb < L->p->nob; nb++)
-            for (int e = 0; e < 4; e++)
-                S[mb][nb][e] = LLVMBuildSelect(b, ok, P[mb][nb][e], S[mb][nb][e], "");
+    memcpy(S, P, sizeof P);
     lin_state_publish(L, S); /* the mirror of the start state; the loop's first barrier orders it */
     block_loop(L, MODE_CAUSAL, jb, je, S, NULL);
 }

@@ -20,7 +20,7 @@
  *
  * INTER_CHAIN (`wide`, causal, C = 64) removes the Dv slicing, whose cost at
  * B=1 H=16 is 8x the score work and 8x the Q/K reads: one CTA of 8 warps
- * covers all of Dv for one of 8 segments; warp = (row group w & 3, column
+ * covers all of Dv for one of up to 16 segments (about 128 CTAs); warp = (row group w & 3, column
  * group w >> 2), so the sliced code runs unchanged per column group with
  * `warp` the row group and `wcol` the group's byte offset in the V tile and
  * the S mirror (scores are computed once per column group: 2x, not 8x).
@@ -47,6 +47,9 @@
 
 enum { LIN_MAXO = 8, LIN_MAXNB = 16, LIN_MAXK = 16, LIN_MAXMB = 8 };
 enum { LT_Q, LT_K, LT_V, LT_O };
+/* inter=chain: at most 16 segments per (batch, head), about 128 CTAs (and
+ * state slots) per launch: segments = clamp(128 / (B H), 1, 16). */
+enum { LIN_CHAIN_SEGS = 16, LIN_CHAIN_CTAS = 128 };
 
 typedef struct lin_plan {
     const recipe *r;
@@ -114,7 +117,6 @@ void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4]);
 /* chain (nvptx_linear_chain.c) */
 void lin_chain_globals(lin *L);
 void lin_chain_ids(lin *L);
-LLVMValueRef lin_chain_ok(lin *L);
 void lin_chain_fetch(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4]);
 void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4],
                        LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], LLVMValueRef G);

@@ -4,13 +4,12 @@
  * runtime-provided scratch memory.
  *
  * Memory: two module globals, allocated and zeroed when the module loads
- * (no runtime change): attnc_lin_ws, 16 MB of f32 state slots (D x Dv each:
- * 256 slots at 128 x 128), and attnc_lin_sync, word 0 the ticket counter and
- * word 1 + slot the "slot is ready" flag. Slot = (batch x heads + head) x
- * segments + segment. A launch whose batch x heads x segments exceeds the
- * slots does not chain: max(1, 128 / (batch x heads)) segments are used
- * and every CTA rebuilds its start state from the sequence start instead
- * (correct, slower; emit_chain in nvptx_linear.c).
+ * (no runtime change): attnc_lin_ws, LIN_CHAIN_CTAS = 128 f32 state slots
+ * of D x Dv (8 MB at 128 x 128), and attnc_lin_sync, word 0 the ticket
+ * counter and word 1 + slot the "slot is ready" flag. Slot = (batch x heads
+ * + head) x segments + segment; emit_chain (nvptx_linear.c) picks
+ * segments = clamp(128 / (batch x heads), 1, 16), so the slots always
+ * suffice (more than 128 (batch, head) pairs: one segment, no hand-off).
  *
  * Forward progress: a CTA takes a ticket (atomic increment) on entry and runs the
  * (segment, bh) the ticket names, segment-major, so segment s of a head
@@ -33,12 +32,6 @@
 
 #include <string.h>
 
-enum { WS_BYTES = 16 << 20 };
-
-static int ws_slots(const lin *L)
-{
-    return WS_BYTES / (4 * L->p->D * L->p->Dv);
-}
 
 static int state_regs(const lin *L)
 {
@@ -87,11 +80,11 @@ static LLVMValueRef ws_ptr(lin *L, LLVMValueRef slot, int r)
 void lin_chain_globals(lin *L)
 {
     nv_ctx *nv = &L->nv;
-    LLVMTypeRef wt = LLVMArrayType(nv->f32, WS_BYTES / 4);
+    LLVMTypeRef wt = LLVMArrayType(nv->f32, (unsigned)(LIN_CHAIN_CTAS * L->p->D * L->p->Dv));
     L->ws = LLVMAddGlobalInAddressSpace(nv->m, wt, "attnc_lin_ws", 1);
     LLVMSetInitializer(L->ws, LLVMConstNull(wt));
     LLVMSetAlignment(L->ws, 16);
-    LLVMTypeRef st = LLVMArrayType(nv->i32, (unsigned)(1 + ws_slots(L)));
+    LLVMTypeRef st = LLVMArrayType(nv->i32, (unsigned)(1 + LIN_CHAIN_CTAS));
     L->sync = LLVMAddGlobalInAddressSpace(nv->m, st, "attnc_lin_sync", 1);
     LLVMSetInitializer(L->sync, LLVMConstNull(st));
     LLVMSetAlignment(L->sync, 4);
@@ -140,17 +133,6 @@ void lin_chain_ids(lin *L)
     L->bh = LLVMBuildURem(b, t, bhn, "bh");
     L->head = LLVMBuildURem(b, L->bh, ny, "head");
     L->batch = LLVMBuildUDiv(b, L->bh, ny, "batch");
-}
-
-/* batch x heads x segments fits the slots (uniform over the launch). */
-LLVMValueRef lin_chain_ok(lin *L)
-{
-    nv_ctx *nv = &L->nv;
-    LLVMBuilderRef b = nv->b;
-    LLVMValueRef ny = LLVMBuildZExt(b, nv_sreg(nv, "nctaid.y"), nv->i64, "");
-    LLVMValueRef nz = LLVMBuildZExt(b, nv_sreg(nv, "nctaid.z"), nv->i64, "");
-    LLVMValueRef need = LLVMBuildMul(b, LLVMBuildMul(b, ny, nz, ""), nv_i64(nv, L->p->segments), "");
-    return LLVMBuildICmp(b, LLVMIntULE, need, nv_i64(nv, ws_slots(L)), "chain.ok");
 }
 
 /* Thread 0 spins until the flag of `slot` is set, then clears it. */

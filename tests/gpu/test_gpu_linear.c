@@ -291,8 +291,9 @@ static const lcase cases[] = {
     {"gated_linear.attn", "block=128", 2, 3, 0, 0.8, 1.0, "gate 0.8..1", 1, false},
     {"gated_linear.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 1, false},
     {"gated_linear.attn", NULL, 1, 2, 65536, 0.3, 1.0, "N=64K 0.3..1", 1, false},
-    /* inter=chain: CTAs over all of Dv, 8 segments whose states pass CTA to
-     * CTA; B x H x 8 > 256 slots (36 heads) takes its rebuild fallback. */
+    /* inter=chain: CTAs over all of Dv, clamp(128 / (B H), 1, 16) segments
+     * whose states pass CTA to CTA: 16 (one head), 8 (16 heads), 3 (36
+     * heads), 1 (144 heads: no hand-off). */
     {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 0.5, 1.0, "decay 0.5..1", 2, false},
     {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 1e-4, 0.05, "decay ~0", 1, false},
     {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 0.999, 1.0, "decay ~1", 1, false},
@@ -301,14 +302,18 @@ static const lcase cases[] = {
     {"lightning2.attn", "block=64 inter=chain", 1, 3, 449, 0.9, 1.0, "449 tokens", 1, false},
     {"lightning2.attn", "block=64 inter=chain", 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 2, false},
     {"lightning2.attn", "block=64 inter=chain", 1, 2, 65536, 0.5, 0.99, "N=64K 0.5..0.99", 1, false},
-    {"lightning2.attn", "block=64 inter=chain", 3, 12, 3000, 0.9, 1.0, "36 heads: rebuild", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 3, 12, 3000, 0.9, 1.0, "36 heads", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 1, 3000, 0.99, 1.0, "1 head: 16 segs", 2, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 16, 16384, 0.99, 1.0, "bench shape", 2, false},
+    {"lightning2.attn", "block=64 inter=chain", 3, 48, 700, 0.9, 1.0, "144 heads", 1, false},
     {"lightning2.attn", "block=64 inter=chain", 2, 16, 5000, 0.99, 1.0, "32 heads: chain", 2, false},
     {"gated_linear.attn", "block=64 inter=chain", 2, 3, 0, 0.5, 1.0, "gate 0.5..1", 2, false},
     {"gated_linear.attn", "block=64 inter=chain", 2, 3, 0, 1e-6, 0.05, "gate ~0", 1, false},
     {"gated_linear.attn", "block=64 inter=chain", 2, 3, 0, 0.999, 1.0, "gate ~1", 1, false},
     {"gated_linear.attn", "block=64 inter=chain", 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 1, false},
     {"gated_linear.attn", "block=64 inter=chain", 1, 2, 65536, 0.3, 1.0, "N=64K 0.3..1", 1, false},
-    {"gated_linear.attn", "block=64 inter=chain", 3, 12, 2000, 0.8, 1.0, "36 heads: rebuild", 1, false},
+    {"gated_linear.attn", "block=64 inter=chain", 3, 12, 2000, 0.8, 1.0, "36 heads", 1, false},
+    {"gated_linear.attn", "block=64 inter=chain", 1, 1, 2000, 0.9, 1.0, "1 head: 16 segs", 1, false},
     {"lightning2.attn", "block=32 inter=chain", 1, 2, 100, 0.9, 1.0, "block 32", 1, true},
     {"linear_elu.attn", "block=64 inter=chain", 1, 2, 100, 1, 1, "noncausal", 1, true},
     {"linear_elu.attn", NULL, 2, 3, 0, 1, 1, "noncausal", 1, false},
