@@ -348,9 +348,10 @@ static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMV
  * segments per (batch, head), about one CTA per SM in all (grid.x = 16; CTAs
  * past segs, or past the sequence, exit at once). A local pass over the
  * segment's blocks from a zero state (state updates only) gives L_s and its
- * decay 2^G; the state at the segment start P arrives from segment s-1,
- * P' = 2^G P + L_s goes to segment s+1, then the segment's outputs run from
- * P. B H segs <= 128 = the slots, so every launch chains. */
+ * log2 decay G_s; L_s and G_s are published at once (no wait), then the
+ * state at the segment start, P = Σ_{r<s} 2^(G_{r+1}+...+G_{s-1}) L_r, is
+ * summed from the earlier segments' slots (look-back), and the segment's
+ * outputs run from P. B H segs <= 128 = the slots. */
 static void emit_chain(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
 {
     nv_ctx *nv = &L->nv;
@@ -370,12 +371,11 @@ static void emit_chain(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
     LLVMPositionBuilderAtEnd(b, live);
     LLVMValueRef G = NULL;
     block_loop(L, MODE_LOCAL, jb, je, S, L->p->decay != DECAY_NONE ? &G : NULL);
-    LLVMValueRef slot = LLVMBuildAdd(b, LLVMBuildMul(b, L->bh, segs, ""), L->seg, "slot");
-    LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4];
-    LLVMValueRef has_prev = LLVMBuildICmp(b, LLVMIntUGT, L->seg, nv_i32(nv, 0), "");
-    lin_chain_fetch(L, has_prev, LLVMBuildSub(b, slot, nv_i32(nv, 1), ""), P);
+    LLVMValueRef base = LLVMBuildMul(b, L->bh, segs, "slot0");
     LLVMValueRef has_next = LLVMBuildICmp(b, LLVMIntSLT, je, L->nblocks, "");
-    lin_chain_publish(L, has_next, slot, P, S, G);
+    lin_chain_publish(L, has_next, LLVMBuildAdd(b, base, L->seg, ""), S, G);
+    LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4];
+    lin_chain_lookback(L, base, G != NULL, P);
     memcpy(S, P, sizeof P);
     lin_state_publish(L, S); /* the mirror of the start state; the loop's first barrier orders it */
     block_loop(L, MODE_CAUSAL, jb, je, S, NULL);

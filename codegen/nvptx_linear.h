@@ -26,10 +26,10 @@
  * the S mirror (scores are computed once per column group: 2x, not 8x).
  * Segments do not rebuild their start state from the sequence start (that
  * is quadratic in the segment count); a local pass over the segment gives
- * its contribution L_s and the state is handed segment to segment,
- * P_{s+1} = 2^G P_s + L_s, through module-global slots in ticket order (see
- * nvptx_linear_chain.c for why that cannot deadlock), then the segment's
- * outputs run from P_s. Per token that is ~126 kFLOP (of ~84 minimum) with
+ * its contribution L_s and log2 decay G_s, published at once to
+ * module-global slots; segment s sums P_s = Σ_{r<s} 2^(G_{r+1}+..+G_{s-1})
+ * L_r from them (decoupled look-back in ticket order: nvptx_linear_chain.c
+ * says why that cannot deadlock), then the segment's outputs run from P_s. Per token that is ~126 kFLOP (of ~84 minimum) with
  * 8 warps per SM, against ~155 kFLOP with 4 warps for inter=state.
  *
  * Decay is handled in log2 space: with Γ_i the inclusive in-block sum of the
@@ -84,7 +84,8 @@ typedef struct lin {
     LLVMValueRef tid, lane, warp, g, t4, slice, seg, head, kv_head, batch, ntok, nblocks;
     LLVMValueRef col0, wcol;
     LLVMValueRef bh;            /* chain: batch x heads + head */
-    LLVMValueRef ws, sync;      /* chain: state workspace, ticket + flags (module globals) */
+    LLVMValueRef ws, gws, sync; /* chain: state slots, their log2 decays, ticket + epoch + flags (module globals) */
+    LLVMValueRef ev;            /* chain: this launch's flag value (epoch + 1) */
     LLVMValueRef lane_a, lane_b, lane_v, lane_s; /* ldmatrix per-lane byte offsets */
     LLVMValueRef log2_lambda;                     /* per-head decay, clamped */
 
@@ -117,9 +118,9 @@ void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4]);
 /* chain (nvptx_linear_chain.c) */
 void lin_chain_globals(lin *L);
 void lin_chain_ids(lin *L);
-void lin_chain_fetch(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4]);
-void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4],
-                       LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], LLVMValueRef G);
+void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4],
+                       LLVMValueRef G);
+void lin_chain_lookback(lin *L, LLVMValueRef base, bool decayed, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4]);
 
 /* Emits the kernel for recipe r under schedule s into a fresh module. */
 nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
