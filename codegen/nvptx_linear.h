@@ -29,7 +29,8 @@
  * its contribution L_s and log2 decay G_s, published at once to
  * module-global slots; segment s sums P_s = Σ_{r<s} 2^(G_{r+1}+..+G_{s-1})
  * L_r from them (decoupled look-back in ticket order: nvptx_linear_chain.c
- * says why that cannot deadlock), then the segment's outputs run from P_s. Per token that is ~126 kFLOP (of ~84 minimum) with
+ * says why that cannot deadlock), then the segment's outputs run from P_s.
+ * Per token that is ~126 kFLOP (of ~84 minimum) with
  * 8 warps per SM, against ~155 kFLOP with 4 warps for inter=state.
  *
  * Decay is handled in log2 space: with Γ_i the inclusive in-block sum of the

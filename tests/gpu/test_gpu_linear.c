@@ -33,7 +33,7 @@ typedef struct lcase {
     int batch, heads, tokens; /* tokens 0: random, not a multiple of 16 */
     double lo, hi;            /* decay λ range (per token: gate = ln λ) */
     const char *what;
-    int launches; /* 0/1: once; 2: again on a NaN-poisoned output (inter=chain: the ticket wraps, the epoch moves on) */
+    int launches; /* 1: once; 2: again on a NaN-poisoned output (inter=chain: ticket wrap, epoch) */
     bool refused; /* the build must fail (NVPTX_UNSUPPORTED): the schedule does not take the recipe */
 } lcase;
 
@@ -292,8 +292,8 @@ static const lcase cases[] = {
     {"gated_linear.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 1, false},
     {"gated_linear.attn", NULL, 1, 2, 65536, 0.3, 1.0, "N=64K 0.3..1", 1, false},
     /* inter=chain: CTAs over all of Dv, clamp(128 / (B H), 1, 16) segments
-     * sharing their states through module-global slots: 16 (one head), 8 (16 heads), 3 (36
-     * heads), 1 (144 heads: no hand-off). */
+     * sharing their states through module-global slots: 16 (one head), 8
+     * (16 heads), 3 (36 heads), 1 (144 heads: no hand-off). */
     {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 0.5, 1.0, "decay 0.5..1", 2, false},
     {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 1e-4, 0.05, "decay ~0", 1, false},
     {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 0.999, 1.0, "decay ~1", 1, false},
