@@ -92,8 +92,8 @@ def rel(torch, a, b):
 def attnc_ms(path, quick):
     best, rows = None, []
     blocks = [64] if quick else [32, 64, 128]
-    # inter=chain (one CTA per head segment over all of Dv, segment states
-    # handed CTA to CTA) takes block=64 only.
+    # inter=chain (one 8-warp CTA per head segment over all of Dv, segment
+    # states shared between CTAs by a look-back) takes block=64 only.
     cands = [(b_, i_) for b_ in blocks for i_ in ("state", "chunked")] + [(64, "chain")]
     for block, inter in cands:
         sched = "block=%d inter=%s" % (block, inter)
