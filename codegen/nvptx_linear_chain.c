@@ -47,7 +47,6 @@
 
 #include <string.h>
 
-
 static int state_regs(const lin *L)
 {
     return L->p->D / L->p->rgs / 16 * L->p->nob * 4;
