@@ -92,7 +92,10 @@ def rel(torch, a, b):
 def attnc_ms(path, quick):
     best, rows = None, []
     blocks = [64] if quick else [32, 64, 128]
-    for block, inter in [(b_, i_) for b_ in blocks for i_ in ("state", "chunked")]:
+    # inter=chain (one 8-warp CTA per head segment over all of Dv, segment
+    # states shared between CTAs by a look-back) takes block=64 only.
+    cands = [(b_, i_) for b_ in blocks for i_ in ("state", "chunked")] + [(64, "chain")]
+    for block, inter in cands:
         sched = "block=%d inter=%s" % (block, inter)
         cmd = [path, "bench", "recipes/lightning2.attn", "--shape", "batch=%d,heads=%d,tokens=%d" % (B, H, N),
                "--schedule", sched, "--json", "--warmup", "10", "--iters", "30"]

@@ -13,7 +13,10 @@
  * the blocks before the CTA's segment, then its segment). Non-causal ones
  * run it twice: first the state over every block (no outputs), then the
  * outputs from the full state. The state lives in registers (loop phis):
- * D/warps rows x 16 columns per warp. grid.x = segment * (Dv/16) + slice. */
+ * D/warps rows x 16 columns per warp. grid.x = segment * (Dv/16) + slice.
+ * INTER_CHAIN (emit_chain): grid.x = 16 (at most 16 segments, about 128
+ * CTAs in all), 8 warps over all of Dv, a local pass, the hand-off of
+ * nvptx_linear_chain.c, then the outputs. */
 #include "nvptx_abi.h"
 #include "nvptx_linear.h"
 
@@ -23,7 +26,7 @@
 
 #include "nvptx_target.h"
 
-enum { MODE_CAUSAL, MODE_PREFIX, MODE_NC_STATE, MODE_NC_OUT };
+enum { MODE_CAUSAL, MODE_PREFIX, MODE_NC_STATE, MODE_NC_OUT, MODE_LOCAL };
 enum { CHUNKED_SEGMENTS = 4 };
 
 static nvptx_status refuse(strbuf *err, const char *what, int v)
@@ -31,6 +34,25 @@ static nvptx_status refuse(strbuf *err, const char *what, int v)
     sb_printf(err, "GPU linear attention: ");
     sb_printf(err, what, v);
     return NVPTX_UNSUPPORTED;
+}
+
+/* inter=chain: 8 warps (4 row groups x 2 column groups) with D/4 x Dv/2 of
+ * the f32 state each, so D x Dv <= 128 x 128 keeps it at 64 registers. */
+static nvptx_status check_chain(const lin_plan *p, strbuf *err)
+{
+    if (!p->causal)
+        return refuse(err, "inter=chain takes causal recipes only (non-causal: inter=state)%.0d", 0);
+    if (p->normalize)
+        return refuse(err, "inter=chain does not normalise (use inter=state)%.0d", 0);
+    if (p->C != 64)
+        return refuse(err, "inter=chain takes block=64, not %d", p->C);
+    if (p->D % 64 || p->D > 128)
+        return refuse(err, "inter=chain needs head_dim 64 or 128, not %d", p->D);
+    if (p->Dv % 32 || p->Dv > 128)
+        return refuse(err, "inter=chain needs head_dim_v a multiple of 32, at most 128, not %d", p->Dv);
+    if (p->r->nparams > NVPTX_MAX_PARAMS)
+        return refuse(err, "at most %d params", NVPTX_MAX_PARAMS);
+    return NVPTX_OK;
 }
 
 static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p, strbuf *err)
@@ -41,7 +63,9 @@ static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p,
     p->D = r->head_dim;
     p->Dv = r->head_dim_v;
     p->C = k->sched.linear_block > 0 ? k->sched.linear_block : r->linear.block > 0 ? r->linear.block : 64;
-    p->warps = p->C / 16;
+    p->rgs = p->C / 16;
+    p->wide = k->sched.inter == INTER_CHAIN;
+    p->warps = p->wide ? 2 * p->rgs : p->rgs;
     p->causal = r->linear.causal;
     p->normalize = r->linear.normalize;
     p->feature = r->linear.feature;
@@ -50,16 +74,21 @@ static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p,
     if (p->decay != DECAY_NONE && (p->decay_param < 0 || p->decay_param >= r->nparams))
         p->decay = DECAY_NONE;
     p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
-    p->segments = p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
+    p->segments = p->wide ? LIN_CHAIN_SEGS : p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
     /* Segments already multiply the CTAs: wider slices halve the recomputed
      * scores and the re-read Q/K, when the state registers allow it. */
     p->dvs = p->segments > 1 && p->Dv % 32 == 0 && p->warps >= 2 && p->warps <= 4 ? 32 : 16;
+    if (p->wide)
+        p->dvs = p->Dv / 2; /* two column groups of warps */
     p->nob = p->dvs / 8;
+    p->vt = p->wide ? p->Dv : p->dvs;
     if (p->dt != DT_BF16 && p->dt != DT_F16)
         return refuse(err, "q/k/v must be bf16 or f16%.0d", 0);
     if (p->C < 16 || p->C > 128 || p->C % 16)
         return refuse(err, "block %d: the GPU kernel takes blocks of 16 to 128 tokens", p->C);
-    if (p->D % (16 * p->warps) || p->D / (16 * p->warps) > LIN_MAXMB || p->D > 256)
+    if (p->wide)
+        return check_chain(p, err);
+    if (p->D % (16 * p->rgs) || p->D / (16 * p->rgs) > LIN_MAXMB || p->D > 256)
         return refuse(err, "head_dim %d must be a multiple of 16 x (block / 16), at most 256", p->D);
     if (p->Dv % 16)
         return refuse(err, "head_dim_v %d must be a multiple of 16", p->Dv);
@@ -73,8 +102,8 @@ static void plan_smem(lin *L)
     const lin_plan *p = L->p;
     L->threads = p->warps * 32;
     L->pitch_qk = p->D * 2 + 16;
-    L->pitch_v = L->p->dvs * 2 + 16;
-    L->pitch_s = L->p->dvs * 2 + 16;
+    L->pitch_v = L->p->vt * 2 + 16;
+    L->pitch_s = L->p->vt * 2 + 16;
     L->off_q = 0;
     L->off_k = p->C * L->pitch_qk;
     L->off_v = 2 * p->C * L->pitch_qk;
@@ -83,7 +112,8 @@ static void plan_smem(lin *L)
     L->off_graw = L->off_s + p->D * L->pitch_s;
     L->off_gam = L->off_graw + 4 * p->C;
     L->off_z = L->off_gam + 4 * p->C;
-    L->total = L->off_z + 4 * p->D;
+    L->off_tk = L->off_z + 4 * p->D;
+    L->total = L->off_tk + (p->wide ? 16 : 0); /* the chain ticket */
 }
 
 static void make_function(lin *L, const char *name)
@@ -107,11 +137,16 @@ static void program_ids(lin *L)
     L->warp = LLVMBuildLShr(b, L->tid, nv_i32(nv, 5), "warp");
     L->g = LLVMBuildLShr(b, L->lane, nv_i32(nv, 2), "g");
     L->t4 = LLVMBuildAnd(b, L->lane, nv_i32(nv, 3), "t4");
-    LLVMValueRef x = nv_sreg(nv, "ctaid.x");
-    L->slice = LLVMBuildURem(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "slice");
-    L->seg = LLVMBuildUDiv(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "seg");
-    L->head = nv_sreg(nv, "ctaid.y");
-    L->batch = nv_sreg(nv, "ctaid.z");
+    if (L->p->wide) {
+        lin_chain_ids(L); /* seg, head, batch from the chain ticket; warp = row group */
+    } else {
+        LLVMValueRef x = nv_sreg(nv, "ctaid.x");
+        L->slice = LLVMBuildURem(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "slice");
+        L->seg = LLVMBuildUDiv(b, x, nv_i32(nv, L->p->Dv / L->p->dvs), "seg");
+        L->head = nv_sreg(nv, "ctaid.y");
+        L->batch = nv_sreg(nv, "ctaid.z");
+        L->col0 = L->wcol = NULL; /* slice x dvs, formed where used */
+    }
     LLVMValueRef group = LLVMBuildSDiv(b, L->size[SZ_HEADS], nv_smax(nv, L->size[SZ_KV_HEADS], nv_i32(nv, 1)), "");
     group = nv_smax(nv, group, nv_i32(nv, 1));
     L->kv_head = LLVMBuildUDiv(b, L->head, group, "kv_head");
@@ -174,7 +209,7 @@ static void per_head_decay(lin *L)
 static void zero_state(lin *L)
 {
     nv_ctx *nv = &L->nv;
-    int words = (L->total - L->off_s) / 4;
+    int words = (L->off_tk - L->off_s) / 4;
     for (int i = 0; i * L->threads < words; i++) {
         LLVMValueRef id = LLVMBuildAdd(nv->b, L->tid, nv_i32(nv, i * L->threads), "");
         LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(nv->b, LLVMIntULT, id, nv_i32(nv, words), ""), "zero");
@@ -186,11 +221,12 @@ static void zero_state(lin *L)
 
 typedef struct loop_vals {
     LLVMValueRef j, S[LIN_MAXMB][LIN_MAXO][4];
+    LLVMValueRef G; /* MODE_LOCAL with decay: Σ Γlast over the blocks (log2 of the pass's decay); else NULL */
 } loop_vals;
 
 static int state_mbs(const lin *L)
 {
-    return L->p->D / L->p->warps / 16;
+    return L->p->D / L->p->rgs / 16;
 }
 
 static void header_phis(lin *L, loop_vals *h, const loop_vals *init, LLVMBasicBlockRef from, LLVMValueRef jb)
@@ -198,6 +234,12 @@ static void header_phis(lin *L, loop_vals *h, const loop_vals *init, LLVMBasicBl
     nv_ctx *nv = &L->nv;
     h->j = LLVMBuildPhi(nv->b, nv->i32, "j");
     LLVMAddIncoming(h->j, &jb, &from, 1);
+    h->G = NULL;
+    if (init->G) {
+        LLVMValueRef g0 = init->G;
+        h->G = LLVMBuildPhi(nv->b, nv->f32, "G");
+        LLVMAddIncoming(h->G, &g0, &from, 1);
+    }
     for (int mb = 0; mb < state_mbs(L); mb++)
         for (int nb = 0; nb < L->p->nob; nb++)
             for (int e = 0; e < 4; e++) {
@@ -210,6 +252,8 @@ static void header_phis(lin *L, loop_vals *h, const loop_vals *init, LLVMBasicBl
 static void latch(lin *L, loop_vals *h, loop_vals *nx, LLVMBasicBlockRef from)
 {
     LLVMAddIncoming(h->j, &nx->j, &from, 1);
+    if (h->G)
+        LLVMAddIncoming(h->G, &nx->G, &from, 1);
     for (int mb = 0; mb < state_mbs(L); mb++)
         for (int nb = 0; nb < L->p->nob; nb++)
             for (int e = 0; e < 4; e++)
@@ -228,6 +272,11 @@ static bool needs_q(int mode)
     return mode == MODE_CAUSAL || mode == MODE_NC_OUT;
 }
 
+static bool decays(int mode)
+{
+    return mode == MODE_CAUSAL || mode == MODE_PREFIX || mode == MODE_LOCAL;
+}
+
 static void block_body(lin *L, int mode, loop_vals *v)
 {
     nv_ctx *nv = &L->nv;
@@ -239,7 +288,7 @@ static void block_body(lin *L, int mode, loop_vals *v)
     nv_cp_commit(nv);
     L->stage_off = stage_of(L, v->j);
     L->t0 = LLVMBuildMul(nv->b, v->j, nv_i32(nv, p->C), "t0");
-    bool decayed = (mode == MODE_CAUSAL || mode == MODE_PREFIX) && p->decay != DECAY_NONE;
+    bool decayed = decays(mode) && p->decay != DECAY_NONE;
     if (p->transform)
         lin_transform(L, needs_q(mode));
     if (decayed && p->decay == DECAY_PER_TOKEN)
@@ -253,13 +302,18 @@ static void block_body(lin *L, int mode, loop_vals *v)
     nv_barrier(nv);
     L->gam_last = decayed ? lin_gamma(L, nv_i32(nv, p->C - 1)) : NULL;
     lin_state_update(L, v->S, decayed);
+    if (v->G)
+        v->G = LLVMBuildFAdd(nv->b, v->G, L->gam_last, "");
     if (p->normalize)
         lin_update_z(L);
-    lin_state_publish(L, v->S);
+    if (mode != MODE_LOCAL) /* the local pass's S is no start state: nobody reads it */
+        lin_state_publish(L, v->S);
 }
 
-/* One pass over blocks [jb, je); S carries in and out. */
-static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
+/* One pass over blocks [jb, je); S carries in and out; G (MODE_LOCAL with
+ * decay, else NULL) receives the log2 decay of the whole pass. */
+static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4],
+                       LLVMValueRef *G)
 {
     nv_ctx *nv = &L->nv;
     L->t_limit = nv_smin(nv, L->ntok, LLVMBuildMul(nv->b, je, nv_i32(nv, L->p->C), ""));
@@ -273,6 +327,7 @@ static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMV
     LLVMPositionBuilderAtEnd(nv->b, header);
     loop_vals init, h, nx;
     memcpy(init.S, S, sizeof init.S);
+    init.G = G ? nv_f32(nv, 0) : NULL;
     header_phis(L, &h, &init, from, jb);
     LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, h.j, je, ""), body, done);
     LLVMPositionBuilderAtEnd(nv->b, body);
@@ -285,6 +340,45 @@ static void block_loop(lin *L, int mode, LLVMValueRef jb, LLVMValueRef je, LLVMV
     nv_cp_wait(nv, 0); /* the zero-filled prefetch past the end */
     nv_barrier(nv);    /* no warp still reads a stage the next pass refills */
     memcpy(S, h.S, sizeof h.S);
+    if (G)
+        *G = h.G;
+}
+
+/* inter=chain (nvptx_linear_chain.c): `segs` = clamp(128 / (B H), 1, 16)
+ * segments per (batch, head), about one CTA per SM in all (grid.x = 16; CTAs
+ * past segs, or past the sequence, exit at once). A local pass over the
+ * segment's blocks from a zero state (state updates only) gives L_s and its
+ * log2 decay G_s; L_s and G_s are published at once (no wait), then the
+ * state at the segment start, P = Σ_{r<s} 2^(G_{r+1}+...+G_{s-1}) L_r, is
+ * summed from the earlier segments' slots (look-back), and the segment's
+ * outputs run from P. B H segs <= 128 = the slots. */
+static void emit_chain(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
+{
+    nv_ctx *nv = &L->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef bhn = LLVMBuildMul(b, nv_sreg(nv, "nctaid.y"), nv_sreg(nv, "nctaid.z"), "");
+    LLVMValueRef segs = LLVMBuildUDiv(b, nv_i32(nv, LIN_CHAIN_CTAS), bhn, "");
+    segs = nv_smin(nv, nv_smax(nv, segs, nv_i32(nv, 1)), nv_i32(nv, L->p->segments));
+    LLVMValueRef per = LLVMBuildSDiv(b, LLVMBuildAdd(b, L->nblocks, LLVMBuildSub(b, segs, nv_i32(nv, 1), ""), ""),
+                                     segs, "per");
+    LLVMValueRef jb = nv_smin(nv, LLVMBuildMul(b, L->seg, per, ""), L->nblocks);
+    LLVMValueRef je = nv_smin(nv, LLVMBuildAdd(b, jb, per, ""), L->nblocks);
+    LLVMBasicBlockRef live = LLVMAppendBasicBlockInContext(nv->c, L->fn, "seg.live");
+    LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, L->fn, "seg.idle");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, jb, je, ""), live, idle); /* CTA-uniform */
+    LLVMPositionBuilderAtEnd(b, idle);
+    LLVMBuildRetVoid(b);
+    LLVMPositionBuilderAtEnd(b, live);
+    LLVMValueRef G = NULL;
+    block_loop(L, MODE_LOCAL, jb, je, S, L->p->decay != DECAY_NONE ? &G : NULL);
+    LLVMValueRef base = LLVMBuildMul(b, L->bh, segs, "slot0");
+    LLVMValueRef has_next = LLVMBuildICmp(b, LLVMIntSLT, je, L->nblocks, "");
+    lin_chain_publish(L, has_next, LLVMBuildAdd(b, base, L->seg, ""), S, G);
+    LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4];
+    lin_chain_lookback(L, base, G != NULL, P);
+    memcpy(S, P, sizeof P);
+    lin_state_publish(L, S); /* the mirror of the start state; the loop's first barrier orders it */
+    block_loop(L, MODE_CAUSAL, jb, je, S, NULL);
 }
 
 static void emit_kernel(lin *L)
@@ -301,20 +395,22 @@ static void emit_kernel(lin *L)
             for (int e = 0; e < 4; e++)
                 S[mb][nb][e] = nv_f32(nv, 0);
     LLVMValueRef zero = nv_i32(nv, 0);
-    if (L->p->causal && L->p->segments > 1) {
+    if (L->p->wide) {
+        emit_chain(L, S);
+    } else if (L->p->causal && L->p->segments > 1) {
         /* Segment seg covers blocks [jb, je): rebuild S over [0, jb), then outputs. */
         LLVMValueRef per = LLVMBuildSDiv(nv->b, LLVMBuildAdd(nv->b, L->nblocks, nv_i32(nv, L->p->segments - 1), ""),
                                          nv_i32(nv, L->p->segments), "");
         LLVMValueRef jb = nv_smin(nv, LLVMBuildMul(nv->b, L->seg, per, ""), L->nblocks);
         LLVMValueRef je = nv_smin(nv, LLVMBuildAdd(nv->b, jb, per, ""), L->nblocks);
         LLVMValueRef pre = LLVMBuildSelect(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, jb, je, ""), jb, zero, "");
-        block_loop(L, MODE_PREFIX, zero, pre, S); /* an empty segment rebuilds nothing */
-        block_loop(L, MODE_CAUSAL, jb, je, S);
+        block_loop(L, MODE_PREFIX, zero, pre, S, NULL); /* an empty segment rebuilds nothing */
+        block_loop(L, MODE_CAUSAL, jb, je, S, NULL);
     } else if (L->p->causal) {
-        block_loop(L, MODE_CAUSAL, zero, L->nblocks, S);
+        block_loop(L, MODE_CAUSAL, zero, L->nblocks, S, NULL);
     } else {
-        block_loop(L, MODE_NC_STATE, zero, L->nblocks, S);
-        block_loop(L, MODE_NC_OUT, zero, L->nblocks, S);
+        block_loop(L, MODE_NC_STATE, zero, L->nblocks, S, NULL);
+        block_loop(L, MODE_NC_OUT, zero, L->nblocks, S, NULL);
     }
     LLVMBuildRetVoid(nv->b);
 }
@@ -328,7 +424,7 @@ static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
     info->smem_bytes = L->total;
     info->ndims = 1;
     info->q_tile[0] = p->C;
-    info->grid_x_fixed = p->Dv / p->dvs * p->segments;
+    info->grid_x_fixed = p->Dv / p->vt * p->segments;
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;
@@ -377,6 +473,8 @@ nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch
     nv_ctx_init(&L->nv, c, m, b);
     make_function(L, info->name);
     L->smem = LLVMAddGlobalInAddressSpace(m, LLVMArrayType(L->nv.i8, 0), "attnc_smem", 3);
+    if (p.wide)
+        lin_chain_globals(L);
     LLVMSetLinkage(L->smem, LLVMExternalLinkage);
     LLVMSetAlignment(L->smem, 128);
     emit_kernel(L);

@@ -20,6 +20,11 @@ LLVMBasicBlockRef lin_if(lin *L, LLVMValueRef cond, const char *name)
     return join;
 }
 
+LLVMValueRef lin_wcol(lin *L, LLVMValueRef byte_off)
+{
+    return L->wcol ? LLVMBuildAdd(L->nv.b, byte_off, L->wcol, "") : byte_off;
+}
+
 void lin_endif(lin *L, LLVMBasicBlockRef join)
 {
     LLVMBuildBr(L->nv.b, join);
@@ -79,11 +84,11 @@ void lin_issue_block(lin *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q
     LLVMBuilderRef b = nv->b;
     const lin_plan *p = L->p;
     LLVMValueRef t0 = LLVMBuildMul(b, j, nv_i32(nv, p->C), "");
-    LLVMValueRef vcol = LLVMBuildMul(b, L->slice, nv_i32(nv, p->dvs), "");
+    LLVMValueRef vcol = p->wide ? NULL : LLVMBuildMul(b, L->slice, nv_i32(nv, p->dvs), ""); /* wide: all of Dv */
     if (load_q)
         copy_rows(L, LT_Q, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_q), ""));
     copy_rows(L, LT_K, t0, p->D / 8, 0, NULL, L->pitch_qk, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_k), ""));
-    copy_rows(L, LT_V, t0, p->dvs / 8, 0, vcol, L->pitch_v, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_v), ""));
+    copy_rows(L, LT_V, t0, p->vt / 8, 0, vcol, L->pitch_v, LLVMBuildAdd(b, stage_off, nv_i32(nv, L->off_v), ""));
 }
 
 LLVMValueRef lin_bf16_lo(lin *L, LLVMValueRef pair)
@@ -166,7 +171,7 @@ void lin_transform(lin *L, bool with_q)
         transform_tile(L, L->off_q, p->D, L->pitch_qk, true);
     transform_tile(L, L->off_k, p->D, L->pitch_qk, true);
     if (p->dt == DT_F16)
-        transform_tile(L, L->off_v, p->dvs, L->pitch_v, false);
+        transform_tile(L, L->off_v, p->vt, L->pitch_v, false);
 }
 
 static LLVMValueRef load_f32(lin *L, int off, LLVMValueRef idx)
@@ -292,13 +297,13 @@ void lin_update_z(lin *L)
 }
 
 /* Stores rows g and g+8 of the warp's 16 query rows, 16 columns of the
- * slice (dvs of them), divided by den (NULL: no normalisation; a zero denominator gives 0). */
+ * warp's columns (dvs of them from col0), divided by den (NULL: no normalisation; a zero denominator gives 0). */
 void lin_store_o(lin *L, LLVMValueRef o[LIN_MAXO][4], LLVMValueRef den[2])
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef col0 = LLVMBuildAdd(b, LLVMBuildMul(b, L->slice, nv_i32(nv, L->p->dvs), ""),
-                                     LLVMBuildShl(b, L->t4, nv_i32(nv, 1), ""), "");
+    LLVMValueRef c0 = L->p->wide ? L->col0 : LLVMBuildMul(b, L->slice, nv_i32(nv, L->p->dvs), "");
+    LLVMValueRef col0 = LLVMBuildAdd(b, c0, LLVMBuildShl(b, L->t4, nv_i32(nv, 1), ""), "");
     for (int h = 0; h < 2; h++) {
         LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, L->warp, nv_i32(nv, 16), ""),
                                         LLVMBuildAdd(b, L->g, nv_i32(nv, 8 * h), ""), "");

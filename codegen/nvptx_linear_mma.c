@@ -86,6 +86,27 @@ static void intra_scores(lin *L, LLVMValueRef qf[LIN_MAXK][4], LLVMValueRef A[LI
     }
 }
 
+/* Score element e of key block nb (keys c0 + nb*8 + {0,1}, c0 = 2 t4) of
+ * rows ri: masked (key after the row) and decayed by 2^(Γi - Γj). */
+static LLVMValueRef mask_elem(lin *L, LLVMValueRef v, int nb, int e, LLVMValueRef ri[2], LLVMValueRef c0,
+                              LLVMValueRef gam_i[2], bool decayed)
+{
+    nv_ctx *nv = &L->nv;
+    LLVMBuilderRef b = nv->b;
+    int h = e >> 1;
+    LLVMValueRef jj = LLVMBuildAdd(b, c0, nv_i32(nv, nb * 8 + (e & 1)), "");
+    LLVMValueRef keep = LLVMBuildICmp(b, LLVMIntSLE, jj, ri[h], "");
+    if (decayed) {
+        LLVMValueRef x;
+        if (L->p->decay == DECAY_PER_HEAD)
+            x = LLVMBuildFMul(b, LLVMBuildSIToFP(b, LLVMBuildSub(b, ri[h], jj, ""), nv->f32, ""), L->log2_lambda, "");
+        else
+            x = LLVMBuildFSub(b, gam_i[h], lin_gamma(L, jj), "");
+        v = LLVMBuildFMul(b, v, nv_ex2(nv, x), "");
+    }
+    return LLVMBuildSelect(b, keep, v, nv_f32(nv, 0), "");
+}
+
 /* Causal mask and in-block decay on the score fragment; row sums into den. */
 static void intra_mask(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef gam_i[2], bool decayed,
                        LLVMValueRef den[2])
@@ -97,21 +118,8 @@ static void intra_mask(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef gam_i[
     LLVMValueRef c0 = LLVMBuildShl(b, L->t4, nv_i32(nv, 1), "");
     for (int nb = 0; nb < L->p->C / 8; nb++)
         for (int e = 0; e < 4; e++) {
-            int h = e >> 1;
-            LLVMValueRef jj = LLVMBuildAdd(b, c0, nv_i32(nv, nb * 8 + (e & 1)), "");
-            LLVMValueRef keep = LLVMBuildICmp(b, LLVMIntSLE, jj, ri[h], "");
-            LLVMValueRef v = A[nb][e];
-            if (decayed) {
-                LLVMValueRef x;
-                if (L->p->decay == DECAY_PER_HEAD)
-                    x = LLVMBuildFMul(b, LLVMBuildSIToFP(b, LLVMBuildSub(b, ri[h], jj, ""), nv->f32, ""),
-                                      L->log2_lambda, "");
-                else
-                    x = LLVMBuildFSub(b, gam_i[h], lin_gamma(L, jj), "");
-                v = LLVMBuildFMul(b, v, nv_ex2(nv, x), "");
-            }
-            A[nb][e] = LLVMBuildSelect(b, keep, v, nv_f32(nv, 0), "");
-            sum[h] = LLVMBuildFAdd(b, sum[h], A[nb][e], "");
+            A[nb][e] = mask_elem(L, A[nb][e], nb, e, ri, c0, gam_i, decayed);
+            sum[e >> 1] = LLVMBuildFAdd(b, sum[e >> 1], A[nb][e], "");
         }
     if (den)
         for (int h = 0; h < 2; h++)
@@ -123,6 +131,7 @@ static void intra_pv(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef o[LIN_MA
 {
     nv_ctx *nv = &L->nv;
     LLVMValueRef base = LLVMBuildAdd(nv->b, L->stage_off, LLVMBuildAdd(nv->b, L->lane_v, nv_i32(nv, L->off_v), ""), "");
+    base = lin_wcol(L, base);
     for (int kk = 0; kk < L->p->C / 16; kk++) {
         LLVMValueRef before[4 * LIN_MAXO];
         LLVMBasicBlockRef join;
@@ -145,6 +154,55 @@ static void intra_pv(lin *L, LLVMValueRef A[LIN_MAXNB][4], LLVMValueRef o[LIN_MA
     }
 }
 
+/* The wide path's intra part, 16 keys at a time: scores of the warp's 16
+ * rows x 16 keys, mask and decay, then at once o += P V over the warp's
+ * columns, so 8 score registers are live instead of C / 2 (no row sums:
+ * the wide path does not normalise). */
+static void intra_fused(lin *L, LLVMValueRef qf[LIN_MAXK][4], LLVMValueRef gam_i[2], bool decayed,
+                        LLVMValueRef o[LIN_MAXO][4])
+{
+    nv_ctx *nv = &L->nv;
+    LLVMBuilderRef b = nv->b;
+    const lin_plan *p = L->p;
+    LLVMValueRef ri[2] = {row_of(L, 0), row_of(L, 1)};
+    LLVMValueRef c0 = LLVMBuildShl(b, L->t4, nv_i32(nv, 1), "");
+    LLVMValueRef kbase = LLVMBuildAdd(b, L->stage_off, LLVMBuildAdd(b, L->lane_b, nv_i32(nv, L->off_k), ""), "");
+    LLVMValueRef vbase = LLVMBuildAdd(b, L->stage_off, LLVMBuildAdd(b, L->lane_v, nv_i32(nv, L->off_v), ""), "");
+    vbase = lin_wcol(L, vbase);
+    for (int np = 0; np < p->C / 16; np++) {
+        LLVMValueRef before[4 * LIN_MAXO];
+        LLVMBasicBlockRef join;
+        memcpy(before, &o[0][0], sizeof before);
+        LLVMBasicBlockRef from = open_live(L, np, &join);
+        LLVMValueRef A[LIN_MAXNB][4];
+        zero4(L, &A[2 * np][0], 8);
+        for (int ks = 0; ks < p->D / 16; ks++) {
+            LLVMValueRef r[4];
+            nv_ldmatrix_x4(nv, at(L, kbase, np * 16 * L->pitch_qk + ks * 32), false, r);
+            LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+            nv_mma_16816(nv, DT_BF16, qf[ks], b0, A[2 * np], A[2 * np]);
+            nv_mma_16816(nv, DT_BF16, qf[ks], b1, A[2 * np + 1], A[2 * np + 1]);
+        }
+        for (int nb = 2 * np; nb < 2 * np + 2; nb++)
+            for (int e = 0; e < 4; e++)
+                A[nb][e] = mask_elem(L, A[nb][e], nb, e, ri, c0, gam_i, decayed);
+        LLVMValueRef a[4] = {
+            nv_pack2(nv, DT_BF16, A[2 * np][0], A[2 * np][1]),
+            nv_pack2(nv, DT_BF16, A[2 * np][2], A[2 * np][3]),
+            nv_pack2(nv, DT_BF16, A[2 * np + 1][0], A[2 * np + 1][1]),
+            nv_pack2(nv, DT_BF16, A[2 * np + 1][2], A[2 * np + 1][3]),
+        };
+        for (int sb = 0; sb < p->nob / 2; sb++) {
+            LLVMValueRef r[4];
+            nv_ldmatrix_x4(nv, at(L, vbase, np * 16 * L->pitch_v + sb * 32), true, r);
+            LLVMValueRef b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+            nv_mma_16816(nv, DT_BF16, a, b0, o[2 * sb], o[2 * sb]);
+            nv_mma_16816(nv, DT_BF16, a, b1, o[2 * sb + 1], o[2 * sb + 1]);
+        }
+        close_live(L, from, join, before, &o[0][0], 4 * p->nob);
+    }
+}
+
 void lin_outputs(lin *L, bool intra, bool decayed)
 {
     nv_ctx *nv = &L->nv;
@@ -158,7 +216,7 @@ void lin_outputs(lin *L, bool intra, bool decayed)
         nv_ldmatrix_x4(nv, at(L, qbase, ks * 32), false, qf[ks]);
     /* Inter: φ(Q) S from the bf16 mirror of the state. */
     zero4(L, &o[0][0], 4 * LIN_MAXO);
-    LLVMValueRef sbase = LLVMBuildAdd(b, L->lane_s, nv_i32(nv, L->off_s), "");
+    LLVMValueRef sbase = lin_wcol(L, LLVMBuildAdd(b, L->lane_s, nv_i32(nv, L->off_s), ""));
     for (int ks = 0; ks < p->D / 16; ks++)
         for (int sb = 0; sb < p->nob / 2; sb++) {
             LLVMValueRef r[4];
@@ -183,7 +241,9 @@ void lin_outputs(lin *L, bool intra, bool decayed)
                 den[h] = LLVMBuildFMul(b, den[h], scale, "");
         }
     }
-    if (intra) {
+    if (intra && p->wide) {
+        intra_fused(L, qf, gam_i, decayed, o);
+    } else if (intra) {
         LLVMValueRef A[LIN_MAXNB][4];
         intra_scores(L, qf, A);
         intra_mask(L, A, gam_i, decayed, p->normalize ? den : NULL);
@@ -217,7 +277,7 @@ void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], bool decay
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     const lin_plan *p = L->p;
-    int DR = p->D / p->warps, mbs = DR / 16;
+    int DR = p->D / p->rgs, mbs = DR / 16;
     if (decayed) {
         LLVMValueRef a = nv_ex2(nv, L->gam_last);
         for (int mb = 0; mb < mbs; mb++)
@@ -226,6 +286,7 @@ void lin_state_update(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4], bool decay
                     S[mb][nb][e] = LLVMBuildFMul(b, S[mb][nb][e], a, "");
     }
     LLVMValueRef vbase = LLVMBuildAdd(b, L->stage_off, LLVMBuildAdd(b, L->lane_v, nv_i32(nv, L->off_v), ""), "");
+    vbase = lin_wcol(L, vbase);
     LLVMValueRef kbase = LLVMBuildAdd(b, L->stage_off, LLVMBuildAdd(b, L->lane_b, nv_i32(nv, L->off_k), ""), "");
     kbase = LLVMBuildAdd(b, kbase, LLVMBuildMul(b, L->warp, nv_i32(nv, DR * 2), ""), "");
     for (int kk = 0; kk < p->C / 16; kk++) {
@@ -259,11 +320,11 @@ void lin_state_publish(lin *L, LLVMValueRef S[LIN_MAXMB][LIN_MAXO][4])
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     const lin_plan *p = L->p;
-    int DR = p->D / p->warps;
+    int DR = p->D / p->rgs;
     LLVMValueRef row0 = LLVMBuildAdd(b, LLVMBuildMul(b, L->warp, nv_i32(nv, DR), ""), L->g, "");
     LLVMValueRef base = LLVMBuildAdd(b, LLVMBuildMul(b, row0, nv_i32(nv, L->pitch_s), ""),
                                      LLVMBuildShl(b, L->t4, nv_i32(nv, 2), ""), "");
-    base = LLVMBuildAdd(b, base, nv_i32(nv, L->off_s), "");
+    base = lin_wcol(L, LLVMBuildAdd(b, base, nv_i32(nv, L->off_s), ""));
     for (int mb = 0; mb < DR / 16; mb++)
         for (int nb = 0; nb < p->nob; nb++)
             for (int h = 0; h < 2; h++) {

@@ -92,11 +92,11 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
         return false;
     }
     if (!strcmp(key, "inter")) {
-        if (!strcmp(val, "state") || !strcmp(val, "chunked")) {
-            s->inter = !strcmp(val, "state") ? INTER_STATE : INTER_CHUNKED;
+        if (!strcmp(val, "state") || !strcmp(val, "chunked") || !strcmp(val, "chain")) {
+            s->inter = !strcmp(val, "state") ? INTER_STATE : !strcmp(val, "chunked") ? INTER_CHUNKED : INTER_CHAIN;
             return true;
         }
-        sb_printf(err, "'inter=%s': write inter=state or inter=chunked", val);
+        sb_printf(err, "'inter=%s': write inter=state, inter=chunked or inter=chain", val);
         return false;
     }
     int *dst = !strcmp(key, "stages") ? &s->stages
@@ -161,7 +161,7 @@ void schedule_print(strbuf *out, const schedule *s)
     sb_puts(out, " kv=");
     print_extents(out, s->kv_tile, s->ndims);
     sb_printf(out, " stages=%d warps=%d block=%d inter=%s", s->stages, s->warps, s->linear_block,
-              s->inter == INTER_STATE ? "state" : "chunked");
+              s->inter == INTER_STATE ? "state" : s->inter == INTER_CHUNKED ? "chunked" : "chain");
     static const char *const mma_names[] = {"", " mma=sync", " mma=wgmma", " mma=wgmma_ws"};
     sb_puts(out, mma_names[s->mma]);
 }

@@ -19,6 +19,7 @@ enum { SCHED_MAX_DIMS = 3 };
 typedef enum {
     INTER_STATE,   /* one running KV state carried block to block */
     INTER_CHUNKED, /* chunk states computed in parallel, then combined */
+    INTER_CHAIN,   /* GPU: CTAs over all of Dv; segment states passed CTA to CTA */
 } inter_mode;
 
 typedef enum { TARGET_HOST, TARGET_SM80, TARGET_SM90A } target_arch;

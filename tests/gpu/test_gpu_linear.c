@@ -33,6 +33,8 @@ typedef struct lcase {
     int batch, heads, tokens; /* tokens 0: random, not a multiple of 16 */
     double lo, hi;            /* decay λ range (per token: gate = ln λ) */
     const char *what;
+    int launches; /* 1: once; 2: again on a NaN-poisoned output (inter=chain: ticket wrap, epoch) */
+    bool refused; /* the build must fail (NVPTX_UNSUPPORTED): the schedule does not take the recipe */
 } lcase;
 
 typedef struct prob {
@@ -223,7 +225,17 @@ static void run_case(const lcase *c)
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
     o.backend = ATTNC_BACKEND_CUDA;
     o.schedule = c->schedule;
-    if (attnc_kernel_build(&k, ctx, ar, &o))
+    int built = attnc_kernel_build(&k, ctx, ar, &o);
+    if (c->refused) {
+        if (!built)
+            fail_msg("%s (%s): the build should have been refused", c->file, c->schedule);
+        printf("  %-18s %-10s refused as expected: %s\n", c->file, c->schedule, attnc_context_errmsg(ctx));
+        attnc_recipe_destroy(ar);
+        attnc_context_destroy(ctx);
+        arena_free_all(&ar2);
+        return;
+    }
+    if (built)
         fail_msg("%s: build: %s", c->file, attnc_context_errmsg(ctx));
     ref_rng g;
     ref_rng_seed(&g, seed++);
@@ -239,6 +251,16 @@ static void run_case(const lcase *c)
     upload(&p);
     launch(&p, k);
     check(&p, c, c->schedule);
+    for (int again = 1; again < c->launches; again++) {
+        strbuf err;
+        sb_init(&err);
+        size_t es = (size_t)dtype_size(p.r->qkv_dtype);
+        if (cuda_memset8(p.d[3], 0xff, p.no * es, &err))
+            fail_msg("poison: %s", sb_cstr(&err));
+        sb_free(&err);
+        launch(&p, k);
+        check(&p, c, c->schedule);
+    }
     free_prob(&p);
     attnc_kernel_destroy(k);
     attnc_recipe_destroy(ar);
@@ -247,32 +269,57 @@ static void run_case(const lcase *c)
 }
 
 static const lcase cases[] = {
-    {"lightning2.attn", NULL, 2, 3, 0, 0.5, 1.0, "decay 0.5..1"},
-    {"lightning2.attn", NULL, 2, 3, 0, 1e-4, 0.05, "decay ~0"},
-    {"lightning2.attn", NULL, 2, 3, 0, 0.999, 1.0, "decay ~1"},
-    {"lightning2.attn", NULL, 1, 2, 1, 0.9, 1.0, "one token"},
-    {"lightning2.attn", NULL, 1, 2, 47, 0.9, 1.0, "47 tokens"},
-    {"lightning2.attn", "block=32", 2, 3, 0, 0.8, 1.0, "decay 0.8..1"},
-    {"lightning2.attn", "block=128", 2, 3, 0, 0.8, 1.0, "decay 0.8..1"},
-    {"lightning2.attn", "block=16", 1, 2, 0, 0.8, 1.0, "decay 0.8..1"},
-    {"lightning2.attn", "block=64 inter=chunked", 2, 3, 0, 0.8, 1.0, "decay 0.8..1"},
-    {"lightning2.attn", "block=32 inter=chunked", 1, 2, 100, 0.8, 1.0, "100 tokens"},
-    {"lightning2.attn", "block=128 inter=chunked", 1, 2, 0, 1e-3, 0.1, "decay ~0"},
-    {"lightning2.attn", "block=64 inter=chunked", 1, 2, 65536, 0.9999, 1.0, "N=64K ~1"},
-    {"lightning2.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1"},
-    {"lightning2.attn", NULL, 1, 2, 65536, 0.5, 0.99, "N=64K 0.5..0.99"},
-    {"gated_linear.attn", NULL, 2, 3, 0, 0.5, 1.0, "gate 0.5..1"},
-    {"gated_linear.attn", NULL, 2, 3, 0, 1e-6, 0.05, "gate ~0"},
-    {"gated_linear.attn", NULL, 2, 3, 0, 0.999, 1.0, "gate ~1"},
-    {"gated_linear.attn", "block=32", 2, 3, 0, 0.8, 1.0, "gate 0.8..1"},
-    {"gated_linear.attn", "block=64 inter=state", 2, 3, 0, 0.8, 1.0, "gate 0.8..1"},
-    {"gated_linear.attn", "block=128", 2, 3, 0, 0.8, 1.0, "gate 0.8..1"},
-    {"gated_linear.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1"},
-    {"gated_linear.attn", NULL, 1, 2, 65536, 0.3, 1.0, "N=64K 0.3..1"},
-    {"linear_elu.attn", NULL, 2, 3, 0, 1, 1, "noncausal"},
-    {"linear_elu.attn", NULL, 1, 2, 1, 1, 1, "one token"},
-    {"linear_elu.attn", "block=32", 2, 3, 0, 1, 1, "noncausal"},
-    {"linear_elu.attn", NULL, 1, 2, 65536, 1, 1, "N=64K"},
+    {"lightning2.attn", NULL, 2, 3, 0, 0.5, 1.0, "decay 0.5..1", 1, false},
+    {"lightning2.attn", NULL, 2, 3, 0, 1e-4, 0.05, "decay ~0", 1, false},
+    {"lightning2.attn", NULL, 2, 3, 0, 0.999, 1.0, "decay ~1", 1, false},
+    {"lightning2.attn", NULL, 1, 2, 1, 0.9, 1.0, "one token", 1, false},
+    {"lightning2.attn", NULL, 1, 2, 47, 0.9, 1.0, "47 tokens", 1, false},
+    {"lightning2.attn", "block=32", 2, 3, 0, 0.8, 1.0, "decay 0.8..1", 1, false},
+    {"lightning2.attn", "block=128", 2, 3, 0, 0.8, 1.0, "decay 0.8..1", 1, false},
+    {"lightning2.attn", "block=16", 1, 2, 0, 0.8, 1.0, "decay 0.8..1", 1, false},
+    {"lightning2.attn", "block=64 inter=chunked", 2, 3, 0, 0.8, 1.0, "decay 0.8..1", 1, false},
+    {"lightning2.attn", "block=32 inter=chunked", 1, 2, 100, 0.8, 1.0, "100 tokens", 1, false},
+    {"lightning2.attn", "block=128 inter=chunked", 1, 2, 0, 1e-3, 0.1, "decay ~0", 1, false},
+    {"lightning2.attn", "block=64 inter=chunked", 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 1, false},
+    {"lightning2.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 1, false},
+    {"lightning2.attn", NULL, 1, 2, 65536, 0.5, 0.99, "N=64K 0.5..0.99", 1, false},
+    {"gated_linear.attn", NULL, 2, 3, 0, 0.5, 1.0, "gate 0.5..1", 1, false},
+    {"gated_linear.attn", NULL, 2, 3, 0, 1e-6, 0.05, "gate ~0", 1, false},
+    {"gated_linear.attn", NULL, 2, 3, 0, 0.999, 1.0, "gate ~1", 1, false},
+    {"gated_linear.attn", "block=32", 2, 3, 0, 0.8, 1.0, "gate 0.8..1", 1, false},
+    {"gated_linear.attn", "block=64 inter=state", 2, 3, 0, 0.8, 1.0, "gate 0.8..1", 1, false},
+    {"gated_linear.attn", "block=128", 2, 3, 0, 0.8, 1.0, "gate 0.8..1", 1, false},
+    {"gated_linear.attn", NULL, 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 1, false},
+    {"gated_linear.attn", NULL, 1, 2, 65536, 0.3, 1.0, "N=64K 0.3..1", 1, false},
+    /* inter=chain: CTAs over all of Dv, clamp(128 / (B H), 1, 16) segments
+     * sharing their states through module-global slots: 16 (one head), 8
+     * (16 heads), 3 (36 heads), 1 (144 heads: no hand-off). */
+    {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 0.5, 1.0, "decay 0.5..1", 2, false},
+    {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 1e-4, 0.05, "decay ~0", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 2, 3, 0, 0.999, 1.0, "decay ~1", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 2, 1, 0.9, 1.0, "one token", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 2, 47, 0.9, 1.0, "47 tokens", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 3, 449, 0.9, 1.0, "449 tokens", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 2, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 2, 65536, 0.5, 0.99, "N=64K 0.5..0.99", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 3, 12, 3000, 0.9, 1.0, "36 heads", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 1, 3000, 0.99, 1.0, "1 head: 16 segs", 2, false},
+    {"lightning2.attn", "block=64 inter=chain", 1, 16, 16384, 0.99, 1.0, "bench shape", 2, false},
+    {"lightning2.attn", "block=64 inter=chain", 3, 48, 700, 0.9, 1.0, "144 heads", 1, false},
+    {"lightning2.attn", "block=64 inter=chain", 2, 16, 5000, 0.99, 1.0, "32 heads: chain", 2, false},
+    {"gated_linear.attn", "block=64 inter=chain", 2, 3, 0, 0.5, 1.0, "gate 0.5..1", 2, false},
+    {"gated_linear.attn", "block=64 inter=chain", 2, 3, 0, 1e-6, 0.05, "gate ~0", 1, false},
+    {"gated_linear.attn", "block=64 inter=chain", 2, 3, 0, 0.999, 1.0, "gate ~1", 1, false},
+    {"gated_linear.attn", "block=64 inter=chain", 1, 2, 65536, 0.9999, 1.0, "N=64K ~1", 1, false},
+    {"gated_linear.attn", "block=64 inter=chain", 1, 2, 65536, 0.3, 1.0, "N=64K 0.3..1", 1, false},
+    {"gated_linear.attn", "block=64 inter=chain", 3, 12, 2000, 0.8, 1.0, "36 heads", 1, false},
+    {"gated_linear.attn", "block=64 inter=chain", 1, 1, 2000, 0.9, 1.0, "1 head: 16 segs", 1, false},
+    {"lightning2.attn", "block=32 inter=chain", 1, 2, 100, 0.9, 1.0, "block 32", 1, true},
+    {"linear_elu.attn", "block=64 inter=chain", 1, 2, 100, 1, 1, "noncausal", 1, true},
+    {"linear_elu.attn", NULL, 2, 3, 0, 1, 1, "noncausal", 1, false},
+    {"linear_elu.attn", NULL, 1, 2, 1, 1, 1, "one token", 1, false},
+    {"linear_elu.attn", "block=32", 2, 3, 0, 1, 1, "noncausal", 1, false},
+    {"linear_elu.attn", NULL, 1, 2, 65536, 1, 1, "N=64K", 1, false},
 };
 
 static void every_case(void **state)
