@@ -61,7 +61,7 @@ note "device: $(head -1 "$OUT/device.txt")"
 TESTS=$(ls "$B"/tests/gpu/test_gpu_test_* 2>/dev/null || true)
 if want tests; then
   echo "== 1. GPU tests"
-  for t in $TESTS; do run "$(basename "$t")" 900 "$t"; done
+  for t in $TESTS; do run "$(basename "$t")" "${TEST_TIMEOUT:-900}" "$t"; done
   # examples/aot_host: AOT output alone (embedded PTX, libcuda by dlopen).
   [ -x "$B/bin/aot_host" ] && run aot_host 300 "$B/bin/aot_host"
   # The AOT test runs <build>/bin/attnc and reads <source>/recipes at the
