@@ -48,6 +48,7 @@ typedef struct nvptx_kernel_info {
     int grid_x_fixed; /* > 0: grid.x is this (linear: Dv slices), not query tiles */
     int grid_ndim; /* recipe token grid dims (0: a sequence) */
     bool tma;      /* three CUtensorMaps (q, k, v) follow the ABI's params */
+    bool serial;   /* launches must not overlap: the kernel uses module-global scratch */
     int kv_rows;   /* tma: key/value tile tokens (the box height; q's is q_tile[0]) */
     bool cross;    /* kv_tokens may differ from tokens */
     dtype dt;

@@ -38,6 +38,13 @@ static nvptx_status refuse(strbuf *err, const char *what, int v)
 
 /* inter=chain: 8 warps (4 row groups x 2 column groups) with D/4 x Dv/2 of
  * the f32 state each, so D x Dv <= 128 x 128 keeps it at 64 registers. */
+bool nvptx_linear_chain_fits(const recipe *r, int block)
+{
+    return r->family == FAMILY_LINEAR && r->linear.causal && !r->linear.normalize && block == 64 &&
+           (r->head_dim == 64 || r->head_dim == 128) && r->head_dim_v % 32 == 0 && r->head_dim_v <= 128 &&
+           r->nparams <= NVPTX_MAX_PARAMS && (r->qkv_dtype == DT_BF16 || r->qkv_dtype == DT_F16);
+}
+
 static nvptx_status check_chain(const lin_plan *p, strbuf *err)
 {
     if (!p->causal)
@@ -421,6 +428,7 @@ static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
     info->arch = arch;
     info->strategy = NVPTX_STRATEGY_LINEAR;
     info->threads = L->threads;
+    info->serial = p->wide; /* the chain's slots and tickets are module globals */
     info->smem_bytes = L->total;
     info->ndims = 1;
     info->q_tile[0] = p->C;

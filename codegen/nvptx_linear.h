@@ -123,6 +123,10 @@ void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRe
                        LLVMValueRef G);
 void lin_chain_lookback(lin *L, LLVMValueRef base, bool decayed, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4]);
 
+/* Whether inter=chain takes recipe r with linear blocks of `block` tokens
+ * (the conditions check_chain in nvptx_linear.c enforces). */
+bool nvptx_linear_chain_fits(const recipe *r, int block);
+
 /* Emits the kernel for recipe r under schedule s into a fresh module. */
 nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
                                strbuf *ptx, strbuf *err);

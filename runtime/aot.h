@@ -88,6 +88,7 @@ typedef struct aot_spec {
     const char *recipe;    /* for the header comment (may be NULL) */
     const char *schedule;  /* idem */
     aot_tma tma;
+    bool serial; /* launches must not overlap (module-global scratch): said in the header */
 } aot_spec;
 
 /* Checks the spec (identifiers, entry present in the PTX, geometry). */

@@ -120,8 +120,11 @@ static void render_header(const aot_spec *s, strbuf *h)
     if (s->schedule)
         sb_printf(h, ", schedule \"%s\"", s->schedule);
     sb_printf(h, ".\n * Build %s.c with any C11 compiler; the program needs only libc and, at run\n"
-                 " * time, the CUDA driver (loaded with dlopen). Thread-safe. */\n",
-              n);
+                 " * time, the CUDA driver (loaded with dlopen). Thread-safe.%s */\n",
+              n,
+              s->serial ? "\n * Launches must not overlap: this kernel keeps scratch in module globals, so\n"
+                          " * issue its launches on one stream (or order them with events)."
+                        : "");
     sb_printf(h, "#ifndef %s_AOT_H\n#define %s_AOT_H\n\n#include <stdint.h>\n\n", n, n);
     sb_puts(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     sb_printf(h, "enum {\n    %s_OK = 0,\n    %s_ERR_INVALID_ARGUMENT = 2,\n    %s_ERR_NO_DRIVER = 4,\n"

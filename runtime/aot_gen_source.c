@@ -58,7 +58,7 @@ static const char prologue[] =
     "static uint64_t @N@_fnv1a(const unsigned char *p, size_t n)\n{\n    uint64_t h = 0xcbf29ce484222325ull;\n"
     "    for (size_t i = 0; i < n; i++)\n        h = (h ^ p[i]) * 0x100000001b3ull;\n    return h;\n}\n\n"
     "/* ceil(a * b / d) for a, b >= 1; 0 flags a bad (non-positive) size. */\n"
-    "static uint64_t @N@_ceil(int64_t a, int64_t b, int64_t d)\n{\n    if (a < 1 || b < 1)\n        return 0;\n"
+    "static inline uint64_t @N@_ceil(int64_t a, int64_t b, int64_t d)\n{\n    if (a < 1 || b < 1)\n        return 0;\n"
     "    if (a > INT64_MAX / b)\n        return UINT64_MAX;\n    return (uint64_t)((a * b - 1) / d + 1);\n}\n\n";
 
 static const char driver[] =

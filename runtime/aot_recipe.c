@@ -191,7 +191,7 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
                      .grid_c = {ra->grid_x, ra->heads, ra->batch}, .block = {info.threads, 1, 1},
                      .check_c = ra->checks, .check_msg = ra->msgs,
                      .nchecks = ra->nchecks, .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
-                     .tma = tma_spec(&info)};
+                     .tma = tma_spec(&info), .serial = info.serial};
     rc = aot_write_with_cubin(&spec, dir, out_note, err) ? AOT_RECIPE_OK : AOT_RECIPE_INTERNAL;
     sb_free(&sched_text);
 done:

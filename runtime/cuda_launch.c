@@ -150,8 +150,20 @@ attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stre
         for (int t = 0; t < 3; t++)
             m.args[n++] = &m.tmap[t];
     }
-    CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
-                                     (unsigned)a->size[SZ_BATCH], (unsigned)info->threads, 1, 1,
-                                     (unsigned)info->smem_bytes, (CUstream)stream, m.args, NULL);
-    return cuda_check(api, r, "cuLaunchKernel", err);
+    if (info->serial) {
+        pthread_mutex_lock(cuda_serial_lock(k));
+        st = cuda_serial_begin(k, (CUstream)stream, err);
+    }
+    if (!st) {
+        CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
+                                         (unsigned)a->size[SZ_BATCH], (unsigned)info->threads, 1, 1,
+                                         (unsigned)info->smem_bytes, (CUstream)stream, m.args, NULL);
+        st = cuda_check(api, r, "cuLaunchKernel", err);
+    }
+    if (info->serial) {
+        if (!st)
+            st = cuda_serial_done(k, (CUstream)stream, err);
+        pthread_mutex_unlock(cuda_serial_lock(k));
+    }
+    return st;
 }

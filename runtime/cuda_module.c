@@ -4,6 +4,7 @@
  * the JIT's info and error logs are captured into the error message. */
 #include "cuda_module.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,47 @@ struct cuda_module {
     CUfunction fn;
     double codegen_ms, jit_ms;
     bool from_cubin; /* loaded from a cached cubin: no JIT, ptx is "" */
+    /* info.serial: launches must not overlap (module-global scratch);
+     * the last launch's stream and an event recorded after it. */
+    pthread_mutex_t serial_lock;
+    bool serial_init;
+    CUstream last_stream;
+    CUevent last_done;
 };
+
+/* Orders a launch of a serial kernel after the previous one when it goes to
+ * another stream (cuStreamWaitEvent); call with serial_lock held, then
+ * cuda_serial_done after the launch. */
+attnc_status cuda_serial_begin(cuda_module *k, CUstream stream, strbuf *err)
+{
+    const cuda_api *a;
+    attnc_status st = cuda_api_get(&a, err);
+    if (st)
+        return st;
+    if (!k->last_done) {
+        st = cuda_check(a, a->cuEventCreate(&k->last_done, CU_EVENT_DISABLE_TIMING), "cuEventCreate", err);
+        k->last_stream = stream;
+        return st;
+    }
+    if (k->last_stream == stream)
+        return ATTNC_OK; /* one stream runs its launches in order */
+    return cuda_check(a, a->cuStreamWaitEvent(stream, k->last_done, 0), "cuStreamWaitEvent", err);
+}
+
+attnc_status cuda_serial_done(cuda_module *k, CUstream stream, strbuf *err)
+{
+    const cuda_api *a;
+    attnc_status st = cuda_api_get(&a, err);
+    if (st)
+        return st;
+    k->last_stream = stream;
+    return cuda_check(a, a->cuEventRecord(k->last_done, stream), "cuEventRecord", err);
+}
+
+pthread_mutex_t *cuda_serial_lock(cuda_module *k)
+{
+    return &k->serial_lock;
+}
 
 static double now_ms(void)
 {
@@ -123,6 +164,7 @@ static attnc_status load_module(cuda_module *k, strbuf *err)
  * by JIT-linking k->ptx); destroys k on failure. */
 static attnc_status finish_load(cuda_module **out, cuda_module *k, strbuf *err)
 {
+    pthread_mutex_init(&k->serial_lock, NULL);
     k->dev = -1;
     attnc_status st = cuda_context_acquire(device_ordinal(), &k->dev, err);
     if (st)
@@ -229,8 +271,12 @@ void cuda_module_destroy(cuda_module *k)
     if (!k)
         return;
     const cuda_api *a;
-    if (k->mod && cuda_api_get(&a, NULL) == ATTNC_OK)
+    if (k->mod && cuda_api_get(&a, NULL) == ATTNC_OK) {
+        if (k->last_done)
+            a->cuEventDestroy(k->last_done);
         a->cuModuleUnload(k->mod);
+    }
+    pthread_mutex_destroy(&k->serial_lock);
     if (k->dev >= 0)
         cuda_context_release(k->dev);
     free(k->cubin);
