@@ -188,7 +188,10 @@ ATTNC_API attnc_status attnc_args_set_size(attnc_args *a, const char *name, int6
 ATTNC_API attnc_status attnc_args_set_scalar(attnc_args *a, const char *name, double value);
 
 /* Validates everything, then runs. stream: a CUstream for CUDA (NULL: the
- * default stream), ignored for the CPU. On CUDA the launch is asynchronous. */
+ * default stream), ignored for the CPU. On CUDA the launch is asynchronous.
+ * Kernels that keep scratch in module globals (linear attention with the
+ * inter=chain schedule) never run two launches at once: a launch on another
+ * stream than the kernel's previous one first waits for that one. */
 ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream);
 
 /* The message of the last failed call on the kernel or its args; after a
