@@ -65,7 +65,8 @@ bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_
 /* The candidates the autotuner times for a `tile auto` recipe on `arch`:
  * tile shapes (powers of two; for 2-D/3-D grids boxes with an aspect ratio of
  * at most 4), pipeline stages and warps (GPU), and for linear attention the
- * block size and inter-block mode; each kept only if schedule_check passes
+ * block size and inter-block mode (state, chunked; on GPUs also chain with
+ * 64-token blocks); each kept only if schedule_check passes
  * for head_dim/elem_size. Writes at most `max` into out (out may be NULL
  * when max is 0) and returns how many legal candidates exist. */
 int schedule_enumerate(int ndims, target_arch arch, int head_dim, int elem_size, bool linear, schedule *out,

@@ -92,11 +92,14 @@ static void offer_variants(enum_ctx *c, schedule s, bool linear)
     for (int st = 1; st <= (gpu ? 3 : 1); st++)
         for (int w = 0; w < (gpu ? 3 : 1); w++)
             for (int b = 0; b < (linear ? 3 : 1); b++)
-                for (int m = 0; m < (linear ? 2 : 1); m++) {
+                for (int m = 0; m < (linear ? (gpu ? 3 : 2) : 1); m++) {
+                    /* inter=chain (GPU) has one shape: 64-token blocks, 8 warps */
+                    if (m == 2 && (blocks[b] != 64 || warps[w] != 8))
+                        continue;
                     s.stages = st;
                     s.warps = gpu ? warps[w] : 4;
                     s.linear_block = linear ? blocks[b] : 64;
-                    s.inter = m ? INTER_CHUNKED : INTER_STATE;
+                    s.inter = m == 0 ? INTER_STATE : m == 1 ? INTER_CHUNKED : INTER_CHAIN;
                     offer(c, &s);
                 }
 }

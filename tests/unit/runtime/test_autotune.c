@@ -49,6 +49,23 @@ static void test_enumerate(void **state)
     assert_true(all > 3);
     /* A big head dim leaves fewer legal tiles (shared memory). */
     assert_true(schedule_enumerate(1, TARGET_SM80, 256, 4, false, NULL, 0) < all);
+    /* Linear attention: GPUs also try inter=chain (64-token blocks, 8 warps); the host does not. */
+    for (int gpu = 0; gpu < 2; gpu++) {
+        target_arch arch = gpu ? TARGET_SM90A : TARGET_HOST;
+        int n = schedule_enumerate(1, arch, 128, 2, true, NULL, 0);
+        schedule *lin = calloc((size_t)n, sizeof *lin);
+        assert_non_null(lin);
+        schedule_enumerate(1, arch, 128, 2, true, lin, n);
+        int chain = 0;
+        for (int i = 0; i < n; i++)
+            if (lin[i].inter == INTER_CHAIN) {
+                chain++;
+                assert_int_equal(lin[i].linear_block, 64);
+                assert_int_equal(lin[i].warps, 8);
+            }
+        assert_true(gpu ? chain > 0 : chain == 0);
+        free(lin);
+    }
 }
 
 /* Fake backend: time = model(schedule) + jitter by rep; refuses 8 warps;
