@@ -13,6 +13,6 @@ echo "== attnc check recipes/*.attn"
 $attnc check recipes/*.attn
 echo "== attnc ptx $recipe --arch sm_90a -o build/neighborhood2d.ptx"
 $attnc ptx $recipe --arch sm_90a -o build/neighborhood2d.ptx
-grep -m3 -E '^\.(version|target)|mma.sync' build/neighborhood2d.ptx
+grep -m3 -E '^\.(version|target)|wgmma.mma_async|mma.sync' build/neighborhood2d.ptx
 echo "== attnc run $recipe --backend cpu --check"
 $attnc run $recipe --backend cpu --check
