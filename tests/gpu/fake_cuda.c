@@ -161,7 +161,17 @@ CUresult cuMemcpyHtoD(CUdeviceptr d, const void *s, size_t n) { memcpy((void *)(
 CUresult cuMemcpyDtoH(void *d, CUdeviceptr s, size_t n) { memcpy(d, (void *)(uintptr_t)s, n); return CUDA_SUCCESS; }
 CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)(uintptr_t)d, v, n); return CUDA_SUCCESS; }
 CUresult cuStreamSynchronize(CUstream s) { (void)s; return CUDA_SUCCESS; }
-CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned f) { (void)s, (void)e, (void)f; return CUDA_SUCCESS; }
+static int stream_waits;
+CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned f)
+{
+    (void)s, (void)e, (void)f;
+    stream_waits++;
+    return CUDA_SUCCESS;
+}
+__attribute__((visibility("default"))) int fake_cuda_stream_waits(void)
+{
+    return stream_waits;
+}
 CUresult cuEventCreate(CUevent *e, unsigned f) { (void)f; *e = malloc(8); return CUDA_SUCCESS; }
 CUresult cuEventRecord(CUevent e, CUstream s) { (void)e, (void)s; return CUDA_SUCCESS; }
 CUresult cuEventSynchronize(CUevent e) { (void)e; return CUDA_SUCCESS; }

@@ -321,6 +321,62 @@ static void tuned_cuda_launch(void **state)
     tmpdir_remove(dir);
 }
 
+static int (*stream_waits)(void);
+
+/* A kernel with module-global scratch (linear inter=chain) is launched on
+ * stream A, A again, then B: only the switch to B waits for the previous
+ * launch (cuStreamWaitEvent); a kernel without scratch never waits. */
+static void serial_launches(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"lightning2.attn", "gqa.attn"};
+    for (int f = 0; f < 2; f++) {
+        attnc_context *ctx;
+        attnc_recipe *r;
+        attnc_kernel *k;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/recipes/%s", ATTNC_SOURCE_DIR, files[f]);
+        assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+        assert_int_equal(attnc_recipe_from_file(&r, ctx, path), ATTNC_OK);
+        attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+        o.backend = ATTNC_BACKEND_CUDA;
+        if (attnc_kernel_build(&k, ctx, r, &o))
+            fail_msg("%s: %s", files[f], attnc_context_errmsg(ctx));
+        bool chain = strstr(attnc_kernel_schedule(k), "inter=chain") != NULL;
+        assert_true(f == 0 ? chain : !chain);
+        strbuf err;
+        sb_init(&err);
+        uint64_t buf[5];
+        size_t n = 1 * 2 * 256 * 128;
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(cuda_mem_alloc(&buf[i], n * 2, &err), ATTNC_OK);
+        attnc_args *a;
+        assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+        static const char *const names[] = {"q", "k", "v", "o"};
+        for (int i = 0; i < 4; i++) {
+            attnc_tensor t = t4((void *)(uintptr_t)buf[i], 1, 2, 256, 128);
+            assert_int_equal(attnc_args_set_tensor(a, names[i], &t), ATTNC_OK);
+        }
+        if (f == 0) {
+            attnc_tensor decay = {ATTNC_F32, (void *)(uintptr_t)buf[4], 1, {2}, {1}};
+            assert_int_equal(attnc_args_set_tensor(a, "decay", &decay), ATTNC_OK);
+        }
+        int before = stream_waits();
+        void *streams[3] = {(void *)0x1000, (void *)0x1000, (void *)0x2000};
+        for (int i = 0; i < 3; i++)
+            if (attnc_launch(k, a, streams[i]))
+                fail_msg("%s: launch: %s", files[f], attnc_kernel_errmsg(k));
+        assert_int_equal(stream_waits() - before, f == 0 ? 1 : 0);
+        for (int i = 0; i < 5; i++)
+            cuda_mem_free(buf[i]);
+        sb_free(&err);
+        attnc_args_destroy(a);
+        attnc_kernel_destroy(k);
+        attnc_recipe_destroy(r);
+        attnc_context_destroy(ctx);
+    }
+}
+
 int main(void)
 {
     locate_fake();
@@ -332,8 +388,10 @@ int main(void)
     }
     last_launch = (const fake_launch *(*)(void))dlsym(h, "fake_cuda_last_launch");
     link_count = (int (*)(void))dlsym(h, "fake_cuda_link_count");
+    stream_waits = (int (*)(void))dlsym(h, "fake_cuda_stream_waits");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
-                                       cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch)};
+                                       cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
+                                       cmocka_unit_test(serial_launches)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);
     return rc;
