@@ -82,24 +82,18 @@ static void asm_tied(fa2 *f, const char *text, LLVMValueRef *vals, int n, const 
     if (nextra)
         len += (size_t)snprintf(cons + len, sizeof cons - len, "%s%s", n ? "," : "", extra_cons);
     snprintf(cons + len, sizeof cons - len, "%s~{memory}", n || nextra ? "," : "");
-    LLVMTypeRef out_tys[WG_MAXOPS], in_tys[WG_MAXOPS];
-    LLVMValueRef args[WG_MAXOPS];
+    LLVMTypeRef out_tys[WG_MAXOPS];
+    LLVMValueRef args[WG_MAXOPS + 8];
     for (int i = 0; i < n; i++) {
         out_tys[i] = ties_ty[i] == 'f' ? nv->f32 : nv->i32;
-        in_tys[i] = out_tys[i];
         args[i] = vals[i];
     }
-    for (int i = 0; i < nextra; i++) {
-        in_tys[n + i] = LLVMTypeOf(extra[i]);
+    for (int i = 0; i < nextra; i++)
         args[n + i] = extra[i];
-    }
-    LLVMTypeRef ret = n == 0   ? LLVMVoidTypeInContext(nv->c)
+    LLVMTypeRef ret = n == 0   ? NULL
                       : n == 1 ? out_tys[0]
                                : LLVMStructTypeInContext(nv->c, out_tys, (unsigned)n, false);
-    LLVMTypeRef fty = LLVMFunctionType(ret, in_tys, (unsigned)(n + nextra), false);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, strlen(text), cons, strlen(cons), true, false,
-                                       LLVMInlineAsmDialectATT, false);
-    LLVMValueRef r = LLVMBuildCall2(nv->b, fty, fn, args, (unsigned)(n + nextra), "");
+    LLVMValueRef r = nv_asm(nv, ret, text, cons, args, n + nextra);
     if (n == 1)
         vals[0] = r;
     for (int i = 0; n > 1 && i < n; i++)
@@ -221,10 +215,5 @@ void fa2_wgmma_pv(fa2 *f, LLVMValueRef pr[FA_MAXMR][FA_MAXN][4], LLVMValueRef ac
  * proxy. Each thread fences its landed copies before the barrier. */
 void fa2_wgmma_proxy_fence(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), NULL, 0, false);
-    static const char text[] = "fence.proxy.async.shared::cta;", cons[] = "~{memory}";
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, sizeof text - 1, (char *)cons, sizeof cons - 1, true, false,
-                                       LLVMInlineAsmDialectATT, false);
-    LLVMBuildCall2(nv->b, fty, fn, NULL, 0, "");
+    nv_asm(&f->nv, NULL, "fence.proxy.async.shared::cta;", "~{memory}", NULL, 0);
 }

@@ -31,14 +31,7 @@ enum { WS_TMA_PRODUCER_REGS = 24, WS_TMA_CONSUMER_REGS = 240 };
 
 static void asm_void(fa2 *f, const char *text, const char *cons, LLVMValueRef *args, int n)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMTypeRef tys[4];
-    for (int i = 0; i < n; i++)
-        tys[i] = LLVMTypeOf(args[i]);
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, strlen(text), (char *)cons, strlen(cons), true, false,
-                                       LLVMInlineAsmDialectATT, false);
-    LLVMBuildCall2(nv->b, fty, fn, args, (unsigned)n, "");
+    nv_asm(&f->nv, NULL, text, cons, args, n);
 }
 
 /* Shared address (i32) of barrier `idx`: full[0..S), empty[0..S), q. */
@@ -141,16 +134,10 @@ static void tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, 
     nv_ctx *nv = &f->nv;
     LLVMValueRef a = LLVMBuildPtrToInt(nv->b, map, nv->i64, "");
     LLVMValueRef args[7] = {dst, a, nv_i32(nv, dim), token, head, f->batch, b};
-    LLVMTypeRef tys[7];
-    for (int i = 0; i < 7; i++)
-        tys[i] = LLVMTypeOf(args[i]);
-    static const char text[] = "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes "
-                               "[$0], [$1, {$2, $3, $4, $5}], [$6];";
-    static const char cons[] = "r,l,r,r,r,r,r,~{memory}";
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, 7, false);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, sizeof text - 1, (char *)cons, sizeof cons - 1, true, false,
-                                       LLVMInlineAsmDialectATT, false);
-    LLVMBuildCall2(nv->b, fty, fn, args, 7, "");
+    nv_asm(nv, NULL,
+           "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes "
+           "[$0], [$1, {$2, $3, $4, $5}], [$6];",
+           "r,l,r,r,r,r,r,~{memory}", args, 7);
 }
 
 /* All 64-dim column blocks of a tile: block c lands at base + c*rows*128. */

@@ -63,16 +63,23 @@ void nv_barrier(nv_ctx *nv)
 
 /* Inline PTX: LLVM 19 cannot select the cp.async intrinsics with 32-bit
  * shared pointers (--nvptx-short-ptr), and 32-bit addresses save registers. */
+LLVMValueRef nv_asm(nv_ctx *nv, LLVMTypeRef ret, const char *text, const char *cons, LLVMValueRef *args, int n)
+{
+    LLVMTypeRef tys[NV_ASM_MAX_ARGS];
+    if (n < 0 || n > NV_ASM_MAX_ARGS)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        tys[i] = LLVMTypeOf(args[i]);
+    LLVMTypeRef fty = LLVMFunctionType(ret ? ret : LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, strlen(text), (char *)cons, strlen(cons), true, false,
+                                       LLVMInlineAsmDialectATT, false);
+    return LLVMBuildCall2(nv->b, fty, fn, args, (unsigned)n, "");
+}
+
 void nv_cp_async16(nv_ctx *nv, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef bytes)
 {
-    static const char text[] = "cp.async.cg.shared.global [$0], [$1], 16, $2;";
-    static const char cons[] = "r,l,r,~{memory}";
-    LLVMTypeRef tys[3] = {nv->i32, nv->pg, nv->i32};
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, 3, false);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, sizeof text - 1, (char *)cons, sizeof cons - 1, true, false,
-                                       LLVMInlineAsmDialectATT, false);
     LLVMValueRef args[3] = {LLVMBuildPtrToInt(nv->b, dst, nv->i32, ""), src, bytes};
-    LLVMBuildCall2(nv->b, fty, fn, args, 3, "");
+    nv_asm(nv, NULL, "cp.async.cg.shared.global [$0], [$1], 16, $2;", "r,l,r,~{memory}", args, 3);
 }
 
 void nv_cp_commit(nv_ctx *nv)

@@ -37,6 +37,13 @@ LLVMValueRef nv_f32(nv_ctx *nv, double v);
 LLVMValueRef nv_sreg(nv_ctx *nv, const char *reg);
 void nv_barrier(nv_ctx *nv);
 
+/* Inline PTX with side effects: `text` with $N operands, `cons` the LLVM
+ * constraint string (outputs first; add ~{memory} where it orders memory),
+ * n arguments (at most NV_ASM_MAX_ARGS). ret: the result type (a struct for
+ * several outputs) or NULL for none. Returns the call. */
+enum { NV_ASM_MAX_ARGS = 320 };
+LLVMValueRef nv_asm(nv_ctx *nv, LLVMTypeRef ret, const char *text, const char *cons, LLVMValueRef *args, int n);
+
 /* 16-byte cp.async global -> shared; bytes (i32) < 16 zero-fills the rest. */
 void nv_cp_async16(nv_ctx *nv, LLVMValueRef dst_shared, LLVMValueRef src_global, LLVMValueRef bytes);
 void nv_cp_commit(nv_ctx *nv);

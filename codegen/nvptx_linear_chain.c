@@ -55,13 +55,7 @@ static int state_regs(const lin *L)
 static LLVMValueRef asm_call(lin *L, LLVMTypeRef ret, const char *text, const char *cons, LLVMValueRef *args,
                              int n)
 {
-    LLVMTypeRef at[2];
-    for (int i = 0; i < n; i++)
-        at[i] = LLVMTypeOf(args[i]);
-    LLVMTypeRef fty = LLVMFunctionType(ret, at, (unsigned)n, false);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, strlen(text), (char *)cons, strlen(cons), true, false,
-                                       LLVMInlineAsmDialectATT, false);
-    return LLVMBuildCall2(L->nv.b, fty, fn, args, (unsigned)n, "");
+    return nv_asm(&L->nv, ret, text, cons, args, n);
 }
 
 static void fence_gpu(lin *L)
