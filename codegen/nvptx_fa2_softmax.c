@@ -135,22 +135,6 @@ void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA
             softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h], acc);
 }
 
-/* if (cond) { ...body emitted by the caller... }: returns the join block. */
-static LLVMBasicBlockRef begin_if(fa2 *f, LLVMValueRef cond, const char *name)
-{
-    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(f->nv.c, f->fn, name);
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(f->nv.c, f->fn, "join");
-    LLVMBuildCondBr(f->nv.b, cond, yes, join);
-    LLVMPositionBuilderAtEnd(f->nv.b, yes);
-    return join;
-}
-
-static void end_if(fa2 *f, LLVMBasicBlockRef join)
-{
-    LLVMBuildBr(f->nv.b, join);
-    LLVMPositionBuilderAtEnd(f->nv.b, join);
-}
-
 static LLVMValueRef elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int ndim, int esize)
 {
     LLVMBuilderRef b = f->nv.b;
@@ -172,7 +156,7 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
     LLVMValueRef lse = LLVMBuildFAdd(b, m, nv_lg2(&f->nv, lsum), "");
     lse = LLVMBuildSelect(b, live, LLVMBuildFMul(b, lse, nv_f32(&f->nv, LN2), ""), nv_f32(&f->nv, -INFINITY), "");
     LLVMValueRef tok = f->row_t[mi][h];
-    LLVMBasicBlockRef join = begin_if(f, fa2_in_bounds(f, f->row_c[mi][h], f->qext), "st.row");
+    LLVMBasicBlockRef join = nv_if(&f->nv, fa2_in_bounds(f, f->row_c[mi][h], f->qext), "st.row");
     LLVMValueRef col0 = LLVMBuildShl(b, f->t4, nv_i32(&f->nv, 1), "");
     for (int nb = 0; nb < p->Dv / 8; nb++) {
         LLVMValueRef lo = LLVMBuildFMul(b, acc[mi][nb][2 * h], inv, "");
@@ -184,11 +168,11 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
     if (p->store_lse) {
         LLVMValueRef has = LLVMBuildICmp(b, LLVMIntNE, f->tens[T_LSE], LLVMConstNull(f->nv.pg), "");
         has = LLVMBuildAnd(b, has, LLVMBuildICmp(b, LLVMIntEQ, f->t4, nv_i32(&f->nv, 0), ""), "");
-        LLVMBasicBlockRef j2 = begin_if(f, has, "st.lse");
+        LLVMBasicBlockRef j2 = nv_if(&f->nv, has, "st.lse");
         LLVMBuildStore(b, lse, elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 3, 4));
-        end_if(f, j2);
+        nv_endif(&f->nv, j2);
     }
-    end_if(f, join);
+    nv_endif(&f->nv, join);
 }
 
 void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],

@@ -29,11 +29,6 @@
 enum { WS_PRODUCER_REGS = 56, WS_CONSUMER_REGS = 224 };
 enum { WS_TMA_PRODUCER_REGS = 24, WS_TMA_CONSUMER_REGS = 240 };
 
-static void asm_void(fa2 *f, const char *text, const char *cons, LLVMValueRef *args, int n)
-{
-    nv_asm(&f->nv, NULL, text, cons, args, n);
-}
-
 /* Shared address (i32) of barrier `idx`: full[0..S), empty[0..S), q. */
 static LLVMValueRef bar(fa2 *f, LLVMValueRef idx)
 {
@@ -59,7 +54,7 @@ static LLVMValueRef q_bar(fa2 *f)
 static void wait_parity(fa2 *f, LLVMValueRef b, LLVMValueRef parity)
 {
     LLVMValueRef args[2] = {b, parity};
-    asm_void(f,
+    nv_asm(&f->nv, NULL,
              "{\n\t.reg .pred P1;\n\tWS_WAIT_${:uid}:\n\t"
              "mbarrier.try_wait.parity.shared::cta.b64 P1, [$0], $1;\n\t@!P1 bra WS_WAIT_${:uid};\n}",
              "r,r,~{memory}", args, 2);
@@ -67,39 +62,22 @@ static void wait_parity(fa2 *f, LLVMValueRef b, LLVMValueRef parity)
 
 static void arrive_on_copies(fa2 *f, LLVMValueRef b)
 {
-    asm_void(f, "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];", "r,~{memory}", &b, 1);
-}
-
-static LLVMBasicBlockRef begin_if(fa2 *f, LLVMValueRef cond, LLVMBasicBlockRef *join)
-{
-    nv_ctx *nv = &f->nv;
-    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.then");
-    *join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.join");
-    LLVMBuildCondBr(nv->b, cond, then, *join);
-    LLVMPositionBuilderAtEnd(nv->b, then);
-    return then;
-}
-
-static void end_if(fa2 *f, LLVMBasicBlockRef join)
-{
-    LLVMBuildBr(f->nv.b, join);
-    LLVMPositionBuilderAtEnd(f->nv.b, join);
+    nv_asm(&f->nv, NULL, "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];", "r,~{memory}", &b, 1);
 }
 
 void fa2_ws_init_barriers(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     int S = f->p->stages;
-    LLVMBasicBlockRef join;
-    begin_if(f, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), &join);
+        LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "ws.if");
     int producers = f->p->tma ? 1 : 128; /* TMA: one arrive.expect_tx per fill */
     for (int s = 0; s < 2 * S + 1; s++) {
         int count = s < S || s == 2 * S ? producers : f->p->warps;
         LLVMValueRef args[2] = {bar(f, nv_i32(nv, s)), nv_i32(nv, count)};
-        asm_void(f, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
+        nv_asm(&f->nv, NULL, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
     }
-    asm_void(f, "fence.mbarrier_init.release.cluster;", "~{memory}", NULL, 0);
-    end_if(f, join);
+    nv_asm(&f->nv, NULL, "fence.mbarrier_init.release.cluster;", "~{memory}", NULL, 0);
+    nv_endif(&f->nv, join);
     nv_barrier(nv);
 }
 
@@ -123,7 +101,7 @@ static void copy_tile(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
 static void expect_bytes(fa2 *f, LLVMValueRef b, int bytes)
 {
     LLVMValueRef args[2] = {b, nv_i32(&f->nv, bytes)};
-    asm_void(f, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}", args, 2);
+    nv_asm(&f->nv, NULL, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}", args, 2);
 }
 
 /* One TMA box {64 dims, rows} of tensor map `map` at (dim, token, head,
@@ -213,11 +191,10 @@ void fa2_ws_producer(fa2 *f)
     LLVMPositionBuilderAtEnd(b, body);
     LLVMValueRef slot = LLVMBuildURem(b, j, nv_i32(nv, S), "slot");
     LLVMValueRef round = LLVMBuildUDiv(b, j, nv_i32(nv, S), "");
-    LLVMBasicBlockRef join;
-    begin_if(f, LLVMBuildICmp(b, LLVMIntUGE, j, nv_i32(nv, S), ""), &join);
+        LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(b, LLVMIntUGE, j, nv_i32(nv, S), ""), "ws.if");
     LLVMValueRef parity = LLVMBuildAnd(b, LLVMBuildSub(b, round, nv_i32(nv, 1), ""), nv_i32(nv, 1), "");
     wait_parity(f, empty_bar(f, slot), parity);
-    end_if(f, join);
+    nv_endif(&f->nv, join);
     fill_slot(f, j, slot);
     LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(nv, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
@@ -252,9 +229,8 @@ void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
 void fa2_ws_release(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
-    LLVMBasicBlockRef join;
-    begin_if(f, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), ""), &join);
+        LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), ""), "ws.if");
     LLVMValueRef b = empty_bar(f, f->slot);
-    asm_void(f, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
-    end_if(f, join);
+    nv_asm(&f->nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
+    nv_endif(&f->nv, join);
 }

@@ -167,6 +167,22 @@ LLVMValueRef nv_smin(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildSelect(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, a, b, ""), a, b, "");
 }
 
+LLVMBasicBlockRef nv_if(nv_ctx *nv, LLVMValueRef cond, const char *name)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(nv->b));
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, fn, name);
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, fn, "join");
+    LLVMBuildCondBr(nv->b, cond, yes, join);
+    LLVMPositionBuilderAtEnd(nv->b, yes);
+    return join;
+}
+
+void nv_endif(nv_ctx *nv, LLVMBasicBlockRef join)
+{
+    LLVMBuildBr(nv->b, join);
+    LLVMPositionBuilderAtEnd(nv->b, join);
+}
+
 LLVMValueRef nv_gep(nv_ctx *nv, LLVMValueRef base, LLVMValueRef off)
 {
     return LLVMBuildGEP2(nv->b, nv->i8, base, &off, 1, "");

@@ -68,6 +68,12 @@ LLVMValueRef nv_fmax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef nv_smax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef nv_smin(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 
+/* if (cond) { ... }: nv_if branches to a new block named `name` (in the
+ * builder's current function) and returns the join block; the caller emits
+ * the body, then nv_endif closes it and continues at the join. */
+LLVMBasicBlockRef nv_if(nv_ctx *nv, LLVMValueRef cond, const char *name);
+void nv_endif(nv_ctx *nv, LLVMBasicBlockRef join);
+
 /* Byte offset into a shared or global pointer. */
 LLVMValueRef nv_gep(nv_ctx *nv, LLVMValueRef base, LLVMValueRef byte_off);
 

@@ -219,10 +219,10 @@ static void zero_state(lin *L)
     int words = (L->off_tk - L->off_s) / 4;
     for (int i = 0; i * L->threads < words; i++) {
         LLVMValueRef id = LLVMBuildAdd(nv->b, L->tid, nv_i32(nv, i * L->threads), "");
-        LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(nv->b, LLVMIntULT, id, nv_i32(nv, words), ""), "zero");
+        LLVMBasicBlockRef join = nv_if(&L->nv, LLVMBuildICmp(nv->b, LLVMIntULT, id, nv_i32(nv, words), ""), "zero");
         LLVMValueRef off = LLVMBuildAdd(nv->b, nv_i32(nv, L->off_s), LLVMBuildShl(nv->b, id, nv_i32(nv, 2), ""), "");
         LLVMBuildStore(nv->b, nv_i32(nv, 0), lin_smem(L, off));
-        lin_endif(L, join);
+        nv_endif(&L->nv, join);
     }
 }
 

@@ -107,9 +107,7 @@ void lin_update_z(lin *L);
 LLVMValueRef lin_bf16_lo(lin *L, LLVMValueRef pair);
 LLVMValueRef lin_bf16_hi(lin *L, LLVMValueRef pair);
 LLVMValueRef lin_smem(lin *L, LLVMValueRef byte_off);
-LLVMBasicBlockRef lin_if(lin *L, LLVMValueRef cond, const char *name);
 LLVMValueRef lin_wcol(lin *L, LLVMValueRef byte_off); /* + wcol */
-void lin_endif(lin *L, LLVMBasicBlockRef join);
 
 /* mma */
 void lin_outputs(lin *L, bool intra, bool decayed);

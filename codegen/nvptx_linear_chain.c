@@ -52,15 +52,9 @@ static int state_regs(const lin *L)
     return L->p->D / L->p->rgs / 16 * L->p->nob * 4;
 }
 
-static LLVMValueRef asm_call(lin *L, LLVMTypeRef ret, const char *text, const char *cons, LLVMValueRef *args,
-                             int n)
-{
-    return nv_asm(&L->nv, ret, text, cons, args, n);
-}
-
 static void fence_gpu(lin *L)
 {
-    asm_call(L, LLVMVoidTypeInContext(L->nv.c), "fence.acq_rel.gpu;", "~{memory}", NULL, 0);
+    nv_asm(&L->nv, NULL, "fence.acq_rel.gpu;", "~{memory}", NULL, 0);
 }
 
 static LLVMValueRef addr64(lin *L, LLVMValueRef ptr)
@@ -125,19 +119,19 @@ static LLVMValueRef draw_ticket(lin *L)
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef tk = lin_smem(L, nv_i32(nv, L->off_tk)), ep = lin_smem(L, nv_i32(nv, L->off_tk + 4));
-    LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(b, LLVMIntEQ, L->tid, nv_i32(nv, 0), ""), "tk.draw");
+    LLVMBasicBlockRef join = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntEQ, L->tid, nv_i32(nv, 0), ""), "tk.draw");
     LLVMValueRef total = LLVMBuildMul(b, nv_sreg(nv, "nctaid.x"),
                                       LLVMBuildMul(b, nv_sreg(nv, "nctaid.y"), nv_sreg(nv, "nctaid.z"), ""), "");
     LLVMValueRef e = volatile_load(L, nv->i32, nv_gep(nv, L->sync, nv_i32(nv, 4)));
     LLVMValueRef args[2] = {addr64(L, nv_gep(nv, L->sync, nv_i32(nv, 0))), LLVMBuildSub(b, total, nv_i32(nv, 1), "")};
-    LLVMValueRef t = asm_call(L, nv->i32, "atom.acq_rel.gpu.global.inc.u32 $0, [$1], $2;", "=r,l,r,~{memory}", args, 2);
+    LLVMValueRef t = nv_asm(&L->nv, nv->i32, "atom.acq_rel.gpu.global.inc.u32 $0, [$1], $2;", "=r,l,r,~{memory}", args, 2);
     LLVMBuildStore(b, t, tk);
     LLVMBuildStore(b, e, ep);
-    LLVMBasicBlockRef j2 = lin_if(L, LLVMBuildICmp(b, LLVMIntEQ, t, args[1], ""), "tk.epoch");
+    LLVMBasicBlockRef j2 = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntEQ, t, args[1], ""), "tk.epoch");
     LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpAdd, nv_gep(nv, L->sync, nv_i32(nv, 4)), nv_i32(nv, 1),
                        LLVMAtomicOrderingMonotonic, false);
-    lin_endif(L, j2);
-    lin_endif(L, join);
+    nv_endif(&L->nv, j2);
+    nv_endif(&L->nv, join);
     nv_barrier(nv);
     L->ev = LLVMBuildAdd(b, LLVMBuildLoad2(b, nv->i32, ep, ""), nv_i32(nv, 1), "ev");
     return LLVMBuildLoad2(b, nv->i32, tk, "ticket");
@@ -178,22 +172,22 @@ void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRe
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
     int nob = L->p->nob;
-    LLVMBasicBlockRef join = lin_if(L, cond, "publish");
+    LLVMBasicBlockRef join = nv_if(&L->nv, cond, "publish");
     for (int r = 0; r < state_regs(L); r++) {
         LLVMValueRef st = LLVMBuildStore(b, S[r / 4 / nob][r / 4 % nob][r % 4], ws_ptr(L, slot, r));
         LLVMSetAlignment(st, 4);
     }
     LLVMValueRef is0 = LLVMBuildICmp(b, LLVMIntEQ, L->tid, nv_i32(nv, 0), "");
-    LLVMBasicBlockRef jg = lin_if(L, is0, "publish.g");
+    LLVMBasicBlockRef jg = nv_if(&L->nv, is0, "publish.g");
     LLVMBuildStore(b, G ? G : nv_f32(nv, 0), g_ptr(L, slot));
-    lin_endif(L, jg);
+    nv_endif(&L->nv, jg);
     fence_gpu(L);
     nv_barrier(nv);
-    LLVMBasicBlockRef j0 = lin_if(L, is0, "release");
+    LLVMBasicBlockRef j0 = nv_if(&L->nv, is0, "release");
     LLVMValueRef args[2] = {addr64(L, flag_ptr(L, slot)), L->ev};
-    asm_call(L, LLVMVoidTypeInContext(nv->c), "st.release.gpu.global.u32 [$0], $1;", "l,r,~{memory}", args, 2);
-    lin_endif(L, j0);
-    lin_endif(L, join);
+    nv_asm(&L->nv, NULL, "st.release.gpu.global.u32 [$0], $1;", "l,r,~{memory}", args, 2);
+    nv_endif(&L->nv, j0);
+    nv_endif(&L->nv, join);
 }
 
 /* Thread 0 waits until the flags of slots base .. base + n - 1 hold ev. */
@@ -201,7 +195,7 @@ static void wait_flags(lin *L, LLVMValueRef base, LLVMValueRef n)
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(b, LLVMIntEQ, L->tid, nv_i32(nv, 0), ""), "wait");
+    LLVMBasicBlockRef join = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntEQ, L->tid, nv_i32(nv, 0), ""), "wait");
     LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, L->fn, "wait.head");
     LLVMBasicBlockRef spin = LLVMAppendBasicBlockInContext(nv->c, L->fn, "wait.spin");
@@ -214,11 +208,11 @@ static void wait_flags(lin *L, LLVMValueRef base, LLVMValueRef n)
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, r, n, ""), spin, done);
     LLVMPositionBuilderAtEnd(b, spin);
     LLVMValueRef a = addr64(L, flag_ptr(L, LLVMBuildAdd(b, base, r, "")));
-    LLVMValueRef v = asm_call(L, nv->i32, "ld.acquire.gpu.global.u32 $0, [$1];", "=r,l,~{memory}", &a, 1);
+    LLVMValueRef v = nv_asm(&L->nv, nv->i32, "ld.acquire.gpu.global.u32 $0, [$1];", "=r,l,~{memory}", &a, 1);
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, v, L->ev, ""), next, nap);
     LLVMPositionBuilderAtEnd(b, nap);
     LLVMValueRef ns = nv_i32(nv, 64);
-    asm_call(L, LLVMVoidTypeInContext(nv->c), "nanosleep.u32 $0;", "r,~{memory}", &ns, 1);
+    nv_asm(&L->nv, NULL, "nanosleep.u32 $0;", "r,~{memory}", &ns, 1);
     LLVMBuildBr(b, spin);
     LLVMPositionBuilderAtEnd(b, next);
     LLVMValueRef r1 = LLVMBuildAdd(b, r, nv_i32(nv, 1), "");
@@ -227,7 +221,7 @@ static void wait_flags(lin *L, LLVMValueRef base, LLVMValueRef n)
     LLVMBasicBlockRef rb[2] = {from, next};
     LLVMAddIncoming(r, rv, rb, 2);
     LLVMPositionBuilderAtEnd(b, done);
-    lin_endif(L, join);
+    nv_endif(&L->nv, join);
 }
 
 /* P = Σ_{r < seg} 2^(G_{r+1} + ... + G_{seg-1}) L_r, the state at the start

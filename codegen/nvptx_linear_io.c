@@ -11,24 +11,9 @@ LLVMValueRef lin_smem(lin *L, LLVMValueRef byte_off)
     return nv_gep(&L->nv, L->smem, byte_off);
 }
 
-LLVMBasicBlockRef lin_if(lin *L, LLVMValueRef cond, const char *name)
-{
-    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(L->nv.c, L->fn, name);
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->nv.c, L->fn, "join");
-    LLVMBuildCondBr(L->nv.b, cond, yes, join);
-    LLVMPositionBuilderAtEnd(L->nv.b, yes);
-    return join;
-}
-
 LLVMValueRef lin_wcol(lin *L, LLVMValueRef byte_off)
 {
     return L->wcol ? LLVMBuildAdd(L->nv.b, byte_off, L->wcol, "") : byte_off;
-}
-
-void lin_endif(lin *L, LLVMBasicBlockRef join)
-{
-    LLVMBuildBr(L->nv.b, join);
-    LLVMPositionBuilderAtEnd(L->nv.b, join);
 }
 
 static LLVMValueRef sext64(lin *L, LLVMValueRef v)
@@ -57,7 +42,7 @@ static void copy_rows(lin *L, int t, LLVMValueRef t0, int chunks, int col0_elems
         LLVMValueRef id = LLVMBuildAdd(b, L->tid, nv_i32(nv, i * L->threads), "");
         LLVMBasicBlockRef join = NULL;
         if ((i + 1) * L->threads > total)
-            join = lin_if(L, LLVMBuildICmp(b, LLVMIntULT, id, nv_i32(nv, total), ""), "ld.tail");
+            join = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntULT, id, nv_i32(nv, total), ""), "ld.tail");
         LLVMValueRef row = LLVMBuildUDiv(b, id, nv_i32(nv, chunks), "");
         LLVMValueRef ch = LLVMBuildURem(b, id, nv_i32(nv, chunks), "");
         LLVMValueRef tok = LLVMBuildAdd(b, t0, row, "");
@@ -74,7 +59,7 @@ static void copy_rows(lin *L, int t, LLVMValueRef t0, int chunks, int col0_elems
         LLVMValueRef bytes = LLVMBuildSelect(b, ok, nv_i32(nv, 16), nv_i32(nv, 0), "");
         nv_cp_async16(nv, lin_smem(L, dst), nv_gep(nv, L->tens[t], off), bytes);
         if (join)
-            lin_endif(L, join);
+            nv_endif(&L->nv, join);
     }
 }
 
@@ -142,7 +127,7 @@ static void transform_tile(lin *L, int base, int cols, int pitch, bool phi)
         LLVMValueRef id = LLVMBuildAdd(b, L->tid, nv_i32(nv, i * L->threads), "");
         LLVMBasicBlockRef join = NULL;
         if ((i + 1) * L->threads > total)
-            join = lin_if(L, LLVMBuildICmp(b, LLVMIntULT, id, nv_i32(nv, total), ""), "tf.tail");
+            join = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntULT, id, nv_i32(nv, total), ""), "tf.tail");
         LLVMValueRef row = LLVMBuildUDiv(b, id, nv_i32(nv, pairs), "");
         LLVMValueRef cp = LLVMBuildURem(b, id, nv_i32(nv, pairs), "");
         LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildMul(b, row, nv_i32(nv, pitch), ""),
@@ -160,7 +145,7 @@ static void transform_tile(lin *L, int base, int cols, int pitch, bool phi)
         }
         LLVMBuildStore(b, nv_pack2(nv, DT_BF16, x[0], x[1]), ptr);
         if (join)
-            lin_endif(L, join);
+            nv_endif(&L->nv, join);
     }
 }
 
@@ -210,7 +195,7 @@ void lin_gates(lin *L)
     LLVMBuilderRef b = nv->b;
     int C = L->p->C;
     LLVMValueRef mine = LLVMBuildICmp(b, LLVMIntULT, L->tid, nv_i32(nv, C), "");
-    LLVMBasicBlockRef join = lin_if(L, mine, "gate.ld");
+    LLVMBasicBlockRef join = nv_if(&L->nv, mine, "gate.ld");
     LLVMValueRef tok = LLVMBuildAdd(b, L->t0, L->tid, "");
     LLVMValueRef live = LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, "");
     LLVMValueRef off = LLVMBuildSelect(b, live, LLVMBuildShl(b, gate_index(L, tok), nv_i64(nv, 2), ""), nv_i64(nv, 0), "");
@@ -218,9 +203,9 @@ void lin_gates(lin *L)
     LLVMSetAlignment(gv, 4);
     gv = LLVMBuildFMul(b, nv_fmax(nv, gv, nv_f32(nv, -64.0)), nv_f32(nv, 1.4426950408889634), "");
     store_f32(L, L->off_graw, L->tid, LLVMBuildSelect(b, live, gv, nv_f32(nv, 0), ""));
-    lin_endif(L, join);
+    nv_endif(&L->nv, join);
     nv_barrier(nv);
-    join = lin_if(L, mine, "gate.scan");
+    join = nv_if(&L->nv, mine, "gate.scan");
     LLVMValueRef sum = nv_f32(nv, 0);
     for (int u = 0; u < C; u++) {
         LLVMValueRef x = load_f32(L, L->off_graw, nv_i32(nv, u));
@@ -228,7 +213,7 @@ void lin_gates(lin *L)
         sum = LLVMBuildFAdd(b, sum, LLVMBuildSelect(b, in, x, nv_f32(nv, 0), ""), "");
     }
     store_f32(L, L->off_gam, L->tid, sum);
-    lin_endif(L, join);
+    nv_endif(&L->nv, join);
 }
 
 /* Γ of in-block row `row` (i32). */
@@ -277,7 +262,7 @@ void lin_update_z(lin *L)
     const lin_plan *p = L->p;
     for (int i = 0; i * L->threads < p->D; i++) {
         LLVMValueRef d = LLVMBuildAdd(b, L->tid, nv_i32(nv, i * L->threads), "");
-        LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(b, LLVMIntULT, d, nv_i32(nv, p->D), ""), "z.upd");
+        LLVMBasicBlockRef join = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntULT, d, nv_i32(nv, p->D), ""), "z.upd");
         LLVMValueRef z = load_f32(L, L->off_z, d);
         if (L->gam_last)
             z = LLVMBuildFMul(b, z, nv_ex2(nv, L->gam_last), "");
@@ -292,7 +277,7 @@ void lin_update_z(lin *L)
             z = LLVMBuildFAdd(b, z, k, "");
         }
         store_f32(L, L->off_z, d, z);
-        lin_endif(L, join);
+        nv_endif(&L->nv, join);
     }
 }
 
@@ -313,7 +298,7 @@ void lin_store_o(lin *L, LLVMValueRef o[LIN_MAXO][4], LLVMValueRef den[2])
             LLVMValueRef nz = LLVMBuildFCmp(b, LLVMRealONE, den[h], nv_f32(nv, 0), "");
             inv = LLVMBuildSelect(b, nz, LLVMBuildFDiv(b, nv_f32(nv, 1), den[h], ""), nv_f32(nv, 0), "");
         }
-        LLVMBasicBlockRef join = lin_if(L, LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, ""), "st.row");
+        LLVMBasicBlockRef join = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, ""), "st.row");
         LLVMValueRef e0 = row_elem(L, LT_O, L->head, tok);
         for (int nb = 0; nb < L->p->nob; nb++) {
             LLVMValueRef col = LLVMBuildAdd(b, col0, nv_i32(nv, nb * 8), "");
@@ -324,6 +309,6 @@ void lin_store_o(lin *L, LLVMValueRef o[LIN_MAXO][4], LLVMValueRef den[2])
             LLVMValueRef st = LLVMBuildStore(b, nv_pack2(nv, L->p->dt, lo, hi), p);
             LLVMSetAlignment(st, 4);
         }
-        lin_endif(L, join);
+        nv_endif(&L->nv, join);
     }
 }
