@@ -32,7 +32,8 @@ enum { WS_TMA_PRODUCER_REGS = 24, WS_TMA_CONSUMER_REGS = 240 };
 /* Shared address (i32) of barrier `idx`: full[0..S), empty[0..S), q. */
 static LLVMValueRef bar(fa2 *f, LLVMValueRef idx)
 {
-    LLVMValueRef off = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar), LLVMBuildShl(f->nv.b, idx, nv_i32(&f->nv, 3), ""), "");
+    LLVMValueRef slot = LLVMBuildShl(f->nv.b, idx, nv_i32(&f->nv, 3), "");
+    LLVMValueRef off = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar), slot, "");
     return LLVMBuildAdd(f->nv.b, f->smem32, off, "");
 }
 

@@ -124,7 +124,8 @@ static LLVMValueRef draw_ticket(lin *L)
                                       LLVMBuildMul(b, nv_sreg(nv, "nctaid.y"), nv_sreg(nv, "nctaid.z"), ""), "");
     LLVMValueRef e = volatile_load(L, nv->i32, nv_gep(nv, L->sync, nv_i32(nv, 4)));
     LLVMValueRef args[2] = {addr64(L, nv_gep(nv, L->sync, nv_i32(nv, 0))), LLVMBuildSub(b, total, nv_i32(nv, 1), "")};
-    LLVMValueRef t = nv_asm(&L->nv, nv->i32, "atom.acq_rel.gpu.global.inc.u32 $0, [$1], $2;", "=r,l,r,~{memory}", args, 2);
+    LLVMValueRef t =
+        nv_asm(&L->nv, nv->i32, "atom.acq_rel.gpu.global.inc.u32 $0, [$1], $2;", "=r,l,r,~{memory}", args, 2);
     LLVMBuildStore(b, t, tk);
     LLVMBuildStore(b, e, ep);
     LLVMBasicBlockRef j2 = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntEQ, t, args[1], ""), "tk.epoch");
