@@ -36,30 +36,41 @@ static nvptx_status refuse(strbuf *err, const char *what, int v)
     return NVPTX_UNSUPPORTED;
 }
 
-/* inter=chain: 8 warps (4 row groups x 2 column groups) with D/4 x Dv/2 of
- * the f32 state each, so D x Dv <= 128 x 128 keeps it at 64 registers. */
-bool nvptx_linear_chain_fits(const recipe *r, int block)
+/* Why inter=chain cannot take recipe r with `block`-token blocks (a printf
+ * format with one int, *val), or NULL when it can. One rule for the
+ * refusal below and for nvptx_default_schedule's choice. */
+static const char *chain_misfit(const recipe *r, int block, int *val)
 {
-    return r->family == FAMILY_LINEAR && r->linear.causal && !r->linear.normalize && block == 64 &&
-           (r->head_dim == 64 || r->head_dim == 128) && r->head_dim_v % 32 == 0 && r->head_dim_v <= 128 &&
-           r->nparams <= NVPTX_MAX_PARAMS && (r->qkv_dtype == DT_BF16 || r->qkv_dtype == DT_F16);
+    *val = 0;
+    if (!r->linear.causal)
+        return "inter=chain takes causal recipes only (non-causal: inter=state)%.0d";
+    if (r->linear.normalize)
+        return "inter=chain does not normalise (use inter=state)%.0d";
+    if ((*val = block) != 64)
+        return "inter=chain takes block=64, not %d";
+    if ((*val = r->head_dim) % 64 || r->head_dim > 128)
+        return "inter=chain needs head_dim 64 or 128, not %d";
+    if ((*val = r->head_dim_v) % 32 || r->head_dim_v > 128)
+        return "inter=chain needs head_dim_v a multiple of 32, at most 128, not %d";
+    if (r->nparams > (*val = NVPTX_MAX_PARAMS))
+        return "at most %d params";
+    return NULL;
 }
 
+bool nvptx_linear_chain_fits(const recipe *r, int block)
+{
+    int v;
+    return r->family == FAMILY_LINEAR && (r->qkv_dtype == DT_BF16 || r->qkv_dtype == DT_F16) &&
+           !chain_misfit(r, block, &v);
+}
+
+/* inter=chain: 8 warps (4 row groups x 2 column groups) with D/4 x Dv/2 of
+ * the f32 state each, so D x Dv <= 128 x 128 keeps it at 64 registers. */
 static nvptx_status check_chain(const lin_plan *p, strbuf *err)
 {
-    if (!p->causal)
-        return refuse(err, "inter=chain takes causal recipes only (non-causal: inter=state)%.0d", 0);
-    if (p->normalize)
-        return refuse(err, "inter=chain does not normalise (use inter=state)%.0d", 0);
-    if (p->C != 64)
-        return refuse(err, "inter=chain takes block=64, not %d", p->C);
-    if (p->D % 64 || p->D > 128)
-        return refuse(err, "inter=chain needs head_dim 64 or 128, not %d", p->D);
-    if (p->Dv % 32 || p->Dv > 128)
-        return refuse(err, "inter=chain needs head_dim_v a multiple of 32, at most 128, not %d", p->Dv);
-    if (p->r->nparams > NVPTX_MAX_PARAMS)
-        return refuse(err, "at most %d params", NVPTX_MAX_PARAMS);
-    return NVPTX_OK;
+    int v;
+    const char *why = chain_misfit(p->r, p->C, &v);
+    return why ? refuse(err, why, v) : NVPTX_OK;
 }
 
 static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p, strbuf *err)

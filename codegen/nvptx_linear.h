@@ -122,7 +122,7 @@ void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRe
 void lin_chain_lookback(lin *L, LLVMValueRef base, bool decayed, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4]);
 
 /* Whether inter=chain takes recipe r with linear blocks of `block` tokens
- * (the conditions check_chain in nvptx_linear.c enforces). */
+ * (the rule its refusal uses, nvptx_linear.c chain_misfit). */
 bool nvptx_linear_chain_fits(const recipe *r, int block);
 
 /* Emits the kernel for recipe r under schedule s into a fresh module. */
