@@ -26,7 +26,6 @@ struct cuda_module {
     /* info.serial: launches must not overlap (module-global scratch);
      * the last launch's stream and an event recorded after it. */
     pthread_mutex_t serial_lock;
-    bool serial_init;
     CUstream last_stream;
     CUevent last_done;
 };
