@@ -16,35 +16,13 @@
 
 #include <cmocka.h>
 
+#include "source_tree.h"
 #include "frontend/forms.h"
 #include "frontend/frontend.h"
 #include "gpu_case.h"
 #include "reference/ref_data.h"
 #include "reference/reference.h"
 
-
-/* The source tree: $ATTNC_SOURCE_DIR, else the working directory when it
- * holds recipes/ (scripts/gpu-run.sh runs from the repo root on a machine
- * where the build-time path does not exist), else the build-time path. */
-static const char *source_dir(void)
-{
-    const char *env = getenv("ATTNC_SOURCE_DIR");
-    if (env && *env)
-        return env;
-    DIR *d = opendir("recipes");
-    if (d) {
-        closedir(d);
-        return ".";
-    }
-    return ATTNC_SOURCE_DIR;
-}
-
-static DIR *opendir_recipes(void)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/recipes", source_dir());
-    return opendir(path);
-}
 
 static uint64_t seed;
 
@@ -296,7 +274,7 @@ static attnc_status build(attnc_kernel **k, attnc_context *ctx, attnc_recipe *ar
 static void run_recipe(const char *file, const char *mma)
 {
     char path[600];
-    snprintf(path, sizeof path, "%s/recipes/%s", source_dir(), file);
+    snprintf(path, sizeof path, "%s/recipes/%s", test_source_dir(), file);
     attnc_context *ctx = NULL;
     attnc_recipe *ar = NULL;
     attnc_kernel *k = NULL;
@@ -346,7 +324,7 @@ static void run_recipe(const char *file, const char *mma)
 static void every_recipe(void **state)
 {
     (void)state;
-    DIR *d = opendir_recipes();
+    DIR *d = test_opendir_recipes();
     assert_non_null(d);
     char *names[256];
     int n = 0;

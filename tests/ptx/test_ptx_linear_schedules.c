@@ -13,16 +13,11 @@
 
 #include <cmocka.h>
 
+#include "source_tree.h"
 #include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
 #include "ptxas_run.h"
-
-static const char *source_dir(void)
-{
-    const char *env = getenv("ATTNC_SOURCE_DIR");
-    return env && *env ? env : ATTNC_SOURCE_DIR;
-}
 
 /* Emits recipe `name` under `spec` for arch; returns the nvptx status and
  * fills info and ptx. */
@@ -30,7 +25,7 @@ static nvptx_status emit(arena *a, const char *name, const char *spec, target_ar
                          strbuf *ptx, strbuf *err)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/recipes/%s", source_dir(), name);
+    snprintf(path, sizeof path, "%s/recipes/%s", test_source_dir(), name);
     size_t len;
     const char *why = NULL;
     char *text = frontend_read_file(a, path, &len, &why);

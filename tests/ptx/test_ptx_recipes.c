@@ -12,34 +12,12 @@
 
 #include <cmocka.h>
 
+#include "source_tree.h"
 #include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
 #include "ptxas_run.h"
 
-
-/* The source tree: $ATTNC_SOURCE_DIR, else the working directory when it
- * holds recipes/ (scripts/gpu-run.sh runs from the repo root on a machine
- * where the build-time path does not exist), else the build-time path. */
-static const char *source_dir(void)
-{
-    const char *env = getenv("ATTNC_SOURCE_DIR");
-    if (env && *env)
-        return env;
-    DIR *d = opendir("recipes");
-    if (d) {
-        closedir(d);
-        return ".";
-    }
-    return ATTNC_SOURCE_DIR;
-}
-
-static DIR *opendir_recipes(void)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/recipes", source_dir());
-    return opendir(path);
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -49,7 +27,7 @@ static int cmp_str(const void *a, const void *b)
 /* Sorted *.attn names (strdup'ed; free them). */
 static int list_recipes(char **names, int max)
 {
-    DIR *d = opendir_recipes();
+    DIR *d = test_opendir_recipes();
     int n = 0;
     if (!d)
         return 0;
@@ -67,7 +45,7 @@ static int list_recipes(char **names, int max)
 static int check_recipe(const char *name, target_arch arch)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/recipes/%s", source_dir(), name);
+    snprintf(path, sizeof path, "%s/recipes/%s", test_source_dir(), name);
     arena a;
     arena_init(&a, NULL);
     size_t len;
