@@ -18,18 +18,23 @@
  * (B of P V) is MN-major (trans-b): LBO = the column-block stride, SBO =
  * 1024, a k16 step moves 16 rows (2048 bytes).
  *
- * Ordering: wgmma is asynchronous, so the fence before a batch and the
- * commit+wait after it carry the accumulators (and P) as tied operands:
- * LLVM cannot move a register write past the fence or a read above the
- * wait. */
+ * Ordering: wgmma is asynchronous. Each product is one inline asm —
+ * fence, the k16 steps, commit, wait 0 — whose outputs are the accumulators
+ * (tied to their inputs when the product accumulates): LLVM cannot move a
+ * register read or write into the asynchronous window, and the IR holds
+ * one call per product instead of one per step (a tenth of the LLVM
+ * compile time went to copying 64 tied operands through each step). */
 #include <stdio.h>
 #include <string.h>
 
 #include "nvptx_fa2.h"
+#include "../support/strbuf.h"
 
-/* Most tied operands one asm carries: the P·V fence holds Dv/2 accumulators
- * and Tk/4 P registers (nvptx_plan.c keeps Tk/2 + Dv/2 <= 192). */
-enum { WG_MAXOPS = 192 + 64 };
+/* Most inputs one product carries: Dv/2 tied accumulators, Tk/4 P
+ * registers, Tk/16 descriptors and the scale flag (nvptx_plan.c keeps
+ * Dv <= 256 and Tk <= 256). */
+enum { WG_MAXIN = 128 + 64 + 16 + 1, WG_MAXOUT = 128 };
+_Static_assert((int)WG_MAXIN <= (int)NV_ASM_MAX_ARGS, "nv_asm takes every input of a product");
 
 static const char *mma_type(const fa2 *f)
 {
@@ -66,84 +71,68 @@ static LLVMValueRef desc_add(fa2 *f, LLVMValueRef d, int bytes)
     return bytes ? LLVMBuildAdd(f->nv.b, d, nv_i64(&f->nv, bytes >> 4), "") : d;
 }
 
-/* Calls inline asm `text` whose first n outputs ("=f" or "=r" per out_ty)
- * are tied to the first n inputs, followed by `extra` inputs with the given
- * constraint string. Results replace vals[]. */
-static void asm_tied(fa2 *f, const char *text, LLVMValueRef *vals, int n, const char *ties_ty,
-                     LLVMValueRef *extra, int nextra, const char *extra_cons)
+/* A product of `steps` wgmma m64nNk16 into acc[N/2] as one asm. Step k's A
+ * is the descriptor a_desc[k] (a_regs NULL) or the registers a_regs[4k..];
+ * its B is b_desc[k]. accumulate: the first step adds to acc (else it
+ * ignores the incoming values, and acc needs none). */
+static void product(fa2 *f, int N, int steps, LLVMValueRef *a_desc, LLVMValueRef *a_regs, LLVMValueRef *b_desc,
+                    bool accumulate, bool trans_b, LLVMValueRef *acc)
 {
     nv_ctx *nv = &f->nv;
-    char cons[4096];
-    size_t len = 0;
+    int n = N / 2, per_a = a_regs ? 4 : 1;
+    LLVMValueRef in[WG_MAXIN];
+    int nin = 0;
+    strbuf cons, text;
+    sb_init(&cons);
+    sb_init(&text);
     for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(cons + len, sizeof cons - len, "%s=%c", i ? "," : "", ties_ty[i]);
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(cons + len, sizeof cons - len, ",%d", i);
-    if (nextra)
-        len += (size_t)snprintf(cons + len, sizeof cons - len, "%s%s", n ? "," : "", extra_cons);
-    snprintf(cons + len, sizeof cons - len, "%s~{memory}", n || nextra ? "," : "");
-    LLVMTypeRef out_tys[WG_MAXOPS];
-    LLVMValueRef args[WG_MAXOPS + 8];
-    for (int i = 0; i < n; i++) {
-        out_tys[i] = ties_ty[i] == 'f' ? nv->f32 : nv->i32;
-        args[i] = vals[i];
+        sb_printf(&cons, "%s=f", i ? "," : "");
+    if (accumulate)
+        for (int i = 0; i < n; i++) {
+            sb_printf(&cons, ",%d", i);
+            in[nin++] = acc[i];
+        }
+    int first_a = n + nin; /* operand numbers: outputs, then inputs in order */
+    for (int k = 0; k < steps; k++) {
+        for (int r = 0; r < per_a; r++) {
+            in[nin++] = a_regs ? a_regs[4 * k + r] : a_desc[k];
+            sb_puts(&cons, a_regs ? ",r" : ",l");
+        }
     }
-    for (int i = 0; i < nextra; i++)
-        args[n + i] = extra[i];
-    LLVMTypeRef ret = n == 0   ? NULL
-                      : n == 1 ? out_tys[0]
-                               : LLVMStructTypeInContext(nv->c, out_tys, (unsigned)n, false);
-    LLVMValueRef r = nv_asm(nv, ret, text, cons, args, n + nextra);
-    if (n == 1)
-        vals[0] = r;
-    for (int i = 0; n > 1 && i < n; i++)
-        vals[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)i, "");
-}
-
-static void fence(fa2 *f, LLVMValueRef *vals, int n, const char *tys)
-{
-    asm_tied(f, "wgmma.fence.sync.aligned;", vals, n, tys, NULL, 0, "");
-}
-
-static void commit_wait(fa2 *f, LLVMValueRef *vals, int n, const char *tys)
-{
-    asm_tied(f, "wgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 0;", vals, n, tys, NULL, 0,
-             "");
-}
-
-/* One wgmma m64nNk16 with accumulators acc[N/2]; A is a descriptor (a_regs
- * NULL) or four registers. scale_d 0 ignores the incoming accumulators. */
-static void mma(fa2 *f, int N, LLVMValueRef a_desc, LLVMValueRef *a_regs, LLVMValueRef b_desc, int scale_d,
-                bool trans_b, LLVMValueRef *acc)
-{
-    int n = N / 2, x = 2 * n; /* operands: n outputs, n tied inputs, then the rest */
-    char text[2048], cons[64];
-    size_t len = (size_t)snprintf(text, sizeof text,
-                                  "{\n\t.reg .pred p;\n\tsetp.ne.b32 p, $%d, 0;\n\t"
-                                  "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {",
-                                  x + (a_regs ? 5 : 2), N, mma_type(f), mma_type(f));
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(text + len, sizeof text - len, "%s$%d", i ? ", " : "", i);
-    if (a_regs)
-        len += (size_t)snprintf(text + len, sizeof text - len, "}, {$%d, $%d, $%d, $%d}, $%d, p, 1, 1, %d;\n}", x,
-                                x + 1, x + 2, x + 3, x + 4, trans_b);
-    else
-        snprintf(text + len, sizeof text - len, "}, $%d, $%d, p, 1, 1, 0, %d;\n}", x, x + 1, trans_b);
-    char tys[WG_MAXOPS];
-    memset(tys, 'f', (size_t)n);
-    LLVMValueRef extra[6];
-    int ne = 0;
-    if (a_regs) {
-        for (int i = 0; i < 4; i++)
-            extra[ne++] = a_regs[i];
-        snprintf(cons, sizeof cons, "r,r,r,r,l,r");
-    } else {
-        extra[ne++] = a_desc;
-        snprintf(cons, sizeof cons, "l,l,r");
+    int first_b = n + nin;
+    for (int k = 0; k < steps; k++) {
+        in[nin++] = b_desc[k];
+        sb_puts(&cons, ",l");
     }
-    extra[ne++] = b_desc;
-    extra[ne++] = nv_i32(&f->nv, scale_d);
-    asm_tied(f, text, acc, n, tys, extra, ne, cons);
+    int zero = n + nin;
+    in[nin++] = nv_i32(nv, 0);
+    sb_puts(&cons, ",r,~{memory}");
+    /* p_add: accumulate (true); p_first: the first step's scale-d. */
+    sb_printf(&text, "{\n\t.reg .pred p_add, p_first;\n\tsetp.eq.b32 p_add, $%d, 0;\n\tsetp.ne.b32 p_first, $%d, 0;\n",
+              zero, zero);
+    sb_puts(&text, "\twgmma.fence.sync.aligned;\n");
+    for (int k = 0; k < steps; k++) {
+        sb_printf(&text, "\twgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {", N, mma_type(f), mma_type(f));
+        for (int i = 0; i < n; i++)
+            sb_printf(&text, "%s$%d", i ? ", " : "", i);
+        int a = first_a + per_a * k;
+        if (a_regs)
+            sb_printf(&text, "}, {$%d, $%d, $%d, $%d}", a, a + 1, a + 2, a + 3);
+        else
+            sb_printf(&text, "}, $%d", a);
+        sb_printf(&text, ", $%d, %s, 1, 1%s, %d;\n", first_b + k, k > 0 || accumulate ? "p_add" : "p_first",
+                  a_regs ? "" : ", 0", trans_b);
+    }
+    sb_puts(&text, "\twgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 0;\n}");
+    LLVMTypeRef out_tys[WG_MAXOUT];
+    for (int i = 0; i < n; i++)
+        out_tys[i] = nv->f32;
+    LLVMTypeRef ret = LLVMStructTypeInContext(nv->c, out_tys, (unsigned)n, false);
+    LLVMValueRef r = nv_asm(nv, ret, sb_cstr(&text), sb_cstr(&cons), in, nin);
+    for (int i = 0; i < n; i++)
+        acc[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)i, "");
+    sb_free(&cons);
+    sb_free(&text);
 }
 
 static LLVMValueRef smem_addr(fa2 *f, LLVMValueRef off)
@@ -161,19 +150,14 @@ void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
     LLVMValueRef dq = descriptor(f, smem_addr(f, q_off), 16, 1024);
     LLVMValueRef k_off = LLVMBuildAdd(b, nv_i32(nv, f->off_k), LLVMBuildMul(b, f->slot, nv_i32(nv, f->slot_k), ""), "");
     LLVMValueRef dk = descriptor(f, smem_addr(f, k_off), 16, 1024);
-    int n = p->Tk / 2;
-    LLVMValueRef acc[FA_MAXN * 4];
-    for (int i = 0; i < n; i++)
-        acc[i] = LLVMGetUndef(nv->f32);
-    fence(f, NULL, 0, "");
-    for (int ks = 0; ks < p->D / 16; ks++) {
+    LLVMValueRef acc[FA_MAXN * 4], da[16], db[16];
+    int steps = p->D / 16;
+    for (int ks = 0; ks < steps; ks++) {
         int blk = ks / 4, in_row = (ks % 4) * 32;
-        mma(f, p->Tk, desc_add(f, dq, blk * p->Tq * 128 + in_row), NULL, desc_add(f, dk, blk * p->Tk * 128 + in_row),
-            ks > 0, false, acc);
+        da[ks] = desc_add(f, dq, blk * p->Tq * 128 + in_row);
+        db[ks] = desc_add(f, dk, blk * p->Tk * 128 + in_row);
     }
-    char tys[WG_MAXOPS];
-    memset(tys, 'f', (size_t)n);
-    commit_wait(f, acc, n, tys);
+    product(f, p->Tk, steps, da, NULL, db, false, false, acc);
     for (int nb = 0; nb < p->Tk / 8; nb++)
         for (int e = 0; e < 4; e++)
             s[0][nb][e] = acc[nb * 4 + e];
@@ -184,28 +168,23 @@ void fa2_wgmma_pv(fa2 *f, LLVMValueRef pr[FA_MAXMR][FA_MAXN][4], LLVMValueRef ac
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
     LLVMBuilderRef b = nv->b;
-    int n = p->Dv / 2, kk_n = p->Tk / 16;
-    /* Operands of the fence: the accumulators, then P as bf16/f16 pairs. */
-    LLVMValueRef vals[WG_MAXOPS];
-    char tys[WG_MAXOPS];
+    int kk_n = p->Tk / 16;
+    LLVMValueRef vals[WG_MAXOUT], regs[64], db[16];
     for (int nb = 0; nb < p->Dv / 8; nb++)
         for (int e = 0; e < 4; e++)
             vals[nb * 4 + e] = acc[0][nb][e];
-    memset(tys, 'f', (size_t)n);
     for (int kk = 0; kk < kk_n; kk++) {
-        LLVMValueRef *a = &vals[n + 4 * kk];
+        LLVMValueRef *a = &regs[4 * kk];
         a[0] = nv_pack2(nv, p->dt, pr[0][2 * kk][0], pr[0][2 * kk][1]);
         a[1] = nv_pack2(nv, p->dt, pr[0][2 * kk][2], pr[0][2 * kk][3]);
         a[2] = nv_pack2(nv, p->dt, pr[0][2 * kk + 1][0], pr[0][2 * kk + 1][1]);
         a[3] = nv_pack2(nv, p->dt, pr[0][2 * kk + 1][2], pr[0][2 * kk + 1][3]);
     }
-    memset(tys + n, 'r', (size_t)(4 * kk_n));
-    fence(f, vals, n + 4 * kk_n, tys);
     LLVMValueRef v_off = LLVMBuildAdd(b, nv_i32(nv, f->off_v), LLVMBuildMul(b, f->slot, nv_i32(nv, f->slot_v), ""), "");
     LLVMValueRef dv = descriptor(f, smem_addr(f, v_off), p->Tk * 128, 1024);
     for (int kk = 0; kk < kk_n; kk++)
-        mma(f, p->Dv, NULL, &vals[n + 4 * kk], desc_add(f, dv, kk * 16 * 128), 1, true, vals);
-    commit_wait(f, vals, n, tys);
+        db[kk] = desc_add(f, dv, kk * 16 * 128);
+    product(f, p->Dv, kk_n, NULL, regs, db, true, true, vals);
     for (int nb = 0; nb < p->Dv / 8; nb++)
         for (int e = 0; e < 4; e++)
             acc[0][nb][e] = vals[nb * 4 + e];

@@ -1,5 +1,5 @@
 /* nvptx_target.c — target machine setup and PTX emission (nvptx_target.h).
- * The pass pipeline string lives here beside the target machine. */
+ * The pass pipeline is nvptx_pipeline.c's. */
 #include "nvptx_target.h"
 
 #include <llvm-c/Analysis.h>
@@ -16,7 +16,6 @@
 static const char triple[] = "nvptx64-nvidia-cuda";
 /* PTX ISA 8.0: the lowest sm_90a allows; ptxas 13 and driver 580 accept it. */
 static const char features[] = "+ptx80";
-static const char pipeline[] = "default<O3>";
 
 const char *nvptx_arch_name(target_arch arch)
 {
@@ -113,8 +112,11 @@ bool nvptx_module_to_ptx(LLVMModuleRef m, target_arch arch, strbuf *ptx, strbuf 
     if (!tm)
         return false;
     LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    /* ATTNC_NVPTX_PIPELINE: another pass pipeline, for experiments and for
+     * the test that compares ours with default<O3>. */
     const char *pl = getenv("ATTNC_NVPTX_PIPELINE");
-    bool ok = take_error(LLVMRunPasses(m, pl && *pl ? pl : pipeline, tm, opts), "LLVM optimisation failed", err);
+    bool ok =
+        take_error(LLVMRunPasses(m, pl && *pl ? pl : nvptx_pipeline(), tm, opts), "LLVM optimisation failed", err);
     LLVMDisposePassBuilderOptions(opts);
     LLVMMemoryBufferRef buf = NULL;
     if (ok && LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMAssemblyFile, &msg, &buf)) {

@@ -18,8 +18,14 @@
 /* A module with the NVPTX triple and the target machine's data layout. */
 LLVMModuleRef nvptx_module_create(LLVMContextRef c, const char *name, target_arch arch);
 
-/* Verifies, optimises (default<O3>) and emits PTX text into ptx. The module
- * stays owned by the caller. On failure returns false with a message. */
+/* Verifies, optimises (nvptx_pipeline(), or $ATTNC_NVPTX_PIPELINE when set)
+ * and emits PTX text into ptx. The module stays owned by the caller. On
+ * failure returns false with a message. */
 bool nvptx_module_to_ptx(LLVMModuleRef m, target_arch arch, strbuf *ptx, strbuf *err);
+
+/* The new-pass-manager pipeline for kernels: default<O3> less the passes
+ * that do not change attnc's kernels (nvptx_pipeline.c says how that is
+ * kept true). */
+const char *nvptx_pipeline(void);
 
 #endif
