@@ -3,7 +3,10 @@
 # `.device/` from scripts/pack-device.sh carried, optionally `.whl/` with
 # fla-core for the linear anchors): GPU tests, benchmarks with anchors, the
 # linear-attention comparison, schedule sweeps for the D=128 cases, a short
-# `attnc tune` on CUDA and the compile timings (cold / disk / memory cache). Everything lands in $OUT/full-run.tgz; the tables print.
+# `attnc tune` on CUDA, the cold compile of every benchmark recipe and the
+# compile timings (cold / disk / memory cache), racecheck of the softmax
+# recipes and, when time is left, memcheck of the linear kernels. Everything
+# lands in $OUT/full-run.tgz; the tables print.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-out}
@@ -11,6 +14,10 @@ mkdir -p "$OUT"
 export OUT LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export ATTNC_CACHE_DIR=$OUT/cache
 A=.device/bin/attnc
+
+echo "== cold compile, every benchmark recipe, 3 fresh processes each (first: a fresh machine)"
+timeout 120 bench/cold-compile.sh $A 3 > "$OUT/cold-compile.txt" 2>&1
+sed -n '/^| recipe/,$p' "$OUT/cold-compile.txt"
 
 TEST_TIMEOUT=150 STEPS="tests bench anchors" timeout 400 scripts/gpu-run.sh .device > "$OUT/gpu-run.txt" 2>&1
 sed -n '/-- summary/,$p' "$OUT/gpu-run.txt"
@@ -43,6 +50,13 @@ if [ "${RACECHECK:-1}" = 1 ] && [ -x /usr/local/cuda/bin/compute-sanitizer ]; th
   ATTNC_TEST_SMALL=1 timeout 150 /usr/local/cuda/bin/compute-sanitizer --tool racecheck --error-exitcode 9 \
     --print-limit 20 .device/tests/gpu/test_gpu_test_gpu_recipes > "$OUT/racecheck-recipes.txt" 2>&1
   echo "racecheck exit $?"; grep -E "PASSED|FAILED|RACECHECK SUMMARY" "$OUT/racecheck-recipes.txt"
+fi
+
+if [ "$SECONDS" -lt 470 ] && [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
+  echo "== memcheck, linear kernels (small shapes; inter=chain among them)"
+  ATTNC_TEST_SMALL=1 timeout $((560 - SECONDS)) /usr/local/cuda/bin/compute-sanitizer --tool memcheck --error-exitcode 9 \
+    --print-limit 20 .device/tests/gpu/test_gpu_test_gpu_linear > "$OUT/memcheck-linear.txt" 2>&1
+  echo "memcheck linear exit $?"; grep -E "PASSED|FAILED|ERROR SUMMARY" "$OUT/memcheck-linear.txt"
 fi
 
 cd "$OUT" && tar czf full-run.tgz --exclude=full-run.tgz --exclude=cache . 2>/dev/null

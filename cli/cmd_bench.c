@@ -437,6 +437,11 @@ static int run_bench(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    /* Cold means cold: without this the driver's own JIT cache
+     * (~/.nv/ComputeCache) answers a PTX it has seen before in ~2 ms. Read
+     * when the driver initialises, so set before the first CUDA call; a
+     * value the user set wins. */
+    setenv("CUDA_CACHE_DISABLE", "1", 0);
     if (o.compile_timings) { /* no launch: works on the CPU backend too */
         bench_compile_opts co = {o.file, o.schedule, o.arch, o.backend, o.repeats, o.json};
         return bench_compile_timings(&co);
@@ -471,7 +476,8 @@ const cli_command cmd_bench = {
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
     "of --iters launches (CUDA events; default 10 warm-up, 50 timed), TFLOP/s counted\n"
     "on the pairs the mask keeps (4*head_dim flops per kept pair, counted exactly on\n"
-    "the host) and the cold compile time. A `tile auto` recipe without --schedule\n"
+    "the host) and the cold compile time (the driver's JIT cache is off for the\n"
+    "process: CUDA_CACHE_DISABLE=1 unless set). A `tile auto` recipe without --schedule\n"
     "runs the tuning database's best for its shape bucket, as attnc_launch does\n"
     "(ATTNC_NO_TUNED=1: the default); the schedule line says which (explicit, recipe,\n"
     "tuned or default). Grid recipes take their dims by name\n"
