@@ -489,6 +489,7 @@ const cli_command cmd_bench = {
     "launchable kernel): cold (fresh context, empty cache folder: a new temp folder\n"
     "each round), disk-cache load (fresh context, same folder; on CUDA the cached\n"
     "cubin, no driver JIT) and memory-cache hit (same context, build again); medians\n"
-    "of N rounds (default 5). No --shape needed. The CPU backend has no kernel cache.\n",
+    "of N rounds (default 5); the CUDA context is made before the first round. No\n"
+    "--shape needed. The CPU backend has no kernel cache.\n",
     run_bench,
 };

@@ -157,12 +157,16 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
     lse = LLVMBuildSelect(b, live, LLVMBuildFMul(b, lse, nv_f32(&f->nv, LN2), ""), nv_f32(&f->nv, -INFINITY), "");
     LLVMValueRef tok = f->row_t[mi][h];
     LLVMBasicBlockRef join = nv_if(&f->nv, fa2_in_bounds(f, f->row_c[mi][h], f->qext), "st.row");
+    /* One address for the row; the n-blocks are constant byte offsets from
+     * it (a column computed in i32 and widened per store would cost a
+     * 64-bit address computation per store, and the driver's JIT time). */
     LLVMValueRef col0 = LLVMBuildShl(b, f->t4, nv_i32(&f->nv, 1), "");
+    LLVMValueRef row = elem_ptr(f, T_O, tok, col0, 4, 2);
     for (int nb = 0; nb < p->Dv / 8; nb++) {
         LLVMValueRef lo = LLVMBuildFMul(b, acc[mi][nb][2 * h], inv, "");
         LLVMValueRef hi = LLVMBuildFMul(b, acc[mi][nb][2 * h + 1], inv, "");
-        LLVMValueRef col = LLVMBuildAdd(b, col0, nv_i32(&f->nv, nb * 8), "");
-        LLVMValueRef st = LLVMBuildStore(b, nv_pack2(&f->nv, p->dt, lo, hi), elem_ptr(f, T_O, tok, col, 4, 2));
+        LLVMValueRef at = nv_gep(&f->nv, row, nv_i64(&f->nv, nb * 8 * 2));
+        LLVMValueRef st = LLVMBuildStore(b, nv_pack2(&f->nv, p->dt, lo, hi), at);
         LLVMSetAlignment(st, 4);
     }
     if (p->store_lse) {

@@ -299,13 +299,14 @@ void lin_store_o(lin *L, LLVMValueRef o[LIN_MAXO][4], LLVMValueRef den[2])
             inv = LLVMBuildSelect(b, nz, LLVMBuildFDiv(b, nv_f32(nv, 1), den[h], ""), nv_f32(nv, 0), "");
         }
         LLVMBasicBlockRef join = nv_if(&L->nv, LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, ""), "st.row");
-        LLVMValueRef e0 = row_elem(L, LT_O, L->head, tok);
+        /* One address per row; n-blocks are constant byte offsets from it
+         * (see store_row in nvptx_fa2_softmax.c). */
+        LLVMValueRef e = LLVMBuildAdd(b, row_elem(L, LT_O, L->head, tok), LLVMBuildZExt(b, col0, nv->i64, ""), "");
+        LLVMValueRef row_p = nv_gep(nv, L->tens[LT_O], LLVMBuildShl(b, e, nv_i64(nv, 1), ""));
         for (int nb = 0; nb < L->p->nob; nb++) {
-            LLVMValueRef col = LLVMBuildAdd(b, col0, nv_i32(nv, nb * 8), "");
-            LLVMValueRef e = LLVMBuildAdd(b, e0, LLVMBuildZExt(b, col, nv->i64, ""), "");
             LLVMValueRef lo = LLVMBuildFMul(b, o[nb][2 * h], inv, "");
             LLVMValueRef hi = LLVMBuildFMul(b, o[nb][2 * h + 1], inv, "");
-            LLVMValueRef p = nv_gep(nv, L->tens[LT_O], LLVMBuildShl(b, e, nv_i64(nv, 1), ""));
+            LLVMValueRef p = nv_gep(nv, row_p, nv_i64(nv, nb * 8 * 2));
             LLVMValueRef st = LLVMBuildStore(b, nv_pack2(nv, L->p->dt, lo, hi), p);
             LLVMSetAlignment(st, 4);
         }

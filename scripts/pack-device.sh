@@ -26,7 +26,9 @@ printf '%s\n%s\n' "$PWD" "$(cd "$B" && pwd)" > .device/tests/aot/paths.txt
 [ -x "$B"/bin/aot_host ] && cp "$B"/bin/aot_host .device/bin/
 find "$B"/tests/gpu -maxdepth 1 -type f -executable -name 'test_*' -exec cp {} .device/tests/gpu/ \;
 for lib in libffi.so.8 libxxhash.so.0 libsqlite3.so.0 libcmocka.so.0; do
-  src=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+  # no early `exit` in awk: ldconfig would die of SIGPIPE and pipefail + set -e
+  # would end this script silently, before the libraries are copied
+  src=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && !found {print $NF; found = 1}')
   [ -n "$src" ] && cp -L "$src" .device/lib/
 done
 du -sh .device
