@@ -14,10 +14,8 @@
 #include <cmocka.h>
 
 #include "source_tree.h"
-#include "codegen/nvptx_kernel.h"
-#include "frontend/frontend.h"
-#include "passes/pipeline.h"
 #include "ptxas_run.h"
+#include "recipe_ptx.h"
 
 /* Emits recipe `name` under `spec` for arch; returns the nvptx status and
  * fills info and ptx. */
@@ -26,21 +24,7 @@ static nvptx_status emit(arena *a, const char *name, const char *spec, target_ar
 {
     char path[512];
     snprintf(path, sizeof path, "%s/recipes/%s", test_source_dir(), name);
-    size_t len;
-    const char *why = NULL;
-    char *text = frontend_read_file(a, path, &len, &why);
-    assert_non_null(text);
-    diag_list diags;
-    diag_list_init(&diags, a, path, text, len);
-    recipe *r = frontend_parse(a, path, text, len, &diags);
-    assert_non_null(r);
-    schedule s = nvptx_default_schedule(r, arch);
-    if (!schedule_parse(spec, s.ndims, &s, err))
-        fail_msg("%s: %s", spec, sb_cstr(err));
-    tir_kernel *k = lower_recipe(a, r, &s, arch, err);
-    if (!k)
-        fail_msg("%s %s: lowering failed: %s", name, spec, sb_cstr(err));
-    return nvptx_emit_kernel(k, r, arch, info, ptx, err);
+    return recipe_ptx(a, path, spec, arch, info, ptx, err);
 }
 
 static void assembles(const char *name, const char *spec, target_arch arch)

@@ -15,9 +15,7 @@
 #include <cmocka.h>
 
 #include "source_tree.h"
-#include "codegen/nvptx_kernel.h"
-#include "frontend/frontend.h"
-#include "passes/pipeline.h"
+#include "recipe_ptx.h"
 
 /* PTX of the recipe at path (spec: a schedule, or NULL for the GPU default)
  * under the given pipeline (NULL: attnc's own). Returns a malloc'ed string. */
@@ -29,27 +27,10 @@ static char *emit(const char *path, target_arch arch, const char *spec, const ch
         unsetenv("ATTNC_NVPTX_PIPELINE");
     arena a;
     arena_init(&a, NULL);
-    size_t len;
-    const char *why = NULL;
-    char *text = frontend_read_file(&a, path, &len, &why);
-    if (!text)
-        fail_msg("%s: %s", path, why ? why : "unreadable");
-    diag_list diags;
-    diag_list_init(&diags, &a, path, text, len);
-    recipe *r = frontend_parse(&a, path, text, len, &diags);
-    if (!r)
-        fail_msg("%s does not parse", path);
     strbuf err, ptx;
     sb_init(&err);
     sb_init(&ptx);
-    schedule s = nvptx_default_schedule(r, arch);
-    if (spec && !schedule_parse(spec, r->grid_ndim > 0 ? r->grid_ndim : 1, &s, &err))
-        fail_msg("%s: schedule %s: %s", path, spec, sb_cstr(&err));
-    tir_kernel *k = lower_recipe(&a, r, &s, arch, &err);
-    if (!k)
-        fail_msg("%s: lowering failed: %s", path, sb_cstr(&err));
-    nvptx_kernel_info info;
-    if (nvptx_emit_kernel(k, r, arch, &info, &ptx, &err))
+    if (recipe_ptx(&a, path, spec, arch, NULL, &ptx, &err))
         fail_msg("%s: %s", path, sb_cstr(&err));
     char *out = sb_take(&ptx);
     sb_free(&err);

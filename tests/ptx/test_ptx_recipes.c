@@ -13,10 +13,8 @@
 #include <cmocka.h>
 
 #include "source_tree.h"
-#include "codegen/nvptx_kernel.h"
-#include "frontend/frontend.h"
-#include "passes/pipeline.h"
 #include "ptxas_run.h"
+#include "recipe_ptx.h"
 
 
 static int cmp_str(const void *a, const void *b)
@@ -48,25 +46,12 @@ static int check_recipe(const char *name, target_arch arch)
     snprintf(path, sizeof path, "%s/recipes/%s", test_source_dir(), name);
     arena a;
     arena_init(&a, NULL);
-    size_t len;
-    const char *why = NULL;
-    char *text = frontend_read_file(&a, path, &len, &why);
-    assert_non_null(text);
-    diag_list diags;
-    diag_list_init(&diags, &a, path, text, len);
-    recipe *r = frontend_parse(&a, path, text, len, &diags);
-    if (!r)
-        fail_msg("%s does not parse", name);
     strbuf err, ptx, log;
     sb_init(&err);
     sb_init(&ptx);
     sb_init(&log);
-    schedule s = nvptx_default_schedule(r, arch);
-    tir_kernel *k = lower_recipe(&a, r, &s, arch, &err);
-    if (!k)
-        fail_msg("%s: lowering failed: %s", name, sb_cstr(&err));
     nvptx_kernel_info info;
-    nvptx_status st = nvptx_emit_kernel(k, r, arch, &info, &ptx, &err);
+    nvptx_status st = recipe_ptx(&a, path, NULL, arch, &info, &ptx, &err);
     const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
     int result = 1;
     if (st) {

@@ -1,0 +1,21 @@
+/*
+ * recipe_ptx.h — a recipe file to PTX through the real front end, lowering
+ * and NVPTX code generator (tests only), for the tests that check recipes'
+ * PTX (ptxas, linear schedules, the pass pipeline).
+ */
+#ifndef ATTNC_TESTS_RECIPE_PTX_H
+#define ATTNC_TESTS_RECIPE_PTX_H
+
+#include "codegen/nvptx_kernel.h"
+#include "support/arena.h"
+#include "support/strbuf.h"
+
+/* The PTX of the recipe at path for arch, under spec (keys over the GPU
+ * default schedule) or the GPU default when spec is NULL. A file that does
+ * not read or parse, a bad spec or a failed lowering return NVPTX_INTERNAL
+ * with the reason in err; otherwise nvptx_emit_kernel's status. Allocates in
+ * a; info may be NULL. */
+nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arch arch, nvptx_kernel_info *info,
+                        strbuf *ptx, strbuf *err);
+
+#endif
