@@ -135,14 +135,14 @@ void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA
             softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h], acc);
 }
 
-static LLVMValueRef elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int ndim, int esize)
+/* Address of element (batch, head, tok, col) of `tensor`, esize bytes each. */
+static LLVMValueRef elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int esize)
 {
     LLVMBuilderRef b = f->nv.b;
     LLVMValueRef idx[3] = {f->batch, f->head, tok};
     LLVMValueRef e = LLVMBuildZExt(b, col, f->nv.i64, "");
     for (int i = 0; i < 3; i++)
         e = LLVMBuildAdd(b, e, LLVMBuildMul(b, LLVMBuildSExt(b, idx[i], f->nv.i64, ""), f->stride[tensor][i], ""), "");
-    (void)ndim;
     return nv_gep(&f->nv, f->tens[tensor], LLVMBuildMul(b, e, nv_i64(&f->nv, esize), ""));
 }
 
@@ -161,7 +161,7 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
      * it (a column computed in i32 and widened per store would cost a
      * 64-bit address computation per store, and the driver's JIT time). */
     LLVMValueRef col0 = LLVMBuildShl(b, f->t4, nv_i32(&f->nv, 1), "");
-    LLVMValueRef row = elem_ptr(f, T_O, tok, col0, 4, 2);
+    LLVMValueRef row = elem_ptr(f, T_O, tok, col0, 2);
     for (int nb = 0; nb < p->Dv / 8; nb++) {
         LLVMValueRef lo = LLVMBuildFMul(b, acc[mi][nb][2 * h], inv, "");
         LLVMValueRef hi = LLVMBuildFMul(b, acc[mi][nb][2 * h + 1], inv, "");
@@ -173,7 +173,7 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
         LLVMValueRef has = LLVMBuildICmp(b, LLVMIntNE, f->tens[T_LSE], LLVMConstNull(f->nv.pg), "");
         has = LLVMBuildAnd(b, has, LLVMBuildICmp(b, LLVMIntEQ, f->t4, nv_i32(&f->nv, 0), ""), "");
         LLVMBasicBlockRef j2 = nv_if(&f->nv, has, "st.lse");
-        LLVMBuildStore(b, lse, elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 3, 4));
+        LLVMBuildStore(b, lse, elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 4));
         nv_endif(&f->nv, j2);
     }
     nv_endif(&f->nv, join);
