@@ -24,6 +24,7 @@
 
 #include "frontend/frontend.h"
 #include "ref_check.h"
+#include "ref_grad_check.h"
 #include "reference.h"
 
 enum { T_Q, T_K, T_V, T_DO, T_N, MAXP = 8 };
@@ -623,6 +624,63 @@ static void backward_rejects_malformed_problems(void **state)
     release(&P);
 }
 
+/* ref_check_grads: the reference's own gradients rounded to f32 pass (dq
+ * given in BSHD storage); a NaN, a nonzero where the reference is exactly
+ * zero, or a 10% error fail and are named. */
+static void check_grads_compares_every_output(void **state)
+{
+    prob P;
+    ref_shape sh = {.batch = 1, .heads = 2, .tokens = 9};
+    text_problem(&P,
+                 "recipe t\ninput q, k, v : f32 [batch, heads, tokens, 16]\nparam bias : f32 [heads, 9]\n"
+                 "mask k.t < q.t\nscore s * scale + bias[head, k.t]\n",
+                 &sh, 81);
+    grads G;
+    backward(&P, &G);
+    float *dq = malloc(sizeof(float) * P.n[T_Q]), *dk = malloc(sizeof(float) * P.n[T_K]);
+    float *dv = malloc(sizeof(float) * P.n[T_V]), *db = malloc(sizeof(float) * P.npar[0]);
+    for (int64_t h = 0; h < 2; h++) /* dq in BSHD storage */
+        for (int64_t t = 0; t < 9; t++)
+            for (int d = 0; d < 16; d++)
+                dq[(t * 2 + h) * 16 + d] = (float)G.dq[(h * 9 + t) * 16 + d];
+    for (size_t i = 0; i < P.n[T_K]; i++)
+        dk[i] = (float)G.dk[i], dv[i] = (float)G.dv[i];
+    for (size_t i = 0; i < P.npar[0]; i++)
+        db[i] = (float)G.dp[0][i];
+    ref_view pviews[1] = {{DT_F32, db, 2, {2, 9}, {9, 1}}};
+    ref_grad_outputs out = {view4(dq, 1, 2, 9, 16, true), view4(dk, 1, 2, 9, 16, false),
+                            view4(dv, 1, 2, 9, 16, false), pviews};
+    ref_grad_result res[REF_GRAD_MAX];
+    int n = 0;
+    const char *err = NULL;
+    assert_true(ref_check_grads(&P.rp, &P.dout, &out, 1e-6, res, &n, &err));
+    assert_int_equal(n, 4);
+    assert_string_equal(res[3].name, "dbias");
+    /* query 0 sees no key: its dq is exactly 0, so any nonzero there fails */
+    assert_true(G.dq[0] == 0.0);
+    dq[0] = 1e-30f;
+    assert_false(ref_check_grads(&P.rp, &P.dout, &out, 1e-6, res, &n, &err));
+    assert_false(res[0].ok);
+    assert_int_equal(res[0].nonzero_at_zero, 1);
+    dq[0] = 0;
+    dv[5] = NAN;
+    assert_false(ref_check_grads(&P.rp, &P.dout, &out, 1e-6, res, &n, &err));
+    assert_true(res[0].ok);
+    assert_int_equal(res[2].cmp.nan_count, 1);
+    dv[5] = (float)G.dv[5];
+    for (size_t i = 0; i < P.npar[0]; i++)
+        db[i] *= 1.1f;
+    assert_false(ref_check_grads(&P.rp, &P.dout, &out, 1e-6, res, &n, &err));
+    assert_false(res[3].ok);
+    assert_true(res[1].ok && res[2].ok);
+    free(dq);
+    free(dk);
+    free(dv);
+    free(db);
+    free_grads(&G);
+    release(&P);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +692,7 @@ int main(void)
         cmocka_unit_test(backward_linear_variants),
         cmocka_unit_test(backward_linear_long_decay_near_one),
         cmocka_unit_test(backward_rejects_malformed_problems),
+        cmocka_unit_test(check_grads_compares_every_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
