@@ -11,6 +11,7 @@
 #include "bench_compile.h"
 #include "bench_pairs.h"
 #include "cli_recipe.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "gpu_compile.h"
 #include "runtime/cuda_module.h"
@@ -19,7 +20,7 @@
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch;
     bool json, compile_timings;
-    attnc_backend backend;
+    int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int warmup, iters, repeats;
 } bench_opts;
 
@@ -42,68 +43,30 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int parse_int(const char *s, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > 1000000)
-        return EXIT_USER;
-    *out = (int)v;
-    return EXIT_OK;
-}
+static const cli_opt bench_table[] = {
+    CLI_STR("--shape", bench_opts, shape),
+    CLI_STR("--schedule", bench_opts, schedule),
+    CLI_STR("--arch", bench_opts, arch),
+    CLI_CHOICE("--backend", bench_opts, backend, "cpu|cuda"),
+    CLI_FLAG("--json", bench_opts, json),
+    CLI_FLAG("--compile-timings", bench_opts, compile_timings),
+    CLI_INT("--warmup", bench_opts, warmup, 0, 1000000),
+    CLI_INT("--iters", bench_opts, iters, 1, 1000000),
+    CLI_INT("--repeats", bench_opts, repeats, 1, 1000000),
+};
 
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.warmup = 10, .iters = 50, .repeats = 5, .backend = ATTNC_BACKEND_CUDA};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json") || !strcmp(a, "--compile-timings")) {
-            *(!strcmp(a, "--json") ? &o->json : &o->compile_timings) = true;
-            continue;
-        }
-        bool takes = !strcmp(a, "--shape") || !strcmp(a, "--schedule") || !strcmp(a, "--arch") ||
-                     !strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--backend") ||
-                     !strcmp(a, "--repeats");
-        if (takes && i + 1 >= argc) {
-            fprintf(stderr, "attnc bench: %s needs a value\n", a);
-            return EXIT_USER;
-        }
-        if (!strcmp(a, "--shape"))
-            o->shape = argv[++i];
-        else if (!strcmp(a, "--schedule"))
-            o->schedule = argv[++i];
-        else if (!strcmp(a, "--arch"))
-            o->arch = argv[++i];
-        else if (!strcmp(a, "--backend")) {
-            const char *v = argv[++i];
-            if (strcmp(v, "cpu") && strcmp(v, "cuda")) {
-                fprintf(stderr, "attnc bench: --backend %s: write cpu or cuda\n", v);
-                return EXIT_USER;
-            }
-            o->backend = !strcmp(v, "cpu") ? ATTNC_BACKEND_CPU : ATTNC_BACKEND_CUDA;
-        } else if (!strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--repeats")) {
-            int *dst = !strcmp(a, "--warmup") ? &o->warmup : !strcmp(a, "--iters") ? &o->iters : &o->repeats;
-            if (parse_int(argv[i + 1], dst)) {
-                fprintf(stderr, "attnc bench: %s needs a count, not '%s'\n", a, argv[i + 1]);
-                return EXIT_USER;
-            }
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "attnc bench: unknown option '%s' (see attnc bench --help)\n", a);
-            return EXIT_USER;
-        } else if (!o->file)
-            o->file = a;
-        else {
-            fprintf(stderr, "attnc bench: one recipe file at a time ('%s' is extra)\n", a);
-            return EXIT_USER;
-        }
-    }
-    if (!o->file || (!o->shape && !o->compile_timings)) {
-        fprintf(stderr, "attnc bench: usage: attnc bench FILE --shape batch=B,heads=H,tokens=N [...]\n");
-        return EXIT_USER;
-    }
-    if (o->iters < 1)
-        o->iters = 1;
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"bench", bench_table, (int)(sizeof bench_table / sizeof bench_table[0]), "recipe file", 1, 1};
+    int rc = cli_parse(&spec, argc, argv, o, &ops);
+    if (rc)
+        return rc;
+    o->file = files[0];
+    if (!o->shape && !o->compile_timings)
+        return cli_usage_error("bench", "--shape is needed (e.g. --shape batch=2,heads=16,tokens=4096)");
     return EXIT_OK;
 }
 
@@ -443,7 +406,7 @@ static int run_bench(int argc, char **argv)
      * value the user set wins. */
     setenv("CUDA_CACHE_DISABLE", "1", 0);
     if (o.compile_timings) { /* no launch: works on the CPU backend too */
-        bench_compile_opts co = {o.file, o.schedule, o.arch, o.backend, o.repeats, o.json};
+        bench_compile_opts co = {o.file, o.schedule, o.arch, (attnc_backend)o.backend, o.repeats, o.json};
         return bench_compile_timings(&co);
     }
     strbuf err;

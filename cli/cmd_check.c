@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "frontend/forms.h"
 #include "frontend/frontend.h"
@@ -107,36 +108,27 @@ static int check_file(const char *path, bool werror, bool dump)
     return status;
 }
 
+typedef struct check_opts {
+    bool werror, dump;
+} check_opts;
+
+static const cli_opt check_table[] = {
+    CLI_FLAG("--werror", check_opts, werror),
+    CLI_FLAG("--dump", check_opts, dump),
+};
+
 static int run_check(int argc, char **argv)
 {
-    bool werror = false, dump = false;
-    int nfiles = 0, worst = EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--werror") || !strcmp(argv[i], "--dump")) {
-            werror |= argv[i][2] == 'w';
-            dump |= argv[i][2] == 'd';
-            continue;
-        }
-        if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--")) {
-            fprintf(stderr, "attnc check: unknown option '%s' (see attnc check --help)\n", argv[i]);
-            return EXIT_USER;
-        }
-    }
-    bool files_only = false;
-    for (int i = 1; i < argc; i++) {
-        if (!files_only && !strcmp(argv[i], "--")) {
-            files_only = true;
-            continue;
-        }
-        if (!files_only && (!strcmp(argv[i], "--werror") || !strcmp(argv[i], "--dump")))
-            continue;
-        int s = check_file(argv[i], werror, dump);
+    check_opts o = {0};
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"check", check_table, (int)(sizeof check_table / sizeof check_table[0]), "recipe file", 1, -1};
+    int worst = cli_parse(&spec, argc, argv, &o, &ops);
+    if (worst)
+        return worst;
+    for (int i = 0; i < ops.n; i++) {
+        int s = check_file(files[i], o.werror, o.dump);
         worst = s > worst ? s : worst;
-        nfiles++;
-    }
-    if (nfiles == 0) {
-        fprintf(stderr, "attnc check: no recipe files given (see attnc check --help)\n");
-        return EXIT_USER;
     }
     return worst;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
@@ -35,60 +36,36 @@
 
 typedef struct run_opts {
     const char *file, *shape, *schedule, *dump;
-    attnc_backend backend;
-    bool check, bshd;
+    int backend; /* attnc_backend: "cpu|cuda" is in its order */
+    int layout;  /* 0 bhsd, 1 bshd */
+    bool check;
     uint64_t seed;
 } run_opts;
 
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "attnc run: %s%s%s\n\n%s", msg, arg ? " " : "", arg ? arg : "", RUN_USAGE);
-    return EXIT_USER;
-}
-
-static const char *next_value(int argc, char **argv, int *i)
-{
-    return *i + 1 < argc ? argv[++*i] : NULL;
-}
+static const cli_opt run_table[] = {
+    CLI_CHOICE("--backend", run_opts, backend, "cpu|cuda"),
+    CLI_STR("--shape", run_opts, shape),
+    CLI_FLAG("--check", run_opts, check),
+    CLI_U64("--seed", run_opts, seed),
+    CLI_STR("--schedule", run_opts, schedule),
+    CLI_CHOICE("--layout", run_opts, layout, "bhsd|bshd"),
+    CLI_STR("--dump", run_opts, dump),
+};
 
 static int parse_args(int argc, char **argv, run_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--check"))
-            o->check = true;
-        else if (!strcmp(a, "--backend") || !strcmp(a, "--shape") || !strcmp(a, "--seed") ||
-                 !strcmp(a, "--schedule") || !strcmp(a, "--layout") ||
-                 !strcmp(a, "--dump")) {
-            if (!(v = next_value(argc, argv, &i)))
-                return usage_error("missing value after", a);
-            if (!strcmp(a, "--backend")) {
-                if (strcmp(v, "cpu") && strcmp(v, "cuda"))
-                    return usage_error("--backend must be cpu or cuda, not", v);
-                o->backend = !strcmp(v, "cuda") ? ATTNC_BACKEND_CUDA : ATTNC_BACKEND_CPU;
-            } else if (!strcmp(a, "--layout")) {
-                if (strcmp(v, "bhsd") && strcmp(v, "bshd"))
-                    return usage_error("--layout must be bhsd or bshd, not", v);
-                o->bshd = !strcmp(v, "bshd");
-            } else if (!strcmp(a, "--seed")) {
-                char *end;
-                o->seed = strtoull(v, &end, 10);
-                if (*end || !*v)
-                    return usage_error("--seed needs a number, not", v);
-            } else {
-                *(!strcmp(a, "--shape") ? &o->shape : !strcmp(a, "--schedule") ? &o->schedule : &o->dump) = v;
-            }
-        } else if (a[0] == '-') {
-            return usage_error("unknown option", a);
-        } else if (!o->file) {
-            o->file = a;
-        } else {
-            return usage_error("more than one recipe file:", a);
-        }
-    }
-    return o->file ? EXIT_OK : usage_error("no recipe file given", NULL);
+    *o = (run_opts){.seed = 1};
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"run", run_table, (int)(sizeof run_table / sizeof run_table[0]), "recipe file", 1, 1};
+    int rc = cli_parse(&spec, argc, argv, o, &ops);
+    o->file = rc ? NULL : files[0];
+    return rc;
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    return cli_usage_error("run", "%s%s%s", msg, arg ? " " : "", arg ? arg : "");
 }
 
 /* One "key=value" of --shape into the shape. */
@@ -114,6 +91,26 @@ static bool set_shape_key(const recipe *r, ref_shape *sh, const char *key, int64
     return false;
 }
 
+/* "unknown size 'heds'; did you mean 'heads'?" with the recipe's names. */
+static int unknown_size(const recipe *r, const char *key)
+{
+    const char *names[5 + SZ_MAX] = {"batch", "heads", "kv_heads", "tokens", "kv_tokens"};
+    int n = 5;
+    for (int s = SZ_GRID0; s < r->nsizes && s < SZ_MAX; s++)
+        if (r->sizes[s].name && (s >= SZ_EXTRA0 || s - SZ_GRID0 < r->grid_ndim))
+            names[n++] = r->sizes[s].name;
+    strbuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "--shape: unknown size '%s' (", key);
+    for (int i = 0; i < n; i++)
+        sb_printf(&sb, "%s%s", i ? ", " : "", names[i]);
+    sb_putc(&sb, ')');
+    cli_did_you_mean(&sb, key, names, n);
+    int rc = cli_usage_error("run", "%s", sb.failed ? "--shape: unknown size" : sb_cstr(&sb));
+    sb_free(&sb);
+    return rc;
+}
+
 static int parse_shape(const recipe *r, const char *text, ref_shape *sh)
 {
     char buf[512];
@@ -127,8 +124,7 @@ static int parse_shape(const recipe *r, const char *text, ref_shape *sh)
             return usage_error("--shape wants key=positive integer, not", kv);
         *eq = 0;
         if (!set_shape_key(r, sh, kv, v))
-            return usage_error("--shape: unknown size (batch, heads, kv_heads, tokens, kv_tokens, grid dims, extras):",
-                               kv);
+            return unknown_size(r, kv);
     }
     if (r->grid_ndim > 0 && sh->tokens && sh->grid[0]) {
         int64_t prod = 1;
@@ -193,7 +189,7 @@ static int exit_for(attnc_status st)
 static attnc_status build(attnc_context *ctx, attnc_recipe *rc, const run_opts *o, attnc_kernel **k)
 {
     attnc_build_options bo = ATTNC_BUILD_OPTIONS_INIT;
-    bo.backend = o->backend;
+    bo.backend = (attnc_backend)o->backend;
     bo.schedule = o->schedule;
     return attnc_kernel_build(k, ctx, rc, &bo);
 }
@@ -219,7 +215,7 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
     recipe r = *attnc_recipe_typed(rc);
     ref_shape sh;
     ref_default_shape(&r, &sh);
-    sh.bshd = o->bshd;
+    sh.bshd = o->layout == 1;
     if (o->shape) {
         int rcode = parse_shape(&r, o->shape, &sh);
         if (rcode)
