@@ -14,6 +14,7 @@
 #include "cli_opts.h"
 #include "commands.h"
 #include "gpu_compile.h"
+#include "json_out.h"
 #include "runtime/cuda_module.h"
 #include "runtime/tune_db.h"
 
@@ -287,15 +288,34 @@ static void report(const bench_run *b, const bench_opts *o)
     sb_init(&sched);
     schedule_print(&sched, &b->g.k->sched);
     if (o->json) {
-        printf("{\"recipe\": \"%s\", \"file\": \"%s\", \"arch\": \"%s\", \"batch\": %lld, \"heads\": %lld, "
-               "\"kv_heads\": %lld, \"tokens\": %lld, \"kv_tokens\": %lld, \"head_dim\": %d, \"schedule\": \"%s\", "
-               "\"time_ms\": %.4f, \"time_ms_min\": %.4f, \"tflops\": %.2f, \"kept_pairs\": %lld, \"density\": %.5f, "
-               "\"compile_ms\": %.1f, \"jit_ms\": %.1f, \"codegen_ms\": %.1f, \"lower_ms\": %.1f, \"parse_ms\": %.1f, "
-               "\"schedule_source\": \"%s\"}\n",
-               r->name, o->file, nvptx_arch_name(b->g.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS],
-               (long long)s[SZ_KV_HEADS], (long long)s[SZ_TOKENS], (long long)s[SZ_KV_TOKENS], r->head_dim,
-               sb_cstr(&sched), b->median_ms, b->min_ms, tflops, (long long)b->kept, b->kept / dense, b->compile_ms,
-               b->jit_ms, b->g.codegen_ms, b->g.lower_ms, b->g.parse_ms, b->source);
+        strbuf js;
+        sb_init(&js);
+        json_obj j;
+        json_begin(&j, &js);
+        json_str(&j, "recipe", r->name);
+        json_str(&j, "file", o->file);
+        json_str(&j, "arch", nvptx_arch_name(b->g.arch));
+        json_int(&j, "batch", s[SZ_BATCH]);
+        json_int(&j, "heads", s[SZ_HEADS]);
+        json_int(&j, "kv_heads", s[SZ_KV_HEADS]);
+        json_int(&j, "tokens", s[SZ_TOKENS]);
+        json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
+        json_int(&j, "head_dim", r->head_dim);
+        json_str(&j, "schedule", sb_cstr(&sched));
+        json_num(&j, "time_ms", b->median_ms, 4);
+        json_num(&j, "time_ms_min", b->min_ms, 4);
+        json_num(&j, "tflops", tflops, 2);
+        json_int(&j, "kept_pairs", b->kept);
+        json_num(&j, "density", b->kept / dense, 5);
+        json_num(&j, "compile_ms", b->compile_ms, 1);
+        json_num(&j, "jit_ms", b->jit_ms, 1);
+        json_num(&j, "codegen_ms", b->g.codegen_ms, 1);
+        json_num(&j, "lower_ms", b->g.lower_ms, 1);
+        json_num(&j, "parse_ms", b->g.parse_ms, 1);
+        json_str(&j, "schedule_source", b->source);
+        json_end(&j);
+        printf("%s\n", sb_cstr(&js));
+        sb_free(&js);
     } else {
         printf("%s (%s) batch %lld heads %lld tokens %lld head_dim %d [%s] (%s schedule)\n", r->name,
                nvptx_arch_name(b->g.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS], (long long)s[SZ_TOKENS],
