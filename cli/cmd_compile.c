@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_arch.h"
 #include "cli_opts.h"
 #include "commands.h"
 #include "cli_recipe.h"
@@ -96,17 +97,6 @@ static int from_ptx(const compile_cli *o)
     return rc;
 }
 
-static bool parse_arch(const char *text, target_arch *out)
-{
-    if (!text || !strcmp(text, "sm_80"))
-        *out = TARGET_SM80;
-    else if (!strcmp(text, "sm_90a"))
-        *out = TARGET_SM90A;
-    else
-        return false;
-    return true;
-}
-
 /* --tuned: the tuning database's best for (recipe, arch, bucket of --shape). */
 static int tuned_schedule(const compile_cli *o, const cli_recipe *cr, const char *arch, schedule *s)
 {
@@ -183,10 +173,9 @@ static int from_recipe(const compile_cli *o)
     if (!o->input || !o->aot || !o->out_dir) {
         return cli_usage_error("compile", "write attnc compile FILE --aot -o DIR");
     }
-    if (!parse_arch(o->arch, &arch)) {
-        fprintf(stderr, "attnc compile: --arch %s: write sm_80 or sm_90a\n", o->arch);
+    arch = TARGET_SM80;
+    if (o->arch && cli_arch("compile", o->arch, false, &arch))
         return EXIT_USER;
-    }
     arena a;
     arena_init(&a, NULL);
     cli_recipe cr;
@@ -245,6 +234,7 @@ const cli_command cmd_compile = {
     "  --tuned           the tuning database's best for the bucket of --shape\n"
     "                    (e.g. --shape batch=2,heads=16,tokens=4096 or H=64,W=64)\n"
     "  --name NAME       C prefix and file name (default RECIPE_ARCH)\n"
+    "  --arch A          sm_80 (default) or sm_90a, or another name attnc ptx --help lists\n"
     "  --signature SIG   kernel parameters in order: NAME:TYPE, ... with TYPE one of\n"
     "                    ptr, ptr? (may be NULL), ptr/ALIGN, i32, i32>=MIN, i64, i64>=MIN, f32, f64\n"
     "  --grid G          three dims, each INT or NAME[*NAME][/INT] (ceiling division)\n\n"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_arch.h"
 #include "cli_opts.h"
 #include "commands.h"
 #include "frontend/frontend.h"
@@ -56,17 +57,6 @@ static void list_passes(void)
         printf("%-14s %s\n", p->name, p->summary);
 }
 
-static bool parse_arch(const char *s, target_arch *out)
-{
-    static const char *names[] = {"host", "sm_80", "sm_90a"};
-    for (int i = 0; i < 3; i++)
-        if (!s || !strcmp(s, names[i])) {
-            *out = (target_arch)i;
-            return true;
-        }
-    return false;
-}
-
 static const recipe *load_recipe(arena *ar, const char *file, int *status)
 {
     size_t len;
@@ -101,6 +91,9 @@ static int lower_and_print(const recipe *r, const ir_args *a, target_arch arch)
     int status = EXIT_OK, nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
     if (a->sched && !schedule_parse(a->sched, nd, &s, &err)) {
         fprintf(stderr, "attnc ir: --schedule: %s\n", sb_cstr(&err));
+        status = EXIT_USER;
+    } else if (!frontend_target_ok(r, arch, &err)) {
+        fprintf(stderr, "attnc ir: %s\n", sb_cstr(&err));
         status = EXIT_USER;
     } else {
         sp = a->sched ? &s : NULL;
@@ -137,9 +130,9 @@ static int run_ir(int argc, char **argv)
         list_passes();
         return EXIT_OK;
     }
-    target_arch arch;
-    if (!parse_arch(a.arch, &arch))
-        return cli_usage_error("ir", "unknown --arch '%s' (host, sm_80, sm_90a)", a.arch);
+    target_arch arch = TARGET_HOST;
+    if (a.arch && cli_arch("ir", a.arch, true, &arch))
+        return EXIT_USER;
     if (a.after && !pass_find(a.after))
         return unknown_pass(a.after);
     if (!a.file)
@@ -161,7 +154,8 @@ const cli_command cmd_ir = {
     "Lowers the recipe in FILE and prints its tile IR (docs/TILE_IR.md) after the\n"
     "last pass, or after PASS. --schedule overrides the recipe's `tile` section,\n"
     "e.g. \"q=8x16 kv=8x8 stages=2 warps=4\"; --arch picks the target (default host).\n"
-    "--print-after-all prints the IR after every pass; --list-passes lists them.\n\n"
+    "--print-after-all prints the IR after every pass; --list-passes lists them.\n"
+    "--arch also takes the GPU names attnc ptx --help lists.\n\n"
     "exit status: 0 ok, 1 user error, 2 internal error\n",
     run_ir,
 };

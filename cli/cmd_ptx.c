@@ -40,7 +40,7 @@ static int write_ptx(const ptx_opts *o, gpu_compiled *g)
     fprintf(f,
             "// attnc: kernel %s for %s; block %d threads; dynamic shared memory %d bytes;\n"
             "// grid (query tiles, heads, batch); query tile",
-            in->name, o->arch, in->threads, in->smem_bytes);
+            in->name, nvptx_arch_name(g->arch), in->threads, in->smem_bytes);
     for (int d = 0; d < in->ndims; d++)
         fprintf(f, "%s%d", d ? "x" : " ", in->q_tile[d]);
     fprintf(f, "\n");
@@ -76,6 +76,9 @@ const cli_command cmd_ptx = {
     "grid (query tiles, heads, batch). --arch defaults to sm_80 (runs on any GPU\n"
     "from Ampere on); sm_90a targets Hopper. --schedule overrides the recipe's\n"
     "`tile` section, e.g. \"q=128 kv=64 stages=2 warps=8\".\n\n"
+    "  --arch A   sm_80 or sm_90a; also sm_86, sm_87, sm_89, sm_100, sm_120 (sm_80 code)\n"
+    "             and sm_90 (sm_90a code), with a note on stderr. f32 recipes run on the\n"
+    "             CPU only (docs/recipe-language.md 3.2).\n""\n"
     "exit status: 0 written, 1 bad recipe or arguments, 2 not supported or internal error\n",
     run_ptx,
 };

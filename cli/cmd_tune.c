@@ -8,10 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_arch.h"
 #include "cli_opts.h"
 #include "cli_recipe.h"
 #include "commands.h"
 #include "codegen/nvptx_kernel.h"
+#include "frontend/frontend.h"
 #include "runtime/autotune_bench.h"
 #include "runtime/cuda_module.h"
 
@@ -87,17 +89,14 @@ static int pick_arch(const tune_cli *o, target_arch *arch, const char **name)
     int rc = EXIT_OK;
     if (o->backend == ATTNC_BACKEND_CPU)
         *arch = TARGET_HOST;
-    else if (o->arch && (!strcmp(o->arch, "sm_80") || !strcmp(o->arch, "sm_90a")))
-        *arch = !strcmp(o->arch, "sm_80") ? TARGET_SM80 : TARGET_SM90A;
-    else if (o->arch) {
-        fprintf(stderr, "attnc tune: --arch %s: write sm_80 or sm_90a\n", o->arch);
-        rc = EXIT_USER;
-    } else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
+    else if (o->arch)
+        rc = cli_arch("tune", o->arch, false, arch);
+    else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
         fprintf(stderr, "attnc tune: needs the CUDA backend and a GPU (%s); use --backend cpu to tune for the host\n",
                 err.len ? sb_cstr(&err) : "not in this build");
         rc = EXIT_INTERNAL;
     }
-    *name = *arch == TARGET_HOST ? "host" : *arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    *name = *arch == TARGET_HOST ? "host" : nvptx_arch_name(*arch);
     sb_free(&err);
     return rc;
 }
@@ -228,6 +227,10 @@ static int run_tune(int argc, char **argv)
     }
     if (rc == EXIT_OK)
         rc = pick_arch(&o, &arch, &arch_name);
+    if (rc == EXIT_OK && !frontend_target_ok(cr.r, arch, &err)) {
+        fprintf(stderr, "attnc tune: %s\n", sb_cstr(&err));
+        rc = EXIT_USER;
+    }
     if (rc == EXIT_OK)
         rc = tune(&o, &cr, arch, arch_name, &sh);
     sb_free(&err);
@@ -251,6 +254,7 @@ const cli_command cmd_tune = {
     "                grid dims by name (H=64,W=64); bucket: tokens and batch*heads rounded\n"
     "                up to powers of two, head dim exact\n"
     "  --backend     cuda (default; needs a GPU) or cpu (tunes for the host)\n"
+    "  --arch A      tune for A instead of the GPU's own arch (names: attnc ptx --help)\n"
     "  --budget SEC  stop starting new candidates after SEC seconds\n"
     "  --max N       only the N best-ranked candidates (the default schedule first, then\n"
     "                a cost model: occupancy, distance from the default; docs/runtime.md);\n"

@@ -178,6 +178,7 @@ static void check_inputs(sema *S)
             return;
         }
     r->qkv_dtype = (dtype)dts[0];
+    r->qkv_dtype_loc = seen.decl[0]->dtype_loc;
     r->head_dim = (int)qd[3].num;
     r->head_dim_v = (int)vd[3].num;
     r->gqa = !strcmp(kd[1].name, "kv_heads");

@@ -80,7 +80,9 @@ static attnc_status pick_arch(const attnc_build_options *o, target_arch *arch, s
         return cuda_device_arch(arch, err);
     if (nvptx_arch_parse(o->arch, arch))
         return ATTNC_OK;
-    sb_printf(err, "unknown CUDA arch '%s' (sm_80 or sm_90a)", o->arch);
+    sb_printf(err, "unknown CUDA arch '%s' (accepted: ", o->arch);
+    nvptx_arch_list(err);
+    sb_putc(err, ')');
     return ATTNC_ERR_INVALID_ARGUMENT;
 }
 
