@@ -9,6 +9,7 @@
 
 #include "cli_opts.h"
 #include "commands.h"
+#include "run_params.h"
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
 #include "runtime/cuda_module.h"
@@ -16,7 +17,8 @@
 
 #define RUN_USAGE                                                                                      \
     "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--seed N]\n"               \
-    "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n\n"               \
+    "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n"                   \
+    "                      [--param NAME=VALUE|NAME=@FILE]...\n\n"                                      \
     "Compiles FILE, runs it once on random inputs (uniform in [-2, 2), seeded) and prints\n"           \
     "the time. With --check it also computes the fp64 reference and prints the max abs\n"             \
     "and relative (L2) error of O and LSE; exit status 1 when they exceed the tolerance\n"            \
@@ -27,7 +29,13 @@
     "  --schedule SPEC      e.g. \"q=64 kv=32\" or \"q=8x16 kv=8x8\" (default: the recipe's)\n"       \
     "  --layout bhsd|bshd   memory order of q/k/v/o (default bhsd)\n"                                  \
     "  --seed N             random seed (default 1)\n"                                                 \
-    "  --dump PREFIX        on a mismatch write PREFIX.o.txt / PREFIX.lse.txt\n\n"                     \
+    "  --dump PREFIX        on a mismatch write PREFIX.o.txt / PREFIX.lse.txt\n"                       \
+    "  --param NAME=VALUE   set every element of param NAME to VALUE (an integer for\n"                 \
+    "                       i32/i64/u8 params, a number for f32/f16/bf16 ones); repeatable\n"           \
+    "  --param NAME=@FILE   the whole param from FILE: a NumPy .npy of exactly its shape\n"             \
+    "                       (np.save; ints for int params, numbers for float ones, converted)\n"        \
+    "                       or raw little-endian elements of its dtype (shape product of them)\n"       \
+    "                       Params not given are random (floats in [-1, 1), ints 0..2, u8 0/1).\n\n"  \
     "Default shape (no --shape): batch=1, heads=2 (kv_heads=1 with GQA), tokens=200; grid\n"          \
     "dims 13 each for 2-D grids and 7 for 3-D (raised to window*dilation+5 when the mask\n"           \
     "needs more; fixed dims as written). These do not divide the tiles, so partial tiles\n"           \
@@ -40,7 +48,13 @@ typedef struct run_opts {
     int layout;  /* 0 bhsd, 1 bshd */
     bool check;
     uint64_t seed;
+    run_params params; /* --param NAME=VALUE|@FILE, repeated */
 } run_opts;
+
+static bool add_param(void *o, const char *arg, strbuf *err)
+{
+    return run_params_add(&((run_opts *)o)->params, arg, err);
+}
 
 static const cli_opt run_table[] = {
     CLI_CHOICE("--backend", run_opts, backend, "cpu|cuda"),
@@ -50,6 +64,7 @@ static const cli_opt run_table[] = {
     CLI_STR("--schedule", run_opts, schedule),
     CLI_CHOICE("--layout", run_opts, layout, "bhsd|bshd"),
     CLI_STR("--dump", run_opts, dump),
+    CLI_FUNC("--param", add_param),
 };
 
 static int parse_args(int argc, char **argv, run_opts *o)
@@ -210,7 +225,7 @@ static int report(const ref_check_result *res, bool check)
     return res->ok ? EXIT_OK : EXIT_USER;
 }
 
-static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
+static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
 {
     recipe r = *attnc_recipe_typed(rc);
     ref_shape sh;
@@ -221,6 +236,11 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
         if (rcode)
             return rcode;
     }
+    int64_t sizes[SZ_MAX];
+    ref_shape_sizes(&r, &sh, sizes);
+    int prc = run_params_load(&o->params, &r, sizes);
+    if (prc)
+        return prc;
     attnc_kernel *k = NULL;
     attnc_status st = build(ctx, rc, o, &k);
     if (st) {
@@ -233,7 +253,8 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
     strbuf err;
     sb_init(&err);
     ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
-    ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL};
+    ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL,
+                         run_params_fill, &o->params};
     ref_check_result res;
     ref_check_kernel(k, &r, &sh, &co, &res);
     int code;
@@ -267,6 +288,7 @@ static int run_run(int argc, char **argv)
         code = st == ATTNC_ERR_IO ? EXIT_USER : exit_for(st);
     } else {
         code = run_loaded(ctx, rc, &o);
+        run_params_free(&o.params);
     }
     attnc_recipe_destroy(rc);
     attnc_context_destroy(ctx);
