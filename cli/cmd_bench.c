@@ -79,7 +79,7 @@ static int size_slot(const recipe *r, const char *name)
         if (!strcmp(name, std[i]))
             return i;
     for (int d = 0; d < r->grid_ndim; d++) {
-        const char *extent = r->sizes[SZ_GRID0 + d].name; /* grid(y: H): H */
+        const char *extent = r->sizes[SZ_GRID0 + d].fixed > 0 ? NULL : r->sizes[SZ_GRID0 + d].name; /* y: H -> H */
         if ((r->grid_names[d] && !strcmp(name, r->grid_names[d])) || (extent && !strcmp(name, extent)))
             return SZ_GRID0 + d;
     }
@@ -100,11 +100,12 @@ static int bind_sizes(bench_run *b, const char *spec)
         char *eq = strchr(t, '=');
         int slot = eq ? (*eq = 0, size_slot(r, t)) : -1;
         long long v = eq ? strtoll(eq + 1, NULL, 10) : 0;
-        if (slot < 0 || v < 1 || v > ((1LL << 31) - 1)) {
-            fprintf(stderr, "attnc bench: --shape: '%s' is not name=positive-number for a size of recipe %s\n", t,
-                    r->name);
-            return EXIT_USER;
-        }
+        if (slot < 0 || v < 1 || v > ((1LL << 31) - 1))
+            return cli_usage_error("bench", "--shape: '%s' is not name=positive-number for a size of recipe %s", t,
+                                   r->name);
+        if (r->sizes[slot].fixed > 0 && v != r->sizes[slot].fixed)
+            return cli_usage_error("bench", "--shape: %s is fixed to %lld by recipe %s", t,
+                                   (long long)r->sizes[slot].fixed, r->name);
         b->sizes[slot] = v;
     }
     int64_t *s = b->sizes;
@@ -117,26 +118,18 @@ static int bind_sizes(bench_run *b, const char *spec)
     if (r->grid_ndim) {
         s[SZ_TOKENS] = 1;
         for (int d = 0; d < r->grid_ndim; d++) {
-            if (s[SZ_GRID0 + d] < 0) {
-                const char *extent = r->sizes[SZ_GRID0 + d].name;
-                fprintf(stderr, "attnc bench: --shape needs %s=N (a token grid dim)\n",
-                        extent ? extent : r->grid_names[d]);
-                return EXIT_USER;
-            }
+            if (s[SZ_GRID0 + d] < 0)
+                return cli_usage_error("bench", "--shape needs %s=N (a token grid dim)", cli_grid_dim_name(r, d));
             s[SZ_TOKENS] *= s[SZ_GRID0 + d];
         }
     }
-    if (s[SZ_TOKENS] < 0) {
-        fprintf(stderr, "attnc bench: --shape needs tokens=N\n");
-        return EXIT_USER;
-    }
+    if (s[SZ_TOKENS] < 0)
+        return cli_usage_error("bench", "--shape needs tokens=N");
     if (s[SZ_KV_TOKENS] < 0)
         s[SZ_KV_TOKENS] = s[SZ_TOKENS];
     for (int i = SZ_EXTRA0; i < r->nsizes && i < SZ_MAX; i++)
-        if (s[i] < 0) {
-            fprintf(stderr, "attnc bench: --shape needs %s=N\n", r->sizes[i].name);
-            return EXIT_USER;
-        }
+        if (s[i] < 0)
+            return cli_usage_error("bench", "--shape needs %s=N", r->sizes[i].name);
     for (int i = 0; i < SZ_MAX; i++)
         if (s[i] < 0)
             s[i] = 1;
@@ -286,7 +279,7 @@ static void report(const bench_run *b, const bench_opts *o)
     double dense = (double)s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS] * s[SZ_KV_TOKENS];
     strbuf sched;
     sb_init(&sched);
-    schedule_print(&sched, &b->g.k->sched);
+    schedule_print_for(&sched, &b->g.k->sched, r->family == FAMILY_LINEAR);
     if (o->json) {
         strbuf js;
         sb_init(&js);

@@ -67,7 +67,7 @@ static void dump_recipe(const recipe *r)
                   L->block, L->inter == INTER_STATE ? "state" : "chunked");
     }
     sb_puts(&sb, "  tile: ");
-    schedule_print(&sb, &r->sched);
+    schedule_print_for(&sb, &r->sched, r->family == FAMILY_LINEAR);
     sb_putc(&sb, '\n');
     fputs(sb_cstr(&sb), stdout);
     sb_free(&sb);

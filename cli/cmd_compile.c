@@ -107,11 +107,12 @@ static int tuned_schedule(const compile_cli *o, const cli_recipe *cr, const char
     char hash[33], bucket[64];
     int rc = EXIT_USER;
     const recipe *r = cr->r;
-    if (!o->shape || !tune_shape_parse(o->shape, r->grid_names, cr->grid_size_names, r->grid_ndim, &shape, &err)) {
-        fprintf(stderr, "attnc compile: --tuned needs --shape (the tuned shape bucket)%s%s\n", err.len ? ": " : "",
-                sb_cstr(&err));
+    if (!o->shape) {
+        cli_usage_error("compile", "--tuned needs --shape (the tuned shape bucket)");
         goto done;
     }
+    if (cli_tune_shape(cr, "compile", o->shape, &shape))
+        goto done;
     tune_recipe_hash(cr->text, cr->len, hash);
     tune_bucket(bucket, sizeof bucket, shape.batch, shape.heads, shape.tokens, shape.kv_tokens, r->head_dim);
     tune_db *db = tune_db_open(NULL, &note);

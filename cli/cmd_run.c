@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli_opts.h"
+#include "cli_recipe.h"
 #include "commands.h"
 #include "run_params.h"
 #include "reference/ref_check.h"
@@ -93,8 +94,9 @@ static bool set_shape_key(const recipe *r, ref_shape *sh, const char *key, int64
             *std[i] = v;
             return true;
         }
-    for (int d = 0; d < r->grid_ndim; d++)
-        if (r->sizes[SZ_GRID0 + d].name && !strcmp(key, r->sizes[SZ_GRID0 + d].name)) {
+    for (int d = 0; d < r->grid_ndim; d++) /* dims the recipe fixes are not sizes */
+        if (r->sizes[SZ_GRID0 + d].fixed <= 0 && r->sizes[SZ_GRID0 + d].name &&
+            !strcmp(key, r->sizes[SZ_GRID0 + d].name)) {
             sh->grid[d] = v;
             return true;
         }
@@ -112,7 +114,7 @@ static int unknown_size(const recipe *r, const char *key)
     const char *names[5 + SZ_MAX] = {"batch", "heads", "kv_heads", "tokens", "kv_tokens"};
     int n = 5;
     for (int s = SZ_GRID0; s < r->nsizes && s < SZ_MAX; s++)
-        if (r->sizes[s].name && (s >= SZ_EXTRA0 || s - SZ_GRID0 < r->grid_ndim))
+        if (r->sizes[s].name && r->sizes[s].fixed <= 0 && (s >= SZ_EXTRA0 || s - SZ_GRID0 < r->grid_ndim))
             names[n++] = r->sizes[s].name;
     strbuf sb;
     sb_init(&sb);
@@ -189,7 +191,7 @@ static void print_shape(const recipe *r, const ref_shape *sh, dtype dt)
     if (r->cross)
         printf(" kv_tokens=%lld", (long long)sz[SZ_KV_TOKENS]);
     for (int d = 0; d < r->grid_ndim; d++)
-        printf(" %s=%lld", r->sizes[SZ_GRID0 + d].name, (long long)sz[SZ_GRID0 + d]);
+        printf(" %s=%lld", cli_grid_dim_name(r, d), (long long)sz[SZ_GRID0 + d]);
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
         printf(" %s=%lld", r->sizes[s].name, (long long)sz[s]);
     printf(" head_dim=%d dtype=%s layout=%s\n", r->head_dim, dtype_name(dt), sh->bshd ? "bshd" : "bhsd");

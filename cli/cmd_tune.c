@@ -130,13 +130,13 @@ static int report(const tune_cli *o, const cli_recipe *cr, const char *arch, con
     return rc;
 }
 
-static void list_candidates(const schedule *c, int n)
+static void list_candidates(const schedule *c, int n, bool linear)
 {
     strbuf t;
     sb_init(&t);
     for (int i = 0; i < n; i++) {
         sb_clear(&t);
-        schedule_print(&t, &c[i]);
+        schedule_print_for(&t, &c[i], linear);
         printf("%s\n", sb_cstr(&t));
     }
     sb_free(&t);
@@ -180,7 +180,7 @@ static int tune(const tune_cli *o, const cli_recipe *cr, target_arch arch, const
     if (o->max > 0 && n > o->max)
         n = o->max;
     if (o->list) {
-        list_candidates(c, n);
+        list_candidates(c, n, r->family == FAMILY_LINEAR);
         code = EXIT_OK;
         goto done;
     }
@@ -192,11 +192,13 @@ static int tune(const tune_cli *o, const cli_recipe *cr, target_arch arch, const
         code = st == ATTNC_ERR_UNSUPPORTED || st == ATTNC_ERR_RECIPE ? EXIT_USER : EXIT_INTERNAL;
         goto done;
     }
+    tuner_options opts = o->opts;
+    opts.linear = r->family == FAMILY_LINEAR;
     progress p = {isatty(2) != 0, -1};
     tuner_hooks h = tune_bench_hooks(bench);
     h.progress = on_progress;
     h.progress_user = &p;
-    code = report(o, cr, arch_name, sh, res, n, tuner_run(c, n, &o->opts, &h, res));
+    code = report(o, cr, arch_name, sh, res, n, tuner_run(c, n, &opts, &h, res));
 done:
     tune_bench_destroy(bench);
     attnc_recipe_destroy(rc);
@@ -221,10 +223,8 @@ static int run_tune(int argc, char **argv)
     tune_shape sh;
     strbuf err;
     sb_init(&err);
-    if (rc == EXIT_OK && !tune_shape_parse(o.shape, cr.r->grid_names, cr.grid_size_names, cr.r->grid_ndim, &sh, &err)) {
-        fprintf(stderr, "attnc tune: %s\n", sb_cstr(&err));
-        rc = EXIT_USER;
-    }
+    if (rc == EXIT_OK)
+        rc = cli_tune_shape(&cr, "tune", o.shape, &sh);
     if (rc == EXIT_OK)
         rc = pick_arch(&o, &arch, &arch_name);
     if (rc == EXIT_OK && !frontend_target_ok(cr.r, arch, &err)) {

@@ -17,7 +17,7 @@ static void set_schedule_text(attnc_kernel *k)
 {
     strbuf sb;
     sb_init(&sb);
-    schedule_print(&sb, &k->sched);
+    schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
     snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
     sb_free(&sb);
 }

@@ -94,7 +94,7 @@ static void gpu_schedule(attnc_kernel *k, const attnc_build_options *o, target_a
     k->sched = nvptx_default_schedule(k->r, arch);
     strbuf sb;
     sb_init(&sb);
-    schedule_print(&sb, &k->sched);
+    schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
     snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
     sb_free(&sb);
 }
