@@ -19,6 +19,8 @@ _Static_assert(ATTNC_MAX_BATCH == SIZE_LIMIT_BATCH && ATTNC_MAX_HEADS == SIZE_LI
                "attnc.h's limits are ir/expr.h's");
 
 static const char *const tnames[ARG_NFIXED] = {"q", "k", "v", "o", "lse"};
+/* Where batch, heads, kv_heads, tokens and kv_tokens are read from. */
+static const char *const from[] = {"q's shape[0]", "q's shape[1]", "k's shape[1]", "q's shape[2]", "k's shape[2]"};
 static const int64_t SHAPE_MAX = ((int64_t)1 << 31) - 1; /* any one extent */
 static const int64_t BYTES_MAX = (int64_t)1 << 62;        /* a tensor's span */
 
@@ -149,7 +151,6 @@ static attnc_status read_sizes(vctx *v)
     sz[SZ_TOKENS] = q->shape[2];
     sz[SZ_KV_HEADS] = kt->shape[1];
     sz[SZ_KV_TOKENS] = kt->shape[2];
-    static const char *const from[] = {"q's shape[0]", "q's shape[1]", "k's shape[1]", "q's shape[2]", "k's shape[2]"};
     static const char *const macro[] = {"ATTNC_MAX_BATCH", "ATTNC_MAX_HEADS", "ATTNC_MAX_HEADS", "ATTNC_MAX_TOKENS",
                                         "ATTNC_MAX_TOKENS"};
     for (int s = SZ_BATCH; s <= SZ_KV_TOKENS; s++)
@@ -243,7 +244,7 @@ static attnc_status check_named_sizes(vctx *v)
                 return FAIL(v, "size '%s' = %lld is over the limit %lld", nm, (long long)sz[s],
                             (long long)size_limit((size_id)s));
         } else if (s <= SZ_KV_TOKENS && fixed > 0 && sz[s] != fixed) {
-            return FAIL(v, "%s = %lld but recipe '%s' fixes it to %lld", nm, (long long)sz[s], r->name,
+            return FAIL(v, "%s = %lld (%s) but recipe '%s' fixes it to %lld", nm, (long long)sz[s], from[s], r->name,
                         (long long)fixed);
         }
     }

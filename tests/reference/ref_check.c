@@ -75,12 +75,17 @@ void ref_min_extents(const recipe *r, int64_t *mins)
 void ref_default_shape(const recipe *r, ref_shape *sh)
 {
     memset(sh, 0, sizeof *sh);
-    sh->batch = 1;
-    sh->heads = 2;
-    sh->kv_heads = r->gqa ? 1 : 0;
+    const recipe_size *z = r->sizes;
+    sh->batch = z[SZ_BATCH].fixed > 0 ? z[SZ_BATCH].fixed : 1;
+    int64_t kvh = z[SZ_KV_HEADS].fixed;
+    sh->heads = z[SZ_HEADS].fixed > 0 ? z[SZ_HEADS].fixed : kvh > 0 ? 2 * kvh : 2;
+    sh->kv_heads = r->gqa ? (kvh > 0 ? kvh : 1) : 0;
     int64_t mins[3];
     ref_min_extents(r, mins);
-    sh->tokens = r->grid_ndim > 0 ? 0 : mins[0] + 5 > 200 ? mins[0] + 5 : 200; /* grids: the product */
+    sh->tokens = r->grid_ndim > 0 ? 0 /* grids: the product */
+               : z[SZ_TOKENS].fixed > 0 ? z[SZ_TOKENS].fixed
+               : mins[0] + 5 > 200 ? mins[0] + 5 : 200;
+    sh->kv_tokens = z[SZ_KV_TOKENS].fixed > 0 ? z[SZ_KV_TOKENS].fixed : 0;
     for (int d = 0; d < r->grid_ndim; d++) {
         int64_t e = r->grid_ndim == 3 ? 7 : 13;
         sh->grid[d] = r->sizes[SZ_GRID0 + d].fixed > 0 ? 0 : (mins[d] + 5 > e ? mins[d] + 5 : e);

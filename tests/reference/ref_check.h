@@ -60,8 +60,9 @@ void ref_min_extents(const recipe *r, int64_t *mins);
 
 /* The small default shape of `attnc run` (its --help states it): batch 1,
  * 2 heads (1 kv head with GQA), 200 tokens; grid dims 13 (2-D) or 7 (3-D),
- * raised to the mask's minimum + 5; fixed dims as the recipe says. None of
- * these divide the usual tiles. */
+ * raised to the mask's minimum + 5; sizes the recipe fixes (batch, heads,
+ * kv_heads, tokens, kv_tokens, grid dims) as it says. None of these divide
+ * the usual tiles. */
 void ref_default_shape(const recipe *r, ref_shape *sh);
 
 /* Resolves every size of the shape for recipe r (grid, extras, kv); a

@@ -32,6 +32,11 @@ static const char *BLOCKS = "recipe blocks\n"
                             "param  table : u8 [nqb, nkb]\n"
                             "mask   blocks(table, bq: 16, bk: 16)\n";
 
+static const char *FIXED = "recipe fixed\n"
+                           "input  q    : f32 [2, 4, tokens, 16]\n"
+                           "input  k, v : f32 [2, 2, 24, 16]\n"
+                           "mask   k.t < q.t + heads\n";
+
 enum { D = 16, NBUF = 4096 };
 
 typedef struct fixture {
@@ -303,13 +308,53 @@ static void no_keys(void **state)
     free(f);
 }
 
+/* Issue #12 item 6: sizes a recipe fixes with a number are checked at
+ * launch, each refusal naming the size, where it was read and the value. */
+static void fixed_sizes(void **state)
+{
+    (void)state;
+    fixture *f = calloc(1, sizeof *f);
+    build(f, FIXED);
+    struct {
+        int64_t b, h, t, kvh, kvt;
+        const char *what;
+    } cases[] = {
+        {1, 4, 5, 2, 24, "batch = 1 (q's shape[0]) but recipe 'fixed' fixes it to 2"},
+        {2, 2, 5, 2, 24, "heads = 2 (q's shape[1]) but recipe 'fixed' fixes it to 4"},
+        {2, 4, 5, 1, 24, "kv_heads = 1 (k's shape[1]) but recipe 'fixed' fixes it to 2"},
+        {2, 4, 5, 2, 23, "kv_tokens = 23 (k's shape[2]) but recipe 'fixed' fixes it to 24"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        attnc_tensor q = t4(f->buf[0], cases[i].b, cases[i].h, cases[i].t);
+        attnc_tensor k = t4(f->buf[1], cases[i].b, cases[i].kvh, cases[i].kvt);
+        attnc_tensor o = t4(f->buf[3], cases[i].b, cases[i].h, cases[i].t);
+        assert_int_equal(attnc_args_set_tensor(f->a, "q", &q) | attnc_args_set_tensor(f->a, "k", &k) |
+                             attnc_args_set_tensor(f->a, "v", &k) | attnc_args_set_tensor(f->a, "o", &o),
+                         ATTNC_OK);
+        expect_rejected(f, cases[i].what);
+    }
+    /* the right sizes run; tokens (not fixed) may be anything */
+    for (int j = 0; j < NBUF; j++)
+        f->buf[0][j] = f->buf[1][j] = f->buf[2][j] = 0.001f * (float)(j % 97);
+    attnc_tensor q = t4(f->buf[0], 2, 4, 5), k = t4(f->buf[1], 2, 2, 24), v = t4(f->buf[2], 2, 2, 24);
+    attnc_tensor o = t4(f->buf[3], 2, 4, 5);
+    assert_int_equal(attnc_args_set_tensor(f->a, "q", &q) | attnc_args_set_tensor(f->a, "k", &k) |
+                         attnc_args_set_tensor(f->a, "v", &v) | attnc_args_set_tensor(f->a, "o", &o),
+                     ATTNC_OK);
+    expect_ok(f);
+    for (int j = 0; j < 2 * 4 * 5 * D; j++)
+        assert_false(isnan(f->buf[3][j]));
+    destroy(f);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(grid_product_overflow), cmocka_unit_test(size_limits),
         cmocka_unit_test(stride_products),       cmocka_unit_test(set_size_ranges),
         cmocka_unit_test(empty_launches),        cmocka_unit_test(zero_extra_sizes),
-        cmocka_unit_test(no_keys),
+        cmocka_unit_test(no_keys),               cmocka_unit_test(fixed_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,30 @@ static void empty_shapes(void **state)
         expect(rows[i], 0, NULL);
 }
 
+/* Issue #12 item 6 through the CLI: a recipe with fixed heads and kv_heads
+ * runs at its own sizes by default and checks against the reference; a
+ * --shape that contradicts it is refused at launch (exit 1). */
+static void fixed_size_recipe(void **state)
+{
+    (void)state;
+    char path[64], args[256];
+    snprintf(path, sizeof path, "/tmp/attnc_fixed_%d.attn", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("recipe fixed_heads\ninput q : bf16 [batch, 8, tokens, 64]\ninput k, v : bf16 [batch, 2, tokens, 64]\n"
+          "mask causal && k.t + heads * 4 >= q.t\n",
+          f);
+    fclose(f);
+    snprintf(args, sizeof args, "run %s --check", path);
+    cli_out r;
+    attnc(args, &r);
+    if (r.status != 0 || !strstr(r.out, "heads=8 kv_heads=2") || !strstr(r.out, "\nOK"))
+        fail_msg("exit %d\n%s\n%s", r.status, r.out, r.err);
+    snprintf(args, sizeof args, "run %s --shape heads=4 --check", path);
+    expect(args, 1, "heads = 4 (q's shape[1]) but recipe 'fixed_heads' fixes it to 8");
+    unlink(path);
+}
+
 /* The reference refuses sizes over the limits or a grid that does not
  * multiply to tokens, and computes nothing (true) for an empty problem. */
 static void reference_sizes(void **state)
@@ -146,6 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hostile_shapes),
         cmocka_unit_test(empty_shapes),
+        cmocka_unit_test(fixed_size_recipe),
         cmocka_unit_test(reference_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
