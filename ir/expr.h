@@ -9,8 +9,13 @@
  * them, and the fp64 reference interprets them independently.
  *
  * Semantics, exactly (docs/recipe-language.md repeats them for users):
- *  - int is a 64-bit signed integer in the language; code generators may use
- *    32 bits where the ranges are proven to fit (token indices < 2^31).
+ *  - int is a 64-bit signed integer in the language. Arithmetic that leaves
+ *    64 bits wraps around (two's complement), in generated code, the
+ *    evaluator (expr_eval.h) and the fp64 reference alike; the front end
+ *    rejects a constant subexpression that overflows, and analyses that
+ *    assume exact arithmetic first prove nothing wraps (expr_range.h).
+ *    Code generators may use 32 bits where the ranges are proven to fit
+ *    (token indices < 2^31).
  *  - int `/` and `%` are floor division and floor modulo; a zero divisor
  *    yields 0 (never a trap) and is rejected at compile time when constant.
  *  - float is computed in f32 by generated code and f64 by the reference.
