@@ -71,7 +71,9 @@ static rng param(const expr *e, const range_env *env)
 {
     if (e->type != TY_INT)
         return NONE;
-    dtype dt = env->param_dtype && e->u.param >= 0 && e->u.param < env->nparams ? env->param_dtype[e->u.param] : DT_I64;
+    dtype dt = e->u.param >= 0 && e->u.param < env->nparams && e->u.param < RANGE_MAX_PARAMS
+                   ? env->param_dtype[e->u.param]
+                   : DT_I64;
     if (dt == DT_U8)
         return mk(0, 255);
     if (dt == DT_I32)
@@ -175,26 +177,45 @@ static rng binary(const expr *e, rng x, rng y)
     }
 }
 
-static rng range_of(const expr *e, const range_env *env)
+/* The largest |value| of any int node seen, for fits_i32. */
+typedef struct walk {
+    const range_env *env;
+    i128 maxabs;
+} walk;
+
+static rng range_of(const expr *e, walk *w);
+
+static rng note(const expr *e, walk *w)
 {
+    rng r = range_of(e, w);
+    if (e && e->type == TY_INT) {
+        i128 m = max2(r.lo < 0 ? -r.lo : r.lo, r.hi < 0 ? -r.hi : r.hi);
+        w->maxabs = max2(w->maxabs, m);
+    }
+    return r;
+}
+
+static rng range_of(const expr *e, walk *w)
+{
+    const range_env *env = w->env;
     if (!e)
         return NONE;
     switch (e->kind) {
-    case EX_UNARY: return unary(e, range_of(e->args[0], env));
+    case EX_UNARY: return unary(e, note(e->args[0], w));
     case EX_BINARY: {
-        rng x = range_of(e->args[0], env), y = range_of(e->args[1], env);
+        rng x = note(e->args[0], w), y = note(e->args[1], w);
         if (!x.fits || !y.fits) /* a part may wrap: the values below are meaningless */
             return (rng){false, 0, 0};
         return binary(e, x, y);
     }
     case EX_SELECT: {
-        rng c = range_of(e->args[0], env), t = range_of(e->args[1], env), f = range_of(e->args[2], env);
+        rng c = note(e->args[0], w), t = note(e->args[1], w), f = note(e->args[2], w);
         return (rng){c.fits && t.fits && f.fits, min2(t.lo, f.lo), max2(t.hi, f.hi)};
     }
     case EX_PARAM: {
         bool fits = true;
         for (int i = 0; i < e->nargs; i++)
-            fits = fits && range_of(e->args[i], env).fits;
+            fits = fits && note(e->args[i], w).fits;
         return both(param(e, env), fits);
     }
     default: return leaf(e, env);
@@ -203,8 +224,9 @@ static rng range_of(const expr *e, const range_env *env)
 
 int_range expr_int_range(const expr *e, const range_env *env)
 {
-    rng r = range_of(e, env);
+    walk w = {env, 0};
+    rng r = note(e, &w);
     if (!r.fits)
-        return (int_range){false, 0, 0};
-    return (int_range){true, (int64_t)r.lo, (int64_t)r.hi};
+        return (int_range){false, 0, 0, false};
+    return (int_range){true, (int64_t)r.lo, (int64_t)r.hi, w.maxabs <= INT32_MAX};
 }

@@ -20,11 +20,13 @@
 
 #include "expr.h"
 
+enum { RANGE_MAX_PARAMS = 32 };
+
 typedef struct range_env {
     int64_t size_lo[SZ_MAX], size_hi[SZ_MAX]; /* each size's possible values */
     int grid_ndim;                            /* 0: plain sequence */
-    const dtype *param_dtype;                 /* [nparams]; NULL: int params span int64 */
-    int nparams;
+    int nparams;                              /* params past it span int64 */
+    dtype param_dtype[RANGE_MAX_PARAMS];      /* element types (int ones bound the values) */
 } range_env;
 
 /* Sizes within the limits of expr.h (SIZE_LIMIT_*), or exactly `fixed[id]`
@@ -34,6 +36,7 @@ void range_env_init(range_env *env, int grid_ndim, const int64_t *fixed);
 typedef struct int_range {
     bool fits;      /* no integer operation of the expression can overflow */
     int64_t lo, hi; /* for an int expression: its values (when fits) */
+    bool fits_i32;  /* fits, and every int value inside (leaves included) fits in 32 bits */
 } int_range;
 
 int_range expr_int_range(const expr *e, const range_env *env);

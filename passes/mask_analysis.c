@@ -9,7 +9,6 @@
  * a derived test or bound only when it cannot overflow either
  * (ir/expr_range.h); otherwise every tile pair is partial and the mask is
  * evaluated per element, with the language's exact semantics. */
-#include "../ir/expr_range.h"
 #include "mask_analysis.h"
 #include "mask_sym.h"
 #include "passes.h"
@@ -21,19 +20,15 @@ static bool uses_head(const expr *m)
     return expr_uses_kind(m, EX_HEAD) || expr_uses_kind(m, EX_KV_HEAD);
 }
 
-/* The launches r allows: fixed sizes as fixed, the others up to their
- * limits, int params within their element types. */
-static void recipe_range_env(arena *a, const recipe *r, range_env *env)
+void mask_range_env(const recipe *r, range_env *env)
 {
     int64_t fixed[SZ_MAX];
     for (int i = 0; i < SZ_MAX; i++)
         fixed[i] = r->sizes[i].fixed;
     range_env_init(env, r->grid_ndim, fixed);
-    dtype *dt = r->nparams > 0 ? ARENA_ARRAY(a, dtype, r->nparams) : NULL;
-    for (int i = 0; dt && i < r->nparams; i++)
-        dt[i] = r->params[i].dtype;
-    env->param_dtype = dt; /* NULL (arena failure): every int param spans int64 */
-    env->nparams = dt ? r->nparams : 0;
+    env->nparams = r->nparams < RANGE_MAX_PARAMS ? r->nparams : RANGE_MAX_PARAMS;
+    for (int i = 0; i < env->nparams; i++)
+        env->param_dtype[i] = r->params[i].dtype;
 }
 
 static bool fits(const expr *e, const range_env *env)
@@ -75,7 +70,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     }
     out->uses_head = uses_head(r->mask);
     range_env env;
-    recipe_range_env(a, r, &env);
+    mask_range_env(r, &env);
     bool exact = fits(r->mask, &env);
     sym_ctx c = {a, r->grid_ndim};
     sym_bool b = exact ? sym_cond(&c, r->mask) : (sym_bool){ex_bool(a, false), ex_bool(a, false)};

@@ -442,10 +442,12 @@ static bool compare(run *R, ref_check_result *res)
             res->lse = ref_compare_lse(ref_lse, R->t[T_LSE].host, nl, res->tol);
         ok = res->o.ok && (!res->has_lse || res->lse.ok);
         snprintf(res->msg, sizeof res->msg,
-                 "o: rel L2 %.3g, max abs %.3g, %zu non-finite; lse: rel L2 %.3g, max abs %.3g, %zu NaN, %zu -inf "
-                 "mismatches, %zu empty rows (tolerance %.0e)",
-                 res->o.rel_l2, res->o.max_abs, res->o.nan_count, res->lse.rel_l2, res->lse.max_abs,
-                 res->lse.nan_count, res->lse.bad_inf, res->lse.empty_rows, res->tol);
+                 "o: rel L2 %.3g, max abs %.3g, %zu non-finite, %zu NaN missing, %zu unwritten; lse: rel L2 %.3g, "
+                 "max abs %.3g, %zu NaN, %zu NaN missing, %zu unwritten, %zu -inf mismatches, %zu empty rows, %zu NaN "
+                 "rows as required (tolerance %.0e)",
+                 res->o.rel_l2, res->o.max_abs, res->o.nan_count, res->o.nan_missing, res->o.unwritten,
+                 res->lse.rel_l2, res->lse.max_abs, res->lse.nan_count, res->lse.nan_missing, res->lse.unwritten,
+                 res->lse.bad_inf, res->lse.empty_rows, res->lse.nan_expected, res->tol);
         if (!ok)
             dump(R, ref_o, o, ref_lse, res);
     }

@@ -45,8 +45,7 @@ static void static_ranges(void **state)
     expr *idx[1] = {qt};
     expr *p = ex_param(a, 0, TY_INT, 1, idx);
     assert_false(expr_int_range(B(ADD, p, I(1)), &env).fits);
-    dtype i32 = DT_I32;
-    env.param_dtype = &i32;
+    env.param_dtype[0] = DT_I32;
     env.nparams = 1;
     assert_true(expr_int_range(B(SUB, p, I((int64_t)1 << 40)), &env).fits);
     /* floor of a float saturates (no wrap); arithmetic on it may */

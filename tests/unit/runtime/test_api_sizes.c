@@ -66,9 +66,9 @@ static void build(fixture *f, const char *text)
         attnc_kernel_build(&f->k, f->ctx, f->r, NULL))
         fail_msg("%s", attnc_context_errmsg(f->ctx));
     assert_int_equal(attnc_args_create(&f->a, f->k), ATTNC_OK);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 5; i++) /* inputs finite, outputs NaN (poison) */
         for (int j = 0; j < NBUF; j++)
-            f->buf[i][j] = NAN;
+            f->buf[i][j] = i < 3 ? 0.01f * (float)((i * 7 + j) % 53) - 0.25f : NAN;
 }
 
 static void destroy(fixture *f)
