@@ -3,9 +3,13 @@
  *
  * SCORE applies the score expression to every element and drops (-inf) the
  * ones outside the grid; the mask expression is evaluated per element only
- * when TILE_CLASS did not prove the tile pair full. SOFTMAX_UPDATE keeps a
- * row whose running max is still -inf at p = 0, alpha = 1 (no NaN from
- * -inf - -inf); FINALIZE gives O = 0 and LSE = -inf for rows with l == 0. */
+ * when TILE_CLASS did not prove the tile pair full. SOFTMAX_UPDATE
+ * exponentiates against the row max, or against 0 while the max is still
+ * -inf (so a dropped key gives exp(-inf) = 0, never -inf - -inf), exactly
+ * as the GPU's fa2_softmax does. FINALIZE gives O = 0 and LSE = -inf for
+ * rows with l == 0 (no key kept). A NaN logit, or a +inf max (+inf - +inf),
+ * makes l NaN, and the row's O and LSE come out NaN
+ * (docs/recipe-language.md §3.10). */
 #include <math.h>
 
 #include "host_gen.h"
@@ -114,11 +118,11 @@ static bool emit_softmax_update(hgen *g, const tir_op *op)
     hgen_loop_end(g, &j);
     LLVMValueRef mx = LLVMBuildLoad2(g->b, g->f32, slot, "");
     LLVMValueRef none = LLVMBuildFCmp(g->b, LLVMRealOEQ, mx, hc_f32(g, -INFINITY), "");
-    LLVMValueRef a = LLVMBuildSelect(g->b, none, hc_f32(g, 1.0), exp_f(g, op->base2, LLVMBuildFSub(g->b, m_old, mx, "")), "");
+    LLVMValueRef base = LLVMBuildSelect(g->b, none, hc_f32(g, 0.0), mx, "");
+    LLVMValueRef a = exp_f(g, op->base2, LLVMBuildFSub(g->b, m_old, base, "")); /* 0 while nothing is kept */
     LLVMBuildStore(g->b, hc_f32(g, 0.0), slot);
     hloop j2 = hgen_loop_begin(g, zero, hc_i64(g, t->cols));
-    LLVMValueRef e = exp_f(g, op->base2, LLVMBuildFSub(g->b, hgen_load_elem(g, t, i.iv, j2.iv), mx, ""));
-    e = LLVMBuildSelect(g->b, none, hc_f32(g, 0.0), e, "");
+    LLVMValueRef e = exp_f(g, op->base2, LLVMBuildFSub(g->b, hgen_load_elem(g, t, i.iv, j2.iv), base, ""));
     hgen_store_elem(g, p, i.iv, j2.iv, e);
     LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->f32, slot, ""), e, ""), slot);
     hgen_loop_end(g, &j2);
@@ -185,18 +189,19 @@ static bool emit_finalize(hgen *g, const tir_op *op)
     LLVMValueRef zero = hc_i64(g, 0);
     hloop i = hgen_loop_begin(g, zero, hc_i64(g, acc->rows));
     LLVMValueRef lv = hgen_load_elem(g, l, i.iv, zero);
-    LLVMValueRef pos = LLVMBuildFCmp(g->b, LLVMRealOGT, lv, hc_f32(g, 0.0), "");
+    /* l == 0: no key kept (O = 0, LSE = -inf); l NaN: a NaN row, kept NaN */
+    LLVMValueRef live = LLVMBuildFCmp(g->b, LLVMRealUNE, lv, hc_f32(g, 0.0), "");
     LLVMValueRef inv = LLVMBuildFDiv(g->b, hc_f32(g, 1.0), lv, "");
     hloop j = hgen_loop_begin(g, zero, hc_i64(g, acc->cols));
     LLVMValueRef x = LLVMBuildFMul(g->b, hgen_load_elem(g, acc, i.iv, j.iv), inv, "");
-    hgen_store_elem(g, o, i.iv, j.iv, LLVMBuildSelect(g->b, pos, x, hc_f32(g, 0.0), ""));
+    hgen_store_elem(g, o, i.iv, j.iv, LLVMBuildSelect(g->b, live, x, hc_f32(g, 0.0), ""));
     hgen_loop_end(g, &j);
     if (lse) {
         LLVMValueRef mv = hgen_load_elem(g, m, i.iv, zero);
         if (op->base2)
             mv = LLVMBuildFMul(g->b, mv, hc_f32(g, LN2), "");
         LLVMValueRef v = LLVMBuildFAdd(g->b, mv, hgen_call_f32(g, "llvm.log", lv), "");
-        hgen_store_elem(g, lse, i.iv, zero, LLVMBuildSelect(g->b, pos, v, hc_f32(g, -INFINITY), ""));
+        hgen_store_elem(g, lse, i.iv, zero, LLVMBuildSelect(g->b, live, v, hc_f32(g, -INFINITY), ""));
     }
     hgen_loop_end(g, &i);
     return true;

@@ -4,6 +4,7 @@
  * are powers of two, so a token's place inside a box is shifts and masks. */
 #include <math.h>
 
+#include "../passes/mask_analysis.h"
 #include "nvptx_fa2.h"
 
 static int ilog2(int v)
@@ -126,6 +127,19 @@ void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
     }
 }
 
+/* A key-tile bound v clamped: at least lo (is_lo) or at most hi. An i64 v
+ * (an expression that needs 64 bits, fa2_emit) is clamped to [lo, hi] in
+ * 64 bits first, so narrowing it keeps its meaning. */
+static LLVMValueRef clamp_index(fa2 *f, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi, bool is_lo)
+{
+    nv_ctx *nv = &f->nv;
+    if (LLVMTypeOf(v) == nv->i32)
+        return is_lo ? nv_smax(nv, v, lo) : nv_smin(nv, v, hi);
+    LLVMValueRef lo64 = LLVMBuildSExt(nv->b, lo, nv->i64, ""), hi64 = LLVMBuildSExt(nv->b, hi, nv->i64, "");
+    v = nv_smin(nv, nv_smax(nv, v, lo64), hi64);
+    return LLVMBuildTrunc(nv->b, v, nv->i32, "");
+}
+
 void fa2_range(fa2 *f)
 {
     const fa_plan *p = f->p;
@@ -135,8 +149,8 @@ void fa2_range(fa2 *f)
         LLVMValueRef last = LLVMBuildSub(f->nv.b, f->nkt[d], nv_i32(&f->nv, 1), "");
         LLVMValueRef lo = nv_i32(&f->nv, 0), hi = last;
         if (p->range == RANGE_BOUNDS) {
-            lo = nv_smax(&f->nv, fa2_emit(f, p->lo[d]), lo);
-            hi = nv_smin(&f->nv, fa2_emit(f, p->hi[d]), last);
+            lo = clamp_index(f, fa2_emit(f, p->lo[d]), lo, add(f, last, nv_i32(&f->nv, 1)), true);
+            hi = clamp_index(f, fa2_emit(f, p->hi[d]), nv_i32(&f->nv, -1), last, false);
         }
         LLVMValueRef cnt = add(f, LLVMBuildSub(f->nv.b, hi, lo, ""), nv_i32(&f->nv, 1));
         f->r_lo[d] = lo;
@@ -250,8 +264,8 @@ static LLVMValueRef load_elem(fa2 *f, dtype dt, LLVMValueRef ptr)
     }
     case DT_F16:
         return LLVMBuildFPExt(nv->b, LLVMBuildLoad2(nv->b, nv->f16, ptr, ""), nv->f32, "");
-    case DT_I64:
-        return LLVMBuildTrunc(nv->b, LLVMBuildLoad2(nv->b, nv->i64, ptr, ""), nv->i32, "");
+    case DT_I64: /* whole: emit_expr narrows it when the expression is in 32 bits */
+        return LLVMBuildLoad2(nv->b, nv->i64, ptr, "");
     case DT_U8:
         return LLVMBuildZExt(nv->b, LLVMBuildLoad2(nv->b, nv->i8, ptr, ""), nv->i32, "");
     default:
@@ -283,13 +297,27 @@ static LLVMValueRef env_param(void *user, int param, LLVMValueRef *idx, int n)
     return load_elem(f, rp->dtype, nv_gep(&f->nv, f->param[param], off));
 }
 
+/* Ints are computed in 32 bits when every int value of e provably fits
+ * (ir/expr_range.h, over every launch the recipe allows), else in 64 bits
+ * like the language (and the host, and the reference): a big constant, an
+ * i64 param or a product that can pass 2^31 is never truncated. */
+static bool fits_i32(const fa2 *f, const expr *e)
+{
+    range_env env;
+    if (f->p->r)
+        mask_range_env(f->p->r, &env);
+    else
+        range_env_init(&env, f->p->grid_ndim, NULL);
+    return expr_int_range(e, &env).fits_i32;
+}
+
 LLVMValueRef fa2_emit(fa2 *f, const expr *e)
 {
     expr_env env = {
         .ctx = f->nv.c,
         .module = f->nv.m,
         .builder = f->nv.b,
-        .int_ty = f->nv.i32,
+        .int_ty = !e || fits_i32(f, e) ? f->nv.i32 : f->nv.i64,
         .nvptx = true,
         .coord = env_coord,
         .size = env_size,

@@ -7,7 +7,9 @@
  * otherwise it is multiplied by log2(e)), so m is a log2 max and
  * LSE = (m + log2 l) * ln 2. A row that has kept no key yet has m = -inf; it
  * exponentiates against 0 instead, so no inf - inf arises, and at the end
- * l == 0 gives O = 0 and LSE = -inf. */
+ * l == 0 gives O = 0 and LSE = -inf. A NaN logit, or a +inf max (+inf -
+ * +inf), makes l NaN, which the final test lets through: that row's O and
+ * LSE are NaN (docs/recipe-language.md §3.10), at no cost in the loop. */
 #include <math.h>
 
 #include "nvptx_fa2.h"
@@ -151,7 +153,8 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
     const fa_plan *p = f->p;
     LLVMBuilderRef b = f->nv.b;
     LLVMValueRef lsum = quad_sum(f, l);
-    LLVMValueRef live = LLVMBuildFCmp(b, LLVMRealOGT, lsum, nv_f32(&f->nv, 0), "");
+    /* l == 0: no key kept (O = 0, LSE = -inf); l NaN: a NaN row, kept NaN */
+    LLVMValueRef live = LLVMBuildFCmp(b, LLVMRealUNE, lsum, nv_f32(&f->nv, 0), "");
     LLVMValueRef inv = LLVMBuildSelect(b, live, nv_rcp(&f->nv, lsum), nv_f32(&f->nv, 0), "");
     LLVMValueRef lse = LLVMBuildFAdd(b, m, nv_lg2(&f->nv, lsum), "");
     lse = LLVMBuildSelect(b, live, LLVMBuildFMul(b, lse, nv_f32(&f->nv, LN2), ""), nv_f32(&f->nv, -INFINITY), "");

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../ir/expr_eval.h"
+#include "../support/checked.h"
 #include "sema.h"
 
 const char *fe_type_name(expr_type t)
@@ -231,6 +233,46 @@ static bool want(sema *S, const node *at, expr *e, bool numeric, const char *wha
     return false;
 }
 
+/* An int operation on constant ints is folded when the recipe is checked:
+ * exactly, so a constant that does not fit in 64 bits is an error at the
+ * operation (docs/recipe-language.md §3.9). Other nodes come back as they
+ * are. Only e's own operands are looked at (they were folded when built). */
+static expr *fold_const(sema *S, const node *at, expr *e)
+{
+    if (!e || e->type != TY_INT || (e->kind != EX_UNARY && e->kind != EX_BINARY))
+        return e;
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i]->kind != EX_CONST_INT)
+            return e;
+    int64_t x = e->args[0]->u.ival, y = e->nargs > 1 ? e->args[1]->u.ival : 0, v;
+    bool ok = true;
+    if (e->kind == EX_UNARY) {
+        if (e->u.unop == UN_NEG)
+            ok = ck_neg(x, &v);
+        else if (e->u.unop == UN_ABS)
+            ok = ck_abs(x, &v);
+        else
+            return e;
+    } else {
+        switch (e->u.binop) {
+        case BIN_ADD: ok = ck_add(x, y, &v); break;
+        case BIN_SUB: ok = ck_sub(x, y, &v); break;
+        case BIN_MUL: ok = ck_mul(x, y, &v); break;
+        case BIN_DIV: ok = !(x == INT64_MIN && y == -1), v = expr_floordiv(x, y); break;
+        case BIN_MOD: v = expr_floormod(x, y); break;
+        case BIN_MIN: v = x < y ? x : y; break;
+        case BIN_MAX: v = x > y ? x : y; break;
+        default: return e;
+        }
+    }
+    if (!ok) {
+        diag_error(S->d, at->span, "ints are 64-bit: -9223372036854775808 to 9223372036854775807",
+                   "constant overflows 64-bit int");
+        return NULL;
+    }
+    return ex_int(S->a, v);
+}
+
 static expr *check_unary(sema *S, const node *n)
 {
     expr *x = fe_sema_expr(S, n->args[0]);
@@ -242,11 +284,9 @@ static expr *check_unary(sema *S, const node *n)
     }
     if (!want(S, n->args[0], x, true, "'-'"))
         return NULL;
-    if (x->kind == EX_CONST_INT && x->u.ival != INT64_MIN)
-        return ex_int(S->a, -x->u.ival);
     if (x->kind == EX_CONST_FLOAT)
         return ex_float(S->a, -x->u.fval);
-    return ex_unary(S->a, UN_NEG, x);
+    return fold_const(S, n, ex_unary(S->a, UN_NEG, x));
 }
 
 static expr_binop binop_of(int op)
@@ -298,7 +338,7 @@ static expr *check_binary(sema *S, const node *n)
         diag_error(S->d, n->args[1]->span, NULL, "division by zero");
         return NULL;
     }
-    return ex_binary(S->a, op, l, r);
+    return fold_const(S, n, ex_binary(S->a, op, l, r));
 }
 
 typedef struct func_info {
@@ -320,10 +360,10 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
         if (!want(S, n->args[i], x[i], true, arena_printf(a, "'%s'", name)))
             return NULL;
     switch (f) {
-    case 0: return ex_binary(a, BIN_MIN, x[0], x[1]);
-    case 1: return ex_binary(a, BIN_MAX, x[0], x[1]);
-    case 2: return ex_unary(a, UN_ABS, x[0]);
-    case 3: return ex_binary(a, BIN_MIN, ex_binary(a, BIN_MAX, x[0], x[1]), x[2]);
+    case 0: return fold_const(S, n, ex_binary(a, BIN_MIN, x[0], x[1]));
+    case 1: return fold_const(S, n, ex_binary(a, BIN_MAX, x[0], x[1]));
+    case 2: return fold_const(S, n, ex_unary(a, UN_ABS, x[0]));
+    case 3: return fold_const(S, n, ex_binary(a, BIN_MIN, fold_const(S, n, ex_binary(a, BIN_MAX, x[0], x[1])), x[2]));
     case 4:
         if (!want(S, n->args[0], x[0], false, "the condition of 'select'"))
             return NULL;
@@ -349,7 +389,8 @@ static expr *apply_func(sema *S, const node *n, int f, expr **x)
                        fe_type_name(x[0]->type));
             return NULL;
         }
-        expr *num = to_float(S, ex_binary(a, BIN_MUL, ex_int(a, -8), ex_binary(a, BIN_ADD, x[0], ex_int(a, 1))));
+        expr *h1 = fold_const(S, n, ex_binary(a, BIN_ADD, x[0], ex_int(a, 1)));
+        expr *num = to_float(S, fold_const(S, n, ex_binary(a, BIN_MUL, ex_int(a, -8), h1)));
         expr *expo = ex_binary(a, BIN_DIV, num, to_float(S, fe_size_expr(S, SZ_HEADS)));
         return ex_unary(a, UN_EXP, ex_binary(a, BIN_MUL, expo, ex_float(a, M_LN2)));
     }

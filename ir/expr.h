@@ -9,8 +9,13 @@
  * them, and the fp64 reference interprets them independently.
  *
  * Semantics, exactly (docs/recipe-language.md repeats them for users):
- *  - int is a 64-bit signed integer in the language; code generators may use
- *    32 bits where the ranges are proven to fit (token indices < 2^31).
+ *  - int is a 64-bit signed integer in the language. Arithmetic that leaves
+ *    64 bits wraps around (two's complement), in generated code, the
+ *    evaluator (expr_eval.h) and the fp64 reference alike; the front end
+ *    rejects a constant subexpression that overflows, and analyses that
+ *    assume exact arithmetic first prove nothing wraps (expr_range.h).
+ *    Code generators may use 32 bits where the ranges are proven to fit
+ *    (token indices < 2^31).
  *  - int `/` and `%` are floor division and floor modulo; a zero divisor
  *    yields 0 (never a trap) and is rejected at compile time when constant.
  *  - float is computed in f32 by generated code and f64 by the reference.
@@ -49,6 +54,18 @@ typedef enum {
     SZ_EXTRA0, /* further names used in param shapes, numbered in order of first use */
     SZ_MAX = SZ_EXTRA0 + 8
 } size_id;
+
+/* The largest value of each size (docs/recipe-language.md §3.3; attnc.h
+ * repeats them as ATTNC_MAX_*). batch and heads are CUDA grid dimensions;
+ * tokens leave a factor of two of headroom in the kernels' 32-bit token
+ * arithmetic (a tile past the end, ceil divisions); grid extents are bound by
+ * tokens (their product); extra sizes only index params. The front end
+ * rejects fixed sizes above them, a launch rejects bound sizes above them. */
+#define SIZE_LIMIT_BATCH ((int64_t)65535)
+#define SIZE_LIMIT_HEADS ((int64_t)65535)
+#define SIZE_LIMIT_TOKENS ((int64_t)1 << 30)
+#define SIZE_LIMIT_EXTRA ((int64_t)2147483647)
+int64_t size_limit(size_id id);
 
 /* Which side of the pair a coordinate belongs to. */
 typedef enum { SIDE_Q, SIDE_K } coord_side;

@@ -25,13 +25,10 @@ int64_t expr_floormod(int64_t a, int64_t b)
     return m;
 }
 
-/* Saturating arithmetic: analysis expressions may combine large sizes. */
-static int64_t sat(__int128 v)
+/* Two's complement wrap-around, the language's int semantics (expr.h), as
+ * generated code computes it; computed in unsigned so C has no overflow. */
+static int64_t wrap(uint64_t v)
 {
-    if (v > INT64_MAX)
-        return INT64_MAX;
-    if (v < INT64_MIN)
-        return INT64_MIN;
     return (int64_t)v;
 }
 
@@ -104,7 +101,7 @@ static bool eval_unary(const expr *e, expr_val x, expr_val *out)
         if (x.type == TY_FLOAT)
             out->f = -x.f;
         else
-            out->i = sat(-(__int128)x.i);
+            out->i = wrap(0 - (uint64_t)x.i);
         return true;
     case UN_NOT:
         out->i = !x.i;
@@ -113,7 +110,7 @@ static bool eval_unary(const expr *e, expr_val x, expr_val *out)
         if (x.type == TY_FLOAT)
             out->f = fabs(x.f);
         else
-            out->i = sat(x.i < 0 ? -(__int128)x.i : x.i);
+            out->i = x.i < 0 ? wrap(0 - (uint64_t)x.i) : x.i; /* abs(INT64_MIN) wraps to itself */
         return true;
     case UN_EXP: out->f = exp(as_f(x)); return true;
     case UN_LOG: out->f = log(as_f(x)); return true;
@@ -171,9 +168,9 @@ static double float_arith(expr_binop op, double x, double y)
 static int64_t int_arith(expr_binop op, int64_t x, int64_t y)
 {
     switch (op) {
-    case BIN_ADD: return sat((__int128)x + y);
-    case BIN_SUB: return sat((__int128)x - y);
-    case BIN_MUL: return sat((__int128)x * y);
+    case BIN_ADD: return wrap((uint64_t)x + (uint64_t)y);
+    case BIN_SUB: return wrap((uint64_t)x - (uint64_t)y);
+    case BIN_MUL: return wrap((uint64_t)x * (uint64_t)y);
     case BIN_DIV: return expr_floordiv(x, y);
     case BIN_MOD: return expr_floormod(x, y);
     case BIN_MIN: return x < y ? x : y;

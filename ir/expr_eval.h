@@ -3,8 +3,8 @@
  *
  * Used by mask analysis (evaluating range/class expressions over concrete
  * box corners), the block-table builder and tests (brute-force masks). The
- * semantics are expr.h's: 64-bit ints, floor div/mod, a zero divisor gives
- * 0. Runtime tensors (EX_PARAM) and the score `s` cannot be evaluated here:
+ * semantics are expr.h's: 64-bit ints that wrap around on overflow, floor
+ * div/mod, a zero divisor gives 0. Runtime tensors (EX_PARAM) and the score `s` cannot be evaluated here:
  * expr_eval returns false for them. For a plain sequence (no token grid)
  * coordinate dim 0 and the flat index t are the same number.
  */

@@ -1,7 +1,14 @@
 /* mask_analysis.c — the mask_analysis pass: fills the kernel's kv_range op
  * (mode and closed-form tile bounds) and tile_class op (full/empty tests)
  * from mask_analyze(). The concrete evaluators live in mask_eval.c, the
- * range derivation in mask_bounds.c, the interval rules in mask_sym.c. */
+ * range derivation in mask_bounds.c, the interval rules in mask_sym.c.
+ *
+ * Those rules compute with exact integers, while the language's ints wrap
+ * on overflow. So the analysis only applies to a mask none of whose integer
+ * operations can overflow for any launch within the size limits, and keeps
+ * a derived test or bound only when it cannot overflow either
+ * (ir/expr_range.h); otherwise every tile pair is partial and the mask is
+ * evaluated per element, with the language's exact semantics. */
 #include "mask_analysis.h"
 #include "mask_sym.h"
 #include "passes.h"
@@ -11,6 +18,38 @@ bool mask_bounds_derive(arena *a, const recipe *r, mask_info *mi);
 static bool uses_head(const expr *m)
 {
     return expr_uses_kind(m, EX_HEAD) || expr_uses_kind(m, EX_KV_HEAD);
+}
+
+void mask_range_env(const recipe *r, range_env *env)
+{
+    int64_t fixed[SZ_MAX];
+    for (int i = 0; i < SZ_MAX; i++)
+        fixed[i] = r->sizes[i].fixed;
+    range_env_init(env, r->grid_ndim, fixed);
+    env->nparams = r->nparams < RANGE_MAX_PARAMS ? r->nparams : RANGE_MAX_PARAMS;
+    for (int i = 0; i < env->nparams; i++)
+        env->param_dtype[i] = r->params[i].dtype;
+}
+
+static bool fits(const expr *e, const range_env *env)
+{
+    return expr_int_range(e, env).fits;
+}
+
+/* Drops every derived test or bound that could overflow when evaluated. */
+static void keep_exact(arena *a, const range_env *env, mask_info *mi)
+{
+    if (!fits(mi->full, env))
+        mi->full = ex_bool(a, false);
+    if (!fits(mi->empty, env))
+        mi->empty = ex_bool(a, false);
+    if (mi->mode != RANGE_BOUNDS)
+        return;
+    for (int d = 0; d < mi->ndims; d++)
+        if (!fits(mi->range_lo[d], env) || !fits(mi->range_hi[d], env)) {
+            mi->mode = expr_uses_kind(mi->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
+            return;
+        }
 }
 
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
@@ -30,14 +69,18 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
         return out->full && out->empty;
     }
     out->uses_head = uses_head(r->mask);
+    range_env env;
+    mask_range_env(r, &env);
+    bool exact = fits(r->mask, &env);
     sym_ctx c = {a, r->grid_ndim};
-    sym_bool b = sym_cond(&c, r->mask);
+    sym_bool b = exact ? sym_cond(&c, r->mask) : (sym_bool){ex_bool(a, false), ex_bool(a, false)};
     out->full = b.must_true;
     out->empty = b.must_false;
-    if (mask_bounds_derive(a, r, out))
+    if (exact && mask_bounds_derive(a, r, out))
         out->mode = RANGE_BOUNDS;
     else
         out->mode = expr_uses_kind(r->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
+    keep_exact(a, &env, out);
     return !a->failed && out->full && out->empty;
 }
 

@@ -26,6 +26,7 @@
 
 #include "../frontend/recipe.h"
 #include "../ir/expr_eval.h"
+#include "../ir/expr_range.h"
 #include "../ir/tile_ir.h"
 
 typedef enum { MASK_EMPTY, MASK_FULL, MASK_PARTIAL } mask_class;
@@ -40,6 +41,10 @@ typedef struct mask_info {
     const expr *mask;   /* the recipe's mask (NULL: keep all) */
     bool uses_head;     /* the mask reads head or kv_head */
 } mask_info;
+
+/* The launches recipe r allows, for ir/expr_range.h: fixed sizes as fixed,
+ * the others up to their limits, int params within their element types. */
+void mask_range_env(const recipe *r, range_env *env);
 
 /* Analyses r's mask under s. False only when the arena ran out. */
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out);

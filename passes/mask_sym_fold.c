@@ -1,7 +1,12 @@
 /* mask_sym_fold.c — folding expression constructors for the analyses: fold
  * constant operands, drop x+0, x*1, x div 1, true&&x ... so the range and
- * class expressions printed in the IR stay short. See mask_sym.h. */
+ * class expressions printed in the IR stay short. See mask_sym.h.
+ *
+ * A fold happens only when its result is exact: constants that would
+ * overflow 64 bits are left as the operation they are (support/checked.h),
+ * so folding never changes a value, wrapped or not. */
 #include "../ir/expr_eval.h"
+#include "../support/checked.h"
 #include "mask_sym.h"
 
 bool s_is_int(const expr *e, int64_t v)
@@ -24,8 +29,13 @@ static bool is_const(const expr *e)
     return e && (e->kind == EX_CONST_INT || e->kind == EX_CONST_BOOL);
 }
 
+/* l op r for two constants; NULL when an int result would overflow. */
 static expr *fold_const(arena *a, expr_binop op, expr *l, expr *r)
 {
+    int64_t x = l->u.ival, y = r->u.ival, exact;
+    if ((op == BIN_ADD && !ck_add(x, y, &exact)) || (op == BIN_SUB && !ck_sub(x, y, &exact)) ||
+        (op == BIN_MUL && !ck_mul(x, y, &exact)) || (op == BIN_DIV && x == INT64_MIN && y == -1))
+        return NULL;
     expr tmp = {.kind = EX_BINARY, .u.binop = op};
     expr *args[2] = {l, r};
     tmp.nargs = 2;
@@ -91,12 +101,13 @@ static expr *fold_offset(arena *a, expr_binop op, expr *l, expr *r)
         return NULL;
     if ((l->u.binop != BIN_ADD && l->u.binop != BIN_SUB) || l->args[1]->kind != EX_CONST_INT)
         return NULL;
-    int64_t c1 = l->u.binop == BIN_ADD ? l->args[1]->u.ival : -l->args[1]->u.ival;
-    int64_t c2 = op == BIN_ADD ? r->u.ival : -r->u.ival;
-    int64_t c = c1 + c2;
+    int64_t c1 = l->args[1]->u.ival, c2 = r->u.ival, c, neg;
+    if ((l->u.binop == BIN_SUB && !ck_neg(c1, &c1)) || (op == BIN_SUB && !ck_neg(c2, &c2)) || !ck_add(c1, c2, &c) ||
+        !ck_neg(c, &neg))
+        return NULL; /* not exact in 64 bits: leave (x + c1) + c2 as it is */
     if (c == 0)
         return l->args[0];
-    return c > 0 ? ex_binary(a, BIN_ADD, l->args[0], ex_int(a, c)) : ex_binary(a, BIN_SUB, l->args[0], ex_int(a, -c));
+    return c > 0 ? ex_binary(a, BIN_ADD, l->args[0], ex_int(a, c)) : ex_binary(a, BIN_SUB, l->args[0], ex_int(a, neg));
 }
 
 expr *s_bin(arena *a, expr_binop op, expr *l, expr *r)
@@ -105,14 +116,14 @@ expr *s_bin(arena *a, expr_binop op, expr *l, expr *r)
         return NULL;
     if (op == BIN_AND || op == BIN_OR)
         return fold_logic(a, op, l, r);
-    if (is_const(l) && is_const(r) && l->type != TY_FLOAT && r->type != TY_FLOAT)
-        return fold_const(a, op, l, r);
-    expr *f = fold_identity(a, op, l, r);
+    expr *f = is_const(l) && is_const(r) && l->type != TY_FLOAT && r->type != TY_FLOAT ? fold_const(a, op, l, r) : NULL;
+    if (!f)
+        f = fold_identity(a, op, l, r);
     if (!f)
         f = fold_offset(a, op, l, r);
     if (f)
         return f;
-    if (op == BIN_ADD && r->kind == EX_CONST_INT && r->u.ival < 0)
+    if (op == BIN_ADD && r->kind == EX_CONST_INT && r->u.ival < 0 && r->u.ival != INT64_MIN)
         return ex_binary(a, BIN_SUB, l, ex_int(a, -r->u.ival));
     return ex_binary(a, op, l, r);
 }

@@ -144,7 +144,8 @@ static ref_val eval_unary(const ref_point *p, const expr *e)
     switch (e->u.unop) {
     case UN_NEG: return x.ty == TY_FLOAT ? mk_float(-x.f) : mk_int((int64_t)(0 - (uint64_t)x.i));
     case UN_NOT: return mk_bool(!as_bool(x));
-    case UN_ABS: return x.ty == TY_FLOAT ? mk_float(fabs(x.f)) : mk_int(x.i < 0 ? -x.i : x.i);
+    case UN_ABS: /* abs(INT64_MIN) wraps to itself, like the JIT */
+        return x.ty == TY_FLOAT ? mk_float(fabs(x.f)) : mk_int(x.i < 0 ? (int64_t)(0 - (uint64_t)x.i) : x.i);
     case UN_EXP: return mk_float(exp(as_float(x)));
     case UN_LOG: return mk_float(log(as_float(x)));
     case UN_TANH: return mk_float(tanh(as_float(x)));
