@@ -33,7 +33,7 @@
 typedef enum { AOT_PTR, AOT_I32, AOT_I64, AOT_F32, AOT_F64 } aot_type;
 
 typedef struct aot_param {
-    const char *name; /* a C identifier */
+    const char *name; /* the field name (aot_field_name_ok) */
     aot_type type;
     int align;        /* pointers: required byte alignment (0: 16) */
     bool nullable;    /* pointers: NULL allowed (an optional output) */
@@ -65,9 +65,9 @@ typedef struct aot_tma {
 } aot_tma;
 
 typedef struct aot_spec {
-    const char *name;  /* C prefix of everything generated, file names too */
-    const char *entry; /* the PTX .entry symbol */
-    const char *arch;  /* "sm_80" ... (a comment, and ptxas's target) */
+    const char *name;  /* C prefix of everything generated, file names too (an identifier) */
+    const char *entry; /* the PTX .entry symbol (an identifier) */
+    const char *arch;  /* "sm_80" ... (aot_arch_known; a comment, and ptxas's target) */
     const char *ptx;
     size_t ptx_len;
     const unsigned char *cubin; /* optional */
@@ -85,22 +85,51 @@ typedef struct aot_spec {
     const char *const *check_c, *const *check_msg;
     int nchecks;
     int dyn_smem;          /* bytes of dynamic shared memory */
-    const char *recipe;    /* for the header comment (may be NULL) */
+    const char *recipe;    /* for the header comment, escaped (may be NULL) */
     const char *schedule;  /* idem */
     aot_tma tma;
     bool serial; /* launches must not overlap (module-global scratch): said in the header */
 } aot_spec;
 
-/* Checks the spec (identifiers, entry present in the PTX, geometry). */
+/* What user text may reach the generated files (aot_text.c). */
+bool aot_is_ident(const char *s);
+/* A kernel parameter name usable as a field in C and C++: an identifier
+ * starting with a lower-case letter that is no C or C++ keyword and no
+ * lower-case standard macro (stdin, errno, unix, ...). Names starting with
+ * an upper-case letter are refused as likely macros (NULL, EOF). */
+bool aot_field_name_ok(const char *s, strbuf *why);
+/* GPU target names ptxas knows ("sm_80", "sm_90a", ...), and their list. */
+bool aot_arch_known(const char *arch);
+void aot_arch_list(strbuf *out);
+/* Appends free text escaped for a C comment, or for a string literal (a
+ * printf format when `format`: '%' doubled). */
+void aot_put_comment(strbuf *out, const char *text);
+void aot_put_string(strbuf *out, const char *text, bool format);
+
+/* Checks the spec (identifiers, field names, arch, entry present in the
+ * PTX, geometry). */
 bool aot_check_spec(const aot_spec *s, strbuf *err);
 /* Renders both files into strbufs. */
 bool aot_render(const aot_spec *s, strbuf *header, strbuf *source, strbuf *err);
-/* Renders and writes DIR/NAME.h and DIR/NAME.c (DIR is created). */
-bool aot_generate(const aot_spec *s, const char *dir, strbuf *err);
+
+/* How writing AOT output went; the message says more. */
+typedef enum {
+    AOT_OK = 0,
+    AOT_USER = 1,     /* a bad spec or name, -o naming a file, ... (exit 1) */
+    AOT_IO = 2,       /* the folder cannot be created or written: full disk, permissions (exit 2) */
+    AOT_INTERNAL = 3, /* out of memory, a bug */
+    AOT_PTXAS = 4,    /* ptxas rejected the PTX (its log in the message) */
+} aot_result;
+
+/* Renders and writes DIR/NAME.h and DIR/NAME.c (DIR is created), each
+ * written to a temp file in DIR and renamed into place once both are
+ * complete (aot_files.c). */
+aot_result aot_generate(const aot_spec *s, const char *dir, strbuf *err);
 
 /* Runs ptxas (ATTNC_PTXAS, else /usr/local/cuda/bin/ptxas, else ptxas on
  * PATH) on a PTX file. Returns 1 on success (cubin written), 0 when no ptxas
- * exists (nothing done), -1 when ptxas failed (its log in `log`). */
+ * exists (nothing done), -1 when ptxas failed or could not be run (its
+ * output and exit status in `log`). */
 int aot_run_ptxas(const char *ptx_path, const char *arch, const char *cubin_path, strbuf *log);
 
 /* Parses "x:ptr, n:i32>0, lse:ptr?" into params (names point into an arena

@@ -115,9 +115,10 @@ static const char loader[] =
     "        @N@_loaded[@N@_nloaded].ctx = ctx;\n        @N@_loaded[@N@_nloaded++].fn = *fn;\n    }\n"
     "    pthread_mutex_unlock(&@N@_lock);\n    return st;\n}\n\n";
 
-static void put_bytes(strbuf *c, const char *decl, const unsigned char *p, size_t n)
+/* The rest of an array definition whose declarator was just printed. */
+static void put_bytes(strbuf *c, const unsigned char *p, size_t n)
 {
-    sb_printf(c, "%s[%zu] = {", decl, n + 1);
+    sb_printf(c, "[%zu] = {", n + 1);
     for (size_t i = 0; i < n; i++)
         sb_printf(c, "%s0x%02x,", i % 16 ? " " : "\n    ", p[i]);
     sb_puts(c, "\n    0x00, /* PTX readers need a C string; harmless for the cubin */\n};\n");
@@ -126,11 +127,10 @@ static void put_bytes(strbuf *c, const char *decl, const unsigned char *p, size_
 static void put_image(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
-    char decl[300];
-    snprintf(decl, sizeof decl, "static const unsigned char %s_ptx", n);
-    put_bytes(c, decl, (const unsigned char *)s->ptx, s->ptx_len);
-    snprintf(decl, sizeof decl, "static _Alignas(8) const unsigned char %s_cubin", n);
-    put_bytes(c, decl, s->cubin ? s->cubin : (const unsigned char *)"", s->cubin ? s->cubin_len : 0);
+    sb_printf(c, "static const unsigned char %s_ptx", n);
+    put_bytes(c, (const unsigned char *)s->ptx, s->ptx_len);
+    sb_printf(c, "static _Alignas(8) const unsigned char %s_cubin", n);
+    put_bytes(c, s->cubin ? s->cubin : (const unsigned char *)"", s->cubin ? s->cubin_len : 0);
     sb_printf(c, "static const char %s_entry[] = \"%s\";\nstatic const int %s_dyn_smem = %d;\n\n", n, s->entry, n,
               s->dyn_smem);
 }
@@ -201,8 +201,10 @@ static void put_param_check(const aot_spec *s, strbuf *c, const aot_param *p)
         bool check_lo = p->min > lo, check_hi = p->max < hi, array = p->count > 1;
         if (!check_lo && !check_hi)
             return;
-        char field[160];
-        snprintf(field, sizeof field, array ? "a->%s[i]" : "a->%s", p->name);
+        strbuf fb;
+        sb_init(&fb);
+        sb_printf(&fb, array ? "a->%s[i]" : "a->%s", p->name);
+        const char *field = sb_cstr(&fb);
         if (array)
             sb_printf(c, "    for (int i = 0; i < %d; i++)\n    ", p->count);
         sb_puts(c, "    if (");
@@ -214,6 +216,8 @@ static void put_param_check(const aot_spec *s, strbuf *c, const aot_param *p)
         sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"argument '%s%s' = %%lld is outside [%" PRId64
                      ", %" PRId64 "]\", %s(long long)%s);\n",
                   n, n, p->name, array ? "[%d]" : "", p->min, p->max, array ? "i, " : "", field);
+        c->failed |= fb.failed;
+        sb_free(&fb);
     }
 }
 
@@ -224,9 +228,11 @@ static void put_validate(const aot_spec *s, strbuf *c)
     sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"NULL arguments\");\n", n, n);
     for (int i = 0; i < s->nparams; i++)
         put_param_check(s, c, &s->params[i]);
-    for (int i = 0; i < s->nchecks; i++)
-        sb_printf(c, "    if (!(%s))\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"%s\");\n", s->check_c[i], n, n,
-                  s->check_msg[i]);
+    for (int i = 0; i < s->nchecks; i++) {
+        sb_printf(c, "    if (!(%s))\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"", s->check_c[i], n, n);
+        aot_put_string(c, s->check_msg[i], true);
+        sb_puts(c, "\");\n");
+    }
     sb_printf(c, "    uint64_t g[3];\n    %s_grid(a, g);\n", n);
     sb_puts(c, "    if (g[0] < 1 || g[0] > 2147483647u || g[1] < 1 || g[1] > 65535 || g[2] < 1 || g[2] > 65535)\n");
     sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"launch grid %%llu x %%llu x %%llu is empty or over "

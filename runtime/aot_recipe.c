@@ -27,9 +27,11 @@ enum { MAX_AOT_PARAMS = 5 + 5 + 1 + NVPTX_MAX_PARAMS };
 enum { MAX_CHECKS = 16 };
 
 typedef struct recipe_aot {
+    arena *a; /* the generated names and expressions */
     aot_param params[MAX_AOT_PARAMS];
-    char grid_x[512], heads[64], batch[64];
-    char name[64];
+    const char *grid_x;
+    char heads[64], batch[64];
+    const char *name;
     char check_text[MAX_CHECKS][160], msg_text[MAX_CHECKS][160];
     const char *checks[MAX_CHECKS], *msgs[MAX_CHECKS];
     int nchecks;
@@ -102,7 +104,9 @@ static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *
     add(ra, &n, (aot_param){.name = "size", .type = AOT_I32, .min = 0, .max = 2147483647, .count = SZ_MAX});
     for (int i = 0; i < r->nparams && i < info->nparams; i++) {
         aot_type t = !info->param_scalar[i] ? AOT_PTR : info->param_float[i] ? AOT_F32 : AOT_I64;
-        add(ra, &n, (aot_param){.name = r->params[i].name, .type = t, .align = 4, .min = 1, .max = 0});
+        /* "p_NAME": any recipe name (int, NULL, class, ...) makes a field that compiles in C and C++ */
+        add(ra, &n, (aot_param){.name = arena_printf(ra->a, "p_%s", r->params[i].name), .type = t, .align = 4,
+                                .min = 1, .max = 0});
     }
     return n;
 }
@@ -110,30 +114,33 @@ static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *
 /* grid.x = product over tile dims of ceil(extent / q_tile). */
 static void grid_exprs(recipe_aot *ra, const nvptx_kernel_info *info)
 {
-    size_t used = 0;
-    ra->grid_x[0] = 0;
+    strbuf g;
+    sb_init(&g);
     int ndims = info->grid_x_fixed > 0 ? 0 : info->ndims;
     if (!ndims) /* linear attention: a fixed number of Dv slices */
-        snprintf(ra->grid_x, sizeof ra->grid_x, "(a->size[%d] > 0 ? %d : 0)", SZ_TOKENS, info->grid_x_fixed);
-    for (int d = 0; d < ndims && used < sizeof ra->grid_x; d++) {
+        sb_printf(&g, "(a->size[%d] > 0 ? %d : 0)", SZ_TOKENS, info->grid_x_fixed);
+    for (int d = 0; d < ndims; d++) {
         int sz = info->grid_ndim == 0 ? SZ_TOKENS : SZ_GRID0 + d;
-        used += (size_t)snprintf(ra->grid_x + used, sizeof ra->grid_x - used, "%s%s_ceil(a->size[%d], 1, %d)",
-                                 d ? " * " : "", ra->name, sz, info->q_tile[d]);
+        sb_printf(&g, "%s%s_ceil(a->size[%d], 1, %d)", d ? " * " : "", ra->name, sz, info->q_tile[d]);
     }
+    ra->grid_x = g.failed ? NULL : arena_strdup(ra->a, sb_cstr(&g));
+    sb_free(&g);
     snprintf(ra->heads, sizeof ra->heads, "a->size[%d]", SZ_HEADS);
     snprintf(ra->batch, sizeof ra->batch, "a->size[%d]", SZ_BATCH);
 }
 
-static void c_name(char *out, size_t cap, const char *want, const recipe *r, const char *arch)
+/* The C prefix: --name as given (an identifier), else recipe_arch. */
+static const char *c_name(arena *a, const char *want, const recipe *r, const char *arch, strbuf *err)
 {
-    snprintf(out, cap, "%s", want ? want : r->name);
-    if (!want) /* default: recipe_arch */
-        snprintf(out + strlen(out), cap - strlen(out), "_%s", arch);
-    for (char *p = out; *p; p++)
-        if (!isalnum((unsigned char)*p))
-            *p = '_';
-    if (isdigit((unsigned char)out[0]))
-        out[0] = '_';
+    if (!want)
+        return arena_printf(a, "%s_%s", r->name, arch);
+    if (aot_is_ident(want))
+        return want;
+    sb_puts(err, "--name '");
+    aot_put_string(err, want, false);
+    sb_puts(err, "' is not a C identifier: write letters, digits and '_', not starting with a digit (it prefixes "
+                 "every generated name and names the files)");
+    return NULL;
 }
 
 /* The tensor maps a TMA kernel takes (as runtime/cuda_launch.c builds them). */
@@ -150,8 +157,8 @@ static aot_tma tma_spec(const nvptx_kernel_info *info)
     return t;
 }
 
-int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
-                       strbuf *out_note, strbuf *err)
+aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
+                              strbuf *out_note, strbuf *err)
 {
     const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
     arena a;
@@ -161,24 +168,30 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
     recipe_aot *ra = calloc(1, sizeof *ra);
     nvptx_kernel_info info;
     memset(&info, 0, sizeof info);
-    int rc = AOT_RECIPE_INTERNAL;
+    aot_result rc = AOT_INTERNAL;
     schedule gpu_default;
+    if (!ra)
+        goto done;
+    ra->a = &a;
+    if (!(ra->name = c_name(&a, name, r, arch_name, err))) {
+        rc = a.failed ? AOT_INTERNAL : AOT_USER;
+        goto done;
+    }
     if (!s && r->sched.is_auto) { /* `tile auto`: the GPU default, as a JIT build takes it (cuda_backend.c) */
         gpu_default = nvptx_default_schedule(r, arch);
         s = &gpu_default;
     }
-    tir_kernel *tk = ra ? lower_recipe(&a, r, s, arch, err) : NULL;
+    tir_kernel *tk = lower_recipe(&a, r, s, arch, err);
     if (!tk) {
-        rc = ra && !a.failed ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
+        rc = !a.failed ? AOT_USER : AOT_INTERNAL;
         goto done;
     }
     nvptx_status ns = nvptx_emit_kernel(tk, r, arch, &info, &ptx, err);
     if (ns != NVPTX_OK || ptx.failed) {
-        rc = ns == NVPTX_UNSUPPORTED ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
+        rc = ns == NVPTX_UNSUPPORTED ? AOT_USER : AOT_INTERNAL;
         goto done;
     }
 
-    c_name(ra->name, sizeof ra->name, name, r, arch_name);
     grid_exprs(ra, &info);
     abi_checks(ra, r, &info);
     strbuf sched_text;
@@ -192,7 +205,9 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
                      .check_c = ra->checks, .check_msg = ra->msgs,
                      .nchecks = ra->nchecks, .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
                      .tma = tma_spec(&info), .serial = info.serial};
-    rc = aot_write_with_cubin(&spec, dir, out_note, err) ? AOT_RECIPE_OK : AOT_RECIPE_INTERNAL;
+    rc = a.failed || !ra->grid_x ? AOT_INTERNAL : aot_write_with_cubin(&spec, dir, out_note, err);
+    if (rc == AOT_PTXAS) /* attnc's own PTX refused: a bug */
+        rc = AOT_INTERNAL;
     sb_free(&sched_text);
 done:
     free(ra);

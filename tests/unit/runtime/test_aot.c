@@ -160,7 +160,7 @@ static void test_generate_build_run(void **state)
         cubin = (unsigned char *)read_all(path, &f.spec.cubin_len);
         f.spec.cubin = cubin;
     }
-    assert_true(aot_generate(&f.spec, dir, &err));
+    assert_int_equal(aot_generate(&f.spec, dir, &err), AOT_OK);
     snprintf(path, sizeof path, "%s/main.c", dir);
     write_all(path, host_main, strlen(host_main));
     assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -pthread -o prog main.c add_one.c",
