@@ -15,6 +15,7 @@
 #include "gpu_compile.h"
 #include "runtime/cuda_module.h"
 #include "runtime/tune_db.h"
+#include "support/checked.h"
 
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch;
@@ -159,7 +160,11 @@ static int bind_sizes(bench_run *b, const char *spec)
                         extent ? extent : r->grid_names[d]);
                 return EXIT_USER;
             }
-            s[SZ_TOKENS] *= s[SZ_GRID0 + d];
+            if (!ck_mul(s[SZ_TOKENS], s[SZ_GRID0 + d], &s[SZ_TOKENS]) || s[SZ_TOKENS] > SIZE_LIMIT_TOKENS) {
+                fprintf(stderr, "attnc bench: --shape: the token grid holds more than %lld tokens (ATTNC_MAX_TOKENS)\n",
+                        (long long)SIZE_LIMIT_TOKENS);
+                return EXIT_USER;
+            }
         }
     }
     if (s[SZ_TOKENS] < 0) {
@@ -176,6 +181,19 @@ static int bind_sizes(bench_run *b, const char *spec)
     for (int i = 0; i < SZ_MAX; i++)
         if (s[i] < 0)
             s[i] = 1;
+    int64_t nq, nk;
+    int dmax = r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v;
+    for (int i = 0; i <= SZ_KV_TOKENS; i++)
+        if (s[i] > size_limit((size_id)i)) {
+            fprintf(stderr, "attnc bench: --shape: %s = %lld is over the limit %lld\n", size_id_name((size_id)i),
+                    (long long)s[i], (long long)size_limit((size_id)i));
+            return EXIT_USER;
+        }
+    if (!ck_mul3(s[SZ_BATCH], s[SZ_HEADS], s[SZ_TOKENS], &nq) || !ck_mul3(nq, dmax, 8, &nq) ||
+        !ck_mul3(s[SZ_BATCH], s[SZ_KV_HEADS], s[SZ_KV_TOKENS], &nk) || !ck_mul3(nk, dmax, 8, &nk)) {
+        fprintf(stderr, "attnc bench: --shape: the tensors of this shape need more than 2^63 bytes\n");
+        return EXIT_USER;
+    }
     return EXIT_OK;
 }
 

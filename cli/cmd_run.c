@@ -91,27 +91,27 @@ static int parse_args(int argc, char **argv, run_opts *o)
     return o->file ? EXIT_OK : usage_error("no recipe file given", NULL);
 }
 
-/* One "key=value" of --shape into the shape. */
+/* One "key=value" of --shape into the shape (a 0 recorded in sh->zero). */
 static bool set_shape_key(const recipe *r, ref_shape *sh, const char *key, int64_t v)
 {
     int64_t *std[] = {&sh->batch, &sh->heads, &sh->kv_heads, &sh->tokens, &sh->kv_tokens};
     static const char *names[] = {"batch", "heads", "kv_heads", "tokens", "kv_tokens"};
+    int64_t *slot = NULL;
+    int id = -1;
     for (int i = 0; i < 5; i++)
-        if (!strcmp(key, names[i])) {
-            *std[i] = v;
-            return true;
-        }
+        if (!strcmp(key, names[i]))
+            slot = std[i], id = i;
     for (int d = 0; d < r->grid_ndim; d++)
-        if (r->sizes[SZ_GRID0 + d].name && !strcmp(key, r->sizes[SZ_GRID0 + d].name)) {
-            sh->grid[d] = v;
-            return true;
-        }
+        if (r->sizes[SZ_GRID0 + d].name && !strcmp(key, r->sizes[SZ_GRID0 + d].name))
+            slot = &sh->grid[d], id = SZ_GRID0 + d;
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
-        if (r->sizes[s].name && !strcmp(key, r->sizes[s].name)) {
-            sh->extra[s - SZ_EXTRA0] = v;
-            return true;
-        }
-    return false;
+        if (r->sizes[s].name && !strcmp(key, r->sizes[s].name))
+            slot = &sh->extra[s - SZ_EXTRA0], id = s;
+    if (!slot)
+        return false;
+    *slot = v;
+    sh->zero = v ? sh->zero & ~(1u << id) : sh->zero | 1u << id;
+    return true;
 }
 
 static int parse_shape(const recipe *r, const char *text, ref_shape *sh)
@@ -123,18 +123,17 @@ static int parse_shape(const recipe *r, const char *text, ref_shape *sh)
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '='), *end = NULL;
         long long v = eq ? strtoll(eq + 1, &end, 10) : 0;
-        if (!eq || !end || *end || eq[1] == 0 || v < 1 || v > (1LL << 31) - 1)
-            return usage_error("--shape wants key=positive integer, not", kv);
+        if (!eq || !end || *end || eq[1] == 0 || v < 0 || v > (1LL << 31) - 1)
+            return usage_error("--shape wants key=integer from 0 to 2^31-1, not", kv);
         *eq = 0;
         if (!set_shape_key(r, sh, kv, v))
             return usage_error("--shape: unknown size (batch, heads, kv_heads, tokens, kv_tokens, grid dims, extras):",
                                kv);
     }
     if (r->grid_ndim > 0 && sh->tokens && sh->grid[0]) {
-        int64_t prod = 1;
-        for (int d = 0; d < r->grid_ndim; d++)
-            prod *= sh->grid[d] ? sh->grid[d] : 1;
-        if (prod != sh->tokens)
+        int64_t sz[SZ_MAX];
+        ref_shape_sizes(r, sh, sz); /* the grid's product, -1 when it overflows */
+        if (sz[SZ_TOKENS] != sh->tokens)
             return usage_error("--shape: tokens must equal the product of the grid dims", NULL);
     }
     return EXIT_OK;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../support/checked.h"
 #include "sema.h"
 
 static const char *const dtype_words[] = {"bf16", "f16", "f32", "i32", "i64", "u8"};
@@ -38,12 +39,32 @@ static void init_sizes(recipe *r)
     r->sizes[SZ_BATCH].used = r->sizes[SZ_HEADS].used = r->sizes[SZ_TOKENS].used = true;
 }
 
+/* The product of a grid's fixed extents is at most SIZE_LIMIT_TOKENS (with
+ * every extent fixed it is the recipe's tokens). */
+static void check_grid_total(sema *S)
+{
+    const syntax *syn = S->syn;
+    recipe *r = S->r;
+    int64_t total = 1;
+    bool all_fixed = true;
+    for (int d = 0; d < syn->grid_ndim; d++) {
+        int64_t f = r->sizes[SZ_GRID0 + d].fixed;
+        all_fixed &= f > 0;
+        if (f > 0 && (!ck_mul(total, f, &total) || total > SIZE_LIMIT_TOKENS)) {
+            diag_error(S->d, syn->grid[d].loc, "a recipe's tokens are at most 2^30: use smaller extents",
+                       "the token grid's fixed extents hold more than %lld tokens", (long long)SIZE_LIMIT_TOKENS);
+            return;
+        }
+    }
+    if (all_fixed && syn->grid_ndim > 0)
+        r->sizes[SZ_TOKENS].fixed = total;
+}
+
 /* tokens grid(y: H, x: W) */
 static void check_grid(sema *S)
 {
     const syntax *syn = S->syn;
     recipe *r = S->r;
-    int64_t total = 1;
     for (int d = 0; d < syn->grid_ndim; d++) {
         const dim_syntax *g = &syn->grid[d];
         if (fe_is_reserved(g->label))
@@ -60,21 +81,16 @@ static void check_grid(sema *S)
             if (fe_is_reserved(g->name))
                 diag_error(S->d, g->loc, "use a new name such as H or W", "'%s' cannot be a grid extent; it is reserved", g->name);
             sz->name = g->name;
-            total = 0;
         } else if (g->num < 1 || g->num > (1 << 24)) {
             diag_error(S->d, g->loc, NULL, "grid extent must be from 1 to %d, not %lld", 1 << 24, (long long)g->num);
-            total = 0;
         } else {
             sz->fixed = g->num;
-            if (total && __builtin_mul_overflow(total, g->num, &total))
-                total = 0;
         }
     }
     r->grid_ndim = syn->grid_ndim;
     for (int d = 0; d < r->grid_ndim; d++)
         r->grid_names[d] = S->grid_labels[d];
-    if (r->grid_ndim && total > 0 && total < (1LL << 31))
-        r->sizes[SZ_TOKENS].fixed = total;
+    check_grid_total(S);
 }
 
 static bool dim_is(const dim_syntax *d, const char *name)
@@ -82,18 +98,69 @@ static bool dim_is(const dim_syntax *d, const char *name)
     return d->name && !strcmp(d->name, name);
 }
 
-/* Dims 0-2 of an input shape; returns false after reporting. */
+/* Dims 0-2 of an input shape are size names or numbers (fixed sizes); the
+ * last is the head dimension, a number. Returns false after reporting. */
 static bool check_input_dims(sema *S, const input_syntax *in, bool is_q)
 {
     const char *want = is_q ? "[batch, heads, tokens, HEAD_DIM]" : "[batch, heads or kv_heads, tokens or kv_tokens, HEAD_DIM]";
     const dim_syntax *d = in->dims;
     const dim_syntax *bad = in->ndims != 4 ? NULL
-                          : !dim_is(&d[0], "batch") ? &d[0]
-                          : !(dim_is(&d[1], "heads") || (!is_q && dim_is(&d[1], "kv_heads"))) ? &d[1]
-                          : !(dim_is(&d[2], "tokens") || (!is_q && dim_is(&d[2], "kv_tokens"))) ? &d[2]
+                          : d[0].name && !dim_is(&d[0], "batch") ? &d[0]
+                          : d[1].name && !(dim_is(&d[1], "heads") || (!is_q && dim_is(&d[1], "kv_heads"))) ? &d[1]
+                          : d[2].name && !(dim_is(&d[2], "tokens") || (!is_q && dim_is(&d[2], "kv_tokens"))) ? &d[2]
                           : d[3].name ? &d[3] : NULL;
     if (in->ndims != 4 || bad) {
-        diag_error(S->d, bad ? bad->loc : in->shape_loc, NULL, "the shape of %s must be %s", in->names[0], want);
+        diag_error(S->d, bad ? bad->loc : in->shape_loc, "batch, heads and tokens may also be numbers, e.g. [batch, 8, tokens, 128]",
+                   "the shape of %s must be %s", in->names[0], want);
+        return false;
+    }
+    return true;
+}
+
+/* Two shape entries say the same: the same name or the same number. */
+static bool same_dim(const dim_syntax *a, const dim_syntax *b)
+{
+    return a->name || b->name ? a->name && b->name && !strcmp(a->name, b->name) : a->num == b->num;
+}
+
+/* A number in an input shape fixes size `id`: from 1 to its limit, and equal
+ * to what the token grid already fixed. Returns false after reporting. */
+static bool fix_size(sema *S, size_id id, const dim_syntax *d)
+{
+    recipe_size *sz = &S->r->sizes[id];
+    if (d->name)
+        return true;
+    if (d->num < 1 || d->num > size_limit(id)) {
+        diag_error(S->d, d->loc, NULL, "%s must be from 1 to %lld, not %lld", size_id_name(id), (long long)size_limit(id),
+                   (long long)d->num);
+        return false;
+    }
+    if (sz->fixed > 0 && sz->fixed != d->num) {
+        diag_error(S->d, d->loc, "write tokens, or the grid's product", "q has %lld tokens but the token grid holds %lld",
+                   (long long)d->num, (long long)sz->fixed);
+        return false;
+    }
+    sz->fixed = d->num;
+    return true;
+}
+
+/* k's (and v's) dims 0-2 against q's: batch is q's; `heads`/`tokens` or q's
+ * own number mean q's size; `kv_heads`/`kv_tokens` or another number mean
+ * GQA / cross attention (a number fixing kv_heads / kv_tokens). */
+static bool check_kv_dims(sema *S, const dim_syntax *qd, const dim_syntax *kd)
+{
+    recipe *r = S->r;
+    if (!kd[0].name && (qd[0].name || qd[0].num != kd[0].num)) {
+        diag_error(S->d, kd[0].loc, "write batch", "k and v must have q's batch");
+        return false;
+    }
+    r->gqa = dim_is(&kd[1], "kv_heads") || (!kd[1].name && (qd[1].name || qd[1].num != kd[1].num));
+    r->cross = dim_is(&kd[2], "kv_tokens") || (!kd[2].name && (qd[2].name || qd[2].num != kd[2].num));
+    if ((r->gqa && !fix_size(S, SZ_KV_HEADS, &kd[1])) || (r->cross && !fix_size(S, SZ_KV_TOKENS, &kd[2])))
+        return false;
+    int64_t h = r->sizes[SZ_HEADS].fixed, kvh = r->sizes[SZ_KV_HEADS].fixed;
+    if (r->gqa && h > 0 && kvh > 0 && h % kvh) {
+        diag_error(S->d, kd[1].loc, NULL, "heads = %lld is not a multiple of kv_heads = %lld", (long long)h, (long long)kvh);
         return false;
     }
     return true;
@@ -167,16 +234,24 @@ static void check_inputs(sema *S)
                    (long long)qd[3].num);
         return;
     }
-    for (int i = 1; i <= 2; i++)
-        if (strcmp(kd[i].name, vd[i].name)) {
-            diag_error(S->d, vd[i].loc, NULL, "k and v must agree: k has '%s' here, v has '%s'", kd[i].name, vd[i].name);
+    for (int i = 0; i <= 2; i++)
+        if (!same_dim(&kd[i], &vd[i])) {
+            char kw[32], vw[32];
+            snprintf(kw, sizeof kw, "%s", kd[i].name ? kd[i].name : "");
+            snprintf(vw, sizeof vw, "%s", vd[i].name ? vd[i].name : "");
+            if (!kd[i].name)
+                snprintf(kw, sizeof kw, "%lld", (long long)kd[i].num);
+            if (!vd[i].name)
+                snprintf(vw, sizeof vw, "%lld", (long long)vd[i].num);
+            diag_error(S->d, vd[i].loc, NULL, "k and v must agree: k has '%s' here, v has '%s'", kw, vw);
             return;
         }
+    if (!fix_size(S, SZ_BATCH, &qd[0]) || !fix_size(S, SZ_HEADS, &qd[1]) || !fix_size(S, SZ_TOKENS, &qd[2]) ||
+        !check_kv_dims(S, qd, kd))
+        return;
     r->qkv_dtype = (dtype)dts[0];
     r->head_dim = (int)qd[3].num;
     r->head_dim_v = (int)vd[3].num;
-    r->gqa = !strcmp(kd[1].name, "kv_heads");
-    r->cross = !strcmp(kd[2].name, "kv_tokens");
     r->sizes[SZ_KV_HEADS].used = r->gqa;
     r->sizes[SZ_KV_TOKENS].used = r->cross;
     if (r->cross && r->grid_ndim)

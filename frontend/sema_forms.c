@@ -167,15 +167,20 @@ static bool check_neighborhood(sema *S, const node *at, int nd, int64_t v[4][3],
                        (long long)st, dim_label(S, d));
             return false;
         }
-        int64_t ext = S->r->grid_ndim ? S->r->sizes[SZ_GRID0 + d].fixed : 0;
+        int64_t ext = S->r->sizes[S->r->grid_ndim ? SZ_GRID0 + d : SZ_TOKENS].fixed;
+        char what[96]; /* a fixed grid extent, or fixed tokens for a sequence */
+        if (S->r->grid_ndim)
+            snprintf(what, sizeof what, "the grid's %s extent", dim_label(S, d));
+        else
+            snprintf(what, sizeof what, "the recipe's tokens");
         if (ext > 0 && w * dil > ext) {
             const node *wn = bound[0];
             if (dil == 1)
-                diag_error(S->d, wn->span, NULL, "window %lld is larger than the grid's %s extent %lld", (long long)w,
-                           dim_label(S, d), (long long)ext);
+                diag_error(S->d, wn->span, NULL, "window %lld is larger than %s %lld", (long long)w, what,
+                           (long long)ext);
             else
-                diag_error(S->d, wn->span, NULL, "window %lld with dilation %lld spans %lld tokens, more than the grid's %s extent %lld",
-                           (long long)w, (long long)dil, (long long)(w * dil), dim_label(S, d), (long long)ext);
+                diag_error(S->d, wn->span, NULL, "window %lld with dilation %lld spans %lld tokens, more than %s %lld",
+                           (long long)w, (long long)dil, (long long)(w * dil), what, (long long)ext);
             return false;
         }
     }

@@ -176,6 +176,21 @@ const char *expr_binop_name(expr_binop op)
     return (unsigned)op < BIN_COUNT ? names[op] : "?";
 }
 
+int64_t size_limit(size_id id)
+{
+    switch (id) {
+    case SZ_BATCH: return SIZE_LIMIT_BATCH;
+    case SZ_HEADS:
+    case SZ_KV_HEADS: return SIZE_LIMIT_HEADS;
+    case SZ_TOKENS:
+    case SZ_KV_TOKENS:
+    case SZ_GRID0:
+    case SZ_GRID1:
+    case SZ_GRID2: return SIZE_LIMIT_TOKENS;
+    default: return SIZE_LIMIT_EXTRA;
+    }
+}
+
 const char *size_id_name(size_id id)
 {
     static const char *names[] = {"batch", "heads", "kv_heads", "tokens", "kv_tokens",

@@ -50,6 +50,18 @@ typedef enum {
     SZ_MAX = SZ_EXTRA0 + 8
 } size_id;
 
+/* The largest value of each size (docs/recipe-language.md §3.3; attnc.h
+ * repeats them as ATTNC_MAX_*). batch and heads are CUDA grid dimensions;
+ * tokens leave a factor of two of headroom in the kernels' 32-bit token
+ * arithmetic (a tile past the end, ceil divisions); grid extents are bound by
+ * tokens (their product); extra sizes only index params. The front end
+ * rejects fixed sizes above them, a launch rejects bound sizes above them. */
+#define SIZE_LIMIT_BATCH ((int64_t)65535)
+#define SIZE_LIMIT_HEADS ((int64_t)65535)
+#define SIZE_LIMIT_TOKENS ((int64_t)1 << 30)
+#define SIZE_LIMIT_EXTRA ((int64_t)2147483647)
+int64_t size_limit(size_id id);
+
 /* Which side of the pair a coordinate belongs to. */
 typedef enum { SIDE_Q, SIDE_K } coord_side;
 

@@ -100,9 +100,10 @@ attnc_status attnc_args_set_size(attnc_args *a, const char *name, int64_t value)
                             "attnc_args_set_size: '%s' is not a grid dimension or extra size of recipe '%s' "
                             "(batch, heads, tokens and kv_heads come from the tensor shapes)",
                             name, a->k->r->name);
-    if (value < 1 || value > ((int64_t)1 << 31) - 1)
-        return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "size '%s' = %lld is not in 1..2^31-1", name,
-                            (long long)value);
+    if (value < 0 || value > size_limit((size_id)s))
+        return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "size '%s' = %lld is not in 0..%lld%s", name,
+                            (long long)value, (long long)size_limit((size_id)s),
+                            s < SZ_EXTRA0 ? " (ATTNC_MAX_TOKENS)" : " (ATTNC_MAX_SIZE)");
     a->sizes[s] = value;
     a->size_set[s] = true;
     return ATTNC_OK;

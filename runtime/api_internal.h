@@ -144,6 +144,10 @@ typedef struct launch_problem {
  * message on the kernel and returns ATTNC_ERR_INVALID_ARGUMENT. */
 attnc_status launch_validate(attnc_kernel *k, const attnc_args *a, launch_problem *out);
 
+/* A validated problem with batch, heads or tokens 0: a no-op that succeeds
+ * without launching anything (attnc.h). */
+bool launch_is_empty(const launch_problem *p);
+
 /* The kernel a validated launch of k runs on: k itself, or for a `tile
  * auto` kernel the variant built for the tuned schedule of p's shape bucket
  * (built on the first launch of that bucket). Never fails: any problem

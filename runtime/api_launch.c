@@ -31,7 +31,7 @@ static host_value arg_value(const host_arg *a, const launch_problem *p)
 attnc_status launch_host(attnc_kernel *k, const launch_problem *p)
 {
     const host_kernel *hk = &k->host;
-    if (p->sizes[SZ_BATCH] * p->sizes[SZ_HEADS] * p->sizes[SZ_TOKENS] == 0)
+    if (launch_is_empty(p))
         return ATTNC_OK; /* nothing to compute */
     const uint8_t *table = NULL;
     if (hk->block_table) { /* cached per shape; NULL (every tile) is also correct */
@@ -77,6 +77,8 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     attnc_status st = launch_validate(k, a, &p);
     if (st)
         return st;
+    if (launch_is_empty(&p)) /* valid, and nothing to compute: no backend call, no tuned variant */
+        return ATTNC_OK;
     attnc_kernel *run = kernel_for_launch(k, &p); /* k, or its tuned variant for this shape */
     if (run->backend == ATTNC_BACKEND_CPU)
         st = launch_host(run, &p);

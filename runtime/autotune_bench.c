@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../support/checked.h"
 #include "api_internal.h"
 #include "cuda_module.h"
 
@@ -56,7 +57,10 @@ static attnc_status make(tune_bench *b, attnc_tensor *t, attnc_dtype dt, int ndi
     for (int i = ndim - 1; i >= 0; i--) {
         t->shape[i] = shape[i];
         t->stride[i] = (int64_t)n;
-        n *= (size_t)shape[i];
+        if (shape[i] < 0 || !ck_size_mul(n, (size_t)shape[i], &n) || n > ((size_t)1 << 62) / es) {
+            sb_printf(err, "a tensor of this shape needs more than 2^62 bytes");
+            return ATTNC_ERR_INVALID_ARGUMENT;
+        }
     }
     if (b->nbufs == MAX_BUFS)
         return ATTNC_ERR_INTERNAL;

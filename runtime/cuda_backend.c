@@ -4,7 +4,11 @@
  *
  * GPU specifics beyond launch_validate: tensor params must be contiguous
  * device arrays; scalar params are read on the host (set them with
- * attnc_args_set_scalar). */
+ * attnc_args_set_scalar). Tensors with a zero extent (k and v when
+ * kv_tokens is 0, params over kv_tokens) are never read, and may be NULL;
+ * the kernel gets q's address and strides in their place, which satisfy
+ * every check of cuda_launch.c. Empty launches never get here
+ * (attnc_launch). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +35,24 @@ static bool contiguous(const attnc_tensor *t)
     return true;
 }
 
+static bool has_zero_extent(const attnc_tensor *t)
+{
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] == 0)
+            return true;
+    return false;
+}
+
 static attnc_status fill_params(attnc_kernel *k, const launch_problem *p, cuda_launch *a)
 {
     for (int i = 0; i < k->r->nparams && i < NVPTX_MAX_PARAMS; i++) {
         const attnc_tensor *t = &p->params[i];
         if (k->r->params[i].ndim == 0) {
             a->param_scalar[i] = t->data ? *(const float *)t->data : 0.0;
+            continue;
+        }
+        if (has_zero_extent(t)) { /* never read */
+            a->param_ptr[i] = a->ptr[ARG_Q];
             continue;
         }
         if (!contiguous(t))
@@ -55,6 +71,8 @@ static attnc_status cuda_launch_problem(attnc_kernel *k, const launch_problem *p
         const attnc_tensor *x = p->t[t];
         if (!x)
             continue;
+        if (has_zero_extent(x)) /* k, v with kv_tokens 0: never read */
+            x = p->t[ARG_Q];
         a.ptr[t] = (uint64_t)(uintptr_t)x->data;
         for (int d = 0; d < x->ndim && d < 4; d++)
             a.stride[t][d] = x->stride[d];

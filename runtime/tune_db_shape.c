@@ -6,6 +6,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "../ir/expr.h"
+#include "../support/checked.h"
 #include "tune_db.h"
 
 void tune_recipe_hash(const char *text, size_t len, char out[33])
@@ -64,7 +66,11 @@ bool tune_shape_parse(const char *text, const char *const *grid_names, const cha
                 sb_printf(err, "--shape needs %s= (a grid dim of the recipe)", n ? n : "?");
                 return false;
             }
-            t *= s->grid[i];
+            if (!ck_mul(t, s->grid[i], &t) || t > SIZE_LIMIT_TOKENS) {
+                sb_printf(err, "--shape: the token grid holds more than %lld tokens (ATTNC_MAX_TOKENS)",
+                          (long long)SIZE_LIMIT_TOKENS);
+                return false;
+            }
         }
         s->tokens = t;
     }
@@ -76,5 +82,13 @@ bool tune_shape_parse(const char *text, const char *const *grid_names, const cha
         s->kv_tokens = s->tokens;
     if (s->kv_heads < 1)
         s->kv_heads = s->heads;
+    static const char *const names[] = {"batch", "heads", "kv_heads", "tokens", "kv_tokens"};
+    const int64_t vals[] = {s->batch, s->heads, s->kv_heads, s->tokens, s->kv_tokens};
+    for (int i = 0; i < 5; i++)
+        if (vals[i] > size_limit((size_id)i)) {
+            sb_printf(err, "--shape: %s = %lld is over the limit %lld", names[i], (long long)vals[i],
+                      (long long)size_limit((size_id)i));
+            return false;
+        }
     return true;
 }

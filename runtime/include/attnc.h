@@ -53,7 +53,18 @@
  *    dlopen of libcuda), which is thread-safe.
  *  - Every launch validates shapes, strides, alignment, dtypes and pointers
  *    before any work; a bad launch returns ATTNC_ERR_INVALID_ARGUMENT and
- *    writes nothing.
+ *    writes nothing. Sizes are bounded (ATTNC_MAX_* below) and every product
+ *    of sizes, strides and element sizes is overflow-checked, so no
+ *    argument can make a kernel index out of range.
+ *  - Empty launches: a launch with batch, heads or tokens 0 is valid. It is
+ *    validated like any other (tensors with a zero extent may have data
+ *    NULL; neighborhood windows are not compared with the grid), then
+ *    succeeds without running anything: nothing is written, no GPU kernel is
+ *    launched, and attnc_kernel_last_schedule is unchanged. Sizes set by
+ *    name (grid dims, extra sizes) may be 0 only in an empty launch (a zero
+ *    grid dim makes tokens 0). kv_tokens 0 with tokens > 0 (cross
+ *    attention) is not empty: every query row has no key, so O = 0 and
+ *    LSE = -inf. kv_heads must be >= 1 when heads >= 1.
  */
 #ifndef ATTNC_H
 #define ATTNC_H
@@ -75,6 +86,18 @@ extern "C" {
 #define ATTNC_VERSION_MINOR 1
 #define ATTNC_VERSION_PATCH 0
 #define ATTNC_VERSION_NUMBER (ATTNC_VERSION_MAJOR * 10000 + ATTNC_VERSION_MINOR * 100 + ATTNC_VERSION_PATCH)
+
+/* Size limits, checked at every launch (and, for sizes a recipe fixes with
+ * a number, when the recipe is checked). batch and heads (and kv_heads) are
+ * CUDA grid dimensions; tokens (and kv_tokens, and the product of a token
+ * grid's extents) leave the kernels' 32-bit token arithmetic a factor of two
+ * of headroom; ATTNC_MAX_SIZE bounds any other size set by name and any one
+ * tensor extent. Besides, each tensor must span at most 2^62 bytes (the
+ * offset of its last element, from the strides). */
+#define ATTNC_MAX_BATCH ((int64_t)65535)
+#define ATTNC_MAX_HEADS ((int64_t)65535)
+#define ATTNC_MAX_TOKENS ((int64_t)1 << 30)
+#define ATTNC_MAX_SIZE ((int64_t)2147483647)
 
 /* "0.1.0" */
 ATTNC_API const char *attnc_version(void);
@@ -177,7 +200,8 @@ typedef struct attnc_tensor {
 
 /* Launch arguments for one kernel. Tensors by name: "q", "k", "v", "o",
  * "lse" (optional, softmax family) and each `param` of the recipe. Sizes by
- * name: grid dims ("H", "W") and extra names used in param shapes; batch,
+ * name: grid dims ("H", "W") and extra names used in param shapes, each
+ * 0..ATTNC_MAX_TOKENS (grid dims) or 0..ATTNC_MAX_SIZE (extras); batch,
  * heads, tokens and kv_heads are read from the tensor shapes. The args copy
  * the tensor descriptors, not the data. */
 ATTNC_API attnc_status attnc_args_create(attnc_args **out, const attnc_kernel *k);

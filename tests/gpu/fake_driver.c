@@ -142,6 +142,26 @@ static void api_launch(void **state)
     assert_int_equal(f->size[SZ_KV_HEADS], 2);
     assert_true(f->ptr[4] == lse);
     assert_int_equal(f->stride[4 * 4 + 1], 200); /* lse head stride */
+    /* an empty launch (batch 0, data NULL) succeeds without a kernel launch;
+     * one over the size limits is refused before it */
+    int count = f->count;
+    attnc_tensor e[4] = {t4(NULL, 0, 8, 200, 128), t4(NULL, 0, 2, 200, 128), t4(NULL, 0, 2, 200, 128),
+                         t4(NULL, 0, 8, 200, 128)};
+    attnc_tensor el = {ATTNC_F32, NULL, 3, {0, 8, 200}, {1600, 200, 1}};
+    assert_int_equal(attnc_args_set_tensor(a, "q", &e[0]) | attnc_args_set_tensor(a, "k", &e[1]) |
+                         attnc_args_set_tensor(a, "v", &e[2]) | attnc_args_set_tensor(a, "o", &e[3]) |
+                         attnc_args_set_tensor(a, "lse", &el),
+                     ATTNC_OK);
+    if (attnc_launch(k, a, NULL))
+        fail_msg("empty launch: %s", attnc_kernel_errmsg(k));
+    assert_int_equal(last_launch()->count, count);
+    tq.shape[0] = tk.shape[0] = tv.shape[0] = to.shape[0] = ATTNC_MAX_BATCH + 1;
+    assert_int_equal(attnc_args_set_tensor(a, "q", &tq) | attnc_args_set_tensor(a, "k", &tk) |
+                         attnc_args_set_tensor(a, "v", &tv) | attnc_args_set_tensor(a, "o", &to),
+                     ATTNC_OK);
+    assert_int_equal(attnc_launch(k, a, NULL), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(attnc_kernel_errmsg(k), "ATTNC_MAX_BATCH"));
+    assert_int_equal(last_launch()->count, count);
     attnc_args_destroy(a);
     attnc_kernel_destroy(k);
     attnc_recipe_destroy(r);
@@ -149,6 +169,48 @@ static void api_launch(void **state)
     uint64_t bufs[5] = {q, kk, v, out, lse};
     for (int i = 0; i < 5; i++)
         cuda_mem_free(bufs[i]);
+    sb_free(&err);
+}
+
+/* Cross attention with kv_tokens 0 on the CUDA backend: a real launch
+ * (rows without keys) in which k and v, NULL here, are given q's address. */
+static void no_keys_launch(void **state)
+{
+    (void)state;
+    static const char *text = "recipe cross\ninput q : bf16 [batch, heads, tokens, 64]\n"
+                              "input k, v : bf16 [batch, heads, kv_tokens, 64]\n";
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    attnc_args *a;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_text(&r, ctx, "cross.attn", text, strlen(text)), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    if (attnc_kernel_build(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    uint64_t q, out;
+    strbuf err;
+    sb_init(&err);
+    assert_int_equal(cuda_mem_alloc(&q, 2 * 50 * 64 * 2, &err) | cuda_mem_alloc(&out, 2 * 50 * 64 * 2, &err), ATTNC_OK);
+    attnc_tensor tq = t4((void *)(uintptr_t)q, 1, 2, 50, 64), to = t4((void *)(uintptr_t)out, 1, 2, 50, 64);
+    attnc_tensor tk = t4(NULL, 1, 2, 0, 64);
+    assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+    assert_int_equal(attnc_args_set_tensor(a, "q", &tq) | attnc_args_set_tensor(a, "k", &tk) |
+                         attnc_args_set_tensor(a, "v", &tk) | attnc_args_set_tensor(a, "o", &to),
+                     ATTNC_OK);
+    int count = last_launch()->count;
+    if (attnc_launch(k, a, NULL))
+        fail_msg("launch: %s", attnc_kernel_errmsg(k));
+    assert_int_equal(last_launch()->count, count + 1);
+    assert_int_equal(last_launch()->size[SZ_KV_TOKENS], 0);
+    assert_true(last_launch()->ptr[1] == q && last_launch()->ptr[2] == q);
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+    cuda_mem_free(q);
+    cuda_mem_free(out);
     sb_free(&err);
 }
 
@@ -390,6 +452,7 @@ int main(void)
     link_count = (int (*)(void))dlsym(h, "fake_cuda_link_count");
     stream_waits = (int (*)(void))dlsym(h, "fake_cuda_stream_waits");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
+                                       cmocka_unit_test(no_keys_launch),
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
                                        cmocka_unit_test(serial_launches)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

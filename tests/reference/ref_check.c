@@ -10,6 +10,7 @@
 
 #include "frontend/forms.h"
 #include "reference.h"
+#include "support/checked.h"
 
 enum { T_Q, T_K, T_V, T_O, T_LSE, T_FIXED };
 
@@ -74,16 +75,27 @@ void ref_min_extents(const recipe *r, int64_t *mins)
 void ref_default_shape(const recipe *r, ref_shape *sh)
 {
     memset(sh, 0, sizeof *sh);
-    sh->batch = 1;
-    sh->heads = 2;
-    sh->kv_heads = r->gqa ? 1 : 0;
+    const recipe_size *z = r->sizes;
+    sh->batch = z[SZ_BATCH].fixed > 0 ? z[SZ_BATCH].fixed : 1;
+    int64_t kvh = z[SZ_KV_HEADS].fixed;
+    sh->heads = z[SZ_HEADS].fixed > 0 ? z[SZ_HEADS].fixed : kvh > 0 ? 2 * kvh : 2;
+    sh->kv_heads = r->gqa ? (kvh > 0 ? kvh : 1) : 0;
     int64_t mins[3];
     ref_min_extents(r, mins);
-    sh->tokens = r->grid_ndim > 0 ? 0 : mins[0] + 5 > 200 ? mins[0] + 5 : 200; /* grids: the product */
+    sh->tokens = r->grid_ndim > 0 ? 0 /* grids: the product */
+               : z[SZ_TOKENS].fixed > 0 ? z[SZ_TOKENS].fixed
+               : mins[0] + 5 > 200 ? mins[0] + 5 : 200;
+    sh->kv_tokens = z[SZ_KV_TOKENS].fixed > 0 ? z[SZ_KV_TOKENS].fixed : 0;
     for (int d = 0; d < r->grid_ndim; d++) {
         int64_t e = r->grid_ndim == 3 ? 7 : 13;
         sh->grid[d] = r->sizes[SZ_GRID0 + d].fixed > 0 ? 0 : (mins[d] + 5 > e ? mins[d] + 5 : e);
     }
+}
+
+/* A 0 field means the default, unless the shape's zero mask says 0. */
+static int64_t given(const ref_shape *sh, size_id id, int64_t v, int64_t dflt)
+{
+    return v > 0 || (sh->zero >> id & 1u) ? v : dflt;
 }
 
 void ref_shape_sizes(const recipe *r, const ref_shape *sh, int64_t *sz)
@@ -91,22 +103,88 @@ void ref_shape_sizes(const recipe *r, const ref_shape *sh, int64_t *sz)
     memset(sz, 0, sizeof(int64_t) * SZ_MAX);
     sz[SZ_BATCH] = sh->batch;
     sz[SZ_HEADS] = sh->heads;
-    sz[SZ_KV_HEADS] = sh->kv_heads > 0 ? sh->kv_heads : sh->heads;
+    sz[SZ_KV_HEADS] = given(sh, SZ_KV_HEADS, sh->kv_heads, sh->heads);
     sz[SZ_TOKENS] = sh->tokens;
     if (r->grid_ndim > 0) {
-        sz[SZ_TOKENS] = 1;
+        int64_t fixed, t = 1;
         for (int d = 0; d < r->grid_ndim; d++) {
-            sz[SZ_GRID0 + d] = sh->grid[d] > 0 ? sh->grid[d] : (r->sizes[SZ_GRID0 + d].fixed > 0 ? r->sizes[SZ_GRID0 + d].fixed : 8);
-            sz[SZ_TOKENS] *= sz[SZ_GRID0 + d];
+            fixed = r->sizes[SZ_GRID0 + d].fixed;
+            sz[SZ_GRID0 + d] = given(sh, (size_id)(SZ_GRID0 + d), sh->grid[d], fixed > 0 ? fixed : 8);
+            if (t >= 0 && !ck_mul(t, sz[SZ_GRID0 + d], &t))
+                t = -1; /* overflow: ref_shape_check says so */
         }
+        sz[SZ_TOKENS] = t;
     }
-    sz[SZ_KV_TOKENS] = r->cross && sh->kv_tokens > 0 ? sh->kv_tokens : sz[SZ_TOKENS];
+    sz[SZ_KV_TOKENS] = r->cross ? given(sh, SZ_KV_TOKENS, sh->kv_tokens, sz[SZ_TOKENS]) : sz[SZ_TOKENS];
     for (int s = SZ_EXTRA0; s < SZ_MAX; s++)
         sz[s] = r->sizes[s].fixed > 0 ? r->sizes[s].fixed : sh->extra[s - SZ_EXTRA0];
-    infer_block_extras(r, r->mask_surface, sz);
+    if (sz[SZ_TOKENS] >= 0 && sz[SZ_TOKENS] <= SIZE_LIMIT_TOKENS && sz[SZ_KV_TOKENS] <= SIZE_LIMIT_TOKENS)
+        infer_block_extras(r, r->mask_surface, sz);
     for (int s = SZ_EXTRA0; s < SZ_MAX; s++)
-        if (sz[s] <= 0)
+        if (sz[s] <= 0 && !(sh->zero >> s & 1u))
             sz[s] = 4;
+}
+
+static const char *limit_macro(size_id id)
+{
+    return id == SZ_BATCH ? "ATTNC_MAX_BATCH" : id <= SZ_KV_HEADS ? "ATTNC_MAX_HEADS" : id < SZ_EXTRA0 ? "ATTNC_MAX_TOKENS"
+                                                                                                    : "ATTNC_MAX_SIZE";
+}
+
+/* Bytes the check allocates for a tensor of n elements of esize bytes:
+ * host and device copies and a double per element (reference, gathers). */
+static bool add_bytes(int64_t n, int esize, int64_t *total)
+{
+    int64_t b;
+    return ck_mul(n, 2 * esize + 16, &b) && ck_add(*total, b, total);
+}
+
+bool ref_shape_check(const recipe *r, const int64_t *sz, char *msg, size_t cap)
+{
+    for (int s = 0; s < SZ_MAX; s++) {
+        bool used = s <= SZ_KV_TOKENS || (s >= SZ_GRID0 && s < SZ_GRID0 + r->grid_ndim) ||
+                    (s >= SZ_EXTRA0 && s < r->nsizes);
+        const char *nm = r->sizes[s].name ? r->sizes[s].name : size_id_name((size_id)s);
+        if ((s == SZ_TOKENS || s == SZ_KV_TOKENS) && r->grid_ndim > 0)
+            continue; /* the grid's product: below */
+        if (used && (sz[s] < 0 || sz[s] > size_limit((size_id)s))) {
+            snprintf(msg, cap, "%s = %lld is not in 0..%lld (%s)", nm, (long long)sz[s],
+                     (long long)size_limit((size_id)s), limit_macro((size_id)s));
+            return false;
+        }
+    }
+    if (r->grid_ndim > 0 && (sz[SZ_TOKENS] < 0 || sz[SZ_TOKENS] > SIZE_LIMIT_TOKENS)) {
+        size_t len = (size_t)snprintf(msg, cap, "the token grid");
+        for (int d = 0; d < r->grid_ndim && len < cap; d++)
+            len += (size_t)snprintf(msg + len, cap - len, "%s %s = %lld", d ? " x" : "", r->sizes[SZ_GRID0 + d].name,
+                                    (long long)sz[SZ_GRID0 + d]);
+        if (len < cap)
+            snprintf(msg + len, cap - len, " holds more than %lld tokens (ATTNC_MAX_TOKENS)", (long long)SIZE_LIMIT_TOKENS);
+        return false;
+    }
+    if (sz[SZ_HEADS] > 0 && (sz[SZ_KV_HEADS] < 1 || sz[SZ_HEADS] % sz[SZ_KV_HEADS])) {
+        snprintf(msg, cap, "heads = %lld must be a multiple of kv_heads = %lld", (long long)sz[SZ_HEADS],
+                 (long long)sz[SZ_KV_HEADS]);
+        return false;
+    }
+    int64_t total = 0, n;
+    int es = dtype_size(r->qkv_dtype), dmax = r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v;
+    bool ok = ck_mul3(sz[SZ_BATCH], sz[SZ_HEADS], sz[SZ_TOKENS], &n) && add_bytes(n, 4, &total) && /* lse */
+              ck_mul(n, dmax, &n) && add_bytes(n, es, &total) && add_bytes(n, es, &total) &&      /* q, o */
+              ck_mul3(sz[SZ_BATCH], sz[SZ_KV_HEADS], sz[SZ_KV_TOKENS], &n) && ck_mul(n, dmax, &n) &&
+              add_bytes(n, es, &total) && add_bytes(n, es, &total);                                 /* k, v */
+    for (int i = 0; ok && i < r->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        n = 1;
+        for (int d = 0; ok && d < rp->ndim; d++)
+            ok = ck_mul(n, rp->const_dims[d] > 0 ? rp->const_dims[d] : sz[rp->dims[d]], &n);
+        ok = ok && add_bytes(n, dtype_size(rp->dtype), &total);
+    }
+    if (!ok) {
+        snprintf(msg, cap, "the tensors of this shape need more than 2^63 bytes");
+        return false;
+    }
+    return true;
 }
 
 /* Shape and strides of q/k/v/o in the chosen layout. */
@@ -127,12 +205,14 @@ static void layout4(attnc_tensor *t, int64_t b, int64_t h, int64_t s, int64_t d,
     }
 }
 
+/* Element count of a tensor; fits (ref_shape_check ran first). */
 static size_t numel(const attnc_tensor *t)
 {
-    size_t n = 1;
+    int64_t n = 1;
     for (int d = 0; d < t->ndim; d++)
-        n *= (size_t)t->shape[d];
-    return n;
+        if (!ck_mul(n, t->shape[d], &n))
+            return SIZE_MAX / 16; /* unreachable after ref_shape_check; fails the allocation */
+    return (size_t)n;
 }
 
 static bool alloc_buf(run *R, buf *b, dtype dt)
@@ -375,6 +455,19 @@ static bool compare(run *R, ref_check_result *res)
     return ok;
 }
 
+/* What the q, k, v, o and lse tensors take, for an out-of-memory message. */
+static double tensor_gib(const run *R)
+{
+    double bytes = 0;
+    for (int i = 0; i < T_FIXED; i++) {
+        double n = 1;
+        for (int d = 0; d < R->t[i].t.ndim; d++)
+            n *= (double)R->t[i].t.shape[d];
+        bytes += n * dtype_size(i == T_LSE ? DT_F32 : R->r->qkv_dtype);
+    }
+    return bytes / (1024.0 * 1024.0 * 1024.0);
+}
+
 bool ref_check_kernel(attnc_kernel *k, const recipe *r, const ref_shape *sh, const ref_check_opts *o,
                       ref_check_result *res)
 {
@@ -386,9 +479,15 @@ bool ref_check_kernel(attnc_kernel *k, const recipe *r, const ref_shape *sh, con
     ref_rng_seed(&R.rng, o->seed);
     ref_shape_sizes(r, sh, R.sizes);
     res->tol = ref_tolerance(r->qkv_dtype);
+    char why[512];
+    if (!ref_shape_check(r, R.sizes, why, sizeof why)) {
+        res->status = ATTNC_ERR_INVALID_ARGUMENT;
+        snprintf(res->msg, sizeof res->msg, "bad shape: %s", why);
+        return false;
+    }
     bool ok = make_tensors(&R, sh);
     if (!ok)
-        snprintf(res->msg, sizeof res->msg, "out of memory allocating tensors");
+        snprintf(res->msg, sizeof res->msg, "out of memory allocating tensors (%.3g GiB)", tensor_gib(&R));
     ok = ok && upload_all(&R);
     ok = ok && launch(&R, k, res);
     if (ok && o->check)

@@ -17,9 +17,12 @@
 
 typedef struct ref_shape {
     int64_t batch, heads, kv_heads, tokens, kv_tokens; /* kv_heads/kv_tokens 0: same as heads/tokens */
-    int64_t grid[3];  /* grid recipes: extents (tokens is their product) */
+    int64_t grid[3];  /* grid recipes: extents (tokens is their product); 0: fixed or 8 */
     int64_t extra[8]; /* extra sizes by index (SZ_EXTRA0 + i); 0: 4 */
     bool bshd;        /* q/k/v/o stored [batch, tokens, heads, dim] */
+    /* Bit (1 << size_id) set: that size is 0 as given, where a 0 field
+     * otherwise means the default above (kv_heads, kv_tokens, grid, extras). */
+    unsigned zero;
 } ref_shape;
 
 /* Where tensors live. NULL ops: host memory (CPU backend). The CUDA path
@@ -41,7 +44,7 @@ typedef struct ref_check_opts {
 } ref_check_opts;
 
 typedef struct ref_check_result {
-    attnc_status status;   /* of the launch */
+    attnc_status status;   /* of the launch; ATTNC_ERR_INVALID_ARGUMENT for a shape ref_shape_check refuses */
     ref_compare_result o, lse;
     bool launched;         /* the kernel ran and its outputs are readable */
     bool has_lse;
@@ -57,14 +60,25 @@ void ref_min_extents(const recipe *r, int64_t *mins);
 
 /* The small default shape of `attnc run` (its --help states it): batch 1,
  * 2 heads (1 kv head with GQA), 200 tokens; grid dims 13 (2-D) or 7 (3-D),
- * raised to the mask's minimum + 5; fixed dims as the recipe says. None of
- * these divide the usual tiles. */
+ * raised to the mask's minimum + 5; sizes the recipe fixes (batch, heads,
+ * kv_heads, tokens, kv_tokens, grid dims) as it says. None of these divide
+ * the usual tiles. */
 void ref_default_shape(const recipe *r, ref_shape *sh);
 
-/* Resolves every size of the shape for recipe r (grid, extras, kv). */
+/* Resolves every size of the shape for recipe r (grid, extras, kv); a
+ * grid whose product overflows 64 bits gives tokens = -1. */
 void ref_shape_sizes(const recipe *r, const ref_shape *sh, int64_t *sizes);
 
-/* Runs kernel k (built from r) on random inputs of shape sh. */
+/* Checks resolved sizes before anything is allocated: the limits of
+ * attnc.h (ATTNC_MAX_*), the grid's product, heads a multiple of kv_heads,
+ * and that the bytes all tensors of the check need (inputs, outputs, params
+ * and the reference's copies) fit in 64 bits. On failure writes why, naming
+ * the size and the limit, into msg and returns false. */
+bool ref_shape_check(const recipe *r, const int64_t *sizes, char *msg, size_t cap);
+
+/* Runs kernel k (built from r) on random inputs of shape sh. The shape is
+ * checked first (ref_shape_check): a bad one is refused before anything is
+ * allocated, with res->status ATTNC_ERR_INVALID_ARGUMENT. */
 bool ref_check_kernel(attnc_kernel *k, const recipe *r, const ref_shape *sh, const ref_check_opts *o,
                       ref_check_result *res);
 

@@ -28,8 +28,12 @@ typedef struct ref_problem {
 
 /* Computes o (contiguous double [batch, heads, tokens, head_dim_v]) and, for
  * the softmax family, lse ([batch, heads, tokens], natural log; may be NULL).
- * A query row with no kept key gets o = 0 and lse = -inf. Returns false
- * with a message in err (static text) when the problem is malformed. */
+ * A query row with no kept key gets o = 0 and lse = -inf; a row with a NaN
+ * or +inf logit among its kept keys gets NaN (docs/recipe-language.md §3.10).
+ * Sizes must be within the limits of ir/expr.h (SIZE_LIMIT_*), with the
+ * grid's extents multiplying to tokens; batch, heads or tokens 0 is an
+ * empty problem (nothing written, true). Returns false with a message in err
+ * (static text) when the problem is malformed. */
 bool ref_run(const ref_problem *p, double *o, double *lse, const char **err);
 
 #endif
