@@ -64,6 +64,50 @@ typedef struct aot_tma {
     int size_tokens, size_kv_tokens, size_heads, size_kv_heads, size_batch; /* indices into `size` */
 } aot_tma;
 
+/* A recipe kernel's launch contract (aot_recipe.c fills it from the typed
+ * recipe and the kernel info; aot_gen_attn.c renders it). With it,
+ * NAME_validate checks exactly what attnc_launch checks for a CUDA kernel
+ * (runtime/api_validate.c, then runtime/cuda_launch.c), over the fields of
+ * the kernel ABI (codegen/nvptx_kernel.h: q, k, v, o, lse, their strides,
+ * size[AOT_NSIZES] by size id of ir/expr.h, then the params), and
+ * NAME_launch passes what runtime/cuda_backend.c passes: named sizes left 0
+ * take the recipe's fixed value, unused sizes are 0, an empty launch (batch,
+ * heads or tokens 0) succeeds without the driver, and tensors with a zero
+ * extent get q's address and strides. Limits: support/checked.h-style
+ * overflow checks written out in the generated C. */
+enum { AOT_NSIZES = 16, AOT_MAX_WINDOWS = 24 };
+
+typedef struct aot_attn_param {
+    const char *name;     /* the recipe's name (messages) */
+    int ndim;             /* 0: a scalar (nothing to check) */
+    int elem_size;        /* bytes */
+    int dim_size[4];      /* the size id of each dim, or -1: dim_const */
+    int64_t dim_const[4];
+} aot_attn_param;
+
+typedef struct aot_attn {
+    bool enabled;
+    int elem_size;            /* q, k, v, o (lse: f32) */
+    int head_dim, head_dim_v;
+    bool gqa, cross, linear;
+    const char *size_name[AOT_NSIZES]; /* for messages */
+    bool named[AOT_NSIZES];   /* set by name in attnc_launch: grid dims and extra sizes */
+    int64_t fixed[AOT_NSIZES]; /* > 0: the recipe fixes it */
+    int64_t limit[AOT_NSIZES]; /* size_limit() (ATTNC_MAX_*) */
+    int grid_ndim;            /* > 0: sizes GRID0.. multiply to tokens */
+    int first_extra, nsizes;  /* extra sizes are [first_extra, nsizes) */
+    int first_param;          /* index in aot_spec.params of the first recipe param */
+    int nparams;
+    aot_attn_param params[16];
+    int nwindows;             /* neighborhood windows: span <= that size, unless empty */
+    int window_size[AOT_MAX_WINDOWS];
+    int64_t window_span[AOT_MAX_WINDOWS];
+    /* grid.x (nvptx_grid_x): grid_x_fixed when > 0 (and tokens > 0), else
+     * the product over tile dims of ceil(size[tile_size[d]] / q_tile[d]);
+     * grid.y heads, grid.z batch. */
+    int grid_x_fixed, ntile_dims, tile_size[3], q_tile[3];
+} aot_attn;
+
 typedef struct aot_spec {
     const char *name;  /* C prefix of everything generated, file names too (an identifier) */
     const char *entry; /* the PTX .entry symbol (an identifier) */
@@ -74,20 +118,13 @@ typedef struct aot_spec {
     size_t cubin_len;
     const aot_param *params;
     int nparams;
-    aot_dim grid[3];
-    /* Optional: a C expression per grid dim overriding grid[i], over the
-     * fields of `a` (the args) and NAME_ceil(x, y, d) = ceil(x * y / d); for
-     * generator use (never user text). */
-    const char *grid_c[3];
+    aot_dim grid[3]; /* unused with attn */
     int block[3];
-    /* Optional extra launch checks (generator use): C conditions over `a`
-     * that must hold, each with the message shown when it does not. */
-    const char *const *check_c, *const *check_msg;
-    int nchecks;
     int dyn_smem;          /* bytes of dynamic shared memory */
     const char *recipe;    /* for the header comment, escaped (may be NULL) */
     const char *schedule;  /* idem */
     aot_tma tma;
+    aot_attn attn; /* recipe kernels: validation and launch as attnc_launch's */
     bool serial; /* launches must not overlap (module-global scratch): said in the header */
 } aot_spec;
 
