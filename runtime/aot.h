@@ -9,9 +9,14 @@
  *  - declares NAME_args, a struct with one field per kernel parameter in
  *    launch order (device pointers as void *, integers as int32_t/int64_t,
  *    floats as float/double);
+ *  - a header comment that documents the ABI: every field, for recipe
+ *    kernels the dtype, head dims, each size[] index by name, the params,
+ *    the launch configuration, and the stream, ordering and thread rules
+ *    (aot_gen_doc.c);
  *  - NAME_launch(const NAME_args *, struct CUstream_st *) — the stream type
  *    is CUstream of cuda.h — validates every argument (non-NULL and aligned
- *    pointers, integers in range, grid within the device limits), loads
+ *    pointers, integers in range, grid within the device limits; for recipe
+ *    kernels exactly attnc_launch's checks, see aot_attn), loads
  *    libcuda with dlopen on first use (path from $ATTNC_LIBCUDA, else
  *    libcuda.so.1), loads the image once per CUDA context under a mutex
  *    (cubin first, PTX through the driver JIT when the cubin does not fit
@@ -79,6 +84,7 @@ enum { AOT_NSIZES = 16, AOT_MAX_WINDOWS = 24 };
 
 typedef struct aot_attn_param {
     const char *name;     /* the recipe's name (messages) */
+    const char *dtype;    /* "f32", "i32", "u8", ... (the header's ABI comment) */
     int ndim;             /* 0: a scalar (nothing to check) */
     int elem_size;        /* bytes */
     int dim_size[4];      /* the size id of each dim, or -1: dim_const */
@@ -87,7 +93,8 @@ typedef struct aot_attn_param {
 
 typedef struct aot_attn {
     bool enabled;
-    int elem_size;            /* q, k, v, o (lse: f32) */
+    const char *dtype;        /* q, k, v, o: "bf16" or "f16" (lse: f32) */
+    int elem_size;
     int head_dim, head_dim_v;
     bool gqa, cross, linear;
     const char *size_name[AOT_NSIZES]; /* for messages */

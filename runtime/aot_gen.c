@@ -125,18 +125,17 @@ static void render_header(const aot_spec *s, strbuf *h)
         aot_put_comment(h, s->schedule);
         sb_puts(h, "\"");
     }
-    sb_printf(h, ".\n * Build %s.c with any C11 compiler; the program needs only libc and, at run\n"
-                 " * time, the CUDA driver (loaded with dlopen). Thread-safe.%s */\n",
-              n,
-              s->serial ? "\n * Launches must not overlap: this kernel keeps scratch in module globals, so\n"
-                          " * issue its launches on one stream (or order them with events)."
-                        : "");
+    sb_printf(h, ".\n * Build %s.c with any C11 compiler (-pthread); the program needs only libc\n"
+                 " * and, at run time, the CUDA driver (loaded with dlopen).\n",
+              n);
+    aot_render_abi(s, h);
+    sb_puts(h, " */\n");
     sb_printf(h, "#ifndef %s_AOT_H\n#define %s_AOT_H\n\n#include <stdint.h>\n\n", n, n);
     sb_puts(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     sb_printf(h, "enum {\n    %s_OK = 0,\n    %s_ERR_INVALID_ARGUMENT = 2,\n    %s_ERR_NO_DRIVER = 4,\n"
                  "    %s_ERR_CUDA = 6,\n    %s_ERR_IMAGE = 8, /* the embedded image is damaged */\n};\n\n",
               n, n, n, n, n);
-    sb_puts(h, "/* Launch arguments in kernel order; pointers are device pointers. */\ntypedef struct ");
+    sb_puts(h, "/* Launch arguments in kernel order (see the top of this file). */\ntypedef struct ");
     sb_printf(h, "%s_args {\n", n);
     for (int i = 0; i < s->nparams; i++) {
         const aot_param *p = &s->params[i];
@@ -153,9 +152,14 @@ static void render_header(const aot_spec *s, strbuf *h)
                  " * primary context). Returns %s_OK or an error; see %s_errmsg. */\n",
               n, n);
     sb_printf(h, "int %s_launch(const %s_args *a, struct CUstream_st *stream);\n", n, n);
-    sb_printf(h, "/* Argument checks only: no driver needed. */\nint %s_validate(const %s_args *a);\n", n, n);
-    sb_printf(h, "/* The launch grid for these arguments. */\nvoid %s_grid(const %s_args *a, uint64_t grid[3]);\n",
-              n, n);
+    if (s->attn.enabled)
+        sb_printf(h, "/* Argument checks only, no driver needed: exactly attnc_launch's for this\n"
+                     " * kernel (runtime/api_validate.c, then runtime/cuda_launch.c's GPU rules). */\n");
+    else
+        sb_printf(h, "/* Argument checks only (the ranges above): no driver needed. */\n");
+    sb_printf(h, "int %s_validate(const %s_args *a);\n", n, n);
+    sb_printf(h, "/* The launch grid for these arguments%s. */\nvoid %s_grid(const %s_args *a, uint64_t grid[3]);\n",
+              s->attn.enabled ? " (zeros when the sizes are out of range)" : "", n, n);
     sb_printf(h, "/* Dry self-check of the embedded image (checksums, entry name); no driver. */\n"
                  "int %s_self_check(void);\n",
               n);

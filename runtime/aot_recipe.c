@@ -82,6 +82,7 @@ static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info 
 {
     memset(t, 0, sizeof *t);
     t->enabled = true;
+    t->dtype = dtype_name(info->dt);
     t->elem_size = dtype_size(info->dt);
     t->head_dim = r->head_dim;
     t->head_dim_v = r->head_dim_v;
@@ -89,7 +90,9 @@ static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info 
     t->cross = r->cross;
     t->linear = r->family == FAMILY_LINEAR;
     for (int s = 0; s < SZ_MAX; s++) {
-        t->size_name[s] = r->sizes[s].name ? r->sizes[s].name : size_id_name((size_id)s);
+        int d = s - SZ_GRID0; /* a grid extent given as a number is known by its label */
+        bool label = d >= 0 && d < r->grid_ndim && r->sizes[s].fixed > 0 && r->grid_names[d];
+        t->size_name[s] = label ? r->grid_names[d] : r->sizes[s].name ? r->sizes[s].name : size_id_name((size_id)s);
         t->named[s] = (s >= SZ_GRID0 && s < SZ_GRID0 + r->grid_ndim) || (s >= SZ_EXTRA0 && s < r->nsizes);
         t->fixed[s] = r->sizes[s].fixed;
         t->limit[s] = size_limit((size_id)s);
@@ -103,6 +106,7 @@ static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info 
         const recipe_param *rp = &r->params[i];
         aot_attn_param *p = &t->params[i];
         p->name = rp->name;
+        p->dtype = dtype_name(rp->dtype);
         p->ndim = rp->ndim;
         p->elem_size = dtype_size(rp->dtype);
         for (int d = 0; d < rp->ndim; d++) {
