@@ -83,9 +83,15 @@ static int ro_run(strbuf *out, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    int rc = ro_sh(out, cmd);
+    char full[4400];
+    snprintf(full, sizeof full, "[ -x %s/bin/attnc ] || { echo 'cannot run %s/bin/attnc as uid %d'; exit 125; }; %s",
+             ATTNC_BINARY_DIR, ATTNC_BINARY_DIR, geteuid() == 0 ? 65534 : (int)geteuid(), cmd);
+    int rc = ro_sh(out, full);
     if (rc == 254)
         fail_msg("cannot drop root to uid 65534 for a read-only test");
+    if (rc == 125)
+        fail_msg("%s: the build folder must be readable and searchable by all users for the read-only tests",
+                 sb_cstr(out));
     return rc;
 }
 
