@@ -68,19 +68,29 @@ static kcache *open_cache(const cache_cli *o)
     return c;
 }
 
-/* The tuning database, only if it exists (listing must not create it). */
-static tune_db *open_tuning(const cache_cli *o, bool create)
+/* Where the tuning database is (or would be); false with a message. */
+static bool tuning_path(const cache_cli *o, strbuf *path, strbuf *note)
+{
+    if (o->dir)
+        sb_printf(path, "%s/tuning.sqlite", o->dir);
+    else if (cache_default_dir(path, false, note))
+        sb_puts(path, "/tuning.sqlite");
+    return path->len > 0 && !path->failed;
+}
+
+/* The tuning database, only if it exists (listing must not create it);
+ * *failed when it exists but cannot be opened (the message is printed). */
+static tune_db *open_tuning(const cache_cli *o, bool *failed)
 {
     strbuf path, note;
     sb_init(&path);
     sb_init(&note);
     tune_db *db = NULL;
-    if (o->dir)
-        sb_printf(&path, "%s/tuning.sqlite", o->dir);
-    else if (cache_default_dir(&path, false, &note))
-        sb_puts(&path, "/tuning.sqlite");
-    if (path.len && (create || access(sb_cstr(&path), F_OK) == 0))
+    *failed = false;
+    if (tuning_path(o, &path, &note) && access(sb_cstr(&path), F_OK) == 0) {
         db = tune_db_open(sb_cstr(&path), &note);
+        *failed = !db;
+    }
     if (note.len)
         fprintf(stderr, "attnc cache: %s\n", sb_cstr(&note));
     sb_free(&path);
@@ -103,12 +113,17 @@ static int do_ls(const cache_cli *o)
         fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
     else
         printf("%ld entr%s, %llu bytes, %ld corrupt\n", t.entries, t.entries == 1 ? "y" : "ies", t.bytes, t.corrupt);
-    tune_db *db = open_tuning(o, false);
+    bool failed;
+    tune_db *db = open_tuning(o, &failed);
+    if (failed)
+        rc = EXIT_INTERNAL;
     if (db) {
         long corrupt = 0;
-        printf("tuned schedules: %s\n", tune_db_path(db));
-        if (tune_db_list(db, print_tuned, NULL, &corrupt, &err) < 0)
+        printf("tuned schedules: %s%s\n", tune_db_path(db), tune_db_readonly(db) ? " (read-only)" : "");
+        if (tune_db_list(db, print_tuned, NULL, &corrupt, &err) < 0) {
+            fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
             rc = EXIT_INTERNAL;
+        }
         if (corrupt)
             printf("  %ld record%s failed their checksum (re-tuned on next use)\n", corrupt, corrupt == 1 ? "" : "s");
     }
@@ -135,16 +150,55 @@ static int do_stats(const cache_cli *o)
     }
     printf("folder:    %s\nkey stamp: %s\nentries:   %ld\nbytes:     %llu\ncorrupt:   %ld\n", cache_dir(c),
            cache_stamp(), t.entries, t.bytes, t.corrupt);
-    tune_db *db = open_tuning(o, false);
+    bool failed;
+    tune_db *db = open_tuning(o, &failed);
     long rows = 0, corrupt = 0;
-    if (db && tune_db_list(db, count_tuned, &rows, &corrupt, &err) >= 0)
-        printf("tuned:     %ld (corrupt %ld) in %s\n", rows, corrupt, tune_db_path(db));
-    else
+    int rc = EXIT_OK;
+    if (db && tune_db_list(db, count_tuned, &rows, &corrupt, &err) >= 0) {
+        printf("tuned:     %ld (corrupt %ld) in %s%s\n", rows, corrupt, tune_db_path(db),
+               tune_db_readonly(db) ? " (read-only)" : "");
+    } else if (db || failed) {
+        if (db)
+            fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+        printf("tuned:     ? (the tuning database cannot be read)\n");
+        rc = EXIT_INTERNAL;
+    } else {
         printf("tuned:     0 (no tuning database yet)\n");
+    }
     tune_db_close(db);
     cache_close(c);
     sb_free(&err);
-    return EXIT_OK;
+    return rc;
+}
+
+/* clear --all: the tuned schedules and the damaged copies moved aside. */
+static int clear_tuning(const cache_cli *o)
+{
+    strbuf err, path;
+    sb_init(&err);
+    sb_init(&path);
+    bool failed;
+    int rc = EXIT_OK;
+    tune_db *db = open_tuning(o, &failed);
+    if (failed || (db && !tune_db_clear(db, &err))) {
+        if (err.len)
+            fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+        rc = EXIT_INTERNAL;
+    } else if (db) {
+        printf("cleared tuned schedules in %s\n", tune_db_path(db));
+    }
+    tune_db_close(db);
+    sb_clear(&err);
+    long asides = tuning_path(o, &path, &err) ? tune_db_remove_asides(sb_cstr(&path), &err) : -1;
+    if (asides < 0) {
+        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+        rc = EXIT_INTERNAL;
+    } else if (asides > 0) {
+        printf("removed %ld damaged tuning database cop%s\n", asides, asides == 1 ? "y" : "ies");
+    }
+    sb_free(&path);
+    sb_free(&err);
+    return rc;
 }
 
 static int do_clear(const cache_cli *o)
@@ -162,14 +216,8 @@ static int do_clear(const cache_cli *o)
     } else {
         printf("removed %ld file%s from %s\n", n, n == 1 ? "" : "s", cache_dir(c));
     }
-    tune_db *db = o->all ? open_tuning(o, false) : NULL;
-    if (db && !tune_db_clear(db, &err)) {
-        fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
+    if (o->all && clear_tuning(o) != EXIT_OK)
         rc = EXIT_INTERNAL;
-    } else if (db) {
-        printf("cleared tuned schedules in %s\n", tune_db_path(db));
-    }
-    tune_db_close(db);
     cache_close(c);
     sb_free(&err);
     return rc;
@@ -214,9 +262,11 @@ const cli_command cmd_cache = {
     "in a folder per attnc/LLVM version; tuned schedules are in tuning.sqlite there.\n\n"
     "  ls      list entries (key, kind, size, date, ok/CORRUPT) and tuned schedules\n"
     "  stats   entry count, bytes, corrupt entries, tuned schedule count\n"
-    "  clear   remove this version's entries (--all: also the tuned schedules)\n\n"
+    "  clear   remove this version's entries (--all: also the tuned schedules and\n"
+    "          damaged tuning databases moved aside)\n\n"
     "  --dir DIR   use DIR instead of the default folder\n\n"
-    "Corrupt entries are never loaded: they are rebuilt on next use.\n"
+    "Corrupt entries are never loaded: they are rebuilt on next use. A tuning database\n"
+    "that cannot be written is read (ls and stats say read-only).\n"
     "exit status: 0 success, 1 bad arguments, 2 the folder could not be read or written\n",
     run_cache,
 };

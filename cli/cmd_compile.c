@@ -4,6 +4,7 @@
  * Two inputs: a recipe (needs the NVPTX code generator) or, with
  * --from-ptx, a PTX file plus its launch signature — the path the examples
  * and the AOT tests use, and a way to package hand-written kernels. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ static bool parse_block(const char *text, int block[3])
     return n >= 1 && block[0] > 0 && block[1] > 0 && block[2] > 0;
 }
 
+/* Prints why AOT output failed; the exit status: user errors (a bad name,
+ * -o naming a file, PTX that ptxas rejects) 1, I/O errors 2 with the
+ * system's reason, internal errors 2. */
+static int report(aot_result r, strbuf *err)
+{
+    if (r != AOT_OK)
+        fprintf(stderr, "attnc compile: %s%s\n", r == AOT_INTERNAL ? "internal error: " : "", sb_cstr(err));
+    return r == AOT_OK ? EXIT_OK : r == AOT_USER || r == AOT_PTXAS ? EXIT_USER : EXIT_INTERNAL;
+}
+
 /* PTX -> DIR/NAME.ptx, DIR/NAME.cubin (ptxas), DIR/NAME.h, DIR/NAME.c. */
 static int compile_ptx(const compile_cli *o, const char *ptx, size_t len)
 {
@@ -70,11 +81,12 @@ static int compile_ptx(const compile_cli *o, const char *ptx, size_t len)
     }
     if (!aot_check_spec(&s, &err))
         goto done;
-    rc = aot_write_with_cubin(&s, o->out_dir, &note, &err) ? EXIT_OK : EXIT_INTERNAL;
+    rc = report(aot_write_with_cubin(&s, o->out_dir, &note, &err), &err);
     if (rc == EXIT_OK)
         printf("%s\n", sb_cstr(&note));
+    sb_clear(&err); /* reported */
 done:
-    if (rc != EXIT_OK)
+    if (err.len)
         fprintf(stderr, "attnc compile: %s\n", sb_cstr(&err));
     sb_free(&err);
     sb_free(&note);
@@ -87,9 +99,10 @@ static int from_ptx(const compile_cli *o)
         return cli_usage_error("compile", "--from-ptx needs --entry, --signature, --grid, --block and -o");
     }
     size_t len = 0;
+    errno = 0;
     char *ptx = read_text(o->ptx, &len);
     if (!ptx) {
-        fprintf(stderr, "attnc compile: cannot read '%s'\n", o->ptx);
+        fprintf(stderr, "attnc compile: cannot read '%s': %s\n", o->ptx, errno ? strerror(errno) : "read error");
         return EXIT_USER;
     }
     int rc = compile_ptx(o, ptx, len);
@@ -156,12 +169,9 @@ static int compile_recipe(const compile_cli *o, const cli_recipe *cr, target_arc
     if (rc == EXIT_OK && (o->schedule || o->tuned))
         sp = &s;
     if (rc == EXIT_OK) {
-        rc = aot_compile_recipe(cr->r, sp, arch, o->name, o->out_dir, &note, &err);
-        if (rc == AOT_RECIPE_OK)
+        rc = report(aot_compile_recipe(cr->r, sp, arch, o->name, o->out_dir, &note, &err), &err);
+        if (rc == EXIT_OK)
             printf("%s\n", sb_cstr(&note));
-        else
-            fprintf(stderr, "attnc compile: %s%s\n", rc == AOT_RECIPE_INTERNAL ? "internal error: " : "",
-                    sb_cstr(&err));
     }
     sb_free(&err);
     sb_free(&note);
@@ -241,7 +251,7 @@ const cli_command cmd_compile = {
     "  --grid G          three dims, each INT or NAME[*NAME][/INT] (ceiling division)\n\n"
     "For a recipe, NAME_args follows the kernel ABI of codegen/nvptx_kernel.h: q, k, v, o, lse\n"
     "pointers, q_stride[4] ... lse_stride[3] in elements, size[] by size id (batch, heads,\n"
-    "kv_heads, tokens, kv_tokens, grid dims, extras), then the recipe's params.\n"
+    "kv_heads, tokens, kv_tokens, grid dims, extras), then a field p_NAME per recipe param.\n"
     "exit status: 0 success, 1 bad arguments or input, 2 internal or environment error\n",
     run_compile,
 };

@@ -29,35 +29,13 @@ static size_t dtype_bytes(attnc_dtype d)
     return d == ATTNC_F32 ? 4 : 2;
 }
 
-/* fp32 -> bf16 / fp16 bits, round to nearest even (finite inputs). */
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-}
-
-static uint16_t to_f16(float f)
-{
-    _Float16 h = (_Float16)f;
-    uint16_t u;
-    memcpy(&u, &h, 2);
-    return u;
-}
-
+/* Element i of a bf16/f16/f32 buffer as a float (attnc's exact widening). */
 static float from_bits(attnc_dtype d, const void *p, size_t i)
 {
     if (d == ATTNC_F32)
         return ((const float *)p)[i];
-    uint16_t u = ((const uint16_t *)p)[i];
-    if (d == ATTNC_F16) {
-        _Float16 h;
-        memcpy(&h, &u, 2);
-        return (float)h;
-    }
-    uint32_t w = (uint32_t)u << 16;
     float f;
-    memcpy(&f, &w, 4);
+    (d == ATTNC_F16 ? attnc_f16_to_f32 : attnc_bf16_to_f32)((const uint16_t *)p + i, &f, 1);
     return f;
 }
 
@@ -74,8 +52,8 @@ static int make_tensor(tensor_buf *tb, attnc_dtype dt, int64_t b, int64_t h, int
         float v = (float)((seed >> 40) * (1.0 / (1 << 24))) * 2.0f - 1.0f;
         if (dt == ATTNC_F32)
             ((float *)tb->mem)[i] = v;
-        else
-            ((uint16_t *)tb->mem)[i] = dt == ATTNC_BF16 ? to_bf16(v) : to_f16(v);
+        else /* round to nearest even, as attnc.h documents */
+            (dt == ATTNC_BF16 ? attnc_f32_to_bf16 : attnc_f32_to_f16)(&v, (uint16_t *)tb->mem + i, 1);
     }
     return 0;
 }

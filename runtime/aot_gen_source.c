@@ -9,8 +9,7 @@
 #include "aot_gen_impl.h"
 #include "include/attnc.h"
 
-/* Appends tmpl with every "@N@" replaced by name. */
-static void put_tmpl(strbuf *c, const char *tmpl, const char *name)
+void aot_put_template(strbuf *c, const char *tmpl, const char *name)
 {
     for (const char *p = tmpl, *at; *p; p = at + 3) {
         at = strstr(p, "@N@");
@@ -115,9 +114,10 @@ static const char loader[] =
     "        @N@_loaded[@N@_nloaded].ctx = ctx;\n        @N@_loaded[@N@_nloaded++].fn = *fn;\n    }\n"
     "    pthread_mutex_unlock(&@N@_lock);\n    return st;\n}\n\n";
 
-static void put_bytes(strbuf *c, const char *decl, const unsigned char *p, size_t n)
+/* The rest of an array definition whose declarator was just printed. */
+static void put_bytes(strbuf *c, const unsigned char *p, size_t n)
 {
-    sb_printf(c, "%s[%zu] = {", decl, n + 1);
+    sb_printf(c, "[%zu] = {", n + 1);
     for (size_t i = 0; i < n; i++)
         sb_printf(c, "%s0x%02x,", i % 16 ? " " : "\n    ", p[i]);
     sb_puts(c, "\n    0x00, /* PTX readers need a C string; harmless for the cubin */\n};\n");
@@ -126,11 +126,10 @@ static void put_bytes(strbuf *c, const char *decl, const unsigned char *p, size_
 static void put_image(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
-    char decl[300];
-    snprintf(decl, sizeof decl, "static const unsigned char %s_ptx", n);
-    put_bytes(c, decl, (const unsigned char *)s->ptx, s->ptx_len);
-    snprintf(decl, sizeof decl, "static _Alignas(8) const unsigned char %s_cubin", n);
-    put_bytes(c, decl, s->cubin ? s->cubin : (const unsigned char *)"", s->cubin ? s->cubin_len : 0);
+    sb_printf(c, "static const unsigned char %s_ptx", n);
+    put_bytes(c, (const unsigned char *)s->ptx, s->ptx_len);
+    sb_printf(c, "static _Alignas(8) const unsigned char %s_cubin", n);
+    put_bytes(c, s->cubin ? s->cubin : (const unsigned char *)"", s->cubin ? s->cubin_len : 0);
     sb_printf(c, "static const char %s_entry[] = \"%s\";\nstatic const int %s_dyn_smem = %d;\n\n", n, s->entry, n,
               s->dyn_smem);
 }
@@ -172,12 +171,9 @@ static void put_grid(const aot_spec *s, strbuf *c)
     int uses_args = 0;
     for (int i = 0; i < 3; i++) {
         sb_printf(c, "    grid[%d] = ", i);
-        if (s->grid_c[i])
-            sb_printf(c, "(uint64_t)(%s)", s->grid_c[i]);
-        else
-            put_dim(s, c, &s->grid[i]);
+        put_dim(s, c, &s->grid[i]);
         sb_puts(c, ";\n");
-        uses_args |= s->grid_c[i] || s->grid[i].arg[0] >= 0 || s->grid[i].arg[1] >= 0;
+        uses_args |= s->grid[i].arg[0] >= 0 || s->grid[i].arg[1] >= 0;
     }
     if (!uses_args)
         sb_puts(c, "    (void)a;\n");
@@ -201,8 +197,10 @@ static void put_param_check(const aot_spec *s, strbuf *c, const aot_param *p)
         bool check_lo = p->min > lo, check_hi = p->max < hi, array = p->count > 1;
         if (!check_lo && !check_hi)
             return;
-        char field[160];
-        snprintf(field, sizeof field, array ? "a->%s[i]" : "a->%s", p->name);
+        strbuf fb;
+        sb_init(&fb);
+        sb_printf(&fb, array ? "a->%s[i]" : "a->%s", p->name);
+        const char *field = sb_cstr(&fb);
         if (array)
             sb_printf(c, "    for (int i = 0; i < %d; i++)\n    ", p->count);
         sb_puts(c, "    if (");
@@ -214,6 +212,8 @@ static void put_param_check(const aot_spec *s, strbuf *c, const aot_param *p)
         sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"argument '%s%s' = %%lld is outside [%" PRId64
                      ", %" PRId64 "]\", %s(long long)%s);\n",
                   n, n, p->name, array ? "[%d]" : "", p->min, p->max, array ? "i, " : "", field);
+        c->failed |= fb.failed;
+        sb_free(&fb);
     }
 }
 
@@ -224,9 +224,6 @@ static void put_validate(const aot_spec *s, strbuf *c)
     sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"NULL arguments\");\n", n, n);
     for (int i = 0; i < s->nparams; i++)
         put_param_check(s, c, &s->params[i]);
-    for (int i = 0; i < s->nchecks; i++)
-        sb_printf(c, "    if (!(%s))\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"%s\");\n", s->check_c[i], n, n,
-                  s->check_msg[i]);
     sb_printf(c, "    uint64_t g[3];\n    %s_grid(a, g);\n", n);
     sb_puts(c, "    if (g[0] < 1 || g[0] > 2147483647u || g[1] < 1 || g[1] > 65535 || g[2] < 1 || g[2] > 65535)\n");
     sb_printf(c, "        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"launch grid %%llu x %%llu x %%llu is empty or over "
@@ -246,16 +243,16 @@ static void put_tma_maps(const aot_spec *s, strbuf *c)
     sb_printf(c, "    if (!%s_drv.cuTensorMapEncodeTiled)\n        return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
                  "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
               n, n, n);
-    sb_puts(c, "    {\n        void *const ptr[3] = {(void *)a->q, (void *)a->k, (void *)a->v};\n");
-    sb_puts(c, "        const int64_t *const st[3] = {a->q_stride, a->k_stride, a->v_stride};\n");
+    sb_puts(c, "    {\n        void *const ptr[3] = {(void *)la->q, (void *)la->k, (void *)la->v};\n");
+    sb_puts(c, "        const int64_t *const strd[3] = {la->q_stride, la->k_stride, la->v_stride};\n");
     sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n        const uint32_t rows[3] = {%d, %d, %d};\n",
               t->dims[0], t->dims[1], t->dims[2], t->rows[0], t->rows[1], t->rows[2]);
     sb_puts(c, "        for (int i = 0; i < 3; i++) {\n");
-    sb_printf(c, "            uint64_t tok = (uint64_t)a->size[i ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
-    sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)a->size[i ? %d : %d], "
-                 "(uint64_t)a->size[%d]};\n",
+    sb_printf(c, "            uint64_t tok = (uint64_t)la->size[i ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
+    sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[i ? %d : %d], "
+                 "(uint64_t)la->size[%d]};\n",
               t->size_kv_heads, t->size_heads, t->size_batch);
-    sb_puts(c, "            uint64_t gs[3] = {(uint64_t)st[i][2] * 2, (uint64_t)st[i][1] * 2, (uint64_t)st[i][0] * 2};\n");
+    sb_puts(c, "            uint64_t gs[3] = {(uint64_t)strd[i][2] * 2, (uint64_t)strd[i][1] * 2, (uint64_t)strd[i][0] * 2};\n");
     sb_puts(c, "            uint32_t box[4] = {64, rows[i], 1, 1}, es[4] = {1, 1, 1, 1};\n");
     sb_printf(c, "            %s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 4, ptr[i], gd, gs, box, es, 0, "
                  "%d, %d, 0);\n",
@@ -269,11 +266,16 @@ static void put_launch(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
     sb_printf(c, "int %s_launch(const %s_args *a, struct CUstream_st *stream)\n{\n", n, n);
-    sb_printf(c, "    int st = %s_validate(a);\n    if (st != %s_OK)\n        return st;\n", n, n);
+    if (s->attn.enabled)
+        aot_attn_launch_start(s, c);
+    else
+        sb_printf(c, "    int st = %s_validate(a);\n    if (st != %s_OK)\n        return st;\n"
+                     "    const %s_args *la = a;\n",
+                  n, n, n);
     sb_printf(c, "    pthread_once(&%s_once, %s_load_driver);\n    if (%s_drv.status != %s_OK)\n", n, n, n, n);
     sb_printf(c, "        return %s_fail(%s_drv.status, \"%%s\", %s_drv.why);\n", n, n, n);
     sb_printf(c, "    %s_CUfunction fn;\n    if ((st = %s_function(&fn)) != %s_OK)\n        return st;\n", n, n, n);
-    sb_printf(c, "    uint64_t g[3];\n    %s_grid(a, g);\n", n);
+    sb_printf(c, "    uint64_t g[3];\n    %s_grid(la, g);\n", n);
     if (s->tma.enabled)
         put_tma_maps(s, c);
     if (s->nparams) {
@@ -283,9 +285,9 @@ static void put_launch(const aot_spec *s, strbuf *c)
             for (int e = 0; e < (p->count > 1 ? p->count : 1); e++) {
                 sb_puts(c, i || e ? ", " : "");
                 if (p->count > 1)
-                    sb_printf(c, "(void *)&a->%s[%d]", p->name, e);
+                    sb_printf(c, "(void *)&la->%s[%d]", p->name, e);
                 else
-                    sb_printf(c, "(void *)&a->%s", p->name);
+                    sb_printf(c, "(void *)&la->%s", p->name);
             }
         }
         if (s->tma.enabled)
@@ -304,12 +306,16 @@ static void put_launch(const aot_spec *s, strbuf *c)
 void aot_render_source(const aot_spec *s, strbuf *c)
 {
     sb_printf(c, "/* %s.c — generated by attnc %s: do not edit. See %s.h. */\n", s->name, attnc_version(), s->name);
-    put_tmpl(c, prologue, s->name);
+    aot_put_template(c, prologue, s->name);
     put_image(s, c);
-    put_tmpl(c, driver, s->name);
-    put_tmpl(c, loader, s->name);
+    aot_put_template(c, driver, s->name);
+    aot_put_template(c, loader, s->name);
     put_self_check(s, c);
-    put_grid(s, c);
-    put_validate(s, c);
+    if (s->attn.enabled) {
+        aot_attn_render(s, c);
+    } else {
+        put_grid(s, c);
+        put_validate(s, c);
+    }
     put_launch(s, c);
 }

@@ -58,6 +58,7 @@ int aot_run_ptxas(const char *ptx_path, const char *arch, const char *cubin_path
         return -1;
     }
     pid_t pid = fork();
+    int fork_errno = errno;
     if (pid == 0) {
         dup2(pipefd[1], 1);
         dup2(pipefd[1], 2);
@@ -72,8 +73,15 @@ int aot_run_ptxas(const char *ptx_path, const char *arch, const char *cubin_path
         drain(pipefd[0], log);
     close(pipefd[0]);
     int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        sb_printf(log, "\nptxas failed; repro: %s %s -o %s %s\n", exe, archarg, cubin_path, ptx_path);
+    if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+        sb_printf(log, "cannot run %s: %s", exe, strerror(pid < 0 ? fork_errno : errno));
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (WIFEXITED(status))
+            sb_printf(log, "%s%s exited with status %d", log->len ? "\n" : "", exe, WEXITSTATUS(status));
+        else
+            sb_printf(log, "%s%s was killed by signal %d", log->len ? "\n" : "", exe, WTERMSIG(status));
         return -1;
     }
     return 1;

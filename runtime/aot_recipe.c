@@ -7,133 +7,134 @@
  *   size[SZ_MAX]                             int32, by ir/expr.h size id
  *                                            (batch, heads, kv_heads, tokens,
  *                                            kv_tokens, grid0..2, extras)
- *   one field per recipe param               device pointer, or f32/i64 scalar
- * grid = (query tiles, heads, batch), as nvptx_grid_x computes. */
+ *   p_NAME per recipe param                  device pointer, or f32/i64 scalar
+ * grid = (query tiles, heads, batch), as nvptx_grid_x computes. The checks
+ * and what the kernel gets are attnc_launch's (aot_attn, aot_gen_attn.c). */
 #include "aot_recipe.h"
 
 #include <cuda.h>
 
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../codegen/nvptx_kernel.h"
+#include "../frontend/forms.h"
 #include "../passes/pipeline.h"
 
-enum { MAX_AOT_PARAMS = 5 + 5 + 1 + NVPTX_MAX_PARAMS };
-
-enum { MAX_CHECKS = 16 };
+enum { MAX_AOT_PARAMS = 5 + 5 + 1 + NVPTX_MAX_PARAMS, FIRST_PARAM = 5 + 5 + 1 };
 
 typedef struct recipe_aot {
+    arena *a; /* the generated names */
     aot_param params[MAX_AOT_PARAMS];
-    char grid_x[512], heads[64], batch[64];
-    char name[64];
-    char check_text[MAX_CHECKS][160], msg_text[MAX_CHECKS][160];
-    const char *checks[MAX_CHECKS], *msgs[MAX_CHECKS];
-    int nchecks;
+    const char *name;
 } recipe_aot;
-
-static void check(recipe_aot *ra, const char *msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void check(recipe_aot *ra, const char *msg, const char *fmt, ...)
-{
-    if (ra->nchecks == MAX_CHECKS)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ra->check_text[ra->nchecks], sizeof ra->check_text[0], fmt, ap);
-    va_end(ap);
-    snprintf(ra->msg_text[ra->nchecks], sizeof ra->msg_text[0], "%s", msg);
-    ra->checks[ra->nchecks] = ra->check_text[ra->nchecks];
-    ra->msgs[ra->nchecks] = ra->msg_text[ra->nchecks];
-    ra->nchecks++;
-}
-
-/* What the kernel ABI requires beyond types (codegen/nvptx_kernel.h), as
- * attnc_launch checks it: sizes present, heads a multiple of kv_heads,
- * contiguous last dims, 16-byte aligned rows; grid extents per dim. */
-static void abi_checks(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *info)
-{
-    static const char *t[] = {"q", "k", "v", "o"};
-    int es = dtype_size(info->dt);
-    check(ra, "sizes batch, heads, kv_heads, tokens and kv_tokens must be >= 1",
-          "a->size[%d] >= 1 && a->size[%d] >= 1 && a->size[%d] >= 1 && a->size[%d] >= 1 && a->size[%d] >= 1", SZ_BATCH,
-          SZ_HEADS, SZ_KV_HEADS, SZ_TOKENS, SZ_KV_TOKENS);
-    check(ra, "heads must be a multiple of kv_heads", "a->size[%d] %% a->size[%d] == 0", SZ_HEADS, SZ_KV_HEADS);
-    if (!r->gqa)
-        check(ra, "kv_heads must equal heads (the recipe does not declare GQA)", "a->size[%d] == a->size[%d]",
-              SZ_KV_HEADS, SZ_HEADS);
-    if (!r->cross)
-        check(ra, "kv_tokens must equal tokens (the recipe is not cross attention)", "a->size[%d] == a->size[%d]",
-              SZ_KV_TOKENS, SZ_TOKENS);
-    for (int i = 0; i < 4; i++) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "%s: the last dim must have stride 1 and rows must start 16-byte aligned", t[i]);
-        check(ra, msg, "a->%s_stride[3] == 1 && (a->%s_stride[2] * %d) %% 16 == 0", t[i], t[i], es);
-    }
-    if (r->grid_ndim > 0) { /* extents >= 1 whose product is tokens */
-        char cond[160] = "", prod[80] = "";
-        size_t cl = 0, pl = 0;
-        for (int d = 0; d < r->grid_ndim; d++) {
-            cl += (size_t)snprintf(cond + cl, sizeof cond - cl, "a->size[%d] >= 1 && ", SZ_GRID0 + d);
-            pl += (size_t)snprintf(prod + pl, sizeof prod - pl, "%s(int64_t)a->size[%d]", d ? " * " : "", SZ_GRID0 + d);
-        }
-        check(ra, "token-grid extents must be >= 1 with their product equal to tokens", "%s%s == a->size[%d]", cond,
-              prod, SZ_TOKENS);
-    }
-}
 
 static void add(recipe_aot *ra, int *n, aot_param p)
 {
     ra->params[(*n)++] = p;
 }
 
-/* Parameters in ABI order. */
+/* The fields of NAME_args in ABI order (their checks are aot_attn's). */
 static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *info)
 {
     static const char *ptrs[] = {"q", "k", "v", "o", "lse"};
     static const char *strides[] = {"q_stride", "k_stride", "v_stride", "o_stride", "lse_stride"};
     int n = 0;
     for (int i = 0; i < 5; i++)
-        add(ra, &n, (aot_param){.name = ptrs[i], .type = AOT_PTR, .align = i < 4 ? 16 : 4, .nullable = i == 4});
+        add(ra, &n, (aot_param){.name = ptrs[i], .type = AOT_PTR, .nullable = true});
     for (int i = 0; i < 5; i++)
         add(ra, &n, (aot_param){.name = strides[i], .type = AOT_I64, .min = 1, .max = 0, .count = i < 4 ? 4 : 3});
-    add(ra, &n, (aot_param){.name = "size", .type = AOT_I32, .min = 0, .max = 2147483647, .count = SZ_MAX});
+    add(ra, &n, (aot_param){.name = "size", .type = AOT_I32, .min = 1, .max = 0, .count = SZ_MAX});
     for (int i = 0; i < r->nparams && i < info->nparams; i++) {
         aot_type t = !info->param_scalar[i] ? AOT_PTR : info->param_float[i] ? AOT_F32 : AOT_I64;
-        add(ra, &n, (aot_param){.name = r->params[i].name, .type = t, .align = 4, .min = 1, .max = 0});
+        /* "p_NAME": any recipe name (int, NULL, class, ...) makes a field that compiles in C and C++ */
+        add(ra, &n, (aot_param){.name = arena_printf(ra->a, "p_%s", r->params[i].name), .type = t,
+                                .nullable = true, .min = 1, .max = 0});
     }
     return n;
 }
 
-/* grid.x = product over tile dims of ceil(extent / q_tile). */
-static void grid_exprs(recipe_aot *ra, const nvptx_kernel_info *info)
+/* neighborhood() windows (api_validate.c's check_forms): each dim's span
+ * window x dilation must fit its grid dim (tokens for a sequence). */
+static bool collect_windows(aot_attn *t, const recipe *r, const expr *e)
 {
-    size_t used = 0;
-    ra->grid_x[0] = 0;
-    int ndims = info->grid_x_fixed > 0 ? 0 : info->ndims;
-    if (!ndims) /* linear attention: a fixed number of Dv slices */
-        snprintf(ra->grid_x, sizeof ra->grid_x, "(a->size[%d] > 0 ? %d : 0)", SZ_TOKENS, info->grid_x_fixed);
-    for (int d = 0; d < ndims && used < sizeof ra->grid_x; d++) {
-        int sz = info->grid_ndim == 0 ? SZ_TOKENS : SZ_GRID0 + d;
-        used += (size_t)snprintf(ra->grid_x + used, sizeof ra->grid_x - used, "%s%s_ceil(a->size[%d], 1, %d)",
-                                 d ? " * " : "", ra->name, sz, info->q_tile[d]);
+    if (!e)
+        return true;
+    if (e->kind == EX_FORM && e->u.form == FORM_NEIGHBORHOOD) {
+        int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
+        for (int d = 0; d < nd && 2 * nd + d < e->nargs; d++) {
+            if (t->nwindows == AOT_MAX_WINDOWS)
+                return false;
+            int64_t w = e->args[d]->u.ival, dil = e->args[nd + d]->u.ival;
+            t->window_size[t->nwindows] = r->grid_ndim > 0 ? SZ_GRID0 + d : SZ_TOKENS;
+            t->window_span[t->nwindows++] = w * (dil < 1 ? 1 : dil);
+        }
     }
-    snprintf(ra->heads, sizeof ra->heads, "a->size[%d]", SZ_HEADS);
-    snprintf(ra->batch, sizeof ra->batch, "a->size[%d]", SZ_BATCH);
+    for (int i = 0; i < e->nargs; i++)
+        if (!collect_windows(t, r, e->args[i]))
+            return false;
+    return true;
 }
 
-static void c_name(char *out, size_t cap, const char *want, const recipe *r, const char *arch)
+/* What attnc_launch checks and passes for this recipe and kernel. */
+static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info *info)
 {
-    snprintf(out, cap, "%s", want ? want : r->name);
-    if (!want) /* default: recipe_arch */
-        snprintf(out + strlen(out), cap - strlen(out), "_%s", arch);
-    for (char *p = out; *p; p++)
-        if (!isalnum((unsigned char)*p))
-            *p = '_';
-    if (isdigit((unsigned char)out[0]))
-        out[0] = '_';
+    memset(t, 0, sizeof *t);
+    t->enabled = true;
+    t->dtype = dtype_name(info->dt);
+    t->elem_size = dtype_size(info->dt);
+    t->head_dim = r->head_dim;
+    t->head_dim_v = r->head_dim_v;
+    t->gqa = r->gqa;
+    t->cross = r->cross;
+    t->linear = r->family == FAMILY_LINEAR;
+    for (int s = 0; s < SZ_MAX; s++) {
+        int d = s - SZ_GRID0; /* a grid extent given as a number is known by its label */
+        bool label = d >= 0 && d < r->grid_ndim && r->sizes[s].fixed > 0 && r->grid_names[d];
+        t->size_name[s] = label ? r->grid_names[d] : r->sizes[s].name ? r->sizes[s].name : size_id_name((size_id)s);
+        t->named[s] = (s >= SZ_GRID0 && s < SZ_GRID0 + r->grid_ndim) || (s >= SZ_EXTRA0 && s < r->nsizes);
+        t->fixed[s] = r->sizes[s].fixed;
+        t->limit[s] = size_limit((size_id)s);
+    }
+    t->grid_ndim = r->grid_ndim;
+    t->first_extra = SZ_EXTRA0;
+    t->nsizes = r->nsizes;
+    t->first_param = FIRST_PARAM;
+    t->nparams = r->nparams < info->nparams ? r->nparams : info->nparams;
+    for (int i = 0; i < t->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        aot_attn_param *p = &t->params[i];
+        p->name = rp->name;
+        p->dtype = dtype_name(rp->dtype);
+        p->ndim = rp->ndim;
+        p->elem_size = dtype_size(rp->dtype);
+        for (int d = 0; d < rp->ndim; d++) {
+            p->dim_size[d] = rp->const_dims[d] > 0 ? -1 : (int)rp->dims[d];
+            p->dim_const[d] = rp->const_dims[d];
+        }
+    }
+    t->grid_x_fixed = info->grid_x_fixed;
+    t->ntile_dims = info->grid_x_fixed > 0 ? 0 : info->ndims;
+    for (int d = 0; d < t->ntile_dims; d++) {
+        t->tile_size[d] = info->grid_ndim == 0 ? SZ_TOKENS : SZ_GRID0 + d;
+        t->q_tile[d] = info->q_tile[d];
+    }
+    return collect_windows(t, r, r->mask_surface);
+}
+
+/* The C prefix: --name as given (an identifier), else recipe_arch. */
+static const char *c_name(arena *a, const char *want, const recipe *r, const char *arch, strbuf *err)
+{
+    if (!want)
+        return arena_printf(a, "%s_%s", r->name, arch);
+    if (aot_is_ident(want))
+        return want;
+    sb_puts(err, "--name '");
+    aot_put_string(err, want, false);
+    sb_puts(err, "' is not a C identifier: write letters, digits and '_', not starting with a digit (it prefixes "
+                 "every generated name and names the files)");
+    return NULL;
 }
 
 /* The tensor maps a TMA kernel takes (as runtime/cuda_launch.c builds them). */
@@ -150,8 +151,8 @@ static aot_tma tma_spec(const nvptx_kernel_info *info)
     return t;
 }
 
-int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
-                       strbuf *out_note, strbuf *err)
+aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
+                              strbuf *out_note, strbuf *err)
 {
     const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
     arena a;
@@ -161,38 +162,45 @@ int aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, con
     recipe_aot *ra = calloc(1, sizeof *ra);
     nvptx_kernel_info info;
     memset(&info, 0, sizeof info);
-    int rc = AOT_RECIPE_INTERNAL;
+    aot_result rc = AOT_INTERNAL;
     schedule gpu_default;
+    if (!ra)
+        goto done;
+    ra->a = &a;
+    if (!(ra->name = c_name(&a, name, r, arch_name, err))) {
+        rc = a.failed ? AOT_INTERNAL : AOT_USER;
+        goto done;
+    }
     if (!s && r->sched.is_auto) { /* `tile auto`: the GPU default, as a JIT build takes it (cuda_backend.c) */
         gpu_default = nvptx_default_schedule(r, arch);
         s = &gpu_default;
     }
-    tir_kernel *tk = ra ? lower_recipe(&a, r, s, arch, err) : NULL;
+    tir_kernel *tk = lower_recipe(&a, r, s, arch, err);
     if (!tk) {
-        rc = ra && !a.failed ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
+        rc = !a.failed ? AOT_USER : AOT_INTERNAL;
         goto done;
     }
     nvptx_status ns = nvptx_emit_kernel(tk, r, arch, &info, &ptx, err);
     if (ns != NVPTX_OK || ptx.failed) {
-        rc = ns == NVPTX_UNSUPPORTED ? AOT_RECIPE_USER : AOT_RECIPE_INTERNAL;
+        rc = ns == NVPTX_UNSUPPORTED ? AOT_USER : AOT_INTERNAL;
         goto done;
     }
 
-    c_name(ra->name, sizeof ra->name, name, r, arch_name);
-    grid_exprs(ra, &info);
-    abi_checks(ra, r, &info);
     strbuf sched_text;
     sb_init(&sched_text);
     schedule sched = pipeline_schedule(r, s, arch);
     schedule_print(&sched_text, &sched);
     aot_spec spec = {.name = ra->name, .entry = info.name, .arch = arch_name, .ptx = ptx.data, .ptx_len = ptx.len,
                      .params = ra->params, .nparams = abi_params(ra, r, &info),
-                     .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}},
-                     .grid_c = {ra->grid_x, ra->heads, ra->batch}, .block = {info.threads, 1, 1},
-                     .check_c = ra->checks, .check_msg = ra->msgs,
-                     .nchecks = ra->nchecks, .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
+                     .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}}, .block = {info.threads, 1, 1},
+                     .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
                      .tma = tma_spec(&info), .serial = info.serial};
-    rc = aot_write_with_cubin(&spec, dir, out_note, err) ? AOT_RECIPE_OK : AOT_RECIPE_INTERNAL;
+    if (!attn_contract(&spec.attn, r, &info))
+        sb_printf(err, "recipe '%s' has more than %d neighborhood window dims", r->name, AOT_MAX_WINDOWS);
+    else
+        rc = a.failed ? AOT_INTERNAL : aot_write_with_cubin(&spec, dir, out_note, err);
+    if (rc == AOT_PTXAS) /* attnc's own PTX refused: a bug */
+        rc = AOT_INTERNAL;
     sb_free(&sched_text);
 done:
     free(ra);

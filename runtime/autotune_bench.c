@@ -39,16 +39,10 @@ static void fill_random(void *p, attnc_dtype dt, size_t n, uint64_t seed)
     for (size_t i = 0; i < n; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         float f = (float)((seed >> 40) * (1.0 / (1 << 24))) * 2.0f - 1.0f;
-        if (dt == ATTNC_F32) {
+        if (dt == ATTNC_F32)
             ((float *)p)[i] = f;
-        } else if (dt == ATTNC_F16) {
-            _Float16 h = (_Float16)f;
-            memcpy((uint16_t *)p + i, &h, 2);
-        } else {
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            ((uint16_t *)p)[i] = (uint16_t)(u >> 16);
-        }
+        else
+            (dt == ATTNC_F16 ? attnc_f32_to_f16 : attnc_f32_to_bf16)(&f, (uint16_t *)p + i, 1);
     }
 }
 

@@ -150,7 +150,9 @@ typedef void (*cache_list_fn)(void *user, const cache_entry_info *e);
 long cache_list(kcache *c, cache_list_fn fn, void *user, strbuf *err);
 
 /* Drops every memory entry and removes every entry, temp and lock file of
- * this version's folder. Returns the number of files removed or -1. */
+ * this version's folder. Returns the number of files removed, or -1 with a
+ * message (how many could not be removed, and why) when the folder cannot be
+ * read or a file cannot be removed (a read-only folder). */
 long cache_clear(kcache *c, strbuf *err);
 
 /* Verifies one entry file on its own (for tools and tests). */

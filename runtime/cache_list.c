@@ -84,18 +84,29 @@ long cache_clear_disk(kcache *c, strbuf *err)
     DIR *d = open_dir(c, err, &missing);
     if (!d)
         return missing ? 0 : -1;
-    long n = 0;
+    long n = 0, failed = 0;
+    int first_errno = 0;
     strbuf path;
     sb_init(&path);
-    for (struct dirent *e; (e = readdir(d));) {
+    for (struct dirent *e; (errno = 0, e = readdir(d));) {
         if (!is_cache_file(e->d_name))
             continue;
         sb_clear(&path);
         sb_printf(&path, "%s/%s", cache_dir(c), e->d_name);
-        if (unlink(sb_cstr(&path)) == 0)
+        if (unlink(sb_cstr(&path)) == 0) {
             n++;
+        } else if (errno != ENOENT) { /* ENOENT: another process removed it first */
+            first_errno = first_errno ? first_errno : errno;
+            failed++;
+        }
     }
+    int read_errno = errno;
     closedir(d);
     sb_free(&path);
-    return n;
+    if (failed)
+        sb_printf(err, "cannot remove %ld file%s from cache folder '%s' (%ld removed): %s", failed,
+                  failed == 1 ? "" : "s", cache_dir(c), n, strerror(first_errno));
+    else if (read_errno)
+        sb_printf(err, "cannot read cache folder '%s' (%ld files removed): %s", cache_dir(c), n, strerror(read_errno));
+    return failed || read_errno ? -1 : n;
 }

@@ -37,8 +37,8 @@ static attnc_status check_tensor(const cuda_launch *a, int t, int esize, strbuf 
         return ATTNC_ERR_INVALID_ARGUMENT;
     }
     bool aligned = a->ptr[t] % 16 == 0 && a->stride[t][3] == 1;
-    for (int i = 0; i < 3; i++)
-        aligned &= (a->stride[t][i] * esize) % 16 == 0;
+    for (int i = 0; i < 3; i++) /* 16-byte rows; stride * esize could overflow (a dim of extent 1 takes any stride) */
+        aligned &= a->stride[t][i] % (16 / esize) == 0;
     if (!aligned) {
         sb_printf(err,
                   "CUDA launch: tensor %s needs a 16-byte aligned base, unit stride in the last dim and "

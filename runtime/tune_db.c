@@ -1,6 +1,7 @@
 /* tune_db.c — the SQLite tuning database; see tune_db.h for the contract. */
 #include "tune_db.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -83,11 +84,23 @@ static open_result check_file(sqlite3 *db, strbuf *why)
     return r;
 }
 
-static open_result setup(sqlite3 *db, strbuf *why)
+/* How a connection is opened: read-write (created if missing), read-only
+ * (the file or its folder cannot be written), or read-only without locks
+ * (a WAL database whose -shm file cannot be made in a read-only folder). */
+typedef enum { MODE_RW, MODE_RO, MODE_IMMUTABLE } open_mode;
+
+/* WAL, the schema (writable connections), and attnc_row_sum (every one). */
+static open_result setup(sqlite3 *db, open_mode mode, strbuf *why)
 {
     char *e = NULL;
-    int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &e);
-    if (rc == SQLITE_OK) {
+    int rc = SQLITE_OK;
+    if (mode == MODE_RW && sqlite3_db_readonly(db, "main") == 1) { /* SQLite fell back to reading */
+        sb_puts(why, "the file cannot be written");
+        return OPEN_FAILED;
+    }
+    if (mode == MODE_RW)
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &e);
+    if (mode == MODE_RW && rc == SQLITE_OK) {
         sqlite3_free(e);
         e = NULL;
         rc = sqlite3_exec(db, schema, NULL, NULL, &e);
@@ -101,6 +114,18 @@ static open_result setup(sqlite3 *db, strbuf *why)
     return rc == SQLITE_OK ? OPEN_OK : is_busy(rc) ? OPEN_BUSY : is_damage(rc) ? OPEN_CORRUPT : OPEN_FAILED;
 }
 
+/* "file:PATH?mode=ro" with PATH percent-encoded where URIs need it. */
+static void uri_for(strbuf *u, const char *path, open_mode mode)
+{
+    sb_puts(u, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        if (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' || *p >= 0x7f)
+            sb_printf(u, "%%%02X", *p);
+        else
+            sb_putc(u, (char)*p);
+    sb_puts(u, mode == MODE_IMMUTABLE ? "?immutable=1" : "?mode=ro");
+}
+
 static double seconds(void)
 {
     struct timespec ts;
@@ -111,14 +136,14 @@ static double seconds(void)
 /* Opens, checks and sets up, retrying for up to 15 s (the busy timeout)
  * while other connections hold locks; on failure the db is closed and why
  * says why. */
-static open_result try_open_once(tune_db *t, strbuf *why);
-static open_result try_open(tune_db *t, strbuf *why)
+static open_result try_open_once(tune_db *t, open_mode mode, strbuf *why);
+static open_result try_open(tune_db *t, open_mode mode, strbuf *why)
 {
     double give_up = seconds() + 15.0;
     unsigned seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)t;
     for (;;) {
         sb_clear(why);
-        open_result r = try_open_once(t, why);
+        open_result r = try_open_once(t, mode, why);
         if (r != OPEN_BUSY)
             return r;
         if (seconds() > give_up)
@@ -127,9 +152,19 @@ static open_result try_open(tune_db *t, strbuf *why)
     }
 }
 
-static open_result try_open_once(tune_db *t, strbuf *why)
+static open_result try_open_once(tune_db *t, open_mode mode, strbuf *why)
 {
-    int rc = sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    strbuf uri;
+    sb_init(&uri);
+    int rc = SQLITE_NOMEM;
+    if (mode == MODE_RW) {
+        rc = sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    } else {
+        uri_for(&uri, t->path, mode);
+        if (!uri.failed)
+            rc = sqlite3_open_v2(sb_cstr(&uri), &t->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    }
+    sb_free(&uri);
     open_result r = rc == SQLITE_OK ? OPEN_OK : is_damage(rc) ? OPEN_CORRUPT : OPEN_FAILED;
     if (r != OPEN_OK)
         sb_puts(why, t->db ? sqlite3_errmsg(t->db) : "cannot open");
@@ -139,27 +174,12 @@ static open_result try_open_once(tune_db *t, strbuf *why)
         r = check_file(t->db, why);
     }
     if (r == OPEN_OK)
-        r = setup(t->db, why);
+        r = setup(t->db, mode, why);
     if (r != OPEN_OK) {
         sqlite3_close(t->db);
         t->db = NULL;
     }
     return r;
-}
-
-/* Moves a damaged file (and its WAL/SHM companions) out of the way. */
-static void move_aside(const char *path, strbuf *note)
-{
-    char aside[4200], side[4200];
-    snprintf(aside, sizeof aside, "%s.corrupt-%lld", path, (long long)time(NULL));
-    if (rename(path, aside) == 0)
-        sb_printf(note, "; moved to '%s'", aside);
-    else
-        unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
 }
 
 static char *default_path(strbuf *msg)
@@ -209,12 +229,12 @@ static bool repair(tune_db *t, strbuf *note)
     strbuf why;
     sb_init(&why);
     int fd = lock_repair(t->path);
-    open_result r = try_open(t, &why); /* someone may have repaired it meanwhile */
+    open_result r = try_open(t, MODE_RW, &why); /* someone may have repaired it meanwhile */
     if (r == OPEN_CORRUPT) {
         sb_printf(note, "tuning database '%s' is corrupt (%s); recreated empty", t->path, sb_cstr(&why));
-        move_aside(t->path, note);
+        tune_db_move_aside(t->path, note);
         sb_clear(&why);
-        r = try_open(t, &why);
+        r = try_open(t, MODE_RW, &why);
     }
     if (r != OPEN_OK)
         sb_printf(note, "%scannot open tuning database '%s': %s", note->len ? "; " : "", t->path, sb_cstr(&why));
@@ -224,19 +244,47 @@ static bool repair(tune_db *t, strbuf *note)
     return r == OPEN_OK;
 }
 
+/* A file that cannot be written (a read-only folder or file system, or
+ * another user's): read it without writing. Never creates or repairs. */
+static bool open_readonly(tune_db *t, const char *why_rw, strbuf *note)
+{
+    strbuf why;
+    sb_init(&why);
+    open_result r = try_open(t, MODE_RO, &why);
+    if (r == OPEN_FAILED) { /* WAL needs a -shm file it cannot create here */
+        sb_clear(&why);
+        r = try_open(t, MODE_IMMUTABLE, &why);
+    }
+    t->readonly = r == OPEN_OK;
+    if (r == OPEN_OK)
+        sb_printf(note, "tuning database '%s' cannot be written (%s); opened read-only: its tuned schedules are used, "
+                        "new ones cannot be recorded",
+                  t->path, why_rw);
+    else
+        sb_printf(note, "cannot open tuning database '%s': %s%s (read-only: %s)", t->path, why_rw,
+                  r == OPEN_CORRUPT ? "; it is corrupt and cannot be moved aside" : "", sb_cstr(&why));
+    sb_free(&why);
+    return r == OPEN_OK;
+}
+
 static bool open_or_recreate(tune_db *t, strbuf *note)
 {
     struct stat st;
-    bool was_empty = stat(t->path, &st) == 0 && st.st_size == 0;
+    bool exists = stat(t->path, &st) == 0, was_empty = exists && st.st_size == 0;
     strbuf why;
     sb_init(&why);
-    open_result r = try_open(t, &why);
+    open_result r = try_open(t, MODE_RW, &why);
+    bool ok = r == OPEN_OK;
     if (r == OPEN_OK && was_empty)
         sb_printf(note, "tuning database '%s' was an empty file; recreated", t->path);
+    else if (r == OPEN_FAILED && exists && !was_empty)
+        ok = open_readonly(t, sb_cstr(&why), note);
     else if (r == OPEN_FAILED)
         sb_printf(note, "cannot open tuning database '%s': %s", t->path, sb_cstr(&why));
+    else if (r == OPEN_CORRUPT)
+        ok = repair(t, note);
     sb_free(&why);
-    return r == OPEN_OK || (r == OPEN_CORRUPT && repair(t, note));
+    return ok;
 }
 
 tune_db *tune_db_open(const char *path, strbuf *note)
@@ -276,4 +324,9 @@ void tune_db_close(tune_db *t)
 const char *tune_db_path(const tune_db *t)
 {
     return t->path;
+}
+
+bool tune_db_readonly(const tune_db *t)
+{
+    return t->readonly;
 }

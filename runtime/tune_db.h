@@ -6,8 +6,13 @@
  * in WAL mode with a busy timeout so any number of processes may read and
  * record at once. On open the file is checked (PRAGMA quick_check); a file
  * that is not a database or fails the check is moved aside to
- * tuning.sqlite.corrupt-<unix time>, reported through the open message and
- * recreated empty. Every row also carries an XXH3-64 checksum over its
+ * tuning.sqlite.corrupt-<unix time> (replacing any older such copy: at most
+ * one is kept), reported through the open message and recreated empty. A
+ * database that exists but cannot be written (a read-only folder or file,
+ * another user's cache) is opened read-only, and the open message says so:
+ * lookups and listing work, recording and clearing fail with a message, and
+ * a row failing its checksum is reported but not deleted. Every row also
+ * carries an XXH3-64 checksum over its
  * fields: a row whose checksum fails (a bit flip SQLite's page checks miss)
  * is deleted, reported as TUNE_CORRUPT and treated as absent.
  *
@@ -41,6 +46,12 @@ typedef enum { TUNE_FOUND, TUNE_NOT_FOUND, TUNE_CORRUPT, TUNE_ERROR } tune_resul
 tune_db *tune_db_open(const char *path, strbuf *note);
 void tune_db_close(tune_db *db);
 const char *tune_db_path(const tune_db *db);
+/* True when the database was opened read-only (see above). */
+bool tune_db_readonly(const tune_db *db);
+/* Removes the damaged copies PATH.corrupt-* moved aside next to the
+ * database at `path`. Returns how many, or -1 with a message when the folder
+ * cannot be read or a copy cannot be removed. */
+long tune_db_remove_asides(const char *path, strbuf *err);
 
 /* The recipe part of a record's key: XXH3-128 (32 hex digits) of the
  * recipe's source text. */
@@ -97,7 +108,7 @@ long tune_db_list(tune_db *db, tune_list_fn fn, void *user, long *corrupt, strbu
 tune_result tune_db_pick_schedule(tune_db *db, const char *recipe_hash, target_arch arch, const tune_shape *shape,
                                   int ndims, int head_dim, int elem_size, bool linear, schedule *out, strbuf *msg);
 
-/* Removes every row. */
+/* Removes every row (false with a message on a read-only database). */
 bool tune_db_clear(tune_db *db, strbuf *msg);
 
 #endif

@@ -28,6 +28,15 @@ static bool fail(tune_db *t, strbuf *msg, const char *what)
     return false;
 }
 
+/* Writes to a database opened read-only fail here, with the reason. */
+static bool writable(tune_db *t, strbuf *msg, const char *what)
+{
+    if (t->readonly && msg)
+        sb_printf(msg, "tuning database: %s: '%s' was opened read-only (its folder or file cannot be written)", what,
+                  t->path);
+    return !t->readonly;
+}
+
 static void copy(char *dst, size_t cap, const unsigned char *src)
 {
     snprintf(dst, cap, "%s", src ? (const char *)src : "");
@@ -80,9 +89,10 @@ tune_result tune_db_lookup(tune_db *t, const char *recipe, const char *arch, con
         fail(t, msg, "lookup");
     if (r == TUNE_CORRUPT) {
         if (msg)
-            sb_printf(msg, "tuning record for %s/%s/%s failed its checksum; removed, it will be re-tuned", recipe,
-                      arch, bucket);
-        drop_row(t, recipe, arch, bucket);
+            sb_printf(msg, "tuning record for %s/%s/%s failed its checksum; %s", recipe, arch, bucket,
+                      t->readonly ? "ignored (the database is read-only)" : "removed, it will be re-tuned");
+        if (!t->readonly)
+            drop_row(t, recipe, arch, bucket);
     }
     return r;
 }
@@ -97,6 +107,8 @@ bool tune_db_record_best(tune_db *t, const char *recipe, const char *arch, const
         " time_us=excluded.time_us, created=excluded.created, checksum=excluded.checksum"
         " WHERE excluded.time_us < best.time_us"
         " OR best.checksum != attnc_row_sum(best.recipe_hash, best.arch, best.bucket, best.schedule, best.time_us)";
+    if (!writable(t, msg, "record best"))
+        return false;
     sqlite3_stmt *st = NULL;
     bool ok = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) == SQLITE_OK &&
               bind_texts(st, recipe, arch, bucket) &&
@@ -111,6 +123,8 @@ bool tune_db_record_candidate(tune_db *t, const char *recipe, const char *arch, 
                               const char *sched, double time_us, const char *status, strbuf *msg)
 {
     static const char sql[] = "INSERT OR REPLACE INTO candidates VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    if (!writable(t, msg, "record candidate"))
+        return false;
     sqlite3_stmt *st = NULL;
     bool ok = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) == SQLITE_OK &&
               bind_texts(st, recipe, arch, bucket) &&
@@ -164,6 +178,8 @@ long tune_db_list(tune_db *t, tune_list_fn fn, void *user, long *corrupt, strbuf
 bool tune_db_clear(tune_db *t, strbuf *msg)
 {
     char *e = NULL;
+    if (!writable(t, msg, "clear"))
+        return false;
     if (sqlite3_exec(t->db, "DELETE FROM best; DELETE FROM candidates;", NULL, NULL, &e) == SQLITE_OK)
         return true;
     if (msg)

@@ -224,6 +224,21 @@ ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *
  * successful build, a note if any (e.g. a damaged cache entry rebuilt). */
 ATTNC_API const char *attnc_kernel_errmsg(const attnc_kernel *k);
 
+/* Element conversions for preparing inputs and reading outputs (host
+ * memory). bf16 and f16 values are their IEEE bit patterns in uint16_t.
+ *  - f32 -> bf16/f16 round to nearest, ties to even (whatever the current
+ *    floating-point rounding mode); values past the largest finite bf16/f16
+ *    (f16: |x| >= 65520) become +-inf; f16 subnormals are produced exactly
+ *    (|x| <= 2^-25 becomes +-0, keeping the sign);
+ *  - bf16/f16 -> f32 are exact;
+ *  - NaN stays NaN in both directions, with its sign and the leading bits of
+ *    its payload, always as a quiet NaN; inf stays inf.
+ * src and dst may not overlap. n = 0 does nothing. Thread-safe. */
+ATTNC_API void attnc_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+ATTNC_API void attnc_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+ATTNC_API void attnc_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+ATTNC_API void attnc_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

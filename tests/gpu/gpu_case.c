@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/include/attnc.h"
+
 static uint64_t rng_next(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -17,37 +19,6 @@ static uint64_t rng_next(uint64_t *s)
 static double rng_unit(uint64_t *s)
 {
     return (double)(rng_next(s) >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-}
-
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fff + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static uint16_t to_half(float f)
-{
-    _Float16 h = (_Float16)f;
-    uint16_t u;
-    memcpy(&u, &h, 2);
-    return u;
-}
-
-static float from_half(uint16_t u)
-{
-    _Float16 h;
-    memcpy(&h, &u, 2);
-    return (float)h;
 }
 
 bool gpu_available(void)
@@ -93,8 +64,8 @@ static void fill_random(float *f, uint16_t *h, size_t n, dtype dt, uint64_t *see
 {
     for (size_t i = 0; i < n; i++) {
         float x = (float)rng_unit(seed);
-        h[i] = dt == DT_F16 ? to_half(x) : to_bf16(x);
-        f[i] = dt == DT_F16 ? from_half(h[i]) : from_bf16(h[i]);
+        (dt == DT_F16 ? attnc_f32_to_f16 : attnc_f32_to_bf16)(&x, &h[i], 1);
+        (dt == DT_F16 ? attnc_f16_to_f32 : attnc_bf16_to_f32)(&h[i], &f[i], 1);
     }
 }
 
@@ -172,8 +143,9 @@ static void compare(const host_case *hc, const tir_kernel *k, const uint16_t *go
                 res->dead_rows += !live;
                 int64_t base = b * hc->stride[0] + h * hc->stride[1] + i * hc->stride[2];
                 for (int d = 0; d < D; d++) {
-                    uint16_t raw = go[base + d];
-                    double g = hc->cfg->dt == DT_F16 ? from_half(raw) : from_bf16(raw);
+                    float gf;
+                    (hc->cfg->dt == DT_F16 ? attnc_f16_to_f32 : attnc_bf16_to_f32)(&go[base + d], &gf, 1);
+                    double g = gf;
                     if (!isfinite(g)) {
                         res->bad++;
                         continue;

@@ -160,7 +160,7 @@ static void test_generate_build_run(void **state)
         cubin = (unsigned char *)read_all(path, &f.spec.cubin_len);
         f.spec.cubin = cubin;
     }
-    assert_true(aot_generate(&f.spec, dir, &err));
+    assert_int_equal(aot_generate(&f.spec, dir, &err), AOT_OK);
     snprintf(path, sizeof path, "%s/main.c", dir);
     write_all(path, host_main, strlen(host_main));
     assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -pthread -o prog main.c add_one.c",
@@ -190,7 +190,8 @@ static const char recipe_main[] =
     "int main(void)\n{\n    if (causal_sm_80_self_check() != causal_sm_80_OK)\n        return 1;\n"
     "    causal_sm_80_args a;\n    memset(&a, 0, sizeof a);\n"
     "    a.q = a.k = a.v = a.o = (void *)0x10000;\n"
-    "    if (causal_sm_80_validate(&a) != causal_sm_80_ERR_INVALID_ARGUMENT) /* sizes 0: empty grid */\n"
+    "    /* sizes 0: an empty launch, valid, and a no-op even without a driver (as attnc_launch) */\n"
+    "    if (causal_sm_80_validate(&a) != causal_sm_80_OK || causal_sm_80_launch(&a, NULL) != causal_sm_80_OK)\n"
     "        return 2;\n"
     "    a.size[0] = 1; a.size[1] = 2; a.size[2] = 2; a.size[3] = 77; a.size[4] = 77;\n"
     "    int64_t st[4] = {2 * 77 * 128, 77 * 128, 128, 1};\n"
@@ -230,6 +231,55 @@ static void test_recipe_aot(void **state)
     tmpdir_remove(dir);
 }
 
+/* The generated header documents its ABI (item 9 of #12): every size index
+ * by name, dtypes and head dims, lse optional (or forbidden for linear
+ * attention), the params' types and shapes, strides, the launch, streams and
+ * ordering (serial kernels say their launches must not overlap). */
+static void expect_lines(const char *path, const char *const *want)
+{
+    size_t n;
+    char *h = read_all(path, &n);
+    for (; *want; want++)
+        if (!strstr(h, *want))
+            fail_msg("%s lacks \"%s\"", path, *want);
+    free(h);
+}
+
+static void test_header_abi(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make(), path[512];
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/block_sparse.attn --aot -o %s > /dev/null", ATTNC_BINARY_DIR,
+                        ATTNC_SOURCE_DIR, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/block_sparse_sm_80.h", dir);
+    const char *const sparse[] = {"bf16 tensors", "q [batch, heads, tokens, 128]",
+                                  "k [batch, kv_heads, kv_tokens, 128]", "f32 [batch, heads, tokens]",
+                                  "or NULL: not written", "strides in elements", "[0]  batch      0..65535",
+                                  "[2]  kv_heads   = heads", "[3]  tokens     0..2^30", "[8]  nqb", "[9]  nkb",
+                                  "others          unused", "p_table     device pointer to u8 [heads, nqb, nkb]",
+                                  "Launch: grid (ceil(tokens / 128), heads, batch), 256 threads",
+                                  "Streams:", "returns without waiting", "Ordering: launches are independent",
+                                  "thread-safe", NULL};
+    expect_lines(path, sparse);
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/neighborhood2d.attn --aot -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/neighborhood2d_sm_80.h", dir);
+    const char *const grid[] = {"[5]  H          0..2^30, grid extent 0", ">= 7 (window)", "[6]  W",
+                                "grid (ceil(H / 8) * ceil(W / 16), heads, batch)", NULL};
+    expect_lines(path, grid);
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/lightning2.attn --aot --schedule 'q=64 kv=64 block=64 "
+                        "inter=chain' -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/lightning2_sm_80.h", dir);
+    const char *const linear[] = {"lse         must be NULL", "p_decay     device pointer to f32 [heads]",
+                                  "launches must not overlap", NULL};
+    expect_lines(path, linear);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_spec_checks),
         cmocka_unit_test(test_generate_build_run),
         cmocka_unit_test(test_recipe_aot),
+        cmocka_unit_test(test_header_abi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,9 +47,7 @@ static void fill(uint16_t *p, size_t n, uint64_t seed)
     for (size_t i = 0; i < n; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         float f = (float)((seed >> 40) * (1.0 / (1 << 24))) * 2.0f - 1.0f;
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        p[i] = (uint16_t)(u >> 16);
+        attnc_f32_to_bf16(&f, &p[i], 1);
     }
 }
 
