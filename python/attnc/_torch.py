@@ -1,0 +1,348 @@
+"""PyTorch integration: custom ops, fake (meta) implementations, autograd.
+
+Three ops, registered with torch.library.custom_op so that
+torch.compile(fullgraph=True) traces through them without graph breaks:
+
+  attnc::forward      (recipe, q, k, v, params, ...) -> (o, lse)
+  attnc::forward_out  the same, writing into given o (and lse): for out=
+  attnc::backward     (recipe, q, k, v, o, lse, do, params, ...) -> (dq, dk, dv, dparams)
+
+A kernel is named in the ops by its key strings (recipe text, source name,
+backend, schedule); the real implementations look the Kernel up in the
+in-memory cache (compiling it in a fresh process), the fake ones only
+compute output shapes, so tracing never compiles anything.
+Autograd is registered on attnc::forward with torch.library.register_autograd
+(which builds a torch.autograd.Function around the op); its backward calls
+attnc::backward, whose implementation builds the recipe's backward kernel
+(attnc_kernel_build_backward) or raises NotImplementedError naming the
+recipe when the library has none.
+
+Eager calls that need no gradient skip the op dispatch and launch directly
+(the same _launch the op runs), which keeps the Python overhead per call low.
+"""
+
+from typing import List, Optional, Tuple
+
+import torch
+
+from . import _arrays
+from . import _core
+from . import _kernel
+from ._errors import UnsupportedError
+
+Tensor = torch.Tensor
+
+
+def meta(x, name):
+    """(dtype code, shape, device, index) of a torch tensor."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"tensor '{name}': expected a torch tensor like 'q', got {type(x).__name__}")
+    code = _arrays.torch_dtypes().get(x.dtype)
+    if code is None:
+        raise TypeError(f"tensor '{name}': element type {x.dtype} is not supported "
+                        "(bfloat16, float16 or float32; int32, int64 or uint8 for integer params)")
+    d = x.device
+    if d.type not in ("cpu", "cuda"):
+        raise ValueError(f"tensor '{name}' is on device '{d}'; attnc runs on the CPU and CUDA")
+    return (code, tuple(x.shape), d.type, d.index or 0)
+
+
+def _is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def alloc_like(x, shape, dtype):
+    """A new tensor of `shape` laid out in x's dimension order (the same rule
+    for real and fake tensors, so compiled graphs see the eager strides)."""
+    order = _kernel.like_order(tuple(x.stride()), tuple(x.shape), len(shape))
+    return torch.empty_permuted(tuple(shape), order, dtype=dtype, device=x.device)
+
+
+def _lse_placeholder(q):
+    return q.new_empty((0,), dtype=torch.float32)
+
+
+def _param_value(arg, x, backend):
+    """What the launch passes for one param: a View, or a host float for a
+    scalar f32 param (the C API reads scalars from host memory)."""
+    if x is None:
+        return None
+    if arg.ndim == 0:
+        if arg.by_value:
+            return float(x.item())
+        if backend == "cuda":
+            raise UnsupportedError(f"param '{arg.name}': integer scalar params on CUDA are not passed "
+                                   "correctly by this libattnc (it reads every scalar as f32); declare it "
+                                   "f32 or give it shape [1]")
+        return _arrays.from_torch(x.cpu(), arg.name)
+    if backend == "cuda" and not x.is_contiguous():
+        x = x.contiguous()  # the CUDA backend reads params as dense arrays
+    return _arrays.from_torch(x, arg.name)
+
+
+def _by_order(kernel, q, params, param_names, scalars, sizes, size_names):
+    """The op's by-name arguments in the kernel's order: (params, scalars)
+    lists aligned with kernel.params, and every size the launch needs (the
+    ones given, then those the param shapes or the token grid imply)."""
+    names = param_names.split(",") if param_names else []
+    by = dict(zip(names, zip(params, scalars)))
+    missing = [p.name for p in kernel.params if p.name not in by]
+    if missing:
+        raise TypeError(f"recipe '{kernel.name}' needs param '{missing[0]}'")
+    plist = [by[p.name][0] for p in kernel.params]
+    slist = [by[p.name][1] for p in kernel.params]
+    given = dict(zip(size_names.split(",") if size_names else [], (int(z) for z in sizes)))
+    pmeta = {p.name: meta(x, p.name) for p, x in zip(kernel.params, plist) if x is not None}
+    zmap = kernel._sizes(given, meta(q, "q"), pmeta)
+    return plist, slist, zmap
+
+
+def _stream(backend, q):
+    return torch.cuda.current_stream(q.device).cuda_stream if backend == "cuda" else 0
+
+
+def _launch(kernel, q, k, v, plist, slist, zmap, o, lse, stream=None):
+    """Runs the forward kernel on real tensors (writes o and lse)."""
+    backend = q.device.type
+    nk = kernel.native(backend)
+    tensors = {"q": _arrays.from_torch(q, "q"), "k": _arrays.from_torch(k, "k"),
+               "v": _arrays.from_torch(v, "v")}
+    scalars = {}
+    for p, x, s in zip(kernel.params, plist, slist):
+        val = _param_value(p, x, backend)
+        if val is None:
+            scalars[p.name] = float(s)
+        elif isinstance(val, float):
+            scalars[p.name] = val
+        else:
+            tensors[p.name] = val
+    outs = {"o": _arrays.from_torch(o, "o")}
+    if lse is not None:
+        outs["lse"] = _arrays.from_torch(lse, "lse")
+    _kernel.check_outputs(outs, tensors)
+    tensors.update(outs)
+    nk.launch(tensors, zmap, scalars, stream if stream is not None else _stream(backend, q))
+
+
+def _kernel_for(text, source, backend, schedule):
+    return _kernel.lookup(text, source, backend, schedule)
+
+
+# ---- attnc::forward ----------------------------------------------------------
+
+@torch.library.custom_op("attnc::forward", mutates_args=())
+def forward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
+            params: List[Optional[Tensor]], param_names: str, scalars: List[float], sizes: List[int],
+            size_names: str, want_lse: bool) -> Tuple[Tensor, Tensor]:
+    kernel = _kernel_for(text, source, backend, schedule)
+    plist, slist, zmap = _by_order(kernel, q, params, param_names, scalars, sizes, size_names)
+    o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
+    lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
+    _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None)
+    return o, lse
+
+
+@forward.register_fake
+def _forward_fake(text, source, backend, schedule, q, k, v, params, param_names, scalars, sizes, size_names,
+                  want_lse):
+    _kernel_for(text, source, backend, schedule)  # parses (RecipeError at trace time); never compiles
+    o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
+    lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
+    return o, lse
+
+
+# ---- attnc::forward_out ------------------------------------------------------
+
+@torch.library.custom_op("attnc::forward_out", mutates_args=("o", "lse"))
+def forward_out(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
+                params: List[Optional[Tensor]], param_names: str, scalars: List[float], sizes: List[int],
+                size_names: str, o: Tensor, lse: Optional[Tensor]) -> None:
+    kernel = _kernel_for(text, source, backend, schedule)
+    plist, slist, zmap = _by_order(kernel, q, params, param_names, scalars, sizes, size_names)
+    _launch(kernel, q, k, v, plist, slist, zmap, o, lse)
+
+
+@forward_out.register_fake
+def _forward_out_fake(text, source, backend, schedule, q, k, v, params, param_names, scalars, sizes,
+                      size_names, o, lse):
+    _kernel_for(text, source, backend, schedule)
+    return None
+
+
+# ---- attnc::backward ---------------------------------------------------------
+
+def _grad_params(params):
+    """The params that get gradient tensors: float tensors."""
+    return [p for p in params if p is not None and p.is_floating_point()]
+
+
+def _dense_grad(do):
+    if do.stride(-1) == 1 and all(s != 0 or n == 1 for s, n in zip(do.stride(), do.shape)):
+        return do
+    return do.contiguous()
+
+
+@torch.library.custom_op("attnc::backward", mutates_args=())
+def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
+             o: Tensor, lse: Tensor, do: Tensor, params: List[Optional[Tensor]], param_names: str,
+             scalars: List[float], sizes: List[int], size_names: str) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
+    kernel = _kernel_for(text, source, backend, schedule)
+    params, scalars, zmap = _by_order(kernel, q, params, param_names, scalars, sizes, size_names)
+    dev = q.device.type
+    nk = kernel.native(dev, backward=True)  # NotImplementedError without backward kernels
+    do = _dense_grad(do)
+    dq, dk, dv = alloc_like(q, q.shape, q.dtype), alloc_like(k, k.shape, k.dtype), alloc_like(v, v.shape, v.dtype)
+    by_name = {p.name: x for p, x in zip(kernel.params, params)}
+    scalar_of = {p.name: s for p, s in zip(kernel.params, scalars)}
+    grads = {"dq": dq, "dk": dk, "dv": dv}
+    for p in kernel.params:
+        x = by_name[p.name]
+        if x is not None and x.is_floating_point():
+            grads["d" + p.name] = alloc_like(x, x.shape, x.dtype)
+    inputs = {"q": q, "k": k, "v": v, "o": o, "lse": lse, "do": do}
+    tensors, svals, written = {}, {}, set()
+    for a in nk.args:
+        if a.role == _core.ROLE_INPUT:
+            if a.name in inputs:
+                tensors[a.name] = _arrays.from_torch(inputs[a.name], a.name)
+            elif a.name in by_name:
+                val = _param_value(a, by_name[a.name], dev)
+                if val is None:
+                    svals[a.name] = float(scalar_of[a.name])
+                elif isinstance(val, float):
+                    svals[a.name] = val
+                else:
+                    tensors[a.name] = val
+        elif a.role == _core.ROLE_OUTPUT and a.name in grads:
+            tensors[a.name] = _arrays.from_torch(grads[a.name], a.name)
+            written.add(a.name)
+    for name, g in grads.items():
+        if name not in written:  # a param the backward kernel gives no gradient: zero
+            g.zero_()
+    nk.launch(tensors, zmap, svals, _stream(dev, q))
+    dparams = [grads["d" + p.name] for p in kernel.params
+               if by_name[p.name] is not None and by_name[p.name].is_floating_point()]
+    return dq, dk, dv, dparams
+
+
+@backward.register_fake
+def _backward_fake(text, source, backend, schedule, q, k, v, o, lse, do, params, param_names, scalars, sizes,
+                   size_names):
+    dq, dk, dv = alloc_like(q, q.shape, q.dtype), alloc_like(k, k.shape, k.dtype), alloc_like(v, v.shape, v.dtype)
+    return dq, dk, dv, [alloc_like(p, p.shape, p.dtype) for p in _grad_params(params)]
+
+
+def _setup_context(ctx, inputs, output):
+    text, source, backend, schedule, q, k, v, params, param_names, scalars, sizes, size_names, want_lse = inputs
+    o, lse = output
+    present = [p is not None for p in params]
+    ctx.save_for_backward(q, k, v, o, lse, *[p for p in params if p is not None])
+    ctx.attnc = (text, source, backend, schedule, present, param_names, list(scalars), list(sizes), size_names)
+
+
+def _backward_fn(ctx, do, dlse):
+    # The log-sum-exp is not differentiated: its gradient is taken as zero.
+    text, source, backend, schedule, present, param_names, scalars, sizes, size_names = ctx.attnc
+    q, k, v, o, lse, *given = ctx.saved_tensors
+    it = iter(given)
+    params = [next(it) if p else None for p in present]
+    dq, dk, dv, dps = backward(text, source, backend, schedule, q, k, v, o, lse, do, params, param_names,
+                               scalars, sizes, size_names)
+    it = iter(dps)
+    dparams = [next(it) if p is not None and p.is_floating_point() else None for p in params]
+    return (None, None, None, None, dq, dk, dv, _list_grad(params, dparams), None, _list_grad(scalars),
+            _list_grad(sizes), None, None)
+
+
+def _list_grad(xs, grads=None):
+    """The gradient entry of a list input as register_autograd matches it:
+    a list of tensors (an empty list too) gets a list, any other list is one
+    leaf and gets None."""
+    if all(isinstance(x, Tensor) for x in xs):
+        return list(grads) if grads is not None else [None] * len(xs)
+    return None
+
+
+forward.register_autograd(_backward_fn, setup_context=_setup_context)
+
+
+# ---- the call from Kernel.__call__ ---------------------------------------------
+
+def _needs_grad(q, k, v, plist):
+    if not torch.is_grad_enabled():
+        return False
+    return q.requires_grad or k.requires_grad or v.requires_grad or \
+        any(p is not None and p.requires_grad for p in plist)
+
+
+def call(kernel, q, k, v, return_lse, out, stream, kw):
+    """Kernel.__call__ for torch tensors."""
+    kernel.check_return_lse(return_lse)
+    mq = meta(q, "q")
+    kernel.check_qkv(mq, meta(k, "k"), meta(v, "v"))
+    kernel.backend_for(mq[2], mq[3])
+    params, sizes = kernel.bind(kw, mq, meta, _is_tensor)
+    plist, slist = [], []
+    for p in kernel.params:
+        x = params[p.name]
+        if isinstance(x, float):
+            plist.append(None)
+            slist.append(x)
+        else:
+            plist.append(x)
+            slist.append(0.0)
+    grad = _needs_grad(q, k, v, plist)
+    oshape = kernel.out_shape(mq[1])
+    if out is not None:
+        if grad:
+            raise RuntimeError(f"attnc: out= does not support autograd (recipe '{kernel.name}'); "
+                               "call without out= to get gradients")
+        o, lse = _kernel._split_out(out, return_lse)
+        kernel.check_out("o", meta(o, "o"), oshape, mq[0], mq)
+        if return_lse and lse is None:
+            lse = alloc_like(q, oshape[:3], torch.float32)
+        if lse is not None:
+            kernel.check_out("lse", meta(lse, "lse"), oshape[:3], _arrays.F32, mq)
+        _on_stream(stream, forward_out, *kernel.key, q, k, v, plist, kernel.param_names, slist,
+                   list(sizes.values()), ",".join(sizes), o, lse)
+        return (o, lse) if return_lse else o
+    if not grad and not torch.compiler.is_compiling():  # eager inference: no dispatch
+        o = alloc_like(q, oshape, q.dtype)
+        lse = alloc_like(q, oshape[:3], torch.float32) if return_lse else None
+        _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse)
+        return (o, lse) if return_lse else o
+    want_lse = return_lse or (grad and kernel.family == "softmax")
+    o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, plist, kernel.param_names, slist,
+                        list(sizes.values()), ",".join(sizes), want_lse)
+    return (o, lse) if return_lse else o
+
+
+def run_text(text, source, family, q, k, v, params, sizes, return_lse=False):
+    """For the helpers that write recipes (attnc.na2d, attention, ...): run
+    the recipe `text` on torch tensors. params: name -> tensor or float;
+    sizes: name -> int (those the helper knows; the rest are inferred).
+    Eager calls without gradients compile through the in-memory cache and
+    launch directly; traced or differentiable calls go through
+    attnc::forward, whose implementation compiles on first use."""
+    names = list(params)
+    plist = [None if isinstance(params[n], float) else params[n] for n in names]
+    slist = [params[n] if isinstance(params[n], float) else 0.0 for n in names]
+    grad = _needs_grad(q, k, v, plist)
+    if not grad and not torch.compiler.is_compiling():
+        kernel = _kernel.cached(text, source, generated=True)
+        return kernel(q, k, v, return_lse=return_lse, **sizes, **params)
+    want_lse = return_lse or (grad and family == "softmax")
+    o, lse = forward(text, source, "", "", q, k, v, plist, ",".join(names), slist,
+                     list(sizes.values()), ",".join(sizes), want_lse)
+    return (o, lse) if return_lse else o
+
+
+def _on_stream(stream, fn, *args):
+    """fn(*args), on `stream` when one is given (a torch.cuda.Stream or a
+    CUstream handle), else on torch's current stream."""
+    if stream is None:
+        return fn(*args)
+    if isinstance(stream, int):
+        stream = torch.cuda.ExternalStream(stream)
+    with torch.cuda.stream(stream):
+        return fn(*args)
