@@ -21,6 +21,8 @@ class View:
     __slots__ = ("dtype", "ptr", "shape", "strides", "device", "index", "obj", "readonly", "kind")
 
     def __init__(self, dtype, ptr, shape, strides, device, index, obj, readonly, kind):
+        if 0 in shape:  # no elements, no memory touched: frameworks leave any strides there
+            strides = compact_strides(shape)
         self.dtype, self.ptr, self.shape, self.strides = dtype, ptr, shape, strides
         self.device, self.index, self.obj, self.readonly, self.kind = device, index, obj, readonly, kind
 
@@ -126,13 +128,7 @@ def from_dlpack(x, name):
     if code is None or t.dtype.lanes != 1:
         raise _unsupported_dtype(name, f"DLPack (code {t.dtype.code}, {t.dtype.bits} bits, {t.dtype.lanes} lanes)")
     shape = tuple(t.shape[i] for i in range(t.ndim))
-    if t.strides:
-        strides = tuple(t.strides[i] for i in range(t.ndim))
-    else:
-        strides, n = [0] * t.ndim, 1
-        for d in reversed(range(t.ndim)):
-            strides[d], n = n, n * shape[d]
-        strides = tuple(strides)
+    strides = tuple(t.strides[i] for i in range(t.ndim)) if t.strides else compact_strides(shape)
     if dev_type in (_DL_CPU, _DL_CUDA_HOST):
         device = "cpu"
     elif dev_type == _DL_CUDA:
@@ -140,6 +136,13 @@ def from_dlpack(x, name):
     else:
         raise ValueError(f"tensor '{name}' is on DLPack device type {dev_type}; attnc runs on the CPU and CUDA")
     return View(code, (t.data or 0) + t.byte_offset, shape, strides, device, dev_id, (x, capsule), False, "dlpack")
+
+
+def compact_strides(shape):
+    strides, n = [0] * len(shape), 1
+    for d in reversed(range(len(shape))):
+        strides[d], n = n, n * max(shape[d], 1)
+    return tuple(strides)
 
 
 def view(x, name):

@@ -171,7 +171,7 @@ class Kernel:
                             f"sizes: {', '.join(s.name for s in self.sizes) or 'none'})")
         still = []
         for s in missing:  # a size a param's shape names: read it off that param
-            v = next((m[1][d] for p in self.params if p.name in pmeta
+            v = next((pmeta[p.name][1][d] for p in self.params if p.name in pmeta
                       for d, nm in enumerate(p.dims) if nm == s.name), None)
             if v is None:
                 still.append(s)
