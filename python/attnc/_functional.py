@@ -217,21 +217,48 @@ def na3d(q, k, v, kernel_size, dilation=1, stride=1, is_causal=False, rpb=None, 
 # ---- attention from mask and score fragments -------------------------------------
 
 def _infer_param_dims(name, shape, sizes):
-    """Names for a param's dimensions: batch, heads, tokens, kv_tokens where
-    the extents match in that order, a fresh size name elsewhere (so its
-    extent is bound at launch, never compiled in)."""
-    dims, at = [], 0
-    for i, e in enumerate(shape):
-        hit = next((j for j in range(at, len(sizes)) if sizes[j][1] == e), None)
-        if hit is None:
-            dims.append(f"{name}_d{i}")
-        else:
-            dims.append(sizes[hit][0])
-            at = hit + 1
-    return dims
+    """Names for a param's dimensions from its extents: each dimension takes
+    one of `sizes` ((name, extent) of batch, heads, tokens[, kv_tokens], in
+    that order; only the token names may repeat, as in a bias [batch,
+    heads, tokens, tokens]) whose extent matches, or a fresh size name
+    (bound at launch, never compiled in). Most names win, then the earliest
+    names. Every choice matches the call's extents, so a wrong guess when
+    extents are equal (batch == heads) costs at most a recompile when they
+    differ later; param_shapes says it explicitly."""
+    best = None
+
+    def walk(d, at, picked):
+        nonlocal best
+        if d == len(shape):
+            key = (-sum(1 for j in picked if j >= 0), [j if j >= 0 else len(sizes) for j in picked])
+            if best is None or key < best[0]:
+                best = (key, list(picked))
+            return
+        for j in range(at, len(sizes)):
+            if sizes[j][1] == shape[d]:
+                repeat = sizes[j][0] in ("tokens", "kv_tokens")
+                walk(d + 1, j if repeat else j + 1, picked + [j])
+        walk(d + 1, at, picked + [-1])
+
+    walk(0, 0, [])
+    return [sizes[j][0] if j >= 0 else f"{name}_d{i}" for i, j in enumerate(best[1])]
 
 
-def _param_decls(fw, params, param_shapes, batch, heads, tokens, kv_tokens, cross):
+def _form_dims(name, ndim, mask):
+    """The shape a mask form requires of a param it names, if any."""
+    import re
+
+    if not mask:
+        return None
+    if re.search(r"\bdocument\s*\(\s*(ids\s*:\s*)?" + re.escape(name) + r"\s*\)", mask):
+        return {1: ["tokens"], 2: ["batch", "tokens"]}.get(ndim)
+    if re.search(r"\bblocks\s*\(\s*(table\s*:\s*)?" + re.escape(name) + r"\s*,", mask):
+        tail = [f"{name}_nqb", f"{name}_nkb"]
+        return {2: tail, 3: ["heads"] + tail, 4: ["batch", "heads"] + tail}.get(ndim)
+    return None
+
+
+def _param_decls(fw, params, param_shapes, batch, heads, tokens, kv_tokens, cross, mask):
     decls = []
     canon = [("batch", batch), ("heads", heads), ("tokens", tokens)] + ([("kv_tokens", kv_tokens)] if cross else [])
     for name, x in params.items():
@@ -250,7 +277,7 @@ def _param_decls(fw, params, param_shapes, batch, heads, tokens, kv_tokens, cros
             if len(dims) != x.ndim:
                 raise ValueError(f"param_shapes['{name}'] has {len(dims)} dimensions but the tensor has {x.ndim}")
         else:
-            dims = _infer_param_dims(name, tuple(x.shape), canon)
+            dims = _form_dims(name, x.ndim, mask) or _infer_param_dims(name, tuple(x.shape), canon)
         decls.append((name, dt, dims))
     return decls
 
@@ -297,7 +324,7 @@ def attention(q, k, v, mask=None, score=None, *, scale=None, layout="bhsd", retu
     dt = _qkv_dtype(fw, q, k, v)
     _check_head_dims(d, dv)
     cross = kv_tokens != tokens
-    decls = _param_decls(fw, params, param_shapes, batch, heads, tokens, kv_tokens, cross)
+    decls = _param_decls(fw, params, param_shapes, batch, heads, tokens, kv_tokens, cross, mask)
     text = _recipes.attention(dt, d, dv, mask, score, scale, decls, kv_heads != heads, cross)
     q, k, v = (_last_contiguous(fw, x) for x in (q, k, v))
     vals = {n: (float(x) if isinstance(x, (int, float)) else x) for n, x in params.items()}
