@@ -282,6 +282,8 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
     kernel.check_qkv(mq, meta(k, "k"), meta(v, "v"))
     kernel.backend_for(mq[2], mq[3])
     params, sizes = kernel.bind(kw, mq, meta, _is_tensor)
+    if mq[2] != "cuda":
+        stream = None  # the CPU backend runs synchronously
     plist, slist = [], []
     for p in kernel.params:
         x = params[p.name]
