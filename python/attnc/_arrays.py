@@ -62,11 +62,13 @@ def from_torch(x, name):
     code = torch_dtypes().get(x.dtype)
     if code is None:
         raise _unsupported_dtype(name, x.dtype)
-    dev = x.device
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"tensor '{name}' is on device '{dev}'; attnc runs on the CPU and CUDA")
-    return View(code, x.data_ptr(), tuple(x.shape), tuple(x.stride()), dev.type,
-                dev.index or 0, x, False, "torch")
+    if x.is_cuda:
+        device, index = "cuda", x.get_device()
+    elif x.is_cpu:
+        device, index = "cpu", 0
+    else:
+        raise ValueError(f"tensor '{name}' is on device '{x.device}'; attnc runs on the CPU and CUDA")
+    return View(code, x.data_ptr(), tuple(x.shape), x.stride(), device, index, x, False, "torch")
 
 
 def from_numpy(x, name):

@@ -50,7 +50,9 @@ def _arg(info):
                bool(info.optional), bool(info.by_value))
 
 
-def _destroy(ctx, recipe, kernels):
+def _destroy(ctx, recipe, kernels, args):
+    for a in args:
+        lib.attnc_args_destroy(a)
     for k in kernels:
         lib.attnc_kernel_destroy(k)
     lib.attnc_recipe_destroy(recipe)
@@ -78,8 +80,9 @@ class Program:
             raise _errors.from_status(st, msg, text if generated else None)
         self.ctx, self.recipe = ctx, rec
         self.handles = []  # every kernel handle, destroyed with the program
+        self.arg_handles = []  # every attnc_args handle (NativeKernel.launch), destroyed first
         self.kernels = {}  # (backend, schedule, backward) -> NativeKernel
-        self._fin = weakref.finalize(self, _destroy, ctx.value, rec.value, self.handles)
+        self._fin = weakref.finalize(self, _destroy, ctx.value, rec.value, self.handles, self.arg_handles)
         self.name = _text(lib.attnc_recipe_name(rec))
         n = lib.attnc_recipe_arg_count(rec)
         info = _lib.ArgInfo()
@@ -139,6 +142,7 @@ class NativeKernel:
         self.names = {a.name: a.name.encode() for a in args}
         self._buf = ctypes.create_string_buffer(_TENSOR.size)
         self._addr = ctypes.addressof(self._buf)
+        self._args = {}  # tuple of tensor names -> attnc_args handle (see launch)
 
     @property
     def schedule(self):
@@ -154,36 +158,46 @@ class NativeKernel:
 
     def launch(self, tensors, sizes, scalars, stream=0):
         """tensors: name -> View; sizes: name -> int; scalars: name -> float.
-        Raises the mapped exception when the library refuses the launch."""
+        Raises the mapped exception when the library refuses the launch.
+
+        One attnc_args per set of tensor names is kept and refilled: every
+        launch sets every tensor, size and scalar it passes, so nothing of a
+        previous launch survives (a set that leaves out "lse" has its own
+        args object, which never had one)."""
         h, names, buf, addr = self.h, self.names, self._buf, self._addr
         pack = _TENSOR.pack_into
+        set_tensor = lib.attnc_args_set_tensor
         with self.program.lock:
-            a = ctypes.c_void_p()
-            st = lib.attnc_args_create(ctypes.byref(a), h)
-            if st:
-                raise self._fail(st)
-            try:
-                for name, v in tensors.items():
-                    shape, strides = v.shape, v.strides
-                    nd = len(shape)
-                    pad = (0,) * (4 - nd)
-                    pack(buf, 0, v.dtype, v.ptr, nd, *shape, *pad, *strides, *pad)
-                    st = lib.attnc_args_set_tensor(a, names[name], addr)
-                    if st:
-                        raise self._fail(st)
-                for name, value in sizes.items():
-                    st = lib.attnc_args_set_size(a, names[name], value)
-                    if st:
-                        raise self._fail(st)
-                for name, value in scalars.items():
-                    st = lib.attnc_args_set_scalar(a, names[name], value)
-                    if st:
-                        raise self._fail(st)
-                st = lib.attnc_launch(h, a, stream or None)
+            key = tuple(tensors)
+            a = self._args.get(key)
+            if a is None:
+                ah = ctypes.c_void_p()
+                st = lib.attnc_args_create(ctypes.byref(ah), h)
                 if st:
                     raise self._fail(st)
-            finally:
-                lib.attnc_args_destroy(a)
+                a = self._args[key] = ah.value
+                self.program.arg_handles.append(a)
+            for name, v in tensors.items():
+                shape, strides = v.shape, v.strides
+                nd = len(shape)
+                if nd == 4:
+                    pack(buf, 0, v.dtype, v.ptr, 4, *shape, *strides)
+                else:
+                    pad = (0,) * (4 - nd)
+                    pack(buf, 0, v.dtype, v.ptr, nd, *shape, *pad, *strides, *pad)
+                if set_tensor(a, names[name], addr):
+                    raise self._fail(2)
+            for name, value in sizes.items():
+                st = lib.attnc_args_set_size(a, names[name], value)
+                if st:
+                    raise self._fail(st)
+            for name, value in scalars.items():
+                st = lib.attnc_args_set_scalar(a, names[name], value)
+                if st:
+                    raise self._fail(st)
+            st = lib.attnc_launch(h, a, stream or None)
+            if st:
+                raise self._fail(st)
 
 
 def cuda_device():

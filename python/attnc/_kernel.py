@@ -223,9 +223,7 @@ class Kernel:
         float for a scalar f32 param) are keyword arguments.
         """
         if _arrays.is_torch(q) or _arrays.is_torch(k) or _arrays.is_torch(v):
-            from . import _torch
-
-            return _torch.call(self, q, k, v, return_lse, out, stream, sizes_and_params)
+            return _torch_module().call(self, q, k, v, return_lse, out, stream, sizes_and_params)
         return self._call_arrays(q, k, v, return_lse, out, stream, sizes_and_params)
 
     def _call_arrays(self, q, k, v, return_lse, out, stream, kw):
@@ -293,6 +291,13 @@ class Kernel:
         nk.launch(tensors, sizes, scalars, 0)
         dparams = {n[1:]: g for n, g in grads.items() if n not in ("dq", "dk", "dv")}
         return grads["dq"], grads["dk"], grads["dv"], dparams
+
+
+def _torch_module():
+    mod = sys.modules.get("attnc._torch")
+    if mod is None:
+        from . import _torch as mod
+    return mod
 
 
 def host_scalar_or_view(arg, x, name):
@@ -363,14 +368,28 @@ def dim_order(strides, shape):
     return inner + [n - 1]
 
 
+_ORDERS = {}
+
+
 def like_order(src_strides, src_shape, ndim):
     """The order for an output of `ndim` dims made like a source: the
     source's own order, or for lse ([batch, heads, tokens] of a 4-d q) q's
-    order without the head dimension."""
-    order = dim_order(src_strides, src_shape)
-    if ndim == len(src_shape):
-        return order
-    return [d for d in order if d < ndim]
+    order without the head dimension. Remembered per layout (a call
+    repeats the same few)."""
+    key = (src_strides, src_shape, ndim)
+    try:
+        order = _ORDERS.get(key)
+    except TypeError:  # symbolic sizes while tracing: not hashable
+        key, order = None, None
+    if order is None:
+        order = dim_order(src_strides, src_shape)
+        if ndim != len(src_shape):
+            order = [d for d in order if d < ndim]
+        if key is not None:
+            if len(_ORDERS) > 1024:
+                _ORDERS.clear()
+            _ORDERS[key] = order
+    return order
 
 
 def _alloc_like(src, x, shape, code):

@@ -97,16 +97,37 @@ def _by_order(kernel, q, params, param_names, scalars, sizes, size_names):
     return plist, slist, zmap
 
 
+_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+
+
 def _stream(backend, q):
-    return torch.cuda.current_stream(q.device).cuda_stream if backend == "cuda" else 0
+    """torch's current CUDA stream on q's device, as a CUstream handle."""
+    if backend != "cuda":
+        return 0
+    if _raw_stream is not None:
+        return _raw_stream(q.get_device())
+    return torch.cuda.current_stream(q.device).cuda_stream
 
 
-def _launch(kernel, q, k, v, plist, slist, zmap, o, lse, stream=None):
-    """Runs the forward kernel on real tensors (writes o and lse)."""
-    backend = q.device.type
+def view(x, name):
+    """The View of a torch tensor (TypeError naming it when it is not one)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"tensor '{name}': expected a torch tensor like 'q', got {type(x).__name__}")
+    return _arrays.from_torch(x, name)
+
+
+def _vmeta(v):
+    return (v.dtype, v.shape, v.device, v.index)
+
+
+def _launch(kernel, q, k, v, plist, slist, zmap, o, lse, fresh=False, views=None):
+    """Runs the forward kernel on real tensors (writes o and lse). fresh:
+    o and lse were just allocated (nothing to check for overlap); views:
+    q, k, v's Views when the caller has them."""
+    backend = "cuda" if q.is_cuda else "cpu"
     nk = kernel.native(backend)
-    tensors = {"q": _arrays.from_torch(q, "q"), "k": _arrays.from_torch(k, "k"),
-               "v": _arrays.from_torch(v, "v")}
+    vq, vk, vv = views or (view(q, "q"), view(k, "k"), view(v, "v"))
+    tensors = {"q": vq, "k": vk, "v": vv}
     scalars = {}
     for p, x, s in zip(kernel.params, plist, slist):
         val = _param_value(p, x, backend)
@@ -119,9 +140,10 @@ def _launch(kernel, q, k, v, plist, slist, zmap, o, lse, stream=None):
     outs = {"o": _arrays.from_torch(o, "o")}
     if lse is not None:
         outs["lse"] = _arrays.from_torch(lse, "lse")
-    _kernel.check_outputs(outs, tensors)
+    if not fresh:
+        _kernel.check_outputs(outs, tensors)
     tensors.update(outs)
-    nk.launch(tensors, zmap, scalars, stream if stream is not None else _stream(backend, q))
+    nk.launch(tensors, zmap, scalars, _stream(backend, q))
 
 
 def _kernel_for(text, source, backend, schedule):
@@ -138,7 +160,7 @@ def forward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: T
     plist, slist, zmap = _by_order(kernel, q, params, param_names, scalars, sizes, size_names)
     o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
     lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
-    _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None)
+    _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None, fresh=True)
     return o, lse
 
 
@@ -278,10 +300,16 @@ def _needs_grad(q, k, v, plist):
 def call(kernel, q, k, v, return_lse, out, stream, kw):
     """Kernel.__call__ for torch tensors."""
     kernel.check_return_lse(return_lse)
-    mq = meta(q, "q")
-    kernel.check_qkv(mq, meta(k, "k"), meta(v, "v"))
+    eager = not torch.compiler.is_compiling()
+    if eager:  # Views now (checked like meta), reused by the launch
+        views = (view(q, "q"), view(k, "k"), view(v, "v"))
+        mq, mk, mv = (_vmeta(x) for x in views)
+    else:  # traced: metadata only
+        views = None
+        mq, mk, mv = meta(q, "q"), meta(k, "k"), meta(v, "v")
+    kernel.check_qkv(mq, mk, mv)
     kernel.backend_for(mq[2], mq[3])
-    params, sizes = kernel.bind(kw, mq, meta, _is_tensor)
+    params, sizes = kernel.bind(kw, mq, meta, _is_tensor) if (kw or kernel.params or kernel.sizes) else ({}, {})
     if mq[2] != "cuda":
         stream = None  # the CPU backend runs synchronously
     plist, slist = [], []
@@ -305,13 +333,16 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
             lse = alloc_like(q, oshape[:3], torch.float32)
         if lse is not None:
             kernel.check_out("lse", meta(lse, "lse"), oshape[:3], _arrays.F32, mq)
-        _on_stream(stream, forward_out, *kernel.key, q, k, v, plist, kernel.param_names, slist,
-                   list(sizes.values()), ",".join(sizes), o, lse)
+        if eager:  # the same launch as the op's, without the dispatcher
+            _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, False, views)
+        else:
+            forward_out(*kernel.key, q, k, v, plist, kernel.param_names, slist, list(sizes.values()),
+                        ",".join(sizes), o, lse)
         return (o, lse) if return_lse else o
-    if not grad and not torch.compiler.is_compiling():  # eager inference: no dispatch
+    if eager and not grad:  # inference: no dispatch
         o = alloc_like(q, oshape, q.dtype)
         lse = alloc_like(q, oshape[:3], torch.float32) if return_lse else None
-        _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse)
+        _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, True, views)
         return (o, lse) if return_lse else o
     want_lse = return_lse or (grad and kernel.family == "softmax")
     o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, plist, kernel.param_names, slist,
