@@ -55,7 +55,6 @@ class Kernel:
         fixed = ("q", "k", "v", "o", "lse")
         self.params = tuple(a for a in self.args if a.role == _core.ROLE_INPUT and a.name not in fixed)
         self.sizes = tuple(a for a in self.args if a.role == _core.ROLE_SIZE)
-        self.param_names = ",".join(p.name for p in self.params)  # the custom ops take names
         self._by_name = by
 
     def __repr__(self):
@@ -284,6 +283,10 @@ class Kernel:
                     tensors[a.name] = _arrays.view(x, a.name)
             elif a.role == _core.ROLE_OUTPUT:
                 like = inputs.get(a.name[1:], params.get(a.name[1:]))
+                if isinstance(like, float):  # a scalar param given by value: a 0-dim gradient
+                    import numpy as np
+
+                    like = np.zeros((), np.float32)
                 src = _arrays.view(like, a.name[1:])
                 g = _alloc_like(src, like, src.shape, a.dtype)
                 grads[a.name] = g

@@ -80,21 +80,41 @@ def _param_value(arg, x, backend):
     return _arrays.from_torch(x, arg.name)
 
 
-def _by_order(kernel, q, params, param_names, scalars, sizes, size_names):
-    """The op's by-name arguments in the kernel's order: (params, scalars)
-    lists aligned with kernel.params, and every size the launch needs (the
-    ones given, then those the param shapes or the token grid imply)."""
-    names = param_names.split(",") if param_names else []
-    by = dict(zip(names, zip(params, scalars)))
-    missing = [p.name for p in kernel.params if p.name not in by]
-    if missing:
-        raise TypeError(f"recipe '{kernel.name}' needs param '{missing[0]}'")
-    plist = [by[p.name][0] for p in kernel.params]
-    slist = [by[p.name][1] for p in kernel.params]
+def _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names):
+    """The ops' by-name arguments in the kernel's order: plist (a tensor, or
+    None for a scalar given by value) and slist (that value, else 0.0)
+    aligned with kernel.params, and every size the launch needs (those
+    given, then those the param shapes or the token grid imply)."""
+    tb = dict(zip(tensor_names.split(",") if tensor_names else [], tensors))
+    sb = dict(zip(scalar_names.split(",") if scalar_names else [], scalars))
+    plist, slist = [], []
+    for p in kernel.params:
+        if p.name in tb:
+            plist.append(tb[p.name])
+            slist.append(0.0)
+        elif p.name in sb:
+            plist.append(None)
+            slist.append(float(sb[p.name]))
+        else:
+            raise TypeError(f"recipe '{kernel.name}' needs param '{p.name}'")
     given = dict(zip(size_names.split(",") if size_names else [], (int(z) for z in sizes)))
     pmeta = {p.name: meta(x, p.name) for p, x in zip(kernel.params, plist) if x is not None}
     zmap = kernel._sizes(given, meta(q, "q"), pmeta)
     return plist, slist, zmap
+
+
+def _split(params):
+    """name -> tensor or float, as the ops take them: (tensors, their
+    names, floats, their names)."""
+    tn, tv, sn, sv = [], [], [], []
+    for n, x in params.items():
+        if isinstance(x, float):
+            sn.append(n)
+            sv.append(x)
+        else:
+            tn.append(n)
+            tv.append(x)
+    return tv, ",".join(tn), sv, ",".join(sn)
 
 
 _raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
@@ -151,13 +171,16 @@ def _kernel_for(text, source, backend, schedule):
 
 
 # ---- attnc::forward ----------------------------------------------------------
+# Params travel as two lists, tensors and floats (scalar f32 params given by
+# value), each with its names joined by commas: a list holding only tensors
+# is what register_autograd differentiates element by element.
 
 @torch.library.custom_op("attnc::forward", mutates_args=())
 def forward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
-            params: List[Optional[Tensor]], param_names: str, scalars: List[float], sizes: List[int],
-            size_names: str, want_lse: bool) -> Tuple[Tensor, Tensor]:
+            tensors: List[Tensor], tensor_names: str, scalars: List[float], scalar_names: str,
+            sizes: List[int], size_names: str, want_lse: bool) -> Tuple[Tensor, Tensor]:
     kernel = _kernel_for(text, source, backend, schedule)
-    plist, slist, zmap = _by_order(kernel, q, params, param_names, scalars, sizes, size_names)
+    plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
     o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
     lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
     _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None, fresh=True)
@@ -165,8 +188,8 @@ def forward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: T
 
 
 @forward.register_fake
-def _forward_fake(text, source, backend, schedule, q, k, v, params, param_names, scalars, sizes, size_names,
-                  want_lse):
+def _forward_fake(text, source, backend, schedule, q, k, v, tensors, tensor_names, scalars, scalar_names,
+                  sizes, size_names, want_lse):
     _kernel_for(text, source, backend, schedule)  # parses (RecipeError at trace time); never compiles
     o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
     lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
@@ -177,26 +200,23 @@ def _forward_fake(text, source, backend, schedule, q, k, v, params, param_names,
 
 @torch.library.custom_op("attnc::forward_out", mutates_args=("o", "lse"))
 def forward_out(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
-                params: List[Optional[Tensor]], param_names: str, scalars: List[float], sizes: List[int],
-                size_names: str, o: Tensor, lse: Optional[Tensor]) -> None:
+                tensors: List[Tensor], tensor_names: str, scalars: List[float], scalar_names: str,
+                sizes: List[int], size_names: str, o: Tensor, lse: Optional[Tensor]) -> None:
     kernel = _kernel_for(text, source, backend, schedule)
-    plist, slist, zmap = _by_order(kernel, q, params, param_names, scalars, sizes, size_names)
+    plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
     _launch(kernel, q, k, v, plist, slist, zmap, o, lse)
 
 
 @forward_out.register_fake
-def _forward_out_fake(text, source, backend, schedule, q, k, v, params, param_names, scalars, sizes,
-                      size_names, o, lse):
+def _forward_out_fake(text, source, backend, schedule, q, k, v, tensors, tensor_names, scalars, scalar_names,
+                      sizes, size_names, o, lse):
     _kernel_for(text, source, backend, schedule)
     return None
 
 
 # ---- attnc::backward ---------------------------------------------------------
-
-def _grad_params(params):
-    """The params that get gradient tensors: float tensors."""
-    return [p for p in params if p is not None and p.is_floating_point()]
-
+# Returns dq, dk, dv and one gradient per float tensor in `tensors`, in
+# order (zeros for a param the backward kernel gives no gradient).
 
 def _dense_grad(do):
     if do.stride(-1) == 1 and all(s != 0 or n == 1 for s, n in zip(do.stride(), do.shape)):
@@ -206,83 +226,81 @@ def _dense_grad(do):
 
 @torch.library.custom_op("attnc::backward", mutates_args=())
 def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
-             o: Tensor, lse: Tensor, do: Tensor, params: List[Optional[Tensor]], param_names: str,
-             scalars: List[float], sizes: List[int], size_names: str) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
+             o: Tensor, lse: Tensor, do: Tensor, tensors: List[Tensor], tensor_names: str,
+             scalars: List[float], scalar_names: str, sizes: List[int],
+             size_names: str) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
     kernel = _kernel_for(text, source, backend, schedule)
-    params, scalars, zmap = _by_order(kernel, q, params, param_names, scalars, sizes, size_names)
-    dev = q.device.type
+    plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
+    dev = "cuda" if q.is_cuda else "cpu"
     nk = kernel.native(dev, backward=True)  # NotImplementedError without backward kernels
     do = _dense_grad(do)
-    dq, dk, dv = alloc_like(q, q.shape, q.dtype), alloc_like(k, k.shape, k.dtype), alloc_like(v, v.shape, v.dtype)
-    by_name = {p.name: x for p, x in zip(kernel.params, params)}
-    scalar_of = {p.name: s for p, s in zip(kernel.params, scalars)}
-    grads = {"dq": dq, "dk": dk, "dv": dv}
-    for p in kernel.params:
-        x = by_name[p.name]
+    grads = {"dq": alloc_like(q, q.shape, q.dtype), "dk": alloc_like(k, k.shape, k.dtype),
+             "dv": alloc_like(v, v.shape, v.dtype)}
+    by_name = {p.name: (x, s) for p, x, s in zip(kernel.params, plist, slist)}
+    for p, x in zip(kernel.params, plist):
         if x is not None and x.is_floating_point():
             grads["d" + p.name] = alloc_like(x, x.shape, x.dtype)
     inputs = {"q": q, "k": k, "v": v, "o": o, "lse": lse, "do": do}
-    tensors, svals, written = {}, {}, set()
+    args, svals, written = {}, {}, set()
     for a in nk.args:
         if a.role == _core.ROLE_INPUT:
             if a.name in inputs:
-                tensors[a.name] = _arrays.from_torch(inputs[a.name], a.name)
+                args[a.name] = _arrays.from_torch(inputs[a.name], a.name)
             elif a.name in by_name:
-                val = _param_value(a, by_name[a.name], dev)
-                if val is None:
-                    svals[a.name] = float(scalar_of[a.name])
-                elif isinstance(val, float):
-                    svals[a.name] = val
+                x, s = by_name[a.name]
+                val = _param_value(a, x, dev)
+                if val is None or isinstance(val, float):
+                    svals[a.name] = float(s) if val is None else val
                 else:
-                    tensors[a.name] = val
-        elif a.role == _core.ROLE_OUTPUT and a.name in grads:
-            tensors[a.name] = _arrays.from_torch(grads[a.name], a.name)
+                    args[a.name] = val
+        elif a.role == _core.ROLE_OUTPUT:
+            if a.name not in grads:  # e.g. the gradient of a scalar given by value: computed, dropped
+                grads[a.name] = torch.empty(a.extent[:a.ndim] if all(a.extent[:a.ndim]) else (),
+                                            dtype=torch.float32, device=q.device)
+            args[a.name] = _arrays.from_torch(grads[a.name], a.name)
             written.add(a.name)
     for name, g in grads.items():
         if name not in written:  # a param the backward kernel gives no gradient: zero
             g.zero_()
-    nk.launch(tensors, zmap, svals, _stream(dev, q))
-    dparams = [grads["d" + p.name] for p in kernel.params
-               if by_name[p.name] is not None and by_name[p.name].is_floating_point()]
-    return dq, dk, dv, dparams
+    nk.launch(args, zmap, svals, _stream(dev, q))
+    names = tensor_names.split(",") if tensor_names else []
+    dparams = [grads["d" + n] for n, x in zip(names, tensors) if x.is_floating_point()]
+    return grads["dq"], grads["dk"], grads["dv"], dparams
 
 
 @backward.register_fake
-def _backward_fake(text, source, backend, schedule, q, k, v, o, lse, do, params, param_names, scalars, sizes,
-                   size_names):
+def _backward_fake(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
+                   scalar_names, sizes, size_names):
     dq, dk, dv = alloc_like(q, q.shape, q.dtype), alloc_like(k, k.shape, k.dtype), alloc_like(v, v.shape, v.dtype)
-    return dq, dk, dv, [alloc_like(p, p.shape, p.dtype) for p in _grad_params(params)]
+    return dq, dk, dv, [alloc_like(x, x.shape, x.dtype) for x in tensors if x.is_floating_point()]
 
 
 def _setup_context(ctx, inputs, output):
-    text, source, backend, schedule, q, k, v, params, param_names, scalars, sizes, size_names, want_lse = inputs
+    (text, source, backend, schedule, q, k, v, tensors, tensor_names, scalars, scalar_names, sizes,
+     size_names, want_lse) = inputs
     o, lse = output
-    present = [p is not None for p in params]
-    ctx.save_for_backward(q, k, v, o, lse, *[p for p in params if p is not None])
-    ctx.attnc = (text, source, backend, schedule, present, param_names, list(scalars), list(sizes), size_names)
+    ctx.save_for_backward(q, k, v, o, lse, *tensors)
+    ctx.attnc = (text, source, backend, schedule, tensor_names, list(scalars), scalar_names, list(sizes),
+                 size_names)
 
 
 def _backward_fn(ctx, do, dlse):
     # The log-sum-exp is not differentiated: its gradient is taken as zero.
-    text, source, backend, schedule, present, param_names, scalars, sizes, size_names = ctx.attnc
-    q, k, v, o, lse, *given = ctx.saved_tensors
-    it = iter(given)
-    params = [next(it) if p else None for p in present]
-    dq, dk, dv, dps = backward(text, source, backend, schedule, q, k, v, o, lse, do, params, param_names,
-                               scalars, sizes, size_names)
+    text, source, backend, schedule, tensor_names, scalars, scalar_names, sizes, size_names = ctx.attnc
+    q, k, v, o, lse, *tensors = ctx.saved_tensors
+    dq, dk, dv, dps = backward(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names,
+                               scalars, scalar_names, sizes, size_names)
     it = iter(dps)
-    dparams = [next(it) if p is not None and p.is_floating_point() else None for p in params]
-    return (None, None, None, None, dq, dk, dv, _list_grad(params, dparams), None, _list_grad(scalars),
-            _list_grad(sizes), None, None)
+    dtensors = [next(it) if x.is_floating_point() else None for x in tensors]
+    return (None, None, None, None, dq, dk, dv, dtensors, None, _list_grad(scalars), None, _list_grad(sizes),
+            None, None)
 
 
-def _list_grad(xs, grads=None):
-    """The gradient entry of a list input as register_autograd matches it:
-    a list of tensors (an empty list too) gets a list, any other list is one
-    leaf and gets None."""
-    if all(isinstance(x, Tensor) for x in xs):
-        return list(grads) if grads is not None else [None] * len(xs)
-    return None
+def _list_grad(xs):
+    """The gradient entry of a non-tensor list input as register_autograd
+    matches it: an empty list counts as a list of tensors and gets [], any
+    other is one leaf and gets None."""
+    return [] if len(xs) == 0 else None
 
 
 forward.register_autograd(_backward_fn, setup_context=_setup_context)
@@ -336,8 +354,7 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
         if eager:  # the same launch as the op's, without the dispatcher
             _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, False, views)
         else:
-            forward_out(*kernel.key, q, k, v, plist, kernel.param_names, slist, list(sizes.values()),
-                        ",".join(sizes), o, lse)
+            forward_out(*kernel.key, q, k, v, *_split(params), list(sizes.values()), ",".join(sizes), o, lse)
         return (o, lse) if return_lse else o
     if eager and not grad:  # inference: no dispatch
         o = alloc_like(q, oshape, q.dtype)
@@ -345,8 +362,8 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
         _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, True, views)
         return (o, lse) if return_lse else o
     want_lse = return_lse or (grad and kernel.family == "softmax")
-    o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, plist, kernel.param_names, slist,
-                        list(sizes.values()), ",".join(sizes), want_lse)
+    o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, *_split(params), list(sizes.values()),
+                        ",".join(sizes), want_lse)
     return (o, lse) if return_lse else o
 
 
@@ -357,16 +374,13 @@ def run_text(text, source, family, q, k, v, params, sizes, return_lse=False):
     Eager calls without gradients compile through the in-memory cache and
     launch directly; traced or differentiable calls go through
     attnc::forward, whose implementation compiles on first use."""
-    names = list(params)
-    plist = [None if isinstance(params[n], float) else params[n] for n in names]
-    slist = [params[n] if isinstance(params[n], float) else 0.0 for n in names]
-    grad = _needs_grad(q, k, v, plist)
+    grad = _needs_grad(q, k, v, [x for x in params.values() if not isinstance(x, float)])
     if not grad and not torch.compiler.is_compiling():
         kernel = _kernel.cached(text, source, generated=True)
         return kernel(q, k, v, return_lse=return_lse, **sizes, **params)
     want_lse = return_lse or (grad and family == "softmax")
-    o, lse = forward(text, source, "", "", q, k, v, plist, ",".join(names), slist,
-                     list(sizes.values()), ",".join(sizes), want_lse)
+    o, lse = forward(text, source, "", "", q, k, v, *_split(params), list(sizes.values()), ",".join(sizes),
+                     want_lse)
     return (o, lse) if return_lse else o
 
 

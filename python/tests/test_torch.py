@@ -146,16 +146,16 @@ def test_opcheck_custom_ops(gen):
     q, k, v = (rand(gen, 1, 2, 7 * 8, 64) for _ in range(3))
     rpb = rand(gen, 2, 13, 13)
     utils = ("test_schema", "test_faketensor", "test_aot_dispatch_static", "test_aot_dispatch_dynamic")
-    args = (*kern.key, q, k, v, [rpb], "rpb", [0.0], [7], "H", True)
+    args = (*kern.key, q, k, v, [rpb], "rpb", [], "", [7], "H", True)
     for name, res in torch.library.opcheck(T.forward, args, test_utils=utils).items():
         assert res == "SUCCESS", (name, res)
     o, lse = torch.empty(1, 2, 56, 64), torch.empty(1, 2, 56)
-    args = (*kern.key, q, k, v, [rpb], "rpb", [0.0], [7], "H", o, lse)
+    args = (*kern.key, q, k, v, [rpb], "rpb", [], "", [7], "H", o, lse)
     for name, res in torch.library.opcheck(T.forward_out, args, test_utils=utils[:3]).items():
         assert res == "SUCCESS", (name, res)
     if attnc.has_backward():
-        o, lse = T.forward(*kern.key, q, k, v, [rpb], "rpb", [0.0], [7], "H", True)
-        args = (*kern.key, q, k, v, o, lse, torch.randn_like(o), [rpb], "rpb", [0.0], [7], "H")
+        o, lse = T.forward(*kern.key, q, k, v, [rpb], "rpb", [], "", [7], "H", True)
+        args = (*kern.key, q, k, v, o, lse, torch.randn_like(o), [rpb], "rpb", [], "", [7], "H")
         for name, res in torch.library.opcheck(T.backward, args, test_utils=utils).items():
             assert res == "SUCCESS", (name, res)
 
@@ -210,3 +210,22 @@ def test_torch_compile_training_graph(gen):
     x.grad = None
     torch_ref.natten(x, x, x, (3, 3)).square().mean().backward()
     close(g, x.grad, tol=1e-4)
+
+
+def test_param_gradients_are_tracked_next_to_scalars(gen):
+    """A tensor param next to a scalar given by value still gets its
+    gradient from autograd (the ops keep tensors and floats in two lists)."""
+    q, k, v = (rand(gen, 1, 2, 24, 32) for _ in range(3))
+    bias = rand(gen, 2, 24, 24).requires_grad_()
+    o = attnc.attention(q, k, v, mask="causal", score="s * scale * c + bias[head, q.t, k.t]", c=0.5, bias=bias)
+    if not attnc.has_backward():
+        with pytest.raises(NotImplementedError, match="recipe 'attention'"):
+            torch.autograd.grad(o.sum(), [bias])  # reaches attnc's backward: bias is tracked
+        return
+    (g,) = torch.autograd.grad(o.sum(), [bias])
+    t = torch.arange(24)
+    keep = (t[:, None] >= t[None, :]).numpy()
+    b2 = bias.detach().clone().requires_grad_()
+    s_bias = b2[None]
+    torch_ref.masked_attention(q, k, v, keep, bias=s_bias, scale=0.5 * 32 ** -0.5).sum().backward()
+    close(g, b2.grad, tol=1e-4)
