@@ -191,12 +191,16 @@ bool arg_table_entry(const recipe *r, const char *const *grad_names, int i, attn
 
 /* ---- public API ---- */
 
-/* The list a kernel answers with. A backward kernel (issue 14) passes its
- * arg_grad_names array here instead of NULL. */
+/* A backward kernel's gradient names (issue 14, runtime/api_backward.c:
+ * "d<param>" per param with a gradient, NULL for the others; NULL for a
+ * forward kernel). A weak reference: a library built without backward
+ * kernels has none, and every kernel answers with the forward list. */
+const char *const *kernel_bwd_grad_names(const attnc_kernel *k);
+#pragma weak kernel_bwd_grad_names
+
 static const char *const *kernel_grad_names(const attnc_kernel *k)
 {
-    (void)k;
-    return NULL; /* every kernel built today is a forward kernel */
+    return kernel_bwd_grad_names ? kernel_bwd_grad_names(k) : NULL;
 }
 
 int attnc_kernel_arg_count(const attnc_kernel *k)
