@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,20 +210,27 @@ static void kernel_matches_recipe(void **state)
     int n = attnc_recipe_arg_count(f->r);
     assert_int_equal(attnc_kernel_arg_count(k), n);
     attnc_arg_info want[8];
-    for (int i = 0; i < n; i++)
+    char names[8][16], dims[8][4][16]; /* copies: the recipe's strings die with it */
+    for (int i = 0; i < n; i++) {
         want[i] = info(f->r, i);
+        snprintf(names[i], sizeof names[i], "%s", want[i].name);
+        for (int d = 0; d < want[i].ndim; d++)
+            snprintf(dims[i][d], sizeof dims[i][d], "%s", want[i].dims[d] ? want[i].dims[d] : "");
+    }
     attnc_recipe_destroy(f->r);
     f->r = NULL;
     for (int i = 0; i < n; i++) {
         attnc_arg_info a;
         assert_int_equal(attnc_kernel_arg_info(k, i, &a), ATTNC_OK);
-        assert_string_equal(a.name, want[i].name);
+        assert_string_equal(a.name, names[i]);
         assert_int_equal(a.role, want[i].role);
         assert_int_equal(a.dtype, want[i].dtype);
         assert_int_equal(a.ndim, want[i].ndim);
         for (int d = 0; d < a.ndim; d++) {
             assert_int_equal(a.extent[d], want[i].extent[d]);
             assert_true((a.dims[d] == NULL) == (want[i].dims[d] == NULL));
+            if (a.dims[d])
+                assert_string_equal(a.dims[d], dims[i][d]);
         }
         assert_int_equal(a.grid_dim, want[i].grid_dim);
         assert_int_equal(a.optional, want[i].optional);
