@@ -117,6 +117,10 @@ class Program:
                                  arch.encode() if arch else None)
         h = ctypes.c_void_p()
         st = fn(ctypes.byref(h), self.ctx, self.recipe, ctypes.byref(opts))
+        if st == 3 and backward:  # ATTNC_ERR_UNSUPPORTED: no backward kernel on this backend yet
+            msg = _text(lib.attnc_context_errmsg(self.ctx))
+            raise NotImplementedError(f"attnc: recipe '{self.name}' has no backward kernel for "
+                                      f"{BACKEND_NAMES[backend]} in this libattnc: {msg}")
         if st:
             msg = _text(lib.attnc_context_errmsg(self.ctx))
             raise _errors.from_status(st, f"building recipe '{self.name}' for "

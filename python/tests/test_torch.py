@@ -229,3 +229,47 @@ def test_param_gradients_are_tracked_next_to_scalars(gen):
     s_bias = b2[None]
     torch_ref.masked_attention(q, k, v, keep, bias=s_bias, scale=0.5 * 32 ** -0.5).sum().backward()
     close(g, b2.grad, tol=1e-4)
+
+
+def test_vit_block_trains_like_eager_on_the_cpu():
+    """10 training steps of a small ViT block with attnc.na2d (f32, CPU)
+    give the eager reference's losses (the GPU test does the same in bf16)."""
+
+    class Block(torch.nn.Module):
+        def __init__(self, attn, dim=64, heads=2):
+            super().__init__()
+            self.attn, self.heads = attn, heads
+            self.norm = torch.nn.LayerNorm(dim)
+            self.qkv, self.proj = torch.nn.Linear(dim, 3 * dim), torch.nn.Linear(dim, dim)
+            self.rpb = torch.nn.Parameter(torch.randn(heads, 9, 9) * 0.1)
+            self.head = torch.nn.Linear(dim, 10)
+
+        def forward(self, x):  # [B, H, W, dim]
+            B, H, W, C = x.shape
+            q, k, v = self.qkv(self.norm(x)).reshape(B, H, W, 3, self.heads, C // self.heads).unbind(3)
+            x = x + self.proj(self.attn(q, k, v, self.rpb).reshape(B, H, W, C))
+            return self.head(x.mean((1, 2)))
+
+    def run(attn):
+        torch.manual_seed(0)
+        model = Block(attn)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        g = torch.Generator().manual_seed(1)
+        losses = []
+        for _ in range(10):
+            x = torch.randn(2, 7, 9, 64, generator=g)
+            y = torch.randint(0, 10, (2,), generator=g)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    ours = lambda q, k, v, rpb: attnc.na2d(q, k, v, 5, rpb=rpb)  # noqa: E731
+    if not attnc.has_backward():
+        with pytest.raises(NotImplementedError, match="recipe 'na2d'"):
+            run(ours)
+        return
+    eager = run(lambda q, k, v, rpb: torch_ref.natten(q, k, v, (5, 5), rpb=rpb))
+    np.testing.assert_allclose(run(ours), eager, rtol=1e-4, atol=1e-5)
