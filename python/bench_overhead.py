@@ -48,20 +48,23 @@ def recipe(dtype, d):
 
 
 def timed(fn, sync):
-    """(median, best) host microseconds per call over ROUNDS batches of
-    BATCH calls. The best batch is the cost without interference from
-    other processes (a shared machine); the median what a run sees."""
+    """(median, best, cpu) microseconds per call over ROUNDS batches of
+    BATCH calls: the median wall time (what a run sees), the best batch (the
+    cost without interference from other processes), and the median
+    process CPU time (meaningful on a loaded shared machine, where wall time
+    includes waiting for a core)."""
     for _ in range(20):
         fn()
     sync()
-    per = []
+    per, cpu = [], []
     for _ in range(ROUNDS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(BATCH):
             fn()
         per.append((time.perf_counter() - t0) / BATCH * 1e6)
+        cpu.append((time.process_time() - c0) / BATCH * 1e6)
         sync()
-    return statistics.median(per), min(per)
+    return statistics.median(per), min(per), statistics.median(cpu)
 
 
 def main():
@@ -111,18 +114,20 @@ def main():
         qn, kn, vn = (t.numpy() for t in (q, k, v))
         rows["numpy"] = timed(lambda: kern(qn, kn, vn), sync)
 
-    floor_med, floor_best = rows["c_launch"]
-    print(f"attnc {attnc.__version__}, {backend}, torch {torch.__version__}, python {sys.version.split()[0]}")
-    print(f"{'path':<12} {'median us':>10} {'over C':>9} {'best us':>9} {'over C':>9}")
-    for name, (med, best) in rows.items():
-        print(f"{name:<12} {med:10.2f} {med - floor_med:9.2f} {best:9.2f} {best - floor_best:9.2f}")
+    floor_med, floor_best, floor_cpu = rows["c_launch"]
+    print(f"attnc {attnc.__version__}, {backend}, torch {torch.__version__}, python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'path':<12} {'median us':>10} {'over C':>9} {'best us':>9} {'over C':>9} {'cpu us':>9} {'over C':>9}")
+    for name, (med, best, cpu) in rows.items():
+        print(f"{name:<12} {med:10.2f} {med - floor_med:9.2f} {best:9.2f} {best - floor_best:9.2f} "
+              f"{cpu:9.2f} {cpu - floor_cpu:9.2f}")
     over = rows["kernel"][0] - floor_med
     verdict = "PASS" if over <= 20 else "FAIL"
     print(f"kernel(q, k, v) overhead over the bare C launch (medians): {over:.2f} us (target <= 20 us): {verdict}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"backend": backend, "torch": torch.__version__,
-                       "us_per_call": {n: {"median": m, "best": b} for n, (m, b) in rows.items()},
+                       "us_per_call": {n: {"median": m, "best": b, "cpu": c} for n, (m, b, c) in rows.items()},
                        "overhead_us": over, "target_us": 20, "verdict": verdict}, f, indent=1)
     return 0 if verdict == "PASS" else 1
 

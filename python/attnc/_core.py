@@ -14,7 +14,6 @@ import threading
 import weakref
 from collections import namedtuple
 
-from . import _arrays
 from . import _errors
 from . import _lib
 

@@ -9,7 +9,7 @@ import pytest
 
 import attnc
 import reference as ref
-from conftest import RECIPES, close, f32_recipe, randn
+from conftest import close, f32_recipe, randn
 
 DENSE32 = f32_recipe("dense.attn", **{"128]": "32]"})
 CAUSAL32 = f32_recipe("causal.attn", **{"128]": "32]"})

@@ -2,9 +2,7 @@
 the cache, and every way compiling can fail."""
 
 import os
-import pathlib
 
-import numpy as np
 import pytest
 
 import attnc
