@@ -17,8 +17,10 @@ attnc::backward, whose implementation builds the recipe's backward kernel
 (attnc_kernel_build_backward) or raises NotImplementedError naming the
 recipe when the library has none.
 
-Eager calls that need no gradient skip the op dispatch and launch directly
-(the same _launch the op runs), which keeps the Python overhead per call low.
+Eager calls skip the op dispatch: without gradients they launch directly
+(the same _launch the op runs), with gradients they go through
+EagerAttention, a torch.autograd.Function over the same launches. That keeps
+the Python overhead per call low; torch.compile traces the ops.
 """
 
 from typing import List, Optional, Tuple
@@ -224,11 +226,8 @@ def _dense_grad(do):
     return do.contiguous()
 
 
-@torch.library.custom_op("attnc::backward", mutates_args=())
-def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
-             o: Tensor, lse: Tensor, do: Tensor, tensors: List[Tensor], tensor_names: str,
-             scalars: List[float], scalar_names: str, sizes: List[int],
-             size_names: str) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
+def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
+                   scalar_names, sizes, size_names):
     kernel = _kernel_for(text, source, backend, schedule)
     plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
     dev = "cuda" if q.is_cuda else "cpu"
@@ -268,6 +267,15 @@ def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: 
     return grads["dq"], grads["dk"], grads["dv"], dparams
 
 
+@torch.library.custom_op("attnc::backward", mutates_args=())
+def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
+             o: Tensor, lse: Tensor, do: Tensor, tensors: List[Tensor], tensor_names: str,
+             scalars: List[float], scalar_names: str, sizes: List[int],
+             size_names: str) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
+    return _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
+                          scalar_names, sizes, size_names)
+
+
 @backward.register_fake
 def _backward_fake(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
                    scalar_names, sizes, size_names):
@@ -304,6 +312,37 @@ def _list_grad(xs):
 
 
 forward.register_autograd(_backward_fn, setup_context=_setup_context)
+
+
+# ---- eager autograd ------------------------------------------------------------
+
+class EagerAttention(torch.autograd.Function):
+    """Eager calls that need gradients: the same launches as attnc::forward
+    and attnc::backward, without the dispatcher's cost per call (the ops
+    are what torch.compile traces)."""
+
+    @staticmethod
+    def forward(ctx, kernel, plist, slist, zmap, want_lse, q, k, v, *tensors):
+        o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
+        lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
+        _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None, fresh=True)
+        ctx.save_for_backward(q, k, v, o, lse, *tensors)
+        ctx.attnc = (kernel, plist, slist, zmap)
+        ctx.mark_non_differentiable(lse)  # the log-sum-exp is not differentiated
+        return o, lse
+
+    @staticmethod
+    def backward(ctx, do, dlse):
+        kernel, plist, slist, zmap = ctx.attnc
+        q, k, v, o, lse, *tensors = ctx.saved_tensors
+        names = [p.name for p, x in zip(kernel.params, plist) if x is not None]
+        snames = [p.name for p, x in zip(kernel.params, plist) if x is None]
+        svals = [sv for x, sv in zip(plist, slist) if x is None]
+        dq, dk, dv, dps = _backward_impl(*kernel.key, q, k, v, o, lse, do, tensors, ",".join(names), svals,
+                                         ",".join(snames), list(zmap.values()), ",".join(zmap))
+        it = iter(dps)
+        dtensors = [next(it) if x.is_floating_point() else None for x in tensors]
+        return (None, None, None, None, None, dq, dk, dv, *dtensors)
 
 
 # ---- the call from Kernel.__call__ ---------------------------------------------
@@ -362,8 +401,12 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
         _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, True, views)
         return (o, lse) if return_lse else o
     want_lse = return_lse or (grad and kernel.family == "softmax")
-    o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, *_split(params), list(sizes.values()),
-                        ",".join(sizes), want_lse)
+    if eager:  # with autograd
+        tensors = [x for x in plist if x is not None]
+        o, lse = _on_stream(stream, EagerAttention.apply, kernel, plist, slist, sizes, want_lse, q, k, v, *tensors)
+    else:
+        o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, *_split(params), list(sizes.values()),
+                            ",".join(sizes), want_lse)
     return (o, lse) if return_lse else o
 
 
@@ -374,10 +417,10 @@ def run_text(text, source, family, q, k, v, params, sizes, return_lse=False):
     Eager calls without gradients compile through the in-memory cache and
     launch directly; traced or differentiable calls go through
     attnc::forward, whose implementation compiles on first use."""
-    grad = _needs_grad(q, k, v, [x for x in params.values() if not isinstance(x, float)])
-    if not grad and not torch.compiler.is_compiling():
+    if not torch.compiler.is_compiling():  # eager: through the Kernel (with or without autograd)
         kernel = _kernel.cached(text, source, generated=True)
         return kernel(q, k, v, return_lse=return_lse, **sizes, **params)
+    grad = _needs_grad(q, k, v, [x for x in params.values() if not isinstance(x, float)])
     want_lse = return_lse or (grad and family == "softmax")
     o, lse = forward(text, source, "", "", q, k, v, *_split(params), list(sizes.values()), ",".join(sizes),
                      want_lse)
