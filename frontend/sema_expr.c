@@ -9,9 +9,11 @@
  * PARAM[i, ...] reads a runtime tensor; NAME(...) calls a function or form.
  * Types: bool, int, float; int mixes into float; logic needs bool.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sema.h"
 
@@ -79,14 +81,33 @@ static const char *nearest_name(const sema *S, const char *name)
     return fe_suggest(name, cands, n);
 }
 
+/* A name that reads like a size or a param — capitalised (P, T, Window) or
+ * one letter — is no misspelling of a short reserved word ('P' is not 'q'):
+ * only a same-letters-other-case name ('Tokens' for 'tokens') counts. */
+static bool plausible_typo(const char *name, const char *near)
+{
+    bool sizeish = isupper((unsigned char)name[0]) || !name[1];
+    return near && (!sizeish || (name[1] && !strcasecmp(near, name)));
+}
+
 static expr *unknown_name(sema *S, const node *n)
 {
     if (fe_diag_full(S->d))
         return NULL;
     const char *near = nearest_name(S, n->name);
-    char hint[96];
-    snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
-    diag_error(S->d, n->loc, near ? hint : NULL, "unknown name '%s'", n->name);
+    strbuf hint;
+    sb_init(&hint);
+    if (plausible_typo(n->name, near))
+        sb_printf(&hint, "write '%s'", near);
+    else if (n->kind == N_INDEX) /* what a new name needs: a tensor param, a scalar param or a size */
+        sb_printf(&hint, "declare it: 'param %s : %s [...]' (a tensor given at launch, one extent per index)", n->name,
+                  S->ctx == CTX_MASK ? "i32" : "f32");
+    else
+        sb_printf(&hint, "declare it: 'param %s : %s' (a value given at launch), or make it a size by naming it in "
+                         "a param's shape",
+                  n->name, S->ctx == CTX_MASK ? "i32" : "f32");
+    diag_error(S->d, n->loc, hint.failed ? NULL : sb_cstr(&hint), "unknown name '%s'", n->name);
+    sb_free(&hint);
     return NULL;
 }
 
@@ -378,10 +399,8 @@ static expr *check_call(sema *S, const node *n)
     return ok ? apply_func(S, n, f, x) : NULL;
 }
 
-expr *fe_sema_expr(sema *S, const node *n)
+static expr *check_node(sema *S, const node *n)
 {
-    if (!n)
-        return NULL;
     switch (n->kind) {
     case N_INT:
         return ex_int(S->a, n->ival);
@@ -404,6 +423,32 @@ expr *fe_sema_expr(sema *S, const node *n)
         return NULL;
     }
     return NULL;
+}
+
+/* Remembers where a score node came from (recipe.score_origins). */
+static void record_origin(sema *S, const expr *e, src_loc span)
+{
+    if (S->norigins == S->origins_cap) {
+        int ncap = S->origins_cap ? S->origins_cap * 2 : 32;
+        expr_origin *nv = ARENA_ARRAY(S->a, expr_origin, ncap);
+        if (!nv)
+            return; /* the arena's failed flag reports it */
+        for (int i = 0; i < S->norigins; i++)
+            nv[i] = S->origins[i];
+        S->origins = nv;
+        S->origins_cap = ncap;
+    }
+    S->origins[S->norigins++] = (expr_origin){e, span};
+}
+
+expr *fe_sema_expr(sema *S, const node *n)
+{
+    if (!n)
+        return NULL;
+    expr *e = check_node(S, n);
+    if (e && S->ctx == CTX_SCORE)
+        record_origin(S, e, n->span);
+    return e;
 }
 
 bool fe_const_int(const node *n, int64_t *out)

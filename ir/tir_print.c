@@ -237,7 +237,7 @@ void tir_print(strbuf *out, tir_kernel *k)
     sb_printf(out, "kernel %s family=%s dtype=%s d=%d dv=%d grid=%d arch=%s schedule=\"", k->name,
               tir_family_names[k->family ? 1 : 0], dtype_name(k->qkv_dtype), k->head_dim, k->head_dim_v,
               k->grid_ndim, tir_arch_names[k->arch]);
-    schedule_print(out, &k->sched);
+    schedule_print_for(out, &k->sched, k->family != 0); /* 0: softmax, as tir_family_names */
     sb_puts(out, "\"\n");
     for (int i = 0; i < k->nparams; i++)
         sb_printf(out, "param %s %s\n", param_namer(k, i), dtype_name(k->param_dtypes[i]));

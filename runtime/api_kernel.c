@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../codegen/nvptx_kernel.h"
+#include "../frontend/frontend.h"
 #include "../passes/pipeline.h"
 #include "api_backend.h"
 #include "block_table.h"
@@ -16,7 +17,7 @@ static void set_schedule_text(attnc_kernel *k)
 {
     strbuf sb;
     sb_init(&sb);
-    schedule_print(&sb, &k->sched);
+    schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
     snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
     sb_free(&sb);
 }
@@ -66,6 +67,8 @@ static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, strbuf *e
 
 static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, strbuf *err)
 {
+    if (o->backend == ATTNC_BACKEND_CUDA && !frontend_target_ok(k->r, TARGET_SM80, err))
+        return ATTNC_ERR_UNSUPPORTED; /* f32 q/k/v: the CPU backend only (before any schedule check) */
     attnc_status st = resolve_schedule(k, o, err);
     if (st)
         return st;
