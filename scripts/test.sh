@@ -34,3 +34,20 @@ if [ -f tests/fuzz/run.sh ]; then
   echo "== front-end fuzzing (bounded)"
   tests/fuzz/run.sh 60
 fi
+
+# The Python package (python/): installed into build-venv/ from this
+# checkout (bundling build/lib/libattnc) exactly as a user would, then its
+# tests (numpy and torch on the CPU; the GPU tests report "skipped: no CUDA
+# driver"). pytest's exit 5 (no test collected) is a failure here.
+echo "== Python package: pip install ./python, pytest"
+scripts/install-deps.sh --python
+venv=${ATTNC_VENV:-build-venv}
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
+  --no-build-isolation ./python
+need_torch=1
+[ "${ATTNC_PY_TORCH:-1}" != 0 ] || need_torch=
+rc=0
+(cd python/tests && ATTNC_TEST_REQUIRE_TORCH=$need_torch "../../$venv/bin/python" -m pytest -q -rs \
+  -p no:cacheprovider .) || rc=$?
+if [ $rc -eq 5 ]; then echo "python tests: pytest collected no tests"; exit 1; fi
+[ $rc -eq 0 ] || exit $rc

@@ -239,6 +239,54 @@ ATTNC_API void attnc_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 ATTNC_API void attnc_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 ATTNC_API void attnc_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 
+/* ---- Introspection: a kernel's argument list (runtime/api_introspect.c) ----
+ *
+ * What a binding (the Python package, a framework glue layer) needs to call a
+ * kernel without knowing its recipe: every tensor it reads or writes and
+ * every size it takes by name, in a fixed order:
+ *   the tensors "q", "k", "v" (inputs), "o" and, for the softmax family,
+ *   "lse" (outputs; lse optional), then the recipe's params in declaration
+ *   order (inputs), then the sizes set with attnc_args_set_size: the grid
+ *   extents outermost first, then the extra names of param shapes.
+ * A backward kernel answers the same way with its own list (inputs "q", "k",
+ * "v", "o", "lse", "do" and the params; outputs "dq", "dk", "dv" and
+ * "d<param>" for each float param that gets a gradient).
+ *
+ * Each tensor dimension is described by the size it names and, where known
+ * before launch, its extent: q is {"batch", "heads", "tokens", "head_dim"}
+ * with extent[3] = the recipe's head dimension; k and v say "kv_heads" /
+ * "kv_tokens" for GQA and cross attention; a param dimension written as a
+ * number has dims[d] = NULL and extent[d] = that number. Strings belong to
+ * the recipe or kernel asked and live as long as it does. */
+typedef enum attnc_arg_role {
+    ATTNC_ARG_INPUT = 0,  /* a tensor the kernel reads (attnc_args_set_tensor) */
+    ATTNC_ARG_OUTPUT = 1, /* a tensor the kernel writes (attnc_args_set_tensor) */
+    ATTNC_ARG_SIZE = 2,   /* a size bound by name (attnc_args_set_size) */
+} attnc_arg_role;
+
+typedef struct attnc_arg_info {
+    const char *name;     /* "q", "lse", "rpb", "H", "dq", ... */
+    attnc_arg_role role;
+    attnc_dtype dtype;    /* tensors: the element type; sizes: ATTNC_I64 */
+    int ndim;             /* tensors: 0 (a scalar param) to 4; sizes: 0 */
+    const char *dims[4];  /* tensors: the size each dimension names, NULL for a literal */
+    int64_t extent[4];    /* tensors: each dimension's extent when fixed, else 0 */
+    int64_t value;        /* sizes: the value the recipe fixes, else 0 (bound at launch) */
+    int grid_dim;         /* sizes: 0..2 for a grid extent (outermost first), else -1 */
+    int optional;         /* 1 when the tensor may be left unset ("lse" of a forward kernel) */
+    int by_value;         /* 1 for a scalar f32 param: attnc_args_set_scalar accepts it */
+} attnc_arg_info;
+
+/* The number of entries of k's argument list (0 for NULL). */
+ATTNC_API int attnc_kernel_arg_count(const attnc_kernel *k);
+/* Fills *out with entry `index` (0 <= index < attnc_kernel_arg_count(k)).
+ * ATTNC_ERR_INVALID_ARGUMENT (out untouched) for NULL or an index out of range. */
+ATTNC_API attnc_status attnc_kernel_arg_info(const attnc_kernel *k, int index, attnc_arg_info *out);
+/* The same for the forward kernel any attnc_kernel_build of r makes, without
+ * compiling it (cheap: for checking calls before the first build). */
+ATTNC_API int attnc_recipe_arg_count(const attnc_recipe *r);
+ATTNC_API attnc_status attnc_recipe_arg_info(const attnc_recipe *r, int index, attnc_arg_info *out);
+
 #ifdef __cplusplus
 }
 #endif

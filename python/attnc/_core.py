@@ -1,0 +1,224 @@
+"""The ctypes layer: a parsed recipe, kernels built from it per backend, their
+argument lists (attnc_kernel_arg_info), and one launch.
+
+Ownership: each `Program` owns one attnc_context, the attnc_recipe parsed in
+it and every kernel built from it; a finalizer destroys them in that order.
+The C API allows one thread at a time per context, so every call into it
+holds the program's lock.
+"""
+
+import ctypes
+import os
+import struct
+import threading
+import weakref
+from collections import namedtuple
+
+from . import _errors
+from . import _lib
+
+lib = _lib.load()
+
+CPU, CUDA = 0, 1
+BACKENDS = {"cpu": CPU, "cuda": CUDA}
+BACKEND_NAMES = ("cpu", "cuda")
+ROLE_INPUT, ROLE_OUTPUT, ROLE_SIZE = 0, 1, 2
+
+Arg = namedtuple("Arg", "name role dtype ndim dims extent value grid_dim optional by_value")
+Arg.__doc__ = """One entry of a kernel's argument list (attnc_arg_info): name, role
+(0 input, 1 output, 2 size), dtype code, ndim, dims (size names, None for a
+literal), extent (fixed extents, 0 when bound at launch), value (a size's
+fixed value), grid_dim, optional, by_value."""
+
+_TENSOR = struct.Struct("@iPi4q4q")  # attnc_tensor
+assert _TENSOR.size == ctypes.sizeof(_lib.Tensor)
+
+# Builds made since import, by kind: tests count them ("no recompilation").
+stats = {"parses": 0, "builds": 0, "backward_builds": 0}
+
+
+def _text(b):
+    return b.decode("utf-8", "replace") if b else ""
+
+
+def _arg(info):
+    nd = info.ndim if info.role != ROLE_SIZE else 0
+    return Arg(_text(info.name), info.role, info.dtype, nd,
+               tuple(_text(info.dims[d]) or None for d in range(nd)),
+               tuple(info.extent[d] for d in range(nd)), info.value, info.grid_dim,
+               bool(info.optional), bool(info.by_value))
+
+
+def _destroy(ctx, recipe, kernels, args):
+    for a in args:
+        lib.attnc_args_destroy(a)
+    for k in kernels:
+        lib.attnc_kernel_destroy(k)
+    lib.attnc_recipe_destroy(recipe)
+    lib.attnc_context_destroy(ctx)
+
+
+class Program:
+    """A recipe parsed once (its own attnc_context) and the kernels built
+    from it, one per (backend, schedule, direction)."""
+
+    def __init__(self, text, source, generated=False):
+        self.text, self.source = text, source
+        self.generated = generated  # diagnostics then show the generated text
+        self.lock = threading.Lock()
+        ctx, rec = ctypes.c_void_p(), ctypes.c_void_p()
+        st = lib.attnc_context_create(ctypes.byref(ctx), None)
+        if st:
+            raise _errors.from_status(st, "cannot create an attnc context")
+        data = text.encode("utf-8")
+        st = lib.attnc_recipe_from_text(ctypes.byref(rec), ctx, source.encode("utf-8"), data, len(data))
+        stats["parses"] += 1
+        if st:
+            msg = _text(lib.attnc_context_errmsg(ctx))
+            lib.attnc_context_destroy(ctx)
+            raise _errors.from_status(st, msg, text if generated else None)
+        self.ctx, self.recipe = ctx, rec
+        self.handles = []  # every kernel handle, destroyed with the program
+        self.arg_handles = []  # every attnc_args handle (NativeKernel.launch), destroyed first
+        self.kernels = {}  # (backend, schedule, backward) -> NativeKernel
+        self._fin = weakref.finalize(self, _destroy, ctx.value, rec.value, self.handles, self.arg_handles)
+        self.name = _text(lib.attnc_recipe_name(rec))
+        n = lib.attnc_recipe_arg_count(rec)
+        info = _lib.ArgInfo()
+        args = []
+        for i in range(n):
+            if lib.attnc_recipe_arg_info(rec, i, ctypes.byref(info)):
+                raise _errors.InternalError(_text(lib.attnc_context_errmsg(ctx)))
+            args.append(_arg(info))
+        self.args = tuple(args)
+
+    def kernel(self, backend, schedule=None, backward=False, arch=None):
+        """The NativeKernel for a backend, built on first use."""
+        key = (backend, schedule, backward)
+        k = self.kernels.get(key)
+        if k is None:
+            with self.lock:
+                k = self.kernels.get(key)
+                if k is None:
+                    k = self._build(backend, schedule, backward, arch)
+                    self.kernels[key] = k
+        return k
+
+    def _build(self, backend, schedule, backward, arch):
+        fn = lib.attnc_kernel_build
+        if backward:
+            if not _lib.has_backward(lib):
+                raise NotImplementedError(
+                    f"attnc: recipe '{self.name}' has no backward kernel: this libattnc "
+                    f"({lib.attnc_path}) has no attnc_kernel_build_backward (issue 14)")
+            fn = lib.attnc_kernel_build_backward
+        opts = _lib.BuildOptions(1, backend, schedule.encode() if schedule else None,
+                                 arch.encode() if arch else None)
+        h = ctypes.c_void_p()
+        st = fn(ctypes.byref(h), self.ctx, self.recipe, ctypes.byref(opts))
+        if st == 3 and backward:  # ATTNC_ERR_UNSUPPORTED: no backward kernel on this backend yet
+            msg = _text(lib.attnc_context_errmsg(self.ctx))
+            raise NotImplementedError(f"attnc: recipe '{self.name}' has no backward kernel for "
+                                      f"{BACKEND_NAMES[backend]} in this libattnc: {msg}")
+        if st:
+            msg = _text(lib.attnc_context_errmsg(self.ctx))
+            raise _errors.from_status(st, f"building recipe '{self.name}' for "
+                                          f"{BACKEND_NAMES[backend]}: {msg}", self.text if self.generated else None)
+        self.handles.append(h.value)
+        stats["backward_builds" if backward else "builds"] += 1
+        return NativeKernel(self, h.value, backend)
+
+
+class NativeKernel:
+    """One built kernel: its handle, argument list and the launch."""
+
+    def __init__(self, program, handle, backend):
+        self.program, self.h, self.backend = program, handle, backend
+        n = lib.attnc_kernel_arg_count(handle)
+        info = _lib.ArgInfo()
+        args = []
+        for i in range(n):
+            if lib.attnc_kernel_arg_info(handle, i, ctypes.byref(info)):
+                raise _errors.InternalError(_text(lib.attnc_kernel_errmsg(handle)))
+            args.append(_arg(info))
+        self.args = tuple(args)
+        self.names = {a.name: a.name.encode() for a in args}
+        self._buf = ctypes.create_string_buffer(_TENSOR.size)
+        self._addr = ctypes.addressof(self._buf)
+        self._args = {}  # tuple of tensor names -> attnc_args handle (see launch)
+
+    @property
+    def schedule(self):
+        return _text(lib.attnc_kernel_schedule(self.h))
+
+    @property
+    def last_schedule(self):
+        return _text(lib.attnc_kernel_last_schedule(self.h))
+
+    def _fail(self, st):
+        msg = _text(lib.attnc_kernel_errmsg(self.h))
+        return _errors.from_status(st, f"recipe '{self.program.name}': {msg}")
+
+    def launch(self, tensors, sizes, scalars, stream=0):
+        """tensors: name -> View; sizes: name -> int; scalars: name -> float.
+        Raises the mapped exception when the library refuses the launch.
+
+        One attnc_args per set of tensor names is kept and refilled: every
+        launch sets every tensor, size and scalar it passes, so nothing of a
+        previous launch survives (a set that leaves out "lse" has its own
+        args object, which never had one)."""
+        h, names, buf, addr = self.h, self.names, self._buf, self._addr
+        pack = _TENSOR.pack_into
+        set_tensor = lib.attnc_args_set_tensor
+        with self.program.lock:
+            key = tuple(tensors)
+            a = self._args.get(key)
+            if a is None:
+                ah = ctypes.c_void_p()
+                st = lib.attnc_args_create(ctypes.byref(ah), h)
+                if st:
+                    raise self._fail(st)
+                a = self._args[key] = ah.value
+                self.program.arg_handles.append(a)
+            for name, v in tensors.items():
+                shape, strides = v.shape, v.strides
+                nd = len(shape)
+                if nd == 4:
+                    pack(buf, 0, v.dtype, v.ptr, 4, *shape, *strides)
+                else:
+                    pad = (0,) * (4 - nd)
+                    pack(buf, 0, v.dtype, v.ptr, nd, *shape, *pad, *strides, *pad)
+                if set_tensor(a, names[name], addr):
+                    raise self._fail(2)
+            for name, value in sizes.items():
+                st = lib.attnc_args_set_size(a, names[name], value)
+                if st:
+                    raise self._fail(st)
+            for name, value in scalars.items():
+                st = lib.attnc_args_set_scalar(a, names[name], value)
+                if st:
+                    raise self._fail(st)
+            st = lib.attnc_launch(h, a, stream or None)
+            if st:
+                raise self._fail(st)
+
+
+def cuda_device():
+    """The GPU attnc's CUDA backend runs on ($ATTNC_DEVICE, default 0)."""
+    s = os.environ.get("ATTNC_DEVICE", "")
+    try:
+        return int(s) if s else 0
+    except ValueError:
+        return 0
+
+
+def library_path():
+    return lib.attnc_path
+
+
+def version():
+    return _text(lib.attnc_version())
+
+
+def has_backward():
+    return _lib.has_backward(lib)
