@@ -170,6 +170,8 @@ typedef enum {
     RANGE_ALL,         /* every key tile (no mask, or nothing could be proven) */
     RANGE_BOUNDS,      /* per dim, key tile index in [lo, hi]: closed form */
     RANGE_BLOCK_TABLE, /* a per-shape table of visited tiles, built once (mask_block_table_build) */
+    RANGE_INVERSE,     /* q_range only: lo/hi are the forward's key-tile bounds (over q box corners); the
+                        * query tiles of a key tile are those whose forward range holds it */
 } tir_range_mode;
 
 /*

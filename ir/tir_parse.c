@@ -424,7 +424,7 @@ static bool attribute(tparser *ps, tir_op *op)
     if (word_eq(w, n, "value"))
         return attr_float(ps, &op->fval);
     if (word_eq(w, n, "mode"))
-        return named_enum(ps, tir_range_names, 3, &e, "range mode") && ((op->range_mode = (tir_range_mode)e), true);
+        return named_enum(ps, tir_range_names, 4, &e, "range mode") && ((op->range_mode = (tir_range_mode)e), true);
     if (n == 3 && (!memcmp(w, "lo", 2) || !memcmp(w, "hi", 2)))
         return attr_bound(ps, op, w, n);
     if (word_eq(w, n, "full"))

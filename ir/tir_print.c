@@ -22,7 +22,7 @@ const char *const tir_tensor_names[TENSOR_COUNT] = {"q",     "k",     "v",   "o"
                                                     "dv",    "dparam", "delta", "slots", "qdq", "kdk", "dox", "dkh", "dvh"};
 const char *const tir_programs_names[PROG_COUNT] = {"default", "qtiles", "heads", "kvtiles",
                                                     "kvheads", "slots",  "elems", "one"};
-const char *const tir_range_names[3] = {"all", "bounds", "table"};
+const char *const tir_range_names[4] = {"all", "bounds", "table", "inverse"};
 const char *const tir_feature_names[3] = {"identity", "elu1", "relu"};
 const char *const tir_decay_names[3] = {"none", "head", "token"};
 const char *const tir_family_names[2] = {"softmax", "linear"};
@@ -107,7 +107,7 @@ static void print_param_attr(strbuf *out, const tir_kernel *k, int param)
 static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
 {
     sb_printf(out, " mode=%s", tir_range_names[op->range_mode]);
-    if (op->range_mode != RANGE_BOUNDS)
+    if (op->range_mode != RANGE_BOUNDS && op->range_mode != RANGE_INVERSE)
         return;
     for (int d = 0; d < op->range_ndims; d++) {
         char key[16];

@@ -74,7 +74,9 @@ static bool verify_range(vctx *c, const tir_op *op)
     WANT(0, TV_BOX);
     if (!result_kind(c, op, 0, TV_RANGE))
         return false;
-    if (op->range_mode != RANGE_BOUNDS)
+    if (op->range_mode == RANGE_INVERSE && op->kind != TIR_Q_RANGE)
+        return tir_vfail(c, -1, "mode=inverse belongs to q_range");
+    if (op->range_mode != RANGE_BOUNDS && op->range_mode != RANGE_INVERSE)
         return true;
     if (op->range_ndims < 1 || op->range_ndims > SCHED_MAX_DIMS)
         return tir_vfail(c, -1, "kv_range bounds need 1 to 3 dims, has %d", op->range_ndims);
