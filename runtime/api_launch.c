@@ -24,6 +24,7 @@ static host_value arg_value(const host_arg *a, const launch_problem *p)
     case HROLE_PARAM_SHAPE: v.i = pt && a->dim < pt->ndim ? pt->shape[a->dim] : 1; break;
     case HROLE_BLOCK_TABLE: v.p = NULL; break; /* filled by launch_host */
     case HROLE_SCRATCH: v.p = NULL; break; /* filled by launch_host */
+    default: break; /* backward kernels' roles: api_backward.c */
     }
     return v;
 }
