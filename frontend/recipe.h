@@ -45,6 +45,13 @@ typedef struct recipe_param {
     src_loc loc;
 } recipe_param;
 
+/* Where a node of an expression was written: the span of the syntax the
+ * front end built it from (for diagnostics raised after the front end). */
+typedef struct expr_origin {
+    const expr *e;
+    src_loc span;
+} expr_origin;
+
 typedef enum { FEATURE_IDENTITY, FEATURE_ELU1, FEATURE_RELU } feature_map;
 typedef enum { DECAY_NONE, DECAY_PER_HEAD, DECAY_PER_TOKEN } decay_kind;
 
@@ -95,6 +102,12 @@ typedef struct recipe {
     expr *score;
     expr *mask_surface; /* the mask as written, named forms unexpanded (forms.h) */
     double scale; /* value of the name `scale` */
+    /* The nodes of `score` built from source text, innermost first, with
+     * their spans (frontend/differentiable.c names the offending part of a
+     * score with them). Nodes the front end synthesises (the default score,
+     * the inside of softcap or alibi_slope) have no entry. */
+    const expr_origin *score_origins;
+    int nscore_origins;
 
     recipe_linear linear; /* FAMILY_LINEAR */
 

@@ -320,6 +320,8 @@ static void check_mask_score(sema *S)
         s = NULL;
     }
     r->score = s && s->type == TY_INT ? ex_unary(S->a, UN_TO_FLOAT, s) : s;
+    r->score_origins = S->origins;
+    r->nscore_origins = S->norigins;
 }
 
 static void check_family(sema *S)

@@ -18,6 +18,8 @@ typedef struct sema {
     expr_ctx ctx;
     const char *grid_labels[3]; /* coordinate names q.y, k.x */
     src_loc grid_label_locs[3];
+    expr_origin *origins; /* score nodes and their spans (recipe.score_origins) */
+    int norigins, origins_cap;
 } sema;
 
 /* sema_expr.c: a checked expression (NULL after reporting an error). */

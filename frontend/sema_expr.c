@@ -378,10 +378,8 @@ static expr *check_call(sema *S, const node *n)
     return ok ? apply_func(S, n, f, x) : NULL;
 }
 
-expr *fe_sema_expr(sema *S, const node *n)
+static expr *check_node(sema *S, const node *n)
 {
-    if (!n)
-        return NULL;
     switch (n->kind) {
     case N_INT:
         return ex_int(S->a, n->ival);
@@ -404,6 +402,32 @@ expr *fe_sema_expr(sema *S, const node *n)
         return NULL;
     }
     return NULL;
+}
+
+/* Remembers where a score node came from (recipe.score_origins). */
+static void record_origin(sema *S, const expr *e, src_loc span)
+{
+    if (S->norigins == S->origins_cap) {
+        int ncap = S->origins_cap ? S->origins_cap * 2 : 32;
+        expr_origin *nv = ARENA_ARRAY(S->a, expr_origin, ncap);
+        if (!nv)
+            return; /* the arena's failed flag reports it */
+        for (int i = 0; i < S->norigins; i++)
+            nv[i] = S->origins[i];
+        S->origins = nv;
+        S->origins_cap = ncap;
+    }
+    S->origins[S->norigins++] = (expr_origin){e, span};
+}
+
+expr *fe_sema_expr(sema *S, const node *n)
+{
+    if (!n)
+        return NULL;
+    expr *e = check_node(S, n);
+    if (e && S->ctx == CTX_SCORE)
+        record_origin(S, e, n->span);
+    return e;
 }
 
 bool fe_const_int(const node *n, int64_t *out)

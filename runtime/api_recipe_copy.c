@@ -81,5 +81,7 @@ recipe *kernel_recipe_copy(arena *a, const recipe *r)
     c->mask = copy_expr(a, &m, r->mask, 0);
     c->score = copy_expr(a, &m, r->score, 0);
     c->mask_surface = copy_expr(a, &m, r->mask_surface, 0);
+    c->score_origins = NULL; /* they point into the source recipe's arena */
+    c->nscore_origins = 0;
     return a->failed ? NULL : c;
 }

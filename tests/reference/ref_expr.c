@@ -73,6 +73,17 @@ double ref_view_get(const ref_view *v, const int64_t *idx, int nidx)
     return ref_load_elem(v->dt, v->data, off);
 }
 
+int64_t ref_view_elem(const ref_view *v, const int64_t *idx, int nidx)
+{
+    int64_t flat = 0;
+    for (int d = 0; d < v->ndim; d++) {
+        int64_t i = d < nidx ? idx[d] : 0;
+        i = i < 0 ? 0 : i >= v->shape[d] ? v->shape[d] - 1 : i;
+        flat = flat * v->shape[d] + i;
+    }
+    return flat;
+}
+
 static ref_val eval_param(const ref_point *p, const expr *e)
 {
     int64_t idx[8] = {0};

@@ -53,6 +53,31 @@ int64_t ref_floor_mod(int64_t a, int64_t b);
 double ref_view_get(const ref_view *v, const int64_t *idx, int nidx);
 double ref_load_elem(dtype dt, const void *base, int64_t offset);
 
+/* The flat row-major element (over v->shape) that ref_view_get(v, idx, nidx)
+ * reads: indices clamped, missing ones 0. */
+int64_t ref_view_elem(const ref_view *v, const int64_t *idx, int nidx);
+
+/* Forward-mode derivatives (ref_dual.c): the value of e at p, as ref_eval
+ * gives it, with its derivative along one variable — the score s (param < 0)
+ * or element `elem` of float param `param`. Ints and bools carry no
+ * derivative; select follows the branch taken, min/max the operand returned
+ * (the first on ties), |x| has derivative 0 at 0. */
+typedef struct ref_seed {
+    int param;    /* -1: d/ds */
+    int64_t elem; /* ref_view_elem of the param element */
+    /* Optional: float param elements read on float paths are appended here
+     * (distinct, in order; capacity cap; *nreads may exceed cap, then the
+     * list is incomplete). */
+    int64_t (*reads)[2]; /* {param, elem} */
+    int nreads, cap;
+} ref_seed;
+
+typedef struct ref_dual {
+    double v, d;
+} ref_dual;
+
+ref_dual ref_eval_dual(const ref_point *p, const expr *e, ref_seed *seed);
+
 /* A named form (FORM_* from frontend/forms.h) at a point; args are constants. */
 bool ref_form_holds(const ref_point *p, const expr *form);
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reference.h"
+#include "ref_internal.h"
 
-static double feature(feature_map f, double x)
+double ref_feature(feature_map f, double x)
 {
     switch (f) {
     case FEATURE_ELU1: return x > 0 ? x + 1 : exp(x);
@@ -20,16 +20,16 @@ static double feature(feature_map f, double x)
     }
 }
 
-static void load_row(const ref_view *v, int64_t b, int64_t h, int64_t t, int n, feature_map f, double *out)
+void ref_load_row(const ref_view *v, int64_t b, int64_t h, int64_t t, int n, feature_map f, double *out)
 {
     for (int d = 0; d < n; d++) {
         int64_t off = b * v->stride[0] + h * v->stride[1] + t * v->stride[2] + d * v->stride[3];
-        out[d] = feature(f, ref_load_elem(v->dt, v->data, off));
+        out[d] = ref_feature(f, ref_load_elem(v->dt, v->data, off));
     }
 }
 
 /* The decay factor a_t applied to the state before token t is added. */
-static double decay_at(const ref_problem *p, int64_t b, int64_t h, int64_t t)
+double ref_decay_at(const ref_problem *p, int64_t b, int64_t h, int64_t t)
 {
     const recipe_linear *lin = &p->r->linear;
     if (lin->decay == DECAY_NONE || lin->decay_param < 0 || !p->params)
@@ -40,6 +40,16 @@ static double decay_at(const ref_problem *p, int64_t b, int64_t h, int64_t t)
         return ref_view_get(v, &idx[1], 1);
     int n = v->ndim < 1 ? 1 : v->ndim > 3 ? 3 : v->ndim; /* [b, h, t], [h, t] or [t] */
     return exp(ref_view_get(v, idx + 3 - n, n));
+}
+
+int64_t ref_decay_elem(const ref_problem *p, int64_t b, int64_t h, int64_t t)
+{
+    const ref_view *v = &p->params[p->r->linear.decay_param];
+    int64_t idx[3] = {b, h, t};
+    if (p->r->linear.decay == DECAY_PER_HEAD)
+        return ref_view_elem(v, &idx[1], 1);
+    int n = v->ndim < 1 ? 1 : v->ndim > 3 ? 3 : v->ndim;
+    return ref_view_elem(v, idx + 3 - n, n);
 }
 
 typedef struct lin_state {
@@ -77,18 +87,18 @@ static void run_head(const ref_problem *p, lin_state *st, int64_t b, int64_t h, 
     memset(st->z, 0, sizeof(double) * (size_t)st->dk);
     if (!lin->causal) {
         for (int64_t s = 0; s < Tk; s++) {
-            load_row(&p->k, b, kvh, s, st->dk, lin->feature, st->fk);
-            load_row(&p->v, b, kvh, s, st->dv, FEATURE_IDENTITY, st->vv);
+            ref_load_row(&p->k, b, kvh, s, st->dk, lin->feature, st->fk);
+            ref_load_row(&p->v, b, kvh, s, st->dv, FEATURE_IDENTITY, st->vv);
             add_token(st, 1.0);
         }
     }
     for (int64_t t = 0; t < T; t++) {
         if (lin->causal) {
-            load_row(&p->k, b, kvh, t, st->dk, lin->feature, st->fk);
-            load_row(&p->v, b, kvh, t, st->dv, FEATURE_IDENTITY, st->vv);
-            add_token(st, decay_at(p, b, h, t));
+            ref_load_row(&p->k, b, kvh, t, st->dk, lin->feature, st->fk);
+            ref_load_row(&p->v, b, kvh, t, st->dv, FEATURE_IDENTITY, st->vv);
+            add_token(st, ref_decay_at(p, b, h, t));
         }
-        load_row(&p->q, b, h, t, st->dk, lin->feature, st->fq);
+        ref_load_row(&p->q, b, h, t, st->dk, lin->feature, st->fq);
         apply(st, lin->normalize, o + t * st->dv);
     }
 }

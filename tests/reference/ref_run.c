@@ -1,9 +1,6 @@
 /* ref_run.c — the reference's entry point: checks the problem and picks the
  * family. */
-#include "reference.h"
-
-bool ref_softmax(const ref_problem *p, double *o, double *lse, const char **err);
-bool ref_linear(const ref_problem *p, double *o, const char **err);
+#include "ref_internal.h"
 
 bool ref_run(const ref_problem *p, double *o, double *lse, const char **err)
 {

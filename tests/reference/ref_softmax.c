@@ -4,10 +4,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "reference.h"
+#include "ref_internal.h"
 
 /* Grid coordinates of flat token t, outermost first. */
-static void grid_coords(const ref_problem *p, int64_t t, int64_t *c)
+void ref_grid_coords(const ref_problem *p, int64_t t, int64_t *c)
 {
     int nd = p->r->grid_ndim;
     for (int d = nd - 1; d >= 0; d--) {
@@ -19,12 +19,7 @@ static void grid_coords(const ref_problem *p, int64_t t, int64_t *c)
         c[0] = t;
 }
 
-/* q, k and v widened to double once, contiguous [batch][heads][tokens][dim]. */
-typedef struct dense {
-    double *q, *k, *v;
-} dense;
-
-static double *widen(const ref_view *v, int64_t n0, int64_t n1, int64_t n2, int64_t n3)
+double *ref_widen(const ref_view *v, int64_t n0, int64_t n1, int64_t n2, int64_t n3)
 {
     double *out = malloc(sizeof(double) * (size_t)(n0 * n1 * n2 * n3 + 1));
     if (!out)
@@ -40,7 +35,7 @@ static double *widen(const ref_view *v, int64_t n0, int64_t n1, int64_t n2, int6
     return out;
 }
 
-static const double *row_of(const ref_problem *p, const double *base, int64_t b, int64_t h, int64_t t, bool kv,
+const double *ref_row_of(const ref_problem *p, const double *base, int64_t b, int64_t h, int64_t t, bool kv,
                             int dim)
 {
     int64_t nh = kv ? p->sizes[SZ_KV_HEADS] : p->sizes[SZ_HEADS];
@@ -51,8 +46,8 @@ static const double *row_of(const ref_problem *p, const double *base, int64_t b,
 static double dot_qk(const ref_problem *p, const dense *w, const ref_point *pt)
 {
     int D = p->r->head_dim;
-    const double *q = row_of(p, w->q, pt->batch, pt->head, pt->q_t, false, D);
-    const double *k = row_of(p, w->k, pt->batch, pt->kv_head, pt->k_t, true, D);
+    const double *q = ref_row_of(p, w->q, pt->batch, pt->head, pt->q_t, false, D);
+    const double *k = ref_row_of(p, w->k, pt->batch, pt->kv_head, pt->k_t, true, D);
     double s = 0;
     for (int d = 0; d < D; d++)
         s += q[d] * k[d];
@@ -67,7 +62,7 @@ static double row_scores(const ref_problem *p, const dense *w, ref_point *pt, do
     double mx = -INFINITY;
     for (int64_t j = 0; j < p->sizes[SZ_KV_TOKENS]; j++) {
         pt->k_t = j;
-        grid_coords(p, j, pt->k_c);
+        ref_grid_coords(p, j, pt->k_c);
         sc[j] = NAN;
         if (mask && !ref_eval_bool(pt, mask))
             continue;
@@ -98,7 +93,7 @@ static void row_output(const ref_problem *p, const dense *w, const ref_point *pt
         if (isnan(sc[j]) && !isnan(mx))
             continue;
         double e = exp(sc[j] - mx);
-        const double *v = row_of(p, w->v, pt->batch, pt->kv_head, j, true, dv);
+        const double *v = ref_row_of(p, w->v, pt->batch, pt->kv_head, j, true, dv);
         l += e;
         for (int d = 0; d < dv; d++)
             o[d] += e * v[d];
@@ -118,9 +113,9 @@ bool ref_softmax(const ref_problem *p, double *o, double *lse, const char **err)
         return false;
     }
     double *sc = malloc(sizeof(double) * (size_t)(sz[SZ_KV_TOKENS] > 0 ? sz[SZ_KV_TOKENS] : 1));
-    dense w = {widen(&p->q, sz[SZ_BATCH], sz[SZ_HEADS], sz[SZ_TOKENS], p->r->head_dim),
-               widen(&p->k, sz[SZ_BATCH], sz[SZ_KV_HEADS], sz[SZ_KV_TOKENS], p->r->head_dim),
-               widen(&p->v, sz[SZ_BATCH], sz[SZ_KV_HEADS], sz[SZ_KV_TOKENS], p->r->head_dim_v)};
+    dense w = {ref_widen(&p->q, sz[SZ_BATCH], sz[SZ_HEADS], sz[SZ_TOKENS], p->r->head_dim),
+               ref_widen(&p->k, sz[SZ_BATCH], sz[SZ_KV_HEADS], sz[SZ_KV_TOKENS], p->r->head_dim),
+               ref_widen(&p->v, sz[SZ_BATCH], sz[SZ_KV_HEADS], sz[SZ_KV_TOKENS], p->r->head_dim_v)};
     if (!sc || !w.q || !w.k || !w.v) {
         free(sc);
         free(w.q);
@@ -139,7 +134,7 @@ bool ref_softmax(const ref_problem *p, double *o, double *lse, const char **err)
         for (pt.head = 0; pt.head < sz[SZ_HEADS]; pt.head++)
             for (pt.q_t = 0; pt.q_t < sz[SZ_TOKENS]; pt.q_t++, row++) {
                 pt.kv_head = pt.head / group;
-                grid_coords(p, pt.q_t, pt.q_c);
+                ref_grid_coords(p, pt.q_t, pt.q_c);
                 double mx = row_scores(p, &w, &pt, sc);
                 row_output(p, &w, &pt, sc, mx, o + row * p->r->head_dim_v, lse ? lse + row : NULL);
             }
