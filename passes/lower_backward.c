@@ -6,28 +6,20 @@
 
 #include <string.h>
 
-#include "bwd_diff.h"
+#include "../frontend/differentiable.h"
+#include "../ir/expr_diff.h"
 #include "pipeline.h"
 
 bool backward_check(arena *a, const recipe *r, strbuf *why)
 {
-    if (r->family == FAMILY_LINEAR)
+    diag_list d;
+    diag_list_init(&d, a, r->file ? r->file : "<recipe>", NULL, 0);
+    if (recipe_check_differentiable(r, &d))
         return true;
-    strbuf reason;
-    sb_init(&reason);
-    expr_param_site *sites = NULL;
-    bool ok = expr_diff_score(a, r->score, &reason) != NULL;
-    ok = ok && expr_param_sites(a, r->score, &sites, &reason) >= 0;
-    if (!ok && !a->failed)
-        sb_printf(why,
-                  "%s:%d:%d: error: %s\n  hint: the backward differentiates the score in s and in the float params "
-                  "it reads; write it with + - * /, exp, log, tanh, sqrt, abs, min, max, select and softcap of s\n",
-                  r->file ? r->file : "<recipe>", r->score_loc.line, r->score_loc.col,
-                  reason.len ? sb_cstr(&reason) : "the score is not differentiable");
-    else if (!ok)
-        sb_puts(why, "out of memory");
-    sb_free(&reason);
-    return ok;
+    diag_render(&d, why);
+    if (!why->len)
+        sb_puts(why, a->failed ? "out of memory" : "the score has no gradient for the backward pass");
+    return false;
 }
 
 int backward_grad_params(arena *a, const recipe *r, bool *grad)

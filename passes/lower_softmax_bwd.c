@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bwd_diff.h"
+#include "../ir/expr_diff.h"
 #include "lower_backward.h"
 #include "lower_bwd_common.h"
 
