@@ -74,6 +74,8 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     k->errmsg[0] = 0;
     if (!a)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_launch: args is NULL");
+    if (k->bwd)
+        return launch_backward(k, a);
     launch_problem p;
     attnc_status st = launch_validate(k, a, &p);
     if (st)

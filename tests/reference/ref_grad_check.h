@@ -5,8 +5,11 @@
  * The caller launches the backward and hands its outputs as host views (any
  * float dtype, any strides); each is compared with the reference by relative
  * L2 under a tolerance, NaN/inf never passes, and where the reference is
- * exactly 0 (rows with every key masked, keys no query sees, param elements
- * never read) the output must be exactly 0 too.
+ * exactly 0 the output must be 0 up to a tenth of the tolerance times the
+ * largest reference value (a softmax row with one kept key has a zero
+ * gradient by cancellation, which f32 reproduces only to rounding). Exact
+ * zeros where they are structural (rows with every key masked, keys no
+ * query sees) are checked by ref_bwd_check.c, which knows them.
  */
 #ifndef ATTNC_TESTS_REF_GRAD_CHECK_H
 #define ATTNC_TESTS_REF_GRAD_CHECK_H
@@ -26,7 +29,7 @@ typedef struct ref_grad_outputs {
 typedef struct ref_grad_result {
     char name[64];           /* "dq", "dk", "dv", "d<param>" */
     ref_compare_result cmp;  /* rel_l2, max_abs, nan_count, worst (logical row-major index) */
-    size_t nonzero_at_zero;  /* outputs not exactly 0 where the reference is 0 */
+    size_t nonzero_at_zero;  /* outputs not (nearly) 0 where the reference is 0 */
     bool ok;
 } ref_grad_result;
 
