@@ -144,6 +144,8 @@ bool host_emit_block(hgen *g, const tir_block *b)
         case TIR_KVTILE:
         case TIR_Q_RANGE:
         case TIR_ROW_DOT:
+        case TIR_ROW_SUM:
+        case TIR_ROW_DIV:
         case TIR_SOFTMAX_P:
         case TIR_SCORE_GRAD:
         case TIR_PARAM_GRAD:

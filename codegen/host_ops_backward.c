@@ -74,6 +74,39 @@ static bool emit_row_dot(hgen *g, const tir_op *op)
     return true;
 }
 
+static bool emit_row_sum(hgen *g, const tir_op *op)
+{
+    hval *a = hgen_val(g, op->operands[0]);
+    hval *r = a ? rows_of(g, op->results[0], a->rows) : NULL;
+    if (!r)
+        return false;
+    LLVMValueRef slot = hgen_alloca_f32(g), zero = hc_i64(g, 0);
+    hloop i = hgen_loop_begin(g, zero, hc_i64(g, a->rows));
+    LLVMBuildStore(g->b, hc_f32(g, 0.0), slot);
+    hloop j = hgen_loop_begin(g, zero, hc_i64(g, a->cols));
+    LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->f32, slot, ""), hgen_load_elem(g, a, i.iv, j.iv), ""), slot);
+    hgen_loop_end(g, &j);
+    hgen_store_elem(g, r, i.iv, zero, LLVMBuildLoad2(g->b, g->f32, slot, ""));
+    hgen_loop_end(g, &i);
+    return true;
+}
+
+static bool emit_row_div(hgen *g, const tir_op *op)
+{
+    hval *a = hgen_val(g, op->operands[0]), *b = hgen_val(g, op->operands[1]);
+    hval *r = a && b ? rows_of(g, op->results[0], a->rows) : NULL;
+    if (!r)
+        return false;
+    LLVMValueRef zero = hc_i64(g, 0);
+    hloop i = hgen_loop_begin(g, zero, hc_i64(g, a->rows));
+    LLVMValueRef den = hgen_load_elem(g, b, i.iv, zero);
+    LLVMValueRef q = LLVMBuildFDiv(g->b, hgen_load_elem(g, a, i.iv, zero), den, "");
+    LLVMValueRef none = LLVMBuildFCmp(g->b, LLVMRealOEQ, den, hc_f32(g, 0.0), "");
+    hgen_store_elem(g, r, i.iv, zero, LLVMBuildSelect(g->b, none, hc_f32(g, 0.0), q, ""));
+    hgen_loop_end(g, &i);
+    return true;
+}
+
 static LLVMValueRef is_minf(hgen *g, LLVMValueRef x)
 {
     return LLVMBuildFCmp(g->b, LLVMRealOEQ, x, hc_f32(g, -INFINITY), "");
@@ -400,6 +433,8 @@ bool host_op_backward(hgen *g, const tir_op *op)
     case TIR_KVTILE: return emit_kvtile(g, op);
     case TIR_Q_RANGE: return emit_q_range(g, op);
     case TIR_ROW_DOT: return emit_row_dot(g, op);
+    case TIR_ROW_SUM: return emit_row_sum(g, op);
+    case TIR_ROW_DIV: return emit_row_div(g, op);
     case TIR_SOFTMAX_P: return emit_softmax_p(g, op);
     case TIR_SCORE_GRAD: return emit_score_grad(g, op);
     case TIR_PARAM_GRAD: return emit_param_grad(g, op);

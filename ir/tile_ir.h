@@ -230,6 +230,10 @@ typedef enum {
     X(Q_RANGE, "q_range", 1, 1, false)                                                          \
     /* row_dot a, b -> rows: sum_j a[i][j] * b[i][j] */                                        \
     X(ROW_DOT, "row_dot", 2, 1, false)                                                          \
+    /* row_sum t -> rows: sum_j t[i][j] */                                                     \
+    X(ROW_SUM, "row_sum", 1, 1, false)                                                          \
+    /* row_div a, b -> rows: a[i] / b[i], 0 where b[i] is 0 */                                 \
+    X(ROW_DIV, "row_div", 2, 1, false)                                                          \
     /* softmax_p t, lse -> p = exp(t - lse), 0 where t or lse is -inf */                        \
     X(SOFTMAX_P, "softmax_p", 2, 1, false)                                                      \
     /* score_grad s, p, dp, delta, qbox, kbox -> ds, dsr [dscore: d score/d s]:                 \

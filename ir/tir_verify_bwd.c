@@ -119,6 +119,15 @@ bool verify_bwd_rules(vctx *c, const tir_op *op)
     case TIR_ROW_DOT:
     case TIR_SOFTMAX_P:
         return verify_rowwise(c, op);
+    case TIR_ROW_SUM:
+        WANT(0, TV_TILE);
+        return result_is(c, op, 0, TV_ROWS);
+    case TIR_ROW_DIV:
+        WANT(0, TV_ROWS);
+        WANT(1, TV_ROWS);
+        if (!tir_vsame_dim(OT(op, 0)->shape[0], OT(op, 1)->shape[0]))
+            return tir_vfail(c, 1, "row_div operands differ in rows");
+        return result_is(c, op, 0, TV_ROWS);
     case TIR_SCORE_GRAD:
         return verify_score_grad(c, op);
     case TIR_PARAM_GRAD:

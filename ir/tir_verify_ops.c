@@ -232,6 +232,12 @@ static bool verify_linear(vctx *c, const tir_op *op)
 
 static bool verify_add(vctx *c, const tir_op *op)
 {
+    if (OT(op, 0)->kind == TV_ROWS) { /* rows + rows (the backward's running sums) */
+        WANT(1, TV_ROWS);
+        if (!tir_vsame_dim(OT(op, 0)->shape[0], OT(op, 1)->shape[0]))
+            return tir_vfail(c, 1, "add operands differ in rows");
+        return result_kind(c, op, 0, TV_ROWS);
+    }
     WANT(1, TV_TILE);
     if (!tir_vsame_shape(OT(op, 0), OT(op, 1)))
         return tir_vfail(c, 1, "add operands differ in shape");

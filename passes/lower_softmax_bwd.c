@@ -37,7 +37,7 @@ static tir_kernel *pre_kernel(arena *a, const recipe *r, const schedule *s)
 /* What one tile pair's body shares between the dK/dV and dQ kernels. */
 typedef struct pair_vals {
     tir_value *q, *dout, *lse, *delta, *k, *v, *qb, *kb;
-    tir_value *s, *p, *ds, *dsr;
+    tir_value *s, *p, *dp, *ds, *dsr;
 } pair_vals;
 
 /* S, P, dP and dS of one tile pair (the loads are done). */
@@ -56,7 +56,9 @@ static void pair_grads(sbwd *B, lower_ctx *c, pair_vals *pv)
         t->def->mask_expr = B->r->mask;
     }
     pv->p = lower_emit1(c, TIR_SOFTMAX_P, OPS(t, pv->lse), st);
-    tir_value *dp = bwd_dot(c, pv->dout, pv->v, NULL, false, true, st);
+    tir_value *dp = pv->dp = bwd_dot(c, pv->dout, pv->v, NULL, false, true, st);
+    if (!pv->delta)
+        return; /* bwd_pre's exact delta: P and dP are all it needs */
     tir_type gt[2] = {st, st};
     tir_op *g = lower_emit(c, TIR_SCORE_GRAD, OPS(pv->s, pv->p, dp, pv->delta, pv->qb, pv->kb), gt, 2);
     if (g)
@@ -80,6 +82,45 @@ static void load_k_side(lower_ctx *c, pair_vals *pv, tir_space sp)
     const tir_kernel *k = c->k;
     pv->k = bwd_load(c, pv->kb, TENSOR_K, tir_tile_type(TIR_DIM_TK, k->head_dim, k->qkv_dtype, sp));
     pv->v = bwd_load(c, pv->kb, TENSOR_V, tir_tile_type(TIR_DIM_TK, k->head_dim_v, k->qkv_dtype, sp));
+}
+
+/* bwd_pre, exact: delta = Σ_j P_ij dP_ij / Σ_j P_ij over the row's key
+ * tiles. Equal to dO·O, but free of O's rounding to the qkv dtype and
+ * consistent with the recomputed P (whose row sums are 1 only up to the
+ * f32 lse): the param gradients sum dS_raw times large partials (ALiBi
+ * distances) over whole rows, where Σ_j dS_raw = 0 must hold to f32
+ * precision. */
+static tir_kernel *pre_exact_kernel(sbwd *B, arena *a, const schedule *s)
+{
+    const recipe *r = B->r;
+    tir_kernel *k = bwd_kernel_new(a, r, s, "bwd_pre", PROG_QTILES);
+    if (!k)
+        return NULL;
+    lower_ctx c = {a, k, k->body, false}, in;
+    pair_vals pv = {0};
+    pv.qb = lower_emit1(&c, TIR_QTILE, NULL, 0, lower_box(TIR_DIM_TQ));
+    pv.q = bwd_load(&c, pv.qb, TENSOR_Q, bwd_tile(TIR_DIM_TQ, k->head_dim, k->qkv_dtype));
+    pv.dout = bwd_load(&c, pv.qb, TENSOR_DO, bwd_tile(TIR_DIM_TQ, k->head_dim_v, k->qkv_dtype));
+    pv.lse = bwd_load(&c, pv.qb, TENSOR_LSE, tir_rows_type(TIR_DIM_TQ));
+    tir_value *inits[2] = {bwd_fill0(&c, tir_rows_type(TIR_DIM_TQ)), bwd_fill0(&c, tir_rows_type(TIR_DIM_TQ))};
+    tir_value *args[3];
+    tir_value *range = lower_emit1(&c, TIR_KV_RANGE, OPS(pv.qb), tir_simple_type(TV_RANGE));
+    if (range)
+        range->def->range_mode = RANGE_ALL;
+    tir_op *loop = c.failed ? NULL : bwd_open_for(&c, range, inits, 2, TIR_DIM_TK, args, &in);
+    if (!loop)
+        return NULL;
+    pv.kb = args[0];
+    load_k_side(&in, &pv, SPACE_SHARED);
+    pair_grads(B, &in, &pv);
+    tir_type rt = tir_rows_type(TIR_DIM_TQ);
+    tir_value *pd = lower_emit1(&in, TIR_ROW_DOT, OPS(pv.p, pv.dp), rt);
+    tir_value *d = lower_emit1(&in, TIR_ADD, OPS(args[1], pd), rt);
+    tir_value *l = lower_emit1(&in, TIR_ADD, OPS(args[2], lower_emit1(&in, TIR_ROW_SUM, OPS(pv.p), rt)), rt);
+    lower_emit(&in, TIR_YIELD, OPS(d, l), NULL, 0);
+    c.failed |= in.failed;
+    bwd_store(&c, pv.qb, lower_emit1(&c, TIR_ROW_DIV, OPS(loop->results[0], loop->results[1]), rt), TENSOR_DELTA);
+    return c.failed ? NULL : k;
 }
 
 /* bwd_dkv: dK and dV of a key tile, over the query tiles (and heads) that see it. */
@@ -189,7 +230,8 @@ bool lower_softmax_bwd(arena *a, const recipe *r, const schedule *s, tir_program
             sb_puts(err, "out of memory while differentiating the score");
         return false;
     }
-    bool ok = bwd_program_add(out, pre_kernel(a, r, s), err) && bwd_program_add(out, dkv_kernel(&B, a, s), err) &&
+    tir_kernel *pre = B.nsites ? pre_exact_kernel(&B, a, s) : pre_kernel(a, r, s);
+    bool ok = bwd_program_add(out, pre, err) && bwd_program_add(out, dkv_kernel(&B, a, s), err) &&
               bwd_program_add(out, dq_kernel(&B, a, s), err);
     bool done[64] = {false};
     for (int i = 0; ok && i < B.nsites; i++) {
