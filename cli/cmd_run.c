@@ -12,9 +12,10 @@
 #include "runtime/api_typed.h"
 #include "runtime/cuda_module.h"
 #include "runtime/include/attnc.h"
+#include "run_grad.h"
 
 #define RUN_USAGE                                                                                      \
-    "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--seed N]\n"               \
+    "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--grad] [--seed N]\n"      \
     "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n\n"               \
     "Compiles FILE, runs it once on random inputs (uniform in [-2, 2), seeded) and prints\n"           \
     "the time. With --check it also computes the fp64 reference and prints the max abs\n"             \
@@ -26,7 +27,9 @@
     "  --schedule SPEC      e.g. \"q=64 kv=32\" or \"q=8x16 kv=8x8\" (default: the recipe's)\n"       \
     "  --layout bhsd|bshd   memory order of q/k/v/o (default bhsd)\n"                                  \
     "  --seed N             random seed (default 1)\n"                                                 \
-    "  --dump PREFIX        on a mismatch write PREFIX.o.txt / PREFIX.lse.txt\n\n"                     \
+    "  --dump PREFIX        on a mismatch write PREFIX.o.txt / PREFIX.lse.txt\n"                       \
+    "  --grad               run the backward too (random dO); with --check compare dq, dk, dv\n"     \
+    "                       and every param gradient with the fp64 reference (CPU backend)\n\n"      \
     "Default shape (no --shape): batch=1, heads=2 (kv_heads=1 with GQA), tokens=200; grid\n"          \
     "dims 13 each for 2-D grids and 7 for 3-D (raised to window*dilation+5 when the mask\n"           \
     "needs more; fixed dims as written). These do not divide the tiles, so partial tiles\n"           \
@@ -36,7 +39,7 @@
 typedef struct run_opts {
     const char *file, *shape, *schedule, *dump;
     attnc_backend backend;
-    bool check, bshd;
+    bool check, bshd, grad;
     uint64_t seed;
 } run_opts;
 
@@ -59,6 +62,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "--check"))
             o->check = true;
+        else if (!strcmp(a, "--grad"))
+            o->grad = true;
         else if (!strcmp(a, "--backend") || !strcmp(a, "--shape") || !strcmp(a, "--seed") ||
                  !strcmp(a, "--schedule") || !strcmp(a, "--layout") ||
                  !strcmp(a, "--dump")) {
@@ -225,6 +230,8 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
         if (rcode)
             return rcode;
     }
+    if (o->grad) /* cli/run_grad.c */
+        return run_grad(ctx, rc, &r, &sh, &(run_grad_opts){o->backend, o->schedule, o->seed, o->check});
     attnc_kernel *k = NULL;
     attnc_status st = build(ctx, rc, o, &k);
     if (st) {

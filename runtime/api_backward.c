@@ -289,7 +289,9 @@ static attnc_status run_range(const bwd_launch *L, const bwd_phase *ph, void *sc
     return ATTNC_OK;
 }
 
-static attnc_status run_phases(bwd_launch *L)
+/* Every phase in order; with chunk > 0 each phase's programs run in
+ * chunks of that many, last chunk first (results must not change). */
+static attnc_status run_phases(bwd_launch *L, int64_t chunk)
 {
     struct bwd_kernel *b = L->k->bwd;
     char *scratch = ctx_alloc(L->k->ctx, b->scratch_bytes + 64);
@@ -302,14 +304,22 @@ static attnc_status run_phases(bwd_launch *L)
         int64_t n = host_bwd_programs(&b->phase[i].hk, L->bp->p.sizes, L->nslots, L->numel);
         if (n < 0)
             st = kernel_error(L->k, ATTNC_ERR_INVALID_ARGUMENT, "the launch has too many programs (int64 overflow)");
-        else if (n > 0)
-            st = run_range(L, &b->phase[i], aligned, 0, n);
+        for (int64_t hi = n; !st && hi > 0;) {
+            int64_t lo = chunk > 0 && hi > chunk ? hi - chunk : 0;
+            st = run_range(L, &b->phase[i], aligned, lo, hi);
+            hi = lo;
+        }
     }
     ctx_free(L->k->ctx, scratch);
     return st;
 }
 
 attnc_status launch_backward(attnc_kernel *k, const attnc_args *a)
+{
+    return bwd_launch_chunked(k, a, 0);
+}
+
+attnc_status bwd_launch_chunked(attnc_kernel *k, const attnc_args *a, int64_t chunk)
 {
     bwd_problem bp;
     attnc_status st = bwd_validate(k, a, &bp);
@@ -332,7 +342,7 @@ attnc_status launch_backward(attnc_kernel *k, const attnc_args *a)
     }
     st = alloc_workspace(&L);
     if (!st)
-        st = run_phases(&L);
+        st = run_phases(&L, chunk);
     ctx_free(k->ctx, L.block);
     ctx_free(k->ctx, L.slots);
     return st;

@@ -36,6 +36,12 @@ typedef struct bwd_problem {
     const attnc_tensor *dparams; /* [nparams]: entry data NULL when not set */
 } bwd_problem;
 
+/* launch_backward with each phase's programs run in chunks of `chunk`
+ * (0: all at once), last chunk first: the results are the same bit for bit
+ * (each program writes only its own outputs; tests use this to check that
+ * the host functions may run any sub-range, as a thread pool will). */
+attnc_status bwd_launch_chunked(attnc_kernel *k, const attnc_args *a, int64_t chunk);
+
 /* Validates a's tensors and sizes for backward kernel k (api_validate_bwd.c).
  * On failure records the message on k and returns ATTNC_ERR_INVALID_ARGUMENT. */
 attnc_status bwd_validate(attnc_kernel *k, const attnc_args *a, bwd_problem *out);
