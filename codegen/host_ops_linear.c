@@ -13,7 +13,8 @@
  *   decay_mask    w[i][j] = s[i][j] · [j >= i] · A(j, i)
  *   state_apply   o[i] = (q[i] S) · A(last, i)
  *   state_update  S' = A(last, start) S + Σ_s A(s, start) k[s]ᵀ v[s]
- * every factor again exp of a difference of G that is <= 0. */
+ * every factor again exp of a difference of G that is <= 0. strict=1 drops
+ * the diagonal from decay_mask (j < i; reverse: j > i). */
 #include "host_gen.h"
 
 /* log a_t for token t (0 without decay). */
@@ -105,8 +106,10 @@ static bool emit_decay_mask(hgen *g, const tir_op *op)
     hloop j = hgen_loop_begin(g, zero, hc_i64(g, s->cols));
     hrow kr = hbox_row(g, kb, j.iv);
     LLVMValueRef keep = LLVMBuildAnd(g->b, qr.valid, kr.valid, "");
-    if (g->r->linear.causal)
-        keep = LLVMBuildAnd(g->b, keep, LLVMBuildICmp(g->b, op->reverse ? LLVMIntSGE : LLVMIntSLE, kr.t, qr.t, ""), "");
+    if (g->r->linear.causal) {
+        LLVMIntPredicate pred = op->reverse ? (op->strict ? LLVMIntSGT : LLVMIntSGE) : (op->strict ? LLVMIntSLT : LLVMIntSLE);
+        keep = LLVMBuildAnd(g->b, keep, LLVMBuildICmp(g->b, pred, kr.t, qr.t, ""), "");
+    }
     LLVMValueRef gj = hgen_load_elem(g, G, j.iv, zero);
     LLVMValueRef a = hgen_call_f32(g, "llvm.exp", op->reverse ? LLVMBuildFSub(g->b, gj, gi, "") : LLVMBuildFSub(g->b, gi, gj, ""));
     LLVMValueRef v = LLVMBuildFMul(g->b, hgen_load_elem(g, s, i.iv, j.iv), a, "");

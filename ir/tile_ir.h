@@ -278,6 +278,7 @@ typedef struct tir_op {
     bool trans_a;      /* DOT: a is [K x M] */
     bool reverse;      /* FOR: last tile first; DECAY_MASK, STATE_*: anti-causal direction */
     bool group;        /* Q_RANGE: iterate every query head of the kv head too */
+    bool strict;       /* DECAY_MASK: drop the diagonal too (j < i; reverse: j > i) */
     bool base2;        /* SCORE, SOFTMAX_UPDATE, FINALIZE: scores pre-scaled by log2(e), exp2 used */
     bool aug;          /* LOAD: append a ones column (linear normalize) */
     expr *score_expr;  /* SCORE: the recipe's score expression (of s and coordinates) */

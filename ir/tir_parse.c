@@ -407,6 +407,8 @@ static bool attribute(tparser *ps, tir_op *op)
         return attr_flag(ps, &op->reverse);
     if (word_eq(w, n, "group"))
         return attr_flag(ps, &op->group);
+    if (word_eq(w, n, "strict"))
+        return attr_flag(ps, &op->strict);
     if (word_eq(w, n, "dscore"))
         return attr_expr(ps, &op->score_expr, false);
     if (word_eq(w, n, "site"))

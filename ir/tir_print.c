@@ -203,6 +203,8 @@ static void print_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
         print_param_attr(out, k, op->param);
         if (op->reverse)
             sb_puts(out, " reverse=1");
+        if (op->strict)
+            sb_puts(out, " strict=1");
         break;
     default:
         break;

@@ -16,7 +16,13 @@
  * scan recomputes them (carrying the forward state too) and stores dO' in
  * the workspace (dox) for the reverse scan. Non-causal recipes: full sums,
  * two loops per scan. GQA: the reverse scan writes per-head dK/dV partials
- * (dkh, dvh) and bwd_heads sums each kv head's group. */
+ * (dkh, dvh) and bwd_heads sums each kv head's group.
+ *
+ * The decay's gradient needs q̃_t·dq̃_t - k̃_t·dk̃_t without the diagonal
+ * term (q̃_t·k̃_t)(dO'_t·v'_t) that both hold: with strong decays that term
+ * dominates and would cancel to rounding noise. So with a decay the scans'
+ * intra parts use strict masks (decay_mask {strict=1}), q·dq and k·dk are
+ * taken there, and the diagonal is added back to dq̃ and dk̃ after. */
 #include <stdio.h>
 
 #include "lower_backward.h"
@@ -78,12 +84,14 @@ static void load_qkv(lbwd *L, lower_ctx *c, blk *x, bool want_q, bool want_k)
 
 /* One causal scan step: out = decay_mask(x yᵀ) z + state_apply(x, S); S' = state_update(S, y, z). */
 static tir_value *scan_step(lbwd *L, lower_ctx *c, blk *x, tir_value *xs, tir_value *ys, tir_value *zs, tir_value *S,
-                            bool reverse, tir_value **S2)
+                            bool reverse, bool strict, tir_value **S2)
 {
     tir_type cc = bwd_tile(TIR_DIM_TK, TIR_DIM_TK, DT_F32);
     tir_type ot = bwd_tile(TIR_DIM_TK, zs ? zs->type.shape[1] : 1, DT_F32);
     tir_value *s = bwd_dot(c, xs, ys, NULL, false, true, cc);
     tir_value *w = decayed(L, lower_emit1(c, TIR_DECAY_MASK, OPS(s, x->b, x->b), cc), reverse);
+    if (w)
+        w->def->strict = strict;
     tir_value *oi = bwd_dot(c, w, zs, NULL, false, false, ot);
     tir_value *oe = decayed(L, lower_emit1(c, TIR_STATE_APPLY, OPS(xs, S, x->b), ot), reverse);
     *S2 = decayed(L, lower_emit1(c, TIR_STATE_UPDATE, OPS(S, ys, zs, x->b), S ? S->type : cc), reverse);
@@ -112,11 +120,23 @@ static tir_value *normalised_do(lbwd *L, lower_ctx *c, blk *x, tir_value *o)
     return dox;
 }
 
-/* dq = φ'(q) dq̃, stored; q·dq̃ too when the decay needs it. */
+/* With a decay: stores x̃·d̃ (the strict part, tensor t) and returns d̃
+ * plus the diagonal term (a·b per row) times y. */
+static tir_value *strict_rows(lbwd *L, lower_ctx *c, blk *x, tir_value *dstrict, tir_value *xf, tir_value *a,
+                              tir_value *b, tir_value *y, tir_tensor t)
+{
+    if (!L->decay)
+        return dstrict;
+    tir_type rt = tir_rows_type(TIR_DIM_TK);
+    bwd_store(c, x->b, lower_emit1(c, TIR_ROW_DOT, OPS(xf, dstrict), rt), t);
+    tir_value *dg = lower_emit1(c, TIR_RESCALE, OPS(y, lower_emit1(c, TIR_ROW_DOT, OPS(a, b), rt)),
+                                  dstrict ? dstrict->type : bwd_tile(1, 1, DT_F32));
+    return lower_emit1(c, TIR_ADD, OPS(dstrict, dg), dstrict ? dstrict->type : bwd_tile(1, 1, DT_F32));
+}
+
+/* dq = φ'(q) dq̃, stored. */
 static void finish_dq(lbwd *L, lower_ctx *c, blk *x, tir_value *dfq)
 {
-    if (L->decay)
-        bwd_store(c, x->b, lower_emit1(c, TIR_ROW_DOT, OPS(x->fq, dfq), tir_rows_type(TIR_DIM_TK)), TENSOR_QDQ);
     tir_value *dq = lower_emit1(c, TIR_FEATURE_GRAD, OPS(dfq, x->q), dfq ? dfq->type : bwd_tile(1, 1, DT_F32));
     if (dq)
         dq->def->feature = L->r->linear.feature;
@@ -130,10 +150,11 @@ static void causal_dq_body(lbwd *L, lower_ctx *c, tir_value **args, tir_value **
     load_qkv(L, c, &x, true, true);
     tir_value *o = NULL, *Sb = args[1 + L->norm], *Sf2 = NULL;
     if (L->norm)
-        o = scan_step(L, c, &x, x.fq, x.fk, x.v, args[1], false, &Sf2);
+        o = scan_step(L, c, &x, x.fq, x.fk, x.v, args[1], false, false, &Sf2);
     tir_value *dox = normalised_do(L, c, &x, o);
     tir_value *Sb2;
-    tir_value *dfq = scan_step(L, c, &x, dox, x.v, x.fk, Sb, false, &Sb2);
+    tir_value *dfq = scan_step(L, c, &x, dox, x.v, x.fk, Sb, false, L->decay, &Sb2);
+    dfq = strict_rows(L, c, &x, dfq, x.fq, dox, x.v, x.fk, TENSOR_QDQ); /* diag: (dO'·v') k̃ */
     finish_dq(L, c, &x, dfq);
     yields[0] = L->norm ? Sf2 : Sb2;
     yields[1] = Sb2;
@@ -201,11 +222,9 @@ static tir_value *load_dox(lbwd *L, lower_ctx *c, tir_value *b)
     return bwd_load(c, b, TENSOR_DO, bwd_tile(TIR_DIM_TK, L->dv, L->r->qkv_dtype));
 }
 
-/* dk = φ'(k) dk̃ and dv (its first Dv columns), stored; k·dk̃ for the decay. */
+/* dk = φ'(k) dk̃ and dv (its first Dv columns), stored. */
 static void finish_dkv(lbwd *L, lower_ctx *c, blk *x, tir_value *dfk, tir_value *dv)
 {
-    if (L->decay)
-        bwd_store(c, x->b, lower_emit1(c, TIR_ROW_DOT, OPS(x->fk, dfk), tir_rows_type(TIR_DIM_TK)), TENSOR_KDK);
     tir_value *dk = lower_emit1(c, TIR_FEATURE_GRAD, OPS(dfk, x->k), dfk ? dfk->type : bwd_tile(1, 1, DT_F32));
     if (dk)
         dk->def->feature = L->r->linear.feature;
@@ -231,8 +250,9 @@ static tir_kernel *dkv_kernel(lbwd *L, arena *a, const schedule *s)
     load_qkv(L, &in, &x, true, true);
     tir_value *dox = load_dox(L, &in, x.b);
     if (L->causal) {
-        tir_value *dv = scan_step(L, &in, &x, x.fk, x.fq, dox, args[1], true, &ys[0]);
-        tir_value *dfk = scan_step(L, &in, &x, x.v, dox, x.fq, args[2], true, &ys[1]);
+        tir_value *dv = scan_step(L, &in, &x, x.fk, x.fq, dox, args[1], true, false, &ys[0]);
+        tir_value *dfk = scan_step(L, &in, &x, x.v, dox, x.fq, args[2], true, L->decay, &ys[1]);
+        dfk = strict_rows(L, &in, &x, dfk, x.fk, x.v, dox, x.fq, TENSOR_KDK); /* diag: (v'·dO') q̃ */
         finish_dkv(L, &in, &x, dfk, dv);
         yield(&in, ys, 2);
         c.failed |= in.failed;

@@ -7,7 +7,10 @@
  * of the reference forward. `test_numeric_grads --extra` runs recipes
  * written here for what the library lacks: cross attention with a full
  * additive bias, rows with every key masked, ALiBi slopes and a scalar
- * given as params. Prints one line per case; exits 1 when any fails. */
+ * given as params. `test_numeric_grads --long`: linear attention at
+ * N = 65536 with decays near 1 (and gates strong enough to underflow).
+ * Prints one line per case; exits 1 when any fails. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,6 +167,66 @@ static int run_extras(attnc_context *ctx, bool slow)
     return failed;
 }
 
+/* ---- long sequences ---- */
+
+typedef struct decay_range {
+    double lo, hi;
+} decay_range;
+
+static void fill_decay(void *user, int param, void *data, size_t n, dtype dt)
+{
+    const decay_range *dr = user;
+    (void)param;
+    for (size_t i = 0; i < n; i++) { /* a spread of values over [lo, hi], deterministic */
+        double u = n > 1 ? (double)i / (double)(n - 1) : 0.5;
+        double v = dr->lo + (dr->hi - dr->lo) * u;
+        if (dt == DT_F32)
+            ((float *)data)[i] = (float)v;
+    }
+}
+
+static const char *const long_recipes[][2] = {
+    {"long_head", "recipe long_head\ninput q, k, v : f32 [batch, heads, tokens, 16]\nparam decay : f32 [heads]\n"
+                  "linear {\n  causal\n  decay decay[head]\n  split block 64\n}\n"},
+    {"long_gate", "recipe long_gate\ninput q, k, v : f32 [batch, heads, tokens, 16]\nparam gate : f32 [batch, heads, tokens]\n"
+                  "linear {\n  causal\n  feature elu1\n  decay gate[batch, head, t]\n  normalize\n  split block 32\n}\n"},
+    /* without normalize: with every decay 0 a normalised output is v itself (no gradient to q, k) */
+    {"long_gate_plain", "recipe long_gate_plain\ninput q, k, v : bf16 [batch, heads, tokens, 32]\n"
+                        "param gate : f32 [batch, heads, tokens]\n"
+                        "linear {\n  causal\n  decay gate[batch, head, t]\n  split block 128\n}\n"},
+};
+
+static int run_long(attnc_context *ctx)
+{
+    /* λ near 1; gates near 0; gates that underflow every decay to 0 */
+    static const decay_range ranges[3] = {{1 - 1e-4, 1 - 1e-7}, {-1e-4, -1e-7}, {-40.0, -8.0}};
+    static const int recipe_of[3] = {0, 1, 2};
+    int failed = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *name = long_recipes[recipe_of[i]][0], *text = long_recipes[recipe_of[i]][1];
+        attnc_recipe *rc;
+        attnc_kernel *fwd = NULL, *bwd = NULL;
+        if (attnc_recipe_from_text(&rc, ctx, name, text, strlen(text)) || attnc_kernel_build(&fwd, ctx, rc, NULL) ||
+            attnc_kernel_build_backward(&bwd, ctx, rc, NULL)) {
+            printf("[FAIL] %s: %s\n", name, attnc_context_errmsg(ctx));
+            failed++;
+            continue;
+        }
+        ref_shape sh = {.batch = 1, .heads = 2, .tokens = 65536};
+        ref_check_opts co = {(uint64_t)(900 + i), NULL, true, NULL};
+        ref_bwd_result res;
+        bool pass = ref_check_backward_fill(fwd, bwd, attnc_recipe_typed(rc), &sh, &co, fill_decay,
+                                            (void *)&ranges[i], &res);
+        printf("[%s] %s decays in [%g, %g]: t=65536 fwd %.0f ms bwd %.0f ms: %s\n", pass ? "PASS" : "FAIL", name,
+               ranges[i].lo, ranges[i].hi, res.fwd_ms, res.bwd_ms, res.msg);
+        failed += !pass;
+        attnc_kernel_destroy(fwd);
+        attnc_kernel_destroy(bwd);
+        attnc_recipe_destroy(rc);
+    }
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -177,6 +240,8 @@ int main(int argc, char **argv)
     int failed;
     if (!strcmp(argv[1], "--extra")) {
         failed = run_extras(ctx, slow);
+    } else if (!strcmp(argv[1], "--long")) {
+        failed = run_long(ctx);
     } else {
         char path[512];
         snprintf(path, sizeof path, "%s/recipes/%s.attn", ATTNC_SOURCE_DIR, argv[1]);

@@ -19,6 +19,8 @@ typedef struct tbuf {
 
 struct ref_bwd_data {
     const recipe *r;
+    ref_param_fill_fn fill; /* NULL: role-based random values */
+    void *fill_user;
     int64_t sizes[SZ_MAX];
     tbuf t[B_N];
     tbuf *params, *dparams; /* [nparams]; dparams[i].host NULL: no gradient */
@@ -73,6 +75,10 @@ static void fill_param(ref_bwd_data *D, int i)
     const recipe_param *rp = &r->params[i];
     tbuf *b = &D->params[i];
     size_t n = numel(&b->t);
+    if (D->fill && is_float(rp->dtype)) {
+        D->fill(D->fill_user, i, b->host, n, rp->dtype);
+        return;
+    }
     bool decay = r->family == FAMILY_LINEAR && r->linear.decay_param == i;
     if (decay && r->linear.decay == DECAY_PER_HEAD)
         ref_fill_uniform(rp->dtype, b->host, n, &D->rng, 0.7, 0.999);
@@ -346,8 +352,25 @@ void ref_bwd_data_free(ref_bwd_data *D)
     free(D);
 }
 
+static bool check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
+                           const ref_check_opts *o, ref_param_fill_fn fill, void *user, ref_bwd_result *res,
+                           ref_bwd_data **keep);
+
 bool ref_check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
                         const ref_check_opts *o, ref_bwd_result *res, ref_bwd_data **keep)
+{
+    return check_backward(fwd, bwd, r, sh, o, NULL, NULL, res, keep);
+}
+
+bool ref_check_backward_fill(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
+                             const ref_check_opts *o, ref_param_fill_fn fill, void *user, ref_bwd_result *res)
+{
+    return check_backward(fwd, bwd, r, sh, o, fill, user, res, NULL);
+}
+
+static bool check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
+                           const ref_check_opts *o, ref_param_fill_fn fill, void *user, ref_bwd_result *res,
+                           ref_bwd_data **keep)
 {
     memset(res, 0, sizeof *res);
     if (keep)
@@ -363,6 +386,8 @@ bool ref_check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, c
         return false;
     }
     D->r = r;
+    D->fill = fill;
+    D->fill_user = user;
     ref_rng_seed(&D->rng, o->seed);
     ref_shape_sizes(r, sh, D->sizes);
     bool ok = make_data(D, sh);

@@ -42,4 +42,11 @@ bool ref_check_param_fd(const ref_bwd_data *d, double tol, char *msg, size_t cap
 
 void ref_bwd_data_free(ref_bwd_data *d);
 
+/* ref_check_backward with the float params' values chosen by the caller:
+ * fill(user, param, data, n, dtype) writes the n elements of the param
+ * (row-major) instead of the random role-based values. */
+typedef void (*ref_param_fill_fn)(void *user, int param, void *data, size_t n, dtype dt);
+bool ref_check_backward_fill(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
+                             const ref_check_opts *o, ref_param_fill_fn fill, void *user, ref_bwd_result *res);
+
 #endif
