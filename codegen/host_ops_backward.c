@@ -342,7 +342,9 @@ static LLVMValueRef param_at(hgen *g, int p, LLVMValueRef e)
     return hgen_load_dtype(g, g->r->params[p].dtype, g->param_ptr[p], off);
 }
 
-/* d log a_t = Σ_{t' >= t} (qdq - kdk), into qdq, per (batch, head). */
+/* d log a_t = Σ_{t' >= t} (qdq - kdk), into qdq, per (batch, head); the
+ * first token's decay multiplies the empty state: exactly 0 there (the sum
+ * over every token is 0 only up to rounding). */
 static void reverse_cumsum(hgen *g, LLVMValueRef sum)
 {
     LLVMTypeRef f64 = LLVMDoubleTypeInContext(g->ctx);
@@ -357,7 +359,8 @@ static void reverse_cumsum(hgen *g, LLVMValueRef sum)
     LLVMValueRef dg = LLVMBuildFSub(g->b, LLVMBuildLoad2(g->b, g->f32, pq, ""), LLVMBuildLoad2(g->b, g->f32, pk, ""), "");
     LLVMValueRef c = LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, f64, sum, ""), LLVMBuildFPExt(g->b, dg, f64, ""), "");
     LLVMBuildStore(g->b, c, sum);
-    LLVMBuildStore(g->b, LLVMBuildFPTrunc(g->b, c, g->f32, ""), pq);
+    LLVMValueRef first = LLVMBuildICmp(g->b, LLVMIntEQ, tt, hc_i64(g, 0), "");
+    LLVMBuildStore(g->b, LLVMBuildSelect(g->b, first, hc_f32(g, 0.0), LLVMBuildFPTrunc(g->b, c, g->f32, ""), ""), pq);
     hgen_loop_end(g, &t);
     hgen_loop_end(g, &bh);
 }
