@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "json_out.h"
 #include "frontend/frontend.h"
 #include "runtime/api_internal.h"
 #include "runtime/cuda_module.h"
@@ -112,11 +113,26 @@ static void report(const bench_compile_opts *o, const char *name, const char *sc
 {
     const char *be = o->backend == ATTNC_BACKEND_CUDA ? "cuda" : "cpu";
     if (o->json) {
-        printf("{\"recipe\": \"%s\", \"file\": \"%s\", \"backend\": \"%s\", \"schedule\": \"%s\", \"repeats\": %d, "
-               "\"cold_ms\": %.3f, \"disk_ms\": %.3f, \"memory_ms\": %.3f, \"cold_ms_min\": %.3f, "
-               "\"disk_ms_min\": %.3f, \"memory_ms_min\": %.3f, \"disk_cubin_rounds\": %d, \"kernel_cache\": %s}\n",
-               name, o->file, be, sched, o->repeats, med[WAY_COLD], med[WAY_DISK], med[WAY_MEM], lo[WAY_COLD],
-               lo[WAY_DISK], lo[WAY_MEM], cubin_rounds, o->backend == ATTNC_BACKEND_CUDA ? "true" : "false");
+        strbuf js;
+        sb_init(&js);
+        json_obj j;
+        json_begin(&j, &js);
+        json_str(&j, "recipe", name);
+        json_str(&j, "file", o->file);
+        json_str(&j, "backend", be);
+        json_str(&j, "schedule", sched);
+        json_int(&j, "repeats", o->repeats);
+        static const char *const keys[NWAYS][2] = {
+            {"cold_ms", "cold_ms_min"}, {"disk_ms", "disk_ms_min"}, {"memory_ms", "memory_ms_min"}};
+        for (int w = 0; w < NWAYS; w++)
+            json_num(&j, keys[w][0], med[w], 3);
+        for (int w = 0; w < NWAYS; w++)
+            json_num(&j, keys[w][1], lo[w], 3);
+        json_int(&j, "disk_cubin_rounds", cubin_rounds);
+        json_bool(&j, "kernel_cache", o->backend == ATTNC_BACKEND_CUDA);
+        json_end(&j);
+        printf("%s\n", sb_cstr(&js));
+        sb_free(&js);
         return;
     }
     static const char *what[NWAYS] = {"cold (empty cache folder, fresh context)", "disk-cache load (fresh context)",

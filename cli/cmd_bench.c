@@ -11,15 +11,17 @@
 #include "bench_compile.h"
 #include "bench_pairs.h"
 #include "cli_recipe.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "gpu_compile.h"
+#include "json_out.h"
 #include "runtime/cuda_module.h"
 #include "runtime/tune_db.h"
 
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch;
     bool json, compile_timings;
-    attnc_backend backend;
+    int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int warmup, iters, repeats;
 } bench_opts;
 
@@ -42,68 +44,30 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int parse_int(const char *s, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > 1000000)
-        return EXIT_USER;
-    *out = (int)v;
-    return EXIT_OK;
-}
+static const cli_opt bench_table[] = {
+    CLI_STR("--shape", bench_opts, shape),
+    CLI_STR("--schedule", bench_opts, schedule),
+    CLI_STR("--arch", bench_opts, arch),
+    CLI_CHOICE("--backend", bench_opts, backend, "cpu|cuda"),
+    CLI_FLAG("--json", bench_opts, json),
+    CLI_FLAG("--compile-timings", bench_opts, compile_timings),
+    CLI_INT("--warmup", bench_opts, warmup, 0, 1000000),
+    CLI_INT("--iters", bench_opts, iters, 1, 1000000),
+    CLI_INT("--repeats", bench_opts, repeats, 1, 1000000),
+};
 
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.warmup = 10, .iters = 50, .repeats = 5, .backend = ATTNC_BACKEND_CUDA};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json") || !strcmp(a, "--compile-timings")) {
-            *(!strcmp(a, "--json") ? &o->json : &o->compile_timings) = true;
-            continue;
-        }
-        bool takes = !strcmp(a, "--shape") || !strcmp(a, "--schedule") || !strcmp(a, "--arch") ||
-                     !strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--backend") ||
-                     !strcmp(a, "--repeats");
-        if (takes && i + 1 >= argc) {
-            fprintf(stderr, "attnc bench: %s needs a value\n", a);
-            return EXIT_USER;
-        }
-        if (!strcmp(a, "--shape"))
-            o->shape = argv[++i];
-        else if (!strcmp(a, "--schedule"))
-            o->schedule = argv[++i];
-        else if (!strcmp(a, "--arch"))
-            o->arch = argv[++i];
-        else if (!strcmp(a, "--backend")) {
-            const char *v = argv[++i];
-            if (strcmp(v, "cpu") && strcmp(v, "cuda")) {
-                fprintf(stderr, "attnc bench: --backend %s: write cpu or cuda\n", v);
-                return EXIT_USER;
-            }
-            o->backend = !strcmp(v, "cpu") ? ATTNC_BACKEND_CPU : ATTNC_BACKEND_CUDA;
-        } else if (!strcmp(a, "--warmup") || !strcmp(a, "--iters") || !strcmp(a, "--repeats")) {
-            int *dst = !strcmp(a, "--warmup") ? &o->warmup : !strcmp(a, "--iters") ? &o->iters : &o->repeats;
-            if (parse_int(argv[i + 1], dst)) {
-                fprintf(stderr, "attnc bench: %s needs a count, not '%s'\n", a, argv[i + 1]);
-                return EXIT_USER;
-            }
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "attnc bench: unknown option '%s' (see attnc bench --help)\n", a);
-            return EXIT_USER;
-        } else if (!o->file)
-            o->file = a;
-        else {
-            fprintf(stderr, "attnc bench: one recipe file at a time ('%s' is extra)\n", a);
-            return EXIT_USER;
-        }
-    }
-    if (!o->file || (!o->shape && !o->compile_timings)) {
-        fprintf(stderr, "attnc bench: usage: attnc bench FILE --shape batch=B,heads=H,tokens=N [...]\n");
-        return EXIT_USER;
-    }
-    if (o->iters < 1)
-        o->iters = 1;
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"bench", bench_table, (int)(sizeof bench_table / sizeof bench_table[0]), "recipe file", 1, 1};
+    int rc = cli_parse(&spec, argc, argv, o, &ops);
+    if (rc)
+        return rc;
+    o->file = files[0];
+    if (!o->shape && !o->compile_timings)
+        return cli_usage_error("bench", "--shape is needed (e.g. --shape batch=2,heads=16,tokens=4096)");
     return EXIT_OK;
 }
 
@@ -115,7 +79,7 @@ static int size_slot(const recipe *r, const char *name)
         if (!strcmp(name, std[i]))
             return i;
     for (int d = 0; d < r->grid_ndim; d++) {
-        const char *extent = r->sizes[SZ_GRID0 + d].name; /* grid(y: H): H */
+        const char *extent = r->sizes[SZ_GRID0 + d].fixed > 0 ? NULL : r->sizes[SZ_GRID0 + d].name; /* y: H -> H */
         if ((r->grid_names[d] && !strcmp(name, r->grid_names[d])) || (extent && !strcmp(name, extent)))
             return SZ_GRID0 + d;
     }
@@ -136,11 +100,12 @@ static int bind_sizes(bench_run *b, const char *spec)
         char *eq = strchr(t, '=');
         int slot = eq ? (*eq = 0, size_slot(r, t)) : -1;
         long long v = eq ? strtoll(eq + 1, NULL, 10) : 0;
-        if (slot < 0 || v < 1 || v > ((1LL << 31) - 1)) {
-            fprintf(stderr, "attnc bench: --shape: '%s' is not name=positive-number for a size of recipe %s\n", t,
-                    r->name);
-            return EXIT_USER;
-        }
+        if (slot < 0 || v < 1 || v > ((1LL << 31) - 1))
+            return cli_usage_error("bench", "--shape: '%s' is not name=positive-number for a size of recipe %s", t,
+                                   r->name);
+        if (r->sizes[slot].fixed > 0 && v != r->sizes[slot].fixed)
+            return cli_usage_error("bench", "--shape: %s is fixed to %lld by recipe %s", t,
+                                   (long long)r->sizes[slot].fixed, r->name);
         b->sizes[slot] = v;
     }
     int64_t *s = b->sizes;
@@ -153,26 +118,18 @@ static int bind_sizes(bench_run *b, const char *spec)
     if (r->grid_ndim) {
         s[SZ_TOKENS] = 1;
         for (int d = 0; d < r->grid_ndim; d++) {
-            if (s[SZ_GRID0 + d] < 0) {
-                const char *extent = r->sizes[SZ_GRID0 + d].name;
-                fprintf(stderr, "attnc bench: --shape needs %s=N (a token grid dim)\n",
-                        extent ? extent : r->grid_names[d]);
-                return EXIT_USER;
-            }
+            if (s[SZ_GRID0 + d] < 0)
+                return cli_usage_error("bench", "--shape needs %s=N (a token grid dim)", cli_grid_dim_name(r, d));
             s[SZ_TOKENS] *= s[SZ_GRID0 + d];
         }
     }
-    if (s[SZ_TOKENS] < 0) {
-        fprintf(stderr, "attnc bench: --shape needs tokens=N\n");
-        return EXIT_USER;
-    }
+    if (s[SZ_TOKENS] < 0)
+        return cli_usage_error("bench", "--shape needs tokens=N");
     if (s[SZ_KV_TOKENS] < 0)
         s[SZ_KV_TOKENS] = s[SZ_TOKENS];
     for (int i = SZ_EXTRA0; i < r->nsizes && i < SZ_MAX; i++)
-        if (s[i] < 0) {
-            fprintf(stderr, "attnc bench: --shape needs %s=N\n", r->sizes[i].name);
-            return EXIT_USER;
-        }
+        if (s[i] < 0)
+            return cli_usage_error("bench", "--shape needs %s=N", r->sizes[i].name);
     for (int i = 0; i < SZ_MAX; i++)
         if (s[i] < 0)
             s[i] = 1;
@@ -322,17 +279,36 @@ static void report(const bench_run *b, const bench_opts *o)
     double dense = (double)s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS] * s[SZ_KV_TOKENS];
     strbuf sched;
     sb_init(&sched);
-    schedule_print(&sched, &b->g.k->sched);
+    schedule_print_for(&sched, &b->g.k->sched, r->family == FAMILY_LINEAR);
     if (o->json) {
-        printf("{\"recipe\": \"%s\", \"file\": \"%s\", \"arch\": \"%s\", \"batch\": %lld, \"heads\": %lld, "
-               "\"kv_heads\": %lld, \"tokens\": %lld, \"kv_tokens\": %lld, \"head_dim\": %d, \"schedule\": \"%s\", "
-               "\"time_ms\": %.4f, \"time_ms_min\": %.4f, \"tflops\": %.2f, \"kept_pairs\": %lld, \"density\": %.5f, "
-               "\"compile_ms\": %.1f, \"jit_ms\": %.1f, \"codegen_ms\": %.1f, \"lower_ms\": %.1f, \"parse_ms\": %.1f, "
-               "\"schedule_source\": \"%s\"}\n",
-               r->name, o->file, nvptx_arch_name(b->g.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS],
-               (long long)s[SZ_KV_HEADS], (long long)s[SZ_TOKENS], (long long)s[SZ_KV_TOKENS], r->head_dim,
-               sb_cstr(&sched), b->median_ms, b->min_ms, tflops, (long long)b->kept, b->kept / dense, b->compile_ms,
-               b->jit_ms, b->g.codegen_ms, b->g.lower_ms, b->g.parse_ms, b->source);
+        strbuf js;
+        sb_init(&js);
+        json_obj j;
+        json_begin(&j, &js);
+        json_str(&j, "recipe", r->name);
+        json_str(&j, "file", o->file);
+        json_str(&j, "arch", nvptx_arch_name(b->g.arch));
+        json_int(&j, "batch", s[SZ_BATCH]);
+        json_int(&j, "heads", s[SZ_HEADS]);
+        json_int(&j, "kv_heads", s[SZ_KV_HEADS]);
+        json_int(&j, "tokens", s[SZ_TOKENS]);
+        json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
+        json_int(&j, "head_dim", r->head_dim);
+        json_str(&j, "schedule", sb_cstr(&sched));
+        json_num(&j, "time_ms", b->median_ms, 4);
+        json_num(&j, "time_ms_min", b->min_ms, 4);
+        json_num(&j, "tflops", tflops, 2);
+        json_int(&j, "kept_pairs", b->kept);
+        json_num(&j, "density", b->kept / dense, 5);
+        json_num(&j, "compile_ms", b->compile_ms, 1);
+        json_num(&j, "jit_ms", b->jit_ms, 1);
+        json_num(&j, "codegen_ms", b->g.codegen_ms, 1);
+        json_num(&j, "lower_ms", b->g.lower_ms, 1);
+        json_num(&j, "parse_ms", b->g.parse_ms, 1);
+        json_str(&j, "schedule_source", b->source);
+        json_end(&j);
+        printf("%s\n", sb_cstr(&js));
+        sb_free(&js);
     } else {
         printf("%s (%s) batch %lld heads %lld tokens %lld head_dim %d [%s] (%s schedule)\n", r->name,
                nvptx_arch_name(b->g.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS], (long long)s[SZ_TOKENS],
@@ -443,7 +419,7 @@ static int run_bench(int argc, char **argv)
      * value the user set wins. */
     setenv("CUDA_CACHE_DISABLE", "1", 0);
     if (o.compile_timings) { /* no launch: works on the CPU backend too */
-        bench_compile_opts co = {o.file, o.schedule, o.arch, o.backend, o.repeats, o.json};
+        bench_compile_opts co = {o.file, o.schedule, o.arch, (attnc_backend)o.backend, o.repeats, o.json};
         return bench_compile_timings(&co);
     }
     strbuf err;
@@ -481,7 +457,9 @@ const cli_command cmd_bench = {
     "runs the tuning database's best for its shape bucket, as attnc_launch does\n"
     "(ATTNC_NO_TUNED=1: the default); the schedule line says which (explicit, recipe,\n"
     "tuned or default). Grid recipes take their dims by name\n"
-    "(H=128,W=128); batch defaults to 1, heads to 16. --json prints one JSON object.\n\n"
+    "(H=128,W=128); batch defaults to 1, heads to 16. --json prints one JSON object\n"
+    "(strings escaped, valid UTF-8). --arch (default: the GPU's) takes the names attnc\n"
+    "ptx --help lists.\n\n"
     "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n\n"
     "attnc bench FILE --compile-timings [--backend cpu|cuda] [--repeats N] [--schedule S]\n"
     "                 [--arch A] [--json]\n"

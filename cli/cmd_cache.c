@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "runtime/cache.h"
 #include "runtime/tune_db.h"
@@ -174,30 +175,33 @@ static int do_clear(const cache_cli *o)
     return rc;
 }
 
+static const cli_opt cache_table[] = {
+    CLI_STR("--dir", cache_cli, dir),
+    CLI_FLAG("--all", cache_cli, all),
+};
+
 static int run_cache(int argc, char **argv)
 {
+    static const char *const actions[] = {"ls", "clear", "stats"};
+    int (*const run[])(const cache_cli *) = {do_ls, do_clear, do_stats};
     cache_cli o = {0};
-    const char *action = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-            o.dir = argv[++i];
-        else if (!strcmp(argv[i], "--all"))
-            o.all = true;
-        else if (!action && argv[i][0] != '-')
-            action = argv[i];
-        else {
-            fprintf(stderr, "attnc cache: unexpected argument '%s' (see attnc cache --help)\n", argv[i]);
-            return EXIT_USER;
-        }
-    }
-    if (action && !strcmp(action, "ls"))
-        return do_ls(&o);
-    if (action && !strcmp(action, "stats"))
-        return do_stats(&o);
-    if (action && !strcmp(action, "clear"))
-        return do_clear(&o);
-    fprintf(stderr, "attnc cache: say ls, clear or stats (see attnc cache --help)\n");
-    return EXIT_USER;
+    const char *ops_v[argc > 0 ? argc : 1];
+    cli_operands ops = {ops_v, 0};
+    cli_spec spec = {"cache", cache_table, (int)(sizeof cache_table / sizeof cache_table[0]), "action (ls, clear or stats)",
+                     1, 1};
+    int rc = cli_parse(&spec, argc, argv, &o, &ops);
+    if (rc)
+        return rc;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(ops_v[0], actions[i]))
+            return run[i](&o);
+    strbuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "unknown action '%s' (ls, clear or stats)", ops_v[0]);
+    cli_did_you_mean(&sb, ops_v[0], actions, 3);
+    rc = cli_usage_error("cache", "%s", sb.failed ? "unknown action" : sb_cstr(&sb));
+    sb_free(&sb);
+    return rc;
 }
 
 const cli_command cmd_cache = {

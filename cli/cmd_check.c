@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_arch.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "frontend/forms.h"
 #include "frontend/frontend.h"
@@ -65,14 +67,33 @@ static void dump_recipe(const recipe *r)
                   L->block, L->inter == INTER_STATE ? "state" : "chunked");
     }
     sb_puts(&sb, "  tile: ");
-    schedule_print(&sb, &r->sched);
+    schedule_print_for(&sb, &r->sched, r->family == FAMILY_LINEAR);
     sb_putc(&sb, '\n');
     fputs(sb_cstr(&sb), stdout);
     sb_free(&sb);
 }
 
+typedef struct check_opts {
+    bool werror, dump;
+    const char *arch; /* NULL: the CPU and sm_80 */
+} check_opts;
+
+/* What the recipe needs of the target: an error for the --arch given, a
+ * warning when none is (the recipe may be meant for the CPU only). */
+static void check_target(const recipe *r, const char *arch_name, target_arch arch, diag_list *d)
+{
+    src_loc loc;
+    const char *why = frontend_target_problem(r, arch_name ? arch : TARGET_SM80, &loc);
+    if (!why)
+        return;
+    if (arch_name)
+        diag_error(d, loc, "write bf16 or f16", "%s (--arch %s)", why, arch_name);
+    else
+        diag_add(d, DIAG_WARNING, loc, "write bf16 or f16, or check with --arch host for a CPU-only recipe", "%s", why);
+}
+
 /* Checks one file; returns its exit status. */
-static int check_file(const char *path, bool werror, bool dump)
+static int check_file(const char *path, const check_opts *o, target_arch arch)
 {
     arena a;
     arena_init(&a, NULL);
@@ -87,6 +108,8 @@ static int check_file(const char *path, bool werror, bool dump)
     diag_list diags;
     diag_list_init(&diags, &a, path, text, len);
     recipe *r = frontend_parse(&a, path, text, len, &diags);
+    if (r)
+        check_target(r, o->arch, arch, &diags);
     strbuf out;
     sb_init(&out);
     diag_render(&diags, &out);
@@ -94,12 +117,12 @@ static int check_file(const char *path, bool werror, bool dump)
     int status = EXIT_OK;
     if (a.failed || out.failed)
         status = EXIT_INTERNAL;
-    else if (!r || (werror && diags.warnings))
+    else if (!r || diags.errors || (o->werror && diags.warnings))
         status = EXIT_USER;
     else
     {
         printf("%s: ok (recipe %s)\n", path, r->name);
-        if (dump)
+        if (o->dump)
             dump_recipe(r);
     }
     sb_free(&out);
@@ -107,36 +130,27 @@ static int check_file(const char *path, bool werror, bool dump)
     return status;
 }
 
+static const cli_opt check_table[] = {
+    CLI_FLAG("--werror", check_opts, werror),
+    CLI_FLAG("--dump", check_opts, dump),
+    CLI_STR("--arch", check_opts, arch),
+};
+
 static int run_check(int argc, char **argv)
 {
-    bool werror = false, dump = false;
-    int nfiles = 0, worst = EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--werror") || !strcmp(argv[i], "--dump")) {
-            werror |= argv[i][2] == 'w';
-            dump |= argv[i][2] == 'd';
-            continue;
-        }
-        if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--")) {
-            fprintf(stderr, "attnc check: unknown option '%s' (see attnc check --help)\n", argv[i]);
-            return EXIT_USER;
-        }
-    }
-    bool files_only = false;
-    for (int i = 1; i < argc; i++) {
-        if (!files_only && !strcmp(argv[i], "--")) {
-            files_only = true;
-            continue;
-        }
-        if (!files_only && (!strcmp(argv[i], "--werror") || !strcmp(argv[i], "--dump")))
-            continue;
-        int s = check_file(argv[i], werror, dump);
+    check_opts o = {0};
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"check", check_table, (int)(sizeof check_table / sizeof check_table[0]), "recipe file", 1, -1};
+    int worst = cli_parse(&spec, argc, argv, &o, &ops);
+    target_arch arch = TARGET_HOST;
+    if (!worst && o.arch)
+        worst = cli_arch("check", o.arch, true, &arch);
+    if (worst)
+        return worst;
+    for (int i = 0; i < ops.n; i++) {
+        int s = check_file(files[i], &o, arch);
         worst = s > worst ? s : worst;
-        nfiles++;
-    }
-    if (nfiles == 0) {
-        fprintf(stderr, "attnc check: no recipe files given (see attnc check --help)\n");
-        return EXIT_USER;
     }
     return worst;
 }
@@ -144,7 +158,7 @@ static int run_check(int argc, char **argv)
 const cli_command cmd_check = {
     "check",
     "check recipes for errors",
-    "usage: attnc check [--werror] [--dump] FILE.attn...\n"
+    "usage: attnc check [--werror] [--dump] [--arch host|sm_80|sm_90a|...] FILE.attn...\n"
     "\n"
     "Parses and checks each recipe (syntax, names, types, mask-form arguments,\n"
     "tile legality) without compiling it. Problems are printed to stderr as\n"
@@ -155,6 +169,9 @@ const cli_command cmd_check = {
     "\n"
     "options:\n"
     "  --werror   treat warnings (e.g. a tile that cannot run on sm_80) as errors\n"
+    "  --arch A   also check that the recipe can run on A: host (the CPU backend) or a\n"
+    "             GPU (sm_80, sm_86, sm_89, sm_90, sm_90a); q/k/v in f32 run on the CPU\n"
+    "             only (an error for a GPU arch, a warning without --arch)\n"
     "  --dump     also print the typed recipe: family, mask as written and\n"
     "             expanded (prefix form), score, linear section, schedule\n"
     "\n"

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_arch.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "cli_recipe.h"
 #include "runtime/aot_recipe.h"
@@ -82,8 +84,7 @@ done:
 static int from_ptx(const compile_cli *o)
 {
     if (!o->entry || !o->signature || !o->grid || !o->block || !o->out_dir) {
-        fprintf(stderr, "attnc compile: --from-ptx needs --entry, --signature, --grid, --block and -o\n");
-        return EXIT_USER;
+        return cli_usage_error("compile", "--from-ptx needs --entry, --signature, --grid, --block and -o");
     }
     size_t len = 0;
     char *ptx = read_text(o->ptx, &len);
@@ -96,17 +97,6 @@ static int from_ptx(const compile_cli *o)
     return rc;
 }
 
-static bool parse_arch(const char *text, target_arch *out)
-{
-    if (!text || !strcmp(text, "sm_80"))
-        *out = TARGET_SM80;
-    else if (!strcmp(text, "sm_90a"))
-        *out = TARGET_SM90A;
-    else
-        return false;
-    return true;
-}
-
 /* --tuned: the tuning database's best for (recipe, arch, bucket of --shape). */
 static int tuned_schedule(const compile_cli *o, const cli_recipe *cr, const char *arch, schedule *s)
 {
@@ -117,11 +107,12 @@ static int tuned_schedule(const compile_cli *o, const cli_recipe *cr, const char
     char hash[33], bucket[64];
     int rc = EXIT_USER;
     const recipe *r = cr->r;
-    if (!o->shape || !tune_shape_parse(o->shape, r->grid_names, cr->grid_size_names, r->grid_ndim, &shape, &err)) {
-        fprintf(stderr, "attnc compile: --tuned needs --shape (the tuned shape bucket)%s%s\n", err.len ? ": " : "",
-                sb_cstr(&err));
+    if (!o->shape) {
+        cli_usage_error("compile", "--tuned needs --shape (the tuned shape bucket)");
         goto done;
     }
+    if (cli_tune_shape(cr, "compile", o->shape, &shape))
+        goto done;
     tune_recipe_hash(cr->text, cr->len, hash);
     tune_bucket(bucket, sizeof bucket, shape.batch, shape.heads, shape.tokens, shape.kv_tokens, r->head_dim);
     tune_db *db = tune_db_open(NULL, &note);
@@ -181,13 +172,11 @@ static int from_recipe(const compile_cli *o)
 {
     target_arch arch;
     if (!o->input || !o->aot || !o->out_dir) {
-        fprintf(stderr, "attnc compile: write attnc compile FILE --aot -o DIR (see --help)\n");
-        return EXIT_USER;
+        return cli_usage_error("compile", "write attnc compile FILE --aot -o DIR");
     }
-    if (!parse_arch(o->arch, &arch)) {
-        fprintf(stderr, "attnc compile: --arch %s: write sm_80 or sm_90a\n", o->arch);
+    arch = TARGET_SM80;
+    if (o->arch && cli_arch("compile", o->arch, false, &arch))
         return EXIT_USER;
-    }
     arena a;
     arena_init(&a, NULL);
     cli_recipe cr;
@@ -198,41 +187,35 @@ static int from_recipe(const compile_cli *o)
     return rc;
 }
 
-static bool take(int argc, char **argv, int *i, const char *flag, const char **dst)
-{
-    if (strcmp(argv[*i], flag) || *i + 1 >= argc)
-        return false;
-    *dst = argv[++*i];
-    return true;
-}
+static const cli_opt compile_table[] = {
+    CLI_FLAG("--aot", compile_cli, aot),
+    CLI_STR("-o", compile_cli, out_dir),
+    CLI_STR("--arch", compile_cli, arch),
+    CLI_STR("--schedule", compile_cli, schedule),
+    CLI_FLAG("--tuned", compile_cli, tuned),
+    CLI_STR("--shape", compile_cli, shape),
+    CLI_STR("--name", compile_cli, name),
+    CLI_STR("--from-ptx", compile_cli, ptx),
+    CLI_STR("--entry", compile_cli, entry),
+    CLI_STR("--signature", compile_cli, signature),
+    CLI_STR("--grid", compile_cli, grid),
+    CLI_STR("--block", compile_cli, block),
+    CLI_INT("--smem", compile_cli, smem, 0, 1 << 30),
+};
 
 static int run_compile(int argc, char **argv)
 {
     compile_cli o = {0};
-    const char *smem = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--aot"))
-            o.aot = true;
-        else if (!strcmp(argv[i], "--tuned"))
-            o.tuned = true;
-        else if (take(argc, argv, &i, "-o", &o.out_dir) || take(argc, argv, &i, "--arch", &o.arch) ||
-                 take(argc, argv, &i, "--schedule", &o.schedule) || take(argc, argv, &i, "--name", &o.name) ||
-                 take(argc, argv, &i, "--from-ptx", &o.ptx) || take(argc, argv, &i, "--entry", &o.entry) ||
-                 take(argc, argv, &i, "--signature", &o.signature) || take(argc, argv, &i, "--grid", &o.grid) ||
-                 take(argc, argv, &i, "--block", &o.block) || take(argc, argv, &i, "--shape", &o.shape) || take(argc, argv, &i, "--smem", &smem))
-            ;
-        else if (!o.input && argv[i][0] != '-')
-            o.input = argv[i];
-        else {
-            fprintf(stderr, "attnc compile: unexpected argument '%s' (see attnc compile --help)\n", argv[i]);
-            return EXIT_USER;
-        }
-    }
-    if (o.schedule && o.tuned) {
-        fprintf(stderr, "attnc compile: --schedule and --tuned exclude each other\n");
-        return EXIT_USER;
-    }
-    o.smem = smem ? atoi(smem) : 0;
+    const char *inputs[argc > 0 ? argc : 1];
+    cli_operands ops = {inputs, 0};
+    cli_spec spec = {"compile", compile_table, (int)(sizeof compile_table / sizeof compile_table[0]), "recipe file", 0,
+                     1};
+    int rc = cli_parse(&spec, argc, argv, &o, &ops);
+    if (rc)
+        return rc;
+    o.input = ops.n ? inputs[0] : NULL;
+    if (o.schedule && o.tuned)
+        return cli_usage_error("compile", "--schedule and --tuned exclude each other");
     return o.ptx ? from_ptx(&o) : from_recipe(&o);
 }
 
@@ -252,6 +235,7 @@ const cli_command cmd_compile = {
     "  --tuned           the tuning database's best for the bucket of --shape\n"
     "                    (e.g. --shape batch=2,heads=16,tokens=4096 or H=64,W=64)\n"
     "  --name NAME       C prefix and file name (default RECIPE_ARCH)\n"
+    "  --arch A          sm_80 (default) or sm_90a, or another name attnc ptx --help lists\n"
     "  --signature SIG   kernel parameters in order: NAME:TYPE, ... with TYPE one of\n"
     "                    ptr, ptr? (may be NULL), ptr/ALIGN, i32, i32>=MIN, i64, i64>=MIN, f32, f64\n"
     "  --grid G          three dims, each INT or NAME[*NAME][/INT] (ceiling division)\n\n"

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_arch.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
@@ -14,75 +16,45 @@ typedef struct ir_args {
     bool all, list;
 } ir_args;
 
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "attnc ir: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\n(attnc ir --help for usage)\n");
-    return EXIT_USER;
-}
-
-/* Accepts "--opt VALUE" and "--opt=VALUE". */
-static bool opt_value(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n))
-        return false;
-    if (argv[*i][n] == '=') {
-        *out = argv[*i] + n + 1;
-        return true;
-    }
-    if (argv[*i][n] != 0)
-        return false;
-    *out = *i + 1 < argc ? argv[++*i] : NULL;
-    return true;
-}
+static const cli_opt ir_table[] = {
+    CLI_STR("--after", ir_args, after),
+    CLI_STR("--schedule", ir_args, sched),
+    CLI_STR("--arch", ir_args, arch),
+    CLI_FLAG("--print-after-all", ir_args, all),
+    CLI_FLAG("--list-passes", ir_args, list),
+};
 
 static int parse_args(int argc, char **argv, ir_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *names[] = {"--after", "--schedule", "--arch"};
-        const char **dst[] = {&a->after, &a->sched, &a->arch};
-        int which = -1;
-        for (int j = 0; j < 3 && which < 0; j++) {
-            const char *opt = argv[i];
-            if (opt_value(argc, argv, &i, names[j], dst[j])) {
-                which = j;
-                if (!*dst[j])
-                    return usage_error("%s needs a value", opt);
-            }
-        }
-        if (which >= 0)
-            continue;
-        if (!strcmp(argv[i], "--print-after-all"))
-            a->all = true;
-        else if (!strcmp(argv[i], "--list-passes"))
-            a->list = true;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return usage_error("unknown option '%s'", argv[i]);
-        else if (a->file)
-            return usage_error("one recipe file at a time ('%s')", argv[i]);
-        else
-            a->file = argv[i];
-    }
-    return EXIT_OK;
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"ir", ir_table, (int)(sizeof ir_table / sizeof ir_table[0]), "recipe file", 0, 1};
+    int rc = cli_parse(&spec, argc, argv, a, &ops);
+    a->file = ops.n ? files[0] : NULL;
+    return rc;
+}
+
+/* "unknown pass 'fusin'; did you mean 'fusion'?" */
+static int unknown_pass(const char *name)
+{
+    const char *names[64];
+    int n = 0;
+    for (const pass_info *p = pass_table(); p->name && n < 64; p++)
+        names[n++] = p->name;
+    strbuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "unknown pass '%s'", name);
+    cli_did_you_mean(&sb, name, names, n);
+    sb_puts(&sb, " (attnc ir --list-passes lists them)");
+    int rc = cli_usage_error("ir", "%s", sb.failed ? "unknown pass" : sb_cstr(&sb));
+    sb_free(&sb);
+    return rc;
 }
 
 static void list_passes(void)
 {
     for (const pass_info *p = pass_table(); p->name; p++)
         printf("%-14s %s\n", p->name, p->summary);
-}
-
-static bool parse_arch(const char *s, target_arch *out)
-{
-    static const char *names[] = {"host", "sm_80", "sm_90a"};
-    for (int i = 0; i < 3; i++)
-        if (!s || !strcmp(s, names[i])) {
-            *out = (target_arch)i;
-            return true;
-        }
-    return false;
 }
 
 static const recipe *load_recipe(arena *ar, const char *file, int *status)
@@ -120,6 +92,9 @@ static int lower_and_print(const recipe *r, const ir_args *a, target_arch arch)
     if (a->sched && !schedule_parse(a->sched, nd, &s, &err)) {
         fprintf(stderr, "attnc ir: --schedule: %s\n", sb_cstr(&err));
         status = EXIT_USER;
+    } else if (!frontend_target_ok(r, arch, &err)) {
+        fprintf(stderr, "attnc ir: %s\n", sb_cstr(&err));
+        status = EXIT_USER;
     } else {
         sp = a->sched ? &s : NULL;
         schedule eff = pipeline_schedule(r, sp, arch);
@@ -155,13 +130,13 @@ static int run_ir(int argc, char **argv)
         list_passes();
         return EXIT_OK;
     }
-    target_arch arch;
-    if (!parse_arch(a.arch, &arch))
-        return usage_error("unknown --arch '%s' (host, sm_80, sm_90a)", a.arch);
+    target_arch arch = TARGET_HOST;
+    if (a.arch && cli_arch("ir", a.arch, true, &arch))
+        return EXIT_USER;
     if (a.after && !pass_find(a.after))
-        return usage_error("unknown pass '%s' (attnc ir --list-passes)", a.after);
+        return unknown_pass(a.after);
     if (!a.file)
-        return usage_error("%s", "a recipe file is needed");
+        return cli_usage_error("ir", "no recipe file given");
     arena ar;
     arena_init(&ar, NULL);
     const recipe *r = load_recipe(&ar, a.file, &status);
@@ -179,7 +154,8 @@ const cli_command cmd_ir = {
     "Lowers the recipe in FILE and prints its tile IR (docs/TILE_IR.md) after the\n"
     "last pass, or after PASS. --schedule overrides the recipe's `tile` section,\n"
     "e.g. \"q=8x16 kv=8x8 stages=2 warps=4\"; --arch picks the target (default host).\n"
-    "--print-after-all prints the IR after every pass; --list-passes lists them.\n\n"
+    "--print-after-all prints the IR after every pass; --list-passes lists them.\n"
+    "--arch also takes the GPU names attnc ptx --help lists.\n\n"
     "exit status: 0 ok, 1 user error, 2 internal error\n",
     run_ir,
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "gpu_compile.h"
 
@@ -11,37 +12,21 @@ typedef struct ptx_opts {
     const char *file, *arch, *out, *schedule;
 } ptx_opts;
 
+static const cli_opt ptx_table[] = {
+    CLI_STR("--arch", ptx_opts, arch),
+    CLI_STR("-o", ptx_opts, out),
+    CLI_STR("--schedule", ptx_opts, schedule),
+};
+
 static int parse_args(int argc, char **argv, ptx_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->arch = "sm_80";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = !strcmp(a, "--arch") ? &o->arch
-                         : !strcmp(a, "-o")     ? &o->out
-                         : !strcmp(a, "--schedule") ? &o->schedule
-                                                    : NULL;
-        if (dst) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "attnc ptx: %s needs a value\n", a);
-                return EXIT_USER;
-            }
-            *dst = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "attnc ptx: unknown option '%s' (see attnc ptx --help)\n", a);
-            return EXIT_USER;
-        } else if (!o->file) {
-            o->file = a;
-        } else {
-            fprintf(stderr, "attnc ptx: one recipe file at a time ('%s' is extra)\n", a);
-            return EXIT_USER;
-        }
-    }
-    if (!o->file) {
-        fprintf(stderr, "attnc ptx: no recipe file (usage: attnc ptx FILE --arch sm_80|sm_90a [-o OUT])\n");
-        return EXIT_USER;
-    }
-    return EXIT_OK;
+    *o = (ptx_opts){.arch = "sm_80"};
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"ptx", ptx_table, (int)(sizeof ptx_table / sizeof ptx_table[0]), "recipe file", 1, 1};
+    int rc = cli_parse(&spec, argc, argv, o, &ops);
+    o->file = rc ? NULL : files[0];
+    return rc;
 }
 
 static int write_ptx(const ptx_opts *o, gpu_compiled *g)
@@ -55,7 +40,7 @@ static int write_ptx(const ptx_opts *o, gpu_compiled *g)
     fprintf(f,
             "// attnc: kernel %s for %s; block %d threads; dynamic shared memory %d bytes;\n"
             "// grid (query tiles, heads, batch); query tile",
-            in->name, o->arch, in->threads, in->smem_bytes);
+            in->name, nvptx_arch_name(g->arch), in->threads, in->smem_bytes);
     for (int d = 0; d < in->ndims; d++)
         fprintf(f, "%s%d", d ? "x" : " ", in->q_tile[d]);
     fprintf(f, "\n");
@@ -91,6 +76,9 @@ const cli_command cmd_ptx = {
     "grid (query tiles, heads, batch). --arch defaults to sm_80 (runs on any GPU\n"
     "from Ampere on); sm_90a targets Hopper. --schedule overrides the recipe's\n"
     "`tile` section, e.g. \"q=128 kv=64 stages=2 warps=8\".\n\n"
+    "  --arch A   sm_80 or sm_90a; also sm_86, sm_87, sm_89, sm_100, sm_120 (sm_80 code)\n"
+    "             and sm_90 (sm_90a code), with a note on stderr. f32 recipes run on the\n"
+    "             CPU only (docs/recipe-language.md 3.2).\n""\n"
     "exit status: 0 written, 1 bad recipe or arguments, 2 not supported or internal error\n",
     run_ptx,
 };

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
+#include "cli_recipe.h"
 #include "commands.h"
+#include "run_params.h"
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
 #include "runtime/cuda_module.h"
@@ -16,7 +19,8 @@
 
 #define RUN_USAGE                                                                                      \
     "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--grad] [--seed N]\n"      \
-    "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n\n"               \
+    "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n"                   \
+    "                      [--param NAME=VALUE|NAME=@FILE]...\n\n"                                      \
     "Compiles FILE, runs it once on random inputs (uniform in [-2, 2), seeded) and prints\n"           \
     "the time. With --check it also computes the fp64 reference and prints the max abs\n"             \
     "and relative (L2) error of O and LSE; exit status 1 when they exceed the tolerance\n"            \
@@ -28,6 +32,12 @@
     "  --layout bhsd|bshd   memory order of q/k/v/o (default bhsd)\n"                                  \
     "  --seed N             random seed (default 1)\n"                                                 \
     "  --dump PREFIX        on a mismatch write PREFIX.o.txt / PREFIX.lse.txt\n"                       \
+    "  --param NAME=VALUE   set every element of param NAME to VALUE (an integer for\n"                 \
+    "                       i32/i64/u8 params, a number for f32/f16/bf16 ones); repeatable\n"           \
+    "  --param NAME=@FILE   the whole param from FILE: a NumPy .npy of exactly its shape\n"             \
+    "                       (np.save; ints for int params, numbers for float ones, converted)\n"        \
+    "                       or raw little-endian elements of its dtype (shape product of them)\n"       \
+    "                       Params not given are random (floats in [-1, 1), ints 0..2, u8 0/1).\n"    \
     "  --grad               run the backward too (random dO); with --check compare dq, dk, dv\n"     \
     "                       and every param gradient with the fp64 reference (CPU backend)\n\n"      \
     "Default shape (no --shape): batch=1, heads=2 (kv_heads=1 with GQA), tokens=200; grid\n"          \
@@ -38,62 +48,44 @@
 
 typedef struct run_opts {
     const char *file, *shape, *schedule, *dump;
-    attnc_backend backend;
-    bool check, bshd, grad;
+    int backend; /* attnc_backend: "cpu|cuda" is in its order */
+    int layout;  /* 0 bhsd, 1 bshd */
+    bool check, grad;
     uint64_t seed;
+    run_params params; /* --param NAME=VALUE|@FILE, repeated */
 } run_opts;
 
-static int usage_error(const char *msg, const char *arg)
+static bool add_param(void *o, const char *arg, strbuf *err)
 {
-    fprintf(stderr, "attnc run: %s%s%s\n\n%s", msg, arg ? " " : "", arg ? arg : "", RUN_USAGE);
-    return EXIT_USER;
+    return run_params_add(&((run_opts *)o)->params, arg, err);
 }
 
-static const char *next_value(int argc, char **argv, int *i)
-{
-    return *i + 1 < argc ? argv[++*i] : NULL;
-}
+static const cli_opt run_table[] = {
+    CLI_CHOICE("--backend", run_opts, backend, "cpu|cuda"),
+    CLI_STR("--shape", run_opts, shape),
+    CLI_FLAG("--check", run_opts, check),
+    CLI_FLAG("--grad", run_opts, grad),
+    CLI_U64("--seed", run_opts, seed),
+    CLI_STR("--schedule", run_opts, schedule),
+    CLI_CHOICE("--layout", run_opts, layout, "bhsd|bshd"),
+    CLI_STR("--dump", run_opts, dump),
+    CLI_FUNC("--param", add_param),
+};
 
 static int parse_args(int argc, char **argv, run_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--check"))
-            o->check = true;
-        else if (!strcmp(a, "--grad"))
-            o->grad = true;
-        else if (!strcmp(a, "--backend") || !strcmp(a, "--shape") || !strcmp(a, "--seed") ||
-                 !strcmp(a, "--schedule") || !strcmp(a, "--layout") ||
-                 !strcmp(a, "--dump")) {
-            if (!(v = next_value(argc, argv, &i)))
-                return usage_error("missing value after", a);
-            if (!strcmp(a, "--backend")) {
-                if (strcmp(v, "cpu") && strcmp(v, "cuda"))
-                    return usage_error("--backend must be cpu or cuda, not", v);
-                o->backend = !strcmp(v, "cuda") ? ATTNC_BACKEND_CUDA : ATTNC_BACKEND_CPU;
-            } else if (!strcmp(a, "--layout")) {
-                if (strcmp(v, "bhsd") && strcmp(v, "bshd"))
-                    return usage_error("--layout must be bhsd or bshd, not", v);
-                o->bshd = !strcmp(v, "bshd");
-            } else if (!strcmp(a, "--seed")) {
-                char *end;
-                o->seed = strtoull(v, &end, 10);
-                if (*end || !*v)
-                    return usage_error("--seed needs a number, not", v);
-            } else {
-                *(!strcmp(a, "--shape") ? &o->shape : !strcmp(a, "--schedule") ? &o->schedule : &o->dump) = v;
-            }
-        } else if (a[0] == '-') {
-            return usage_error("unknown option", a);
-        } else if (!o->file) {
-            o->file = a;
-        } else {
-            return usage_error("more than one recipe file:", a);
-        }
-    }
-    return o->file ? EXIT_OK : usage_error("no recipe file given", NULL);
+    *o = (run_opts){.seed = 1};
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"run", run_table, (int)(sizeof run_table / sizeof run_table[0]), "recipe file", 1, 1};
+    int rc = cli_parse(&spec, argc, argv, o, &ops);
+    o->file = rc ? NULL : files[0];
+    return rc;
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    return cli_usage_error("run", "%s%s%s", msg, arg ? " " : "", arg ? arg : "");
 }
 
 /* One "key=value" of --shape into the shape. */
@@ -106,8 +98,9 @@ static bool set_shape_key(const recipe *r, ref_shape *sh, const char *key, int64
             *std[i] = v;
             return true;
         }
-    for (int d = 0; d < r->grid_ndim; d++)
-        if (r->sizes[SZ_GRID0 + d].name && !strcmp(key, r->sizes[SZ_GRID0 + d].name)) {
+    for (int d = 0; d < r->grid_ndim; d++) /* dims the recipe fixes are not sizes */
+        if (r->sizes[SZ_GRID0 + d].fixed <= 0 && r->sizes[SZ_GRID0 + d].name &&
+            !strcmp(key, r->sizes[SZ_GRID0 + d].name)) {
             sh->grid[d] = v;
             return true;
         }
@@ -117,6 +110,26 @@ static bool set_shape_key(const recipe *r, ref_shape *sh, const char *key, int64
             return true;
         }
     return false;
+}
+
+/* "unknown size 'heds'; did you mean 'heads'?" with the recipe's names. */
+static int unknown_size(const recipe *r, const char *key)
+{
+    const char *names[5 + SZ_MAX] = {"batch", "heads", "kv_heads", "tokens", "kv_tokens"};
+    int n = 5;
+    for (int s = SZ_GRID0; s < r->nsizes && s < SZ_MAX; s++)
+        if (r->sizes[s].name && r->sizes[s].fixed <= 0 && (s >= SZ_EXTRA0 || s - SZ_GRID0 < r->grid_ndim))
+            names[n++] = r->sizes[s].name;
+    strbuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "--shape: unknown size '%s' (", key);
+    for (int i = 0; i < n; i++)
+        sb_printf(&sb, "%s%s", i ? ", " : "", names[i]);
+    sb_putc(&sb, ')');
+    cli_did_you_mean(&sb, key, names, n);
+    int rc = cli_usage_error("run", "%s", sb.failed ? "--shape: unknown size" : sb_cstr(&sb));
+    sb_free(&sb);
+    return rc;
 }
 
 static int parse_shape(const recipe *r, const char *text, ref_shape *sh)
@@ -132,8 +145,7 @@ static int parse_shape(const recipe *r, const char *text, ref_shape *sh)
             return usage_error("--shape wants key=positive integer, not", kv);
         *eq = 0;
         if (!set_shape_key(r, sh, kv, v))
-            return usage_error("--shape: unknown size (batch, heads, kv_heads, tokens, kv_tokens, grid dims, extras):",
-                               kv);
+            return unknown_size(r, kv);
     }
     if (r->grid_ndim > 0 && sh->tokens && sh->grid[0]) {
         int64_t prod = 1;
@@ -183,7 +195,7 @@ static void print_shape(const recipe *r, const ref_shape *sh, dtype dt)
     if (r->cross)
         printf(" kv_tokens=%lld", (long long)sz[SZ_KV_TOKENS]);
     for (int d = 0; d < r->grid_ndim; d++)
-        printf(" %s=%lld", r->sizes[SZ_GRID0 + d].name, (long long)sz[SZ_GRID0 + d]);
+        printf(" %s=%lld", cli_grid_dim_name(r, d), (long long)sz[SZ_GRID0 + d]);
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
         printf(" %s=%lld", r->sizes[s].name, (long long)sz[s]);
     printf(" head_dim=%d dtype=%s layout=%s\n", r->head_dim, dtype_name(dt), sh->bshd ? "bshd" : "bhsd");
@@ -198,7 +210,7 @@ static int exit_for(attnc_status st)
 static attnc_status build(attnc_context *ctx, attnc_recipe *rc, const run_opts *o, attnc_kernel **k)
 {
     attnc_build_options bo = ATTNC_BUILD_OPTIONS_INIT;
-    bo.backend = o->backend;
+    bo.backend = (attnc_backend)o->backend;
     bo.schedule = o->schedule;
     return attnc_kernel_build(k, ctx, rc, &bo);
 }
@@ -219,19 +231,25 @@ static int report(const ref_check_result *res, bool check)
     return res->ok ? EXIT_OK : EXIT_USER;
 }
 
-static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
+static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
 {
     recipe r = *attnc_recipe_typed(rc);
     ref_shape sh;
     ref_default_shape(&r, &sh);
-    sh.bshd = o->bshd;
+    sh.bshd = o->layout == 1;
     if (o->shape) {
         int rcode = parse_shape(&r, o->shape, &sh);
         if (rcode)
             return rcode;
     }
+    int64_t sizes[SZ_MAX];
+    ref_shape_sizes(&r, &sh, sizes);
+    int prc = run_params_load(&o->params, &r, sizes);
+    if (prc)
+        return prc;
     if (o->grad) /* cli/run_grad.c */
-        return run_grad(ctx, rc, &r, &sh, &(run_grad_opts){o->backend, o->schedule, o->seed, o->check});
+        return run_grad(ctx, rc, &r, &sh,
+                        &(run_grad_opts){(attnc_backend)o->backend, o->schedule, o->seed, o->check, run_params_fill, &o->params});
     attnc_kernel *k = NULL;
     attnc_status st = build(ctx, rc, o, &k);
     if (st) {
@@ -244,7 +262,8 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
     strbuf err;
     sb_init(&err);
     ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
-    ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL};
+    ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL,
+                         run_params_fill, &o->params};
     ref_check_result res;
     ref_check_kernel(k, &r, &sh, &co, &res);
     int code;
@@ -278,6 +297,7 @@ static int run_run(int argc, char **argv)
         code = st == ATTNC_ERR_IO ? EXIT_USER : exit_for(st);
     } else {
         code = run_loaded(ctx, rc, &o);
+        run_params_free(&o.params);
     }
     attnc_recipe_destroy(rc);
     attnc_context_destroy(ctx);

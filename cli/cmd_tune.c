@@ -8,9 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_arch.h"
+#include "cli_opts.h"
 #include "cli_recipe.h"
 #include "commands.h"
 #include "codegen/nvptx_kernel.h"
+#include "frontend/frontend.h"
 #include "runtime/autotune_bench.h"
 #include "runtime/cuda_module.h"
 
@@ -18,10 +21,10 @@
 
 typedef struct tune_cli {
     const char *file, *shape, *arch;
-    attnc_backend backend;
+    int backend; /* attnc_backend: "cpu|cuda" is in its order */
     tuner_options opts;
-    int max;
-    bool save, list;
+    int max, warmup;
+    bool no_save, list;
 } tune_cli;
 
 typedef struct progress {
@@ -49,38 +52,30 @@ static void on_progress(void *user, int done, int total, const tuner_result *las
     fflush(stderr);
 }
 
+static const cli_opt tune_table[] = {
+    CLI_STR("--shape", tune_cli, shape),
+    CLI_STR("--arch", tune_cli, arch),
+    CLI_CHOICE("--backend", tune_cli, backend, "cpu|cuda"),
+    CLI_DOUBLE("--budget", tune_cli, opts.budget_s, 0, 1e9),
+    CLI_INT("--repeats", tune_cli, opts.repeats, 1, 1000000),
+    CLI_INT("--warmup", tune_cli, warmup, 0, 1000000),
+    CLI_INT("--max", tune_cli, max, 1, 1000000),
+    CLI_FLAG("--no-save", tune_cli, no_save),
+    CLI_FLAG("--list", tune_cli, list),
+};
+
 static bool parse_args(int argc, char **argv, tune_cli *o)
 {
-    *o = (tune_cli){.backend = ATTNC_BACKEND_CUDA, .save = true};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--shape") && v)
-            o->shape = argv[++i];
-        else if (!strcmp(a, "--arch") && v)
-            o->arch = argv[++i];
-        else if (!strcmp(a, "--backend") && v && (!strcmp(v, "cpu") || !strcmp(v, "cuda")))
-            o->backend = !strcmp(argv[++i], "cpu") ? ATTNC_BACKEND_CPU : ATTNC_BACKEND_CUDA;
-        else if (!strcmp(a, "--budget") && v)
-            o->opts.budget_s = atof(argv[++i]);
-        else if (!strcmp(a, "--repeats") && v)
-            o->opts.repeats = atoi(argv[++i]);
-        else if (!strcmp(a, "--warmup") && v)
-            o->opts.warmup = atoi(argv[++i]) > 0 ? atoi(argv[i]) : -1;
-        else if (!strcmp(a, "--max") && v)
-            o->max = atoi(argv[++i]);
-        else if (!strcmp(a, "--no-save"))
-            o->save = false;
-        else if (!strcmp(a, "--list"))
-            o->list = true;
-        else if (!o->file && a[0] != '-')
-            o->file = a;
-        else {
-            fprintf(stderr, "attnc tune: unexpected argument '%s' (see attnc tune --help)\n", a);
-            return false;
-        }
-    }
-    if (!o->file || !o->shape) {
-        fprintf(stderr, "attnc tune: write attnc tune FILE --shape S (see --help)\n");
+    *o = (tune_cli){.backend = ATTNC_BACKEND_CUDA, .warmup = 2};
+    const char *files[argc > 0 ? argc : 1];
+    cli_operands ops = {files, 0};
+    cli_spec spec = {"tune", tune_table, (int)(sizeof tune_table / sizeof tune_table[0]), "recipe file", 1, 1};
+    if (cli_parse(&spec, argc, argv, o, &ops))
+        return false;
+    o->file = files[0];
+    o->opts.warmup = o->warmup > 0 ? o->warmup : -1; /* tuner_options: -1 is none, 0 the default */
+    if (!o->shape) {
+        cli_usage_error("tune", "--shape is needed (e.g. --shape batch=2,heads=16,tokens=4096)");
         return false;
     }
     return true;
@@ -94,17 +89,14 @@ static int pick_arch(const tune_cli *o, target_arch *arch, const char **name)
     int rc = EXIT_OK;
     if (o->backend == ATTNC_BACKEND_CPU)
         *arch = TARGET_HOST;
-    else if (o->arch && (!strcmp(o->arch, "sm_80") || !strcmp(o->arch, "sm_90a")))
-        *arch = !strcmp(o->arch, "sm_80") ? TARGET_SM80 : TARGET_SM90A;
-    else if (o->arch) {
-        fprintf(stderr, "attnc tune: --arch %s: write sm_80 or sm_90a\n", o->arch);
-        rc = EXIT_USER;
-    } else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
+    else if (o->arch)
+        rc = cli_arch("tune", o->arch, false, arch);
+    else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
         fprintf(stderr, "attnc tune: needs the CUDA backend and a GPU (%s); use --backend cpu to tune for the host\n",
                 err.len ? sb_cstr(&err) : "not in this build");
         rc = EXIT_INTERNAL;
     }
-    *name = *arch == TARGET_HOST ? "host" : *arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    *name = *arch == TARGET_HOST ? "host" : nvptx_arch_name(*arch);
     sb_free(&err);
     return rc;
 }
@@ -125,10 +117,10 @@ static int report(const tune_cli *o, const cli_recipe *cr, const char *arch, con
         fprintf(stderr, "attnc tune: no candidate could be timed\n");
     else
         printf("best: %s  %.2f us  (%s, %s, bucket %s)\n", res[best].text, res[best].median_us, cr->r->name, arch, bucket);
-    tune_db *db = best >= 0 && o->save ? tune_db_open(NULL, &msg) : NULL;
+    tune_db *db = best >= 0 && !o->no_save ? tune_db_open(NULL, &msg) : NULL;
     if (db && tuner_record(db, hash, arch, bucket, res, n, best, &msg))
         printf("saved to %s\n", tune_db_path(db));
-    else if (best >= 0 && o->save)
+    else if (best >= 0 && !o->no_save)
         rc = EXIT_INTERNAL;
     if (msg.len)
         fprintf(stderr, "attnc tune: %s\n", sb_cstr(&msg));
@@ -138,13 +130,13 @@ static int report(const tune_cli *o, const cli_recipe *cr, const char *arch, con
     return rc;
 }
 
-static void list_candidates(const schedule *c, int n)
+static void list_candidates(const schedule *c, int n, bool linear)
 {
     strbuf t;
     sb_init(&t);
     for (int i = 0; i < n; i++) {
         sb_clear(&t);
-        schedule_print(&t, &c[i]);
+        schedule_print_for(&t, &c[i], linear);
         printf("%s\n", sb_cstr(&t));
     }
     sb_free(&t);
@@ -188,23 +180,25 @@ static int tune(const tune_cli *o, const cli_recipe *cr, target_arch arch, const
     if (o->max > 0 && n > o->max)
         n = o->max;
     if (o->list) {
-        list_candidates(c, n);
+        list_candidates(c, n, r->family == FAMILY_LINEAR);
         code = EXIT_OK;
         goto done;
     }
     attnc_status st = attnc_recipe_from_file(&rc, ctx, o->file);
     if (!st)
-        st = tune_bench_create(&bench, ctx, rc, o->backend, arch == TARGET_HOST ? NULL : arch_name, sh, &err);
+        st = tune_bench_create(&bench, ctx, rc, (attnc_backend)o->backend, arch == TARGET_HOST ? NULL : arch_name, sh, &err);
     if (st) {
         fprintf(stderr, "attnc tune: %s: %s\n", attnc_status_string(st), err.len ? sb_cstr(&err) : attnc_context_errmsg(ctx));
         code = st == ATTNC_ERR_UNSUPPORTED || st == ATTNC_ERR_RECIPE ? EXIT_USER : EXIT_INTERNAL;
         goto done;
     }
+    tuner_options opts = o->opts;
+    opts.linear = r->family == FAMILY_LINEAR;
     progress p = {isatty(2) != 0, -1};
     tuner_hooks h = tune_bench_hooks(bench);
     h.progress = on_progress;
     h.progress_user = &p;
-    code = report(o, cr, arch_name, sh, res, n, tuner_run(c, n, &o->opts, &h, res));
+    code = report(o, cr, arch_name, sh, res, n, tuner_run(c, n, &opts, &h, res));
 done:
     tune_bench_destroy(bench);
     attnc_recipe_destroy(rc);
@@ -229,12 +223,14 @@ static int run_tune(int argc, char **argv)
     tune_shape sh;
     strbuf err;
     sb_init(&err);
-    if (rc == EXIT_OK && !tune_shape_parse(o.shape, cr.r->grid_names, cr.grid_size_names, cr.r->grid_ndim, &sh, &err)) {
+    if (rc == EXIT_OK)
+        rc = cli_tune_shape(&cr, "tune", o.shape, &sh);
+    if (rc == EXIT_OK)
+        rc = pick_arch(&o, &arch, &arch_name);
+    if (rc == EXIT_OK && !frontend_target_ok(cr.r, arch, &err)) {
         fprintf(stderr, "attnc tune: %s\n", sb_cstr(&err));
         rc = EXIT_USER;
     }
-    if (rc == EXIT_OK)
-        rc = pick_arch(&o, &arch, &arch_name);
     if (rc == EXIT_OK)
         rc = tune(&o, &cr, arch, arch_name, &sh);
     sb_free(&err);
@@ -258,6 +254,7 @@ const cli_command cmd_tune = {
     "                grid dims by name (H=64,W=64); bucket: tokens and batch*heads rounded\n"
     "                up to powers of two, head dim exact\n"
     "  --backend     cuda (default; needs a GPU) or cpu (tunes for the host)\n"
+    "  --arch A      tune for A instead of the GPU's own arch (names: attnc ptx --help)\n"
     "  --budget SEC  stop starting new candidates after SEC seconds\n"
     "  --max N       only the N best-ranked candidates (the default schedule first, then\n"
     "                a cost model: occupancy, distance from the default; docs/runtime.md);\n"

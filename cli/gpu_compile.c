@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_arch.h"
 #include "commands.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
@@ -19,12 +20,8 @@ static double now_ms(void)
 
 static int pick_arch(gpu_compiled *g, const char *cmd, const char *arch)
 {
-    if (arch) {
-        if (nvptx_arch_parse(arch, &g->arch))
-            return EXIT_OK;
-        fprintf(stderr, "attnc %s: unknown arch '%s' (write sm_80 or sm_90a)\n", cmd, arch);
-        return EXIT_USER;
-    }
+    if (arch)
+        return cli_arch(cmd, arch, false, &g->arch);
     strbuf err;
     sb_init(&err);
     attnc_status st = cuda_device_arch(&g->arch, &err);
@@ -70,6 +67,11 @@ static int lower(gpu_compiled *g, const char *cmd, const char *sched_spec)
     int nd = g->r->grid_ndim > 0 ? g->r->grid_ndim : 1;
     if (sched_spec && !schedule_parse(sched_spec, nd, &s, &err)) {
         fprintf(stderr, "attnc %s: --schedule: %s\n", cmd, sb_cstr(&err));
+        sb_free(&err);
+        return EXIT_USER;
+    }
+    if (!frontend_target_ok(g->r, g->arch, &err)) {
+        fprintf(stderr, "attnc %s: %s\n", cmd, sb_cstr(&err));
         sb_free(&err);
         return EXIT_USER;
     }

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "runtime/include/attnc.h"
+#include "support/suggest.h"
 
 const cli_command *const cli_commands[] = {
     &cmd_check, &cmd_ir, &cmd_ptx, &cmd_run, &cmd_bench, &cmd_tune, &cmd_compile, &cmd_cache, NULL,
@@ -27,7 +28,9 @@ static void print_main_help(FILE *f)
             attnc_version());
     for (int i = 0; cli_commands[i]; i++)
         fprintf(f, "  %-9s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
-    fprintf(f, "\nexit status: 0 success, 1 user error (bad recipe or arguments), "
+    fprintf(f, "\noptions take values as --opt VALUE or --opt=VALUE (-o VALUE or -oVALUE) and may come\n"
+               "before or after the recipe file; -- ends the options.\n"
+               "\nexit status: 0 success, 1 user error (bad recipe or arguments), "
                "2 internal or environment error\n");
 }
 
@@ -55,7 +58,14 @@ int main(int argc, char **argv)
         }
         return c->run(argc - 1, argv + 1);
     }
-    fprintf(stderr, "attnc: unknown command '%s'\n\n", argv[1]);
-    print_main_help(stderr);
+    const char *names[16];
+    int n = 0;
+    for (int i = 0; cli_commands[i] && n < 16; i++)
+        names[n++] = cli_commands[i]->name;
+    const char *near = suggest_nearest(argv[1], names, n);
+    fprintf(stderr, "attnc: unknown %s '%s'", argv[1][0] == '-' ? "option" : "command", argv[1]);
+    if (near)
+        fprintf(stderr, "; did you mean '%s'?", near);
+    fprintf(stderr, "\nsee attnc --help\n");
     return EXIT_USER;
 }

@@ -15,6 +15,9 @@ typedef struct run_grad_opts {
     const char *schedule; /* NULL: the recipe's */
     uint64_t seed;
     bool check;
+    /* --param values (ref_check_opts.set_param), NULL: random */
+    bool (*set_param)(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap);
+    void *set_param_user;
 } run_grad_opts;
 
 /* Runs rc (typed recipe r) under shape sh; prints what ran and, with check,

@@ -128,19 +128,26 @@ static bool emit_for_body(hgen *g, const tir_op *op, const hval *rg, const hval 
     return ok;
 }
 
-/* Emits the body once per kv tile of the range (nested per dim). */
-static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox, int d)
+/* Emits the body once per kv tile of the range: one loop per dim, nested
+ * outermost first. The range check keeps every index below SCHED_MAX_DIMS
+ * (the size of the box and range arrays) whatever g->nd holds. */
+static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox)
 {
-    if (d == g->nd)
-        return emit_for_body(g, op, rg, kbox);
-    LLVMValueRef end = LLVMBuildAdd(g->b, rg->rhi[d], hc_i64(g, 1), "");
-    hloop l = hgen_loop_begin(g, rg->rlo[d], end);
-    LLVMValueRef iv = l.iv;
-    if (op->reverse) /* rhi first: rlo + rhi - iv */
-        iv = LLVMBuildSub(g->b, LLVMBuildAdd(g->b, rg->rlo[d], rg->rhi[d], ""), l.iv, "");
-    kbox->lo[d] = LLVMBuildMul(g->b, iv, hc_i64(g, kbox->ext[d]), "");
-    bool ok = emit_for_dims(g, op, rg, kbox, d + 1);
-    hgen_loop_end(g, &l);
+    int nd = g->nd;
+    if (nd < 1 || nd > SCHED_MAX_DIMS)
+        return hgen_fail(g, "internal error: host codegen: a for over %d dims (1..%d)", nd, SCHED_MAX_DIMS);
+    hloop loops[SCHED_MAX_DIMS];
+    for (int d = 0; d < nd; d++) {
+        LLVMValueRef end = LLVMBuildAdd(g->b, rg->rhi[d], hc_i64(g, 1), "");
+        loops[d] = hgen_loop_begin(g, rg->rlo[d], end);
+        LLVMValueRef iv = loops[d].iv;
+        if (op->reverse) /* rhi first: rlo + rhi - iv */
+            iv = LLVMBuildSub(g->b, LLVMBuildAdd(g->b, rg->rlo[d], rg->rhi[d], ""), iv, "");
+        kbox->lo[d] = LLVMBuildMul(g->b, iv, hc_i64(g, kbox->ext[d]), "");
+    }
+    bool ok = emit_for_body(g, op, rg, kbox);
+    for (int d = nd - 1; d >= 0; d--)
+        hgen_loop_end(g, &loops[d]);
     return ok;
 }
 
@@ -170,7 +177,7 @@ static bool emit_for(hgen *g, const tir_op *op)
     int saved_n = g->nyield;
     g->yield_to = args;
     g->nyield = n;
-    bool ok = rg->qrange ? host_bwd_for_q(g, op, rg, kbox) : emit_for_dims(g, op, rg, kbox, 0);
+    bool ok = rg->qrange ? host_bwd_for_q(g, op, rg, kbox) : emit_for_dims(g, op, rg, kbox);
     g->yield_to = saved;
     g->nyield = saved_n;
     for (int i = 0; ok && i < n && i < op->nresults; i++) {

@@ -60,9 +60,14 @@ typedef struct nvptx_kernel_info {
 
 /* "sm_80" / "sm_90a"; NULL for the host. */
 const char *nvptx_arch_name(target_arch arch);
-/* "sm_80" (also sm_86, sm_89) -> TARGET_SM80; "sm_90a" (also sm_90) ->
- * TARGET_SM90A. False for other names. */
+/* "sm_80" (also sm_86, sm_87, sm_89, sm_100, sm_120) -> TARGET_SM80;
+ * "sm_90a" (also sm_90) -> TARGET_SM90A. False for other names. One table (nvptx_target.c) holds
+ * them: a name whose nvptx_arch_name() differs gets that arch's code. */
 bool nvptx_arch_parse(const char *name, target_arch *out);
+/* The accepted names, in order (at most cap); returns how many. */
+int nvptx_arch_names(const char **names, int cap);
+/* Appends the accepted names: "sm_80, sm_86, ...". */
+void nvptx_arch_list(strbuf *sb);
 
 /* Emits PTX for kernel k (lowered from recipe r) on arch. Returns
  * NVPTX_UNSUPPORTED (with the reason) for kernels no strategy handles yet. */

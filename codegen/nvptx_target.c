@@ -29,19 +29,41 @@ const char *nvptx_arch_name(target_arch arch)
     }
 }
 
+/* Every --arch name accepted, and the code each gets: sm_80 code runs on
+ * every GPU from Ampere on (sm_86, sm_87, sm_89, and Blackwell's sm_100 and
+ * sm_120 through the driver's JIT, as cuda_device_arch picks for them);
+ * sm_90 takes sm_90a's, whose wgmma only Hopper has. */
+static const struct {
+    const char *name;
+    target_arch arch;
+} arch_names[] = {
+    {"sm_80", TARGET_SM80},  {"sm_86", TARGET_SM80},   {"sm_87", TARGET_SM80},  {"sm_89", TARGET_SM80},
+    {"sm_90", TARGET_SM90A}, {"sm_90a", TARGET_SM90A}, {"sm_100", TARGET_SM80}, {"sm_120", TARGET_SM80},
+};
+enum { NARCH_NAMES = sizeof arch_names / sizeof arch_names[0] };
+
 bool nvptx_arch_parse(const char *name, target_arch *out)
 {
-    if (!name)
-        return false;
-    if (!strcmp(name, "sm_80") || !strcmp(name, "sm_86") || !strcmp(name, "sm_89")) {
-        *out = TARGET_SM80;
-        return true;
-    }
-    if (!strcmp(name, "sm_90a") || !strcmp(name, "sm_90")) {
-        *out = TARGET_SM90A;
-        return true;
-    }
+    for (int i = 0; name && i < NARCH_NAMES; i++)
+        if (!strcmp(name, arch_names[i].name)) {
+            *out = arch_names[i].arch;
+            return true;
+        }
     return false;
+}
+
+int nvptx_arch_names(const char **names, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < NARCH_NAMES && n < cap; i++)
+        names[n++] = arch_names[i].name;
+    return n;
+}
+
+void nvptx_arch_list(strbuf *sb)
+{
+    for (int i = 0; i < NARCH_NAMES; i++)
+        sb_printf(sb, "%s%s", i ? ", " : "", arch_names[i].name);
 }
 
 /* 32-bit shared-memory addresses: every ldmatrix/cp.async address is one

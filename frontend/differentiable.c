@@ -13,32 +13,36 @@ static const expr_origin *origin_of(const recipe *r, const expr *e)
     return NULL;
 }
 
-/* Depth-first search for target below e; *best is the innermost written node
- * on the path found. Depth is bounded by the front end's nesting limit. */
-static bool find_path(const recipe *r, const expr *e, const expr *target, const expr_origin **best, int depth)
+enum { MAX_PATH = 1024 }; /* well above the front end's nesting limit */
+
+/* Depth-first search for target below e; path[0..*len) receives the nodes
+ * from e down to target. Scores nest at most SYN_MAX_DEPTH deep, and their
+ * shared subtrees are small (softcap's cap), so the walk stays short. */
+static bool find_path(const expr *e, const expr *target, const expr **path, int *len)
 {
-    if (!e || depth > 4096)
+    if (!e || *len >= MAX_PATH)
         return false;
-    const expr_origin *o = origin_of(r, e);
-    if (e == target) {
-        if (o)
-            *best = o;
+    path[(*len)++] = e;
+    if (e == target)
         return true;
-    }
     for (int i = 0; i < e->nargs; i++)
-        if (find_path(r, e->args[i], target, best, depth + 1)) {
-            if (o && !*best)
-                *best = o;
+        if (find_path(e->args[i], target, path, len))
             return true;
-        }
+    (*len)--;
     return false;
 }
 
 src_loc recipe_score_span(const recipe *r, const expr *e)
 {
-    const expr_origin *best = NULL;
-    if (e && find_path(r, r->score, e, &best, 0) && best)
-        return best->span;
+    const expr *path[MAX_PATH];
+    int len = 0;
+    if (!e || !find_path(r->score, e, path, &len))
+        return r->score_loc;
+    for (int i = len - 1; i >= 0; i--) { /* the innermost written node */
+        const expr_origin *o = origin_of(r, path[i]);
+        if (o)
+            return o->span;
+    }
     return r->score_loc;
 }
 

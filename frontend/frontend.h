@@ -23,4 +23,12 @@ recipe *frontend_parse(arena *a, const char *file, const char *text, size_t len,
  * Returns NULL and sets errno-style text in err_out (static) on failure. */
 char *frontend_read_file(arena *a, const char *path, size_t *len, const char **err_out);
 
+/* Whether r can run on arch at all: NULL when it can, else why in one line
+ * (with what to write instead), located at *loc. Today: q/k/v in f32 run
+ * on the CPU backend only (TARGET_HOST). */
+const char *frontend_target_problem(const recipe *r, target_arch arch, src_loc *loc);
+
+/* The same as "FILE:LINE:COL: why" into err; true when r can run on arch. */
+bool frontend_target_ok(const recipe *r, target_arch arch, strbuf *err);
+
 #endif

@@ -116,6 +116,7 @@ typedef struct recipe {
     /* Where sections were written, for later diagnostics (window larger than
      * a grid bound at launch, illegal schedule ...). */
     src_loc mask_loc, score_loc, tile_loc;
+    src_loc qkv_dtype_loc; /* q's element type (GPU targets refuse f32) */
 } recipe;
 
 #endif

@@ -13,6 +13,11 @@
 
 #include "sema.h"
 
+bool fe_diag_full(const diag_list *d)
+{
+    return d->errors >= (d->max_errors > 0 ? d->max_errors : 50);
+}
+
 static const char *const dtype_words[] = {"bf16", "f16", "f32", "i32", "i64", "u8"};
 
 /* A dtype by name, or -1 after reporting. max_dt limits it (DT_F32: q/k/v). */
@@ -173,6 +178,7 @@ static void check_inputs(sema *S)
             return;
         }
     r->qkv_dtype = (dtype)dts[0];
+    r->qkv_dtype_loc = seen.decl[0]->dtype_loc;
     r->head_dim = (int)qd[3].num;
     r->head_dim_v = (int)vd[3].num;
     r->gqa = !strcmp(kd[1].name, "kv_heads");

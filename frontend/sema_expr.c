@@ -9,9 +9,11 @@
  * PARAM[i, ...] reads a runtime tensor; NAME(...) calls a function or form.
  * Types: bool, int, float; int mixes into float; logic needs bool.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sema.h"
 
@@ -79,14 +81,33 @@ static const char *nearest_name(const sema *S, const char *name)
     return fe_suggest(name, cands, n);
 }
 
+/* A name that reads like a size or a param — capitalised (P, T, Window) or
+ * one letter — is no misspelling of a short reserved word ('P' is not 'q'):
+ * only a same-letters-other-case name ('Tokens' for 'tokens') counts. */
+static bool plausible_typo(const char *name, const char *near)
+{
+    bool sizeish = isupper((unsigned char)name[0]) || !name[1];
+    return near && (!sizeish || (name[1] && !strcasecmp(near, name)));
+}
+
 static expr *unknown_name(sema *S, const node *n)
 {
     if (fe_diag_full(S->d))
         return NULL;
     const char *near = nearest_name(S, n->name);
-    char hint[96];
-    snprintf(hint, sizeof hint, "write '%s'", near ? near : "");
-    diag_error(S->d, n->loc, near ? hint : NULL, "unknown name '%s'", n->name);
+    strbuf hint;
+    sb_init(&hint);
+    if (plausible_typo(n->name, near))
+        sb_printf(&hint, "write '%s'", near);
+    else if (n->kind == N_INDEX) /* what a new name needs: a tensor param, a scalar param or a size */
+        sb_printf(&hint, "declare it: 'param %s : %s [...]' (a tensor given at launch, one extent per index)", n->name,
+                  S->ctx == CTX_MASK ? "i32" : "f32");
+    else
+        sb_printf(&hint, "declare it: 'param %s : %s' (a value given at launch), or make it a size by naming it in "
+                         "a param's shape",
+                  n->name, S->ctx == CTX_MASK ? "i32" : "f32");
+    diag_error(S->d, n->loc, hint.failed ? NULL : sb_cstr(&hint), "unknown name '%s'", n->name);
+    sb_free(&hint);
     return NULL;
 }
 

@@ -16,6 +16,7 @@
 
 #include "../support/arena.h"
 #include "../support/diag.h"
+#include "../support/suggest.h"
 #include "recipe.h"
 
 /* Limits that keep hostile input from exhausting the stack or memory. */
@@ -183,8 +184,12 @@ const char *fe_token_desc(arena *a, const token *t);
 
 /* ---- semantic checks (sema*.c) ---- */
 
-/* The nearest of `names` to `word` by edit distance, or NULL if none is close. */
-const char *fe_suggest(const char *word, const char *const *names, int n);
+/* The nearest of `names` to `word` by edit distance, or NULL if none is
+ * close (support/suggest.h, shared with the CLI). */
+static inline const char *fe_suggest(const char *word, const char *const *names, int n)
+{
+    return suggest_nearest(word, names, n);
+}
 
 /* True once the diagnostic list takes no more errors: callers skip costly
  * work (suggestions) whose result would be dropped. */

@@ -150,7 +150,7 @@ static void print_extents(strbuf *out, const int *e, int n)
         sb_printf(out, i ? "x%d" : "%d", e[i]);
 }
 
-void schedule_print(strbuf *out, const schedule *s)
+static void print_fields(strbuf *out, const schedule *s, bool linear_keys)
 {
     if (s->is_auto) {
         sb_puts(out, "auto");
@@ -160,10 +160,22 @@ void schedule_print(strbuf *out, const schedule *s)
     print_extents(out, s->q_tile, s->ndims);
     sb_puts(out, " kv=");
     print_extents(out, s->kv_tile, s->ndims);
-    sb_printf(out, " stages=%d warps=%d block=%d inter=%s", s->stages, s->warps, s->linear_block,
-              s->inter == INTER_STATE ? "state" : s->inter == INTER_CHUNKED ? "chunked" : "chain");
+    sb_printf(out, " stages=%d warps=%d", s->stages, s->warps);
+    if (linear_keys)
+        sb_printf(out, " block=%d inter=%s", s->linear_block,
+                  s->inter == INTER_STATE ? "state" : s->inter == INTER_CHUNKED ? "chunked" : "chain");
     static const char *const mma_names[] = {"", " mma=sync", " mma=wgmma", " mma=wgmma_ws"};
     sb_puts(out, mma_names[s->mma]);
+}
+
+void schedule_print(strbuf *out, const schedule *s)
+{
+    print_fields(out, s, true);
+}
+
+void schedule_print_for(strbuf *out, const schedule *s, bool linear)
+{
+    print_fields(out, s, linear);
 }
 
 static bool pow2(int v)

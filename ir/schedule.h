@@ -54,7 +54,13 @@ schedule schedule_default(int ndims, target_arch arch, bool linear);
 /* Parses "q=64 kv=64 stages=2 warps=4" or "q=8x16 kv=8x8 ..." or "auto".
  * Returns false with a message in err on a malformed spec. */
 bool schedule_parse(const char *spec, int ndims, schedule *out, strbuf *err);
+/* Every field, as schedule_parse reads it back: the form cache keys and
+ * tuning records are made of. */
 void schedule_print(strbuf *out, const schedule *s);
+/* What a kernel of the family uses: block= and inter= only for linear
+ * attention (softmax kernels ignore them). Parses back to the same kernel;
+ * the text for people (attnc ir/run/bench/tune, attnc_kernel_schedule). */
+void schedule_print_for(strbuf *out, const schedule *s, bool linear);
 
 /* Legality for a target, independent of any recipe: tile extents positive
  * and powers of two, MMA granularity on GPUs (query tile tokens a multiple of

@@ -277,7 +277,7 @@ void tir_print(strbuf *out, tir_kernel *k)
     if (k->programs == PROG_ELEMS)
         sb_printf(out, " elems_param=%d", k->param);
     sb_puts(out, " schedule=\"");
-    schedule_print(out, &k->sched);
+    schedule_print_for(out, &k->sched, k->family != 0); /* 0: softmax, as tir_family_names */
     sb_puts(out, "\"\n");
     for (int i = 0; i < k->nparams; i++)
         sb_printf(out, "param %s %s\n", param_namer(k, i), dtype_name(k->param_dtypes[i]));

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "../frontend/frontend.h"
 #include "lower_common.h"
 #include "passes.h"
 
@@ -90,6 +91,8 @@ schedule pipeline_schedule(const recipe *r, const schedule *s, target_arch arch)
 
 static bool check_schedule(const recipe *r, const schedule *s, target_arch arch, strbuf *err)
 {
+    if (!frontend_target_ok(r, arch, err)) /* before the schedule: f32 on a GPU is no tiling problem */
+        return false;
     int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
     if (s->ndims != nd) {
         sb_printf(err, "schedule has %d tile dims but the recipe's token grid has %d", s->ndims, nd);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../codegen/nvptx_kernel.h"
+#include "../frontend/frontend.h"
 #include "../passes/pipeline.h"
 #include "api_backend.h"
 #include "block_table.h"
@@ -18,7 +19,7 @@ static void set_schedule_text(attnc_kernel *k)
 {
     strbuf sb;
     sb_init(&sb);
-    schedule_print(&sb, &k->sched);
+    schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
     snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
     sb_free(&sb);
 }
@@ -76,6 +77,8 @@ static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o,
                      "build it with backend ATTNC_BACKEND_CPU");
         return ATTNC_ERR_UNSUPPORTED;
     }
+    if (o->backend == ATTNC_BACKEND_CUDA && !frontend_target_ok(k->r, TARGET_SM80, err))
+        return ATTNC_ERR_UNSUPPORTED; /* f32 q/k/v: the CPU backend only (before any schedule check) */
     attnc_status st = resolve_schedule(k, o, err);
     if (st)
         return st;

@@ -99,7 +99,7 @@ static attnc_kernel *decide(attnc_kernel *k, const launch_problem *p, const char
     tune_result res = pick(k, p, &s, &msg);
     attnc_kernel *v = NULL;
     if (res == TUNE_FOUND) {
-        schedule_print(&text, &s);
+        schedule_print_for(&text, &s, k->r->family == FAMILY_LINEAR); /* as k->sched_text */
         snprintf(slot->sched_text, sizeof slot->sched_text, "%s", text.failed ? "" : sb_cstr(&text));
         if (slot->sched_text[0] && strcmp(slot->sched_text, k->sched_text)) {
             v = existing_variant(k, slot->sched_text);

@@ -87,7 +87,7 @@ static void time_candidate(const tuner_options *o, const tuner_hooks *h, tuner_r
     r->median_us = median(v, n);
 }
 
-static void init_result(tuner_result *r, const schedule *s)
+static void init_result(tuner_result *r, const schedule *s, bool linear)
 {
     memset(r, 0, sizeof *r);
     r->sched = *s;
@@ -95,7 +95,7 @@ static void init_result(tuner_result *r, const schedule *s)
     r->median_us = r->min_us = -1;
     strbuf t;
     sb_init(&t);
-    schedule_print(&t, s);
+    schedule_print_for(&t, s, linear);
     snprintf(r->text, sizeof r->text, "%s", sb_cstr(&t));
     sb_free(&t);
 }
@@ -109,7 +109,7 @@ int tuner_run(const schedule *cands, int n, const tuner_options *opts, const tun
     sb_init(&why);
     for (int i = 0; i < n; i++) {
         tuner_result *r = &results[i];
-        init_result(r, &cands[i]);
+        init_result(r, &cands[i], o.linear);
         if (o.budget_s > 0 && now_s() - start > o.budget_s) {
             sb_printf(&why, "time budget of %g s spent", o.budget_s);
         } else if (!h->prepare || h->prepare(h->user, &cands[i], &why)) {

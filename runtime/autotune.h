@@ -59,6 +59,7 @@ typedef struct tuner_options {
     int early_stop_after;     /* 0: 3 */
     double early_stop_factor; /* 0: 3.0 */
     double budget_s;          /* 0: no limit */
+    bool linear;              /* candidates of a linear recipe: their text shows block= and inter= */
 } tuner_options;
 
 /* Runs every candidate (results has n slots). Returns the index of the

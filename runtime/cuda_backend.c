@@ -80,7 +80,9 @@ static attnc_status pick_arch(const attnc_build_options *o, target_arch *arch, s
         return cuda_device_arch(arch, err);
     if (nvptx_arch_parse(o->arch, arch))
         return ATTNC_OK;
-    sb_printf(err, "unknown CUDA arch '%s' (sm_80 or sm_90a)", o->arch);
+    sb_printf(err, "unknown CUDA arch '%s' (accepted: ", o->arch);
+    nvptx_arch_list(err);
+    sb_putc(err, ')');
     return ATTNC_ERR_INVALID_ARGUMENT;
 }
 
@@ -92,7 +94,7 @@ static void gpu_schedule(attnc_kernel *k, const attnc_build_options *o, target_a
     k->sched = nvptx_default_schedule(k->r, arch);
     strbuf sb;
     sb_init(&sb);
-    schedule_print(&sb, &k->sched);
+    schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
     snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
     sb_free(&sb);
 }

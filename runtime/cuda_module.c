@@ -245,7 +245,9 @@ attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const re
     attnc_status st;
     if (arch) {
         if (!nvptx_arch_parse(arch, &ta)) {
-            sb_printf(err, "unknown GPU arch '%s' (sm_80 or sm_90a)", arch);
+            sb_printf(err, "unknown GPU arch '%s' (accepted: ", arch);
+            nvptx_arch_list(err);
+            sb_putc(err, ')');
             return ATTNC_ERR_INVALID_ARGUMENT;
         }
     } else if ((st = cuda_device_arch(&ta, err))) {

@@ -151,7 +151,9 @@ typedef struct attnc_build_options {
     attnc_backend backend;   /* default CPU */
     const char *schedule;    /* NULL: the recipe's `tile` section (auto: default or tuned);
                                 else e.g. "q=64 kv=64 stages=2 warps=4" or "q=8x16 kv=8x8" */
-    const char *arch;        /* CUDA: "sm_80", "sm_90a" or NULL for the device's */
+    const char *arch;        /* CUDA: "sm_80", "sm_90a" (also sm_86, sm_87, sm_89, sm_100,
+                                sm_120: sm_80 code; sm_90: sm_90a code) or NULL for the
+                                device's; f32 recipes are refused (CPU only) */
     unsigned flags;          /* version >= 2: ATTNC_BUILD_* bits, 0 by default */
 } attnc_build_options;
 #define ATTNC_BUILD_OPTIONS_INIT {ATTNC_BUILD_OPTIONS_VERSION, ATTNC_BACKEND_CPU, NULL, NULL, 0u}

@@ -66,7 +66,7 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
     bool ok = true;
     int seeds = idx == 0 ? 2 : 1;
     for (int s = 0; s < seeds; s++) {
-        ref_check_opts co = {(uint64_t)(7000 + 100 * idx + s), NULL, true, NULL};
+        ref_check_opts co = {.seed = (uint64_t)(7000 + 100 * idx + s), .check = true};
         ref_bwd_result res;
         ref_bwd_data *data = NULL;
         bool fd = c->dt == DT_F32 && small_params(&r, &c->shape);
@@ -213,7 +213,7 @@ static int run_long(attnc_context *ctx)
             continue;
         }
         ref_shape sh = {.batch = 1, .heads = 2, .tokens = 65536};
-        ref_check_opts co = {(uint64_t)(900 + i), NULL, true, NULL};
+        ref_check_opts co = {.seed = (uint64_t)(900 + i), .check = true};
         ref_bwd_result res;
         bool pass = ref_check_backward_fill(fwd, bwd, attnc_recipe_typed(rc), &sh, &co, fill_decay,
                                             (void *)&ranges[i], &res);

@@ -42,7 +42,7 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
     bool ok = true;
     int seeds = idx == 0 && !grid_is_big(base) ? 2 : 1;
     for (int s = 0; s < seeds; s++) {
-        ref_check_opts co = {(uint64_t)(1000 * idx + s + 1), prefix, true, NULL};
+        ref_check_opts co = {.seed = (uint64_t)(1000 * idx + s + 1), .dump_prefix = prefix, .check = true};
         ref_check_result res;
         bool pass = ref_check_kernel(k, &r, &c->shape, &co, &res);
         const ref_shape *sh = &c->shape;

@@ -204,6 +204,17 @@ static bool make_params(run *R)
     return true;
 }
 
+/* The caller's param values over the random ones (ref_check_opts.set_param). */
+static bool set_params(run *R, ref_check_result *res)
+{
+    for (int i = 0; R->o->set_param && i < R->r->nparams; i++)
+        if (!R->o->set_param(R->o->set_param_user, i, &R->params[i].t, R->params[i].host, res->msg, sizeof res->msg)) {
+            res->status = ATTNC_ERR_INVALID_ARGUMENT;
+            return false;
+        }
+    return true;
+}
+
 static bool make_tensors(run *R, const ref_shape *sh)
 {
     const recipe *r = R->r;
@@ -389,6 +400,7 @@ bool ref_check_kernel(attnc_kernel *k, const recipe *r, const ref_shape *sh, con
     bool ok = make_tensors(&R, sh);
     if (!ok)
         snprintf(res->msg, sizeof res->msg, "out of memory allocating tensors");
+    ok = ok && set_params(&R, res);
     ok = ok && upload_all(&R);
     ok = ok && launch(&R, k, res);
     if (ok && o->check)

@@ -9,6 +9,7 @@
 #define ATTNC_TESTS_REF_CHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "frontend/recipe.h"
@@ -38,6 +39,12 @@ typedef struct ref_check_opts {
     const char *dump_prefix; /* files <prefix>.o.txt, <prefix>.lse.txt on failure; NULL: none */
     bool check;              /* compare with the reference (false: only run) */
     const ref_mem_ops *mem;
+    /* Param values chosen by the caller (attnc run --param): called for each
+     * param after its random fill with its host buffer (the param's dtype,
+     * contiguous, t's shape), which it may overwrite. False: a user error,
+     * why in msg; the run stops with ATTNC_ERR_INVALID_ARGUMENT. NULL: random. */
+    bool (*set_param)(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap);
+    void *set_param_user;
 } ref_check_opts;
 
 typedef struct ref_check_result {

@@ -452,6 +452,18 @@ static void backward_gqa_and_cross_attention(void **state)
     check_fd(&P, true, 6);
     release(&P);
 
+    /* one token: O = V, so dQ = dK = 0 exactly and dV = dO */
+    ref_shape s1 = {.batch = 2, .heads = 2, .tokens = 1};
+    text_problem(&P, "recipe o\ninput q, k, v : f32 [batch, heads, tokens, 16]\nmask causal\n", &s1, 24);
+    grads G;
+    backward(&P, &G);
+    for (size_t i = 0; i < P.n[T_Q]; i++) {
+        assert_true(G.dq[i] == 0.0 && G.dk[i] == 0.0);
+        assert_true(G.dv[i] == (double)P.x[T_DO][i]);
+    }
+    free_grads(&G);
+    release(&P);
+
     ref_shape sm = {.batch = 1, .heads = 4, .kv_heads = 1, .tokens = 7, .kv_tokens = 9};
     text_problem(&P,
                  "recipe m\ninput q : f32 [batch, heads, tokens, 16]\ninput k, v : f32 [batch, kv_heads, kv_tokens, 16]\n",

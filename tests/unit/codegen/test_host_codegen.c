@@ -42,7 +42,7 @@ static void check(const recipe *r, const char *sched, const ref_shape *sh)
     if (st)
         fail_msg("build: %s", attnc_context_errmsg(ctx));
     for (uint64_t seed = 1; seed <= 2; seed++) {
-        ref_check_opts co = {seed, ATTNC_BINARY_DIR "/host_codegen_failure", true, NULL};
+        ref_check_opts co = {.seed = seed, .dump_prefix = ATTNC_BINARY_DIR "/host_codegen_failure", .check = true};
         ref_check_result res;
         bool ok = ref_check_kernel(k, r, sh, &co, &res);
         printf("  %s [%s] seed %llu: %s\n", r->name, sched ? sched : "default", (unsigned long long)seed, res.msg);

@@ -69,7 +69,7 @@ static void check_accepts_library_recipes(void **state)
 
 static void check_reports_errors_with_caret(void **state)
 {
-    char path[64], args[160], want[512];
+    char path[64], args[160], want[768];
     snprintf(path, sizeof path, "/tmp/attnc_check_bad_%d.attn", (int)getpid());
     write_file(path, "recipe bad\ninput q, k, v : bf16 [batch, heads, tokens, 64]\n"
                                             "mask causal && k.t < q.t + windw\n");
@@ -80,7 +80,9 @@ static void check_reports_errors_with_caret(void **state)
     assert_string_equal(r.out, "recipes/causal.attn: ok (recipe causal)\n");
     snprintf(want, sizeof want, "%s:3:28: error: unknown name 'windw'\n"
                                 "    3 | mask causal && k.t < q.t + windw\n"
-                                "      |                            ^~~~~\n", path);
+                                "      |                            ^~~~~\n"
+                                "  hint: declare it: 'param windw : i32' (a value given at launch), or make it a "
+                                "size by naming it in a param's shape\n", path);
     assert_string_equal(r.err, want);
     unlink(path);
 }

@@ -272,14 +272,64 @@ static void tile_warns_when_only_sm80_refuses(void **state)
     arena_free_all(&a);
 }
 
+/* An unknown name that reads like a size or param (capitalised, one letter,
+ * or near no known name) gets a declaration hint, not a respelling: 'P' is
+ * no typo of 'q'. A same-letters name in another case is still respelt. */
+static void names_unknown_size_or_param_hints_a_declaration(void **state)
+{
+    static const struct {
+        const char *line, *first, *hint;
+    } hints[] = {
+        {"mask q.t < P\n", "3:12: error: unknown name 'P'",
+         "declare it: 'param P : i32' (a value given at launch), or make it a size by naming it in a param's shape"},
+        {"mask k.t < q.t + x\n", "3:18: error: unknown name 'x'",
+         "declare it: 'param x : i32' (a value given at launch), or make it a size by naming it in a param's shape"},
+        {"mask k.t <= q.t + window\n", "3:19: error: unknown name 'window'",
+         "declare it: 'param window : i32' (a value given at launch), or make it a size by naming it in a param's "
+         "shape"},
+        {"score s + Bias\n", "3:11: error: unknown name 'Bias'",
+         "declare it: 'param Bias : f32' (a value given at launch), or make it a size by naming it in a param's shape"},
+        {"mask doc[q.t] == doc[k.t]\n", "3:6: error: unknown name 'doc'",
+         "declare it: 'param doc : i32 [...]' (a tensor given at launch, one extent per index)"},
+        {"mask q.t < Tokens\n", "3:12: error: unknown name 'Tokens'", "write 'tokens'"},
+        {"mask q.t < tokns\n", "3:12: error: unknown name 'tokns'", "write 'tokens'"},
+        {"param doc : i32 [tokens]\nmask dco[q.t] == 0\n", "4:6: error: unknown name 'dco'", "write 'doc'"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+        char src[256], want[512];
+        snprintf(src, sizeof src, HDR "%s", hints[i].line);
+        arena a;
+        arena_init(&a, NULL);
+        diag_list d;
+        diag_list_init(&d, &a, "t.attn", src, strlen(src));
+        assert_null(frontend_parse(&a, "t.attn", src, strlen(src), &d));
+        strbuf out;
+        sb_init(&out);
+        diag_render_brief(&d, &out);
+        snprintf(want, sizeof want, "%s\n", hints[i].first);
+        if (strncmp(sb_cstr(&out), want, strlen(want)))
+            print_error("case %zu: %s", i, sb_cstr(&out));
+        assert_int_equal(strncmp(sb_cstr(&out), want, strlen(want)), 0); /* the first diagnostic */
+        sb_clear(&out);
+        diag_render(&d, &out);
+        snprintf(want, sizeof want, "  hint: %s\n", hints[i].hint);
+        if (!strstr(sb_cstr(&out), want))
+            print_error("case %zu:\n%s", i, sb_cstr(&out));
+        assert_non_null(strstr(sb_cstr(&out), want));
+        sb_free(&out);
+        arena_free_all(&a);
+    }
+}
+
 int main(void)
 {
     enum { N = sizeof cases / sizeof *cases };
-    static struct CMUnitTest tests[N + 3];
+    static struct CMUnitTest tests[N + 4];
     for (int i = 0; i < N; i++)
         tests[i] = (struct CMUnitTest){cases[i].name, first_diag_matches, NULL, NULL, (void *)&cases[i]};
     tests[N] = (struct CMUnitTest)cmocka_unit_test(sections_recovery_reports_every_bad_line);
     tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(tile_warns_when_only_sm80_refuses);
     tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(names_hints_suggest_the_nearest_name);
-    return _cmocka_run_group_tests("frontend_errors", tests, N + 3, NULL, NULL);
+    tests[N + 3] = (struct CMUnitTest)cmocka_unit_test(names_unknown_size_or_param_hints_a_declaration);
+    return _cmocka_run_group_tests("frontend_errors", tests, N + 4, NULL, NULL);
 }

@@ -458,6 +458,85 @@ static void diff_shipped_recipes(void **state)
     assert_true(nsoftmax >= 18);
 }
 
+/* Number of distinct nodes of a DAG (small ones: a linear list of seen nodes). */
+static int count_nodes(const expr *e, const expr **seen, int *n, int cap)
+{
+    for (int i = 0; i < *n; i++)
+        if (seen[i] == e)
+            return *n;
+    assert_true(*n < cap);
+    seen[(*n)++] = e;
+    for (int i = 0; i < e->nargs; i++)
+        count_nodes(e->args[i], seen, n, cap);
+    return *n;
+}
+
+/* Long chains and deep nests: derivatives stay linear in size (shared
+ * subtrees are differentiated once) and right. */
+static void diff_stays_linear_on_big_scores(void **state)
+{
+    arena a;
+    arena_init(&a, NULL);
+    expr *chain = ex_leaf(&a, EX_SCORE), *nest = ex_leaf(&a, EX_SCORE);
+    for (int i = 0; i < 400; i++) {
+        chain = ex_binary(&a, BIN_MUL, chain, ex_leaf(&a, EX_SCORE));
+        nest = ex_unary(&a, UN_TANH, ex_binary(&a, BIN_ADD, nest, nest)); /* a DAG: 2^400 paths */
+    }
+    static const expr *seen[1 << 16];
+    int n = 0;
+    expr *dc = expr_diff_score(&a, chain, NULL), *dn = expr_diff_score(&a, nest, NULL);
+    assert_non_null(dc);
+    assert_non_null(dn);
+    assert_true(count_nodes(dc, seen, &n, 1 << 16) < 20 * 401);
+    n = 0;
+    assert_true(count_nodes(dn, seen, &n, 1 << 16) < 20 * 401);
+    point pt;
+    random_point(&pt, 0, 0);
+    pt.s = 1.001; /* d s^401 / ds = 401 s^400 */
+    expect_close("s^401", eval_at(dc, &pt), 401 * pow(1.001, 400), 1e-12);
+    arena_free_all(&a);
+}
+
+/* Every allocation failure gives NULL and "out of memory" (or, with enough
+ * memory, the result), never a crash or a partial tree. */
+static void diff_survives_allocation_failures(void **state)
+{
+    arena a;
+    arena_init(&a, NULL);
+    expr *e = parse(&a, "(add (mul (@a head) (tanh (div s (@a head)))) (add (@b 1 q.t) (abs (min s (@b 2 k.t)))))");
+    bool ok_score = false, ok_sites = false;
+    for (size_t limit = 16; limit < 65536 && !(ok_score && ok_sites); limit += 48) {
+        arena small;
+        arena_init(&small, NULL);
+        small.limit = limit;
+        strbuf why;
+        sb_init(&why);
+        expr *d = expr_diff_score(&small, e, &why);
+        if (d)
+            ok_score = true;
+        else
+            assert_string_equal(sb_cstr(&why), "out of memory");
+        arena_free_all(&small);
+        arena_init(&small, NULL);
+        small.limit = limit;
+        sb_clear(&why);
+        expr_param_site *sites;
+        int n = expr_param_sites(&small, e, &sites, &why);
+        if (n >= 0) {
+            assert_int_equal(n, 3);
+            for (int i = 0; i < n; i++)
+                assert_non_null(sites[i].partial);
+            ok_sites = true;
+        } else {
+            assert_string_equal(sb_cstr(&why), "out of memory");
+        }
+        sb_free(&why);
+        arena_free_all(&small);
+    }
+    assert_true(ok_score && ok_sites);
+    arena_free_all(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +546,8 @@ int main(void)
         cmocka_unit_test(diff_rejects_what_has_no_derivative),
         cmocka_unit_test(diff_param_sites),
         cmocka_unit_test(diff_shipped_recipes),
+        cmocka_unit_test(diff_stays_linear_on_big_scores),
+        cmocka_unit_test(diff_survives_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

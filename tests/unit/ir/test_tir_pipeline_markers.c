@@ -14,7 +14,7 @@
 #include "ir/tile_ir.h"
 
 static const char *const base =
-    "kernel t family=softmax dtype=bf16 d=64 dv=64 grid=0 arch=sm_80 schedule=\"q=64 kv=64 stages=2 warps=4 block=64 inter=state\"\n"
+    "kernel t family=softmax dtype=bf16 d=64 dv=64 grid=0 arch=sm_80 schedule=\"q=64 kv=64 stages=2 warps=4\"\n"
     "{\n"
     "  %0 = qtile : box<64>\n"
     "  %1 = load %0 { tensor=q } : tile<64x64,bf16,reg,mma_a>\n"

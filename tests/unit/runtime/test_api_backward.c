@@ -159,7 +159,7 @@ static void options_versions_and_flags(void **state)
     options_v1 v1 = {1, ATTNC_BACKEND_CPU, "q=2x4 kv=4x4", NULL};
     attnc_kernel *k;
     assert_int_equal(attnc_kernel_build_backward(&k, f->ctx, f->r, (const attnc_build_options *)&v1), ATTNC_OK);
-    assert_string_equal(attnc_kernel_schedule(k), "q=2x4 kv=4x4 stages=2 warps=4 block=64 inter=state");
+    assert_string_equal(attnc_kernel_schedule(k), "q=2x4 kv=4x4 stages=2 warps=4");
     attnc_kernel_destroy(k);
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
     o.flags = 0x80;

@@ -26,8 +26,8 @@ static const char SRC[] = "recipe causal_auto\n"
                           "input  q, k, v : f32 [batch, heads, tokens, 16]\n"
                           "mask   causal\n"
                           "tile   auto\n";
-static const char DEFAULT[] = "q=64 kv=64 stages=2 warps=4 block=64 inter=state";
-static const char TUNED[] = "q=32 kv=16 stages=1 warps=4 block=64 inter=state";
+static const char DEFAULT[] = "q=64 kv=64 stages=2 warps=4"; /* softmax: no linear keys */
+static const char TUNED[] = "q=32 kv=16 stages=1 warps=4";
 
 typedef struct fx {
     char *dir;

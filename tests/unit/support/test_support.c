@@ -10,6 +10,7 @@
 #include "support/arena.h"
 #include "support/diag.h"
 #include "support/strbuf.h"
+#include "support/suggest.h"
 
 static void arena_allocates_zeroed_aligned_memory(void **state)
 {
@@ -126,6 +127,24 @@ static void diag_shows_control_bytes_safely(void **state)
     arena_free_all(&a);
 }
 
+static void suggest_finds_near_names_only(void **state)
+{
+    static const char *const cmds[] = {"check", "ir", "ptx", "run", NULL, "bench"};
+    assert_int_equal(suggest_distance("chek", "check"), 1);
+    assert_int_equal(suggest_distance("fsuion", "fusion"), 1); /* a transposition is one edit */
+    assert_int_equal(suggest_distance("", "abc"), 3);
+    assert_string_equal(suggest_nearest("chek", cmds, 6), "check");
+    assert_string_equal(suggest_nearest("bnech", cmds, 6), "bench"); /* NULL entries skipped */
+    assert_string_equal(suggest_nearest("rn", cmds, 6), "run");
+    assert_null(suggest_nearest("compile", cmds, 6)); /* nothing close */
+    assert_null(suggest_nearest("", cmds, 6));
+    char longw[SUGGEST_MAX_LEN + 2];
+    memset(longw, 'a', sizeof longw - 1);
+    longw[sizeof longw - 1] = 0;
+    assert_int_equal(suggest_distance(longw, "a"), -1);
+    assert_null(suggest_nearest(longw, cmds, 6));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +154,7 @@ int main(void)
         cmocka_unit_test(strbuf_appends_and_formats),
         cmocka_unit_test(diag_renders_location_source_caret_and_hint),
         cmocka_unit_test(diag_shows_control_bytes_safely),
+        cmocka_unit_test(suggest_finds_near_names_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

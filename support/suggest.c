@@ -1,14 +1,13 @@
-/* suggest.c — "did you mean" by edit distance, for unknown names. */
+/* suggest.c — see suggest.h. */
+#include "suggest.h"
+
 #include <string.h>
 
-#include "syntax.h"
-
-enum { SUGGEST_MAX_LEN = 32 };
-
-/* Levenshtein distance with transpositions counted as one edit. */
-static int distance(const char *a, const char *b)
+int suggest_distance(const char *a, const char *b)
 {
     size_t n = strlen(a), m = strlen(b);
+    if (n > SUGGEST_MAX_LEN || m > SUGGEST_MAX_LEN)
+        return -1;
     int prev2[SUGGEST_MAX_LEN + 1], prev[SUGGEST_MAX_LEN + 1], cur[SUGGEST_MAX_LEN + 1];
     for (size_t j = 0; j <= m; j++)
         prev[j] = (int)j;
@@ -31,7 +30,7 @@ static int distance(const char *a, const char *b)
     return prev[m];
 }
 
-const char *fe_suggest(const char *word, const char *const *names, int n)
+const char *suggest_nearest(const char *word, const char *const *names, int n)
 {
     size_t wl = strlen(word);
     if (wl == 0 || wl > SUGGEST_MAX_LEN)
@@ -39,10 +38,8 @@ const char *fe_suggest(const char *word, const char *const *names, int n)
     const char *best = NULL;
     int best_d = 1 << 30;
     for (int i = 0; i < n; i++) {
-        if (!names[i] || strlen(names[i]) > SUGGEST_MAX_LEN)
-            continue;
-        int d = distance(word, names[i]);
-        if (d < best_d) {
+        int d = names[i] ? suggest_distance(word, names[i]) : -1;
+        if (d >= 0 && d < best_d) {
             best_d = d;
             best = names[i];
         }
@@ -52,9 +49,4 @@ const char *fe_suggest(const char *word, const char *const *names, int n)
     if (wl >= 5 && allowed < 2)
         allowed = 2;
     return best && best_d <= allowed ? best : NULL;
-}
-
-bool fe_diag_full(const diag_list *d)
-{
-    return d->errors >= (d->max_errors > 0 ? d->max_errors : 50);
 }

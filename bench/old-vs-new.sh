@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# old-vs-new.sh — benchmark two attnc builds side by side in one GPU run, so a
+# change can be checked for speed regressions: every case of bench/cases.txt
+# runs with the new and the old build alternately (new, old, new, old: the
+# best of two runs each, so clock drift hits both), and a table of TFLOP/s
+# and new/old ratios prints (also written to $OUT/old-vs-new.md).
+# usage: bench/old-vs-new.sh NEW_DEVICE_DIR OLD_DEVICE_DIR [CASES_FILE]
+#   (each dir is a scripts/pack-device.sh folder: lib/ and bin/attnc)
+set -u
+cd "$(dirname "$0")/.."
+NEW=$1 OLD=$2 CASES=${3:-bench/cases.txt}
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$OUT/cache-ovn}
+
+# one DIR RECIPE SHAPE: prints the TFLOP/s of one `attnc bench` run, or "-"
+one() {
+  local res
+  res=$(LD_LIBRARY_PATH=$1/lib timeout 300 "$1/bin/attnc" bench "$2" --shape "$3" --json \
+    --warmup 10 --iters 30 2>/dev/null | grep '^{' | tail -1)
+  python3 -c 'import json,sys
+try: print("%.1f" % json.loads(sys.argv[1])["tflops"])
+except Exception: print("-")' "$res"
+}
+
+best() { python3 -c 'import sys
+v=[float(x) for x in sys.argv[1:] if x != "-"]
+print("%.1f" % max(v) if v else "-")' "$@"; }
+
+table=$OUT/old-vs-new.md
+{
+  echo "| case | shape | new TFLOP/s | old TFLOP/s | new/old |"
+  echo "|---|---|---|---|---|"
+} > "$table"
+grep -v '^\s*#' "$CASES" | grep -v '^\s*$' | while IFS='|' read -r name recipe shape _; do
+  name=$(echo $name) recipe=$(echo $recipe) shape=$(echo $shape)
+  n1=$(one "$NEW" "$recipe" "$shape"); o1=$(one "$OLD" "$recipe" "$shape")
+  n2=$(one "$NEW" "$recipe" "$shape"); o2=$(one "$OLD" "$recipe" "$shape")
+  n=$(best "$n1" "$n2") o=$(best "$o1" "$o2")
+  r=$(python3 -c 'import sys
+a,b=sys.argv[1:]
+print("%.3f" % (float(a)/float(b)) if "-" not in (a,b) and float(b) > 0 else "-")' "$n" "$o")
+  echo "| $name | $shape | $n | $o | $r |" >> "$table"
+done
+cat "$table"
