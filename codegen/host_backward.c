@@ -261,23 +261,30 @@ typedef struct inv_scan {
     LLVMValueRef idx[SCHED_MAX_DIMS];
 } inv_scan;
 
-static void scan_dims(hgen *g, const tir_op *op, inv_scan *s, int d)
+/* One loop per dim (outermost first) over every query tile; the dim count
+ * is checked so every index stays below SCHED_MAX_DIMS. */
+static void scan_dims(hgen *g, const tir_op *op, inv_scan *s)
 {
-    if (d < g->nd) {
-        hloop l = hgen_loop_begin(g, hc_i64(g, 0), hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]));
-        s->idx[d] = l.iv;
-        scan_dims(g, op, s, d + 1);
-        hgen_loop_end(g, &l);
+    int nd = g->nd;
+    if (nd < 1 || nd > SCHED_MAX_DIMS) {
+        hgen_fail(g, "internal error: host codegen: a q range over %d dims (1..%d)", nd, SCHED_MAX_DIMS);
         return;
+    }
+    hloop loops[SCHED_MAX_DIMS];
+    for (int d = 0; d < nd; d++) {
+        loops[d] = hgen_loop_begin(g, hc_i64(g, 0), hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]));
+        s->idx[d] = loops[d].iv;
     }
     hval qb = query_box(g, s->idx);
     hif h = hgen_if_begin(g, in_forward_range(g, op, &qb));
-    for (int e = 0; e < g->nd; e++) {
+    for (int e = 0; e < nd; e++) {
         LLVMValueRef lo = LLVMBuildLoad2(g->b, g->i64, s->lo[e], ""), hi = LLVMBuildLoad2(g->b, g->i64, s->hi[e], "");
         LLVMBuildStore(g->b, hgen_imin(g, lo, s->idx[e]), s->lo[e]);
         LLVMBuildStore(g->b, hgen_imax(g, hi, s->idx[e]), s->hi[e]);
     }
     hgen_if_end(g, &h);
+    for (int d = nd - 1; d >= 0; d--)
+        hgen_loop_end(g, &loops[d]);
 }
 
 static void inverse_bounds(hgen *g, const tir_op *op, LLVMValueRef *lo, LLVMValueRef *hi)
@@ -289,7 +296,7 @@ static void inverse_bounds(hgen *g, const tir_op *op, LLVMValueRef *lo, LLVMValu
         LLVMBuildStore(g->b, hc_i64(g, INT64_MAX), s.lo[d]);
         LLVMBuildStore(g->b, hc_i64(g, -1), s.hi[d]);
     }
-    scan_dims(g, op, &s, 0);
+    scan_dims(g, op, &s);
     for (int d = 0; d < g->nd; d++) {
         lo[d] = LLVMBuildLoad2(g->b, g->i64, s.lo[d], "");
         hi[d] = LLVMBuildLoad2(g->b, g->i64, s.hi[d], "");
@@ -365,16 +372,24 @@ static bool pair_body(hgen *g, const tir_op *op, const tir_op *qop, const hval *
     return ok;
 }
 
+/* The pairs of the range: one loop per dim, outermost first (the dim
+ * count checked as in scan_dims). */
 static bool q_dims(hgen *g, const tir_op *op, const tir_op *qop, hval *qbox, const LLVMValueRef *lo,
-                   const LLVMValueRef *hi, LLVMValueRef *idx, int d)
+                   const LLVMValueRef *hi)
 {
-    if (d == g->nd)
-        return pair_body(g, op, qop, qbox, idx);
-    hloop l = hgen_loop_begin(g, lo[d], LLVMBuildAdd(g->b, hi[d], hc_i64(g, 1), ""));
-    idx[d] = l.iv;
-    qbox->lo[d] = LLVMBuildMul(g->b, l.iv, hc_i64(g, qbox->ext[d]), "");
-    bool ok = q_dims(g, op, qop, qbox, lo, hi, idx, d + 1);
-    hgen_loop_end(g, &l);
+    int nd = g->nd;
+    if (nd < 1 || nd > SCHED_MAX_DIMS)
+        return hgen_fail(g, "internal error: host codegen: a q range over %d dims (1..%d)", nd, SCHED_MAX_DIMS);
+    hloop loops[SCHED_MAX_DIMS];
+    LLVMValueRef idx[SCHED_MAX_DIMS];
+    for (int d = 0; d < nd; d++) {
+        loops[d] = hgen_loop_begin(g, lo[d], LLVMBuildAdd(g->b, hi[d], hc_i64(g, 1), ""));
+        idx[d] = loops[d].iv;
+        qbox->lo[d] = LLVMBuildMul(g->b, idx[d], hc_i64(g, qbox->ext[d]), "");
+    }
+    bool ok = pair_body(g, op, qop, qbox, idx);
+    for (int d = nd - 1; d >= 0; d--)
+        hgen_loop_end(g, &loops[d]);
     return ok;
 }
 
@@ -386,9 +401,9 @@ bool host_bwd_for_q(hgen *g, const tir_op *op, const hval *rg, hval *qbox)
     LLVMValueRef saved = g->head;
     hloop h = hgen_loop_begin(g, first, LLVMBuildAdd(g->b, first, count, ""));
     g->head = h.iv;
-    LLVMValueRef lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS], idx[SCHED_MAX_DIMS];
+    LLVMValueRef lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
     q_bounds(g, qop, rg->rbox, lo, hi);
-    bool ok = !g->failed && q_dims(g, op, qop, qbox, lo, hi, idx, 0);
+    bool ok = !g->failed && q_dims(g, op, qop, qbox, lo, hi);
     hgen_loop_end(g, &h);
     g->head = saved;
     return ok;

@@ -207,9 +207,11 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * ATTNC_ERR_UNSUPPORTED for now. A recipe whose score has no derivative
  * (floor(s), a float % of s) fails with ATTNC_ERR_RECIPE and a located
  * diagnostic in attnc_context_errmsg. The launch allocates its workspace
- * (f32 rows of dO·O, per-slot param partials, linear attention's
- * per-token rows; a few times the size of q at most) with the context's
- * allocator and frees it before returning. */
+ * with the context's allocator and frees it before returning: f32 rows of
+ * dO·O ([batch, heads, tokens]); up to 64 per-slot partials of each param
+ * gradient (256 MB at most together, fewer slots for big params); for
+ * linear attention per-token rows, the normalised dO and, with GQA,
+ * per-query-head dK/dV partials (f32, the size of q and of k per head). */
 ATTNC_API attnc_status attnc_kernel_build_backward(attnc_kernel **out, attnc_context *ctx, const attnc_recipe *r,
                                                    const attnc_build_options *options);
 ATTNC_API void attnc_kernel_destroy(attnc_kernel *k);

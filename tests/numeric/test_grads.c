@@ -7,7 +7,7 @@
  * of the reference forward. `test_numeric_grads --extra` runs recipes
  * written here for what the library lacks: cross attention with a full
  * additive bias, rows with every key masked, ALiBi slopes and a scalar
- * given as params. `test_numeric_grads --long`: linear attention at
+ * given as params, linear attention with GQA and relu, non-causal. `test_numeric_grads --long`: linear attention at
  * N = 65536 with decays near 1 (and gates strong enough to underflow).
  * Prints one line per case; exits 1 when any fails. */
 #include <math.h>
@@ -135,6 +135,15 @@ static const char *const extra_recipes[][2] = {
                     "param slope : f32 [heads]\n"
                     "mask causal\n"
                     "score s * scale - slope[head] * float(q.t - k.t)\n"},
+    {"linear_gqa_relu", "recipe linear_gqa_relu\n"
+                        "input q : f32 [batch, heads, tokens, 32]\n"
+                        "input k : f32 [batch, kv_heads, tokens, 32]\n"
+                        "input v : f32 [batch, kv_heads, tokens, 16]\n"
+                        "param decay : f32 [heads]\n"
+                        "linear {\n  causal\n  feature relu\n  decay decay[head]\n  split block 16\n}\n"},
+    {"linear_noncausal", "recipe linear_noncausal\n"
+                         "input q, k, v : bf16 [batch, heads, tokens, 32]\n"
+                         "linear {\n  noncausal\n}\n"},
     {"scalar_param", "recipe scalar_param\n"
                      "input q, k, v : f16 [batch, heads, tokens, 64]\n"
                      "param c : f32\n"
