@@ -15,9 +15,10 @@
 #include "runtime/api_typed.h"
 #include "runtime/cuda_module.h"
 #include "runtime/include/attnc.h"
+#include "run_grad.h"
 
 #define RUN_USAGE                                                                                      \
-    "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--seed N]\n"               \
+    "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--grad] [--seed N]\n"      \
     "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n"                   \
     "                      [--param NAME=VALUE|NAME=@FILE]...\n\n"                                      \
     "Compiles FILE, runs it once on random inputs (uniform in [-2, 2), seeded) and prints\n"           \
@@ -36,7 +37,9 @@
     "  --param NAME=@FILE   the whole param from FILE: a NumPy .npy of exactly its shape\n"             \
     "                       (np.save; ints for int params, numbers for float ones, converted)\n"        \
     "                       or raw little-endian elements of its dtype (shape product of them)\n"       \
-    "                       Params not given are random (floats in [-1, 1), ints 0..2, u8 0/1).\n\n"  \
+    "                       Params not given are random (floats in [-1, 1), ints 0..2, u8 0/1).\n"    \
+    "  --grad               run the backward too (random dO); with --check compare dq, dk, dv\n"     \
+    "                       and every param gradient with the fp64 reference (CPU backend)\n\n"      \
     "Default shape (no --shape): batch=1, heads=2 (kv_heads=1 with GQA), tokens=200; grid\n"          \
     "dims 13 each for 2-D grids and 7 for 3-D (raised to window*dilation+5 when the mask\n"           \
     "needs more; fixed dims as written). These do not divide the tiles, so partial tiles\n"           \
@@ -47,7 +50,7 @@ typedef struct run_opts {
     const char *file, *shape, *schedule, *dump;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int layout;  /* 0 bhsd, 1 bshd */
-    bool check;
+    bool check, grad;
     uint64_t seed;
     run_params params; /* --param NAME=VALUE|@FILE, repeated */
 } run_opts;
@@ -61,6 +64,7 @@ static const cli_opt run_table[] = {
     CLI_CHOICE("--backend", run_opts, backend, "cpu|cuda"),
     CLI_STR("--shape", run_opts, shape),
     CLI_FLAG("--check", run_opts, check),
+    CLI_FLAG("--grad", run_opts, grad),
     CLI_U64("--seed", run_opts, seed),
     CLI_STR("--schedule", run_opts, schedule),
     CLI_CHOICE("--layout", run_opts, layout, "bhsd|bshd"),
@@ -242,6 +246,9 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
     int prc = run_params_load(&o->params, &r, sizes);
     if (prc)
         return prc;
+    if (o->grad) /* cli/run_grad.c */
+        return run_grad(ctx, rc, &r, &sh,
+                        &(run_grad_opts){(attnc_backend)o->backend, o->schedule, o->seed, o->check, run_params_fill, &o->params});
     attnc_kernel *k = NULL;
     attnc_status st = build(ctx, rc, o, &k);
     if (st) {

@@ -37,7 +37,7 @@ static const tir_op *find_block_table_range(const tir_block *b)
 static bool plan_signature(const recipe *r, host_kernel *hk)
 {
     bool ok = true;
-    for (int t = 0; t < HT_COUNT; t++) {
+    for (int t = 0; t < HT_FWD_COUNT; t++) {
         ok &= add_arg(hk, HROLE_TENSOR, t, 0);
         for (int d = 0; d < 4; d++)
             ok &= add_arg(hk, HROLE_STRIDE, t, d);
@@ -78,7 +78,8 @@ static bool declare_function(hgen *g, const host_kernel *hk)
     LLVMTypeRef types[HOST_MAX_ARGS];
     for (int i = 0; i < hk->nargs; i++) {
         host_arg_role ro = hk->args[i].role;
-        bool p = ro == HROLE_TENSOR || ro == HROLE_PARAM || ro == HROLE_BLOCK_TABLE || ro == HROLE_SCRATCH;
+        bool p = ro == HROLE_TENSOR || ro == HROLE_PARAM || ro == HROLE_BLOCK_TABLE || ro == HROLE_SCRATCH ||
+                 ro == HROLE_DPARAM || ro == HROLE_WS;
         types[i] = p ? g->ptr : g->i64;
     }
     LLVMTypeRef fty = LLVMFunctionType(g->i32, types, (unsigned)hk->nargs, false);
@@ -101,6 +102,12 @@ static bool declare_function(hgen *g, const host_kernel *hk)
         case HROLE_PARAM_SHAPE: g->param_shape[a->which][a->dim] = v; break;
         case HROLE_BLOCK_TABLE: g->block_table = v; break;
         case HROLE_SCRATCH: g->scratch = v; break;
+        case HROLE_PROGRAM_FIRST: g->first = v; break;
+        case HROLE_PROGRAM_LAST: g->last = v; break;
+        default:
+            if (!host_bwd_bind(g, a, v))
+                return false;
+            break;
         }
     }
     for (int s = 0; s < SZ_MAX; s++) /* sizes the recipe does not pass read as 1 */
@@ -134,6 +141,19 @@ bool host_emit_block(hgen *g, const tir_block *b)
         case TIR_STATE_UPDATE: host_op_linear(g, op); break;
         case TIR_WAIT:
         case TIR_BARRIER: break; /* one thread, no async copies: nothing to wait for */
+        case TIR_KVTILE:
+        case TIR_Q_RANGE:
+        case TIR_ROW_DOT:
+        case TIR_ROW_SUM:
+        case TIR_ROW_DIV:
+        case TIR_SOFTMAX_P:
+        case TIR_SCORE_GRAD:
+        case TIR_PARAM_GRAD:
+        case TIR_SLOT_REDUCE:
+        case TIR_FEATURE_GRAD:
+        case TIR_NORM_GRAD:
+        case TIR_GATE_GRAD:
+        case TIR_HEAD_SUM: host_op_backward(g, op); break;
         default: hgen_fail(g, "internal error: host codegen: unknown op kind %d", (int)op->kind); break;
         }
     }
@@ -175,7 +195,7 @@ static bool generate(hgen *g, host_module *hm, host_kernel *hk)
     g->mod = hm->module;
     init_types(g);
     g->b = LLVMCreateBuilderInContext(g->ctx);
-    bool ok = declare_function(g, hk) && emit_body(g);
+    bool ok = declare_function(g, hk) && (hk->bwd.is_bwd ? host_bwd_emit_body(g) : emit_body(g));
     LLVMDisposeBuilder(g->b);
     hk->scratch_bytes = g->scratch_bytes;
     return ok && !g->failed;
@@ -190,7 +210,15 @@ bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int 
     out->args = ARENA_ARRAY(a, host_arg, HOST_MAX_ARGS);
     out->range_op = r->family == FAMILY_LINEAR ? NULL : find_block_table_range(tk->body);
     out->block_table = out->range_op != NULL;
-    if (!out->args || !plan_signature(r, out)) {
+    out->bwd.is_bwd = tk->programs != PROG_DEFAULT;
+    out->bwd.programs = tk->programs;
+    out->bwd.grid_ndim = tk->grid_ndim;
+    out->bwd.param = tk->param;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++) {
+        out->bwd.q_tile[d] = tk->sched.q_tile[d];
+        out->bwd.kv_tile[d] = tk->sched.kv_tile[d];
+    }
+    if (!out->args || !(out->bwd.is_bwd ? host_bwd_plan(r, out) : plan_signature(r, out))) {
         sb_puts(err, out->args ? "too many kernel arguments for the host backend" : "out of memory");
         return false;
     }

@@ -31,7 +31,10 @@
 #include "../support/arena.h"
 #include "../support/strbuf.h"
 
-enum { HT_Q, HT_K, HT_V, HT_O, HT_LSE, HT_COUNT };
+/* Tensors by position in the signature: the forward's five, then the
+ * backward program's (host_backward.c). */
+enum { HT_Q, HT_K, HT_V, HT_O, HT_LSE, HT_DO, HT_DQ, HT_DK, HT_DV, HT_COUNT };
+enum { HT_FWD_COUNT = HT_LSE + 1 };
 
 typedef enum {
     HROLE_TENSOR,       /* pointer; which = HT_* */
@@ -42,6 +45,13 @@ typedef enum {
     HROLE_PARAM_SHAPE,  /* int64; which = param, dim */
     HROLE_BLOCK_TABLE,  /* pointer: u8 [q tiles][kv tiles], nonzero = visit */
     HROLE_SCRATCH,      /* pointer: host_kernel.scratch_bytes, 64-byte aligned, from the runtime */
+    HROLE_PROGRAM_FIRST, /* int64: the first program to run */
+    HROLE_PROGRAM_LAST,  /* int64: one past the last program to run */
+    /* backward programs only (host_backward.c) */
+    HROLE_DPARAM,        /* pointer: the gradient of float param `which` (NULL: not computed) */
+    HROLE_DPARAM_STRIDE, /* int64; which = param, dim */
+    HROLE_WS,            /* pointer: workspace buffer `which` (a tir_tensor; TENSOR_SLOTS: of param `dim`) */
+    HROLE_NSLOTS,        /* int64: slots of the param gradients (programs=slots) */
 } host_arg_role;
 
 typedef struct host_arg {
@@ -59,6 +69,13 @@ typedef struct host_kernel {
     size_t scratch_bytes; /* size of the HROLE_SCRATCH block */
     bool block_table; /* needs HROLE_BLOCK_TABLE */
     const tir_op *range_op; /* the KV_RANGE op (block table mode), in the tile IR arena */
+    /* backward kernels: the program grid (host_bwd_programs) */
+    struct {
+        bool is_bwd;
+        tir_programs programs;
+        int grid_ndim, param;
+        int q_tile[SCHED_MAX_DIMS], kv_tile[SCHED_MAX_DIMS];
+    } bwd;
 } host_kernel;
 
 /* Builds and JIT-compiles. `opt_level` 0..3. On failure returns false with
@@ -69,5 +86,20 @@ bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt
 bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
                            char **ir_text, strbuf *err);
 void host_kernel_release(host_kernel *hk);
+
+/* ---- backward programs (host_backward.c) ----
+ * A kernel of a backward program (tile IR programs != PROG_DEFAULT) gets
+ * one signature shared by every kernel of the program: q, k, v, o, lse,
+ * do, dq, dk, dv with 4 strides each; the sizes; per param its pointer,
+ * strides and shape; per float param its gradient's pointer and strides;
+ * the block table (NULL: every tile); the workspace buffers (delta, qdq,
+ * kdk, dox, dkh, dvh, then per float param its slots); the slot count;
+ * the scratch block; the program range [first, last). Programs are
+ * numbered row-major over the kernel's grid (tile_ir.h tir_programs);
+ * each program writes only its own outputs, so ranges may run on
+ * different threads and the results never depend on how they are split. */
+/* Programs of a backward kernel for these sizes (size_id-indexed), slot
+ * count and param element counts (numel[p]). -1 on overflow. */
+int64_t host_bwd_programs(const host_kernel *hk, const int64_t *sizes, int64_t nslots, const int64_t *numel);
 
 #endif

@@ -34,6 +34,9 @@ typedef struct hval {
     bool btable; /* TV_RANGE of a RANGE_BLOCK_TABLE op: the FOR consults the table */
     /* TV_CLASS */
     LLVMValueRef full, empty;
+    /* TV_RANGE of a q_range (backward): evaluated per head by the FOR */
+    const struct tir_op *qrange;
+    const struct hval *rbox; /* its key box */
 } hval;
 
 enum { HGEN_MAP_SLOTS = 1024 };
@@ -57,6 +60,7 @@ typedef struct hgen {
     LLVMValueRef size[SZ_MAX];
     LLVMValueRef *param_ptr, (*param_stride)[4], (*param_shape)[4];
     LLVMValueRef scratch;
+    LLVMValueRef first, last; /* the program range */
     LLVMValueRef block_table; /* u8 table (HROLE_BLOCK_TABLE) or NULL when the kernel has none */
     size_t scratch_bytes;
 
@@ -71,6 +75,8 @@ typedef struct hgen {
     /* block-table entry of the current (query, key) tile pair, i8; NULL
      * outside a block-table FOR body. TILE_CLASS reads 2 as full. */
     LLVMValueRef bt_entry;
+
+    struct hbwd *bwd; /* backward kernels (host_backward.c), NULL otherwise */
 
     /* tir_value -> hval */
     const tir_value *map_key[HGEN_MAP_SLOTS];
@@ -112,6 +118,11 @@ typedef struct hif {
 hif hgen_if_begin(hgen *g, LLVMValueRef cond);
 void hgen_if_end(hgen *g, hif *h);
 
+/* Element `off` of a bf16/f16/f32 buffer as f32, and the rounded store of
+ * an f32 into one (host_ops_memory.c). */
+LLVMValueRef hgen_load_dtype(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off);
+void hgen_store_dtype(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off, LLVMValueRef x);
+
 /* ---- host_coords.c ---- */
 /* Extent of box dim d (tokens or grid size) as i64. */
 LLVMValueRef hbox_extent(hgen *g, const hval *box, int d);
@@ -144,6 +155,14 @@ bool host_op_control(hgen *g, const tir_op *op); /* QTILE, KV_RANGE, FOR, TILE_C
 bool host_op_dot(hgen *g, const tir_op *op);     /* DOT, ADD */
 bool host_op_softmax(hgen *g, const tir_op *op); /* SCORE, SOFTMAX_UPDATE, RESCALE, FINALIZE */
 bool host_op_linear(hgen *g, const tir_op *op);  /* FEATURE_MAP, DECAY_MASK, STATE_* */
+bool host_op_backward(hgen *g, const tir_op *op); /* ROW_DOT, SOFTMAX_P, SCORE_GRAD, PARAM_GRAD, ... */
+
+/* ---- backward programs (host_backward.c, host_bwd_*.c) ---- */
+bool host_bwd_plan(const recipe *r, host_kernel *hk);         /* the shared signature */
+bool host_bwd_bind(hgen *g, const host_arg *a, LLVMValueRef v); /* a backward role's parameter */
+bool host_bwd_emit_body(hgen *g);                              /* the program loop of g->tk */
+/* FOR over a q_range (tile rows of query boxes; every head of the group). */
+bool host_bwd_for_q(hgen *g, const tir_op *op, const hval *rg, hval *qbox);
 /* Emits every op of a block (FOR bodies recurse through host_op_control). */
 bool host_emit_block(hgen *g, const tir_block *b);
 

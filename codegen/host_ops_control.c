@@ -9,7 +9,9 @@
  * TILE_CLASS full (no per-element mask), 1 leaves the mask to decide. A NULL
  * table reads as all 1 (every tile, per-element mask). FOR keeps its iteration values in buffers of
  * its own: inits are copied in, YIELD copies the new values over them, and
- * the loop's results are those buffers after the last iteration. */
+ * the loop's results are those buffers after the last iteration. A `for
+ * {reverse=1}` visits its tiles last first; a FOR over a q_range (the
+ * backward) is host_bwd_for_q's. */
 #include "host_gen.h"
 
 static int kv_extent(hgen *g, int d)
@@ -138,7 +140,10 @@ static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox)
     for (int d = 0; d < nd; d++) {
         LLVMValueRef end = LLVMBuildAdd(g->b, rg->rhi[d], hc_i64(g, 1), "");
         loops[d] = hgen_loop_begin(g, rg->rlo[d], end);
-        kbox->lo[d] = LLVMBuildMul(g->b, loops[d].iv, hc_i64(g, kbox->ext[d]), "");
+        LLVMValueRef iv = loops[d].iv;
+        if (op->reverse) /* rhi first: rlo + rhi - iv */
+            iv = LLVMBuildSub(g->b, LLVMBuildAdd(g->b, rg->rlo[d], rg->rhi[d], ""), iv, "");
+        kbox->lo[d] = LLVMBuildMul(g->b, iv, hc_i64(g, kbox->ext[d]), "");
     }
     bool ok = emit_for_body(g, op, rg, kbox);
     for (int d = nd - 1; d >= 0; d--)
@@ -159,10 +164,10 @@ static bool emit_for(hgen *g, const tir_op *op)
     if (!args || !kbox)
         return hgen_fail(g, "out of memory");
     kbox->kind = TV_BOX;
-    kbox->kside = !g->linear;
+    kbox->kside = !g->linear && !rg->qrange;
     kbox->nd = g->nd;
     for (int d = 0; d < g->nd; d++)
-        kbox->ext[d] = kv_extent(g, d);
+        kbox->ext[d] = rg->qrange ? g->tk->sched.q_tile[d] : kv_extent(g, d);
     for (int i = 0; i < n; i++) {
         hval *init = hgen_val(g, op->operands[1 + i]);
         if (!init || !(args[i] = iter_buffer(g, body->args[1 + i], init)))
@@ -172,7 +177,7 @@ static bool emit_for(hgen *g, const tir_op *op)
     int saved_n = g->nyield;
     g->yield_to = args;
     g->nyield = n;
-    bool ok = emit_for_dims(g, op, rg, kbox);
+    bool ok = rg->qrange ? host_bwd_for_q(g, op, rg, kbox) : emit_for_dims(g, op, rg, kbox);
     g->yield_to = saved;
     g->nyield = saved_n;
     for (int i = 0; ok && i < n && i < op->nresults; i++) {

@@ -1,4 +1,4 @@
-/* host_ops_dot.c — DOT (C = A·B or A·Bᵀ, optionally plus an accumulator)
+/* host_ops_dot.c — DOT (C = A·B, A·Bᵀ or Aᵀ·B, optionally plus an accumulator)
  * and elementwise ADD on f32 tiles. Loops are ordered so the innermost one
  * runs over contiguous memory; the reductions carry reassoc/contract
  * fast-math flags so LLVM may vectorise them (f32 sums in any order are
@@ -47,6 +47,27 @@ static void dot_plain(hgen *g, const hval *A, const hval *B, const hval *C, cons
     hgen_loop_end(g, &i);
 }
 
+/* C[i][j] = init + sum_k A[k][i] * B[k][j] (A transposed): rank-1 updates
+ * row by row of A, the innermost loop over contiguous C and B rows. */
+static void dot_trans_a(hgen *g, const hval *A, const hval *B, const hval *C, const hval *acc)
+{
+    hloop i0 = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, C->rows));
+    hloop j0 = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, C->cols));
+    hgen_store_elem(g, C, i0.iv, j0.iv, acc ? hgen_load_elem(g, acc, i0.iv, j0.iv) : hc_f32(g, 0.0));
+    hgen_loop_end(g, &j0);
+    hgen_loop_end(g, &i0);
+    hloop k = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, A->rows));
+    hloop i = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, C->rows));
+    LLVMValueRef a = hgen_load_elem(g, A, k.iv, i.iv);
+    hloop j = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, C->cols));
+    LLVMValueRef c = hgen_load_elem(g, C, i.iv, j.iv);
+    LLVMValueRef prod = fast(LLVMBuildFMul(g->b, a, hgen_load_elem(g, B, k.iv, j.iv), ""));
+    hgen_store_elem(g, C, i.iv, j.iv, fast(LLVMBuildFAdd(g->b, c, prod, "")));
+    hgen_loop_end(g, &j);
+    hgen_loop_end(g, &i);
+    hgen_loop_end(g, &k);
+}
+
 static bool emit_dot(hgen *g, const tir_op *op)
 {
     hval *A = hgen_val(g, op->operands[0]);
@@ -55,17 +76,20 @@ static bool emit_dot(hgen *g, const tir_op *op)
     if (!A || !B || (op->noperands > 2 && !acc))
         return false;
     int inner = op->trans_b ? B->cols : B->rows;
-    if (A->cols != inner)
-        return hgen_fail(g, "internal error: host codegen: dot of %dx%d and %dx%d%s", A->rows, A->cols, B->rows,
-                         B->cols, op->trans_b ? " (transposed)" : "");
+    int arows = op->trans_a ? A->cols : A->rows, acols = op->trans_a ? A->rows : A->cols;
+    if (acols != inner || (op->trans_a && op->trans_b))
+        return hgen_fail(g, "internal error: host codegen: dot of %dx%d%s and %dx%d%s", A->rows, A->cols,
+                         op->trans_a ? " (transposed)" : "", B->rows, B->cols, op->trans_b ? " (transposed)" : "");
     int cols = op->trans_b ? B->rows : B->cols;
-    if (acc && (acc->rows != A->rows || acc->cols != cols))
+    if (acc && (acc->rows != arows || acc->cols != cols))
         return hgen_fail(g, "internal error: host codegen: dot accumulator is %dx%d, not %dx%d", acc->rows, acc->cols,
-                         A->rows, cols);
-    hval *C = hgen_tile(g, op->results[0], A->rows, cols);
+                         arows, cols);
+    hval *C = hgen_tile(g, op->results[0], arows, cols);
     if (!C)
         return false;
-    if (op->trans_b)
+    if (op->trans_a)
+        dot_trans_a(g, A, B, C, acc);
+    else if (op->trans_b)
         dot_trans_b(g, A, B, C, acc);
     else
         dot_plain(g, A, B, C, acc);

@@ -8,7 +8,13 @@
  * exp(g_t) per token), computed from G[i] = Σ_{u<=i} log a_u as exp(G[i] - G[j])
  * and A(i, start) = exp(G[i]). Rows outside the sequence add nothing and
  * produce 0. Non-causal recipes use no decay. This is the recurrence of
- * recipe.h carried block by block. */
+ * recipe.h carried block by block.
+ * With reverse=1 (the backward's anti-causal scans, lower_linear_bwd.c):
+ *   decay_mask    w[i][j] = s[i][j] · [j >= i] · A(j, i)
+ *   state_apply   o[i] = (q[i] S) · A(last, i)
+ *   state_update  S' = A(last, start) S + Σ_s A(s, start) k[s]ᵀ v[s]
+ * every factor again exp of a difference of G that is <= 0. strict=1 drops
+ * the diagonal from decay_mask (j < i; reverse: j > i). */
 #include "host_gen.h"
 
 /* log a_t for token t (0 without decay). */
@@ -100,9 +106,12 @@ static bool emit_decay_mask(hgen *g, const tir_op *op)
     hloop j = hgen_loop_begin(g, zero, hc_i64(g, s->cols));
     hrow kr = hbox_row(g, kb, j.iv);
     LLVMValueRef keep = LLVMBuildAnd(g->b, qr.valid, kr.valid, "");
-    if (g->r->linear.causal)
-        keep = LLVMBuildAnd(g->b, keep, LLVMBuildICmp(g->b, LLVMIntSLE, kr.t, qr.t, ""), "");
-    LLVMValueRef a = hgen_call_f32(g, "llvm.exp", LLVMBuildFSub(g->b, gi, hgen_load_elem(g, G, j.iv, zero), ""));
+    if (g->r->linear.causal) {
+        LLVMIntPredicate pred = op->reverse ? (op->strict ? LLVMIntSGT : LLVMIntSGE) : (op->strict ? LLVMIntSLT : LLVMIntSLE);
+        keep = LLVMBuildAnd(g->b, keep, LLVMBuildICmp(g->b, pred, kr.t, qr.t, ""), "");
+    }
+    LLVMValueRef gj = hgen_load_elem(g, G, j.iv, zero);
+    LLVMValueRef a = hgen_call_f32(g, "llvm.exp", op->reverse ? LLVMBuildFSub(g->b, gj, gi, "") : LLVMBuildFSub(g->b, gi, gj, ""));
     LLVMValueRef v = LLVMBuildFMul(g->b, hgen_load_elem(g, s, i.iv, j.iv), a, "");
     hgen_store_elem(g, w, i.iv, j.iv, LLVMBuildSelect(g->b, keep, v, hc_f32(g, 0.0), ""));
     hgen_loop_end(g, &j);
@@ -125,9 +134,11 @@ static bool emit_state_apply(hgen *g, const tir_op *op)
     if (!G || !o)
         return false;
     LLVMValueRef zero = hc_i64(g, 0), slot = hgen_alloca_f32(g);
+    LLVMValueRef glast = hgen_load_elem(g, G, hc_i64(g, G->rows - 1), zero);
     hloop i = hgen_loop_begin(g, zero, hc_i64(g, q->rows));
     hrow qr = hbox_row(g, qb, i.iv);
-    LLVMValueRef a = hgen_call_f32(g, "llvm.exp", hgen_load_elem(g, G, i.iv, zero));
+    LLVMValueRef gi = hgen_load_elem(g, G, i.iv, zero);
+    LLVMValueRef a = hgen_call_f32(g, "llvm.exp", op->reverse ? LLVMBuildFSub(g->b, glast, gi, "") : gi);
     hloop c = hgen_loop_begin(g, zero, hc_i64(g, S->cols));
     LLVMBuildStore(g->b, hc_f32(g, 0.0), slot);
     hloop k = hgen_loop_begin(g, zero, hc_i64(g, q->cols));
@@ -165,7 +176,8 @@ static bool emit_state_update(hgen *g, const tir_op *op)
     hgen_loop_end(g, &r);
     hloop s = hgen_loop_begin(g, zero, hc_i64(g, k->rows));
     hrow kr = hbox_row(g, kb, s.iv);
-    LLVMValueRef w = hgen_call_f32(g, "llvm.exp", LLVMBuildFSub(g->b, glast, hgen_load_elem(g, G, s.iv, zero), ""));
+    LLVMValueRef gs = hgen_load_elem(g, G, s.iv, zero);
+    LLVMValueRef w = hgen_call_f32(g, "llvm.exp", op->reverse ? gs : LLVMBuildFSub(g->b, glast, gs, ""));
     w = LLVMBuildSelect(g->b, kr.valid, w, hc_f32(g, 0.0), "");
     hloop i = hgen_loop_begin(g, zero, hc_i64(g, S->rows));
     LLVMValueRef ki = LLVMBuildFMul(g->b, hgen_load_elem(g, k, s.iv, i.iv), w, "");

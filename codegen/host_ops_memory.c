@@ -4,8 +4,11 @@
  * widen bf16/f16 exactly; rows outside the grid read as 0. Stores write only
  * valid rows and round to the output dtype with ties to even (bf16 by bit
  * arithmetic, f16 by LLVM's fptrunc, which rounds to nearest even). LSE is
- * written only when its pointer is not NULL. */
-#include "host_gen.h"
+ * written only when its pointer is not NULL. The backward's tensors (dO,
+ * dQ, dK, dV and the workspace buffers) go through the same two ops. */
+#include <string.h>
+
+#include "host_bwd.h"
 
 /* Widens one element of dtype dt at p to f32. */
 static LLVMValueRef load_as_f32(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off)
@@ -44,14 +47,87 @@ static void store_from_f32(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef of
     LLVMBuildStore(g->b, v, LLVMBuildGEP2(g->b, et, base, &off, 1, ""));
 }
 
-/* Element offset of (batch, head, t, d) in tensor ti. */
-static LLVMValueRef offset4(hgen *g, int ti, LLVMValueRef head, LLVMValueRef t, LLVMValueRef d)
+LLVMValueRef hgen_load_dtype(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off)
 {
-    LLVMValueRef o = LLVMBuildMul(g->b, g->batch, g->stride[ti][0], "");
-    o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, head, g->stride[ti][1], ""), "");
-    o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, t, g->stride[ti][2], ""), "");
+    return load_as_f32(g, dt, base, off);
+}
+
+void hgen_store_dtype(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off, LLVMValueRef x)
+{
+    store_from_f32(g, dt, base, off, x);
+}
+
+/* Where a tensor's elements are: base, strides (elements) of [batch,
+ * head, token, column], the head it is read at, element type, columns, and
+ * whether it is a row vector (lse and the workspace's row buffers). The
+ * caller's tensors come with their strides; workspace buffers are
+ * contiguous f32 [batch, heads, tokens, cols]. */
+typedef struct htens {
+    LLVMValueRef base, stride[4], head;
+    dtype dt;
+    int cols;
+    bool rows;
+} htens;
+
+static int fwd_slot(tir_tensor t)
+{
+    switch (t) {
+    case TENSOR_Q: return HT_Q;
+    case TENSOR_K: return HT_K;
+    case TENSOR_V: return HT_V;
+    case TENSOR_O: return HT_O;
+    case TENSOR_LSE: return HT_LSE;
+    case TENSOR_DO: return HT_DO;
+    case TENSOR_DQ: return HT_DQ;
+    case TENSOR_DK: return HT_DK;
+    case TENSOR_DV: return HT_DV;
+    default: return -1;
+    }
+}
+
+static bool ws_tensor(hgen *g, tir_tensor t, const hval *box, htens *out)
+{
+    int cols = t == TENSOR_DOX ? g->r->head_dim_v + 1 : t == TENSOR_DKH ? g->r->head_dim : g->r->head_dim_v;
+    out->rows = t == TENSOR_DELTA || t == TENSOR_QDQ || t == TENSOR_KDK;
+    out->cols = out->rows ? 1 : cols;
+    out->dt = DT_F32;
+    out->head = g->head;
+    out->base = g->bwd ? g->bwd->ws[t] : NULL;
+    if (!out->base)
+        return hgen_fail(g, "internal error: host codegen: workspace tensor %d outside a backward kernel", (int)t);
+    LLVMValueRef T = g->size[box->kside ? SZ_KV_TOKENS : SZ_TOKENS];
+    out->stride[3] = hc_i64(g, 1);
+    out->stride[2] = hc_i64(g, out->cols);
+    out->stride[1] = LLVMBuildMul(g->b, T, out->stride[2], "");
+    out->stride[0] = LLVMBuildMul(g->b, g->size[SZ_HEADS], out->stride[1], "");
+    return true;
+}
+
+static bool tensor_of(hgen *g, tir_tensor t, const hval *box, htens *out)
+{
+    memset(out, 0, sizeof *out);
+    int ti = fwd_slot(t);
+    if (ti < 0)
+        return ws_tensor(g, t, box, out);
+    out->base = g->tensor[ti];
+    for (int d = 0; d < 4; d++)
+        out->stride[d] = g->stride[ti][d];
+    bool kv = ti == HT_K || ti == HT_V || ti == HT_DK || ti == HT_DV;
+    out->head = kv ? g->kv_head : g->head;
+    out->rows = ti == HT_LSE;
+    out->dt = out->rows ? DT_F32 : g->r->qkv_dtype;
+    out->cols = out->rows ? 1 : ti == HT_V || ti == HT_DV || ti == HT_O || ti == HT_DO ? g->r->head_dim_v : g->r->head_dim;
+    return true;
+}
+
+/* Element offset of (batch, head, t, d). */
+static LLVMValueRef offset4(hgen *g, const htens *x, LLVMValueRef t, LLVMValueRef d)
+{
+    LLVMValueRef o = LLVMBuildMul(g->b, g->batch, x->stride[0], "");
+    o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, x->head, x->stride[1], ""), "");
+    o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, t, x->stride[2], ""), "");
     if (d)
-        o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, d, g->stride[ti][3], ""), "");
+        o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, d, x->stride[3], ""), "");
     return o;
 }
 
@@ -67,29 +143,27 @@ static int resolve_extent(hgen *g, int v, bool cols)
 
 static bool emit_load(hgen *g, const tir_op *op)
 {
-    int ti = op->tensor == TENSOR_Q ? HT_Q : op->tensor == TENSOR_K ? HT_K : op->tensor == TENSOR_V ? HT_V : -1;
-    if (ti < 0)
-        return hgen_fail(g, "internal error: host codegen: load of tensor %d is not supported", (int)op->tensor);
     hval *box = hgen_val(g, op->operands[0]);
-    if (!box)
+    htens x;
+    if (!box || !tensor_of(g, op->tensor, box, &x))
         return false;
-    int cols = ti == HT_V ? g->r->head_dim_v : g->r->head_dim;
+    if (!x.base)
+        return hgen_fail(g, "internal error: host codegen: load of tensor %d is not supported", (int)op->tensor);
     int rows = hbox_rows(box);
-    hval *t = hgen_tile(g, op->results[0], rows, cols + (op->aug ? 1 : 0));
+    hval *t = hgen_tile(g, op->results[0], rows, x.cols + (op->aug ? 1 : 0));
     if (!t)
         return false;
-    LLVMValueRef head = ti == HT_Q ? g->head : g->kv_head;
     hloop r = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, rows));
     hrow row = hbox_row(g, box, r.iv);
     LLVMValueRef tok = LLVMBuildSelect(g->b, row.valid, row.t, hc_i64(g, 0), ""); /* safe address */
-    LLVMValueRef base = offset4(g, ti, head, tok, NULL);
-    hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, cols));
-    LLVMValueRef off = LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, g->stride[ti][3], ""), "");
-    LLVMValueRef x = load_as_f32(g, g->r->qkv_dtype, g->tensor[ti], off);
-    hgen_store_elem(g, t, r.iv, c.iv, LLVMBuildSelect(g->b, row.valid, x, hc_f32(g, 0.0), ""));
+    LLVMValueRef base = offset4(g, &x, tok, NULL);
+    hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, x.cols));
+    LLVMValueRef off = x.rows ? base : LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, x.stride[3], ""), "");
+    LLVMValueRef v = load_as_f32(g, x.dt, x.base, off);
+    hgen_store_elem(g, t, r.iv, c.iv, LLVMBuildSelect(g->b, row.valid, v, hc_f32(g, 0.0), ""));
     hgen_loop_end(g, &c);
     if (op->aug) /* linear normalize: a ones column (0 on rows outside the sequence) */
-        hgen_store_elem(g, t, r.iv, hc_i64(g, cols), LLVMBuildUIToFP(g->b, row.valid, g->f32, ""));
+        hgen_store_elem(g, t, r.iv, hc_i64(g, x.cols), LLVMBuildUIToFP(g->b, row.valid, g->f32, ""));
     hgen_loop_end(g, &r);
     return true;
 }
@@ -98,29 +172,25 @@ static bool emit_store(hgen *g, const tir_op *op)
 {
     hval *box = hgen_val(g, op->operands[0]);
     hval *v = hgen_val(g, op->operands[1]);
-    if (!box || !v)
+    htens x;
+    if (!box || !v || !tensor_of(g, op->tensor, box, &x))
         return false;
+    if (op->tensor == TENSOR_Q || op->tensor == TENSOR_K || op->tensor == TENSOR_V || op->tensor == TENSOR_DO)
+        return hgen_fail(g, "internal error: host codegen: store to input tensor %d", (int)op->tensor);
     bool lse = op->tensor == TENSOR_LSE;
-    if (!lse && op->tensor != TENSOR_O)
-        return hgen_fail(g, "internal error: host codegen: store to tensor %d", (int)op->tensor);
-    int ti = lse ? HT_LSE : HT_O;
     hif has = {0};
     if (lse)
-        has = hgen_if_begin(g, LLVMBuildIsNotNull(g->b, g->tensor[HT_LSE], ""));
+        has = hgen_if_begin(g, LLVMBuildIsNotNull(g->b, x.base, ""));
     int rows = hbox_rows(box) < v->rows ? hbox_rows(box) : v->rows;
     hloop r = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, rows));
     hrow row = hbox_row(g, box, r.iv);
     hif valid = hgen_if_begin(g, row.valid);
-    LLVMValueRef base = offset4(g, ti, g->head, row.t, NULL);
-    if (lse) {
-        store_from_f32(g, DT_F32, g->tensor[ti], base, hgen_load_elem(g, v, r.iv, hc_i64(g, 0)));
-    } else {
-        int cols = v->cols < g->r->head_dim_v ? v->cols : g->r->head_dim_v;
-        hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, cols));
-        LLVMValueRef off = LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, g->stride[ti][3], ""), "");
-        store_from_f32(g, g->r->qkv_dtype, g->tensor[ti], off, hgen_load_elem(g, v, r.iv, c.iv));
-        hgen_loop_end(g, &c);
-    }
+    LLVMValueRef base = offset4(g, &x, row.t, NULL);
+    int cols = v->cols < x.cols ? v->cols : x.cols; /* linear's v' and dO' drop their ones column */
+    hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, cols));
+    LLVMValueRef off = x.rows ? base : LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, x.stride[3], ""), "");
+    store_from_f32(g, x.dt, x.base, off, hgen_load_elem(g, v, r.iv, c.iv));
+    hgen_loop_end(g, &c);
     hgen_if_end(g, &valid);
     hgen_loop_end(g, &r);
     if (lse)

@@ -122,14 +122,56 @@ typedef struct tir_value {
     struct tir_op *def; /* defining op, NULL for block arguments */
 } tir_value;
 
-/* Named tensors a kernel reads and writes. Params index recipe params. */
-typedef enum { TENSOR_Q, TENSOR_K, TENSOR_V, TENSOR_O, TENSOR_LSE, TENSOR_PARAM } tir_tensor;
+/* Named tensors a kernel reads and writes. Params index recipe params.
+ * After TENSOR_PARAM come the backward program's tensors (docs/TILE_IR.md,
+ * "Backward"): the caller's dO, dQ, dK, dV and param gradients, and the
+ * runtime's f32 workspace buffers (delta = rowsum(dO∘O), per-slot param
+ * gradient partials, linear attention's q·dq / k·dk rows, normalised dO and
+ * per-head dK/dV partials for GQA). */
+typedef enum {
+    TENSOR_Q,
+    TENSOR_K,
+    TENSOR_V,
+    TENSOR_O,
+    TENSOR_LSE,
+    TENSOR_PARAM,
+    TENSOR_DO,     /* [b, h, t, Dv], the qkv dtype */
+    TENSOR_DQ,     /* like q */
+    TENSOR_DK,     /* like k */
+    TENSOR_DV,     /* like v */
+    TENSOR_DPARAM, /* like the param `param` */
+    TENSOR_DELTA,  /* workspace f32 [b, h, t] */
+    TENSOR_SLOTS,  /* workspace f32 [slots, numel(param)] */
+    TENSOR_QDQ,    /* workspace f32 [b, h, t] */
+    TENSOR_KDK,    /* workspace f32 [b, h, t] */
+    TENSOR_DOX,    /* workspace f32 [b, h, t, Dv + 1] */
+    TENSOR_DKH,    /* workspace f32 [b, h, kv_t, D] */
+    TENSOR_DVH,    /* workspace f32 [b, h, kv_t, Dv] */
+    TENSOR_COUNT
+} tir_tensor;
+
+/* Which programs a kernel's grid holds (printed `programs=` when not the
+ * family's default). */
+typedef enum {
+    PROG_DEFAULT, /* softmax: (batch, head, query tile); linear: (batch, head) */
+    PROG_QTILES,  /* (batch, head, query tile) */
+    PROG_HEADS,   /* (batch, head) */
+    PROG_KVTILES, /* (batch, kv head, key tile): kvtile gives the box */
+    PROG_KVHEADS, /* (batch, kv head) */
+    PROG_SLOTS,   /* S slots; slot s runs the query-tile programs s, s+S, ... */
+    PROG_ELEMS,   /* chunks of TIR_ELEM_CHUNK elements of the kernel's param */
+    PROG_ONE,     /* a single program */
+    PROG_COUNT
+} tir_programs;
+enum { TIR_ELEM_CHUNK = 1024 };
 
 /* The key-tile range computed by mask analysis. */
 typedef enum {
     RANGE_ALL,         /* every key tile (no mask, or nothing could be proven) */
     RANGE_BOUNDS,      /* per dim, key tile index in [lo, hi]: closed form */
     RANGE_BLOCK_TABLE, /* a per-shape table of visited tiles, built once (mask_block_table_build) */
+    RANGE_INVERSE,     /* q_range only: lo/hi are the forward's key-tile bounds (over q box corners); the
+                        * query tiles of a key tile are those whose forward range holds it */
 } tir_range_mode;
 
 /*
@@ -179,7 +221,37 @@ typedef enum {
      * `pending` later stages of the enclosing for may still be in flight */                  \
     X(WAIT, "wait", 1, 0, false)                                                                \
     /* pipelining: block-wide barrier (every thread of the program arrives first) */           \
-    X(BARRIER, "barrier", 0, 0, false)
+    X(BARRIER, "barrier", 0, 0, false)                                                          \
+    /* ---- backward (docs/TILE_IR.md, "Backward") ---- */                                     \
+    /* kvtile -> box: this program's key tile box (programs=kvtiles) */                        \
+    X(KVTILE, "kvtile", 0, 1, false)                                                            \
+    /* q_range kbox -> range [mode, lo/hi: per-dim q tile index exprs over k box corners,       \
+     * group: also every query head of the program's kv head] */                               \
+    X(Q_RANGE, "q_range", 1, 1, false)                                                          \
+    /* row_dot a, b -> rows: sum_j a[i][j] * b[i][j] */                                        \
+    X(ROW_DOT, "row_dot", 2, 1, false)                                                          \
+    /* row_sum t -> rows: sum_j t[i][j] */                                                     \
+    X(ROW_SUM, "row_sum", 1, 1, false)                                                          \
+    /* row_div a, b -> rows: a[i] / b[i], 0 where b[i] is 0 */                                 \
+    X(ROW_DIV, "row_div", 2, 1, false)                                                          \
+    /* softmax_p t, lse -> p = exp(t - lse), 0 where t or lse is -inf */                        \
+    X(SOFTMAX_P, "softmax_p", 2, 1, false)                                                      \
+    /* score_grad s, p, dp, delta, qbox, kbox -> ds, dsr [dscore: d score/d s]:                 \
+     * dsr = p (dp - delta), ds = dsr * dscore(s) (0 where p is 0) */                          \
+    X(SCORE_GRAD, "score_grad", 6, 2, false)                                                    \
+    /* param_grad dsr, s, qbox, kbox [param, site: the param read, partial]: adds               \
+     * dsr * partial to the program's slot of the param's gradient */                          \
+    X(PARAM_GRAD, "param_grad", 4, 0, false)                                                    \
+    /* slot_reduce [param]: dparam = sum over slots, in slot order (programs=elems) */          \
+    X(SLOT_REDUCE, "slot_reduce", 0, 0, false)                                                  \
+    /* feature_grad dy, x -> dx = dy * feature'(x) [feature] */                                \
+    X(FEATURE_GRAD, "feature_grad", 2, 1, false)                                                \
+    /* norm_grad do, o -> do' (linear normalize; o = [numerator, denominator]) */               \
+    X(NORM_GRAD, "norm_grad", 2, 1, false)                                                      \
+    /* gate_grad [decay, param]: d(decay param) from the qdq and kdk rows (programs=one) */     \
+    X(GATE_GRAD, "gate_grad", 0, 0, false)                                                      \
+    /* head_sum [tensor=dk|dv]: sums the per-head partials of a kv head's group (kvheads) */    \
+    X(HEAD_SUM, "head_sum", 0, 0, false)
 
 typedef enum {
 #define X(id, name, nopnd, nres, body) TIR_##id,
@@ -203,6 +275,10 @@ typedef struct tir_op {
     int param;         /* TENSOR_PARAM: recipe param index; linear ops: decay param (-1 none) */
     double fval;       /* FILL */
     bool trans_b;      /* DOT */
+    bool trans_a;      /* DOT: a is [K x M] */
+    bool reverse;      /* FOR: last tile first; DECAY_MASK, STATE_*: anti-causal direction */
+    bool group;        /* Q_RANGE: iterate every query head of the kv head too */
+    bool strict;       /* DECAY_MASK: drop the diagonal too (j < i; reverse: j > i) */
     bool base2;        /* SCORE, SOFTMAX_UPDATE, FINALIZE: scores pre-scaled by log2(e), exp2 used */
     bool aug;          /* LOAD: append a ones column (linear normalize) */
     expr *score_expr;  /* SCORE: the recipe's score expression (of s and coordinates) */
@@ -218,6 +294,8 @@ typedef struct tir_op {
     bool prefetch;                  /* LOAD in a pipelined for body: issued `stages - 1` iterations ahead */
     int stages;                     /* FOR: software pipeline depth (0: not pipelined) */
     int pending;                    /* WAIT: later stages that may still be in flight */
+    expr *site_expr;                /* PARAM_GRAD: the param read (EX_PARAM with its index args) */
+    expr *partial_expr;             /* PARAM_GRAD: d score / d that element, of s and coordinates */
 
     tir_block *body; /* FOR */
     struct tir_op *next;
@@ -245,12 +323,23 @@ typedef struct tir_kernel {
     int grid_ndim;           /* token grid dims (0 for a plain sequence) */
     schedule sched;
     target_arch arch;        /* set by the layout pass (host until then) */
+    tir_programs programs;   /* the program grid (PROG_DEFAULT: the family's) */
+    int param;               /* PROG_ELEMS: the param whose elements the programs cover (-1: none) */
     int nparams;
     const char **param_names; /* for printing params */
     dtype *param_dtypes;
     tir_block *body;
     arena *arena;
 } tir_kernel;
+
+/* A program of several kernels run in order, each over its own grid (the
+ * backward: preprocess, dK/dV, dQ, param reductions). Kernels share the
+ * arena; a later kernel may read what an earlier one stored. */
+enum { TIR_MAX_KERNELS = 8 };
+typedef struct tir_program {
+    int nkernels;
+    tir_kernel *kernels[TIR_MAX_KERNELS];
+} tir_program;
 
 const char *tir_op_name(tir_op_kind k);
 tir_op_kind tir_op_from_name(const char *name, bool *ok);
@@ -284,6 +373,9 @@ void tir_print_op_line(strbuf *out, const tir_kernel *k, const tir_op *op);
 /* Parses the printed form; NULL with "line:col: message" in err. The result
  * is verified. */
 tir_kernel *tir_parse(arena *a, const char *text, size_t len, strbuf *err);
+/* A program: its kernels' texts one after another. */
+void tir_print_program(strbuf *out, tir_program *p);
+bool tir_parse_program(arena *a, const char *text, size_t len, tir_program *out, strbuf *err);
 
 /* ---- verifier (ir/tir_verify.c) ---- */
 /* Returns true, or false with a message naming the op (index in print order

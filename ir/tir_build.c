@@ -50,6 +50,7 @@ tir_kernel *tir_kernel_new(arena *a, const char *name)
     k->body = tir_block_new(a);
     k->arena = a;
     k->arch = TARGET_HOST;
+    k->param = -1;
     return k->body && k->name ? k : NULL;
 }
 

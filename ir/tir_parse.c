@@ -394,13 +394,27 @@ static bool attribute(tparser *ps, tir_op *op)
         return perr(ps, "attribute name expected", NULL);
     int e;
     if (word_eq(w, n, "tensor"))
-        return named_enum(ps, tir_tensor_names, 6, &e, "tensor") && ((op->tensor = (tir_tensor)e), true);
+        return named_enum(ps, tir_tensor_names, TENSOR_COUNT, &e, "tensor") && ((op->tensor = (tir_tensor)e), true);
     if (word_eq(w, n, "param"))
         return attr_param(ps, &op->param);
     if (word_eq(w, n, "aug"))
         return attr_flag(ps, &op->aug);
     if (word_eq(w, n, "trans_b"))
         return attr_flag(ps, &op->trans_b);
+    if (word_eq(w, n, "trans_a"))
+        return attr_flag(ps, &op->trans_a);
+    if (word_eq(w, n, "reverse"))
+        return attr_flag(ps, &op->reverse);
+    if (word_eq(w, n, "group"))
+        return attr_flag(ps, &op->group);
+    if (word_eq(w, n, "strict"))
+        return attr_flag(ps, &op->strict);
+    if (word_eq(w, n, "dscore"))
+        return attr_expr(ps, &op->score_expr, false);
+    if (word_eq(w, n, "site"))
+        return attr_expr(ps, &op->site_expr, false);
+    if (word_eq(w, n, "partial"))
+        return attr_expr(ps, &op->partial_expr, false);
     if (word_eq(w, n, "prefetch"))
         return attr_flag(ps, &op->prefetch);
     if (word_eq(w, n, "stages"))
@@ -412,7 +426,7 @@ static bool attribute(tparser *ps, tir_op *op)
     if (word_eq(w, n, "value"))
         return attr_float(ps, &op->fval);
     if (word_eq(w, n, "mode"))
-        return named_enum(ps, tir_range_names, 3, &e, "range mode") && ((op->range_mode = (tir_range_mode)e), true);
+        return named_enum(ps, tir_range_names, 4, &e, "range mode") && ((op->range_mode = (tir_range_mode)e), true);
     if (n == 3 && (!memcmp(w, "lo", 2) || !memcmp(w, "hi", 2)))
         return attr_bound(ps, op, w, n);
     if (word_eq(w, n, "full"))
@@ -619,6 +633,15 @@ static bool header(tparser *ps)
         !header_int(ps, "grid", &k->grid_ndim, 0, 3) || !header_enum(ps, "arch", tir_arch_names, 3, &arch))
         return false;
     k->arch = (target_arch)arch;
+    skip(ps);
+    if (ps->p < ps->end && *ps->p == 'p') { /* programs=NAME [elems_param=N] */
+        int progs;
+        if (!header_enum(ps, "programs", tir_programs_names, PROG_COUNT, &progs))
+            return false;
+        k->programs = (tir_programs)progs;
+        if (k->programs == PROG_ELEMS && !header_int(ps, "elems_param", &k->param, 0, 63))
+            return false;
+    }
     return header_schedule(ps) && params(ps);
 }
 
@@ -644,4 +667,42 @@ tir_kernel *tir_parse(arena *a, const char *text, size_t len, strbuf *err)
         sb_printf(err, "invalid IR: %s", sb_cstr(&why));
     sb_free(&why);
     return ok ? ps.k : NULL;
+}
+
+/* The end of the kernel text starting at p: just past its closing "}" line. */
+static const char *kernel_end(const char *p, const char *end)
+{
+    for (const char *q = p; q + 1 < end; q++)
+        if (q[0] == '\n' && q[1] == '}' && (q + 2 == end || q[2] == '\n'))
+            return q + 2;
+    return end;
+}
+
+bool tir_parse_program(arena *a, const char *text, size_t len, tir_program *out, strbuf *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = text, *end = text + len;
+    for (;;) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (p == end)
+            break;
+        if (out->nkernels == TIR_MAX_KERNELS) {
+            sb_printf(err, "a program has at most %d kernels", TIR_MAX_KERNELS);
+            return false;
+        }
+        const char *next = kernel_end(p, end);
+        tir_kernel *k = tir_parse(a, p, (size_t)(next - p), err);
+        if (!k) {
+            sb_printf(err, " (kernel %d of the program)", out->nkernels);
+            return false;
+        }
+        out->kernels[out->nkernels++] = k;
+        p = next;
+    }
+    if (out->nkernels == 0) {
+        sb_puts(err, "no kernel in the program text");
+        return false;
+    }
+    return true;
 }

@@ -18,8 +18,11 @@
 
 const char *const tir_space_names[4] = {"none", "global", "shared", "reg"};
 const char *const tir_layout_names[6] = {"any", "mma_a", "mma_b", "mma_acc", "smem_row", "host"};
-const char *const tir_tensor_names[6] = {"q", "k", "v", "o", "lse", "param"};
-const char *const tir_range_names[3] = {"all", "bounds", "table"};
+const char *const tir_tensor_names[TENSOR_COUNT] = {"q",     "k",     "v",   "o",   "lse", "param", "do",  "dq",  "dk",
+                                                    "dv",    "dparam", "delta", "slots", "qdq", "kdk", "dox", "dkh", "dvh"};
+const char *const tir_programs_names[PROG_COUNT] = {"default", "qtiles", "heads", "kvtiles",
+                                                    "kvheads", "slots",  "elems", "one"};
+const char *const tir_range_names[4] = {"all", "bounds", "table", "inverse"};
 const char *const tir_feature_names[3] = {"identity", "elu1", "relu"};
 const char *const tir_decay_names[3] = {"none", "head", "token"};
 const char *const tir_family_names[2] = {"softmax", "linear"};
@@ -104,7 +107,7 @@ static void print_param_attr(strbuf *out, const tir_kernel *k, int param)
 static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
 {
     sb_printf(out, " mode=%s", tir_range_names[op->range_mode]);
-    if (op->range_mode != RANGE_BOUNDS)
+    if (op->range_mode != RANGE_BOUNDS && op->range_mode != RANGE_INVERSE)
         return;
     for (int d = 0; d < op->range_ndims; d++) {
         char key[16];
@@ -124,8 +127,9 @@ static void print_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
     switch (op->kind) {
     case TIR_LOAD:
     case TIR_STORE:
+    case TIR_HEAD_SUM:
         sb_printf(out, " tensor=%s", tir_tensor_names[op->tensor]);
-        if (op->tensor == TENSOR_PARAM)
+        if (op->tensor == TENSOR_PARAM || op->tensor == TENSOR_DPARAM || op->tensor == TENSOR_SLOTS)
             print_param_attr(out, k, op->param);
         if (op->kind == TIR_LOAD && op->aug)
             sb_puts(out, " aug=1");
@@ -135,6 +139,8 @@ static void print_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
     case TIR_FOR:
         if (op->stages)
             sb_printf(out, " stages=%d", op->stages);
+        if (op->reverse)
+            sb_puts(out, " reverse=1");
         break;
     case TIR_WAIT:
         sb_printf(out, " pending=%d", op->pending);
@@ -146,8 +152,33 @@ static void print_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
     case TIR_KV_RANGE:
         print_range_attrs(out, k, op);
         break;
+    case TIR_Q_RANGE:
+        print_range_attrs(out, k, op);
+        if (op->group)
+            sb_puts(out, " group=1");
+        break;
     case TIR_DOT:
         sb_printf(out, " trans_b=%d", op->trans_b);
+        if (op->trans_a)
+            sb_puts(out, " trans_a=1");
+        break;
+    case TIR_SCORE_GRAD:
+        print_expr_attr(out, k, "dscore", op->score_expr);
+        break;
+    case TIR_PARAM_GRAD:
+        print_param_attr(out, k, op->param);
+        print_expr_attr(out, k, "site", op->site_expr);
+        print_expr_attr(out, k, "partial", op->partial_expr);
+        break;
+    case TIR_SLOT_REDUCE:
+        print_param_attr(out, k, op->param);
+        break;
+    case TIR_FEATURE_GRAD:
+        sb_printf(out, " feature=%s", tir_feature_names[op->feature]);
+        break;
+    case TIR_GATE_GRAD:
+        sb_printf(out, " decay=%s", tir_decay_names[op->decay]);
+        print_param_attr(out, k, op->param);
         break;
     case TIR_TILE_CLASS:
         print_expr_attr(out, k, "full", op->full_expr);
@@ -170,6 +201,10 @@ static void print_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
     case TIR_STATE_UPDATE:
         sb_printf(out, " decay=%s", tir_decay_names[op->decay]);
         print_param_attr(out, k, op->param);
+        if (op->reverse)
+            sb_puts(out, " reverse=1");
+        if (op->strict)
+            sb_puts(out, " strict=1");
         break;
     default:
         break;
@@ -234,9 +269,14 @@ static void print_block(strbuf *out, const tir_kernel *k, const tir_block *b, in
 void tir_print(strbuf *out, tir_kernel *k)
 {
     tir_renumber(k);
-    sb_printf(out, "kernel %s family=%s dtype=%s d=%d dv=%d grid=%d arch=%s schedule=\"", k->name,
+    sb_printf(out, "kernel %s family=%s dtype=%s d=%d dv=%d grid=%d arch=%s", k->name,
               tir_family_names[k->family ? 1 : 0], dtype_name(k->qkv_dtype), k->head_dim, k->head_dim_v,
               k->grid_ndim, tir_arch_names[k->arch]);
+    if (k->programs != PROG_DEFAULT)
+        sb_printf(out, " programs=%s", tir_programs_names[k->programs]);
+    if (k->programs == PROG_ELEMS)
+        sb_printf(out, " elems_param=%d", k->param);
+    sb_puts(out, " schedule=\"");
     schedule_print_for(out, &k->sched, k->family != 0); /* 0: softmax, as tir_family_names */
     sb_puts(out, "\"\n");
     for (int i = 0; i < k->nparams; i++)
@@ -244,4 +284,13 @@ void tir_print(strbuf *out, tir_kernel *k)
     sb_puts(out, "{\n");
     print_block(out, k, k->body, 1);
     sb_puts(out, "}\n");
+}
+
+void tir_print_program(strbuf *out, tir_program *p)
+{
+    for (int i = 0; i < p->nkernels; i++) {
+        if (i)
+            sb_putc(out, '\n');
+        tir_print(out, p->kernels[i]);
+    }
 }

@@ -4,10 +4,13 @@
 
 #include <stdio.h>
 
+#include "tile_ir.h"
+
 extern const char *const tir_space_names[4];
 extern const char *const tir_layout_names[6];
-extern const char *const tir_tensor_names[6];
-extern const char *const tir_range_names[3];
+extern const char *const tir_tensor_names[TENSOR_COUNT];
+extern const char *const tir_programs_names[PROG_COUNT];
+extern const char *const tir_range_names[4];
 extern const char *const tir_feature_names[3];
 extern const char *const tir_decay_names[3];
 extern const char *const tir_family_names[2];

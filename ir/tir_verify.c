@@ -188,6 +188,10 @@ bool tir_verify(tir_kernel *k, strbuf *err)
 {
     tir_renumber(k);
     vctx c = {.k = k, .err = err};
+    if ((unsigned)k->programs >= PROG_COUNT || (k->programs == PROG_ELEMS && (k->param < 0 || k->param >= k->nparams))) {
+        sb_printf(err, "kernel programs=%d elems_param=%d: not a program grid of this kernel", (int)k->programs, k->param);
+        return false;
+    }
     bool ok = k->body && verify_block(&c, k->body, NULL, -1);
     if (!k->body)
         sb_puts(err, "kernel has no body");

@@ -23,6 +23,9 @@ bool tir_vsame_dim(int a, int b);
 bool tir_vsame_shape(const tir_type *a, const tir_type *b);
 const char *tir_vkind_name(tir_value_kind k);
 bool verify_op_rules(vctx *c, const tir_op *op);
+/* The backward ops (ir/tir_verify_bwd.c); true for ops it does not know. */
+bool verify_bwd_rules(vctx *c, const tir_op *op);
+const char *tir_tensor_label(tir_tensor t); /* its text name, "?" when out of range */
 /* Pipeline markers (ir/tir_verify_pipe.c); owner: the for whose body holds op, or NULL. */
 bool verify_pipe_rules(vctx *c, const tir_op *op, const tir_op *owner);
 

@@ -28,10 +28,15 @@ static bool result_kind(vctx *c, const tir_op *op, int r, tir_value_kind kind)
 static bool verify_load(vctx *c, const tir_op *op)
 {
     WANT(0, TV_BOX);
+    tir_tensor t = op->tensor;
+    if (t == TENSOR_LSE || t == TENSOR_DELTA)
+        return result_kind(c, op, 0, TV_ROWS);
     if (!result_kind(c, op, 0, TV_TILE))
         return false;
-    if (op->tensor != TENSOR_Q && op->tensor != TENSOR_K && op->tensor != TENSOR_V && op->tensor != TENSOR_PARAM)
-        return tir_vfail(c, -1, "load reads q, k, v or a param, not an output");
+    if (t != TENSOR_Q && t != TENSOR_K && t != TENSOR_V && t != TENSOR_PARAM && t != TENSOR_O && t != TENSOR_DO &&
+        t != TENSOR_DOX)
+        return tir_vfail(c, -1, "load reads q, k, v, o, do, dox, a param (tiles), lse or delta (rows), not %s",
+                         tir_tensor_label(t));
     if (op->tensor == TENSOR_PARAM && (op->param < 0 || op->param >= c->k->nparams))
         return tir_vfail(c, -1, "load of param %d: the kernel has %d params", op->param, c->k->nparams);
     if (op->aug && op->tensor != TENSOR_V)
@@ -42,13 +47,26 @@ static bool verify_load(vctx *c, const tir_op *op)
 static bool verify_store(vctx *c, const tir_op *op)
 {
     WANT(0, TV_BOX);
-    if (op->tensor == TENSOR_O)
+    switch (op->tensor) {
+    case TENSOR_O:
+    case TENSOR_DQ:
+    case TENSOR_DK:
+    case TENSOR_DV:
+    case TENSOR_DOX:
+    case TENSOR_DKH:
+    case TENSOR_DVH:
         WANT(1, TV_TILE);
-    else if (op->tensor == TENSOR_LSE)
+        return true;
+    case TENSOR_LSE:
+    case TENSOR_DELTA:
+    case TENSOR_QDQ:
+    case TENSOR_KDK:
         WANT(1, TV_ROWS);
-    else
-        return tir_vfail(c, -1, "store writes o or lse");
-    return true;
+        return true;
+    default:
+        return tir_vfail(c, -1, "store writes o, dq, dk, dv, dox, dkh, dvh (tiles) or lse, delta, qdq, kdk (rows), not %s",
+                         tir_tensor_label(op->tensor));
+    }
 }
 
 static bool verify_range(vctx *c, const tir_op *op)
@@ -56,7 +74,9 @@ static bool verify_range(vctx *c, const tir_op *op)
     WANT(0, TV_BOX);
     if (!result_kind(c, op, 0, TV_RANGE))
         return false;
-    if (op->range_mode != RANGE_BOUNDS)
+    if (op->range_mode == RANGE_INVERSE && op->kind != TIR_Q_RANGE)
+        return tir_vfail(c, -1, "mode=inverse belongs to q_range");
+    if (op->range_mode != RANGE_BOUNDS && op->range_mode != RANGE_INVERSE)
         return true;
     if (op->range_ndims < 1 || op->range_ndims > SCHED_MAX_DIMS)
         return tir_vfail(c, -1, "kv_range bounds need 1 to 3 dims, has %d", op->range_ndims);
@@ -75,13 +95,15 @@ static bool verify_dot(vctx *c, const tir_op *op)
         return tir_vfail(c, -1, "dot takes a, b and an optional accumulator");
     const tir_type *a = OT(op, 0), *b = OT(op, 1), *r = RT(op, 0);
     int bk = op->trans_b ? b->shape[1] : b->shape[0], bn = op->trans_b ? b->shape[0] : b->shape[1];
-    if (!tir_vsame_dim(a->shape[1], bk))
-        return tir_vfail(c, 1, "dot shapes mismatch: a is %dx%d, b%s is %dx%d (inner dims %d and %d)", a->shape[0],
-                         a->shape[1], op->trans_b ? " (transposed)" : "", b->shape[0], b->shape[1], a->shape[1], bk);
+    int am = op->trans_a ? a->shape[1] : a->shape[0], ak = op->trans_a ? a->shape[0] : a->shape[1];
+    if (!tir_vsame_dim(ak, bk))
+        return tir_vfail(c, 1, "dot shapes mismatch: a%s is %dx%d, b%s is %dx%d (inner dims %d and %d)",
+                         op->trans_a ? " (transposed)" : "", a->shape[0], a->shape[1],
+                         op->trans_b ? " (transposed)" : "", b->shape[0], b->shape[1], ak, bk);
     if (!result_kind(c, op, 0, TV_TILE))
         return false;
-    if (!tir_vsame_dim(r->shape[0], a->shape[0]) || !tir_vsame_dim(r->shape[1], bn))
-        return tir_vfail(c, -2, "dot result must be %dx%d, is %dx%d", a->shape[0], bn, r->shape[0], r->shape[1]);
+    if (!tir_vsame_dim(r->shape[0], am) || !tir_vsame_dim(r->shape[1], bn))
+        return tir_vfail(c, -2, "dot result must be %dx%d, is %dx%d", am, bn, r->shape[0], r->shape[1]);
     if (r->dt != DT_F32)
         return tir_vfail(c, -2, "dot accumulates in f32, not %s", dtype_name(r->dt));
     if (op->noperands == 3) {
@@ -210,6 +232,12 @@ static bool verify_linear(vctx *c, const tir_op *op)
 
 static bool verify_add(vctx *c, const tir_op *op)
 {
+    if (OT(op, 0)->kind == TV_ROWS) { /* rows + rows (the backward's running sums) */
+        WANT(1, TV_ROWS);
+        if (!tir_vsame_dim(OT(op, 0)->shape[0], OT(op, 1)->shape[0]))
+            return tir_vfail(c, 1, "add operands differ in rows");
+        return result_kind(c, op, 0, TV_ROWS);
+    }
     WANT(1, TV_TILE);
     if (!tir_vsame_shape(OT(op, 0), OT(op, 1)))
         return tir_vfail(c, 1, "add operands differ in shape");
@@ -255,7 +283,9 @@ bool verify_op_rules(vctx *c, const tir_op *op)
         return verify_linear(c, op);
     case TIR_ADD:
         return verify_add(c, op);
+    case TIR_Q_RANGE:
+        return verify_range(c, op);
     default:
-        return true;
+        return verify_bwd_rules(c, op);
     }
 }

@@ -65,8 +65,8 @@ static void fuse_op(tir_op *op, void *user)
 
 bool pass_fusion(tir_kernel *k, const recipe *r, strbuf *err)
 {
-    if (k->family == FAMILY_LINEAR)
-        return true;
+    if (k->family == FAMILY_LINEAR || k->programs != PROG_DEFAULT)
+        return true; /* backward kernels recompute P in natural base (lower_backward.h) */
     fuse_ctx f = {k->arena, false};
     tir_walk(k->body, fuse_op, &f);
     if (f.failed)

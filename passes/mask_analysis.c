@@ -13,7 +13,8 @@
 #include "mask_sym.h"
 #include "passes.h"
 
-bool mask_bounds_derive(arena *a, const recipe *r, mask_info *mi);
+int mask_bounds_derive(arena *a, const recipe *r, mask_info *mi);
+int mask_bounds_derive_q(arena *a, const recipe *r, mask_info *mi);
 
 static bool uses_head(const expr *m)
 {
@@ -43,11 +44,15 @@ static void keep_exact(arena *a, const range_env *env, mask_info *mi)
         mi->full = ex_bool(a, false);
     if (!fits(mi->empty, env))
         mi->empty = ex_bool(a, false);
+    tir_range_mode unbounded = expr_uses_kind(mi->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
+    for (int d = 0; d < mi->ndims && mi->qmode == RANGE_BOUNDS; d++)
+        if (!mi->qrange_lo[d] || !mi->qrange_hi[d] || !fits(mi->qrange_lo[d], env) || !fits(mi->qrange_hi[d], env))
+            mi->qmode = RANGE_INVERSE; /* the forward's bounds inverted, if they stay */
     if (mi->mode != RANGE_BOUNDS)
         return;
     for (int d = 0; d < mi->ndims; d++)
         if (!fits(mi->range_lo[d], env) || !fits(mi->range_hi[d], env)) {
-            mi->mode = expr_uses_kind(mi->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
+            mi->mode = mi->qmode = unbounded; /* the transposed ranges invert these */
             return;
         }
 }
@@ -63,7 +68,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     }
     out->mask = r->mask;
     if (!r->mask) {
-        out->mode = RANGE_ALL;
+        out->mode = out->qmode = RANGE_ALL;
         out->full = ex_bool(a, true);
         out->empty = ex_bool(a, false);
         return out->full && out->empty;
@@ -76,10 +81,13 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     sym_bool b = exact ? sym_cond(&c, r->mask) : (sym_bool){ex_bool(a, false), ex_bool(a, false)};
     out->full = b.must_true;
     out->empty = b.must_false;
-    if (exact && mask_bounds_derive(a, r, out))
-        out->mode = RANGE_BOUNDS;
-    else
-        out->mode = expr_uses_kind(r->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
+    tir_range_mode unbounded = expr_uses_kind(r->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
+    int kbound = exact ? mask_bounds_derive(a, r, out) : 0;
+    int qbound = exact ? mask_bounds_derive_q(a, r, out) : 0;
+    out->mode = kbound ? RANGE_BOUNDS : unbounded;
+    /* the transposed closed form when it bounds as many sides as the
+     * forward's; else invert the forward's bounds (neighborhoods) */
+    out->qmode = !kbound ? unbounded : qbound >= kbound ? RANGE_BOUNDS : RANGE_INVERSE;
     keep_exact(a, &env, out);
     return !a->failed && out->full && out->empty;
 }
@@ -93,12 +101,14 @@ static void fill_op(tir_op *op, void *user)
 {
     fill_ctx *f = user;
     const mask_info *mi = f->mi;
-    if (op->kind == TIR_KV_RANGE) {
-        op->range_mode = mi->mode;
-        op->range_ndims = mi->mode == RANGE_BOUNDS ? mi->ndims : 0;
-        for (int d = 0; d < op->range_ndims; d++) {
-            op->range_lo[d] = mi->range_lo[d];
-            op->range_hi[d] = mi->range_hi[d];
+    if (op->kind == TIR_KV_RANGE || op->kind == TIR_Q_RANGE) {
+        bool q = op->kind == TIR_Q_RANGE;
+        op->range_mode = q ? mi->qmode : mi->mode;
+        bool bounds = op->range_mode == RANGE_BOUNDS;
+        op->range_ndims = bounds || op->range_mode == RANGE_INVERSE ? mi->ndims : 0;
+        for (int d = 0; d < op->range_ndims; d++) { /* inverse: the forward's bounds */
+            op->range_lo[d] = q && bounds ? mi->qrange_lo[d] : mi->range_lo[d];
+            op->range_hi[d] = q && bounds ? mi->qrange_hi[d] : mi->range_hi[d];
         }
         f->nfilled++;
     } else if (op->kind == TIR_TILE_CLASS) {
@@ -118,8 +128,9 @@ bool pass_mask_analysis(tir_kernel *k, const recipe *r, strbuf *err)
     }
     fill_ctx f = {&mi, 0};
     tir_walk(k->body, fill_op, &f);
-    if (f.nfilled != 1) {
-        sb_printf(err, "mask analysis: expected one kv_range op, found %d", f.nfilled);
+    int want = k->programs == PROG_DEFAULT ? 1 : f.nfilled > 1 ? 1 : f.nfilled; /* backward kernels: 0 or 1 */
+    if (f.nfilled != want) {
+        sb_printf(err, "mask analysis: expected one kv_range or q_range op, found %d", f.nfilled);
         return false;
     }
     return true;

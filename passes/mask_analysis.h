@@ -37,6 +37,10 @@ typedef struct mask_info {
     int grid_ndim; /* 0: plain sequence */
     int q_tile[SCHED_MAX_DIMS], kv_tile[SCHED_MAX_DIMS];
     expr *range_lo[SCHED_MAX_DIMS], *range_hi[SCHED_MAX_DIMS]; /* RANGE_BOUNDS; clamped tile indices */
+    /* The transposed ranges (backward): the query tiles a key box is seen
+     * by, per dim, as expressions of the key box corners; same modes. */
+    tir_range_mode qmode;
+    expr *qrange_lo[SCHED_MAX_DIMS], *qrange_hi[SCHED_MAX_DIMS];
     expr *full, *empty; /* bool over q and k box corners */
     const expr *mask;   /* the recipe's mask (NULL: keep all) */
     bool uses_head;     /* the mask reads head or kv_head */
@@ -69,6 +73,10 @@ mask_class mask_classify_boxes(const mask_info *mi, const eval_env *env, const t
  * when the range is empty. */
 bool kv_range_eval(const mask_info *mi, const eval_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
                    int64_t hi[SCHED_MAX_DIMS]);
+/* The transposed range: first/last query tile index per dim for a key box
+ * (every tile for RANGE_ALL / RANGE_BLOCK_TABLE). False when empty. */
+bool q_range_eval(const mask_info *mi, const eval_env *env, const tok_box *k, int64_t lo[SCHED_MAX_DIMS],
+                  int64_t hi[SCHED_MAX_DIMS]);
 /* The same for a kv_range op of a kernel (its lo/hi expressions). */
 bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q,
                       int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS]);
@@ -79,6 +87,10 @@ bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env
  * classified for every head at once: skip only when no head keeps a pair).
  * cap is the table's size in bytes; returns false when it is too small. */
 bool mask_block_table_build(const mask_info *mi, const eval_env *env, uint8_t *table, size_t cap);
+
+/* The same for a q_range op of a backward kernel, over key box k. */
+bool q_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *kbox,
+                     int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS]);
 
 /* Wasted-work report for one (batch 0, head 0) slice. */
 typedef struct mask_work {

@@ -11,7 +11,11 @@
  * atom only widens the range, so unsupported atoms are simply ignored.
  * A bound on the flat index t bounds grid dim 0 (t div (G1*G2)).
  * Finally X is bounded over the query box (mask_sym.h) and turned into a
- * clamped key tile index. */
+ * clamped key tile index.
+ *
+ * The backward's transposed ranges (the query tiles one key tile is seen
+ * by) are the same derivation with the roles swapped: solve for the query
+ * coordinate, bound over the key box, clamp to query tiles. */
 #include "mask_analysis.h"
 #include "mask_sym.h"
 
@@ -41,8 +45,15 @@ static bool collect_terms(const expr *e, int sign, term *t, int *n)
     return true;
 }
 
-/* k.X or k.X div c: returns the key index (0..2, KEY_T) and the divisor. */
-static int key_var(const expr *e, int grid_ndim, int64_t *div)
+/* The side solved for (SIDE_K: key ranges of a query box; SIDE_Q: query
+ * ranges of a key box) and the context of the bounds. */
+typedef struct bctx {
+    sym_ctx c;
+    coord_side side;
+} bctx;
+
+/* side.X or side.X div c: returns the coordinate index (0..2, KEY_T) and the divisor. */
+static int key_var(const expr *e, int grid_ndim, coord_side side, int64_t *div)
 {
     *div = 1;
     if (e->kind == EX_BINARY && e->u.binop == BIN_DIV && e->args[1]->kind == EX_CONST_INT &&
@@ -50,7 +61,7 @@ static int key_var(const expr *e, int grid_ndim, int64_t *div)
         *div = e->args[1]->u.ival;
         e = e->args[0];
     }
-    if (e->kind != EX_COORD || e->u.coord.side != SIDE_K || e->u.coord.dim >= 3)
+    if (e->kind != EX_COORD || e->u.coord.side != side || e->u.coord.dim >= 3)
         return -1;
     if (e->u.coord.dim < 0 || grid_ndim == 0)
         return KEY_T;
@@ -81,8 +92,9 @@ static expr_binop negate(expr_binop op)
 }
 
 /* Sets *kb to the bound one atom gives (k OP X over the query box). */
-static void isolate(const sym_ctx *c, expr_binop op, const expr *l, const expr *r, key_bounds *kb)
+static void isolate(const bctx *b, expr_binop op, const expr *l, const expr *r, key_bounds *kb)
 {
+    const sym_ctx *c = &b->c;
     term t[MAX_TERMS];
     int n = 0;
     if (op == BIN_NE || !collect_terms(l, 1, t, &n) || !collect_terms(r, -1, t, &n))
@@ -90,9 +102,9 @@ static void isolate(const sym_ctx *c, expr_binop op, const expr *l, const expr *
     int key = -1, ksign = 0;
     int64_t div = 1;
     for (int i = 0; i < n; i++) {
-        if (!expr_uses_coord(t[i].e, SIDE_K))
+        if (!expr_uses_coord(t[i].e, b->side))
             continue;
-        if (key >= 0 || (key = key_var(t[i].e, c->grid_ndim, &div)) < 0)
+        if (key >= 0 || (key = key_var(t[i].e, c->grid_ndim, b->side, &div)) < 0)
             return; /* two key terms, or one we cannot solve for */
         ksign = t[i].sign;
     }
@@ -101,7 +113,7 @@ static void isolate(const sym_ctx *c, expr_binop op, const expr *l, const expr *
     /* ksign*K + rest OP 0  =>  K OP' X with X = -ksign * rest */
     expr *x = s_int(c->a, 0);
     for (int i = 0; i < n; i++)
-        if (!expr_uses_coord(t[i].e, SIDE_K))
+        if (!expr_uses_coord(t[i].e, b->side))
             x = s_bin(c->a, t[i].sign * ksign < 0 ? BIN_ADD : BIN_SUB, x, (expr *)t[i].e);
     if (!x)
         return;
@@ -136,11 +148,12 @@ static void combine(const sym_ctx *c, bool both, key_bounds *x, const key_bounds
     }
 }
 
-static void collect(const sym_ctx *c, const expr *e, bool negated, key_bounds *kb)
+static void collect(const bctx *b, const expr *e, bool negated, key_bounds *kb)
 {
+    const sym_ctx *c = &b->c;
     *kb = (key_bounds){0};
     if (e->kind == EX_UNARY && e->u.unop == UN_NOT) {
-        collect(c, e->args[0], !negated, kb);
+        collect(b, e->args[0], !negated, kb);
         return;
     }
     if (e->kind != EX_BINARY)
@@ -148,19 +161,19 @@ static void collect(const sym_ctx *c, const expr *e, bool negated, key_bounds *k
     expr_binop op = e->u.binop;
     if (op == BIN_AND || op == BIN_OR) {
         key_bounds other;
-        collect(c, e->args[0], negated, kb);
-        collect(c, e->args[1], negated, &other);
+        collect(b, e->args[0], negated, kb);
+        collect(b, e->args[1], negated, &other);
         combine(c, (op == BIN_AND) != negated, kb, &other); /* De Morgan under ! */
         return;
     }
     if (op >= BIN_LT && op <= BIN_NE && e->args[0]->type == TY_INT && e->args[1]->type == TY_INT)
-        isolate(c, negated ? negate(op) : op, e->args[0], e->args[1], kb);
+        isolate(b, negated ? negate(op) : op, e->args[0], e->args[1], kb);
 }
 
-/* Extent of key dim d: grid size, or kv_tokens for a sequence. */
-static expr *key_extent(arena *a, int grid_ndim, int d)
+/* Extent of dim d of the solved side: grid size, or (kv_)tokens for a sequence. */
+static expr *key_extent(arena *a, int grid_ndim, coord_side side, int d)
 {
-    return ex_size(a, grid_ndim == 0 ? SZ_KV_TOKENS : (size_id)(SZ_GRID0 + d));
+    return ex_size(a, grid_ndim == 0 ? (side == SIDE_K ? SZ_KV_TOKENS : SZ_TOKENS) : (size_id)(SZ_GRID0 + d));
 }
 
 /* Coordinate bounds of key dim d, with t's bounds folded into dim 0. */
@@ -183,22 +196,37 @@ static void dim_bounds(const sym_ctx *c, const key_bounds *kb, int d, expr **lo,
     *hi = one.hi[0];
 }
 
-/* Fills mi->range_lo/hi; returns whether any dim got a bound. */
-bool mask_bounds_derive(arena *a, const recipe *r, mask_info *mi)
+/* Fills los/his (tile indices of the solved side, clamped) for each dim;
+ * returns how many of the 2 x ndims sides got a bound. */
+static int derive(arena *a, const recipe *r, const mask_info *mi, coord_side side, expr **los, expr **his)
 {
-    sym_ctx c = {a, r->grid_ndim};
+    bctx b = {{a, r->grid_ndim}, side};
     key_bounds kb;
-    collect(&c, r->mask, false, &kb);
-    bool any = false;
+    collect(&b, r->mask, false, &kb);
+    int any = 0;
     for (int d = 0; d < mi->ndims; d++) {
         expr *lo, *hi;
-        dim_bounds(&c, &kb, d, &lo, &hi);
-        any |= lo || hi;
-        expr *t = s_int(a, mi->kv_tile[d]);
-        expr *n = s_bin(a, BIN_DIV, s_bin(a, BIN_ADD, key_extent(a, r->grid_ndim, d), s_int(a, mi->kv_tile[d] - 1)), t);
+        dim_bounds(&b.c, &kb, d, &lo, &hi);
+        any += (lo != NULL) + (hi != NULL);
+        int tile = side == SIDE_K ? mi->kv_tile[d] : mi->q_tile[d];
+        expr *t = s_int(a, tile);
+        expr *n = s_bin(a, BIN_DIV, s_bin(a, BIN_ADD, key_extent(a, r->grid_ndim, side, d), s_int(a, tile - 1)), t);
         expr *last = s_bin(a, BIN_SUB, n, s_int(a, 1));
-        mi->range_lo[d] = lo ? s_bin(a, BIN_MAX, s_bin(a, BIN_DIV, lo, t), s_int(a, 0)) : s_int(a, 0);
-        mi->range_hi[d] = hi ? s_bin(a, BIN_MIN, s_bin(a, BIN_DIV, hi, t), last) : last;
+        los[d] = lo ? s_bin(a, BIN_MAX, s_bin(a, BIN_DIV, lo, t), s_int(a, 0)) : s_int(a, 0);
+        his[d] = hi ? s_bin(a, BIN_MIN, s_bin(a, BIN_DIV, hi, t), last) : last;
     }
     return any;
+}
+
+/* Fills mi->range_lo/hi; returns how many sides got a bound. */
+int mask_bounds_derive(arena *a, const recipe *r, mask_info *mi)
+{
+    return derive(a, r, mi, SIDE_K, mi->range_lo, mi->range_hi);
+}
+
+/* Fills mi->qrange_lo/hi (query tiles of a key box); returns how many
+ * sides got a bound. */
+int mask_bounds_derive_q(arena *a, const recipe *r, mask_info *mi)
+{
+    return derive(a, r, mi, SIDE_Q, mi->qrange_lo, mi->qrange_hi);
 }

@@ -80,13 +80,15 @@ mask_class mask_classify_boxes(const mask_info *mi, const eval_env *env, const t
     return eval_bool(mi->full, &e) ? MASK_FULL : MASK_PARTIAL;
 }
 
-static bool eval_range(int ndims, expr *const *los, expr *const *his, const mask_info *mi, const eval_env *env,
-                       const tok_box *q, int64_t lo[], int64_t hi[])
+/* Evaluates range bounds over box b, a query box (tiles counted on the key
+ * side) or, for a transposed range (qside), a key box. */
+static bool eval_range_side(bool qside, int ndims, expr *const *los, expr *const *his, const mask_info *mi,
+                            const eval_env *env, const tok_box *b, int64_t lo[], int64_t hi[])
 {
     int64_t n[SCHED_MAX_DIMS];
-    mask_tile_count(mi, env, false, n);
+    mask_tile_count(mi, env, qside, n);
     eval_env e = *env;
-    set_boxes(&e, q, NULL);
+    set_boxes(&e, qside ? NULL : b, qside ? b : NULL);
     bool nonempty = true;
     for (int d = 0; d < SCHED_MAX_DIMS; d++) {
         lo[d] = 0;
@@ -98,6 +100,55 @@ static bool eval_range(int ndims, expr *const *los, expr *const *his, const mask
         nonempty &= lo[d] <= hi[d];
     }
     return nonempty;
+}
+
+static bool eval_range(int ndims, expr *const *los, expr *const *his, const mask_info *mi, const eval_env *env,
+                       const tok_box *q, int64_t lo[], int64_t hi[])
+{
+    return eval_range_side(false, ndims, los, his, mi, env, q, lo, hi);
+}
+
+/* RANGE_INVERSE: per dim, the first and last query tile whose forward range
+ * (los/his over the query box) holds key box k's tile. */
+static bool eval_inverse(int ndims, expr *const *los, expr *const *his, const mask_info *mi, const eval_env *env,
+                         const tok_box *k, int64_t lo[], int64_t hi[])
+{
+    int64_t nq[SCHED_MAX_DIMS], kidx[SCHED_MAX_DIMS] = {0};
+    int64_t tq = mask_tile_count(mi, env, true, nq);
+    for (int d = 0; d < SCHED_MAX_DIMS; d++) {
+        kidx[d] = d < mi->ndims ? k->lo[d] / mi->kv_tile[d] : 0;
+        lo[d] = d < mi->ndims ? INT64_MAX : 0;
+        hi[d] = d < mi->ndims ? -1 : 0;
+    }
+    bool any = false;
+    for (int64_t i = 0; i < tq; i++) {
+        tok_box qb;
+        int64_t flo[SCHED_MAX_DIMS], fhi[SCHED_MAX_DIMS];
+        mask_tile_box(mi, env, true, i, &qb);
+        if (!eval_range(ndims, los, his, mi, env, &qb, flo, fhi))
+            continue;
+        bool holds = true;
+        for (int d = 0; d < mi->ndims; d++)
+            holds &= flo[d] <= kidx[d] && kidx[d] <= fhi[d];
+        if (!holds)
+            continue;
+        any = true;
+        for (int d = 0; d < mi->ndims; d++) {
+            int64_t qi = qb.lo[d] / mi->q_tile[d];
+            lo[d] = qi < lo[d] ? qi : lo[d];
+            hi[d] = qi > hi[d] ? qi : hi[d];
+        }
+    }
+    return any;
+}
+
+bool q_range_eval(const mask_info *mi, const eval_env *env, const tok_box *k, int64_t lo[SCHED_MAX_DIMS],
+                  int64_t hi[SCHED_MAX_DIMS])
+{
+    if (mi->qmode == RANGE_INVERSE)
+        return eval_inverse(mi->ndims, mi->range_lo, mi->range_hi, mi, env, k, lo, hi);
+    int nd = mi->qmode == RANGE_BOUNDS ? mi->ndims : 0;
+    return eval_range_side(true, nd, mi->qrange_lo, mi->qrange_hi, mi, env, k, lo, hi);
 }
 
 bool kv_range_eval(const mask_info *mi, const eval_env *env, const tok_box *q, int64_t lo[SCHED_MAX_DIMS],
@@ -117,8 +168,16 @@ bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env
         mi.q_tile[d] = k->sched.q_tile[d];
         mi.kv_tile[d] = k->sched.kv_tile[d];
     }
+    if (op->range_mode == RANGE_INVERSE)
+        return eval_inverse(op->range_ndims, op->range_lo, op->range_hi, &mi, env, q, lo, hi);
     int nd = op->range_mode == RANGE_BOUNDS ? op->range_ndims : 0;
-    return eval_range(nd, op->range_lo, op->range_hi, &mi, env, q, lo, hi);
+    return eval_range_side(op->kind == TIR_Q_RANGE, nd, op->range_lo, op->range_hi, &mi, env, q, lo, hi);
+}
+
+bool q_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *kbox,
+                     int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS])
+{
+    return kv_range_eval_op(op, k, env, kbox, lo, hi);
 }
 
 /* Classification for env's head, or joined over every head when the mask

@@ -17,7 +17,7 @@ attnc_status attnc_args_create(attnc_args **out, const attnc_kernel *kc)
     if (!out)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_args_create: out is NULL");
     attnc_context *ctx = k->ctx;
-    int n = ARG_NFIXED + k->r->nparams;
+    int n = kernel_arg_tensors(k);
     attnc_args *a = ctx_calloc(ctx, sizeof *a);
     if (a) {
         a->k = k;
@@ -55,7 +55,7 @@ static int tensor_index(const attnc_args *a, const char *name)
     for (int i = 0; i < r->nparams; i++)
         if (r->params[i].name && !strcmp(name, r->params[i].name))
             return ARG_NFIXED + i;
-    return -1;
+    return a->k->bwd ? bwd_tensor_index(a->k, name) : -1;
 }
 
 attnc_status attnc_args_set_tensor(attnc_args *a, const char *name, const attnc_tensor *t)
@@ -67,8 +67,8 @@ attnc_status attnc_args_set_tensor(attnc_args *a, const char *name, const attnc_
     int i = tensor_index(a, name);
     if (i < 0)
         return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT,
-                            "attnc_args_set_tensor: recipe '%s' has no tensor '%s' (q, k, v, o, lse and its params)",
-                            a->k->r->name, name);
+                            "attnc_args_set_tensor: recipe '%s' has no tensor '%s' (q, k, v, o, lse and its params%s)",
+                            a->k->r->name, name, a->k->bwd ? "; backward: do, dq, dk, dv and d<param>" : "");
     if (t->ndim < 0 || t->ndim > 4)
         return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "tensor '%s': ndim %d is not 0..4", name, t->ndim);
     a->tensors[i] = *t;
@@ -117,7 +117,7 @@ attnc_status attnc_args_set_scalar(attnc_args *a, const char *name, double value
         return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_args_set_scalar: name is NULL");
     int i = tensor_index(a, name);
     const recipe *r = a->k->r;
-    if (i < ARG_NFIXED || r->params[i - ARG_NFIXED].ndim != 0 || r->params[i - ARG_NFIXED].dtype != DT_F32)
+    if (i < ARG_NFIXED || i >= ARG_NFIXED + r->nparams || r->params[i - ARG_NFIXED].ndim != 0 || r->params[i - ARG_NFIXED].dtype != DT_F32)
         return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT,
                             "attnc_args_set_scalar: '%s' is not a scalar f32 param of recipe '%s'", name, r->name);
     float *slot = &a->scalar_f32[i - ARG_NFIXED];

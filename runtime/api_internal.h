@@ -91,6 +91,8 @@ struct attnc_kernel {
     tuned_slot tuned[TUNED_SLOTS];
     int ntuned;
     char last_sched[128]; /* the schedule of the last successful launch ("" before) */
+    unsigned flags;       /* attnc_build_options.flags it was built with */
+    struct bwd_kernel *bwd; /* a backward program (api_backward.c); NULL for forward kernels */
 };
 
 /* Launch arguments. Tensors are indexed: 0..4 = q, k, v, o, lse, then one
@@ -160,5 +162,27 @@ void ctx_tune_close(attnc_context *ctx);
 
 /* Runs the CPU backend on a validated problem. */
 attnc_status launch_host(attnc_kernel *k, const launch_problem *p);
+
+/* ---- backward kernels (api_backward.c, api_validate_bwd.c) ----
+ * The args of a backward kernel hold, after the forward's tensors
+ * (ARG_NFIXED + nparams), "do", "dq", "dk", "dv" (BWD_*), then one
+ * "d<param>" per recipe param. */
+enum { BWD_DO, BWD_DQ, BWD_DK, BWD_DV, BWD_NFIXED };
+/* Index of a backward tensor name in the args, or -1 (k->bwd set). */
+int bwd_tensor_index(const attnc_kernel *k, const char *name);
+/* Tensors of the args of k (forward or backward). */
+int kernel_arg_tensors(const attnc_kernel *k);
+/* Builds k's backward program on the CPU (k->r and k->sched are set). */
+attnc_status bwd_build_host(attnc_kernel *k, strbuf *err);
+/* Validates and runs a launch of a backward kernel. */
+attnc_status launch_backward(attnc_kernel *k, const attnc_args *a);
+/* Releases what bwd_build_host made (attnc_kernel_destroy). */
+void bwd_kernel_free(attnc_kernel *k);
+/* "d<param>" for each param with a gradient, NULL for the others (an
+ * array of nparams); NULL for a forward kernel. */
+const char *const *kernel_bwd_grad_names(const attnc_kernel *k);
+/* attnc_kernel_build's body, for a forward or (backward) a backward kernel. */
+attnc_status kernel_build_kind(attnc_kernel **out, attnc_context *ctx, const recipe *r, const char *recipe_hash,
+                               const attnc_build_options *options, kernel_lower_fn lower, bool backward);
 
 #endif

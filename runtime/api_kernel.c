@@ -1,5 +1,7 @@
 /* api_kernel.c — attnc_kernel_build: copy the recipe, resolve the schedule,
- * lower to tile IR and compile for the chosen backend. */
+ * lower to tile IR and compile for the chosen backend (backward programs:
+ * api_backward.c's part of the build). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +49,10 @@ static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options 
     return ATTNC_OK;
 }
 
-static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, strbuf *err)
+static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, bool backward, strbuf *err)
 {
+    if (backward)
+        return bwd_build_host(k, err);
     if (!lower) {
         sb_puts(err, "the tile IR lowering is not part of this build");
         return ATTNC_ERR_UNSUPPORTED;
@@ -65,15 +69,21 @@ static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, strbuf *e
     return ATTNC_OK;
 }
 
-static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, strbuf *err)
+static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, bool backward,
+                                  strbuf *err)
 {
+    if (backward && o->backend == ATTNC_BACKEND_CUDA) {
+        sb_puts(err, "the backward program runs on the CPU backend only for now (the CUDA backward is not built yet); "
+                     "build it with backend ATTNC_BACKEND_CPU");
+        return ATTNC_ERR_UNSUPPORTED;
+    }
     if (o->backend == ATTNC_BACKEND_CUDA && !frontend_target_ok(k->r, TARGET_SM80, err))
         return ATTNC_ERR_UNSUPPORTED; /* f32 q/k/v: the CPU backend only (before any schedule check) */
     attnc_status st = resolve_schedule(k, o, err);
     if (st)
         return st;
     if (o->backend == ATTNC_BACKEND_CPU)
-        return build_host(k, lower, err);
+        return build_host(k, lower, backward, err);
     if (!cuda_kernel_build) {
         sb_puts(err, "the CUDA backend is not part of this build");
         return ATTNC_ERR_UNSUPPORTED;
@@ -90,6 +100,9 @@ static attnc_status check_build_args(attnc_context *ctx, attnc_kernel **out, con
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT,
                          "attnc_kernel_build: options version %d (this library knows 1..%d; use ATTNC_BUILD_OPTIONS_INIT)",
                          o->version, ATTNC_BUILD_OPTIONS_VERSION);
+    if (o && o->version >= 2 && (o->flags & ~ATTNC_BUILD_DETERMINISTIC))
+        return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: unknown build flags 0x%x (known: "
+                         "ATTNC_BUILD_DETERMINISTIC)", o->flags & ~ATTNC_BUILD_DETERMINISTIC);
     if (o && o->backend != ATTNC_BACKEND_CPU && o->backend != ATTNC_BACKEND_CUDA)
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: unknown backend %d", (int)o->backend);
     return ATTNC_OK;
@@ -124,6 +137,24 @@ static bool tuned_disabled(void)
 attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const recipe *r, const char *recipe_hash,
                                  const attnc_build_options *options, kernel_lower_fn lower)
 {
+    return kernel_build_kind(out, ctx, r, recipe_hash, options, lower, false);
+}
+
+/* The caller's options, read only as far as their version has fields. */
+static attnc_build_options options_of(const attnc_build_options *options)
+{
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    if (!options)
+        return o;
+    size_t n = options->version >= 2 ? sizeof o : offsetof(attnc_build_options, flags);
+    memcpy(&o, options, n);
+    o.version = ATTNC_BUILD_OPTIONS_VERSION;
+    return o;
+}
+
+attnc_status kernel_build_kind(attnc_kernel **out, attnc_context *ctx, const recipe *r, const char *recipe_hash,
+                               const attnc_build_options *options, kernel_lower_fn lower, bool backward)
+{
     if (out)
         *out = NULL;
     if (!ctx)
@@ -132,15 +163,14 @@ attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const r
     attnc_status st = check_build_args(ctx, out, r, options);
     if (st)
         return st;
-    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
-    if (options)
-        o = *options;
+    attnc_build_options o = options_of(options);
     attnc_kernel *k = ctx_calloc(ctx, sizeof *k);
     if (!k)
         return ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory creating a kernel");
     k->ctx = ctx;
     k->backend = o.backend;
     k->lower = lower;
+    k->flags = o.flags;
     pthread_mutex_init(&k->tune_lock, NULL);
     if (recipe_hash)
         snprintf(k->recipe_hash, sizeof k->recipe_hash, "%s", recipe_hash);
@@ -148,7 +178,7 @@ attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const r
     strbuf err;
     sb_init(&err);
     k->r = kernel_recipe_copy(&k->arena, r);
-    st = k->r ? build_backend(k, &o, lower, &err) : ATTNC_ERR_NOMEM;
+    st = k->r ? build_backend(k, &o, lower, backward, &err) : ATTNC_ERR_NOMEM;
     if (st == ATTNC_ERR_NOMEM || (st && k->arena.failed))
         st = ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory building kernel '%s'", r->name);
     else if (st && k->errmsg[0])
@@ -161,7 +191,7 @@ attnc_status kernel_build_hashed(attnc_kernel **out, attnc_context *ctx, const r
         attnc_kernel_destroy(k);
         return st;
     }
-    k->tuned_auto = !o.schedule && r->sched.is_auto && k->recipe_hash[0] && !tuned_disabled();
+    k->tuned_auto = !backward && !o.schedule && r->sched.is_auto && k->recipe_hash[0] && !tuned_disabled();
     *out = k;
     return ATTNC_OK;
 }
@@ -175,6 +205,7 @@ void attnc_kernel_destroy(attnc_kernel *k)
     if (k->ops && k->ops->destroy)
         k->ops->destroy(k);
     host_kernel_release(&k->host);
+    bwd_kernel_free(k);
     block_table_cache_free(k);
     attnc_context *ctx = k->ctx;
     arena_free_all(&k->arena);

@@ -24,6 +24,7 @@ static host_value arg_value(const host_arg *a, const launch_problem *p)
     case HROLE_PARAM_SHAPE: v.i = pt && a->dim < pt->ndim ? pt->shape[a->dim] : 1; break;
     case HROLE_BLOCK_TABLE: v.p = NULL; break; /* filled by launch_host */
     case HROLE_SCRATCH: v.p = NULL; break; /* filled by launch_host */
+    default: break; /* backward kernels' roles: api_backward.c */
     }
     return v;
 }
@@ -73,6 +74,8 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     k->errmsg[0] = 0;
     if (!a)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_launch: args is NULL");
+    if (k->bwd)
+        return launch_backward(k, a);
     launch_problem p;
     attnc_status st = launch_validate(k, a, &p);
     if (st)

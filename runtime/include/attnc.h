@@ -164,8 +164,11 @@ ATTNC_API void attnc_recipe_destroy(attnc_recipe *r);
 /* The recipe's declared name. */
 ATTNC_API const char *attnc_recipe_name(const attnc_recipe *r);
 
-/* Build options, versioned: initialise with ATTNC_BUILD_OPTIONS_INIT. */
-#define ATTNC_BUILD_OPTIONS_VERSION 1
+/* Build options, versioned: initialise with ATTNC_BUILD_OPTIONS_INIT.
+ * Version 2 added `flags`; callers compiled against version 1 (a struct
+ * without it) keep working: the library reads only the fields their
+ * version has. */
+#define ATTNC_BUILD_OPTIONS_VERSION 2
 typedef struct attnc_build_options {
     int version;             /* ATTNC_BUILD_OPTIONS_VERSION */
     attnc_backend backend;   /* default CPU */
@@ -174,13 +177,66 @@ typedef struct attnc_build_options {
     const char *arch;        /* CUDA: "sm_80", "sm_90a" (also sm_86, sm_87, sm_89, sm_100,
                                 sm_120: sm_80 code; sm_90: sm_90a code) or NULL for the
                                 device's; f32 recipes are refused (CPU only) */
+    unsigned flags;          /* version >= 2: ATTNC_BUILD_* bits, 0 by default */
 } attnc_build_options;
-#define ATTNC_BUILD_OPTIONS_INIT {ATTNC_BUILD_OPTIONS_VERSION, ATTNC_BACKEND_CPU, NULL, NULL}
+#define ATTNC_BUILD_OPTIONS_INIT {ATTNC_BUILD_OPTIONS_VERSION, ATTNC_BACKEND_CPU, NULL, NULL, 0u}
+
+/* Bit-identical results run to run (attnc_build_options.flags). Every CPU
+ * kernel, forward and backward, is deterministic already whatever the
+ * flag says: each output element is computed by one program in a fixed
+ * order, and the backward's param gradients are summed over a fixed number
+ * of per-slot partials in slot order. The flag is accepted and kept so
+ * that code asking for determinism stays right on backends where the
+ * fastest path is not deterministic (the future CUDA backward: atomics). */
+#define ATTNC_BUILD_DETERMINISTIC 0x1u
 
 /* Compiles a recipe for a backend. options may be NULL (CPU, recipe tiling).
  * The kernel does not reference the recipe afterwards. */
 ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx, const attnc_recipe *r,
                                           const attnc_build_options *options);
+
+/* Compiles the backward program of a recipe: the gradients of a loss L
+ * with respect to the attention's inputs, given dO = dL/dO. options as for
+ * attnc_kernel_build (schedule: the recipe's tiles, or a spec; the flags).
+ *
+ * Launch it with attnc_launch and these tensors (attnc_args_set_tensor):
+ *   inputs   "q", "k", "v"   as for the forward;
+ *            "o"             the forward's output (both families; the
+ *                            linear family validates but does not read it);
+ *            "lse"           the forward's log-sum-exp, f32 [batch, heads,
+ *                            tokens] (softmax family: required);
+ *            "do"            dL/dO, shaped and typed like o;
+ *            the recipe's params, as for the forward;
+ *   outputs  "dq", "dk", "dv" shaped and typed like q, k, v;
+ *            "d" + NAME      for each param with a gradient, shaped and
+ *                            typed like the param: every float param the
+ *                            score reads in a value position (a bias table,
+ *                            ALiBi slopes given as a param), and a causal
+ *                            linear recipe's decay (per-head λ or per-token
+ *                            log-space gate). Params read only by the mask
+ *                            (or only as indices) get none, and setting
+ *                            "d" + NAME for them is an error.
+ * Outputs are overwritten, never accumulated. Sizes are set as for the
+ * forward. Semantics (docs/recipe-language.md, "Gradients"): rows whose
+ * every key is masked contribute nothing and get dq = 0; keys no query
+ * sees get dk = dv = 0; GQA/MQA dk and dv sum over the query heads that
+ * share a k/v head; param elements never read get 0. dK/dV and the
+ * params' gradients accumulate in f32 (param gradients summed over a fixed
+ * number of slots in f64) and are rounded once to the output dtype.
+ *
+ * Backends: the CPU (one JIT-compiled host function per phase of the
+ * program; results are bit-identical run to run and for any thread count,
+ * ATTNC_BUILD_DETERMINISTIC or not). ATTNC_BACKEND_CUDA returns
+ * ATTNC_ERR_UNSUPPORTED for now. A recipe whose score has no derivative
+ * (floor(s), a float % of s) fails with ATTNC_ERR_RECIPE and a located
+ * diagnostic in attnc_context_errmsg. The launch allocates its workspace
+ * with the context's allocator and frees it before returning: f32 rows of
+ * dO·O ([batch, heads, tokens]); up to 64 per-slot partials of each param
+ * gradient (256 MB at most together, fewer slots for big params); for
+ * linear attention per-token rows, the normalised dO and, with GQA,
+ * per-query-head dK/dV partials (f32, the size of q and of k per head). */
+ATTNC_API attnc_status attnc_kernel_build_backward(attnc_kernel **out, attnc_context *ctx, const attnc_recipe *r,
+                                                   const attnc_build_options *options);
 ATTNC_API void attnc_kernel_destroy(attnc_kernel *k);
 /* The schedule the kernel was compiled with, printed ("q=64 kv=64 ..."). */
 ATTNC_API const char *attnc_kernel_schedule(const attnc_kernel *k);

@@ -148,7 +148,7 @@ static void score_mask_is_bool(void **state)
 static void stores_write_outputs(void **state)
 {
     EXPECT("store %0, %24 { tensor=o }", "store %0, %25 { tensor=o }", "operand 1 (%25): must be a tile, not a rows");
-    EXPECT("%13 = load %9 { tensor=k }", "%13 = load %9 { tensor=o }", "load reads q, k, v or a param");
+    EXPECT("%13 = load %9 { tensor=k }", "%13 = load %9 { tensor=dq }", "load reads q, k, v, o, do, dox, a param (tiles), lse or delta (rows), not dq");
 }
 
 static void load_param_exists(void **state)

@@ -1,0 +1,52 @@
+/*
+ * lower_backward.h — a recipe's backward program in the tile IR.
+ *
+ * The backward is derived from the recipe, never written per recipe: the
+ * score's derivative comes from symbolic differentiation (bwd_diff.h), the
+ * loops and their tile ranges from the same passes as the forward (tiling,
+ * mask analysis with its transposed ranges, layout). The program's kernels
+ * run in order (docs/TILE_IR.md, "Backward"):
+ *
+ * softmax family
+ *   bwd_pre  programs=qtiles   delta = rowsum(dO ∘ O)
+ *   bwd_dkv  programs=kvtiles  per key tile, over the query tiles that see
+ *                              it (q_range; every query head of the kv head):
+ *                              S, P = exp(S - lse), dV += Pᵀ dO, dP = dO Vᵀ,
+ *                              dS = P (dP - delta) f'(s), dK += dSᵀ Q
+ *   bwd_dq   programs=qtiles   per query tile over its key tiles: dQ += dS K;
+ *            (programs=slots when the score reads float params: each slot
+ *            also adds dS_raw · ∂score/∂param into its own partial)
+ *   bwd_dNAME programs=elems   one per such param: the sum of the slots
+ * linear family (Lightning Attention-2 chunks of the forward's block)
+ *   bwd_dq   programs=heads    forward scan: dQ (and normalised dO, q·dq)
+ *   bwd_dkv  programs=heads    reverse scan: dK, dV (and k·dk)
+ *   bwd_dNAME programs=one     the decay/gate gradient (reverse cumsum)
+ *   bwd_heads programs=kvheads GQA: per-head dK/dV partials summed
+ */
+#ifndef ATTNC_PASSES_LOWER_BACKWARD_H
+#define ATTNC_PASSES_LOWER_BACKWARD_H
+
+#include "../frontend/recipe.h"
+#include "../ir/tile_ir.h"
+
+/* Whether r has a backward: false with a diagnostic in why
+ * ("file:line:col: error: ... hint: ...") when its score cannot be
+ * differentiated. */
+bool backward_check(arena *a, const recipe *r, strbuf *why);
+
+/* Which params get gradients: grad[p] for each float param the score reads
+ * (softmax) or the decay/gate param (linear, causal with decay). Returns
+ * how many. grad has r->nparams entries. */
+int backward_grad_params(arena *a, const recipe *r, bool *grad);
+
+/* Lowers the backward program of r under schedule s (as lower_recipe: NULL
+ * or auto picks the recipe's or the default) through the passes. False
+ * with a message in err (a recipe error when backward_check fails). */
+bool lower_backward(arena *a, const recipe *r, const schedule *s, target_arch arch, tir_program *out, strbuf *err);
+
+/* The family-specific lowerings (lower_softmax_bwd.c, lower_linear_bwd.c):
+ * append the program's kernels (headers filled, passes not yet run). */
+bool lower_softmax_bwd(arena *a, const recipe *r, const schedule *s, tir_program *out, strbuf *err);
+bool lower_linear_bwd(arena *a, const recipe *r, const schedule *s, tir_program *out, strbuf *err);
+
+#endif
