@@ -27,6 +27,7 @@
 #include "../frontend/recipe.h"
 #include "../ir/expr_eval.h"
 #include "../ir/tile_ir.h"
+#include "mask_keys.h"
 
 typedef enum { MASK_EMPTY, MASK_FULL, MASK_PARTIAL } mask_class;
 
@@ -39,6 +40,7 @@ typedef struct mask_info {
     expr *full, *empty; /* bool over q and k box corners */
     const expr *mask;   /* the recipe's mask (NULL: keep all) */
     bool uses_head;     /* the mask reads head or kv_head */
+    key_set *keys;      /* the mask as a union of per-query key sets (mask_keys.h) */
 } mask_info;
 
 /* Analyses r's mask under s. False only when the arena ran out. */
