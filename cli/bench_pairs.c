@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "passes/mask_analysis.h"
+#include "passes/mask_count.h"
 
 typedef struct counter {
     const mask_info *mi;
@@ -104,11 +104,14 @@ static int64_t count_boxes(counter *c, const tok_box *qb, const tok_box *kb)
     return count_boxes(c, qb, &lo) + count_boxes(c, qb, &hi);
 }
 
-static int64_t count_slice(counter *c)
+/* Pair by pair (with box splitting) over the tiles of the kernel's range:
+ * the fallback for masks mask_count_slice cannot count in closed form. */
+static void count_slice(counter *c, mask_tally *t)
 {
     const mask_info *mi = c->mi;
     int64_t nq[3], nk[3];
-    int64_t tq = mask_tile_count(mi, &c->env, true, nq), tk = mask_tile_count(mi, &c->env, false, nk), kept = 0;
+    int64_t tq = mask_tile_count(mi, &c->env, true, nq), tk = mask_tile_count(mi, &c->env, false, nk);
+    *t = (mask_tally){0};
     for (int64_t i = 0; i < tq && !c->failed; i++) {
         tok_box qb, kb;
         int64_t lo[3], hi[3];
@@ -122,26 +125,53 @@ static int64_t count_slice(counter *c)
                 int64_t idx = kb.lo[d] / mi->kv_tile[d];
                 in &= idx >= lo[d] && idx <= hi[d];
             }
-            if (in)
-                kept += count_boxes(c, &qb, &kb);
+            if (!in)
+                continue;
+            t->visited_tiles++;
+            if (mask_classify_boxes(mi, &c->env, &qb, &kb) == MASK_EMPTY)
+                continue;
+            int64_t n = count_boxes(c, &qb, &kb);
+            t->computed_tiles++;
+            t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
+            t->kept_tiles += n > 0;
+            t->kept_pairs += n;
         }
     }
-    return kept;
 }
 
-int64_t bench_kept_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const bench_param_host *params,
-                         strbuf *err)
+static void add_tally(bench_pairs *out, const mask_tally *t, int64_t times)
+{
+    out->kept += t->kept_pairs * times;
+    out->visited_tiles += t->visited_tiles * times;
+    out->computed_tiles += t->computed_tiles * times;
+    out->kept_tiles += t->kept_tiles * times;
+    out->computed_pairs += t->computed_pairs * times;
+}
+
+/* No mask: every tile is visited and full. */
+static void dense_tally(const mask_info *mi, const eval_env *env, mask_tally *t)
+{
+    int64_t nq[3], nk[3], qe[3], ke[3];
+    int64_t tiles = mask_tile_count(mi, env, true, nq) * mask_tile_count(mi, env, false, nk);
+    mask_extents(mi, env, true, qe);
+    mask_extents(mi, env, false, ke);
+    *t = (mask_tally){0};
+    t->kept_pairs = t->computed_pairs = qe[0] * qe[1] * qe[2] * ke[0] * ke[1] * ke[2];
+    t->visited_tiles = t->computed_tiles = t->kept_tiles = tiles;
+}
+
+bool bench_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const bench_param_host *params,
+                       bench_pairs *out, strbuf *err)
 {
     int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS];
-    if (!r->mask)
-        return sizes[SZ_TOKENS] * sizes[SZ_KV_TOKENS] * B * H;
+    *out = (bench_pairs){.dense = sizes[SZ_TOKENS] * sizes[SZ_KV_TOKENS] * B * H, .closed_form = true};
     arena a;
     arena_init(&a, NULL);
     mask_info mi;
     if (!mask_analyze(&a, r, s, &mi)) {
         arena_free_all(&a);
         sb_puts(err, "out of memory");
-        return -1;
+        return false;
     }
     counter c = {.mi = &mi, .r = r, .params = params};
     memcpy(c.env.sizes, sizes, sizeof c.env.sizes);
@@ -150,19 +180,27 @@ int64_t bench_kept_pairs(const recipe *r, const schedule *s, const int64_t *size
     c.env.param_user = &c;
     bool per_batch = expr_uses_kind(r->mask, EX_BATCH) || expr_uses_kind(r->mask, EX_PARAM);
     bool per_head = mi.uses_head || expr_uses_kind(r->mask, EX_PARAM);
-    int64_t total = 0;
+    out->closed_form = !r->mask || mask_count_exact(&mi);
+    int64_t times = (per_batch ? 1 : B) * (per_head ? 1 : H);
     for (int64_t b = 0; b < (per_batch ? B : 1) && !c.failed; b++)
         for (int64_t h = 0; h < (per_head ? H : 1) && !c.failed; h++) {
             c.env.batch = b;
             c.env.head = h;
             int64_t group = sizes[SZ_KV_HEADS] > 0 ? H / sizes[SZ_KV_HEADS] : 1;
             c.env.kv_head = h / (group > 0 ? group : 1);
-            total += count_slice(&c);
+            mask_tally t;
+            if (!r->mask)
+                dense_tally(&mi, &c.env, &t);
+            else if (!out->closed_form || !mask_count_slice(&mi, &c.env, &t)) {
+                out->closed_form = false;
+                count_slice(&c, &t);
+            }
+            add_tally(out, &t, times);
         }
     arena_free_all(&a);
     if (c.failed) {
         sb_puts(err, "the mask could not be evaluated on the host");
-        return -1;
+        return false;
     }
-    return total * (per_batch ? 1 : B) * (per_head ? 1 : H);
+    return true;
 }

@@ -34,6 +34,7 @@ typedef struct bench_run {
     void *hparam[NVPTX_MAX_PARAMS];
     bench_param_host params[NVPTX_MAX_PARAMS];
     double compile_ms, jit_ms, median_ms, min_ms;
+    bench_pairs pairs;
     int64_t kept;
     const char *source; /* of the schedule: "explicit", "recipe", "tuned", "default" */
 } bench_run;
@@ -286,6 +287,34 @@ static int time_kernel(bench_run *b, const bench_opts *o, strbuf *err)
     return rc;
 }
 
+static double ratio(int64_t a, int64_t b)
+{
+    return b > 0 ? (double)a / (double)b : 0;
+}
+
+/* The tiling overhead: tile pairs the key loop visits against those holding
+ * a kept pair, pairs inside computed (not proven empty) tiles against kept
+ * pairs; 1.0 is no waste. */
+static void json_tiles(json_obj *j, const bench_pairs *p)
+{
+    json_int(j, "visited_tiles", p->visited_tiles);
+    json_int(j, "computed_tiles", p->computed_tiles);
+    json_int(j, "kept_tiles", p->kept_tiles);
+    json_num(j, "tile_ratio", ratio(p->visited_tiles, p->kept_tiles), 4);
+    json_int(j, "computed_pairs", p->computed_pairs);
+    json_num(j, "pair_ratio", ratio(p->computed_pairs, p->kept), 4);
+    json_str(j, "pair_count", p->closed_form ? "closed form" : "pairwise");
+}
+
+static void print_tiles(const bench_pairs *p)
+{
+    printf("  tiles: %lld visited, %lld computed, %lld hold kept pairs: visited/kept %.3f; "
+           "pairs in computed tiles/kept %.3f (counted %s)\n",
+           (long long)p->visited_tiles, (long long)p->computed_tiles, (long long)p->kept_tiles,
+           ratio(p->visited_tiles, p->kept_tiles), ratio(p->computed_pairs, p->kept),
+           p->closed_form ? "closed form" : "pairwise");
+}
+
 static void report(const bench_run *b, const bench_opts *o)
 {
     const recipe *r = b->g.r;
@@ -322,6 +351,7 @@ static void report(const bench_run *b, const bench_opts *o)
         json_num(&j, "lower_ms", b->g.lower_ms, 1);
         json_num(&j, "parse_ms", b->g.parse_ms, 1);
         json_str(&j, "schedule_source", b->source);
+        json_tiles(&j, &b->pairs);
         json_end(&j);
         printf("%s\n", sb_cstr(&js));
         sb_free(&js);
@@ -333,6 +363,7 @@ static void report(const bench_run *b, const bench_opts *o)
                b->median_ms, o->iters, b->min_ms, tflops, (long long)b->kept, b->kept / dense);
         printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, driver JIT + load %.1f)\n", b->compile_ms,
                b->g.parse_ms, b->g.lower_ms, b->g.codegen_ms, b->jit_ms);
+        print_tiles(&b->pairs);
     }
     sb_free(&sched);
 }
@@ -416,9 +447,9 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
         return rc;
     if ((rc = make_tensors(b, err)) || (rc = make_params(b, err)) || (rc = time_kernel(b, o, err)))
         return rc;
-    b->kept = bench_kept_pairs(b->g.r, &b->g.k->sched, b->sizes, b->params, err);
-    if (b->kept < 0)
+    if (!bench_count_pairs(b->g.r, &b->g.k->sched, b->sizes, b->params, &b->pairs, err))
         return EXIT_INTERNAL;
+    b->kept = b->pairs.kept;
     report(b, o);
     return EXIT_OK;
 }
@@ -468,11 +499,13 @@ const cli_command cmd_bench = {
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
     "of --iters launches (CUDA events; default 10 warm-up, 50 timed), TFLOP/s counted\n"
     "on the pairs the mask keeps (4*head_dim flops per kept pair, counted exactly on\n"
-    "the host) and the cold compile time (the driver's JIT cache is off for the\n"
-    "process: CUDA_CACHE_DISABLE=1 unless set). A `tile auto` recipe without --schedule\n"
-    "runs the tuning database's best for its shape bucket, as attnc_launch does\n"
-    "(ATTNC_NO_TUNED=1: the default); the schedule line says which (explicit, recipe,\n"
-    "tuned or default). Grid recipes take their dims by name\n"
+    "the host: in closed form per query row where the mask allows, else pair by pair),\n"
+    "the tiling overhead (tile pairs the key loop visits / tile pairs holding a kept\n"
+    "pair; pairs in computed tiles / kept pairs) and the cold compile time (the\n"
+    "driver's JIT cache is off for the process: CUDA_CACHE_DISABLE=1 unless set).\n"
+    "A `tile auto` recipe without --schedule runs the tuning database's best for\n"
+    "its shape bucket, as attnc_launch does (ATTNC_NO_TUNED=1: the default); the\n"
+    "schedule line says which (explicit, recipe, tuned or default). Grid recipes take their dims by name\n"
     "(H=128,W=128); batch defaults to 1, heads to 16. --json prints one JSON object\n"
     "(strings escaped, valid UTF-8). --arch (default: the GPU's) takes the names attnc\n"
     "ptx --help lists.\n\n"

@@ -67,6 +67,9 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
         out->kv_tile[d] = s->kv_tile[d] > 0 ? s->kv_tile[d] : 1;
     }
     out->mask = r->mask;
+    out->keys = ARENA_NEW(a, key_set);
+    if (!out->keys || !mask_keys_collect(a, r->grid_ndim, r->mask, out->keys))
+        return false;
     if (!r->mask) {
         out->mode = out->qmode = RANGE_ALL;
         out->full = ex_bool(a, true);

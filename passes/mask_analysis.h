@@ -28,6 +28,7 @@
 #include "../ir/expr_eval.h"
 #include "../ir/expr_range.h"
 #include "../ir/tile_ir.h"
+#include "mask_keys.h"
 
 typedef enum { MASK_EMPTY, MASK_FULL, MASK_PARTIAL } mask_class;
 
@@ -44,6 +45,7 @@ typedef struct mask_info {
     expr *full, *empty; /* bool over q and k box corners */
     const expr *mask;   /* the recipe's mask (NULL: keep all) */
     bool uses_head;     /* the mask reads head or kv_head */
+    key_set *keys;      /* the mask as a union of per-query key sets (mask_keys.h) */
 } mask_info;
 
 /* The launches recipe r allows, for ir/expr_range.h: fixed sizes as fixed,

@@ -19,7 +19,7 @@
 #include "mask_analysis.h"
 #include "mask_sym.h"
 
-enum { KEY_T = 3, NKEY = 4, MAX_TERMS = 16 };
+enum { MAX_TERMS = 16 };
 
 typedef struct key_bounds {
     expr *lo[NKEY], *hi[NKEY]; /* NULL: unbounded */

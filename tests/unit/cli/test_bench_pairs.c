@@ -1,0 +1,178 @@
+/* attnc bench's pair counting (cli/bench_pairs.c, compiled into this test)
+ * against brute force over batch and heads: masks that read the head
+ * (strided heads) or per-batch document ids, counted in closed form; radial
+ * and a block table, counted pair by pair; no mask. Kept pairs and the
+ * tile figures must match a walk over every pair. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/bench_pairs.h"
+#include "passes/mask_analysis.h"
+#include "unit/passes/recipe_builders.h"
+
+enum { B = 2, H = 3, MAXN = 200 };
+
+static int32_t ids[B][MAXN];
+static uint8_t table[MAXN][MAXN];
+
+static int64_t reader(void *user, int param, const int64_t *idx, int n)
+{
+    const recipe *r = user;
+    if (r->params[param].dtype == DT_I32)
+        return ids[idx[0]][idx[n - 1]];
+    return table[idx[n - 2]][idx[n - 1]];
+}
+
+/* Kept pairs and tile figures by brute force over every slice. */
+static void brute(const recipe *r, const schedule *s, const int64_t *sizes, bench_pairs *out)
+{
+    arena a;
+    arena_init(&a, NULL);
+    mask_info mi;
+    assert_true(mask_analyze(&a, r, s, &mi));
+    eval_env env = {0};
+    memcpy(env.sizes, sizes, sizeof env.sizes);
+    env.param = reader;
+    env.param_user = (void *)r;
+    *out = (bench_pairs){0};
+    int64_t n = sizes[SZ_TOKENS], nq[3], nk[3];
+    for (env.batch = 0; env.batch < B; env.batch++)
+        for (env.head = 0; env.head < H; env.head++) {
+            env.kv_head = env.head;
+            int64_t tq = mask_tile_count(&mi, &env, true, nq), tk = mask_tile_count(&mi, &env, false, nk);
+            for (int64_t i = 0; i < tq; i++) {
+                tok_box qb, kb;
+                int64_t lo[3], hi[3];
+                mask_tile_box(&mi, &env, true, i, &qb);
+                bool any = kv_range_eval(&mi, &env, &qb, lo, hi);
+                for (int64_t j = 0; j < tk; j++) {
+                    mask_tile_box(&mi, &env, false, j, &kb);
+                    int64_t kept = 0;
+                    for (int64_t q = qb.lo[0]; q <= qb.hi[0]; q++)
+                        for (int64_t k = kb.lo[0]; k <= kb.hi[0]; k++) {
+                            eval_env_set_point(&env, q, k);
+                            int64_t v = 1;
+                            assert_true(!r->mask || expr_eval_int(r->mask, &env, &v));
+                            kept += v != 0;
+                        }
+                    out->kept += kept;
+                    bool in = any && kb.lo[0] / s->kv_tile[0] >= lo[0] && kb.lo[0] / s->kv_tile[0] <= hi[0];
+                    if (!in)
+                        continue;
+                    out->visited_tiles++;
+                    if (mask_classify_boxes(&mi, &env, &qb, &kb) == MASK_EMPTY)
+                        continue;
+                    out->computed_tiles++;
+                    out->kept_tiles += kept > 0;
+                    out->computed_pairs += (qb.hi[0] - qb.lo[0] + 1) * (kb.hi[0] - kb.lo[0] + 1);
+                }
+            }
+        }
+    out->dense = B * H * n * n;
+    arena_free_all(&a);
+}
+
+static void check(const recipe *r, int64_t n, bool closed_form)
+{
+    schedule s = schedule_default(1, TARGET_HOST, false);
+    s.q_tile[0] = 1 << (rand() % 6);
+    s.kv_tile[0] = 1 << (rand() % 6);
+    int64_t sizes[SZ_MAX] = {0};
+    sizes[SZ_BATCH] = B;
+    sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
+    sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
+    bench_param_host params[1] = {{ids, 2, {B, n}}};
+    if (r->nparams && r->params[0].dtype == DT_U8)
+        params[0] = (bench_param_host){table, 2, {MAXN, MAXN}};
+    /* the reader above indexes the static arrays; bench reads the host copy row-major */
+    static int32_t packed[B * MAXN];
+    static uint8_t packed_t[MAXN * MAXN];
+    for (int b = 0; b < B; b++)
+        for (int64_t t = 0; t < n; t++)
+            packed[b * n + t] = ids[b][t];
+    memcpy(packed_t, table, sizeof table);
+    params[0].data = r->nparams && r->params[0].dtype == DT_U8 ? (const void *)packed_t : (const void *)packed;
+    bench_pairs got, want;
+    strbuf err;
+    sb_init(&err);
+    assert_true(bench_count_pairs(r, &s, sizes, params, &got, &err));
+    sb_free(&err);
+    brute(r, &s, sizes, &want);
+    if (got.kept != want.kept || got.kept_tiles != want.kept_tiles)
+        fprintf(stderr, "%s n=%lld tiles %d/%d: kept %lld want %lld, kept tiles %lld want %lld\n", r->name,
+                (long long)n, s.q_tile[0], s.kv_tile[0], (long long)got.kept, (long long)want.kept,
+                (long long)got.kept_tiles, (long long)want.kept_tiles);
+    assert_int_equal(got.closed_form, closed_form);
+    assert_int_equal(got.kept, want.kept);
+    assert_int_equal(got.dense, want.dense);
+    assert_int_equal(got.visited_tiles, want.visited_tiles);
+    assert_int_equal(got.computed_tiles, want.computed_tiles);
+    assert_int_equal(got.kept_tiles, want.kept_tiles);
+    assert_int_equal(got.computed_pairs, want.computed_pairs);
+}
+
+static recipe *with_param(arena *a, recipe *r, dtype dt)
+{
+    recipe_param *p = ARENA_NEW(a, recipe_param);
+    p->name = dt == DT_U8 ? "table" : "doc";
+    p->dtype = dt;
+    p->ndim = 2;
+    if (dt == DT_U8) {
+        p->const_dims[0] = p->const_dims[1] = MAXN;
+    } else {
+        p->dims[0] = SZ_BATCH;
+        p->dims[1] = SZ_TOKENS;
+    }
+    r->params = p;
+    r->nparams = 1;
+    return r;
+}
+
+static void counts_match_brute_force(void **state)
+{
+    srand(31);
+    for (int round = 0; round < 40; round++) {
+        arena arn;
+        arena_init(&arn, NULL);
+        arena *a = &arn;
+        int64_t n = 1 + rand() % 150;
+        for (int b = 0; b < B; b++)
+            for (int64_t t = 0, doc = 0; t < n; t++) {
+                doc += rand() % 9 == 0;
+                ids[b][t] = (int32_t)doc;
+            }
+        for (int i = 0; i < MAXN; i++)
+            for (int j = 0; j < MAXN; j++)
+                table[i][j] = rand() % 3 == 0;
+        recipe *r = rb_recipe(a, "strided_heads", 0);
+        r->mask = rb_strided_heads(a, 1 + rand() % 4, 1 + rand() % 30);
+        check(r, n, true);
+        r = with_param(a, rb_recipe(a, "document", 0), DT_I32);
+        expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
+        r->mask = RB_B(AND, rb_causal(a), RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki)));
+        check(r, n, true);
+        r = rb_recipe(a, "radial", 0);
+        r->mask = rb_radial(a, 1 + rand() % 20, 1 + rand() % 12);
+        check(r, n, false);
+        r = with_param(a, rb_recipe(a, "blocks", 0), DT_U8);
+        expr *bi[2] = {RB_B(DIV, rb_t(a, SIDE_Q), RB_I(4)), RB_B(DIV, rb_t(a, SIDE_K), RB_I(8))};
+        r->mask = RB_B(NE, ex_param(a, 0, TY_INT, 2, bi), RB_I(0));
+        check(r, n, false);
+        r = rb_recipe(a, "dense", 0);
+        check(r, n, true);
+        arena_free_all(&arn);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(counts_match_brute_force),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
