@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "progress.h"
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
 #include "runtime/cuda_module.h"
@@ -265,6 +266,7 @@ static int run_run(int argc, char **argv)
         fprintf(stderr, "attnc run: out of memory\n");
         return EXIT_INTERNAL;
     }
+    cli_progress_attach(ctx, "attnc run");
     attnc_status st = attnc_recipe_from_file(&rc, ctx, o.file);
     if (st) {
         fprintf(stderr, "%s\n", attnc_context_errmsg(ctx));

@@ -2,9 +2,10 @@
  *
  * The function's parameters follow the recipe (host_codegen.h lists the
  * order and host_kernel.args records it for the libffi call). Its body is
- * the program grid as plain loops — batch, head, then the query tiles per
- * grid dim (softmax) — around the kernel's op list, which the op files
- * lower one op at a time (host_ops_*.c). */
+ * one loop over the program range [first, last) that splits each program
+ * index into batch, head and the query tile per grid dim (softmax), around
+ * the kernel's op list, which the op files lower one op at a time
+ * (host_ops_*.c). */
 #include <string.h>
 
 #include "host_gen.h"
@@ -58,6 +59,8 @@ static bool plan_signature(const recipe *r, host_kernel *hk)
     if (hk->block_table)
         ok &= add_arg(hk, HROLE_BLOCK_TABLE, 0, 0);
     ok &= add_arg(hk, HROLE_SCRATCH, 0, 0);
+    ok &= add_arg(hk, HROLE_PROGRAM_FIRST, 0, 0);
+    ok &= add_arg(hk, HROLE_PROGRAM_LAST, 0, 0);
     return ok;
 }
 
@@ -101,6 +104,8 @@ static bool declare_function(hgen *g, const host_kernel *hk)
         case HROLE_PARAM_SHAPE: g->param_shape[a->which][a->dim] = v; break;
         case HROLE_BLOCK_TABLE: g->block_table = v; break;
         case HROLE_SCRATCH: g->scratch = v; break;
+        case HROLE_PROGRAM_FIRST: g->first = v; break;
+        case HROLE_PROGRAM_LAST: g->last = v; break;
         }
     }
     for (int s = 0; s < SZ_MAX; s++) /* sizes the recipe does not pass read as 1 */
@@ -140,31 +145,30 @@ bool host_emit_block(hgen *g, const tir_block *b)
     return !g->failed;
 }
 
-/* Query tile loops, one per grid dim, around the kernel body. */
-static bool emit_qtile_loops(hgen *g, int d)
+/* Splits program index p into its query tile per grid dim (last dim
+ * fastest), head and batch: the order of host_kernel_programs. */
+static void split_program(hgen *g, LLVMValueRef p)
 {
-    if (g->linear || d == g->nd)
-        return host_emit_block(g, g->tk->body);
-    hloop l = hgen_loop_begin(g, hc_i64(g, 0), hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]));
-    g->qtile[d] = l.iv;
-    bool ok = emit_qtile_loops(g, d + 1);
-    hgen_loop_end(g, &l);
-    return ok;
+    LLVMValueRef rem = p;
+    for (int d = g->linear ? -1 : g->nd - 1; d >= 0; d--) {
+        LLVMValueRef n = hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]);
+        g->qtile[d] = LLVMBuildURem(g->b, rem, n, "qtile");
+        rem = LLVMBuildUDiv(g->b, rem, n, "");
+    }
+    g->head = LLVMBuildURem(g->b, rem, g->size[SZ_HEADS], "head");
+    g->batch = LLVMBuildUDiv(g->b, rem, g->size[SZ_HEADS], "batch");
+    LLVMValueRef group = LLVMBuildSDiv(g->b, g->size[SZ_HEADS], hgen_imax(g, g->size[SZ_KV_HEADS], hc_i64(g, 1)), "");
+    g->kv_head = LLVMBuildSDiv(g->b, g->head, hgen_imax(g, group, hc_i64(g, 1)), "kv_head");
 }
 
 static bool emit_body(hgen *g)
 {
     g->entry = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry");
     LLVMPositionBuilderAtEnd(g->b, g->entry);
-    hloop b = hgen_loop_begin(g, hc_i64(g, 0), g->size[SZ_BATCH]);
-    g->batch = b.iv;
-    hloop h = hgen_loop_begin(g, hc_i64(g, 0), g->size[SZ_HEADS]);
-    g->head = h.iv;
-    LLVMValueRef group = LLVMBuildSDiv(g->b, g->size[SZ_HEADS], hgen_imax(g, g->size[SZ_KV_HEADS], hc_i64(g, 1)), "");
-    g->kv_head = LLVMBuildSDiv(g->b, h.iv, hgen_imax(g, group, hc_i64(g, 1)), "kv_head");
-    bool ok = emit_qtile_loops(g, 0);
-    hgen_loop_end(g, &h);
-    hgen_loop_end(g, &b);
+    hloop l = hgen_loop_begin(g, g->first, g->last);
+    split_program(g, l.iv);
+    bool ok = host_emit_block(g, g->tk->body);
+    hgen_loop_end(g, &l);
     LLVMBuildRet(g->b, LLVMConstInt(g->i32, 0, false));
     return ok;
 }
@@ -190,6 +194,10 @@ bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int 
     out->args = ARENA_ARRAY(a, host_arg, HOST_MAX_ARGS);
     out->range_op = r->family == FAMILY_LINEAR ? NULL : find_block_table_range(tk->body);
     out->block_table = out->range_op != NULL;
+    out->linear = r->family == FAMILY_LINEAR;
+    out->grid_ndim = r->grid_ndim;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        out->q_tile[d] = tk->sched.q_tile[d];
     if (!out->args || !plan_signature(r, out)) {
         sb_puts(err, out->args ? "too many kernel arguments for the host backend" : "out of memory");
         return false;
@@ -229,4 +237,19 @@ void host_kernel_release(host_kernel *hk)
         hk->jit = NULL;
         hk->fn = NULL;
     }
+}
+
+int64_t host_kernel_programs(const host_kernel *hk, const int64_t *sizes)
+{
+    int64_t n;
+    if (__builtin_mul_overflow(sizes[SZ_BATCH], sizes[SZ_HEADS], &n))
+        return -1;
+    int nd = hk->grid_ndim > 0 ? hk->grid_ndim : 1;
+    for (int d = 0; !hk->linear && d < nd; d++) {
+        int64_t extent = hk->grid_ndim > 0 ? sizes[SZ_GRID0 + d] : sizes[SZ_TOKENS];
+        int64_t tile = hk->q_tile[d] > 0 ? hk->q_tile[d] : 1;
+        if (__builtin_mul_overflow(n, extent / tile + (extent % tile != 0), &n))
+            return -1;
+    }
+    return n;
 }

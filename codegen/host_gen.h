@@ -57,6 +57,7 @@ typedef struct hgen {
     LLVMValueRef size[SZ_MAX];
     LLVMValueRef *param_ptr, (*param_stride)[4], (*param_shape)[4];
     LLVMValueRef scratch;
+    LLVMValueRef first, last; /* the program range */
     LLVMValueRef block_table; /* u8 table (HROLE_BLOCK_TABLE) or NULL when the kernel has none */
     size_t scratch_bytes;
 
