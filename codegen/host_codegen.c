@@ -185,8 +185,9 @@ static bool generate(hgen *g, host_module *hm, host_kernel *hk)
     return ok && !g->failed;
 }
 
-bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
-                           char **ir_text, strbuf *err)
+/* Generates, verifies and optimises the module into hm (disposed on failure). */
+static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                        host_module *hm, char **ir_text, strbuf *err)
 {
     memset(out, 0, sizeof *out);
     if (ir_text)
@@ -203,8 +204,7 @@ bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int 
         return false;
     }
     hgen *g = ARENA_NEW(a, hgen);
-    host_module hm;
-    if (!g || !host_module_create(&hm, r->name ? r->name : "attnc", err)) {
+    if (!g || !host_module_create(hm, r->name ? r->name : "attnc", err)) {
         if (!g)
             sb_puts(err, "out of memory");
         return false;
@@ -215,14 +215,31 @@ bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int 
     g->r = r;
     g->nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
     g->linear = r->family == FAMILY_LINEAR;
-    bool ok = generate(g, &hm, out) && host_module_finish(&hm, opt_level, err);
+    bool ok = generate(g, hm, out) && host_module_finish(hm, opt_level, err);
     if (ok && ir_text)
-        *ir_text = host_module_print(&hm);
-    if (!ok) {
-        host_module_dispose(&hm);
+        *ir_text = host_module_print(hm);
+    if (!ok)
+        host_module_dispose(hm);
+    return ok;
+}
+
+bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                           char **ir_text, strbuf *err)
+{
+    host_module hm;
+    if (!emit_module(a, tk, r, opt_level, out, &hm, ir_text, err))
         return false;
-    }
     return host_jit_create(&out->jit, &hm, KERNEL_SYMBOL, &out->fn, err);
+}
+
+bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                          char **ir_text, strbuf *err)
+{
+    host_module hm;
+    if (!emit_module(a, tk, r, opt_level, out, &hm, ir_text, err))
+        return false;
+    host_module_dispose(&hm);
+    return true;
 }
 
 bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out, strbuf *err)

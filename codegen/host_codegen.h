@@ -82,6 +82,11 @@ bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt
 /* Also returns the LLVM IR text (optimised) when ir_text is not NULL (free()). */
 bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
                            char **ir_text, strbuf *err);
+/* The same without the JIT: generates, verifies and (opt_level > 0)
+ * optimises the module, then drops it; out->jit and out->fn stay NULL.
+ * For the pipeline fuzzer (tests/fuzz/fuzz_pipeline.c). */
+bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                          char **ir_text, strbuf *err);
 void host_kernel_release(host_kernel *hk);
 /* Number of programs of a launch with these sizes (indexed by size_id;
  * every size >= 0); -1 when the count overflows int64. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test that needs no GPU: a warnings-as-errors build with the
 # whole CTest suite, the same suite under AddressSanitizer/UBSan, and a
-# bounded fuzzing run of the front end. GPU tests report "skipped: no CUDA
+# bounded run of the three fuzzers (tests/fuzz/run.sh). GPU tests report "skipped: no CUDA
 # driver" here. Usage: scripts/test.sh [--quick]   (--quick: first build only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
 
 if [ -f tests/fuzz/run.sh ]; then
-  echo "== front-end fuzzing (bounded)"
-  tests/fuzz/run.sh 60
+  echo "== fuzzing: front end, pipeline, differential (bounded, 150 s)"
+  tests/fuzz/run.sh 150
 fi
