@@ -30,6 +30,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
         return out->full && out->empty;
     }
     out->uses_head = uses_head(r->mask);
+    out->uses_batch = expr_uses_kind(r->mask, EX_BATCH);
     sym_ctx c = {a, r->grid_ndim};
     sym_bool b = sym_cond(&c, r->mask);
     out->full = b.must_true;

@@ -217,7 +217,10 @@ static void form_neighborhood(gen *g, strbuf *o)
 
 static void form(gen *g, strbuf *o)
 {
-    switch (pick(g, 10)) {
+    unsigned f = pick(g, 12);
+    if (f >= 10) /* neighborhoods twice as often: the richest form */
+        f = 3;
+    switch (f) {
     case 0: sb_puts(o, pick(g, 2) ? "causal" : "causal()"); break;
     case 1: sb_printf(o, "sliding_window(%lld, %lld)", (long long)range(g, 0, 40), (long long)range(g, 0, 40)); break;
     case 2: sb_printf(o, "sinks(%lld)", (long long)range(g, 0, 20)); break;
@@ -260,54 +263,51 @@ static void form(gen *g, strbuf *o)
     }
 }
 
+static void comparison(gen *g, strbuf *o, int depth)
+{
+    static const char *cmp[] = {" < ", " <= ", " > ", " >= ", " == ", " != "};
+    int_expr(g, o, depth + 1);
+    sb_puts(o, cmp[pick(g, 6)]);
+    int_expr(g, o, depth + 1);
+}
+
+/* A bool; in a mask, named forms too (4 in 12 at each node). */
 static void bool_expr(gen *g, strbuf *o, int depth, bool in_mask)
 {
-    unsigned kind = depth >= MAX_DEPTH ? pick(g, 3) : pick(g, 10);
-    switch (kind) {
-    case 0:
-        if (in_mask) {
+    unsigned kind = depth >= MAX_DEPTH ? pick(g, 2) * 4 : pick(g, 12);
+    if (kind < 4) {
+        if (in_mask)
             form(g, o);
-            break;
-        }
-        __attribute__((fallthrough)); /* forms only in masks */
-    case 1:
-    case 2:
-    case 3: {
-        static const char *cmp[] = {" < ", " <= ", " > ", " >= ", " == ", " != "};
-        int_expr(g, o, depth + 1);
-        sb_puts(o, cmp[pick(g, 6)]);
-        int_expr(g, o, depth + 1);
-        break;
+        else
+            comparison(g, o, depth);
+        return;
     }
+    switch (kind) {
     case 4:
     case 5:
+    case 6: comparison(g, o, depth); break;
+    case 7:
+    case 8:
         sb_putc(o, '(');
         bool_expr(g, o, depth + 1, in_mask);
         sb_puts(o, pick(g, 2) ? " && " : " || ");
         bool_expr(g, o, depth + 1, in_mask);
         sb_putc(o, ')');
         break;
-    case 6:
+    case 9:
         sb_puts(o, "!(");
         bool_expr(g, o, depth + 1, in_mask);
         sb_putc(o, ')');
         break;
-    case 7:
+    case 10:
         g->flag = true;
         sb_printf(o, "flag[%s] %s 0", pick(g, 2) ? "head" : "kv_head", pick(g, 2) ? "!=" : "==");
         break;
-    case 8:
+    default:
         g->lut = true;
         sb_puts(o, "lut[clamp(");
         int_expr(g, o, depth + 1);
         sb_printf(o, ", 0, %d)] != 0", LUT - 1);
-        break;
-    default:
-        if (in_mask) {
-            form(g, o);
-        } else {
-            sb_puts(o, pick(g, 2) ? "true" : "false");
-        }
         break;
     }
 }
