@@ -33,8 +33,9 @@ segment() { # harness minutes
     pipeline) opts=(-max_len=4096 -timeout=30 -rss_limit_mb=4096 -dict=tests/fuzz/attn.dict) ;;
     diff) opts=(-max_len=256 -timeout=120 -rss_limit_mb=4096) ;;
   esac
-  local start t0 result
+  local start t0 result commit
   start=$(date -u +%FT%TZ)
+  commit=$(git rev-parse --short HEAD)
   t0=$(date +%s)
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     nice -n 19 "build-fuzz/fuzz_$h" "$d/corpus" -max_total_time="$secs" "${opts[@]}" -artifact_prefix="$d/" \
@@ -44,7 +45,7 @@ segment() { # harness minutes
   local execs last
   execs=$(grep -m1 '^stat::number_of_executed_units' "$d/last.log" | awk '{print $2}')
   last=$(grep -E '^#[0-9]+' "$d/last.log" | tail -1)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$start" "$(git rev-parse --short HEAD)" "$h" "$(($(date +%s) - t0))" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$start" "$commit" "$h" "$(($(date +%s) - t0))" \
     "${execs:-?}" "$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")" "$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<<"$last")" \
     "$(ls "$d/corpus" | wc -l)" "$result" >>"$dir/stats.tsv"
 }

@@ -43,7 +43,7 @@ static int64_t int_expr(gen *g, strbuf *o, int depth);
 
 static int64_t int_const(gen *g, strbuf *o)
 {
-    if (g->hostile && pick(g, 8) == 0) {
+    if (g->hostile && pick(g, 3) == 0) {
         static const char *huge[] = {"4611686018427387904", "9223372036854775807", "(9223372036854775807 + 1)",
                                      "(-9223372036854775807 - 1)", "4294967296"};
         sb_puts(o, huge[pick(g, 5)]);

@@ -19,7 +19,7 @@
  * logits stay within a few tens (f32's 1e-5 tolerance), param indices are
  * clamped into range, no float is compared or floored (f32 and the f64
  * reference would round differently at the boundary). With `hostile` set,
- * one integer constant in 8 is huge (near 2^62 or INT64_MAX): the
+ * one integer constant in 3 is huge (near 2^62 or INT64_MAX): the
  * overflow cases of issue #12 items 13-15, off by default.
  */
 #ifndef ATTNC_TESTS_FUZZ_RECIPE_GEN_H
