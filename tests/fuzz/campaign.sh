@@ -17,11 +17,13 @@ mkdir -p "$dir"
 
 seed() { # harness corpus-dir: the first time, copy the seeds
   [ -n "$(ls -A "$2" 2>/dev/null)" ] && return
+  local dirs d
   case $1 in
-    frontend) cp recipes/*.attn tests/fuzz/corpus/frontend/* "$2"/ ;;
-    pipeline) cp recipes/*.attn tests/fuzz/corpus/frontend/* tests/fuzz/corpus/pipeline/* "$2"/ ;;
-    diff) cp tests/fuzz/corpus/diff/* "$2"/ ;;
+    frontend) dirs=(recipes tests/fuzz/corpus/frontend) ;;
+    pipeline) dirs=(recipes tests/fuzz/corpus/frontend tests/fuzz/corpus/pipeline) ;;
+    diff) dirs=(tests/fuzz/corpus/diff) ;;
   esac
+  for d in "${dirs[@]}"; do find "$d" -maxdepth 1 -type f -exec cp {} "$2"/ \; ; done
 }
 
 segment() { # harness minutes

@@ -10,7 +10,12 @@
  *    succeeds or says why;
  *  - the verifier accepts each lowered kernel, and print -> parse -> print
  *    gives the same text (the tile IR's text form is exact);
- *  - the host code generator emits a module that LLVM's verifier accepts.
+ *  - the host code generator emits a module that LLVM's verifier accepts;
+ *  - mask analysis is sound on a small concrete shape (sizes from the hash
+ *    of the input), by brute force over every tile pair for two batches and
+ *    two heads (mask_work_report): no kept pair in a skipped tile, no
+ *    dropped pair in a tile called full; params read as pseudo-random
+ *    small ints, since the analysis must hold for any values.
  * Deeper steps run on a deterministic share of inputs (by a hash of the
  * bytes, so a saved input always replays the same way): one in 16 is
  * optimised at O2 and JIT-compiled, one in 32 also goes through the NVPTX
@@ -26,6 +31,7 @@
 #include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
 #include "ir/tile_ir.h"
+#include "passes/mask_analysis.h"
 #include "passes/pipeline.h"
 
 /* A violation: say what, then abort so libFuzzer keeps the input. */
@@ -92,6 +98,74 @@ static void run_gpu(const recipe *r, const tir_kernel *k, target_arch arch)
     sb_free(&err);
 }
 
+/* Any param element: a small int from a hash of its index. */
+static int64_t param_value(void *user, int param, const int64_t *idx, int nidx)
+{
+    (void)user;
+    uint64_t h = 0x9e3779b97f4a7c15u * (uint64_t)(param + 1);
+    for (int i = 0; i < nidx; i++)
+        h = (h ^ (uint64_t)idx[i]) * 0x100000001b3u;
+    return (int64_t)((h >> 29) % 3);
+}
+
+/* A small shape for the recipe, from the input's hash; false when its fixed
+ * extents make the brute force too slow. */
+static bool small_sizes(const recipe *r, uint32_t h, int64_t *sz)
+{
+    memset(sz, 0, sizeof(int64_t) * SZ_MAX);
+    sz[SZ_BATCH] = 2;
+    sz[SZ_HEADS] = 1 + h % 3;
+    sz[SZ_KV_HEADS] = r->gqa ? 1 : sz[SZ_HEADS];
+    sz[SZ_TOKENS] = 1 + (h >> 2) % 48;
+    if (r->grid_ndim > 0) {
+        sz[SZ_TOKENS] = 1;
+        for (int d = 0; d < r->grid_ndim; d++) {
+            int64_t fixed = r->sizes[SZ_GRID0 + d].fixed;
+            if (fixed > 512)
+                return false;
+            sz[SZ_GRID0 + d] = fixed > 0 ? fixed : 1 + (h >> (8 + 3 * d)) % 6;
+            sz[SZ_TOKENS] *= sz[SZ_GRID0 + d];
+        }
+        if (sz[SZ_TOKENS] > 512)
+            return false;
+    }
+    sz[SZ_KV_TOKENS] = r->cross ? 1 + (h >> 20) % 40 : sz[SZ_TOKENS];
+    for (int s = SZ_EXTRA0; s < SZ_MAX; s++)
+        sz[s] = r->sizes[s].fixed > 0 && r->sizes[s].fixed <= 64 ? r->sizes[s].fixed : 4;
+    return true;
+}
+
+static void check_mask_analysis(arena *a, const recipe *r, const tir_kernel *k, uint32_t h)
+{
+    mask_info mi;
+    eval_env env;
+    memset(&env, 0, sizeof env);
+    if (r->family != FAMILY_SOFTMAX || !small_sizes(r, h, env.sizes))
+        return;
+    check(mask_analyze(a, r, &k->sched, &mi), "mask_analyze ran out of memory", NULL);
+    env.grid_ndim = r->grid_ndim;
+    env.param = param_value;
+    int64_t heads = env.sizes[SZ_HEADS], group = heads / env.sizes[SZ_KV_HEADS];
+    for (int b = 0; b < 2; b++)
+        for (int64_t hd = 0; hd < heads; hd += heads > 1 ? heads - 1 : 1) {
+            env.batch = b;
+            env.head = hd;
+            env.kv_head = hd / group;
+            mask_work w;
+            check(mask_work_report(&mi, &env, true, &w), "mask_work_report failed", NULL);
+            if (w.kept_pairs < 0)
+                return; /* the mask cannot be evaluated here */
+            if (w.missed_pairs || w.bad_full)
+                fprintf(stderr, "fuzz_pipeline: tokens %lld kv_tokens %lld grid %lldx%lldx%lld heads %lld batch %d head %lld: "
+                        "%lld kept pairs in skipped tiles, %lld dropped pairs in full tiles\n",
+                        (long long)env.sizes[SZ_TOKENS], (long long)env.sizes[SZ_KV_TOKENS],
+                        (long long)env.sizes[SZ_GRID0], (long long)env.sizes[SZ_GRID0 + 1],
+                        (long long)env.sizes[SZ_GRID0 + 2], (long long)heads, b, (long long)hd,
+                        (long long)w.missed_pairs, (long long)w.bad_full);
+            check(w.missed_pairs == 0 && w.bad_full == 0, "mask analysis is unsound", NULL);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     arena a;
@@ -113,8 +187,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!k)
             continue;
         check_tile_ir(&a, k);
-        if (archs[i] == TARGET_HOST)
+        if (archs[i] == TARGET_HOST) {
             run_host(&a, r, k, h % 16 == 0);
+            check_mask_analysis(&a, r, k, h);
+        }
         else if (h % 32 == 1)
             run_gpu(r, k, archs[i]);
     }

@@ -25,15 +25,21 @@ cmake --build "$out" -j"$jobs" "${targets[@]}" >/dev/null
 
 share() { case $1 in frontend|pipeline) echo $((secs * 2 / 5)) ;; diff) echo $((secs / 5)) ;; esac; }
 
+seeds() { # dest dir...: copies the files of each dir
+  local dest=$1 d
+  shift
+  for d in "$@"; do find "$d" -maxdepth 1 -type f -exec cp {} "$dest"/ \; ; done
+}
+
 status=0
 for h in "${harnesses[@]}"; do
   corpus=$(mktemp -d)
   case $h in
-    frontend) cp recipes/*.attn tests/fuzz/corpus/frontend/* "$corpus"/
+    frontend) seeds "$corpus" recipes tests/fuzz/corpus/frontend
               opts=(-max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz/attn.dict) ;;
-    pipeline) cp recipes/*.attn tests/fuzz/corpus/frontend/* tests/fuzz/corpus/pipeline/* "$corpus"/
+    pipeline) seeds "$corpus" recipes tests/fuzz/corpus/frontend tests/fuzz/corpus/pipeline
               opts=(-max_len=4096 -timeout=30 -rss_limit_mb=4096 -dict=tests/fuzz/attn.dict) ;;
-    diff)     cp tests/fuzz/corpus/diff/* "$corpus"/
+    diff)     seeds "$corpus" tests/fuzz/corpus/diff
               opts=(-max_len=256 -timeout=120 -rss_limit_mb=4096) ;;
     *) echo "run.sh: unknown harness '$h' (frontend, pipeline, diff)" >&2; exit 1 ;;
   esac
