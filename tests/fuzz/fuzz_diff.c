@@ -9,7 +9,8 @@
  * any reason but an argument the runtime documents as invalid (a window
  * larger than a grid dim), a mismatch or a thread-count difference prints
  * the recipe, the shape and the reason, then calls abort(), which libFuzzer
- * reports like a crash. ATTNC_FUZZ_PRINT=1 prints every case;
+ * reports like a crash. ATTNC_FUZZ_PRINT=1 prints every case (=text: only
+ * the recipe text on stdout, and nothing is run: seeds for fuzz_pipeline);
  * ATTNC_FUZZ_HOSTILE=1 lets the generator write huge integer constants
  * (the overflow cases of issue #12, off by default). The same file builds
  * with gcc and replay_main.c for ctest.
@@ -144,6 +145,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     gen_case c;
     gen_case_make(data, size, env_on("ATTNC_FUZZ_HOSTILE"), &c);
+    const char *print = getenv("ATTNC_FUZZ_PRINT");
+    if (print && !strcmp(print, "text")) {
+        fputs(sb_cstr(&c.text), stdout);
+        sb_free(&c.text);
+        return 0;
+    }
     if (env_on("ATTNC_FUZZ_PRINT"))
         print_case(&c);
     attnc_context *ctx = NULL;
