@@ -32,8 +32,8 @@ segment() { # harness minutes
   seed "$h" "$d/corpus"
   case $h in
     frontend) opts=(-max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz/attn.dict) ;;
-    pipeline) opts=(-max_len=4096 -timeout=30 -rss_limit_mb=4096 -dict=tests/fuzz/attn.dict) ;;
-    diff) opts=(-max_len=256 -timeout=120 -rss_limit_mb=4096) ;;
+    pipeline) opts=(-max_len=4096 -timeout=120 -rss_limit_mb=4096 -dict=tests/fuzz/attn.dict) ;;
+    diff) opts=(-max_len=256 -timeout=300 -rss_limit_mb=4096) ;;
   esac
   local start t0 result commit
   start=$(date -u +%FT%TZ)

@@ -38,9 +38,9 @@ for h in "${harnesses[@]}"; do
     frontend) seeds "$corpus" recipes tests/fuzz/corpus/frontend
               opts=(-max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz/attn.dict) ;;
     pipeline) seeds "$corpus" recipes tests/fuzz/corpus/frontend tests/fuzz/corpus/pipeline
-              opts=(-max_len=4096 -timeout=30 -rss_limit_mb=4096 -dict=tests/fuzz/attn.dict) ;;
+              opts=(-max_len=4096 -timeout=120 -rss_limit_mb=4096 -dict=tests/fuzz/attn.dict) ;;
     diff)     seeds "$corpus" tests/fuzz/corpus/diff
-              opts=(-max_len=256 -timeout=120 -rss_limit_mb=4096) ;;
+              opts=(-max_len=256 -timeout=300 -rss_limit_mb=4096) ;;
     *) echo "run.sh: unknown harness '$h' (frontend, pipeline, diff)" >&2; exit 1 ;;
   esac
   t=$(share "$h")
