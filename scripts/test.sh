@@ -25,6 +25,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
 
 if [ -f tests/fuzz/run.sh ]; then
-  echo "== fuzzing: front end, pipeline, differential (bounded, 150 s)"
-  tests/fuzz/run.sh 150
+  echo "== fuzzing: front end, pipeline, differential (bounded: 120 s of fuzzing plus loading the seeds, under 3 min)"
+  tests/fuzz/run.sh 120
 fi

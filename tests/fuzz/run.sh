@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang-19 + ASan/UBSan into build-fuzz/
 # (CMake, -DATTNC_FUZZ=ON: every object instrumented) and fuzzes each for
-# its share of SECONDS (default 150): fuzz_frontend 2/5, fuzz_pipeline 2/5,
+# its share of SECONDS (default 120): fuzz_frontend 2/5, fuzz_pipeline 2/5,
 # fuzz_diff 1/5. Seeds are copied to temporary corpora, so the repository is
 # never written. Exits non-zero when any harness finds a crash, leak, hang,
 # contract violation or (fuzz_diff) a numeric mismatch; the input is saved
@@ -9,7 +9,7 @@
 # Usage: tests/fuzz/run.sh [SECONDS] [HARNESS...]   (HARNESS: frontend pipeline diff)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-secs=${1:-150}
+secs=${1:-120}
 shift || true
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=(frontend pipeline diff)
