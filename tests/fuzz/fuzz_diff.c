@@ -144,6 +144,7 @@ static void run_kernel(attnc_kernel *k, const recipe *r, gen_case *c)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     gen_case c;
+    setenv("ATTNC_NO_TUNED", "1", 1); /* `tile auto` runs the default schedule: no tuning database read */
     gen_case_make(data, size, env_on("ATTNC_FUZZ_HOSTILE"), &c);
     const char *print = getenv("ATTNC_FUZZ_PRINT");
     if (print && !strcmp(print, "text")) {
