@@ -240,7 +240,7 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, const run_opts *o)
     ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
     ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL};
     ref_check_result res;
-    ref_check_kernel(k, &r, &sh, &co, &res);
+    cli_progress_check(ctx, k, &r, &sh, &co, &res); /* ref_check_kernel, with progress on a terminal */
     int code;
     if (!res.launched) {
         fprintf(stderr, "attnc run: %s%s%s\n", res.msg, err.len ? ": " : "", sb_cstr(&err));
@@ -266,7 +266,6 @@ static int run_run(int argc, char **argv)
         fprintf(stderr, "attnc run: out of memory\n");
         return EXIT_INTERNAL;
     }
-    cli_progress_attach(ctx, "attnc run");
     attnc_status st = attnc_recipe_from_file(&rc, ctx, o.file);
     if (st) {
         fprintf(stderr, "%s\n", attnc_context_errmsg(ctx));
