@@ -10,6 +10,7 @@
 #include "cli_opts.h"
 #include "cli_recipe.h"
 #include "commands.h"
+#include "progress.h"
 #include "run_params.h"
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
@@ -264,7 +265,7 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
     ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL,
                          run_params_fill, &o->params};
     ref_check_result res;
-    ref_check_kernel(k, &r, &sh, &co, &res);
+    cli_progress_check(ctx, k, &r, &sh, &co, &res); /* ref_check_kernel, with progress on a terminal */
     int code;
     if (!res.launched) {
         fprintf(stderr, "attnc run: %s%s%s\n", res.msg, err.len ? ": " : "", sb_cstr(&err));

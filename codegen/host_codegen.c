@@ -2,9 +2,10 @@
  *
  * The function's parameters follow the recipe (host_codegen.h lists the
  * order and host_kernel.args records it for the libffi call). Its body is
- * the program grid as plain loops — batch, head, then the query tiles per
- * grid dim (softmax) — around the kernel's op list, which the op files
- * lower one op at a time (host_ops_*.c). */
+ * one loop over the program range [first, last) that splits each program
+ * index into batch, head and the query tile per grid dim (softmax), around
+ * the kernel's op list, which the op files lower one op at a time
+ * (host_ops_*.c). */
 #include <string.h>
 
 #include "host_gen.h"
@@ -58,6 +59,8 @@ static bool plan_signature(const recipe *r, host_kernel *hk)
     if (hk->block_table)
         ok &= add_arg(hk, HROLE_BLOCK_TABLE, 0, 0);
     ok &= add_arg(hk, HROLE_SCRATCH, 0, 0);
+    ok &= add_arg(hk, HROLE_PROGRAM_FIRST, 0, 0);
+    ok &= add_arg(hk, HROLE_PROGRAM_LAST, 0, 0);
     return ok;
 }
 
@@ -160,31 +163,30 @@ bool host_emit_block(hgen *g, const tir_block *b)
     return !g->failed;
 }
 
-/* Query tile loops, one per grid dim, around the kernel body. */
-static bool emit_qtile_loops(hgen *g, int d)
+/* Splits program index p into its query tile per grid dim (last dim
+ * fastest), head and batch: the order of host_kernel_programs. */
+static void split_program(hgen *g, LLVMValueRef p)
 {
-    if (g->linear || d == g->nd)
-        return host_emit_block(g, g->tk->body);
-    hloop l = hgen_loop_begin(g, hc_i64(g, 0), hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]));
-    g->qtile[d] = l.iv;
-    bool ok = emit_qtile_loops(g, d + 1);
-    hgen_loop_end(g, &l);
-    return ok;
+    LLVMValueRef rem = p;
+    for (int d = g->linear ? -1 : g->nd - 1; d >= 0; d--) {
+        LLVMValueRef n = hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]);
+        g->qtile[d] = LLVMBuildURem(g->b, rem, n, "qtile");
+        rem = LLVMBuildUDiv(g->b, rem, n, "");
+    }
+    g->head = LLVMBuildURem(g->b, rem, g->size[SZ_HEADS], "head");
+    g->batch = LLVMBuildUDiv(g->b, rem, g->size[SZ_HEADS], "batch");
+    LLVMValueRef group = LLVMBuildSDiv(g->b, g->size[SZ_HEADS], hgen_imax(g, g->size[SZ_KV_HEADS], hc_i64(g, 1)), "");
+    g->kv_head = LLVMBuildSDiv(g->b, g->head, hgen_imax(g, group, hc_i64(g, 1)), "kv_head");
 }
 
 static bool emit_body(hgen *g)
 {
     g->entry = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry");
     LLVMPositionBuilderAtEnd(g->b, g->entry);
-    hloop b = hgen_loop_begin(g, hc_i64(g, 0), g->size[SZ_BATCH]);
-    g->batch = b.iv;
-    hloop h = hgen_loop_begin(g, hc_i64(g, 0), g->size[SZ_HEADS]);
-    g->head = h.iv;
-    LLVMValueRef group = LLVMBuildSDiv(g->b, g->size[SZ_HEADS], hgen_imax(g, g->size[SZ_KV_HEADS], hc_i64(g, 1)), "");
-    g->kv_head = LLVMBuildSDiv(g->b, h.iv, hgen_imax(g, group, hc_i64(g, 1)), "kv_head");
-    bool ok = emit_qtile_loops(g, 0);
-    hgen_loop_end(g, &h);
-    hgen_loop_end(g, &b);
+    hloop l = hgen_loop_begin(g, g->first, g->last);
+    split_program(g, l.iv);
+    bool ok = host_emit_block(g, g->tk->body);
+    hgen_loop_end(g, &l);
     LLVMBuildRet(g->b, LLVMConstInt(g->i32, 0, false));
     return ok;
 }
@@ -201,8 +203,9 @@ static bool generate(hgen *g, host_module *hm, host_kernel *hk)
     return ok && !g->failed;
 }
 
-bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
-                           char **ir_text, strbuf *err)
+/* Generates, verifies and optimises the module into hm (disposed on failure). */
+static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                        host_module *hm, char **ir_text, strbuf *err)
 {
     memset(out, 0, sizeof *out);
     if (ir_text)
@@ -218,13 +221,16 @@ bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int 
         out->bwd.q_tile[d] = tk->sched.q_tile[d];
         out->bwd.kv_tile[d] = tk->sched.kv_tile[d];
     }
+    out->linear = r->family == FAMILY_LINEAR;
+    out->grid_ndim = r->grid_ndim;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        out->q_tile[d] = tk->sched.q_tile[d];
     if (!out->args || !(out->bwd.is_bwd ? host_bwd_plan(r, out) : plan_signature(r, out))) {
         sb_puts(err, out->args ? "too many kernel arguments for the host backend" : "out of memory");
         return false;
     }
     hgen *g = ARENA_NEW(a, hgen);
-    host_module hm;
-    if (!g || !host_module_create(&hm, r->name ? r->name : "attnc", err)) {
+    if (!g || !host_module_create(hm, r->name ? r->name : "attnc", err)) {
         if (!g)
             sb_puts(err, "out of memory");
         return false;
@@ -235,14 +241,31 @@ bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int 
     g->r = r;
     g->nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
     g->linear = r->family == FAMILY_LINEAR;
-    bool ok = generate(g, &hm, out) && host_module_finish(&hm, opt_level, err);
+    bool ok = generate(g, hm, out) && host_module_finish(hm, opt_level, err);
     if (ok && ir_text)
-        *ir_text = host_module_print(&hm);
-    if (!ok) {
-        host_module_dispose(&hm);
+        *ir_text = host_module_print(hm);
+    if (!ok)
+        host_module_dispose(hm);
+    return ok;
+}
+
+bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                           char **ir_text, strbuf *err)
+{
+    host_module hm;
+    if (!emit_module(a, tk, r, opt_level, out, &hm, ir_text, err))
         return false;
-    }
     return host_jit_create(&out->jit, &hm, KERNEL_SYMBOL, &out->fn, err);
+}
+
+bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                          char **ir_text, strbuf *err)
+{
+    host_module hm;
+    if (!emit_module(a, tk, r, opt_level, out, &hm, ir_text, err))
+        return false;
+    host_module_dispose(&hm);
+    return true;
 }
 
 bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out, strbuf *err)
@@ -257,4 +280,19 @@ void host_kernel_release(host_kernel *hk)
         hk->jit = NULL;
         hk->fn = NULL;
     }
+}
+
+int64_t host_kernel_programs(const host_kernel *hk, const int64_t *sizes)
+{
+    int64_t n;
+    if (__builtin_mul_overflow(sizes[SZ_BATCH], sizes[SZ_HEADS], &n))
+        return -1;
+    int nd = hk->grid_ndim > 0 ? hk->grid_ndim : 1;
+    for (int d = 0; !hk->linear && d < nd; d++) {
+        int64_t extent = hk->grid_ndim > 0 ? sizes[SZ_GRID0 + d] : sizes[SZ_TOKENS];
+        int64_t tile = hk->q_tile[d] > 0 ? hk->q_tile[d] : 1;
+        if (__builtin_mul_overflow(n, extent / tile + (extent % tile != 0), &n))
+            return -1;
+    }
+    return n;
 }

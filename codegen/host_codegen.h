@@ -2,8 +2,9 @@
  * host_codegen.h — tile IR -> LLVM IR for the host CPU, JIT-compiled.
  *
  * host_codegen_build() turns a scheduled tile IR kernel (passes' output for
- * TARGET_HOST) into one function that runs every program of the grid (query
- * tiles x heads x batch for softmax; heads x batch for linear attention):
+ * TARGET_HOST) into one function that runs the programs [first, last) of
+ * the grid (query tiles x heads x batch for softmax; heads x batch for
+ * linear attention):
  *
  *   int32_t attnc_host_kernel(<args in the order of host_kernel.args>)
  *
@@ -15,7 +16,14 @@
  *   strides and its shape; then, for RANGE_BLOCK_TABLE kernels, the table of
  *   visited kv tiles built by the runtime (HROLE_BLOCK_TABLE); last, the
  *   scratch block (HROLE_SCRATCH) the runtime allocates with the context's
- *   allocator, so generated code never allocates.
+ *   allocator, so generated code never allocates; then the program range
+ *   first, last (HROLE_PROGRAM_FIRST/LAST).
+ * Programs are numbered row-major over (batch, head, query tile per grid
+ * dim) — (batch, head) for linear attention — and host_kernel_programs()
+ * says how many a launch has. Each program writes only its own rows of o
+ * and lse and reads the rest, so disjoint ranges may run on different
+ * threads at once, each with its own scratch block, and the result does not
+ * depend on how the range is split.
  * lse may be NULL (not written). The function returns 0.
  * Tiles are f32 row-major arrays in the scratch block; loads from bf16/f16
  * are exact, stores round to nearest even.
@@ -76,6 +84,10 @@ typedef struct host_kernel {
         int grid_ndim, param;
         int q_tile[SCHED_MAX_DIMS], kv_tile[SCHED_MAX_DIMS];
     } bwd;
+    /* the program grid, for host_kernel_programs */
+    bool linear;                  /* programs are (batch, head) */
+    int grid_ndim;                /* 0: query tiles along tokens */
+    int q_tile[SCHED_MAX_DIMS];   /* query tile extent per dim */
 } host_kernel;
 
 /* Builds and JIT-compiles. `opt_level` 0..3. On failure returns false with
@@ -85,7 +97,15 @@ bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt
 /* Also returns the LLVM IR text (optimised) when ir_text is not NULL (free()). */
 bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
                            char **ir_text, strbuf *err);
+/* The same without the JIT: generates, verifies and (opt_level > 0)
+ * optimises the module, then drops it; out->jit and out->fn stay NULL.
+ * For the pipeline fuzzer (tests/fuzz/fuzz_pipeline.c). */
+bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+                          char **ir_text, strbuf *err);
 void host_kernel_release(host_kernel *hk);
+/* Number of programs of a launch with these sizes (indexed by size_id;
+ * every size >= 0); -1 when the count overflows int64. */
+int64_t host_kernel_programs(const host_kernel *hk, const int64_t *sizes);
 
 /* ---- backward programs (host_backward.c) ----
  * A kernel of a backward program (tile IR programs != PROG_DEFAULT) gets

@@ -80,6 +80,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     range_env env;
     mask_range_env(r, &env);
     bool exact = fits(r->mask, &env);
+    out->uses_batch = expr_uses_kind(r->mask, EX_BATCH);
     sym_ctx c = {a, r->grid_ndim};
     sym_bool b = exact ? sym_cond(&c, r->mask) : (sym_bool){ex_bool(a, false), ex_bool(a, false)};
     out->full = b.must_true;

@@ -46,6 +46,7 @@ typedef struct mask_info {
     const expr *mask;   /* the recipe's mask (NULL: keep all) */
     bool uses_head;     /* the mask reads head or kv_head */
     key_set *keys;      /* the mask as a union of per-query key sets (mask_keys.h) */
+    bool uses_batch;    /* the mask reads the batch index */
 } mask_info;
 
 /* The launches recipe r allows, for ir/expr_range.h: fixed sizes as fixed,
@@ -85,8 +86,10 @@ bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env
 
 /* The block table: table[qi * nk + ki] = 0 skip, 1 partial, 2 full, for
  * every query tile qi and key tile ki (linear indices), classified by
- * interval evaluation (runtime tensors unknown; masks reading the head are
- * classified for every head at once: skip only when no head keeps a pair).
+ * interval evaluation (runtime tensors unknown; one table serves every
+ * (batch, head), so masks reading the head or the batch index are
+ * classified for every head / batch at once: skip only when none keeps a
+ * pair, full only when all do).
  * cap is the table's size in bytes; returns false when it is too small. */
 bool mask_block_table_build(const mask_info *mi, const eval_env *env, uint8_t *table, size_t cap);
 

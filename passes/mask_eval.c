@@ -180,22 +180,33 @@ bool q_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env,
     return kv_range_eval_op(op, k, env, kbox, lo, hi);
 }
 
-/* Classification for env's head, or joined over every head when the mask
- * reads the head and head < 0. */
-static mask_class classify_heads(const mask_info *mi, const eval_env *env, const tok_box *q, const tok_box *k)
+/* Classification for env's head and batch, or joined over every head
+ * (batch) when the mask reads it and env's is < 0: the block table is one
+ * per shape, shared by every (batch, head) program. */
+static mask_class classify_joined(const mask_info *mi, const eval_env *env, const tok_box *q, const tok_box *k)
 {
-    if (!mi->uses_head || env->head >= 0)
+    bool all_heads = mi->uses_head && env->head < 0, all_batches = mi->uses_batch && env->batch < 0;
+    if (!all_heads && !all_batches)
         return mask_classify_boxes(mi, env, q, k);
     eval_env e = *env;
     int64_t heads = env->sizes[SZ_HEADS], kvh = env->sizes[SZ_KV_HEADS] > 0 ? env->sizes[SZ_KV_HEADS] : heads;
     int64_t group = kvh > 0 && heads >= kvh ? heads / kvh : 1;
+    int64_t nb = all_batches ? env->sizes[SZ_BATCH] : 1, nh = all_heads ? heads : 1;
     bool all_empty = true, all_full = true;
-    for (int64_t h = 0; h < heads; h++) {
-        e.head = h;
-        e.kv_head = h / group;
-        mask_class c = mask_classify_boxes(mi, &e, q, k);
-        all_empty &= c == MASK_EMPTY;
-        all_full &= c == MASK_FULL;
+    for (int64_t b = 0; b < nb; b++) {
+        for (int64_t h = 0; h < nh; h++) {
+            if (all_batches)
+                e.batch = b;
+            if (all_heads) {
+                e.head = h;
+                e.kv_head = h / group;
+            }
+            mask_class c = mask_classify_boxes(mi, &e, q, k);
+            all_empty &= c == MASK_EMPTY;
+            all_full &= c == MASK_FULL;
+            if (!all_empty && !all_full)
+                return MASK_PARTIAL;
+        }
     }
     return all_empty ? MASK_EMPTY : all_full ? MASK_FULL : MASK_PARTIAL;
 }
@@ -209,12 +220,14 @@ bool mask_block_table_build(const mask_info *mi, const eval_env *env, uint8_t *t
     eval_env e = *env;
     if (mi->uses_head)
         e.head = -1;
+    if (mi->uses_batch)
+        e.batch = -1;
     for (int64_t i = 0; i < tq; i++) {
         tok_box qb, kb;
         mask_tile_box(mi, env, true, i, &qb);
         for (int64_t j = 0; j < tk; j++) {
             mask_tile_box(mi, env, false, j, &kb);
-            mask_class c = classify_heads(mi, &e, &qb, &kb);
+            mask_class c = classify_joined(mi, &e, &qb, &kb);
             table[i * tk + j] = c == MASK_EMPTY ? 0 : c == MASK_FULL ? 2 : 1;
         }
     }

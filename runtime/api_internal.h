@@ -37,6 +37,8 @@ struct attnc_context {
     struct tune_db *tune;
     bool tune_tried;
     char tune_note[256]; /* what the open reported (a damaged file moved aside), "" if nothing */
+    attnc_progress_fn progress; /* CPU launch progress (host_launch.c), NULL: none */
+    void *progress_user;
 };
 
 struct attnc_recipe {
@@ -160,7 +162,8 @@ attnc_kernel *kernel_for_launch(attnc_kernel *k, const launch_problem *p);
 void kernel_tuned_free(attnc_kernel *k);
 void ctx_tune_close(attnc_context *ctx);
 
-/* Runs the CPU backend on a validated problem. */
+/* Runs a validated launch on the CPU backend, spread over threads
+ * (host_launch.c). */
 attnc_status launch_host(attnc_kernel *k, const launch_problem *p);
 
 /* ---- backward kernels (api_backward.c, api_validate_bwd.c) ----

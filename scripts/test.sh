@@ -2,7 +2,8 @@
 # Runs every test that needs no GPU: a warnings-as-errors build with the
 # whole CTest suite, a warnings-as-errors Release (-O3) build with a smoke
 # run (gcc warns differently at -O3), the same suite under
-# AddressSanitizer/UBSan, and a bounded fuzzing run of the front end. GPU tests report "skipped: no CUDA
+# AddressSanitizer/UBSan, a bounded run of the three fuzzers
+# (tests/fuzz/run.sh) and the Python package's tests. GPU tests report "skipped: no CUDA
 # driver" here. Usage: scripts/test.sh [--quick]   (--quick: first build only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +32,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
 
 if [ -f tests/fuzz/run.sh ]; then
-  echo "== front-end fuzzing (bounded)"
-  tests/fuzz/run.sh 60
+  echo "== fuzzing: front end, pipeline, differential (bounded: 120 s of fuzzing plus loading the seeds, under 3 min)"
+  tests/fuzz/run.sh 120
 fi
 
 # The Python package (python/): installed into build-venv/ from this

@@ -48,18 +48,28 @@ static const char *severity_name(diag_severity s)
     return s == DIAG_ERROR ? "error" : s == DIAG_WARNING ? "warning" : "note";
 }
 
+/* Where the last rendered line started, so rendering N diagnostics of a
+ * file (mostly in line order) scans it about once instead of N times. */
+typedef struct line_cursor {
+    int line;     /* 1-based */
+    size_t start; /* offset of its first byte */
+} line_cursor;
+
 /* Finds the bounds of 1-based line `line` in the source. */
-static bool find_line(const diag_list *d, int line, size_t *start, size_t *end)
+static bool find_line(const diag_list *d, line_cursor *cur, int line, size_t *start, size_t *end)
 {
     if (!d->source || line < 1)
         return false;
-    size_t i = 0;
-    for (int l = 1; l < line; l++) {
+    if (cur->line < 1 || cur->line > line)
+        *cur = (line_cursor){1, 0};
+    size_t i = cur->start;
+    for (int l = cur->line; l < line; l++) {
         while (i < d->source_len && d->source[i] != '\n')
             i++;
         if (i >= d->source_len)
             return false;
         i++;
+        *cur = (line_cursor){l + 1, i};
     }
     size_t j = i;
     while (j < d->source_len && d->source[j] != '\n' && d->source[j] != '\r')
@@ -70,39 +80,53 @@ static bool find_line(const diag_list *d, int line, size_t *start, size_t *end)
 }
 
 /* Source bytes are shown as-is when printable ASCII or UTF-8, '?' otherwise,
- * so control bytes and NULs in a broken file cannot garble the terminal. */
+ * so control bytes and NULs in a broken file cannot garble the terminal.
+ * Runs of good bytes are appended whole (rendering is on the fuzzer's hot
+ * path). */
 static void put_source_line(strbuf *out, const char *s, size_t n)
 {
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        sb_putc(out, (c == '\t' || (c >= 32 && c != 127)) ? (char)c : '?');
+        if (c == '\t' || (c >= 32 && c != 127))
+            continue;
+        sb_append(out, s + run, i - run);
+        sb_putc(out, '?');
+        run = i + 1;
     }
+    sb_append(out, s + run, n - run);
 }
 
-static void render_excerpt(const diag_list *d, const diag *r, strbuf *out)
+enum { EXCERPT_MAX = 200, UNDERLINE_MAX = 80 };
+
+static void render_excerpt(const diag_list *d, line_cursor *cur, const diag *r, strbuf *out)
 {
     size_t start, end;
-    if (!find_line(d, r->loc.line, &start, &end))
+    if (!find_line(d, cur, r->loc.line, &start, &end))
         return;
-    size_t shown = end - start > 200 ? 200 : end - start;
+    size_t shown = end - start > EXCERPT_MAX ? EXCERPT_MAX : end - start;
     sb_printf(out, "%5d | ", r->loc.line);
     put_source_line(out, d->source + start, shown);
     sb_puts(out, "\n      | ");
+    char marks[EXCERPT_MAX + UNDERLINE_MAX + 2]; /* padding (tabs kept), caret, tildes */
+    size_t m = 0;
     int col = r->loc.col < 1 ? 1 : r->loc.col;
     for (int i = 1; i < col && (size_t)i <= shown; i++)
-        sb_putc(out, d->source[start + (size_t)i - 1] == '\t' ? '\t' : ' ');
-    sb_putc(out, '^');
-    for (int i = 1; i < r->loc.len && i < 80; i++)
-        sb_putc(out, '~');
-    sb_putc(out, '\n');
+        marks[m++] = d->source[start + (size_t)i - 1] == '\t' ? '\t' : ' ';
+    marks[m++] = '^';
+    for (int i = 1; i < r->loc.len && i < UNDERLINE_MAX; i++)
+        marks[m++] = '~';
+    marks[m++] = '\n';
+    sb_append(out, marks, m);
 }
 
 void diag_render(const diag_list *d, strbuf *out)
 {
+    line_cursor cur = {0, 0};
     for (const diag *r = d->first; r; r = r->next) {
         sb_printf(out, "%s:%d:%d: %s: %s\n", d->file, r->loc.line, r->loc.col,
                   severity_name(r->severity), r->message);
-        render_excerpt(d, r, out);
+        render_excerpt(d, &cur, r, out);
         if (r->hint)
             sb_printf(out, "  hint: %s\n", r->hint);
     }

@@ -273,8 +273,22 @@ ATTNC_API attnc_status attnc_args_set_scalar(attnc_args *a, const char *name, do
  * default stream), ignored for the CPU. On CUDA the launch is asynchronous.
  * Kernels that keep scratch in module globals (linear attention with the
  * inter=chain schedule) never run two launches at once: a launch on another
- * stream than the kernel's previous one first waits for that one. */
+ * stream than the kernel's previous one first waits for that one.
+ * On the CPU the launch returns when done; its programs (query tiles x heads
+ * x batch, or heads x batch for linear attention) are spread over a pool
+ * of threads started for the launch: $ATTNC_NUM_THREADS of them when set
+ * (a whole number from 1 to 1024; anything else makes the launch fail with
+ * ATTNC_ERR_INVALID_ARGUMENT), else one per CPU this process may run on.
+ * Every output element is computed by one program, so results are
+ * bit-identical for any thread count. */
 ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream);
+
+/* Progress of CPU launches on kernels of ctx: fn is called on the thread
+ * that called attnc_launch, about every 100 ms while it runs and, when it
+ * succeeds, once at the end with done == total, with the programs done, their total and the
+ * seconds since the launch began. NULL fn turns it off (the default). */
+typedef void (*attnc_progress_fn)(void *user, int64_t done, int64_t total, double seconds);
+ATTNC_API void attnc_context_set_progress(attnc_context *ctx, attnc_progress_fn fn, void *user);
 
 /* The message of the last failed call on the kernel or its args; after a
  * successful build, a note if any (e.g. a damaged cache entry rebuilt). */

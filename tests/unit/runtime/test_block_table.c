@@ -3,16 +3,21 @@
  * built from the mask and the launch shape (document pairs read partial:
  * the runtime ids are not read), cached per shape, and the kernel obeys
  * it — a table of all 0 yields O = 0 and LSE = -inf, all 2 drops the mask,
- * all 1 (or the built table) matches the fp64 reference of the real mask. */
+ * all 1 (or the built table) matches the fp64 reference of the real mask.
+ * One table serves every (batch, head): a mask that reads the batch index
+ * is classified over every batch (found by fuzz_diff). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/frontend.h"
+#include "passes/mask_analysis.h"
 #include "runtime/api_internal.h"
 #include "runtime/block_table.h"
 #include "runtime/include/attnc.h"
@@ -195,11 +200,58 @@ static void kernel_obeys_table(void **state)
     assert_int_equal(block_table_builds(f->k), 1);
 }
 
+/* The table of `mask` (q=16 kv=16, 50 tokens, 2 batches, 2 heads): how
+ * many entries are 0, 1 and 2. */
+static void table_counts(const char *mask, int counts[3])
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "recipe b\ninput q, k, v : f32 [batch, heads, tokens, 16]\nparam doc : i32 [batch, tokens]\n"
+             "mask %s\ntile q(16) kv(16)\n",
+             mask);
+    arena a;
+    arena_init(&a, NULL);
+    diag_list d;
+    diag_list_init(&d, &a, "b.attn", text, strlen(text));
+    recipe *r = frontend_parse(&a, "b.attn", text, strlen(text), &d);
+    assert_non_null(r);
+    mask_info mi;
+    assert_true(mask_analyze(&a, r, &r->sched, &mi));
+    assert_int_equal(mi.mode, RANGE_BLOCK_TABLE);
+    eval_env env;
+    memset(&env, 0, sizeof env);
+    env.sizes[SZ_BATCH] = 2;
+    env.sizes[SZ_HEADS] = env.sizes[SZ_KV_HEADS] = 2;
+    env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = T;
+    uint8_t table[NT * NT];
+    assert_true(mask_block_table_build(&mi, &env, table, sizeof table));
+    counts[0] = counts[1] = counts[2] = 0;
+    for (int i = 0; i < NT * NT; i++) {
+        assert_true(table[i] <= 2);
+        counts[table[i]]++;
+    }
+    arena_free_all(&a);
+}
+
+static void table_joins_batches(void **state)
+{
+    int c[3];
+    table_counts("batch > 0 && !document(doc)", c); /* batch 1 keeps pairs: nothing skipped */
+    assert_int_equal(c[0], 0);
+    table_counts("batch > 5 && document(doc)", c); /* no batch keeps any pair */
+    assert_int_equal(c[0], NT * NT);
+    table_counts("(batch == 0 || head == 1) && document(doc)", c);
+    assert_int_equal(c[0], 0);
+    table_counts("batch < 7 && (k.t > 60 || document(doc))", c); /* every batch: document decides */
+    assert_int_equal(c[1], NT * NT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(table_from_shape_and_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(kernel_obeys_table, setup, teardown),
+        cmocka_unit_test(table_joins_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
