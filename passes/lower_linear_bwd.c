@@ -160,12 +160,15 @@ static void causal_dq_body(lbwd *L, lower_ctx *c, tir_value **args, tir_value **
     yields[1] = Sb2;
 }
 
-static tir_value *yield(lower_ctx *c, tir_value **v, int n)
+/* yield v[0..n), n <= 2 (a failure marks c). */
+static void yield(lower_ctx *c, tir_value *const *v, int n)
 {
-    tir_op *op = n == 2 ? lower_emit(c, TIR_YIELD, OPS(v[0], v[1]), NULL, 0)
-                 : n == 1 ? lower_emit(c, TIR_YIELD, OPS(v[0]), NULL, 0)
-                          : lower_emit(c, TIR_YIELD, NULL, 0, NULL, 0);
-    return op ? v[0] : NULL;
+    if (n == 2)
+        lower_emit(c, TIR_YIELD, OPS(v[0], v[1]), NULL, 0);
+    else if (n == 1)
+        lower_emit(c, TIR_YIELD, OPS(v[0]), NULL, 0);
+    else
+        lower_emit(c, TIR_YIELD, NULL, 0, NULL, 0);
 }
 
 static tir_kernel *dq_kernel(lbwd *L, arena *a, const schedule *s)
