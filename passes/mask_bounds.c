@@ -17,33 +17,12 @@
  * by) are the same derivation with the roles swapped: solve for the query
  * coordinate, bound over the key box, clamp to query tiles. */
 #include "mask_analysis.h"
+#include "mask_atom.h"
 #include "mask_sym.h"
-
-enum { MAX_TERMS = 16 };
 
 typedef struct key_bounds {
     expr *lo[NKEY], *hi[NKEY]; /* NULL: unbounded */
 } key_bounds;
-
-typedef struct term {
-    const expr *e;
-    int sign;
-} term;
-
-static bool collect_terms(const expr *e, int sign, term *t, int *n)
-{
-    if (e->type != TY_INT)
-        return false;
-    if (e->kind == EX_BINARY && (e->u.binop == BIN_ADD || e->u.binop == BIN_SUB))
-        return collect_terms(e->args[0], sign, t, n) &&
-               collect_terms(e->args[1], e->u.binop == BIN_SUB ? -sign : sign, t, n);
-    if (e->kind == EX_UNARY && e->u.unop == UN_NEG)
-        return collect_terms(e->args[0], -sign, t, n);
-    if (*n == MAX_TERMS)
-        return false;
-    t[(*n)++] = (term){e, sign};
-    return true;
-}
 
 /* The side solved for (SIDE_K: key ranges of a query box; SIDE_Q: query
  * ranges of a key box) and the context of the bounds. */
@@ -68,36 +47,13 @@ static int key_var(const expr *e, int grid_ndim, coord_side side, int64_t *div)
     return e->u.coord.dim;
 }
 
-static expr_binop flip(expr_binop op)
-{
-    switch (op) {
-    case BIN_LT: return BIN_GT;
-    case BIN_LE: return BIN_GE;
-    case BIN_GT: return BIN_LT;
-    case BIN_GE: return BIN_LE;
-    default: return op;
-    }
-}
-
-static expr_binop negate(expr_binop op)
-{
-    switch (op) {
-    case BIN_LT: return BIN_GE;
-    case BIN_LE: return BIN_GT;
-    case BIN_GT: return BIN_LE;
-    case BIN_GE: return BIN_LT;
-    case BIN_EQ: return BIN_NE;
-    default: return BIN_EQ;
-    }
-}
-
 /* Sets *kb to the bound one atom gives (k OP X over the query box). */
 static void isolate(const bctx *b, expr_binop op, const expr *l, const expr *r, key_bounds *kb)
 {
     const sym_ctx *c = &b->c;
-    term t[MAX_TERMS];
+    atom_term t[ATOM_MAX_TERMS];
     int n = 0;
-    if (op == BIN_NE || !collect_terms(l, 1, t, &n) || !collect_terms(r, -1, t, &n))
+    if (op == BIN_NE || !atom_terms(l, r, t, &n))
         return;
     int key = -1, ksign = 0;
     int64_t div = 1;
@@ -111,14 +67,11 @@ static void isolate(const bctx *b, expr_binop op, const expr *l, const expr *r, 
     if (key < 0)
         return;
     /* ksign*K + rest OP 0  =>  K OP' X with X = -ksign * rest */
-    expr *x = s_int(c->a, 0);
-    for (int i = 0; i < n; i++)
-        if (!expr_uses_coord(t[i].e, b->side))
-            x = s_bin(c->a, t[i].sign * ksign < 0 ? BIN_ADD : BIN_SUB, x, (expr *)t[i].e);
+    expr *x = atom_rest(c->a, t, n, b->side, ksign);
     if (!x)
         return;
     if (ksign < 0)
-        op = flip(op);
+        op = cmp_flip(op);
     expr *one = s_int(c->a, 1), *lo = NULL, *hi = NULL;
     if (op == BIN_GE || op == BIN_EQ)
         lo = x;
@@ -167,7 +120,7 @@ static void collect(const bctx *b, const expr *e, bool negated, key_bounds *kb)
         return;
     }
     if (op >= BIN_LT && op <= BIN_NE && e->args[0]->type == TY_INT && e->args[1]->type == TY_INT)
-        isolate(b, negated ? negate(op) : op, e->args[0], e->args[1], kb);
+        isolate(b, negated ? cmp_negate(op) : op, e->args[0], e->args[1], kb);
 }
 
 /* Extent of dim d of the solved side: grid size, or (kv_)tokens for a sequence. */

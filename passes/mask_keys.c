@@ -1,35 +1,14 @@
 /* mask_keys.c — the mask as a union of per-query key sets (mask_keys.h):
  * atoms solved for one key variable, && as the product of unions, || as
  * their concatenation, ! pushed to the atoms (De Morgan). */
+#include "mask_atom.h"
 #include "mask_keys.h"
 #include "mask_sym.h"
-
-enum { MAX_SUM_TERMS = 16 };
 
 typedef struct kctx {
     arena *a;
     int grid_ndim;
 } kctx;
-
-typedef struct sum_term {
-    const expr *e;
-    int sign;
-} sum_term;
-
-static bool collect_sum(const expr *e, int sign, sum_term *t, int *n)
-{
-    if (e->type != TY_INT)
-        return false;
-    if (e->kind == EX_BINARY && (e->u.binop == BIN_ADD || e->u.binop == BIN_SUB))
-        return collect_sum(e->args[0], sign, t, n) &&
-               collect_sum(e->args[1], e->u.binop == BIN_SUB ? -sign : sign, t, n);
-    if (e->kind == EX_UNARY && e->u.unop == UN_NEG)
-        return collect_sum(e->args[0], -sign, t, n);
-    if (*n == MAX_SUM_TERMS)
-        return false;
-    t[(*n)++] = (sum_term){e, sign};
-    return true;
-}
 
 static int key_index(const kctx *c, int dim)
 {
@@ -52,29 +31,6 @@ static int key_var(const kctx *c, const expr *e, kv_shape *shape, int64_t *cst)
     if (e->kind != EX_COORD || e->u.coord.side != SIDE_K || e->u.coord.dim >= 3)
         return -1;
     return key_index(c, e->u.coord.dim);
-}
-
-static expr_binop flip(expr_binop op)
-{
-    switch (op) {
-    case BIN_LT: return BIN_GT;
-    case BIN_LE: return BIN_GE;
-    case BIN_GT: return BIN_LT;
-    case BIN_GE: return BIN_LE;
-    default: return op;
-    }
-}
-
-static expr_binop negate(expr_binop op)
-{
-    switch (op) {
-    case BIN_LT: return BIN_GE;
-    case BIN_LE: return BIN_GT;
-    case BIN_GT: return BIN_LE;
-    case BIN_GE: return BIN_LT;
-    case BIN_EQ: return BIN_NE;
-    default: return BIN_EQ;
-    }
 }
 
 static bool reads_only(const expr *e, int grid_ndim, int var, bool *any)
@@ -163,11 +119,11 @@ static void bound(const kctx *c, key_term *t, int v, kv_shape shape, int64_t cst
 static void atom(const kctx *c, expr_binop op, const expr *l, const expr *r, key_term *t)
 {
     universal(t, true);
-    sum_term s[MAX_SUM_TERMS];
+    atom_term s[ATOM_MAX_TERMS];
     int n = 0, key = -1, ksign = 0;
     kv_shape shape = KV_PLAIN;
     int64_t cst = 1;
-    bool linear = op != BIN_NE && collect_sum(l, 1, s, &n) && collect_sum(r, -1, s, &n);
+    bool linear = op != BIN_NE && atom_terms(l, r, s, &n);
     for (int i = 0; linear && i < n; i++) {
         if (!expr_uses_coord(s[i].e, SIDE_K))
             continue;
@@ -177,12 +133,9 @@ static void atom(const kctx *c, expr_binop op, const expr *l, const expr *r, key
     }
     if (linear && key >= 0) {
         /* ksign*K + rest OP 0  =>  K OP' x with x = -ksign * rest */
-        expr *x = s_int(c->a, 0);
-        for (int i = 0; i < n; i++)
-            if (!expr_uses_coord(s[i].e, SIDE_K))
-                x = s_bin(c->a, s[i].sign * ksign < 0 ? BIN_ADD : BIN_SUB, x, (expr *)s[i].e);
+        expr *x = atom_rest(c->a, s, n, SIDE_K, ksign);
         if (x && !expr_uses_kind(x, EX_SCORE)) {
-            bound(c, t, key, shape, cst, ksign < 0 ? flip(op) : op, x);
+            bound(c, t, key, shape, cst, ksign < 0 ? cmp_flip(op) : op, x);
             return;
         }
     }
@@ -335,7 +288,7 @@ static void collect(const kctx *c, const expr *e, bool negated, key_set *out)
         return;
     }
     if (op >= BIN_LT && op <= BIN_NE && e->args[0]->type == TY_INT && e->args[1]->type == TY_INT)
-        atom(c, negated ? negate(op) : op, e->args[0], e->args[1], t);
+        atom(c, negated ? cmp_negate(op) : op, e->args[0], e->args[1], t);
     else
         t->exact = false;
 }
