@@ -21,59 +21,10 @@
 #include <string.h>
 
 #include "recipe_gen.h"
+#include "reference/ref_capture.h"
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
 #include "runtime/include/attnc.h"
-
-/* Host "device" memory whose download (o, then lse) keeps a copy. */
-typedef struct capture {
-    void *out[2];
-    size_t bytes[2];
-    int n;
-} capture;
-
-static void *cap_alloc(void *user, size_t n)
-{
-    (void)user;
-    return malloc(n);
-}
-
-static void cap_free(void *user, void *p)
-{
-    (void)user;
-    free(p);
-}
-
-static bool cap_upload(void *user, void *dst, const void *src, size_t n)
-{
-    (void)user;
-    memcpy(dst, src, n);
-    return true;
-}
-
-static bool cap_download(void *user, void *dst, const void *src, size_t n)
-{
-    capture *c = user;
-    memcpy(dst, src, n);
-    if (c->n < 2 && (c->out[c->n] = malloc(n ? n : 1))) {
-        memcpy(c->out[c->n], src, n);
-        c->bytes[c->n++] = n;
-    }
-    return true;
-}
-
-static bool cap_sync(void *user)
-{
-    (void)user;
-    return true;
-}
-
-static void cap_clear(capture *c)
-{
-    for (int i = 0; i < c->n; i++)
-        free(c->out[i]);
-    memset(c, 0, sizeof *c);
-}
 
 static bool env_on(const char *name)
 {
@@ -100,32 +51,22 @@ static void finding(gen_case *c, const char *what, const char *detail)
 }
 
 /* One launch on `threads` threads; false when it did not run. */
-static bool launch(attnc_kernel *k, const recipe *r, gen_case *c, const char *threads, bool check, capture *cap,
+static bool launch(attnc_kernel *k, const recipe *r, gen_case *c, const char *threads, bool check, ref_capture *cap,
                    ref_check_result *res)
 {
     setenv("ATTNC_NUM_THREADS", threads, 1);
-    ref_mem_ops mem = {cap_alloc, cap_free, cap_upload, cap_download, cap_sync, cap};
+    ref_mem_ops mem = ref_capture_ops(cap);
     ref_check_opts co = {.seed = c->seed, .check = check, .mem = &mem};
     ref_check_kernel(k, r, &c->shape, &co, res);
     return res->launched && cap->n == 2;
 }
 
-static bool same_bytes(const capture *a, const capture *b)
-{
-    if (a->n != b->n)
-        return false;
-    for (int i = 0; i < a->n; i++)
-        if (a->bytes[i] != b->bytes[i] || memcmp(a->out[i], b->out[i], a->bytes[i]))
-            return false;
-    return true;
-}
-
 static void run_kernel(attnc_kernel *k, const recipe *r, gen_case *c)
 {
-    capture three = {0}, one = {0};
+    ref_capture three = {0}, one = {0};
     ref_check_result res;
     if (!launch(k, r, c, "3", true, &three, &res)) {
-        cap_clear(&three);
+        ref_capture_clear(&three);
         if (res.status == ATTNC_ERR_INVALID_ARGUMENT && strstr(res.msg, "neighborhood window"))
             return; /* a grid dim smaller than the window: the documented launch-time check */
         finding(c, "launch failed", res.msg);
@@ -134,9 +75,9 @@ static void run_kernel(attnc_kernel *k, const recipe *r, gen_case *c)
         finding(c, "CPU backend differs from the fp64 reference", res.msg);
     if (!launch(k, r, c, "1", false, &one, &res))
         finding(c, "the one-thread launch failed", res.msg);
-    bool same = same_bytes(&three, &one);
-    cap_clear(&three);
-    cap_clear(&one);
+    bool same = ref_capture_same(&three, &one);
+    ref_capture_clear(&three);
+    ref_capture_clear(&one);
     if (!same)
         finding(c, "outputs differ between 1 and 3 threads", "not bit-identical");
 }

@@ -12,58 +12,8 @@
 
 #include "numeric_plan.h"
 #include "passes/pipeline.h"
+#include "reference/ref_capture.h"
 #include "runtime/api_internal.h"
-
-/* Host "device" memory whose download (called for o, then lse, after the
- * launch) keeps a copy of the outputs. */
-typedef struct capture {
-    void *out[2];
-    size_t bytes[2];
-    int n;
-} capture;
-
-static void *cap_alloc(void *user, size_t n)
-{
-    (void)user;
-    return malloc(n);
-}
-
-static void cap_free(void *user, void *p)
-{
-    (void)user;
-    free(p);
-}
-
-static bool cap_upload(void *user, void *dst, const void *src, size_t n)
-{
-    (void)user;
-    memcpy(dst, src, n);
-    return true;
-}
-
-static bool cap_download(void *user, void *dst, const void *src, size_t n)
-{
-    capture *c = user;
-    memcpy(dst, src, n);
-    if (c->n < 2 && (c->out[c->n] = malloc(n ? n : 1))) {
-        memcpy(c->out[c->n], src, n);
-        c->bytes[c->n++] = n;
-    }
-    return true;
-}
-
-static bool cap_sync(void *user)
-{
-    (void)user;
-    return true;
-}
-
-static void cap_clear(capture *c)
-{
-    for (int i = 0; i < c->n; i++)
-        free(c->out[i]);
-    memset(c, 0, sizeof *c);
-}
 
 typedef struct progress_log {
     int calls;
@@ -82,25 +32,15 @@ static void on_progress(void *user, int64_t done, int64_t total, double seconds)
 }
 
 static bool run_threads(attnc_kernel *k, const recipe *r, const numeric_case *c, const char *threads, bool check,
-                        capture *cap, char *msg, size_t cap_msg)
+                        ref_capture *cap, char *msg, size_t cap_msg)
 {
     setenv("ATTNC_NUM_THREADS", threads, 1);
-    ref_mem_ops mem = {cap_alloc, cap_free, cap_upload, cap_download, cap_sync, cap};
+    ref_mem_ops mem = ref_capture_ops(cap);
     ref_check_opts co = {.seed = 7, .check = check, .mem = &mem};
     ref_check_result res;
     bool ok = ref_check_kernel(k, r, &c->shape, &co, &res);
     snprintf(msg, cap_msg, "%s", res.msg);
     return ok && cap->n == 2; /* o and lse came back */
-}
-
-static bool same(const capture *a, const capture *b)
-{
-    if (a->n != b->n)
-        return false;
-    for (int i = 0; i < a->n; i++)
-        if (a->bytes[i] != b->bytes[i] || memcmp(a->out[i], b->out[i], a->bytes[i]))
-            return false;
-    return true;
 }
 
 static bool run_case(attnc_context *ctx, const char *name, const recipe *base, const numeric_case *c, int idx)
@@ -115,7 +55,7 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
         return false;
     }
     static const char *counts[3] = {"1", "3", "8"};
-    capture cap[3] = {0};
+    ref_capture cap[3] = {0};
     char msg[1024];
     bool ok = true;
     progress_log log = {0, 0, 0, true, false};
@@ -126,7 +66,7 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
                counts[i], msg);
     }
     attnc_context_set_progress(ctx, NULL, NULL);
-    if (ok && !(same(&cap[0], &cap[1]) && same(&cap[0], &cap[2]))) {
+    if (ok && !(ref_capture_same(&cap[0], &cap[1]) && ref_capture_same(&cap[0], &cap[2]))) {
         printf("[FAIL] %s case %d: outputs differ between 1, 3 and 8 threads\n", name, idx);
         ok = false;
     }
@@ -136,7 +76,7 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
         ok = false;
     }
     for (int i = 0; i < 3; i++)
-        cap_clear(&cap[i]);
+        ref_capture_clear(&cap[i]);
     attnc_kernel_destroy(k);
     return ok;
 }
@@ -151,7 +91,7 @@ static bool bad_thread_count(attnc_context *ctx, const recipe *r, const numeric_
     static const char *bad[] = {"0", "-2", "abc", "4x", "", "100000", " 3"};
     bool ok = true;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        capture cap = {0};
+        ref_capture cap = {0};
         char msg[1024];
         bool ran = run_threads(k, r, c, bad[i], false, &cap, msg, sizeof msg);
         bool empty = bad[i][0] == 0; /* unset-like: the default count */
@@ -159,7 +99,7 @@ static bool bad_thread_count(attnc_context *ctx, const recipe *r, const numeric_
             printf("[FAIL] ATTNC_NUM_THREADS='%s': %s\n", bad[i], msg);
             ok = false;
         }
-        cap_clear(&cap);
+        ref_capture_clear(&cap);
     }
     unsetenv("ATTNC_NUM_THREADS");
     attnc_kernel_destroy(k);
