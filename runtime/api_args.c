@@ -76,6 +76,25 @@ attnc_status attnc_args_set_tensor(attnc_args *a, const char *name, const attnc_
     return ATTNC_OK;
 }
 
+attnc_status attnc_args_set_data(attnc_args *a, int n, const char *const *names, void *const *data)
+{
+    if (!a)
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    if (n < 0 || (n > 0 && (!names || !data)))
+        return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_args_set_data: n < 0 or names/data NULL");
+    /* Every name first: a bad one changes nothing. */
+    for (int j = 0; j < n; j++) {
+        int i = names[j] ? tensor_index(a, names[j]) : -1;
+        if (i < 0 || !a->tensor_set[i] || a->tensors[i].ndim == 0)
+            return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT,
+                                "attnc_args_set_data: '%s' is not a tensor set earlier with attnc_args_set_tensor",
+                                names[j] ? names[j] : "(null)");
+    }
+    for (int j = 0; j < n; j++)
+        a->tensors[tensor_index(a, names[j])].data = data[j];
+    return ATTNC_OK;
+}
+
 /* A size settable by name: grid dims and extra names. -1 otherwise. */
 static int size_index(const recipe *r, const char *name)
 {

@@ -159,6 +159,31 @@ class NativeKernel:
         msg = _text(lib.attnc_kernel_errmsg(self.h))
         return _errors.from_status(st, f"recipe '{self.program.name}': {msg}")
 
+    def fill(self, a, tensors, sizes, scalars):
+        """Sets tensors (name -> View), sizes and scalars on args handle a
+        (the caller holds the program's lock or owns a)."""
+        names, buf, addr = self.names, self._buf, self._addr
+        pack = _TENSOR.pack_into
+        set_tensor = lib.attnc_args_set_tensor
+        for name, v in tensors.items():
+            shape, strides = v.shape, v.strides
+            nd = len(shape)
+            if nd == 4:
+                pack(buf, 0, v.dtype, v.ptr, 4, *shape, *strides)
+            else:
+                pad = (0,) * (4 - nd)
+                pack(buf, 0, v.dtype, v.ptr, nd, *shape, *pad, *strides, *pad)
+            if set_tensor(a, names[name], addr):
+                raise self._fail(2)
+        for name, value in sizes.items():
+            st = lib.attnc_args_set_size(a, names[name], value)
+            if st:
+                raise self._fail(st)
+        for name, value in scalars.items():
+            st = lib.attnc_args_set_scalar(a, names[name], value)
+            if st:
+                raise self._fail(st)
+
     def launch(self, tensors, sizes, scalars, stream=0):
         """tensors: name -> View; sizes: name -> int; scalars: name -> float.
         Raises the mapped exception when the library refuses the launch.
@@ -167,9 +192,7 @@ class NativeKernel:
         launch sets every tensor, size and scalar it passes, so nothing of a
         previous launch survives (a set that leaves out "lse" has its own
         args object, which never had one)."""
-        h, names, buf, addr = self.h, self.names, self._buf, self._addr
-        pack = _TENSOR.pack_into
-        set_tensor = lib.attnc_args_set_tensor
+        h = self.h
         with self.program.lock:
             key = tuple(tensors)
             a = self._args.get(key)
@@ -180,27 +203,49 @@ class NativeKernel:
                     raise self._fail(st)
                 a = self._args[key] = ah.value
                 self.program.arg_handles.append(a)
-            for name, v in tensors.items():
-                shape, strides = v.shape, v.strides
-                nd = len(shape)
-                if nd == 4:
-                    pack(buf, 0, v.dtype, v.ptr, 4, *shape, *strides)
-                else:
-                    pad = (0,) * (4 - nd)
-                    pack(buf, 0, v.dtype, v.ptr, nd, *shape, *pad, *strides, *pad)
-                if set_tensor(a, names[name], addr):
-                    raise self._fail(2)
-            for name, value in sizes.items():
-                st = lib.attnc_args_set_size(a, names[name], value)
-                if st:
-                    raise self._fail(st)
-            for name, value in scalars.items():
-                st = lib.attnc_args_set_scalar(a, names[name], value)
-                if st:
-                    raise self._fail(st)
+            self.fill(a, tensors, sizes, scalars)
             st = lib.attnc_launch(h, a, stream or None)
             if st:
                 raise self._fail(st)
+
+
+class Prepared:
+    """A launch prepared once and repeated with new buffers: its own
+    attnc_args with every tensor, size and scalar set, of which each launch
+    replaces only the data pointers (attnc_args_set_data: one C call) before
+    attnc_launch validates and runs it as always. The caller guarantees the
+    same shapes, strides and dtypes (torch's fast path keys on them)."""
+
+    def __init__(self, native, tensors, sizes, scalars):
+        self.native = native
+        h = ctypes.c_void_p()
+        st = lib.attnc_args_create(ctypes.byref(h), native.h)
+        if st:
+            raise native._fail(st)
+        self.a = h.value
+        native.program.arg_handles.append(self.a)  # destroyed with the program
+        names = list(tensors)
+        self._names = (ctypes.c_char_p * len(names))(*(native.names[n] for n in names))
+        self._data = (ctypes.c_void_p * len(names))()
+        self._names_addr = ctypes.addressof(self._names)
+        self._data_addr = ctypes.addressof(self._data)
+        self.n = len(names)
+        native.fill(self.a, tensors, sizes, scalars)
+
+    def launch(self, ptrs, stream):
+        """ptrs: the data pointers in the order of the tensors given at
+        preparation."""
+        native = self.native
+        with native.program.lock:
+            d = self._data
+            for i, p in enumerate(ptrs):
+                d[i] = p
+            st = lib.attnc_args_set_data(self.a, self.n, self._names_addr, self._data_addr)
+            if st:
+                raise native._fail(st)
+            st = lib.attnc_launch(native.h, self.a, stream or None)
+            if st:
+                raise native._fail(st)
 
 
 def cuda_device():
@@ -222,3 +267,7 @@ def version():
 
 def has_backward():
     return _lib.has_backward(lib)
+
+
+def has_set_data():
+    return _lib.has_set_data(lib)

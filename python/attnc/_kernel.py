@@ -56,6 +56,7 @@ class Kernel:
         self.params = tuple(a for a in self.args if a.role == _core.ROLE_INPUT and a.name not in fixed)
         self.sizes = tuple(a for a in self.args if a.role == _core.ROLE_SIZE)
         self._by_name = by
+        self._fast = {}  # torch's repeated-call fast path (_torch.call): signature -> entry
 
     def __repr__(self):
         return (f"attnc.Kernel('{self.name}', {self.family}, {self.dtype}, head_dim={self.head_dim}, "

@@ -77,6 +77,8 @@ _SIGNATURES = {
 # Issue 14's backward kernels; used when the library has them.
 _OPTIONAL = {
     "attnc_kernel_build_backward": (c_int, [P(c_void_p), c_void_p, c_void_p, P(BuildOptions)]),
+    # names and data are passed as addresses of ctypes arrays (Prepared)
+    "attnc_args_set_data": (c_int, [c_void_p, c_int, c_void_p, c_void_p]),
 }
 
 
@@ -160,6 +162,13 @@ def load():
     raise ImportError(
         "attnc: libattnc not found; build it (scripts/quickstart.sh, or cmake --build build) "
         "or set ATTNC_LIBRARY. Looked for: " + "; ".join(tried + ["the system library path"]))
+
+
+def has_set_data(lib):
+    """Whether the library can swap data pointers of set tensors (the
+    fast path of repeated calls, attnc_args_set_data)."""
+    fn = getattr(lib, "attnc_args_set_data", None)
+    return fn is not None and fn.argtypes is not None
 
 
 def has_backward(lib):

@@ -266,6 +266,13 @@ ATTNC_API attnc_status attnc_args_create(attnc_args **out, const attnc_kernel *k
 ATTNC_API void attnc_args_destroy(attnc_args *a);
 ATTNC_API attnc_status attnc_args_set_tensor(attnc_args *a, const char *name, const attnc_tensor *t);
 ATTNC_API attnc_status attnc_args_set_size(attnc_args *a, const char *name, int64_t value);
+/* Replaces the data pointers of n tensors already set on a (by name, as
+ * attnc_args_set_tensor set them); shapes, strides and dtypes stay. For
+ * bindings that launch the same shapes many times with new buffers: one
+ * call instead of one attnc_args_set_tensor per tensor. A name not set
+ * earlier (or a 0-dim scalar param) is ATTNC_ERR_INVALID_ARGUMENT and
+ * changes nothing. attnc_launch validates the result as always. */
+ATTNC_API attnc_status attnc_args_set_data(attnc_args *a, int n, const char *const *names, void *const *data);
 /* Scalar float params (`param c : f32 []`) may be set by value. */
 ATTNC_API attnc_status attnc_args_set_scalar(attnc_args *a, const char *name, double value);
 

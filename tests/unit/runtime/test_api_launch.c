@@ -368,6 +368,56 @@ static void args_of_another_kernel(void **state)
     attnc_kernel_destroy(k2);
 }
 
+/* attnc_args_set_data swaps buffers of tensors set earlier: the launch
+ * reads the new ones; a bad name changes nothing. */
+static void set_data_swaps_buffers(void **state)
+{
+    fixture *f = *state;
+    set_all(f);
+    poison(f);
+    assert_int_equal(attnc_launch(f->k, f->a, NULL), ATTNC_OK);
+    float first[B * H * T * D], o2[B * H * T * D], q2[B * H * T * D];
+    memcpy(first, f->o, sizeof first);
+    for (size_t i = 0; i < sizeof q2 / sizeof *q2; i++) {
+        q2[i] = -f->q[i] + 0.25f;
+        o2[i] = NAN;
+    }
+    const char *names[] = {"q", "o"};
+    void *data[] = {q2, o2};
+    assert_int_equal(attnc_args_set_data(f->a, 2, names, data), ATTNC_OK);
+    poison(f);
+    assert_int_equal(attnc_launch(f->k, f->a, NULL), ATTNC_OK);
+    int differ = 0;
+    for (size_t i = 0; i < sizeof o2 / sizeof *o2; i++) {
+        assert_false(isnan(o2[i]));
+        assert_true(isnan(f->o[i])); /* the old output was not written */
+        differ += o2[i] != first[i];
+    }
+    assert_true(differ > 0);
+    /* Back to the fixture's buffers: the first result again, bit for bit. */
+    void *back[] = {f->q, f->o};
+    assert_int_equal(attnc_args_set_data(f->a, 2, names, back), ATTNC_OK);
+    assert_int_equal(attnc_launch(f->k, f->a, NULL), ATTNC_OK);
+    assert_memory_equal(f->o, first, sizeof first);
+    /* A bad name anywhere in the list changes nothing. */
+    const char *bad[] = {"q", "nope"};
+    void *data3[] = {q2, o2};
+    assert_int_equal(attnc_args_set_data(f->a, 2, bad, data3), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(attnc_kernel_errmsg(f->k), "'nope'"));
+    assert_int_equal(attnc_launch(f->k, f->a, NULL), ATTNC_OK);
+    assert_memory_equal(f->o, first, sizeof first);
+    assert_int_equal(attnc_args_set_data(f->a, -1, names, data), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_int_equal(attnc_args_set_data(f->a, 1, NULL, data), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_int_equal(attnc_args_set_data(NULL, 1, names, data), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_int_equal(attnc_args_set_data(f->a, 0, NULL, NULL), ATTNC_OK);
+    /* A tensor never set (a fresh args object) is refused. */
+    attnc_args *a2 = NULL;
+    assert_int_equal(attnc_args_create(&a2, f->k), ATTNC_OK);
+    assert_int_equal(attnc_args_set_data(a2, 1, names, data), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(attnc_kernel_errmsg(f->k), "set earlier"));
+    attnc_args_destroy(a2);
+}
+
 int main(void)
 {
 #define T_(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -375,6 +425,7 @@ int main(void)
         T_(good_launch_works),      T_(missing_tensors_and_params),   T_(null_pointers),
         T_(wrong_sizes),            T_(grid_sizes),                   T_(broken_strides_and_alignment),
         T_(lse_on_linear_and_gqa_heads), T_(bad_builds),              T_(args_of_another_kernel),
+        T_(set_data_swaps_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
