@@ -16,7 +16,7 @@ static bool tile_fits(const schedule *s)
         if (s->q_tile[d] < 1 || s->kv_tile[d] < 1 || (s->q_tile[d] & (s->q_tile[d] - 1)) ||
             (s->kv_tile[d] & (s->kv_tile[d] - 1)))
             return false;
-    return q >= 16 && q <= 128 && k >= 16 && k <= 128 && q % 16 == 0 && k % 16 == 0;
+    return q >= 16 && q <= 64 && k >= 16 && k <= 64 && q % 16 == 0 && k % 16 == 0;
 }
 
 schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch)
