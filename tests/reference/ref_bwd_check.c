@@ -405,6 +405,17 @@ void ref_bwd_data_free(ref_bwd_data *D)
     free(D);
 }
 
+const void *ref_bwd_data_tensor(const ref_bwd_data *D, const char *name, size_t *bytes)
+{
+    for (int i = 0; i < B_N; i++)
+        if (!strcmp(names[i], name)) {
+            *bytes = D->t[i].bytes;
+            return D->t[i].host;
+        }
+    *bytes = 0;
+    return NULL;
+}
+
 static bool check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
                            const ref_check_opts *o, ref_param_fill_fn fill, void *user, ref_bwd_result *res,
                            ref_bwd_data **keep);

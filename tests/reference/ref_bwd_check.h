@@ -42,6 +42,10 @@ bool ref_check_param_fd(const ref_bwd_data *d, double tol, char *msg, size_t cap
 
 void ref_bwd_data_free(ref_bwd_data *d);
 
+/* Host copy of a kept run's tensor "q", "k", ..., "dq", "dk", "dv" (after
+ * the launches): its bytes in *bytes; NULL for another name. */
+const void *ref_bwd_data_tensor(const ref_bwd_data *d, const char *name, size_t *bytes);
+
 /* ref_check_backward with the float params' values chosen by the caller:
  * fill(user, param, data, n, dtype) writes the n elements of the param
  * (row-major) instead of the random role-based values. */
