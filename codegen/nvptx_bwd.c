@@ -16,7 +16,7 @@ static bool tile_fits(const schedule *s)
         if (s->q_tile[d] < 1 || s->kv_tile[d] < 1 || (s->q_tile[d] & (s->q_tile[d] - 1)) ||
             (s->kv_tile[d] & (s->kv_tile[d] - 1)))
             return false;
-    return q >= 16 && q <= 64 && k >= 16 && k <= 64 && q % 16 == 0 && k % 16 == 0;
+    return q >= 16 && q <= 64 && k >= 16 && k <= 128 && q % 16 == 0 && k % 16 == 0;
 }
 
 schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch)
@@ -193,7 +193,9 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
 
 /* ---- layout and emission ---- */
 
-static void layout(gbw *g)
+/* [K V](x2 for the dq kernel) [Q dO lse delta](x2 for the dkv kernel) [dS]:
+ * the tiles the loop streams are double-buffered (bank 0: K/V, bank 1: Q). */
+static void layout(gbw *g, nvptx_bwd_kind kind)
 {
     const fa_plan *p = g->f.p;
     g->pitch_q = g->pitch_k = p->D * 2 + 16;
@@ -201,12 +203,16 @@ static void layout(gbw *g)
     g->pitch_ds = p->Tk * 2 + 16;
     g->off_k = 0;
     g->off_v = g->off_k + p->Tk * g->pitch_k;
-    g->off_q = g->off_v + p->Tk * g->pitch_v;
+    int kv = g->off_v + p->Tk * g->pitch_v;
+    g->bank_lo[0] = 0, g->bank_hi[0] = g->bank_size[0] = kv;
+    g->off_q = kv * (kind == BWK_DQ ? 2 : 1);
     g->off_do = g->off_q + p->Tq * g->pitch_q;
-    g->off_ds = g->off_do + p->Tq * g->pitch_do;
-    g->off_lse = g->off_ds + (g->bp->atomics ? p->Tq * g->pitch_ds : 0);
+    g->off_lse = g->off_do + p->Tq * g->pitch_do;
     g->off_delta = g->off_lse + 4 * p->Tq;
-    g->smem = g->off_delta + 4 * p->Tq;
+    int qs = g->off_delta + 4 * p->Tq - g->off_q;
+    g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
+    g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
+    g->smem = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
 }
 
 static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt"};
@@ -231,7 +237,7 @@ static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, n
     nv_ctx_init(&g->f.nv, c, m, b);
     g->f.p = &bp->fp;
     g->bp = bp;
-    layout(g);
+    layout(g, kind);
     g->f.threads = g->f.load_threads = threads_of(bp, kind);
     gb_declare(g, kernel_names[kind]);
     switch (kind) {

@@ -358,17 +358,20 @@ static void dq_atomic(gbw *g, frag ds)
     }
 }
 
-static void load_q_tile(gbw *g)
+/* Issues the copies of query tile j of the range (Q, dO, lse, delta) into
+ * bank `bank` (one commit group). */
+static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt, LLVMValueRef bank)
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
-    nv_barrier(&f->nv); /* every warp is done with the previous tile */
+    LLVMValueRef qi[3];
+    decode(g, j, lo, cnt, qi);
+    set_q_box(g, qi);
+    g->bank_dyn[1] = bank;
     gb_load_rows(g, BT_Q, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->D, g->pitch_q, g->off_q);
     gb_load_rows(g, BT_DO, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->Dv, g->pitch_do, g->off_do);
     nv_cp_commit(&f->nv);
     gb_load_stats(g, f->q_org, f->head);
-    nv_cp_wait(&f->nv, 0);
-    nv_barrier(&f->nv);
 }
 
 static void pair(gbw *g, dkv_state *st)
@@ -376,7 +379,6 @@ static void pair(gbw *g, dkv_state *st)
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
-    load_q_tile(g);
     LLVMValueRef s[FA_MAXN][4];
     scores_t(g, s);
     LLVMValueRef partial = fa2_tile_partial(f);
@@ -401,23 +403,39 @@ static void pair(gbw *g, dkv_state *st)
         dq_atomic(g, ds);
 }
 
+/* The query tiles of the range, the next one's copies in flight while the
+ * current one computes (two banks of the Q region). */
 static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
     LLVMValueRef lo[3], cnt[3], qi[3];
     LLVMValueRef total = q_range(g, kidx, lo, cnt);
+    LLVMValueRef qs = c32(g, g->bank_size[1]);
+    nv_barrier(nv); /* the previous head's last tile is done with bank 0 */
+    LLVMBasicBlockRef any = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, total, c32(g, 0), ""), "q.first");
+    issue_q_tile(g, c32(g, 0), lo, cnt, c32(g, 0));
+    nv_endif(nv, any);
     gb_loop l = gb_loop_begin(g, c32(g, 0), total);
+    LLVMValueRef next = add(g, l.iv, c32(g, 1));
+    nv_cp_wait(nv, 0);
+    nv_barrier(nv); /* tile j resident; every warp done with tile j-1's bank */
+    LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
+    issue_q_tile(g, next, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs));
+    nv_endif(nv, more);
+    g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), qs);
     decode(g, l.iv, lo, cnt, qi);
     set_q_box(g, qi);
     LLVMValueRef skip = LLVMConstInt(nv->i1, 0, false);
     if (g->bp->qmode == RANGE_INVERSE)
-        skip = LLVMBuildNot(nv->b, in_forward_range(g, kidx), "");
+        skip = LLVMBuildNot(b, in_forward_range(g, kidx), "");
     if (f->p->empty)
-        skip = LLVMBuildOr(nv->b, skip, fa2_tile_empty(f), "");
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(nv->b, skip, ""), "pair");
+        skip = LLVMBuildOr(b, skip, fa2_tile_empty(f), "");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
     pair(g, st);
     nv_endif(nv, join);
+    g->bank_dyn[1] = NULL;
     gb_loop_end(g, &l);
 }
 

@@ -80,17 +80,25 @@ static void grads(gbw *g, frag s, frag pr, frag dp, LLVMValueRef delta[2], frag 
     f->ex_s = NULL;
 }
 
+/* Issues key tile j's K and V into the bank at byte offset bank. */
+static void issue_kv(gbw *g, LLVMValueRef j, LLVMValueRef bank)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    LLVMValueRef org[3];
+    fa2_kv_tile_origin(f, j, org);
+    g->bank_dyn[0] = bank;
+    gb_load_rows(g, BT_K, p->kv_ext, org, f->kext, f->kv_head, p->Tk, p->D, g->pitch_k, g->off_k);
+    gb_load_rows(g, BT_V, p->kv_ext, org, f->kext, f->kv_head, p->Tk, p->Dv, g->pitch_v, g->off_v);
+    nv_cp_commit(&f->nv);
+    g->bank_dyn[0] = NULL;
+}
+
 static void key_step(gbw *g, frag dq_slots, frag pslot, LLVMValueRef lse[2], LLVMValueRef delta[2])
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
-    nv_barrier(nv);
-    gb_load_rows(g, BT_K, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->D, g->pitch_k, g->off_k);
-    gb_load_rows(g, BT_V, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->Dv, g->pitch_v, g->off_v);
-    nv_cp_commit(nv);
-    nv_cp_wait(nv, 0);
-    nv_barrier(nv);
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
     product(g, s, g->off_q, g->pitch_q, g->off_k, g->pitch_k, p->D, p->Tk);
     LLVMValueRef partial = fa2_tile_partial(f);
@@ -147,12 +155,27 @@ void gb_emit_dq(gbw *g)
     LLVMValueRef dq[FA_MAXN][4], pslot[FA_MAXN][4];
     gb_slots(g, dq, p->D / 8, true);
     gb_slots(g, pslot, p->Tk / 8, false);
+    /* key tile j computes from one bank of the K/V region while j+1 loads
+     * into the other */
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef kvs = c32(g, g->bank_size[0]);
+    LLVMBasicBlockRef any = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, f->r_total, c32(g, 0), ""), "kv.first");
+    issue_kv(g, c32(g, 0), c32(g, 0));
+    nv_endif(nv, any);
     gb_loop l = gb_loop_begin(g, c32(g, 0), f->r_total);
+    LLVMValueRef next = LLVMBuildAdd(b, l.iv, c32(g, 1), "");
+    nv_cp_wait(nv, 0);
+    nv_barrier(nv);
+    LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, f->r_total, ""), "kv.next");
+    issue_kv(g, next, LLVMBuildMul(b, LLVMBuildAnd(b, next, c32(g, 1), ""), kvs, ""));
+    nv_endif(nv, more);
+    g->bank_dyn[0] = LLVMBuildMul(b, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), kvs, "");
     fa2_kv_tile_origin(f, l.iv, f->k_org);
     LLVMValueRef skip = p->empty ? fa2_tile_empty(f) : LLVMConstInt(nv->i1, 0, false);
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(nv->b, skip, ""), "pair");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
     key_step(g, dq, pslot, lse, delta);
     nv_endif(nv, join);
+    g->bank_dyn[0] = NULL;
     gb_loop_end(g, &l);
     LLVMValueRef v[FA_MAXN][4];
     gb_read(g, dq, p->D / 8, v);
