@@ -30,7 +30,7 @@ schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch a
         for (int d = 0; d < nd; d++)
             s.q_tile[d] = s.kv_tile[d] = nd == 1 ? 64 : nd == 2 ? 8 : 4;
     }
-    s.warps = schedule_kv_tokens(&s) / 16;
+    s.warps = schedule_q_tokens(&s) / 16; /* the dQ kernel's; the dK/dV kernel has one warp per 16 keys */
     s.stages = 1;
     s.mma = MMA_SYNC;
     s.is_auto = false;
@@ -280,7 +280,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
     }
 }
 
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool deterministic,
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
                             nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
 {
     if (!nvptx_arch_name(arch)) {
@@ -293,13 +293,13 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arc
         return NVPTX_INTERNAL;
     }
     nvptx_status st = read_plan(prog, r, bp, err);
-    bp->atomics = !deterministic;
+    bp->atomics = atomics;
     if (st) {
         free(bp);
         return st;
     }
     describe(bp, arch, info);
-    nvptx_bwd_kind kinds[3] = {BWK_PRE, BWK_DKV, deterministic ? BWK_DQ : BWK_DQ_CVT};
+    nvptx_bwd_kind kinds[3] = {BWK_PRE, BWK_DKV, atomics ? BWK_DQ_CVT : BWK_DQ};
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, "attnc_bwd", arch);
     int limit = arch == TARGET_SM90A ? 232448 : 166912;

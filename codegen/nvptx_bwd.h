@@ -13,9 +13,10 @@
  *                     (mask analysis' transposed q_range), recomputing
  *                     S, P = exp(S - LSE), dP, dS; with atomics it also adds
  *                     dS K into the fp32 dQ accumulator (red.global.add.f32)
- *   attnc_bwd_dq      (deterministic builds) grid (query tiles, heads,
- *                     batch): dQ of a query tile over its key tiles
- *   attnc_bwd_dq_cvt  (atomic builds) dQ accumulator -> dq's dtype
+ *   attnc_bwd_dq      (without atomics) grid (query tiles, heads, batch):
+ *                     dQ of a query tile over its key tiles, in a fixed
+ *                     order (deterministic)
+ *   attnc_bwd_dq_cvt  (with atomics) dQ accumulator -> dq's dtype
  *
  * Products are mma.sync m16n8k16 (bf16/f16 -> f32; sm_80 and sm_90a).
  * Every kernel takes the same parameters (NVPTX_BWD_ABI below).
@@ -65,9 +66,10 @@ typedef struct nvptx_bwd_info {
 schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch);
 
 /* Emits the module of the backward program prog (lower_backward under
- * nvptx_bwd_schedule) of recipe r. NVPTX_UNSUPPORTED with the reason for
- * recipes it does not handle (score params with gradients). */
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool deterministic,
+ * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
+ * its own kernel. NVPTX_UNSUPPORTED with the reason for recipes it does not
+ * handle (score params with gradients). */
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
                             nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* Grid x of a kernel for sizes indexed by size_id. */

@@ -77,7 +77,7 @@ static int check(const char *name, target_arch arch, bool det)
         nvptx_bwd_info info;
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
             fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
-        nvptx_status st = nvptx_bwd_emit(&prog, r, arch, det, &info, &ptx, &err);
+        nvptx_status st = nvptx_bwd_emit(&prog, r, arch, !det, &info, &ptx, &err);
         bool params = false;
         bool grad[64];
         if (r->nparams <= 64)
