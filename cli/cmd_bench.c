@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bench_compile.h"
+#include "bench_grad.h"
 #include "bench_pairs.h"
 #include "cli_recipe.h"
 #include "cli_opts.h"
@@ -21,7 +22,7 @@
 
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch;
-    bool json, compile_timings;
+    bool json, compile_timings, grad, deterministic;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int warmup, iters, repeats;
 } bench_opts;
@@ -37,6 +38,7 @@ typedef struct bench_run {
     bench_pairs pairs;
     int64_t kept;
     const char *source; /* of the schedule: "explicit", "recipe", "tuned", "default" */
+    bench_grad_out bwd; /* --grad */
 } bench_run;
 
 static double now_ms(void)
@@ -53,6 +55,8 @@ static const cli_opt bench_table[] = {
     CLI_CHOICE("--backend", bench_opts, backend, "cpu|cuda"),
     CLI_FLAG("--json", bench_opts, json),
     CLI_FLAG("--compile-timings", bench_opts, compile_timings),
+    CLI_FLAG("--grad", bench_opts, grad),
+    CLI_FLAG("--deterministic", bench_opts, deterministic),
     CLI_INT("--warmup", bench_opts, warmup, 0, 1000000),
     CLI_INT("--iters", bench_opts, iters, 1, 1000000),
     CLI_INT("--repeats", bench_opts, repeats, 1, 1000000),
@@ -322,6 +326,10 @@ static void report(const bench_run *b, const bench_opts *o)
     double flops = 2.0 * (r->head_dim + r->head_dim_v) * (double)b->kept;
     double tflops = b->median_ms > 0 ? flops / (b->median_ms * 1e-3) / 1e12 : 0;
     double dense = (double)s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS] * s[SZ_KV_TOKENS];
+    /* the backward's five products count 2.5x the forward's two */
+    double bwd_tflops = b->bwd.median_ms > 0 ? 2.5 * flops / (b->bwd.median_ms * 1e-3) / 1e12 : 0;
+    double fb_ms = b->median_ms + b->bwd.median_ms;
+    double fb_tflops = fb_ms > 0 ? 3.5 * flops / (fb_ms * 1e-3) / 1e12 : 0;
     strbuf sched;
     sb_init(&sched);
     schedule_print_for(&sched, &b->g.k->sched, r->family == FAMILY_LINEAR);
@@ -352,6 +360,13 @@ static void report(const bench_run *b, const bench_opts *o)
         json_num(&j, "parse_ms", b->g.parse_ms, 1);
         json_str(&j, "schedule_source", b->source);
         json_tiles(&j, &b->pairs);
+        if (o->grad) {
+            json_str(&j, "bwd_schedule", b->bwd.schedule);
+            json_num(&j, "bwd_time_ms", b->bwd.median_ms, 4);
+            json_num(&j, "bwd_tflops", bwd_tflops, 2);
+            json_num(&j, "fwd_bwd_time_ms", b->median_ms + b->bwd.median_ms, 4);
+            json_num(&j, "fwd_bwd_tflops", fb_tflops, 2);
+        }
         json_end(&j);
         printf("%s\n", sb_cstr(&js));
         sb_free(&js);
@@ -364,6 +379,11 @@ static void report(const bench_run *b, const bench_opts *o)
         printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, driver JIT + load %.1f)\n", b->compile_ms,
                b->g.parse_ms, b->g.lower_ms, b->g.codegen_ms, b->jit_ms);
         print_tiles(&b->pairs);
+        if (o->grad)
+            printf("  backward [%s]%s: time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s (2.5x the forward's "
+                   "flops); forward + backward %.3f ms, %.1f TFLOP/s\n",
+                   b->bwd.schedule, o->deterministic ? " deterministic" : "", b->bwd.median_ms, o->iters, b->bwd.min_ms,
+                   bwd_tflops, fb_ms, fb_tflops);
     }
     sb_free(&sched);
 }
@@ -447,6 +467,12 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
         return rc;
     if ((rc = make_tensors(b, err)) || (rc = make_params(b, err)) || (rc = time_kernel(b, o, err)))
         return rc;
+    if (o->grad) {
+        bench_grad_in gi = {o->file, o->arch, o->schedule, o->deterministic, b->g.r, b->sizes, b->dev, b->dparam,
+                            b->params, o->warmup, o->iters};
+        if ((rc = bench_grad(&gi, &b->bwd)))
+            return rc;
+    }
     if (!bench_count_pairs(b->g.r, &b->g.k->sched, b->sizes, b->params, &b->pairs, err))
         return EXIT_INTERNAL;
     b->kept = b->pairs.kept;
@@ -493,7 +519,8 @@ const cli_command cmd_bench = {
     "bench",
     "time a recipe on the GPU",
     "usage: attnc bench FILE --shape batch=B,heads=H,tokens=N[,kv_heads=..][,GRIDDIM=..]\n"
-    "                   [--schedule SPEC] [--arch sm_80|sm_90a] [--json] [--warmup N] [--iters N]\n\n"
+    "                   [--schedule SPEC] [--arch sm_80|sm_90a] [--json] [--warmup N] [--iters N]\n"
+    "                   [--grad [--deterministic]]\n\n"
     "Compiles FILE cold (recipe text to a loaded module: timed, the process's CUDA\n"
     "context made before the clock starts), runs it on random\n"
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
@@ -508,7 +535,9 @@ const cli_command cmd_bench = {
     "schedule line says which (explicit, recipe, tuned or default). Grid recipes take their dims by name\n"
     "(H=128,W=128); batch defaults to 1, heads to 16. --json prints one JSON object\n"
     "(strings escaped, valid UTF-8). --arch (default: the GPU's) takes the names attnc\n"
-    "ptx --help lists.\n\n"
+    "ptx --help lists. --grad also times the backward program (attnc_kernel_build_backward on\n"
+    "the forward's inputs and outputs, dO = O; --deterministic: the deterministic build) and\n"
+    "prints its TFLOP/s counting 2.5x the forward's flops, and forward + backward together.\n\n"
     "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n\n"
     "attnc bench FILE --compile-timings [--backend cpu|cuda] [--repeats N] [--schedule S]\n"
     "                 [--arch A] [--json]\n"

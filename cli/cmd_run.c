@@ -40,7 +40,7 @@
     "                       or raw little-endian elements of its dtype (shape product of them)\n"       \
     "                       Params not given are random (floats in [-1, 1), ints 0..2, u8 0/1).\n"    \
     "  --grad               run the backward too (random dO); with --check compare dq, dk, dv\n"     \
-    "                       and every param gradient with the fp64 reference (CPU backend)\n\n"      \
+    "                       and every param gradient with the fp64 reference\n\n"      \
     "Default shape (no --shape): batch=1, heads=2 (kv_heads=1 with GQA), tokens=200; grid\n"          \
     "dims 13 each for 2-D grids and 7 for 3-D (raised to window*dilation+5 when the mask\n"           \
     "needs more; fixed dims as written). These do not divide the tiles, so partial tiles\n"           \
@@ -247,9 +247,18 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
     int prc = run_params_load(&o->params, &r, sizes);
     if (prc)
         return prc;
-    if (o->grad) /* cli/run_grad.c */
-        return run_grad(ctx, rc, &r, &sh,
-                        &(run_grad_opts){(attnc_backend)o->backend, o->schedule, o->seed, o->check, run_params_fill, &o->params});
+    if (o->grad) { /* cli/run_grad.c */
+        strbuf gerr;
+        sb_init(&gerr);
+        ref_mem_ops gdev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &gerr};
+        int code = run_grad(ctx, rc, &r, &sh,
+                            &(run_grad_opts){(attnc_backend)o->backend, o->schedule, o->seed, o->check, run_params_fill,
+                                             &o->params, o->backend == ATTNC_BACKEND_CUDA ? &gdev : NULL});
+        if (gerr.len)
+            fprintf(stderr, "attnc run: %s\n", sb_cstr(&gerr));
+        sb_free(&gerr);
+        return code;
+    }
     attnc_kernel *k = NULL;
     attnc_status st = build(ctx, rc, o, &k);
     if (st) {

@@ -57,7 +57,7 @@ int run_grad(attnc_context *ctx, attnc_recipe *rc, const recipe *r, const ref_sh
     }
     printf("backward of %s: schedule %s\n", r->name, attnc_kernel_schedule(bwd));
     ref_check_opts co = {.seed = o->seed, .check = o->check, .set_param = o->set_param,
-                         .set_param_user = o->set_param_user};
+                         .set_param_user = o->set_param_user, .mem = o->mem};
     ref_bwd_result res;
     ref_check_backward(fwd, bwd, r, sh, &co, &res, NULL);
     int code;

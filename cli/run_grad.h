@@ -18,6 +18,7 @@ typedef struct run_grad_opts {
     /* --param values (ref_check_opts.set_param), NULL: random */
     bool (*set_param)(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap);
     void *set_param_user;
+    const ref_mem_ops *mem; /* --backend cuda: device memory (NULL: host) */
 } run_grad_opts;
 
 /* Runs rc (typed recipe r) under shape sh; prints what ran and, with check,

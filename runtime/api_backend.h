@@ -22,4 +22,9 @@ struct kernel_backend_ops {
 /* Provided by the CUDA backend. Errors go through kernel_error(). */
 attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *opts);
 
+/* The CUDA backward (runtime/cuda_backward.c): builds k's backward program
+ * as one module of GPU kernels; launches a validated backward on stream. */
+attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *opts, strbuf *err);
+attnc_status cuda_backward_launch(attnc_kernel *k, const attnc_args *a, void *stream);
+
 #endif

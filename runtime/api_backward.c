@@ -51,12 +51,21 @@ static bool grad_params(attnc_kernel *k, struct bwd_kernel *b)
     return true;
 }
 
-attnc_status bwd_build_host(attnc_kernel *k, strbuf *err)
+attnc_status bwd_kernel_init(attnc_kernel *k)
 {
     struct bwd_kernel *b = ARENA_NEW(&k->arena, struct bwd_kernel);
     if (!b || !grad_params(k, b))
         return ATTNC_ERR_NOMEM;
     k->bwd = b;
+    return ATTNC_OK;
+}
+
+attnc_status bwd_build_host(attnc_kernel *k, strbuf *err)
+{
+    attnc_status init = bwd_kernel_init(k);
+    if (init)
+        return init;
+    struct bwd_kernel *b = k->bwd;
     tir_program prog;
     if (!lower_backward(&k->arena, k->r, &k->sched, TARGET_HOST, &prog, err))
         return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;

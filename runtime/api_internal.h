@@ -175,6 +175,8 @@ enum { BWD_DO, BWD_DQ, BWD_DK, BWD_DV, BWD_NFIXED };
 int bwd_tensor_index(const attnc_kernel *k, const char *name);
 /* Tensors of the args of k (forward or backward). */
 int kernel_arg_tensors(const attnc_kernel *k);
+/* Allocates k->bwd with its param gradients (which params, their names). */
+attnc_status bwd_kernel_init(attnc_kernel *k);
 /* Builds k's backward program on the CPU (k->r and k->sched are set). */
 attnc_status bwd_build_host(attnc_kernel *k, strbuf *err);
 /* Validates and runs a launch of a backward kernel. */

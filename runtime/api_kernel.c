@@ -14,6 +14,7 @@
 
 /* The CUDA backend (runtime/cuda_backend.c) may be left out of a build. */
 #pragma weak cuda_kernel_build
+#pragma weak cuda_backward_build
 
 static void set_schedule_text(attnc_kernel *k)
 {
@@ -72,11 +73,6 @@ static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, bool back
 static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, bool backward,
                                   strbuf *err)
 {
-    if (backward && o->backend == ATTNC_BACKEND_CUDA) {
-        sb_puts(err, "the backward program runs on the CPU backend only for now (the CUDA backward is not built yet); "
-                     "build it with backend ATTNC_BACKEND_CPU");
-        return ATTNC_ERR_UNSUPPORTED;
-    }
     if (o->backend == ATTNC_BACKEND_CUDA && !frontend_target_ok(k->r, TARGET_SM80, err))
         return ATTNC_ERR_UNSUPPORTED; /* f32 q/k/v: the CPU backend only (before any schedule check) */
     attnc_status st = resolve_schedule(k, o, err);
@@ -84,6 +80,12 @@ static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o,
         return st;
     if (o->backend == ATTNC_BACKEND_CPU)
         return build_host(k, lower, backward, err);
+    if (backward && !cuda_backward_build) {
+        sb_puts(err, "the CUDA backend is not part of this build");
+        return ATTNC_ERR_UNSUPPORTED;
+    }
+    if (backward)
+        return cuda_backward_build(k, o, err);
     if (!cuda_kernel_build) {
         sb_puts(err, "the CUDA backend is not part of this build");
         return ATTNC_ERR_UNSUPPORTED;

@@ -5,6 +5,8 @@
 
 #include "api_backend.h"
 
+#pragma weak cuda_backward_launch
+
 attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
 {
     if (!k)
@@ -12,6 +14,9 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     k->errmsg[0] = 0;
     if (!a)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_launch: args is NULL");
+    if (k->bwd && k->backend == ATTNC_BACKEND_CUDA)
+        return cuda_backward_launch ? cuda_backward_launch(k, a, stream)
+                                    : kernel_error(k, ATTNC_ERR_UNSUPPORTED, "the CUDA backend is not part of this build");
     if (k->bwd)
         return launch_backward(k, a);
     launch_problem p;

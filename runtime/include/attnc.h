@@ -187,7 +187,8 @@ typedef struct attnc_build_options {
  * order, and the backward's param gradients are summed over a fixed number
  * of per-slot partials in slot order. The flag is accepted and kept so
  * that code asking for determinism stays right on backends where the
- * fastest path is not deterministic (the future CUDA backward: atomics). */
+ * fastest path is not deterministic (the CUDA backward's optional atomic
+ * dQ, $ATTNC_BWD_DQ_ATOMIC=1, is used only without this flag). */
 #define ATTNC_BUILD_DETERMINISTIC 0x1u
 
 /* Compiles a recipe for a backend. options may be NULL (CPU, recipe tiling).
@@ -226,8 +227,17 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  *
  * Backends: the CPU (one JIT-compiled host function per phase of the
  * program; results are bit-identical run to run and for any thread count,
- * ATTNC_BUILD_DETERMINISTIC or not). ATTNC_BACKEND_CUDA returns
- * ATTNC_ERR_UNSUPPORTED for now. A recipe whose score has no derivative
+ * ATTNC_BUILD_DETERMINISTIC or not). ATTNC_BACKEND_CUDA (softmax family,
+ * bf16/f16): a program of GPU kernels run in order on the launch's stream
+ * (delta = rowsum(dO·O); dK/dV per key tile over the query tiles that see
+ * it; dQ per query tile over its key tiles), deterministic whether the
+ * flag is set or not; the workspace (f32 [batch, heads, tokens]) is the
+ * kernel's own device memory, grown on demand, so launches of one kernel
+ * are ordered (a launch on another stream waits for the previous one).
+ * q, k, v, o, "do" need 16-byte aligned rows, dq, dk, dv 4-byte aligned
+ * pairs of elements (even strides). Recipes whose score reads a float
+ * param with a gradient, and the linear family, return
+ * ATTNC_ERR_UNSUPPORTED on CUDA (build them for the CPU). A recipe whose score has no derivative
  * (floor(s), a float % of s) fails with ATTNC_ERR_RECIPE and a located
  * diagnostic in attnc_context_errmsg. The launch allocates its workspace
  * with the context's allocator and frees it before returning: f32 rows of

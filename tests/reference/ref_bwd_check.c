@@ -14,6 +14,8 @@ static const char *const names[B_N] = {"q", "k", "v", "o", "lse", "do", "dq", "d
 
 typedef struct tbuf {
     void *host;
+    void *dev; /* o->mem: the device copy the launches use */
+    size_t bytes;
     attnc_tensor t;
 } tbuf;
 
@@ -25,6 +27,7 @@ struct ref_bwd_data {
     tbuf t[B_N];
     tbuf *params, *dparams; /* [nparams]; dparams[i].host NULL: no gradient */
     ref_rng rng;
+    const ref_mem_ops *mem; /* NULL: host memory */
 };
 
 static size_t numel(const attnc_tensor *t)
@@ -38,6 +41,7 @@ static size_t numel(const attnc_tensor *t)
 static bool alloc(tbuf *b, dtype dt)
 {
     b->t.dtype = (attnc_dtype)dt;
+    b->bytes = (numel(&b->t) + 1) * (size_t)dtype_size(dt);
     b->host = calloc(numel(&b->t) + 1, (size_t)dtype_size(dt));
     b->t.data = b->host;
     return b->host != NULL;
@@ -144,6 +148,52 @@ static bool make_data(ref_bwd_data *D, const ref_shape *sh, const ref_check_opts
         ref_poison(r->params[i].dtype, D->dparams[i].host, numel(&D->dparams[i].t));
     }
     return true;
+}
+
+/* ---- device memory (o->mem): every buffer mirrored, outputs read back ---- */
+
+static bool up(const ref_mem_ops *m, tbuf *b)
+{
+    if (!b->host)
+        return true;
+    b->dev = m->alloc(m->user, b->bytes);
+    if (!b->dev || !m->upload(m->user, b->dev, b->host, b->bytes))
+        return false;
+    b->t.data = b->dev;
+    return true;
+}
+
+static bool to_device(ref_bwd_data *D)
+{
+    const ref_mem_ops *m = D->mem;
+    bool ok = true;
+    for (int i = 0; i < B_N; i++)
+        ok = ok && up(m, &D->t[i]);
+    for (int i = 0; i < D->r->nparams; i++)
+        ok = ok && up(m, &D->params[i]) && up(m, &D->dparams[i]);
+    return ok;
+}
+
+static bool down(const ref_mem_ops *m, tbuf *b, bool read)
+{
+    bool ok = !read || !b->dev || m->download(m->user, b->host, b->dev, b->bytes);
+    if (b->dev)
+        m->free(m->user, b->dev);
+    b->dev = NULL;
+    b->t.data = b->host;
+    return ok;
+}
+
+/* Reads the outputs back (when `read`) and frees every device copy. */
+static bool to_host(ref_bwd_data *D, bool read)
+{
+    const ref_mem_ops *m = D->mem;
+    bool ok = !read || !m->sync || m->sync(m->user);
+    for (int i = 0; i < B_N; i++)
+        ok = down(m, &D->t[i], read && (i >= B_O && i != B_DO)) && ok;
+    for (int i = 0; i < D->r->nparams; i++)
+        ok = down(m, &D->params[i], false) && down(m, &D->dparams[i], read) && ok;
+    return ok;
 }
 
 static attnc_status set_common(const ref_bwd_data *D, attnc_args *a)
@@ -355,6 +405,17 @@ void ref_bwd_data_free(ref_bwd_data *D)
     free(D);
 }
 
+const void *ref_bwd_data_tensor(const ref_bwd_data *D, const char *name, size_t *bytes)
+{
+    for (int i = 0; i < B_N; i++)
+        if (!strcmp(names[i], name)) {
+            *bytes = D->t[i].bytes;
+            return D->t[i].host;
+        }
+    *bytes = 0;
+    return NULL;
+}
+
 static bool check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
                            const ref_check_opts *o, ref_param_fill_fn fill, void *user, ref_bwd_result *res,
                            ref_bwd_data **keep);
@@ -379,16 +440,13 @@ static bool check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r
     if (keep)
         *keep = NULL;
     res->tol = ref_grad_tolerance(r->qkv_dtype);
-    if (o->mem) {
-        snprintf(res->msg, sizeof res->msg, "the backward check runs on host memory (CPU backend) only");
-        return false;
-    }
     ref_bwd_data *D = calloc(1, sizeof *D);
     if (!D) {
         snprintf(res->msg, sizeof res->msg, "out of memory");
         return false;
     }
     D->r = r;
+    D->mem = o->mem;
     D->fill = fill;
     D->fill_user = user;
     ref_rng_seed(&D->rng, o->seed);
@@ -398,7 +456,16 @@ static bool check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r
         snprintf(res->msg, sizeof res->msg, "out of memory allocating tensors");
     else if (!ok)
         res->status = ATTNC_ERR_INVALID_ARGUMENT; /* a --param value refused */
+    bool dev = ok && D->mem;
+    if (dev && !to_device(D)) {
+        snprintf(res->msg, sizeof res->msg, "device memory: allocation or upload failed");
+        ok = false;
+    }
     ok = ok && launch(D, fwd, false, &res->fwd_ms, res) && launch(D, bwd, true, &res->bwd_ms, res);
+    if (dev && !to_host(D, ok) && ok) {
+        snprintf(res->msg, sizeof res->msg, "device memory: synchronize or download failed");
+        ok = false;
+    }
     res->launched = ok;
     if (ok && o->check)
         ok = compare(D, res);

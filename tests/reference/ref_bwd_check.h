@@ -3,8 +3,8 @@
  * inputs from a seed (never zeros), the forward kernel's O and LSE, a
  * random dO, NaN-poisoned gradient outputs, the backward launch through
  * the public API, and every gradient (dq, dk, dv, d<param>) compared with
- * the fp64 reference (ref_check_grads). Host memory only (the backward
- * runs on the CPU backend). Used by tests/numeric and `attnc run --grad`.
+ * the fp64 reference (ref_check_grads). With o->mem the tensors are
+ * mirrored in device memory for the launches (CUDA backend). Used by tests/numeric and `attnc run --grad`.
  */
 #ifndef ATTNC_TESTS_REF_BWD_CHECK_H
 #define ATTNC_TESTS_REF_BWD_CHECK_H
@@ -27,8 +27,8 @@ typedef struct ref_bwd_result {
  * differences of params): host tensors of the launch, and the gradients. */
 typedef struct ref_bwd_data ref_bwd_data;
 
-/* Runs fwd then bwd (both built from r, CPU backend) on random inputs of
- * shape sh (o->seed; o->mem must be NULL) and compares the gradients. When
+/* Runs fwd then bwd (both built from r) on random inputs of shape sh
+ * (o->seed; o->mem: device memory, else host) and compares the gradients. When
  * keep is not NULL the run's data is returned there (ref_bwd_data_free). */
 bool ref_check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
                         const ref_check_opts *o, ref_bwd_result *res, ref_bwd_data **keep);
@@ -41,6 +41,10 @@ bool ref_check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, c
 bool ref_check_param_fd(const ref_bwd_data *d, double tol, char *msg, size_t cap);
 
 void ref_bwd_data_free(ref_bwd_data *d);
+
+/* Host copy of a kept run's tensor "q", "k", ..., "dq", "dk", "dv" (after
+ * the launches): its bytes in *bytes; NULL for another name. */
+const void *ref_bwd_data_tensor(const ref_bwd_data *d, const char *name, size_t *bytes);
 
 /* ref_check_backward with the float params' values chosen by the caller:
  * fill(user, param, data, n, dtype) writes the n elements of the param

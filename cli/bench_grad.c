@@ -1,0 +1,169 @@
+/* bench_grad.c — the backward's timing for `attnc bench --grad` (see
+ * bench_grad.h): dO random, dq/dk/dv (and param gradients) allocated on the
+ * device, --warmup launches, then the median of --iters timed with CUDA
+ * events on the default stream. */
+#include "bench_grad.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "runtime/cuda_module.h"
+#include "runtime/include/attnc.h"
+
+typedef struct grad_run {
+    attnc_context *ctx;
+    attnc_recipe *rc;
+    attnc_kernel *k;
+    attnc_args *a;
+    uint64_t buf[4 + 16]; /* do, dq, dk, dv, then d<param> */
+} grad_run;
+
+static attnc_tensor t4(dtype dt, uint64_t p, int64_t b, int64_t h, int64_t n, int64_t d)
+{
+    attnc_tensor t = {(attnc_dtype)dt, (void *)(uintptr_t)p, 4, {b, h, n, d}, {h * n * d, n * d, d, 1}};
+    return t;
+}
+
+static int fail(grad_run *g, const char *what)
+{
+    fprintf(stderr, "attnc bench --grad: %s: %s\n", what,
+            g->k && attnc_kernel_errmsg(g->k)[0] ? attnc_kernel_errmsg(g->k) : attnc_context_errmsg(g->ctx));
+    return EXIT_USER;
+}
+
+static int alloc_zero(uint64_t *p, size_t bytes)
+{
+    strbuf err;
+    sb_init(&err);
+    int rc = cuda_mem_alloc(p, bytes, &err) || cuda_memset8(*p, 0, bytes, &err) ? EXIT_INTERNAL : EXIT_OK;
+    if (rc)
+        fprintf(stderr, "attnc bench --grad: %s\n", sb_cstr(&err));
+    sb_free(&err);
+    return rc;
+}
+
+static int set_args(grad_run *g, const bench_grad_in *in)
+{
+    const recipe *r = in->r;
+    const int64_t *s = in->sizes;
+    dtype dt = r->qkv_dtype;
+    int64_t B = s[SZ_BATCH], H = s[SZ_HEADS], KH = s[SZ_KV_HEADS], N = s[SZ_TOKENS], KN = s[SZ_KV_TOKENS];
+    attnc_tensor ts[9] = {t4(dt, in->dev[0], B, H, N, r->head_dim),  t4(dt, in->dev[1], B, KH, KN, r->head_dim),
+                          t4(dt, in->dev[2], B, KH, KN, r->head_dim_v), t4(dt, in->dev[3], B, H, N, r->head_dim_v),
+                          t4(DT_F32, in->dev[4], B, H, N, 1),          t4(dt, g->buf[0], B, H, N, r->head_dim_v),
+                          t4(dt, g->buf[1], B, H, N, r->head_dim),     t4(dt, g->buf[2], B, KH, KN, r->head_dim),
+                          t4(dt, g->buf[3], B, KH, KN, r->head_dim_v)};
+    ts[4].ndim = 3;
+    ts[4].stride[0] = H * N, ts[4].stride[1] = N, ts[4].stride[2] = 1;
+    static const char *const names[9] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
+    for (int i = 0; i < 9; i++)
+        if (attnc_args_set_tensor(g->a, names[i], &ts[i]))
+            return fail(g, names[i]);
+    for (int i = 0; i < r->nparams && i < 16; i++) {
+        const bench_param_host *ph = &in->params[i];
+        if (r->params[i].ndim == 0) {
+            if (attnc_args_set_scalar(g->a, r->params[i].name, 0.5))
+                return fail(g, r->params[i].name);
+            continue;
+        }
+        attnc_tensor t = {(attnc_dtype)r->params[i].dtype, (void *)(uintptr_t)in->dparam[i], ph->ndim, {0}, {0}};
+        for (int d = ph->ndim - 1; d >= 0; d--) {
+            t.shape[d] = ph->shape[d];
+            t.stride[d] = d == ph->ndim - 1 ? 1 : t.stride[d + 1] * t.shape[d + 1];
+        }
+        if (attnc_args_set_tensor(g->a, r->params[i].name, &t))
+            return fail(g, r->params[i].name);
+    }
+    for (int d = 0; d < r->grid_ndim; d++)
+        if (r->sizes[SZ_GRID0 + d].fixed <= 0 && attnc_args_set_size(g->a, r->sizes[SZ_GRID0 + d].name, s[SZ_GRID0 + d]))
+            return fail(g, "grid size");
+    for (int i = SZ_EXTRA0; i < r->nsizes && i < SZ_MAX; i++)
+        if (r->sizes[i].name && r->sizes[i].fixed <= 0 && attnc_args_set_size(g->a, r->sizes[i].name, s[i]))
+            return fail(g, r->sizes[i].name);
+    return EXIT_OK;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static int time_it(grad_run *g, const bench_grad_in *in, bench_grad_out *out)
+{
+    strbuf err;
+    sb_init(&err);
+    for (int i = 0; i < in->warmup; i++)
+        if (attnc_launch(g->k, g->a, NULL))
+            return fail(g, "launch");
+    double *t = malloc(sizeof(double) * (size_t)in->iters);
+    int rc = t && !cuda_synchronize(&err) ? EXIT_OK : EXIT_INTERNAL;
+    for (int i = 0; i < in->iters && !rc; i++) {
+        cuda_timer tm;
+        if (cuda_timer_start(&tm, &err) || attnc_launch(g->k, g->a, NULL) || cuda_timer_stop(&tm, &t[i], &err))
+            rc = g->k && attnc_kernel_errmsg(g->k)[0] ? fail(g, "launch") : EXIT_INTERNAL;
+    }
+    if (!rc) {
+        qsort(t, (size_t)in->iters, sizeof *t, cmp_double);
+        out->median_ms = t[in->iters / 2];
+        out->min_ms = t[0];
+    } else if (err.len) {
+        fprintf(stderr, "attnc bench --grad: %s\n", sb_cstr(&err));
+    }
+    free(t);
+    sb_free(&err);
+    return rc;
+}
+
+static int prepare(grad_run *g, const bench_grad_in *in)
+{
+    const recipe *r = in->r;
+    const int64_t *s = in->sizes;
+    if (attnc_context_create(&g->ctx, NULL) || attnc_recipe_from_file(&g->rc, g->ctx, in->file))
+        return fail(g, "recipe");
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.arch = in->arch;
+    o.schedule = in->schedule;
+    o.flags = in->deterministic ? ATTNC_BUILD_DETERMINISTIC : 0;
+    if (attnc_kernel_build_backward(&g->k, g->ctx, g->rc, &o))
+        return fail(g, "build");
+    if (attnc_args_create(&g->a, g->k))
+        return fail(g, "args");
+    size_t nq = (size_t)(s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS]), nk = (size_t)(s[SZ_BATCH] * s[SZ_KV_HEADS] * s[SZ_KV_TOKENS]);
+    size_t bytes[4] = {nq * r->head_dim_v * 2, nq * r->head_dim * 2, nk * r->head_dim * 2, nk * r->head_dim_v * 2};
+    for (int i = 0; i < 4; i++)
+        if (alloc_zero(&g->buf[i], bytes[i]))
+            return EXIT_INTERNAL;
+    /* dO: the forward's O is as good a random-looking tensor as any */
+    strbuf err;
+    sb_init(&err);
+    uint16_t *h = malloc(bytes[0]);
+    int rc = h && !cuda_memcpy_dtoh(h, in->dev[3], bytes[0], &err) && !cuda_memcpy_htod(g->buf[0], h, bytes[0], &err)
+                 ? EXIT_OK
+                 : EXIT_INTERNAL;
+    free(h);
+    sb_free(&err);
+    return rc ? rc : set_args(g, in);
+}
+
+int bench_grad(const bench_grad_in *in, bench_grad_out *out)
+{
+    grad_run g;
+    memset(&g, 0, sizeof g);
+    memset(out, 0, sizeof *out);
+    int rc = prepare(&g, in);
+    if (!rc) {
+        snprintf(out->schedule, sizeof out->schedule, "%s", attnc_kernel_schedule(g.k));
+        rc = time_it(&g, in, out);
+    }
+    for (int i = 0; i < 4; i++)
+        cuda_mem_free(g.buf[i]);
+    attnc_args_destroy(g.a);
+    attnc_kernel_destroy(g.k);
+    attnc_recipe_destroy(g.rc);
+    attnc_context_destroy(g.ctx);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* bench_grad.h — `attnc bench FILE --grad`: the backward program on the
+ * GPU, built through the public API (attnc_kernel_build_backward, CUDA),
+ * timed on the forward's inputs and outputs already on the device. */
+#ifndef ATTNC_CLI_BENCH_GRAD_H
+#define ATTNC_CLI_BENCH_GRAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bench_pairs.h"
+#include "frontend/recipe.h"
+
+typedef struct bench_grad_in {
+    const char *file, *arch, *schedule;
+    bool deterministic;
+    const recipe *r;
+    const int64_t *sizes;
+    const uint64_t *dev;     /* q, k, v, o, lse (the forward's outputs written) */
+    const uint64_t *dparam;  /* tensor params */
+    const bench_param_host *params;
+    int warmup, iters;
+} bench_grad_in;
+
+typedef struct bench_grad_out {
+    double median_ms, min_ms;
+    char schedule[128];
+} bench_grad_out;
+
+/* Returns EXIT_OK or an exit status after printing why. */
+int bench_grad(const bench_grad_in *in, bench_grad_out *out);
+
+#endif

@@ -1,0 +1,343 @@
+/* nvptx_bwd.c — the backward module (nvptx_bwd.h): its schedule, the plan
+ * read off the lowered backward program (score, mask, its derivative, the
+ * tile classes, the forward's key ranges and the transposed query ranges),
+ * the shared-memory layout, and the kernels in launch order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvptx_bwd_impl.h"
+#include "nvptx_target.h"
+
+static bool tile_fits(const schedule *s)
+{
+    int q = schedule_q_tokens(s), k = schedule_kv_tokens(s);
+    for (int d = 0; d < s->ndims; d++)
+        if (s->q_tile[d] < 1 || s->kv_tile[d] < 1 || (s->q_tile[d] & (s->q_tile[d] - 1)) ||
+            (s->kv_tile[d] & (s->kv_tile[d] - 1)))
+            return false;
+    return q >= 16 && q <= 64 && k >= 16 && k <= 128 && q % 16 == 0 && k % 16 == 0;
+}
+
+schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch)
+{
+    schedule s = nvptx_default_schedule(r, arch);
+    int nd = s.ndims;
+    if (base && !base->is_auto && base->ndims == nd && tile_fits(base)) {
+        memcpy(s.q_tile, base->q_tile, sizeof s.q_tile);
+        memcpy(s.kv_tile, base->kv_tile, sizeof s.kv_tile);
+    } else {
+        for (int d = 0; d < nd; d++)
+            s.q_tile[d] = s.kv_tile[d] = nd == 1 ? 64 : nd == 2 ? 8 : 4;
+    }
+    s.warps = schedule_q_tokens(&s) / 16; /* the dQ kernel's; the dK/dV kernel has one warp per 16 keys */
+    s.stages = 1;
+    s.mma = MMA_SYNC;
+    s.is_auto = false;
+    return s;
+}
+
+/* ---- the plan ---- */
+
+typedef struct reader {
+    bwd_plan *bp;
+    bool dkv; /* reading the dkv kernel (else dq) */
+    int grad_param; /* a score param with a gradient (-1: none) */
+} reader;
+
+static void read_q_range(const tir_op *op, bwd_plan *bp)
+{
+    bp->qmode = op->range_mode;
+    bp->group = op->group;
+    bp->q_ndims = op->range_ndims;
+    for (int d = 0; d < op->range_ndims && d < 3; d++) {
+        bp->qlo[d] = op->range_lo[d];
+        bp->qhi[d] = op->range_hi[d];
+        if (bp->qmode == RANGE_BOUNDS && (!bp->qlo[d] || !bp->qhi[d]))
+            bp->qmode = RANGE_ALL;
+    }
+    if (bp->qmode == RANGE_BOUNDS && op->range_ndims != bp->fp.ndims)
+        bp->qmode = RANGE_ALL;
+}
+
+static void read_kv_range(const tir_op *op, fa_plan *p)
+{
+    p->range = op->range_mode;
+    for (int d = 0; d < op->range_ndims && d < 3; d++) {
+        p->lo[d] = op->range_lo[d];
+        p->hi[d] = op->range_hi[d];
+    }
+    if (p->range == RANGE_BOUNDS && op->range_ndims != p->ndims)
+        p->range = RANGE_ALL;
+    for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
+        if (!p->lo[d] || !p->hi[d])
+            p->range = RANGE_ALL;
+}
+
+static void visit(tir_op *op, void *user)
+{
+    reader *rd = user;
+    bwd_plan *bp = rd->bp;
+    switch (op->kind) {
+    case TIR_Q_RANGE:
+        read_q_range(op, bp);
+        break;
+    case TIR_KV_RANGE:
+        if (!rd->dkv)
+            read_kv_range(op, &bp->fp);
+        break;
+    case TIR_TILE_CLASS:
+        bp->fp.full = op->full_expr;
+        bp->fp.empty = NULL;
+        if (op->empty_expr && !(op->empty_expr->kind == EX_CONST_BOOL && !op->empty_expr->u.ival))
+            bp->fp.empty = op->empty_expr;
+        break;
+    case TIR_SCORE:
+        bp->fp.score = op->score_expr;
+        bp->fp.mask = op->mask_expr;
+        bp->fp.base2 = op->base2;
+        break;
+    case TIR_SCORE_GRAD:
+        bp->dscore = op->score_expr;
+        break;
+    case TIR_PARAM_GRAD:
+        rd->grad_param = op->param;
+        break;
+    default:
+        break;
+    }
+}
+
+static const tir_kernel *find(const tir_program *prog, const char *suffix)
+{
+    for (int i = 0; i < prog->nkernels; i++) {
+        const char *n = prog->kernels[i]->name, *dot = n ? strrchr(n, '.') : NULL;
+        if (dot && !strcmp(dot + 1, suffix))
+            return prog->kernels[i];
+    }
+    return NULL;
+}
+
+static void plan_tiles(const tir_kernel *k, const recipe *r, fa_plan *p)
+{
+    const schedule *s = &k->sched;
+    p->r = r;
+    p->dt = k->qkv_dtype;
+    p->D = k->head_dim;
+    p->Dv = k->head_dim_v ? k->head_dim_v : k->head_dim;
+    p->grid_ndim = k->grid_ndim;
+    p->ndims = s->ndims;
+    for (int d = 0; d < 3; d++) {
+        p->q_ext[d] = d < s->ndims ? s->q_tile[d] : 1;
+        p->kv_ext[d] = d < s->ndims ? s->kv_tile[d] : 1;
+    }
+    p->Tq = schedule_q_tokens(s);
+    p->Tk = schedule_kv_tokens(s);
+    p->warps = p->Tq / 16;
+    p->stages = 1;
+    p->MR = 1;
+    p->range = RANGE_ALL;
+}
+
+static nvptx_status check(const bwd_plan *bp, int grad_param, strbuf *err)
+{
+    const fa_plan *p = &bp->fp;
+    if (grad_param >= 0) {
+        sb_printf(err, "GPU backward: the score reads float param '%s', whose gradient the GPU backward does not "
+                       "compute yet; build the backward with backend ATTNC_BACKEND_CPU",
+                  p->r && grad_param < p->r->nparams ? p->r->params[grad_param].name : "?");
+        return NVPTX_UNSUPPORTED;
+    }
+    if (p->dt != DT_BF16 && p->dt != DT_F16) {
+        sb_printf(err, "GPU backward: q/k/v must be bf16 or f16 (got %s)", dtype_name(p->dt));
+        return NVPTX_UNSUPPORTED;
+    }
+    if (p->D % 16 || p->Dv % 16 || p->D > 256 || p->Dv > 256) {
+        sb_printf(err, "GPU backward: head_dim %d / %d must be a multiple of 16 up to 256", p->D, p->Dv);
+        return NVPTX_UNSUPPORTED;
+    }
+    if (p->Tq % 16 || p->Tk % 16 || p->Tq > 128 || p->Tk > 128 || p->Tq < 16 || p->Tk < 16) {
+        sb_printf(err, "GPU backward: tiles of %d query and %d key tokens (multiples of 16 up to 128)", p->Tq, p->Tk);
+        return NVPTX_UNSUPPORTED;
+    }
+    if (!p->score || !bp->dscore) {
+        sb_puts(err, "internal error: GPU backward: the program lacks its score or score gradient");
+        return NVPTX_INTERNAL;
+    }
+    if (p->r && p->r->nparams > NVPTX_MAX_PARAMS) {
+        sb_printf(err, "GPU backward: at most %d params", NVPTX_MAX_PARAMS);
+        return NVPTX_UNSUPPORTED;
+    }
+    return NVPTX_OK;
+}
+
+static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan *bp, strbuf *err)
+{
+    memset(bp, 0, sizeof *bp);
+    const tir_kernel *dkv = find(prog, "bwd_dkv"), *dq = find(prog, "bwd_dq");
+    if (!dkv || !dq || dkv->family != FAMILY_SOFTMAX) {
+        sb_puts(err, "GPU backward: only the softmax family has a GPU backward yet");
+        return NVPTX_UNSUPPORTED;
+    }
+    plan_tiles(dkv, r, &bp->fp);
+    reader rd = {bp, false, -1};
+    tir_walk(dq->body, visit, &rd);
+    rd.dkv = true;
+    tir_walk(dkv->body, visit, &rd);
+    if (bp->qmode == RANGE_INVERSE && bp->fp.range != RANGE_BOUNDS)
+        bp->qmode = RANGE_ALL;
+    if (bp->qmode == RANGE_BLOCK_TABLE)
+        bp->qmode = RANGE_ALL;
+    return check(bp, rd.grad_param, err);
+}
+
+/* ---- layout and emission ---- */
+
+/* [K V](x2 for the dq kernel) [Q dO lse delta](x2 for the dkv kernel) [dS]:
+ * the tiles the loop streams are double-buffered (bank 0: K/V, bank 1: Q). */
+static void layout(gbw *g, nvptx_bwd_kind kind)
+{
+    const fa_plan *p = g->f.p;
+    g->pitch_q = g->pitch_k = p->D * 2 + 16;
+    g->pitch_v = g->pitch_do = p->Dv * 2 + 16;
+    g->pitch_ds = p->Tk * 2 + 16;
+    g->off_k = 0;
+    g->off_v = g->off_k + p->Tk * g->pitch_k;
+    int kv = g->off_v + p->Tk * g->pitch_v;
+    g->bank_lo[0] = 0, g->bank_hi[0] = g->bank_size[0] = kv;
+    g->off_q = kv * (kind == BWK_DQ ? 2 : 1);
+    g->off_do = g->off_q + p->Tq * g->pitch_q;
+    g->off_lse = g->off_do + p->Tq * g->pitch_do;
+    g->off_delta = g->off_lse + 4 * p->Tq;
+    int qs = g->off_delta + 4 * p->Tq - g->off_q;
+    g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
+    g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
+    g->smem = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
+}
+
+static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt"};
+
+static int threads_of(const bwd_plan *bp, nvptx_bwd_kind kind)
+{
+    switch (kind) {
+    case BWK_PRE: return 32 * gb_pre_rows();
+    case BWK_DKV: return 32 * (bp->fp.Tk / 16);
+    case BWK_DQ: return 32 * (bp->fp.Tq / 16);
+    default: return gb_cvt_threads();
+    }
+}
+
+static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, nvptx_bwd_kernel *out)
+{
+    gbw *g = calloc(1, sizeof *g);
+    if (!g)
+        return false;
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+    nv_ctx_init(&g->f.nv, c, m, b);
+    g->f.p = &bp->fp;
+    g->bp = bp;
+    layout(g, kind);
+    g->f.threads = g->f.load_threads = threads_of(bp, kind);
+    gb_declare(g, kernel_names[kind]);
+    switch (kind) {
+    case BWK_PRE: gb_emit_pre(g); break;
+    case BWK_DKV: gb_emit_dkv(g); break;
+    case BWK_DQ: gb_emit_dq(g); break;
+    case BWK_DQ_CVT: gb_emit_cvt(g); break;
+    }
+    gb_finish(g, g->f.threads);
+    snprintf(out->name, sizeof out->name, "%s", kernel_names[kind]);
+    out->kind = kind;
+    out->threads = g->f.threads;
+    out->smem_bytes = kind == BWK_DKV || kind == BWK_DQ ? g->smem : 0;
+    bool ok = !g->f.failed;
+    LLVMDisposeBuilder(b);
+    free(g);
+    return ok;
+}
+
+static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
+{
+    const fa_plan *p = &bp->fp;
+    memset(info, 0, sizeof *info);
+    info->arch = arch;
+    info->ndims = p->ndims;
+    info->grid_ndim = p->grid_ndim;
+    for (int d = 0; d < 3; d++) {
+        info->q_tile[d] = p->q_ext[d];
+        info->kv_tile[d] = p->kv_ext[d];
+    }
+    info->atomics = bp->atomics;
+    info->dt = p->dt;
+    info->head_dim = p->D;
+    info->head_dim_v = p->Dv;
+    info->nparams = p->r ? p->r->nparams : 0;
+    for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++) {
+        const recipe_param *rp = &p->r->params[i];
+        info->param_scalar[i] = rp->ndim == 0;
+        info->param_float[i] = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+    }
+}
+
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
+                            nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
+{
+    if (!nvptx_arch_name(arch)) {
+        sb_puts(err, "GPU code generation needs an sm_80 or sm_90a target");
+        return NVPTX_UNSUPPORTED;
+    }
+    bwd_plan *bp = calloc(1, sizeof *bp);
+    if (!bp) {
+        sb_puts(err, "out of memory");
+        return NVPTX_INTERNAL;
+    }
+    nvptx_status st = read_plan(prog, r, bp, err);
+    bp->atomics = atomics;
+    if (st) {
+        free(bp);
+        return st;
+    }
+    describe(bp, arch, info);
+    nvptx_bwd_kind kinds[3] = {BWK_PRE, BWK_DKV, atomics ? BWK_DQ_CVT : BWK_DQ};
+    LLVMContextRef c = LLVMContextCreate();
+    LLVMModuleRef m = nvptx_module_create(c, "attnc_bwd", arch);
+    int limit = arch == TARGET_SM90A ? 232448 : 166912;
+    for (int i = 0; i < 3 && !st; i++) {
+        if (!emit_one(m, bp, kinds[i], &info->kernels[i])) {
+            sb_puts(err, "internal error: GPU backward: a mask/score expression uses a value the kernel cannot provide");
+            st = NVPTX_INTERNAL;
+        } else if (info->kernels[i].smem_bytes > limit) {
+            sb_printf(err, "GPU backward: %d bytes of shared memory (limit %d): use smaller tiles",
+                      info->kernels[i].smem_bytes, limit);
+            st = NVPTX_UNSUPPORTED;
+        }
+        info->nkernels = i + 1;
+    }
+    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
+        st = NVPTX_INTERNAL;
+    LLVMDisposeModule(m);
+    LLVMContextDispose(c);
+    free(bp);
+    return st;
+}
+
+static int64_t tiles_over(const nvptx_bwd_info *info, const int *tile, const int64_t *sizes, int tok_id)
+{
+    int64_t n = 1;
+    for (int d = 0; d < info->ndims; d++) {
+        int64_t ext = info->grid_ndim == 0 ? sizes[tok_id] : sizes[SZ_GRID0 + d];
+        n *= (ext + tile[d] - 1) / tile[d];
+    }
+    return n;
+}
+
+int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes)
+{
+    switch (kind) {
+    case BWK_PRE: return (sizes[SZ_TOKENS] + gb_pre_rows() - 1) / gb_pre_rows();
+    case BWK_DKV: return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS);
+    case BWK_DQ: return tiles_over(info, info->q_tile, sizes, SZ_TOKENS);
+    default: return (sizes[SZ_TOKENS] * (info->head_dim / 2) + gb_cvt_threads() - 1) / gb_cvt_threads();
+    }
+}

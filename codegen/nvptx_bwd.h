@@ -1,0 +1,78 @@
+/*
+ * nvptx_bwd.h — the softmax family's backward on the GPU: one PTX module
+ * holding the kernels of the backward program (passes/lower_backward.h),
+ * run in order by the runtime (runtime/cuda_program.h):
+ *
+ *   attnc_bwd_pre     grid (ceil(tokens/8), heads, batch), 256 threads:
+ *                     delta = rowsum(dO ∘ O) (fp32 workspace), one warp a
+ *                     row; with atomics it also zeroes the row's dQ
+ *                     accumulator
+ *   attnc_bwd_dkv     grid (key tiles, kv heads, batch): one CTA per key
+ *                     tile keeps dK, dV in registers over every query head
+ *                     of its kv head and the query tiles that see the tile
+ *                     (mask analysis' transposed q_range), recomputing
+ *                     S, P = exp(S - LSE), dP, dS; with atomics it also adds
+ *                     dS K into the fp32 dQ accumulator (red.global.add.f32)
+ *   attnc_bwd_dq      (without atomics) grid (query tiles, heads, batch):
+ *                     dQ of a query tile over its key tiles, in a fixed
+ *                     order (deterministic)
+ *   attnc_bwd_dq_cvt  (with atomics) dQ accumulator -> dq's dtype
+ *
+ * Products are mma.sync m16n8k16 (bf16/f16 -> f32; sm_80 and sm_90a).
+ * Every kernel takes the same parameters (NVPTX_BWD_ABI below).
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_BWD_H
+#define ATTNC_CODEGEN_NVPTX_BWD_H
+
+#include "nvptx_kernel.h"
+
+/* Kernel parameters, in order:
+ *   ptr q, k, v, o, lse, do, dq, dk, dv, delta, dqacc
+ *        (delta: f32 [batch, heads, tokens]; dqacc: f32 [batch, heads,
+ *         tokens, head_dim], both contiguous workspaces)
+ *   i64 strides (elements): q[4] k[4] v[4] o[4] lse[3] do[4] dq[4] dk[4] dv[4]
+ *   i32 size[SZ_MAX]
+ *   per recipe param as the forward (nvptx_kernel.h)
+ * q, k, v, o, do need 16-byte rows (as the forward); dq, dk, dv 4-byte
+ * aligned pairs of elements (even strides). */
+enum { BT_Q, BT_K, BT_V, BT_O, BT_LSE, BT_DO, BT_DQ, BT_DK, BT_DV, BT_DELTA, BT_DQACC, BT_N };
+enum { NVPTX_BWD_MAX_KERNELS = 4 };
+
+typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT } nvptx_bwd_kind;
+
+typedef struct nvptx_bwd_kernel {
+    char name[64];
+    nvptx_bwd_kind kind;
+    int threads, smem_bytes;
+} nvptx_bwd_kernel;
+
+typedef struct nvptx_bwd_info {
+    target_arch arch;
+    int nkernels;
+    nvptx_bwd_kernel kernels[NVPTX_BWD_MAX_KERNELS];
+    int ndims, grid_ndim;
+    int q_tile[3], kv_tile[3];
+    bool atomics; /* dQ through the fp32 accumulator (not deterministic) */
+    dtype dt;
+    int head_dim, head_dim_v;
+    int nparams;
+    bool param_scalar[NVPTX_MAX_PARAMS];
+    bool param_float[NVPTX_MAX_PARAMS];
+} nvptx_bwd_info;
+
+/* The GPU backward's schedule for r: 64-token query and key tiles (8x8,
+ * 4x4x4 on grids), 4 warps, mma.sync; tiles of `base` are kept when they
+ * fit (query tiles of 16..64 tokens, key tiles of 16..128). */
+schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch);
+
+/* Emits the module of the backward program prog (lower_backward under
+ * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
+ * its own kernel. NVPTX_UNSUPPORTED with the reason for recipes it does not
+ * handle (score params with gradients). */
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
+                            nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+
+/* Grid x of a kernel for sizes indexed by size_id. */
+int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes);
+
+#endif

@@ -1,0 +1,486 @@
+/* nvptx_bwd_dkv.c — attnc_bwd_dkv (nvptx_bwd.h): one CTA per key tile,
+ * each warp owning 16 of its keys. Everything is computed transposed
+ * (rows are keys, columns queries), so P and dS come out of the products
+ * as the A operands of dV += Pᵀ dO and dK += dSᵀ Q:
+ *
+ *   K, V tile -> shared (once)
+ *   for each query head of the kv head, for each query tile of the
+ *   q_range (mask analysis, transposed; tiles it proves empty skipped):
+ *     Q, dO tile, lse, delta -> shared
+ *     Sᵀ = K Qᵀ; score; mask on partial tiles; Pᵀ = exp(Sᵀ - lse)
+ *     dV += Pᵀ dO;  dPᵀ = V dOᵀ;  dSᵀ = Pᵀ (dPᵀ - delta) f'(s);  dK += dSᵀ Q
+ *     atomics: dS -> shared, dQ[16-row blocks] = dS K, red.add into dQacc
+ *   dK, dV -> global once */
+#include <math.h>
+#include <string.h>
+
+#include "nvptx_bwd_impl.h"
+
+typedef LLVMValueRef frag[FA_MAXN][4];
+
+static LLVMValueRef add(gbw *g, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildAdd(g->f.nv.b, a, b, "");
+}
+
+static LLVMValueRef mul(gbw *g, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildMul(g->f.nv.b, a, b, "");
+}
+
+static LLVMValueRef c32(gbw *g, int v)
+{
+    return nv_i32(&g->f.nv, v);
+}
+
+/* This CTA's key tile from ctaid.x (row-major over tile dims). */
+static void key_tile(gbw *g, LLVMValueRef kidx[3])
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    LLVMValueRef rem = nv_sreg(&f->nv, "ctaid.x");
+    for (int d = p->ndims - 1; d >= 0; d--) {
+        kidx[d] = d ? LLVMBuildURem(f->nv.b, rem, f->nkt[d], "") : rem;
+        if (d)
+            rem = LLVMBuildUDiv(f->nv.b, rem, f->nkt[d], "");
+        f->k_org[d] = mul(g, kidx[d], c32(g, p->kv_ext[d]));
+        f->k_lo[d] = f->k_org[d];
+        LLVMValueRef last = add(g, f->k_org[d], c32(g, p->kv_ext[d] - 1));
+        f->k_hi[d] = nv_smin(&f->nv, last, LLVMBuildSub(f->nv.b, f->kext[d], c32(g, 1), ""));
+    }
+}
+
+static void key_rows(gbw *g, LLVMValueRef kin[2])
+{
+    fa2 *f = &g->f;
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef r = add(g, add(g, mul(g, f->warp, c32(g, 16)), f->g), c32(g, 8 * h));
+        fa2_tile_coords(f, f->p->kv_ext, f->k_org, r, g->key_c[h]);
+        g->key_t[h] = fa2_flat_token(f, g->key_c[h]);
+        kin[h] = fa2_in_bounds(f, g->key_c[h], f->kext);
+    }
+}
+
+static LLVMValueRef clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi)
+{
+    nv_ctx *nv = &g->f.nv;
+    if (LLVMTypeOf(v) != nv->i32) {
+        LLVMValueRef lo64 = LLVMBuildSExt(nv->b, lo, nv->i64, ""), hi64 = LLVMBuildSExt(nv->b, hi, nv->i64, "");
+        return LLVMBuildTrunc(nv->b, nv_smin(nv, nv_smax(nv, v, lo64), hi64), nv->i32, "");
+    }
+    return nv_smin(nv, nv_smax(nv, v, lo), hi);
+}
+
+static void set_q_box(gbw *g, LLVMValueRef *qidx)
+{
+    fa2 *f = &g->f;
+    for (int d = 0; d < f->p->ndims; d++) {
+        f->q_org[d] = mul(g, qidx[d], c32(g, f->p->q_ext[d]));
+        f->q_lo[d] = f->q_org[d];
+        LLVMValueRef last = add(g, f->q_org[d], c32(g, f->p->q_ext[d] - 1));
+        f->q_hi[d] = nv_smin(&f->nv, last, LLVMBuildSub(f->nv.b, f->qext[d], c32(g, 1), ""));
+    }
+}
+
+/* Whether the forward's key range of the current query box holds the key
+ * tile (fa2_range over the box). */
+static LLVMValueRef in_forward_range(gbw *g, LLVMValueRef kidx[3])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    fa2_range(f);
+    LLVMValueRef in = LLVMConstInt(nv->i1, 1, false);
+    for (int d = 0; d < f->p->ndims; d++) {
+        LLVMValueRef hi = add(g, f->r_lo[d], f->r_cnt[d]);
+        in = LLVMBuildAnd(nv->b, in, LLVMBuildICmp(nv->b, LLVMIntSGE, kidx[d], f->r_lo[d], ""), "");
+        in = LLVMBuildAnd(nv->b, in, LLVMBuildICmp(nv->b, LLVMIntSLT, kidx[d], hi, ""), "");
+    }
+    return in;
+}
+
+static LLVMValueRef alloca_i32(gbw *g, LLVMValueRef init)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMBuilderRef ab = LLVMCreateBuilderInContext(nv->c);
+    LLVMPositionBuilderAtEnd(ab, g->entry);
+    LLVMValueRef a = LLVMBuildAlloca(ab, nv->i32, "");
+    LLVMDisposeBuilder(ab);
+    LLVMBuildStore(nv->b, init, a);
+    return a;
+}
+
+/* Decodes flat index j over counts cnt[] (row-major) into lo[] + offsets. */
+static void decode(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt, LLVMValueRef *idx)
+{
+    LLVMValueRef rem = j;
+    for (int d = g->f.p->ndims - 1; d >= 0; d--) {
+        LLVMValueRef c = nv_smax(&g->f.nv, cnt[d], c32(g, 1));
+        LLVMValueRef i = d ? LLVMBuildURem(g->f.nv.b, rem, c, "") : rem;
+        if (d)
+            rem = LLVMBuildUDiv(g->f.nv.b, rem, c, "");
+        idx[d] = add(g, lo[d], i);
+    }
+}
+
+/* RANGE_INVERSE: per dim the first and last query tile whose forward range
+ * holds the key tile, by a scan over every query tile. */
+static void inverse_bounds(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *nqt, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    int nd = f->p->ndims;
+    LLVMValueRef slo[3], shi[3], zero[3], total = c32(g, 1);
+    for (int d = 0; d < nd; d++) {
+        slo[d] = alloca_i32(g, c32(g, 0x7fffffff));
+        shi[d] = alloca_i32(g, c32(g, -1));
+        zero[d] = c32(g, 0);
+        total = mul(g, total, nqt[d]);
+    }
+    gb_loop l = gb_loop_begin(g, c32(g, 0), total);
+    LLVMValueRef qi[3];
+    decode(g, l.iv, zero, nqt, qi);
+    set_q_box(g, qi);
+    LLVMBasicBlockRef join = nv_if(nv, in_forward_range(g, kidx), "inv.hit");
+    for (int d = 0; d < nd; d++) {
+        LLVMBuildStore(nv->b, nv_smin(nv, LLVMBuildLoad2(nv->b, nv->i32, slo[d], ""), qi[d]), slo[d]);
+        LLVMBuildStore(nv->b, nv_smax(nv, LLVMBuildLoad2(nv->b, nv->i32, shi[d], ""), qi[d]), shi[d]);
+    }
+    nv_endif(nv, join);
+    gb_loop_end(g, &l);
+    for (int d = 0; d < nd; d++) {
+        lo[d] = LLVMBuildLoad2(nv->b, nv->i32, slo[d], "");
+        hi[d] = LLVMBuildLoad2(nv->b, nv->i32, shi[d], "");
+    }
+}
+
+/* The q tile range of the key tile for the current head: lo[], cnt[], total. */
+static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVMValueRef *cnt)
+{
+    fa2 *f = &g->f;
+    const bwd_plan *bp = g->bp;
+    int nd = f->p->ndims;
+    LLVMValueRef nqt[3], hi[3], total = c32(g, 1);
+    for (int d = 0; d < nd; d++) {
+        nqt[d] = LLVMBuildSDiv(f->nv.b, add(g, f->qext[d], c32(g, f->p->q_ext[d] - 1)), c32(g, f->p->q_ext[d]), "");
+        lo[d] = c32(g, 0);
+        hi[d] = LLVMBuildSub(f->nv.b, nqt[d], c32(g, 1), "");
+    }
+    if (bp->qmode == RANGE_INVERSE) {
+        inverse_bounds(g, kidx, nqt, lo, hi);
+    } else if (bp->qmode == RANGE_BOUNDS) {
+        f->mode = EXM_BOX;
+        for (int d = 0; d < nd; d++) {
+            LLVMValueRef last = hi[d];
+            lo[d] = clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last, c32(g, 1)));
+            hi[d] = clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last);
+        }
+    }
+    for (int d = 0; d < nd; d++) {
+        cnt[d] = nv_smax(&f->nv, add(g, LLVMBuildSub(f->nv.b, hi[d], lo[d], ""), c32(g, 1)), c32(g, 0));
+        total = mul(g, total, cnt[d]);
+    }
+    return total;
+}
+
+/* ---- the body of one (query tile, key tile) pair ---- */
+
+typedef struct dkv_state {
+    LLVMValueRef dk[FA_MAXN][4], dv[FA_MAXN][4]; /* slots */
+    LLVMValueRef p[FA_MAXN][4], ds[FA_MAXN][4];  /* slots */
+    LLVMValueRef kin[2];
+} dkv_state;
+
+/* Query column coordinates of fragment column (nb, e). */
+static void col_q(gbw *g, int nb, int e, LLVMValueRef *col, LLVMValueRef qc[3], LLVMValueRef *qt)
+{
+    fa2 *f = &g->f;
+    *col = add(g, LLVMBuildShl(f->nv.b, f->t4, c32(g, 1), ""), c32(g, nb * 8 + e));
+    fa2_tile_coords(f, f->p->q_ext, f->q_org, *col, qc);
+    *qt = fa2_flat_token(f, qc);
+}
+
+static void scores_t(gbw *g, frag s)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    for (int nb = 0; nb < p->Tq / 8; nb++)
+        for (int e = 0; e < 4; e++)
+            s[nb][e] = nv_f32(&f->nv, 0);
+    LLVMValueRef wrow = mul(g, f->warp, c32(g, 16));
+    for (int ks = 0; ks < p->D / 16; ks++) {
+        LLVMValueRef a[4];
+        gb_ldsm_a(g, g->off_k, g->pitch_k, wrow, 0, ks * 16, a);
+        for (int np = 0; np < p->Tq / 16; np++) {
+            LLVMValueRef b0[2], b1[2];
+            gb_ldsm_b(g, g->off_q, g->pitch_q, np * 16, ks * 16, b0, b1);
+            nv_mma_16816(&f->nv, p->dt, a, b0, s[2 * np], s[2 * np]);
+            nv_mma_16816(&f->nv, p->dt, a, b1, s[2 * np + 1], s[2 * np + 1]);
+        }
+    }
+}
+
+/* Pᵀ of the tile into the p slots; masked: with the mask and key bounds. */
+static void probs(gbw *g, dkv_state *st, frag s, bool masked)
+{
+    fa2 *f = &g->f;
+    for (int nb = 0; nb < f->p->Tq / 8; nb++)
+        for (int e = 0; e < 2; e++) {
+            LLVMValueRef col, qc[3], qt;
+            col_q(g, nb, e, &col, qc, &qt);
+            LLVMValueRef lse = gb_stat(g, g->off_lse, col);
+            for (int h = 0; h < 2; h++) {
+                LLVMValueRef *v = &s[nb][2 * h + e];
+                gb_set_elem(g, qc, qt, g->key_c[h], g->key_t[h], *v);
+                LLVMBuildStore(f->nv.b, gb_prob(g, *v, lse, masked, st->kin[h]), st->p[nb][2 * h + e]);
+            }
+        }
+    f->ex_s = NULL;
+}
+
+static void accumulate(gbw *g, frag acc_slots, frag a_src, int m_cols, int off_b, int pitch_b, int n)
+{
+    fa2 *f = &g->f;
+    LLVMValueRef acc[FA_MAXN][4];
+    gb_read(g, acc_slots, n / 8, acc);
+    for (int kk = 0; kk < m_cols / 16; kk++) {
+        LLVMValueRef a[4];
+        gb_pack_a(g, a_src, kk, a);
+        for (int np = 0; np < n / 16; np++) {
+            LLVMValueRef b0[2], b1[2];
+            gb_ldsm_bt(g, off_b, pitch_b, kk * 16, np * 16, b0, b1);
+            nv_mma_16816(&f->nv, f->p->dt, a, b0, acc[2 * np], acc[2 * np]);
+            nv_mma_16816(&f->nv, f->p->dt, a, b1, acc[2 * np + 1], acc[2 * np + 1]);
+        }
+    }
+    gb_write(g, acc_slots, n / 8, acc);
+}
+
+static void dp_t(gbw *g, frag dp)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    for (int nb = 0; nb < p->Tq / 8; nb++)
+        for (int e = 0; e < 4; e++)
+            dp[nb][e] = nv_f32(&f->nv, 0);
+    LLVMValueRef wrow = mul(g, f->warp, c32(g, 16));
+    for (int ks = 0; ks < p->Dv / 16; ks++) {
+        LLVMValueRef a[4];
+        gb_ldsm_a(g, g->off_v, g->pitch_v, wrow, 0, ks * 16, a);
+        for (int np = 0; np < p->Tq / 16; np++) {
+            LLVMValueRef b0[2], b1[2];
+            gb_ldsm_b(g, g->off_do, g->pitch_do, np * 16, ks * 16, b0, b1);
+            nv_mma_16816(&f->nv, p->dt, a, b0, dp[2 * np], dp[2 * np]);
+            nv_mma_16816(&f->nv, p->dt, a, b1, dp[2 * np + 1], dp[2 * np + 1]);
+        }
+    }
+}
+
+static void grads_t(gbw *g, frag s, frag pr, frag dp, frag ds)
+{
+    fa2 *f = &g->f;
+    for (int nb = 0; nb < f->p->Tq / 8; nb++)
+        for (int e = 0; e < 2; e++) {
+            LLVMValueRef col, qc[3], qt;
+            col_q(g, nb, e, &col, qc, &qt);
+            LLVMValueRef delta = gb_stat(g, g->off_delta, col);
+            for (int h = 0; h < 2; h++) {
+                int i = 2 * h + e;
+                gb_set_elem(g, qc, qt, g->key_c[h], g->key_t[h], s[nb][i]);
+                ds[nb][i] = gb_dscore(g, pr[nb][i], dp[nb][i], delta);
+            }
+        }
+    f->ex_s = NULL;
+}
+
+/* dSᵀ -> shared as dS [query][key] (the A operand of dQ = dS K). */
+static void store_ds(gbw *g, frag ds)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMTypeRef et = f->p->dt == DT_F16 ? nv->f16 : nv->bf16;
+    for (int nb = 0; nb < f->p->Tq / 8; nb++)
+        for (int e = 0; e < 4; e++) {
+            LLVMValueRef col = add(g, LLVMBuildShl(nv->b, f->t4, c32(g, 1), ""), c32(g, nb * 8 + (e & 1)));
+            LLVMValueRef row = add(g, add(g, mul(g, f->warp, c32(g, 16)), f->g), c32(g, 8 * (e >> 1)));
+            LLVMValueRef at = add(g, mul(g, col, c32(g, g->pitch_ds)), LLVMBuildShl(nv->b, row, c32(g, 1), ""));
+            LLVMBuildStore(nv->b, LLVMBuildFPTrunc(nv->b, ds[nb][e], et, ""), gb_smem_at(g, g->off_ds, at));
+        }
+}
+
+/* One 16-row block of dQ = dS K, added into the fp32 accumulator. */
+static void dq_block(gbw *g, int blk)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    LLVMValueRef acc[FA_MAXN][4];
+    for (int nb = 0; nb < p->D / 8; nb++)
+        for (int e = 0; e < 4; e++)
+            acc[nb][e] = nv_f32(nv, 0);
+    for (int ks = 0; ks < p->Tk / 16; ks++) {
+        LLVMValueRef a[4];
+        gb_ldsm_a(g, g->off_ds, g->pitch_ds, NULL, blk * 16, ks * 16, a);
+        for (int np = 0; np < p->D / 16; np++) {
+            LLVMValueRef b0[2], b1[2];
+            gb_ldsm_bt(g, g->off_k, g->pitch_k, ks * 16, np * 16, b0, b1);
+            nv_mma_16816(nv, p->dt, a, b0, acc[2 * np], acc[2 * np]);
+            nv_mma_16816(nv, p->dt, a, b1, acc[2 * np + 1], acc[2 * np + 1]);
+        }
+    }
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef r = add(g, f->g, c32(g, blk * 16 + 8 * h)), c[3];
+        fa2_tile_coords(f, p->q_ext, f->q_org, r, c);
+        LLVMBasicBlockRef join = nv_if(nv, fa2_in_bounds(f, c, f->qext), "dq.row");
+        LLVMValueRef col0 = LLVMBuildShl(nv->b, f->t4, c32(g, 1), "");
+        LLVMValueRef row = gb_elem_ptr(g, BT_DQACC, f->head, fa2_flat_token(f, c), col0, 4);
+        for (int nb = 0; nb < p->D / 8; nb++)
+            for (int e = 0; e < 2; e++) {
+                LLVMValueRef at = nv_gep(nv, row, nv_i64(nv, (nb * 8 + e) * 4));
+                LLVMBuildAtomicRMW(nv->b, LLVMAtomicRMWBinOpFAdd, at, acc[nb][2 * h + e], LLVMAtomicOrderingMonotonic,
+                                   false);
+            }
+        nv_endif(nv, join);
+    }
+}
+
+static void dq_atomic(gbw *g, frag ds)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    store_ds(g, ds);
+    nv_barrier(nv);
+    int W = f->p->Tk / 16;
+    for (int blk = 0; blk < f->p->Tq / 16; blk++) {
+        LLVMValueRef mine = LLVMBuildICmp(nv->b, LLVMIntEQ, f->warp, c32(g, blk % W), "");
+        LLVMBasicBlockRef join = nv_if(nv, mine, "dq.blk");
+        dq_block(g, blk);
+        nv_endif(nv, join);
+    }
+}
+
+/* Issues the copies of query tile j of the range (Q, dO, lse, delta) into
+ * bank `bank` (one commit group). */
+static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt, LLVMValueRef bank)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    LLVMValueRef qi[3];
+    decode(g, j, lo, cnt, qi);
+    set_q_box(g, qi);
+    g->bank_dyn[1] = bank;
+    gb_load_rows(g, BT_Q, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->D, g->pitch_q, g->off_q);
+    gb_load_rows(g, BT_DO, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->Dv, g->pitch_do, g->off_do);
+    nv_cp_commit(&f->nv);
+    gb_load_stats(g, f->q_org, f->head);
+}
+
+static void pair(gbw *g, dkv_state *st)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    LLVMValueRef s[FA_MAXN][4];
+    scores_t(g, s);
+    LLVMValueRef partial = fa2_tile_partial(f);
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
+    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.p");
+    LLVMBuildCondBr(nv->b, partial, yes, no);
+    LLVMPositionBuilderAtEnd(nv->b, yes);
+    probs(g, st, s, true);
+    LLVMBuildBr(nv->b, join);
+    LLVMPositionBuilderAtEnd(nv->b, no);
+    probs(g, st, s, false);
+    LLVMBuildBr(nv->b, join);
+    LLVMPositionBuilderAtEnd(nv->b, join);
+    LLVMValueRef pr[FA_MAXN][4], dp[FA_MAXN][4], ds[FA_MAXN][4];
+    gb_read(g, st->p, p->Tq / 8, pr);
+    accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
+    dp_t(g, dp);
+    grads_t(g, s, pr, dp, ds);
+    accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
+    if (g->bp->atomics)
+        dq_atomic(g, ds);
+}
+
+/* The query tiles of the range, the next one's copies in flight while the
+ * current one computes (two banks of the Q region). */
+static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef lo[3], cnt[3], qi[3];
+    LLVMValueRef total = q_range(g, kidx, lo, cnt);
+    LLVMValueRef qs = c32(g, g->bank_size[1]);
+    nv_barrier(nv); /* the previous head's last tile is done with bank 0 */
+    LLVMBasicBlockRef any = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, total, c32(g, 0), ""), "q.first");
+    issue_q_tile(g, c32(g, 0), lo, cnt, c32(g, 0));
+    nv_endif(nv, any);
+    gb_loop l = gb_loop_begin(g, c32(g, 0), total);
+    LLVMValueRef next = add(g, l.iv, c32(g, 1));
+    nv_cp_wait(nv, 0);
+    nv_barrier(nv); /* tile j resident; every warp done with tile j-1's bank */
+    LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
+    issue_q_tile(g, next, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs));
+    nv_endif(nv, more);
+    g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), qs);
+    decode(g, l.iv, lo, cnt, qi);
+    set_q_box(g, qi);
+    LLVMValueRef skip = LLVMConstInt(nv->i1, 0, false);
+    if (g->bp->qmode == RANGE_INVERSE)
+        skip = LLVMBuildNot(b, in_forward_range(g, kidx), "");
+    if (f->p->empty)
+        skip = LLVMBuildOr(b, skip, fa2_tile_empty(f), "");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
+    pair(g, st);
+    nv_endif(nv, join);
+    g->bank_dyn[1] = NULL;
+    gb_loop_end(g, &l);
+}
+
+static void store_rows(gbw *g, int t, frag slots, int cols, LLVMValueRef kin[2])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef v[FA_MAXN][4];
+    gb_read(g, slots, cols / 8, v);
+    for (int h = 0; h < 2; h++) {
+        LLVMBasicBlockRef join = nv_if(nv, kin[h], "st.row");
+        for (int nb = 0; nb < cols / 8; nb++) {
+            LLVMValueRef col = add(g, LLVMBuildShl(nv->b, f->t4, c32(g, 1), ""), c32(g, nb * 8));
+            gb_store_pair(g, t, f->kv_head, g->key_t[h], col, v[nb][2 * h], v[nb][2 * h + 1]);
+        }
+        nv_endif(nv, join);
+    }
+}
+
+void gb_emit_dkv(gbw *g)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    gb_ids(g, true);
+    gb_extents(g);
+    LLVMValueRef kidx[3];
+    key_tile(g, kidx);
+    dkv_state st;
+    key_rows(g, st.kin);
+    gb_load_rows(g, BT_K, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->D, g->pitch_k, g->off_k);
+    gb_load_rows(g, BT_V, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->Dv, g->pitch_v, g->off_v);
+    nv_cp_commit(nv);
+    gb_slots(g, st.dk, p->D / 8, true);
+    gb_slots(g, st.dv, p->Dv / 8, true);
+    gb_slots(g, st.p, p->Tq / 8, false);
+    LLVMValueRef group = nv_smax(nv, LLVMBuildSDiv(nv->b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], ""), c32(g, 1));
+    LLVMValueRef first = f->head;
+    gb_loop hl = gb_loop_begin(g, first, add(g, first, group));
+    f->head = hl.iv;
+    q_tiles(g, &st, kidx);
+    gb_loop_end(g, &hl);
+    f->head = first;
+    nv_cp_wait(nv, 0);
+    store_rows(g, BT_DK, st.dk, p->D, st.kin);
+    store_rows(g, BT_DV, st.dv, p->Dv, st.kin);
+    LLVMBuildRetVoid(nv->b);
+}

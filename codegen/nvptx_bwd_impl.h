@@ -1,0 +1,80 @@
+/*
+ * nvptx_bwd_impl.h — internal state of the GPU backward's generators
+ * (nvptx_bwd.h): the plan read off the backward program and the per-kernel
+ * emission state, which embeds the forward's (nvptx_fa2.h) to reuse its
+ * coordinates, key ranges, tile classes and expression environment.
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_BWD_IMPL_H
+#define ATTNC_CODEGEN_NVPTX_BWD_IMPL_H
+
+#include "nvptx_bwd.h"
+#include "nvptx_fa2.h"
+
+
+typedef struct bwd_plan {
+    fa_plan fp;        /* tiles, score, mask, class, the forward's key range (dq kernel) */
+    const expr *dscore; /* d score / d s */
+    tir_range_mode qmode; /* the dkv kernel's q_range */
+    int q_ndims;
+    const expr *qlo[3], *qhi[3]; /* BOUNDS: q tile indices over the key box; INVERSE: unused */
+    bool group;
+    bool atomics;
+} bwd_plan;
+
+typedef struct gbw {
+    fa2 f; /* the forward's state: coordinates, expression environment */
+    const bwd_plan *bp;
+    LLVMValueRef bt[BT_N];
+    LLVMValueRef bstride[BT_N][4];
+    LLVMBasicBlockRef entry; /* allocas only; branches to the body at the end */
+    int pitch_q, pitch_k, pitch_v, pitch_do, pitch_ds;
+    int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, smem;
+    /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
+     * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at. */
+    int bank_lo[2], bank_hi[2], bank_size[2];
+    LLVMValueRef bank_dyn[2];
+    LLVMValueRef key_c[2][3], key_t[2]; /* dkv: this thread's key rows (g, g+8 of its warp) */
+} gbw;
+
+/* nvptx_bwd_util.c */
+LLVMValueRef gb_alloca(gbw *g); /* an f32 slot in the entry block */
+void gb_declare(gbw *g, const char *name);
+void gb_finish(gbw *g, int threads);
+void gb_ids(gbw *g, bool kv_grid);
+void gb_extents(gbw *g); /* qext, kext, nkt */
+LLVMValueRef gb_smem_at(gbw *g, int off, LLVMValueRef dyn);
+LLVMValueRef gb_elem_ptr(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValueRef col, int esize);
+/* cp.async of a tile's rows (zeros outside the grid); the caller commits. */
+void gb_load_rows(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVMValueRef *bounds, LLVMValueRef head,
+                  int rows, int cols, int pitch, int off);
+void gb_load_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head);
+LLVMValueRef gb_stat(gbw *g, int off, LLVMValueRef row);
+typedef struct gb_loop {
+    LLVMValueRef iv;
+    LLVMBasicBlockRef header, body, done;
+} gb_loop;
+/* for (iv = lo; iv < hi; iv++): begin leaves the builder in the body. */
+gb_loop gb_loop_begin(gbw *g, LLVMValueRef lo, LLVMValueRef hi);
+void gb_loop_end(gbw *g, gb_loop *l);
+void gb_ldsm_a(gbw *g, int off, int pitch, LLVMValueRef dyn_row0, int row0, int k0, LLVMValueRef a[4]);
+void gb_ldsm_b(gbw *g, int off, int pitch, int n0, int k0, LLVMValueRef b0[2], LLVMValueRef b1[2]);
+void gb_ldsm_bt(gbw *g, int off, int pitch, int k0, int n0, LLVMValueRef b0[2], LLVMValueRef b1[2]);
+void gb_pack_a(gbw *g, LLVMValueRef (*acc)[4], int kk, LLVMValueRef a[4]);
+void gb_slots(gbw *g, LLVMValueRef (*slot)[4], int nblocks, bool zero);
+void gb_read(gbw *g, LLVMValueRef (*slot)[4], int nblocks, LLVMValueRef (*v)[4]);
+void gb_write(gbw *g, LLVMValueRef (*slot)[4], int nblocks, LLVMValueRef (*v)[4]);
+void gb_set_elem(gbw *g, LLVMValueRef qc[3], LLVMValueRef qt, LLVMValueRef kc[3], LLVMValueRef kt, LLVMValueRef s);
+LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVMValueRef kin);
+LLVMValueRef gb_dscore(gbw *g, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta);
+void gb_store_pair(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValueRef col, LLVMValueRef lo,
+                   LLVMValueRef hi);
+
+/* the kernels (nvptx_bwd_small.c, nvptx_bwd_dkv.c, nvptx_bwd_dq.c) */
+void gb_emit_pre(gbw *g);
+void gb_emit_cvt(gbw *g);
+void gb_emit_dkv(gbw *g);
+void gb_emit_dq(gbw *g);
+int gb_pre_rows(void);
+int gb_cvt_threads(void);
+
+#endif

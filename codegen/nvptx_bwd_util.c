@@ -1,0 +1,403 @@
+/* nvptx_bwd_util.c — what the backward kernels share (nvptx_bwd.h): their
+ * parameter list, program ids, element addresses, global -> shared tile
+ * copies, loops, ldmatrix fragment loads and register slots. Register
+ * state (accumulators, P, dS) lives in allocas of the entry block, each
+ * read and written at constant places only, so mem2reg turns them into
+ * registers and loops and branches need no hand-made phis. */
+#include <math.h>
+#include <string.h>
+
+#include "nvptx_bwd_impl.h"
+
+enum { NSTRIDE = 35 }; /* 4 per tensor q..dv, 3 for lse */
+
+LLVMValueRef gb_alloca(gbw *g)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMBuilderRef ab = LLVMCreateBuilderInContext(nv->c);
+    LLVMPositionBuilderAtEnd(ab, g->entry);
+    LLVMValueRef a = LLVMBuildAlloca(ab, nv->f32, "");
+    LLVMDisposeBuilder(ab);
+    return a;
+}
+
+static LLVMValueRef shared_base(nv_ctx *nv)
+{
+    LLVMValueRef s = LLVMGetNamedGlobal(nv->m, "attnc_smem");
+    if (s)
+        return s;
+    s = LLVMAddGlobalInAddressSpace(nv->m, LLVMArrayType(nv->i8, 0), "attnc_smem", 3);
+    LLVMSetLinkage(s, LLVMExternalLinkage);
+    LLVMSetAlignment(s, 128);
+    return s;
+}
+
+void gb_declare(gbw *g, const char *name)
+{
+    nv_ctx *nv = &g->f.nv;
+    const recipe *r = g->f.p->r;
+    LLVMTypeRef tys[BT_N + NSTRIDE + SZ_MAX + NVPTX_MAX_PARAMS];
+    int n = 0;
+    for (int i = 0; i < BT_N; i++)
+        tys[n++] = nv->pg;
+    for (int i = 0; i < NSTRIDE; i++)
+        tys[n++] = nv->i64;
+    for (int i = 0; i < SZ_MAX; i++)
+        tys[n++] = nv->i32;
+    for (int i = 0; r && i < r->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+    }
+    LLVMValueRef fn = LLVMAddFunction(nv->m, name, LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, 0));
+    unsigned k = 0;
+    for (int i = 0; i < BT_N; i++)
+        g->bt[i] = LLVMGetParam(fn, k++);
+    for (int t = BT_Q; t <= BT_DV; t++)
+        for (int i = 0; i < (t == BT_LSE ? 3 : 4); i++)
+            g->bstride[t][i] = LLVMGetParam(fn, k++);
+    for (int i = 0; i < SZ_MAX; i++)
+        g->f.size[i] = LLVMGetParam(fn, k++);
+    for (int i = 0; r && i < r->nparams; i++)
+        g->f.param[i] = LLVMGetParam(fn, k++);
+    g->f.fn = fn;
+    g->f.smem = shared_base(nv);
+    g->entry = LLVMAppendBasicBlockInContext(nv->c, fn, "entry");
+    LLVMPositionBuilderAtEnd(nv->b, LLVMAppendBasicBlockInContext(nv->c, fn, "start"));
+    /* the workspaces' strides: contiguous [batch, heads, tokens(, dim)] */
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef T = LLVMBuildSExt(b, g->f.size[SZ_TOKENS], nv->i64, "");
+    LLVMValueRef H = LLVMBuildSExt(b, g->f.size[SZ_HEADS], nv->i64, "");
+    LLVMValueRef D = nv_i64(nv, g->f.p->D);
+    g->bstride[BT_DELTA][2] = nv_i64(nv, 1);
+    g->bstride[BT_DELTA][1] = T;
+    g->bstride[BT_DELTA][0] = LLVMBuildMul(b, T, H, "");
+    g->bstride[BT_DQACC][3] = nv_i64(nv, 1);
+    g->bstride[BT_DQACC][2] = D;
+    g->bstride[BT_DQACC][1] = LLVMBuildMul(b, T, D, "");
+    g->bstride[BT_DQACC][0] = LLVMBuildMul(b, g->bstride[BT_DQACC][1], H, "");
+}
+
+void gb_finish(gbw *g, int threads)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMBuilderRef ab = LLVMCreateBuilderInContext(nv->c);
+    LLVMPositionBuilderAtEnd(ab, g->entry);
+    LLVMBuildBr(ab, LLVMGetNextBasicBlock(g->entry));
+    LLVMDisposeBuilder(ab);
+    nv_annotate(nv, g->f.fn, "kernel", 1);
+    nv_annotate(nv, g->f.fn, "maxntidx", threads);
+    nv_annotate(nv, g->f.fn, "minctasm", 1);
+}
+
+void gb_ids(gbw *g, bool kv_grid)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    f->tid = nv_sreg(nv, "tid.x");
+    f->lane = LLVMBuildAnd(b, f->tid, nv_i32(nv, 31), "lane");
+    f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
+    f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
+    f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+    f->load_tid = f->tid;
+    f->batch = nv_sreg(nv, "ctaid.z");
+    LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
+    group = nv_smax(nv, group, nv_i32(nv, 1));
+    if (kv_grid) {
+        f->kv_head = nv_sreg(nv, "ctaid.y");
+        f->head = LLVMBuildMul(b, f->kv_head, group, "");
+    } else {
+        f->head = nv_sreg(nv, "ctaid.y");
+        f->kv_head = LLVMBuildUDiv(b, f->head, group, "kv_head");
+    }
+}
+
+LLVMValueRef gb_smem_at(gbw *g, int off, LLVMValueRef dyn)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef o = nv_i32(nv, off);
+    if (dyn)
+        o = LLVMBuildAdd(nv->b, o, dyn, "");
+    for (int i = 0; i < 2; i++)
+        if (g->bank_dyn[i] && off >= g->bank_lo[i] && off < g->bank_hi[i])
+            o = LLVMBuildAdd(nv->b, o, g->bank_dyn[i], "");
+    return nv_gep(nv, g->f.smem, o);
+}
+
+LLVMValueRef gb_elem_ptr(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValueRef col, int esize)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef idx[3] = {g->f.batch, head, tok};
+    LLVMValueRef e = col ? LLVMBuildZExt(b, col, nv->i64, "") : nv_i64(nv, 0);
+    for (int i = 0; i < 3; i++)
+        e = LLVMBuildAdd(b, e, LLVMBuildMul(b, LLVMBuildSExt(b, idx[i], nv->i64, ""), g->bstride[t][i], ""), "");
+    return nv_gep(nv, g->bt[t], LLVMBuildMul(b, e, nv_i64(nv, esize), ""));
+}
+
+/* One 16-byte chunk of row `row` of a tile; rows outside the grid get zeros. */
+static void copy_chunk(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVMValueRef *bounds,
+                       LLVMValueRef head, int chunks, int pitch, int off, LLVMValueRef id)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef row = LLVMBuildUDiv(b, id, nv_i32(nv, chunks), "");
+    LLVMValueRef ch = LLVMBuildURem(b, id, nv_i32(nv, chunks), "");
+    LLVMValueRef c[3];
+    fa2_tile_coords(f, ext, org, row, c);
+    LLVMValueRef ok = fa2_in_bounds(f, c, bounds);
+    LLVMValueRef col = LLVMBuildShl(b, ch, nv_i32(nv, 3), "");
+    LLVMValueRef src = gb_elem_ptr(g, t, head, fa2_flat_token(f, c), col, 2);
+    src = LLVMBuildSelect(b, ok, src, g->bt[t], "");
+    LLVMValueRef dst = LLVMBuildAdd(b, LLVMBuildMul(b, row, nv_i32(nv, pitch), ""), LLVMBuildShl(b, ch, nv_i32(nv, 4), ""), "");
+    LLVMValueRef bytes = LLVMBuildSelect(b, ok, nv_i32(nv, 16), nv_i32(nv, 0), "");
+    nv_cp_async16(nv, gb_smem_at(g, off, dst), src, bytes);
+}
+
+void gb_load_rows(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVMValueRef *bounds, LLVMValueRef head,
+                  int rows, int cols, int pitch, int off)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    int chunks = cols / 8, total = rows * chunks, n = f->threads;
+    for (int i = 0; i * n < total; i++) {
+        LLVMValueRef id = LLVMBuildAdd(nv->b, f->tid, nv_i32(nv, i * n), "");
+        if ((i + 1) * n <= total) {
+            copy_chunk(g, t, ext, org, bounds, head, chunks, pitch, off, id);
+            continue;
+        }
+        LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntULT, id, nv_i32(nv, total), ""), "ld.tail");
+        copy_chunk(g, t, ext, org, bounds, head, chunks, pitch, off, id);
+        nv_endif(nv, join);
+    }
+}
+
+/* lse and delta of the query tile's rows into shared memory: -inf and 0
+ * for rows outside the grid, so their P (and every gradient) is 0. */
+void gb_load_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    const fa_plan *p = f->p;
+    for (int i = 0; i * f->threads < p->Tq; i++) {
+        LLVMValueRef row = LLVMBuildAdd(b, f->tid, nv_i32(nv, i * f->threads), "");
+        LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, row, nv_i32(nv, p->Tq), ""), "ld.stats");
+        LLVMValueRef c[3];
+        fa2_tile_coords(f, p->q_ext, org, row, c);
+        LLVMValueRef ok = fa2_in_bounds(f, c, f->qext);
+        LLVMValueRef tok = fa2_flat_token(f, c);
+        LLVMValueRef lp = LLVMBuildSelect(b, ok, gb_elem_ptr(g, BT_LSE, head, tok, NULL, 4), g->bt[BT_LSE], "");
+        LLVMValueRef dp = LLVMBuildSelect(b, ok, gb_elem_ptr(g, BT_DELTA, head, tok, NULL, 4), g->bt[BT_DELTA], "");
+        LLVMValueRef lse = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, lp, ""), nv_f32(nv, -INFINITY), "");
+        LLVMValueRef dl = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, dp, ""), nv_f32(nv, 0), "");
+        LLVMValueRef at = LLVMBuildShl(b, row, nv_i32(nv, 2), "");
+        LLVMBuildStore(b, lse, gb_smem_at(g, g->off_lse, at));
+        LLVMBuildStore(b, dl, gb_smem_at(g, g->off_delta, at));
+        nv_endif(nv, join);
+    }
+}
+
+LLVMValueRef gb_stat(gbw *g, int off, LLVMValueRef row)
+{
+    nv_ctx *nv = &g->f.nv;
+    return LLVMBuildLoad2(nv->b, nv->f32, gb_smem_at(g, off, LLVMBuildShl(nv->b, row, nv_i32(nv, 2), "")), "");
+}
+
+gb_loop gb_loop_begin(gbw *g, LLVMValueRef lo, LLVMValueRef hi)
+{
+    nv_ctx *nv = &g->f.nv;
+    gb_loop l;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(nv->b);
+    l.header = LLVMAppendBasicBlockInContext(nv->c, g->f.fn, "loop");
+    l.body = LLVMAppendBasicBlockInContext(nv->c, g->f.fn, "loop.body");
+    l.done = LLVMAppendBasicBlockInContext(nv->c, g->f.fn, "loop.done");
+    LLVMBuildBr(nv->b, l.header);
+    LLVMPositionBuilderAtEnd(nv->b, l.header);
+    l.iv = LLVMBuildPhi(nv->b, nv->i32, "iv");
+    LLVMAddIncoming(l.iv, &lo, &pre, 1);
+    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, l.iv, hi, ""), l.body, l.done);
+    LLVMPositionBuilderAtEnd(nv->b, l.body);
+    return l;
+}
+
+void gb_loop_end(gbw *g, gb_loop *l)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef next = LLVMBuildAdd(nv->b, l->iv, nv_i32(nv, 1), "");
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(nv->b);
+    LLVMAddIncoming(l->iv, &next, &from, 1);
+    LLVMBuildBr(nv->b, l->header);
+    LLVMPositionBuilderAtEnd(nv->b, l->done);
+}
+
+/* ---- fragments ---- */
+
+static LLVMValueRef lane_bit(gbw *g, int shift)
+{
+    nv_ctx *nv = &g->f.nv;
+    return LLVMBuildAnd(nv->b, LLVMBuildLShr(nv->b, g->f.lane, nv_i32(nv, shift), ""), nv_i32(nv, 1), "");
+}
+
+static LLVMValueRef lane_addr(gbw *g, LLVMValueRef row, LLVMValueRef half, int pitch, LLVMValueRef dyn)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef a = LLVMBuildAdd(nv->b, LLVMBuildMul(nv->b, row, nv_i32(nv, pitch), ""),
+                                  LLVMBuildMul(nv->b, half, nv_i32(nv, 16), ""), "");
+    return dyn ? LLVMBuildAdd(nv->b, a, dyn, "") : a;
+}
+
+/* A operand, rows [row0, row0+16) x k [k0, k0+16) of a row-major tile. */
+void gb_ldsm_a(gbw *g, int off, int pitch, LLVMValueRef dyn_row0, int row0, int k0, LLVMValueRef a[4])
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef row = LLVMBuildAnd(nv->b, g->f.lane, nv_i32(nv, 15), "");
+    if (dyn_row0)
+        row = LLVMBuildAdd(nv->b, row, dyn_row0, "");
+    LLVMValueRef at = lane_addr(g, row, lane_bit(g, 4), pitch, NULL);
+    nv_ldmatrix_x4(nv, gb_smem_at(g, off + row0 * pitch + k0 * 2, at), false, a);
+}
+
+/* B operands of two n-blocks [n0, n0+8), [n0+8, n0+16) x k [k0, k0+16)
+ * from a tile stored [n][k] (a row is a B column). */
+void gb_ldsm_b(gbw *g, int off, int pitch, int n0, int k0, LLVMValueRef b0[2], LLVMValueRef b1[2])
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef l7 = LLVMBuildAnd(nv->b, g->f.lane, nv_i32(nv, 7), "");
+    LLVMValueRef row = LLVMBuildAdd(nv->b, LLVMBuildMul(nv->b, lane_bit(g, 4), nv_i32(nv, 8), ""), l7, "");
+    LLVMValueRef r[4];
+    nv_ldmatrix_x4(nv, gb_smem_at(g, off + n0 * pitch + k0 * 2, lane_addr(g, row, lane_bit(g, 3), pitch, NULL)), false, r);
+    b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
+}
+
+/* The same from a tile stored [k][n] (ldmatrix .trans). */
+void gb_ldsm_bt(gbw *g, int off, int pitch, int k0, int n0, LLVMValueRef b0[2], LLVMValueRef b1[2])
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef l7 = LLVMBuildAnd(nv->b, g->f.lane, nv_i32(nv, 7), "");
+    LLVMValueRef row = LLVMBuildAdd(nv->b, LLVMBuildMul(nv->b, lane_bit(g, 3), nv_i32(nv, 8), ""), l7, "");
+    LLVMValueRef r[4];
+    nv_ldmatrix_x4(nv, gb_smem_at(g, off + k0 * pitch + n0 * 2, lane_addr(g, row, lane_bit(g, 4), pitch, NULL)), true, r);
+    b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
+}
+
+/* The A fragment of k-step kk from accumulator blocks 2kk, 2kk+1. */
+void gb_pack_a(gbw *g, LLVMValueRef (*acc)[4], int kk, LLVMValueRef a[4])
+{
+    nv_ctx *nv = &g->f.nv;
+    dtype dt = g->f.p->dt;
+    a[0] = nv_pack2(nv, dt, acc[2 * kk][0], acc[2 * kk][1]);
+    a[1] = nv_pack2(nv, dt, acc[2 * kk][2], acc[2 * kk][3]);
+    a[2] = nv_pack2(nv, dt, acc[2 * kk + 1][0], acc[2 * kk + 1][1]);
+    a[3] = nv_pack2(nv, dt, acc[2 * kk + 1][2], acc[2 * kk + 1][3]);
+}
+
+/* ---- register slots ---- */
+
+void gb_slots(gbw *g, LLVMValueRef (*slot)[4], int nblocks, bool zero)
+{
+    for (int i = 0; i < nblocks; i++)
+        for (int e = 0; e < 4; e++) {
+            slot[i][e] = gb_alloca(g);
+            if (zero)
+                LLVMBuildStore(g->f.nv.b, nv_f32(&g->f.nv, 0), slot[i][e]);
+        }
+}
+
+void gb_read(gbw *g, LLVMValueRef (*slot)[4], int nblocks, LLVMValueRef (*v)[4])
+{
+    for (int i = 0; i < nblocks; i++)
+        for (int e = 0; e < 4; e++)
+            v[i][e] = LLVMBuildLoad2(g->f.nv.b, g->f.nv.f32, slot[i][e], "");
+}
+
+void gb_write(gbw *g, LLVMValueRef (*slot)[4], int nblocks, LLVMValueRef (*v)[4])
+{
+    for (int i = 0; i < nblocks; i++)
+        for (int e = 0; e < 4; e++)
+            LLVMBuildStore(g->f.nv.b, v[i][e], slot[i][e]);
+}
+
+/* ---- element math ---- */
+
+void gb_set_elem(gbw *g, LLVMValueRef qc[3], LLVMValueRef qt, LLVMValueRef kc[3], LLVMValueRef kt, LLVMValueRef s)
+{
+    fa2 *f = &g->f;
+    f->mode = EXM_ELEM;
+    for (int d = 0; d < 3; d++) {
+        f->ex_qc[d] = qc[d];
+        f->ex_kc[d] = kc[d];
+    }
+    f->ex_qt = qt;
+    f->ex_kt = kt;
+    f->ex_s = s;
+}
+
+static const double LOG2E = 1.4426950408889634;
+
+/* P = exp(t - lse) of one pair (environment set): 0 where the pair is
+ * masked (masked tiles only), the key outside the grid, or the row empty. */
+LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVMValueRef kin)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    (void)s;
+    LLVMValueRef t = fa2_emit(f, f->p->score);
+    LLVMValueRef l = f->p->base2 ? LLVMBuildFMul(b, lse, nv_f32(nv, LOG2E), "") : lse;
+    LLVMValueRef x = LLVMBuildFSub(b, t, l, "");
+    if (!f->p->base2)
+        x = LLVMBuildFMul(b, x, nv_f32(nv, LOG2E), "");
+    LLVMValueRef pr = nv_ex2(nv, x);
+    LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, lse, nv_f32(nv, -INFINITY), "");
+    dead = LLVMBuildOr(b, dead, LLVMBuildFCmp(b, LLVMRealOEQ, t, nv_f32(nv, -INFINITY), ""), "");
+    if (masked) {
+        LLVMValueRef keep = kin;
+        if (f->p->mask)
+            keep = LLVMBuildAnd(b, keep, fa2_emit(f, f->p->mask), "");
+        dead = LLVMBuildOr(b, dead, LLVMBuildNot(b, keep, ""), "");
+    }
+    return LLVMBuildSelect(b, dead, nv_f32(nv, 0), pr, "");
+}
+
+/* dS = P (dP - delta) dscore(s), 0 where P is 0 (never NaN there). */
+LLVMValueRef gb_dscore(gbw *g, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef r = LLVMBuildFMul(b, p, LLVMBuildFSub(b, dp, delta, ""), "");
+    LLVMValueRef d = fa2_emit(f, g->bp->dscore);
+    LLVMValueRef keep = LLVMBuildFCmp(b, LLVMRealONE, p, nv_f32(nv, 0), "");
+    return LLVMBuildSelect(b, keep, LLVMBuildFMul(b, r, d, ""), nv_f32(nv, 0), "");
+}
+
+/* Stores a pair of columns (c, c+1) of row tok of tensor t (2-byte dtype). */
+void gb_store_pair(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValueRef col, LLVMValueRef lo,
+                   LLVMValueRef hi)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef st = LLVMBuildStore(nv->b, nv_pack2(nv, g->f.p->dt, lo, hi), gb_elem_ptr(g, t, head, tok, col, 2));
+    LLVMSetAlignment(st, 4);
+}
+
+void gb_extents(gbw *g)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    for (int d = 0; d < 3; d++)
+        f->qext[d] = f->kext[d] = nv_i32(&f->nv, 1);
+    if (p->grid_ndim == 0) {
+        f->qext[0] = f->size[SZ_TOKENS];
+        f->kext[0] = f->size[SZ_KV_TOKENS];
+    } else {
+        for (int d = 0; d < p->ndims; d++)
+            f->qext[d] = f->kext[d] = f->size[SZ_GRID0 + d];
+    }
+    for (int d = 0; d < p->ndims; d++) {
+        LLVMValueRef n = LLVMBuildAdd(f->nv.b, f->kext[d], nv_i32(&f->nv, p->kv_ext[d] - 1), "");
+        f->nkt[d] = LLVMBuildSDiv(f->nv.b, n, nv_i32(&f->nv, p->kv_ext[d]), "");
+    }
+}

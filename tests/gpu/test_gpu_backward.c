@@ -1,0 +1,241 @@
+/* test_gpu_backward.c — the softmax backward on the CUDA backend
+ * (codegen/nvptx_bwd*.c, runtime/cuda_backward.c) against the fp64
+ * reference gradients (tests/reference, ref_check_backward with device
+ * memory): fresh random inputs, NaN-poisoned dq/dk/dv, rows of masked
+ * queries and keys no query sees exactly 0. Cases: dense, causal, sliding
+ * window, 2-D neighborhood, softcap, GQA, cross attention with empty rows,
+ * token counts and grids that divide no tile, bf16 and f16, D = 64, 128
+ * (and 256 for softcap), both the atomic dQ and the deterministic build,
+ * the deterministic build bit-identical over two runs; then every shipped
+ * softmax recipe at `attnc run`'s default shape (score params with
+ * gradients must be refused as unsupported). Prints one line per case.
+ * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
+ * cases (dense, causal, 2-D neighborhood, GQA, cross) and no shipped
+ * recipes. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gpu_case.h"
+#include "reference/ref_bwd_check.h"
+#include "runtime/api_internal.h"
+#include "source_tree.h"
+
+/* ---- device memory for ref_check_backward ---- */
+
+static void *dev_alloc(void *user, size_t n)
+{
+    uint64_t p = 0;
+    return cuda_mem_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
+}
+
+static void dev_free(void *user, void *p)
+{
+    (void)user;
+    cuda_mem_free((uint64_t)(uintptr_t)p);
+}
+
+static bool dev_upload(void *user, void *dst, const void *src, size_t n)
+{
+    return cuda_memcpy_htod((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
+}
+
+static bool dev_download(void *user, void *dst, const void *src, size_t n)
+{
+    return cuda_memcpy_dtoh(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
+}
+
+static bool dev_sync(void *user)
+{
+    return cuda_synchronize(user) == ATTNC_OK;
+}
+
+static strbuf dev_err;
+static const ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &dev_err};
+
+static bool small(void)
+{
+    const char *e = getenv("ATTNC_TEST_SMALL");
+    return e && e[0] && strcmp(e, "0");
+}
+
+/* ---- cases ---- */
+
+typedef struct bcase {
+    const char *name;
+    const char *text; /* %1$s dtype, %2$d head dim */
+    int D;
+    const char *dt;
+    ref_shape sh;
+} bcase;
+
+#define IN_QKV "input  q, k, v : %1$s [batch, heads, tokens, %2$d]\n"
+#define IN_CROSS "input q : %1$s [batch, heads, tokens, %2$d]\ninput k, v : %1$s [batch, kv_heads, kv_tokens, %2$d]\n"
+
+static const bcase cases[] = {
+    {"dense", "recipe dense\n" IN_QKV "score s * scale\n", 64, "bf16", {.batch = 2, .heads = 2, .tokens = 200}},
+    {"dense", "recipe dense\n" IN_QKV "score s * scale\n", 128, "f16", {.batch = 1, .heads = 3, .tokens = 77}},
+    {"causal", "recipe causal\n" IN_QKV "mask causal\n", 128, "bf16", {.batch = 1, .heads = 2, .tokens = 333}},
+    {"causal", "recipe causal\n" IN_QKV "mask causal\n", 64, "f16", {.batch = 2, .heads = 1, .tokens = 130}},
+    {"sliding_window", "recipe sw\n" IN_QKV "mask sliding_window(63, 0)\n", 128, "bf16",
+     {.batch = 1, .heads = 2, .tokens = 301}},
+    {"neighborhood2d", "recipe nbh\n" IN_QKV "tokens grid(y: H, x: W)\nmask neighborhood(window: (7, 7), dilation: (1, 1))\n"
+                       "score s * scale\n", 64, "bf16", {.batch = 1, .heads = 2, .grid = {19, 13}}},
+    {"neighborhood2d", "recipe nbh\n" IN_QKV "tokens grid(y: H, x: W)\nmask neighborhood(window: (5, 5), dilation: (1, 1))\n"
+                       "score s * scale\n", 128, "f16", {.batch = 1, .heads = 1, .grid = {12, 21}}},
+    {"softcap", "recipe softcap\n" IN_QKV "mask causal\nscore softcap(s * scale, 5.0)\n", 128, "bf16",
+     {.batch = 1, .heads = 2, .tokens = 150}},
+    {"softcap", "recipe softcap\n" IN_QKV "mask causal\nscore softcap(s * scale, 5.0)\n", 256, "bf16",
+     {.batch = 1, .heads = 1, .tokens = 100}},
+    {"gqa", "recipe gqa\ninput q : %1$s [batch, heads, tokens, %2$d]\ninput k, v : %1$s [batch, kv_heads, tokens, %2$d]\n"
+            "mask causal\n", 128, "bf16", {.batch = 1, .heads = 4, .kv_heads = 2, .tokens = 190}},
+    {"cross", "recipe cross\n" IN_CROSS "mask k.t <= q.t - 20\n", 64, "bf16",
+     {.batch = 2, .heads = 4, .kv_heads = 1, .tokens = 150, .kv_tokens = 97}},
+    {"cross", "recipe cross\n" IN_CROSS "score s * scale\n", 128, "f16",
+     {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 45, .kv_tokens = 260}},
+};
+
+static attnc_status build(attnc_context *ctx, attnc_recipe *rc, unsigned flags, attnc_kernel **fwd, attnc_kernel **bwd)
+{
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.flags = flags;
+    *fwd = *bwd = NULL;
+    attnc_status st = attnc_kernel_build_backward(bwd, ctx, rc, &o);
+    return st ? st : attnc_kernel_build(fwd, ctx, rc, &o);
+}
+
+static bool same_grads(const ref_bwd_data *a, const ref_bwd_data *b)
+{
+    static const char *const g[] = {"dq", "dk", "dv"};
+    for (int i = 0; i < 3; i++) {
+        size_t na, nb;
+        const void *x = ref_bwd_data_tensor(a, g[i], &na), *y = ref_bwd_data_tensor(b, g[i], &nb);
+        if (!x || !y || na != nb || memcmp(x, y, na))
+            return false;
+    }
+    return true;
+}
+
+/* One build mode of one recipe: check against the reference; deterministic
+ * builds run twice and must agree bit for bit. */
+static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *label, const ref_shape *sh, bool det,
+                     uint64_t seed)
+{
+    attnc_kernel *fwd, *bwd;
+    attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, &fwd, &bwd);
+    if (st) {
+        printf("[FAIL] %s%s: build: %s\n", label, det ? " det" : "", attnc_context_errmsg(ctx));
+        attnc_kernel_destroy(bwd);
+        return false;
+    }
+    ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
+    ref_bwd_result res, res2;
+    ref_bwd_data *d1 = NULL, *d2 = NULL;
+    bool ok = ref_check_backward(fwd, bwd, rc->r, sh, &co, &res, det ? &d1 : NULL);
+    bool same = true;
+    if (ok && det) {
+        ok = ref_check_backward(fwd, bwd, rc->r, sh, &co, &res2, &d2);
+        same = ok && same_grads(d1, d2);
+        ok = ok && same;
+    }
+    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, det ? " det" : "", res.msg,
+           det ? (same ? "; two runs bit-identical" : "; two runs DIFFER") : "");
+    ref_bwd_data_free(d1);
+    ref_bwd_data_free(d2);
+    attnc_kernel_destroy(fwd);
+    attnc_kernel_destroy(bwd);
+    return ok;
+}
+
+static void test_cases(void **state)
+{
+    (void)state;
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    int fails = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const bcase *c = &cases[i];
+        if (small() && i != 0 && i != 2 && i != 5 && i != 9 && i != 10)
+            continue;
+        char text[1024], label[128];
+        snprintf(text, sizeof text, c->text, c->dt, c->D);
+        attnc_recipe *rc;
+        if (attnc_recipe_from_text(&rc, ctx, c->name, text, strlen(text))) {
+            printf("[FAIL] %s: recipe: %s\n", c->name, attnc_context_errmsg(ctx));
+            fails++;
+            continue;
+        }
+        snprintf(label, sizeof label, "%s %s D=%d", c->name, c->dt, c->D);
+        for (int det = 0; det < 2; det++)
+            fails += !run_mode(ctx, rc, label, &c->sh, det, 9100 + i);
+        attnc_recipe_destroy(rc);
+    }
+    attnc_context_destroy(ctx);
+    assert_int_equal(fails, 0);
+}
+
+/* ---- every shipped recipe ---- */
+
+static int shipped(attnc_context *ctx, const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/recipes/%s", test_source_dir(), file);
+    attnc_recipe *rc;
+    if (attnc_recipe_from_file(&rc, ctx, path)) {
+        printf("[FAIL] %s: %s\n", file, attnc_context_errmsg(ctx));
+        return 1;
+    }
+    int fails = 0;
+    if (rc->r->family == FAMILY_SOFTMAX) {
+        attnc_kernel *fwd, *bwd;
+        attnc_status st = build(ctx, rc, 0, &fwd, &bwd);
+        if (st == ATTNC_ERR_UNSUPPORTED && strstr(attnc_context_errmsg(ctx), "param '")) {
+            printf("[PASS] %s: refused: %s\n", file, attnc_context_errmsg(ctx));
+        } else {
+            attnc_kernel_destroy(fwd);
+            attnc_kernel_destroy(bwd);
+            ref_shape sh;
+            ref_default_shape(rc->r, &sh);
+            fails += !run_mode(ctx, rc, file, &sh, false, 9500);
+        }
+    }
+    attnc_recipe_destroy(rc);
+    return fails;
+}
+
+static void test_shipped(void **state)
+{
+    (void)state;
+    if (small())
+        return;
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    DIR *d = test_opendir_recipes();
+    assert_non_null(d);
+    int fails = 0;
+    const char *only = getenv("ATTNC_TEST_RECIPE");
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && !strcmp(e->d_name + len - 5, ".attn") && (!only || strstr(e->d_name, only)))
+            fails += shipped(ctx, e->d_name);
+    }
+    closedir(d);
+    attnc_context_destroy(ctx);
+    assert_int_equal(fails, 0);
+}
+
+int main(void)
+{
+    if (!gpu_available())
+        return 0;
+    sb_init(&dev_err);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases), cmocka_unit_test(test_shipped)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
