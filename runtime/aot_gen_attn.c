@@ -256,6 +256,8 @@ static void put_nonempty(const aot_spec *s, strbuf *c)
     const aot_attn *t = &s->attn;
     const char *n = s->name;
     for (int i = t->first_extra; i < t->nsizes; i++) {
+        if (t->zero_ok[i])
+            continue;
         sb_printf(c, "    if (sz[%d] == 0)\n", i);
         open_fail(s, c, "        ");
         sb_puts(c, "size '");

@@ -95,6 +95,7 @@ static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info 
         t->size_name[s] = label ? r->grid_names[d] : r->sizes[s].name ? r->sizes[s].name : size_id_name((size_id)s);
         t->named[s] = (s >= SZ_GRID0 && s < SZ_GRID0 + r->grid_ndim) || (s >= SZ_EXTRA0 && s < r->nsizes);
         t->fixed[s] = r->sizes[s].fixed;
+        t->zero_ok[s] = r->sizes[s].zero_ok;
         t->limit[s] = size_limit((size_id)s);
     }
     t->grid_ndim = r->grid_ndim;

@@ -262,7 +262,7 @@ static attnc_status check_nonempty_sizes(vctx *v)
 {
     const recipe *r = v->k->r;
     for (int s = SZ_EXTRA0; s < r->nsizes; s++)
-        if (v->p->sizes[s] == 0)
+        if (v->p->sizes[s] == 0 && !r->sizes[s].zero_ok)
             return FAIL(v, "size '%s' is 0 but the launch is not empty (only a launch with batch, heads or tokens 0 "
                            "may have zero sizes)",
                         r->sizes[s].name ? r->sizes[s].name : "?");

@@ -190,6 +190,36 @@ typedef struct attnc_build_options {
  * fastest path is not deterministic (the future CUDA backward: atomics). */
 #define ATTNC_BUILD_DETERMINISTIC 0x1u
 
+/* A forward kernel at global coordinates (attnc_build_options.flags): it
+ * computes one block of a larger attention — its q, k, v, o and lse are
+ * slices of the whole problem's — and evaluates the mask, the score and
+ * every param index where those tokens lie in the whole problem, so a
+ * causal, windowed, document or neighborhood mask stays right for any
+ * block. It takes these sizes besides the recipe's (attnc_args_set_size):
+ *   "q_offset", "k_offset"  where the block's first query / key lies: a
+ *       token index for a sequence, a row of the outermost grid dim for a
+ *       token grid (always taken);
+ *   sequences: "tokens_global" (and "kv_tokens_global" for a cross-attention
+ *       recipe) the whole problem's token counts, taken when the mask,
+ *       score or a param shape reads them; k and v may have any number of
+ *       tokens (a key range), so the key range [k_begin, k_end) of a
+ *       sequence is k and v offset by k_begin tokens, shape k_end - k_begin,
+ *       and k_offset = k_begin;
+ *   grids: "<outer>_global" (e.g. "T_global" for grid(time: T, ...)) the
+ *       whole grid's outermost extent; the block's q and k share their
+ *       extents (the launch's grid sizes), and key rows at or past
+ *       <outer>_global are masked, so slabs may be padded to equal rows;
+ *   "head_offset" the block's first head (when the mask or score reads the
+ *       head), "heads_global" (when they or a param shape read heads).
+ * Params are the whole problem's (a doc id table over all tokens). Param
+ * dims named tokens/heads/the outer grid extent take the global sizes.
+ * Neighborhood windows are not compared with the block's extents (the
+ * whole problem's caller does that). Softmax family only (linear attention
+ * fails with ATTNC_ERR_UNSUPPORTED); forward kernels only. A size the
+ * recipe already names the same way, or more than 8 extra sizes in all,
+ * fail with ATTNC_ERR_UNSUPPORTED. attnc_kernel_arg_info lists the sizes. */
+#define ATTNC_BUILD_GLOBAL_COORDS 0x2u
+
 /* Compiles a recipe for a backend. options may be NULL (CPU, recipe tiling).
  * The kernel does not reference the recipe afterwards. */
 ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx, const attnc_recipe *r,
@@ -308,6 +338,41 @@ ATTNC_API void attnc_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
 ATTNC_API void attnc_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 ATTNC_API void attnc_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 ATTNC_API void attnc_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+
+/* ---- Programs of kernels (runtime/program_split.c; docs/runtime.md) ----
+ *
+ * A program computes one forward attention with several kernels and a
+ * workspace it owns. attnc_program_build_kv_split: `kv_splits` (1..64)
+ * contiguous key ranges, one launch each of the recipe's forward kernel
+ * built with ATTNC_BUILD_GLOBAL_COORDS (so masks see global key
+ * positions), writing partial (O, LSE) into the workspace, then the
+ * LSE-merge kernel, which writes o and lse exactly as one forward launch
+ * would (O = sum_i exp(LSE_i - LSE) O_i, LSE = log sum_i exp(LSE_i); a range
+ * with no kept key has LSE -inf and adds nothing; a row with no kept key at
+ * all gets O = 0, LSE = -inf; NaN rows stay NaN). Partial outputs are kept
+ * in q's dtype, so results match one launch within that dtype's rounding,
+ * not bit for bit. Token sequences only (a token grid: attnc_cp_*).
+ *
+ * Args come from attnc_program_args_create and are set as for the plain
+ * forward kernel (q, k, v, o, optional lse, params, the recipe's sizes);
+ * the program sets q_offset, k_offset and the global sizes itself. The
+ * whole launch is validated before any kernel runs. Workspace: kv_splits x
+ * (batch*heads*tokens*(head_dim_v * sizeof(q's dtype) + 4)) bytes, host
+ * memory from the context's allocator or device memory (cuMemAlloc), kept
+ * until the program is destroyed and grown when a launch needs more.
+ * CUDA launches are asynchronous on `stream`; two launches of one program
+ * must not overlap (they share the workspace). */
+#define ATTNC_PROGRAM_MAX_SPLITS 64
+typedef struct attnc_program attnc_program;
+ATTNC_API attnc_status attnc_program_build_kv_split(attnc_program **out, attnc_context *ctx, const attnc_recipe *r,
+                                                    int kv_splits, const attnc_build_options *options);
+ATTNC_API void attnc_program_destroy(attnc_program *p);
+ATTNC_API attnc_status attnc_program_args_create(attnc_args **out, const attnc_program *p);
+ATTNC_API attnc_status attnc_program_launch(attnc_program *p, const attnc_args *a, void *stream);
+/* The message of the program's last failed launch, or its forward kernel's. */
+ATTNC_API const char *attnc_program_errmsg(const attnc_program *p);
+/* The program's global-coordinates forward kernel (owned by the program). */
+ATTNC_API const attnc_kernel *attnc_program_kernel(const attnc_program *p);
 
 /* ---- Introspection: a kernel's argument list (runtime/api_introspect.c) ----
  *
