@@ -37,6 +37,7 @@ attnc_status pm_copy2d(pmem *m, void *dst, size_t dpitch, const void *src, size_
 typedef struct pblock {
     int64_t q_offset, k_offset, head_offset;
     int64_t tokens, kv_tokens, heads, grid0; /* global extents */
+    int64_t rows; /* > 0: the block's outer grid extent (a padded slab), else the args' */
 } pblock;
 
 /* Launches global kernel k with base's params and sizes, these tensor views

@@ -123,6 +123,8 @@ static attnc_status make_args(attnc_kernel *k, const attnc_args *base, const att
     set_size(a, "kv_tokens_global", b->kv_tokens);
     set_size(a, "heads_global", b->heads);
     set_grid0(a, b);
+    if (b->rows > 0)
+        a->sizes[SZ_GRID0] = b->rows;
     *out = a;
     return ATTNC_OK;
 }

@@ -126,7 +126,7 @@ static attnc_status validate_whole(attnc_program *p, const attnc_args *a)
                     "recipe is not cross-attention");
     const attnc_tensor *views[5] = {q, k, &a->tensors[ARG_V], &a->tensors[ARG_O],
                                     a->tensor_set[ARG_LSE] ? &a->tensors[ARG_LSE] : NULL};
-    pblock b = {0, 0, 0, q->shape[2], k->shape[2], q->shape[1], 0};
+    pblock b = {0, 0, 0, q->shape[2], k->shape[2], q->shape[1], 0, 0};
     attnc_status st = prog_validate_part(p->fwd, a, views, &b);
     return st ? perr(p, st, attnc_kernel_errmsg(p->fwd)) : ATTNC_OK;
 }
@@ -159,7 +159,7 @@ attnc_status attnc_program_launch(attnc_program *p, const attnc_args *a, void *s
         attnc_tensor po = prog_dense(o->dtype, (char *)p->ws + part * (size_t)s, 4, shp);
         attnc_tensor pl = prog_dense(ATTNC_F32, (char *)p->ws + lse_at + lpart * (size_t)s, 3, shp);
         const attnc_tensor *views[5] = {q, &ks, &vs, &po, &pl};
-        pblock b = {0, kb, 0, T, N, H, 0};
+        pblock b = {0, kb, 0, T, N, H, 0, 0};
         if ((st = prog_launch_part(p->fwd, a, views, &b, stream)))
             return st;
     }

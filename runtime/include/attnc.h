@@ -374,6 +374,84 @@ ATTNC_API const char *attnc_program_errmsg(const attnc_program *p);
 /* The program's global-coordinates forward kernel (owned by the program). */
 ATTNC_API const attnc_kernel *attnc_program_kernel(const attnc_program *p);
 
+/* ---- Context parallelism (runtime/program_cp*.c; docs/runtime.md) ----
+ *
+ * One forward attention over a sequence (or token grid) sharded across R
+ * ranks, each a GPU of one NCCL communicator, or all simulated in this
+ * process on one device. Schedules (attnc_cp_kind):
+ *  - RING: the sharded axis (tokens; for a token grid the rows of its
+ *    outermost dim, cut into slabs of equal rows, the last padded) in R
+ *    contiguous segments, rank r holding segment r. Each rank visits the
+ *    ranks' K/V blocks in ring order (its own, then r-1, r-2, ...); a
+ *    (query segment, key block) pair that mask analysis proves empty over
+ *    the whole problem's boxes is skipped (a causal rank never computes
+ *    later ranks' blocks; a neighborhood rank only its halo neighbours'),
+ *    the others are launches of the recipe's forward kernel at global
+ *    coordinates (ATTNC_BUILD_GLOBAL_COORDS) into partial (O, LSE), merged
+ *    with the LSE-merge kernel (attnc_program_*).
+ *  - ZIGZAG: the same over 2R segments, rank r holding segments r and
+ *    2R-1-r, which balances causal work.
+ *  - ULYSSES: all-to-all from sequence shards to head groups (rank r gets
+ *    heads [r H/R, (r+1) H/R) and kv heads likewise, every token), one
+ *    launch with head_offset, all-to-all back. heads and kv_heads must be
+ *    multiples of R.
+ * Results equal one launch within q's dtype rounding (partials are kept in
+ * that dtype). Rows with no kept key get O = 0, LSE = -inf as always.
+ *
+ * attnc_cp_launch_simulated runs every rank in this process on one device
+ * (the CPU, or the current GPU for ATTNC_BACKEND_CUDA): args as for the
+ * plain forward kernel over the WHOLE problem (attnc_cp_args_create; the
+ * plan sets offsets and global sizes), the same schedule and merges, with
+ * blocks copied (memcpy / cuMemcpy2DAsync) where NCCL would send them. The
+ * head dim of q, k, v and o must be contiguous (stride 1). It allocates a
+ * workspace per launch (dense copies of one rank's q segment, one received
+ * K/V block, 2R partials; Ulysses: one head group's q, k, v, o) and, on
+ * CUDA, waits for the stream before freeing it.
+ *
+ * attnc_cp_launch is the multi-GPU path: options.nccl_comm is this rank's
+ * ncclComm_t (options.rank its rank), the args hold this rank's shard
+ * (RING: segment `rank` of q, k, v, o, lse; sizes as for the whole
+ * problem's kernel), and K/V blocks travel by ncclSend/ncclRecv on
+ * `stream`. libnccl.so.2 is opened with dlopen at plan creation (no link
+ * dependency); without it attnc_cp_plan_create fails with
+ * ATTNC_ERR_NO_DRIVER. attnc sets NCCL_NVLS_ENABLE=0 in the environment
+ * when it is unset (NVLink multicast off) before opening NCCL — a
+ * communicator created earlier keeps the setting it was created with, so
+ * set it yourself (or create the plan first); attnc never creates
+ * multicast objects. Only RING runs over NCCL today (others:
+ * ATTNC_ERR_UNSUPPORTED). */
+typedef enum attnc_cp_kind {
+    ATTNC_CP_RING = 0,
+    ATTNC_CP_ZIGZAG = 1,
+    ATTNC_CP_ULYSSES = 2,
+} attnc_cp_kind;
+
+#define ATTNC_CP_MAX_RANKS 64
+#define ATTNC_CP_OPTIONS_VERSION 1
+typedef struct attnc_cp_options {
+    int version;         /* ATTNC_CP_OPTIONS_VERSION */
+    attnc_cp_kind kind;
+    int ranks;           /* 1..ATTNC_CP_MAX_RANKS */
+    int rank;            /* this process's rank (NCCL only) */
+    void *nccl_comm;     /* ncclComm_t; NULL: simulated ranks only */
+} attnc_cp_options;
+#define ATTNC_CP_OPTIONS_INIT {ATTNC_CP_OPTIONS_VERSION, ATTNC_CP_RING, 1, 0, NULL}
+
+typedef struct attnc_cp_plan attnc_cp_plan;
+/* Builds the plan's kernels (forward at global coordinates, merge) for
+ * build->backend (NULL: CPU). */
+ATTNC_API attnc_status attnc_cp_plan_create(attnc_cp_plan **out, attnc_context *ctx, const attnc_recipe *r,
+                                            const attnc_build_options *build, const attnc_cp_options *options);
+ATTNC_API void attnc_cp_plan_destroy(attnc_cp_plan *p);
+ATTNC_API attnc_status attnc_cp_args_create(attnc_args **out, const attnc_cp_plan *p);
+ATTNC_API attnc_status attnc_cp_launch_simulated(attnc_cp_plan *p, const attnc_args *whole, void *stream);
+ATTNC_API attnc_status attnc_cp_launch(attnc_cp_plan *p, const attnc_args *local, void *stream);
+ATTNC_API const char *attnc_cp_errmsg(const attnc_cp_plan *p);
+/* The plan's forward kernel (owned by the plan). */
+ATTNC_API const attnc_kernel *attnc_cp_kernel(const attnc_cp_plan *p);
+/* Block pairs the last launch computed and skipped (over all ranks when simulated). */
+ATTNC_API void attnc_cp_last_stats(const attnc_cp_plan *p, int64_t *computed, int64_t *skipped);
+
 /* ---- Introspection: a kernel's argument list (runtime/api_introspect.c) ----
  *
  * What a binding (the Python package, a framework glue layer) needs to call a

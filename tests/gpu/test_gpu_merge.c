@@ -63,13 +63,14 @@ static const gcase seq_cases[] = {
 
 typedef struct runner {
     attnc_program *p;
+    attnc_cp_plan *cp;
 } runner;
 
 static attnc_status run_launch(void *user, attnc_kernel *k, attnc_args *a)
 {
     runner *r = user;
     (void)k;
-    return attnc_program_launch(r->p, a, NULL);
+    return r->p ? attnc_program_launch(r->p, a, NULL) : attnc_cp_launch_simulated(r->cp, a, NULL);
 }
 
 static bool check(const char *what, attnc_kernel *k, const recipe *r, const ref_shape *sh, runner *run, uint64_t seed)
@@ -81,7 +82,7 @@ static bool check(const char *what, attnc_kernel *k, const recipe *r, const ref_
     ref_check_result res;
     bool ok = ref_check_kernel(k, r, sh, &co, &res);
     printf("[%s] %s: %s %s %s\n", ok ? "PASS" : "FAIL", what, res.msg, sb_cstr(&err),
-           ok ? "" : attnc_program_errmsg(run->p));
+           ok ? "" : run->p ? attnc_program_errmsg(run->p) : attnc_cp_errmsg(run->cp));
     sb_free(&err);
     return ok;
 }
@@ -117,10 +118,63 @@ static void kv_split_on_gpu(void **state)
     assert_int_equal(failed, 0);
 }
 
+static const gcase cp_cases[] = {
+    {"dense", "input q, k, v : bf16 [batch, heads, tokens, 128]\n", {.batch = 2, .heads = 8, .tokens = 301}},
+    {"causal", "input q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n",
+     {.batch = 1, .heads = 8, .tokens = 1000, .bshd = true}},
+    {"window", "input q, k, v : f16 [batch, heads, tokens, 64]\nmask sliding_window(127, 0)\n",
+     {.batch = 1, .heads = 8, .tokens = 777}},
+    {"document", "input q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\n"
+                 "mask causal && document(doc)\n", {.batch = 2, .heads = 8, .tokens = 400}},
+    {"nbh3d", "input q, k, v : bf16 [batch, heads, tokens, 128]\ntokens grid(time: T, y: H, x: W)\n"
+              "mask neighborhood(window: (3, 7, 7), causal: (true, false, false))\n",
+     {.batch = 1, .heads = 8, .grid = {13, 12, 17}}},
+};
+
+/* Simulated ranks on this one GPU: ring, zigzag and Ulysses over 2, 4, 8 ranks. */
+static void cp_on_gpu(void **state)
+{
+    (void)state;
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    static const char *const kinds[] = {"ring", "zigzag", "ulysses"};
+    int failed = 0;
+    for (size_t i = 0; i < sizeof cp_cases / sizeof cp_cases[0]; i++)
+        for (int kind = 0; kind < 3; kind++)
+            for (int R = 2; R <= 8; R *= 2) {
+                const gcase *c = &cp_cases[i];
+                char text[1024], what[128];
+                snprintf(text, sizeof text, "recipe %s\n%s", c->name, c->text);
+                attnc_recipe *rc = NULL;
+                attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+                o.backend = ATTNC_BACKEND_CUDA;
+                attnc_cp_options co = ATTNC_CP_OPTIONS_INIT;
+                co.kind = (attnc_cp_kind)kind;
+                co.ranks = R;
+                runner run = {0};
+                if (attnc_recipe_from_text(&rc, ctx, c->name, text, strlen(text)) ||
+                    attnc_cp_plan_create(&run.cp, ctx, rc, &o, &co)) {
+                    printf("[FAIL] %s: %s\n", c->name, attnc_context_errmsg(ctx));
+                    failed++;
+                } else {
+                    int64_t computed, skipped;
+                    snprintf(what, sizeof what, "cp %s %s R=%d", c->name, kinds[kind], R);
+                    failed += !check(what, (attnc_kernel *)attnc_cp_kernel(run.cp), attnc_recipe_typed(rc), &c->shape,
+                                     &run, 1000 + 100 * i + 10 * (uint64_t)kind + (uint64_t)R);
+                    attnc_cp_last_stats(run.cp, &computed, &skipped);
+                    printf("       blocks computed %lld skipped %lld\n", (long long)computed, (long long)skipped);
+                }
+                attnc_cp_plan_destroy(run.cp);
+                attnc_recipe_destroy(rc);
+            }
+    attnc_context_destroy(ctx);
+    assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
     if (!gpu_available())
         return 0;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(kv_split_on_gpu)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(kv_split_on_gpu), cmocka_unit_test(cp_on_gpu)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

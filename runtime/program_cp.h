@@ -1,0 +1,59 @@
+/*
+ * program_cp.h — context parallelism's internals (program_cp*.c,
+ * program_nccl.c): the plan, the whole problem of a launch, segments of
+ * the sharded axis, and the schedules.
+ */
+#ifndef ATTNC_RUNTIME_PROGRAM_CP_H
+#define ATTNC_RUNTIME_PROGRAM_CP_H
+
+#include "../passes/mask_analysis.h"
+#include "program.h"
+
+struct attnc_cp_plan {
+    attnc_context *ctx;
+    attnc_cp_options o;
+    attnc_kernel *fwd; /* ATTNC_BUILD_GLOBAL_COORDS */
+    arena arena;
+    recipe *orig;      /* the recipe as written: mask analysis of the whole problem */
+    mask_info mi;
+    bool mi_ok;
+    pmerge merge;
+    pmem mem;
+    int64_t computed, skipped; /* block pairs of the last launch */
+    void *nccl;                /* program_nccl.c's state */
+    char errmsg[ERRMSG_CAP];
+};
+
+/* The whole problem of a launch (simulated) or this rank's (NCCL). */
+typedef struct cp_whole_t {
+    const attnc_args *a;
+    const attnc_tensor *t[5]; /* q, k, v, o, lse (NULL when unset) */
+    int64_t B, H, KH, T, D, Dv;
+    int64_t axis, kaxis; /* extent of the sharded axis: tokens / kv tokens, or outer grid rows */
+    int64_t inner;       /* tokens per row of the sharded axis (1 for a sequence) */
+    int64_t sizes[SZ_MAX];
+} cp_whole_t;
+
+/* A segment of the sharded axis: real [lo, lo + len), padded to pad
+ * (rows for a grid, tokens for a sequence); t0/tlen/tpad in tokens. */
+typedef struct cp_seg {
+    int64_t lo, len, pad;
+    int64_t t0, tlen, tpad;
+} cp_seg;
+
+attnc_status cp_whole(attnc_cp_plan *p, const attnc_args *a, cp_whole_t *w);
+cp_seg cp_segment(const cp_whole_t *w, bool grid, bool kv, int s, int n);
+/* Segment s of rank r's own segments (ring: 1, zigzag: 2) of n = R or 2R. */
+int cp_rank_segments(const attnc_cp_plan *p, int r, int *segs);
+bool cp_pair_empty(const attnc_cp_plan *p, const cp_whole_t *w, const cp_seg *q, const cp_seg *k);
+attnc_status cp_copy_tokens(attnc_cp_plan *p, const attnc_tensor *t, bool to_dense, void *dense, int64_t h0,
+                            int64_t nh, int64_t pad, int64_t at, int64_t t0, int64_t len, strbuf *err);
+
+attnc_status cp_ring_sim(attnc_cp_plan *p, const cp_whole_t *w);    /* ring and zigzag */
+attnc_status cp_ulysses_sim(attnc_cp_plan *p, const cp_whole_t *w);
+
+/* NCCL (program_nccl.c): dlopen("libnccl.so.2") once; ATTNC_ERR_NO_DRIVER without it. */
+attnc_status nccl_open(attnc_cp_plan *p);
+void nccl_release(attnc_cp_plan *p);
+
+#endif

@@ -1,0 +1,175 @@
+/* program_nccl.c — context parallelism over NCCL (attnc_cp_launch): NCCL
+ * opened with dlopen("libnccl.so.2") once per process, never linked;
+ * NCCL_NVLS_ENABLE=0 put in the environment first when unset (NVLink
+ * multicast stays off; attnc never creates multicast objects).
+ *
+ * The ring: every rank holds an equal shard (segment `rank` of R; a grid:
+ * equal rows), so the whole problem is R times the shard and rank j's
+ * block starts at j x shard. The K/V block travels around the ring in two
+ * device buffers: at each step the rank sends the block it holds to rank+1
+ * and receives the next from rank-1 (ncclSend/ncclRecv in one group), and
+ * computes the partial of the block it holds unless mask analysis proves
+ * the pair empty; the partials are merged into the rank's o and lse. All on
+ * the caller's stream (communication is not yet overlapped with compute). */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+#include "cuda_module.h"
+#include "program_cp.h"
+
+typedef struct nccl_api {
+    int (*send)(const void *, size_t, int, int, void *, void *);
+    int (*recv)(void *, size_t, int, int, void *, void *);
+    int (*group_start)(void);
+    int (*group_end)(void);
+    const char *(*error)(int);
+} nccl_api;
+
+enum { NCCL_UINT8 = 1 }; /* ncclUint8 */
+
+static nccl_api api;
+static bool loaded;
+static once_flag once = ONCE_FLAG_INIT;
+
+static void load(void)
+{
+    setenv("NCCL_NVLS_ENABLE", "0", 0); /* 0: keep a value the user set */
+    void *h = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return;
+    api.send = (int (*)(const void *, size_t, int, int, void *, void *))dlsym(h, "ncclSend");
+    api.recv = (int (*)(void *, size_t, int, int, void *, void *))dlsym(h, "ncclRecv");
+    api.group_start = (int (*)(void))dlsym(h, "ncclGroupStart");
+    api.group_end = (int (*)(void))dlsym(h, "ncclGroupEnd");
+    api.error = (const char *(*)(int))dlsym(h, "ncclGetErrorString");
+    loaded = api.send && api.recv && api.group_start && api.group_end && api.error;
+}
+
+attnc_status nccl_open(attnc_cp_plan *p)
+{
+    call_once(&once, load);
+    if (!loaded)
+        return ctx_error(p->ctx, ATTNC_ERR_NO_DRIVER, "context parallelism over NCCL: libnccl.so.2 not found (or "
+                         "too old: no ncclSend/ncclRecv)");
+    if (!p->mem.gpu)
+        return ctx_error(p->ctx, ATTNC_ERR_UNSUPPORTED, "context parallelism over NCCL needs the CUDA backend");
+    p->nccl = &api;
+    return ATTNC_OK;
+}
+
+void nccl_release(attnc_cp_plan *p)
+{
+    p->nccl = NULL;
+}
+
+static attnc_status nccl_check(attnc_cp_plan *p, int r, const char *call)
+{
+    if (r == 0)
+        return ATTNC_OK;
+    snprintf(p->errmsg, sizeof p->errmsg, "%s: %s", call, api.error ? api.error(r) : "NCCL error");
+    return ATTNC_ERR_CUDA;
+}
+
+/* Sends cur (k then v, `bytes` each side) to rank+1, receives into nxt from rank-1. */
+static attnc_status pass_block(attnc_cp_plan *p, void *const cur[2], void *const nxt[2], const size_t bytes[2])
+{
+    int R = p->o.ranks, r = p->o.rank;
+    attnc_status st = nccl_check(p, api.group_start(), "ncclGroupStart");
+    for (int i = 0; i < 2 && !st; i++) {
+        st = nccl_check(p, api.send(cur[i], bytes[i], NCCL_UINT8, (r + 1) % R, p->o.nccl_comm, p->mem.stream), "ncclSend");
+        if (!st)
+            st = nccl_check(p, api.recv(nxt[i], bytes[i], NCCL_UINT8, (r - 1 + R) % R, p->o.nccl_comm, p->mem.stream),
+                            "ncclRecv");
+    }
+    attnc_status end = nccl_check(p, api.group_end(), "ncclGroupEnd");
+    return st ? st : end;
+}
+
+static attnc_status ring(attnc_cp_plan *p, cp_whole_t *w, void *ws, strbuf *err)
+{
+    int R = p->o.ranks, rank = p->o.rank;
+    bool grid = p->orig->grid_ndim > 0;
+    attnc_dtype dt = w->t[ARG_Q]->dtype;
+    size_t es = prog_esize(dt);
+    int64_t tl = w->T, kl = w->sizes[SZ_KV_TOKENS], rows = grid ? w->axis : 0; /* this rank's shard */
+    size_t bytes[2] = {(size_t)(w->B * w->KH * kl * w->D) * es, (size_t)(w->B * w->KH * kl * w->Dv) * es};
+    size_t part = (size_t)(w->B * w->H * tl * w->Dv) * es, lpart = (size_t)(w->B * w->H * tl) * 4;
+    char *c = ws;
+    void *buf[2][2] = {{c, c + bytes[0]}, {c + bytes[0] + bytes[1], c + 2 * bytes[0] + bytes[1]}};
+    char *po = c + 2 * (bytes[0] + bytes[1]), *pl = po + part * (size_t)R;
+    attnc_status st = cp_copy_tokens(p, w->t[ARG_K], true, buf[0][0], 0, w->KH, kl, 0, 0, kl, err);
+    if (!st)
+        st = cp_copy_tokens(p, w->t[ARG_V], true, buf[0][1], 0, w->KH, kl, 0, 0, kl, err);
+    cp_whole_t whole = *w; /* the whole problem, for the emptiness test */
+    whole.axis *= R, whole.kaxis *= R;
+    whole.sizes[SZ_TOKENS] *= R, whole.sizes[SZ_KV_TOKENS] *= R;
+    if (grid)
+        whole.sizes[SZ_GRID0] *= R;
+    cp_seg qs = cp_segment(&whole, grid, false, rank, R);
+    int np = 0;
+    for (int s = 0; s < R && !st; s++) {
+        int owner = (rank - s + R) % R, cur = s % 2;
+        if (s + 1 < R)
+            st = pass_block(p, buf[cur], buf[1 - cur], bytes);
+        cp_seg ks = cp_segment(&whole, grid, true, owner, R);
+        if (st || cp_pair_empty(p, &whole, &qs, &ks)) {
+            p->skipped += !st;
+            continue;
+        }
+        int64_t k4[4] = {w->B, w->KH, kl, w->D}, v4[4] = {w->B, w->KH, kl, w->Dv}, o4[4] = {w->B, w->H, tl, w->Dv};
+        attnc_tensor k = prog_dense(dt, buf[cur][0], 4, k4), v = prog_dense(dt, buf[cur][1], 4, v4);
+        attnc_tensor o = prog_dense(dt, po + part * (size_t)np, 4, o4), l = prog_dense(ATTNC_F32, pl + lpart * (size_t)np, 3, o4);
+        const attnc_tensor *views[5] = {w->t[ARG_Q], &k, &v, &o, &l};
+        pblock b = {qs.lo, ks.lo, 0, tl * R, kl * R, w->H, whole.axis, rows};
+        st = prog_launch_part(p->fwd, w->a, views, &b, p->mem.stream);
+        np++, p->computed++;
+    }
+    int64_t bhtd[4] = {w->B, w->H, tl, w->Dv};
+    if (!st)
+        st = pmerge_run(&p->merge, po, (const float *)pl, np, bhtd, w->t[ARG_O], w->t[ARG_LSE], p->mem.stream, err);
+    return st;
+}
+
+static attnc_status fail(attnc_cp_plan *p, attnc_status st, const char *msg)
+{
+    snprintf(p->errmsg, sizeof p->errmsg, "%s", msg);
+    return st;
+}
+
+attnc_status attnc_cp_launch(attnc_cp_plan *p, const attnc_args *a, void *stream)
+{
+    if (!p)
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    p->errmsg[0] = 0;
+    if (!p->nccl)
+        return fail(p, ATTNC_ERR_NO_DRIVER, "attnc_cp_launch: the plan has no NCCL communicator (options.nccl_comm); "
+                                            "use attnc_cp_launch_simulated");
+    if (p->o.kind != ATTNC_CP_RING)
+        return fail(p, ATTNC_ERR_UNSUPPORTED, "attnc_cp_launch: only the ring runs over NCCL so far");
+    if (!a || a->k != p->fwd)
+        return fail(p, ATTNC_ERR_INVALID_ARGUMENT, "attnc_cp_launch: args not made by attnc_cp_args_create");
+    cp_whole_t w;
+    attnc_status st = cp_whole(p, a, &w);
+    if (st)
+        return st;
+    p->mem.stream = stream;
+    p->computed = p->skipped = 0;
+    strbuf err;
+    sb_init(&err);
+    size_t es = prog_esize(w.t[ARG_Q]->dtype), kl = (size_t)w.sizes[SZ_KV_TOKENS];
+    size_t n = 2 * (size_t)(w.B * w.KH) * kl * (size_t)(w.D + w.Dv) * es +
+               (size_t)p->o.ranks * (size_t)(w.B * w.H * w.T) * ((size_t)w.Dv * es + 4);
+    void *ws = pm_alloc(&p->mem, n, &err);
+    st = ws ? ring(p, &w, ws, &err) : ATTNC_ERR_CUDA;
+    if (ws && !st)
+        st = cuda_synchronize(&err); /* the workspace is freed now */
+    if (ws)
+        pm_free(&p->mem, ws);
+    if (st && !p->errmsg[0])
+        snprintf(p->errmsg, sizeof p->errmsg, "%s", err.len ? sb_cstr(&err) : attnc_kernel_errmsg(p->fwd));
+    sb_free(&err);
+    return st;
+}
