@@ -88,6 +88,10 @@ typedef struct recipe {
     /* Rewritten to global coordinates (runtime/program_global.c): coordinates
      * read `+ q_offset`/`+ k_offset`, whole-problem sizes are launch sizes. */
     bool global_coords;
+    /* ... and then the size ids of q_offset, k_offset and of the whole
+     * problem's extent of the sharded axis (tokens, kv tokens, or outer grid
+     * rows) for queries and keys; -1 otherwise. */
+    int global_q_off, global_k_off, global_q_axis, global_kv_axis;
 
     /* Token grid: 0 dims for a plain sequence, else 1..3 named dims; token
      * t = ((z * Y) + y) * X + x for grid(z, y, x). Names as written. */

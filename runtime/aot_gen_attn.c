@@ -266,6 +266,23 @@ static void put_nonempty(const aot_spec *s, strbuf *c)
                    "sizes)");
         close_fail(c, "");
     }
+    for (int side = 0; side < 2; side++) { /* api_validate.c's check_global */
+        int off = t->global_off[side], ax = t->global_axis[side];
+        if (off < 0 || ax < 0)
+            continue;
+        if (t->grid_ndim > 0)
+            sb_printf(c, "    if (sz[%d] >= sz[%d])\n", off, ax);
+        else
+            sb_printf(c, "    if (sz[%d] + sz[%d] > sz[%d])\n", off, side ? SZ_KV_TOKENS : SZ_TOKENS, ax);
+        open_fail(s, c, "        ");
+        text(c, t->size_name[off]);
+        sb_puts(c, " = %lld lies past ");
+        text(c, t->size_name[ax]);
+        sb_puts(c, " = %lld");
+        char args[96];
+        snprintf(args, sizeof args, ", (long long)sz[%d], (long long)sz[%d]", off, ax);
+        close_fail(c, args);
+    }
     for (int i = 0; i < t->nwindows; i++) {
         int w = t->window_size[i];
         sb_printf(c, "    if (sz[%d] < %" PRId64 "LL)\n", w, t->window_span[i]);

@@ -19,6 +19,9 @@
 #include "api_internal.h"
 
 attnc_status recipe_globalize(arena *a, recipe *r, strbuf *err);
+/* The size a neighborhood window's dim d must fit in: the grid dim or
+ * tokens, or for a global kernel's sharded axis the whole problem's extent. */
+int recipe_window_size(const recipe *r, int d);
 
 /* Memory of a backend: host (the context's allocator) or device. */
 typedef struct pmem {

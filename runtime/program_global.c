@@ -198,12 +198,8 @@ static void add_sizes(gctx *g)
         snprintf(name, sizeof name, "%s_global", r->sizes[SZ_GRID0].name ? r->sizes[SZ_GRID0].name : "grid0");
         g->g0_g = add_size(g, name);
     } else {
-        bool kv = reads_size(r, SZ_KV_TOKENS);
-        if (reads_size(r, SZ_TOKENS) || (kv && !r->cross))
-            g->tok_g = add_size(g, "tokens_global");
-        g->kvtok_g = g->tok_g;
-        if (kv && r->cross)
-            g->kvtok_g = add_size(g, "kv_tokens_global");
+        g->tok_g = add_size(g, "tokens_global");
+        g->kvtok_g = r->cross ? add_size(g, "kv_tokens_global") : g->tok_g;
     }
     if (reads_head(r))
         g->head_off = add_offset(g, "head_offset");
@@ -272,9 +268,18 @@ attnc_status recipe_globalize(arena *a, recipe *r, strbuf *err)
     }
     r->mask = mask;
     r->score = rewrite(&g, r->score);
-    r->mask_surface = NULL; /* windows are checked against the whole problem by its caller */
+    r->global_q_off = g.q_off, r->global_k_off = g.k_off;
+    r->global_q_axis = r->grid_ndim > 0 ? g.g0_g : g.tok_g;
+    r->global_kv_axis = r->grid_ndim > 0 ? g.g0_g : g.kvtok_g;
     r->cross = r->cross || r->grid_ndim == 0; /* a key range has its own length */
     r->sizes[SZ_KV_TOKENS].used = r->cross;
     r->global_coords = true;
     return a->failed ? ATTNC_ERR_NOMEM : ATTNC_OK;
+}
+
+int recipe_window_size(const recipe *r, int d)
+{
+    if (r->global_coords && d == 0)
+        return r->global_q_axis; /* the window spans the whole problem */
+    return r->grid_ndim > 0 ? SZ_GRID0 + d : SZ_TOKENS;
 }

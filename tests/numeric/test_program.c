@@ -99,13 +99,67 @@ static bool misuse(attnc_context *ctx)
     return ok;
 }
 
+static attnc_status build_global(attnc_context *ctx, const char *text, attnc_recipe **rc, attnc_kernel **k)
+{
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.flags = ATTNC_BUILD_GLOBAL_COORDS;
+    attnc_status st = attnc_recipe_from_text(rc, ctx, "g", text, strlen(text));
+    return st ? st : attnc_kernel_build(k, ctx, *rc, &o);
+}
+
+static bool has_size(const attnc_kernel *k, const char *name)
+{
+    for (int i = 0; i < attnc_kernel_arg_count(k); i++) {
+        attnc_arg_info ai;
+        if (!attnc_kernel_arg_info(k, i, &ai) && ai.role == ATTNC_ARG_SIZE && !strcmp(ai.name, name))
+            return true;
+    }
+    return false;
+}
+
+/* A global kernel directly: its sizes, the block-inside-the-problem rule,
+ * recipes it refuses. */
+static bool global_kernel(attnc_context *ctx)
+{
+    attnc_recipe *rc = NULL;
+    attnc_kernel *k = NULL;
+    bool ok = !build_global(ctx, "recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nmask causal\n", &rc, &k);
+    ok = ok && has_size(k, "q_offset") && has_size(k, "k_offset") && has_size(k, "tokens_global") &&
+         !has_size(k, "head_offset");
+    uint16_t buf[64 * 8] = {0};
+    attnc_tensor t = {ATTNC_BF16, buf, 4, {1, 1, 8, 64}, {512, 512, 64, 1}};
+    attnc_args *a = NULL;
+    ok = ok && !attnc_args_create(&a, k) && !attnc_args_set_tensor(a, "q", &t) && !attnc_args_set_tensor(a, "k", &t) &&
+         !attnc_args_set_tensor(a, "v", &t) && !attnc_args_set_tensor(a, "o", &t);
+    ok = ok && !attnc_args_set_size(a, "q_offset", 0) && !attnc_args_set_size(a, "k_offset", 3) &&
+         !attnc_args_set_size(a, "tokens_global", 10);
+    ok = ok && attnc_launch(k, a, NULL) == ATTNC_ERR_INVALID_ARGUMENT && strstr(attnc_kernel_errmsg(k), "lies past");
+    ok = ok && !attnc_args_set_size(a, "k_offset", 2) && attnc_launch(k, a, NULL) == ATTNC_OK;
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(rc);
+    k = NULL, rc = NULL;
+    const char *lin = "recipe l\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nlinear {\n  causal\n"
+                      "  split block 64 intra quadratic inter state\n}\n";
+    ok = ok && build_global(ctx, lin, &rc, &k) == ATTNC_ERR_UNSUPPORTED && !k;
+    attnc_recipe_destroy(rc);
+    rc = NULL;
+    const char *clash = "recipe x\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nparam p : f32 [q_offset]\n"
+                        "score s + p[0]\n";
+    ok = ok && build_global(ctx, clash, &rc, &k) == ATTNC_ERR_UNSUPPORTED && !k &&
+         strstr(attnc_context_errmsg(ctx), "already has a size 'q_offset'");
+    attnc_recipe_destroy(rc);
+    printf("[%s] global kernel\n", ok ? "PASS" : "FAIL");
+    return ok;
+}
+
 int main(void)
 {
     attnc_context *ctx;
     if (attnc_context_create(&ctx, NULL))
         return 1;
     static const int splits[] = {1, 2, 3, 5};
-    int failed = !misuse(ctx);
+    int failed = !misuse(ctx) + !global_kernel(ctx);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int s = 0; s < 4; s++)
             for (int si = 0; si < 3; si++)
