@@ -200,24 +200,27 @@ typedef struct attnc_build_options {
  *       token index for a sequence, a row of the outermost grid dim for a
  *       token grid (always taken);
  *   sequences: "tokens_global" (and "kv_tokens_global" for a cross-attention
- *       recipe) the whole problem's token counts, taken when the mask,
- *       score or a param shape reads them; k and v may have any number of
- *       tokens (a key range), so the key range [k_begin, k_end) of a
- *       sequence is k and v offset by k_begin tokens, shape k_end - k_begin,
- *       and k_offset = k_begin;
+ *       recipe) the whole problem's token counts (always taken); k and v
+ *       may have any number of tokens (a key range), so the key range
+ *       [k_begin, k_end) of a sequence is k and v offset by k_begin tokens,
+ *       shape k_end - k_begin, and k_offset = k_begin; a launch needs
+ *       q_offset + tokens <= tokens_global and k_offset + kv_tokens <=
+ *       kv_tokens_global (tokens_global for self-attention);
  *   grids: "<outer>_global" (e.g. "T_global" for grid(time: T, ...)) the
  *       whole grid's outermost extent; the block's q and k share their
- *       extents (the launch's grid sizes), and key rows at or past
- *       <outer>_global are masked, so slabs may be padded to equal rows;
+ *       extents (the launch's grid sizes), key rows at or past
+ *       <outer>_global are masked, so slabs may be padded to equal rows; a
+ *       launch needs q_offset and k_offset < <outer>_global;
  *   "head_offset" the block's first head (when the mask or score reads the
  *       head), "heads_global" (when they or a param shape read heads).
- * Params are the whole problem's (a doc id table over all tokens). Param
- * dims named tokens/heads/the outer grid extent take the global sizes.
- * Neighborhood windows are not compared with the block's extents (the
- * whole problem's caller does that). Softmax family only (linear attention
- * fails with ATTNC_ERR_UNSUPPORTED); forward kernels only. A size the
- * recipe already names the same way, or more than 8 extra sizes in all,
- * fail with ATTNC_ERR_UNSUPPORTED. attnc_kernel_arg_info lists the sizes. */
+ * Params are the whole problem's (a doc id table over all tokens); param
+ * dims named tokens/heads/the outer grid extent take the global sizes, and
+ * neighborhood windows are checked against the whole problem's extents.
+ * The offsets may be 0 in a non-empty launch. Softmax family only (linear
+ * attention fails with ATTNC_ERR_UNSUPPORTED); forward kernels only. A size
+ * the recipe already names the same way, or more than 8 extra sizes in
+ * all, fail with ATTNC_ERR_UNSUPPORTED. attnc_kernel_arg_info lists the
+ * sizes. */
 #define ATTNC_BUILD_GLOBAL_COORDS 0x2u
 
 /* Compiles a recipe for a backend. options may be NULL (CPU, recipe tiling).
