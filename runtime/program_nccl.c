@@ -9,14 +9,18 @@
  * device buffers: at each step the rank sends the block it holds to rank+1
  * and receives the next from rank-1 (ncclSend/ncclRecv in one group), and
  * computes the partial of the block it holds unless mask analysis proves
- * the pair empty; the partials are merged into the rank's o and lse. All on
- * the caller's stream (communication is not yet overlapped with compute). */
+ * the pair empty; the partials are merged into the rank's o and lse.
+ * Communication runs on a stream of its own, overlapped with the partials
+ * on the caller's stream; two events order them: step s computes only
+ * after the block it holds has arrived (step s-1's transfer), and step
+ * s+1's transfer overwrites that buffer only after step s computed. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
 
+#include "cuda_driver.h"
 #include "cuda_module.h"
 #include "program_cp.h"
 
@@ -73,22 +77,65 @@ static attnc_status nccl_check(attnc_cp_plan *p, int r, const char *call)
     return ATTNC_ERR_CUDA;
 }
 
+/* The communication stream and the two events that order it with compute. */
+typedef struct ring_sync {
+    const cuda_api *cu;
+    CUstream main, comm;
+    CUevent computed, arrived;
+} ring_sync;
+
+static attnc_status sync_open(ring_sync *y, void *stream, strbuf *err)
+{
+    memset(y, 0, sizeof *y);
+    attnc_status st = cuda_api_get(&y->cu, err);
+    y->main = y->comm = (CUstream)stream;
+    if (!st && y->cu->cuStreamCreate)
+        st = cuda_check(y->cu, y->cu->cuStreamCreate(&y->comm, CU_STREAM_NON_BLOCKING), "cuStreamCreate", err);
+    if (!st)
+        st = cuda_check(y->cu, y->cu->cuEventCreate(&y->computed, CU_EVENT_DISABLE_TIMING), "cuEventCreate", err);
+    if (!st)
+        st = cuda_check(y->cu, y->cu->cuEventCreate(&y->arrived, CU_EVENT_DISABLE_TIMING), "cuEventCreate", err);
+    return st;
+}
+
+/* After the waits are enqueued: `from` records ev, `to` waits for it. */
+static attnc_status order(ring_sync *y, CUstream from, CUevent ev, CUstream to, strbuf *err)
+{
+    if (from == to)
+        return ATTNC_OK;
+    attnc_status st = cuda_check(y->cu, y->cu->cuEventRecord(ev, from), "cuEventRecord", err);
+    return st ? st : cuda_check(y->cu, y->cu->cuStreamWaitEvent(to, ev, 0), "cuStreamWaitEvent", err);
+}
+
+static void sync_close(ring_sync *y)
+{
+    if (!y->cu)
+        return;
+    if (y->comm != y->main && y->cu->cuStreamDestroy)
+        y->cu->cuStreamDestroy(y->comm);
+    if (y->computed)
+        y->cu->cuEventDestroy(y->computed);
+    if (y->arrived)
+        y->cu->cuEventDestroy(y->arrived);
+}
+
 /* Sends cur (k then v, `bytes` each side) to rank+1, receives into nxt from rank-1. */
-static attnc_status pass_block(attnc_cp_plan *p, void *const cur[2], void *const nxt[2], const size_t bytes[2])
+static attnc_status pass_block(attnc_cp_plan *p, void *const cur[2], void *const nxt[2], const size_t bytes[2],
+                               CUstream cs)
 {
     int R = p->o.ranks, r = p->o.rank;
     attnc_status st = nccl_check(p, api.group_start(), "ncclGroupStart");
     for (int i = 0; i < 2 && !st; i++) {
-        st = nccl_check(p, api.send(cur[i], bytes[i], NCCL_UINT8, (r + 1) % R, p->o.nccl_comm, p->mem.stream), "ncclSend");
+        st = nccl_check(p, api.send(cur[i], bytes[i], NCCL_UINT8, (r + 1) % R, p->o.nccl_comm, cs), "ncclSend");
         if (!st)
-            st = nccl_check(p, api.recv(nxt[i], bytes[i], NCCL_UINT8, (r - 1 + R) % R, p->o.nccl_comm, p->mem.stream),
+            st = nccl_check(p, api.recv(nxt[i], bytes[i], NCCL_UINT8, (r - 1 + R) % R, p->o.nccl_comm, cs),
                             "ncclRecv");
     }
     attnc_status end = nccl_check(p, api.group_end(), "ncclGroupEnd");
     return st ? st : end;
 }
 
-static attnc_status ring(attnc_cp_plan *p, cp_whole_t *w, void *ws, strbuf *err)
+static attnc_status ring(attnc_cp_plan *p, cp_whole_t *w, void *ws, ring_sync *y, strbuf *err)
 {
     int R = p->o.ranks, rank = p->o.rank;
     bool grid = p->orig->grid_ndim > 0;
@@ -110,13 +157,19 @@ static attnc_status ring(attnc_cp_plan *p, cp_whole_t *w, void *ws, strbuf *err)
         whole.sizes[SZ_GRID0] *= R;
     cp_seg qs = cp_segment(&whole, grid, false, rank, R);
     int np = 0;
+    if (!st) /* the local block is in buf[0] before the first send */
+        st = order(y, y->main, y->computed, y->comm, err);
     for (int s = 0; s < R && !st; s++) {
         int owner = (rank - s + R) % R, cur = s % 2;
-        if (s + 1 < R)
-            st = pass_block(p, buf[cur], buf[1 - cur], bytes);
+        if (s > 0) /* the block this step computes has arrived */
+            st = order(y, y->comm, y->arrived, y->main, err);
+        if (!st && s + 1 < R)
+            st = pass_block(p, buf[cur], buf[1 - cur], bytes, y->comm);
         cp_seg ks = cp_segment(&whole, grid, true, owner, R);
         if (st || cp_pair_empty(p, &whole, &qs, &ks)) {
             p->skipped += !st;
+            if (!st) /* nothing read buf[cur]: the next transfer may overwrite it */
+                st = order(y, y->main, y->computed, y->comm, err);
             continue;
         }
         int64_t k4[4] = {w->B, w->KH, kl, w->D}, v4[4] = {w->B, w->KH, kl, w->Dv}, o4[4] = {w->B, w->H, tl, w->Dv};
@@ -126,6 +179,8 @@ static attnc_status ring(attnc_cp_plan *p, cp_whole_t *w, void *ws, strbuf *err)
         pblock b = {qs.lo, ks.lo, 0, tl * R, kl * R, w->H, whole.axis, rows};
         st = prog_launch_part(p->fwd, w->a, views, &b, p->mem.stream);
         np++, p->computed++;
+        if (!st) /* the next transfer overwrites buf[cur] only after this partial read it */
+            st = order(y, y->main, y->computed, y->comm, err);
     }
     int64_t bhtd[4] = {w->B, w->H, tl, w->Dv};
     if (!st)
@@ -163,9 +218,15 @@ attnc_status attnc_cp_launch(attnc_cp_plan *p, const attnc_args *a, void *stream
     size_t n = 2 * (size_t)(w.B * w.KH) * kl * (size_t)(w.D + w.Dv) * es +
                (size_t)p->o.ranks * (size_t)(w.B * w.H * w.T) * ((size_t)w.Dv * es + 4);
     void *ws = pm_alloc(&p->mem, n, &err);
-    st = ws ? ring(p, &w, ws, &err) : ATTNC_ERR_CUDA;
-    if (ws && !st)
-        st = cuda_synchronize(&err); /* the workspace is freed now */
+    ring_sync y = {0};
+    st = ws ? sync_open(&y, stream, &err) : ATTNC_ERR_CUDA;
+    if (!st)
+        st = ring(p, &w, ws, &y, &err);
+    if (ws) { /* the workspace and the stream go now: wait for them even after an error */
+        attnc_status sy = cuda_synchronize(&err);
+        st = st ? st : sy;
+    }
+    sync_close(&y);
     if (ws)
         pm_free(&p->mem, ws);
     if (st && !p->errmsg[0])

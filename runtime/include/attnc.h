@@ -412,17 +412,21 @@ ATTNC_API const attnc_kernel *attnc_program_kernel(const attnc_program *p);
  * CUDA, waits for the stream before freeing it.
  *
  * attnc_cp_launch is the multi-GPU path: options.nccl_comm is this rank's
- * ncclComm_t (options.rank its rank), the args hold this rank's shard
- * (RING: segment `rank` of q, k, v, o, lse; sizes as for the whole
- * problem's kernel), and K/V blocks travel by ncclSend/ncclRecv on
- * `stream`. libnccl.so.2 is opened with dlopen at plan creation (no link
- * dependency); without it attnc_cp_plan_create fails with
- * ATTNC_ERR_NO_DRIVER. attnc sets NCCL_NVLS_ENABLE=0 in the environment
- * when it is unset (NVLink multicast off) before opening NCCL — a
- * communicator created earlier keeps the setting it was created with, so
- * set it yourself (or create the plan first); attnc never creates
- * multicast objects. Only RING runs over NCCL today (others:
- * ATTNC_ERR_UNSUPPORTED). */
+ * ncclComm_t (options.rank its rank) and the args hold this rank's shard:
+ * segment `rank` of q, k, v, o and lse, every rank holding the same number
+ * of tokens (a token grid: the same number of outer rows, set as the
+ * outer grid size; the other grid sizes as for the whole grid). K/V blocks
+ * travel by ncclSend/ncclRecv on a communication stream of the launch,
+ * overlapped with the partials on `stream`; the call returns when the
+ * rank's o and lse are written (it waits for the device). libnccl.so.2 is
+ * opened with dlopen at plan creation (no link dependency); without it
+ * attnc_cp_plan_create fails with ATTNC_ERR_NO_DRIVER, and with the CPU
+ * backend with ATTNC_ERR_UNSUPPORTED. attnc sets NCCL_NVLS_ENABLE=0 in the
+ * environment when it is unset (NVLink multicast off) before opening NCCL;
+ * a communicator created earlier keeps the setting it was created with, so
+ * set it yourself (or create the plan first). attnc never creates
+ * multicast objects. Only RING runs over NCCL today (ZIGZAG, ULYSSES:
+ * ATTNC_ERR_UNSUPPORTED); this path has not yet run on several GPUs. */
 typedef enum attnc_cp_kind {
     ATTNC_CP_RING = 0,
     ATTNC_CP_ZIGZAG = 1,
