@@ -126,8 +126,9 @@ void attnc_cp_last_stats(const attnc_cp_plan *p, int64_t *computed, int64_t *ski
 
 /* ---- the whole problem and its segments ---- */
 
-/* Reads the whole launch (validated first as one block at offset 0). */
-attnc_status cp_whole(attnc_cp_plan *p, const attnc_args *a, cp_whole_t *w)
+/* Reads a launch, validated first as one block at offset 0 of a problem
+ * `shards` times as long (1: the whole problem; R: a rank's shard). */
+attnc_status cp_whole(attnc_cp_plan *p, const attnc_args *a, int shards, cp_whole_t *w)
 {
     memset(w, 0, sizeof *w);
     for (int i = ARG_Q; i <= ARG_O; i++)
@@ -145,7 +146,7 @@ attnc_status cp_whole(attnc_cp_plan *p, const attnc_args *a, cp_whole_t *w)
         w->inner *= a->sizes[SZ_GRID0 + d];
     w->axis = r->grid_ndim > 0 ? a->sizes[SZ_GRID0] : q->shape[2];
     w->kaxis = r->grid_ndim > 0 ? w->axis : k->shape[2];
-    pblock b = {0, 0, 0, q->shape[2], k->shape[2], q->shape[1], w->axis, 0};
+    pblock b = {0, 0, 0, q->shape[2] * shards, k->shape[2] * shards, q->shape[1], w->axis * shards, 0};
     attnc_status st = prog_validate_part(p->fwd, a, w->t, &b);
     if (st)
         return cperr(p, st, "%s", attnc_kernel_errmsg(p->fwd));
@@ -240,7 +241,7 @@ attnc_status attnc_cp_launch_simulated(attnc_cp_plan *p, const attnc_args *a, vo
         return cperr(p, ATTNC_ERR_INVALID_ARGUMENT, "attnc_cp_launch_simulated: args not made by attnc_cp_args_create%s",
                      NULL);
     cp_whole_t w;
-    attnc_status st = cp_whole(p, a, &w);
+    attnc_status st = cp_whole(p, a, 1, &w);
     if (st)
         return st;
     p->mem.stream = stream;

@@ -41,7 +41,7 @@ typedef struct cp_seg {
     int64_t t0, tlen, tpad;
 } cp_seg;
 
-attnc_status cp_whole(attnc_cp_plan *p, const attnc_args *a, cp_whole_t *w);
+attnc_status cp_whole(attnc_cp_plan *p, const attnc_args *a, int shards, cp_whole_t *w);
 cp_seg cp_segment(const cp_whole_t *w, bool grid, bool kv, int s, int n);
 /* Segment s of rank r's own segments (ring: 1, zigzag: 2) of n = R or 2R. */
 int cp_rank_segments(const attnc_cp_plan *p, int r, int *segs);
@@ -51,6 +51,17 @@ attnc_status cp_copy_tokens(attnc_cp_plan *p, const attnc_tensor *t, bool to_den
 
 attnc_status cp_ring_sim(attnc_cp_plan *p, const cp_whole_t *w);    /* ring and zigzag */
 attnc_status cp_ulysses_sim(attnc_cp_plan *p, const cp_whole_t *w);
+
+/* How a ring's K/V blocks move (program_cp_ring.c): at step s (0 <= s <
+ * R-1) rank `rank` sends the block in cur (k, v: bytes[0], bytes[1]) to
+ * rank+1 and receives rank-1's into nxt, on stream cs. */
+typedef struct cp_transport {
+    attnc_status (*pass)(void *user, attnc_cp_plan *p, int rank, int step, void *const cur[2], void *const nxt[2],
+                         const size_t bytes[2], void *cs, strbuf *err);
+    void *user;
+} cp_transport;
+/* Rank `rank`'s part of a ring or zigzag: a holds its shard (attnc_cp_launch). */
+attnc_status cp_ring_rank(attnc_cp_plan *p, const attnc_args *a, int rank, const cp_transport *tr, void *stream);
 
 /* NCCL (program_nccl.c): dlopen("libnccl.so.2") once; ATTNC_ERR_NO_DRIVER without it. */
 attnc_status nccl_open(attnc_cp_plan *p);

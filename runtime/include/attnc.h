@@ -412,8 +412,8 @@ ATTNC_API const attnc_kernel *attnc_program_kernel(const attnc_program *p);
  * CUDA, waits for the stream before freeing it.
  *
  * attnc_cp_launch is the multi-GPU path: options.nccl_comm is this rank's
- * ncclComm_t (options.rank its rank) and the args hold this rank's shard:
- * segment `rank` of q, k, v, o and lse, every rank holding the same number
+ * ncclComm_t (options.rank its rank) and the args hold this rank's shard
+ * of q, k, v, o and lse (params: the whole problem's), every rank holding the same number
  * of tokens (a token grid: the same number of outer rows, set as the
  * outer grid size; the other grid sizes as for the whole grid). K/V blocks
  * travel by ncclSend/ncclRecv on a communication stream of the launch,
@@ -425,8 +425,11 @@ ATTNC_API const attnc_kernel *attnc_program_kernel(const attnc_program *p);
  * environment when it is unset (NVLink multicast off) before opening NCCL;
  * a communicator created earlier keeps the setting it was created with, so
  * set it yourself (or create the plan first). attnc never creates
- * multicast objects. Only RING runs over NCCL today (ZIGZAG, ULYSSES:
- * ATTNC_ERR_UNSUPPORTED); this path has not yet run on several GPUs. */
+ * multicast objects. RING and ZIGZAG run over NCCL (a zigzag shard is
+ * segments rank and 2R-1-rank, concatenated, of equal length); ULYSSES
+ * returns ATTNC_ERR_UNSUPPORTED there for now. The per-rank schedule is
+ * tested on the CPU with a loopback transport; the NCCL transport itself
+ * has not yet run on several GPUs. */
 typedef enum attnc_cp_kind {
     ATTNC_CP_RING = 0,
     ATTNC_CP_ZIGZAG = 1,
