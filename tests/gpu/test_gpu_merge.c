@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "cp_loopback.h"
 #include "gpu_case.h"
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
@@ -64,13 +65,16 @@ static const gcase seq_cases[] = {
 typedef struct runner {
     attnc_program *p;
     attnc_cp_plan *cp;
+    bool per_rank; /* cp: attnc_cp_launch's per-rank ring over a loopback transport */
 } runner;
 
 static attnc_status run_launch(void *user, attnc_kernel *k, attnc_args *a)
 {
     runner *r = user;
     (void)k;
-    return r->p ? attnc_program_launch(r->p, a, NULL) : attnc_cp_launch_simulated(r->cp, a, NULL);
+    if (r->p)
+        return attnc_program_launch(r->p, a, NULL);
+    return r->per_rank ? cp_loopback_launch(r->cp, a) : attnc_cp_launch_simulated(r->cp, a, NULL);
 }
 
 static bool check(const char *what, attnc_kernel *k, const recipe *r, const ref_shape *sh, runner *run, uint64_t seed)
@@ -131,18 +135,34 @@ static const gcase cp_cases[] = {
      {.batch = 1, .heads = 8, .grid = {13, 12, 17}}},
 };
 
-/* Simulated ranks on this one GPU: ring, zigzag and Ulysses over 2, 4, 8 ranks. */
-static void cp_on_gpu(void **state)
+/* The same recipes on shapes whose tokens (grid: outer rows) split into 16 equal segments. */
+static const gcase even_cases[] = {
+    {"dense", "input q, k, v : bf16 [batch, heads, tokens, 128]\n", {.batch = 2, .heads = 8, .tokens = 320}},
+    {"causal", "input q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n",
+     {.batch = 1, .heads = 8, .tokens = 1024, .bshd = true}},
+    {"window", "input q, k, v : f16 [batch, heads, tokens, 64]\nmask sliding_window(127, 0)\n",
+     {.batch = 1, .heads = 8, .tokens = 800}},
+    {"document", "input q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\n"
+                 "mask causal && document(doc)\n", {.batch = 2, .heads = 8, .tokens = 400}},
+    {"nbh3d", "input q, k, v : bf16 [batch, heads, tokens, 128]\ntokens grid(time: T, y: H, x: W)\n"
+              "mask neighborhood(window: (3, 7, 7), causal: (true, false, false))\n",
+     {.batch = 1, .heads = 8, .grid = {16, 12, 17}}},
+};
+
+/* Simulated ranks on this one GPU: ring, zigzag and Ulysses over 2, 4, 8
+ * ranks; then the per-rank ring of attnc_cp_launch (the NCCL path's code:
+ * transfers on their own stream, ordered by events) over a loopback
+ * transport, ring and zigzag, on shapes that split evenly. */
+static void cp_on_gpu_kinds(bool per_rank)
 {
-    (void)state;
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     static const char *const kinds[] = {"ring", "zigzag", "ulysses"};
     int failed = 0;
     for (size_t i = 0; i < sizeof cp_cases / sizeof cp_cases[0]; i++)
-        for (int kind = 0; kind < 3; kind++)
+        for (int kind = 0; kind < (per_rank ? 2 : 3); kind++)
             for (int R = 2; R <= 8; R *= 2) {
-                const gcase *c = &cp_cases[i];
+                const gcase *c = per_rank ? &even_cases[i] : &cp_cases[i];
                 char text[1024], what[128];
                 snprintf(text, sizeof text, "recipe %s\n%s", c->name, c->text);
                 attnc_recipe *rc = NULL;
@@ -151,14 +171,14 @@ static void cp_on_gpu(void **state)
                 attnc_cp_options co = ATTNC_CP_OPTIONS_INIT;
                 co.kind = (attnc_cp_kind)kind;
                 co.ranks = R;
-                runner run = {0};
+                runner run = {.per_rank = per_rank};
                 if (attnc_recipe_from_text(&rc, ctx, c->name, text, strlen(text)) ||
                     attnc_cp_plan_create(&run.cp, ctx, rc, &o, &co)) {
                     printf("[FAIL] %s: %s\n", c->name, attnc_context_errmsg(ctx));
                     failed++;
                 } else {
                     int64_t computed, skipped;
-                    snprintf(what, sizeof what, "cp %s %s R=%d", c->name, kinds[kind], R);
+                    snprintf(what, sizeof what, "cp%s %s %s R=%d", per_rank ? " per rank" : "", c->name, kinds[kind], R);
                     failed += !check(what, (attnc_kernel *)attnc_cp_kernel(run.cp), attnc_recipe_typed(rc), &c->shape,
                                      &run, 1000 + 100 * i + 10 * (uint64_t)kind + (uint64_t)R);
                     attnc_cp_last_stats(run.cp, &computed, &skipped);
@@ -171,10 +191,23 @@ static void cp_on_gpu(void **state)
     assert_int_equal(failed, 0);
 }
 
+static void cp_on_gpu(void **state)
+{
+    (void)state;
+    cp_on_gpu_kinds(false);
+}
+
+static void cp_per_rank_on_gpu(void **state)
+{
+    (void)state;
+    cp_on_gpu_kinds(true);
+}
+
 int main(void)
 {
     if (!gpu_available())
         return 0;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(kv_split_on_gpu), cmocka_unit_test(cp_on_gpu)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(kv_split_on_gpu), cmocka_unit_test(cp_on_gpu),
+                                       cmocka_unit_test(cp_per_rank_on_gpu)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
