@@ -63,6 +63,20 @@ typedef struct cp_transport {
 /* Rank `rank`'s part of a ring or zigzag: a holds its shard (attnc_cp_launch). */
 attnc_status cp_ring_rank(attnc_cp_plan *p, const attnc_args *a, int rank, const cp_transport *tr, void *stream);
 
+/* Ulysses' all-to-all (program_cp_uly.c): rank `rank` sends slot j of its
+ * send buffer (slot bytes each, R slots) to rank j and receives rank j's
+ * slot `rank` into slot j of recv. sends holds the send buffers of the n
+ * ranks being run together (a loopback transport reads them; NCCL's, with
+ * n = 1, has its own). */
+typedef struct cp_a2a {
+    attnc_status (*exchange)(void *user, attnc_cp_plan *p, int rank, void *const *sends, int n, void *recv,
+                             size_t slot, strbuf *err);
+    void *user;
+} cp_a2a;
+/* Ulysses for the n ranks ranks[k], each holding shard a[k], in lockstep. */
+attnc_status cp_ulysses_ranks(attnc_cp_plan *p, const attnc_args *const *a, const int *ranks, int n, const cp_a2a *tr,
+                              void *stream);
+
 /* NCCL (program_nccl.c): dlopen("libnccl.so.2") once; ATTNC_ERR_NO_DRIVER without it. */
 attnc_status nccl_open(attnc_cp_plan *p);
 void nccl_release(attnc_cp_plan *p);

@@ -194,7 +194,7 @@ static attnc_status ring_fail(attnc_cp_plan *p, attnc_status st, const char *msg
 attnc_status cp_ring_rank(attnc_cp_plan *p, const attnc_args *a, int rank, const cp_transport *tr, void *stream)
 {
     if (p->o.kind == ATTNC_CP_ULYSSES)
-        return ring_fail(p, ATTNC_ERR_UNSUPPORTED, "attnc_cp_launch: Ulysses does not run over NCCL yet (ring, zigzag do)");
+        return ring_fail(p, ATTNC_ERR_INTERNAL, "cp_ring_rank: a Ulysses plan has no ring (cp_ulysses_ranks)");
     if (!a || a->k != p->fwd)
         return ring_fail(p, ATTNC_ERR_INVALID_ARGUMENT, "attnc_cp_launch: args not made by attnc_cp_args_create");
     cp_whole_t w;

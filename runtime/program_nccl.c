@@ -2,9 +2,11 @@
  * opened with dlopen("libnccl.so.2") once per process, never linked;
  * NCCL_NVLS_ENABLE=0 put in the environment first when unset (NVLink
  * multicast stays off; attnc never creates multicast objects). The ring
- * itself is program_cp_ring.c's; this file is its transport: per step one
- * group of ncclSend (the block held, to rank+1) and ncclRecv (the next,
- * from rank-1) of the K and V buffers, bytes as ncclUint8. */
+ * and Ulysses are program_cp_ring.c's and program_cp_uly.c's; this file is
+ * their transport: per ring step one group of ncclSend (the block held, to
+ * rank+1) and ncclRecv (the next, from rank-1) of the K and V buffers; per
+ * Ulysses exchange one group of a send and a receive per rank; bytes as
+ * ncclUint8. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,24 @@ static attnc_status pass_block(void *user, attnc_cp_plan *p, int r, int step, vo
     return st ? st : end;
 }
 
+/* Ulysses' all-to-all: one group of R sends and R receives of a slot each. */
+static attnc_status all_to_all(void *user, attnc_cp_plan *p, int r, void *const *sends, int n, void *recv, size_t slot,
+                               strbuf *err)
+{
+    (void)user, (void)n, (void)err;
+    attnc_status st = nccl_check(p, api.group_start(), "ncclGroupStart");
+    for (int j = 0; j < p->o.ranks && !st; j++) {
+        st = nccl_check(p, api.send((char *)sends[0] + slot * (size_t)j, slot, NCCL_UINT8, j, p->o.nccl_comm,
+                                    p->mem.stream), "ncclSend");
+        if (!st)
+            st = nccl_check(p, api.recv((char *)recv + slot * (size_t)j, slot, NCCL_UINT8, j, p->o.nccl_comm,
+                                        p->mem.stream), "ncclRecv");
+    }
+    attnc_status end = nccl_check(p, api.group_end(), "ncclGroupEnd");
+    (void)r;
+    return st ? st : end;
+}
+
 attnc_status attnc_cp_launch(attnc_cp_plan *p, const attnc_args *a, void *stream)
 {
     if (!p)
@@ -92,6 +112,10 @@ attnc_status attnc_cp_launch(attnc_cp_plan *p, const attnc_args *a, void *stream
         snprintf(p->errmsg, sizeof p->errmsg, "attnc_cp_launch: the plan has no NCCL communicator "
                  "(options.nccl_comm); use attnc_cp_launch_simulated");
         return ATTNC_ERR_NO_DRIVER;
+    }
+    if (p->o.kind == ATTNC_CP_ULYSSES) {
+        cp_a2a tr = {all_to_all, NULL};
+        return cp_ulysses_ranks(p, &a, &p->o.rank, 1, &tr, stream);
     }
     cp_transport tr = {pass_block, NULL};
     return cp_ring_rank(p, a, p->o.rank, &tr, stream);

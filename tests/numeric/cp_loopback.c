@@ -1,4 +1,5 @@
-/* cp_loopback.c — the per-rank ring over a loopback transport (cp_loopback.h). */
+/* cp_loopback.c — attnc_cp_launch's per-rank code over loopback transports
+ * (cp_loopback.h): the ring's and Ulysses' all-to-all. */
 #include "cp_loopback.h"
 
 #include <string.h>
@@ -57,12 +58,9 @@ static attnc_status alloc_shards(attnc_cp_plan *p, const attnc_args *a, shard *s
     return st;
 }
 
-static attnc_status run_rank(attnc_cp_plan *p, const attnc_args *a, const shard *sh, int64_t rows, int r, loop *L)
+/* A rank's args: the whole launch's, with its shard's tensors and rows. */
+static void shard_args(const attnc_args *a, attnc_args *la, const shard *sh, int64_t rows)
 {
-    attnc_args *la = NULL;
-    attnc_status st = attnc_cp_args_create(&la, p);
-    if (st)
-        return st;
     memcpy(la->tensors, a->tensors, sizeof *a->tensors * (size_t)a->ntensors); /* params: the whole problem's */
     memcpy(la->tensor_set, a->tensor_set, sizeof *a->tensor_set * (size_t)a->ntensors);
     memcpy(la->sizes, a->sizes, sizeof la->sizes);
@@ -72,9 +70,50 @@ static attnc_status run_rank(attnc_cp_plan *p, const attnc_args *a, const shard 
             la->tensors[i] = sh->t[i];
     if (rows > 0)
         la->sizes[SZ_GRID0] = rows; /* the shard's outer rows */
+}
+
+static attnc_status run_rank(attnc_cp_plan *p, const attnc_args *a, const shard *sh, int64_t rows, int r, loop *L)
+{
+    attnc_args *la = NULL;
+    attnc_status st = attnc_cp_args_create(&la, p);
+    if (st)
+        return st;
+    shard_args(a, la, sh, rows);
     cp_transport tr = {loop_pass, L};
     st = cp_ring_rank(p, la, r, &tr, NULL);
     attnc_args_destroy(la);
+    return st;
+}
+
+/* Ulysses: rank r's slot j comes from rank j's send slot r. */
+static attnc_status loop_a2a(void *user, attnc_cp_plan *p, int rank, void *const *sends, int n, void *recv,
+                             size_t slot, strbuf *err)
+{
+    (void)user;
+    attnc_status st = ATTNC_OK;
+    for (int j = 0; j < n && !st; j++)
+        st = pm_copy2d(&p->mem, (char *)recv + slot * (size_t)j, slot, (char *)sends[j] + slot * (size_t)rank, slot,
+                       slot, 1, err);
+    return st;
+}
+
+static attnc_status run_ulysses(attnc_cp_plan *p, const attnc_args *a, const shard *sh, int64_t rows)
+{
+    const attnc_args *las[LOOP_MAXR] = {0};
+    int ranks[LOOP_MAXR];
+    attnc_status st = ATTNC_OK;
+    for (int r = 0; r < p->o.ranks && !st; r++) {
+        attnc_args *la = NULL;
+        if ((st = attnc_cp_args_create(&la, p)))
+            break;
+        shard_args(a, la, &sh[r], rows);
+        las[r] = la, ranks[r] = r;
+    }
+    cp_a2a tr = {loop_a2a, NULL};
+    if (!st)
+        st = cp_ulysses_ranks(p, las, ranks, p->o.ranks, &tr, NULL);
+    for (int r = 0; r < p->o.ranks; r++)
+        attnc_args_destroy((attnc_args *)las[r]);
     return st;
 }
 
@@ -96,7 +135,9 @@ attnc_status cp_loopback_launch(attnc_cp_plan *p, attnc_args *a)
     attnc_status st = alloc_shards(p, a, sh, ns, seg, &err);
     for (int k = 0; k < R; k++)
         L.k[k] = sh[k].t[1].data, L.v[k] = sh[k].t[2].data;
-    for (int k = 0; k < R && !st; k++)
+    if (!st && p->o.kind == ATTNC_CP_ULYSSES)
+        st = run_ulysses(p, a, sh, rows);
+    for (int k = 0; k < R && !st && p->o.kind != ATTNC_CP_ULYSSES; k++)
         st = run_rank(p, a, &sh[k], rows, k, &L);
     for (int k = 0; k < R && !st; k++)
         for (int i = 3; i < 5 && !st; i++)
