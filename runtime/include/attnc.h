@@ -425,11 +425,11 @@ ATTNC_API const attnc_kernel *attnc_program_kernel(const attnc_program *p);
  * environment when it is unset (NVLink multicast off) before opening NCCL;
  * a communicator created earlier keeps the setting it was created with, so
  * set it yourself (or create the plan first). attnc never creates
- * multicast objects. RING and ZIGZAG run over NCCL (a zigzag shard is
- * segments rank and 2R-1-rank, concatenated, of equal length); ULYSSES
- * returns ATTNC_ERR_UNSUPPORTED there for now. The per-rank schedule is
- * tested on the CPU with a loopback transport; the NCCL transport itself
- * has not yet run on several GPUs. */
+ * multicast objects. Every kind runs over NCCL (a zigzag shard is
+ * segments rank and 2R-1-rank, concatenated, of equal length; Ulysses'
+ * exchanges are one group of sends and receives each, on `stream`). The
+ * per-rank code is tested on the CPU (and one GPU) with loopback
+ * transports; the NCCL transport itself has not yet run on several GPUs. */
 typedef enum attnc_cp_kind {
     ATTNC_CP_RING = 0,
     ATTNC_CP_ZIGZAG = 1,

@@ -152,7 +152,8 @@ static const gcase even_cases[] = {
 /* Simulated ranks on this one GPU: ring, zigzag and Ulysses over 2, 4, 8
  * ranks; then the per-rank ring of attnc_cp_launch (the NCCL path's code:
  * transfers on their own stream, ordered by events) over a loopback
- * transport, ring and zigzag, on shapes that split evenly. */
+ * transport (ring, zigzag, and Ulysses' all-to-all), on shapes that split
+ * evenly. */
 static void cp_on_gpu_kinds(bool per_rank)
 {
     attnc_context *ctx;
@@ -160,7 +161,7 @@ static void cp_on_gpu_kinds(bool per_rank)
     static const char *const kinds[] = {"ring", "zigzag", "ulysses"};
     int failed = 0;
     for (size_t i = 0; i < sizeof cp_cases / sizeof cp_cases[0]; i++)
-        for (int kind = 0; kind < (per_rank ? 2 : 3); kind++)
+        for (int kind = 0; kind < 3; kind++)
             for (int R = 2; R <= 8; R *= 2) {
                 const gcase *c = per_rank ? &even_cases[i] : &cp_cases[i];
                 char text[1024], what[128];
