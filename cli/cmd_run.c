@@ -272,7 +272,7 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
     sb_init(&err);
     ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
     ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL,
-                         run_params_fill, &o->params};
+                         run_params_fill, &o->params, NULL, NULL};
     ref_check_result res;
     cli_progress_check(ctx, k, &r, &sh, &co, &res); /* ref_check_kernel, with progress on a terminal */
     int code;

@@ -33,6 +33,7 @@ typedef struct recipe_size {
     const char *name; /* as written: "batch", "H", "nblocks" */
     int64_t fixed;    /* 0: bound at launch */
     bool used;
+    bool zero_ok;     /* may be 0 in a launch that is not empty (a block offset) */
 } recipe_size;
 
 /* A runtime tensor the mask or score reads: `param doc : i32 [tokens]`. */
@@ -84,6 +85,13 @@ typedef struct recipe {
     int head_dim_v;
     bool gqa;        /* k/v declare kv_heads */
     bool cross;      /* k/v declare kv_tokens (no token grid then) */
+    /* Rewritten to global coordinates (runtime/program_global.c): coordinates
+     * read `+ q_offset`/`+ k_offset`, whole-problem sizes are launch sizes. */
+    bool global_coords;
+    /* ... and then the size ids of q_offset, k_offset and of the whole
+     * problem's extent of the sharded axis (tokens, kv tokens, or outer grid
+     * rows) for queries and keys; -1 otherwise. */
+    int global_q_off, global_k_off, global_q_axis, global_kv_axis;
 
     /* Token grid: 0 dims for a plain sequence, else 1..3 named dims; token
      * t = ((z * Y) + y) * X + x for grid(z, y, x). Names as written. */

@@ -100,6 +100,9 @@ typedef struct aot_attn {
     const char *size_name[AOT_NSIZES]; /* for messages */
     bool named[AOT_NSIZES];   /* set by name in attnc_launch: grid dims and extra sizes */
     int64_t fixed[AOT_NSIZES]; /* > 0: the recipe fixes it */
+    bool zero_ok[AOT_NSIZES];  /* may be 0 in a non-empty launch (global kernels' offsets) */
+    /* global kernels (ATTNC_BUILD_GLOBAL_COORDS): offset and whole-axis size ids per side (q, k), else -1 */
+    int global_off[2], global_axis[2];
     int64_t limit[AOT_NSIZES]; /* size_limit() (ATTNC_MAX_*) */
     int grid_ndim;            /* > 0: sizes GRID0.. multiply to tokens */
     int first_extra, nsizes;  /* extra sizes are [first_extra, nsizes) */

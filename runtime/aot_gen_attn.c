@@ -256,6 +256,8 @@ static void put_nonempty(const aot_spec *s, strbuf *c)
     const aot_attn *t = &s->attn;
     const char *n = s->name;
     for (int i = t->first_extra; i < t->nsizes; i++) {
+        if (t->zero_ok[i])
+            continue;
         sb_printf(c, "    if (sz[%d] == 0)\n", i);
         open_fail(s, c, "        ");
         sb_puts(c, "size '");
@@ -263,6 +265,23 @@ static void put_nonempty(const aot_spec *s, strbuf *c)
         sb_puts(c, "' is 0 but the launch is not empty (only a launch with batch, heads or tokens 0 may have zero "
                    "sizes)");
         close_fail(c, "");
+    }
+    for (int side = 0; side < 2; side++) { /* api_validate.c's check_global */
+        int off = t->global_off[side], ax = t->global_axis[side];
+        if (off < 0 || ax < 0)
+            continue;
+        if (t->grid_ndim > 0)
+            sb_printf(c, "    if (sz[%d] >= sz[%d])\n", off, ax);
+        else
+            sb_printf(c, "    if (sz[%d] + sz[%d] > sz[%d])\n", off, side ? SZ_KV_TOKENS : SZ_TOKENS, ax);
+        open_fail(s, c, "        ");
+        text(c, t->size_name[off]);
+        sb_puts(c, " = %lld lies past ");
+        text(c, t->size_name[ax]);
+        sb_puts(c, " = %lld");
+        char args[96];
+        snprintf(args, sizeof args, ", (long long)sz[%d], (long long)sz[%d]", off, ax);
+        close_fail(c, args);
     }
     for (int i = 0; i < t->nwindows; i++) {
         int w = t->window_size[i];

@@ -11,6 +11,7 @@
  * grid = (query tiles, heads, batch), as nvptx_grid_x computes. The checks
  * and what the kernel gets are attnc_launch's (aot_attn, aot_gen_attn.c). */
 #include "aot_recipe.h"
+#include "program.h"
 
 #include <cuda.h>
 
@@ -67,7 +68,7 @@ static bool collect_windows(aot_attn *t, const recipe *r, const expr *e)
             if (t->nwindows == AOT_MAX_WINDOWS)
                 return false;
             int64_t w = e->args[d]->u.ival, dil = e->args[nd + d]->u.ival;
-            t->window_size[t->nwindows] = r->grid_ndim > 0 ? SZ_GRID0 + d : SZ_TOKENS;
+            t->window_size[t->nwindows] = recipe_window_size(r, d);
             t->window_span[t->nwindows++] = w * (dil < 1 ? 1 : dil);
         }
     }
@@ -95,9 +96,14 @@ static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info 
         t->size_name[s] = label ? r->grid_names[d] : r->sizes[s].name ? r->sizes[s].name : size_id_name((size_id)s);
         t->named[s] = (s >= SZ_GRID0 && s < SZ_GRID0 + r->grid_ndim) || (s >= SZ_EXTRA0 && s < r->nsizes);
         t->fixed[s] = r->sizes[s].fixed;
+        t->zero_ok[s] = r->sizes[s].zero_ok;
         t->limit[s] = size_limit((size_id)s);
     }
     t->grid_ndim = r->grid_ndim;
+    for (int side = 0; side < 2; side++) {
+        t->global_off[side] = !r->global_coords ? -1 : side ? r->global_k_off : r->global_q_off;
+        t->global_axis[side] = !r->global_coords ? -1 : side ? r->global_kv_axis : r->global_q_axis;
+    }
     t->first_extra = SZ_EXTRA0;
     t->nsizes = r->nsizes;
     t->first_param = FIRST_PARAM;

@@ -11,6 +11,7 @@
 #include "../passes/pipeline.h"
 #include "api_backend.h"
 #include "block_table.h"
+#include "program.h"
 
 /* The CUDA backend (runtime/cuda_backend.c) may be left out of a build. */
 #pragma weak cuda_kernel_build
@@ -102,9 +103,10 @@ static attnc_status check_build_args(attnc_context *ctx, attnc_kernel **out, con
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT,
                          "attnc_kernel_build: options version %d (this library knows 1..%d; use ATTNC_BUILD_OPTIONS_INIT)",
                          o->version, ATTNC_BUILD_OPTIONS_VERSION);
-    if (o && o->version >= 2 && (o->flags & ~ATTNC_BUILD_DETERMINISTIC))
+    unsigned known = ATTNC_BUILD_DETERMINISTIC | ATTNC_BUILD_GLOBAL_COORDS;
+    if (o && o->version >= 2 && (o->flags & ~known))
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: unknown build flags 0x%x (known: "
-                         "ATTNC_BUILD_DETERMINISTIC)", o->flags & ~ATTNC_BUILD_DETERMINISTIC);
+                         "ATTNC_BUILD_DETERMINISTIC, ATTNC_BUILD_GLOBAL_COORDS)", o->flags & ~known);
     if (o && o->backend != ATTNC_BACKEND_CPU && o->backend != ATTNC_BACKEND_CUDA)
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_kernel_build: unknown backend %d", (int)o->backend);
     return ATTNC_OK;
@@ -180,7 +182,12 @@ attnc_status kernel_build_kind(attnc_kernel **out, attnc_context *ctx, const rec
     strbuf err;
     sb_init(&err);
     k->r = kernel_recipe_copy(&k->arena, r);
-    st = k->r ? build_backend(k, &o, lower, backward, &err) : ATTNC_ERR_NOMEM;
+    st = k->r ? ATTNC_OK : ATTNC_ERR_NOMEM;
+    if (!st && (o.flags & ATTNC_BUILD_GLOBAL_COORDS))
+        st = backward ? (sb_puts(&err, "global coordinates are for forward kernels"), ATTNC_ERR_UNSUPPORTED)
+                      : recipe_globalize(&k->arena, k->r, &err);
+    if (!st)
+        st = build_backend(k, &o, lower, backward, &err);
     if (st == ATTNC_ERR_NOMEM || (st && k->arena.failed))
         st = ctx_error(ctx, ATTNC_ERR_NOMEM, "out of memory building kernel '%s'", r->name);
     else if (st && k->errmsg[0])

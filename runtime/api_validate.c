@@ -13,6 +13,7 @@
 #include "../frontend/forms.h"
 #include "../support/checked.h"
 #include "api_internal.h"
+#include "program.h"
 
 _Static_assert(ATTNC_MAX_BATCH == SIZE_LIMIT_BATCH && ATTNC_MAX_HEADS == SIZE_LIMIT_HEADS &&
                    ATTNC_MAX_TOKENS == SIZE_LIMIT_TOKENS && ATTNC_MAX_SIZE == SIZE_LIMIT_EXTRA,
@@ -262,10 +263,31 @@ static attnc_status check_nonempty_sizes(vctx *v)
 {
     const recipe *r = v->k->r;
     for (int s = SZ_EXTRA0; s < r->nsizes; s++)
-        if (v->p->sizes[s] == 0)
+        if (v->p->sizes[s] == 0 && !r->sizes[s].zero_ok)
             return FAIL(v, "size '%s' is 0 but the launch is not empty (only a launch with batch, heads or tokens 0 "
                            "may have zero sizes)",
                         r->sizes[s].name ? r->sizes[s].name : "?");
+    return ATTNC_OK;
+}
+
+/* A global kernel's block lies inside the whole problem: a sequence's
+ * offset + tokens within the global tokens; a slab (which may be padded)
+ * starts inside the grid. */
+static attnc_status check_global(vctx *v)
+{
+    const recipe *r = v->k->r;
+    const int64_t *sz = v->p->sizes;
+    if (!r->global_coords)
+        return ATTNC_OK;
+    for (int side = 0; side < 2; side++) {
+        int off = side ? r->global_k_off : r->global_q_off, ax = side ? r->global_kv_axis : r->global_q_axis;
+        bool grid = r->grid_ndim > 0;
+        int64_t local = grid ? 0 : sz[side ? SZ_KV_TOKENS : SZ_TOKENS];
+        if (grid ? sz[off] >= sz[ax] : sz[off] + local > sz[ax])
+            return FAIL(v, "%s = %lld%s%lld %s lies past %s = %lld", r->sizes[off].name, (long long)sz[off],
+                        grid ? "" : " + ", (long long)local, grid ? "(a row)" : "tokens", r->sizes[ax].name,
+                        (long long)sz[ax]);
+    }
     return ATTNC_OK;
 }
 
@@ -301,10 +323,11 @@ static attnc_status check_forms(vctx *v, const expr *e)
         int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
         for (int d = 0; d < nd && 2 * nd + d < e->nargs; d++) {
             int64_t w = e->args[d]->u.ival, dil = e->args[nd + d]->u.ival;
-            int64_t L = r->grid_ndim > 0 ? v->p->sizes[SZ_GRID0 + d] : v->p->sizes[SZ_TOKENS];
+            int s = recipe_window_size(r, d);
+            int64_t L = v->p->sizes[s];
             if (w * (dil < 1 ? 1 : dil) > L)
                 return FAIL(v, "neighborhood window %lld x dilation %lld is larger than %s = %lld", (long long)w,
-                            (long long)dil, r->grid_ndim > 0 ? r->sizes[SZ_GRID0 + d].name : "tokens", (long long)L);
+                            (long long)dil, r->sizes[s].name ? r->sizes[s].name : "tokens", (long long)L);
         }
     }
     for (int i = 0; i < e->nargs; i++) {
@@ -343,7 +366,8 @@ attnc_status launch_validate(attnc_kernel *k, const attnc_args *a, launch_proble
     if ((st = check_qkvo_shapes(&v)) || (st = check_named_sizes(&v)) || (st = check_params(&v)))
         return st;
     /* an empty launch computes nothing, so no window can be too large */
-    if (!launch_is_empty(p) && ((st = check_nonempty_sizes(&v)) || (st = check_forms(&v, r->mask_surface))))
+    if (!launch_is_empty(p) && ((st = check_nonempty_sizes(&v)) || (st = check_global(&v)) ||
+                                  (st = check_forms(&v, r->mask_surface))))
         return st;
     p->params = a->tensors + ARG_NFIXED;
     return ATTNC_OK;

@@ -46,6 +46,9 @@ static void load(void)
     }
     /* Optional: only kernels that copy with TMA need it. */
     api.cuTensorMapEncodeTiled = (__typeof__(&cuTensorMapEncodeTiled))dlsym(h, "cuTensorMapEncodeTiled");
+    api.cuMemcpy2DAsync = (__typeof__(&cuMemcpy2DAsync))dlsym(h, XSTR(cuMemcpy2DAsync));
+    api.cuStreamCreate = (__typeof__(&cuStreamCreate))dlsym(h, "cuStreamCreate");
+    api.cuStreamDestroy = (__typeof__(&cuStreamDestroy))dlsym(h, XSTR(cuStreamDestroy));
     CUresult r = api.cuInit(0);
     if (r != CUDA_SUCCESS) {
         const char *name = NULL;

@@ -33,6 +33,9 @@ typedef struct cuda_api {
     CUDA_DRIVER_FUNCS(X)
 #undef X
     __typeof__(&cuTensorMapEncodeTiled) cuTensorMapEncodeTiled; /* optional (NULL before CUDA 12) */
+    __typeof__(&cuMemcpy2DAsync) cuMemcpy2DAsync; /* optional: programs of kernels (runtime/program_run.c) */
+    __typeof__(&cuStreamCreate) cuStreamCreate;   /* optional: the NCCL ring's communication stream */
+    __typeof__(&cuStreamDestroy) cuStreamDestroy;
     int driver_version;
 } cuda_api;
 

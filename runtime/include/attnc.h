@@ -191,6 +191,39 @@ typedef struct attnc_build_options {
  * dQ, $ATTNC_BWD_DQ_ATOMIC=1, is used only without this flag). */
 #define ATTNC_BUILD_DETERMINISTIC 0x1u
 
+/* A forward kernel at global coordinates (attnc_build_options.flags): it
+ * computes one block of a larger attention — its q, k, v, o and lse are
+ * slices of the whole problem's — and evaluates the mask, the score and
+ * every param index where those tokens lie in the whole problem, so a
+ * causal, windowed, document or neighborhood mask stays right for any
+ * block. It takes these sizes besides the recipe's (attnc_args_set_size):
+ *   "q_offset", "k_offset"  where the block's first query / key lies: a
+ *       token index for a sequence, a row of the outermost grid dim for a
+ *       token grid (always taken);
+ *   sequences: "tokens_global" (and "kv_tokens_global" for a cross-attention
+ *       recipe) the whole problem's token counts (always taken); k and v
+ *       may have any number of tokens (a key range), so the key range
+ *       [k_begin, k_end) of a sequence is k and v offset by k_begin tokens,
+ *       shape k_end - k_begin, and k_offset = k_begin; a launch needs
+ *       q_offset + tokens <= tokens_global and k_offset + kv_tokens <=
+ *       kv_tokens_global (tokens_global for self-attention);
+ *   grids: "<outer>_global" (e.g. "T_global" for grid(time: T, ...)) the
+ *       whole grid's outermost extent; the block's q and k share their
+ *       extents (the launch's grid sizes), key rows at or past
+ *       <outer>_global are masked, so slabs may be padded to equal rows; a
+ *       launch needs q_offset and k_offset < <outer>_global;
+ *   "head_offset" the block's first head (when the mask or score reads the
+ *       head), "heads_global" (when they or a param shape read heads).
+ * Params are the whole problem's (a doc id table over all tokens); param
+ * dims named tokens/heads/the outer grid extent take the global sizes, and
+ * neighborhood windows are checked against the whole problem's extents.
+ * The offsets may be 0 in a non-empty launch. Softmax family only (linear
+ * attention fails with ATTNC_ERR_UNSUPPORTED); forward kernels only. A size
+ * the recipe already names the same way, or more than 8 extra sizes in
+ * all, fail with ATTNC_ERR_UNSUPPORTED. attnc_kernel_arg_info lists the
+ * sizes. */
+#define ATTNC_BUILD_GLOBAL_COORDS 0x2u
+
 /* Compiles a recipe for a backend. options may be NULL (CPU, recipe tiling).
  * The kernel does not reference the recipe afterwards. */
 ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx, const attnc_recipe *r,
@@ -325,6 +358,126 @@ ATTNC_API void attnc_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
 ATTNC_API void attnc_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 ATTNC_API void attnc_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 ATTNC_API void attnc_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+
+/* ---- Programs of kernels (runtime/program_split.c; docs/runtime.md) ----
+ *
+ * A program computes one forward attention with several kernels and a
+ * workspace it owns. attnc_program_build_kv_split: `kv_splits` (1..64)
+ * contiguous key ranges, one launch each of the recipe's forward kernel
+ * built with ATTNC_BUILD_GLOBAL_COORDS (so masks see global key
+ * positions), writing partial (O, LSE) into the workspace, then the
+ * LSE-merge kernel, which writes o and lse exactly as one forward launch
+ * would (O = sum_i exp(LSE_i - LSE) O_i, LSE = log sum_i exp(LSE_i); a range
+ * with no kept key has LSE -inf and adds nothing; a row with no kept key at
+ * all gets O = 0, LSE = -inf; NaN rows stay NaN). Partial outputs are kept
+ * in q's dtype, so results match one launch within that dtype's rounding,
+ * not bit for bit. Token sequences only (a token grid: attnc_cp_*).
+ *
+ * Args come from attnc_program_args_create and are set as for the plain
+ * forward kernel (q, k, v, o, optional lse, params, the recipe's sizes);
+ * the program sets q_offset, k_offset and the global sizes itself. The
+ * whole launch is validated before any kernel runs. Workspace: kv_splits x
+ * (batch*heads*tokens*(head_dim_v * sizeof(q's dtype) + 4)) bytes, host
+ * memory from the context's allocator or device memory (cuMemAlloc), kept
+ * until the program is destroyed and grown when a launch needs more.
+ * CUDA launches are asynchronous on `stream`; two launches of one program
+ * must not overlap (they share the workspace). */
+#define ATTNC_PROGRAM_MAX_SPLITS 64
+typedef struct attnc_program attnc_program;
+ATTNC_API attnc_status attnc_program_build_kv_split(attnc_program **out, attnc_context *ctx, const attnc_recipe *r,
+                                                    int kv_splits, const attnc_build_options *options);
+ATTNC_API void attnc_program_destroy(attnc_program *p);
+ATTNC_API attnc_status attnc_program_args_create(attnc_args **out, const attnc_program *p);
+ATTNC_API attnc_status attnc_program_launch(attnc_program *p, const attnc_args *a, void *stream);
+/* The message of the program's last failed launch, or its forward kernel's. */
+ATTNC_API const char *attnc_program_errmsg(const attnc_program *p);
+/* The program's global-coordinates forward kernel (owned by the program). */
+ATTNC_API const attnc_kernel *attnc_program_kernel(const attnc_program *p);
+
+/* ---- Context parallelism (runtime/program_cp*.c; docs/runtime.md) ----
+ *
+ * One forward attention over a sequence (or token grid) sharded across R
+ * ranks, each a GPU of one NCCL communicator, or all simulated in this
+ * process on one device. Schedules (attnc_cp_kind):
+ *  - RING: the sharded axis (tokens; for a token grid the rows of its
+ *    outermost dim, cut into slabs of equal rows, the last padded) in R
+ *    contiguous segments, rank r holding segment r. Each rank visits the
+ *    ranks' K/V blocks in ring order (its own, then r-1, r-2, ...); a
+ *    (query segment, key block) pair that mask analysis proves empty over
+ *    the whole problem's boxes is skipped (a causal rank never computes
+ *    later ranks' blocks; a neighborhood rank only its halo neighbours'),
+ *    the others are launches of the recipe's forward kernel at global
+ *    coordinates (ATTNC_BUILD_GLOBAL_COORDS) into partial (O, LSE), merged
+ *    with the LSE-merge kernel (attnc_program_*).
+ *  - ZIGZAG: the same over 2R segments, rank r holding segments r and
+ *    2R-1-r, which balances causal work.
+ *  - ULYSSES: all-to-all from sequence shards to head groups (rank r gets
+ *    heads [r H/R, (r+1) H/R) and kv heads likewise, every token), one
+ *    launch with head_offset, all-to-all back. heads and kv_heads must be
+ *    multiples of R.
+ * Results equal one launch within q's dtype rounding (partials are kept in
+ * that dtype). Rows with no kept key get O = 0, LSE = -inf as always.
+ *
+ * attnc_cp_launch_simulated runs every rank in this process on one device
+ * (the CPU, or the current GPU for ATTNC_BACKEND_CUDA): args as for the
+ * plain forward kernel over the WHOLE problem (attnc_cp_args_create; the
+ * plan sets offsets and global sizes), the same schedule and merges, with
+ * blocks copied (memcpy / cuMemcpy2DAsync) where NCCL would send them. The
+ * head dim of q, k, v and o must be contiguous (stride 1). It allocates a
+ * workspace per launch (dense copies of one rank's q segment, one received
+ * K/V block, 2R partials; Ulysses: one head group's q, k, v, o) and, on
+ * CUDA, waits for the stream before freeing it.
+ *
+ * attnc_cp_launch is the multi-GPU path: options.nccl_comm is this rank's
+ * ncclComm_t (options.rank its rank) and the args hold this rank's shard
+ * of q, k, v, o and lse (params: the whole problem's), every rank holding the same number
+ * of tokens (a token grid: the same number of outer rows, set as the
+ * outer grid size; the other grid sizes as for the whole grid). K/V blocks
+ * travel by ncclSend/ncclRecv on a communication stream of the launch,
+ * overlapped with the partials on `stream`; the call returns when the
+ * rank's o and lse are written (it waits for the device). libnccl.so.2 is
+ * opened with dlopen at plan creation (no link dependency); without it
+ * attnc_cp_plan_create fails with ATTNC_ERR_NO_DRIVER, and with the CPU
+ * backend with ATTNC_ERR_UNSUPPORTED. attnc sets NCCL_NVLS_ENABLE=0 in the
+ * environment when it is unset (NVLink multicast off) before opening NCCL;
+ * a communicator created earlier keeps the setting it was created with, so
+ * set it yourself (or create the plan first). attnc never creates
+ * multicast objects. Every kind runs over NCCL (a zigzag shard is
+ * segments rank and 2R-1-rank, concatenated, of equal length; Ulysses'
+ * exchanges are one group of sends and receives each, on `stream`). The
+ * per-rank code is tested on the CPU (and one GPU) with loopback
+ * transports; the NCCL transport itself has not yet run on several GPUs. */
+typedef enum attnc_cp_kind {
+    ATTNC_CP_RING = 0,
+    ATTNC_CP_ZIGZAG = 1,
+    ATTNC_CP_ULYSSES = 2,
+} attnc_cp_kind;
+
+#define ATTNC_CP_MAX_RANKS 64
+#define ATTNC_CP_OPTIONS_VERSION 1
+typedef struct attnc_cp_options {
+    int version;         /* ATTNC_CP_OPTIONS_VERSION */
+    attnc_cp_kind kind;
+    int ranks;           /* 1..ATTNC_CP_MAX_RANKS */
+    int rank;            /* this process's rank (NCCL only) */
+    void *nccl_comm;     /* ncclComm_t; NULL: simulated ranks only */
+} attnc_cp_options;
+#define ATTNC_CP_OPTIONS_INIT {ATTNC_CP_OPTIONS_VERSION, ATTNC_CP_RING, 1, 0, NULL}
+
+typedef struct attnc_cp_plan attnc_cp_plan;
+/* Builds the plan's kernels (forward at global coordinates, merge) for
+ * build->backend (NULL: CPU). */
+ATTNC_API attnc_status attnc_cp_plan_create(attnc_cp_plan **out, attnc_context *ctx, const attnc_recipe *r,
+                                            const attnc_build_options *build, const attnc_cp_options *options);
+ATTNC_API void attnc_cp_plan_destroy(attnc_cp_plan *p);
+ATTNC_API attnc_status attnc_cp_args_create(attnc_args **out, const attnc_cp_plan *p);
+ATTNC_API attnc_status attnc_cp_launch_simulated(attnc_cp_plan *p, const attnc_args *whole, void *stream);
+ATTNC_API attnc_status attnc_cp_launch(attnc_cp_plan *p, const attnc_args *local, void *stream);
+ATTNC_API const char *attnc_cp_errmsg(const attnc_cp_plan *p);
+/* The plan's forward kernel (owned by the plan). */
+ATTNC_API const attnc_kernel *attnc_cp_kernel(const attnc_cp_plan *p);
+/* Block pairs the last launch computed and skipped (over all ranks when simulated). */
+ATTNC_API void attnc_cp_last_stats(const attnc_cp_plan *p, int64_t *computed, int64_t *skipped);
 
 /* ---- Introspection: a kernel's argument list (runtime/api_introspect.c) ----
  *

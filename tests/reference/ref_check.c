@@ -367,7 +367,7 @@ static bool launch(run *R, attnc_kernel *k, ref_check_result *res)
         res->status = set_args(R, a);
     double t0 = now_ms();
     if (!res->status)
-        res->status = attnc_launch(k, a, NULL);
+        res->status = R->o->launch ? R->o->launch(R->o->launch_user, k, a) : attnc_launch(k, a, NULL);
     const ref_mem_ops *m = R->o->mem;
     if (!res->status && m && m->sync && !m->sync(m->user))
         res->status = ATTNC_ERR_CUDA;

@@ -48,6 +48,10 @@ typedef struct ref_check_opts {
      * why in msg; the run stops with ATTNC_ERR_INVALID_ARGUMENT. NULL: random. */
     bool (*set_param)(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap);
     void *set_param_user;
+    /* Runs the launch instead of attnc_launch(k, a, NULL) (a program of
+     * kernels, context-parallel ranks); NULL: attnc_launch. */
+    attnc_status (*launch)(void *user, attnc_kernel *k, attnc_args *a);
+    void *launch_user;
 } ref_check_opts;
 
 typedef struct ref_check_result {
