@@ -32,6 +32,10 @@ typedef struct hval {
     /* TV_RANGE: inclusive kv tile index bounds per dim */
     LLVMValueRef rlo[SCHED_MAX_DIMS], rhi[SCHED_MAX_DIMS];
     bool btable; /* TV_RANGE of a RANGE_BLOCK_TABLE op: the FOR consults the table */
+    /* TV_RANGE of a union (kv_range parts): nparts normalised boxes inside
+     * rlo/rhi, i64 [nparts][2][SCHED_MAX_DIMS] lo then hi (range_parts.h) */
+    int nparts;
+    LLVMValueRef parts;
     /* TV_CLASS */
     LLVMValueRef full, empty;
     /* TV_RANGE of a q_range (backward): evaluated per head by the FOR */

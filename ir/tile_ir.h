@@ -174,6 +174,15 @@ typedef enum {
                         * query tiles of a key tile are those whose forward range holds it */
 } tir_range_mode;
 
+/* A kv_range of mode bounds may also list 2..TIR_MAX_PARTS parts (unions in
+ * the mask: sinks || window): boxes of key tile indices, each intersected
+ * with the lo/hi box (the hull). The range is then the union of the parts;
+ * parts may overlap and come in any order, and a consumer visits each tile
+ * of the union once (codegen/range_parts.h normalises them: sorted by dim-0
+ * start, overlapping ones merged). Consumers that ignore parts visit the
+ * hull, which holds them all. */
+enum { TIR_MAX_PARTS = 4 };
+
 /*
  * Op table: name, min operands, results, whether it has a body.
  * Attributes per op are documented at each entry (text names in brackets).
@@ -188,7 +197,7 @@ typedef enum {
     /* fill -> tile|rows [value: 0, -inf ...] */                                               \
     X(FILL, "fill", 0, 1, false)                                                                \
     /* kv_range qbox -> range [mode, lo/hi: per-dim kv tile index exprs over q box corners] */ \
-    X(KV_RANGE, "kv_range", 1, 1, false)                                                        \
+    X(KV_RANGE, "kv_range", 1, 1, false) /* [parts: partP.loD/hiD, see TIR_MAX_PARTS] */        \
     /* for range, inits... -> results...; body args: kv box, then one per init */              \
     X(FOR, "for", 1, 0, true)                                                                   \
     /* yield values... (ends a for body; one per for result) */                                \
@@ -289,6 +298,8 @@ typedef struct tir_op {
     int range_ndims;
     expr *range_lo[SCHED_MAX_DIMS]; /* KV_RANGE: first kv tile index per dim (over the q box) */
     expr *range_hi[SCHED_MAX_DIMS]; /* last kv tile index per dim (inclusive; empty if < lo) */
+    int range_nparts;               /* KV_RANGE bounds: 0, or 2..TIR_MAX_PARTS parts of the union */
+    expr *part_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *part_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
     int feature;                    /* FEATURE_MAP: feature_map value */
     int decay;                      /* DECAY_MASK, STATE_*: decay_kind value */
     bool prefetch;                  /* LOAD in a pipelined for body: issued `stages - 1` iterations ahead */

@@ -15,6 +15,7 @@
 
 int mask_bounds_derive(arena *a, const recipe *r, mask_info *mi);
 int mask_bounds_derive_q(arena *a, const recipe *r, mask_info *mi);
+int mask_bounds_derive_parts(arena *a, const recipe *r, mask_info *mi);
 
 static bool uses_head(const expr *m)
 {
@@ -48,13 +49,20 @@ static void keep_exact(arena *a, const range_env *env, mask_info *mi)
     for (int d = 0; d < mi->ndims && mi->qmode == RANGE_BOUNDS; d++)
         if (!mi->qrange_lo[d] || !mi->qrange_hi[d] || !fits(mi->qrange_lo[d], env) || !fits(mi->qrange_hi[d], env))
             mi->qmode = RANGE_INVERSE; /* the forward's bounds inverted, if they stay */
-    if (mi->mode != RANGE_BOUNDS)
+    if (mi->mode != RANGE_BOUNDS) {
+        mi->nparts = 0;
         return;
+    }
     for (int d = 0; d < mi->ndims; d++)
         if (!fits(mi->range_lo[d], env) || !fits(mi->range_hi[d], env)) {
             mi->mode = mi->qmode = unbounded; /* the transposed ranges invert these */
+            mi->nparts = 0;
             return;
         }
+    for (int p = 0; p < mi->nparts; p++)
+        for (int d = 0; d < mi->ndims; d++)
+            if (!fits(mi->part_lo[p][d], env) || !fits(mi->part_hi[p][d], env))
+                mi->nparts = 0; /* the hull alone */
 }
 
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
@@ -88,7 +96,11 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     tir_range_mode unbounded = expr_uses_kind(r->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
     int kbound = exact ? mask_bounds_derive(a, r, out) : 0;
     int qbound = exact ? mask_bounds_derive_q(a, r, out) : 0;
-    out->mode = kbound ? RANGE_BOUNDS : unbounded;
+    /* a union of bounded parts bounds the range even when their hull is
+     * everything (k.t < 4 || k.t >= kv_tokens - 16); masks that read
+     * runtime tensors keep their block table then */
+    int parts = exact && (kbound || unbounded == RANGE_ALL) ? mask_bounds_derive_parts(a, r, out) : 0;
+    out->mode = kbound || parts ? RANGE_BOUNDS : unbounded;
     /* the transposed closed form when it bounds as many sides as the
      * forward's; else invert the forward's bounds (neighborhoods) */
     out->qmode = !kbound ? unbounded : qbound >= kbound ? RANGE_BOUNDS : RANGE_INVERSE;
@@ -114,6 +126,12 @@ static void fill_op(tir_op *op, void *user)
             op->range_lo[d] = q && bounds ? mi->qrange_lo[d] : mi->range_lo[d];
             op->range_hi[d] = q && bounds ? mi->qrange_hi[d] : mi->range_hi[d];
         }
+        op->range_nparts = q || !bounds ? 0 : mi->nparts;
+        for (int p = 0; p < op->range_nparts; p++)
+            for (int d = 0; d < mi->ndims; d++) {
+                op->part_lo[p][d] = mi->part_lo[p][d];
+                op->part_hi[p][d] = mi->part_hi[p][d];
+            }
         f->nfilled++;
     } else if (op->kind == TIR_TILE_CLASS) {
         op->full_expr = mi->full;
