@@ -5,7 +5,8 @@
  * with the online softmax. Shared by the CPU check (test_unions.c) and the
  * GPU one (tests/gpu/test_gpu_unions.c). Shapes do not divide the tiles;
  * windows are small, so the parts are disjoint for most query tiles, and
- * some rows keep no key. Header-only. */
+ * some rows keep no key. Also Radial Attention's mask (radial(...)) on
+ * small frames. Header-only. */
 #ifndef ATTNC_TESTS_UNION_TABLE_H
 #define ATTNC_TESTS_UNION_TABLE_H
 
@@ -50,6 +51,12 @@ static const union_case union_cases[] = {
      "input q : bf16 [batch, heads, tokens, 64]\ninput k, v : bf16 [batch, heads, kv_tokens, 64]\n"
      "mask sinks(4) || k.t >= kv_tokens - 16\n",
      {.batch = 1, .heads = 2, .tokens = 70, .kv_tokens = 150}, false},
+    /* Radial Attention's mask (a sink frame || split && band): small frames
+     * and blocks, so bands, decay, the frame split and the sink all show */
+    {"radial_small", U_QKV "mask radial(frame: 40, block: 16)\n", U_SEQ(1, 2, 700), false},
+    {"radial_decay_sink", U_QKV "mask radial(frame: 50, block: 8, decay: 0.5, sink: true)\n", U_SEQ(1, 2, 900), false},
+    {"radial_causal", U_QKV "mask causal && radial(frame: 24, block: 16, decay: 2)\n", U_SEQ(2, 1, 500), false},
+    {"radial_token_spelling", U_QKV "mask radial(frame: 30, window: 12)\n", U_SEQ(1, 2, 400), false},
 };
 
 #endif
