@@ -66,6 +66,7 @@ typedef struct hgen {
     LLVMValueRef scratch;
     LLVMValueRef first, last; /* the program range */
     LLVMValueRef block_table; /* u8 table (HROLE_BLOCK_TABLE) or NULL when the kernel has none */
+    LLVMValueRef spans;       /* int64 document spans (HROLE_SPANS) or NULL when the kernel has none */
     size_t scratch_bytes;
 
     /* the current program */

@@ -84,6 +84,21 @@ static bool emit_parts(hgen *g, const tir_op *op, const hval *qb, hval *rg)
     return true;
 }
 
+/* A range with a span (tile_ir.h): dim 0 cut to the key tiles of this
+ * query tile's document span, spans[(batch * nqt + qtile) * 2 + 0/1]. */
+static void cut_to_span(hgen *g, hval *rg)
+{
+    LLVMValueRef nqt = hgen_tiles_along(g, false, 0, g->tk->sched.q_tile[0]);
+    LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, g->batch, nqt, ""), g->qtile[0], "");
+    at = LLVMBuildMul(g->b, at, hc_i64(g, 2), "");
+    LLVMValueRef at1 = LLVMBuildAdd(g->b, at, hc_i64(g, 1), "");
+    LLVMValueRef lo = LLVMBuildLoad2(g->b, g->i64, LLVMBuildGEP2(g->b, g->i64, g->spans, &at, 1, ""), "span.lo");
+    LLVMValueRef hi = LLVMBuildLoad2(g->b, g->i64, LLVMBuildGEP2(g->b, g->i64, g->spans, &at1, 1, ""), "span.hi");
+    LLVMValueRef kv = hc_i64(g, kv_extent(g, 0));
+    rg->rlo[0] = hgen_imax(g, rg->rlo[0], LLVMBuildSDiv(g->b, lo, kv, ""));
+    rg->rhi[0] = hgen_imin(g, rg->rhi[0], LLVMBuildSDiv(g->b, hi, kv, ""));
+}
+
 static bool emit_kv_range(hgen *g, const tir_op *op)
 {
     hval *qb = hgen_val(g, op->operands[0]);
@@ -109,6 +124,8 @@ static bool emit_kv_range(hgen *g, const tir_op *op)
         if (hi)
             rg->rhi[d] = hgen_imin(g, hi, last);
     }
+    if (op->span && g->spans && !g->linear && g->nd == 1)
+        cut_to_span(g, rg);
     rg->nparts = 0;
     if (op->range_mode == RANGE_BOUNDS && op->range_nparts >= 2 && !g->linear && op->range_ndims == g->nd)
         return emit_parts(g, op, qb, rg);

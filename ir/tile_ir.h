@@ -183,6 +183,14 @@ typedef enum {
  * hull, which holds them all. */
 enum { TIR_MAX_PARTS = 4 };
 
+/* A kv_range of mode bounds may also name a document-id param (`span=ids`,
+ * int [tokens] or [batch, tokens], a sequence of tokens): the mask keeps a
+ * pair only when ids[.., q.t] == ids[.., k.t]. The range of a query tile is
+ * then also cut to its document span: the key tiles from the one holding
+ * the first key whose id is one of the tile's query ids to the one holding
+ * the last such key, computed at launch from the ids (runtime/doc_spans.h).
+ * Consumers that ignore it visit the range without the cut. */
+
 /*
  * Op table: name, min operands, results, whether it has a body.
  * Attributes per op are documented at each entry (text names in brackets).
@@ -197,7 +205,7 @@ enum { TIR_MAX_PARTS = 4 };
     /* fill -> tile|rows [value: 0, -inf ...] */                                               \
     X(FILL, "fill", 0, 1, false)                                                                \
     /* kv_range qbox -> range [mode, lo/hi: per-dim kv tile index exprs over q box corners] */ \
-    X(KV_RANGE, "kv_range", 1, 1, false) /* [parts: partP.loD/hiD, see TIR_MAX_PARTS] */        \
+    X(KV_RANGE, "kv_range", 1, 1, false) /* [parts: partP.loD/hiD; span: a doc-id param] */     \
     /* for range, inits... -> results...; body args: kv box, then one per init */              \
     X(FOR, "for", 1, 0, true)                                                                   \
     /* yield values... (ends a for body; one per for result) */                                \
@@ -299,6 +307,8 @@ typedef struct tir_op {
     expr *range_lo[SCHED_MAX_DIMS]; /* KV_RANGE: first kv tile index per dim (over the q box) */
     expr *range_hi[SCHED_MAX_DIMS]; /* last kv tile index per dim (inclusive; empty if < lo) */
     int range_nparts;               /* KV_RANGE bounds: 0, or 2..TIR_MAX_PARTS parts of the union */
+    bool span;                      /* KV_RANGE bounds: document spans of param span_param cut the range */
+    int span_param;
     expr *part_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *part_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
     int feature;                    /* FEATURE_MAP: feature_map value */
     int decay;                      /* DECAY_MASK, STATE_*: decay_kind value */

@@ -124,6 +124,8 @@ static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op
             snprintf(key, sizeof key, "part%d.hi%d", p, d);
             print_expr_attr(out, k, key, op->part_hi[p][d]);
         }
+    if (op->span)
+        sb_printf(out, " span=%s", param_namer((void *)k, op->span_param));
 }
 
 /* The {...} attribute list, in a fixed order per op kind. */

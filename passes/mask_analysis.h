@@ -42,6 +42,11 @@ typedef struct mask_info {
      * clamped tile indices intersected with the range above (tile_ir.h) */
     int nparts;
     expr *part_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *part_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
+    /* RANGE_BOUNDS on a sequence whose every key-set term needs
+     * ids[.., q.t] == ids[.., k.t]: that int param (ids [tokens] or
+     * [batch, tokens]), whose document spans cut each query tile's range
+     * at launch (tile_ir.h, span); -1 otherwise */
+    int span_param;
     /* The transposed ranges (backward): the query tiles a key box is seen
      * by, per dim, as expressions of the key box corners; same modes. */
     tir_range_mode qmode;
