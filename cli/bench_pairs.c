@@ -114,18 +114,16 @@ static void count_slice(counter *c, mask_tally *t)
     *t = (mask_tally){0};
     for (int64_t i = 0; i < tq && !c->failed; i++) {
         tok_box qb, kb;
-        int64_t lo[3], hi[3];
+        kv_boxes boxes;
         mask_tile_box(mi, &c->env, true, i, &qb);
-        if (!kv_range_eval(mi, &c->env, &qb, lo, hi))
+        if (!kv_boxes_eval(mi, &c->env, &qb, &boxes))
             continue;
         for (int64_t j = 0; j < tk; j++) {
+            int64_t idx[SCHED_MAX_DIMS] = {0};
             mask_tile_box(mi, &c->env, false, j, &kb);
-            bool in = true;
-            for (int d = 0; d < mi->ndims; d++) {
-                int64_t idx = kb.lo[d] / mi->kv_tile[d];
-                in &= idx >= lo[d] && idx <= hi[d];
-            }
-            if (!in)
+            for (int d = 0; d < mi->ndims; d++)
+                idx[d] = kb.lo[d] / mi->kv_tile[d];
+            if (!kv_boxes_hold(&boxes, mi->ndims, idx))
                 continue;
             t->visited_tiles++;
             if (mask_classify_boxes(mi, &c->env, &qb, &kb) == MASK_EMPTY)

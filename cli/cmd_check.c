@@ -24,8 +24,8 @@ static const char *param_name(void *user, int i)
 /* expr_print() knows nothing of named forms; this prints them by name. */
 static void print_surface(strbuf *sb, const expr *e, const recipe *r)
 {
-    static const char *const forms[] = {"causal", "sliding_window", "neighborhood", "radial", "strided_heads",
-                                        "sinks", "document", "blocks", "full"};
+    static const char *const forms[] = {"causal", "sliding_window", "neighborhood", "radial_token", "strided_heads",
+                                        "sinks", "document", "blocks", "full", "radial"};
     if (!e || (e->kind != EX_FORM && e->kind != EX_BINARY && e->kind != EX_UNARY)) {
         expr_print(sb, e, param_name, (void *)r);
         return;

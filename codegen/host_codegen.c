@@ -34,6 +34,19 @@ static const tir_op *find_block_table_range(const tir_block *b)
     return NULL;
 }
 
+/* The document-id param of a KV_RANGE with a span (forward kernels), or -1. */
+static int find_span_param(const tir_block *b)
+{
+    for (const tir_op *op = b ? b->first : NULL; op; op = op->next) {
+        if (op->kind == TIR_KV_RANGE && op->span)
+            return op->span_param;
+        int in = find_span_param(op->body);
+        if (in >= 0)
+            return in;
+    }
+    return -1;
+}
+
 /* The argument list, in order; see host_codegen.h. */
 static bool plan_signature(const recipe *r, host_kernel *hk)
 {
@@ -58,6 +71,8 @@ static bool plan_signature(const recipe *r, host_kernel *hk)
     }
     if (hk->block_table)
         ok &= add_arg(hk, HROLE_BLOCK_TABLE, 0, 0);
+    if (hk->span_param >= 0)
+        ok &= add_arg(hk, HROLE_SPANS, hk->span_param, 0);
     ok &= add_arg(hk, HROLE_SCRATCH, 0, 0);
     ok &= add_arg(hk, HROLE_PROGRAM_FIRST, 0, 0);
     ok &= add_arg(hk, HROLE_PROGRAM_LAST, 0, 0);
@@ -82,7 +97,7 @@ static bool declare_function(hgen *g, const host_kernel *hk)
     for (int i = 0; i < hk->nargs; i++) {
         host_arg_role ro = hk->args[i].role;
         bool p = ro == HROLE_TENSOR || ro == HROLE_PARAM || ro == HROLE_BLOCK_TABLE || ro == HROLE_SCRATCH ||
-                 ro == HROLE_DPARAM || ro == HROLE_WS;
+                 ro == HROLE_DPARAM || ro == HROLE_WS || ro == HROLE_SPANS;
         types[i] = p ? g->ptr : g->i64;
     }
     LLVMTypeRef fty = LLVMFunctionType(g->i32, types, (unsigned)hk->nargs, false);
@@ -104,6 +119,7 @@ static bool declare_function(hgen *g, const host_kernel *hk)
         case HROLE_PARAM_STRIDE: g->param_stride[a->which][a->dim] = v; break;
         case HROLE_PARAM_SHAPE: g->param_shape[a->which][a->dim] = v; break;
         case HROLE_BLOCK_TABLE: g->block_table = v; break;
+        case HROLE_SPANS: g->spans = v; break;
         case HROLE_SCRATCH: g->scratch = v; break;
         case HROLE_PROGRAM_FIRST: g->first = v; break;
         case HROLE_PROGRAM_LAST: g->last = v; break;
@@ -214,6 +230,10 @@ static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt
     out->range_op = r->family == FAMILY_LINEAR ? NULL : find_block_table_range(tk->body);
     out->block_table = out->range_op != NULL;
     out->bwd.is_bwd = tk->programs != PROG_DEFAULT;
+    out->span_param = out->bwd.is_bwd || r->family == FAMILY_LINEAR || r->grid_ndim ? -1 : find_span_param(tk->body);
+    if (out->span_param >= r->nparams || (out->span_param >= 0 && r->params[out->span_param].dtype != DT_I32 &&
+                                          r->params[out->span_param].dtype != DT_I64))
+        out->span_param = -1; /* not a document-id param: the range without the cut */
     out->bwd.programs = tk->programs;
     out->bwd.grid_ndim = tk->grid_ndim;
     out->bwd.param = tk->param;

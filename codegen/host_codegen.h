@@ -60,6 +60,7 @@ typedef enum {
     HROLE_DPARAM_STRIDE, /* int64; which = param, dim */
     HROLE_WS,            /* pointer: workspace buffer `which` (a tir_tensor; TENSOR_SLOTS: of param `dim`) */
     HROLE_NSLOTS,        /* int64: slots of the param gradients (programs=slots) */
+    HROLE_SPANS,         /* pointer: int64 [batch][q tiles][2] document spans (runtime/doc_spans.h) */
 } host_arg_role;
 
 typedef struct host_arg {
@@ -76,6 +77,7 @@ typedef struct host_kernel {
     host_arg *args; /* [nargs], in the kernel's arena */
     size_t scratch_bytes; /* size of the HROLE_SCRATCH block */
     bool block_table; /* needs HROLE_BLOCK_TABLE */
+    int span_param;   /* >= 0: needs HROLE_SPANS, the spans of this document-id param */
     const tir_op *range_op; /* the KV_RANGE op (block table mode), in the tile IR arena */
     /* backward kernels: the program grid (host_bwd_programs) */
     struct {

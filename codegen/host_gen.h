@@ -32,6 +32,10 @@ typedef struct hval {
     /* TV_RANGE: inclusive kv tile index bounds per dim */
     LLVMValueRef rlo[SCHED_MAX_DIMS], rhi[SCHED_MAX_DIMS];
     bool btable; /* TV_RANGE of a RANGE_BLOCK_TABLE op: the FOR consults the table */
+    /* TV_RANGE of a union (kv_range parts): nparts normalised boxes inside
+     * rlo/rhi, i64 [nparts][2][SCHED_MAX_DIMS] lo then hi (range_parts.h) */
+    int nparts;
+    LLVMValueRef parts;
     /* TV_CLASS */
     LLVMValueRef full, empty;
     /* TV_RANGE of a q_range (backward): evaluated per head by the FOR */
@@ -62,6 +66,7 @@ typedef struct hgen {
     LLVMValueRef scratch;
     LLVMValueRef first, last; /* the program range */
     LLVMValueRef block_table; /* u8 table (HROLE_BLOCK_TABLE) or NULL when the kernel has none */
+    LLVMValueRef spans;       /* int64 document spans (HROLE_SPANS) or NULL when the kernel has none */
     size_t scratch_bytes;
 
     /* the current program */

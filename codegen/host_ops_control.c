@@ -7,12 +7,15 @@
  * [query tile][key tile], mask_block_table_build) per pair: 0 skips the
  * body (the iteration values keep their previous contents), 2 makes
  * TILE_CLASS full (no per-element mask), 1 leaves the mask to decide. A NULL
- * table reads as all 1 (every tile, per-element mask). FOR keeps its iteration values in buffers of
+ * table reads as all 1 (every tile, per-element mask). A union range
+ * (kv_range parts) is normalised once per program into a small array of
+ * disjoint boxes (range_parts.h) that the FOR walks in order. FOR keeps its iteration values in buffers of
  * its own: inits are copied in, YIELD copies the new values over them, and
  * the loop's results are those buffers after the last iteration. A `for
  * {reverse=1}` visits its tiles last first; a FOR over a q_range (the
  * backward) is host_bwd_for_q's. */
 #include "host_gen.h"
+#include "range_parts.h"
 
 static int kv_extent(hgen *g, int d)
 {
@@ -37,6 +40,63 @@ static bool emit_qtile(hgen *g, const tir_op *op)
         b->lo[d] = LLVMBuildMul(g->b, g->qtile[d], hc_i64(g, b->ext[d]), "");
     }
     return true;
+}
+
+/* The i64 slot of part p's lo (hi: true) in dim d. */
+static LLVMValueRef part_slot(hgen *g, LLVMValueRef parts, LLVMValueRef p, bool hi, int d)
+{
+    LLVMValueRef at = LLVMBuildMul(g->b, p, hc_i64(g, 2 * SCHED_MAX_DIMS), "");
+    at = LLVMBuildAdd(g->b, at, hc_i64(g, (hi ? SCHED_MAX_DIMS : 0) + d), "");
+    return LLVMBuildGEP2(g->b, g->i64, parts, &at, 1, "");
+}
+
+/* A union range: each part evaluated over the query box, clipped to the
+ * hull, normalised, and stored for the FOR. */
+static bool emit_parts(hgen *g, const tir_op *op, const hval *qb, hval *rg)
+{
+    rparts rp = {0};
+    rp.n = op->range_nparts;
+    rp.nd = g->nd;
+    hexpr_ctx x = {g, NULL, NULL, qb, NULL, NULL};
+    for (int p = 0; p < rp.n; p++)
+        for (int d = 0; d < g->nd; d++) {
+            rp.lo[p][d] = hgen_expr(&x, op->part_lo[p][d]);
+            rp.hi[p][d] = hgen_expr(&x, op->part_hi[p][d]);
+            if (g->failed)
+                return false;
+        }
+    rparts_clip(g->b, &rp, rg->rlo, rg->rhi);
+    rparts_normalize(g->b, g->i64, &rp);
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(g->entry);
+    if (first)
+        LLVMPositionBuilderBefore(eb, first);
+    else
+        LLVMPositionBuilderAtEnd(eb, g->entry);
+    rg->parts = LLVMBuildArrayAlloca(eb, g->i64, hc_i64(g, 2 * SCHED_MAX_DIMS * rp.n), "parts");
+    LLVMDisposeBuilder(eb);
+    rg->nparts = rp.n;
+    for (int p = 0; p < rp.n; p++)
+        for (int d = 0; d < g->nd; d++) {
+            LLVMBuildStore(g->b, rp.lo[p][d], part_slot(g, rg->parts, hc_i64(g, p), false, d));
+            LLVMBuildStore(g->b, rp.hi[p][d], part_slot(g, rg->parts, hc_i64(g, p), true, d));
+        }
+    return true;
+}
+
+/* A range with a span (tile_ir.h): dim 0 cut to the key tiles of this
+ * query tile's document span, spans[(batch * nqt + qtile) * 2 + 0/1]. */
+static void cut_to_span(hgen *g, hval *rg)
+{
+    LLVMValueRef nqt = hgen_tiles_along(g, false, 0, g->tk->sched.q_tile[0]);
+    LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, g->batch, nqt, ""), g->qtile[0], "");
+    at = LLVMBuildMul(g->b, at, hc_i64(g, 2), "");
+    LLVMValueRef at1 = LLVMBuildAdd(g->b, at, hc_i64(g, 1), "");
+    LLVMValueRef lo = LLVMBuildLoad2(g->b, g->i64, LLVMBuildGEP2(g->b, g->i64, g->spans, &at, 1, ""), "span.lo");
+    LLVMValueRef hi = LLVMBuildLoad2(g->b, g->i64, LLVMBuildGEP2(g->b, g->i64, g->spans, &at1, 1, ""), "span.hi");
+    LLVMValueRef kv = hc_i64(g, kv_extent(g, 0));
+    rg->rlo[0] = hgen_imax(g, rg->rlo[0], LLVMBuildSDiv(g->b, lo, kv, ""));
+    rg->rhi[0] = hgen_imin(g, rg->rhi[0], LLVMBuildSDiv(g->b, hi, kv, ""));
 }
 
 static bool emit_kv_range(hgen *g, const tir_op *op)
@@ -64,6 +124,11 @@ static bool emit_kv_range(hgen *g, const tir_op *op)
         if (hi)
             rg->rhi[d] = hgen_imin(g, hi, last);
     }
+    if (op->span && g->spans && !g->linear && g->nd == 1)
+        cut_to_span(g, rg);
+    rg->nparts = 0;
+    if (op->range_mode == RANGE_BOUNDS && op->range_nparts >= 2 && !g->linear && op->range_ndims == g->nd)
+        return emit_parts(g, op, qb, rg);
     return true;
 }
 
@@ -128,6 +193,27 @@ static bool emit_for_body(hgen *g, const tir_op *op, const hval *rg, const hval 
     return ok;
 }
 
+static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox);
+
+/* A union range: one loop over its parts (last first for a reverse FOR,
+ * whose tiles then also come last first), each walked like a plain range. */
+static bool emit_for_parts(hgen *g, const tir_op *op, const hval *rg, hval *kbox)
+{
+    hloop pl = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, rg->nparts));
+    LLVMValueRef p = pl.iv;
+    if (op->reverse)
+        p = LLVMBuildSub(g->b, hc_i64(g, rg->nparts - 1), p, "");
+    hval part = *rg;
+    part.nparts = 0;
+    for (int d = 0; d < g->nd; d++) {
+        part.rlo[d] = LLVMBuildLoad2(g->b, g->i64, part_slot(g, rg->parts, p, false, d), "");
+        part.rhi[d] = LLVMBuildLoad2(g->b, g->i64, part_slot(g, rg->parts, p, true, d), "");
+    }
+    bool ok = emit_for_dims(g, op, &part, kbox);
+    hgen_loop_end(g, &pl);
+    return ok;
+}
+
 /* Emits the body once per kv tile of the range: one loop per dim, nested
  * outermost first. The range check keeps every index below SCHED_MAX_DIMS
  * (the size of the box and range arrays) whatever g->nd holds. */
@@ -136,6 +222,8 @@ static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox)
     int nd = g->nd;
     if (nd < 1 || nd > SCHED_MAX_DIMS)
         return hgen_fail(g, "internal error: host codegen: a for over %d dims (1..%d)", nd, SCHED_MAX_DIMS);
+    if (rg->nparts > 0)
+        return emit_for_parts(g, op, rg, kbox);
     hloop loops[SCHED_MAX_DIMS];
     for (int d = 0; d < nd; d++) {
         LLVMValueRef end = LLVMBuildAdd(g->b, rg->rhi[d], hc_i64(g, 1), "");

@@ -56,6 +56,9 @@ typedef struct fa2 {
     LLVMValueRef q_org[3], q_lo[3], q_hi[3];
     LLVMValueRef nkt[3];
     LLVMValueRef r_lo[3], r_cnt[3], r_total;
+    /* a union range (p->nparts): per part its first tile, tile counts per
+     * dim and the loop index of its first tile (parts disjoint, in order) */
+    LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
     LLVMValueRef lane_q, lane_k, lane_v; /* per-lane ldmatrix byte offsets */
 
     /* Coordinates of the rows this thread owns: [mi][half]. */

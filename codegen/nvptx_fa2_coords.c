@@ -6,6 +6,7 @@
 
 #include "../passes/mask_analysis.h"
 #include "nvptx_fa2.h"
+#include "range_parts.h"
 
 static int ilog2(int v)
 {
@@ -110,20 +111,48 @@ void fa2_coords_init(fa2 *f)
     }
 }
 
+/* The part of a union range that loop index j falls in: its first tile and
+ * counts per dim, and j less the part's base. Empty parts have the base of
+ * the next one, so the last part whose base is <= j is the one. */
+static LLVMValueRef select_part(fa2 *f, LLVMValueRef j, LLVMValueRef lo[3], LLVMValueRef cnt[3])
+{
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef base = f->part_base[0];
+    for (int d = 0; d < f->p->ndims; d++) {
+        lo[d] = f->part_lo[0][d];
+        cnt[d] = f->part_cnt[0][d];
+    }
+    for (int i = 1; i < f->p->nparts; i++) {
+        LLVMValueRef in = LLVMBuildICmp(nv->b, LLVMIntSGE, j, f->part_base[i], "");
+        base = LLVMBuildSelect(nv->b, in, f->part_base[i], base, "");
+        for (int d = 0; d < f->p->ndims; d++) {
+            lo[d] = LLVMBuildSelect(nv->b, in, f->part_lo[i][d], lo[d], "");
+            cnt[d] = LLVMBuildSelect(nv->b, in, f->part_cnt[i][d], cnt[d], "");
+        }
+    }
+    return LLVMBuildSub(nv->b, j, base, "");
+}
+
 void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
 {
     const fa_plan *p = f->p;
-    LLVMValueRef rem = j;
+    LLVMValueRef rem = j, r_lo[3], r_cnt[3];
+    for (int d = 0; d < p->ndims; d++) {
+        r_lo[d] = f->r_lo[d];
+        r_cnt[d] = f->r_cnt[d];
+    }
+    if (p->nparts)
+        rem = select_part(f, j, r_lo, r_cnt);
     for (int d = p->ndims - 1; d >= 0; d--) {
         LLVMValueRef idx = rem;
         if (d || p->ndims > 1) {
             /* cnt may be 0 only when total is 0; keep the division defined. */
-            LLVMValueRef cnt = nv_smax(&f->nv, f->r_cnt[d], nv_i32(&f->nv, 1));
+            LLVMValueRef cnt = nv_smax(&f->nv, r_cnt[d], nv_i32(&f->nv, 1));
             idx = d ? LLVMBuildURem(f->nv.b, rem, cnt, "") : rem;
             if (d)
                 rem = LLVMBuildUDiv(f->nv.b, rem, cnt, "");
         }
-        org[d] = mul(f, add(f, f->r_lo[d], idx), nv_i32(&f->nv, p->kv_ext[d]));
+        org[d] = mul(f, add(f, r_lo[d], idx), nv_i32(&f->nv, p->kv_ext[d]));
     }
 }
 
@@ -138,6 +167,39 @@ static LLVMValueRef clamp_index(fa2 *f, LLVMValueRef v, LLVMValueRef lo, LLVMVal
     LLVMValueRef lo64 = LLVMBuildSExt(nv->b, lo, nv->i64, ""), hi64 = LLVMBuildSExt(nv->b, hi, nv->i64, "");
     v = nv_smin(nv, nv_smax(nv, v, lo64), hi64);
     return LLVMBuildTrunc(nv->b, v, nv->i32, "");
+}
+
+/* A union range: each part clamped like the hull, clipped to it and
+ * normalised (range_parts.h); the loop runs over the parts' tiles in order. */
+static void range_parts(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    nv_ctx *nv = &f->nv;
+    rparts rp = {0};
+    rp.n = p->nparts;
+    rp.nd = p->ndims;
+    LLVMValueRef hhi[3];
+    for (int d = 0; d < p->ndims; d++) {
+        LLVMValueRef last = LLVMBuildSub(nv->b, f->nkt[d], nv_i32(nv, 1), "");
+        hhi[d] = add(f, f->r_lo[d], LLVMBuildSub(nv->b, f->r_cnt[d], nv_i32(nv, 1), ""));
+        for (int i = 0; i < rp.n; i++) {
+            rp.lo[i][d] = clamp_index(f, fa2_emit(f, p->plo[i][d]), nv_i32(nv, 0), add(f, last, nv_i32(nv, 1)), true);
+            rp.hi[i][d] = clamp_index(f, fa2_emit(f, p->phi[i][d]), nv_i32(nv, -1), last, false);
+        }
+    }
+    rparts_clip(nv->b, &rp, f->r_lo, hhi);
+    rparts_normalize(nv->b, nv->i32, &rp);
+    LLVMValueRef base = nv_i32(nv, 0);
+    for (int i = 0; i < rp.n; i++) {
+        f->part_base[i] = base;
+        for (int d = 0; d < p->ndims; d++) {
+            f->part_lo[i][d] = rp.lo[i][d];
+            LLVMValueRef cnt = add(f, LLVMBuildSub(nv->b, rp.hi[i][d], rp.lo[i][d], ""), nv_i32(nv, 1));
+            f->part_cnt[i][d] = nv_smax(nv, cnt, nv_i32(nv, 0));
+        }
+        base = add(f, base, rparts_count(nv->b, nv->i32, &rp, i));
+    }
+    f->r_total = base;
 }
 
 void fa2_range(fa2 *f)
@@ -157,6 +219,8 @@ void fa2_range(fa2 *f)
         f->r_cnt[d] = nv_smax(&f->nv, cnt, nv_i32(&f->nv, 0));
         f->r_total = mul(f, f->r_total, f->r_cnt[d]);
     }
+    if (p->range == RANGE_BOUNDS && p->nparts)
+        range_parts(f);
 }
 
 /* Key box corners of the current tile (clipped to the grid). */

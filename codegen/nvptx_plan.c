@@ -45,6 +45,14 @@ static void read_range(const tir_op *op, fa_plan *p)
     for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
         if (!p->lo[d] || !p->hi[d])
             p->range = RANGE_ALL;
+    p->nparts = p->range == RANGE_BOUNDS && op->range_nparts >= 2 ? op->range_nparts : 0;
+    for (int i = 0; i < p->nparts; i++)
+        for (int d = 0; d < p->ndims; d++) {
+            p->plo[i][d] = op->part_lo[i][d];
+            p->phi[i][d] = op->part_hi[i][d];
+            if (!p->plo[i][d] || !p->phi[i][d])
+                p->nparts = 0; /* the hull alone */
+        }
 }
 
 static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)

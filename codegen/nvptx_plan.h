@@ -28,6 +28,8 @@ typedef struct fa_plan {
     const expr *empty; /* NULL: no tile in the range is known to be empty */
     tir_range_mode range;
     const expr *lo[3], *hi[3];
+    int nparts; /* RANGE_BOUNDS of a union: 0 or 2..TIR_MAX_PARTS parts inside lo/hi */
+    const expr *plo[TIR_MAX_PARTS][3], *phi[TIR_MAX_PARTS][3];
     bool store_lse;
     bool wgmma; /* sm_90a: products by warpgroup MMA from swizzled tiles */
     bool ws;    /* with wgmma: a producer warpgroup loads, `warps` compute */

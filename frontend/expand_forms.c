@@ -135,6 +135,35 @@ static expr *expand_radial(ex_ctx *c, const expr *f)
     return ex_binary(c->a, BIN_LT, op(c, BIN_MUL, ds, band), ex_int(c->a, arg(f, 1)));
 }
 
+/* 2^bl(x) for x >= 0 (bl the bit length; 1 for x = 0). */
+static expr *pow2_bitlen(ex_ctx *c, expr *x)
+{
+    expr *p = op(c, BIN_MUL, ex_unary(c->a, UN_POW2I, ex_unary(c->a, UN_LOG2I, x)), ex_int(c->a, 2));
+    return ex_select(c->a, ex_binary(c->a, BIN_GE, x, ex_int(c->a, 1)), p, ex_int(c->a, 1));
+}
+
+/* FORM_RADIAL_VIDEO (forms.h): (sink && fj == 0) || (split && band). */
+static expr *expand_radial_video(ex_ctx *c, const expr *f)
+{
+    int64_t F = arg(f, 0), B = arg(f, 1), k = arg(f, 2), m = arg(f, 3), P = 1;
+    while (P <= F)
+        P *= 2; /* 2^bl(F) */
+    expr *qt = coord(c, SIDE_Q, -1), *kt = coord(c, SIDE_K, -1), *Fe = ex_int(c->a, F);
+    expr *fj = op(c, BIN_DIV, kt, Fe);
+    expr *d = ex_unary(c->a, UN_ABS, op(c, BIN_SUB, op(c, BIN_DIV, qt, Fe), fj));
+    expr *G = pow2_bitlen(c, d), *BG = op(c, BIN_MUL, ex_int(c->a, B), G);
+    expr *split = ex_binary(c->a, BIN_OR, ex_binary(c->a, BIN_GE, ex_int(c->a, P), BG),
+                            ex_binary(c->a, BIN_EQ, op(c, BIN_MOD, d, op(c, BIN_DIV, BG, ex_int(c->a, P))), ex_int(c->a, 0)));
+    expr *width = op(c, BIN_DIV, ex_int(c->a, P * k), op(c, BIN_MUL, G, ex_int(c->a, (int64_t)1 << m)));
+    expr *ds = ex_unary(c->a, UN_ABS, op(c, BIN_SUB, op(c, BIN_MOD, qt, Fe), op(c, BIN_MOD, kt, Fe)));
+    expr *band = ex_binary(c->a, BIN_OR, ex_binary(c->a, BIN_LE, d, ex_int(c->a, 1)),
+                           ex_binary(c->a, BIN_LE, ds, op(c, BIN_MAX, width, ex_int(c->a, B))));
+    expr *keep = ex_binary(c->a, BIN_AND, split, band);
+    if (arg(f, 4))
+        keep = ex_binary(c->a, BIN_OR, ex_binary(c->a, BIN_EQ, fj, ex_int(c->a, 0)), keep);
+    return keep;
+}
+
 /* The leading indices of a runtime table: [], [batch], [heads], [batch, heads]. */
 static int lead_indices(ex_ctx *c, const recipe_param *p, int nlead, expr **idx)
 {
@@ -183,6 +212,8 @@ static expr *expand_one(ex_ctx *c, const expr *f)
         return expand_neighborhood(c, f);
     case FORM_RADIAL:
         return expand_radial(c, f);
+    case FORM_RADIAL_VIDEO:
+        return expand_radial_video(c, f);
     case FORM_STRIDED_HEADS: {
         expr *S = f->args[0];
         expr *local = ex_binary(c->a, BIN_LT, op(c, BIN_SUB, qt, kt), f->args[1]);

@@ -29,11 +29,22 @@
  *     causal:     keep iff max(i' - w + 1, 0) <= j' <= i'    (σ must be 1)
  *   When Lg < w the window is the whole group (start = 0): the front end
  *   rejects w * δ > L when L is a constant; at launch the runtime rejects it.
- * FORM_RADIAL            (frame F, window W): Radial Attention's static mask for
+ * FORM_RADIAL            (frame F, window W), spelled radial_token (or radial
+ *   with a window): a simplified token-level radial mask for
  *   video with F tokens per frame: frames fi = i_t div F, fj = j_t div F,
  *   spatial si = i_t mod F, sj = j_t mod F, d = |fi - fj|;
  *   keep iff |si - sj| * 2^ilog2(max(d, 1)) < W   (the band halves as the
  *   frame distance doubles; the same spatial token is always kept).
+ * FORM_RADIAL_VIDEO      (frame F, block B, decay numerator k, decay shift m,
+ *   sink 0/1), spelled radial: Radial Attention's mask as its official
+ *   implementation builds it per frame pair (decay = k / 2^m). With fi, fj,
+ *   si, sj, d as above, bl(x) the bit length (bl(0) = 0), P = 2^bl(F),
+ *   G = 2^bl(d):
+ *     sink && fj == 0                                  keep (first frame);
+ *     otherwise keep iff split && band, where
+ *     split: P >= B * G (the undecayed width P / G is at least a block), or
+ *            d mod floor(B * G / P) == 0   (else only every so many frames);
+ *     band:  d <= 1, or |si - sj| <= max(floor(P * decay / G), B).
  * FORM_STRIDED_HEADS     (stride S, local Lw): S2-Attention's per-head sharding,
  *   causal: keep iff j_t <= i_t && (i_t - j_t < Lw || j_t mod S == head mod S).
  * FORM_SINKS             (n): j_t < n.
@@ -58,6 +69,7 @@ typedef enum {
     FORM_DOCUMENT,
     FORM_BLOCKS,
     FORM_FULL,
+    FORM_RADIAL_VIDEO,
     FORM_COUNT
 } mask_form;
 

@@ -29,7 +29,7 @@ static const char *const reserved[] = {
     "heads", "kv_heads", "tokens",  "kv_tokens", "true", "false", "min",   "max",     "abs",
     "clamp", "select",  "exp",      "log",    "tanh",    "sqrt",      "float", "floor",   "softcap",
     "alibi_slope", "causal", "sliding_window", "neighborhood", "radial", "strided_heads", "sinks",
-    "document", "blocks", "full",
+    "document", "blocks", "full", "radial_token",
 };
 
 bool fe_is_reserved(const char *name)
@@ -408,13 +408,13 @@ static expr *check_call(sema *S, const node *n)
     if (f < 0 && fe_diag_full(S->d))
         return NULL;
     if (f < 0) {
-        const char *names[sizeof funcs / sizeof *funcs + 9];
+        const char *names[sizeof funcs / sizeof *funcs + 10];
         int k = 0;
         for (size_t i = 0; i < sizeof funcs / sizeof *funcs; i++)
             names[k++] = funcs[i].name;
-        static const char *const forms[] = {"causal", "sliding_window", "neighborhood", "radial",
-                                            "strided_heads", "sinks", "document", "blocks", "full"};
-        for (int i = 0; i < 9; i++)
+        static const char *const forms[] = {"causal", "sliding_window", "neighborhood", "radial", "strided_heads",
+                                            "sinks", "document", "blocks", "full", "radial_token"};
+        for (int i = 0; i < 10; i++)
             names[k++] = forms[i];
         const char *near = fe_suggest(n->name, names, k);
         char hint[96];

@@ -8,7 +8,10 @@
  *   sliding_window            (left, right)
  *   neighborhood              (window, dilation = 1, stride = 1, causal = false)
  *                             each a number (every dim) or a tuple, one per grid dim
- *   radial                    (frame, window)
+ *   radial                    (frame, block = 128, decay = 1, sink = false)
+ *                             decay a number k / 2^m (m <= 16), e.g. 0.5
+ *   radial_token              (frame, window); `radial` with a window
+ *                             argument (or two positional ones) is this
  *   strided_heads             (stride, local)
  *   sinks                     (n)
  *   document                  (ids)             a param name
@@ -30,7 +33,8 @@ static const form_spec specs[FORM_COUNT] = {
     [FORM_CAUSAL] = {"causal", 0, 0, {0}},
     [FORM_SLIDING_WINDOW] = {"sliding_window", 2, 2, {"left", "right"}},
     [FORM_NEIGHBORHOOD] = {"neighborhood", 4, 1, {"window", "dilation", "stride", "causal"}},
-    [FORM_RADIAL] = {"radial", 2, 2, {"frame", "window"}},
+    [FORM_RADIAL] = {"radial_token", 2, 2, {"frame", "window"}},
+    [FORM_RADIAL_VIDEO] = {"radial", 4, 1, {"frame", "block", "decay", "sink"}},
     [FORM_STRIDED_HEADS] = {"strided_heads", 2, 2, {"stride", "local"}},
     [FORM_SINKS] = {"sinks", 1, 1, {"n"}},
     [FORM_DOCUMENT] = {"document", 1, 1, {"ids"}},
@@ -40,6 +44,8 @@ static const form_spec specs[FORM_COUNT] = {
 
 int fe_form_lookup(const char *name)
 {
+    if (!strcmp(name, "radial"))
+        return FORM_RADIAL_VIDEO;
     for (int f = 0; f < FORM_COUNT; f++)
         if (!strcmp(name, specs[f].name))
             return f;
@@ -295,9 +301,68 @@ static expr *form_ints(sema *S, int f, const form_spec *sp, const node **bound)
     return e;
 }
 
+/* `radial` with a window argument, or with exactly two positional ones,
+ * is the earlier token-level form (radial_token), kept for old recipes. */
+static bool radial_token_spelling(const node *call)
+{
+    if (call->kind != N_CALL)
+        return false;
+    bool keys = false;
+    for (int i = 0; i < call->nargs; i++) {
+        const char *key = call->keys ? call->keys[i] : NULL;
+        if (key && !strcmp(key, "window"))
+            return true;
+        keys |= key != NULL;
+    }
+    return call->nargs == 2 && !keys;
+}
+
+/* decay: a positive number k / 2^m (m <= 16, k < 2^24): args[2] = k, args[3] = m. */
+static bool decay_arg(sema *S, const node *n, expr **k, expr **m)
+{
+    double v = n->kind == N_FLOAT ? n->fval : (double)n->ival;
+    if ((n->kind != N_FLOAT && n->kind != N_INT) || !(v > 0) || v * 65536.0 != (double)(int64_t)(v * 65536.0) ||
+        v * 65536.0 >= 16777216.0) {
+        diag_error(S->d, n->span, "write e.g. decay: 1, decay: 0.5 or decay: 0.25",
+                   "argument 'decay' of 'radial' must be a positive number, a multiple of 1/65536 below 256");
+        return false;
+    }
+    int64_t num = (int64_t)(v * 65536.0), shift = 16;
+    while (shift > 0 && num % 2 == 0)
+        num /= 2, shift--;
+    *k = ex_int(S->a, num);
+    *m = ex_int(S->a, shift);
+    return *k && *m;
+}
+
+/* radial(frame, block = 128, decay = 1, sink = false) -> args F, B, k, m, sink. */
+static expr *form_radial(sema *S, const form_spec *sp, const node **bound)
+{
+    expr *e = new_form(S, FORM_RADIAL_VIDEO, 5);
+    int64_t F, B = 128, sink = 0;
+    if (!e || !int_arg(S, sp, 0, bound[0], 1, &F) || (bound[1] && !int_arg(S, sp, 1, bound[1], 1, &B)) ||
+        (bound[3] && !int_arg(S, sp, 3, bound[3], 0, &sink)))
+        return NULL;
+    if (B > 65536 || sink > 1) {
+        diag_error(S->d, (B > 65536 ? bound[1] : bound[3])->span, NULL,
+                   B > 65536 ? "argument 'block' of 'radial' must be at most 65536" : "argument 'sink' of 'radial' is true or false");
+        return NULL;
+    }
+    e->args[0] = ex_int(S->a, F);
+    e->args[1] = ex_int(S->a, B);
+    e->args[2] = ex_int(S->a, 1);
+    e->args[3] = ex_int(S->a, 0);
+    e->args[4] = ex_int(S->a, sink);
+    if (bound[2] && !decay_arg(S, bound[2], &e->args[2], &e->args[3]))
+        return NULL;
+    return e;
+}
+
 expr *fe_sema_form(sema *S, const node *call)
 {
     int f = fe_form_lookup(call->name);
+    if (f == FORM_RADIAL_VIDEO && radial_token_spelling(call))
+        f = FORM_RADIAL;
     const form_spec *sp = &specs[f];
     if (S->ctx != CTX_MASK) {
         diag_error(S->d, call->loc, NULL, "the mask form '%s' can only be used in a mask", sp->name);
@@ -306,7 +371,7 @@ expr *fe_sema_form(sema *S, const node *call)
     /* with kv_tokens the key index runs over another sequence: forms that
      * compare positions inside one sequence or index a [tokens] table by k.t
      * have no meaning there */
-    if (S->r->cross && (f == FORM_NEIGHBORHOOD || f == FORM_RADIAL || f == FORM_DOCUMENT)) {
+    if (S->r->cross && (f == FORM_NEIGHBORHOOD || f == FORM_RADIAL || f == FORM_RADIAL_VIDEO || f == FORM_DOCUMENT)) {
         diag_error(S->d, call->loc, "declare k and v over 'tokens'",
                    "'%s' needs k and v over the query's tokens, but they use kv_tokens", sp->name);
         return NULL;
@@ -329,6 +394,8 @@ expr *fe_sema_form(sema *S, const node *call)
         return form_document(S, sp, bound);
     case FORM_BLOCKS:
         return form_blocks(S, sp, bound);
+    case FORM_RADIAL_VIDEO:
+        return form_radial(S, sp, bound);
     default:
         return form_ints(S, f, sp, bound);
     }

@@ -174,6 +174,23 @@ typedef enum {
                         * query tiles of a key tile are those whose forward range holds it */
 } tir_range_mode;
 
+/* A kv_range of mode bounds may also list 2..TIR_MAX_PARTS parts (unions in
+ * the mask: sinks || window): boxes of key tile indices, each intersected
+ * with the lo/hi box (the hull). The range is then the union of the parts;
+ * parts may overlap and come in any order, and a consumer visits each tile
+ * of the union once (codegen/range_parts.h normalises them: sorted by dim-0
+ * start, overlapping ones merged). Consumers that ignore parts visit the
+ * hull, which holds them all. */
+enum { TIR_MAX_PARTS = 4 };
+
+/* A kv_range of mode bounds may also name a document-id param (`span=ids`,
+ * int [tokens] or [batch, tokens], a sequence of tokens): the mask keeps a
+ * pair only when ids[.., q.t] == ids[.., k.t]. The range of a query tile is
+ * then also cut to its document span: the key tiles from the one holding
+ * the first key whose id is one of the tile's query ids to the one holding
+ * the last such key, computed at launch from the ids (runtime/doc_spans.h).
+ * Consumers that ignore it visit the range without the cut. */
+
 /*
  * Op table: name, min operands, results, whether it has a body.
  * Attributes per op are documented at each entry (text names in brackets).
@@ -188,7 +205,7 @@ typedef enum {
     /* fill -> tile|rows [value: 0, -inf ...] */                                               \
     X(FILL, "fill", 0, 1, false)                                                                \
     /* kv_range qbox -> range [mode, lo/hi: per-dim kv tile index exprs over q box corners] */ \
-    X(KV_RANGE, "kv_range", 1, 1, false)                                                        \
+    X(KV_RANGE, "kv_range", 1, 1, false) /* [parts: partP.loD/hiD; span: a doc-id param] */     \
     /* for range, inits... -> results...; body args: kv box, then one per init */              \
     X(FOR, "for", 1, 0, true)                                                                   \
     /* yield values... (ends a for body; one per for result) */                                \
@@ -289,6 +306,10 @@ typedef struct tir_op {
     int range_ndims;
     expr *range_lo[SCHED_MAX_DIMS]; /* KV_RANGE: first kv tile index per dim (over the q box) */
     expr *range_hi[SCHED_MAX_DIMS]; /* last kv tile index per dim (inclusive; empty if < lo) */
+    int range_nparts;               /* KV_RANGE bounds: 0, or 2..TIR_MAX_PARTS parts of the union */
+    bool span;                      /* KV_RANGE bounds: document spans of param span_param cut the range */
+    int span_param;
+    expr *part_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *part_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
     int feature;                    /* FEATURE_MAP: feature_map value */
     int decay;                      /* DECAY_MASK, STATE_*: decay_kind value */
     bool prefetch;                  /* LOAD in a pipelined for body: issued `stages - 1` iterations ahead */

@@ -386,6 +386,17 @@ static bool attr_bound(tparser *ps, tir_op *op, const char *w, size_t n)
     return attr_expr(ps, w[0] == 'l' ? &op->range_lo[d] : &op->range_hi[d], false);
 }
 
+/* partP.loD / partP.hiD of kv_range (a part of its union) */
+static bool attr_part(tparser *ps, tir_op *op, const char *w)
+{
+    int p = w[4] - '0', d = w[8] - '0';
+    if (p < 0 || p >= TIR_MAX_PARTS || w[5] != '.' || d < 0 || d >= SCHED_MAX_DIMS)
+        return perr(ps, "part bound must be part0..part3 with dims 0..2, e.g. part1.lo0", NULL);
+    if (p + 1 > op->range_nparts)
+        op->range_nparts = p + 1;
+    return attr_expr(ps, w[6] == 'l' ? &op->part_lo[p][d] : &op->part_hi[p][d], false);
+}
+
 static bool attribute(tparser *ps, tir_op *op)
 {
     const char *w;
@@ -397,6 +408,8 @@ static bool attribute(tparser *ps, tir_op *op)
         return named_enum(ps, tir_tensor_names, TENSOR_COUNT, &e, "tensor") && ((op->tensor = (tir_tensor)e), true);
     if (word_eq(w, n, "param"))
         return attr_param(ps, &op->param);
+    if (word_eq(w, n, "span"))
+        return attr_param(ps, &op->span_param) && ((op->span = op->span_param >= 0), true);
     if (word_eq(w, n, "aug"))
         return attr_flag(ps, &op->aug);
     if (word_eq(w, n, "trans_b"))
@@ -429,6 +442,8 @@ static bool attribute(tparser *ps, tir_op *op)
         return named_enum(ps, tir_range_names, 4, &e, "range mode") && ((op->range_mode = (tir_range_mode)e), true);
     if (n == 3 && (!memcmp(w, "lo", 2) || !memcmp(w, "hi", 2)))
         return attr_bound(ps, op, w, n);
+    if (n == 9 && !memcmp(w, "part", 4) && (!memcmp(w + 6, "lo", 2) || !memcmp(w + 6, "hi", 2)))
+        return attr_part(ps, op, w);
     if (word_eq(w, n, "full"))
         return attr_expr(ps, &op->full_expr, false);
     if (word_eq(w, n, "empty"))

@@ -116,6 +116,16 @@ static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op
         snprintf(key, sizeof key, "hi%d", d);
         print_expr_attr(out, k, key, op->range_hi[d]);
     }
+    for (int p = 0; p < op->range_nparts; p++)
+        for (int d = 0; d < op->range_ndims; d++) {
+            char key[24];
+            snprintf(key, sizeof key, "part%d.lo%d", p, d);
+            print_expr_attr(out, k, key, op->part_lo[p][d]);
+            snprintf(key, sizeof key, "part%d.hi%d", p, d);
+            print_expr_attr(out, k, key, op->part_hi[p][d]);
+        }
+    if (op->span)
+        sb_printf(out, " span=%s", param_namer((void *)k, op->span_param));
 }
 
 /* The {...} attribute list, in a fixed order per op kind. */

@@ -69,8 +69,33 @@ static bool verify_store(vctx *c, const tir_op *op)
     }
 }
 
+/* The parts of a union range: kv_range bounds only, 2..TIR_MAX_PARTS of
+ * them, each with an int lo and hi in every dim of the hull. */
+static bool verify_parts(vctx *c, const tir_op *op)
+{
+    if (op->range_nparts == 0)
+        return true;
+    if (op->kind != TIR_KV_RANGE || op->range_mode != RANGE_BOUNDS)
+        return tir_vfail(c, -1, "parts belong to kv_range with mode=bounds");
+    if (op->range_nparts < 2 || op->range_nparts > TIR_MAX_PARTS)
+        return tir_vfail(c, -1, "a union range has 2 to %d parts, not %d", TIR_MAX_PARTS, op->range_nparts);
+    for (int p = 0; p < op->range_nparts; p++)
+        for (int d = 0; d < op->range_ndims; d++) {
+            const expr *lo = op->part_lo[p][d], *hi = op->part_hi[p][d];
+            if (!lo || !hi || lo->type != TY_INT || hi->type != TY_INT)
+                return tir_vfail(c, -1, "part %d of the range needs int lo%d and hi%d", p, d, d);
+        }
+    return true;
+}
+
 static bool verify_range(vctx *c, const tir_op *op)
 {
+    if (op->span && (op->kind != TIR_KV_RANGE || op->range_mode != RANGE_BOUNDS))
+        return tir_vfail(c, -1, "span belongs to kv_range with mode=bounds");
+    if (op->span && (op->span_param < 0 || op->span_param >= c->k->nparams))
+        return tir_vfail(c, -1, "span names param %d of %d", op->span_param, c->k->nparams);
+    if (op->range_nparts && op->range_mode != RANGE_BOUNDS)
+        return tir_vfail(c, -1, "parts belong to kv_range with mode=bounds");
     WANT(0, TV_BOX);
     if (!result_kind(c, op, 0, TV_RANGE))
         return false;
@@ -83,7 +108,7 @@ static bool verify_range(vctx *c, const tir_op *op)
     for (int d = 0; d < op->range_ndims; d++)
         if (!op->range_lo[d] || !op->range_hi[d] || op->range_lo[d]->type != TY_INT || op->range_hi[d]->type != TY_INT)
             return tir_vfail(c, -1, "kv_range bounds of dim %d must be int expressions", d);
-    return true;
+    return verify_parts(c, op);
 }
 
 /* dot a[M x K], b[K x N] (or b[N x K] with trans_b) [, acc[M x N]] -> [M x N] f32. */

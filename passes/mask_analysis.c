@@ -15,6 +15,7 @@
 
 int mask_bounds_derive(arena *a, const recipe *r, mask_info *mi);
 int mask_bounds_derive_q(arena *a, const recipe *r, mask_info *mi);
+int mask_bounds_derive_parts(arena *a, const recipe *r, mask_info *mi);
 
 static bool uses_head(const expr *m)
 {
@@ -48,18 +49,60 @@ static void keep_exact(arena *a, const range_env *env, mask_info *mi)
     for (int d = 0; d < mi->ndims && mi->qmode == RANGE_BOUNDS; d++)
         if (!mi->qrange_lo[d] || !mi->qrange_hi[d] || !fits(mi->qrange_lo[d], env) || !fits(mi->qrange_hi[d], env))
             mi->qmode = RANGE_INVERSE; /* the forward's bounds inverted, if they stay */
-    if (mi->mode != RANGE_BOUNDS)
+    if (mi->mode != RANGE_BOUNDS) {
+        mi->nparts = 0;
         return;
+    }
     for (int d = 0; d < mi->ndims; d++)
         if (!fits(mi->range_lo[d], env) || !fits(mi->range_hi[d], env)) {
             mi->mode = mi->qmode = unbounded; /* the transposed ranges invert these */
+            mi->nparts = 0;
             return;
         }
+    for (int p = 0; p < mi->nparts; p++)
+        for (int d = 0; d < mi->ndims; d++)
+            if (!fits(mi->part_lo[p][d], env) || !fits(mi->part_hi[p][d], env))
+                mi->nparts = 0; /* the hull alone */
+}
+
+/* P[t] or P[batch, t] with t side's flat token index: the param, or -1. */
+static int doc_read(const recipe *r, const expr *e, coord_side side)
+{
+    if (!e || e->kind != EX_PARAM || e->u.param < 0 || e->u.param >= r->nparams)
+        return -1;
+    const recipe_param *p = &r->params[e->u.param];
+    if (e->nargs != p->ndim || e->nargs < 1 || e->nargs > 2 || (p->dtype != DT_I32 && p->dtype != DT_I64))
+        return -1;
+    const expr *t = e->args[e->nargs - 1];
+    if (t->kind != EX_COORD || t->u.coord.side != side || t->u.coord.dim > 0)
+        return -1;
+    if (e->nargs == 2 && (e->args[0]->kind != EX_BATCH || p->const_dims[0] > 0 || p->dims[0] != SZ_BATCH))
+        return -1;
+    return e->u.param;
+}
+
+/* The document-id param every term of the key set filters on (ids[k] ==
+ * ids[q], the same param and layout in each), or -1. A term's filter is
+ * one of its conjuncts, so the mask keeps no pair of two documents. */
+static int doc_span_param(const recipe *r, const mask_info *mi)
+{
+    const key_set *ks = mi->keys;
+    if (r->grid_ndim != 0 || r->cross || mi->mode != RANGE_BOUNDS || !ks || ks->n < 1)
+        return -1;
+    int param = -1;
+    for (int i = 0; i < ks->n; i++) {
+        int pk = doc_read(r, ks->t[i].fk[KEY_T], SIDE_K), pq = doc_read(r, ks->t[i].fq[KEY_T], SIDE_Q);
+        if (pk < 0 || pk != pq || (param >= 0 && pk != param))
+            return -1;
+        param = pk;
+    }
+    return param;
 }
 
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
 {
     *out = (mask_info){0};
+    out->span_param = -1;
     out->grid_ndim = r->grid_ndim;
     out->ndims = r->grid_ndim > 0 ? r->grid_ndim : 1;
     for (int d = 0; d < out->ndims; d++) {
@@ -88,11 +131,16 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     tir_range_mode unbounded = expr_uses_kind(r->mask, EX_PARAM) ? RANGE_BLOCK_TABLE : RANGE_ALL;
     int kbound = exact ? mask_bounds_derive(a, r, out) : 0;
     int qbound = exact ? mask_bounds_derive_q(a, r, out) : 0;
-    out->mode = kbound ? RANGE_BOUNDS : unbounded;
+    /* a union of bounded parts bounds the range even when their hull is
+     * everything (k.t < 4 || k.t >= kv_tokens - 16); masks that read
+     * runtime tensors keep their block table then */
+    int parts = exact && (kbound || unbounded == RANGE_ALL) ? mask_bounds_derive_parts(a, r, out) : 0;
+    out->mode = kbound || parts ? RANGE_BOUNDS : unbounded;
     /* the transposed closed form when it bounds as many sides as the
      * forward's; else invert the forward's bounds (neighborhoods) */
     out->qmode = !kbound ? unbounded : qbound >= kbound ? RANGE_BOUNDS : RANGE_INVERSE;
     keep_exact(a, &env, out);
+    out->span_param = doc_span_param(r, out);
     return !a->failed && out->full && out->empty;
 }
 
@@ -114,6 +162,14 @@ static void fill_op(tir_op *op, void *user)
             op->range_lo[d] = q && bounds ? mi->qrange_lo[d] : mi->range_lo[d];
             op->range_hi[d] = q && bounds ? mi->qrange_hi[d] : mi->range_hi[d];
         }
+        op->range_nparts = q || !bounds ? 0 : mi->nparts;
+        op->span = !q && bounds && mi->span_param >= 0;
+        op->span_param = op->span ? mi->span_param : -1;
+        for (int p = 0; p < op->range_nparts; p++)
+            for (int d = 0; d < mi->ndims; d++) {
+                op->part_lo[p][d] = mi->part_lo[p][d];
+                op->part_hi[p][d] = mi->part_hi[p][d];
+            }
         f->nfilled++;
     } else if (op->kind == TIR_TILE_CLASS) {
         op->full_expr = mi->full;

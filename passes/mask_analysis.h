@@ -38,6 +38,15 @@ typedef struct mask_info {
     int grid_ndim; /* 0: plain sequence */
     int q_tile[SCHED_MAX_DIMS], kv_tile[SCHED_MAX_DIMS];
     expr *range_lo[SCHED_MAX_DIMS], *range_hi[SCHED_MAX_DIMS]; /* RANGE_BOUNDS; clamped tile indices */
+    /* RANGE_BOUNDS of a union: 0 or 2..TIR_MAX_PARTS parts, each a box of
+     * clamped tile indices intersected with the range above (tile_ir.h) */
+    int nparts;
+    expr *part_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *part_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
+    /* RANGE_BOUNDS on a sequence whose every key-set term needs
+     * ids[.., q.t] == ids[.., k.t]: that int param (ids [tokens] or
+     * [batch, tokens]), whose document spans cut each query tile's range
+     * at launch (tile_ir.h, span); -1 otherwise */
+    int span_param;
     /* The transposed ranges (backward): the query tiles a key box is seen
      * by, per dim, as expressions of the key box corners; same modes. */
     tir_range_mode qmode;
@@ -83,6 +92,24 @@ bool q_range_eval(const mask_info *mi, const eval_env *env, const tok_box *k, in
 /* The same for a kv_range op of a kernel (its lo/hi expressions). */
 bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q,
                       int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS]);
+
+/* The key-tile boxes one query box visits, as the kernels visit them: the
+ * range's parts intersected with the hull, empty ones dropped, sorted by
+ * dim-0 start and those overlapping in dim 0 merged (so the boxes are
+ * disjoint and each tile is visited once); without parts the hull alone.
+ * lo/hi are first/last tile indices per dim. */
+typedef struct kv_boxes {
+    int n;
+    int64_t lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
+} kv_boxes;
+/* Returns out->n (0: nothing visited). */
+int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out);
+int kv_boxes_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q, kv_boxes *out);
+/* Whether tile idx (per dim) lies in one of the boxes. */
+bool kv_boxes_hold(const kv_boxes *b, int ndims, const int64_t idx[]);
+/* The normalisation above for b->n raw boxes (codegen/range_parts.c emits
+ * the same steps for the kernels). */
+void kv_parts_normalize(kv_boxes *b, int ndims);
 
 /* The block table: table[qi * nk + ki] = 0 skip, 1 partial, 2 full, for
  * every query tile qi and key tile ki (linear indices), classified by

@@ -13,6 +13,11 @@
  * Finally X is bounded over the query box (mask_sym.h) and turned into a
  * clamped key tile index.
  *
+ * Unions: when the mask's key set (mask_keys.h) is a union of a few terms,
+ * each term bounded the same way is one part of the range (sinks || window
+ * gives two), so a query tile visits the union of the parts instead of
+ * their hull (mask_bounds_derive_parts).
+ *
  * The backward's transposed ranges (the query tiles one key tile is seen
  * by) are the same derivation with the roles swapped: solve for the query
  * coordinate, bound over the key box, clamp to query tiles. */
@@ -149,6 +154,32 @@ static void dim_bounds(const sym_ctx *c, const key_bounds *kb, int d, expr **lo,
     *hi = one.hi[0];
 }
 
+/* Turns coordinate bounds kb into clamped tile indices of the solved side
+ * per dim (los/his); unb_lo/unb_hi (may be NULL) record the unbounded
+ * sides. Returns how many of the 2 x ndims sides got a bound. */
+static int tile_bounds(const bctx *b, const recipe *r, const mask_info *mi, const key_bounds *kb, expr **los,
+                       expr **his, bool *unb_lo, bool *unb_hi)
+{
+    arena *a = b->c.a;
+    int any = 0;
+    for (int d = 0; d < mi->ndims; d++) {
+        expr *lo, *hi;
+        dim_bounds(&b->c, kb, d, &lo, &hi);
+        any += (lo != NULL) + (hi != NULL);
+        int tile = b->side == SIDE_K ? mi->kv_tile[d] : mi->q_tile[d];
+        expr *t = s_int(a, tile);
+        expr *n = s_bin(a, BIN_DIV, s_bin(a, BIN_ADD, key_extent(a, r->grid_ndim, b->side, d), s_int(a, tile - 1)), t);
+        expr *last = s_bin(a, BIN_SUB, n, s_int(a, 1));
+        los[d] = lo ? s_bin(a, BIN_MAX, s_bin(a, BIN_DIV, lo, t), s_int(a, 0)) : s_int(a, 0);
+        his[d] = hi ? s_bin(a, BIN_MIN, s_bin(a, BIN_DIV, hi, t), last) : last;
+        if (unb_lo)
+            unb_lo[d] = !lo;
+        if (unb_hi)
+            unb_hi[d] = !hi;
+    }
+    return any;
+}
+
 /* Fills los/his (tile indices of the solved side, clamped) for each dim;
  * returns how many of the 2 x ndims sides got a bound. */
 static int derive(arena *a, const recipe *r, const mask_info *mi, coord_side side, expr **los, expr **his)
@@ -156,19 +187,7 @@ static int derive(arena *a, const recipe *r, const mask_info *mi, coord_side sid
     bctx b = {{a, r->grid_ndim}, side};
     key_bounds kb;
     collect(&b, r->mask, false, &kb);
-    int any = 0;
-    for (int d = 0; d < mi->ndims; d++) {
-        expr *lo, *hi;
-        dim_bounds(&b.c, &kb, d, &lo, &hi);
-        any += (lo != NULL) + (hi != NULL);
-        int tile = side == SIDE_K ? mi->kv_tile[d] : mi->q_tile[d];
-        expr *t = s_int(a, tile);
-        expr *n = s_bin(a, BIN_DIV, s_bin(a, BIN_ADD, key_extent(a, r->grid_ndim, side, d), s_int(a, tile - 1)), t);
-        expr *last = s_bin(a, BIN_SUB, n, s_int(a, 1));
-        los[d] = lo ? s_bin(a, BIN_MAX, s_bin(a, BIN_DIV, lo, t), s_int(a, 0)) : s_int(a, 0);
-        his[d] = hi ? s_bin(a, BIN_MIN, s_bin(a, BIN_DIV, hi, t), last) : last;
-    }
-    return any;
+    return tile_bounds(&b, r, mi, &kb, los, his, NULL, NULL);
 }
 
 /* Fills mi->range_lo/hi; returns how many sides got a bound. */
@@ -182,4 +201,80 @@ int mask_bounds_derive(arena *a, const recipe *r, mask_info *mi)
 int mask_bounds_derive_q(arena *a, const recipe *r, mask_info *mi)
 {
     return derive(a, r, mi, SIDE_Q, mi->qrange_lo, mi->qrange_hi);
+}
+
+/* ---- unions: one part per term of the key set ---------------------------- */
+
+typedef struct part {
+    expr *lo[SCHED_MAX_DIMS], *hi[SCHED_MAX_DIMS];
+    bool unb_lo[SCHED_MAX_DIMS], unb_hi[SCHED_MAX_DIMS];
+    bool dropped;
+} part;
+
+/* Whether part x holds every tile of part y whatever the sizes: per dim,
+ * x is unbounded on a side or has y's very bound there. */
+static bool part_covers(const mask_info *mi, const part *x, const part *y)
+{
+    for (int d = 0; d < mi->ndims; d++) {
+        if (!x->unb_lo[d] && !expr_equal(x->lo[d], y->lo[d]))
+            return false;
+        if (!x->unb_hi[d] && !expr_equal(x->hi[d], y->hi[d]))
+            return false;
+    }
+    return true;
+}
+
+/* Drops parts another kept part covers; returns how many stay. */
+static int drop_covered(const mask_info *mi, part *p, int n)
+{
+    int kept = n;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n && !p[j].dropped; i++)
+            if (i != j && !p[i].dropped && part_covers(mi, &p[i], &p[j])) {
+                p[j].dropped = true;
+                kept--;
+            }
+    return kept;
+}
+
+/* A key term's bounds over the query box. */
+static void term_bounds(const bctx *b, const key_term *t, key_bounds *kb)
+{
+    for (int v = 0; v < NKEY; v++) {
+        kb->lo[v] = t->lo[v] ? sym_int(&b->c, t->lo[v]).lo : NULL;
+        kb->hi[v] = t->hi[v] ? sym_int(&b->c, t->hi[v]).hi : NULL;
+    }
+}
+
+/* Fills mi->nparts and mi->part_lo/hi when the mask's key set is a union of
+ * 2..TIR_MAX_PARTS terms each bounded in some dim and none covering another
+ * (the parts are then tighter than the hull); else leaves nparts 0. Each
+ * part holds its term's keys (mask_keys.h: a term only widens when atoms are
+ * dropped), so their union holds every kept key. */
+int mask_bounds_derive_parts(arena *a, const recipe *r, mask_info *mi)
+{
+    const key_set *ks = mi->keys;
+    mi->nparts = 0;
+    if (!ks || ks->n < 2 || ks->n > TIR_MAX_PARTS)
+        return 0;
+    bctx b = {{a, r->grid_ndim}, SIDE_K};
+    part p[TIR_MAX_PARTS] = {0};
+    for (int i = 0; i < ks->n; i++) {
+        key_bounds kb;
+        term_bounds(&b, &ks->t[i], &kb);
+        if (!tile_bounds(&b, r, mi, &kb, p[i].lo, p[i].hi, p[i].unb_lo, p[i].unb_hi))
+            return 0; /* an unbounded term: the union is the hull */
+    }
+    if (drop_covered(mi, p, ks->n) < 2)
+        return 0;
+    for (int i = 0; i < ks->n; i++) {
+        if (p[i].dropped)
+            continue;
+        for (int d = 0; d < mi->ndims; d++) {
+            mi->part_lo[mi->nparts][d] = p[i].lo[d];
+            mi->part_hi[mi->nparts][d] = p[i].hi[d];
+        }
+        mi->nparts++;
+    }
+    return mi->nparts;
 }

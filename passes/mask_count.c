@@ -287,29 +287,32 @@ static bool push_tile(tile_list *tl, const tok_box *kb)
 static bool range_tile_list(counter *c, const tok_box *qb, tile_list *tl, mask_tally *out)
 {
     const mask_info *mi = c->mi;
-    int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS], idx[SCHED_MAX_DIMS] = {0};
+    kv_boxes boxes;
     tl->n = 0;
-    if (!kv_range_eval(mi, &c->env, qb, lo, hi))
-        return true;
-    memcpy(idx, lo, sizeof idx);
-    for (;;) {
-        tok_box kb = {0};
-        for (int d = 0; d < mi->ndims; d++) {
-            kb.lo[d] = idx[d] * mi->kv_tile[d];
-            kb.hi[d] = kb.lo[d] + mi->kv_tile[d] - 1 < c->kext[d] - 1 ? kb.lo[d] + mi->kv_tile[d] - 1 : c->kext[d] - 1;
+    kv_boxes_eval(mi, &c->env, qb, &boxes);
+    for (int p = 0; p < boxes.n; p++) {
+        int64_t idx[SCHED_MAX_DIMS] = {0};
+        memcpy(idx, boxes.lo[p], sizeof idx);
+        for (;;) {
+            tok_box kb = {0};
+            for (int d = 0; d < mi->ndims; d++) {
+                kb.lo[d] = idx[d] * mi->kv_tile[d];
+                kb.hi[d] = kb.lo[d] + mi->kv_tile[d] - 1 < c->kext[d] - 1 ? kb.lo[d] + mi->kv_tile[d] - 1 : c->kext[d] - 1;
+            }
+            out->visited_tiles++;
+            if (mask_classify_boxes(mi, &c->env, qb, &kb) != MASK_EMPTY) {
+                if (!push_tile(tl, &kb))
+                    return false;
+                out->computed_pairs += box_area(mi, qb) * box_area(mi, &kb);
+            }
+            int d = mi->ndims - 1;
+            while (d >= 0 && ++idx[d] > boxes.hi[p][d])
+                idx[d] = boxes.lo[p][d], d--;
+            if (d < 0)
+                break;
         }
-        out->visited_tiles++;
-        if (mask_classify_boxes(mi, &c->env, qb, &kb) != MASK_EMPTY) {
-            if (!push_tile(tl, &kb))
-                return false;
-            out->computed_pairs += box_area(mi, qb) * box_area(mi, &kb);
-        }
-        int d = mi->ndims - 1;
-        while (d >= 0 && ++idx[d] > hi[d])
-            idx[d] = lo[d], d--;
-        if (d < 0)
-            return true;
     }
+    return true;
 }
 
 static int64_t flat_index(const counter *c, const int64_t *x)

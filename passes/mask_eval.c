@@ -180,6 +180,109 @@ bool q_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env,
     return kv_range_eval_op(op, k, env, kbox, lo, hi);
 }
 
+/* ---- unions: the parts of a range as the kernels visit them ---- */
+
+#define PART_EMPTY ((int64_t)1 << 40) /* dim-0 start of an empty part: sorts last */
+
+void kv_parts_normalize(kv_boxes *b, int ndims)
+{
+    int n = b->n;
+    for (int p = 0; p < n; p++) { /* empty in any dim: [EMPTY, EMPTY - 1] in dim 0 */
+        bool empty = false;
+        for (int d = 0; d < ndims; d++)
+            empty |= b->lo[p][d] > b->hi[p][d];
+        if (empty) {
+            b->lo[p][0] = PART_EMPTY;
+            b->hi[p][0] = PART_EMPTY - 1;
+        }
+    }
+    for (int i = 0; i + 1 < n; i++) /* a bubble network: sorted by dim-0 start */
+        for (int j = 0; j + 1 < n - i; j++)
+            if (b->lo[j + 1][0] < b->lo[j][0])
+                for (int d = 0; d < ndims; d++) {
+                    int64_t l = b->lo[j][d], h = b->hi[j][d];
+                    b->lo[j][d] = b->lo[j + 1][d], b->hi[j][d] = b->hi[j + 1][d];
+                    b->lo[j + 1][d] = l, b->hi[j + 1][d] = h;
+                }
+    for (int p = 1; p < n; p++) { /* overlapping in dim 0: merged forward into p */
+        if (b->lo[p][0] > b->hi[p - 1][0])
+            continue;
+        for (int d = 0; d < ndims; d++) {
+            b->lo[p][d] = b->lo[p - 1][d] < b->lo[p][d] ? b->lo[p - 1][d] : b->lo[p][d];
+            b->hi[p][d] = b->hi[p - 1][d] > b->hi[p][d] ? b->hi[p - 1][d] : b->hi[p][d];
+        }
+        b->lo[p - 1][0] = PART_EMPTY;
+        b->hi[p - 1][0] = PART_EMPTY - 1;
+    }
+    int m = 0;
+    for (int p = 0; p < n; p++) { /* compact: only the nonempty parts, in order */
+        if (b->lo[p][0] > b->hi[p][0])
+            continue;
+        for (int d = 0; d < SCHED_MAX_DIMS; d++) {
+            b->lo[m][d] = b->lo[p][d];
+            b->hi[m][d] = b->hi[p][d];
+        }
+        m++;
+    }
+    b->n = m;
+}
+
+/* The hull (lo/hi) and, when nparts > 0, the parts intersected with it. */
+static int boxes_eval(int ndims, expr *const *los, expr *const *his, int nparts, expr *const (*plo)[SCHED_MAX_DIMS],
+                      expr *const (*phi)[SCHED_MAX_DIMS], const mask_info *mi, const eval_env *env, const tok_box *q,
+                      kv_boxes *out)
+{
+    int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
+    memset(out, 0, sizeof *out);
+    if (!eval_range(ndims, los, his, mi, env, q, lo, hi))
+        return 0;
+    out->n = nparts > 0 ? nparts : 1;
+    for (int p = 0; p < out->n; p++) {
+        int64_t pl[SCHED_MAX_DIMS], ph[SCHED_MAX_DIMS];
+        if (nparts > 0)
+            eval_range(ndims, plo[p], phi[p], mi, env, q, pl, ph);
+        for (int d = 0; d < SCHED_MAX_DIMS; d++) {
+            out->lo[p][d] = nparts > 0 && pl[d] > lo[d] ? pl[d] : lo[d];
+            out->hi[p][d] = nparts > 0 && ph[d] < hi[d] ? ph[d] : hi[d];
+        }
+    }
+    kv_parts_normalize(out, mi->ndims);
+    return out->n;
+}
+
+int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out)
+{
+    int nd = mi->mode == RANGE_BOUNDS ? mi->ndims : 0;
+    int np = mi->mode == RANGE_BOUNDS ? mi->nparts : 0;
+    return boxes_eval(nd, mi->range_lo, mi->range_hi, np, mi->part_lo, mi->part_hi, mi, env, q, out);
+}
+
+int kv_boxes_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q, kv_boxes *out)
+{
+    mask_info mi = {0};
+    mi.grid_ndim = k->grid_ndim;
+    mi.ndims = k->sched.ndims;
+    for (int d = 0; d < mi.ndims; d++) {
+        mi.q_tile[d] = k->sched.q_tile[d];
+        mi.kv_tile[d] = k->sched.kv_tile[d];
+    }
+    int nd = op->range_mode == RANGE_BOUNDS ? op->range_ndims : 0;
+    int np = op->range_mode == RANGE_BOUNDS ? op->range_nparts : 0;
+    return boxes_eval(nd, op->range_lo, op->range_hi, np, op->part_lo, op->part_hi, &mi, env, q, out);
+}
+
+bool kv_boxes_hold(const kv_boxes *b, int ndims, const int64_t idx[])
+{
+    for (int p = 0; p < b->n; p++) {
+        bool in = true;
+        for (int d = 0; d < ndims; d++)
+            in &= b->lo[p][d] <= idx[d] && idx[d] <= b->hi[p][d];
+        if (in)
+            return true;
+    }
+    return false;
+}
+
 /* Classification for env's head and batch, or joined over every head
  * (batch) when the mask reads it and env's is < 0: the block table is one
  * per shape, shared by every (batch, head) program. */
@@ -234,14 +337,12 @@ bool mask_block_table_build(const mask_info *mi, const eval_env *env, uint8_t *t
     return true;
 }
 
-static bool in_range(const mask_info *mi, const int64_t lo[], const int64_t hi[], const tok_box *kb)
+static bool in_range(const mask_info *mi, const kv_boxes *b, const tok_box *kb)
 {
-    for (int d = 0; d < mi->ndims; d++) {
-        int64_t idx = kb->lo[d] / mi->kv_tile[d];
-        if (idx < lo[d] || idx > hi[d])
-            return false;
-    }
-    return true;
+    int64_t idx[SCHED_MAX_DIMS] = {0};
+    for (int d = 0; d < mi->ndims; d++)
+        idx[d] = kb->lo[d] / mi->kv_tile[d];
+    return kv_boxes_hold(b, mi->ndims, idx);
 }
 
 /* Flat token index of grid coordinates (t = ((z*Y)+y)*X+x). */
@@ -319,13 +420,13 @@ bool mask_work_report(const mask_info *mi, const eval_env *env, bool check_all, 
     out->total_tiles = tq * tk;
     for (int64_t i = 0; i < tq; i++) {
         tok_box qb, kb;
-        int64_t lo[3], hi[3];
+        kv_boxes boxes;
         mask_tile_box(mi, env, true, i, &qb);
-        bool any = kv_range_eval(mi, env, &qb, lo, hi);
+        kv_boxes_eval(mi, env, &qb, &boxes);
         for (int64_t j = 0; j < tk; j++) {
             mask_tile_box(mi, env, false, j, &kb);
             mask_class c = mask_classify_boxes(mi, env, &qb, &kb);
-            bool visited = any && in_range(mi, lo, hi, &kb) && c != MASK_EMPTY;
+            bool visited = in_range(mi, &boxes, &kb) && c != MASK_EMPTY;
             report_pair(mi, env, visited, c, &qb, &kb, check_all, out);
         }
     }

@@ -279,6 +279,7 @@ static host_value arg_of(const bwd_launch *L, const host_arg *a, void *scratch, 
     case HROLE_SCRATCH: v.p = scratch; break;
     case HROLE_PROGRAM_FIRST: v.i = first; break;
     case HROLE_PROGRAM_LAST: v.i = last; break;
+    case HROLE_SPANS: v.p = NULL; break; /* forward kernels only */
     }
     return v;
 }

@@ -7,7 +7,8 @@
 
 static bool is_pointer(host_arg_role role)
 {
-    return role == HROLE_TENSOR || role == HROLE_PARAM || role == HROLE_BLOCK_TABLE || role == HROLE_SCRATCH ||
+    return role == HROLE_TENSOR || role == HROLE_PARAM || role == HROLE_BLOCK_TABLE || role == HROLE_SPANS ||
+           role == HROLE_SCRATCH ||
            role == HROLE_DPARAM || role == HROLE_WS;
 }
 

@@ -9,6 +9,7 @@
 
 #include "api_internal.h"
 #include "block_table.h"
+#include "doc_spans.h"
 #include "host_call.h"
 #include "host_pool.h"
 
@@ -35,6 +36,7 @@ static host_value arg_value(const host_arg *a, const launch_problem *p)
     case HROLE_PARAM_STRIDE: v.i = pt && a->dim < pt->ndim ? pt->stride[a->dim] : 0; break;
     case HROLE_PARAM_SHAPE: v.i = pt && a->dim < pt->ndim ? pt->shape[a->dim] : 1; break;
     case HROLE_BLOCK_TABLE:     /* filled by launch_host */
+    case HROLE_SPANS:
     case HROLE_SCRATCH:         /* per thread, by run_chunk */
     case HROLE_PROGRAM_FIRST:   /* per chunk, by run_chunk */
     case HROLE_PROGRAM_LAST: break;
@@ -97,22 +99,38 @@ attnc_status launch_host(attnc_kernel *k, const launch_problem *p)
         if (st)
             return st;
     }
+    int64_t *spans = NULL; /* per launch: they depend on the ids' values */
+    if (hk->span_param >= 0 && p->params) {
+        int64_t q = hk->q_tile[0] > 0 ? hk->q_tile[0] : 1, nqt = (p->sizes[SZ_TOKENS] + q - 1) / q;
+        spans = ctx_alloc(k->ctx, sizeof *spans * 2 * (size_t)(nqt * p->sizes[SZ_BATCH]));
+        if (!spans || !doc_spans_build(k->ctx, &p->params[hk->span_param], p->sizes[SZ_BATCH], p->sizes[SZ_TOKENS], q,
+                                       spans)) {
+            ctx_free(k->ctx, spans);
+            return kernel_error(k, ATTNC_ERR_NOMEM, "out of memory: the document spans of %lld query tiles",
+                                (long long)(nqt * p->sizes[SZ_BATCH]));
+        }
+    }
     /* one 64-byte aligned block per thread, plus slack to align the first */
     size_t stride = (hk->scratch_bytes + 63) & ~(size_t)63;
     char *scratch = ctx_alloc(k->ctx, stride * (size_t)threads + 64);
-    if (!scratch)
+    if (!scratch) {
+        ctx_free(k->ctx, spans);
         return kernel_error(k, ATTNC_ERR_NOMEM, "out of memory: %d x %zu bytes of tile scratch for the host kernel",
                             threads, hk->scratch_bytes);
+    }
     host_value vals[HOST_MAX_ARGS];
     for (int i = 0; i < hk->nargs; i++) {
         vals[i] = arg_value(&hk->args[i], p);
         if (hk->args[i].role == HROLE_BLOCK_TABLE)
             memcpy(&vals[i].p, &table, sizeof table); /* the kernel only reads it */
+        if (hk->args[i].role == HROLE_SPANS)
+            vals[i].p = spans;
     }
     host_job job = {hk, vals, scratch + (64 - (uintptr_t)scratch % 64) % 64, stride, 0};
     attnc_context *ctx = k->ctx;
     host_pool_run(threads, programs, run_chunk, &job, ctx->progress, ctx->progress_user);
     ctx_free(k->ctx, scratch);
+    ctx_free(k->ctx, spans);
     int32_t ret = atomic_load(&job.ret);
     if (ret == -1)
         return kernel_error(k, ATTNC_ERR_INTERNAL, "internal error: libffi cannot call the host kernel (%d arguments)",

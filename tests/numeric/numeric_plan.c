@@ -38,6 +38,8 @@ static void base_shapes(const recipe *r, bool slow, ref_shape *s)
     ref_min_extents(r, mins);
     int64_t heads_min = form_arg(r->mask_surface, FORM_STRIDED_HEADS, 0);
     int64_t frame = form_arg(r->mask_surface, FORM_RADIAL, 0);
+    if (!frame)
+        frame = form_arg(r->mask_surface, FORM_RADIAL_VIDEO, 0);
     for (int i = 0; i < 3; i++) {
         memset(&s[i], 0, sizeof s[i]);
         s[i].batch = bh[i][0];

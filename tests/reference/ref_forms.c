@@ -2,6 +2,7 @@
  * from the definitions in frontend/forms.h (not from the front end's
  * expansion). Arguments arrive normalised as constants; param forms carry
  * the param index. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "frontend/forms.h"
@@ -71,6 +72,34 @@ static bool radial(const ref_point *p, const expr *f)
     return llabs(si - sj) * ((int64_t)1 << e) < W;
 }
 
+/* Radial Attention's mask per frame pair, from its definition (forms.h),
+ * in floating point like the published implementation: widths are real
+ * numbers, a band keeps |si - sj| <= width. */
+static int bit_length(int64_t x)
+{
+    int n = 0;
+    for (; x > 0; x >>= 1)
+        n++;
+    return n;
+}
+
+static bool radial_video(const ref_point *p, const expr *f)
+{
+    int64_t F = arg(f, 0), B = arg(f, 1);
+    double decay = (double)arg(f, 2) / (double)((int64_t)1 << arg(f, 3));
+    int64_t fi = ref_floor_div(p->q_t, F), fj = ref_floor_div(p->k_t, F);
+    int64_t d = llabs(fi - fj), ds = llabs(ref_floor_mod(p->q_t, F) - ref_floor_mod(p->k_t, F));
+    if (arg(f, 4) && fj == 0)
+        return true; /* the first frame is a sink */
+    double undecayed = ldexp(1.0, bit_length(F)) / ldexp(1.0, bit_length(d));
+    if (undecayed < (double)B && d % (int64_t)((double)B / undecayed) != 0)
+        return false; /* thinned: only every floor(B / width)-th frame distance */
+    if (d <= 1)
+        return true;
+    double width = undecayed * decay;
+    return (double)ds <= (width >= (double)B ? width : (double)B);
+}
+
 /* ids[.., t] for ids of shape [tokens] or [batch, tokens]. */
 static double doc_id(const ref_point *p, int param, int64_t t)
 {
@@ -102,6 +131,7 @@ bool ref_form_holds(const ref_point *p, const expr *f)
     case FORM_SLIDING_WINDOW: return i - arg(f, 0) <= j && j <= i + arg(f, 1);
     case FORM_NEIGHBORHOOD: return neighborhood(p, f);
     case FORM_RADIAL: return radial(p, f);
+    case FORM_RADIAL_VIDEO: return radial_video(p, f);
     case FORM_STRIDED_HEADS: {
         int64_t S = arg(f, 0), lw = arg(f, 1);
         return j <= i && (i - j < lw || ref_floor_mod(j, S) == ref_floor_mod(p->head, S));

@@ -161,6 +161,27 @@ static void kv_range_bounds_are_ints(void **state)
     EXPECT("{ mode=all }", "{ mode=bounds lo0=true hi0=0 }", "op 5 `%5 = kv_range %0", "kv_range bounds of dim 0 must be int expressions");
 }
 
+/* Unions: 2..4 parts on a bounds range, each with int lo/hi per dim. */
+static void kv_range_parts(void **state)
+{
+    const char *ok = "{ mode=bounds lo0=0 hi0=3 part0.lo0=0 part0.hi0=0 part1.lo0=(div q.lo0 64) part1.hi0=3 }";
+    assert_string_equal(parse_edited("{ mode=all }", ok), "");
+    EXPECT("{ mode=all }", "{ mode=all part0.lo0=0 part0.hi0=0 part1.lo0=1 part1.hi0=2 }",
+           "parts belong to kv_range with mode=bounds");
+    EXPECT("{ mode=all }", "{ mode=bounds lo0=0 hi0=3 part0.lo0=0 part0.hi0=0 }", "a union range has 2 to 4 parts, not 1");
+    EXPECT("{ mode=all }", "{ mode=bounds lo0=0 hi0=3 part0.lo0=0 part0.hi0=0 part1.lo0=1 }",
+           "part 1 of the range needs int lo0 and hi0");
+    EXPECT("{ mode=all }", "{ mode=bounds lo0=0 hi0=3 part4.lo0=0 }", "part bound must be part0..part3");
+}
+
+/* Document spans: a param, on a bounds range. */
+static void kv_range_span(void **state)
+{
+    assert_string_equal(parse_edited("{ mode=all }", "{ mode=bounds lo0=0 hi0=3 span=bias }"), "");
+    EXPECT("{ mode=all }", "{ mode=all span=bias }", "span belongs to kv_range with mode=bounds");
+    EXPECT("{ mode=all }", "{ mode=bounds lo0=0 hi0=3 span=nope }", "unknown param");
+}
+
 static void rescale_rows_match(void **state)
 {
     EXPECT("%22 = rescale %12, %20 : tile<64x64", "%22 = rescale %1, %0 : tile<64x64", "operand 1 (%0): must be a rows, not a box");
@@ -208,6 +229,8 @@ int main(void)
         cmocka_unit_test(stores_write_outputs),
         cmocka_unit_test(load_param_exists),
         cmocka_unit_test(kv_range_bounds_are_ints),
+        cmocka_unit_test(kv_range_parts),
+        cmocka_unit_test(kv_range_span),
         cmocka_unit_test(rescale_rows_match),
         cmocka_unit_test(finalize_arity),
         cmocka_unit_test(tile_class_needs_exprs),

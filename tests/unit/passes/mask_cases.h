@@ -23,12 +23,17 @@ typedef enum {
     MC_DOC_CAUSAL,
     MC_DOCUMENT,
     MC_BLOCKS,
+    MC_UNION_SEQ,    /* 2..5 random terms: sinks, windows, blocks of keys, tails, congruences */
+    MC_CAUSAL_UNION, /* causal && such a union */
+    MC_UNION_GRID2,  /* a union on a 2-D grid: windows, corner boxes, row bands, flat sinks */
     MC_COUNT
 } mask_case;
+enum { MC_UNION_FIRST = MC_UNION_SEQ }; /* random unions: their modes vary with the draw */
 
 static const char *const mc_names[MC_COUNT] = {
     "causal", "causal_grid2d", "sliding_window", "sliding_window||sinks", "neighborhood1d", "neighborhood2d",
     "neighborhood3d", "radial", "strided_heads", "document&&causal", "document", "blocks",
+    "union", "causal&&union", "union2d",
 };
 
 /* Runtime tensors for document/blocks: ids[t] and table[qb][kb]. */
@@ -68,10 +73,54 @@ static inline void mc_nb_args(int64_t L, int64_t *w, int64_t *dil, int64_t *stri
     *stride = *causal ? 1 : mc_rand(1, *w);
 }
 
+/* One random term of a union over a sequence of n tokens. */
+static inline expr *mc_union_term(arena *a, int64_t n)
+{
+    expr *k = rb_t(a, SIDE_K);
+    switch (rand() % 6) {
+    case 0: return rb_sinks(a, mc_rand(1, 12));
+    case 1:
+    case 2: return rb_sliding(a, mc_rand(0, n / 4), mc_rand(0, 3) ? 0 : mc_rand(0, n / 8));
+    case 3: {
+        int64_t lo = mc_rand(0, n);
+        return RB_B(AND, RB_B(GE, k, RB_I(lo)), RB_B(LT, k, RB_I(lo + mc_rand(1, 40))));
+    }
+    case 4: return RB_B(GE, k, RB_B(SUB, ex_size(a, SZ_KV_TOKENS), RB_I(mc_rand(1, 20))));
+    default: return RB_B(EQ, RB_B(MOD, k, RB_I(mc_rand(2, 40))), RB_I(0));
+    }
+}
+
+/* One random term of a union on a 2-D grid. */
+static inline expr *mc_union_term2(arena *a)
+{
+    expr *qy = ex_coord(a, SIDE_Q, 0), *qx = ex_coord(a, SIDE_Q, 1);
+    expr *ky = ex_coord(a, SIDE_K, 0), *kx = ex_coord(a, SIDE_K, 1);
+    int64_t r = mc_rand(0, 3);
+    switch (rand() % 4) {
+    case 0: /* a window around the query */
+        return RB_B(AND, RB_B(AND, RB_B(LE, RB_B(SUB, qy, RB_I(r)), ky), RB_B(LE, ky, RB_B(ADD, qy, RB_I(r)))),
+                    RB_B(AND, RB_B(LE, RB_B(SUB, qx, RB_I(r + 1)), kx), RB_B(LE, kx, RB_B(ADD, qx, RB_I(r)))));
+    case 1: return RB_B(AND, RB_B(LT, ky, RB_I(mc_rand(1, 4))), RB_B(LT, kx, RB_I(mc_rand(1, 5))));
+    case 2: return RB_B(AND, RB_B(GE, ky, RB_B(SUB, qy, RB_I(r))), RB_B(LE, ky, qy));
+    default: return rb_sinks(a, mc_rand(1, 12));
+    }
+}
+
+static inline expr *mc_union(arena *a, int gnd, int64_t n)
+{
+    int terms = mc_rand(2, 5);
+    expr *u = NULL;
+    for (int i = 0; i < terms; i++) {
+        expr *t = gnd ? mc_union_term2(a) : mc_union_term(a, n);
+        u = u ? RB_B(OR, u, t) : t;
+    }
+    return u;
+}
+
 /* Builds case c with random sizes into env (sizes) and random tiles in s. */
 static inline recipe *mc_build(arena *a, mask_case c, eval_env *env, schedule *s, mc_params *p)
 {
-    int gnd = c == MC_CAUSAL_GRID2 || c == MC_NB2D ? 2 : c == MC_NB3D ? 3 : 0;
+    int gnd = c == MC_CAUSAL_GRID2 || c == MC_NB2D || c == MC_UNION_GRID2 ? 2 : c == MC_NB3D ? 3 : 0;
     recipe *r = rb_recipe(a, mc_names[c], gnd);
     memset(env, 0, sizeof *env);
     env->grid_ndim = gnd;
@@ -135,6 +184,13 @@ static inline recipe *mc_build(arena *a, mask_case c, eval_env *env, schedule *s
         r->mask = c == MC_DOCUMENT ? doc : ex_binary(a, BIN_AND, doc, rb_causal(a));
         break;
     }
+    case MC_UNION_SEQ:
+    case MC_UNION_GRID2:
+        r->mask = mc_union(a, gnd, n);
+        break;
+    case MC_CAUSAL_UNION:
+        r->mask = RB_B(AND, rb_causal(a), mc_union(a, 0, n));
+        break;
     default: { /* MC_BLOCKS */
         p->bq = mc_rand(1, 32);
         p->bk = mc_rand(1, 32);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "mask_cases.h"
+#include "passes/mask_count.h"
 #include "passes/pipeline.h"
 
 enum { ROUNDS = 16 };
@@ -64,7 +65,7 @@ static void modes_follow_the_mask(void **state)
         [MC_DOC_CAUSAL] = RANGE_BOUNDS, [MC_DOCUMENT] = RANGE_BLOCK_TABLE, [MC_BLOCKS] = RANGE_BLOCK_TABLE,
     };
     srand(7);
-    for (int c = 0; c < MC_COUNT; c++) {
+    for (int c = 0; c < MC_UNION_FIRST; c++) {
         arena a;
         arena_init(&a, NULL);
         static mc_params p;
@@ -183,6 +184,125 @@ static void block_table_classifies_every_pair(void **state)
     }
 }
 
+/* ---- unions: key ranges made of parts ---- */
+
+static int parts_of(arena *a, expr *mask, int gnd)
+{
+    recipe *r = rb_recipe(a, "u", gnd);
+    r->mask = mask;
+    schedule s = schedule_default(gnd ? gnd : 1, TARGET_HOST, false);
+    mask_info mi;
+    assert_true(mask_analyze(a, r, &s, &mi));
+    return mi.mode == RANGE_BOUNDS ? mi.nparts : -1;
+}
+
+/* Which masks get parts: one per term of the union, none when a term
+ * covers the others or is unbounded. */
+static void unions_get_parts(void **state)
+{
+    arena a;
+    arena_init(&a, NULL);
+    expr *k = rb_t(&a, SIDE_K);
+    expr *block = ex_binary(&a, BIN_AND, ex_binary(&a, BIN_GE, k, ex_int(&a, 640)),
+                            ex_binary(&a, BIN_LT, k, ex_int(&a, 700)));
+    expr *sw = ex_binary(&a, BIN_OR, rb_sinks(&a, 4), rb_sliding(&a, 1023, 0));
+    assert_int_equal(parts_of(&a, ex_binary(&a, BIN_AND, rb_causal(&a), sw), 0), 2);
+    assert_int_equal(parts_of(&a, ex_binary(&a, BIN_OR, sw, block), 0), 3);
+    assert_int_equal(parts_of(&a, ex_binary(&a, BIN_OR, rb_sinks(&a, 4), block), 0), 2); /* hull: everything */
+    assert_int_equal(parts_of(&a, rb_strided_heads(&a, 4, 64), 0), 0);                   /* causal covers the window */
+    assert_int_equal(parts_of(&a, rb_causal(&a), 0), 0);
+    expr *cong = ex_binary(&a, BIN_EQ, ex_binary(&a, BIN_MOD, k, ex_int(&a, 16)), ex_int(&a, 0));
+    assert_int_equal(parts_of(&a, ex_binary(&a, BIN_OR, rb_sinks(&a, 4), cong), 0), -1); /* unbounded term */
+    arena_free_all(&a);
+}
+
+/* kv_parts_normalize: every tile of the raw boxes lands in exactly one
+ * normalised box, the boxes are disjoint and sorted, and in 1-D they hold
+ * nothing else. */
+static void normalize_covers_once(void **state)
+{
+    srand(31);
+    for (int round = 0; round < 4000; round++) {
+        int nd = 1 + rand() % 2;
+        kv_boxes raw = {0}, b;
+        raw.n = 1 + rand() % TIR_MAX_PARTS;
+        for (int p = 0; p < raw.n; p++)
+            for (int d = 0; d < nd; d++) {
+                raw.lo[p][d] = mc_rand(0, 12);
+                raw.hi[p][d] = raw.lo[p][d] + mc_rand(-2, 6);
+            }
+        b = raw;
+        kv_parts_normalize(&b, nd);
+        for (int p = 1; p < b.n; p++)
+            assert_true(b.lo[p][0] > b.hi[p - 1][0]);
+        int64_t idx[SCHED_MAX_DIMS] = {0};
+        for (idx[0] = 0; idx[0] < 20; idx[0]++)
+            for (idx[1] = 0; idx[1] < (nd > 1 ? 20 : 1); idx[1]++) {
+                int hits = 0;
+                for (int p = 0; p < b.n; p++) {
+                    kv_boxes one = {0};
+                    one.n = 1;
+                    memcpy(one.lo[0], b.lo[p], sizeof one.lo[0]);
+                    memcpy(one.hi[0], b.hi[p], sizeof one.hi[0]);
+                    hits += kv_boxes_hold(&one, nd, idx);
+                }
+                bool in_raw = kv_boxes_hold(&raw, nd, idx);
+                assert_true(hits <= 1);
+                if (in_raw)
+                    assert_int_equal(hits, 1);
+                if (nd == 1)
+                    assert_int_equal(hits, in_raw);
+            }
+    }
+}
+
+/* causal && (sinks || window) on a sequence: the tiles visited are exactly
+ * the tiles holding a kept pair (visited/kept = 1), and the kernel's op
+ * evaluates like the analysis. */
+static void sinks_window_visits_kept_tiles_only(void **state)
+{
+    srand(77);
+    for (int round = 0; round < 60; round++) {
+        arena a;
+        arena_init(&a, NULL);
+        recipe *r = rb_recipe(&a, "sw", 0);
+        int64_t n = mc_rand(1, 900);
+        expr *u = ex_binary(&a, BIN_OR, rb_sinks(&a, mc_rand(1, 8)), rb_sliding(&a, mc_rand(0, n / 3), 0));
+        r->mask = ex_binary(&a, BIN_AND, rb_causal(&a), u);
+        schedule s = schedule_default(1, TARGET_HOST, false);
+        s.q_tile[0] = mc_pow2(6);
+        s.kv_tile[0] = mc_pow2(6);
+        r->sched = s;
+        mask_info mi;
+        assert_true(mask_analyze(&a, r, &s, &mi));
+        eval_env env = {0};
+        env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = n;
+        env.sizes[SZ_BATCH] = env.sizes[SZ_HEADS] = env.sizes[SZ_KV_HEADS] = 1;
+        mask_tally t;
+        assert_true(mask_count_slice(&mi, &env, &t));
+        assert_int_equal(t.missed_pairs, 0);
+        assert_int_equal(t.visited_tiles, t.kept_tiles);
+        strbuf err;
+        sb_init(&err);
+        tir_kernel *k = lower_recipe(&a, r, &s, TARGET_HOST, &err);
+        assert_non_null(k);
+        sb_free(&err);
+        const tir_op *range = NULL;
+        for (tir_op *op = k->body->first; op; op = op->next)
+            if (op->kind == TIR_KV_RANGE)
+                range = op;
+        int64_t nq[3], tq = mask_tile_count(&mi, &env, true, nq);
+        for (int64_t i = 0; i < tq; i++) {
+            tok_box qb;
+            kv_boxes b1, b2;
+            mask_tile_box(&mi, &env, true, i, &qb);
+            assert_int_equal(kv_boxes_eval(&mi, &env, &qb, &b1), kv_boxes_eval_op(range, k, &env, &qb, &b2));
+            assert_memory_equal(&b1, &b2, sizeof b1);
+        }
+        arena_free_all(&a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +311,9 @@ int main(void)
         cmocka_unit_test(causal_ranges_are_tight),
         cmocka_unit_test(kernel_range_matches_analysis),
         cmocka_unit_test(block_table_classifies_every_pair),
+        cmocka_unit_test(unions_get_parts),
+        cmocka_unit_test(normalize_covers_once),
+        cmocka_unit_test(sinks_window_visits_kept_tiles_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,14 +15,13 @@
 #include "mask_cases.h"
 #include "passes/mask_count.h"
 
-static bool in_range(const mask_info *mi, const int64_t *lo, const int64_t *hi, const tok_box *kb)
+/* Whether key box kb's tile is one the kernel visits (the range's boxes). */
+static bool in_range(const mask_info *mi, const kv_boxes *b, const tok_box *kb)
 {
-    for (int d = 0; d < mi->ndims; d++) {
-        int64_t idx = kb->lo[d] / mi->kv_tile[d];
-        if (idx < lo[d] || idx > hi[d])
-            return false;
-    }
-    return true;
+    int64_t idx[SCHED_MAX_DIMS] = {0};
+    for (int d = 0; d < mi->ndims; d++)
+        idx[d] = kb->lo[d] / mi->kv_tile[d];
+    return kv_boxes_hold(b, mi->ndims, idx);
 }
 
 static int64_t flat(const eval_env *env, const int64_t *c)
@@ -69,14 +68,14 @@ static void brute_tally(const mask_info *mi, const eval_env *env, mask_tally *t)
     *t = (mask_tally){0};
     for (int64_t i = 0; i < tq; i++) {
         tok_box qb, kb;
-        int64_t lo[3], hi[3];
+        kv_boxes boxes;
         mask_tile_box(mi, env, true, i, &qb);
-        bool any = kv_range_eval(mi, env, &qb, lo, hi);
+        kv_boxes_eval(mi, env, &qb, &boxes);
         for (int64_t j = 0; j < tk; j++) {
             mask_tile_box(mi, env, false, j, &kb);
             int64_t n = brute_pairs(mi, env, &qb, &kb);
             t->kept_pairs += n;
-            if (!any || !in_range(mi, lo, hi, &kb)) {
+            if (!in_range(mi, &boxes, &kb)) {
                 t->missed_pairs += n;
                 continue;
             }
@@ -143,10 +142,12 @@ static void mask_cases_match_brute_force(void **state)
             recipe *r = mc_build(&a, (mask_case)c, &env, &s, &p);
             mask_info mi;
             assert_true(mask_analyze(&a, r, &s, &mi));
-            if (mask_count_exact(&mi) != countable[c])
+            bool exact = mask_count_exact(&mi);
+            if (c < MC_UNION_FIRST && exact != countable[c])
                 print_case(mc_names[c], round, r, &env, &s);
-            assert_int_equal(mask_count_exact(&mi), countable[c]);
-            if (countable[c])
+            if (c < MC_UNION_FIRST) /* random unions: countable when exact (few terms) */
+                assert_int_equal(exact, countable[c]);
+            if (exact)
                 compare(mc_names[c], round, r, &env, &s, &mi);
             arena_free_all(&a);
         }

@@ -121,7 +121,7 @@ static void modes_follow_the_mask(void **state)
         [MC_DOC_CAUSAL] = RANGE_BOUNDS, [MC_DOCUMENT] = RANGE_BLOCK_TABLE, [MC_BLOCKS] = RANGE_BLOCK_TABLE,
     };
     srand(8);
-    for (int c = 0; c < MC_COUNT; c++) {
+    for (int c = 0; c < MC_UNION_FIRST; c++) {
         arena a;
         arena_init(&a, NULL);
         static mc_params p;

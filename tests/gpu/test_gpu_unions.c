@@ -1,0 +1,120 @@
+/* test_gpu_unions.c — the CUDA backend against the fp64 reference on the
+ * union masks of tests/numeric/union_table.h: key ranges made of parts
+ * (sinks || window, several windows and blocks of keys, causal && union,
+ * unions on a 2-D grid, cross attention), rows without keys, under auto,
+ * mma.sync with small key tiles and the sm_90a TMA producer. Device outputs
+ * are poisoned before each launch. Without a driver: "skipped: no CUDA
+ * driver". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gpu_case.h"
+#include "numeric/union_table.h"
+#include "runtime/api_typed.h"
+
+static void *dev_alloc(void *user, size_t n)
+{
+    uint64_t p = 0;
+    return cuda_mem_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
+}
+
+static void dev_free(void *user, void *p)
+{
+    (void)user;
+    cuda_mem_free((uint64_t)(uintptr_t)p);
+}
+
+static bool dev_upload(void *user, void *dst, const void *src, size_t n)
+{
+    return cuda_memcpy_htod((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
+}
+
+static bool dev_download(void *user, void *dst, const void *src, size_t n)
+{
+    return cuda_memcpy_dtoh(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
+}
+
+static bool dev_sync(void *user)
+{
+    return cuda_synchronize(user) == ATTNC_OK;
+}
+
+/* Sequences: auto, mma.sync with small key tiles and 3 stages, and (on
+ * sm_90a) the TMA producer; grids: auto and a small box. A schedule the
+ * device cannot run (wgmma before sm_90a) is skipped, not failed. */
+static const char *const seq_schedules[] = {NULL, "q=64 kv=16 stages=3 warps=4 mma=sync",
+                                            "q=128 kv=64 stages=2 warps=8 mma=wgmma_ws"};
+static const char *const grid_schedules[] = {NULL, "q=4x16 kv=4x8 stages=2 warps=4 mma=sync", NULL};
+
+static int run_union(attnc_context *ctx, const union_case *u, const char *sched, uint64_t seed)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "recipe %s\n%s", u->name, u->text);
+    attnc_recipe *rc = NULL;
+    attnc_kernel *k = NULL;
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.schedule = sched;
+    if (attnc_recipe_from_text(&rc, ctx, u->name, text, strlen(text))) {
+        printf("[FAIL] %s: %s\n", u->name, attnc_context_errmsg(ctx));
+        return 1;
+    }
+    attnc_status st = attnc_kernel_build(&k, ctx, rc, &o);
+    if (st == ATTNC_ERR_UNSUPPORTED && sched) {
+        printf("[SKIP] %s [%s]: %s\n", u->name, sched, attnc_context_errmsg(ctx));
+        attnc_recipe_destroy(rc);
+        return 0;
+    }
+    if (st) {
+        printf("[FAIL] %s [%s]: %s\n", u->name, sched ? sched : "auto", attnc_context_errmsg(ctx));
+        attnc_recipe_destroy(rc);
+        return 1;
+    }
+    strbuf err;
+    sb_init(&err);
+    ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
+    ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
+    ref_check_result res;
+    bool ok = ref_check_kernel(k, attnc_recipe_typed(rc), &u->shape, &co, &res);
+    const char *why = "";
+    if (ok && u->empty_rows != (res.lse.empty_rows > 0))
+        ok = false, why = u->empty_rows ? " (expected rows without keys)" : " (unexpected rows without keys)";
+    printf("[%s] %s [%s]: %s%s%s%s\n", ok ? "PASS" : "FAIL", u->name, attnc_kernel_schedule(k), res.msg, why,
+           err.len ? ": " : "", sb_cstr(&err));
+    sb_free(&err);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(rc);
+    return !ok;
+}
+
+static void unions_on_gpu(void **state)
+{
+    (void)state;
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    int failed = 0;
+    for (size_t i = 0; i < sizeof union_cases / sizeof union_cases[0]; i++) {
+        const union_case *u = &union_cases[i];
+        const char *const *scheds = strstr(u->text, "grid(") ? grid_schedules : seq_schedules;
+        for (int s = 0; s < 3; s++)
+            if (s == 0 || scheds[s])
+                failed += run_union(ctx, u, scheds[s], 2000 + 10 * i + (uint64_t)s);
+    }
+    attnc_context_destroy(ctx);
+    assert_int_equal(failed, 0);
+}
+
+int main(void)
+{
+    if (!gpu_available())
+        return 0;
+    const struct CMUnitTest tests[] = {cmocka_unit_test(unions_on_gpu)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
