@@ -8,53 +8,17 @@
  * dQ, dK, dV and the workspace buffers) go through the same two ops. */
 #include <string.h>
 
+#include "emit_convert.h"
 #include "host_bwd.h"
-
-/* Widens one element of dtype dt at p to f32. */
-static LLVMValueRef load_as_f32(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off)
-{
-    LLVMTypeRef et = dt == DT_F32 ? g->f32 : g->i16;
-    LLVMValueRef v = LLVMBuildLoad2(g->b, et, LLVMBuildGEP2(g->b, et, base, &off, 1, ""), "");
-    if (dt == DT_F32)
-        return v;
-    if (dt == DT_F16)
-        return LLVMBuildFPExt(g->b, LLVMBuildBitCast(g->b, v, LLVMHalfTypeInContext(g->ctx), ""), g->f32, "");
-    LLVMValueRef w = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, v, g->i32, ""), LLVMConstInt(g->i32, 16, false), "");
-    return LLVMBuildBitCast(g->b, w, g->f32, "");
-}
-
-/* f32 -> bf16 bits, round to nearest even, NaN stays NaN. */
-static LLVMValueRef f32_to_bf16(hgen *g, LLVMValueRef x)
-{
-    LLVMValueRef bits = LLVMBuildBitCast(g->b, x, g->i32, "");
-    LLVMValueRef c16 = LLVMConstInt(g->i32, 16, false);
-    LLVMValueRef lsb = LLVMBuildAnd(g->b, LLVMBuildLShr(g->b, bits, c16, ""), LLVMConstInt(g->i32, 1, false), "");
-    LLVMValueRef bias = LLVMBuildAdd(g->b, LLVMConstInt(g->i32, 0x7fff, false), lsb, "");
-    LLVMValueRef rounded = LLVMBuildLShr(g->b, LLVMBuildAdd(g->b, bits, bias, ""), c16, "");
-    LLVMValueRef quiet = LLVMBuildOr(g->b, LLVMBuildLShr(g->b, bits, c16, ""), LLVMConstInt(g->i32, 0x40, false), "");
-    LLVMValueRef nan = LLVMBuildFCmp(g->b, LLVMRealUNO, x, x, "");
-    return LLVMBuildTrunc(g->b, LLVMBuildSelect(g->b, nan, quiet, rounded, ""), g->i16, "");
-}
-
-static void store_from_f32(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off, LLVMValueRef x)
-{
-    LLVMTypeRef et = dt == DT_F32 ? g->f32 : g->i16;
-    LLVMValueRef v = x;
-    if (dt == DT_BF16)
-        v = f32_to_bf16(g, x);
-    else if (dt == DT_F16)
-        v = LLVMBuildBitCast(g->b, LLVMBuildFPTrunc(g->b, x, LLVMHalfTypeInContext(g->ctx), ""), g->i16, "");
-    LLVMBuildStore(g->b, v, LLVMBuildGEP2(g->b, et, base, &off, 1, ""));
-}
 
 LLVMValueRef hgen_load_dtype(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off)
 {
-    return load_as_f32(g, dt, base, off);
+    return cv_load_f32(g->b, dt, base, off);
 }
 
 void hgen_store_dtype(hgen *g, dtype dt, LLVMValueRef base, LLVMValueRef off, LLVMValueRef x)
 {
-    store_from_f32(g, dt, base, off, x);
+    cv_store_f32(g->b, dt, base, off, x);
 }
 
 /* Where a tensor's elements are: base, strides (elements) of [batch,
@@ -159,7 +123,7 @@ static bool emit_load(hgen *g, const tir_op *op)
     LLVMValueRef base = offset4(g, &x, tok, NULL);
     hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, x.cols));
     LLVMValueRef off = x.rows ? base : LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, x.stride[3], ""), "");
-    LLVMValueRef v = load_as_f32(g, x.dt, x.base, off);
+    LLVMValueRef v = cv_load_f32(g->b, x.dt, x.base, off);
     hgen_store_elem(g, t, r.iv, c.iv, LLVMBuildSelect(g->b, row.valid, v, hc_f32(g, 0.0), ""));
     hgen_loop_end(g, &c);
     if (op->aug) /* linear normalize: a ones column (0 on rows outside the sequence) */
@@ -189,7 +153,7 @@ static bool emit_store(hgen *g, const tir_op *op)
     int cols = v->cols < x.cols ? v->cols : x.cols; /* linear's v' and dO' drop their ones column */
     hloop c = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, cols));
     LLVMValueRef off = x.rows ? base : LLVMBuildAdd(g->b, base, LLVMBuildMul(g->b, c.iv, x.stride[3], ""), "");
-    store_from_f32(g, x.dt, x.base, off, hgen_load_elem(g, v, r.iv, c.iv));
+    cv_store_f32(g->b, x.dt, x.base, off, hgen_load_elem(g, v, r.iv, c.iv));
     hgen_loop_end(g, &c);
     hgen_if_end(g, &valid);
     hgen_loop_end(g, &r);
@@ -228,7 +192,7 @@ static bool emit_convert(hgen *g, const tir_op *op)
     hloop i = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, (int64_t)src->rows * src->cols));
     LLVMValueRef x = LLVMBuildLoad2(g->b, g->f32, LLVMBuildGEP2(g->b, g->f32, src->buf, &i.iv, 1, ""), "");
     if (dt == DT_BF16) {
-        LLVMValueRef w = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, f32_to_bf16(g, x), g->i32, ""),
+        LLVMValueRef w = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, cv_f32_to_bf16(g->b, x), g->i32, ""),
                                       LLVMConstInt(g->i32, 16, false), "");
         x = LLVMBuildBitCast(g->b, w, g->f32, "");
     } else if (dt == DT_F16) {

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "emit_convert.h"
 #include "host_jit.h"
 #include "nvptx_target.h"
 
@@ -14,7 +15,7 @@ typedef struct mgen {
     LLVMModuleRef m;
     LLVMBuilderRef b;
     LLVMValueRef fn;
-    LLVMTypeRef i16, i32, i64, f32, ptr;
+    LLVMTypeRef i32, i64, f32, ptr;
     bool gpu;
     dtype dt;
     LLVMValueRef arg[18];
@@ -47,42 +48,6 @@ static LLVMValueRef exp2f_(mgen *g, LLVMValueRef x)
 static LLVMValueRef log2f_(mgen *g, LLVMValueRef x)
 {
     return call(g, g->gpu ? "llvm.nvvm.lg2.approx.f" : "llvm.log2", &x, 1);
-}
-
-static LLVMValueRef load_f32(mgen *g, LLVMValueRef base, LLVMValueRef off)
-{
-    LLVMTypeRef et = g->dt == DT_F32 ? g->f32 : g->i16;
-    LLVMValueRef v = LLVMBuildLoad2(g->b, et, LLVMBuildGEP2(g->b, et, base, &off, 1, ""), "");
-    if (g->dt == DT_F32)
-        return v;
-    if (g->dt == DT_F16)
-        return LLVMBuildFPExt(g->b, LLVMBuildBitCast(g->b, v, LLVMHalfTypeInContext(g->c), ""), g->f32, "");
-    LLVMValueRef w = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, v, g->i32, ""), LLVMConstInt(g->i32, 16, false), "");
-    return LLVMBuildBitCast(g->b, w, g->f32, "");
-}
-
-/* f32 -> bf16 bits: nearest even, NaN kept quiet. */
-static LLVMValueRef to_bf16(mgen *g, LLVMValueRef x)
-{
-    LLVMValueRef bits = LLVMBuildBitCast(g->b, x, g->i32, ""), c16 = LLVMConstInt(g->i32, 16, false);
-    LLVMValueRef hi = LLVMBuildLShr(g->b, bits, c16, "");
-    LLVMValueRef bias = LLVMBuildAdd(g->b, LLVMConstInt(g->i32, 0x7fff, false),
-                                     LLVMBuildAnd(g->b, hi, LLVMConstInt(g->i32, 1, false), ""), "");
-    LLVMValueRef rounded = LLVMBuildLShr(g->b, LLVMBuildAdd(g->b, bits, bias, ""), c16, "");
-    LLVMValueRef quiet = LLVMBuildOr(g->b, hi, LLVMConstInt(g->i32, 0x40, false), "");
-    LLVMValueRef nan = LLVMBuildFCmp(g->b, LLVMRealUNO, x, x, "");
-    return LLVMBuildTrunc(g->b, LLVMBuildSelect(g->b, nan, quiet, rounded, ""), g->i16, "");
-}
-
-static void store_f32(mgen *g, LLVMValueRef base, LLVMValueRef off, LLVMValueRef x)
-{
-    LLVMTypeRef et = g->dt == DT_F32 ? g->f32 : g->i16;
-    LLVMValueRef v = x;
-    if (g->dt == DT_BF16)
-        v = to_bf16(g, x);
-    else if (g->dt == DT_F16)
-        v = LLVMBuildBitCast(g->b, LLVMBuildFPTrunc(g->b, x, LLVMHalfTypeInContext(g->c), ""), g->i16, "");
-    LLVMBuildStore(g->b, v, LLVMBuildGEP2(g->b, et, base, &off, 1, ""));
 }
 
 /* for (p = 0; p < nparts; p++) body(p): returns the body block's p. */
@@ -144,7 +109,7 @@ static void emit_element(mgen *g, LLVMValueRef e)
     LLVMValueRef prow = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, l.p, rows, ""), row, "");
     x = LLVMBuildLoad2(g->b, g->f32, LLVMBuildGEP2(g->b, g->f32, g->arg[A_PLSE], &prow, 1, ""), "");
     LLVMValueRef w = exp2f_(g, LLVMBuildFMul(g->b, LLVMBuildFSub(g->b, x, mv, ""), LLVMConstReal(g->f32, 1.4426950408889634), ""));
-    LLVMValueRef ov = load_f32(g, g->arg[A_PO], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, prow, dv, ""), col, ""));
+    LLVMValueRef ov = cv_load_f32(g->b, g->dt, g->arg[A_PO], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, prow, dv, ""), col, ""));
     LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->f32, s, ""), w, ""), s);
     LLVMValueRef wo = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOEQ, w, LLVMConstReal(g->f32, 0), ""),
                                       LLVMConstReal(g->f32, 0), LLVMBuildFMul(g->b, w, ov, ""), "");
@@ -162,7 +127,7 @@ static void emit_element(mgen *g, LLVMValueRef e)
     LLVMValueRef idx[4] = {b, h, t, col}, off = i64c(g, 0);
     for (int d = 0; d < 4; d++)
         off = LLVMBuildAdd(g->b, off, LLVMBuildMul(g->b, idx[d], g->arg[A_OS0 + d], ""), "");
-    store_f32(g, g->arg[A_O], off, ovl);
+    cv_store_f32(g->b, g->dt, g->arg[A_O], off, ovl);
     LLVMValueRef want = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, col, i64c(g, 0), ""),
                                      LLVMBuildIsNotNull(g->b, g->arg[A_LSE], ""), "");
     LLVMBasicBlockRef wl = LLVMAppendBasicBlockInContext(g->c, g->fn, "lse"), done = LLVMAppendBasicBlockInContext(g->c, g->fn, "done");
@@ -215,8 +180,8 @@ static void emit_body(mgen *g)
 
 static void emit_function(LLVMContextRef c, LLVMModuleRef m, bool gpu, dtype dt)
 {
-    mgen g = {c, m, LLVMCreateBuilderInContext(c), NULL, LLVMInt16TypeInContext(c), LLVMInt32TypeInContext(c),
-              LLVMInt64TypeInContext(c), LLVMFloatTypeInContext(c), LLVMPointerTypeInContext(c, 0), gpu, dt, {0}};
+    mgen g = {c, m, LLVMCreateBuilderInContext(c), NULL, LLVMInt32TypeInContext(c), LLVMInt64TypeInContext(c),
+              LLVMFloatTypeInContext(c), LLVMPointerTypeInContext(c, 0), gpu, dt, {0}};
     LLVMTypeRef tys[A_COUNT];
     for (int i = 0; i < A_COUNT; i++)
         tys[i] = i <= A_LSE ? g.ptr : g.i64;

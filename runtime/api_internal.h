@@ -148,6 +148,11 @@ typedef struct launch_problem {
  * message on the kernel and returns ATTNC_ERR_INVALID_ARGUMENT. */
 attnc_status launch_validate(attnc_kernel *k, const attnc_args *a, launch_problem *out);
 
+/* The caller's build options read as far as their version has fields (NULL:
+ * the defaults); ATTNC_ERR_INVALID_ARGUMENT, with the message on ctx, for a
+ * version this library does not know. */
+attnc_status kernel_options_read(attnc_context *ctx, const attnc_build_options *in, attnc_build_options *out);
+
 /* A validated problem with batch, heads or tokens 0: a no-op that succeeds
  * without launching anything (attnc.h). */
 bool launch_is_empty(const launch_problem *p);

@@ -156,6 +156,15 @@ static attnc_build_options options_of(const attnc_build_options *options)
     return o;
 }
 
+attnc_status kernel_options_read(attnc_context *ctx, const attnc_build_options *in, attnc_build_options *out)
+{
+    if (in && (in->version < 1 || in->version > ATTNC_BUILD_OPTIONS_VERSION))
+        return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "build options version %d (this library knows 1..%d; use "
+                         "ATTNC_BUILD_OPTIONS_INIT)", in->version, ATTNC_BUILD_OPTIONS_VERSION);
+    *out = options_of(in);
+    return ATTNC_OK;
+}
+
 attnc_status kernel_build_kind(attnc_kernel **out, attnc_context *ctx, const recipe *r, const char *recipe_hash,
                                const attnc_build_options *options, kernel_lower_fn lower, bool backward)
 {

@@ -65,10 +65,9 @@ attnc_status attnc_cp_plan_create(attnc_cp_plan **out, attnc_context *ctx, const
     attnc_status st = check_options(ctx, o);
     if (st)
         return st;
-    attnc_build_options b = ATTNC_BUILD_OPTIONS_INIT;
-    if (build)
-        memcpy(&b, build, build->version >= 2 ? sizeof b : offsetof(attnc_build_options, flags));
-    b.version = ATTNC_BUILD_OPTIONS_VERSION;
+    attnc_build_options b;
+    if ((st = kernel_options_read(ctx, build, &b)))
+        return st;
     b.flags |= ATTNC_BUILD_GLOBAL_COORDS;
     attnc_cp_plan *p = ctx_calloc(ctx, sizeof *p);
     if (!p)

@@ -37,10 +37,10 @@ attnc_status attnc_program_build_kv_split(attnc_program **out, attnc_context *ct
     if (!out || !r || kv_splits < 1 || kv_splits > ATTNC_PROGRAM_MAX_SPLITS)
         return ctx_error(ctx, ATTNC_ERR_INVALID_ARGUMENT, "attnc_program_build_kv_split: %s",
                          !out || !r ? "out or recipe is NULL" : "kv_splits is not 1..64");
-    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
-    if (options)
-        memcpy(&o, options, options->version >= 2 ? sizeof o : offsetof(attnc_build_options, flags));
-    o.version = ATTNC_BUILD_OPTIONS_VERSION;
+    attnc_build_options o;
+    attnc_status st = kernel_options_read(ctx, options, &o);
+    if (st)
+        return st;
     o.flags |= ATTNC_BUILD_GLOBAL_COORDS;
     attnc_program *p = ctx_calloc(ctx, sizeof *p);
     if (!p)
@@ -48,7 +48,7 @@ attnc_status attnc_program_build_kv_split(attnc_program **out, attnc_context *ct
     p->ctx = ctx;
     p->splits = kv_splits;
     p->mem = (pmem){ctx, o.backend == ATTNC_BACKEND_CUDA, NULL};
-    attnc_status st = attnc_kernel_build(&p->fwd, ctx, r, &o);
+    st = attnc_kernel_build(&p->fwd, ctx, r, &o);
     if (!st && p->fwd->r->grid_ndim > 0)
         st = ctx_error(ctx, ATTNC_ERR_UNSUPPORTED, "a key-range split of a token grid: use attnc_cp_* (grid slabs)");
     if (!st) {

@@ -45,7 +45,7 @@ run() {
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
   local rc=$? dt=$(( $(date +%s) - t0 ))
   local verdict=PASS
-  if grep -q "skipped: no CUDA driver" "$OUT/$name.log"; then verdict=SKIP
+  if grep -q "^skipped: " "$OUT/$name.log"; then verdict=SKIP  # no driver, too few GPUs, no NCCL
   elif [ $rc -eq 124 ]; then verdict="FAIL (timeout ${limit}s)"
   elif [ $rc -ne 0 ]; then verdict="FAIL (exit $rc)"
   fi

@@ -15,7 +15,8 @@ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DATTNC_LLVM_STATIC=ON -DATTNC_WER
 # Only what is packed (the unit tests run on the development machine).
 cmake --build "$B" -j"$(nproc)" --target attnc attnc_cli aot_host test_unit_runtime_test_aot_gpu \
   test_gpu_test_gpu_hand test_gpu_test_gpu_recipes test_gpu_test_gpu_linear test_gpu_test_gpu_edges \
-  test_gpu_test_gpu_backward test_gpu_test_gpu_merge test_gpu_test_gpu_unions test_gpu_test_gpu_documents >/dev/null
+  test_gpu_test_gpu_backward test_gpu_test_gpu_merge test_gpu_test_gpu_unions test_gpu_test_gpu_documents \
+  test_gpu_test_gpu_cp_nccl >/dev/null
 rm -rf .device
 mkdir -p .device/lib .device/bin .device/tests/gpu
 strip --strip-unneeded -o .device/lib/libattnc.so.0 "$B"/lib/libattnc.so.0.*

@@ -265,3 +265,38 @@ attnc_status gpu_run_case(const hand_cfg *cfg, const gpu_shape *sh, uint64_t see
     free(hc.q), free(hc.k), free(hc.v), free(hc.hq), free(hc.hk), free(hc.hv), free(go), free(glse);
     return st;
 }
+
+/* ---- ref_check_kernel on the device ---- */
+
+static void *dev_alloc(void *user, size_t n)
+{
+    uint64_t p = 0;
+    return cuda_mem_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
+}
+
+static void dev_free(void *user, void *p)
+{
+    (void)user;
+    cuda_mem_free((uint64_t)(uintptr_t)p);
+}
+
+static bool dev_upload(void *user, void *dst, const void *src, size_t n)
+{
+    return cuda_memcpy_htod((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
+}
+
+static bool dev_download(void *user, void *dst, const void *src, size_t n)
+{
+    return cuda_memcpy_dtoh(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
+}
+
+static bool dev_sync(void *user)
+{
+    return cuda_synchronize(user) == ATTNC_OK;
+}
+
+ref_mem_ops gpu_ref_mem(strbuf *err)
+{
+    ref_mem_ops m = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, err};
+    return m;
+}

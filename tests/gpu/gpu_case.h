@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "hand_tir.h"
+#include "reference/ref_check.h"
 #include "runtime/cuda_module.h"
 
 typedef struct gpu_shape {
@@ -34,5 +35,8 @@ bool gpu_available(void);
  * first failing CUDA step (message in err). */
 attnc_status gpu_run_case(const hand_cfg *cfg, const gpu_shape *shape, uint64_t seed, gpu_result *res,
                           strbuf *err);
+
+/* Device memory for ref_check_kernel (cuda_mem_*; messages into err). */
+ref_mem_ops gpu_ref_mem(strbuf *err);
 
 #endif
