@@ -14,6 +14,7 @@
 # usage: scripts/gpu-run.sh [.device | BUILD_DIR]
 # env:   OUT (results folder; default ./gpu-out), QUICK=1 (skip racecheck and the
 #        slow anchors), SKIP_ANCHORS=1, SKIP_SANITIZER=1,
+#        PARALLEL=1 (step 1's test programs run at once),
 #        STEPS="tests sanitizer bench anchors" (a subset runs only those steps,
 #        e.g. to fit a 10-minute limit per command; the table needs bench and
 #        anchors results in the same OUT)
@@ -61,7 +62,12 @@ note "device: $(head -1 "$OUT/device.txt")"
 TESTS=$(ls "$B"/tests/gpu/test_gpu_test_* 2>/dev/null || true)
 if want tests; then
   echo "== 1. GPU tests"
-  for t in $TESTS; do run "$(basename "$t")" "${TEST_TIMEOUT:-900}" "$t"; done
+  if [ "${PARALLEL:-0}" = 1 ]; then  # all at once (the GPU shares; fits one call's limit)
+    for t in $TESTS; do run "$(basename "$t")" "${TEST_TIMEOUT:-900}" "$t" & done
+    wait
+  else
+    for t in $TESTS; do run "$(basename "$t")" "${TEST_TIMEOUT:-900}" "$t"; done
+  fi
   # examples/aot_host: AOT output alone (embedded PTX, libcuda by dlopen).
   [ -x "$B/bin/aot_host" ] && run aot_host 300 "$B/bin/aot_host"
   # The AOT test runs <build>/bin/attnc and reads <source>/recipes at the
