@@ -7,10 +7,11 @@
  * [query tile][key tile], mask_block_table_build) per pair: 0 skips the
  * body (the iteration values keep their previous contents), 2 makes
  * TILE_CLASS full (no per-element mask), 1 leaves the mask to decide. A NULL
- * table reads as all 1 (every tile, per-element mask). A union range
- * (kv_range parts) is normalised once per program into a small array of
- * disjoint boxes (range_parts.h) that the FOR walks in order. FOR keeps its iteration values in buffers of
- * its own: inits are copied in, YIELD copies the new values over them, and
+ * table reads as all 1 (every tile, per-element mask). A range with a span
+ * is cut to the query tile's document span (HROLE_SPANS, built at launch);
+ * a union range (kv_range parts) is normalised once per program into a
+ * small array of disjoint boxes (range_parts.h) that the FOR walks in
+ * order. FOR keeps its iteration values in buffers of its own: inits are copied in, YIELD copies the new values over them, and
  * the loop's results are those buffers after the last iteration. A `for
  * {reverse=1}` visits its tiles last first; a FOR over a q_range (the
  * backward) is host_bwd_for_q's. */

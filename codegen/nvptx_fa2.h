@@ -3,6 +3,7 @@
  * m16n8k16, ldmatrix, cp.async multi-stage pipeline), shared by its files:
  *   nvptx_fa2.c          kernel skeleton: params, program ids, key loop
  *   nvptx_fa2_coords.c   token coordinates, key-tile ranges, expression env
+ *   nvptx_fa2_span.c     the document span cut of the key range
  *   nvptx_fa2_load.c     global -> shared tile copies (cp.async, zero fill)
  *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
@@ -80,6 +81,10 @@ LLVMValueRef fa2_flat_token(fa2 *f, LLVMValueRef c[3]);
 LLVMValueRef fa2_in_bounds(fa2 *f, LLVMValueRef c[3], const LLVMValueRef *ext);
 void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3]);
 void fa2_range(fa2 *f);
+/* Element of recipe param `param` at int indices idx (clamped into its shape). */
+LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);
+/* The document span cut of the range (nvptx_fa2_span.c); every thread of the CTA calls it. */
+void fa2_doc_span(fa2 *f);
 LLVMValueRef fa2_emit(fa2 *f, const expr *e);
 LLVMValueRef fa2_tile_partial(fa2 *f);
 LLVMValueRef fa2_tile_empty(fa2 *f);

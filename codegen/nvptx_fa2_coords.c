@@ -219,6 +219,8 @@ void fa2_range(fa2 *f)
         f->r_cnt[d] = nv_smax(&f->nv, cnt, nv_i32(&f->nv, 0));
         f->r_total = mul(f, f->r_total, f->r_cnt[d]);
     }
+    if (p->range == RANGE_BOUNDS && p->span_param >= 0)
+        fa2_doc_span(f);
     if (p->range == RANGE_BOUNDS && p->nparts)
         range_parts(f);
 }
@@ -359,6 +361,11 @@ static LLVMValueRef env_param(void *user, int param, LLVMValueRef *idx, int n)
     LLVMValueRef off = LLVMBuildMul(f->nv.b, LLVMBuildZExt(f->nv.b, lin, f->nv.i64, ""),
                                     nv_i64(&f->nv, dtype_size(rp->dtype)), "");
     return load_elem(f, rp->dtype, nv_gep(&f->nv, f->param[param], off));
+}
+
+LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n)
+{
+    return env_param(f, param, idx, n);
 }
 
 /* Ints are computed in 32 bits when every int value of e provably fits

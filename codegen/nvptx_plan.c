@@ -45,6 +45,12 @@ static void read_range(const tir_op *op, fa_plan *p)
     for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
         if (!p->lo[d] || !p->hi[d])
             p->range = RANGE_ALL;
+    p->span_param = -1;
+    if (p->range == RANGE_BOUNDS && op->span && p->grid_ndim == 0 && p->ndims == 1 && p->r && op->span_param >= 0 &&
+        op->span_param < p->r->nparams &&
+        (p->r->params[op->span_param].dtype == DT_I32 || p->r->params[op->span_param].dtype == DT_I64) &&
+        p->r->params[op->span_param].ndim >= 1 && p->r->params[op->span_param].ndim <= 2)
+        p->span_param = op->span_param;
     p->nparts = p->range == RANGE_BOUNDS && op->range_nparts >= 2 ? op->range_nparts : 0;
     for (int i = 0; i < p->nparts; i++)
         for (int d = 0; d < p->ndims; d++) {
@@ -216,6 +222,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch 
     p->stages = s.stages < 1 ? 1 : s.stages;
     p->MR = p->warps ? p->Tq / (16 * p->warps) : 0;
     p->range = RANGE_ALL;
+    p->span_param = -1;
     nvptx_status st = check_shape(p, err);
     if (!st)
         st = pick_mma(&s, arch, p, err);

@@ -28,6 +28,7 @@ typedef struct fa_plan {
     const expr *empty; /* NULL: no tile in the range is known to be empty */
     tir_range_mode range;
     const expr *lo[3], *hi[3];
+    int span_param; /* RANGE_BOUNDS on a sequence: >= 0, the document ids cutting the range (nvptx_fa2_span.c) */
     int nparts; /* RANGE_BOUNDS of a union: 0 or 2..TIR_MAX_PARTS parts inside lo/hi */
     const expr *plo[TIR_MAX_PARTS][3], *phi[TIR_MAX_PARTS][3];
     bool store_lse;

@@ -141,6 +141,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     out->qmode = !kbound ? unbounded : qbound >= kbound ? RANGE_BOUNDS : RANGE_INVERSE;
     keep_exact(a, &env, out);
     out->span_param = doc_span_param(r, out);
+    out->span_ndim = out->span_param >= 0 ? r->params[out->span_param].ndim : 0;
     return !a->failed && out->full && out->empty;
 }
 

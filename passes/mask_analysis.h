@@ -47,6 +47,7 @@ typedef struct mask_info {
      * [batch, tokens]), whose document spans cut each query tile's range
      * at launch (tile_ir.h, span); -1 otherwise */
     int span_param;
+    int span_ndim; /* its dims: 1 ([tokens]) or 2 ([batch, tokens]) */
     /* The transposed ranges (backward): the query tiles a key box is seen
      * by, per dim, as expressions of the key box corners; same modes. */
     tir_range_mode qmode;
@@ -102,7 +103,9 @@ typedef struct kv_boxes {
     int n;
     int64_t lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
 } kv_boxes;
-/* Returns out->n (0: nothing visited). */
+/* Returns out->n (0: nothing visited). With a document span (span_param)
+ * and env->param set, the range is first cut as the GPU kernel cuts it
+ * (codegen/nvptx_fa2_span.c: only query boxes of at most two ids). */
 int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out);
 int kv_boxes_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q, kv_boxes *out);
 /* Whether tile idx (per dim) lies in one of the boxes. */

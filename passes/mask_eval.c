@@ -227,6 +227,41 @@ void kv_parts_normalize(kv_boxes *b, int ndims)
     b->n = m;
 }
 
+static int64_t doc_id(const mask_info *mi, const eval_env *env, int64_t t)
+{
+    int64_t idx[2] = {env->batch, t};
+    return mi->span_ndim == 2 ? env->param(env->param_user, mi->span_param, idx, 2)
+                              : env->param(env->param_user, mi->span_param, &idx[1], 1);
+}
+
+/* The GPU kernel's document cut of dim 0 (nvptx_fa2_span.c): when every
+ * query of box q has the id of its first or last token, the key tiles
+ * from the first to the last key of the range with one of those ids. */
+static void span_cut(const mask_info *mi, const eval_env *env, const tok_box *q, int64_t lo[], int64_t hi[])
+{
+    int64_t v1 = doc_id(mi, env, q->lo[0]), v2 = doc_id(mi, env, q->hi[0]);
+    for (int64_t t = q->lo[0]; t <= q->hi[0]; t++) {
+        int64_t v = doc_id(mi, env, t);
+        if (v != v1 && v != v2)
+            return;
+    }
+    int64_t T = mi->kv_tile[0], kmin = -1, kmax = -1, end = (hi[0] + 1) * T;
+    end = end < env->sizes[SZ_KV_TOKENS] ? end : env->sizes[SZ_KV_TOKENS];
+    for (int64_t k = lo[0] * T; k < end; k++) {
+        int64_t v = doc_id(mi, env, k);
+        if (v == v1 || v == v2) {
+            kmin = kmin < 0 ? k : kmin;
+            kmax = k;
+        }
+    }
+    if (kmax < 0) {
+        hi[0] = lo[0] - 1;
+        return;
+    }
+    lo[0] = kmin / T > lo[0] ? kmin / T : lo[0];
+    hi[0] = kmax / T < hi[0] ? kmax / T : hi[0];
+}
+
 /* The hull (lo/hi) and, when nparts > 0, the parts intersected with it. */
 static int boxes_eval(int ndims, expr *const *los, expr *const *his, int nparts, expr *const (*plo)[SCHED_MAX_DIMS],
                       expr *const (*phi)[SCHED_MAX_DIMS], const mask_info *mi, const eval_env *env, const tok_box *q,
@@ -236,6 +271,8 @@ static int boxes_eval(int ndims, expr *const *los, expr *const *his, int nparts,
     memset(out, 0, sizeof *out);
     if (!eval_range(ndims, los, his, mi, env, q, lo, hi))
         return 0;
+    if (mi->span_param >= 0 && ndims == 1 && env->param)
+        span_cut(mi, env, q, lo, hi);
     out->n = nparts > 0 ? nparts : 1;
     for (int p = 0; p < out->n; p++) {
         int64_t pl[SCHED_MAX_DIMS], ph[SCHED_MAX_DIMS];
@@ -260,6 +297,7 @@ int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv
 int kv_boxes_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q, kv_boxes *out)
 {
     mask_info mi = {0};
+    mi.span_param = -1; /* the op's span needs the param's layout: its range without the cut */
     mi.grid_ndim = k->grid_ndim;
     mi.ndims = k->sched.ndims;
     for (int d = 0; d < mi.ndims; d++) {

@@ -1,9 +1,10 @@
 /* test_gpu_documents.c — the CUDA backend against the fp64 reference on the
  * document masks and id layouts of tests/numeric/doc_table.h (short, long,
  * one-token, gapped, recurring, random and negative ids; documents not
- * aligned with the tiles; a union with sinks and a window). The GPU forward
- * visits the static range (it does not cut it to document spans yet), so
- * this checks that it stays exact on every layout. Device outputs are
+ * aligned with the tiles; a union with sinks and a window): the GPU
+ * forward cuts each query tile's key range to its document span in the
+ * kernel (codegen/nvptx_fa2_span.c), so this checks the cut on every
+ * layout, including recurring ids and tiles of more than two ids. Device outputs are
  * poisoned before each launch. Without a driver: "skipped: no CUDA
  * driver". */
 #include <setjmp.h>

@@ -47,9 +47,9 @@ static void brute(const recipe *r, const schedule *s, const int64_t *sizes, benc
             int64_t tq = mask_tile_count(&mi, &env, true, nq), tk = mask_tile_count(&mi, &env, false, nk);
             for (int64_t i = 0; i < tq; i++) {
                 tok_box qb, kb;
-                int64_t lo[3], hi[3];
+                kv_boxes boxes; /* the kernel's ranges, document cuts included */
                 mask_tile_box(&mi, &env, true, i, &qb);
-                bool any = kv_range_eval(&mi, &env, &qb, lo, hi);
+                kv_boxes_eval(&mi, &env, &qb, &boxes);
                 for (int64_t j = 0; j < tk; j++) {
                     mask_tile_box(&mi, &env, false, j, &kb);
                     int64_t kept = 0;
@@ -61,9 +61,11 @@ static void brute(const recipe *r, const schedule *s, const int64_t *sizes, benc
                             kept += v != 0;
                         }
                     out->kept += kept;
-                    bool in = any && kb.lo[0] / s->kv_tile[0] >= lo[0] && kb.lo[0] / s->kv_tile[0] <= hi[0];
-                    if (!in)
+                    int64_t idx[3] = {kb.lo[0] / s->kv_tile[0], 0, 0};
+                    if (!kv_boxes_hold(&boxes, 1, idx)) {
+                        assert_int_equal(kept, 0); /* no kept pair outside the visited tiles */
                         continue;
+                    }
                     out->visited_tiles++;
                     if (mask_classify_boxes(&mi, &env, &qb, &kb) == MASK_EMPTY)
                         continue;

@@ -141,7 +141,7 @@ static void report(void **state)
         run_row(&rc, r, &env, tiles(3, (int[]){4, 4, 8}, (int[]){4, 4, 4}), &a);
     }
     {
-        report_case rc = {"radial(frame 256, window 64)", full ? "16 frames x 256" : "2 frames x 256", "64 / 64", 3.0};
+        report_case rc = {"radial_token(frame 256, window 64)", full ? "16 frames x 256" : "2 frames x 256", "64 / 64", 3.0};
         recipe *r = rb_recipe(&a, "radial", 0);
         r->mask = rb_radial(&a, 256, 64);
         set_grid(&env, 0, (int64_t[]){seq});

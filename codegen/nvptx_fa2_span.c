@@ -1,0 +1,141 @@
+/* nvptx_fa2_span.c — the document span cut of the key range (a kv_range
+ * with `span`, ir/tile_ir.h) on the GPU, computed by the whole CTA before
+ * its key loop: every pair the mask keeps has ids[.., q.t] == ids[.., k.t].
+ *
+ *   1. v1, v2 = the ids of the query tile's first and last token; every
+ *      thread checks a share of the tile's tokens, and barrier0.or tells
+ *      whether some token has another id (then the range stays as it is:
+ *      documents shorter than a tile);
+ *   2. otherwise every thread scans a share of the range's keys (four loads
+ *      in flight per thread) for ids v1 or v2, and shared-memory atomics
+ *      give the first and last such key; the range is cut to their key
+ *      tiles (empty when there is none).
+ * The scan reads ids (4 or 8 bytes a key) over the static range only, any
+ * ids being allowed (documents need not be contiguous). The two shared
+ * words live where the first K tile goes; the barrier after they are read
+ * comes before the prologue's first copy. */
+#include "nvptx_fa2.h"
+
+enum { SCAN_UNROLL = 4 };
+
+static LLVMValueRef id_at(fa2 *f, LLVMValueRef t)
+{
+    int p = f->p->span_param;
+    LLVMValueRef idx[2] = {f->batch, t};
+    bool batched = f->p->r->params[p].ndim == 2;
+    LLVMValueRef v = fa2_param_elem(f, p, batched ? idx : &idx[1], batched ? 2 : 1);
+    return LLVMTypeOf(v) == f->nv.i64 ? v : LLVMBuildSExt(f->nv.b, v, f->nv.i64, "");
+}
+
+typedef struct scan_acc {
+    LLVMValueRef other; /* i32: a token with an id other than v1, v2 was seen */
+    LLVMValueRef lo, hi; /* i32: first / last token with id v1 or v2 (INT_MAX / -1: none) */
+} scan_acc;
+
+static LLVMValueRef phi(fa2 *f, LLVMValueRef init, LLVMBasicBlockRef from)
+{
+    LLVMValueRef v = LLVMBuildPhi(f->nv.b, LLVMTypeOf(init), "");
+    LLVMAddIncoming(v, &init, &from, 1);
+    return v;
+}
+
+/* One token t (valid: inside the scanned range) into the accumulators. */
+static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, LLVMValueRef v1, LLVMValueRef v2, scan_acc *a)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef id = id_at(f, t);
+    LLVMValueRef same = LLVMBuildOr(b, LLVMBuildICmp(b, LLVMIntEQ, id, v1, ""), LLVMBuildICmp(b, LLVMIntEQ, id, v2, ""), "");
+    LLVMValueRef hit = LLVMBuildAnd(b, valid, same, "");
+    LLVMValueRef miss = LLVMBuildAnd(b, valid, LLVMBuildNot(b, same, ""), "");
+    a->other = LLVMBuildOr(b, a->other, LLVMBuildZExt(b, miss, nv->i32, ""), "");
+    a->lo = LLVMBuildSelect(b, hit, nv_smin(nv, a->lo, t), a->lo, "");
+    a->hi = LLVMBuildSelect(b, hit, nv_smax(nv, a->hi, t), a->hi, "");
+}
+
+/* Tokens [start, end) shared over the CTA's threads, SCAN_UNROLL loads
+ * in flight per thread and iteration. */
+static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, LLVMValueRef v1, LLVMValueRef v2)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, f->fn, "span.head");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "span.body");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "span.done");
+    LLVMValueRef first = LLVMBuildAdd(b, start, f->tid, "");
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, head);
+    LLVMValueRef t = phi(f, first, pre);
+    scan_acc in = {phi(f, nv_i32(nv, 0), pre), phi(f, nv_i32(nv, 0x7fffffff), pre), phi(f, nv_i32(nv, -1), pre)};
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, t, end, ""), body, done);
+    LLVMPositionBuilderAtEnd(b, body);
+    scan_acc a = in;
+    for (int u = 0; u < SCAN_UNROLL; u++) {
+        LLVMValueRef tu = LLVMBuildAdd(b, t, nv_i32(nv, u * f->threads), "");
+        scan_one(f, tu, LLVMBuildICmp(b, LLVMIntSLT, tu, end, ""), v1, v2, &a);
+    }
+    LLVMValueRef next = LLVMBuildAdd(b, t, nv_i32(nv, SCAN_UNROLL * f->threads), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMAddIncoming(t, &next, &latch, 1);
+    LLVMAddIncoming(in.other, &a.other, &latch, 1);
+    LLVMAddIncoming(in.lo, &a.lo, &latch, 1);
+    LLVMAddIncoming(in.hi, &a.hi, &latch, 1);
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, done);
+    return in; /* the header's values: the totals once the loop exits */
+}
+
+static LLVMValueRef smem_word(fa2 *f, int i)
+{
+    return nv_gep(&f->nv, f->smem, nv_i32(&f->nv, 4 * i));
+}
+
+/* Whether some query of the tile has an id other than v1, v2 (all
+ * threads); thread 0 also resets the two shared words on the way. */
+static LLVMValueRef tile_has_other_ids(fa2 *f, LLVMValueRef v1, LLVMValueRef v2)
+{
+    nv_ctx *nv = &f->nv;
+    scan_acc q = scan(f, f->q_lo[0], LLVMBuildAdd(nv->b, f->q_hi[0], nv_i32(nv, 1), ""), v1, v2);
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "span.init");
+    LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), smem_word(f, 0));
+    LLVMBuildStore(nv->b, nv_i32(nv, -1), smem_word(f, 1));
+    nv_endif(nv, join);
+    LLVMValueRef any = nv_call(nv, "llvm.nvvm.barrier0.or", NULL, 0, &q.other, 1);
+    return LLVMBuildICmp(nv->b, LLVMIntNE, any, nv_i32(nv, 0), "");
+}
+
+void fa2_doc_span(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    int Tk = f->p->kv_ext[0];
+    LLVMValueRef v1 = id_at(f, f->q_lo[0]), v2 = id_at(f, f->q_hi[0]);
+    LLVMValueRef other = tile_has_other_ids(f, v1, v2);
+    LLVMValueRef kstart = LLVMBuildMul(b, f->r_lo[0], nv_i32(nv, Tk), "");
+    LLVMValueRef kend = nv_smin(nv, LLVMBuildMul(b, LLVMBuildAdd(b, f->r_lo[0], f->r_cnt[0], ""), nv_i32(nv, Tk), ""),
+                                f->kext[0]);
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, other, ""), "span.scan");
+    scan_acc k = scan(f, kstart, kend, v1, v2);
+    LLVMBasicBlockRef publish = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGE, k.hi, nv_i32(nv, 0), ""), "span.publish");
+    LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMin, smem_word(f, 0), k.lo, LLVMAtomicOrderingMonotonic, false);
+    LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMax, smem_word(f, 1), k.hi, LLVMAtomicOrderingMonotonic, false);
+    nv_endif(nv, publish);
+    nv_endif(nv, join);
+    nv_barrier(nv);
+    LLVMValueRef lo = LLVMBuildLoad2(b, nv->i32, smem_word(f, 0), "span.lo");
+    LLVMValueRef hi = LLVMBuildLoad2(b, nv->i32, smem_word(f, 1), "span.hi");
+    if (f->p->wgmma) /* the words are refilled by TMA / read by wgmma: order the generic writes first */
+        fa2_wgmma_proxy_fence(f);
+    nv_barrier(nv); /* read before the prologue's copies overwrite the words */
+    /* the cut: key tiles [lo / Tk, hi / Tk], nothing when no key matched */
+    LLVMValueRef found = LLVMBuildICmp(b, LLVMIntSGE, hi, nv_i32(nv, 0), "");
+    LLVMValueRef last = LLVMBuildSub(b, LLVMBuildAdd(b, f->r_lo[0], f->r_cnt[0], ""), nv_i32(nv, 1), "");
+    LLVMValueRef nlo = nv_smax(nv, f->r_lo[0], LLVMBuildSDiv(b, nv_smax(nv, lo, nv_i32(nv, 0)), nv_i32(nv, Tk), ""));
+    LLVMValueRef nhi = nv_smin(nv, last, LLVMBuildSDiv(b, nv_smax(nv, hi, nv_i32(nv, 0)), nv_i32(nv, Tk), ""));
+    nhi = LLVMBuildSelect(b, found, nhi, LLVMBuildSub(b, nlo, nv_i32(nv, 1), ""), "");
+    LLVMValueRef cnt = nv_smax(nv, LLVMBuildAdd(b, LLVMBuildSub(b, nhi, nlo, ""), nv_i32(nv, 1), ""), nv_i32(nv, 0));
+    f->r_lo[0] = LLVMBuildSelect(b, other, f->r_lo[0], nlo, "");
+    f->r_cnt[0] = LLVMBuildSelect(b, other, f->r_cnt[0], cnt, "");
+    f->r_total = f->r_cnt[0];
+}
