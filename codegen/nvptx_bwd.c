@@ -27,8 +27,11 @@ schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch a
         memcpy(s.q_tile, base->q_tile, sizeof s.q_tile);
         memcpy(s.kv_tile, base->kv_tile, sizeof s.kv_tile);
     } else {
+        /* head dims over 128: half the tiles (double-buffered tiles in sm_80's shared memory) */
+        bool wide = r && (r->head_dim > 128 || r->head_dim_v > 128);
+        static const int tiles[2][3][3] = {{{64}, {8, 8}, {4, 4, 4}}, {{32}, {4, 8}, {2, 4, 4}}};
         for (int d = 0; d < nd; d++)
-            s.q_tile[d] = s.kv_tile[d] = nd == 1 ? 64 : nd == 2 ? 8 : 4;
+            s.q_tile[d] = s.kv_tile[d] = tiles[wide][nd - 1][d];
     }
     s.warps = schedule_q_tokens(&s) / 16; /* the dQ kernel's; the dK/dV kernel has one warp per 16 keys */
     s.stages = 1;
