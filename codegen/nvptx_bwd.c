@@ -196,7 +196,7 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
 
 /* ---- layout and emission ---- */
 
-/* [K V](x2 for the dq kernel) [Q dO lse delta](x2 for the dkv kernel) [dS]:
+/* [K V](x2 for the dq kernel) [Q dO lse delta](x2 for the dkv kernel) [dS] [scan]:
  * the tiles the loop streams are double-buffered (bank 0: K/V, bank 1: Q). */
 static void layout(gbw *g, nvptx_bwd_kind kind)
 {
@@ -215,7 +215,8 @@ static void layout(gbw *g, nvptx_bwd_kind kind)
     int qs = g->off_delta + 4 * p->Tq - g->off_q;
     g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
     g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
-    g->smem = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
+    g->off_scan = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
+    g->smem = g->off_scan + 32; /* the inverse q range's min/max per dim */
 }
 
 static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt"};
