@@ -269,8 +269,8 @@ attnc_status cuda_backward_launch(attnc_kernel *k, const attnc_args *a, void *st
     if ((st = gpu_checks(k, &bp)))
         return st;
     const int64_t *z = bp.p.sizes;
-    if (z[SZ_BATCH] == 0 || z[SZ_HEADS] == 0 || z[SZ_TOKENS] == 0)
-        return ATTNC_OK;
+    if (z[SZ_BATCH] == 0 || z[SZ_HEADS] == 0 || (z[SZ_TOKENS] == 0 && z[SZ_KV_TOKENS] == 0))
+        return ATTNC_OK; /* no queries but keys: dK, dV are written as 0 */
     strbuf err;
     sb_init(&err);
     st = run(k, b, &bp, stream, &err);
