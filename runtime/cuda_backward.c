@@ -104,13 +104,6 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
     strbuf ptx;
     sb_init(&ptx);
     st = map_codegen(nvptx_bwd_emit(&prog, k->r, arch, use_atomics(k), &b->info, &ptx, err));
-    if (!st && getenv("ATTNC_DUMP_BWD_PTX")) {
-        FILE *fp = fopen(getenv("ATTNC_DUMP_BWD_PTX"), "w");
-        if (fp) {
-            fwrite(ptx.data, 1, ptx.len, fp);
-            fclose(fp);
-        }
-    }
     if (!st)
         st = load(b, sb_cstr(&ptx), ptx.len, err);
     sb_free(&ptx);
