@@ -27,8 +27,11 @@ schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch a
         memcpy(s.q_tile, base->q_tile, sizeof s.q_tile);
         memcpy(s.kv_tile, base->kv_tile, sizeof s.kv_tile);
     } else {
+        /* head dims over 128: half the tiles (double-buffered tiles in sm_80's shared memory) */
+        bool wide = r && (r->head_dim > 128 || r->head_dim_v > 128);
+        static const int tiles[2][3][3] = {{{64}, {8, 8}, {4, 4, 4}}, {{32}, {4, 8}, {2, 4, 4}}};
         for (int d = 0; d < nd; d++)
-            s.q_tile[d] = s.kv_tile[d] = nd == 1 ? 64 : nd == 2 ? 8 : 4;
+            s.q_tile[d] = s.kv_tile[d] = tiles[wide][nd - 1][d];
     }
     s.warps = schedule_q_tokens(&s) / 16; /* the dQ kernel's; the dK/dV kernel has one warp per 16 keys */
     s.stages = 1;
@@ -193,7 +196,7 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
 
 /* ---- layout and emission ---- */
 
-/* [K V](x2 for the dq kernel) [Q dO lse delta](x2 for the dkv kernel) [dS]:
+/* [K V](x2 for the dq kernel) [Q dO lse delta](x2 for the dkv kernel) [dS] [scan]:
  * the tiles the loop streams are double-buffered (bank 0: K/V, bank 1: Q). */
 static void layout(gbw *g, nvptx_bwd_kind kind)
 {
@@ -212,7 +215,8 @@ static void layout(gbw *g, nvptx_bwd_kind kind)
     int qs = g->off_delta + 4 * p->Tq - g->off_q;
     g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
     g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
-    g->smem = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
+    g->off_scan = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
+    g->smem = g->off_scan + 32; /* the inverse q range's min/max per dim */
 }
 
 static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt"};

@@ -61,8 +61,9 @@ typedef struct nvptx_bwd_info {
 } nvptx_bwd_info;
 
 /* The GPU backward's schedule for r: 64-token query and key tiles (8x8,
- * 4x4x4 on grids), 4 warps, mma.sync; tiles of `base` are kept when they
- * fit (query tiles of 16..64 tokens, key tiles of 16..128). */
+ * 4x4x4 on grids; 32-token tiles for head dims over 128), mma.sync; tiles
+ * of `base` are kept when they fit (query tiles of 16..64 tokens, key
+ * tiles of 16..128; emission refuses what overflows shared memory). */
 schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch);
 
 /* Emits the module of the backward program prog (lower_backward under

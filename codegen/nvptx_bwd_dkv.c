@@ -123,33 +123,55 @@ static void decode(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt, 
 }
 
 /* RANGE_INVERSE: per dim the first and last query tile whose forward range
- * holds the key tile, by a scan over every query tile. */
+ * holds the key tile, by a scan over every query tile shared out over the
+ * threads (each keeps its own min/max), then shared-memory atomics. The
+ * caller's barrier (q_tiles) orders this head's reads before the next
+ * head's initialisation. */
 static void inverse_bounds(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *nqt, LLVMValueRef *lo, LLVMValueRef *hi)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
     int nd = f->p->ndims;
     LLVMValueRef slo[3], shi[3], zero[3], total = c32(g, 1);
+    LLVMBasicBlockRef j0 = nv_if(nv, LLVMBuildICmp(b, LLVMIntEQ, f->tid, c32(g, 0), ""), "inv.init");
+    for (int d = 0; d < nd; d++) {
+        LLVMBuildStore(b, c32(g, 0x7fffffff), gb_smem_at(g, g->off_scan + 4 * d, NULL));
+        LLVMBuildStore(b, c32(g, -1), gb_smem_at(g, g->off_scan + 12 + 4 * d, NULL));
+    }
+    nv_endif(nv, j0);
     for (int d = 0; d < nd; d++) {
         slo[d] = alloca_i32(g, c32(g, 0x7fffffff));
         shi[d] = alloca_i32(g, c32(g, -1));
         zero[d] = c32(g, 0);
         total = mul(g, total, nqt[d]);
     }
-    gb_loop l = gb_loop_begin(g, c32(g, 0), total);
+    nv_barrier(nv);
+    LLVMValueRef rounds = LLVMBuildUDiv(b, add(g, total, c32(g, f->threads - 1)), c32(g, f->threads), "");
+    gb_loop l = gb_loop_begin(g, c32(g, 0), rounds);
+    LLVMValueRef i = add(g, mul(g, l.iv, c32(g, f->threads)), f->tid);
+    LLVMBasicBlockRef jin = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, i, total, ""), "inv.q");
     LLVMValueRef qi[3];
-    decode(g, l.iv, zero, nqt, qi);
+    decode(g, i, zero, nqt, qi);
     set_q_box(g, qi);
     LLVMBasicBlockRef join = nv_if(nv, in_forward_range(g, kidx), "inv.hit");
     for (int d = 0; d < nd; d++) {
-        LLVMBuildStore(nv->b, nv_smin(nv, LLVMBuildLoad2(nv->b, nv->i32, slo[d], ""), qi[d]), slo[d]);
-        LLVMBuildStore(nv->b, nv_smax(nv, LLVMBuildLoad2(nv->b, nv->i32, shi[d], ""), qi[d]), shi[d]);
+        LLVMBuildStore(b, nv_smin(nv, LLVMBuildLoad2(b, nv->i32, slo[d], ""), qi[d]), slo[d]);
+        LLVMBuildStore(b, nv_smax(nv, LLVMBuildLoad2(b, nv->i32, shi[d], ""), qi[d]), shi[d]);
     }
     nv_endif(nv, join);
+    nv_endif(nv, jin);
     gb_loop_end(g, &l);
     for (int d = 0; d < nd; d++) {
-        lo[d] = LLVMBuildLoad2(nv->b, nv->i32, slo[d], "");
-        hi[d] = LLVMBuildLoad2(nv->b, nv->i32, shi[d], "");
+        LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMin, gb_smem_at(g, g->off_scan + 4 * d, NULL),
+                           LLVMBuildLoad2(b, nv->i32, slo[d], ""), LLVMAtomicOrderingMonotonic, false);
+        LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMax, gb_smem_at(g, g->off_scan + 12 + 4 * d, NULL),
+                           LLVMBuildLoad2(b, nv->i32, shi[d], ""), LLVMAtomicOrderingMonotonic, false);
+    }
+    nv_barrier(nv);
+    for (int d = 0; d < nd; d++) {
+        lo[d] = LLVMBuildLoad2(b, nv->i32, gb_smem_at(g, g->off_scan + 4 * d, NULL), "");
+        hi[d] = LLVMBuildLoad2(b, nv->i32, gb_smem_at(g, g->off_scan + 12 + 4 * d, NULL), "");
     }
 }
 

@@ -28,7 +28,7 @@ typedef struct gbw {
     LLVMValueRef bstride[BT_N][4];
     LLVMBasicBlockRef entry; /* allocas only; branches to the body at the end */
     int pitch_q, pitch_k, pitch_v, pitch_do, pitch_ds;
-    int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, smem;
+    int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, off_scan, smem;
     /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
      * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at. */
     int bank_lo[2], bank_hi[2], bank_size[2];

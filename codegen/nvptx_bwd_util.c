@@ -346,10 +346,10 @@ LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVM
     LLVMBuilderRef b = nv->b;
     (void)s;
     LLVMValueRef t = fa2_emit(f, f->p->score);
-    LLVMValueRef l = f->p->base2 ? LLVMBuildFMul(b, lse, nv_f32(nv, LOG2E), "") : lse;
-    LLVMValueRef x = LLVMBuildFSub(b, t, l, "");
-    if (!f->p->base2)
-        x = LLVMBuildFMul(b, x, nv_f32(nv, LOG2E), "");
+    /* log2 units: t·log2e - lse·log2e in one fma (t already is when base2) */
+    LLVMValueRef nl = LLVMBuildFNeg(b, LLVMBuildFMul(b, lse, nv_f32(nv, LOG2E), ""), "");
+    LLVMValueRef x = f->p->base2 ? LLVMBuildFAdd(b, t, nl, "")
+                                 : nv_call(nv, "llvm.fma", &nv->f32, 1, (LLVMValueRef[]){t, nv_f32(nv, LOG2E), nl}, 3);
     LLVMValueRef pr = nv_ex2(nv, x);
     LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, lse, nv_f32(nv, -INFINITY), "");
     dead = LLVMBuildOr(b, dead, LLVMBuildFCmp(b, LLVMRealOEQ, t, nv_f32(nv, -INFINITY), ""), "");
