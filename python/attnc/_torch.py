@@ -231,7 +231,13 @@ def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors
     kernel = _kernel_for(text, source, backend, schedule)
     plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
     dev = "cuda" if q.is_cuda else "cpu"
-    nk = kernel.native(dev, backward=True)  # NotImplementedError without backward kernels
+    try:
+        nk = kernel.native(dev, backward=True)  # NotImplementedError without backward kernels
+    except NotImplementedError as e:
+        if dev != "cuda" or not _core.has_backward():
+            raise
+        return _backward_on_cpu(e, text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names,
+                                scalars, scalar_names, sizes, size_names)
     do = _dense_grad(do)
     grads = {"dq": alloc_like(q, q.shape, q.dtype), "dk": alloc_like(k, k.shape, k.dtype),
              "dv": alloc_like(v, v.shape, v.dtype)}
@@ -265,6 +271,29 @@ def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors
     names = tensor_names.split(",") if tensor_names else []
     dparams = [grads["d" + n] for n, x in zip(names, tensors) if x.is_floating_point()]
     return grads["dq"], grads["dk"], grads["dv"], dparams
+
+
+_cpu_fallback_warned = set()
+
+
+def _backward_on_cpu(why, text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
+                     scalar_names, sizes, size_names):
+    """A backward the CUDA backend cannot build yet (e.g. the gradient of a
+    score param such as a bias table) runs on the CPU backend over copies,
+    its gradients copied back: right, but slow; warns once per recipe."""
+    import warnings
+
+    kernel = _kernel_for(text, source, backend, schedule)
+    if kernel.name not in _cpu_fallback_warned:
+        _cpu_fallback_warned.add(kernel.name)
+        warnings.warn(f"attnc: {why}; computing this backward on the CPU instead (slow)", RuntimeWarning,
+                      stacklevel=3)
+    cpu = [x.detach().cpu() for x in (q, k, v, o, lse, do)]
+    ctensors = [x.detach().cpu() for x in tensors]
+    dq, dk, dv, dps = _backward_impl(text, source, backend, schedule, *cpu, ctensors, tensor_names, scalars,
+                                     scalar_names, sizes, size_names)
+    dev = q.device
+    return dq.to(dev), dk.to(dev), dv.to(dev), [g.to(dev) for g in dps]
 
 
 @torch.library.custom_op("attnc::backward", mutates_args=())
