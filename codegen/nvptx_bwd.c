@@ -177,6 +177,9 @@ static nvptx_status check(const bwd_plan *bp, int grad_param, strbuf *err)
 static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan *bp, strbuf *err)
 {
     memset(bp, 0, sizeof *bp);
+    /* The backward visits each kv_range's hull: no union parts (nparts 0)
+     * and no document-span cut, which need the forward's loop state. */
+    bp->fp.span_param = -1;
     const tir_kernel *dkv = find(prog, "bwd_dkv"), *dq = find(prog, "bwd_dq");
     if (!dkv || !dq || dkv->family != FAMILY_SOFTMAX) {
         sb_puts(err, "GPU backward: only the softmax family has a GPU backward yet");
