@@ -20,11 +20,15 @@ static int cmp_pair(const void *x, const void *y)
 }
 
 /* Strides: non-negative, offsets within 2^62, and for outputs one element
- * per address. */
+ * per address. A tensor with a zero extent has no elements: its strides
+ * may be anything (as in the forward's validation). */
 static attnc_status check_strides(attnc_kernel *k, const char *nm, const attnc_tensor *t, bool output)
 {
     int64_t dims[4][2], span = 0;
     int n = 0;
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] == 0)
+            return ATTNC_OK;
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] <= 1)
             continue;

@@ -266,6 +266,50 @@ static void overwritten_and_bit_identical(void **state)
     }
 }
 
+/* A cross-attention backward with no queries but some keys: a valid
+ * launch (empty tensors may have any strides) that writes dk = dv = 0. */
+static void no_queries_gives_zero_key_gradients(void **state)
+{
+    fixture *f = *state;
+    static const char *CROSS = "recipe cross\n"
+                               "input  q : f32 [batch, heads, tokens, 16]\n"
+                               "input  k, v : f32 [batch, heads, kv_tokens, 16]\n";
+    attnc_recipe *r;
+    attnc_kernel *k;
+    assert_int_equal(attnc_recipe_from_text(&r, f->ctx, "cross.attn", CROSS, strlen(CROSS)), ATTNC_OK);
+    if (attnc_kernel_build_backward(&k, f->ctx, r, NULL))
+        fail_msg("%s", attnc_context_errmsg(f->ctx));
+    enum { TK = 7 };
+    float kk[H * TK * D], vv[H * TK * D], dk[H * TK * D], dv[H * TK * D], none[1] = {0};
+    for (int i = 0; i < H * TK * D; i++) {
+        kk[i] = vv[i] = 0.5f;
+        dk[i] = dv[i] = NAN;
+    }
+    attnc_tensor q0 = {ATTNC_F32, none, 4, {1, H, 0, D}, {0, 0, 0, 1}}; /* strides of an empty tensor: anything */
+    attnc_tensor l0 = {ATTNC_F32, none, 3, {1, H, 0}, {0, 0, 0}};
+    attnc_tensor dq0 = {ATTNC_F32, none, 4, {1, H, 0, D}, {0, 0, 0, 1}}; /* heads would overlap if it had elements */
+    attnc_tensor tk = {ATTNC_F32, kk, 4, {1, H, TK, D}, {H * TK * D, TK * D, D, 1}}, tv = tk, tdk = tk, tdv = tk;
+    tv.data = vv;
+    tdk.data = dk;
+    tdv.data = dv;
+    attnc_args *a;
+    assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+    assert_int_equal(attnc_args_set_tensor(a, "q", &q0) | attnc_args_set_tensor(a, "k", &tk) |
+                         attnc_args_set_tensor(a, "v", &tv) | attnc_args_set_tensor(a, "o", &q0) |
+                         attnc_args_set_tensor(a, "lse", &l0) | attnc_args_set_tensor(a, "do", &q0) |
+                         attnc_args_set_tensor(a, "dq", &dq0) | attnc_args_set_tensor(a, "dk", &tdk) |
+                         attnc_args_set_tensor(a, "dv", &tdv),
+                     ATTNC_OK);
+    attnc_status st = attnc_launch(k, a, NULL);
+    if (st)
+        fail_msg("%s", attnc_kernel_errmsg(k));
+    for (int i = 0; i < H * TK * D; i++)
+        assert_true(dk[i] == 0.0f && dv[i] == 0.0f);
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_tensors_are_named, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_shapes_and_names, setup, teardown),
         cmocka_unit_test_setup_teardown(overwritten_and_bit_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_queries_gives_zero_key_gradients, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
