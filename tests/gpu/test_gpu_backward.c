@@ -29,35 +29,8 @@
 
 /* ---- device memory for ref_check_backward ---- */
 
-static void *dev_alloc(void *user, size_t n)
-{
-    uint64_t p = 0;
-    return cuda_mem_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
-}
-
-static void dev_free(void *user, void *p)
-{
-    (void)user;
-    cuda_mem_free((uint64_t)(uintptr_t)p);
-}
-
-static bool dev_upload(void *user, void *dst, const void *src, size_t n)
-{
-    return cuda_memcpy_htod((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
-}
-
-static bool dev_download(void *user, void *dst, const void *src, size_t n)
-{
-    return cuda_memcpy_dtoh(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
-}
-
-static bool dev_sync(void *user)
-{
-    return cuda_synchronize(user) == ATTNC_OK;
-}
-
 static strbuf dev_err;
-static const ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &dev_err};
+static ref_mem_ops dev; /* gpu_ref_mem(&dev_err), set in main */
 
 static bool small(void)
 {
@@ -236,6 +209,7 @@ int main(void)
     if (!gpu_available())
         return 0;
     sb_init(&dev_err);
+    dev = gpu_ref_mem(&dev_err);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases), cmocka_unit_test(test_shipped)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

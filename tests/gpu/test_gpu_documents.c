@@ -22,33 +22,6 @@
 #include "reference/ref_check.h"
 #include "runtime/api_typed.h"
 
-static void *dev_alloc(void *user, size_t n)
-{
-    uint64_t p = 0;
-    return cuda_mem_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
-}
-
-static void dev_free(void *user, void *p)
-{
-    (void)user;
-    cuda_mem_free((uint64_t)(uintptr_t)p);
-}
-
-static bool dev_upload(void *user, void *dst, const void *src, size_t n)
-{
-    return cuda_memcpy_htod((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
-}
-
-static bool dev_download(void *user, void *dst, const void *src, size_t n)
-{
-    return cuda_memcpy_dtoh(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
-}
-
-static bool dev_sync(void *user)
-{
-    return cuda_synchronize(user) == ATTNC_OK;
-}
-
 static bool set_ids(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap)
 {
     (void)index, (void)msg, (void)cap;
@@ -75,7 +48,7 @@ static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, uint64
     }
     strbuf err;
     sb_init(&err);
-    ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
+    ref_mem_ops dev = gpu_ref_mem(&err);
     ref_shape shape = {.batch = 2, .heads = 2, .tokens = 301};
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev, .set_param = set_ids, .set_param_user = &l};
     ref_check_result res;

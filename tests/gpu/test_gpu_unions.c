@@ -19,33 +19,6 @@
 #include "numeric/union_table.h"
 #include "runtime/api_typed.h"
 
-static void *dev_alloc(void *user, size_t n)
-{
-    uint64_t p = 0;
-    return cuda_mem_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
-}
-
-static void dev_free(void *user, void *p)
-{
-    (void)user;
-    cuda_mem_free((uint64_t)(uintptr_t)p);
-}
-
-static bool dev_upload(void *user, void *dst, const void *src, size_t n)
-{
-    return cuda_memcpy_htod((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
-}
-
-static bool dev_download(void *user, void *dst, const void *src, size_t n)
-{
-    return cuda_memcpy_dtoh(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
-}
-
-static bool dev_sync(void *user)
-{
-    return cuda_synchronize(user) == ATTNC_OK;
-}
-
 /* Sequences: auto, mma.sync with small key tiles and 3 stages, and (on
  * sm_90a) the TMA producer; grids: auto and a small box. A schedule the
  * device cannot run (wgmma before sm_90a) is skipped, not failed. */
@@ -79,7 +52,7 @@ static int run_union(attnc_context *ctx, const union_case *u, const char *sched,
     }
     strbuf err;
     sb_init(&err);
-    ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
+    ref_mem_ops dev = gpu_ref_mem(&err);
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
     ref_check_result res;
     bool ok = ref_check_kernel(k, attnc_recipe_typed(rc), &u->shape, &co, &res);
