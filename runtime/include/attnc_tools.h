@@ -1,0 +1,85 @@
+/*
+ * attnc_tools.h — the internal interface of attnc's own tools.
+ *
+ * Who may use it: the `attnc` command (cli/) and attnc's tests, nothing
+ * else. Programs and bindings use attnc.h only.
+ * Stability: none. It changes with the CLI, in the same commit; it is not
+ * installed and its symbols carry no version promise.
+ *
+ * Why it exists: the CLI needs a few things the public API does not offer
+ * (the on-disk kernel cache, the tuning database, ...). They are declared
+ * here as a narrow set of functions over the internals (runtime/tools_*.c),
+ * so cli/ includes attnc.h, this header, its own headers, support/ and the
+ * fp64 reference (tests/reference) only. Types here are opaque or plain
+ * copies of internal records; functions never print: messages go into the
+ * caller's strbuf.
+ */
+#ifndef ATTNC_TOOLS_H
+#define ATTNC_TOOLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../support/strbuf.h"
+#include "attnc.h"
+
+/* ---- the kernel cache folder (tools_cache.c) ---- */
+
+typedef struct kcache attnc_tools_cache;
+
+/* Opens the cache in dir (NULL: $ATTNC_CACHE_DIR, else $XDG_CACHE_HOME/attnc,
+ * else ~/.cache/attnc, in a folder per version); NULL with a message. */
+attnc_tools_cache *attnc_tools_cache_open(const char *dir, strbuf *err);
+void attnc_tools_cache_close(attnc_tools_cache *c);
+const char *attnc_tools_cache_dir(const attnc_tools_cache *c);
+/* What the cache keys depend on besides the IR (attnc/LLVM/code generator). */
+const char *attnc_tools_cache_stamp(void);
+
+/* One entry file, as listed. */
+typedef struct attnc_tools_entry {
+    char key_hex[33];
+    bool cubin; /* else PTX */
+    uint64_t payload_len, file_len;
+    int64_t mtime;
+    bool valid; /* header and checksum verified */
+} attnc_tools_entry;
+typedef void (*attnc_tools_entry_fn)(void *user, const attnc_tools_entry *e);
+/* Calls fn for every entry file; the count, or -1 with a message. */
+long attnc_tools_cache_list(attnc_tools_cache *c, attnc_tools_entry_fn fn, void *user, strbuf *err);
+/* Removes every entry of this version's folder; the count of files removed,
+ * or -1 with a message. */
+long attnc_tools_cache_clear(attnc_tools_cache *c, strbuf *err);
+
+/* ---- the tuning database (tools_tuning.c) ---- */
+
+typedef struct tune_db attnc_tools_tuning;
+
+/* Where the tuning database of cache folder dir (NULL: the default) is or
+ * would be, appended to path; false with a message in note. */
+bool attnc_tools_tuning_path(const char *dir, strbuf *path, strbuf *note);
+/* Opens it (path NULL: the default; created if missing, read-only when it
+ * cannot be written; a corrupt file is moved aside and recreated, which
+ * note says); NULL with a message in note when it cannot be opened. */
+attnc_tools_tuning *attnc_tools_tuning_open(const char *path, strbuf *note);
+void attnc_tools_tuning_close(attnc_tools_tuning *db);
+const char *attnc_tools_tuning_where(const attnc_tools_tuning *db);
+bool attnc_tools_tuning_readonly(const attnc_tools_tuning *db);
+
+/* One stored best schedule. */
+typedef struct attnc_tools_tuned {
+    char recipe_hash[65];
+    char arch[24];
+    char bucket[64];
+    char schedule[256];
+    double time_us;
+} attnc_tools_tuned;
+typedef void (*attnc_tools_tuned_fn)(void *user, const attnc_tools_tuned *r);
+/* Calls fn for every best row; rows failing their checksum are counted in
+ * *corrupt. The count, or -1 with a message. */
+long attnc_tools_tuning_list(attnc_tools_tuning *db, attnc_tools_tuned_fn fn, void *user, long *corrupt, strbuf *err);
+/* Removes every row (false with a message when read-only). */
+bool attnc_tools_tuning_clear(attnc_tools_tuning *db, strbuf *err);
+/* Removes the damaged copies moved aside next to path; the count or -1. */
+long attnc_tools_tuning_remove_asides(const char *path, strbuf *err);
+
+#endif
