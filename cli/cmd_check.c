@@ -143,9 +143,10 @@ static int run_check(int argc, char **argv)
     cli_operands ops = {files, 0};
     cli_spec spec = {"check", check_table, (int)(sizeof check_table / sizeof check_table[0]), "recipe file", 1, -1};
     int worst = cli_parse(&spec, argc, argv, &o, &ops);
-    target_arch arch = TARGET_HOST;
+    attnc_tools_arch ta = ATTNC_TOOLS_HOST;
     if (!worst && o.arch)
-        worst = cli_arch("check", o.arch, true, &arch);
+        worst = cli_arch("check", o.arch, true, &ta);
+    target_arch arch = (target_arch)ta;
     if (worst)
         return worst;
     for (int i = 0; i < ops.n; i++) {

@@ -184,9 +184,10 @@ static int from_recipe(const compile_cli *o)
     if (!o->input || !o->aot || !o->out_dir) {
         return cli_usage_error("compile", "write attnc compile FILE --aot -o DIR");
     }
-    arch = TARGET_SM80;
-    if (o->arch && cli_arch("compile", o->arch, false, &arch))
+    attnc_tools_arch ta = ATTNC_TOOLS_SM80;
+    if (o->arch && cli_arch("compile", o->arch, false, &ta))
         return EXIT_USER;
+    arch = (target_arch)ta;
     arena a;
     arena_init(&a, NULL);
     cli_recipe cr;

@@ -87,11 +87,13 @@ static int pick_arch(const tune_cli *o, target_arch *arch, const char **name)
     strbuf err;
     sb_init(&err);
     int rc = EXIT_OK;
+    attnc_tools_arch ta = ATTNC_TOOLS_SM80;
     if (o->backend == ATTNC_BACKEND_CPU)
         *arch = TARGET_HOST;
-    else if (o->arch)
-        rc = cli_arch("tune", o->arch, false, arch);
-    else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
+    else if (o->arch) {
+        rc = cli_arch("tune", o->arch, false, &ta);
+        *arch = (target_arch)ta;
+    } else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
         fprintf(stderr, "attnc tune: needs the CUDA backend and a GPU (%s); use --backend cpu to tune for the host\n",
                 err.len ? sb_cstr(&err) : "not in this build");
         rc = EXIT_INTERNAL;

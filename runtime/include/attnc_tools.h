@@ -23,6 +23,51 @@
 #include "../../support/strbuf.h"
 #include "attnc.h"
 
+/* What a tools call came to: the CLI maps these to its exit codes. */
+typedef enum {
+    ATTNC_TOOLS_OK,
+    ATTNC_TOOLS_USER,       /* the input is wrong (message says why) */
+    ATTNC_TOOLS_INTERNAL,   /* attnc failed (out of memory, a bug) */
+    ATTNC_TOOLS_UNREADABLE, /* the file cannot be read (message: why) */
+} attnc_tools_result;
+
+/* ---- code targets (tools_recipe.c) ---- */
+
+/* The host (CPU) or a GPU arch; the values of the internal target_arch. */
+typedef enum { ATTNC_TOOLS_HOST, ATTNC_TOOLS_SM80, ATTNC_TOOLS_SM90A } attnc_tools_arch;
+
+/* A GPU arch name ("sm_80", "sm_86", "sm_90a", ...; not "host"). */
+bool attnc_tools_arch_parse(const char *name, attnc_tools_arch *out);
+/* The name of the code a GPU arch gets ("sm_80" for sm_86). */
+const char *attnc_tools_arch_name(attnc_tools_arch arch);
+/* The accepted GPU names, up to cap; returns how many. */
+int attnc_tools_arch_names(const char **names, int cap);
+/* Appends the accepted GPU names, comma-separated, to sb. */
+void attnc_tools_arch_list(strbuf *sb);
+
+/* ---- recipes and their tile IR (tools_recipe.c) ---- */
+
+typedef struct attnc_tools_recipe attnc_tools_recipe;
+
+/* Reads and checks the recipe in path. ATTNC_TOOLS_UNREADABLE: msg has why
+ * the file cannot be read; ATTNC_TOOLS_USER: msg has the rendered
+ * diagnostics (file:line:col: error: ..., source line, caret, hint). */
+attnc_tools_result attnc_tools_recipe_read(const char *path, attnc_tools_recipe **out, strbuf *msg);
+void attnc_tools_recipe_free(attnc_tools_recipe *r);
+
+/* The passes of the pipeline, in order: the name and one-line summary of
+ * pass i, or NULL past the last. */
+const char *attnc_tools_pass(int i, const char **summary);
+bool attnc_tools_pass_exists(const char *name);
+
+/* Lowers r for arch under sched (NULL: the recipe's tile section) and
+ * appends its tile IR after pass `after` (NULL: the last) to out, or with
+ * all the IR after every pass. ATTNC_TOOLS_USER: err has one line
+ * ("--schedule: ...", "illegal schedule: ...", or why r cannot run on arch);
+ * ATTNC_TOOLS_INTERNAL: err has "internal error: ...". */
+attnc_tools_result attnc_tools_ir(const attnc_tools_recipe *r, const char *sched, attnc_tools_arch arch,
+                                  const char *after, bool all, strbuf *out, strbuf *err);
+
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 
 typedef struct kcache attnc_tools_cache;
