@@ -55,6 +55,19 @@ typedef struct attnc_tools_recipe attnc_tools_recipe;
 attnc_tools_result attnc_tools_recipe_read(const char *path, attnc_tools_recipe **out, strbuf *msg);
 void attnc_tools_recipe_free(attnc_tools_recipe *r);
 
+/* attnc check: reads and checks the recipe in path, with what it needs of
+ * the target (arch_name NULL: none given, sm_80's needs become a warning;
+ * else an error for arch). The rendered diagnostics are appended to diags
+ * (UNREADABLE: why the file cannot be read); with dump non-NULL the typed
+ * recipe is appended there. ATTNC_TOOLS_INTERNAL: out of memory. */
+typedef struct attnc_tools_checked {
+    bool parsed;          /* a recipe came out (it may still have errors) */
+    int errors, warnings; /* diagnostics */
+    strbuf name;          /* the recipe's name; the caller frees it */
+} attnc_tools_checked;
+attnc_tools_result attnc_tools_check(const char *path, const char *arch_name, attnc_tools_arch arch, strbuf *diags,
+                                     strbuf *dump, attnc_tools_checked *out);
+
 /* The passes of the pipeline, in order: the name and one-line summary of
  * pass i, or NULL past the last. */
 const char *attnc_tools_pass(int i, const char **summary);
