@@ -7,15 +7,16 @@
 #include "../codegen/nvptx_kernel.h"
 #include "../frontend/frontend.h"
 #include "../passes/pipeline.h"
+#include "tools_impl.h"
 
 _Static_assert((int)ATTNC_TOOLS_HOST == (int)TARGET_HOST && (int)ATTNC_TOOLS_SM80 == (int)TARGET_SM80 &&
                    (int)ATTNC_TOOLS_SM90A == (int)TARGET_SM90A,
                "attnc_tools_arch mirrors target_arch");
 
-struct attnc_tools_recipe {
-    arena a;
-    recipe *r;
-};
+const recipe *tools_recipe_of(const attnc_tools_recipe *r)
+{
+    return r->r;
+}
 
 bool attnc_tools_arch_parse(const char *name, attnc_tools_arch *out)
 {

@@ -81,6 +81,26 @@ bool attnc_tools_pass_exists(const char *name);
 attnc_tools_result attnc_tools_ir(const attnc_tools_recipe *r, const char *sched, attnc_tools_arch arch,
                                   const char *after, bool all, strbuf *out, strbuf *err);
 
+/* ---- PTX (tools_ptx.c) ---- */
+
+/* One GPU kernel's PTX and launch shape. */
+typedef struct attnc_tools_ptx_out {
+    strbuf ptx; /* the caller frees it */
+    char name[64];
+    int threads, smem_bytes; /* block size, dynamic shared memory */
+    int ndims, q_tile[3];    /* query tile; the grid is (query tiles, heads, batch) */
+    double lower_ms, codegen_ms;
+} attnc_tools_ptx_out;
+
+/* Lowers r for GPU arch under sched (NULL or `auto`: the GPU's default;
+ * else it overrides the tile section) and emits its kernel's PTX into out
+ * (initialised here). ATTNC_TOOLS_USER: err has one line (a bad --schedule
+ * prefixed "--schedule: ", a recipe the arch cannot run, an illegal
+ * schedule); ATTNC_TOOLS_INTERNAL: one line ("not supported: ..." when the
+ * GPU has no kernel for it yet). */
+attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *r, attnc_tools_arch arch, const char *sched,
+                                   attnc_tools_ptx_out *out, strbuf *err);
+
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 
 typedef struct kcache attnc_tools_cache;
