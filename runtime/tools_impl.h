@@ -9,6 +9,8 @@
 struct attnc_tools_recipe {
     arena a;
     recipe *r;
+    const char *text; /* the source (the tuning database keys on its hash) */
+    size_t len;
 };
 
 const recipe *tools_recipe_of(const attnc_tools_recipe *r);

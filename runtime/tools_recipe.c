@@ -65,6 +65,8 @@ attnc_tools_result attnc_tools_recipe_read(const char *path, attnc_tools_recipe 
         attnc_tools_recipe_free(t);
         return ATTNC_TOOLS_USER;
     }
+    t->text = text;
+    t->len = len;
     *out = t;
     return ATTNC_TOOLS_OK;
 }

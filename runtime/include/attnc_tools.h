@@ -101,6 +101,55 @@ typedef struct attnc_tools_ptx_out {
 attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *r, attnc_tools_arch arch, const char *sched,
                                    attnc_tools_ptx_out *out, strbuf *err);
 
+/* ---- ahead-of-time output (tools_aot.c) ---- */
+
+/* attnc compile --from-ptx: a PTX file and its launch contract. */
+typedef struct attnc_tools_aot_ptx {
+    const char *name, *entry; /* name NULL: the entry's */
+    const char *arch;         /* NULL: sm_80 */
+    const char *ptx;
+    size_t len;
+    const char *signature, *grid, *block; /* the --signature, --grid and --block texts */
+    int smem;                             /* dynamic shared memory bytes */
+    const char *source;                   /* the PTX file's path, named in the output */
+} attnc_tools_aot_ptx;
+/* Writes DIR/NAME.{ptx,cubin,h,c} (the cubin when ptxas exists); note says
+ * what was written. ATTNC_TOOLS_USER: a bad signature, grid, block or name,
+ * PTX that ptxas rejects, -o naming a file; ATTNC_TOOLS_INTERNAL: the folder
+ * cannot be written, or "internal error: ...". */
+attnc_tools_result attnc_tools_aot_from_ptx(const attnc_tools_aot_ptx *in, const char *dir, strbuf *note, strbuf *err);
+/* The same for recipe r on GPU arch under sched (NULL: the tile section,
+ * `auto` the documented default); name NULL: RECIPE_ARCH. */
+attnc_tools_result attnc_tools_aot_recipe(const attnc_tools_recipe *r, const char *sched, attnc_tools_arch arch,
+                                          const char *name, const char *dir, strbuf *note, strbuf *err);
+/* Whether schedule text parses for r (false with why). */
+bool attnc_tools_schedule_parses(const attnc_tools_recipe *r, const char *text, strbuf *err);
+
+/* ---- tuning shapes and stored schedules (tools_tune.c) ---- */
+
+const char *attnc_tools_recipe_name(const attnc_tools_recipe *r);
+/* The name grid dim d goes by in shapes and messages: its extent's size
+ * name ("H" in grid(y: H)), or for a dim the recipe fixes its label. */
+const char *attnc_tools_grid_dim_name(const attnc_tools_recipe *r, int d);
+
+/* A launch shape for tuning (the internal tune_shape). */
+typedef struct attnc_tools_shape {
+    int64_t batch, heads, tokens, kv_tokens, kv_heads, grid[3];
+} attnc_tools_shape;
+/* --shape text ("batch=2,heads=16,tokens=4096", "H=64,W=64") for r: dims
+ * the recipe fixes need not be given (another value is an error). False
+ * with one line in err. */
+bool attnc_tools_tune_shape(const attnc_tools_recipe *r, const char *text, attnc_tools_shape *out, strbuf *err);
+
+typedef struct attnc_tools_tuned attnc_tools_tuned;
+/* The tuning database's best for (r, arch name, the bucket of shape, named
+ * in bucket). ATTNC_TOOLS_USER: none stored (or a corrupt row);
+ * ATTNC_TOOLS_INTERNAL: the database cannot be read. Opening notes go to
+ * note, lookup messages to err. */
+attnc_tools_result attnc_tools_tuned_lookup(const attnc_tools_recipe *r, const char *arch,
+                                            const attnc_tools_shape *shape, attnc_tools_tuned *rec, char bucket[64],
+                                            strbuf *note, strbuf *err);
+
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 
 typedef struct kcache attnc_tools_cache;
