@@ -150,6 +150,57 @@ attnc_tools_result attnc_tools_tuned_lookup(const attnc_tools_recipe *r, const c
                                             const attnc_tools_shape *shape, attnc_tools_tuned *rec, char bucket[64],
                                             strbuf *note, strbuf *err);
 
+/* ---- the tuner (tools_tuner.c) ---- */
+
+/* The current device's arch ($ATTNC_DEVICE, default 0). */
+attnc_status attnc_tools_device_arch(attnc_tools_arch *out, strbuf *err);
+/* Whether r can run on arch at all (false with why and what to write). */
+bool attnc_tools_target_ok(const attnc_tools_recipe *r, attnc_tools_arch arch, strbuf *err);
+
+/* The candidate schedules of r for arch and shape, best-ranked first (the
+ * default schedule first, then the cost model of docs/runtime.md), at most
+ * max (0: all), one per line into out. The count, or -1 out of memory. */
+int attnc_tools_tune_list(const attnc_tools_recipe *r, attnc_tools_arch arch, const attnc_tools_shape *shape, int max,
+                          strbuf *out);
+
+/* After each candidate: done of total, whether the last was timed, its
+ * median and schedule text. */
+typedef void (*attnc_tools_progress_fn)(void *user, int done, int total, bool ok, double us, const char *text);
+
+typedef struct attnc_tools_tune_in {
+    const char *file;      /* the recipe file (compiled per candidate) */
+    attnc_backend backend; /* where candidates run */
+    attnc_tools_arch arch;
+    const char *arch_name; /* the tuning database's arch key ("host", "sm_80", ...) */
+    attnc_tools_shape shape;
+    int warmup;      /* -1: none, 0: the default */
+    int repeats;     /* 0: the default */
+    int max;         /* 0: every candidate */
+    double budget_s; /* 0: no limit */
+    bool save;       /* store the winner */
+    attnc_tools_progress_fn progress; /* may be NULL */
+    void *progress_user;
+} attnc_tools_tune_in;
+
+typedef struct attnc_tools_tune_out {
+    strbuf table; /* one row per candidate, fastest first, the winner marked */
+    int best;     /* -1: no candidate could be timed */
+    char best_text[160];
+    double best_us;
+    char bucket[64];
+    strbuf saved_to; /* the database's path once saved */
+    strbuf msg;      /* notes and why saving failed */
+    bool save_failed;
+} attnc_tools_tune_out;
+
+/* Times every candidate on generated inputs and stores the winner.
+ * ATTNC_TOOLS_USER/INTERNAL before any run: err has "STATUS: why";
+ * ATTNC_TOOLS_INTERNAL after it: no winner, or it could not be saved (out
+ * says which). Free out with attnc_tools_tune_out_free either way. */
+attnc_tools_result attnc_tools_tune_run(const attnc_tools_recipe *r, const attnc_tools_tune_in *in,
+                                        attnc_tools_tune_out *out, strbuf *err);
+void attnc_tools_tune_out_free(attnc_tools_tune_out *out);
+
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 
 typedef struct kcache attnc_tools_cache;
