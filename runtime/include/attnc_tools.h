@@ -18,6 +18,7 @@
 #define ATTNC_TOOLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../support/strbuf.h"
@@ -200,6 +201,23 @@ typedef struct attnc_tools_tune_out {
 attnc_tools_result attnc_tools_tune_run(const attnc_tools_recipe *r, const attnc_tools_tune_in *in,
                                         attnc_tools_tune_out *out, strbuf *err);
 void attnc_tools_tune_out_free(attnc_tools_tune_out *out);
+
+/* ---- the fp64 reference and device buffers (tools_run.c) ---- */
+
+/* The typed recipe behind r (owned by r), for the fp64 reference
+ * (tests/reference), whose functions take it. NULL for NULL. */
+struct recipe;
+const struct recipe *attnc_tools_recipe_typed(const attnc_recipe *r);
+
+/* Device memory of the current device ($ATTNC_DEVICE, default 0; a context
+ * is made current when none is), synchronous copies; driver errors as
+ * statuses with the message in err. */
+attnc_status attnc_tools_dev_alloc(uint64_t *out, size_t bytes, strbuf *err);
+void attnc_tools_dev_free(uint64_t p);
+attnc_status attnc_tools_dev_upload(uint64_t dst, const void *src, size_t bytes, strbuf *err);
+attnc_status attnc_tools_dev_download(void *dst, uint64_t src, size_t bytes, strbuf *err);
+attnc_status attnc_tools_dev_memset8(uint64_t dst, unsigned char v, size_t bytes, strbuf *err);
+attnc_status attnc_tools_dev_sync(strbuf *err);
 
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 

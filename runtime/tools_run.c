@@ -1,0 +1,42 @@
+/* tools_run.c — what `attnc run` and `attnc bench` need besides the public
+ * API (include/attnc_tools.h): the typed recipe the fp64 reference reads,
+ * and device buffers. */
+#include "include/attnc_tools.h"
+
+#include "api_typed.h"
+#include "cuda_module.h"
+
+const struct recipe *attnc_tools_recipe_typed(const attnc_recipe *r)
+{
+    return attnc_recipe_typed(r);
+}
+
+attnc_status attnc_tools_dev_alloc(uint64_t *out, size_t bytes, strbuf *err)
+{
+    return cuda_mem_alloc(out, bytes, err);
+}
+
+void attnc_tools_dev_free(uint64_t p)
+{
+    cuda_mem_free(p);
+}
+
+attnc_status attnc_tools_dev_upload(uint64_t dst, const void *src, size_t bytes, strbuf *err)
+{
+    return cuda_memcpy_htod(dst, src, bytes, err);
+}
+
+attnc_status attnc_tools_dev_download(void *dst, uint64_t src, size_t bytes, strbuf *err)
+{
+    return cuda_memcpy_dtoh(dst, src, bytes, err);
+}
+
+attnc_status attnc_tools_dev_memset8(uint64_t dst, unsigned char v, size_t bytes, strbuf *err)
+{
+    return cuda_memset8(dst, v, bytes, err);
+}
+
+attnc_status attnc_tools_dev_sync(strbuf *err)
+{
+    return cuda_synchronize(err);
+}
