@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "runtime/cuda_module.h"
+#include "runtime/include/attnc_tools.h"
 #include "runtime/include/attnc.h"
 
 typedef struct grad_run {
@@ -37,7 +37,7 @@ static int alloc_zero(uint64_t *p, size_t bytes)
 {
     strbuf err;
     sb_init(&err);
-    int rc = cuda_mem_alloc(p, bytes, &err) || cuda_memset8(*p, 0, bytes, &err) ? EXIT_INTERNAL : EXIT_OK;
+    int rc = attnc_tools_dev_alloc(p, bytes, &err) || attnc_tools_dev_memset8(*p, 0, bytes, &err) ? EXIT_INTERNAL : EXIT_OK;
     if (rc)
         fprintf(stderr, "attnc bench --grad: %s\n", sb_cstr(&err));
     sb_free(&err);
@@ -99,10 +99,10 @@ static int time_it(grad_run *g, const bench_grad_in *in, bench_grad_out *out)
         if (attnc_launch(g->k, g->a, NULL))
             return fail(g, "launch");
     double *t = malloc(sizeof(double) * (size_t)in->iters);
-    int rc = t && !cuda_synchronize(&err) ? EXIT_OK : EXIT_INTERNAL;
+    int rc = t && !attnc_tools_dev_sync(&err) ? EXIT_OK : EXIT_INTERNAL;
     for (int i = 0; i < in->iters && !rc; i++) {
-        cuda_timer tm;
-        if (cuda_timer_start(&tm, &err) || attnc_launch(g->k, g->a, NULL) || cuda_timer_stop(&tm, &t[i], &err))
+        attnc_tools_timer tm;
+        if (attnc_tools_timer_start(&tm, &err) || attnc_launch(g->k, g->a, NULL) || attnc_tools_timer_stop(&tm, &t[i], &err))
             rc = g->k && attnc_kernel_errmsg(g->k)[0] ? fail(g, "launch") : EXIT_INTERNAL;
     }
     if (!rc) {
@@ -141,7 +141,7 @@ static int prepare(grad_run *g, const bench_grad_in *in)
     strbuf err;
     sb_init(&err);
     uint16_t *h = malloc(bytes[0]);
-    int rc = h && !cuda_memcpy_dtoh(h, in->dev[3], bytes[0], &err) && !cuda_memcpy_htod(g->buf[0], h, bytes[0], &err)
+    int rc = h && !attnc_tools_dev_download(h, in->dev[3], bytes[0], &err) && !attnc_tools_dev_upload(g->buf[0], h, bytes[0], &err)
                  ? EXIT_OK
                  : EXIT_INTERNAL;
     free(h);
@@ -160,7 +160,7 @@ int bench_grad(const bench_grad_in *in, bench_grad_out *out)
         rc = time_it(&g, in, out);
     }
     for (int i = 0; i < 4; i++)
-        cuda_mem_free(g.buf[i]);
+        attnc_tools_dev_free(g.buf[i]);
     attnc_args_destroy(g.a);
     attnc_kernel_destroy(g.k);
     attnc_recipe_destroy(g.rc);

@@ -40,3 +40,23 @@ attnc_status attnc_tools_dev_sync(strbuf *err)
 {
     return cuda_synchronize(err);
 }
+
+_Static_assert(sizeof(attnc_tools_timer) == sizeof(cuda_timer), "attnc_tools_timer mirrors cuda_timer");
+
+attnc_status attnc_tools_timer_start(attnc_tools_timer *t, strbuf *err)
+{
+    cuda_timer c;
+    attnc_status st = cuda_timer_start(&c, err);
+    t->start = c.start;
+    t->stop = c.stop;
+    return st;
+}
+
+attnc_status attnc_tools_timer_stop(attnc_tools_timer *t, double *ms, strbuf *err)
+{
+    cuda_timer c = {t->start, t->stop};
+    attnc_status st = cuda_timer_stop(&c, ms, err);
+    t->start = c.start;
+    t->stop = c.stop;
+    return st;
+}

@@ -219,6 +219,14 @@ attnc_status attnc_tools_dev_download(void *dst, uint64_t src, size_t bytes, str
 attnc_status attnc_tools_dev_memset8(uint64_t dst, unsigned char v, size_t bytes, strbuf *err);
 attnc_status attnc_tools_dev_sync(strbuf *err);
 
+/* An event timer on the default stream: start, then stop (waits for the
+ * work between them, returns milliseconds, destroys the events). */
+typedef struct attnc_tools_timer {
+    void *start, *stop;
+} attnc_tools_timer;
+attnc_status attnc_tools_timer_start(attnc_tools_timer *t, strbuf *err);
+attnc_status attnc_tools_timer_stop(attnc_tools_timer *t, double *ms, strbuf *err);
+
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 
 typedef struct kcache attnc_tools_cache;
