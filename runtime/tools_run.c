@@ -1,8 +1,13 @@
 /* tools_run.c — what `attnc run` and `attnc bench` need besides the public
  * API (include/attnc_tools.h): the typed recipe the fp64 reference reads,
- * and device buffers. */
+ * device buffers and timers, files and kernels. */
 #include "include/attnc_tools.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "../frontend/frontend.h"
+#include "api_internal.h"
 #include "api_typed.h"
 #include "cuda_module.h"
 
@@ -59,4 +64,24 @@ attnc_status attnc_tools_timer_stop(attnc_tools_timer *t, double *ms, strbuf *er
     t->start = c.start;
     t->stop = c.stop;
     return st;
+}
+
+char *attnc_tools_read_file(const char *path, size_t *len, strbuf *why)
+{
+    arena a;
+    arena_init(&a, NULL);
+    const char *err = NULL;
+    char *text = frontend_read_file(&a, path, len, &err);
+    char *copy = text ? malloc(*len + 1) : NULL;
+    if (copy)
+        memcpy(copy, text, *len + 1);
+    else
+        sb_puts(why, err ? err : "cannot read");
+    arena_free_all(&a);
+    return copy;
+}
+
+bool attnc_tools_kernel_from_cubin(const attnc_kernel *k)
+{
+    return k->backend == ATTNC_BACKEND_CUDA && k->backend_data && cuda_module_from_cubin(k->backend_data);
 }

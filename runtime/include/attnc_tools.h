@@ -227,6 +227,15 @@ typedef struct attnc_tools_timer {
 attnc_status attnc_tools_timer_start(attnc_tools_timer *t, strbuf *err);
 attnc_status attnc_tools_timer_stop(attnc_tools_timer *t, double *ms, strbuf *err);
 
+/* ---- kernels built through attnc.h (tools_run.c) ---- */
+
+/* A whole file, NUL-terminated (*len excludes the NUL), malloc'd; NULL with
+ * why (the system's reason) in why. */
+char *attnc_tools_read_file(const char *path, size_t *len, strbuf *why);
+/* True for a CUDA kernel whose module came from a cached cubin (no driver
+ * JIT). */
+bool attnc_tools_kernel_from_cubin(const attnc_kernel *k);
+
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 
 typedef struct kcache attnc_tools_cache;
