@@ -10,8 +10,8 @@
  * (the on-disk kernel cache, the tuning database, ...). They are declared
  * here as a narrow set of functions over the internals (runtime/tools_*.c),
  * so cli/ includes attnc.h, this header, its own headers, support/ and the
- * fp64 reference (tests/reference) only (attnc bench's forward timing,
- * cmd_bench.c and its helpers, does not yet). Types here are opaque or plain
+ * fp64 reference (tests/reference) only (not yet attnc bench's cold-compile
+ * timing: cmd_bench.c, gpu_compile.c, cli_recipe.c, bench_pairs.c). Types here are opaque or plain
  * copies of internal records; functions never print: messages go into the
  * caller's strbuf.
  */
