@@ -14,9 +14,7 @@
 
 #include "commands.h"
 #include "json_out.h"
-#include "frontend/frontend.h"
-#include "runtime/api_internal.h"
-#include "runtime/cuda_module.h"
+#include "runtime/include/attnc_tools.h"
 
 enum { WAY_COLD, WAY_DISK, WAY_MEM, NWAYS };
 
@@ -39,9 +37,10 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
     return remove(p);
 }
 
-/* Recipe text to a kernel in ctx; the time it took, or -1 (message printed). */
+/* Recipe text to a kernel in ctx; the time it took, or -1 (message
+ * printed). name (may be NULL): the recipe's name. */
 static double timed_build(attnc_context *ctx, const char *text, size_t len, const bench_compile_opts *o,
-                          attnc_kernel **k)
+                          attnc_kernel **k, char *name, size_t cap)
 {
     attnc_build_options bo = ATTNC_BUILD_OPTIONS_INIT;
     bo.backend = o->backend;
@@ -55,13 +54,10 @@ static double timed_build(attnc_context *ctx, const char *text, size_t len, cons
     double t = now_ms() - t0;
     if (st)
         fprintf(stderr, "attnc bench: %s\n", attnc_context_errmsg(ctx));
+    if (name && r)
+        snprintf(name, cap, "%s", attnc_recipe_name(r));
     attnc_recipe_destroy(r);
     return st ? -1 : t;
-}
-
-static bool from_cubin(const attnc_kernel *k)
-{
-    return k->backend == ATTNC_BACKEND_CUDA && k->backend_data && cuda_module_from_cubin(k->backend_data);
 }
 
 /* One round in a fresh temp cache folder. */
@@ -78,13 +74,12 @@ static int one_round(const char *text, size_t len, const bench_compile_opts *o, 
     int rc = EXIT_INTERNAL;
     if (attnc_context_create(&a, NULL) || attnc_context_create(&b, NULL))
         goto done;
-    if ((rt->ms[WAY_COLD] = timed_build(a, text, len, o, &k1)) < 0 ||
-        (rt->ms[WAY_MEM] = timed_build(a, text, len, o, &k2)) < 0 ||
-        (rt->ms[WAY_DISK] = timed_build(b, text, len, o, &k3)) < 0)
+    if ((rt->ms[WAY_COLD] = timed_build(a, text, len, o, &k1, rt->name, sizeof rt->name)) < 0 ||
+        (rt->ms[WAY_MEM] = timed_build(a, text, len, o, &k2, NULL, 0)) < 0 ||
+        (rt->ms[WAY_DISK] = timed_build(b, text, len, o, &k3, NULL, 0)) < 0)
         goto done;
-    rt->disk_cubin = from_cubin(k3);
+    rt->disk_cubin = attnc_tools_kernel_from_cubin(k3);
     snprintf(rt->sched, sizeof rt->sched, "%s", attnc_kernel_schedule(k1));
-    snprintf(rt->name, sizeof rt->name, "%s", k1->r->name);
     rc = EXIT_OK;
 done:
     attnc_kernel_destroy(k1);
@@ -149,21 +144,21 @@ static void report(const bench_compile_opts *o, const char *name, const char *sc
 
 int bench_compile_timings(const bench_compile_opts *o)
 {
-    arena a;
-    arena_init(&a, NULL);
-    const char *why = NULL;
+    strbuf why;
+    sb_init(&why);
     size_t len = 0;
-    char *text = frontend_read_file(&a, o->file, &len, &why);
+    char *text = attnc_tools_read_file(o->file, &len, &why);
     int rc = text ? EXIT_OK : EXIT_USER;
     if (!text)
-        fprintf(stderr, "attnc bench: %s: %s\n", o->file, why ? why : "cannot read");
+        fprintf(stderr, "attnc bench: %s: %s\n", o->file, sb_cstr(&why));
+    sb_free(&why);
     if (o->backend == ATTNC_BACKEND_CUDA) {
         /* The process's CUDA context (~100 ms on the H200) is made before the
          * first round, as `attnc bench` does: a host program has it already.
          * Without a driver the first round reports the error. */
         strbuf e;
         sb_init(&e);
-        cuda_synchronize(&e);
+        attnc_tools_dev_sync(&e);
         sb_free(&e);
     }
     char *saved = getenv("ATTNC_CACHE_DIR") ? strdup(getenv("ATTNC_CACHE_DIR")) : NULL;
@@ -190,6 +185,6 @@ int bench_compile_timings(const bench_compile_opts *o)
         shown.repeats = n;
         report(&shown, rt.name, rt.sched, med, lo, cubin_rounds);
     }
-    arena_free_all(&a);
+    free(text);
     return rc;
 }

@@ -1,7 +1,8 @@
-/* bench_grad.c — the backward's timing for `attnc bench --grad` (see
- * bench_grad.h): dO random, dq/dk/dv (and param gradients) allocated on the
- * device, --warmup launches, then the median of --iters timed with CUDA
- * events on the default stream. */
+/* bench_grad.c — `attnc bench`'s timings through the public API (see
+ * bench_grad.h): the forward kernel, and for --grad the backward (dO
+ * random, dq/dk/dv allocated on the device); --warmup launches, then the
+ * median of --iters attnc_launch calls timed with CUDA events on the
+ * default stream. */
 #include "bench_grad.h"
 
 #include <stdio.h>
@@ -9,10 +10,11 @@
 #include <string.h>
 
 #include "commands.h"
-#include "runtime/cuda_module.h"
+#include "runtime/include/attnc_tools.h"
 #include "runtime/include/attnc.h"
 
 typedef struct grad_run {
+    const char *cmd; /* message prefix */
     attnc_context *ctx;
     attnc_recipe *rc;
     attnc_kernel *k;
@@ -28,7 +30,7 @@ static attnc_tensor t4(dtype dt, uint64_t p, int64_t b, int64_t h, int64_t n, in
 
 static int fail(grad_run *g, const char *what)
 {
-    fprintf(stderr, "attnc bench --grad: %s: %s\n", what,
+    fprintf(stderr, "%s: %s: %s\n", g->cmd, what,
             g->k && attnc_kernel_errmsg(g->k)[0] ? attnc_kernel_errmsg(g->k) : attnc_context_errmsg(g->ctx));
     return EXIT_USER;
 }
@@ -37,14 +39,38 @@ static int alloc_zero(uint64_t *p, size_t bytes)
 {
     strbuf err;
     sb_init(&err);
-    int rc = cuda_mem_alloc(p, bytes, &err) || cuda_memset8(*p, 0, bytes, &err) ? EXIT_INTERNAL : EXIT_OK;
+    int rc = attnc_tools_dev_alloc(p, bytes, &err) || attnc_tools_dev_memset8(*p, 0, bytes, &err) ? EXIT_INTERNAL : EXIT_OK;
     if (rc)
         fprintf(stderr, "attnc bench --grad: %s\n", sb_cstr(&err));
     sb_free(&err);
     return rc;
 }
 
-static int set_args(grad_run *g, const bench_grad_in *in)
+/* The context, the recipe and the build options both timings use. */
+static int open_recipe(grad_run *g, const bench_grad_in *in, attnc_build_options *o)
+{
+    if (attnc_context_create(&g->ctx, NULL) || attnc_recipe_from_file(&g->rc, g->ctx, in->file))
+        return fail(g, "recipe");
+    *o = (attnc_build_options)ATTNC_BUILD_OPTIONS_INIT;
+    o->backend = ATTNC_BACKEND_CUDA;
+    o->arch = in->arch;
+    o->schedule = in->schedule;
+    return EXIT_OK;
+}
+
+static void close_run(grad_run *g)
+{
+    for (int i = 0; i < 4; i++)
+        attnc_tools_dev_free(g->buf[i]);
+    attnc_args_destroy(g->a);
+    attnc_kernel_destroy(g->k);
+    attnc_recipe_destroy(g->rc);
+    attnc_context_destroy(g->ctx);
+}
+
+/* q, k, v, o, lse, then for a backward (ntensors 9) do, dq, dk, dv; params
+ * and sizes. */
+static int set_args(grad_run *g, const bench_grad_in *in, int ntensors)
 {
     const recipe *r = in->r;
     const int64_t *s = in->sizes;
@@ -58,7 +84,7 @@ static int set_args(grad_run *g, const bench_grad_in *in)
     ts[4].ndim = 3;
     ts[4].stride[0] = H * N, ts[4].stride[1] = N, ts[4].stride[2] = 1;
     static const char *const names[9] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < ntensors; i++)
         if (attnc_args_set_tensor(g->a, names[i], &ts[i]))
             return fail(g, names[i]);
     for (int i = 0; i < r->nparams && i < 16; i++) {
@@ -99,10 +125,10 @@ static int time_it(grad_run *g, const bench_grad_in *in, bench_grad_out *out)
         if (attnc_launch(g->k, g->a, NULL))
             return fail(g, "launch");
     double *t = malloc(sizeof(double) * (size_t)in->iters);
-    int rc = t && !cuda_synchronize(&err) ? EXIT_OK : EXIT_INTERNAL;
+    int rc = t && !attnc_tools_dev_sync(&err) ? EXIT_OK : EXIT_INTERNAL;
     for (int i = 0; i < in->iters && !rc; i++) {
-        cuda_timer tm;
-        if (cuda_timer_start(&tm, &err) || attnc_launch(g->k, g->a, NULL) || cuda_timer_stop(&tm, &t[i], &err))
+        attnc_tools_timer tm;
+        if (attnc_tools_timer_start(&tm, &err) || attnc_launch(g->k, g->a, NULL) || attnc_tools_timer_stop(&tm, &t[i], &err))
             rc = g->k && attnc_kernel_errmsg(g->k)[0] ? fail(g, "launch") : EXIT_INTERNAL;
     }
     if (!rc) {
@@ -110,7 +136,7 @@ static int time_it(grad_run *g, const bench_grad_in *in, bench_grad_out *out)
         out->median_ms = t[in->iters / 2];
         out->min_ms = t[0];
     } else if (err.len) {
-        fprintf(stderr, "attnc bench --grad: %s\n", sb_cstr(&err));
+        fprintf(stderr, "%s: %s\n", g->cmd, sb_cstr(&err));
     }
     free(t);
     sb_free(&err);
@@ -121,12 +147,10 @@ static int prepare(grad_run *g, const bench_grad_in *in)
 {
     const recipe *r = in->r;
     const int64_t *s = in->sizes;
-    if (attnc_context_create(&g->ctx, NULL) || attnc_recipe_from_file(&g->rc, g->ctx, in->file))
-        return fail(g, "recipe");
-    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
-    o.backend = ATTNC_BACKEND_CUDA;
-    o.arch = in->arch;
-    o.schedule = in->schedule;
+    attnc_build_options o;
+    int orc = open_recipe(g, in, &o);
+    if (orc)
+        return orc;
     o.flags = in->deterministic ? ATTNC_BUILD_DETERMINISTIC : 0;
     if (attnc_kernel_build_backward(&g->k, g->ctx, g->rc, &o))
         return fail(g, "build");
@@ -141,12 +165,12 @@ static int prepare(grad_run *g, const bench_grad_in *in)
     strbuf err;
     sb_init(&err);
     uint16_t *h = malloc(bytes[0]);
-    int rc = h && !cuda_memcpy_dtoh(h, in->dev[3], bytes[0], &err) && !cuda_memcpy_htod(g->buf[0], h, bytes[0], &err)
+    int rc = h && !attnc_tools_dev_download(h, in->dev[3], bytes[0], &err) && !attnc_tools_dev_upload(g->buf[0], h, bytes[0], &err)
                  ? EXIT_OK
                  : EXIT_INTERNAL;
     free(h);
     sb_free(&err);
-    return rc ? rc : set_args(g, in);
+    return rc ? rc : set_args(g, in, 9);
 }
 
 int bench_grad(const bench_grad_in *in, bench_grad_out *out)
@@ -154,16 +178,34 @@ int bench_grad(const bench_grad_in *in, bench_grad_out *out)
     grad_run g;
     memset(&g, 0, sizeof g);
     memset(out, 0, sizeof *out);
+    g.cmd = "attnc bench --grad";
     int rc = prepare(&g, in);
     if (!rc) {
         snprintf(out->schedule, sizeof out->schedule, "%s", attnc_kernel_schedule(g.k));
         rc = time_it(&g, in, out);
     }
-    for (int i = 0; i < 4; i++)
-        cuda_mem_free(g.buf[i]);
-    attnc_args_destroy(g.a);
-    attnc_kernel_destroy(g.k);
-    attnc_recipe_destroy(g.rc);
-    attnc_context_destroy(g.ctx);
+    close_run(&g);
+    return rc;
+}
+
+int bench_forward(const bench_grad_in *in, bench_grad_out *out)
+{
+    grad_run g;
+    memset(&g, 0, sizeof g);
+    memset(out, 0, sizeof *out);
+    g.cmd = "attnc bench";
+    attnc_build_options o;
+    int rc = open_recipe(&g, in, &o);
+    if (!rc && attnc_kernel_build(&g.k, g.ctx, g.rc, &o))
+        rc = fail(&g, "build");
+    if (!rc && attnc_args_create(&g.a, g.k))
+        rc = fail(&g, "args");
+    if (!rc) /* linear attention has no lse output */
+        rc = set_args(&g, in, in->r->family == FAMILY_LINEAR ? 4 : 5);
+    if (!rc)
+        rc = time_it(&g, in, out);
+    if (!rc)
+        snprintf(out->schedule, sizeof out->schedule, "%s", attnc_kernel_last_schedule(g.k));
+    close_run(&g);
     return rc;
 }

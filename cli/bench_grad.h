@@ -1,6 +1,7 @@
-/* bench_grad.h — `attnc bench FILE --grad`: the backward program on the
- * GPU, built through the public API (attnc_kernel_build_backward, CUDA),
- * timed on the forward's inputs and outputs already on the device. */
+/* bench_grad.h — `attnc bench`'s launches through the public API: the
+ * forward kernel (attnc_kernel_build) and, for --grad, the backward program
+ * (attnc_kernel_build_backward), CUDA, timed on inputs already on the
+ * device. */
 #ifndef ATTNC_CLI_BENCH_GRAD_H
 #define ATTNC_CLI_BENCH_GRAD_H
 
@@ -28,5 +29,10 @@ typedef struct bench_grad_out {
 
 /* Returns EXIT_OK or an exit status after printing why. */
 int bench_grad(const bench_grad_in *in, bench_grad_out *out);
+
+/* The forward kernel the same way (attnc_kernel_build, CUDA, in->arch and
+ * in->schedule; deterministic ignored), attnc_launch timed on in->dev
+ * (o and, for the softmax family, lse written); out->schedule: the one the last launch ran. */
+int bench_forward(const bench_grad_in *in, bench_grad_out *out);
 
 #endif

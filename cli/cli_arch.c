@@ -5,17 +5,16 @@
 #include <string.h>
 
 #include "cli_opts.h"
-#include "codegen/nvptx_kernel.h"
 #include "commands.h"
 
-int cli_arch(const char *cmd, const char *name, bool allow_host, target_arch *out)
+int cli_arch(const char *cmd, const char *name, bool allow_host, attnc_tools_arch *out)
 {
     if (allow_host && !strcmp(name, "host")) {
-        *out = TARGET_HOST;
+        *out = ATTNC_TOOLS_HOST;
         return EXIT_OK;
     }
-    if (nvptx_arch_parse(name, out)) {
-        const char *emitted = nvptx_arch_name(*out);
+    if (attnc_tools_arch_parse(name, out)) {
+        const char *emitted = attnc_tools_arch_name(*out);
         if (strcmp(name, emitted))
             fprintf(stderr, "attnc %s: note: --arch %s emits %s code (it runs on %s GPUs)\n", cmd, name, emitted,
                     name);
@@ -23,14 +22,14 @@ int cli_arch(const char *cmd, const char *name, bool allow_host, target_arch *ou
     }
     const char *names[16] = {"host"};
     int n = allow_host ? 1 : 0;
-    n += nvptx_arch_names(names + n, 16 - n);
+    n += attnc_tools_arch_names(names + n, 16 - n);
     strbuf sb;
     sb_init(&sb);
     int cc = 0, len = 0;
     bool well_formed = sscanf(name, "sm_%d%n", &cc, &len) == 1 && (!name[len] || !strcmp(name + len, "a"));
     sb_printf(&sb, "unknown --arch '%s'%s (accepted: %s", name,
               well_formed && cc < 80 ? ": GPUs before sm_80 (Ampere) are not supported" : "", allow_host ? "host, " : "");
-    nvptx_arch_list(&sb);
+    attnc_tools_arch_list(&sb);
     sb_putc(&sb, ')');
     if (!well_formed) /* sm_75 is no typo of sm_80 */
         cli_did_you_mean(&sb, name, names, n);

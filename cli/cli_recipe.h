@@ -1,12 +1,12 @@
-/* cli_recipe.h — reading a recipe file for a command: diagnostics go to
- * stderr, the result lives in the caller's arena. */
+/* cli_recipe.h — reading a recipe file for `attnc bench` (the last command
+ * on the typed recipe; the others use attnc_tools_recipe_read): diagnostics
+ * go to stderr, the result lives in the caller's arena. */
 #ifndef ATTNC_CLI_RECIPE_H
 #define ATTNC_CLI_RECIPE_H
 
 #include <stddef.h>
 
 #include "frontend/recipe.h"
-#include "runtime/tune_db.h"
 #include "support/arena.h"
 
 typedef struct cli_recipe {
@@ -24,10 +24,5 @@ int cli_recipe_load(arena *a, const char *cmd, const char *path, cli_recipe *out
  * name ("H" in grid(y: H)), or for a dim the recipe fixes its label ("y"
  * in grid(y: 30)), whose value is the number. */
 const char *cli_grid_dim_name(const recipe *r, int d);
-
-/* --shape text (batch=..,H=..) as a tuning shape: dims the recipe fixes
- * need not be given (a different value is an error). Returns EXIT_OK or
- * EXIT_USER after a one-line error for command cmd. */
-int cli_tune_shape(const cli_recipe *cr, const char *cmd, const char *text, tune_shape *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* cmd_bench.c — `attnc bench FILE --shape ...`: compile cold (recipe text to
  * loaded module, timed), run on random inputs, time with CUDA events
- * (warm-up, then the median of --iters launches), and report TFLOP/s
+ * (warm-up, then the median of --iters attnc_launch calls of the kernel
+ * attnc_kernel_build makes with the same schedule), and report TFLOP/s
  * counted on the pairs the mask keeps: 2*(head_dim + head_dim_v) flops per
  * kept pair (4*head_dim when they are equal), exactly counted on the host. */
 #include <stdio.h>
@@ -266,7 +267,9 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-static int time_kernel(bench_run *b, const bench_opts *o, strbuf *err)
+/* The module loaded for the compile timing, launched directly: the bench
+ * before it timed attnc_launch; kept behind $ATTNC_BENCH_RAW=1 to compare. */
+static int time_raw(bench_run *b, const bench_opts *o, strbuf *err)
 {
     cuda_launch a;
     launch_args(b, &a);
@@ -288,6 +291,22 @@ static int time_kernel(bench_run *b, const bench_opts *o, strbuf *err)
         b->min_ms = t[0];
     }
     free(t);
+    return rc;
+}
+
+/* attnc_launch of the kernel attnc_kernel_build makes with the schedule the
+ * compile timing used (bench_grad.c), on the same device tensors. */
+static int time_kernel(bench_run *b, const bench_opts *o, const char *sched, strbuf *err)
+{
+    const char *raw = getenv("ATTNC_BENCH_RAW");
+    if (raw && raw[0] == '1')
+        return time_raw(b, o, err);
+    bench_grad_in in = {o->file, o->arch, sched, false, b->g.r, b->sizes, b->dev, b->dparam, b->params, o->warmup,
+                        o->iters};
+    bench_grad_out out;
+    int rc = bench_forward(&in, &out);
+    b->median_ms = out.median_ms;
+    b->min_ms = out.min_ms;
     return rc;
 }
 
@@ -465,7 +484,8 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
     b->jit_ms = cuda_module_jit_ms(b->m);
     if ((rc = bind_sizes(b, o->shape)))
         return rc;
-    if ((rc = make_tensors(b, err)) || (rc = make_params(b, err)) || (rc = time_kernel(b, o, err)))
+    if ((rc = make_tensors(b, err)) || (rc = make_params(b, err)) ||
+        (rc = time_kernel(b, o, tuned[0] ? tuned : o->schedule, err)))
         return rc;
     if (o->grad) {
         bench_grad_in gi = {o->file, o->arch, o->schedule, o->deterministic, b->g.r, b->sizes, b->dev, b->dparam,
@@ -524,7 +544,9 @@ const cli_command cmd_bench = {
     "Compiles FILE cold (recipe text to a loaded module: timed, the process's CUDA\n"
     "context made before the clock starts), runs it on random\n"
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
-    "of --iters launches (CUDA events; default 10 warm-up, 50 timed), TFLOP/s counted\n"
+    "of --iters attnc_launch calls (CUDA events; default 10 warm-up, 50 timed; the\n"
+    "kernel attnc_kernel_build makes with the same schedule; ATTNC_BENCH_RAW=1: the\n"
+    "compiled module launched directly, as before), TFLOP/s counted\n"
     "on the pairs the mask keeps (4*head_dim flops per kept pair, counted exactly on\n"
     "the host: in closed form per query row where the mask allows, else pair by pair),\n"
     "the tiling overhead (tile pairs the key loop visits / tile pairs holding a kept\n"

@@ -8,8 +8,7 @@
 
 #include "cli_opts.h"
 #include "commands.h"
-#include "runtime/cache.h"
-#include "runtime/tune_db.h"
+#include "runtime/include/attnc_tools.h"
 
 typedef struct cache_cli {
     const char *dir; /* --dir, else the default */
@@ -21,7 +20,7 @@ typedef struct totals {
     unsigned long long bytes;
 } totals;
 
-static void print_entry(void *user, const cache_entry_info *e)
+static void print_entry(void *user, const attnc_tools_entry *e)
 {
     totals *t = user;
     char when[32] = "?";
@@ -29,14 +28,14 @@ static void print_entry(void *user, const cache_entry_info *e)
     struct tm tm;
     if (localtime_r(&mt, &tm))
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-    printf("%s  %-5s %10llu  %s  %s\n", e->key_hex, e->kind == CACHE_CUBIN ? "cubin" : "ptx",
+    printf("%s  %-5s %10llu  %s  %s\n", e->key_hex, e->cubin ? "cubin" : "ptx",
            (unsigned long long)e->payload_len, when, e->valid ? "ok" : "CORRUPT (will be rebuilt)");
     t->entries++;
     t->corrupt += !e->valid;
     t->bytes += e->file_len;
 }
 
-static void count_entry(void *user, const cache_entry_info *e)
+static void count_entry(void *user, const attnc_tools_entry *e)
 {
     totals *t = user;
     t->entries++;
@@ -44,24 +43,23 @@ static void count_entry(void *user, const cache_entry_info *e)
     t->bytes += e->file_len;
 }
 
-static void print_tuned(void *user, const tune_record *r)
+static void print_tuned(void *user, const attnc_tools_tuned *r)
 {
     (void)user;
     printf("  %.16s  %-7s %-24s %10.2f us  %s\n", r->recipe_hash, r->arch, r->bucket, r->time_us, r->schedule);
 }
 
-static void count_tuned(void *user, const tune_record *r)
+static void count_tuned(void *user, const attnc_tools_tuned *r)
 {
     (void)r;
     ++*(long *)user;
 }
 
-static kcache *open_cache(const cache_cli *o)
+static attnc_tools_cache *open_cache(const cache_cli *o)
 {
     strbuf err;
     sb_init(&err);
-    cache_options co = {.dir = o->dir};
-    kcache *c = cache_open(&co, &err);
+    attnc_tools_cache *c = attnc_tools_cache_open(o->dir, &err);
     if (!c)
         fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
     sb_free(&err);
@@ -71,24 +69,20 @@ static kcache *open_cache(const cache_cli *o)
 /* Where the tuning database is (or would be); false with a message. */
 static bool tuning_path(const cache_cli *o, strbuf *path, strbuf *note)
 {
-    if (o->dir)
-        sb_printf(path, "%s/tuning.sqlite", o->dir);
-    else if (cache_default_dir(path, false, note))
-        sb_puts(path, "/tuning.sqlite");
-    return path->len > 0 && !path->failed;
+    return attnc_tools_tuning_path(o->dir, path, note);
 }
 
 /* The tuning database, only if it exists (listing must not create it);
  * *failed when it exists but cannot be opened (the message is printed). */
-static tune_db *open_tuning(const cache_cli *o, bool *failed)
+static attnc_tools_tuning *open_tuning(const cache_cli *o, bool *failed)
 {
     strbuf path, note;
     sb_init(&path);
     sb_init(&note);
-    tune_db *db = NULL;
+    attnc_tools_tuning *db = NULL;
     *failed = false;
     if (tuning_path(o, &path, &note) && access(sb_cstr(&path), F_OK) == 0) {
-        db = tune_db_open(sb_cstr(&path), &note);
+        db = attnc_tools_tuning_open(sb_cstr(&path), &note);
         *failed = !db;
     }
     if (note.len)
@@ -100,63 +94,63 @@ static tune_db *open_tuning(const cache_cli *o, bool *failed)
 
 static int do_ls(const cache_cli *o)
 {
-    kcache *c = open_cache(o);
+    attnc_tools_cache *c = open_cache(o);
     if (!c)
         return EXIT_INTERNAL;
     strbuf err;
     sb_init(&err);
     totals t = {0};
-    printf("kernel cache: %s\n", cache_dir(c));
-    long n = cache_list(c, print_entry, &t, &err);
+    printf("kernel cache: %s\n", attnc_tools_cache_dir(c));
+    long n = attnc_tools_cache_list(c, print_entry, &t, &err);
     int rc = n < 0 ? EXIT_INTERNAL : EXIT_OK;
     if (n < 0)
         fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
     else
         printf("%ld entr%s, %llu bytes, %ld corrupt\n", t.entries, t.entries == 1 ? "y" : "ies", t.bytes, t.corrupt);
     bool failed;
-    tune_db *db = open_tuning(o, &failed);
+    attnc_tools_tuning *db = open_tuning(o, &failed);
     if (failed)
         rc = EXIT_INTERNAL;
     if (db) {
         long corrupt = 0;
-        printf("tuned schedules: %s%s\n", tune_db_path(db), tune_db_readonly(db) ? " (read-only)" : "");
-        if (tune_db_list(db, print_tuned, NULL, &corrupt, &err) < 0) {
+        printf("tuned schedules: %s%s\n", attnc_tools_tuning_where(db), attnc_tools_tuning_readonly(db) ? " (read-only)" : "");
+        if (attnc_tools_tuning_list(db, print_tuned, NULL, &corrupt, &err) < 0) {
             fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
             rc = EXIT_INTERNAL;
         }
         if (corrupt)
             printf("  %ld record%s failed their checksum (re-tuned on next use)\n", corrupt, corrupt == 1 ? "" : "s");
     }
-    tune_db_close(db);
-    cache_close(c);
+    attnc_tools_tuning_close(db);
+    attnc_tools_cache_close(c);
     sb_free(&err);
     return rc;
 }
 
 static int do_stats(const cache_cli *o)
 {
-    kcache *c = open_cache(o);
+    attnc_tools_cache *c = open_cache(o);
     if (!c)
         return EXIT_INTERNAL;
     strbuf err;
     sb_init(&err);
     totals t = {0};
-    long n = cache_list(c, count_entry, &t, &err);
+    long n = attnc_tools_cache_list(c, count_entry, &t, &err);
     if (n < 0) {
         fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
-        cache_close(c);
+        attnc_tools_cache_close(c);
         sb_free(&err);
         return EXIT_INTERNAL;
     }
-    printf("folder:    %s\nkey stamp: %s\nentries:   %ld\nbytes:     %llu\ncorrupt:   %ld\n", cache_dir(c),
-           cache_stamp(), t.entries, t.bytes, t.corrupt);
+    printf("folder:    %s\nkey stamp: %s\nentries:   %ld\nbytes:     %llu\ncorrupt:   %ld\n", attnc_tools_cache_dir(c),
+           attnc_tools_cache_stamp(), t.entries, t.bytes, t.corrupt);
     bool failed;
-    tune_db *db = open_tuning(o, &failed);
+    attnc_tools_tuning *db = open_tuning(o, &failed);
     long rows = 0, corrupt = 0;
     int rc = EXIT_OK;
-    if (db && tune_db_list(db, count_tuned, &rows, &corrupt, &err) >= 0) {
-        printf("tuned:     %ld (corrupt %ld) in %s%s\n", rows, corrupt, tune_db_path(db),
-               tune_db_readonly(db) ? " (read-only)" : "");
+    if (db && attnc_tools_tuning_list(db, count_tuned, &rows, &corrupt, &err) >= 0) {
+        printf("tuned:     %ld (corrupt %ld) in %s%s\n", rows, corrupt, attnc_tools_tuning_where(db),
+               attnc_tools_tuning_readonly(db) ? " (read-only)" : "");
     } else if (db || failed) {
         if (db)
             fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
@@ -165,8 +159,8 @@ static int do_stats(const cache_cli *o)
     } else {
         printf("tuned:     0 (no tuning database yet)\n");
     }
-    tune_db_close(db);
-    cache_close(c);
+    attnc_tools_tuning_close(db);
+    attnc_tools_cache_close(c);
     sb_free(&err);
     return rc;
 }
@@ -179,17 +173,17 @@ static int clear_tuning(const cache_cli *o)
     sb_init(&path);
     bool failed;
     int rc = EXIT_OK;
-    tune_db *db = open_tuning(o, &failed);
-    if (failed || (db && !tune_db_clear(db, &err))) {
+    attnc_tools_tuning *db = open_tuning(o, &failed);
+    if (failed || (db && !attnc_tools_tuning_clear(db, &err))) {
         if (err.len)
             fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
         rc = EXIT_INTERNAL;
     } else if (db) {
-        printf("cleared tuned schedules in %s\n", tune_db_path(db));
+        printf("cleared tuned schedules in %s\n", attnc_tools_tuning_where(db));
     }
-    tune_db_close(db);
+    attnc_tools_tuning_close(db);
     sb_clear(&err);
-    long asides = tuning_path(o, &path, &err) ? tune_db_remove_asides(sb_cstr(&path), &err) : -1;
+    long asides = tuning_path(o, &path, &err) ? attnc_tools_tuning_remove_asides(sb_cstr(&path), &err) : -1;
     if (asides < 0) {
         fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
         rc = EXIT_INTERNAL;
@@ -203,22 +197,22 @@ static int clear_tuning(const cache_cli *o)
 
 static int do_clear(const cache_cli *o)
 {
-    kcache *c = open_cache(o);
+    attnc_tools_cache *c = open_cache(o);
     if (!c)
         return EXIT_INTERNAL;
     strbuf err;
     sb_init(&err);
-    long n = cache_clear(c, &err);
+    long n = attnc_tools_cache_clear(c, &err);
     int rc = EXIT_OK;
     if (n < 0) {
         fprintf(stderr, "attnc cache: %s\n", sb_cstr(&err));
         rc = EXIT_INTERNAL;
     } else {
-        printf("removed %ld file%s from %s\n", n, n == 1 ? "" : "s", cache_dir(c));
+        printf("removed %ld file%s from %s\n", n, n == 1 ? "" : "s", attnc_tools_cache_dir(c));
     }
     if (o->all && clear_tuning(o) != EXIT_OK)
         rc = EXIT_INTERNAL;
-    cache_close(c);
+    attnc_tools_cache_close(c);
     sb_free(&err);
     return rc;
 }

@@ -12,121 +12,39 @@
 #include "cli_arch.h"
 #include "cli_opts.h"
 #include "commands.h"
-#include "frontend/forms.h"
-#include "frontend/frontend.h"
-
-static const char *param_name(void *user, int i)
-{
-    const recipe *r = user;
-    return i >= 0 && i < r->nparams ? r->params[i].name : "?";
-}
-
-/* expr_print() knows nothing of named forms; this prints them by name. */
-static void print_surface(strbuf *sb, const expr *e, const recipe *r)
-{
-    static const char *const forms[] = {"causal", "sliding_window", "neighborhood", "radial_token", "strided_heads",
-                                        "sinks", "document", "blocks", "full", "radial"};
-    if (!e || (e->kind != EX_FORM && e->kind != EX_BINARY && e->kind != EX_UNARY)) {
-        expr_print(sb, e, param_name, (void *)r);
-        return;
-    }
-    const char *head = e->kind == EX_BINARY ? expr_binop_name(e->u.binop)
-                     : e->kind == EX_UNARY  ? expr_unop_name(e->u.unop)
-                     : (unsigned)e->u.form < FORM_COUNT ? forms[e->u.form] : "?";
-    sb_printf(sb, "(%s", head);
-    for (int i = 0; i < e->nargs; i++) {
-        sb_putc(sb, ' ');
-        print_surface(sb, e->args[i], r);
-    }
-    sb_putc(sb, ')');
-}
-
-/* --dump: the typed recipe, for humans and golden tests. */
-static void dump_recipe(const recipe *r)
-{
-    strbuf sb;
-    sb_init(&sb);
-    sb_printf(&sb, "  family %s, %s, head_dim %d/%d%s%s, grid %d\n", r->family == FAMILY_LINEAR ? "linear" : "softmax",
-              dtype_name(r->qkv_dtype), r->head_dim, r->head_dim_v, r->gqa ? ", gqa" : "", r->cross ? ", cross" : "",
-              r->grid_ndim);
-    if (r->mask_surface) {
-        sb_puts(&sb, "  mask (as written): ");
-        print_surface(&sb, r->mask_surface, r);
-        sb_puts(&sb, "\n  mask: ");
-        expr_print(&sb, r->mask, param_name, (void *)r);
-        sb_putc(&sb, '\n');
-    }
-    if (r->family == FAMILY_SOFTMAX) {
-        sb_puts(&sb, "  score: ");
-        expr_print(&sb, r->score, param_name, (void *)r);
-        sb_putc(&sb, '\n');
-    } else {
-        const recipe_linear *L = &r->linear;
-        sb_printf(&sb, "  linear: %s feature=%d decay=%d param=%d normalize=%d block=%d inter=%s\n",
-                  L->causal ? "causal" : "noncausal", (int)L->feature, (int)L->decay, L->decay_param, L->normalize,
-                  L->block, L->inter == INTER_STATE ? "state" : "chunked");
-    }
-    sb_puts(&sb, "  tile: ");
-    schedule_print_for(&sb, &r->sched, r->family == FAMILY_LINEAR);
-    sb_putc(&sb, '\n');
-    fputs(sb_cstr(&sb), stdout);
-    sb_free(&sb);
-}
+#include "runtime/include/attnc_tools.h"
 
 typedef struct check_opts {
     bool werror, dump;
     const char *arch; /* NULL: the CPU and sm_80 */
 } check_opts;
 
-/* What the recipe needs of the target: an error for the --arch given, a
- * warning when none is (the recipe may be meant for the CPU only). */
-static void check_target(const recipe *r, const char *arch_name, target_arch arch, diag_list *d)
-{
-    src_loc loc;
-    const char *why = frontend_target_problem(r, arch_name ? arch : TARGET_SM80, &loc);
-    if (!why)
-        return;
-    if (arch_name)
-        diag_error(d, loc, "write bf16 or f16", "%s (--arch %s)", why, arch_name);
-    else
-        diag_add(d, DIAG_WARNING, loc, "write bf16 or f16, or check with --arch host for a CPU-only recipe", "%s", why);
-}
-
 /* Checks one file; returns its exit status. */
-static int check_file(const char *path, const check_opts *o, target_arch arch)
+static int check_file(const char *path, const check_opts *o, attnc_tools_arch arch)
 {
-    arena a;
-    arena_init(&a, NULL);
-    size_t len = 0;
-    const char *err = NULL;
-    char *text = frontend_read_file(&a, path, &len, &err);
-    if (!text) {
-        fprintf(stderr, "%s: error: cannot read: %s\n", path, err);
-        arena_free_all(&a);
-        return EXIT_USER;
-    }
-    diag_list diags;
-    diag_list_init(&diags, &a, path, text, len);
-    recipe *r = frontend_parse(&a, path, text, len, &diags);
-    if (r)
-        check_target(r, o->arch, arch, &diags);
-    strbuf out;
-    sb_init(&out);
-    diag_render(&diags, &out);
-    fputs(sb_cstr(&out), stderr);
+    strbuf diags, dump;
+    sb_init(&diags);
+    sb_init(&dump);
+    attnc_tools_checked c;
+    attnc_tools_result res = attnc_tools_check(path, o->arch, arch, &diags, o->dump ? &dump : NULL, &c);
     int status = EXIT_OK;
-    if (a.failed || out.failed)
-        status = EXIT_INTERNAL;
-    else if (!r || diags.errors || (o->werror && diags.warnings))
+    if (res == ATTNC_TOOLS_UNREADABLE) {
+        fprintf(stderr, "%s: error: cannot read: %s\n", path, sb_cstr(&diags));
         status = EXIT_USER;
-    else
-    {
-        printf("%s: ok (recipe %s)\n", path, r->name);
-        if (o->dump)
-            dump_recipe(r);
+    } else {
+        fputs(sb_cstr(&diags), stderr);
+        if (res || dump.failed || c.name.failed)
+            status = EXIT_INTERNAL;
+        else if (!c.parsed || c.errors || (o->werror && c.warnings))
+            status = EXIT_USER;
+        else {
+            printf("%s: ok (recipe %s)\n", path, sb_cstr(&c.name));
+            fputs(sb_cstr(&dump), stdout);
+        }
     }
-    sb_free(&out);
-    arena_free_all(&a);
+    sb_free(&c.name);
+    sb_free(&diags);
+    sb_free(&dump);
     return status;
 }
 
@@ -143,13 +61,13 @@ static int run_check(int argc, char **argv)
     cli_operands ops = {files, 0};
     cli_spec spec = {"check", check_table, (int)(sizeof check_table / sizeof check_table[0]), "recipe file", 1, -1};
     int worst = cli_parse(&spec, argc, argv, &o, &ops);
-    target_arch arch = TARGET_HOST;
+    attnc_tools_arch ta = ATTNC_TOOLS_HOST;
     if (!worst && o.arch)
-        worst = cli_arch("check", o.arch, true, &arch);
+        worst = cli_arch("check", o.arch, true, &ta);
     if (worst)
         return worst;
     for (int i = 0; i < ops.n; i++) {
-        int s = check_file(files[i], &o, arch);
+        int s = check_file(files[i], &o, ta);
         worst = s > worst ? s : worst;
     }
     return worst;

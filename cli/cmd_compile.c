@@ -12,9 +12,6 @@
 #include "cli_arch.h"
 #include "cli_opts.h"
 #include "commands.h"
-#include "cli_recipe.h"
-#include "runtime/aot_recipe.h"
-#include "runtime/tune_db.h"
 
 typedef struct compile_cli {
     const char *input, *out_dir, *arch, *schedule, *name;
@@ -44,50 +41,26 @@ static char *read_text(const char *path, size_t *len)
     return sb_take(&sb);
 }
 
-static bool parse_block(const char *text, int block[3])
-{
-    block[0] = block[1] = block[2] = 1;
-    int n = sscanf(text, "%d,%d,%d", &block[0], &block[1], &block[2]);
-    return n >= 1 && block[0] > 0 && block[1] > 0 && block[2] > 0;
-}
-
 /* Prints why AOT output failed; the exit status: user errors (a bad name,
  * -o naming a file, PTX that ptxas rejects) 1, I/O errors 2 with the
  * system's reason, internal errors 2. */
-static int report(aot_result r, strbuf *err)
+static int report(attnc_tools_result r, strbuf *err)
 {
-    if (r != AOT_OK)
-        fprintf(stderr, "attnc compile: %s%s\n", r == AOT_INTERNAL ? "internal error: " : "", sb_cstr(err));
-    return r == AOT_OK ? EXIT_OK : r == AOT_USER || r == AOT_PTXAS ? EXIT_USER : EXIT_INTERNAL;
+    if (r != ATTNC_TOOLS_OK)
+        fprintf(stderr, "attnc compile: %s\n", sb_cstr(err));
+    return r == ATTNC_TOOLS_OK ? EXIT_OK : r == ATTNC_TOOLS_USER ? EXIT_USER : EXIT_INTERNAL;
 }
 
 /* PTX -> DIR/NAME.ptx, DIR/NAME.cubin (ptxas), DIR/NAME.h, DIR/NAME.c. */
 static int compile_ptx(const compile_cli *o, const char *ptx, size_t len)
 {
-    aot_param params[64];
-    char names[4096];
     strbuf err, note;
     sb_init(&err);
     sb_init(&note);
-    aot_spec s = {.name = o->name ? o->name : o->entry, .entry = o->entry, .arch = o->arch ? o->arch : "sm_80",
-                  .ptx = ptx, .ptx_len = len, .params = params, .dyn_smem = o->smem, .recipe = o->ptx};
-    int rc = EXIT_USER;
-    s.nparams = aot_parse_signature(o->signature, params, 64, names, sizeof names, &err);
-    if (s.nparams < 0 || !aot_parse_grid(o->grid, params, s.nparams, s.grid, &err))
-        goto done;
-    if (!parse_block(o->block, s.block)) {
-        sb_puts(&err, "bad --block (write X[,Y[,Z]] with positive numbers)");
-        goto done;
-    }
-    if (!aot_check_spec(&s, &err))
-        goto done;
-    rc = report(aot_write_with_cubin(&s, o->out_dir, &note, &err), &err);
+    attnc_tools_aot_ptx in = {o->name, o->entry, o->arch, ptx, len, o->signature, o->grid, o->block, o->smem, o->ptx};
+    int rc = report(attnc_tools_aot_from_ptx(&in, o->out_dir, &note, &err), &err);
     if (rc == EXIT_OK)
         printf("%s\n", sb_cstr(&note));
-    sb_clear(&err); /* reported */
-done:
-    if (err.len)
-        fprintf(stderr, "attnc compile: %s\n", sb_cstr(&err));
     sb_free(&err);
     sb_free(&note);
     return rc;
@@ -110,41 +83,40 @@ static int from_ptx(const compile_cli *o)
     return rc;
 }
 
-/* --tuned: the tuning database's best for (recipe, arch, bucket of --shape). */
-static int tuned_schedule(const compile_cli *o, const cli_recipe *cr, const char *arch, schedule *s)
+/* --tuned: the tuning database's best for (recipe, arch, bucket of --shape),
+ * its schedule text into *sched. */
+static int tuned_schedule(const compile_cli *o, const attnc_tools_recipe *r, const char *arch, strbuf *sched)
 {
     strbuf err, note;
     sb_init(&err);
     sb_init(&note);
-    tune_shape shape;
-    char hash[33], bucket[64];
+    attnc_tools_shape shape;
+    attnc_tools_tuned rec;
+    char bucket[64];
     int rc = EXIT_USER;
-    const recipe *r = cr->r;
     if (!o->shape) {
         cli_usage_error("compile", "--tuned needs --shape (the tuned shape bucket)");
         goto done;
     }
-    if (cli_tune_shape(cr, "compile", o->shape, &shape))
-        goto done;
-    tune_recipe_hash(cr->text, cr->len, hash);
-    tune_bucket(bucket, sizeof bucket, shape.batch, shape.heads, shape.tokens, shape.kv_tokens, r->head_dim);
-    tune_db *db = tune_db_open(NULL, &note);
-    tune_record rec;
-    tune_result tr = db ? tune_db_lookup(db, hash, arch, bucket, &rec, &err) : TUNE_ERROR;
-    tune_db_close(db);
-    if (note.len)
-        fprintf(stderr, "attnc compile: %s\n", sb_cstr(&note));
-    if (tr != TUNE_FOUND) {
-        fprintf(stderr, "attnc compile: no tuned schedule for %s on %s in bucket %s%s%s (run attnc tune)\n",
-                r->name, arch, bucket, err.len ? ": " : "", sb_cstr(&err));
-        rc = tr == TUNE_ERROR ? EXIT_INTERNAL : EXIT_USER;
+    if (!attnc_tools_tune_shape(r, o->shape, &shape, &err)) {
+        cli_usage_error("compile", "%s", sb_cstr(&err));
         goto done;
     }
-    if (!schedule_parse(rec.schedule, r->grid_ndim > 0 ? r->grid_ndim : 1, s, &err)) {
+    attnc_tools_result tr = attnc_tools_tuned_lookup(r, arch, &shape, &rec, bucket, &note, &err);
+    if (note.len)
+        fprintf(stderr, "attnc compile: %s\n", sb_cstr(&note));
+    if (tr != ATTNC_TOOLS_OK) {
+        fprintf(stderr, "attnc compile: no tuned schedule for %s on %s in bucket %s%s%s (run attnc tune)\n",
+                attnc_tools_recipe_name(r), arch, bucket, err.len ? ": " : "", sb_cstr(&err));
+        rc = tr == ATTNC_TOOLS_INTERNAL ? EXIT_INTERNAL : EXIT_USER;
+        goto done;
+    }
+    if (!attnc_tools_schedule_parses(r, rec.schedule, &err)) {
         fprintf(stderr, "attnc compile: the stored schedule '%s' does not parse: %s\n", rec.schedule, sb_cstr(&err));
         goto done;
     }
     printf("tuned schedule: %s (%.2f us in bucket %s)\n", rec.schedule, rec.time_us, bucket);
+    sb_puts(sched, rec.schedule);
     rc = EXIT_OK;
 done:
     sb_free(&err);
@@ -152,48 +124,55 @@ done:
     return rc;
 }
 
-static int compile_recipe(const compile_cli *o, const cli_recipe *cr, target_arch arch)
+static int compile_recipe(const compile_cli *o, const attnc_tools_recipe *r, attnc_tools_arch arch)
 {
-    const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
-    schedule s, *sp = NULL;
-    strbuf err, note;
+    const char *arch_name = arch == ATTNC_TOOLS_SM90A ? "sm_90a" : "sm_80";
+    strbuf err, note, sched;
     sb_init(&err);
     sb_init(&note);
+    sb_init(&sched);
     int rc = EXIT_OK;
-    if (o->schedule && !schedule_parse(o->schedule, cr->r->grid_ndim > 0 ? cr->r->grid_ndim : 1, &s, &err)) {
+    if (o->schedule && !attnc_tools_schedule_parses(r, o->schedule, &err)) {
         fprintf(stderr, "attnc compile: --schedule: %s\n", sb_cstr(&err));
         rc = EXIT_USER;
+    } else if (o->schedule) {
+        sb_puts(&sched, o->schedule);
     } else if (o->tuned) {
-        rc = tuned_schedule(o, cr, arch_name, &s);
+        rc = tuned_schedule(o, r, arch_name, &sched);
     }
-    if (rc == EXIT_OK && (o->schedule || o->tuned))
-        sp = &s;
     if (rc == EXIT_OK) {
-        rc = report(aot_compile_recipe(cr->r, sp, arch, o->name, o->out_dir, &note, &err), &err);
+        const char *sp = o->schedule || o->tuned ? sb_cstr(&sched) : NULL;
+        rc = report(attnc_tools_aot_recipe(r, sp, arch, o->name, o->out_dir, &note, &err), &err);
         if (rc == EXIT_OK)
             printf("%s\n", sb_cstr(&note));
     }
     sb_free(&err);
     sb_free(&note);
+    sb_free(&sched);
     return rc;
 }
 
 static int from_recipe(const compile_cli *o)
 {
-    target_arch arch;
     if (!o->input || !o->aot || !o->out_dir) {
         return cli_usage_error("compile", "write attnc compile FILE --aot -o DIR");
     }
-    arch = TARGET_SM80;
+    attnc_tools_arch arch = ATTNC_TOOLS_SM80;
     if (o->arch && cli_arch("compile", o->arch, false, &arch))
         return EXIT_USER;
-    arena a;
-    arena_init(&a, NULL);
-    cli_recipe cr;
-    int rc = cli_recipe_load(&a, "compile", o->input, &cr);
+    attnc_tools_recipe *r;
+    strbuf msg;
+    sb_init(&msg);
+    attnc_tools_result res = attnc_tools_recipe_read(o->input, &r, &msg);
+    int rc = res == ATTNC_TOOLS_OK ? EXIT_OK : res == ATTNC_TOOLS_INTERNAL ? EXIT_INTERNAL : EXIT_USER;
+    if (res == ATTNC_TOOLS_UNREADABLE)
+        fprintf(stderr, "attnc compile: cannot read '%s': %s\n", o->input, sb_cstr(&msg));
+    else if (res == ATTNC_TOOLS_USER)
+        fputs(sb_cstr(&msg), stderr);
+    sb_free(&msg);
     if (rc == EXIT_OK)
-        rc = compile_recipe(o, &cr, arch);
-    arena_free_all(&a);
+        rc = compile_recipe(o, r, arch);
+    attnc_tools_recipe_free(r);
     return rc;
 }
 

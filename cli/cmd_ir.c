@@ -8,8 +8,7 @@
 #include "cli_arch.h"
 #include "cli_opts.h"
 #include "commands.h"
-#include "frontend/frontend.h"
-#include "passes/pipeline.h"
+#include "runtime/include/attnc_tools.h"
 
 typedef struct ir_args {
     const char *file, *after, *sched, *arch;
@@ -39,8 +38,8 @@ static int unknown_pass(const char *name)
 {
     const char *names[64];
     int n = 0;
-    for (const pass_info *p = pass_table(); p->name && n < 64; p++)
-        names[n++] = p->name;
+    while (n < 64 && (names[n] = attnc_tools_pass(n, NULL)))
+        n++;
     strbuf sb;
     sb_init(&sb);
     sb_printf(&sb, "unknown pass '%s'", name);
@@ -53,71 +52,40 @@ static int unknown_pass(const char *name)
 
 static void list_passes(void)
 {
-    for (const pass_info *p = pass_table(); p->name; p++)
-        printf("%-14s %s\n", p->name, p->summary);
+    const char *name, *summary;
+    for (int i = 0; (name = attnc_tools_pass(i, &summary)); i++)
+        printf("%-14s %s\n", name, summary);
 }
 
-static const recipe *load_recipe(arena *ar, const char *file, int *status)
+static attnc_tools_recipe *load_recipe(const char *file, int *status)
 {
-    size_t len;
-    const char *why;
-    char *text = frontend_read_file(ar, file, &len, &why);
-    if (!text) {
-        fprintf(stderr, "attnc ir: cannot read %s: %s\n", file, why);
+    attnc_tools_recipe *r;
+    strbuf msg;
+    sb_init(&msg);
+    attnc_tools_result res = attnc_tools_recipe_read(file, &r, &msg);
+    if (res == ATTNC_TOOLS_UNREADABLE)
+        fprintf(stderr, "attnc ir: cannot read %s: %s\n", file, sb_cstr(&msg));
+    else if (res)
+        fputs(sb_cstr(&msg), stderr);
+    if (res)
         *status = EXIT_USER;
-        return NULL;
-    }
-    diag_list d;
-    diag_list_init(&d, ar, file, text, len);
-    recipe *r = frontend_parse(ar, file, text, len, &d);
-    if (!r || d.errors) {
-        strbuf out;
-        sb_init(&out);
-        diag_render(&d, &out);
-        fputs(sb_cstr(&out), stderr);
-        sb_free(&out);
-        *status = EXIT_USER;
-        return NULL;
-    }
+    sb_free(&msg);
     return r;
 }
 
-static int lower_and_print(const recipe *r, const ir_args *a, target_arch arch)
+static int lower_and_print(const attnc_tools_recipe *r, const ir_args *a, attnc_tools_arch arch)
 {
-    schedule s, *sp = NULL;
     strbuf err, out;
     sb_init(&err);
     sb_init(&out);
-    int status = EXIT_OK, nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-    if (a->sched && !schedule_parse(a->sched, nd, &s, &err)) {
-        fprintf(stderr, "attnc ir: --schedule: %s\n", sb_cstr(&err));
-        status = EXIT_USER;
-    } else if (!frontend_target_ok(r, arch, &err)) {
+    attnc_tools_result res = attnc_tools_ir(r, a->sched, arch, a->after, a->all, &out, &err);
+    if (res)
         fprintf(stderr, "attnc ir: %s\n", sb_cstr(&err));
-        status = EXIT_USER;
-    } else {
-        sp = a->sched ? &s : NULL;
-        schedule eff = pipeline_schedule(r, sp, arch);
-        if (!schedule_check(&eff, arch, r->head_dim, dtype_size(r->qkv_dtype), &err)) {
-            fprintf(stderr, "attnc ir: illegal schedule: %s\n", sb_cstr(&err));
-            status = EXIT_USER;
-        }
-    }
-    arena ar;
-    arena_init(&ar, NULL);
-    tir_kernel *k = status ? NULL : lower_recipe_until(&ar, r, sp, arch, a->after, a->all ? &out : NULL, &err);
-    if (!status && !k) {
-        fprintf(stderr, "attnc ir: internal error: %s\n", sb_cstr(&err));
-        status = EXIT_INTERNAL;
-    } else if (k) {
-        if (!a->all)
-            tir_print(&out, k);
+    else
         fputs(sb_cstr(&out), stdout);
-    }
-    arena_free_all(&ar);
     sb_free(&err);
     sb_free(&out);
-    return status;
+    return res == ATTNC_TOOLS_OK ? EXIT_OK : res == ATTNC_TOOLS_USER ? EXIT_USER : EXIT_INTERNAL;
 }
 
 static int run_ir(int argc, char **argv)
@@ -130,19 +98,17 @@ static int run_ir(int argc, char **argv)
         list_passes();
         return EXIT_OK;
     }
-    target_arch arch = TARGET_HOST;
+    attnc_tools_arch arch = ATTNC_TOOLS_HOST;
     if (a.arch && cli_arch("ir", a.arch, true, &arch))
         return EXIT_USER;
-    if (a.after && !pass_find(a.after))
+    if (a.after && !attnc_tools_pass_exists(a.after))
         return unknown_pass(a.after);
     if (!a.file)
         return cli_usage_error("ir", "no recipe file given");
-    arena ar;
-    arena_init(&ar, NULL);
-    const recipe *r = load_recipe(&ar, a.file, &status);
+    attnc_tools_recipe *r = load_recipe(a.file, &status);
     if (r)
         status = lower_and_print(r, &a, arch);
-    arena_free_all(&ar);
+    attnc_tools_recipe_free(r);
     return status;
 }
 

@@ -6,7 +6,7 @@
 
 #include "cli_opts.h"
 #include "commands.h"
-#include "gpu_compile.h"
+#include "cli_arch.h"
 
 typedef struct ptx_opts {
     const char *file, *arch, *out, *schedule;
@@ -29,22 +29,21 @@ static int parse_args(int argc, char **argv, ptx_opts *o)
     return rc;
 }
 
-static int write_ptx(const ptx_opts *o, gpu_compiled *g)
+static int write_ptx(const ptx_opts *o, attnc_tools_arch arch, const attnc_tools_ptx_out *g)
 {
     FILE *f = o->out ? fopen(o->out, "w") : stdout;
     if (!f) {
         perror(o->out);
         return EXIT_USER;
     }
-    const nvptx_kernel_info *in = &g->info;
     fprintf(f,
             "// attnc: kernel %s for %s; block %d threads; dynamic shared memory %d bytes;\n"
             "// grid (query tiles, heads, batch); query tile",
-            in->name, nvptx_arch_name(g->arch), in->threads, in->smem_bytes);
-    for (int d = 0; d < in->ndims; d++)
-        fprintf(f, "%s%d", d ? "x" : " ", in->q_tile[d]);
+            g->name, attnc_tools_arch_name(arch), g->threads, g->smem_bytes);
+    for (int d = 0; d < g->ndims; d++)
+        fprintf(f, "%s%d", d ? "x" : " ", g->q_tile[d]);
     fprintf(f, "\n");
-    fputs(sb_cstr(&g->ptx), f);
+    fputs(g->ptx.data ? g->ptx.data : "", f);
     int rc = ferror(f) ? EXIT_INTERNAL : EXIT_OK;
     if (o->out && fclose(f) != 0)
         rc = EXIT_INTERNAL;
@@ -53,17 +52,47 @@ static int write_ptx(const ptx_opts *o, gpu_compiled *g)
     return rc;
 }
 
+/* The recipe, with its diagnostics on stderr when it has errors. */
+static attnc_tools_recipe *read_recipe(const char *path, int *rc)
+{
+    attnc_tools_recipe *r;
+    strbuf msg;
+    sb_init(&msg);
+    attnc_tools_result res = attnc_tools_recipe_read(path, &r, &msg);
+    if (res == ATTNC_TOOLS_UNREADABLE)
+        fprintf(stderr, "attnc ptx: %s: %s\n", path, sb_cstr(&msg));
+    else if (res == ATTNC_TOOLS_USER)
+        fputs(sb_cstr(&msg), stderr);
+    *rc = res == ATTNC_TOOLS_OK ? EXIT_OK : res == ATTNC_TOOLS_INTERNAL ? EXIT_INTERNAL : EXIT_USER;
+    sb_free(&msg);
+    return r;
+}
+
 static int run_ptx(int argc, char **argv)
 {
     ptx_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
-    gpu_compiled g;
-    rc = gpu_compile_file(&g, "ptx", o.file, o.arch, o.schedule);
-    if (!rc)
-        rc = write_ptx(&o, &g);
-    gpu_compiled_free(&g);
+    attnc_tools_arch arch;
+    if (cli_arch("ptx", o.arch, false, &arch))
+        return EXIT_USER;
+    attnc_tools_recipe *r = read_recipe(o.file, &rc);
+    if (!r)
+        return rc;
+    attnc_tools_ptx_out g;
+    strbuf err;
+    sb_init(&err);
+    attnc_tools_result res = attnc_tools_ptx(r, arch, o.schedule, &g, &err);
+    if (res) {
+        fprintf(stderr, "attnc ptx: %s\n", sb_cstr(&err));
+        rc = res == ATTNC_TOOLS_USER ? EXIT_USER : EXIT_INTERNAL;
+    } else {
+        rc = write_ptx(&o, arch, &g);
+    }
+    sb_free(&err);
+    sb_free(&g.ptx);
+    attnc_tools_recipe_free(r);
     return rc;
 }
 

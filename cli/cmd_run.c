@@ -1,20 +1,18 @@
 /* cmd_run.c — `attnc run`: compile a recipe for the CPU (or CUDA) backend,
  * run it on random inputs and, with --check, compare O and LSE with the fp64
  * reference. Uses the public API for everything but the typed recipe the
- * reference reads (runtime/api_typed.h) and, for --backend cuda, the
- * runtime's device-memory helpers (runtime/cuda_module.h). */
+ * reference reads and, for --backend cuda, device memory (both from
+ * runtime/include/attnc_tools.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_opts.h"
-#include "cli_recipe.h"
 #include "commands.h"
 #include "progress.h"
 #include "run_params.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
-#include "runtime/cuda_module.h"
+#include "runtime/include/attnc_tools.h"
 #include "runtime/include/attnc.h"
 #include "run_grad.h"
 
@@ -157,33 +155,41 @@ static int parse_shape(const recipe *r, const char *text, ref_shape *sh)
     return EXIT_OK;
 }
 
-/* ---- device memory for --backend cuda (runtime/cuda_module.h) ---- */
+/* ---- device memory for --backend cuda ---- */
 
 static void *dev_alloc(void *user, size_t n)
 {
     uint64_t p = 0;
-    return cuda_mem_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
+    return attnc_tools_dev_alloc(&p, n, user) ? NULL : (void *)(uintptr_t)p;
 }
 
 static void dev_free(void *user, void *p)
 {
     (void)user;
-    cuda_mem_free((uint64_t)(uintptr_t)p);
+    attnc_tools_dev_free((uint64_t)(uintptr_t)p);
 }
 
 static bool dev_upload(void *user, void *dst, const void *src, size_t n)
 {
-    return cuda_memcpy_htod((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
+    return attnc_tools_dev_upload((uint64_t)(uintptr_t)dst, src, n, user) == ATTNC_OK;
 }
 
 static bool dev_download(void *user, void *dst, const void *src, size_t n)
 {
-    return cuda_memcpy_dtoh(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
+    return attnc_tools_dev_download(dst, (uint64_t)(uintptr_t)src, n, user) == ATTNC_OK;
 }
 
 static bool dev_sync(void *user)
 {
-    return cuda_synchronize(user) == ATTNC_OK;
+    return attnc_tools_dev_sync(user) == ATTNC_OK;
+}
+
+/* A grid dim's name in shapes: its extent's size name ("H" in grid(y: H)),
+ * or for a dim the recipe fixes its label. */
+static const char *grid_dim_name(const recipe *r, int d)
+{
+    const recipe_size *sz = &r->sizes[SZ_GRID0 + d];
+    return sz->fixed > 0 || !sz->name ? r->grid_names[d] : sz->name;
 }
 
 static void print_shape(const recipe *r, const ref_shape *sh, dtype dt)
@@ -195,7 +201,7 @@ static void print_shape(const recipe *r, const ref_shape *sh, dtype dt)
     if (r->cross)
         printf(" kv_tokens=%lld", (long long)sz[SZ_KV_TOKENS]);
     for (int d = 0; d < r->grid_ndim; d++)
-        printf(" %s=%lld", cli_grid_dim_name(r, d), (long long)sz[SZ_GRID0 + d]);
+        printf(" %s=%lld", grid_dim_name(r, d), (long long)sz[SZ_GRID0 + d]);
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
         printf(" %s=%lld", r->sizes[s].name, (long long)sz[s]);
     printf(" head_dim=%d dtype=%s layout=%s\n", r->head_dim, dtype_name(dt), sh->bshd ? "bshd" : "bhsd");
@@ -233,7 +239,7 @@ static int report(const ref_check_result *res, bool check)
 
 static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
 {
-    recipe r = *attnc_recipe_typed(rc);
+    recipe r = *attnc_tools_recipe_typed(rc);
     ref_shape sh;
     ref_default_shape(&r, &sh);
     sh.bshd = o->layout == 1;

@@ -10,20 +10,13 @@
 
 #include "cli_arch.h"
 #include "cli_opts.h"
-#include "cli_recipe.h"
 #include "commands.h"
-#include "codegen/nvptx_kernel.h"
-#include "frontend/frontend.h"
-#include "runtime/autotune_bench.h"
-#include "runtime/cuda_module.h"
-
-#pragma weak cuda_device_arch
 
 typedef struct tune_cli {
     const char *file, *shape, *arch;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
-    tuner_options opts;
-    int max, warmup;
+    int max, warmup, repeats;
+    double budget_s;
     bool no_save, list;
 } tune_cli;
 
@@ -33,11 +26,11 @@ typedef struct progress {
 } progress;
 
 /* [#########.........]  12/96  best 35.2 us  q=64 kv=64 ... */
-static void on_progress(void *user, int done, int total, const tuner_result *last)
+static void on_progress(void *user, int done, int total, bool ok, double us, const char *text)
 {
     progress *p = user;
-    if (last->status == TUNED_OK && (p->best < 0 || last->median_us < p->best))
-        p->best = last->median_us;
+    if (ok && (p->best < 0 || us < p->best))
+        p->best = us;
     if (!p->tty)
         return;
     enum { WIDTH = 30 };
@@ -46,7 +39,7 @@ static void on_progress(void *user, int done, int total, const tuner_result *las
     for (int i = 0; i < WIDTH; i++)
         bar[i] = i < filled ? '#' : '.';
     bar[WIDTH] = 0;
-    fprintf(stderr, "\r[%s] %4d/%-4d best %10.2f us  %-44.44s", bar, done, total, p->best, last->text);
+    fprintf(stderr, "\r[%s] %4d/%-4d best %10.2f us  %-44.44s", bar, done, total, p->best, text);
     if (done == total)
         fputc('\n', stderr);
     fflush(stderr);
@@ -56,8 +49,8 @@ static const cli_opt tune_table[] = {
     CLI_STR("--shape", tune_cli, shape),
     CLI_STR("--arch", tune_cli, arch),
     CLI_CHOICE("--backend", tune_cli, backend, "cpu|cuda"),
-    CLI_DOUBLE("--budget", tune_cli, opts.budget_s, 0, 1e9),
-    CLI_INT("--repeats", tune_cli, opts.repeats, 1, 1000000),
+    CLI_DOUBLE("--budget", tune_cli, budget_s, 0, 1e9),
+    CLI_INT("--repeats", tune_cli, repeats, 1, 1000000),
     CLI_INT("--warmup", tune_cli, warmup, 0, 1000000),
     CLI_INT("--max", tune_cli, max, 1, 1000000),
     CLI_FLAG("--no-save", tune_cli, no_save),
@@ -73,7 +66,6 @@ static bool parse_args(int argc, char **argv, tune_cli *o)
     if (cli_parse(&spec, argc, argv, o, &ops))
         return false;
     o->file = files[0];
-    o->opts.warmup = o->warmup > 0 ? o->warmup : -1; /* tuner_options: -1 is none, 0 the default */
     if (!o->shape) {
         cli_usage_error("tune", "--shape is needed (e.g. --shape batch=2,heads=16,tokens=4096)");
         return false;
@@ -82,130 +74,72 @@ static bool parse_args(int argc, char **argv, tune_cli *o)
 }
 
 /* The arch to tune for: host for the CPU; --arch, else the device's. */
-static int pick_arch(const tune_cli *o, target_arch *arch, const char **name)
+static int pick_arch(const tune_cli *o, attnc_tools_arch *arch, const char **name)
 {
     strbuf err;
     sb_init(&err);
     int rc = EXIT_OK;
+    *arch = ATTNC_TOOLS_HOST;
     if (o->backend == ATTNC_BACKEND_CPU)
-        *arch = TARGET_HOST;
+        *arch = ATTNC_TOOLS_HOST;
     else if (o->arch)
         rc = cli_arch("tune", o->arch, false, arch);
-    else if (!cuda_device_arch || cuda_device_arch(arch, &err) != ATTNC_OK) {
+    else if (attnc_tools_device_arch(arch, &err) != ATTNC_OK) {
         fprintf(stderr, "attnc tune: needs the CUDA backend and a GPU (%s); use --backend cpu to tune for the host\n",
                 err.len ? sb_cstr(&err) : "not in this build");
         rc = EXIT_INTERNAL;
     }
-    *name = *arch == TARGET_HOST ? "host" : nvptx_arch_name(*arch);
+    *name = *arch == ATTNC_TOOLS_HOST ? "host" : attnc_tools_arch_name(*arch);
     sb_free(&err);
     return rc;
 }
 
-static int report(const tune_cli *o, const cli_recipe *cr, const char *arch, const tune_shape *sh,
-                  const tuner_result *res, int n, int best)
+static int report(const attnc_tools_recipe *r, const char *arch, const attnc_tools_tune_out *t)
 {
-    strbuf t, msg;
-    sb_init(&t);
-    sb_init(&msg);
-    tuner_format_table(&t, res, n, best);
-    fputs(sb_cstr(&t), stdout);
-    char hash[33], bucket[64];
-    tune_recipe_hash(cr->text, cr->len, hash);
-    tune_bucket(bucket, sizeof bucket, sh->batch, sh->heads, sh->tokens, sh->kv_tokens, cr->r->head_dim);
-    int rc = best >= 0 ? EXIT_OK : EXIT_INTERNAL;
-    if (best < 0)
+    fputs(t->table.data ? t->table.data : "", stdout);
+    if (t->best < 0)
         fprintf(stderr, "attnc tune: no candidate could be timed\n");
     else
-        printf("best: %s  %.2f us  (%s, %s, bucket %s)\n", res[best].text, res[best].median_us, cr->r->name, arch, bucket);
-    tune_db *db = best >= 0 && !o->no_save ? tune_db_open(NULL, &msg) : NULL;
-    if (db && tuner_record(db, hash, arch, bucket, res, n, best, &msg))
-        printf("saved to %s\n", tune_db_path(db));
-    else if (best >= 0 && !o->no_save)
-        rc = EXIT_INTERNAL;
-    if (msg.len)
-        fprintf(stderr, "attnc tune: %s\n", sb_cstr(&msg));
-    tune_db_close(db);
-    sb_free(&t);
-    sb_free(&msg);
-    return rc;
+        printf("best: %s  %.2f us  (%s, %s, bucket %s)\n", t->best_text, t->best_us, attnc_tools_recipe_name(r), arch,
+               t->bucket);
+    if (t->saved_to.len)
+        printf("saved to %s\n", t->saved_to.data);
+    if (t->msg.len)
+        fprintf(stderr, "attnc tune: %s\n", t->msg.data);
+    return t->best >= 0 && !t->save_failed ? EXIT_OK : EXIT_INTERNAL;
 }
 
-static void list_candidates(const schedule *c, int n, bool linear)
+static int list_candidates(const tune_cli *o, const attnc_tools_recipe *r, attnc_tools_arch arch,
+                           const attnc_tools_shape *sh)
 {
     strbuf t;
     sb_init(&t);
-    for (int i = 0; i < n; i++) {
-        sb_clear(&t);
-        schedule_print_for(&t, &c[i], linear);
-        printf("%s\n", sb_cstr(&t));
-    }
+    int n = attnc_tools_tune_list(r, arch, sh, o->max, &t);
+    fputs(sb_cstr(&t), stdout);
     sb_free(&t);
+    return n < 0 || t.failed ? EXIT_INTERNAL : EXIT_OK;
 }
 
-/* Best first by the cost model of tune_rank (docs/runtime.md), the default
- * schedule (what an untuned launch runs) always first. */
-static int rank(const recipe *r, target_arch arch, const tune_shape *sh, schedule *c, int n)
+static int tune(const tune_cli *o, const attnc_tools_recipe *r, attnc_tools_arch arch, const char *arch_name,
+                const attnc_tools_shape *sh)
 {
-    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-    bool linear = r->family == FAMILY_LINEAR;
-    schedule def = schedule_default(nd, arch, linear);
-    if (arch != TARGET_HOST)
-        def = nvptx_default_schedule(r, arch);
-    else if (linear && r->linear.block > 0)
-        def.linear_block = r->linear.block;
-    else if (!r->sched.is_auto && r->sched.ndims == nd)
-        def = r->sched;
-    tune_rank_ctx rc = {arch, r->head_dim, dtype_size(r->qkv_dtype), sh->tokens};
-    return tune_rank(c, n, &def, &rc);
-}
-
-static int tune(const tune_cli *o, const cli_recipe *cr, target_arch arch, const char *arch_name,
-                const tune_shape *sh)
-{
-    const recipe *r = cr->r;
-    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1, n = schedule_enumerate(nd, arch, r->head_dim, dtype_size(r->qkv_dtype),
-                                                                         r->family == FAMILY_LINEAR, NULL, 0);
-    schedule *c = calloc((size_t)n + 1, sizeof *c);
-    tuner_result *res = calloc((size_t)n + 1, sizeof *res);
-    attnc_context *ctx = NULL;
-    attnc_recipe *rc = NULL;
-    tune_bench *bench = NULL;
+    if (o->list)
+        return list_candidates(o, r, arch, sh);
+    progress p = {isatty(2) != 0, -1};
+    attnc_tools_tune_in in = {o->file, (attnc_backend)o->backend, arch, arch_name, *sh,
+                              o->warmup > 0 ? o->warmup : -1, /* -1 is none, 0 the default */
+                              o->repeats, o->max, o->budget_s, !o->no_save, on_progress, &p};
+    attnc_tools_tune_out t;
     strbuf err;
     sb_init(&err);
-    int code = EXIT_INTERNAL;
-    if (!c || !res || attnc_context_create(&ctx, NULL) != ATTNC_OK)
-        goto done;
-    schedule_enumerate(nd, arch, r->head_dim, dtype_size(r->qkv_dtype), r->family == FAMILY_LINEAR, c, n);
-    n = rank(r, arch, sh, c, n);
-    if (o->max > 0 && n > o->max)
-        n = o->max;
-    if (o->list) {
-        list_candidates(c, n, r->family == FAMILY_LINEAR);
-        code = EXIT_OK;
-        goto done;
-    }
-    attnc_status st = attnc_recipe_from_file(&rc, ctx, o->file);
-    if (!st)
-        st = tune_bench_create(&bench, ctx, rc, (attnc_backend)o->backend, arch == TARGET_HOST ? NULL : arch_name, sh, &err);
-    if (st) {
-        fprintf(stderr, "attnc tune: %s: %s\n", attnc_status_string(st), err.len ? sb_cstr(&err) : attnc_context_errmsg(ctx));
-        code = st == ATTNC_ERR_UNSUPPORTED || st == ATTNC_ERR_RECIPE ? EXIT_USER : EXIT_INTERNAL;
-        goto done;
-    }
-    tuner_options opts = o->opts;
-    opts.linear = r->family == FAMILY_LINEAR;
-    progress p = {isatty(2) != 0, -1};
-    tuner_hooks h = tune_bench_hooks(bench);
-    h.progress = on_progress;
-    h.progress_user = &p;
-    code = report(o, cr, arch_name, sh, res, n, tuner_run(c, n, &opts, &h, res));
-done:
-    tune_bench_destroy(bench);
-    attnc_recipe_destroy(rc);
-    attnc_context_destroy(ctx);
+    attnc_tools_result res = attnc_tools_tune_run(r, &in, &t, &err);
+    int code = res == ATTNC_TOOLS_USER ? EXIT_USER : EXIT_INTERNAL;
+    if (err.len)
+        fprintf(stderr, "attnc tune: %s\n", sb_cstr(&err));
+    else
+        code = report(r, arch_name, &t);
+    attnc_tools_tune_out_free(&t);
     sb_free(&err);
-    free(c);
-    free(res);
     return code;
 }
 
@@ -214,27 +148,31 @@ static int run_tune(int argc, char **argv)
     tune_cli o;
     if (!parse_args(argc, argv, &o))
         return EXIT_USER;
-    arena a;
-    arena_init(&a, NULL);
-    cli_recipe cr;
-    int rc = cli_recipe_load(&a, "tune", o.file, &cr);
-    target_arch arch = TARGET_HOST;
-    const char *arch_name = "host";
-    tune_shape sh;
+    attnc_tools_recipe *r;
     strbuf err;
     sb_init(&err);
-    if (rc == EXIT_OK)
-        rc = cli_tune_shape(&cr, "tune", o.shape, &sh);
+    attnc_tools_result res = attnc_tools_recipe_read(o.file, &r, &err);
+    int rc = res == ATTNC_TOOLS_OK ? EXIT_OK : res == ATTNC_TOOLS_INTERNAL ? EXIT_INTERNAL : EXIT_USER;
+    if (res == ATTNC_TOOLS_UNREADABLE)
+        fprintf(stderr, "attnc tune: cannot read '%s': %s\n", o.file, sb_cstr(&err));
+    else if (res == ATTNC_TOOLS_USER)
+        fputs(sb_cstr(&err), stderr);
+    sb_clear(&err);
+    attnc_tools_arch arch = ATTNC_TOOLS_HOST;
+    const char *arch_name = "host";
+    attnc_tools_shape sh;
+    if (rc == EXIT_OK && !attnc_tools_tune_shape(r, o.shape, &sh, &err))
+        rc = cli_usage_error("tune", "%s", sb_cstr(&err));
     if (rc == EXIT_OK)
         rc = pick_arch(&o, &arch, &arch_name);
-    if (rc == EXIT_OK && !frontend_target_ok(cr.r, arch, &err)) {
+    if (rc == EXIT_OK && !attnc_tools_target_ok(r, arch, &err)) {
         fprintf(stderr, "attnc tune: %s\n", sb_cstr(&err));
         rc = EXIT_USER;
     }
     if (rc == EXIT_OK)
-        rc = tune(&o, &cr, arch, arch_name, &sh);
+        rc = tune(&o, r, arch, arch_name, &sh);
     sb_free(&err);
-    arena_free_all(&a);
+    attnc_tools_recipe_free(r);
     return rc;
 }
 

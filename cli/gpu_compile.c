@@ -20,8 +20,12 @@ static double now_ms(void)
 
 static int pick_arch(gpu_compiled *g, const char *cmd, const char *arch)
 {
-    if (arch)
-        return cli_arch(cmd, arch, false, &g->arch);
+    if (arch) {
+        attnc_tools_arch ta = ATTNC_TOOLS_SM80;
+        int rc = cli_arch(cmd, arch, false, &ta);
+        g->arch = (target_arch)ta;
+        return rc;
+    }
     strbuf err;
     sb_init(&err);
     attnc_status st = cuda_device_arch(&g->arch, &err);

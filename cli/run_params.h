@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "frontend/recipe.h"
+#include "reference/ref_check.h" /* the typed recipe the reference reads */
 #include "runtime/include/attnc.h"
 #include "support/strbuf.h"
 

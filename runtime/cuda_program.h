@@ -2,8 +2,9 @@
  * cuda_program.h — a program of GPU kernels: one PTX module with several
  * entry points, JIT-linked once, whose kernels a caller launches in order
  * on one stream, plus a device workspace the program owns (grown on
- * demand, freed with it). The backward pass runs on it (cuda_backward.c);
- * decode and split-KV reductions are meant to as well.
+ * demand, freed with it). It is the one GPU runner of programs of kernels:
+ * the backward pass runs on it (cuda_backward.c), and so does the LSE merge
+ * of programs over partial attentions (program_run.c); decode is meant to.
  *
  * Launches of one program are ordered: cuda_program_begin takes the
  * program's lock (held until cuda_program_end) and, when the stream differs
@@ -39,7 +40,9 @@ void cuda_program_destroy(cuda_program *p);
  * device address; not zeroed). Always pair with cuda_program_end. */
 attnc_status cuda_program_begin(cuda_program *p, void *stream, size_t bytes, uint64_t *ws, strbuf *err);
 /* Launches kernel i on grid (gx, gy, gz) with args (the kernel's parameters
- * in order). A grid with a zero extent launches nothing. */
+ * in order). A grid with a zero extent launches nothing. Between begin and
+ * end when the kernels use the workspace; a program that never asks for one
+ * (the merge) may launch without them, each launch ordered by its stream. */
 attnc_status cuda_program_launch(cuda_program *p, int i, const int64_t grid[3], void **args, void *stream, strbuf *err);
 /* Ends the run begun on stream (records its completion, unlocks). */
 attnc_status cuda_program_end(cuda_program *p, void *stream, strbuf *err);

@@ -57,7 +57,7 @@ typedef struct pmerge {
     bool gpu;
     dtype dt;
     merge_host host;
-    void *module, *fn; /* CUmodule, CUfunction */
+    struct cuda_program *prog; /* the GPU kernel (cuda_program.h) */
 } pmerge;
 attnc_status pmerge_init(pmerge *m, bool gpu, dtype dt, strbuf *err);
 /* po/plse: nparts contiguous partials of [batch, heads, tokens, dv] / [batch, heads, tokens]. */

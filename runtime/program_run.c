@@ -1,12 +1,14 @@
 /* program_run.c — what programs of kernels share (program.h): backend
  * memory, one partial launch of a global-coordinates kernel, and the LSE
- * merge on the CPU (JIT) or the GPU (PTX loaded with the driver). The GPU
- * part is deliberately small: module load, one launch, 2-D copies. */
+ * merge on the CPU (JIT) or the GPU (a one-kernel cuda_program, the runner
+ * the CUDA backward uses too). The driver is used directly only for 2-D
+ * copies. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cuda_driver.h"
 #include "cuda_module.h"
+#include "cuda_program.h"
 #include "program.h"
 
 size_t prog_esize(attnc_dtype dt)
@@ -154,12 +156,13 @@ attnc_status prog_validate_part(attnc_kernel *k, const attnc_args *base, const a
 
 /* ---- the merge ---- */
 
+/* The merge kernel as a one-kernel cuda_program (no workspace, so its
+ * launches need no begin/end). */
 static attnc_status gpu_load(pmerge *m, strbuf *err)
 {
     target_arch arch;
-    const cuda_api *a;
     attnc_status st = cuda_device_arch(&arch, err);
-    if (st || (st = cuda_api_get(&a, err)))
+    if (st)
         return st;
     strbuf ptx;
     sb_init(&ptx);
@@ -167,14 +170,9 @@ static attnc_status gpu_load(pmerge *m, strbuf *err)
         sb_free(&ptx);
         return ATTNC_ERR_INTERNAL;
     }
-    CUmodule mod = NULL;
-    CUfunction fn = NULL;
-    st = cuda_check(a, a->cuModuleLoadData(&mod, sb_cstr(&ptx)), "cuModuleLoadData (merge kernel)", err);
+    const cuda_program_kernel kernel = {MERGE_SYMBOL, MERGE_BLOCK, 0};
+    st = cuda_program_load(&m->prog, sb_cstr(&ptx), ptx.len, &kernel, 1, err);
     sb_free(&ptx);
-    if (!st)
-        st = cuda_check(a, a->cuModuleGetFunction(&fn, mod, MERGE_SYMBOL), "cuModuleGetFunction", err);
-    m->module = mod;
-    m->fn = fn;
     return st;
 }
 
@@ -190,9 +188,7 @@ attnc_status pmerge_init(pmerge *m, bool gpu, dtype dt, strbuf *err)
 
 void pmerge_free(pmerge *m)
 {
-    const cuda_api *a;
-    if (m->gpu && m->module && cuda_api_get(&a, NULL) == ATTNC_OK)
-        a->cuModuleUnload((CUmodule)m->module);
+    cuda_program_destroy(m->prog);
     merge_host_release(&m->host);
     memset(m, 0, sizeof *m);
 }
@@ -212,18 +208,13 @@ attnc_status pmerge_run(pmerge *m, const void *po, const float *plse, int64_t np
                    0, n);
         return ATTNC_OK;
     }
-    const cuda_api *api;
-    attnc_status st = cuda_api_get(&api, err);
-    if (st)
-        return st;
-    CUdeviceptr p[4] = {(CUdeviceptr)(uintptr_t)po, (CUdeviceptr)(uintptr_t)plse, (CUdeviceptr)(uintptr_t)o->data,
-                        (CUdeviceptr)(uintptr_t)lp};
+    uint64_t p[4] = {(uint64_t)(uintptr_t)po, (uint64_t)(uintptr_t)plse, (uint64_t)(uintptr_t)o->data,
+                     (uint64_t)(uintptr_t)lp};
     void *params[18];
     for (int i = 0; i < 4; i++)
         params[i] = &p[i];
     for (int i = 0; i < 14; i++)
         params[4 + i] = &a[i];
-    unsigned blocks = (unsigned)((n + MERGE_BLOCK - 1) / MERGE_BLOCK);
-    return cuda_check(api, api->cuLaunchKernel((CUfunction)m->fn, blocks, 1, 1, MERGE_BLOCK, 1, 1, 0, (CUstream)stream,
-                                               params, NULL), "cuLaunchKernel (merge)", err);
+    const int64_t grid[3] = {(n + MERGE_BLOCK - 1) / MERGE_BLOCK, 1, 1};
+    return cuda_program_launch(m->prog, 0, grid, params, stream, err);
 }
