@@ -110,7 +110,7 @@ static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op
     if (op->range_mode != RANGE_BOUNDS && op->range_mode != RANGE_INVERSE)
         return;
     for (int d = 0; d < op->range_ndims; d++) {
-        char key[16];
+        char key[16]; /* "lo" + an int: at most 13 bytes */
         snprintf(key, sizeof key, "lo%d", d);
         print_expr_attr(out, k, key, op->range_lo[d]);
         snprintf(key, sizeof key, "hi%d", d);
@@ -118,7 +118,7 @@ static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op
     }
     for (int p = 0; p < op->range_nparts; p++)
         for (int d = 0; d < op->range_ndims; d++) {
-            char key[24];
+            char key[32]; /* room for any two ints: gcc's -Wformat-truncation at -O0 */
             snprintf(key, sizeof key, "part%d.lo%d", p, d);
             print_expr_attr(out, k, key, op->part_lo[p][d]);
             snprintf(key, sizeof key, "part%d.hi%d", p, d);
