@@ -157,6 +157,11 @@ attnc_status kernel_options_read(attnc_context *ctx, const attnc_build_options *
  * without launching anything (attnc.h). */
 bool launch_is_empty(const launch_problem *p);
 
+/* The value of a 0-dim (scalar) param, read from host memory as its dtype
+ * says (f32, bf16, f16, i32, i64, u8); 0 when t->data is NULL. Backends that
+ * pass scalars by value (CUDA) use it. */
+double launch_scalar_value(const attnc_tensor *t);
+
 /* The kernel a validated launch of k runs on: k itself, or for a `tile
  * auto` kernel the variant built for the tuned schedule of p's shape bucket
  * (built on the first launch of that bucket). Never fails: any problem

@@ -257,6 +257,22 @@ bool launch_is_empty(const launch_problem *p)
     return p->sizes[SZ_BATCH] == 0 || p->sizes[SZ_HEADS] == 0 || p->sizes[SZ_TOKENS] == 0;
 }
 
+double launch_scalar_value(const attnc_tensor *t)
+{
+    if (!t->data)
+        return 0;
+    float f;
+    switch (t->dtype) {
+    case ATTNC_F32: return *(const float *)t->data;
+    case ATTNC_BF16: attnc_bf16_to_f32(t->data, &f, 1); return f;
+    case ATTNC_F16: attnc_f16_to_f32(t->data, &f, 1); return f;
+    case ATTNC_I32: return *(const int32_t *)t->data;
+    case ATTNC_I64: return (double)*(const int64_t *)t->data;
+    case ATTNC_U8: return *(const uint8_t *)t->data;
+    }
+    return 0;
+}
+
 /* Outside an empty launch every extra size is >= 1: a param with a zero
  * extent would be read out of range. */
 static attnc_status check_nonempty_sizes(vctx *v)

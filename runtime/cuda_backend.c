@@ -48,7 +48,7 @@ static attnc_status fill_params(attnc_kernel *k, const launch_problem *p, cuda_l
     for (int i = 0; i < k->r->nparams && i < NVPTX_MAX_PARAMS; i++) {
         const attnc_tensor *t = &p->params[i];
         if (k->r->params[i].ndim == 0) {
-            a->param_scalar[i] = t->data ? *(const float *)t->data : 0.0;
+            a->param_scalar[i] = launch_scalar_value(t); /* host memory, by its dtype */
             continue;
         }
         if (has_zero_extent(t)) { /* never read */

@@ -181,9 +181,9 @@ static attnc_status fill_params(attnc_kernel *k, const cuda_bwd *b, const bwd_pr
     for (int i = 0; i < b->info.nparams; i++) {
         const attnc_tensor *t = &bp->p.params[i];
         if (b->info.param_scalar[i] && b->info.param_float[i])
-            m->prm[i].f = t->data ? *(const float *)t->data : 0.0f;
-        else if (b->info.param_scalar[i])
-            m->prm[i].i = t->data ? (int64_t)*(const float *)t->data : 0;
+            m->prm[i].f = (float)launch_scalar_value(t);
+        else if (b->info.param_scalar[i]) /* an int scalar: exact through double up to 2^53 */
+            m->prm[i].i = (int64_t)launch_scalar_value(t);
         else if (!contiguous(t))
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "CUDA backward: param '%s' must be a contiguous device tensor", k->r->params[i].name);
