@@ -92,7 +92,7 @@ static attnc_status cuda_launch_problem(attnc_kernel *k, const launch_problem *p
 
 static const kernel_backend_ops cuda_ops = {"cuda", cuda_destroy, cuda_launch_problem};
 
-static attnc_status pick_arch(const attnc_build_options *o, target_arch *arch, strbuf *err)
+attnc_status cuda_build_arch(const attnc_build_options *o, target_arch *arch, strbuf *err)
 {
     if (!o->arch)
         return cuda_device_arch(arch, err);
@@ -239,7 +239,7 @@ attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
     strbuf err;
     sb_init(&err);
     target_arch arch;
-    attnc_status st = pick_arch(o, &arch, &err);
+    attnc_status st = cuda_build_arch(o, &arch, &err);
     tir_kernel *tk = NULL;
     if (!st) {
         k->arch = arch;

@@ -34,18 +34,6 @@ static void bwd_destroy(attnc_kernel *k)
 
 static const kernel_backend_ops bwd_ops = {"cuda", bwd_destroy, NULL};
 
-static attnc_status pick_arch(const attnc_build_options *o, target_arch *arch, strbuf *err)
-{
-    if (!o->arch)
-        return cuda_device_arch(arch, err);
-    if (nvptx_arch_parse(o->arch, arch))
-        return ATTNC_OK;
-    sb_printf(err, "unknown CUDA arch '%s' (accepted: ", o->arch);
-    nvptx_arch_list(err);
-    sb_putc(err, ')');
-    return ATTNC_ERR_INVALID_ARGUMENT;
-}
-
 static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
 {
     bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
@@ -88,7 +76,7 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
         return ATTNC_ERR_UNSUPPORTED;
     }
     target_arch arch;
-    attnc_status st = pick_arch(o, &arch, err);
+    attnc_status st = cuda_build_arch(o, &arch, err);
     if (st)
         return st;
     k->arch = arch;

@@ -35,6 +35,9 @@ typedef struct cuda_launch {
 /* "sm_80" / "sm_90a" for the current device (device 0 unless
  * $ATTNC_DEVICE says otherwise). */
 attnc_status cuda_device_arch(target_arch *out, strbuf *err);
+/* The arch a build targets: options->arch by name, else the device's
+ * (the forward and backward CUDA builds). */
+attnc_status cuda_build_arch(const attnc_build_options *o, target_arch *arch, strbuf *err);
 
 /* Emits PTX for k (arch NULL: the device's) and loads it. */
 attnc_status cuda_module_build(cuda_module **out, const tir_kernel *k, const recipe *r, const char *arch,
