@@ -3,6 +3,12 @@
 
 enum { ABI_TENSORS = 5, ABI_STRIDES = 19 }; /* 4 strides for q, k, v, o; 3 for lse */
 
+LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp)
+{
+    bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
+    return rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+}
+
 static void declare(nv_ctx *nv, const recipe *r, const char *name, int ntmaps, nvptx_abi_args *out)
 {
     LLVMTypeRef tys[ABI_TENSORS + ABI_STRIDES + SZ_MAX + NVPTX_MAX_PARAMS + 3];
@@ -14,9 +20,7 @@ static void declare(nv_ctx *nv, const recipe *r, const char *name, int ntmaps, n
     for (int i = 0; i < SZ_MAX; i++)
         tys[n++] = nv->i32;
     for (int i = 0; r && i < r->nparams; i++) {
-        const recipe_param *rp = &r->params[i];
-        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
-        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+        tys[n++] = nvptx_abi_param_type(nv, &r->params[i]);
     }
     int first_tmap = n;
     for (int i = 0; i < ntmaps; i++)

@@ -26,6 +26,9 @@ typedef struct nvptx_abi_args {
 /* Adds the kernel function `name` with the ABI's parameters for recipe r
  * (NULL: no params) and returns its arguments. */
 void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out);
+/* One param's kernel argument: a global pointer for a tensor, f32 for a
+ * float scalar, i64 for an int scalar (the forward and backward ABIs). */
+LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp);
 
 /* The same followed by three CUtensorMaps (q, k, v) passed by value: 128
  * bytes each, 64-byte aligned, kept in the parameter space (grid_constant)

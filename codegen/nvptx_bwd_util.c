@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nvptx_abi.h"
 #include "nvptx_bwd_impl.h"
 
 enum { NSTRIDE = 35 }; /* 4 per tensor q..dv, 3 for lse */
@@ -45,9 +46,7 @@ void gb_declare(gbw *g, const char *name)
     for (int i = 0; i < SZ_MAX; i++)
         tys[n++] = nv->i32;
     for (int i = 0; r && i < r->nparams; i++) {
-        const recipe_param *rp = &r->params[i];
-        bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
-        tys[n++] = rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+        tys[n++] = nvptx_abi_param_type(nv, &r->params[i]);
     }
     LLVMValueRef fn = LLVMAddFunction(nv->m, name, LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, 0));
     unsigned k = 0;
