@@ -289,7 +289,9 @@ ATTNC_API const char *attnc_kernel_schedule(const attnc_kernel *k);
 ATTNC_API const char *attnc_kernel_last_schedule(const attnc_kernel *k);
 
 /* A tensor view. data is a host pointer for the CPU backend and a device
- * pointer (CUdeviceptr cast to void *) for CUDA. Strides are in elements.
+ * pointer (CUdeviceptr cast to void *) for CUDA, except for a 0-dim (scalar)
+ * param: its data is a host pointer on every backend, read by its dtype when
+ * the launch is made and passed to the kernel by value. Strides are in elements.
  * ndim is 4 for q/k/v/o ([batch, heads, tokens, dim]), 3 for lse. */
 typedef struct attnc_tensor {
     attnc_dtype dtype;

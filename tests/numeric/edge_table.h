@@ -35,6 +35,8 @@ static const edge edges[] = {
      GRID2(1, 2, 9, 11), 0},
     {"wrap_i64_param", F32_QKV "param pos : i64 [tokens]\nmask pos[k.t] - pos[q.t] + 9223372036854775807 > 0\n",
      SEQ(1, 2, 130), 0},
+    /* an i32 scalar param read by the mask: by its dtype on every backend */
+    {"int_scalar_window", F32_QKV "param w : i32\nmask causal && q.t - k.t < w + 5\n", SEQ(1, 2, 150), 0},
     {"big_divisor", F32_QKV "mask k.t / 1099511627776 >= q.t - 5\n", SEQ(1, 2, 140), 0},
     /* item 16: +inf, NaN and -inf logits */
     {"inf_logit_some_rows", F32_QKV "mask causal\nscore s * scale + 1.0 / float(q.t - k.t - 7)\n", SEQ(1, 2, 200),

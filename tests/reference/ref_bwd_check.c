@@ -170,7 +170,8 @@ static bool to_device(ref_bwd_data *D)
     for (int i = 0; i < B_N; i++)
         ok = ok && up(m, &D->t[i]);
     for (int i = 0; i < D->r->nparams; i++)
-        ok = ok && up(m, &D->params[i]) && up(m, &D->dparams[i]);
+        /* a 0-dim param is a host value on every backend; its gradient is device memory */
+        ok = ok && (D->params[i].t.ndim == 0 || up(m, &D->params[i])) && up(m, &D->dparams[i]);
     return ok;
 }
 

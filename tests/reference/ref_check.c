@@ -222,7 +222,7 @@ static bool alloc_buf(run *R, buf *b, dtype dt)
     b->host = calloc(1, b->bytes ? b->bytes : 1);
     if (!b->host)
         return false;
-    if (R->o->mem) {
+    if (R->o->mem && b->t.ndim > 0) { /* 0-dim params are host values on every backend */
         b->dev = R->o->mem->alloc(R->o->mem->user, b->bytes ? b->bytes : 1);
         if (!b->dev)
             return false;
@@ -326,7 +326,7 @@ static bool upload_all(run *R)
     for (int i = 0; i < T_FIXED; i++)
         ok = ok && m->upload(m->user, R->t[i].dev, R->t[i].host, R->t[i].bytes);
     for (int i = 0; i < R->r->nparams; i++)
-        ok = ok && m->upload(m->user, R->params[i].dev, R->params[i].host, R->params[i].bytes);
+        ok = ok && (!R->params[i].dev || m->upload(m->user, R->params[i].dev, R->params[i].host, R->params[i].bytes));
     return ok;
 }
 
