@@ -9,7 +9,7 @@ with 16 heads and head_dim 64 with 32 heads). Linear attention is left out
 
 Writes one JSON line per case to $OUT/anchors.jsonl and prints a table.
 Effective TFLOP/s counts only the (q, k) pairs a mask keeps: 4 * D * pairs * B * H.
-Run: OUT=dir python3 bench/anchors.py [--quick]
+Run: OUT=dir python3 bench/anchors.py [--quick | --sparse]
 """
 import json, math, os, sys, time
 import torch
@@ -149,6 +149,40 @@ def flex_cases(quick):
     run("na3d_16x32x32_k7x13x13_tiled", na3d, 1, H, n3, D, n3 * Kw[0] * Kw[1] * Kw[2], grid=list(G), window=list(Kw), tile=list(T))
 
 
+def sparse_cases():
+    """Issue 17's anchors: FlexAttention on sinks + window and on packed
+    documents; cuDNN dense on the FLUX and HunyuanVideo token counts (the
+    speedups NATTEN publishes are over that)."""
+    from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+    flex = torch.compile(flex_attention, dynamic=False)
+    D, H = 128, 16
+
+    def flex_run(case, mask_mod, N, pairs, **meta):
+        q, k, v = rand(1, H, N, D)
+        t0 = time.time()
+        bm = create_block_mask(mask_mod, None, None, N, N, device=dev)
+        flex(q, k, v, block_mask=bm)
+        torch.cuda.synchronize()
+        comp = time.time() - t0
+        ms = bench(lambda: flex(q, k, v, block_mask=bm))
+        emit(case=case, impl="flex_attention", B=1, H=H, N=N, D=D, ms=ms, tflops=4 * D * pairs * H / ms / 1e9,
+             density=pairs / (N * N), compile_s=comp, **meta)
+        del q, k, v, bm
+
+    N, W = 32768, 2047  # causal && (sinks(4) || sliding_window(2047, 0))
+    pairs = sum(min(i + 1, W + 1) + (min(4, i + 1 - (W + 1)) if i + 1 > W + 1 else 0) for i in range(N))
+    flex_run("sinks4_swa_causal_w2047", lambda b, h, q, k: (q >= k) & ((k < 4) | (q - k <= W)), N, pairs, window=W)
+    N, ndoc = 65536, 8  # 8 equal causal documents, as attnc bench fills the ids
+    L = N // ndoc
+    flex_run("doc8_causal", lambda b, h, q, k: (q >= k) & (q // L == k // L), N, ndoc * L * (L + 1) // 2, docs=ndoc)
+    for case, n in (("flux_dense", 256 * 256), ("hunyuan_dense", 30 * 48 * 80)):
+        q, k, v = rand(1, 24, n, D)
+        with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+            ms = bench(lambda: F.scaled_dot_product_attention(q, k, v))
+        emit(case=case, impl="sdpa_cudnn", B=1, H=24, N=n, D=D, ms=ms, tflops=4 * D * n * n * 24 / ms / 1e9)
+        del q, k, v
+
+
 def linear_cases():
     """Causal linear attention with per-head decay, Lightning-Attention-2 style split, in eager PyTorch."""
     B, H, N, D, C = 1, 16, 16384, 128, 64
@@ -178,7 +212,10 @@ def linear_cases():
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
     print("torch", torch.__version__, torch.cuda.get_device_name(0), flush=True)
-    for step in (ceilings, sdpa_cases, lambda: flex_cases(quick)):
+    steps = (ceilings, sdpa_cases, lambda: flex_cases(quick), *(() if quick else (sparse_cases,)))
+    if "--sparse" in sys.argv:  # only issue 17's anchors
+        steps = (sparse_cases,)
+    for step in steps:
         try:
             step()
         except Exception as e:

@@ -227,7 +227,7 @@ static int make_params(bench_run *b, strbuf *err)
             if (rp->dtype == DT_U8)
                 h[j] = (unsigned char)(x % 4 != 0);
             else if (rp->dtype == DT_I32)
-                ((int32_t *)h)[j] = (int32_t)(j * 4 / (n ? n : 1)); /* a few long documents */
+                ((int32_t *)h)[j] = (int32_t)(j * 8 / (n ? n : 1)); /* 8 equal documents (bench/recipes/doc_causal.attn) */
             else if (rp->dtype == DT_F32)
                 ((float *)h)[j] = (float)((double)(x % 2000) / 1000.0 - 1.0);
         }
