@@ -17,8 +17,8 @@
 #include "commands.h"
 #include "gpu_compile.h"
 #include "json_out.h"
-#include "runtime/cuda_module.h"
-#include "runtime/tune_db.h"
+#include "runtime/cuda/cuda_module.h"
+#include "runtime/tune/tune_db.h"
 #include "support/checked.h"
 
 typedef struct bench_opts {

@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
-#include "runtime/cuda_module.h"
+#include "runtime/cuda/cuda_module.h"
 
 static double now_ms(void)
 {

@@ -60,7 +60,7 @@ typedef enum {
     HROLE_DPARAM_STRIDE, /* int64; which = param, dim */
     HROLE_WS,            /* pointer: workspace buffer `which` (a tir_tensor; TENSOR_SLOTS: of param `dim`) */
     HROLE_NSLOTS,        /* int64: slots of the param gradients (programs=slots) */
-    HROLE_SPANS,         /* pointer: int64 [batch][q tiles][2] document spans (runtime/doc_spans.h) */
+    HROLE_SPANS,         /* pointer: int64 [batch][q tiles][2] document spans (runtime/host/doc_spans.h) */
 } host_arg_role;
 
 typedef struct host_arg {

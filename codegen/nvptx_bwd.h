@@ -1,7 +1,7 @@
 /*
  * nvptx_bwd.h — the softmax family's backward on the GPU: one PTX module
  * holding the kernels of the backward program (passes/lower_backward.h),
- * run in order by the runtime (runtime/cuda_program.h):
+ * run in order by the runtime (runtime/cuda/cuda_program.h):
  *
  *   attnc_bwd_pre     grid (ceil(tokens/8), heads, batch), 256 threads:
  *                     delta = rowsum(dO ∘ O) (fp32 workspace), one warp a

@@ -85,7 +85,7 @@ typedef struct recipe {
     int head_dim_v;
     bool gqa;        /* k/v declare kv_heads */
     bool cross;      /* k/v declare kv_tokens (no token grid then) */
-    /* Rewritten to global coordinates (runtime/program_global.c): coordinates
+    /* Rewritten to global coordinates (runtime/program/program_global.c): coordinates
      * read `+ q_offset`/`+ k_offset`, whole-problem sizes are launch sizes. */
     bool global_coords;
     /* ... and then the size ids of q_offset, k_offset and of the whole

@@ -188,7 +188,7 @@ enum { TIR_MAX_PARTS = 4 };
  * pair only when ids[.., q.t] == ids[.., k.t]. The range of a query tile is
  * then also cut to its document span: the key tiles from the one holding
  * the first key whose id is one of the tile's query ids to the one holding
- * the last such key, computed at launch from the ids (runtime/doc_spans.h).
+ * the last such key, computed at launch from the ids (runtime/host/doc_spans.h).
  * Consumers that ignore it visit the range without the cut. */
 
 /*

@@ -361,7 +361,7 @@ ATTNC_API void attnc_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 ATTNC_API void attnc_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 ATTNC_API void attnc_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 
-/* ---- Programs of kernels (runtime/program_split.c; docs/runtime.md) ----
+/* ---- Programs of kernels (runtime/program/program_split.c; docs/runtime.md) ----
  *
  * A program computes one forward attention with several kernels and a
  * workspace it owns. attnc_program_build_kv_split: `kv_splits` (1..64)
@@ -481,7 +481,7 @@ ATTNC_API const attnc_kernel *attnc_cp_kernel(const attnc_cp_plan *p);
 /* Block pairs the last launch computed and skipped (over all ranks when simulated). */
 ATTNC_API void attnc_cp_last_stats(const attnc_cp_plan *p, int64_t *computed, int64_t *skipped);
 
-/* ---- Introspection: a kernel's argument list (runtime/api_introspect.c) ----
+/* ---- Introspection: a kernel's argument list (runtime/api/api_introspect.c) ----
  *
  * What a binding (the Python package, a framework glue layer) needs to call a
  * kernel without knowing its recipe: every tensor it reads or writes and

@@ -23,7 +23,7 @@
 #include "recipe_gen.h"
 #include "reference/ref_capture.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 #include "runtime/include/attnc.h"
 
 static bool env_on(const char *name)

@@ -37,7 +37,7 @@
 #include "c_lin.h"
 #include "c_nbh2d.h"
 #include "c_rpb.h"
-#include "runtime/api_internal.h"
+#include "runtime/api/api_internal.h"
 
 typedef struct fake_launch { /* tests/gpu/fake_cuda.c's record */
     unsigned grid[3], block[3], smem;

@@ -22,8 +22,8 @@
 #include <cmocka.h>
 
 #include "gpu_case.h"
-#include "runtime/cache.h"
-#include "runtime/tune_db.h"
+#include "runtime/cache/cache.h"
+#include "runtime/tune/tune_db.h"
 
 typedef struct fake_launch {
     unsigned grid[3], block[3], smem;

@@ -12,7 +12,7 @@
 
 #include "hand_tir.h"
 #include "reference/ref_check.h"
-#include "runtime/cuda_module.h"
+#include "runtime/cuda/cuda_module.h"
 
 typedef struct gpu_shape {
     int batch, heads, kv_heads, tokens;

@@ -1,5 +1,5 @@
 /* test_gpu_backward.c — the softmax backward on the CUDA backend
- * (codegen/nvptx_bwd*.c, runtime/cuda_backward.c) against the fp64
+ * (codegen/nvptx_bwd*.c, runtime/cuda/cuda_backward.c) against the fp64
  * reference gradients (tests/reference, ref_check_backward with device
  * memory): fresh random inputs, NaN-poisoned dq/dk/dv, rows of masked
  * queries and keys no query sees exactly 0. Cases: dense, causal, sliding
@@ -24,7 +24,7 @@
 
 #include "gpu_case.h"
 #include "reference/ref_bwd_check.h"
-#include "runtime/api_internal.h"
+#include "runtime/api/api_internal.h"
 #include "source_tree.h"
 
 /* ---- device memory for ref_check_backward ---- */

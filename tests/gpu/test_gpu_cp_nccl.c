@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/cuda_driver.h"
-#include "runtime/cuda_module.h"
+#include "runtime/cuda/cuda_driver.h"
+#include "runtime/cuda/cuda_module.h"
 
 enum { SKIP_DRIVER = 78, SKIP_GPUS = 77, SKIP_NCCL = 79, B = 1, H = 8, D = 128, PER_RANK = 256 };
 

@@ -20,7 +20,7 @@
 #include "gpu_case.h"
 #include "numeric/doc_table.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 static bool set_ids(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap)
 {

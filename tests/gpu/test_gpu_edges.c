@@ -16,7 +16,7 @@
 
 #include "gpu_case.h"
 #include "numeric/edge_table.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 /* e's text with every f32 input made bf16 (the GPU computes in bf16/f16). */
 static void bf16_text(const edge *e, char *out, size_t cap)

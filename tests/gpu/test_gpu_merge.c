@@ -17,7 +17,7 @@
 #include "cp_loopback.h"
 #include "gpu_case.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 typedef struct gcase {
     const char *name, *text;

@@ -17,7 +17,7 @@
 
 #include "gpu_case.h"
 #include "numeric/union_table.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 /* Sequences: auto, mma.sync with small key tiles and 3 stages, and (on
  * sm_90a) the TMA producer; grids: auto and a small box. A schedule the

@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "runtime/cuda_module.h"
-#include "runtime/program_cp.h"
+#include "runtime/cuda/cuda_module.h"
+#include "runtime/program/program_cp.h"
 
 enum { LOOP_MAXR = 8 };
 

@@ -1,6 +1,6 @@
 /* doc_table.h — document masks and document-id layouts to check them on:
  * the CPU backend cuts each query tile's key range to its document span,
- * computed at launch from the ids (runtime/doc_spans.h), so the ids below
+ * computed at launch from the ids (runtime/host/doc_spans.h), so the ids below
  * cover what the spans must get right: many short and few long documents
  * not aligned with the tiles, one-token documents, ids with gaps (empty
  * documents), ids that come back later (a document in several pieces), and

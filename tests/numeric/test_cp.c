@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 typedef struct ccase {
     const char *name, *text;

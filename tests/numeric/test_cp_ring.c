@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 #include "cp_loopback.h"
 
 enum { MAXR = 4 };

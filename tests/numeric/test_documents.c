@@ -1,5 +1,5 @@
 /* test_documents.c — document masks on the CPU backend: the document spans
- * of query tiles (runtime/doc_spans.h) against a brute-force walk, then
+ * of query tiles (runtime/host/doc_spans.h) against a brute-force walk, then
  * the kernels (whose key ranges are cut to those spans) against the fp64
  * reference for every recipe of doc_table.h and every ids layout, under
  * tiles that do not divide the documents. Prints one line per case; exits
@@ -10,8 +10,8 @@
 
 #include "numeric/doc_table.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
-#include "runtime/doc_spans.h"
+#include "runtime/api/api_typed.h"
+#include "runtime/host/doc_spans.h"
 
 static const char *const schedules[] = {NULL, "q=16 kv=16", "q=32 kv=64", "q=64 kv=16"};
 

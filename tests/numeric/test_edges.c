@@ -11,7 +11,7 @@
 
 #include "numeric/edge_table.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 static const char *const schedules[] = {NULL, "q=16 kv=32"};
 

@@ -17,8 +17,8 @@
 #include "numeric_plan.h"
 #include "passes/pipeline.h"
 #include "reference/ref_bwd_check.h"
-#include "runtime/api_internal.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_internal.h"
+#include "runtime/api/api_typed.h"
 
 enum { FD_MAX_ELEMS = 400 };
 

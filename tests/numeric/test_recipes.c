@@ -10,7 +10,7 @@
 
 #include "numeric_plan.h"
 #include "passes/pipeline.h"
-#include "runtime/api_internal.h"
+#include "runtime/api/api_internal.h"
 
 static const char *dtype_label(dtype dt)
 {

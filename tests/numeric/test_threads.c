@@ -13,7 +13,7 @@
 #include "numeric_plan.h"
 #include "passes/pipeline.h"
 #include "reference/ref_capture.h"
-#include "runtime/api_internal.h"
+#include "runtime/api/api_internal.h"
 
 typedef struct progress_log {
     int calls;

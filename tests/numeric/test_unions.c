@@ -10,7 +10,7 @@
 
 #include "numeric/union_table.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 static const char *const seq_schedules[] = {NULL, "q=16 kv=16", "q=32 kv=16", "q=16 kv=64"};
 static const char *const grid_schedules[] = {NULL, "q=4x4 kv=2x4", "q=2x8 kv=4x2", "q=8x8 kv=8x8"};

@@ -14,7 +14,7 @@
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
 #include "ptxas_run.h"
-#include "runtime/program.h"
+#include "runtime/program/program.h"
 
 static const target_arch archs[2] = {TARGET_SM80, TARGET_SM90A};
 

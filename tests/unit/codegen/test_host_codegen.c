@@ -14,7 +14,7 @@
 
 #include "hand_tir.h"
 #include "reference/ref_check.h"
-#include "runtime/api_internal.h"
+#include "runtime/api/api_internal.h"
 
 static ht_opts g_opts; /* what the hand lowering builds */
 

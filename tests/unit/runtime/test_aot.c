@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "runtime/aot.h"
+#include "runtime/aot/aot.h"
 
 static char *read_all(const char *path, size_t *n)
 {

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "runtime/cuda_module.h"
+#include "runtime/cuda/cuda_module.h"
 #include "runtime/include/attnc.h"
 
 enum { B = 1, H = 2, T = 77, D = 128 };

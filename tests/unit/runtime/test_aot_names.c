@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "runtime/aot.h"
+#include "runtime/aot/aot.h"
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/api_backward.h"
+#include "runtime/api/api_backward.h"
 #include "runtime/include/attnc.h"
 
 static const char *RPB = "recipe grid_rpb\n"

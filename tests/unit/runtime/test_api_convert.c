@@ -1,4 +1,4 @@
-/* test_api_convert.c — attnc_f32_to_bf16/f16 and back (runtime/api_convert.c):
+/* test_api_convert.c — attnc_f32_to_bf16/f16 and back (runtime/api/api_convert.c):
  * every one of the 65536 bf16 and f16 bit patterns round trips (NaNs as
  * their quiet form), widening is exact (checked against an independent
  * formula), every rounding boundary between neighbouring finite values (the

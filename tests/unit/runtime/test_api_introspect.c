@@ -1,4 +1,4 @@
-/* Unit tests for the argument-list introspection (runtime/api_introspect.c):
+/* Unit tests for the argument-list introspection (runtime/api/api_introspect.c):
  * attnc_recipe_arg_info / attnc_kernel_arg_info describe exactly the tensors
  * and sizes a launch takes, for grids, GQA, cross attention, params of every
  * shape, linear recipes, and the backward list (dq, dk, dv, d<param> for the
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/api_introspect.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_introspect.h"
+#include "runtime/api/api_typed.h"
 #include "runtime/include/attnc.h"
 
 static const char *GRID = "recipe grid_rpb\n"

@@ -1,4 +1,4 @@
-/* Unit tests for the size rules of attnc_launch (runtime/api_validate.c,
+/* Unit tests for the size rules of attnc_launch (runtime/api/api_validate.c,
  * attnc.h): products of sizes and strides that overflow 64 bits, the
  * ATTNC_MAX_* limits, and empty launches. Every rejected launch returns
  * ATTNC_ERR_INVALID_ARGUMENT naming the size before touching any tensor:

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "runtime/autotune.h"
+#include "runtime/tune/autotune.h"
 
 static void test_enumerate(void **state)
 {

@@ -1,5 +1,5 @@
 /* Unit tests for the per-shape block table of RANGE_BLOCK_TABLE kernels
- * (runtime/block_table.c, consumed by the CPU code generator): the table is
+ * (runtime/host/block_table.c, consumed by the CPU code generator): the table is
  * built from the mask and the launch shape (document pairs read partial:
  * the runtime ids are not read), cached per shape, and the kernel obeys
  * it — a table of all 0 yields O = 0 and LSE = -inf, all 2 drops the mask,
@@ -18,8 +18,8 @@
 
 #include "frontend/frontend.h"
 #include "passes/mask_analysis.h"
-#include "runtime/api_internal.h"
-#include "runtime/block_table.h"
+#include "runtime/api/api_internal.h"
+#include "runtime/host/block_table.h"
 #include "runtime/include/attnc.h"
 
 static const char *DOC_RECIPE = "recipe doc_small\n"

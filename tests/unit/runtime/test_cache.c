@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "runtime/cache.h"
+#include "runtime/cache/cache.h"
 
 static cache_key key_of(const char *ir)
 {

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "runtime/aot.h"
-#include "runtime/cache.h"
+#include "runtime/aot/aot.h"
+#include "runtime/cache/cache.h"
 
 static double now_us(void)
 {

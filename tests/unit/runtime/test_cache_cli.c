@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "runtime/cache.h"
-#include "runtime/tune_db.h"
+#include "runtime/cache/cache.h"
+#include "runtime/tune/tune_db.h"
 
 /* Runs `attnc ARGS` with the output captured; returns the exit status. */
 static int attnc(strbuf *out, const char *dir, const char *args)

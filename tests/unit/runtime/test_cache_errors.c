@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "runtime/cache.h"
-#include "runtime/tune_db.h"
+#include "runtime/cache/cache.h"
+#include "runtime/tune/tune_db.h"
 
 static const char SRC[] = "recipe causal_auto\n"
                           "input  q, k, v : f32 [batch, heads, tokens, 16]\n"

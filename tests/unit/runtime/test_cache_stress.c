@@ -28,8 +28,8 @@
 
 #include <cmocka.h>
 
-#include "runtime/cache.h"
-#include "runtime/tune_db.h"
+#include "runtime/cache/cache.h"
+#include "runtime/tune/tune_db.h"
 
 enum { PROCS = 8, THREADS = 4, KEYS = 24, ROUNDS = 3 };
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "passes/pipeline.h"
-#include "runtime/api_kcache.h"
+#include "runtime/api/api_kcache.h"
 
 static const char SRC[] = "recipe causal\n"
                           "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"

@@ -1,4 +1,4 @@
-/* Unit tests for the CPU launch's thread pool (runtime/host_pool.c): every
+/* Unit tests for the CPU launch's thread pool (runtime/host/host_pool.c): every
  * program index runs exactly once for any thread count, a failing chunk
  * stops the loop, progress reports are monotone and end once with
  * done == total, and ATTNC_NUM_THREADS is parsed strictly. */
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/host_pool.h"
+#include "runtime/host/host_pool.h"
 
 enum { MAX_TOTAL = 5000 };
 

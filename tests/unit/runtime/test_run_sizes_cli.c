@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "reference/reference.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 typedef struct cli_out {
     int status;

@@ -1,4 +1,4 @@
-/* launch_scalar_value (runtime/api_validate.c): a 0-dim param is read from
+/* launch_scalar_value (runtime/api/api_validate.c): a 0-dim param is read from
  * host memory as its own dtype. Backends that pass scalars by value (the
  * CUDA forward and backward) go through it; they used to read every scalar
  * as f32, so an i32 param `P = 5` reached the kernel as 0. */
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "runtime/api_internal.h"
+#include "runtime/api/api_internal.h"
 
 static attnc_tensor scalar(attnc_dtype dt, void *p)
 {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "runtime/tune_db.h"
+#include "runtime/tune/tune_db.h"
 
 static char *db_path(const char *dir)
 {

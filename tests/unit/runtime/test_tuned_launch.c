@@ -19,8 +19,8 @@
 
 #include "passes/pipeline.h"
 #include "ref_check.h"
-#include "runtime/api_internal.h"
-#include "runtime/tune_db.h"
+#include "runtime/api/api_internal.h"
+#include "runtime/tune/tune_db.h"
 
 static const char SRC[] = "recipe causal_auto\n"
                           "input  q, k, v : f32 [batch, heads, tokens, 16]\n"

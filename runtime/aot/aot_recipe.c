@@ -1,0 +1,216 @@
+/* aot_recipe.c — `attnc compile FILE --aot`: a typed recipe, lowered under a
+ * schedule and emitted as PTX by the NVPTX code generator, becomes AOT
+ * output whose args struct follows the kernel parameter ABI of
+ * codegen/nvptx_kernel.h:
+ *   q, k, v, o, lse                          device pointers (lse may be NULL)
+ *   q_stride[4] ... o_stride[4], lse_stride[3]  int64, in elements
+ *   size[SZ_MAX]                             int32, by ir/expr.h size id
+ *                                            (batch, heads, kv_heads, tokens,
+ *                                            kv_tokens, grid0..2, extras)
+ *   p_NAME per recipe param                  device pointer, or f32/i64 scalar
+ * grid = (query tiles, heads, batch), as nvptx_grid_x computes. The checks
+ * and what the kernel gets are attnc_launch's (aot_attn, aot_gen_attn.c). */
+#include "runtime/aot/aot_recipe.h"
+#include "runtime/program/program.h"
+
+#include <cuda.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/nvptx_kernel.h"
+#include "frontend/forms.h"
+#include "passes/pipeline.h"
+
+enum { MAX_AOT_PARAMS = 5 + 5 + 1 + NVPTX_MAX_PARAMS, FIRST_PARAM = 5 + 5 + 1 };
+
+typedef struct recipe_aot {
+    arena *a; /* the generated names */
+    aot_param params[MAX_AOT_PARAMS];
+    const char *name;
+} recipe_aot;
+
+static void add(recipe_aot *ra, int *n, aot_param p)
+{
+    ra->params[(*n)++] = p;
+}
+
+/* The fields of NAME_args in ABI order (their checks are aot_attn's). */
+static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *info)
+{
+    static const char *ptrs[] = {"q", "k", "v", "o", "lse"};
+    static const char *strides[] = {"q_stride", "k_stride", "v_stride", "o_stride", "lse_stride"};
+    int n = 0;
+    for (int i = 0; i < 5; i++)
+        add(ra, &n, (aot_param){.name = ptrs[i], .type = AOT_PTR, .nullable = true});
+    for (int i = 0; i < 5; i++)
+        add(ra, &n, (aot_param){.name = strides[i], .type = AOT_I64, .min = 1, .max = 0, .count = i < 4 ? 4 : 3});
+    add(ra, &n, (aot_param){.name = "size", .type = AOT_I32, .min = 1, .max = 0, .count = SZ_MAX});
+    for (int i = 0; i < r->nparams && i < info->nparams; i++) {
+        aot_type t = !info->param_scalar[i] ? AOT_PTR : info->param_float[i] ? AOT_F32 : AOT_I64;
+        /* "p_NAME": any recipe name (int, NULL, class, ...) makes a field that compiles in C and C++ */
+        add(ra, &n, (aot_param){.name = arena_printf(ra->a, "p_%s", r->params[i].name), .type = t,
+                                .nullable = true, .min = 1, .max = 0});
+    }
+    return n;
+}
+
+/* neighborhood() windows (api_validate.c's check_forms): each dim's span
+ * window x dilation must fit its grid dim (tokens for a sequence). */
+static bool collect_windows(aot_attn *t, const recipe *r, const expr *e)
+{
+    if (!e)
+        return true;
+    if (e->kind == EX_FORM && e->u.form == FORM_NEIGHBORHOOD) {
+        int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
+        for (int d = 0; d < nd && 2 * nd + d < e->nargs; d++) {
+            if (t->nwindows == AOT_MAX_WINDOWS)
+                return false;
+            int64_t w = e->args[d]->u.ival, dil = e->args[nd + d]->u.ival;
+            t->window_size[t->nwindows] = recipe_window_size(r, d);
+            t->window_span[t->nwindows++] = w * (dil < 1 ? 1 : dil);
+        }
+    }
+    for (int i = 0; i < e->nargs; i++)
+        if (!collect_windows(t, r, e->args[i]))
+            return false;
+    return true;
+}
+
+/* What attnc_launch checks and passes for this recipe and kernel. */
+static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info *info)
+{
+    memset(t, 0, sizeof *t);
+    t->enabled = true;
+    t->dtype = dtype_name(info->dt);
+    t->elem_size = dtype_size(info->dt);
+    t->head_dim = r->head_dim;
+    t->head_dim_v = r->head_dim_v;
+    t->gqa = r->gqa;
+    t->cross = r->cross;
+    t->linear = r->family == FAMILY_LINEAR;
+    for (int s = 0; s < SZ_MAX; s++) {
+        int d = s - SZ_GRID0; /* a grid extent given as a number is known by its label */
+        bool label = d >= 0 && d < r->grid_ndim && r->sizes[s].fixed > 0 && r->grid_names[d];
+        t->size_name[s] = label ? r->grid_names[d] : r->sizes[s].name ? r->sizes[s].name : size_id_name((size_id)s);
+        t->named[s] = (s >= SZ_GRID0 && s < SZ_GRID0 + r->grid_ndim) || (s >= SZ_EXTRA0 && s < r->nsizes);
+        t->fixed[s] = r->sizes[s].fixed;
+        t->zero_ok[s] = r->sizes[s].zero_ok;
+        t->limit[s] = size_limit((size_id)s);
+    }
+    t->grid_ndim = r->grid_ndim;
+    for (int side = 0; side < 2; side++) {
+        t->global_off[side] = !r->global_coords ? -1 : side ? r->global_k_off : r->global_q_off;
+        t->global_axis[side] = !r->global_coords ? -1 : side ? r->global_kv_axis : r->global_q_axis;
+    }
+    t->first_extra = SZ_EXTRA0;
+    t->nsizes = r->nsizes;
+    t->first_param = FIRST_PARAM;
+    t->nparams = r->nparams < info->nparams ? r->nparams : info->nparams;
+    for (int i = 0; i < t->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        aot_attn_param *p = &t->params[i];
+        p->name = rp->name;
+        p->dtype = dtype_name(rp->dtype);
+        p->ndim = rp->ndim;
+        p->elem_size = dtype_size(rp->dtype);
+        for (int d = 0; d < rp->ndim; d++) {
+            p->dim_size[d] = rp->const_dims[d] > 0 ? -1 : (int)rp->dims[d];
+            p->dim_const[d] = rp->const_dims[d];
+        }
+    }
+    t->grid_x_fixed = info->grid_x_fixed;
+    t->ntile_dims = info->grid_x_fixed > 0 ? 0 : info->ndims;
+    for (int d = 0; d < t->ntile_dims; d++) {
+        t->tile_size[d] = info->grid_ndim == 0 ? SZ_TOKENS : SZ_GRID0 + d;
+        t->q_tile[d] = info->q_tile[d];
+    }
+    return collect_windows(t, r, r->mask_surface);
+}
+
+/* The C prefix: --name as given (an identifier), else recipe_arch. */
+static const char *c_name(arena *a, const char *want, const recipe *r, const char *arch, strbuf *err)
+{
+    if (!want)
+        return arena_printf(a, "%s_%s", r->name, arch);
+    if (aot_is_ident(want))
+        return want;
+    sb_puts(err, "--name '");
+    aot_put_string(err, want, false);
+    sb_puts(err, "' is not a C identifier: write letters, digits and '_', not starting with a digit (it prefixes "
+                 "every generated name and names the files)");
+    return NULL;
+}
+
+/* The tensor maps a TMA kernel takes (as runtime/cuda/cuda_launch.c builds them). */
+static aot_tma tma_spec(const nvptx_kernel_info *info)
+{
+    aot_tma t = {.enabled = info->tma,
+                 .dtype = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                 .swizzle = CU_TENSOR_MAP_SWIZZLE_128B,
+                 .l2_promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                 .dims = {info->head_dim, info->head_dim, info->head_dim_v},
+                 .rows = {info->q_tile[0], info->kv_rows, info->kv_rows},
+                 .size_tokens = SZ_TOKENS, .size_kv_tokens = SZ_KV_TOKENS, .size_heads = SZ_HEADS,
+                 .size_kv_heads = SZ_KV_HEADS, .size_batch = SZ_BATCH};
+    return t;
+}
+
+aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
+                              strbuf *out_note, strbuf *err)
+{
+    const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    arena a;
+    arena_init(&a, NULL);
+    strbuf ptx;
+    sb_init(&ptx);
+    recipe_aot *ra = calloc(1, sizeof *ra);
+    nvptx_kernel_info info;
+    memset(&info, 0, sizeof info);
+    aot_result rc = AOT_INTERNAL;
+    schedule gpu_default;
+    if (!ra)
+        goto done;
+    ra->a = &a;
+    if (!(ra->name = c_name(&a, name, r, arch_name, err))) {
+        rc = a.failed ? AOT_INTERNAL : AOT_USER;
+        goto done;
+    }
+    if (!s && r->sched.is_auto) { /* `tile auto`: the GPU default, as a JIT build takes it (cuda_backend.c) */
+        gpu_default = nvptx_default_schedule(r, arch);
+        s = &gpu_default;
+    }
+    tir_kernel *tk = lower_recipe(&a, r, s, arch, err);
+    if (!tk) {
+        rc = !a.failed ? AOT_USER : AOT_INTERNAL;
+        goto done;
+    }
+    nvptx_status ns = nvptx_emit_kernel(tk, r, arch, &info, &ptx, err);
+    if (ns != NVPTX_OK || ptx.failed) {
+        rc = ns == NVPTX_UNSUPPORTED ? AOT_USER : AOT_INTERNAL;
+        goto done;
+    }
+
+    strbuf sched_text;
+    sb_init(&sched_text);
+    schedule sched = pipeline_schedule(r, s, arch);
+    schedule_print(&sched_text, &sched);
+    aot_spec spec = {.name = ra->name, .entry = info.name, .arch = arch_name, .ptx = ptx.data, .ptx_len = ptx.len,
+                     .params = ra->params, .nparams = abi_params(ra, r, &info),
+                     .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}}, .block = {info.threads, 1, 1},
+                     .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
+                     .tma = tma_spec(&info), .serial = info.serial};
+    if (!attn_contract(&spec.attn, r, &info))
+        sb_printf(err, "recipe '%s' has more than %d neighborhood window dims", r->name, AOT_MAX_WINDOWS);
+    else
+        rc = a.failed ? AOT_INTERNAL : aot_write_with_cubin(&spec, dir, out_note, err);
+    if (rc == AOT_PTXAS) /* attnc's own PTX refused: a bug */
+        rc = AOT_INTERNAL;
+    sb_free(&sched_text);
+done:
+    free(ra);
+    sb_free(&ptx);
+    arena_free_all(&a);
+    return rc;
+}

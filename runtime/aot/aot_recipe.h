@@ -1,0 +1,26 @@
+/*
+ * aot_recipe.h — AOT output for a recipe (NVPTX code generator + aot.h), and
+ * the PTX/cubin/C writing shared with `attnc compile --from-ptx`.
+ */
+#ifndef ATTNC_RUNTIME_AOT_RECIPE_H
+#define ATTNC_RUNTIME_AOT_RECIPE_H
+
+#include "frontend/recipe.h"
+#include "runtime/aot/aot.h"
+
+/* Lowers r under s (NULL: the recipe's tiling or the documented default) for
+ * arch, emits PTX and writes DIR/NAME.{ptx,cubin,h,c}; name NULL:
+ * "<recipe>_<arch>", else a C identifier. Returns AOT_OK; AOT_USER (a bad
+ * name, an illegal schedule, a recipe the GPU code generator does not handle
+ * yet, -o naming a file); AOT_IO (the folder cannot be written, with the
+ * system's reason); AOT_INTERNAL (ptxas refusing attnc's PTX included);
+ * the reason in err; out_note lists the files. */
+aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
+                              strbuf *out_note, strbuf *err);
+
+/* Writes DIR/NAME.ptx, runs ptxas to DIR/NAME.cubin when present (embedding
+ * it), and writes DIR/NAME.h and DIR/NAME.c, all or none (see aot_files.c).
+ * out_note says what was written. */
+aot_result aot_write_with_cubin(aot_spec *spec, const char *dir, strbuf *out_note, strbuf *err);
+
+#endif

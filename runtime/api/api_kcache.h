@@ -1,0 +1,36 @@
+/*
+ * api_kcache.h — the context's kernel cache and the cached PTX of a GPU
+ * kernel build.
+ *
+ * The cache is opened on the first GPU build of a context (folder: see
+ * cache.h; $ATTNC_CACHE_DIR wins). When the disk folder cannot be used the
+ * context keeps a memory-only cache and no error is reported.
+ *
+ * A PTX entry is the nvptx_kernel_info the code generator returned
+ * followed by the PTX text (the key holds the attnc, LLVM and code
+ * generator versions, so the struct layout cannot change under a key).
+ * Key: cache_key_for_kernel(tile IR, schedule, arch, extra = the recipe
+ * text's hash), since code generation also reads the typed recipe.
+ */
+#ifndef ATTNC_RUNTIME_API_KCACHE_H
+#define ATTNC_RUNTIME_API_KCACHE_H
+
+#include "codegen/nvptx_kernel.h"
+#include "runtime/api/api_internal.h"
+#include "runtime/cache/cache.h"
+
+/* The context's cache, opened on first use; NULL only when even a memory
+ * cache cannot be made (out of memory). */
+kcache *ctx_kernel_cache(attnc_context *ctx);
+void ctx_kernel_cache_close(attnc_context *ctx);
+
+/* PTX (into ptx) and launch info for tk, through the context's cache when
+ * recipe_hash is a non-empty string (else emitted directly). *how says
+ * where it came from (CACHE_MISS: built here; CACHE_CORRUPT: a damaged
+ * entry was dropped and rebuilt, `note` says why). Returns the code
+ * generator's status with its message in err. */
+attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const recipe *r, const schedule *s,
+                               target_arch arch, const char *recipe_hash, strbuf *ptx, nvptx_kernel_info *info,
+                               cache_result *how, strbuf *note, strbuf *err);
+
+#endif

@@ -1,0 +1,22 @@
+/* cache_key_kernel.c — the cache key of a lowered kernel: its canonical tile
+ * IR text (tir_print renumbers values, so equal kernels print equal), the
+ * printed schedule and the arch; see cache.h. */
+#include "ir/tile_ir.h"
+#include "runtime/cache/cache.h"
+
+bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, const char *extra, cache_key *out)
+{
+    strbuf ir, sched;
+    sb_init(&ir);
+    sb_init(&sched);
+    tir_print(&ir, k);
+    schedule_print(&sched, s);
+    bool ok = !ir.failed && !sched.failed;
+    if (ok) {
+        cache_key_parts p = {sb_cstr(&ir), sb_cstr(&sched), arch, extra};
+        *out = cache_key_make(&p);
+    }
+    sb_free(&ir);
+    sb_free(&sched);
+    return ok;
+}

@@ -1,0 +1,262 @@
+/* cuda_backend.c — the CUDA backend behind attnc_kernel_build and
+ * attnc_launch (the hook of api_backend.h): lower the kernel's recipe for
+ * the GPU, build a cuda_module, and launch validated problems on it.
+ *
+ * GPU specifics beyond launch_validate: tensor params must be contiguous
+ * device arrays; scalar params are read on the host (set them with
+ * attnc_args_set_scalar). Tensors with a zero extent (k and v when
+ * kv_tokens is 0, params over kv_tokens) are never read, and may be NULL;
+ * the kernel gets q's address and strides in their place, which satisfy
+ * every check of cuda_launch.c. Empty launches never get here
+ * (attnc_launch). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/pipeline.h"
+#include "runtime/api/api_backend.h"
+#include "runtime/api/api_kcache.h"
+#include "runtime/cuda/cuda_module.h"
+
+static void cuda_destroy(attnc_kernel *k)
+{
+    cuda_module_destroy(k->backend_data);
+    k->backend_data = NULL;
+}
+
+static bool contiguous(const attnc_tensor *t)
+{
+    int64_t want = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] > 1 && t->stride[d] != want)
+            return false;
+        want *= t->shape[d];
+    }
+    return true;
+}
+
+static bool has_zero_extent(const attnc_tensor *t)
+{
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] == 0)
+            return true;
+    return false;
+}
+
+static attnc_status fill_params(attnc_kernel *k, const launch_problem *p, cuda_launch *a)
+{
+    for (int i = 0; i < k->r->nparams && i < NVPTX_MAX_PARAMS; i++) {
+        const attnc_tensor *t = &p->params[i];
+        if (k->r->params[i].ndim == 0) {
+            a->param_scalar[i] = launch_scalar_value(t); /* host memory, by its dtype */
+            continue;
+        }
+        if (has_zero_extent(t)) { /* never read */
+            a->param_ptr[i] = a->ptr[ARG_Q];
+            continue;
+        }
+        if (!contiguous(t))
+            return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
+                                "CUDA launch: param '%s' must be a contiguous device tensor", k->r->params[i].name);
+        a->param_ptr[i] = (uint64_t)(uintptr_t)t->data;
+    }
+    return ATTNC_OK;
+}
+
+static attnc_status cuda_launch_problem(attnc_kernel *k, const launch_problem *p, void *stream)
+{
+    cuda_launch a;
+    memset(&a, 0, sizeof a);
+    for (int t = 0; t < ARG_NFIXED; t++) {
+        const attnc_tensor *x = p->t[t];
+        if (!x)
+            continue;
+        if (has_zero_extent(x)) /* k, v with kv_tokens 0: never read */
+            x = p->t[ARG_Q];
+        a.ptr[t] = (uint64_t)(uintptr_t)x->data;
+        for (int d = 0; d < x->ndim && d < 4; d++)
+            a.stride[t][d] = x->stride[d];
+    }
+    memcpy(a.size, p->sizes, sizeof a.size);
+    attnc_status st = fill_params(k, p, &a);
+    if (st)
+        return st;
+    strbuf err;
+    sb_init(&err);
+    st = cuda_module_launch(k->backend_data, &a, stream, &err);
+    if (st)
+        kernel_error(k, st, "%s", err.failed ? "out of memory" : sb_cstr(&err));
+    sb_free(&err);
+    return st;
+}
+
+static const kernel_backend_ops cuda_ops = {"cuda", cuda_destroy, cuda_launch_problem};
+
+attnc_status cuda_build_arch(const attnc_build_options *o, target_arch *arch, strbuf *err)
+{
+    if (!o->arch)
+        return cuda_device_arch(arch, err);
+    if (nvptx_arch_parse(o->arch, arch))
+        return ATTNC_OK;
+    sb_printf(err, "unknown CUDA arch '%s' (accepted: ", o->arch);
+    nvptx_arch_list(err);
+    sb_putc(err, ')');
+    return ATTNC_ERR_INVALID_ARGUMENT;
+}
+
+/* `tile auto` without an explicit schedule: the GPU's own default. */
+static void gpu_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
+{
+    if (o->schedule || !k->r->sched.is_auto)
+        return;
+    k->sched = nvptx_default_schedule(k->r, arch);
+    strbuf sb;
+    sb_init(&sb);
+    schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
+    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+}
+
+/* PTX through the context's kernel cache, then the driver's JIT. A damaged
+ * PTX entry (rebuilt) is noted in `note`. */
+static attnc_status load_from_ptx(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *note,
+                                  strbuf *err)
+{
+    strbuf ptx, why;
+    sb_init(&ptx);
+    sb_init(&why);
+    nvptx_kernel_info info;
+    memset(&info, 0, sizeof info);
+    cache_result how = CACHE_MISS;
+    attnc_status st = kernel_ptx_cached(k->ctx, tk, k->r, &k->sched, arch, k->recipe_hash, &ptx, &info, &how, &why, err);
+    if (!st)
+        st = cuda_module_load(m, sb_cstr(&ptx), ptx.len, &info, err);
+    if (!st && how == CACHE_CORRUPT)
+        sb_printf(note, "kernel cache: %s (PTX entry rebuilt)", sb_cstr(&why));
+    sb_free(&ptx);
+    sb_free(&why);
+    return st;
+}
+
+/* The cubin entry's key: the PTX entry's key, the arch, and what the driver
+ * linked it for (compute capability, driver version). */
+static bool cubin_key(attnc_kernel *k, tir_kernel *tk, target_arch arch, cache_key *out)
+{
+    cache_key ptx_key;
+    char hex[33], ident[64];
+    if (!cache_key_for_kernel(tk, &k->sched, nvptx_arch_name(arch), k->recipe_hash, &ptx_key) ||
+        cuda_device_ident(ident, sizeof ident, NULL))
+        return false;
+    cache_key_hex(ptx_key, hex);
+    cache_key_parts parts = {hex, "cubin", nvptx_arch_name(arch), ident};
+    *out = cache_key_make(&parts);
+    return true;
+}
+
+typedef struct cubin_job {
+    attnc_kernel *k;
+    tir_kernel *tk;
+    target_arch arch;
+    cuda_module *m;  /* JIT-loaded by the build (a miss) */
+    attnc_status st; /* the PTX/JIT failure, if any */
+    strbuf *note, *err;
+} cubin_job;
+
+/* cache_build_fn for a cubin entry: payload = launch info, then the cubin
+ * the driver linked from the (cached) PTX. The module is kept for use. */
+static bool build_cubin(void *user, void **data, size_t *len, strbuf *err)
+{
+    cubin_job *j = user;
+    j->st = load_from_ptx(j->k, j->tk, j->arch, &j->m, j->note, j->err);
+    size_t n = 0;
+    const void *cubin = j->st ? NULL : cuda_module_cubin(j->m, &n);
+    const nvptx_kernel_info *info = j->m ? cuda_module_info(j->m) : NULL;
+    unsigned char *buf = cubin && n ? malloc(sizeof *info + n) : NULL;
+    if (!buf) {
+        sb_puts(err, j->st ? "PTX JIT failed" : "no cubin to store");
+        return false;
+    }
+    memcpy(buf, info, sizeof *info);
+    memcpy(buf + sizeof *info, cubin, n);
+    *data = buf;
+    *len = sizeof *info + n;
+    return true;
+}
+
+/* A cached cubin entry to a module; false when it is not usable. */
+static bool load_cubin_entry(const void *data, size_t len, target_arch arch, cuda_module **m)
+{
+    nvptx_kernel_info info;
+    if (len <= sizeof info)
+        return false;
+    memcpy(&info, data, sizeof info);
+    strbuf err;
+    sb_init(&err);
+    bool ok = info.arch == arch &&
+              !cuda_module_load_cubin(m, (const char *)data + sizeof info, len - sizeof info, &info, &err);
+    sb_free(&err);
+    return ok;
+}
+
+/* The module for tk: a cached cubin (no JIT) when the cache has one for
+ * this device and driver, else PTX (cached too) through the JIT, whose cubin
+ * is then stored. A damaged entry is reported in the kernel's message and
+ * rebuilt, never loaded. */
+static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *err)
+{
+    strbuf note, why;
+    sb_init(&note);
+    sb_init(&why);
+    kcache *c = k->recipe_hash[0] ? ctx_kernel_cache(k->ctx) : NULL;
+    cache_key key;
+    attnc_status st = ATTNC_OK;
+    if (!c || !cubin_key(k, tk, arch, &key)) {
+        st = load_from_ptx(k, tk, arch, m, &note, err);
+    } else {
+        cubin_job j = {k, tk, arch, NULL, ATTNC_OK, &note, err};
+        void *data = NULL;
+        size_t len = 0;
+        cache_result res = cache_get_or_build(c, key, CACHE_CUBIN, build_cubin, &j, &data, &len, &why);
+        if (j.m) /* built here (a store failure does not matter) */
+            *m = j.m;
+        else if (j.st)
+            st = j.st;
+        else if ((res != CACHE_HIT_MEMORY && res != CACHE_HIT_DISK) || !load_cubin_entry(data, len, arch, m))
+            st = load_from_ptx(k, tk, arch, m, &note, err); /* the driver refused it, or no cache: JIT */
+        if (!st && res == CACHE_CORRUPT)
+            sb_printf(&note, "%skernel cache: %s (cubin entry rebuilt)", note.len ? "; " : "", sb_cstr(&why));
+        free(data);
+    }
+    if (!st && note.len)
+        snprintf(k->errmsg, sizeof k->errmsg, "%s", sb_cstr(&note));
+    sb_free(&note);
+    sb_free(&why);
+    return st;
+}
+
+attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
+{
+    strbuf err;
+    sb_init(&err);
+    target_arch arch;
+    attnc_status st = cuda_build_arch(o, &arch, &err);
+    tir_kernel *tk = NULL;
+    if (!st) {
+        k->arch = arch;
+        gpu_schedule(k, o, arch);
+        tk = lower_recipe(&k->arena, k->r, &k->sched, arch, &err);
+        if (!tk)
+            st = k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    }
+    cuda_module *m = NULL;
+    if (!st)
+        st = load_cached(k, tk, arch, &m, &err);
+    if (st) {
+        kernel_error(k, st, "%s", err.failed ? "out of memory" : sb_cstr(&err));
+    } else {
+        k->backend_data = m;
+        k->ops = &cuda_ops;
+    }
+    sb_free(&err);
+    return st;
+}

@@ -1,0 +1,262 @@
+/* cuda_backward.c — the backward program on the CUDA backend (the hooks of
+ * api_backend.h): lower the backward under the GPU backward's schedule,
+ * emit its kernels as one module (codegen/nvptx_bwd.h), load it as a
+ * cuda_program, and launch validated problems: the workspace (delta, and
+ * the fp32 dQ accumulator unless deterministic) is the program's, the
+ * kernels run in order on the caller's stream. Validation is the CPU's
+ * (bwd_validate) plus what the kernels rely on: 16-byte rows of q, k, v,
+ * o, do; even strides and 4-byte aligned dq, dk, dv; contiguous tensor
+ * params. Backward modules are not in the kernel cache yet. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/nvptx_bwd.h"
+#include "passes/lower_backward.h"
+#include "runtime/api/api_backend.h"
+#include "runtime/api/api_backward.h"
+#include "runtime/cuda/cuda_module.h"
+#include "runtime/cuda/cuda_program.h"
+
+typedef struct cuda_bwd {
+    cuda_program *prog;
+    nvptx_bwd_info info;
+} cuda_bwd;
+
+static void bwd_destroy(attnc_kernel *k)
+{
+    cuda_bwd *b = k->backend_data;
+    if (b)
+        cuda_program_destroy(b->prog);
+    free(b);
+    k->backend_data = NULL;
+}
+
+static const kernel_backend_ops bwd_ops = {"cuda", bwd_destroy, NULL};
+
+static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
+{
+    bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
+    k->sched = nvptx_bwd_schedule(k->r, explicit_tiles ? &k->sched : NULL, arch);
+    strbuf sb;
+    sb_init(&sb);
+    schedule_print_for(&sb, &k->sched, false);
+    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+}
+
+static attnc_status map_codegen(nvptx_status s)
+{
+    return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
+}
+
+static attnc_status load(cuda_bwd *b, const char *ptx, size_t len, strbuf *err)
+{
+    cuda_program_kernel ks[NVPTX_BWD_MAX_KERNELS];
+    for (int i = 0; i < b->info.nkernels; i++)
+        ks[i] = (cuda_program_kernel){b->info.kernels[i].name, b->info.kernels[i].threads, b->info.kernels[i].smem_bytes};
+    return cuda_program_load(&b->prog, ptx, len, ks, b->info.nkernels, err);
+}
+
+/* dQ by atomics only when asked ($ATTNC_BWD_DQ_ATOMIC=1) and the build is
+ * not deterministic: on the H200 (causal D=128 N=16384) the separate dQ
+ * kernel ran the backward in 13.8 ms against 20.2 ms with red.global.add.f32
+ * (scalar atomics, 64x128 per tile pair), so it is the default. */
+static bool use_atomics(const attnc_kernel *k)
+{
+    const char *e = getenv("ATTNC_BWD_DQ_ATOMIC");
+    return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
+}
+
+attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
+{
+    if (k->r->family != FAMILY_SOFTMAX) {
+        sb_puts(err, "the CUDA backward handles the softmax family only for now (linear attention: build the "
+                     "backward with backend ATTNC_BACKEND_CPU)");
+        return ATTNC_ERR_UNSUPPORTED;
+    }
+    target_arch arch;
+    attnc_status st = cuda_build_arch(o, &arch, err);
+    if (st)
+        return st;
+    k->arch = arch;
+    set_schedule(k, o, arch);
+    if ((st = bwd_kernel_init(k)))
+        return st;
+    tir_program prog;
+    if (!lower_backward(&k->arena, k->r, &k->sched, arch, &prog, err))
+        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    cuda_bwd *b = calloc(1, sizeof *b);
+    if (!b)
+        return ATTNC_ERR_NOMEM;
+    strbuf ptx;
+    sb_init(&ptx);
+    st = map_codegen(nvptx_bwd_emit(&prog, k->r, arch, use_atomics(k), &b->info, &ptx, err));
+    if (!st)
+        st = load(b, sb_cstr(&ptx), ptx.len, err);
+    sb_free(&ptx);
+    if (st) {
+        free(b);
+        return st;
+    }
+    k->backend_data = b;
+    k->ops = &bwd_ops;
+    return ATTNC_OK;
+}
+
+/* ---- launch ---- */
+
+enum { NPTR = 11, NSTRIDE = 35, MAXARGS = NPTR + NSTRIDE + SZ_MAX + NVPTX_MAX_PARAMS };
+
+typedef struct marshal {
+    uint64_t ptr[NPTR];
+    int64_t stride[NSTRIDE];
+    int32_t size[SZ_MAX];
+    union {
+        uint64_t p;
+        float f;
+        int64_t i;
+    } prm[NVPTX_MAX_PARAMS];
+    void *args[MAXARGS];
+} marshal;
+
+static const attnc_tensor *tensor_of(const bwd_problem *bp, int i)
+{
+    switch (i) {
+    case 0: case 1: case 2: case 3: case 4: return bp->p.t[i];
+    default: return bp->t[i - 5]; /* do, dq, dk, dv */
+    }
+}
+
+static attnc_status gpu_checks(attnc_kernel *k, const bwd_problem *bp)
+{
+    static const char *const names[] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
+    for (int i = 0; i < 9; i++) {
+        const attnc_tensor *t = tensor_of(bp, i);
+        if (i == 4 || !t)
+            continue;
+        int align = i >= 6 ? 2 : 8; /* elements: 4-byte pairs, 16-byte rows */
+        bool ok = (uintptr_t)t->data % (uintptr_t)(align * 2) == 0;
+        for (int d = 0; d < 3; d++)
+            ok &= t->shape[d] <= 1 || t->stride[d] % align == 0;
+        if (!ok)
+            return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
+                                "CUDA backward: tensor '%s' needs %s (strides of batch, head and token multiples of %d "
+                                "elements)", names[i], i >= 6 ? "a 4-byte aligned base" : "16-byte aligned rows", align);
+    }
+    const int64_t *z = bp->p.sizes;
+    for (int i = 0; i < SZ_MAX; i++)
+        if (z[i] < 0 || z[i] > INT32_MAX)
+            return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "CUDA backward: a size does not fit 32 bits");
+    if (z[SZ_HEADS] > 65535 || z[SZ_BATCH] > 65535)
+        return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "CUDA backward: batch and heads must be at most 65535");
+    return ATTNC_OK;
+}
+
+static bool contiguous(const attnc_tensor *t)
+{
+    int64_t want = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] > 1 && t->stride[d] != want)
+            return false;
+        want *= t->shape[d];
+    }
+    return true;
+}
+
+static attnc_status fill_params(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, marshal *m, int *n)
+{
+    for (int i = 0; i < b->info.nparams; i++) {
+        const attnc_tensor *t = &bp->p.params[i];
+        if (b->info.param_scalar[i] && b->info.param_float[i])
+            m->prm[i].f = (float)launch_scalar_value(t);
+        else if (b->info.param_scalar[i]) /* an int scalar: exact through double up to 2^53 */
+            m->prm[i].i = (int64_t)launch_scalar_value(t);
+        else if (!contiguous(t))
+            return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
+                                "CUDA backward: param '%s' must be a contiguous device tensor", k->r->params[i].name);
+        else
+            m->prm[i].p = (uint64_t)(uintptr_t)t->data;
+        m->args[(*n)++] = &m->prm[i];
+    }
+    return ATTNC_OK;
+}
+
+/* The ABI of nvptx_bwd.h; ws: delta then the dQ accumulator. */
+static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, uint64_t ws,
+                                 size_t delta_bytes, marshal *m)
+{
+    int n = 0, s = 0;
+    for (int i = 0; i < 9; i++) {
+        const attnc_tensor *t = tensor_of(bp, i);
+        m->ptr[i] = t ? (uint64_t)(uintptr_t)t->data : 0;
+        if (!m->ptr[i] || (t && t->ndim == 4 && t->shape[2] == 0))
+            m->ptr[i] = (uint64_t)(uintptr_t)bp->p.t[0]->data; /* never read */
+    }
+    m->ptr[9] = ws;
+    m->ptr[10] = ws + delta_bytes;
+    for (int i = 0; i < NPTR; i++)
+        m->args[n++] = &m->ptr[i];
+    for (int i = 0; i < 9; i++) {
+        const attnc_tensor *t = tensor_of(bp, i);
+        for (int d = 0; d < (i == 4 ? 3 : 4); d++) {
+            m->stride[s] = t && d < t->ndim ? t->stride[d] : 0;
+            m->args[n++] = &m->stride[s++];
+        }
+    }
+    for (int i = 0; i < SZ_MAX; i++) {
+        m->size[i] = (int32_t)bp->p.sizes[i];
+        m->args[n++] = &m->size[i];
+    }
+    return fill_params(k, b, bp, m, &n);
+}
+
+static size_t round256(size_t n)
+{
+    return (n + 255) & ~(size_t)255;
+}
+
+static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, void *stream, strbuf *err)
+{
+    const int64_t *z = bp->p.sizes;
+    size_t rows = (size_t)z[SZ_BATCH] * (size_t)z[SZ_HEADS] * (size_t)z[SZ_TOKENS];
+    size_t delta = round256(rows * sizeof(float));
+    size_t acc = b->info.atomics ? round256(rows * (size_t)b->info.head_dim * sizeof(float)) : 0;
+    uint64_t ws = 0;
+    attnc_status st = cuda_program_begin(b->prog, stream, delta + acc, &ws, err);
+    marshal m;
+    memset(&m, 0, sizeof m);
+    if (!st)
+        st = marshal_args(k, b, bp, ws, delta, &m);
+    for (int i = 0; i < b->info.nkernels && !st; i++) {
+        nvptx_bwd_kind kind = b->info.kernels[i].kind;
+        int64_t grid[3] = {nvptx_bwd_grid_x(&b->info, kind, z), z[kind == BWK_DKV ? SZ_KV_HEADS : SZ_HEADS],
+                           z[SZ_BATCH]};
+        st = cuda_program_launch(b->prog, i, grid, m.args, stream, err);
+    }
+    attnc_status end = cuda_program_end(b->prog, stream, err);
+    return st ? st : end;
+}
+
+attnc_status cuda_backward_launch(attnc_kernel *k, const attnc_args *a, void *stream)
+{
+    bwd_problem bp;
+    attnc_status st = bwd_validate(k, a, &bp);
+    if (st)
+        return st;
+    cuda_bwd *b = k->backend_data;
+    if (!b)
+        return kernel_error(k, ATTNC_ERR_INTERNAL, "internal error: a CUDA backward kernel without its program");
+    if ((st = gpu_checks(k, &bp)))
+        return st;
+    const int64_t *z = bp.p.sizes;
+    if (z[SZ_BATCH] == 0 || z[SZ_HEADS] == 0 || (z[SZ_TOKENS] == 0 && z[SZ_KV_TOKENS] == 0))
+        return ATTNC_OK; /* no queries but keys: dK, dV are written as 0 */
+    strbuf err;
+    sb_init(&err);
+    st = run(k, b, &bp, stream, &err);
+    if (st)
+        kernel_error(k, st, "%s", err.failed ? "out of memory" : sb_cstr(&err));
+    sb_free(&err);
+    return st;
+}

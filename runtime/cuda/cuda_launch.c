@@ -1,0 +1,169 @@
+/* cuda_launch.c — cuda_module_launch (cuda_module.h): checks what the
+ * kernel itself relies on (16-byte rows, unit inner stride, sizes that fit
+ * its 32-bit indices, grid limits), marshals the ABI of
+ * codegen/nvptx_kernel.h and launches. Nothing is launched on a bad
+ * argument. */
+#include <string.h>
+
+#include "runtime/cuda/cuda_driver.h"
+#include "runtime/cuda/cuda_internal.h"
+
+enum { NSTRIDES = 19, MAXARGS = 5 + NSTRIDES + SZ_MAX + NVPTX_MAX_PARAMS };
+
+typedef struct marshal {
+    CUdeviceptr ptr[5];
+    int64_t stride[NSTRIDES];
+    int32_t size[SZ_MAX];
+    union {
+        CUdeviceptr p;
+        float f;
+        int64_t i;
+    } prm[NVPTX_MAX_PARAMS];
+    CUtensorMap tmap[3];
+    void *args[MAXARGS + 3];
+} marshal;
+
+static attnc_status bad(strbuf *err, const char *what)
+{
+    sb_printf(err, "CUDA launch: %s", what);
+    return ATTNC_ERR_INVALID_ARGUMENT;
+}
+
+static attnc_status check_tensor(const cuda_launch *a, int t, int esize, strbuf *err)
+{
+    static const char *names[] = {"q", "k", "v", "o"};
+    if (!a->ptr[t]) {
+        sb_printf(err, "CUDA launch: tensor %s is NULL", names[t]);
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    }
+    bool aligned = a->ptr[t] % 16 == 0 && a->stride[t][3] == 1;
+    for (int i = 0; i < 3; i++) /* 16-byte rows; stride * esize could overflow (a dim of extent 1 takes any stride) */
+        aligned &= a->stride[t][i] % (16 / esize) == 0;
+    if (!aligned) {
+        sb_printf(err,
+                  "CUDA launch: tensor %s needs a 16-byte aligned base, unit stride in the last dim and "
+                  "16-byte aligned rows",
+                  names[t]);
+        return ATTNC_ERR_INVALID_ARGUMENT;
+    }
+    return ATTNC_OK;
+}
+
+static attnc_status check(const nvptx_kernel_info *info, const cuda_launch *a, strbuf *err)
+{
+    for (int t = 0; t < 4; t++) {
+        attnc_status st = check_tensor(a, t, 2, err);
+        if (st)
+            return st;
+    }
+    for (int i = 0; i < SZ_MAX; i++)
+        if (a->size[i] < 0 || a->size[i] > INT32_MAX)
+            return bad(err, "a size is negative or does not fit 32 bits");
+    if (a->size[SZ_KV_HEADS] < 1 || a->size[SZ_HEADS] % a->size[SZ_KV_HEADS])
+        return bad(err, "heads must be a multiple of kv_heads");
+    if (a->size[SZ_HEADS] > 65535 || a->size[SZ_BATCH] > 65535)
+        return bad(err, "batch and heads must be at most 65535");
+    for (int i = 0; i < info->nparams; i++)
+        if (!info->param_scalar[i] && !a->param_ptr[i])
+            return bad(err, "a tensor param is NULL");
+    return ATTNC_OK;
+}
+
+static int fill(marshal *m, const nvptx_kernel_info *info, const cuda_launch *a)
+{
+    int n = 0, s = 0;
+    for (int t = 0; t < 5; t++) {
+        m->ptr[t] = (CUdeviceptr)a->ptr[t];
+        m->args[n++] = &m->ptr[t];
+    }
+    for (int t = 0; t < 5; t++)
+        for (int i = 0; i < (t == 4 ? 3 : 4); i++) {
+            m->stride[s] = a->stride[t][i];
+            m->args[n++] = &m->stride[s++];
+        }
+    for (int i = 0; i < SZ_MAX; i++) {
+        m->size[i] = (int32_t)a->size[i];
+        m->args[n++] = &m->size[i];
+    }
+    for (int i = 0; i < info->nparams; i++) {
+        if (!info->param_scalar[i])
+            m->prm[i].p = (CUdeviceptr)a->param_ptr[i];
+        else if (info->param_float[i])
+            m->prm[i].f = (float)a->param_scalar[i];
+        else
+            m->prm[i].i = (int64_t)a->param_scalar[i];
+        m->args[n++] = &m->prm[i];
+    }
+    return n;
+}
+
+/* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h): rank 4
+ * {dim, tokens, heads, batch}, boxes of 64 dims x the tile's rows, the
+ * 128-byte swizzle the kernel's shared tiles use, zeros out of bounds. */
+static attnc_status encode_maps(const cuda_api *api, marshal *m, const nvptx_kernel_info *info, const cuda_launch *a,
+                                strbuf *err)
+{
+    if (!api->cuTensorMapEncodeTiled)
+        return bad(err, "this kernel copies with TMA but the driver lacks cuTensorMapEncodeTiled (CUDA 12+)");
+    for (int t = 0; t < 3; t++) {
+        int dim = t == 2 ? info->head_dim_v : info->head_dim;
+        int64_t tokens = a->size[t == 0 ? SZ_TOKENS : SZ_KV_TOKENS];
+        tokens = tokens > 0 ? tokens : 1; /* an empty key range is never copied */
+        int64_t heads = a->size[t == 0 ? SZ_HEADS : SZ_KV_HEADS];
+        cuuint64_t gdim[4] = {(cuuint64_t)dim, (cuuint64_t)tokens, (cuuint64_t)heads, (cuuint64_t)a->size[SZ_BATCH]};
+        cuuint64_t gstride[3] = {(cuuint64_t)a->stride[t][2] * 2, (cuuint64_t)a->stride[t][1] * 2,
+                                 (cuuint64_t)a->stride[t][0] * 2};
+        cuuint32_t box[4] = {64, (cuuint32_t)(t == 0 ? info->q_tile[0] : info->kv_rows), 1, 1};
+        cuuint32_t estride[4] = {1, 1, 1, 1};
+        CUtensorMapDataType dt = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+        CUresult r = api->cuTensorMapEncodeTiled(&m->tmap[t], dt, 4, (void *)(uintptr_t)a->ptr[t], gdim, gstride, box,
+                                                 estride, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        attnc_status st = cuda_check(api, r, "cuTensorMapEncodeTiled", err);
+        if (st)
+            return st;
+    }
+    return ATTNC_OK;
+}
+
+attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stream, strbuf *err)
+{
+    const nvptx_kernel_info *info = cuda_module_info(k);
+    attnc_status st = check(info, a, err);
+    if (st)
+        return st;
+    int64_t gx = nvptx_grid_x(info, a->size);
+    if (gx == 0 || a->size[SZ_HEADS] == 0 || a->size[SZ_BATCH] == 0)
+        return ATTNC_OK; /* nothing to compute */
+    if (gx > INT32_MAX)
+        return bad(err, "too many query tiles");
+    const cuda_api *api;
+    if ((st = cuda_api_get(&api, err)))
+        return st;
+    marshal m;
+    memset(&m, 0, sizeof m);
+    int n = fill(&m, info, a);
+    if (info->tma) {
+        if ((st = encode_maps(api, &m, info, a, err)))
+            return st;
+        for (int t = 0; t < 3; t++)
+            m.args[n++] = &m.tmap[t];
+    }
+    if (info->serial) {
+        pthread_mutex_lock(cuda_serial_lock(k));
+        st = cuda_serial_begin(k, (CUstream)stream, err);
+    }
+    if (!st) {
+        CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
+                                         (unsigned)a->size[SZ_BATCH], (unsigned)info->threads, 1, 1,
+                                         (unsigned)info->smem_bytes, (CUstream)stream, m.args, NULL);
+        st = cuda_check(api, r, "cuLaunchKernel", err);
+    }
+    if (info->serial) {
+        if (!st)
+            st = cuda_serial_done(k, (CUstream)stream, err);
+        pthread_mutex_unlock(cuda_serial_lock(k));
+    }
+    return st;
+}
