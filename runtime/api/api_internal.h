@@ -48,9 +48,6 @@ struct attnc_recipe {
     char text_hash[33]; /* tune_recipe_hash of the source text */
 };
 
-/* Backend-specific part of a kernel. The CUDA backend (branch gpu) plugs in
- * through these hooks; see api_backend.h. */
-typedef struct kernel_backend_ops kernel_backend_ops;
 /* Per-shape block tables (block_table.h); NULL until first needed. */
 typedef struct block_table_cache block_table_cache;
 
@@ -76,8 +73,7 @@ struct attnc_kernel {
     schedule sched;
     char sched_text[128];
     host_kernel host; /* CPU backend: JIT and signature */
-    const kernel_backend_ops *ops; /* NULL for the CPU backend */
-    void *backend_data;            /* owned by ops */
+    void *backend_data;            /* the backend's state (api_backend.h: built and released by its row) */
     char recipe_hash[33];          /* of the recipe text; "" (not cached) when unknown */
     block_table_cache *btab;       /* block_table.c; freed by attnc_kernel_destroy */
     char errmsg[ERRMSG_CAP];       /* after a successful build: a note, if any */
@@ -172,6 +168,8 @@ attnc_kernel *kernel_for_launch(attnc_kernel *k, const launch_problem *p);
 void kernel_tuned_free(attnc_kernel *k);
 void ctx_tune_close(attnc_context *ctx);
 
+/* k->sched_text from k->sched (after the schedule is resolved or refined). */
+void kernel_set_schedule_text(attnc_kernel *k);
 /* Runs a validated launch on the CPU backend, spread over threads
  * (host_launch.c). */
 attnc_status launch_host(attnc_kernel *k, const launch_problem *p);

@@ -13,11 +13,7 @@
 #include "runtime/host/block_table.h"
 #include "runtime/program/program.h"
 
-/* The CUDA backend (runtime/cuda/cuda_backend.c) may be left out of a build. */
-#pragma weak cuda_kernel_build
-#pragma weak cuda_backward_build
-
-static void set_schedule_text(attnc_kernel *k)
+void kernel_set_schedule_text(attnc_kernel *k)
 {
     strbuf sb;
     sb_init(&sb);
@@ -47,27 +43,7 @@ static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options 
     }
     if (!schedule_check(&k->sched, arch, r->head_dim, dtype_size(r->qkv_dtype), err))
         return ATTNC_ERR_INVALID_ARGUMENT;
-    set_schedule_text(k);
-    return ATTNC_OK;
-}
-
-static attnc_status build_host(attnc_kernel *k, kernel_lower_fn lower, bool backward, strbuf *err)
-{
-    if (backward)
-        return bwd_build_host(k, err);
-    if (!lower) {
-        sb_puts(err, "the tile IR lowering is not part of this build");
-        return ATTNC_ERR_UNSUPPORTED;
-    }
-    tir_kernel *tk = lower(&k->arena, k->r, &k->sched, TARGET_HOST, err);
-    if (!tk)
-        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    if (memcmp(&tk->sched, &k->sched, sizeof k->sched)) { /* the passes may refine it: report what runs */
-        k->sched = tk->sched;
-        set_schedule_text(k);
-    }
-    if (!host_codegen_build(&k->arena, tk, k->r, 2, &k->host, err))
-        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    kernel_set_schedule_text(k);
     return ATTNC_OK;
 }
 
@@ -79,19 +55,12 @@ static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o,
     attnc_status st = resolve_schedule(k, o, err);
     if (st)
         return st;
-    if (o->backend == ATTNC_BACKEND_CPU)
-        return build_host(k, lower, backward, err);
-    if (backward && !cuda_backward_build) {
-        sb_puts(err, "the CUDA backend is not part of this build");
-        return ATTNC_ERR_UNSUPPORTED;
+    const backend_ops *b = backend_find(o->backend);
+    if (!b) {
+        sb_printf(err, "unknown backend %d", (int)o->backend);
+        return ATTNC_ERR_INVALID_ARGUMENT;
     }
-    if (backward)
-        return cuda_backward_build(k, o, err);
-    if (!cuda_kernel_build) {
-        sb_puts(err, "the CUDA backend is not part of this build");
-        return ATTNC_ERR_UNSUPPORTED;
-    }
-    return cuda_kernel_build(k, o);
+    return backward ? b->build_backward(k, o, err) : b->build(k, o, lower, err);
 }
 
 static attnc_status check_build_args(attnc_context *ctx, attnc_kernel **out, const recipe *r,
@@ -220,8 +189,9 @@ void attnc_kernel_destroy(attnc_kernel *k)
         return;
     kernel_tuned_free(k);
     pthread_mutex_destroy(&k->tune_lock);
-    if (k->ops && k->ops->destroy)
-        k->ops->destroy(k);
+    const backend_ops *b = backend_find(k->backend);
+    if (b && b->destroy)
+        b->destroy(k);
     host_kernel_release(&k->host);
     bwd_kernel_free(k);
     block_table_cache_free(k);

@@ -5,8 +5,6 @@
 
 #include "runtime/api/api_backend.h"
 
-#pragma weak cuda_backward_launch
-
 attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
 {
     if (!k)
@@ -14,11 +12,11 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     k->errmsg[0] = 0;
     if (!a)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_launch: args is NULL");
-    if (k->bwd && k->backend == ATTNC_BACKEND_CUDA)
-        return cuda_backward_launch ? cuda_backward_launch(k, a, stream)
-                                    : kernel_error(k, ATTNC_ERR_UNSUPPORTED, "the CUDA backend is not part of this build");
+    const backend_ops *b = backend_find(k->backend);
+    if (!b)
+        return kernel_error(k, ATTNC_ERR_INTERNAL, "attnc_launch: the kernel's backend %d is unknown", (int)k->backend);
     if (k->bwd)
-        return launch_backward(k, a);
+        return b->launch_backward(k, a, stream);
     launch_problem p;
     attnc_status st = launch_validate(k, a, &p);
     if (st)
@@ -26,12 +24,7 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     if (launch_is_empty(&p)) /* valid, and nothing to compute: no backend call, no tuned variant */
         return ATTNC_OK;
     attnc_kernel *run = kernel_for_launch(k, &p); /* k, or its tuned variant for this shape */
-    if (run->backend == ATTNC_BACKEND_CPU)
-        st = launch_host(run, &p);
-    else if (!run->ops || !run->ops->launch)
-        st = kernel_error(run, ATTNC_ERR_UNSUPPORTED, "this kernel's backend cannot launch");
-    else
-        st = run->ops->launch(run, &p, stream);
+    st = b->launch(run, &p, stream); /* a tuned variant has k's backend */
     if (st && run != k) /* the variant recorded it */
         memcpy(k->errmsg, run->errmsg, sizeof k->errmsg);
     if (!st)

@@ -90,8 +90,6 @@ static attnc_status cuda_launch_problem(attnc_kernel *k, const launch_problem *p
     return st;
 }
 
-static const kernel_backend_ops cuda_ops = {"cuda", cuda_destroy, cuda_launch_problem};
-
 attnc_status cuda_build_arch(const attnc_build_options *o, target_arch *arch, strbuf *err)
 {
     if (!o->arch)
@@ -234,8 +232,11 @@ static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arc
     return st;
 }
 
-attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
+/* The forward: one module, through the kernel cache. The error message is
+ * kept on k (the caller copies it to the context). */
+static attnc_status cuda_build(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, strbuf *unused)
 {
+    (void)unused;
     strbuf err;
     sb_init(&err);
     target_arch arch;
@@ -244,7 +245,7 @@ attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
     if (!st) {
         k->arch = arch;
         gpu_schedule(k, o, arch);
-        tk = lower_recipe(&k->arena, k->r, &k->sched, arch, &err);
+        tk = (lower ? lower : lower_recipe)(&k->arena, k->r, &k->sched, arch, &err);
         if (!tk)
             st = k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
     }
@@ -255,8 +256,18 @@ attnc_status cuda_kernel_build(attnc_kernel *k, const attnc_build_options *o)
         kernel_error(k, st, "%s", err.failed ? "out of memory" : sb_cstr(&err));
     } else {
         k->backend_data = m;
-        k->ops = &cuda_ops;
     }
     sb_free(&err);
     return st;
 }
+
+static void cuda_destroy_any(attnc_kernel *k)
+{
+    if (k->bwd)
+        cuda_backward_destroy(k);
+    else
+        cuda_destroy(k);
+}
+
+const backend_ops cuda_backend_ops = {ATTNC_BACKEND_CUDA, "cuda", cuda_build, cuda_backward_build, cuda_launch_problem,
+                                      cuda_backward_launch, cuda_destroy_any};

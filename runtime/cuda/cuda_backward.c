@@ -23,7 +23,7 @@ typedef struct cuda_bwd {
     nvptx_bwd_info info;
 } cuda_bwd;
 
-static void bwd_destroy(attnc_kernel *k)
+void cuda_backward_destroy(attnc_kernel *k)
 {
     cuda_bwd *b = k->backend_data;
     if (b)
@@ -31,8 +31,6 @@ static void bwd_destroy(attnc_kernel *k)
     free(b);
     k->backend_data = NULL;
 }
-
-static const kernel_backend_ops bwd_ops = {"cuda", bwd_destroy, NULL};
 
 static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
 {
@@ -100,7 +98,6 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
         return st;
     }
     k->backend_data = b;
-    k->ops = &bwd_ops;
     return ATTNC_OK;
 }
 

@@ -3,7 +3,7 @@
  * code generator, JIT-linked by the driver (cuLink*) into a cubin that is
  * kept (cuda_module_cubin) for reuse by a cache, loaded, launched.
  *
- * The public API reaches this through cuda_backend.c (cuda_kernel_build, the
+ * The public API reaches this through cuda_backend.c (its backend_ops row, the
  * hook of runtime/api/api_backend.h); tests, `attnc bench` and `attnc ptx` use
  * it directly.
  * Errors: ATTNC_ERR_NO_DRIVER (no libcuda), ATTNC_ERR_CUDA (driver error;

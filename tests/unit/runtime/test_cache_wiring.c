@@ -1,6 +1,6 @@
 /* test_cache_wiring.c — GPU kernel builds go through the context's kernel
  * cache (no GPU needed: this drives the PTX step, kernel_ptx_cached, that
- * cuda_kernel_build uses): a second build is a memory hit, a new context
+ * the CUDA backend's build uses): a second build is a memory hit, a new context
  * gets a disk hit, a bit-flipped entry is reported and rebuilt, never
  * loaded; an unusable folder degrades to memory-only. */
 #include "tmpdir.h"
