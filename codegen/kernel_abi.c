@@ -2,7 +2,9 @@
 #include "kernel_abi.h"
 
 const kabi_tensor_info kabi_tensors[KABI_NTENSORS] = {
-    {"q", "q_stride", 4}, {"k", "k_stride", 4}, {"v", "v_stride", 4}, {"o", "o_stride", 4}, {"lse", "lse_stride", 3},
+    {"q", "q_stride", 4, false, KABI_DIM_QK, false, false},   {"k", "k_stride", 4, true, KABI_DIM_QK, false, false},
+    {"v", "v_stride", 4, true, KABI_DIM_V, false, false},     {"o", "o_stride", 4, false, KABI_DIM_V, true, false},
+    {"lse", "lse_stride", 3, false, KABI_DIM_NONE, true, true},
 };
 
 kabi_type kabi_param_type(bool scalar, bool is_float)

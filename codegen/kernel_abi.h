@@ -18,10 +18,18 @@
 /* The attention tensors, listed once (kabi_tensors). */
 typedef enum { KABI_Q, KABI_K, KABI_V, KABI_O, KABI_LSE, KABI_NTENSORS } kabi_tensor;
 
+/* A tensor's last dim: the q/k head dim, the v/o one, or none (lse: one
+ * f32 per row). */
+typedef enum { KABI_DIM_QK, KABI_DIM_V, KABI_DIM_NONE } kabi_dim;
+
 typedef struct kabi_tensor_info {
     const char *name;        /* "q", ..., "lse" */
     const char *stride_name; /* "q_stride", ... */
     int rank;                /* its strides: 4 ([batch, heads, tokens, dim]); lse 3 */
+    bool kv;                 /* [batch, kv_heads, kv_tokens, .] (k, v), else heads and tokens */
+    kabi_dim dim;            /* KABI_DIM_NONE: f32 rows; else the recipe's dtype, unit last stride */
+    bool output;             /* the kernel writes it (o, lse) */
+    bool optional;           /* may be NULL: not written (lse) */
 } kabi_tensor_info;
 extern const kabi_tensor_info kabi_tensors[KABI_NTENSORS];
 

@@ -51,8 +51,8 @@ static attnc_status check_tensor(const cuda_launch *a, int t, int esize, strbuf 
 
 static attnc_status check(const nvptx_kernel_info *info, const cuda_launch *a, strbuf *err)
 {
-    for (int t = 0; t < 4; t++) {
-        attnc_status st = check_tensor(a, t, 2, err);
+    for (int t = 0; t < KABI_NTENSORS; t++) { /* the bf16/f16 tensors; lse is f32 rows, maybe NULL */
+        attnc_status st = kabi_tensors[t].dim == KABI_DIM_NONE ? ATTNC_OK : check_tensor(a, t, 2, err);
         if (st)
             return st;
     }
