@@ -2,9 +2,19 @@
  * table of kernel_abi.h; see nvptx_abi.h. */
 #include "nvptx_abi.h"
 
-static kabi_type param_kind(const recipe_param *rp)
+kabi_type nvptx_abi_param_kind(const recipe_param *rp)
 {
     return kabi_param_type(rp->ndim == 0, rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16);
+}
+
+void nvptx_abi_describe_params(const recipe *r, nvptx_kernel_info *info)
+{
+    info->nparams = r ? r->nparams : 0;
+    for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++) {
+        kabi_type t = nvptx_abi_param_kind(&r->params[i]);
+        info->param_scalar[i] = t != KABI_PTR;
+        info->param_float[i] = t == KABI_F32;
+    }
 }
 
 static LLVMTypeRef llvm_type(nv_ctx *nv, kabi_type t)
@@ -21,7 +31,7 @@ static LLVMTypeRef llvm_type(nv_ctx *nv, kabi_type t)
 
 LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp)
 {
-    return llvm_type(nv, param_kind(rp));
+    return llvm_type(nv, nvptx_abi_param_kind(rp));
 }
 
 /* A tensor map param: byval [16 x i64], 64-byte aligned; its 1-based
@@ -57,7 +67,7 @@ static void declare(nv_ctx *nv, const recipe *r, const char *name, bool tma, nvp
     kabi_type kinds[NVPTX_MAX_PARAMS];
     int nparams = r ? r->nparams : 0;
     for (int i = 0; i < nparams && i < NVPTX_MAX_PARAMS; i++)
-        kinds[i] = param_kind(&r->params[i]);
+        kinds[i] = nvptx_abi_param_kind(&r->params[i]);
     kernel_abi abi;
     kernel_abi_forward(&abi, nparams, kinds, tma);
     LLVMTypeRef tys[KABI_MAX_ARGS];

@@ -30,6 +30,10 @@ void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_
 /* One param's kernel argument: a global pointer for a tensor, f32 for a
  * float scalar, i64 for an int scalar (the forward and backward ABIs). */
 LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp);
+kabi_type nvptx_abi_param_kind(const recipe_param *rp);
+/* info's nparams and per-param kinds for r (NULL: none), as the
+ * declaration types them. */
+void nvptx_abi_describe_params(const recipe *r, nvptx_kernel_info *info);
 
 /* The same followed by three CUtensorMaps (q, k, v) passed by value: 128
  * bytes each, 64-byte aligned, kept in the parameter space (grid_constant)
