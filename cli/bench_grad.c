@@ -22,9 +22,9 @@ typedef struct grad_run {
     uint64_t buf[4 + 16]; /* do, dq, dk, dv, then d<param> */
 } grad_run;
 
-static attnc_tensor t4(dtype dt, uint64_t p, int64_t b, int64_t h, int64_t n, int64_t d)
+static attnc_tensor t4(attnc_dtype dt, uint64_t p, int64_t b, int64_t h, int64_t n, int64_t d)
 {
-    attnc_tensor t = {(attnc_dtype)dt, (void *)(uintptr_t)p, 4, {b, h, n, d}, {h * n * d, n * d, d, 1}};
+    attnc_tensor t = {dt, (void *)(uintptr_t)p, 4, {b, h, n, d}, {h * n * d, n * d, d, 1}};
     return t;
 }
 
@@ -72,13 +72,14 @@ static void close_run(grad_run *g)
  * and sizes. */
 static int set_args(grad_run *g, const bench_grad_in *in, int ntensors)
 {
-    const recipe *r = in->r;
+    const attnc_tools_recipe_info *r = in->r;
     const int64_t *s = in->sizes;
-    dtype dt = r->qkv_dtype;
-    int64_t B = s[SZ_BATCH], H = s[SZ_HEADS], KH = s[SZ_KV_HEADS], N = s[SZ_TOKENS], KN = s[SZ_KV_TOKENS];
+    attnc_dtype dt = r->dtype;
+    int64_t B = s[ATTNC_TOOLS_SZ_BATCH], H = s[ATTNC_TOOLS_SZ_HEADS], KH = s[ATTNC_TOOLS_SZ_KV_HEADS],
+            N = s[ATTNC_TOOLS_SZ_TOKENS], KN = s[ATTNC_TOOLS_SZ_KV_TOKENS];
     attnc_tensor ts[9] = {t4(dt, in->dev[0], B, H, N, r->head_dim),  t4(dt, in->dev[1], B, KH, KN, r->head_dim),
                           t4(dt, in->dev[2], B, KH, KN, r->head_dim_v), t4(dt, in->dev[3], B, H, N, r->head_dim_v),
-                          t4(DT_F32, in->dev[4], B, H, N, 1),          t4(dt, g->buf[0], B, H, N, r->head_dim_v),
+                          t4(ATTNC_F32, in->dev[4], B, H, N, 1),          t4(dt, g->buf[0], B, H, N, r->head_dim_v),
                           t4(dt, g->buf[1], B, H, N, r->head_dim),     t4(dt, g->buf[2], B, KH, KN, r->head_dim),
                           t4(dt, g->buf[3], B, KH, KN, r->head_dim_v)};
     ts[4].ndim = 3;
@@ -87,14 +88,14 @@ static int set_args(grad_run *g, const bench_grad_in *in, int ntensors)
     for (int i = 0; i < ntensors; i++)
         if (attnc_args_set_tensor(g->a, names[i], &ts[i]))
             return fail(g, names[i]);
-    for (int i = 0; i < r->nparams && i < 16; i++) {
-        const bench_param_host *ph = &in->params[i];
+    for (int i = 0; i < r->nparams; i++) {
+        const attnc_tools_param_host *ph = &in->params[i];
         if (r->params[i].ndim == 0) {
             if (attnc_args_set_scalar(g->a, r->params[i].name, 0.5))
                 return fail(g, r->params[i].name);
             continue;
         }
-        attnc_tensor t = {(attnc_dtype)r->params[i].dtype, (void *)(uintptr_t)in->dparam[i], ph->ndim, {0}, {0}};
+        attnc_tensor t = {r->params[i].dtype, (void *)(uintptr_t)in->dparam[i], ph->ndim, {0}, {0}};
         for (int d = ph->ndim - 1; d >= 0; d--) {
             t.shape[d] = ph->shape[d];
             t.stride[d] = d == ph->ndim - 1 ? 1 : t.stride[d + 1] * t.shape[d + 1];
@@ -103,9 +104,10 @@ static int set_args(grad_run *g, const bench_grad_in *in, int ntensors)
             return fail(g, r->params[i].name);
     }
     for (int d = 0; d < r->grid_ndim; d++)
-        if (r->sizes[SZ_GRID0 + d].fixed <= 0 && attnc_args_set_size(g->a, r->sizes[SZ_GRID0 + d].name, s[SZ_GRID0 + d]))
+        if (r->sizes[ATTNC_TOOLS_SZ_GRID0 + d].fixed <= 0 &&
+            attnc_args_set_size(g->a, r->sizes[ATTNC_TOOLS_SZ_GRID0 + d].name, s[ATTNC_TOOLS_SZ_GRID0 + d]))
             return fail(g, "grid size");
-    for (int i = SZ_EXTRA0; i < r->nsizes && i < SZ_MAX; i++)
+    for (int i = ATTNC_TOOLS_SZ_EXTRA0; i < r->nsizes; i++)
         if (r->sizes[i].name && r->sizes[i].fixed <= 0 && attnc_args_set_size(g->a, r->sizes[i].name, s[i]))
             return fail(g, r->sizes[i].name);
     return EXIT_OK;
@@ -145,7 +147,7 @@ static int time_it(grad_run *g, const bench_grad_in *in, bench_grad_out *out)
 
 static int prepare(grad_run *g, const bench_grad_in *in)
 {
-    const recipe *r = in->r;
+    const attnc_tools_recipe_info *r = in->r;
     const int64_t *s = in->sizes;
     attnc_build_options o;
     int orc = open_recipe(g, in, &o);
@@ -156,7 +158,8 @@ static int prepare(grad_run *g, const bench_grad_in *in)
         return fail(g, "build");
     if (attnc_args_create(&g->a, g->k))
         return fail(g, "args");
-    size_t nq = (size_t)(s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS]), nk = (size_t)(s[SZ_BATCH] * s[SZ_KV_HEADS] * s[SZ_KV_TOKENS]);
+    size_t nq = (size_t)(s[ATTNC_TOOLS_SZ_BATCH] * s[ATTNC_TOOLS_SZ_HEADS] * s[ATTNC_TOOLS_SZ_TOKENS]);
+    size_t nk = (size_t)(s[ATTNC_TOOLS_SZ_BATCH] * s[ATTNC_TOOLS_SZ_KV_HEADS] * s[ATTNC_TOOLS_SZ_KV_TOKENS]);
     size_t bytes[4] = {nq * r->head_dim_v * 2, nq * r->head_dim * 2, nk * r->head_dim * 2, nk * r->head_dim_v * 2};
     for (int i = 0; i < 4; i++)
         if (alloc_zero(&g->buf[i], bytes[i]))
@@ -201,7 +204,7 @@ int bench_forward(const bench_grad_in *in, bench_grad_out *out)
     if (!rc && attnc_args_create(&g.a, g.k))
         rc = fail(&g, "args");
     if (!rc) /* linear attention has no lse output */
-        rc = set_args(&g, in, in->r->family == FAMILY_LINEAR ? 4 : 5);
+        rc = set_args(&g, in, in->r->linear ? 4 : 5);
     if (!rc)
         rc = time_it(&g, in, out);
     if (!rc)

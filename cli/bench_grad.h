@@ -8,17 +8,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bench_pairs.h"
-#include "frontend/recipe.h"
+#include "runtime/include/attnc_tools.h"
 
 typedef struct bench_grad_in {
     const char *file, *arch, *schedule;
     bool deterministic;
-    const recipe *r;
-    const int64_t *sizes;
+    const attnc_tools_recipe_info *r;
+    const int64_t *sizes;    /* ATTNC_TOOLS_SZ_* slots */
     const uint64_t *dev;     /* q, k, v, o, lse (the forward's outputs written) */
     const uint64_t *dparam;  /* tensor params */
-    const bench_param_host *params;
+    const attnc_tools_param_host *params;
     int warmup, iters;
 } bench_grad_in;
 

@@ -1,9 +1,10 @@
 /* cmd_bench.c — `attnc bench FILE --shape ...`: compile cold (recipe text to
- * loaded module, timed), run on random inputs, time with CUDA events
- * (warm-up, then the median of --iters attnc_launch calls of the kernel
- * attnc_kernel_build makes with the same schedule), and report TFLOP/s
- * counted on the pairs the mask keeps: 2*(head_dim + head_dim_v) flops per
- * kept pair (4*head_dim when they are equal), exactly counted on the host. */
+ * loaded module, timed: attnc_tools_cold_compile), run on random inputs,
+ * time with CUDA events (warm-up, then the median of --iters attnc_launch
+ * calls of the kernel attnc_kernel_build makes with the same schedule:
+ * bench_grad.c), and report TFLOP/s counted on the pairs the mask keeps:
+ * 2*(head_dim + head_dim_v) flops per kept pair (4*head_dim when they are
+ * equal), exactly counted on the host (attnc_tools_count_pairs). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +12,26 @@
 
 #include "bench_compile.h"
 #include "bench_grad.h"
-#include "bench_pairs.h"
-#include "cli_recipe.h"
+#include "cli_arch.h"
 #include "cli_opts.h"
 #include "commands.h"
-#include "gpu_compile.h"
 #include "json_out.h"
-#include "runtime/cuda/cuda_module.h"
-#include "runtime/tune/tune_db.h"
+#include "runtime/include/attnc_tools.h"
 #include "support/checked.h"
+
+/* The size slots and the most params a kernel takes, as attnc_tools.h
+ * numbers them. */
+enum {
+    SZ_BATCH = ATTNC_TOOLS_SZ_BATCH,
+    SZ_HEADS = ATTNC_TOOLS_SZ_HEADS,
+    SZ_KV_HEADS = ATTNC_TOOLS_SZ_KV_HEADS,
+    SZ_TOKENS = ATTNC_TOOLS_SZ_TOKENS,
+    SZ_KV_TOKENS = ATTNC_TOOLS_SZ_KV_TOKENS,
+    SZ_GRID0 = ATTNC_TOOLS_SZ_GRID0,
+    SZ_EXTRA0 = ATTNC_TOOLS_SZ_EXTRA0,
+    SZ_MAX = ATTNC_TOOLS_SZ_MAX,
+    MAX_PARAMS = ATTNC_TOOLS_MAX_PARAMS
+};
 
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch;
@@ -29,25 +41,20 @@ typedef struct bench_opts {
 } bench_opts;
 
 typedef struct bench_run {
-    gpu_compiled g;
-    cuda_module *m;
+    attnc_tools_recipe *rec;
+    attnc_tools_recipe_info r;
+    attnc_tools_compiled *c; /* the cold compile: its kernel's schedule */
+    attnc_tools_cold cold;
     int64_t sizes[SZ_MAX];
-    uint64_t dev[5], dparam[NVPTX_MAX_PARAMS];
-    void *hparam[NVPTX_MAX_PARAMS];
-    bench_param_host params[NVPTX_MAX_PARAMS];
-    double compile_ms, jit_ms, median_ms, min_ms;
-    bench_pairs pairs;
+    uint64_t dev[5], dparam[MAX_PARAMS];
+    void *hparam[MAX_PARAMS];
+    attnc_tools_param_host params[MAX_PARAMS];
+    double median_ms, min_ms;
+    attnc_tools_pairs pairs;
     int64_t kept;
     const char *source; /* of the schedule: "explicit", "recipe", "tuned", "default" */
     bench_grad_out bwd; /* --grad */
 } bench_run;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static const cli_opt bench_table[] = {
     CLI_STR("--shape", bench_opts, shape),
@@ -79,7 +86,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 }
 
 /* "batch=2,heads=16,tokens=8192" and grid/extra names ("H=128,W=128"). */
-static int size_slot(const recipe *r, const char *name)
+static int size_slot(const attnc_tools_recipe_info *r, const char *name)
 {
     static const char *std[] = {"batch", "heads", "kv_heads", "tokens", "kv_tokens"};
     for (int i = 0; i < 5; i++)
@@ -90,7 +97,7 @@ static int size_slot(const recipe *r, const char *name)
         if ((r->grid_names[d] && !strcmp(name, r->grid_names[d])) || (extent && !strcmp(name, extent)))
             return SZ_GRID0 + d;
     }
-    for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
+    for (int s = SZ_EXTRA0; s < r->nsizes; s++)
         if (r->sizes[s].name && !strcmp(name, r->sizes[s].name))
             return s;
     return -1;
@@ -98,7 +105,7 @@ static int size_slot(const recipe *r, const char *name)
 
 static int bind_sizes(bench_run *b, const char *spec)
 {
-    const recipe *r = b->g.r;
+    const attnc_tools_recipe_info *r = &b->r;
     char buf[512];
     snprintf(buf, sizeof buf, "%s", spec);
     for (int i = 0; i < SZ_MAX; i++)
@@ -126,17 +133,18 @@ static int bind_sizes(bench_run *b, const char *spec)
         s[SZ_TOKENS] = 1;
         for (int d = 0; d < r->grid_ndim; d++) {
             if (s[SZ_GRID0 + d] < 0)
-                return cli_usage_error("bench", "--shape needs %s=N (a token grid dim)", cli_grid_dim_name(r, d));
-            if (!ck_mul(s[SZ_TOKENS], s[SZ_GRID0 + d], &s[SZ_TOKENS]) || s[SZ_TOKENS] > SIZE_LIMIT_TOKENS)
+                return cli_usage_error("bench", "--shape needs %s=N (a token grid dim)",
+                                       attnc_tools_grid_dim_name(b->rec, d));
+            if (!ck_mul(s[SZ_TOKENS], s[SZ_GRID0 + d], &s[SZ_TOKENS]) || s[SZ_TOKENS] > ATTNC_MAX_TOKENS)
                 return cli_usage_error("bench", "--shape: the token grid holds more than %lld tokens (ATTNC_MAX_TOKENS)",
-                                       (long long)SIZE_LIMIT_TOKENS);
+                                       (long long)ATTNC_MAX_TOKENS);
         }
     }
     if (s[SZ_TOKENS] < 0)
         return cli_usage_error("bench", "--shape needs tokens=N");
     if (s[SZ_KV_TOKENS] < 0)
         s[SZ_KV_TOKENS] = s[SZ_TOKENS];
-    for (int i = SZ_EXTRA0; i < r->nsizes && i < SZ_MAX; i++)
+    for (int i = SZ_EXTRA0; i < r->nsizes; i++)
         if (s[i] < 0)
             return cli_usage_error("bench", "--shape needs %s=N", r->sizes[i].name);
     for (int i = 0; i < SZ_MAX; i++)
@@ -145,9 +153,9 @@ static int bind_sizes(bench_run *b, const char *spec)
     int64_t nq, nk;
     int dmax = r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v;
     for (int i = 0; i <= SZ_KV_TOKENS; i++)
-        if (s[i] > size_limit((size_id)i)) {
-            fprintf(stderr, "attnc bench: --shape: %s = %lld is over the limit %lld\n", size_id_name((size_id)i),
-                    (long long)s[i], (long long)size_limit((size_id)i));
+        if (s[i] > r->sizes[i].limit) {
+            fprintf(stderr, "attnc bench: --shape: %s = %lld is over the limit %lld\n", r->sizes[i].slot,
+                    (long long)s[i], (long long)r->sizes[i].limit);
             return EXIT_USER;
         }
     if (!ck_mul3(s[SZ_BATCH], s[SZ_HEADS], s[SZ_TOKENS], &nq) || !ck_mul3(nq, dmax, 8, &nq) ||
@@ -167,13 +175,13 @@ static uint64_t rng(uint64_t *x)
 }
 
 /* Random bf16/f16 in [-1, 1): a uniform mantissa with exponents 2^-1..2^-4. */
-static void *random_halves(size_t n, dtype dt, uint64_t *seed)
+static void *random_halves(size_t n, attnc_dtype dt, uint64_t *seed)
 {
     uint16_t *h = malloc(n * 2 + 2);
     for (size_t i = 0; h && i < n; i++) {
         uint64_t x = rng(seed);
         uint16_t sign = (uint16_t)((x & 1) << 15);
-        if (dt == DT_F16)
+        if (dt == ATTNC_F16)
             h[i] = sign | (uint16_t)((11 + (x >> 1) % 4) << 10) | (uint16_t)((x >> 8) & 0x3ff);
         else
             h[i] = sign | (uint16_t)((123 + (x >> 1) % 4) << 7) | (uint16_t)((x >> 8) & 0x7f);
@@ -183,21 +191,22 @@ static void *random_halves(size_t n, dtype dt, uint64_t *seed)
 
 static int upload(bench_run *b, size_t bytes, int idx, const void *host, strbuf *err)
 {
-    if (cuda_mem_alloc(&b->dev[idx], bytes, err) || (host && cuda_memcpy_htod(b->dev[idx], host, bytes, err)))
+    if (attnc_tools_dev_alloc(&b->dev[idx], bytes, err) ||
+        (host && attnc_tools_dev_upload(b->dev[idx], host, bytes, err)))
         return EXIT_INTERNAL;
     return EXIT_OK;
 }
 
 static int make_tensors(bench_run *b, strbuf *err)
 {
-    const recipe *r = b->g.r;
+    const attnc_tools_recipe_info *r = &b->r;
     int64_t *s = b->sizes;
     size_t nq = (size_t)(s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS]);
     size_t nk = (size_t)(s[SZ_BATCH] * s[SZ_KV_HEADS] * s[SZ_KV_TOKENS]);
     size_t rows[4] = {nq * r->head_dim, nk * r->head_dim, nk * r->head_dim_v, nq * r->head_dim_v};
     uint64_t seed = (uint64_t)time(NULL) | 1;
     for (int t = 0; t < 4; t++) {
-        void *h = t < 3 ? random_halves(rows[t], r->qkv_dtype, &seed) : NULL;
+        void *h = t < 3 ? random_halves(rows[t], r->dtype, &seed) : NULL;
         int rc = (t < 3 && !h) ? EXIT_INTERNAL : upload(b, rows[t] * 2, t, h, err);
         free(h);
         if (rc)
@@ -208,12 +217,12 @@ static int make_tensors(bench_run *b, strbuf *err)
 
 static int make_params(bench_run *b, strbuf *err)
 {
-    const recipe *r = b->g.r;
+    const attnc_tools_recipe_info *r = &b->r;
     uint64_t seed = 12345;
-    for (int i = 0; i < r->nparams && i < NVPTX_MAX_PARAMS; i++) {
-        const recipe_param *rp = &r->params[i];
-        bench_param_host *ph = &b->params[i];
-        size_t n = 1, es = (size_t)dtype_size(rp->dtype);
+    for (int i = 0; i < r->nparams; i++) {
+        const attnc_tools_param_info *rp = &r->params[i];
+        attnc_tools_param_host *ph = &b->params[i];
+        size_t n = 1, es = (size_t)attnc_tools_dtype_size(rp->dtype);
         ph->ndim = rp->ndim;
         for (int d = 0; d < rp->ndim; d++) {
             ph->shape[d] = rp->const_dims[d] > 0 ? rp->const_dims[d] : b->sizes[rp->dims[d]];
@@ -224,86 +233,27 @@ static int make_params(bench_run *b, strbuf *err)
             return EXIT_INTERNAL;
         for (size_t j = 0; j < n; j++) {
             uint64_t x = rng(&seed);
-            if (rp->dtype == DT_U8)
+            if (rp->dtype == ATTNC_U8)
                 h[j] = (unsigned char)(x % 4 != 0);
-            else if (rp->dtype == DT_I32)
+            else if (rp->dtype == ATTNC_I32)
                 ((int32_t *)h)[j] = (int32_t)(j * 8 / (n ? n : 1)); /* 8 equal documents (bench/recipes/doc_causal.attn) */
-            else if (rp->dtype == DT_F32)
+            else if (rp->dtype == ATTNC_F32)
                 ((float *)h)[j] = (float)((double)(x % 2000) / 1000.0 - 1.0);
         }
         b->hparam[i] = h;
         ph->data = h;
-        if (rp->ndim > 0 && (cuda_mem_alloc(&b->dparam[i], n * es, err) || cuda_memcpy_htod(b->dparam[i], h, n * es, err)))
+        if (rp->ndim > 0 &&
+            (attnc_tools_dev_alloc(&b->dparam[i], n * es, err) || attnc_tools_dev_upload(b->dparam[i], h, n * es, err)))
             return EXIT_INTERNAL;
     }
     return EXIT_OK;
 }
 
-static void launch_args(const bench_run *b, cuda_launch *a)
+/* attnc_launch of the kernel attnc_kernel_build makes with the schedule
+ * the cold compile used (bench_grad.c), on the same device tensors. */
+static int time_kernel(bench_run *b, const bench_opts *o, const char *sched)
 {
-    const recipe *r = b->g.r;
-    const int64_t *s = b->sizes;
-    memset(a, 0, sizeof *a);
-    memcpy(a->ptr, b->dev, sizeof b->dev);
-    int64_t dims[4] = {r->head_dim, r->head_dim, r->head_dim_v, r->head_dim_v};
-    for (int t = 0; t < 4; t++) {
-        int64_t h = t == 1 || t == 2 ? s[SZ_KV_HEADS] : s[SZ_HEADS], n = t == 1 || t == 2 ? s[SZ_KV_TOKENS] : s[SZ_TOKENS];
-        int64_t st[4] = {h * n * dims[t], n * dims[t], dims[t], 1};
-        memcpy(a->stride[t], st, sizeof st);
-    }
-    a->stride[4][0] = s[SZ_HEADS] * s[SZ_TOKENS];
-    a->stride[4][1] = s[SZ_TOKENS];
-    a->stride[4][2] = 1;
-    memcpy(a->size, s, sizeof a->size);
-    for (int i = 0; i < r->nparams && i < NVPTX_MAX_PARAMS; i++) {
-        a->param_ptr[i] = b->dparam[i];
-        a->param_scalar[i] = r->params[i].ndim == 0 ? 0.5 : 0;
-    }
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-/* The module loaded for the compile timing, launched directly (the default
- * until the attnc_launch timing below has been checked on a GPU). */
-static int time_raw(bench_run *b, const bench_opts *o, strbuf *err)
-{
-    cuda_launch a;
-    launch_args(b, &a);
-    for (int i = 0; i < o->warmup; i++)
-        if (cuda_module_launch(b->m, &a, NULL, err))
-            return EXIT_INTERNAL;
-    if (cuda_synchronize(err))
-        return EXIT_INTERNAL;
-    double *t = malloc(sizeof(double) * (size_t)o->iters);
-    int rc = t ? EXIT_OK : EXIT_INTERNAL;
-    for (int i = 0; i < o->iters && !rc; i++) {
-        cuda_timer tm;
-        if (cuda_timer_start(&tm, err) || cuda_module_launch(b->m, &a, NULL, err) || cuda_timer_stop(&tm, &t[i], err))
-            rc = EXIT_INTERNAL;
-    }
-    if (!rc) {
-        qsort(t, (size_t)o->iters, sizeof *t, cmp_double);
-        b->median_ms = t[o->iters / 2];
-        b->min_ms = t[0];
-    }
-    free(t);
-    return rc;
-}
-
-/* $ATTNC_BENCH_API=1: attnc_launch of the kernel attnc_kernel_build makes
- * with the schedule the compile timing used (bench_grad.c), on the same
- * device tensors (issue 13: bench through the public API). Opt-in until it
- * has run on a GPU; else the compiled module launched directly. */
-static int time_kernel(bench_run *b, const bench_opts *o, const char *sched, strbuf *err)
-{
-    const char *api = getenv("ATTNC_BENCH_API");
-    if (!api || api[0] != '1')
-        return time_raw(b, o, err);
-    bench_grad_in in = {o->file, o->arch, sched, false, b->g.r, b->sizes, b->dev, b->dparam, b->params, o->warmup,
+    bench_grad_in in = {o->file, o->arch, sched, false, &b->r, b->sizes, b->dev, b->dparam, b->params, o->warmup,
                         o->iters};
     bench_grad_out out;
     int rc = bench_forward(&in, &out);
@@ -320,7 +270,7 @@ static double ratio(int64_t a, int64_t b)
 /* The tiling overhead: tile pairs the key loop visits against those holding
  * a kept pair, pairs inside computed (not proven empty) tiles against kept
  * pairs; 1.0 is no waste. */
-static void json_tiles(json_obj *j, const bench_pairs *p)
+static void json_tiles(json_obj *j, const attnc_tools_pairs *p)
 {
     json_int(j, "visited_tiles", p->visited_tiles);
     json_int(j, "computed_tiles", p->computed_tiles);
@@ -331,7 +281,7 @@ static void json_tiles(json_obj *j, const bench_pairs *p)
     json_str(j, "pair_count", p->closed_form ? "closed form" : "pairwise");
 }
 
-static void print_tiles(const bench_pairs *p)
+static void print_tiles(const attnc_tools_pairs *p)
 {
     printf("  tiles: %lld visited, %lld computed, %lld hold kept pairs: visited/kept %.3f; "
            "pairs in computed tiles/kept %.3f (counted %s)\n",
@@ -342,7 +292,8 @@ static void print_tiles(const bench_pairs *p)
 
 static void report(const bench_run *b, const bench_opts *o)
 {
-    const recipe *r = b->g.r;
+    const attnc_tools_recipe_info *r = &b->r;
+    const attnc_tools_cold *c = &b->cold;
     const int64_t *s = b->sizes;
     double flops = 2.0 * (r->head_dim + r->head_dim_v) * (double)b->kept;
     double tflops = b->median_ms > 0 ? flops / (b->median_ms * 1e-3) / 1e12 : 0;
@@ -351,9 +302,6 @@ static void report(const bench_run *b, const bench_opts *o)
     double bwd_tflops = b->bwd.median_ms > 0 ? 2.5 * flops / (b->bwd.median_ms * 1e-3) / 1e12 : 0;
     double fb_ms = b->median_ms + b->bwd.median_ms;
     double fb_tflops = fb_ms > 0 ? 3.5 * flops / (fb_ms * 1e-3) / 1e12 : 0;
-    strbuf sched;
-    sb_init(&sched);
-    schedule_print_for(&sched, &b->g.k->sched, r->family == FAMILY_LINEAR);
     if (o->json) {
         strbuf js;
         sb_init(&js);
@@ -361,24 +309,24 @@ static void report(const bench_run *b, const bench_opts *o)
         json_begin(&j, &js);
         json_str(&j, "recipe", r->name);
         json_str(&j, "file", o->file);
-        json_str(&j, "arch", nvptx_arch_name(b->g.arch));
+        json_str(&j, "arch", attnc_tools_arch_name(c->arch));
         json_int(&j, "batch", s[SZ_BATCH]);
         json_int(&j, "heads", s[SZ_HEADS]);
         json_int(&j, "kv_heads", s[SZ_KV_HEADS]);
         json_int(&j, "tokens", s[SZ_TOKENS]);
         json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
         json_int(&j, "head_dim", r->head_dim);
-        json_str(&j, "schedule", sb_cstr(&sched));
+        json_str(&j, "schedule", c->schedule);
         json_num(&j, "time_ms", b->median_ms, 4);
         json_num(&j, "time_ms_min", b->min_ms, 4);
         json_num(&j, "tflops", tflops, 2);
         json_int(&j, "kept_pairs", b->kept);
         json_num(&j, "density", b->kept / dense, 5);
-        json_num(&j, "compile_ms", b->compile_ms, 1);
-        json_num(&j, "jit_ms", b->jit_ms, 1);
-        json_num(&j, "codegen_ms", b->g.codegen_ms, 1);
-        json_num(&j, "lower_ms", b->g.lower_ms, 1);
-        json_num(&j, "parse_ms", b->g.parse_ms, 1);
+        json_num(&j, "compile_ms", c->total_ms, 1);
+        json_num(&j, "jit_ms", c->jit_ms, 1);
+        json_num(&j, "codegen_ms", c->codegen_ms, 1);
+        json_num(&j, "lower_ms", c->lower_ms, 1);
+        json_num(&j, "parse_ms", c->parse_ms, 1);
         json_str(&j, "schedule_source", b->source);
         json_tiles(&j, &b->pairs);
         if (o->grad) {
@@ -393,12 +341,12 @@ static void report(const bench_run *b, const bench_opts *o)
         sb_free(&js);
     } else {
         printf("%s (%s) batch %lld heads %lld tokens %lld head_dim %d [%s] (%s schedule)\n", r->name,
-               nvptx_arch_name(b->g.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS], (long long)s[SZ_TOKENS],
-               r->head_dim, sb_cstr(&sched), b->source);
+               attnc_tools_arch_name(c->arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS],
+               (long long)s[SZ_TOKENS], r->head_dim, c->schedule, b->source);
         printf("  time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s on %lld kept pairs (density %.4f)\n",
                b->median_ms, o->iters, b->min_ms, tflops, (long long)b->kept, b->kept / dense);
-        printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, driver JIT + load %.1f)\n", b->compile_ms,
-               b->g.parse_ms, b->g.lower_ms, b->g.codegen_ms, b->jit_ms);
+        printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, driver JIT + load %.1f)\n", c->total_ms,
+               c->parse_ms, c->lower_ms, c->codegen_ms, c->jit_ms);
         print_tiles(&b->pairs);
         if (o->grad)
             printf("  backward [%s]%s: time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s (2.5x the forward's "
@@ -406,96 +354,96 @@ static void report(const bench_run *b, const bench_opts *o)
                    b->bwd.schedule, o->deterministic ? " deterministic" : "", b->bwd.median_ms, o->iters, b->bwd.min_ms,
                    bwd_tflops, fb_ms, fb_tflops);
     }
-    sb_free(&sched);
 }
 
 static void release(bench_run *b)
 {
     for (int i = 0; i < 5; i++)
-        cuda_mem_free(b->dev[i]);
-    for (int i = 0; i < NVPTX_MAX_PARAMS; i++) {
-        cuda_mem_free(b->dparam[i]);
+        attnc_tools_dev_free(b->dev[i]);
+    for (int i = 0; i < MAX_PARAMS; i++) {
+        attnc_tools_dev_free(b->dparam[i]);
         free(b->hparam[i]);
     }
-    cuda_module_destroy(b->m);
-    gpu_compiled_free(&b->g);
+    attnc_tools_compiled_free(b->c);
+    attnc_tools_recipe_free(b->rec);
+}
+
+static int read_recipe(bench_run *b, const char *path)
+{
+    strbuf msg;
+    sb_init(&msg);
+    attnc_tools_result res = attnc_tools_recipe_read(path, &b->rec, &msg);
+    if (res == ATTNC_TOOLS_UNREADABLE)
+        fprintf(stderr, "attnc bench: cannot read '%s': %s\n", path, sb_cstr(&msg));
+    else if (res == ATTNC_TOOLS_USER)
+        fputs(sb_cstr(&msg), stderr);
+    sb_free(&msg);
+    if (res)
+        return res == ATTNC_TOOLS_INTERNAL ? EXIT_INTERNAL : EXIT_USER;
+    attnc_tools_recipe_describe(b->rec, &b->r);
+    return EXIT_OK;
 }
 
 /* As a launch of a `tile auto` kernel does (api_tuned.c): the tuning
  * database's best for this recipe, arch and shape bucket, if one is stored
  * and ATTNC_NO_TUNED is unset; out stays "" otherwise. */
-static int tuned_schedule(const bench_opts *o, char *out, size_t cap, const char **source)
+static void tuned_schedule(const bench_opts *o, bench_run *b, char *out, size_t cap)
 {
-    arena a;
-    arena_init(&a, NULL);
-    cli_recipe cr;
-    int rc = cli_recipe_load(&a, "bench", o->file, &cr);
     const char *off = getenv("ATTNC_NO_TUNED");
-    *source = o->schedule ? "explicit" : rc == EXIT_OK && !cr.r->sched.is_auto ? "recipe" : "default";
+    b->source = o->schedule ? "explicit" : !b->r.tile_auto ? "recipe" : "default";
+    if (o->schedule || !b->r.tile_auto || (off && off[0] && strcmp(off, "0")))
+        return;
     strbuf msg;
     sb_init(&msg);
-    target_arch arch = TARGET_SM80;
-    bench_run probe;
-    memset(&probe, 0, sizeof probe);
-    probe.g.r = rc == EXIT_OK ? cr.r : NULL;
-    if (!rc && !o->schedule && cr.r->sched.is_auto && !(off && off[0] && strcmp(off, "0")) &&
-        !(rc = bind_sizes(&probe, o->shape)) &&
-        (o->arch ? nvptx_arch_parse(o->arch, &arch) : cuda_device_arch(&arch, &msg) == ATTNC_OK)) {
-        const int64_t *z = probe.sizes;
-        tune_shape sh = {z[SZ_BATCH], z[SZ_HEADS], z[SZ_TOKENS], z[SZ_KV_TOKENS], z[SZ_KV_HEADS], {0}};
-        char hash[33];
-        tune_recipe_hash(cr.text, cr.len, hash);
-        tune_db *db = tune_db_open(NULL, &msg);
-        schedule s;
-        const recipe *r = cr.r;
-        if (db && tune_db_pick_schedule(db, hash, arch, &sh, r->grid_ndim > 0 ? r->grid_ndim : 1, r->head_dim,
-                                        dtype_size(r->qkv_dtype), r->family == FAMILY_LINEAR, &s, &msg) == TUNE_FOUND) {
-            strbuf t;
-            sb_init(&t);
-            schedule_print(&t, &s);
-            snprintf(out, cap, "%s", sb_cstr(&t));
-            *source = "tuned";
-            sb_free(&t);
-        }
-        tune_db_close(db);
+    attnc_tools_arch arch = ATTNC_TOOLS_SM80;
+    if (o->arch ? attnc_tools_arch_parse(o->arch, &arch) : attnc_tools_device_arch(&arch, &msg) == ATTNC_OK) {
+        if (attnc_tools_tuned_pick(b->rec, arch, b->sizes, out, cap, &msg))
+            b->source = "tuned";
         if (msg.len)
             fprintf(stderr, "attnc bench: tuning database: %s (using the default)\n", sb_cstr(&msg));
     }
     sb_free(&msg);
-    arena_free_all(&a);
-    return rc;
+}
+
+static int cold_compile(bench_run *b, const bench_opts *o, const char *sched)
+{
+    attnc_tools_arch arch;
+    int rc = o->arch ? cli_arch("bench", o->arch, false, &arch) : EXIT_OK;
+    if (rc)
+        return rc;
+    strbuf err;
+    sb_init(&err);
+    attnc_tools_result res = attnc_tools_cold_compile(o->file, o->arch, sched, &b->c, &b->cold, &err);
+    if (res && err.len && sb_cstr(&err)[err.len - 1] == '\n')
+        fputs(sb_cstr(&err), stderr); /* rendered diagnostics */
+    else if (res)
+        fprintf(stderr, "attnc bench: %s\n", sb_cstr(&err));
+    sb_free(&err);
+    return !res ? EXIT_OK : res == ATTNC_TOOLS_INTERNAL ? EXIT_INTERNAL : EXIT_USER;
 }
 
 static int bench(bench_run *b, const bench_opts *o, strbuf *err)
 {
     char tuned[256] = "";
-    int rc = tuned_schedule(o, tuned, sizeof tuned, &b->source);
-    if (rc)
+    int rc = read_recipe(b, o->file);
+    if (rc || (rc = bind_sizes(b, o->shape)))
         return rc;
+    tuned_schedule(o, b, tuned, sizeof tuned);
+    const char *sched = tuned[0] ? tuned : o->schedule;
     /* The CUDA context (about 100 ms on the H200) is a once-per-process cost
      * a host program has paid already: made before the clock starts. */
-    if (cuda_synchronize(err))
+    if (attnc_tools_dev_sync(err))
         return EXIT_INTERNAL;
-    double t0 = now_ms();
-    rc = gpu_compile_file(&b->g, "bench", o->file, o->arch, tuned[0] ? tuned : o->schedule);
-    if (rc)
-        return rc;
-    if (cuda_module_load(&b->m, sb_cstr(&b->g.ptx), b->g.ptx.len, &b->g.info, err))
-        return EXIT_INTERNAL;
-    b->compile_ms = now_ms() - t0;
-    b->jit_ms = cuda_module_jit_ms(b->m);
-    if ((rc = bind_sizes(b, o->shape)))
-        return rc;
-    if ((rc = make_tensors(b, err)) || (rc = make_params(b, err)) ||
-        (rc = time_kernel(b, o, tuned[0] ? tuned : o->schedule, err)))
+    if ((rc = cold_compile(b, o, sched)) || (rc = make_tensors(b, err)) || (rc = make_params(b, err)) ||
+        (rc = time_kernel(b, o, sched)))
         return rc;
     if (o->grad) {
-        bench_grad_in gi = {o->file, o->arch, o->schedule, o->deterministic, b->g.r, b->sizes, b->dev, b->dparam,
+        bench_grad_in gi = {o->file, o->arch, o->schedule, o->deterministic, &b->r, b->sizes, b->dev, b->dparam,
                             b->params, o->warmup, o->iters};
         if ((rc = bench_grad(&gi, &b->bwd)))
             return rc;
     }
-    if (!bench_count_pairs(b->g.r, &b->g.k->sched, b->sizes, b->params, &b->pairs, err))
+    if (!attnc_tools_count_pairs(b->c, b->sizes, b->params, &b->pairs, err))
         return EXIT_INTERNAL;
     b->kept = b->pairs.kept;
     report(b, o);
@@ -519,8 +467,8 @@ static int run_bench(int argc, char **argv)
     }
     strbuf err;
     sb_init(&err);
-    target_arch arch;
-    if (cuda_device_arch(&arch, &err) == ATTNC_ERR_NO_DRIVER) {
+    attnc_tools_arch arch;
+    if (attnc_tools_device_arch(&arch, &err) == ATTNC_ERR_NO_DRIVER) {
         fprintf(stderr, "skipped: no CUDA driver\n");
         sb_free(&err);
         return EXIT_INTERNAL;
@@ -546,9 +494,8 @@ const cli_command cmd_bench = {
     "Compiles FILE cold (recipe text to a loaded module: timed, the process's CUDA\n"
     "context made before the clock starts), runs it on random\n"
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
-    "of --iters launches of the compiled module (CUDA events; default 10 warm-up, 50\n"
-    "timed; ATTNC_BENCH_API=1: attnc_launch of the kernel attnc_kernel_build makes\n"
-    "with the same schedule instead, not yet checked on a GPU), TFLOP/s counted\n"
+    "of --iters attnc_launch calls of the kernel attnc_kernel_build makes with the\n"
+    "same schedule (CUDA events; default 10 warm-up, 50 timed), TFLOP/s counted\n"
     "on the pairs the mask keeps (4*head_dim flops per kept pair, counted exactly on\n"
     "the host: in closed form per query row where the mask allows, else pair by pair),\n"
     "the tiling overhead (tile pairs the key loop visits / tile pairs holding a kept\n"

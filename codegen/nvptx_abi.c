@@ -1,66 +1,101 @@
-/* nvptx_abi.c — declare a kernel with the shared launch ABI; see nvptx_abi.h. */
+/* nvptx_abi.c — declare a kernel with the shared launch ABI, by the role
+ * table of kernel_abi.h; see nvptx_abi.h. */
 #include "nvptx_abi.h"
 
-enum { ABI_TENSORS = 5, ABI_STRIDES = 19 }; /* 4 strides for q, k, v, o; 3 for lse */
+kabi_type nvptx_abi_param_kind(const recipe_param *rp)
+{
+    return kabi_param_type(rp->ndim == 0, rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16);
+}
+
+void nvptx_abi_describe_params(const recipe *r, nvptx_kernel_info *info)
+{
+    info->nparams = r ? r->nparams : 0;
+    for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++) {
+        kabi_type t = nvptx_abi_param_kind(&r->params[i]);
+        info->param_scalar[i] = t != KABI_PTR;
+        info->param_float[i] = t == KABI_F32;
+    }
+}
+
+static LLVMTypeRef llvm_type(nv_ctx *nv, kabi_type t)
+{
+    switch (t) {
+    case KABI_PTR: return nv->pg;
+    case KABI_I64: return nv->i64;
+    case KABI_I32: return nv->i32;
+    case KABI_F32: return nv->f32;
+    case KABI_MAP: break;
+    }
+    return LLVMPointerTypeInContext(nv->c, 0); /* a map's generic pointer, byval */
+}
 
 LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp)
 {
-    bool flt = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
-    return rp->ndim > 0 ? nv->pg : flt ? nv->f32 : nv->i64;
+    return llvm_type(nv, nvptx_abi_param_kind(rp));
 }
 
-static void declare(nv_ctx *nv, const recipe *r, const char *name, int ntmaps, nvptx_abi_args *out)
+/* A tensor map param: byval [16 x i64], 64-byte aligned; its 1-based
+ * attribute index goes into the grid_constant annotation. */
+static LLVMMetadataRef mark_map(nv_ctx *nv, LLVMValueRef fn, unsigned at)
 {
-    LLVMTypeRef tys[ABI_TENSORS + ABI_STRIDES + SZ_MAX + NVPTX_MAX_PARAMS + 3];
-    int n = 0;
-    for (int i = 0; i < ABI_TENSORS; i++)
-        tys[n++] = nv->pg;
-    for (int i = 0; i < ABI_STRIDES; i++)
-        tys[n++] = nv->i64;
-    for (int i = 0; i < SZ_MAX; i++)
-        tys[n++] = nv->i32;
-    for (int i = 0; r && i < r->nparams; i++) {
-        tys[n++] = nvptx_abi_param_type(nv, &r->params[i]);
-    }
-    int first_tmap = n;
-    for (int i = 0; i < ntmaps; i++)
-        tys[n++] = LLVMPointerTypeInContext(nv->c, 0);
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, false);
-    out->fn = LLVMAddFunction(nv->m, name, fty);
-    unsigned k = 0;
-    for (int i = 0; i < ABI_TENSORS; i++)
-        out->tens[i] = LLVMGetParam(out->fn, k++);
-    for (int t = 0; t < ABI_TENSORS; t++)
-        for (int i = 0; i < (t == ABI_TENSORS - 1 ? 3 : 4); i++)
-            out->stride[t][i] = LLVMGetParam(out->fn, k++);
-    for (int i = 0; i < SZ_MAX; i++)
-        out->size[i] = LLVMGetParam(out->fn, k++);
-    for (int i = 0; r && i < r->nparams; i++)
-        out->param[i] = LLVMGetParam(out->fn, k++);
-    if (!ntmaps)
-        return;
     LLVMTypeRef map = LLVMArrayType(nv->i64, 16);
-    LLVMMetadataRef idx[3];
-    for (int i = 0; i < ntmaps; i++) {
-        unsigned at = (unsigned)(first_tmap + i + 1); /* attribute index: 1-based */
-        LLVMAddAttributeAtIndex(out->fn, at,
-                                LLVMCreateTypeAttribute(nv->c, LLVMGetEnumAttributeKindForName("byval", 5), map));
-        LLVMAddAttributeAtIndex(out->fn, at, LLVMCreateEnumAttribute(nv->c, LLVMGetEnumAttributeKindForName("align", 5), 64));
-        out->tmap[i] = LLVMGetParam(out->fn, (unsigned)(first_tmap + i));
-        idx[i] = LLVMValueAsMetadata(nv_i32(nv, (long long)at));
+    LLVMAddAttributeAtIndex(fn, at, LLVMCreateTypeAttribute(nv->c, LLVMGetEnumAttributeKindForName("byval", 5), map));
+    LLVMAddAttributeAtIndex(fn, at, LLVMCreateEnumAttribute(nv->c, LLVMGetEnumAttributeKindForName("align", 5), 64));
+    return LLVMValueAsMetadata(nv_i32(nv, (long long)at));
+}
+
+/* Binds the entry's params to out's fields; k: the next param's index. */
+static void bind(nv_ctx *nv, const kabi_entry *e, unsigned *k, nvptx_abi_args *out, LLVMMetadataRef *maps, int *nmaps)
+{
+    for (int i = 0; i < e->count; i++, (*k)++) {
+        LLVMValueRef v = LLVMGetParam(out->fn, *k);
+        switch (e->role) {
+        case KABI_TENSOR: out->tens[e->which] = v; break;
+        case KABI_STRIDES: out->stride[e->which][i] = v; break;
+        case KABI_SIZES: out->size[i] = v; break;
+        case KABI_PARAM: out->param[e->which] = v; break;
+        case KABI_TMAP:
+            out->tmap[e->which - KABI_Q] = v;
+            maps[(*nmaps)++] = mark_map(nv, out->fn, *k + 1);
+            break;
+        }
     }
+}
+
+static void declare(nv_ctx *nv, const recipe *r, const char *name, bool tma, nvptx_abi_args *out)
+{
+    kabi_type kinds[NVPTX_MAX_PARAMS];
+    int nparams = r ? r->nparams : 0;
+    for (int i = 0; i < nparams && i < NVPTX_MAX_PARAMS; i++)
+        kinds[i] = nvptx_abi_param_kind(&r->params[i]);
+    kernel_abi abi;
+    kernel_abi_forward(&abi, nparams, kinds, tma);
+    LLVMTypeRef tys[KABI_MAX_ARGS];
+    unsigned n = 0;
+    for (int i = 0; i < abi.n; i++)
+        for (int j = 0; j < abi.e[i].count; j++)
+            tys[n++] = llvm_type(nv, abi.e[i].type);
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, n, false);
+    out->fn = LLVMAddFunction(nv->m, name, fty);
+    LLVMMetadataRef maps[KABI_NMAPS];
+    int nmaps = 0;
+    unsigned k = 0;
+    for (int i = 0; i < abi.n; i++)
+        bind(nv, &abi.e[i], &k, out, maps, &nmaps);
+    if (!nmaps)
+        return;
     LLVMMetadataRef md[3] = {LLVMValueAsMetadata(out->fn), LLVMMDStringInContext2(nv->c, "grid_constant", 13),
-                             LLVMMDNodeInContext2(nv->c, idx, (size_t)ntmaps)};
+                             LLVMMDNodeInContext2(nv->c, maps, (size_t)nmaps)};
     LLVMAddNamedMetadataOperand(nv->m, "nvvm.annotations",
                                 LLVMMetadataAsValue(nv->c, LLVMMDNodeInContext2(nv->c, md, 3)));
 }
 
 void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out)
 {
-    declare(nv, r, name, 0, out);
+    declare(nv, r, name, false, out);
 }
 
 void nvptx_abi_declare_tma(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out)
 {
-    declare(nv, r, name, 3, out);
+    declare(nv, r, name, true, out);
 }

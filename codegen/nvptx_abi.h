@@ -4,8 +4,9 @@
  * The order is the launch ABI documented in nvptx_kernel.h: five global
  * pointers (q, k, v, o, lse), their strides in elements (4 each, 3 for lse),
  * the SZ_MAX launch sizes (i32), then one argument per recipe param (a
- * global pointer for tensors; f32 or i64 for scalars). Declaring it in one
- * place keeps the runtime's argument packing and every generator in step.
+ * global pointer for tensors; f32 or i64 for scalars). The declaration
+ * walks the role table of kernel_abi.h, which the runtime's argument
+ * packing and the AOT generator walk too.
  */
 #ifndef ATTNC_CODEGEN_NVPTX_ABI_H
 #define ATTNC_CODEGEN_NVPTX_ABI_H
@@ -16,11 +17,11 @@
 
 typedef struct nvptx_abi_args {
     LLVMValueRef fn;
-    LLVMValueRef tens[5];      /* global pointers: q, k, v, o, lse */
-    LLVMValueRef stride[5][4]; /* i64 strides in elements (lse uses 3) */
+    LLVMValueRef tens[KABI_NTENSORS];      /* global pointers: q, k, v, o, lse */
+    LLVMValueRef stride[KABI_NTENSORS][4]; /* i64 strides in elements (lse uses 3) */
     LLVMValueRef size[SZ_MAX]; /* i32 */
     LLVMValueRef param[NVPTX_MAX_PARAMS];
-    LLVMValueRef tmap[3]; /* with tensor maps: the q, k, v CUtensorMap params (ptr byval) */
+    LLVMValueRef tmap[KABI_NMAPS]; /* with tensor maps: the q, k, v CUtensorMap params (ptr byval) */
 } nvptx_abi_args;
 
 /* Adds the kernel function `name` with the ABI's parameters for recipe r
@@ -29,6 +30,10 @@ void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_
 /* One param's kernel argument: a global pointer for a tensor, f32 for a
  * float scalar, i64 for an int scalar (the forward and backward ABIs). */
 LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp);
+kabi_type nvptx_abi_param_kind(const recipe_param *rp);
+/* info's nparams and per-param kinds for r (NULL: none), as the
+ * declaration types them. */
+void nvptx_abi_describe_params(const recipe *r, nvptx_kernel_info *info);
 
 /* The same followed by three CUtensorMaps (q, k, v) passed by value: 128
  * bytes each, 64-byte aligned, kept in the parameter space (grid_constant)

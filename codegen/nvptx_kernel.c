@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nvptx_abi.h"
 #include "nvptx_fa2.h"
 #include "nvptx_linear.h"
 #include "nvptx_target.h"
@@ -33,12 +34,7 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;
-    info->nparams = p->r ? p->r->nparams : 0;
-    for (int i = 0; i < info->nparams; i++) {
-        const recipe_param *rp = &p->r->params[i];
-        info->param_scalar[i] = rp->ndim == 0;
-        info->param_float[i] = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
-    }
+    nvptx_abi_describe_params(p->r, info);
 }
 
 nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
@@ -81,6 +77,14 @@ int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes)
         n *= (ext + info->q_tile[d] - 1) / info->q_tile[d];
     }
     return n;
+}
+
+void nvptx_kernel_abi(const nvptx_kernel_info *info, kernel_abi *out)
+{
+    kabi_type types[NVPTX_MAX_PARAMS];
+    for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++)
+        types[i] = kabi_param_type(info->param_scalar[i], info->param_float[i]);
+    kernel_abi_forward(out, info->nparams, types, info->tma);
 }
 
 schedule nvptx_default_schedule(const recipe *r, target_arch arch)

@@ -8,7 +8,9 @@
  * TMA + mbarriers and warp specialisation would plug in as a further
  * strategy behind nvptx_emit_kernel() with the same kernel ABI.
  *
- * Kernel parameter ABI (what the runtime passes, in this order):
+ * Kernel parameter ABI (what the runtime passes, in this order; the table
+ * of kernel_abi.h states it once for the code generator, the launch and
+ * the AOT generator: nvptx_kernel_abi):
  *   ptr q, k, v, o, lse          global; lse may be 0 (then not written)
  *   i64 q_stride[4], k_stride[4], v_stride[4], o_stride[4], lse_stride[3]
  *                                in elements; the last dim of q/k/v/o has
@@ -31,11 +33,13 @@
 #include "../frontend/recipe.h"
 #include "../ir/tile_ir.h"
 #include "../support/strbuf.h"
+#include "kernel_abi.h"
 
 typedef enum { NVPTX_OK = 0, NVPTX_UNSUPPORTED = 1, NVPTX_INTERNAL = 2 } nvptx_status;
 typedef enum { NVPTX_STRATEGY_FA2 = 0, NVPTX_STRATEGY_LINEAR = 1 } nvptx_strategy;
 
 enum { NVPTX_MAX_PARAMS = 16 };
+_Static_assert((int)NVPTX_MAX_PARAMS == (int)KABI_MAX_PARAMS, "one bound on a kernel's params");
 
 typedef struct nvptx_kernel_info {
     char name[64];
@@ -83,5 +87,9 @@ schedule nvptx_default_schedule(const recipe *r, target_arch arch);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
+
+/* The kernel's parameter-role table (kernel_abi.h): its params' kinds and
+ * whether it takes tensor maps. */
+void nvptx_kernel_abi(const nvptx_kernel_info *info, kernel_abi *out);
 
 #endif

@@ -447,12 +447,7 @@ static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;
-    info->nparams = p->r->nparams;
-    for (int i = 0; i < info->nparams; i++) {
-        const recipe_param *rp = &p->r->params[i];
-        info->param_scalar[i] = rp->ndim == 0;
-        info->param_float[i] = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
-    }
+    nvptx_abi_describe_params(p->r, info);
 }
 
 static void kernel_name(char *out, size_t n, const char *recipe_name)

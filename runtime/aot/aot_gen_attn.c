@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codegen/kernel_abi.h"
 #include "ir/expr.h"
 #include "runtime/aot/aot_gen_impl.h"
 
@@ -173,20 +174,31 @@ static void put_fail(const aot_spec *s, strbuf *c, const char *indent, const cha
     close_fail(c, "");
 }
 
+/* The tensors' layout checks, one per tensor of the kernel ABI's table
+ * (codegen/kernel_abi.h): shapes three to a line, then one check a line. */
 static void put_tensors(const aot_spec *s, strbuf *c)
 {
     const aot_attn *t = &s->attn;
     const char *n = s->name;
-    sb_printf(c, "    const int64_t qs[4] = {B, H, T, %d}, ks[4] = {B, KH, KT, %d}, vs[4] = {B, KH, KT, %d};\n",
-              t->head_dim, t->head_dim, t->head_dim_v);
-    sb_printf(c, "    const int64_t os[4] = {B, H, T, %d}, ls[3] = {B, H, T};\n", t->head_dim_v);
-    sb_printf(c, "    if ((st = %s_layout(\"q\", a->q, a->q_stride, qs, 4, %d, 1, 0)) ||\n", n, t->elem_size);
-    sb_printf(c, "        (st = %s_layout(\"k\", a->k, a->k_stride, ks, 4, %d, 1, 0)) ||\n", n, t->elem_size);
-    sb_printf(c, "        (st = %s_layout(\"v\", a->v, a->v_stride, vs, 4, %d, 1, 0)) ||\n", n, t->elem_size);
-    sb_printf(c, "        (st = %s_layout(\"o\", a->o, a->o_stride, os, 4, %d, 1, 1)) ||\n", n, t->elem_size);
-    sb_printf(c, "        (a->lse && (st = %s_layout(\"lse\", a->lse, a->lse_stride, ls, 3, 4, 0, 1))))\n"
-                 "        return st;\n",
-              n);
+    for (int i = 0; i < KABI_NTENSORS; i++) {
+        const kabi_tensor_info *ti = &kabi_tensors[i];
+        sb_puts(c, i % 3 == 0 ? "    const int64_t " : ", ");
+        sb_printf(c, "%cs[%d] = {B, %s, %s", ti->name[0], ti->rank, ti->kv ? "KH" : "H", ti->kv ? "KT" : "T");
+        if (ti->dim != KABI_DIM_NONE)
+            sb_printf(c, ", %d", ti->dim == KABI_DIM_V ? t->head_dim_v : t->head_dim);
+        sb_puts(c, i % 3 == 2 || i == KABI_NTENSORS - 1 ? "};\n" : "}");
+    }
+    for (int i = 0; i < KABI_NTENSORS; i++) {
+        const kabi_tensor_info *ti = &kabi_tensors[i];
+        bool rows = ti->dim != KABI_DIM_NONE; /* the recipe's dtype, unit last stride */
+        sb_puts(c, i == 0 ? "    if (" : "        ");
+        if (ti->optional)
+            sb_printf(c, "(a->%s && ", ti->name);
+        sb_printf(c, "(st = %s_layout(\"%s\", a->%s, a->%s, %cs, %d, %d, %d, %d))", n, ti->name, ti->name,
+                  ti->stride_name, ti->name[0], ti->rank, rows ? t->elem_size : 4, rows, ti->output);
+        sb_puts(c, ti->optional ? ")" : "");
+        sb_puts(c, i == KABI_NTENSORS - 1 ? ")\n        return st;\n" : " ||\n");
+    }
     if (t->linear) {
         sb_puts(c, "    if (a->lse)\n");
         put_fail(s, c, "        ", "tensor 'lse': linear attention has no log-sum-exp output");

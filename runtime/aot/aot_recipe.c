@@ -8,6 +8,7 @@
  *                                            (batch, heads, kv_heads, tokens,
  *                                            kv_tokens, grid0..2, extras)
  *   p_NAME per recipe param                  device pointer, or f32/i64 scalar
+ * (the fields follow the kernel's role table, codegen/kernel_abi.h) and
  * grid = (query tiles, heads, batch), as nvptx_grid_x computes. The checks
  * and what the kernel gets are attnc_launch's (aot_attn, aot_gen_attn.c). */
 #include "runtime/aot/aot_recipe.h"
@@ -23,12 +24,13 @@
 #include "frontend/forms.h"
 #include "passes/pipeline.h"
 
-enum { MAX_AOT_PARAMS = 5 + 5 + 1 + NVPTX_MAX_PARAMS, FIRST_PARAM = 5 + 5 + 1 };
+enum { MAX_AOT_PARAMS = KABI_MAX_ENTRIES };
 
 typedef struct recipe_aot {
     arena *a; /* the generated names */
     aot_param params[MAX_AOT_PARAMS];
     const char *name;
+    int first_param; /* the field of the recipe's first param */
 } recipe_aot;
 
 static void add(recipe_aot *ra, int *n, aot_param p)
@@ -36,23 +38,38 @@ static void add(recipe_aot *ra, int *n, aot_param p)
     ra->params[(*n)++] = p;
 }
 
-/* The fields of NAME_args in ABI order (their checks are aot_attn's). */
+/* The fields of NAME_args in ABI order, one per entry of the kernel's role
+ * table (their checks are aot_attn's); the tensor maps are the launcher's
+ * own (aot_tma), passed after them as the table has them. */
 static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *info)
 {
-    static const char *ptrs[] = {"q", "k", "v", "o", "lse"};
-    static const char *strides[] = {"q_stride", "k_stride", "v_stride", "o_stride", "lse_stride"};
+    kernel_abi abi;
+    nvptx_kernel_abi(info, &abi);
     int n = 0;
-    for (int i = 0; i < 5; i++)
-        add(ra, &n, (aot_param){.name = ptrs[i], .type = AOT_PTR, .nullable = true});
-    for (int i = 0; i < 5; i++)
-        add(ra, &n, (aot_param){.name = strides[i], .type = AOT_I64, .min = 1, .max = 0, .count = i < 4 ? 4 : 3});
-    add(ra, &n, (aot_param){.name = "size", .type = AOT_I32, .min = 1, .max = 0, .count = SZ_MAX});
-    for (int i = 0; i < r->nparams && i < info->nparams; i++) {
-        aot_type t = !info->param_scalar[i] ? AOT_PTR : info->param_float[i] ? AOT_F32 : AOT_I64;
-        /* "p_NAME": any recipe name (int, NULL, class, ...) makes a field that compiles in C and C++ */
-        add(ra, &n, (aot_param){.name = arena_printf(ra->a, "p_%s", r->params[i].name), .type = t,
-                                .nullable = true, .min = 1, .max = 0});
+    ra->first_param = -1;
+    for (int i = 0; i < abi.n; i++) {
+        const kabi_entry *e = &abi.e[i];
+        const kabi_tensor_info *t = &kabi_tensors[e->which < KABI_NTENSORS ? e->which : 0];
+        switch (e->role) {
+        case KABI_TENSOR: add(ra, &n, (aot_param){.name = t->name, .type = AOT_PTR, .nullable = true}); break;
+        case KABI_STRIDES:
+            add(ra, &n, (aot_param){.name = t->stride_name, .type = AOT_I64, .min = 1, .max = 0, .count = e->count});
+            break;
+        case KABI_SIZES:
+            add(ra, &n, (aot_param){.name = "size", .type = AOT_I32, .min = 1, .max = 0, .count = e->count});
+            break;
+        case KABI_PARAM:
+            ra->first_param = ra->first_param < 0 ? n : ra->first_param;
+            /* "p_NAME": any recipe name (int, NULL, class, ...) makes a field that compiles in C and C++ */
+            add(ra, &n, (aot_param){.name = arena_printf(ra->a, "p_%s", r->params[e->which].name),
+                                    .type = e->type == KABI_PTR ? AOT_PTR : e->type == KABI_F32 ? AOT_F32 : AOT_I64,
+                                    .nullable = true, .min = 1, .max = 0});
+            break;
+        case KABI_TMAP: break;
+        }
     }
+    if (ra->first_param < 0)
+        ra->first_param = n;
     return n;
 }
 
@@ -79,7 +96,7 @@ static bool collect_windows(aot_attn *t, const recipe *r, const expr *e)
 }
 
 /* What attnc_launch checks and passes for this recipe and kernel. */
-static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info *info)
+static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info *info, int first_param)
 {
     memset(t, 0, sizeof *t);
     t->enabled = true;
@@ -106,7 +123,7 @@ static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info 
     }
     t->first_extra = SZ_EXTRA0;
     t->nsizes = r->nsizes;
-    t->first_param = FIRST_PARAM;
+    t->first_param = first_param;
     t->nparams = r->nparams < info->nparams ? r->nparams : info->nparams;
     for (int i = 0; i < t->nparams; i++) {
         const recipe_param *rp = &r->params[i];
@@ -201,7 +218,7 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
                      .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}}, .block = {info.threads, 1, 1},
                      .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
                      .tma = tma_spec(&info), .serial = info.serial};
-    if (!attn_contract(&spec.attn, r, &info))
+    if (!attn_contract(&spec.attn, r, &info, ra->first_param))
         sb_printf(err, "recipe '%s' has more than %d neighborhood window dims", r->name, AOT_MAX_WINDOWS);
     else
         rc = a.failed ? AOT_INTERNAL : aot_write_with_cubin(&spec, dir, out_note, err);

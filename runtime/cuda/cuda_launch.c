@@ -1,26 +1,26 @@
 /* cuda_launch.c — cuda_module_launch (cuda_module.h): checks what the
  * kernel itself relies on (16-byte rows, unit inner stride, sizes that fit
- * its 32-bit indices, grid limits), marshals the ABI of
- * codegen/nvptx_kernel.h and launches. Nothing is launched on a bad
+ * its 32-bit indices, grid limits), marshals the arguments by the kernel's
+ * role table (codegen/kernel_abi.h) and launches. Nothing is launched on a bad
  * argument. */
 #include <string.h>
 
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_internal.h"
 
-enum { NSTRIDES = 19, MAXARGS = 5 + NSTRIDES + SZ_MAX + NVPTX_MAX_PARAMS };
+/* One slot per kernel parameter (the driver reads each through a pointer
+ * to it), filled by walking the kernel's role table (kernel_abi.h). */
+typedef union slot {
+    CUdeviceptr p;
+    int64_t i64;
+    int32_t i32;
+    float f32;
+} slot;
 
 typedef struct marshal {
-    CUdeviceptr ptr[5];
-    int64_t stride[NSTRIDES];
-    int32_t size[SZ_MAX];
-    union {
-        CUdeviceptr p;
-        float f;
-        int64_t i;
-    } prm[NVPTX_MAX_PARAMS];
-    CUtensorMap tmap[3];
-    void *args[MAXARGS + 3];
+    slot v[KABI_MAX_ARGS];
+    CUtensorMap tmap[KABI_NMAPS];
+    void *args[KABI_MAX_ARGS];
 } marshal;
 
 static attnc_status bad(strbuf *err, const char *what)
@@ -31,9 +31,9 @@ static attnc_status bad(strbuf *err, const char *what)
 
 static attnc_status check_tensor(const cuda_launch *a, int t, int esize, strbuf *err)
 {
-    static const char *names[] = {"q", "k", "v", "o"};
+    const char *name = kabi_tensors[t].name;
     if (!a->ptr[t]) {
-        sb_printf(err, "CUDA launch: tensor %s is NULL", names[t]);
+        sb_printf(err, "CUDA launch: tensor %s is NULL", name);
         return ATTNC_ERR_INVALID_ARGUMENT;
     }
     bool aligned = a->ptr[t] % 16 == 0 && a->stride[t][3] == 1;
@@ -43,7 +43,7 @@ static attnc_status check_tensor(const cuda_launch *a, int t, int esize, strbuf 
         sb_printf(err,
                   "CUDA launch: tensor %s needs a 16-byte aligned base, unit stride in the last dim and "
                   "16-byte aligned rows",
-                  names[t]);
+                  name);
         return ATTNC_ERR_INVALID_ARGUMENT;
     }
     return ATTNC_OK;
@@ -51,8 +51,8 @@ static attnc_status check_tensor(const cuda_launch *a, int t, int esize, strbuf 
 
 static attnc_status check(const nvptx_kernel_info *info, const cuda_launch *a, strbuf *err)
 {
-    for (int t = 0; t < 4; t++) {
-        attnc_status st = check_tensor(a, t, 2, err);
+    for (int t = 0; t < KABI_NTENSORS; t++) { /* the bf16/f16 tensors; lse is f32 rows, maybe NULL */
+        attnc_status st = kabi_tensors[t].dim == KABI_DIM_NONE ? ATTNC_OK : check_tensor(a, t, 2, err);
         if (st)
             return st;
     }
@@ -69,30 +69,34 @@ static attnc_status check(const nvptx_kernel_info *info, const cuda_launch *a, s
     return ATTNC_OK;
 }
 
-static int fill(marshal *m, const nvptx_kernel_info *info, const cuda_launch *a)
+/* A recipe param's value as its kernel argument type. */
+static void put_param(slot *v, kabi_type t, const cuda_launch *a, int i)
 {
-    int n = 0, s = 0;
-    for (int t = 0; t < 5; t++) {
-        m->ptr[t] = (CUdeviceptr)a->ptr[t];
-        m->args[n++] = &m->ptr[t];
-    }
-    for (int t = 0; t < 5; t++)
-        for (int i = 0; i < (t == 4 ? 3 : 4); i++) {
-            m->stride[s] = a->stride[t][i];
-            m->args[n++] = &m->stride[s++];
+    if (t == KABI_PTR)
+        v->p = (CUdeviceptr)a->param_ptr[i];
+    else if (t == KABI_F32)
+        v->f32 = (float)a->param_scalar[i];
+    else
+        v->i64 = (int64_t)a->param_scalar[i];
+}
+
+/* Every argument in table order; the maps must be encoded already. */
+static int fill(marshal *m, const kernel_abi *abi, const cuda_launch *a)
+{
+    int n = 0;
+    for (int e = 0; e < abi->n; e++) {
+        const kabi_entry *en = &abi->e[e];
+        for (int i = 0; i < en->count; i++, n++) {
+            slot *v = &m->v[n];
+            m->args[n] = v;
+            switch (en->role) {
+            case KABI_TENSOR: v->p = (CUdeviceptr)a->ptr[en->which]; break;
+            case KABI_STRIDES: v->i64 = a->stride[en->which][i]; break;
+            case KABI_SIZES: v->i32 = (int32_t)a->size[i]; break;
+            case KABI_PARAM: put_param(v, en->type, a, en->which); break;
+            case KABI_TMAP: m->args[n] = &m->tmap[en->which - KABI_Q]; break;
+            }
         }
-    for (int i = 0; i < SZ_MAX; i++) {
-        m->size[i] = (int32_t)a->size[i];
-        m->args[n++] = &m->size[i];
-    }
-    for (int i = 0; i < info->nparams; i++) {
-        if (!info->param_scalar[i])
-            m->prm[i].p = (CUdeviceptr)a->param_ptr[i];
-        else if (info->param_float[i])
-            m->prm[i].f = (float)a->param_scalar[i];
-        else
-            m->prm[i].i = (int64_t)a->param_scalar[i];
-        m->args[n++] = &m->prm[i];
     }
     return n;
 }
@@ -105,7 +109,7 @@ static attnc_status encode_maps(const cuda_api *api, marshal *m, const nvptx_ker
 {
     if (!api->cuTensorMapEncodeTiled)
         return bad(err, "this kernel copies with TMA but the driver lacks cuTensorMapEncodeTiled (CUDA 12+)");
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < KABI_NMAPS; t++) {
         int dim = t == 2 ? info->head_dim_v : info->head_dim;
         int64_t tokens = a->size[t == 0 ? SZ_TOKENS : SZ_KV_TOKENS];
         tokens = tokens > 0 ? tokens : 1; /* an empty key range is never copied */
@@ -143,13 +147,11 @@ attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stre
         return st;
     marshal m;
     memset(&m, 0, sizeof m);
-    int n = fill(&m, info, a);
-    if (info->tma) {
-        if ((st = encode_maps(api, &m, info, a, err)))
-            return st;
-        for (int t = 0; t < 3; t++)
-            m.args[n++] = &m.tmap[t];
-    }
+    if (info->tma && (st = encode_maps(api, &m, info, a, err)))
+        return st;
+    kernel_abi abi;
+    nvptx_kernel_abi(info, &abi);
+    fill(&m, &abi, a);
     if (info->serial) {
         pthread_mutex_lock(cuda_serial_lock(k));
         st = cuda_serial_begin(k, (CUstream)stream, err);

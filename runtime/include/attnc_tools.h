@@ -10,8 +10,7 @@
  * (the on-disk kernel cache, the tuning database, ...). They are declared
  * here as a narrow set of functions over the internals (runtime/tools_*.c),
  * so cli/ includes attnc.h, this header, its own headers, support/ and the
- * fp64 reference (tests/reference) only (not yet attnc bench's cold-compile
- * timing: cmd_bench.c, gpu_compile.c, cli_recipe.c, bench_pairs.c). Types here are opaque or plain
+ * fp64 reference (tests/reference) only. Types here are opaque or plain
  * copies of internal records; functions never print: messages go into the
  * caller's strbuf.
  */
@@ -236,6 +235,108 @@ char *attnc_tools_read_file(const char *path, size_t *len, strbuf *why);
 /* True for a CUDA kernel whose module came from a cached cubin (no driver
  * JIT). */
 bool attnc_tools_kernel_from_cubin(const attnc_kernel *k);
+
+/* ---- attnc bench: the recipe's shape, a cold compile, pair counts
+ * (tools_bench.c, tools_pairs.c) ---- */
+
+/* Size slots, as the internal size_id numbers them: the five standard
+ * sizes, three token grid extents (outermost first), then extra names. */
+enum {
+    ATTNC_TOOLS_SZ_BATCH,
+    ATTNC_TOOLS_SZ_HEADS,
+    ATTNC_TOOLS_SZ_KV_HEADS,
+    ATTNC_TOOLS_SZ_TOKENS,
+    ATTNC_TOOLS_SZ_KV_TOKENS,
+    ATTNC_TOOLS_SZ_GRID0,
+    ATTNC_TOOLS_SZ_EXTRA0 = ATTNC_TOOLS_SZ_GRID0 + 3,
+    ATTNC_TOOLS_SZ_MAX = ATTNC_TOOLS_SZ_EXTRA0 + 8,
+    ATTNC_TOOLS_MAX_PARAMS = 16 /* params a GPU kernel takes */
+};
+
+/* A size slot of a recipe. */
+typedef struct attnc_tools_size_info {
+    const char *name; /* as written ("batch", "H", "nblocks"); may be NULL */
+    int64_t fixed;    /* > 0: the recipe's number; 0: bound at launch */
+    int64_t limit;    /* the largest value (ATTNC_MAX_*) */
+    const char *slot; /* the slot's own name ("batch", ..., "grid0", "extra3") */
+} attnc_tools_size_info;
+
+/* A runtime param (`param doc : i32 [tokens]`). */
+typedef struct attnc_tools_param_info {
+    const char *name;
+    attnc_dtype dtype;
+    int ndim;              /* 0: a scalar */
+    int dims[4];           /* each dim's size slot ... */
+    int64_t const_dims[4]; /* ... or, > 0, a literal number */
+} attnc_tools_param_info;
+
+/* What attnc bench reads of a recipe: a plain copy (strings owned by r). */
+typedef struct attnc_tools_recipe_info {
+    const char *name;
+    int head_dim, head_dim_v;
+    attnc_dtype dtype; /* of q, k, v, o */
+    bool linear;       /* linear attention (no lse) */
+    bool tile_auto;    /* `tile auto`: the schedule is picked at launch */
+    int grid_ndim;     /* 0: a token sequence */
+    const char *grid_names[3]; /* the dims' labels ("y", "x") */
+    int nsizes;        /* slots in use: ATTNC_TOOLS_SZ_EXTRA0 + extra names */
+    attnc_tools_size_info sizes[ATTNC_TOOLS_SZ_MAX];
+    int nparams;
+    attnc_tools_param_info params[ATTNC_TOOLS_MAX_PARAMS];
+} attnc_tools_recipe_info;
+void attnc_tools_recipe_describe(const attnc_tools_recipe *r, attnc_tools_recipe_info *out);
+/* The bytes of one element of dtype. */
+int attnc_tools_dtype_size(attnc_dtype dtype);
+
+/* The tuning database's pick for a `tile auto` r on arch at sizes (slots
+ * above), as a launch makes it (the nearest stored bucket): true with the
+ * schedule text in out; false when none fits. Opening and lookup messages
+ * go to note. */
+bool attnc_tools_tuned_pick(const attnc_tools_recipe *r, attnc_tools_arch arch, const int64_t *sizes, char *out,
+                            size_t cap, strbuf *note);
+
+/* A recipe file compiled cold for a GPU: read, parsed, lowered, emitted as
+ * PTX and loaded by the CUDA driver (JIT), each stage timed; the module is
+ * unloaded again (attnc bench times launches through attnc.h). */
+typedef struct attnc_tools_compiled attnc_tools_compiled;
+typedef struct attnc_tools_cold {
+    attnc_tools_arch arch;
+    char schedule[192]; /* the kernel's schedule, as `attnc bench` prints it */
+    double read_ms, parse_ms, lower_ms, codegen_ms, jit_ms;
+    double total_ms; /* read to loaded module */
+} attnc_tools_cold;
+/* arch NULL: the current device's; sched NULL: the recipe's tile section,
+ * `auto`: the GPU's default. ATTNC_TOOLS_UNREADABLE: err has why;
+ * ATTNC_TOOLS_USER: err has the rendered diagnostics or one line (a bad
+ * arch or --schedule, a recipe the arch cannot run, an illegal schedule);
+ * ATTNC_TOOLS_INTERNAL: one line (the driver, "not supported: ...").
+ * *out is set (free with attnc_tools_compiled_free) only on success. */
+attnc_tools_result attnc_tools_cold_compile(const char *path, const char *arch, const char *sched,
+                                            attnc_tools_compiled **out, attnc_tools_cold *times, strbuf *err);
+void attnc_tools_compiled_free(attnc_tools_compiled *c);
+
+/* A runtime param's host copy (contiguous, row-major). */
+typedef struct attnc_tools_param_host {
+    const void *data;
+    int ndim;
+    int64_t shape[4];
+} attnc_tools_param_host;
+
+/* Pair counts, totals over batch and heads. */
+typedef struct attnc_tools_pairs {
+    int64_t kept;           /* pairs the mask keeps */
+    int64_t dense;          /* every pair */
+    int64_t visited_tiles;  /* tile pairs in the kernel's key-tile ranges (loop iterations) */
+    int64_t computed_tiles; /* of those, computed (not proven empty) */
+    int64_t kept_tiles;     /* tile pairs holding at least one kept pair */
+    int64_t computed_pairs; /* pairs inside computed tiles */
+    bool closed_form;       /* counted per row in closed form (else pair by pair) */
+} attnc_tools_pairs;
+/* Counts for c's recipe and schedule at sizes (slots above), the params'
+ * values read from params (indexed like the recipe's); false (message in
+ * err) when the mask cannot be evaluated on the host. */
+bool attnc_tools_count_pairs(const attnc_tools_compiled *c, const int64_t *sizes, const attnc_tools_param_host *params,
+                             attnc_tools_pairs *out, strbuf *err);
 
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 

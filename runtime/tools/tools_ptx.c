@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
 #include "runtime/tools/tools_impl.h"
@@ -19,8 +18,8 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static tir_kernel *lower(arena *a, const recipe *r, target_arch arch, const char *spec, attnc_tools_ptx_out *out,
-                         attnc_tools_result *res, strbuf *err)
+tir_kernel *tools_gpu_lower(arena *a, const recipe *r, target_arch arch, const char *spec, double *lower_ms,
+                            attnc_tools_result *res, strbuf *err)
 {
     schedule s;
     int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
@@ -37,13 +36,29 @@ static tir_kernel *lower(arena *a, const recipe *r, target_arch arch, const char
             s = nvptx_default_schedule(r, arch);
         double t0 = now_ms();
         k = lower_recipe(a, r, &s, arch, &why);
-        out->lower_ms = now_ms() - t0;
+        *lower_ms = now_ms() - t0;
         sb_puts(err, sb_cstr(&why));
-        if (!k && !strstr(sb_cstr(&why), "schedule"))
+        if (k)
+            *res = ATTNC_TOOLS_OK;
+        else if (!strstr(sb_cstr(&why), "schedule"))
             *res = ATTNC_TOOLS_INTERNAL;
     }
     sb_free(&why);
     return k;
+}
+
+attnc_tools_result tools_gpu_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+                                  strbuf *ptx, double *codegen_ms, strbuf *err)
+{
+    strbuf why;
+    sb_init(&why);
+    double t0 = now_ms();
+    nvptx_status st = nvptx_emit_kernel(k, r, arch, info, ptx, &why);
+    *codegen_ms = now_ms() - t0;
+    if (st)
+        sb_printf(err, "%s%s", st == NVPTX_UNSUPPORTED ? "not supported: " : "", sb_cstr(&why));
+    sb_free(&why);
+    return st ? ATTNC_TOOLS_INTERNAL : ATTNC_TOOLS_OK;
 }
 
 attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *tr, attnc_tools_arch arch, const char *sched,
@@ -56,25 +71,17 @@ attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *tr, attnc_tools_arc
     arena a;
     arena_init(&a, NULL);
     attnc_tools_result res;
-    tir_kernel *k = lower(&a, r, ta, sched, out, &res, err);
+    tir_kernel *k = tools_gpu_lower(&a, r, ta, sched, &out->lower_ms, &res, err);
     if (k) {
         nvptx_kernel_info info;
-        strbuf why;
-        sb_init(&why);
-        double t0 = now_ms();
-        nvptx_status st = nvptx_emit_kernel(k, r, ta, &info, &out->ptx, &why);
-        out->codegen_ms = now_ms() - t0;
-        res = st ? ATTNC_TOOLS_INTERNAL : ATTNC_TOOLS_OK;
-        if (st)
-            sb_printf(err, "%s%s", st == NVPTX_UNSUPPORTED ? "not supported: " : "", sb_cstr(&why));
-        else {
+        res = tools_gpu_emit(k, r, ta, &info, &out->ptx, &out->codegen_ms, err);
+        if (!res) {
             snprintf(out->name, sizeof out->name, "%s", info.name);
             out->threads = info.threads;
             out->smem_bytes = info.smem_bytes;
             out->ndims = info.ndims;
             memcpy(out->q_tile, info.q_tile, sizeof out->q_tile);
         }
-        sb_free(&why);
     }
     arena_free_all(&a);
     return res;

@@ -1,4 +1,4 @@
-/* attnc bench's pair counting (cli/bench_pairs.c, compiled into this test)
+/* attnc bench's pair counting (runtime/tools_pairs.c)
  * against brute force over batch and heads: masks that read the head
  * (strided heads) or per-batch document ids, counted in closed form; radial
  * and a block table, counted pair by pair; no mask. Kept pairs and the
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli/bench_pairs.h"
+#include "runtime/tools/tools_pairs.h"
 #include "passes/mask_analysis.h"
 #include "unit/passes/recipe_builders.h"
 
@@ -29,7 +29,7 @@ static int64_t reader(void *user, int param, const int64_t *idx, int n)
 }
 
 /* Kept pairs and tile figures by brute force over every slice. */
-static void brute(const recipe *r, const schedule *s, const int64_t *sizes, bench_pairs *out)
+static void brute(const recipe *r, const schedule *s, const int64_t *sizes, attnc_tools_pairs *out)
 {
     arena a;
     arena_init(&a, NULL);
@@ -39,7 +39,7 @@ static void brute(const recipe *r, const schedule *s, const int64_t *sizes, benc
     memcpy(env.sizes, sizes, sizeof env.sizes);
     env.param = reader;
     env.param_user = (void *)r;
-    *out = (bench_pairs){0};
+    *out = (attnc_tools_pairs){0};
     int64_t n = sizes[SZ_TOKENS], nq[3], nk[3];
     for (env.batch = 0; env.batch < B; env.batch++)
         for (env.head = 0; env.head < H; env.head++) {
@@ -88,9 +88,9 @@ static void check(const recipe *r, int64_t n, bool closed_form)
     sizes[SZ_BATCH] = B;
     sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
     sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
-    bench_param_host params[1] = {{ids, 2, {B, n}}};
+    attnc_tools_param_host params[1] = {{ids, 2, {B, n}}};
     if (r->nparams && r->params[0].dtype == DT_U8)
-        params[0] = (bench_param_host){table, 2, {MAXN, MAXN}};
+        params[0] = (attnc_tools_param_host){table, 2, {MAXN, MAXN}};
     /* the reader above indexes the static arrays; bench reads the host copy row-major */
     static int32_t packed[B * MAXN];
     static uint8_t packed_t[MAXN * MAXN];
@@ -99,10 +99,10 @@ static void check(const recipe *r, int64_t n, bool closed_form)
             packed[b * n + t] = ids[b][t];
     memcpy(packed_t, table, sizeof table);
     params[0].data = r->nparams && r->params[0].dtype == DT_U8 ? (const void *)packed_t : (const void *)packed;
-    bench_pairs got, want;
+    attnc_tools_pairs got, want;
     strbuf err;
     sb_init(&err);
-    assert_true(bench_count_pairs(r, &s, sizes, params, &got, &err));
+    assert_true(tools_count_pairs(r, &s, sizes, params, &got, &err));
     sb_free(&err);
     brute(r, &s, sizes, &want);
     if (got.kept != want.kept || got.kept_tiles != want.kept_tiles)

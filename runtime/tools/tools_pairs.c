@@ -1,5 +1,5 @@
-/* bench_pairs.c — see bench_pairs.h. */
-#include "bench_pairs.h"
+/* tools_pairs.c — see tools_pairs.h. */
+#include "runtime/tools/tools_pairs.h"
 
 #include <string.h>
 
@@ -9,14 +9,14 @@ typedef struct counter {
     const mask_info *mi;
     eval_env env;
     const recipe *r;
-    const bench_param_host *params;
+    const attnc_tools_param_host *params;
     bool failed;
 } counter;
 
 static int64_t read_param(void *user, int param, const int64_t *idx, int nidx)
 {
     counter *c = user;
-    const bench_param_host *p = &c->params[param];
+    const attnc_tools_param_host *p = &c->params[param];
     int64_t lin = 0;
     for (int d = 0; d < p->ndim && d < nidx; d++) {
         int64_t i = idx[d] < 0 ? 0 : idx[d] >= p->shape[d] ? p->shape[d] - 1 : idx[d];
@@ -137,7 +137,7 @@ static void count_slice(counter *c, mask_tally *t)
     }
 }
 
-static void add_tally(bench_pairs *out, const mask_tally *t, int64_t times)
+static void add_tally(attnc_tools_pairs *out, const mask_tally *t, int64_t times)
 {
     out->kept += t->kept_pairs * times;
     out->visited_tiles += t->visited_tiles * times;
@@ -158,11 +158,11 @@ static void dense_tally(const mask_info *mi, const eval_env *env, mask_tally *t)
     t->visited_tiles = t->computed_tiles = t->kept_tiles = tiles;
 }
 
-bool bench_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const bench_param_host *params,
-                       bench_pairs *out, strbuf *err)
+bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const attnc_tools_param_host *params,
+                       attnc_tools_pairs *out, strbuf *err)
 {
     int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS];
-    *out = (bench_pairs){.dense = sizes[SZ_TOKENS] * sizes[SZ_KV_TOKENS] * B * H, .closed_form = true};
+    *out = (attnc_tools_pairs){.dense = sizes[SZ_TOKENS] * sizes[SZ_KV_TOKENS] * B * H, .closed_form = true};
     arena a;
     arena_init(&a, NULL);
     mask_info mi;
