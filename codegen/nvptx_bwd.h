@@ -25,7 +25,7 @@
  * warpgroups own 64 keys each: Sᵀ = K Qᵀ and dPᵀ = V dOᵀ read both operands
  * from shared memory, dV += Pᵀ dO and dK += dSᵀ Q take Pᵀ, dSᵀ from
  * registers; the dQ kernel's one warpgroup computes S = Q Kᵀ, dP = dO Vᵀ
- * and dQ += dS K likewise. The runtime picks it with $ATTNC_BWD_MMA
+ * and dQ += dS K likewise. The runtime picks it with ATTNC_BWD_MMA=wgmma|sync|auto
  * (docs/runtime.md; mma.sync stays the default until verified on the GPU).
  * Every kernel takes the same parameters (NVPTX_BWD_ABI below).
  */
