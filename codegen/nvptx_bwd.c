@@ -56,9 +56,13 @@ bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch)
     return wg_dim(r->head_dim) && wg_dim(dv) && schedule_q_tokens(s) == 64 && (k == 64 || k == 128);
 }
 
-/* 1-D sequences take 128-key tiles (two warpgroups share each Q tile's
- * copies); grids keep the mma.sync boxes (64 tokens). */
-enum { WG_KV_1D = 128 };
+/* Key tiles of 64 tokens (one warpgroup in the dK/dV kernel) by default:
+ * the tiles are the dQ kernel's too, and there 128 keys keep S, P, dP and
+ * dQ (64 registers each at D = 128) live at once: ptxas spilled 180..280
+ * bytes in most 1-D recipes, against none at 64 (test_ptx_backward).
+ * Explicit 128-key tiles (q=64 kv=128: two warpgroups share each Q tile)
+ * are kept. Grids keep the mma.sync boxes (64 tokens). */
+enum { WG_KV_1D = 64 };
 
 schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_arch arch, mma_kind want)
 {

@@ -77,8 +77,8 @@ schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch a
 
 /* The schedule for products `want`: MMA_SYNC is nvptx_bwd_schedule;
  * MMA_WGMMA and MMA_AUTO give mma=wgmma where nvptx_bwd_wgmma_fits (query
- * tiles of 64 tokens, key tiles of 64 or 128 on 1-D sequences, 64 on
- * grids), else the mma.sync schedule (the fallback). */
+ * tiles of 64 tokens, key tiles of 64 (explicit 128 kept; grids: the 64-token
+ * boxes)), else the mma.sync schedule (the fallback). */
 schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_arch arch, mma_kind want);
 
 /* Whether the wgmma backward serves r under the tiles of s on arch: sm_90a,

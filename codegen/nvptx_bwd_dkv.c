@@ -361,7 +361,7 @@ static void dq_block(gbw *g, int blk)
             nv_mma_16816(nv, p->dt, a, b1, acc[2 * np + 1], acc[2 * np + 1]);
         }
     }
-    gb_dq_red(g, NULL, blk * 16, acc);
+    gb_dq_red(g, NULL, blk * 16, 0, p->D, acc);
 }
 
 static void dq_atomic(gbw *g, frag ds)

@@ -81,9 +81,10 @@ void gb_emit_dkv(gbw *g);
 void gb_emit_dq(gbw *g);
 int gb_pre_rows(void);
 int gb_cvt_threads(void);
-/* dQacc rows row0 (+ dyn_row0) + g and + 8 of the query tile += acc (this
- * warp's 16 x D block), by red.global.add.f32 */
-void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, LLVMValueRef (*acc)[4]);
+/* dQacc rows row0 (+ dyn_row0) + g and + 8 of the query tile, columns
+ * c0 .. c0 + ncols += acc (this warp's 16-row block), by
+ * red.global.add.f32 */
+void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMValueRef (*acc)[4]);
 
 /* the wgmma products (nvptx_bwd_wgmma.c), in place of the mma.sync ones
  * under bp->wg */

@@ -411,7 +411,7 @@ void gb_extents(gbw *g)
     }
 }
 
-void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, LLVMValueRef (*acc)[4])
+void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMValueRef (*acc)[4])
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -424,9 +424,9 @@ void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, LLVMValueRef (*acc)[4])
         LLVMBasicBlockRef join = nv_if(nv, fa2_in_bounds(f, c, f->qext), "dq.row");
         LLVMValueRef col0 = LLVMBuildShl(nv->b, f->t4, nv_i32(nv, 1), "");
         LLVMValueRef row = gb_elem_ptr(g, BT_DQACC, f->head, fa2_flat_token(f, c), col0, 4);
-        for (int nb = 0; nb < p->D / 8; nb++)
+        for (int nb = 0; nb < ncols / 8; nb++)
             for (int e = 0; e < 2; e++) {
-                LLVMValueRef at = nv_gep(nv, row, nv_i64(nv, (nb * 8 + e) * 4));
+                LLVMValueRef at = nv_gep(nv, row, nv_i64(nv, (c0 + nb * 8 + e) * 4));
                 LLVMBuildAtomicRMW(nv->b, LLVMAtomicRMWBinOpFAdd, at, acc[nb][2 * h + e], LLVMAtomicOrderingMonotonic,
                                    false);
             }

@@ -124,7 +124,8 @@ static void store_ds(gbw *g, LLVMValueRef (*ds)[4])
 
 /* Warpgroup w adds dS[:, its 64 keys] K[its 64 keys, :] (m64 = the 64
  * queries) into dQacc: every warpgroup works, and the sum over them is the
- * accumulator's. */
+ * accumulator's. One 64-column block of dQ at a time: 32 accumulator
+ * registers on top of dK and dV instead of D/2. */
 void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4])
 {
     fa2 *f = &g->f;
@@ -135,13 +136,18 @@ void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4])
     nv_wg_proxy_fence(nv);
     nv_barrier(nv);
     LLVMValueRef wg = wg_index(g);
-    LLVMValueRef da[4], db[4], flat[FA_MAXN * 4], acc[FA_MAXN][4];
-    /* dS columns 64w.. are column block w: 64 * Tq * 2 bytes in */
+    LLVMValueRef da[4], db[4], flat[32], acc[8][4];
+    /* dS columns 64w.. are column block w of the dS tile */
     LLVMValueRef a0 = LLVMBuildAdd(b, addr(g, g->off_ds), LLVMBuildMul(b, wg, c32(g, p->Tq * 128), ""), "");
     nv_wg_desc_kmajor(nv, a0, p->Tq, 0, 4, da);
-    LLVMValueRef b0 = LLVMBuildAdd(b, addr(g, g->off_k), LLVMBuildMul(b, wg, c32(g, 64 * 128), ""), "");
-    nv_wg_desc_mnmajor(nv, b0, p->Tk, 4, db);
-    nv_wg_product(nv, p->dt, p->D, 4, da, NULL, db, false, true, flat);
-    unpack(flat, p->D, acc);
-    gb_dq_red(g, LLVMBuildMul(b, LLVMBuildAnd(b, f->warp, c32(g, 3), ""), c32(g, 16), ""), 0, acc);
+    LLVMValueRef row0 = LLVMBuildMul(b, LLVMBuildAnd(b, f->warp, c32(g, 3), ""), c32(g, 16), "");
+    for (int cb = 0; cb < p->D / 64; cb++) {
+        /* K rows 64w.. of column block cb */
+        LLVMValueRef k0 = LLVMBuildAdd(b, addr(g, g->off_k), LLVMBuildMul(b, wg, c32(g, 64 * 128), ""), "");
+        k0 = LLVMBuildAdd(b, k0, c32(g, cb * p->Tk * 128), "");
+        nv_wg_desc_mnmajor(nv, k0, p->Tk, 4, db);
+        nv_wg_product(nv, p->dt, 64, 4, da, NULL, db, false, true, flat);
+        unpack(flat, 64, acc);
+        gb_dq_red(g, row0, 0, cb * 64, 64, acc);
+    }
 }

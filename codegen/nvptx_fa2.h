@@ -7,7 +7,7 @@
  *   nvptx_fa2_load.c     global -> shared tile copies (cp.async, zero fill)
  *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
- *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma) and swizzled tiles
+ *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma; emitters in nvptx_wgmma.c)
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an

@@ -1,8 +1,7 @@
 /* Which products the GPU backward's schedule picks
  * (nvptx_bwd_schedule_mma): mma.sync when asked, always on sm_80, for head
  * dims other than 64/128, f32 and query tiles other than 64; wgmma on
- * sm_90a otherwise, with 128-key tiles on sequences (unless explicit tiles
- * say 64) and the 64-token boxes on grids; explicit tiles it cannot serve
+ * sm_90a otherwise, with 64-key tiles on sequences (explicit kv=128 kept) and the 64-token boxes on grids; explicit tiles it cannot serve
  * fall back to the mma.sync schedule unchanged. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,12 +36,14 @@ static void sequences(void **state)
         schedule s = pick(r, NULL, TARGET_SM90A, MMA_WGMMA);
         assert_int_equal(s.mma, MMA_WGMMA);
         assert_int_equal(s.q_tile[0], 64);
-        assert_int_equal(s.kv_tile[0], 128);
+        assert_int_equal(s.kv_tile[0], 64);
         assert_int_equal(pick(r, NULL, TARGET_SM90A, MMA_AUTO).mma, MMA_WGMMA);
         assert_int_equal(pick(r, NULL, TARGET_SM90A, MMA_SYNC).mma, MMA_SYNC);
         assert_int_equal(pick(r, NULL, TARGET_SM80, MMA_WGMMA).mma, MMA_SYNC);
-        s = pick(r, "q=64 kv=64", TARGET_SM90A, MMA_WGMMA);
-        assert_true(s.mma == MMA_WGMMA && s.kv_tile[0] == 64);
+        s = pick(r, "q=64 kv=128", TARGET_SM90A, MMA_WGMMA);
+        assert_true(s.mma == MMA_WGMMA && s.kv_tile[0] == 128);
+        s = pick(r, "q=64 kv=32", TARGET_SM90A, MMA_WGMMA); /* explicit tiles it cannot serve */
+        assert_true(s.mma == MMA_SYNC && s.kv_tile[0] == 32);
         s = pick(r, "q=32 kv=64", TARGET_SM90A, MMA_WGMMA); /* m64 needs 64 queries */
         assert_true(s.mma == MMA_SYNC && s.q_tile[0] == 32);
     }
