@@ -158,9 +158,11 @@ static void copy_chunk(gbw *g, int t, const int *ext, LLVMValueRef org[3], const
     LLVMValueRef col = LLVMBuildShl(b, ch, nv_i32(nv, 3), "");
     LLVMValueRef src = gb_elem_ptr(g, t, head, fa2_flat_token(f, c), col, 2);
     src = LLVMBuildSelect(b, ok, src, g->bt[t], "");
-    LLVMValueRef dst = pitch == GB_SWIZZLED
-                           ? nv_wg_swizzle_offset(nv, row, ch, rows)
-                           : LLVMBuildAdd(b, LLVMBuildMul(b, row, nv_i32(nv, pitch), ""), LLVMBuildShl(b, ch, nv_i32(nv, 4), ""), "");
+    LLVMValueRef dst;
+    if (pitch == GB_SWIZZLED)
+        dst = nv_wg_swizzle_offset(nv, row, ch, rows);
+    else
+        dst = LLVMBuildAdd(b, LLVMBuildMul(b, row, nv_i32(nv, pitch), ""), LLVMBuildShl(b, ch, nv_i32(nv, 4), ""), "");
     LLVMValueRef bytes = LLVMBuildSelect(b, ok, nv_i32(nv, 16), nv_i32(nv, 0), "");
     nv_cp_async16(nv, gb_smem_at(g, off, dst), src, bytes);
 }

@@ -109,16 +109,16 @@ static void store_ds(gbw *g, LLVMValueRef (*ds)[4])
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
+    LLVMBuilderRef b = nv->b;
     LLVMTypeRef et = p->dt == DT_F16 ? nv->f16 : nv->bf16;
+    LLVMValueRef key0 = LLVMBuildAdd(b, LLVMBuildMul(b, f->warp, c32(g, 16), ""), f->g, "");
     for (int nb = 0; nb < p->Tq / 8; nb++)
         for (int e = 0; e < 4; e++) {
-            LLVMValueRef q = LLVMBuildAdd(nv->b, LLVMBuildShl(nv->b, f->t4, c32(g, 1), ""), c32(g, nb * 8 + (e & 1)), "");
-            LLVMValueRef key = LLVMBuildAdd(nv->b, LLVMBuildAdd(nv->b, LLVMBuildMul(nv->b, f->warp, c32(g, 16), ""), f->g, ""),
-                                            c32(g, 8 * (e >> 1)), "");
-            LLVMValueRef ch = LLVMBuildLShr(nv->b, key, c32(g, 3), "");
-            LLVMValueRef at = nv_wg_swizzle_offset(nv, q, ch, p->Tq);
-            at = LLVMBuildAdd(nv->b, at, LLVMBuildShl(nv->b, LLVMBuildAnd(nv->b, key, c32(g, 7), ""), c32(g, 1), ""), "");
-            LLVMBuildStore(nv->b, LLVMBuildFPTrunc(nv->b, ds[nb][e], et, ""), gb_smem_at(g, g->off_ds, at));
+            LLVMValueRef q = LLVMBuildAdd(b, LLVMBuildShl(b, f->t4, c32(g, 1), ""), c32(g, nb * 8 + (e & 1)), "");
+            LLVMValueRef key = LLVMBuildAdd(b, key0, c32(g, 8 * (e >> 1)), "");
+            LLVMValueRef at = nv_wg_swizzle_offset(nv, q, LLVMBuildLShr(b, key, c32(g, 3), ""), p->Tq);
+            at = LLVMBuildAdd(b, at, LLVMBuildShl(b, LLVMBuildAnd(b, key, c32(g, 7), ""), c32(g, 1), ""), "");
+            LLVMBuildStore(b, LLVMBuildFPTrunc(b, ds[nb][e], et, ""), gb_smem_at(g, g->off_ds, at));
         }
 }
 

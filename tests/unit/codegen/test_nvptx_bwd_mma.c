@@ -1,8 +1,9 @@
 /* Which products the GPU backward's schedule picks
  * (nvptx_bwd_schedule_mma): mma.sync when asked, always on sm_80, for head
  * dims other than 64/128, f32 and query tiles other than 64; wgmma on
- * sm_90a otherwise, with 64-key tiles on sequences (explicit kv=128 kept) and the 64-token boxes on grids; explicit tiles it cannot serve
- * fall back to the mma.sync schedule unchanged. */
+ * sm_90a otherwise, with 64-key tiles on sequences (explicit kv=128 kept)
+ * and the 64-token boxes on grids; explicit tiles it cannot serve fall
+ * back to the mma.sync schedule unchanged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
