@@ -10,7 +10,9 @@
  *     Sᵀ = K Qᵀ; score; mask on partial tiles; Pᵀ = exp(Sᵀ - lse)
  *     dV += Pᵀ dO;  dPᵀ = V dOᵀ;  dSᵀ = Pᵀ (dPᵀ - delta) f'(s);  dK += dSᵀ Q
  *     atomics: dS -> shared, dQ[16-row blocks] = dS K, red.add into dQacc
- *   dK, dV -> global once */
+ *   dK, dV -> global once
+ * Under mma=wgmma the products are nvptx_bwd_wgmma.c's (a warpgroup per 64
+ * keys); the rest is this code. */
 #include <math.h>
 #include <string.h>
 

@@ -7,7 +7,8 @@
  *   for each key tile: K, V -> shared; S = Q Kᵀ; score; mask on partial
  *     tiles; P = exp(S - lse); dP = dO Vᵀ; dS = P (dP - delta) f'(s);
  *     dQ += dS K
- *   dQ -> global once */
+ *   dQ -> global once
+ * Under mma=wgmma the products are nvptx_bwd_wgmma.c's (one warpgroup). */
 #include <math.h>
 
 #include "nvptx_bwd_impl.h"
