@@ -40,6 +40,46 @@ schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch a
     return s;
 }
 
+static bool wg_dim(int d)
+{
+    return d == 64 || d == 128;
+}
+
+bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch)
+{
+    if (arch != TARGET_SM90A || !r || (r->qkv_dtype != DT_BF16 && r->qkv_dtype != DT_F16))
+        return false;
+    int dv = r->head_dim_v ? r->head_dim_v : r->head_dim, k = schedule_kv_tokens(s);
+    /* m64 products: the dQ kernel's 64 query rows are one warpgroup; the
+     * dK/dV kernel's keys one warpgroup per 64. Wider heads would spill
+     * (dK and dV both stay in registers). */
+    return wg_dim(r->head_dim) && wg_dim(dv) && schedule_q_tokens(s) == 64 && (k == 64 || k == 128);
+}
+
+/* Key tiles of 64 tokens (one warpgroup in the dK/dV kernel) by default:
+ * the tiles are the dQ kernel's too, and there 128 keys keep S, P, dP and
+ * dQ (64 registers each at D = 128) live at once: ptxas spilled 180..280
+ * bytes in most 1-D recipes, against none at 64 (test_ptx_backward).
+ * Explicit 128-key tiles (q=64 kv=128: two warpgroups share each Q tile)
+ * are kept. Grids keep the mma.sync boxes (64 tokens). */
+enum { WG_KV_1D = 64 };
+
+schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_arch arch, mma_kind want)
+{
+    schedule s = nvptx_bwd_schedule(r, base, arch);
+    if (want == MMA_SYNC)
+        return s;
+    bool kept = base && !base->is_auto && base->ndims == s.ndims && tile_fits(base);
+    schedule w = s;
+    if (!kept && w.ndims == 1)
+        w.kv_tile[0] = WG_KV_1D;
+    if (!nvptx_bwd_wgmma_fits(r, &w, arch))
+        return s;
+    w.warps = 4;
+    w.mma = MMA_WGMMA;
+    return w;
+}
+
 /* ---- the plan ---- */
 
 typedef struct reader {
@@ -167,6 +207,13 @@ static nvptx_status check(const bwd_plan *bp, int grad_param, strbuf *err)
         sb_puts(err, "internal error: GPU backward: the program lacks its score or score gradient");
         return NVPTX_INTERNAL;
     }
+    if (bp->wg && !(p->Tq == 64 && (p->Tk == 64 || p->Tk == 128) && (p->D == 64 || p->D == 128) &&
+                    (p->Dv == 64 || p->Dv == 128))) {
+        sb_printf(err, "GPU backward: mma=wgmma takes 64 query and 64 or 128 key tokens, head dims 64 or 128 "
+                       "(got %d, %d, %d/%d): use mma=sync",
+                  p->Tq, p->Tk, p->D, p->Dv);
+        return NVPTX_UNSUPPORTED;
+    }
     if (p->r && p->r->nparams > NVPTX_MAX_PARAMS) {
         sb_printf(err, "GPU backward: at most %d params", NVPTX_MAX_PARAMS);
         return NVPTX_UNSUPPORTED;
@@ -186,6 +233,7 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
         return NVPTX_UNSUPPORTED;
     }
     plan_tiles(dkv, r, &bp->fp);
+    bp->wg = dkv->sched.mma == MMA_WGMMA;
     reader rd = {bp, false, -1};
     tir_walk(dq->body, visit, &rd);
     rd.dkv = true;
@@ -204,6 +252,10 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
 static void layout(gbw *g, nvptx_bwd_kind kind)
 {
     const fa_plan *p = g->f.p;
+    if (g->bp->wg) {
+        gw_layout(g, kind);
+        return;
+    }
     g->pitch_q = g->pitch_k = p->D * 2 + 16;
     g->pitch_v = g->pitch_do = p->Dv * 2 + 16;
     g->pitch_ds = p->Tk * 2 + 16;
@@ -276,6 +328,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
         info->kv_tile[d] = p->kv_ext[d];
     }
     info->atomics = bp->atomics;
+    info->wgmma = bp->wg;
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;
@@ -301,6 +354,10 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arc
     }
     nvptx_status st = read_plan(prog, r, bp, err);
     bp->atomics = atomics;
+    if (!st && bp->wg && arch != TARGET_SM90A) {
+        sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
+        st = NVPTX_UNSUPPORTED;
+    }
     if (st) {
         free(bp);
         return st;

@@ -18,7 +18,15 @@
  *                     order (deterministic)
  *   attnc_bwd_dq_cvt  (with atomics) dQ accumulator -> dq's dtype
  *
- * Products are mma.sync m16n8k16 (bf16/f16 -> f32; sm_80 and sm_90a).
+ * Products are mma.sync m16n8k16 (bf16/f16 -> f32; sm_80 and sm_90a), or
+ * on sm_90a under a schedule with mma=wgmma warpgroup MMA
+ * (nvptx_bwd_wgmma.c): the same kernels and loops, with the products
+ * m64nNk16 over 128-byte-swizzled shared tiles. The dK/dV kernel's
+ * warpgroups own 64 keys each: Sᵀ = K Qᵀ and dPᵀ = V dOᵀ read both operands
+ * from shared memory, dV += Pᵀ dO and dK += dSᵀ Q take Pᵀ, dSᵀ from
+ * registers; the dQ kernel's one warpgroup computes S = Q Kᵀ, dP = dO Vᵀ
+ * and dQ += dS K likewise. The runtime picks it with ATTNC_BWD_MMA=wgmma|sync|auto
+ * (docs/runtime.md; mma.sync stays the default until verified on the GPU).
  * Every kernel takes the same parameters (NVPTX_BWD_ABI below).
  */
 #ifndef ATTNC_CODEGEN_NVPTX_BWD_H
@@ -53,6 +61,7 @@ typedef struct nvptx_bwd_info {
     int ndims, grid_ndim;
     int q_tile[3], kv_tile[3];
     bool atomics; /* dQ through the fp32 accumulator (not deterministic) */
+    bool wgmma;   /* products by warpgroup MMA (else mma.sync) */
     dtype dt;
     int head_dim, head_dim_v;
     int nparams;
@@ -65,6 +74,16 @@ typedef struct nvptx_bwd_info {
  * of `base` are kept when they fit (query tiles of 16..64 tokens, key
  * tiles of 16..128; emission refuses what overflows shared memory). */
 schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch);
+
+/* The schedule for products `want`: MMA_SYNC is nvptx_bwd_schedule;
+ * MMA_WGMMA and MMA_AUTO give mma=wgmma where nvptx_bwd_wgmma_fits (query
+ * tiles of 64 tokens, key tiles of 64 (explicit 128 kept; grids: the 64-token
+ * boxes)), else the mma.sync schedule (the fallback). */
+schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_arch arch, mma_kind want);
+
+/* Whether the wgmma backward serves r under the tiles of s on arch: sm_90a,
+ * bf16/f16, head dims 64 or 128, 64 query tokens, 64 or 128 key tokens. */
+bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
 
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by

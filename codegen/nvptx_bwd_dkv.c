@@ -10,7 +10,9 @@
  *     Sᵀ = K Qᵀ; score; mask on partial tiles; Pᵀ = exp(Sᵀ - lse)
  *     dV += Pᵀ dO;  dPᵀ = V dOᵀ;  dSᵀ = Pᵀ (dPᵀ - delta) f'(s);  dK += dSᵀ Q
  *     atomics: dS -> shared, dQ[16-row blocks] = dS K, red.add into dQacc
- *   dK, dV -> global once */
+ *   dK, dV -> global once
+ * Under mma=wgmma the products are nvptx_bwd_wgmma.c's (a warpgroup per 64
+ * keys); the rest is this code. */
 #include <math.h>
 #include <string.h>
 
@@ -225,6 +227,10 @@ static void scores_t(gbw *g, frag s)
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
+    if (g->bp->wg) {
+        gw_ss(g, s, g->off_k, p->Tk, g->off_q, p->D, p->Tq);
+        return;
+    }
     for (int nb = 0; nb < p->Tq / 8; nb++)
         for (int e = 0; e < 4; e++)
             s[nb][e] = nv_f32(&f->nv, 0);
@@ -262,6 +268,10 @@ static void probs(gbw *g, dkv_state *st, frag s, bool masked)
 static void accumulate(gbw *g, frag acc_slots, frag a_src, int m_cols, int off_b, int pitch_b, int n)
 {
     fa2 *f = &g->f;
+    if (g->bp->wg) {
+        gw_accumulate(g, acc_slots, a_src, m_cols, off_b, n);
+        return;
+    }
     LLVMValueRef acc[FA_MAXN][4];
     gb_read(g, acc_slots, n / 8, acc);
     for (int kk = 0; kk < m_cols / 16; kk++) {
@@ -281,6 +291,10 @@ static void dp_t(gbw *g, frag dp)
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
+    if (g->bp->wg) {
+        gw_ss(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+        return;
+    }
     for (int nb = 0; nb < p->Tq / 8; nb++)
         for (int e = 0; e < 4; e++)
             dp[nb][e] = nv_f32(&f->nv, 0);
@@ -349,20 +363,7 @@ static void dq_block(gbw *g, int blk)
             nv_mma_16816(nv, p->dt, a, b1, acc[2 * np + 1], acc[2 * np + 1]);
         }
     }
-    for (int h = 0; h < 2; h++) {
-        LLVMValueRef r = add(g, f->g, c32(g, blk * 16 + 8 * h)), c[3];
-        fa2_tile_coords(f, p->q_ext, f->q_org, r, c);
-        LLVMBasicBlockRef join = nv_if(nv, fa2_in_bounds(f, c, f->qext), "dq.row");
-        LLVMValueRef col0 = LLVMBuildShl(nv->b, f->t4, c32(g, 1), "");
-        LLVMValueRef row = gb_elem_ptr(g, BT_DQACC, f->head, fa2_flat_token(f, c), col0, 4);
-        for (int nb = 0; nb < p->D / 8; nb++)
-            for (int e = 0; e < 2; e++) {
-                LLVMValueRef at = nv_gep(nv, row, nv_i64(nv, (nb * 8 + e) * 4));
-                LLVMBuildAtomicRMW(nv->b, LLVMAtomicRMWBinOpFAdd, at, acc[nb][2 * h + e], LLVMAtomicOrderingMonotonic,
-                                   false);
-            }
-        nv_endif(nv, join);
-    }
+    gb_dq_red(g, NULL, blk * 16, 0, p->D, acc);
 }
 
 static void dq_atomic(gbw *g, frag ds)
@@ -421,7 +422,9 @@ static void pair(gbw *g, dkv_state *st)
     dp_t(g, dp);
     grads_t(g, s, pr, dp, ds);
     accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
-    if (g->bp->atomics)
+    if (g->bp->atomics && g->bp->wg)
+        gw_dq_atomic(g, ds);
+    else if (g->bp->atomics)
         dq_atomic(g, ds);
 }
 
@@ -441,7 +444,7 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     nv_endif(nv, any);
     gb_loop l = gb_loop_begin(g, c32(g, 0), total);
     LLVMValueRef next = add(g, l.iv, c32(g, 1));
-    nv_cp_wait(nv, 0);
+    gb_tiles_landed(g);
     nv_barrier(nv); /* tile j resident; every warp done with tile j-1's bank */
     LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
     issue_q_tile(g, next, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs));

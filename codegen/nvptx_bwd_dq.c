@@ -7,7 +7,8 @@
  *   for each key tile: K, V -> shared; S = Q Kᵀ; score; mask on partial
  *     tiles; P = exp(S - lse); dP = dO Vᵀ; dS = P (dP - delta) f'(s);
  *     dQ += dS K
- *   dQ -> global once */
+ *   dQ -> global once
+ * Under mma=wgmma the products are nvptx_bwd_wgmma.c's (one warpgroup). */
 #include <math.h>
 
 #include "nvptx_bwd_impl.h"
@@ -23,6 +24,10 @@ static LLVMValueRef c32(gbw *g, int v)
 static void product(gbw *g, frag acc, int off_a, int pitch_a, int off_b, int pitch_b, int k, int n)
 {
     fa2 *f = &g->f;
+    if (g->bp->wg) { /* B is a key tile (n rows) */
+        gw_ss(g, acc, off_a, f->p->Tq, off_b, k, n);
+        return;
+    }
     for (int nb = 0; nb < n / 8; nb++)
         for (int e = 0; e < 4; e++)
             acc[nb][e] = nv_f32(&f->nv, 0);
@@ -116,6 +121,10 @@ static void key_step(gbw *g, frag dq_slots, frag pslot, LLVMValueRef lse[2], LLV
     gb_read(g, pslot, p->Tk / 8, pr);
     product(g, dp, g->off_do, g->pitch_do, g->off_v, g->pitch_v, p->Dv, p->Tk);
     grads(g, s, pr, dp, delta, ds);
+    if (g->bp->wg) {
+        gw_accumulate(g, dq_slots, ds, p->Tk, g->off_k, p->D);
+        return;
+    }
     LLVMValueRef acc[FA_MAXN][4];
     gb_read(g, dq_slots, p->D / 8, acc);
     for (int kk = 0; kk < p->Tk / 16; kk++) {
@@ -143,7 +152,7 @@ void gb_emit_dq(gbw *g)
     gb_load_rows(g, BT_DO, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->Dv, g->pitch_do, g->off_do);
     nv_cp_commit(nv);
     gb_load_stats(g, f->q_org, f->head);
-    nv_cp_wait(nv, 0);
+    gb_tiles_landed(g);
     nv_barrier(nv);
     LLVMValueRef lse[2], delta[2];
     for (int h = 0; h < 2; h++) {
@@ -164,7 +173,7 @@ void gb_emit_dq(gbw *g)
     nv_endif(nv, any);
     gb_loop l = gb_loop_begin(g, c32(g, 0), f->r_total);
     LLVMValueRef next = LLVMBuildAdd(b, l.iv, c32(g, 1), "");
-    nv_cp_wait(nv, 0);
+    gb_tiles_landed(g);
     nv_barrier(nv);
     LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, f->r_total, ""), "kv.next");
     issue_kv(g, next, LLVMBuildMul(b, LLVMBuildAnd(b, next, c32(g, 1), ""), kvs, ""));

@@ -19,6 +19,7 @@ typedef struct bwd_plan {
     const expr *qlo[3], *qhi[3]; /* BOUNDS: q tile indices over the key box; INVERSE: unused */
     bool group;
     bool atomics;
+    bool wg; /* warpgroup MMA (nvptx_bwd_wgmma.c) */
 } bwd_plan;
 
 typedef struct gbw {
@@ -36,12 +37,16 @@ typedef struct gbw {
     LLVMValueRef key_c[2][3], key_t[2]; /* dkv: this thread's key rows (g, g+8 of its warp) */
 } gbw;
 
+/* Tile pitch of swizzled tiles (wgmma; nvptx_wgmma.h) in gb_load_rows. */
+enum { GB_SWIZZLED = -1 };
+
 /* nvptx_bwd_util.c */
 LLVMValueRef gb_alloca(gbw *g); /* an f32 slot in the entry block */
 void gb_declare(gbw *g, const char *name);
 void gb_finish(gbw *g, int threads);
 void gb_ids(gbw *g, bool kv_grid);
 void gb_extents(gbw *g); /* qext, kext, nkt */
+LLVMValueRef gb_smem_off(gbw *g, int off, LLVMValueRef dyn); /* byte offset (i32), banks applied */
 LLVMValueRef gb_smem_at(gbw *g, int off, LLVMValueRef dyn);
 LLVMValueRef gb_elem_ptr(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValueRef col, int esize);
 /* cp.async of a tile's rows (zeros outside the grid); the caller commits. */
@@ -76,5 +81,25 @@ void gb_emit_dkv(gbw *g);
 void gb_emit_dq(gbw *g);
 int gb_pre_rows(void);
 int gb_cvt_threads(void);
+/* dQacc rows row0 (+ dyn_row0) + g and + 8 of the query tile, columns
+ * c0 .. c0 + ncols += acc (this warp's 16-row block), by
+ * red.global.add.f32 */
+void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMValueRef (*acc)[4]);
+
+/* the wgmma products (nvptx_bwd_wgmma.c), in place of the mma.sync ones
+ * under bp->wg */
+void gw_layout(gbw *g, nvptx_bwd_kind kind);
+void gw_smem_base(gbw *g);
+/* cp.async wait 0, then (wgmma) the proxy fence: before the barrier that
+ * publishes the tiles */
+void gb_tiles_landed(gbw *g);
+/* acc = A·Bᵀ: A the 64 rows of this warpgroup of the K-major tile at off_a
+ * (rows_a rows), B the n-row K-major tile at off_b, over k columns. */
+void gw_ss(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int k, int n);
+/* slots += A·B: A packed from a_src (the accumulator layout, k columns), B
+ * the MN-major tile at off_b (k rows, n columns). */
+void gw_accumulate(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n);
+/* the dK/dV kernel's atomic dQ: dS -> shared, dQacc += dS K */
+void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4]);
 
 #endif

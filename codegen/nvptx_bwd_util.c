@@ -63,6 +63,8 @@ void gb_declare(gbw *g, const char *name)
     g->f.smem = shared_base(nv);
     g->entry = LLVMAppendBasicBlockInContext(nv->c, fn, "entry");
     LLVMPositionBuilderAtEnd(nv->b, LLVMAppendBasicBlockInContext(nv->c, fn, "start"));
+    if (g->bp->wg)
+        gw_smem_base(g);
     /* the workspaces' strides: contiguous [batch, heads, tokens(, dim)] */
     LLVMBuilderRef b = nv->b;
     LLVMValueRef T = LLVMBuildSExt(b, g->f.size[SZ_TOKENS], nv->i64, "");
@@ -112,7 +114,7 @@ void gb_ids(gbw *g, bool kv_grid)
     }
 }
 
-LLVMValueRef gb_smem_at(gbw *g, int off, LLVMValueRef dyn)
+LLVMValueRef gb_smem_off(gbw *g, int off, LLVMValueRef dyn)
 {
     nv_ctx *nv = &g->f.nv;
     LLVMValueRef o = nv_i32(nv, off);
@@ -121,7 +123,12 @@ LLVMValueRef gb_smem_at(gbw *g, int off, LLVMValueRef dyn)
     for (int i = 0; i < 2; i++)
         if (g->bank_dyn[i] && off >= g->bank_lo[i] && off < g->bank_hi[i])
             o = LLVMBuildAdd(nv->b, o, g->bank_dyn[i], "");
-    return nv_gep(nv, g->f.smem, o);
+    return o;
+}
+
+LLVMValueRef gb_smem_at(gbw *g, int off, LLVMValueRef dyn)
+{
+    return nv_gep(&g->f.nv, g->f.smem, gb_smem_off(g, off, dyn));
 }
 
 LLVMValueRef gb_elem_ptr(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValueRef col, int esize)
@@ -135,9 +142,10 @@ LLVMValueRef gb_elem_ptr(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLV
     return nv_gep(nv, g->bt[t], LLVMBuildMul(b, e, nv_i64(nv, esize), ""));
 }
 
-/* One 16-byte chunk of row `row` of a tile; rows outside the grid get zeros. */
+/* One 16-byte chunk of row `row` of a tile of `rows` rows (padded rows of
+ * `pitch` bytes, or swizzled: GB_SWIZZLED); rows outside the grid get zeros. */
 static void copy_chunk(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVMValueRef *bounds,
-                       LLVMValueRef head, int chunks, int pitch, int off, LLVMValueRef id)
+                       LLVMValueRef head, int chunks, int pitch, int rows, int off, LLVMValueRef id)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -150,7 +158,11 @@ static void copy_chunk(gbw *g, int t, const int *ext, LLVMValueRef org[3], const
     LLVMValueRef col = LLVMBuildShl(b, ch, nv_i32(nv, 3), "");
     LLVMValueRef src = gb_elem_ptr(g, t, head, fa2_flat_token(f, c), col, 2);
     src = LLVMBuildSelect(b, ok, src, g->bt[t], "");
-    LLVMValueRef dst = LLVMBuildAdd(b, LLVMBuildMul(b, row, nv_i32(nv, pitch), ""), LLVMBuildShl(b, ch, nv_i32(nv, 4), ""), "");
+    LLVMValueRef dst;
+    if (pitch == GB_SWIZZLED)
+        dst = nv_wg_swizzle_offset(nv, row, ch, rows);
+    else
+        dst = LLVMBuildAdd(b, LLVMBuildMul(b, row, nv_i32(nv, pitch), ""), LLVMBuildShl(b, ch, nv_i32(nv, 4), ""), "");
     LLVMValueRef bytes = LLVMBuildSelect(b, ok, nv_i32(nv, 16), nv_i32(nv, 0), "");
     nv_cp_async16(nv, gb_smem_at(g, off, dst), src, bytes);
 }
@@ -164,11 +176,11 @@ void gb_load_rows(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVM
     for (int i = 0; i * n < total; i++) {
         LLVMValueRef id = LLVMBuildAdd(nv->b, f->tid, nv_i32(nv, i * n), "");
         if ((i + 1) * n <= total) {
-            copy_chunk(g, t, ext, org, bounds, head, chunks, pitch, off, id);
+            copy_chunk(g, t, ext, org, bounds, head, chunks, pitch, rows, off, id);
             continue;
         }
         LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntULT, id, nv_i32(nv, total), ""), "ld.tail");
-        copy_chunk(g, t, ext, org, bounds, head, chunks, pitch, off, id);
+        copy_chunk(g, t, ext, org, bounds, head, chunks, pitch, rows, off, id);
         nv_endif(nv, join);
     }
 }
@@ -398,5 +410,28 @@ void gb_extents(gbw *g)
     for (int d = 0; d < p->ndims; d++) {
         LLVMValueRef n = LLVMBuildAdd(f->nv.b, f->kext[d], nv_i32(&f->nv, p->kv_ext[d] - 1), "");
         f->nkt[d] = LLVMBuildSDiv(f->nv.b, n, nv_i32(&f->nv, p->kv_ext[d]), "");
+    }
+}
+
+void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMValueRef (*acc)[4])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef r = LLVMBuildAdd(nv->b, f->g, nv_i32(nv, row0 + 8 * h), ""), c[3];
+        if (dyn_row0)
+            r = LLVMBuildAdd(nv->b, r, dyn_row0, "");
+        fa2_tile_coords(f, p->q_ext, f->q_org, r, c);
+        LLVMBasicBlockRef join = nv_if(nv, fa2_in_bounds(f, c, f->qext), "dq.row");
+        LLVMValueRef col0 = LLVMBuildShl(nv->b, f->t4, nv_i32(nv, 1), "");
+        LLVMValueRef row = gb_elem_ptr(g, BT_DQACC, f->head, fa2_flat_token(f, c), col0, 4);
+        for (int nb = 0; nb < ncols / 8; nb++)
+            for (int e = 0; e < 2; e++) {
+                LLVMValueRef at = nv_gep(nv, row, nv_i64(nv, (c0 + nb * 8 + e) * 4));
+                LLVMBuildAtomicRMW(nv->b, LLVMAtomicRMWBinOpFAdd, at, acc[nb][2 * h + e], LLVMAtomicOrderingMonotonic,
+                                   false);
+            }
+        nv_endif(nv, join);
     }
 }

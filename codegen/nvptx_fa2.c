@@ -64,12 +64,8 @@ static void smem_base(fa2 *f, LLVMValueRef global)
 {
     nv_ctx *nv = &f->nv;
     f->smem = global;
-    if (!f->p->wgmma)
-        return;
-    LLVMValueRef a = LLVMBuildPtrToInt(nv->b, global, nv->i32, "");
-    LLVMValueRef pad = LLVMBuildAnd(nv->b, LLVMBuildSub(nv->b, nv_i32(nv, 0), a, ""), nv_i32(nv, 1023), "");
-    f->smem = nv_gep(nv, global, pad);
-    f->smem32 = LLVMBuildAdd(nv->b, a, pad, "smem32");
+    if (f->p->wgmma)
+        nv_wg_smem_base(nv, global, &f->smem, &f->smem32);
 }
 
 static LLVMValueRef make_function(fa2 *f, const char *name)
@@ -166,13 +162,13 @@ static void pipeline_step(fa2 *f, LLVMValueRef j)
         nv_cp_commit(nv);
         nv_cp_wait(nv, 0);
         if (f->p->wgmma)
-            fa2_wgmma_proxy_fence(f);
+            nv_wg_proxy_fence(&f->nv);
         nv_barrier(nv);
         f->slot = nv_i32(nv, 0);
     } else {
         nv_cp_wait(nv, S - 2);
         if (f->p->wgmma)
-            fa2_wgmma_proxy_fence(f);
+            nv_wg_proxy_fence(&f->nv);
         nv_barrier(nv);
         LLVMValueRef jn = LLVMBuildAdd(nv->b, j, nv_i32(nv, S - 1), "");
         load_kv(f, jn, LLVMBuildURem(nv->b, jn, nv_i32(nv, S), ""));

@@ -7,7 +7,7 @@
  *   nvptx_fa2_load.c     global -> shared tile copies (cp.async, zero fill)
  *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
- *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma) and swizzled tiles
+ *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma; emitters in nvptx_wgmma.c)
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
@@ -21,6 +21,7 @@
 
 #include "emit_expr.h"
 #include "nvptx_intrin.h"
+#include "nvptx_wgmma.h"
 #include "nvptx_plan.h"
 
 enum { FA_MAXMR = 4, FA_MAXN = 32, FA_MAXK = 16 };
@@ -97,11 +98,9 @@ void fa2_load_q_frags(fa2 *f);
 void fa2_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 
-/* wgmma (sm_90a, nvptx_fa2_wgmma.c) */
-LLVMValueRef fa2_swizzle_offset(fa2 *f, LLVMValueRef row, LLVMValueRef ch, int rows);
+/* wgmma (sm_90a, nvptx_fa2_wgmma.c; swizzle and fences: nvptx_wgmma.h) */
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
-void fa2_wgmma_proxy_fence(fa2 *f);
 
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */

@@ -4,7 +4,7 @@
  * Rows outside the token grid (or of a tile past the range) use the
  * src-size 0 form: shared memory gets zeros and global memory is not read.
  * Under wgmma the rows are stored in the 128-byte swizzle instead of
- * padded (fa2_swizzle_offset). The caller commits the group. */
+ * padded (nv_wg_swizzle_offset). The caller commits the group. */
 #include "nvptx_fa2.h"
 
 typedef struct tile_desc {
@@ -58,7 +58,7 @@ static void copy_chunk(fa2 *f, int tensor, const tile_desc *t, LLVMValueRef org[
     off = LLVMBuildAdd(nv->b, off, LLVMBuildShl(nv->b, LLVMBuildZExt(nv->b, ch, nv->i64, ""), nv_i64(nv, 4), ""), "");
     off = LLVMBuildSelect(nv->b, ok, off, nv_i64(nv, 0), "");
     LLVMValueRef src = nv_gep(nv, f->tens[tensor], off);
-    LLVMValueRef dst_off = f->p->wgmma ? fa2_swizzle_offset(f, row, ch, t->rows)
+    LLVMValueRef dst_off = f->p->wgmma ? nv_wg_swizzle_offset(&f->nv, row, ch, t->rows)
                                        : LLVMBuildAdd(nv->b, LLVMBuildMul(nv->b, row, nv_i32(nv, t->pitch), ""),
                                                       LLVMBuildShl(nv->b, ch, nv_i32(nv, 4), ""), "");
     dst_off = LLVMBuildAdd(nv->b, dst_off, base_off, "");

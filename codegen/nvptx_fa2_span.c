@@ -126,7 +126,7 @@ void fa2_doc_span(fa2 *f)
     LLVMValueRef lo = LLVMBuildLoad2(b, nv->i32, smem_word(f, 0), "span.lo");
     LLVMValueRef hi = LLVMBuildLoad2(b, nv->i32, smem_word(f, 1), "span.hi");
     if (f->p->wgmma) /* the words are refilled by TMA / read by wgmma: order the generic writes first */
-        fa2_wgmma_proxy_fence(f);
+        nv_wg_proxy_fence(&f->nv);
     nv_barrier(nv); /* read before the prologue's copies overwrite the words */
     /* the cut: key tiles [lo / Tk, hi / Tk], nothing when no key matched */
     LLVMValueRef found = LLVMBuildICmp(b, LLVMIntSGE, hi, nv_i32(nv, 0), "");

@@ -211,7 +211,7 @@ void fa2_ws_consumer_start(fa2 *f)
 {
     setmaxnreg(f, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
     wait_parity(f, q_bar(f), nv_i32(&f->nv, 0));
-    fa2_wgmma_proxy_fence(f);
+    nv_wg_proxy_fence(&f->nv);
 }
 
 /* Top of iteration j for a computing warp: tile j resident. */
@@ -222,7 +222,7 @@ void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
     f->slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "slot");
     LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
     wait_parity(f, full_bar(f, f->slot), parity);
-    fa2_wgmma_proxy_fence(f);
+    nv_wg_proxy_fence(&f->nv);
     fa2_kv_tile_origin(f, j, f->k_org);
 }
 

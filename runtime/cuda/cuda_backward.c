@@ -32,10 +32,28 @@ void cuda_backward_destroy(attnc_kernel *k)
     k->backend_data = NULL;
 }
 
+/* Which products the backward uses: $ATTNC_BWD_MMA (wgmma, sync, auto),
+ * else mma.sync: the wgmma backward (nvptx_bwd.h) becomes the default
+ * once verified on the GPU. wgmma and auto fall back to mma.sync where it
+ * cannot serve. An explicit schedule's mma= is the forward's (bench and
+ * tuned schedules carry mma=wgmma for it), so it does not pick these. */
+static mma_kind bwd_mma(void)
+{
+    const char *e = getenv("ATTNC_BWD_MMA");
+    if (e && !strcmp(e, "wgmma"))
+        return MMA_WGMMA;
+    if (e && !strcmp(e, "sync"))
+        return MMA_SYNC;
+    if (e && !strcmp(e, "auto"))
+        return MMA_AUTO;
+    return MMA_SYNC;
+}
+
 static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
 {
     bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
-    k->sched = nvptx_bwd_schedule(k->r, explicit_tiles ? &k->sched : NULL, arch);
+    const schedule *base = explicit_tiles ? &k->sched : NULL;
+    k->sched = nvptx_bwd_schedule_mma(k->r, base, arch, bwd_mma());
     strbuf sb;
     sb_init(&sb);
     schedule_print_for(&sb, &k->sched, false);

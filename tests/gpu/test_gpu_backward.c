@@ -8,7 +8,10 @@
  * (and 256 for softcap), both the atomic dQ and the deterministic build,
  * the deterministic build bit-identical over two runs; then every shipped
  * softmax recipe at `attnc run`'s default shape (score params with
- * gradients must be refused as unsupported). Prints one line per case.
+ * gradients must be refused as unsupported). Every case runs under both
+ * products, ATTNC_BWD_MMA=sync and =wgmma (sm_90a; the line says "wgmma"
+ * where the build took it, "sync" where it fell back); the non-deterministic
+ * build runs the atomic dQ (ATTNC_BWD_DQ_ATOMIC=1). Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross) and no shipped
  * recipes. */
@@ -96,15 +99,32 @@ static bool same_grads(const ref_bwd_data *a, const ref_bwd_data *b)
     return true;
 }
 
+static const char *const mma_modes[] = {"sync", "wgmma"};
+
+/* Builds under ATTNC_BWD_MMA=mma, with the atomic dQ unless det. */
+static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char *mma, bool det, attnc_kernel **fwd,
+                               attnc_kernel **bwd)
+{
+    setenv("ATTNC_BWD_MMA", mma, 1);
+    if (!det)
+        setenv("ATTNC_BWD_DQ_ATOMIC", "1", 1);
+    attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, fwd, bwd);
+    unsetenv("ATTNC_BWD_MMA");
+    unsetenv("ATTNC_BWD_DQ_ATOMIC");
+    return st;
+}
+
 /* One build mode of one recipe: check against the reference; deterministic
  * builds run twice and must agree bit for bit. */
-static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *label, const ref_shape *sh, bool det,
-                     uint64_t seed)
+static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, const ref_shape *sh, bool det,
+                     const char *mma, uint64_t seed)
 {
     attnc_kernel *fwd, *bwd;
-    attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, &fwd, &bwd);
+    attnc_status st = build_mode(ctx, rc, mma, det, &fwd, &bwd);
+    char label[256];
+    snprintf(label, sizeof label, "%s %s", name, !st && bwd->sched.mma == MMA_WGMMA ? "wgmma" : "sync");
     if (st) {
-        printf("[FAIL] %s%s: build: %s\n", label, det ? " det" : "", attnc_context_errmsg(ctx));
+        printf("[FAIL] %s (asked %s)%s: build: %s\n", label, mma, det ? " det" : "", attnc_context_errmsg(ctx));
         attnc_kernel_destroy(bwd);
         return false;
     }
@@ -118,7 +138,7 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *label, co
         same = ok && same_grads(d1, d2);
         ok = ok && same;
     }
-    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, det ? " det" : "", res.msg,
+    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, det ? " det" : " atomic", res.msg,
            det ? (same ? "; two runs bit-identical" : "; two runs DIFFER") : "");
     ref_bwd_data_free(d1);
     ref_bwd_data_free(d2);
@@ -146,8 +166,9 @@ static void test_cases(void **state)
             continue;
         }
         snprintf(label, sizeof label, "%s %s D=%d", c->name, c->dt, c->D);
-        for (int det = 0; det < 2; det++)
-            fails += !run_mode(ctx, rc, label, &c->sh, det, 9100 + i);
+        for (int m = 0; m < 2; m++)
+            for (int det = 0; det < 2; det++)
+                fails += !run_mode(ctx, rc, label, &c->sh, det, mma_modes[m], 9100 + i);
         attnc_recipe_destroy(rc);
     }
     attnc_context_destroy(ctx);
@@ -168,7 +189,7 @@ static int shipped(attnc_context *ctx, const char *file)
     int fails = 0;
     if (rc->r->family == FAMILY_SOFTMAX) {
         attnc_kernel *fwd, *bwd;
-        attnc_status st = build(ctx, rc, 0, &fwd, &bwd);
+        attnc_status st = build_mode(ctx, rc, "sync", true, &fwd, &bwd);
         if (st == ATTNC_ERR_UNSUPPORTED && strstr(attnc_context_errmsg(ctx), "param '")) {
             printf("[PASS] %s: refused: %s\n", file, attnc_context_errmsg(ctx));
         } else {
@@ -176,7 +197,8 @@ static int shipped(attnc_context *ctx, const char *file)
             attnc_kernel_destroy(bwd);
             ref_shape sh;
             ref_default_shape(rc->r, &sh);
-            fails += !run_mode(ctx, rc, file, &sh, false, 9500);
+            for (int m = 0; m < 2; m++)
+                fails += !run_mode(ctx, rc, file, &sh, true, mma_modes[m], 9500);
         }
     }
     attnc_recipe_destroy(rc);

@@ -3,7 +3,10 @@
  * deterministic dQ kernel) through ptxas for sm_80 and sm_90a. Recipes
  * whose score reads a float param with a gradient must be refused with a
  * message naming the param (the GPU backward does not compute those yet);
- * linear recipes are skipped. Spills are printed. */
+ * linear recipes are skipped. sm_90a is compiled twice: mma.sync and the
+ * warpgroup-MMA backward (nvptx_bwd_schedule_mma(MMA_WGMMA); recipes whose
+ * shapes it cannot serve fall back to mma.sync and say so). Spills are
+ * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,8 +58,24 @@ static recipe *parse(arena *a, const char *name)
     return frontend_parse(a, path, text, len, &diags);
 }
 
+/* $ATTNC_PTX_DUMP=DIR: writes each module to DIR/NAME.ARCH.MODE.MMA.ptx
+ * (comparing PTX across changes). */
+static void dump(const char *name, const char *arch, bool det, const char *mma, strbuf *ptx)
+{
+    const char *dir = getenv("ATTNC_PTX_DUMP");
+    if (!dir)
+        return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s.%s.%s.ptx", dir, name, arch, det ? "det" : "atomic", mma);
+    FILE *fp = fopen(path, "w");
+    if (fp) {
+        fputs(sb_cstr(ptx), fp);
+        fclose(fp);
+    }
+}
+
 /* 1: assembled, 0: refused as documented (param gradients), fails otherwise. */
-static int check(const char *name, target_arch arch, bool det)
+static int check(const char *name, target_arch arch, bool det, mma_kind mma)
 {
     arena a;
     arena_init(&a, NULL);
@@ -72,7 +91,8 @@ static int check(const char *name, target_arch arch, bool det)
     } else if (r->family != FAMILY_SOFTMAX) {
         result = 0;
     } else {
-        schedule s = nvptx_bwd_schedule(r, &r->sched, arch);
+        schedule s = mma == MMA_SYNC ? nvptx_bwd_schedule(r, &r->sched, arch)
+                                     : nvptx_bwd_schedule_mma(r, &r->sched, arch, mma);
         tir_program prog;
         nvptx_bwd_info info;
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
@@ -91,8 +111,10 @@ static int check(const char *name, target_arch arch, bool det)
             fail_msg("%s %s%s: ptxas rejected the backward PTX:\n%s", name, an, det ? " deterministic" : "",
                      sb_cstr(&log));
         } else {
+            const char *mn = info.wgmma ? "wgmma" : "sync";
+            dump(name, an, det, mn, &ptx);
             int spill = ptxas_spill_bytes(sb_cstr(&log));
-            printf("%s %s%s: ok%s\n", name, an, det ? " det" : "", spill ? " (spills)" : "");
+            printf("%s %s%s %s: ok%s\n", name, an, det ? " det" : "", mn, spill ? " (spills)" : "");
             if (getenv("ATTNC_PTX_VERBOSE"))
                 printf("%s\n", sb_cstr(&log));
         }
@@ -113,8 +135,10 @@ static void test_backward_ptx(void **state)
     for (int i = 0; i < n; i++) {
         if (!only || strstr(names[i], only))
             for (int det = 0; det < 2; det++) {
-                ok += check(names[i], TARGET_SM80, det);
-                ok += check(names[i], TARGET_SM90A, det);
+                ok += check(names[i], TARGET_SM80, det, MMA_SYNC);
+                ok += check(names[i], TARGET_SM90A, det, MMA_SYNC);
+                if (!getenv("ATTNC_PTX_SYNC_ONLY"))
+                    ok += check(names[i], TARGET_SM90A, det, MMA_WGMMA);
             }
         free(names[i]);
     }

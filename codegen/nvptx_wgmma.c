@@ -1,0 +1,132 @@
+/* nvptx_wgmma.c — warpgroup MMA over swizzled shared tiles (nvptx_wgmma.h).
+ *
+ * Descriptors: a K-major tile has SBO = 1024 (8-row groups) and a k16 step
+ * moves the start 32 bytes inside the swizzle row (the next column block
+ * every 4 steps); an MN-major B has LBO = the column-block stride (rows x
+ * 128), SBO = 1024, and a k16 step moves 16 rows (2048 bytes).
+ *
+ * Each product is one inline asm whose outputs are the accumulators (tied
+ * to their inputs when it accumulates): the IR holds one call per product
+ * instead of one per step (copying 64 tied operands through each step took
+ * a tenth of the LLVM compile time). */
+#include "nvptx_wgmma.h"
+#include "../support/strbuf.h"
+
+/* Most inputs of one product: 128 tied accumulators, 64 A registers (16
+ * steps x 4), 16 B descriptors and the scale flag. */
+enum { WG_MAXIN = 128 + 64 + 16 + 1, WG_MAXOUT = 128 };
+_Static_assert((int)WG_MAXIN <= (int)NV_ASM_MAX_ARGS, "nv_asm takes every input of a product");
+
+LLVMValueRef nv_wg_swizzle_offset(nv_ctx *nv, LLVMValueRef row, LLVMValueRef ch, int rows)
+{
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef blk = LLVMBuildLShr(b, ch, nv_i32(nv, 3), "");
+    LLVMValueRef c8 = LLVMBuildAnd(b, ch, nv_i32(nv, 7), "");
+    LLVMValueRef sw = LLVMBuildXor(b, c8, LLVMBuildAnd(b, row, nv_i32(nv, 7), ""), "");
+    LLVMValueRef off = LLVMBuildMul(b, blk, nv_i32(nv, rows * 128), "");
+    off = LLVMBuildAdd(b, off, LLVMBuildShl(b, row, nv_i32(nv, 7), ""), "");
+    return LLVMBuildAdd(b, off, LLVMBuildShl(b, sw, nv_i32(nv, 4), ""), "");
+}
+
+void nv_wg_smem_base(nv_ctx *nv, LLVMValueRef global, LLVMValueRef *smem, LLVMValueRef *smem32)
+{
+    LLVMValueRef a = LLVMBuildPtrToInt(nv->b, global, nv->i32, "");
+    LLVMValueRef pad = LLVMBuildAnd(nv->b, LLVMBuildSub(nv->b, nv_i32(nv, 0), a, ""), nv_i32(nv, 1023), "");
+    *smem = nv_gep(nv, global, pad);
+    *smem32 = LLVMBuildAdd(nv->b, a, pad, "smem32");
+}
+
+/* A 128B-swizzle descriptor for the tile at shared byte address addr. */
+static LLVMValueRef descriptor(nv_ctx *nv, LLVMValueRef addr, int lbo, int sbo)
+{
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef a = LLVMBuildAnd(b, LLVMBuildLShr(b, addr, nv_i32(nv, 4), ""), nv_i32(nv, 0x3FFF), "");
+    unsigned long long hi = ((unsigned long long)(lbo >> 4) << 16) | ((unsigned long long)(sbo >> 4) << 32) |
+                            (1ULL << 62);
+    return LLVMBuildOr(b, LLVMBuildZExt(b, a, nv->i64, ""), LLVMConstInt(nv->i64, hi, false), "");
+}
+
+static LLVMValueRef desc_add(nv_ctx *nv, LLVMValueRef d, int bytes)
+{
+    return bytes ? LLVMBuildAdd(nv->b, d, nv_i64(nv, bytes >> 4), "") : d;
+}
+
+void nv_wg_desc_kmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int k0, int steps, LLVMValueRef *desc)
+{
+    LLVMValueRef d = descriptor(nv, addr, 16, 1024);
+    for (int k = 0; k < steps; k++) {
+        int ks = k0 / 16 + k;
+        desc[k] = desc_add(nv, d, ks / 4 * rows * 128 + ks % 4 * 32);
+    }
+}
+
+void nv_wg_desc_mnmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int steps, LLVMValueRef *desc)
+{
+    LLVMValueRef d = descriptor(nv, addr, rows * 128, 1024);
+    for (int k = 0; k < steps; k++)
+        desc[k] = desc_add(nv, d, k * 16 * 128);
+}
+
+void nv_wg_product(nv_ctx *nv, dtype dt, int N, int steps, LLVMValueRef *a_desc, LLVMValueRef *a_regs,
+                   LLVMValueRef *b_desc, bool accumulate, bool trans_b, LLVMValueRef *acc)
+{
+    const char *ty = dt == DT_F16 ? "f16" : "bf16";
+    int n = N / 2, per_a = a_regs ? 4 : 1;
+    LLVMValueRef in[WG_MAXIN];
+    int nin = 0;
+    strbuf cons, text;
+    sb_init(&cons);
+    sb_init(&text);
+    for (int i = 0; i < n; i++)
+        sb_printf(&cons, "%s=f", i ? "," : "");
+    if (accumulate)
+        for (int i = 0; i < n; i++) {
+            sb_printf(&cons, ",%d", i);
+            in[nin++] = acc[i];
+        }
+    int first_a = n + nin; /* operand numbers: outputs, then inputs in order */
+    for (int k = 0; k < steps; k++)
+        for (int r = 0; r < per_a; r++) {
+            in[nin++] = a_regs ? a_regs[4 * k + r] : a_desc[k];
+            sb_puts(&cons, a_regs ? ",r" : ",l");
+        }
+    int first_b = n + nin;
+    for (int k = 0; k < steps; k++) {
+        in[nin++] = b_desc[k];
+        sb_puts(&cons, ",l");
+    }
+    int zero = n + nin;
+    in[nin++] = nv_i32(nv, 0);
+    sb_puts(&cons, ",r,~{memory}");
+    /* p_add: accumulate (true); p_first: the first step's scale-d. */
+    sb_printf(&text, "{\n\t.reg .pred p_add, p_first;\n\tsetp.eq.b32 p_add, $%d, 0;\n\tsetp.ne.b32 p_first, $%d, 0;\n",
+              zero, zero);
+    sb_puts(&text, "\twgmma.fence.sync.aligned;\n");
+    for (int k = 0; k < steps; k++) {
+        sb_printf(&text, "\twgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {", N, ty, ty);
+        for (int i = 0; i < n; i++)
+            sb_printf(&text, "%s$%d", i ? ", " : "", i);
+        int a = first_a + per_a * k;
+        if (a_regs)
+            sb_printf(&text, "}, {$%d, $%d, $%d, $%d}", a, a + 1, a + 2, a + 3);
+        else
+            sb_printf(&text, "}, $%d", a);
+        sb_printf(&text, ", $%d, %s, 1, 1%s, %d;\n", first_b + k, k > 0 || accumulate ? "p_add" : "p_first",
+                  a_regs ? "" : ", 0", trans_b);
+    }
+    sb_puts(&text, "\twgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 0;\n}");
+    LLVMTypeRef out_tys[WG_MAXOUT];
+    for (int i = 0; i < n; i++)
+        out_tys[i] = nv->f32;
+    LLVMTypeRef ret = LLVMStructTypeInContext(nv->c, out_tys, (unsigned)n, false);
+    LLVMValueRef r = nv_asm(nv, ret, sb_cstr(&text), sb_cstr(&cons), in, nin);
+    for (int i = 0; i < n; i++)
+        acc[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)i, "");
+    sb_free(&cons);
+    sb_free(&text);
+}
+
+void nv_wg_proxy_fence(nv_ctx *nv)
+{
+    nv_asm(nv, NULL, "fence.proxy.async.shared::cta;", "~{memory}", NULL, 0);
+}

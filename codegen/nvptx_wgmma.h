@@ -1,0 +1,55 @@
+/*
+ * nvptx_wgmma.h — warpgroup MMA (wgmma.mma_async m64nNk16, bf16/f16 ->
+ * f32, sm_90a) over 128-byte-swizzled shared tiles, shared by the forward
+ * (nvptx_fa2_wgmma.c) and the backward (nvptx_bwd_wgmma*.c).
+ *
+ * A swizzled tile of R rows and C two-byte columns (C a multiple of 64) is
+ * C/64 column blocks of R rows x 128 bytes; 16-byte chunk c of row r sits
+ * at chunk position c ^ (r % 8). Tiles start 1024-byte aligned. Such a tile
+ * serves as a K-major operand (rows are M or N, columns K: A of A·Bᵀ or B
+ * of A·Bᵀ) and as an MN-major B (rows are K, columns N: B of A·B).
+ *
+ * Accumulators: warp w % 4 of the warpgroup owns rows 16(w % 4).. of the
+ * 64, and each 8-column block is laid out as an m16n8 mma.sync accumulator
+ * (acc[4 nb + e] is element e of block nb), so element-wise code is the
+ * mma.sync code. A register A operand is packed as mma.sync's A fragment.
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_WGMMA_H
+#define ATTNC_CODEGEN_NVPTX_WGMMA_H
+
+#include "nvptx_intrin.h"
+
+/* Most k16 steps of one product (K up to 256). */
+enum { NV_WG_MAXSTEPS = 16 };
+
+/* Byte offset of 16-byte chunk ch of row `row` in a swizzled tile of
+ * `rows` rows (i32 values). */
+LLVMValueRef nv_wg_swizzle_offset(nv_ctx *nv, LLVMValueRef row, LLVMValueRef ch, int rows);
+
+/* The dynamic shared base rounded up to 1024 bytes (the launch reserves
+ * 1024 bytes of slack): *smem the pointer, *smem32 its shared-window
+ * address (i32). */
+void nv_wg_smem_base(nv_ctx *nv, LLVMValueRef global, LLVMValueRef *smem, LLVMValueRef *smem32);
+
+/* Descriptors of `steps` k16 steps over a K-major tile at shared address
+ * addr (i32, the first row the product reads) of a tile with `rows` rows,
+ * starting at column k0 (a multiple of 16). */
+void nv_wg_desc_kmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int k0, int steps, LLVMValueRef *desc);
+
+/* The same over an MN-major B: addr is the tile's row k0 (the first K
+ * row), `rows` the tile's rows (the column-block stride). */
+void nv_wg_desc_mnmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int steps, LLVMValueRef *desc);
+
+/* acc[N/2] (+)= A·B over `steps` k16 steps as one inline asm (fence, the
+ * steps, commit, wait 0), so LLVM cannot move a register access into the
+ * asynchronous window. A: descriptors a_desc[k] or registers a_regs[4k..]
+ * (a_regs non-NULL); B: b_desc[k], MN-major when trans_b. accumulate:
+ * add to acc (else acc's inputs are ignored). */
+void nv_wg_product(nv_ctx *nv, dtype dt, int N, int steps, LLVMValueRef *a_desc, LLVMValueRef *a_regs,
+                   LLVMValueRef *b_desc, bool accumulate, bool trans_b, LLVMValueRef *acc);
+
+/* Orders this thread's generic-proxy shared writes (cp.async, st.shared)
+ * before later async-proxy (wgmma) reads; issue before the barrier. */
+void nv_wg_proxy_fence(nv_ctx *nv);
+
+#endif
