@@ -26,7 +26,7 @@
  * from shared memory, dV += Pᵀ dO and dK += dSᵀ Q take Pᵀ, dSᵀ from
  * registers; the dQ kernel's one warpgroup computes S = Q Kᵀ, dP = dO Vᵀ
  * and dQ += dS K likewise. The runtime picks it with ATTNC_BWD_MMA=wgmma|sync|auto
- * (docs/runtime.md; mma.sync stays the default until verified on the GPU).
+ * (docs/runtime.md; auto, the default, takes wgmma wherever it serves).
  * Every kernel takes the same parameters (NVPTX_BWD_ABI below).
  */
 #ifndef ATTNC_CODEGEN_NVPTX_BWD_H

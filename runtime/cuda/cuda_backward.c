@@ -33,9 +33,8 @@ void cuda_backward_destroy(attnc_kernel *k)
 }
 
 /* Which products the backward uses: $ATTNC_BWD_MMA (wgmma, sync, auto),
- * else mma.sync: the wgmma backward (nvptx_bwd.h) becomes the default
- * once verified on the GPU. wgmma and auto fall back to mma.sync where it
- * cannot serve. An explicit schedule's mma= is the forward's (bench and
+ * else auto: wgmma on sm_90a where it serves (H200, causal D=128 N=16384:
+ * 8.72 ms against mma.sync's 13.80), mma.sync elsewhere. An explicit schedule's mma= is the forward's (bench and
  * tuned schedules carry mma=wgmma for it), so it does not pick these. */
 static mma_kind bwd_mma(void)
 {
@@ -46,7 +45,7 @@ static mma_kind bwd_mma(void)
         return MMA_SYNC;
     if (e && !strcmp(e, "auto"))
         return MMA_AUTO;
-    return MMA_SYNC;
+    return MMA_AUTO;
 }
 
 static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
