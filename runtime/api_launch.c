@@ -14,6 +14,8 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     k->errmsg[0] = 0;
     if (!a)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_launch: args is NULL");
+    if (a->cu_seqlens_set[0] || a->cu_seqlens_set[1]) /* one launch per sequence, each back through here */
+        return launch_varlen(k, a, stream);
     if (k->bwd && k->backend == ATTNC_BACKEND_CUDA)
         return cuda_backward_launch ? cuda_backward_launch(k, a, stream)
                                     : kernel_error(k, ATTNC_ERR_UNSUPPORTED, "the CUDA backend is not part of this build");
