@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../support/checked.h"
 #include "api_backward.h"
 #include "api_internal.h"
 
@@ -120,6 +121,27 @@ static attnc_status check_offsets(attnc_kernel *k, const attnc_tensor *t, const 
     return ATTNC_OK;
 }
 
+static int elem_size(attnc_dtype t);
+
+/* A packed tensor's strides are non-negative and its last element lies
+ * within 2^62 bytes of its first, so every slice's offset fits in 64 bits
+ * (each slice is validated again as a launch of its own). */
+static attnc_status check_span(attnc_kernel *k, const attnc_tensor *t, const char *nm)
+{
+    int64_t span = 0, bytes;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] <= 1)
+            continue;
+        if (t->shape[d] < 0 || t->stride[d] < 0 || !ck_muladd(t->shape[d] - 1, t->stride[d], span, &span))
+            return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
+                                "tensor '%s': shape[%d] = %lld, stride[%d] = %lld: negative, or offsets overflow", nm,
+                                d, (long long)t->shape[d], d, (long long)t->stride[d]);
+    }
+    if (!ck_muladd(span, elem_size(t->dtype), elem_size(t->dtype), &bytes) || bytes > ((int64_t)1 << 62))
+        return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "tensor '%s' spans more than 2^62 bytes", nm);
+    return ATTNC_OK;
+}
+
 /* Everything about the packed launch that slices rely on. */
 static attnc_status check_packed(attnc_kernel *k, const attnc_args *a, varlen *vl)
 {
@@ -156,6 +178,9 @@ static attnc_status check_packed(attnc_kernel *k, const attnc_args *a, varlen *v
                                 "tensor '%s': shape[0] = %lld; in a varlen launch (cu_seqlens) tensors are packed "
                                 "along the tokens with batch 1",
                                 arg_name(k, i), (long long)a->tensors[i].shape[0]);
+    for (int i = 0; i < a->ntensors; i++)
+        if (a->tensor_set[i] && (st = check_span(k, &a->tensors[i], arg_name(k, i))))
+            return st;
     vl->total[0] = a->tensors[ARG_Q].shape[2];
     vl->total[1] = a->tensors[ARG_K].shape[2];
     vl->total[2] = vl->nseq;
@@ -224,7 +249,7 @@ static int elem_size(attnc_dtype t)
  * integer value: on CUDA data is a device address. */
 static void slice(attnc_tensor *t, int d, int64_t start, int64_t len)
 {
-    t->data = (void *)((uintptr_t)t->data + (uintptr_t)(start * t->stride[d] * elem_size(t->dtype)));
+    t->data = (void *)((uintptr_t)t->data + (uintptr_t)start * (uintptr_t)t->stride[d] * (uintptr_t)elem_size(t->dtype));
     t->shape[d] = len;
 }
 

@@ -176,6 +176,44 @@ static bool validation(attnc_context *ctx)
         failed += !ok;
         attnc_args_destroy(a);
     }
+    /* attnc_args_set_data replaces the arrays' pointers too; a huge stride is refused before any slicing */
+    {
+        attnc_args *a = NULL;
+        attnc_args_create(&a, k);
+        int32_t good[3] = {0, 4, T}, bad1[3] = {2, 4, T};
+        attnc_tensor tc = {ATTNC_I32, good, 1, {3}, {1}}, th = t;
+        attnc_args_set_tensor(a, "q", &t);
+        attnc_args_set_tensor(a, "k", &t);
+        attnc_args_set_tensor(a, "v", &t);
+        attnc_args_set_tensor(a, "o", &to);
+        attnc_args_set_tensor(a, "cu_seqlens_q", &tc);
+        const char *names[] = {"cu_seqlens_q"};
+        void *data[] = {bad1};
+        attnc_status sd = attnc_args_set_data(a, 1, names, data);
+        attnc_status st = attnc_launch(k, a, NULL);
+        bool ok = sd == ATTNC_OK && st == ATTNC_ERR_INVALID_ARGUMENT && strstr(attnc_kernel_errmsg(k), "element 0") &&
+                  isnan(o[0]);
+        printf("[%s] validation: attnc_args_set_data on cu_seqlens_q -> %s: %s\n", ok ? "PASS" : "FAIL",
+               attnc_status_string(st), attnc_kernel_errmsg(k));
+        failed += !ok;
+        data[0] = good;
+        attnc_args_set_data(a, 1, names, data);
+        th.stride[2] = (int64_t)1 << 61; /* q's span overflows */
+        attnc_args_set_tensor(a, "q", &th);
+        st = attnc_launch(k, a, NULL);
+        ok = st == ATTNC_ERR_INVALID_ARGUMENT && isnan(o[0]);
+        printf("[%s] validation: stride 2^61 -> %s: %s\n", ok ? "PASS" : "FAIL", attnc_status_string(st),
+               attnc_kernel_errmsg(k));
+        failed += !ok;
+        attnc_args_set_tensor(a, "q", &t); /* and the good launch runs and writes */
+        st = attnc_launch(k, a, NULL);
+        ok = st == ATTNC_OK && !isnan(o[0]) && !isnan(o[T * 16 - 1]);
+        printf("[%s] varlen launch after the failures -> %s\n", ok ? "PASS" : "FAIL", attnc_status_string(st));
+        failed += !ok;
+        for (int i = 0; i < T * 16; i++)
+            o[i] = NAN;
+        attnc_args_destroy(a);
+    }
     attnc_kernel_destroy(k);
     attnc_recipe_destroy(rc);
     /* a token grid: unsupported */
