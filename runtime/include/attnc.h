@@ -374,8 +374,10 @@ ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *
  * starts at 0, never decreases, and ends at q's (k's) token count; q, k,
  * v, o and lse have batch 1; then every sequence as a launch of its own
  * (shapes, strides, alignment, a neighborhood window at most its length).
- * Token-grid recipes and ATTNC_BUILD_GLOBAL_COORDS kernels return
- * ATTNC_ERR_UNSUPPORTED for varlen launches.
+ * Token-grid recipes, ATTNC_BUILD_GLOBAL_COORDS kernels, programs
+ * (attnc_program_launch) and context parallelism (attnc_cp_*) return
+ * ATTNC_ERR_UNSUPPORTED for varlen launches. attnc_kernel_arg_info does not
+ * list the two arrays (they are optional on every kernel).
  *
  * Backward kernels (attnc_kernel_build_backward) take the same arrays and
  * packed "do", "dq", "dk", "dv" (CPU: tested; CUDA: the same per-sequence
@@ -388,7 +390,9 @@ ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *
  * Execution today: one launch of the kernel per non-empty sequence, in
  * order (on CUDA: B kernel launches on `stream`, still asynchronous), so
  * cross-sequence tiles are never visited; the CPU spreads each sequence's
- * programs over its threads. AOT launchers (attnc compile --aot) have no
+ * programs over its threads, and a progress callback reports each
+ * sequence as a launch. attnc_kernel_last_schedule: the last non-empty
+ * sequence's. AOT launchers (attnc compile --aot) have no
  * varlen form. */
 
 /* Progress of CPU launches on kernels of ctx: fn is called on the thread

@@ -214,6 +214,29 @@ static bool validation(attnc_context *ctx)
             o[i] = NAN;
         attnc_args_destroy(a);
     }
+    /* a kv-split program refuses cu_seqlens instead of ignoring them */
+    {
+        attnc_program *pg = NULL;
+        attnc_args *a = NULL;
+        int32_t cq[3] = {0, 4, T};
+        attnc_tensor tc = {ATTNC_I32, cq, 1, {3}, {1}};
+        bool ok = !attnc_program_build_kv_split(&pg, ctx, rc, 2, NULL) && !attnc_program_args_create(&a, pg);
+        attnc_status st = ATTNC_OK;
+        if (ok) {
+            attnc_args_set_tensor(a, "q", &t);
+            attnc_args_set_tensor(a, "k", &t);
+            attnc_args_set_tensor(a, "v", &t);
+            attnc_args_set_tensor(a, "o", &to);
+            attnc_args_set_tensor(a, "cu_seqlens_q", &tc);
+            st = attnc_program_launch(pg, a, NULL);
+        }
+        ok = ok && st == ATTNC_ERR_UNSUPPORTED && isnan(o[0]);
+        printf("[%s] validation: kv-split program with cu_seqlens -> %s: %s\n", ok ? "PASS" : "FAIL",
+               attnc_status_string(st), pg ? attnc_program_errmsg(pg) : attnc_context_errmsg(ctx));
+        failed += !ok;
+        attnc_args_destroy(a);
+        attnc_program_destroy(pg);
+    }
     attnc_kernel_destroy(k);
     attnc_recipe_destroy(rc);
     /* a token grid: unsupported */
