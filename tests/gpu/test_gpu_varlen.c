@@ -4,8 +4,11 @@
  * lengths, documents and a neighborhood, on sequences of length 1, 0 and
  * lengths no tile divides, with the device's default schedule (wgmma + TMA
  * on sm_90a, whose tensor maps are encoded per sequence) and a pinned
- * sm_80-style one. Device outputs are poisoned before each launch. Without
- * a driver: "skipped: no CUDA driver". */
+ * sm_80-style one. Device outputs are poisoned before each launch. Then
+ * the varlen backward on CUDA against the CPU's (checked against the fp64
+ * reference by tests/numeric/test_varlen.c). Without a driver: "skipped:
+ * no CUDA driver". */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -109,10 +112,142 @@ static void varlen_on_gpu(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* ---- the backward: CUDA varlen gradients against the CPU's (which
+ * tests/numeric/test_varlen.c checks against the fp64 reference) ---- */
+
+enum { BT = 5 + 130 + 1 + 77, BH = 2, BD = 64 };
+static const int32_t bcu[5] = {0, 5, 135, 136, BT};
+
+typedef struct bufs {
+    uint16_t *t[9]; /* q, k, v, o, do, dq, dk, dv (bf16), lse (f32 bits) */
+} bufs;
+
+static const char *const bnames[9] = {"q", "k", "v", "o", "do", "dq", "dk", "dv", "lse"};
+
+static attnc_tensor bt(int i, void *data)
+{
+    if (i == 8) {
+        attnc_tensor t = {ATTNC_F32, data, 3, {1, BH, BT}, {BH * BT, BT, 1}};
+        return t;
+    }
+    attnc_tensor t = {ATTNC_BF16, data, 4, {1, BH, BT, BD}, {BH * BT * BD, BT * BD, BD, 1}};
+    return t;
+}
+
+/* Forward then backward of k/bk with the tensors at ptr[] (host or device). */
+static bool run_fb(attnc_kernel *fk, attnc_kernel *bk, void *const ptr[9], void *stream)
+{
+    attnc_tensor cu = {ATTNC_I32, (void *)bcu, 1, {5}, {1}};
+    attnc_args *fa = NULL, *ba = NULL;
+    bool ok = !attnc_args_create(&fa, fk) && !attnc_args_create(&ba, bk);
+    for (int i = 0; ok && i < 9; i++) {
+        attnc_tensor t = bt(i, ptr[i]);
+        if (i <= 3 || i == 8)
+            ok = !attnc_args_set_tensor(fa, bnames[i], &t);
+        ok = ok && !attnc_args_set_tensor(ba, bnames[i], &t);
+    }
+    ok = ok && !attnc_args_set_tensor(fa, "cu_seqlens_q", &cu) && !attnc_args_set_tensor(ba, "cu_seqlens_q", &cu);
+    if (ok && attnc_launch(fk, fa, stream))
+        ok = false, printf("[FAIL] forward: %s\n", attnc_kernel_errmsg(fk));
+    if (ok && attnc_launch(bk, ba, stream))
+        ok = false, printf("[FAIL] backward: %s\n", attnc_kernel_errmsg(bk));
+    attnc_args_destroy(fa);
+    attnc_args_destroy(ba);
+    return ok;
+}
+
+static bool build_pair(attnc_context *ctx, attnc_recipe *rc, attnc_backend be, attnc_kernel **fk, attnc_kernel **bk)
+{
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = be;
+    if (attnc_kernel_build(fk, ctx, rc, &o) || attnc_kernel_build_backward(bk, ctx, rc, &o)) {
+        printf("[FAIL] build: %s\n", attnc_context_errmsg(ctx));
+        return false;
+    }
+    return true;
+}
+
+static void varlen_backward_on_gpu(void **state)
+{
+    (void)state;
+    static const char *text = "recipe bcausal\ninput q, k, v : bf16 [batch, heads, tokens, 64]\n"
+                              "mask causal && sliding_window(60, 0)\n";
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    attnc_recipe *rc = NULL;
+    assert_int_equal(attnc_recipe_from_text(&rc, ctx, "bcausal", text, strlen(text)), ATTNC_OK);
+    attnc_kernel *cf = NULL, *cb = NULL, *gf = NULL, *gb = NULL;
+    assert_true(build_pair(ctx, rc, ATTNC_BACKEND_CPU, &cf, &cb) && build_pair(ctx, rc, ATTNC_BACKEND_CUDA, &gf, &gb));
+    size_t n = (size_t)BH * BT * BD, bytes[9];
+    void *host[9], *gpu_host[9], *dev[9];
+    strbuf err;
+    sb_init(&err);
+    ref_mem_ops m = gpu_ref_mem(&err);
+    uint64_t seed = 77;
+    for (int i = 0; i < 9; i++) {
+        bytes[i] = i == 8 ? (size_t)BH * BT * 4 : n * 2;
+        host[i] = malloc(bytes[i]);
+        gpu_host[i] = malloc(bytes[i]);
+        dev[i] = m.alloc(m.user, bytes[i]);
+        assert_non_null(host[i]);
+        assert_non_null(gpu_host[i]);
+        assert_non_null(dev[i]);
+        if (i == 0 || i == 1 || i == 2 || i == 4) { /* q, k, v, do: random in [-1, 1) */
+            float *f = malloc(n * 4);
+            for (size_t j = 0; j < n; j++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                f[j] = (float)((seed >> 33) % 20000) / 10000.0f - 1.0f;
+            }
+            attnc_f32_to_bf16(f, host[i], n);
+            free(f);
+        } else {
+            memset(host[i], 0xff, bytes[i]); /* NaN poison (bf16 and f32) */
+        }
+        assert_true(m.upload(m.user, dev[i], host[i], bytes[i]));
+    }
+    assert_true(run_fb(cf, cb, host, NULL));
+    assert_true(run_fb(gf, gb, dev, NULL));
+    assert_true(m.sync(m.user));
+    int failed = 0;
+    for (int i = 5; i < 8; i++) {
+        assert_true(m.download(m.user, gpu_host[i], dev[i], bytes[i]));
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        attnc_bf16_to_f32(host[i], a, n);
+        attnc_bf16_to_f32(gpu_host[i], b, n);
+        double num = 0, den = 0;
+        size_t bad = 0;
+        for (size_t j = 0; j < n; j++) {
+            bad += !(b[j] == b[j]) || !(a[j] == a[j]);
+            num += ((double)a[j] - b[j]) * ((double)a[j] - b[j]);
+            den += (double)a[j] * a[j];
+        }
+        double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+        bool ok = bad == 0 && rel < 2e-2;
+        printf("[%s] varlen backward %s: CUDA vs CPU rel L2 %.3g, %zu NaN%s%s\n", ok ? "PASS" : "FAIL", bnames[i], rel,
+               bad, err.len ? ": " : "", sb_cstr(&err));
+        failed += !ok;
+        free(a);
+        free(b);
+    }
+    for (int i = 0; i < 9; i++) {
+        free(host[i]);
+        free(gpu_host[i]);
+        m.free(m.user, dev[i]);
+    }
+    sb_free(&err);
+    attnc_kernel_destroy(cf);
+    attnc_kernel_destroy(cb);
+    attnc_kernel_destroy(gf);
+    attnc_kernel_destroy(gb);
+    attnc_recipe_destroy(rc);
+    attnc_context_destroy(ctx);
+    assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
     if (!gpu_available())
         return 0;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(varlen_on_gpu)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(varlen_on_gpu), cmocka_unit_test(varlen_backward_on_gpu)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
