@@ -184,6 +184,14 @@ static attnc_status check_packed(attnc_kernel *k, const attnc_args *a, varlen *v
     vl->total[0] = a->tensors[ARG_Q].shape[2];
     vl->total[1] = a->tensors[ARG_K].shape[2];
     vl->total[2] = vl->nseq;
+    for (int i = 0; i < a->ntensors; i++) { /* each slice must lie inside its tensor */
+        int side = packed_side(k, i);
+        if (a->tensor_set[i] && side >= 0 && a->tensors[i].ndim >= 3 && a->tensors[i].shape[2] != vl->total[side])
+            return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
+                                "tensor '%s': shape[2] = %lld but %s has %lld tokens; packed tensors share them",
+                                arg_name(k, i), (long long)a->tensors[i].shape[2], side ? "k" : "q",
+                                (long long)vl->total[side]);
+    }
     if ((st = check_offsets(k, vl->cu[0], "cu_seqlens_q", vl->total[0], "q")) ||
         (st = check_offsets(k, vl->cu[1], a->cu_seqlens_set[1] ? "cu_seqlens_k" : "cu_seqlens_q (for k)", vl->total[1],
                             "k")))

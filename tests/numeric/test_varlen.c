@@ -198,6 +198,15 @@ static bool validation(attnc_context *ctx)
         failed += !ok;
         data[0] = good;
         attnc_args_set_data(a, 1, names, data);
+        attnc_tensor ts = to; /* an o shorter than q: refused, never sliced past its end */
+        ts.shape[2] = T - 2;
+        attnc_args_set_tensor(a, "o", &ts);
+        st = attnc_launch(k, a, NULL);
+        ok = st == ATTNC_ERR_INVALID_ARGUMENT && strstr(attnc_kernel_errmsg(k), "packed tensors share") && isnan(o[0]);
+        printf("[%s] validation: o shorter than q -> %s: %s\n", ok ? "PASS" : "FAIL", attnc_status_string(st),
+               attnc_kernel_errmsg(k));
+        failed += !ok;
+        attnc_args_set_tensor(a, "o", &to);
         th.stride[2] = (int64_t)1 << 61; /* q's span overflows */
         attnc_args_set_tensor(a, "q", &th);
         st = attnc_launch(k, a, NULL);
