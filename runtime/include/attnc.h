@@ -362,8 +362,9 @@ ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *
  * sequence is ever read. Queries and keys with different lengths follow
  * attnc's cross-attention convention (recipes that declare kv_tokens;
  * docs/recipe-language.md): query i and key j are compared at their own
- * indices (causal keeps j <= i, top-left aligned), not FlashAttention's
- * bottom-right alignment. A self-attention recipe (no kv_tokens) needs
+ * indices (`k.t <= q.t` keeps j <= i: top-left aligned), not
+ * FlashAttention's bottom-right alignment, which is written
+ * `k.t <= q.t + kv_tokens - tokens`. A self-attention recipe (no kv_tokens) needs
  * Lk(b) == Lq(b) for every b. Sequences may be empty: Lq(b) = 0 writes
  * nothing; Lk(b) = 0 with Lq(b) > 0 gives O = 0 and LSE = -inf for those
  * rows (cross-attention recipes).
@@ -372,7 +373,8 @@ ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *
  * and the offending index in attnc_kernel_errmsg): dtype, ndim and shape of
  * both arrays (the same B >= 1, at most ATTNC_MAX_BATCH sequences); each
  * starts at 0, never decreases, and ends at q's (k's) token count; q, k,
- * v, o and lse have batch 1; then every sequence as a launch of its own
+ * v, o and lse have batch 1 and the packed token count, with strides that
+ * keep every offset within 2^62 bytes; then every sequence as a launch of its own
  * (shapes, strides, alignment, a neighborhood window at most its length).
  * Token-grid recipes, ATTNC_BUILD_GLOBAL_COORDS kernels, programs
  * (attnc_program_launch) and context parallelism (attnc_cp_*) return
@@ -387,7 +389,8 @@ ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *
  * but no query (Lq(b) = 0 < Lk(b)) ATTNC_ERR_INVALID_ARGUMENT (its dk, dv
  * would be left unwritten, as in an empty launch).
  *
- * Execution today: one launch of the kernel per non-empty sequence, in
+ * Execution today: one launch of the kernel per non-empty sequence (an
+ * empty one is an empty launch), in
  * order (on CUDA: B kernel launches on `stream`, still asynchronous), so
  * cross-sequence tiles are never visited; the CPU spreads each sequence's
  * programs over its threads, and a progress callback reports each
