@@ -43,6 +43,9 @@ static const vcase cross_cases[] = {
                    "mask sinks(4) || k.t >= kv_tokens - 16\n", 2, 0, true},
     {"cross_causal", "input q : f32 [batch, heads, tokens, 32]\ninput k, v : f32 [batch, heads, kv_tokens, 32]\n"
                      "mask k.t <= q.t\n", 2, 0, true},
+    /* FlashAttention's bottom-right causal alignment, written with each sequence's own sizes */
+    {"cross_bottom_right", "input q : bf16 [batch, heads, tokens, 64]\ninput k, v : bf16 [batch, heads, kv_tokens, 64]\n"
+                           "mask k.t <= q.t + kv_tokens - tokens\n", 2, 0, true},
 };
 
 static const char *const schedules[] = {NULL, "q=16 kv=16", "q=32 kv=64", "q=64 kv=16"};
