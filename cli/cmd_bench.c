@@ -370,6 +370,8 @@ static bool count_pairs(bench_run *b, strbuf *err)
     int64_t last = -1;
     for (int64_t i = 0; i < b->nseq; i++) {
         int64_t len = b->cu[i + 1] - b->cu[i];
+        if (len == 0)
+            continue; /* an empty sequence: no pair, no tile */
         memcpy(sz, b->sizes, sizeof sz);
         sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = len;
         if (len != last && !bench_count_pairs(b->g.r, &b->g.k->sched, sz, b->params, &one, err))
