@@ -440,6 +440,8 @@ static void report(const bench_run *b, const bench_opts *o)
         json_int(&j, "kv_heads", s[SZ_KV_HEADS]);
         json_int(&j, "tokens", s[SZ_TOKENS]);
         json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
+        if (b->nseq)
+            json_int(&j, "varlen_sequences", b->nseq); /* --seqlens: tokens are the packed count */
         json_int(&j, "head_dim", r->head_dim);
         json_str(&j, "schedule", sb_cstr(&sched));
         json_num(&j, "time_ms", b->median_ms, 4);
