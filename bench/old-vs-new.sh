@@ -13,10 +13,12 @@ OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$OUT/cache-ovn}
 
-# one DIR RECIPE SHAPE: prints the TFLOP/s of one `attnc bench` run, or "-"
+# one DIR RECIPE SHAPE [OPTIONS...]: prints the TFLOP/s of one `attnc bench` run, or "-"
 one() {
   local res
-  res=$(LD_LIBRARY_PATH=$1/lib timeout 300 "$1/bin/attnc" bench "$2" --shape "$3" --json \
+  local dir=$1 recipe=$2 shape=$3
+  shift 3
+  res=$(LD_LIBRARY_PATH=$dir/lib timeout 300 "$dir/bin/attnc" bench "$recipe" --shape "$shape" "$@" --json \
     --warmup 10 --iters 30 2>/dev/null | grep '^{' | tail -1)
   python3 -c 'import json,sys
 try: print("%.1f" % json.loads(sys.argv[1])["tflops"])
@@ -32,10 +34,12 @@ table=$OUT/old-vs-new.md
   echo "| case | shape | new TFLOP/s | old TFLOP/s | new/old |"
   echo "|---|---|---|---|---|"
 } > "$table"
-grep -v '^\s*#' "$CASES" | grep -v '^\s*$' | while IFS='|' read -r name recipe shape _; do
+grep -v '^\s*#' "$CASES" | grep -v '^\s*$' | while IFS='|' read -r name recipe shape _ extra; do
   name=$(echo $name) recipe=$(echo $recipe) shape=$(echo $shape)
-  n1=$(one "$NEW" "$recipe" "$shape"); o1=$(one "$OLD" "$recipe" "$shape")
-  n2=$(one "$NEW" "$recipe" "$shape"); o2=$(one "$OLD" "$recipe" "$shape")
+  # shellcheck disable=SC2086 # extra: more options, split on spaces
+  n1=$(one "$NEW" "$recipe" "$shape" $extra); o1=$(one "$OLD" "$recipe" "$shape" $extra)
+  # shellcheck disable=SC2086
+  n2=$(one "$NEW" "$recipe" "$shape" $extra); o2=$(one "$OLD" "$recipe" "$shape" $extra)
   n=$(best "$n1" "$n2") o=$(best "$o1" "$o2")
   r=$(python3 -c 'import sys
 a,b=sys.argv[1:]

@@ -103,6 +103,11 @@ static int set_args(grad_run *g, const bench_grad_in *in, int ntensors)
         if (attnc_args_set_tensor(g->a, r->params[i].name, &t))
             return fail(g, r->params[i].name);
     }
+    if (in->nseq > 0) {
+        attnc_tensor cu = {ATTNC_I32, (void *)in->cu, 1, {in->nseq + 1}, {1}};
+        if (attnc_args_set_tensor(g->a, "cu_seqlens_q", &cu))
+            return fail(g, "cu_seqlens_q");
+    }
     for (int d = 0; d < r->grid_ndim; d++)
         if (r->sizes[ATTNC_TOOLS_SZ_GRID0 + d].fixed <= 0 &&
             attnc_args_set_size(g->a, r->sizes[ATTNC_TOOLS_SZ_GRID0 + d].name, s[ATTNC_TOOLS_SZ_GRID0 + d]))

@@ -19,6 +19,8 @@ typedef struct bench_grad_in {
     const uint64_t *dparam;  /* tensor params */
     const attnc_tools_param_host *params;
     int warmup, iters;
+    int64_t nseq;      /* > 0: a varlen launch, offsets cu[0..nseq] (host) as cu_seqlens_q */
+    const int32_t *cu;
 } bench_grad_in;
 
 typedef struct bench_grad_out {

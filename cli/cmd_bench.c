@@ -34,10 +34,11 @@ enum {
 };
 
 typedef struct bench_opts {
-    const char *file, *shape, *schedule, *arch;
+    const char *file, *shape, *schedule, *arch, *seqlens;
     bool json, compile_timings, grad, deterministic;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int warmup, iters, repeats;
+    int docs; /* i32 params: this many equal documents */
 } bench_opts;
 
 typedef struct bench_run {
@@ -54,6 +55,9 @@ typedef struct bench_run {
     int64_t kept;
     const char *source; /* of the schedule: "explicit", "recipe", "tuned", "default" */
     bench_grad_out bwd; /* --grad */
+    int64_t nseq;       /* --seqlens: a varlen launch of nseq sequences, offsets cu */
+    int32_t *cu;
+    int docs;
 } bench_run;
 
 static const cli_opt bench_table[] = {
@@ -68,11 +72,13 @@ static const cli_opt bench_table[] = {
     CLI_INT("--warmup", bench_opts, warmup, 0, 1000000),
     CLI_INT("--iters", bench_opts, iters, 1, 1000000),
     CLI_INT("--repeats", bench_opts, repeats, 1, 1000000),
+    CLI_STR("--seqlens", bench_opts, seqlens),
+    CLI_INT("--docs", bench_opts, docs, 1, 1 << 20),
 };
 
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){.warmup = 10, .iters = 50, .repeats = 5, .backend = ATTNC_BACKEND_CUDA};
+    *o = (bench_opts){.warmup = 10, .iters = 50, .repeats = 5, .backend = ATTNC_BACKEND_CUDA, .docs = 8};
     const char *files[argc > 0 ? argc : 1];
     cli_operands ops = {files, 0};
     cli_spec spec = {"bench", bench_table, (int)(sizeof bench_table / sizeof bench_table[0]), "recipe file", 1, 1};
@@ -236,7 +242,7 @@ static int make_params(bench_run *b, strbuf *err)
             if (rp->dtype == ATTNC_U8)
                 h[j] = (unsigned char)(x % 4 != 0);
             else if (rp->dtype == ATTNC_I32)
-                ((int32_t *)h)[j] = (int32_t)(j * 8 / (n ? n : 1)); /* 8 equal documents (bench/recipes/doc_causal.attn) */
+                ((int32_t *)h)[j] = (int32_t)(j * (size_t)b->docs / (n ? n : 1)); /* --docs equal documents */
             else if (rp->dtype == ATTNC_F32)
                 ((float *)h)[j] = (float)((double)(x % 2000) / 1000.0 - 1.0);
         }
@@ -254,12 +260,79 @@ static int make_params(bench_run *b, strbuf *err)
 static int time_kernel(bench_run *b, const bench_opts *o, const char *sched)
 {
     bench_grad_in in = {o->file, o->arch, sched, false, &b->r, b->sizes, b->dev, b->dparam, b->params, o->warmup,
-                        o->iters};
+                        o->iters, b->nseq, b->cu};
     bench_grad_out out;
     int rc = bench_forward(&in, &out);
     b->median_ms = out.median_ms;
     b->min_ms = out.min_ms;
     return rc;
+}
+
+/* --seqlens "8192x8" or "5,300,1,77" (both forms may mix: "8192x4,100"):
+ * batch 1, tokens = their sum, offsets in b->cu. */
+static int bind_seqlens(bench_run *b, const char *spec)
+{
+    if (!spec)
+        return EXIT_OK;
+    const attnc_tools_recipe_info *r = &b->r;
+    if (r->nparams > 0 || r->grid_ndim > 0)
+        return cli_usage_error("bench", "--seqlens: recipe %s has params or a token grid; varlen benchmarks take "
+                                        "self-attention token sequences without params",
+                               r->name);
+    int64_t n = 0, total = 0;
+    b->cu = calloc(ATTNC_MAX_BATCH + 1, sizeof *b->cu);
+    if (!b->cu)
+        return EXIT_INTERNAL;
+    for (const char *p = spec; *p;) {
+        char *end = NULL;
+        long long len = strtoll(p, &end, 10), rep = 1;
+        if (end != p && *end == 'x')
+            rep = strtoll(end + 1, &end, 10);
+        if (end == p || len < 0 || rep < 1 || (*end && *end != ',') || n + rep > ATTNC_MAX_BATCH ||
+            total + len * rep > ATTNC_MAX_TOKENS)
+            return cli_usage_error("bench", "--seqlens wants lengths LEN or LENxCOUNT separated by commas (at most "
+                                            "%lld sequences of %lld tokens in all), not %s",
+                                   (long long)ATTNC_MAX_BATCH, (long long)ATTNC_MAX_TOKENS, spec);
+        for (long long i = 0; i < rep; i++, n++) {
+            total += len;
+            b->cu[n + 1] = (int32_t)total;
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (n == 0)
+        return cli_usage_error("bench", "--seqlens is empty");
+    if (b->sizes[SZ_BATCH] != 1 || b->sizes[SZ_TOKENS] != total)
+        return cli_usage_error("bench", "--seqlens: --shape must say batch=1,tokens=%lld (the packed tokens)",
+                               (long long)total);
+    b->nseq = n;
+    return EXIT_OK;
+}
+
+/* The pairs and tiles of the launch: for varlen, each sequence's at its own
+ * length, summed. */
+static bool count_pairs(bench_run *b, strbuf *err)
+{
+    if (!b->nseq)
+        return attnc_tools_count_pairs(b->c, b->sizes, b->params, &b->pairs, err);
+    memset(&b->pairs, 0, sizeof b->pairs);
+    int64_t sz[SZ_MAX];
+    attnc_tools_pairs one = {0};
+    int64_t last = -1;
+    for (int64_t i = 0; i < b->nseq; i++) {
+        int64_t len = b->cu[i + 1] - b->cu[i];
+        if (len == 0)
+            continue; /* an empty sequence: no pair, no tile */
+        memcpy(sz, b->sizes, sizeof sz);
+        sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = len;
+        if (len != last && !attnc_tools_count_pairs(b->c, sz, b->params, &one, err))
+            return false; /* equal lengths count the same: reuse */
+        last = len;
+        b->pairs.kept += one.kept, b->pairs.dense += one.dense, b->pairs.visited_tiles += one.visited_tiles;
+        b->pairs.computed_tiles += one.computed_tiles, b->pairs.kept_tiles += one.kept_tiles;
+        b->pairs.computed_pairs += one.computed_pairs;
+        b->pairs.closed_form = one.closed_form;
+    }
+    return true;
 }
 
 static double ratio(int64_t a, int64_t b)
@@ -315,6 +388,8 @@ static void report(const bench_run *b, const bench_opts *o)
         json_int(&j, "kv_heads", s[SZ_KV_HEADS]);
         json_int(&j, "tokens", s[SZ_TOKENS]);
         json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
+        if (b->nseq)
+            json_int(&j, "varlen_sequences", b->nseq); /* --seqlens: tokens are the packed count */
         json_int(&j, "head_dim", r->head_dim);
         json_str(&j, "schedule", c->schedule);
         json_num(&j, "time_ms", b->median_ms, 4);
@@ -366,6 +441,7 @@ static void release(bench_run *b)
     }
     attnc_tools_compiled_free(b->c);
     attnc_tools_recipe_free(b->rec);
+    free(b->cu);
 }
 
 static int read_recipe(bench_run *b, const char *path)
@@ -426,8 +502,9 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
 {
     char tuned[256] = "";
     int rc = read_recipe(b, o->file);
-    if (rc || (rc = bind_sizes(b, o->shape)))
+    if (rc || (rc = bind_sizes(b, o->shape)) || (rc = bind_seqlens(b, o->seqlens)))
         return rc;
+    b->docs = o->docs;
     tuned_schedule(o, b, tuned, sizeof tuned);
     const char *sched = tuned[0] ? tuned : o->schedule;
     /* The CUDA context (about 100 ms on the H200) is a once-per-process cost
@@ -439,11 +516,11 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
         return rc;
     if (o->grad) {
         bench_grad_in gi = {o->file, o->arch, o->schedule, o->deterministic, &b->r, b->sizes, b->dev, b->dparam,
-                            b->params, o->warmup, o->iters};
+                            b->params, o->warmup, o->iters, b->nseq, b->cu};
         if ((rc = bench_grad(&gi, &b->bwd)))
             return rc;
     }
-    if (!attnc_tools_count_pairs(b->c, b->sizes, b->params, &b->pairs, err))
+    if (!count_pairs(b, err))
         return EXIT_INTERNAL;
     b->kept = b->pairs.kept;
     report(b, o);
@@ -490,7 +567,7 @@ const cli_command cmd_bench = {
     "time a recipe on the GPU",
     "usage: attnc bench FILE --shape batch=B,heads=H,tokens=N[,kv_heads=..][,GRIDDIM=..]\n"
     "                   [--schedule SPEC] [--arch sm_80|sm_90a] [--json] [--warmup N] [--iters N]\n"
-    "                   [--grad [--deterministic]]\n\n"
+    "                   [--grad [--deterministic]] [--seqlens LEN[xCOUNT],...] [--docs N]\n\n"
     "Compiles FILE cold (recipe text to a loaded module: timed, the process's CUDA\n"
     "context made before the clock starts), runs it on random\n"
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
@@ -508,7 +585,11 @@ const cli_command cmd_bench = {
     "(strings escaped, valid UTF-8). --arch (default: the GPU's) takes the names attnc\n"
     "ptx --help lists. --grad also times the backward program (attnc_kernel_build_backward on\n"
     "the forward's inputs and outputs, dO = O; --deterministic: the deterministic build) and\n"
-    "prints its TFLOP/s counting 2.5x the forward's flops, and forward + backward together.\n\n"
+    "prints its TFLOP/s counting 2.5x the forward's flops, and forward + backward together.\n"
+    "--seqlens (e.g. 8192x8 or 5,300,1,77): a varlen launch (attnc.h, cu_seqlens) of\n"
+    "sequences of these lengths packed along the tokens (--shape batch=1,tokens=SUM;\n"
+    "self-attention recipes without params), timed through attnc_launch, pairs counted\n"
+    "per sequence. --docs N: int32 params (document ids) hold N equal documents (default 8).\n\n"
     "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n\n"
     "attnc bench FILE --compile-timings [--backend cpu|cuda] [--repeats N] [--schedule S]\n"
     "                 [--arch A] [--json]\n"

@@ -19,7 +19,7 @@
 #define RUN_USAGE                                                                                      \
     "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--grad] [--seed N]\n"      \
     "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n"                   \
-    "                      [--param NAME=VALUE|NAME=@FILE]...\n\n"                                      \
+    "                      [--param NAME=VALUE|NAME=@FILE]... [--seqlens L,...] [--kv-seqlens L,...]\n\n" \
     "Compiles FILE, runs it once on random inputs (uniform in [-2, 2), seeded) and prints\n"           \
     "the time. With --check it also computes the fp64 reference and prints the max abs\n"             \
     "and relative (L2) error of O and LSE; exit status 1 when they exceed the tolerance\n"            \
@@ -38,7 +38,11 @@
     "                       or raw little-endian elements of its dtype (shape product of them)\n"       \
     "                       Params not given are random (floats in [-1, 1), ints 0..2, u8 0/1).\n"    \
     "  --grad               run the backward too (random dO); with --check compare dq, dk, dv\n"     \
-    "                       and every param gradient with the fp64 reference\n\n"      \
+    "                       and every param gradient with the fp64 reference\n"        \
+    "  --seqlens L,...      a varlen launch (attnc.h, cu_seqlens): sequences of these lengths\n"  \
+    "                       (0 allowed) packed along the tokens, batch 1; the reference runs\n"   \
+    "                       each sequence on its own (overrides batch and tokens of --shape)\n"   \
+    "  --kv-seqlens L,...   cross-attention recipes: the key lengths (default: --seqlens)\n\n" \
     "Default shape (no --shape): batch=1, heads=2 (kv_heads=1 with GQA), tokens=200; grid\n"          \
     "dims 13 each for 2-D grids and 7 for 3-D (raised to window*dilation+5 when the mask\n"           \
     "needs more; fixed dims as written). These do not divide the tiles, so partial tiles\n"           \
@@ -46,7 +50,7 @@
     "exit status: 0 ok, 1 mismatch or user error, 2 internal or environment error\n"
 
 typedef struct run_opts {
-    const char *file, *shape, *schedule, *dump;
+    const char *file, *shape, *schedule, *dump, *seqlens, *kv_seqlens;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int layout;  /* 0 bhsd, 1 bshd */
     bool check, grad;
@@ -69,6 +73,8 @@ static const cli_opt run_table[] = {
     CLI_CHOICE("--layout", run_opts, layout, "bhsd|bshd"),
     CLI_STR("--dump", run_opts, dump),
     CLI_FUNC("--param", add_param),
+    CLI_STR("--seqlens", run_opts, seqlens),
+    CLI_STR("--kv-seqlens", run_opts, kv_seqlens),
 };
 
 static int parse_args(int argc, char **argv, run_opts *o)
@@ -237,6 +243,55 @@ static int report(const ref_check_result *res, bool check)
     return res->ok ? EXIT_OK : EXIT_USER;
 }
 
+enum { MAX_SEQS = 4096 };
+
+/* "5,300,1,77" into offsets cu[0..n] (cu[0] = 0); the count in *n. */
+static int parse_seqlens(const char *opt, const char *text, int32_t *cu, int64_t *n)
+{
+    *n = 0;
+    cu[0] = 0;
+    for (const char *p = text; *p;) {
+        char *end = NULL;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 0 || v > (1LL << 30) || (*end && *end != ',') || *n >= MAX_SEQS ||
+            cu[*n] + v > (1LL << 30))
+            return cli_usage_error("run", "%s wants lengths from 0 to 2^30 separated by commas (at most %d, "
+                                          "total at most 2^30), not %s",
+                                   opt, MAX_SEQS, text);
+        cu[*n + 1] = (int32_t)(cu[*n] + v);
+        ++*n;
+        p = *end ? end + 1 : end;
+    }
+    return *n ? EXIT_OK : cli_usage_error("run", "%s is empty", opt);
+}
+
+/* --seqlens / --kv-seqlens: the packed shape and the check's offsets. */
+static int set_varlen(const recipe *r, const run_opts *o, ref_shape *sh, ref_check_opts *co, int32_t *cq, int32_t *ck)
+{
+    if (!o->seqlens)
+        return o->kv_seqlens ? usage_error("--kv-seqlens needs --seqlens", NULL) : EXIT_OK;
+    int64_t n, nk = 0;
+    int rc = parse_seqlens("--seqlens", o->seqlens, cq, &n);
+    if (!rc && o->kv_seqlens)
+        rc = parse_seqlens("--kv-seqlens", o->kv_seqlens, ck, &nk);
+    if (rc)
+        return rc;
+    if (o->kv_seqlens && nk != n)
+        return usage_error("--kv-seqlens must give as many lengths as --seqlens", NULL);
+    if (o->kv_seqlens && !r->cross)
+        return usage_error("--kv-seqlens is for cross-attention recipes (k and v declared with kv_tokens)", NULL);
+    sh->batch = 1;
+    sh->tokens = cq[n];
+    sh->kv_tokens = o->kv_seqlens ? ck[n] : cq[n];
+    sh->zero = (sh->zero & ~(1u << SZ_TOKENS | 1u << SZ_KV_TOKENS)) | (sh->tokens ? 0 : 1u << SZ_TOKENS) |
+               (sh->kv_tokens ? 0 : 1u << SZ_KV_TOKENS);
+    co->nseq = n;
+    co->cu_q = cq;
+    co->cu_k = o->kv_seqlens ? ck : NULL;
+    printf("varlen: %lld sequences\n", (long long)n);
+    return EXIT_OK;
+}
+
 static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
 {
     recipe r = *attnc_tools_recipe_typed(rc);
@@ -248,8 +303,18 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
         if (rcode)
             return rcode;
     }
+    static int32_t cq[MAX_SEQS + 1], ck[MAX_SEQS + 1];
+    ref_check_opts vl = {0};
+    int vrc = set_varlen(&r, o, &sh, &vl, cq, ck);
+    if (vrc)
+        return vrc;
+    if (vl.nseq && o->grad)
+        return usage_error("--seqlens with --grad: attnc run checks varlen backward launches only in the tests so far",
+                           NULL);
     int64_t sizes[SZ_MAX];
     ref_shape_sizes(&r, &sh, sizes);
+    if (vl.nseq)
+        sizes[SZ_BATCH] = vl.nseq; /* params with a batch dim have one row per sequence */
     int prc = run_params_load(&o->params, &r, sizes);
     if (prc)
         return prc;
@@ -278,7 +343,7 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
     sb_init(&err);
     ref_mem_ops dev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &err};
     ref_check_opts co = {o->seed, o->dump, o->check, o->backend == ATTNC_BACKEND_CUDA ? &dev : NULL,
-                         run_params_fill, &o->params, NULL, NULL};
+                         run_params_fill, &o->params, NULL, NULL, vl.nseq, vl.cu_q, vl.cu_k};
     ref_check_result res;
     cli_progress_check(ctx, k, &r, &sh, &co, &res); /* ref_check_kernel, with progress on a terminal */
     int code;

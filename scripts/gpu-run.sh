@@ -98,10 +98,11 @@ fi
 if want bench; then
 echo "== 3. attnc bench"
 : > "$OUT/attnc_bench.jsonl"
-grep -v '^\s*#' bench/cases.txt | grep -v '^\s*$' | while IFS='|' read -r name recipe shape anchor; do
-  name=$(echo $name); recipe=$(echo $recipe); shape=$(echo $shape); anchor=$(echo $anchor)
+grep -v '^\s*#' bench/cases.txt | grep -v '^\s*$' | while IFS='|' read -r name recipe shape anchor extra; do
+  name=$(echo $name); recipe=$(echo $recipe); shape=$(echo $shape); anchor=$(echo $anchor); extra=$(echo $extra)
   log=$OUT/bench-$name-$(echo "$shape" | tr ',=' '__').log
-  timeout 600 "$B/bin/attnc" bench "$recipe" --shape "$shape" --json --warmup 10 --iters 30 > "$log" 2>&1
+  # shellcheck disable=SC2086 # extra: more options, split on spaces
+  timeout 600 "$B/bin/attnc" bench "$recipe" --shape "$shape" $extra --json --warmup 10 --iters 30 > "$log" 2>&1
   rc=$?
   res=$(grep '^{' "$log" | tail -1)
   if [ $rc -eq 0 ] && [ -n "$res" ]; then

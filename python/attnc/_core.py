@@ -143,6 +143,7 @@ class NativeKernel:
             args.append(_arg(info))
         self.args = tuple(args)
         self.names = {a.name: a.name.encode() for a in args}
+        self.names.update({n: n.encode() for n in ("cu_seqlens_q", "cu_seqlens_k")})  # varlen calls (attnc.h)
         self._buf = ctypes.create_string_buffer(_TENSOR.size)
         self._addr = ctypes.addressof(self._buf)
         self._args = {}  # tuple of tensor names -> attnc_args handle (see launch)

@@ -221,13 +221,22 @@ class Kernel:
         int) for CUDA tensors; default torch's current stream.
         Sizes (grid extents such as H=..., W=...) and params (rpb=..., a
         float for a scalar f32 param) are keyword arguments.
+        cu_seqlens_q=, cu_seqlens_k=: a varlen call (attnc.h): int32 host
+        arrays of B+1 offsets of B sequences packed along the tokens of q
+        (batch 1) and of k/v (cu_seqlens_k defaults to cu_seqlens_q); each
+        sequence is attended on its own. numpy / DLPack arrays only so far.
         """
         if _arrays.is_torch(q) or _arrays.is_torch(k) or _arrays.is_torch(v):
+            if any(n in sizes_and_params for n in _VARLEN):
+                raise NotImplementedError("cu_seqlens with torch tensors is not supported yet; "
+                                          "call with numpy or DLPack arrays")
             return _torch_module().call(self, q, k, v, return_lse, out, stream, sizes_and_params)
         return self._call_arrays(q, k, v, return_lse, out, stream, sizes_and_params)
 
     def _call_arrays(self, q, k, v, return_lse, out, stream, kw):
         self.check_return_lse(return_lse)
+        kw = dict(kw)
+        varlen = {n: kw.pop(n) for n in _VARLEN if n in kw and kw[n] is not None}
         vq, vk, vv = _arrays.view(q, "q"), _arrays.view(k, "k"), _arrays.view(v, "v")
         mq = _meta(vq)
         self.check_qkv(mq, _meta(vk), _meta(vv))
@@ -257,6 +266,12 @@ class Kernel:
                     scalars[name] = tensors.pop(name)
         check_outputs(outs, tensors)
         tensors.update(outs)
+        for name, x in varlen.items():
+            vc = _arrays.view(x, name)
+            if vc.device != "cpu" or vc.dtype != _arrays.I32 or len(vc.shape) != 1:
+                raise ValueError(f"'{name}' must be a 1-D int32 array in host memory (on every backend), "
+                                 f"not {dtype_name(vc.dtype)} {tuple(vc.shape)} on {vc.device}")
+            tensors[name] = vc
         self.native(backend).launch(tensors, sizes, scalars, _stream_handle(stream))
         return (o, lse) if return_lse else o
 
@@ -296,6 +311,8 @@ class Kernel:
         dparams = {n[1:]: g for n, g in grads.items() if n not in ("dq", "dk", "dv")}
         return grads["dq"], grads["dk"], grads["dv"], dparams
 
+
+_VARLEN = ("cu_seqlens_q", "cu_seqlens_k")
 
 def _torch_module():
     mod = sys.modules.get("attnc._torch")

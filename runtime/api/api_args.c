@@ -65,9 +65,18 @@ attnc_status attnc_args_set_tensor(attnc_args *a, const char *name, const attnc_
     if (!name || !t)
         return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_args_set_tensor: %s is NULL", !name ? "name" : "tensor");
     int i = tensor_index(a, name);
+    int cu = i < 0 ? varlen_arg_index(name) : -1; /* a recipe param of that name comes first */
+    if (cu >= 0 && (t->ndim < 0 || t->ndim > 4))
+        return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "tensor '%s': ndim %d is not 0..4", name, t->ndim);
+    if (cu >= 0) { /* checked at launch (api_varlen.c) */
+        a->cu_seqlens[cu] = *t;
+        a->cu_seqlens_set[cu] = true;
+        return ATTNC_OK;
+    }
     if (i < 0)
         return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT,
-                            "attnc_args_set_tensor: recipe '%s' has no tensor '%s' (q, k, v, o, lse and its params%s)",
+                            "attnc_args_set_tensor: recipe '%s' has no tensor '%s' (q, k, v, o, lse, its params, "
+                            "cu_seqlens_q and cu_seqlens_k%s)",
                             a->k->r->name, name, a->k->bwd ? "; backward: do, dq, dk, dv and d<param>" : "");
     if (t->ndim < 0 || t->ndim > 4)
         return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT, "tensor '%s': ndim %d is not 0..4", name, t->ndim);
@@ -85,13 +94,21 @@ attnc_status attnc_args_set_data(attnc_args *a, int n, const char *const *names,
     /* Every name first: a bad one changes nothing. */
     for (int j = 0; j < n; j++) {
         int i = names[j] ? tensor_index(a, names[j]) : -1;
+        int cu = names[j] && i < 0 ? varlen_arg_index(names[j]) : -1;
+        if (cu >= 0 && a->cu_seqlens_set[cu])
+            continue;
         if (i < 0 || !a->tensor_set[i] || a->tensors[i].ndim == 0)
             return kernel_error(a->k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "attnc_args_set_data: '%s' is not a tensor set earlier with attnc_args_set_tensor",
                                 names[j] ? names[j] : "(null)");
     }
-    for (int j = 0; j < n; j++)
-        a->tensors[tensor_index(a, names[j])].data = data[j];
+    for (int j = 0; j < n; j++) {
+        int i = tensor_index(a, names[j]);
+        if (i >= 0)
+            a->tensors[i].data = data[j];
+        else
+            a->cu_seqlens[varlen_arg_index(names[j])].data = data[j];
+    }
     return ATTNC_OK;
 }
 

@@ -105,7 +105,18 @@ struct attnc_args {
     float *scalar_f32; /* [nparams]: backing store for attnc_args_set_scalar */
     int64_t sizes[SZ_MAX];
     bool size_set[SZ_MAX];
+    /* varlen launches (api_varlen.c): "cu_seqlens_q", "cu_seqlens_k" */
+    attnc_tensor cu_seqlens[2];
+    bool cu_seqlens_set[2];
 };
+
+/* The names of the varlen arrays, and the index (0: q, 1: k) of a name or -1. */
+int varlen_arg_index(const char *name);
+
+/* A varlen launch (a has cu_seqlens set): validates the arrays, the packed
+ * tensors and every sequence, then runs one ordinary launch per sequence
+ * on slices of the tensors (api_varlen.c). */
+attnc_status launch_varlen(attnc_kernel *k, const attnc_args *a, void *stream);
 
 /* Allocation through the context's allocator. */
 void *ctx_alloc(attnc_context *ctx, size_t n);

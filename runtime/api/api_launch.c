@@ -12,6 +12,8 @@ attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream)
     k->errmsg[0] = 0;
     if (!a)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "attnc_launch: args is NULL");
+    if (a->cu_seqlens_set[0] || a->cu_seqlens_set[1]) /* one launch per sequence, each back through here */
+        return launch_varlen(k, a, stream);
     const backend_ops *b = backend_find(k->backend);
     if (!b)
         return kernel_error(k, ATTNC_ERR_INTERNAL, "attnc_launch: the kernel's backend %d is unknown", (int)k->backend);

@@ -335,6 +335,71 @@ ATTNC_API attnc_status attnc_args_set_scalar(attnc_args *a, const char *name, do
  * bit-identical for any thread count. */
 ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *stream);
 
+/* ---- Variable-length (packed) batches (runtime/api_varlen.c) ----
+ *
+ * FlashAttention's cu_seqlens form: B sequences of different lengths packed
+ * along the token axis, each attended on its own. A launch is varlen when
+ * the tensor "cu_seqlens_q" is set (attnc_args_set_tensor; also accepted by
+ * attnc_args_set_data); "cu_seqlens_k" is optional and defaults to
+ * cu_seqlens_q. Both are int32 (ATTNC_I32), ndim 1, shape [B + 1], any
+ * stride, in HOST memory on every backend (on CUDA too: the launch reads
+ * them on the host before any device work, like FlashAttention's
+ * max_seqlen; they may be changed or freed once attnc_launch returns).
+ * Sequence b holds the query tokens [cu_seqlens_q[b], cu_seqlens_q[b+1])
+ * and the key tokens [cu_seqlens_k[b], cu_seqlens_k[b+1]).
+ *
+ * The tensors keep their usual 4-D form with batch 1 and the packed token
+ * axis: q and o [1, heads, total_q, D] (FlashAttention's [total_q, heads,
+ * D] is this shape with strides {.., D, heads*D, 1}), k and v [1, kv_heads,
+ * total_k, D], lse [1, heads, total_q]. Params are sliced like the tokens:
+ * a param dimension named `tokens` has extent total_q, one named
+ * `kv_tokens` extent total_k (each sequence sees its own slice), one named
+ * `batch` extent B (sequence b sees row b); other dims are shared.
+ *
+ * Semantics: exactly B independent attentions. In sequence b every mask
+ * (causal, windows, sinks, neighborhoods with their border clamping,
+ * documents, ...), score and param index is evaluated in the sequence's
+ * LOCAL coordinates, with tokens = Lq(b) = cu_seqlens_q[b+1] -
+ * cu_seqlens_q[b] and kv_tokens = Lk(b) likewise; no key of another
+ * sequence is ever read. Queries and keys with different lengths follow
+ * attnc's cross-attention convention (recipes that declare kv_tokens;
+ * docs/recipe-language.md): query i and key j are compared at their own
+ * indices (`k.t <= q.t` keeps j <= i: top-left aligned), not
+ * FlashAttention's bottom-right alignment, which is written
+ * `k.t <= q.t + kv_tokens - tokens`. A self-attention recipe (no kv_tokens) needs
+ * Lk(b) == Lq(b) for every b. Sequences may be empty: Lq(b) = 0 writes
+ * nothing; Lk(b) = 0 with Lq(b) > 0 gives O = 0 and LSE = -inf for those
+ * rows (cross-attention recipes).
+ *
+ * Validation, before any work (ATTNC_ERR_INVALID_ARGUMENT, with the reason
+ * and the offending index in attnc_kernel_errmsg): dtype, ndim and shape of
+ * both arrays (the same B >= 1, at most ATTNC_MAX_BATCH sequences); each
+ * starts at 0, never decreases, and ends at q's (k's) token count; q, k,
+ * v, o and lse have batch 1 and the packed token count, with strides that
+ * keep every offset within 2^62 bytes; then every sequence as a launch of its own
+ * (shapes, strides, alignment, a neighborhood window at most its length).
+ * Token-grid recipes, ATTNC_BUILD_GLOBAL_COORDS kernels, programs
+ * (attnc_program_launch) and context parallelism (attnc_cp_*) return
+ * ATTNC_ERR_UNSUPPORTED for varlen launches. attnc_kernel_arg_info does not
+ * list the two arrays (they are optional on every kernel).
+ *
+ * Backward kernels (attnc_kernel_build_backward) take the same arrays and
+ * packed "do", "dq", "dk", "dv" (CPU: tested; CUDA: the same per-sequence
+ * launches). A param gradient that every sequence would add into (a param
+ * with no tokens/kv_tokens/batch dim, e.g. a bias table or ALiBi slopes
+ * given as a param) returns ATTNC_ERR_UNSUPPORTED, and a sequence with keys
+ * but no query (Lq(b) = 0 < Lk(b)) ATTNC_ERR_INVALID_ARGUMENT (its dk, dv
+ * would be left unwritten, as in an empty launch).
+ *
+ * Execution today: one launch of the kernel per non-empty sequence (an
+ * empty one is an empty launch), in
+ * order (on CUDA: B kernel launches on `stream`, still asynchronous), so
+ * cross-sequence tiles are never visited; the CPU spreads each sequence's
+ * programs over its threads, and a progress callback reports each
+ * sequence as a launch. attnc_kernel_last_schedule: the last non-empty
+ * sequence's. AOT launchers (attnc compile --aot) have no
+ * varlen form. */
+
 /* Progress of CPU launches on kernels of ctx: fn is called on the thread
  * that called attnc_launch, about every 100 ms while it runs and, when it
  * succeeds, once at the end with done == total, with the programs done, their total and the

@@ -239,6 +239,10 @@ attnc_status attnc_cp_launch_simulated(attnc_cp_plan *p, const attnc_args *a, vo
     if (!a || a->k != p->fwd)
         return cperr(p, ATTNC_ERR_INVALID_ARGUMENT, "attnc_cp_launch_simulated: args not made by attnc_cp_args_create%s",
                      NULL);
+    if (a->cu_seqlens_set[0] || a->cu_seqlens_set[1])
+        return cperr(p, ATTNC_ERR_UNSUPPORTED, "attnc_cp_launch_simulated: context parallelism has no varlen form "
+                                               "(cu_seqlens)%s",
+                     "");
     cp_whole_t w;
     attnc_status st = cp_whole(p, a, 1, &w);
     if (st)

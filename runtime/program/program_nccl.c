@@ -113,6 +113,10 @@ attnc_status attnc_cp_launch(attnc_cp_plan *p, const attnc_args *a, void *stream
                  "(options.nccl_comm); use attnc_cp_launch_simulated");
         return ATTNC_ERR_NO_DRIVER;
     }
+    if (a && (a->cu_seqlens_set[0] || a->cu_seqlens_set[1])) {
+        snprintf(p->errmsg, sizeof p->errmsg, "attnc_cp_launch: context parallelism has no varlen form (cu_seqlens)");
+        return ATTNC_ERR_UNSUPPORTED;
+    }
     if (p->o.kind == ATTNC_CP_ULYSSES) {
         cp_a2a tr = {all_to_all, NULL};
         return cp_ulysses_ranks(p, &a, &p->o.rank, 1, &tr, stream);

@@ -138,6 +138,8 @@ attnc_status attnc_program_launch(attnc_program *p, const attnc_args *a, void *s
     p->errmsg[0] = 0;
     if (!a || a->k != p->fwd)
         return perr(p, ATTNC_ERR_INVALID_ARGUMENT, "attnc_program_launch: args not made by attnc_program_args_create");
+    if (a->cu_seqlens_set[0] || a->cu_seqlens_set[1])
+        return perr(p, ATTNC_ERR_UNSUPPORTED, "attnc_program_launch: programs have no varlen form (cu_seqlens)");
     const attnc_tensor *q = &a->tensors[ARG_Q], *k = &a->tensors[ARG_K], *v = &a->tensors[ARG_V];
     const attnc_tensor *o = &a->tensors[ARG_O], *lse = a->tensor_set[ARG_LSE] ? &a->tensors[ARG_LSE] : NULL;
     attnc_status st = validate_whole(p, a);

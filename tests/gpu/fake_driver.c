@@ -172,6 +172,66 @@ static void api_launch(void **state)
     sb_free(&err);
 }
 
+/* A varlen launch (cu_seqlens) on the CUDA backend: one kernel launch per
+ * non-empty sequence, each on its slice (q, o and lse offset by the
+ * sequence's first token, tokens = its length, batch 1); a bad array
+ * launches nothing. */
+static void varlen_launch(void **state)
+{
+    (void)state;
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    attnc_args *a;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_file(&r, ctx, ATTNC_SOURCE_DIR "/recipes/causal.attn"), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    if (attnc_kernel_build(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    enum { H = 2, T = 382 };
+    uint64_t q, out, lse;
+    strbuf err;
+    sb_init(&err);
+    assert_int_equal(cuda_mem_alloc(&q, H * T * 128 * 2, &err) | cuda_mem_alloc(&out, H * T * 128 * 2, &err) |
+                         cuda_mem_alloc(&lse, H * T * 4, &err),
+                     ATTNC_OK);
+    attnc_tensor tq = t4((void *)(uintptr_t)q, 1, H, T, 128), to = t4((void *)(uintptr_t)out, 1, H, T, 128);
+    attnc_tensor tl = {ATTNC_F32, (void *)(uintptr_t)lse, 3, {1, H, T}, {H * T, T, 1}};
+    int32_t cu[5] = {0, 5, 5, 305, T};
+    attnc_tensor tc = {ATTNC_I32, cu, 1, {5}, {1}};
+    assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+    assert_int_equal(attnc_args_set_tensor(a, "q", &tq) | attnc_args_set_tensor(a, "k", &tq) |
+                         attnc_args_set_tensor(a, "v", &tq) | attnc_args_set_tensor(a, "o", &to) |
+                         attnc_args_set_tensor(a, "lse", &tl) | attnc_args_set_tensor(a, "cu_seqlens_q", &tc),
+                     ATTNC_OK);
+    int count = last_launch()->count;
+    if (attnc_launch(k, a, NULL))
+        fail_msg("launch: %s", attnc_kernel_errmsg(k));
+    const fake_launch *f = last_launch();
+    assert_int_equal(f->count, count + 3); /* sequences of 5, 300 and 77 tokens; the empty one launches nothing */
+    assert_int_equal(f->size[SZ_TOKENS], 77);
+    assert_int_equal(f->size[SZ_KV_TOKENS], 77);
+    assert_int_equal(f->size[SZ_BATCH], 1);
+    assert_true(f->ptr[0] == q + 305 * 128 * 2 && f->ptr[1] == q + 305 * 128 * 2);
+    assert_true(f->ptr[3] == out + 305 * 128 * 2);
+    assert_true(f->ptr[4] == lse + 305 * 4);
+    assert_int_equal(f->stride[4 * 4 + 1], T); /* the packed head stride stays */
+    cu[1] = 6; /* decreasing: refused before any launch */
+    cu[2] = 5;
+    assert_int_equal(attnc_launch(k, a, NULL), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(attnc_kernel_errmsg(k), "never decrease"));
+    assert_int_equal(last_launch()->count, count + 3);
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+    cuda_mem_free(q);
+    cuda_mem_free(out);
+    cuda_mem_free(lse);
+    sb_free(&err);
+}
+
 /* Cross attention with kv_tokens 0 on the CUDA backend: a real launch
  * (rows without keys) in which k and v, NULL here, are given q's address. */
 static void no_keys_launch(void **state)
@@ -452,7 +512,7 @@ int main(void)
     link_count = (int (*)(void))dlsym(h, "fake_cuda_link_count");
     stream_waits = (int (*)(void))dlsym(h, "fake_cuda_stream_waits");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
-                                       cmocka_unit_test(no_keys_launch),
+                                       cmocka_unit_test(no_keys_launch), cmocka_unit_test(varlen_launch),
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
                                        cmocka_unit_test(serial_launches)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -275,6 +275,8 @@ static bool make_params(run *R)
         t->ndim = rp->ndim;
         for (int d = rp->ndim - 1; d >= 0; d--) {
             t->shape[d] = rp->const_dims[d] > 0 ? rp->const_dims[d] : R->sizes[rp->dims[d]];
+            if (R->o->nseq > 0 && rp->const_dims[d] <= 0 && rp->dims[d] == SZ_BATCH)
+                t->shape[d] = R->o->nseq; /* varlen: one row per sequence */
             t->stride[d] = d == rp->ndim - 1 ? 1 : t->stride[d + 1] * t->shape[d + 1];
         }
         if (!alloc_buf(R, &R->params[i], rp->dtype))
@@ -346,6 +348,14 @@ static attnc_status set_args(run *R, attnc_args *a)
     }
     for (int d = 0; d < r->grid_ndim && !st; d++)
         st = attnc_args_set_size(a, r->sizes[SZ_GRID0 + d].name, R->sizes[SZ_GRID0 + d]);
+    if (R->o->nseq > 0) { /* host memory on every backend */
+        attnc_tensor cq = {ATTNC_I32, (void *)R->o->cu_q, 1, {R->o->nseq + 1}, {1}}, ck = cq;
+        ck.data = (void *)(R->o->cu_k ? R->o->cu_k : R->o->cu_q);
+        if (!st)
+            st = attnc_args_set_tensor(a, "cu_seqlens_q", &cq);
+        if (!st && R->o->cu_k)
+            st = attnc_args_set_tensor(a, "cu_seqlens_k", &ck);
+    }
     for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX && !st; s++)
         if (r->sizes[s].name && r->sizes[s].fixed <= 0)
             st = attnc_args_set_size(a, r->sizes[s].name, R->sizes[s]);
@@ -443,7 +453,10 @@ static bool compare(run *R, ref_check_result *res)
     double *ref_o = malloc(sizeof(double) * (no + 1)), *ref_lse = malloc(sizeof(double) * (nl + 1));
     void *o = gather_o(R);
     const char *why = "out of memory";
-    bool ok = ref_o && ref_lse && o && ref_run(&p, ref_o, ref_lse, &why);
+    bool ok = ref_o && ref_lse && o &&
+              (R->o->nseq > 0 ? ref_run_varlen(&p, R->o->nseq, R->o->cu_q, R->o->cu_k ? R->o->cu_k : R->o->cu_q, ref_o,
+                                               ref_lse, &why)
+                              : ref_run(&p, ref_o, ref_lse, &why));
     if (!ok) {
         snprintf(res->msg, sizeof res->msg, "reference failed: %s", why);
     } else {

@@ -52,6 +52,13 @@ typedef struct ref_check_opts {
      * kernels, context-parallel ranks); NULL: attnc_launch. */
     attnc_status (*launch)(void *user, attnc_kernel *k, attnc_args *a);
     void *launch_user;
+    /* A varlen launch (attnc.h): nseq > 0 sequences with offsets cu_q (and
+     * cu_k, NULL: cu_q), nseq + 1 each, host memory, set as cu_seqlens_q /
+     * cu_seqlens_k. The shape must have batch 1 and tokens = cu_q[nseq]
+     * (kv_tokens = cu_k[nseq]); params with a batch dim get nseq rows. The
+     * reference is ref_run_varlen. */
+    int64_t nseq;
+    const int32_t *cu_q, *cu_k;
 } ref_check_opts;
 
 typedef struct ref_check_result {

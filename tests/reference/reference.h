@@ -36,6 +36,15 @@ typedef struct ref_problem {
  * (static text) when the problem is malformed. */
 bool ref_run(const ref_problem *p, double *o, double *lse, const char **err);
 
+/* A varlen problem (attnc.h, "Variable-length (packed) batches"): p has
+ * batch 1 and the packed tokens (tokens = cu_q[nseq], kv_tokens =
+ * cu_k[nseq]); sequence b is ref_run on the slices [cu_q[b], cu_q[b+1]) of
+ * q and [cu_k[b], cu_k[b+1]) of k and v (params sliced along dims named
+ * tokens / kv_tokens, row b of dims named batch), at local coordinates.
+ * o and lse as for ref_run over the packed problem (ref_varlen.c). */
+bool ref_run_varlen(const ref_problem *p, int64_t nseq, const int32_t *cu_q, const int32_t *cu_k, double *o,
+                    double *lse, const char **err);
+
 /* ---- gradients ----
  *
  * ref_backward computes the exact gradients of L = Σ dO ∘ O, O being what
@@ -81,6 +90,13 @@ typedef struct ref_grads {
  * Returns false with a message in err (static text) when the problem is
  * malformed or memory runs out. */
 bool ref_backward(const ref_problem *p, const ref_view *dout, const ref_grads *g, const char **err);
+
+/* The gradients of a varlen problem (see ref_run_varlen; recipes without
+ * params): dq [1, heads, tokens, D], dk, dv [1, kv_heads, kv_tokens, D|Dv],
+ * contiguous, each sequence's from ref_backward on its slices; keys of a
+ * sequence with no query get 0. */
+bool ref_backward_varlen(const ref_problem *p, int64_t nseq, const int32_t *cu_q, const int32_t *cu_k,
+                         const ref_view *dout, double *dq, double *dk, double *dv, const char **err);
 
 /* Does param i get a gradient? A float param (bf16/f16/f32) that the score
  * reads in a value position (not only in an index, a select condition, a
