@@ -2,7 +2,9 @@
  * (codegen/nvptx_bwd*.c: pre, dK/dV, and the atomic dQ conversion or the
  * deterministic dQ kernel, and attnc_bwd_dparam for recipes whose score
  * reads a float param with a gradient) through ptxas for sm_80 and sm_90a;
- * every recipe with param gradients must assemble too (at least one does).
+ * every recipe with param gradients must assemble too (the shipped ones and
+ * those of tests/gpu/test_gpu_backward.c: a bias table, a bias tensor,
+ * ALiBi slopes with GQA, two params).
  * Linear recipes are skipped. Spills are printed. */
 #include <dirent.h>
 #include <setjmp.h>
@@ -41,13 +43,34 @@ static int list_recipes(char **names, int max)
     return n;
 }
 
+/* Param-gradient recipes besides the shipped ones (test_gpu_backward.c's). */
+static const char *const extra[][2] = {
+    {"bias_cross", "recipe bias\ninput q : f16 [batch, heads, tokens, 64]\n"
+                   "input k, v : f16 [batch, kv_heads, kv_tokens, 64]\nparam bias : bf16 [heads, tokens, kv_tokens]\n"
+                   "score s * scale + bias[head, q.t, k.t]\n"},
+    {"alibi_gqa", "recipe alibi\ninput q : bf16 [batch, heads, tokens, 128]\n"
+                  "input k, v : bf16 [batch, kv_heads, tokens, 128]\nparam slope : f32 [heads]\nmask causal\n"
+                  "score s * scale - slope[head] * float(q.t - k.t)\n"},
+    {"relpos_gain", "recipe relgain\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nparam rel : f16 [heads, 64]\n"
+                    "param gain : f32 [heads]\nmask sliding_window(63, 0)\n"
+                    "score gain[head] * s * scale + rel[head, q.t - k.t]\n"},
+};
+
 static recipe *parse(arena *a, const char *name)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/recipes/%s", test_source_dir(), name);
     size_t len;
     const char *why = NULL;
-    char *text = frontend_read_file(a, path, &len, &why);
+    char *text = NULL;
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++)
+        if (!strcmp(name, extra[i][0])) {
+            text = (char *)extra[i][1];
+            len = strlen(text);
+            snprintf(path, sizeof path, "%s", name);
+        }
+    if (!text)
+        text = frontend_read_file(a, path, &len, &why);
     if (!text)
         return NULL;
     diag_list diags;
@@ -121,6 +144,12 @@ static void test_backward_ptx(void **state)
             }
         free(names[i]);
     }
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++)
+        if (!only || strstr(extra[i][0], only))
+            for (int det = 0; det < 2; det++) {
+                ok += check(extra[i][0], TARGET_SM80, det);
+                ok += check(extra[i][0], TARGET_SM90A, det);
+            }
     assert_true(ok > 0);
     if (!only)
         assert_true(with_grads > 0);
