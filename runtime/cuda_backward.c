@@ -70,6 +70,24 @@ static bool use_atomics(const attnc_kernel *k)
     return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
 }
 
+/* The module writes exactly the "d<param>" outputs the API validates. */
+static attnc_status same_grads(const attnc_kernel *k, const nvptx_bwd_info *info, strbuf *err)
+{
+    int n = 0;
+    for (int p = 0; p < k->r->nparams; p++) {
+        bool in = false;
+        for (int j = 0; j < info->ngrad; j++)
+            in |= info->grad_param[j] == p;
+        n += in;
+        if (in != k->bwd->grad[p]) {
+            sb_printf(err, "internal error: CUDA backward: param '%s' %s a gradient in the program but not in the "
+                           "kernel's outputs", k->r->params[p].name, in ? "has" : "lacks");
+            return ATTNC_ERR_INTERNAL;
+        }
+    }
+    return n == info->ngrad ? ATTNC_OK : ATTNC_ERR_INTERNAL;
+}
+
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     if (k->r->family != FAMILY_SOFTMAX) {
@@ -94,6 +112,8 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
     strbuf ptx;
     sb_init(&ptx);
     st = map_codegen(nvptx_bwd_emit(&prog, k->r, arch, use_atomics(k), &b->info, &ptx, err));
+    if (!st)
+        st = same_grads(k, &b->info, err);
     if (!st)
         st = load(b, sb_cstr(&ptx), ptx.len, err);
     sb_free(&ptx);

@@ -121,6 +121,8 @@ static int check(const char *name, target_arch arch, bool det)
                    spill ? " (spills)" : "");
             if (getenv("ATTNC_PTX_VERBOSE"))
                 printf("%s\n", sb_cstr(&log));
+            if (getenv("ATTNC_PTX_DUMP")) /* the module itself, for reading */
+                printf("%s\n", sb_cstr(&ptx));
         }
     }
     sb_free(&err);
