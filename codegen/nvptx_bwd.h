@@ -23,7 +23,8 @@
  *                     of the f32 slices the dkv kernel's warps filled (one
  *                     slice per warp of each dkv CTA, nvptx_bwd_param.c),
  *                     rounded to f32, then to the param's dtype
- *                     (deterministic, with or without atomics)
+ *                     (deterministic; with the per-launch `atomic` flag
+ *                     one red.global.add accumulator instead)
  *
  * Products are mma.sync m16n8k16 (bf16/f16 -> f32; sm_80 and sm_90a).
  * Every kernel takes the same parameters (NVPTX_BWD_ABI below).
@@ -42,7 +43,10 @@
  *   per recipe param as the forward (nvptx_kernel.h)
  *   per param with a gradient (info.grad_param order): ptr d<param>
  *        (contiguous, the param's dtype), ptr its slices (f32 workspace,
- *        nvptx_bwd_param_slices() x numel, contiguous)
+ *        nvptx_bwd_param_slices() x numel, contiguous), i32 atomic (1: the
+ *        slices pointer is one f32 accumulator of numel that attnc_bwd_pre
+ *        zeroes, with a grid of at least 1 in x, and dkv adds into with
+ *        red.global.add.f32: not deterministic)
  * q, k, v, o, do need 16-byte rows (as the forward); dq, dk, dv 4-byte
  * aligned pairs of elements (even strides). */
 enum { BT_Q, BT_K, BT_V, BT_O, BT_LSE, BT_DO, BT_DQ, BT_DK, BT_DV, BT_DELTA, BT_DQACC, BT_N };

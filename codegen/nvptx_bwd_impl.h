@@ -48,6 +48,7 @@ typedef struct gbw {
     LLVMValueRef key_c[2][3], key_t[2]; /* dkv: this thread's key rows (g, g+8 of its warp) */
     /* param gradients (nvptx_bwd_param.c), per grad_param[j] */
     LLVMValueRef dparam[NVPTX_MAX_PARAMS], pacc[NVPTX_MAX_PARAMS], pslice[NVPTX_MAX_PARAMS];
+    LLVMValueRef patomic[NVPTX_MAX_PARAMS]; /* i32 != 0: one accumulator, red.global.add (this launch) */
     LLVMValueRef pg_idx[BWD_MAX_SITES][GB_PG_ELEMS], pg_val[BWD_MAX_SITES][GB_PG_ELEMS];
     int pg_n;
 } gbw;
@@ -93,6 +94,7 @@ void gb_pgrad_begin(gbw *g); /* dkv: this warp's slices, zeroed */
 void gb_pgrad_elem(gbw *g, int e, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta);
 void gb_pgrad_flush(gbw *g); /* dkv: the pair's addends into the slices */
 void gb_emit_dparam(gbw *g);
+void gb_pgrad_zero(gbw *g); /* pre: the atomic accumulators */
 int gb_dparam_threads(void);
 
 /* the kernels (nvptx_bwd_small.c, nvptx_bwd_dkv.c, nvptx_bwd_dq.c) */

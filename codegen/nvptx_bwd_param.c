@@ -13,7 +13,11 @@
  *   and rounds once to f32, then to the param's dtype (the CPU's
  *   slot_reduce).
  *
- * Bit-identical run to run; the workspace is slices × numel f32 per param. */
+ * Bit-identical run to run; the workspace is slices × numel f32 per param.
+ * Each param's i32 `atomic` argument (per launch) switches to one f32
+ * accumulator instead, zeroed by attnc_bwd_pre and added into with
+ * red.global.add.f32 (not deterministic; the runtime's choice where the
+ * slices would not fit, or with the atomic dQ). */
 #include "nvptx_bwd_impl.h"
 
 enum { DPARAM_THREADS = 256 };
@@ -56,6 +60,7 @@ int gb_pgrad_types(const gbw *g, LLVMTypeRef *tys)
     for (int j = 0; j < g->bp->ngrad; j++) {
         tys[n++] = g->f.nv.pg;
         tys[n++] = g->f.nv.pg;
+        tys[n++] = g->f.nv.i32;
     }
     return n;
 }
@@ -65,10 +70,16 @@ void gb_pgrad_params(gbw *g, LLVMValueRef fn, unsigned *k)
     for (int j = 0; j < g->bp->ngrad; j++) {
         g->dparam[j] = LLVMGetParam(fn, (*k)++);
         g->pacc[j] = LLVMGetParam(fn, (*k)++);
+        g->patomic[j] = LLVMGetParam(fn, (*k)++); /* i32; atomic() compares it where it is used */
     }
 }
 
 /* ---- shared pieces ---- */
+
+static LLVMValueRef atomic(gbw *g, int j)
+{
+    return LLVMBuildICmp(g->f.nv.b, LLVMIntNE, g->patomic[j], c32(g, 0), "");
+}
 
 static LLVMValueRef extent(gbw *g, const recipe_param *rp, int d)
 {
@@ -138,9 +149,11 @@ void gb_pgrad_begin(gbw *g)
                       "");
     for (int j = 0; j < g->bp->ngrad; j++) {
         LLVMValueRef n = numel64(g, g->bp->grad_param[j]);
-        g->pslice[j] = at_f32(g, g->pacc[j], LLVMBuildMul(b, id, n, ""));
+        LLVMValueRef mine = at_f32(g, g->pacc[j], LLVMBuildMul(b, id, n, ""));
+        g->pslice[j] = LLVMBuildSelect(b, atomic(g, j), g->pacc[j], mine, "");
         LLVMValueRef n32 = LLVMBuildTrunc(b, n, nv->i32, "");
         LLVMValueRef rounds = LLVMBuildUDiv(b, LLVMBuildAdd(b, n32, c32(g, 31), ""), c32(g, 32), "");
+        rounds = LLVMBuildSelect(b, atomic(g, j), c32(g, 0), rounds, ""); /* the accumulator: attnc_bwd_pre's */
         gb_loop l = gb_loop_begin(g, c32(g, 0), rounds);
         LLVMValueRef e = LLVMBuildAdd(b, LLVMBuildMul(b, l.iv, c32(g, 32), ""), f->lane, "");
         LLVMBasicBlockRef in = nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, e, n32, ""), "pg.zero");
@@ -203,12 +216,17 @@ static LLVMValueRef shfl_idx(gbw *g, LLVMValueRef v, LLVMValueRef lane)
 
 /* Adds one element's addends into the warp's slice: every lane sums the
  * lanes with its index in lane order; the lowest of them stores. */
-static void flush_one(gbw *g, LLVMValueRef slice, LLVMValueRef idx, LLVMValueRef v)
+static void flush_one(gbw *g, LLVMValueRef slice, LLVMValueRef atomic, LLVMValueRef idx, LLVMValueRef v)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef nz = LLVMBuildFCmp(b, LLVMRealONE, v, nv_f32(nv, 0), "");
+    LLVMBasicBlockRef red = nv_if(nv, LLVMBuildAnd(b, atomic, nz, ""), "pg.red");
+    LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpFAdd, at_f32(g, slice, LLVMBuildZExt(b, idx, nv->i64, "")), v,
+                       LLVMAtomicOrderingMonotonic, false);
+    nv_endif(nv, red);
+    nz = LLVMBuildAnd(b, nz, LLVMBuildNot(b, atomic, ""), ""); /* atomic is uniform: then no lane goes on */
     LLVMValueRef any = nv_call(nv, "llvm.nvvm.vote.any.sync", NULL, 0, (LLVMValueRef[]){c32(g, -1), nz}, 2);
     LLVMBasicBlockRef some = nv_if(nv, any, "pg.some"); /* warp-uniform */
     LLVMValueRef sum = gb_alloca(g), lower = slot_of(g, nv->i1);
@@ -240,7 +258,7 @@ void gb_pgrad_flush(gbw *g)
     for (int s = 0; s < g->bp->nsites; s++) {
         int j = grad_index(g->bp, g->bp->sites[s].param);
         for (int e = 0; e < g->pg_n; e++)
-            flush_one(g, g->pslice[j], g->pg_idx[s][e], g->pg_val[s][e]);
+            flush_one(g, g->pslice[j], atomic(g, j), g->pg_idx[s][e], g->pg_val[s][e]);
     }
     g->pg_n = 0;
 }
@@ -279,7 +297,8 @@ void gb_emit_dparam(gbw *g)
                                          LLVMBuildICmp(b, LLVMIntULT, e64, n, ""), "");
         LLVMBasicBlockRef in = nv_if(nv, mine, "dparam");
         LLVMBuildStore(b, LLVMConstReal(f64, 0.0), acc);
-        gb_loop l = gb_loop_begin(g, c32(g, 0), LLVMBuildTrunc(b, slices, nv->i32, ""));
+        LLVMValueRef ns = LLVMBuildSelect(b, atomic(g, j), c32(g, 1), LLVMBuildTrunc(b, slices, nv->i32, ""), "");
+        gb_loop l = gb_loop_begin(g, c32(g, 0), ns);
         LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildZExt(b, l.iv, nv->i64, ""), n, ""), e64, "");
         LLVMValueRef v = LLVMBuildFPExt(b, LLVMBuildLoad2(b, nv->f32, at_f32(g, g->pacc[j], idx), ""), f64, "");
         LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, f64, acc, ""), v, ""), acc);
@@ -289,6 +308,34 @@ void gb_emit_dparam(gbw *g)
         nv_endif(nv, in);
     }
     LLVMBuildRetVoid(b);
+}
+
+/* attnc_bwd_pre: the atomic accumulators zeroed by every thread of its
+ * grid (x, y, z all at least 1: the runtime's promise in atomic mode). */
+void gb_pgrad_zero(gbw *g)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef cta = LLVMBuildMul(b, nv_sreg(nv, "ctaid.z"), nv_sreg(nv, "nctaid.y"), "");
+    cta = LLVMBuildMul(b, LLVMBuildAdd(b, cta, nv_sreg(nv, "ctaid.y"), ""), nv_sreg(nv, "nctaid.x"), "");
+    cta = LLVMBuildAdd(b, cta, nv_sreg(nv, "ctaid.x"), "");
+    LLVMValueRef ntid = nv_sreg(nv, "ntid.x");
+    LLVMValueRef me = LLVMBuildAdd(b, LLVMBuildMul(b, cta, ntid, ""), f->tid, "");
+    LLVMValueRef all = LLVMBuildMul(b, LLVMBuildMul(b, nv_sreg(nv, "nctaid.x"), nv_sreg(nv, "nctaid.y"), ""),
+                                    LLVMBuildMul(b, nv_sreg(nv, "nctaid.z"), ntid, ""), "");
+    for (int j = 0; j < g->bp->ngrad; j++) {
+        LLVMValueRef n = LLVMBuildTrunc(b, numel64(g, g->bp->grad_param[j]), nv->i32, "");
+        LLVMBasicBlockRef on = nv_if(nv, atomic(g, j), "pg.zero.acc");
+        LLVMValueRef rounds = LLVMBuildUDiv(b, LLVMBuildAdd(b, n, LLVMBuildSub(b, all, c32(g, 1), ""), ""), all, "");
+        gb_loop l = gb_loop_begin(g, c32(g, 0), rounds);
+        LLVMValueRef e = LLVMBuildAdd(b, LLVMBuildMul(b, l.iv, all, ""), me, "");
+        LLVMBasicBlockRef in = nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, e, n, ""), "pg.zero.e");
+        LLVMBuildStore(b, nv_f32(nv, 0), at_f32(g, g->pacc[j], LLVMBuildZExt(b, e, nv->i64, "")));
+        nv_endif(nv, in);
+        gb_loop_end(g, &l);
+        nv_endif(nv, on);
+    }
 }
 
 int gb_dparam_threads(void)

@@ -37,7 +37,7 @@ void gb_declare(gbw *g, const char *name)
 {
     nv_ctx *nv = &g->f.nv;
     const recipe *r = g->f.p->r;
-    LLVMTypeRef tys[BT_N + NSTRIDE + SZ_MAX + 3 * NVPTX_MAX_PARAMS];
+    LLVMTypeRef tys[BT_N + NSTRIDE + SZ_MAX + 4 * NVPTX_MAX_PARAMS];
     int n = 0;
     for (int i = 0; i < BT_N; i++)
         tys[n++] = nv->pg;

@@ -128,7 +128,7 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
 
 /* ---- launch ---- */
 
-enum { NPTR = 11, NSTRIDE = 35, MAXARGS = NPTR + NSTRIDE + SZ_MAX + 3 * NVPTX_MAX_PARAMS };
+enum { NPTR = 11, NSTRIDE = 35, MAXARGS = NPTR + NSTRIDE + SZ_MAX + 4 * NVPTX_MAX_PARAMS };
 #define SLICE_BYTES_CAP ((uint64_t)4 << 30) /* the param gradients' slices together */
 
 typedef struct marshal {
@@ -141,6 +141,7 @@ typedef struct marshal {
         int64_t i;
     } prm[NVPTX_MAX_PARAMS];
     uint64_t grad[2 * NVPTX_MAX_PARAMS]; /* per param with a gradient: d<param>, its slices */
+    int32_t mode[NVPTX_MAX_PARAMS];      /* 1: one accumulator, atomic adds */
     void *args[MAXARGS];
 } marshal;
 
@@ -214,17 +215,37 @@ static int64_t numel_of(const attnc_tensor *t)
     return n;
 }
 
-/* Bytes of param gradient j's slices (0 when it has no elements). */
-static size_t slice_bytes(const cuda_bwd *b, const bwd_problem *bp, int j)
+/* Bytes of param gradient j's slices (0 when it has no elements), or of
+ * its one accumulator when atomic. */
+static size_t slice_bytes(const cuda_bwd *b, const bwd_problem *bp, int j, bool atomic)
 {
     uint64_t n = (uint64_t)numel_of(&bp->p.params[b->info.grad_param[j]]);
-    uint64_t s = (uint64_t)nvptx_bwd_param_slices(&b->info, bp->p.sizes);
+    uint64_t s = atomic ? 1 : (uint64_t)nvptx_bwd_param_slices(&b->info, bp->p.sizes);
     return (size_t)((n * s * sizeof(float) + 255) & ~(uint64_t)255);
+}
+
+static uint64_t all_slices(const cuda_bwd *b, const bwd_problem *bp)
+{
+    uint64_t total = 0;
+    for (int j = 0; j < b->info.ngrad; j++)
+        total += slice_bytes(b, bp, j, false);
+    return total;
+}
+
+/* Param gradients by red.global.add into one accumulator each (not
+ * deterministic): with the atomic dQ, or where the slices would pass the
+ * cap in a build without ATTNC_BUILD_DETERMINISTIC. Needs heads and batch
+ * (attnc_bwd_pre, which zeroes the accumulators, then has a grid). */
+static bool param_atomic(const attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp)
+{
+    const int64_t *z = bp->p.sizes;
+    if (!b->info.ngrad || z[SZ_HEADS] < 1 || z[SZ_BATCH] < 1)
+        return false;
+    return b->info.atomics || (!(k->flags & ATTNC_BUILD_DETERMINISTIC) && all_slices(b, bp) > SLICE_BYTES_CAP);
 }
 
 static attnc_status grad_checks(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp)
 {
-    uint64_t total = 0;
     for (int j = 0; j < b->info.ngrad; j++) {
         int p = b->info.grad_param[j];
         const attnc_tensor *t = &bp->dparams[p];
@@ -232,32 +253,36 @@ static attnc_status grad_checks(attnc_kernel *k, const cuda_bwd *b, const bwd_pr
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "CUDA backward: tensor 'd%s' must be a contiguous device tensor of under 2^31 elements",
                                 k->r->params[p].name);
-        total += slice_bytes(b, bp, j);
     }
-    if (total > SLICE_BYTES_CAP)
+    uint64_t total = all_slices(b, bp);
+    if (total > SLICE_BYTES_CAP && !param_atomic(k, b, bp))
         return kernel_error(k, ATTNC_ERR_UNSUPPORTED,
                             "CUDA backward: the param gradients' per-warp slices would take %llu MB of workspace "
-                            "(limit %llu MB): build this backward with backend ATTNC_BACKEND_CPU",
+                            "(limit %llu MB) and the build is deterministic: build this backward without "
+                            "ATTNC_BUILD_DETERMINISTIC (atomic adds) or with backend ATTNC_BACKEND_CPU",
                             (unsigned long long)(total >> 20), (unsigned long long)(SLICE_BYTES_CAP >> 20));
     return ATTNC_OK;
 }
 
-static void marshal_grads(const cuda_bwd *b, const bwd_problem *bp, uint64_t slices, marshal *m, int *n)
+static void marshal_grads(const cuda_bwd *b, const bwd_problem *bp, uint64_t slices, bool atomic, marshal *m,
+                          int *n)
 {
     for (int j = 0; j < b->info.ngrad; j++) {
         const attnc_tensor *t = &bp->dparams[b->info.grad_param[j]];
         m->grad[2 * j] = (uint64_t)(uintptr_t)t->data;
         m->grad[2 * j + 1] = slices;
-        slices += slice_bytes(b, bp, j);
+        m->mode[j] = atomic;
+        slices += slice_bytes(b, bp, j, atomic);
         m->args[(*n)++] = &m->grad[2 * j];
         m->args[(*n)++] = &m->grad[2 * j + 1];
+        m->args[(*n)++] = &m->mode[j];
     }
 }
 
 /* The ABI of nvptx_bwd.h; ws: delta, the dQ accumulator, then the param
  * gradients' slices. */
 static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, uint64_t ws,
-                                 size_t delta_bytes, size_t acc_bytes, marshal *m)
+                                 size_t delta_bytes, size_t acc_bytes, bool atomic, marshal *m)
 {
     int n = 0, s = 0;
     for (int i = 0; i < 9; i++) {
@@ -283,7 +308,7 @@ static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_p
     }
     attnc_status st = fill_params(k, b, bp, m, &n);
     if (!st)
-        marshal_grads(b, bp, ws + delta_bytes + acc_bytes, m, &n);
+        marshal_grads(b, bp, ws + delta_bytes + acc_bytes, atomic, m, &n);
     return st;
 }
 
@@ -300,8 +325,9 @@ static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, voi
     size_t acc = b->info.atomics ? round256(rows * (size_t)b->info.head_dim * sizeof(float)) : 0;
     size_t slices = 0;
     int64_t max_numel = 0;
+    bool atomic = param_atomic(k, b, bp);
     for (int j = 0; j < b->info.ngrad; j++) {
-        slices += slice_bytes(b, bp, j);
+        slices += slice_bytes(b, bp, j, atomic);
         int64_t n = numel_of(&bp->p.params[b->info.grad_param[j]]);
         max_numel = n > max_numel ? n : max_numel;
     }
@@ -310,11 +336,13 @@ static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, voi
     marshal m;
     memset(&m, 0, sizeof m);
     if (!st)
-        st = marshal_args(k, b, bp, ws, delta, acc, &m);
+        st = marshal_args(k, b, bp, ws, delta, acc, atomic, &m);
     for (int i = 0; i < b->info.nkernels && !st; i++) {
         nvptx_bwd_kind kind = b->info.kernels[i].kind;
         int64_t grid[3] = {nvptx_bwd_grid_x(&b->info, kind, z), z[kind == BWK_DKV ? SZ_KV_HEADS : SZ_HEADS],
                            z[SZ_BATCH]};
+        if (kind == BWK_PRE && atomic && grid[0] < 1)
+            grid[0] = 1; /* it zeroes the accumulators */
         if (kind == BWK_DPARAM) { /* every element, also with no pair at all (then 0) */
             grid[0] = nvptx_bwd_dparam_grid_x(max_numel);
             grid[1] = b->info.ngrad;

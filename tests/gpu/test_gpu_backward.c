@@ -5,14 +5,16 @@
  * queries and keys no query sees exactly 0. Cases: dense, causal, sliding
  * window, 2-D neighborhood, softcap, GQA, cross attention with empty rows,
  * token counts and grids that divide no tile, bf16 and f16, D = 64, 128
- * (and 256 for softcap), both the atomic dQ and the deterministic build,
+ * (and 256 for softcap), both the atomic build (ATTNC_BWD_DQ_ATOMIC=1: dQ
+ * and param gradients by red.global.add) and the deterministic build,
  * the deterministic build bit-identical over two runs (d<param> too);
  * param gradients (d<param>, compared with the reference's exact ones): a
  * 2-D neighborhood's relative-position bias table, an additive bias
  * tensor over (q, k) in cross attention, ALiBi slopes given as a param
  * with GQA, a 1-D relative bias plus a per-head gain (two params, a
  * partial that reads s), f32, bf16 and f16 params; then every shipped
- * softmax recipe at `attnc run`'s default shape. Prints one line per case.
+ * softmax recipe at `attnc run`'s default shape (deterministic build, two
+ * runs). Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross, the bias table) and
  * no shipped recipes. */
@@ -126,8 +128,12 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *label, co
                      uint64_t seed)
 {
     attnc_kernel *fwd, *bwd;
+    /* the other mode: dQ and param gradients by atomic adds (read by the build) */
+    if (!det)
+        setenv("ATTNC_BWD_DQ_ATOMIC", "1", 1);
     attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, &fwd, &bwd);
     if (st) {
+        unsetenv("ATTNC_BWD_DQ_ATOMIC");
         printf("[FAIL] %s%s: build: %s\n", label, det ? " det" : "", attnc_context_errmsg(ctx));
         attnc_kernel_destroy(bwd);
         return false;
@@ -142,7 +148,8 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *label, co
         same = ok && same_grads(rc->r, d1, d2);
         ok = ok && same;
     }
-    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, det ? " det" : "", res.msg,
+    unsetenv("ATTNC_BWD_DQ_ATOMIC");
+    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, det ? " det" : " atomic", res.msg,
            det ? (same ? "; two runs bit-identical" : "; two runs DIFFER") : "");
     ref_bwd_data_free(d1);
     ref_bwd_data_free(d2);
@@ -199,7 +206,7 @@ static int shipped(attnc_context *ctx, const char *file)
         } else {
             ref_shape sh;
             ref_default_shape(rc->r, &sh);
-            fails += !run_mode(ctx, rc, file, &sh, false, 9500);
+            fails += !run_mode(ctx, rc, file, &sh, true, 9500); /* the default path, twice */
         }
         attnc_kernel_destroy(fwd);
         attnc_kernel_destroy(bwd);
