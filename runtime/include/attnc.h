@@ -266,16 +266,19 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * it; dQ per query tile over its key tiles; each "d" + NAME summed in a
  * fixed order from per-warp f32 slices the dK/dV kernel fills, then
  * rounded to the param's dtype), deterministic whether the flag is set or
- * not; the workspace (f32 [batch, heads, tokens], plus (key tiles x kv
+ * not (except the atomic modes below); the workspace (f32 [batch, heads, tokens], plus (key tiles x kv
  * heads x batch x 4) f32 slices of each param with a gradient) is the
  * kernel's own device memory, grown on demand, so launches of one kernel
  * are ordered (a launch on another stream waits for the previous one).
  * q, k, v, o, "do" need 16-byte aligned rows, dq, dk, dv 4-byte aligned
  * pairs of elements (even strides), "d" + NAME contiguous device tensors.
- * The linear family, a score reading params with gradients at more than 8
- * places, and param slices over 4 GB in all (a launch of a bias tensor
- * over long sequences) return ATTNC_ERR_UNSUPPORTED on CUDA (build them
- * for the CPU). A recipe whose score has no derivative
+ * Param slices over 4 GB in all (a bias tensor over long sequences) are
+ * replaced by one f32 accumulator per param and atomic adds (not
+ * deterministic; so are they with $ATTNC_BWD_DQ_ATOMIC=1), or, in an
+ * ATTNC_BUILD_DETERMINISTIC build, make the launch return
+ * ATTNC_ERR_UNSUPPORTED. The linear family and a score reading params with
+ * gradients at more than 8 places return ATTNC_ERR_UNSUPPORTED on CUDA
+ * (build them for the CPU). A recipe whose score has no derivative
  * (floor(s), a float % of s) fails with ATTNC_ERR_RECIPE and a located
  * diagnostic in attnc_context_errmsg. The launch allocates its workspace
  * with the context's allocator and frees it before returning: f32 rows of
