@@ -327,7 +327,7 @@ void gb_pgrad_zero(gbw *g)
     for (int j = 0; j < g->bp->ngrad; j++) {
         LLVMValueRef n = LLVMBuildTrunc(b, numel64(g, g->bp->grad_param[j]), nv->i32, "");
         LLVMBasicBlockRef on = nv_if(nv, atomic(g, j), "pg.zero.acc");
-        LLVMValueRef rounds = LLVMBuildUDiv(b, LLVMBuildAdd(b, n, LLVMBuildSub(b, all, c32(g, 1), ""), ""), all, "");
+        LLVMValueRef rounds = LLVMBuildAdd(b, LLVMBuildUDiv(b, n, all, ""), c32(g, 1), ""); /* no n + all overflow */
         gb_loop l = gb_loop_begin(g, c32(g, 0), rounds);
         LLVMValueRef e = LLVMBuildAdd(b, LLVMBuildMul(b, l.iv, all, ""), me, "");
         LLVMBasicBlockRef in = nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, e, n, ""), "pg.zero.e");
