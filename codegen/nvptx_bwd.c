@@ -85,7 +85,7 @@ schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_ar
 typedef struct reader {
     bwd_plan *bp;
     bool dkv; /* reading the dkv kernel (else dq) */
-    int grad_param; /* a score param with a gradient (-1: none) */
+    bool too_many_sites;
 } reader;
 
 static void read_q_range(const tir_op *op, bwd_plan *bp)
@@ -143,8 +143,9 @@ static void visit(tir_op *op, void *user)
     case TIR_SCORE_GRAD:
         bp->dscore = op->score_expr;
         break;
-    case TIR_PARAM_GRAD:
-        rd->grad_param = op->param;
+    case TIR_PARAM_GRAD: /* the dq kernel's (the CPU's slots); the GPU adds them in dkv */
+        if (!rd->dkv)
+            rd->too_many_sites |= !gb_pgrad_read(bp, op);
         break;
     default:
         break;
@@ -182,13 +183,12 @@ static void plan_tiles(const tir_kernel *k, const recipe *r, fa_plan *p)
     p->range = RANGE_ALL;
 }
 
-static nvptx_status check(const bwd_plan *bp, int grad_param, strbuf *err)
+static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
 {
     const fa_plan *p = &bp->fp;
-    if (grad_param >= 0) {
-        sb_printf(err, "GPU backward: the score reads float param '%s', whose gradient the GPU backward does not "
-                       "compute yet; build the backward with backend ATTNC_BACKEND_CPU",
-                  p->r && grad_param < p->r->nparams ? p->r->params[grad_param].name : "?");
+    if (too_many_sites || (bp->ngrad && !p->r)) {
+        sb_printf(err, "GPU backward: the score reads float params with gradients at more than %d places; build the "
+                       "backward with backend ATTNC_BACKEND_CPU", BWD_MAX_SITES);
         return NVPTX_UNSUPPORTED;
     }
     if (p->dt != DT_BF16 && p->dt != DT_F16) {
@@ -234,7 +234,7 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
     }
     plan_tiles(dkv, r, &bp->fp);
     bp->wg = dkv->sched.mma == MMA_WGMMA;
-    reader rd = {bp, false, -1};
+    reader rd = {bp, false, false};
     tir_walk(dq->body, visit, &rd);
     rd.dkv = true;
     tir_walk(dkv->body, visit, &rd);
@@ -242,7 +242,7 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
         bp->qmode = RANGE_ALL;
     if (bp->qmode == RANGE_BLOCK_TABLE)
         bp->qmode = RANGE_ALL;
-    return check(bp, rd.grad_param, err);
+    return check(bp, rd.too_many_sites, err);
 }
 
 /* ---- layout and emission ---- */
@@ -274,7 +274,8 @@ static void layout(gbw *g, nvptx_bwd_kind kind)
     g->smem = g->off_scan + 32; /* the inverse q range's min/max per dim */
 }
 
-static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt"};
+static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt",
+                                           "attnc_bwd_dparam"};
 
 static int threads_of(const bwd_plan *bp, nvptx_bwd_kind kind)
 {
@@ -282,6 +283,7 @@ static int threads_of(const bwd_plan *bp, nvptx_bwd_kind kind)
     case BWK_PRE: return 32 * gb_pre_rows();
     case BWK_DKV: return 32 * (bp->fp.Tk / 16);
     case BWK_DQ: return 32 * (bp->fp.Tq / 16);
+    case BWK_DPARAM: return gb_dparam_threads();
     default: return gb_cvt_threads();
     }
 }
@@ -304,6 +306,7 @@ static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, n
     case BWK_DKV: gb_emit_dkv(g); break;
     case BWK_DQ: gb_emit_dq(g); break;
     case BWK_DQ_CVT: gb_emit_cvt(g); break;
+    case BWK_DPARAM: gb_emit_dparam(g); break;
     }
     gb_finish(g, g->f.threads);
     snprintf(out->name, sizeof out->name, "%s", kernel_names[kind]);
@@ -338,6 +341,9 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
         info->param_scalar[i] = rp->ndim == 0;
         info->param_float[i] = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
     }
+    info->ngrad = bp->ngrad;
+    memcpy(info->grad_param, bp->grad_param, sizeof info->grad_param);
+    info->dkv_warps = p->Tk / 16;
 }
 
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
@@ -363,11 +369,12 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arc
         return st;
     }
     describe(bp, arch, info);
-    nvptx_bwd_kind kinds[3] = {BWK_PRE, BWK_DKV, atomics ? BWK_DQ_CVT : BWK_DQ};
+    nvptx_bwd_kind kinds[4] = {BWK_PRE, BWK_DKV, atomics ? BWK_DQ_CVT : BWK_DQ, BWK_DPARAM};
+    int nk = bp->ngrad ? 4 : 3;
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, "attnc_bwd", arch);
     int limit = arch == TARGET_SM90A ? 232448 : 166912;
-    for (int i = 0; i < 3 && !st; i++) {
+    for (int i = 0; i < nk && !st; i++) {
         if (!emit_one(m, bp, kinds[i], &info->kernels[i])) {
             sb_puts(err, "internal error: GPU backward: a mask/score expression uses a value the kernel cannot provide");
             st = NVPTX_INTERNAL;
@@ -402,6 +409,18 @@ int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const 
     case BWK_PRE: return (sizes[SZ_TOKENS] + gb_pre_rows() - 1) / gb_pre_rows();
     case BWK_DKV: return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS);
     case BWK_DQ: return tiles_over(info, info->q_tile, sizes, SZ_TOKENS);
+    case BWK_DPARAM: return 0; /* per param numel: nvptx_bwd_dparam_grid_x */
     default: return (sizes[SZ_TOKENS] * (info->head_dim / 2) + gb_cvt_threads() - 1) / gb_cvt_threads();
     }
+}
+
+int64_t nvptx_bwd_dparam_grid_x(int64_t max_numel)
+{
+    return (max_numel + gb_dparam_threads() - 1) / gb_dparam_threads();
+}
+
+int64_t nvptx_bwd_param_slices(const nvptx_bwd_info *info, const int64_t *sizes)
+{
+    return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS) * sizes[SZ_KV_HEADS] * sizes[SZ_BATCH] *
+           info->dkv_warps;
 }

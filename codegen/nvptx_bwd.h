@@ -17,6 +17,14 @@
  *                     dQ of a query tile over its key tiles, in a fixed
  *                     order (deterministic)
  *   attnc_bwd_dq_cvt  (with atomics) dQ accumulator -> dq's dtype
+ *   attnc_bwd_dparam  (float params the score reads, i.e. with gradients)
+ *                     grid (ceil(max numel/256), params with gradients):
+ *                     each d<param> element = the f64 sum, in slice order,
+ *                     of the f32 slices the dkv kernel's warps filled (one
+ *                     slice per warp of each dkv CTA, nvptx_bwd_param.c),
+ *                     rounded to f32, then to the param's dtype
+ *                     (deterministic; with the per-launch `atomic` flag
+ *                     one red.global.add accumulator instead)
  *
  * Products are mma.sync m16n8k16 (bf16/f16 -> f32; sm_80 and sm_90a), or
  * on sm_90a under a schedule with mma=wgmma warpgroup MMA
@@ -41,12 +49,18 @@
  *   i64 strides (elements): q[4] k[4] v[4] o[4] lse[3] do[4] dq[4] dk[4] dv[4]
  *   i32 size[SZ_MAX]
  *   per recipe param as the forward (nvptx_kernel.h)
+ *   per param with a gradient (info.grad_param order): ptr d<param>
+ *        (contiguous, the param's dtype), ptr its slices (f32 workspace,
+ *        nvptx_bwd_param_slices() x numel, contiguous), i32 atomic (1: the
+ *        slices pointer is one f32 accumulator of numel that attnc_bwd_pre
+ *        zeroes, with a grid of at least 1 in x, and dkv adds into with
+ *        red.global.add.f32: not deterministic)
  * q, k, v, o, do need 16-byte rows (as the forward); dq, dk, dv 4-byte
  * aligned pairs of elements (even strides). */
 enum { BT_Q, BT_K, BT_V, BT_O, BT_LSE, BT_DO, BT_DQ, BT_DK, BT_DV, BT_DELTA, BT_DQACC, BT_N };
 enum { NVPTX_BWD_MAX_KERNELS = 4 };
 
-typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT } nvptx_bwd_kind;
+typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM } nvptx_bwd_kind;
 
 typedef struct nvptx_bwd_kernel {
     char name[64];
@@ -67,6 +81,9 @@ typedef struct nvptx_bwd_info {
     int nparams;
     bool param_scalar[NVPTX_MAX_PARAMS];
     bool param_float[NVPTX_MAX_PARAMS];
+    int ngrad;                          /* params with gradients (then kernels[3] is attnc_bwd_dparam) */
+    int grad_param[NVPTX_MAX_PARAMS];   /* their recipe param indices, in ABI order */
+    int dkv_warps;                      /* warps of a dkv CTA (slices per CTA) */
 } nvptx_bwd_info;
 
 /* The GPU backward's schedule for r: 64-token query and key tiles (8x8,
@@ -88,11 +105,15 @@ bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
  * its own kernel. NVPTX_UNSUPPORTED with the reason for recipes it does not
- * handle (score params with gradients). */
+ * handle. */
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
                             nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
-/* Grid x of a kernel for sizes indexed by size_id. */
+/* Grid x of a kernel for sizes indexed by size_id (not attnc_bwd_dparam). */
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes);
+/* attnc_bwd_dparam's grid x for the largest param with a gradient. */
+int64_t nvptx_bwd_dparam_grid_x(int64_t max_numel);
+/* Slices of each param gradient (f32 x numel each) the dkv kernel fills. */
+int64_t nvptx_bwd_param_slices(const nvptx_bwd_info *info, const int64_t *sizes);
 
 #endif

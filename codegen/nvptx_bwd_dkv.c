@@ -323,6 +323,7 @@ static void grads_t(gbw *g, frag s, frag pr, frag dp, frag ds)
                 int i = 2 * h + e;
                 gb_set_elem(g, qc, qt, g->key_c[h], g->key_t[h], s[nb][i]);
                 ds[nb][i] = gb_dscore(g, pr[nb][i], dp[nb][i], delta);
+                gb_pgrad_elem(g, 4 * nb + i, pr[nb][i], dp[nb][i], delta);
             }
         }
     f->ex_s = NULL;
@@ -421,6 +422,7 @@ static void pair(gbw *g, dkv_state *st)
     accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
     dp_t(g, dp);
     grads_t(g, s, pr, dp, ds);
+    gb_pgrad_flush(g);
     accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
     if (g->bp->atomics && g->bp->wg)
         gw_dq_atomic(g, ds);
@@ -491,6 +493,7 @@ void gb_emit_dkv(gbw *g)
     key_tile(g, kidx);
     dkv_state st;
     key_rows(g, st.kin);
+    gb_pgrad_begin(g);
     gb_load_rows(g, BT_K, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->D, g->pitch_k, g->off_k);
     gb_load_rows(g, BT_V, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->Dv, g->pitch_v, g->off_v);
     nv_cp_commit(nv);

@@ -11,6 +11,15 @@
 #include "nvptx_fa2.h"
 
 
+enum { BWD_MAX_SITES = 8, GB_PG_ELEMS = 64 };
+
+/* A param read of the score with a gradient (the program's param_grad). */
+typedef struct bwd_site {
+    int param;
+    const expr *site;    /* EX_PARAM with its index args */
+    const expr *partial; /* d score / d that element */
+} bwd_site;
+
 typedef struct bwd_plan {
     fa_plan fp;        /* tiles, score, mask, class, the forward's key range (dq kernel) */
     const expr *dscore; /* d score / d s */
@@ -20,6 +29,9 @@ typedef struct bwd_plan {
     bool group;
     bool atomics;
     bool wg; /* warpgroup MMA (nvptx_bwd_wgmma.c) */
+    int nsites, ngrad;
+    bwd_site sites[BWD_MAX_SITES];
+    int grad_param[NVPTX_MAX_PARAMS]; /* the params with gradients, in ABI order */
 } bwd_plan;
 
 typedef struct gbw {
@@ -35,6 +47,11 @@ typedef struct gbw {
     int bank_lo[2], bank_hi[2], bank_size[2];
     LLVMValueRef bank_dyn[2];
     LLVMValueRef key_c[2][3], key_t[2]; /* dkv: this thread's key rows (g, g+8 of its warp) */
+    /* param gradients (nvptx_bwd_param.c), per grad_param[j] */
+    LLVMValueRef dparam[NVPTX_MAX_PARAMS], pacc[NVPTX_MAX_PARAMS], pslice[NVPTX_MAX_PARAMS];
+    LLVMValueRef patomic[NVPTX_MAX_PARAMS]; /* i32 != 0: one accumulator, red.global.add (this launch) */
+    LLVMValueRef pg_idx[BWD_MAX_SITES][GB_PG_ELEMS], pg_val[BWD_MAX_SITES][GB_PG_ELEMS];
+    int pg_n;
 } gbw;
 
 /* Tile pitch of swizzled tiles (wgmma; nvptx_wgmma.h) in gb_load_rows. */
@@ -73,6 +90,17 @@ LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVM
 LLVMValueRef gb_dscore(gbw *g, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta);
 void gb_store_pair(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValueRef col, LLVMValueRef lo,
                    LLVMValueRef hi);
+
+/* param gradients (nvptx_bwd_param.c) */
+bool gb_pgrad_read(bwd_plan *bp, const tir_op *op); /* a param_grad op; false: too many */
+int gb_pgrad_types(const gbw *g, LLVMTypeRef *tys); /* the ABI's extra params */
+void gb_pgrad_params(gbw *g, LLVMValueRef fn, unsigned *k);
+void gb_pgrad_begin(gbw *g); /* dkv: this warp's slices, zeroed */
+void gb_pgrad_elem(gbw *g, int e, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta);
+void gb_pgrad_flush(gbw *g); /* dkv: the pair's addends into the slices */
+void gb_emit_dparam(gbw *g);
+void gb_pgrad_zero(gbw *g); /* pre: the atomic accumulators */
+int gb_dparam_threads(void);
 
 /* the kernels (nvptx_bwd_small.c, nvptx_bwd_dkv.c, nvptx_bwd_dq.c) */
 void gb_emit_pre(gbw *g);

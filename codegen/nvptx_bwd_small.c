@@ -47,6 +47,8 @@ void gb_emit_pre(gbw *g)
             nv_endif(nv, j3);
         }
     nv_endif(nv, join);
+    if (g->bp->ngrad)
+        gb_pgrad_zero(g);
     LLVMBuildRetVoid(b);
 }
 

@@ -37,7 +37,7 @@ void gb_declare(gbw *g, const char *name)
 {
     nv_ctx *nv = &g->f.nv;
     const recipe *r = g->f.p->r;
-    LLVMTypeRef tys[BT_N + NSTRIDE + SZ_MAX + NVPTX_MAX_PARAMS];
+    LLVMTypeRef tys[BT_N + NSTRIDE + SZ_MAX + 4 * NVPTX_MAX_PARAMS];
     int n = 0;
     for (int i = 0; i < BT_N; i++)
         tys[n++] = nv->pg;
@@ -48,6 +48,7 @@ void gb_declare(gbw *g, const char *name)
     for (int i = 0; r && i < r->nparams; i++) {
         tys[n++] = nvptx_abi_param_type(nv, &r->params[i]);
     }
+    n += gb_pgrad_types(g, tys + n);
     LLVMValueRef fn = LLVMAddFunction(nv->m, name, LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, 0));
     unsigned k = 0;
     for (int i = 0; i < BT_N; i++)
@@ -59,6 +60,7 @@ void gb_declare(gbw *g, const char *name)
         g->f.size[i] = LLVMGetParam(fn, k++);
     for (int i = 0; r && i < r->nparams; i++)
         g->f.param[i] = LLVMGetParam(fn, k++);
+    gb_pgrad_params(g, fn, &k);
     g->f.fn = fn;
     g->f.smem = shared_base(nv);
     g->entry = LLVMAppendBasicBlockInContext(nv->c, fn, "entry");

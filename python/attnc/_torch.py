@@ -278,9 +278,11 @@ _cpu_fallback_warned = set()
 
 def _backward_on_cpu(why, text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
                      scalar_names, sizes, size_names):
-    """A backward the CUDA backend cannot build yet (e.g. the gradient of a
-    score param such as a bias table) runs on the CPU backend over copies,
-    its gradients copied back: right, but slow; warns once per recipe."""
+    """A backward the CUDA backend cannot build (the linear family; a score
+    reading params with gradients at more than 8 places) runs on the CPU
+    backend over copies, its gradients copied back: right, but slow; warns
+    once per recipe. Score params with gradients (bias tables, bias
+    tensors, ALiBi slopes) have CUDA backward kernels."""
     import warnings
 
     kernel = _kernel_for(text, source, backend, schedule)

@@ -6,7 +6,9 @@
  * kernels run in order on the caller's stream. Validation is the CPU's
  * (bwd_validate) plus what the kernels rely on: 16-byte rows of q, k, v,
  * o, do; even strides and 4-byte aligned dq, dk, dv; contiguous tensor
- * params. Backward modules are not in the kernel cache yet. */
+ * params and param gradients. The workspace also holds each param
+ * gradient's f32 slices (one per warp of each dK/dV CTA, summed in order by
+ * attnc_bwd_dparam). Backward modules are not in the kernel cache yet. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,24 @@ static bool use_atomics(const attnc_kernel *k)
     return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
 }
 
+/* The module writes exactly the "d<param>" outputs the API validates. */
+static attnc_status same_grads(const attnc_kernel *k, const nvptx_bwd_info *info, strbuf *err)
+{
+    int n = 0;
+    for (int p = 0; p < k->r->nparams; p++) {
+        bool in = false;
+        for (int j = 0; j < info->ngrad; j++)
+            in |= info->grad_param[j] == p;
+        n += in;
+        if (in != k->bwd->grad[p]) {
+            sb_printf(err, "internal error: CUDA backward: param '%s' %s a gradient in the program but not in the "
+                           "kernel's outputs", k->r->params[p].name, in ? "has" : "lacks");
+            return ATTNC_ERR_INTERNAL;
+        }
+    }
+    return n == info->ngrad ? ATTNC_OK : ATTNC_ERR_INTERNAL;
+}
+
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     if (k->r->family != FAMILY_SOFTMAX) {
@@ -108,6 +128,8 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
     sb_init(&ptx);
     st = map_codegen(nvptx_bwd_emit(&prog, k->r, arch, use_atomics(k), &b->info, &ptx, err));
     if (!st)
+        st = same_grads(k, &b->info, err);
+    if (!st)
         st = load(b, sb_cstr(&ptx), ptx.len, err);
     sb_free(&ptx);
     if (st) {
@@ -120,7 +142,8 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
 
 /* ---- launch ---- */
 
-enum { NPTR = 11, NSTRIDE = 35, MAXARGS = NPTR + NSTRIDE + SZ_MAX + NVPTX_MAX_PARAMS };
+enum { NPTR = 11, NSTRIDE = 35, MAXARGS = NPTR + NSTRIDE + SZ_MAX + 4 * NVPTX_MAX_PARAMS };
+#define SLICE_BYTES_CAP ((uint64_t)4 << 30) /* the param gradients' slices together */
 
 typedef struct marshal {
     uint64_t ptr[NPTR];
@@ -131,6 +154,8 @@ typedef struct marshal {
         float f;
         int64_t i;
     } prm[NVPTX_MAX_PARAMS];
+    uint64_t grad[2 * NVPTX_MAX_PARAMS]; /* per param with a gradient: d<param>, its slices */
+    int32_t mode[NVPTX_MAX_PARAMS];      /* 1: one accumulator, atomic adds */
     void *args[MAXARGS];
 } marshal;
 
@@ -196,9 +221,82 @@ static attnc_status fill_params(attnc_kernel *k, const cuda_bwd *b, const bwd_pr
     return ATTNC_OK;
 }
 
-/* The ABI of nvptx_bwd.h; ws: delta then the dQ accumulator. */
+static int64_t numel_of(const attnc_tensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++)
+        n *= t->shape[d];
+    return n;
+}
+
+/* Bytes of param gradient j's slices (0 when it has no elements), or of
+ * its one accumulator when atomic. */
+static size_t slice_bytes(const cuda_bwd *b, const bwd_problem *bp, int j, bool atomic)
+{
+    uint64_t n = (uint64_t)numel_of(&bp->p.params[b->info.grad_param[j]]);
+    uint64_t s = atomic ? 1 : (uint64_t)nvptx_bwd_param_slices(&b->info, bp->p.sizes);
+    return (size_t)((n * s * sizeof(float) + 255) & ~(uint64_t)255);
+}
+
+static uint64_t all_slices(const cuda_bwd *b, const bwd_problem *bp)
+{
+    uint64_t total = 0;
+    for (int j = 0; j < b->info.ngrad; j++)
+        total += slice_bytes(b, bp, j, false);
+    return total;
+}
+
+/* Param gradients by red.global.add into one accumulator each (not
+ * deterministic): with the atomic dQ, or where the slices would pass the
+ * cap in a build without ATTNC_BUILD_DETERMINISTIC. Needs heads and batch
+ * (attnc_bwd_pre, which zeroes the accumulators, then has a grid). */
+static bool param_atomic(const attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp)
+{
+    const int64_t *z = bp->p.sizes;
+    if (!b->info.ngrad || z[SZ_HEADS] < 1 || z[SZ_BATCH] < 1)
+        return false;
+    return b->info.atomics || (!(k->flags & ATTNC_BUILD_DETERMINISTIC) && all_slices(b, bp) > SLICE_BYTES_CAP);
+}
+
+static attnc_status grad_checks(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp)
+{
+    for (int j = 0; j < b->info.ngrad; j++) {
+        int p = b->info.grad_param[j];
+        const attnc_tensor *t = &bp->dparams[p];
+        if (!contiguous(t) || numel_of(t) > INT32_MAX)
+            return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
+                                "CUDA backward: tensor 'd%s' must be a contiguous device tensor of under 2^31 elements",
+                                k->r->params[p].name);
+    }
+    uint64_t total = all_slices(b, bp);
+    if (total > SLICE_BYTES_CAP && !param_atomic(k, b, bp))
+        return kernel_error(k, ATTNC_ERR_UNSUPPORTED,
+                            "CUDA backward: the param gradients' per-warp slices would take %llu MB of workspace "
+                            "(limit %llu MB) and the build is deterministic: build this backward without "
+                            "ATTNC_BUILD_DETERMINISTIC (atomic adds) or with backend ATTNC_BACKEND_CPU",
+                            (unsigned long long)(total >> 20), (unsigned long long)(SLICE_BYTES_CAP >> 20));
+    return ATTNC_OK;
+}
+
+static void marshal_grads(const cuda_bwd *b, const bwd_problem *bp, uint64_t slices, bool atomic, marshal *m,
+                          int *n)
+{
+    for (int j = 0; j < b->info.ngrad; j++) {
+        const attnc_tensor *t = &bp->dparams[b->info.grad_param[j]];
+        m->grad[2 * j] = (uint64_t)(uintptr_t)t->data;
+        m->grad[2 * j + 1] = slices;
+        m->mode[j] = atomic;
+        slices += slice_bytes(b, bp, j, atomic);
+        m->args[(*n)++] = &m->grad[2 * j];
+        m->args[(*n)++] = &m->grad[2 * j + 1];
+        m->args[(*n)++] = &m->mode[j];
+    }
+}
+
+/* The ABI of nvptx_bwd.h; ws: delta, the dQ accumulator, then the param
+ * gradients' slices. */
 static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, uint64_t ws,
-                                 size_t delta_bytes, marshal *m)
+                                 size_t delta_bytes, size_t acc_bytes, bool atomic, marshal *m)
 {
     int n = 0, s = 0;
     for (int i = 0; i < 9; i++) {
@@ -222,7 +320,10 @@ static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_p
         m->size[i] = (int32_t)bp->p.sizes[i];
         m->args[n++] = &m->size[i];
     }
-    return fill_params(k, b, bp, m, &n);
+    attnc_status st = fill_params(k, b, bp, m, &n);
+    if (!st)
+        marshal_grads(b, bp, ws + delta_bytes + acc_bytes, atomic, m, &n);
+    return st;
 }
 
 static size_t round256(size_t n)
@@ -236,16 +337,31 @@ static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, voi
     size_t rows = (size_t)z[SZ_BATCH] * (size_t)z[SZ_HEADS] * (size_t)z[SZ_TOKENS];
     size_t delta = round256(rows * sizeof(float));
     size_t acc = b->info.atomics ? round256(rows * (size_t)b->info.head_dim * sizeof(float)) : 0;
+    size_t slices = 0;
+    int64_t max_numel = 0;
+    bool atomic = param_atomic(k, b, bp);
+    for (int j = 0; j < b->info.ngrad; j++) {
+        slices += slice_bytes(b, bp, j, atomic);
+        int64_t n = numel_of(&bp->p.params[b->info.grad_param[j]]);
+        max_numel = n > max_numel ? n : max_numel;
+    }
     uint64_t ws = 0;
-    attnc_status st = cuda_program_begin(b->prog, stream, delta + acc, &ws, err);
+    attnc_status st = cuda_program_begin(b->prog, stream, delta + acc + slices, &ws, err);
     marshal m;
     memset(&m, 0, sizeof m);
     if (!st)
-        st = marshal_args(k, b, bp, ws, delta, &m);
+        st = marshal_args(k, b, bp, ws, delta, acc, atomic, &m);
     for (int i = 0; i < b->info.nkernels && !st; i++) {
         nvptx_bwd_kind kind = b->info.kernels[i].kind;
         int64_t grid[3] = {nvptx_bwd_grid_x(&b->info, kind, z), z[kind == BWK_DKV ? SZ_KV_HEADS : SZ_HEADS],
                            z[SZ_BATCH]};
+        if (kind == BWK_PRE && atomic && grid[0] < 1)
+            grid[0] = 1; /* it zeroes the accumulators */
+        if (kind == BWK_DPARAM) { /* every element, also with no pair at all (then 0) */
+            grid[0] = nvptx_bwd_dparam_grid_x(max_numel);
+            grid[1] = b->info.ngrad;
+            grid[2] = 1;
+        }
         st = cuda_program_launch(b->prog, i, grid, m.args, stream, err);
     }
     attnc_status end = cuda_program_end(b->prog, stream, err);
@@ -261,10 +377,10 @@ attnc_status cuda_backward_launch(attnc_kernel *k, const attnc_args *a, void *st
     cuda_bwd *b = k->backend_data;
     if (!b)
         return kernel_error(k, ATTNC_ERR_INTERNAL, "internal error: a CUDA backward kernel without its program");
-    if ((st = gpu_checks(k, &bp)))
+    if ((st = gpu_checks(k, &bp)) || (st = grad_checks(k, b, &bp)))
         return st;
     const int64_t *z = bp.p.sizes;
-    if (z[SZ_BATCH] == 0 || z[SZ_HEADS] == 0 || (z[SZ_TOKENS] == 0 && z[SZ_KV_TOKENS] == 0))
+    if (!b->info.ngrad && (z[SZ_BATCH] == 0 || z[SZ_HEADS] == 0 || (z[SZ_TOKENS] == 0 && z[SZ_KV_TOKENS] == 0)))
         return ATTNC_OK; /* no queries but keys: dK, dV are written as 0 */
     strbuf err;
     sb_init(&err);

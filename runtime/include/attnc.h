@@ -263,14 +263,22 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * ATTNC_BUILD_DETERMINISTIC or not). ATTNC_BACKEND_CUDA (softmax family,
  * bf16/f16): a program of GPU kernels run in order on the launch's stream
  * (delta = rowsum(dO·O); dK/dV per key tile over the query tiles that see
- * it; dQ per query tile over its key tiles), deterministic whether the
- * flag is set or not; the workspace (f32 [batch, heads, tokens]) is the
+ * it; dQ per query tile over its key tiles; each "d" + NAME summed in a
+ * fixed order from per-warp f32 slices the dK/dV kernel fills, then
+ * rounded to the param's dtype), deterministic whether the flag is set or
+ * not (except the atomic modes below); the workspace (f32 [batch, heads, tokens], plus (key tiles x kv
+ * heads x batch x 4) f32 slices of each param with a gradient) is the
  * kernel's own device memory, grown on demand, so launches of one kernel
  * are ordered (a launch on another stream waits for the previous one).
  * q, k, v, o, "do" need 16-byte aligned rows, dq, dk, dv 4-byte aligned
- * pairs of elements (even strides). Recipes whose score reads a float
- * param with a gradient, and the linear family, return
- * ATTNC_ERR_UNSUPPORTED on CUDA (build them for the CPU). A recipe whose score has no derivative
+ * pairs of elements (even strides), "d" + NAME contiguous device tensors.
+ * Param slices over 4 GB in all (a bias tensor over long sequences) are
+ * replaced by one f32 accumulator per param and atomic adds (not
+ * deterministic; so are they with $ATTNC_BWD_DQ_ATOMIC=1), or, in an
+ * ATTNC_BUILD_DETERMINISTIC build, make the launch return
+ * ATTNC_ERR_UNSUPPORTED. The linear family and a score reading params with
+ * gradients at more than 8 places return ATTNC_ERR_UNSUPPORTED on CUDA
+ * (build them for the CPU). A recipe whose score has no derivative
  * (floor(s), a float % of s) fails with ATTNC_ERR_RECIPE and a located
  * diagnostic in attnc_context_errmsg. The launch allocates its workspace
  * with the context's allocator and frees it before returning: f32 rows of

@@ -5,16 +5,21 @@
  * queries and keys no query sees exactly 0. Cases: dense, causal, sliding
  * window, 2-D neighborhood, softcap, GQA, cross attention with empty rows,
  * token counts and grids that divide no tile, bf16 and f16, D = 64, 128
- * (and 256 for softcap), both the atomic dQ and the deterministic build,
- * the deterministic build bit-identical over two runs; then every shipped
- * softmax recipe at `attnc run`'s default shape (score params with
- * gradients must be refused as unsupported). Every case runs under both
- * products, ATTNC_BWD_MMA=sync and =wgmma (sm_90a; the line says "wgmma"
- * where the build took it, "sync" where it fell back); the non-deterministic
- * build runs the atomic dQ (ATTNC_BWD_DQ_ATOMIC=1). Prints one line per case.
+ * (and 256 for softcap), both the atomic build (ATTNC_BWD_DQ_ATOMIC=1: dQ
+ * and param gradients by red.global.add) and the deterministic build,
+ * the deterministic build bit-identical over two runs (d<param> too);
+ * param gradients (d<param>, compared with the reference's exact ones): a
+ * 2-D neighborhood's relative-position bias table, an additive bias
+ * tensor over (q, k) in cross attention, ALiBi slopes given as a param
+ * with GQA, a 1-D relative bias plus a per-head gain (two params, a
+ * partial that reads s), f32, bf16 and f16 params; then every shipped
+ * softmax recipe at `attnc run`'s default shape (deterministic build, two
+ * runs). Every case runs under both products, ATTNC_BWD_MMA=sync and
+ * =wgmma (sm_90a; the line says "wgmma" where the build took it, "sync"
+ * where it fell back). Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
- * cases (dense, causal, 2-D neighborhood, GQA, cross) and no shipped
- * recipes. */
+ * cases (dense, causal, 2-D neighborhood, GQA, cross, the bias table) and
+ * no shipped recipes. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,7 +80,22 @@ static const bcase cases[] = {
      {.batch = 2, .heads = 4, .kv_heads = 1, .tokens = 150, .kv_tokens = 97}},
     {"cross", "recipe cross\n" IN_CROSS "score s * scale\n", 128, "f16",
      {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 45, .kv_tokens = 260}},
+    /* param gradients (index 12 on: PARAM_CASES) */
+    {"relpos_bias2d", "recipe rpb\n" IN_QKV "tokens grid(y: H, x: W)\nparam rpb : f32 [heads, 13, 13]\n"
+                      "mask neighborhood(window: (7, 7))\nscore s * scale + rpb[head, k.y - q.y + 6, k.x - q.x + 6]\n",
+     64, "bf16", {.batch = 2, .heads = 2, .grid = {19, 13}}},
+    {"bias_cross", "recipe bias\n" IN_CROSS "param bias : bf16 [heads, tokens, kv_tokens]\n"
+                   "score s * scale + bias[head, q.t, k.t]\n",
+     64, "f16", {.batch = 2, .heads = 2, .kv_heads = 1, .tokens = 77, .kv_tokens = 150}},
+    {"alibi_gqa", "recipe alibi\ninput q : %1$s [batch, heads, tokens, %2$d]\n"
+                  "input k, v : %1$s [batch, kv_heads, tokens, %2$d]\nparam slope : f32 [heads]\nmask causal\n"
+                  "score s * scale - slope[head] * float(q.t - k.t)\n",
+     128, "bf16", {.batch = 1, .heads = 4, .kv_heads = 2, .tokens = 190}},
+    {"relpos_gain", "recipe relgain\n" IN_QKV "param rel : f16 [heads, 64]\nparam gain : f32 [heads]\n"
+                    "mask sliding_window(63, 0)\nscore gain[head] * s * scale + rel[head, q.t - k.t]\n",
+     64, "bf16", {.batch = 2, .heads = 3, .tokens = 211}},
 };
+enum { PARAM_CASES = 12 };
 
 static attnc_status build(attnc_context *ctx, attnc_recipe *rc, unsigned flags, attnc_kernel **fwd, attnc_kernel **bwd)
 {
@@ -87,21 +107,29 @@ static attnc_status build(attnc_context *ctx, attnc_recipe *rc, unsigned flags, 
     return st ? st : attnc_kernel_build(fwd, ctx, rc, &o);
 }
 
-static bool same_grads(const ref_bwd_data *a, const ref_bwd_data *b)
+/* dq, dk, dv and every d<param> bit for bit. */
+static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_data *b)
 {
     static const char *const g[] = {"dq", "dk", "dv"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3 + r->nparams; i++) {
+        char nm[80];
+        snprintf(nm, sizeof nm, i < 3 ? "%s" : "d%s", i < 3 ? g[i] : r->params[i - 3].name);
         size_t na, nb;
-        const void *x = ref_bwd_data_tensor(a, g[i], &na), *y = ref_bwd_data_tensor(b, g[i], &nb);
+        const void *x = ref_bwd_data_tensor(a, nm, &na), *y = ref_bwd_data_tensor(b, nm, &nb);
+        if (i >= 3 && !x && !y)
+            continue; /* no gradient */
         if (!x || !y || na != nb || memcmp(x, y, na))
             return false;
     }
     return true;
 }
 
+/* One build mode of one recipe: check against the reference; deterministic
+ * builds run twice and must agree bit for bit. */
 static const char *const mma_modes[] = {"sync", "wgmma"};
 
-/* Builds under ATTNC_BWD_MMA=mma, with the atomic dQ unless det. */
+/* Builds under ATTNC_BWD_MMA=mma, with dQ and param gradients by atomic adds
+ * (ATTNC_BWD_DQ_ATOMIC=1, read by the build) unless det. */
 static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char *mma, bool det, attnc_kernel **fwd,
                                attnc_kernel **bwd)
 {
@@ -110,20 +138,18 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
         setenv("ATTNC_BWD_DQ_ATOMIC", "1", 1);
     attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, fwd, bwd);
     unsetenv("ATTNC_BWD_MMA");
-    unsetenv("ATTNC_BWD_DQ_ATOMIC");
     return st;
 }
 
-/* One build mode of one recipe: check against the reference; deterministic
- * builds run twice and must agree bit for bit. */
 static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, const ref_shape *sh, bool det,
                      const char *mma, uint64_t seed)
 {
     attnc_kernel *fwd, *bwd;
-    attnc_status st = build_mode(ctx, rc, mma, det, &fwd, &bwd);
+    attnc_status st = build_mode(ctx, rc, mma, det, &fwd, &bwd); /* the atomic mode stays set for the launches */
     char label[256];
     snprintf(label, sizeof label, "%s %s", name, !st && bwd->sched.mma == MMA_WGMMA ? "wgmma" : "sync");
     if (st) {
+        unsetenv("ATTNC_BWD_DQ_ATOMIC");
         printf("[FAIL] %s (asked %s)%s: build: %s\n", label, mma, det ? " det" : "", attnc_context_errmsg(ctx));
         attnc_kernel_destroy(bwd);
         return false;
@@ -135,9 +161,10 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
     bool same = true;
     if (ok && det) {
         ok = ref_check_backward(fwd, bwd, rc->r, sh, &co, &res2, &d2);
-        same = ok && same_grads(d1, d2);
+        same = ok && same_grads(rc->r, d1, d2);
         ok = ok && same;
     }
+    unsetenv("ATTNC_BWD_DQ_ATOMIC");
     printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, det ? " det" : " atomic", res.msg,
            det ? (same ? "; two runs bit-identical" : "; two runs DIFFER") : "");
     ref_bwd_data_free(d1);
@@ -155,7 +182,7 @@ static void test_cases(void **state)
     int fails = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const bcase *c = &cases[i];
-        if (small() && i != 0 && i != 2 && i != 5 && i != 9 && i != 10)
+        if (small() && i != 0 && i != 2 && i != 5 && i != 9 && i != 10 && i != PARAM_CASES)
             continue;
         char text[1024], label[128];
         snprintf(text, sizeof text, c->text, c->dt, c->D);
@@ -189,17 +216,18 @@ static int shipped(attnc_context *ctx, const char *file)
     int fails = 0;
     if (rc->r->family == FAMILY_SOFTMAX) {
         attnc_kernel *fwd, *bwd;
-        attnc_status st = build_mode(ctx, rc, "sync", true, &fwd, &bwd);
-        if (st == ATTNC_ERR_UNSUPPORTED && strstr(attnc_context_errmsg(ctx), "param '")) {
-            printf("[PASS] %s: refused: %s\n", file, attnc_context_errmsg(ctx));
+        attnc_status st = build(ctx, rc, 0, &fwd, &bwd);
+        if (st) {
+            printf("[FAIL] %s: build: %s\n", file, attnc_context_errmsg(ctx));
+            fails++;
         } else {
-            attnc_kernel_destroy(fwd);
-            attnc_kernel_destroy(bwd);
             ref_shape sh;
             ref_default_shape(rc->r, &sh);
-            for (int m = 0; m < 2; m++)
+            for (int m = 0; m < 2; m++) /* deterministic, two runs each */
                 fails += !run_mode(ctx, rc, file, &sh, true, mma_modes[m], 9500);
         }
+        attnc_kernel_destroy(fwd);
+        attnc_kernel_destroy(bwd);
     }
     attnc_recipe_destroy(rc);
     return fails;

@@ -413,6 +413,11 @@ const void *ref_bwd_data_tensor(const ref_bwd_data *D, const char *name, size_t 
             *bytes = D->t[i].bytes;
             return D->t[i].host;
         }
+    for (int i = 0; name[0] == 'd' && i < D->r->nparams; i++)
+        if (D->dparams[i].host && !strcmp(D->r->params[i].name, name + 1)) {
+            *bytes = D->dparams[i].bytes;
+            return D->dparams[i].host;
+        }
     *bytes = 0;
     return NULL;
 }

@@ -42,8 +42,9 @@ bool ref_check_param_fd(const ref_bwd_data *d, double tol, char *msg, size_t cap
 
 void ref_bwd_data_free(ref_bwd_data *d);
 
-/* Host copy of a kept run's tensor "q", "k", ..., "dq", "dk", "dv" (after
- * the launches): its bytes in *bytes; NULL for another name. */
+/* Host copy of a kept run's tensor "q", "k", ..., "dq", "dk", "dv" or
+ * "d<param>" of a param with a gradient (after the launches): its bytes in
+ * *bytes; NULL for another name. */
 const void *ref_bwd_data_tensor(const ref_bwd_data *d, const char *name, size_t *bytes);
 
 /* ref_check_backward with the float params' values chosen by the caller:
