@@ -101,10 +101,17 @@ static int doc_span_param(const recipe *r, const mask_info *mi)
 
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
 {
+    return mask_analyze_dil(a, r, s, NULL, out);
+}
+
+bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *dil, mask_info *out)
+{
     *out = (mask_info){0};
     out->span_param = -1;
     out->grid_ndim = r->grid_ndim;
     out->ndims = r->grid_ndim > 0 ? r->grid_ndim : 1;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        out->dil[d] = dil && d < out->ndims && dil[d] > 1 ? dil[d] : 1;
     for (int d = 0; d < out->ndims; d++) {
         out->q_tile[d] = s->q_tile[d] > 0 ? s->q_tile[d] : 1;
         out->kv_tile[d] = s->kv_tile[d] > 0 ? s->kv_tile[d] : 1;
@@ -124,7 +131,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     mask_range_env(r, &env);
     bool exact = fits(r->mask, &env);
     out->uses_batch = expr_uses_kind(r->mask, EX_BATCH);
-    sym_ctx c = {a, r->grid_ndim};
+    sym_ctx c = {a, r->grid_ndim, mask_dilated(out) ? out->dil : NULL};
     sym_bool b = exact ? sym_cond(&c, r->mask) : (sym_bool){ex_bool(a, false), ex_bool(a, false)};
     out->full = b.must_true;
     out->empty = b.must_false;
@@ -183,7 +190,7 @@ bool pass_mask_analysis(tir_kernel *k, const recipe *r, strbuf *err)
     if (k->family == FAMILY_LINEAR)
         return true; /* linear attention visits every block; causality is in decay_mask */
     mask_info mi;
-    if (!mask_analyze(k->arena, r, &k->sched, &mi)) {
+    if (!mask_analyze_dil(k->arena, r, &k->sched, k->dil, &mi)) {
         sb_puts(err, "mask analysis: out of memory");
         return false;
     }
