@@ -188,10 +188,10 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
      * specialisation pay (H200: dense D=128 573 TFLOP/s against 507 without
      * a producer); a cp.async producer did not, so auto takes the producer
      * warpgroup only where TMA can feed it. */
-    bool sequence = p->ndims == 1 && p->grid_ndim == 0;
-    p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && sequence && NVPTX_WS_BY_DEFAULT);
     bool dilated = p->dil[0] > 1 || p->dil[1] > 1 || p->dil[2] > 1; /* strided tiles: no TMA box */
-    p->tma = p->ws && sequence && !dilated;
+    bool sequence = p->ndims == 1 && p->grid_ndim == 0 && !dilated;
+    p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && sequence && NVPTX_WS_BY_DEFAULT);
+    p->tma = p->ws && sequence;
     return NVPTX_OK;
 }
 
