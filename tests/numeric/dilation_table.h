@@ -32,6 +32,8 @@ typedef struct dilation_case {
 
 static const dilation_case dilation_cases[] = {
     {"seq_k9_d3", D_QKV "mask neighborhood(window: 9, dilation: 3)\n", D_SEQ(1, 2, 301), 1, true},
+    /* ceil(L / δ) = 1 mod every query tile: the shorter groups' last query tile is empty */
+    {"seq_empty_group_tile", D_QKV "mask neighborhood(window: 9, dilation: 3)\n", D_SEQ(1, 2, 194), 1, true},
     {"seq_k8_d4_stride2", D_QKV "mask neighborhood(window: 8, dilation: 4, stride: 2)\n", D_SEQ(2, 1, 259), 1, true},
     {"seq_k7_d2_causal", D_QKV "mask neighborhood(window: 7, dilation: 2, causal: true)\n", D_SEQ(1, 2, 250), 1,
      true},
@@ -40,6 +42,8 @@ static const dilation_case dilation_cases[] = {
     {"seq_dilated_or_sinks", D_QKV "mask neighborhood(window: 9, dilation: 3) || sinks(2)\n", D_SEQ(1, 2, 200), 1,
      false},
     {"grid_k9_d3", D_GRID2 "mask neighborhood(window: (9, 9), dilation: (3, 3))\n", D_G2(1, 2, 29, 31), 2, true},
+    {"grid_empty_group_tiles", D_GRID2 "mask neighborhood(window: (5, 5), dilation: (2, 2))\n", D_G2(1, 2, 17, 26), 2,
+     true},
     {"grid_k5x7_d2x3", D_GRID2 "mask neighborhood(window: (5, 7), dilation: (2, 3))\n", D_G2(1, 2, 23, 22), 2, true},
     {"grid_one_dim_dilated", D_GRID2 "mask neighborhood(window: (5, 5), dilation: (1, 3))\n", D_G2(2, 1, 17, 22), 2,
      true},
