@@ -155,6 +155,7 @@ bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *d
 typedef struct fill_ctx {
     const mask_info *mi;
     int nfilled;
+    const tir_kernel *k;
 } fill_ctx;
 
 static void fill_op(tir_op *op, void *user)
@@ -182,6 +183,10 @@ static void fill_op(tir_op *op, void *user)
     } else if (op->kind == TIR_TILE_CLASS) {
         op->full_expr = mi->full;
         op->empty_expr = mi->empty;
+    } else if (op->kind == TIR_SCORE && op->mask_expr && mask_dilated(mi)) {
+        /* dilation groups: `k mod δ == q mod δ` and the groups' lengths
+         * are one value per tile, not per element */
+        op->mask_expr = mask_dil_residues(f->k->arena, op->mask_expr, mi->grid_ndim, mi->dil);
     }
 }
 
@@ -194,7 +199,7 @@ bool pass_mask_analysis(tir_kernel *k, const recipe *r, strbuf *err)
         sb_puts(err, "mask analysis: out of memory");
         return false;
     }
-    fill_ctx f = {&mi, 0};
+    fill_ctx f = {&mi, 0, k};
     tir_walk(k->body, fill_op, &f);
     int want = k->programs == PROG_DEFAULT ? 1 : f.nfilled > 1 ? 1 : f.nfilled; /* backward kernels: 0 or 1 */
     if (f.nfilled != want) {

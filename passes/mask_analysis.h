@@ -79,6 +79,10 @@ bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *d
  * the recipe is self-attention and the grouped analysis bounds the range
  * (RANGE_BOUNDS, no document span). False only when the arena ran out. */
 bool mask_group_dilation(arena *a, const recipe *r, const schedule *s, int dil[SCHED_MAX_DIMS]);
+/* The mask e for a kernel tiled by dilation groups dil: each `coord mod c`
+ * of a dilated dim with c dividing δ reads the box's lo corner instead (the
+ * residue every row of a strided box shares). e itself when nothing changes. */
+expr *mask_dil_residues(arena *a, const expr *e, int grid_ndim, const int *dil);
 
 typedef struct tok_box {
     int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS]; /* inclusive */

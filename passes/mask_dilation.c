@@ -110,3 +110,55 @@ void mask_kv_box(const mask_info *mi, const eval_env *env, const tok_box *q, con
         out->hi[d] = last >= first ? last * dl + g : out->lo[d] - 1;
     }
 }
+
+/* `coord mod c` of a dilated dim with c dividing δ: every row of a strided
+ * box has the lo corner's residue, so the per-element mask reads the
+ * corner (one value per tile) instead of dividing each coordinate. */
+static bool group_residue(const expr *e, int grid_ndim, const int *dil, coord_side *side, int *d)
+{
+    if (e->kind != EX_BINARY || e->u.binop != BIN_MOD || e->nargs != 2 || e->type != TY_INT)
+        return false;
+    const expr *x = e->args[0], *c = e->args[1];
+    if (x->kind != EX_COORD || c->kind != EX_CONST_INT || c->u.ival <= 0)
+        return false;
+    int dim = x->u.coord.dim;
+    if (grid_ndim == 0 ? dim > 0 : (dim < 0 || dim >= grid_ndim))
+        return false;
+    *d = dim < 0 ? 0 : dim;
+    *side = x->u.coord.side;
+    return dil[*d] > 1 && dil[*d] % c->u.ival == 0;
+}
+
+expr *mask_dil_residues(arena *a, const expr *e, int grid_ndim, const int *dil)
+{
+    if (!e)
+        return NULL;
+    coord_side side;
+    int d;
+    if (group_residue(e, grid_ndim, dil, &side, &d))
+        return ex_binary(a, BIN_MOD, ex_coord(a, side, TIR_BOX_LO + d), ex_int(a, e->args[1]->u.ival));
+    if (e->nargs == 0)
+        return (expr *)e;
+    expr **args = NULL;
+    for (int i = 0; i < e->nargs; i++) {
+        expr *n = mask_dil_residues(a, e->args[i], grid_ndim, dil);
+        if (n == e->args[i] || (!n && a->failed))
+            continue;
+        if (!args) {
+            args = ARENA_ARRAY(a, expr *, e->nargs);
+            if (!args)
+                return NULL;
+            for (int j = 0; j < e->nargs; j++)
+                args[j] = e->args[j];
+        }
+        args[i] = n;
+    }
+    if (!args)
+        return (expr *)e;
+    expr *c = ARENA_NEW(a, expr);
+    if (!c)
+        return NULL;
+    *c = *e;
+    c->args = args;
+    return c;
+}
