@@ -3,7 +3,7 @@
  * docs/mask-analysis.md "Dilation groups"): strided query and key tiles of
  * one dilation group. Extents are not divisible by the dilation (groups of
  * unequal length) nor by the tiles; strides, causal dims, a dim without
- * dilation, causal && dilation on a sequence, and a union that keeps the
+ * dilation, causal && dilation on a sequence and on a grid, and a union that keeps the
  * contiguous tiles (sinks carry no congruence). Shared by the CPU check
  * (test_dilation.c) and the GPU one (tests/gpu/test_gpu_dilation.c).
  * Header-only. */
@@ -44,6 +44,8 @@ static const dilation_case dilation_cases[] = {
     {"grid_k9_d3", D_GRID2 "mask neighborhood(window: (9, 9), dilation: (3, 3))\n", D_G2(1, 2, 29, 31), 2, true},
     {"grid_empty_group_tiles", D_GRID2 "mask neighborhood(window: (5, 5), dilation: (2, 2))\n", D_G2(1, 2, 17, 26), 2,
      true},
+    {"grid_causal_and_dilated", D_GRID2 "mask causal && neighborhood(window: (5, 5), dilation: (2, 2))\n",
+     D_G2(1, 2, 13, 14), 2, true},
     {"grid_k5x7_d2x3", D_GRID2 "mask neighborhood(window: (5, 7), dilation: (2, 3))\n", D_G2(1, 2, 23, 22), 2, true},
     {"grid_one_dim_dilated", D_GRID2 "mask neighborhood(window: (5, 5), dilation: (1, 3))\n", D_G2(2, 1, 17, 22), 2,
      true},
