@@ -115,6 +115,21 @@ def flex_cases(quick):
         cx, cy = qx.clamp(rh, GH - 1 - rh), qy.clamp(rw, GW - 1 - rw)
         return ((cx - kx).abs() <= rh) & ((cy - ky).abs() <= rw)
     run("na2d_128x128_k17_rowmajor", na2d_rowmajor, 1, H, GH * GW, D, GH * GW * KH * KW, grid=[GH, GW], window=[KH, KW])
+    # dilated 2-D neighborhood (DiNAT) on 192x192, window 9x9, dilation 3, D=64,
+    # and its undilated twin (bench/cases.txt na2d_k9_dil3_d64 / na2d_k9_d64);
+    # 192 is divisible by 3, so every group is 64x64
+    G2, K9, DL = 192, 9, 3
+    def na2d_dil(dl):
+        L, r9 = G2 // dl, K9 // 2
+        def mask(b, h, q, k):
+            qx, qy, kx, ky = q // G2, q % G2, k // G2, k % G2
+            same = (qx % dl == kx % dl) & (qy % dl == ky % dl)
+            cx, cy = (qx // dl).clamp(r9, L - 1 - r9), (qy // dl).clamp(r9, L - 1 - r9)
+            return same & ((cx - kx // dl).abs() <= r9) & ((cy - ky // dl).abs() <= r9)
+        return mask
+    run("na2d_192x192_k9_dil3", na2d_dil(DL), 1, H, G2 * G2, 64, G2 * G2 * K9 * K9, grid=[G2, G2], window=[K9, K9],
+        dilation=[DL, DL])
+    run("na2d_192x192_k9", na2d_dil(1), 1, H, G2 * G2, 64, G2 * G2 * K9 * K9, grid=[G2, G2], window=[K9, K9])
     TH, TW = 8, 16  # tokens permuted into 8x16 tiles (what GNA/NATTEN call token permute)
     def tiled_coords(t):
         tile, inner = t // (TH * TW), t % (TH * TW)

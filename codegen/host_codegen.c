@@ -185,7 +185,8 @@ static void split_program(hgen *g, LLVMValueRef p)
 {
     LLVMValueRef rem = p;
     for (int d = g->linear ? -1 : g->nd - 1; d >= 0; d--) {
-        LLVMValueRef n = hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]);
+        LLVMValueRef n = hdil(g, d) > 1 ? hdil_qtiles_along(g, d, g->tk->sched.q_tile[d])
+                                        : hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]);
         g->qtile[d] = LLVMBuildURem(g->b, rem, n, "qtile");
         rem = LLVMBuildUDiv(g->b, rem, n, "");
     }
@@ -243,8 +244,10 @@ static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt
     }
     out->linear = r->family == FAMILY_LINEAR;
     out->grid_ndim = r->grid_ndim;
-    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+    for (int d = 0; d < SCHED_MAX_DIMS; d++) {
         out->q_tile[d] = tk->sched.q_tile[d];
+        out->dil[d] = tir_kernel_dil(tk, d);
+    }
     if (!out->args || !(out->bwd.is_bwd ? host_bwd_plan(r, out) : plan_signature(r, out))) {
         sb_puts(err, out->args ? "too many kernel arguments for the host backend" : "out of memory");
         return false;
@@ -310,8 +313,9 @@ int64_t host_kernel_programs(const host_kernel *hk, const int64_t *sizes)
     int nd = hk->grid_ndim > 0 ? hk->grid_ndim : 1;
     for (int d = 0; !hk->linear && d < nd; d++) {
         int64_t extent = hk->grid_ndim > 0 ? sizes[SZ_GRID0 + d] : sizes[SZ_TOKENS];
-        int64_t tile = hk->q_tile[d] > 0 ? hk->q_tile[d] : 1;
-        if (__builtin_mul_overflow(n, extent / tile + (extent % tile != 0), &n))
+        int64_t tile = hk->q_tile[d] > 0 ? hk->q_tile[d] : 1, dil = hk->dil[d] > 1 ? hk->dil[d] : 1;
+        int64_t len = extent / dil + (extent % dil != 0); /* dilation group 0's length */
+        if (__builtin_mul_overflow(n, dil * (len / tile + (len % tile != 0)), &n))
             return -1;
     }
     return n;

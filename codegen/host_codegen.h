@@ -90,6 +90,7 @@ typedef struct host_kernel {
     bool linear;                  /* programs are (batch, head) */
     int grid_ndim;                /* 0: query tiles along tokens */
     int q_tile[SCHED_MAX_DIMS];   /* query tile extent per dim */
+    int dil[SCHED_MAX_DIMS];      /* dilation-group tiling (tile_ir.h dil; 0/1: none) */
 } host_kernel;
 
 /* Builds and JIT-compiles. `opt_level` 0..3. On failure returns false with

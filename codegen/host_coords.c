@@ -25,6 +25,8 @@ int hbox_rows(const hval *box)
 
 LLVMValueRef hbox_hi(hgen *g, const hval *box, int d)
 {
+    if (hdil(g, d) > 1)
+        return hdil_box_hi(g, box, d);
     LLVMValueRef end = LLVMBuildAdd(g->b, box->lo[d], hc_i64(g, box->ext[d]), "");
     end = hgen_imin(g, end, hbox_extent(g, box, d));
     return LLVMBuildSub(g->b, end, hc_i64(g, 1), "");
@@ -41,6 +43,8 @@ hrow hbox_row(hgen *g, const hval *box, LLVMValueRef row)
             local = LLVMBuildURem(g->b, rem, hc_i64(g, box->ext[d]), "");
             rem = LLVMBuildUDiv(g->b, rem, hc_i64(g, box->ext[d]), "");
         }
+        if (hdil(g, d) > 1) /* a strided box of one dilation group */
+            local = LLVMBuildMul(g->b, local, hc_i64(g, hdil(g, d)), "");
         h.c[d] = LLVMBuildAdd(g->b, box->lo[d], local, "");
         LLVMValueRef in = LLVMBuildICmp(g->b, LLVMIntSLT, h.c[d], hbox_extent(g, box, d), "");
         h.valid = LLVMBuildAnd(g->b, h.valid, in, "");

@@ -72,6 +72,7 @@ typedef struct hgen {
     /* the current program */
     LLVMValueRef batch, head, kv_head;
     LLVMValueRef qtile[SCHED_MAX_DIMS]; /* query tile index per dim (softmax) */
+    LLVMValueRef dgrp[SCHED_MAX_DIMS];  /* its dilation group per dim (host_dilation.c) */
     bool linear;                        /* FAMILY_LINEAR: programs are (batch, head) */
 
     /* where the innermost FOR's yield writes (its iteration values) */
@@ -87,6 +88,14 @@ typedef struct hgen {
     const tir_value *map_key[HGEN_MAP_SLOTS];
     hval *map_val[HGEN_MAP_SLOTS];
 } hgen;
+
+/* ---- host_dilation.c: dilation-group tiling (tile_ir.h dil) ---- */
+int hdil(const hgen *g, int d);                              /* δ of dim d (1: none) */
+LLVMValueRef hdil_qtiles_along(hgen *g, int d, int ext);     /* query tiles along d, all groups */
+void hdil_qbox(hgen *g, hval *b);                            /* box lo and g->dgrp from g->qtile */
+LLVMValueRef hdil_kbox_lo(hgen *g, LLVMValueRef tile, int ext, int d); /* group-local key tile's lo */
+LLVMValueRef hdil_last_ktile(hgen *g, int d, int ext);       /* last key tile of the group */
+LLVMValueRef hdil_box_hi(hgen *g, const hval *box, int d);   /* last row's coordinate */
 
 /* ---- host_gen_util.c ---- */
 const char *hgen_op_name(tir_op_kind k); /* for messages */

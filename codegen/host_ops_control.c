@@ -40,6 +40,8 @@ static bool emit_qtile(hgen *g, const tir_op *op)
         b->ext[d] = g->tk->sched.q_tile[d];
         b->lo[d] = LLVMBuildMul(g->b, g->qtile[d], hc_i64(g, b->ext[d]), "");
     }
+    if (tir_kernel_dilated(g->tk))
+        hdil_qbox(g, b);
     return true;
 }
 
@@ -111,6 +113,8 @@ static bool emit_kv_range(hgen *g, const tir_op *op)
     rg->btable = op->range_mode == RANGE_BLOCK_TABLE && g->block_table && !g->linear;
     for (int d = 0; d < g->nd; d++) {
         LLVMValueRef last = LLVMBuildSub(g->b, hgen_tiles_along(g, true, d, kv_extent(g, d)), hc_i64(g, 1), "");
+        if (hdil(g, d) > 1) /* group-local key tiles */
+            last = hdil_last_ktile(g, d, kv_extent(g, d));
         rg->rlo[d] = hc_i64(g, 0);
         rg->rhi[d] = last;
         if (op->range_mode != RANGE_BOUNDS || g->linear || d >= op->range_ndims)
@@ -232,7 +236,8 @@ static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox)
         LLVMValueRef iv = loops[d].iv;
         if (op->reverse) /* rhi first: rlo + rhi - iv */
             iv = LLVMBuildSub(g->b, LLVMBuildAdd(g->b, rg->rlo[d], rg->rhi[d], ""), iv, "");
-        kbox->lo[d] = LLVMBuildMul(g->b, iv, hc_i64(g, kbox->ext[d]), "");
+        kbox->lo[d] = hdil(g, d) > 1 ? hdil_kbox_lo(g, iv, kbox->ext[d], d)
+                                     : LLVMBuildMul(g->b, iv, hc_i64(g, kbox->ext[d]), "");
     }
     bool ok = emit_for_body(g, op, rg, kbox);
     for (int d = nd - 1; d >= 0; d--)

@@ -56,6 +56,7 @@ typedef struct fa2 {
     LLVMValueRef head, kv_head, batch;
     LLVMValueRef qext[3], kext[3]; /* token extents per tile dim */
     LLVMValueRef q_org[3], q_lo[3], q_hi[3];
+    LLVMValueRef dgrp[3], glen[3]; /* dilation-group tiling: the CTA's group and its length per dim */
     LLVMValueRef nkt[3];
     LLVMValueRef r_lo[3], r_cnt[3], r_total;
     /* a union range (p->nparts): per part its first tile, tile counts per
@@ -81,6 +82,14 @@ void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueR
 LLVMValueRef fa2_flat_token(fa2 *f, LLVMValueRef c[3]);
 LLVMValueRef fa2_in_bounds(fa2 *f, LLVMValueRef c[3], const LLVMValueRef *ext);
 void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3]);
+/* nvptx_fa2_dil.c: dilation-group tiling (p->dil; tile_ir.h dil) */
+int fa2_dil(const fa2 *f, int d);                                    /* δ of dim d (1: none) */
+LLVMValueRef fa2_dil_qtiles(fa2 *f, int d);                          /* query tiles along d, all groups */
+void fa2_dil_q_origin(fa2 *f, int d, LLVMValueRef idx);              /* q_org/lo/hi, dgrp, glen of tile idx */
+LLVMValueRef fa2_dil_nkt(fa2 *f, int d);                             /* key tiles of the group */
+LLVMValueRef fa2_dil_k_origin(fa2 *f, int d, LLVMValueRef tile);     /* a group-local key tile's origin */
+LLVMValueRef fa2_dil_box_hi(fa2 *f, int d, LLVMValueRef org, int ext);   /* last row's coordinate */
+LLVMValueRef fa2_dil_past_end(fa2 *f, int d, LLVMValueRef org, int ext); /* box clipped by the group's end */
 void fa2_range(fa2 *f);
 /* Element of recipe param `param` at int indices idx (clamped into its shape). */
 LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);

@@ -32,6 +32,8 @@ void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueR
     for (int d = f->p->ndims - 1; d >= 0; d--) {
         LLVMValueRef local = LLVMBuildLShr(f->nv.b, idx, nv_i32(&f->nv, sh), "");
         local = LLVMBuildAnd(f->nv.b, local, nv_i32(&f->nv, ext[d] - 1), "");
+        if (fa2_dil(f, d) > 1) /* a strided box of one dilation group */
+            local = mul(f, local, nv_i32(&f->nv, fa2_dil(f, d)));
         c[d] = add(f, org[d], local);
         sh += ilog2(ext[d]);
     }
@@ -69,7 +71,7 @@ static void q_box(fa2 *f)
     const fa_plan *p = f->p;
     LLVMValueRef nqt[3], total = nv_i32(&f->nv, 1);
     for (int d = 0; d < p->ndims; d++) {
-        nqt[d] = ceil_div(f, f->qext[d], p->q_ext[d]);
+        nqt[d] = fa2_dil(f, d) > 1 ? fa2_dil_qtiles(f, d) : ceil_div(f, f->qext[d], p->q_ext[d]);
         total = mul(f, total, nqt[d]);
     }
     LLVMValueRef rem = nv_sreg(&f->nv, "ctaid.x");
@@ -79,6 +81,10 @@ static void q_box(fa2 *f)
         LLVMValueRef idx = d ? LLVMBuildURem(f->nv.b, rem, nqt[d], "") : rem;
         if (d)
             rem = LLVMBuildUDiv(f->nv.b, rem, nqt[d], "");
+        if (fa2_dil(f, d) > 1) {
+            fa2_dil_q_origin(f, d, idx);
+            continue;
+        }
         f->q_org[d] = mul(f, idx, nv_i32(&f->nv, p->q_ext[d]));
         f->q_lo[d] = f->q_org[d];
         LLVMValueRef last = add(f, f->q_org[d], nv_i32(&f->nv, p->q_ext[d] - 1));
@@ -100,7 +106,7 @@ void fa2_coords_init(fa2 *f)
     }
     q_box(f);
     for (int d = 0; d < p->ndims; d++)
-        f->nkt[d] = ceil_div(f, f->kext[d], p->kv_ext[d]);
+        f->nkt[d] = fa2_dil(f, d) > 1 ? fa2_dil_nkt(f, d) : ceil_div(f, f->kext[d], p->kv_ext[d]);
     for (int mi = 0; mi < p->MR; mi++) {
         for (int h = 0; h < 2; h++) {
             LLVMValueRef r = mul(f, f->warp, nv_i32(&f->nv, 16 * p->MR));
@@ -152,7 +158,8 @@ void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
             if (d)
                 rem = LLVMBuildUDiv(f->nv.b, rem, cnt, "");
         }
-        org[d] = mul(f, add(f, r_lo[d], idx), nv_i32(&f->nv, p->kv_ext[d]));
+        org[d] = fa2_dil(f, d) > 1 ? fa2_dil_k_origin(f, d, add(f, r_lo[d], idx))
+                                   : mul(f, add(f, r_lo[d], idx), nv_i32(&f->nv, p->kv_ext[d]));
     }
 }
 
@@ -234,6 +241,8 @@ static void key_box(fa2 *f)
         f->k_lo[d] = f->k_org[d];
         LLVMValueRef last = LLVMBuildSub(f->nv.b, end, nv_i32(&f->nv, 1), "");
         f->k_hi[d] = nv_smin(&f->nv, last, LLVMBuildSub(f->nv.b, f->kext[d], nv_i32(&f->nv, 1), ""));
+        if (fa2_dil(f, d) > 1)
+            f->k_hi[d] = fa2_dil_box_hi(f, d, f->k_org[d], p->kv_ext[d]);
     }
 }
 
@@ -250,10 +259,14 @@ LLVMValueRef fa2_tile_partial(fa2 *f)
     LLVMValueRef edge = LLVMConstInt(f->nv.i1, 0, false);
     for (int d = 0; d < p->ndims; d++) {
         LLVMValueRef end = add(f, f->k_org[d], nv_i32(&f->nv, p->kv_ext[d]));
-        edge = LLVMBuildOr(f->nv.b, edge, LLVMBuildICmp(f->nv.b, LLVMIntSGT, end, f->kext[d], ""), "");
+        LLVMValueRef past = fa2_dil(f, d) > 1 ? fa2_dil_past_end(f, d, f->k_org[d], p->kv_ext[d])
+                                              : LLVMBuildICmp(f->nv.b, LLVMIntSGT, end, f->kext[d], "");
+        edge = LLVMBuildOr(f->nv.b, edge, past, "");
         f->k_lo[d] = f->k_org[d];
         LLVMValueRef last = LLVMBuildSub(f->nv.b, end, nv_i32(&f->nv, 1), "");
         f->k_hi[d] = nv_smin(&f->nv, last, LLVMBuildSub(f->nv.b, f->kext[d], nv_i32(&f->nv, 1), ""));
+        if (fa2_dil(f, d) > 1)
+            f->k_hi[d] = fa2_dil_box_hi(f, d, f->k_org[d], p->kv_ext[d]);
     }
     if (!p->mask)
         return edge;

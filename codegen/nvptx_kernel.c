@@ -25,8 +25,10 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     info->arch = arch;
     info->strategy = NVPTX_STRATEGY_FA2;
     info->ndims = p->ndims;
-    for (int d = 0; d < 3; d++)
+    for (int d = 0; d < 3; d++) {
         info->q_tile[d] = p->q_ext[d];
+        info->dil[d] = p->dil[d] > 1 ? p->dil[d] : 0;
+    }
     info->grid_ndim = p->grid_ndim;
     info->tma = p->tma;
     info->kv_rows = p->Tk;
@@ -74,7 +76,8 @@ int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes)
     int64_t n = 1;
     for (int d = 0; d < info->ndims; d++) {
         int64_t ext = info->grid_ndim == 0 ? sizes[SZ_TOKENS] : sizes[SZ_GRID0 + d];
-        n *= (ext + info->q_tile[d] - 1) / info->q_tile[d];
+        int64_t dil = info->dil[d] > 1 ? info->dil[d] : 1, len = (ext + dil - 1) / dil; /* group 0's length */
+        n *= dil * ((len + info->q_tile[d] - 1) / info->q_tile[d]);
     }
     return n;
 }

@@ -60,6 +60,9 @@ typedef struct nvptx_kernel_info {
     int nparams;
     bool param_scalar[NVPTX_MAX_PARAMS];
     bool param_float[NVPTX_MAX_PARAMS];
+    /* dilation-group tiling (tile_ir.h dil; 0/1: none): along dim d the
+     * query tiles are dil * ceil(ceil(L / dil) / q_tile) (nvptx_grid_x) */
+    int dil[3];
 } nvptx_kernel_info;
 
 /* "sm_80" / "sm_90a"; NULL for the host. */

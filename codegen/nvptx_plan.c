@@ -188,7 +188,8 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
      * specialisation pay (H200: dense D=128 573 TFLOP/s against 507 without
      * a producer); a cp.async producer did not, so auto takes the producer
      * warpgroup only where TMA can feed it. */
-    bool sequence = p->ndims == 1 && p->grid_ndim == 0;
+    bool dilated = p->dil[0] > 1 || p->dil[1] > 1 || p->dil[2] > 1; /* strided tiles: no TMA box */
+    bool sequence = p->ndims == 1 && p->grid_ndim == 0 && !dilated;
     p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && sequence && NVPTX_WS_BY_DEFAULT);
     p->tma = p->ws && sequence;
     return NVPTX_OK;
@@ -215,6 +216,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch 
     for (int d = 0; d < 3; d++) {
         p->q_ext[d] = d < s.ndims ? s.q_tile[d] : 1;
         p->kv_ext[d] = d < s.ndims ? s.kv_tile[d] : 1;
+        p->dil[d] = tir_kernel_dil(k, d);
     }
     p->Tq = schedule_q_tokens(&s);
     p->Tk = schedule_kv_tokens(&s);

@@ -19,6 +19,7 @@ typedef struct fa_plan {
     int ndims;     /* tile dims, 1 for a sequence */
     int grid_ndim; /* recipe grid dims, 0 for a sequence */
     int q_ext[3], kv_ext[3];
+    int dil[3]; /* dilation-group tiling per tile dim (tile_ir.h dil; 0/1: none; nvptx_fa2_dil.c) */
     int Tq, Tk, warps, stages;
     int MR; /* 16-row MMA blocks per warp */
     bool base2;

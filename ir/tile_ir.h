@@ -345,6 +345,12 @@ typedef struct tir_kernel {
     schedule sched;
     target_arch arch;        /* set by the layout pass (host until then) */
     tir_programs programs;   /* the program grid (PROG_DEFAULT: the family's) */
+    /* Dilation-group tiling (forward softmax kernels; 0 or 1: none): per
+     * tile dim, query and key tiles are strided boxes of one dilation group
+     * g = i mod dil (rows lo, lo + dil, ...); query tile index q of dim d is
+     * group q mod dil, group-local tile q div dil; kv_range bounds are
+     * group-local key tile indices (docs/mask-analysis.md). */
+    int dil[SCHED_MAX_DIMS];
     int param;               /* PROG_ELEMS: the param whose elements the programs cover (-1: none) */
     int nparams;
     const char **param_names; /* for printing params */
@@ -369,6 +375,10 @@ int tir_op_num_results(tir_op_kind k); /* fixed count; FOR: as many as inits */
 
 /* ---- builder (ir/tir_build.c). All return NULL on arena failure. ---- */
 tir_kernel *tir_kernel_new(arena *a, const char *name);
+/* Whether k uses dilation-group tiling (some dil[d] > 1). */
+bool tir_kernel_dilated(const tir_kernel *k);
+/* k's dilation of tile dim d (1 when none). */
+int tir_kernel_dil(const tir_kernel *k, int d);
 tir_block *tir_block_new(arena *a);
 tir_value *tir_value_new(arena *a, tir_type t);
 /* Appends a new op to `b` with the given operands and fresh results of the

@@ -54,6 +54,19 @@ tir_kernel *tir_kernel_new(arena *a, const char *name)
     return k->body && k->name ? k : NULL;
 }
 
+bool tir_kernel_dilated(const tir_kernel *k)
+{
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        if (k->dil[d] > 1)
+            return true;
+    return false;
+}
+
+int tir_kernel_dil(const tir_kernel *k, int d)
+{
+    return d >= 0 && d < SCHED_MAX_DIMS && k->dil[d] > 1 ? k->dil[d] : 1;
+}
+
 tir_block *tir_block_new(arena *a)
 {
     return ARENA_NEW(a, tir_block);

@@ -649,6 +649,20 @@ static bool header(tparser *ps)
         return false;
     k->arch = (target_arch)arch;
     skip(ps);
+    if (ps->p < ps->end && *ps->p == 'd') { /* dil=A[,B[,C]] */
+        if (!expect(ps, "dil") || !expect(ps, "="))
+            return false;
+        int nd = k->grid_ndim > 0 ? k->grid_ndim : 1;
+        for (int d = 0; d < nd; d++) {
+            long v;
+            if ((d && !expect(ps, ",")) || !integer(ps, &v))
+                return false;
+            if (v < 1 || v > 1 << 20)
+                return perr(ps, "'dil' out of range", NULL);
+            k->dil[d] = (int)v;
+        }
+        skip(ps);
+    }
     if (ps->p < ps->end && *ps->p == 'p') { /* programs=NAME [elems_param=N] */
         int progs;
         if (!header_enum(ps, "programs", tir_programs_names, PROG_COUNT, &progs))

@@ -282,6 +282,12 @@ void tir_print(strbuf *out, tir_kernel *k)
     sb_printf(out, "kernel %s family=%s dtype=%s d=%d dv=%d grid=%d arch=%s", k->name,
               tir_family_names[k->family ? 1 : 0], dtype_name(k->qkv_dtype), k->head_dim, k->head_dim_v,
               k->grid_ndim, tir_arch_names[k->arch]);
+    if (tir_kernel_dilated(k)) {
+        int nd = k->grid_ndim > 0 ? k->grid_ndim : 1;
+        sb_puts(out, " dil=");
+        for (int d = 0; d < nd; d++)
+            sb_printf(out, "%s%d", d ? "," : "", k->dil[d] > 1 ? k->dil[d] : 1);
+    }
     if (k->programs != PROG_DEFAULT)
         sb_printf(out, " programs=%s", tir_programs_names[k->programs]);
     if (k->programs == PROG_ELEMS)

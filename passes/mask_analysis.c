@@ -101,10 +101,17 @@ static int doc_span_param(const recipe *r, const mask_info *mi)
 
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
 {
+    return mask_analyze_dil(a, r, s, NULL, out);
+}
+
+bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *dil, mask_info *out)
+{
     *out = (mask_info){0};
     out->span_param = -1;
     out->grid_ndim = r->grid_ndim;
     out->ndims = r->grid_ndim > 0 ? r->grid_ndim : 1;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        out->dil[d] = dil && d < out->ndims && dil[d] > 1 ? dil[d] : 1;
     for (int d = 0; d < out->ndims; d++) {
         out->q_tile[d] = s->q_tile[d] > 0 ? s->q_tile[d] : 1;
         out->kv_tile[d] = s->kv_tile[d] > 0 ? s->kv_tile[d] : 1;
@@ -124,7 +131,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
     mask_range_env(r, &env);
     bool exact = fits(r->mask, &env);
     out->uses_batch = expr_uses_kind(r->mask, EX_BATCH);
-    sym_ctx c = {a, r->grid_ndim};
+    sym_ctx c = {a, r->grid_ndim, mask_dilated(out) ? out->dil : NULL};
     sym_bool b = exact ? sym_cond(&c, r->mask) : (sym_bool){ex_bool(a, false), ex_bool(a, false)};
     out->full = b.must_true;
     out->empty = b.must_false;
@@ -148,6 +155,7 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
 typedef struct fill_ctx {
     const mask_info *mi;
     int nfilled;
+    const tir_kernel *k;
 } fill_ctx;
 
 static void fill_op(tir_op *op, void *user)
@@ -175,6 +183,10 @@ static void fill_op(tir_op *op, void *user)
     } else if (op->kind == TIR_TILE_CLASS) {
         op->full_expr = mi->full;
         op->empty_expr = mi->empty;
+    } else if (op->kind == TIR_SCORE && op->mask_expr && mask_dilated(mi)) {
+        /* dilation groups: `k mod δ == q mod δ` and the groups' lengths
+         * are one value per tile, not per element */
+        op->mask_expr = mask_dil_residues(f->k->arena, op->mask_expr, mi->grid_ndim, mi->dil);
     }
 }
 
@@ -183,11 +195,11 @@ bool pass_mask_analysis(tir_kernel *k, const recipe *r, strbuf *err)
     if (k->family == FAMILY_LINEAR)
         return true; /* linear attention visits every block; causality is in decay_mask */
     mask_info mi;
-    if (!mask_analyze(k->arena, r, &k->sched, &mi)) {
+    if (!mask_analyze_dil(k->arena, r, &k->sched, k->dil, &mi)) {
         sb_puts(err, "mask analysis: out of memory");
         return false;
     }
-    fill_ctx f = {&mi, 0};
+    fill_ctx f = {&mi, 0, k};
     tir_walk(k->body, fill_op, &f);
     int want = k->programs == PROG_DEFAULT ? 1 : f.nfilled > 1 ? 1 : f.nfilled; /* backward kernels: 0 or 1 */
     if (f.nfilled != want) {

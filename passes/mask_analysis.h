@@ -37,6 +37,11 @@ typedef struct mask_info {
     int ndims;     /* tile dims: max(grid_ndim, 1) */
     int grid_ndim; /* 0: plain sequence */
     int q_tile[SCHED_MAX_DIMS], kv_tile[SCHED_MAX_DIMS];
+    /* Dilation-group tiling (mask_dilation.c; 1: none): tiles of dim d are
+     * strided boxes of one group g = i mod dil[d], query tile index q is
+     * group q mod dil, group-local tile q div dil, and range_lo/hi and the
+     * parts are group-local key tile indices of the query box's group. */
+    int dil[SCHED_MAX_DIMS];
     expr *range_lo[SCHED_MAX_DIMS], *range_hi[SCHED_MAX_DIMS]; /* RANGE_BOUNDS; clamped tile indices */
     /* RANGE_BOUNDS of a union: 0 or 2..TIR_MAX_PARTS parts, each a box of
      * clamped tile indices intersected with the range above (tile_ir.h) */
@@ -65,10 +70,32 @@ void mask_range_env(const recipe *r, range_env *env);
 
 /* Analyses r's mask under s. False only when the arena ran out. */
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out);
+/* The same under dilation-group tiling by dil (per tile dim; NULL or all 1:
+ * none, as mask_analyze). */
+bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *dil, mask_info *out);
+/* The dilation-group tiling a forward kernel of r under s uses (all 1:
+ * none): per tile dim the modulus δ > 1 when every term of the mask's key
+ * set requires k.X mod δ == q.X mod δ on that dim (dilated neighborhoods),
+ * the recipe is self-attention and the grouped analysis bounds the range
+ * (RANGE_BOUNDS, no document span). False only when the arena ran out. */
+bool mask_group_dilation(arena *a, const recipe *r, const schedule *s, int dil[SCHED_MAX_DIMS]);
+/* The mask e for a kernel tiled by dilation groups dil: each `coord mod c`
+ * of a dilated dim with c dividing δ reads the box's lo corner instead (the
+ * residue every row of a strided box shares). e itself when nothing changes. */
+expr *mask_dil_residues(arena *a, const expr *e, int grid_ndim, const int *dil);
 
 typedef struct tok_box {
     int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS]; /* inclusive */
+    int64_t step[SCHED_MAX_DIMS]; /* 0 or 1: every token; dil: lo, lo + dil, ... <= hi */
 } tok_box;
+
+/* Tokens of box b along dim d (0 when hi < lo). */
+int64_t tok_box_len(const tok_box *b, int d);
+/* The key box of key tile idx (per dim; group-local under dilation-group
+ * tiling, in query box q's group), clipped. */
+void mask_kv_box(const mask_info *mi, const eval_env *env, const tok_box *q, const int64_t idx[], tok_box *out);
+/* Whether mi uses dilation-group tiling. */
+bool mask_dilated(const mask_info *mi);
 
 /* Token extents per tile dim of the query side (q = true) or key side. */
 void mask_extents(const mask_info *mi, const eval_env *env, bool q, int64_t ext[SCHED_MAX_DIMS]);

@@ -167,11 +167,23 @@ static int tile_bounds(const bctx *b, const recipe *r, const mask_info *mi, cons
         dim_bounds(&b->c, kb, d, &lo, &hi);
         any += (lo != NULL) + (hi != NULL);
         int tile = b->side == SIDE_K ? mi->kv_tile[d] : mi->q_tile[d];
+        int dil = b->side == SIDE_K && b->c.dil ? b->c.dil[d] : 1;
         expr *t = s_int(a, tile);
-        expr *n = s_bin(a, BIN_DIV, s_bin(a, BIN_ADD, key_extent(a, r->grid_ndim, b->side, d), s_int(a, tile - 1)), t);
+        expr *len = key_extent(a, r->grid_ndim, b->side, d);
+        if (dil > 1) /* the query box's group g = q.lo mod δ: (L - g + δ - 1) div δ keys */
+            len = s_bin(a, BIN_DIV,
+                        s_bin(a, BIN_ADD,
+                              s_bin(a, BIN_SUB, len,
+                                    s_bin(a, BIN_MOD, sym_corner(a, SIDE_Q, false, d), s_int(a, dil))),
+                              s_int(a, dil - 1)),
+                        s_int(a, dil));
+        expr *n = s_bin(a, BIN_DIV, s_bin(a, BIN_ADD, len, s_int(a, tile - 1)), t);
         expr *last = s_bin(a, BIN_SUB, n, s_int(a, 1));
-        los[d] = lo ? s_bin(a, BIN_MAX, s_bin(a, BIN_DIV, lo, t), s_int(a, 0)) : s_int(a, 0);
-        his[d] = hi ? s_bin(a, BIN_MIN, s_bin(a, BIN_DIV, hi, t), last) : last;
+        /* a key k >= X of group g has k div δ >= X div δ (and <= for <=):
+         * group-local tile bounds are X div (tile * δ) */
+        expr *td = s_int(a, (int64_t)tile * dil);
+        los[d] = lo ? s_bin(a, BIN_MAX, s_bin(a, BIN_DIV, lo, td), s_int(a, 0)) : s_int(a, 0);
+        his[d] = hi ? s_bin(a, BIN_MIN, s_bin(a, BIN_DIV, hi, td), last) : last;
         if (unb_lo)
             unb_lo[d] = !lo;
         if (unb_hi)
@@ -184,7 +196,7 @@ static int tile_bounds(const bctx *b, const recipe *r, const mask_info *mi, cons
  * returns how many of the 2 x ndims sides got a bound. */
 static int derive(arena *a, const recipe *r, const mask_info *mi, coord_side side, expr **los, expr **his)
 {
-    bctx b = {{a, r->grid_ndim}, side};
+    bctx b = {{a, r->grid_ndim, side == SIDE_K && mask_dilated(mi) ? mi->dil : NULL}, side};
     key_bounds kb;
     collect(&b, r->mask, false, &kb);
     return tile_bounds(&b, r, mi, &kb, los, his, NULL, NULL);
@@ -257,7 +269,7 @@ int mask_bounds_derive_parts(arena *a, const recipe *r, mask_info *mi)
     mi->nparts = 0;
     if (!ks || ks->n < 2 || ks->n > TIR_MAX_PARTS)
         return 0;
-    bctx b = {{a, r->grid_ndim}, SIDE_K};
+    bctx b = {{a, r->grid_ndim, mask_dilated(mi) ? mi->dil : NULL}, SIDE_K};
     part p[TIR_MAX_PARTS] = {0};
     for (int i = 0; i < ks->n; i++) {
         key_bounds kb;

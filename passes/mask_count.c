@@ -208,6 +208,18 @@ static bool eval_row(counter *c, row_term *rt)
     return true;
 }
 
+/* Under dilation-group tiling a key box holds one residue mod δ: every
+ * term must carry that congruence (k mod δ == q mod δ) for row_count to
+ * count a box as the keys of the row's congruence inside its hull. */
+static bool strided_countable(const counter *c)
+{
+    for (int i = 0; i < c->nie; i++)
+        for (int d = 0; d < c->mi->ndims; d++)
+            if (c->mi->dil[d] > 1 && c->ie[i].mod[var_of_dim(c->mi, d)] != c->mi->dil[d])
+                return false;
+    return true;
+}
+
 /* Keys in [a, b] with k mod m == r (0 <= r < m). */
 static int64_t congruent(int64_t a, int64_t b, int64_t m, int64_t r)
 {
@@ -236,7 +248,10 @@ static int64_t row_count(const counter *c, const row_term *rt, const tok_box *kb
             }
             int v = var_of_dim(mi, d);
             int64_t m = c->ie[i].mod[v];
-            if (m)
+            int64_t st = kb && kb->step[d] > 1 ? kb->step[d] : 1;
+            if (st > 1 && expr_floormod(kb->lo[d], st) != expr_floormod(r->res[d], st))
+                n = 0; /* the key box's group is not the row's */
+            else if (m)
                 n *= congruent(a, b, m, r->res[d]);
             else if (c->index_of[i][d] >= 0 && !r->run[d]) {
                 const filter_index *fi = &c->index[c->index_of[i][d]];
@@ -261,7 +276,7 @@ static int64_t box_area(const mask_info *mi, const tok_box *b)
 {
     int64_t n = 1;
     for (int d = 0; d < mi->ndims; d++)
-        n *= b->hi[d] - b->lo[d] + 1;
+        n *= tok_box_len(b, d);
     return n;
 }
 
@@ -294,11 +309,8 @@ static bool range_tile_list(counter *c, const tok_box *qb, tile_list *tl, mask_t
         int64_t idx[SCHED_MAX_DIMS] = {0};
         memcpy(idx, boxes.lo[p], sizeof idx);
         for (;;) {
-            tok_box kb = {0};
-            for (int d = 0; d < mi->ndims; d++) {
-                kb.lo[d] = idx[d] * mi->kv_tile[d];
-                kb.hi[d] = kb.lo[d] + mi->kv_tile[d] - 1 < c->kext[d] - 1 ? kb.lo[d] + mi->kv_tile[d] - 1 : c->kext[d] - 1;
-            }
+            tok_box kb;
+            mask_kv_box(mi, &c->env, qb, idx, &kb);
             out->visited_tiles++;
             if (mask_classify_boxes(mi, &c->env, qb, &kb) != MASK_EMPTY) {
                 if (!push_tile(tl, &kb))
@@ -339,7 +351,7 @@ static bool count_qtile(counter *c, const tok_box *qb, tile_list *tl, row_term *
         for (int64_t j = 0; j < tl->n; j++)
             tl->cnt[j] += row_count(c, rt, &tl->box[j]);
         int d = mi->ndims - 1;
-        while (d >= 0 && ++x[d] > qb->hi[d])
+        while (d >= 0 && (x[d] += qb->step[d] > 1 ? qb->step[d] : 1) > qb->hi[d])
             x[d] = qb->lo[d], d--;
         if (d < 0)
             break;
@@ -367,12 +379,14 @@ bool mask_count_slice(const mask_info *mi, const eval_env *env, mask_tally *out)
         c->env = *env;
         c->env.grid_ndim = mi->grid_ndim;
         mask_extents(mi, env, false, c->kext);
-        ok = build_ie(&a, mi, c) && attach_indexes(c);
+        ok = build_ie(&a, mi, c) && attach_indexes(c) && strided_countable(c);
     }
     int64_t nq[SCHED_MAX_DIMS], tq = ok ? mask_tile_count(mi, env, true, nq) : 0;
     for (int64_t i = 0; ok && i < tq; i++) {
         tok_box qb;
         mask_tile_box(mi, env, true, i, &qb);
+        if (box_area(mi, &qb) == 0)
+            continue; /* a shorter dilation group's last tile */
         ok = range_tile_list(c, &qb, &tl, out) && count_qtile(c, &qb, &tl, rt, out);
         out->computed_tiles += tl.n;
     }

@@ -23,7 +23,9 @@ int64_t mask_tile_count(const mask_info *mi, const eval_env *env, bool q, int64_
     mask_extents(mi, env, q, ext);
     for (int d = 0; d < SCHED_MAX_DIMS; d++) {
         int64_t t = d < mi->ndims ? (q ? mi->q_tile[d] : mi->kv_tile[d]) : 1;
-        n[d] = ext[d] > 0 ? (ext[d] + t - 1) / t : 0;
+        int64_t dl = d < mi->ndims && mi->dil[d] > 1 ? mi->dil[d] : 1;
+        int64_t len = (ext[d] + dl - 1) / dl; /* the longest group's (group 0) */
+        n[d] = ext[d] > 0 ? dl * ((len + t - 1) / t) : 0;
         total *= n[d];
     }
     return total;
@@ -34,8 +36,12 @@ static void box_at(const mask_info *mi, const int64_t ext[], bool q, const int64
     memset(out, 0, sizeof *out);
     for (int d = 0; d < mi->ndims; d++) {
         int64_t t = q ? mi->q_tile[d] : mi->kv_tile[d];
-        out->lo[d] = idx[d] * t;
-        out->hi[d] = out->lo[d] + t - 1 < ext[d] - 1 ? out->lo[d] + t - 1 : ext[d] - 1;
+        int64_t dl = mi->dil[d] > 1 ? mi->dil[d] : 1, g = idx[d] % dl, i = idx[d] / dl;
+        int64_t lg = ext[d] - g > 0 ? (ext[d] - g + dl - 1) / dl : 0; /* the group's length */
+        int64_t first = i * t, last = first + t < lg ? first + t - 1 : lg - 1;
+        out->step[d] = dl;
+        out->lo[d] = first * dl + g;
+        out->hi[d] = last >= first ? last * dl + g : out->lo[d] - 1;
     }
 }
 
@@ -164,6 +170,8 @@ bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env
     mask_info mi = {0};
     mi.grid_ndim = k->grid_ndim;
     mi.ndims = k->sched.ndims;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        mi.dil[d] = tir_kernel_dil(k, d);
     for (int d = 0; d < mi.ndims; d++) {
         mi.q_tile[d] = k->sched.q_tile[d];
         mi.kv_tile[d] = k->sched.kv_tile[d];
@@ -300,6 +308,8 @@ int kv_boxes_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env,
     mi.span_param = -1; /* the op's span needs the param's layout: its range without the cut */
     mi.grid_ndim = k->grid_ndim;
     mi.ndims = k->sched.ndims;
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        mi.dil[d] = tir_kernel_dil(k, d);
     for (int d = 0; d < mi.ndims; d++) {
         mi.q_tile[d] = k->sched.q_tile[d];
         mi.kv_tile[d] = k->sched.kv_tile[d];
@@ -375,11 +385,17 @@ bool mask_block_table_build(const mask_info *mi, const eval_env *env, uint8_t *t
     return true;
 }
 
-static bool in_range(const mask_info *mi, const kv_boxes *b, const tok_box *kb)
+/* Whether key box kb is in query box q's range (under dilation-group
+ * tiling: of q's group, at a group-local tile in the boxes). */
+static bool in_range(const mask_info *mi, const kv_boxes *b, const tok_box *q, const tok_box *kb)
 {
     int64_t idx[SCHED_MAX_DIMS] = {0};
-    for (int d = 0; d < mi->ndims; d++)
-        idx[d] = kb->lo[d] / mi->kv_tile[d];
+    for (int d = 0; d < mi->ndims; d++) {
+        int64_t dl = mi->dil[d] > 1 ? mi->dil[d] : 1;
+        if (kb->lo[d] % dl != q->lo[d] % dl)
+            return false;
+        idx[d] = kb->lo[d] / dl / mi->kv_tile[d];
+    }
     return kv_boxes_hold(b, mi->ndims, idx);
 }
 
@@ -401,12 +417,17 @@ static int64_t count_kept(const mask_info *mi, const eval_env *env, const tok_bo
     eval_env e = *env;
     e.grid_ndim = mi->grid_ndim;
     *dropped = 0;
-    for (qc[0] = q->lo[0]; qc[0] <= q->hi[0]; qc[0]++)
-    for (qc[1] = q->lo[1]; qc[1] <= q->hi[1]; qc[1]++)
-    for (qc[2] = q->lo[2]; qc[2] <= q->hi[2]; qc[2]++)
-    for (kc[0] = k->lo[0]; kc[0] <= k->hi[0]; kc[0]++)
-    for (kc[1] = k->lo[1]; kc[1] <= k->hi[1]; kc[1]++)
-    for (kc[2] = k->lo[2]; kc[2] <= k->hi[2]; kc[2]++) {
+    int64_t qs[3], ks[3];
+    for (int d = 0; d < 3; d++) {
+        qs[d] = q->step[d] > 1 ? q->step[d] : 1;
+        ks[d] = k->step[d] > 1 ? k->step[d] : 1;
+    }
+    for (qc[0] = q->lo[0]; qc[0] <= q->hi[0]; qc[0] += qs[0])
+    for (qc[1] = q->lo[1]; qc[1] <= q->hi[1]; qc[1] += qs[1])
+    for (qc[2] = q->lo[2]; qc[2] <= q->hi[2]; qc[2] += qs[2])
+    for (kc[0] = k->lo[0]; kc[0] <= k->hi[0]; kc[0] += ks[0])
+    for (kc[1] = k->lo[1]; kc[1] <= k->hi[1]; kc[1] += ks[1])
+    for (kc[2] = k->lo[2]; kc[2] <= k->hi[2]; kc[2] += ks[2]) {
         eval_env_set_point(&e, flat(mi, env, qc), flat(mi, env, kc));
         int64_t v = 1;
         if (mi->mask && !expr_eval_int(mi->mask, &e, &v))
@@ -421,7 +442,7 @@ static int64_t box_size(const mask_info *mi, const tok_box *b)
 {
     int64_t n = 1;
     for (int d = 0; d < mi->ndims; d++)
-        n *= b->hi[d] - b->lo[d] + 1;
+        n *= tok_box_len(b, d);
     return n;
 }
 
@@ -460,11 +481,13 @@ bool mask_work_report(const mask_info *mi, const eval_env *env, bool check_all, 
         tok_box qb, kb;
         kv_boxes boxes;
         mask_tile_box(mi, env, true, i, &qb);
+        if (box_size(mi, &qb) == 0)
+            continue; /* a shorter dilation group's last tile */
         kv_boxes_eval(mi, env, &qb, &boxes);
         for (int64_t j = 0; j < tk; j++) {
             mask_tile_box(mi, env, false, j, &kb);
             mask_class c = mask_classify_boxes(mi, env, &qb, &kb);
-            bool visited = in_range(mi, &boxes, &kb) && c != MASK_EMPTY;
+            bool visited = in_range(mi, &boxes, &qb, &kb) && c != MASK_EMPTY;
             report_pair(mi, env, visited, c, &qb, &kb, check_all, out);
         }
     }

@@ -92,6 +92,24 @@ static sym_ival mod_ival(const sym_ctx *c, sym_ival x, sym_ival y, const expr *y
     return (sym_ival){s_select(c->a, same, B(MOD, x.lo, y.lo), zero), s_select(c->a, same, B(MOD, x.hi, y.lo), top)};
 }
 
+/* `coord mod c` on a box strided by a multiple of c (dilation-group
+ * tiling): every token of the box has the lo corner's residue. */
+static bool strided_mod(const sym_ctx *c, const expr *e, sym_ival *out)
+{
+    const expr *x = e->args[0], *m = e->args[1];
+    if (!c->dil || x->kind != EX_COORD || m->kind != EX_CONST_INT || m->u.ival <= 0)
+        return false;
+    int dim = x->u.coord.dim;
+    if (c->grid_ndim == 0 ? dim > 0 : (dim < 0 || dim >= c->grid_ndim))
+        return false; /* the flat t of a grid is not strided */
+    int d = dim < 0 ? 0 : dim;
+    if (c->dil[d] <= 1 || c->dil[d] % m->u.ival != 0)
+        return false;
+    expr *r = B(MOD, sym_corner(c->a, x->u.coord.side, false, d), s_int(c->a, m->u.ival));
+    *out = (sym_ival){r, r};
+    return true;
+}
+
 static sym_ival minmax_ival(const sym_ctx *c, bool is_min, sym_ival x, sym_ival y)
 {
     expr_binop op = is_min ? BIN_MIN : BIN_MAX;
@@ -125,6 +143,8 @@ static sym_ival binary_ival(const sym_ctx *c, const expr *e)
     case BIN_MOD:
         if (e->type == TY_FLOAT)
             return (sym_ival){NULL, NULL};
+        if (strided_mod(c, e, &x))
+            return x;
         return mod_ival(c, x, y, e->args[1]);
     case BIN_MIN:
     case BIN_MAX:

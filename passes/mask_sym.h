@@ -30,6 +30,9 @@ typedef struct sym_bool {
 typedef struct sym_ctx {
     arena *a;
     int grid_ndim; /* 0: plain sequence; box dim 0 is then t */
+    /* dilation-group tiling (NULL: none): boxes of dim d are strided by
+     * dil[d], so `coord mod c` with c dividing dil[d] is the lo corner's */
+    const int *dil;
 } sym_ctx;
 
 sym_ival sym_int(const sym_ctx *c, const expr *e);

@@ -5,6 +5,7 @@
  * [tokens x head_dim]. Linear attention tiles by blocks of linear_block
  * tokens (one grid dim: the sequence). Boxes at the grid's edge are clipped
  * by the code generator (rows past the edge are neither loaded nor stored). */
+#include "mask_analysis.h"
 #include "passes.h"
 
 typedef struct tiling {
@@ -62,5 +63,18 @@ bool pass_tiling(tir_kernel *k, const recipe *r, strbuf *err)
         return false;
     }
     tir_walk(k->body, tile_op, &t);
+    /* dilation-group tiling for the forward of a dilated mask
+     * (mask_dilation.c); backward kernels keep contiguous tiles */
+    for (int d = 0; d < SCHED_MAX_DIMS; d++)
+        k->dil[d] = 0;
+    if (k->family == FAMILY_SOFTMAX && k->programs == PROG_DEFAULT) {
+        int dil[SCHED_MAX_DIMS];
+        if (!mask_group_dilation(k->arena, r, s, dil)) {
+            sb_puts(err, "tiling: out of memory");
+            return false;
+        }
+        for (int d = 0; d < SCHED_MAX_DIMS; d++)
+            k->dil[d] = dil[d] > 1 ? dil[d] : 0;
+    }
     return true;
 }

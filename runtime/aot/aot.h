@@ -116,6 +116,7 @@ typedef struct aot_attn {
      * the product over tile dims of ceil(size[tile_size[d]] / q_tile[d]);
      * grid.y heads, grid.z batch. */
     int grid_x_fixed, ntile_dims, tile_size[3], q_tile[3];
+    int dil[3]; /* dilation-group tiling: dil * ceil(ceil(size / dil) / q_tile) tiles (0/1: none) */
 } aot_attn;
 
 typedef struct aot_spec {

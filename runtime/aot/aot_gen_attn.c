@@ -138,9 +138,15 @@ static void put_grid_of(const aot_spec *s, strbuf *c)
         sb_printf(c, "    grid[0] = sz[%d] > 0 ? %du : 0;\n", SZ_TOKENS, t->grid_x_fixed);
     } else {
         sb_puts(c, "    grid[0] = 1;\n");
-        for (int d = 0; d < t->ntile_dims; d++)
-            sb_printf(c, "    grid[0] *= ((uint64_t)sz[%d] + %d) / %d;\n", t->tile_size[d], t->q_tile[d] - 1,
-                      t->q_tile[d]);
+        for (int d = 0; d < t->ntile_dims; d++) {
+            int dil = t->dil[d] > 1 ? t->dil[d] : 1;
+            if (dil > 1) /* dilation-group tiling: per group, group 0's length */
+                sb_printf(c, "    grid[0] *= %du * ((((uint64_t)sz[%d] + %d) / %d + %d) / %d);\n", dil, t->tile_size[d],
+                          dil - 1, dil, t->q_tile[d] - 1, t->q_tile[d]);
+            else
+                sb_printf(c, "    grid[0] *= ((uint64_t)sz[%d] + %d) / %d;\n", t->tile_size[d], t->q_tile[d] - 1,
+                          t->q_tile[d]);
+        }
     }
     sb_printf(c, "    grid[1] = (uint64_t)sz[%d];\n    grid[2] = (uint64_t)sz[%d];\n}\n\n", SZ_HEADS, SZ_BATCH);
     sb_printf(c, "void %s_grid(const %s_args *a, uint64_t grid[3])\n{\n    int64_t sz[16];\n"

@@ -142,6 +142,7 @@ static bool attn_contract(aot_attn *t, const recipe *r, const nvptx_kernel_info 
     for (int d = 0; d < t->ntile_dims; d++) {
         t->tile_size[d] = info->grid_ndim == 0 ? SZ_TOKENS : SZ_GRID0 + d;
         t->q_tile[d] = info->q_tile[d];
+        t->dil[d] = info->dil[d] > 1 ? info->dil[d] : 1;
     }
     return collect_windows(t, r, r->mask_surface);
 }

@@ -44,7 +44,7 @@ static int64_t box_area(const mask_info *mi, const tok_box *b)
 {
     int64_t n = 1;
     for (int d = 0; d < mi->ndims; d++)
-        n *= b->hi[d] - b->lo[d] + 1;
+        n *= tok_box_len(b, d);
     return n;
 }
 
@@ -52,7 +52,7 @@ static int64_t box_area(const mask_info *mi, const tok_box *b)
 static bool next_coord(const mask_info *mi, const tok_box *b, int64_t *x)
 {
     for (int d = mi->ndims - 1; d >= 0; d--) {
-        if (++x[d] <= b->hi[d])
+        if ((x[d] += b->step[d] > 1 ? b->step[d] : 1) <= b->hi[d])
             return true;
         x[d] = b->lo[d];
     }
@@ -86,6 +86,8 @@ static int64_t count_boxes(counter *c, const tok_box *qb, const tok_box *kb)
     if (cl == MASK_EMPTY)
         return 0;
     int64_t qa = box_area(mi, qb), ka = box_area(mi, kb);
+    if (qa == 0 || ka == 0)
+        return 0;
     if (cl == MASK_FULL)
         return qa * ka;
     if (qa * ka <= 64)
@@ -94,11 +96,12 @@ static int64_t count_boxes(counter *c, const tok_box *qb, const tok_box *kb)
     const tok_box *b = split_q ? qb : kb;
     int wd = 0;
     for (int d = 1; d < mi->ndims; d++)
-        if (b->hi[d] - b->lo[d] > b->hi[wd] - b->lo[wd])
+        if (tok_box_len(b, d) > tok_box_len(b, wd))
             wd = d;
     tok_box lo = *b, hi = *b;
-    lo.hi[wd] = b->lo[wd] + (b->hi[wd] - b->lo[wd]) / 2;
-    hi.lo[wd] = lo.hi[wd] + 1;
+    int64_t step = b->step[wd] > 1 ? b->step[wd] : 1;
+    lo.hi[wd] = b->lo[wd] + (tok_box_len(b, wd) - 1) / 2 * step;
+    hi.lo[wd] = lo.hi[wd] + step;
     if (split_q)
         return count_boxes(c, &lo, kb) + count_boxes(c, &hi, kb);
     return count_boxes(c, qb, &lo) + count_boxes(c, qb, &hi);
@@ -116,14 +119,18 @@ static void count_slice(counter *c, mask_tally *t)
         tok_box qb, kb;
         kv_boxes boxes;
         mask_tile_box(mi, &c->env, true, i, &qb);
-        if (!kv_boxes_eval(mi, &c->env, &qb, &boxes))
+        if (box_area(mi, &qb) == 0 || !kv_boxes_eval(mi, &c->env, &qb, &boxes))
             continue;
         for (int64_t j = 0; j < tk; j++) {
             int64_t idx[SCHED_MAX_DIMS] = {0};
             mask_tile_box(mi, &c->env, false, j, &kb);
-            for (int d = 0; d < mi->ndims; d++)
-                idx[d] = kb.lo[d] / mi->kv_tile[d];
-            if (!kv_boxes_hold(&boxes, mi->ndims, idx))
+            bool same_group = true; /* dilation-group tiling: q's group, group-local index */
+            for (int d = 0; d < mi->ndims; d++) {
+                int64_t dl = mi->dil[d] > 1 ? mi->dil[d] : 1;
+                same_group &= kb.lo[d] % dl == qb.lo[d] % dl;
+                idx[d] = kb.lo[d] / dl / mi->kv_tile[d];
+            }
+            if (!same_group || !kv_boxes_hold(&boxes, mi->ndims, idx))
                 continue;
             t->visited_tiles++;
             if (mask_classify_boxes(mi, &c->env, &qb, &kb) == MASK_EMPTY)
@@ -166,7 +173,8 @@ bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes,
     arena a;
     arena_init(&a, NULL);
     mask_info mi;
-    if (!mask_analyze(&a, r, s, &mi)) {
+    int dil[SCHED_MAX_DIMS];
+    if (!mask_group_dilation(&a, r, s, dil) || !mask_analyze_dil(&a, r, s, dil, &mi)) {
         arena_free_all(&a);
         sb_puts(err, "out of memory");
         return false;

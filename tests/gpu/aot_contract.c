@@ -36,6 +36,7 @@
 #include "c_gqa.h"
 #include "c_lin.h"
 #include "c_nbh2d.h"
+#include "c_nbh2dil.h"
 #include "c_rpb.h"
 #include "runtime/api/api_internal.h"
 
@@ -89,6 +90,7 @@ RUNNER(c_causal90, (void)0)
 RUNNER(c_gqa, (void)0)
 RUNNER(c_cross, a.p_shift = c->pval[0])
 RUNNER(c_nbh2d, (void)0)
+RUNNER(c_nbh2dil, (void)0) /* dilation-group tiling: its own grid size */
 RUNNER(c_fixed, (void)0)
 RUNNER(c_doc, a.p_doc = P(c->pptr[0]))
 RUNNER(c_bs, a.p_table = P(c->pptr[0]))
@@ -106,6 +108,7 @@ static const kernel_case kernels[] = {
     {"c_gqa", ATTNC_SOURCE_DIR "/recipes/gqa.attn", "sm_80", run_c_gqa},
     {"c_cross", ATTNC_SOURCE_DIR "/tests/gpu/aot/cross_gqa.attn", "sm_80", run_c_cross},
     {"c_nbh2d", ATTNC_SOURCE_DIR "/recipes/neighborhood2d.attn", "sm_80", run_c_nbh2d},
+    {"c_nbh2dil", ATTNC_SOURCE_DIR "/tests/gpu/aot/dilated2d.attn", "sm_80", run_c_nbh2dil},
     {"c_fixed", ATTNC_SOURCE_DIR "/tests/gpu/aot/fixed_sizes.attn", "sm_80", run_c_fixed},
     {"c_doc", ATTNC_SOURCE_DIR "/recipes/document.attn", "sm_80", run_c_doc},
     {"c_bs", ATTNC_SOURCE_DIR "/recipes/block_sparse.attn", "sm_80", run_c_bs},

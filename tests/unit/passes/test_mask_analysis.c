@@ -18,6 +18,9 @@
 
 enum { ROUNDS = 16 };
 
+/* Checks every pair under contiguous tiles and, when the mask is dilated,
+ * under the forward kernel's dilation-group tiling (strided boxes of one
+ * group; key tiles of other groups must hold no kept pair). */
 static void check_case(mask_case c, int round)
 {
     arena a;
@@ -26,8 +29,13 @@ static void check_case(mask_case c, int round)
     eval_env env;
     schedule s;
     recipe *r = mc_build(&a, c, &env, &s, &p);
+    int dil[SCHED_MAX_DIMS];
+    assert_true(mask_group_dilation(&a, r, &s, dil));
+    for (int grouped = 0; grouped < 2; grouped++) {
     mask_info mi;
-    assert_true(mask_analyze(&a, r, &s, &mi));
+    if (grouped && dil[0] == 1 && dil[1] == 1 && dil[2] == 1)
+        break;
+    assert_true(mask_analyze_dil(&a, r, &s, grouped ? dil : NULL, &mi));
     mask_work w;
     assert_true(mask_work_report(&mi, &env, true, &w));
     if (w.missed_pairs || w.bad_full || w.kept_pairs < 0) {
@@ -35,8 +43,8 @@ static void check_case(mask_case c, int round)
         sb_init(&sb);
         schedule_print(&sb, &s);
         expr_print(&sb, r->mask, NULL, NULL);
-        fprintf(stderr, "%s round %d tokens=%lld grid=%lldx%lldx%lld: missed %lld, bad_full %lld\n  %s\n",
-                mc_names[c], round, (long long)env.sizes[SZ_TOKENS], (long long)env.sizes[SZ_GRID0],
+        fprintf(stderr, "%s%s round %d tokens=%lld grid=%lldx%lldx%lld: missed %lld, bad_full %lld\n  %s\n",
+                mc_names[c], grouped ? " (dilation groups)" : "", round, (long long)env.sizes[SZ_TOKENS], (long long)env.sizes[SZ_GRID0],
                 (long long)env.sizes[SZ_GRID1], (long long)env.sizes[SZ_GRID2], (long long)w.missed_pairs,
                 (long long)w.bad_full, sb_cstr(&sb));
         sb_free(&sb);
@@ -45,6 +53,7 @@ static void check_case(mask_case c, int round)
     assert_int_equal(w.missed_pairs, 0);
     assert_int_equal(w.bad_full, 0);
     assert_true(w.visited_pairs >= w.kept_pairs);
+    }
     arena_free_all(&a);
 }
 
@@ -97,12 +106,12 @@ static void causal_ranges_are_tight(void **state)
     eval_env env = {0};
     env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = 1000;
     for (int64_t q0 = 0; q0 < 1000; q0 += 64) {
-        tok_box qb = {{q0}, {q0 + 63 < 999 ? q0 + 63 : 999}};
+        tok_box qb = {{q0}, {q0 + 63 < 999 ? q0 + 63 : 999}, {0}};
         int64_t lo[3], hi[3];
         assert_true(kv_range_eval(&mi, &env, &qb, lo, hi));
         assert_int_equal(lo[0], 0);
         assert_int_equal(hi[0], qb.hi[0] / 32);
-        tok_box below = {{0}, {31}}, on_diag = {{hi[0] * 32}, {hi[0] * 32 + 31}};
+        tok_box below = {{0}, {31}, {0}}, on_diag = {{hi[0] * 32}, {hi[0] * 32 + 31}, {0}};
         if (q0 >= 32)
             assert_int_equal(mask_classify_boxes(&mi, &env, &qb, &below), MASK_FULL);
         assert_int_equal(mask_classify_boxes(&mi, &env, &qb, &on_diag), MASK_PARTIAL);
@@ -136,7 +145,8 @@ static void kernel_range_matches_analysis(void **state)
                 range = op;
         assert_non_null(range);
         mask_info mi;
-        assert_true(mask_analyze(&a, r, &s, &mi));
+        int dil[SCHED_MAX_DIMS]; /* the kernel's dilation-group tiling */
+        assert_true(mask_group_dilation(&a, r, &s, dil) && mask_analyze_dil(&a, r, &s, dil, &mi));
         int64_t nq[3], tq = mask_tile_count(&mi, &env, true, nq);
         for (int64_t i = 0; i < tq; i++) {
             tok_box qb;

@@ -154,7 +154,7 @@ static void causal_q_ranges_are_tight(void **state)
     eval_env env = {0};
     env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = 1000;
     for (int64_t k0 = 0; k0 < 1000; k0 += 64) {
-        tok_box kb = {{k0}, {k0 + 63 < 999 ? k0 + 63 : 999}};
+        tok_box kb = {{k0}, {k0 + 63 < 999 ? k0 + 63 : 999}, {0}};
         int64_t lo[3], hi[3];
         assert_true(q_range_eval(&mi, &env, &kb, lo, hi));
         assert_int_equal(lo[0], k0 / 32);

@@ -13,6 +13,7 @@
 
 #include "runtime/tools/tools_pairs.h"
 #include "passes/mask_analysis.h"
+#include "passes/mask_count.h"
 #include "unit/passes/recipe_builders.h"
 
 enum { B = 2, H = 3, MAXN = 200 };
@@ -171,10 +172,111 @@ static void counts_match_brute_force(void **state)
     }
 }
 
+static bench_pairs count_grid(const recipe *r, const schedule *s, int64_t y, int64_t x, int64_t heads)
+{
+    int64_t sizes[SZ_MAX] = {0};
+    sizes[SZ_BATCH] = 1;
+    sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = heads;
+    sizes[SZ_GRID0] = y;
+    sizes[SZ_GRID1] = x;
+    sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = y * x;
+    bench_pairs got;
+    strbuf err;
+    sb_init(&err);
+    assert_true(bench_count_pairs(r, s, sizes, NULL, &got, &err));
+    sb_free(&err);
+    return got;
+}
+
+/* Dilated 2-D neighborhoods are counted on the forward's dilation-group
+ * tiles (strided boxes of one group): the closed-form counts match the
+ * tile-by-tile walk of mask_work_report on small grids whose extents the
+ * dilation and the tiles do not divide. */
+static void dilated_counts_match_walk(void **state)
+{
+    (void)state;
+    srand(77);
+    for (int round = 0; round < 40; round++) {
+        arena a;
+        arena_init(&a, NULL);
+        int64_t dil[2] = {1 + rand() % 4, 2 + rand() % 3}, w[2], ext[2];
+        for (int d = 0; d < 2; d++) {
+            w[d] = 1 + rand() % 5;
+            ext[d] = w[d] * dil[d] + rand() % 9;
+        }
+        recipe *r = rb_recipe(&a, "dilated", 2);
+        r->mask = rb_neighborhood(&a, 2, w, dil, (int64_t[]){1 + rand() % 2, 1}, (bool[]){rand() % 2, 0});
+        schedule s = schedule_default(2, TARGET_HOST, false);
+        for (int d = 0; d < 2; d++) {
+            s.q_tile[d] = 1 << (rand() % 3);
+            s.kv_tile[d] = 1 << (rand() % 3);
+        }
+        bench_pairs got = count_grid(r, &s, ext[0], ext[1], 1);
+        int gdil[SCHED_MAX_DIMS];
+        mask_info mi;
+        assert_true(mask_group_dilation(&a, r, &s, gdil) && mask_analyze_dil(&a, r, &s, gdil, &mi));
+        assert_true(gdil[1] > 1);
+        eval_env env = {0};
+        env.grid_ndim = 2;
+        env.sizes[SZ_BATCH] = env.sizes[SZ_HEADS] = env.sizes[SZ_KV_HEADS] = 1;
+        env.sizes[SZ_GRID0] = ext[0];
+        env.sizes[SZ_GRID1] = ext[1];
+        env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = ext[0] * ext[1];
+        mask_work wk;
+        assert_true(mask_work_report(&mi, &env, true, &wk));
+        assert_true(got.closed_form);
+        assert_int_equal(wk.missed_pairs, 0);
+        assert_int_equal(got.kept, wk.kept_pairs);
+        assert_int_equal(got.computed_tiles, wk.visited_tiles);
+        assert_int_equal(got.computed_pairs, wk.visited_pairs);
+        arena_free_all(&a);
+    }
+}
+
+/* Issue 17's case: a 9x9 window with dilation 3 on 192x192 tokens visits
+ * about the tiles it keeps, as its undilated twin does (printed: the
+ * contiguous tiles it visited before, the dilation-group tiles now). */
+static void dilated_grid_visits_like_its_twin(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    recipe *dl = rb_recipe(&a, "na2d_k9_dil3", 2), *un = rb_recipe(&a, "na2d_k9", 2);
+    dl->mask = rb_neighborhood(&a, 2, (int64_t[]){9, 9}, (int64_t[]){3, 3}, (int64_t[]){1, 1}, (bool[]){0, 0});
+    un->mask = rb_neighborhood(&a, 2, (int64_t[]){9, 9}, (int64_t[]){1, 1}, (int64_t[]){1, 1}, (bool[]){0, 0});
+    schedule s = schedule_default(2, TARGET_HOST, false);
+    s.q_tile[0] = 8, s.q_tile[1] = 16, s.kv_tile[0] = 8, s.kv_tile[1] = 8;
+    bench_pairs d = count_grid(dl, &s, 192, 192, 16), u = count_grid(un, &s, 192, 192, 16);
+    /* the contiguous tiles of before: mask_analyze without groups, one slice */
+    mask_info mi;
+    assert_true(mask_analyze(&a, dl, &s, &mi));
+    eval_env env = {0};
+    env.grid_ndim = 2;
+    env.sizes[SZ_BATCH] = env.sizes[SZ_HEADS] = env.sizes[SZ_KV_HEADS] = 1;
+    env.sizes[SZ_GRID0] = env.sizes[SZ_GRID1] = 192;
+    env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = 192 * 192;
+    mask_tally old;
+    assert_true(mask_count_slice(&mi, &env, &old));
+    double rd = (double)d.visited_tiles / (double)d.kept_tiles, ru = (double)u.visited_tiles / (double)u.kept_tiles;
+    printf("192x192 9x9 q=8x16 kv=8x8, 16 heads: dilated (groups) visited %lld kept %lld tiles (%.3f), "
+           "pairs %.3f; undilated visited %lld kept %lld tiles (%.3f), pairs %.3f; dilated before (contiguous "
+           "tiles) visited %lld kept %lld tiles, pairs %.3f\n",
+           (long long)d.visited_tiles, (long long)d.kept_tiles, rd, (double)d.computed_pairs / (double)d.kept,
+           (long long)u.visited_tiles, (long long)u.kept_tiles, ru, (double)u.computed_pairs / (double)u.kept,
+           (long long)old.visited_tiles * 16, (long long)old.kept_tiles * 16, (double)old.computed_pairs / (double)old.kept_pairs);
+    assert_int_equal(d.kept, u.kept);
+    assert_true(d.closed_form && u.closed_form);
+    assert_true(rd <= 1.05 * ru);
+    assert_true((double)d.computed_pairs <= 1.05 * (double)u.computed_pairs);
+    arena_free_all(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_match_brute_force),
+        cmocka_unit_test(dilated_counts_match_walk),
+        cmocka_unit_test(dilated_grid_visits_like_its_twin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
