@@ -19,7 +19,7 @@
 
 #include "gpu_case.h"
 #include "numeric/dilation_table.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 /* A schedule the device cannot run (wgmma before sm_90a) is skipped, not failed. */
 static const char *const schedules[3][4] = {

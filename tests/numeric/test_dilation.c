@@ -12,7 +12,7 @@
 #include "numeric/dilation_table.h"
 #include "passes/mask_analysis.h"
 #include "reference/ref_check.h"
-#include "runtime/api_typed.h"
+#include "runtime/api/api_typed.h"
 
 static const char *const schedules[3][3] = {
     {NULL, "q=16 kv=16", "q=32 kv=8"},
