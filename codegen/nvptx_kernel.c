@@ -24,8 +24,10 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     info->arch = arch;
     info->strategy = NVPTX_STRATEGY_FA2;
     info->ndims = p->ndims;
-    for (int d = 0; d < 3; d++)
+    for (int d = 0; d < 3; d++) {
         info->q_tile[d] = p->q_ext[d];
+        info->kv_tile[d] = p->kv_ext[d];
+    }
     info->grid_ndim = p->grid_ndim;
     info->tma = p->tma;
     info->kv_rows = p->Tk;
