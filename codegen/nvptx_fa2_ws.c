@@ -20,10 +20,14 @@
  * warpgroups (dense D=128: 463 TFLOP/s against 511 without a producer; a
  * copy loop instead of unrolled copies, to save its registers, fell to
  * 380), so mma=auto does not pick it; it wins slightly only where loops are
- * short (sliding window 345 against 334). The next step is a TMA producer:
- * one thread, one instruction per tile. */
+ * short (sliding window 345 against 334). Hence the TMA producer: one
+ * thread, one instruction per 64-dim column block of a tile, on sequences
+ * and on grid tile boxes (rank-5 maps, runtime/cuda/cuda_tma.h); cp.async
+ * stays for grids under ATTNC_GRID_TMA=0. */
 #include <stdio.h>
 #include <string.h>
+
+#include <llvm-c/DebugInfo.h>
 
 #include "nvptx_fa2.h"
 
@@ -189,6 +193,21 @@ static void fill_q(fa2 *f)
     tma_tile(f, T_Q, LLVMBuildAdd(nv->b, f->smem32, nv_i32(nv, f->off_q), ""), q_bar(f), f->q_org, f->p->Tq);
 }
 
+/* Keeps the loop of back edge br rolled: a grid producer's iterations
+ * differ only in the box they issue, and peeled copies of its tile
+ * arithmetic buy nothing for one thread. */
+static void no_unroll(fa2 *f, LLVMValueRef br)
+{
+    LLVMContextRef c = f->nv.c;
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(c, NULL, 0);
+    LLVMMetadataRef name = LLVMMDStringInContext2(c, "llvm.loop.unroll.disable", 24);
+    LLVMMetadataRef hint = LLVMMDNodeInContext2(c, &name, 1);
+    LLVMMetadataRef ops[2] = {tmp, hint};
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(c, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(tmp, loop);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c, "llvm.loop", 9), LLVMMetadataAsValue(c, loop));
+}
+
 /* The producer warpgroup: Q, then every key tile of the range in order,
  * each into its ring slot once the computing warps released it. With TMA
  * one thread issues everything and the others leave. */
@@ -228,7 +247,9 @@ void fa2_ws_producer(fa2 *f)
     LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(nv, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMAddIncoming(j, &next, &latch, 1);
-    LLVMBuildBr(b, head);
+    LLVMValueRef back = LLVMBuildBr(b, head);
+    if (f->p->tma && f->p->grid_ndim)
+        no_unroll(f, back);
     LLVMPositionBuilderAtEnd(b, done);
     if (!f->p->tma)
         nv_cp_wait(nv, 0); /* no cp.async outlives its thread */
