@@ -289,12 +289,13 @@ static void put_tma_maps(const aot_spec *s, strbuf *c)
               n, n, n);
     sb_puts(c, "    {\n        void *const ptr[3] = {(void *)la->q, (void *)la->k, (void *)la->v};\n");
     sb_puts(c, "        const int64_t *const strd[3] = {la->q_stride, la->k_stride, la->v_stride};\n");
-    sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n        const uint32_t rows[3] = {%d, %d, %d};\n",
-              t->dims[0], t->dims[1], t->dims[2], t->rows[0], t->rows[1], t->rows[2]);
     if (t->grid_ndim) {
+        sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n", t->dims[0], t->dims[1], t->dims[2]);
         put_grid_maps(s, c);
         return;
     }
+    sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n        const uint32_t rows[3] = {%d, %d, %d};\n",
+              t->dims[0], t->dims[1], t->dims[2], t->rows[0], t->rows[1], t->rows[2]);
     sb_puts(c, "        for (int i = 0; i < 3; i++) {\n");
     sb_printf(c, "            uint64_t tok = (uint64_t)la->size[i ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
     sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[i ? %d : %d], "
