@@ -261,6 +261,9 @@ static void put_grid_maps(const aot_spec *s, strbuf *c)
         sb_puts(c, "            gs[2] = hd == 1 ? span : (uint64_t)strd[i][1] * 2;\n");
         sb_puts(c, "            gs[3] = bt == 1 ? gs[2] * hd : (uint64_t)strd[i][0] * 2;\n");
     } else {
+        sb_printf(c, "            if (hd * bt > 2147483647u)\n                return %s_fail(%s_ERR_INVALID_ARGUMENT, \"a 3-D "
+                     "grid kernel that copies with TMA needs heads x batch below 2^31\");\n",
+                  n, n);
         sb_puts(c, "            if (bt == 1) {\n                gd[4] = hd;\n"
                    "                gs[3] = hd == 1 ? span : (uint64_t)strd[i][1] * 2;\n");
         sb_puts(c, "            } else if (hd == 1) {\n                gd[4] = bt;\n                gs[3] = (uint64_t)strd[i][0] * 2;\n");

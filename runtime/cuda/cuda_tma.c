@@ -60,6 +60,10 @@ bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size
         return true;
     }
     g->box[4] = 1;
+    if (heads * batch > INT32_MAX) { /* hb is a signed 32-bit coordinate */
+        *why = "a 3-D grid kernel that copies with TMA needs heads x batch below 2^31";
+        return false;
+    }
     if (batch == 1) {
         g->gdim[4] = (uint64_t)heads;
         g->gstride[3] = stride_of(heads, stride[1], span);
