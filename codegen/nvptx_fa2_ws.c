@@ -20,9 +20,14 @@
  * warpgroups (dense D=128: 463 TFLOP/s against 511 without a producer; a
  * copy loop instead of unrolled copies, to save its registers, fell to
  * 380), so mma=auto does not pick it; it wins slightly only where loops are
- * short (sliding window 345 against 334). The next step is a TMA producer:
- * one thread, one instruction per tile. */
+ * short (sliding window 345 against 334). Hence the TMA producer: one
+ * thread, one instruction per 64-dim column block of a tile, on sequences
+ * and on grid tile boxes (rank-5 maps, runtime/cuda/cuda_tma.h); cp.async
+ * stays for grids under ATTNC_GRID_TMA=0. */
+#include <stdio.h>
 #include <string.h>
+
+#include <llvm-c/DebugInfo.h>
 
 #include "nvptx_fa2.h"
 
@@ -105,29 +110,56 @@ static void expect_bytes(fa2 *f, LLVMValueRef b, int bytes)
     nv_asm(&f->nv, NULL, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}", args, 2);
 }
 
-/* One TMA box {64 dims, rows} of tensor map `map` at (dim, token, head,
- * batch) into shared byte address dst, completing on barrier b. */
-static void tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, LLVMValueRef token,
-                    LLVMValueRef head)
+/* One TMA box of tensor map `map` into shared byte address dst, completing
+ * on barrier b: coordinates {dim, crd[0..n)} (innermost first). */
+static void tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, const LLVMValueRef *crd,
+                    int n)
 {
     nv_ctx *nv = &f->nv;
     LLVMValueRef a = LLVMBuildPtrToInt(nv->b, map, nv->i64, "");
-    LLVMValueRef args[7] = {dst, a, nv_i32(nv, dim), token, head, f->batch, b};
-    nv_asm(nv, NULL,
-           "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes "
-           "[$0], [$1, {$2, $3, $4, $5}], [$6];",
-           "r,l,r,r,r,r,r,~{memory}", args, 7);
+    LLVMValueRef args[8] = {dst, a, nv_i32(nv, dim)};
+    char text[200], cons[64] = "r,l,r";
+    int len = snprintf(text, sizeof text,
+                       "cp.async.bulk.tensor.%dd.shared::cluster.global.mbarrier::complete_tx::bytes [$0], [$1, {$2",
+                       n + 1);
+    for (int i = 0; i < n; i++) {
+        args[3 + i] = crd[i];
+        len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", 3 + i);
+        strcat(cons, ",r");
+    }
+    args[3 + n] = b;
+    snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", 3 + n);
+    strcat(cons, ",r,~{memory}");
+    nv_asm(nv, NULL, text, cons, args, 4 + n);
 }
 
-/* All 64-dim column blocks of a tile: block c lands at base + c*rows*128. */
-static void tma_tile(fa2 *f, int tensor, LLVMValueRef base, LLVMValueRef b, LLVMValueRef token, int rows)
+/* All 64-dim column blocks of a tile whose box starts at org: block c lands
+ * at base + c*rows*128. A sequence's coordinates are {token, head, batch};
+ * a grid's {x, y, head, batch} or {x, y, z, head + heads*batch}: the box's
+ * rows are its tokens row-major, as fa2_tile_coords numbers them. */
+static void tma_tile(fa2 *f, int tensor, LLVMValueRef base, LLVMValueRef b, const LLVMValueRef *org, int rows)
 {
     nv_ctx *nv = &f->nv;
     int dims = tensor == T_V ? f->p->Dv : f->p->D;
     LLVMValueRef head = tensor == T_Q ? f->head : f->kv_head;
+    LLVMValueRef crd[4];
+    int n = 0, nd = f->p->grid_ndim;
+    if (nd == 0) {
+        crd[n++] = org[0];
+    } else {
+        for (int d = nd - 1; d >= 0; d--)
+            crd[n++] = org[d];
+    }
+    if (nd < 3) {
+        crd[n++] = head;
+        crd[n++] = f->batch;
+    } else {
+        LLVMValueRef heads = f->size[tensor == T_Q ? SZ_HEADS : SZ_KV_HEADS];
+        crd[n++] = LLVMBuildAdd(nv->b, head, LLVMBuildMul(nv->b, heads, f->batch, ""), "");
+    }
     for (int c = 0; c < dims / 64; c++) {
         LLVMValueRef dst = LLVMBuildAdd(nv->b, base, nv_i32(nv, c * rows * 128), "");
-        tma_box(f, f->tmap[tensor], dst, b, c * 64, token, head);
+        tma_box(f, f->tmap[tensor], dst, b, c * 64, crd, n);
     }
 }
 
@@ -145,8 +177,8 @@ static void fill_slot(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
     LLVMValueRef b = full_bar(f, slot);
     expect_bytes(f, b, p->Tk * 2 * (p->D + p->Dv));
     LLVMValueRef stage = LLVMBuildAdd(nv->b, f->smem32, LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), ""), "");
-    tma_tile(f, T_K, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_k), ""), b, org[0], p->Tk);
-    tma_tile(f, T_V, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), b, org[0], p->Tk);
+    tma_tile(f, T_K, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_k), ""), b, org, p->Tk);
+    tma_tile(f, T_V, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), b, org, p->Tk);
 }
 
 static void fill_q(fa2 *f)
@@ -158,7 +190,22 @@ static void fill_q(fa2 *f)
         return;
     }
     expect_bytes(f, q_bar(f), f->p->Tq * 2 * f->p->D);
-    tma_tile(f, T_Q, LLVMBuildAdd(nv->b, f->smem32, nv_i32(nv, f->off_q), ""), q_bar(f), f->q_org[0], f->p->Tq);
+    tma_tile(f, T_Q, LLVMBuildAdd(nv->b, f->smem32, nv_i32(nv, f->off_q), ""), q_bar(f), f->q_org, f->p->Tq);
+}
+
+/* Keeps the loop of back edge br rolled: a grid producer's iterations
+ * differ only in the box they issue, and peeled copies of its tile
+ * arithmetic buy nothing for one thread. */
+static void no_unroll(fa2 *f, LLVMValueRef br)
+{
+    LLVMContextRef c = f->nv.c;
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(c, NULL, 0);
+    LLVMMetadataRef name = LLVMMDStringInContext2(c, "llvm.loop.unroll.disable", 24);
+    LLVMMetadataRef hint = LLVMMDNodeInContext2(c, &name, 1);
+    LLVMMetadataRef ops[2] = {tmp, hint};
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(c, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(tmp, loop);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c, "llvm.loop", 9), LLVMMetadataAsValue(c, loop));
 }
 
 /* The producer warpgroup: Q, then every key tile of the range in order,
@@ -200,7 +247,9 @@ void fa2_ws_producer(fa2 *f)
     LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(nv, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMAddIncoming(j, &next, &latch, 1);
-    LLVMBuildBr(b, head);
+    LLVMValueRef back = LLVMBuildBr(b, head);
+    if (f->p->tma && f->p->grid_ndim)
+        no_unroll(f, back);
     LLVMPositionBuilderAtEnd(b, done);
     if (!f->p->tma)
         nv_cp_wait(nv, 0); /* no cp.async outlives its thread */

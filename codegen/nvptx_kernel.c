@@ -28,6 +28,7 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     for (int d = 0; d < 3; d++) {
         info->q_tile[d] = p->q_ext[d];
         info->dil[d] = p->dil[d] > 1 ? p->dil[d] : 0;
+        info->kv_tile[d] = p->kv_ext[d];
     }
     info->grid_ndim = p->grid_ndim;
     info->tma = p->tma;

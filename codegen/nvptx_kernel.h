@@ -18,9 +18,16 @@
  *   i32 size[SZ_MAX]             ir/expr.h size ids (batch, heads, ...)
  *   per recipe param:            ptr (ndim > 0: contiguous row-major) or,
  *                                for a scalar, f32 (float dtypes) / i64 (ints)
- *   info.tma only: CUtensorMap q, k, v by value (128 bytes each): rank 4
- *                                {dim, tokens, heads, batch}, box {64, tile
- *                                rows, 1, 1}, 128-byte swizzle, zero fill
+ *   info.tma only: CUtensorMap q, k, v by value (128 bytes each),
+ *                                128-byte swizzle, zero fill; a sequence:
+ *                                rank 4 {dim, tokens, heads, batch}, box
+ *                                {64, tile rows, 1, 1}; a 2-D grid: rank 5
+ *                                {dim, x, y, heads, batch}, box {64, x ext,
+ *                                y ext, 1, 1}; a 3-D grid: rank 5 {dim, x,
+ *                                y, z, hb}, box {64, x, y, z ext, 1}, where
+ *                                the kernel's hb coordinate is head + heads
+ *                                * batch (kv_heads for k, v): see
+ *                                runtime/cuda/cuda_tma.h for the strides
  * Launch: grid (nvptx_grid_x(), heads, batch), block (threads), dynamic
  * shared memory smem_bytes (over 48 KB needs the function attribute).
  */
@@ -54,6 +61,7 @@ typedef struct nvptx_kernel_info {
     bool tma;      /* three CUtensorMaps (q, k, v) follow the ABI's params */
     bool serial;   /* launches must not overlap: the kernel uses module-global scratch */
     int kv_rows;   /* tma: key/value tile tokens (the box height; q's is q_tile[0]) */
+    int kv_tile[3]; /* key tile extents per tile dim (tma grid boxes) */
     bool cross;    /* kv_tokens may differ from tokens */
     dtype dt;
     int head_dim, head_dim_v;
@@ -87,6 +95,11 @@ nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch
  * head dim <= 128: q=128 kv=128 warps=8, run with wgmma). r may be NULL
  * (1-D, head_dim 128). */
 schedule nvptx_default_schedule(const recipe *r, target_arch arch);
+
+/* $ATTNC_GRID_TMA: -1 unset, 0 (grids never copy with TMA: the cp.async
+ * producer under mma=wgmma_ws), 1 (mma=auto takes the TMA producer on
+ * grids too). It changes kernels, so kernel cache keys include it. */
+int nvptx_grid_tma_mode(void);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);

@@ -13,7 +13,16 @@
 #define NVPTX_WS_BY_DEFAULT 1
 #endif
 
+#include <stdlib.h>
 #include <string.h>
+
+int nvptx_grid_tma_mode(void)
+{
+    const char *e = getenv("ATTNC_GRID_TMA");
+    if (!e || !*e)
+        return -1;
+    return atoi(e) ? 1 : 0;
+}
 
 /* Local name table: the IR library's tir_op_name() may not be linked into
  * every consumer of the code generator. */
@@ -190,8 +199,16 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
      * warpgroup only where TMA can feed it. */
     bool dilated = p->dil[0] > 1 || p->dil[1] > 1 || p->dil[2] > 1; /* strided tiles: no TMA box */
     bool sequence = p->ndims == 1 && p->grid_ndim == 0 && !dilated;
-    p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && sequence && NVPTX_WS_BY_DEFAULT);
-    p->tma = p->ws && sequence;
+    /* A box of a row-major grid (2-D, 3-D) is a rectangle of the tensor
+     * viewed as [batch, heads, (z,) y, x, dim] (grid maps, nvptx_kernel.h).
+     * mma=wgmma_ws takes it unless ATTNC_GRID_TMA=0; auto only with
+     * ATTNC_GRID_TMA=1 until the GPU measures it. Dilation-group tiles are
+     * strided, not boxes. */
+    int grid_tma = nvptx_grid_tma_mode();
+    bool grid_box = p->grid_ndim >= 2 && p->grid_ndim == p->ndims && grid_tma != 0 && !dilated;
+    bool auto_ws = sequence || (grid_box && grid_tma == 1);
+    p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && auto_ws && NVPTX_WS_BY_DEFAULT);
+    p->tma = p->ws && (sequence || grid_box);
     return NVPTX_OK;
 }
 

@@ -35,7 +35,7 @@ typedef struct fa_plan {
     bool store_lse;
     bool wgmma; /* sm_90a: products by warpgroup MMA from swizzled tiles */
     bool ws;    /* with wgmma: a producer warpgroup loads, `warps` compute */
-    bool tma;   /* ws on a token sequence: the producer copies with TMA */
+    bool tma;   /* ws on a token sequence or grid box: the producer copies with TMA */
 } fa_plan;
 
 nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err);

@@ -52,13 +52,18 @@ static int enumerate_boxes(int ndims, box *out)
 
 /* Keeps the space small: 1-D key tiles up to 128 tokens; on 2-D/3-D grids
  * the key box fits inside the query box with at least a quarter of its
- * tokens; linear attention uses one tile for both (its block size varies). */
+ * tokens, or is a 128-token box of another shape than a 128-token query
+ * box (16x8 keys for 8x16 queries, 2x8x8 for 4x4x8: full tiles as large as
+ * dense ones); linear attention uses one tile for both (its block size
+ * varies). */
 static bool worth_pairing(const box *q, const box *kv, int nd, bool linear)
 {
     if (linear)
         return q == kv;
     if (nd == 1)
         return kv->ext[0] <= 128;
+    if (box_tokens(q, nd) == 128 && box_tokens(kv, nd) == 128)
+        return true;
     for (int i = 0; i < nd; i++)
         if (kv->ext[i] > q->ext[i])
             return false;

@@ -67,6 +67,9 @@ typedef struct aot_tma {
     int dims[3];      /* head dims of q, k, v */
     int rows[3];      /* box rows (tile tokens) */
     int size_tokens, size_kv_tokens, size_heads, size_kv_heads, size_batch; /* indices into `size` */
+    int grid_ndim;    /* 2, 3: grid maps of rank 5 (runtime/cuda/cuda_tma.h); 0: a sequence's rank 4 */
+    int size_grid0;   /* index into `size` of the grid's first (outermost) dim */
+    int box[3][3];    /* grids: box extents of q, k, v per grid dim, outermost first */
 } aot_tma;
 
 /* A recipe kernel's launch contract (aot_recipe.c fills it from the typed

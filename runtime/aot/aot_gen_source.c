@@ -235,6 +235,53 @@ static void put_validate(const aot_spec *s, strbuf *c)
 
 /* The TMA maps of q, k and v ({dim, tokens, heads, batch}, boxes of 64
  * dims x rows), as the runtime's cuda_launch.c encodes them. */
+/* Grid maps (rank 5), as runtime/cuda/cuda_tma.c computes them: {dim, x, y,
+ * heads, batch} or {dim, x, y, z, hb} with hb = head + heads * batch. */
+static void put_grid_maps(const aot_spec *s, strbuf *c)
+{
+    const char *n = s->name;
+    const aot_tma *t = &s->tma;
+    int nd = t->grid_ndim;
+    sb_printf(c, "        const uint32_t bx[3][3] = {{%d, %d, %d}, {%d, %d, %d}, {%d, %d, %d}};\n", t->box[0][0],
+              t->box[0][1], t->box[0][2], t->box[1][0], t->box[1][1], t->box[1][2], t->box[2][0], t->box[2][1],
+              t->box[2][2]);
+    sb_puts(c, "        for (int i = 0; i < 3; i++) {\n");
+    sb_printf(c, "            uint64_t hd = (uint64_t)la->size[i ? %d : %d], bt = (uint64_t)la->size[%d];\n",
+              t->size_kv_heads, t->size_heads, t->size_batch);
+    sb_puts(c, "            uint64_t gd[5] = {dim[i]}, gs[4], span = (uint64_t)strd[i][2] * 2;\n");
+    sb_puts(c, "            uint32_t box[5] = {64, 1, 1, 1, 1}, es[5] = {1, 1, 1, 1, 1};\n            gs[0] = span;\n");
+    sb_printf(c, "            for (int d = 0; d < %d; d++) {\n", nd);
+    sb_printf(c, "                uint64_t e = (uint64_t)la->size[%d + %d - 1 - d];\n", t->size_grid0, nd);
+    sb_printf(c, "                gd[1 + d] = e ? e : 1;\n                box[1 + d] = bx[i][%d - 1 - d];\n", nd);
+    sb_printf(c, "                span *= gd[1 + d];\n                if (d + 1 < %d)\n                    gs[1 + d] = span;\n"
+                 "            }\n",
+              nd);
+    if (nd == 2) {
+        sb_puts(c, "            gd[3] = hd;\n            gd[4] = bt;\n");
+        sb_puts(c, "            gs[2] = hd == 1 ? span : (uint64_t)strd[i][1] * 2;\n");
+        sb_puts(c, "            gs[3] = bt == 1 ? gs[2] * hd : (uint64_t)strd[i][0] * 2;\n");
+    } else {
+        sb_printf(c, "            if (hd * bt > 2147483647u)\n                return %s_fail(%s_ERR_INVALID_ARGUMENT, \"a 3-D "
+                     "grid kernel that copies with TMA needs heads x batch below 2^31\");\n",
+                  n, n);
+        sb_puts(c, "            if (bt == 1) {\n                gd[4] = hd;\n"
+                   "                gs[3] = hd == 1 ? span : (uint64_t)strd[i][1] * 2;\n");
+        sb_puts(c, "            } else if (hd == 1) {\n                gd[4] = bt;\n                gs[3] = (uint64_t)strd[i][0] * 2;\n");
+        sb_puts(c, "            } else if (strd[i][0] == (int64_t)hd * strd[i][1]) {\n                gd[4] = hd * bt;\n"
+                   "                gs[3] = (uint64_t)strd[i][1] * 2;\n");
+        sb_printf(c, "            } else {\n                return %s_fail(%s_ERR_INVALID_ARGUMENT, \"a 3-D grid kernel that "
+                     "copies with TMA needs q, k and v with a batch stride of heads x the head stride, or batch or "
+                     "heads 1\");\n            }\n",
+                  n, n);
+    }
+    sb_printf(c, "            %s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 5, ptr[i], gd, gs, box, es, 0, "
+                 "%d, %d, 0);\n",
+              n, n, t->dtype, t->swizzle, t->l2_promotion);
+    sb_printf(c, "            if (r != 0)\n                return %s_cuda_fail(r, \"cannot describe a tensor for TMA\");\n",
+              n);
+    sb_puts(c, "        }\n    }\n");
+}
+
 static void put_tma_maps(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
@@ -245,6 +292,11 @@ static void put_tma_maps(const aot_spec *s, strbuf *c)
               n, n, n);
     sb_puts(c, "    {\n        void *const ptr[3] = {(void *)la->q, (void *)la->k, (void *)la->v};\n");
     sb_puts(c, "        const int64_t *const strd[3] = {la->q_stride, la->k_stride, la->v_stride};\n");
+    if (t->grid_ndim) {
+        sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n", t->dims[0], t->dims[1], t->dims[2]);
+        put_grid_maps(s, c);
+        return;
+    }
     sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n        const uint32_t rows[3] = {%d, %d, %d};\n",
               t->dims[0], t->dims[1], t->dims[2], t->rows[0], t->rows[1], t->rows[2]);
     sb_puts(c, "        for (int i = 0; i < 3; i++) {\n");

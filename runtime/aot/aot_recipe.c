@@ -171,7 +171,12 @@ static aot_tma tma_spec(const nvptx_kernel_info *info)
                  .dims = {info->head_dim, info->head_dim, info->head_dim_v},
                  .rows = {info->q_tile[0], info->kv_rows, info->kv_rows},
                  .size_tokens = SZ_TOKENS, .size_kv_tokens = SZ_KV_TOKENS, .size_heads = SZ_HEADS,
-                 .size_kv_heads = SZ_KV_HEADS, .size_batch = SZ_BATCH};
+                 .size_kv_heads = SZ_KV_HEADS, .size_batch = SZ_BATCH,
+                 .grid_ndim = info->grid_ndim, .size_grid0 = SZ_GRID0};
+    for (int d = 0; d < 3; d++) {
+        t.box[0][d] = info->q_tile[d];
+        t.box[1][d] = t.box[2][d] = info->kv_tile[d];
+    }
     return t;
 }
 

@@ -1,6 +1,10 @@
 /* cache_key_kernel.c — the cache key of a lowered kernel: its canonical tile
  * IR text (tir_print renumbers values, so equal kernels print equal), the
- * printed schedule and the arch; see cache.h. */
+ * printed schedule and the arch (with $ATTNC_GRID_TMA when set: it changes
+ * grid kernels); see cache.h. */
+#include <stdio.h>
+
+#include "codegen/nvptx_kernel.h"
 #include "ir/tile_ir.h"
 #include "runtime/cache/cache.h"
 
@@ -13,6 +17,12 @@ bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, co
     schedule_print(&sched, s);
     bool ok = !ir.failed && !sched.failed;
     if (ok) {
+        char with_env[64];
+        int grid_tma = nvptx_grid_tma_mode();
+        if (arch && grid_tma >= 0) {
+            snprintf(with_env, sizeof with_env, "%s grid_tma=%d", arch, grid_tma);
+            arch = with_env;
+        }
         cache_key_parts p = {sb_cstr(&ir), sb_cstr(&sched), arch, extra};
         *out = cache_key_make(&p);
     }

@@ -7,6 +7,7 @@
 
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_internal.h"
+#include "runtime/cuda/cuda_tma.h"
 
 /* One slot per kernel parameter (the driver reads each through a pointer
  * to it), filled by walking the kernel's role table (kernel_abi.h). */
@@ -101,28 +102,31 @@ static int fill(marshal *m, const kernel_abi *abi, const cuda_launch *a)
     return n;
 }
 
-/* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h): rank 4
- * {dim, tokens, heads, batch}, boxes of 64 dims x the tile's rows, the
- * 128-byte swizzle the kernel's shared tiles use, zeros out of bounds. */
+/* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h; their shape
+ * cuda_tma.h): the 128-byte swizzle the kernel's shared tiles use, zeros
+ * out of bounds. */
 static attnc_status encode_maps(const cuda_api *api, marshal *m, const nvptx_kernel_info *info, const cuda_launch *a,
                                 strbuf *err)
 {
     if (!api->cuTensorMapEncodeTiled)
         return bad(err, "this kernel copies with TMA but the driver lacks cuTensorMapEncodeTiled (CUDA 12+)");
     for (int t = 0; t < KABI_NMAPS; t++) {
-        int dim = t == 2 ? info->head_dim_v : info->head_dim;
-        int64_t tokens = a->size[t == 0 ? SZ_TOKENS : SZ_KV_TOKENS];
-        tokens = tokens > 0 ? tokens : 1; /* an empty key range is never copied */
-        int64_t heads = a->size[t == 0 ? SZ_HEADS : SZ_KV_HEADS];
-        cuuint64_t gdim[4] = {(cuuint64_t)dim, (cuuint64_t)tokens, (cuuint64_t)heads, (cuuint64_t)a->size[SZ_BATCH]};
-        cuuint64_t gstride[3] = {(cuuint64_t)a->stride[t][2] * 2, (cuuint64_t)a->stride[t][1] * 2,
-                                 (cuuint64_t)a->stride[t][0] * 2};
-        cuuint32_t box[4] = {64, (cuuint32_t)(t == 0 ? info->q_tile[0] : info->kv_rows), 1, 1};
-        cuuint32_t estride[4] = {1, 1, 1, 1};
+        cuda_tma_geom g;
+        const char *why = NULL;
+        if (!cuda_tma_geometry(info, t, a->size, a->stride[t], &g, &why))
+            return bad(err, why);
+        cuuint64_t gdim[5], gstride[4];
+        cuuint32_t box[5], estride[5] = {1, 1, 1, 1, 1};
+        for (int i = 0; i < g.rank; i++) {
+            gdim[i] = g.gdim[i];
+            box[i] = g.box[i];
+            if (i + 1 < g.rank)
+                gstride[i] = g.gstride[i];
+        }
         CUtensorMapDataType dt = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-        CUresult r = api->cuTensorMapEncodeTiled(&m->tmap[t], dt, 4, (void *)(uintptr_t)a->ptr[t], gdim, gstride, box,
-                                                 estride, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                                                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+        CUresult r = api->cuTensorMapEncodeTiled(&m->tmap[t], dt, (cuuint32_t)g.rank, (void *)(uintptr_t)a->ptr[t],
+                                                 gdim, gstride, box, estride, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                                 CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
         attnc_status st = cuda_check(api, r, "cuTensorMapEncodeTiled", err);
         if (st)

@@ -149,6 +149,53 @@ static void wgmma_nbhd_2d(void **s)
     run_wgmma(&c, &sh, 1e-2);
 }
 
+/* mma=wgmma_ws on a 2-D grid: the producer copies each tile box with TMA
+ * (rank-5 tensor maps, runtime/cuda/cuda_tma.h). Extents that divide no box
+ * (edge boxes filled with zeros by TMA), GQA, BSHD strides, batch 2, key
+ * boxes of 128 tokens in both orientations; and the same kernels with the
+ * cp.async producer (ATTNC_GRID_TMA=0) for comparison. */
+static void run_grid_ws(const hand_cfg *cfg, const gpu_shape *sh, double tol)
+{
+    for (int i = 0; i < 2; i++) {
+        if (i)
+            setenv("ATTNC_GRID_TMA", "0", 1);
+        printf("  %s%s\n", cfg->schedule, i ? " (ATTNC_GRID_TMA=0: cp.async producer)" : " (TMA producer)");
+        run(cfg, sh, tol);
+        unsetenv("ATTNC_GRID_TMA");
+    }
+}
+
+static void ws_tma_2d_gqa_bshd(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_NBHD2D, .window = 3, .dt = DT_BF16, .head_dim = 128, .grid_ndim = 2,
+                  .schedule = "q=8x16 kv=8x16 stages=2 warps=8 mma=wgmma_ws"};
+    gpu_shape sh = {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 21 * 35, .grid = {21, 35}, .bshd = true};
+    run_grid_ws(&c, &sh, 1e-2);
+}
+
+static void ws_tma_2d_kv16x8_f16(void **s)
+{
+    (void)s;
+    need_hopper();
+    hand_cfg c = {.mask = HM_NBHD2D, .window = 5, .dt = DT_F16, .head_dim = 64, .grid_ndim = 2,
+                  .schedule = "q=8x16 kv=16x8 stages=3 warps=8 mma=wgmma_ws"};
+    gpu_shape sh = {.batch = 2, .heads = 2, .kv_heads = 1, .tokens = 19 * 45, .grid = {19, 45}};
+    run_grid_ws(&c, &sh, 5e-3);
+}
+
+static void ws_tma_2d_small_grid(void **s)
+{
+    (void)s;
+    need_hopper();
+    /* A grid smaller than one box in both dims: every box is an edge box. */
+    hand_cfg c = {.mask = HM_NBHD2D, .window = 2, .dt = DT_BF16, .head_dim = 128, .grid_ndim = 2,
+                  .schedule = "q=8x16 kv=8x8 stages=2 warps=8 mma=wgmma_ws"};
+    gpu_shape sh = {.batch = 1, .heads = 3, .kv_heads = 3, .tokens = 5 * 11, .grid = {5, 11}, .bshd = true};
+    run_grid_ws(&c, &sh, 1e-2);
+}
+
 static void wgmma_fully_masked_rows(void **s)
 {
     (void)s;
@@ -187,6 +234,8 @@ int main(void)
         cmocka_unit_test(sync_dense_odd), cmocka_unit_test(wgmma_dense_odd), cmocka_unit_test(wgmma_causal_kv128),
         cmocka_unit_test(wgmma_causal_gqa_f16_bshd), cmocka_unit_test(wgmma_window_softcap),
         cmocka_unit_test(wgmma_nbhd_2d), cmocka_unit_test(wgmma_fully_masked_rows),
+        cmocka_unit_test(ws_tma_2d_gqa_bshd), cmocka_unit_test(ws_tma_2d_kv16x8_f16),
+        cmocka_unit_test(ws_tma_2d_small_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,7 +172,7 @@ static void counts_match_brute_force(void **state)
     }
 }
 
-static bench_pairs count_grid(const recipe *r, const schedule *s, int64_t y, int64_t x, int64_t heads)
+static attnc_tools_pairs count_grid(const recipe *r, const schedule *s, int64_t y, int64_t x, int64_t heads)
 {
     int64_t sizes[SZ_MAX] = {0};
     sizes[SZ_BATCH] = 1;
@@ -180,10 +180,10 @@ static bench_pairs count_grid(const recipe *r, const schedule *s, int64_t y, int
     sizes[SZ_GRID0] = y;
     sizes[SZ_GRID1] = x;
     sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = y * x;
-    bench_pairs got;
+    attnc_tools_pairs got;
     strbuf err;
     sb_init(&err);
-    assert_true(bench_count_pairs(r, s, sizes, NULL, &got, &err));
+    assert_true(tools_count_pairs(r, s, sizes, NULL, &got, &err));
     sb_free(&err);
     return got;
 }
@@ -211,7 +211,7 @@ static void dilated_counts_match_walk(void **state)
             s.q_tile[d] = 1 << (rand() % 3);
             s.kv_tile[d] = 1 << (rand() % 3);
         }
-        bench_pairs got = count_grid(r, &s, ext[0], ext[1], 1);
+        attnc_tools_pairs got = count_grid(r, &s, ext[0], ext[1], 1);
         int gdil[SCHED_MAX_DIMS];
         mask_info mi;
         assert_true(mask_group_dilation(&a, r, &s, gdil) && mask_analyze_dil(&a, r, &s, gdil, &mi));
@@ -246,7 +246,7 @@ static void dilated_grid_visits_like_its_twin(void **state)
     un->mask = rb_neighborhood(&a, 2, (int64_t[]){9, 9}, (int64_t[]){1, 1}, (int64_t[]){1, 1}, (bool[]){0, 0});
     schedule s = schedule_default(2, TARGET_HOST, false);
     s.q_tile[0] = 8, s.q_tile[1] = 16, s.kv_tile[0] = 8, s.kv_tile[1] = 8;
-    bench_pairs d = count_grid(dl, &s, 192, 192, 16), u = count_grid(un, &s, 192, 192, 16);
+    attnc_tools_pairs d = count_grid(dl, &s, 192, 192, 16), u = count_grid(un, &s, 192, 192, 16);
     /* the contiguous tiles of before: mask_analyze without groups, one slice */
     mask_info mi;
     assert_true(mask_analyze(&a, dl, &s, &mi));

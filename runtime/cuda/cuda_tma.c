@@ -1,0 +1,83 @@
+/* cuda_tma.c — the tensor maps of TMA kernels as numbers; see cuda_tma.h. */
+#include "runtime/cuda/cuda_tma.h"
+
+#include <string.h>
+
+enum { ESIZE = 2 }; /* bf16 / f16 */
+
+/* Extent-1 dims are never stepped over; give them a stride TMA accepts. */
+static uint64_t stride_of(int64_t extent, int64_t stride, uint64_t packed)
+{
+    return extent == 1 ? packed : (uint64_t)stride * ESIZE;
+}
+
+bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size, const int64_t stride[4],
+                       cuda_tma_geom *g, const char **why)
+{
+    memset(g, 0, sizeof *g);
+    int dim = t == 2 ? info->head_dim_v : info->head_dim;
+    const int *ext = t == 0 ? info->q_tile : info->kv_tile;
+    int64_t heads = size[t == 0 ? SZ_HEADS : SZ_KV_HEADS], batch = size[SZ_BATCH];
+    int nd = info->grid_ndim;
+    g->gdim[0] = (uint64_t)dim;
+    g->box[0] = 64;
+    if (nd == 0) { /* as the sequence kernels always had it */
+        int64_t tokens = size[t == 0 ? SZ_TOKENS : SZ_KV_TOKENS];
+        g->rank = 4;
+        g->gdim[1] = (uint64_t)(tokens > 0 ? tokens : 1); /* an empty key range is never copied */
+        g->gdim[2] = (uint64_t)heads;
+        g->gdim[3] = (uint64_t)batch;
+        g->gstride[0] = (uint64_t)stride[2] * ESIZE;
+        g->gstride[1] = (uint64_t)stride[1] * ESIZE;
+        g->gstride[2] = (uint64_t)stride[0] * ESIZE;
+        g->box[1] = (uint32_t)(t == 0 ? info->q_tile[0] : info->kv_rows);
+        g->box[2] = g->box[3] = 1;
+        return true;
+    }
+    if (nd != 2 && nd != 3) {
+        *why = "TMA copies grids of 2 or 3 dims";
+        return false;
+    }
+    g->rank = 5;
+    uint64_t span = (uint64_t)stride[2] * ESIZE; /* one token */
+    g->gstride[0] = span;
+    for (int i = 0; i < nd; i++) { /* innermost (x, the last grid dim) first */
+        int64_t e = size[SZ_GRID0 + nd - 1 - i];
+        g->gdim[1 + i] = (uint64_t)(e > 0 ? e : 1);
+        g->box[1 + i] = (uint32_t)ext[nd - 1 - i];
+        if (i + 1 < nd) {
+            span *= g->gdim[1 + i];
+            g->gstride[1 + i] = span;
+        }
+    }
+    span *= g->gdim[nd];
+    if (nd == 2) {
+        g->gdim[3] = (uint64_t)heads;
+        g->gdim[4] = (uint64_t)batch;
+        g->gstride[2] = stride_of(heads, stride[1], span);
+        g->gstride[3] = stride_of(batch, stride[0], g->gstride[2] * (uint64_t)heads);
+        g->box[3] = g->box[4] = 1;
+        return true;
+    }
+    g->box[4] = 1;
+    if (heads * batch > INT32_MAX) { /* hb is a signed 32-bit coordinate */
+        *why = "a 3-D grid kernel that copies with TMA needs heads x batch below 2^31";
+        return false;
+    }
+    if (batch == 1) {
+        g->gdim[4] = (uint64_t)heads;
+        g->gstride[3] = stride_of(heads, stride[1], span);
+    } else if (heads == 1) { /* hb = batch */
+        g->gdim[4] = (uint64_t)batch;
+        g->gstride[3] = (uint64_t)stride[0] * ESIZE;
+    } else if (stride[0] == heads * stride[1]) {
+        g->gdim[4] = (uint64_t)(heads * batch);
+        g->gstride[3] = (uint64_t)stride[1] * ESIZE;
+    } else {
+        *why = "a 3-D grid kernel that copies with TMA needs q, k and v with a batch stride of heads x the head "
+               "stride ([batch, heads, tokens, dim] order), or batch or heads 1 (build it with ATTNC_GRID_TMA=0 "
+               "or mma=wgmma for other layouts)";
+        return false;
+    }
+    return true;
+}
