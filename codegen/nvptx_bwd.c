@@ -340,7 +340,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
     }
 }
 
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics, int overlap,
                             nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
 {
     if (!nvptx_arch_name(arch)) {
@@ -354,6 +354,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arc
     }
     nvptx_status st = read_plan(prog, r, bp, err);
     bp->atomics = atomics;
+    bp->overlap = bp->wg ? overlap : 0;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;

@@ -85,11 +85,21 @@ schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_ar
  * bf16/f16, head dims 64 or 128, 64 query tokens, 64 or 128 key tokens. */
 bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
 
+/* How much the wgmma kernels overlap (mma.sync ignores it):
+ * 0: every product waits for itself, the dK/dV kernel reads the next query
+ *    tile's lse/delta rows from global memory before computing the current
+ *    one (the loads stall the warpgroup);
+ * 1: those rows are loaded into registers before the current tile and
+ *    stored to shared memory after it;
+ * 2 (the default): 1, and independent products share one wait (dK/dV
+ *    kernel: Sᵀ with dPᵀ, dV with dK; dQ kernel: S with dP). */
+enum { NVPTX_BWD_OVERLAP_DEFAULT = 2 };
+
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
- * its own kernel. NVPTX_UNSUPPORTED with the reason for recipes it does not
- * handle (score params with gradients). */
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
+ * its own kernel; overlap as above. NVPTX_UNSUPPORTED with the reason for
+ * recipes it does not handle (score params with gradients). */
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics, int overlap,
                             nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* Grid x of a kernel for sizes indexed by size_id. */

@@ -83,6 +83,14 @@ static bool use_atomics(const attnc_kernel *k)
     return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
 }
 
+/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0, 1 or 2
+ * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
+static int bwd_overlap(void)
+{
+    const char *e = getenv("ATTNC_BWD_OVERLAP");
+    return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+}
+
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     if (k->r->family != FAMILY_SOFTMAX) {
@@ -106,7 +114,7 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
         return ATTNC_ERR_NOMEM;
     strbuf ptx;
     sb_init(&ptx);
-    st = map_codegen(nvptx_bwd_emit(&prog, k->r, arch, use_atomics(k), &b->info, &ptx, err));
+    st = map_codegen(nvptx_bwd_emit(&prog, k->r, arch, use_atomics(k), bwd_overlap(), &b->info, &ptx, err));
     if (!st)
         st = load(b, sb_cstr(&ptx), ptx.len, err);
     sb_free(&ptx);

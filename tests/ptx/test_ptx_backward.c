@@ -74,6 +74,13 @@ static void dump(const char *name, const char *arch, bool det, const char *mma, 
     }
 }
 
+/* $ATTNC_BWD_OVERLAP (0..2) as the runtime reads it, else the default. */
+static int overlap(void)
+{
+    const char *e = getenv("ATTNC_BWD_OVERLAP");
+    return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+}
+
 /* 1: assembled, 0: refused as documented (param gradients), fails otherwise. */
 static int check(const char *name, target_arch arch, bool det, mma_kind mma)
 {
@@ -97,7 +104,7 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
         nvptx_bwd_info info;
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
             fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
-        nvptx_status st = nvptx_bwd_emit(&prog, r, arch, !det, &info, &ptx, &err);
+        nvptx_status st = nvptx_bwd_emit(&prog, r, arch, !det, overlap(), &info, &ptx, &err);
         bool params = false;
         bool grad[64];
         if (r->nparams <= 64)
