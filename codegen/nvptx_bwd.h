@@ -91,8 +91,11 @@ bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
  *    one (the loads stall the warpgroup);
  * 1: those rows are loaded into registers before the current tile and
  *    stored to shared memory after it;
- * 2 (the default): 1, and independent products share one wait (dK/dV
- *    kernel: Sᵀ with dPᵀ, dV with dK; dQ kernel: S with dP). */
+ * 2 (the default): 1, and independent products share one wait: dK/dV
+ *    kernel dV += Pᵀ dO with dPᵀ = V dOᵀ (3 waits a tile instead of 4),
+ *    dQ kernel S with dP (2 instead of 3);
+ * 3: 2, but the dK/dV kernel pairs Sᵀ with dPᵀ and dV with dK (2 waits;
+ *    Sᵀ, dPᵀ, dK and dV live at once: ptxas spills at D = 128). */
 enum { NVPTX_BWD_OVERLAP_DEFAULT = 2 };
 
 /* Emits the module of the backward program prog (lower_backward under

@@ -409,7 +409,7 @@ static void pair(gbw *g, dkv_state *st)
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
-    if (g->bp->overlap >= 2) /* Sᵀ and dPᵀ under one wait */
+    if (g->bp->overlap >= 3) /* Sᵀ and dPᵀ under one wait */
         gw_ss2(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
     else
         scores_t(g, s);
@@ -427,9 +427,13 @@ static void pair(gbw *g, dkv_state *st)
     LLVMPositionBuilderAtEnd(nv->b, join);
     LLVMValueRef pr[FA_MAXN][4], ds[FA_MAXN][4];
     gb_read(g, st->p, p->Tq / 8, pr);
-    if (g->bp->overlap >= 2) { /* dV and dK under one wait */
+    if (g->bp->overlap >= 3) { /* dV and dK under one wait */
         grads_t(g, s, pr, dp, ds);
         gw_accumulate2(g, p->Tq, st->dv, pr, g->off_do, p->Dv, st->dk, ds, g->off_q, p->D);
+    } else if (g->bp->overlap == 2) { /* dV and dPᵀ under one wait */
+        gw_accumulate_ss(g, st->dv, pr, p->Tq, g->off_do, p->Dv, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+        grads_t(g, s, pr, dp, ds);
+        gw_accumulate(g, st->dk, ds, p->Tq, g->off_q, p->D);
     } else {
         accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
         dp_t(g, dp);

@@ -111,6 +111,9 @@ void gw_accumulate(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], i
 /* Two products of gw_ss's shape (the same rows_a and n) under one wait. */
 void gw_ss2(gbw *g, LLVMValueRef (*acc0)[4], int off_a0, int off_b0, int k0, LLVMValueRef (*acc1)[4], int off_a1,
             int off_b1, int k1, int rows_a, int n);
+/* gw_accumulate and gw_ss (acc from off_a1, off_b1) under one wait. */
+void gw_accumulate_ss(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
+                      LLVMValueRef (*acc)[4], int off_a1, int rows_a1, int off_b1, int k1, int n1);
 /* Two of gw_accumulate (the same k) under one wait. */
 void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_src0)[4], int off_b0, int n0,
                     LLVMValueRef (*slots1)[4], LLVMValueRef (*a_src1)[4], int off_b1, int n1);

@@ -63,6 +63,21 @@ void nv_wg_desc_kmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int k0, int step
     }
 }
 
+void nv_wg_steps_kmajor(int rows, int k0, int steps, int *step)
+{
+    int k0s = k0 / 16, first = k0s / 4 * rows * 128 + k0s % 4 * 32;
+    for (int k = 0; k < steps; k++) {
+        int ks = k0s + k;
+        step[k] = (ks / 4 * rows * 128 + ks % 4 * 32 - first) >> 4;
+    }
+}
+
+void nv_wg_steps_mnmajor(int steps, int *step)
+{
+    for (int k = 0; k < steps; k++)
+        step[k] = k * 16 * 128 >> 4;
+}
+
 void nv_wg_desc_mnmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int steps, LLVMValueRef *desc)
 {
     LLVMValueRef d = descriptor(nv, addr, rows * 128, 1024);
@@ -94,13 +109,14 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
         const nv_wg_op *op = &ops[o];
         int per_a = op->a_regs ? 4 : 1;
         first_a[o] = nout + nin;
-        for (int k = 0; k < op->steps; k++)
+        int na = op->a_regs || !op->a_step ? op->steps : 1, nb = op->b_step ? 1 : op->steps;
+        for (int k = 0; k < na; k++)
             for (int r = 0; r < per_a; r++) {
                 in[nin++] = op->a_regs ? op->a_regs[4 * k + r] : op->a_desc[k];
                 sb_puts(&cons, op->a_regs ? ",r" : ",l");
             }
         first_b[o] = nout + nin;
-        for (int k = 0; k < op->steps; k++) {
+        for (int k = 0; k < nb; k++) {
             in[nin++] = op->b_desc[k];
             sb_puts(&cons, ",l");
         }
@@ -111,6 +127,15 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
     /* p_add: accumulate (true); p_first: the first step's scale-d. */
     sb_printf(&text, "{\n\t.reg .pred p_add, p_first;\n\tsetp.eq.b32 p_add, $%d, 0;\n\tsetp.ne.b32 p_first, $%d, 0;\n",
               zero, zero);
+    for (int o = 0; o < nops; o++) /* the in-asm step descriptors */
+        for (int k = 0; k < ops[o].steps; k++) {
+            if (ops[o].a_step && !ops[o].a_regs)
+                sb_printf(&text, "\t.reg .b64 wa%d_%d;\n\tadd.s64 wa%d_%d, $%d, %d;\n", o, k, o, k, first_a[o],
+                          ops[o].a_step[k]);
+            if (ops[o].b_step)
+                sb_printf(&text, "\t.reg .b64 wb%d_%d;\n\tadd.s64 wb%d_%d, $%d, %d;\n", o, k, o, k, first_b[o],
+                          ops[o].b_step[k]);
+        }
     sb_puts(&text, "\twgmma.fence.sync.aligned;\n");
     for (int o = 0; o < nops; o++) {
         const nv_wg_op *op = &ops[o];
@@ -122,9 +147,15 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
             int a = first_a[o] + per_a * k;
             if (op->a_regs)
                 sb_printf(&text, "}, {$%d, $%d, $%d, $%d}", a, a + 1, a + 2, a + 3);
+            else if (op->a_step)
+                sb_printf(&text, "}, wa%d_%d", o, k);
             else
                 sb_printf(&text, "}, $%d", a);
-            sb_printf(&text, ", $%d, %s, 1, 1%s, %d;\n", first_b[o] + k, k > 0 || op->accumulate ? "p_add" : "p_first",
+            if (op->b_step)
+                sb_printf(&text, ", wb%d_%d", o, k);
+            else
+                sb_printf(&text, ", $%d", first_b[o] + k);
+            sb_printf(&text, ", %s, 1, 1%s, %d;\n", k > 0 || op->accumulate ? "p_add" : "p_first",
                       op->a_regs ? "" : ", 0", op->trans_b);
         }
     }
@@ -144,7 +175,7 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
 void nv_wg_product(nv_ctx *nv, dtype dt, int N, int steps, LLVMValueRef *a_desc, LLVMValueRef *a_regs,
                    LLVMValueRef *b_desc, bool accumulate, bool trans_b, LLVMValueRef *acc)
 {
-    nv_wg_op op = {N, steps, a_desc, a_regs, b_desc, accumulate, trans_b, acc};
+    nv_wg_op op = {N, steps, a_desc, a_regs, b_desc, accumulate, trans_b, acc, NULL, NULL};
     nv_wg_products(nv, dt, &op, 1);
 }
 

@@ -54,7 +54,17 @@ typedef struct nv_wg_op {
     LLVMValueRef *a_desc, *a_regs, *b_desc;
     bool accumulate, trans_b;
     LLVMValueRef *acc; /* N/2 accumulators, in (accumulate) and out */
+    /* Non-NULL: a_desc[0] (b_desc[0]) is the first step's descriptor and
+     * step k's is it + a_step[k] (nv_wg_steps_*), added inside the asm: the
+     * steps' descriptors hold registers only during the product (LLVM
+     * hoists loop-invariant ones out of loops, 2 registers each). */
+    const int *a_step, *b_step;
 } nv_wg_op;
+
+/* The descriptor offsets of nv_wg_desc_kmajor's (nv_wg_desc_mnmajor's)
+ * steps from its first, for nv_wg_op's a_step/b_step. */
+void nv_wg_steps_kmajor(int rows, int k0, int steps, int *step);
+void nv_wg_steps_mnmajor(int steps, int *step);
 
 /* Most products of one group. */
 enum { NV_WG_MAXOPS = 2 };

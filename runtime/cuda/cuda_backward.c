@@ -83,12 +83,12 @@ static bool use_atomics(const attnc_kernel *k)
     return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
 }
 
-/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0, 1 or 2
+/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0..3
  * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
 static int bwd_overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
-    return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)

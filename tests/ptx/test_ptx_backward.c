@@ -74,11 +74,11 @@ static void dump(const char *name, const char *arch, bool det, const char *mma, 
     }
 }
 
-/* $ATTNC_BWD_OVERLAP (0..2) as the runtime reads it, else the default. */
+/* $ATTNC_BWD_OVERLAP (0..3) as the runtime reads it, else the default. */
 static int overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
-    return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 
 /* 1: assembled, 0: refused as documented (param gradients), fails otherwise. */
