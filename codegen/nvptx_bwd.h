@@ -89,14 +89,16 @@ bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
  * 0: every product waits for itself, the dK/dV kernel reads the next query
  *    tile's lse/delta rows from global memory before computing the current
  *    one (the loads stall the warpgroup);
- * 1: those rows are loaded into registers before the current tile and
- *    stored to shared memory after it;
- * 2 (the default): 1, and independent products share one wait: dK/dV
+ * 1 (the default): those rows are loaded into registers before the current
+ *    tile and stored to shared memory after it; the k16 steps' descriptors
+ *    are formed inside each product's asm (fewer registers: fewer spills
+ *    in nearly every shipped recipe);
+ * 2: 1, and independent products share one wait: dK/dV
  *    kernel dV += Pᵀ dO with dPᵀ = V dOᵀ (3 waits a tile instead of 4),
- *    dQ kernel S with dP (2 instead of 3);
+ *    dQ kernel S with dP (2 instead of 3; 64-key tiles only);
  * 3: 2, but the dK/dV kernel pairs Sᵀ with dPᵀ and dV with dK (2 waits;
  *    Sᵀ, dPᵀ, dK and dV live at once: ptxas spills at D = 128). */
-enum { NVPTX_BWD_OVERLAP_DEFAULT = 2 };
+enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
 
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by

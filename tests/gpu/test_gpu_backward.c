@@ -11,7 +11,9 @@
  * gradients must be refused as unsupported). Every case runs under both
  * products, ATTNC_BWD_MMA=sync and =wgmma (sm_90a; the line says "wgmma"
  * where the build took it, "sync" where it fell back); the non-deterministic
- * build runs the atomic dQ (ATTNC_BWD_DQ_ATOMIC=1). Prints one line per case.
+ * build runs the atomic dQ (ATTNC_BWD_DQ_ATOMIC=1); the cases run wgmma
+ * under every ATTNC_BWD_OVERLAP level too ("wgmma:N"; shipped recipes the
+ * default). Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross) and no shipped
  * recipes. */
@@ -99,18 +101,29 @@ static bool same_grads(const ref_bwd_data *a, const ref_bwd_data *b)
     return true;
 }
 
-static const char *const mma_modes[] = {"sync", "wgmma"};
+/* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N. The
+ * shipped recipes run the first two. */
+static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:1", "wgmma:3"};
+enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* Builds under ATTNC_BWD_MMA=mma, with the atomic dQ unless det. */
 static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char *mma, bool det, attnc_kernel **fwd,
                                attnc_kernel **bwd)
 {
-    setenv("ATTNC_BWD_MMA", mma, 1);
+    char name[16];
+    snprintf(name, sizeof name, "%s", mma);
+    char *lvl = strchr(name, ':');
+    if (lvl) {
+        *lvl++ = 0;
+        setenv("ATTNC_BWD_OVERLAP", lvl, 1);
+    }
+    setenv("ATTNC_BWD_MMA", name, 1);
     if (!det)
         setenv("ATTNC_BWD_DQ_ATOMIC", "1", 1);
     attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, fwd, bwd);
     unsetenv("ATTNC_BWD_MMA");
     unsetenv("ATTNC_BWD_DQ_ATOMIC");
+    unsetenv("ATTNC_BWD_OVERLAP");
     return st;
 }
 
@@ -122,7 +135,9 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
     attnc_kernel *fwd, *bwd;
     attnc_status st = build_mode(ctx, rc, mma, det, &fwd, &bwd);
     char label[256];
-    snprintf(label, sizeof label, "%s %s", name, !st && bwd->sched.mma == MMA_WGMMA ? "wgmma" : "sync");
+    const char *lvl = strchr(mma, ':');
+    snprintf(label, sizeof label, "%s %s%s", name, !st && bwd->sched.mma == MMA_WGMMA ? "wgmma" : "sync",
+             lvl && !st && bwd->sched.mma == MMA_WGMMA ? lvl : "");
     if (st) {
         printf("[FAIL] %s (asked %s)%s: build: %s\n", label, mma, det ? " det" : "", attnc_context_errmsg(ctx));
         attnc_kernel_destroy(bwd);
@@ -166,7 +181,7 @@ static void test_cases(void **state)
             continue;
         }
         snprintf(label, sizeof label, "%s %s D=%d", c->name, c->dt, c->D);
-        for (int m = 0; m < 2; m++)
+        for (int m = 0; m < NMODES; m++)
             for (int det = 0; det < 2; det++)
                 fails += !run_mode(ctx, rc, label, &c->sh, det, mma_modes[m], 9100 + i);
         attnc_recipe_destroy(rc);

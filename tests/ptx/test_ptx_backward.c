@@ -6,7 +6,8 @@
  * linear recipes are skipped. sm_90a is compiled twice: mma.sync and the
  * warpgroup-MMA backward (nvptx_bwd_schedule_mma(MMA_WGMMA); recipes whose
  * shapes it cannot serve fall back to mma.sync and say so). Spills are
- * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v. */
+ * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v; ATTNC_PTX_WGMMA_ONLY=1 runs
+ * the wgmma builds only; ATTNC_BWD_OVERLAP=N emits that overlap level. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,8 +143,10 @@ static void test_backward_ptx(void **state)
     for (int i = 0; i < n; i++) {
         if (!only || strstr(names[i], only))
             for (int det = 0; det < 2; det++) {
-                ok += check(names[i], TARGET_SM80, det, MMA_SYNC);
-                ok += check(names[i], TARGET_SM90A, det, MMA_SYNC);
+                if (!getenv("ATTNC_PTX_WGMMA_ONLY")) {
+                    ok += check(names[i], TARGET_SM80, det, MMA_SYNC);
+                    ok += check(names[i], TARGET_SM90A, det, MMA_SYNC);
+                }
                 if (!getenv("ATTNC_PTX_SYNC_ONLY"))
                     ok += check(names[i], TARGET_SM90A, det, MMA_WGMMA);
             }
