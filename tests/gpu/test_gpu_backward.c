@@ -4,7 +4,7 @@
  * memory): fresh random inputs, NaN-poisoned dq/dk/dv, rows of masked
  * queries and keys no query sees exactly 0. Cases: dense, causal, sliding
  * window, 2-D neighborhood, softcap, GQA, cross attention with empty rows,
- * token counts and grids that divide no tile, bf16 and f16, D = 64, 128
+ * token counts and grids that divide no tile, 128-key tiles, bf16 and f16, D = 64, 128
  * (and 256 for softcap), both the atomic dQ and the deterministic build,
  * the deterministic build bit-identical over two runs; then every shipped
  * softmax recipe at `attnc run`'s default shape (score params with
@@ -12,7 +12,7 @@
  * products, ATTNC_BWD_MMA=sync and =wgmma (sm_90a; the line says "wgmma"
  * where the build took it, "sync" where it fell back); the non-deterministic
  * build runs the atomic dQ (ATTNC_BWD_DQ_ATOMIC=1); the cases run wgmma
- * under every ATTNC_BWD_OVERLAP level too ("wgmma:N"; shipped recipes the
+ * under the other ATTNC_BWD_OVERLAP levels too ("wgmma:N"; shipped recipes the
  * default). Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross) and no shipped
@@ -77,6 +77,9 @@ static const bcase cases[] = {
      {.batch = 2, .heads = 4, .kv_heads = 1, .tokens = 150, .kv_tokens = 97}},
     {"cross", "recipe cross\n" IN_CROSS "score s * scale\n", 128, "f16",
      {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 45, .kv_tokens = 260}},
+    /* 128-key tiles: the wgmma dK/dV kernel's two warpgroups */
+    {"causal kv128", "recipe causal\n" IN_QKV "mask causal\ntile q(64) kv(128)\n", 64, "bf16",
+     {.batch = 1, .heads = 2, .tokens = 333}},
 };
 
 static attnc_status build(attnc_context *ctx, attnc_recipe *rc, unsigned flags, attnc_kernel **fwd, attnc_kernel **bwd)
@@ -103,7 +106,7 @@ static bool same_grads(const ref_bwd_data *a, const ref_bwd_data *b)
 
 /* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N. The
  * shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:1", "wgmma:3"};
+static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* Builds under ATTNC_BWD_MMA=mma, with the atomic dQ unless det. */
