@@ -102,10 +102,14 @@ enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
 
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
- * its own kernel; overlap as above. NVPTX_UNSUPPORTED with the reason for
- * recipes it does not handle (score params with gradients). */
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics, int overlap,
-                            nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+ * its own kernel; overlap as above. dq_prog non-NULL: the dQ kernel comes
+ * from that program (the same recipe lowered under other key tiles, the
+ * same products), so the dK/dV kernel can take 128-key tiles (two
+ * warpgroups sharing each Q/dO tile) while the dQ kernel keeps 64 (128
+ * spill there). NVPTX_UNSUPPORTED with the reason for recipes it does not
+ * handle (score params with gradients). */
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, const recipe *r, target_arch arch,
+                            bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* Grid x of a kernel for sizes indexed by size_id. */
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes);

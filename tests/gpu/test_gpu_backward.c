@@ -12,8 +12,9 @@
  * products, ATTNC_BWD_MMA=sync and =wgmma (sm_90a; the line says "wgmma"
  * where the build took it, "sync" where it fell back); the non-deterministic
  * build runs the atomic dQ (ATTNC_BWD_DQ_ATOMIC=1); the cases run wgmma
- * under the other ATTNC_BWD_OVERLAP levels too ("wgmma:N"; shipped recipes the
- * default). Prints one line per case.
+ * under the other ATTNC_BWD_OVERLAP levels and ATTNC_BWD_DKV_KEYS=128 too
+ * ("wgmma:N", "wgmma:k128"; shipped recipes the defaults). Prints one line
+ * per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross) and no shipped
  * recipes. */
@@ -104,9 +105,10 @@ static bool same_grads(const ref_bwd_data *a, const ref_bwd_data *b)
     return true;
 }
 
-/* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N. The
- * shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3"};
+/* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N,
+ * "wgmma:k128" ATTNC_BWD_DKV_KEYS=128 (128-key dK/dV tiles, 64-key dQ).
+ * The shipped recipes run the first two. */
+static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k128"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* Builds under ATTNC_BWD_MMA=mma, with the atomic dQ unless det. */
@@ -118,7 +120,10 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     char *lvl = strchr(name, ':');
     if (lvl) {
         *lvl++ = 0;
-        setenv("ATTNC_BWD_OVERLAP", lvl, 1);
+        if (!strcmp(lvl, "k128"))
+            setenv("ATTNC_BWD_DKV_KEYS", "128", 1);
+        else
+            setenv("ATTNC_BWD_OVERLAP", lvl, 1);
     }
     setenv("ATTNC_BWD_MMA", name, 1);
     if (!det)
@@ -127,6 +132,7 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     unsetenv("ATTNC_BWD_MMA");
     unsetenv("ATTNC_BWD_DQ_ATOMIC");
     unsetenv("ATTNC_BWD_OVERLAP");
+    unsetenv("ATTNC_BWD_DKV_KEYS");
     return st;
 }
 
