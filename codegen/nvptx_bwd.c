@@ -346,20 +346,30 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
     info->dkv_warps = p->Tk / 16;
 }
 
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
-                            nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, const recipe *r, target_arch arch,
+                            bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
 {
     if (!nvptx_arch_name(arch)) {
         sb_puts(err, "GPU code generation needs an sm_80 or sm_90a target");
         return NVPTX_UNSUPPORTED;
     }
-    bwd_plan *bp = calloc(1, sizeof *bp);
+    bwd_plan *bp = calloc(2, sizeof *bp), *bq = bp + 1;
     if (!bp) {
         sb_puts(err, "out of memory");
         return NVPTX_INTERNAL;
     }
     nvptx_status st = read_plan(prog, r, bp, err);
-    bp->atomics = atomics;
+    if (!st && dq_prog) {
+        st = read_plan(dq_prog, r, bq, err);
+        if (!st && bq->wg != bp->wg) {
+            sb_puts(err, "internal error: GPU backward: the dQ program's products differ from the dK/dV program's");
+            st = NVPTX_INTERNAL;
+        }
+    }
+    if (!dq_prog)
+        bq = bp;
+    bp->atomics = bq->atomics = atomics;
+    bp->overlap = bq->overlap = bp->wg ? overlap : 0;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;
@@ -375,7 +385,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arc
     LLVMModuleRef m = nvptx_module_create(c, "attnc_bwd", arch);
     int limit = arch == TARGET_SM90A ? 232448 : 166912;
     for (int i = 0; i < nk && !st; i++) {
-        if (!emit_one(m, bp, kinds[i], &info->kernels[i])) {
+        if (!emit_one(m, kinds[i] == BWK_DQ ? bq : bp, kinds[i], &info->kernels[i])) {
             sb_puts(err, "internal error: GPU backward: a mask/score expression uses a value the kernel cannot provide");
             st = NVPTX_INTERNAL;
         } else if (info->kernels[i].smem_bytes > limit) {

@@ -102,12 +102,31 @@ schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_ar
  * bf16/f16, head dims 64 or 128, 64 query tokens, 64 or 128 key tokens. */
 bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
 
+/* How much the wgmma kernels overlap (mma.sync ignores it):
+ * 0: every product waits for itself, the dK/dV kernel reads the next query
+ *    tile's lse/delta rows from global memory before computing the current
+ *    one (the loads stall the warpgroup);
+ * 1 (the default): those rows are loaded into registers before the current
+ *    tile and stored to shared memory after it; the k16 steps' descriptors
+ *    are formed inside each product's asm (fewer registers: fewer spills
+ *    in nearly every shipped recipe);
+ * 2: 1, and independent products share one wait: dK/dV
+ *    kernel dV += Pᵀ dO with dPᵀ = V dOᵀ (3 waits a tile instead of 4),
+ *    dQ kernel S with dP (2 instead of 3; 64-key tiles only);
+ * 3: 2, but the dK/dV kernel pairs Sᵀ with dPᵀ and dV with dK (2 waits;
+ *    Sᵀ, dPᵀ, dK and dV live at once: ptxas spills at D = 128). */
+enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
+
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
- * its own kernel. NVPTX_UNSUPPORTED with the reason for recipes it does not
+ * its own kernel; overlap as above. dq_prog non-NULL: the dQ kernel comes
+ * from that program (the same recipe lowered under other key tiles, the
+ * same products), so the dK/dV kernel can take 128-key tiles (two
+ * warpgroups sharing each Q/dO tile) while the dQ kernel keeps 64 (128
+ * spill there). NVPTX_UNSUPPORTED with the reason for recipes it does not
  * handle. */
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const recipe *r, target_arch arch, bool atomics,
-                            nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, const recipe *r, target_arch arch,
+                            bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* Grid x of a kernel for sizes indexed by size_id (not attnc_bwd_dparam). */
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes);

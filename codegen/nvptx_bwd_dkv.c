@@ -211,6 +211,7 @@ static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVM
 typedef struct dkv_state {
     LLVMValueRef dk[FA_MAXN][4], dv[FA_MAXN][4]; /* slots */
     LLVMValueRef p[FA_MAXN][4], ds[FA_MAXN][4];  /* slots */
+    LLVMValueRef stats[GB_STAT_ROWS][2];         /* overlap >= 1: the next tile's lse, delta */
     LLVMValueRef kin[2];
 } dkv_state;
 
@@ -383,8 +384,10 @@ static void dq_atomic(gbw *g, frag ds)
 }
 
 /* Issues the copies of query tile j of the range (Q, dO, lse, delta) into
- * bank `bank` (one commit group). */
-static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt, LLVMValueRef bank)
+ * bank `bank` (one commit group). stats non-NULL: lse and delta only into
+ * those slots (gb_fetch_stats; the caller puts them). */
+static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt, LLVMValueRef bank,
+                         LLVMValueRef (*stats)[2])
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
@@ -395,7 +398,10 @@ static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef 
     gb_load_rows(g, BT_Q, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->D, g->pitch_q, g->off_q);
     gb_load_rows(g, BT_DO, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->Dv, g->pitch_do, g->off_do);
     nv_cp_commit(&f->nv);
-    gb_load_stats(g, f->q_org, f->head);
+    if (stats)
+        gb_fetch_stats(g, f->q_org, f->head, stats);
+    else
+        gb_load_stats(g, f->q_org, f->head);
 }
 
 static void pair(gbw *g, dkv_state *st)
@@ -403,8 +409,11 @@ static void pair(gbw *g, dkv_state *st)
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
-    LLVMValueRef s[FA_MAXN][4];
-    scores_t(g, s);
+    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
+    if (g->bp->overlap >= 3) /* Sᵀ and dPᵀ under one wait */
+        gw_ss2(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
+    else
+        scores_t(g, s);
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
     LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
@@ -417,13 +426,24 @@ static void pair(gbw *g, dkv_state *st)
     probs(g, st, s, false);
     LLVMBuildBr(nv->b, join);
     LLVMPositionBuilderAtEnd(nv->b, join);
-    LLVMValueRef pr[FA_MAXN][4], dp[FA_MAXN][4], ds[FA_MAXN][4];
+    LLVMValueRef pr[FA_MAXN][4], ds[FA_MAXN][4];
     gb_read(g, st->p, p->Tq / 8, pr);
-    accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
-    dp_t(g, dp);
-    grads_t(g, s, pr, dp, ds);
-    gb_pgrad_flush(g);
-    accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
+    if (g->bp->overlap >= 3) { /* dV and dK under one wait */
+        grads_t(g, s, pr, dp, ds);
+        gb_pgrad_flush(g);
+        gw_accumulate2(g, p->Tq, st->dv, pr, g->off_do, p->Dv, st->dk, ds, g->off_q, p->D);
+    } else if (g->bp->overlap == 2) { /* dV and dPᵀ under one wait */
+        gw_accumulate_ss(g, st->dv, pr, p->Tq, g->off_do, p->Dv, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+        grads_t(g, s, pr, dp, ds);
+        gb_pgrad_flush(g);
+        gw_accumulate(g, st->dk, ds, p->Tq, g->off_q, p->D);
+    } else {
+        accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
+        dp_t(g, dp);
+        grads_t(g, s, pr, dp, ds);
+        gb_pgrad_flush(g);
+        accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
+    }
     if (g->bp->atomics && g->bp->wg)
         gw_dq_atomic(g, ds);
     else if (g->bp->atomics)
@@ -431,7 +451,9 @@ static void pair(gbw *g, dkv_state *st)
 }
 
 /* The query tiles of the range, the next one's copies in flight while the
- * current one computes (two banks of the Q region). */
+ * current one computes (two banks of the Q region). Overlap >= 1: the
+ * next tile's lse/delta loads too (into registers, stored to its bank
+ * after the current tile; the barrier at the top publishes them). */
 static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
 {
     fa2 *f = &g->f;
@@ -442,14 +464,15 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     LLVMValueRef qs = c32(g, g->bank_size[1]);
     nv_barrier(nv); /* the previous head's last tile is done with bank 0 */
     LLVMBasicBlockRef any = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, total, c32(g, 0), ""), "q.first");
-    issue_q_tile(g, c32(g, 0), lo, cnt, c32(g, 0));
+    issue_q_tile(g, c32(g, 0), lo, cnt, c32(g, 0), NULL);
     nv_endif(nv, any);
     gb_loop l = gb_loop_begin(g, c32(g, 0), total);
     LLVMValueRef next = add(g, l.iv, c32(g, 1));
     gb_tiles_landed(g);
     nv_barrier(nv); /* tile j resident; every warp done with tile j-1's bank */
+    bool fetch = g->bp->overlap >= 1 && f->threads >= f->p->Tq;
     LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
-    issue_q_tile(g, next, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs));
+    issue_q_tile(g, next, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs), fetch ? st->stats : NULL);
     nv_endif(nv, more);
     g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), qs);
     decode(g, l.iv, lo, cnt, qi);
@@ -462,6 +485,12 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
     pair(g, st);
     nv_endif(nv, join);
+    if (fetch) {
+        LLVMBasicBlockRef put = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.stats");
+        g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs);
+        gb_put_stats(g, st->stats);
+        nv_endif(nv, put);
+    }
     g->bank_dyn[1] = NULL;
     gb_loop_end(g, &l);
 }
@@ -500,6 +529,9 @@ void gb_emit_dkv(gbw *g)
     gb_slots(g, st.dk, p->D / 8, true);
     gb_slots(g, st.dv, p->Dv / 8, true);
     gb_slots(g, st.p, p->Tq / 8, false);
+    for (int i = 0; i < GB_STAT_ROWS && g->bp->overlap >= 1; i++)
+        for (int k = 0; k < 2; k++)
+            st.stats[i][k] = gb_alloca(g);
     LLVMValueRef group = nv_smax(nv, LLVMBuildSDiv(nv->b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], ""), c32(g, 1));
     LLVMValueRef first = f->head;
     gb_loop hl = gb_loop_begin(g, first, add(g, first, group));

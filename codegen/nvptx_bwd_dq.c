@@ -105,7 +105,13 @@ static void key_step(gbw *g, frag dq_slots, frag pslot, LLVMValueRef lse[2], LLV
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
-    product(g, s, g->off_q, g->pitch_q, g->off_k, g->pitch_k, p->D, p->Tk);
+    /* S and dP under one wait; not at 128 keys (S, dP, dQ: 192 registers;
+     * ptxas spilled 428 B at D = 128) */
+    bool both = g->bp->overlap >= 2 && p->Tk <= 64;
+    if (both)
+        gw_ss2(g, s, g->off_q, g->off_k, p->D, dp, g->off_do, g->off_v, p->Dv, p->Tq, p->Tk);
+    else
+        product(g, s, g->off_q, g->pitch_q, g->off_k, g->pitch_k, p->D, p->Tk);
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
     LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
@@ -119,7 +125,8 @@ static void key_step(gbw *g, frag dq_slots, frag pslot, LLVMValueRef lse[2], LLV
     LLVMBuildBr(nv->b, join);
     LLVMPositionBuilderAtEnd(nv->b, join);
     gb_read(g, pslot, p->Tk / 8, pr);
-    product(g, dp, g->off_do, g->pitch_do, g->off_v, g->pitch_v, p->Dv, p->Tk);
+    if (!both)
+        product(g, dp, g->off_do, g->pitch_do, g->off_v, g->pitch_v, p->Dv, p->Tk);
     grads(g, s, pr, dp, delta, ds);
     if (g->bp->wg) {
         gw_accumulate(g, dq_slots, ds, p->Tk, g->off_k, p->D);

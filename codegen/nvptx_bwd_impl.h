@@ -32,6 +32,7 @@ typedef struct bwd_plan {
     int nsites, ngrad;
     bwd_site sites[BWD_MAX_SITES];
     int grad_param[NVPTX_MAX_PARAMS]; /* the params with gradients, in ABI order */
+    int overlap; /* wg only: NVPTX_BWD_OVERLAP levels (nvptx_bwd.h) */
 } bwd_plan;
 
 typedef struct gbw {
@@ -69,7 +70,15 @@ LLVMValueRef gb_elem_ptr(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLV
 /* cp.async of a tile's rows (zeros outside the grid); the caller commits. */
 void gb_load_rows(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVMValueRef *bounds, LLVMValueRef head,
                   int rows, int cols, int pitch, int off);
+/* lse and delta of the query tile's rows -> shared memory (-inf and 0
+ * outside the grid) */
 void gb_load_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head);
+/* The same in two halves, so the global loads' latency hides behind other
+ * work: fetch loads them into f32 slots (gb_alloca), put stores the slots
+ * to shared memory (banks as at the put). */
+enum { GB_STAT_ROWS = 1 }; /* rows per thread: Tq <= 64 <= threads (wgmma) */
+void gb_fetch_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head, LLVMValueRef slots[GB_STAT_ROWS][2]);
+void gb_put_stats(gbw *g, LLVMValueRef slots[GB_STAT_ROWS][2]);
 LLVMValueRef gb_stat(gbw *g, int off, LLVMValueRef row);
 typedef struct gb_loop {
     LLVMValueRef iv;
@@ -127,6 +136,15 @@ void gw_ss(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int
 /* slots += A·B: A packed from a_src (the accumulator layout, k columns), B
  * the MN-major tile at off_b (k rows, n columns). */
 void gw_accumulate(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n);
+/* Two products of gw_ss's shape (the same rows_a and n) under one wait. */
+void gw_ss2(gbw *g, LLVMValueRef (*acc0)[4], int off_a0, int off_b0, int k0, LLVMValueRef (*acc1)[4], int off_a1,
+            int off_b1, int k1, int rows_a, int n);
+/* gw_accumulate and gw_ss (acc from off_a1, off_b1) under one wait. */
+void gw_accumulate_ss(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
+                      LLVMValueRef (*acc)[4], int off_a1, int rows_a1, int off_b1, int k1, int n1);
+/* Two of gw_accumulate (the same k) under one wait. */
+void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_src0)[4], int off_b0, int n0,
+                    LLVMValueRef (*slots1)[4], LLVMValueRef (*a_src1)[4], int off_b1, int n1);
 /* the dK/dV kernel's atomic dQ: dS -> shared, dQacc += dS K */
 void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4]);
 

@@ -187,28 +187,76 @@ void gb_load_rows(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVM
     }
 }
 
-/* lse and delta of the query tile's rows into shared memory: -inf and 0
- * for rows outside the grid, so their P (and every gradient) is 0. */
-void gb_load_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head)
+/* lse and delta of query tile row `row`: -inf and 0 for rows outside the
+ * grid, so their P (and every gradient) is 0. */
+static void stat_values(gbw *g, LLVMValueRef org[3], LLVMValueRef head, LLVMValueRef row, LLVMValueRef *lse,
+                        LLVMValueRef *dl)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    const fa_plan *p = f->p;
-    for (int i = 0; i * f->threads < p->Tq; i++) {
-        LLVMValueRef row = LLVMBuildAdd(b, f->tid, nv_i32(nv, i * f->threads), "");
-        LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, row, nv_i32(nv, p->Tq), ""), "ld.stats");
-        LLVMValueRef c[3];
-        fa2_tile_coords(f, p->q_ext, org, row, c);
-        LLVMValueRef ok = fa2_in_bounds(f, c, f->qext);
-        LLVMValueRef tok = fa2_flat_token(f, c);
-        LLVMValueRef lp = LLVMBuildSelect(b, ok, gb_elem_ptr(g, BT_LSE, head, tok, NULL, 4), g->bt[BT_LSE], "");
-        LLVMValueRef dp = LLVMBuildSelect(b, ok, gb_elem_ptr(g, BT_DELTA, head, tok, NULL, 4), g->bt[BT_DELTA], "");
-        LLVMValueRef lse = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, lp, ""), nv_f32(nv, -INFINITY), "");
-        LLVMValueRef dl = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, dp, ""), nv_f32(nv, 0), "");
-        LLVMValueRef at = LLVMBuildShl(b, row, nv_i32(nv, 2), "");
-        LLVMBuildStore(b, lse, gb_smem_at(g, g->off_lse, at));
-        LLVMBuildStore(b, dl, gb_smem_at(g, g->off_delta, at));
+    LLVMValueRef c[3];
+    fa2_tile_coords(f, f->p->q_ext, org, row, c);
+    LLVMValueRef ok = fa2_in_bounds(f, c, f->qext);
+    LLVMValueRef tok = fa2_flat_token(f, c);
+    LLVMValueRef lp = LLVMBuildSelect(b, ok, gb_elem_ptr(g, BT_LSE, head, tok, NULL, 4), g->bt[BT_LSE], "");
+    LLVMValueRef dp = LLVMBuildSelect(b, ok, gb_elem_ptr(g, BT_DELTA, head, tok, NULL, 4), g->bt[BT_DELTA], "");
+    *lse = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, lp, ""), nv_f32(nv, -INFINITY), "");
+    *dl = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, dp, ""), nv_f32(nv, 0), "");
+}
+
+static LLVMValueRef stat_row(gbw *g, int i, LLVMValueRef *in)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef row = LLVMBuildAdd(nv->b, g->f.tid, nv_i32(nv, i * g->f.threads), "");
+    *in = LLVMBuildICmp(nv->b, LLVMIntULT, row, nv_i32(nv, g->f.p->Tq), "");
+    return row;
+}
+
+static void stat_store(gbw *g, LLVMValueRef row, LLVMValueRef lse, LLVMValueRef dl)
+{
+    LLVMBuilderRef b = g->f.nv.b;
+    LLVMValueRef at = LLVMBuildShl(b, row, nv_i32(&g->f.nv, 2), "");
+    LLVMBuildStore(b, lse, gb_smem_at(g, g->off_lse, at));
+    LLVMBuildStore(b, dl, gb_smem_at(g, g->off_delta, at));
+}
+
+void gb_load_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    for (int i = 0; i * f->threads < f->p->Tq; i++) {
+        LLVMValueRef in, row = stat_row(g, i, &in), lse, dl;
+        LLVMBasicBlockRef join = nv_if(nv, in, "ld.stats");
+        stat_values(g, org, head, row, &lse, &dl);
+        stat_store(g, row, lse, dl);
+        nv_endif(nv, join);
+    }
+}
+
+void gb_fetch_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head, LLVMValueRef slots[GB_STAT_ROWS][2])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    for (int i = 0; i * f->threads < f->p->Tq && i < GB_STAT_ROWS; i++) {
+        LLVMValueRef in, row = stat_row(g, i, &in), v[2];
+        LLVMBasicBlockRef join = nv_if(nv, in, "ld.stats");
+        stat_values(g, org, head, row, &v[0], &v[1]);
+        for (int k = 0; k < 2; k++)
+            LLVMBuildStore(nv->b, v[k], slots[i][k]);
+        nv_endif(nv, join);
+    }
+}
+
+void gb_put_stats(gbw *g, LLVMValueRef slots[GB_STAT_ROWS][2])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    for (int i = 0; i * f->threads < f->p->Tq && i < GB_STAT_ROWS; i++) {
+        LLVMValueRef in, row = stat_row(g, i, &in);
+        LLVMBasicBlockRef join = nv_if(nv, in, "st.stats");
+        stat_store(g, row, LLVMBuildLoad2(nv->b, nv->f32, slots[i][0], ""),
+                   LLVMBuildLoad2(nv->b, nv->f32, slots[i][1], ""));
         nv_endif(nv, join);
     }
 }

@@ -75,31 +75,104 @@ static void unpack(LLVMValueRef *flat, int n, LLVMValueRef (*acc)[4])
             acc[nb][e] = flat[nb * 4 + e];
 }
 
-void gw_ss(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int k, int n)
+/* The operands of one SS product (gw_ss) and of one register-A product
+ * (gw_accumulate), kept in the caller's arrays. */
+typedef struct ss_args {
+    LLVMValueRef da[NV_WG_MAXSTEPS], db[NV_WG_MAXSTEPS], flat[FA_MAXN * 4];
+    int sa[NV_WG_MAXSTEPS], sb[NV_WG_MAXSTEPS];
+} ss_args;
+
+typedef struct rs_args {
+    LLVMValueRef acc[FA_MAXN][4], flat[FA_MAXN * 4], regs[4 * NV_WG_MAXSTEPS], db[NV_WG_MAXSTEPS];
+    int sb[NV_WG_MAXSTEPS];
+} rs_args;
+
+/* Overlap >= 1: descriptors stepped inside the asm (nv_wg_op's a_step):
+ * the K and V tiles' 16 hoisted 64-bit descriptors held 32 registers over
+ * the dK/dV kernel's whole loop. */
+static bool asm_steps(gbw *g)
+{
+    return g->bp->overlap >= 1;
+}
+
+static nv_wg_op ss_op(gbw *g, ss_args *x, int off_a, int rows_a, int off_b, int k, int n)
 {
     nv_ctx *nv = &g->f.nv;
     LLVMValueRef a0 = LLVMBuildAdd(nv->b, addr(g, off_a), LLVMBuildMul(nv->b, wg_index(g), c32(g, 64 * 128), ""), "");
-    LLVMValueRef da[NV_WG_MAXSTEPS], db[NV_WG_MAXSTEPS], flat[FA_MAXN * 4];
-    nv_wg_desc_kmajor(nv, a0, rows_a, 0, k / 16, da);
-    nv_wg_desc_kmajor(nv, addr(g, off_b), n, 0, k / 16, db);
-    nv_wg_product(nv, g->f.p->dt, n, k / 16, da, NULL, db, false, false, flat);
-    unpack(flat, n, acc);
+    bool st = asm_steps(g);
+    nv_wg_desc_kmajor(nv, a0, rows_a, 0, st ? 1 : k / 16, x->da);
+    nv_wg_desc_kmajor(nv, addr(g, off_b), n, 0, st ? 1 : k / 16, x->db);
+    nv_wg_steps_kmajor(rows_a, 0, k / 16, x->sa);
+    nv_wg_steps_kmajor(n, 0, k / 16, x->sb);
+    return (nv_wg_op){n, k / 16, x->da, NULL, x->db, false, false, x->flat, st ? x->sa : NULL, st ? x->sb : NULL};
+}
+
+static nv_wg_op rs_op(gbw *g, rs_args *x, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b,
+                      int n)
+{
+    gb_read(g, slots, n / 8, x->acc);
+    for (int nb = 0; nb < n / 8; nb++)
+        for (int e = 0; e < 4; e++)
+            x->flat[nb * 4 + e] = x->acc[nb][e];
+    for (int kk = 0; kk < k / 16; kk++)
+        gb_pack_a(g, a_src, kk, &x->regs[4 * kk]);
+    bool st = asm_steps(g);
+    nv_wg_desc_mnmajor(&g->f.nv, addr(g, off_b), k, st ? 1 : k / 16, x->db);
+    nv_wg_steps_mnmajor(k / 16, x->sb);
+    return (nv_wg_op){n, k / 16, NULL, x->regs, x->db, true, true, x->flat, NULL, st ? x->sb : NULL};
+}
+
+static void rs_done(gbw *g, rs_args *x, LLVMValueRef (*slots)[4], int n)
+{
+    unpack(x->flat, n, x->acc);
+    gb_write(g, slots, n / 8, x->acc);
+}
+
+void gw_ss(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int k, int n)
+{
+    ss_args x;
+    nv_wg_op op = ss_op(g, &x, off_a, rows_a, off_b, k, n);
+    nv_wg_products(&g->f.nv, g->f.p->dt, &op, 1);
+    unpack(x.flat, n, acc);
+}
+
+void gw_ss2(gbw *g, LLVMValueRef (*acc0)[4], int off_a0, int off_b0, int k0, LLVMValueRef (*acc1)[4], int off_a1,
+            int off_b1, int k1, int rows_a, int n)
+{
+    ss_args x[2];
+    nv_wg_op ops[2] = {ss_op(g, &x[0], off_a0, rows_a, off_b0, k0, n), ss_op(g, &x[1], off_a1, rows_a, off_b1, k1, n)};
+    nv_wg_products(&g->f.nv, g->f.p->dt, ops, 2);
+    unpack(x[0].flat, n, acc0);
+    unpack(x[1].flat, n, acc1);
 }
 
 void gw_accumulate(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n)
 {
-    nv_ctx *nv = &g->f.nv;
-    LLVMValueRef acc[FA_MAXN][4], flat[FA_MAXN * 4], regs[4 * NV_WG_MAXSTEPS], db[NV_WG_MAXSTEPS];
-    gb_read(g, slots, n / 8, acc);
-    for (int nb = 0; nb < n / 8; nb++)
-        for (int e = 0; e < 4; e++)
-            flat[nb * 4 + e] = acc[nb][e];
-    for (int kk = 0; kk < k / 16; kk++)
-        gb_pack_a(g, a_src, kk, &regs[4 * kk]);
-    nv_wg_desc_mnmajor(nv, addr(g, off_b), k, k / 16, db);
-    nv_wg_product(nv, g->f.p->dt, n, k / 16, NULL, regs, db, true, true, flat);
-    unpack(flat, n, acc);
-    gb_write(g, slots, n / 8, acc);
+    rs_args x;
+    nv_wg_op op = rs_op(g, &x, slots, a_src, k, off_b, n);
+    nv_wg_products(&g->f.nv, g->f.p->dt, &op, 1);
+    rs_done(g, &x, slots, n);
+}
+
+void gw_accumulate_ss(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
+                      LLVMValueRef (*acc)[4], int off_a1, int rows_a1, int off_b1, int k1, int n1)
+{
+    rs_args x;
+    ss_args y;
+    nv_wg_op ops[2] = {rs_op(g, &x, slots, a_src, k, off_b, n), ss_op(g, &y, off_a1, rows_a1, off_b1, k1, n1)};
+    nv_wg_products(&g->f.nv, g->f.p->dt, ops, 2);
+    rs_done(g, &x, slots, n);
+    unpack(y.flat, n1, acc);
+}
+
+void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_src0)[4], int off_b0, int n0,
+                    LLVMValueRef (*slots1)[4], LLVMValueRef (*a_src1)[4], int off_b1, int n1)
+{
+    rs_args x[2];
+    nv_wg_op ops[2] = {rs_op(g, &x[0], slots0, a_src0, k, off_b0, n0), rs_op(g, &x[1], slots1, a_src1, k, off_b1, n1)};
+    nv_wg_products(&g->f.nv, g->f.p->dt, ops, 2);
+    rs_done(g, &x[0], slots0, n0);
+    rs_done(g, &x[1], slots1, n1);
 }
 
 /* dSᵀ (this warp's 16 keys x the tile's queries) -> shared as the swizzled

@@ -13,8 +13,11 @@
 #include "../support/strbuf.h"
 
 /* Most inputs of one product: 128 tied accumulators, 64 A registers (16
- * steps x 4), 16 B descriptors and the scale flag. */
-enum { WG_MAXIN = 128 + 64 + 16 + 1, WG_MAXOUT = 128 };
+ * steps x 4), 16 B descriptors and the scale flag; a group of products
+ * (nv_wg_products) has at most 256 accumulators in all (the backward's
+ * dV and dK at D = 128: 128), and the caller keeps its inputs under
+ * NV_ASM_MAX_ARGS. */
+enum { WG_MAXIN = 128 + 64 + 16 + 1, WG_MAXOUT = 256 };
 _Static_assert((int)WG_MAXIN <= (int)NV_ASM_MAX_ARGS, "nv_asm takes every input of a product");
 
 LLVMValueRef nv_wg_swizzle_offset(nv_ctx *nv, LLVMValueRef row, LLVMValueRef ch, int rows)
@@ -60,6 +63,21 @@ void nv_wg_desc_kmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int k0, int step
     }
 }
 
+void nv_wg_steps_kmajor(int rows, int k0, int steps, int *step)
+{
+    int k0s = k0 / 16, first = k0s / 4 * rows * 128 + k0s % 4 * 32;
+    for (int k = 0; k < steps; k++) {
+        int ks = k0s + k;
+        step[k] = (ks / 4 * rows * 128 + ks % 4 * 32 - first) >> 4;
+    }
+}
+
+void nv_wg_steps_mnmajor(int steps, int *step)
+{
+    for (int k = 0; k < steps; k++)
+        step[k] = k * 16 * 128 >> 4;
+}
+
 void nv_wg_desc_mnmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int steps, LLVMValueRef *desc)
 {
     LLVMValueRef d = descriptor(nv, addr, rows * 128, 1024);
@@ -67,63 +85,98 @@ void nv_wg_desc_mnmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int steps, LLVM
         desc[k] = desc_add(nv, d, k * 16 * 128);
 }
 
-void nv_wg_product(nv_ctx *nv, dtype dt, int N, int steps, LLVMValueRef *a_desc, LLVMValueRef *a_regs,
-                   LLVMValueRef *b_desc, bool accumulate, bool trans_b, LLVMValueRef *acc)
+void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
 {
     const char *ty = dt == DT_F16 ? "f16" : "bf16";
-    int n = N / 2, per_a = a_regs ? 4 : 1;
-    LLVMValueRef in[WG_MAXIN];
-    int nin = 0;
+    LLVMValueRef in[NV_ASM_MAX_ARGS];
+    int nin = 0, nout = 0, base[NV_WG_MAXOPS], first_a[NV_WG_MAXOPS], first_b[NV_WG_MAXOPS];
     strbuf cons, text;
     sb_init(&cons);
     sb_init(&text);
-    for (int i = 0; i < n; i++)
-        sb_printf(&cons, "%s=f", i ? "," : "");
-    if (accumulate)
-        for (int i = 0; i < n; i++) {
-            sb_printf(&cons, ",%d", i);
-            in[nin++] = acc[i];
-        }
-    int first_a = n + nin; /* operand numbers: outputs, then inputs in order */
-    for (int k = 0; k < steps; k++)
-        for (int r = 0; r < per_a; r++) {
-            in[nin++] = a_regs ? a_regs[4 * k + r] : a_desc[k];
-            sb_puts(&cons, a_regs ? ",r" : ",l");
-        }
-    int first_b = n + nin;
-    for (int k = 0; k < steps; k++) {
-        in[nin++] = b_desc[k];
-        sb_puts(&cons, ",l");
+    for (int o = 0; o < nops; o++) {
+        base[o] = nout;
+        for (int i = 0; i < ops[o].N / 2; i++, nout++)
+            sb_printf(&cons, "%s=f", nout ? "," : "");
     }
-    int zero = n + nin;
+    for (int o = 0; o < nops; o++)
+        if (ops[o].accumulate)
+            for (int i = 0; i < ops[o].N / 2; i++) {
+                sb_printf(&cons, ",%d", base[o] + i);
+                in[nin++] = ops[o].acc[i];
+            }
+    /* operand numbers: outputs, then inputs in order */
+    for (int o = 0; o < nops; o++) {
+        const nv_wg_op *op = &ops[o];
+        int per_a = op->a_regs ? 4 : 1;
+        first_a[o] = nout + nin;
+        int na = op->a_regs || !op->a_step ? op->steps : 1, nb = op->b_step ? 1 : op->steps;
+        for (int k = 0; k < na; k++)
+            for (int r = 0; r < per_a; r++) {
+                in[nin++] = op->a_regs ? op->a_regs[4 * k + r] : op->a_desc[k];
+                sb_puts(&cons, op->a_regs ? ",r" : ",l");
+            }
+        first_b[o] = nout + nin;
+        for (int k = 0; k < nb; k++) {
+            in[nin++] = op->b_desc[k];
+            sb_puts(&cons, ",l");
+        }
+    }
+    int zero = nout + nin;
     in[nin++] = nv_i32(nv, 0);
     sb_puts(&cons, ",r,~{memory}");
     /* p_add: accumulate (true); p_first: the first step's scale-d. */
     sb_printf(&text, "{\n\t.reg .pred p_add, p_first;\n\tsetp.eq.b32 p_add, $%d, 0;\n\tsetp.ne.b32 p_first, $%d, 0;\n",
               zero, zero);
+    for (int o = 0; o < nops; o++) /* the in-asm step descriptors */
+        for (int k = 0; k < ops[o].steps; k++) {
+            if (ops[o].a_step && !ops[o].a_regs)
+                sb_printf(&text, "\t.reg .b64 wa%d_%d;\n\tadd.s64 wa%d_%d, $%d, %d;\n", o, k, o, k, first_a[o],
+                          ops[o].a_step[k]);
+            if (ops[o].b_step)
+                sb_printf(&text, "\t.reg .b64 wb%d_%d;\n\tadd.s64 wb%d_%d, $%d, %d;\n", o, k, o, k, first_b[o],
+                          ops[o].b_step[k]);
+        }
     sb_puts(&text, "\twgmma.fence.sync.aligned;\n");
-    for (int k = 0; k < steps; k++) {
-        sb_printf(&text, "\twgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {", N, ty, ty);
-        for (int i = 0; i < n; i++)
-            sb_printf(&text, "%s$%d", i ? ", " : "", i);
-        int a = first_a + per_a * k;
-        if (a_regs)
-            sb_printf(&text, "}, {$%d, $%d, $%d, $%d}", a, a + 1, a + 2, a + 3);
-        else
-            sb_printf(&text, "}, $%d", a);
-        sb_printf(&text, ", $%d, %s, 1, 1%s, %d;\n", first_b + k, k > 0 || accumulate ? "p_add" : "p_first",
-                  a_regs ? "" : ", 0", trans_b);
+    for (int o = 0; o < nops; o++) {
+        const nv_wg_op *op = &ops[o];
+        int per_a = op->a_regs ? 4 : 1;
+        for (int k = 0; k < op->steps; k++) {
+            sb_printf(&text, "\twgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {", op->N, ty, ty);
+            for (int i = 0; i < op->N / 2; i++)
+                sb_printf(&text, "%s$%d", i ? ", " : "", base[o] + i);
+            int a = first_a[o] + per_a * k;
+            if (op->a_regs)
+                sb_printf(&text, "}, {$%d, $%d, $%d, $%d}", a, a + 1, a + 2, a + 3);
+            else if (op->a_step)
+                sb_printf(&text, "}, wa%d_%d", o, k);
+            else
+                sb_printf(&text, "}, $%d", a);
+            if (op->b_step)
+                sb_printf(&text, ", wb%d_%d", o, k);
+            else
+                sb_printf(&text, ", $%d", first_b[o] + k);
+            sb_printf(&text, ", %s, 1, 1%s, %d;\n", k > 0 || op->accumulate ? "p_add" : "p_first",
+                      op->a_regs ? "" : ", 0", op->trans_b);
+        }
     }
     sb_puts(&text, "\twgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 0;\n}");
     LLVMTypeRef out_tys[WG_MAXOUT];
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < nout; i++)
         out_tys[i] = nv->f32;
-    LLVMTypeRef ret = LLVMStructTypeInContext(nv->c, out_tys, (unsigned)n, false);
+    LLVMTypeRef ret = LLVMStructTypeInContext(nv->c, out_tys, (unsigned)nout, false);
     LLVMValueRef r = nv_asm(nv, ret, sb_cstr(&text), sb_cstr(&cons), in, nin);
-    for (int i = 0; i < n; i++)
-        acc[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)i, "");
+    for (int o = 0; o < nops; o++)
+        for (int i = 0; i < ops[o].N / 2; i++)
+            ops[o].acc[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)(base[o] + i), "");
     sb_free(&cons);
     sb_free(&text);
+}
+
+void nv_wg_product(nv_ctx *nv, dtype dt, int N, int steps, LLVMValueRef *a_desc, LLVMValueRef *a_regs,
+                   LLVMValueRef *b_desc, bool accumulate, bool trans_b, LLVMValueRef *acc)
+{
+    nv_wg_op op = {N, steps, a_desc, a_regs, b_desc, accumulate, trans_b, acc, NULL, NULL};
+    nv_wg_products(nv, dt, &op, 1);
 }
 
 void nv_wg_proxy_fence(nv_ctx *nv)

@@ -48,6 +48,33 @@ void nv_wg_desc_mnmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int steps, LLVM
 void nv_wg_product(nv_ctx *nv, dtype dt, int N, int steps, LLVMValueRef *a_desc, LLVMValueRef *a_regs,
                    LLVMValueRef *b_desc, bool accumulate, bool trans_b, LLVMValueRef *acc);
 
+/* One product of a group (nv_wg_products); the arguments of nv_wg_product. */
+typedef struct nv_wg_op {
+    int N, steps;
+    LLVMValueRef *a_desc, *a_regs, *b_desc;
+    bool accumulate, trans_b;
+    LLVMValueRef *acc; /* N/2 accumulators, in (accumulate) and out */
+    /* Non-NULL: a_desc[0] (b_desc[0]) is the first step's descriptor and
+     * step k's is it + a_step[k] (nv_wg_steps_*), added inside the asm: the
+     * steps' descriptors hold registers only during the product (LLVM
+     * hoists loop-invariant ones out of loops, 2 registers each). */
+    const int *a_step, *b_step;
+} nv_wg_op;
+
+/* The descriptor offsets of nv_wg_desc_kmajor's (nv_wg_desc_mnmajor's)
+ * steps from its first, for nv_wg_op's a_step/b_step. */
+void nv_wg_steps_kmajor(int rows, int k0, int steps, int *step);
+void nv_wg_steps_mnmajor(int steps, int *step);
+
+/* Most products of one group. */
+enum { NV_WG_MAXOPS = 2 };
+
+/* Independent products issued back to back in one inline asm (one fence,
+ * every product's steps, one commit, wait 0): the tensor cores start the
+ * second while the first drains, one wait for both. Products must not
+ * write what another reads; nv_wg_product is the group of one. */
+void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
+
 /* Orders this thread's generic-proxy shared writes (cp.async, st.shared)
  * before later async-proxy (wgmma) reads; issue before the barrier. */
 void nv_wg_proxy_fence(nv_ctx *nv);

@@ -103,6 +103,32 @@ static attnc_status same_grads(const attnc_kernel *k, const nvptx_bwd_info *info
     return n == info->ngrad ? ATTNC_OK : ATTNC_ERR_INTERNAL;
 }
 
+/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0..3
+ * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
+static int bwd_overlap(void)
+{
+    const char *e = getenv("ATTNC_BWD_OVERLAP");
+    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+}
+
+/* $ATTNC_BWD_DKV_KEYS=128: under the wgmma schedule's 64-key 1-D tiles,
+ * the dK/dV kernel takes 128-key tiles (two warpgroups share each Q/dO
+ * tile: half the Q/dO traffic per product) and the dQ kernel keeps 64
+ * (*wide: the dK/dV kernel's schedule). The schedule text says so. */
+static bool wide_dkv(attnc_kernel *k, target_arch arch, schedule *wide)
+{
+    const char *e = getenv("ATTNC_BWD_DKV_KEYS");
+    if (!e || strcmp(e, "128") || k->sched.mma != MMA_WGMMA || k->sched.ndims != 1 || k->sched.kv_tile[0] != 64)
+        return false;
+    *wide = k->sched;
+    wide->kv_tile[0] = 128;
+    if (!nvptx_bwd_wgmma_fits(k->r, wide, arch))
+        return false;
+    size_t n = strlen(k->sched_text);
+    snprintf(k->sched_text + n, sizeof k->sched_text - n, " (dK/dV kv=128)");
+    return true;
+}
+
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     if (k->r->family != FAMILY_SOFTMAX) {
@@ -118,15 +144,20 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
     set_schedule(k, o, arch);
     if ((st = bwd_kernel_init(k)))
         return st;
-    tir_program prog;
+    tir_program prog, dkv_prog;
     if (!lower_backward(&k->arena, k->r, &k->sched, arch, &prog, err))
+        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    schedule wide;
+    bool split = wide_dkv(k, arch, &wide);
+    if (split && !lower_backward(&k->arena, k->r, &wide, arch, &dkv_prog, err))
         return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
     cuda_bwd *b = calloc(1, sizeof *b);
     if (!b)
         return ATTNC_ERR_NOMEM;
     strbuf ptx;
     sb_init(&ptx);
-    st = map_codegen(nvptx_bwd_emit(&prog, k->r, arch, use_atomics(k), &b->info, &ptx, err));
+    st = map_codegen(nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, k->r, arch, use_atomics(k),
+                                    bwd_overlap(), &b->info, &ptx, err));
     if (!st)
         st = same_grads(k, &b->info, err);
     if (!st)

@@ -16,7 +16,10 @@
  * softmax recipe at `attnc run`'s default shape (deterministic build, two
  * runs). Every case runs under both products, ATTNC_BWD_MMA=sync and
  * =wgmma (sm_90a; the line says "wgmma" where the build took it, "sync"
- * where it fell back). Prints one line per case.
+ * where it fell back); the cases also run wgmma under the other
+ * ATTNC_BWD_OVERLAP levels and ATTNC_BWD_DKV_KEYS=128 ("wgmma:N",
+ * "wgmma:k128"; shipped recipes the first two), and a 128-key-tile case.
+ * Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross, the bias table) and
  * no shipped recipes. */
@@ -94,8 +97,11 @@ static const bcase cases[] = {
     {"relpos_gain", "recipe relgain\n" IN_QKV "param rel : f16 [heads, 64]\nparam gain : f32 [heads]\n"
                     "mask sliding_window(63, 0)\nscore gain[head] * s * scale + rel[head, q.t - k.t]\n",
      64, "bf16", {.batch = 2, .heads = 3, .tokens = 211}},
+    /* 128-key tiles: the wgmma dK/dV kernel's two warpgroups */
+    {"causal kv128", "recipe causal\n" IN_QKV "mask causal\ntile q(64) kv(128)\n", 64, "bf16",
+     {.batch = 1, .heads = 2, .tokens = 333}},
 };
-enum { PARAM_CASES = 12 };
+enum { PARAM_CASES = 12, NCASES = sizeof cases / sizeof cases[0] };
 
 static attnc_status build(attnc_context *ctx, attnc_recipe *rc, unsigned flags, attnc_kernel **fwd, attnc_kernel **bwd)
 {
@@ -124,20 +130,35 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
     return true;
 }
 
-/* One build mode of one recipe: check against the reference; deterministic
- * builds run twice and must agree bit for bit. */
-static const char *const mma_modes[] = {"sync", "wgmma"};
+/* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N,
+ * "wgmma:k128" ATTNC_BWD_DKV_KEYS=128 (128-key dK/dV tiles, 64-key dQ).
+ * The shipped recipes run the first two. */
+static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k128"};
+enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* Builds under ATTNC_BWD_MMA=mma, with dQ and param gradients by atomic adds
  * (ATTNC_BWD_DQ_ATOMIC=1, read by the build) unless det. */
 static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char *mma, bool det, attnc_kernel **fwd,
                                attnc_kernel **bwd)
 {
-    setenv("ATTNC_BWD_MMA", mma, 1);
+    char name[16];
+    snprintf(name, sizeof name, "%s", mma);
+    char *lvl = strchr(name, ':');
+    if (lvl) {
+        *lvl++ = 0;
+        if (!strcmp(lvl, "k128"))
+            setenv("ATTNC_BWD_DKV_KEYS", "128", 1);
+        else
+            setenv("ATTNC_BWD_OVERLAP", lvl, 1);
+    }
+    setenv("ATTNC_BWD_MMA", name, 1);
     if (!det)
         setenv("ATTNC_BWD_DQ_ATOMIC", "1", 1);
     attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, fwd, bwd);
     unsetenv("ATTNC_BWD_MMA");
+    unsetenv("ATTNC_BWD_DQ_ATOMIC");
+    unsetenv("ATTNC_BWD_OVERLAP");
+    unsetenv("ATTNC_BWD_DKV_KEYS");
     return st;
 }
 
@@ -145,9 +166,11 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
                      const char *mma, uint64_t seed)
 {
     attnc_kernel *fwd, *bwd;
-    attnc_status st = build_mode(ctx, rc, mma, det, &fwd, &bwd); /* the atomic mode stays set for the launches */
+    attnc_status st = build_mode(ctx, rc, mma, det, &fwd, &bwd);
     char label[256];
-    snprintf(label, sizeof label, "%s %s", name, !st && bwd->sched.mma == MMA_WGMMA ? "wgmma" : "sync");
+    const char *lvl = strchr(mma, ':');
+    snprintf(label, sizeof label, "%s %s%s", name, !st && bwd->sched.mma == MMA_WGMMA ? "wgmma" : "sync",
+             lvl && !st && bwd->sched.mma == MMA_WGMMA ? lvl : "");
     if (st) {
         unsetenv("ATTNC_BWD_DQ_ATOMIC");
         printf("[FAIL] %s (asked %s)%s: build: %s\n", label, mma, det ? " det" : "", attnc_context_errmsg(ctx));
@@ -182,7 +205,8 @@ static void test_cases(void **state)
     int fails = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const bcase *c = &cases[i];
-        if (small() && i != 0 && i != 2 && i != 5 && i != 9 && i != 10 && i != PARAM_CASES)
+        bool core = i == 0 || i == 2 || i == 5 || i == 9 || i == 10 || i == PARAM_CASES || i + 1 == NCASES;
+        if (small() && !core)
             continue;
         char text[1024], label[128];
         snprintf(text, sizeof text, c->text, c->dt, c->D);
@@ -193,7 +217,7 @@ static void test_cases(void **state)
             continue;
         }
         snprintf(label, sizeof label, "%s %s D=%d", c->name, c->dt, c->D);
-        for (int m = 0; m < 2; m++)
+        for (int m = 0; m < (core ? NMODES : 2); m++) /* the other wgmma variants on the core cases */
             for (int det = 0; det < 2; det++)
                 fails += !run_mode(ctx, rc, label, &c->sh, det, mma_modes[m], 9100 + i);
         attnc_recipe_destroy(rc);

@@ -8,7 +8,9 @@
  * Linear recipes are skipped. sm_90a is compiled twice: mma.sync and the
  * warpgroup-MMA backward (nvptx_bwd_schedule_mma(MMA_WGMMA); recipes whose
  * shapes it cannot serve fall back to mma.sync and say so). Spills are
- * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v. */
+ * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v; ATTNC_PTX_WGMMA_ONLY=1 runs
+ * the wgmma builds only; ATTNC_BWD_OVERLAP=N emits that overlap level;
+ * ATTNC_BWD_DKV_KEYS=128 the dK/dV kernel at 128 keys (as the runtime). */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,6 +99,13 @@ static void dump(const char *name, const char *arch, bool det, const char *mma, 
     }
 }
 
+/* $ATTNC_BWD_OVERLAP (0..3) as the runtime reads it, else the default. */
+static int overlap(void)
+{
+    const char *e = getenv("ATTNC_BWD_OVERLAP");
+    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+}
+
 static int with_grads; /* modules assembled with attnc_bwd_dparam */
 
 /* 1: assembled, 0: skipped (linear), fails otherwise. */
@@ -122,7 +131,18 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
         nvptx_bwd_info info;
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
             fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
-        nvptx_status st = nvptx_bwd_emit(&prog, r, arch, !det, &info, &ptx, &err);
+        /* $ATTNC_BWD_DKV_KEYS=128 as the runtime reads it: the dK/dV
+         * kernel from the 128-key lowering, the dQ kernel from this one */
+        schedule wide = s;
+        wide.kv_tile[0] = 128;
+        const char *keys = getenv("ATTNC_BWD_DKV_KEYS");
+        bool split = keys && !strcmp(keys, "128") && s.mma == MMA_WGMMA && s.ndims == 1 && s.kv_tile[0] == 64 &&
+                     nvptx_bwd_wgmma_fits(r, &wide, arch);
+        tir_program dkv_prog;
+        if (split && !lower_backward(&a, r, &wide, arch, &dkv_prog, &err))
+            fail_msg("%s: lower_backward (128 keys): %s", name, sb_cstr(&err));
+        nvptx_status st = nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, r, arch, !det, overlap(),
+                                         &info, &ptx, &err);
         bool params = false;
         bool grad[64];
         if (r->nparams <= 64)
@@ -161,8 +181,10 @@ static void test_backward_ptx(void **state)
     for (int i = 0; i < n; i++) {
         if (!only || strstr(names[i], only))
             for (int det = 0; det < 2; det++) {
-                ok += check(names[i], TARGET_SM80, det, MMA_SYNC);
-                ok += check(names[i], TARGET_SM90A, det, MMA_SYNC);
+                if (!getenv("ATTNC_PTX_WGMMA_ONLY")) {
+                    ok += check(names[i], TARGET_SM80, det, MMA_SYNC);
+                    ok += check(names[i], TARGET_SM90A, det, MMA_SYNC);
+                }
                 if (!getenv("ATTNC_PTX_SYNC_ONLY"))
                     ok += check(names[i], TARGET_SM90A, det, MMA_WGMMA);
             }
