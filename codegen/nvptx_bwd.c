@@ -191,6 +191,18 @@ static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
                        "backward with backend ATTNC_BACKEND_CPU", BWD_MAX_SITES);
         return NVPTX_UNSUPPORTED;
     }
+    /* The GPU's delta is rowsum(dO ∘ O) with O rounded to the qkv dtype; a
+     * partial that grows along the row (ALiBi's distance) sums that rounding
+     * over the row (H200: ALiBi slopes off by 4-13% at 190 tokens, D=128).
+     * The CPU backend's exact delta (lower_softmax_bwd.c) serves them. */
+    for (int i = 0; i < bp->nsites; i++)
+        if (expr_uses_coord(bp->sites[i].partial, SIDE_Q) || expr_uses_coord(bp->sites[i].partial, SIDE_K)) {
+            sb_printf(err, "GPU backward: the gradient of param '%s' has a partial derivative that depends on the "
+                           "query/key position (as ALiBi slopes do); it needs the exact delta the CPU backward "
+                           "computes: build the backward with backend ATTNC_BACKEND_CPU",
+                      p->r->params[bp->sites[i].param].name);
+            return NVPTX_UNSUPPORTED;
+        }
     if (p->dt != DT_BF16 && p->dt != DT_F16) {
         sb_printf(err, "GPU backward: q/k/v must be bf16 or f16 (got %s)", dtype_name(p->dt));
         return NVPTX_UNSUPPORTED;

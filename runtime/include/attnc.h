@@ -276,9 +276,12 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * replaced by one f32 accumulator per param and atomic adds (not
  * deterministic; so are they with $ATTNC_BWD_DQ_ATOMIC=1), or, in an
  * ATTNC_BUILD_DETERMINISTIC build, make the launch return
- * ATTNC_ERR_UNSUPPORTED. The linear family and a score reading params with
- * gradients at more than 8 places return ATTNC_ERR_UNSUPPORTED on CUDA
- * (build them for the CPU). A recipe whose score has no derivative
+ * ATTNC_ERR_UNSUPPORTED. The linear family, a score reading params with
+ * gradients at more than 8 places, and a param whose partial derivative
+ * depends on the query/key position (ALiBi slopes given as a param: the
+ * GPU's delta, rowsum(dO*O) with O in bf16/f16, is not exact enough for
+ * them; the CPU's is) return ATTNC_ERR_UNSUPPORTED on CUDA (build them for
+ * the CPU). A recipe whose score has no derivative
  * (floor(s), a float % of s) fails with ATTNC_ERR_RECIPE and a located
  * diagnostic in attnc_context_errmsg. The launch allocates its workspace
  * with the context's allocator and frees it before returning: f32 rows of

@@ -4,13 +4,13 @@
  * reads a float param with a gradient) through ptxas for sm_80 and sm_90a;
  * every recipe with param gradients must assemble too (the shipped ones and
  * those of tests/gpu/test_gpu_backward.c: a bias table, a bias tensor,
- * ALiBi slopes with GQA, two params).
+ * two params).
  * Linear recipes are skipped. sm_90a is compiled twice: mma.sync and the
  * warpgroup-MMA backward (nvptx_bwd_schedule_mma(MMA_WGMMA); recipes whose
  * shapes it cannot serve fall back to mma.sync and say so). Spills are
  * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v; ATTNC_PTX_WGMMA_ONLY=1 runs
  * the wgmma builds only; ATTNC_BWD_OVERLAP=N emits that overlap level;
- * ATTNC_BWD_DKV_KEYS=128 the dK/dV kernel at 128 keys (as the runtime). */
+ * the dK/dV kernel at 128 keys unless ATTNC_BWD_DKV_KEYS=64 (as the runtime). */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,9 +53,6 @@ static const char *const extra[][2] = {
     {"bias_cross", "recipe bias\ninput q : f16 [batch, heads, tokens, 64]\n"
                    "input k, v : f16 [batch, kv_heads, kv_tokens, 64]\nparam bias : bf16 [heads, tokens, kv_tokens]\n"
                    "score s * scale + bias[head, q.t, k.t]\n"},
-    {"alibi_gqa", "recipe alibi\ninput q : bf16 [batch, heads, tokens, 128]\n"
-                  "input k, v : bf16 [batch, kv_heads, tokens, 128]\nparam slope : f32 [heads]\nmask causal\n"
-                  "score s * scale - slope[head] * float(q.t - k.t)\n"},
     {"relpos_gain", "recipe relgain\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nparam rel : f16 [heads, 64]\n"
                     "param gain : f32 [heads]\nmask sliding_window(63, 0)\n"
                     "score gain[head] * s * scale + rel[head, q.t - k.t]\n"},
@@ -131,12 +128,12 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
         nvptx_bwd_info info;
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
             fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
-        /* $ATTNC_BWD_DKV_KEYS=128 as the runtime reads it: the dK/dV
+        /* $ATTNC_BWD_DKV_KEYS as the runtime reads it (unset: 128): the dK/dV
          * kernel from the 128-key lowering, the dQ kernel from this one */
         schedule wide = s;
         wide.kv_tile[0] = 128;
         const char *keys = getenv("ATTNC_BWD_DKV_KEYS");
-        bool split = keys && !strcmp(keys, "128") && s.mma == MMA_WGMMA && s.ndims == 1 && s.kv_tile[0] == 64 &&
+        bool split = (!keys || !strcmp(keys, "128")) && s.mma == MMA_WGMMA && s.ndims == 1 && s.kv_tile[0] == 64 &&
                      nvptx_bwd_wgmma_fits(r, &wide, arch);
         tir_program dkv_prog;
         if (split && !lower_backward(&a, r, &wide, arch, &dkv_prog, &err))
