@@ -84,7 +84,8 @@ static void dilated_recipes(void **state)
         unlink(path);
     }
     assemble("na2d_k9_dil3_d64", ATTNC_SOURCE_DIR "/bench/recipes/na2d_k9_dil3_d64.attn", 2, true, false);
-    assemble("na2d_k9_d64", ATTNC_SOURCE_DIR "/bench/recipes/na2d_k9_d64.attn", 2, false, false);
+    /* the undilated twin is a plain grid: mma=wgmma_ws takes its boxes by TMA (nvptx_fa2_ws.c) */
+    assemble("na2d_k9_d64", ATTNC_SOURCE_DIR "/bench/recipes/na2d_k9_d64.attn", 2, false, true);
 }
 
 int main(void)
