@@ -168,6 +168,8 @@ bool launch_is_empty(const launch_problem *p);
  * says (f32, bf16, f16, i32, i64, u8); 0 when t->data is NULL. Backends that
  * pass scalars by value (CUDA) use it. */
 double launch_scalar_value(const attnc_tensor *t);
+/* Row-major with no gaps (extents of 1 may have any stride). */
+bool tensor_is_contiguous(const attnc_tensor *t);
 
 /* The kernel a validated launch of k runs on: k itself, or for a `tile
  * auto` kernel the variant built for the tuned schedule of p's shape bucket

@@ -257,6 +257,17 @@ bool launch_is_empty(const launch_problem *p)
     return p->sizes[SZ_BATCH] == 0 || p->sizes[SZ_HEADS] == 0 || p->sizes[SZ_TOKENS] == 0;
 }
 
+bool tensor_is_contiguous(const attnc_tensor *t)
+{
+    int64_t want = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] > 1 && t->stride[d] != want)
+            return false;
+        want *= t->shape[d];
+    }
+    return true;
+}
+
 double launch_scalar_value(const attnc_tensor *t)
 {
     if (!t->data)

@@ -24,17 +24,6 @@ static void cuda_destroy(attnc_kernel *k)
     k->backend_data = NULL;
 }
 
-static bool contiguous(const attnc_tensor *t)
-{
-    int64_t want = 1;
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        if (t->shape[d] > 1 && t->stride[d] != want)
-            return false;
-        want *= t->shape[d];
-    }
-    return true;
-}
-
 static bool has_zero_extent(const attnc_tensor *t)
 {
     for (int d = 0; d < t->ndim; d++)
@@ -55,7 +44,7 @@ static attnc_status fill_params(attnc_kernel *k, const launch_problem *p, cuda_l
             a->param_ptr[i] = a->ptr[ARG_Q];
             continue;
         }
-        if (!contiguous(t))
+        if (!tensor_is_contiguous(t))
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "CUDA launch: param '%s' must be a contiguous device tensor", k->r->params[i].name);
         a->param_ptr[i] = (uint64_t)(uintptr_t)t->data;

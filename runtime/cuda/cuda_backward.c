@@ -224,17 +224,6 @@ static attnc_status gpu_checks(attnc_kernel *k, const bwd_problem *bp)
     return ATTNC_OK;
 }
 
-static bool contiguous(const attnc_tensor *t)
-{
-    int64_t want = 1;
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        if (t->shape[d] > 1 && t->stride[d] != want)
-            return false;
-        want *= t->shape[d];
-    }
-    return true;
-}
-
 static attnc_status fill_params(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, marshal *m, int *n)
 {
     for (int i = 0; i < b->info.nparams; i++) {
@@ -243,7 +232,7 @@ static attnc_status fill_params(attnc_kernel *k, const cuda_bwd *b, const bwd_pr
             m->prm[i].f = (float)launch_scalar_value(t);
         else if (b->info.param_scalar[i]) /* an int scalar: exact through double up to 2^53 */
             m->prm[i].i = (int64_t)launch_scalar_value(t);
-        else if (!contiguous(t))
+        else if (!tensor_is_contiguous(t))
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "CUDA backward: param '%s' must be a contiguous device tensor", k->r->params[i].name);
         else
@@ -295,7 +284,7 @@ static attnc_status grad_checks(attnc_kernel *k, const cuda_bwd *b, const bwd_pr
     for (int j = 0; j < b->info.ngrad; j++) {
         int p = b->info.grad_param[j];
         const attnc_tensor *t = &bp->dparams[p];
-        if (!contiguous(t) || numel_of(t) > INT32_MAX)
+        if (!tensor_is_contiguous(t) || numel_of(t) > INT32_MAX)
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "CUDA backward: tensor 'd%s' must be a contiguous device tensor of under 2^31 elements",
                                 k->r->params[p].name);
@@ -413,7 +402,7 @@ attnc_status cuda_backward_launch(attnc_kernel *k, const attnc_args *a, void *st
         return st;
     const int64_t *z = bp.p.sizes;
     if (!b->info.ngrad && (z[SZ_BATCH] == 0 || z[SZ_HEADS] == 0 || (z[SZ_TOKENS] == 0 && z[SZ_KV_TOKENS] == 0)))
-        return ATTNC_OK; /* no queries but keys: dK, dV are written as 0 */
+        return ATTNC_OK; /* nothing to write (no queries but keys: run() writes dK, dV as 0) */
     strbuf err;
     sb_init(&err);
     st = run(k, b, &bp, stream, &err);
