@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/api/api_typed.h"
 #include "runtime/include/attnc.h"
 
 static uint64_t rng_next(uint64_t *s)
@@ -299,4 +300,42 @@ ref_mem_ops gpu_ref_mem(strbuf *err)
 {
     ref_mem_ops m = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, err};
     return m;
+}
+
+int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape, const char *sched,
+                   uint64_t seed, gpu_text_run *out)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "recipe %s\n%s", name, body);
+    attnc_recipe *rc = NULL;
+    attnc_kernel *k = NULL;
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.schedule = sched;
+    if (attnc_recipe_from_text(&rc, ctx, name, text, strlen(text))) {
+        printf("[FAIL] %s: %s\n", name, attnc_context_errmsg(ctx));
+        return -1;
+    }
+    attnc_status st = attnc_kernel_build(&k, ctx, rc, &o);
+    if (st == ATTNC_ERR_UNSUPPORTED && sched) {
+        printf("[SKIP] %s [%s]: %s\n", name, sched, attnc_context_errmsg(ctx));
+        attnc_recipe_destroy(rc);
+        return 0;
+    }
+    if (st) {
+        printf("[FAIL] %s [%s]: %s\n", name, sched ? sched : "auto", attnc_context_errmsg(ctx));
+        attnc_recipe_destroy(rc);
+        return -1;
+    }
+    strbuf err;
+    sb_init(&err);
+    ref_mem_ops dev = gpu_ref_mem(&err);
+    ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
+    out->ok = ref_check_kernel(k, attnc_recipe_typed(rc), shape, &co, &out->res);
+    snprintf(out->sched, sizeof out->sched, "%s", attnc_kernel_schedule(k));
+    snprintf(out->extra, sizeof out->extra, "%s%s", err.len ? ": " : "", sb_cstr(&err));
+    sb_free(&err);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(rc);
+    return 1;
 }

@@ -36,6 +36,21 @@ bool gpu_available(void);
 attnc_status gpu_run_case(const hand_cfg *cfg, const gpu_shape *shape, uint64_t seed, gpu_result *res,
                           strbuf *err);
 
+/* "recipe NAME\nBODY" built for CUDA under sched (NULL: the default) and
+ * checked on shape against the fp64 reference in device memory. Returns 1
+ * when it ran (*ok, *res set; *extra gets the device-memory message, if
+ * any), 0 when sched is one the kernel cannot take (prints "[SKIP]"), -1
+ * when the recipe or the build failed (prints "[FAIL]"). sched_out: the
+ * kernel's schedule text. */
+typedef struct gpu_text_run {
+    ref_check_result res;
+    bool ok;
+    char sched[128];
+    char extra[256];
+} gpu_text_run;
+int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape, const char *sched,
+                   uint64_t seed, gpu_text_run *out);
+
 /* Device memory for ref_check_kernel (cuda_mem_*; messages into err). */
 ref_mem_ops gpu_ref_mem(strbuf *err);
 

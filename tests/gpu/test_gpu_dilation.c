@@ -32,40 +32,12 @@ static const char *const schedules[3][4] = {
 
 static int run_case(attnc_context *ctx, const dilation_case *u, const char *sched, uint64_t seed)
 {
-    char text[1024];
-    snprintf(text, sizeof text, "recipe %s\n%s", u->name, u->text);
-    attnc_recipe *rc = NULL;
-    attnc_kernel *k = NULL;
-    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
-    o.backend = ATTNC_BACKEND_CUDA;
-    o.schedule = sched;
-    if (attnc_recipe_from_text(&rc, ctx, u->name, text, strlen(text))) {
-        printf("[FAIL] %s: %s\n", u->name, attnc_context_errmsg(ctx));
-        return 1;
-    }
-    attnc_status st = attnc_kernel_build(&k, ctx, rc, &o);
-    if (st == ATTNC_ERR_UNSUPPORTED && sched) {
-        printf("[SKIP] %s [%s]: %s\n", u->name, sched, attnc_context_errmsg(ctx));
-        attnc_recipe_destroy(rc);
-        return 0;
-    }
-    if (st) {
-        printf("[FAIL] %s [%s]: %s\n", u->name, sched ? sched : "auto", attnc_context_errmsg(ctx));
-        attnc_recipe_destroy(rc);
-        return 1;
-    }
-    strbuf err;
-    sb_init(&err);
-    ref_mem_ops dev = gpu_ref_mem(&err);
-    ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
-    ref_check_result res;
-    bool ok = ref_check_kernel(k, attnc_recipe_typed(rc), &u->shape, &co, &res);
-    printf("[%s] %s [%s]: %s%s%s\n", ok ? "PASS" : "FAIL", u->name, attnc_kernel_schedule(k), res.msg,
-           err.len ? ": " : "", sb_cstr(&err));
-    sb_free(&err);
-    attnc_kernel_destroy(k);
-    attnc_recipe_destroy(rc);
-    return !ok;
+    gpu_text_run r;
+    int ran = gpu_check_text(ctx, u->name, u->text, &u->shape, sched, seed, &r);
+    if (ran <= 0)
+        return ran < 0;
+    printf("[%s] %s [%s]: %s%s\n", r.ok ? "PASS" : "FAIL", u->name, r.sched, r.res.msg, r.extra);
+    return !r.ok;
 }
 
 static void dilation_on_gpu(void **state)
