@@ -9,7 +9,7 @@ with 16 heads and head_dim 64 with 32 heads). Linear attention is left out
 
 Writes one JSON line per case to $OUT/anchors.jsonl and prints a table.
 Effective TFLOP/s counts only the (q, k) pairs a mask keeps: 4 * D * pairs * B * H.
-Run: OUT=dir python3 bench/anchors.py [--quick | --sparse]
+Run: OUT=dir python3 bench/anchors.py [--quick | --sparse | --bwd]
 """
 import json, math, os, sys, time
 import torch
@@ -50,6 +50,55 @@ def ceilings():
     ms = bench(lambda: y.copy_(x))
     emit(case="ceiling_d2d_copy_2GiB", ms=ms, tbps=2 * x.numel() / ms / 1e9)
     del x, y
+
+
+# Neighborhood masks (NATTEN semantics: the window is clamped at the borders),
+# shared by the forward and backward anchors.
+NA2D_GRID, NA2D_WINDOW, NA2D_TILE = (128, 128), (17, 17), (8, 16)
+NA3D_GRID, NA3D_WINDOW, NA3D_TILE = (16, 32, 32), (7, 13, 13), (4, 4, 8)
+
+
+def na2d_rowmajor(b, h, q, k):
+    (GH, GW), (KH, KW) = NA2D_GRID, NA2D_WINDOW
+    rh, rw = KH // 2, KW // 2
+    qx, qy, kx, ky = q // GW, q % GW, k // GW, k % GW
+    cx, cy = qx.clamp(rh, GH - 1 - rh), qy.clamp(rw, GW - 1 - rw)
+    return ((cx - kx).abs() <= rh) & ((cy - ky).abs() <= rw)
+
+
+def na2d_tiled(b, h, q, k):
+    """Tokens permuted into 8x16 tiles (what GNA/NATTEN call token permute)."""
+    (GH, GW), (KH, KW), (TH, TW) = NA2D_GRID, NA2D_WINDOW, NA2D_TILE
+    rh, rw = KH // 2, KW // 2
+
+    def coords(t):
+        tile, inner = t // (TH * TW), t % (TH * TW)
+        tr, tc = tile // (GW // TW), tile % (GW // TW)
+        return tr * TH + inner // TW, tc * TW + inner % TW
+    qx, qy = coords(q)
+    kx, ky = coords(k)
+    cx, cy = qx.clamp(rh, GH - 1 - rh), qy.clamp(rw, GW - 1 - rw)
+    return ((cx - kx).abs() <= rh) & ((cy - ky).abs() <= rw)
+
+
+def na3d(b, h, q, k):
+    """3-D neighborhood on a video grid with tokens tiled 4x4x8."""
+    G, Kw, T = NA3D_GRID, NA3D_WINDOW, NA3D_TILE
+    NT = [G[i] // T[i] for i in range(3)]
+
+    def coords(t):
+        tile, inner = t // (T[0] * T[1] * T[2]), t % (T[0] * T[1] * T[2])
+        a = tile // (NT[1] * NT[2]); bb = (tile // NT[2]) % NT[1]; c = tile % NT[2]
+        ia = inner // (T[1] * T[2]); ib = (inner // T[2]) % T[1]; ic = inner % T[2]
+        return a * T[0] + ia, bb * T[1] + ib, c * T[2] + ic
+    qc, kc = coords(q), coords(k)
+    m = None
+    for i in range(3):
+        r3 = Kw[i] // 2
+        c = qc[i].clamp(r3, G[i] - 1 - r3)
+        mi = (c - kc[i]).abs() <= r3
+        m = mi if m is None else (m & mi)
+    return m
 
 
 def sdpa_cases():
@@ -106,14 +155,7 @@ def flex_cases(quick):
         c = q.clamp(r, N - 1 - r)
         return (c - k).abs() <= r
     run("na1d_k1023", na1d, 1, H, N, D, N * K1, window=K1)
-    # 2-D neighborhood attention on a 128x128 grid, window 17x17
-    GH = GW = 128
-    KH = KW = 17
-    rh, rw = KH // 2, KW // 2
-    def na2d_rowmajor(b, h, q, k):
-        qx, qy, kx, ky = q // GW, q % GW, k // GW, k % GW
-        cx, cy = qx.clamp(rh, GH - 1 - rh), qy.clamp(rw, GW - 1 - rw)
-        return ((cx - kx).abs() <= rh) & ((cy - ky).abs() <= rw)
+    GH, GW, KH, KW = NA2D_GRID + NA2D_WINDOW
     run("na2d_128x128_k17_rowmajor", na2d_rowmajor, 1, H, GH * GW, D, GH * GW * KH * KW, grid=[GH, GW], window=[KH, KW])
     # dilated 2-D neighborhood (DiNAT) on 192x192, window 9x9, dilation 3, D=64,
     # and its undilated twin (bench/cases.txt na2d_k9_dil3_d64 / na2d_k9_d64);
@@ -130,36 +172,9 @@ def flex_cases(quick):
     run("na2d_192x192_k9_dil3", na2d_dil(DL), 1, H, G2 * G2, 64, G2 * G2 * K9 * K9, grid=[G2, G2], window=[K9, K9],
         dilation=[DL, DL])
     run("na2d_192x192_k9", na2d_dil(1), 1, H, G2 * G2, 64, G2 * G2 * K9 * K9, grid=[G2, G2], window=[K9, K9])
-    TH, TW = 8, 16  # tokens permuted into 8x16 tiles (what GNA/NATTEN call token permute)
-    def tiled_coords(t):
-        tile, inner = t // (TH * TW), t % (TH * TW)
-        tr, tc = tile // (GW // TW), tile % (GW // TW)
-        return tr * TH + inner // TW, tc * TW + inner % TW
-    def na2d_tiled(b, h, q, k):
-        qx, qy = tiled_coords(q)
-        kx, ky = tiled_coords(k)
-        cx, cy = qx.clamp(rh, GH - 1 - rh), qy.clamp(rw, GW - 1 - rw)
-        return ((cx - kx).abs() <= rh) & ((cy - ky).abs() <= rw)
+    TH, TW = NA2D_TILE
     run("na2d_128x128_k17_tiled", na2d_tiled, 1, H, GH * GW, D, GH * GW * KH * KW, grid=[GH, GW], window=[KH, KW], tile=[TH, TW])
-    # 3-D neighborhood attention on a 16x32x32 video grid, window 7x13x13, tiled 4x4x8
-    G = (16, 32, 32)
-    Kw = (7, 13, 13)
-    T = (4, 4, 8)
-    NT = [G[i] // T[i] for i in range(3)]
-    def coords3(t):
-        tile, inner = t // (T[0] * T[1] * T[2]), t % (T[0] * T[1] * T[2])
-        a = tile // (NT[1] * NT[2]); bb = (tile // NT[2]) % NT[1]; c = tile % NT[2]
-        ia = inner // (T[1] * T[2]); ib = (inner // T[2]) % T[1]; ic = inner % T[2]
-        return a * T[0] + ia, bb * T[1] + ib, c * T[2] + ic
-    def na3d(b, h, q, k):
-        qc, kc = coords3(q), coords3(k)
-        m = None
-        for i in range(3):
-            r3 = Kw[i] // 2
-            c = qc[i].clamp(r3, G[i] - 1 - r3)
-            mi = (c - kc[i]).abs() <= r3
-            m = mi if m is None else (m & mi)
-        return m
+    G, Kw, T = NA3D_GRID, NA3D_WINDOW, NA3D_TILE
     n3 = G[0] * G[1] * G[2]
     run("na3d_16x32x32_k7x13x13_tiled", na3d, 1, H, n3, D, n3 * Kw[0] * Kw[1] * Kw[2], grid=list(G), window=list(Kw), tile=list(T))
 
@@ -198,6 +213,59 @@ def sparse_cases():
         del q, k, v
 
 
+def bwd_cases():
+    """Issue 14's backward anchors (2.5x the forward's FLOPs): SDPA (FA2, cuDNN)
+    on dense D=128, FlexAttention on causal, sliding window 1024 and the 2-D/3-D
+    neighborhoods (row-major and tiled token layouts: the issue asks for Flex's
+    best). The backward alone is timed: o.backward(dO) on a kept graph."""
+    from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+    flex = torch.compile(flex_attention, dynamic=False)
+    D, H = 128, 16
+
+    def grads(B, N):
+        return [torch.randn(B, H, N, D, device=dev, dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
+
+    def time_bwd(o, qkv):
+        g = torch.randn_like(o)
+        o.backward(g, retain_graph=True)
+        torch.cuda.synchronize()
+        return do_bench(lambda: o.backward(g, retain_graph=True), warmup=10, rep=300, return_mode="median",
+                        grad_to_none=qkv)
+
+    for N in (8192, 16384):
+        B = 16384 // N
+        for causal in (False, True):
+            qkv = grads(B, N)
+            fl = 2.5 * 4 * D * (N * (N + 1) // 2 if causal else N * N) * B * H
+            case = "dense_causal" if causal else "dense_full"
+            for name, be in (("sdpa_flash2", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
+                try:
+                    with sdpa_kernel(be):
+                        ms = time_bwd(F.scaled_dot_product_attention(*qkv, is_causal=causal), qkv)
+                    emit(case=case, impl=name + "_bwd", B=B, H=H, N=N, D=D, ms=ms, tflops=fl / ms / 1e9)
+                except Exception as e:
+                    emit(case=case, impl=name + "_bwd", B=B, H=H, N=N, D=D, error=str(e)[:200])
+            del qkv
+    n2 = NA2D_GRID[0] * NA2D_GRID[1]
+    n3 = NA3D_GRID[0] * NA3D_GRID[1] * NA3D_GRID[2]
+    W, N = 1024, 16384
+    for case, mod, n, pairs in (
+            ("dense_causal", lambda b, h, q, k: q >= k, N, N * (N + 1) // 2),
+            ("swa_causal_w1024", lambda b, h, q, k: (q >= k) & (q - k < W), N, sum(min(i + 1, W) for i in range(N))),
+            ("na2d_128x128_k17_rowmajor", na2d_rowmajor, n2, n2 * NA2D_WINDOW[0] * NA2D_WINDOW[1]),
+            ("na2d_128x128_k17_tiled", na2d_tiled, n2, n2 * NA2D_WINDOW[0] * NA2D_WINDOW[1]),
+            ("na3d_16x32x32_k7x13x13_tiled", na3d, n3, n3 * NA3D_WINDOW[0] * NA3D_WINDOW[1] * NA3D_WINDOW[2])):
+        try:
+            qkv = grads(1, n)
+            bm = create_block_mask(mod, None, None, n, n, device=dev)
+            ms = time_bwd(flex(*qkv, block_mask=bm), qkv)
+            emit(case=case, impl="flex_attention_bwd", B=1, H=H, N=n, D=D, ms=ms,
+                 tflops=2.5 * 4 * D * pairs * H / ms / 1e9, density=pairs / (n * n))
+            del qkv, bm
+        except Exception as e:
+            emit(case=case, impl="flex_attention_bwd", N=n, error=repr(e)[:200])
+
+
 def linear_cases():
     """Causal linear attention with per-head decay, Lightning-Attention-2 style split, in eager PyTorch."""
     B, H, N, D, C = 1, 16, 16384, 128, 64
@@ -230,6 +298,8 @@ if __name__ == "__main__":
     steps = (ceilings, sdpa_cases, lambda: flex_cases(quick), *(() if quick else (sparse_cases,)))
     if "--sparse" in sys.argv:  # only issue 17's anchors
         steps = (sparse_cases,)
+    if "--bwd" in sys.argv:  # only issue 14's backward anchors
+        steps = (bwd_cases,)
     for step in steps:
         try:
             step()
