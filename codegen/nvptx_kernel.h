@@ -96,9 +96,10 @@ nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch
  * (1-D, head_dim 128). */
 schedule nvptx_default_schedule(const recipe *r, target_arch arch);
 
-/* $ATTNC_GRID_TMA: -1 unset, 0 (grids never copy with TMA: the cp.async
- * producer under mma=wgmma_ws), 1 (mma=auto takes the TMA producer on
- * grids too). It changes kernels, so kernel cache keys include it. */
+/* $ATTNC_GRID_TMA: -1 unset or 1 (mma=auto and mma=wgmma_ws copy grid
+ * tile boxes with the TMA producer), 0 (grids never copy with TMA: auto
+ * runs wgmma without a producer, mma=wgmma_ws a cp.async producer). It
+ * changes kernels, so kernel cache keys include it. */
 int nvptx_grid_tma_mode(void);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */

@@ -201,12 +201,14 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
     bool sequence = p->ndims == 1 && p->grid_ndim == 0 && !dilated;
     /* A box of a row-major grid (2-D, 3-D) is a rectangle of the tensor
      * viewed as [batch, heads, (z,) y, x, dim] (grid maps, nvptx_kernel.h).
-     * mma=wgmma_ws takes it unless ATTNC_GRID_TMA=0; auto only with
-     * ATTNC_GRID_TMA=1 until the GPU measures it. Dilation-group tiles are
+     * mma=wgmma_ws and auto take it unless ATTNC_GRID_TMA=0: on the H200
+     * the TMA producer ran the default grid boxes 14% faster than cp.async
+     * without a producer (FLUX NA 376 vs 331 TFLOP/s, HunyuanVideo NA 230
+     * vs 202; bench/RESULTS.md 2026-12-02 19:45). Dilation-group tiles are
      * strided, not boxes. */
     int grid_tma = nvptx_grid_tma_mode();
     bool grid_box = p->grid_ndim >= 2 && p->grid_ndim == p->ndims && grid_tma != 0 && !dilated;
-    bool auto_ws = sequence || (grid_box && grid_tma == 1);
+    bool auto_ws = sequence || grid_box;
     p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && auto_ws && NVPTX_WS_BY_DEFAULT);
     p->tma = p->ws && (sequence || grid_box);
     return NVPTX_OK;

@@ -170,6 +170,8 @@ bool launch_is_empty(const launch_problem *p);
 double launch_scalar_value(const attnc_tensor *t);
 /* Row-major with no gaps (extents of 1 may have any stride). */
 bool tensor_is_contiguous(const attnc_tensor *t);
+/* Bytes per element of t's dtype. */
+int tensor_elem_size(attnc_dtype t);
 
 /* The kernel a validated launch of k runs on: k itself, or for a `tile
  * auto` kernel the variant built for the tuned schedule of p's shape bucket

@@ -257,6 +257,19 @@ bool launch_is_empty(const launch_problem *p)
     return p->sizes[SZ_BATCH] == 0 || p->sizes[SZ_HEADS] == 0 || p->sizes[SZ_TOKENS] == 0;
 }
 
+int tensor_elem_size(attnc_dtype t)
+{
+    switch (t) {
+    case ATTNC_U8: return 1;
+    case ATTNC_BF16:
+    case ATTNC_F16: return 2;
+    case ATTNC_F32:
+    case ATTNC_I32: return 4;
+    case ATTNC_I64: return 8;
+    }
+    return 1;
+}
+
 bool tensor_is_contiguous(const attnc_tensor *t)
 {
     int64_t want = 1;

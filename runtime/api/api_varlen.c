@@ -121,7 +121,6 @@ static attnc_status check_offsets(attnc_kernel *k, const attnc_tensor *t, const 
     return ATTNC_OK;
 }
 
-static int elem_size(attnc_dtype t);
 
 /* A packed tensor's strides are non-negative and its last element lies
  * within 2^62 bytes of its first, so every slice's offset fits in 64 bits
@@ -137,7 +136,7 @@ static attnc_status check_span(attnc_kernel *k, const attnc_tensor *t, const cha
                                 "tensor '%s': shape[%d] = %lld, stride[%d] = %lld: negative, or offsets overflow", nm,
                                 d, (long long)t->shape[d], d, (long long)t->stride[d]);
     }
-    if (!ck_muladd(span, elem_size(t->dtype), elem_size(t->dtype), &bytes) || bytes > ((int64_t)1 << 62))
+    if (!ck_muladd(span, tensor_elem_size(t->dtype), tensor_elem_size(t->dtype), &bytes) || bytes > ((int64_t)1 << 62))
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "tensor '%s' spans more than 2^62 bytes", nm);
     return ATTNC_OK;
 }
@@ -240,24 +239,11 @@ static attnc_status check_packed(attnc_kernel *k, const attnc_args *a, varlen *v
     return ATTNC_OK;
 }
 
-static int elem_size(attnc_dtype t)
-{
-    switch (t) {
-    case ATTNC_U8: return 1;
-    case ATTNC_BF16:
-    case ATTNC_F16: return 2;
-    case ATTNC_F32:
-    case ATTNC_I32: return 4;
-    case ATTNC_I64: return 8;
-    }
-    return 1;
-}
-
 /* t sliced along dim d to [start, start + len). Pointer arithmetic on the
  * integer value: on CUDA data is a device address. */
 static void slice(attnc_tensor *t, int d, int64_t start, int64_t len)
 {
-    t->data = (void *)((uintptr_t)t->data + (uintptr_t)start * (uintptr_t)t->stride[d] * (uintptr_t)elem_size(t->dtype));
+    t->data = (void *)((uintptr_t)t->data + (uintptr_t)start * (uintptr_t)t->stride[d] * (uintptr_t)tensor_elem_size(t->dtype));
     t->shape[d] = len;
 }
 

@@ -17,6 +17,7 @@
 #include "runtime/api/api_backend.h"
 #include "runtime/api/api_kcache.h"
 #include "runtime/cuda/cuda_module.h"
+#include "runtime/cuda/cuda_tma.h"
 
 static void cuda_destroy(attnc_kernel *k)
 {
@@ -52,6 +53,31 @@ static attnc_status fill_params(attnc_kernel *k, const launch_problem *p, cuda_l
     return ATTNC_OK;
 }
 
+/* A 3-D grid TMA kernel whose q/k/v layout its maps cannot fold
+ * (cuda_tma.h): one launch per batch entry, each with batch 1 and every
+ * batch-indexed tensor moved to that entry. All launches go to `stream` in
+ * order, so the call stays asynchronous. */
+static attnc_status launch_per_batch(attnc_kernel *k, const launch_problem *p, const cuda_launch *a, void *stream,
+                                     strbuf *err)
+{
+    attnc_status st = ATTNC_OK;
+    for (int64_t b = 0; b < a->size[SZ_BATCH] && !st; b++) {
+        cuda_launch one = *a;
+        one.size[SZ_BATCH] = 1;
+        for (int t = 0; t < ARG_NFIXED; t++)
+            if (p->t[t] && p->t[t]->data)
+                one.ptr[t] += (uint64_t)(b * a->stride[t][0] * tensor_elem_size(p->t[t]->dtype));
+        for (int i = 0; i < k->r->nparams && i < NVPTX_MAX_PARAMS; i++) {
+            const recipe_param *rp = &k->r->params[i];
+            const attnc_tensor *t = &p->params[i];
+            if (rp->ndim > 0 && rp->dims[0] == SZ_BATCH && !rp->const_dims[0] && t->data && t->shape[0] > 1)
+                one.param_ptr[i] += (uint64_t)(b * t->stride[0] * tensor_elem_size(t->dtype)); /* contiguous */
+        }
+        st = cuda_module_launch(k->backend_data, &one, stream, err);
+    }
+    return st;
+}
+
 static attnc_status cuda_launch_problem(attnc_kernel *k, const launch_problem *p, void *stream)
 {
     cuda_launch a;
@@ -72,7 +98,10 @@ static attnc_status cuda_launch_problem(attnc_kernel *k, const launch_problem *p
         return st;
     strbuf err;
     sb_init(&err);
-    st = cuda_module_launch(k->backend_data, &a, stream, &err);
+    if (cuda_tma_splits_batch(cuda_module_info(k->backend_data), a.size, (const int64_t(*)[4])a.stride))
+        st = launch_per_batch(k, p, &a, stream, &err);
+    else
+        st = cuda_module_launch(k->backend_data, &a, stream, &err);
     if (st)
         kernel_error(k, st, "%s", err.failed ? "out of memory" : sb_cstr(&err));
     sb_free(&err);

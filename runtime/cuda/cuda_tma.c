@@ -81,3 +81,15 @@ bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size
     }
     return true;
 }
+
+bool cuda_tma_splits_batch(const nvptx_kernel_info *info, const int64_t *size, const int64_t stride[3][4])
+{
+    if (!info->tma || info->grid_ndim != 3 || size[SZ_BATCH] < 2)
+        return false;
+    for (int t = 0; t < 3; t++) {
+        int64_t heads = size[t == 0 ? SZ_HEADS : SZ_KV_HEADS];
+        if (heads > 1 && stride[t][0] != heads * stride[t][1])
+            return true;
+    }
+    return false;
+}

@@ -10,7 +10,8 @@
  *   3-D grid  rank 5 {dim, x, y, z, hb}: TMA has five dims, so heads and
  *             batch are one dim the kernel indexes with head + heads*batch;
  *             that needs batch 1, heads 1, or a batch stride of heads x the
- *             head stride ([batch, heads, tokens, dim] order)
+ *             head stride ([batch, heads, tokens, dim] order); other
+ *             layouts launch once per batch entry (cuda_tma_splits_batch)
  *
  * Boxes are {64 dims, the tile's extents innermost first, 1...}; what lies
  * outside the tensor is filled with zeros, as cp.async's src-size 0 does.
@@ -35,5 +36,12 @@ typedef struct cuda_tma_geom {
  * strides cannot be described. */
 bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size, const int64_t stride[4],
                        cuda_tma_geom *g, const char **why);
+
+/* True when a 3-D grid TMA kernel cannot take this launch in one piece:
+ * batch > 1 and q, k or v has heads > 1 with a batch stride other than
+ * heads x the head stride (e.g. [batch, tokens, heads, dim]). The CUDA
+ * backend then launches once per batch entry, where each map is
+ * {dim, x, y, z, heads} and any strides work. strides: q, k, v. */
+bool cuda_tma_splits_batch(const nvptx_kernel_info *info, const int64_t *size, const int64_t stride[3][4]);
 
 #endif
