@@ -218,12 +218,12 @@ static attnc_status load_cached(attnc_kernel *k, compile_job *cj, cuda_module **
     return st;
 }
 
-/* The compile job of k for arch, lowered into k's arena: the schedule is
- * the one api_kernel.c resolved for this arch. */
+/* k's compile job (initialised) for arch, lowered into k's arena: the
+ * schedule is the one api_kernel.c resolved for this arch. */
 static attnc_status lower_job(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, target_arch arch,
                               compile_job *j, strbuf *err)
 {
-    compile_job_init(j, k->r, arch);
+    j->arch = arch;
     j->lower = lower;
     j->a = &k->arena;
     if (arch == k->arch) {
@@ -258,10 +258,8 @@ static attnc_status cuda_build(attnc_kernel *k, const attnc_build_options *o, ke
     compile_job j;
     compile_job_init(&j, k->r, TARGET_SM80);
     attnc_status st = cuda_build_arch(o, &arch, &err);
-    if (!st) {
-        compile_job_free(&j);
+    if (!st)
         st = lower_job(k, o, lower, arch, &j, &err);
-    }
     cuda_module *m = NULL;
     if (!st)
         st = load_cached(k, &j, &m, &err);
