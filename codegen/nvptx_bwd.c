@@ -8,6 +8,7 @@
 
 #include "nvptx_bwd_impl.h"
 #include "nvptx_target.h"
+#include "../ir/target_info.h"
 
 static bool tile_fits(const schedule *s)
 {
@@ -395,7 +396,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     int nk = bp->ngrad ? 4 : 3;
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, "attnc_bwd", arch);
-    int limit = arch == TARGET_SM90A ? 232448 : 166912;
+    int limit = target_info_of(arch)->smem_block_optin;
     for (int i = 0; i < nk && !st; i++) {
         if (!emit_one(m, kinds[i] == BWK_DQ ? bq : bp, kinds[i], &info->kernels[i])) {
             sb_puts(err, "internal error: GPU backward: a mask/score expression uses a value the kernel cannot provide");

@@ -17,6 +17,7 @@
 #include "nvptx_abi.h"
 #include "nvptx_fa2.h"
 #include "nvptx_target.h"
+#include "../ir/target_info.h"
 
 /* Shared memory: S stages of [K tile | V tile], then Q. When Q lives in
  * registers its staging area aliases the last stage: Q is read into
@@ -379,7 +380,7 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     info->threads = f->threads;
     info->smem_bytes = smem_total(f);
     bool failed = f->failed;
-    int limit = info->arch == TARGET_SM90A ? 232448 : 166912;
+    int limit = target_info_of(info->arch)->smem_block_optin;
     if (!failed && info->smem_bytes > limit) {
         sb_printf(err, "GPU: the schedule needs %d bytes of shared memory (limit %d): use smaller tiles or fewer stages",
                   info->smem_bytes, limit);

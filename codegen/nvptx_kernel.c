@@ -11,6 +11,7 @@
 #include "nvptx_fa2.h"
 #include "nvptx_linear.h"
 #include "nvptx_target.h"
+#include "../ir/target_info.h"
 
 static void kernel_name(char *out, size_t n, const char *recipe_name)
 {
@@ -122,7 +123,7 @@ schedule nvptx_default_schedule(const recipe *r, target_arch arch)
     /* sm_90a (wgmma products): one 64-row warpgroup tile per 4 warps and
      * 128-key tiles were fastest on the H200 (bench/RESULTS.md, 2026-11-29:
      * dense D=128 511 TFLOP/s against 427 with 64-key tiles). */
-    if (nd == 1 && arch == TARGET_SM90A && D <= 128 && !(r && r->family == FAMILY_LINEAR)) {
+    if (nd == 1 && (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && D <= 128 && !(r && r->family == FAMILY_LINEAR)) {
         s.q_tile[0] = 128;
         s.kv_tile[0] = 128;
         s.warps = 8;

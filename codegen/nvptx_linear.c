@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "nvptx_target.h"
+#include "../ir/target_info.h"
 
 enum { MODE_CAUSAL, MODE_PREFIX, MODE_NC_STATE, MODE_NC_OUT, MODE_LOCAL };
 enum { CHUNKED_SEGMENTS = 4 };
@@ -473,7 +474,7 @@ nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch
     }
     L->p = &p;
     plan_smem(L);
-    int limit = arch == TARGET_SM90A ? 232448 : 166912;
+    int limit = target_info_of(arch)->smem_block_optin;
     if (L->total > limit) {
         int total = L->total;
         free(L);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ir/target_info.h"
+
 int nvptx_grid_tma_mode(void)
 {
     const char *e = getenv("ATTNC_GRID_TMA");
@@ -170,7 +172,7 @@ static nvptx_status check_shape(const fa_plan *p, strbuf *err)
  * S = Q K^T). Returns NULL when the plan fits, else why not. */
 static const char *wgmma_misfit(const fa_plan *p, target_arch arch)
 {
-    if (arch != TARGET_SM90A)
+    if (!(target_info_of(arch)->mma & TARGET_MMA_WGMMA))
         return "needs sm_90a";
     if (p->warps % 4 || p->MR != 1)
         return "needs 4 or 8 warps with 16 query rows each (q = 16 * warps)";
@@ -214,11 +216,6 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
     return NVPTX_OK;
 }
 
-static schedule gpu_schedule(const schedule *s, const recipe *r, target_arch arch)
-{
-    return s->is_auto ? nvptx_default_schedule(r, arch) : *s;
-}
-
 nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
@@ -230,7 +227,9 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch 
     p->D = k->head_dim;
     p->Dv = k->head_dim_v ? k->head_dim_v : k->head_dim;
     p->grid_ndim = k->grid_ndim;
-    schedule s = gpu_schedule(&k->sched, r, arch);
+    if (k->sched.is_auto) /* the compile job (runtime/compile) resolves schedules before lowering */
+        return refuse(err, NVPTX_INTERNAL, "internal error: the kernel's schedule is %s, not resolved", "auto");
+    schedule s = k->sched;
     p->ndims = s.ndims;
     for (int d = 0; d < 3; d++) {
         p->q_ext[d] = d < s.ndims ? s.q_tile[d] : 1;

@@ -1,5 +1,6 @@
 /* schedule.c — schedule defaults, text form and legality; see schedule.h. */
 #include "schedule.h"
+#include "target_info.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -221,7 +222,7 @@ bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_
         return false;
     }
     long smem = (long)elem_size * head_dim * (qt + 2L * kt * s->stages);
-    long limit = arch == TARGET_SM90A ? 232448 : 166912;
+    long limit = target_info_of(arch)->smem_block_optin;
     if (smem > limit) {
         sb_printf(err, "needs %ld bytes of shared memory, over the %ld the GPU has; use smaller tiles or fewer stages",
                   smem, limit);

@@ -31,7 +31,11 @@ tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_ar
 tir_kernel *lower_recipe_until(arena *a, const recipe *r, const schedule *s, target_arch arch,
                                const char *after_pass, strbuf *dump, strbuf *err);
 
-/* The schedule lower_recipe uses for (r, s, arch). */
+/* The schedule lower_recipe uses for (r, s, arch): s when it is not auto,
+ * else the recipe's tile section, else schedule_default shrunk until it is
+ * legal. Only a fallback for callers that lower without the compile job
+ * (runtime/compile/compile_job.h, which decides every kernel's schedule and
+ * always passes one): the passes' tests, golden files and fuzzers. */
 schedule pipeline_schedule(const recipe *r, const schedule *s, target_arch arch);
 
 #endif

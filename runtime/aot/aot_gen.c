@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/target_info.h"
 #include "runtime/aot/aot_gen_impl.h"
 #include "runtime/include/attnc.h"
 
@@ -45,7 +46,7 @@ static bool check_dims(const aot_spec *s, strbuf *err)
         }
         threads *= s->block[i];
     }
-    if (threads > 1024 || s->dyn_smem < 0 || s->dyn_smem > 232448) {
+    if (threads > target_block_threads_max() || s->dyn_smem < 0 || s->dyn_smem > target_smem_block_max()) {
         sb_printf(err, "block of %ld threads or %d bytes of shared memory is over the GPU's limits", threads,
                   s->dyn_smem);
         return false;

@@ -22,7 +22,7 @@
 
 #include "codegen/nvptx_kernel.h"
 #include "frontend/forms.h"
-#include "passes/pipeline.h"
+#include "runtime/compile/compile_job.h"
 
 enum { MAX_AOT_PARAMS = KABI_MAX_ENTRIES };
 
@@ -186,13 +186,12 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
     const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
     arena a;
     arena_init(&a, NULL);
-    strbuf ptx;
-    sb_init(&ptx);
     recipe_aot *ra = calloc(1, sizeof *ra);
-    nvptx_kernel_info info;
-    memset(&info, 0, sizeof info);
+    compile_job j;
+    compile_job_init(&j, r, arch);
+    j.explicit_sched = s; /* NULL or auto: the job's schedule, as a JIT build takes it */
+    j.a = &a;
     aot_result rc = AOT_INTERNAL;
-    schedule gpu_default;
     if (!ra)
         goto done;
     ra->a = &a;
@@ -200,26 +199,18 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
         rc = a.failed ? AOT_INTERNAL : AOT_USER;
         goto done;
     }
-    if (!s && r->sched.is_auto) { /* `tile auto`: the GPU default, as a JIT build takes it (cuda_backend.c) */
-        gpu_default = nvptx_default_schedule(r, arch);
-        s = &gpu_default;
-    }
-    tir_kernel *tk = lower_recipe(&a, r, s, arch, err);
-    if (!tk) {
-        rc = !a.failed ? AOT_USER : AOT_INTERNAL;
+    job_status js = compile_job_run(&j);
+    if (js) { /* the GPU cannot run it, or a bad schedule: the user's; the code generator's failures are ours */
+        sb_puts(err, sb_cstr(&j.err));
+        rc = js == JOB_NOMEM || (js == JOB_INTERNAL && j.failed == JOB_STEP_EMIT) ? AOT_INTERNAL : AOT_USER;
         goto done;
     }
-    nvptx_status ns = nvptx_emit_kernel(tk, r, arch, &info, &ptx, err);
-    if (ns != NVPTX_OK || ptx.failed) {
-        rc = ns == NVPTX_UNSUPPORTED ? AOT_USER : AOT_INTERNAL;
-        goto done;
-    }
+    const nvptx_kernel_info info = j.info;
 
     strbuf sched_text;
     sb_init(&sched_text);
-    schedule sched = pipeline_schedule(r, s, arch);
-    schedule_print(&sched_text, &sched);
-    aot_spec spec = {.name = ra->name, .entry = info.name, .arch = arch_name, .ptx = ptx.data, .ptx_len = ptx.len,
+    schedule_print(&sched_text, &j.sched);
+    aot_spec spec = {.name = ra->name, .entry = info.name, .arch = arch_name, .ptx = j.ptx.data, .ptx_len = j.ptx.len,
                      .params = ra->params, .nparams = abi_params(ra, r, &info),
                      .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}}, .block = {info.threads, 1, 1},
                      .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
@@ -233,7 +224,7 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
     sb_free(&sched_text);
 done:
     free(ra);
-    sb_free(&ptx);
+    compile_job_free(&j);
     arena_free_all(&a);
     return rc;
 }

@@ -26,6 +26,9 @@ typedef struct backend_ops {
     attnc_status (*launch_backward)(attnc_kernel *k, const attnc_args *a, void *stream);
     /* Releases k->backend_data (NULL: nothing to release). */
     void (*destroy)(attnc_kernel *k);
+    /* The arch the schedule is resolved for (before build; never fails:
+     * an arch that cannot be known yet is reported by build). */
+    target_arch (*schedule_arch)(const attnc_build_options *o);
 } backend_ops;
 
 /* The row of backend id; NULL for an unknown id. */

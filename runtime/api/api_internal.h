@@ -71,6 +71,7 @@ struct attnc_kernel {
     arena arena;  /* recipe copy, tile IR, signature */
     recipe *r;    /* private copy (kernel_recipe_copy) */
     schedule sched;
+    int sched_source; /* where sched came from: compile_job.h's sched_source */
     char sched_text[128];
     host_kernel host; /* CPU backend: JIT and signature */
     void *backend_data;            /* the backend's state (api_backend.h: built and released by its row) */

@@ -29,49 +29,39 @@ void ctx_kernel_cache_close(attnc_context *ctx)
     ctx->cache_tried = false;
 }
 
+/* Emits PTX into j->ptx and j->info: the compile job's step, shared by
+ * both paths. */
+static attnc_status emit(compile_job *j, strbuf *err)
+{
+    attnc_status st = compile_job_attnc_status(compile_job_emit(j));
+    if (st)
+        sb_puts(err, sb_cstr(&j->err));
+    return st;
+}
+
 typedef struct emit_job {
-    tir_kernel *tk;
-    const recipe *r;
-    target_arch arch;
+    compile_job *j;
     attnc_status st; /* the code generator's status when it failed */
     strbuf *err;
 } emit_job;
 
-static attnc_status map_codegen(nvptx_status s)
-{
-    return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
-}
-
-/* Emits PTX into ptx and info; the shared step of both paths. */
-static attnc_status emit(const emit_job *j, strbuf *ptx, nvptx_kernel_info *info)
-{
-    attnc_status st = map_codegen(nvptx_emit_kernel(j->tk, j->r, j->arch, info, ptx, j->err));
-    if (!st && ptx->failed)
-        st = ATTNC_ERR_NOMEM;
-    return st;
-}
-
 /* cache_build_fn: payload = info bytes then the PTX text. */
 static bool build_entry(void *user, void **data, size_t *len, strbuf *err)
 {
-    emit_job *j = user;
-    strbuf ptx;
-    sb_init(&ptx);
-    nvptx_kernel_info info;
-    memset(&info, 0, sizeof info);
-    j->st = emit(j, &ptx, &info);
-    unsigned char *buf = j->st ? NULL : malloc(sizeof info + ptx.len);
-    if (!j->st && !buf)
-        j->st = ATTNC_ERR_NOMEM;
+    emit_job *e = user;
+    compile_job *j = e->j;
+    e->st = emit(j, e->err);
+    unsigned char *buf = e->st ? NULL : malloc(sizeof j->info + j->ptx.len);
+    if (!e->st && !buf)
+        e->st = ATTNC_ERR_NOMEM;
     if (buf) {
-        memcpy(buf, &info, sizeof info);
-        memcpy(buf + sizeof info, sb_cstr(&ptx), ptx.len);
+        memcpy(buf, &j->info, sizeof j->info);
+        memcpy(buf + sizeof j->info, sb_cstr(&j->ptx), j->ptx.len);
         *data = buf;
-        *len = sizeof info + ptx.len;
+        *len = sizeof j->info + j->ptx.len;
     } else {
         sb_puts(err, "PTX generation failed");
     }
-    sb_free(&ptx);
     return buf != NULL;
 }
 
@@ -87,27 +77,25 @@ static bool unpack(const void *data, size_t len, target_arch arch, strbuf *ptx, 
     return !ptx->failed;
 }
 
-attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const recipe *r, const schedule *s,
-                               target_arch arch, const char *recipe_hash, strbuf *ptx, nvptx_kernel_info *info,
-                               cache_result *how, strbuf *note, strbuf *err)
+attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, const char *recipe_hash, cache_result *how,
+                               strbuf *note, strbuf *err)
 {
-    emit_job j = {tk, r, arch, ATTNC_OK, err};
+    emit_job e = {j, ATTNC_OK, err};
     *how = CACHE_MISS;
     kcache *c = recipe_hash && recipe_hash[0] ? ctx_kernel_cache(ctx) : NULL;
     cache_key key;
-    if (!c || !cache_key_for_kernel(tk, s, nvptx_arch_name(arch), recipe_hash, &key))
-        return emit(&j, ptx, info);
+    if (!c || !cache_key_for_kernel(j->tk, &j->sched, nvptx_arch_name(j->arch), recipe_hash, &key))
+        return emit(j, err);
     void *data = NULL;
     size_t len = 0;
-    cache_result res = cache_get_or_build(c, key, CACHE_PTX, build_entry, &j, &data, &len, note);
-    if (res == CACHE_ERROR && j.st) /* the code generator failed: its message is in err */
-        return j.st;
-    bool ok = res != CACHE_ERROR && unpack(data, len, arch, ptx, info);
+    cache_result res = cache_get_or_build(c, key, CACHE_PTX, build_entry, &e, &data, &len, note);
+    if (res == CACHE_ERROR && e.st) /* the code generator failed: its message is in err */
+        return e.st;
+    sb_clear(&j->ptx);
+    bool ok = res != CACHE_ERROR && unpack(data, len, j->arch, &j->ptx, &j->info);
     free(data);
-    if (!ok) { /* unusable cache: generate directly */
-        sb_clear(ptx);
-        return emit(&j, ptx, info);
-    }
+    if (!ok) /* unusable cache: generate directly */
+        return emit(j, err);
     *how = res;
     return ATTNC_OK;
 }

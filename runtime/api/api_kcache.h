@@ -18,19 +18,20 @@
 #include "codegen/nvptx_kernel.h"
 #include "runtime/api/api_internal.h"
 #include "runtime/cache/cache.h"
+#include "runtime/compile/compile_job.h"
 
 /* The context's cache, opened on first use; NULL only when even a memory
  * cache cannot be made (out of memory). */
 kcache *ctx_kernel_cache(attnc_context *ctx);
 void ctx_kernel_cache_close(attnc_context *ctx);
 
-/* PTX (into ptx) and launch info for tk, through the context's cache when
- * recipe_hash is a non-empty string (else emitted directly). *how says
- * where it came from (CACHE_MISS: built here; CACHE_CORRUPT: a damaged
- * entry was dropped and rebuilt, `note` says why). Returns the code
- * generator's status with its message in err. */
-attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const recipe *r, const schedule *s,
-                               target_arch arch, const char *recipe_hash, strbuf *ptx, nvptx_kernel_info *info,
-                               cache_result *how, strbuf *note, strbuf *err);
+/* The PTX (into j->ptx) and launch info (j->info) of the lowered job j,
+ * through the context's cache when recipe_hash is a non-empty string (else
+ * emitted directly, compile_job_emit). *how says where it came from
+ * (CACHE_MISS: built here; CACHE_CORRUPT: a damaged entry was dropped and
+ * rebuilt, `note` says why). Returns the code generator's status with its
+ * message in err. */
+attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, const char *recipe_hash, cache_result *how,
+                               strbuf *note, strbuf *err);
 
 #endif

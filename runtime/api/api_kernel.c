@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
 #include "runtime/api/api_backend.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/host/block_table.h"
 #include "runtime/program/program.h"
 
@@ -22,29 +22,25 @@ void kernel_set_schedule_text(attnc_kernel *k)
     sb_free(&sb);
 }
 
-static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
+/* The schedule, resolved once by the compile job's schedule step for the
+ * arch the backend will build for (the CUDA backend's lowering and code
+ * generation then take it as is). */
+static attnc_status resolve_schedule(attnc_kernel *k, const backend_ops *b, const attnc_build_options *o, strbuf *err)
 {
-    const recipe *r = k->r;
-    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-    target_arch arch = o->backend == ATTNC_BACKEND_CPU ? TARGET_HOST : TARGET_SM80;
-    k->arch = arch; /* the CUDA backend sets the arch it picks */
-    if (o->schedule) {
-        if (!schedule_parse(o->schedule, nd, &k->sched, err))
-            return ATTNC_ERR_INVALID_ARGUMENT;
+    k->arch = b->schedule_arch(o);
+    compile_job j;
+    compile_job_init(&j, k->r, k->arch);
+    j.schedule_text = o->schedule;
+    attnc_status st = compile_job_attnc_status(compile_job_schedule(&j));
+    if (st) {
+        sb_puts(err, sb_cstr(&j.err));
     } else {
-        k->sched = r->sched;
+        k->sched = j.sched;
+        k->sched_source = (int)j.source;
+        kernel_set_schedule_text(k);
     }
-    if ((k->sched.is_auto || k->sched.ndims != nd) && o->backend == ATTNC_BACKEND_CUDA) {
-        k->sched = nvptx_default_schedule(r, arch); /* the GPU's own default (fits sm_80 shared memory) */
-    } else if (k->sched.is_auto || k->sched.ndims != nd) {
-        k->sched = schedule_default(nd, arch, r->family == FAMILY_LINEAR);
-        if (r->family == FAMILY_LINEAR && r->linear.block > 0)
-            k->sched.linear_block = r->linear.block;
-    }
-    if (!schedule_check(&k->sched, arch, r->head_dim, dtype_size(r->qkv_dtype), err))
-        return ATTNC_ERR_INVALID_ARGUMENT;
-    kernel_set_schedule_text(k);
-    return ATTNC_OK;
+    compile_job_free(&j);
+    return st;
 }
 
 static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, bool backward,
@@ -52,14 +48,14 @@ static attnc_status build_backend(attnc_kernel *k, const attnc_build_options *o,
 {
     if (o->backend == ATTNC_BACKEND_CUDA && !frontend_target_ok(k->r, TARGET_SM80, err))
         return ATTNC_ERR_UNSUPPORTED; /* f32 q/k/v: the CPU backend only (before any schedule check) */
-    attnc_status st = resolve_schedule(k, o, err);
-    if (st)
-        return st;
     const backend_ops *b = backend_find(o->backend);
     if (!b) {
         sb_printf(err, "unknown backend %d", (int)o->backend);
         return ATTNC_ERR_INVALID_ARGUMENT;
     }
+    attnc_status st = resolve_schedule(k, b, o, err);
+    if (st)
+        return st;
     return backward ? b->build_backward(k, o, err) : b->build(k, o, lower, err);
 }
 

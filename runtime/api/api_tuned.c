@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "runtime/api/api_backend.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/tune/tune_db.h"
 
 /* The context's database, opened on first use; NULL when it cannot be
@@ -86,6 +87,8 @@ static attnc_kernel *build_variant(attnc_kernel *k, const char *text, const char
         snprintf(k->errmsg, sizeof k->errmsg,
                  "tuned schedule '%s' for bucket %s did not build (%s: %.2000s); using the default '%s'", text, bucket,
                  attnc_status_string(st), attnc_context_errmsg(k->ctx), k->sched_text);
+    if (!st) /* built under the text as an explicit schedule; it is the tuning database's pick */
+        v->sched_source = (int)SCHED_FROM_TUNED;
     return st ? NULL : v;
 }
 

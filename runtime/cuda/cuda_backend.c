@@ -16,6 +16,7 @@
 #include "passes/pipeline.h"
 #include "runtime/api/api_backend.h"
 #include "runtime/api/api_kcache.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/cuda/cuda_module.h"
 #include "runtime/cuda/cuda_tma.h"
 
@@ -120,47 +121,43 @@ attnc_status cuda_build_arch(const attnc_build_options *o, target_arch *arch, st
     return ATTNC_ERR_INVALID_ARGUMENT;
 }
 
-/* `tile auto` without an explicit schedule: the GPU's own default. */
-static void gpu_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
+/* The arch api_kernel.c resolves the schedule for (a device that cannot
+ * be asked: sm_80, and cuda_build reports why). */
+static target_arch schedule_arch(const attnc_build_options *o)
 {
-    if (o->schedule || !k->r->sched.is_auto)
-        return;
-    k->sched = nvptx_default_schedule(k->r, arch);
-    strbuf sb;
-    sb_init(&sb);
-    schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
-    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
-    sb_free(&sb);
+    strbuf why;
+    sb_init(&why);
+    target_arch arch;
+    if (cuda_build_arch(o, &arch, &why))
+        arch = TARGET_SM80;
+    sb_free(&why);
+    return arch;
 }
 
 /* PTX through the context's kernel cache, then the driver's JIT. A damaged
  * PTX entry (rebuilt) is noted in `note`. */
-static attnc_status load_from_ptx(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *note,
-                                  strbuf *err)
+static attnc_status load_from_ptx(attnc_kernel *k, compile_job *j, cuda_module **m, strbuf *note, strbuf *err)
 {
-    strbuf ptx, why;
-    sb_init(&ptx);
+    strbuf why;
     sb_init(&why);
-    nvptx_kernel_info info;
-    memset(&info, 0, sizeof info);
     cache_result how = CACHE_MISS;
-    attnc_status st = kernel_ptx_cached(k->ctx, tk, k->r, &k->sched, arch, k->recipe_hash, &ptx, &info, &how, &why, err);
+    attnc_status st = kernel_ptx_cached(k->ctx, j, k->recipe_hash, &how, &why, err);
     if (!st)
-        st = cuda_module_load(m, sb_cstr(&ptx), ptx.len, &info, err);
+        st = cuda_module_load(m, sb_cstr(&j->ptx), j->ptx.len, &j->info, err);
     if (!st && how == CACHE_CORRUPT)
         sb_printf(note, "kernel cache: %s (PTX entry rebuilt)", sb_cstr(&why));
-    sb_free(&ptx);
     sb_free(&why);
     return st;
 }
 
 /* The cubin entry's key: the PTX entry's key, the arch, and what the driver
  * linked it for (compute capability, driver version). */
-static bool cubin_key(attnc_kernel *k, tir_kernel *tk, target_arch arch, cache_key *out)
+static bool cubin_key(attnc_kernel *k, compile_job *j, cache_key *out)
 {
     cache_key ptx_key;
     char hex[33], ident[64];
-    if (!cache_key_for_kernel(tk, &k->sched, nvptx_arch_name(arch), k->recipe_hash, &ptx_key) ||
+    target_arch arch = j->arch;
+    if (!cache_key_for_kernel(j->tk, &j->sched, nvptx_arch_name(arch), k->recipe_hash, &ptx_key) ||
         cuda_device_ident(ident, sizeof ident, NULL))
         return false;
     cache_key_hex(ptx_key, hex);
@@ -171,8 +168,7 @@ static bool cubin_key(attnc_kernel *k, tir_kernel *tk, target_arch arch, cache_k
 
 typedef struct cubin_job {
     attnc_kernel *k;
-    tir_kernel *tk;
-    target_arch arch;
+    compile_job *j;
     cuda_module *m;  /* JIT-loaded by the build (a miss) */
     attnc_status st; /* the PTX/JIT failure, if any */
     strbuf *note, *err;
@@ -183,7 +179,7 @@ typedef struct cubin_job {
 static bool build_cubin(void *user, void **data, size_t *len, strbuf *err)
 {
     cubin_job *j = user;
-    j->st = load_from_ptx(j->k, j->tk, j->arch, &j->m, j->note, j->err);
+    j->st = load_from_ptx(j->k, j->j, &j->m, j->note, j->err);
     size_t n = 0;
     const void *cubin = j->st ? NULL : cuda_module_cubin(j->m, &n);
     const nvptx_kernel_info *info = j->m ? cuda_module_info(j->m) : NULL;
@@ -218,18 +214,19 @@ static bool load_cubin_entry(const void *data, size_t len, target_arch arch, cud
  * this device and driver, else PTX (cached too) through the JIT, whose cubin
  * is then stored. A damaged entry is reported in the kernel's message and
  * rebuilt, never loaded. */
-static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arch, cuda_module **m, strbuf *err)
+static attnc_status load_cached(attnc_kernel *k, compile_job *cj, cuda_module **m, strbuf *err)
 {
+    target_arch arch = cj->arch;
     strbuf note, why;
     sb_init(&note);
     sb_init(&why);
     kcache *c = k->recipe_hash[0] ? ctx_kernel_cache(k->ctx) : NULL;
     cache_key key;
     attnc_status st = ATTNC_OK;
-    if (!c || !cubin_key(k, tk, arch, &key)) {
-        st = load_from_ptx(k, tk, arch, m, &note, err);
+    if (!c || !cubin_key(k, cj, &key)) {
+        st = load_from_ptx(k, cj, m, &note, err);
     } else {
-        cubin_job j = {k, tk, arch, NULL, ATTNC_OK, &note, err};
+        cubin_job j = {k, cj, NULL, ATTNC_OK, &note, err};
         void *data = NULL;
         size_t len = 0;
         cache_result res = cache_get_or_build(c, key, CACHE_CUBIN, build_cubin, &j, &data, &len, &why);
@@ -238,7 +235,7 @@ static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arc
         else if (j.st)
             st = j.st;
         else if ((res != CACHE_HIT_MEMORY && res != CACHE_HIT_DISK) || !load_cubin_entry(data, len, arch, m))
-            st = load_from_ptx(k, tk, arch, m, &note, err); /* the driver refused it, or no cache: JIT */
+            st = load_from_ptx(k, cj, m, &note, err); /* the driver refused it, or no cache: JIT */
         if (!st && res == CACHE_CORRUPT)
             sb_printf(&note, "%skernel cache: %s (cubin entry rebuilt)", note.len ? "; " : "", sb_cstr(&why));
         free(data);
@@ -250,6 +247,35 @@ static attnc_status load_cached(attnc_kernel *k, tir_kernel *tk, target_arch arc
     return st;
 }
 
+/* k's compile job (initialised) for arch, lowered into k's arena: the
+ * schedule is the one api_kernel.c resolved for this arch. */
+static attnc_status lower_job(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, target_arch arch,
+                              compile_job *j, strbuf *err)
+{
+    j->arch = arch;
+    j->lower = lower;
+    j->a = &k->arena;
+    if (arch == k->arch) {
+        j->sched = k->sched;
+        j->source = (sched_source)k->sched_source;
+        j->resolved = true;
+    } else { /* the device answered only now: resolve for it */
+        j->schedule_text = o->schedule;
+    }
+    attnc_status st = compile_job_attnc_status(compile_job_lower(j));
+    if (st) {
+        sb_puts(err, sb_cstr(&j->err));
+        return st;
+    }
+    if (arch != k->arch) {
+        k->arch = arch;
+        k->sched = j->sched;
+        k->sched_source = (int)j->source;
+        kernel_set_schedule_text(k);
+    }
+    return ATTNC_OK;
+}
+
 /* The forward: one module, through the kernel cache. The error message is
  * kept on k (the caller copies it to the context). */
 static attnc_status cuda_build(attnc_kernel *k, const attnc_build_options *o, kernel_lower_fn lower, strbuf *unused)
@@ -258,18 +284,15 @@ static attnc_status cuda_build(attnc_kernel *k, const attnc_build_options *o, ke
     strbuf err;
     sb_init(&err);
     target_arch arch;
+    compile_job j;
+    compile_job_init(&j, k->r, TARGET_SM80);
     attnc_status st = cuda_build_arch(o, &arch, &err);
-    tir_kernel *tk = NULL;
-    if (!st) {
-        k->arch = arch;
-        gpu_schedule(k, o, arch);
-        tk = (lower ? lower : lower_recipe)(&k->arena, k->r, &k->sched, arch, &err);
-        if (!tk)
-            st = k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    }
+    if (!st)
+        st = lower_job(k, o, lower, arch, &j, &err);
     cuda_module *m = NULL;
     if (!st)
-        st = load_cached(k, tk, arch, &m, &err);
+        st = load_cached(k, &j, &m, &err);
+    compile_job_free(&j);
     if (st) {
         kernel_error(k, st, "%s", err.failed ? "out of memory" : sb_cstr(&err));
     } else {
@@ -288,4 +311,4 @@ static void cuda_destroy_any(attnc_kernel *k)
 }
 
 const backend_ops cuda_backend_ops = {ATTNC_BACKEND_CUDA, "cuda", cuda_build, cuda_backward_build, cuda_launch_problem,
-                                      cuda_backward_launch, cuda_destroy_any};
+                                      cuda_backward_launch, cuda_destroy_any, schedule_arch};

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "ir/target_info.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_internal.h"
 
@@ -150,7 +152,7 @@ static attnc_status load_module(cuda_module *k, strbuf *err)
         return st;
     if ((st = cuda_check(a, a->cuModuleGetFunction(&k->fn, k->mod, k->info.name), "cuModuleGetFunction", err)))
         return st;
-    if (k->info.smem_bytes > 48 * 1024)
+    if (k->info.smem_bytes > target_info_of(k->info.arch)->smem_block_default)
         st = cuda_check(a,
                         a->cuFuncSetAttribute(k->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                               k->info.smem_bytes),
@@ -232,11 +234,6 @@ bool cuda_module_from_cubin(const cuda_module *k)
     return k->from_cubin;
 }
 
-static attnc_status map_codegen(nvptx_status s)
-{
-    return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
-}
-
 attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const recipe *r, const char *arch,
                                strbuf *err)
 {
@@ -253,17 +250,24 @@ attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const re
     } else if ((st = cuda_device_arch(&ta, err))) {
         return st;
     }
-    double t0 = now_ms();
-    strbuf ptx;
-    sb_init(&ptx);
-    nvptx_kernel_info info;
-    st = map_codegen(nvptx_emit_kernel(tk, r, ta, &info, &ptx, err));
-    double t1 = now_ms();
+    /* a lowered kernel: the compile job's emission step, its schedule
+     * resolved here when the kernel was built with `auto` */
+    tir_kernel k = *tk;
+    if (k.sched.is_auto)
+        k.sched = compile_default_schedule(r, ta);
+    compile_job j;
+    compile_job_init(&j, r, ta);
+    j.tk = &k;
+    j.sched = k.sched;
+    j.resolved = true;
+    st = compile_job_attnc_status(compile_job_emit(&j));
+    if (st)
+        sb_puts(err, sb_cstr(&j.err));
     if (!st)
-        st = cuda_module_load(out, sb_cstr(&ptx), ptx.len, &info, err);
+        st = cuda_module_load(out, sb_cstr(&j.ptx), j.ptx.len, &j.info, err);
     if (!st)
-        (*out)->codegen_ms = t1 - t0;
-    sb_free(&ptx);
+        (*out)->codegen_ms = j.codegen_ms;
+    compile_job_free(&j);
     return st;
 }
 

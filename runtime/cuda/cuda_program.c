@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/target_info.h"
 #include "runtime/cuda/cuda_driver.h"
 
 struct cuda_program {
@@ -50,7 +51,7 @@ static attnc_status load(const cuda_api *a, cuda_program *p, const char *ptx, si
         st = cuda_check(a, a->cuModuleGetFunction(&p->fn[i], p->mod, kernels[i].name), "cuModuleGetFunction", err);
         p->threads[i] = kernels[i].threads;
         p->smem[i] = kernels[i].smem_bytes;
-        if (!st && p->smem[i] > 48 * 1024)
+        if (!st && p->smem[i] > target_info_of(TARGET_SM80)->smem_block_default) /* 48 KiB on every GPU target */
             st = cuda_check(a, a->cuFuncSetAttribute(p->fn[i], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, p->smem[i]),
                             "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", err);
     }

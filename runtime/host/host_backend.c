@@ -46,4 +46,11 @@ static attnc_status launch_bwd(attnc_kernel *k, const attnc_args *a, void *strea
 
 /* The JIT and the backward's state are released by attnc_kernel_destroy
  * for every kernel (host_kernel_release, bwd_kernel_free). */
-const backend_ops host_backend_ops = {ATTNC_BACKEND_CPU, "cpu", build, build_backward, launch, launch_bwd, NULL};
+static target_arch host_arch(const attnc_build_options *o)
+{
+    (void)o;
+    return TARGET_HOST;
+}
+
+const backend_ops host_backend_ops = {ATTNC_BACKEND_CPU, "cpu", build, build_backward, launch, launch_bwd, NULL,
+                                      host_arch};

@@ -134,23 +134,23 @@ static attnc_tools_result parse(attnc_tools_compiled *c, const char *path, attnc
 static attnc_tools_result load(attnc_tools_compiled *c, const char *path, const char *sched, double t0,
                                attnc_tools_cold *t, strbuf *err)
 {
-    target_arch arch = (target_arch)t->arch;
     attnc_tools_result res = parse(c, path, t, err);
-    if (!res)
-        c->k = tools_gpu_lower(&c->a, c->r, arch, sched, &t->lower_ms, &res, err);
     if (res)
         return res;
-    nvptx_kernel_info info;
-    strbuf ptx;
-    sb_init(&ptx);
+    compile_job j;
+    compile_job_init(&j, c->r, (target_arch)t->arch);
+    j.a = &c->a; /* the kernel outlives the job */
     cuda_module *m = NULL;
-    res = tools_gpu_emit(c->k, c->r, arch, &info, &ptx, &t->codegen_ms, err);
-    if (!res && cuda_module_load(&m, sb_cstr(&ptx), ptx.len, &info, err))
+    res = tools_gpu_compile(&j, sched, err);
+    c->k = j.tk;
+    t->lower_ms = j.lower_ms;
+    t->codegen_ms = j.codegen_ms;
+    if (!res && cuda_module_load(&m, sb_cstr(&j.ptx), j.ptx.len, &j.info, err))
         res = ATTNC_TOOLS_INTERNAL;
     t->total_ms = now_ms() - t0;
     t->jit_ms = m ? cuda_module_jit_ms(m) : 0;
     cuda_module_destroy(m);
-    sb_free(&ptx);
+    compile_job_free(&j);
     return res;
 }
 

@@ -4,6 +4,7 @@
 
 #include "codegen/nvptx_kernel.h"
 #include "frontend/recipe.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/include/attnc_tools.h"
 
 /* A recipe read by attnc_tools_recipe_read: its arena owns everything. */
@@ -16,15 +17,11 @@ struct attnc_tools_recipe {
 
 const recipe *tools_recipe_of(const attnc_tools_recipe *r);
 
-/* tools_ptx.c: lowers r for GPU arch under spec (NULL or `auto`: the GPU's
- * default; else it overrides the tile section), the time in *lower_ms; NULL
- * with *res USER (a bad schedule, "--schedule: ..." when it does not parse,
- * or a recipe arch cannot run) or INTERNAL, one line in err. */
-tir_kernel *tools_gpu_lower(arena *a, const recipe *r, target_arch arch, const char *spec, double *lower_ms,
-                            attnc_tools_result *res, strbuf *err);
-/* Emits k's PTX into ptx, timed; INTERNAL with one line ("not supported:
- * ..." when the GPU has no kernel for it yet). */
-attnc_tools_result tools_gpu_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
-                                  strbuf *ptx, double *codegen_ms, strbuf *err);
+/* tools_ptx.c: runs the compile job j (recipe and arch set) under spec
+ * (NULL or `auto`: the GPU's default; else it overrides the tile section)
+ * and maps its status: USER (a bad schedule, "--schedule: ..." when it does
+ * not parse, or a recipe the arch cannot run) or INTERNAL ("not supported:
+ * ..." when the GPU has no kernel for it yet), one line in err. */
+attnc_tools_result tools_gpu_compile(compile_job *j, const char *spec, strbuf *err);
 
 #endif

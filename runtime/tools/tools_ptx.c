@@ -1,64 +1,28 @@
 /* tools_ptx.c — a recipe's GPU kernel as PTX for attnc's tools
- * (include/attnc_tools.h): the GPU's default schedule, lowering and the
- * NVPTX code generator, each stage timed. */
+ * (include/attnc_tools.h): the compile job (runtime/compile), each stage
+ * timed, its status mapped to the tools' results. */
 #include "runtime/include/attnc_tools.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "frontend/frontend.h"
-#include "passes/pipeline.h"
 #include "runtime/tools/tools_impl.h"
 
-static double now_ms(void)
+attnc_tools_result tools_gpu_compile(compile_job *j, const char *spec, strbuf *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-tir_kernel *tools_gpu_lower(arena *a, const recipe *r, target_arch arch, const char *spec, double *lower_ms,
-                            attnc_tools_result *res, strbuf *err)
-{
-    schedule s;
-    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-    strbuf why;
-    sb_init(&why);
-    *res = ATTNC_TOOLS_USER;
-    tir_kernel *k = NULL;
-    if (spec && !schedule_parse(spec, nd, &s, &why)) {
-        sb_printf(err, "--schedule: %s", sb_cstr(&why));
-    } else if (!frontend_target_ok(r, arch, &why)) {
-        sb_puts(err, sb_cstr(&why));
-    } else {
-        if (!spec || s.is_auto)
-            s = nvptx_default_schedule(r, arch);
-        double t0 = now_ms();
-        k = lower_recipe(a, r, &s, arch, &why);
-        *lower_ms = now_ms() - t0;
-        sb_puts(err, sb_cstr(&why));
-        if (k)
-            *res = ATTNC_TOOLS_OK;
-        else if (!strstr(sb_cstr(&why), "schedule"))
-            *res = ATTNC_TOOLS_INTERNAL;
+    j->schedule_text = spec;
+    job_status st = compile_job_run(j);
+    if (!st)
+        return ATTNC_TOOLS_OK;
+    switch (j->failed) {
+    case JOB_STEP_PARSE: sb_printf(err, "--schedule: %s", sb_cstr(&j->err)); return ATTNC_TOOLS_USER;
+    case JOB_STEP_TARGET:
+    case JOB_STEP_SCHEDULE: sb_puts(err, sb_cstr(&j->err)); return ATTNC_TOOLS_USER;
+    case JOB_STEP_EMIT:
+        sb_printf(err, "%s%s", st == JOB_UNSUPPORTED ? "not supported: " : "", sb_cstr(&j->err));
+        return ATTNC_TOOLS_INTERNAL;
+    default: sb_puts(err, sb_cstr(&j->err)); return ATTNC_TOOLS_INTERNAL;
     }
-    sb_free(&why);
-    return k;
-}
-
-attnc_tools_result tools_gpu_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
-                                  strbuf *ptx, double *codegen_ms, strbuf *err)
-{
-    strbuf why;
-    sb_init(&why);
-    double t0 = now_ms();
-    nvptx_status st = nvptx_emit_kernel(k, r, arch, info, ptx, &why);
-    *codegen_ms = now_ms() - t0;
-    if (st)
-        sb_printf(err, "%s%s", st == NVPTX_UNSUPPORTED ? "not supported: " : "", sb_cstr(&why));
-    sb_free(&why);
-    return st ? ATTNC_TOOLS_INTERNAL : ATTNC_TOOLS_OK;
 }
 
 attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *tr, attnc_tools_arch arch, const char *sched,
@@ -66,23 +30,21 @@ attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *tr, attnc_tools_arc
 {
     memset(out, 0, sizeof *out);
     sb_init(&out->ptx);
-    const recipe *r = tools_recipe_of(tr);
-    target_arch ta = (target_arch)arch;
-    arena a;
-    arena_init(&a, NULL);
-    attnc_tools_result res;
-    tir_kernel *k = tools_gpu_lower(&a, r, ta, sched, &out->lower_ms, &res, err);
-    if (k) {
-        nvptx_kernel_info info;
-        res = tools_gpu_emit(k, r, ta, &info, &out->ptx, &out->codegen_ms, err);
-        if (!res) {
-            snprintf(out->name, sizeof out->name, "%s", info.name);
-            out->threads = info.threads;
-            out->smem_bytes = info.smem_bytes;
-            out->ndims = info.ndims;
-            memcpy(out->q_tile, info.q_tile, sizeof out->q_tile);
-        }
+    compile_job j;
+    compile_job_init(&j, tools_recipe_of(tr), (target_arch)arch);
+    attnc_tools_result res = tools_gpu_compile(&j, sched, err);
+    out->lower_ms = j.lower_ms;
+    out->codegen_ms = j.codegen_ms;
+    if (!res) {
+        sb_append(&out->ptx, j.ptx.data, j.ptx.len);
+        snprintf(out->name, sizeof out->name, "%s", j.info.name);
+        out->threads = j.info.threads;
+        out->smem_bytes = j.info.smem_bytes;
+        out->ndims = j.info.ndims;
+        memcpy(out->q_tile, j.info.q_tile, sizeof out->q_tile);
+        if (out->ptx.failed)
+            res = ATTNC_TOOLS_INTERNAL;
     }
-    arena_free_all(&a);
+    compile_job_free(&j);
     return res;
 }

@@ -7,6 +7,7 @@
 #include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/tools/tools_impl.h"
 
 _Static_assert((int)ATTNC_TOOLS_HOST == (int)TARGET_HOST && (int)ATTNC_TOOLS_SM80 == (int)TARGET_SM80 &&
@@ -94,28 +95,22 @@ bool attnc_tools_pass_exists(const char *name)
     return pass_find(name) != NULL;
 }
 
-/* The schedule the IR is lowered under must be legal for arch; why (one
- * line, with its prefix) goes to err. */
-static attnc_tools_result check_schedule(const recipe *r, const char *text, target_arch arch, schedule *s,
-                                         strbuf *err)
+/* The schedule the IR is lowered under: the compile job's (the one the
+ * arch's kernels are built with), legal for arch; why (one line, with its
+ * prefix) goes to err. */
+static attnc_tools_result resolve_schedule(const recipe *r, const char *text, target_arch arch, schedule *s,
+                                           strbuf *err)
 {
-    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-    const char *prefix = NULL;
-    strbuf why;
-    sb_init(&why);
-    if (text && !schedule_parse(text, nd, s, &why))
-        prefix = "--schedule: ";
-    else if (!frontend_target_ok(r, arch, &why))
-        prefix = "";
-    else {
-        schedule eff = pipeline_schedule(r, text ? s : NULL, arch);
-        if (!schedule_check(&eff, arch, r->head_dim, dtype_size(r->qkv_dtype), &why))
-            prefix = "illegal schedule: ";
-    }
-    if (prefix)
-        sb_printf(err, "%s%s", prefix, sb_cstr(&why));
-    sb_free(&why);
-    return prefix ? ATTNC_TOOLS_USER : ATTNC_TOOLS_OK;
+    compile_job j;
+    compile_job_init(&j, r, arch);
+    j.schedule_text = text;
+    job_status st = compile_job_schedule(&j);
+    if (st)
+        sb_printf(err, "%s%s", j.failed == JOB_STEP_PARSE ? "--schedule: " : "", sb_cstr(&j.err));
+    else
+        *s = j.sched;
+    compile_job_free(&j);
+    return st == JOB_OK ? ATTNC_TOOLS_OK : st == JOB_NOMEM ? ATTNC_TOOLS_INTERNAL : ATTNC_TOOLS_USER;
 }
 
 attnc_tools_result attnc_tools_ir(const attnc_tools_recipe *tr, const char *sched, attnc_tools_arch arch,
@@ -123,14 +118,14 @@ attnc_tools_result attnc_tools_ir(const attnc_tools_recipe *tr, const char *sche
 {
     schedule s;
     target_arch ta = (target_arch)arch;
-    attnc_tools_result res = check_schedule(tr->r, sched, ta, &s, err);
+    attnc_tools_result res = resolve_schedule(tr->r, sched, ta, &s, err);
     if (res)
         return res;
     arena ar;
     arena_init(&ar, NULL);
     strbuf why;
     sb_init(&why);
-    tir_kernel *k = lower_recipe_until(&ar, tr->r, sched ? &s : NULL, ta, after, all ? out : NULL, &why);
+    tir_kernel *k = lower_recipe_until(&ar, tr->r, &s, ta, after, all ? out : NULL, &why);
     if (!k) {
         sb_printf(err, "internal error: %s", sb_cstr(&why));
         res = ATTNC_TOOLS_INTERNAL;

@@ -11,6 +11,7 @@
 #include "frontend/frontend.h"
 #include "runtime/tune/autotune_bench.h"
 #include "runtime/cuda/cuda_module.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/tools/tools_impl.h"
 
 attnc_status attnc_tools_device_arch(attnc_tools_arch *out, strbuf *err)
@@ -31,15 +32,7 @@ bool attnc_tools_target_ok(const attnc_tools_recipe *r, attnc_tools_arch arch, s
  * schedule (what an untuned launch runs) always first. */
 static int rank(const recipe *r, target_arch arch, const attnc_tools_shape *sh, schedule *c, int n)
 {
-    int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-    bool linear = r->family == FAMILY_LINEAR;
-    schedule def = schedule_default(nd, arch, linear);
-    if (arch != TARGET_HOST)
-        def = nvptx_default_schedule(r, arch);
-    else if (linear && r->linear.block > 0)
-        def.linear_block = r->linear.block;
-    else if (!r->sched.is_auto && r->sched.ndims == nd)
-        def = r->sched;
+    schedule def = compile_default_schedule(r, arch);
     tune_rank_ctx rc = {arch, r->head_dim, dtype_size(r->qkv_dtype), sh->tokens};
     return tune_rank(c, n, &def, &rc);
 }

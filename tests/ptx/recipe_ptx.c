@@ -2,7 +2,7 @@
 #include "recipe_ptx.h"
 
 #include "frontend/frontend.h"
-#include "passes/pipeline.h"
+#include "runtime/compile/compile_job.h"
 
 nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arch arch, nvptx_kernel_info *info,
                         strbuf *ptx, strbuf *err)
@@ -21,12 +21,18 @@ nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arc
         sb_printf(err, "%s does not parse", path);
         return NVPTX_INTERNAL;
     }
-    schedule s = nvptx_default_schedule(r, arch);
-    if (spec && !schedule_parse(spec, s.ndims, &s, err))
-        return NVPTX_INTERNAL;
-    tir_kernel *k = lower_recipe(a, r, &s, arch, err);
-    if (!k)
-        return NVPTX_INTERNAL;
-    nvptx_kernel_info unused;
-    return nvptx_emit_kernel(k, r, arch, info ? info : &unused, ptx, err);
+    compile_job j;
+    compile_job_init(&j, r, arch);
+    j.schedule_text = spec;
+    j.a = a;
+    job_status st = compile_job_run(&j);
+    if (st)
+        sb_puts(err, sb_cstr(&j.err));
+    else
+        sb_append(ptx, j.ptx.data, j.ptx.len);
+    if (!st && info)
+        *info = j.info;
+    compile_job_free(&j);
+    return st == JOB_OK ? NVPTX_OK : st == JOB_UNSUPPORTED && j.failed == JOB_STEP_EMIT ? NVPTX_UNSUPPORTED
+                                                                                    : NVPTX_INTERNAL;
 }

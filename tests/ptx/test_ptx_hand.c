@@ -21,6 +21,8 @@ static void check_one(const hand_cfg *cfg, target_arch arch)
     arena_init(&a, NULL);
     tir_kernel *k = hand_kernel(&a, cfg);
     assert_non_null(k);
+    if (k->sched.is_auto) /* resolved before codegen, as the compile job does */
+        k->sched = nvptx_default_schedule(NULL, arch);
     strbuf ptx, err, log;
     sb_init(&ptx);
     sb_init(&err);

@@ -14,6 +14,7 @@
 #include "frontend/frontend.h"
 #include "passes/pipeline.h"
 #include "ptxas_run.h"
+#include "runtime/compile/compile_job.h"
 #include "runtime/program/program.h"
 
 static const target_arch archs[2] = {TARGET_SM80, TARGET_SM90A};
@@ -69,14 +70,12 @@ static void global_kernel(const char *file, target_arch arch)
     sb_init(&err);
     if (recipe_globalize(&a, r, &err))
         fail_msg("%s: globalize: %s", file, sb_cstr(&err));
-    schedule s = nvptx_default_schedule(r, arch);
-    tir_kernel *k = lower_recipe(&a, r, &s, arch, &err);
-    if (!k)
-        fail_msg("%s: lower: %s", file, sb_cstr(&err));
-    nvptx_kernel_info info;
-    if (nvptx_emit_kernel(k, r, arch, &info, &ptx, &err))
-        fail_msg("%s: emit: %s", file, sb_cstr(&err));
-    assemble(file, sb_cstr(&ptx), arch);
+    compile_job j;
+    compile_job_init(&j, r, arch);
+    if (compile_job_run(&j))
+        fail_msg("%s: compile job: %s", file, sb_cstr(&j.err));
+    assemble(file, sb_cstr(&j.ptx), arch);
+    compile_job_free(&j);
     sb_free(&ptx);
     sb_free(&err);
     arena_free_all(&a);

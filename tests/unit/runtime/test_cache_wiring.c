@@ -15,6 +15,7 @@
 
 #include "passes/pipeline.h"
 #include "runtime/api/api_kcache.h"
+#include "runtime/compile/compile_job.h"
 
 static const char SRC[] = "recipe causal\n"
                           "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
@@ -29,20 +30,20 @@ static cache_result build_once(attnc_context *ctx, char **out, strbuf *note)
     assert_int_equal(attnc_recipe_from_text(&rc, ctx, "causal.attn", SRC, strlen(SRC)), ATTNC_OK);
     arena a;
     arena_init(&a, &ctx->heap);
-    schedule s = nvptx_default_schedule(rc->r, TARGET_SM80);
-    strbuf ptx, err;
-    sb_init(&ptx);
+    strbuf err;
     sb_init(&err);
-    tir_kernel *tk = lower_recipe(&a, rc->r, &s, TARGET_SM80, &err);
-    assert_non_null(tk);
-    nvptx_kernel_info info;
+    compile_job j;
+    compile_job_init(&j, rc->r, TARGET_SM80);
+    j.a = &a;
+    assert_int_equal(compile_job_lower(&j), JOB_OK);
     cache_result how = CACHE_ERROR;
-    attnc_status st = kernel_ptx_cached(ctx, tk, rc->r, &s, TARGET_SM80, rc->text_hash, &ptx, &info, &how, note, &err);
+    attnc_status st = kernel_ptx_cached(ctx, &j, rc->text_hash, &how, note, &err);
     if (st)
         fail_msg("kernel_ptx_cached: %s", sb_cstr(&err));
-    assert_int_equal(info.arch, TARGET_SM80);
-    assert_non_null(strstr(sb_cstr(&ptx), ".entry"));
-    *out = sb_take(&ptx);
+    assert_int_equal(j.info.arch, TARGET_SM80);
+    assert_non_null(strstr(sb_cstr(&j.ptx), ".entry"));
+    *out = sb_take(&j.ptx);
+    compile_job_free(&j);
     sb_free(&err);
     arena_free_all(&a);
     attnc_recipe_destroy(rc);

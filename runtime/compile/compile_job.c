@@ -1,0 +1,182 @@
+/* compile_job.c — the one compile job (compile_job.h): schedule, lowering
+ * and the call into the NVPTX code generator. */
+#include "runtime/compile/compile_job.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "frontend/frontend.h"
+#include "passes/pipeline.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void compile_job_init(compile_job *j, const recipe *r, target_arch arch)
+{
+    memset(j, 0, sizeof *j);
+    j->r = r;
+    j->arch = arch;
+    sb_init(&j->err);
+    sb_init(&j->ptx);
+    arena_init(&j->own, NULL);
+}
+
+void compile_job_free(compile_job *j)
+{
+    sb_free(&j->err);
+    sb_free(&j->ptx);
+    arena_free_all(&j->own);
+}
+
+static job_status fail(compile_job *j, job_status st, job_step step, const char *prefix, strbuf *why)
+{
+    j->status = st;
+    j->failed = step;
+    sb_clear(&j->err);
+    sb_printf(&j->err, "%s%s", prefix, why->failed ? "out of memory" : sb_cstr(why));
+    return st;
+}
+
+static int grid_dims(const recipe *r)
+{
+    return r->grid_ndim > 0 ? r->grid_ndim : 1;
+}
+
+schedule compile_default_schedule(const recipe *r, target_arch arch)
+{
+    if (arch != TARGET_HOST || !r)
+        return nvptx_default_schedule(r, arch == TARGET_HOST ? TARGET_SM80 : arch);
+    int nd = grid_dims(r);
+    if (!r->sched.is_auto && r->sched.ndims == nd)
+        return r->sched;
+    schedule s = schedule_default(nd, arch, r->family == FAMILY_LINEAR);
+    if (r->family == FAMILY_LINEAR && r->linear.block > 0)
+        s.linear_block = r->linear.block;
+    return s;
+}
+
+/* The caller's schedule, if it gave one that is not `auto`: *have says. */
+static bool explicit_schedule(compile_job *j, schedule *s, bool *have, strbuf *why)
+{
+    *have = false;
+    if (j->explicit_sched && !j->explicit_sched->is_auto) {
+        *s = *j->explicit_sched;
+        *have = true;
+        return true;
+    }
+    if (!j->schedule_text)
+        return true;
+    if (!schedule_parse(j->schedule_text, grid_dims(j->r), s, why))
+        return false;
+    *have = !s->is_auto;
+    return true;
+}
+
+job_status compile_job_schedule(compile_job *j)
+{
+    if (j->resolved || j->status)
+        return j->status;
+    const recipe *r = j->r;
+    int nd = grid_dims(r);
+    strbuf why;
+    sb_init(&why);
+    schedule s;
+    bool have;
+    job_status st = JOB_OK;
+    if (!frontend_target_ok(r, j->arch, &why)) { /* before the schedule: f32 on a GPU is no tiling problem */
+        st = fail(j, JOB_UNSUPPORTED, JOB_STEP_TARGET, "", &why);
+    } else if (!explicit_schedule(j, &s, &have, &why)) {
+        st = fail(j, JOB_USER_ERROR, JOB_STEP_PARSE, "", &why);
+    } else {
+        j->source = SCHED_FROM_EXPLICIT;
+        if (!have && j->tuned && r->sched.is_auto) {
+            s = *j->tuned;
+            j->source = SCHED_FROM_TUNED;
+        } else if (!have) {
+            s = compile_default_schedule(r, j->arch);
+            j->source = !r->sched.is_auto && r->sched.ndims == nd ? SCHED_FROM_RECIPE : SCHED_FROM_DEFAULT;
+        }
+        if (s.ndims != nd) {
+            sb_printf(&why, "schedule has %d tile dims but the recipe's token grid has %d", s.ndims, nd);
+            st = fail(j, JOB_USER_ERROR, JOB_STEP_SCHEDULE, "", &why);
+        } else if (!schedule_check(&s, j->arch, r->head_dim, dtype_size(r->qkv_dtype), &why)) {
+            st = fail(j, JOB_USER_ERROR, JOB_STEP_SCHEDULE, "illegal schedule: ", &why);
+        } else {
+            j->sched = s;
+            j->resolved = true;
+        }
+    }
+    sb_free(&why);
+    return st;
+}
+
+job_status compile_job_lower(compile_job *j)
+{
+    if (compile_job_schedule(j) || j->tk)
+        return j->status;
+    arena *a = j->a ? j->a : &j->own;
+    strbuf why;
+    sb_init(&why);
+    double t0 = now_ms();
+    j->tk = (j->lower ? j->lower : lower_recipe)(a, j->r, &j->sched, j->arch, &why);
+    j->lower_ms = now_ms() - t0;
+    if (!j->tk)
+        fail(j, a->failed ? JOB_NOMEM : JOB_INTERNAL, JOB_STEP_LOWER, "", &why);
+    sb_free(&why);
+    return j->status;
+}
+
+job_status compile_job_emit(compile_job *j)
+{
+    if (compile_job_lower(j))
+        return j->status;
+    strbuf why;
+    sb_init(&why);
+    sb_clear(&j->ptx);
+    double t0 = now_ms();
+    nvptx_status ns = nvptx_emit_kernel(j->tk, j->r, j->arch, &j->info, &j->ptx, &why);
+    j->codegen_ms = now_ms() - t0;
+    if (ns != NVPTX_OK)
+        fail(j, ns == NVPTX_UNSUPPORTED ? JOB_UNSUPPORTED : JOB_INTERNAL, JOB_STEP_EMIT, "", &why);
+    else if (j->ptx.failed)
+        fail(j, JOB_NOMEM, JOB_STEP_EMIT, "", &why);
+    sb_free(&why);
+    return j->status;
+}
+
+job_status compile_job_run(compile_job *j)
+{
+    return compile_job_emit(j);
+}
+
+attnc_status compile_job_attnc_status(job_status st)
+{
+    switch (st) {
+    case JOB_OK: return ATTNC_OK;
+    case JOB_USER_ERROR: return ATTNC_ERR_INVALID_ARGUMENT;
+    case JOB_UNSUPPORTED: return ATTNC_ERR_UNSUPPORTED;
+    case JOB_NOMEM: return ATTNC_ERR_NOMEM;
+    case JOB_INTERNAL: break;
+    }
+    return ATTNC_ERR_INTERNAL;
+}
+
+void compile_job_schedule_text(const compile_job *j, strbuf *out)
+{
+    schedule_print_for(out, &j->sched, j->r->family == FAMILY_LINEAR);
+}
+
+const char *sched_source_name(sched_source s)
+{
+    switch (s) {
+    case SCHED_FROM_EXPLICIT: return "explicit";
+    case SCHED_FROM_TUNED: return "tuned";
+    case SCHED_FROM_RECIPE: return "recipe";
+    case SCHED_FROM_DEFAULT: return "default";
+    }
+    return "?";
+}

@@ -1,0 +1,164 @@
+/* test_compile_job.c — the compile job (runtime/compile/compile_job.h):
+ * where the schedule comes from (default, recipe, explicit, tuned), the
+ * status enum and failed step of each refusal, PTX for both GPU targets,
+ * and the per-arch target table (ir/target_info.h). No GPU needed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "frontend/frontend.h"
+#include "ir/target_info.h"
+#include "runtime/compile/compile_job.h"
+
+static recipe *parse(arena *a, const char *elem, const char *tile)
+{
+    char text[512];
+    snprintf(text, sizeof text, "recipe j\ninput q, k, v : %s [batch, heads, tokens, 64]\nmask causal\ntile %s\n",
+             elem, tile);
+    diag_list d;
+    diag_list_init(&d, a, "j.attn", text, strlen(text));
+    recipe *r = frontend_parse(a, "j.attn", text, strlen(text), &d);
+    assert_non_null(r);
+    assert_int_equal(d.errors, 0);
+    return r;
+}
+
+static void sources(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    recipe *au = parse(&a, "bf16", "auto"), *own = parse(&a, "bf16", "q(64) kv(32) stages 2 warps 4");
+    compile_job j;
+    compile_job_init(&j, au, TARGET_SM90A);
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    assert_int_equal(j.source, SCHED_FROM_DEFAULT);
+    schedule d = nvptx_default_schedule(au, TARGET_SM90A);
+    assert_int_equal(j.sched.q_tile[0], d.q_tile[0]);
+    assert_int_equal(j.sched.kv_tile[0], d.kv_tile[0]);
+    compile_job_free(&j);
+
+    compile_job_init(&j, own, TARGET_SM80);
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    assert_int_equal(j.source, SCHED_FROM_RECIPE);
+    assert_int_equal(j.sched.kv_tile[0], 32);
+    compile_job_free(&j);
+
+    compile_job_init(&j, own, TARGET_SM80);
+    j.schedule_text = "q=128 kv=64 warps=8";
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    assert_int_equal(j.source, SCHED_FROM_EXPLICIT);
+    assert_int_equal(j.sched.q_tile[0], 128);
+    compile_job_free(&j);
+
+    /* `auto` as text is no explicit schedule; a tuned pick serves `tile auto` only */
+    schedule tuned = d;
+    tuned.kv_tile[0] = 16;
+    compile_job_init(&j, au, TARGET_SM90A);
+    j.schedule_text = "auto";
+    j.tuned = &tuned;
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    assert_int_equal(j.source, SCHED_FROM_TUNED);
+    assert_int_equal(j.sched.kv_tile[0], 16);
+    compile_job_free(&j);
+    compile_job_init(&j, own, TARGET_SM80);
+    j.tuned = &tuned;
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    assert_int_equal(j.source, SCHED_FROM_RECIPE);
+    compile_job_free(&j);
+    arena_free_all(&a);
+}
+
+static void refusals(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    recipe *r = parse(&a, "bf16", "auto");
+    compile_job j;
+    compile_job_init(&j, r, TARGET_SM80);
+    j.schedule_text = "q=banana";
+    assert_int_equal(compile_job_run(&j), JOB_USER_ERROR);
+    assert_int_equal(j.failed, JOB_STEP_PARSE);
+    assert_null(j.tk);
+    compile_job_free(&j);
+
+    compile_job_init(&j, r, TARGET_SM80);
+    j.schedule_text = "q=256 kv=256 stages=4 warps=8"; /* over sm_80's shared memory */
+    assert_int_equal(compile_job_run(&j), JOB_USER_ERROR);
+    assert_int_equal(j.failed, JOB_STEP_SCHEDULE);
+    assert_non_null(strstr(sb_cstr(&j.err), "illegal schedule"));
+    compile_job_free(&j);
+
+    schedule two = schedule_default(2, TARGET_SM80, false); /* two tile dims for a sequence */
+    compile_job_init(&j, r, TARGET_SM80);
+    j.explicit_sched = &two;
+    assert_int_equal(compile_job_run(&j), JOB_USER_ERROR);
+    assert_int_equal(j.failed, JOB_STEP_SCHEDULE);
+    compile_job_free(&j);
+
+    recipe *f32 = parse(&a, "f32", "auto");
+    compile_job_init(&j, f32, TARGET_SM90A);
+    assert_int_equal(compile_job_run(&j), JOB_UNSUPPORTED);
+    assert_int_equal(j.failed, JOB_STEP_TARGET);
+    assert_int_equal(compile_job_attnc_status(j.status), ATTNC_ERR_UNSUPPORTED);
+    compile_job_free(&j);
+    compile_job_init(&j, f32, TARGET_HOST); /* the CPU runs f32: the schedule step passes */
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    compile_job_free(&j);
+    arena_free_all(&a);
+}
+
+static void ptx_both_targets(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    recipe *r = parse(&a, "bf16", "auto");
+    target_arch archs[] = {TARGET_SM80, TARGET_SM90A};
+    for (int i = 0; i < 2; i++) {
+        compile_job j;
+        compile_job_init(&j, r, archs[i]);
+        if (compile_job_run(&j))
+            fail_msg("%s", sb_cstr(&j.err));
+        assert_non_null(j.tk);
+        assert_int_equal(j.info.arch, archs[i]);
+        assert_non_null(strstr(sb_cstr(&j.ptx), ".entry attnc_j"));
+        assert_true(j.info.smem_bytes <= target_info_of(archs[i])->smem_block_optin);
+        compile_job_free(&j);
+    }
+    arena_free_all(&a);
+}
+
+static void target_table(void **state)
+{
+    (void)state;
+    const target_info *a = target_info_of(TARGET_SM80), *h = target_info_of(TARGET_SM90A);
+    assert_string_equal(a->name, "sm_80");
+    assert_int_equal(a->smem_block_optin, 163 * 1024);
+    assert_int_equal(h->smem_block_optin, 227 * 1024);
+    assert_true(a->mma & TARGET_MMA_SYNC);
+    assert_false(a->mma & TARGET_MMA_WGMMA);
+    assert_true(h->mma & TARGET_MMA_WGMMA);
+    assert_false(a->tma);
+    assert_true(h->tma);
+    assert_int_equal(target_smem_block_max(), 227 * 1024);
+    assert_int_equal(target_block_threads_max(), 1024);
+    assert_null(target_info_of(TARGET_HOST)->name);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sources),
+        cmocka_unit_test(refusals),
+        cmocka_unit_test(ptx_both_targets),
+        cmocka_unit_test(target_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
