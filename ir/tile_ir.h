@@ -401,8 +401,6 @@ int tir_kernel_dil(const tir_kernel *k, int d);
 /* The value ranges k's expressions can take (ir/expr_range.h): its grid,
  * fixed sizes and param element types. */
 void tir_kernel_range_env(const tir_kernel *k, range_env *env);
-/* k's param `param`, or NULL when k (may be NULL) has no such param. */
-const tir_param *tir_kernel_param(const tir_kernel *k, int param);
 tir_block *tir_block_new(arena *a);
 tir_value *tir_value_new(arena *a, tir_type t);
 /* Appends a new op to `b` with the given operands and fresh results of the

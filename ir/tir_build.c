@@ -64,11 +64,6 @@ void tir_kernel_range_env(const tir_kernel *k, range_env *env)
         env->param_dtype[i] = k->params[i].dtype;
 }
 
-const tir_param *tir_kernel_param(const tir_kernel *k, int param)
-{
-    return k && param >= 0 && param < k->nparams ? &k->params[param] : NULL;
-}
-
 bool tir_kernel_dilated(const tir_kernel *k)
 {
     for (int d = 0; d < SCHED_MAX_DIMS; d++)

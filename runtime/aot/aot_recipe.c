@@ -201,7 +201,7 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
         goto done;
     }
     if (!s && r->sched.is_auto) { /* `tile auto`: the GPU default, as a JIT build takes it (cuda_backend.c) */
-        gpu_default = nvptx_default_schedule(r, arch);
+        gpu_default = nvptx_default_schedule(lower_signature(&a, r), arch);
         s = &gpu_default;
     }
     tir_kernel *tk = lower_recipe(&a, r, s, arch, err);
@@ -209,7 +209,7 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
         rc = !a.failed ? AOT_USER : AOT_INTERNAL;
         goto done;
     }
-    nvptx_status ns = nvptx_emit_kernel(tk, r, arch, &info, &ptx, err);
+    nvptx_status ns = nvptx_emit_kernel(tk, arch, &info, &ptx, err);
     if (ns != NVPTX_OK || ptx.failed) {
         rc = ns == NVPTX_UNSUPPORTED ? AOT_USER : AOT_INTERNAL;
         goto done;

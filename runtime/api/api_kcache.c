@@ -31,7 +31,6 @@ void ctx_kernel_cache_close(attnc_context *ctx)
 
 typedef struct emit_job {
     tir_kernel *tk;
-    const recipe *r;
     target_arch arch;
     attnc_status st; /* the code generator's status when it failed */
     strbuf *err;
@@ -45,7 +44,7 @@ static attnc_status map_codegen(nvptx_status s)
 /* Emits PTX into ptx and info; the shared step of both paths. */
 static attnc_status emit(const emit_job *j, strbuf *ptx, nvptx_kernel_info *info)
 {
-    attnc_status st = map_codegen(nvptx_emit_kernel(j->tk, j->r, j->arch, info, ptx, j->err));
+    attnc_status st = map_codegen(nvptx_emit_kernel(j->tk, j->arch, info, ptx, j->err));
     if (!st && ptx->failed)
         st = ATTNC_ERR_NOMEM;
     return st;
@@ -87,15 +86,14 @@ static bool unpack(const void *data, size_t len, target_arch arch, strbuf *ptx, 
     return !ptx->failed;
 }
 
-attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const recipe *r, const schedule *s,
-                               target_arch arch, const char *recipe_hash, strbuf *ptx, nvptx_kernel_info *info,
-                               cache_result *how, strbuf *note, strbuf *err)
+attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const schedule *s, target_arch arch, strbuf *ptx,
+                               nvptx_kernel_info *info, cache_result *how, strbuf *note, strbuf *err)
 {
-    emit_job j = {tk, r, arch, ATTNC_OK, err};
+    emit_job j = {tk, arch, ATTNC_OK, err};
     *how = CACHE_MISS;
-    kcache *c = recipe_hash && recipe_hash[0] ? ctx_kernel_cache(ctx) : NULL;
+    kcache *c = ctx_kernel_cache(ctx);
     cache_key key;
-    if (!c || !cache_key_for_kernel(tk, s, nvptx_arch_name(arch), recipe_hash, &key))
+    if (!c || !cache_key_for_kernel(tk, s, nvptx_arch_name(arch), &key))
         return emit(&j, ptx, info);
     void *data = NULL;
     size_t len = 0;

@@ -9,8 +9,9 @@
  * A PTX entry is the nvptx_kernel_info the code generator returned
  * followed by the PTX text (the key holds the attnc, LLVM and code
  * generator versions, so the struct layout cannot change under a key).
- * Key: cache_key_for_kernel(tile IR, schedule, arch, extra = the recipe
- * text's hash), since code generation also reads the typed recipe.
+ * Key: cache_key_for_kernel(tile IR, schedule, arch) and the code
+ * generator's stamp: code generation reads nothing but the kernel, whose
+ * printed text holds the params, sizes and linear attributes too.
  */
 #ifndef ATTNC_RUNTIME_API_KCACHE_H
 #define ATTNC_RUNTIME_API_KCACHE_H
@@ -24,13 +25,12 @@
 kcache *ctx_kernel_cache(attnc_context *ctx);
 void ctx_kernel_cache_close(attnc_context *ctx);
 
-/* PTX (into ptx) and launch info for tk, through the context's cache when
- * recipe_hash is a non-empty string (else emitted directly). *how says
+/* PTX (into ptx) and launch info for tk, through the context's cache
+ * (emitted directly when there is none). *how says
  * where it came from (CACHE_MISS: built here; CACHE_CORRUPT: a damaged
  * entry was dropped and rebuilt, `note` says why). Returns the code
  * generator's status with its message in err. */
-attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const recipe *r, const schedule *s,
-                               target_arch arch, const char *recipe_hash, strbuf *ptx, nvptx_kernel_info *info,
-                               cache_result *how, strbuf *note, strbuf *err);
+attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const schedule *s, target_arch arch, strbuf *ptx,
+                               nvptx_kernel_info *info, cache_result *how, strbuf *note, strbuf *err);
 
 #endif

@@ -35,7 +35,8 @@ static attnc_status resolve_schedule(attnc_kernel *k, const attnc_build_options 
         k->sched = r->sched;
     }
     if ((k->sched.is_auto || k->sched.ndims != nd) && o->backend == ATTNC_BACKEND_CUDA) {
-        k->sched = nvptx_default_schedule(r, arch); /* the GPU's own default (fits sm_80 shared memory) */
+        /* the GPU's own default (fits sm_80 shared memory) */
+        k->sched = nvptx_default_schedule(lower_signature(&k->arena, r), arch);
     } else if (k->sched.is_auto || k->sched.ndims != nd) {
         k->sched = schedule_default(nd, arch, r->family == FAMILY_LINEAR);
         if (r->family == FAMILY_LINEAR && r->linear.block > 0)

@@ -96,7 +96,7 @@ static void gpu_schedule(attnc_kernel *k, const attnc_build_options *o, target_a
 {
     if (o->schedule || !k->r->sched.is_auto)
         return;
-    k->sched = nvptx_default_schedule(k->r, arch);
+    k->sched = nvptx_default_schedule(lower_signature(&k->arena, k->r), arch);
     strbuf sb;
     sb_init(&sb);
     schedule_print_for(&sb, &k->sched, k->r->family == FAMILY_LINEAR);
@@ -115,7 +115,7 @@ static attnc_status load_from_ptx(attnc_kernel *k, tir_kernel *tk, target_arch a
     nvptx_kernel_info info;
     memset(&info, 0, sizeof info);
     cache_result how = CACHE_MISS;
-    attnc_status st = kernel_ptx_cached(k->ctx, tk, k->r, &k->sched, arch, k->recipe_hash, &ptx, &info, &how, &why, err);
+    attnc_status st = kernel_ptx_cached(k->ctx, tk, &k->sched, arch, &ptx, &info, &how, &why, err);
     if (!st)
         st = cuda_module_load(m, sb_cstr(&ptx), ptx.len, &info, err);
     if (!st && how == CACHE_CORRUPT)
@@ -131,7 +131,7 @@ static bool cubin_key(attnc_kernel *k, tir_kernel *tk, target_arch arch, cache_k
 {
     cache_key ptx_key;
     char hex[33], ident[64];
-    if (!cache_key_for_kernel(tk, &k->sched, nvptx_arch_name(arch), k->recipe_hash, &ptx_key) ||
+    if (!cache_key_for_kernel(tk, &k->sched, nvptx_arch_name(arch), &ptx_key) ||
         cuda_device_ident(ident, sizeof ident, NULL))
         return false;
     cache_key_hex(ptx_key, hex);

@@ -237,8 +237,7 @@ static attnc_status map_codegen(nvptx_status s)
     return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
 }
 
-attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const recipe *r, const char *arch,
-                               strbuf *err)
+attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const char *arch, strbuf *err)
 {
     *out = NULL;
     target_arch ta;
@@ -257,7 +256,7 @@ attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const re
     strbuf ptx;
     sb_init(&ptx);
     nvptx_kernel_info info;
-    st = map_codegen(nvptx_emit_kernel(tk, r, ta, &info, &ptx, err));
+    st = map_codegen(nvptx_emit_kernel(tk, ta, &info, &ptx, err));
     double t1 = now_ms();
     if (!st)
         st = cuda_module_load(out, sb_cstr(&ptx), ptx.len, &info, err);

@@ -144,7 +144,7 @@ static attnc_tools_result load(attnc_tools_compiled *c, const char *path, const 
     strbuf ptx;
     sb_init(&ptx);
     cuda_module *m = NULL;
-    res = tools_gpu_emit(c->k, c->r, arch, &info, &ptx, &t->codegen_ms, err);
+    res = tools_gpu_emit(c->k, arch, &info, &ptx, &t->codegen_ms, err);
     if (!res && cuda_module_load(&m, sb_cstr(&ptx), ptx.len, &info, err))
         res = ATTNC_TOOLS_INTERNAL;
     t->total_ms = now_ms() - t0;

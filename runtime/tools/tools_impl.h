@@ -24,7 +24,7 @@ tir_kernel *tools_gpu_lower(arena *a, const recipe *r, target_arch arch, const c
                             attnc_tools_result *res, strbuf *err);
 /* Emits k's PTX into ptx, timed; INTERNAL with one line ("not supported:
  * ..." when the GPU has no kernel for it yet). */
-attnc_tools_result tools_gpu_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
-                                  strbuf *ptx, double *codegen_ms, strbuf *err);
+attnc_tools_result tools_gpu_emit(const tir_kernel *k, target_arch arch, nvptx_kernel_info *info, strbuf *ptx,
+                                  double *codegen_ms, strbuf *err);
 
 #endif

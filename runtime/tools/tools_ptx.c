@@ -33,7 +33,7 @@ tir_kernel *tools_gpu_lower(arena *a, const recipe *r, target_arch arch, const c
         sb_puts(err, sb_cstr(&why));
     } else {
         if (!spec || s.is_auto)
-            s = nvptx_default_schedule(r, arch);
+            s = nvptx_default_schedule(lower_signature(a, r), arch);
         double t0 = now_ms();
         k = lower_recipe(a, r, &s, arch, &why);
         *lower_ms = now_ms() - t0;
@@ -47,13 +47,13 @@ tir_kernel *tools_gpu_lower(arena *a, const recipe *r, target_arch arch, const c
     return k;
 }
 
-attnc_tools_result tools_gpu_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
-                                  strbuf *ptx, double *codegen_ms, strbuf *err)
+attnc_tools_result tools_gpu_emit(const tir_kernel *k, target_arch arch, nvptx_kernel_info *info, strbuf *ptx,
+                                  double *codegen_ms, strbuf *err)
 {
     strbuf why;
     sb_init(&why);
     double t0 = now_ms();
-    nvptx_status st = nvptx_emit_kernel(k, r, arch, info, ptx, &why);
+    nvptx_status st = nvptx_emit_kernel(k, arch, info, ptx, &why);
     *codegen_ms = now_ms() - t0;
     if (st)
         sb_printf(err, "%s%s", st == NVPTX_UNSUPPORTED ? "not supported: " : "", sb_cstr(&why));
@@ -74,7 +74,7 @@ attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *tr, attnc_tools_arc
     tir_kernel *k = tools_gpu_lower(&a, r, ta, sched, &out->lower_ms, &res, err);
     if (k) {
         nvptx_kernel_info info;
-        res = tools_gpu_emit(k, r, ta, &info, &out->ptx, &out->codegen_ms, err);
+        res = tools_gpu_emit(k, ta, &info, &out->ptx, &out->codegen_ms, err);
         if (!res) {
             snprintf(out->name, sizeof out->name, "%s", info.name);
             out->threads = info.threads;

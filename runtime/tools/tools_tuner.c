@@ -9,6 +9,7 @@
 
 #include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
+#include "passes/pipeline.h"
 #include "runtime/tune/autotune_bench.h"
 #include "runtime/cuda/cuda_module.h"
 #include "runtime/tools/tools_impl.h"
@@ -34,8 +35,12 @@ static int rank(const recipe *r, target_arch arch, const attnc_tools_shape *sh, 
     int nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
     bool linear = r->family == FAMILY_LINEAR;
     schedule def = schedule_default(nd, arch, linear);
-    if (arch != TARGET_HOST)
-        def = nvptx_default_schedule(r, arch);
+    if (arch != TARGET_HOST) {
+        arena a;
+        arena_init(&a, NULL);
+        def = nvptx_default_schedule(lower_signature(&a, r), arch);
+        arena_free_all(&a);
+    }
     else if (linear && r->linear.block > 0)
         def.linear_block = r->linear.block;
     else if (!r->sched.is_auto && r->sched.ndims == nd)

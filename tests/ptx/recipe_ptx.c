@@ -21,12 +21,12 @@ nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arc
         sb_printf(err, "%s does not parse", path);
         return NVPTX_INTERNAL;
     }
-    schedule s = nvptx_default_schedule(r, arch);
+    schedule s = nvptx_default_schedule(lower_signature(a, r), arch);
     if (spec && !schedule_parse(spec, s.ndims, &s, err))
         return NVPTX_INTERNAL;
     tir_kernel *k = lower_recipe(a, r, &s, arch, err);
     if (!k)
         return NVPTX_INTERNAL;
     nvptx_kernel_info unused;
-    return nvptx_emit_kernel(k, r, arch, info ? info : &unused, ptx, err);
+    return nvptx_emit_kernel(k, arch, info ? info : &unused, ptx, err);
 }

@@ -69,12 +69,12 @@ static void global_kernel(const char *file, target_arch arch)
     sb_init(&err);
     if (recipe_globalize(&a, r, &err))
         fail_msg("%s: globalize: %s", file, sb_cstr(&err));
-    schedule s = nvptx_default_schedule(r, arch);
+    schedule s = nvptx_default_schedule(lower_signature(&a, r), arch);
     tir_kernel *k = lower_recipe(&a, r, &s, arch, &err);
     if (!k)
         fail_msg("%s: lower: %s", file, sb_cstr(&err));
     nvptx_kernel_info info;
-    if (nvptx_emit_kernel(k, r, arch, &info, &ptx, &err))
+    if (nvptx_emit_kernel(k, arch, &info, &ptx, &err))
         fail_msg("%s: emit: %s", file, sb_cstr(&err));
     assemble(file, sb_cstr(&ptx), arch);
     sb_free(&ptx);

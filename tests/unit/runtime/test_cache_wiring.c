@@ -29,7 +29,7 @@ static cache_result build_once(attnc_context *ctx, char **out, strbuf *note)
     assert_int_equal(attnc_recipe_from_text(&rc, ctx, "causal.attn", SRC, strlen(SRC)), ATTNC_OK);
     arena a;
     arena_init(&a, &ctx->heap);
-    schedule s = nvptx_default_schedule(rc->r, TARGET_SM80);
+    schedule s = nvptx_default_schedule(lower_signature(&a, rc->r), TARGET_SM80);
     strbuf ptx, err;
     sb_init(&ptx);
     sb_init(&err);
@@ -37,7 +37,7 @@ static cache_result build_once(attnc_context *ctx, char **out, strbuf *note)
     assert_non_null(tk);
     nvptx_kernel_info info;
     cache_result how = CACHE_ERROR;
-    attnc_status st = kernel_ptx_cached(ctx, tk, rc->r, &s, TARGET_SM80, rc->text_hash, &ptx, &info, &how, note, &err);
+    attnc_status st = kernel_ptx_cached(ctx, tk, &s, TARGET_SM80, &ptx, &info, &how, note, &err);
     if (st)
         fail_msg("kernel_ptx_cached: %s", sb_cstr(&err));
     assert_int_equal(info.arch, TARGET_SM80);
