@@ -23,14 +23,14 @@ typedef struct nvptx_abi_args {
     LLVMValueRef tmap[KABI_NMAPS]; /* with tensor maps: the q, k, v CUtensorMap params (ptr byval) */
 } nvptx_abi_args;
 
-/* Adds the kernel function `name` with the ABI's parameters for recipe r
- * (NULL: no params) and returns its arguments. */
+/* Adds the kernel function `name` with the ABI's parameters for kernel k's
+ * params (k NULL: none) and returns its arguments. */
 void nvptx_abi_declare(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out);
 /* One param's kernel argument: a global pointer for a tensor, f32 for a
  * float scalar, i64 for an int scalar (the forward and backward ABIs). */
 LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const tir_param *rp);
 kabi_type nvptx_abi_param_kind(const tir_param *rp);
-/* info's nparams and per-param kinds for r (NULL: none), as the
+/* info's nparams and per-param kinds for k's params (NULL: none), as the
  * declaration types them. */
 void nvptx_abi_describe_params(const tir_kernel *k, nvptx_kernel_info *info);
 
