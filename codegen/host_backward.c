@@ -25,7 +25,7 @@ static bool is_float(dtype dt)
 
 static const tir_tensor ws_tensors[] = {TENSOR_DELTA, TENSOR_QDQ, TENSOR_KDK, TENSOR_DOX, TENSOR_DKH, TENSOR_DVH};
 
-bool host_bwd_plan(const recipe *r, host_kernel *hk)
+bool host_bwd_plan(const tir_kernel *k, host_kernel *hk)
 {
     bool ok = true;
     for (int t = 0; t < HT_COUNT; t++) {
@@ -35,29 +35,29 @@ bool host_bwd_plan(const recipe *r, host_kernel *hk)
     }
     for (int s = SZ_BATCH; s <= SZ_KV_TOKENS; s++)
         ok &= add(hk, HROLE_SIZE, s, 0);
-    for (int d = 0; d < r->grid_ndim; d++)
+    for (int d = 0; d < k->grid_ndim; d++)
         ok &= add(hk, HROLE_SIZE, SZ_GRID0 + d, 0);
-    for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
+    for (int s = SZ_EXTRA0; s < k->nsizes && s < SZ_MAX; s++)
         ok &= add(hk, HROLE_SIZE, s, 0);
-    for (int p = 0; p < r->nparams; p++) {
+    for (int p = 0; p < k->nparams; p++) {
         ok &= add(hk, HROLE_PARAM, p, 0);
-        for (int d = 0; d < r->params[p].ndim; d++)
+        for (int d = 0; d < k->params[p].ndim; d++)
             ok &= add(hk, HROLE_PARAM_STRIDE, p, d);
-        for (int d = 0; d < r->params[p].ndim; d++)
+        for (int d = 0; d < k->params[p].ndim; d++)
             ok &= add(hk, HROLE_PARAM_SHAPE, p, d);
     }
-    for (int p = 0; p < r->nparams; p++) {
-        if (!is_float(r->params[p].dtype))
+    for (int p = 0; p < k->nparams; p++) {
+        if (!is_float(k->params[p].dtype))
             continue;
         ok &= add(hk, HROLE_DPARAM, p, 0);
-        for (int d = 0; d < r->params[p].ndim; d++)
+        for (int d = 0; d < k->params[p].ndim; d++)
             ok &= add(hk, HROLE_DPARAM_STRIDE, p, d);
     }
     ok &= add(hk, HROLE_BLOCK_TABLE, 0, 0);
     for (size_t i = 0; i < sizeof ws_tensors / sizeof *ws_tensors; i++)
         ok &= add(hk, HROLE_WS, ws_tensors[i], 0);
-    for (int p = 0; p < r->nparams; p++)
-        if (is_float(r->params[p].dtype))
+    for (int p = 0; p < k->nparams; p++)
+        if (is_float(k->params[p].dtype))
             ok &= add(hk, HROLE_WS, TENSOR_SLOTS, p);
     ok &= add(hk, HROLE_NSLOTS, 0, 0);
     ok &= add(hk, HROLE_SCRATCH, 0, 0);
@@ -70,7 +70,7 @@ static hbwd *state(hgen *g)
 {
     if (g->bwd)
         return g->bwd;
-    int np = g->r->nparams > 0 ? g->r->nparams : 1;
+    int np = g->tk->nparams > 0 ? g->tk->nparams : 1;
     hbwd *b = ARENA_NEW(g->a, hbwd);
     if (b) {
         b->dparam = ARENA_ARRAY(g->a, LLVMValueRef, np);
@@ -121,7 +121,7 @@ LLVMValueRef hbwd_alloca_i64(hgen *g)
 LLVMValueRef hbwd_param_numel(hgen *g, int p)
 {
     LLVMValueRef n = hc_i64(g, 1);
-    for (int d = 0; d < g->r->params[p].ndim; d++)
+    for (int d = 0; d < g->tk->params[p].ndim; d++)
         n = LLVMBuildMul(g->b, n, g->param_shape[p][d], "");
     return n;
 }

@@ -48,7 +48,7 @@ static int find_span_param(const tir_block *b)
 }
 
 /* The argument list, in order; see host_codegen.h. */
-static bool plan_signature(const recipe *r, host_kernel *hk)
+static bool plan_signature(const tir_kernel *k, host_kernel *hk)
 {
     bool ok = true;
     for (int t = 0; t < HT_FWD_COUNT; t++) {
@@ -58,15 +58,15 @@ static bool plan_signature(const recipe *r, host_kernel *hk)
     }
     for (int s = SZ_BATCH; s <= SZ_KV_TOKENS; s++)
         ok &= add_arg(hk, HROLE_SIZE, s, 0);
-    for (int d = 0; d < r->grid_ndim; d++)
+    for (int d = 0; d < k->grid_ndim; d++)
         ok &= add_arg(hk, HROLE_SIZE, SZ_GRID0 + d, 0);
-    for (int s = SZ_EXTRA0; s < r->nsizes && s < SZ_MAX; s++)
+    for (int s = SZ_EXTRA0; s < k->nsizes && s < SZ_MAX; s++)
         ok &= add_arg(hk, HROLE_SIZE, s, 0);
-    for (int p = 0; p < r->nparams; p++) {
+    for (int p = 0; p < k->nparams; p++) {
         ok &= add_arg(hk, HROLE_PARAM, p, 0);
-        for (int d = 0; d < r->params[p].ndim; d++)
+        for (int d = 0; d < k->params[p].ndim; d++)
             ok &= add_arg(hk, HROLE_PARAM_STRIDE, p, d);
-        for (int d = 0; d < r->params[p].ndim; d++)
+        for (int d = 0; d < k->params[p].ndim; d++)
             ok &= add_arg(hk, HROLE_PARAM_SHAPE, p, d);
     }
     if (hk->block_table)
@@ -102,7 +102,7 @@ static bool declare_function(hgen *g, const host_kernel *hk)
     }
     LLVMTypeRef fty = LLVMFunctionType(g->i32, types, (unsigned)hk->nargs, false);
     g->fn = LLVMAddFunction(g->mod, KERNEL_SYMBOL, fty);
-    int np = g->r->nparams > 0 ? g->r->nparams : 1;
+    int np = g->tk->nparams > 0 ? g->tk->nparams : 1;
     g->param_ptr = ARENA_ARRAY(g->a, LLVMValueRef, np);
     g->param_stride = arena_alloc(g->a, sizeof *g->param_stride * (size_t)np);
     g->param_shape = arena_alloc(g->a, sizeof *g->param_shape * (size_t)np);
@@ -221,19 +221,19 @@ static bool generate(hgen *g, host_module *hm, host_kernel *hk)
 }
 
 /* Generates, verifies and optimises the module into hm (disposed on failure). */
-static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+static bool emit_module(arena *a, const tir_kernel *tk, int opt_level, host_kernel *out,
                         host_module *hm, char **ir_text, strbuf *err)
 {
     memset(out, 0, sizeof *out);
     if (ir_text)
         *ir_text = NULL;
     out->args = ARENA_ARRAY(a, host_arg, HOST_MAX_ARGS);
-    out->range_op = r->family == FAMILY_LINEAR ? NULL : find_block_table_range(tk->body);
+    out->range_op = tk->family == FAMILY_LINEAR ? NULL : find_block_table_range(tk->body);
     out->block_table = out->range_op != NULL;
     out->bwd.is_bwd = tk->programs != PROG_DEFAULT;
-    out->span_param = out->bwd.is_bwd || r->family == FAMILY_LINEAR || r->grid_ndim ? -1 : find_span_param(tk->body);
-    if (out->span_param >= r->nparams || (out->span_param >= 0 && r->params[out->span_param].dtype != DT_I32 &&
-                                          r->params[out->span_param].dtype != DT_I64))
+    out->span_param = out->bwd.is_bwd || tk->family == FAMILY_LINEAR || tk->grid_ndim ? -1 : find_span_param(tk->body);
+    if (out->span_param >= tk->nparams || (out->span_param >= 0 && tk->params[out->span_param].dtype != DT_I32 &&
+                                          tk->params[out->span_param].dtype != DT_I64))
         out->span_param = -1; /* not a document-id param: the range without the cut */
     out->bwd.programs = tk->programs;
     out->bwd.grid_ndim = tk->grid_ndim;
@@ -242,18 +242,18 @@ static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt
         out->bwd.q_tile[d] = tk->sched.q_tile[d];
         out->bwd.kv_tile[d] = tk->sched.kv_tile[d];
     }
-    out->linear = r->family == FAMILY_LINEAR;
-    out->grid_ndim = r->grid_ndim;
+    out->linear = tk->family == FAMILY_LINEAR;
+    out->grid_ndim = tk->grid_ndim;
     for (int d = 0; d < SCHED_MAX_DIMS; d++) {
         out->q_tile[d] = tk->sched.q_tile[d];
         out->dil[d] = tir_kernel_dil(tk, d);
     }
-    if (!out->args || !(out->bwd.is_bwd ? host_bwd_plan(r, out) : plan_signature(r, out))) {
+    if (!out->args || !(out->bwd.is_bwd ? host_bwd_plan(tk, out) : plan_signature(tk, out))) {
         sb_puts(err, out->args ? "too many kernel arguments for the host backend" : "out of memory");
         return false;
     }
     hgen *g = ARENA_NEW(a, hgen);
-    if (!g || !host_module_create(hm, r->name ? r->name : "attnc", err)) {
+    if (!g || !host_module_create(hm, tk->name ? tk->name : "attnc", err)) {
         if (!g)
             sb_puts(err, "out of memory");
         return false;
@@ -261,9 +261,8 @@ static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt
     g->a = a;
     g->err = err;
     g->tk = tk;
-    g->r = r;
-    g->nd = r->grid_ndim > 0 ? r->grid_ndim : 1;
-    g->linear = r->family == FAMILY_LINEAR;
+    g->nd = tk->grid_ndim > 0 ? tk->grid_ndim : 1;
+    g->linear = tk->family == FAMILY_LINEAR;
     bool ok = generate(g, hm, out) && host_module_finish(hm, opt_level, err);
     if (ok && ir_text)
         *ir_text = host_module_print(hm);
@@ -272,28 +271,28 @@ static bool emit_module(arena *a, const tir_kernel *tk, const recipe *r, int opt
     return ok;
 }
 
-bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+bool host_codegen_build_ir(arena *a, const tir_kernel *tk, int opt_level, host_kernel *out,
                            char **ir_text, strbuf *err)
 {
     host_module hm;
-    if (!emit_module(a, tk, r, opt_level, out, &hm, ir_text, err))
+    if (!emit_module(a, tk, opt_level, out, &hm, ir_text, err))
         return false;
     return host_jit_create(&out->jit, &hm, KERNEL_SYMBOL, &out->fn, err);
 }
 
-bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, int opt_level, host_kernel *out,
                           char **ir_text, strbuf *err)
 {
     host_module hm;
-    if (!emit_module(a, tk, r, opt_level, out, &hm, ir_text, err))
+    if (!emit_module(a, tk, opt_level, out, &hm, ir_text, err))
         return false;
     host_module_dispose(&hm);
     return true;
 }
 
-bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out, strbuf *err)
+bool host_codegen_build(arena *a, const tir_kernel *tk, int opt_level, host_kernel *out, strbuf *err)
 {
-    return host_codegen_build_ir(a, tk, r, opt_level, out, NULL, err);
+    return host_codegen_build_ir(a, tk, opt_level, out, NULL, err);
 }
 
 void host_kernel_release(host_kernel *hk)

@@ -34,7 +34,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../frontend/recipe.h"
 #include "../ir/tile_ir.h"
 #include "../support/arena.h"
 #include "../support/strbuf.h"
@@ -95,15 +94,15 @@ typedef struct host_kernel {
 
 /* Builds and JIT-compiles. `opt_level` 0..3. On failure returns false with
  * the reason in err and leaves *out empty. */
-bool host_codegen_build(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+bool host_codegen_build(arena *a, const tir_kernel *tk, int opt_level, host_kernel *out,
                         strbuf *err);
 /* Also returns the LLVM IR text (optimised) when ir_text is not NULL (free()). */
-bool host_codegen_build_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+bool host_codegen_build_ir(arena *a, const tir_kernel *tk, int opt_level, host_kernel *out,
                            char **ir_text, strbuf *err);
 /* The same without the JIT: generates, verifies and (opt_level > 0)
  * optimises the module, then drops it; out->jit and out->fn stay NULL.
  * For the pipeline fuzzer (tests/fuzz/fuzz_pipeline.c). */
-bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, const recipe *r, int opt_level, host_kernel *out,
+bool host_codegen_emit_ir(arena *a, const tir_kernel *tk, int opt_level, host_kernel *out,
                           char **ir_text, strbuf *err);
 void host_kernel_release(host_kernel *hk);
 /* Number of programs of a launch with these sizes (indexed by size_id;

@@ -10,7 +10,7 @@
 
 LLVMValueRef hbox_extent(hgen *g, const hval *box, int d)
 {
-    if (g->r->grid_ndim > 0)
+    if (g->tk->grid_ndim > 0)
         return g->size[SZ_GRID0 + d];
     return g->size[box->kside ? SZ_KV_TOKENS : SZ_TOKENS];
 }
@@ -106,9 +106,9 @@ static LLVMValueRef cb_param(void *user, int p, LLVMValueRef *idx, int n)
 {
     hexpr_ctx *x = user;
     hgen *g = x->g;
-    if (p < 0 || p >= g->r->nparams)
+    if (p < 0 || p >= g->tk->nparams)
         return NULL;
-    const recipe_param *rp = &g->r->params[p];
+    const tir_param *rp = &g->tk->params[p];
     LLVMValueRef off = hc_i64(g, 0);
     for (int d = 0; d < rp->ndim; d++) {
         LLVMValueRef i = d < n ? idx[d] : hc_i64(g, 0);

@@ -56,7 +56,6 @@ typedef struct hgen {
     LLVMBasicBlockRef entry;
     LLVMTypeRef i1, i8, i16, i32, i64, f32, ptr;
     const tir_kernel *tk;
-    const recipe *r;
     int nd; /* box dims: grid dims, or 1 for a sequence */
 
     /* kernel arguments */
@@ -172,7 +171,7 @@ bool host_op_linear(hgen *g, const tir_op *op);  /* FEATURE_MAP, DECAY_MASK, STA
 bool host_op_backward(hgen *g, const tir_op *op); /* ROW_DOT, SOFTMAX_P, SCORE_GRAD, PARAM_GRAD, ... */
 
 /* ---- backward programs (host_backward.c, host_bwd_*.c) ---- */
-bool host_bwd_plan(const recipe *r, host_kernel *hk);         /* the shared signature */
+bool host_bwd_plan(const tir_kernel *k, host_kernel *hk);         /* the shared signature */
 bool host_bwd_bind(hgen *g, const host_arg *a, LLVMValueRef v); /* a backward role's parameter */
 bool host_bwd_emit_body(hgen *g);                              /* the program loop of g->tk */
 /* FOR over a q_range (tile rows of query boxes; every head of the group). */

@@ -169,7 +169,7 @@ static LLVMValueRef site_index(hgen *g, hexpr_ctx *x, const expr *site)
 {
     int p = site->u.param;
     LLVMValueRef off = hc_i64(g, 0);
-    for (int d = 0; d < g->r->params[p].ndim; d++) {
+    for (int d = 0; d < g->tk->params[p].ndim; d++) {
         LLVMValueRef i = d < site->nargs ? hgen_expr(x, site->args[d]) : hc_i64(g, 0);
         if (!i)
             return NULL;
@@ -216,7 +216,7 @@ static bool emit_param_grad(hgen *g, const tir_op *op)
 static LLVMValueRef dparam_offset(hgen *g, int p, LLVMValueRef e)
 {
     LLVMValueRef off = hc_i64(g, 0);
-    for (int d = g->r->params[p].ndim - 1; d >= 0; d--) {
+    for (int d = g->tk->params[p].ndim - 1; d >= 0; d--) {
         LLVMValueRef n = g->param_shape[p][d];
         LLVMValueRef i = LLVMBuildURem(g->b, e, n, "");
         e = LLVMBuildUDiv(g->b, e, n, "");
@@ -258,7 +258,7 @@ static bool emit_slot_reduce(hgen *g, const tir_op *op)
     LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, f64, sum, ""), v, ""), sum);
     hgen_loop_end(g, &s);
     LLVMValueRef r = LLVMBuildFPTrunc(g->b, LLVMBuildLoad2(g->b, f64, sum, ""), g->f32, "");
-    hgen_store_dtype(g, g->r->params[p].dtype, b->dparam[p], dparam_offset(g, p, e.iv), r);
+    hgen_store_dtype(g, g->tk->params[p].dtype, b->dparam[p], dparam_offset(g, p, e.iv), r);
     hgen_loop_end(g, &e);
     hgen_if_end(g, &has);
     return true;
@@ -317,7 +317,7 @@ static bool emit_norm_grad(hgen *g, const tir_op *op)
  * the last ndim of (batch, head, t). */
 static LLVMValueRef gate_elem(hgen *g, int p, int decay, LLVMValueRef b, LLVMValueRef h, LLVMValueRef t)
 {
-    const recipe_param *rp = &g->r->params[p];
+    const tir_param *rp = &g->tk->params[p];
     LLVMValueRef idx3[3] = {b, h, t};
     int n = decay == DECAY_PER_HEAD ? 1 : (rp->ndim < 1 ? 1 : rp->ndim > 3 ? 3 : rp->ndim);
     LLVMValueRef *idx = decay == DECAY_PER_HEAD ? &idx3[1] : idx3 + 3 - n;
@@ -334,12 +334,12 @@ static LLVMValueRef gate_elem(hgen *g, int p, int decay, LLVMValueRef b, LLVMVal
 static LLVMValueRef param_at(hgen *g, int p, LLVMValueRef e)
 {
     LLVMValueRef off = hc_i64(g, 0);
-    for (int d = g->r->params[p].ndim - 1; d >= 0; d--) {
+    for (int d = g->tk->params[p].ndim - 1; d >= 0; d--) {
         LLVMValueRef n = g->param_shape[p][d];
         off = LLVMBuildAdd(g->b, off, LLVMBuildMul(g->b, LLVMBuildURem(g->b, e, n, ""), g->param_stride[p][d], ""), "");
         e = LLVMBuildUDiv(g->b, e, n, "");
     }
-    return hgen_load_dtype(g, g->r->params[p].dtype, g->param_ptr[p], off);
+    return hgen_load_dtype(g, g->tk->params[p].dtype, g->param_ptr[p], off);
 }
 
 /* d log a_t = Σ_{t' >= t} (qdq - kdk), into qdq, per (batch, head); the
@@ -394,7 +394,7 @@ static bool emit_gate_grad(hgen *g, const tir_op *op)
     LLVMValueRef v = LLVMBuildLoad2(g->b, f64, LLVMBuildGEP2(g->b, f64, acc, &e.iv, 1, ""), "");
     if (op->decay == DECAY_PER_HEAD) /* a = λ: d/dλ = d/d log a / λ */
         v = LLVMBuildFDiv(g->b, v, LLVMBuildFPExt(g->b, param_at(g, p, e.iv), f64, ""), "");
-    hgen_store_dtype(g, g->r->params[p].dtype, b->dparam[p], dparam_offset(g, p, e.iv), LLVMBuildFPTrunc(g->b, v, g->f32, ""));
+    hgen_store_dtype(g, g->tk->params[p].dtype, b->dparam[p], dparam_offset(g, p, e.iv), LLVMBuildFPTrunc(g->b, v, g->f32, ""));
     hgen_loop_end(g, &e);
     hgen_if_end(g, &has);
     return true;
@@ -404,7 +404,7 @@ static bool emit_gate_grad(hgen *g, const tir_op *op)
 static bool emit_head_sum(hgen *g, const tir_op *op)
 {
     bool k = op->tensor == TENSOR_DK;
-    int ht = k ? HT_DK : HT_DV, cols = k ? g->r->head_dim : g->r->head_dim_v;
+    int ht = k ? HT_DK : HT_DV, cols = k ? g->tk->head_dim : g->tk->head_dim_v;
     LLVMValueRef part = g->bwd ? g->bwd->ws[k ? TENSOR_DKH : TENSOR_DVH] : NULL;
     if (!part)
         return hgen_fail(g, "internal error: host codegen: head_sum without its partials");
@@ -424,7 +424,7 @@ static bool emit_head_sum(hgen *g, const tir_op *op)
     o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, g->kv_head, g->stride[ht][1], ""), "");
     o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, t.iv, g->stride[ht][2], ""), "");
     o = LLVMBuildAdd(g->b, o, LLVMBuildMul(g->b, c.iv, g->stride[ht][3], ""), "");
-    hgen_store_dtype(g, g->r->qkv_dtype, g->tensor[ht], o, LLVMBuildLoad2(g->b, g->f32, slot, ""));
+    hgen_store_dtype(g, g->tk->qkv_dtype, g->tensor[ht], o, LLVMBuildLoad2(g->b, g->f32, slot, ""));
     hgen_loop_end(g, &c);
     hgen_loop_end(g, &t);
     return true;

@@ -8,7 +8,7 @@
  * exp(g_t) per token), computed from G[i] = Σ_{u<=i} log a_u as exp(G[i] - G[j])
  * and A(i, start) = exp(G[i]). Rows outside the sequence add nothing and
  * produce 0. Non-causal recipes use no decay. This is the recurrence of
- * recipe.h carried block by block.
+ * ir/attn_kinds.h carried block by block.
  * With reverse=1 (the backward's anti-causal scans, lower_linear_bwd.c):
  *   decay_mask    w[i][j] = s[i][j] · [j >= i] · A(j, i)
  *   state_apply   o[i] = (q[i] S) · A(last, i)
@@ -20,11 +20,11 @@
 /* log a_t for token t (0 without decay). */
 static LLVMValueRef log_decay(hgen *g, LLVMValueRef t)
 {
-    const recipe_linear *lin = &g->r->linear;
-    if (!lin->causal || lin->decay == DECAY_NONE || lin->decay_param < 0 || lin->decay_param >= g->r->nparams)
+    const linear_attrs *lin = &g->tk->linear;
+    if (!lin->causal || lin->decay == DECAY_NONE || lin->decay_param < 0 || lin->decay_param >= g->tk->nparams)
         return hc_f32(g, 0.0);
     int p = lin->decay_param;
-    const recipe_param *rp = &g->r->params[p];
+    const tir_param *rp = &g->tk->params[p];
     LLVMValueRef idx3[3] = {g->batch, g->head, t};
     LLVMValueRef off = hc_i64(g, 0);
     int n = lin->decay == DECAY_PER_HEAD ? 1 : (rp->ndim < 1 ? 1 : rp->ndim > 3 ? 3 : rp->ndim);
@@ -106,7 +106,7 @@ static bool emit_decay_mask(hgen *g, const tir_op *op)
     hloop j = hgen_loop_begin(g, zero, hc_i64(g, s->cols));
     hrow kr = hbox_row(g, kb, j.iv);
     LLVMValueRef keep = LLVMBuildAnd(g->b, qr.valid, kr.valid, "");
-    if (g->r->linear.causal) {
+    if (g->tk->linear.causal) {
         LLVMIntPredicate pred = op->reverse ? (op->strict ? LLVMIntSGT : LLVMIntSGE) : (op->strict ? LLVMIntSLT : LLVMIntSLE);
         keep = LLVMBuildAnd(g->b, keep, LLVMBuildICmp(g->b, pred, kr.t, qr.t, ""), "");
     }

@@ -51,7 +51,7 @@ static int fwd_slot(tir_tensor t)
 
 static bool ws_tensor(hgen *g, tir_tensor t, const hval *box, htens *out)
 {
-    int cols = t == TENSOR_DOX ? g->r->head_dim_v + 1 : t == TENSOR_DKH ? g->r->head_dim : g->r->head_dim_v;
+    int cols = t == TENSOR_DOX ? g->tk->head_dim_v + 1 : t == TENSOR_DKH ? g->tk->head_dim : g->tk->head_dim_v;
     out->rows = t == TENSOR_DELTA || t == TENSOR_QDQ || t == TENSOR_KDK;
     out->cols = out->rows ? 1 : cols;
     out->dt = DT_F32;
@@ -79,8 +79,8 @@ static bool tensor_of(hgen *g, tir_tensor t, const hval *box, htens *out)
     bool kv = ti == HT_K || ti == HT_V || ti == HT_DK || ti == HT_DV;
     out->head = kv ? g->kv_head : g->head;
     out->rows = ti == HT_LSE;
-    out->dt = out->rows ? DT_F32 : g->r->qkv_dtype;
-    out->cols = out->rows ? 1 : ti == HT_V || ti == HT_DV || ti == HT_O || ti == HT_DO ? g->r->head_dim_v : g->r->head_dim;
+    out->dt = out->rows ? DT_F32 : g->tk->qkv_dtype;
+    out->cols = out->rows ? 1 : ti == HT_V || ti == HT_DV || ti == HT_O || ti == HT_DO ? g->tk->head_dim_v : g->tk->head_dim;
     return true;
 }
 
@@ -101,7 +101,7 @@ static int resolve_extent(hgen *g, int v, bool cols)
     if (v > 0)
         return v;
     if (cols)
-        return g->r->head_dim_v;
+        return g->tk->head_dim_v;
     return v == -2 ? schedule_kv_tokens(&g->tk->sched) : schedule_q_tokens(&g->tk->sched);
 }
 

@@ -2,16 +2,16 @@
  * table of kernel_abi.h; see nvptx_abi.h. */
 #include "nvptx_abi.h"
 
-kabi_type nvptx_abi_param_kind(const recipe_param *rp)
+kabi_type nvptx_abi_param_kind(const tir_param *rp)
 {
     return kabi_param_type(rp->ndim == 0, rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16);
 }
 
-void nvptx_abi_describe_params(const recipe *r, nvptx_kernel_info *info)
+void nvptx_abi_describe_params(const tir_kernel *k, nvptx_kernel_info *info)
 {
-    info->nparams = r ? r->nparams : 0;
+    info->nparams = k ? k->nparams : 0;
     for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++) {
-        kabi_type t = nvptx_abi_param_kind(&r->params[i]);
+        kabi_type t = nvptx_abi_param_kind(&k->params[i]);
         info->param_scalar[i] = t != KABI_PTR;
         info->param_float[i] = t == KABI_F32;
     }
@@ -29,7 +29,7 @@ static LLVMTypeRef llvm_type(nv_ctx *nv, kabi_type t)
     return LLVMPointerTypeInContext(nv->c, 0); /* a map's generic pointer, byval */
 }
 
-LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp)
+LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const tir_param *rp)
 {
     return llvm_type(nv, nvptx_abi_param_kind(rp));
 }
@@ -62,12 +62,12 @@ static void bind(nv_ctx *nv, const kabi_entry *e, unsigned *k, nvptx_abi_args *o
     }
 }
 
-static void declare(nv_ctx *nv, const recipe *r, const char *name, bool tma, nvptx_abi_args *out)
+static void declare(nv_ctx *nv, const tir_kernel *kn, const char *name, bool tma, nvptx_abi_args *out)
 {
     kabi_type kinds[NVPTX_MAX_PARAMS];
-    int nparams = r ? r->nparams : 0;
+    int nparams = kn ? kn->nparams : 0;
     for (int i = 0; i < nparams && i < NVPTX_MAX_PARAMS; i++)
-        kinds[i] = nvptx_abi_param_kind(&r->params[i]);
+        kinds[i] = nvptx_abi_param_kind(&kn->params[i]);
     kernel_abi abi;
     kernel_abi_forward(&abi, nparams, kinds, tma);
     LLVMTypeRef tys[KABI_MAX_ARGS];
@@ -90,12 +90,12 @@ static void declare(nv_ctx *nv, const recipe *r, const char *name, bool tma, nvp
                                 LLVMMetadataAsValue(nv->c, LLVMMDNodeInContext2(nv->c, md, 3)));
 }
 
-void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out)
+void nvptx_abi_declare(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out)
 {
-    declare(nv, r, name, false, out);
+    declare(nv, k, name, false, out);
 }
 
-void nvptx_abi_declare_tma(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out)
+void nvptx_abi_declare_tma(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out)
 {
-    declare(nv, r, name, true, out);
+    declare(nv, k, name, true, out);
 }

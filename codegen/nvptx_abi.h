@@ -11,7 +11,6 @@
 #ifndef ATTNC_CODEGEN_NVPTX_ABI_H
 #define ATTNC_CODEGEN_NVPTX_ABI_H
 
-#include "../frontend/recipe.h"
 #include "nvptx_intrin.h"
 #include "nvptx_kernel.h"
 
@@ -24,20 +23,20 @@ typedef struct nvptx_abi_args {
     LLVMValueRef tmap[KABI_NMAPS]; /* with tensor maps: the q, k, v CUtensorMap params (ptr byval) */
 } nvptx_abi_args;
 
-/* Adds the kernel function `name` with the ABI's parameters for recipe r
- * (NULL: no params) and returns its arguments. */
-void nvptx_abi_declare(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out);
+/* Adds the kernel function `name` with the ABI's parameters for kernel k's
+ * params (k NULL: none) and returns its arguments. */
+void nvptx_abi_declare(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out);
 /* One param's kernel argument: a global pointer for a tensor, f32 for a
  * float scalar, i64 for an int scalar (the forward and backward ABIs). */
-LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const recipe_param *rp);
-kabi_type nvptx_abi_param_kind(const recipe_param *rp);
-/* info's nparams and per-param kinds for r (NULL: none), as the
+LLVMTypeRef nvptx_abi_param_type(nv_ctx *nv, const tir_param *rp);
+kabi_type nvptx_abi_param_kind(const tir_param *rp);
+/* info's nparams and per-param kinds for k's params (NULL: none), as the
  * declaration types them. */
-void nvptx_abi_describe_params(const recipe *r, nvptx_kernel_info *info);
+void nvptx_abi_describe_params(const tir_kernel *k, nvptx_kernel_info *info);
 
 /* The same followed by three CUtensorMaps (q, k, v) passed by value: 128
  * bytes each, 64-byte aligned, kept in the parameter space (grid_constant)
  * so TMA can read them where they are. */
-void nvptx_abi_declare_tma(nv_ctx *nv, const recipe *r, const char *name, nvptx_abi_args *out);
+void nvptx_abi_declare_tma(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out);
 
 #endif

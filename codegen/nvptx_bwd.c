@@ -20,16 +20,16 @@ static bool tile_fits(const schedule *s)
     return q >= 16 && q <= 64 && k >= 16 && k <= 128 && q % 16 == 0 && k % 16 == 0;
 }
 
-schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch)
+schedule nvptx_bwd_schedule(const tir_kernel *k, const schedule *base, target_arch arch)
 {
-    schedule s = nvptx_default_schedule(r, arch);
+    schedule s = nvptx_default_schedule(k, arch);
     int nd = s.ndims;
     if (base && !base->is_auto && base->ndims == nd && tile_fits(base)) {
         memcpy(s.q_tile, base->q_tile, sizeof s.q_tile);
         memcpy(s.kv_tile, base->kv_tile, sizeof s.kv_tile);
     } else {
         /* head dims over 128: half the tiles (double-buffered tiles in sm_80's shared memory) */
-        bool wide = r && (r->head_dim > 128 || r->head_dim_v > 128);
+        bool wide = k && (k->head_dim > 128 || k->head_dim_v > 128);
         static const int tiles[2][3][3] = {{{64}, {8, 8}, {4, 4, 4}}, {{32}, {4, 8}, {2, 4, 4}}};
         for (int d = 0; d < nd; d++)
             s.q_tile[d] = s.kv_tile[d] = tiles[wide][nd - 1][d];
@@ -46,15 +46,15 @@ static bool wg_dim(int d)
     return d == 64 || d == 128;
 }
 
-bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch)
+bool nvptx_bwd_wgmma_fits(const tir_kernel *sig, const schedule *s, target_arch arch)
 {
-    if (arch != TARGET_SM90A || !r || (r->qkv_dtype != DT_BF16 && r->qkv_dtype != DT_F16))
+    if (arch != TARGET_SM90A || !sig || (sig->qkv_dtype != DT_BF16 && sig->qkv_dtype != DT_F16))
         return false;
-    int dv = r->head_dim_v ? r->head_dim_v : r->head_dim, k = schedule_kv_tokens(s);
+    int dv = sig->head_dim_v ? sig->head_dim_v : sig->head_dim, k = schedule_kv_tokens(s);
     /* m64 products: the dQ kernel's 64 query rows are one warpgroup; the
      * dK/dV kernel's keys one warpgroup per 64. Wider heads would spill
      * (dK and dV both stay in registers). */
-    return wg_dim(r->head_dim) && wg_dim(dv) && schedule_q_tokens(s) == 64 && (k == 64 || k == 128);
+    return wg_dim(sig->head_dim) && wg_dim(dv) && schedule_q_tokens(s) == 64 && (k == 64 || k == 128);
 }
 
 /* Key tiles of 64 tokens (one warpgroup in the dK/dV kernel) by default:
@@ -65,16 +65,16 @@ bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch)
  * are kept. Grids keep the mma.sync boxes (64 tokens). */
 enum { WG_KV_1D = 64 };
 
-schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_arch arch, mma_kind want)
+schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, target_arch arch, mma_kind want)
 {
-    schedule s = nvptx_bwd_schedule(r, base, arch);
+    schedule s = nvptx_bwd_schedule(k, base, arch);
     if (want == MMA_SYNC)
         return s;
     bool kept = base && !base->is_auto && base->ndims == s.ndims && tile_fits(base);
     schedule w = s;
     if (!kept && w.ndims == 1)
         w.kv_tile[0] = WG_KV_1D;
-    if (!nvptx_bwd_wgmma_fits(r, &w, arch))
+    if (!nvptx_bwd_wgmma_fits(k, &w, arch))
         return s;
     w.warps = 4;
     w.mma = MMA_WGMMA;
@@ -163,10 +163,10 @@ static const tir_kernel *find(const tir_program *prog, const char *suffix)
     return NULL;
 }
 
-static void plan_tiles(const tir_kernel *k, const recipe *r, fa_plan *p)
+static void plan_tiles(const tir_kernel *k, fa_plan *p)
 {
     const schedule *s = &k->sched;
-    p->r = r;
+    p->k = k;
     p->dt = k->qkv_dtype;
     p->D = k->head_dim;
     p->Dv = k->head_dim_v ? k->head_dim_v : k->head_dim;
@@ -187,7 +187,7 @@ static void plan_tiles(const tir_kernel *k, const recipe *r, fa_plan *p)
 static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
 {
     const fa_plan *p = &bp->fp;
-    if (too_many_sites || (bp->ngrad && !p->r)) {
+    if (too_many_sites || (bp->ngrad && !p->k)) {
         sb_printf(err, "GPU backward: the score reads float params with gradients at more than %d places; build the "
                        "backward with backend ATTNC_BACKEND_CPU", BWD_MAX_SITES);
         return NVPTX_UNSUPPORTED;
@@ -201,7 +201,7 @@ static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
             sb_printf(err, "GPU backward: the gradient of param '%s' has a partial derivative that depends on the "
                            "query/key position (as ALiBi slopes do); it needs the exact delta the CPU backward "
                            "computes: build the backward with backend ATTNC_BACKEND_CPU",
-                      p->r->params[bp->sites[i].param].name);
+                      p->k->params[bp->sites[i].param].name);
             return NVPTX_UNSUPPORTED;
         }
     if (p->dt != DT_BF16 && p->dt != DT_F16) {
@@ -227,14 +227,14 @@ static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
                   p->Tq, p->Tk, p->D, p->Dv);
         return NVPTX_UNSUPPORTED;
     }
-    if (p->r && p->r->nparams > NVPTX_MAX_PARAMS) {
+    if (p->k && p->k->nparams > NVPTX_MAX_PARAMS) {
         sb_printf(err, "GPU backward: at most %d params", NVPTX_MAX_PARAMS);
         return NVPTX_UNSUPPORTED;
     }
     return NVPTX_OK;
 }
 
-static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan *bp, strbuf *err)
+static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err)
 {
     memset(bp, 0, sizeof *bp);
     /* The backward visits each kv_range's hull: no union parts (nparts 0)
@@ -245,7 +245,7 @@ static nvptx_status read_plan(const tir_program *prog, const recipe *r, bwd_plan
         sb_puts(err, "GPU backward: only the softmax family has a GPU backward yet");
         return NVPTX_UNSUPPORTED;
     }
-    plan_tiles(dkv, r, &bp->fp);
+    plan_tiles(dkv, &bp->fp);
     bp->wg = dkv->sched.mma == MMA_WGMMA;
     reader rd = {bp, false, false};
     tir_walk(dq->body, visit, &rd);
@@ -348,9 +348,9 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;
-    info->nparams = p->r ? p->r->nparams : 0;
+    info->nparams = p->k ? p->k->nparams : 0;
     for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++) {
-        const recipe_param *rp = &p->r->params[i];
+        const tir_param *rp = &p->k->params[i];
         info->param_scalar[i] = rp->ndim == 0;
         info->param_float[i] = rp->dtype == DT_F32 || rp->dtype == DT_BF16 || rp->dtype == DT_F16;
     }
@@ -359,7 +359,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
     info->dkv_warps = p->Tk / 16;
 }
 
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, const recipe *r, target_arch arch,
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
                             bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
 {
     if (!nvptx_arch_name(arch)) {
@@ -371,9 +371,9 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
         sb_puts(err, "out of memory");
         return NVPTX_INTERNAL;
     }
-    nvptx_status st = read_plan(prog, r, bp, err);
+    nvptx_status st = read_plan(prog, bp, err);
     if (!st && dq_prog) {
-        st = read_plan(dq_prog, r, bq, err);
+        st = read_plan(dq_prog, bq, err);
         if (!st && bq->wg != bp->wg) {
             sb_puts(err, "internal error: GPU backward: the dQ program's products differ from the dK/dV program's");
             st = NVPTX_INTERNAL;

@@ -86,21 +86,22 @@ typedef struct nvptx_bwd_info {
     int dkv_warps;                      /* warps of a dkv CTA (slices per CTA) */
 } nvptx_bwd_info;
 
-/* The GPU backward's schedule for r: 64-token query and key tiles (8x8,
+/* The GPU backward's schedule for the recipe whose kernel header is k
+ * (passes' lower_signature; its sched: the recipe's tile section): 64-token query and key tiles (8x8,
  * 4x4x4 on grids; 32-token tiles for head dims over 128), mma.sync; tiles
  * of `base` are kept when they fit (query tiles of 16..64 tokens, key
  * tiles of 16..128; emission refuses what overflows shared memory). */
-schedule nvptx_bwd_schedule(const recipe *r, const schedule *base, target_arch arch);
+schedule nvptx_bwd_schedule(const tir_kernel *k, const schedule *base, target_arch arch);
 
 /* The schedule for products `want`: MMA_SYNC is nvptx_bwd_schedule;
  * MMA_WGMMA and MMA_AUTO give mma=wgmma where nvptx_bwd_wgmma_fits (query
  * tiles of 64 tokens, key tiles of 64 (explicit 128 kept; grids: the 64-token
  * boxes)), else the mma.sync schedule (the fallback). */
-schedule nvptx_bwd_schedule_mma(const recipe *r, const schedule *base, target_arch arch, mma_kind want);
+schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, target_arch arch, mma_kind want);
 
-/* Whether the wgmma backward serves r under the tiles of s on arch: sm_90a,
+/* Whether the wgmma backward serves kernel header k under the tiles of s on arch: sm_90a,
  * bf16/f16, head dims 64 or 128, 64 query tokens, 64 or 128 key tokens. */
-bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
+bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch arch);
 
 /* How much the wgmma kernels overlap (mma.sync ignores it):
  * 0: every product waits for itself, the dK/dV kernel reads the next query
@@ -118,14 +119,14 @@ bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
 enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
 
 /* Emits the module of the backward program prog (lower_backward under
- * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
+ * nvptx_bwd_schedule; params and sizes from its kernels): dQ by atomics (not deterministic) or by
  * its own kernel; overlap as above. dq_prog non-NULL: the dQ kernel comes
  * from that program (the same recipe lowered under other key tiles, the
  * same products), so the dK/dV kernel can take 128-key tiles (two
  * warpgroups sharing each Q/dO tile) while the dQ kernel keeps 64 (128
  * spill there). NVPTX_UNSUPPORTED with the reason for recipes it does not
  * handle. */
-nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, const recipe *r, target_arch arch,
+nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
                             bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* Grid x of a kernel for sizes indexed by size_id (not attnc_bwd_dparam). */

@@ -81,7 +81,7 @@ static LLVMValueRef atomic(gbw *g, int j)
     return LLVMBuildICmp(g->f.nv.b, LLVMIntNE, g->patomic[j], c32(g, 0), "");
 }
 
-static LLVMValueRef extent(gbw *g, const recipe_param *rp, int d)
+static LLVMValueRef extent(gbw *g, const tir_param *rp, int d)
 {
     return rp->const_dims[d] > 0 ? c32(g, rp->const_dims[d]) : g->f.size[rp->dims[d]];
 }
@@ -89,7 +89,7 @@ static LLVMValueRef extent(gbw *g, const recipe_param *rp, int d)
 static LLVMValueRef numel64(gbw *g, int p)
 {
     nv_ctx *nv = &g->f.nv;
-    const recipe_param *rp = &g->f.p->r->params[p];
+    const tir_param *rp = &g->f.p->k->params[p];
     LLVMValueRef n = nv_i64(nv, 1);
     for (int d = 0; d < rp->ndim; d++)
         n = LLVMBuildMul(nv->b, n, LLVMBuildZExt(nv->b, extent(g, rp, d), nv->i64, ""), "");
@@ -170,7 +170,7 @@ static LLVMValueRef site_index(gbw *g, const expr *site)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
-    const recipe_param *rp = &f->p->r->params[site->u.param];
+    const tir_param *rp = &f->p->k->params[site->u.param];
     LLVMValueRef lin = c32(g, 0);
     for (int d = 0; d < rp->ndim; d++) {
         LLVMValueRef x = d < site->nargs ? fa2_emit(f, site->args[d]) : c32(g, 0);
@@ -304,7 +304,7 @@ void gb_emit_dparam(gbw *g)
         LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, f64, acc, ""), v, ""), acc);
         gb_loop_end(g, &l);
         LLVMValueRef r = LLVMBuildFPTrunc(b, LLVMBuildLoad2(b, f64, acc, ""), nv->f32, "");
-        store_as(g, f->p->r->params[p].dtype, g->dparam[j], e64, r);
+        store_as(g, f->p->k->params[p].dtype, g->dparam[j], e64, r);
         nv_endif(nv, in);
     }
     LLVMBuildRetVoid(b);

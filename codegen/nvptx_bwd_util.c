@@ -36,7 +36,7 @@ static LLVMValueRef shared_base(nv_ctx *nv)
 void gb_declare(gbw *g, const char *name)
 {
     nv_ctx *nv = &g->f.nv;
-    const recipe *r = g->f.p->r;
+    const tir_kernel *r = g->f.p->k;
     LLVMTypeRef tys[BT_N + NSTRIDE + SZ_MAX + 4 * NVPTX_MAX_PARAMS];
     int n = 0;
     for (int i = 0; i < BT_N; i++)

@@ -4,7 +4,6 @@
  * are powers of two, so a token's place inside a box is shifts and masks. */
 #include <math.h>
 
-#include "../passes/mask_analysis.h"
 #include "nvptx_fa2.h"
 #include "range_parts.h"
 
@@ -323,7 +322,7 @@ static LLVMValueRef env_leaf(void *user, expr_kind kind)
     return nv_i32(&f->nv, 0);
 }
 
-static LLVMValueRef param_extent(fa2 *f, const recipe_param *rp, int i)
+static LLVMValueRef param_extent(fa2 *f, const tir_param *rp, int i)
 {
     if (rp->const_dims[i] > 0)
         return nv_i32(&f->nv, rp->const_dims[i]);
@@ -355,12 +354,12 @@ static LLVMValueRef load_elem(fa2 *f, dtype dt, LLVMValueRef ptr)
 static LLVMValueRef env_param(void *user, int param, LLVMValueRef *idx, int n)
 {
     fa2 *f = user;
-    const recipe *r = f->p->r;
+    const tir_kernel *r = f->p->k;
     if (!r || param < 0 || param >= r->nparams) {
         f->failed = true;
         return nv_i32(&f->nv, 0);
     }
-    const recipe_param *rp = &r->params[param];
+    const tir_param *rp = &r->params[param];
     if (rp->ndim == 0)
         return f->param[param];
     LLVMValueRef lin = nv_i32(&f->nv, 0);
@@ -388,8 +387,8 @@ LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n)
 static bool fits_i32(const fa2 *f, const expr *e)
 {
     range_env env;
-    if (f->p->r)
-        mask_range_env(f->p->r, &env);
+    if (f->p->k)
+        tir_kernel_range_env(f->p->k, &env);
     else
         range_env_init(&env, f->p->grid_ndim, NULL);
     return expr_int_range(e, &env).fits_i32;

@@ -22,7 +22,7 @@ static LLVMValueRef id_at(fa2 *f, LLVMValueRef t)
 {
     int p = f->p->span_param;
     LLVMValueRef idx[2] = {f->batch, t};
-    bool batched = f->p->r->params[p].ndim == 2;
+    bool batched = f->p->k->params[p].ndim == 2;
     LLVMValueRef v = fa2_param_elem(f, p, batched ? idx : &idx[1], batched ? 2 : 1);
     return LLVMTypeOf(v) == f->nv.i64 ? v : LLVMBuildSExt(f->nv.b, v, f->nv.i64, "");
 }

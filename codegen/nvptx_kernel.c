@@ -34,32 +34,32 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     info->grid_ndim = p->grid_ndim;
     info->tma = p->tma;
     info->kv_rows = p->Tk;
-    info->cross = p->r ? p->r->cross : false;
+    info->cross = p->k ? p->k->cross : false;
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;
-    nvptx_abi_describe_params(p->r, info);
+    nvptx_abi_describe_params(p->k, info);
 }
 
-nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
-                               strbuf *ptx, strbuf *err)
+nvptx_status nvptx_emit_kernel(const tir_kernel *k, target_arch arch, nvptx_kernel_info *info, strbuf *ptx,
+                               strbuf *err)
 {
     memset(info, 0, sizeof *info);
     if (!nvptx_arch_name(arch)) {
         sb_puts(err, "GPU code generation needs an sm_80 or sm_90a target");
         return NVPTX_UNSUPPORTED;
     }
-    if (r && r->family == FAMILY_LINEAR)
-        return nvptx_linear_emit(k, r, arch, info, ptx, err);
+    if (k->family == FAMILY_LINEAR)
+        return nvptx_linear_emit(k, arch, info, ptx, err);
     fa_plan plan;
-    nvptx_status st = fa_plan_from_tir(k, r, arch, &plan, err);
+    nvptx_status st = fa_plan_from_tir(k, arch, &plan, err);
     if (st)
         return st;
     if (plan.grid_ndim > 0 && plan.grid_ndim != plan.ndims) {
         sb_printf(err, "GPU: the schedule has %d tile dims but the token grid %d", plan.ndims, plan.grid_ndim);
         return NVPTX_UNSUPPORTED;
     }
-    kernel_name(info->name, sizeof info->name, r ? r->name : k->name);
+    kernel_name(info->name, sizeof info->name, k->name);
     describe(&plan, arch, info);
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, info->name, arch);
@@ -92,21 +92,21 @@ void nvptx_kernel_abi(const nvptx_kernel_info *info, kernel_abi *out)
     kernel_abi_forward(out, info->nparams, types, info->tma);
 }
 
-schedule nvptx_default_schedule(const recipe *r, target_arch arch)
+schedule nvptx_default_schedule(const tir_kernel *k, target_arch arch)
 {
-    int nd = r && r->grid_ndim > 0 ? r->grid_ndim : 1;
-    if (r && !r->sched.is_auto && r->sched.ndims == nd)
-        return r->sched;
-    int D = r ? (r->head_dim > r->head_dim_v ? r->head_dim : r->head_dim_v) : 128;
-    schedule s = schedule_default(nd, arch, r && r->family == FAMILY_LINEAR);
+    int nd = k && k->grid_ndim > 0 ? k->grid_ndim : 1;
+    if (k && !k->sched.is_auto && k->sched.ndims == nd)
+        return k->sched;
+    int D = k ? (k->head_dim > k->head_dim_v ? k->head_dim : k->head_dim_v) : 128;
+    schedule s = schedule_default(nd, arch, k && k->family == FAMILY_LINEAR);
     s.is_auto = false;
-    if (r && r->family == FAMILY_LINEAR) { /* the recipe's `split` section */
-        if (r->linear.block > 0)
-            s.linear_block = r->linear.block;
-        s.inter = r->linear.inter;
+    if (k && k->family == FAMILY_LINEAR) { /* the recipe's `split` section */
+        if (k->linear.block > 0)
+            s.linear_block = k->linear.block;
+        s.inter = k->linear.inter;
         /* A running state (`inter state`) is carried faster by the chain of
          * segments (H200, B=1 H=16 N=16384 D=128: 0.190 ms against 0.411). */
-        if (s.inter == INTER_STATE && nvptx_linear_chain_fits(r, s.linear_block))
+        if (s.inter == INTER_STATE && nvptx_linear_chain_fits(k, s.linear_block))
             s.inter = INTER_CHAIN;
     }
     s.stages = 2;
@@ -123,7 +123,7 @@ schedule nvptx_default_schedule(const recipe *r, target_arch arch)
     /* sm_90a (wgmma products): one 64-row warpgroup tile per 4 warps and
      * 128-key tiles were fastest on the H200 (bench/RESULTS.md, 2026-11-29:
      * dense D=128 511 TFLOP/s against 427 with 64-key tiles). */
-    if (nd == 1 && (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && D <= 128 && !(r && r->family == FAMILY_LINEAR)) {
+    if (nd == 1 && (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && D <= 128 && !(k && k->family == FAMILY_LINEAR)) {
         s.q_tile[0] = 128;
         s.kv_tile[0] = 128;
         s.warps = 8;

@@ -37,7 +37,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../frontend/recipe.h"
 #include "../ir/tile_ir.h"
 #include "../support/strbuf.h"
 #include "kernel_abi.h"
@@ -84,17 +83,19 @@ int nvptx_arch_names(const char **names, int cap);
 /* Appends the accepted names: "sm_80, sm_86, ...". */
 void nvptx_arch_list(strbuf *sb);
 
-/* Emits PTX for kernel k (lowered from recipe r) on arch. Returns
+/* Emits PTX for kernel k on arch; it reads nothing but k (ops, params,
+ * sizes, linear attributes: what its printed text holds). Returns
  * NVPTX_UNSUPPORTED (with the reason) for kernels no strategy handles yet. */
-nvptx_status nvptx_emit_kernel(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
-                               strbuf *ptx, strbuf *err);
+nvptx_status nvptx_emit_kernel(const tir_kernel *k, target_arch arch, nvptx_kernel_info *info, strbuf *ptx,
+                               strbuf *err);
 
-/* The GPU schedule for `tile auto` (until the autotuner picks): the
- * recipe's own tile section when it names one, else per head dim, grid
+/* The GPU schedule for `tile auto` (until the autotuner picks) of the
+ * recipe whose kernel header is k (passes' lower_signature): k->sched (the
+ * recipe's own tile section) when it names one, else per head dim, grid
  * dims and arch a default (sm_80: fits its shared memory; sm_90a, 1-D,
- * head dim <= 128: q=128 kv=128 warps=8, run with wgmma). r may be NULL
+ * head dim <= 128: q=128 kv=128 warps=8, run with wgmma). k may be NULL
  * (1-D, head_dim 128). */
-schedule nvptx_default_schedule(const recipe *r, target_arch arch);
+schedule nvptx_default_schedule(const tir_kernel *k, target_arch arch);
 
 /* $ATTNC_GRID_TMA: -1 unset or 1 (mma=auto and mma=wgmma_ws copy grid
  * tile boxes with the TMA producer), 0 (grids never copy with TMA: auto

@@ -37,32 +37,32 @@ static nvptx_status refuse(strbuf *err, const char *what, int v)
     return NVPTX_UNSUPPORTED;
 }
 
-/* Why inter=chain cannot take recipe r with `block`-token blocks (a printf
+/* Why inter=chain cannot take kernel k with `block`-token blocks (a printf
  * format with one int, *val), or NULL when it can. One rule for the
  * refusal below and for nvptx_default_schedule's choice. */
-static const char *chain_misfit(const recipe *r, int block, int *val)
+static const char *chain_misfit(const tir_kernel *k, int block, int *val)
 {
     *val = 0;
-    if (!r->linear.causal)
+    if (!k->linear.causal)
         return "inter=chain takes causal recipes only (non-causal: inter=state)%.0d";
-    if (r->linear.normalize)
+    if (k->linear.normalize)
         return "inter=chain does not normalise (use inter=state)%.0d";
     if ((*val = block) != 64)
         return "inter=chain takes block=64, not %d";
-    if ((*val = r->head_dim) % 64 || r->head_dim > 128)
+    if ((*val = k->head_dim) % 64 || k->head_dim > 128)
         return "inter=chain needs head_dim 64 or 128, not %d";
-    if ((*val = r->head_dim_v) % 32 || r->head_dim_v > 128)
+    if ((*val = k->head_dim_v) % 32 || k->head_dim_v > 128)
         return "inter=chain needs head_dim_v a multiple of 32, at most 128, not %d";
-    if (r->nparams > (*val = NVPTX_MAX_PARAMS))
+    if (k->nparams > (*val = NVPTX_MAX_PARAMS))
         return "at most %d params";
     return NULL;
 }
 
-bool nvptx_linear_chain_fits(const recipe *r, int block)
+bool nvptx_linear_chain_fits(const tir_kernel *k, int block)
 {
     int v;
-    return r->family == FAMILY_LINEAR && (r->qkv_dtype == DT_BF16 || r->qkv_dtype == DT_F16) &&
-           !chain_misfit(r, block, &v);
+    return k->family == FAMILY_LINEAR && (k->qkv_dtype == DT_BF16 || k->qkv_dtype == DT_F16) &&
+           !chain_misfit(k, block, &v);
 }
 
 /* inter=chain: 8 warps (4 row groups x 2 column groups) with D/4 x Dv/2 of
@@ -70,27 +70,27 @@ bool nvptx_linear_chain_fits(const recipe *r, int block)
 static nvptx_status check_chain(const lin_plan *p, strbuf *err)
 {
     int v;
-    const char *why = chain_misfit(p->r, p->C, &v);
+    const char *why = chain_misfit(p->k, p->C, &v);
     return why ? refuse(err, why, v) : NVPTX_OK;
 }
 
-static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p, strbuf *err)
+static nvptx_status make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
-    p->r = r;
-    p->dt = r->qkv_dtype;
-    p->D = r->head_dim;
-    p->Dv = r->head_dim_v;
-    p->C = k->sched.linear_block > 0 ? k->sched.linear_block : r->linear.block > 0 ? r->linear.block : 64;
+    p->k = k;
+    p->dt = k->qkv_dtype;
+    p->D = k->head_dim;
+    p->Dv = k->head_dim_v;
+    p->C = k->sched.linear_block > 0 ? k->sched.linear_block : k->linear.block > 0 ? k->linear.block : 64;
     p->rgs = p->C / 16;
     p->wide = k->sched.inter == INTER_CHAIN;
     p->warps = p->wide ? 2 * p->rgs : p->rgs;
-    p->causal = r->linear.causal;
-    p->normalize = r->linear.normalize;
-    p->feature = r->linear.feature;
-    p->decay = r->linear.causal ? r->linear.decay : DECAY_NONE;
-    p->decay_param = r->linear.decay_param;
-    if (p->decay != DECAY_NONE && (p->decay_param < 0 || p->decay_param >= r->nparams))
+    p->causal = k->linear.causal;
+    p->normalize = k->linear.normalize;
+    p->feature = k->linear.feature;
+    p->decay = k->linear.causal ? k->linear.decay : DECAY_NONE;
+    p->decay_param = k->linear.decay_param;
+    if (p->decay != DECAY_NONE && (p->decay_param < 0 || p->decay_param >= k->nparams))
         p->decay = DECAY_NONE;
     p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
     p->segments = p->wide ? LIN_CHAIN_SEGS : p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
@@ -111,7 +111,7 @@ static nvptx_status make_plan(const tir_kernel *k, const recipe *r, lin_plan *p,
         return refuse(err, "head_dim %d must be a multiple of 16 x (block / 16), at most 256", p->D);
     if (p->Dv % 16)
         return refuse(err, "head_dim_v %d must be a multiple of 16", p->Dv);
-    if (r->nparams > NVPTX_MAX_PARAMS)
+    if (k->nparams > NVPTX_MAX_PARAMS)
         return refuse(err, "at most %d params", NVPTX_MAX_PARAMS);
     return NVPTX_OK;
 }
@@ -138,7 +138,7 @@ static void plan_smem(lin *L)
 static void make_function(lin *L, const char *name)
 {
     nvptx_abi_args abi;
-    nvptx_abi_declare(&L->nv, L->p->r, name, &abi);
+    nvptx_abi_declare(&L->nv, L->p->k, name, &abi);
     L->fn = abi.fn;
     memcpy(L->tens, abi.tens, sizeof L->tens);      /* q, k, v, o: the kernel writes no lse */
     for (int t = 0; t < 4; t++)
@@ -448,7 +448,7 @@ static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
     info->dt = p->dt;
     info->head_dim = p->D;
     info->head_dim_v = p->Dv;
-    nvptx_abi_describe_params(p->r, info);
+    nvptx_abi_describe_params(p->k, info);
 }
 
 static void kernel_name(char *out, size_t n, const char *recipe_name)
@@ -459,12 +459,12 @@ static void kernel_name(char *out, size_t n, const char *recipe_name)
             *c = '_';
 }
 
-nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+nvptx_status nvptx_linear_emit(const tir_kernel *k, target_arch arch, nvptx_kernel_info *info,
                                strbuf *ptx, strbuf *err)
 {
     memset(info, 0, sizeof *info);
     lin_plan p;
-    nvptx_status st = make_plan(k, r, &p, err);
+    nvptx_status st = make_plan(k, &p, err);
     if (st)
         return st;
     lin *L = calloc(1, sizeof *L);
@@ -480,7 +480,7 @@ nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch
         free(L);
         return refuse(err, "the block needs %d bytes of shared memory: use a smaller block", total);
     }
-    kernel_name(info->name, sizeof info->name, r->name);
+    kernel_name(info->name, sizeof info->name, k->name);
     describe(L, arch, info);
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, info->name, arch);

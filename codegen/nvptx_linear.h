@@ -53,7 +53,7 @@ enum { LT_Q, LT_K, LT_V, LT_O };
 enum { LIN_CHAIN_SEGS = 16, LIN_CHAIN_CTAS = 128 };
 
 typedef struct lin_plan {
-    const recipe *r;
+    const tir_kernel *k; /* the kernel read: params, linear attributes */
     dtype dt;     /* of q, k, v, o */
     int D, Dv, C; /* head dims, block tokens */
     int warps;    /* per CTA */
@@ -121,12 +121,12 @@ void lin_chain_publish(lin *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRe
                        LLVMValueRef G);
 void lin_chain_lookback(lin *L, LLVMValueRef base, bool decayed, LLVMValueRef P[LIN_MAXMB][LIN_MAXO][4]);
 
-/* Whether inter=chain takes recipe r with linear blocks of `block` tokens
+/* Whether inter=chain takes kernel (header) k with linear blocks of `block` tokens
  * (the rule its refusal uses, nvptx_linear.c chain_misfit). */
-bool nvptx_linear_chain_fits(const recipe *r, int block);
+bool nvptx_linear_chain_fits(const tir_kernel *k, int block);
 
-/* Emits the kernel for recipe r under schedule s into a fresh module. */
-nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+/* Emits kernel k (under its schedule) into a fresh module. */
+nvptx_status nvptx_linear_emit(const tir_kernel *k, target_arch arch, nvptx_kernel_info *info,
                                strbuf *ptx, strbuf *err);
 
 #endif

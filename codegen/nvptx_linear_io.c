@@ -178,7 +178,7 @@ static LLVMValueRef gate_index(lin *L, LLVMValueRef tok)
 {
     nv_ctx *nv = &L->nv;
     LLVMBuilderRef b = nv->b;
-    int nd = L->p->r->params[L->p->decay_param].ndim;
+    int nd = L->p->k->params[L->p->decay_param].ndim;
     LLVMValueRef bh = nv_i64(nv, 0);
     if (nd >= 2)
         bh = sext64(L, L->head);

@@ -57,10 +57,10 @@ static void read_range(const tir_op *op, fa_plan *p)
         if (!p->lo[d] || !p->hi[d])
             p->range = RANGE_ALL;
     p->span_param = -1;
-    if (p->range == RANGE_BOUNDS && op->span && p->grid_ndim == 0 && p->ndims == 1 && p->r && op->span_param >= 0 &&
-        op->span_param < p->r->nparams &&
-        (p->r->params[op->span_param].dtype == DT_I32 || p->r->params[op->span_param].dtype == DT_I64) &&
-        p->r->params[op->span_param].ndim >= 1 && p->r->params[op->span_param].ndim <= 2)
+    if (p->range == RANGE_BOUNDS && op->span && p->grid_ndim == 0 && p->ndims == 1 && p->k && op->span_param >= 0 &&
+        op->span_param < p->k->nparams &&
+        (p->k->params[op->span_param].dtype == DT_I32 || p->k->params[op->span_param].dtype == DT_I64) &&
+        p->k->params[op->span_param].ndim >= 1 && p->k->params[op->span_param].ndim <= 2)
         p->span_param = op->span_param;
     p->nparts = p->range == RANGE_BOUNDS && op->range_nparts >= 2 ? op->range_nparts : 0;
     for (int i = 0; i < p->nparts; i++)
@@ -160,7 +160,7 @@ static nvptx_status check_shape(const fa_plan *p, strbuf *err)
                   p->Tq, p->warps, p->Tk);
         return NVPTX_UNSUPPORTED;
     }
-    if (p->r && p->r->nparams > NVPTX_MAX_PARAMS) {
+    if (p->k && p->k->nparams > NVPTX_MAX_PARAMS) {
         sb_printf(err, "GPU: at most %d params", NVPTX_MAX_PARAMS);
         return NVPTX_UNSUPPORTED;
     }
@@ -216,13 +216,13 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
     return NVPTX_OK;
 }
 
-nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err)
+nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
     if (k->family != FAMILY_SOFTMAX)
         return refuse(err, NVPTX_UNSUPPORTED, "GPU: %s attention has no GPU kernel yet (CPU backend only)",
                       "linear");
-    p->r = r;
+    p->k = k;
     p->dt = k->qkv_dtype;
     p->D = k->head_dim;
     p->Dv = k->head_dim_v ? k->head_dim_v : k->head_dim;

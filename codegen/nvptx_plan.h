@@ -8,12 +8,11 @@
 #ifndef ATTNC_CODEGEN_NVPTX_PLAN_H
 #define ATTNC_CODEGEN_NVPTX_PLAN_H
 
-#include "../frontend/recipe.h"
 #include "../ir/tile_ir.h"
 #include "nvptx_kernel.h"
 
 typedef struct fa_plan {
-    const recipe *r;
+    const tir_kernel *k; /* the kernel read: params, sizes, cross */
     dtype dt;
     int D, Dv;
     int ndims;     /* tile dims, 1 for a sequence */
@@ -38,6 +37,6 @@ typedef struct fa_plan {
     bool tma;   /* ws on a token sequence or grid box: the producer copies with TMA */
 } fa_plan;
 
-nvptx_status fa_plan_from_tir(const tir_kernel *k, const recipe *r, target_arch arch, fa_plan *p, strbuf *err);
+nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);
 
 #endif

@@ -21,11 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../ir/attn_kinds.h"
 #include "../ir/expr.h"
 #include "../ir/schedule.h"
 #include "../support/diag.h"
-
-typedef enum { FAMILY_SOFTMAX, FAMILY_LINEAR } recipe_family;
 
 /* A size name known to the recipe: a standard size or a grid dim or an extra
  * name used in a param shape. `fixed` > 0 when the recipe gives a number. */
@@ -53,27 +52,8 @@ typedef struct expr_origin {
     src_loc span;
 } expr_origin;
 
-typedef enum { FEATURE_IDENTITY, FEATURE_ELU1, FEATURE_RELU } feature_map;
-typedef enum { DECAY_NONE, DECAY_PER_HEAD, DECAY_PER_TOKEN } decay_kind;
-
-/* Linear attention (FAMILY_LINEAR), exactly as docs/recipe-language.md states:
- *   causal, DECAY_PER_HEAD (λ = param[head], 0 < λ <= 1):
- *     S_t = λ S_{t-1} + φ(k_t)ᵀ v_t,   o_t = φ(q_t) S_t
- *   DECAY_PER_TOKEN (g = param[batch, head, t], log-space, g <= 0):
- *     S_t = exp(g_t) S_{t-1} + φ(k_t)ᵀ v_t
- *   non-causal: o_t = φ(q_t) Σ_s φ(k_s)ᵀ v_s
- *   normalize: o_t /= φ(q_t) · z_t with z_t the same recurrence over φ(k_s)
- *   (a zero denominator gives o_t = 0). */
-typedef struct recipe_linear {
-    bool causal;
-    feature_map feature;
-    decay_kind decay;
-    int decay_param; /* index into params, -1 when none */
-    bool normalize;
-    int block;        /* `split block C` */
-    bool intra_quadratic; /* `intra quadratic` (the only intra mode today) */
-    inter_mode inter; /* `inter state` or `inter chunked` */
-} recipe_linear;
+/* Linear attention's section (ir/attn_kinds.h states its semantics). */
+typedef linear_attrs recipe_linear;
 
 typedef struct recipe {
     const char *name;

@@ -76,7 +76,9 @@
 
 #include "../support/arena.h"
 #include "../support/strbuf.h"
+#include "attn_kinds.h"
 #include "expr.h"
+#include "expr_range.h"
 #include "schedule.h"
 
 /* What kind of thing a value is. */
@@ -336,9 +338,21 @@ struct tir_block {
  * q.lo0, q.hi0, k.lo1 ... */
 enum { TIR_BOX_LO = 16, TIR_BOX_HI = 32 };
 
+/* A runtime param of the kernel (the recipe's `param` lines), as code
+ * generators address it: a scalar (ndim 0) or a row-major tensor whose
+ * dim d has the launch size dims[d], or the literal extent const_dims[d]
+ * where that is > 0. */
+typedef struct tir_param {
+    const char *name;
+    dtype dtype;
+    int ndim;
+    size_id dims[4];
+    int64_t const_dims[4];
+} tir_param;
+
 typedef struct tir_kernel {
     const char *name;
-    int family; /* recipe_family */
+    int family; /* recipe_family (attn_kinds.h) */
     dtype qkv_dtype;
     int head_dim, head_dim_v;
     int grid_ndim;           /* token grid dims (0 for a plain sequence) */
@@ -352,9 +366,14 @@ typedef struct tir_kernel {
      * group-local key tile indices (docs/mask-analysis.md). */
     int dil[SCHED_MAX_DIMS];
     int param;               /* PROG_ELEMS: the param whose elements the programs cover (-1: none) */
+    /* What the recipe says beyond the ops, for code generators (which read
+     * nothing else) and so for the printed text, a complete cache key. */
+    bool cross;                 /* k/v have their own token count (kv_tokens) */
+    int nsizes;                 /* launch sizes: SZ_EXTRA0 + extra names of param shapes */
+    int64_t size_fixed[SZ_MAX]; /* > 0: the recipe fixes that size to this value */
+    linear_attrs linear;        /* FAMILY_LINEAR: the recipe's linear section */
     int nparams;
-    const char **param_names; /* for printing params */
-    dtype *param_dtypes;
+    tir_param *params;
     tir_block *body;
     arena *arena;
 } tir_kernel;
@@ -379,6 +398,9 @@ tir_kernel *tir_kernel_new(arena *a, const char *name);
 bool tir_kernel_dilated(const tir_kernel *k);
 /* k's dilation of tile dim d (1 when none). */
 int tir_kernel_dil(const tir_kernel *k, int d);
+/* The value ranges k's expressions can take (ir/expr_range.h): its grid,
+ * fixed sizes and param element types. */
+void tir_kernel_range_env(const tir_kernel *k, range_env *env);
 tir_block *tir_block_new(arena *a);
 tir_value *tir_value_new(arena *a, tir_type t);
 /* Appends a new op to `b` with the given operands and fresh results of the

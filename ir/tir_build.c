@@ -51,7 +51,17 @@ tir_kernel *tir_kernel_new(arena *a, const char *name)
     k->arena = a;
     k->arch = TARGET_HOST;
     k->param = -1;
+    k->nsizes = SZ_EXTRA0;
+    k->linear.decay_param = -1;
     return k->body && k->name ? k : NULL;
+}
+
+void tir_kernel_range_env(const tir_kernel *k, range_env *env)
+{
+    range_env_init(env, k->grid_ndim, k->size_fixed);
+    env->nparams = k->nparams < RANGE_MAX_PARAMS ? k->nparams : RANGE_MAX_PARAMS;
+    for (int i = 0; i < env->nparams; i++)
+        env->param_dtype[i] = k->params[i].dtype;
 }
 
 bool tir_kernel_dilated(const tir_kernel *k)

@@ -1,8 +1,9 @@
 /* tir_parse.c — reads the tile IR text form (docs/TILE_IR.md; written by
  * tir_print.c) back into a kernel, then verifies it. Errors come back as
  * "line:col: message". Grammar:
- *   kernel  := 'kernel' NAME header-attr* param* '{' op* '}'
- *   param   := 'param' NAME DTYPE
+ *   kernel  := 'kernel' NAME header-attr* param* [linear] '{' op* '}'
+ *   param   := 'param' NAME DTYPE ['[' DIM (',' DIM)* ']']
+ *   linear  := 'linear' (KEY '=' VALUE)*   (linear kernels: the recipe's linear section)
  *   op      := [vals '='] OPNAME [vals] ['{' (KEY '=' VALUE)* '}'] [':' types]
  *              ['args' '(' (%N ':' type),* ')' '{' op* '}']
  *   vals    := %N (',' %N)*
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../frontend/recipe.h"
 #include "expr_parse.h"
 #include "tile_ir.h"
 #include "tir_text.h"
@@ -302,8 +302,8 @@ static int resolve_param(void *user, const char *name, size_t len, expr_type *el
 {
     const tir_kernel *k = user;
     for (int i = 0; i < k->nparams; i++) {
-        if (word_eq(name, len, k->param_names[i])) {
-            dtype d = k->param_dtypes[i];
+        if (word_eq(name, len, k->params[i].name)) {
+            dtype d = k->params[i].dtype;
             *elem = d == DT_BF16 || d == DT_F16 || d == DT_F32 ? TY_FLOAT : TY_INT;
             return i;
         }
@@ -606,25 +606,117 @@ static bool header_schedule(tparser *ps)
     return ok;
 }
 
+/* Whether the next word is `key` (not consumed). */
+static bool peek_key(tparser *ps, const char *key)
+{
+    skip(ps);
+    const char *save = ps->p, *w;
+    size_t n = word(ps, &w);
+    ps->p = save;
+    return word_eq(w, n, key);
+}
+
+static bool size_name(tparser *ps, size_id *out)
+{
+    const char *w;
+    size_t n = word(ps, &w);
+    for (int i = 0; i < SZ_MAX; i++)
+        if (word_eq(w, n, size_id_name((size_id)i))) {
+            *out = (size_id)i;
+            return true;
+        }
+    return perr(ps, "unknown size name", NULL);
+}
+
+/* [cross=1] [extra_sizes=N] [fixed=NAME:V,...] */
+static bool signature(tparser *ps)
+{
+    tir_kernel *k = ps->k;
+    int extra = 0;
+    if (peek_key(ps, "cross") && !(expect(ps, "cross") && expect(ps, "=") && attr_flag(ps, &k->cross)))
+        return false;
+    if (peek_key(ps, "extra_sizes") && !header_int(ps, "extra_sizes", &extra, 1, SZ_MAX - SZ_EXTRA0))
+        return false;
+    k->nsizes = SZ_EXTRA0 + extra;
+    if (!peek_key(ps, "fixed"))
+        return true;
+    if (!expect(ps, "fixed") || !expect(ps, "="))
+        return false;
+    do {
+        size_id id;
+        long v;
+        if (!size_name(ps, &id) || !expect(ps, ":") || !integer(ps, &v))
+            return false;
+        if (v < 1)
+            return perr(ps, "a fixed size is at least 1", NULL);
+        k->size_fixed[id] = v;
+    } while (accept(ps, ","));
+    return true;
+}
+
+/* param NAME DT [DIM,...]: a dim is a size name or a literal extent. */
+static bool param_dims(tparser *ps, tir_param *p)
+{
+    if (!accept(ps, "["))
+        return true;
+    do {
+        if (p->ndim == 4)
+            return perr(ps, "a param has at most 4 dims", NULL);
+        skip(ps);
+        if (ps->p < ps->end && isdigit((unsigned char)*ps->p)) {
+            long v;
+            if (!integer(ps, &v))
+                return false;
+            p->const_dims[p->ndim++] = v;
+        } else if (!size_name(ps, &p->dims[p->ndim++])) {
+            return false;
+        }
+    } while (accept(ps, ","));
+    return expect(ps, "]");
+}
+
 static bool params(tparser *ps)
 {
     tir_kernel *k = ps->k;
     enum { MAXP = 64 };
-    k->param_names = ARENA_ARRAY(ps->a, const char *, MAXP);
-    k->param_dtypes = ARENA_ARRAY(ps->a, dtype, MAXP);
-    if (!k->param_names || !k->param_dtypes)
+    k->params = ARENA_ARRAY(ps->a, tir_param, MAXP);
+    if (!k->params)
         return perr(ps, "out of memory", NULL);
-    while (accept(ps, "param")) {
+    while (peek_key(ps, "param") && expect(ps, "param")) {
         const char *w;
         size_t n = word(ps, &w);
         int dt;
         if (n == 0 || k->nparams == MAXP)
             return perr(ps, "param name expected (at most 64 params)", NULL);
-        k->param_names[k->nparams] = arena_strndup(ps->a, w, n);
+        tir_param *p = &k->params[k->nparams];
+        p->name = arena_strndup(ps->a, w, n);
         if (!named_enum(ps, (const char *const[]){"bf16", "f16", "f32", "i32", "i64", "u8"}, 6, &dt, "dtype"))
             return false;
-        k->param_dtypes[k->nparams++] = (dtype)dt;
+        p->dtype = (dtype)dt;
+        k->nparams++;
+        if (!param_dims(ps, p))
+            return false;
     }
+    return true;
+}
+
+/* linear causal=B feature=F decay=D param=NAME|none normalize=B block=N inter=I (linear kernels) */
+static bool linear_line(tparser *ps)
+{
+    linear_attrs *l = &ps->k->linear;
+    int feature, decay, inter;
+    if (ps->k->family != FAMILY_LINEAR)
+        return true;
+    if (!expect(ps, "linear") || !expect(ps, "causal") || !expect(ps, "=") || !attr_flag(ps, &l->causal) ||
+        !header_enum(ps, "feature", tir_feature_names, 3, &feature) ||
+        !header_enum(ps, "decay", tir_decay_names, 3, &decay) || !expect(ps, "param") || !expect(ps, "=") ||
+        !attr_param(ps, &l->decay_param) || !expect(ps, "normalize") || !expect(ps, "=") ||
+        !attr_flag(ps, &l->normalize) || !header_int(ps, "block", &l->block, 0, 1 << 16) ||
+        !header_enum(ps, "inter", tir_inter_names, 3, &inter))
+        return false;
+    l->feature = (feature_map)feature;
+    l->decay = (decay_kind)decay;
+    l->inter = (inter_mode)inter;
     return true;
 }
 
@@ -671,7 +763,7 @@ static bool header(tparser *ps)
         if (k->programs == PROG_ELEMS && !header_int(ps, "elems_param", &k->param, 0, 63))
             return false;
     }
-    return header_schedule(ps) && params(ps);
+    return signature(ps) && header_schedule(ps) && params(ps) && linear_line(ps);
 }
 
 tir_kernel *tir_parse(arena *a, const char *text, size_t len, strbuf *err)

@@ -12,7 +12,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "../frontend/recipe.h"
 #include "tile_ir.h"
 #include "tir_text.h"
 
@@ -27,6 +26,7 @@ const char *const tir_feature_names[3] = {"identity", "elu1", "relu"};
 const char *const tir_decay_names[3] = {"none", "head", "token"};
 const char *const tir_family_names[2] = {"softmax", "linear"};
 const char *const tir_arch_names[3] = {"host", "sm_80", "sm_90a"};
+const char *const tir_inter_names[3] = {"state", "chunked", "chain"};
 
 static void print_dim(strbuf *out, int v)
 {
@@ -74,8 +74,8 @@ void tir_print_type(strbuf *out, const tir_type *t)
 static const char *param_namer(void *user, int param)
 {
     const tir_kernel *k = user;
-    if (param >= 0 && param < k->nparams && k->param_names && k->param_names[param])
-        return k->param_names[param];
+    if (param >= 0 && param < k->nparams && k->params[param].name)
+        return k->params[param].name;
     return "?";
 }
 
@@ -276,6 +276,45 @@ static void print_block(strbuf *out, const tir_kernel *k, const tir_block *b, in
     }
 }
 
+/* cross=1, extra_sizes=N and fixed=NAME:V,... (each when not the default). */
+static void print_signature(strbuf *out, const tir_kernel *k)
+{
+    if (k->cross)
+        sb_puts(out, " cross=1");
+    if (k->nsizes > SZ_EXTRA0)
+        sb_printf(out, " extra_sizes=%d", k->nsizes - SZ_EXTRA0);
+    const char *sep = " fixed=";
+    for (int i = 0; i < SZ_MAX; i++)
+        if (k->size_fixed[i] > 0) {
+            sb_printf(out, "%s%s:%lld", sep, size_id_name((size_id)i), (long long)k->size_fixed[i]);
+            sep = ",";
+        }
+}
+
+/* param NAME DT [DIM,...]: a dim is a size name or a literal extent. */
+static void print_param(strbuf *out, const tir_kernel *k, int i)
+{
+    const tir_param *p = &k->params[i];
+    sb_printf(out, "param %s %s", param_namer((void *)k, i), dtype_name(p->dtype));
+    for (int d = 0; d < p->ndim; d++) {
+        sb_puts(out, d ? "," : " [");
+        if (p->const_dims[d] > 0)
+            sb_printf(out, "%lld", (long long)p->const_dims[d]);
+        else
+            sb_puts(out, size_id_name(p->dims[d]));
+    }
+    sb_puts(out, p->ndim ? "]\n" : "\n");
+}
+
+static void print_linear(strbuf *out, const tir_kernel *k)
+{
+    const linear_attrs *l = &k->linear;
+    sb_printf(out, "linear causal=%d feature=%s decay=%s", l->causal, tir_feature_names[l->feature],
+              tir_decay_names[l->decay]);
+    print_param_attr(out, k, l->decay_param);
+    sb_printf(out, " normalize=%d block=%d inter=%s\n", l->normalize, l->block, tir_inter_names[l->inter]);
+}
+
 void tir_print(strbuf *out, tir_kernel *k)
 {
     tir_renumber(k);
@@ -292,11 +331,14 @@ void tir_print(strbuf *out, tir_kernel *k)
         sb_printf(out, " programs=%s", tir_programs_names[k->programs]);
     if (k->programs == PROG_ELEMS)
         sb_printf(out, " elems_param=%d", k->param);
+    print_signature(out, k);
     sb_puts(out, " schedule=\"");
     schedule_print_for(out, &k->sched, k->family != 0); /* 0: softmax, as tir_family_names */
     sb_puts(out, "\"\n");
     for (int i = 0; i < k->nparams; i++)
-        sb_printf(out, "param %s %s\n", param_namer(k, i), dtype_name(k->param_dtypes[i]));
+        print_param(out, k, i);
+    if (k->family == FAMILY_LINEAR)
+        print_linear(out, k);
     sb_puts(out, "{\n");
     print_block(out, k, k->body, 1);
     sb_puts(out, "}\n");

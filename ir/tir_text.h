@@ -15,5 +15,6 @@ extern const char *const tir_feature_names[3];
 extern const char *const tir_decay_names[3];
 extern const char *const tir_family_names[2];
 extern const char *const tir_arch_names[3];
+extern const char *const tir_inter_names[3];
 
 #endif

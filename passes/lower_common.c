@@ -43,15 +43,25 @@ bool lower_kernel_header(tir_kernel *k, const recipe *r)
     k->head_dim = r->head_dim;
     k->head_dim_v = r->head_dim_v;
     k->grid_ndim = r->grid_ndim;
+    k->cross = r->cross;
+    k->nsizes = r->nsizes > SZ_EXTRA0 ? (r->nsizes < SZ_MAX ? r->nsizes : SZ_MAX) : SZ_EXTRA0;
+    for (int i = 0; i < SZ_MAX; i++)
+        k->size_fixed[i] = r->sizes[i].fixed > 0 ? r->sizes[i].fixed : 0;
+    if (r->family == FAMILY_LINEAR)
+        k->linear = r->linear;
     k->nparams = r->nparams;
     if (r->nparams > 0) {
-        k->param_names = ARENA_ARRAY(k->arena, const char *, r->nparams);
-        k->param_dtypes = ARENA_ARRAY(k->arena, dtype, r->nparams);
-        if (!k->param_names || !k->param_dtypes)
+        k->params = ARENA_ARRAY(k->arena, tir_param, r->nparams);
+        if (!k->params)
             return false;
         for (int i = 0; i < r->nparams; i++) {
-            k->param_names[i] = r->params[i].name;
-            k->param_dtypes[i] = r->params[i].dtype;
+            const recipe_param *rp = &r->params[i];
+            tir_param *p = &k->params[i];
+            p->name = rp->name;
+            p->dtype = rp->dtype;
+            p->ndim = rp->ndim;
+            memcpy(p->dims, rp->dims, sizeof p->dims);
+            memcpy(p->const_dims, rp->const_dims, sizeof p->const_dims);
         }
     }
     return k->name != NULL;

@@ -178,6 +178,15 @@ tir_kernel *lower_recipe_until(arena *a, const recipe *r, const schedule *s, tar
     return ok ? k : NULL;
 }
 
+tir_kernel *lower_signature(arena *a, const recipe *r)
+{
+    tir_kernel *k = r ? tir_kernel_new(a, r->name) : NULL;
+    if (!k || !lower_kernel_header(k, r))
+        return NULL;
+    k->sched = r->sched;
+    return k;
+}
+
 tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_arch arch, strbuf *err)
 {
     return lower_recipe_until(a, r, s, arch, NULL, NULL, err);

@@ -31,6 +31,11 @@ tir_kernel *lower_recipe(arena *a, const recipe *r, const schedule *s, target_ar
 tir_kernel *lower_recipe_until(arena *a, const recipe *r, const schedule *s, target_arch arch,
                                const char *after_pass, strbuf *dump, strbuf *err);
 
+/* A kernel with r's header and no ops: what code generators read of a
+ * recipe before lowering (nvptx_default_schedule, nvptx_bwd_schedule). Its
+ * sched is r's `tile` section. NULL when out of memory. */
+tir_kernel *lower_signature(arena *a, const recipe *r);
+
 /* The schedule lower_recipe uses for (r, s, arch): s when it is not auto,
  * else the recipe's tile section, else schedule_default shrunk until it is
  * legal. Only a fallback for callers that lower without the compile job

@@ -75,7 +75,7 @@ attnc_status bwd_build_host(attnc_kernel *k, strbuf *err)
         b->slots |= tk->programs == PROG_SLOTS;
         bwd_phase *ph = &b->phase[b->nphases];
         ph->name = tk->name;
-        if (!host_codegen_build(&k->arena, tk, k->r, 2, &ph->hk, err))
+        if (!host_codegen_build(&k->arena, tk, 2, &ph->hk, err))
             return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
         b->nphases++;
         if (ph->hk.scratch_bytes > b->scratch_bytes)

@@ -77,14 +77,13 @@ static bool unpack(const void *data, size_t len, target_arch arch, strbuf *ptx, 
     return !ptx->failed;
 }
 
-attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, const char *recipe_hash, cache_result *how,
-                               strbuf *note, strbuf *err)
+attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, cache_result *how, strbuf *note, strbuf *err)
 {
     emit_job e = {j, ATTNC_OK, err};
     *how = CACHE_MISS;
-    kcache *c = recipe_hash && recipe_hash[0] ? ctx_kernel_cache(ctx) : NULL;
+    kcache *c = ctx_kernel_cache(ctx);
     cache_key key;
-    if (!c || !cache_key_for_kernel(j->tk, &j->sched, nvptx_arch_name(j->arch), recipe_hash, &key))
+    if (!c || !cache_key_for_kernel(j->tk, &j->sched, nvptx_arch_name(j->arch), &key))
         return emit(j, err);
     void *data = NULL;
     size_t len = 0;

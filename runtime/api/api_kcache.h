@@ -9,8 +9,8 @@
  * A PTX entry is the nvptx_kernel_info the code generator returned
  * followed by the PTX text (the key holds the attnc, LLVM and code
  * generator versions, so the struct layout cannot change under a key).
- * Key: cache_key_for_kernel(tile IR, schedule, arch, extra = the recipe
- * text's hash), since code generation also reads the typed recipe.
+ * Key: cache_key_for_kernel(tile IR, schedule, arch): code generation
+ * reads only the tile IR kernel, which carries everything of the recipe.
  */
 #ifndef ATTNC_RUNTIME_API_KCACHE_H
 #define ATTNC_RUNTIME_API_KCACHE_H
@@ -26,12 +26,11 @@ kcache *ctx_kernel_cache(attnc_context *ctx);
 void ctx_kernel_cache_close(attnc_context *ctx);
 
 /* The PTX (into j->ptx) and launch info (j->info) of the lowered job j,
- * through the context's cache when recipe_hash is a non-empty string (else
- * emitted directly, compile_job_emit). *how says where it came from
+ * through the context's cache (emitted directly, compile_job_emit, when
+ * there is none). *how says where it came from
  * (CACHE_MISS: built here; CACHE_CORRUPT: a damaged entry was dropped and
  * rebuilt, `note` says why). Returns the code generator's status with its
  * message in err. */
-attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, const char *recipe_hash, cache_result *how,
-                               strbuf *note, strbuf *err);
+attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, cache_result *how, strbuf *note, strbuf *err);
 
 #endif

@@ -62,15 +62,15 @@ typedef struct cache_key_parts {
 
 cache_key cache_key_make(const cache_key_parts *parts);
 
-/* The key of a lowered kernel: tir_print text (canonical numbering), the
- * printed schedule, arch, and `extra` — pass what else the code generator
- * reads (e.g. tune_recipe_hash of the recipe source, since codegen also
- * sees the typed recipe). False only when printing ran out of memory (then
- * compile without the cache). */
+/* The key of a lowered kernel: tir_print text (canonical numbering; it
+ * holds everything the code generators read: ops, params and their shapes,
+ * sizes, linear attributes), the printed schedule and arch, with the
+ * version stamp cache_key_make adds (the code generator's source hash).
+ * False only when printing ran out of memory (then compile without the
+ * cache). */
 struct tir_kernel;
 struct schedule;
-bool cache_key_for_kernel(struct tir_kernel *k, const struct schedule *s, const char *arch, const char *extra,
-                          cache_key *out);
+bool cache_key_for_kernel(struct tir_kernel *k, const struct schedule *s, const char *arch, cache_key *out);
 /* 32 lowercase hex digits + NUL. */
 void cache_key_hex(cache_key key, char out[33]);
 bool cache_key_parse(const char *hex, cache_key *out);

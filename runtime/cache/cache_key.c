@@ -49,7 +49,7 @@ cache_key cache_key_make(const cache_key_parts *p)
 {
     XXH3_state_t st;
     XXH3_128bits_reset(&st);
-    put_field(&st, "attnc-kernel-cache-key-v1");
+    put_field(&st, "attnc-kernel-cache-key-v2"); /* v1 kernel keys also hashed the recipe text */
     put_field(&st, p->ir_text);
     put_field(&st, p->schedule_text);
     put_field(&st, p->arch);

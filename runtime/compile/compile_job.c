@@ -48,8 +48,13 @@ static int grid_dims(const recipe *r)
 
 schedule compile_default_schedule(const recipe *r, target_arch arch)
 {
-    if (arch != TARGET_HOST || !r)
-        return nvptx_default_schedule(r, arch == TARGET_HOST ? TARGET_SM80 : arch);
+    if (arch != TARGET_HOST || !r) { /* the code generator reads the kernel's header, not the recipe */
+        arena a;
+        arena_init(&a, NULL);
+        schedule s = nvptx_default_schedule(r ? lower_signature(&a, r) : NULL, arch == TARGET_HOST ? TARGET_SM80 : arch);
+        arena_free_all(&a);
+        return s;
+    }
     int nd = grid_dims(r);
     if (!r->sched.is_auto && r->sched.ndims == nd)
         return r->sched;
@@ -138,7 +143,7 @@ job_status compile_job_emit(compile_job *j)
     sb_init(&why);
     sb_clear(&j->ptx);
     double t0 = now_ms();
-    nvptx_status ns = nvptx_emit_kernel(j->tk, j->r, j->arch, &j->info, &j->ptx, &why);
+    nvptx_status ns = nvptx_emit_kernel(j->tk, j->arch, &j->info, &j->ptx, &why);
     j->codegen_ms = now_ms() - t0;
     if (ns != NVPTX_OK)
         fail(j, ns == NVPTX_UNSUPPORTED ? JOB_UNSUPPORTED : JOB_INTERNAL, JOB_STEP_EMIT, "", &why);

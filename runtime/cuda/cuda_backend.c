@@ -141,7 +141,7 @@ static attnc_status load_from_ptx(attnc_kernel *k, compile_job *j, cuda_module *
     strbuf why;
     sb_init(&why);
     cache_result how = CACHE_MISS;
-    attnc_status st = kernel_ptx_cached(k->ctx, j, k->recipe_hash, &how, &why, err);
+    attnc_status st = kernel_ptx_cached(k->ctx, j, &how, &why, err);
     if (!st)
         st = cuda_module_load(m, sb_cstr(&j->ptx), j->ptx.len, &j->info, err);
     if (!st && how == CACHE_CORRUPT)
@@ -157,7 +157,7 @@ static bool cubin_key(attnc_kernel *k, compile_job *j, cache_key *out)
     cache_key ptx_key;
     char hex[33], ident[64];
     target_arch arch = j->arch;
-    if (!cache_key_for_kernel(j->tk, &j->sched, nvptx_arch_name(arch), k->recipe_hash, &ptx_key) ||
+    if (!cache_key_for_kernel(j->tk, &j->sched, nvptx_arch_name(arch), &ptx_key) ||
         cuda_device_ident(ident, sizeof ident, NULL))
         return false;
     cache_key_hex(ptx_key, hex);

@@ -15,6 +15,7 @@
 
 #include "codegen/nvptx_bwd.h"
 #include "passes/lower_backward.h"
+#include "passes/pipeline.h"
 #include "runtime/api/api_backend.h"
 #include "runtime/api/api_backward.h"
 #include "runtime/cuda/cuda_module.h"
@@ -54,7 +55,7 @@ static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_a
 {
     bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
     const schedule *base = explicit_tiles ? &k->sched : NULL;
-    k->sched = nvptx_bwd_schedule_mma(k->r, base, arch, bwd_mma());
+    k->sched = nvptx_bwd_schedule_mma(lower_signature(&k->arena, k->r), base, arch, bwd_mma());
     strbuf sb;
     sb_init(&sb);
     schedule_print_for(&sb, &k->sched, false);
@@ -123,7 +124,7 @@ static bool wide_dkv(attnc_kernel *k, target_arch arch, schedule *wide)
         return false;
     *wide = k->sched;
     wide->kv_tile[0] = 128;
-    if (!nvptx_bwd_wgmma_fits(k->r, wide, arch))
+    if (!nvptx_bwd_wgmma_fits(lower_signature(&k->arena, k->r), wide, arch))
         return false;
     size_t n = strlen(k->sched_text);
     snprintf(k->sched_text + n, sizeof k->sched_text - n, " (dK/dV kv=128)");
@@ -157,7 +158,7 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
         return ATTNC_ERR_NOMEM;
     strbuf ptx;
     sb_init(&ptx);
-    st = map_codegen(nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, k->r, arch, use_atomics(k),
+    st = map_codegen(nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, use_atomics(k),
                                     bwd_overlap(), &b->info, &ptx, err));
     if (!st)
         st = same_grads(k, &b->info, err);

@@ -234,8 +234,7 @@ bool cuda_module_from_cubin(const cuda_module *k)
     return k->from_cubin;
 }
 
-attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const recipe *r, const char *arch,
-                               strbuf *err)
+attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const char *arch, strbuf *err)
 {
     *out = NULL;
     target_arch ta;
@@ -254,9 +253,9 @@ attnc_status cuda_module_build(cuda_module **out, const tir_kernel *tk, const re
      * resolved here when the kernel was built with `auto` */
     tir_kernel k = *tk;
     if (k.sched.is_auto)
-        k.sched = compile_default_schedule(r, ta);
+        k.sched = nvptx_default_schedule(&k, ta);
     compile_job j;
-    compile_job_init(&j, r, ta);
+    compile_job_init(&j, NULL, ta); /* lowered already: the job only emits */
     j.tk = &k;
     j.sched = k.sched;
     j.resolved = true;

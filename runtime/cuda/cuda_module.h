@@ -40,8 +40,7 @@ attnc_status cuda_device_arch(target_arch *out, strbuf *err);
 attnc_status cuda_build_arch(const attnc_build_options *o, target_arch *arch, strbuf *err);
 
 /* Emits PTX for k (arch NULL: the device's) and loads it. */
-attnc_status cuda_module_build(cuda_module **out, const tir_kernel *k, const recipe *r, const char *arch,
-                               strbuf *err);
+attnc_status cuda_module_build(cuda_module **out, const tir_kernel *k, const char *arch, strbuf *err);
 /* Loads ready PTX described by info (e.g. from a cache). */
 attnc_status cuda_module_load(cuda_module **out, const char *ptx, size_t len, const nvptx_kernel_info *info,
                               strbuf *err);

@@ -21,7 +21,7 @@ static attnc_status build(attnc_kernel *k, const attnc_build_options *o, kernel_
         k->sched = tk->sched;
         kernel_set_schedule_text(k);
     }
-    if (!host_codegen_build(&k->arena, tk, k->r, 2, &k->host, err))
+    if (!host_codegen_build(&k->arena, tk, 2, &k->host, err))
         return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
     return ATTNC_OK;
 }

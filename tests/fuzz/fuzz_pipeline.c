@@ -75,10 +75,10 @@ static void run_host(arena *a, const recipe *r, const tir_kernel *k, bool deep)
     strbuf err;
     sb_init(&err);
     host_kernel hk;
-    check(host_codegen_emit_ir(a, k, r, 0, &hk, NULL, &err), "host code generation fails", &err);
+    check(host_codegen_emit_ir(a, k, 0, &hk, NULL, &err), "host code generation fails", &err);
     check(hk.nargs > 0 && hk.fn == NULL, "host_codegen_emit_ir's kernel description", NULL);
     if (deep) {
-        check(host_codegen_build(a, k, r, 2, &hk, &err), "host JIT at O2 fails", &err);
+        check(host_codegen_build(a, k, 2, &hk, &err), "host JIT at O2 fails", &err);
         check(hk.fn != NULL, "host JIT gave no function", NULL);
         host_kernel_release(&hk);
     }
@@ -91,7 +91,7 @@ static void run_gpu(const recipe *r, const tir_kernel *k, target_arch arch)
     sb_init(&ptx);
     sb_init(&err);
     nvptx_kernel_info info;
-    nvptx_status st = nvptx_emit_kernel(k, r, arch, &info, &ptx, &err);
+    nvptx_status st = nvptx_emit_kernel(k, arch, &info, &ptx, &err);
     check(st != NVPTX_INTERNAL, "PTX emission: internal error", &err);
     check(st == NVPTX_OK ? ptx.len > 0 : err.len > 0, "PTX emission: no PTX and no reason", NULL);
     sb_free(&ptx);

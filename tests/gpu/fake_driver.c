@@ -58,7 +58,7 @@ static void hand_kernel_launch(void **state)
     strbuf err;
     sb_init(&err);
     cuda_module *m = NULL;
-    attnc_status st = cuda_module_build(&m, k, NULL, NULL, &err);
+    attnc_status st = cuda_module_build(&m, k, NULL, &err);
     if (st)
         fail_msg("build: %s", sb_cstr(&err));
     const nvptx_kernel_info *info = cuda_module_info(m);

@@ -243,7 +243,7 @@ attnc_status gpu_run_case(const hand_cfg *cfg, const gpu_shape *sh, uint64_t see
     tir_kernel *k = hand_kernel(&a, cfg);
     cuda_module *ck = NULL;
     dev_bufs d = {0};
-    attnc_status st = k ? cuda_module_build(&ck, k, NULL, NULL, err) : ATTNC_ERR_NOMEM;
+    attnc_status st = k ? cuda_module_build(&ck, k, NULL, err) : ATTNC_ERR_NOMEM;
     if (!st)
         st = upload(&hc, &d, nq, nkv, err);
     cuda_launch la;

@@ -24,6 +24,7 @@
 #include "codegen/nvptx_bwd.h"
 #include "frontend/frontend.h"
 #include "passes/lower_backward.h"
+#include "passes/pipeline.h"
 #include "ptxas_run.h"
 #include "source_tree.h"
 
@@ -122,8 +123,9 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
     } else if (r->family != FAMILY_SOFTMAX) {
         result = 0;
     } else {
-        schedule s = mma == MMA_SYNC ? nvptx_bwd_schedule(r, &r->sched, arch)
-                                     : nvptx_bwd_schedule_mma(r, &r->sched, arch, mma);
+        const tir_kernel *sig = lower_signature(&a, r);
+        schedule s = mma == MMA_SYNC ? nvptx_bwd_schedule(sig, &r->sched, arch)
+                                     : nvptx_bwd_schedule_mma(sig, &r->sched, arch, mma);
         tir_program prog;
         nvptx_bwd_info info;
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
@@ -134,11 +136,11 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
         wide.kv_tile[0] = 128;
         const char *keys = getenv("ATTNC_BWD_DKV_KEYS");
         bool split = (!keys || !strcmp(keys, "128")) && s.mma == MMA_WGMMA && s.ndims == 1 && s.kv_tile[0] == 64 &&
-                     nvptx_bwd_wgmma_fits(r, &wide, arch);
+                     nvptx_bwd_wgmma_fits(sig, &wide, arch);
         tir_program dkv_prog;
         if (split && !lower_backward(&a, r, &wide, arch, &dkv_prog, &err))
             fail_msg("%s: lower_backward (128 keys): %s", name, sb_cstr(&err));
-        nvptx_status st = nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, r, arch, !det, overlap(),
+        nvptx_status st = nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, !det, overlap(),
                                          &info, &ptx, &err);
         bool params = false;
         bool grad[64];

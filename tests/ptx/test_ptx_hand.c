@@ -28,7 +28,7 @@ static void check_one(const hand_cfg *cfg, target_arch arch)
     sb_init(&err);
     sb_init(&log);
     nvptx_kernel_info info;
-    nvptx_status st = nvptx_emit_kernel(k, NULL, arch, &info, &ptx, &err);
+    nvptx_status st = nvptx_emit_kernel(k, arch, &info, &ptx, &err);
     if (st)
         fail_msg("emit failed: %s", sb_cstr(&err));
     const char *text = sb_cstr(&ptx);

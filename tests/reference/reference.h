@@ -7,8 +7,8 @@
  * ref_forms.c from frontend/forms.h's definitions), scores from
  * recipe.score with ref_expr.c's own interpreter, and attention is computed
  * by brute force per (batch, head, query) in double. Linear attention runs
- * the step-by-step recurrence of recipe.h's recipe_linear comment, one token
- * at a time (no chunking). ref_backward gives the exact gradients.
+ * the step-by-step recurrence of ir/attn_kinds.h's linear_attrs comment, one
+ * token at a time (no chunking). ref_backward gives the exact gradients.
  */
 #ifndef ATTNC_TESTS_REFERENCE_H
 #define ATTNC_TESTS_REFERENCE_H

@@ -52,6 +52,25 @@ typedef struct ht_opts {
     bool convert_p;            /* convert P to the input dtype before P·V */
 } ht_opts;
 
+/* What code generators read of r beyond the ops (as lowering's header). */
+static void ht_header(arena *a, tir_kernel *k, const recipe *r)
+{
+    k->qkv_dtype = r->qkv_dtype;
+    k->cross = r->cross;
+    k->nsizes = r->nsizes > SZ_EXTRA0 ? r->nsizes : SZ_EXTRA0;
+    for (int i = 0; i < SZ_MAX; i++)
+        k->size_fixed[i] = r->sizes[i].fixed;
+    k->linear.decay_param = -1;
+    k->nparams = r->nparams;
+    k->params = r->nparams ? ARENA_ARRAY(a, tir_param, r->nparams) : NULL;
+    for (int i = 0; i < r->nparams; i++) {
+        const recipe_param *rp = &r->params[i];
+        k->params[i] = (tir_param){rp->name, rp->dtype, rp->ndim, {0}, {0}};
+        memcpy(k->params[i].dims, rp->dims, sizeof rp->dims);
+        memcpy(k->params[i].const_dims, rp->const_dims, sizeof rp->const_dims);
+    }
+}
+
 /* The canonical softmax kernel of tile_ir.h for recipe r under schedule s. */
 static tir_kernel *ht_softmax(arena *a, const recipe *r, const schedule *s, const ht_opts *o)
 {
@@ -63,6 +82,7 @@ static tir_kernel *ht_softmax(arena *a, const recipe *r, const schedule *s, cons
     k->head_dim = D;
     k->head_dim_v = Dv;
     k->grid_ndim = r->grid_ndim;
+    ht_header(a, k, r);
     k->body = ARENA_NEW(a, tir_block);
     tir_block *b = k->body;
     tir_value *qb = ht_value(a, TV_BOX, DT_F32, tq, 0);

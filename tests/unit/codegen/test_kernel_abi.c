@@ -39,10 +39,10 @@ static void table_lists_the_abi(void **state)
 static void declaration_follows_the_table(void **state)
 {
     (void)state;
-    recipe_param ps[3] = {{.name = "doc", .dtype = DT_I32, .ndim = 1},
-                          {.name = "s", .dtype = DT_F32, .ndim = 0},
-                          {.name = "n", .dtype = DT_I64, .ndim = 0}};
-    recipe r;
+    tir_param ps[3] = {{.name = "doc", .dtype = DT_I32, .ndim = 1},
+                       {.name = "s", .dtype = DT_F32, .ndim = 0},
+                       {.name = "n", .dtype = DT_I64, .ndim = 0}};
+    tir_kernel r;
     memset(&r, 0, sizeof r);
     r.params = ps;
     r.nparams = 3;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "codegen/nvptx_bwd.h"
+#include "passes/pipeline.h"
 #include "unit/passes/recipe_builders.h"
 
 static schedule pick(recipe *r, const char *spec, target_arch arch, mma_kind want)
@@ -22,7 +23,11 @@ static schedule pick(recipe *r, const char *spec, target_arch arch, mma_kind wan
     if (spec)
         assert_true(schedule_parse(spec, r->sched.ndims, &base, &err));
     sb_free(&err);
-    return nvptx_bwd_schedule_mma(r, spec ? &base : NULL, arch, want);
+    arena a;
+    arena_init(&a, NULL);
+    schedule s = nvptx_bwd_schedule_mma(lower_signature(&a, r), spec ? &base : NULL, arch, want);
+    arena_free_all(&a);
+    return s;
 }
 
 static void sequences(void **state)

@@ -29,7 +29,7 @@ static nvptx_status plan(const char *spec, target_arch arch, int head_dim, fa_pl
     assert_true(schedule_parse(spec, 1, &s, err));
     tir_kernel *k = lower_recipe(&a, r, &s, arch, err);
     assert_non_null(k);
-    nvptx_status st = fa_plan_from_tir(k, r, arch, p, err);
+    nvptx_status st = fa_plan_from_tir(k, arch, p, err);
     arena_free_all(&a);
     return st;
 }

@@ -38,13 +38,13 @@ static void plan_takes_stages_from_the_loop(void **state)
     tir_op *loop = key_loop(k);
     assert_int_equal(loop->stages, 2);
     fa_plan p;
-    assert_int_equal(fa_plan_from_tir(k, r, TARGET_SM80, &p, &err), NVPTX_OK);
+    assert_int_equal(fa_plan_from_tir(k, TARGET_SM80, &p, &err), NVPTX_OK);
     assert_int_equal(p.stages, 2);
     loop->stages = 3; /* the marker wins over the schedule's 2 */
-    assert_int_equal(fa_plan_from_tir(k, r, TARGET_SM80, &p, &err), NVPTX_OK);
+    assert_int_equal(fa_plan_from_tir(k, TARGET_SM80, &p, &err), NVPTX_OK);
     assert_int_equal(p.stages, 3);
     loop->stages = 0; /* no marker: the schedule's */
-    assert_int_equal(fa_plan_from_tir(k, r, TARGET_SM80, &p, &err), NVPTX_OK);
+    assert_int_equal(fa_plan_from_tir(k, TARGET_SM80, &p, &err), NVPTX_OK);
     assert_int_equal(p.stages, 2);
     sb_free(&err);
     arena_free_all(&a);

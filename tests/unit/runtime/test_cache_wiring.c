@@ -37,7 +37,7 @@ static cache_result build_once(attnc_context *ctx, char **out, strbuf *note)
     j.a = &a;
     assert_int_equal(compile_job_lower(&j), JOB_OK);
     cache_result how = CACHE_ERROR;
-    attnc_status st = kernel_ptx_cached(ctx, &j, rc->text_hash, &how, note, &err);
+    attnc_status st = kernel_ptx_cached(ctx, &j, &how, note, &err);
     if (st)
         fail_msg("kernel_ptx_cached: %s", sb_cstr(&err));
     assert_int_equal(j.info.arch, TARGET_SM80);

@@ -13,6 +13,7 @@
 
 #include "frontend/frontend.h"
 #include "ir/target_info.h"
+#include "passes/pipeline.h"
 #include "runtime/compile/compile_job.h"
 
 static recipe *parse(arena *a, const char *elem, const char *tile)
@@ -38,7 +39,7 @@ static void sources(void **state)
     compile_job_init(&j, au, TARGET_SM90A);
     assert_int_equal(compile_job_schedule(&j), JOB_OK);
     assert_int_equal(j.source, SCHED_FROM_DEFAULT);
-    schedule d = nvptx_default_schedule(au, TARGET_SM90A);
+    schedule d = nvptx_default_schedule(lower_signature(&a, au), TARGET_SM90A);
     assert_int_equal(j.sched.q_tile[0], d.q_tile[0]);
     assert_int_equal(j.sched.kv_tile[0], d.kv_tile[0]);
     compile_job_free(&j);
