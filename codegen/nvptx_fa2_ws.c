@@ -278,9 +278,61 @@ void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
 /* End of iteration: this warp is done with the slot. */
 void fa2_ws_release(fa2 *f)
 {
+    fa2_ws_release_slot(f, f->slot, NULL);
+}
+
+void fa2_ws_release_slot(fa2 *f, LLVMValueRef slot, LLVMValueRef cond)
+{
     nv_ctx *nv = &f->nv;
-        LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), ""), "ws.if");
-    LLVMValueRef b = empty_bar(f, f->slot);
+    LLVMValueRef lane0 = LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), "");
+    if (cond)
+        lane0 = LLVMBuildAnd(nv->b, lane0, cond, "");
+    LLVMBasicBlockRef join = nv_if(&f->nv, lane0, "ws.if");
+    LLVMValueRef b = empty_bar(f, slot);
     nv_asm(&f->nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
     nv_endif(&f->nv, join);
+}
+
+/* Named barriers WS_TURN_BAR + w: warpgroup w's turn at the tensor cores.
+ * Each use joins 256 threads: the 128 of w waiting (bar.sync) and the 128
+ * of the other warpgroup handing over (bar.arrive). Barrier 0 is
+ * __syncthreads (the CTA-wide barriers before the roles split). */
+enum { WS_TURN_BAR = 4 };
+
+static LLVMValueRef warpgroup(fa2 *f)
+{
+    return LLVMBuildLShr(f->nv.b, f->warp, nv_i32(&f->nv, 2), "wg");
+}
+
+static void named_bar(fa2 *f, const char *op, LLVMValueRef id)
+{
+    char text[48];
+    snprintf(text, sizeof text, "%s $0, 256;", op);
+    nv_asm(&f->nv, NULL, text, "r,~{memory}", &id, 1);
+}
+
+void fa2_ws_turn_init(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 1), ""), "pp.init");
+    named_bar(f, "bar.arrive", nv_i32(nv, WS_TURN_BAR));
+    nv_endif(nv, join);
+}
+
+void fa2_ws_turn_wait(fa2 *f)
+{
+    named_bar(f, "bar.sync", LLVMBuildAdd(f->nv.b, warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""));
+}
+
+void fa2_ws_turn_pass(fa2 *f)
+{
+    named_bar(f, "bar.arrive", LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), warpgroup(f), ""));
+}
+
+void fa2_ws_turn_end(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 0), ""), "pp.end");
+    named_bar(f, "bar.sync", nv_i32(nv, WS_TURN_BAR));
+    nv_endif(nv, join);
 }
