@@ -52,8 +52,8 @@ static void plan_smem(fa2 *f)
 
 static int smem_total(const fa2 *f)
 {
-    if (f->p->wgmma) /* + the ws barriers + the alignment slack of smem_base() */
-        return f->off_bar + (f->p->ws ? 8 * (2 * f->p->stages + 1) : 0) + 1024;
+    if (f->p->wgmma) /* + the ws barriers (overlap: V has a ring of its own) + the alignment slack */
+        return f->off_bar + (f->p->ws ? 8 * ((f->p->overlap ? 4 : 2) * f->p->stages + 1) : 0) + 1024;
     int kv = f->p->stages * f->slot_k, q = f->off_q + f->p->Tq * f->pitch_q;
     return kv > q ? kv : q;
 }

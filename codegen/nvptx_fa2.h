@@ -126,8 +126,12 @@ void fa2_ws_producer(fa2 *f);
 void fa2_ws_consumer_start(fa2 *f);
 void fa2_ws_acquire(fa2 *f, LLVMValueRef j);
 void fa2_ws_release(fa2 *f);
-/* Lane 0 of each warp arrives on slot's empty barrier (when cond, if non-NULL). */
+/* Lane 0 of each warp arrives on slot's empty barrier (when cond, if non-NULL);
+ * under overlap that releases the slot's K only. */
 void fa2_ws_release_slot(fa2 *f, LLVMValueRef slot, LLVMValueRef cond);
+/* overlap: the V ring: wait until V of tile j is resident, release it (when cond). */
+void fa2_ws_wait_v(fa2 *f, LLVMValueRef j);
+void fa2_ws_release_v(fa2 *f, LLVMValueRef j, LLVMValueRef cond);
 /* Ping-pong of the two computing warpgroups (overlap=2) on named barriers:
  * init once (warpgroup 0 goes first), wait for this warpgroup's turn
  * before issuing its products, pass the turn after, end after the loop

@@ -12,10 +12,11 @@
  * order of the sums changes, not their value: O_j = (O_{j-1} + P_{j-1}
  * V_{j-1}) alpha_j. The loop carries P packed (Tk/4 registers), its slot
  * and whether it is pending; with none pending (the first tile, after an
- * empty one) the product runs with P = 0 on the current slot (resident:
+ * empty one) P is 0 and the product runs on the current tile's V (resident:
  * 0 V adds nothing, as for masked keys). The last P V runs after the loop.
- * A slot is held from its S to its P V: one tile longer than without
- * overlap, so stages=3 keeps the producer a tile ahead.
+ * K and V have rings of their own (nvptx_fa2_ws.c): K_j is released once
+ * S_j is done, V_j after its P V a tile later, so with stages=2 the
+ * producer still loads each a tile ahead.
  *
  * overlap=2 adds ping-pong (FA3's schedule): the two computing warpgroups
  * take turns to issue their products (named barriers, nvptx_fa2_ws.c), so
@@ -33,7 +34,7 @@ enum { OV_MAXP = 4 * NV_WG_MAXSTEPS };
 typedef struct ov_state {
     LLVMValueRef j, m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     LLVMValueRef pp[OV_MAXP]; /* P of the pending tile, packed */
-    LLVMValueRef pslot;       /* its ring slot */
+    LLVMValueRef pj;          /* its tile index (its V: slot pj % stages) */
     LLVMValueRef pend;        /* i1: a P V is pending */
 } ov_state;
 
@@ -57,7 +58,7 @@ static int state_vals(const fa2 *f, ov_state *st, LLVMValueRef **v)
             v[n++] = &st->acc[0][nb][e];
     for (int i = 0; i < npp(f); i++)
         v[n++] = &st->pp[i];
-    v[n++] = &st->pslot;
+    v[n++] = &st->pj;
     v[n++] = &st->pend;
     return n;
 }
@@ -100,6 +101,11 @@ static void add_state(fa2 *f, ov_state *phis, ov_state *b, LLVMBasicBlockRef fb)
         fa2_add_in(*dst[i], *src[i], fb);
 }
 
+static LLVMValueRef vslot(fa2 *f, LLVMValueRef j)
+{
+    return LLVMBuildURem(f->nv.b, j, nv_i32(&f->nv, f->p->stages), "");
+}
+
 /* The pending P V, waited for, and its slot released (if one is pending). */
 static void flush(fa2 *f, ov_state *st)
 {
@@ -111,8 +117,9 @@ static void flush(fa2 *f, ov_state *st)
     LLVMPositionBuilderAtEnd(nv->b, run);
     LLVMValueRef acc[FA_MAXMR][FA_MAXN][4];
     memcpy(acc, st->acc, sizeof acc);
-    fa2_wgmma_pv_regs(f, st->pp, st->pslot, acc);
-    fa2_ws_release_slot(f, st->pslot, NULL);
+    fa2_ws_wait_v(f, st->pj);
+    fa2_wgmma_pv_regs(f, st->pp, vslot(f, st->pj), acc);
+    fa2_ws_release_v(f, st->pj, NULL);
     LLVMBasicBlockRef from_run = LLVMGetInsertBlock(nv->b);
     LLVMBuildBr(nv->b, join);
     LLVMPositionBuilderAtEnd(nv->b, join);
@@ -123,28 +130,33 @@ static void flush(fa2 *f, ov_state *st)
             st->acc[0][nb][e] = ph;
         }
     st->pend = LLVMConstInt(nv->i1, 0, false);
+    for (int i = 0; i < npp(f); i++)
+        st->pp[i] = nv_i32(nv, 0);
 }
 
-/* An empty tile: nothing of it is computed, the pending P V is completed
- * (a later tile may need its slot) and the tile's slot handed back. */
-static void skip_tile(fa2 *f, ov_state *st)
+/* An empty tile j: nothing of it is computed, the pending P V is completed
+ * (a later tile may need its slot) and the tile's K and V handed back (V
+ * once it landed: a phase of its barrier must complete before the producer
+ * may start the next on that slot). */
+static void skip_tile(fa2 *f, ov_state *st, LLVMValueRef j)
 {
     if (f->p->overlap == 2)
         fa2_ws_turn_pass(f);
     flush(f, st);
     fa2_ws_release_slot(f, f->slot, NULL);
+    fa2_ws_wait_v(f, j);
+    fa2_ws_release_v(f, j, NULL);
 }
 
-static void compute_tile(fa2 *f, ov_state *st)
+static void compute_tile(fa2 *f, ov_state *st, LLVMValueRef j)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef regs[OV_MAXP], s[FA_MAXMR][FA_MAXN][4], alpha[FA_MAXMR][2];
-    LLVMValueRef zero = nv_i32(nv, 0);
-    for (int i = 0; i < npp(f); i++)
-        regs[i] = LLVMBuildSelect(b, st->pend, st->pp[i], zero, "");
-    LLVMValueRef vslot = LLVMBuildSelect(b, st->pend, st->pslot, f->slot, "");
-    fa2_wgmma_issue(f, f->slot, s, regs, vslot, st->acc);
+    memcpy(regs, st->pp, sizeof(LLVMValueRef) * (size_t)npp(f)); /* 0 when none is pending */
+    LLVMValueRef vj = LLVMBuildSelect(b, st->pend, st->pj, j, "");
+    fa2_ws_wait_v(f, vj);
+    fa2_wgmma_issue(f, f->slot, s, regs, vslot(f, vj), st->acc);
     if (f->p->overlap == 2)
         fa2_ws_turn_pass(f);
     LLVMValueRef sv[FA_MAXN * 4], ov[FA_MAXN * 4];
@@ -154,6 +166,7 @@ static void compute_tile(fa2 *f, ov_state *st)
     nv_wg_wait(nv, 1, sv, ns);
     for (int i = 0; i < ns; i++)
         s[0][i / 4][i % 4] = sv[i];
+    fa2_ws_release_slot(f, f->slot, NULL); /* K_j: S_j is done with it */
     fa2_score_and_mask(f, s);
     fa2_softmax_alpha(f, s, st->m, st->l, alpha);
     fa2_wgmma_pack_p(f, s, st->pp);
@@ -162,9 +175,9 @@ static void compute_tile(fa2 *f, ov_state *st)
     nv_wg_wait(nv, 0, ov, no);
     for (int i = 0; i < no; i++)
         st->acc[0][i / 4][i % 4] = ov[i];
-    fa2_ws_release_slot(f, st->pslot, st->pend);
+    fa2_ws_release_v(f, st->pj, st->pend);
     fa2_rescale(f, alpha, st->acc);
-    st->pslot = f->slot;
+    st->pj = j;
     st->pend = LLVMConstInt(nv->i1, 1, false);
 }
 
@@ -198,13 +211,13 @@ void fa2_overlap_loop(fa2 *f)
         LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ov.skip");
         LLVMBuildCondBr(b, fa2_tile_empty(f), skip, compute);
         LLVMPositionBuilderAtEnd(b, skip);
-        skip_tile(f, &skp);
+        skip_tile(f, &skp, hdr.j);
         from_skip = LLVMGetInsertBlock(b);
         LLVMBuildBr(b, latch);
         LLVMPositionBuilderAtEnd(b, compute);
     }
     cmp = hdr;
-    compute_tile(f, &cmp);
+    compute_tile(f, &cmp, hdr.j);
     LLVMBasicBlockRef from_compute = LLVMGetInsertBlock(b);
     LLVMBuildBr(b, latch);
 
