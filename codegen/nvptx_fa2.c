@@ -53,8 +53,8 @@ static void plan_smem(fa2 *f)
 
 static int smem_total(const fa2 *f)
 {
-    if (f->p->wgmma) /* + the ws barriers + the alignment slack of smem_base() */
-        return f->off_bar + (f->p->ws ? 8 * (2 * f->p->stages + 1) : 0) + 1024;
+    if (f->p->wgmma) /* + the ws barriers (overlap: V has a ring of its own) + the alignment slack */
+        return f->off_bar + (f->p->ws ? 8 * ((f->p->overlap ? 4 : 2) * f->p->stages + 1) : 0) + 1024;
     int kv = f->p->stages * f->slot_k, q = f->off_q + f->p->Tq * f->pitch_q;
     return kv > q ? kv : q;
 }
@@ -183,14 +183,14 @@ typedef struct loop_state {
     LLVMValueRef j, m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
 } loop_state;
 
-static LLVMValueRef phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from)
+LLVMValueRef fa2_phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from)
 {
     LLVMValueRef v = LLVMBuildPhi(f->nv.b, ty, "");
     LLVMAddIncoming(v, &init, &from, 1);
     return v;
 }
 
-static void add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from)
+void fa2_add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from)
 {
     LLVMAddIncoming(ph, &v, &from, 1);
 }
@@ -199,43 +199,38 @@ static void loop_header(fa2 *f, loop_state *st, LLVMBasicBlockRef from)
 {
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
-    st->j = phi(f, nv->i32, nv_i32(nv, 0), from);
+    st->j = fa2_phi(f, nv->i32, nv_i32(nv, 0), from);
     for (int mi = 0; mi < p->MR; mi++) {
         for (int h = 0; h < 2; h++) {
-            st->m[mi][h] = phi(f, nv->f32, nv_f32(nv, -INFINITY), from);
-            st->l[mi][h] = phi(f, nv->f32, nv_f32(nv, 0), from);
+            st->m[mi][h] = fa2_phi(f, nv->f32, nv_f32(nv, -INFINITY), from);
+            st->l[mi][h] = fa2_phi(f, nv->f32, nv_f32(nv, 0), from);
         }
         for (int nb = 0; nb < p->Dv / 8; nb++)
             for (int e = 0; e < 4; e++)
-                st->acc[mi][nb][e] = phi(f, nv->f32, nv_f32(nv, 0), from);
+                st->acc[mi][nb][e] = fa2_phi(f, nv->f32, nv_f32(nv, 0), from);
     }
 }
 
 static void loop_latch(fa2 *f, loop_state *hdr, loop_state *nx, LLVMBasicBlockRef from)
 {
     const fa_plan *p = f->p;
-    add_in(hdr->j, nx->j, from);
+    fa2_add_in(hdr->j, nx->j, from);
     for (int mi = 0; mi < p->MR; mi++) {
         for (int h = 0; h < 2; h++) {
-            add_in(hdr->m[mi][h], nx->m[mi][h], from);
-            add_in(hdr->l[mi][h], nx->l[mi][h], from);
+            fa2_add_in(hdr->m[mi][h], nx->m[mi][h], from);
+            fa2_add_in(hdr->l[mi][h], nx->l[mi][h], from);
         }
         for (int nb = 0; nb < p->Dv / 8; nb++)
             for (int e = 0; e < 4; e++)
-                add_in(hdr->acc[mi][nb][e], nx->acc[mi][nb][e], from);
+                fa2_add_in(hdr->acc[mi][nb][e], nx->acc[mi][nb][e], from);
     }
 }
 
-/* body: S, score, branch to the mask for partial tiles, join with phis. */
-static void loop_body(fa2 *f, loop_state *st, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
+/* Score, branch to the mask for partial tiles, join with phis. */
+void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
-    (void)st;
-    if (p->wgmma)
-        fa2_wgmma_qk(f, s);
-    else
-        fa2_qk(f, s);
     fa2_score(f, s);
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef masked = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
@@ -252,10 +247,20 @@ static void loop_body(fa2 *f, loop_state *st, LLVMValueRef s[FA_MAXMR][FA_MAXN][
     for (int mi = 0; mi < p->MR; mi++)
         for (int nb = 0; nb < p->Tk / 8; nb++)
             for (int e = 0; e < 4; e++) {
-                LLVMValueRef ph = phi(f, nv->f32, s[mi][nb][e], from_full);
-                add_in(ph, sm[mi][nb][e], from_mask);
+                LLVMValueRef ph = fa2_phi(f, nv->f32, s[mi][nb][e], from_full);
+                fa2_add_in(ph, sm[mi][nb][e], from_mask);
                 s[mi][nb][e] = ph;
             }
+}
+
+/* body: S, then score and mask. */
+static void loop_body(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
+{
+    if (f->p->wgmma)
+        fa2_wgmma_qk(f, s);
+    else
+        fa2_qk(f, s);
+    fa2_score_and_mask(f, s);
 }
 
 /* Tiles in the range that the class proves empty (no kept pair) skip all
@@ -267,15 +272,15 @@ static void merge_skipped(fa2 *f, loop_state *nx, const loop_state *hdr, LLVMBas
     LLVMTypeRef f32 = f->nv.f32;
     for (int mi = 0; mi < p->MR; mi++) {
         for (int h = 0; h < 2; h++) {
-            nx->m[mi][h] = phi(f, f32, nx->m[mi][h], from_compute);
-            add_in(nx->m[mi][h], hdr->m[mi][h], from_skip);
-            nx->l[mi][h] = phi(f, f32, nx->l[mi][h], from_compute);
-            add_in(nx->l[mi][h], hdr->l[mi][h], from_skip);
+            nx->m[mi][h] = fa2_phi(f, f32, nx->m[mi][h], from_compute);
+            fa2_add_in(nx->m[mi][h], hdr->m[mi][h], from_skip);
+            nx->l[mi][h] = fa2_phi(f, f32, nx->l[mi][h], from_compute);
+            fa2_add_in(nx->l[mi][h], hdr->l[mi][h], from_skip);
         }
         for (int nb = 0; nb < p->Dv / 8; nb++)
             for (int e = 0; e < 4; e++) {
-                nx->acc[mi][nb][e] = phi(f, f32, nx->acc[mi][nb][e], from_compute);
-                add_in(nx->acc[mi][nb][e], hdr->acc[mi][nb][e], from_skip);
+                nx->acc[mi][nb][e] = fa2_phi(f, f32, nx->acc[mi][nb][e], from_compute);
+                fa2_add_in(nx->acc[mi][nb][e], hdr->acc[mi][nb][e], from_skip);
             }
     }
 }
@@ -283,6 +288,10 @@ static void merge_skipped(fa2 *f, loop_state *nx, const loop_state *hdr, LLVMBas
 static void emit_loop(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
+    if (f->p->overlap) {
+        fa2_overlap_loop(f);
+        return;
+    }
     LLVMBasicBlockRef entry_end = LLVMGetInsertBlock(nv->b);
     LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.header");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.body");
@@ -308,7 +317,7 @@ static void emit_loop(fa2 *f)
         LLVMPositionBuilderAtEnd(nv->b, compute);
     }
     nx = hdr;
-    loop_body(f, &nx, s);
+    loop_body(f, s);
     fa2_softmax(f, s, nx.m, nx.l, nx.acc);
     if (f->p->wgmma)
         fa2_wgmma_pv(f, s, nx.acc);

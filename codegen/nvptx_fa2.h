@@ -9,6 +9,7 @@
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
  *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma; emitters in nvptx_wgmma.c)
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
+ *   nvptx_fa2_overlap.c  the overlapped key loop of the ws kernel (plan->overlap)
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
  * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
@@ -110,6 +111,13 @@ void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MA
 /* wgmma (sm_90a, nvptx_fa2_wgmma.c; swizzle and fences: nvptx_wgmma.h) */
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+/* The overlapped loop's pieces: P packed as the A registers of P V (Tk/4),
+ * O += P V from those registers on a ring slot (waited for), and S_j with
+ * O += P_{j-1} V_{j-1} issued without a wait (outputs in flight). */
+void fa2_wgmma_pack_p(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef *regs);
+void fa2_wgmma_pv_regs(fa2 *f, LLVMValueRef *regs, LLVMValueRef slot, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef *regs,
+                     LLVMValueRef slot_v, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */
@@ -118,12 +126,37 @@ void fa2_ws_producer(fa2 *f);
 void fa2_ws_consumer_start(fa2 *f);
 void fa2_ws_acquire(fa2 *f, LLVMValueRef j);
 void fa2_ws_release(fa2 *f);
+/* Lane 0 of each warp arrives on slot's empty barrier (when cond, if non-NULL);
+ * under overlap that releases the slot's K only. */
+void fa2_ws_release_slot(fa2 *f, LLVMValueRef slot, LLVMValueRef cond);
+/* overlap: the V ring: wait until V of tile j is resident, release it (when cond). */
+void fa2_ws_wait_v(fa2 *f, LLVMValueRef j);
+void fa2_ws_release_v(fa2 *f, LLVMValueRef j, LLVMValueRef cond);
+/* Ping-pong of the two computing warpgroups (overlap=2) on named barriers:
+ * init once (warpgroup 0 goes first), wait for this warpgroup's turn
+ * before issuing its products, pass the turn after, end after the loop
+ * (takes the last pass, so every barrier use is matched). */
+void fa2_ws_turn_init(fa2 *f);
+void fa2_ws_turn_wait(fa2 *f);
+void fa2_ws_turn_pass(fa2 *f);
+void fa2_ws_turn_end(fa2 *f);
+
+/* key loop (nvptx_fa2.c): phis, and the score + partial-tile mask of S */
+LLVMValueRef fa2_phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from);
+void fa2_add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from);
+void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
+/* nvptx_fa2_overlap.c: the whole key loop, the finalize and the return */
+void fa2_overlap_loop(fa2 *f);
 
 /* softmax */
 void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
                  LLVMValueRef l[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+/* fa2_softmax without touching O: alpha[mi][h] rescales it (fa2_rescale). */
+void fa2_softmax_alpha(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
+                       LLVMValueRef l[FA_MAXMR][2], LLVMValueRef alpha[FA_MAXMR][2]);
+void fa2_rescale(fa2 *f, LLVMValueRef alpha[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
                   LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 

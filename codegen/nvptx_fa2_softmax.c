@@ -100,9 +100,10 @@ static LLVMValueRef quad_sum(fa2 *f, LLVMValueRef v)
     return LLVMBuildFAdd(f->nv.b, v, nv_shfl_xor_f32(&f->nv, v, 2), "");
 }
 
-/* One row half (h) of one 16-row block (mi): new max, rescale, exponentiate. */
-static void softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef *m,
-                        LLVMValueRef *l, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+/* One row half (h) of one 16-row block (mi): new max, exponentiate;
+ * returns the factor alpha that rescales the row's earlier sums. */
+static LLVMValueRef softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef *m,
+                                LLVMValueRef *l)
 {
     const fa_plan *p = f->p;
     LLVMBuilderRef b = f->nv.b;
@@ -124,9 +125,14 @@ static void softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][FA_MAXN]
     }
     *l = LLVMBuildFAdd(b, LLVMBuildFMul(b, *l, alpha, ""), sum, "");
     *m = mx;
-    for (int nb = 0; nb < p->Dv / 8; nb++)
+    return alpha;
+}
+
+static void rescale_row(fa2 *f, int mi, int h, LLVMValueRef alpha, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    for (int nb = 0; nb < f->p->Dv / 8; nb++)
         for (int e = 0; e < 2; e++)
-            acc[mi][nb][2 * h + e] = LLVMBuildFMul(b, acc[mi][nb][2 * h + e], alpha, "");
+            acc[mi][nb][2 * h + e] = LLVMBuildFMul(f->nv.b, acc[mi][nb][2 * h + e], alpha, "");
 }
 
 void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
@@ -134,7 +140,22 @@ void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA
 {
     for (int mi = 0; mi < f->p->MR; mi++)
         for (int h = 0; h < 2; h++)
-            softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h], acc);
+            rescale_row(f, mi, h, softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h]), acc);
+}
+
+void fa2_softmax_alpha(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
+                       LLVMValueRef l[FA_MAXMR][2], LLVMValueRef alpha[FA_MAXMR][2])
+{
+    for (int mi = 0; mi < f->p->MR; mi++)
+        for (int h = 0; h < 2; h++)
+            alpha[mi][h] = softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h]);
+}
+
+void fa2_rescale(fa2 *f, LLVMValueRef alpha[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    for (int mi = 0; mi < f->p->MR; mi++)
+        for (int h = 0; h < 2; h++)
+            rescale_row(f, mi, h, alpha[mi][h], acc);
 }
 
 /* Address of element (batch, head, tok, col) of `tensor`, esize bytes each. */

@@ -11,7 +11,10 @@
  *   empty[s]  lane 0 of every computing warp arrives once its products on
  *             the slot finished (after wgmma.wait_group); the producer
  *             waits for it before refilling the slot.
- * Q has one barrier of its own. Registers move from the producer (56) to
+ * Q has one barrier of its own. Under overlap (nvptx_fa2_overlap.c) the V
+ * tiles have a ring of their own (fullv[S], emptyv[S] after q): a slot's K
+ * is released once S = Q K^T is done, its V a tile later, after P V, and
+ * the producer refills each as soon as it is free. Registers move from the producer (56) to
  * the computing warps (224) with setmaxnreg: 128 x 56 + 256 x 224 fits the
  * 64K registers of an SM.
  *
@@ -57,6 +60,17 @@ static LLVMValueRef q_bar(fa2 *f)
     return bar(f, nv_i32(&f->nv, 2 * f->p->stages));
 }
 
+/* overlap: the V ring, after q */
+static LLVMValueRef fullv_bar(fa2 *f, LLVMValueRef slot)
+{
+    return bar(f, LLVMBuildAdd(f->nv.b, slot, nv_i32(&f->nv, 2 * f->p->stages + 1), ""));
+}
+
+static LLVMValueRef emptyv_bar(fa2 *f, LLVMValueRef slot)
+{
+    return bar(f, LLVMBuildAdd(f->nv.b, slot, nv_i32(&f->nv, 3 * f->p->stages + 1), ""));
+}
+
 static void wait_parity(fa2 *f, LLVMValueRef b, LLVMValueRef parity)
 {
     LLVMValueRef args[2] = {b, parity};
@@ -77,8 +91,10 @@ void fa2_ws_init_barriers(fa2 *f)
     int S = f->p->stages;
         LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "ws.if");
     int producers = f->p->tma ? 1 : 128; /* TMA: one arrive.expect_tx per fill */
-    for (int s = 0; s < 2 * S + 1; s++) {
-        int count = s < S || s == 2 * S ? producers : f->p->warps;
+    int nbar = (f->p->overlap ? 4 : 2) * S + 1;
+    for (int s = 0; s < nbar; s++) {
+        bool full = s < S || s == 2 * S || (s > 2 * S && s <= 3 * S);
+        int count = full ? producers : f->p->warps;
         LLVMValueRef args[2] = {bar(f, nv_i32(nv, s)), nv_i32(nv, count)};
         nv_asm(&f->nv, NULL, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
     }
@@ -181,6 +197,38 @@ static void fill_slot(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
     tma_tile(f, T_V, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), b, org, p->Tk);
 }
 
+/* overlap: one tensor (K or V) of tile j into its ring slot, completing
+ * on barrier b. */
+static void fill_one(fa2 *f, int tensor, LLVMValueRef j, LLVMValueRef slot, LLVMValueRef b)
+{
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    LLVMValueRef org[3];
+    fa2_kv_tile_origin(f, j, org);
+    LLVMValueRef off = LLVMBuildAdd(nv->b, LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), ""),
+                                    nv_i32(nv, tensor == T_K ? f->off_k : f->off_v), "");
+    if (!p->tma) {
+        fa2_load_tile(f, tensor, org, off, NULL);
+        arrive_on_copies(f, b);
+        return;
+    }
+    expect_bytes(f, b, p->Tk * 2 * (tensor == T_K ? p->D : p->Dv));
+    tma_tile(f, tensor, LLVMBuildAdd(nv->b, f->smem32, off, ""), b, org, p->Tk);
+}
+
+/* Waits (from the second round of the ring on) until the computing warps
+ * released the slot (its V under `v`): parity of round j / S - 1. */
+static void wait_free(fa2 *f, LLVMValueRef j, LLVMValueRef slot, bool v)
+{
+    nv_ctx *nv = &f->nv;
+    int S = f->p->stages;
+    LLVMValueRef round = LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), "");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntUGE, j, nv_i32(nv, S), ""), "ws.if");
+    LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildSub(nv->b, round, nv_i32(nv, 1), ""), nv_i32(nv, 1), "");
+    wait_parity(f, v ? emptyv_bar(f, slot) : empty_bar(f, slot), parity);
+    nv_endif(nv, join);
+}
+
 static void fill_q(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
@@ -238,12 +286,15 @@ void fa2_ws_producer(fa2 *f)
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, j, f->r_total, ""), body, done);
     LLVMPositionBuilderAtEnd(b, body);
     LLVMValueRef slot = LLVMBuildURem(b, j, nv_i32(nv, S), "slot");
-    LLVMValueRef round = LLVMBuildUDiv(b, j, nv_i32(nv, S), "");
-        LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(b, LLVMIntUGE, j, nv_i32(nv, S), ""), "ws.if");
-    LLVMValueRef parity = LLVMBuildAnd(b, LLVMBuildSub(b, round, nv_i32(nv, 1), ""), nv_i32(nv, 1), "");
-    wait_parity(f, empty_bar(f, slot), parity);
-    nv_endif(&f->nv, join);
-    fill_slot(f, j, slot);
+    if (f->p->overlap) {
+        wait_free(f, j, slot, false);
+        fill_one(f, T_K, j, slot, full_bar(f, slot));
+        wait_free(f, j, slot, true);
+        fill_one(f, T_V, j, slot, fullv_bar(f, slot));
+    } else {
+        wait_free(f, j, slot, false);
+        fill_slot(f, j, slot);
+    }
     LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(nv, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMAddIncoming(j, &next, &latch, 1);
@@ -278,9 +329,84 @@ void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
 /* End of iteration: this warp is done with the slot. */
 void fa2_ws_release(fa2 *f)
 {
+    fa2_ws_release_slot(f, f->slot, NULL);
+}
+
+void fa2_ws_release_slot(fa2 *f, LLVMValueRef slot, LLVMValueRef cond)
+{
     nv_ctx *nv = &f->nv;
-        LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), ""), "ws.if");
-    LLVMValueRef b = empty_bar(f, f->slot);
+    LLVMValueRef lane0 = LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), "");
+    if (cond)
+        lane0 = LLVMBuildAnd(nv->b, lane0, cond, "");
+    LLVMBasicBlockRef join = nv_if(&f->nv, lane0, "ws.if");
+    LLVMValueRef b = empty_bar(f, slot);
     nv_asm(&f->nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
     nv_endif(&f->nv, join);
+}
+
+/* overlap: V of tile j resident (its slot j % S). */
+void fa2_ws_wait_v(fa2 *f, LLVMValueRef j)
+{
+    nv_ctx *nv = &f->nv;
+    int S = f->p->stages;
+    LLVMValueRef slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "");
+    LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
+    wait_parity(f, fullv_bar(f, slot), parity);
+    nv_wg_proxy_fence(nv);
+}
+
+void fa2_ws_release_v(fa2 *f, LLVMValueRef j, LLVMValueRef cond)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef lane0 = LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), "");
+    if (cond)
+        lane0 = LLVMBuildAnd(nv->b, lane0, cond, "");
+    LLVMBasicBlockRef join = nv_if(nv, lane0, "ws.if");
+    LLVMValueRef b = emptyv_bar(f, LLVMBuildURem(nv->b, j, nv_i32(nv, f->p->stages), ""));
+    nv_asm(nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
+    nv_endif(nv, join);
+}
+
+/* Named barriers WS_TURN_BAR + w: warpgroup w's turn at the tensor cores.
+ * Each use joins 256 threads: the 128 of w waiting (bar.sync) and the 128
+ * of the other warpgroup handing over (bar.arrive). Barrier 0 is
+ * __syncthreads (the CTA-wide barriers before the roles split). */
+enum { WS_TURN_BAR = 4 };
+
+static LLVMValueRef warpgroup(fa2 *f)
+{
+    return LLVMBuildLShr(f->nv.b, f->warp, nv_i32(&f->nv, 2), "wg");
+}
+
+static void named_bar(fa2 *f, const char *op, LLVMValueRef id)
+{
+    char text[48];
+    snprintf(text, sizeof text, "%s $0, 256;", op);
+    nv_asm(&f->nv, NULL, text, "r,~{memory}", &id, 1);
+}
+
+void fa2_ws_turn_init(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 1), ""), "pp.init");
+    named_bar(f, "bar.arrive", nv_i32(nv, WS_TURN_BAR));
+    nv_endif(nv, join);
+}
+
+void fa2_ws_turn_wait(fa2 *f)
+{
+    named_bar(f, "bar.sync", LLVMBuildAdd(f->nv.b, warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""));
+}
+
+void fa2_ws_turn_pass(fa2 *f)
+{
+    named_bar(f, "bar.arrive", LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), warpgroup(f), ""));
+}
+
+void fa2_ws_turn_end(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 0), ""), "pp.end");
+    named_bar(f, "bar.sync", nv_i32(nv, WS_TURN_BAR));
+    nv_endif(nv, join);
 }

@@ -213,6 +213,19 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
     bool auto_ws = sequence || grid_box;
     p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && auto_ws && NVPTX_WS_BY_DEFAULT);
     p->tma = p->ws && (sequence || grid_box);
+    p->overlap = s->overlap;
+    if (p->overlap && !p->ws) {
+        sb_printf(err, "GPU: overlap=%d needs the producer warpgroup (mma=wgmma_ws on sm_90a)", p->overlap);
+        return NVPTX_UNSUPPORTED;
+    }
+    if (p->overlap && p->Tk * 3 / 4 + p->Dv / 2 > 192) { /* + the packed P of the previous tile */
+        sb_puts(err, "GPU: overlap= needs 3/4 key tile + value head dim / 2 <= 192 (S, P and O in registers)");
+        return NVPTX_UNSUPPORTED;
+    }
+    if (p->overlap == 2 && p->warps != 8) {
+        sb_puts(err, "GPU: overlap=2 (ping-pong) needs two computing warpgroups (warps=8)");
+        return NVPTX_UNSUPPORTED;
+    }
     return NVPTX_OK;
 }
 

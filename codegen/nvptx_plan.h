@@ -35,6 +35,7 @@ typedef struct fa_plan {
     bool wgmma; /* sm_90a: products by warpgroup MMA from swizzled tiles */
     bool ws;    /* with wgmma: a producer warpgroup loads, `warps` compute */
     bool tma;   /* ws on a token sequence or grid box: the producer copies with TMA */
+    int overlap; /* ws: schedule overlap= (1 S_{j+1} before softmax_j, 2 and ping-pong; nvptx_fa2_overlap.c) */
 } fa_plan;
 
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);

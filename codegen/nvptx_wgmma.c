@@ -85,7 +85,7 @@ void nv_wg_desc_mnmajor(nv_ctx *nv, LLVMValueRef addr, int rows, int steps, LLVM
         desc[k] = desc_add(nv, d, k * 16 * 128);
 }
 
-void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
+static void products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops, bool async)
 {
     const char *ty = dt == DT_F16 ? "f16" : "bf16";
     LLVMValueRef in[NV_ASM_MAX_ARGS];
@@ -158,8 +158,13 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
             sb_printf(&text, ", %s, 1, 1%s, %d;\n", k > 0 || op->accumulate ? "p_add" : "p_first",
                       op->a_regs ? "" : ", 0", op->trans_b);
         }
+        if (async) /* one group per product: wait_group n leaves the last n running */
+            sb_puts(&text, "\twgmma.commit_group.sync.aligned;\n");
     }
-    sb_puts(&text, "\twgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 0;\n}");
+    if (async)
+        sb_puts(&text, "}");
+    else
+        sb_puts(&text, "\twgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 0;\n}");
     LLVMTypeRef out_tys[WG_MAXOUT];
     for (int i = 0; i < nout; i++)
         out_tys[i] = nv->f32;
@@ -168,6 +173,43 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
     for (int o = 0; o < nops; o++)
         for (int i = 0; i < ops[o].N / 2; i++)
             ops[o].acc[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)(base[o] + i), "");
+    sb_free(&cons);
+    sb_free(&text);
+}
+
+void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
+{
+    products(nv, dt, ops, nops, false);
+}
+
+void nv_wg_products_async(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops)
+{
+    products(nv, dt, ops, nops, true);
+}
+
+/* The values ride through the asm as tied operands: LLVM sees them defined
+ * by the wait, so no read or copy of them is placed before it. */
+void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count)
+{
+    LLVMValueRef in[NV_ASM_MAX_ARGS];
+    LLVMTypeRef tys[WG_MAXOUT];
+    strbuf cons, text;
+    sb_init(&cons);
+    sb_init(&text);
+    for (int i = 0; i < count; i++) {
+        sb_printf(&cons, "%s=f", i ? "," : "");
+        tys[i] = nv->f32;
+    }
+    for (int i = 0; i < count; i++) {
+        sb_printf(&cons, ",%d", i);
+        in[i] = vals[i];
+    }
+    sb_puts(&cons, ",~{memory}");
+    sb_printf(&text, "wgmma.wait_group.sync.aligned %d;", n);
+    LLVMTypeRef ret = LLVMStructTypeInContext(nv->c, tys, (unsigned)count, false);
+    LLVMValueRef r = nv_asm(nv, ret, sb_cstr(&text), sb_cstr(&cons), in, count);
+    for (int i = 0; i < count; i++)
+        vals[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)i, "");
     sb_free(&cons);
     sb_free(&text);
 }

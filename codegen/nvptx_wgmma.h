@@ -75,6 +75,16 @@ enum { NV_WG_MAXOPS = 2 };
  * write what another reads; nv_wg_product is the group of one. */
 void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
 
+/* nv_wg_products without the wait (overlapped key loop): one commit group
+ * per product, in order, so wgmma.wait_group n leaves the last n running.
+ * The outputs in ops[].acc are in flight: pass them through nv_wg_wait
+ * before any other use (a copy of them before the wait would read them). */
+void nv_wg_products_async(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
+
+/* wgmma.wait_group n; vals[0..count) (in-flight outputs, at most 256) come
+ * back as the asm's outputs, tied to its inputs: valid once it returns. */
+void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count);
+
 /* Orders this thread's generic-proxy shared writes (cp.async, st.shared)
  * before later async-proxy (wgmma) reads; issue before the barrier. */
 void nv_wg_proxy_fence(nv_ctx *nv);

@@ -92,6 +92,14 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
         sb_printf(err, "'mma=%s': write mma=auto, mma=sync, mma=wgmma or mma=wgmma_ws", val);
         return false;
     }
+    if (!strcmp(key, "overlap")) {
+        if (!strcmp(val, "0") || !strcmp(val, "1") || !strcmp(val, "2")) {
+            s->overlap = val[0] - '0';
+            return true;
+        }
+        sb_printf(err, "'overlap=%s': write overlap=0, overlap=1 or overlap=2", val);
+        return false;
+    }
     if (!strcmp(key, "inter")) {
         if (!strcmp(val, "state") || !strcmp(val, "chunked") || !strcmp(val, "chain")) {
             s->inter = !strcmp(val, "state") ? INTER_STATE : !strcmp(val, "chunked") ? INTER_CHUNKED : INTER_CHAIN;
@@ -105,7 +113,7 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
              : !strcmp(key, "block")  ? &s->linear_block
                                       : NULL;
     if (!dst) {
-        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma)", key);
+        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma, overlap)", key);
         return false;
     }
     char *end;
@@ -167,6 +175,8 @@ static void print_fields(strbuf *out, const schedule *s, bool linear_keys)
                   s->inter == INTER_STATE ? "state" : s->inter == INTER_CHUNKED ? "chunked" : "chain");
     static const char *const mma_names[] = {"", " mma=sync", " mma=wgmma", " mma=wgmma_ws"};
     sb_puts(out, mma_names[s->mma]);
+    if (s->overlap)
+        sb_printf(out, " overlap=%d", s->overlap);
 }
 
 void schedule_print(strbuf *out, const schedule *s)

@@ -41,6 +41,11 @@ typedef struct schedule {
     int linear_block;            /* linear attention block (chunk) size */
     inter_mode inter;
     mma_kind mma;                /* GPU softmax kernels: mma.sync or wgmma */
+    /* mma=wgmma_ws key loop (nvptx_fa2_overlap.c): 0 the plain loop; 1 S of
+     * the next tile issued before the softmax of this one (intra-warpgroup
+     * overlap); 2 that and the two computing warpgroups taking turns at the
+     * tensor cores (ping-pong). Printed only when not 0. */
+    int overlap;
 } schedule;
 
 /* Product of the tile extents. */

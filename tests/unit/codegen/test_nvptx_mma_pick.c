@@ -100,9 +100,48 @@ static void mma_key_round_trips(void **state)
     sb_free(&out);
 }
 
+/* overlap= (nvptx_fa2_overlap.c): printed only when set, round trips,
+ * reaches the plan under the producer warpgroup, refused elsewhere. */
+static void overlap_key(void **state)
+{
+    (void)state;
+    strbuf err, out;
+    sb_init(&err);
+    sb_init(&out);
+    schedule s, back;
+    assert_true(schedule_parse("q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=2", 1, &s, &err));
+    assert_int_equal(s.overlap, 2);
+    schedule_print_for(&out, &s, false);
+    assert_string_equal(sb_cstr(&out), "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=2");
+    assert_true(schedule_parse(sb_cstr(&out), 1, &back, &err));
+    assert_int_equal(back.overlap, 2);
+    sb_clear(&out);
+    assert_true(schedule_parse("q=128 kv=128 stages=2 warps=8 overlap=0", 1, &s, &err));
+    schedule_print(&out, &s);
+    assert_null(strstr(sb_cstr(&out), "overlap")); /* 0 is not printed: cache keys stay as they were */
+    assert_false(schedule_parse("q=64 kv=32 overlap=3", 1, &s, &err));
+    assert_non_null(strstr(sb_cstr(&err), "overlap=2"));
+    fa_plan p;
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 overlap=1", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.ws && p.overlap == 1); /* auto takes the producer on a sequence */
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 mma=wgmma_ws", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_int_equal(p.overlap, 0);
+    sb_clear(&err);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 mma=wgmma overlap=1", TARGET_SM90A, 128, &p, &err),
+                     NVPTX_UNSUPPORTED);
+    assert_non_null(strstr(sb_cstr(&err), "producer warpgroup"));
+    sb_clear(&err);
+    assert_int_equal(plan("q=64 kv=64 stages=2 warps=4 mma=wgmma_ws overlap=2", TARGET_SM90A, 128, &p, &err),
+                     NVPTX_UNSUPPORTED);
+    assert_non_null(strstr(sb_cstr(&err), "warps=8"));
+    sb_free(&err);
+    sb_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(overlap_key),
         cmocka_unit_test(auto_picks_wgmma_on_hopper_only),
         cmocka_unit_test(forced_wgmma_that_cannot_fit_is_refused),
         cmocka_unit_test(mma_key_round_trips),

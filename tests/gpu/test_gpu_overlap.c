@@ -1,0 +1,184 @@
+/* test_gpu_overlap.c — the overlapped key loop of mma=wgmma_ws (schedule
+ * overlap=1: S_{j+1} issued before the softmax of S_j; overlap=2: that and
+ * ping-pong of the two computing warpgroups; codegen/nvptx_fa2_overlap.c)
+ * against the fp64 reference on sm_90a: dense, causal, GQA, f16, BSHD,
+ * softcap windows, token counts that divide no tile, the union ranges of
+ * tests/numeric/union_table.h (sinks + window, several parts, rows without
+ * keys) and document masks (tests/numeric/doc_table.h: empty tiles inside
+ * the range, skipped while a P V is pending). Fresh random inputs, outputs
+ * poisoned before each launch. Without an sm_90a GPU: skipped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "gpu_case.h"
+#include "numeric/doc_table.h"
+#include "numeric/union_table.h"
+#include "reference/ref_check.h"
+#include "runtime/api/api_typed.h"
+
+static uint64_t seed;
+
+/* Tile shapes x the two overlap modes (2: warps=8 only). */
+static const char *const seq_schedules[] = {
+    "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1", "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=1",
+    "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=2", "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=2",
+    "q=128 kv=64 stages=2 warps=8 mma=wgmma_ws overlap=2",  "q=64 kv=64 stages=3 warps=4 mma=wgmma_ws overlap=1",
+};
+enum { NSEQ = sizeof seq_schedules / sizeof seq_schedules[0] };
+
+static bool hopper(void)
+{
+    strbuf err;
+    sb_init(&err);
+    target_arch arch = TARGET_SM80;
+    bool ok = cuda_device_arch(&arch, &err) == ATTNC_OK && arch == TARGET_SM90A;
+    sb_free(&err);
+    if (!ok)
+        printf("  skipped: wgmma needs an sm_90a GPU\n");
+    return ok;
+}
+
+static void run_hand(hand_cfg c, const gpu_shape *sh, double tol)
+{
+    for (int i = 0; i < NSEQ; i++) {
+        c.schedule = seq_schedules[i];
+        strbuf err;
+        sb_init(&err);
+        gpu_result r;
+        attnc_status st = gpu_run_case(&c, sh, seed++, &r, &err);
+        if (st)
+            fail_msg("%s: GPU case failed (%s): %s", c.schedule, attnc_status_string(st), sb_cstr(&err));
+        printf("  %-56s rel_l2 %.2e  lse_max_abs %.2e  bad %ld  dead rows %ld\n", c.schedule, r.o_rel_l2,
+               r.lse_max_abs, r.bad, r.dead_rows);
+        assert_int_equal(r.bad, 0);
+        assert_true(r.o_rel_l2 <= tol);
+        assert_true(r.lse_max_abs <= 2e-2);
+        sb_free(&err);
+    }
+}
+
+static void hand_cases(void **s)
+{
+    (void)s;
+    if (!hopper())
+        skip();
+    hand_cfg dense = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128};
+    gpu_shape odd = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
+    run_hand(dense, &odd, 1e-2);
+    gpu_shape one_tile = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 77}; /* one partial key tile */
+    run_hand(dense, &one_tile, 1e-2);
+    hand_cfg causal = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 128};
+    gpu_shape c517 = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 517};
+    run_hand(causal, &c517, 1e-2);
+    hand_cfg gqa = {.mask = HM_CAUSAL, .dt = DT_F16, .head_dim = 64};
+    gpu_shape bshd = {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 289, .bshd = true};
+    run_hand(gqa, &bshd, 5e-3);
+    hand_cfg window = {.mask = HM_WINDOW, .window = 100, .dt = DT_BF16, .head_dim = 64, .softcap = true};
+    gpu_shape w = {.batch = 1, .heads = 2, .kv_heads = 1, .tokens = 1000};
+    run_hand(window, &w, 1e-2);
+}
+
+static void unions(void **s)
+{
+    (void)s;
+    if (!hopper())
+        skip();
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    int failed = 0;
+    for (size_t i = 0; i < sizeof union_cases / sizeof union_cases[0]; i++) {
+        const union_case *u = &union_cases[i];
+        if (strstr(u->text, "grid("))
+            continue;
+        for (int k = 2; k < 5; k++) {
+            gpu_text_run r;
+            int ran = gpu_check_text(ctx, u->name, u->text, &u->shape, seq_schedules[k], seed++, &r);
+            if (ran <= 0) {
+                failed += ran < 0;
+                continue;
+            }
+            bool ok = r.ok && u->empty_rows == (r.res.lse.empty_rows > 0);
+            printf("[%s] %s [%s]: %s%s\n", ok ? "PASS" : "FAIL", u->name, r.sched, r.res.msg, r.extra);
+            failed += !ok;
+        }
+    }
+    attnc_context_destroy(ctx);
+    assert_int_equal(failed, 0);
+}
+
+static bool set_ids(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap)
+{
+    (void)index, (void)msg, (void)cap;
+    ids_layout l = *(const ids_layout *)user;
+    int64_t rows = t->ndim == 2 ? t->shape[0] : 1, n = t->shape[t->ndim - 1];
+    int elem = t->dtype == ATTNC_I64 ? 8 : 4;
+    for (int64_t b = 0; b < rows; b++)
+        doc_fill(l, b, n, (char *)host + b * n * elem, elem);
+    return true;
+}
+
+static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, const char *sched)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "recipe %s\n%s", d->name, d->text);
+    attnc_recipe *rc = NULL;
+    attnc_kernel *k = NULL;
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.schedule = sched;
+    if (attnc_recipe_from_text(&rc, ctx, d->name, text, strlen(text)) || attnc_kernel_build(&k, ctx, rc, &o)) {
+        printf("[FAIL] %s [%s]: %s\n", d->name, sched, attnc_context_errmsg(ctx));
+        attnc_recipe_destroy(rc);
+        return 1;
+    }
+    strbuf err;
+    sb_init(&err);
+    ref_mem_ops dev = gpu_ref_mem(&err);
+    ref_shape shape = {.batch = 2, .heads = 2, .tokens = 901};
+    ref_check_opts co = {.seed = seed++, .check = true, .mem = &dev, .set_param = set_ids, .set_param_user = &l};
+    ref_check_result res;
+    bool ok = ref_check_kernel(k, attnc_recipe_typed(rc), &shape, &co, &res);
+    printf("[%s] %s ids=%s [%s]: %s%s%s\n", ok ? "PASS" : "FAIL", d->name, ids_names[l], attnc_kernel_schedule(k),
+           res.msg, err.len ? ": " : "", sb_cstr(&err));
+    sb_free(&err);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(rc);
+    return !ok;
+}
+
+static void documents(void **s)
+{
+    (void)s;
+    if (!hopper())
+        skip();
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    int failed = 0;
+    for (size_t i = 0; i < sizeof doc_recipes / sizeof doc_recipes[0]; i++)
+        for (int l = 0; l < IDS_COUNT; l++) {
+            failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, seq_schedules[1]);
+            failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, seq_schedules[4]);
+        }
+    attnc_context_destroy(ctx);
+    assert_int_equal(failed, 0);
+}
+
+int main(void)
+{
+    if (!gpu_available())
+        return 0;
+    const char *e = getenv("ATTNC_TEST_SEED");
+    seed = e ? strtoull(e, NULL, 10) : (uint64_t)time(NULL);
+    printf("seed %llu\n", (unsigned long long)seed);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(hand_cases), cmocka_unit_test(unions),
+                                       cmocka_unit_test(documents)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
