@@ -7,7 +7,7 @@
  *      whether some token has another id (then the range stays as it is:
  *      documents shorter than a tile);
  *   2. otherwise every thread scans a share of the range's keys (four loads
- *      in flight per thread) for ids v1 or v2, and shared-memory atomics
+ *      in flight per thread, 16 under ATTNC_DOC_FULL=1) for ids v1 or v2, and shared-memory atomics
  *      give the first and last such key; the range is cut to their key
  *      tiles (empty when there is none).
  * The scan reads ids (4 or 8 bytes a key) over the static range only, any
@@ -23,7 +23,12 @@
  * they are read comes before the prologue's first copy. */
 #include "nvptx_fa2.h"
 
-enum { SCAN_UNROLL = 4 };
+/* Loads in flight per thread: the scan is latency bound (one CTA per SM
+ * under wgmma_ws), so ATTNC_DOC_FULL=1 (nvptx_kernel.h) also keeps 16. */
+static int scan_unroll(void)
+{
+    return nvptx_doc_full_mode() == 1 ? 16 : 4;
+}
 
 static LLVMValueRef id_at(fa2 *f, LLVMValueRef t)
 {
@@ -67,7 +72,7 @@ static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, LLVMValueRef v1
     a->ohi = LLVMBuildSelect(b, above, nv_smin(nv, a->ohi, t), a->ohi, "");
 }
 
-/* Tokens [start, end) shared over the CTA's threads, SCAN_UNROLL loads
+/* Tokens [start, end) shared over the CTA's threads, scan_unroll() loads
  * in flight per thread and iteration; runs: also olo/ohi. */
 static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, LLVMValueRef v1, LLVMValueRef v2, bool runs)
 {
@@ -90,11 +95,12 @@ static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, LLVMValueRef 
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, t, end, ""), body, done);
     LLVMPositionBuilderAtEnd(b, body);
     scan_acc a = in;
-    for (int u = 0; u < SCAN_UNROLL; u++) {
+    int unroll = scan_unroll();
+    for (int u = 0; u < unroll; u++) {
         LLVMValueRef tu = LLVMBuildAdd(b, t, nv_i32(nv, u * f->threads), "");
         scan_one(f, tu, LLVMBuildICmp(b, LLVMIntSLT, tu, end, ""), v1, v2, &a);
     }
-    LLVMValueRef next = LLVMBuildAdd(b, t, nv_i32(nv, SCAN_UNROLL * f->threads), "");
+    LLVMValueRef next = LLVMBuildAdd(b, t, nv_i32(nv, unroll * f->threads), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMAddIncoming(t, &next, &latch, 1);
     LLVMAddIncoming(in.other, &a.other, &latch, 1);
