@@ -65,20 +65,28 @@ static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, int64_
     return !ok;
 }
 
+/* Both document paths: ATTNC_DOC_FULL=0 (every tile of the cut range
+ * masked per element) and 1 (full tiles inside one document); the
+ * variable is part of kernel cache keys, so each gets its own kernels. */
 static void documents_on_gpu(void **state)
 {
     (void)state;
-    attnc_context *ctx;
-    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     int failed = 0;
     uint64_t seed = 3000;
-    for (size_t i = 0; i < sizeof doc_recipes / sizeof doc_recipes[0]; i++)
-        for (int l = 0; l < IDS_COUNT; l++) {
-            failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, 301, seed++);
-            if (l == IDS_TILED || l == IDS_LONG || l == IDS_GAPS)
-                failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, 1000, seed++);
-        }
-    attnc_context_destroy(ctx);
+    for (int mode = 0; mode < 2; mode++) {
+        setenv("ATTNC_DOC_FULL", mode ? "1" : "0", 1);
+        printf("ATTNC_DOC_FULL=%d\n", mode);
+        attnc_context *ctx;
+        assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+        for (size_t i = 0; i < sizeof doc_recipes / sizeof doc_recipes[0]; i++)
+            for (int l = 0; l < IDS_COUNT; l++) {
+                failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, 301, seed++);
+                if (l == IDS_TILED || l == IDS_LONG || l == IDS_GAPS)
+                    failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, 1000, seed++);
+            }
+        attnc_context_destroy(ctx);
+    }
+    unsetenv("ATTNC_DOC_FULL");
     assert_int_equal(failed, 0);
 }
 
