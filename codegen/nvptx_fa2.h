@@ -60,6 +60,10 @@ typedef struct fa2 {
     LLVMValueRef dgrp[3], glen[3]; /* dilation-group tiling: the CTA's group and its length per dim */
     LLVMValueRef nkt[3];
     LLVMValueRef r_lo[3], r_cnt[3], r_total;
+    /* document span (p->span_full): key tiles starting after run_lo and
+     * ending before run_hi (tokens) hold only the query tile's one id;
+     * NULL without a span */
+    LLVMValueRef run_lo, run_hi;
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];

@@ -269,10 +269,18 @@ LLVMValueRef fa2_tile_partial(fa2 *f)
     }
     if (!p->mask)
         return edge;
-    if (!p->full)
-        return LLVMConstInt(f->nv.i1, 1, false);
+    LLVMValueRef full = LLVMConstInt(f->nv.i1, 0, false);
     f->mode = EXM_BOX;
-    LLVMValueRef full = fa2_emit(f, p->full);
+    if (p->full)
+        full = fa2_emit(f, p->full);
+    if (p->span_full && f->run_lo) { /* a tile inside the query's document: the mask without its filter */
+        LLVMBuilderRef b = f->nv.b;
+        LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, f->k_org[0], f->run_lo, "");
+        LLVMValueRef before = LLVMBuildICmp(b, LLVMIntSLE, add(f, f->k_org[0], nv_i32(&f->nv, p->kv_ext[0])), f->run_hi, "");
+        LLVMValueRef in_doc = LLVMBuildAnd(b, after, before, "");
+        full = LLVMBuildOr(b, full, LLVMBuildAnd(b, in_doc, fa2_emit(f, p->span_full), ""), "");
+    } else if (!p->full)
+        return LLVMConstInt(f->nv.i1, 1, false);
     return LLVMBuildOr(f->nv.b, edge, LLVMBuildNot(f->nv.b, full, ""), "");
 }
 

@@ -7,16 +7,28 @@
  *      whether some token has another id (then the range stays as it is:
  *      documents shorter than a tile);
  *   2. otherwise every thread scans a share of the range's keys (four loads
- *      in flight per thread) for ids v1 or v2, and shared-memory atomics
+ *      in flight per thread, 16 under ATTNC_DOC_FULL=1) for ids v1 or v2, and shared-memory atomics
  *      give the first and last such key; the range is cut to their key
  *      tiles (empty when there is none).
  * The scan reads ids (4 or 8 bytes a key) over the static range only, any
- * ids being allowed (documents need not be contiguous). The two shared
- * words live where the first K tile goes; the barrier after they are read
- * comes before the prologue's first copy. */
+ * ids being allowed (documents need not be contiguous).
+ *   3. with p->span_full (the mask's full test without its document filter)
+ *      and a query tile of one id v, the same scan also gives the last key
+ *      before the tile and the first after it with another id: every key
+ *      between them has id v (the tile's own tokens are keys too:
+ *      self-attention), so a key tile strictly inside that run pairs only
+ *      tokens of one document and is full when span_full holds on its box
+ *      (fa2_tile_partial): no per-element id compares there.
+ * The shared words live where the first K tile goes; the barrier after
+ * they are read comes before the prologue's first copy. */
 #include "nvptx_fa2.h"
 
-enum { SCAN_UNROLL = 4 };
+/* Loads in flight per thread: the scan is latency bound (one CTA per SM
+ * under wgmma_ws), so ATTNC_DOC_FULL=1 (nvptx_kernel.h) also keeps 16. */
+static int scan_unroll(void)
+{
+    return nvptx_doc_full_mode() == 1 ? 16 : 4;
+}
 
 static LLVMValueRef id_at(fa2 *f, LLVMValueRef t)
 {
@@ -30,6 +42,7 @@ static LLVMValueRef id_at(fa2 *f, LLVMValueRef t)
 typedef struct scan_acc {
     LLVMValueRef other; /* i32: a token with an id other than v1, v2 was seen */
     LLVMValueRef lo, hi; /* i32: first / last token with id v1 or v2 (INT_MAX / -1: none) */
+    LLVMValueRef olo, ohi; /* i32: last token before q_lo / first after q_hi with another id (-1 / INT_MAX) */
 } scan_acc;
 
 static LLVMValueRef phi(fa2 *f, LLVMValueRef init, LLVMBasicBlockRef from)
@@ -51,11 +64,17 @@ static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, LLVMValueRef v1
     a->other = LLVMBuildOr(b, a->other, LLVMBuildZExt(b, miss, nv->i32, ""), "");
     a->lo = LLVMBuildSelect(b, hit, nv_smin(nv, a->lo, t), a->lo, "");
     a->hi = LLVMBuildSelect(b, hit, nv_smax(nv, a->hi, t), a->hi, "");
+    if (!a->olo)
+        return;
+    LLVMValueRef below = LLVMBuildAnd(b, miss, LLVMBuildICmp(b, LLVMIntSLT, t, f->q_lo[0], ""), "");
+    LLVMValueRef above = LLVMBuildAnd(b, miss, LLVMBuildICmp(b, LLVMIntSGT, t, f->q_hi[0], ""), "");
+    a->olo = LLVMBuildSelect(b, below, nv_smax(nv, a->olo, t), a->olo, "");
+    a->ohi = LLVMBuildSelect(b, above, nv_smin(nv, a->ohi, t), a->ohi, "");
 }
 
-/* Tokens [start, end) shared over the CTA's threads, SCAN_UNROLL loads
- * in flight per thread and iteration. */
-static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, LLVMValueRef v1, LLVMValueRef v2)
+/* Tokens [start, end) shared over the CTA's threads, scan_unroll() loads
+ * in flight per thread and iteration; runs: also olo/ohi. */
+static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, LLVMValueRef v1, LLVMValueRef v2, bool runs)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
@@ -67,20 +86,30 @@ static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, LLVMValueRef 
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, head);
     LLVMValueRef t = phi(f, first, pre);
-    scan_acc in = {phi(f, nv_i32(nv, 0), pre), phi(f, nv_i32(nv, 0x7fffffff), pre), phi(f, nv_i32(nv, -1), pre)};
+    scan_acc in = {phi(f, nv_i32(nv, 0), pre), phi(f, nv_i32(nv, 0x7fffffff), pre), phi(f, nv_i32(nv, -1), pre),
+                   NULL, NULL};
+    if (runs) {
+        in.olo = phi(f, nv_i32(nv, -1), pre);
+        in.ohi = phi(f, nv_i32(nv, 0x7fffffff), pre);
+    }
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, t, end, ""), body, done);
     LLVMPositionBuilderAtEnd(b, body);
     scan_acc a = in;
-    for (int u = 0; u < SCAN_UNROLL; u++) {
+    int unroll = scan_unroll();
+    for (int u = 0; u < unroll; u++) {
         LLVMValueRef tu = LLVMBuildAdd(b, t, nv_i32(nv, u * f->threads), "");
         scan_one(f, tu, LLVMBuildICmp(b, LLVMIntSLT, tu, end, ""), v1, v2, &a);
     }
-    LLVMValueRef next = LLVMBuildAdd(b, t, nv_i32(nv, SCAN_UNROLL * f->threads), "");
+    LLVMValueRef next = LLVMBuildAdd(b, t, nv_i32(nv, unroll * f->threads), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMAddIncoming(t, &next, &latch, 1);
     LLVMAddIncoming(in.other, &a.other, &latch, 1);
     LLVMAddIncoming(in.lo, &a.lo, &latch, 1);
     LLVMAddIncoming(in.hi, &a.hi, &latch, 1);
+    if (runs) {
+        LLVMAddIncoming(in.olo, &a.olo, &latch, 1);
+        LLVMAddIncoming(in.ohi, &a.ohi, &latch, 1);
+    }
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, done);
     return in; /* the header's values: the totals once the loop exits */
@@ -96,10 +125,14 @@ static LLVMValueRef smem_word(fa2 *f, int i)
 static LLVMValueRef tile_has_other_ids(fa2 *f, LLVMValueRef v1, LLVMValueRef v2)
 {
     nv_ctx *nv = &f->nv;
-    scan_acc q = scan(f, f->q_lo[0], LLVMBuildAdd(nv->b, f->q_hi[0], nv_i32(nv, 1), ""), v1, v2);
+    scan_acc q = scan(f, f->q_lo[0], LLVMBuildAdd(nv->b, f->q_hi[0], nv_i32(nv, 1), ""), v1, v2, false);
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "span.init");
     LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), smem_word(f, 0));
     LLVMBuildStore(nv->b, nv_i32(nv, -1), smem_word(f, 1));
+    if (f->p->span_full) {
+        LLVMBuildStore(nv->b, nv_i32(nv, -1), smem_word(f, 2));
+        LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), smem_word(f, 3));
+    }
     nv_endif(nv, join);
     LLVMValueRef any = nv_call(nv, "llvm.nvvm.barrier0.or", NULL, 0, &q.other, 1);
     return LLVMBuildICmp(nv->b, LLVMIntNE, any, nv_i32(nv, 0), "");
@@ -116,15 +149,26 @@ void fa2_doc_span(fa2 *f)
     LLVMValueRef kend = nv_smin(nv, LLVMBuildMul(b, LLVMBuildAdd(b, f->r_lo[0], f->r_cnt[0], ""), nv_i32(nv, Tk), ""),
                                 f->kext[0]);
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, other, ""), "span.scan");
-    scan_acc k = scan(f, kstart, kend, v1, v2);
+    bool runs = f->p->span_full != NULL;
+    scan_acc k = scan(f, kstart, kend, v1, v2, runs);
     LLVMBasicBlockRef publish = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGE, k.hi, nv_i32(nv, 0), ""), "span.publish");
     LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMin, smem_word(f, 0), k.lo, LLVMAtomicOrderingMonotonic, false);
     LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMax, smem_word(f, 1), k.hi, LLVMAtomicOrderingMonotonic, false);
     nv_endif(nv, publish);
+    if (runs) { /* words 2, 3 start at -1 / INT_MAX: only real tokens move them */
+        LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMax, smem_word(f, 2), k.olo, LLVMAtomicOrderingMonotonic, false);
+        LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMin, smem_word(f, 3), k.ohi, LLVMAtomicOrderingMonotonic, false);
+    }
     nv_endif(nv, join);
     nv_barrier(nv);
     LLVMValueRef lo = LLVMBuildLoad2(b, nv->i32, smem_word(f, 0), "span.lo");
     LLVMValueRef hi = LLVMBuildLoad2(b, nv->i32, smem_word(f, 1), "span.hi");
+    if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
+        LLVMValueRef one = LLVMBuildAnd(b, LLVMBuildNot(b, other, ""), LLVMBuildICmp(b, LLVMIntEQ, v1, v2, ""), "");
+        LLVMValueRef olo = LLVMBuildLoad2(b, nv->i32, smem_word(f, 2), "span.olo");
+        f->run_lo = LLVMBuildSelect(b, one, olo, nv_i32(nv, 0x7fffffff), "");
+        f->run_hi = LLVMBuildLoad2(b, nv->i32, smem_word(f, 3), "span.ohi");
+    }
     if (f->p->wgmma) /* the words are refilled by TMA / read by wgmma: order the generic writes first */
         nv_wg_proxy_fence(&f->nv);
     nv_barrier(nv); /* read before the prologue's copies overwrite the words */

@@ -3,6 +3,7 @@
  * dot, rescale, convert, finalize) are accepted; what carries meaning
  * (kv_range, tile_class, score, softmax_update, stores) is copied out. */
 #include "nvptx_plan.h"
+#include "../passes/mask_analysis.h"
 
 /* mma=auto on sm_90a: wgmma where the tile allows it. */
 #ifndef NVPTX_WGMMA_BY_DEFAULT
@@ -21,6 +22,14 @@
 int nvptx_grid_tma_mode(void)
 {
     const char *e = getenv("ATTNC_GRID_TMA");
+    if (!e || !*e)
+        return -1;
+    return atoi(e) ? 1 : 0;
+}
+
+int nvptx_doc_full_mode(void)
+{
+    const char *e = getenv("ATTNC_DOC_FULL");
     if (!e || !*e)
         return -1;
     return atoi(e) ? 1 : 0;
@@ -261,5 +270,8 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
         st = pick_mma(&s, arch, p, err);
     if (st)
         return st;
-    return read_top(k, p, err);
+    st = read_top(k, p, err);
+    if (!st && p->span_param >= 0 && nvptx_doc_full_mode() == 1)
+        p->span_full = mask_span_full(k->arena, r, p->span_param);
+    return st;
 }

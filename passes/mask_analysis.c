@@ -99,6 +99,46 @@ static int doc_span_param(const recipe *r, const mask_info *mi)
     return param;
 }
 
+/* e with every document filter of param (either side first) as true. */
+static expr *drop_filter(arena *a, const recipe *r, const expr *e, int param)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == EX_BINARY && e->u.binop == BIN_EQ && e->nargs == 2) {
+        const expr *x = e->args[0], *y = e->args[1];
+        if ((doc_read(r, x, SIDE_K) == param && doc_read(r, y, SIDE_Q) == param) ||
+            (doc_read(r, x, SIDE_Q) == param && doc_read(r, y, SIDE_K) == param))
+            return ex_bool(a, true);
+    }
+    switch (e->kind) {
+    case EX_UNARY: return ex_unary(a, e->u.unop, drop_filter(a, r, e->args[0], param));
+    case EX_BINARY:
+        return ex_binary(a, e->u.binop, drop_filter(a, r, e->args[0], param), drop_filter(a, r, e->args[1], param));
+    case EX_SELECT:
+        return ex_select(a, drop_filter(a, r, e->args[0], param), drop_filter(a, r, e->args[1], param),
+                         drop_filter(a, r, e->args[2], param));
+    default: return (expr *)e; /* leaves (and param reads) are shared, never written */
+    }
+}
+
+const expr *mask_span_full(arena *a, const recipe *r, int param)
+{
+    if (!r->mask || param < 0 || param >= r->nparams || r->grid_ndim != 0)
+        return NULL;
+    range_env env;
+    mask_range_env(r, &env);
+    if (!fits(r->mask, &env))
+        return NULL;
+    expr *m = drop_filter(a, r, r->mask, param);
+    if (!m)
+        return NULL;
+    sym_ctx c = {a, 0, NULL};
+    const expr *full = sym_cond(&c, m).must_true;
+    if (!full || (full->kind == EX_CONST_BOOL && !full->u.ival) || !fits(full, &env))
+        return NULL;
+    return full;
+}
+
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
 {
     return mask_analyze_dil(a, r, s, NULL, out);

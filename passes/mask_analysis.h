@@ -73,6 +73,14 @@ bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out);
 /* The same under dilation-group tiling by dil (per tile dim; NULL or all 1:
  * none, as mask_analyze). */
 bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *dil, mask_info *out);
+/* The full-tile test of r's mask on tiles whose pairs all lie in one
+ * document of the span param `param` (mask_info.span_param): the mask with
+ * each filter ids[.., k.t] == ids[.., q.t] of that param replaced by true
+ * (exact there, whatever its polarity), run through the interval rules.
+ * A bool over the box corners; NULL when no tile can be proven full or the
+ * test could overflow. The GPU forward ORs it, on tiles inside the query
+ * tile's own document (nvptx_fa2_span.c), into the class's full test. */
+const expr *mask_span_full(arena *a, const recipe *r, int param);
 /* The dilation-group tiling a forward kernel of r under s uses (all 1:
  * none): per tile dim the modulus δ > 1 when every term of the mask's key
  * set requires k.X mod δ == q.X mod δ on that dim (dilated neighborhoods),

@@ -20,11 +20,12 @@ typedef enum {
     IDS_RECURRING,   /* (t / 7) % 3: each id in many separate pieces */
     IDS_FEW_RANDOM,  /* random ids in 0..3 */
     IDS_DESCENDING,  /* contiguous documents with negative, falling ids */
+    IDS_TILED,       /* long documents over whole tiles (300, 1, empty, 517, 128, 64 tokens, again) */
     IDS_COUNT
 } ids_layout;
 
 static const char *const ids_names[IDS_COUNT] = {"short", "long", "singletons", "gaps", "recurring", "few_random",
-                                                 "descending"};
+                                                 "descending", "tiled"};
 
 typedef struct doc_recipe {
     const char *name;
@@ -40,7 +41,12 @@ static const doc_recipe doc_recipes[] = {
                           "mask document(doc) && k.t <= q.t + 40\n"},
     {"doc_sinks_window", "input q, k, v : bf16 [batch, heads, tokens, 64]\nparam doc : i32 [batch, tokens]\n"
                          "mask causal && document(doc) && (sinks(4) || sliding_window(24, 0))\n"},
+    {"causal_doc_d128", "input q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\n"
+                        "mask causal && document(doc)\n"},
 };
+
+/* IDS_TILED: document lengths in turn; 0 is an empty document (its id is skipped). */
+static const int64_t doc_tiled_lengths[] = {300, 1, 0, 517, 128, 64};
 
 /* The ids of row b (n tokens, element size 4 or 8) in layout l. */
 static inline void doc_fill(ids_layout l, int64_t b, int64_t n, void *out, int elem)
@@ -60,6 +66,14 @@ static inline void doc_fill(ids_layout l, int64_t b, int64_t n, void *out, int e
         case IDS_GAPS: v = 3 * (t / 23) + (t / 23) % 2; break;
         case IDS_RECURRING: v = (t / 7) % 3; break;
         case IDS_FEW_RANDOM: v = rand_r(&seed) % 4; break;
+        case IDS_TILED:
+            while (left <= 0) { /* the next document (of length 0: only its id is used up) */
+                left = doc_tiled_lengths[id % 6];
+                id++;
+            }
+            left--;
+            v = id - 1;
+            break;
         default: v = -5 * (t / 31) - 1; break;
         }
         if (elem == 8)

@@ -87,12 +87,44 @@ static void all_recipes(void **state)
     assert_true(assembled > 0);
 }
 
+/* recipes/document.attn with ATTNC_DOC_FULL=1 (full tiles inside one
+ * document, nvptx_fa2_span.c): assembles on both arches and is another
+ * kernel than the default's. */
+static void documents_full_tiles(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/recipes/document.attn", test_source_dir());
+    for (int arch = 0; arch < 2; arch++) {
+        target_arch ta = arch ? TARGET_SM90A : TARGET_SM80;
+        arena a;
+        arena_init(&a, NULL);
+        strbuf err, def, full;
+        sb_init(&err);
+        sb_init(&def);
+        sb_init(&full);
+        unsetenv("ATTNC_DOC_FULL");
+        assert_int_equal(recipe_ptx(&a, path, NULL, ta, NULL, &def, &err), NVPTX_OK);
+        setenv("ATTNC_DOC_FULL", "1", 1);
+        assert_int_equal(recipe_ptx(&a, path, NULL, ta, NULL, &full, &err), NVPTX_OK);
+        unsetenv("ATTNC_DOC_FULL");
+        assert_true(strcmp(sb_cstr(&def), sb_cstr(&full)) != 0);
+        sb_free(&err);
+        sb_free(&def);
+        sb_free(&full);
+        arena_free_all(&a);
+        setenv("ATTNC_DOC_FULL", "1", 1);
+        check_recipe("document.attn", ta);
+        unsetenv("ATTNC_DOC_FULL");
+    }
+}
+
 int main(void)
 {
     if (!ptxas_available()) {
         printf("skipped: no ptxas\n");
         return 0;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(all_recipes)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(all_recipes), cmocka_unit_test(documents_full_tiles)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
