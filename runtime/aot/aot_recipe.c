@@ -66,6 +66,7 @@ static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *
                                     .nullable = true, .min = 1, .max = 0});
             break;
         case KABI_TMAP: break;
+        case KABI_WS: case KABI_DPARAM: case KABI_DSLICES: case KABI_DMODE: break; /* the backward's roles */
         }
     }
     if (ra->first_param < 0)
