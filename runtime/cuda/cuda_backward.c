@@ -8,15 +8,17 @@
  * o, do; even strides and 4-byte aligned dq, dk, dv; contiguous tensor
  * params and param gradients. The workspace also holds each param
  * gradient's f32 slices (one per warp of each dK/dV CTA, summed in order by
- * attnc_bwd_dparam). Backward modules are not in the kernel cache yet. */
+ * attnc_bwd_dparam). The program is compiled by cuda_bwd_job.c (the
+ * variant settings, through the kernel cache); the arguments are
+ * marshalled by the program's role table (codegen/kernel_abi.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen/nvptx_bwd.h"
-#include "passes/lower_backward.h"
 #include "runtime/api/api_backend.h"
 #include "runtime/api/api_backward.h"
+#include "runtime/cuda/cuda_bwd_job.h"
 #include "runtime/cuda/cuda_module.h"
 #include "runtime/cuda/cuda_program.h"
 
@@ -34,55 +36,12 @@ void cuda_backward_destroy(attnc_kernel *k)
     k->backend_data = NULL;
 }
 
-/* Which products the backward uses: $ATTNC_BWD_MMA (wgmma, sync, auto),
- * else auto: wgmma on sm_90a where it serves (H200, causal D=128 N=16384:
- * 8.72 ms against mma.sync's 13.80), mma.sync elsewhere. An explicit schedule's mma= is the forward's (bench and
- * tuned schedules carry mma=wgmma for it), so it does not pick these. */
-static mma_kind bwd_mma(void)
-{
-    const char *e = getenv("ATTNC_BWD_MMA");
-    if (e && !strcmp(e, "wgmma"))
-        return MMA_WGMMA;
-    if (e && !strcmp(e, "sync"))
-        return MMA_SYNC;
-    if (e && !strcmp(e, "auto"))
-        return MMA_AUTO;
-    return MMA_AUTO;
-}
-
-static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
-{
-    bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
-    const schedule *base = explicit_tiles ? &k->sched : NULL;
-    k->sched = nvptx_bwd_schedule_mma(k->r, base, arch, bwd_mma());
-    strbuf sb;
-    sb_init(&sb);
-    schedule_print_for(&sb, &k->sched, false);
-    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
-    sb_free(&sb);
-}
-
-static attnc_status map_codegen(nvptx_status s)
-{
-    return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
-}
-
 static attnc_status load(cuda_bwd *b, const char *ptx, size_t len, strbuf *err)
 {
     cuda_program_kernel ks[NVPTX_BWD_MAX_KERNELS];
     for (int i = 0; i < b->info.nkernels; i++)
         ks[i] = (cuda_program_kernel){b->info.kernels[i].name, b->info.kernels[i].threads, b->info.kernels[i].smem_bytes};
     return cuda_program_load(&b->prog, ptx, len, ks, b->info.nkernels, err);
-}
-
-/* dQ by atomics only when asked ($ATTNC_BWD_DQ_ATOMIC=1) and the build is
- * not deterministic: on the H200 (causal D=128 N=16384) the separate dQ
- * kernel ran the backward in 13.8 ms against 20.2 ms with red.global.add.f32
- * (scalar atomics, 64x128 per tile pair), so it is the default. */
-static bool use_atomics(const attnc_kernel *k)
-{
-    const char *e = getenv("ATTNC_BWD_DQ_ATOMIC");
-    return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
 }
 
 /* The module writes exactly the "d<param>" outputs the API validates. */
@@ -103,33 +62,6 @@ static attnc_status same_grads(const attnc_kernel *k, const nvptx_bwd_info *info
     return n == info->ngrad ? ATTNC_OK : ATTNC_ERR_INTERNAL;
 }
 
-/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0..3
- * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
-static int bwd_overlap(void)
-{
-    const char *e = getenv("ATTNC_BWD_OVERLAP");
-    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
-}
-
-/* By default (or $ATTNC_BWD_DKV_KEYS=128; =64 turns it off), under the
- * wgmma schedule's 64-key 1-D tiles,
- * the dK/dV kernel takes 128-key tiles (two warpgroups share each Q/dO
- * tile: half the Q/dO traffic per product) and the dQ kernel keeps 64
- * (*wide: the dK/dV kernel's schedule). The schedule text says so. */
-static bool wide_dkv(attnc_kernel *k, target_arch arch, schedule *wide)
-{
-    const char *e = getenv("ATTNC_BWD_DKV_KEYS"); /* unset: 128 (H200, causal D=128 N=16384: 8.06 ms vs 8.66) */
-    if ((e && strcmp(e, "128")) || k->sched.mma != MMA_WGMMA || k->sched.ndims != 1 || k->sched.kv_tile[0] != 64)
-        return false;
-    *wide = k->sched;
-    wide->kv_tile[0] = 128;
-    if (!nvptx_bwd_wgmma_fits(k->r, wide, arch))
-        return false;
-    size_t n = strlen(k->sched_text);
-    snprintf(k->sched_text + n, sizeof k->sched_text - n, " (dK/dV kv=128)");
-    return true;
-}
-
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     if (k->r->family != FAMILY_SOFTMAX) {
@@ -142,28 +74,29 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
     if (st)
         return st;
     k->arch = arch;
-    set_schedule(k, o, arch);
-    if ((st = bwd_kernel_init(k)))
-        return st;
-    tir_program prog, dkv_prog;
-    if (!lower_backward(&k->arena, k->r, &k->sched, arch, &prog, err))
-        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    schedule wide;
-    bool split = wide_dkv(k, arch, &wide);
-    if (split && !lower_backward(&k->arena, k->r, &wide, arch, &dkv_prog, err))
-        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    cuda_bwd *b = calloc(1, sizeof *b);
-    if (!b)
-        return ATTNC_ERR_NOMEM;
-    strbuf ptx;
-    sb_init(&ptx);
-    st = map_codegen(nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, k->r, arch, use_atomics(k),
-                                    bwd_overlap(), &b->info, &ptx, err));
-    if (!st)
+    /* An explicit schedule's mma= is the forward's (bench and tuned
+     * schedules carry mma=wgmma for it): $ATTNC_BWD_MMA picks the products. */
+    bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
+    cuda_bwd_job job = {k->r, explicit_tiles ? &k->sched : NULL, arch, (k->flags & ATTNC_BUILD_DETERMINISTIC) != 0,
+                        k->ctx, k->recipe_hash};
+    cuda_bwd_out out;
+    st = cuda_bwd_compile(&k->arena, &job, &out, err);
+    if (!st) {
+        k->sched = out.sched;
+        snprintf(k->sched_text, sizeof k->sched_text, "%s", out.sched_text);
+        snprintf(k->errmsg, sizeof k->errmsg, "%s", out.note); /* a note after a successful build */
+        st = bwd_kernel_init(k);
+    }
+    cuda_bwd *b = st ? NULL : calloc(1, sizeof *b);
+    if (!st && !b)
+        st = ATTNC_ERR_NOMEM;
+    if (!st) {
+        b->info = out.info;
         st = same_grads(k, &b->info, err);
+    }
     if (!st)
-        st = load(b, sb_cstr(&ptx), ptx.len, err);
-    sb_free(&ptx);
+        st = load(b, sb_cstr(&out.ptx), out.ptx.len, err);
+    sb_free(&out.ptx);
     if (st) {
         free(b);
         return st;
