@@ -166,6 +166,10 @@ static void render_header(const aot_spec *s, strbuf *h)
     sb_printf(h, "/* The calling thread's message for its last failed call (\"\" if none). */\n"
                  "const char *%s_errmsg(void);\nconst char *%s_status_string(int status);\n\n",
               n, n);
+    if (s->attn.enabled && s->bwd.enabled) {
+        aot_bwd_render_header(s, h);
+        sb_putc(h, '\n');
+    }
     sb_printf(h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 

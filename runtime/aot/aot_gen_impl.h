@@ -17,4 +17,10 @@ void aot_put_template(strbuf *c, const char *tmpl, const char *name);
 void aot_attn_render(const aot_spec *s, strbuf *c);
 void aot_attn_launch_start(const aot_spec *s, strbuf *c);
 
+/* The backward program (aot_gen_bwd.c), with s->bwd.enabled: NAME_bwd_args
+ * and the prototypes in the header; the image, NAME_backward and
+ * NAME_backward_workspace_bytes in the source (after NAME_launch). */
+void aot_bwd_render_header(const aot_spec *s, strbuf *h);
+void aot_bwd_render_source(const aot_spec *s, strbuf *c);
+
 #endif

@@ -370,4 +370,6 @@ void aot_render_source(const aot_spec *s, strbuf *c)
         put_validate(s, c);
     }
     put_launch(s, c);
+    if (s->attn.enabled && s->bwd.enabled)
+        aot_bwd_render_source(s, c);
 }
