@@ -24,6 +24,12 @@ kabi_type kabi_param_type(bool scalar, bool is_float)
     return !scalar ? KABI_PTR : is_float ? KABI_F32 : KABI_I64;
 }
 
+void kabi_param_types(int n, const bool *scalar, const bool *is_float, kabi_type *types)
+{
+    for (int i = 0; i < n && i < KABI_MAX_PARAMS; i++)
+        types[i] = kabi_param_type(scalar[i], is_float[i]);
+}
+
 static void add(kernel_abi *a, kabi_role role, kabi_type type, int which, int count)
 {
     a->e[a->n++] = (kabi_entry){role, type, which, count};

@@ -113,6 +113,9 @@ typedef struct kernel_abi {
  * i64 for an integer one. */
 kabi_type kabi_param_type(bool scalar, bool is_float);
 
+/* types[i] for n params described by their scalar and float flags. */
+void kabi_param_types(int n, const bool *scalar, const bool *is_float, kabi_type *types);
+
 /* The forward kernel's table: the tensors' pointers, their strides, the
  * sizes, one entry per param (types[i]), then with tma the q, k, v maps. */
 void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bool tma);

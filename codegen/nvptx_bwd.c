@@ -428,8 +428,7 @@ static int64_t tiles_over(const nvptx_bwd_info *info, const int *tile, const int
 void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out)
 {
     kabi_type types[NVPTX_MAX_PARAMS];
-    for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++)
-        types[i] = kabi_param_type(info->param_scalar[i], info->param_float[i]);
+    kabi_param_types(info->nparams, info->param_scalar, info->param_float, types);
     kernel_abi_backward(out, info->nparams, types, info->ngrad);
 }
 

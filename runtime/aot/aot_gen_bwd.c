@@ -94,23 +94,15 @@ void aot_bwd_render_header(const aot_spec *s, strbuf *h)
               n, n, n);
 }
 
-static void put_bytes(strbuf *c, const unsigned char *p, size_t n)
-{
-    sb_printf(c, "[%zu] = {", n + 1);
-    for (size_t i = 0; i < n; i++)
-        sb_printf(c, "%s0x%02x,", i % 16 ? " " : "\n    ", p[i]);
-    sb_puts(c, "\n    0x00,\n};\n");
-}
-
 static void put_image(const aot_spec *s, strbuf *c)
 {
     const aot_bwd *b = &s->bwd;
     const char *n = s->name;
     sb_printf(c, "/* ---- the backward program ---- */\n\nenum { %s_BWD_NK = %d };\n", n, b->nkernels);
     sb_printf(c, "static const unsigned char %s_bwd_ptx", n);
-    put_bytes(c, (const unsigned char *)b->ptx, b->ptx_len);
+    aot_put_bytes(c, (const unsigned char *)b->ptx, b->ptx_len);
     sb_printf(c, "static _Alignas(8) const unsigned char %s_bwd_cubin", n);
-    put_bytes(c, b->cubin ? b->cubin : (const unsigned char *)"", b->cubin ? b->cubin_len : 0);
+    aot_put_bytes(c, b->cubin ? b->cubin : (const unsigned char *)"", b->cubin ? b->cubin_len : 0);
     sb_printf(c, "static const char *const %s_bwd_entry[%s_BWD_NK] = {", n, n);
     for (int i = 0; i < b->nkernels; i++)
         sb_printf(c, "%s\"%s\"", i ? ", " : "", b->k[i].entry);

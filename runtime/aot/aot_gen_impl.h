@@ -8,6 +8,9 @@ const char *aot_c_type(aot_type t);
 /* FNV-1a 64: the generated code re-computes it without any library. */
 uint64_t aot_fnv1a(const void *data, size_t n);
 void aot_render_source(const aot_spec *s, strbuf *c);
+/* The rest of a byte array's definition whose declarator was just printed
+ * ("[n + 1] = {...};", NUL-terminated: PTX readers need a C string). */
+void aot_put_bytes(strbuf *c, const unsigned char *p, size_t n);
 /* The ABI part of the header comment (aot_gen_doc.c). */
 void aot_render_abi(const aot_spec *s, strbuf *h);
 /* Appends tmpl with every "@N@" replaced by name. */

@@ -51,6 +51,27 @@ static attnc_status emit(const emit_job *j, strbuf *ptx, nvptx_kernel_info *info
     return st;
 }
 
+void *kcache_pack(const void *info, size_t n, const strbuf *text, size_t *len)
+{
+    unsigned char *buf = malloc(n + text->len);
+    if (!buf)
+        return NULL;
+    memcpy(buf, info, n);
+    if (text->len)
+        memcpy(buf + n, text->data, text->len);
+    *len = n + text->len;
+    return buf;
+}
+
+bool kcache_unpack(const void *data, size_t len, void *info, size_t n, strbuf *text)
+{
+    if (!data || len <= n)
+        return false;
+    memcpy(info, data, n);
+    sb_append(text, (const char *)data + n, len - n);
+    return !text->failed;
+}
+
 /* cache_build_fn: payload = info bytes then the PTX text. */
 static bool build_entry(void *user, void **data, size_t *len, strbuf *err)
 {
@@ -60,31 +81,19 @@ static bool build_entry(void *user, void **data, size_t *len, strbuf *err)
     nvptx_kernel_info info;
     memset(&info, 0, sizeof info);
     j->st = emit(j, &ptx, &info);
-    unsigned char *buf = j->st ? NULL : malloc(sizeof info + ptx.len);
-    if (!j->st && !buf)
+    *data = j->st ? NULL : kcache_pack(&info, sizeof info, &ptx, len);
+    if (!j->st && !*data)
         j->st = ATTNC_ERR_NOMEM;
-    if (buf) {
-        memcpy(buf, &info, sizeof info);
-        memcpy(buf + sizeof info, sb_cstr(&ptx), ptx.len);
-        *data = buf;
-        *len = sizeof info + ptx.len;
-    } else {
+    if (!*data)
         sb_puts(err, "PTX generation failed");
-    }
     sb_free(&ptx);
-    return buf != NULL;
+    return *data != NULL;
 }
 
 /* Unpacks an entry; false when it cannot be one of ours. */
 static bool unpack(const void *data, size_t len, target_arch arch, strbuf *ptx, nvptx_kernel_info *info)
 {
-    if (len <= sizeof *info)
-        return false;
-    memcpy(info, data, sizeof *info);
-    if (info->arch != arch)
-        return false;
-    sb_append(ptx, (const char *)data + sizeof *info, len - sizeof *info);
-    return !ptx->failed;
+    return kcache_unpack(data, len, info, sizeof *info, ptx) && info->arch == arch;
 }
 
 attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const recipe *r, const schedule *s,

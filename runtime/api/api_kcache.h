@@ -33,4 +33,10 @@ attnc_status kernel_ptx_cached(attnc_context *ctx, tir_kernel *tk, const recipe 
                                target_arch arch, const char *recipe_hash, strbuf *ptx, nvptx_kernel_info *info,
                                cache_result *how, strbuf *note, strbuf *err);
 
+/* An entry's payload: n bytes of launch info, then the text (PTX). pack
+ * returns it malloc'ed (NULL: out of memory); unpack copies it back, false
+ * when data is too short to be one. */
+void *kcache_pack(const void *info, size_t n, const strbuf *text, size_t *len);
+bool kcache_unpack(const void *data, size_t len, void *info, size_t n, strbuf *text);
+
 #endif

@@ -107,7 +107,7 @@ static attnc_status emit(emit_state *e, nvptx_bwd_info *info, strbuf *ptx)
     return st;
 }
 
-/* cache_build_fn: payload = info bytes then the PTX text. */
+/* cache_build_fn: payload = info bytes then the PTX text (kcache_pack). */
 static bool build_entry(void *user, void **data, size_t *len, strbuf *err)
 {
     emit_state *e = user;
@@ -116,30 +116,19 @@ static bool build_entry(void *user, void **data, size_t *len, strbuf *err)
     strbuf ptx;
     sb_init(&ptx);
     e->st = emit(e, &info, &ptx);
-    unsigned char *buf = e->st ? NULL : malloc(sizeof info + ptx.len);
-    if (!e->st && !buf)
+    *data = e->st ? NULL : kcache_pack(&info, sizeof info, &ptx, len);
+    if (!e->st && !*data)
         e->st = ATTNC_ERR_NOMEM;
-    if (buf) {
-        memcpy(buf, &info, sizeof info);
-        memcpy(buf + sizeof info, sb_cstr(&ptx), ptx.len);
-        *data = buf;
-        *len = sizeof info + ptx.len;
-    } else {
+    if (!*data)
         sb_puts(err, "backward PTX generation failed");
-    }
     sb_free(&ptx);
-    return buf != NULL;
+    return *data != NULL;
 }
 
 static bool unpack(const void *data, size_t len, target_arch arch, nvptx_bwd_info *info, strbuf *ptx)
 {
-    if (len <= sizeof *info)
-        return false;
-    memcpy(info, data, sizeof *info);
-    if (info->arch != arch || info->nkernels < 1 || info->nkernels > NVPTX_BWD_MAX_KERNELS)
-        return false;
-    sb_append(ptx, (const char *)data + sizeof *info, len - sizeof *info);
-    return !ptx->failed;
+    return kcache_unpack(data, len, info, sizeof *info, ptx) && info->arch == arch && info->nkernels >= 1 &&
+           info->nkernels <= NVPTX_BWD_MAX_KERNELS;
 }
 
 static bool program_key(emit_state *e, const char *sched_text, cache_key *key)

@@ -328,9 +328,9 @@ static void run_backward(const char *rpath, bool param, const char *arch)
     tmpdir_remove(dir);
 }
 
-static void test_aot_backward_matches_jit(void **state)
+/* The device's arch name; skips the test without a driver. */
+static const char *device_arch_or_skip(void)
 {
-    (void)state;
     target_arch arch;
     strbuf err;
     sb_init(&err);
@@ -340,7 +340,13 @@ static void test_aot_backward_matches_jit(void **state)
         printf("skipped: no CUDA driver\n");
         skip();
     }
-    const char *an = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    return arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+}
+
+static void test_aot_backward_matches_jit(void **state)
+{
+    (void)state;
+    const char *an = device_arch_or_skip();
     char path[600];
     snprintf(path, sizeof path, "%s/recipes/causal.attn", ATTNC_SOURCE_DIR);
     run_backward(path, false, an);
@@ -351,16 +357,7 @@ static void test_aot_backward_matches_jit(void **state)
 static void test_aot_matches_jit(void **state)
 {
     (void)state;
-    target_arch arch;
-    strbuf err;
-    sb_init(&err);
-    attnc_status st = cuda_device_arch(&arch, &err);
-    sb_free(&err);
-    if (st) {
-        printf("skipped: no CUDA driver\n");
-        skip();
-    }
-    const char *an = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    const char *an = device_arch_or_skip();
     run_recipe("causal", an);
     run_recipe("dense", an);
 }
