@@ -53,6 +53,22 @@ static bool check_dims(const aot_spec *s, strbuf *err)
     return true;
 }
 
+/* The backward program: a recipe kernel's, with its PTX holding every entry. */
+static bool check_bwd(const aot_spec *s, strbuf *err)
+{
+    const aot_bwd *b = &s->bwd;
+    if (!b->enabled)
+        return true;
+    bool ok = s->attn.enabled && b->ptx && b->ptx_len && !memchr(b->ptx, 0, b->ptx_len) && b->nkernels >= 1 &&
+              b->nkernels <= AOT_BWD_MAX_KERNELS;
+    for (int i = 0; ok && i < b->nkernels; i++)
+        ok = b->k[i].entry && aot_is_ident(b->k[i].entry) && strstr(b->ptx, b->k[i].entry) && b->k[i].threads >= 1 &&
+             b->k[i].threads <= 1024 && b->k[i].smem >= 0 && b->k[i].smem <= 232448 && b->k[i].x_div >= 1;
+    if (!ok)
+        sb_puts(err, "the backward program's spec is incomplete (a recipe kernel's, its PTX holding every entry)");
+    return ok;
+}
+
 bool aot_check_spec(const aot_spec *s, strbuf *err)
 {
     if (!aot_is_ident(s->name) || !aot_is_ident(s->entry)) {
@@ -93,7 +109,7 @@ bool aot_check_spec(const aot_spec *s, strbuf *err)
                 return false;
             }
     }
-    return check_dims(s, err);
+    return check_dims(s, err) && check_bwd(s, err);
 }
 
 const char *aot_c_type(aot_type t)
