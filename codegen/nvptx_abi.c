@@ -58,8 +58,34 @@ static void bind(nv_ctx *nv, const kabi_entry *e, unsigned *k, nvptx_abi_args *o
             out->tmap[e->which - KABI_Q] = v;
             maps[(*nmaps)++] = mark_map(nv, out->fn, *k + 1);
             break;
+        case KABI_WS: out->ws[e->which] = v; break;
+        case KABI_DPARAM: out->dparam[e->which] = v; break;
+        case KABI_DSLICES: out->dslices[e->which] = v; break;
+        case KABI_DMODE: out->dmode[e->which] = v; break;
         }
     }
+}
+
+void nvptx_abi_declare_table(nv_ctx *nv, const kernel_abi *abi, const char *name, nvptx_abi_args *out)
+{
+    LLVMTypeRef tys[KABI_MAX_ARGS];
+    unsigned n = 0;
+    for (int i = 0; i < abi->n; i++)
+        for (int j = 0; j < abi->e[i].count; j++)
+            tys[n++] = llvm_type(nv, abi->e[i].type);
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, n, false);
+    out->fn = LLVMAddFunction(nv->m, name, fty);
+    LLVMMetadataRef maps[KABI_NMAPS];
+    int nmaps = 0;
+    unsigned k = 0;
+    for (int i = 0; i < abi->n; i++)
+        bind(nv, &abi->e[i], &k, out, maps, &nmaps);
+    if (!nmaps)
+        return;
+    LLVMMetadataRef md[3] = {LLVMValueAsMetadata(out->fn), LLVMMDStringInContext2(nv->c, "grid_constant", 13),
+                             LLVMMDNodeInContext2(nv->c, maps, (size_t)nmaps)};
+    LLVMAddNamedMetadataOperand(nv->m, "nvvm.annotations",
+                                LLVMMetadataAsValue(nv->c, LLVMMDNodeInContext2(nv->c, md, 3)));
 }
 
 static void declare(nv_ctx *nv, const tir_kernel *kn, const char *name, bool tma, nvptx_abi_args *out)
@@ -70,24 +96,7 @@ static void declare(nv_ctx *nv, const tir_kernel *kn, const char *name, bool tma
         kinds[i] = nvptx_abi_param_kind(&kn->params[i]);
     kernel_abi abi;
     kernel_abi_forward(&abi, nparams, kinds, tma);
-    LLVMTypeRef tys[KABI_MAX_ARGS];
-    unsigned n = 0;
-    for (int i = 0; i < abi.n; i++)
-        for (int j = 0; j < abi.e[i].count; j++)
-            tys[n++] = llvm_type(nv, abi.e[i].type);
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, n, false);
-    out->fn = LLVMAddFunction(nv->m, name, fty);
-    LLVMMetadataRef maps[KABI_NMAPS];
-    int nmaps = 0;
-    unsigned k = 0;
-    for (int i = 0; i < abi.n; i++)
-        bind(nv, &abi.e[i], &k, out, maps, &nmaps);
-    if (!nmaps)
-        return;
-    LLVMMetadataRef md[3] = {LLVMValueAsMetadata(out->fn), LLVMMDStringInContext2(nv->c, "grid_constant", 13),
-                             LLVMMDNodeInContext2(nv->c, maps, (size_t)nmaps)};
-    LLVMAddNamedMetadataOperand(nv->m, "nvvm.annotations",
-                                LLVMMetadataAsValue(nv->c, LLVMMDNodeInContext2(nv->c, md, 3)));
+    nvptx_abi_declare_table(nv, &abi, name, out);
 }
 
 void nvptx_abi_declare(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out)

@@ -16,12 +16,19 @@
 
 typedef struct nvptx_abi_args {
     LLVMValueRef fn;
-    LLVMValueRef tens[KABI_NTENSORS];      /* global pointers: q, k, v, o, lse */
-    LLVMValueRef stride[KABI_NTENSORS][4]; /* i64 strides in elements (lse uses 3) */
+    LLVMValueRef tens[KABI_ALL_TENSORS];      /* global pointers: q, k, v, o, lse (backward: do, dq, dk, dv) */
+    LLVMValueRef stride[KABI_ALL_TENSORS][4]; /* i64 strides in elements (lse uses 3) */
     LLVMValueRef size[SZ_MAX]; /* i32 */
     LLVMValueRef param[NVPTX_MAX_PARAMS];
     LLVMValueRef tmap[KABI_NMAPS]; /* with tensor maps: the q, k, v CUtensorMap params (ptr byval) */
+    LLVMValueRef ws[KABI_NWS];     /* backward: the workspace regions' pointers */
+    /* backward, by gradient index: d<param> pointer, its slices, the i32 mode */
+    LLVMValueRef dparam[NVPTX_MAX_PARAMS], dslices[NVPTX_MAX_PARAMS], dmode[NVPTX_MAX_PARAMS];
 } nvptx_abi_args;
+
+/* Adds the kernel function `name` with the parameters of the role table
+ * abi (types and, for maps, byval + grid_constant) and returns them by role. */
+void nvptx_abi_declare_table(nv_ctx *nv, const kernel_abi *abi, const char *name, nvptx_abi_args *out);
 
 /* Adds the kernel function `name` with the ABI's parameters for kernel k's
  * params (k NULL: none) and returns its arguments. */

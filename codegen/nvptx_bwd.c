@@ -426,15 +426,48 @@ static int64_t tiles_over(const nvptx_bwd_info *info, const int *tile, const int
     return n;
 }
 
+void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out)
+{
+    kabi_type types[NVPTX_MAX_PARAMS];
+    kabi_param_types(info->nparams, info->param_scalar, info->param_float, types);
+    kernel_abi_backward(out, info->nparams, types, info->ngrad);
+}
+
+nvptx_bwd_grid nvptx_bwd_grid_rule(const nvptx_bwd_info *info, nvptx_bwd_kind kind)
+{
+    nvptx_bwd_grid g = {BWG_ROWS, SZ_TOKENS, 1, 1, SZ_HEADS, SZ_BATCH};
+    switch (kind) {
+    case BWK_PRE: g.x_div = gb_pre_rows(); break;
+    case BWK_DKV: g.x = BWG_KV_TILES, g.y_size = SZ_KV_HEADS; break;
+    case BWK_DQ: g.x = BWG_Q_TILES; break;
+    case BWK_DPARAM: /* every element, also with no pair at all (then 0) */
+        g.x = BWG_PARAM_ELEMS, g.x_div = gb_dparam_threads(), g.y_size = -1, g.z_size = -1;
+        break;
+    default: g.x_mul = info->head_dim / 2, g.x_div = gb_cvt_threads(); break;
+    }
+    return g;
+}
+
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes)
 {
-    switch (kind) {
-    case BWK_PRE: return (sizes[SZ_TOKENS] + gb_pre_rows() - 1) / gb_pre_rows();
-    case BWK_DKV: return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS);
-    case BWK_DQ: return tiles_over(info, info->q_tile, sizes, SZ_TOKENS);
-    case BWK_DPARAM: return 0; /* per param numel: nvptx_bwd_dparam_grid_x */
-    default: return (sizes[SZ_TOKENS] * (info->head_dim / 2) + gb_cvt_threads() - 1) / gb_cvt_threads();
+    nvptx_bwd_grid g = nvptx_bwd_grid_rule(info, kind);
+    switch (g.x) {
+    case BWG_ROWS: return (sizes[g.x_size] * g.x_mul + g.x_div - 1) / g.x_div;
+    case BWG_KV_TILES: return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS);
+    case BWG_Q_TILES: return tiles_over(info, info->q_tile, sizes, SZ_TOKENS);
+    case BWG_PARAM_ELEMS: break; /* per param numel: nvptx_bwd_dparam_grid_x */
     }
+    return 0;
+}
+
+int64_t nvptx_bwd_ws_row_floats(const nvptx_bwd_info *info, kabi_ws r)
+{
+    switch (r) {
+    case KABI_WS_DELTA: return 1;
+    case KABI_WS_DQACC: return info->atomics ? info->head_dim : 0;
+    case KABI_NWS: break;
+    }
+    return 0;
 }
 
 int64_t nvptx_bwd_dparam_grid_x(int64_t max_numel)

@@ -42,10 +42,11 @@
 
 #include "nvptx_kernel.h"
 
-/* Kernel parameters, in order:
- *   ptr q, k, v, o, lse, do, dq, dk, dv, delta, dqacc
- *        (delta: f32 [batch, heads, tokens]; dqacc: f32 [batch, heads,
- *         tokens, head_dim], both contiguous workspaces)
+/* Kernel parameters: the role table of kernel_abi.h (kernel_abi_backward,
+ * nvptx_bwd_kernel_abi), in order:
+ *   ptr q, k, v, o, lse, do, dq, dk, dv, then the workspace regions
+ *        (kabi_ws: delta f32 [batch, heads, tokens]; dqacc f32 [batch,
+ *         heads, tokens, head_dim], both contiguous)
  *   i64 strides (elements): q[4] k[4] v[4] o[4] lse[3] do[4] dq[4] dk[4] dv[4]
  *   i32 size[SZ_MAX]
  *   per recipe param as the forward (nvptx_kernel.h)
@@ -56,8 +57,13 @@
  *        zeroes, with a grid of at least 1 in x, and dkv adds into with
  *        red.global.add.f32: not deterministic)
  * q, k, v, o, do need 16-byte rows (as the forward); dq, dk, dv 4-byte
- * aligned pairs of elements (even strides). */
+ * aligned pairs of elements (even strides). The generators index the
+ * pointers by BT_*: the table's tensors, then its workspace regions. */
 enum { BT_Q, BT_K, BT_V, BT_O, BT_LSE, BT_DO, BT_DQ, BT_DK, BT_DV, BT_DELTA, BT_DQACC, BT_N };
+_Static_assert((int)BT_DO == (int)KABI_DO && (int)BT_DV == (int)KABI_DV &&
+                   (int)BT_DELTA == (int)KABI_ALL_TENSORS + (int)KABI_WS_DELTA &&
+                   (int)BT_N == (int)KABI_ALL_TENSORS + (int)KABI_NWS,
+               "BT_* are kernel_abi.h's tensors, then its workspace regions");
 enum { NVPTX_BWD_MAX_KERNELS = 4 };
 
 typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM } nvptx_bwd_kind;
@@ -128,6 +134,29 @@ enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
  * handle. */
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
                             bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+
+/* The role table of every kernel of the program (kernel_abi.h). */
+void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out);
+
+/* A kernel's launch grid as a rule, for the runtime and the AOT launcher:
+ * x = ceil(size[x_size] * x_mul / x_div) (ROWS), the query or key tiles
+ * of the sizes (Q_TILES, KV_TILES: nvptx_bwd_grid_x), or ceil(the largest
+ * gradient's numel / x_div) (PARAM_ELEMS); y = size[y_size] (-1: the
+ * params with gradients); z = size[z_size] (-1: 1). */
+typedef enum { BWG_ROWS, BWG_Q_TILES, BWG_KV_TILES, BWG_PARAM_ELEMS } nvptx_bwd_grid_kind;
+typedef struct nvptx_bwd_grid {
+    nvptx_bwd_grid_kind x;
+    int x_size, x_mul, x_div;
+    int y_size, z_size;
+} nvptx_bwd_grid;
+nvptx_bwd_grid nvptx_bwd_grid_rule(const nvptx_bwd_info *info, nvptx_bwd_kind kind);
+
+/* f32 values per query row (batch x heads x tokens rows) of workspace
+ * region r that the program uses (0: none). The runtime and the AOT
+ * launcher lay the regions out in kabi_ws order, each rounded up to 256
+ * bytes, then each param gradient's slices (nvptx_bwd_param_slices x
+ * numel f32, rounded up to 256 bytes). */
+int64_t nvptx_bwd_ws_row_floats(const nvptx_bwd_info *info, kabi_ws r);
 
 /* Grid x of a kernel for sizes indexed by size_id (not attnc_bwd_dparam). */
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes);

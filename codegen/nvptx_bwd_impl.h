@@ -102,8 +102,8 @@ void gb_store_pair(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValue
 
 /* param gradients (nvptx_bwd_param.c) */
 bool gb_pgrad_read(bwd_plan *bp, const tir_op *op); /* a param_grad op; false: too many */
-int gb_pgrad_types(const gbw *g, LLVMTypeRef *tys); /* the ABI's extra params */
-void gb_pgrad_params(gbw *g, LLVMValueRef fn, unsigned *k);
+/* the declared gradient arguments (by gradient index) into dparam, pacc, patomic */
+void gb_pgrad_bind(gbw *g, const LLVMValueRef *dparam, const LLVMValueRef *slices, const LLVMValueRef *mode);
 void gb_pgrad_begin(gbw *g); /* dkv: this warp's slices, zeroed */
 void gb_pgrad_elem(gbw *g, int e, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta);
 void gb_pgrad_flush(gbw *g); /* dkv: the pair's addends into the slices */

@@ -52,25 +52,14 @@ static int grad_index(const bwd_plan *bp, int p)
     return -1;
 }
 
-/* ---- ABI: per param with a gradient, ptr d<param>, ptr its slices ---- */
+/* ---- ABI: per param with a gradient, its d<param>, slices and mode (the role table) ---- */
 
-int gb_pgrad_types(const gbw *g, LLVMTypeRef *tys)
-{
-    int n = 0;
-    for (int j = 0; j < g->bp->ngrad; j++) {
-        tys[n++] = g->f.nv.pg;
-        tys[n++] = g->f.nv.pg;
-        tys[n++] = g->f.nv.i32;
-    }
-    return n;
-}
-
-void gb_pgrad_params(gbw *g, LLVMValueRef fn, unsigned *k)
+void gb_pgrad_bind(gbw *g, const LLVMValueRef *dparam, const LLVMValueRef *slices, const LLVMValueRef *mode)
 {
     for (int j = 0; j < g->bp->ngrad; j++) {
-        g->dparam[j] = LLVMGetParam(fn, (*k)++);
-        g->pacc[j] = LLVMGetParam(fn, (*k)++);
-        g->patomic[j] = LLVMGetParam(fn, (*k)++); /* i32; atomic() compares it where it is used */
+        g->dparam[j] = dparam[j];
+        g->pacc[j] = slices[j];
+        g->patomic[j] = mode[j]; /* i32; atomic() compares it where it is used */
     }
 }
 

@@ -10,8 +10,6 @@
 #include "nvptx_abi.h"
 #include "nvptx_bwd_impl.h"
 
-enum { NSTRIDE = 35 }; /* 4 per tensor q..dv, 3 for lse */
-
 LLVMValueRef gb_alloca(gbw *g)
 {
     nv_ctx *nv = &g->f.nv;
@@ -33,34 +31,31 @@ static LLVMValueRef shared_base(nv_ctx *nv)
     return s;
 }
 
+/* The parameters by the program's role table (kernel_abi_backward): the
+ * tensors' and workspace regions' pointers into bt[] (BT_* follow the
+ * table's order), their strides, sizes, params and gradient arguments. */
 void gb_declare(gbw *g, const char *name)
 {
     nv_ctx *nv = &g->f.nv;
     const tir_kernel *r = g->f.p->k;
-    LLVMTypeRef tys[BT_N + NSTRIDE + SZ_MAX + 4 * NVPTX_MAX_PARAMS];
-    int n = 0;
-    for (int i = 0; i < BT_N; i++)
-        tys[n++] = nv->pg;
-    for (int i = 0; i < NSTRIDE; i++)
-        tys[n++] = nv->i64;
-    for (int i = 0; i < SZ_MAX; i++)
-        tys[n++] = nv->i32;
-    for (int i = 0; r && i < r->nparams; i++) {
-        tys[n++] = nvptx_abi_param_type(nv, &r->params[i]);
+    kabi_type kinds[NVPTX_MAX_PARAMS];
+    int nparams = r ? r->nparams : 0;
+    for (int i = 0; i < nparams && i < NVPTX_MAX_PARAMS; i++)
+        kinds[i] = nvptx_abi_param_kind(&r->params[i]);
+    kernel_abi abi;
+    kernel_abi_backward(&abi, nparams, kinds, g->bp->ngrad);
+    nvptx_abi_args args = {0}, *a = &args;
+    nvptx_abi_declare_table(nv, &abi, name, a);
+    LLVMValueRef fn = a->fn;
+    for (int t = 0; t < KABI_ALL_TENSORS; t++) {
+        g->bt[t] = a->tens[t];
+        memcpy(g->bstride[t], a->stride[t], sizeof g->bstride[t]);
     }
-    n += gb_pgrad_types(g, tys + n);
-    LLVMValueRef fn = LLVMAddFunction(nv->m, name, LLVMFunctionType(LLVMVoidTypeInContext(nv->c), tys, (unsigned)n, 0));
-    unsigned k = 0;
-    for (int i = 0; i < BT_N; i++)
-        g->bt[i] = LLVMGetParam(fn, k++);
-    for (int t = BT_Q; t <= BT_DV; t++)
-        for (int i = 0; i < (t == BT_LSE ? 3 : 4); i++)
-            g->bstride[t][i] = LLVMGetParam(fn, k++);
-    for (int i = 0; i < SZ_MAX; i++)
-        g->f.size[i] = LLVMGetParam(fn, k++);
-    for (int i = 0; r && i < r->nparams; i++)
-        g->f.param[i] = LLVMGetParam(fn, k++);
-    gb_pgrad_params(g, fn, &k);
+    for (int w = 0; w < KABI_NWS; w++)
+        g->bt[KABI_ALL_TENSORS + w] = a->ws[w];
+    memcpy(g->f.size, a->size, sizeof a->size);
+    memcpy(g->f.param, a->param, sizeof a->param);
+    gb_pgrad_bind(g, a->dparam, a->dslices, a->dmode);
     g->f.fn = fn;
     g->f.smem = shared_base(nv);
     g->entry = LLVMAppendBasicBlockInContext(nv->c, fn, "entry");

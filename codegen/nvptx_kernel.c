@@ -87,8 +87,7 @@ int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes)
 void nvptx_kernel_abi(const nvptx_kernel_info *info, kernel_abi *out)
 {
     kabi_type types[NVPTX_MAX_PARAMS];
-    for (int i = 0; i < info->nparams && i < NVPTX_MAX_PARAMS; i++)
-        types[i] = kabi_param_type(info->param_scalar[i], info->param_float[i]);
+    kabi_param_types(info->nparams, info->param_scalar, info->param_float, types);
     kernel_abi_forward(out, info->nparams, types, info->tma);
 }
 

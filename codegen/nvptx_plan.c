@@ -3,7 +3,6 @@
  * dot, rescale, convert, finalize) are accepted; what carries meaning
  * (kv_range, tile_class, score, softmax_update, stores) is copied out. */
 #include "nvptx_plan.h"
-#include "../passes/mask_analysis.h"
 
 /* mma=auto on sm_90a: wgmma where the tile allows it. */
 #ifndef NVPTX_WGMMA_BY_DEFAULT
@@ -71,6 +70,8 @@ static void read_range(const tir_op *op, fa_plan *p)
         (p->k->params[op->span_param].dtype == DT_I32 || p->k->params[op->span_param].dtype == DT_I64) &&
         p->k->params[op->span_param].ndim >= 1 && p->k->params[op->span_param].ndim <= 2)
         p->span_param = op->span_param;
+    if (p->span_param >= 0 && nvptx_doc_full_mode() == 1)
+        p->span_full = op->span_full_expr;
     p->nparts = p->range == RANGE_BOUNDS && op->range_nparts >= 2 ? op->range_nparts : 0;
     for (int i = 0; i < p->nparts; i++)
         for (int d = 0; d < p->ndims; d++) {
@@ -270,8 +271,5 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
         st = pick_mma(&s, arch, p, err);
     if (st)
         return st;
-    st = read_top(k, p, err);
-    if (!st && p->span_param >= 0 && nvptx_doc_full_mode() == 1)
-        p->span_full = mask_span_full(k->arena, r, p->span_param);
-    return st;
+    return read_top(k, p, err);
 }

@@ -30,7 +30,7 @@ typedef struct fa_plan {
     const expr *lo[3], *hi[3];
     int span_param; /* RANGE_BOUNDS on a sequence: >= 0, the document ids cutting the range (nvptx_fa2_span.c) */
     /* with span_param: the full test of tiles inside the query tile's own
-     * document (passes/mask_analysis.h, mask_span_full), or NULL */
+     * document (the kv_range op's span_full, from mask analysis), or NULL */
     const expr *span_full;
     int nparts; /* RANGE_BOUNDS of a union: 0 or 2..TIR_MAX_PARTS parts inside lo/hi */
     const expr *plo[TIR_MAX_PARTS][3], *phi[TIR_MAX_PARTS][3];

@@ -311,6 +311,9 @@ typedef struct tir_op {
     int range_nparts;               /* KV_RANGE bounds: 0, or 2..TIR_MAX_PARTS parts of the union */
     bool span;                      /* KV_RANGE bounds: document spans of param span_param cut the range */
     int span_param;
+    expr *span_full_expr;           /* KV_RANGE with span: NULL, or bool over the q and kv boxes, true => within
+                                       one document no pair of the tiles is masked (the mask without its
+                                       document filter: full tiles inside a document skip the mask) */
     expr *part_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *part_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
     int feature;                    /* FEATURE_MAP: feature_map value */
     int decay;                      /* DECAY_MASK, STATE_*: decay_kind value */

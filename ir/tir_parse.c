@@ -408,6 +408,8 @@ static bool attribute(tparser *ps, tir_op *op)
         return named_enum(ps, tir_tensor_names, TENSOR_COUNT, &e, "tensor") && ((op->tensor = (tir_tensor)e), true);
     if (word_eq(w, n, "param"))
         return attr_param(ps, &op->param);
+    if (word_eq(w, n, "span_full"))
+        return attr_expr(ps, &op->span_full_expr, false);
     if (word_eq(w, n, "span"))
         return attr_param(ps, &op->span_param) && ((op->span = op->span_param >= 0), true);
     if (word_eq(w, n, "aug"))

@@ -126,6 +126,8 @@ static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op
         }
     if (op->span)
         sb_printf(out, " span=%s", param_namer((void *)k, op->span_param));
+    if (op->span && op->span_full_expr)
+        print_expr_attr(out, k, "span_full", op->span_full_expr);
 }
 
 /* The {...} attribute list, in a fixed order per op kind. */

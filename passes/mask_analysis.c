@@ -196,6 +196,7 @@ typedef struct fill_ctx {
     const mask_info *mi;
     int nfilled;
     const tir_kernel *k;
+    const recipe *r;
 } fill_ctx;
 
 static void fill_op(tir_op *op, void *user)
@@ -214,6 +215,7 @@ static void fill_op(tir_op *op, void *user)
         op->range_nparts = q || !bounds ? 0 : mi->nparts;
         op->span = !q && bounds && mi->span_param >= 0;
         op->span_param = op->span ? mi->span_param : -1;
+        op->span_full_expr = op->span ? (expr *)mask_span_full(f->k->arena, f->r, op->span_param) : NULL;
         for (int p = 0; p < op->range_nparts; p++)
             for (int d = 0; d < mi->ndims; d++) {
                 op->part_lo[p][d] = mi->part_lo[p][d];
@@ -239,7 +241,7 @@ bool pass_mask_analysis(tir_kernel *k, const recipe *r, strbuf *err)
         sb_puts(err, "mask analysis: out of memory");
         return false;
     }
-    fill_ctx f = {&mi, 0, k};
+    fill_ctx f = {&mi, 0, k, r};
     tir_walk(k->body, fill_op, &f);
     int want = k->programs == PROG_DEFAULT ? 1 : f.nfilled > 1 ? 1 : f.nfilled; /* backward kernels: 0 or 1 */
     if (f.nfilled != want) {

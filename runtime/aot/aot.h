@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codegen/kernel_abi.h"
 #include "support/strbuf.h"
 
 typedef enum { AOT_PTR, AOT_I32, AOT_I64, AOT_F32, AOT_F64 } aot_type;
@@ -122,6 +123,41 @@ typedef struct aot_attn {
     int dil[3]; /* dilation-group tiling: dil * ceil(ceil(size / dil) / q_tile) tiles (0/1: none) */
 } aot_attn;
 
+/* The backward program (attnc compile --aot --backward): its kernels
+ * launched in order by NAME_backward over NAME_bwd_args, whose fields and
+ * the kernels' parameter arrays are written from the program's role table
+ * (codegen/kernel_abi.h, kernel_abi_backward); the workspace regions and
+ * gradient slices come from a caller-provided workspace of
+ * NAME_backward_workspace_bytes (nvptx_bwd.h's layout). */
+enum { AOT_BWD_MAX_KERNELS = 4 };
+
+typedef struct aot_bwd_kernel {
+    const char *entry;
+    int threads, smem;
+    /* the grid (nvptx_bwd_grid_rule): x by kind (0 rows: ceil(size[x_size] *
+     * x_mul / x_div), 1 query tiles, 2 key tiles, 3 ceil(max gradient numel /
+     * x_div)), y = size[y_size] (-1: gradients), z = size[z_size] (-1: 1) */
+    int x_kind, x_size, x_mul, x_div, y_size, z_size;
+    bool zeroes_accumulators; /* grid x at least 1 when the gradients are atomic (attnc_bwd_pre) */
+} aot_bwd_kernel;
+
+typedef struct aot_bwd {
+    bool enabled;
+    const char *ptx;
+    size_t ptx_len;
+    const unsigned char *cubin; /* optional (aot_write_with_cubin runs ptxas) */
+    size_t cubin_len;
+    const char *schedule;
+    int nkernels;
+    aot_bwd_kernel k[AOT_BWD_MAX_KERNELS];
+    kernel_abi abi;  /* every kernel's parameters */
+    int ndims, grid_ndim, q_tile[3], kv_tile[3], dkv_warps; /* tiles: key tiles and slices */
+    int64_t ws_row_floats[KABI_NWS]; /* per (batch, head, token) row of each region */
+    bool grads_atomic; /* one accumulator per gradient (an atomic-dQ build) instead of slices */
+    int ngrad;
+    int grad_param[KABI_MAX_PARAMS]; /* recipe param index of each gradient (aot_attn.params) */
+} aot_bwd;
+
 typedef struct aot_spec {
     const char *name;  /* C prefix of everything generated, file names too (an identifier) */
     const char *entry; /* the PTX .entry symbol (an identifier) */
@@ -140,6 +176,7 @@ typedef struct aot_spec {
     aot_tma tma;
     aot_attn attn; /* recipe kernels: validation and launch as attnc_launch's */
     bool serial; /* launches must not overlap (module-global scratch): said in the header */
+    aot_bwd bwd; /* recipe kernels: the backward program too (attn must be enabled) */
 } aot_spec;
 
 /* What user text may reach the generated files (aot_text.c). */

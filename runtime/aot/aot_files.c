@@ -1,5 +1,6 @@
 /* aot_files.c — writes a complete AOT folder: NAME.ptx, NAME.cubin (when
- * ptxas is installed; then embedded too), NAME.h and NAME.c.
+ * ptxas is installed; then embedded too), NAME.h and NAME.c, and with the
+ * backward program NAME.bwd.ptx (and NAME.bwd.cubin).
  *
  * Every file is first written in full under a temporary name in DIR
  * (".NAME.EXT.tmp-PID-N", fsync'ed); only when all of them are complete are
@@ -19,8 +20,8 @@
 #include "runtime/aot/aot_gen_impl.h"
 #include "runtime/aot/aot_recipe.h"
 
-enum { F_PTX, F_CUBIN, F_H, F_C, F_N };
-static const char *const exts[F_N] = {"ptx", "cubin", "h", "c"};
+enum { F_PTX, F_CUBIN, F_H, F_C, F_BPTX, F_BCUBIN, F_N }; /* F_B*: the backward program's (--backward) */
+static const char *const exts[F_N] = {"ptx", "cubin", "h", "c", "bwd.ptx", "bwd.cubin"};
 
 typedef struct out_file {
     strbuf tmp, dst;
@@ -208,9 +209,9 @@ static aot_result read_bytes(const char *path, unsigned char **out, size_t *len,
 }
 
 /* ptxas's log names the temp files: show the final names instead. */
-static void put_log(strbuf *err, const char *log, const outset *o)
+static void put_log(strbuf *err, const char *log, const outset *o, int fp)
 {
-    const char *tmp = o->f[F_PTX].tmp.data, *dst = o->f[F_PTX].dst.data;
+    const char *tmp = o->f[fp].tmp.data, *dst = o->f[fp].dst.data;
     size_t n = strlen(tmp);
     for (const char *p = log, *hit; *p; p = hit + n) {
         hit = strstr(p, tmp);
@@ -223,26 +224,28 @@ static void put_log(strbuf *err, const char *log, const outset *o)
     }
 }
 
-/* ptxas on the temp PTX into the temp cubin; *cubin NULL when there is no ptxas. */
-static aot_result run_ptxas(outset *o, const char *arch, unsigned char **cubin, size_t *len, strbuf *err)
+/* ptxas on the temp PTX (file fp) into the temp cubin (fc); *cubin NULL
+ * when there is no ptxas. */
+static aot_result run_ptxas(outset *o, int fp, int fc, const char *arch, unsigned char **cubin, size_t *len,
+                            strbuf *err)
 {
     strbuf log;
     sb_init(&log);
-    o->f[F_CUBIN].live = true; /* ptxas may leave a partial file */
-    int r = aot_run_ptxas(sb_cstr(&o->f[F_PTX].tmp), arch, sb_cstr(&o->f[F_CUBIN].tmp), &log);
+    o->f[fc].live = true; /* ptxas may leave a partial file */
+    int r = aot_run_ptxas(sb_cstr(&o->f[fp].tmp), arch, sb_cstr(&o->f[fc].tmp), &log);
     aot_result res = AOT_OK;
     if (r < 0) {
-        unlink(sb_cstr(&o->f[F_CUBIN].tmp));
-        o->f[F_CUBIN].live = false;
+        unlink(sb_cstr(&o->f[fc].tmp));
+        o->f[fc].live = false;
         aot_result kept = commit(o, err); /* keep the (complete) PTX for the repro */
         sb_printf(err, "%sptxas rejected %s (repro: ptxas -arch=%s %s -o %s):\n", kept == AOT_OK ? "" : "; ",
-                  sb_cstr(&o->f[F_PTX].dst), arch, sb_cstr(&o->f[F_PTX].dst), sb_cstr(&o->f[F_CUBIN].dst));
-        put_log(err, sb_cstr(&log), o);
+                  sb_cstr(&o->f[fp].dst), arch, sb_cstr(&o->f[fp].dst), sb_cstr(&o->f[fc].dst));
+        put_log(err, sb_cstr(&log), o, fp);
         res = AOT_PTXAS;
     } else if (r == 1) {
-        res = read_bytes(sb_cstr(&o->f[F_CUBIN].tmp), cubin, len, err);
+        res = read_bytes(sb_cstr(&o->f[fc].tmp), cubin, len, err);
     } else {
-        o->f[F_CUBIN].live = false;
+        o->f[fc].live = false;
     }
     sb_free(&log);
     return res;
@@ -254,28 +257,41 @@ aot_result aot_write_with_cubin(aot_spec *spec, const char *dir, strbuf *note, s
         return AOT_USER;
     outset o;
     out_init(&o, dir, spec->name);
-    unsigned char *cubin = NULL;
-    size_t cubin_len = 0;
+    unsigned char *cubin = NULL, *bcubin = NULL;
+    size_t cubin_len = 0, bcubin_len = 0;
+    bool bwd = spec->bwd.enabled;
     aot_result r = make_dir(dir, err);
     if (r == AOT_OK)
         r = put_file(&o, F_PTX, spec->ptx, spec->ptx_len, err);
     if (r == AOT_OK)
-        r = run_ptxas(&o, spec->arch, &cubin, &cubin_len, err);
+        r = run_ptxas(&o, F_PTX, F_CUBIN, spec->arch, &cubin, &cubin_len, err);
+    if (r == AOT_OK && bwd)
+        r = put_file(&o, F_BPTX, spec->bwd.ptx, spec->bwd.ptx_len, err);
+    if (r == AOT_OK && bwd && cubin) /* no ptxas for the one: none for the other */
+        r = run_ptxas(&o, F_BPTX, F_BCUBIN, spec->arch, &bcubin, &bcubin_len, err);
     if (r == AOT_OK) {
         spec->cubin = cubin;
         spec->cubin_len = cubin_len;
+        spec->bwd.cubin = bcubin;
+        spec->bwd.cubin_len = bcubin_len;
         r = put_sources(&o, spec, err);
-        spec->cubin = NULL;
-        spec->cubin_len = 0;
+        spec->cubin = spec->bwd.cubin = NULL;
+        spec->cubin_len = spec->bwd.cubin_len = 0;
     }
     if (r == AOT_OK)
         r = commit(&o, err);
     if (r == AOT_OK && !cubin) /* an older run's cubin would not match this PTX */
         unlink(sb_cstr(&o.f[F_CUBIN].dst));
+    if (r == AOT_OK && !bcubin)
+        unlink(sb_cstr(&o.f[F_BCUBIN].dst));
+    if (r == AOT_OK && !bwd)
+        unlink(sb_cstr(&o.f[F_BPTX].dst));
     if (r == AOT_OK)
-        sb_printf(note, "wrote %s, %s, %s%s", sb_cstr(&o.f[F_H].dst), sb_cstr(&o.f[F_C].dst), sb_cstr(&o.f[F_PTX].dst),
+        sb_printf(note, "wrote %s, %s, %s%s%s%s", sb_cstr(&o.f[F_H].dst), sb_cstr(&o.f[F_C].dst),
+                  sb_cstr(&o.f[F_PTX].dst), bwd ? ", " : "", bwd ? sb_cstr(&o.f[F_BPTX].dst) : "",
                   cubin ? " and the cubin (embedded)" : " (no ptxas: PTX only, JIT-compiled by the driver)");
     free(cubin);
+    free(bcubin);
     out_done(&o);
     return r;
 }

@@ -54,6 +54,22 @@ static bool check_dims(const aot_spec *s, strbuf *err)
     return true;
 }
 
+/* The backward program: a recipe kernel's, with its PTX holding every entry. */
+static bool check_bwd(const aot_spec *s, strbuf *err)
+{
+    const aot_bwd *b = &s->bwd;
+    if (!b->enabled)
+        return true;
+    bool ok = s->attn.enabled && b->ptx && b->ptx_len && !memchr(b->ptx, 0, b->ptx_len) && b->nkernels >= 1 &&
+              b->nkernels <= AOT_BWD_MAX_KERNELS;
+    for (int i = 0; ok && i < b->nkernels; i++)
+        ok = b->k[i].entry && aot_is_ident(b->k[i].entry) && strstr(b->ptx, b->k[i].entry) && b->k[i].threads >= 1 &&
+             b->k[i].threads <= 1024 && b->k[i].smem >= 0 && b->k[i].smem <= 232448 && b->k[i].x_div >= 1;
+    if (!ok)
+        sb_puts(err, "the backward program's spec is incomplete (a recipe kernel's, its PTX holding every entry)");
+    return ok;
+}
+
 bool aot_check_spec(const aot_spec *s, strbuf *err)
 {
     if (!aot_is_ident(s->name) || !aot_is_ident(s->entry)) {
@@ -94,7 +110,7 @@ bool aot_check_spec(const aot_spec *s, strbuf *err)
                 return false;
             }
     }
-    return check_dims(s, err);
+    return check_dims(s, err) && check_bwd(s, err);
 }
 
 const char *aot_c_type(aot_type t)
@@ -167,6 +183,10 @@ static void render_header(const aot_spec *s, strbuf *h)
     sb_printf(h, "/* The calling thread's message for its last failed call (\"\" if none). */\n"
                  "const char *%s_errmsg(void);\nconst char *%s_status_string(int status);\n\n",
               n, n);
+    if (s->attn.enabled && s->bwd.enabled) {
+        aot_bwd_render_header(s, h);
+        sb_putc(h, '\n');
+    }
     sb_printf(h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 

@@ -114,8 +114,7 @@ static const char loader[] =
     "        @N@_loaded[@N@_nloaded].ctx = ctx;\n        @N@_loaded[@N@_nloaded++].fn = *fn;\n    }\n"
     "    pthread_mutex_unlock(&@N@_lock);\n    return st;\n}\n\n";
 
-/* The rest of an array definition whose declarator was just printed. */
-static void put_bytes(strbuf *c, const unsigned char *p, size_t n)
+void aot_put_bytes(strbuf *c, const unsigned char *p, size_t n)
 {
     sb_printf(c, "[%zu] = {", n + 1);
     for (size_t i = 0; i < n; i++)
@@ -127,9 +126,9 @@ static void put_image(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
     sb_printf(c, "static const unsigned char %s_ptx", n);
-    put_bytes(c, (const unsigned char *)s->ptx, s->ptx_len);
+    aot_put_bytes(c, (const unsigned char *)s->ptx, s->ptx_len);
     sb_printf(c, "static _Alignas(8) const unsigned char %s_cubin", n);
-    put_bytes(c, s->cubin ? s->cubin : (const unsigned char *)"", s->cubin ? s->cubin_len : 0);
+    aot_put_bytes(c, s->cubin ? s->cubin : (const unsigned char *)"", s->cubin ? s->cubin_len : 0);
     sb_printf(c, "static const char %s_entry[] = \"%s\";\nstatic const int %s_dyn_smem = %d;\n\n", n, s->entry, n,
               s->dyn_smem);
 }
@@ -370,4 +369,6 @@ void aot_render_source(const aot_spec *s, strbuf *c)
         put_validate(s, c);
     }
     put_launch(s, c);
+    if (s->attn.enabled && s->bwd.enabled)
+        aot_bwd_render_source(s, c);
 }

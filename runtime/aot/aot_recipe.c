@@ -23,6 +23,7 @@
 #include "codegen/nvptx_kernel.h"
 #include "frontend/forms.h"
 #include "runtime/compile/compile_job.h"
+#include "runtime/cuda/cuda_bwd_job.h"
 
 enum { MAX_AOT_PARAMS = KABI_MAX_ENTRIES };
 
@@ -66,6 +67,7 @@ static int abi_params(recipe_aot *ra, const recipe *r, const nvptx_kernel_info *
                                     .nullable = true, .min = 1, .max = 0});
             break;
         case KABI_TMAP: break;
+        case KABI_WS: case KABI_DPARAM: case KABI_DSLICES: case KABI_DMODE: break; /* the backward's roles */
         }
     }
     if (ra->first_param < 0)
@@ -180,8 +182,57 @@ static aot_tma tma_spec(const nvptx_kernel_info *info)
     return t;
 }
 
+/* The backward program's part of the spec: compiled as the CUDA backend's
+ * build compiles it (cuda_bwd_job.c: same schedule, variant settings and
+ * PTX), described by its role table and grid rules. */
+static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, target_arch arch, aot_bwd *b,
+                                strbuf *ptx, strbuf *sched, strbuf *err)
+{
+    if (r->family != FAMILY_SOFTMAX) {
+        sb_puts(err, "--backward: the GPU backward handles the softmax family only for now");
+        return AOT_USER;
+    }
+    cuda_bwd_job job = {r, s ? s : !r->sched.is_auto ? &r->sched : NULL, arch, false, NULL, NULL};
+    cuda_bwd_out out;
+    attnc_status st = cuda_bwd_compile(a, &job, &out, err);
+    if (st) {
+        sb_free(&out.ptx);
+        return st == ATTNC_ERR_UNSUPPORTED || st == ATTNC_ERR_RECIPE ? AOT_USER : AOT_INTERNAL;
+    }
+    const nvptx_bwd_info *info = &out.info;
+    memset(b, 0, sizeof *b);
+    b->enabled = true;
+    *ptx = out.ptx;
+    b->ptx = ptx->data;
+    b->ptx_len = ptx->len;
+    sb_puts(sched, out.sched_text);
+    b->nkernels = info->nkernels;
+    for (int i = 0; i < info->nkernels; i++) {
+        const nvptx_bwd_kernel *k = &info->kernels[i];
+        nvptx_bwd_grid g = nvptx_bwd_grid_rule(info, k->kind);
+        b->k[i] = (aot_bwd_kernel){.entry = arena_printf(a, "%s", k->name), .threads = k->threads,
+                                   .smem = k->smem_bytes, .x_kind = (int)g.x, .x_size = g.x_size, .x_mul = g.x_mul,
+                                   .x_div = g.x_div, .y_size = g.y_size, .z_size = g.z_size,
+                                   .zeroes_accumulators = k->kind == BWK_PRE};
+    }
+    nvptx_bwd_kernel_abi(info, &b->abi);
+    b->ndims = info->ndims;
+    b->grid_ndim = info->grid_ndim;
+    for (int d = 0; d < 3; d++) {
+        b->q_tile[d] = info->q_tile[d] > 0 ? info->q_tile[d] : 1;
+        b->kv_tile[d] = info->kv_tile[d] > 0 ? info->kv_tile[d] : 1;
+    }
+    b->dkv_warps = info->dkv_warps;
+    for (int w = 0; w < KABI_NWS; w++)
+        b->ws_row_floats[w] = nvptx_bwd_ws_row_floats(info, (kabi_ws)w);
+    b->grads_atomic = info->atomics;
+    b->ngrad = info->ngrad;
+    memcpy(b->grad_param, info->grad_param, sizeof b->grad_param);
+    return a->failed ? AOT_INTERNAL : AOT_OK;
+}
+
 aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
-                              strbuf *out_note, strbuf *err)
+                              bool backward, strbuf *out_note, strbuf *err)
 {
     const char *arch_name = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
     arena a;
@@ -207,14 +258,25 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
     }
     const nvptx_kernel_info info = j.info;
 
-    strbuf sched_text;
+    strbuf sched_text, bwd_ptx, bwd_sched;
     sb_init(&sched_text);
+    sb_init(&bwd_ptx);
+    sb_init(&bwd_sched);
     schedule_print(&sched_text, &j.sched);
+    aot_bwd bwd = {0};
+    if (backward && (rc = backward_spec(&a, r, s && !s->is_auto ? s : NULL, arch, &bwd, &bwd_ptx, &bwd_sched, err))) {
+        sb_free(&sched_text);
+        sb_free(&bwd_ptx);
+        sb_free(&bwd_sched);
+        goto done;
+    }
+    bwd.schedule = sb_cstr(&bwd_sched);
+    rc = AOT_INTERNAL;
     aot_spec spec = {.name = ra->name, .entry = info.name, .arch = arch_name, .ptx = j.ptx.data, .ptx_len = j.ptx.len,
                      .params = ra->params, .nparams = abi_params(ra, r, &info),
                      .grid = {{{-1, -1}, 1}, {{-1, -1}, 1}, {{-1, -1}, 1}}, .block = {info.threads, 1, 1},
                      .dyn_smem = info.smem_bytes, .recipe = r->name, .schedule = sb_cstr(&sched_text),
-                     .tma = tma_spec(&info), .serial = info.serial};
+                     .tma = tma_spec(&info), .serial = info.serial, .bwd = bwd};
     if (!attn_contract(&spec.attn, r, &info, ra->first_param))
         sb_printf(err, "recipe '%s' has more than %d neighborhood window dims", r->name, AOT_MAX_WINDOWS);
     else
@@ -222,6 +284,8 @@ aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch ar
     if (rc == AOT_PTXAS) /* attnc's own PTX refused: a bug */
         rc = AOT_INTERNAL;
     sb_free(&sched_text);
+    sb_free(&bwd_ptx);
+    sb_free(&bwd_sched);
 done:
     free(ra);
     compile_job_free(&j);

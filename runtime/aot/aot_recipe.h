@@ -15,8 +15,12 @@
  * yet, -o naming a file); AOT_IO (the folder cannot be written, with the
  * system's reason); AOT_INTERNAL (ptxas refusing attnc's PTX included);
  * the reason in err; out_note lists the files. */
+/* backward: also the backward program (NAME.bwd.ptx, NAME_bwd_args,
+ * NAME_backward; aot.h's aot_bwd), compiled as the CUDA backend compiles it
+ * (same $ATTNC_BWD_* settings; not deterministic-only: dQ by atomics with
+ * $ATTNC_BWD_DQ_ATOMIC=1). */
 aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
-                              strbuf *out_note, strbuf *err);
+                              bool backward, strbuf *out_note, strbuf *err);
 
 /* Writes DIR/NAME.ptx, runs ptxas to DIR/NAME.cubin when present (embedding
  * it), and writes DIR/NAME.h and DIR/NAME.c, all or none (see aot_files.c).

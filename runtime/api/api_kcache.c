@@ -45,36 +45,45 @@ typedef struct emit_job {
     strbuf *err;
 } emit_job;
 
+void *kcache_pack(const void *info, size_t n, const strbuf *text, size_t *len)
+{
+    unsigned char *buf = malloc(n + text->len);
+    if (!buf)
+        return NULL;
+    memcpy(buf, info, n);
+    if (text->len)
+        memcpy(buf + n, text->data, text->len);
+    *len = n + text->len;
+    return buf;
+}
+
+bool kcache_unpack(const void *data, size_t len, void *info, size_t n, strbuf *text)
+{
+    if (!data || len <= n)
+        return false;
+    memcpy(info, data, n);
+    sb_append(text, (const char *)data + n, len - n);
+    return !text->failed;
+}
+
 /* cache_build_fn: payload = info bytes then the PTX text. */
 static bool build_entry(void *user, void **data, size_t *len, strbuf *err)
 {
     emit_job *e = user;
     compile_job *j = e->j;
     e->st = emit(j, e->err);
-    unsigned char *buf = e->st ? NULL : malloc(sizeof j->info + j->ptx.len);
-    if (!e->st && !buf)
+    *data = e->st ? NULL : kcache_pack(&j->info, sizeof j->info, &j->ptx, len);
+    if (!e->st && !*data)
         e->st = ATTNC_ERR_NOMEM;
-    if (buf) {
-        memcpy(buf, &j->info, sizeof j->info);
-        memcpy(buf + sizeof j->info, sb_cstr(&j->ptx), j->ptx.len);
-        *data = buf;
-        *len = sizeof j->info + j->ptx.len;
-    } else {
+    if (!*data)
         sb_puts(err, "PTX generation failed");
-    }
-    return buf != NULL;
+    return *data != NULL;
 }
 
 /* Unpacks an entry; false when it cannot be one of ours. */
 static bool unpack(const void *data, size_t len, target_arch arch, strbuf *ptx, nvptx_kernel_info *info)
 {
-    if (len <= sizeof *info)
-        return false;
-    memcpy(info, data, sizeof *info);
-    if (info->arch != arch)
-        return false;
-    sb_append(ptx, (const char *)data + sizeof *info, len - sizeof *info);
-    return !ptx->failed;
+    return kcache_unpack(data, len, info, sizeof *info, ptx) && info->arch == arch;
 }
 
 attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, cache_result *how, strbuf *note, strbuf *err)

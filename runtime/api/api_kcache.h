@@ -33,4 +33,10 @@ void ctx_kernel_cache_close(attnc_context *ctx);
  * message in err. */
 attnc_status kernel_ptx_cached(attnc_context *ctx, compile_job *j, cache_result *how, strbuf *note, strbuf *err);
 
+/* An entry's payload: n bytes of launch info, then the text (PTX). pack
+ * returns it malloc'ed (NULL: out of memory); unpack copies it back, false
+ * when data is too short to be one. */
+void *kcache_pack(const void *info, size_t n, const strbuf *text, size_t *len);
+bool kcache_unpack(const void *data, size_t len, void *info, size_t n, strbuf *text);
+
 #endif

@@ -8,16 +8,17 @@
  * o, do; even strides and 4-byte aligned dq, dk, dv; contiguous tensor
  * params and param gradients. The workspace also holds each param
  * gradient's f32 slices (one per warp of each dK/dV CTA, summed in order by
- * attnc_bwd_dparam). Backward modules are not in the kernel cache yet. */
+ * attnc_bwd_dparam). The program is compiled by cuda_bwd_job.c (the
+ * variant settings, through the kernel cache); the arguments are
+ * marshalled by the program's role table (codegen/kernel_abi.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen/nvptx_bwd.h"
-#include "passes/lower_backward.h"
-#include "passes/pipeline.h"
 #include "runtime/api/api_backend.h"
 #include "runtime/api/api_backward.h"
+#include "runtime/cuda/cuda_bwd_job.h"
 #include "runtime/cuda/cuda_module.h"
 #include "runtime/cuda/cuda_program.h"
 
@@ -35,55 +36,12 @@ void cuda_backward_destroy(attnc_kernel *k)
     k->backend_data = NULL;
 }
 
-/* Which products the backward uses: $ATTNC_BWD_MMA (wgmma, sync, auto),
- * else auto: wgmma on sm_90a where it serves (H200, causal D=128 N=16384:
- * 8.72 ms against mma.sync's 13.80), mma.sync elsewhere. An explicit schedule's mma= is the forward's (bench and
- * tuned schedules carry mma=wgmma for it), so it does not pick these. */
-static mma_kind bwd_mma(void)
-{
-    const char *e = getenv("ATTNC_BWD_MMA");
-    if (e && !strcmp(e, "wgmma"))
-        return MMA_WGMMA;
-    if (e && !strcmp(e, "sync"))
-        return MMA_SYNC;
-    if (e && !strcmp(e, "auto"))
-        return MMA_AUTO;
-    return MMA_AUTO;
-}
-
-static void set_schedule(attnc_kernel *k, const attnc_build_options *o, target_arch arch)
-{
-    bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
-    const schedule *base = explicit_tiles ? &k->sched : NULL;
-    k->sched = nvptx_bwd_schedule_mma(lower_signature(&k->arena, k->r), base, arch, bwd_mma());
-    strbuf sb;
-    sb_init(&sb);
-    schedule_print_for(&sb, &k->sched, false);
-    snprintf(k->sched_text, sizeof k->sched_text, "%s", sb_cstr(&sb));
-    sb_free(&sb);
-}
-
-static attnc_status map_codegen(nvptx_status s)
-{
-    return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
-}
-
 static attnc_status load(cuda_bwd *b, const char *ptx, size_t len, strbuf *err)
 {
     cuda_program_kernel ks[NVPTX_BWD_MAX_KERNELS];
     for (int i = 0; i < b->info.nkernels; i++)
         ks[i] = (cuda_program_kernel){b->info.kernels[i].name, b->info.kernels[i].threads, b->info.kernels[i].smem_bytes};
     return cuda_program_load(&b->prog, ptx, len, ks, b->info.nkernels, err);
-}
-
-/* dQ by atomics only when asked ($ATTNC_BWD_DQ_ATOMIC=1) and the build is
- * not deterministic: on the H200 (causal D=128 N=16384) the separate dQ
- * kernel ran the backward in 13.8 ms against 20.2 ms with red.global.add.f32
- * (scalar atomics, 64x128 per tile pair), so it is the default. */
-static bool use_atomics(const attnc_kernel *k)
-{
-    const char *e = getenv("ATTNC_BWD_DQ_ATOMIC");
-    return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
 }
 
 /* The module writes exactly the "d<param>" outputs the API validates. */
@@ -104,33 +62,6 @@ static attnc_status same_grads(const attnc_kernel *k, const nvptx_bwd_info *info
     return n == info->ngrad ? ATTNC_OK : ATTNC_ERR_INTERNAL;
 }
 
-/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0..3
- * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
-static int bwd_overlap(void)
-{
-    const char *e = getenv("ATTNC_BWD_OVERLAP");
-    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
-}
-
-/* By default (or $ATTNC_BWD_DKV_KEYS=128; =64 turns it off), under the
- * wgmma schedule's 64-key 1-D tiles,
- * the dK/dV kernel takes 128-key tiles (two warpgroups share each Q/dO
- * tile: half the Q/dO traffic per product) and the dQ kernel keeps 64
- * (*wide: the dK/dV kernel's schedule). The schedule text says so. */
-static bool wide_dkv(attnc_kernel *k, target_arch arch, schedule *wide)
-{
-    const char *e = getenv("ATTNC_BWD_DKV_KEYS"); /* unset: 128 (H200, causal D=128 N=16384: 8.06 ms vs 8.66) */
-    if ((e && strcmp(e, "128")) || k->sched.mma != MMA_WGMMA || k->sched.ndims != 1 || k->sched.kv_tile[0] != 64)
-        return false;
-    *wide = k->sched;
-    wide->kv_tile[0] = 128;
-    if (!nvptx_bwd_wgmma_fits(lower_signature(&k->arena, k->r), wide, arch))
-        return false;
-    size_t n = strlen(k->sched_text);
-    snprintf(k->sched_text + n, sizeof k->sched_text - n, " (dK/dV kv=128)");
-    return true;
-}
-
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     if (k->r->family != FAMILY_SOFTMAX) {
@@ -143,28 +74,29 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
     if (st)
         return st;
     k->arch = arch;
-    set_schedule(k, o, arch);
-    if ((st = bwd_kernel_init(k)))
-        return st;
-    tir_program prog, dkv_prog;
-    if (!lower_backward(&k->arena, k->r, &k->sched, arch, &prog, err))
-        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    schedule wide;
-    bool split = wide_dkv(k, arch, &wide);
-    if (split && !lower_backward(&k->arena, k->r, &wide, arch, &dkv_prog, err))
-        return k->arena.failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    cuda_bwd *b = calloc(1, sizeof *b);
-    if (!b)
-        return ATTNC_ERR_NOMEM;
-    strbuf ptx;
-    sb_init(&ptx);
-    st = map_codegen(nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, use_atomics(k),
-                                    bwd_overlap(), &b->info, &ptx, err));
-    if (!st)
+    /* An explicit schedule's mma= is the forward's (bench and tuned
+     * schedules carry mma=wgmma for it): $ATTNC_BWD_MMA picks the products. */
+    bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
+    cuda_bwd_job job = {k->r, explicit_tiles ? &k->sched : NULL, arch, (k->flags & ATTNC_BUILD_DETERMINISTIC) != 0,
+                        k->ctx, k->recipe_hash};
+    cuda_bwd_out out;
+    st = cuda_bwd_compile(&k->arena, &job, &out, err);
+    if (!st) {
+        k->sched = out.sched;
+        snprintf(k->sched_text, sizeof k->sched_text, "%s", out.sched_text);
+        snprintf(k->errmsg, sizeof k->errmsg, "%s", out.note); /* a note after a successful build */
+        st = bwd_kernel_init(k);
+    }
+    cuda_bwd *b = st ? NULL : calloc(1, sizeof *b);
+    if (!st && !b)
+        st = ATTNC_ERR_NOMEM;
+    if (!st) {
+        b->info = out.info;
         st = same_grads(k, &b->info, err);
+    }
     if (!st)
-        st = load(b, sb_cstr(&ptx), ptx.len, err);
-    sb_free(&ptx);
+        st = load(b, sb_cstr(&out.ptx), out.ptx.len, err);
+    sb_free(&out.ptx);
     if (st) {
         free(b);
         return st;
@@ -175,46 +107,38 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
 
 /* ---- launch ---- */
 
-enum { NPTR = 11, NSTRIDE = 35, MAXARGS = NPTR + NSTRIDE + SZ_MAX + 4 * NVPTX_MAX_PARAMS };
 #define SLICE_BYTES_CAP ((uint64_t)4 << 30) /* the param gradients' slices together */
 
+/* A launch's arguments: the values by role, marshalled by the program's
+ * role table (codegen/kernel_abi.h) into one slot per kernel parameter. */
 typedef struct marshal {
-    uint64_t ptr[NPTR];
-    int64_t stride[NSTRIDE];
-    int32_t size[SZ_MAX];
-    union {
-        uint64_t p;
-        float f;
-        int64_t i;
-    } prm[NVPTX_MAX_PARAMS];
-    uint64_t grad[2 * NVPTX_MAX_PARAMS]; /* per param with a gradient: d<param>, its slices */
-    int32_t mode[NVPTX_MAX_PARAMS];      /* 1: one accumulator, atomic adds */
-    void *args[MAXARGS];
+    kabi_values v;
+    kabi_slot slot[KABI_MAX_ARGS];
+    void *args[KABI_MAX_ARGS];
 } marshal;
 
-static const attnc_tensor *tensor_of(const bwd_problem *bp, int i)
+/* The role table's tensor t (kabi_tensor order: q, k, v, o, lse, do, dq, dk, dv). */
+static const attnc_tensor *tensor_of(const bwd_problem *bp, int t)
 {
-    switch (i) {
-    case 0: case 1: case 2: case 3: case 4: return bp->p.t[i];
-    default: return bp->t[i - 5]; /* do, dq, dk, dv */
-    }
+    return t < KABI_NTENSORS ? bp->p.t[t] : bp->t[t - KABI_NTENSORS];
 }
 
 static attnc_status gpu_checks(attnc_kernel *k, const bwd_problem *bp)
 {
-    static const char *const names[] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < KABI_ALL_TENSORS; i++) {
         const attnc_tensor *t = tensor_of(bp, i);
-        if (i == 4 || !t)
+        if (kabi_tensors[i].dim == KABI_DIM_NONE || !t)
             continue;
-        int align = i >= 6 ? 2 : 8; /* elements: 4-byte pairs, 16-byte rows */
+        bool grad = kabi_tensors[i].output && i >= KABI_NTENSORS;
+        int align = grad ? 2 : 8; /* elements: 4-byte pairs, 16-byte rows */
         bool ok = (uintptr_t)t->data % (uintptr_t)(align * 2) == 0;
         for (int d = 0; d < 3; d++)
             ok &= t->shape[d] <= 1 || t->stride[d] % align == 0;
         if (!ok)
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "CUDA backward: tensor '%s' needs %s (strides of batch, head and token multiples of %d "
-                                "elements)", names[i], i >= 6 ? "a 4-byte aligned base" : "16-byte aligned rows", align);
+                                "elements)", kabi_tensors[i].name, grad ? "a 4-byte aligned base" : "16-byte aligned rows",
+                                align);
     }
     const int64_t *z = bp->p.sizes;
     for (int i = 0; i < SZ_MAX; i++)
@@ -225,20 +149,17 @@ static attnc_status gpu_checks(attnc_kernel *k, const bwd_problem *bp)
     return ATTNC_OK;
 }
 
-static attnc_status fill_params(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, marshal *m, int *n)
+static attnc_status fill_params(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, kabi_values *v)
 {
     for (int i = 0; i < b->info.nparams; i++) {
         const attnc_tensor *t = &bp->p.params[i];
-        if (b->info.param_scalar[i] && b->info.param_float[i])
-            m->prm[i].f = (float)launch_scalar_value(t);
-        else if (b->info.param_scalar[i]) /* an int scalar: exact through double up to 2^53 */
-            m->prm[i].i = (int64_t)launch_scalar_value(t);
+        if (b->info.param_scalar[i]) /* an int scalar: exact through double up to 2^53 */
+            v->param_scalar[i] = launch_scalar_value(t);
         else if (!tensor_is_contiguous(t))
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT,
                                 "CUDA backward: param '%s' must be a contiguous device tensor", k->r->params[i].name);
         else
-            m->prm[i].p = (uint64_t)(uintptr_t)t->data;
-        m->args[(*n)++] = &m->prm[i];
+            v->param_ptr[i] = (uint64_t)(uintptr_t)t->data;
     }
     return ATTNC_OK;
 }
@@ -300,52 +221,43 @@ static attnc_status grad_checks(attnc_kernel *k, const cuda_bwd *b, const bwd_pr
     return ATTNC_OK;
 }
 
-static void marshal_grads(const cuda_bwd *b, const bwd_problem *bp, uint64_t slices, bool atomic, marshal *m,
-                          int *n)
+static void fill_grads(const cuda_bwd *b, const bwd_problem *bp, uint64_t slices, bool atomic, kabi_values *v)
 {
     for (int j = 0; j < b->info.ngrad; j++) {
-        const attnc_tensor *t = &bp->dparams[b->info.grad_param[j]];
-        m->grad[2 * j] = (uint64_t)(uintptr_t)t->data;
-        m->grad[2 * j + 1] = slices;
-        m->mode[j] = atomic;
+        v->dparam[j] = (uint64_t)(uintptr_t)bp->dparams[b->info.grad_param[j]].data;
+        v->dslices[j] = slices;
+        v->dmode[j] = atomic;
         slices += slice_bytes(b, bp, j, atomic);
-        m->args[(*n)++] = &m->grad[2 * j];
-        m->args[(*n)++] = &m->grad[2 * j + 1];
-        m->args[(*n)++] = &m->mode[j];
     }
 }
 
-/* The ABI of nvptx_bwd.h; ws: delta, the dQ accumulator, then the param
- * gradients' slices. */
+/* The values of every role (kernel_abi_backward) into m, marshalled by the
+ * program's table; ws: the workspace regions (ws_off[r] bytes in), then
+ * the param gradients' slices at ws + grads_off. Tensors without data or
+ * without tokens get q's address (never read). */
 static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, uint64_t ws,
-                                 size_t delta_bytes, size_t acc_bytes, bool atomic, marshal *m)
+                                 const size_t ws_off[KABI_NWS], size_t grads_off, bool atomic, marshal *m)
 {
-    int n = 0, s = 0;
-    for (int i = 0; i < 9; i++) {
+    kabi_values *v = &m->v;
+    for (int i = 0; i < KABI_ALL_TENSORS; i++) {
         const attnc_tensor *t = tensor_of(bp, i);
-        m->ptr[i] = t ? (uint64_t)(uintptr_t)t->data : 0;
-        if (!m->ptr[i] || (t && t->ndim == 4 && t->shape[2] == 0))
-            m->ptr[i] = (uint64_t)(uintptr_t)bp->p.t[0]->data; /* never read */
+        v->ptr[i] = t ? (uint64_t)(uintptr_t)t->data : 0;
+        if (!v->ptr[i] || (t && t->ndim == 4 && t->shape[2] == 0))
+            v->ptr[i] = (uint64_t)(uintptr_t)bp->p.t[0]->data; /* never read */
+        for (int d = 0; d < kabi_tensors[i].rank; d++)
+            v->stride[i][d] = t && d < t->ndim ? t->stride[d] : 0;
     }
-    m->ptr[9] = ws;
-    m->ptr[10] = ws + delta_bytes;
-    for (int i = 0; i < NPTR; i++)
-        m->args[n++] = &m->ptr[i];
-    for (int i = 0; i < 9; i++) {
-        const attnc_tensor *t = tensor_of(bp, i);
-        for (int d = 0; d < (i == 4 ? 3 : 4); d++) {
-            m->stride[s] = t && d < t->ndim ? t->stride[d] : 0;
-            m->args[n++] = &m->stride[s++];
-        }
-    }
-    for (int i = 0; i < SZ_MAX; i++) {
-        m->size[i] = (int32_t)bp->p.sizes[i];
-        m->args[n++] = &m->size[i];
-    }
-    attnc_status st = fill_params(k, b, bp, m, &n);
-    if (!st)
-        marshal_grads(b, bp, ws + delta_bytes + acc_bytes, atomic, m, &n);
-    return st;
+    for (int r = 0; r < KABI_NWS; r++)
+        v->ws[r] = ws + ws_off[r];
+    memcpy(v->size, bp->p.sizes, sizeof v->size);
+    attnc_status st = fill_params(k, b, bp, v);
+    if (st)
+        return st;
+    fill_grads(b, bp, ws + grads_off, atomic, v);
+    kernel_abi abi;
+    nvptx_bwd_kernel_abi(&b->info, &abi);
+    kernel_abi_marshal(&abi, v, m->slot, m->args, NULL);
+    return ATTNC_OK;
 }
 
 static size_t round256(size_t n)
@@ -357,8 +269,11 @@ static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, voi
 {
     const int64_t *z = bp->p.sizes;
     size_t rows = (size_t)z[SZ_BATCH] * (size_t)z[SZ_HEADS] * (size_t)z[SZ_TOKENS];
-    size_t delta = round256(rows * sizeof(float));
-    size_t acc = b->info.atomics ? round256(rows * (size_t)b->info.head_dim * sizeof(float)) : 0;
+    size_t ws_off[KABI_NWS], regions = 0; /* the regions in kabi_ws order, then the slices */
+    for (int r = 0; r < KABI_NWS; r++) {
+        ws_off[r] = regions;
+        regions += round256(rows * (size_t)nvptx_bwd_ws_row_floats(&b->info, (kabi_ws)r) * sizeof(float));
+    }
     size_t slices = 0;
     int64_t max_numel = 0;
     bool atomic = param_atomic(k, b, bp);
@@ -368,24 +283,23 @@ static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, voi
         max_numel = n > max_numel ? n : max_numel;
     }
     uint64_t ws = 0;
-    attnc_status st = cuda_program_begin(b->prog, stream, delta + acc + slices, &ws, err);
-    marshal m;
-    memset(&m, 0, sizeof m);
+    attnc_status st = cuda_program_begin(b->prog, stream, regions + slices, &ws, err);
+    marshal *m = calloc(1, sizeof *m);
+    if (!st && !m)
+        st = ATTNC_ERR_NOMEM;
     if (!st)
-        st = marshal_args(k, b, bp, ws, delta, acc, atomic, &m);
+        st = marshal_args(k, b, bp, ws, ws_off, regions, atomic, m);
     for (int i = 0; i < b->info.nkernels && !st; i++) {
         nvptx_bwd_kind kind = b->info.kernels[i].kind;
-        int64_t grid[3] = {nvptx_bwd_grid_x(&b->info, kind, z), z[kind == BWK_DKV ? SZ_KV_HEADS : SZ_HEADS],
-                           z[SZ_BATCH]};
+        nvptx_bwd_grid rule = nvptx_bwd_grid_rule(&b->info, kind);
+        int64_t grid[3] = {rule.x == BWG_PARAM_ELEMS ? nvptx_bwd_dparam_grid_x(max_numel)
+                                                     : nvptx_bwd_grid_x(&b->info, kind, z),
+                           rule.y_size < 0 ? b->info.ngrad : z[rule.y_size], rule.z_size < 0 ? 1 : z[rule.z_size]};
         if (kind == BWK_PRE && atomic && grid[0] < 1)
             grid[0] = 1; /* it zeroes the accumulators */
-        if (kind == BWK_DPARAM) { /* every element, also with no pair at all (then 0) */
-            grid[0] = nvptx_bwd_dparam_grid_x(max_numel);
-            grid[1] = b->info.ngrad;
-            grid[2] = 1;
-        }
-        st = cuda_program_launch(b->prog, i, grid, m.args, stream, err);
+        st = cuda_program_launch(b->prog, i, grid, m->args, stream, err);
     }
+    free(m);
     attnc_status end = cuda_program_end(b->prog, stream, err);
     return st ? st : end;
 }

@@ -10,16 +10,11 @@
 #include "runtime/cuda/cuda_tma.h"
 
 /* One slot per kernel parameter (the driver reads each through a pointer
- * to it), filled by walking the kernel's role table (kernel_abi.h). */
-typedef union slot {
-    CUdeviceptr p;
-    int64_t i64;
-    int32_t i32;
-    float f32;
-} slot;
-
+ * to it), filled by kernel_abi_marshal's walk of the kernel's role table
+ * (kernel_abi.h), as the backward's are. */
 typedef struct marshal {
-    slot v[KABI_MAX_ARGS];
+    kabi_values v;
+    kabi_slot slot[KABI_MAX_ARGS];
     CUtensorMap tmap[KABI_NMAPS];
     void *args[KABI_MAX_ARGS];
 } marshal;
@@ -70,36 +65,20 @@ static attnc_status check(const nvptx_kernel_info *info, const cuda_launch *a, s
     return ATTNC_OK;
 }
 
-/* A recipe param's value as its kernel argument type. */
-static void put_param(slot *v, kabi_type t, const cuda_launch *a, int i)
-{
-    if (t == KABI_PTR)
-        v->p = (CUdeviceptr)a->param_ptr[i];
-    else if (t == KABI_F32)
-        v->f32 = (float)a->param_scalar[i];
-    else
-        v->i64 = (int64_t)a->param_scalar[i];
-}
-
 /* Every argument in table order; the maps must be encoded already. */
-static int fill(marshal *m, const kernel_abi *abi, const cuda_launch *a)
+static void fill(marshal *m, const kernel_abi *abi, const cuda_launch *a)
 {
-    int n = 0;
-    for (int e = 0; e < abi->n; e++) {
-        const kabi_entry *en = &abi->e[e];
-        for (int i = 0; i < en->count; i++, n++) {
-            slot *v = &m->v[n];
-            m->args[n] = v;
-            switch (en->role) {
-            case KABI_TENSOR: v->p = (CUdeviceptr)a->ptr[en->which]; break;
-            case KABI_STRIDES: v->i64 = a->stride[en->which][i]; break;
-            case KABI_SIZES: v->i32 = (int32_t)a->size[i]; break;
-            case KABI_PARAM: put_param(v, en->type, a, en->which); break;
-            case KABI_TMAP: m->args[n] = &m->tmap[en->which - KABI_Q]; break;
-            }
-        }
+    for (int t = 0; t < KABI_NTENSORS; t++) {
+        m->v.ptr[t] = a->ptr[t];
+        memcpy(m->v.stride[t], a->stride[t], sizeof a->stride[t]);
     }
-    return n;
+    memcpy(m->v.size, a->size, sizeof a->size);
+    memcpy(m->v.param_ptr, a->param_ptr, sizeof a->param_ptr);
+    memcpy(m->v.param_scalar, a->param_scalar, sizeof a->param_scalar);
+    void *maps[KABI_NMAPS];
+    for (int t = 0; t < KABI_NMAPS; t++)
+        maps[t] = &m->tmap[t];
+    kernel_abi_marshal(abi, &m->v, m->slot, m->args, maps);
 }
 
 /* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h; their shape

@@ -9,8 +9,9 @@
  * Launches of one program are ordered: cuda_program_begin takes the
  * program's lock (held until cuda_program_end) and, when the stream differs
  * from the previous run's, makes it wait for that run (an event), since
- * both use the one workspace. Not cached across processes yet (the kernel
- * cache holds single-kernel modules).
+ * both use the one workspace. Programs take PTX: the backward's comes
+ * through the kernel cache (cuda_bwd_job.c); the driver JIT-links it on
+ * every load (no cubin entry for programs yet).
  */
 #ifndef ATTNC_RUNTIME_CUDA_PROGRAM_H
 #define ATTNC_RUNTIME_CUDA_PROGRAM_H

@@ -29,8 +29,10 @@
  *    builds reuse the PTX of an identical kernel (same lowered IR, schedule,
  *    arch and recipe text) and the cubin the driver linked from it (same
  *    PTX, compute capability and driver version: loaded without the driver
- *    JIT); a damaged entry is never loaded: it is rebuilt and the build's
- *    note is left in attnc_kernel_errmsg.
+ *    JIT); backward programs (attnc_kernel_build_backward) reuse their
+ *    PTX likewise, keyed also by the $ATTNC_BWD_* settings and
+ *    ATTNC_BUILD_DETERMINISTIC. A damaged entry is never loaded: it is
+ *    rebuilt and the build's note is left in attnc_kernel_errmsg.
  *  - Tuned `tile auto` launches: a kernel built from a recipe whose tile
  *    section is `auto`, with no explicit options->schedule, picks its
  *    schedule per launch shape. On the first launch of a shape bucket

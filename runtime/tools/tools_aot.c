@@ -54,7 +54,7 @@ bool attnc_tools_schedule_parses(const attnc_tools_recipe *tr, const char *text,
 }
 
 attnc_tools_result attnc_tools_aot_recipe(const attnc_tools_recipe *tr, const char *sched, attnc_tools_arch arch,
-                                          const char *name, const char *dir, strbuf *note, strbuf *err)
+                                          const char *name, const char *dir, bool backward, strbuf *note, strbuf *err)
 {
     const recipe *r = tools_recipe_of(tr);
     schedule s;
@@ -63,7 +63,7 @@ attnc_tools_result attnc_tools_aot_recipe(const attnc_tools_recipe *tr, const ch
     strbuf why;
     sb_init(&why);
     attnc_tools_result res =
-        map_aot(aot_compile_recipe(r, sched ? &s : NULL, (target_arch)arch, name, dir, note, &why), &why, err);
+        map_aot(aot_compile_recipe(r, sched ? &s : NULL, (target_arch)arch, name, dir, backward, note, &why), &why, err);
     sb_free(&why);
     return res;
 }

@@ -119,8 +119,8 @@ CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name)
 {
     char want[256];
     snprintf(want, sizeof want, ".entry %s(", name);
-    *f = (CUfunction)m;
-    *optin_of(*f) = 48 * 1024;
+    *f = (CUfunction)m; /* a module's kernels share one handle (and one opt-in: a program's largest) */
+    (void)optin_of(*f); /* 48 KB for a new module (cuModuleUnload forgets the old one's) */
     return strstr((const char *)m, want) ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
 }
 CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v)
@@ -129,7 +129,8 @@ CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v)
     if (a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) {
         if (v > 232448)
             return CUDA_ERROR_INVALID_VALUE;
-        *optin_of(f) = v;
+        if (v > *optin_of(f)) /* the module's kernels share the handle: its largest */
+            *optin_of(f) = v;
     }
     return CUDA_SUCCESS;
 }

@@ -4,7 +4,8 @@
  * (grid, block, shared memory, every kernel argument) are checked here, and
  * the cubin entries of the kernel cache (a fresh context loads the cubin
  * without a JIT; a damaged cubin entry is reported and rebuilt) and the
- * tuned variant of a `tile auto` kernel.
+ * tuned variant of a `tile auto` kernel; the backward program's launches
+ * (marshalled by its role table) and its PTX entries in the kernel cache.
  * Label unit: it runs everywhere; numbers come from the gpu-labelled tests. */
 #include "unit/runtime/tmpdir.h" /* first: it sets _GNU_SOURCE */
 
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "gpu_case.h"
+#include "runtime/api/api_internal.h"
 #include "runtime/cache/cache.h"
 #include "runtime/tune/tune_db.h"
 
@@ -499,6 +501,73 @@ static void serial_launches(void **state)
     }
 }
 
+/* The backward program on the fake: its three kernels launch in order with
+ * the role table's leading arguments (q, k, v, o, lse and q's strides);
+ * a fresh context's build takes the PTX from the disk cache. */
+static void backward_cache_launch(void **state)
+{
+    (void)state;
+    static const char src[] = "recipe causal\n"
+                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                              "mask   causal\n";
+    char *dir = tmpdir_make();
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    for (int pass = 0; pass < 2; pass++) {
+        attnc_context *ctx;
+        attnc_recipe *r;
+        attnc_kernel *k;
+        attnc_args *a;
+        assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+        assert_int_equal(attnc_recipe_from_text(&r, ctx, "causal.attn", src, strlen(src)), ATTNC_OK);
+        attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+        o.backend = ATTNC_BACKEND_CUDA;
+        o.arch = "sm_80";
+        if (attnc_kernel_build_backward(&k, ctx, r, &o))
+            fail_msg("%s", attnc_context_errmsg(ctx));
+        cache_stats cs = cache_get_stats(ctx->cache);
+        assert_int_equal(cs.builds, pass ? 0 : 1);
+        assert_int_equal(cs.disk_hits, pass ? 1 : 0);
+        enum { T = 100, NB = 9 };
+        size_t n = 1 * 2 * T * 128;
+        uint64_t buf[NB];
+        strbuf err;
+        sb_init(&err);
+        for (int i = 0; i < NB; i++)
+            assert_int_equal(cuda_mem_alloc(&buf[i], n * 2, &err), ATTNC_OK);
+        static const char *const names[NB] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
+        assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+        for (int i = 0; i < NB; i++) {
+            attnc_tensor t = i == 4 ? (attnc_tensor){ATTNC_F32, (void *)(uintptr_t)buf[i], 3, {1, 2, T}, {2 * T, T, 1}}
+                                    : t4((void *)(uintptr_t)buf[i], 1, 2, T, 128);
+            assert_int_equal(attnc_args_set_tensor(a, names[i], &t), ATTNC_OK);
+        }
+        int before = last_launch()->count;
+        if (attnc_launch(k, a, NULL))
+            fail_msg("launch: %s", attnc_kernel_errmsg(k));
+        const fake_launch *l = last_launch();
+        assert_int_equal(l->count, before + 3); /* pre, dkv, dq */
+        assert_int_equal(l->grid[0], 2);         /* dq: 100 tokens over 64-token query tiles */
+        assert_int_equal(l->grid[1], 2);
+        /* the fake records 5 pointers then 19 i64: here do, dq, dk, dv, delta,
+         * dqacc, then q's strides */
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(l->ptr[i], buf[i]);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(l->stride[i], buf[5 + i]);
+        assert_int_equal(l->stride[6], 2 * T * 128);
+        assert_int_equal(l->stride[9], 1);
+        attnc_args_destroy(a);
+        attnc_kernel_destroy(k);
+        attnc_recipe_destroy(r);
+        attnc_context_destroy(ctx);
+        for (int i = 0; i < NB; i++)
+            cuda_mem_free(buf[i]);
+        sb_free(&err);
+    }
+    unsetenv("ATTNC_CACHE_DIR");
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     locate_fake();
@@ -514,7 +583,7 @@ int main(void)
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
                                        cmocka_unit_test(no_keys_launch), cmocka_unit_test(varlen_launch),
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
-                                       cmocka_unit_test(serial_launches)};
+                                       cmocka_unit_test(serial_launches), cmocka_unit_test(backward_cache_launch)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);
     return rc;

@@ -1,6 +1,8 @@
-/* The forward kernel's parameter-role table (codegen/kernel_abi.h) and the
- * kernel nvptx_abi.c declares from it: one LLVM parameter per table slot,
- * of the slot's type, in table order; tensor maps byval and last. */
+/* The forward and backward kernels' parameter-role tables
+ * (codegen/kernel_abi.h), the kernel nvptx_abi.c declares from them (one
+ * LLVM parameter per table slot, of the slot's type, in table order; tensor
+ * maps byval and last) and kernel_abi_marshal's walk (one argument per
+ * slot, each value from its role). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,11 +84,58 @@ static void declaration_follows_the_table(void **state)
     }
 }
 
+/* The backward program's table (nvptx_bwd.h's order): 9 tensors, the
+ * workspace regions, 9 strides (lse 3), sizes, params, then per gradient
+ * d<param>, slices, mode. */
+static void backward_table_lists_the_abi(void **state)
+{
+    (void)state;
+    kabi_type types[2] = {KABI_PTR, KABI_F32};
+    kernel_abi a;
+    kernel_abi_backward(&a, 2, types, 1);
+    assert_int_equal(a.n, 2 * KABI_ALL_TENSORS + KABI_NWS + 1 + 2 + KABI_GRAD_ROLES);
+    assert_int_equal(kernel_abi_nargs(&a), 9 + KABI_NWS + 35 + SZ_MAX + 2 + 3);
+    assert_int_equal(a.e[KABI_DO].role, KABI_TENSOR);
+    assert_int_equal(a.e[KABI_ALL_TENSORS + KABI_WS_DQACC].role, KABI_WS);
+    assert_int_equal(a.e[KABI_ALL_TENSORS + KABI_NWS + KABI_LSE].count, 3);
+    assert_int_equal(a.e[a.n - 3].role, KABI_DPARAM);
+    assert_int_equal(a.e[a.n - 1].role, KABI_DMODE);
+    assert_int_equal(a.e[a.n - 1].type, KABI_I32);
+    assert_string_equal(kabi_tensors[KABI_DO].name, "do");
+    assert_string_equal(kabi_tensors[KABI_DO].field, "dout");
+    assert_true(kabi_tensors[KABI_DK].kv && kabi_tensors[KABI_DK].output);
+
+    /* the marshalled arguments carry each role's value */
+    kabi_values v;
+    memset(&v, 0, sizeof v);
+    for (int t = 0; t < KABI_ALL_TENSORS; t++)
+        v.ptr[t] = 0x1000u * (unsigned)(t + 1), v.stride[t][0] = 100 + t;
+    v.ws[KABI_WS_DELTA] = 0xd0, v.ws[KABI_WS_DQACC] = 0xd1;
+    v.size[SZ_TOKENS] = 77;
+    v.param_ptr[0] = 0xabc, v.param_scalar[1] = 0.5;
+    v.dparam[0] = 0xdd, v.dslices[0] = 0xee, v.dmode[0] = 1;
+    kabi_slot slot[KABI_MAX_ARGS];
+    void *args[KABI_MAX_ARGS];
+    int n = kernel_abi_marshal(&a, &v, slot, args, NULL);
+    assert_int_equal(n, kernel_abi_nargs(&a));
+    assert_int_equal(((kabi_slot *)args[KABI_DV])->p, 0x9000u);
+    assert_int_equal(((kabi_slot *)args[KABI_ALL_TENSORS + KABI_WS_DQACC])->p, 0xd1);
+    assert_int_equal(((kabi_slot *)args[KABI_ALL_TENSORS + KABI_NWS + 4 * 4 + 3])->i64, 105); /* do's stride[0] */
+    int sizes = 9 + KABI_NWS + 35;
+    assert_int_equal(((kabi_slot *)args[sizes + SZ_TOKENS])->i32, 77);
+    assert_int_equal(((kabi_slot *)args[sizes + SZ_MAX])->p, 0xabc);
+    assert_true(((kabi_slot *)args[sizes + SZ_MAX + 1])->f32 == 0.5f);
+    assert_int_equal(((kabi_slot *)args[n - 3])->p, 0xdd);
+    assert_int_equal(((kabi_slot *)args[n - 2])->p, 0xee);
+    assert_int_equal(((kabi_slot *)args[n - 1])->i32, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(table_lists_the_abi),
         cmocka_unit_test(declaration_follows_the_table),
+        cmocka_unit_test(backward_table_lists_the_abi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

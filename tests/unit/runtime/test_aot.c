@@ -280,6 +280,67 @@ static void test_header_abi(void **state)
     tmpdir_remove(dir);
 }
 
+/* The backward program's launcher (relpos_bias2d: a bias table with a
+ * gradient): workspace size by the documented layout, the checks beyond
+ * the forward's, and a clear "no CUDA driver" once arguments are valid. */
+static const char bwd_main[] =
+    "#include <stdio.h>\n#include <string.h>\n#include \"rb.h\"\n"
+    "#define CHECK(c) do { if (!(c)) { printf(\"failed: %s (%s)\\n\", #c, rb_errmsg()); return 1; } } while (0)\n"
+    "int main(void)\n{\n    static _Alignas(256) unsigned char ws[1 << 20];\n    rb_bwd_args a;\n"
+    "    memset(&a, 0, sizeof a);\n"
+    "    /* empty sizes: nothing to check the workspace for */\n"
+    "    CHECK(rb_backward_workspace_bytes(&a) == 0 || rb_backward_workspace_bytes(&a) % 256 == 0);\n"
+    "    char *base = (char *)0x100000;\n"
+    "    a.q = base; a.k = base + 0x10000; a.v = base + 0x20000; a.o = base + 0x30000; a.lse = base + 0x40000;\n"
+    "    a.dout = base + 0x50000; a.dq = base + 0x60000; a.dk = base + 0x70000; a.dv = base + 0x80000;\n"
+    "    a.p_rpb = base + 0x90000; a.grad_rpb = base + 0xa0000;\n"
+    "    a.size[0] = 1; a.size[1] = 2; a.size[2] = 2; a.size[3] = 64; a.size[4] = 64; a.size[5] = 8; a.size[6] = 8;\n"
+    "    int64_t st[4] = {2 * 64 * 64, 64 * 64, 64, 1}, ls[3] = {2 * 64, 64, 1};\n"
+    "    memcpy(a.q_stride, st, sizeof st); memcpy(a.k_stride, st, sizeof st); memcpy(a.v_stride, st, sizeof st);\n"
+    "    memcpy(a.o_stride, st, sizeof st); memcpy(a.dout_stride, st, sizeof st); memcpy(a.dq_stride, st, sizeof st);\n"
+    "    memcpy(a.dk_stride, st, sizeof st); memcpy(a.dv_stride, st, sizeof st); memcpy(a.lse_stride, ls, sizeof ls);\n"
+    "    uint64_t need = rb_backward_workspace_bytes(&a);\n"
+    "    /* delta: 1 x 2 x 64 f32 = 512 bytes; then the slices of drpb */\n"
+    "    CHECK(need >= 512 + 256 && need % 256 == 0 && need <= sizeof ws);\n"
+    "    CHECK(rb_backward(&a, ws, need - 256, NULL) == rb_ERR_INVALID_ARGUMENT && strstr(rb_errmsg(), \"workspace\"));\n"
+    "    CHECK(rb_backward(&a, ws + 16, need, NULL) == rb_ERR_INVALID_ARGUMENT);\n"
+    "    a.lse = NULL;\n    CHECK(rb_backward(&a, ws, need, NULL) == rb_ERR_INVALID_ARGUMENT && strstr(rb_errmsg(), \"lse\"));\n"
+    "    a.lse = base + 0x40000; a.dq_stride[2] = 63;\n"
+    "    CHECK(rb_backward(&a, ws, need, NULL) == rb_ERR_INVALID_ARGUMENT && strstr(rb_errmsg(), \"dq\"));\n"
+    "    a.dq_stride[2] = 64; a.dout = base + 0x50008;\n"
+    "    CHECK(rb_backward(&a, ws, need, NULL) == rb_ERR_INVALID_ARGUMENT && strstr(rb_errmsg(), \"do\"));\n"
+    "    a.dout = base + 0x50000; a.grad_rpb = NULL;\n"
+    "    CHECK(rb_backward(&a, ws, need, NULL) == rb_ERR_INVALID_ARGUMENT && strstr(rb_errmsg(), \"drpb\"));\n"
+    "    a.grad_rpb = base + 0xa0000; a.size[2] = 1; /* the forward's checks: kv_heads without GQA */\n"
+    "    CHECK(rb_backward(&a, ws, need, NULL) == rb_ERR_INVALID_ARGUMENT);\n"
+    "    a.size[2] = 2;\n"
+    "    CHECK(rb_backward(&a, ws, need, NULL) == rb_ERR_NO_DRIVER); /* ATTNC_LIBCUDA points nowhere */\n"
+    "    printf(\"ok: %s\\n\", rb_errmsg());\n    return 0;\n}\n";
+
+static void test_backward_aot(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make(), path[512];
+    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward "
+                        "--name rb -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/rb.h", dir);
+    const char *const doc[] = {"rb_bwd_args", "void *dout;", "int64_t dout_stride[4];", "void *grad_rpb;",
+                               "attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq, attnc_bwd_dparam", "delta (f32",
+                               "uint64_t rb_backward_workspace_bytes(const rb_bwd_args *a);", NULL};
+    expect_lines(path, doc);
+    snprintf(path, sizeof path, "%s/m.c", dir);
+    write_all(path, bwd_main, strlen(bwd_main));
+    assert_int_equal(sh("cd %s && test -s rb.bwd.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion "
+                        "-pthread -o m m.c rb.c && ATTNC_LIBCUDA=/nonexistent ./m",
+                        dir), 0);
+    /* --backward needs a recipe of the softmax family */
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/lightning2.attn --aot --backward -o %s/x 2>/dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 1 << 8);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_generate_build_run),
         cmocka_unit_test(test_recipe_aot),
         cmocka_unit_test(test_header_abi),
+        cmocka_unit_test(test_backward_aot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

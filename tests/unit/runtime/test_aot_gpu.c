@@ -5,8 +5,12 @@
  * and dlopen'ed (so the test needs no build-time generation), then the same
  * random bf16 inputs run through NAME_launch and through attnc_kernel_build
  * + attnc_launch on the CUDA backend; the two outputs must be identical
- * bytes (same PTX, same launch). Without a driver: "skipped: no CUDA
- * driver". Run on the GPU machine: ctest -R test_aot_gpu. */
+ * bytes (same PTX, same launch). The backward (`--backward`): NAME_backward
+ * on a workspace of NAME_backward_workspace_bytes against
+ * attnc_kernel_build_backward + attnc_launch, dq, dk, dv (and the bias
+ * table's gradient) identical bytes, none NaN (the deterministic default
+ * program). Without a driver: "skipped: no CUDA driver". Run on the GPU
+ * machine: ctest -R test_aot_gpu. */
 #include "tmpdir.h"
 
 #include <dlfcn.h>
@@ -137,9 +141,196 @@ static void run_recipe(const char *name, const char *arch)
     tmpdir_remove(dir);
 }
 
-static void test_aot_matches_jit(void **state)
+/* ---- the backward ---- */
+
+/* Mirrors the generated NAME_bwd_args (the backward role table's order,
+ * aot_gen_bwd.c), with one tensor param and its gradient when `param`. */
+typedef struct bwd_args {
+    void *q, *k, *v, *o, *lse, *dout, *dq, *dk, *dv;
+    int64_t q_stride[4], k_stride[4], v_stride[4], o_stride[4], lse_stride[3], dout_stride[4], dq_stride[4],
+        dk_stride[4], dv_stride[4];
+    int32_t size[SZ_MAX];
+    void *p, *grad; /* p_NAME, grad_NAME (absent without params) */
+} bwd_args;
+
+typedef int (*backward_fn)(const bwd_args *, void *, uint64_t, void *);
+typedef uint64_t (*ws_fn)(const bwd_args *);
+
+enum { REL = 64 }; /* relbias.attn's table: f32 [heads, 64] */
+
+static uint64_t dev_bytes(size_t n, strbuf *err)
 {
-    (void)state;
+    uint64_t p = 0;
+    assert_int_equal(cuda_mem_alloc(&p, n, err), 0);
+    return p;
+}
+
+static attnc_tensor lse_tensor(uint64_t p)
+{
+    return (attnc_tensor){ATTNC_F32, (void *)(uintptr_t)p, 3, {B, H, T}, {H * T, T, 1}};
+}
+
+static attnc_tensor rel_tensor(uint64_t p)
+{
+    return (attnc_tensor){ATTNC_F32, (void *)(uintptr_t)p, 2, {H, REL}, {REL, 1}};
+}
+
+static size_t count_diff(const void *a, const void *b, size_t n2)
+{
+    const uint16_t *x = a, *y = b;
+    size_t d = 0;
+    for (size_t i = 0; i < n2; i++)
+        d += x[i] != y[i];
+    return d;
+}
+
+static bool has_nan_bf16(const uint16_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] & 0x7f80) == 0x7f80 && (p[i] & 0x7f))
+            return true;
+    return false;
+}
+
+/* rpath: a recipe file; param: relbias.attn's "rel" with its gradient. */
+static void run_backward(const char *rpath, bool param, const char *arch)
+{
+    char *dir = tmpdir_make(), lib[600];
+    assert_int_equal(sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, rpath, arch, dir), 0);
+    assert_int_equal(sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
+    snprintf(lib, sizeof lib, "%s/aotb.so", dir);
+    void *so = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(so);
+    backward_fn backward;
+    ws_fn ws_bytes;
+    errmsg_fn errmsg;
+    *(void **)&backward = dlsym(so, "aotb_backward");
+    *(void **)&ws_bytes = dlsym(so, "aotb_backward_workspace_bytes");
+    *(void **)&errmsg = dlsym(so, "aotb_errmsg");
+    assert_true(backward && ws_bytes && errmsg);
+
+    strbuf err;
+    sb_init(&err);
+    size_t n = (size_t)B * H * T * D, bytes = n * 2, lse_bytes = (size_t)B * H * T * 4, rel_bytes = H * REL * 4;
+    uint16_t *host = malloc(bytes), *r1 = malloc(bytes), *r2 = malloc(bytes);
+    float *hrel = malloc(rel_bytes), *g1 = malloc(rel_bytes), *g2 = malloc(rel_bytes);
+    for (int i = 0; i < H * REL; i++)
+        hrel[i] = 0.01f * (float)(i % 17) - 0.05f;
+    uint64_t in[5], grads[2][3], lse = dev_bytes(lse_bytes, &err), rel = dev_bytes(rel_bytes, &err);
+    uint64_t drel[2] = {dev_bytes(rel_bytes, &err), dev_bytes(rel_bytes, &err)};
+    for (int i = 0; i < 5; i++) { /* q, k, v, do; [4] o from the forward */
+        in[i] = dev_bytes(bytes, &err);
+        fill(host, n, 11 + (uint64_t)i);
+        assert_int_equal(cuda_memcpy_htod(in[i], host, bytes, &err), 0);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 3; i++) {
+            grads[r][i] = dev_bytes(bytes, &err);
+            assert_int_equal(cuda_memset8(grads[r][i], r ? 0xee : 0xff, bytes, &err), 0); /* poison */
+        }
+    assert_int_equal(cuda_memcpy_htod(rel, hrel, rel_bytes, &err), 0);
+    assert_int_equal(cuda_memset8(drel[0], 0xff, rel_bytes, &err) | cuda_memset8(drel[1], 0xee, rel_bytes, &err), 0);
+
+    /* the forward on the library: o into in[4], lse */
+    attnc_context *ctx;
+    attnc_recipe *rc;
+    attnc_kernel *fwd, *bwd;
+    attnc_args *fa, *ba;
+    assert_int_equal(attnc_context_create(&ctx, NULL), 0);
+    assert_int_equal(attnc_recipe_from_file(&rc, ctx, rpath), 0);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.arch = arch;
+    if (attnc_kernel_build(&fwd, ctx, rc, &o) || attnc_kernel_build_backward(&bwd, ctx, rc, &o))
+        fail_msg("JIT build: %s", attnc_context_errmsg(ctx));
+    attnc_tensor tq = dev_tensor(in[0]), tk = dev_tensor(in[1]), tv = dev_tensor(in[2]), tdo = dev_tensor(in[3]),
+                 to = dev_tensor(in[4]), tl = lse_tensor(lse), tr = rel_tensor(rel);
+    assert_int_equal(attnc_args_create(&fa, fwd), 0);
+    assert_int_equal(attnc_args_set_tensor(fa, "q", &tq) | attnc_args_set_tensor(fa, "k", &tk) |
+                         attnc_args_set_tensor(fa, "v", &tv) | attnc_args_set_tensor(fa, "o", &to) |
+                         attnc_args_set_tensor(fa, "lse", &tl) | (param ? attnc_args_set_tensor(fa, "rel", &tr) : 0),
+                     0);
+    if (attnc_launch(fwd, fa, NULL))
+        fail_msg("JIT forward: %s", attnc_kernel_errmsg(fwd));
+
+    /* the library's backward into grads[1] */
+    attnc_tensor tdq = dev_tensor(grads[1][0]), tdk = dev_tensor(grads[1][1]), tdv = dev_tensor(grads[1][2]),
+                 tdr = rel_tensor(drel[1]);
+    assert_int_equal(attnc_args_create(&ba, bwd), 0);
+    assert_int_equal(attnc_args_set_tensor(ba, "q", &tq) | attnc_args_set_tensor(ba, "k", &tk) |
+                         attnc_args_set_tensor(ba, "v", &tv) | attnc_args_set_tensor(ba, "o", &to) |
+                         attnc_args_set_tensor(ba, "lse", &tl) | attnc_args_set_tensor(ba, "do", &tdo) |
+                         attnc_args_set_tensor(ba, "dq", &tdq) | attnc_args_set_tensor(ba, "dk", &tdk) |
+                         attnc_args_set_tensor(ba, "dv", &tdv) |
+                         (param ? attnc_args_set_tensor(ba, "rel", &tr) | attnc_args_set_tensor(ba, "drel", &tdr) : 0),
+                     0);
+    if (attnc_launch(bwd, ba, NULL))
+        fail_msg("JIT backward: %s", attnc_kernel_errmsg(bwd));
+
+    /* the AOT backward into grads[0] */
+    bwd_args a;
+    memset(&a, 0, sizeof a);
+    int64_t st[4] = {H * T * D, T * D, D, 1}, lst[3] = {H * T, T, 1};
+    void **ptrs[9] = {&a.q, &a.k, &a.v, &a.o, &a.lse, &a.dout, &a.dq, &a.dk, &a.dv};
+    uint64_t vals[9] = {in[0], in[1], in[2], in[4], lse, in[3], grads[0][0], grads[0][1], grads[0][2]};
+    int64_t *strides[9] = {a.q_stride, a.k_stride, a.v_stride, a.o_stride, a.lse_stride,
+                           a.dout_stride, a.dq_stride, a.dk_stride, a.dv_stride};
+    for (int i = 0; i < 9; i++) {
+        *ptrs[i] = (void *)(uintptr_t)vals[i];
+        memcpy(strides[i], i == 4 ? lst : st, i == 4 ? sizeof lst : sizeof st);
+    }
+    a.size[SZ_BATCH] = B, a.size[SZ_HEADS] = H, a.size[SZ_KV_HEADS] = H, a.size[SZ_TOKENS] = T,
+    a.size[SZ_KV_TOKENS] = T;
+    a.p = (void *)(uintptr_t)rel, a.grad = (void *)(uintptr_t)drel[0];
+    if (!param) /* no p_NAME/grad_NAME fields: the struct ends at size[] */
+        a.p = a.grad = NULL;
+    uint64_t need = ws_bytes(&a);
+    assert_true(need > 0);
+    uint64_t ws = dev_bytes((size_t)need, &err);
+    int rc2 = backward(&a, (void *)(uintptr_t)ws, need, NULL);
+    if (rc2)
+        fail_msg("AOT backward: %d %s", rc2, errmsg());
+    assert_int_equal(cuda_synchronize(&err), 0);
+
+    const char *names[3] = {"dq", "dk", "dv"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cuda_memcpy_dtoh(r1, grads[0][i], bytes, &err) | cuda_memcpy_dtoh(r2, grads[1][i], bytes, &err),
+                         0);
+        size_t diff = count_diff(r1, r2, n);
+        printf("%s backward on %s: %s: %zu of %zu differ between AOT and JIT\n", rpath, arch, names[i], diff, n);
+        assert_false(has_nan_bf16(r1, n));
+        assert_int_equal(diff, 0);
+    }
+    if (param) {
+        assert_int_equal(cuda_memcpy_dtoh(g1, drel[0], rel_bytes, &err) | cuda_memcpy_dtoh(g2, drel[1], rel_bytes, &err),
+                         0);
+        size_t diff = count_diff(g1, g2, rel_bytes / 2);
+        printf("%s backward on %s: drel: %zu of %d differ\n", rpath, arch, diff, H * REL);
+        assert_int_equal(diff, 0);
+    }
+
+    attnc_args_destroy(fa);
+    attnc_args_destroy(ba);
+    attnc_kernel_destroy(fwd);
+    attnc_kernel_destroy(bwd);
+    attnc_recipe_destroy(rc);
+    attnc_context_destroy(ctx);
+    for (int i = 0; i < 5; i++)
+        cuda_mem_free(in[i]);
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 3; i++)
+            cuda_mem_free(grads[r][i]);
+    cuda_mem_free(lse), cuda_mem_free(rel), cuda_mem_free(drel[0]), cuda_mem_free(drel[1]), cuda_mem_free(ws);
+    free(host), free(r1), free(r2), free(hrel), free(g1), free(g2);
+    sb_free(&err);
+    dlclose(so);
+    tmpdir_remove(dir);
+}
+
+/* The device's arch name; skips the test without a driver. */
+static const char *device_arch_or_skip(void)
+{
     target_arch arch;
     strbuf err;
     sb_init(&err);
@@ -149,13 +340,31 @@ static void test_aot_matches_jit(void **state)
         printf("skipped: no CUDA driver\n");
         skip();
     }
-    const char *an = arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+    return arch == TARGET_SM90A ? "sm_90a" : "sm_80";
+}
+
+static void test_aot_backward_matches_jit(void **state)
+{
+    (void)state;
+    const char *an = device_arch_or_skip();
+    char path[600];
+    snprintf(path, sizeof path, "%s/recipes/causal.attn", ATTNC_SOURCE_DIR);
+    run_backward(path, false, an);
+    snprintf(path, sizeof path, "%s/tests/gpu/aot/relbias.attn", ATTNC_SOURCE_DIR);
+    run_backward(path, true, an);
+}
+
+static void test_aot_matches_jit(void **state)
+{
+    (void)state;
+    const char *an = device_arch_or_skip();
     run_recipe("causal", an);
     run_recipe("dense", an);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_aot_matches_jit)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_aot_matches_jit),
+                                       cmocka_unit_test(test_aot_backward_matches_jit)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

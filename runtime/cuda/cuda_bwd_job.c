@@ -1,0 +1,231 @@
+/* cuda_bwd_job.c — the GPU backward program's compile job and its kernel
+ * cache entries; see cuda_bwd_job.h. */
+#include "runtime/cuda/cuda_bwd_job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/lower_backward.h"
+#include "passes/pipeline.h"
+#include "runtime/api/api_kcache.h"
+
+extern char **environ;
+
+/* Which products the backward uses: $ATTNC_BWD_MMA (wgmma, sync, auto),
+ * else auto: wgmma on sm_90a where it serves (H200, causal D=128 N=16384:
+ * 8.72 ms against mma.sync's 13.80), mma.sync elsewhere. An explicit schedule's mma= is the forward's (bench and
+ * tuned schedules carry mma=wgmma for it), so it does not pick these. */
+static mma_kind bwd_mma(void)
+{
+    const char *e = getenv("ATTNC_BWD_MMA");
+    if (e && !strcmp(e, "wgmma"))
+        return MMA_WGMMA;
+    if (e && !strcmp(e, "sync"))
+        return MMA_SYNC;
+    if (e && !strcmp(e, "auto"))
+        return MMA_AUTO;
+    return MMA_AUTO;
+}
+
+/* dQ by atomics only when asked ($ATTNC_BWD_DQ_ATOMIC=1) and the build is
+ * not deterministic: on the H200 (causal D=128 N=16384) the separate dQ
+ * kernel ran the backward in 13.8 ms against 20.2 ms with red.global.add.f32
+ * (scalar atomics, 64x128 per tile pair), so it is the default. */
+static bool use_atomics(const cuda_bwd_job *j)
+{
+    const char *e = getenv("ATTNC_BWD_DQ_ATOMIC");
+    return !j->deterministic && e && e[0] == '1';
+}
+
+/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0..3
+ * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
+static int bwd_overlap(void)
+{
+    const char *e = getenv("ATTNC_BWD_OVERLAP");
+    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+}
+
+/* The code generator reads the recipe's kernel header (lower_signature),
+ * not the recipe: the backward schedule and the wgmma fit from it. */
+static schedule bwd_schedule(const cuda_bwd_job *j)
+{
+    arena a;
+    arena_init(&a, NULL);
+    schedule s = nvptx_bwd_schedule_mma(lower_signature(&a, j->r), j->base, j->arch, bwd_mma());
+    arena_free_all(&a);
+    return s;
+}
+
+static bool wgmma_fits(const cuda_bwd_job *j, const schedule *s)
+{
+    arena a;
+    arena_init(&a, NULL);
+    bool ok = nvptx_bwd_wgmma_fits(lower_signature(&a, j->r), s, j->arch);
+    arena_free_all(&a);
+    return ok;
+}
+
+/* By default (or $ATTNC_BWD_DKV_KEYS=128; =64 turns it off), under the
+ * wgmma schedule's 64-key 1-D tiles,
+ * the dK/dV kernel takes 128-key tiles (two warpgroups share each Q/dO
+ * tile: half the Q/dO traffic per product) and the dQ kernel keeps 64
+ * (*wide: the dK/dV kernel's schedule). The schedule text says so. */
+static bool wide_dkv(const cuda_bwd_job *j, const schedule *s, schedule *wide)
+{
+    const char *e = getenv("ATTNC_BWD_DKV_KEYS"); /* unset: 128 (H200, causal D=128 N=16384: 8.06 ms vs 8.66) */
+    if ((e && strcmp(e, "128")) || s->mma != MMA_WGMMA || s->ndims != 1 || s->kv_tile[0] != 64)
+        return false;
+    *wide = *s;
+    wide->kv_tile[0] = 128;
+    return wgmma_fits(j, wide);
+}
+
+static attnc_status map_codegen(nvptx_status s)
+{
+    return s == NVPTX_OK ? ATTNC_OK : s == NVPTX_UNSUPPORTED ? ATTNC_ERR_UNSUPPORTED : ATTNC_ERR_INTERNAL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void cuda_bwd_variant(const cuda_bwd_job *j, strbuf *out)
+{
+    schedule wide;
+    schedule s = bwd_schedule(j);
+    sb_printf(out, "bwd mma=%d atomics=%d overlap=%d split=%d det=%d", (int)s.mma, use_atomics(j), bwd_overlap(),
+              wide_dkv(j, &s, &wide), j->deterministic);
+    enum { MAX_VARS = 64 };
+    const char *vars[MAX_VARS];
+    int n = 0;
+    for (char **e = environ; e && *e && n < MAX_VARS; e++)
+        if (!strncmp(*e, "ATTNC_BWD_", 10))
+            vars[n++] = *e;
+    qsort(vars, (size_t)n, sizeof *vars, cmp_str);
+    for (int i = 0; i < n; i++)
+        sb_printf(out, " %s", vars[i]);
+}
+
+/* ---- emission, directly or through the cache ---- */
+
+typedef struct emit_state {
+    const cuda_bwd_job *j;
+    const tir_program *prog, *dq_prog;
+    int overlap;
+    bool atomics;
+    attnc_status st; /* the code generator's, when it failed */
+    strbuf *err;
+} emit_state;
+
+static attnc_status emit(emit_state *e, nvptx_bwd_info *info, strbuf *ptx)
+{
+    attnc_status st = map_codegen(
+        nvptx_bwd_emit(e->prog, e->dq_prog, e->j->arch, e->atomics, e->overlap, info, ptx, e->err));
+    if (!st && ptx->failed)
+        st = ATTNC_ERR_NOMEM;
+    return st;
+}
+
+/* cache_build_fn: payload = info bytes then the PTX text (kcache_pack). */
+static bool build_entry(void *user, void **data, size_t *len, strbuf *err)
+{
+    emit_state *e = user;
+    nvptx_bwd_info info;
+    memset(&info, 0, sizeof info);
+    strbuf ptx;
+    sb_init(&ptx);
+    e->st = emit(e, &info, &ptx);
+    *data = e->st ? NULL : kcache_pack(&info, sizeof info, &ptx, len);
+    if (!e->st && !*data)
+        e->st = ATTNC_ERR_NOMEM;
+    if (!*data)
+        sb_puts(err, "backward PTX generation failed");
+    sb_free(&ptx);
+    return *data != NULL;
+}
+
+static bool unpack(const void *data, size_t len, target_arch arch, nvptx_bwd_info *info, strbuf *ptx)
+{
+    return kcache_unpack(data, len, info, sizeof *info, ptx) && info->arch == arch && info->nkernels >= 1 &&
+           info->nkernels <= NVPTX_BWD_MAX_KERNELS;
+}
+
+static bool program_key(emit_state *e, const char *sched_text, cache_key *key)
+{
+    strbuf ir, variant;
+    sb_init(&ir);
+    sb_init(&variant);
+    tir_print_program(&ir, (tir_program *)e->prog);
+    if (e->dq_prog) {
+        sb_puts(&ir, "\n; dq program\n");
+        tir_print_program(&ir, (tir_program *)e->dq_prog);
+    }
+    sb_printf(&variant, "%s ", e->j->recipe_hash);
+    cuda_bwd_variant(e->j, &variant);
+    bool ok = !ir.failed && !variant.failed;
+    if (ok) {
+        cache_key_parts p = {sb_cstr(&ir), sched_text, nvptx_arch_name(e->j->arch), sb_cstr(&variant)};
+        *key = cache_key_make(&p);
+    }
+    sb_free(&ir);
+    sb_free(&variant);
+    return ok;
+}
+
+static attnc_status emit_cached(emit_state *e, cuda_bwd_out *out)
+{
+    const cuda_bwd_job *j = e->j;
+    kcache *c = j->ctx && j->recipe_hash && j->recipe_hash[0] ? ctx_kernel_cache(j->ctx) : NULL;
+    cache_key key;
+    out->how = CACHE_MISS;
+    if (!c || !program_key(e, out->sched_text, &key))
+        return emit(e, &out->info, &out->ptx);
+    void *data = NULL;
+    size_t len = 0;
+    strbuf note;
+    sb_init(&note);
+    cache_result res = cache_get_or_build(c, key, CACHE_PTX, build_entry, e, &data, &len, &note);
+    if (res == CACHE_CORRUPT)
+        snprintf(out->note, sizeof out->note, "kernel cache: %s (backward PTX entry rebuilt)", sb_cstr(&note));
+    sb_free(&note);
+    if (res == CACHE_ERROR && e->st) { /* the code generator failed: its message is in err */
+        free(data);
+        return e->st;
+    }
+    bool ok = res != CACHE_ERROR && unpack(data, len, j->arch, &out->info, &out->ptx);
+    free(data);
+    if (!ok) { /* unusable cache: emit directly */
+        sb_clear(&out->ptx);
+        return emit(e, &out->info, &out->ptx);
+    }
+    out->how = res;
+    return ATTNC_OK;
+}
+
+attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out, strbuf *err)
+{
+    memset(out, 0, sizeof *out);
+    sb_init(&out->ptx);
+    out->how = CACHE_MISS;
+    out->sched = bwd_schedule(j);
+    strbuf sb;
+    sb_init(&sb);
+    schedule_print_for(&sb, &out->sched, false);
+    tir_program prog, dkv_prog;
+    if (!lower_backward(a, j->r, &out->sched, j->arch, &prog, err)) {
+        sb_free(&sb);
+        return a->failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    }
+    schedule wide;
+    bool split = wide_dkv(j, &out->sched, &wide);
+    if (split && !lower_backward(a, j->r, &wide, j->arch, &dkv_prog, err)) {
+        sb_free(&sb);
+        return a->failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
+    }
+    snprintf(out->sched_text, sizeof out->sched_text, "%s%s", sb_cstr(&sb), split ? " (dK/dV kv=128)" : "");
+    sb_free(&sb);
+    emit_state e = {j, split ? &dkv_prog : &prog, split ? &prog : NULL, bwd_overlap(), use_atomics(j), ATTNC_OK, err};
+    return emit_cached(&e, out);
+}
