@@ -19,6 +19,7 @@
  * nvptx_linear_chain.c, then the outputs. */
 #include "nvptx_abi.h"
 #include "nvptx_linear.h"
+#include "nvptx_linear_tile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,14 +434,13 @@ static void emit_kernel(lin *L)
     LLVMBuildRetVoid(nv->b);
 }
 
-static void describe(const lin *L, target_arch arch, nvptx_kernel_info *info)
+static void describe(const lin_plan *p, int threads, int smem, target_arch arch, nvptx_kernel_info *info)
 {
-    const lin_plan *p = L->p;
     info->arch = arch;
     info->strategy = NVPTX_STRATEGY_LINEAR;
-    info->threads = L->threads;
+    info->threads = threads;
     info->serial = p->wide; /* the chain's slots and tickets are module globals */
-    info->smem_bytes = L->total;
+    info->smem_bytes = smem;
     info->ndims = 1;
     info->q_tile[0] = p->C;
     info->grid_x_fixed = p->Dv / p->vt * p->segments;
@@ -458,36 +458,32 @@ static void kernel_name(char *out, size_t n, const char *recipe_name)
             *c = '_';
 }
 
-nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
-                               strbuf *ptx, strbuf *err)
+/* The old hand-joined emitter (lin, above), until the tile builder's
+ * (nvptx_linear_tile.h) is measured on the GPU. */
+static nvptx_status emit_hand(const lin_plan *p, target_arch arch, nvptx_kernel_info *info, strbuf *ptx, strbuf *err)
 {
-    memset(info, 0, sizeof *info);
-    lin_plan p;
-    nvptx_status st = make_plan(k, r, &p, err);
-    if (st)
-        return st;
     lin *L = calloc(1, sizeof *L);
     if (!L) {
         sb_puts(err, "out of memory");
         return NVPTX_INTERNAL;
     }
-    L->p = &p;
+    L->p = p;
     plan_smem(L);
+    nvptx_status st = NVPTX_OK;
     int limit = arch == TARGET_SM90A ? 232448 : 166912;
     if (L->total > limit) {
         int total = L->total;
         free(L);
         return refuse(err, "the block needs %d bytes of shared memory: use a smaller block", total);
     }
-    kernel_name(info->name, sizeof info->name, r->name);
-    describe(L, arch, info);
+    describe(p, L->threads, L->total, arch, info);
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, info->name, arch);
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
     nv_ctx_init(&L->nv, c, m, b);
     make_function(L, info->name);
     L->smem = LLVMAddGlobalInAddressSpace(m, LLVMArrayType(L->nv.i8, 0), "attnc_smem", 3);
-    if (p.wide)
+    if (p->wide)
         lin_chain_globals(L);
     LLVMSetLinkage(L->smem, LLVMExternalLinkage);
     LLVMSetAlignment(L->smem, 128);
@@ -502,4 +498,76 @@ nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch
     LLVMContextDispose(c);
     free(L);
     return st;
+}
+
+/* The kernel on the tile builder into module m. */
+static nvptx_status build_tile(lk *L, nv_ctx nv, const char *name, target_arch arch, strbuf *err)
+{
+    nvptx_abi_args abi;
+    nvptx_abi_declare(&nv, L->p->r, name, &abi);
+    memcpy(L->tens, abi.tens, sizeof L->tens); /* q, k, v, o: the kernel writes no lse */
+    for (int t = 0; t < 4; t++)
+        memcpy(L->stride[t], abi.stride[t], sizeof L->stride[t]);
+    memcpy(L->size, abi.size, sizeof L->size);
+    memcpy(L->param, abi.param, sizeof L->param);
+    nt_begin(&L->t, nv, abi.fn, L->p->warps * 32, arch);
+    if (L->p->wide)
+        lk_chain_globals(L);
+    lk_emit_kernel(L);
+    nv_annotate(&L->t.nv, abi.fn, "kernel", 1);
+    nv_annotate(&L->t.nv, abi.fn, "maxntidx", L->t.threads);
+    nv_annotate(&L->t.nv, abi.fn, "minctasm", 1);
+    if (!L->t.error)
+        return NVPTX_OK;
+    sb_printf(err, "GPU linear attention: %s", L->t.error);
+    return NVPTX_INTERNAL;
+}
+
+static nvptx_status emit_tile(const lin_plan *p, target_arch arch, nvptx_kernel_info *info, strbuf *ptx, strbuf *err)
+{
+    lk *L = calloc(1, sizeof *L);
+    if (!L) {
+        sb_puts(err, "out of memory");
+        return NVPTX_INTERNAL;
+    }
+    L->p = p;
+    lk_plan_smem(L);
+    int total = L->total;
+    if (total > (arch == TARGET_SM90A ? 232448 : 166912)) {
+        free(L);
+        return refuse(err, "the block needs %d bytes of shared memory: use a smaller block", total);
+    }
+    describe(p, p->warps * 32, total, arch, info);
+    LLVMContextRef c = LLVMContextCreate();
+    LLVMModuleRef m = nvptx_module_create(c, info->name, arch);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+    nv_ctx nv;
+    nv_ctx_init(&nv, c, m, b);
+    nvptx_status st = build_tile(L, nv, info->name, arch, err);
+    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
+        st = NVPTX_INTERNAL;
+    LLVMDisposeBuilder(b);
+    LLVMDisposeModule(m);
+    LLVMContextDispose(c);
+    free(L);
+    return st;
+}
+
+/* $ATTNC_LINEAR_TILE=1: the kernel from the tile builder. */
+static bool tile_path(void)
+{
+    const char *e = getenv("ATTNC_LINEAR_TILE");
+    return e && e[0] == '1';
+}
+
+nvptx_status nvptx_linear_emit(const tir_kernel *k, const recipe *r, target_arch arch, nvptx_kernel_info *info,
+                               strbuf *ptx, strbuf *err)
+{
+    memset(info, 0, sizeof *info);
+    lin_plan p;
+    nvptx_status st = make_plan(k, r, &p, err);
+    if (st)
+        return st;
+    kernel_name(info->name, sizeof info->name, r->name);
+    return tile_path() ? emit_tile(&p, arch, info, ptx, err) : emit_hand(&p, arch, info, ptx, err);
 }
