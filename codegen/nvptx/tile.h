@@ -133,11 +133,13 @@ nt_opnd nt_shared(nt_smem s, bool transpose);
  * wgmma products would take. */
 void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt);
 
-/* A tile of global memory: element (r, c) at base + (off + r * row_stride
- * + c) * size(dt); rows at or past `rows` (i32) are out of bounds. off and
- * row_stride: i64 elements. */
+/* A tile of global memory: element (r, c) at base + (off + (row0 + r) *
+ * row_stride + c) * size(dt); rows r at or past `rows` (i32) are out of
+ * bounds. off and row_stride: i64 elements; row0: i32 (kept apart from off
+ * so the row products stay inside loops instead of being hoisted, one
+ * register pair each). */
 typedef struct nt_gtile {
-    LLVMValueRef base, off, row_stride, rows;
+    LLVMValueRef base, off, row0, row_stride, rows;
     dtype dt;
 } nt_gtile;
 

@@ -64,6 +64,13 @@ static LLVMValueRef item(nt *t, int i, int total, LLVMBasicBlockRef *join)
     return id;
 }
 
+/* (row0 + row) * row_stride, i64. */
+static LLVMValueRef row_elem(nt *t, nt_gtile g, LLVMValueRef row)
+{
+    LLVMValueRef r = LLVMBuildSExt(t->nv.b, LLVMBuildAdd(t->nv.b, g.row0, row, ""), t->nv.i64, "");
+    return LLVMBuildMul(t->nv.b, r, g.row_stride, "");
+}
+
 void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src)
 {
     nv_ctx *nv = &t->nv;
@@ -75,7 +82,7 @@ void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src)
         LLVMValueRef row = LLVMBuildUDiv(b, id, c32(t, chunks), "");
         LLVMValueRef ch = LLVMBuildURem(b, id, c32(t, chunks), "");
         LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, row, src.rows, "");
-        LLVMValueRef e = LLVMBuildAdd(b, src.off, LLVMBuildMul(b, LLVMBuildZExt(b, row, nv->i64, ""), src.row_stride, ""), "");
+        LLVMValueRef e = LLVMBuildAdd(b, src.off, row_elem(t, src, row), "");
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, LLVMBuildMul(b, ch, c32(t, 16 / es), ""), nv->i64, ""), "");
         LLVMValueRef off = LLVMBuildSelect(b, ok, LLVMBuildMul(b, e, nv_i64(nv, es), ""), nv_i64(nv, 0), "");
         LLVMValueRef d = LLVMBuildAdd(b, LLVMBuildMul(b, row, c32(t, dst.pitch), ""), LLVMBuildShl(b, ch, c32(t, 4), ""), "");
@@ -154,7 +161,7 @@ void nt_store_global(nt *t, const nt_frag *c, nt_gtile g)
         LLVMValueRef row = nt_row(t, i);
         LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntSLT, row, g.rows, ""));
         /* One address per row; the column blocks are constant offsets from it. */
-        LLVMValueRef e = LLVMBuildAdd(b, g.off, LLVMBuildMul(b, LLVMBuildZExt(b, row, nv->i64, ""), g.row_stride, ""), "");
+        LLVMValueRef e = LLVMBuildAdd(b, g.off, row_elem(t, g, row), "");
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, col, nv->i64, ""), "");
         LLVMValueRef row_p = nv_gep(nv, g.base, LLVMBuildMul(b, e, nv_i64(nv, es), ""));
         for (int cb = 0; cb < ncb; cb++) {
