@@ -248,6 +248,12 @@ bool nt_mma_wgmma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt); /* tile_
 
 void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt)
 {
+    if (opnd_rows(a) != acc->rows || opnd_cols(b) != acc->cols || opnd_cols(a) != opnd_rows(b) ||
+        acc->role != NT_C) {
+        if (!t->error)
+            t->error = "nt_mma: the operand shapes do not match the accumulator";
+        return;
+    }
     if (!b.frag && b.smem.layout == NT_SWIZZLE128) {
         nt_mma_wgmma(t, acc, a, b, dt); /* records t->error when it cannot */
         return;
