@@ -1,9 +1,10 @@
 # cmake -DOUT=file.h -DROOT=srcdir -DLLVM_VERSION=x -P CodegenHash.cmake
 # Writes the cache stamp header: a SHA-256 over the contents of every source
-# that shapes generated code (ir/, passes/, codegen/), so the kernel cache key
-# changes whenever the code generator does — contents, never mtimes.
+# that shapes generated code (ir/, passes/, codegen/, codegen/nvptx/), so the
+# kernel cache key changes whenever the code generator does — contents, never
+# mtimes.
 file(GLOB _files ${ROOT}/ir/*.c ${ROOT}/ir/*.h ${ROOT}/passes/*.c ${ROOT}/passes/*.h
-                 ${ROOT}/codegen/*.c ${ROOT}/codegen/*.h)
+                 ${ROOT}/codegen/*.c ${ROOT}/codegen/*.h ${ROOT}/codegen/nvptx/*.c ${ROOT}/codegen/nvptx/*.h)
 list(SORT _files)
 set(_all "")
 foreach(f ${_files})

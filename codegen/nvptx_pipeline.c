@@ -10,7 +10,10 @@
  * both architectures and the schedule variants byte-identical; a test
  * (tests/ptx/test_ptx_pipeline.c) checks that against default<O3>, so an
  * LLVM upgrade that makes a removed pass matter fails loudly instead of
- * slowing kernels down. Order and pass options are O3's. */
+ * slowing kernels down. Order and pass options are O3's. Kernels written
+ * on the tile builder (nvptx/tile.h) keep loop state in allocas: O3's
+ * early SROA turns them into registers and phis before anything else
+ * runs (on kernels without allocas it does nothing). */
 #include "nvptx_target.h"
 
 #define INSTCOMBINE "instcombine<max-iterations=1;no-use-loop-info;no-verify-fixpoint>"
@@ -33,7 +36,7 @@
     "no-hoist-common-insts;no-sink-common-insts;speculate-unpredictables>"
 
 static const char lean_o3[] =
-    "function(nvvm-reflect,nvvm-intr-range," CFG_EARLY ",early-cse<>),"
+    "function(nvvm-reflect,nvvm-intr-range," CFG_EARLY ",sroa<modify-cfg>,early-cse<>),"
     "ipsccp,"
     "function<eager-inv>("
     /* O3's simplification pipeline (what the inliner would run per function) */

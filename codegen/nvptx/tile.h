@@ -1,0 +1,196 @@
+/*
+ * tile.h — a tile-level builder for NVPTX kernels: typed register
+ * fragments and shared-memory tiles, and operations named by data path,
+ * so a kernel reads like its algorithm instead of a list of LLVM values.
+ *
+ *   global --nt_copy_g2s (cp.async, rows past the end zero-filled)--> shared
+ *   shared --nt_load (ldmatrix, .trans when the tile holds the operand
+ *             transposed)--> fragment
+ *   fragments and shared tiles --nt_mma (mma.sync m16n8k16; sm_90a
+ *             swizzled tiles: wgmma)--> accumulator fragment
+ *   fragment --nt_store_shared / nt_store_global (row bounds)--> memory
+ * plus element-wise maps (fragments and shared tiles), row reductions over
+ * a quad, C -> A conversion (P reused as an A operand), barriers, and
+ * variables in allocas: loop-carried fragments live in entry-block
+ * allocas, and SROA (nvptx_pipeline.c) builds the phis, so a kernel never
+ * joins values by hand.
+ *
+ * Layouts are mma.sync's, per warp (PTX ISA, "Matrix fragments for
+ * mma.m16n8k16"); g = lane / 4, t4 = lane % 4:
+ *   C (f32, rows % 16, cols % 8): 16x8 blocks (rb, cb), 4 f32 each,
+ *     v[(rb * cols/8 + cb) * 4 + e] at row 16 rb + g + 8 (e >> 1),
+ *     column 8 cb + 2 t4 + (e & 1);
+ *   A (bf16/f16 pairs in i32, rows % 16, cols % 16): 16x16 blocks (rb, kb),
+ *     v[(rb * cols/16 + kb) * 4 + i] holds row 16 rb + g + 8 (i & 1),
+ *     columns 16 kb + 8 (i >> 1) + 2 t4 + {0, 1};
+ *   B (pairs, rows = K % 16, cols = N % 16): 16x8 blocks (kb, nb),
+ *     v[(kb * cols/8 + nb) * 2 + i] holds rows 16 kb + 8 i + 2 t4 + {0, 1},
+ *     column 8 nb + g.
+ * A wgmma accumulator of a warpgroup is, per warp, the C fragment of its
+ * 16 rows (nvptx_wgmma.h), so element-wise code is shared.
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_TILE_H
+#define ATTNC_CODEGEN_NVPTX_TILE_H
+
+#include "../nvptx_intrin.h"
+#include "../../ir/schedule.h"
+
+/* The builder: LLVM handles, the kernel, its shared memory and the
+ * thread's coordinates (computed once in the entry block). */
+typedef struct nt {
+    nv_ctx nv;
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry; /* allocas go to its start */
+    LLVMValueRef smem;       /* dynamic shared memory, ptr addrspace(3) */
+    int threads;             /* CTA size: cooperative copies and maps split over it */
+    target_arch arch;
+    LLVMValueRef tid, lane, warp, g, t4;
+    const char *error; /* the first misuse of the builder (NULL: none); check before emitting */
+} nt;
+
+/* Opens fn's entry block, declares the dynamic shared memory (attnc_smem,
+ * 128-byte aligned) and computes the thread's coordinates. */
+void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch);
+
+/* ---- register fragments ---- */
+
+enum { NT_FRAG_MAX = 256 };
+typedef enum { NT_A, NT_B, NT_C } nt_role;
+
+typedef struct nt_frag {
+    nt_role role;
+    int rows, cols;
+    dtype dt; /* C: DT_F32; A/B: DT_BF16 or DT_F16 */
+    int n;    /* registers per thread */
+    LLVMValueRef v[NT_FRAG_MAX];
+} nt_frag;
+
+/* A rows x cols accumulator of zeros. */
+void nt_zero(nt *t, nt_frag *c, int rows, int cols);
+
+/* Element-wise: f(v, row, col) for every element (row, col: i32 within the
+ * fragment). On A/B fragments the pairs are unpacked to f32 and packed back. */
+typedef LLVMValueRef (*nt_elem_fn)(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, void *ud);
+void nt_map(nt *t, nt_frag *f, nt_elem_fn fn, void *ud);
+
+/* The fragment row of this thread's row slot i (0 .. rows/8 - 1) of a C
+ * fragment: 16 (i / 2) + g + 8 (i % 2). */
+LLVMValueRef nt_row(nt *t, int i);
+/* Multiplies row slot i of C by s[i] (s NULL entries: unchanged). */
+void nt_scale_rows(nt *t, nt_frag *c, LLVMValueRef *s);
+/* Per row slot, the sum (max) of C's row over its columns, reduced
+ * across the quad: out[rows / 8]. */
+void nt_row_sum(nt *t, const nt_frag *c, LLVMValueRef *out);
+void nt_row_max(nt *t, const nt_frag *c, LLVMValueRef *out);
+
+/* An accumulator as the A operand (dt: DT_BF16 or DT_F16), the same
+ * registers reused: C's columns become A's k. */
+void nt_to_a(nt *t, nt_frag *a, const nt_frag *c, dtype dt);
+
+/* ---- shared-memory tiles ---- */
+
+typedef enum { NT_PAD, NT_SWIZZLE128 } nt_layout;
+
+/* rows x cols elements of dt at byte offset `off` (i32) of the dynamic
+ * shared memory. NT_PAD: row r at off + r * pitch (pitch in bytes, padded
+ * so ldmatrix rows hit distinct banks). NT_SWIZZLE128: nvptx_wgmma.h's
+ * 128-byte swizzle (pitch unused), for wgmma operands. */
+typedef struct nt_smem {
+    int rows, cols;
+    dtype dt;
+    int pitch;
+    nt_layout layout;
+    LLVMValueRef off;
+} nt_smem;
+
+nt_smem nt_tile(nt *t, LLVMValueRef off, int rows, int cols, dtype dt, int pitch);
+/* The rows x cols sub-tile at (row0, col0) (i32, elements) of a padded tile. */
+nt_smem nt_sub(nt *t, nt_smem s, LLVMValueRef row0, LLVMValueRef col0, int rows, int cols);
+/* Pointer to byte `off` (i32) of shared memory. */
+LLVMValueRef nt_sptr(nt *t, LLVMValueRef off);
+
+/* ---- data paths ---- */
+
+/* shared -> fragment (ldmatrix x4): the role operand equal to s
+ * (transpose: to s^T). A from a row-major tile and B from a K-major one
+ * use .trans exactly when they need it. cols (rows for B) multiple of 16. */
+void nt_load(nt *t, nt_frag *f, nt_role role, nt_smem s, bool transpose);
+
+/* An mma operand: a fragment, or a shared tile read as s or s^T (loaded
+ * one k16 slab at a time, so the whole operand is never live). */
+typedef struct nt_opnd {
+    const nt_frag *frag;
+    nt_smem smem;
+    bool transpose;
+} nt_opnd;
+nt_opnd nt_reg(const nt_frag *f);
+nt_opnd nt_shared(nt_smem s, bool transpose);
+
+/* acc (M x N, f32) += a (M x K) . b (K x N), bf16/f16 operands (dt).
+ * mma.sync m16n8k16 over 16x8 blocks; on sm_90a, with a B tile in the
+ * 128-byte swizzle and acc the warp's slice of a warpgroup's 64 x N,
+ * warpgroup MMA (nvptx_wgmma.h) instead: the hook the softmax family's
+ * wgmma products would take. */
+void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt);
+
+/* A tile of global memory: element (r, c) at base + (off + (row0 + r) *
+ * row_stride + c) * size(dt); rows r at or past `rows` (i32) are out of
+ * bounds. off and row_stride: i64 elements; row0: i32 (kept apart from off
+ * so the row products stay inside loops instead of being hoisted, one
+ * register pair each). */
+typedef struct nt_gtile {
+    LLVMValueRef base, off, row0, row_stride, rows;
+    dtype dt;
+} nt_gtile;
+
+/* global -> shared, cooperatively over all threads, 16 bytes a cp.async
+ * (one group; commit with nt_cp_commit): out-of-bounds rows are
+ * zero-filled and read nothing (their source is base). cols * size a
+ * multiple of 16. */
+void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src);
+void nt_cp_commit(nt *t);
+void nt_cp_wait(nt *t, int groups);
+void nt_barrier(nt *t);
+
+/* In place over a shared tile, cooperatively: every element read as
+ * `from` (bf16/f16), f(x, row, col) (fn NULL: x), written as s.dt; rows at
+ * or past `rows` (i32, NULL: none) become zeros. */
+void nt_smem_map(nt *t, nt_smem s, dtype from, LLVMValueRef rows, nt_elem_fn fn, void *ud);
+
+/* fragment -> shared (C as s.dt pairs; 4-byte stores). */
+void nt_store_shared(nt *t, const nt_frag *c, nt_smem s);
+/* fragment -> global (C as g.dt pairs), rows past g.rows not written. */
+void nt_store_global(nt *t, const nt_frag *c, nt_gtile g);
+
+/* ---- variables and control ---- */
+
+/* A scalar variable: an entry-block alloca holding init. */
+LLVMValueRef nt_var(nt *t, LLVMTypeRef ty, LLVMValueRef init, const char *name);
+LLVMValueRef nt_get(nt *t, LLVMValueRef var);
+void nt_set(nt *t, LLVMValueRef var, LLVMValueRef v);
+
+/* A fragment variable (shape fixed by its initial value). */
+typedef struct nt_fvar {
+    LLVMValueRef slot;
+    nt_role role;
+    int rows, cols, n;
+    dtype dt;
+} nt_fvar;
+nt_fvar nt_fvar_new(nt *t, const nt_frag *init);
+void nt_fvar_get(nt *t, const nt_fvar *v, nt_frag *f);
+void nt_fvar_set(nt *t, const nt_fvar *v, const nt_frag *f);
+
+/* for (i = begin; i < end; i++) (signed i32): nt_for returns i in the body;
+ * nt_for_end closes the loop and continues after it. */
+typedef struct nt_loop {
+    LLVMValueRef var;
+    LLVMBasicBlockRef head, done;
+} nt_loop;
+LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end);
+void nt_for_end(nt *t, nt_loop *l);
+
+/* if (cond) { ... } */
+LLVMBasicBlockRef nt_if(nt *t, LLVMValueRef cond);
+void nt_endif(nt *t, LLVMBasicBlockRef join);
+
+#endif

@@ -1,0 +1,125 @@
+/* tile_ctl.c — the builder's entry, variables and control flow (tile.h).
+ * Variables are entry-block allocas: loops and branches load and store
+ * them, and SROA turns them into registers and phis, so kernels never
+ * join values across blocks by hand. */
+#include "tile.h"
+
+void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch)
+{
+    t->nv = nv;
+    t->fn = fn;
+    t->threads = threads;
+    t->arch = arch;
+    t->error = NULL;
+    t->entry = LLVMAppendBasicBlockInContext(nv.c, fn, "entry");
+    LLVMPositionBuilderAtEnd(nv.b, t->entry);
+    t->smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
+    LLVMSetLinkage(t->smem, LLVMExternalLinkage);
+    LLVMSetAlignment(t->smem, 128);
+    LLVMBuilderRef b = nv.b;
+    t->tid = nv_sreg(&t->nv, "tid.x");
+    t->lane = LLVMBuildAnd(b, t->tid, nv_i32(&t->nv, 31), "lane");
+    t->warp = LLVMBuildLShr(b, t->tid, nv_i32(&t->nv, 5), "warp");
+    t->g = LLVMBuildLShr(b, t->lane, nv_i32(&t->nv, 2), "g");
+    t->t4 = LLVMBuildAnd(b, t->lane, nv_i32(&t->nv, 3), "t4");
+}
+
+static LLVMValueRef entry_alloca(nt *t, LLVMTypeRef ty, const char *name)
+{
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(t->nv.c);
+    LLVMValueRef first = LLVMGetFirstInstruction(t->entry);
+    if (first)
+        LLVMPositionBuilderBefore(b, first);
+    else
+        LLVMPositionBuilderAtEnd(b, t->entry);
+    LLVMValueRef a = LLVMBuildAlloca(b, ty, name);
+    LLVMDisposeBuilder(b);
+    return a;
+}
+
+LLVMValueRef nt_var(nt *t, LLVMTypeRef ty, LLVMValueRef init, const char *name)
+{
+    LLVMValueRef a = entry_alloca(t, ty, name);
+    if (init)
+        LLVMBuildStore(t->nv.b, init, a);
+    return a;
+}
+
+LLVMValueRef nt_get(nt *t, LLVMValueRef var)
+{
+    return LLVMBuildLoad2(t->nv.b, LLVMGetAllocatedType(var), var, "");
+}
+
+void nt_set(nt *t, LLVMValueRef var, LLVMValueRef v)
+{
+    LLVMBuildStore(t->nv.b, v, var);
+}
+
+static LLVMTypeRef elem_type(nt *t, nt_role role)
+{
+    return role == NT_C ? t->nv.f32 : t->nv.i32;
+}
+
+static LLVMValueRef slot(nt *t, const nt_fvar *v, int i)
+{
+    LLVMValueRef idx[2] = {nv_i32(&t->nv, 0), nv_i32(&t->nv, i)};
+    return LLVMBuildInBoundsGEP2(t->nv.b, LLVMGetAllocatedType(v->slot), v->slot, idx, 2, "");
+}
+
+nt_fvar nt_fvar_new(nt *t, const nt_frag *init)
+{
+    nt_fvar v = {.role = init->role, .rows = init->rows, .cols = init->cols, .n = init->n, .dt = init->dt};
+    v.slot = entry_alloca(t, LLVMArrayType(elem_type(t, init->role), (unsigned)init->n), "frag");
+    nt_fvar_set(t, &v, init);
+    return v;
+}
+
+void nt_fvar_get(nt *t, const nt_fvar *v, nt_frag *f)
+{
+    f->role = v->role;
+    f->rows = v->rows;
+    f->cols = v->cols;
+    f->n = v->n;
+    f->dt = v->dt;
+    for (int i = 0; i < v->n; i++)
+        f->v[i] = LLVMBuildLoad2(t->nv.b, elem_type(t, v->role), slot(t, v, i), "");
+}
+
+void nt_fvar_set(nt *t, const nt_fvar *v, const nt_frag *f)
+{
+    for (int i = 0; i < v->n; i++)
+        LLVMBuildStore(t->nv.b, f->v[i], slot(t, v, i));
+}
+
+LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end)
+{
+    nv_ctx *nv = &t->nv;
+    l->var = nt_var(t, nv->i32, begin, "i");
+    l->head = LLVMAppendBasicBlockInContext(nv->c, t->fn, "for.head");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, t->fn, "for.body");
+    l->done = LLVMAppendBasicBlockInContext(nv->c, t->fn, "for.done");
+    LLVMBuildBr(nv->b, l->head);
+    LLVMPositionBuilderAtEnd(nv->b, l->head);
+    LLVMValueRef i = nt_get(t, l->var);
+    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, i, end, ""), body, l->done);
+    LLVMPositionBuilderAtEnd(nv->b, body);
+    return i;
+}
+
+void nt_for_end(nt *t, nt_loop *l)
+{
+    nv_ctx *nv = &t->nv;
+    nt_set(t, l->var, LLVMBuildAdd(nv->b, nt_get(t, l->var), nv_i32(nv, 1), ""));
+    LLVMBuildBr(nv->b, l->head);
+    LLVMPositionBuilderAtEnd(nv->b, l->done);
+}
+
+LLVMBasicBlockRef nt_if(nt *t, LLVMValueRef cond)
+{
+    return nv_if(&t->nv, cond, "if");
+}
+
+void nt_endif(nt *t, LLVMBasicBlockRef join)
+{
+    nv_endif(&t->nv, join);
+}

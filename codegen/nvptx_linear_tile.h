@@ -1,0 +1,58 @@
+/*
+ * nvptx_linear_tile.h — the linear-attention kernel (nvptx_linear.h says
+ * what it computes) written on the tile builder (nvptx/tile.h):
+ *   nvptx_linear_kernel.c   shared-memory plan, program ids, the block
+ *                           loop and the schedules' passes over it
+ *   nvptx_linear_block.c    one block: cp.async loads, feature map, gates,
+ *                           outputs (inter + intra), state update, z
+ *   nvptx_linear_handoff.c  inter=chain: tickets, state slots, look-back
+ * The state S is a C fragment per warp (D / rgs rows x dvs columns) held
+ * in a fragment variable; every loop is nt_for over allocas.
+ */
+#ifndef ATTNC_CODEGEN_NVPTX_LINEAR_TILE_H
+#define ATTNC_CODEGEN_NVPTX_LINEAR_TILE_H
+
+#include "nvptx/tile.h"
+#include "nvptx_linear.h"
+
+typedef struct lk {
+    nt t;
+    const lin_plan *p;
+    LLVMValueRef tens[4], stride[4][4], size[SZ_MAX], param[NVPTX_MAX_PARAMS];
+    int pitch_qk, pitch_v, pitch_s; /* bytes per shared row */
+    int stage_bytes, off_q, off_k, off_v, off_s, off_graw, off_gam, off_z, off_tk, total;
+
+    /* rg: the warp's row group (query rows 16 rg.., state rows D / rgs x
+     * rg..); col0: its first output column; wcol: its first column in the
+     * V tile and the S mirror (0 on the sliced path, whose V tile holds
+     * only the CTA's slice). */
+    LLVMValueRef rg, col0, wcol, slice, seg, head, kv_head, batch, ntok, nblocks;
+    LLVMValueRef bh, ws, gws, sync, ev; /* chain: (batch, head), state slots, decays, ticket + epoch + flags */
+    LLVMValueRef log2_lambda;           /* per-head decay, clamped */
+    nt_fvar S;                          /* the warp's state */
+
+    /* Per block. */
+    LLVMValueRef t0, stage_off, t_limit, gam_last;
+} lk;
+
+/* nvptx_linear_kernel.c: emits the kernel into fn (plan p, smem laid out). */
+void lk_plan_smem(lk *L);
+void lk_emit_kernel(lk *L);
+
+/* nvptx_linear_block.c */
+void lk_issue_block(lk *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q);
+void lk_transform(lk *L, bool with_q);
+void lk_gates(lk *L);
+LLVMValueRef lk_gamma(lk *L, LLVMValueRef row);
+void lk_outputs(lk *L, bool intra, bool decayed);
+void lk_state_update(lk *L, nt_frag *S, bool decayed);
+void lk_state_publish(lk *L, const nt_frag *S);
+void lk_update_z(lk *L);
+
+/* nvptx_linear_handoff.c */
+void lk_chain_globals(lk *L);
+void lk_chain_ids(lk *L);
+void lk_chain_publish(lk *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef G);
+void lk_chain_lookback(lk *L, LLVMValueRef base, bool decayed);
+
+#endif

@@ -1,0 +1,219 @@
+/* test_ptx_tile.c — the tile builder (codegen/nvptx/tile.h) on small
+ * kernels through NVPTX and ptxas for sm_80 and sm_90a: every data path
+ * (cp.async copy with zero-filled rows, ldmatrix plain and .trans, mma
+ * from registers and from shared tiles, map, row reductions, C -> A,
+ * stores to shared and global) and a loop whose state lives in fragment
+ * variables, which must leave no local memory (SROA made the phis) and no
+ * spills; wgmma from a swizzled tile on sm_90a, and its refusal on sm_80. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "codegen/nvptx/tile.h"
+#include "codegen/nvptx_target.h"
+#include "ptxas_run.h"
+
+typedef struct kern {
+    LLVMContextRef c;
+    LLVMModuleRef m;
+    LLVMBuilderRef b;
+    nt t;
+    LLVMValueRef arg[4]; /* a, b, out (global bf16/f32), n (i32 rows) */
+} kern;
+
+static void open_kernel(kern *k, target_arch arch, int threads)
+{
+    k->c = LLVMContextCreate();
+    k->m = nvptx_module_create(k->c, "tile_test", arch);
+    k->b = LLVMCreateBuilderInContext(k->c);
+    nv_ctx nv;
+    nv_ctx_init(&nv, k->c, k->m, k->b);
+    LLVMTypeRef params[4] = {nv.pg, nv.pg, nv.pg, nv.i32};
+    LLVMValueRef fn = LLVMAddFunction(k->m, "tile_test", LLVMFunctionType(LLVMVoidTypeInContext(k->c), params, 4, 0));
+    for (unsigned i = 0; i < 4; i++)
+        k->arg[i] = LLVMGetParam(fn, i);
+    nt_begin(&k->t, nv, fn, threads, arch);
+    nv_annotate(&k->t.nv, fn, "kernel", 1);
+    nv_annotate(&k->t.nv, fn, "maxntidx", threads);
+}
+
+/* Finishes the kernel, emits PTX into ptx; false when the builder or the
+ * target refused (message in err). */
+static bool close_kernel(kern *k, target_arch arch, strbuf *ptx, strbuf *err)
+{
+    LLVMBuildRetVoid(k->b);
+    bool ok = !k->t.error;
+    if (!ok)
+        sb_puts(err, k->t.error);
+    else
+        ok = nvptx_module_to_ptx(k->m, arch, ptx, err);
+    LLVMDisposeBuilder(k->b);
+    LLVMDisposeModule(k->m);
+    LLVMContextDispose(k->c);
+    return ok;
+}
+
+static nt_gtile gtile(kern *k, int which, int stride, LLVMValueRef rows, dtype dt)
+{
+    nv_ctx *nv = &k->t.nv;
+    nt_gtile g = {k->arg[which], nv_i64(nv, 0), nv_i32(nv, 0), nv_i64(nv, stride), rows, dt};
+    return g;
+}
+
+static LLVMValueRef twice(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, void *ud)
+{
+    (void)row, (void)col, (void)ud;
+    return LLVMBuildFMul(t->nv.b, v, nv_f32(&t->nv, 2.0), "");
+}
+
+/* exp2(s - rowmax) masked to col <= row: the shape of an attention step. */
+static LLVMValueRef softmaxish(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, void *ud)
+{
+    LLVMValueRef *mx = ud;
+    LLVMBuilderRef b = t->nv.b;
+    LLVMValueRef e = nv_ex2(&t->nv, LLVMBuildFSub(b, v, mx[0], ""));
+    return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLE, col, row, ""), e, nv_f32(&t->nv, 0), "");
+}
+
+/* One warp: A (16 x 64) and B (64 x 32) copied to shared memory (rows past
+ * n zero-filled), then for 4 steps: S = A · B^T-ish products, a map, row
+ * max and sum, P = S as A operand, O += P · B-slab; O to shared and global. */
+static void build_loop_kernel(kern *k)
+{
+    nt *t = &k->t;
+    nv_ctx *nv = &t->nv;
+    nt_smem sa = nt_tile(t, nv_i32(nv, 0), 16, 64, DT_BF16, 64 * 2 + 16);
+    nt_smem sb = nt_tile(t, nv_i32(nv, 16 * 144), 64, 32, DT_BF16, 32 * 2 + 16);
+    nt_smem so = nt_tile(t, nv_i32(nv, 16 * 144 + 64 * 80), 16, 32, DT_BF16, 32 * 2 + 16);
+    nt_copy_g2s(t, sa, gtile(k, 0, 64, k->arg[3], DT_BF16));
+    nt_copy_g2s(t, sb, gtile(k, 1, 32, k->arg[3], DT_BF16));
+    nt_cp_commit(t);
+    nt_cp_wait(t, 0);
+    nt_barrier(t);
+    nt_smem_map(t, sb, DT_BF16, k->arg[3], twice, NULL);
+    nt_barrier(t);
+    nt_frag a, o, s, p;
+    nt_load(t, &a, NT_A, sa, false);
+    nt_zero(t, &o, 16, 32);
+    nt_fvar ov = nt_fvar_new(t, &o);
+    nt_loop loop;
+    LLVMValueRef i = nt_for(t, &loop, nv_i32(nv, 0), nv_i32(nv, 4));
+    nt_zero(t, &s, 16, 16);
+    /* S = A · (rows 16 i.. of B as 16 x 32, transposed: 32 x 16)... kept
+     * square: A's first 32 columns against B's 16 rows read transposed. */
+    nt_smem bsl = nt_sub(t, sb, LLVMBuildMul(nv->b, i, nv_i32(nv, 16), ""), nv_i32(nv, 0), 16, 32);
+    nt_frag a32;
+    nt_load(t, &a32, NT_A, nt_sub(t, sa, nv_i32(nv, 0), nv_i32(nv, 0), 16, 32), false);
+    nt_mma(t, &s, nt_reg(&a32), nt_shared(bsl, true), DT_BF16);
+    LLVMValueRef mx[2], sum[2];
+    nt_row_max(t, &s, mx);
+    nt_map(t, &s, softmaxish, mx);
+    nt_row_sum(t, &s, sum);
+    nt_scale_rows(t, &s, sum);
+    nt_to_a(t, &p, &s, DT_BF16);
+    nt_fvar_get(t, &ov, &o);
+    nt_mma(t, &o, nt_reg(&p), nt_shared(bsl, false), DT_BF16);
+    nt_fvar_set(t, &ov, &o);
+    nt_for_end(t, &loop);
+    nt_fvar_get(t, &ov, &o);
+    nt_mma(t, &o, nt_reg(&a), nt_shared(sb, false), DT_BF16); /* K = 64 from shared, streamed */
+    nt_frag bf;
+    nt_load(t, &bf, NT_B, nt_sub(t, sb, nv_i32(nv, 0), nv_i32(nv, 0), 16, 32), false);
+    nt_map(t, &bf, twice, NULL);
+    nt_frag a16;
+    nt_load(t, &a16, NT_A, nt_sub(t, sa, nv_i32(nv, 0), nv_i32(nv, 16), 16, 16), false);
+    nt_mma(t, &o, nt_reg(&a16), nt_reg(&bf), DT_BF16);
+    nt_store_shared(t, &o, so);
+    nt_store_global(t, &o, gtile(k, 2, 32, k->arg[3], DT_BF16));
+}
+
+static void loop_kernel(void **state)
+{
+    (void)state;
+    for (int arch = 0; arch < 2; arch++) {
+        target_arch ta = arch ? TARGET_SM90A : TARGET_SM80;
+        const char *an = arch ? "sm_90a" : "sm_80";
+        kern k;
+        strbuf ptx, err, log;
+        sb_init(&ptx);
+        sb_init(&err);
+        sb_init(&log);
+        open_kernel(&k, ta, 32);
+        build_loop_kernel(&k);
+        if (!close_kernel(&k, ta, &ptx, &err))
+            fail_msg("%s: %s", an, sb_cstr(&err));
+        const char *text = sb_cstr(&ptx);
+        assert_non_null(strstr(text, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
+        assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
+        assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
+        assert_non_null(strstr(text, "cp.async.cg.shared.global"));
+        assert_non_null(strstr(text, "shfl.sync.bfly"));
+        assert_null(strstr(text, ".local")); /* the fragment variable became registers */
+        if (ptxas_available()) {
+            if (!ptxas_check(text, an, &log))
+                fail_msg("ptxas %s rejected the PTX:\n%s", an, sb_cstr(&log));
+            assert_int_equal(ptxas_spill_bytes(sb_cstr(&log)), 0);
+        }
+        sb_free(&ptx);
+        sb_free(&err);
+        sb_free(&log);
+    }
+}
+
+/* A warpgroup: O (each warp's 16 x 64) = A (16 x 64 registers) · B, B a
+ * 64 x 64 swizzled tile; wgmma on sm_90a, refused (t.error) on sm_80. */
+static bool build_wgmma(target_arch arch, strbuf *ptx, strbuf *err)
+{
+    kern k;
+    open_kernel(&k, arch, 128);
+    nt *t = &k.t;
+    nv_ctx *nv = &t->nv;
+    nt_smem sa = nt_tile(t, nv_i32(nv, 0), 64, 64, DT_BF16, 64 * 2 + 16);
+    nt_smem sb = nt_tile(t, nv_i32(nv, 16384), 64, 64, DT_BF16, 0);
+    sb.layout = NT_SWIZZLE128;
+    nt_frag a, o;
+    nt_load(t, &a, NT_A, nt_sub(t, sa, LLVMBuildMul(nv->b, t->warp, nv_i32(nv, 16), ""), nv_i32(nv, 0), 16, 64), false);
+    nt_zero(t, &o, 16, 64);
+    nt_mma(t, &o, nt_reg(&a), nt_shared(sb, false), DT_BF16);
+    nt_store_global(t, &o, gtile(&k, 2, 64, k.arg[3], DT_BF16));
+    return close_kernel(&k, arch, ptx, err);
+}
+
+static void wgmma_hook(void **state)
+{
+    (void)state;
+    strbuf ptx, err, log;
+    sb_init(&ptx);
+    sb_init(&err);
+    sb_init(&log);
+    if (!build_wgmma(TARGET_SM90A, &ptx, &err))
+        fail_msg("sm_90a: %s", sb_cstr(&err));
+    assert_non_null(strstr(sb_cstr(&ptx), "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"));
+    if (ptxas_available() && !ptxas_check(sb_cstr(&ptx), "sm_90a", &log))
+        fail_msg("ptxas sm_90a rejected the PTX:\n%s", sb_cstr(&log));
+    sb_free(&ptx);
+    sb_init(&ptx);
+    sb_free(&err);
+    sb_init(&err);
+    assert_false(build_wgmma(TARGET_SM80, &ptx, &err));
+    assert_non_null(strstr(sb_cstr(&err), "sm_90a"));
+    sb_free(&ptx);
+    sb_free(&err);
+    sb_free(&log);
+}
+
+int main(void)
+{
+    if (!ptxas_available())
+        printf("note: no ptxas; checking the PTX text only\n");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(loop_kernel),
+        cmocka_unit_test(wgmma_hook),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
