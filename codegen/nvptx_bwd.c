@@ -343,6 +343,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
         info->kv_tile[d] = p->kv_ext[d];
     }
     info->atomics = bp->atomics;
+    info->dq_bulk = bp->bulk;
     info->wgmma = bp->wg;
     info->dt = p->dt;
     info->head_dim = p->D;
@@ -359,8 +360,9 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
 }
 
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, const recipe *r, target_arch arch,
-                            bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
+                            nvptx_bwd_dq dq, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
 {
+    bool atomics = dq != NVPTX_BWD_DQ_KERNEL;
     if (!nvptx_arch_name(arch)) {
         sb_puts(err, "GPU code generation needs an sm_80 or sm_90a target");
         return NVPTX_UNSUPPORTED;
@@ -381,9 +383,14 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     if (!dq_prog)
         bq = bp;
     bp->atomics = bq->atomics = atomics;
+    bp->bulk = bq->bulk = dq == NVPTX_BWD_DQ_BULK;
     bp->overlap = bq->overlap = bp->wg ? overlap : 0;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
+        st = NVPTX_UNSUPPORTED;
+    }
+    if (!st && bp->bulk && !bp->wg) {
+        sb_puts(err, "GPU backward: dQ by bulk reduction needs the mma=wgmma dK/dV kernel (sm_90a)");
         st = NVPTX_UNSUPPORTED;
     }
     if (st) {
@@ -395,7 +402,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     int nk = bp->ngrad ? 4 : 3;
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, "attnc_bwd", arch);
-    int limit = arch == TARGET_SM90A ? 232448 : 166912;
+    int limit = arch == TARGET_SM90A ? GB_SMEM_SM90 : 166912;
     for (int i = 0; i < nk && !st; i++) {
         if (!emit_one(m, kinds[i] == BWK_DQ ? bq : bp, kinds[i], &info->kernels[i])) {
             sb_puts(err, "internal error: GPU backward: a mask/score expression uses a value the kernel cannot provide");
@@ -425,14 +432,36 @@ static int64_t tiles_over(const nvptx_bwd_info *info, const int *tile, const int
     return n;
 }
 
+/* Rows of the dQ accumulator per (batch, head): tokens, or under bulk dQ
+ * whole query tiles (>= tokens: every row a tile box holds). */
+static int64_t dqacc_rows(const nvptx_bwd_info *info, const int64_t *sizes)
+{
+    if (!info->dq_bulk)
+        return sizes[SZ_TOKENS];
+    int q = 1;
+    for (int d = 0; d < info->ndims; d++)
+        q *= info->q_tile[d];
+    return tiles_over(info, info->q_tile, sizes, SZ_TOKENS) * q;
+}
+
+int64_t nvptx_bwd_dqacc_per_head(const nvptx_bwd_info *info, const int64_t *sizes)
+{
+    return dqacc_rows(info, sizes) * info->head_dim;
+}
+
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes)
 {
+    int64_t rows = sizes[SZ_TOKENS], cvt = gb_cvt_threads();
     switch (kind) {
-    case BWK_PRE: return (sizes[SZ_TOKENS] + gb_pre_rows() - 1) / gb_pre_rows();
+    case BWK_PRE: /* a warp per row: delta of the tokens, the accumulator's rows zeroed */
+        if (info->atomics)
+            rows = dqacc_rows(info, sizes);
+        return (rows + gb_pre_rows() - 1) / gb_pre_rows();
     case BWK_DKV: return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS);
     case BWK_DQ: return tiles_over(info, info->q_tile, sizes, SZ_TOKENS);
     case BWK_DPARAM: return 0; /* per param numel: nvptx_bwd_dparam_grid_x */
-    default: return (sizes[SZ_TOKENS] * (info->head_dim / 2) + gb_cvt_threads() - 1) / gb_cvt_threads();
+    default: /* a thread per pair of columns (bulk: of every accumulator row) */
+        return (dqacc_rows(info, sizes) * (info->head_dim / 2) + cvt - 1) / cvt;
     }
 }
 

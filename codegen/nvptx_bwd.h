@@ -12,11 +12,14 @@
  *                     of its kv head and the query tiles that see the tile
  *                     (mask analysis' transposed q_range), recomputing
  *                     S, P = exp(S - LSE), dP, dS; with atomics it also adds
- *                     dS K into the fp32 dQ accumulator (red.global.add.f32)
- *   attnc_bwd_dq      (without atomics) grid (query tiles, heads, batch):
- *                     dQ of a query tile over its key tiles, in a fixed
- *                     order (deterministic)
- *   attnc_bwd_dq_cvt  (with atomics) dQ accumulator -> dq's dtype
+ *                     dS K into the fp32 dQ accumulator (red.global.add.f32;
+ *                     bulk: each warpgroup's dS K columns into an f32 tile
+ *                     in shared memory, added to the accumulator's query
+ *                     tile by one cp.reduce.async.bulk per 64 columns)
+ *   attnc_bwd_dq      (NVPTX_BWD_DQ_KERNEL) grid (query tiles, heads,
+ *                     batch): dQ of a query tile over its key tiles, in a
+ *                     fixed order (deterministic)
+ *   attnc_bwd_dq_cvt  (atomic or bulk dQ) dQ accumulator -> dq's dtype
  *   attnc_bwd_dparam  (float params the score reads, i.e. with gradients)
  *                     grid (ceil(max numel/256), params with gradients):
  *                     each d<param> element = the f64 sum, in slice order,
@@ -45,7 +48,10 @@
 /* Kernel parameters, in order:
  *   ptr q, k, v, o, lse, do, dq, dk, dv, delta, dqacc
  *        (delta: f32 [batch, heads, tokens]; dqacc: f32 [batch, heads,
- *         tokens, head_dim], both contiguous workspaces)
+ *         tokens, head_dim], both contiguous workspaces; bulk dQ: dqacc is
+ *         f32 [batch, heads, query tiles, Tq x head_dim] instead, each
+ *         tile's block in wgmma fragment order (nvptx_bwd_wgmma.c), rows
+ *         past the sequence included)
  *   i64 strides (elements): q[4] k[4] v[4] o[4] lse[3] do[4] dq[4] dk[4] dv[4]
  *   i32 size[SZ_MAX]
  *   per recipe param as the forward (nvptx_kernel.h)
@@ -62,6 +68,17 @@ enum { NVPTX_BWD_MAX_KERNELS = 4 };
 
 typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM } nvptx_bwd_kind;
 
+/* How dQ is formed (nvptx_bwd_emit; the runtime's $ATTNC_BWD_DQ):
+ * KERNEL  attnc_bwd_dq recomputes S and dP per query tile (7 products a
+ *         tile pair in all; deterministic);
+ * ATOMIC  the dK/dV kernel adds dS K into the f32 accumulator by scalar
+ *         red.global.add.f32, attnc_bwd_dq_cvt converts (5 products);
+ * BULK    (mma=wgmma only) the same products, the sum going through an f32
+ *         tile in shared memory and cp.reduce.async.bulk .add.f32 into the
+ *         tile-contiguous accumulator (5 products; not deterministic).
+ * KERNEL and ATOMIC keep the values false and true of the former bool. */
+typedef enum { NVPTX_BWD_DQ_KERNEL, NVPTX_BWD_DQ_ATOMIC, NVPTX_BWD_DQ_BULK } nvptx_bwd_dq;
+
 typedef struct nvptx_bwd_kernel {
     char name[64];
     nvptx_bwd_kind kind;
@@ -74,7 +91,8 @@ typedef struct nvptx_bwd_info {
     nvptx_bwd_kernel kernels[NVPTX_BWD_MAX_KERNELS];
     int ndims, grid_ndim;
     int q_tile[3], kv_tile[3];
-    bool atomics; /* dQ through the fp32 accumulator (not deterministic) */
+    bool atomics; /* dQ through the fp32 accumulator (not deterministic): atomic or bulk */
+    bool dq_bulk; /* NVPTX_BWD_DQ_BULK: the accumulator is tile-contiguous */
     bool wgmma;   /* products by warpgroup MMA (else mma.sync) */
     dtype dt;
     int head_dim, head_dim_v;
@@ -118,20 +136,24 @@ bool nvptx_bwd_wgmma_fits(const recipe *r, const schedule *s, target_arch arch);
 enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
 
 /* Emits the module of the backward program prog (lower_backward under
- * nvptx_bwd_schedule) of recipe r: dQ by atomics (not deterministic) or by
- * its own kernel; overlap as above. dq_prog non-NULL: the dQ kernel comes
+ * nvptx_bwd_schedule) of recipe r: dQ as `dq` says (BULK needs the wgmma
+ * schedule, else NVPTX_UNSUPPORTED); overlap as above. dq_prog non-NULL: the dQ kernel comes
  * from that program (the same recipe lowered under other key tiles, the
  * same products), so the dK/dV kernel can take 128-key tiles (two
  * warpgroups sharing each Q/dO tile) while the dQ kernel keeps 64 (128
  * spill there). NVPTX_UNSUPPORTED with the reason for recipes it does not
  * handle. */
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, const recipe *r, target_arch arch,
-                            bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+                            nvptx_bwd_dq dq, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* Grid x of a kernel for sizes indexed by size_id (not attnc_bwd_dparam). */
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes);
 /* attnc_bwd_dparam's grid x for the largest param with a gradient. */
 int64_t nvptx_bwd_dparam_grid_x(int64_t max_numel);
+/* f32 elements of the dQ accumulator per (batch, head): tokens x head_dim,
+ * or under bulk dQ query tiles x Tq x head_dim. */
+int64_t nvptx_bwd_dqacc_per_head(const nvptx_bwd_info *info, const int64_t *sizes);
+
 /* Slices of each param gradient (f32 x numel each) the dkv kernel fills. */
 int64_t nvptx_bwd_param_slices(const nvptx_bwd_info *info, const int64_t *sizes);
 

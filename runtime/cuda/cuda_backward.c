@@ -3,7 +3,8 @@
  * emit its kernels as one module (codegen/nvptx_bwd.h), load it as a
  * cuda_program, and launch validated problems: the workspace (delta, and
  * the fp32 dQ accumulator unless deterministic) is the program's, the
- * kernels run in order on the caller's stream. Validation is the CPU's
+ * kernels run in order on the caller's stream ($ATTNC_BWD_DQ picks how
+ * dQ is formed: its own kernel, atomics, or bulk reductions). Validation is the CPU's
  * (bwd_validate) plus what the kernels rely on: 16-byte rows of q, k, v,
  * o, do; even strides and 4-byte aligned dq, dk, dv; contiguous tensor
  * params and param gradients. The workspace also holds each param
@@ -75,14 +76,25 @@ static attnc_status load(cuda_bwd *b, const char *ptx, size_t len, strbuf *err)
     return cuda_program_load(&b->prog, ptx, len, ks, b->info.nkernels, err);
 }
 
-/* dQ by atomics only when asked ($ATTNC_BWD_DQ_ATOMIC=1) and the build is
- * not deterministic: on the H200 (causal D=128 N=16384) the separate dQ
- * kernel ran the backward in 13.8 ms against 20.2 ms with red.global.add.f32
- * (scalar atomics, 64x128 per tile pair), so it is the default. */
-static bool use_atomics(const attnc_kernel *k)
+/* How dQ is formed (nvptx_bwd.h): $ATTNC_BWD_DQ=kernel|atomic|bulk
+ * ($ATTNC_BWD_DQ_ATOMIC=1, the older switch, means atomic when
+ * ATTNC_BWD_DQ is unset), else kernel. A deterministic build always takes
+ * the dQ kernel; bulk needs the wgmma schedule and falls back to the
+ * kernel without it. H200, causal D=128 N=16384: the kernel 8.19 ms,
+ * atomic (scalar red.global.add.f32, 64x128 per tile pair) 18.87 ms. */
+static nvptx_bwd_dq dq_mode(const attnc_kernel *k)
 {
-    const char *e = getenv("ATTNC_BWD_DQ_ATOMIC");
-    return !(k->flags & ATTNC_BUILD_DETERMINISTIC) && e && e[0] == '1';
+    const char *e = getenv("ATTNC_BWD_DQ"), *alias = getenv("ATTNC_BWD_DQ_ATOMIC");
+    nvptx_bwd_dq m = NVPTX_BWD_DQ_KERNEL;
+    if (e && !strcmp(e, "bulk"))
+        m = NVPTX_BWD_DQ_BULK;
+    else if ((e && !strcmp(e, "atomic")) || (!e && alias && alias[0] == '1'))
+        m = NVPTX_BWD_DQ_ATOMIC;
+    if (k->flags & ATTNC_BUILD_DETERMINISTIC)
+        return NVPTX_BWD_DQ_KERNEL;
+    if (m == NVPTX_BWD_DQ_BULK && k->sched.mma != MMA_WGMMA)
+        return NVPTX_BWD_DQ_KERNEL;
+    return m;
 }
 
 /* The module writes exactly the "d<param>" outputs the API validates. */
@@ -155,10 +167,15 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
     cuda_bwd *b = calloc(1, sizeof *b);
     if (!b)
         return ATTNC_ERR_NOMEM;
+    nvptx_bwd_dq dq = dq_mode(k);
+    if (dq == NVPTX_BWD_DQ_BULK) { /* the schedule text says so (tests and bench lines read it) */
+        size_t n = strlen(k->sched_text);
+        snprintf(k->sched_text + n, sizeof k->sched_text - n, " (dQ bulk)");
+    }
     strbuf ptx;
     sb_init(&ptx);
-    st = map_codegen(nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, k->r, arch, use_atomics(k),
-                                    bwd_overlap(), &b->info, &ptx, err));
+    st = map_codegen(nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, k->r, arch, dq, bwd_overlap(),
+                                    &b->info, &ptx, err));
     if (!st)
         st = same_grads(k, &b->info, err);
     if (!st)
@@ -357,7 +374,10 @@ static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, voi
     const int64_t *z = bp->p.sizes;
     size_t rows = (size_t)z[SZ_BATCH] * (size_t)z[SZ_HEADS] * (size_t)z[SZ_TOKENS];
     size_t delta = round256(rows * sizeof(float));
-    size_t acc = b->info.atomics ? round256(rows * (size_t)b->info.head_dim * sizeof(float)) : 0;
+    size_t acc = 0;
+    if (b->info.atomics) /* tokens x head_dim, or whole query tiles under bulk dQ */
+        acc = round256((size_t)z[SZ_BATCH] * (size_t)z[SZ_HEADS] * (size_t)nvptx_bwd_dqacc_per_head(&b->info, z) *
+                       sizeof(float));
     size_t slices = 0;
     int64_t max_numel = 0;
     bool atomic = param_atomic(k, b, bp);
