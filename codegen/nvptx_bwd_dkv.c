@@ -442,7 +442,8 @@ static void pair(gbw *g, dkv_state *st)
         gb_pgrad_flush(g);
         if (g->bp->bulk)
             gw_store_ds(g, ds);
-        gw_accumulate(g, st->dk, ds, p->Tq, g->off_q, p->D);
+        if (!gw_dq_bulk_takes_dk(g)) /* else dK shares the dQ product's wait */
+            gw_accumulate(g, st->dk, ds, p->Tq, g->off_q, p->D);
     } else {
         accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
         dp_t(g, dp);
@@ -453,7 +454,7 @@ static void pair(gbw *g, dkv_state *st)
         accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
     }
     if (g->bp->bulk)
-        gw_dq_bulk(g);
+        gw_dq_bulk(g, gw_dq_bulk_takes_dk(g) ? st->dk : NULL, ds);
     else if (g->bp->atomics && g->bp->wg)
         gw_dq_atomic(g, ds);
     else if (g->bp->atomics)

@@ -161,8 +161,10 @@ void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4]);
 void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4]);
 /* the same by bulk reduction of shared f32 tiles, dS stored already
  * (gw_store_ds; the query box is the current pair's); gw_dq_bulk_drain
- * before the kernel returns */
-void gw_dq_bulk(gbw *g);
+ * before the kernel returns. dk non-NULL (where gw_dq_bulk_takes_dk):
+ * also dK += dSᵀ Q, under the first dQ block's wait. */
+void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4]);
+bool gw_dq_bulk_takes_dk(const gbw *g);
 void gw_dq_bulk_drain(gbw *g);
 /* Bulk dQ: row and column in the query tile of f32 pair `pos` (elements
  * 2 pos, 2 pos + 1) of a tile's accumulator block. */

@@ -332,26 +332,28 @@ static void store_v4(gbw *g, LLVMValueRef at, LLVMValueRef *v)
     LLVMSetAlignment(LLVMBuildStore(nv->b, vec, at), 16);
 }
 
-/* Column block cb (dynamic) of dQ = dS K into buffer offset buf. */
-static void dqf_block(gbw *g, LLVMValueRef cb, LLVMValueRef buf)
+/* The product of dQ's column block cb (dynamic): dS [query][key], K-major
+ * over all Tk keys, times K's column block cb (MN-major). */
+static nv_wg_op dqf_op(gbw *g, ss_args *x, LLVMValueRef cb)
 {
-    fa2 *f = &g->f;
-    nv_ctx *nv = &f->nv;
-    const fa_plan *p = f->p;
-    LLVMBuilderRef b = nv->b;
+    nv_ctx *nv = &g->f.nv;
+    const fa_plan *p = g->f.p;
     int steps = p->Tk / 16;
     bool st = asm_steps(g);
-    LLVMValueRef da[NV_WG_MAXSTEPS], db[NV_WG_MAXSTEPS], flat[32];
-    int sa[NV_WG_MAXSTEPS], sb[NV_WG_MAXSTEPS];
-    /* A: dS [query][key], K-major over all Tk keys; B: K's column block cb */
-    nv_wg_desc_kmajor(nv, addr(g, g->off_ds), p->Tq, 0, st ? 1 : steps, da);
-    LLVMValueRef k0 = LLVMBuildAdd(b, addr(g, g->off_k), LLVMBuildMul(b, cb, c32(g, p->Tk * 128), ""), "");
-    nv_wg_desc_mnmajor(nv, k0, p->Tk, st ? 1 : steps, db);
-    nv_wg_steps_kmajor(p->Tq, 0, steps, sa);
-    nv_wg_steps_mnmajor(steps, sb);
-    nv_wg_op op = {64, steps, da, NULL, db, false, true, flat, st ? sa : NULL, st ? sb : NULL};
-    nv_wg_products(nv, p->dt, &op, 1);
-    LLVMValueRef at = LLVMBuildMul(b, cb, c32(g, p->Tq * 64 * 4), "");
+    nv_wg_desc_kmajor(nv, addr(g, g->off_ds), p->Tq, 0, st ? 1 : steps, x->da);
+    LLVMValueRef k0 = LLVMBuildAdd(nv->b, addr(g, g->off_k), LLVMBuildMul(nv->b, cb, c32(g, p->Tk * 128), ""), "");
+    nv_wg_desc_mnmajor(nv, k0, p->Tk, st ? 1 : steps, x->db);
+    nv_wg_steps_kmajor(p->Tq, 0, steps, x->sa);
+    nv_wg_steps_mnmajor(steps, x->sb);
+    return (nv_wg_op){64, steps, x->da, NULL, x->db, false, true, x->flat, st ? x->sa : NULL, st ? x->sb : NULL};
+}
+
+/* Block cb's accumulators (flat) into the f32 tile at buffer offset buf. */
+static void dqf_store(gbw *g, LLVMValueRef cb, LLVMValueRef buf, LLVMValueRef *flat)
+{
+    fa2 *f = &g->f;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef at = LLVMBuildMul(b, cb, c32(g, f->p->Tq * 64 * 4), "");
     at = LLVMBuildAdd(b, at, LLVMBuildMul(b, LLVMBuildAnd(b, f->warp, c32(g, 3), ""), c32(g, DQF_ROWBLK), ""), "");
     at = LLVMBuildAdd(b, at, LLVMBuildShl(b, f->lane, c32(g, 4), ""), "");
     at = LLVMBuildAdd(b, at, buf, "");
@@ -366,7 +368,13 @@ static void named_barrier(gbw *g, LLVMValueRef id, int threads)
     nv_asm(&g->f.nv, NULL, text, "r,~{memory}", &id, 1);
 }
 
-void gw_dq_bulk(gbw *g)
+bool gw_dq_bulk_takes_dk(const gbw *g)
+{
+    const fa_plan *p = g->f.p;
+    return g->bp->bulk && g->bp->overlap == 2 && (p->D / 64) % (p->Tk / 64) == 0;
+}
+
+void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4])
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -385,8 +393,19 @@ void gw_dq_bulk(gbw *g)
     LLVMValueRef wg = wg_index(g);
     for (int j = 0; j * W < ncb; j++) {
         LLVMValueRef cb = LLVMBuildAdd(b, wg, c32(g, j * W), "");
-        LLVMBasicBlockRef join = (j + 1) * W > ncb ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
-        dqf_block(g, cb, buf);
+        bool guard = (j + 1) * W > ncb;
+        LLVMBasicBlockRef join = guard ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
+        ss_args x;
+        nv_wg_op ops[2] = {dqf_op(g, &x, cb)};
+        rs_args y;
+        if (dk && j == 0) { /* dK += dSᵀ Q under the same wait (every warpgroup has a block j = 0) */
+            ops[1] = rs_op(g, &y, dk, ds, p->Tq, g->off_q, p->D);
+            nv_wg_products(nv, p->dt, ops, 2);
+            rs_done(g, &y, dk, p->D);
+        } else {
+            nv_wg_products(nv, p->dt, ops, 1);
+        }
+        dqf_store(g, cb, buf, x.flat);
         if (join)
             nv_endif(nv, join);
     }
@@ -397,10 +416,11 @@ void gw_dq_bulk(gbw *g)
     LLVMValueRef tile = LLVMBuildMul(b, q_tile_index(g), c32(g, p->Tq), "");
     LLVMValueRef dst0 = gb_dqacc_rows(g, f->head, tile);
     LLVMValueRef src0 = LLVMBuildAdd(b, addr(g, g->off_dqf), buf, "");
-    snprintf(text, sizeof text, "%s %d;", "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1],", blk);
+    snprintf(text, sizeof text, "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1], %d;", blk);
     for (int j = 0; j * W < ncb; j++) {
         LLVMValueRef cb = LLVMBuildAdd(b, wg, c32(g, j * W), "");
-        LLVMBasicBlockRef join = (j + 1) * W > ncb ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
+        bool guard = (j + 1) * W > ncb;
+        LLVMBasicBlockRef join = guard ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
         LLVMValueRef off = LLVMBuildMul(b, cb, c32(g, blk), "");
         LLVMValueRef args[2] = {nv_gep(nv, dst0, LLVMBuildZExt(b, off, nv->i64, "")), LLVMBuildAdd(b, src0, off, "")};
         nv_asm(nv, NULL, text, "l,r,~{memory}", args, 2);
