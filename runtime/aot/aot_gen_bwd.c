@@ -339,10 +339,10 @@ static void put_values(const aot_spec *s, strbuf *c)
     }
     sb_printf(c, "    uint64_t ws[%d];\n    for (int r = 0; r < %d; r++)\n        ws[r] = (uint64_t)(uintptr_t)workspace + reg[r];\n",
               KABI_NWS, KABI_NWS);
-    int ng = b->ngrad ? b->ngrad : 1;
-    sb_printf(c, "    uint64_t sl[%d];\n    int32_t mode[%d];\n    for (int j = 0; j < %d; j++) {\n"
-                 "        sl[j] = (uint64_t)(uintptr_t)workspace + slices[j];\n        mode[j] = %d;\n    }\n",
-              ng, ng, b->ngrad, b->grads_atomic);
+    if (b->ngrad) /* without gradients the role table has no slices or modes (unused variables otherwise) */
+        sb_printf(c, "    uint64_t sl[%d];\n    int32_t mode[%d];\n    for (int j = 0; j < %d; j++) {\n"
+                     "        sl[j] = (uint64_t)(uintptr_t)workspace + slices[j];\n        mode[j] = %d;\n    }\n",
+                  b->ngrad, b->ngrad, b->ngrad, b->grads_atomic);
     (void)n;
 }
 
