@@ -344,6 +344,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
         info->kv_tile[d] = p->kv_ext[d];
     }
     info->atomics = bp->atomics;
+    info->dq_bulk = bp->bulk;
     info->wgmma = bp->wg;
     info->dt = p->dt;
     info->head_dim = p->D;
@@ -360,8 +361,9 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
 }
 
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
-                            bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
+                            nvptx_bwd_dq dq, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
 {
+    bool atomics = dq != NVPTX_BWD_DQ_KERNEL;
     if (!nvptx_arch_name(arch)) {
         sb_puts(err, "GPU code generation needs an sm_80 or sm_90a target");
         return NVPTX_UNSUPPORTED;
@@ -382,9 +384,14 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     if (!dq_prog)
         bq = bp;
     bp->atomics = bq->atomics = atomics;
+    bp->bulk = bq->bulk = dq == NVPTX_BWD_DQ_BULK;
     bp->overlap = bq->overlap = bp->wg ? overlap : 0;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
+        st = NVPTX_UNSUPPORTED;
+    }
+    if (!st && bp->bulk && !bp->wg) {
+        sb_puts(err, "GPU backward: dQ by bulk reduction needs the mma=wgmma dK/dV kernel (sm_90a)");
         st = NVPTX_UNSUPPORTED;
     }
     if (st) {
@@ -437,15 +444,29 @@ nvptx_bwd_grid nvptx_bwd_grid_rule(const nvptx_bwd_info *info, nvptx_bwd_kind ki
 {
     nvptx_bwd_grid g = {BWG_ROWS, SZ_TOKENS, 1, 1, SZ_HEADS, SZ_BATCH};
     switch (kind) {
-    case BWK_PRE: g.x_div = gb_pre_rows(); break;
+    case BWK_PRE: /* a warp per row: delta of the tokens, the accumulator's rows zeroed (bulk: more) */
+        g.x = info->dq_bulk ? BWG_Q_TILE_ROWS : BWG_ROWS, g.x_div = gb_pre_rows();
+        break;
     case BWK_DKV: g.x = BWG_KV_TILES, g.y_size = SZ_KV_HEADS; break;
     case BWK_DQ: g.x = BWG_Q_TILES; break;
     case BWK_DPARAM: /* every element, also with no pair at all (then 0) */
         g.x = BWG_PARAM_ELEMS, g.x_div = gb_dparam_threads(), g.y_size = -1, g.z_size = -1;
         break;
-    default: g.x_mul = info->head_dim / 2, g.x_div = gb_cvt_threads(); break;
+    default: /* a thread per pair of columns (bulk: of every accumulator row) */
+        g.x = info->dq_bulk ? BWG_Q_TILE_ROWS : BWG_ROWS, g.x_mul = info->head_dim / 2, g.x_div = gb_cvt_threads();
+        break;
     }
     return g;
+}
+
+int64_t nvptx_bwd_rows(const nvptx_bwd_info *info, nvptx_bwd_row_kind kind, const int64_t *sizes)
+{
+    if (kind == BWR_TOKENS)
+        return sizes[SZ_TOKENS];
+    int64_t q = 1;
+    for (int d = 0; d < info->ndims; d++)
+        q *= info->q_tile[d];
+    return tiles_over(info, info->q_tile, sizes, SZ_TOKENS) * q;
 }
 
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes)
@@ -453,6 +474,7 @@ int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const 
     nvptx_bwd_grid g = nvptx_bwd_grid_rule(info, kind);
     switch (g.x) {
     case BWG_ROWS: return (sizes[g.x_size] * g.x_mul + g.x_div - 1) / g.x_div;
+    case BWG_Q_TILE_ROWS: return (nvptx_bwd_rows(info, BWR_Q_TILE_ROWS, sizes) * g.x_mul + g.x_div - 1) / g.x_div;
     case BWG_KV_TILES: return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS);
     case BWG_Q_TILES: return tiles_over(info, info->q_tile, sizes, SZ_TOKENS);
     case BWG_PARAM_ELEMS: break; /* per param numel: nvptx_bwd_dparam_grid_x */
@@ -468,6 +490,18 @@ int64_t nvptx_bwd_ws_row_floats(const nvptx_bwd_info *info, kabi_ws r)
     case KABI_NWS: break;
     }
     return 0;
+}
+
+nvptx_bwd_row_kind nvptx_bwd_ws_rows(const nvptx_bwd_info *info, kabi_ws r)
+{
+    return r == KABI_WS_DQACC && info->dq_bulk ? BWR_Q_TILE_ROWS : BWR_TOKENS;
+}
+
+int64_t nvptx_bwd_ws_bytes(const nvptx_bwd_info *info, kabi_ws r, const int64_t *sizes)
+{
+    int64_t n = sizes[SZ_BATCH] * sizes[SZ_HEADS] * nvptx_bwd_rows(info, nvptx_bwd_ws_rows(info, r), sizes) *
+                nvptx_bwd_ws_row_floats(info, r) * (int64_t)sizeof(float);
+    return (n + 255) & ~(int64_t)255;
 }
 
 int64_t nvptx_bwd_dparam_grid_x(int64_t max_numel)

@@ -12,11 +12,14 @@
  *                     of its kv head and the query tiles that see the tile
  *                     (mask analysis' transposed q_range), recomputing
  *                     S, P = exp(S - LSE), dP, dS; with atomics it also adds
- *                     dS K into the fp32 dQ accumulator (red.global.add.f32)
- *   attnc_bwd_dq      (without atomics) grid (query tiles, heads, batch):
- *                     dQ of a query tile over its key tiles, in a fixed
- *                     order (deterministic)
- *   attnc_bwd_dq_cvt  (with atomics) dQ accumulator -> dq's dtype
+ *                     dS K into the fp32 dQ accumulator (red.global.add.f32;
+ *                     bulk: each warpgroup's dS K columns into an f32 tile
+ *                     in shared memory, added to the accumulator's query
+ *                     tile by one cp.reduce.async.bulk per 64 columns)
+ *   attnc_bwd_dq      (NVPTX_BWD_DQ_KERNEL) grid (query tiles, heads,
+ *                     batch): dQ of a query tile over its key tiles, in a
+ *                     fixed order (deterministic)
+ *   attnc_bwd_dq_cvt  (atomic or bulk dQ) dQ accumulator -> dq's dtype
  *   attnc_bwd_dparam  (float params the score reads, i.e. with gradients)
  *                     grid (ceil(max numel/256), params with gradients):
  *                     each d<param> element = the f64 sum, in slice order,
@@ -46,7 +49,10 @@
  * nvptx_bwd_kernel_abi), in order:
  *   ptr q, k, v, o, lse, do, dq, dk, dv, then the workspace regions
  *        (kabi_ws: delta f32 [batch, heads, tokens]; dqacc f32 [batch,
- *         heads, tokens, head_dim], both contiguous)
+ *         heads, tokens, head_dim], both contiguous; bulk dQ: dqacc is
+ *         f32 [batch, heads, query tiles, Tq x head_dim] instead, each
+ *         tile's block in wgmma fragment order (nvptx_bwd_wgmma.c), rows
+ *         past the sequence included: nvptx_bwd_ws_rows)
  *   i64 strides (elements): q[4] k[4] v[4] o[4] lse[3] do[4] dq[4] dk[4] dv[4]
  *   i32 size[SZ_MAX]
  *   per recipe param as the forward (nvptx_kernel.h)
@@ -68,6 +74,17 @@ enum { NVPTX_BWD_MAX_KERNELS = 4 };
 
 typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM } nvptx_bwd_kind;
 
+/* How dQ is formed (nvptx_bwd_emit; the runtime's $ATTNC_BWD_DQ):
+ * KERNEL  attnc_bwd_dq recomputes S and dP per query tile (7 products a
+ *         tile pair in all; deterministic);
+ * ATOMIC  the dK/dV kernel adds dS K into the f32 accumulator by scalar
+ *         red.global.add.f32, attnc_bwd_dq_cvt converts (5 products);
+ * BULK    (mma=wgmma only) the same products, the sum going through an f32
+ *         tile in shared memory and cp.reduce.async.bulk .add.f32 into the
+ *         tile-contiguous accumulator (5 products; not deterministic).
+ * KERNEL and ATOMIC keep the values false and true of the former bool. */
+typedef enum { NVPTX_BWD_DQ_KERNEL, NVPTX_BWD_DQ_ATOMIC, NVPTX_BWD_DQ_BULK } nvptx_bwd_dq;
+
 typedef struct nvptx_bwd_kernel {
     char name[64];
     nvptx_bwd_kind kind;
@@ -80,7 +97,8 @@ typedef struct nvptx_bwd_info {
     nvptx_bwd_kernel kernels[NVPTX_BWD_MAX_KERNELS];
     int ndims, grid_ndim;
     int q_tile[3], kv_tile[3];
-    bool atomics; /* dQ through the fp32 accumulator (not deterministic) */
+    bool atomics; /* dQ through the fp32 accumulator (not deterministic): atomic or bulk */
+    bool dq_bulk; /* NVPTX_BWD_DQ_BULK: the accumulator is tile-contiguous */
     bool wgmma;   /* products by warpgroup MMA (else mma.sync) */
     dtype dt;
     int head_dim, head_dim_v;
@@ -125,25 +143,35 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
 enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
 
 /* Emits the module of the backward program prog (lower_backward under
- * nvptx_bwd_schedule; params and sizes from its kernels): dQ by atomics (not deterministic) or by
- * its own kernel; overlap as above. dq_prog non-NULL: the dQ kernel comes
+ * nvptx_bwd_schedule; params and sizes from its kernels): dQ as `dq` says
+ * (BULK needs the wgmma schedule, else NVPTX_UNSUPPORTED); overlap as
+ * above. dq_prog non-NULL: the dQ kernel comes
  * from that program (the same recipe lowered under other key tiles, the
  * same products), so the dK/dV kernel can take 128-key tiles (two
  * warpgroups sharing each Q/dO tile) while the dQ kernel keeps 64 (128
  * spill there). NVPTX_UNSUPPORTED with the reason for recipes it does not
  * handle. */
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
-                            bool atomics, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+                            nvptx_bwd_dq dq, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* The role table of every kernel of the program (kernel_abi.h). */
 void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out);
 
+/* Rows per (batch, head) of a grid or workspace rule (nvptx_bwd_rows):
+ * the tokens, or every row of the query tiles (query tiles x Tq, Tq the
+ * product of q_tile over the tile dims: the bulk dQ accumulator's rows,
+ * those past the sequence included; never fewer than the tokens). */
+typedef enum { BWR_TOKENS, BWR_Q_TILE_ROWS } nvptx_bwd_row_kind;
+int64_t nvptx_bwd_rows(const nvptx_bwd_info *info, nvptx_bwd_row_kind kind, const int64_t *sizes);
+
 /* A kernel's launch grid as a rule, for the runtime and the AOT launcher:
- * x = ceil(size[x_size] * x_mul / x_div) (ROWS), the query or key tiles
- * of the sizes (Q_TILES, KV_TILES: nvptx_bwd_grid_x), or ceil(the largest
- * gradient's numel / x_div) (PARAM_ELEMS); y = size[y_size] (-1: the
- * params with gradients); z = size[z_size] (-1: 1). */
-typedef enum { BWG_ROWS, BWG_Q_TILES, BWG_KV_TILES, BWG_PARAM_ELEMS } nvptx_bwd_grid_kind;
+ * x = ceil(size[x_size] * x_mul / x_div) (ROWS), ceil(the query tiles'
+ * rows (BWR_Q_TILE_ROWS) * x_mul / x_div) (Q_TILE_ROWS: attnc_bwd_pre and
+ * attnc_bwd_dq_cvt under bulk dQ), the query or key tiles of the sizes
+ * (Q_TILES, KV_TILES: nvptx_bwd_grid_x), or ceil(the largest gradient's
+ * numel / x_div) (PARAM_ELEMS); y = size[y_size] (-1: the params with
+ * gradients); z = size[z_size] (-1: 1). */
+typedef enum { BWG_ROWS, BWG_Q_TILES, BWG_KV_TILES, BWG_PARAM_ELEMS, BWG_Q_TILE_ROWS } nvptx_bwd_grid_kind;
 typedef struct nvptx_bwd_grid {
     nvptx_bwd_grid_kind x;
     int x_size, x_mul, x_div;
@@ -151,17 +179,21 @@ typedef struct nvptx_bwd_grid {
 } nvptx_bwd_grid;
 nvptx_bwd_grid nvptx_bwd_grid_rule(const nvptx_bwd_info *info, nvptx_bwd_kind kind);
 
-/* f32 values per query row (batch x heads x tokens rows) of workspace
- * region r that the program uses (0: none). The runtime and the AOT
- * launcher lay the regions out in kabi_ws order, each rounded up to 256
- * bytes, then each param gradient's slices (nvptx_bwd_param_slices x
- * numel f32, rounded up to 256 bytes). */
+/* Workspace region r holds batch x heads x nvptx_bwd_rows(its row kind)
+ * rows of nvptx_bwd_ws_row_floats f32 values (0: the program does not use
+ * it). The runtime and the AOT launcher lay the regions out in kabi_ws
+ * order, each rounded up to 256 bytes (nvptx_bwd_ws_bytes), then each
+ * param gradient's slices (nvptx_bwd_param_slices x numel f32, rounded up
+ * to 256 bytes). */
 int64_t nvptx_bwd_ws_row_floats(const nvptx_bwd_info *info, kabi_ws r);
+nvptx_bwd_row_kind nvptx_bwd_ws_rows(const nvptx_bwd_info *info, kabi_ws r);
+int64_t nvptx_bwd_ws_bytes(const nvptx_bwd_info *info, kabi_ws r, const int64_t *sizes);
 
 /* Grid x of a kernel for sizes indexed by size_id (not attnc_bwd_dparam). */
 int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const int64_t *sizes);
 /* attnc_bwd_dparam's grid x for the largest param with a gradient. */
 int64_t nvptx_bwd_dparam_grid_x(int64_t max_numel);
+
 /* Slices of each param gradient (f32 x numel each) the dkv kernel fills. */
 int64_t nvptx_bwd_param_slices(const nvptx_bwd_info *info, const int64_t *sizes);
 

@@ -10,6 +10,8 @@
  *     Sᵀ = K Qᵀ; score; mask on partial tiles; Pᵀ = exp(Sᵀ - lse)
  *     dV += Pᵀ dO;  dPᵀ = V dOᵀ;  dSᵀ = Pᵀ (dPᵀ - delta) f'(s);  dK += dSᵀ Q
  *     atomics: dS -> shared, dQ[16-row blocks] = dS K, red.add into dQacc
+ *     (bulk, wgmma only: dS K -> a shared f32 tile, one bulk reduction
+ *     into dQacc per 64 columns; nvptx_bwd_wgmma.c)
  *   dK, dV -> global once
  * Under mma=wgmma the products are nvptx_bwd_wgmma.c's (a warpgroup per 64
  * keys); the rest is this code. */
@@ -431,20 +433,29 @@ static void pair(gbw *g, dkv_state *st)
     if (g->bp->overlap >= 3) { /* dV and dK under one wait */
         grads_t(g, s, pr, dp, ds);
         gb_pgrad_flush(g);
+        if (g->bp->bulk)
+            gw_store_ds(g, ds);
         gw_accumulate2(g, p->Tq, st->dv, pr, g->off_do, p->Dv, st->dk, ds, g->off_q, p->D);
     } else if (g->bp->overlap == 2) { /* dV and dPᵀ under one wait */
         gw_accumulate_ss(g, st->dv, pr, p->Tq, g->off_do, p->Dv, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
         grads_t(g, s, pr, dp, ds);
         gb_pgrad_flush(g);
-        gw_accumulate(g, st->dk, ds, p->Tq, g->off_q, p->D);
+        if (g->bp->bulk)
+            gw_store_ds(g, ds);
+        if (!gw_dq_bulk_takes_dk(g)) /* else dK shares the dQ product's wait */
+            gw_accumulate(g, st->dk, ds, p->Tq, g->off_q, p->D);
     } else {
         accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
         dp_t(g, dp);
         grads_t(g, s, pr, dp, ds);
         gb_pgrad_flush(g);
+        if (g->bp->bulk) /* dS's f32 values die here, not after dK's product */
+            gw_store_ds(g, ds);
         accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
     }
-    if (g->bp->atomics && g->bp->wg)
+    if (g->bp->bulk)
+        gw_dq_bulk(g, gw_dq_bulk_takes_dk(g) ? st->dk : NULL, ds);
+    else if (g->bp->atomics && g->bp->wg)
         gw_dq_atomic(g, ds);
     else if (g->bp->atomics)
         dq_atomic(g, ds);
@@ -529,6 +540,8 @@ void gb_emit_dkv(gbw *g)
     gb_slots(g, st.dk, p->D / 8, true);
     gb_slots(g, st.dv, p->Dv / 8, true);
     gb_slots(g, st.p, p->Tq / 8, false);
+    if (g->bp->bulk)
+        g->dq_pairs = alloca_i32(g, c32(g, 0));
     for (int i = 0; i < GB_STAT_ROWS && g->bp->overlap >= 1; i++)
         for (int k = 0; k < 2; k++)
             st.stats[i][k] = gb_alloca(g);
@@ -540,6 +553,8 @@ void gb_emit_dkv(gbw *g)
     gb_loop_end(g, &hl);
     f->head = first;
     nv_cp_wait(nv, 0);
+    if (g->bp->bulk) /* shared memory must outlive the bulk reductions' reads */
+        gw_dq_bulk_drain(g);
     store_rows(g, BT_DK, st.dk, p->D, st.kin);
     store_rows(g, BT_DV, st.dv, p->Dv, st.kin);
     LLVMBuildRetVoid(nv->b);

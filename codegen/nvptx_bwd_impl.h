@@ -27,7 +27,8 @@ typedef struct bwd_plan {
     int q_ndims;
     const expr *qlo[3], *qhi[3]; /* BOUNDS: q tile indices over the key box; INVERSE: unused */
     bool group;
-    bool atomics;
+    bool atomics; /* dQ into the f32 accumulator from the dK/dV kernel (atomic or bulk) */
+    bool bulk;    /* ... through shared f32 tiles and cp.reduce.async.bulk (wg only) */
     bool wg; /* warpgroup MMA (nvptx_bwd_wgmma.c) */
     int nsites, ngrad;
     bwd_site sites[BWD_MAX_SITES];
@@ -43,6 +44,8 @@ typedef struct gbw {
     LLVMBasicBlockRef entry; /* allocas only; branches to the body at the end */
     int pitch_q, pitch_k, pitch_v, pitch_do, pitch_ds;
     int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, off_scan, smem;
+    int off_dqf, dqf_bufs;  /* bulk dQ: dqf_bufs f32 Tq x D tiles at off_dqf */
+    LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
     /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
      * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at. */
     int bank_lo[2], bank_hi[2], bank_size[2];
@@ -118,6 +121,12 @@ void gb_emit_dkv(gbw *g);
 void gb_emit_dq(gbw *g);
 int gb_pre_rows(void);
 int gb_cvt_threads(void);
+/* The query tiles of the problem: per dim nqt[d], and their product
+ * (needs gb_extents). */
+LLVMValueRef gb_q_tiles(gbw *g, LLVMValueRef nqt[3]);
+/* Bulk dQ: the tile-contiguous accumulator (nvptx_bwd.h) of this batch and
+ * `head` at row `row` of the head's tiles (tile t's rows start at t Tq). */
+LLVMValueRef gb_dqacc_rows(gbw *g, LLVMValueRef head, LLVMValueRef row);
 /* dQacc rows row0 (+ dyn_row0) + g and + 8 of the query tile, columns
  * c0 .. c0 + ncols += acc (this warp's 16-row block), by
  * red.global.add.f32 */
@@ -147,5 +156,17 @@ void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_s
                     LLVMValueRef (*slots1)[4], LLVMValueRef (*a_src1)[4], int off_b1, int n1);
 /* the dK/dV kernel's atomic dQ: dS -> shared, dQacc += dS K */
 void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4]);
+/* dSᵀ (the accumulator layout) -> shared as the K-major tile dS */
+void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4]);
+/* the same by bulk reduction of shared f32 tiles, dS stored already
+ * (gw_store_ds; the query box is the current pair's); gw_dq_bulk_drain
+ * before the kernel returns. dk non-NULL (where gw_dq_bulk_takes_dk):
+ * also dK += dSᵀ Q, under the first dQ block's wait. */
+void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4]);
+bool gw_dq_bulk_takes_dk(const gbw *g);
+void gw_dq_bulk_drain(gbw *g);
+/* Bulk dQ: row and column in the query tile of f32 pair `pos` (elements
+ * 2 pos, 2 pos + 1) of a tile's accumulator block. */
+void gw_dqf_coords(gbw *g, LLVMValueRef pos, LLVMValueRef *row, LLVMValueRef *col);
 
 #endif

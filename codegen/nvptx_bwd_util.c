@@ -480,3 +480,30 @@ void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMV
         nv_endif(nv, join);
     }
 }
+
+LLVMValueRef gb_q_tiles(gbw *g, LLVMValueRef nqt[3])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef n = nv_i32(nv, 1);
+    for (int d = 0; d < f->p->ndims; d++) {
+        int e = f->p->q_ext[d];
+        nqt[d] = LLVMBuildSDiv(nv->b, LLVMBuildAdd(nv->b, f->qext[d], nv_i32(nv, e - 1), ""), nv_i32(nv, e), "");
+        n = LLVMBuildMul(nv->b, n, nqt[d], "");
+    }
+    return n;
+}
+
+LLVMValueRef gb_dqacc_rows(gbw *g, LLVMValueRef head, LLVMValueRef row)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef nqt[3];
+    LLVMValueRef rows = LLVMBuildMul(b, LLVMBuildSExt(b, gb_q_tiles(g, nqt), nv->i64, ""), nv_i64(nv, f->p->Tq), "");
+    LLVMValueRef bh = LLVMBuildMul(b, LLVMBuildSExt(b, f->batch, nv->i64, ""),
+                                   LLVMBuildSExt(b, f->size[SZ_HEADS], nv->i64, ""), "");
+    bh = LLVMBuildAdd(b, bh, LLVMBuildSExt(b, head, nv->i64, ""), "");
+    LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildMul(b, bh, rows, ""), LLVMBuildSExt(b, row, nv->i64, ""), "");
+    return nv_gep(nv, g->bt[BT_DQACC], LLVMBuildMul(b, r, nv_i64(nv, (long long)f->p->D * 4), ""));
+}

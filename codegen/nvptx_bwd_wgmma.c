@@ -12,8 +12,18 @@
  * K-major B of Sᵀ and the MN-major B of dK). The accumulators have the
  * mma.sync layout per warp, so scores, masks and gradients are the
  * mma.sync kernels' code. Shared layout: the mma.sync layout's regions
- * without padding, each 1024-byte aligned, plus the alignment slack. */
+ * without padding, each 1024-byte aligned, plus the alignment slack; the
+ * dK/dV kernel's dQ by bulk reduction adds one or two f32 Tq x D tiles.
+ *
+ * dQ in the dK/dV kernel (atomic or bulk) is a fifth product, dQ = dS K
+ * (dS from shared, K MN-major), one 64-column block of dQ at a time (32
+ * accumulator registers on top of dK and dV instead of D/2). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "nvptx_bwd_impl.h"
+#include "../ir/target_info.h"
 
 static LLVMValueRef c32(gbw *g, int v)
 {
@@ -40,8 +50,13 @@ void gw_layout(gbw *g, nvptx_bwd_kind kind)
     int qs = align1k(g->off_delta + 4 * p->Tq - g->off_q);
     g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
     g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
-    g->off_scan = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * p->Tk * 2 : 0);
-    g->smem = g->off_scan + 32 + 1024; /* + the slack of gw_smem_base */
+    g->off_dqf = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * p->Tk * 2 : 0);
+    int tile = p->Tq * p->D * 4, tail = 32 + 1024; /* the scan words, the slack of gw_smem_base */
+    g->dqf_bufs = 0;
+    if (kind == BWK_DKV && g->bp->bulk) /* double-buffered where it fits (D = 128, 128 keys: 216 KB) */
+        g->dqf_bufs = g->off_dqf + 2 * tile + tail <= target_info_of(TARGET_SM90A)->smem_block_optin ? 2 : 1;
+    g->off_scan = g->off_dqf + g->dqf_bufs * tile;
+    g->smem = g->off_scan + tail;
 }
 
 void gw_smem_base(gbw *g)
@@ -175,10 +190,45 @@ void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_s
     rs_done(g, &x[1], slots1, n1);
 }
 
-/* dSᵀ (this warp's 16 keys x the tile's queries) -> shared as the swizzled
- * K-major tile dS [query][key]. */
-static void store_ds(gbw *g, LLVMValueRef (*ds)[4])
+/* The same by stmatrix .trans (bulk dQ): each 8x8 block of dSᵀ (keys x
+ * queries) goes out transposed, a 16-byte row of 8 keys per query, so a
+ * thread issues Tq/16 x4 stores where scalar ones take Tq/2, and the
+ * registers are the packed A fragments of dK += dSᵀ Q (gb_pack_a: keys
+ * +0/+8 x queries +0/+8). Lane l names row l % 8 of matrix l / 8; the 16
+ * queries of step kk add kk·16 rows (2048 bytes, the same swizzle phase),
+ * so one base address serves every step. (The scalar stores' 32 swizzled
+ * addresses are loop-invariant: LLVM hoisted them out of the query loop
+ * and ptxas spilled 64 bytes in causal D=128.) */
+static void store_ds_stmatrix(gbw *g, LLVMValueRef (*ds)[4])
 {
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef m = LLVMBuildLShr(b, f->lane, c32(g, 3), "");
+    LLVMValueRef q = LLVMBuildAdd(b, LLVMBuildAnd(b, f->lane, c32(g, 7), ""),
+                                  LLVMBuildShl(b, LLVMBuildLShr(b, m, c32(g, 1), ""), c32(g, 3), ""), "");
+    LLVMValueRef ch = LLVMBuildAdd(b, LLVMBuildShl(b, f->warp, c32(g, 1), ""), LLVMBuildAnd(b, m, c32(g, 1), ""), "");
+    LLVMValueRef base = LLVMBuildAdd(b, addr(g, g->off_ds), nv_wg_swizzle_offset(nv, q, ch, f->p->Tq), "");
+    for (int kk = 0; kk < f->p->Tq / 16; kk++) {
+        LLVMValueRef a[5];
+        a[0] = LLVMBuildAdd(b, base, c32(g, kk * 16 * 128), "");
+        gb_pack_a(g, ds, kk, &a[1]);
+        nv_asm(nv, NULL, "stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [$0], {$1, $2, $3, $4};", "r,r,r,r,r,~{memory}",
+               a, 5);
+    }
+}
+
+/* dSᵀ (this warp's 16 keys x the tile's queries) -> shared as the swizzled
+ * K-major tile dS [query][key]: by stmatrix under bulk dQ unless
+ * $ATTNC_BWD_DS_STORE=scalar (a check of the stmatrix path on the GPU),
+ * else by scalar stores. */
+void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4])
+{
+    const char *how = getenv("ATTNC_BWD_DS_STORE");
+    if (g->bp->bulk && !(how && !strcmp(how, "scalar"))) {
+        store_ds_stmatrix(g, ds);
+        return;
+    }
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
@@ -205,7 +255,7 @@ void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4])
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
     LLVMBuilderRef b = nv->b;
-    store_ds(g, ds);
+    gw_store_ds(g, ds);
     nv_wg_proxy_fence(nv);
     nv_barrier(nv);
     LLVMValueRef wg = wg_index(g);
@@ -223,4 +273,182 @@ void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4])
         unpack(flat, 64, acc);
         gb_dq_red(g, row0, 0, cb * 64, 64, acc);
     }
+}
+
+/* ---- dQ by bulk reduction ----
+ *
+ * Each pair's dQ contribution dS K (Tq x D, f32) is formed in a shared
+ * tile and added to the query tile's block of the tile-contiguous
+ * accumulator by cp.reduce.async.bulk .add.f32 (the L2 adds; one
+ * instruction per 16 KB instead of 8192 red.global.add.f32).
+ *
+ * The warpgroups split dQ by 64-column blocks, not by keys: warpgroup w
+ * computes the column blocks cb = w, w + W, ... (W warpgroups) as
+ * dS[:, all Tk keys] K[all keys, cb] (k = Tk), where the atomic path has
+ * each sum its own 64 keys over every column. The products are the same
+ * size, but every element of the shared tile then has exactly one writer:
+ * no read-add-write pass, no race, and no barrier between the
+ * warpgroups, only a named barrier of each warpgroup's 128 threads before
+ * its first thread issues the reduction of its own blocks. (D = 64 with
+ * two warpgroups: one block, the second warpgroup skips it.)
+ *
+ * The shared tile is in the accumulator fragment's order, which the
+ * global block keeps (attnc_bwd_dq_cvt undoes it, gw_dqf_coords): column
+ * block cb, 16-row block r (warp r of the warpgroup), 8-column block nb,
+ * lane, element: a warp stores each nb as one 512-byte run of st.v4
+ * (conflict-free), where row-major rows 512 bytes apart would hit the
+ * same banks 8 ways.
+ *
+ * dS is in shared memory already (gw_store_ds, before dK += dSᵀ Q: its
+ * f32 values then die before that product, not after it).
+ *
+ * Buffers: with two, pair n writes buffer n % 2; each warpgroup's first
+ * thread, the only one with bulk groups, waits until at most one group
+ * (the previous pair's, the other buffer) may still read shared memory
+ * before the block barrier that publishes dS, so after it every thread
+ * may overwrite buffer n % 2. With one buffer it waits for all. */
+
+enum { DQF_ROWBLK = 16 * 64 * 4, DQF_NB = 32 * 16 }; /* bytes: a warp's 16 x 64 block, one 8-column run */
+
+/* This pair's query tile, row-major over the tile dims (gb_q_tiles). */
+static LLVMValueRef q_tile_index(gbw *g)
+{
+    fa2 *f = &g->f;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef nqt[3], t = c32(g, 0);
+    gb_q_tiles(g, nqt);
+    for (int d = 0; d < f->p->ndims; d++) {
+        LLVMValueRef qi = LLVMBuildUDiv(b, f->q_org[d], c32(g, f->p->q_ext[d]), "");
+        t = LLVMBuildAdd(b, LLVMBuildMul(b, t, nqt[d], ""), qi, "");
+    }
+    return t;
+}
+
+static void store_v4(gbw *g, LLVMValueRef at, LLVMValueRef *v)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef vec = LLVMGetUndef(LLVMVectorType(nv->f32, 4));
+    for (int e = 0; e < 4; e++)
+        vec = LLVMBuildInsertElement(nv->b, vec, v[e], c32(g, e), "");
+    LLVMSetAlignment(LLVMBuildStore(nv->b, vec, at), 16);
+}
+
+/* The product of dQ's column block cb (dynamic): dS [query][key], K-major
+ * over all Tk keys, times K's column block cb (MN-major). */
+static nv_wg_op dqf_op(gbw *g, ss_args *x, LLVMValueRef cb)
+{
+    nv_ctx *nv = &g->f.nv;
+    const fa_plan *p = g->f.p;
+    int steps = p->Tk / 16;
+    bool st = asm_steps(g);
+    nv_wg_desc_kmajor(nv, addr(g, g->off_ds), p->Tq, 0, st ? 1 : steps, x->da);
+    LLVMValueRef k0 = LLVMBuildAdd(nv->b, addr(g, g->off_k), LLVMBuildMul(nv->b, cb, c32(g, p->Tk * 128), ""), "");
+    nv_wg_desc_mnmajor(nv, k0, p->Tk, st ? 1 : steps, x->db);
+    nv_wg_steps_kmajor(p->Tq, 0, steps, x->sa);
+    nv_wg_steps_mnmajor(steps, x->sb);
+    return (nv_wg_op){64, steps, x->da, NULL, x->db, false, true, x->flat, st ? x->sa : NULL, st ? x->sb : NULL};
+}
+
+/* Block cb's accumulators (flat) into the f32 tile at buffer offset buf. */
+static void dqf_store(gbw *g, LLVMValueRef cb, LLVMValueRef buf, LLVMValueRef *flat)
+{
+    fa2 *f = &g->f;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef at = LLVMBuildMul(b, cb, c32(g, f->p->Tq * 64 * 4), "");
+    at = LLVMBuildAdd(b, at, LLVMBuildMul(b, LLVMBuildAnd(b, f->warp, c32(g, 3), ""), c32(g, DQF_ROWBLK), ""), "");
+    at = LLVMBuildAdd(b, at, LLVMBuildShl(b, f->lane, c32(g, 4), ""), "");
+    at = LLVMBuildAdd(b, at, buf, "");
+    for (int nb = 0; nb < 8; nb++)
+        store_v4(g, gb_smem_at(g, g->off_dqf + nb * DQF_NB, at), &flat[4 * nb]);
+}
+
+static void named_barrier(gbw *g, LLVMValueRef id, int threads)
+{
+    char text[48];
+    snprintf(text, sizeof text, "bar.sync $0, %d;", threads);
+    nv_asm(&g->f.nv, NULL, text, "r,~{memory}", &id, 1);
+}
+
+bool gw_dq_bulk_takes_dk(const gbw *g)
+{
+    const fa_plan *p = g->f.p;
+    return g->bp->bulk && g->bp->overlap == 2 && (p->D / 64) % (p->Tk / 64) == 0;
+}
+
+void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4])
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    LLVMBuilderRef b = nv->b;
+    int W = p->Tk / 64, ncb = p->D / 64, blk = p->Tq * 64 * 4;
+    LLVMValueRef pairs = LLVMBuildLoad2(b, nv->i32, g->dq_pairs, "");
+    LLVMValueRef buf = c32(g, 0);
+    if (g->dqf_bufs == 2)
+        buf = LLVMBuildMul(b, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, p->Tq * p->D * 4), "");
+    nv_wg_proxy_fence(nv); /* gw_store_ds's stores before the products' reads */
+    char text[128];
+    snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
+    nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
+    nv_barrier(nv); /* dS published; this pair's buffer free */
+    LLVMValueRef wg = wg_index(g);
+    for (int j = 0; j * W < ncb; j++) {
+        LLVMValueRef cb = LLVMBuildAdd(b, wg, c32(g, j * W), "");
+        bool guard = (j + 1) * W > ncb;
+        LLVMBasicBlockRef join = guard ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
+        ss_args x;
+        nv_wg_op ops[2] = {dqf_op(g, &x, cb)};
+        rs_args y;
+        if (dk && j == 0) { /* dK += dSᵀ Q under the same wait (every warpgroup has a block j = 0) */
+            ops[1] = rs_op(g, &y, dk, ds, p->Tq, g->off_q, p->D);
+            nv_wg_products(nv, p->dt, ops, 2);
+            rs_done(g, &y, dk, p->D);
+        } else {
+            nv_wg_products(nv, p->dt, ops, 1);
+        }
+        dqf_store(g, cb, buf, x.flat);
+        if (join)
+            nv_endif(nv, join);
+    }
+    nv_wg_proxy_fence(nv); /* the st.shared above before the bulk copy's reads */
+    named_barrier(g, LLVMBuildAdd(b, wg, c32(g, 1), ""), 128);
+    LLVMValueRef lead = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, c32(g, 127), ""), c32(g, 0), "");
+    LLVMBasicBlockRef jl = nv_if(nv, lead, "dqf.issue");
+    LLVMValueRef tile = LLVMBuildMul(b, q_tile_index(g), c32(g, p->Tq), "");
+    LLVMValueRef dst0 = gb_dqacc_rows(g, f->head, tile);
+    LLVMValueRef src0 = LLVMBuildAdd(b, addr(g, g->off_dqf), buf, "");
+    snprintf(text, sizeof text, "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1], %d;", blk);
+    for (int j = 0; j * W < ncb; j++) {
+        LLVMValueRef cb = LLVMBuildAdd(b, wg, c32(g, j * W), "");
+        bool guard = (j + 1) * W > ncb;
+        LLVMBasicBlockRef join = guard ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
+        LLVMValueRef off = LLVMBuildMul(b, cb, c32(g, blk), "");
+        LLVMValueRef args[2] = {nv_gep(nv, dst0, LLVMBuildZExt(b, off, nv->i64, "")), LLVMBuildAdd(b, src0, off, "")};
+        nv_asm(nv, NULL, text, "l,r,~{memory}", args, 2);
+        if (join)
+            nv_endif(nv, join);
+    }
+    nv_asm(nv, NULL, "cp.async.bulk.commit_group;", "~{memory}", NULL, 0);
+    nv_endif(nv, jl);
+    LLVMBuildStore(b, LLVMBuildAdd(b, pairs, c32(g, 1), ""), g->dq_pairs);
+}
+
+void gw_dq_bulk_drain(gbw *g)
+{
+    nv_asm(&g->f.nv, NULL, "cp.async.bulk.wait_group 0;", "~{memory}", NULL, 0);
+}
+
+void gw_dqf_coords(gbw *g, LLVMValueRef pos, LLVMValueRef *row, LLVMValueRef *col)
+{
+    LLVMBuilderRef b = g->f.nv.b;
+    int rb = g->f.p->Tq / 16, rbits = rb == 4 ? 2 : rb == 2 ? 1 : 0;
+    LLVMValueRef h = LLVMBuildAnd(b, pos, c32(g, 1), "");
+    LLVMValueRef lane = LLVMBuildAnd(b, LLVMBuildLShr(b, pos, c32(g, 1), ""), c32(g, 31), "");
+    LLVMValueRef nb = LLVMBuildAnd(b, LLVMBuildLShr(b, pos, c32(g, 6), ""), c32(g, 7), "");
+    LLVMValueRef r16 = LLVMBuildAnd(b, LLVMBuildLShr(b, pos, c32(g, 9), ""), c32(g, rb - 1), "");
+    LLVMValueRef cb = LLVMBuildLShr(b, pos, c32(g, 9 + rbits), "");
+    *row = LLVMBuildAdd(b, LLVMBuildShl(b, r16, c32(g, 4), ""), LLVMBuildLShr(b, lane, c32(g, 2), ""), "");
+    *row = LLVMBuildAdd(b, *row, LLVMBuildShl(b, h, c32(g, 3), ""), "");
+    *col = LLVMBuildAdd(b, LLVMBuildShl(b, cb, c32(g, 6), ""), LLVMBuildShl(b, nb, c32(g, 3), ""), "");
+    *col = LLVMBuildAdd(b, *col, LLVMBuildShl(b, LLVMBuildAnd(b, lane, c32(g, 3), ""), c32(g, 1), ""), "");
 }

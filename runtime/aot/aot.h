@@ -136,7 +136,9 @@ typedef struct aot_bwd_kernel {
     int threads, smem;
     /* the grid (nvptx_bwd_grid_rule): x by kind (0 rows: ceil(size[x_size] *
      * x_mul / x_div), 1 query tiles, 2 key tiles, 3 ceil(max gradient numel /
-     * x_div)), y = size[y_size] (-1: gradients), z = size[z_size] (-1: 1) */
+     * x_div), 4 ceil(query tiles x Tq x x_mul / x_div): the rows of whole
+     * query tiles, BWR_Q_TILE_ROWS), y = size[y_size] (-1: gradients),
+     * z = size[z_size] (-1: 1) */
     int x_kind, x_size, x_mul, x_div, y_size, z_size;
     bool zeroes_accumulators; /* grid x at least 1 when the gradients are atomic (attnc_bwd_pre) */
 } aot_bwd_kernel;
@@ -152,7 +154,8 @@ typedef struct aot_bwd {
     aot_bwd_kernel k[AOT_BWD_MAX_KERNELS];
     kernel_abi abi;  /* every kernel's parameters */
     int ndims, grid_ndim, q_tile[3], kv_tile[3], dkv_warps; /* tiles: key tiles and slices */
-    int64_t ws_row_floats[KABI_NWS]; /* per (batch, head, token) row of each region */
+    int64_t ws_row_floats[KABI_NWS]; /* per row of each region */
+    int ws_rows[KABI_NWS]; /* its rows per (batch, head) (nvptx_bwd_ws_rows): 0 tokens, 1 query tiles x Tq */
     bool grads_atomic; /* one accumulator per gradient (an atomic-dQ build) instead of slices */
     int ngrad;
     int grad_param[KABI_MAX_PARAMS]; /* recipe param index of each gradient (aot_attn.params) */

@@ -52,7 +52,10 @@ void aot_bwd_render_header(const aot_spec *s, strbuf *h)
     bool any = false;
     for (int r = 0; r < KABI_NWS; r++)
         if (b->ws_row_floats[r]) {
-            sb_printf(h, "%s%s (%s)", any ? ", " : "", kabi_workspaces[r].name, kabi_workspaces[r].layout);
+            const char *layout = b->ws_rows[r] ? "f32 [batch, heads, query tiles, Tq x head_dim], the bulk dQ "
+                                                 "accumulator, rows past the sequence included"
+                                               : kabi_workspaces[r].layout;
+            sb_printf(h, "%s%s (%s)", any ? ", " : "", kabi_workspaces[r].name, layout);
             any = true;
         }
     if (b->ngrad)
@@ -170,6 +173,15 @@ static void put_fwd_args(const aot_spec *s, strbuf *c)
     sb_puts(c, "}\n\n");
 }
 
+/* Rows of whole query tiles (BWR_Q_TILE_ROWS): query tiles x Tq. */
+static int q_tile_rows(const aot_bwd *b)
+{
+    int tq = 1;
+    for (int d = 0; d < b->ndims; d++)
+        tq *= b->q_tile[d];
+    return tq;
+}
+
 /* Tiles over the query or key tokens; numel of each gradient; the layout. */
 static void put_layout(const aot_spec *s, strbuf *c)
 {
@@ -207,9 +219,16 @@ static void put_layout(const aot_spec *s, strbuf *c)
                  "static uint64_t %s_bwd_layout(const int64_t *sz, uint64_t reg[%d], uint64_t *slices)\n{\n"
                  "    uint64_t rows = %s_mul(%s_mul((uint64_t)sz[%d], (uint64_t)sz[%d]), (uint64_t)sz[%d]), at = 0;\n",
               n, KABI_NWS, n, n, SZ_BATCH, SZ_HEADS, SZ_TOKENS);
+    bool tile_rows = false; /* a region of whole query tiles' rows (bulk dQ) */
     for (int r = 0; r < KABI_NWS; r++)
-        sb_printf(c, "    reg[%d] = at; /* %s */\n    at += %s_round256(%s_mul(rows, %" PRId64 "u * 4));\n", r,
-                  kabi_workspaces[r].name, n, n, b->ws_row_floats[r]);
+        tile_rows |= b->ws_rows[r] != 0;
+    if (tile_rows)
+        sb_printf(c, "    uint64_t qrows = %s_mul(%s_mul((uint64_t)sz[%d], (uint64_t)sz[%d]), "
+                     "%s_mul(%s_bwd_tiles(sz, %s_bwd_qtile, %d), %du)); /* query tiles x Tq */\n",
+                  n, n, SZ_BATCH, SZ_HEADS, n, n, n, SZ_TOKENS, q_tile_rows(b));
+    for (int r = 0; r < KABI_NWS; r++)
+        sb_printf(c, "    reg[%d] = at; /* %s */\n    at += %s_round256(%s_mul(%s, %" PRId64 "u * 4));\n", r,
+                  kabi_workspaces[r].name, n, n, b->ws_rows[r] ? "qrows" : "rows", b->ws_row_floats[r]);
     if (b->ngrad) {
         if (b->grads_atomic)
             sb_puts(c, "    uint64_t ns = 1;\n");
@@ -320,10 +339,10 @@ static void put_values(const aot_spec *s, strbuf *c)
     }
     sb_printf(c, "    uint64_t ws[%d];\n    for (int r = 0; r < %d; r++)\n        ws[r] = (uint64_t)(uintptr_t)workspace + reg[r];\n",
               KABI_NWS, KABI_NWS);
-    int ng = b->ngrad ? b->ngrad : 1;
-    sb_printf(c, "    uint64_t sl[%d];\n    int32_t mode[%d];\n    for (int j = 0; j < %d; j++) {\n"
-                 "        sl[j] = (uint64_t)(uintptr_t)workspace + slices[j];\n        mode[j] = %d;\n    }\n",
-              ng, ng, b->ngrad, b->grads_atomic);
+    if (b->ngrad) /* without gradients the role table has no slices or modes (unused variables otherwise) */
+        sb_printf(c, "    uint64_t sl[%d];\n    int32_t mode[%d];\n    for (int j = 0; j < %d; j++) {\n"
+                     "        sl[j] = (uint64_t)(uintptr_t)workspace + slices[j];\n        mode[j] = %d;\n    }\n",
+                  b->ngrad, b->ngrad, b->ngrad, b->grads_atomic);
     (void)n;
 }
 
@@ -343,6 +362,10 @@ static void put_grids(const aot_spec *s, strbuf *c)
         case 0: sb_printf(c, "((uint64_t)sz[%d] * %du + %du) / %du;\n", k->x_size, k->x_mul, k->x_div - 1, k->x_div); break;
         case 1: sb_printf(c, "%s_bwd_tiles(sz, %s_bwd_qtile, %d);\n", n, n, SZ_TOKENS); break;
         case 2: sb_printf(c, "%s_bwd_tiles(sz, %s_bwd_kvtile, %d);\n", n, n, SZ_KV_TOKENS); break;
+        case 4: /* the rows of whole query tiles (bulk dQ's accumulator) */
+            sb_printf(c, "(%s_bwd_tiles(sz, %s_bwd_qtile, %d) * %du * %du + %du) / %du;\n", n, n, SZ_TOKENS,
+                      q_tile_rows(b), k->x_mul, k->x_div - 1, k->x_div);
+            break;
         default: sb_printf(c, "(maxnumel + %du) / %du;\n", k->x_div - 1, k->x_div); break;
         }
         if (k->zeroes_accumulators && b->grads_atomic && b->ngrad)

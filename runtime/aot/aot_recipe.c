@@ -223,8 +223,10 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
         b->kv_tile[d] = info->kv_tile[d] > 0 ? info->kv_tile[d] : 1;
     }
     b->dkv_warps = info->dkv_warps;
-    for (int w = 0; w < KABI_NWS; w++)
+    for (int w = 0; w < KABI_NWS; w++) {
         b->ws_row_floats[w] = nvptx_bwd_ws_row_floats(info, (kabi_ws)w);
+        b->ws_rows[w] = nvptx_bwd_ws_rows(info, (kabi_ws)w) == BWR_Q_TILE_ROWS;
+    }
     b->grads_atomic = info->atomics;
     b->ngrad = info->ngrad;
     memcpy(b->grad_param, info->grad_param, sizeof b->grad_param);

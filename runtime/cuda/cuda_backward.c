@@ -3,7 +3,10 @@
  * emit its kernels as one module (codegen/nvptx_bwd.h), load it as a
  * cuda_program, and launch validated problems: the workspace (delta, and
  * the fp32 dQ accumulator unless deterministic) is the program's, the
- * kernels run in order on the caller's stream. Validation is the CPU's
+ * kernels run in order on the caller's stream (cuda_bwd_job.c's
+ * $ATTNC_BWD_DQ picks how dQ is formed: its own kernel, atomics, or bulk
+ * reductions; nvptx_bwd.h's rules size the workspace and the grids for
+ * each). Validation is the CPU's
  * (bwd_validate) plus what the kernels rely on: 16-byte rows of q, k, v,
  * o, do; even strides and 4-byte aligned dq, dk, dv; contiguous tensor
  * params and param gradients. The workspace also holds each param
@@ -260,19 +263,13 @@ static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_p
     return ATTNC_OK;
 }
 
-static size_t round256(size_t n)
-{
-    return (n + 255) & ~(size_t)255;
-}
-
 static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, void *stream, strbuf *err)
 {
     const int64_t *z = bp->p.sizes;
-    size_t rows = (size_t)z[SZ_BATCH] * (size_t)z[SZ_HEADS] * (size_t)z[SZ_TOKENS];
     size_t ws_off[KABI_NWS], regions = 0; /* the regions in kabi_ws order, then the slices */
     for (int r = 0; r < KABI_NWS; r++) {
         ws_off[r] = regions;
-        regions += round256(rows * (size_t)nvptx_bwd_ws_row_floats(&b->info, (kabi_ws)r) * sizeof(float));
+        regions += (size_t)nvptx_bwd_ws_bytes(&b->info, (kabi_ws)r, z); /* rounded up to 256 bytes */
     }
     size_t slices = 0;
     int64_t max_numel = 0;

@@ -3,7 +3,9 @@
  * CUDA backend's build (cuda_backward.c) and AOT output (runtime/aot/):
  * the schedule (nvptx_bwd_schedule_mma under $ATTNC_BWD_MMA), the lowering
  * (and the 128-key dK/dV lowering of $ATTNC_BWD_DKV_KEYS), the dQ mode
- * ($ATTNC_BWD_DQ_ATOMIC, never in a deterministic build), the overlap
+ * ($ATTNC_BWD_DQ=kernel|atomic|bulk or the older $ATTNC_BWD_DQ_ATOMIC=1;
+ * always the dQ kernel in a deterministic build, bulk only under the
+ * wgmma schedule), the overlap
  * level ($ATTNC_BWD_OVERLAP), then one module of PTX, through the
  * context's kernel cache when one is given.
  *
@@ -32,7 +34,7 @@ typedef struct cuda_bwd_job {
 
 typedef struct cuda_bwd_out {
     schedule sched;        /* the program's schedule (the dQ kernel's when split) */
-    char sched_text[128];  /* printed, with " (dK/dV kv=128)" when split */
+    char sched_text[128];  /* printed, with " (dK/dV kv=128)" when split, " (dQ bulk)" under bulk dQ */
     nvptx_bwd_info info;
     strbuf ptx;            /* the module (the caller frees it) */
     cache_result how;      /* CACHE_MISS: emitted here (or no cache) */

@@ -189,8 +189,9 @@ typedef struct attnc_build_options {
  * order, and the backward's param gradients are summed over a fixed number
  * of per-slot partials in slot order. The flag is accepted and kept so
  * that code asking for determinism stays right on backends where the
- * fastest path is not deterministic (the CUDA backward's optional atomic
- * dQ, $ATTNC_BWD_DQ_ATOMIC=1, is used only without this flag). */
+ * fastest path is not deterministic (the CUDA backward's optional dQ by
+ * atomics or bulk reductions, $ATTNC_BWD_DQ=atomic|bulk, is used only
+ * without this flag). */
 #define ATTNC_BUILD_DETERMINISTIC 0x1u
 
 /* A forward kernel at global coordinates (attnc_build_options.flags): it
@@ -276,7 +277,7 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * pairs of elements (even strides), "d" + NAME contiguous device tensors.
  * Param slices over 4 GB in all (a bias tensor over long sequences) are
  * replaced by one f32 accumulator per param and atomic adds (not
- * deterministic; so are they with $ATTNC_BWD_DQ_ATOMIC=1), or, in an
+ * deterministic; so are they with $ATTNC_BWD_DQ=atomic|bulk), or, in an
  * ATTNC_BUILD_DETERMINISTIC build, make the launch return
  * ATTNC_ERR_UNSUPPORTED. The linear family, a score reading params with
  * gradients at more than 8 places, and a param whose partial derivative

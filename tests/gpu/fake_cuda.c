@@ -151,8 +151,14 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
         last.size[i] = *(int32_t *)params[k++];
     return CUDA_SUCCESS;
 }
+static size_t last_alloc; /* bytes of the latest cuMemAlloc */
+__attribute__((visibility("default"))) size_t fake_cuda_last_alloc(void)
+{
+    return last_alloc;
+}
 CUresult cuMemAlloc(CUdeviceptr *p, size_t n)
 {
+    last_alloc = n;
     void *m = aligned_alloc(256, (n + 255) / 256 * 256);
     *p = (CUdeviceptr)(uintptr_t)m;
     return m ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;

@@ -37,6 +37,7 @@ typedef struct fake_launch {
 
 static const fake_launch *(*last_launch)(void);
 static int (*link_count)(void);
+static size_t (*last_alloc)(void);
 static char fake_path[PATH_MAX];
 
 static void locate_fake(void)
@@ -568,6 +569,70 @@ static void backward_cache_launch(void **state)
     tmpdir_remove(dir);
 }
 
+/* The bulk dQ (ATTNC_BWD_DQ=bulk, sm_90a, wgmma) on the fake: the
+ * workspace holds delta and the tile-contiguous accumulator of whole query
+ * tiles, and attnc_bwd_dq_cvt's grid covers every row of them (100 tokens
+ * in 64-row query tiles: 128 rows a head), as nvptx_bwd.h's rules say. */
+static void backward_bulk_launch(void **state)
+{
+    (void)state;
+    static const char src[] = "recipe causal\n"
+                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                              "mask   causal\n";
+    char *dir = tmpdir_make();
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    setenv("ATTNC_BWD_DQ", "bulk", 1);
+    setenv("ATTNC_BWD_MMA", "wgmma", 1);
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    attnc_args *a;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_text(&r, ctx, "causal.attn", src, strlen(src)), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.arch = "sm_90a";
+    if (attnc_kernel_build_backward(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    if (!strstr(attnc_kernel_schedule(k), "mma=wgmma") || !strstr(attnc_kernel_schedule(k), "(dQ bulk)"))
+        fail_msg("schedule \"%s\" is not the bulk dQ's", attnc_kernel_schedule(k));
+    enum { T = 100, NB = 9, H = 2 };
+    size_t n = 1 * H * T * 128;
+    uint64_t buf[NB];
+    strbuf err;
+    sb_init(&err);
+    for (int i = 0; i < NB; i++)
+        assert_int_equal(cuda_mem_alloc(&buf[i], n * 2, &err), ATTNC_OK);
+    static const char *const names[NB] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
+    assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+    for (int i = 0; i < NB; i++) {
+        attnc_tensor t = i == 4 ? (attnc_tensor){ATTNC_F32, (void *)(uintptr_t)buf[i], 3, {1, H, T}, {H * T, T, 1}}
+                                : t4((void *)(uintptr_t)buf[i], 1, H, T, 128);
+        assert_int_equal(attnc_args_set_tensor(a, names[i], &t), ATTNC_OK);
+    }
+    int before = last_launch()->count;
+    if (attnc_launch(k, a, NULL))
+        fail_msg("launch: %s", attnc_kernel_errmsg(k));
+    const fake_launch *l = last_launch();
+    assert_int_equal(l->count, before + 3); /* pre, dkv, dq_cvt */
+    assert_int_equal(l->grid[0], (2 * 64 * 64 + 255) / 256); /* a thread per column pair of 2 tiles x 64 rows */
+    assert_int_equal(l->grid[1], H);
+    /* delta (800 bytes, rounded to 1024), then 2 heads x 2 tiles x 64 rows x 128 f32 */
+    assert_int_equal(last_alloc(), 1024 + H * 2 * 64 * 128 * 4);
+    assert_int_equal(l->stride[5] - l->stride[4], 1024); /* dqacc after delta */
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+    for (int i = 0; i < NB; i++)
+        cuda_mem_free(buf[i]);
+    sb_free(&err);
+    unsetenv("ATTNC_BWD_DQ");
+    unsetenv("ATTNC_BWD_MMA");
+    unsetenv("ATTNC_CACHE_DIR");
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     locate_fake();
@@ -579,11 +644,13 @@ int main(void)
     }
     last_launch = (const fake_launch *(*)(void))dlsym(h, "fake_cuda_last_launch");
     link_count = (int (*)(void))dlsym(h, "fake_cuda_link_count");
+    last_alloc = (size_t(*)(void))dlsym(h, "fake_cuda_last_alloc");
     stream_waits = (int (*)(void))dlsym(h, "fake_cuda_stream_waits");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
                                        cmocka_unit_test(no_keys_launch), cmocka_unit_test(varlen_launch),
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
-                                       cmocka_unit_test(serial_launches), cmocka_unit_test(backward_cache_launch)};
+                                       cmocka_unit_test(serial_launches), cmocka_unit_test(backward_cache_launch),
+                                       cmocka_unit_test(backward_bulk_launch)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);
     return rc;

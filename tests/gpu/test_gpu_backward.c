@@ -5,9 +5,11 @@
  * queries and keys no query sees exactly 0. Cases: dense, causal, sliding
  * window, 2-D neighborhood, softcap, GQA, cross attention with empty rows,
  * token counts and grids that divide no tile, bf16 and f16, D = 64, 128
- * (and 256 for softcap), both the atomic build (ATTNC_BWD_DQ_ATOMIC=1: dQ
- * and param gradients by red.global.add) and the deterministic build,
- * the deterministic build bit-identical over two runs (d<param> too);
+ * (and 256 for softcap), the atomic build (ATTNC_BWD_DQ=atomic: dQ
+ * and param gradients by red.global.add), under wgmma the bulk build
+ * (ATTNC_BWD_DQ=bulk: dQ by cp.reduce.async.bulk of shared f32 tiles from
+ * the dK/dV kernel; the line says "bulk" where the build took it) and the
+ * deterministic build, bit-identical over two runs (d<param> too);
  * param gradients (d<param>, compared with the reference's exact ones): a
  * 2-D neighborhood's relative-position bias table, an additive bias
  * tensor over (q, k) in cross attention with GQA, a 1-D relative bias
@@ -23,7 +25,9 @@
  * Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross, the bias table) and
- * no shipped recipes. */
+ * no shipped recipes. ATTNC_TEST_BWD_DQ=kernel|atomic|bulk runs that dQ
+ * only (the shipped recipes: kernel under both products, bulk under
+ * wgmma). */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,9 +138,22 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
 static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k64"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
+/* How dQ is formed (ATTNC_BWD_DQ): DQ_DET is the deterministic build (the
+ * dQ kernel, run twice and compared bit for bit). */
+typedef enum { DQ_ATOMIC, DQ_DET, DQ_BULK } dq_kind;
+static const char *const dq_names[] = {"atomic", "det", "bulk"};
+
+/* $ATTNC_TEST_BWD_DQ: only that dQ ("kernel" is DQ_DET). */
+static bool dq_wanted(dq_kind dq)
+{
+    const char *e = getenv("ATTNC_TEST_BWD_DQ");
+    return !e || !e[0] || !strcmp(e, dq == DQ_DET ? "kernel" : dq_names[dq]);
+}
+
 /* Builds under ATTNC_BWD_MMA=mma, with dQ and param gradients by atomic adds
- * (ATTNC_BWD_DQ_ATOMIC=1, read by the build) unless det. */
-static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char *mma, bool det, attnc_kernel **fwd,
+ * (ATTNC_BWD_DQ=atomic, read by the build), by bulk reductions
+ * (ATTNC_BWD_DQ=bulk) or deterministic. */
+static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char *mma, dq_kind dq, attnc_kernel **fwd,
                                attnc_kernel **bwd)
 {
     char name[16];
@@ -150,31 +167,41 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
             setenv("ATTNC_BWD_OVERLAP", lvl, 1);
     }
     setenv("ATTNC_BWD_MMA", name, 1);
-    if (!det)
-        setenv("ATTNC_BWD_DQ_ATOMIC", "1", 1);
-    attnc_status st = build(ctx, rc, det ? ATTNC_BUILD_DETERMINISTIC : 0, fwd, bwd);
+    if (dq != DQ_DET)
+        setenv("ATTNC_BWD_DQ", dq_names[dq], 1);
+    attnc_status st = build(ctx, rc, dq == DQ_DET ? ATTNC_BUILD_DETERMINISTIC : 0, fwd, bwd);
     unsetenv("ATTNC_BWD_MMA");
-    unsetenv("ATTNC_BWD_DQ_ATOMIC");
+    unsetenv("ATTNC_BWD_DQ");
     unsetenv("ATTNC_BWD_OVERLAP");
     unsetenv("ATTNC_BWD_DKV_KEYS");
     return st;
 }
 
-static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, const ref_shape *sh, bool det,
+static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, const ref_shape *sh, dq_kind dq,
                      const char *mma, uint64_t seed)
 {
+    bool det = dq == DQ_DET;
     attnc_kernel *fwd, *bwd;
-    attnc_status st = build_mode(ctx, rc, mma, det, &fwd, &bwd);
+    attnc_status st = build_mode(ctx, rc, mma, dq, &fwd, &bwd);
     char label[256];
     const char *lvl = strchr(mma, ':');
-    snprintf(label, sizeof label, "%s %s%s", name, !st && bwd->sched.mma == MMA_WGMMA ? "wgmma" : "sync",
-             lvl && !st && bwd->sched.mma == MMA_WGMMA ? lvl : "");
+    bool wg = !st && bwd->sched.mma == MMA_WGMMA;
+    snprintf(label, sizeof label, "%s %s%s", name, wg ? "wgmma" : "sync", lvl && wg ? lvl : "");
     if (st) {
-        unsetenv("ATTNC_BWD_DQ_ATOMIC");
-        printf("[FAIL] %s (asked %s)%s: build: %s\n", label, mma, det ? " det" : "", attnc_context_errmsg(ctx));
+        printf("[FAIL] %s (asked %s) %s: build: %s\n", label, mma, dq_names[dq], attnc_context_errmsg(ctx));
         attnc_kernel_destroy(bwd);
         return false;
     }
+    /* bulk under wgmma says so in the schedule text; without wgmma it is the dQ kernel */
+    bool bulk = strstr(attnc_kernel_schedule(bwd), "(dQ bulk)") != NULL;
+    if (dq == DQ_BULK && bulk != wg) {
+        printf("[FAIL] %s bulk: the build %s bulk dQ (schedule \"%s\")\n", label, bulk ? "took" : "did not take",
+               attnc_kernel_schedule(bwd));
+        attnc_kernel_destroy(fwd);
+        attnc_kernel_destroy(bwd);
+        return false;
+    }
+    const char *how = det ? " det" : dq == DQ_ATOMIC ? " atomic" : bulk ? " bulk" : " bulk->kernel";
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
     ref_bwd_result res, res2;
     ref_bwd_data *d1 = NULL, *d2 = NULL;
@@ -185,8 +212,7 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
         same = ok && same_grads(rc->r, d1, d2);
         ok = ok && same;
     }
-    unsetenv("ATTNC_BWD_DQ_ATOMIC");
-    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, det ? " det" : " atomic", res.msg,
+    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, how, res.msg,
            det ? (same ? "; two runs bit-identical" : "; two runs DIFFER") : "");
     ref_bwd_data_free(d1);
     ref_bwd_data_free(d2);
@@ -216,8 +242,9 @@ static void test_cases(void **state)
         }
         snprintf(label, sizeof label, "%s %s D=%d", c->name, c->dt, c->D);
         for (int m = 0; m < (core ? NMODES : 2); m++) /* the other wgmma variants on the core cases */
-            for (int det = 0; det < 2; det++)
-                fails += !run_mode(ctx, rc, label, &c->sh, det, mma_modes[m], 9100 + i);
+            for (int dq = 0; dq < 3; dq++) /* bulk: wgmma modes only */
+                if (dq_wanted((dq_kind)dq) && (dq != DQ_BULK || m > 0))
+                    fails += !run_mode(ctx, rc, label, &c->sh, (dq_kind)dq, mma_modes[m], 9100 + i);
         attnc_recipe_destroy(rc);
     }
     attnc_context_destroy(ctx);
@@ -245,8 +272,12 @@ static int shipped(attnc_context *ctx, const char *file)
         } else {
             ref_shape sh;
             ref_default_shape(rc->r, &sh);
-            for (int m = 0; m < 2; m++) /* deterministic, two runs each */
-                fails += !run_mode(ctx, rc, file, &sh, true, mma_modes[m], 9500);
+            for (int m = 0; m < 2; m++) { /* deterministic, two runs each; bulk under wgmma */
+                if (dq_wanted(DQ_DET))
+                    fails += !run_mode(ctx, rc, file, &sh, DQ_DET, mma_modes[m], 9500);
+                if (m > 0 && dq_wanted(DQ_BULK))
+                    fails += !run_mode(ctx, rc, file, &sh, DQ_BULK, mma_modes[m], 9500);
+            }
         }
         attnc_kernel_destroy(fwd);
         attnc_kernel_destroy(bwd);

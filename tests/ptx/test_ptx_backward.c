@@ -11,7 +11,11 @@
  * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v; ATTNC_PTX_WGMMA_ONLY=1 runs
  * the wgmma builds only, ATTNC_PTX_SYNC_ONLY=1 the mma.sync ones (CTest runs
  * the two halves as two tests); ATTNC_BWD_OVERLAP=N emits that overlap level;
- * the dK/dV kernel at 128 keys unless ATTNC_BWD_DKV_KEYS=64 (as the runtime). */
+ * the dK/dV kernel at 128 keys unless ATTNC_BWD_DKV_KEYS=64 (as the runtime).
+ * Each build is made for the three ways of forming dQ: the dQ kernel
+ * (deterministic), atomics, and (wgmma builds only, as the runtime) bulk
+ * reductions from shared f32 tiles (cp.reduce.async.bulk); ATTNC_PTX_DQ=
+ * kernel|atomic|bulk keeps one. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,13 +88,15 @@ static recipe *parse(arena *a, const char *name)
 
 /* $ATTNC_PTX_DUMP=DIR: writes each module to DIR/NAME.ARCH.MODE.MMA.ptx
  * (comparing PTX across changes). */
-static void dump(const char *name, const char *arch, bool det, const char *mma, strbuf *ptx)
+static const char *const dq_names[] = {"det", "atomic", "bulk"};
+
+static void dump(const char *name, const char *arch, nvptx_bwd_dq dq, const char *mma, strbuf *ptx)
 {
     const char *dir = getenv("ATTNC_PTX_DUMP");
     if (!dir)
         return;
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s.%s.%s.%s.ptx", dir, name, arch, det ? "det" : "atomic", mma);
+    snprintf(path, sizeof path, "%s/%s.%s.%s.%s.ptx", dir, name, arch, dq_names[dq], mma);
     FILE *fp = fopen(path, "w");
     if (fp) {
         fputs(sb_cstr(ptx), fp);
@@ -107,9 +113,18 @@ static int overlap(void)
 
 static int with_grads; /* modules assembled with attnc_bwd_dparam */
 
-/* 1: assembled, 0: skipped (linear), fails otherwise. */
-static int check(const char *name, target_arch arch, bool det, mma_kind mma)
+/* The backward schedule from the recipe's kernel header (lower_signature). */
+static schedule schedule_for(const tir_kernel *sig, const recipe *r, target_arch arch, mma_kind mma)
 {
+    return mma == MMA_SYNC ? nvptx_bwd_schedule(sig, &r->sched, arch)
+                           : nvptx_bwd_schedule_mma(sig, &r->sched, arch, mma);
+}
+
+/* 1: assembled, 0: skipped (linear; bulk dQ where the schedule is not
+ * wgmma, which the runtime builds with the dQ kernel), fails otherwise. */
+static int check(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind mma)
+{
+    bool det = dq == NVPTX_BWD_DQ_KERNEL;
     arena a;
     arena_init(&a, NULL);
     strbuf err, ptx, log;
@@ -118,15 +133,14 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
     sb_init(&log);
     const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
     recipe *r = parse(&a, name);
+    const tir_kernel *sig = r && r->family == FAMILY_SOFTMAX ? lower_signature(&a, r) : NULL;
     int result = 1;
     if (!r) {
         fail_msg("%s does not parse", name);
-    } else if (r->family != FAMILY_SOFTMAX) {
+    } else if (!sig || (dq == NVPTX_BWD_DQ_BULK && schedule_for(sig, r, arch, mma).mma != MMA_WGMMA)) {
         result = 0;
     } else {
-        const tir_kernel *sig = lower_signature(&a, r);
-        schedule s = mma == MMA_SYNC ? nvptx_bwd_schedule(sig, &r->sched, arch)
-                                     : nvptx_bwd_schedule_mma(sig, &r->sched, arch, mma);
+        schedule s = schedule_for(sig, r, arch, mma);
         tir_program prog;
         nvptx_bwd_info info;
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
@@ -141,8 +155,8 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
         tir_program dkv_prog;
         if (split && !lower_backward(&a, r, &wide, arch, &dkv_prog, &err))
             fail_msg("%s: lower_backward (128 keys): %s", name, sb_cstr(&err));
-        nvptx_status st = nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, !det, overlap(),
-                                         &info, &ptx, &err);
+        nvptx_status st = nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, dq, overlap(), &info,
+                                         &ptx, &err);
         bool params = false;
         bool grad[64];
         if (r->nparams <= 64)
@@ -150,16 +164,17 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
         if (st) {
             fail_msg("%s %s: %s", name, an, sb_cstr(&err));
         } else if (!ptxas_check(sb_cstr(&ptx), an, &log)) {
-            fail_msg("%s %s%s: ptxas rejected the backward PTX:\n%s", name, an, det ? " deterministic" : "",
-                     sb_cstr(&log));
+            fail_msg("%s %s %s: ptxas rejected the backward PTX:\n%s", name, an, dq_names[dq], sb_cstr(&log));
         } else if (params && (info.ngrad < 1 || info.nkernels != 4 || info.kernels[3].kind != BWK_DPARAM)) {
             fail_msg("%s %s: param gradients but no attnc_bwd_dparam kernel", name, an);
+        } else if (info.dq_bulk != (dq == NVPTX_BWD_DQ_BULK) || info.kernels[2].kind != (det ? BWK_DQ : BWK_DQ_CVT)) {
+            fail_msg("%s %s %s: the module's kernels are not that dQ's", name, an, dq_names[dq]);
         } else {
             int spill = ptxas_spill_bytes(sb_cstr(&log));
             const char *mn = info.wgmma ? "wgmma" : "sync";
-            dump(name, an, det, mn, &ptx);
+            dump(name, an, dq, mn, &ptx);
             with_grads += params;
-            printf("%s %s%s %s: ok%s%s\n", name, an, det ? " det" : "", mn, params ? " (param gradients)" : "",
+            printf("%s %s %s %s: ok%s%s\n", name, an, dq_names[dq], mn, params ? " (param gradients)" : "",
                    spill ? " (spills)" : "");
             if (getenv("ATTNC_PTX_VERBOSE"))
                 printf("%s\n", sb_cstr(&log));
@@ -172,6 +187,31 @@ static int check(const char *name, target_arch arch, bool det, mma_kind mma)
     return result;
 }
 
+/* $ATTNC_PTX_DQ (kernel, atomic, bulk): only that dQ; else every one. */
+static bool dq_wanted(nvptx_bwd_dq dq)
+{
+    const char *e = getenv("ATTNC_PTX_DQ");
+    return !e || !strcmp(e, dq == NVPTX_BWD_DQ_KERNEL ? "kernel" : dq_names[dq]);
+}
+
+/* A recipe under mma.sync (sm_80, sm_90a) unless wgmma-only, and the wgmma
+ * build unless sync-only, for every wanted dQ (bulk: wgmma only). */
+static int check_all(const char *name)
+{
+    int ok = 0;
+    for (int dq = 0; dq < 3; dq++) {
+        if (!dq_wanted((nvptx_bwd_dq)dq))
+            continue;
+        if (!getenv("ATTNC_PTX_WGMMA_ONLY") && dq != NVPTX_BWD_DQ_BULK) {
+            ok += check(name, TARGET_SM80, (nvptx_bwd_dq)dq, MMA_SYNC);
+            ok += check(name, TARGET_SM90A, (nvptx_bwd_dq)dq, MMA_SYNC);
+        }
+        if (!getenv("ATTNC_PTX_SYNC_ONLY"))
+            ok += check(name, TARGET_SM90A, (nvptx_bwd_dq)dq, MMA_WGMMA);
+    }
+    return ok;
+}
+
 static void test_backward_ptx(void **state)
 {
     (void)state;
@@ -180,26 +220,12 @@ static void test_backward_ptx(void **state)
     const char *only = getenv("ATTNC_PTX_RECIPE");
     for (int i = 0; i < n; i++) {
         if (!only || strstr(names[i], only))
-            for (int det = 0; det < 2; det++) {
-                if (!getenv("ATTNC_PTX_WGMMA_ONLY")) {
-                    ok += check(names[i], TARGET_SM80, det, MMA_SYNC);
-                    ok += check(names[i], TARGET_SM90A, det, MMA_SYNC);
-                }
-                if (!getenv("ATTNC_PTX_SYNC_ONLY"))
-                    ok += check(names[i], TARGET_SM90A, det, MMA_WGMMA);
-            }
+            ok += check_all(names[i]);
         free(names[i]);
     }
     for (size_t i = 0; i < sizeof extra / sizeof *extra; i++)
         if (!only || strstr(extra[i][0], only))
-            for (int det = 0; det < 2; det++) {
-                if (!getenv("ATTNC_PTX_WGMMA_ONLY")) {
-                    ok += check(extra[i][0], TARGET_SM80, det, MMA_SYNC);
-                    ok += check(extra[i][0], TARGET_SM90A, det, MMA_SYNC);
-                }
-                if (!getenv("ATTNC_PTX_SYNC_ONLY"))
-                    ok += check(extra[i][0], TARGET_SM90A, det, MMA_WGMMA);
-            }
+            ok += check_all(extra[i][0]);
     assert_true(ok > 0);
     if (!only)
         assert_true(with_grads > 0);

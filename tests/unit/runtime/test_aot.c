@@ -341,6 +341,61 @@ static void test_backward_aot(void **state)
     tmpdir_remove(dir);
 }
 
+/* The bulk dQ's backward (ATTNC_BWD_DQ=bulk, sm_90a): the accumulator
+ * holds whole query tiles (batch x heads x query tiles x Tq x D f32, rows
+ * past the sequence included), as the runtime sizes it; 100 tokens in
+ * 64-token query tiles: 2 x 128 rows of 128 f32 after delta's 800 bytes
+ * (1024 rounded). */
+static const char bulk_main[] =
+    "#include <stdio.h>\n#include <string.h>\n#include \"cb.h\"\n"
+    "#define CHECK(c) do { if (!(c)) { printf(\"failed: %s (%s)\\n\", #c, cb_errmsg()); return 1; } } while (0)\n"
+    "int main(void)\n{\n    static _Alignas(256) unsigned char ws[1 << 18];\n    cb_bwd_args a;\n"
+    "    memset(&a, 0, sizeof a);\n    char *base = (char *)0x100000;\n"
+    "    a.q = base; a.k = base + 0x10000; a.v = base + 0x20000; a.o = base + 0x30000; a.lse = base + 0x40000;\n"
+    "    a.dout = base + 0x50000; a.dq = base + 0x60000; a.dk = base + 0x70000; a.dv = base + 0x80000;\n"
+    "    a.size[0] = 1; a.size[1] = 2; a.size[2] = 2; a.size[3] = 100; a.size[4] = 100;\n"
+    "    int64_t st[4] = {2 * 100 * 128, 100 * 128, 128, 1}, ls[3] = {2 * 100, 100, 1};\n"
+    "    memcpy(a.q_stride, st, sizeof st); memcpy(a.k_stride, st, sizeof st); memcpy(a.v_stride, st, sizeof st);\n"
+    "    memcpy(a.o_stride, st, sizeof st); memcpy(a.dout_stride, st, sizeof st); memcpy(a.dq_stride, st, sizeof st);\n"
+    "    memcpy(a.dk_stride, st, sizeof st); memcpy(a.dv_stride, st, sizeof st); memcpy(a.lse_stride, ls, sizeof ls);\n"
+    "    uint64_t need = cb_backward_workspace_bytes(&a);\n"
+    "    CHECK(need == 1024 + 2 * 128 * 128 * 4);\n"
+    "    CHECK(cb_backward(&a, ws, need - 256, NULL) == cb_ERR_INVALID_ARGUMENT && strstr(cb_errmsg(), \"workspace\"));\n"
+    "    CHECK(cb_backward(&a, ws, need, NULL) == cb_ERR_NO_DRIVER); /* ATTNC_LIBCUDA points nowhere */\n"
+    "    printf(\"ok: %s\\n\", cb_errmsg());\n    return 0;\n}\n";
+
+static void test_backward_aot_bulk(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make(), path[512];
+    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent ATTNC_BWD_DQ=bulk ATTNC_BWD_MMA=wgmma %s/bin/attnc compile "
+                        "%s/recipes/causal.attn --aot --backward --arch sm_90a --name cb -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/cb.h", dir);
+    const char *const doc[] = {"mma=wgmma", "(dQ bulk)", "attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq_cvt.",
+                               "dqacc (f32 [batch, heads, query tiles, Tq x head_dim]", NULL};
+    expect_lines(path, doc);
+    snprintf(path, sizeof path, "%s/cb.c", dir);
+    const char *const src[] = {"cb_bwd_qtile[3] = {64, 1, 1}", "query tiles x Tq", NULL};
+    expect_lines(path, src);
+    snprintf(path, sizeof path, "%s/m.c", dir);
+    write_all(path, bulk_main, strlen(bulk_main));
+    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion -pthread -o m m.c cb.c && "
+                        "ATTNC_LIBCUDA=/nonexistent ./m",
+                        dir), 0);
+    /* bulk needs the wgmma schedule: on sm_80 the dQ kernel, no accumulator */
+    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent ATTNC_BWD_DQ=bulk %s/bin/attnc compile %s/recipes/causal.attn --aot "
+                        "--backward --arch sm_80 --name c8 -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/c8.h", dir);
+    const char *const sync[] = {"attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq.", NULL};
+    expect_lines(path, sync);
+    assert_int_equal(sh("grep -q 'dQ bulk\\|dqacc (' %s/c8.h", dir), 1 << 8);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_recipe_aot),
         cmocka_unit_test(test_header_abi),
         cmocka_unit_test(test_backward_aot),
+        cmocka_unit_test(test_backward_aot_bulk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
