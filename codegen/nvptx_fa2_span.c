@@ -24,10 +24,11 @@
 #include "nvptx_fa2.h"
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
- * under wgmma_ws), so ATTNC_DOC_FULL=1 (nvptx_kernel.h) also keeps 16. */
+ * under wgmma_ws), so the full-tile runs (nvptx_kernel.h: on unless
+ * ATTNC_DOC_FULL=0) also keep 16. */
 static int scan_unroll(void)
 {
-    return nvptx_doc_full_mode() == 1 ? 16 : 4;
+    return nvptx_doc_full_mode() != 0 ? 16 : 4;
 }
 
 static LLVMValueRef id_at(fa2 *f, LLVMValueRef t)

@@ -70,7 +70,7 @@ static void read_range(const tir_op *op, fa_plan *p)
         (p->k->params[op->span_param].dtype == DT_I32 || p->k->params[op->span_param].dtype == DT_I64) &&
         p->k->params[op->span_param].ndim >= 1 && p->k->params[op->span_param].ndim <= 2)
         p->span_param = op->span_param;
-    if (p->span_param >= 0 && nvptx_doc_full_mode() == 1)
+    if (p->span_param >= 0 && nvptx_doc_full_mode() != 0)
         p->span_full = op->span_full_expr;
     p->nparts = p->range == RANGE_BOUNDS && op->range_nparts >= 2 ? op->range_nparts : 0;
     for (int i = 0; i < p->nparts; i++)

@@ -23,6 +23,7 @@
 #define QKV "input q, k, v : bf16 [batch, heads, tokens, 128]\n"
 #define GRID2 QKV "tokens grid(y: H, x: W)\n"
 #define GRID3 QKV "tokens grid(time: T, y: H, x: W)\n"
+#define GQA "input q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
 
 typedef struct grid_case {
     const char *name;
@@ -32,7 +33,7 @@ typedef struct grid_case {
 } grid_case;
 
 static const grid_case cases[] = {
-    {"na2d_bshd_gqa", GRID2 "mask neighborhood(window: (7, 9))\n",
+    {"na2d_bshd_gqa", GQA "tokens grid(y: H, x: W)\nmask neighborhood(window: (7, 9))\n",
      {.batch = 2, .heads = 4, .kv_heads = 2, .grid = {21, 35}, .bshd = true},
      {NULL, "q=8x16 kv=16x8 stages=2 warps=8 mma=wgmma_ws", "q=8x16 kv=8x16 stages=2 warps=8 mma=wgmma_ws"}},
     {"gna2d_stride", GRID2 "mask neighborhood(window: (9, 9), stride: (4, 8))\n",
@@ -43,7 +44,7 @@ static const grid_case cases[] = {
      {.batch = 2, .heads = 3, .grid = {5, 11, 13}, .bshd = true},
      {NULL, "q=4x8x4 kv=2x4x8 stages=2 warps=8 mma=wgmma_ws", "q=2x8x8 kv=2x8x8 stages=2 warps=8 mma=wgmma_ws"}},
     /* 3-D, batch 2, BHSD with GQA: folds when the batch stride is heads x the head stride */
-    {"na3d_bhsd_gqa", GRID3 "mask neighborhood(window: (3, 7, 5))\n",
+    {"na3d_bhsd_gqa", GQA "tokens grid(time: T, y: H, x: W)\nmask neighborhood(window: (3, 7, 5))\n",
      {.batch = 2, .heads = 4, .kv_heads = 2, .grid = {6, 10, 9}},
      {NULL, "q=4x4x8 kv=4x4x4 stages=2 warps=8 mma=wgmma_ws"}},
     {"gna3d_stride", GRID3 "mask neighborhood(window: (4, 6, 6), stride: (2, 4, 4))\n",
