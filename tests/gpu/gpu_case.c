@@ -339,3 +339,14 @@ int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const
     attnc_recipe_destroy(rc);
     return 1;
 }
+
+int gpu_check_text_line(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape,
+                        const char *sched, uint64_t seed)
+{
+    gpu_text_run r;
+    int ran = gpu_check_text(ctx, name, body, shape, sched, seed, &r);
+    if (ran <= 0)
+        return ran < 0;
+    printf("[%s] %s [%s]: %s%s\n", r.ok ? "PASS" : "FAIL", name, r.sched, r.res.msg, r.extra);
+    return !r.ok;
+}

@@ -50,6 +50,10 @@ typedef struct gpu_text_run {
 } gpu_text_run;
 int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape, const char *sched,
                    uint64_t seed, gpu_text_run *out);
+/* gpu_check_text and its "[PASS]"/"[FAIL] name [schedule]: message" line;
+ * 1 when it failed (a build or a check), 0 when it passed or was skipped. */
+int gpu_check_text_line(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape,
+                        const char *sched, uint64_t seed);
 
 /* Device memory for ref_check_kernel (cuda_mem_*; messages into err). */
 ref_mem_ops gpu_ref_mem(strbuf *err);

@@ -52,16 +52,6 @@ static const grid_case cases[] = {
      {NULL, "q=2x8x8 kv=2x8x8 stages=2 warps=8 mma=wgmma_ws"}},
 };
 
-static int run_case(attnc_context *ctx, const grid_case *u, const char *sched, uint64_t seed)
-{
-    gpu_text_run r;
-    int ran = gpu_check_text(ctx, u->name, u->text, &u->shape, sched, seed, &r);
-    if (ran <= 0)
-        return ran < 0;
-    printf("[%s] %s [%s]: %s%s\n", r.ok ? "PASS" : "FAIL", u->name, r.sched, r.res.msg, r.extra);
-    return !r.ok;
-}
-
 static void grid_tma_on_gpu(void **state)
 {
     (void)state;
@@ -70,7 +60,8 @@ static void grid_tma_on_gpu(void **state)
     int failed = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int s = 0; s < 4 && (s == 0 || cases[i].scheds[s]); s++)
-            failed += run_case(ctx, &cases[i], cases[i].scheds[s], 7000 + 10 * i + (uint64_t)s);
+            failed += gpu_check_text_line(ctx, cases[i].name, cases[i].text, &cases[i].shape, cases[i].scheds[s],
+                                          7000 + 10 * i + (uint64_t)s);
     attnc_context_destroy(ctx);
     assert_int_equal(failed, 0);
 }
