@@ -30,17 +30,18 @@ static mma_kind bwd_mma(void)
 
 /* How dQ is formed (nvptx_bwd.h) under the program's schedule s:
  * $ATTNC_BWD_DQ=kernel|atomic|bulk ($ATTNC_BWD_DQ_ATOMIC=1, the older
- * switch, means atomic when ATTNC_BWD_DQ is unset), else kernel. A
+ * switch, means atomic when ATTNC_BWD_DQ is unset), else bulk. A
  * deterministic build always takes the dQ kernel; bulk needs the wgmma
- * schedule and falls back to the kernel without it. H200, causal D=128
- * N=16384: the kernel 8.19 ms, atomic (scalar red.global.add.f32, 64x128
- * per tile pair) 18.87 ms. */
+ * schedule and falls back to the kernel without it. H200 (2026-12-03),
+ * causal D=128 N=16384: bulk 7.34 ms, the dQ kernel 8.14, atomic (scalar
+ * red.global.add.f32, 64x128 per tile pair) 18.84; dense 16.16 vs 16.63;
+ * causal N=8192 B=2 4.00 vs 4.34. */
 static nvptx_bwd_dq dq_mode(const cuda_bwd_job *j, const schedule *s)
 {
     const char *e = getenv("ATTNC_BWD_DQ"), *alias = getenv("ATTNC_BWD_DQ_ATOMIC");
-    nvptx_bwd_dq m = NVPTX_BWD_DQ_KERNEL;
-    if (e && !strcmp(e, "bulk"))
-        m = NVPTX_BWD_DQ_BULK;
+    nvptx_bwd_dq m = NVPTX_BWD_DQ_BULK;
+    if (e && !strcmp(e, "kernel"))
+        m = NVPTX_BWD_DQ_KERNEL;
     else if ((e && !strcmp(e, "atomic")) || (!e && alias && alias[0] == '1'))
         m = NVPTX_BWD_DQ_ATOMIC;
     if (j->deterministic)

@@ -189,9 +189,10 @@ typedef struct attnc_build_options {
  * order, and the backward's param gradients are summed over a fixed number
  * of per-slot partials in slot order. The flag is accepted and kept so
  * that code asking for determinism stays right on backends where the
- * fastest path is not deterministic (the CUDA backward's optional dQ by
- * atomics or bulk reductions, $ATTNC_BWD_DQ=atomic|bulk, is used only
- * without this flag). */
+ * fastest path is not deterministic: the CUDA backward on sm_90a forms dQ
+ * by bulk reductions of f32 tiles (the default there; $ATTNC_BWD_DQ=
+ * kernel|atomic|bulk picks another way) only without this flag; with it,
+ * dQ comes from its own kernel, bit-identical run to run. */
 #define ATTNC_BUILD_DETERMINISTIC 0x1u
 
 /* A forward kernel at global coordinates (attnc_build_options.flags): it
@@ -277,7 +278,8 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * pairs of elements (even strides), "d" + NAME contiguous device tensors.
  * Param slices over 4 GB in all (a bias tensor over long sequences) are
  * replaced by one f32 accumulator per param and atomic adds (not
- * deterministic; so are they with $ATTNC_BWD_DQ=atomic|bulk), or, in an
+ * deterministic; so are they whenever dQ is formed by atomics or bulk
+ * reductions, the sm_90a default without ATTNC_BUILD_DETERMINISTIC), or, in an
  * ATTNC_BUILD_DETERMINISTIC build, make the launch return
  * ATTNC_ERR_UNSUPPORTED. The linear family, a score reading params with
  * gradients at more than 8 places, and a param whose partial derivative

@@ -195,6 +195,11 @@ static bool has_nan_bf16(const uint16_t *p, size_t n)
 /* rpath: a recipe file; param: relbias.attn's "rel" with its gradient. */
 static void run_backward(const char *rpath, bool param, const char *arch)
 {
+    /* bit for bit needs the deterministic dQ kernel: bulk dQ (the sm_90a
+     * default) adds tiles in the order they finish. Bulk's AOT workspace
+     * and grids are checked by test_aot. Set for both builds (the attnc
+     * subprocess inherits it). */
+    setenv("ATTNC_BWD_DQ", "kernel", 1);
     char *dir = tmpdir_make(), lib[600];
     assert_int_equal(sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb -o %s > /dev/null",
                         ATTNC_BINARY_DIR, rpath, arch, dir), 0);
@@ -326,6 +331,7 @@ static void run_backward(const char *rpath, bool param, const char *arch)
     sb_free(&err);
     dlclose(so);
     tmpdir_remove(dir);
+    unsetenv("ATTNC_BWD_DQ");
 }
 
 /* The device's arch name; skips the test without a driver. */
