@@ -69,8 +69,10 @@ void compile_job_init(compile_job *j, const recipe *r, target_arch arch);
 void compile_job_free(compile_job *j);
 
 /* The arch's schedule for a `tile auto` recipe with nothing tuned: on a GPU
- * nvptx_default_schedule, on the host schedule_default with the recipe's
- * linear block. The recipe's own tile section wins when it has one. */
+ * nvptx_default_schedule (on sm_90a a strided neighborhood on a 2-D/3-D
+ * grid takes 128-token query and key boxes that divide its strides), on
+ * the host schedule_default with the recipe's linear block. The recipe's
+ * own tile section wins when it has one. */
 schedule compile_default_schedule(const recipe *r, target_arch arch);
 
 /* Resolves the schedule once: explicit, else tuned, else the recipe's,

@@ -29,6 +29,56 @@ static recipe *parse(arena *a, const char *elem, const char *tile)
     return r;
 }
 
+static recipe *parse_grid(arena *a, const char *grid, const char *mask)
+{
+    char text[512];
+    snprintf(text, sizeof text, "recipe g\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntokens grid(%s)\nmask %s\n",
+             grid, mask);
+    diag_list d;
+    diag_list_init(&d, a, "g.attn", text, strlen(text));
+    recipe *r = frontend_parse(a, "g.attn", text, strlen(text), &d);
+    assert_non_null(r);
+    assert_int_equal(d.errors, 0);
+    return r;
+}
+
+/* Strided neighborhoods on sm_90a: boxes of 128 tokens dividing the
+ * strides (innermost dims first), queries and keys alike; plain
+ * neighborhoods, sm_80 and strides that cannot make 128 keep the default. */
+static void gna_default_boxes(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    recipe *hy = parse_grid(&a, "time: T, y: H, x: W", "neighborhood(window: (18, 24, 24), stride: (16, 8, 8))");
+    schedule s = compile_default_schedule(hy, TARGET_SM90A);
+    int want3[] = {2, 8, 8};
+    for (int d = 0; d < 3; d++) {
+        assert_int_equal(s.q_tile[d], want3[d]);
+        assert_int_equal(s.kv_tile[d], want3[d]);
+    }
+    recipe *fl = parse_grid(&a, "y: H, x: W", "neighborhood(window: (80, 80), stride: (16, 16))");
+    s = compile_default_schedule(fl, TARGET_SM90A);
+    assert_int_equal(s.q_tile[0], 8);
+    assert_int_equal(s.q_tile[1], 16);
+    assert_int_equal(s.kv_tile[0], 8);
+    assert_int_equal(s.kv_tile[1], 16);
+    schedule def = compile_default_schedule(fl, TARGET_SM80);
+    assert_int_equal(def.kv_tile[1], 8); /* sm_80: the grid default */
+    recipe *na = parse_grid(&a, "y: H, x: W", "neighborhood(window: (9, 9))");
+    s = compile_default_schedule(na, TARGET_SM90A);
+    assert_int_equal(s.kv_tile[0] * s.kv_tile[1], 64);
+    recipe *small = parse_grid(&a, "y: H, x: W", "neighborhood(window: (9, 9), stride: (2, 2))");
+    s = compile_default_schedule(small, TARGET_SM90A);
+    assert_int_equal(s.kv_tile[0] * s.kv_tile[1], 64); /* 2x2 cannot make 128 */
+    compile_job j; /* the job takes the same default */
+    compile_job_init(&j, hy, TARGET_SM90A);
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    assert_int_equal(j.sched.kv_tile[0], 2);
+    compile_job_free(&j);
+    arena_free_all(&a);
+}
+
 static void sources(void **state)
 {
     (void)state;
@@ -157,6 +207,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sources),
+        cmocka_unit_test(gna_default_boxes),
         cmocka_unit_test(refusals),
         cmocka_unit_test(ptx_both_targets),
         cmocka_unit_test(target_table),
