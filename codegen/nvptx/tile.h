@@ -189,6 +189,10 @@ typedef struct nt_loop {
 LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end);
 void nt_for_end(nt *t, nt_loop *l);
 
+/* The two f32 values of a packed pair of bf16/f16 (an i32 holding two
+ * 16-bit elements, low half first). */
+void nt_unpack_pair(nt *t, dtype dt, LLVMValueRef pair, LLVMValueRef x[2]);
+
 /* if (cond) { ... } */
 LLVMBasicBlockRef nt_if(nt *t, LLVMValueRef cond);
 void nt_endif(nt *t, LLVMBasicBlockRef join);

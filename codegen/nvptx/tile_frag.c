@@ -60,7 +60,7 @@ static void pair_coord(nt *t, const nt_frag *f, int k, int h, LLVMValueRef *row,
     }
 }
 
-static void unpack(nt *t, dtype dt, LLVMValueRef pair, LLVMValueRef x[2])
+void nt_unpack_pair(nt *t, dtype dt, LLVMValueRef pair, LLVMValueRef x[2])
 {
     nv_ctx *nv = &t->nv;
     if (dt == DT_BF16) {
@@ -83,7 +83,7 @@ void nt_map(nt *t, nt_frag *f, nt_elem_fn fn, void *ud)
             continue;
         }
         LLVMValueRef x[2];
-        unpack(t, f->dt, f->v[k], x);
+        nt_unpack_pair(t, f->dt, f->v[k], x);
         for (int h = 0; h < 2; h++) {
             pair_coord(t, f, k, h, &row, &col);
             x[h] = fn(t, x[h], row, col, ud);

@@ -93,19 +93,6 @@ void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src)
     }
 }
 
-static void unpack2(nt *t, dtype dt, LLVMValueRef pair, LLVMValueRef x[2])
-{
-    nv_ctx *nv = &t->nv;
-    if (dt == DT_BF16) {
-        x[0] = LLVMBuildBitCast(nv->b, LLVMBuildShl(nv->b, pair, c32(t, 16), ""), nv->f32, "");
-        x[1] = LLVMBuildBitCast(nv->b, LLVMBuildAnd(nv->b, pair, c32(t, (long long)0xffff0000u), ""), nv->f32, "");
-        return;
-    }
-    LLVMValueRef h2 = LLVMBuildBitCast(nv->b, pair, LLVMVectorType(nv->f16, 2), "");
-    for (int i = 0; i < 2; i++)
-        x[i] = LLVMBuildFPExt(nv->b, LLVMBuildExtractElement(nv->b, h2, c32(t, i), ""), nv->f32, "");
-}
-
 void nt_smem_map(nt *t, nt_smem s, dtype from, LLVMValueRef rows, nt_elem_fn fn, void *ud)
 {
     nv_ctx *nv = &t->nv;
@@ -119,7 +106,7 @@ void nt_smem_map(nt *t, nt_smem s, dtype from, LLVMValueRef rows, nt_elem_fn fn,
         LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildMul(b, row, c32(t, s.pitch), ""), LLVMBuildShl(b, cp, c32(t, 2), ""), "");
         LLVMValueRef ptr = nt_sptr(t, LLVMBuildAdd(b, off, s.off, ""));
         LLVMValueRef x[2];
-        unpack2(t, from, LLVMBuildLoad2(b, nv->i32, ptr, ""), x);
+        nt_unpack_pair(t, from, LLVMBuildLoad2(b, nv->i32, ptr, ""), x);
         LLVMValueRef live = rows ? LLVMBuildICmp(b, LLVMIntSLT, row, rows, "") : NULL;
         for (int e = 0; e < 2; e++) {
             LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildShl(b, cp, c32(t, 1), ""), c32(t, e), "");
