@@ -139,8 +139,14 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    kernel dV += Pᵀ dO with dPᵀ = V dOᵀ (3 waits a tile instead of 4),
  *    dQ kernel S with dP (2 instead of 3; 64-key tiles only);
  * 3: 2, but the dK/dV kernel pairs Sᵀ with dPᵀ and dV with dK (2 waits;
- *    Sᵀ, dPᵀ, dK and dV live at once: ptxas spills at D = 128). */
-enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
+ *    Sᵀ, dPᵀ, dK and dV live at once: ptxas spills at D = 128);
+ * 4 (NVPTX_BWD_OVERLAP_PIPE, $ATTNC_BWD_PIPE=1; opt-in until measured):
+ *    1, but the dK/dV kernel leaves its accumulating products running:
+ *    dPᵀ = V dOᵀ and dV += Pᵀ dO issued back to back, dV running while
+ *    dSᵀ is computed and stored, dK += dSᵀ Q running across the barrier
+ *    that publishes dS, both waited with the first dQ block (bulk dQ);
+ *    the dQ kernel as at 1. */
+enum { NVPTX_BWD_OVERLAP_DEFAULT = 1, NVPTX_BWD_OVERLAP_PIPE = 4 };
 
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule; params and sizes from its kernels): dQ as `dq` says

@@ -406,16 +406,11 @@ static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef 
         gb_load_stats(g, f->q_org, f->head);
 }
 
-static void pair(gbw *g, dkv_state *st)
+/* Pᵀ of the tile (st->p), the partial tile's masks on its own path. */
+static void probs_tile(gbw *g, dkv_state *st, frag s)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
-    const fa_plan *p = f->p;
-    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
-    if (g->bp->overlap >= 3) /* Sᵀ and dPᵀ under one wait */
-        gw_ss2(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
-    else
-        scores_t(g, s);
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
     LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
@@ -428,9 +423,64 @@ static void pair(gbw *g, dkv_state *st)
     probs(g, st, s, false);
     LLVMBuildBr(nv->b, join);
     LLVMPositionBuilderAtEnd(nv->b, join);
+}
+
+/* The pair under NVPTX_BWD_OVERLAP_PIPE (wgmma): the tensor cores run the
+ * accumulating products while the warps do the element-wise work.
+ *
+ *   Sᵀ = K Qᵀ (waited); Pᵀ
+ *   issue dPᵀ = V dOᵀ, dV += Pᵀ dO       (two commit groups)
+ *   wait 1 (dPᵀ); dSᵀ; dS -> shared        dV running
+ *   issue dK += dSᵀ Q                      dV, dK running
+ *   bulk dQ: barrier (dS published), issue the first dQ block, wait 0
+ *
+ * dV and dK accumulate into their own registers, so leaving them running
+ * costs only the packed A registers they read (16 each at Tq = 64). Sᵀ
+ * issued with dPᵀ (FA3's order: Pᵀ under dPᵀ) holds Sᵀ, dPᵀ, dK and dV at
+ * once: 108 bytes of spills at D = 128 (ptxas 13.0), so Sᵀ is waited. */
+static void pair_pipe(gbw *g, dkv_state *st)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
+    scores_t(g, s);
+    probs_tile(g, st, s);
+    gb_read(g, st->p, p->Tq / 8, pr);
+    gw_pend pend = {0};
+    gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+    gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
+    gw_wait_acc(g, 1, dp, p->Tq);
+    grads_t(g, s, pr, dp, ds);
+    gb_pgrad_flush(g);
+    if (g->bp->bulk)
+        gw_store_ds(g, ds);
+    gw_accumulate_async(g, st->dk, ds, p->Tq, g->off_q, p->D, &pend);
+    if (g->bp->bulk) {
+        gw_dq_bulk(g, NULL, ds, &pend);
+        return;
+    }
+    gw_pend_wait(g, &pend, 0, NULL, 0);
+    if (g->bp->atomics)
+        gw_dq_atomic(g, ds);
+}
+
+static void pair(gbw *g, dkv_state *st)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
+    if (g->bp->overlap == NVPTX_BWD_OVERLAP_PIPE) {
+        pair_pipe(g, st);
+        return;
+    }
+    if (g->bp->overlap == 3) /* Sᵀ and dPᵀ under one wait */
+        gw_ss2(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
+    else
+        scores_t(g, s);
+    probs_tile(g, st, s);
     LLVMValueRef pr[FA_MAXN][4], ds[FA_MAXN][4];
     gb_read(g, st->p, p->Tq / 8, pr);
-    if (g->bp->overlap >= 3) { /* dV and dK under one wait */
+    if (g->bp->overlap == 3) { /* dV and dK under one wait */
         grads_t(g, s, pr, dp, ds);
         gb_pgrad_flush(g);
         if (g->bp->bulk)
@@ -454,7 +504,7 @@ static void pair(gbw *g, dkv_state *st)
         accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
     }
     if (g->bp->bulk)
-        gw_dq_bulk(g, gw_dq_bulk_takes_dk(g) ? st->dk : NULL, ds);
+        gw_dq_bulk(g, gw_dq_bulk_takes_dk(g) ? st->dk : NULL, ds, NULL);
     else if (g->bp->atomics && g->bp->wg)
         gw_dq_atomic(g, ds);
     else if (g->bp->atomics)
