@@ -16,6 +16,7 @@
  * Under mma=wgmma the products are nvptx_bwd_wgmma.c's (a warpgroup per 64
  * keys); the rest is this code. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nvptx_bwd_impl.h"
@@ -523,9 +524,16 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     LLVMValueRef lo[3], cnt[3], qi[3];
     LLVMValueRef total = q_range(g, kidx, lo, cnt);
     LLVMValueRef qs = c32(g, g->bank_size[1]);
+    /* $ATTNC_BWD_QROT=1 (opt-in until measured): key tile t visits its
+     * query tiles from the (t mod count)-th on, wrapping, so the CTAs of a
+     * dense head do not all load and bulk-add the same query tile at once. */
+    const char *qrot = getenv("ATTNC_BWD_QROT");
+    LLVMValueRef rot = NULL;
+    if (qrot && !strcmp(qrot, "1"))
+        rot = LLVMBuildURem(b, nv_sreg(nv, "ctaid.x"), nv_smax(nv, total, c32(g, 1)), "qrot");
     nv_barrier(nv); /* the previous head's last tile is done with bank 0 */
     LLVMBasicBlockRef any = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, total, c32(g, 0), ""), "q.first");
-    issue_q_tile(g, c32(g, 0), lo, cnt, c32(g, 0), NULL);
+    issue_q_tile(g, rot ? rot : c32(g, 0), lo, cnt, c32(g, 0), NULL);
     nv_endif(nv, any);
     gb_loop l = gb_loop_begin(g, c32(g, 0), total);
     LLVMValueRef next = add(g, l.iv, c32(g, 1));
@@ -533,10 +541,11 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     nv_barrier(nv); /* tile j resident; every warp done with tile j-1's bank */
     bool fetch = g->bp->overlap >= 1 && f->threads >= f->p->Tq;
     LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
-    issue_q_tile(g, next, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs), fetch ? st->stats : NULL);
+    LLVMValueRef next_q = rot ? LLVMBuildURem(b, add(g, next, rot), total, "") : next;
+    issue_q_tile(g, next_q, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs), fetch ? st->stats : NULL);
     nv_endif(nv, more);
     g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), qs);
-    decode(g, l.iv, lo, cnt, qi);
+    decode(g, rot ? LLVMBuildURem(b, add(g, l.iv, rot), total, "") : l.iv, lo, cnt, qi);
     set_q_box(g, qi);
     LLVMValueRef skip = LLVMConstInt(nv->i1, 0, false);
     if (g->bp->qmode == RANGE_INVERSE)
