@@ -145,8 +145,11 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    dPᵀ = V dOᵀ and dV += Pᵀ dO issued back to back, dV running while
  *    dSᵀ is computed and stored, dK += dSᵀ Q running across the barrier
  *    that publishes dS, both waited with the first dQ block (bulk dQ);
- *    the dQ kernel as at 1. */
-enum { NVPTX_BWD_OVERLAP_DEFAULT = 1, NVPTX_BWD_OVERLAP_PIPE = 4 };
+ *    the dQ kernel as at 1;
+ * 5 (NVPTX_BWD_OVERLAP_PIPE_SDP, $ATTNC_BWD_PIPE=2; opt-in): 4, with Sᵀ
+ *    issued together with dPᵀ and Pᵀ computed while dPᵀ runs (FA3's order;
+ *    more registers: spills at D = 128). */
+enum { NVPTX_BWD_OVERLAP_DEFAULT = 1, NVPTX_BWD_OVERLAP_PIPE = 4, NVPTX_BWD_OVERLAP_PIPE_SDP = 5 };
 
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule; params and sizes from its kernels): dQ as `dq` says

@@ -436,20 +436,28 @@ static void probs_tile(gbw *g, dkv_state *st, frag s)
  *   bulk dQ: barrier (dS published), issue the first dQ block, wait 0
  *
  * dV and dK accumulate into their own registers, so leaving them running
- * costs only the packed A registers they read (16 each at Tq = 64). Sᵀ
- * issued with dPᵀ (FA3's order: Pᵀ under dPᵀ) holds Sᵀ, dPᵀ, dK and dV at
- * once: 108 bytes of spills at D = 128 (ptxas 13.0), so Sᵀ is waited. */
+ * costs only the packed A registers they read (16 each at Tq = 64).
+ * NVPTX_BWD_OVERLAP_PIPE_SDP issues Sᵀ with dPᵀ (FA3's order: Pᵀ computed
+ * while dPᵀ runs), then dV behind dPᵀ: Sᵀ, dPᵀ, dK and dV live at once. */
 static void pair_pipe(gbw *g, dkv_state *st)
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
-    scores_t(g, s);
-    probs_tile(g, st, s);
-    gb_read(g, st->p, p->Tq / 8, pr);
     gw_pend pend = {0};
-    gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
-    gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
+    if (g->bp->overlap == NVPTX_BWD_OVERLAP_PIPE_SDP) { /* Pᵀ while dPᵀ runs, then dV behind it */
+        gw_ss2_async(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
+        gw_wait_acc(g, 1, s, p->Tq);
+        probs_tile(g, st, s);
+        gb_read(g, st->p, p->Tq / 8, pr);
+        gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
+    } else {
+        scores_t(g, s);
+        probs_tile(g, st, s);
+        gb_read(g, st->p, p->Tq / 8, pr);
+        gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+        gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
+    }
     gw_wait_acc(g, 1, dp, p->Tq);
     grads_t(g, s, pr, dp, ds);
     gb_pgrad_flush(g);
@@ -470,7 +478,7 @@ static void pair(gbw *g, dkv_state *st)
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
-    if (g->bp->overlap == NVPTX_BWD_OVERLAP_PIPE) {
+    if (g->bp->overlap >= NVPTX_BWD_OVERLAP_PIPE) {
         pair_pipe(g, st);
         return;
     }

@@ -51,8 +51,8 @@ static nvptx_bwd_dq dq_mode(const cuda_bwd_job *j, const schedule *s)
     return m;
 }
 
-/* How much the wgmma kernels overlap: $ATTNC_BWD_PIPE=1 takes
- * NVPTX_BWD_OVERLAP_PIPE (the pipelined dK/dV pair; opt-in until measured),
+/* How much the wgmma kernels overlap: $ATTNC_BWD_PIPE=1 (=2) takes
+ * NVPTX_BWD_OVERLAP_PIPE (_SDP) (the pipelined dK/dV pair; opt-in until measured),
  * else $ATTNC_BWD_OVERLAP 0..3 (nvptx_bwd.h), else
  * NVPTX_BWD_OVERLAP_DEFAULT. */
 static int bwd_overlap(void)
@@ -61,6 +61,8 @@ static int bwd_overlap(void)
     const char *pipe = getenv("ATTNC_BWD_PIPE");
     if (pipe && !strcmp(pipe, "1"))
         return NVPTX_BWD_OVERLAP_PIPE;
+    if (pipe && !strcmp(pipe, "2"))
+        return NVPTX_BWD_OVERLAP_PIPE_SDP;
     return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 

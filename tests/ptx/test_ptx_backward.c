@@ -112,6 +112,8 @@ static int overlap(void)
     const char *pipe = getenv("ATTNC_BWD_PIPE");
     if (pipe && !strcmp(pipe, "1"))
         return NVPTX_BWD_OVERLAP_PIPE;
+    if (pipe && !strcmp(pipe, "2"))
+        return NVPTX_BWD_OVERLAP_PIPE_SDP;
     return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 
