@@ -148,8 +148,17 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    the dQ kernel as at 1;
  * 5 (NVPTX_BWD_OVERLAP_PIPE_SDP, $ATTNC_BWD_PIPE=2; opt-in): 4, with Sᵀ
  *    issued together with dPᵀ and Pᵀ computed while dPᵀ runs (FA3's order;
- *    more registers: spills at D = 128). */
-enum { NVPTX_BWD_OVERLAP_DEFAULT = 1, NVPTX_BWD_OVERLAP_PIPE = 4, NVPTX_BWD_OVERLAP_PIPE_SDP = 5 };
+ *    more registers: spills at D = 128);
+ * 6, 7 (_PIPE_LATE, _PIPE_SDP_LATE; $ATTNC_BWD_PIPE=3, 4; opt-in): 4, 5
+ *    with dK issued after the barrier, behind the first dQ block, and
+ *    left running while that block goes to shared memory (FA3's order). */
+enum {
+    NVPTX_BWD_OVERLAP_DEFAULT = 1,
+    NVPTX_BWD_OVERLAP_PIPE = 4,
+    NVPTX_BWD_OVERLAP_PIPE_SDP = 5,
+    NVPTX_BWD_OVERLAP_PIPE_LATE = 6,
+    NVPTX_BWD_OVERLAP_PIPE_SDP_LATE = 7
+};
 
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule; params and sizes from its kernels): dQ as `dq` says

@@ -438,14 +438,20 @@ static void probs_tile(gbw *g, dkv_state *st, frag s)
  * dV and dK accumulate into their own registers, so leaving them running
  * costs only the packed A registers they read (16 each at Tq = 64).
  * NVPTX_BWD_OVERLAP_PIPE_SDP issues Sᵀ with dPᵀ (FA3's order: Pᵀ computed
- * while dPᵀ runs), then dV behind dPᵀ: Sᵀ, dPᵀ, dK and dV live at once. */
+ * while dPᵀ runs), then dV behind dPᵀ: Sᵀ, dPᵀ, dK and dV live at once.
+ * The _LATE levels issue dK after the barrier, behind the first dQ block
+ * (FA3's order), and wait for the block alone (wait 1), so dK runs while
+ * the block is stored to shared memory; dK is waited at the pair's end. */
 static void pair_pipe(gbw *g, dkv_state *st)
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
+    int lvl = g->bp->overlap;
+    bool sdp = lvl == NVPTX_BWD_OVERLAP_PIPE_SDP || lvl == NVPTX_BWD_OVERLAP_PIPE_SDP_LATE;
+    bool late = lvl >= NVPTX_BWD_OVERLAP_PIPE_LATE && gw_dq_bulk_late_dk(g);
     gw_pend pend = {0};
-    if (g->bp->overlap == NVPTX_BWD_OVERLAP_PIPE_SDP) { /* Pᵀ while dPᵀ runs, then dV behind it */
+    if (sdp) { /* Pᵀ while dPᵀ runs, then dV behind it */
         gw_ss2_async(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
         gw_wait_acc(g, 1, s, p->Tq);
         probs_tile(g, st, s);
@@ -463,6 +469,11 @@ static void pair_pipe(gbw *g, dkv_state *st)
     gb_pgrad_flush(g);
     if (g->bp->bulk)
         gw_store_ds(g, ds);
+    if (late) { /* dK behind the first dQ block, running while that block is stored */
+        gw_dq_bulk(g, st->dk, ds, &pend);
+        gw_pend_wait(g, &pend, 0, NULL, 0);
+        return;
+    }
     gw_accumulate_async(g, st->dk, ds, p->Tq, g->off_q, p->D, &pend);
     if (g->bp->bulk) {
         gw_dq_bulk(g, NULL, ds, &pend);

@@ -178,8 +178,9 @@ void gw_wait_acc(gbw *g, int n, LLVMValueRef (*acc)[4], int ncols);
 /* gw_accumulate issued as its own commit group, not waited: added to pend. */
 void gw_accumulate_async(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
                          gw_pend *pend);
-/* wgmma.wait_group n over pend's products (and extra[0..nextra), in
- * flight too), then their accumulators into their slots; pend emptied. */
+/* wgmma.wait_group n over pend's products but its last n (and
+ * extra[0..nextra), in flight too, issued before those n), then their
+ * accumulators into their slots; pend keeps the last n. */
 void gw_pend_wait(gbw *g, gw_pend *pend, int n, LLVMValueRef *extra, int nextra);
 /* the dK/dV kernel's atomic dQ: dS -> shared, dQacc += dS K */
 void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4]);
@@ -190,9 +191,12 @@ void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4]);
  * before the kernel returns. dk non-NULL (where gw_dq_bulk_takes_dk):
  * also dK += dSᵀ Q, under the first dQ block's wait. pend non-NULL:
  * products still running (gw_accumulate_async), waited with the first dQ
- * block (so they run across the barrier that publishes dS). */
+ * block (so they run across the barrier that publishes dS); with dk too
+ * (where gw_dq_bulk_late_dk), dK += dSᵀ Q is issued behind the first dQ
+ * block and left running in pend while that block is stored. */
 void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *pend);
 bool gw_dq_bulk_takes_dk(const gbw *g);
+bool gw_dq_bulk_late_dk(const gbw *g); /* every warpgroup has a first dQ block */
 void gw_dq_bulk_drain(gbw *g);
 /* Bulk dQ: row and column in the query tile of f32 pair `pos` (elements
  * 2 pos, 2 pos + 1) of a tile's accumulator block. */

@@ -232,14 +232,15 @@ void gw_accumulate_async(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)
 }
 
 /* Every value rides through one wait: the accumulators come back valid,
- * the A registers stay untouched until the products are done. */
+ * the A registers stay untouched until the products are done. The last n
+ * products stay running (and in pend). */
 void gw_pend_wait(gbw *g, gw_pend *pend, int n, LLVMValueRef *extra, int nextra)
 {
     LLVMValueRef vals[256];
-    int count = 0;
+    int count = 0, done = pend->n - n;
     for (int i = 0; i < nextra; i++)
         vals[count++] = extra[i];
-    for (int o = 0; o < pend->n; o++) {
+    for (int o = 0; o < done; o++) {
         for (int i = 0; i < pend->op[o].cols / 2; i++)
             vals[count++] = pend->op[o].flat[i];
         for (int i = 0; i < pend->op[o].nregs; i++)
@@ -249,13 +250,15 @@ void gw_pend_wait(gbw *g, gw_pend *pend, int n, LLVMValueRef *extra, int nextra)
     for (int i = 0; i < nextra; i++)
         extra[i] = vals[i];
     count = nextra;
-    for (int o = 0; o < pend->n; o++) {
+    for (int o = 0; o < done; o++) {
         LLVMValueRef acc[FA_MAXN][4];
         unpack(&vals[count], pend->op[o].cols, acc);
         gb_write(g, pend->op[o].slots, pend->op[o].cols / 8, acc);
         count += pend->op[o].cols / 2 + pend->op[o].nregs;
     }
-    pend->n = 0;
+    for (int o = done; o < pend->n; o++)
+        pend->op[o - done] = pend->op[o];
+    pend->n = n;
 }
 
 /* The same by stmatrix .trans (bulk dQ): each 8x8 block of dSᵀ (keys x
@@ -437,6 +440,12 @@ static void named_barrier(gbw *g, LLVMValueRef id, int threads)
     nv_asm(&g->f.nv, NULL, text, "r,~{memory}", &id, 1);
 }
 
+bool gw_dq_bulk_late_dk(const gbw *g)
+{
+    const fa_plan *p = g->f.p;
+    return g->bp->bulk && p->Tk / 64 <= p->D / 64;
+}
+
 bool gw_dq_bulk_takes_dk(const gbw *g)
 {
     const fa_plan *p = g->f.p;
@@ -471,7 +480,9 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
         rs_args y;
         if (pend && pend->n && j == 0) { /* the running products under this block's wait */
             nv_wg_products_async(nv, p->dt, ops, 1);
-            gw_pend_wait(g, pend, 0, x.flat, 32);
+            if (dk) /* dK += dSᵀ Q behind it, left running while the block is stored */
+                gw_accumulate_async(g, dk, ds, p->Tq, g->off_q, p->D, pend);
+            gw_pend_wait(g, pend, dk ? 1 : 0, x.flat, 32);
         } else if (dk && j == 0) { /* dK += dSᵀ Q under the same wait (every warpgroup has a block j = 0) */
             ops[1] = rs_op(g, &y, dk, ds, p->Tq, g->off_q, p->D);
             nv_wg_products(nv, p->dt, ops, 2);

@@ -110,10 +110,8 @@ static int overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
     const char *pipe = getenv("ATTNC_BWD_PIPE");
-    if (pipe && !strcmp(pipe, "1"))
-        return NVPTX_BWD_OVERLAP_PIPE;
-    if (pipe && !strcmp(pipe, "2"))
-        return NVPTX_BWD_OVERLAP_PIPE_SDP;
+    if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
+        return NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1';
     return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 
