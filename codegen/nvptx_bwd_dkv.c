@@ -216,6 +216,11 @@ typedef struct dkv_state {
     LLVMValueRef p[FA_MAXN][4], ds[FA_MAXN][4];  /* slots */
     LLVMValueRef stats[GB_STAT_ROWS][2];         /* overlap >= 1: the next tile's lse, delta */
     LLVMValueRef kin[2];
+    /* pipelined pair: the next query tile's copies, issued under Sᵀ (issue_next) */
+    struct {
+        LLVMValueRef next, q, total, bank, *lo, *cnt;
+        bool fetch;
+    } nx;
 } dkv_state;
 
 /* Query column coordinates of fragment column (nb, e). */
@@ -407,6 +412,26 @@ static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef 
         gb_load_stats(g, f->q_org, f->head);
 }
 
+/* Pipelined pair: the next query tile's copies (issue_q_tile), issued
+ * while Sᵀ runs instead of before it; the current tile's box and bank are
+ * kept. */
+static void issue_next(gbw *g, dkv_state *st)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef org[3], lo[3], hi[3], bank = g->bank_dyn[1];
+    memcpy(org, f->q_org, sizeof org);
+    memcpy(lo, f->q_lo, sizeof lo);
+    memcpy(hi, f->q_hi, sizeof hi);
+    LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntSLT, st->nx.next, st->nx.total, ""), "q.next");
+    issue_q_tile(g, st->nx.q, st->nx.lo, st->nx.cnt, st->nx.bank, st->nx.fetch ? st->stats : NULL);
+    nv_endif(nv, more);
+    memcpy(f->q_org, org, sizeof org);
+    memcpy(f->q_lo, lo, sizeof lo);
+    memcpy(f->q_hi, hi, sizeof hi);
+    g->bank_dyn[1] = bank;
+}
+
 /* Pᵀ of the tile (st->p), the partial tile's masks on its own path. */
 static void probs_tile(gbw *g, dkv_state *st, frag s)
 {
@@ -429,7 +454,7 @@ static void probs_tile(gbw *g, dkv_state *st, frag s)
 /* The pair under NVPTX_BWD_OVERLAP_PIPE (wgmma): the tensor cores run the
  * accumulating products while the warps do the element-wise work.
  *
- *   Sᵀ = K Qᵀ (waited); Pᵀ
+ *   issue Sᵀ = K Qᵀ; the next tile's copies; wait; Pᵀ
  *   issue dPᵀ = V dOᵀ, dV += Pᵀ dO       (two commit groups)
  *   wait 1 (dPᵀ); dSᵀ; dS -> shared        dV running
  *   issue dK += dSᵀ Q                      dV, dK running
@@ -453,12 +478,15 @@ static void pair_pipe(gbw *g, dkv_state *st)
     gw_pend pend = {0};
     if (sdp) { /* Pᵀ while dPᵀ runs, then dV behind it */
         gw_ss2_async(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
+        issue_next(g, st);
         gw_wait_acc(g, 1, s, p->Tq);
         probs_tile(g, st, s);
         gb_read(g, st->p, p->Tq / 8, pr);
         gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
     } else {
-        scores_t(g, s);
+        gw_ss_async(g, s, g->off_k, p->Tk, g->off_q, p->D, p->Tq);
+        issue_next(g, st);
+        gw_wait_acc(g, 0, s, p->Tq);
         probs_tile(g, st, s);
         gb_read(g, st->p, p->Tq / 8, pr);
         gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
@@ -559,10 +587,17 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     gb_tiles_landed(g);
     nv_barrier(nv); /* tile j resident; every warp done with tile j-1's bank */
     bool fetch = g->bp->overlap >= 1 && f->threads >= f->p->Tq;
-    LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
-    LLVMValueRef next_q = rot ? LLVMBuildURem(b, add(g, next, rot), total, "") : next;
-    issue_q_tile(g, next_q, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs), fetch ? st->stats : NULL);
-    nv_endif(nv, more);
+    bool pipe = g->bp->overlap >= NVPTX_BWD_OVERLAP_PIPE; /* the copies go under Sᵀ (issue_next) */
+    if (pipe) {
+        st->nx.next = next, st->nx.total = total, st->nx.lo = lo, st->nx.cnt = cnt, st->nx.fetch = fetch;
+        st->nx.q = rot ? LLVMBuildURem(b, add(g, next, rot), total, "") : next;
+        st->nx.bank = mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs);
+    } else {
+        LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
+        LLVMValueRef next_q = rot ? LLVMBuildURem(b, add(g, next, rot), total, "") : next;
+        issue_q_tile(g, next_q, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs), fetch ? st->stats : NULL);
+        nv_endif(nv, more);
+    }
     g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), qs);
     decode(g, rot ? LLVMBuildURem(b, add(g, l.iv, rot), total, "") : l.iv, lo, cnt, qi);
     set_q_box(g, qi);
@@ -574,6 +609,11 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
     pair(g, st);
     nv_endif(nv, join);
+    if (pipe) { /* a skipped pair still issues the next tile's copies */
+        LLVMBasicBlockRef none = nv_if(nv, skip, "pair.skip");
+        issue_next(g, st);
+        nv_endif(nv, none);
+    }
     if (fetch) {
         LLVMBasicBlockRef put = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.stats");
         g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs);
