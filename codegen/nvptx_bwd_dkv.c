@@ -38,12 +38,44 @@ static LLVMValueRef c32(gbw *g, int v)
     return nv_i32(&g->f.nv, v);
 }
 
-/* This CTA's key tile from ctaid.x (row-major over tile dims). */
+/* $ATTNC_BWD_LPT=1 (opt-in until measured): the CTAs, launched in
+ * ctaid order, take their (key tile, kv head, batch) so that groups of G
+ * heads (4, else 2 or 1, dividing heads x batch) run key tile 0 of each,
+ * then 1, ...: the first key tiles, which see the most query tiles under
+ * a causal mask, start first, and the short ones fill the end (grid
+ * (key tiles, kv heads, batch): key tile 0 of the last heads otherwise
+ * starts last). The default is key_flat = ctaid.x and gb_ids' head and
+ * batch. */
+static void lpt_remap(gbw *g)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef nx = nv_sreg(nv, "nctaid.x"), ny = nv_sreg(nv, "nctaid.y");
+    LLVMValueRef hb = LLVMBuildMul(b, ny, nv_sreg(nv, "nctaid.z"), "");
+    LLVMValueRef lin = add(g, nv_sreg(nv, "ctaid.x"),
+                           mul(g, nx, add(g, nv_sreg(nv, "ctaid.y"), mul(g, ny, nv_sreg(nv, "ctaid.z")))));
+    LLVMValueRef two = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, hb, c32(g, 1), ""), c32(g, 0), "");
+    LLVMValueRef four = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, hb, c32(g, 3), ""), c32(g, 0), "");
+    LLVMValueRef G = LLVMBuildSelect(b, four, c32(g, 4), LLVMBuildSelect(b, two, c32(g, 2), c32(g, 1), ""), "");
+    LLVMValueRef per = mul(g, nx, G); /* CTAs of one group */
+    LLVMValueRef grp = LLVMBuildUDiv(b, lin, per, ""), in = LLVMBuildURem(b, lin, per, "");
+    g->key_flat = LLVMBuildUDiv(b, in, G, "");
+    LLVMValueRef h = add(g, mul(g, grp, G), LLVMBuildURem(b, in, G, "")); /* kv head + ny batch */
+    f->kv_head = LLVMBuildURem(b, h, ny, "");
+    f->batch = LLVMBuildUDiv(b, h, ny, "");
+    LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
+    f->head = mul(g, f->kv_head, nv_smax(nv, group, c32(g, 1)));
+}
+
+/* This CTA's key tile from key_flat (row-major over tile dims). */
 static void key_tile(gbw *g, LLVMValueRef kidx[3])
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
-    LLVMValueRef rem = nv_sreg(&f->nv, "ctaid.x");
+    if (!g->key_flat)
+        g->key_flat = nv_sreg(&f->nv, "ctaid.x");
+    LLVMValueRef rem = g->key_flat;
     for (int d = p->ndims - 1; d >= 0; d--) {
         kidx[d] = d ? LLVMBuildURem(f->nv.b, rem, f->nkt[d], "") : rem;
         if (d)
@@ -577,7 +609,7 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     const char *qrot = getenv("ATTNC_BWD_QROT");
     LLVMValueRef rot = NULL;
     if (qrot && !strcmp(qrot, "1"))
-        rot = LLVMBuildURem(b, nv_sreg(nv, "ctaid.x"), nv_smax(nv, total, c32(g, 1)), "qrot");
+        rot = LLVMBuildURem(b, g->key_flat, nv_smax(nv, total, c32(g, 1)), "qrot");
     nv_barrier(nv); /* the previous head's last tile is done with bank 0 */
     LLVMBasicBlockRef any = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, total, c32(g, 0), ""), "q.first");
     issue_q_tile(g, rot ? rot : c32(g, 0), lo, cnt, c32(g, 0), NULL);
@@ -646,6 +678,10 @@ void gb_emit_dkv(gbw *g)
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
     gb_ids(g, true);
+    const char *lpt = getenv("ATTNC_BWD_LPT");
+    g->key_flat = NULL; /* ctaid.x, read in key_tile */
+    if (lpt && !strcmp(lpt, "1"))
+        lpt_remap(g);
     gb_extents(g);
     LLVMValueRef kidx[3];
     key_tile(g, kidx);

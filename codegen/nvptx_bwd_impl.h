@@ -46,6 +46,7 @@ typedef struct gbw {
     int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, off_scan, smem;
     int off_dqf, dqf_bufs;  /* bulk dQ: dqf_bufs f32 Tq x D tiles at off_dqf */
     LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
+    LLVMValueRef key_flat;  /* dkv: this CTA's flat key tile index (ctaid.x unless remapped) */
     /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
      * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at. */
     int bank_lo[2], bank_hi[2], bank_size[2];
