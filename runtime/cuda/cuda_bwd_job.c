@@ -52,7 +52,7 @@ static nvptx_bwd_dq dq_mode(const cuda_bwd_job *j, const schedule *s)
 }
 
 /* How much the wgmma kernels overlap: $ATTNC_BWD_PIPE=1..4 takes
- * NVPTX_BWD_OVERLAP_PIPE + 0..3 (the pipelined dK/dV pair; opt-in until measured),
+ * NVPTX_BWD_OVERLAP_PIPE + 0..3 (the pipelined dK/dV pair; opt-in: docs/runtime.md has the H200 numbers),
  * else $ATTNC_BWD_OVERLAP 0..3 (nvptx_bwd.h), else
  * NVPTX_BWD_OVERLAP_DEFAULT. */
 static int bwd_overlap(void)
