@@ -196,9 +196,9 @@ void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count)
     strbuf cons, text;
     sb_init(&cons);
     sb_init(&text);
-    for (int i = 0; i < count; i++) {
-        sb_printf(&cons, "%s=f", i ? "," : "");
-        tys[i] = nv->f32;
+    for (int i = 0; i < count; i++) { /* f32 accumulators; i32: packed A registers of a product in flight */
+        tys[i] = LLVMTypeOf(vals[i]);
+        sb_printf(&cons, "%s=%s", i ? "," : "", tys[i] == nv->i32 ? "r" : "f");
     }
     for (int i = 0; i < count; i++) {
         sb_printf(&cons, ",%d", i);

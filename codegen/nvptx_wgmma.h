@@ -82,7 +82,9 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
 void nv_wg_products_async(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
 
 /* wgmma.wait_group n; vals[0..count) (in-flight outputs, at most 256) come
- * back as the asm's outputs, tied to its inputs: valid once it returns. */
+ * back as the asm's outputs, tied to its inputs: valid once it returns.
+ * f32 values, or i32 ones (the packed A registers of a product in flight:
+ * tied, so nothing reuses them before the wait). */
 void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count);
 
 /* Orders this thread's generic-proxy shared writes (cp.async, st.shared)

@@ -51,11 +51,16 @@ static nvptx_bwd_dq dq_mode(const cuda_bwd_job *j, const schedule *s)
     return m;
 }
 
-/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0..3
- * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
+/* How much the wgmma kernels overlap: $ATTNC_BWD_PIPE=1..4 takes
+ * NVPTX_BWD_OVERLAP_PIPE + 0..3 (the pipelined dK/dV pair; opt-in: docs/runtime.md has the H200 numbers),
+ * else $ATTNC_BWD_OVERLAP 0..3 (nvptx_bwd.h), else
+ * NVPTX_BWD_OVERLAP_DEFAULT. */
 static int bwd_overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
+    const char *pipe = getenv("ATTNC_BWD_PIPE");
+    if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
+        return NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1';
     return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 

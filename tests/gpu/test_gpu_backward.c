@@ -20,8 +20,9 @@
  * runs). Every case runs under both products, ATTNC_BWD_MMA=sync and
  * =wgmma (sm_90a; the line says "wgmma" where the build took it, "sync"
  * where it fell back); the cases also run wgmma under the other
- * ATTNC_BWD_OVERLAP levels and ATTNC_BWD_DKV_KEYS=64 ("wgmma:N",
- * "wgmma:k64"; shipped recipes the first two), and a 128-key-tile case.
+ * ATTNC_BWD_OVERLAP levels, ATTNC_BWD_DKV_KEYS=64 and ATTNC_BWD_PIPE=3
+ * ("wgmma:N", "wgmma:k64", "wgmma:p3"; shipped recipes the first two), and
+ * a 128-key-tile case.
  * Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D neighborhood, GQA, cross, the bias table) and
@@ -133,9 +134,10 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
 
 /* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N,
  * "wgmma:k64" ATTNC_BWD_DKV_KEYS=64 (64-key dK/dV tiles; the default is 128
- * keys there, 64 in the dQ kernel).
+ * keys there, 64 in the dQ kernel), "wgmma:pN" ATTNC_BWD_PIPE=N (the
+ * pipelined dK/dV pair, opt-in).
  * The shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k64"};
+static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k64", "wgmma:p3"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* How dQ is formed (ATTNC_BWD_DQ): DQ_DET is the deterministic build (the
@@ -159,10 +161,16 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     char name[16];
     snprintf(name, sizeof name, "%s", mma);
     char *lvl = strchr(name, ':');
+    char pipe_was[16] = "";
+    const char *pipe_env = getenv("ATTNC_BWD_PIPE"); /* a caller's setting is kept for the other modes */
+    if (pipe_env)
+        snprintf(pipe_was, sizeof pipe_was, "%s", pipe_env);
     if (lvl) {
         *lvl++ = 0;
         if (!strcmp(lvl, "k64"))
             setenv("ATTNC_BWD_DKV_KEYS", "64", 1);
+        else if (lvl[0] == 'p')
+            setenv("ATTNC_BWD_PIPE", lvl + 1, 1);
         else
             setenv("ATTNC_BWD_OVERLAP", lvl, 1);
     }
@@ -174,6 +182,10 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     unsetenv("ATTNC_BWD_DQ");
     unsetenv("ATTNC_BWD_OVERLAP");
     unsetenv("ATTNC_BWD_DKV_KEYS");
+    if (pipe_was[0])
+        setenv("ATTNC_BWD_PIPE", pipe_was, 1);
+    else
+        unsetenv("ATTNC_BWD_PIPE");
     return st;
 }
 

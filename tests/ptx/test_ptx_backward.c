@@ -104,10 +104,14 @@ static void dump(const char *name, const char *arch, nvptx_bwd_dq dq, const char
     }
 }
 
-/* $ATTNC_BWD_OVERLAP (0..3) as the runtime reads it, else the default. */
+/* $ATTNC_BWD_PIPE=1 or $ATTNC_BWD_OVERLAP (0..3) as the runtime reads
+ * them, else the default. */
 static int overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
+    const char *pipe = getenv("ATTNC_BWD_PIPE");
+    if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
+        return NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1';
     return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 
