@@ -81,6 +81,60 @@ schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, targe
     return w;
 }
 
+/* $ATTNC_BWD_DKV_BOX into w (s's tiles). "wide", under the 64-token
+ * default boxes of a 2-D/3-D grid (8x8, 4x4x4): 128-key boxes, so that two
+ * warpgroups share each query box as the 1-D kernel's 128 keys do, shaped
+ * for the fewest visited pairs of neighborhoods (tools_count_bwd_tiles,
+ * kept/visited pairs): 2-D q=8x8 kv=8x16 (17x17 on 128x128: 0.376, 64-key
+ * boxes 0.502), 3-D q=4x2x8 kv=4x4x8 (7x13x13 on 16x32x32: 0.370, against
+ * 0.365 at 4x4x4 and 0.329 at q=4x4x4 kv=4x4x8). "kv=8x16" or "q=8x8
+ * kv=8x16": those boxes where they have s's dims. False: the text does not
+ * apply to s. */
+static bool box_of(const char *box, const schedule *s, schedule *w)
+{
+    if (!box || !box[0])
+        return false;
+    if (!strcmp(box, "wide")) {
+        static const int q[2][3] = {{8, 8}, {4, 2, 8}}, kv[2][3] = {{8, 16}, {4, 4, 8}};
+        static const int dflt[2][3] = {{8, 8}, {4, 4, 4}};
+        int i = s->ndims - 2;
+        if (i < 0 || i > 1 || memcmp(s->q_tile, dflt[i], sizeof dflt[i]) || memcmp(s->kv_tile, dflt[i], sizeof dflt[i]))
+            return false;
+        memcpy(w->q_tile, q[i], sizeof q[i]);
+        memcpy(w->kv_tile, kv[i], sizeof kv[i]);
+        return true;
+    }
+    schedule t;
+    strbuf err;
+    sb_init(&err);
+    bool ok = schedule_parse(box, s->ndims, &t, &err) && !t.is_auto && t.ndims == s->ndims;
+    sb_free(&err);
+    if (ok && strstr(box, "q="))
+        memcpy(w->q_tile, t.q_tile, sizeof w->q_tile);
+    if (ok && strstr(box, "kv="))
+        memcpy(w->kv_tile, t.kv_tile, sizeof w->kv_tile);
+    return ok;
+}
+
+bool nvptx_bwd_dkv_schedule(const tir_kernel *k, const schedule *s, target_arch arch, const char *keys,
+                            const char *box, schedule *out)
+{
+    if (s->mma != MMA_WGMMA)
+        return false;
+    schedule w = *s;
+    if (!box_of(box, s, &w)) {
+        if (s->ndims != 1 || s->kv_tile[0] != 64 || (keys && strcmp(keys, "128")))
+            return false;
+        w.kv_tile[0] = 128;
+    }
+    if (!memcmp(w.q_tile, s->q_tile, sizeof w.q_tile) && !memcmp(w.kv_tile, s->kv_tile, sizeof w.kv_tile))
+        return false;
+    if (!tile_fits(&w) || !nvptx_bwd_wgmma_fits(k, &w, arch))
+        return false;
+    *out = w;
+    return true;
+}
+
 /* ---- the plan ---- */
 
 typedef struct reader {
