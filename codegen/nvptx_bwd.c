@@ -116,8 +116,8 @@ static bool box_of(const char *box, const schedule *s, schedule *w)
     return ok;
 }
 
-bool nvptx_bwd_dkv_schedule(const tir_kernel *k, const schedule *s, target_arch arch, const char *keys,
-                            const char *box, schedule *out)
+bool nvptx_bwd_dkv_schedule(const tir_kernel *k, schedule *s, target_arch arch, const char *keys, const char *box,
+                            schedule *out)
 {
     if (s->mma != MMA_WGMMA)
         return false;
@@ -129,9 +129,12 @@ bool nvptx_bwd_dkv_schedule(const tir_kernel *k, const schedule *s, target_arch 
     }
     if (!memcmp(w.q_tile, s->q_tile, sizeof w.q_tile) && !memcmp(w.kv_tile, s->kv_tile, sizeof w.kv_tile))
         return false;
-    if (!tile_fits(&w) || !nvptx_bwd_wgmma_fits(k, &w, arch))
+    schedule dq = *s; /* the dQ kernel, the pre and dQ conversion grids: the same query box */
+    memcpy(dq.q_tile, w.q_tile, sizeof dq.q_tile);
+    if (!tile_fits(&w) || !nvptx_bwd_wgmma_fits(k, &w, arch) || !tile_fits(&dq) || !nvptx_bwd_wgmma_fits(k, &dq, arch))
         return false;
     *out = w;
+    *s = dq;
     return true;
 }
 

@@ -131,9 +131,12 @@ schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, targe
  * kv=4x4x8; box "kv=8x16" or "q=8x8 kv=8x16": those boxes where they have
  * s's dims. Otherwise (no box that applies) a 1-D s of 64 keys gets 128
  * keys unless keys is other than "128". The result must fit the wgmma
- * backward (64 query, 64 or 128 key tokens, powers of two), else false. */
-bool nvptx_bwd_dkv_schedule(const tir_kernel *k, const schedule *s, target_arch arch, const char *keys,
-                            const char *box, schedule *out);
+ * backward (64 query, 64 or 128 key tokens, powers of two), else false.
+ * On true s takes out's query box: the dQ kernel and the launch grids
+ * (nvptx_bwd_info's q_tile) must tile the queries as the dK/dV kernel
+ * does; lower the dQ program under s after this call. */
+bool nvptx_bwd_dkv_schedule(const tir_kernel *k, schedule *s, target_arch arch, const char *keys, const char *box,
+                            schedule *out);
 
 /* Whether the wgmma backward serves kernel header k under the tiles of s on arch: sm_90a,
  * bf16/f16, head dims 64 or 128, 64 query tokens, 64 or 128 key tokens. */

@@ -77,7 +77,7 @@ static schedule bwd_schedule(const cuda_bwd_job *j)
  * D=128 N=16384: 8.06 ms vs 8.66); $ATTNC_BWD_DKV_BOX=wide or an explicit
  * "q=8x8 kv=8x16" gives grids their boxes (opt-in until measured). The
  * schedule text says so. */
-static bool wide_dkv(const cuda_bwd_job *j, const schedule *s, schedule *wide)
+static bool wide_dkv(const cuda_bwd_job *j, schedule *s, schedule *wide)
 {
     arena a;
     arena_init(&a, NULL);
@@ -235,17 +235,14 @@ attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out
     sb_init(&out->ptx);
     out->how = CACHE_MISS;
     out->sched = bwd_schedule(j);
+    schedule wide; /* the dK/dV kernel's; out->sched takes its query box */
+    bool split = wide_dkv(j, &out->sched, &wide);
     strbuf sb;
     sb_init(&sb);
     schedule_print_for(&sb, &out->sched, false);
     tir_program prog, dkv_prog;
-    if (!lower_backward(a, j->r, &out->sched, j->arch, &prog, err)) {
-        sb_free(&sb);
-        return a->failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    }
-    schedule wide;
-    bool split = wide_dkv(j, &out->sched, &wide);
-    if (split && !lower_backward(a, j->r, &wide, j->arch, &dkv_prog, err)) {
+    if (!lower_backward(a, j->r, &out->sched, j->arch, &prog, err) ||
+        (split && !lower_backward(a, j->r, &wide, j->arch, &dkv_prog, err))) {
         sb_free(&sb);
         return a->failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
     }

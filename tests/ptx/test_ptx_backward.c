@@ -144,14 +144,14 @@ static int check(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind m
         schedule s = schedule_for(sig, r, arch, mma);
         tir_program prog;
         nvptx_bwd_info info;
-        if (!lower_backward(&a, r, &s, arch, &prog, &err))
-            fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
         /* $ATTNC_BWD_DKV_KEYS and $ATTNC_BWD_DKV_BOX as the runtime reads
          * them (unset: 128 keys in 1-D): the dK/dV kernel from its own
-         * lowering, the dQ kernel from this one */
+         * lowering, the dQ kernel from this one (s takes its query box) */
         schedule wide;
         bool split = nvptx_bwd_dkv_schedule(sig, &s, arch, getenv("ATTNC_BWD_DKV_KEYS"), getenv("ATTNC_BWD_DKV_BOX"),
                                             &wide);
+        if (!lower_backward(&a, r, &s, arch, &prog, &err))
+            fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
         tir_program dkv_prog;
         if (split && !lower_backward(&a, r, &wide, arch, &dkv_prog, &err))
             fail_msg("%s: lower_backward (the dK/dV tiles): %s", name, sb_cstr(&err));
