@@ -71,12 +71,14 @@ static schedule bwd_schedule(const cuda_bwd_job *j)
 }
 
 /* The dK/dV kernel's own tiles (nvptx_bwd_dkv_schedule), the dQ kernel
- * keeping s's: by default (or $ATTNC_BWD_DKV_KEYS=128; =64 turns it off)
- * 128 keys under the wgmma schedule's 64-key 1-D tiles (two warpgroups
- * share each Q/dO tile: half the Q/dO traffic per product; H200, causal
- * D=128 N=16384: 8.06 ms vs 8.66); $ATTNC_BWD_DKV_BOX=wide or an explicit
- * "q=8x8 kv=8x16" gives grids their boxes (opt-in until measured). The
- * schedule text says so. */
+ * keeping s's (s takes their query box): by default (or
+ * $ATTNC_BWD_DKV_KEYS=128; =64 turns it off) 128 keys under the wgmma
+ * schedule's 64-key 1-D tiles (two warpgroups share each Q/dO tile: half
+ * the Q/dO traffic per product; H200, causal D=128 N=16384: 8.06 ms vs
+ * 8.66); on 2-D/3-D grids 128-key boxes (q=8x8 kv=8x16, q=4x2x8
+ * kv=4x4x8; H200: 17x17 on 128x128 1.07 ms vs 1.24, 7x13x13 on 16x32x32
+ * 3.90 vs 6.79), $ATTNC_BWD_DKV_BOX=off keeps the 64-token boxes, an
+ * explicit "q=8x8 kv=16x8" sets them. The schedule text says so. */
 static bool wide_dkv(const cuda_bwd_job *j, schedule *s, schedule *wide)
 {
     arena a;

@@ -21,7 +21,7 @@
  * =wgmma (sm_90a; the line says "wgmma" where the build took it, "sync"
  * where it fell back); the cases also run wgmma under the other
  * ATTNC_BWD_OVERLAP levels, ATTNC_BWD_DKV_KEYS=64 and ATTNC_BWD_DKV_BOX=
- * wide ("wgmma:N", "wgmma:k64", "wgmma:wide"; shipped recipes the first
+ * off ("wgmma:N", "wgmma:k64", "wgmma:box64"; shipped recipes the first
  * two), and a 128-key-tile case. Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D and 3-D neighborhood, GQA, cross, the bias
@@ -103,7 +103,7 @@ static const bcase cases[] = {
     {"causal kv128", "recipe causal\n" IN_QKV "mask causal\ntile q(64) kv(128)\n", 64, "bf16",
      {.batch = 1, .heads = 2, .tokens = 333}},
     /* a 3-D grid dividing no box (4x4x4, 4x4x8, 4x2x8), where 4x4x4 and 4x2x8 count different tiles */
-    {"neighborhood3d", "recipe nb3\n" IN_QKV "tokens grid(t: T, y: H, x: W)\nmask neighborhood(window: (3, 5, 7))\n"
+    {"neighborhood3d", "recipe nb3\n" IN_QKV "tokens grid(time: T, y: H, x: W)\nmask neighborhood(window: (3, 5, 7))\n"
                        "score s * scale\n", 128, "bf16", {.batch = 1, .heads = 2, .grid = {6, 5, 17}}},
 };
 enum { PARAM_CASES = 12, NCASES = sizeof cases / sizeof cases[0] };
@@ -137,11 +137,12 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
 
 /* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N,
  * "wgmma:k64" ATTNC_BWD_DKV_KEYS=64 (64-key dK/dV tiles; the default is 128
- * keys there, 64 in the dQ kernel), "wgmma:wide" ATTNC_BWD_DKV_BOX=wide
- * (grids: the dK/dV kernel's 128-key boxes). ATTNC_BWD_DKV_BOX set in the
- * environment holds for every mode but "wgmma:wide".
+ * keys there, 64 in the dQ kernel), "wgmma:box64" ATTNC_BWD_DKV_BOX=off
+ * (grids: the 64-token boxes of both kernels; the default gives the dK/dV
+ * kernel 128-key boxes). ATTNC_BWD_DKV_BOX set in the environment holds
+ * for every mode but "wgmma:box64".
  * The shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k64", "wgmma:wide"};
+static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k64", "wgmma:box64"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* How dQ is formed (ATTNC_BWD_DQ): DQ_DET is the deterministic build (the
@@ -172,8 +173,8 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
         *lvl++ = 0;
         if (!strcmp(lvl, "k64"))
             setenv("ATTNC_BWD_DKV_KEYS", "64", 1);
-        else if (!strcmp(lvl, "wide"))
-            setenv("ATTNC_BWD_DKV_BOX", "wide", 1);
+        else if (!strcmp(lvl, "box64"))
+            setenv("ATTNC_BWD_DKV_BOX", "off", 1);
         else
             setenv("ATTNC_BWD_OVERLAP", lvl, 1);
     }

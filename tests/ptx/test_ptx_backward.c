@@ -11,8 +11,9 @@
  * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v; ATTNC_PTX_WGMMA_ONLY=1 runs
  * the wgmma builds only, ATTNC_PTX_SYNC_ONLY=1 the mma.sync ones (CTest runs
  * the two halves as two tests); ATTNC_BWD_OVERLAP=N emits that overlap level;
- * the dK/dV kernel at 128 keys unless ATTNC_BWD_DKV_KEYS=64, on grids at the
- * boxes of ATTNC_BWD_DKV_BOX (as the runtime: nvptx_bwd_dkv_schedule).
+ * the dK/dV kernel at 128 keys unless ATTNC_BWD_DKV_KEYS=64, on grids at
+ * 128-key boxes unless ATTNC_BWD_DKV_BOX=off (as the runtime:
+ * nvptx_bwd_dkv_schedule).
  * Each build is made for the three ways of forming dQ: the dQ kernel
  * (deterministic), atomics, and (wgmma builds only, as the runtime) bulk
  * reductions from shared f32 tiles (cp.reduce.async.bulk); ATTNC_PTX_DQ=
@@ -145,7 +146,7 @@ static int check(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind m
         tir_program prog;
         nvptx_bwd_info info;
         /* $ATTNC_BWD_DKV_KEYS and $ATTNC_BWD_DKV_BOX as the runtime reads
-         * them (unset: 128 keys in 1-D): the dK/dV kernel from its own
+         * them (unset: 128 keys or 128-key boxes): the dK/dV kernel from its own
          * lowering, the dQ kernel from this one (s takes its query box) */
         schedule wide;
         bool split = nvptx_bwd_dkv_schedule(sig, &s, arch, getenv("ATTNC_BWD_DKV_KEYS"), getenv("ATTNC_BWD_DKV_BOX"),
