@@ -81,6 +81,67 @@ schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, targe
     return w;
 }
 
+/* $ATTNC_BWD_DKV_BOX into w (s's tiles). "wide" (also unset), under the
+ * 64-token default boxes of a 2-D/3-D grid (8x8, 4x4x4): 128-key boxes, so
+ * that two warpgroups share each query box as the 1-D kernel's 128 keys
+ * do, shaped for the fewest visited pairs of neighborhoods
+ * (tools_count_bwd_tiles, kept/visited pairs): 2-D q=8x8 kv=8x16 (17x17 on
+ * 128x128: 0.376, 64-key boxes 0.502), 3-D q=4x2x8 kv=4x4x8 (7x13x13 on
+ * 16x32x32: 0.370, against 0.365 at 4x4x4 and 0.329 at q=4x4x4
+ * kv=4x4x8). H200 (2026-12-03, B=1 H=16 D=128, 2.5x the forward's flops):
+ * 17x17 on 128x128 1.074 ms, 90.3 TFLOP/s (8x8 boxes 1.243, 78.0; kv=16x8
+ * 89.6); 7x13x13 on 16x32x32 3.901 ms, 101.8 (4x4x4 6.790, 58.5; q=4x4x4
+ * kv=4x4x8 81.7; q=1x8x8 kv=2x8x8 99.5). "off": the schedule's boxes.
+ * "kv=8x16" or "q=8x8 kv=8x16": those boxes where they have s's dims.
+ * False: the text does not apply to s. */
+static bool box_of(const char *box, const schedule *s, schedule *w)
+{
+    if (!strcmp(box, "off"))
+        return false;
+    if (!strcmp(box, "wide")) {
+        static const int q[2][3] = {{8, 8}, {4, 2, 8}}, kv[2][3] = {{8, 16}, {4, 4, 8}};
+        static const int dflt[2][3] = {{8, 8}, {4, 4, 4}};
+        int i = s->ndims - 2;
+        if (i < 0 || i > 1 || memcmp(s->q_tile, dflt[i], sizeof dflt[i]) || memcmp(s->kv_tile, dflt[i], sizeof dflt[i]))
+            return false;
+        memcpy(w->q_tile, q[i], sizeof q[i]);
+        memcpy(w->kv_tile, kv[i], sizeof kv[i]);
+        return true;
+    }
+    schedule t;
+    strbuf err;
+    sb_init(&err);
+    bool ok = schedule_parse(box, s->ndims, &t, &err) && !t.is_auto && t.ndims == s->ndims;
+    sb_free(&err);
+    if (ok && strstr(box, "q="))
+        memcpy(w->q_tile, t.q_tile, sizeof w->q_tile);
+    if (ok && strstr(box, "kv="))
+        memcpy(w->kv_tile, t.kv_tile, sizeof w->kv_tile);
+    return ok;
+}
+
+bool nvptx_bwd_dkv_schedule(const tir_kernel *k, schedule *s, target_arch arch, const char *keys, const char *box,
+                            schedule *out)
+{
+    if (s->mma != MMA_WGMMA)
+        return false;
+    schedule w = *s;
+    if (!box_of(box && box[0] ? box : "wide", s, &w)) {
+        if (s->ndims != 1 || s->kv_tile[0] != 64 || (keys && strcmp(keys, "128")))
+            return false;
+        w.kv_tile[0] = 128;
+    }
+    if (!memcmp(w.q_tile, s->q_tile, sizeof w.q_tile) && !memcmp(w.kv_tile, s->kv_tile, sizeof w.kv_tile))
+        return false;
+    schedule dq = *s; /* the dQ kernel, the pre and dQ conversion grids: the same query box */
+    memcpy(dq.q_tile, w.q_tile, sizeof dq.q_tile);
+    if (!tile_fits(&w) || !nvptx_bwd_wgmma_fits(k, &w, arch) || !tile_fits(&dq) || !nvptx_bwd_wgmma_fits(k, &dq, arch))
+        return false;
+    *out = w;
+    *s = dq;
+    return true;
+}
+
 /* ---- the plan ---- */
 
 typedef struct reader {

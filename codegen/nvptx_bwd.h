@@ -123,6 +123,22 @@ schedule nvptx_bwd_schedule(const tir_kernel *k, const schedule *base, target_ar
  * boxes)), else the mma.sync schedule (the fallback). */
 schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, target_arch arch, mma_kind want);
 
+/* The dK/dV kernel's own schedule under the wgmma schedule s (the dQ
+ * kernel's), where it differs (true; *out set): `keys` and `box` are the
+ * runtime's $ATTNC_BWD_DKV_KEYS and $ATTNC_BWD_DKV_BOX (NULL: unset).
+ * box "wide" or unset, under a grid's default 64-token boxes: 128-key
+ * boxes (two warpgroups share each query box), 2-D q=8x8 kv=8x16, 3-D
+ * q=4x2x8 kv=4x4x8; "off": the schedule's boxes; "kv=8x16" or "q=8x8
+ * kv=8x16": those boxes where they have s's dims. Otherwise (no box that
+ * applies) a 1-D s of 64 keys gets 128 keys unless keys is other than
+ * "128". The result must fit the wgmma backward (64 query, 64 or 128 key
+ * tokens, powers of two), else false.
+ * On true s takes out's query box: the dQ kernel and the launch grids
+ * (nvptx_bwd_info's q_tile) must tile the queries as the dK/dV kernel
+ * does; lower the dQ program under s after this call. */
+bool nvptx_bwd_dkv_schedule(const tir_kernel *k, schedule *s, target_arch arch, const char *keys, const char *box,
+                            schedule *out);
+
 /* Whether the wgmma backward serves kernel header k under the tiles of s on arch: sm_90a,
  * bf16/f16, head dims 64 or 128, 64 query tokens, 64 or 128 key tokens. */
 bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch arch);
