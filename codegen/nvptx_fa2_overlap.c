@@ -4,34 +4,36 @@
  * overlap=1 (intra-warpgroup): the products of P_{j-1} V_{j-1} wait a tile,
  * so that each iteration issues two independent products back to back,
  *
- *   O *= alpha_{j-1}; pack P_{j-1}          (before the wgmma fence)
  *   S_j = Q K_j^T; O += P_{j-1} V_{j-1}     (async, one commit group each)
  *   wait_group 1 (S_j ready); score, mask, softmax of S_j -> P_j, alpha_j
- *   wait_group 0; release slot j-1
+ *   wait_group 0; release slot j-1; O *= alpha_j; pack P_j
  *
  * and the tensor cores work on P V while the warps exponentiate S. The
- * order of the sums changes, not their value: O_j = O_{j-1} alpha_{j-1} +
- * P_{j-1} V_{j-1}. The loop carries P as f32 (in S's registers, Tk/2), its
- * alpha, its slot and whether it is pending; with none pending (the first
- * tile, after an empty one) P is 0 and alpha 1, and the product runs on the
- * current tile's V (resident: 0 V adds nothing, as for masked keys). The
- * last P V runs after the loop. K and V have rings of their own
- * (nvptx_fa2_ws.c): K_j is released once S_j is done, V_j after its P V a
- * tile later, so with stages=2 the producer still loads each a tile ahead.
+ * order of the sums changes, not their value: O_j = (O_{j-1} + P_{j-1}
+ * V_{j-1}) alpha_j. The loop carries P packed (Tk/4 registers), its slot
+ * and whether it is pending; with none pending (the first tile, after an
+ * empty one) P is 0 and the product runs on the current tile's V (resident:
+ * 0 V adds nothing, as for masked keys). The last P V runs after the loop.
+ * K and V have rings of their own (nvptx_fa2_ws.c): K_j is released once
+ * S_j is done, V_j after its P V a tile later, so with stages=2 the
+ * producer still loads each a tile ahead.
  *
- * Why this order (ptxas, sm_90a): every register a wgmma reads (the packed
- * P, O) is written before its fence and not again until its wait: packing
- * P_j into the registers P_{j-1} V_{j-1} still reads made ptxas serialize
- * every wgmma (C7513). And nothing of the tile after the wait_group 0 reads
- * what the products write: the rescale of O and the packing of P come at
- * the next iteration's top, else ptxas's scheduler hoists the wait (it
- * unblocks them) above the softmax and the exponentials no longer overlap
- * P V. The probabilities ride through the wait (nv_wg_wait) so that LLVM
- * keeps the exponentials before it.
+ * What ptxas needs to keep the products asynchronous (sm_90a):
+ *  - no register a wgmma reads is written while it runs: P_j is packed
+ *    after wait_group 0, into the registers P_{j-1} V_{j-1} read (packing
+ *    it before made ptxas serialize every wgmma, C7513), and so is O
+ *    rescaled; P_j rides through the wait (nv_wg_wait), so that LLVM cannot
+ *    pack it earlier;
+ *  - ptxas schedules a wait as early as its block allows, here above the
+ *    whole softmax (the packing and the rescale depend on it): the row sums,
+ *    which need every exponential, are pinned before it
+ *    (nv_wg_pin_before_wait).
  *
  * overlap=2 adds ping-pong (FA3's schedule): the two computing warpgroups
  * take turns to issue their products (named barriers, nvptx_fa2_ws.c), so
- * one's products run while the other does its softmax.
+ * one's products run while the other does its softmax. Both tiles (K_j and
+ * the V of the product) are waited for before the turn, which is held only
+ * to issue.
  *
  * Only the products and the waits are new here; score, mask and softmax are
  * nvptx_fa2.c's and nvptx_fa2_softmax.c's. */
@@ -44,11 +46,15 @@ enum { OV_MAXP = 4 * NV_WG_MAXSTEPS };
 
 typedef struct ov_state {
     LLVMValueRef j, m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
-    LLVMValueRef pf[FA_MAXMR][FA_MAXN][4]; /* P of the pending tile (f32, S's layout) */
-    LLVMValueRef alpha[FA_MAXMR][2];       /* its rescale of O, not yet applied */
-    LLVMValueRef pj;                       /* its tile index (its V: slot pj % stages) */
-    LLVMValueRef pend;                     /* i1: a P V is pending */
+    LLVMValueRef pp[OV_MAXP]; /* P of the pending tile, packed */
+    LLVMValueRef pj;          /* its tile index (its V: slot pj % stages) */
+    LLVMValueRef pend;        /* i1: a P V is pending */
 } ov_state;
+
+static int npp(const fa2 *f)
+{
+    return f->p->Tk / 4;
+}
 
 /* Every loop-carried value of st, as an array walk (phis, merges). */
 static int state_vals(const fa2 *f, ov_state *st, LLVMValueRef **v)
@@ -59,32 +65,18 @@ static int state_vals(const fa2 *f, ov_state *st, LLVMValueRef **v)
     for (int h = 0; h < 2; h++) {
         v[n++] = &st->m[0][h];
         v[n++] = &st->l[0][h];
-        v[n++] = &st->alpha[0][h];
     }
     for (int nb = 0; nb < p->Dv / 8; nb++)
         for (int e = 0; e < 4; e++)
             v[n++] = &st->acc[0][nb][e];
-    for (int nb = 0; nb < p->Tk / 8; nb++)
-        for (int e = 0; e < 4; e++)
-            v[n++] = &st->pf[0][nb][e];
+    for (int i = 0; i < npp(f); i++)
+        v[n++] = &st->pp[i];
     v[n++] = &st->pj;
     v[n++] = &st->pend;
     return n;
 }
 
-enum { OV_MAXVALS = 1 + 6 + FA_MAXN * 4 * 2 + 2 };
-
-/* No P pending: P = 0, alpha = 1. */
-static void clear_pending(fa2 *f, ov_state *st)
-{
-    nv_ctx *nv = &f->nv;
-    for (int nb = 0; nb < f->p->Tk / 8; nb++)
-        for (int e = 0; e < 4; e++)
-            st->pf[0][nb][e] = nv_f32(nv, 0);
-    for (int h = 0; h < 2; h++)
-        st->alpha[0][h] = nv_f32(nv, 1);
-    st->pend = LLVMConstInt(nv->i1, 0, false);
-}
+enum { OV_MAXVALS = 1 + 4 + FA_MAXN * 4 + OV_MAXP + 2 };
 
 static void init_state(fa2 *f, ov_state *st)
 {
@@ -100,7 +92,7 @@ static void init_state(fa2 *f, ov_state *st)
     for (int nb = 0; nb < f->p->Dv / 8; nb++)
         for (int e = 0; e < 4; e++)
             st->acc[0][nb][e] = nv_f32(nv, 0);
-    clear_pending(f, st);
+    st->pend = LLVMConstInt(nv->i1, 0, false);
 }
 
 /* to = phis of (a from fa, b from fb); hdr: the loop header's phis to make. */
@@ -127,20 +119,8 @@ static LLVMValueRef vslot(fa2 *f, LLVMValueRef j)
     return LLVMBuildURem(f->nv.b, j, nv_i32(&f->nv, f->p->stages), "");
 }
 
-/* The pending tile's O rescale and its P packed into regs (the A operand of
- * its P V), done before the products' fence: no register a wgmma in flight
- * reads is written, and nothing after the tile's last wait needs it. */
-static void prepare(fa2 *f, ov_state *st, LLVMValueRef *regs)
-{
-    fa2_rescale(f, st->alpha, st->acc);
-    for (int h = 0; h < 2; h++)
-        st->alpha[0][h] = nv_f32(&f->nv, 1);
-    fa2_wgmma_pack_p(f, st->pf, regs);
-}
-
-/* The pending P V (packed in regs), waited for, and its slot released (if
- * one is pending). */
-static void flush(fa2 *f, ov_state *st, LLVMValueRef *regs)
+/* The pending P V, waited for, and its slot released (if one is pending). */
+static void flush(fa2 *f, ov_state *st)
 {
     nv_ctx *nv = &f->nv;
     LLVMBasicBlockRef from = LLVMGetInsertBlock(nv->b);
@@ -151,7 +131,7 @@ static void flush(fa2 *f, ov_state *st, LLVMValueRef *regs)
     LLVMValueRef acc[FA_MAXMR][FA_MAXN][4];
     memcpy(acc, st->acc, sizeof acc);
     fa2_ws_wait_v(f, st->pj);
-    fa2_wgmma_pv_regs(f, regs, vslot(f, st->pj), acc);
+    fa2_wgmma_pv_regs(f, st->pp, vslot(f, st->pj), acc);
     fa2_ws_release_v(f, st->pj, NULL);
     LLVMBasicBlockRef from_run = LLVMGetInsertBlock(nv->b);
     LLVMBuildBr(nv->b, join);
@@ -162,29 +142,32 @@ static void flush(fa2 *f, ov_state *st, LLVMValueRef *regs)
             fa2_add_in(ph, acc[0][nb][e], from_run);
             st->acc[0][nb][e] = ph;
         }
-    clear_pending(f, st);
+    st->pend = LLVMConstInt(nv->i1, 0, false);
+    for (int i = 0; i < npp(f); i++)
+        st->pp[i] = nv_i32(nv, 0);
 }
 
 /* An empty tile j: nothing of it is computed, the pending P V is completed
  * (a later tile may need its slot) and the tile's K and V handed back (V
  * once it landed: a phase of its barrier must complete before the producer
  * may start the next on that slot). */
-static void skip_tile(fa2 *f, ov_state *st, LLVMValueRef *regs, LLVMValueRef j)
+static void skip_tile(fa2 *f, ov_state *st, LLVMValueRef j)
 {
     if (f->p->overlap == 2)
         fa2_ws_turn_pass(f);
-    flush(f, st, regs);
+    flush(f, st);
     fa2_ws_release_slot(f, f->slot, NULL);
     fa2_ws_wait_v(f, j);
     fa2_ws_release_v(f, j, NULL);
 }
 
-static void compute_tile(fa2 *f, ov_state *st, LLVMValueRef *regs, LLVMValueRef j)
+static void compute_tile(fa2 *f, ov_state *st, LLVMValueRef j)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef s[FA_MAXMR][FA_MAXN][4];
-    LLVMValueRef vj = LLVMBuildSelect(b, st->pend, st->pj, j, ""); /* resident (the loop body waited) */
+    LLVMValueRef regs[OV_MAXP], s[FA_MAXMR][FA_MAXN][4], alpha[FA_MAXMR][2];
+    memcpy(regs, st->pp, sizeof(LLVMValueRef) * (size_t)npp(f)); /* 0 when none is pending */
+    LLVMValueRef vj = LLVMBuildSelect(b, st->pend, st->pj, j, ""); /* resident: the loop body waited */
     fa2_wgmma_issue(f, f->slot, s, regs, vslot(f, vj), st->acc);
     if (f->p->overlap == 2)
         fa2_ws_turn_pass(f);
@@ -197,10 +180,7 @@ static void compute_tile(fa2 *f, ov_state *st, LLVMValueRef *regs, LLVMValueRef 
         s[0][i / 4][i % 4] = sv[i];
     fa2_ws_release_slot(f, f->slot, NULL); /* K_j: S_j is done with it */
     fa2_score_and_mask(f, s);
-    fa2_softmax_alpha(f, s, st->m, st->l, st->alpha);
-    /* the row sums need every exponential: pinned before the wait (ptxas
-     * would hoist it above them); P_j through the wait too, so that LLVM
-     * keeps them before it as well */
+    fa2_softmax_alpha(f, s, st->m, st->l, alpha);
     LLVMValueRef sums[2] = {st->l[0][0], st->l[0][1]};
     nv_wg_pin_before_wait(nv, f->smem32, sums, 2);
     for (int i = 0; i < no; i++)
@@ -211,8 +191,10 @@ static void compute_tile(fa2 *f, ov_state *st, LLVMValueRef *regs, LLVMValueRef 
     for (int i = 0; i < no; i++)
         st->acc[0][i / 4][i % 4] = ov[i];
     for (int i = 0; i < ns; i++)
-        st->pf[0][i / 4][i % 4] = ov[no + i];
+        s[0][i / 4][i % 4] = ov[no + i];
     fa2_ws_release_v(f, st->pj, st->pend);
+    fa2_rescale(f, alpha, st->acc);
+    fa2_wgmma_pack_p(f, s, st->pp);
     st->pj = j;
     st->pend = LLVMConstInt(nv->i1, 1, false);
 }
@@ -237,29 +219,25 @@ void fa2_overlap_loop(fa2 *f)
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, hdr.j, f->r_total, ""), body, done);
 
     LLVMPositionBuilderAtEnd(b, body);
-    LLVMValueRef regs[OV_MAXP];
-    ov_state cur = hdr;
-    prepare(f, &cur, regs); /* before the waits: it overlaps them */
     fa2_ws_acquire(f, hdr.j);
-    /* the V the products will read (the pending tile's, else this one's):
-     * waited for before the turn, which is then held only to issue */
+    /* V of the product (the pending tile's, else this one's: P = 0) */
     fa2_ws_wait_v(f, LLVMBuildSelect(b, hdr.pend, hdr.pj, hdr.j, ""));
     if (pingpong)
         fa2_ws_turn_wait(f);
     LLVMBasicBlockRef from_skip = NULL;
-    skp = cur;
+    skp = hdr;
     if (f->p->empty) {
         LLVMBasicBlockRef compute = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ov.compute");
         LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ov.skip");
         LLVMBuildCondBr(b, fa2_tile_empty(f), skip, compute);
         LLVMPositionBuilderAtEnd(b, skip);
-        skip_tile(f, &skp, regs, hdr.j);
+        skip_tile(f, &skp, hdr.j);
         from_skip = LLVMGetInsertBlock(b);
         LLVMBuildBr(b, latch);
         LLVMPositionBuilderAtEnd(b, compute);
     }
-    cmp = cur;
-    compute_tile(f, &cmp, regs, hdr.j);
+    cmp = hdr;
+    compute_tile(f, &cmp, hdr.j);
     LLVMBasicBlockRef from_compute = LLVMGetInsertBlock(b);
     LLVMBuildBr(b, latch);
 
@@ -278,9 +256,7 @@ void fa2_overlap_loop(fa2 *f)
     LLVMPositionBuilderAtEnd(b, done);
     if (pingpong)
         fa2_ws_turn_end(f);
-    ov_state fin = hdr;
-    prepare(f, &fin, regs);
-    flush(f, &fin, regs);
-    fa2_finalize(f, fin.m, fin.l, fin.acc);
+    flush(f, &hdr);
+    fa2_finalize(f, hdr.m, hdr.l, hdr.acc);
     LLVMBuildRetVoid(b);
 }
