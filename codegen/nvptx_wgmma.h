@@ -87,6 +87,16 @@ void nv_wg_products_async(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
  * tied, so nothing reuses them before the wait). */
 void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count);
 
+/* Keeps the computation of vals[0..count) (f32) before the next
+ * wgmma.wait_group: ptxas schedules a wait as early as its block allows,
+ * above independent work (the softmax the products were meant to overlap),
+ * but not above a volatile shared load; so one is issued here, predicated
+ * on a test of vals that never holds (their sum equal to -inf: vals are
+ * sums of exponentials, >= 0 or NaN), at shared address smem32 (i32, any
+ * readable address). Costs an add per value, a compare and a predicated-off
+ * load. */
+void nv_wg_pin_before_wait(nv_ctx *nv, LLVMValueRef smem32, LLVMValueRef *vals, int count);
+
 /* Orders this thread's generic-proxy shared writes (cp.async, st.shared)
  * before later async-proxy (wgmma) reads; issue before the barrier. */
 void nv_wg_proxy_fence(nv_ctx *nv);
