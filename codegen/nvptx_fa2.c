@@ -88,11 +88,7 @@ static void program_ids(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    f->tid = nv_sreg(nv, "tid.x");
-    f->lane = LLVMBuildAnd(b, f->tid, nv_i32(nv, 31), "lane");
-    f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
-    f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
-    f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+    fa2_thread_ids(f);
     f->load_tid = f->p->ws ? LLVMBuildSub(b, f->tid, nv_i32(nv, f->p->warps * 32), "load_tid") : f->tid;
     f->head = nv_sreg(nv, "ctaid.y");
     f->batch = nv_sreg(nv, "ctaid.z");

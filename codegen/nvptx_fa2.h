@@ -82,6 +82,10 @@ typedef struct fa2 {
 } fa2;
 
 /* coords */
+/* tid, lane, warp, g = lane / 4, t4 = lane % 4 (forward and backward kernels) */
+void fa2_thread_ids(fa2 *f);
+/* qext, kext: token extents per tile dim (a sequence's tokens, or the grid dims) */
+void fa2_extents(fa2 *f);
 void fa2_coords_init(fa2 *f);
 void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueRef idx, LLVMValueRef c[3]);
 LLVMValueRef fa2_flat_token(fa2 *f, LLVMValueRef c[3]);

@@ -91,7 +91,18 @@ static void q_box(fa2 *f)
     }
 }
 
-void fa2_coords_init(fa2 *f)
+void fa2_thread_ids(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    f->tid = nv_sreg(nv, "tid.x");
+    f->lane = LLVMBuildAnd(b, f->tid, nv_i32(nv, 31), "lane");
+    f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
+    f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
+    f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+}
+
+void fa2_extents(fa2 *f)
 {
     const fa_plan *p = f->p;
     for (int d = 0; d < 3; d++)
@@ -103,6 +114,12 @@ void fa2_coords_init(fa2 *f)
         for (int d = 0; d < p->ndims; d++)
             f->qext[d] = f->kext[d] = f->size[SZ_GRID0 + d];
     }
+}
+
+void fa2_coords_init(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    fa2_extents(f);
     q_box(f);
     for (int d = 0; d < p->ndims; d++)
         f->nkt[d] = fa2_dil(f, d) > 1 ? fa2_dil_nkt(f, d) : ceil_div(f, f->kext[d], p->kv_ext[d]);
