@@ -93,13 +93,12 @@ static void q_box(fa2 *f)
 
 void fa2_thread_ids(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    f->tid = nv_sreg(nv, "tid.x");
-    f->lane = LLVMBuildAnd(b, f->tid, nv_i32(nv, 31), "lane");
-    f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
-    f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
-    f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+    nt_attach(&f->t, f->nv, f->fn, f->smem, f->threads, f->p->wgmma ? TARGET_SM90A : TARGET_SM80);
+    f->tid = f->t.tid;
+    f->lane = f->t.lane;
+    f->warp = f->t.warp;
+    f->g = f->t.g;
+    f->t4 = f->t.t4;
 }
 
 void fa2_extents(fa2 *f)

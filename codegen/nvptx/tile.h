@@ -51,10 +51,15 @@ typedef struct nt {
 /* Opens fn's entry block, declares the dynamic shared memory (attnc_smem,
  * 128-byte aligned) and computes the thread's coordinates. */
 void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch);
+/* The builder over a kernel already opened by its own code (the softmax
+ * and backward skeletons): the builder is positioned in the function, whose
+ * first block takes the allocas; smem is the base of its shared memory;
+ * computes the thread's coordinates at the builder's position. */
+void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads, target_arch arch);
 
 /* ---- register fragments ---- */
 
-enum { NT_FRAG_MAX = 256 };
+enum { NT_FRAG_MAX = 512 }; /* a 64 x 256 accumulator (the softmax family's largest O) */
 typedef enum { NT_A, NT_B, NT_C } nt_role;
 
 typedef struct nt_frag {
@@ -123,6 +128,10 @@ typedef struct nt_opnd {
     nt_smem smem;
     bool transpose;
 } nt_opnd;
+/* nt_reg of an accumulator (NT_C) as the A operand: rounded to the mma's
+ * dtype one k16 slab at a time, just before its products (P in P V), so
+ * the packed copy of the whole fragment is never live (nt_to_a packs it
+ * all at once). */
 nt_opnd nt_reg(const nt_frag *f);
 nt_opnd nt_shared(nt_smem s, bool transpose);
 

@@ -6,16 +6,22 @@
 
 void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch)
 {
+    LLVMPositionBuilderAtEnd(nv.b, LLVMAppendBasicBlockInContext(nv.c, fn, "entry"));
+    LLVMValueRef smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
+    LLVMSetLinkage(smem, LLVMExternalLinkage);
+    LLVMSetAlignment(smem, 128);
+    nt_attach(t, nv, fn, smem, threads, arch);
+}
+
+void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads, target_arch arch)
+{
     t->nv = nv;
     t->fn = fn;
     t->threads = threads;
     t->arch = arch;
     t->error = NULL;
-    t->entry = LLVMAppendBasicBlockInContext(nv.c, fn, "entry");
-    LLVMPositionBuilderAtEnd(nv.b, t->entry);
-    t->smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
-    LLVMSetLinkage(t->smem, LLVMExternalLinkage);
-    LLVMSetAlignment(t->smem, 128);
+    t->entry = LLVMGetEntryBasicBlock(fn);
+    t->smem = smem;
     LLVMBuilderRef b = nv.b;
     t->tid = nv_sreg(&t->nv, "tid.x");
     t->lane = LLVMBuildAnd(b, t->tid, nv_i32(&t->nv, 31), "lane");
