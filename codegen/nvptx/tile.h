@@ -150,12 +150,20 @@ void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt);
 typedef struct nt_gtile {
     LLVMValueRef base, off, row0, row_stride, rows;
     dtype dt;
+    /* Optional, for tiles whose rows are not evenly spaced (a 2-D/3-D box
+     * of tokens, a dilation group, a tile past the loop's range): the i64
+     * element offset of row `row`'s start (off, row0, row_stride and rows
+     * then unused) and in *ok whether the row exists. */
+    LLVMValueRef (*row_at)(nt *t, LLVMValueRef row, LLVMValueRef *ok, void *ud);
+    void *ud;
 } nt_gtile;
 
-/* global -> shared, cooperatively over all threads, 16 bytes a cp.async
- * (one group; commit with nt_cp_commit): out-of-bounds rows are
- * zero-filled and read nothing (their source is base). cols * size a
- * multiple of 16. */
+/* global -> shared, cooperatively over the CTA (t->tid of t->threads; a
+ * copy of the builder with its own tid/threads lets a producer warpgroup
+ * copy alone), 16 bytes a cp.async (one group; commit with nt_cp_commit):
+ * out-of-bounds rows are zero-filled and read nothing (their source is
+ * base). cols * size a multiple of 16; dst padded or in the 128-byte
+ * swizzle (a wgmma operand). */
 void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src);
 void nt_cp_commit(nt *t);
 void nt_cp_wait(nt *t, int groups);

@@ -61,7 +61,7 @@ static bool close_kernel(kern *k, target_arch arch, strbuf *ptx, strbuf *err)
 static nt_gtile gtile(kern *k, int which, int stride, LLVMValueRef rows, dtype dt)
 {
     nv_ctx *nv = &k->t.nv;
-    nt_gtile g = {k->arg[which], nv_i64(nv, 0), nv_i32(nv, 0), nv_i64(nv, stride), rows, dt};
+    nt_gtile g = {k->arg[which], nv_i64(nv, 0), nv_i32(nv, 0), nv_i64(nv, stride), rows, dt, NULL, NULL};
     return g;
 }
 
