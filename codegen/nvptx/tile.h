@@ -198,12 +198,15 @@ void nt_fvar_get(nt *t, const nt_fvar *v, nt_frag *f);
 void nt_fvar_set(nt *t, const nt_fvar *v, const nt_frag *f);
 
 /* for (i = begin; i < end; i++) (signed i32): nt_for returns i in the body;
- * nt_for_end closes the loop and continues after it. */
+ * nt_for_end closes the loop and continues after it. nt_for_step: i +=
+ * step (> 0), e.g. a CTA-strided scan. */
 typedef struct nt_loop {
     LLVMValueRef var;
     LLVMBasicBlockRef head, done;
+    int step;
 } nt_loop;
 LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end);
+LLVMValueRef nt_for_step(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end, int step);
 void nt_for_end(nt *t, nt_loop *l);
 
 /* The two f32 values of a packed pair of bf16/f16 (an i32 holding two

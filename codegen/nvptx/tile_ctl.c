@@ -99,7 +99,13 @@ void nt_fvar_set(nt *t, const nt_fvar *v, const nt_frag *f)
 
 LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end)
 {
+    return nt_for_step(t, l, begin, end, 1);
+}
+
+LLVMValueRef nt_for_step(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end, int step)
+{
     nv_ctx *nv = &t->nv;
+    l->step = step;
     l->var = nt_var(t, nv->i32, begin, "i");
     l->head = LLVMAppendBasicBlockInContext(nv->c, t->fn, "for.head");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, t->fn, "for.body");
@@ -115,7 +121,7 @@ LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end)
 void nt_for_end(nt *t, nt_loop *l)
 {
     nv_ctx *nv = &t->nv;
-    nt_set(t, l->var, LLVMBuildAdd(nv->b, nt_get(t, l->var), nv_i32(nv, 1), ""));
+    nt_set(t, l->var, LLVMBuildAdd(nv->b, nt_get(t, l->var), nv_i32(nv, l->step), ""));
     LLVMBuildBr(nv->b, l->head);
     LLVMPositionBuilderAtEnd(nv->b, l->done);
 }
