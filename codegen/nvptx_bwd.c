@@ -152,31 +152,9 @@ typedef struct reader {
 
 static void read_q_range(const tir_op *op, bwd_plan *bp)
 {
-    bp->qmode = op->range_mode;
+    bp->qmode = nvptx_read_range(op, bp->fp.ndims, bp->qlo, bp->qhi);
     bp->group = op->group;
     bp->q_ndims = op->range_ndims;
-    for (int d = 0; d < op->range_ndims && d < 3; d++) {
-        bp->qlo[d] = op->range_lo[d];
-        bp->qhi[d] = op->range_hi[d];
-        if (bp->qmode == RANGE_BOUNDS && (!bp->qlo[d] || !bp->qhi[d]))
-            bp->qmode = RANGE_ALL;
-    }
-    if (bp->qmode == RANGE_BOUNDS && op->range_ndims != bp->fp.ndims)
-        bp->qmode = RANGE_ALL;
-}
-
-static void read_kv_range(const tir_op *op, fa_plan *p)
-{
-    p->range = op->range_mode;
-    for (int d = 0; d < op->range_ndims && d < 3; d++) {
-        p->lo[d] = op->range_lo[d];
-        p->hi[d] = op->range_hi[d];
-    }
-    if (p->range == RANGE_BOUNDS && op->range_ndims != p->ndims)
-        p->range = RANGE_ALL;
-    for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
-        if (!p->lo[d] || !p->hi[d])
-            p->range = RANGE_ALL;
 }
 
 static void visit(tir_op *op, void *user)
@@ -189,7 +167,7 @@ static void visit(tir_op *op, void *user)
         break;
     case TIR_KV_RANGE:
         if (!rd->dkv)
-            read_kv_range(op, &bp->fp);
+            bp->fp.range = nvptx_read_range(op, bp->fp.ndims, bp->fp.lo, bp->fp.hi);
         break;
     case TIR_TILE_CLASS:
         bp->fp.full = op->full_expr;
@@ -486,12 +464,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
 
 static int64_t tiles_over(const nvptx_bwd_info *info, const int *tile, const int64_t *sizes, int tok_id)
 {
-    int64_t n = 1;
-    for (int d = 0; d < info->ndims; d++) {
-        int64_t ext = info->grid_ndim == 0 ? sizes[tok_id] : sizes[SZ_GRID0 + d];
-        n *= (ext + tile[d] - 1) / tile[d];
-    }
-    return n;
+    return nvptx_tiles_over(info->ndims, info->grid_ndim, tile, NULL, sizes, tok_id);
 }
 
 void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out)

@@ -54,7 +54,7 @@ static nt_gtile rows_of(lk *L, int tt, LLVMValueRef head, LLVMValueRef tok0, LLV
     e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, head), L->stride[tt][1], ""), "");
     if (col)
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, col, L->t.nv.i64, ""), "");
-    nt_gtile g = {L->tens[tt], e, tok0, L->stride[tt][2], LLVMBuildSub(b, limit, tok0, ""), L->p->dt};
+    nt_gtile g = {L->tens[tt], e, tok0, L->stride[tt][2], LLVMBuildSub(b, limit, tok0, ""), L->p->dt, NULL, NULL};
     return g;
 }
 

@@ -52,18 +52,24 @@ static nvptx_status refuse(strbuf *err, nvptx_status st, const char *fmt, const 
     return st;
 }
 
+tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], const expr *hi[3])
+{
+    tir_range_mode mode = op->range_mode;
+    for (int d = 0; d < op->range_ndims && d < 3; d++) {
+        lo[d] = op->range_lo[d];
+        hi[d] = op->range_hi[d];
+    }
+    if (mode == RANGE_BOUNDS && op->range_ndims != ndims)
+        mode = RANGE_ALL; /* not per tile dim: visit everything, mask decides */
+    for (int d = 0; mode == RANGE_BOUNDS && d < ndims; d++)
+        if (!lo[d] || !hi[d])
+            mode = RANGE_ALL;
+    return mode;
+}
+
 static void read_range(const tir_op *op, fa_plan *p)
 {
-    p->range = op->range_mode;
-    for (int d = 0; d < op->range_ndims && d < 3; d++) {
-        p->lo[d] = op->range_lo[d];
-        p->hi[d] = op->range_hi[d];
-    }
-    if (p->range == RANGE_BOUNDS && op->range_ndims != p->ndims)
-        p->range = RANGE_ALL; /* not per tile dim: visit everything, mask decides */
-    for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
-        if (!p->lo[d] || !p->hi[d])
-            p->range = RANGE_ALL;
+    p->range = nvptx_read_range(op, p->ndims, p->lo, p->hi);
     p->span_param = -1;
     if (p->range == RANGE_BOUNDS && op->span && p->grid_ndim == 0 && p->ndims == 1 && p->k && op->span_param >= 0 &&
         op->span_param < p->k->nparams &&
