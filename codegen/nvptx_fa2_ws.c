@@ -260,14 +260,13 @@ static void no_unroll(fa2 *f, LLVMValueRef br)
 /* The producer warpgroup: Q, then every key tile of the range in order,
  * each into its ring slot once the computing warps released it. With TMA
  * one thread issues everything and the others leave. */
-/* Experimental (ATTNC_OVL_SPLIT_PRODUCER=1, read at code generation; not
- * part of kernel cache keys): under overlap with TMA, thread 0 of the
- * producer issues Q and the K ring, thread 32 (another warp) the V ring, so
- * that a K tile never waits behind the release of a V slot. */
+/* Experimental (ATTNC_OVL_SPLIT_PRODUCER=1, nvptx_ovl_split_mode, part of
+ * kernel cache keys; not yet run on a GPU): under overlap with TMA, thread 0
+ * of the producer issues Q and the K ring, thread 32 (another warp) the V
+ * ring, so that a K tile never waits behind the release of a V slot. */
 static bool split_producer(const fa2 *f)
 {
-    const char *e = getenv("ATTNC_OVL_SPLIT_PRODUCER");
-    return f->p->tma && f->p->overlap && e && e[0] == '1';
+    return f->p->tma && f->p->overlap && nvptx_ovl_split_mode() == 1;
 }
 
 void fa2_ws_producer(fa2 *f)

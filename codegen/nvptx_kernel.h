@@ -109,6 +109,11 @@ int nvptx_grid_tma_mode(void);
  * compared per element). Part of kernel cache keys. */
 int nvptx_doc_full_mode(void);
 
+/* $ATTNC_OVL_SPLIT_PRODUCER (experimental, not measured): -1 unset, 0, or
+ * 1 (under overlap with TMA the K and V rings are issued by two producer
+ * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */
+int nvptx_ovl_split_mode(void);
+
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
 /* Tiles of `tile` over the token extent (sizes[tok_id], or the grid dims

@@ -34,6 +34,14 @@ int nvptx_doc_full_mode(void)
     return atoi(e) ? 1 : 0;
 }
 
+int nvptx_ovl_split_mode(void)
+{
+    const char *e = getenv("ATTNC_OVL_SPLIT_PRODUCER");
+    if (!e || !*e)
+        return -1;
+    return atoi(e) ? 1 : 0;
+}
+
 /* Local name table: the IR library's tir_op_name() may not be linked into
  * every consumer of the code generator. */
 static const char *op_name(tir_op_kind k)
