@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 NEW=$1 OLD=$2 CASES=${3:-bench/cases.txt}
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$OUT/cache-ovn} ATTNC_NO_TUNED=1
+# the kernel cache stays out of $OUT (the device tool returns a limited number of files)
+export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d /tmp/attnc-ovn.XXXXXX)} ATTNC_NO_TUNED=1
 
 # one DIR RECIPE SHAPE [OPTIONS...]: prints "TFLOP/s cold-compile-ms" of one `attnc bench` run, or "- -"
 one() {
