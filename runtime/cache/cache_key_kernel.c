@@ -16,6 +16,7 @@ static const struct {
     {"grid_tma", nvptx_grid_tma_mode},     /* $ATTNC_GRID_TMA */
     {"doc_full", nvptx_doc_full_mode},     /* $ATTNC_DOC_FULL */
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
+    {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
 };
 
 bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, cache_key *out)
