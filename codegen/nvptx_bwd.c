@@ -120,25 +120,13 @@ static bool box_of(const char *box, const schedule *s, schedule *w)
     return ok;
 }
 
-/* Whether the kernel reads a float param (a bias table, a slope: it may get
- * a gradient). The grids' 128-key boxes are checked on the H200 for masks
- * and neighborhoods, not yet for param gradients: those keep the 64-token
- * boxes by default (ATTNC_BWD_DKV_BOX=wide asks for the wide ones). */
-static bool float_params(const tir_kernel *k)
-{
-    for (int i = 0; k && i < k->nparams; i++)
-        if (k->params[i].dtype == DT_F32 || k->params[i].dtype == DT_F16 || k->params[i].dtype == DT_BF16)
-            return true;
-    return false;
-}
-
 bool nvptx_bwd_dkv_schedule(const tir_kernel *k, schedule *s, target_arch arch, const char *keys, const char *box,
                             schedule *out)
 {
     if (s->mma != MMA_WGMMA)
         return false;
     schedule w = *s;
-    if (!box_of(box && box[0] ? box : float_params(k) ? "off" : "wide", s, &w)) {
+    if (!box_of(box && box[0] ? box : "wide", s, &w)) {
         if (s->ndims != 1 || s->kv_tile[0] != 64 || (keys && strcmp(keys, "128")))
             return false;
         w.kv_tile[0] = 128;

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Device call 2 of the 09:05 session: the helpers' GPU requests (each from its own packed build,
 # .device-all/NAME.tar.xz = scripts/pack-device.sh folder + req.sh, under a time cap), then on
-# main: param gradients under the wide grid dK/dV boxes and an ncu look at overlap=1 vs the
-# default dense kernel.   OUT=dir bash bench/runs/2026-12-03/run9.sh "linbwd:150 wstile:130 ..."
+# main: param gradients under the wide grid dK/dV boxes, and ATTNC_TMA_FENCE=0 against the default.   OUT=dir bash bench/runs/2026-12-03/run9.sh "linbwd:150 wstile:130 ..."
 set -u
 ROOT=$PWD
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
@@ -24,16 +23,18 @@ export LD_LIBRARY_PATH=$ROOT/.device/lib ATTNC_SOURCE_DIR=$ROOT ATTNC_NO_TUNED=1
 el "main: param gradients under wide boxes"
 ATTNC_BWD_DKV_BOX=wide ATTNC_TEST_CASE=relpos ATTNC_TEST_RECIPE=relpos timeout 50 .device/tests/gpu/test_gpu_test_gpu_backward > $OUT/wide_param.log 2>&1
 echo "rc=$? pass=$(grep -c '^\[PASS\]' $OUT/wide_param.log)"; grep "^\[FAIL\]" $OUT/wide_param.log | head -5
-el "main: ncu default vs overlap=1, dense N=16384"
-NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-for s in def ov1; do
-  sch=(); [ $s = ov1 ] && sch=(--schedule "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1")
-  timeout 50 $NCU --clock-control none -k regex:attnc --launch-skip 1 --launch-count 1 \
-    --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats --section ComputeWorkloadAnalysis \
-    --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' \
-    .device/bin/attnc bench bench/recipes/dense_d128.attn --shape batch=1,heads=16,tokens=16384 "${sch[@]}" --warmup 1 --iters 1 \
-    > $OUT/ncu-$s.txt 2>&1
-  echo "== ncu $s rc=$?"
-  grep -E "Duration|Registers Per|Warp Cycles Per Issued|Issue Slots Busy|No Eligible|Achieved Occ|Executed Ipc A|stalled" $OUT/ncu-$s.txt | awk '$NF+0 >= 0.05 || !/stalled/' | head -30
-done
+el "main: ATTNC_TMA_FENCE=0 vs default (alternating, best of 2; warmup 5 iters 20)"
+b1() { .device/bin/attnc bench $1 --shape $2 --warmup 5 --iters 20 --json ${3:-} 2>/dev/null | grep '^{' | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print("%.1f" % d["tflops"])' 2>/dev/null || echo -; }
+while read -r name recipe shape extra; do
+  r=""; for i in 1 2; do r="$r def=$(b1 $recipe $shape "$extra") nofence=$(ATTNC_TMA_FENCE=0 b1 $recipe $shape "$extra")"; done
+  echo "$name $r"
+done <<'CASES'
+dense16k bench/recipes/dense_d128.attn batch=1,heads=16,tokens=16384
+causal16k bench/recipes/causal_d128.attn batch=1,heads=16,tokens=16384
+sinks_swa bench/recipes/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768
+doc8 bench/recipes/doc_causal.attn batch=1,heads=16,tokens=65536 --docs=8
+CASES
+el "main: test_gpu_recipes and grid_tma with ATTNC_TMA_FENCE=0"
+ATTNC_TEST_SMALL=1 ATTNC_TMA_FENCE=0 timeout 45 .device/tests/gpu/test_gpu_test_gpu_recipes > $OUT/nofence_recipes.log 2>&1; echo "recipes rc=$? pass=$(grep -c '^\[PASS\]' $OUT/nofence_recipes.log) fail=$(grep -c '^\[FAIL\]' $OUT/nofence_recipes.log)"
+ATTNC_TMA_FENCE=0 timeout 40 .device/tests/gpu/test_gpu_test_gpu_grid_tma > $OUT/nofence_grid.log 2>&1; echo "grid_tma rc=$? pass=$(grep -c '^\[PASS\]' $OUT/nofence_grid.log) fail=$(grep -c '^\[FAIL\]' $OUT/nofence_grid.log)"
 el done
