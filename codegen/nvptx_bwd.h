@@ -108,6 +108,7 @@ typedef struct nvptx_bwd_info {
     int ngrad;                          /* params with gradients (then kernels[3] is attnc_bwd_dparam) */
     int grad_param[NVPTX_MAX_PARAMS];   /* their recipe param indices, in ABI order */
     int dkv_warps;                      /* warps of a dkv CTA (slices per CTA) */
+    bool producer; /* NVPTX_BWD_PRODUCER took: the table ends in the q and do tensor maps (kernel_abi_backward) */
 } nvptx_bwd_info;
 
 /* The GPU backward's schedule for the recipe whose kernel header is k
@@ -171,6 +172,15 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    left running while that block goes to shared memory (FA3's order). */
 enum {
     NVPTX_BWD_OVERLAP_DEFAULT = 1,
+    /* A flag or-ed into the level ($ATTNC_BWD_PRODUCER=1; opt-in): the
+     * dK/dV kernel gets a producer warpgroup that copies the Q and dO
+     * tiles by TMA, lse and delta by its warp's loads, into a two-stage
+     * ring under full/empty mbarriers (nvptx_bwd_ring.c); its computing
+     * warpgroups wait on those instead of CTA-wide barriers. Taken where
+     * it serves: wgmma, bulk dQ, sequences (no grids), no param
+     * gradients, no inverse q range, D = Dv = 64 or 128 (else ignored;
+     * nvptx_bwd_info.producer says which). */
+    NVPTX_BWD_PRODUCER = 0x100,
     NVPTX_BWD_OVERLAP_PIPE = 4,
     NVPTX_BWD_OVERLAP_PIPE_SDP = 5,
     NVPTX_BWD_OVERLAP_PIPE_LATE = 6,

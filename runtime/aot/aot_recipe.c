@@ -200,6 +200,12 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
         return st == ATTNC_ERR_UNSUPPORTED || st == ATTNC_ERR_RECIPE ? AOT_USER : AOT_INTERNAL;
     }
     const nvptx_bwd_info *info = &out.info;
+    if (info->producer) { /* its launchers pass no tensor maps to the backward */
+        sb_free(&out.ptx);
+        sb_puts(err, "--backward: the dK/dV kernel's TMA producer ($ATTNC_BWD_PRODUCER=1) is for the CUDA backend "
+                     "only: unset it for AOT");
+        return AOT_USER;
+    }
     memset(b, 0, sizeof *b);
     b->enabled = true;
     *ptx = out.ptx;

@@ -59,9 +59,11 @@ static int bwd_overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
     const char *pipe = getenv("ATTNC_BWD_PIPE");
+    const char *prod = getenv("ATTNC_BWD_PRODUCER");
+    int flag = prod && !strcmp(prod, "1") ? NVPTX_BWD_PRODUCER : 0; /* the TMA producer ring (opt-in) */
     if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
-        return NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1';
-    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+        return flag | (NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1');
+    return flag | (e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT);
 }
 
 /* The code generator reads the recipe's kernel header (lower_signature),
@@ -262,5 +264,9 @@ attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out
              dq == NVPTX_BWD_DQ_BULK ? " (dQ bulk)" : "");
     sb_free(&sb);
     emit_state e = {j, split ? &dkv_prog : &prog, split ? &prog : NULL, bwd_overlap(), dq, ATTNC_OK, err};
-    return emit_cached(&e, out);
+    attnc_status st = emit_cached(&e, out);
+    size_t len = strlen(out->sched_text);
+    if (!st && out->info.producer && len + 16 < sizeof out->sched_text) /* $ATTNC_BWD_PRODUCER took */
+        snprintf(out->sched_text + len, sizeof out->sched_text - len, " (TMA producer)");
+    return st;
 }
