@@ -144,11 +144,14 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
  * (grids: the 64-token boxes of both kernels; the default gives the dK/dV
  * kernel 128-key boxes), "wgmma:prod" ATTNC_BWD_PRODUCER=1 (the dK/dV
  * kernel's TMA producer ring, opt-in; the line says "producer" where the
- * build took it). A caller's ATTNC_BWD_PIPE / ATTNC_BWD_DKV_BOX hold
- * for every mode but the one that sets it.
+ * build took it), "wgmma:prod3" with ATTNC_BWD_OVERLAP=3 and
+ * "wgmma:prodp2" with ATTNC_BWD_PIPE=2 (Sᵀ and dPᵀ under one wait: FA3's
+ * order, which spills without the producer). A caller's ATTNC_BWD_PIPE /
+ * ATTNC_BWD_DKV_BOX hold for every mode but the one that sets it.
  * The shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync",      "wgmma",    "wgmma:0",    "wgmma:2",    "wgmma:3",
-                                        "wgmma:k64", "wgmma:p3", "wgmma:box64", "wgmma:prod"};
+static const char *const mma_modes[] = {"sync",        "wgmma",      "wgmma:0",     "wgmma:2",
+                                        "wgmma:3",     "wgmma:k64",  "wgmma:p3",    "wgmma:box64",
+                                        "wgmma:prod",  "wgmma:prod3", "wgmma:prodp2"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* $ATTNC_TEST_BWD_MODE=M (an mma_modes entry, e.g. wgmma:prod): that mode
@@ -198,8 +201,13 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
             setenv("ATTNC_BWD_PIPE", lvl + 1, 1);
         else if (!strcmp(lvl, "box64"))
             setenv("ATTNC_BWD_DKV_BOX", "off", 1);
-        else if (!strcmp(lvl, "prod"))
+        else if (!strncmp(lvl, "prod", 4)) { /* and an overlap level N or a pipe order pN after it */
             setenv("ATTNC_BWD_PRODUCER", "1", 1);
+            if (lvl[4] == 'p')
+                setenv("ATTNC_BWD_PIPE", lvl + 5, 1);
+            else if (lvl[4])
+                setenv("ATTNC_BWD_OVERLAP", lvl + 4, 1);
+        }
         else
             setenv("ATTNC_BWD_OVERLAP", lvl, 1);
     }

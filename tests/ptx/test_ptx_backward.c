@@ -206,8 +206,9 @@ static int check(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind m
 }
 
 /* The dK/dV kernel's TMA producer ring (NVPTX_BWD_PRODUCER,
- * $ATTNC_BWD_PRODUCER=1, codegen/nvptx_bwd_ring.c) at each overlap level
- * it combines with: taken on sequences at D = 128 and 64 (the TMA copies,
+ * $ATTNC_BWD_PRODUCER=1, codegen/nvptx_bwd_ring.c) at the overlap levels
+ * it combines with (3 and the SDP pipes, Sᵀ and dPᵀ under one wait, spill
+ * without it at D = 128): taken on sequences at D = 128 and 64 (the TMA copies,
  * the mbarrier waits, setmaxnreg and a 384-thread dK/dV CTA at 128 keys in
  * the PTX), assembled without spills or wgmma serialised by ptxas (its
  * C751x warnings); ignored where it does not serve (a grid, param
@@ -253,7 +254,8 @@ static void producer_one(const char *name, int ov, bool taken)
 static void test_backward_producer(void **state)
 {
     (void)state;
-    const int levels[] = {NVPTX_BWD_OVERLAP_DEFAULT, 2, NVPTX_BWD_OVERLAP_PIPE};
+    const int levels[] = {NVPTX_BWD_OVERLAP_DEFAULT, 3, NVPTX_BWD_OVERLAP_PIPE, NVPTX_BWD_OVERLAP_PIPE_SDP,
+                          NVPTX_BWD_OVERLAP_PIPE_SDP_LATE};
     for (size_t i = 0; i < sizeof producer_recipes / sizeof *producer_recipes; i++)
         for (size_t l = 0; l < sizeof levels / sizeof *levels; l++)
             producer_one(producer_recipes[i], levels[l], true);
