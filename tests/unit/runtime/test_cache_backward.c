@@ -77,6 +77,13 @@ static void test_backward_cached(void **state)
     free(p6);
     assert_int_equal(build_once(c2, TARGET_SM90A, false, &p6, &i6), CACHE_MISS);
     assert_int_equal(i6.arch, TARGET_SM90A);
+    assert_false(i6.producer);
+    free(p6);
+    setenv("ATTNC_BWD_PRODUCER", "1", 1); /* the dK/dV kernel's TMA producer: its own entry */
+    assert_int_equal(build_once(c2, TARGET_SM90A, false, &p6, &i6), CACHE_MISS);
+    assert_true(i6.producer && i6.dq_bulk);
+    assert_int_equal(i6.kernels[1].threads, 32 * i6.dkv_warps + 128);
+    unsetenv("ATTNC_BWD_PRODUCER");
     free(p6);
     assert_int_equal(build_once(c2, TARGET_SM80, false, &p6, &i6), CACHE_HIT_MEMORY); /* the first entry still */
     assert_string_equal(p1, p6);
