@@ -181,6 +181,11 @@ enum {
      * gradients, no inverse q range, D = Dv = 64 or 128 (else ignored;
      * nvptx_bwd_info.producer says which). */
     NVPTX_BWD_PRODUCER = 0x100,
+    /* With it ($ATTNC_BWD_PRODUCER=2; opt-in): the computing warpgroups
+     * drop the barrier at the top of each query tile; each one instead
+     * waits, before storing the next dS, for the other's signal that its
+     * dQ products no longer read this one (bar.arrive / bar.sync pairs). */
+    NVPTX_BWD_PRODUCER_DS_SPLIT = 0x200,
     NVPTX_BWD_OVERLAP_PIPE = 4,
     NVPTX_BWD_OVERLAP_PIPE_SDP = 5,
     NVPTX_BWD_OVERLAP_PIPE_LATE = 6,

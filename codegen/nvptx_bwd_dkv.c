@@ -679,7 +679,8 @@ static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueR
         gr_fill(g, n);
     } else {
         gr_acquire(g, n);
-        gr_sync(g);
+        if (!g->bp->ds_split) /* else gw_store_ds waits for the other warpgroup (gr_ds_wait) */
+            gr_sync(g);
         LLVMValueRef skip = f->p->empty ? fa2_tile_empty(f) : LLVMConstInt(nv->i1, 0, false);
         LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
         pair(g, st);
@@ -770,6 +771,8 @@ void gb_emit_dkv(gbw *g)
         for (int k = 0; k < 2; k++)
             st.stats[i][k] = gb_alloca(g);
     heads(g, &st, kidx, it, false);
+    if (g->bp->ds_split)
+        gr_ds_end(g);
     nv_cp_wait(nv, 0);
     if (g->bp->bulk) /* shared memory must outlive the bulk reductions' reads */
         gw_dq_bulk_drain(g);

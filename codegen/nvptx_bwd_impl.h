@@ -35,6 +35,7 @@ typedef struct bwd_plan {
     int grad_param[NVPTX_MAX_PARAMS]; /* the params with gradients, in ABI order */
     int overlap; /* wg only: NVPTX_BWD_OVERLAP levels (nvptx_bwd.h) */
     bool producer; /* NVPTX_BWD_PRODUCER taken: the dkv kernel's ring (nvptx_bwd_ring.c) */
+    bool ds_split; /* NVPTX_BWD_PRODUCER_DS_SPLIT with it, two computing warpgroups */
 } bwd_plan;
 
 typedef struct gbw {
@@ -153,6 +154,13 @@ void gr_fill(gbw *g, LLVMValueRef it);
 void gr_acquire(gbw *g, LLVMValueRef it);
 void gr_release(gbw *g, LLVMValueRef it); /* lane 0 of each computing warp arrives on empty */
 void gr_sync(gbw *g);                     /* a named barrier of the computing threads (not the producer's) */
+/* ds_split: before storing dS (after the CTA's first pair), wait until the
+ * other warpgroup's dQ products stopped reading the last one; after this
+ * warpgroup's dQ products, signal the other; gr_ds_end after the loop takes
+ * the other's last signal (every bar.arrive matched). */
+void gr_ds_wait(gbw *g);
+void gr_ds_done(gbw *g);
+void gr_ds_end(gbw *g);
 
 /* the wgmma products (nvptx_bwd_wgmma.c), in place of the mma.sync ones
  * under bp->wg */

@@ -21,7 +21,7 @@
 
 #include "nvptx_bwd_impl.h"
 
-enum { GR_PRODUCER_REGS = 24, GR_CONSUMER_REGS = 240, GR_SYNC_BAR = 3 };
+enum { GR_PRODUCER_REGS = 24, GR_CONSUMER_REGS = 240, GR_SYNC_BAR = 3, GR_DS_BAR = 4 /* + warpgroup */ };
 
 static LLVMValueRef c32(gbw *g, int v)
 {
@@ -150,4 +150,42 @@ void gr_sync(gbw *g)
     char text[48];
     snprintf(text, sizeof text, "bar.sync %d, %d;", GR_SYNC_BAR, g->f.threads);
     nv_asm(&g->f.nv, NULL, text, "~{memory}", NULL, 0);
+}
+
+/* ds_split: barrier GR_DS_BAR + w is "warpgroup w may store dS": its 128
+ * threads' bar.sync and the other warpgroup's 128 bar.arrive. */
+static void ds_bar(gbw *g, const char *op, bool mine)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef wg = LLVMBuildLShr(nv->b, g->f.warp, c32(g, 2), "");
+    if (!mine)
+        wg = LLVMBuildSub(nv->b, c32(g, 1), wg, "");
+    LLVMValueRef id = LLVMBuildAdd(nv->b, wg, c32(g, GR_DS_BAR), "");
+    char text[48];
+    snprintf(text, sizeof text, "%s $0, 256;", op);
+    nv_asm(nv, NULL, text, "r,~{memory}", &id, 1);
+}
+
+static void ds_sync_after_first(gbw *g)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef pairs = LLVMBuildLoad2(nv->b, nv->i32, g->dq_pairs, "");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntSGT, pairs, c32(g, 0), ""), "ds.wait");
+    ds_bar(g, "bar.sync", true);
+    nv_endif(nv, join);
+}
+
+void gr_ds_wait(gbw *g)
+{
+    ds_sync_after_first(g);
+}
+
+void gr_ds_done(gbw *g)
+{
+    ds_bar(g, "bar.arrive", false);
+}
+
+void gr_ds_end(gbw *g)
+{
+    ds_sync_after_first(g);
 }

@@ -297,6 +297,8 @@ static void store_ds_stmatrix(gbw *g, LLVMValueRef (*ds)[4])
 void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4])
 {
     const char *how = getenv("ATTNC_BWD_DS_STORE");
+    if (g->bp->ds_split) /* the other warpgroup's dQ products are done with the last dS */
+        gr_ds_wait(g);
     if (g->bp->bulk && !(how && !strcmp(how, "scalar"))) {
         store_ds_stmatrix(g, ds);
         return;
@@ -498,6 +500,8 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
         if (join)
             nv_endif(nv, join);
     }
+    if (g->bp->ds_split) /* this warpgroup's dQ products no longer read dS */
+        gr_ds_done(g);
     nv_wg_proxy_fence(nv); /* the st.shared above before the bulk copy's reads */
     named_barrier(g, LLVMBuildAdd(b, wg, c32(g, 1), ""), 128);
     LLVMValueRef lead = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, c32(g, 127), ""), c32(g, 0), "");

@@ -60,7 +60,9 @@ static int bwd_overlap(void)
     const char *e = getenv("ATTNC_BWD_OVERLAP");
     const char *pipe = getenv("ATTNC_BWD_PIPE");
     const char *prod = getenv("ATTNC_BWD_PRODUCER");
-    int flag = prod && !strcmp(prod, "1") ? NVPTX_BWD_PRODUCER : 0; /* the TMA producer ring (opt-in) */
+    int flag = prod && !strcmp(prod, "1") ? NVPTX_BWD_PRODUCER
+               : prod && !strcmp(prod, "2") ? NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT
+                                             : 0; /* the TMA producer ring (opt-in) */
     if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
         return flag | (NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1');
     return flag | (e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT);

@@ -146,12 +146,14 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
  * kernel's TMA producer ring, opt-in; the line says "producer" where the
  * build took it), "wgmma:prod3" with ATTNC_BWD_OVERLAP=3 and
  * "wgmma:prodp2" with ATTNC_BWD_PIPE=2 (Sᵀ and dPᵀ under one wait: FA3's
- * order, which spills without the producer). A caller's ATTNC_BWD_PIPE /
+ * order, which spills without the producer), "wgmma:prods"
+ * ATTNC_BWD_PRODUCER=2 (dS handed over between the warpgroups by
+ * bar.arrive / bar.sync instead of a barrier per query tile). A caller's ATTNC_BWD_PIPE /
  * ATTNC_BWD_DKV_BOX hold for every mode but the one that sets it.
  * The shipped recipes run the first two. */
 static const char *const mma_modes[] = {"sync",        "wgmma",      "wgmma:0",     "wgmma:2",
                                         "wgmma:3",     "wgmma:k64",  "wgmma:p3",    "wgmma:box64",
-                                        "wgmma:prod",  "wgmma:prod3", "wgmma:prodp2"};
+                                        "wgmma:prod",  "wgmma:prod3", "wgmma:prodp2", "wgmma:prods"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* $ATTNC_TEST_BWD_MODE=M (an mma_modes entry, e.g. wgmma:prod): that mode
@@ -201,12 +203,13 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
             setenv("ATTNC_BWD_PIPE", lvl + 1, 1);
         else if (!strcmp(lvl, "box64"))
             setenv("ATTNC_BWD_DKV_BOX", "off", 1);
-        else if (!strncmp(lvl, "prod", 4)) { /* and an overlap level N or a pipe order pN after it */
-            setenv("ATTNC_BWD_PRODUCER", "1", 1);
-            if (lvl[4] == 'p')
-                setenv("ATTNC_BWD_PIPE", lvl + 5, 1);
-            else if (lvl[4])
-                setenv("ATTNC_BWD_OVERLAP", lvl + 4, 1);
+        else if (!strncmp(lvl, "prod", 4)) { /* [s: =2] and an overlap level N or a pipe order pN after it */
+            const char *rest = lvl + 4 + (lvl[4] == 's');
+            setenv("ATTNC_BWD_PRODUCER", lvl[4] == 's' ? "2" : "1", 1);
+            if (rest[0] == 'p')
+                setenv("ATTNC_BWD_PIPE", rest + 1, 1);
+            else if (rest[0])
+                setenv("ATTNC_BWD_OVERLAP", rest, 1);
         }
         else
             setenv("ATTNC_BWD_OVERLAP", lvl, 1);

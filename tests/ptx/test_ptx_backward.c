@@ -117,7 +117,9 @@ static int overlap(void)
     const char *e = getenv("ATTNC_BWD_OVERLAP");
     const char *pipe = getenv("ATTNC_BWD_PIPE");
     const char *prod = getenv("ATTNC_BWD_PRODUCER");
-    int flag = prod && !strcmp(prod, "1") ? NVPTX_BWD_PRODUCER : 0;
+    int flag = prod && !strcmp(prod, "1") ? NVPTX_BWD_PRODUCER
+               : prod && !strcmp(prod, "2") ? NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT
+                                             : 0;
     if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
         return flag | (NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1');
     return flag | (e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT);
@@ -232,6 +234,8 @@ static void producer_one(const char *name, int ov, bool taken)
         fail_msg("%s: not built: %s", name, sb_cstr(&err));
     if (info.producer != taken)
         fail_msg("%s overlap %d: the producer is %s", name, ov, taken ? "not taken" : "taken where it cannot serve");
+    if ((ov & NVPTX_BWD_PRODUCER_DS_SPLIT) && !strstr(text, "bar.arrive"))
+        fail_msg("%s overlap %d: no dS hand-over (bar.arrive)", name, ov);
     if (taken && (!strstr(text, "cp.async.bulk.tensor.4d") || !strstr(text, "mbarrier.try_wait.parity") ||
                   !strstr(text, "setmaxnreg") || info.kernels[1].threads != 32 * info.dkv_warps + 128))
         fail_msg("%s overlap %d: no TMA producer ring in the dK/dV kernel", name, ov);
@@ -259,6 +263,9 @@ static void test_backward_producer(void **state)
     for (size_t i = 0; i < sizeof producer_recipes / sizeof *producer_recipes; i++)
         for (size_t l = 0; l < sizeof levels / sizeof *levels; l++)
             producer_one(producer_recipes[i], levels[l], true);
+    /* NVPTX_BWD_PRODUCER_DS_SPLIT: the dS hand-over by bar.arrive / bar.sync */
+    producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
+    producer_one("dense.attn", NVPTX_BWD_OVERLAP_PIPE_SDP | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
     producer_one("neighborhood2d.attn", NVPTX_BWD_OVERLAP_DEFAULT, false); /* a grid */
     producer_one("bias_cross", NVPTX_BWD_OVERLAP_DEFAULT, false); /* a param gradient */
     producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT, false); /* the dQ kernel: no bulk dQ */
