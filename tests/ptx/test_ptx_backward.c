@@ -167,71 +167,84 @@ static int build(arena *a, const char *name, target_arch arch, nvptx_bwd_dq dq, 
     return nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, dq, ov, info, ptx, err) ? -1 : 1;
 }
 
+/* A build's arena and buffers (check, producer_one). */
+typedef struct work {
+    arena a;
+    strbuf err, ptx, log;
+} work;
+
+static void work_init(work *w)
+{
+    arena_init(&w->a, NULL);
+    sb_init(&w->err);
+    sb_init(&w->ptx);
+    sb_init(&w->log);
+}
+
+static void work_free(work *w)
+{
+    sb_free(&w->err);
+    sb_free(&w->ptx);
+    sb_free(&w->log);
+    arena_free_all(&w->a);
+}
+
 /* 1: assembled, 0: skipped (build's), fails otherwise. */
 static int check(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind mma)
 {
     bool det = dq == NVPTX_BWD_DQ_KERNEL;
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx, log;
-    sb_init(&err);
-    sb_init(&ptx);
-    sb_init(&log);
+    work w;
+    work_init(&w);
     const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
     nvptx_bwd_info info;
     bool params = false;
-    int result = build(&a, name, arch, dq, mma, overlap(), &info, &ptx, &err, &params);
+    int result = build(&w.a, name, arch, dq, mma, overlap(), &info, &w.ptx, &w.err, &params);
     if (result < 0) {
-        fail_msg("%s %s: %s", name, an, sb_cstr(&err));
-    } else if (!result) {
-    } else if (!ptxas_check(sb_cstr(&ptx), an, &log)) {
-        fail_msg("%s %s %s: ptxas rejected the backward PTX:\n%s", name, an, dq_names[dq], sb_cstr(&log));
+        fail_msg("%s %s: %s", name, an, sb_cstr(&w.err));
+    } else if (result == 0) {
+        /* skipped: nothing built */
+    } else if (!ptxas_check(sb_cstr(&w.ptx), an, &w.log)) {
+        fail_msg("%s %s %s: ptxas rejected the backward PTX:\n%s", name, an, dq_names[dq], sb_cstr(&w.log));
     } else if (params && (info.ngrad < 1 || info.nkernels != 4 || info.kernels[3].kind != BWK_DPARAM)) {
         fail_msg("%s %s: param gradients but no attnc_bwd_dparam kernel", name, an);
     } else if (info.dq_bulk != (dq == NVPTX_BWD_DQ_BULK) || info.kernels[2].kind != (det ? BWK_DQ : BWK_DQ_CVT)) {
         fail_msg("%s %s %s: the module's kernels are not that dQ's", name, an, dq_names[dq]);
     } else {
-        int spill = ptxas_spill_bytes(sb_cstr(&log));
+        int spill = ptxas_spill_bytes(sb_cstr(&w.log));
         const char *mn = info.wgmma ? "wgmma" : "sync";
-        dump(name, an, dq, mn, &ptx);
+        dump(name, an, dq, mn, &w.ptx);
         with_grads += params;
         printf("%s %s %s %s: ok%s%s\n", name, an, dq_names[dq], mn, params ? " (param gradients)" : "",
                spill ? " (spills)" : "");
         if (getenv("ATTNC_PTX_VERBOSE"))
-            printf("%s\n", sb_cstr(&log));
+            printf("%s\n", sb_cstr(&w.log));
     }
-    sb_free(&err);
-    sb_free(&ptx);
-    sb_free(&log);
-    arena_free_all(&a);
+    work_free(&w);
     return result;
 }
 
 /* The dK/dV kernel's TMA producer ring (NVPTX_BWD_PRODUCER,
  * $ATTNC_BWD_PRODUCER=1, codegen/nvptx_bwd_ring.c) at the overlap levels
  * it combines with (3 and the SDP pipes, Sᵀ and dPᵀ under one wait, spill
- * without it at D = 128): taken on sequences at D = 128 and 64 (the TMA copies,
- * the mbarrier waits, setmaxnreg and a 384-thread dK/dV CTA at 128 keys in
- * the PTX), assembled without spills or wgmma serialised by ptxas (its
+ * without it at D = 128): taken on sequences at D = 128 and 64 (the TMA
+ * copies, the mbarrier waits, setmaxnreg and a 384-thread dK/dV CTA at 128
+ * keys in the PTX), assembled without spills or wgmma serialised by ptxas (its
  * C751x warnings); ignored where it does not serve (a grid, param
  * gradients, the deterministic dQ kernel). */
 static const char *const producer_recipes[] = {"dense.attn", "causal.attn", "gqa.attn", "d64_causal"};
 
 static void producer_one(const char *name, int ov, bool taken)
 {
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx, log;
-    sb_init(&err);
-    sb_init(&ptx);
-    sb_init(&log);
+    work w;
+    work_init(&w);
     nvptx_bwd_info info;
     nvptx_bwd_dq dq = taken || strcmp(name, "causal.attn") ? NVPTX_BWD_DQ_BULK : NVPTX_BWD_DQ_KERNEL;
     bool params = false;
-    int built = build(&a, name, TARGET_SM90A, dq, MMA_WGMMA, ov | NVPTX_BWD_PRODUCER, &info, &ptx, &err, &params);
-    const char *text = sb_cstr(&ptx);
+    int built =
+        build(&w.a, name, TARGET_SM90A, dq, MMA_WGMMA, ov | NVPTX_BWD_PRODUCER, &info, &w.ptx, &w.err, &params);
+    const char *text = sb_cstr(&w.ptx);
     if (built != 1)
-        fail_msg("%s: not built: %s", name, sb_cstr(&err));
+        fail_msg("%s: not built: %s", name, sb_cstr(&w.err));
     if (info.producer != taken)
         fail_msg("%s overlap %d: the producer is %s", name, ov, taken ? "not taken" : "taken where it cannot serve");
     if ((ov & NVPTX_BWD_PRODUCER_DS_SPLIT) && !strstr(text, "bar.arrive"))
@@ -239,20 +252,17 @@ static void producer_one(const char *name, int ov, bool taken)
     if (taken && (!strstr(text, "cp.async.bulk.tensor.4d") || !strstr(text, "mbarrier.try_wait.parity") ||
                   !strstr(text, "setmaxnreg") || info.kernels[1].threads != 32 * info.dkv_warps + 128))
         fail_msg("%s overlap %d: no TMA producer ring in the dK/dV kernel", name, ov);
-    if (!ptxas_check(text, "sm_90a", &log))
-        fail_msg("%s overlap %d: ptxas rejected the PTX:\n%s", name, ov, sb_cstr(&log));
-    int spill = ptxas_spill_bytes(sb_cstr(&log));
+    if (!ptxas_check(text, "sm_90a", &w.log))
+        fail_msg("%s overlap %d: ptxas rejected the PTX:\n%s", name, ov, sb_cstr(&w.log));
+    int spill = ptxas_spill_bytes(sb_cstr(&w.log));
     if (taken && spill)
-        fail_msg("%s overlap %d: %d bytes of spills\n%s", name, ov, spill, sb_cstr(&log));
-    if (taken && (strstr(sb_cstr(&log), "are serialized") || strstr(sb_cstr(&log), "C751")))
-        fail_msg("%s overlap %d: ptxas serialises the wgmma:\n%s", name, ov, sb_cstr(&log));
+        fail_msg("%s overlap %d: %d bytes of spills\n%s", name, ov, spill, sb_cstr(&w.log));
+    if (taken && (strstr(sb_cstr(&w.log), "are serialized") || strstr(sb_cstr(&w.log), "C751")))
+        fail_msg("%s overlap %d: ptxas serialises the wgmma:\n%s", name, ov, sb_cstr(&w.log));
     if (getenv("ATTNC_PTX_VERBOSE"))
-        printf("%s", sb_cstr(&log));
+        printf("%s", sb_cstr(&w.log));
     printf("producer %-12s overlap %d: %s\n", name, ov, taken ? "taken, ok" : "ignored, ok");
-    sb_free(&err);
-    sb_free(&ptx);
-    sb_free(&log);
-    arena_free_all(&a);
+    work_free(&w);
 }
 
 static void test_backward_producer(void **state)
