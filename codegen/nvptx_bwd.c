@@ -355,12 +355,14 @@ static int threads_of(const bwd_plan *bp, nvptx_bwd_kind kind)
 /* Where the dK/dV kernel's producer ring (nvptx_bwd_ring.c) serves: its
  * TMA maps are sequences' [batch, heads, tokens, dim] boxes of Tq rows, its
  * q range needs no CTA-wide scan, its computing warps no CTA barrier (no
- * param gradient slices, dQ by bulk reduction). */
+ * param gradient slices, dQ by bulk reduction); two computing warpgroups
+ * (128 keys: 384 threads, so ptxas gives 168 registers at launch, which
+ * setmaxnreg moves to 24 / 240). */
 static bool ring_fits(const bwd_plan *bp)
 {
     const fa_plan *p = &bp->fp;
     return bp->wg && bp->bulk && !bp->ngrad && p->grid_ndim == 0 && p->ndims == 1 && bp->qmode != RANGE_INVERSE &&
-           p->Tq == 64 && (p->D == 64 || p->D == 128) && p->Dv == p->D;
+           p->Tq == 64 && p->Tk == 128 && (p->D == 64 || p->D == 128) && p->Dv == p->D;
 }
 
 static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, nvptx_bwd_kernel *out)
@@ -453,7 +455,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     overlap &= ~(NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT);
     bp->overlap = bq->overlap = bp->wg ? overlap : 0;
     bp->producer = bq->producer = !st && producer && ring_fits(bp) && (!dq_prog || bq->wg);
-    bp->ds_split = bq->ds_split = bp->producer && split && bp->fp.Tk == 128;
+    bp->ds_split = bq->ds_split = bp->producer && split;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;

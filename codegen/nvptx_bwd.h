@@ -177,9 +177,10 @@ enum {
      * tiles by TMA, lse and delta by its warp's loads, into a two-stage
      * ring under full/empty mbarriers (nvptx_bwd_ring.c); its computing
      * warpgroups wait on those instead of CTA-wide barriers. Taken where
-     * it serves: wgmma, bulk dQ, sequences (no grids), no param
-     * gradients, no inverse q range, D = Dv = 64 or 128 (else ignored;
-     * nvptx_bwd_info.producer says which). */
+     * it serves: wgmma, bulk dQ, sequences (no grids), 128-key dK/dV
+     * tiles (the default there), no param gradients, no inverse q range,
+     * D = Dv = 64 or 128 (else ignored; nvptx_bwd_info.producer says
+     * which). */
     NVPTX_BWD_PRODUCER = 0x100,
     /* With it ($ATTNC_BWD_PRODUCER=2; opt-in): the computing warpgroups
      * drop the barrier at the top of each query tile; each one instead
