@@ -452,10 +452,13 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     bp->atomics = bq->atomics = atomics;
     bp->bulk = bq->bulk = dq == NVPTX_BWD_DQ_BULK;
     bool producer = overlap & NVPTX_BWD_PRODUCER, split = overlap & NVPTX_BWD_PRODUCER_DS_SPLIT;
-    overlap &= ~(NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT);
+    bool unset = overlap & NVPTX_BWD_LEVEL_UNSET;
+    overlap &= ~(NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT | NVPTX_BWD_LEVEL_UNSET);
     bp->overlap = bq->overlap = bp->wg ? overlap : 0;
     bp->producer = bq->producer = !st && producer && ring_fits(bp) && (!dq_prog || bq->wg);
     bp->ds_split = bq->ds_split = bp->producer && split;
+    if (bp->producer && unset) /* the producer's own order (the dQ kernel, if any, keeps the level) */
+        bp->overlap = NVPTX_BWD_OVERLAP_PIPE_SDP;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;

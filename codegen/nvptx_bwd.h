@@ -172,11 +172,14 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    left running while that block goes to shared memory (FA3's order). */
 enum {
     NVPTX_BWD_OVERLAP_DEFAULT = 1,
-    /* A flag or-ed into the level ($ATTNC_BWD_PRODUCER=1; opt-in): the
+    /* A flag or-ed into the level (the runtime's default; $ATTNC_BWD_PRODUCER=0
+     * turns it off): the
      * dK/dV kernel gets a producer warpgroup that copies the Q and dO
      * tiles by TMA, lse and delta by its warp's loads, into a two-stage
      * ring under full/empty mbarriers (nvptx_bwd_ring.c); its computing
-     * warpgroups wait on those instead of CTA-wide barriers. Taken where
+     * warpgroups wait on those instead of CTA-wide barriers. H200
+     * (2026-12-03, B=1 H=16 N=16384 D=128, backward TFLOP/s): causal 550
+     * (PIPE_SDP order; 378 without), dense 530 (338). Taken where
      * it serves: wgmma, bulk dQ, sequences (no grids), 128-key dK/dV
      * tiles (the default there), no param gradients, no inverse q range,
      * D = Dv = 64 or 128 (else ignored; nvptx_bwd_info.producer says
@@ -187,6 +190,12 @@ enum {
      * waits, before storing the next dS, for the other's signal that its
      * dQ products no longer read this one (bar.arrive / bar.sync pairs). */
     NVPTX_BWD_PRODUCER_DS_SPLIT = 0x200,
+    /* The level was not asked for (no $ATTNC_BWD_OVERLAP / $ATTNC_BWD_PIPE):
+     * where the producer is taken its pair runs NVPTX_BWD_OVERLAP_PIPE_SDP
+     * (FA3's order: no spills with the producer's 240 registers; H200
+     * causal 550 / dense 530 against 558 / 518 under PIPE), elsewhere the
+     * level or-ed with it. */
+    NVPTX_BWD_LEVEL_UNSET = 0x400,
     NVPTX_BWD_OVERLAP_PIPE = 4,
     NVPTX_BWD_OVERLAP_PIPE_SDP = 5,
     NVPTX_BWD_OVERLAP_PIPE_LATE = 6,

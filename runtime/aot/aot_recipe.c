@@ -192,7 +192,8 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
         sb_puts(err, "--backward: the GPU backward handles the softmax family only for now");
         return AOT_USER;
     }
-    cuda_bwd_job job = {r, s ? s : !r->sched.is_auto ? &r->sched : NULL, arch, false, NULL, NULL};
+    /* no_tma: the launchers pass no tensor maps (no dK/dV TMA producer) */
+    cuda_bwd_job job = {r, s ? s : !r->sched.is_auto ? &r->sched : NULL, arch, false, NULL, NULL, true};
     cuda_bwd_out out;
     attnc_status st = cuda_bwd_compile(a, &job, &out, err);
     if (st) {
@@ -200,12 +201,6 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
         return st == ATTNC_ERR_UNSUPPORTED || st == ATTNC_ERR_RECIPE ? AOT_USER : AOT_INTERNAL;
     }
     const nvptx_bwd_info *info = &out.info;
-    if (info->producer) { /* its launchers pass no tensor maps to the backward */
-        sb_free(&out.ptx);
-        sb_puts(err, "--backward: the dK/dV kernel's TMA producer ($ATTNC_BWD_PRODUCER=1) is for the CUDA backend "
-                     "only: unset it for AOT");
-        return AOT_USER;
-    }
     memset(b, 0, sizeof *b);
     b->enabled = true;
     *ptx = out.ptx;

@@ -30,7 +30,7 @@
  * name holds NAME (e.g. neighborhood). ATTNC_TEST_BWD_DQ=kernel|atomic|bulk runs that dQ
  * only (the shipped recipes: kernel under both products, bulk under
  * wgmma). ATTNC_TEST_BWD_MODE=M: only mode M (mma_modes below) on every
- * case, e.g. wgmma:prod. */
+ * case, e.g. wgmma:noprod. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,21 +142,20 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
  * keys there, 64 in the dQ kernel), "wgmma:pN" ATTNC_BWD_PIPE=N (the
  * pipelined dK/dV pair, opt-in), "wgmma:box64" ATTNC_BWD_DKV_BOX=off
  * (grids: the 64-token boxes of both kernels; the default gives the dK/dV
- * kernel 128-key boxes), "wgmma:prod" ATTNC_BWD_PRODUCER=1 (the dK/dV
- * kernel's TMA producer ring, opt-in; the line says "producer" where the
- * build took it), "wgmma:prod3" with ATTNC_BWD_OVERLAP=3 and
- * "wgmma:prodp2" with ATTNC_BWD_PIPE=2 (Sᵀ and dPᵀ under one wait: FA3's
- * order, which spills without the producer), "wgmma:prods"
- * ATTNC_BWD_PRODUCER=2 (dS handed over between the warpgroups by
- * bar.arrive / bar.sync instead of a barrier per query tile). A caller's ATTNC_BWD_PIPE /
+ * kernel 128-key boxes), "wgmma:noprod" ATTNC_BWD_PRODUCER=0 (without the
+ * dK/dV kernel's TMA producer ring, which the other wgmma modes take where
+ * it serves: the line says "producer" where the build took it),
+ * "wgmma:prodp1" the producer with ATTNC_BWD_PIPE=1 (its default order is
+ * PIPE=2's), "wgmma:prods" ATTNC_BWD_PRODUCER=2 (dS handed over between the
+ * warpgroups by bar.arrive / bar.sync instead of a barrier per tile). A caller's ATTNC_BWD_PIPE /
  * ATTNC_BWD_DKV_BOX hold for every mode but the one that sets it.
  * The shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync",        "wgmma",      "wgmma:0",     "wgmma:2",
-                                        "wgmma:3",     "wgmma:k64",  "wgmma:p3",    "wgmma:box64",
-                                        "wgmma:prod",  "wgmma:prod3", "wgmma:prodp2", "wgmma:prods"};
+static const char *const mma_modes[] = {"sync",        "wgmma",        "wgmma:0",     "wgmma:2",
+                                        "wgmma:3",     "wgmma:k64",    "wgmma:p3",    "wgmma:box64",
+                                        "wgmma:noprod", "wgmma:prodp1", "wgmma:prods"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
-/* $ATTNC_TEST_BWD_MODE=M (an mma_modes entry, e.g. wgmma:prod): that mode
+/* $ATTNC_TEST_BWD_MODE=M (an mma_modes entry, e.g. wgmma:noprod): that mode
  * only, on every case; else the first two, and all of them on the core
  * cases. */
 static bool mode_wanted(int m, bool core)
@@ -199,10 +198,8 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
         *lvl++ = 0;
         if (!strcmp(lvl, "k64"))
             setenv("ATTNC_BWD_DKV_KEYS", "64", 1);
-        else if (lvl[0] == 'p')
-            setenv("ATTNC_BWD_PIPE", lvl + 1, 1);
-        else if (!strcmp(lvl, "box64"))
-            setenv("ATTNC_BWD_DKV_BOX", "off", 1);
+        else if (!strcmp(lvl, "noprod"))
+            setenv("ATTNC_BWD_PRODUCER", "0", 1);
         else if (!strncmp(lvl, "prod", 4)) { /* [s: =2] and an overlap level N or a pipe order pN after it */
             const char *rest = lvl + 4 + (lvl[4] == 's');
             setenv("ATTNC_BWD_PRODUCER", lvl[4] == 's' ? "2" : "1", 1);
@@ -210,7 +207,10 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
                 setenv("ATTNC_BWD_PIPE", rest + 1, 1);
             else if (rest[0])
                 setenv("ATTNC_BWD_OVERLAP", rest, 1);
-        }
+        } else if (lvl[0] == 'p')
+            setenv("ATTNC_BWD_PIPE", lvl + 1, 1);
+        else if (!strcmp(lvl, "box64"))
+            setenv("ATTNC_BWD_DKV_BOX", "off", 1);
         else
             setenv("ATTNC_BWD_OVERLAP", lvl, 1);
     }

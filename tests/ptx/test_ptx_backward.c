@@ -110,19 +110,21 @@ static void dump(const char *name, const char *arch, nvptx_bwd_dq dq, const char
     }
 }
 
-/* $ATTNC_BWD_PIPE=1 or $ATTNC_BWD_OVERLAP (0..3) as the runtime reads
- * them, else the default. */
+/* $ATTNC_BWD_PIPE, $ATTNC_BWD_OVERLAP (0..3) and $ATTNC_BWD_PRODUCER as
+ * the runtime reads them (cuda_bwd_job.c), else the defaults. */
 static int overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
     const char *pipe = getenv("ATTNC_BWD_PIPE");
     const char *prod = getenv("ATTNC_BWD_PRODUCER");
-    int flag = prod && !strcmp(prod, "1") ? NVPTX_BWD_PRODUCER
+    int flag = prod && !strcmp(prod, "0") ? 0
                : prod && !strcmp(prod, "2") ? NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT
-                                             : 0;
+                                             : NVPTX_BWD_PRODUCER;
     if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
         return flag | (NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1');
-    return flag | (e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT);
+    if (e && e[0] >= '0' && e[0] <= '3' && !e[1])
+        return flag | (e[0] - '0');
+    return flag | NVPTX_BWD_OVERLAP_DEFAULT | NVPTX_BWD_LEVEL_UNSET;
 }
 
 static int with_grads; /* modules assembled with attnc_bwd_dparam */
