@@ -133,6 +133,8 @@ static attnc_status encode_maps(const cuda_bwd *b, marshal *m, strbuf *err)
     ki.dt = b->info.dt;
     ki.q_tile[0] = b->info.q_tile[0];
     const int t[2] = {KABI_Q, KABI_DO};
+    if (!m->v.size[SZ_TOKENS]) /* no query tile: the producer copies nothing */
+        return st;
     for (int i = 0; i < 2 && !st; i++) {
         ki.head_dim = i ? b->info.head_dim_v : b->info.head_dim;
         st = cuda_tma_encode(api, &m->tmap[i], &ki, 0, m->v.size, m->v.stride[t[i]], m->v.ptr[t[i]], err);
