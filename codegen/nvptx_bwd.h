@@ -164,9 +164,9 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    dSᵀ is computed and stored, dK += dSᵀ Q running across the barrier
  *    that publishes dS, both waited with the first dQ block (bulk dQ);
  *    the dQ kernel as at 1;
- * 5 (NVPTX_BWD_OVERLAP_PIPE_SDP, $ATTNC_BWD_PIPE=2; opt-in): 4, with Sᵀ
+ * 5 (NVPTX_BWD_OVERLAP_PIPE_SDP, $ATTNC_BWD_PIPE=2; the producer's default): 4, with Sᵀ
  *    issued together with dPᵀ and Pᵀ computed while dPᵀ runs (FA3's order;
- *    more registers: spills at D = 128);
+ *    more registers: spills at D = 128 without the producer);
  * 6, 7 (_PIPE_LATE, _PIPE_SDP_LATE; $ATTNC_BWD_PIPE=3, 4; opt-in): 4, 5
  *    with dK issued after the barrier, behind the first dQ block, and
  *    left running while that block goes to shared memory (FA3's order). */
