@@ -54,7 +54,7 @@ void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bo
         add(out, KABI_TMAP, KABI_MAP, KABI_Q + t, 1);
 }
 
-void kernel_abi_backward(kernel_abi *out, int nparams, const kabi_type *types, int ngrad)
+void kernel_abi_backward(kernel_abi *out, int nparams, const kabi_type *types, int ngrad, bool tma)
 {
     out->n = 0;
     for (int t = 0; t < KABI_ALL_TENSORS; t++)
@@ -69,6 +69,10 @@ void kernel_abi_backward(kernel_abi *out, int nparams, const kabi_type *types, i
         add(out, KABI_DPARAM, KABI_PTR, j, 1);
         add(out, KABI_DSLICES, KABI_PTR, j, 1);
         add(out, KABI_DMODE, KABI_I32, j, 1);
+    }
+    if (tma) { /* the dK/dV kernel's producer (nvptx_bwd_ring.c) copies Q and dO tiles */
+        add(out, KABI_TMAP, KABI_MAP, KABI_Q, 1);
+        add(out, KABI_TMAP, KABI_MAP, KABI_DO, 1);
     }
 }
 
@@ -93,7 +97,7 @@ static void put_param(kabi_slot *s, kabi_type t, const kabi_values *v, int i)
 
 int kernel_abi_marshal(const kernel_abi *a, const kabi_values *v, kabi_slot *slots, void **args, void *const *maps)
 {
-    int n = 0;
+    int n = 0, nmaps = 0;
     for (int e = 0; e < a->n; e++) {
         const kabi_entry *en = &a->e[e];
         for (int i = 0; i < en->count; i++, n++) {
@@ -104,7 +108,7 @@ int kernel_abi_marshal(const kernel_abi *a, const kabi_values *v, kabi_slot *slo
             case KABI_STRIDES: s->i64 = v->stride[en->which][i]; break;
             case KABI_SIZES: s->i32 = (int32_t)v->size[i]; break;
             case KABI_PARAM: put_param(s, en->type, v, en->which); break;
-            case KABI_TMAP: args[n] = maps ? maps[en->which - KABI_Q] : NULL; break;
+            case KABI_TMAP: args[n] = maps ? maps[nmaps++] : NULL; break;
             case KABI_WS: s->p = v->ws[en->which]; break;
             case KABI_DPARAM: s->p = v->dparam[en->which]; break;
             case KABI_DSLICES: s->p = v->dslices[en->which]; break;

@@ -98,7 +98,7 @@ typedef struct kabi_entry {
 
 enum {
     KABI_MAX_PARAMS = 16, /* recipe params a kernel takes (NVPTX_MAX_PARAMS) */
-    KABI_NMAPS = 3,       /* tensor maps: q, k, v */
+    KABI_NMAPS = 3,       /* tensor maps: q, k, v (forward); q, do (backward's producer) */
     KABI_GRAD_ROLES = 3,  /* entries per param gradient: DPARAM, DSLICES, DMODE */
     KABI_MAX_ENTRIES = 2 * KABI_ALL_TENSORS + KABI_NWS + 1 + (1 + KABI_GRAD_ROLES) * KABI_MAX_PARAMS + KABI_NMAPS,
     KABI_MAX_ARGS = 5 * KABI_ALL_TENSORS + KABI_NWS + SZ_MAX + (1 + KABI_GRAD_ROLES) * KABI_MAX_PARAMS + KABI_NMAPS,
@@ -124,8 +124,9 @@ void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bo
  * takes the same one, nvptx_bwd.h): the pointers of q, k, v, o, lse, do,
  * dq, dk, dv, the workspace regions, the strides of the nine tensors, the
  * sizes, one entry per param (types[i]), then per param with a gradient
- * DPARAM, DSLICES, DMODE. */
-void kernel_abi_backward(kernel_abi *out, int nparams, const kabi_type *types, int ngrad);
+ * DPARAM, DSLICES, DMODE, then with tma the q and do maps (the dK/dV
+ * kernel's TMA producer, $ATTNC_BWD_PRODUCER). */
+void kernel_abi_backward(kernel_abi *out, int nparams, const kabi_type *types, int ngrad, bool tma);
 
 /* Kernel parameters in all (entries expanded by count). */
 int kernel_abi_nargs(const kernel_abi *a);
@@ -151,8 +152,8 @@ typedef union kabi_slot {
 } kabi_slot;
 
 /* Fills slots[] and args[] (a pointer to each kernel parameter, in table
- * order) from v; a TMAP entry's arg is maps[tensor] (encoded by the
- * caller; NULL when the table has none). Returns the parameter count. */
+ * order) from v; the i-th TMAP entry's arg is maps[i] (encoded by the
+ * caller, in table order; NULL when the table has none). Returns the parameter count. */
 int kernel_abi_marshal(const kernel_abi *a, const kabi_values *v, kabi_slot *slots, void **args, void *const *maps);
 
 #endif

@@ -55,7 +55,7 @@ static void bind(nv_ctx *nv, const kabi_entry *e, unsigned *k, nvptx_abi_args *o
         case KABI_SIZES: out->size[i] = v; break;
         case KABI_PARAM: out->param[e->which] = v; break;
         case KABI_TMAP:
-            out->tmap[e->which - KABI_Q] = v;
+            out->tmap[*nmaps] = v; /* the maps in table order */
             maps[(*nmaps)++] = mark_map(nv, out->fn, *k + 1);
             break;
         case KABI_WS: out->ws[e->which] = v; break;

@@ -20,7 +20,7 @@ typedef struct nvptx_abi_args {
     LLVMValueRef stride[KABI_ALL_TENSORS][4]; /* i64 strides in elements (lse uses 3) */
     LLVMValueRef size[SZ_MAX]; /* i32 */
     LLVMValueRef param[NVPTX_MAX_PARAMS];
-    LLVMValueRef tmap[KABI_NMAPS]; /* with tensor maps: the q, k, v CUtensorMap params (ptr byval) */
+    LLVMValueRef tmap[KABI_NMAPS]; /* with tensor maps: the CUtensorMap params in table order (ptr byval) */
     LLVMValueRef ws[KABI_NWS];     /* backward: the workspace regions' pointers */
     /* backward, by gradient index: d<param> pointer, its slices, the i32 mode */
     LLVMValueRef dparam[NVPTX_MAX_PARAMS], dslices[NVPTX_MAX_PARAMS], dmode[NVPTX_MAX_PARAMS];

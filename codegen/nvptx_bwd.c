@@ -340,6 +340,19 @@ static int threads_of(const bwd_plan *bp, nvptx_bwd_kind kind)
     }
 }
 
+/* Where the dK/dV kernel's producer ring (nvptx_bwd_ring.c) serves: its
+ * TMA maps are sequences' [batch, heads, tokens, dim] boxes of Tq rows, its
+ * q range needs no CTA-wide scan, its computing warps no CTA barrier (no
+ * param gradient slices, dQ by bulk reduction); two computing warpgroups
+ * (128 keys: 384 threads, so ptxas gives 168 registers at launch, which
+ * setmaxnreg moves to 24 / 240). */
+static bool ring_fits(const bwd_plan *bp)
+{
+    const fa_plan *p = &bp->fp;
+    return bp->wg && bp->bulk && !bp->ngrad && p->grid_ndim == 0 && p->ndims == 1 && bp->qmode != RANGE_INVERSE &&
+           p->Tq == 64 && p->Tk == 128 && (p->D == 64 || p->D == 128) && p->Dv == p->D;
+}
+
 static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, nvptx_bwd_kernel *out)
 {
     gbw *g = calloc(1, sizeof *g);
@@ -360,10 +373,11 @@ static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, n
     case BWK_DQ_CVT: gb_emit_cvt(g); break;
     case BWK_DPARAM: gb_emit_dparam(g); break;
     }
-    gb_finish(g, g->f.threads);
+    int threads = g->f.threads + (kind == BWK_DKV && bp->producer ? GR_PRODUCER_THREADS : 0);
+    gb_finish(g, threads);
     snprintf(out->name, sizeof out->name, "%s", kernel_names[kind]);
     out->kind = kind;
-    out->threads = g->f.threads;
+    out->threads = threads;
     out->smem_bytes = kind == BWK_DKV || kind == BWK_DQ ? g->smem : 0;
     bool ok = !g->f.failed;
     LLVMDisposeBuilder(b);
@@ -397,6 +411,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
     info->ngrad = bp->ngrad;
     memcpy(info->grad_param, bp->grad_param, sizeof info->grad_param);
     info->dkv_warps = p->Tk / 16;
+    info->producer = bp->producer;
 }
 
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
@@ -424,7 +439,14 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
         bq = bp;
     bp->atomics = bq->atomics = atomics;
     bp->bulk = bq->bulk = dq == NVPTX_BWD_DQ_BULK;
+    bool producer = overlap & NVPTX_BWD_PRODUCER, split = overlap & NVPTX_BWD_PRODUCER_DS_SPLIT;
+    bool unset = overlap & NVPTX_BWD_LEVEL_UNSET;
+    overlap &= ~(NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT | NVPTX_BWD_LEVEL_UNSET);
     bp->overlap = bq->overlap = bp->wg ? overlap : 0;
+    bp->producer = bq->producer = !st && producer && ring_fits(bp) && (!dq_prog || bq->wg);
+    bp->ds_split = bq->ds_split = bp->producer && split;
+    if (bp->producer && unset) /* the producer's own order (the dQ kernel, if any, keeps the level) */
+        bp->overlap = NVPTX_BWD_OVERLAP_PIPE_SDP;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;
@@ -471,7 +493,7 @@ void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out)
 {
     kabi_type types[NVPTX_MAX_PARAMS];
     kabi_param_types(info->nparams, info->param_scalar, info->param_float, types);
-    kernel_abi_backward(out, info->nparams, types, info->ngrad);
+    kernel_abi_backward(out, info->nparams, types, info->ngrad, info->producer);
 }
 
 nvptx_bwd_grid nvptx_bwd_grid_rule(const nvptx_bwd_info *info, nvptx_bwd_kind kind)

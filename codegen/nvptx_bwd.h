@@ -108,6 +108,7 @@ typedef struct nvptx_bwd_info {
     int ngrad;                          /* params with gradients (then kernels[3] is attnc_bwd_dparam) */
     int grad_param[NVPTX_MAX_PARAMS];   /* their recipe param indices, in ABI order */
     int dkv_warps;                      /* warps of a dkv CTA (slices per CTA) */
+    bool producer; /* NVPTX_BWD_PRODUCER took: the table ends in the q and do tensor maps (kernel_abi_backward) */
 } nvptx_bwd_info;
 
 /* The GPU backward's schedule for the recipe whose kernel header is k
@@ -163,14 +164,38 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    dSᵀ is computed and stored, dK += dSᵀ Q running across the barrier
  *    that publishes dS, both waited with the first dQ block (bulk dQ);
  *    the dQ kernel as at 1;
- * 5 (NVPTX_BWD_OVERLAP_PIPE_SDP, $ATTNC_BWD_PIPE=2; opt-in): 4, with Sᵀ
+ * 5 (NVPTX_BWD_OVERLAP_PIPE_SDP, $ATTNC_BWD_PIPE=2; the producer's default): 4, with Sᵀ
  *    issued together with dPᵀ and Pᵀ computed while dPᵀ runs (FA3's order;
- *    more registers: spills at D = 128);
+ *    more registers: spills at D = 128 without the producer);
  * 6, 7 (_PIPE_LATE, _PIPE_SDP_LATE; $ATTNC_BWD_PIPE=3, 4; opt-in): 4, 5
  *    with dK issued after the barrier, behind the first dQ block, and
  *    left running while that block goes to shared memory (FA3's order). */
 enum {
     NVPTX_BWD_OVERLAP_DEFAULT = 1,
+    /* A flag or-ed into the level (the runtime's default; $ATTNC_BWD_PRODUCER=0
+     * turns it off): the
+     * dK/dV kernel gets a producer warpgroup that copies the Q and dO
+     * tiles by TMA, lse and delta by its warp's loads, into a two-stage
+     * ring under full/empty mbarriers (nvptx_bwd_ring.c); its computing
+     * warpgroups wait on those instead of CTA-wide barriers. H200
+     * (2026-12-03, B=1 H=16 N=16384 D=128, backward TFLOP/s): causal 550
+     * (PIPE_SDP order; 378 without), dense 530 (338). Taken where
+     * it serves: wgmma, bulk dQ, sequences (no grids), 128-key dK/dV
+     * tiles (the default there), no param gradients, no inverse q range,
+     * D = Dv = 64 or 128 (else ignored; nvptx_bwd_info.producer says
+     * which). */
+    NVPTX_BWD_PRODUCER = 0x100,
+    /* With it ($ATTNC_BWD_PRODUCER=2; opt-in): the computing warpgroups
+     * drop the barrier at the top of each query tile; each one instead
+     * waits, before storing the next dS, for the other's signal that its
+     * dQ products no longer read this one (bar.arrive / bar.sync pairs). */
+    NVPTX_BWD_PRODUCER_DS_SPLIT = 0x200,
+    /* The level was not asked for (no $ATTNC_BWD_OVERLAP / $ATTNC_BWD_PIPE):
+     * where the producer is taken its pair runs NVPTX_BWD_OVERLAP_PIPE_SDP
+     * (FA3's order: no spills with the producer's 240 registers; H200
+     * causal 550 / dense 530 against 558 / 518 under PIPE), elsewhere the
+     * level or-ed with it. */
+    NVPTX_BWD_LEVEL_UNSET = 0x400,
     NVPTX_BWD_OVERLAP_PIPE = 4,
     NVPTX_BWD_OVERLAP_PIPE_SDP = 5,
     NVPTX_BWD_OVERLAP_PIPE_LATE = 6,

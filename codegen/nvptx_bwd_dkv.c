@@ -452,6 +452,8 @@ static void issue_next(gbw *g, dkv_state *st)
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMValueRef org[3], lo[3], hi[3], bank = g->bank_dyn[1];
+    if (g->bp->producer) /* the ring's producer copies */
+        return;
     memcpy(org, f->q_org, sizeof org);
     memcpy(lo, f->q_lo, sizeof lo);
     memcpy(hi, f->q_hi, sizeof hi);
@@ -656,6 +658,57 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     gb_loop_end(g, &l);
 }
 
+/* The producer ring (bp->producer, nvptx_bwd_ring.c): the same query
+ * tiles as q_tiles, over the same heads, counted by *it across heads; the
+ * producer warp fills stage it % 2 with tile it, the computing warps wait
+ * for it. The barrier of the computing threads at the top keeps a
+ * warpgroup from storing the next dS while the other still reads this one
+ * (gw_dq_bulk's product). */
+static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, bool producer)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef lo[3], cnt[3], qi[3];
+    LLVMValueRef total = q_range(g, kidx, lo, cnt);
+    gb_loop l = gb_loop_begin(g, c32(g, 0), total);
+    LLVMValueRef n = LLVMBuildLoad2(b, nv->i32, it, "it");
+    decode(g, l.iv, lo, cnt, qi);
+    set_q_box(g, qi);
+    if (producer) {
+        gr_fill(g, n);
+    } else {
+        gr_acquire(g, n);
+        if (!g->bp->ds_split) /* else gw_store_ds waits for the other warpgroup (gr_ds_wait) */
+            gr_sync(g);
+        LLVMValueRef skip = f->p->empty ? fa2_tile_empty(f) : LLVMConstInt(nv->i1, 0, false);
+        LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
+        pair(g, st);
+        nv_endif(nv, join);
+        gr_release(g, n);
+        g->bank_dyn[1] = NULL;
+    }
+    LLVMBuildStore(b, add(g, n, c32(g, 1)), it);
+    gb_loop_end(g, &l);
+}
+
+/* The head loop of the kernel (every query head of the kv head). */
+static void heads(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, bool producer)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef group = nv_smax(nv, LLVMBuildSDiv(nv->b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], ""), c32(g, 1));
+    LLVMValueRef first = f->head;
+    gb_loop hl = gb_loop_begin(g, first, add(g, first, group));
+    f->head = hl.iv;
+    if (it)
+        q_tiles_ring(g, st, kidx, it, producer);
+    else
+        q_tiles(g, st, kidx);
+    gb_loop_end(g, &hl);
+    f->head = first;
+}
+
 static void store_rows(gbw *g, int t, frag slots, int cols, LLVMValueRef kin[2])
 {
     fa2 *f = &g->f;
@@ -686,11 +739,29 @@ void gb_emit_dkv(gbw *g)
     LLVMValueRef kidx[3];
     key_tile(g, kidx);
     dkv_state st;
+    LLVMValueRef it = NULL; /* producer: the ring's tile counter */
+    if (g->bp->producer) {
+        gr_init(g);
+        it = alloca_i32(g, c32(g, 0));
+        LLVMBasicBlockRef prod = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.prod");
+        LLVMBasicBlockRef cons = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.cons");
+        LLVMBuildCondBr(nv->b, gr_is_producer(g), prod, cons);
+        LLVMPositionBuilderAtEnd(nv->b, prod);
+        gr_producer_start(g);
+        heads(g, &st, kidx, it, true);
+        LLVMBuildRetVoid(nv->b);
+        LLVMPositionBuilderAtEnd(nv->b, cons);
+        gr_consumer_start(g);
+    }
     key_rows(g, st.kin);
     gb_pgrad_begin(g);
     gb_load_rows(g, BT_K, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->D, g->pitch_k, g->off_k);
     gb_load_rows(g, BT_V, p->kv_ext, f->k_org, f->kext, f->kv_head, p->Tk, p->Dv, g->pitch_v, g->off_v);
     nv_cp_commit(nv);
+    if (g->bp->producer) { /* K, V resident before the first pair (q_tiles' barrier does it otherwise) */
+        gb_tiles_landed(g);
+        gr_sync(g);
+    }
     gb_slots(g, st.dk, p->D / 8, true);
     gb_slots(g, st.dv, p->Dv / 8, true);
     gb_slots(g, st.p, p->Tq / 8, false);
@@ -699,13 +770,9 @@ void gb_emit_dkv(gbw *g)
     for (int i = 0; i < GB_STAT_ROWS && g->bp->overlap >= 1; i++)
         for (int k = 0; k < 2; k++)
             st.stats[i][k] = gb_alloca(g);
-    LLVMValueRef group = nv_smax(nv, LLVMBuildSDiv(nv->b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], ""), c32(g, 1));
-    LLVMValueRef first = f->head;
-    gb_loop hl = gb_loop_begin(g, first, add(g, first, group));
-    f->head = hl.iv;
-    q_tiles(g, &st, kidx);
-    gb_loop_end(g, &hl);
-    f->head = first;
+    heads(g, &st, kidx, it, false);
+    if (g->bp->ds_split)
+        gr_ds_end(g);
     nv_cp_wait(nv, 0);
     if (g->bp->bulk) /* shared memory must outlive the bulk reductions' reads */
         gw_dq_bulk_drain(g);

@@ -34,6 +34,8 @@ typedef struct bwd_plan {
     bwd_site sites[BWD_MAX_SITES];
     int grad_param[NVPTX_MAX_PARAMS]; /* the params with gradients, in ABI order */
     int overlap; /* wg only: NVPTX_BWD_OVERLAP levels (nvptx_bwd.h) */
+    bool producer; /* NVPTX_BWD_PRODUCER taken: the dkv kernel's ring (nvptx_bwd_ring.c) */
+    bool ds_split; /* NVPTX_BWD_PRODUCER_DS_SPLIT with it, two computing warpgroups */
 } bwd_plan;
 
 typedef struct gbw {
@@ -57,6 +59,7 @@ typedef struct gbw {
     LLVMValueRef patomic[NVPTX_MAX_PARAMS]; /* i32 != 0: one accumulator, red.global.add (this launch) */
     LLVMValueRef pg_idx[BWD_MAX_SITES][GB_PG_ELEMS], pg_val[BWD_MAX_SITES][GB_PG_ELEMS];
     int pg_n;
+    int off_bar; /* producer: the ring's mbarriers full[2], empty[2] (in the scan words) */
 } gbw;
 
 /* Tile pitch of swizzled tiles (wgmma; nvptx_wgmma.h) in gb_load_rows. */
@@ -77,6 +80,8 @@ void gb_load_rows(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVM
 /* lse and delta of the query tile's rows -> shared memory (-inf and 0
  * outside the grid) */
 void gb_load_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head);
+/* The same by n threads numbered id (0..n) */
+void gb_load_stats_by(gbw *g, LLVMValueRef org[3], LLVMValueRef head, LLVMValueRef id, int n);
 /* The same in two halves, so the global loads' latency hides behind other
  * work: fetch loads them into f32 slots (gb_alloca), put stores the slots
  * to shared memory (banks as at the put). */
@@ -132,6 +137,30 @@ LLVMValueRef gb_dqacc_rows(gbw *g, LLVMValueRef head, LLVMValueRef row);
  * c0 .. c0 + ncols += acc (this warp's 16-row block), by
  * red.global.add.f32 */
 void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMValueRef (*acc)[4]);
+
+/* the dK/dV kernel's producer ring (nvptx_bwd_ring.c, bp->producer):
+ * stage it % 2 of the Q bank holds the it-th query tile the CTA visits
+ * (over every head of the group, in the consumers' order) */
+enum { GR_PRODUCER_THREADS = 128 };
+void gr_init(gbw *g);              /* the mbarriers (thread 0), then a CTA barrier */
+LLVMValueRef gr_is_producer(gbw *g); /* tid >= the computing threads */
+void gr_producer_start(gbw *g);    /* setmaxnreg down; all but the first producer warp return */
+void gr_consumer_start(gbw *g);    /* setmaxnreg up */
+/* producer warp: wait until stage it % 2 is free, then fill it with the
+ * query box set in f (q_org, head): lse, delta by the 32 lanes, Q and dO by
+ * lane 0's TMA; every lane arrives on full */
+void gr_fill(gbw *g, LLVMValueRef it);
+/* computing threads: wait until stage it % 2 holds tile it; bank_dyn[1] set */
+void gr_acquire(gbw *g, LLVMValueRef it);
+void gr_release(gbw *g, LLVMValueRef it); /* lane 0 of each computing warp arrives on empty */
+void gr_sync(gbw *g);                     /* a named barrier of the computing threads (not the producer's) */
+/* ds_split: before storing dS (after the CTA's first pair), wait until the
+ * other warpgroup's dQ products stopped reading the last one; after this
+ * warpgroup's dQ products, signal the other; gr_ds_end after the loop takes
+ * the other's last signal (every bar.arrive matched). */
+void gr_ds_wait(gbw *g);
+void gr_ds_done(gbw *g);
+void gr_ds_end(gbw *g);
 
 /* the wgmma products (nvptx_bwd_wgmma.c), in place of the mma.sync ones
  * under bp->wg */

@@ -43,7 +43,7 @@ void gb_declare(gbw *g, const char *name)
     for (int i = 0; i < nparams && i < NVPTX_MAX_PARAMS; i++)
         kinds[i] = nvptx_abi_param_kind(&r->params[i]);
     kernel_abi abi;
-    kernel_abi_backward(&abi, nparams, kinds, g->bp->ngrad);
+    kernel_abi_backward(&abi, nparams, kinds, g->bp->ngrad, g->bp->producer);
     nvptx_abi_args args = {0}, *a = &args;
     nvptx_abi_declare_table(nv, &abi, name, a);
     LLVMValueRef fn = a->fn;
@@ -56,6 +56,7 @@ void gb_declare(gbw *g, const char *name)
     memcpy(g->f.size, a->size, sizeof a->size);
     memcpy(g->f.param, a->param, sizeof a->param);
     gb_pgrad_bind(g, a->dparam, a->dslices, a->dmode);
+    memcpy(g->f.tmap, a->tmap, sizeof g->f.tmap); /* producer: q, do */
     g->f.fn = fn;
     g->f.smem = shared_base(nv);
     g->entry = LLVMAppendBasicBlockInContext(nv->c, fn, "entry");
@@ -214,11 +215,16 @@ static void stat_store(gbw *g, LLVMValueRef row, LLVMValueRef lse, LLVMValueRef 
 
 void gb_load_stats(gbw *g, LLVMValueRef org[3], LLVMValueRef head)
 {
+    gb_load_stats_by(g, org, head, g->f.tid, g->f.threads);
+}
+
+void gb_load_stats_by(gbw *g, LLVMValueRef org[3], LLVMValueRef head, LLVMValueRef id, int n)
+{
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
-    for (int i = 0; i * f->threads < f->p->Tq; i++) {
-        LLVMValueRef in, row = stat_row(g, i, &in), lse, dl;
-        LLVMBasicBlockRef join = nv_if(nv, in, "ld.stats");
+    for (int i = 0; i * n < f->p->Tq; i++) {
+        LLVMValueRef row = LLVMBuildAdd(nv->b, id, nv_i32(nv, i * n), ""), lse, dl;
+        LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntULT, row, nv_i32(nv, f->p->Tq), ""), "ld.stats");
         stat_values(g, org, head, row, &lse, &dl);
         stat_store(g, row, lse, dl);
         nv_endif(nv, join);

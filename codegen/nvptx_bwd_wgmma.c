@@ -56,6 +56,7 @@ void gw_layout(gbw *g, nvptx_bwd_kind kind)
     if (kind == BWK_DKV && g->bp->bulk) /* double-buffered where it fits (D = 128, 128 keys: 216 KB) */
         g->dqf_bufs = g->off_dqf + 2 * tile + tail <= target_info_of(TARGET_SM90A)->smem_block_optin ? 2 : 1;
     g->off_scan = g->off_dqf + g->dqf_bufs * tile;
+    g->off_bar = g->off_scan; /* producer: no inverse q range, the scan words hold the ring's 4 mbarriers */
     g->smem = g->off_scan + tail;
 }
 
@@ -296,6 +297,8 @@ static void store_ds_stmatrix(gbw *g, LLVMValueRef (*ds)[4])
 void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4])
 {
     const char *how = getenv("ATTNC_BWD_DS_STORE");
+    if (g->bp->ds_split) /* the other warpgroup's dQ products are done with the last dS */
+        gr_ds_wait(g);
     if (g->bp->bulk && !(how && !strcmp(how, "scalar"))) {
         store_ds_stmatrix(g, ds);
         return;
@@ -467,7 +470,10 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     char text[128];
     snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
     nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
-    nv_barrier(nv); /* dS published; this pair's buffer free */
+    if (g->bp->producer) /* the producer warpgroup takes no part */
+        gr_sync(g);
+    else
+        nv_barrier(nv); /* dS published; this pair's buffer free */
     if (pend && pend->n && W > ncb) /* the first block is guarded: no wait shared with it */
         gw_pend_wait(g, pend, 0, NULL, 0);
     LLVMValueRef wg = wg_index(g);
@@ -494,6 +500,8 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
         if (join)
             nv_endif(nv, join);
     }
+    if (g->bp->ds_split) /* this warpgroup's dQ products no longer read dS */
+        gr_ds_done(g);
     nv_wg_proxy_fence(nv); /* the st.shared above before the bulk copy's reads */
     named_barrier(g, LLVMBuildAdd(b, wg, c32(g, 1), ""), 128);
     LLVMValueRef lead = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, c32(g, 127), ""), c32(g, 0), "");

@@ -154,6 +154,16 @@ void fa2_ws_turn_init(fa2 *f);
 void fa2_ws_turn_wait(fa2 *f);
 void fa2_ws_turn_pass(fa2 *f);
 void fa2_ws_turn_end(fa2 *f);
+/* The pipeline's pieces, also the backward's (nvptx_bwd_ring.c): spin on
+ * mbarrier b (shared address) until its phase of `parity` completed; arrive
+ * on b expecting `bytes` more of TMA; setmaxnreg (inc or dec) of the
+ * warpgroup; one TMA box of tensor map `map` into shared byte address dst,
+ * completing on b, at coordinates {dim, crd[0..n)} (innermost first). */
+void fa2_mbar_wait(fa2 *f, LLVMValueRef b, LLVMValueRef parity);
+void fa2_mbar_expect(fa2 *f, LLVMValueRef b, int bytes);
+void fa2_setmaxnreg(fa2 *f, bool inc, int regs);
+void fa2_tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, const LLVMValueRef *crd,
+                 int n);
 
 /* key loop (nvptx_fa2.c): phis (the overlapped loop joins its own), and the
  * score + partial-tile mask of S (a branch, S in a fragment variable) */

@@ -72,7 +72,7 @@ static LLVMValueRef emptyv_bar(fa2 *f, LLVMValueRef slot)
     return bar(f, LLVMBuildAdd(f->nv.b, slot, nv_i32(&f->nv, 3 * f->p->stages + 1), ""));
 }
 
-static void wait_parity(fa2 *f, LLVMValueRef b, LLVMValueRef parity)
+void fa2_mbar_wait(fa2 *f, LLVMValueRef b, LLVMValueRef parity)
 {
     LLVMValueRef args[2] = {b, parity};
     nv_asm(&f->nv, NULL,
@@ -104,7 +104,7 @@ void fa2_ws_init_barriers(fa2 *f)
     nv_barrier(nv);
 }
 
-static void setmaxnreg(fa2 *f, bool inc, int regs)
+void fa2_setmaxnreg(fa2 *f, bool inc, int regs)
 {
     LLVMValueRef n = nv_i32(&f->nv, regs);
     nv_call(&f->nv, inc ? "llvm.nvvm.setmaxnreg.inc.sync.aligned.u32" : "llvm.nvvm.setmaxnreg.dec.sync.aligned.u32",
@@ -121,7 +121,7 @@ static void copy_tile(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
     fa2_load_tile(f, T_V, org, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), NULL);
 }
 
-static void expect_bytes(fa2 *f, LLVMValueRef b, int bytes)
+void fa2_mbar_expect(fa2 *f, LLVMValueRef b, int bytes)
 {
     LLVMValueRef args[2] = {b, nv_i32(&f->nv, bytes)};
     nv_asm(&f->nv, NULL, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}", args, 2);
@@ -129,8 +129,8 @@ static void expect_bytes(fa2 *f, LLVMValueRef b, int bytes)
 
 /* One TMA box of tensor map `map` into shared byte address dst, completing
  * on barrier b: coordinates {dim, crd[0..n)} (innermost first). */
-static void tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, const LLVMValueRef *crd,
-                    int n)
+void fa2_tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, const LLVMValueRef *crd,
+                 int n)
 {
     nv_ctx *nv = &f->nv;
     LLVMValueRef a = LLVMBuildPtrToInt(nv->b, map, nv->i64, "");
@@ -176,7 +176,7 @@ static void tma_tile(fa2 *f, int tensor, LLVMValueRef base, LLVMValueRef b, cons
     }
     for (int c = 0; c < dims / 64; c++) {
         LLVMValueRef dst = LLVMBuildAdd(nv->b, base, nv_i32(nv, c * rows * 128), "");
-        tma_box(f, f->tmap[tensor], dst, b, c * 64, crd, n);
+        fa2_tma_box(f, f->tmap[tensor], dst, b, c * 64, crd, n);
     }
 }
 
@@ -192,7 +192,7 @@ static void fill_slot(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
     LLVMValueRef org[3];
     fa2_kv_tile_origin(f, j, org);
     LLVMValueRef b = full_bar(f, slot);
-    expect_bytes(f, b, p->Tk * 2 * (p->D + p->Dv));
+    fa2_mbar_expect(f, b, p->Tk * 2 * (p->D + p->Dv));
     LLVMValueRef stage = LLVMBuildAdd(nv->b, f->smem32, LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), ""), "");
     tma_tile(f, T_K, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_k), ""), b, org, p->Tk);
     tma_tile(f, T_V, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), b, org, p->Tk);
@@ -213,7 +213,7 @@ static void fill_one(fa2 *f, int tensor, LLVMValueRef j, LLVMValueRef slot, LLVM
         arrive_on_copies(f, b);
         return;
     }
-    expect_bytes(f, b, p->Tk * 2 * (tensor == T_K ? p->D : p->Dv));
+    fa2_mbar_expect(f, b, p->Tk * 2 * (tensor == T_K ? p->D : p->Dv));
     tma_tile(f, tensor, LLVMBuildAdd(nv->b, f->smem32, off, ""), b, org, p->Tk);
 }
 
@@ -226,7 +226,7 @@ static void wait_free(fa2 *f, LLVMValueRef j, LLVMValueRef slot, bool v)
     LLVMValueRef round = LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), "");
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntUGE, j, nv_i32(nv, S), ""), "ws.if");
     LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildSub(nv->b, round, nv_i32(nv, 1), ""), nv_i32(nv, 1), "");
-    wait_parity(f, v ? emptyv_bar(f, slot) : empty_bar(f, slot), parity);
+    fa2_mbar_wait(f, v ? emptyv_bar(f, slot) : empty_bar(f, slot), parity);
     nv_endif(nv, join);
 }
 
@@ -238,7 +238,7 @@ static void fill_q(fa2 *f)
         arrive_on_copies(f, q_bar(f));
         return;
     }
-    expect_bytes(f, q_bar(f), f->p->Tq * 2 * f->p->D);
+    fa2_mbar_expect(f, q_bar(f), f->p->Tq * 2 * f->p->D);
     tma_tile(f, T_Q, LLVMBuildAdd(nv->b, f->smem32, nv_i32(nv, f->off_q), ""), q_bar(f), f->q_org, f->p->Tq);
 }
 
@@ -276,7 +276,7 @@ void fa2_ws_producer(fa2 *f)
     int S = f->p->stages;
     bool split = split_producer(f);
     LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
-    setmaxnreg(f, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
+    fa2_setmaxnreg(f, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
     if (f->p->tma) {
         LLVMBasicBlockRef issuer = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.issuer");
         LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.idle");
@@ -346,8 +346,8 @@ void fa2_ws_producer(fa2 *f)
 
 void fa2_ws_consumer_start(fa2 *f)
 {
-    setmaxnreg(f, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
-    wait_parity(f, q_bar(f), nv_i32(&f->nv, 0));
+    fa2_setmaxnreg(f, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
+    fa2_mbar_wait(f, q_bar(f), nv_i32(&f->nv, 0));
     nv_wg_proxy_fence(&f->nv);
 }
 
@@ -369,7 +369,7 @@ void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
     int S = f->p->stages;
     f->slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "slot");
     LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
-    wait_parity(f, full_bar(f, f->slot), parity);
+    fa2_mbar_wait(f, full_bar(f, f->slot), parity);
     slot_landed(f);
     fa2_kv_tile_origin(f, j, f->k_org);
 }
@@ -399,7 +399,7 @@ void fa2_ws_wait_v(fa2 *f, LLVMValueRef j)
     int S = f->p->stages;
     LLVMValueRef slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "");
     LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
-    wait_parity(f, fullv_bar(f, slot), parity);
+    fa2_mbar_wait(f, fullv_bar(f, slot), parity);
     slot_landed(f);
 }
 

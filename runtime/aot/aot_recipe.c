@@ -192,7 +192,8 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
         sb_puts(err, "--backward: the GPU backward handles the softmax family only for now");
         return AOT_USER;
     }
-    cuda_bwd_job job = {r, s ? s : !r->sched.is_auto ? &r->sched : NULL, arch, false, NULL, NULL};
+    /* no_tma: the launchers pass no tensor maps (no dK/dV TMA producer) */
+    cuda_bwd_job job = {r, s ? s : !r->sched.is_auto ? &r->sched : NULL, arch, false, NULL, NULL, true};
     cuda_bwd_out out;
     attnc_status st = cuda_bwd_compile(a, &job, &out, err);
     if (st) {

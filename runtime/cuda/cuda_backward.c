@@ -22,6 +22,7 @@
 #include "runtime/api/api_backend.h"
 #include "runtime/api/api_backward.h"
 #include "runtime/cuda/cuda_bwd_job.h"
+#include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_module.h"
 #include "runtime/cuda/cuda_program.h"
 
@@ -81,7 +82,7 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
      * schedules carry mma=wgmma for it): $ATTNC_BWD_MMA picks the products. */
     bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
     cuda_bwd_job job = {k->r, explicit_tiles ? &k->sched : NULL, arch, (k->flags & ATTNC_BUILD_DETERMINISTIC) != 0,
-                        k->ctx, k->recipe_hash};
+                        k->ctx, k->recipe_hash, false};
     cuda_bwd_out out;
     st = cuda_bwd_compile(&k->arena, &job, &out, err);
     if (!st) {
@@ -118,7 +119,28 @@ typedef struct marshal {
     kabi_values v;
     kabi_slot slot[KABI_MAX_ARGS];
     void *args[KABI_MAX_ARGS];
+    CUtensorMap tmap[2]; /* info.producer: the q and do maps */
 } marshal;
+
+/* info.producer: the q and do maps of the dK/dV kernel's TMA producer
+ * (nvptx_bwd_ring.c): sequences' boxes of 64 dims x the query tile's rows. */
+static attnc_status encode_maps(const cuda_bwd *b, marshal *m, strbuf *err)
+{
+    const cuda_api *api;
+    attnc_status st = cuda_api_get(&api, err);
+    nvptx_kernel_info ki;
+    memset(&ki, 0, sizeof ki);
+    ki.dt = b->info.dt;
+    ki.q_tile[0] = b->info.q_tile[0];
+    const int t[2] = {KABI_Q, KABI_DO};
+    if (!m->v.size[SZ_TOKENS]) /* no query tile: the producer copies nothing */
+        return st;
+    for (int i = 0; i < 2 && !st; i++) {
+        ki.head_dim = i ? b->info.head_dim_v : b->info.head_dim;
+        st = cuda_tma_encode(api, &m->tmap[i], &ki, 0, m->v.size, m->v.stride[t[i]], m->v.ptr[t[i]], err);
+    }
+    return st;
+}
 
 /* The role table's tensor t (kabi_tensor order: q, k, v, o, lse, do, dq, dk, dv). */
 static const attnc_tensor *tensor_of(const bwd_problem *bp, int t)
@@ -239,7 +261,8 @@ static void fill_grads(const cuda_bwd *b, const bwd_problem *bp, uint64_t slices
  * the param gradients' slices at ws + grads_off. Tensors without data or
  * without tokens get q's address (never read). */
 static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_problem *bp, uint64_t ws,
-                                 const size_t ws_off[KABI_NWS], size_t grads_off, bool atomic, marshal *m)
+                                 const size_t ws_off[KABI_NWS], size_t grads_off, bool atomic, marshal *m,
+                                 strbuf *err)
 {
     kabi_values *v = &m->v;
     for (int i = 0; i < KABI_ALL_TENSORS; i++) {
@@ -257,9 +280,12 @@ static attnc_status marshal_args(attnc_kernel *k, const cuda_bwd *b, const bwd_p
     if (st)
         return st;
     fill_grads(b, bp, ws + grads_off, atomic, v);
+    void *maps[2] = {&m->tmap[0], &m->tmap[1]};
+    if (b->info.producer && (st = encode_maps(b, m, err)))
+        return st;
     kernel_abi abi;
     nvptx_bwd_kernel_abi(&b->info, &abi);
-    kernel_abi_marshal(&abi, v, m->slot, m->args, NULL);
+    kernel_abi_marshal(&abi, v, m->slot, m->args, maps);
     return ATTNC_OK;
 }
 
@@ -285,7 +311,7 @@ static attnc_status run(attnc_kernel *k, cuda_bwd *b, const bwd_problem *bp, voi
     if (!st && !m)
         st = ATTNC_ERR_NOMEM;
     if (!st)
-        st = marshal_args(k, b, bp, ws, ws_off, regions, atomic, m);
+        st = marshal_args(k, b, bp, ws, ws_off, regions, atomic, m, err);
     for (int i = 0; i < b->info.nkernels && !st; i++) {
         nvptx_bwd_kind kind = b->info.kernels[i].kind;
         nvptx_bwd_grid rule = nvptx_bwd_grid_rule(&b->info, kind);

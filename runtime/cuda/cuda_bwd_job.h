@@ -7,7 +7,9 @@
  * ($ATTNC_BWD_DQ=kernel|atomic|bulk or the older $ATTNC_BWD_DQ_ATOMIC=1;
  * always the dQ kernel in a deterministic build, bulk only under the
  * wgmma schedule), the overlap
- * level ($ATTNC_BWD_OVERLAP), then one module of PTX, through the
+ * level ($ATTNC_BWD_OVERLAP, $ATTNC_BWD_PIPE) and the dK/dV kernel's TMA
+ * producer ($ATTNC_BWD_PRODUCER, on by default where it serves), then one
+ * module of PTX, through the
  * context's kernel cache when one is given.
  *
  * Cache entries (CACHE_PTX): nvptx_bwd_info then the PTX text. Key: the
@@ -31,12 +33,14 @@ typedef struct cuda_bwd_job {
     bool deterministic; /* ATTNC_BUILD_DETERMINISTIC: no atomic dQ */
     attnc_context *ctx; /* with a non-empty recipe_hash: through ctx's kernel cache */
     const char *recipe_hash;
+    bool no_tma; /* AOT: launchers that pass no tensor maps, so no TMA producer ($ATTNC_BWD_PRODUCER ignored) */
 } cuda_bwd_job;
 
 typedef struct cuda_bwd_out {
     schedule sched;        /* the program's schedule (the dQ kernel's when split) */
     /* printed, with " (dK/dV kv=128)" (grids: " (dK/dV kv=8x16)") when
-     * split, " (dQ bulk)" under bulk dQ */
+     * split, " (dQ bulk)" under bulk dQ, " (TMA producer)" where the
+     * dK/dV kernel took it */
     char sched_text[128];
     nvptx_bwd_info info;
     strbuf ptx;            /* the module (the caller frees it) */

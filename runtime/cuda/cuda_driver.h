@@ -46,6 +46,15 @@ attnc_status cuda_api_get(const cuda_api **out, strbuf *err);
  * and returns ATTNC_ERR_CUDA. */
 attnc_status cuda_check(const cuda_api *api, CUresult r, const char *call, strbuf *err);
 
+/* Encodes into *map the tensor map of tensor slot t (0 q, 1 k, 2 v:
+ * runtime/cuda/cuda_tma.h's shapes for info's tiles) at device address
+ * ptr with strides in elements: the 128-byte swizzle of the kernels'
+ * shared tiles, zeros out of bounds (cuda_launch.c; the backward's
+ * producer encodes its q and do maps with it). */
+struct nvptx_kernel_info;
+attnc_status cuda_tma_encode(const cuda_api *api, CUtensorMap *map, const struct nvptx_kernel_info *info, int t,
+                             const int64_t *size, const int64_t stride[4], uint64_t ptr, strbuf *err);
+
 /* Makes device `ordinal`'s primary context current (retaining it once per
  * call; release with cuda_context_release). */
 attnc_status cuda_context_acquire(int ordinal, CUdevice *dev, strbuf *err);

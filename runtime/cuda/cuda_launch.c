@@ -81,33 +81,37 @@ static void fill(marshal *m, const kernel_abi *abi, const cuda_launch *a)
     kernel_abi_marshal(abi, &m->v, m->slot, m->args, maps);
 }
 
-/* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h; their shape
- * cuda_tma.h): the 128-byte swizzle the kernel's shared tiles use, zeros
- * out of bounds. */
-static attnc_status encode_maps(const cuda_api *api, marshal *m, const nvptx_kernel_info *info, const cuda_launch *a,
-                                strbuf *err)
+attnc_status cuda_tma_encode(const cuda_api *api, CUtensorMap *map, const nvptx_kernel_info *info, int t,
+                             const int64_t *size, const int64_t stride[4], uint64_t ptr, strbuf *err)
 {
     if (!api->cuTensorMapEncodeTiled)
         return bad(err, "this kernel copies with TMA but the driver lacks cuTensorMapEncodeTiled (CUDA 12+)");
+    cuda_tma_geom g;
+    const char *why = NULL;
+    if (!cuda_tma_geometry(info, t, size, stride, &g, &why))
+        return bad(err, why);
+    cuuint64_t gdim[5], gstride[4];
+    cuuint32_t box[5], estride[5] = {1, 1, 1, 1, 1};
+    for (int i = 0; i < g.rank; i++) {
+        gdim[i] = g.gdim[i];
+        box[i] = g.box[i];
+        if (i + 1 < g.rank)
+            gstride[i] = g.gstride[i];
+    }
+    CUtensorMapDataType dt = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    CUresult r = api->cuTensorMapEncodeTiled(map, dt, (cuuint32_t)g.rank, (void *)(uintptr_t)ptr, gdim, gstride, box,
+                                             estride, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return cuda_check(api, r, "cuTensorMapEncodeTiled", err);
+}
+
+/* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h; their shape
+ * cuda_tma.h). */
+static attnc_status encode_maps(const cuda_api *api, marshal *m, const nvptx_kernel_info *info, const cuda_launch *a,
+                                strbuf *err)
+{
     for (int t = 0; t < KABI_NMAPS; t++) {
-        cuda_tma_geom g;
-        const char *why = NULL;
-        if (!cuda_tma_geometry(info, t, a->size, a->stride[t], &g, &why))
-            return bad(err, why);
-        cuuint64_t gdim[5], gstride[4];
-        cuuint32_t box[5], estride[5] = {1, 1, 1, 1, 1};
-        for (int i = 0; i < g.rank; i++) {
-            gdim[i] = g.gdim[i];
-            box[i] = g.box[i];
-            if (i + 1 < g.rank)
-                gstride[i] = g.gstride[i];
-        }
-        CUtensorMapDataType dt = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-        CUresult r = api->cuTensorMapEncodeTiled(&m->tmap[t], dt, (cuuint32_t)g.rank, (void *)(uintptr_t)a->ptr[t],
-                                                 gdim, gstride, box, estride, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                                                 CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                                                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-        attnc_status st = cuda_check(api, r, "cuTensorMapEncodeTiled", err);
+        attnc_status st = cuda_tma_encode(api, &m->tmap[t], info, t, a->size, a->stride[t], a->ptr[t], err);
         if (st)
             return st;
     }

@@ -27,9 +27,9 @@ bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size
         g->gdim[1] = (uint64_t)(tokens > 0 ? tokens : 1); /* an empty key range is never copied */
         g->gdim[2] = (uint64_t)heads;
         g->gdim[3] = (uint64_t)batch;
-        g->gstride[0] = (uint64_t)stride[2] * ESIZE;
-        g->gstride[1] = (uint64_t)stride[1] * ESIZE;
-        g->gstride[2] = (uint64_t)stride[0] * ESIZE;
+        g->gstride[0] = stride_of(g->gdim[1], stride[2], (uint64_t)dim * ESIZE);
+        g->gstride[1] = stride_of(heads, stride[1], g->gstride[0] * g->gdim[1]);
+        g->gstride[2] = stride_of(batch, stride[0], g->gstride[1] * (uint64_t)heads);
         g->box[1] = (uint32_t)(t == 0 ? info->q_tile[0] : info->kv_rows);
         g->box[2] = g->box[3] = 1;
         return true;

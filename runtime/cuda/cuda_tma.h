@@ -4,7 +4,9 @@
  * cuTensorMapEncodeTiled, the AOT launchers compute the same in generated C
  * (aot_gen_source.c). Internal.
  *
- *   sequence  rank 4 {dim, tokens, heads, batch}
+ *   sequence  rank 4 {dim, tokens, heads, batch} (a dim of extent 1 takes
+ *             the packed stride: it is never stepped over, and TMA wants
+ *             strides that are multiples of 16 bytes)
  *   2-D grid  rank 5 {dim, x, y, heads, batch}: token y*W + x is at
  *             y*(W*s) + x*s for the token stride s
  *   3-D grid  rank 5 {dim, x, y, z, hb}: TMA has five dims, so heads and

@@ -29,7 +29,8 @@
  * table) and no shipped recipes. ATTNC_TEST_CASE=NAME: only the cases whose
  * name holds NAME (e.g. neighborhood). ATTNC_TEST_BWD_DQ=kernel|atomic|bulk runs that dQ
  * only (the shipped recipes: kernel under both products, bulk under
- * wgmma). */
+ * wgmma). ATTNC_TEST_BWD_MODE=M: only mode M (mma_modes below) on every
+ * case, e.g. wgmma:noprod. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,12 +142,29 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
  * keys there, 64 in the dQ kernel), "wgmma:pN" ATTNC_BWD_PIPE=N (the
  * pipelined dK/dV pair, opt-in), "wgmma:box64" ATTNC_BWD_DKV_BOX=off
  * (grids: the 64-token boxes of both kernels; the default gives the dK/dV
- * kernel 128-key boxes). A caller's ATTNC_BWD_PIPE / ATTNC_BWD_DKV_BOX hold
- * for every mode but the one that sets it.
+ * kernel 128-key boxes), "wgmma:noprod" ATTNC_BWD_PRODUCER=0 (without the
+ * dK/dV kernel's TMA producer ring, which the other wgmma modes take where
+ * it serves: the line says "producer" where the build took it),
+ * "wgmma:prodp1" the producer with ATTNC_BWD_PIPE=1 (its default order is
+ * PIPE=2's), "wgmma:prods" ATTNC_BWD_PRODUCER=2 (dS handed over between the
+ * warpgroups by bar.arrive / bar.sync instead of a barrier per tile). A caller's ATTNC_BWD_PIPE /
+ * ATTNC_BWD_DKV_BOX hold for every mode but the one that sets it.
  * The shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync",      "wgmma",    "wgmma:0",    "wgmma:2",
-                                        "wgmma:3",   "wgmma:k64", "wgmma:p3", "wgmma:box64"};
+static const char *const mma_modes[] = {"sync",        "wgmma",        "wgmma:0",     "wgmma:2",
+                                        "wgmma:3",     "wgmma:k64",    "wgmma:p3",    "wgmma:box64",
+                                        "wgmma:noprod", "wgmma:prodp1", "wgmma:prods"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
+
+/* $ATTNC_TEST_BWD_MODE=M (an mma_modes entry, e.g. wgmma:noprod): that mode
+ * only, on every case; else the first two, and all of them on the core
+ * cases. */
+static bool mode_wanted(int m, bool core)
+{
+    const char *e = getenv("ATTNC_TEST_BWD_MODE");
+    if (e && e[0])
+        return !strcmp(e, mma_modes[m]);
+    return m < (core ? NMODES : 2);
+}
 
 /* How dQ is formed (ATTNC_BWD_DQ): DQ_DET is the deterministic build (the
  * dQ kernel, run twice and compared bit for bit). */
@@ -180,7 +198,16 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
         *lvl++ = 0;
         if (!strcmp(lvl, "k64"))
             setenv("ATTNC_BWD_DKV_KEYS", "64", 1);
-        else if (lvl[0] == 'p')
+        else if (!strcmp(lvl, "noprod"))
+            setenv("ATTNC_BWD_PRODUCER", "0", 1);
+        else if (!strncmp(lvl, "prod", 4)) { /* [s: =2] and an overlap level N or a pipe order pN after it */
+            const char *rest = lvl + 4 + (lvl[4] == 's');
+            setenv("ATTNC_BWD_PRODUCER", lvl[4] == 's' ? "2" : "1", 1);
+            if (rest[0] == 'p')
+                setenv("ATTNC_BWD_PIPE", rest + 1, 1);
+            else if (rest[0])
+                setenv("ATTNC_BWD_OVERLAP", rest, 1);
+        } else if (lvl[0] == 'p')
             setenv("ATTNC_BWD_PIPE", lvl + 1, 1);
         else if (!strcmp(lvl, "box64"))
             setenv("ATTNC_BWD_DKV_BOX", "off", 1);
@@ -195,6 +222,7 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     unsetenv("ATTNC_BWD_DQ");
     unsetenv("ATTNC_BWD_OVERLAP");
     unsetenv("ATTNC_BWD_DKV_KEYS");
+    unsetenv("ATTNC_BWD_PRODUCER");
     if (pipe_was[0])
         setenv("ATTNC_BWD_PIPE", pipe_was, 1);
     else
@@ -231,6 +259,7 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
         return false;
     }
     const char *how = det ? " det" : dq == DQ_ATOMIC ? " atomic" : bulk ? " bulk" : " bulk->kernel";
+    bool producer = strstr(attnc_kernel_schedule(bwd), "(TMA producer)") != NULL;
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
     ref_bwd_result res, res2;
     ref_bwd_data *d1 = NULL, *d2 = NULL;
@@ -241,7 +270,7 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
         same = ok && same_grads(rc->r, d1, d2);
         ok = ok && same;
     }
-    printf("[%s] %s%s: %s%s\n", ok ? "PASS" : "FAIL", label, how, res.msg,
+    printf("[%s] %s%s%s: %s%s\n", ok ? "PASS" : "FAIL", label, how, producer ? " producer" : "", res.msg,
            det ? (same ? "; two runs bit-identical" : "; two runs DIFFER") : "");
     ref_bwd_data_free(d1);
     ref_bwd_data_free(d2);
@@ -271,9 +300,9 @@ static void test_cases(void **state)
             continue;
         }
         snprintf(label, sizeof label, "%s %s D=%d", c->name, c->dt, c->D);
-        for (int m = 0; m < (core ? NMODES : 2); m++) /* the other wgmma variants on the core cases */
+        for (int m = 0; m < NMODES; m++) /* the other wgmma variants on the core cases */
             for (int dq = 0; dq < 3; dq++) /* bulk: wgmma modes only */
-                if (dq_wanted((dq_kind)dq) && (dq != DQ_BULK || m > 0))
+                if (mode_wanted(m, core) && dq_wanted((dq_kind)dq) && (dq != DQ_BULK || m > 0))
                     fails += !run_mode(ctx, rc, label, &c->sh, (dq_kind)dq, mma_modes[m], 9100 + i);
         attnc_recipe_destroy(rc);
     }
@@ -302,7 +331,9 @@ static int shipped(attnc_context *ctx, const char *file)
         } else {
             ref_shape sh;
             ref_default_shape(rc->r, &sh);
-            for (int m = 0; m < 2; m++) { /* deterministic, two runs each; bulk under wgmma */
+            for (int m = 0; m < NMODES; m++) { /* deterministic, two runs each; bulk under wgmma */
+                if (!mode_wanted(m, false))
+                    continue;
                 if (dq_wanted(DQ_DET))
                     fails += !run_mode(ctx, rc, file, &sh, DQ_DET, mma_modes[m], 9500);
                 if (m > 0 && dq_wanted(DQ_BULK))

@@ -79,6 +79,10 @@ static recipe *parse(arena *a, const char *name)
             len = strlen(text);
             snprintf(path, sizeof path, "%s", name);
         }
+    if (!text && !strcmp(name, "d64_causal")) { /* test_backward_producer's D = 64 */
+        text = (char *)"recipe d64\ninput q, k, v : f16 [batch, heads, tokens, 64]\nmask causal\n";
+        len = strlen(text);
+    }
     if (!text)
         text = frontend_read_file(a, path, &len, &why);
     if (!text)
@@ -106,15 +110,21 @@ static void dump(const char *name, const char *arch, nvptx_bwd_dq dq, const char
     }
 }
 
-/* $ATTNC_BWD_PIPE=1 or $ATTNC_BWD_OVERLAP (0..3) as the runtime reads
- * them, else the default. */
+/* $ATTNC_BWD_PIPE, $ATTNC_BWD_OVERLAP (0..3) and $ATTNC_BWD_PRODUCER as
+ * the runtime reads them (cuda_bwd_job.c), else the defaults. */
 static int overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
     const char *pipe = getenv("ATTNC_BWD_PIPE");
+    const char *prod = getenv("ATTNC_BWD_PRODUCER");
+    int flag = prod && !strcmp(prod, "0") ? 0
+               : prod && !strcmp(prod, "2") ? NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT
+                                             : NVPTX_BWD_PRODUCER;
     if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
-        return NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1';
-    return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
+        return flag | (NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1');
+    if (e && e[0] >= '0' && e[0] <= '3' && !e[1])
+        return flag | (e[0] - '0');
+    return flag | NVPTX_BWD_OVERLAP_DEFAULT | NVPTX_BWD_LEVEL_UNSET;
 }
 
 static int with_grads; /* modules assembled with attnc_bwd_dparam */
@@ -126,70 +136,153 @@ static schedule schedule_for(const tir_kernel *sig, const recipe *r, target_arch
                            : nvptx_bwd_schedule_mma(sig, &r->sched, arch, mma);
 }
 
-/* 1: assembled, 0: skipped (linear; bulk dQ where the schedule is not
- * wgmma, which the runtime builds with the dQ kernel), fails otherwise. */
+/* The module of recipe `name` as the runtime builds it: 1 built (into
+ * info, ptx), 0 skipped (linear; bulk dQ where the schedule is not wgmma,
+ * which the runtime builds with the dQ kernel), -1 failed (err). *params:
+ * whether the recipe has param gradients. */
+static int build(arena *a, const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind mma, int ov,
+                 nvptx_bwd_info *info, strbuf *ptx, strbuf *err, bool *params)
+{
+    recipe *r = parse(a, name);
+    const tir_kernel *sig = r && r->family == FAMILY_SOFTMAX ? lower_signature(a, r) : NULL;
+    if (!r) {
+        sb_printf(err, "%s does not parse", name);
+        return -1;
+    }
+    if (!sig || (dq == NVPTX_BWD_DQ_BULK && schedule_for(sig, r, arch, mma).mma != MMA_WGMMA))
+        return 0;
+    schedule s = schedule_for(sig, r, arch, mma);
+    tir_program prog;
+    /* $ATTNC_BWD_DKV_KEYS and $ATTNC_BWD_DKV_BOX as the runtime reads
+     * them (unset: 128 keys or 128-key boxes): the dK/dV kernel from its own
+     * lowering, the dQ kernel from this one (s takes its query box) */
+    schedule wide;
+    bool split = nvptx_bwd_dkv_schedule(sig, &s, arch, getenv("ATTNC_BWD_DKV_KEYS"), getenv("ATTNC_BWD_DKV_BOX"),
+                                        &wide);
+    if (!lower_backward(a, r, &s, arch, &prog, err))
+        return -1;
+    tir_program dkv_prog;
+    if (split && !lower_backward(a, r, &wide, arch, &dkv_prog, err))
+        return -1;
+    bool grad[64];
+    *params = r->nparams <= 64 && backward_grad_params(a, r, grad) > 0;
+    return nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, dq, ov, info, ptx, err) ? -1 : 1;
+}
+
+/* A build's arena and buffers (check, producer_one). */
+typedef struct work {
+    arena a;
+    strbuf err, ptx, log;
+} work;
+
+static void work_init(work *w)
+{
+    arena_init(&w->a, NULL);
+    sb_init(&w->err);
+    sb_init(&w->ptx);
+    sb_init(&w->log);
+}
+
+static void work_free(work *w)
+{
+    sb_free(&w->err);
+    sb_free(&w->ptx);
+    sb_free(&w->log);
+    arena_free_all(&w->a);
+}
+
+/* 1: assembled, 0: skipped (build's), fails otherwise. */
 static int check(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind mma)
 {
     bool det = dq == NVPTX_BWD_DQ_KERNEL;
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx, log;
-    sb_init(&err);
-    sb_init(&ptx);
-    sb_init(&log);
+    work w;
+    work_init(&w);
     const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
-    recipe *r = parse(&a, name);
-    const tir_kernel *sig = r && r->family == FAMILY_SOFTMAX ? lower_signature(&a, r) : NULL;
-    int result = 1;
-    if (!r) {
-        fail_msg("%s does not parse", name);
-    } else if (!sig || (dq == NVPTX_BWD_DQ_BULK && schedule_for(sig, r, arch, mma).mma != MMA_WGMMA)) {
-        result = 0;
+    nvptx_bwd_info info;
+    bool params = false;
+    int result = build(&w.a, name, arch, dq, mma, overlap(), &info, &w.ptx, &w.err, &params);
+    if (result < 0) {
+        fail_msg("%s %s: %s", name, an, sb_cstr(&w.err));
+    } else if (result == 0) {
+        /* skipped: nothing built */
+    } else if (!ptxas_check(sb_cstr(&w.ptx), an, &w.log)) {
+        fail_msg("%s %s %s: ptxas rejected the backward PTX:\n%s", name, an, dq_names[dq], sb_cstr(&w.log));
+    } else if (params && (info.ngrad < 1 || info.nkernels != 4 || info.kernels[3].kind != BWK_DPARAM)) {
+        fail_msg("%s %s: param gradients but no attnc_bwd_dparam kernel", name, an);
+    } else if (info.dq_bulk != (dq == NVPTX_BWD_DQ_BULK) || info.kernels[2].kind != (det ? BWK_DQ : BWK_DQ_CVT)) {
+        fail_msg("%s %s %s: the module's kernels are not that dQ's", name, an, dq_names[dq]);
     } else {
-        schedule s = schedule_for(sig, r, arch, mma);
-        tir_program prog;
-        nvptx_bwd_info info;
-        /* $ATTNC_BWD_DKV_KEYS and $ATTNC_BWD_DKV_BOX as the runtime reads
-         * them (unset: 128 keys or 128-key boxes): the dK/dV kernel from its own
-         * lowering, the dQ kernel from this one (s takes its query box) */
-        schedule wide;
-        bool split = nvptx_bwd_dkv_schedule(sig, &s, arch, getenv("ATTNC_BWD_DKV_KEYS"), getenv("ATTNC_BWD_DKV_BOX"),
-                                            &wide);
-        if (!lower_backward(&a, r, &s, arch, &prog, &err))
-            fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
-        tir_program dkv_prog;
-        if (split && !lower_backward(&a, r, &wide, arch, &dkv_prog, &err))
-            fail_msg("%s: lower_backward (the dK/dV tiles): %s", name, sb_cstr(&err));
-        nvptx_status st = nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, dq, overlap(), &info,
-                                         &ptx, &err);
-        bool params = false;
-        bool grad[64];
-        if (r->nparams <= 64)
-            params = backward_grad_params(&a, r, grad) > 0;
-        if (st) {
-            fail_msg("%s %s: %s", name, an, sb_cstr(&err));
-        } else if (!ptxas_check(sb_cstr(&ptx), an, &log)) {
-            fail_msg("%s %s %s: ptxas rejected the backward PTX:\n%s", name, an, dq_names[dq], sb_cstr(&log));
-        } else if (params && (info.ngrad < 1 || info.nkernels != 4 || info.kernels[3].kind != BWK_DPARAM)) {
-            fail_msg("%s %s: param gradients but no attnc_bwd_dparam kernel", name, an);
-        } else if (info.dq_bulk != (dq == NVPTX_BWD_DQ_BULK) || info.kernels[2].kind != (det ? BWK_DQ : BWK_DQ_CVT)) {
-            fail_msg("%s %s %s: the module's kernels are not that dQ's", name, an, dq_names[dq]);
-        } else {
-            int spill = ptxas_spill_bytes(sb_cstr(&log));
-            const char *mn = info.wgmma ? "wgmma" : "sync";
-            dump(name, an, dq, mn, &ptx);
-            with_grads += params;
-            printf("%s %s %s %s: ok%s%s\n", name, an, dq_names[dq], mn, params ? " (param gradients)" : "",
-                   spill ? " (spills)" : "");
-            if (getenv("ATTNC_PTX_VERBOSE"))
-                printf("%s\n", sb_cstr(&log));
-        }
+        int spill = ptxas_spill_bytes(sb_cstr(&w.log));
+        const char *mn = info.wgmma ? "wgmma" : "sync";
+        dump(name, an, dq, mn, &w.ptx);
+        with_grads += params;
+        printf("%s %s %s %s: ok%s%s\n", name, an, dq_names[dq], mn, params ? " (param gradients)" : "",
+               spill ? " (spills)" : "");
+        if (getenv("ATTNC_PTX_VERBOSE"))
+            printf("%s\n", sb_cstr(&w.log));
     }
-    sb_free(&err);
-    sb_free(&ptx);
-    sb_free(&log);
-    arena_free_all(&a);
+    work_free(&w);
     return result;
+}
+
+/* The dK/dV kernel's TMA producer ring (NVPTX_BWD_PRODUCER,
+ * $ATTNC_BWD_PRODUCER=1, codegen/nvptx_bwd_ring.c) at the overlap levels
+ * it combines with (3 and the SDP pipes, Sᵀ and dPᵀ under one wait, spill
+ * without it at D = 128): taken on sequences at D = 128 and 64 (the TMA
+ * copies, the mbarrier waits, setmaxnreg and a 384-thread dK/dV CTA at 128
+ * keys in the PTX), assembled without spills or wgmma serialised by ptxas (its
+ * C751x warnings); ignored where it does not serve (a grid, param
+ * gradients, the deterministic dQ kernel). */
+static const char *const producer_recipes[] = {"dense.attn", "causal.attn", "gqa.attn", "d64_causal"};
+
+static void producer_one(const char *name, int ov, bool taken)
+{
+    work w;
+    work_init(&w);
+    nvptx_bwd_info info;
+    nvptx_bwd_dq dq = taken || strcmp(name, "causal.attn") ? NVPTX_BWD_DQ_BULK : NVPTX_BWD_DQ_KERNEL;
+    bool params = false;
+    int built =
+        build(&w.a, name, TARGET_SM90A, dq, MMA_WGMMA, ov | NVPTX_BWD_PRODUCER, &info, &w.ptx, &w.err, &params);
+    const char *text = sb_cstr(&w.ptx);
+    if (built != 1)
+        fail_msg("%s: not built: %s", name, sb_cstr(&w.err));
+    if (info.producer != taken)
+        fail_msg("%s overlap %d: the producer is %s", name, ov, taken ? "not taken" : "taken where it cannot serve");
+    if ((ov & NVPTX_BWD_PRODUCER_DS_SPLIT) && !strstr(text, "bar.arrive"))
+        fail_msg("%s overlap %d: no dS hand-over (bar.arrive)", name, ov);
+    if (taken && (!strstr(text, "cp.async.bulk.tensor.4d") || !strstr(text, "mbarrier.try_wait.parity") ||
+                  !strstr(text, "setmaxnreg") || info.kernels[1].threads != 32 * info.dkv_warps + 128))
+        fail_msg("%s overlap %d: no TMA producer ring in the dK/dV kernel", name, ov);
+    if (!ptxas_check(text, "sm_90a", &w.log))
+        fail_msg("%s overlap %d: ptxas rejected the PTX:\n%s", name, ov, sb_cstr(&w.log));
+    int spill = ptxas_spill_bytes(sb_cstr(&w.log));
+    if (taken && spill)
+        fail_msg("%s overlap %d: %d bytes of spills\n%s", name, ov, spill, sb_cstr(&w.log));
+    if (taken && (strstr(sb_cstr(&w.log), "are serialized") || strstr(sb_cstr(&w.log), "C751")))
+        fail_msg("%s overlap %d: ptxas serialises the wgmma:\n%s", name, ov, sb_cstr(&w.log));
+    if (getenv("ATTNC_PTX_VERBOSE"))
+        printf("%s", sb_cstr(&w.log));
+    printf("producer %-12s overlap %d: %s\n", name, ov, taken ? "taken, ok" : "ignored, ok");
+    work_free(&w);
+}
+
+static void test_backward_producer(void **state)
+{
+    (void)state;
+    if (getenv("ATTNC_PTX_SYNC_ONLY")) /* a wgmma build: the other half's */
+        return;
+    const int levels[] = {NVPTX_BWD_OVERLAP_DEFAULT, 3, NVPTX_BWD_OVERLAP_PIPE, NVPTX_BWD_OVERLAP_PIPE_SDP,
+                          NVPTX_BWD_OVERLAP_PIPE_SDP_LATE};
+    for (size_t i = 0; i < sizeof producer_recipes / sizeof *producer_recipes; i++)
+        for (size_t l = 0; l < sizeof levels / sizeof *levels; l++)
+            producer_one(producer_recipes[i], levels[l], true);
+    /* NVPTX_BWD_PRODUCER_DS_SPLIT: the dS hand-over by bar.arrive / bar.sync */
+    producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
+    producer_one("dense.attn", NVPTX_BWD_OVERLAP_PIPE_SDP | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
+    producer_one("neighborhood2d.attn", NVPTX_BWD_OVERLAP_DEFAULT, false); /* a grid */
+    producer_one("bias_cross", NVPTX_BWD_OVERLAP_DEFAULT, false); /* a param gradient */
+    producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT, false); /* the dQ kernel: no bulk dQ */
 }
 
 /* $ATTNC_PTX_DQ (kernel, atomic, bulk): only that dQ; else every one. */
@@ -242,6 +335,10 @@ int main(void)
         printf("skipped: no ptxas\n");
         return 0;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_backward_ptx)};
+    if (getenv("ATTNC_PTX_PRODUCER_ONLY")) {
+        const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_producer)};
+        return cmocka_run_group_tests(only, NULL, NULL);
+    }
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_backward_ptx), cmocka_unit_test(test_backward_producer)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,7 @@ static void backward_table_lists_the_abi(void **state)
     (void)state;
     kabi_type types[2] = {KABI_PTR, KABI_F32};
     kernel_abi a;
-    kernel_abi_backward(&a, 2, types, 1);
+    kernel_abi_backward(&a, 2, types, 1, false);
     assert_int_equal(a.n, 2 * KABI_ALL_TENSORS + KABI_NWS + 1 + 2 + KABI_GRAD_ROLES);
     assert_int_equal(kernel_abi_nargs(&a), 9 + KABI_NWS + 35 + SZ_MAX + 2 + 3);
     assert_int_equal(a.e[KABI_DO].role, KABI_TENSOR);

@@ -28,7 +28,7 @@ static cache_result build_once(attnc_context *ctx, target_arch arch, bool det, c
     arena_init(&a, &ctx->heap);
     strbuf err;
     sb_init(&err);
-    cuda_bwd_job job = {rc->r, NULL, arch, det, ctx, rc->text_hash};
+    cuda_bwd_job job = {rc->r, NULL, arch, det, ctx, rc->text_hash, false};
     cuda_bwd_out o;
     attnc_status st = cuda_bwd_compile(&a, &job, &o, &err);
     if (st)
@@ -77,6 +77,14 @@ static void test_backward_cached(void **state)
     free(p6);
     assert_int_equal(build_once(c2, TARGET_SM90A, false, &p6, &i6), CACHE_MISS);
     assert_int_equal(i6.arch, TARGET_SM90A);
+    assert_true(i6.producer && i6.dq_bulk); /* the dK/dV kernel's TMA producer, by default */
+    assert_int_equal(i6.kernels[1].threads, 32 * i6.dkv_warps + 128);
+    free(p6);
+    setenv("ATTNC_BWD_PRODUCER", "0", 1); /* without it: its own entry */
+    assert_int_equal(build_once(c2, TARGET_SM90A, false, &p6, &i6), CACHE_MISS);
+    assert_false(i6.producer);
+    assert_int_equal(i6.kernels[1].threads, 32 * i6.dkv_warps);
+    unsetenv("ATTNC_BWD_PRODUCER");
     free(p6);
     assert_int_equal(build_once(c2, TARGET_SM80, false, &p6, &i6), CACHE_HIT_MEMORY); /* the first entry still */
     assert_string_equal(p1, p6);
@@ -86,7 +94,7 @@ static void test_backward_cached(void **state)
     sb_init(&v2);
     attnc_recipe *rc = NULL;
     assert_int_equal(attnc_recipe_from_text(&rc, c2, "causal.attn", SRC, strlen(SRC)), ATTNC_OK);
-    cuda_bwd_job job = {rc->r, NULL, TARGET_SM90A, false, NULL, NULL};
+    cuda_bwd_job job = {rc->r, NULL, TARGET_SM90A, false, NULL, NULL, false};
     cuda_bwd_variant(&job, &v1);
     setenv("ATTNC_BWD_SOMETHING_NEW", "x", 1);
     cuda_bwd_variant(&job, &v2);

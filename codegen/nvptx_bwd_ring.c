@@ -1,0 +1,191 @@
+/* nvptx_bwd_ring.c — the dK/dV kernel's producer ring (bp->producer,
+ * $ATTNC_BWD_PRODUCER=1; nvptx_bwd.h), FA3's structure: the CTA is the
+ * computing warpgroups (threads 0 .. f->threads, 64 keys each) plus one
+ * producer warpgroup, whose first warp fills the two stages of the Q bank
+ * (gw_layout's bank 1: Q, dO, lse, delta) in the order the computing
+ * warps visit the query tiles:
+ *
+ *   full[s]   32 arrivals (the warp's lanes, after their st.shared of lse
+ *             and delta: release) plus the TMA bytes of Q and dO (lane 0's
+ *             arrive.expect_tx); the computing threads wait on parity
+ *             (it / 2) & 1 for the it-th tile;
+ *   empty[s]  one arrival per computing warp once its products on the
+ *             stage are done; the producer waits on it before refilling.
+ *
+ * TMA writes through the async proxy, which the wgmma products read, so
+ * no proxy fence is needed after full; K and V stay cp.async copies of the
+ * computing threads (once per CTA). Registers go from the producer (24)
+ * to the computing warps (240) by setmaxnreg, as in the forward
+ * (nvptx_fa2_ws.c, whose mbarrier and TMA pieces this reuses). */
+#include <stdio.h>
+
+#include "nvptx_bwd_impl.h"
+
+enum { GR_PRODUCER_REGS = 24, GR_CONSUMER_REGS = 240, GR_SYNC_BAR = 3, GR_DS_BAR = 4 /* + warpgroup */ };
+
+static LLVMValueRef c32(gbw *g, int v)
+{
+    return nv_i32(&g->f.nv, v);
+}
+
+/* Shared address of barrier i: full[0], full[1], empty[0], empty[1]. */
+static LLVMValueRef bar(gbw *g, LLVMValueRef i)
+{
+    LLVMBuilderRef b = g->f.nv.b;
+    LLVMValueRef off = LLVMBuildAdd(b, c32(g, g->off_bar), LLVMBuildShl(b, i, c32(g, 3), ""), "");
+    return LLVMBuildAdd(b, g->f.smem32, off, "");
+}
+
+static LLVMValueRef stage_of(gbw *g, LLVMValueRef it)
+{
+    return LLVMBuildAnd(g->f.nv.b, it, c32(g, 1), "stage");
+}
+
+static LLVMValueRef parity_of(gbw *g, LLVMValueRef it)
+{
+    LLVMBuilderRef b = g->f.nv.b;
+    return LLVMBuildAnd(b, LLVMBuildLShr(b, it, c32(g, 1), ""), c32(g, 1), "");
+}
+
+void gr_init(gbw *g)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, g->f.tid, c32(g, 0), ""), "ring.init");
+    for (int i = 0; i < 4; i++) {
+        LLVMValueRef args[2] = {bar(g, c32(g, i)), c32(g, i < 2 ? 32 : g->f.threads / 32)};
+        nv_asm(nv, NULL, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
+    }
+    nv_asm(nv, NULL, "fence.mbarrier_init.release.cluster;", "~{memory}", NULL, 0);
+    nv_endif(nv, join);
+    nv_barrier(nv);
+}
+
+LLVMValueRef gr_is_producer(gbw *g)
+{
+    return LLVMBuildICmp(g->f.nv.b, LLVMIntUGE, g->f.tid, c32(g, g->f.threads), "");
+}
+
+void gr_producer_start(gbw *g)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    fa2_setmaxnreg(f, false, GR_PRODUCER_REGS);
+    LLVMValueRef first = LLVMBuildICmp(nv->b, LLVMIntEQ, f->warp, c32(g, f->threads / 32), "");
+    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.producer");
+    LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.idle");
+    LLVMBuildCondBr(nv->b, first, go, idle);
+    LLVMPositionBuilderAtEnd(nv->b, idle);
+    LLVMBuildRetVoid(nv->b);
+    LLVMPositionBuilderAtEnd(nv->b, go);
+}
+
+void gr_consumer_start(gbw *g)
+{
+    fa2_setmaxnreg(&g->f, true, GR_CONSUMER_REGS);
+}
+
+/* Q or dO of the box at f->q_org into shared byte offset off (64-column
+ * slabs of Tq rows, as gb_load_rows lays them out swizzled). */
+static void tma_tile(gbw *g, int map, int off, int dims, LLVMValueRef full)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef crd[3] = {f->q_org[0], f->head, f->batch};
+    LLVMValueRef base = LLVMBuildAdd(nv->b, f->smem32, gb_smem_off(g, off, NULL), "");
+    for (int c = 0; c < dims / 64; c++) {
+        LLVMValueRef dst = LLVMBuildAdd(nv->b, base, c32(g, c * f->p->Tq * 128), "");
+        fa2_tma_box(f, f->tmap[map], dst, full, c * 64, crd, 3);
+    }
+}
+
+void gr_fill(gbw *g, LLVMValueRef it)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    const fa_plan *p = f->p;
+    LLVMValueRef stage = stage_of(g, it);
+    LLVMBasicBlockRef again = nv_if(nv, LLVMBuildICmp(b, LLVMIntUGE, it, c32(g, 2), ""), "ring.reuse");
+    LLVMValueRef prev = LLVMBuildSub(b, it, c32(g, 2), ""); /* the tile that last held the stage */
+    fa2_mbar_wait(f, bar(g, LLVMBuildAdd(b, stage, c32(g, 2), "")), parity_of(g, prev));
+    nv_endif(nv, again);
+    g->bank_dyn[1] = LLVMBuildMul(b, stage, c32(g, g->bank_size[1]), "");
+    gb_load_stats_by(g, f->q_org, f->head, f->lane, 32);
+    LLVMValueRef full = bar(g, stage);
+    LLVMBasicBlockRef lead = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.tma");
+    LLVMBasicBlockRef rest = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.arrive");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.filled");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, f->lane, c32(g, 0), ""), lead, rest);
+    LLVMPositionBuilderAtEnd(b, lead);
+    fa2_mbar_expect(f, full, p->Tq * 2 * (p->D + p->Dv));
+    tma_tile(g, 0, g->off_q, p->D, full);
+    tma_tile(g, 1, g->off_do, p->Dv, full);
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, rest);
+    nv_asm(nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &full, 1);
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, join);
+    g->bank_dyn[1] = NULL;
+}
+
+void gr_acquire(gbw *g, LLVMValueRef it)
+{
+    LLVMValueRef stage = stage_of(g, it);
+    fa2_mbar_wait(&g->f, bar(g, stage), parity_of(g, it));
+    g->bank_dyn[1] = LLVMBuildMul(g->f.nv.b, stage, c32(g, g->bank_size[1]), "");
+}
+
+void gr_release(gbw *g, LLVMValueRef it)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, c32(g, 0), ""), "ring.release");
+    LLVMValueRef e = bar(g, LLVMBuildAdd(nv->b, stage_of(g, it), c32(g, 2), ""));
+    nv_asm(nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &e, 1);
+    nv_endif(nv, join);
+}
+
+void gr_sync(gbw *g)
+{
+    char text[48];
+    snprintf(text, sizeof text, "bar.sync %d, %d;", GR_SYNC_BAR, g->f.threads);
+    nv_asm(&g->f.nv, NULL, text, "~{memory}", NULL, 0);
+}
+
+/* ds_split: barrier GR_DS_BAR + w is "warpgroup w may store dS": its 128
+ * threads' bar.sync and the other warpgroup's 128 bar.arrive. */
+static void ds_bar(gbw *g, const char *op, bool mine)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef wg = LLVMBuildLShr(nv->b, g->f.warp, c32(g, 2), "");
+    if (!mine)
+        wg = LLVMBuildSub(nv->b, c32(g, 1), wg, "");
+    LLVMValueRef id = LLVMBuildAdd(nv->b, wg, c32(g, GR_DS_BAR), "");
+    char text[48];
+    snprintf(text, sizeof text, "%s $0, 256;", op);
+    nv_asm(nv, NULL, text, "r,~{memory}", &id, 1);
+}
+
+static void ds_sync_after_first(gbw *g)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef pairs = LLVMBuildLoad2(nv->b, nv->i32, g->dq_pairs, "");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntSGT, pairs, c32(g, 0), ""), "ds.wait");
+    ds_bar(g, "bar.sync", true);
+    nv_endif(nv, join);
+}
+
+void gr_ds_wait(gbw *g)
+{
+    ds_sync_after_first(g);
+}
+
+void gr_ds_done(gbw *g)
+{
+    ds_bar(g, "bar.arrive", false);
+}
+
+void gr_ds_end(gbw *g)
+{
+    ds_sync_after_first(g);
+}
