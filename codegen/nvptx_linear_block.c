@@ -54,7 +54,13 @@ static nt_gtile rows_of(lk *L, int tt, LLVMValueRef head, LLVMValueRef tok0, LLV
     e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, head), L->stride[tt][1], ""), "");
     if (col)
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, col, L->t.nv.i64, ""), "");
-    nt_gtile g = {L->tens[tt], e, tok0, L->stride[tt][2], LLVMBuildSub(b, limit, tok0, ""), L->p->dt};
+    LLVMValueRef rs = L->stride[tt][2];
+    if (L->reverse) { /* row t' at token ntok - 1 - t' */
+        LLVMValueRef last = sext64(L, LLVMBuildSub(b, L->ntok, c32(L, 1), ""));
+        e = LLVMBuildAdd(b, e, LLVMBuildMul(b, last, rs, ""), "");
+        rs = LLVMBuildNeg(b, rs, "");
+    }
+    nt_gtile g = {L->tens[tt], e, tok0, rs, LLVMBuildSub(b, limit, tok0, ""), L->p->dt};
     return g;
 }
 
@@ -133,6 +139,10 @@ void lk_gates(lk *L)
     LLVMBasicBlockRef join = nt_if(&L->t, mine);
     LLVMValueRef tok = add(L, L->t0, tid);
     LLVMValueRef live = LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, "");
+    if (L->reverse) { /* the gate between t' - 1 and t' is token ntok - t''s */
+        live = LLVMBuildAnd(b, live, LLVMBuildICmp(b, LLVMIntSGT, tok, c32(L, 0), ""), "");
+        tok = LLVMBuildSub(b, L->ntok, tok, "");
+    }
     LLVMValueRef off = LLVMBuildSelect(b, live, LLVMBuildShl(b, gate_index(L, tok), nv_i64(nv, 2), ""), nv_i64(nv, 0), "");
     LLVMValueRef gv = LLVMBuildLoad2(b, nv->f32, nv_gep(nv, L->param[L->p->decay_param], off), "gate");
     LLVMSetAlignment(gv, 4);
@@ -290,6 +300,60 @@ static void store_o(lk *L, nt_frag *o, LLVMValueRef den[2])
     nt_store_global(t, o, rows_of(L, LT_O, L->head, row0, L->col0, L->ntok));
 }
 
+/* Token (i32) of in-block row `row` of the warp and whether it exists. */
+static LLVMValueRef real_token(lk *L, LLVMValueRef row, LLVMValueRef *live)
+{
+    LLVMBuilderRef b = L->t.nv.b;
+    LLVMValueRef i = add(L, L->t0, add(L, mul(L, L->rg, 16), row));
+    *live = LLVMBuildICmp(b, LLVMIntSLT, i, L->ntok, "");
+    if (L->reverse)
+        i = LLVMBuildSub(b, LLVMBuildSub(b, L->ntok, c32(L, 1), ""), i, "");
+    return LLVMBuildSelect(b, *live, i, c32(L, 0), "");
+}
+
+/* o (row, col) times the dot tensor's element of that row's token, column col0 + col. */
+static LLVMValueRef dot_elem(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, void *ud)
+{
+    lk *L = ud;
+    nv_ctx *nv = &t->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef live, tok = real_token(L, row, &live);
+    LLVMValueRef e = LLVMBuildMul(b, sext64(L, L->batch), L->dot_stride[0], "");
+    e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, L->head), L->dot_stride[1], ""), "");
+    e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, tok), L->dot_stride[2], ""), "");
+    e = LLVMBuildAdd(b, e, sext64(L, add(L, L->col0, col)), "");
+    LLVMValueRef x = LLVMBuildLoad2(b, L->p->dt == DT_F16 ? nv->f16 : nv->bf16,
+                                    nv_gep(nv, L->dot_ptr, LLVMBuildShl(b, e, nv_i64(nv, 1), "")), "");
+    LLVMSetAlignment(x, 2);
+    x = LLVMBuildFPExt(b, x, nv->f32, "");
+    return LLVMBuildSelect(b, live, LLVMBuildFMul(b, v, x, ""), nv_f32(nv, 0), "");
+}
+
+/* The rows' dot products of o (f32, before rounding) with the dot tensor,
+ * one partial per column group, into the workspace (lk's dot_*). */
+static void dot_rows(lk *L, const nt_frag *o)
+{
+    nt *t = &L->t;
+    LLVMBuilderRef b = t->nv.b;
+    nt_frag prod = *o;
+    nt_map(t, &prod, dot_elem, L);
+    LLVMValueRef sum[2];
+    nt_row_sum(t, &prod, sum);
+    LLVMValueRef slot = add(L, c32(L, L->dot_slot), LLVMBuildUDiv(b, L->col0, c32(L, L->p->dvs), ""));
+    LLVMValueRef bh = add(L, LLVMBuildMul(b, L->batch, L->size[SZ_HEADS], ""), L->head);
+    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, t->t4, c32(L, 0), ""));
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef live, tok = real_token(L, nt_row(t, h), &live);
+        LLVMBasicBlockRef j2 = nt_if(t, live);
+        LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildMul(b, sext64(L, bh), sext64(L, L->ntok), ""), sext64(L, tok), "");
+        idx = LLVMBuildAdd(b, LLVMBuildShl(b, idx, nv_i64(&t->nv, 2), ""), sext64(L, slot), "");
+        LLVMValueRef st = LLVMBuildStore(b, sum[h], nv_gep(&t->nv, L->dot_ws, LLVMBuildShl(b, idx, nv_i64(&t->nv, 2), "")));
+        LLVMSetAlignment(st, 4);
+        nt_endif(t, j2);
+    }
+    nt_endif(t, join);
+}
+
 void lk_outputs(lk *L, bool intra_part, bool decayed)
 {
     nt *t = &L->t;
@@ -312,6 +376,8 @@ void lk_outputs(lk *L, bool intra_part, bool decayed)
     nt_scale_rows(t, &o, scale);
     if (intra_part)
         intra(L, &qf, &o, p->normalize ? den : NULL, decayed);
+    if (L->dot_ptr)
+        dot_rows(L, &o);
     store_o(L, &o, p->normalize ? den : NULL);
 }
 

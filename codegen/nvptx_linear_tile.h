@@ -33,7 +33,20 @@ typedef struct lk {
 
     /* Per block. */
     LLVMValueRef t0, stage_off, t_limit, gam_last;
+
+    /* Backward passes (nvptx_linear_bwd.c): reverse runs the sequence
+     * backwards (token t' is token ntok - 1 - t', the gate of t' is
+     * that of token ntok - t', 0 for t' = 0); dot_ptr non-NULL: before the
+     * store, each output row's dot product with the same row (real token)
+     * of that tensor (dims of o) goes to dot_ws[(bh ntok + token) 4 +
+     * dot_slot + column group], bh = batch heads + head. */
+    bool reverse;
+    LLVMValueRef dot_ptr, dot_stride[4], dot_ws;
+    int dot_slot;
 } lk;
+
+/* nvptx_linear.c: the plan of kernel k (its schedule), or a refusal. */
+nvptx_status lk_make_plan(const tir_kernel *k, lin_plan *p, strbuf *err);
 
 /* nvptx_linear_kernel.c: emits the kernel into fn (plan p, smem laid out). */
 void lk_plan_smem(lk *L);

@@ -13,9 +13,12 @@ void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch)
     t->error = NULL;
     t->entry = LLVMAppendBasicBlockInContext(nv.c, fn, "entry");
     LLVMPositionBuilderAtEnd(nv.b, t->entry);
-    t->smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
-    LLVMSetLinkage(t->smem, LLVMExternalLinkage);
-    LLVMSetAlignment(t->smem, 128);
+    t->smem = LLVMGetNamedGlobal(nv.m, "attnc_smem"); /* a module of several kernels shares it */
+    if (!t->smem) {
+        t->smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
+        LLVMSetLinkage(t->smem, LLVMExternalLinkage);
+        LLVMSetAlignment(t->smem, 128);
+    }
     LLVMBuilderRef b = nv.b;
     t->tid = nv_sreg(&t->nv, "tid.x");
     t->lane = LLVMBuildAnd(b, t->tid, nv_i32(&t->nv, 31), "lane");

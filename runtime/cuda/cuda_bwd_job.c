@@ -217,11 +217,36 @@ static attnc_status emit_cached(emit_state *e, cuda_bwd_out *out)
     return ATTNC_OK;
 }
 
+/* The linear family (codegen nvptx_linear_bwd_emit): no lowering, no
+ * variants; emitted directly (it takes a few milliseconds). The schedule
+ * is the forward's. */
+static attnc_status compile_linear(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out, strbuf *err)
+{
+    const tir_kernel *sig = lower_signature(a, j->r);
+    int np = j->r->nparams > 0 ? j->r->nparams : 1, ngrad = 0, gp[NVPTX_MAX_PARAMS];
+    bool *grad = ARENA_ARRAY(a, bool, np);
+    if (!sig || !grad)
+        return ATTNC_ERR_NOMEM;
+    backward_grad_params(a, j->r, grad);
+    for (int p = 0; p < j->r->nparams; p++)
+        if (grad[p] && ngrad < NVPTX_MAX_PARAMS)
+            gp[ngrad++] = p;
+    out->sched = j->base ? *j->base : j->r->sched;
+    snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, dk, dv scans (inter=chain)%s",
+             ngrad ? " + gate" : "");
+    attnc_status st = map_codegen(nvptx_linear_bwd_emit(sig, j->arch, ngrad, gp, &out->info, &out->ptx, err));
+    if (!st && out->ptx.failed)
+        st = ATTNC_ERR_NOMEM;
+    return st;
+}
+
 attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out, strbuf *err)
 {
     memset(out, 0, sizeof *out);
     sb_init(&out->ptx);
     out->how = CACHE_MISS;
+    if (j->r->family == FAMILY_LINEAR)
+        return compile_linear(a, j, out, err);
     out->sched = bwd_schedule(j);
     strbuf sb;
     sb_init(&sb);
