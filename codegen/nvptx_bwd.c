@@ -452,7 +452,8 @@ nvptx_bwd_grid nvptx_bwd_grid_rule(const nvptx_bwd_info *info, nvptx_bwd_kind ki
     case BWK_DQ: g.x = BWG_Q_TILES; break;
     case BWK_LIN_DQ:
     case BWK_LIN_DK:
-    case BWK_LIN_DV: g.x = BWG_FIXED, g.x_mul = info->lin_grid_x; break;
+    case BWK_LIN_DV:
+    case BWK_LIN_DKV: g.x = BWG_FIXED, g.x_mul = info->lin_grid_x; break;
     case BWK_LIN_GATE: /* per head (a per-head decay sums over the batch) or per (head, batch) */
         g.x = BWG_FIXED, g.x_mul = 1;
         if (info->lin_per_head)

@@ -73,7 +73,7 @@ _Static_assert((int)BT_DO == (int)KABI_DO && (int)BT_DV == (int)KABI_DV &&
 enum { NVPTX_BWD_MAX_KERNELS = 4 };
 
 /* BWK_LIN_*: the linear family's program (nvptx_linear_bwd.c). */
-typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM, BWK_LIN_DQ, BWK_LIN_DK, BWK_LIN_DV, BWK_LIN_GATE } nvptx_bwd_kind;
+typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM, BWK_LIN_DQ, BWK_LIN_DK, BWK_LIN_DV, BWK_LIN_DKV, BWK_LIN_GATE } nvptx_bwd_kind;
 
 /* How dQ is formed (nvptx_bwd_emit; the runtime's $ATTNC_BWD_DQ):
  * KERNEL  attnc_bwd_dq recomputes S and dP per query tile (7 products a
@@ -167,6 +167,9 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
  *   attnc_lin_bwd_dk  dK = the scan backwards in time with (dO... ):
  *                     (q, k, v) = (V, dO, Q), plus k·dk
  *   attnc_lin_bwd_dv  dV = backwards with (q, k, v) = (K, Q, dO)
+ *   attnc_lin_bwd_dkv (fused, D = Dv, where its shared memory fits: sm_90a)
+ *                     replaces dk and dv: the dv scan also forms dK from
+ *                     its state (read transposed), k·dk from staged K
  *   attnc_lin_bwd_gate (with a gradient) d log a = reverse cumsum of
  *                     q·dq - k·dk, into d<decay> (per head: / λ, summed
  *                     over batch and tokens)
@@ -174,7 +177,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
  * workspace's delta region holds 4 f32 per token (q·dq, k·dk, one partial
  * per column group each). */
 nvptx_status nvptx_linear_bwd_emit(const tir_kernel *k, target_arch arch, int ngrad, const int *grad_param,
-                                   nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+                                   bool fused, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
 /* The role table of every kernel of the program (kernel_abi.h). */
 void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out);

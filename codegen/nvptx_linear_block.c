@@ -35,6 +35,11 @@ static nt_smem v_tile(lk *L)
     return nt_tile(&L->t, add(L, L->stage_off, c32(L, L->off_v)), L->p->C, L->p->vt, DT_BF16, L->pitch_v);
 }
 
+static nt_smem x_tile(lk *L)
+{
+    return nt_tile(&L->t, add(L, L->stage_off, c32(L, L->off_x)), L->p->C, L->p->vt, DT_BF16, L->pitch_v);
+}
+
 static nt_smem s_mirror(lk *L)
 {
     return nt_tile(&L->t, c32(L, L->off_s), L->p->D, L->p->vt, DT_BF16, L->pitch_s);
@@ -74,6 +79,8 @@ void lk_issue_block(lk *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q)
     nt_copy_g2s(&L->t, qk_tile(L, L->off_k), rows_of(L, LT_K, L->kv_head, t0, NULL, L->t_limit));
     LLVMValueRef vcol = p->wide ? NULL : L->col0; /* wide: the V tile holds all of Dv */
     nt_copy_g2s(&L->t, v_tile(L), rows_of(L, LT_V, L->kv_head, t0, vcol, L->t_limit));
+    if (L->fused && load_q)
+        nt_copy_g2s(&L->t, x_tile(L), rows_of(L, LT_X, L->kv_head, t0, NULL, L->t_limit));
     L->stage_off = keep;
 }
 
@@ -103,6 +110,8 @@ void lk_transform(lk *L, bool with_q)
     nt_smem_map(&L->t, qk_tile(L, L->off_k), L->p->dt, rows, feature, L);
     if (L->p->dt == DT_F16)
         nt_smem_map(&L->t, v_tile(L), DT_F16, rows, NULL, NULL);
+    if (L->p->dt == DT_F16 && L->fused && with_q)
+        nt_smem_map(&L->t, x_tile(L), DT_F16, rows, NULL, NULL);
 }
 
 static LLVMValueRef f32_at(lk *L, int off, LLVMValueRef idx)
@@ -329,16 +338,35 @@ static LLVMValueRef dot_elem(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueR
     return LLVMBuildSelect(b, live, LLVMBuildFMul(b, v, x, ""), nv_f32(nv, 0), "");
 }
 
+static void dot_store(lk *L, LLVMValueRef sum[2]);
+
+/* DX (row, col) times the staged Q tile's element (the warp's row, column col0 + col). */
+static LLVMValueRef q_elem(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, void *ud)
+{
+    lk *L = ud;
+    LLVMValueRef r = add(L, mul(L, L->rg, 16), row);
+    LLVMValueRef off = add(L, add(L, L->stage_off, c32(L, L->off_q)), mul(L, r, L->pitch_qk));
+    off = add(L, off, LLVMBuildShl(t->nv.b, add(L, L->col0, col), c32(L, 1), ""));
+    return LLVMBuildFMul(t->nv.b, v, bf16_at(L, off), "");
+}
+
 /* The rows' dot products of o (f32, before rounding) with the dot tensor,
  * one partial per column group, into the workspace (lk's dot_*). */
 static void dot_rows(lk *L, const nt_frag *o)
 {
     nt *t = &L->t;
-    LLVMBuilderRef b = t->nv.b;
     nt_frag prod = *o;
     nt_map(t, &prod, dot_elem, L);
     LLVMValueRef sum[2];
     nt_row_sum(t, &prod, sum);
+    dot_store(L, sum);
+}
+
+/* The warp's row sums (row slots 0, 1) to the workspace, one slot per column group. */
+static void dot_store(lk *L, LLVMValueRef sum[2])
+{
+    nt *t = &L->t;
+    LLVMBuilderRef b = t->nv.b;
     LLVMValueRef slot = add(L, c32(L, L->dot_slot), LLVMBuildUDiv(b, L->col0, c32(L, L->p->dvs), ""));
     LLVMValueRef bh = add(L, LLVMBuildMul(b, L->batch, L->size[SZ_HEADS], ""), L->head);
     LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, t->t4, c32(L, 0), ""));
@@ -352,6 +380,49 @@ static void dot_rows(lk *L, const nt_frag *o)
         nt_endif(t, j2);
     }
     nt_endif(t, join);
+}
+
+/* Fused: the warp's 16 rows of DX over columns col0.. (dvs of them):
+ * 2^Γi (X S^T) from the mirror read transposed, plus per key slab the
+ * masked scores X V^T times K's rows; the rows' dot products with the
+ * staged Q tile (f32) into the workspace; then the store. */
+static void fused_dx(lk *L, const LLVMValueRef scale[2], bool decayed)
+{
+    nt *t = &L->t;
+    const lin_plan *p = L->p;
+    /* X's rows are read from shared memory per k16 slab (no 32-register A
+     * fragment live beside the state: that spilled) */
+    nt_opnd xs = nt_shared(nt_sub(t, x_tile(L), mul(L, L->rg, 16), c32(L, 0), 16, p->Dv), false);
+    nt_frag dx;
+    nt_zero(t, &dx, 16, p->dvs);
+    nt_mma(t, &dx, xs, nt_shared(nt_sub(t, s_mirror(L), L->wcol, c32(L, 0), p->dvs, p->Dv), true), DT_BF16);
+    LLVMValueRef sc[2] = {scale[0], scale[1]};
+    nt_scale_rows(t, &dx, sc);
+    nt_fvar dv = nt_fvar_new(t, &dx);
+    for (int np = 0; np < p->C / 16; np++) {
+        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(t->nv.b, LLVMIntULE, c32(L, np), L->rg, ""));
+        nt_frag s, a, acc;
+        nt_zero(t, &s, 16, 16);
+        nt_mma(t, &s, xs, nt_shared(nt_sub(t, v_tile(L), c32(L, 16 * np), c32(L, 0), 16, p->Dv), true),
+               DT_BF16);
+        mask_ctx m = {L, np, decayed};
+        nt_map(t, &s, mask, &m);
+        nt_to_a(t, &a, &s, DT_BF16);
+        nt_fvar_get(t, &dv, &acc);
+        nt_mma(t, &acc, nt_reg(&a), nt_shared(nt_sub(t, qk_tile(L, L->off_k), c32(L, 16 * np), L->wcol, 16, p->dvs), false),
+               DT_BF16);
+        nt_fvar_set(t, &dv, &acc);
+        nt_endif(t, join);
+    }
+    nt_fvar_get(t, &dv, &dx);
+    /* the dot with the staged Q rows (k), columns col0.. */
+    nt_frag prod = dx;
+    nt_map(t, &prod, q_elem, L);
+    LLVMValueRef sum[2];
+    nt_row_sum(t, &prod, sum);
+    dot_store(L, sum);
+    LLVMValueRef row0 = add(L, L->t0, mul(L, L->rg, 16));
+    nt_store_global(t, &dx, rows_of(L, LT_DX, L->head, row0, L->col0, L->ntok));
 }
 
 void lk_outputs(lk *L, bool intra_part, bool decayed)
@@ -376,9 +447,11 @@ void lk_outputs(lk *L, bool intra_part, bool decayed)
     nt_scale_rows(t, &o, scale);
     if (intra_part)
         intra(L, &qf, &o, p->normalize ? den : NULL, decayed);
-    if (L->dot_ptr)
+    if (L->dot_ptr && !L->fused)
         dot_rows(L, &o);
     store_o(L, &o, p->normalize ? den : NULL);
+    if (L->fused)
+        fused_dx(L, scale, decayed);
 }
 
 typedef struct weight_ctx {

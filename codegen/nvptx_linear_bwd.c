@@ -34,6 +34,10 @@ typedef struct scan_role {
     nvptx_bwd_kind kind;
 } scan_role;
 
+/* The fused reverse scan (D = Dv): the dV scan also writes dK from the
+ * same state (Σ q doᵀ read transposed) with V staged as X. */
+static const scan_role fused_role = {KABI_K, KABI_Q, KABI_DO, KABI_DV, -1, 2, true, "attnc_lin_bwd_dkv", BWK_LIN_DKV};
+
 static const scan_role roles[3] = {
     {KABI_DO, KABI_V, KABI_K, KABI_DQ, KABI_Q, 0, false, "attnc_lin_bwd_dq", BWK_LIN_DQ},
     {KABI_V, KABI_DO, KABI_Q, KABI_DK, KABI_K, 2, true, "attnc_lin_bwd_dk", BWK_LIN_DK},
@@ -70,9 +74,21 @@ static void finish(nt *t, LLVMValueRef fn)
 }
 
 /* One scan: the forward's chain kernel on the backward's parameters. */
+/* Shared memory of the fused scan under plan base. */
+static int fused_smem(const lin_plan *base)
+{
+    lk L;
+    memset(&L, 0, sizeof L);
+    L.p = base;
+    L.fused = true;
+    lk_plan_smem(&L);
+    return L.total;
+}
+
 static nvptx_status emit_scan(nv_ctx nv, const lin_plan *base, const scan_role *r, target_arch arch, int ngrad,
                               nvptx_bwd_kernel *out, strbuf *err)
 {
+    bool fused = r == &fused_role;
     lk *L = calloc(1, sizeof *L);
     if (!L)
         return refuse(err, "out of memory");
@@ -82,6 +98,7 @@ static nvptx_status emit_scan(nv_ctx nv, const lin_plan *base, const scan_role *
     p.dvs = p.Dv / 2;
     p.vt = p.Dv;
     L->p = &p;
+    L->fused = fused;
     lk_plan_smem(L);
     nvptx_abi_args a;
     declare(&nv, p.k, ngrad, r->name, &a);
@@ -93,6 +110,14 @@ static nvptx_status emit_scan(nv_ctx nv, const lin_plan *base, const scan_role *
     memcpy(L->size, a.size, sizeof L->size);
     memcpy(L->param, a.param, sizeof L->param);
     L->reverse = r->reverse;
+    if (fused) {
+        L->tens[LT_X] = a.tens[KABI_V];
+        memcpy(L->stride[LT_X], a.stride[KABI_V], sizeof L->stride[LT_X]);
+        L->tens[LT_DX] = a.tens[KABI_DK];
+        memcpy(L->stride[LT_DX], a.stride[KABI_DK], sizeof L->stride[LT_DX]);
+        L->dot_ws = a.ws[KABI_WS_DELTA];
+        L->dot_slot = r->dot_slot;
+    }
     if (r->dot >= 0) {
         L->dot_ptr = a.tens[r->dot];
         memcpy(L->dot_stride, a.stride[r->dot], sizeof L->dot_stride);
@@ -304,7 +329,7 @@ static void describe(const tir_kernel *k, const lin_plan *p, target_arch arch, i
 }
 
 nvptx_status nvptx_linear_bwd_emit(const tir_kernel *k, target_arch arch, int ngrad, const int *grad_param,
-                                   nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
+                                   bool fused, nvptx_bwd_info *info, strbuf *ptx, strbuf *err)
 {
     memset(info, 0, sizeof *info);
     if (!nvptx_arch_name(arch))
@@ -325,15 +350,19 @@ nvptx_status nvptx_linear_bwd_emit(const tir_kernel *k, target_arch arch, int ng
     nv_ctx nv;
     nv_ctx_init(&nv, c, m, b);
     int limit = target_info_of(arch)->smem_block_optin;
-    for (int i = 0; i < 3 && !st; i++) {
-        st = emit_scan(nv, &base, &roles[i], arch, ngrad, &info->kernels[i], err);
+    /* fused: where D = Dv and its fourth staged tile fits (sm_90a) */
+    fused = fused && k->head_dim == k->head_dim_v && fused_smem(&base) <= limit;
+    const scan_role *scans[3] = {&roles[0], fused ? &fused_role : &roles[1], &roles[2]};
+    int nscan = fused ? 2 : 3;
+    for (int i = 0; i < nscan && !st; i++) {
+        st = emit_scan(nv, &base, scans[i], arch, ngrad, &info->kernels[i], err);
         if (!st && info->kernels[i].smem_bytes > limit)
             st = refuse(err, "the scan needs more shared memory than the target has");
         info->nkernels = i + 1;
     }
     if (!st && ngrad) {
-        emit_gate(nv, &kc, ngrad, 0, arch, &info->kernels[3]);
-        info->nkernels = 4;
+        emit_gate(nv, &kc, ngrad, 0, arch, &info->kernels[nscan]);
+        info->nkernels = nscan + 1;
     }
     if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
         st = NVPTX_INTERNAL;

@@ -28,6 +28,9 @@ void lk_plan_smem(lk *L)
     L->off_k = p->C * L->pitch_qk;
     L->off_v = 2 * p->C * L->pitch_qk;
     L->stage_bytes = L->off_v + p->C * L->pitch_v;
+    L->off_x = L->stage_bytes;
+    if (L->fused)
+        L->stage_bytes += p->C * L->pitch_v; /* X has V's columns (D = Dv) */
     L->off_s = 2 * L->stage_bytes;
     L->off_graw = L->off_s + p->D * L->pitch_s;
     L->off_gam = L->off_graw + 4 * p->C;

@@ -18,9 +18,9 @@
 typedef struct lk {
     nt t;
     const lin_plan *p;
-    LLVMValueRef tens[4], stride[4][4], size[SZ_MAX], param[NVPTX_MAX_PARAMS];
+    LLVMValueRef tens[6], stride[6][4], size[SZ_MAX], param[NVPTX_MAX_PARAMS];
     int pitch_qk, pitch_v, pitch_s; /* bytes per shared row */
-    int stage_bytes, off_q, off_k, off_v, off_s, off_graw, off_gam, off_z, off_tk, total;
+    int stage_bytes, off_q, off_k, off_v, off_x, off_s, off_graw, off_gam, off_z, off_tk, total;
 
     /* rg: the warp's row group (query rows 16 rg.., state rows D / rgs x
      * rg..); col0: its first output column; wcol: its first column in the
@@ -43,6 +43,11 @@ typedef struct lk {
     bool reverse;
     LLVMValueRef dot_ptr, dot_stride[4], dot_ws;
     int dot_slot;
+    /* fused (the dV scan, D = Dv): each block also stages X (tensor LT_X,
+     * Dv wide: V) and writes DX (LT_DX: dK) = 2^Γi (x_i S^T) + Σ_j
+     * M (x_i·v_j) k_j, and its rows' dot products with the staged Q (k)
+     * into dot_ws at dot_slot (the state S = Σ K^T V serves both). */
+    bool fused;
 } lk;
 
 /* nvptx_linear.c: the plan of kernel k (its schedule), or a refusal. */

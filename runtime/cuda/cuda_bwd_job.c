@@ -234,7 +234,12 @@ static attnc_status compile_linear(arena *a, const cuda_bwd_job *j, cuda_bwd_out
     out->sched = j->base ? *j->base : j->r->sched;
     snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, dk, dv scans (inter=chain)%s",
              ngrad ? " + gate" : "");
-    attnc_status st = map_codegen(nvptx_linear_bwd_emit(sig, j->arch, ngrad, gp, &out->info, &out->ptx, err));
+    const char *e = getenv("ATTNC_BWD_LINEAR_FUSED"); /* the fused dK/dV scan (sm_90a), opt-in until measured */
+    bool fused = e && e[0] == '1' && !e[1];
+    attnc_status st = map_codegen(nvptx_linear_bwd_emit(sig, j->arch, ngrad, gp, fused, &out->info, &out->ptx, err));
+    if (!st && out->info.kernels[1].kind == BWK_LIN_DKV)
+        snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, fused dk+dv scans (inter=chain)%s",
+                 ngrad ? " + gate" : "");
     if (!st && out->ptx.failed)
         st = ATTNC_ERR_NOMEM;
     return st;
