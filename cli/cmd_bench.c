@@ -55,6 +55,7 @@ typedef struct bench_run {
     int64_t kept;
     const char *source; /* of the schedule: "explicit", "recipe", "tuned", "default" */
     bench_grad_out bwd; /* --grad */
+    attnc_tools_bwd_tiles bwd_tiles; /* --grad: the dK/dV kernel's loop */
     int64_t nseq;       /* --seqlens: a varlen launch of nseq sequences, offsets cu */
     int32_t *cu;
     int docs;
@@ -363,6 +364,17 @@ static void print_tiles(const attnc_tools_pairs *p)
            p->closed_form ? "closed form" : "pairwise");
 }
 
+/* The dK/dV kernel's (query tile, key tile) iterations: computed (not
+ * skipped), full (no per-element mask), holding kept pairs; kept pairs
+ * against the pairs of computed tiles. */
+static void print_bwd_tiles(const attnc_tools_bwd_tiles *t, int64_t kept)
+{
+    printf("  backward tiles: %lld visited, %lld computed (%lld full), %lld hold kept pairs: visited/kept %.3f; "
+           "pairs in computed tiles/kept %.3f\n",
+           (long long)t->visited_tiles, (long long)t->computed_tiles, (long long)t->full_tiles,
+           (long long)t->kept_tiles, ratio(t->visited_tiles, t->kept_tiles), ratio(t->computed_pairs, kept));
+}
+
 static void report(const bench_run *b, const bench_opts *o)
 {
     const attnc_tools_recipe_info *r = &b->r;
@@ -410,6 +422,13 @@ static void report(const bench_run *b, const bench_opts *o)
             json_num(&j, "bwd_tflops", bwd_tflops, 2);
             json_num(&j, "fwd_bwd_time_ms", b->median_ms + b->bwd.median_ms, 4);
             json_num(&j, "fwd_bwd_tflops", fb_tflops, 2);
+            if (b->bwd_tiles.counted) {
+                json_int(&j, "bwd_visited_tiles", b->bwd_tiles.visited_tiles);
+                json_int(&j, "bwd_computed_tiles", b->bwd_tiles.computed_tiles);
+                json_int(&j, "bwd_full_tiles", b->bwd_tiles.full_tiles);
+                json_int(&j, "bwd_kept_tiles", b->bwd_tiles.kept_tiles);
+                json_num(&j, "bwd_pair_ratio", ratio(b->bwd_tiles.computed_pairs, b->kept), 4);
+            }
         }
         json_end(&j);
         printf("%s\n", sb_cstr(&js));
@@ -428,6 +447,8 @@ static void report(const bench_run *b, const bench_opts *o)
                    "flops); forward + backward %.3f ms, %.1f TFLOP/s\n",
                    b->bwd.schedule, o->deterministic ? " deterministic" : "", b->bwd.median_ms, o->iters, b->bwd.min_ms,
                    bwd_tflops, fb_ms, fb_tflops);
+        if (o->grad && b->bwd_tiles.counted)
+            print_bwd_tiles(&b->bwd_tiles, b->kept);
     }
 }
 
@@ -522,6 +543,12 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
     }
     if (!count_pairs(b, err))
         return EXIT_INTERNAL;
+    strbuf why; /* the backward's tiles are a note: not counted is no failure */
+    sb_init(&why);
+    if (o->grad && !b->nseq &&
+        !attnc_tools_count_bwd_tiles(b->c, b->bwd.schedule, b->sizes, b->params, &b->bwd_tiles, &why))
+        fprintf(stderr, "attnc bench: backward tiles not counted: %s\n", sb_cstr(&why));
+    sb_free(&why);
     b->kept = b->pairs.kept;
     report(b, o);
     return EXIT_OK;

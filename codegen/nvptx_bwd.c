@@ -81,6 +81,79 @@ schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, targe
     return w;
 }
 
+/* $ATTNC_BWD_DKV_BOX into w (s's tiles). "wide" (also unset), under the
+ * 64-token default boxes of a 2-D/3-D grid (8x8, 4x4x4): 128-key boxes, so
+ * that two warpgroups share each query box as the 1-D kernel's 128 keys
+ * do, shaped for the fewest visited pairs of neighborhoods
+ * (tools_count_bwd_tiles, kept/visited pairs): 2-D q=8x8 kv=8x16 (17x17 on
+ * 128x128: 0.376, 64-key boxes 0.502), 3-D q=4x2x8 kv=4x4x8 (7x13x13 on
+ * 16x32x32: 0.370, against 0.365 at 4x4x4 and 0.329 at q=4x4x4
+ * kv=4x4x8). H200 (2026-12-03, B=1 H=16 D=128, 2.5x the forward's flops):
+ * 17x17 on 128x128 1.074 ms, 90.3 TFLOP/s (8x8 boxes 1.243, 78.0; kv=16x8
+ * 89.6); 7x13x13 on 16x32x32 3.901 ms, 101.8 (4x4x4 6.790, 58.5; q=4x4x4
+ * kv=4x4x8 81.7; q=1x8x8 kv=2x8x8 99.5). "off": the schedule's boxes.
+ * "kv=8x16" or "q=8x8 kv=8x16": those boxes where they have s's dims.
+ * False: the text does not apply to s. */
+static bool box_of(const char *box, const schedule *s, schedule *w)
+{
+    if (!strcmp(box, "off"))
+        return false;
+    if (!strcmp(box, "wide")) {
+        static const int q[2][3] = {{8, 8}, {4, 2, 8}}, kv[2][3] = {{8, 16}, {4, 4, 8}};
+        static const int dflt[2][3] = {{8, 8}, {4, 4, 4}};
+        int i = s->ndims - 2;
+        if (i < 0 || i > 1 || memcmp(s->q_tile, dflt[i], sizeof dflt[i]) || memcmp(s->kv_tile, dflt[i], sizeof dflt[i]))
+            return false;
+        memcpy(w->q_tile, q[i], sizeof q[i]);
+        memcpy(w->kv_tile, kv[i], sizeof kv[i]);
+        return true;
+    }
+    schedule t;
+    strbuf err;
+    sb_init(&err);
+    bool ok = schedule_parse(box, s->ndims, &t, &err) && !t.is_auto && t.ndims == s->ndims;
+    sb_free(&err);
+    if (ok && strstr(box, "q="))
+        memcpy(w->q_tile, t.q_tile, sizeof w->q_tile);
+    if (ok && strstr(box, "kv="))
+        memcpy(w->kv_tile, t.kv_tile, sizeof w->kv_tile);
+    return ok;
+}
+
+/* Whether the kernel reads a float param (a bias table, a slope: it may get
+ * a gradient). The grids' 128-key boxes are checked on the H200 for masks
+ * and neighborhoods, not yet for param gradients: those keep the 64-token
+ * boxes by default (ATTNC_BWD_DKV_BOX=wide asks for the wide ones). */
+static bool float_params(const tir_kernel *k)
+{
+    for (int i = 0; k && i < k->nparams; i++)
+        if (k->params[i].dtype == DT_F32 || k->params[i].dtype == DT_F16 || k->params[i].dtype == DT_BF16)
+            return true;
+    return false;
+}
+
+bool nvptx_bwd_dkv_schedule(const tir_kernel *k, schedule *s, target_arch arch, const char *keys, const char *box,
+                            schedule *out)
+{
+    if (s->mma != MMA_WGMMA)
+        return false;
+    schedule w = *s;
+    if (!box_of(box && box[0] ? box : float_params(k) ? "off" : "wide", s, &w)) {
+        if (s->ndims != 1 || s->kv_tile[0] != 64 || (keys && strcmp(keys, "128")))
+            return false;
+        w.kv_tile[0] = 128;
+    }
+    if (!memcmp(w.q_tile, s->q_tile, sizeof w.q_tile) && !memcmp(w.kv_tile, s->kv_tile, sizeof w.kv_tile))
+        return false;
+    schedule dq = *s; /* the dQ kernel, the pre and dQ conversion grids: the same query box */
+    memcpy(dq.q_tile, w.q_tile, sizeof dq.q_tile);
+    if (!tile_fits(&w) || !nvptx_bwd_wgmma_fits(k, &w, arch) || !tile_fits(&dq) || !nvptx_bwd_wgmma_fits(k, &dq, arch))
+        return false;
+    *out = w;
+    *s = dq;
+    return true;
+}
+
 /* ---- the plan ---- */
 
 typedef struct reader {
@@ -91,31 +164,9 @@ typedef struct reader {
 
 static void read_q_range(const tir_op *op, bwd_plan *bp)
 {
-    bp->qmode = op->range_mode;
+    bp->qmode = nvptx_read_range(op, bp->fp.ndims, bp->qlo, bp->qhi);
     bp->group = op->group;
     bp->q_ndims = op->range_ndims;
-    for (int d = 0; d < op->range_ndims && d < 3; d++) {
-        bp->qlo[d] = op->range_lo[d];
-        bp->qhi[d] = op->range_hi[d];
-        if (bp->qmode == RANGE_BOUNDS && (!bp->qlo[d] || !bp->qhi[d]))
-            bp->qmode = RANGE_ALL;
-    }
-    if (bp->qmode == RANGE_BOUNDS && op->range_ndims != bp->fp.ndims)
-        bp->qmode = RANGE_ALL;
-}
-
-static void read_kv_range(const tir_op *op, fa_plan *p)
-{
-    p->range = op->range_mode;
-    for (int d = 0; d < op->range_ndims && d < 3; d++) {
-        p->lo[d] = op->range_lo[d];
-        p->hi[d] = op->range_hi[d];
-    }
-    if (p->range == RANGE_BOUNDS && op->range_ndims != p->ndims)
-        p->range = RANGE_ALL;
-    for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
-        if (!p->lo[d] || !p->hi[d])
-            p->range = RANGE_ALL;
 }
 
 static void visit(tir_op *op, void *user)
@@ -128,7 +179,7 @@ static void visit(tir_op *op, void *user)
         break;
     case TIR_KV_RANGE:
         if (!rd->dkv)
-            read_kv_range(op, &bp->fp);
+            bp->fp.range = nvptx_read_range(op, bp->fp.ndims, bp->fp.lo, bp->fp.hi);
         break;
     case TIR_TILE_CLASS:
         bp->fp.full = op->full_expr;
@@ -426,12 +477,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
 
 static int64_t tiles_over(const nvptx_bwd_info *info, const int *tile, const int64_t *sizes, int tok_id)
 {
-    int64_t n = 1;
-    for (int d = 0; d < info->ndims; d++) {
-        int64_t ext = info->grid_ndim == 0 ? sizes[tok_id] : sizes[SZ_GRID0 + d];
-        n *= (ext + tile[d] - 1) / tile[d];
-    }
-    return n;
+    return nvptx_tiles_over(info->ndims, info->grid_ndim, tile, NULL, sizes, tok_id);
 }
 
 void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out)

@@ -127,6 +127,22 @@ schedule nvptx_bwd_schedule(const tir_kernel *k, const schedule *base, target_ar
  * boxes)), else the mma.sync schedule (the fallback). */
 schedule nvptx_bwd_schedule_mma(const tir_kernel *k, const schedule *base, target_arch arch, mma_kind want);
 
+/* The dK/dV kernel's own schedule under the wgmma schedule s (the dQ
+ * kernel's), where it differs (true; *out set): `keys` and `box` are the
+ * runtime's $ATTNC_BWD_DKV_KEYS and $ATTNC_BWD_DKV_BOX (NULL: unset).
+ * box "wide" or unset, under a grid's default 64-token boxes: 128-key
+ * boxes (two warpgroups share each query box), 2-D q=8x8 kv=8x16, 3-D
+ * q=4x2x8 kv=4x4x8; "off": the schedule's boxes; "kv=8x16" or "q=8x8
+ * kv=8x16": those boxes where they have s's dims. Otherwise (no box that
+ * applies) a 1-D s of 64 keys gets 128 keys unless keys is other than
+ * "128". The result must fit the wgmma backward (64 query, 64 or 128 key
+ * tokens, powers of two), else false.
+ * On true s takes out's query box: the dQ kernel and the launch grids
+ * (nvptx_bwd_info's q_tile) must tile the queries as the dK/dV kernel
+ * does; lower the dQ program under s after this call. */
+bool nvptx_bwd_dkv_schedule(const tir_kernel *k, schedule *s, target_arch arch, const char *keys, const char *box,
+                            schedule *out);
+
 /* Whether the wgmma backward serves kernel header k under the tiles of s on arch: sm_90a,
  * bf16/f16, head dims 64 or 128, 64 query tokens, 64 or 128 key tokens. */
 bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch arch);
@@ -143,8 +159,27 @@ bool nvptx_bwd_wgmma_fits(const tir_kernel *k, const schedule *s, target_arch ar
  *    kernel dV += Pᵀ dO with dPᵀ = V dOᵀ (3 waits a tile instead of 4),
  *    dQ kernel S with dP (2 instead of 3; 64-key tiles only);
  * 3: 2, but the dK/dV kernel pairs Sᵀ with dPᵀ and dV with dK (2 waits;
- *    Sᵀ, dPᵀ, dK and dV live at once: ptxas spills at D = 128). */
-enum { NVPTX_BWD_OVERLAP_DEFAULT = 1 };
+ *    Sᵀ, dPᵀ, dK and dV live at once: ptxas spills at D = 128);
+ * 4 (NVPTX_BWD_OVERLAP_PIPE, $ATTNC_BWD_PIPE=1; opt-in: H200 dense +6%, causal -5%):
+ *    1, but the dK/dV kernel issues the next query tile's copies while
+ *    Sᵀ runs and leaves its accumulating products running:
+ *    dPᵀ = V dOᵀ and dV += Pᵀ dO issued back to back, dV running while
+ *    dSᵀ is computed and stored, dK += dSᵀ Q running across the barrier
+ *    that publishes dS, both waited with the first dQ block (bulk dQ);
+ *    the dQ kernel as at 1;
+ * 5 (NVPTX_BWD_OVERLAP_PIPE_SDP, $ATTNC_BWD_PIPE=2; opt-in): 4, with Sᵀ
+ *    issued together with dPᵀ and Pᵀ computed while dPᵀ runs (FA3's order;
+ *    more registers: spills at D = 128);
+ * 6, 7 (_PIPE_LATE, _PIPE_SDP_LATE; $ATTNC_BWD_PIPE=3, 4; opt-in): 4, 5
+ *    with dK issued after the barrier, behind the first dQ block, and
+ *    left running while that block goes to shared memory (FA3's order). */
+enum {
+    NVPTX_BWD_OVERLAP_DEFAULT = 1,
+    NVPTX_BWD_OVERLAP_PIPE = 4,
+    NVPTX_BWD_OVERLAP_PIPE_SDP = 5,
+    NVPTX_BWD_OVERLAP_PIPE_LATE = 6,
+    NVPTX_BWD_OVERLAP_PIPE_SDP_LATE = 7
+};
 
 /* Emits the module of the backward program prog (lower_backward under
  * nvptx_bwd_schedule; params and sizes from its kernels): dQ as `dq` says

@@ -16,6 +16,7 @@
  * Under mma=wgmma the products are nvptx_bwd_wgmma.c's (a warpgroup per 64
  * keys); the rest is this code. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nvptx_bwd_impl.h"
@@ -37,12 +38,44 @@ static LLVMValueRef c32(gbw *g, int v)
     return nv_i32(&g->f.nv, v);
 }
 
-/* This CTA's key tile from ctaid.x (row-major over tile dims). */
+/* $ATTNC_BWD_LPT=1 (opt-in; H200 causal B=2 N=8192 +3%, N=16384 -2%): the CTAs, launched in
+ * ctaid order, take their (key tile, kv head, batch) so that groups of G
+ * heads (4, else 2 or 1, dividing heads x batch) run key tile 0 of each,
+ * then 1, ...: the first key tiles, which see the most query tiles under
+ * a causal mask, start first, and the short ones fill the end (grid
+ * (key tiles, kv heads, batch): key tile 0 of the last heads otherwise
+ * starts last). The default is key_flat = ctaid.x and gb_ids' head and
+ * batch. */
+static void lpt_remap(gbw *g)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef nx = nv_sreg(nv, "nctaid.x"), ny = nv_sreg(nv, "nctaid.y");
+    LLVMValueRef hb = LLVMBuildMul(b, ny, nv_sreg(nv, "nctaid.z"), "");
+    LLVMValueRef lin = add(g, nv_sreg(nv, "ctaid.x"),
+                           mul(g, nx, add(g, nv_sreg(nv, "ctaid.y"), mul(g, ny, nv_sreg(nv, "ctaid.z")))));
+    LLVMValueRef two = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, hb, c32(g, 1), ""), c32(g, 0), "");
+    LLVMValueRef four = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, hb, c32(g, 3), ""), c32(g, 0), "");
+    LLVMValueRef G = LLVMBuildSelect(b, four, c32(g, 4), LLVMBuildSelect(b, two, c32(g, 2), c32(g, 1), ""), "");
+    LLVMValueRef per = mul(g, nx, G); /* CTAs of one group */
+    LLVMValueRef grp = LLVMBuildUDiv(b, lin, per, ""), in = LLVMBuildURem(b, lin, per, "");
+    g->key_flat = LLVMBuildUDiv(b, in, G, "");
+    LLVMValueRef h = add(g, mul(g, grp, G), LLVMBuildURem(b, in, G, "")); /* kv head + ny batch */
+    f->kv_head = LLVMBuildURem(b, h, ny, "");
+    f->batch = LLVMBuildUDiv(b, h, ny, "");
+    LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
+    f->head = mul(g, f->kv_head, nv_smax(nv, group, c32(g, 1)));
+}
+
+/* This CTA's key tile from key_flat (row-major over tile dims). */
 static void key_tile(gbw *g, LLVMValueRef kidx[3])
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
-    LLVMValueRef rem = nv_sreg(&f->nv, "ctaid.x");
+    if (!g->key_flat)
+        g->key_flat = nv_sreg(&f->nv, "ctaid.x");
+    LLVMValueRef rem = g->key_flat;
     for (int d = p->ndims - 1; d >= 0; d--) {
         kidx[d] = d ? LLVMBuildURem(f->nv.b, rem, f->nkt[d], "") : rem;
         if (d)
@@ -215,6 +248,11 @@ typedef struct dkv_state {
     LLVMValueRef p[FA_MAXN][4], ds[FA_MAXN][4];  /* slots */
     LLVMValueRef stats[GB_STAT_ROWS][2];         /* overlap >= 1: the next tile's lse, delta */
     LLVMValueRef kin[2];
+    /* pipelined pair: the next query tile's copies, issued under Sᵀ (issue_next) */
+    struct {
+        LLVMValueRef next, q, total, bank, *lo, *cnt;
+        bool fetch;
+    } nx;
 } dkv_state;
 
 /* Query column coordinates of fragment column (nb, e). */
@@ -406,16 +444,31 @@ static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef 
         gb_load_stats(g, f->q_org, f->head);
 }
 
-static void pair(gbw *g, dkv_state *st)
+/* Pipelined pair: the next query tile's copies (issue_q_tile), issued
+ * while Sᵀ runs instead of before it; the current tile's box and bank are
+ * kept. */
+static void issue_next(gbw *g, dkv_state *st)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
-    const fa_plan *p = f->p;
-    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
-    if (g->bp->overlap >= 3) /* Sᵀ and dPᵀ under one wait */
-        gw_ss2(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
-    else
-        scores_t(g, s);
+    LLVMValueRef org[3], lo[3], hi[3], bank = g->bank_dyn[1];
+    memcpy(org, f->q_org, sizeof org);
+    memcpy(lo, f->q_lo, sizeof lo);
+    memcpy(hi, f->q_hi, sizeof hi);
+    LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntSLT, st->nx.next, st->nx.total, ""), "q.next");
+    issue_q_tile(g, st->nx.q, st->nx.lo, st->nx.cnt, st->nx.bank, st->nx.fetch ? st->stats : NULL);
+    nv_endif(nv, more);
+    memcpy(f->q_org, org, sizeof org);
+    memcpy(f->q_lo, lo, sizeof lo);
+    memcpy(f->q_hi, hi, sizeof hi);
+    g->bank_dyn[1] = bank;
+}
+
+/* Pᵀ of the tile (st->p), the partial tile's masks on its own path. */
+static void probs_tile(gbw *g, dkv_state *st, frag s)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
     LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
@@ -428,9 +481,86 @@ static void pair(gbw *g, dkv_state *st)
     probs(g, st, s, false);
     LLVMBuildBr(nv->b, join);
     LLVMPositionBuilderAtEnd(nv->b, join);
+}
+
+/* The pair under NVPTX_BWD_OVERLAP_PIPE (wgmma): the tensor cores run the
+ * accumulating products while the warps do the element-wise work.
+ *
+ *   issue Sᵀ = K Qᵀ; the next tile's copies; wait; Pᵀ
+ *   issue dPᵀ = V dOᵀ, dV += Pᵀ dO       (two commit groups)
+ *   wait 1 (dPᵀ); dSᵀ; dS -> shared        dV running
+ *   issue dK += dSᵀ Q                      dV, dK running
+ *   bulk dQ: barrier (dS published), issue the first dQ block, wait 0
+ *
+ * dV and dK accumulate into their own registers, so leaving them running
+ * costs only the packed A registers they read (16 each at Tq = 64).
+ * NVPTX_BWD_OVERLAP_PIPE_SDP issues Sᵀ with dPᵀ (FA3's order: Pᵀ computed
+ * while dPᵀ runs), then dV behind dPᵀ: Sᵀ, dPᵀ, dK and dV live at once.
+ * The _LATE levels issue dK after the barrier, behind the first dQ block
+ * (FA3's order), and wait for the block alone (wait 1), so dK runs while
+ * the block is stored to shared memory; dK is waited at the pair's end. */
+static void pair_pipe(gbw *g, dkv_state *st)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
+    int lvl = g->bp->overlap;
+    bool sdp = lvl == NVPTX_BWD_OVERLAP_PIPE_SDP || lvl == NVPTX_BWD_OVERLAP_PIPE_SDP_LATE;
+    bool late = lvl >= NVPTX_BWD_OVERLAP_PIPE_LATE && gw_dq_bulk_late_dk(g);
+    gw_pend pend = {0};
+    if (sdp) { /* Pᵀ while dPᵀ runs, then dV behind it */
+        gw_ss2_async(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
+        issue_next(g, st);
+        gw_wait_acc(g, 1, s, p->Tq);
+        probs_tile(g, st, s);
+        gb_read(g, st->p, p->Tq / 8, pr);
+        gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
+    } else {
+        gw_ss_async(g, s, g->off_k, p->Tk, g->off_q, p->D, p->Tq);
+        issue_next(g, st);
+        gw_wait_acc(g, 0, s, p->Tq);
+        probs_tile(g, st, s);
+        gb_read(g, st->p, p->Tq / 8, pr);
+        gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+        gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
+    }
+    gw_wait_acc(g, 1, dp, p->Tq);
+    grads_t(g, s, pr, dp, ds);
+    gb_pgrad_flush(g);
+    if (g->bp->bulk)
+        gw_store_ds(g, ds);
+    if (late) { /* dK behind the first dQ block, running while that block is stored */
+        gw_dq_bulk(g, st->dk, ds, &pend);
+        gw_pend_wait(g, &pend, 0, NULL, 0);
+        return;
+    }
+    gw_accumulate_async(g, st->dk, ds, p->Tq, g->off_q, p->D, &pend);
+    if (g->bp->bulk) {
+        gw_dq_bulk(g, NULL, ds, &pend);
+        return;
+    }
+    gw_pend_wait(g, &pend, 0, NULL, 0);
+    if (g->bp->atomics)
+        gw_dq_atomic(g, ds);
+}
+
+static void pair(gbw *g, dkv_state *st)
+{
+    fa2 *f = &g->f;
+    const fa_plan *p = f->p;
+    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
+    if (g->bp->overlap >= NVPTX_BWD_OVERLAP_PIPE) {
+        pair_pipe(g, st);
+        return;
+    }
+    if (g->bp->overlap == 3) /* Sᵀ and dPᵀ under one wait */
+        gw_ss2(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
+    else
+        scores_t(g, s);
+    probs_tile(g, st, s);
     LLVMValueRef pr[FA_MAXN][4], ds[FA_MAXN][4];
     gb_read(g, st->p, p->Tq / 8, pr);
-    if (g->bp->overlap >= 3) { /* dV and dK under one wait */
+    if (g->bp->overlap == 3) { /* dV and dK under one wait */
         grads_t(g, s, pr, dp, ds);
         gb_pgrad_flush(g);
         if (g->bp->bulk)
@@ -454,7 +584,7 @@ static void pair(gbw *g, dkv_state *st)
         accumulate(g, st->dk, ds, p->Tq, g->off_q, g->pitch_q, p->D);
     }
     if (g->bp->bulk)
-        gw_dq_bulk(g, gw_dq_bulk_takes_dk(g) ? st->dk : NULL, ds);
+        gw_dq_bulk(g, gw_dq_bulk_takes_dk(g) ? st->dk : NULL, ds, NULL);
     else if (g->bp->atomics && g->bp->wg)
         gw_dq_atomic(g, ds);
     else if (g->bp->atomics)
@@ -473,20 +603,35 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     LLVMValueRef lo[3], cnt[3], qi[3];
     LLVMValueRef total = q_range(g, kidx, lo, cnt);
     LLVMValueRef qs = c32(g, g->bank_size[1]);
+    /* $ATTNC_BWD_QROT=1 (opt-in; H200 dense +1%, causal -4%): key tile t visits its
+     * query tiles from the (t mod count)-th on, wrapping, so the CTAs of a
+     * dense head do not all load and bulk-add the same query tile at once. */
+    const char *qrot = getenv("ATTNC_BWD_QROT");
+    LLVMValueRef rot = NULL;
+    if (qrot && !strcmp(qrot, "1"))
+        rot = LLVMBuildURem(b, g->key_flat, nv_smax(nv, total, c32(g, 1)), "qrot");
     nv_barrier(nv); /* the previous head's last tile is done with bank 0 */
     LLVMBasicBlockRef any = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, total, c32(g, 0), ""), "q.first");
-    issue_q_tile(g, c32(g, 0), lo, cnt, c32(g, 0), NULL);
+    issue_q_tile(g, rot ? rot : c32(g, 0), lo, cnt, c32(g, 0), NULL);
     nv_endif(nv, any);
     gb_loop l = gb_loop_begin(g, c32(g, 0), total);
     LLVMValueRef next = add(g, l.iv, c32(g, 1));
     gb_tiles_landed(g);
     nv_barrier(nv); /* tile j resident; every warp done with tile j-1's bank */
     bool fetch = g->bp->overlap >= 1 && f->threads >= f->p->Tq;
-    LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
-    issue_q_tile(g, next, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs), fetch ? st->stats : NULL);
-    nv_endif(nv, more);
+    bool pipe = g->bp->overlap >= NVPTX_BWD_OVERLAP_PIPE; /* the copies go under Sᵀ (issue_next) */
+    if (pipe) {
+        st->nx.next = next, st->nx.total = total, st->nx.lo = lo, st->nx.cnt = cnt, st->nx.fetch = fetch;
+        st->nx.q = rot ? LLVMBuildURem(b, add(g, next, rot), total, "") : next;
+        st->nx.bank = mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs);
+    } else {
+        LLVMBasicBlockRef more = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.next");
+        LLVMValueRef next_q = rot ? LLVMBuildURem(b, add(g, next, rot), total, "") : next;
+        issue_q_tile(g, next_q, lo, cnt, mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs), fetch ? st->stats : NULL);
+        nv_endif(nv, more);
+    }
     g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), qs);
-    decode(g, l.iv, lo, cnt, qi);
+    decode(g, rot ? LLVMBuildURem(b, add(g, l.iv, rot), total, "") : l.iv, lo, cnt, qi);
     set_q_box(g, qi);
     LLVMValueRef skip = LLVMConstInt(nv->i1, 0, false);
     if (g->bp->qmode == RANGE_INVERSE)
@@ -496,6 +641,11 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
     pair(g, st);
     nv_endif(nv, join);
+    if (pipe) { /* a skipped pair still issues the next tile's copies */
+        LLVMBasicBlockRef none = nv_if(nv, skip, "pair.skip");
+        issue_next(g, st);
+        nv_endif(nv, none);
+    }
     if (fetch) {
         LLVMBasicBlockRef put = nv_if(nv, LLVMBuildICmp(b, LLVMIntSLT, next, total, ""), "q.stats");
         g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, next, c32(g, 1), ""), qs);
@@ -528,6 +678,10 @@ void gb_emit_dkv(gbw *g)
     nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
     gb_ids(g, true);
+    const char *lpt = getenv("ATTNC_BWD_LPT");
+    g->key_flat = NULL; /* ctaid.x, read in key_tile */
+    if (lpt && !strcmp(lpt, "1"))
+        lpt_remap(g);
     gb_extents(g);
     LLVMValueRef kidx[3];
     key_tile(g, kidx);

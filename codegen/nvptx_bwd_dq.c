@@ -107,7 +107,7 @@ static void key_step(gbw *g, frag dq_slots, frag pslot, LLVMValueRef lse[2], LLV
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
     /* S and dP under one wait; not at 128 keys (S, dP, dQ: 192 registers;
      * ptxas spilled 428 B at D = 128) */
-    bool both = g->bp->overlap >= 2 && p->Tk <= 64;
+    bool both = (g->bp->overlap == 2 || g->bp->overlap == 3) && p->Tk <= 64;
     if (both)
         gw_ss2(g, s, g->off_q, g->off_k, p->D, dp, g->off_do, g->off_v, p->Dv, p->Tq, p->Tk);
     else

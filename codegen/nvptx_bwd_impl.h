@@ -46,6 +46,7 @@ typedef struct gbw {
     int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, off_scan, smem;
     int off_dqf, dqf_bufs;  /* bulk dQ: dqf_bufs f32 Tq x D tiles at off_dqf */
     LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
+    LLVMValueRef key_flat;  /* dkv: this CTA's flat key tile index (ctaid.x unless remapped) */
     /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
      * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at. */
     int bank_lo[2], bank_hi[2], bank_size[2];
@@ -154,6 +155,34 @@ void gw_accumulate_ss(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4]
 /* Two of gw_accumulate (the same k) under one wait. */
 void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_src0)[4], int off_b0, int n0,
                     LLVMValueRef (*slots1)[4], LLVMValueRef (*a_src1)[4], int off_b1, int n1);
+/* Products left running (overlap NVPTX_BWD_OVERLAP_PIPE): each one's
+ * in-flight accumulators and the A registers it reads, waited together by
+ * gw_pend_wait. */
+enum { GW_MAXPEND = 2 };
+typedef struct gw_pend {
+    int n;
+    struct {
+        LLVMValueRef (*slots)[4];
+        int cols;
+        LLVMValueRef flat[FA_MAXN * 4], regs[4 * NV_WG_MAXSTEPS];
+        int nregs;
+    } op[GW_MAXPEND];
+} gw_pend;
+/* gw_ss2 issued without a wait: two commit groups (the first product's,
+ * then the second's); acc0, acc1 are in flight until gw_wait_acc. */
+void gw_ss2_async(gbw *g, LLVMValueRef (*acc0)[4], int off_a0, int off_b0, int k0, LLVMValueRef (*acc1)[4],
+                  int off_a1, int off_b1, int k1, int rows_a, int n);
+/* gw_ss issued as its own commit group, not waited (acc in flight). */
+void gw_ss_async(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int k, int n);
+/* wgmma.wait_group n; acc (ncols columns, in flight) valid after it. */
+void gw_wait_acc(gbw *g, int n, LLVMValueRef (*acc)[4], int ncols);
+/* gw_accumulate issued as its own commit group, not waited: added to pend. */
+void gw_accumulate_async(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
+                         gw_pend *pend);
+/* wgmma.wait_group n over pend's products but its last n (and
+ * extra[0..nextra), in flight too, issued before those n), then their
+ * accumulators into their slots; pend keeps the last n. */
+void gw_pend_wait(gbw *g, gw_pend *pend, int n, LLVMValueRef *extra, int nextra);
 /* the dK/dV kernel's atomic dQ: dS -> shared, dQacc += dS K */
 void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4]);
 /* dSᵀ (the accumulator layout) -> shared as the K-major tile dS */
@@ -161,9 +190,14 @@ void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4]);
 /* the same by bulk reduction of shared f32 tiles, dS stored already
  * (gw_store_ds; the query box is the current pair's); gw_dq_bulk_drain
  * before the kernel returns. dk non-NULL (where gw_dq_bulk_takes_dk):
- * also dK += dSᵀ Q, under the first dQ block's wait. */
-void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4]);
+ * also dK += dSᵀ Q, under the first dQ block's wait. pend non-NULL:
+ * products still running (gw_accumulate_async), waited with the first dQ
+ * block (so they run across the barrier that publishes dS); with dk too
+ * (where gw_dq_bulk_late_dk), dK += dSᵀ Q is issued behind the first dQ
+ * block and left running in pend while that block is stored. */
+void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *pend);
 bool gw_dq_bulk_takes_dk(const gbw *g);
+bool gw_dq_bulk_late_dk(const gbw *g); /* every warpgroup has a first dQ block */
 void gw_dq_bulk_drain(gbw *g);
 /* Bulk dQ: row and column in the query tile of f32 pair `pos` (elements
  * 2 pos, 2 pos + 1) of a tile's accumulator block. */

@@ -93,11 +93,7 @@ void gb_ids(gbw *g, bool kv_grid)
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    f->tid = nv_sreg(nv, "tid.x");
-    f->lane = LLVMBuildAnd(b, f->tid, nv_i32(nv, 31), "lane");
-    f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
-    f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
-    f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+    fa2_thread_ids(f);
     f->load_tid = f->tid;
     f->batch = nv_sreg(nv, "ctaid.z");
     LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
@@ -443,15 +439,7 @@ void gb_extents(gbw *g)
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
-    for (int d = 0; d < 3; d++)
-        f->qext[d] = f->kext[d] = nv_i32(&f->nv, 1);
-    if (p->grid_ndim == 0) {
-        f->qext[0] = f->size[SZ_TOKENS];
-        f->kext[0] = f->size[SZ_KV_TOKENS];
-    } else {
-        for (int d = 0; d < p->ndims; d++)
-            f->qext[d] = f->kext[d] = f->size[SZ_GRID0 + d];
-    }
+    fa2_extents(f);
     for (int d = 0; d < p->ndims; d++) {
         LLVMValueRef n = LLVMBuildAdd(f->nv.b, f->kext[d], nv_i32(&f->nv, p->kv_ext[d] - 1), "");
         f->nkt[d] = LLVMBuildSDiv(f->nv.b, n, nv_i32(&f->nv, p->kv_ext[d]), "");

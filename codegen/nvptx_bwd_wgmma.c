@@ -190,6 +190,77 @@ void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_s
     rs_done(g, &x[1], slots1, n1);
 }
 
+void gw_ss2_async(gbw *g, LLVMValueRef (*acc0)[4], int off_a0, int off_b0, int k0, LLVMValueRef (*acc1)[4],
+                  int off_a1, int off_b1, int k1, int rows_a, int n)
+{
+    ss_args x[2];
+    nv_wg_op ops[2] = {ss_op(g, &x[0], off_a0, rows_a, off_b0, k0, n), ss_op(g, &x[1], off_a1, rows_a, off_b1, k1, n)};
+    nv_wg_products_async(&g->f.nv, g->f.p->dt, ops, 2);
+    unpack(x[0].flat, n, acc0);
+    unpack(x[1].flat, n, acc1);
+}
+
+void gw_ss_async(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int k, int n)
+{
+    ss_args x;
+    nv_wg_op op = ss_op(g, &x, off_a, rows_a, off_b, k, n);
+    nv_wg_products_async(&g->f.nv, g->f.p->dt, &op, 1);
+    unpack(x.flat, n, acc);
+}
+
+void gw_wait_acc(gbw *g, int n, LLVMValueRef (*acc)[4], int ncols)
+{
+    LLVMValueRef flat[FA_MAXN * 4];
+    for (int i = 0; i < ncols / 2; i++)
+        flat[i] = acc[i / 4][i % 4];
+    nv_wg_wait(&g->f.nv, n, flat, ncols / 2);
+    unpack(flat, ncols, acc);
+}
+
+void gw_accumulate_async(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
+                         gw_pend *pend)
+{
+    rs_args x;
+    nv_wg_op op = rs_op(g, &x, slots, a_src, k, off_b, n);
+    nv_wg_products_async(&g->f.nv, g->f.p->dt, &op, 1);
+    int i = pend->n++;
+    pend->op[i].slots = slots;
+    pend->op[i].cols = n;
+    pend->op[i].nregs = 4 * (k / 16);
+    memcpy(pend->op[i].flat, x.flat, sizeof(LLVMValueRef) * (size_t)(n / 2));
+    memcpy(pend->op[i].regs, x.regs, sizeof(LLVMValueRef) * (size_t)pend->op[i].nregs);
+}
+
+/* Every value rides through one wait: the accumulators come back valid,
+ * the A registers stay untouched until the products are done. The last n
+ * products stay running (and in pend). */
+void gw_pend_wait(gbw *g, gw_pend *pend, int n, LLVMValueRef *extra, int nextra)
+{
+    LLVMValueRef vals[256];
+    int count = 0, done = pend->n - n;
+    for (int i = 0; i < nextra; i++)
+        vals[count++] = extra[i];
+    for (int o = 0; o < done; o++) {
+        for (int i = 0; i < pend->op[o].cols / 2; i++)
+            vals[count++] = pend->op[o].flat[i];
+        for (int i = 0; i < pend->op[o].nregs; i++)
+            vals[count++] = pend->op[o].regs[i];
+    }
+    nv_wg_wait(&g->f.nv, n, vals, count);
+    for (int i = 0; i < nextra; i++)
+        extra[i] = vals[i];
+    count = nextra;
+    for (int o = 0; o < done; o++) {
+        LLVMValueRef acc[FA_MAXN][4];
+        unpack(&vals[count], pend->op[o].cols, acc);
+        gb_write(g, pend->op[o].slots, pend->op[o].cols / 8, acc);
+        count += pend->op[o].cols / 2 + pend->op[o].nregs;
+    }
+    for (int o = done; o < pend->n; o++)
+        pend->op[o - done] = pend->op[o];
+    pend->n = n;
+}
+
 /* The same by stmatrix .trans (bulk dQ): each 8x8 block of dSᵀ (keys x
  * queries) goes out transposed, a 16-byte row of 8 keys per query, so a
  * thread issues Tq/16 x4 stores where scalar ones take Tq/2, and the
@@ -369,13 +440,19 @@ static void named_barrier(gbw *g, LLVMValueRef id, int threads)
     nv_asm(&g->f.nv, NULL, text, "r,~{memory}", &id, 1);
 }
 
+bool gw_dq_bulk_late_dk(const gbw *g)
+{
+    const fa_plan *p = g->f.p;
+    return g->bp->bulk && p->Tk / 64 <= p->D / 64;
+}
+
 bool gw_dq_bulk_takes_dk(const gbw *g)
 {
     const fa_plan *p = g->f.p;
     return g->bp->bulk && g->bp->overlap == 2 && (p->D / 64) % (p->Tk / 64) == 0;
 }
 
-void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4])
+void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *pend)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -391,6 +468,8 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4])
     snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
     nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
     nv_barrier(nv); /* dS published; this pair's buffer free */
+    if (pend && pend->n && W > ncb) /* the first block is guarded: no wait shared with it */
+        gw_pend_wait(g, pend, 0, NULL, 0);
     LLVMValueRef wg = wg_index(g);
     for (int j = 0; j * W < ncb; j++) {
         LLVMValueRef cb = LLVMBuildAdd(b, wg, c32(g, j * W), "");
@@ -399,7 +478,12 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4])
         ss_args x;
         nv_wg_op ops[2] = {dqf_op(g, &x, cb)};
         rs_args y;
-        if (dk && j == 0) { /* dK += dSᵀ Q under the same wait (every warpgroup has a block j = 0) */
+        if (pend && pend->n && j == 0) { /* the running products under this block's wait */
+            nv_wg_products_async(nv, p->dt, ops, 1);
+            if (dk) /* dK += dSᵀ Q behind it, left running while the block is stored */
+                gw_accumulate_async(g, dk, ds, p->Tq, g->off_q, p->D, pend);
+            gw_pend_wait(g, pend, dk ? 1 : 0, x.flat, 32);
+        } else if (dk && j == 0) { /* dK += dSᵀ Q under the same wait (every warpgroup has a block j = 0) */
             ops[1] = rs_op(g, &y, dk, ds, p->Tq, g->off_q, p->D);
             nv_wg_products(nv, p->dt, ops, 2);
             rs_done(g, &y, dk, p->D);

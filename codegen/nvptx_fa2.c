@@ -88,39 +88,13 @@ static void program_ids(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    f->tid = nv_sreg(nv, "tid.x");
-    f->lane = LLVMBuildAnd(b, f->tid, nv_i32(nv, 31), "lane");
-    f->warp = LLVMBuildLShr(b, f->tid, nv_i32(nv, 5), "warp");
-    f->g = LLVMBuildLShr(b, f->lane, nv_i32(nv, 2), "g");
-    f->t4 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 3), "t4");
+    fa2_thread_ids(f);
     f->load_tid = f->p->ws ? LLVMBuildSub(b, f->tid, nv_i32(nv, f->p->warps * 32), "load_tid") : f->tid;
     f->head = nv_sreg(nv, "ctaid.y");
     f->batch = nv_sreg(nv, "ctaid.z");
     LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
     group = nv_smax(nv, group, nv_i32(nv, 1));
     f->kv_head = LLVMBuildUDiv(b, f->head, group, "kv_head");
-}
-
-/* Per-lane byte offsets of the rows each lane hands to ldmatrix x4. */
-static void lane_offsets(fa2 *f)
-{
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    LLVMValueRef l7 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 7), "");
-    LLVMValueRef b3 = LLVMBuildAnd(b, LLVMBuildLShr(b, f->lane, nv_i32(nv, 3), ""), nv_i32(nv, 1), "");
-    LLVMValueRef b4 = LLVMBuildAnd(b, LLVMBuildLShr(b, f->lane, nv_i32(nv, 4), ""), nv_i32(nv, 1), "");
-    LLVMValueRef l15 = LLVMBuildAnd(b, f->lane, nv_i32(nv, 15), "");
-    /* Q (A operand): rows lane&15, column half lane>>4. */
-    f->lane_q = LLVMBuildAdd(b, LLVMBuildMul(b, l15, nv_i32(nv, f->pitch_q), ""),
-                             LLVMBuildMul(b, b4, nv_i32(nv, 16), ""), "");
-    /* K (B operand, key rows): key = 8*b4 + l7, dim half b3. */
-    LLVMValueRef krow = LLVMBuildAdd(b, LLVMBuildMul(b, b4, nv_i32(nv, 8), ""), l7, "");
-    f->lane_k = LLVMBuildAdd(b, LLVMBuildMul(b, krow, nv_i32(nv, f->pitch_k), ""),
-                             LLVMBuildMul(b, b3, nv_i32(nv, 16), ""), "");
-    /* V (B operand via .trans): key = 8*b3 + l7, column half b4. */
-    LLVMValueRef vrow = LLVMBuildAdd(b, LLVMBuildMul(b, b3, nv_i32(nv, 8), ""), l7, "");
-    f->lane_v = LLVMBuildAdd(b, LLVMBuildMul(b, vrow, nv_i32(nv, f->pitch_v), ""),
-                             LLVMBuildMul(b, b4, nv_i32(nv, 16), ""), "");
 }
 
 static void load_kv(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
@@ -179,10 +153,6 @@ static void pipeline_step(fa2 *f, LLVMValueRef j)
     fa2_kv_tile_origin(f, j, f->k_org);
 }
 
-typedef struct loop_state {
-    LLVMValueRef j, m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
-} loop_state;
-
 LLVMValueRef fa2_phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from)
 {
     LLVMValueRef v = LLVMBuildPhi(f->nv.b, ty, "");
@@ -195,148 +165,119 @@ void fa2_add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from)
     LLVMAddIncoming(ph, &v, &from, 1);
 }
 
-static void loop_header(fa2 *f, loop_state *st, LLVMBasicBlockRef from)
-{
-    nv_ctx *nv = &f->nv;
-    const fa_plan *p = f->p;
-    st->j = fa2_phi(f, nv->i32, nv_i32(nv, 0), from);
-    for (int mi = 0; mi < p->MR; mi++) {
-        for (int h = 0; h < 2; h++) {
-            st->m[mi][h] = fa2_phi(f, nv->f32, nv_f32(nv, -INFINITY), from);
-            st->l[mi][h] = fa2_phi(f, nv->f32, nv_f32(nv, 0), from);
-        }
-        for (int nb = 0; nb < p->Dv / 8; nb++)
-            for (int e = 0; e < 4; e++)
-                st->acc[mi][nb][e] = fa2_phi(f, nv->f32, nv_f32(nv, 0), from);
-    }
-}
-
-static void loop_latch(fa2 *f, loop_state *hdr, loop_state *nx, LLVMBasicBlockRef from)
-{
-    const fa_plan *p = f->p;
-    fa2_add_in(hdr->j, nx->j, from);
-    for (int mi = 0; mi < p->MR; mi++) {
-        for (int h = 0; h < 2; h++) {
-            fa2_add_in(hdr->m[mi][h], nx->m[mi][h], from);
-            fa2_add_in(hdr->l[mi][h], nx->l[mi][h], from);
-        }
-        for (int nb = 0; nb < p->Dv / 8; nb++)
-            for (int e = 0; e < 4; e++)
-                fa2_add_in(hdr->acc[mi][nb][e], nx->acc[mi][nb][e], from);
-    }
-}
-
-/* Score, branch to the mask for partial tiles, join with phis. */
+/* Score; the mask only for partial tiles (a branch: S lives in a fragment
+ * variable across it). */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
-    nv_ctx *nv = &f->nv;
-    const fa_plan *p = f->p;
+    nt *t = &f->t;
     fa2_score(f, s);
     LLVMValueRef partial = fa2_tile_partial(f);
-    LLVMBasicBlockRef masked = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
-    LLVMBasicBlockRef soft = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.softmax");
-    LLVMBasicBlockRef from_full = LLVMGetInsertBlock(nv->b);
-    LLVMBuildCondBr(nv->b, partial, masked, soft);
-    LLVMPositionBuilderAtEnd(nv->b, masked);
-    LLVMValueRef sm[FA_MAXMR][FA_MAXN][4];
-    memcpy(sm, s, sizeof sm);
-    fa2_mask(f, sm);
-    LLVMBasicBlockRef from_mask = LLVMGetInsertBlock(nv->b);
-    LLVMBuildBr(nv->b, soft);
-    LLVMPositionBuilderAtEnd(nv->b, soft);
-    for (int mi = 0; mi < p->MR; mi++)
-        for (int nb = 0; nb < p->Tk / 8; nb++)
-            for (int e = 0; e < 4; e++) {
-                LLVMValueRef ph = fa2_phi(f, nv->f32, s[mi][nb][e], from_full);
-                fa2_add_in(ph, sm[mi][nb][e], from_mask);
-                s[mi][nb][e] = ph;
-            }
+    nt_frag sf;
+    fa2_frag(f, &sf, s, f->p->Tk);
+    nt_fvar sv = nt_fvar_new(t, &sf);
+    LLVMBasicBlockRef join = nt_if(t, partial);
+    fa2_mask(f, s);
+    fa2_frag(f, &sf, s, f->p->Tk);
+    nt_fvar_set(t, &sv, &sf);
+    nt_endif(t, join);
+    nt_fvar_get(t, &sv, &sf);
+    fa2_unfrag(&sf, s);
 }
 
-/* body: S, then score and mask. */
-static void loop_body(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
+/* The key loop's state: the row max m and sum l per row slot (MR x 2) and
+ * the O accumulator, in variables (nvptx/tile.h), so LLVM joins them. */
+typedef struct loop_state {
+    LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2]; /* allocas */
+    nt_fvar acc;
+} loop_state;
+
+static void state_new(fa2 *f, loop_state *st)
 {
+    nt *t = &f->t;
+    for (int mi = 0; mi < f->p->MR; mi++)
+        for (int h = 0; h < 2; h++) {
+            st->m[mi][h] = nt_var(t, f->nv.f32, nv_f32(&f->nv, -INFINITY), "m");
+            st->l[mi][h] = nt_var(t, f->nv.f32, nv_f32(&f->nv, 0), "l");
+        }
+    nt_frag o;
+    nt_zero(t, &o, 16 * f->p->MR, f->p->Dv);
+    st->acc = nt_fvar_new(t, &o);
+}
+
+static void state_get(fa2 *f, const loop_state *st, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
+                      LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    for (int mi = 0; mi < f->p->MR; mi++)
+        for (int h = 0; h < 2; h++) {
+            m[mi][h] = nt_get(&f->t, st->m[mi][h]);
+            l[mi][h] = nt_get(&f->t, st->l[mi][h]);
+        }
+    nt_frag o;
+    nt_fvar_get(&f->t, &st->acc, &o);
+    fa2_unfrag(&o, acc);
+}
+
+static void state_set(fa2 *f, const loop_state *st, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
+                      LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    for (int mi = 0; mi < f->p->MR; mi++)
+        for (int h = 0; h < 2; h++) {
+            nt_set(&f->t, st->m[mi][h], m[mi][h]);
+            nt_set(&f->t, st->l[mi][h], l[mi][h]);
+        }
+    nt_frag o;
+    fa2_frag(f, &o, acc, f->p->Dv);
+    nt_fvar_set(&f->t, &st->acc, &o);
+}
+
+/* One key tile: S, score and mask, online softmax, O += P V. */
+static void tile_step(fa2 *f, const loop_state *st)
+{
+    LLVMValueRef s[FA_MAXMR][FA_MAXN][4], m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     if (f->p->wgmma)
         fa2_wgmma_qk(f, s);
     else
         fa2_qk(f, s);
     fa2_score_and_mask(f, s);
+    state_get(f, st, m, l, acc);
+    fa2_softmax(f, s, m, l, acc);
+    if (f->p->wgmma)
+        fa2_wgmma_pv(f, s, acc);
+    else
+        fa2_pv(f, s, acc);
+    state_set(f, st, m, l, acc);
 }
 
 /* Tiles in the range that the class proves empty (no kept pair) skip all
  * arithmetic: only their pipeline step (loads, barrier) runs. */
-static void merge_skipped(fa2 *f, loop_state *nx, const loop_state *hdr, LLVMBasicBlockRef from_compute,
-                          LLVMBasicBlockRef from_skip)
-{
-    const fa_plan *p = f->p;
-    LLVMTypeRef f32 = f->nv.f32;
-    for (int mi = 0; mi < p->MR; mi++) {
-        for (int h = 0; h < 2; h++) {
-            nx->m[mi][h] = fa2_phi(f, f32, nx->m[mi][h], from_compute);
-            fa2_add_in(nx->m[mi][h], hdr->m[mi][h], from_skip);
-            nx->l[mi][h] = fa2_phi(f, f32, nx->l[mi][h], from_compute);
-            fa2_add_in(nx->l[mi][h], hdr->l[mi][h], from_skip);
-        }
-        for (int nb = 0; nb < p->Dv / 8; nb++)
-            for (int e = 0; e < 4; e++) {
-                nx->acc[mi][nb][e] = fa2_phi(f, f32, nx->acc[mi][nb][e], from_compute);
-                fa2_add_in(nx->acc[mi][nb][e], hdr->acc[mi][nb][e], from_skip);
-            }
-    }
-}
-
 static void emit_loop(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
+    nt *t = &f->t;
     if (f->p->overlap) {
         fa2_overlap_loop(f);
         return;
     }
-    LLVMBasicBlockRef entry_end = LLVMGetInsertBlock(nv->b);
-    LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.header");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.body");
-    LLVMBasicBlockRef latch = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.latch");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.done");
-    LLVMBuildBr(nv->b, header);
-    LLVMPositionBuilderAtEnd(nv->b, header);
-    loop_state hdr, nx;
-    LLVMValueRef s[FA_MAXMR][FA_MAXN][4];
-    loop_header(f, &hdr, entry_end);
-    LLVMBuildCondBr(nv->b, LLVMBuildICmp(nv->b, LLVMIntSLT, hdr.j, f->r_total, ""), body, done);
-    LLVMPositionBuilderAtEnd(nv->b, body);
+    loop_state st;
+    state_new(f, &st);
+    nt_loop kv;
+    LLVMValueRef j = nt_for(t, &kv, nv_i32(nv, 0), f->r_total);
     if (f->p->ws)
-        fa2_ws_acquire(f, hdr.j);
+        fa2_ws_acquire(f, j);
     else
-        pipeline_step(f, hdr.j);
-    LLVMBasicBlockRef from_skip = NULL;
-    if (f->p->empty) {
-        LLVMBasicBlockRef compute = LLVMAppendBasicBlockInContext(nv->c, f->fn, "kv.compute");
-        LLVMValueRef empty = fa2_tile_empty(f);
-        from_skip = LLVMGetInsertBlock(nv->b);
-        LLVMBuildCondBr(nv->b, empty, latch, compute);
-        LLVMPositionBuilderAtEnd(nv->b, compute);
-    }
-    nx = hdr;
-    loop_body(f, s);
-    fa2_softmax(f, s, nx.m, nx.l, nx.acc);
-    if (f->p->wgmma)
-        fa2_wgmma_pv(f, s, nx.acc);
-    else
-        fa2_pv(f, s, nx.acc);
-    LLVMBasicBlockRef from_compute = LLVMGetInsertBlock(nv->b);
-    LLVMBuildBr(nv->b, latch);
-    LLVMPositionBuilderAtEnd(nv->b, latch);
-    if (from_skip)
-        merge_skipped(f, &nx, &hdr, from_compute, from_skip);
+        pipeline_step(f, j);
+    LLVMBasicBlockRef skip = f->p->empty ? nt_if(t, LLVMBuildNot(nv->b, fa2_tile_empty(f), "")) : NULL;
+    tile_step(f, &st);
+    if (skip)
+        nt_endif(t, skip);
     if (f->p->ws)
         fa2_ws_release(f);
-    nx.j = LLVMBuildAdd(nv->b, hdr.j, nv_i32(nv, 1), "");
-    loop_latch(f, &hdr, &nx, LLVMGetInsertBlock(nv->b));
-    LLVMBuildBr(nv->b, header);
-    LLVMPositionBuilderAtEnd(nv->b, done);
+    nt_for_end(t, &kv);
     if (!f->p->ws)
         nv_cp_wait(nv, 0); /* prefetches past the range (zero fills) end here */
-    fa2_finalize(f, hdr.m, hdr.l, hdr.acc);
+    LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
+    state_get(f, &st, m, l, acc);
+    fa2_finalize(f, m, l, acc);
     LLVMBuildRetVoid(nv->b);
 }
 
@@ -377,7 +318,6 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     program_ids(f);
     fa2_coords_init(f);
     fa2_range(f);
-    lane_offsets(f);
     if (p->ws)
         split_roles(f);
     else

@@ -21,6 +21,7 @@
 #define ATTNC_CODEGEN_NVPTX_FA2_H
 
 #include "emit_expr.h"
+#include "nvptx/tile.h"
 #include "nvptx_intrin.h"
 #include "nvptx_wgmma.h"
 #include "nvptx_plan.h"
@@ -32,6 +33,7 @@ typedef enum { EXM_ELEM, EXM_BOX } fa_expr_mode;
 
 typedef struct fa2 {
     nv_ctx nv;
+    nt t; /* the tile builder over this kernel (nvptx/tile.h): fragments, tiles, loop state */
     const fa_plan *p;
     LLVMValueRef fn;
     bool failed; /* an expression leaf could not be produced */
@@ -67,7 +69,6 @@ typedef struct fa2 {
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
-    LLVMValueRef lane_q, lane_k, lane_v; /* per-lane ldmatrix byte offsets */
 
     /* Coordinates of the rows this thread owns: [mi][half]. */
     LLVMValueRef row_c[FA_MAXMR][2][3], row_t[FA_MAXMR][2];
@@ -78,10 +79,16 @@ typedef struct fa2 {
     fa_expr_mode mode;
     LLVMValueRef ex_qc[3], ex_qt, ex_kc[3], ex_kt, ex_s;
 
-    LLVMValueRef qf[FA_MAXMR][FA_MAXK][4];
+    nt_frag q; /* q_in_regs: Q as this warp's A operand (16 MR x D) */
 } fa2;
 
 /* coords */
+/* The tile builder over the kernel (f->t: fn, smem and threads set) and
+ * its thread coordinates tid, lane, warp, g = lane / 4, t4 = lane % 4
+ * (forward and backward kernels). */
+void fa2_thread_ids(fa2 *f);
+/* qext, kext: token extents per tile dim (a sequence's tokens, or the grid dims) */
+void fa2_extents(fa2 *f);
 void fa2_coords_init(fa2 *f);
 void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueRef idx, LLVMValueRef c[3]);
 LLVMValueRef fa2_flat_token(fa2 *f, LLVMValueRef c[3]);
@@ -107,7 +114,10 @@ LLVMValueRef fa2_tile_empty(fa2 *f);
 /* loads */
 void fa2_load_tile(fa2 *f, int tensor, LLVMValueRef org[3], LLVMValueRef base_off, LLVMValueRef valid);
 
-/* mma */
+/* mma (nvptx_fa2_mma.c, on the tile builder): the [mi][nb][e] arrays of
+ * the softmax code as a 16 MR x cols accumulator fragment and back */
+void fa2_frag(fa2 *f, nt_frag *c, LLVMValueRef a[FA_MAXMR][FA_MAXN][4], int cols);
+void fa2_unfrag(const nt_frag *c, LLVMValueRef a[FA_MAXMR][FA_MAXN][4]);
 void fa2_load_q_frags(fa2 *f);
 void fa2_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
@@ -145,7 +155,8 @@ void fa2_ws_turn_wait(fa2 *f);
 void fa2_ws_turn_pass(fa2 *f);
 void fa2_ws_turn_end(fa2 *f);
 
-/* key loop (nvptx_fa2.c): phis, and the score + partial-tile mask of S */
+/* key loop (nvptx_fa2.c): phis (the overlapped loop joins its own), and the
+ * score + partial-tile mask of S (a branch, S in a fragment variable) */
 LLVMValueRef fa2_phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from);
 void fa2_add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from);
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);

@@ -91,7 +91,17 @@ static void q_box(fa2 *f)
     }
 }
 
-void fa2_coords_init(fa2 *f)
+void fa2_thread_ids(fa2 *f)
+{
+    nt_attach(&f->t, f->nv, f->fn, f->smem, f->threads, f->p->wgmma ? TARGET_SM90A : TARGET_SM80);
+    f->tid = f->t.tid;
+    f->lane = f->t.lane;
+    f->warp = f->t.warp;
+    f->g = f->t.g;
+    f->t4 = f->t.t4;
+}
+
+void fa2_extents(fa2 *f)
 {
     const fa_plan *p = f->p;
     for (int d = 0; d < 3; d++)
@@ -103,6 +113,12 @@ void fa2_coords_init(fa2 *f)
         for (int d = 0; d < p->ndims; d++)
             f->qext[d] = f->kext[d] = f->size[SZ_GRID0 + d];
     }
+}
+
+void fa2_coords_init(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    fa2_extents(f);
     q_box(f);
     for (int d = 0; d < p->ndims; d++)
         f->nkt[d] = fa2_dil(f, d) > 1 ? fa2_dil_nkt(f, d) : ceil_div(f, f->kext[d], p->kv_ext[d]);

@@ -6,7 +6,7 @@
  *
  *   S_j = Q K_j^T; O += P_{j-1} V_{j-1}     (async, one commit group each)
  *   wait_group 1 (S_j ready); score, mask, softmax of S_j -> P_j, alpha_j
- *   wait_group 0; release slot j-1; O *= alpha_j
+ *   wait_group 0; release slot j-1; O *= alpha_j; pack P_j
  *
  * and the tensor cores work on P V while the warps exponentiate S. The
  * order of the sums changes, not their value: O_j = (O_{j-1} + P_{j-1}
@@ -18,9 +18,22 @@
  * S_j is done, V_j after its P V a tile later, so with stages=2 the
  * producer still loads each a tile ahead.
  *
+ * What ptxas needs to keep the products asynchronous (sm_90a):
+ *  - no register a wgmma reads is written while it runs: P_j is packed
+ *    after wait_group 0, into the registers P_{j-1} V_{j-1} read (packing
+ *    it before made ptxas serialize every wgmma, C7513), and so is O
+ *    rescaled; P_j rides through the wait (nv_wg_wait), so that LLVM cannot
+ *    pack it earlier;
+ *  - ptxas schedules a wait as early as its block allows, here above the
+ *    whole softmax (the packing and the rescale depend on it): the row sums,
+ *    which need every exponential, are pinned before it
+ *    (nv_wg_pin_before_wait).
+ *
  * overlap=2 adds ping-pong (FA3's schedule): the two computing warpgroups
  * take turns to issue their products (named barriers, nvptx_fa2_ws.c), so
- * one's products run while the other does its softmax.
+ * one's products run while the other does its softmax. Both tiles (K_j and
+ * the V of the product) are waited for before the turn, which is held only
+ * to issue.
  *
  * Only the products and the waits are new here; score, mask and softmax are
  * nvptx_fa2.c's and nvptx_fa2_softmax.c's. */
@@ -154,12 +167,11 @@ static void compute_tile(fa2 *f, ov_state *st, LLVMValueRef j)
     LLVMBuilderRef b = nv->b;
     LLVMValueRef regs[OV_MAXP], s[FA_MAXMR][FA_MAXN][4], alpha[FA_MAXMR][2];
     memcpy(regs, st->pp, sizeof(LLVMValueRef) * (size_t)npp(f)); /* 0 when none is pending */
-    LLVMValueRef vj = LLVMBuildSelect(b, st->pend, st->pj, j, "");
-    fa2_ws_wait_v(f, vj);
+    LLVMValueRef vj = LLVMBuildSelect(b, st->pend, st->pj, j, ""); /* resident: the loop body waited */
     fa2_wgmma_issue(f, f->slot, s, regs, vslot(f, vj), st->acc);
     if (f->p->overlap == 2)
         fa2_ws_turn_pass(f);
-    LLVMValueRef sv[FA_MAXN * 4], ov[FA_MAXN * 4];
+    LLVMValueRef sv[FA_MAXN * 4], ov[FA_MAXN * 8];
     int ns = f->p->Tk / 2, no = f->p->Dv / 2;
     for (int i = 0; i < ns; i++)
         sv[i] = s[0][i / 4][i % 4];
@@ -169,14 +181,20 @@ static void compute_tile(fa2 *f, ov_state *st, LLVMValueRef j)
     fa2_ws_release_slot(f, f->slot, NULL); /* K_j: S_j is done with it */
     fa2_score_and_mask(f, s);
     fa2_softmax_alpha(f, s, st->m, st->l, alpha);
-    fa2_wgmma_pack_p(f, s, st->pp);
+    LLVMValueRef sums[2] = {st->l[0][0], st->l[0][1]};
+    nv_wg_pin_before_wait(nv, f->smem32, sums, 2);
     for (int i = 0; i < no; i++)
         ov[i] = st->acc[0][i / 4][i % 4];
-    nv_wg_wait(nv, 0, ov, no);
+    for (int i = 0; i < ns; i++)
+        ov[no + i] = s[0][i / 4][i % 4];
+    nv_wg_wait(nv, 0, ov, no + ns);
     for (int i = 0; i < no; i++)
         st->acc[0][i / 4][i % 4] = ov[i];
+    for (int i = 0; i < ns; i++)
+        s[0][i / 4][i % 4] = ov[no + i];
     fa2_ws_release_v(f, st->pj, st->pend);
     fa2_rescale(f, alpha, st->acc);
+    fa2_wgmma_pack_p(f, s, st->pp);
     st->pj = j;
     st->pend = LLVMConstInt(nv->i1, 1, false);
 }
@@ -202,6 +220,8 @@ void fa2_overlap_loop(fa2 *f)
 
     LLVMPositionBuilderAtEnd(b, body);
     fa2_ws_acquire(f, hdr.j);
+    /* V of the product (the pending tile's, else this one's: P = 0) */
+    fa2_ws_wait_v(f, LLVMBuildSelect(b, hdr.pend, hdr.pj, hdr.j, ""));
     if (pingpong)
         fa2_ws_turn_wait(f);
     LLVMBasicBlockRef from_skip = NULL;

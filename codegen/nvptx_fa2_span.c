@@ -46,13 +46,6 @@ typedef struct scan_acc {
     LLVMValueRef olo, ohi; /* i32: last token before q_lo / first after q_hi with another id (-1 / INT_MAX) */
 } scan_acc;
 
-static LLVMValueRef phi(fa2 *f, LLVMValueRef init, LLVMBasicBlockRef from)
-{
-    LLVMValueRef v = LLVMBuildPhi(f->nv.b, LLVMTypeOf(init), "");
-    LLVMAddIncoming(v, &init, &from, 1);
-    return v;
-}
-
 /* One token t (valid: inside the scanned range) into the accumulators. */
 static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, LLVMValueRef v1, LLVMValueRef v2, scan_acc *a)
 {
@@ -73,47 +66,46 @@ static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, LLVMValueRef v1
     a->ohi = LLVMBuildSelect(b, above, nv_smin(nv, a->ohi, t), a->ohi, "");
 }
 
+enum { ACC_N = 5 };
+
+static LLVMValueRef *acc_field(scan_acc *a, int i)
+{
+    LLVMValueRef *fields[ACC_N] = {&a->other, &a->lo, &a->hi, &a->olo, &a->ohi};
+    return fields[i];
+}
+
 /* Tokens [start, end) shared over the CTA's threads, scan_unroll() loads
- * in flight per thread and iteration; runs: also olo/ohi. */
+ * in flight per thread and iteration; runs: also olo/ohi. The accumulators
+ * are variables across the loop (nvptx/tile.h). */
 static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, LLVMValueRef v1, LLVMValueRef v2, bool runs)
 {
     nv_ctx *nv = &f->nv;
+    nt *t = &f->t;
     LLVMBuilderRef b = nv->b;
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
-    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, f->fn, "span.head");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "span.body");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "span.done");
-    LLVMValueRef first = LLVMBuildAdd(b, start, f->tid, "");
-    LLVMBuildBr(b, head);
-    LLVMPositionBuilderAtEnd(b, head);
-    LLVMValueRef t = phi(f, first, pre);
-    scan_acc in = {phi(f, nv_i32(nv, 0), pre), phi(f, nv_i32(nv, 0x7fffffff), pre), phi(f, nv_i32(nv, -1), pre),
-                   NULL, NULL};
+    scan_acc var = {nv_i32(nv, 0), nv_i32(nv, 0x7fffffff), nv_i32(nv, -1), NULL, NULL}, a;
     if (runs) {
-        in.olo = phi(f, nv_i32(nv, -1), pre);
-        in.ohi = phi(f, nv_i32(nv, 0x7fffffff), pre);
+        var.olo = nv_i32(nv, -1);
+        var.ohi = nv_i32(nv, 0x7fffffff);
     }
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, t, end, ""), body, done);
-    LLVMPositionBuilderAtEnd(b, body);
-    scan_acc a = in;
+    for (int i = 0; i < ACC_N; i++)
+        if (*acc_field(&var, i))
+            *acc_field(&var, i) = nt_var(t, nv->i32, *acc_field(&var, i), "scan");
     int unroll = scan_unroll();
+    nt_loop l;
+    LLVMValueRef tk = nt_for_step(t, &l, LLVMBuildAdd(b, start, f->tid, ""), end, unroll * f->threads);
+    for (int i = 0; i < ACC_N; i++)
+        *acc_field(&a, i) = *acc_field(&var, i) ? nt_get(t, *acc_field(&var, i)) : NULL;
     for (int u = 0; u < unroll; u++) {
-        LLVMValueRef tu = LLVMBuildAdd(b, t, nv_i32(nv, u * f->threads), "");
+        LLVMValueRef tu = LLVMBuildAdd(b, tk, nv_i32(nv, u * f->threads), "");
         scan_one(f, tu, LLVMBuildICmp(b, LLVMIntSLT, tu, end, ""), v1, v2, &a);
     }
-    LLVMValueRef next = LLVMBuildAdd(b, t, nv_i32(nv, unroll * f->threads), "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
-    LLVMAddIncoming(t, &next, &latch, 1);
-    LLVMAddIncoming(in.other, &a.other, &latch, 1);
-    LLVMAddIncoming(in.lo, &a.lo, &latch, 1);
-    LLVMAddIncoming(in.hi, &a.hi, &latch, 1);
-    if (runs) {
-        LLVMAddIncoming(in.olo, &a.olo, &latch, 1);
-        LLVMAddIncoming(in.ohi, &a.ohi, &latch, 1);
-    }
-    LLVMBuildBr(b, head);
-    LLVMPositionBuilderAtEnd(b, done);
-    return in; /* the header's values: the totals once the loop exits */
+    for (int i = 0; i < ACC_N; i++)
+        if (*acc_field(&var, i))
+            nt_set(t, *acc_field(&var, i), *acc_field(&a, i));
+    nt_for_end(t, &l);
+    for (int i = 0; i < ACC_N; i++)
+        *acc_field(&a, i) = *acc_field(&var, i) ? nt_get(t, *acc_field(&var, i)) : NULL;
+    return a;
 }
 
 static LLVMValueRef smem_word(fa2 *f, int i)

@@ -28,6 +28,7 @@
  * and on grid tile boxes (rank-5 maps, runtime/cuda/cuda_tma.h); cp.async
  * stays for grids under ATTNC_GRID_TMA=0. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <llvm-c/DebugInfo.h>
@@ -259,21 +260,43 @@ static void no_unroll(fa2 *f, LLVMValueRef br)
 /* The producer warpgroup: Q, then every key tile of the range in order,
  * each into its ring slot once the computing warps released it. With TMA
  * one thread issues everything and the others leave. */
+/* Experimental (ATTNC_OVL_SPLIT_PRODUCER=1, nvptx_ovl_split_mode, part of
+ * kernel cache keys; not yet run on a GPU): under overlap with TMA, thread 0
+ * of the producer issues Q and the K ring, thread 32 (another warp) the V
+ * ring, so that a K tile never waits behind the release of a V slot. */
+static bool split_producer(const fa2 *f)
+{
+    return f->p->tma && f->p->overlap && nvptx_ovl_split_mode() == 1;
+}
+
 void fa2_ws_producer(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     int S = f->p->stages;
+    bool split = split_producer(f);
+    LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
     setmaxnreg(f, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
     if (f->p->tma) {
         LLVMBasicBlockRef issuer = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.issuer");
         LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.idle");
-        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(nv, 0), ""), issuer, idle);
+        LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(nv, 0), "");
+        if (split) {
+            v_thread = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(nv, 32), "");
+            go = LLVMBuildOr(b, go, v_thread, "");
+        }
+        LLVMBuildCondBr(b, go, issuer, idle);
         LLVMPositionBuilderAtEnd(b, idle);
         LLVMBuildRetVoid(b);
         LLVMPositionBuilderAtEnd(b, issuer);
     }
-    fill_q(f);
+    if (split) {
+        LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, v_thread, ""), "ws.q");
+        fill_q(f);
+        nv_endif(nv, join);
+    } else {
+        fill_q(f);
+    }
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.head");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.body");
@@ -286,7 +309,21 @@ void fa2_ws_producer(fa2 *f)
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, j, f->r_total, ""), body, done);
     LLVMPositionBuilderAtEnd(b, body);
     LLVMValueRef slot = LLVMBuildURem(b, j, nv_i32(nv, S), "slot");
-    if (f->p->overlap) {
+    if (split) {
+        LLVMBasicBlockRef kb = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.k");
+        LLVMBasicBlockRef vb = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.v");
+        LLVMBasicBlockRef next_b = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.kv.next");
+        LLVMBuildCondBr(b, v_thread, vb, kb);
+        LLVMPositionBuilderAtEnd(b, kb);
+        wait_free(f, j, slot, false);
+        fill_one(f, T_K, j, slot, full_bar(f, slot));
+        LLVMBuildBr(b, next_b);
+        LLVMPositionBuilderAtEnd(b, vb);
+        wait_free(f, j, slot, true);
+        fill_one(f, T_V, j, slot, fullv_bar(f, slot));
+        LLVMBuildBr(b, next_b);
+        LLVMPositionBuilderAtEnd(b, next_b);
+    } else if (f->p->overlap) {
         wait_free(f, j, slot, false);
         fill_one(f, T_K, j, slot, full_bar(f, slot));
         wait_free(f, j, slot, true);
@@ -314,6 +351,17 @@ void fa2_ws_consumer_start(fa2 *f)
     nv_wg_proxy_fence(&f->nv);
 }
 
+/* After a slot's barrier: cp.async wrote it through the generic proxy, so
+ * a proxy fence orders those writes before wgmma's (async-proxy) reads. TMA
+ * writes through the async proxy and the barrier's completion suffices
+ * (a fence per tile costs a MEMBAR): the overlapped loop omits it; the
+ * default loop keeps it until measured without. */
+static void slot_landed(fa2 *f)
+{
+    if (!(f->p->tma && f->p->overlap))
+        nv_wg_proxy_fence(&f->nv);
+}
+
 /* Top of iteration j for a computing warp: tile j resident. */
 void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
 {
@@ -322,7 +370,7 @@ void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
     f->slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "slot");
     LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
     wait_parity(f, full_bar(f, f->slot), parity);
-    nv_wg_proxy_fence(&f->nv);
+    slot_landed(f);
     fa2_kv_tile_origin(f, j, f->k_org);
 }
 
@@ -352,7 +400,7 @@ void fa2_ws_wait_v(fa2 *f, LLVMValueRef j)
     LLVMValueRef slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "");
     LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
     wait_parity(f, fullv_bar(f, slot), parity);
-    nv_wg_proxy_fence(nv);
+    slot_landed(f);
 }
 
 void fa2_ws_release_v(fa2 *f, LLVMValueRef j, LLVMValueRef cond)

@@ -71,17 +71,22 @@ nvptx_status nvptx_emit_kernel(const tir_kernel *k, target_arch arch, nvptx_kern
     return st;
 }
 
+int64_t nvptx_tiles_over(int ndims, int grid_ndim, const int *tile, const int *dil, const int64_t *sizes, int tok_id)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndims; d++) {
+        int64_t ext = grid_ndim == 0 ? sizes[tok_id] : sizes[SZ_GRID0 + d];
+        int64_t dl = dil && dil[d] > 1 ? dil[d] : 1, len = (ext + dl - 1) / dl; /* group 0's length */
+        n *= dl * ((len + tile[d] - 1) / tile[d]);
+    }
+    return n;
+}
+
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes)
 {
     if (info->grid_x_fixed > 0)
         return sizes[SZ_TOKENS] > 0 ? info->grid_x_fixed : 0;
-    int64_t n = 1;
-    for (int d = 0; d < info->ndims; d++) {
-        int64_t ext = info->grid_ndim == 0 ? sizes[SZ_TOKENS] : sizes[SZ_GRID0 + d];
-        int64_t dil = info->dil[d] > 1 ? info->dil[d] : 1, len = (ext + dil - 1) / dil; /* group 0's length */
-        n *= dil * ((len + info->q_tile[d] - 1) / info->q_tile[d]);
-    }
-    return n;
+    return nvptx_tiles_over(info->ndims, info->grid_ndim, info->q_tile, info->dil, sizes, SZ_TOKENS);
 }
 
 void nvptx_kernel_abi(const nvptx_kernel_info *info, kernel_abi *out)

@@ -109,8 +109,17 @@ int nvptx_grid_tma_mode(void);
  * compared per element). Part of kernel cache keys. */
 int nvptx_doc_full_mode(void);
 
+/* $ATTNC_OVL_SPLIT_PRODUCER (experimental, not measured): -1 unset, 0, or
+ * 1 (under overlap with TMA the K and V rings are issued by two producer
+ * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */
+int nvptx_ovl_split_mode(void);
+
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
+/* Tiles of `tile` over the token extent (sizes[tok_id], or the grid dims
+ * when grid_ndim > 0): per dim dil * ceil(ceil(L / dil) / tile) (dil NULL
+ * or <= 1: none); the forward and backward grid rules both count this way. */
+int64_t nvptx_tiles_over(int ndims, int grid_ndim, const int *tile, const int *dil, const int64_t *sizes, int tok_id);
 
 /* The kernel's parameter-role table (kernel_abi.h): its params' kinds and
  * whether it takes tensor maps. */

@@ -65,7 +65,7 @@ static nt_gtile rows_of(lk *L, int tt, LLVMValueRef head, LLVMValueRef tok0, LLV
         e = LLVMBuildAdd(b, e, LLVMBuildMul(b, last, rs, ""), "");
         rs = LLVMBuildNeg(b, rs, "");
     }
-    nt_gtile g = {L->tens[tt], e, tok0, rs, LLVMBuildSub(b, limit, tok0, ""), L->p->dt};
+    nt_gtile g = {L->tens[tt], e, tok0, rs, LLVMBuildSub(b, limit, tok0, ""), L->p->dt, NULL, NULL};
     return g;
 }
 

@@ -34,6 +34,14 @@ int nvptx_doc_full_mode(void)
     return atoi(e) ? 1 : 0;
 }
 
+int nvptx_ovl_split_mode(void)
+{
+    const char *e = getenv("ATTNC_OVL_SPLIT_PRODUCER");
+    if (!e || !*e)
+        return -1;
+    return atoi(e) ? 1 : 0;
+}
+
 /* Local name table: the IR library's tir_op_name() may not be linked into
  * every consumer of the code generator. */
 static const char *op_name(tir_op_kind k)
@@ -52,18 +60,24 @@ static nvptx_status refuse(strbuf *err, nvptx_status st, const char *fmt, const 
     return st;
 }
 
+tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], const expr *hi[3])
+{
+    tir_range_mode mode = op->range_mode;
+    for (int d = 0; d < op->range_ndims && d < 3; d++) {
+        lo[d] = op->range_lo[d];
+        hi[d] = op->range_hi[d];
+    }
+    if (mode == RANGE_BOUNDS && op->range_ndims != ndims)
+        mode = RANGE_ALL; /* not per tile dim: visit everything, mask decides */
+    for (int d = 0; mode == RANGE_BOUNDS && d < ndims; d++)
+        if (!lo[d] || !hi[d])
+            mode = RANGE_ALL;
+    return mode;
+}
+
 static void read_range(const tir_op *op, fa_plan *p)
 {
-    p->range = op->range_mode;
-    for (int d = 0; d < op->range_ndims && d < 3; d++) {
-        p->lo[d] = op->range_lo[d];
-        p->hi[d] = op->range_hi[d];
-    }
-    if (p->range == RANGE_BOUNDS && op->range_ndims != p->ndims)
-        p->range = RANGE_ALL; /* not per tile dim: visit everything, mask decides */
-    for (int d = 0; p->range == RANGE_BOUNDS && d < p->ndims; d++)
-        if (!p->lo[d] || !p->hi[d])
-            p->range = RANGE_ALL;
+    p->range = nvptx_read_range(op, p->ndims, p->lo, p->hi);
     p->span_param = -1;
     if (p->range == RANGE_BOUNDS && op->span && p->grid_ndim == 0 && p->ndims == 1 && p->k && op->span_param >= 0 &&
         op->span_param < p->k->nparams &&

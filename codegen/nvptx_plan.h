@@ -41,6 +41,10 @@ typedef struct fa_plan {
     int overlap; /* ws: schedule overlap= (1 S_{j+1} before softmax_j, 2 and ping-pong; nvptx_fa2_overlap.c) */
 } fa_plan;
 
+/* A range op's mode over ndims tile dims and its bounds lo/hi per dim:
+ * RANGE_ALL when the bounds are not one pair per tile dim (forward kv_range,
+ * backward q_range and kv_range alike). */
+tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], const expr *hi[3]);
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);
 
 #endif

@@ -196,9 +196,9 @@ void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count)
     strbuf cons, text;
     sb_init(&cons);
     sb_init(&text);
-    for (int i = 0; i < count; i++) {
-        sb_printf(&cons, "%s=f", i ? "," : "");
-        tys[i] = nv->f32;
+    for (int i = 0; i < count; i++) { /* f32 accumulators; i32: packed A registers of a product in flight */
+        tys[i] = LLVMTypeOf(vals[i]);
+        sb_printf(&cons, "%s=%s", i ? "," : "", tys[i] == nv->i32 ? "r" : "f");
     }
     for (int i = 0; i < count; i++) {
         sb_printf(&cons, ",%d", i);
@@ -210,6 +210,29 @@ void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count)
     LLVMValueRef r = nv_asm(nv, ret, sb_cstr(&text), sb_cstr(&cons), in, count);
     for (int i = 0; i < count; i++)
         vals[i] = LLVMBuildExtractValue(nv->b, r, (unsigned)i, "");
+    sb_free(&cons);
+    sb_free(&text);
+}
+
+void nv_wg_pin_before_wait(nv_ctx *nv, LLVMValueRef smem32, LLVMValueRef *vals, int count)
+{
+    LLVMValueRef in[NV_ASM_MAX_ARGS];
+    strbuf cons, text;
+    sb_init(&cons);
+    sb_init(&text);
+    sb_puts(&text, "{\n\t.reg .pred p_pin;\n\t.reg .f32 f_pin;\n\t.reg .b32 r_pin;\n\tmov.f32 f_pin, 0f00000000;\n");
+    for (int i = 0; i < count; i++) {
+        sb_printf(&text, "\tadd.f32 f_pin, f_pin, $%d;\n", i + 1);
+        sb_puts(&cons, "f,");
+        in[i + 1] = vals[i];
+    }
+    in[0] = smem32;
+    sb_puts(&text, "\tsetp.eq.f32 p_pin, f_pin, 0fFF800000;\n\t@p_pin ld.volatile.shared.u32 r_pin, [$0];\n}");
+    strbuf all;
+    sb_init(&all);
+    sb_printf(&all, "r,%s~{memory}", sb_cstr(&cons));
+    nv_asm(nv, NULL, sb_cstr(&text), sb_cstr(&all), in, count + 1);
+    sb_free(&all);
     sb_free(&cons);
     sb_free(&text);
 }

@@ -82,8 +82,20 @@ void nv_wg_products(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
 void nv_wg_products_async(nv_ctx *nv, dtype dt, nv_wg_op *ops, int nops);
 
 /* wgmma.wait_group n; vals[0..count) (in-flight outputs, at most 256) come
- * back as the asm's outputs, tied to its inputs: valid once it returns. */
+ * back as the asm's outputs, tied to its inputs: valid once it returns.
+ * f32 values, or i32 ones (the packed A registers of a product in flight:
+ * tied, so nothing reuses them before the wait). */
 void nv_wg_wait(nv_ctx *nv, int n, LLVMValueRef *vals, int count);
+
+/* Keeps the computation of vals[0..count) (f32) before the next
+ * wgmma.wait_group: ptxas schedules a wait as early as its block allows,
+ * above independent work (the softmax the products were meant to overlap),
+ * but not above a volatile shared load; so one is issued here, predicated
+ * on a test of vals that never holds (their sum equal to -inf: vals are
+ * sums of exponentials, >= 0 or NaN), at shared address smem32 (i32, any
+ * readable address). Costs an add per value, a compare and a predicated-off
+ * load. */
+void nv_wg_pin_before_wait(nv_ctx *nv, LLVMValueRef smem32, LLVMValueRef *vals, int count);
 
 /* Orders this thread's generic-proxy shared writes (cp.async, st.shared)
  * before later async-proxy (wgmma) reads; issue before the barrier. */

@@ -51,10 +51,15 @@ typedef struct nt {
 /* Opens fn's entry block, declares the dynamic shared memory (attnc_smem,
  * 128-byte aligned) and computes the thread's coordinates. */
 void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch);
+/* The builder over a kernel already opened by its own code (the softmax
+ * and backward skeletons): the builder is positioned in the function, whose
+ * first block takes the allocas; smem is the base of its shared memory;
+ * computes the thread's coordinates at the builder's position. */
+void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads, target_arch arch);
 
 /* ---- register fragments ---- */
 
-enum { NT_FRAG_MAX = 256 };
+enum { NT_FRAG_MAX = 512 }; /* a 64 x 256 accumulator (the softmax family's largest O) */
 typedef enum { NT_A, NT_B, NT_C } nt_role;
 
 typedef struct nt_frag {
@@ -123,6 +128,10 @@ typedef struct nt_opnd {
     nt_smem smem;
     bool transpose;
 } nt_opnd;
+/* nt_reg of an accumulator (NT_C) as the A operand: rounded to the mma's
+ * dtype one k16 slab at a time, just before its products (P in P V), so
+ * the packed copy of the whole fragment is never live (nt_to_a packs it
+ * all at once). */
 nt_opnd nt_reg(const nt_frag *f);
 nt_opnd nt_shared(nt_smem s, bool transpose);
 
@@ -141,12 +150,20 @@ void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt);
 typedef struct nt_gtile {
     LLVMValueRef base, off, row0, row_stride, rows;
     dtype dt;
+    /* Optional, for tiles whose rows are not evenly spaced (a 2-D/3-D box
+     * of tokens, a dilation group, a tile past the loop's range): the i64
+     * element offset of row `row`'s start (off, row0, row_stride and rows
+     * then unused) and in *ok whether the row exists. */
+    LLVMValueRef (*row_at)(nt *t, LLVMValueRef row, LLVMValueRef *ok, void *ud);
+    void *ud;
 } nt_gtile;
 
-/* global -> shared, cooperatively over all threads, 16 bytes a cp.async
- * (one group; commit with nt_cp_commit): out-of-bounds rows are
- * zero-filled and read nothing (their source is base). cols * size a
- * multiple of 16. */
+/* global -> shared, cooperatively over the CTA (t->tid of t->threads; a
+ * copy of the builder with its own tid/threads lets a producer warpgroup
+ * copy alone), 16 bytes a cp.async (one group; commit with nt_cp_commit):
+ * out-of-bounds rows are zero-filled and read nothing (their source is
+ * base). cols * size a multiple of 16; dst padded or in the 128-byte
+ * swizzle (a wgmma operand). */
 void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src);
 void nt_cp_commit(nt *t);
 void nt_cp_wait(nt *t, int groups);
@@ -181,12 +198,15 @@ void nt_fvar_get(nt *t, const nt_fvar *v, nt_frag *f);
 void nt_fvar_set(nt *t, const nt_fvar *v, const nt_frag *f);
 
 /* for (i = begin; i < end; i++) (signed i32): nt_for returns i in the body;
- * nt_for_end closes the loop and continues after it. */
+ * nt_for_end closes the loop and continues after it. nt_for_step: i +=
+ * step (> 0), e.g. a CTA-strided scan. */
 typedef struct nt_loop {
     LLVMValueRef var;
     LLVMBasicBlockRef head, done;
+    int step;
 } nt_loop;
 LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end);
+LLVMValueRef nt_for_step(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end, int step);
 void nt_for_end(nt *t, nt_loop *l);
 
 /* The two f32 values of a packed pair of bf16/f16 (an i32 holding two

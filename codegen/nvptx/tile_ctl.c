@@ -6,19 +6,25 @@
 
 void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch)
 {
+    LLVMPositionBuilderAtEnd(nv.b, LLVMAppendBasicBlockInContext(nv.c, fn, "entry"));
+    LLVMValueRef smem = LLVMGetNamedGlobal(nv.m, "attnc_smem"); /* a module of several kernels shares it */
+    if (!smem) {
+        smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
+        LLVMSetLinkage(smem, LLVMExternalLinkage);
+        LLVMSetAlignment(smem, 128);
+    }
+    nt_attach(t, nv, fn, smem, threads, arch);
+}
+
+void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads, target_arch arch)
+{
     t->nv = nv;
     t->fn = fn;
     t->threads = threads;
     t->arch = arch;
     t->error = NULL;
-    t->entry = LLVMAppendBasicBlockInContext(nv.c, fn, "entry");
-    LLVMPositionBuilderAtEnd(nv.b, t->entry);
-    t->smem = LLVMGetNamedGlobal(nv.m, "attnc_smem"); /* a module of several kernels shares it */
-    if (!t->smem) {
-        t->smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
-        LLVMSetLinkage(t->smem, LLVMExternalLinkage);
-        LLVMSetAlignment(t->smem, 128);
-    }
+    t->entry = LLVMGetEntryBasicBlock(fn);
+    t->smem = smem;
     LLVMBuilderRef b = nv.b;
     t->tid = nv_sreg(&t->nv, "tid.x");
     t->lane = LLVMBuildAnd(b, t->tid, nv_i32(&t->nv, 31), "lane");
@@ -96,7 +102,13 @@ void nt_fvar_set(nt *t, const nt_fvar *v, const nt_frag *f)
 
 LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end)
 {
+    return nt_for_step(t, l, begin, end, 1);
+}
+
+LLVMValueRef nt_for_step(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end, int step)
+{
     nv_ctx *nv = &t->nv;
+    l->step = step;
     l->var = nt_var(t, nv->i32, begin, "i");
     l->head = LLVMAppendBasicBlockInContext(nv->c, t->fn, "for.head");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, t->fn, "for.body");
@@ -112,7 +124,7 @@ LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end)
 void nt_for_end(nt *t, nt_loop *l)
 {
     nv_ctx *nv = &t->nv;
-    nt_set(t, l->var, LLVMBuildAdd(nv->b, nt_get(t, l->var), nv_i32(nv, 1), ""));
+    nt_set(t, l->var, LLVMBuildAdd(nv->b, nt_get(t, l->var), nv_i32(nv, l->step), ""));
     LLVMBuildBr(nv->b, l->head);
     LLVMPositionBuilderAtEnd(nv->b, l->done);
 }

@@ -222,26 +222,35 @@ static int opnd_cols(nt_opnd o)
     return o.frag ? o.frag->cols : o.transpose ? o.smem.rows : o.smem.cols;
 }
 
-/* Slab kb (A: columns 16 kb.., M/16 blocks x 4; B: rows 16 kb.., N/8
- * blocks x 2) of an operand, from its registers or loaded now. */
-static void slab(nt *t, nt_opnd o, nt_role role, int kb, LLVMValueRef base, LLVMValueRef *out)
+/* Slab kb (columns 16 kb.., M/16 blocks x 4) of an A operand, from its
+ * registers (an accumulator's converted to dt now) or loaded now. */
+static void slab_a(nt *t, nt_opnd o, int kb, LLVMValueRef base, dtype dt, LLVMValueRef *out)
 {
     int rows = opnd_rows(o), cols = opnd_cols(o);
-    if (role == NT_A) {
-        for (int rb = 0; rb < rows / 16; rb++) {
-            if (o.frag)
-                memcpy(&out[4 * rb], &o.frag->v[(rb * (cols / 16) + kb) * 4], 4 * sizeof *out);
-            else
-                ld_block(t, o.smem, base, NT_A, o.transpose, 16 * rb, 16 * kb, &out[4 * rb]);
-        }
+    for (int rb = 0; rb < rows / 16; rb++) {
+        if (o.frag && o.frag->role == NT_C) /* an accumulator: this slab rounded to pairs (nt_to_a's layout) */
+            for (int i = 0; i < 4; i++) {
+                const LLVMValueRef *src = &o.frag->v[(rb * (cols / 8) + 2 * kb + (i >> 1)) * 4 + 2 * (i & 1)];
+                out[4 * rb + i] = nv_pack2(&t->nv, dt, src[0], src[1]);
+            }
+        else if (o.frag)
+            memcpy(&out[4 * rb], &o.frag->v[(rb * (cols / 16) + kb) * 4], 4 * sizeof *out);
+        else
+            ld_block(t, o.smem, base, NT_A, o.transpose, 16 * rb, 16 * kb, &out[4 * rb]);
+    }
+}
+
+/* The 16 x 16 block (kb, cb) of a B operand: its two n8 blocks' pairs
+ * (out[0..1], out[2..3]; the second absent at an odd last column block). */
+static void block_b(nt *t, nt_opnd o, int kb, int cb, LLVMValueRef base, LLVMValueRef out[4])
+{
+    if (!o.frag) {
+        ld_block(t, o.smem, base, NT_B, o.transpose, 16 * kb, 16 * cb, out);
         return;
     }
-    if (o.frag) {
-        memcpy(out, &o.frag->v[kb * (cols / 8) * 2], (size_t)(cols / 8) * 2 * sizeof *out);
-        return;
-    }
-    for (int cb = 0; cb < cols / 16; cb++)
-        ld_block(t, o.smem, base, NT_B, o.transpose, 16 * kb, 16 * cb, &out[4 * cb]);
+    int ncb = o.frag->cols / 8;
+    for (int i = 0; i < 2 && 2 * cb + i < ncb; i++)
+        memcpy(&out[2 * i], &o.frag->v[(kb * ncb + 2 * cb + i) * 2], 2 * sizeof *out);
 }
 
 bool nt_mma_wgmma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt); /* tile_wgmma.c */
@@ -249,7 +258,7 @@ bool nt_mma_wgmma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt); /* tile_
 void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt)
 {
     if (opnd_rows(a) != acc->rows || opnd_cols(b) != acc->cols || opnd_cols(a) != opnd_rows(b) ||
-        acc->role != NT_C) {
+        acc->role != NT_C || (a.frag && a.frag->role == NT_B) || (b.frag && b.frag->role != NT_B)) {
         if (!t->error)
             t->error = "nt_mma: the operand shapes do not match the accumulator";
         return;
@@ -261,14 +270,19 @@ void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt)
     int M = acc->rows, N = acc->cols, K = opnd_cols(a);
     LLVMValueRef abase = a.frag ? NULL : ld_base(t, a.smem, a.transpose);
     LLVMValueRef bbase = b.frag ? NULL : ld_base(t, b.smem, b.transpose);
+    /* One A slab and one B block (a single ldmatrix) live at a time: per
+     * k16 slab, each 16-column block of B meets every row block of A. */
     for (int kb = 0; kb < K / 16; kb++) {
-        LLVMValueRef as[NT_FRAG_MAX / 4], bs[NT_FRAG_MAX / 4];
-        slab(t, a, NT_A, kb, abase, as);
-        slab(t, b, NT_B, kb, bbase, bs);
-        for (int rb = 0; rb < M / 16; rb++)
-            for (int nb = 0; nb < N / 8; nb++) {
-                LLVMValueRef *c = &acc->v[(rb * (N / 8) + nb) * 4];
-                nv_mma_16816(&t->nv, dt, &as[4 * rb], &bs[2 * nb], c, c);
-            }
+        LLVMValueRef as[NT_FRAG_MAX / 4];
+        slab_a(t, a, kb, abase, dt, as);
+        for (int cb = 0; cb < (N + 15) / 16; cb++) {
+            LLVMValueRef bs[4];
+            block_b(t, b, kb, cb, bbase, bs);
+            for (int rb = 0; rb < M / 16; rb++)
+                for (int nb = 2 * cb; nb < 2 * cb + 2 && nb < N / 8; nb++) {
+                    LLVMValueRef *c = &acc->v[(rb * (N / 8) + nb) * 4];
+                    nv_mma_16816(&t->nv, dt, &as[4 * rb], &bs[2 * (nb - 2 * cb)], c, c);
+                }
+        }
     }
 }

@@ -3,6 +3,8 @@
  * cooperative in-place map over a shared tile, and fragment stores. */
 #include "tile.h"
 
+#include "../nvptx_wgmma.h"
+
 static LLVMValueRef c32(nt *t, long long v)
 {
     return nv_i32(&t->nv, v);
@@ -81,11 +83,18 @@ void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src)
         LLVMValueRef id = item(t, i, total, &join);
         LLVMValueRef row = LLVMBuildUDiv(b, id, c32(t, chunks), "");
         LLVMValueRef ch = LLVMBuildURem(b, id, c32(t, chunks), "");
-        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, row, src.rows, "");
-        LLVMValueRef e = LLVMBuildAdd(b, src.off, row_elem(t, src, row), "");
+        LLVMValueRef ok, e;
+        if (src.row_at) {
+            e = src.row_at(t, row, &ok, src.ud);
+        } else {
+            ok = LLVMBuildICmp(b, LLVMIntSLT, row, src.rows, "");
+            e = LLVMBuildAdd(b, src.off, row_elem(t, src, row), "");
+        }
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, LLVMBuildMul(b, ch, c32(t, 16 / es), ""), nv->i64, ""), "");
         LLVMValueRef off = LLVMBuildSelect(b, ok, LLVMBuildMul(b, e, nv_i64(nv, es), ""), nv_i64(nv, 0), "");
-        LLVMValueRef d = LLVMBuildAdd(b, LLVMBuildMul(b, row, c32(t, dst.pitch), ""), LLVMBuildShl(b, ch, c32(t, 4), ""), "");
+        LLVMValueRef d = dst.layout == NT_SWIZZLE128
+                             ? nv_wg_swizzle_offset(nv, row, ch, dst.rows)
+                             : LLVMBuildAdd(b, LLVMBuildMul(b, row, c32(t, dst.pitch), ""), LLVMBuildShl(b, ch, c32(t, 4), ""), "");
         LLVMValueRef bytes = LLVMBuildSelect(b, ok, c32(t, 16), c32(t, 0), "");
         nv_cp_async16(nv, nt_sptr(t, LLVMBuildAdd(b, d, dst.off, "")), nv_gep(nv, src.base, off), bytes);
         if (join)

@@ -51,11 +51,16 @@ static nvptx_bwd_dq dq_mode(const cuda_bwd_job *j, const schedule *s)
     return m;
 }
 
-/* How much the wgmma kernels overlap: $ATTNC_BWD_OVERLAP 0..3
- * (nvptx_bwd.h), else NVPTX_BWD_OVERLAP_DEFAULT. */
+/* How much the wgmma kernels overlap: $ATTNC_BWD_PIPE=1..4 takes
+ * NVPTX_BWD_OVERLAP_PIPE + 0..3 (the pipelined dK/dV pair; opt-in: docs/runtime.md has the H200 numbers),
+ * else $ATTNC_BWD_OVERLAP 0..3 (nvptx_bwd.h), else
+ * NVPTX_BWD_OVERLAP_DEFAULT. */
 static int bwd_overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
+    const char *pipe = getenv("ATTNC_BWD_PIPE");
+    if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
+        return NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1';
     return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 
@@ -70,28 +75,42 @@ static schedule bwd_schedule(const cuda_bwd_job *j)
     return s;
 }
 
-static bool wgmma_fits(const cuda_bwd_job *j, const schedule *s)
+/* The dK/dV kernel's own tiles (nvptx_bwd_dkv_schedule), the dQ kernel
+ * keeping s's (s takes their query box): by default (or
+ * $ATTNC_BWD_DKV_KEYS=128; =64 turns it off) 128 keys under the wgmma
+ * schedule's 64-key 1-D tiles (two warpgroups share each Q/dO tile: half
+ * the Q/dO traffic per product; H200, causal D=128 N=16384: 8.06 ms vs
+ * 8.66); on 2-D/3-D grids 128-key boxes (q=8x8 kv=8x16, q=4x2x8
+ * kv=4x4x8; H200: 17x17 on 128x128 1.07 ms vs 1.24, 7x13x13 on 16x32x32
+ * 3.90 vs 6.79), $ATTNC_BWD_DKV_BOX=off keeps the 64-token boxes, an
+ * explicit "q=8x8 kv=16x8" sets them. The schedule text says so. */
+static bool wide_dkv(const cuda_bwd_job *j, schedule *s, schedule *wide)
 {
     arena a;
     arena_init(&a, NULL);
-    bool ok = nvptx_bwd_wgmma_fits(lower_signature(&a, j->r), s, j->arch);
+    bool ok = nvptx_bwd_dkv_schedule(lower_signature(&a, j->r), s, j->arch, getenv("ATTNC_BWD_DKV_KEYS"),
+                                     getenv("ATTNC_BWD_DKV_BOX"), wide);
     arena_free_all(&a);
     return ok;
 }
 
-/* By default (or $ATTNC_BWD_DKV_KEYS=128; =64 turns it off), under the
- * wgmma schedule's 64-key 1-D tiles,
- * the dK/dV kernel takes 128-key tiles (two warpgroups share each Q/dO
- * tile: half the Q/dO traffic per product) and the dQ kernel keeps 64
- * (*wide: the dK/dV kernel's schedule). The schedule text says so. */
-static bool wide_dkv(const cuda_bwd_job *j, const schedule *s, schedule *wide)
+/* " (dK/dV kv=128)" for 1-D, " (dK/dV q=8x8 kv=8x16)" for grids: the
+ * dK/dV kernel's tiles where they differ from the schedule's. */
+static void dkv_text(const schedule *s, const schedule *w, char *out, size_t cap)
 {
-    const char *e = getenv("ATTNC_BWD_DKV_KEYS"); /* unset: 128 (H200, causal D=128 N=16384: 8.06 ms vs 8.66) */
-    if ((e && strcmp(e, "128")) || s->mma != MMA_WGMMA || s->ndims != 1 || s->kv_tile[0] != 64)
-        return false;
-    *wide = *s;
-    wide->kv_tile[0] = 128;
-    return wgmma_fits(j, wide);
+    strbuf sb;
+    sb_init(&sb);
+    for (int side = 0; side < 2; side++) {
+        const int *t = side ? w->kv_tile : w->q_tile, *o = side ? s->kv_tile : s->q_tile;
+        if (!memcmp(t, o, sizeof(int) * (size_t)w->ndims))
+            continue;
+        sb_puts(&sb, sb.len ? " " : " (dK/dV ");
+        sb_puts(&sb, side ? "kv=" : "q=");
+        for (int d = 0; d < w->ndims; d++)
+            sb_printf(&sb, d ? "x%d" : "%d", t[d]);
+    }
+    snprintf(out, cap, "%s%s", sb.failed ? "" : sb_cstr(&sb), sb.len && !sb.failed ? ")" : "");
+    sb_free(&sb);
 }
 
 static attnc_status map_codegen(nvptx_status s)
@@ -253,23 +272,23 @@ attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out
     if (j->r->family == FAMILY_LINEAR)
         return compile_linear(a, j, out, err);
     out->sched = bwd_schedule(j);
+    schedule wide; /* the dK/dV kernel's; out->sched takes its query box */
+    bool split = wide_dkv(j, &out->sched, &wide);
     strbuf sb;
     sb_init(&sb);
     schedule_print_for(&sb, &out->sched, false);
     tir_program prog, dkv_prog;
-    if (!lower_backward(a, j->r, &out->sched, j->arch, &prog, err)) {
-        sb_free(&sb);
-        return a->failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
-    }
-    schedule wide;
-    bool split = wide_dkv(j, &out->sched, &wide);
-    if (split && !lower_backward(a, j->r, &wide, j->arch, &dkv_prog, err)) {
+    if (!lower_backward(a, j->r, &out->sched, j->arch, &prog, err) ||
+        (split && !lower_backward(a, j->r, &wide, j->arch, &dkv_prog, err))) {
         sb_free(&sb);
         return a->failed ? ATTNC_ERR_NOMEM : ATTNC_ERR_INTERNAL;
     }
     nvptx_bwd_dq dq = dq_mode(j, &out->sched);
     /* the schedule text says what it took (tests and bench lines read it) */
-    snprintf(out->sched_text, sizeof out->sched_text, "%s%s%s", sb_cstr(&sb), split ? " (dK/dV kv=128)" : "",
+    char dkv[64] = "";
+    if (split)
+        dkv_text(&out->sched, &wide, dkv, sizeof dkv);
+    snprintf(out->sched_text, sizeof out->sched_text, "%s%s%s", sb_cstr(&sb), dkv,
              dq == NVPTX_BWD_DQ_BULK ? " (dQ bulk)" : "");
     sb_free(&sb);
     emit_state e = {j, split ? &dkv_prog : &prog, split ? &prog : NULL, bwd_overlap(), dq, ATTNC_OK, err};

@@ -2,7 +2,8 @@
  * cuda_bwd_job.h — the GPU backward program's compile job, shared by the
  * CUDA backend's build (cuda_backward.c) and AOT output (runtime/aot/):
  * the schedule (nvptx_bwd_schedule_mma under $ATTNC_BWD_MMA), the lowering
- * (and the 128-key dK/dV lowering of $ATTNC_BWD_DKV_KEYS), the dQ mode
+ * (and the dK/dV kernel's own lowering: 128 keys, $ATTNC_BWD_DKV_KEYS, or the
+ * grid boxes of $ATTNC_BWD_DKV_BOX; nvptx_bwd_dkv_schedule), the dQ mode
  * ($ATTNC_BWD_DQ=kernel|atomic|bulk or the older $ATTNC_BWD_DQ_ATOMIC=1;
  * always the dQ kernel in a deterministic build, bulk only under the
  * wgmma schedule), the overlap
@@ -34,7 +35,9 @@ typedef struct cuda_bwd_job {
 
 typedef struct cuda_bwd_out {
     schedule sched;        /* the program's schedule (the dQ kernel's when split) */
-    char sched_text[128];  /* printed, with " (dK/dV kv=128)" when split, " (dQ bulk)" under bulk dQ */
+    /* printed, with " (dK/dV kv=128)" (grids: " (dK/dV kv=8x16)") when
+     * split, " (dQ bulk)" under bulk dQ */
+    char sched_text[128];
     nvptx_bwd_info info;
     strbuf ptx;            /* the module (the caller frees it) */
     cache_result how;      /* CACHE_MISS: emitted here (or no cache) */

@@ -339,6 +339,23 @@ typedef struct attnc_tools_pairs {
 bool attnc_tools_count_pairs(const attnc_tools_compiled *c, const int64_t *sizes, const attnc_tools_param_host *params,
                              attnc_tools_pairs *out, strbuf *err);
 
+/* The backward's dK/dV kernel loop (per key tile, the query tiles of its
+ * transposed range), totals over batch and heads; counted false where not
+ * counted (no mask, dilation-group tiles). */
+typedef struct attnc_tools_bwd_tiles {
+    int64_t visited_tiles;  /* (query tile, key tile) loop iterations */
+    int64_t computed_tiles; /* of those, computed (in the forward's range, not proven empty) */
+    int64_t full_tiles;     /* of those, full: no per-element mask */
+    int64_t kept_tiles;     /* of those, holding at least one kept pair */
+    int64_t computed_pairs; /* pairs inside computed tiles */
+    bool counted;
+} attnc_tools_bwd_tiles;
+/* Counts for c's recipe under the backward schedule text `bwd` (as `attnc
+ * bench --grad` prints it: "q=.. kv=.. ..." and, where the dK/dV kernel
+ * has its own tiles, " (dK/dV kv=128)" or " (dK/dV q=8x8 kv=8x16)"). */
+bool attnc_tools_count_bwd_tiles(const attnc_tools_compiled *c, const char *bwd, const int64_t *sizes,
+                                 const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err);
+
 /* ---- the kernel cache folder (tools_cache.c) ---- */
 
 typedef struct kcache attnc_tools_cache;

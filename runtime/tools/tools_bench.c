@@ -193,3 +193,40 @@ bool attnc_tools_count_pairs(const attnc_tools_compiled *c, const int64_t *sizes
 {
     return tools_count_pairs(c->r, &c->k->sched, sizes, params, out, err);
 }
+
+/* The dK/dV kernel's tiles from the backward's schedule text: the
+ * schedule, then the "(dK/dV q=.. kv=..)" part's boxes where it has one. */
+static bool bwd_tiles(const char *text, int ndims, schedule *out, strbuf *err)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *paren = strstr(buf, " ("), *dkv = strstr(buf, "(dK/dV ");
+    if (paren)
+        *paren = 0;
+    if (!schedule_parse(buf, ndims, out, err))
+        return false;
+    if (!dkv)
+        return true;
+    dkv += strlen("(dK/dV ");
+    char *end = strchr(dkv, ')');
+    if (end)
+        *end = 0;
+    schedule t;
+    if (!schedule_parse(dkv, ndims, &t, err))
+        return false;
+    if (strstr(dkv, "q="))
+        memcpy(out->q_tile, t.q_tile, sizeof out->q_tile);
+    if (strstr(dkv, "kv="))
+        memcpy(out->kv_tile, t.kv_tile, sizeof out->kv_tile);
+    return true;
+}
+
+bool attnc_tools_count_bwd_tiles(const attnc_tools_compiled *c, const char *bwd, const int64_t *sizes,
+                                 const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err)
+{
+    schedule s;
+    memset(out, 0, sizeof *out);
+    if (!bwd_tiles(bwd, c->k->sched.ndims, &s, err))
+        return false;
+    return tools_count_bwd_tiles(c->r, &s, sizes, params, out, err);
+}

@@ -165,48 +165,160 @@ static void dense_tally(const mask_info *mi, const eval_env *env, mask_tally *t)
     t->visited_tiles = t->computed_tiles = t->kept_tiles = tiles;
 }
 
+/* Whether the forward's key range of query box qb holds key tile kidx
+ * (RANGE_INVERSE: the dK/dV kernel skips the query tiles of the inverse
+ * bounds' box that fail this). */
+static bool forward_holds(const mask_info *mi, const eval_env *env, const tok_box *qb, const int64_t *kidx)
+{
+    int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
+    if (!kv_range_eval(mi, env, qb, lo, hi))
+        return false;
+    for (int d = 0; d < mi->ndims; d++)
+        if (kidx[d] < lo[d] || kidx[d] > hi[d])
+            return false;
+    return true;
+}
+
+/* The dK/dV kernel's loop (codegen/nvptx_bwd_dkv.c): per key tile, the
+ * query tiles of its transposed range (q_range_eval), then the skips. */
+static void count_bwd_slice(counter *c, attnc_tools_bwd_tiles *t)
+{
+    const mask_info *mi = c->mi;
+    const eval_env *env = &c->env;
+    int64_t nq[3], nk[3];
+    mask_tile_count(mi, env, true, nq);
+    int64_t tk = mask_tile_count(mi, env, false, nk);
+    for (int64_t j = 0; j < tk && !c->failed; j++) {
+        tok_box kb, qb;
+        int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS], kidx[SCHED_MAX_DIMS] = {0}, cnt[3] = {1, 1, 1}, total = 1;
+        mask_tile_box(mi, env, false, j, &kb);
+        if (box_area(mi, &kb) == 0 || !q_range_eval(mi, env, &kb, lo, hi))
+            continue;
+        for (int d = 0; d < mi->ndims; d++) {
+            kidx[d] = kb.lo[d] / mi->kv_tile[d];
+            cnt[d] = hi[d] - lo[d] + 1;
+            total *= cnt[d] > 0 ? cnt[d] : 0;
+        }
+        for (int64_t i = 0; i < total; i++) {
+            int64_t rem = i, lin = 0, qi[3] = {0};
+            for (int d = mi->ndims - 1; d >= 0; d--) {
+                qi[d] = lo[d] + rem % cnt[d];
+                rem /= cnt[d];
+            }
+            for (int d = 0; d < mi->ndims; d++)
+                lin = lin * nq[d] + qi[d];
+            t->visited_tiles++;
+            mask_tile_box(mi, env, true, lin, &qb);
+            if (mi->qmode == RANGE_INVERSE && !forward_holds(mi, env, &qb, kidx))
+                continue;
+            mask_class cl = mask_classify_boxes(mi, env, &qb, &kb);
+            if (cl == MASK_EMPTY)
+                continue;
+            t->computed_tiles++;
+            t->full_tiles += cl == MASK_FULL;
+            t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
+            t->kept_tiles += cl == MASK_FULL || count_boxes(c, &qb, &kb) > 0;
+        }
+    }
+}
+
+typedef struct slices {
+    arena a;
+    mask_info mi;
+    counter c;
+    bool per_batch, per_head;
+} slices;
+
+static bool slices_init(slices *sl, const recipe *r, const schedule *s, const int64_t *sizes,
+                        const attnc_tools_param_host *params, strbuf *err)
+{
+    arena_init(&sl->a, NULL);
+    int dil[SCHED_MAX_DIMS];
+    if (!mask_group_dilation(&sl->a, r, s, dil) || !mask_analyze_dil(&sl->a, r, s, dil, &sl->mi)) {
+        arena_free_all(&sl->a);
+        sb_puts(err, "out of memory");
+        return false;
+    }
+    sl->c = (counter){.mi = &sl->mi, .r = r, .params = params};
+    memcpy(sl->c.env.sizes, sizes, sizeof sl->c.env.sizes);
+    sl->c.env.grid_ndim = r->grid_ndim;
+    sl->c.env.param = read_param;
+    sl->c.env.param_user = &sl->c;
+    sl->per_batch = expr_uses_kind(r->mask, EX_BATCH) || expr_uses_kind(r->mask, EX_PARAM);
+    sl->per_head = sl->mi.uses_head || expr_uses_kind(r->mask, EX_PARAM);
+    return true;
+}
+
+static void slice_at(slices *sl, const int64_t *sizes, int64_t b, int64_t h)
+{
+    sl->c.env.batch = b;
+    sl->c.env.head = h;
+    int64_t group = sizes[SZ_KV_HEADS] > 0 ? sizes[SZ_HEADS] / sizes[SZ_KV_HEADS] : 1;
+    sl->c.env.kv_head = h / (group > 0 ? group : 1);
+}
+
+static bool slices_done(slices *sl, strbuf *err)
+{
+    bool failed = sl->c.failed;
+    arena_free_all(&sl->a);
+    if (failed)
+        sb_puts(err, "the mask could not be evaluated on the host");
+    return !failed;
+}
+
+bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *sizes,
+                           const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err)
+{
+    *out = (attnc_tools_bwd_tiles){0};
+    if (!r->mask)
+        return true; /* no mask: every tile pair, full */
+    slices sl;
+    if (!slices_init(&sl, r, s, sizes, params, err))
+        return false;
+    mask_info *mi = &sl.mi;
+    if (mi->qmode == RANGE_BLOCK_TABLE || (mi->qmode == RANGE_INVERSE && mi->mode != RANGE_BOUNDS))
+        mi->qmode = RANGE_ALL; /* as the GPU's plan reads them (nvptx_bwd.c) */
+    if (mask_dilated(mi)) {
+        arena_free_all(&sl.a);
+        return true; /* dilation-group tiles: not counted */
+    }
+    int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS], times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
+    out->counted = true;
+    for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
+        for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
+            attnc_tools_bwd_tiles t = {0};
+            slice_at(&sl, sizes, b, h);
+            count_bwd_slice(&sl.c, &t);
+            out->visited_tiles += t.visited_tiles * times;
+            out->computed_tiles += t.computed_tiles * times;
+            out->full_tiles += t.full_tiles * times;
+            out->kept_tiles += t.kept_tiles * times;
+            out->computed_pairs += t.computed_pairs * times;
+        }
+    return slices_done(&sl, err);
+}
+
 bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const attnc_tools_param_host *params,
                        attnc_tools_pairs *out, strbuf *err)
 {
     int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS];
     *out = (attnc_tools_pairs){.dense = sizes[SZ_TOKENS] * sizes[SZ_KV_TOKENS] * B * H, .closed_form = true};
-    arena a;
-    arena_init(&a, NULL);
-    mask_info mi;
-    int dil[SCHED_MAX_DIMS];
-    if (!mask_group_dilation(&a, r, s, dil) || !mask_analyze_dil(&a, r, s, dil, &mi)) {
-        arena_free_all(&a);
-        sb_puts(err, "out of memory");
+    slices sl;
+    if (!slices_init(&sl, r, s, sizes, params, err))
         return false;
-    }
-    counter c = {.mi = &mi, .r = r, .params = params};
-    memcpy(c.env.sizes, sizes, sizeof c.env.sizes);
-    c.env.grid_ndim = r->grid_ndim;
-    c.env.param = read_param;
-    c.env.param_user = &c;
-    bool per_batch = expr_uses_kind(r->mask, EX_BATCH) || expr_uses_kind(r->mask, EX_PARAM);
-    bool per_head = mi.uses_head || expr_uses_kind(r->mask, EX_PARAM);
-    out->closed_form = !r->mask || mask_count_exact(&mi);
-    int64_t times = (per_batch ? 1 : B) * (per_head ? 1 : H);
-    for (int64_t b = 0; b < (per_batch ? B : 1) && !c.failed; b++)
-        for (int64_t h = 0; h < (per_head ? H : 1) && !c.failed; h++) {
-            c.env.batch = b;
-            c.env.head = h;
-            int64_t group = sizes[SZ_KV_HEADS] > 0 ? H / sizes[SZ_KV_HEADS] : 1;
-            c.env.kv_head = h / (group > 0 ? group : 1);
+    out->closed_form = !r->mask || mask_count_exact(&sl.mi);
+    int64_t times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
+    for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
+        for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
+            slice_at(&sl, sizes, b, h);
             mask_tally t;
             if (!r->mask)
-                dense_tally(&mi, &c.env, &t);
-            else if (!out->closed_form || !mask_count_slice(&mi, &c.env, &t)) {
+                dense_tally(&sl.mi, &sl.c.env, &t);
+            else if (!out->closed_form || !mask_count_slice(&sl.mi, &sl.c.env, &t)) {
                 out->closed_form = false;
-                count_slice(&c, &t);
+                count_slice(&sl.c, &t);
             }
             add_tally(out, &t, times);
         }
-    arena_free_all(&a);
-    if (c.failed) {
-        sb_puts(err, "the mask could not be evaluated on the host");
-        return false;
-    }
-    return true;
+    return slices_done(&sl, err);
 }

@@ -23,4 +23,11 @@
 bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const attnc_tools_param_host *params,
                        attnc_tools_pairs *out, strbuf *err);
 
+/* The backward's dK/dV loop under its schedule s (the dK/dV kernel's
+ * tiles): per key tile, the query tiles of the transposed range visited,
+ * those computed (not skipped), full, holding kept pairs. Dilation-group
+ * tiles are not counted (out->counted false). */
+bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *sizes,
+                           const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err);
+
 #endif

@@ -61,6 +61,31 @@ static void json(void **state)
                "[q=64 kv=64 stages=2 warps=4] (explicit schedule)\n");
 }
 
+/* --grad: the backward's schedule text (the dK/dV kernel's own boxes: by
+ * default, off, wide, explicit: ATTNC_BWD_DKV_BOX) and its dK/dV loop's
+ * tiles, counted on the host. */
+static void grad_boxes(void **state)
+{
+    (void)state;
+    const char *na2 = "bench recipes/neighborhood2d.attn --shape batch=1,heads=2,H=40,W=36 --arch sm_90a --grad "
+                      "--iters 1 --warmup 0";
+    expect_out(na2, "  backward [q=8x8 kv=8x8 stages=1 warps=4 mma=wgmma (dK/dV kv=8x16) (dQ bulk)]: ");
+    expect_out(na2, "  backward tiles: 234 visited, 234 computed (0 full), 234 hold kept pairs: visited/kept 1.000; "
+                    "pairs in computed tiles/kept 10.376\n");
+    setenv("ATTNC_BWD_DKV_BOX", "off", 1);
+    expect_out(na2, "  backward [q=8x8 kv=8x8 stages=1 warps=4 mma=wgmma (dQ bulk)]: ");
+    expect_out(na2, "  backward tiles: 338 visited, 338 computed (0 full), 338 hold kept pairs: visited/kept 1.000; "
+                    "pairs in computed tiles/kept 8.490\n");
+    setenv("ATTNC_BWD_DKV_BOX", "wide", 1);
+    /* 3-D: the query box changes for both kernels, the key box for dK/dV */
+    expect_out("bench recipes/neighborhood3d.attn --shape batch=1,heads=1,T=6,H=10,W=12 --arch sm_90a --grad --iters 1 "
+               "--warmup 0",
+               "  backward [q=4x2x8 kv=4x4x4 stages=1 warps=4 mma=wgmma (dK/dV kv=4x4x8) (dQ bulk)]: ");
+    setenv("ATTNC_BWD_DKV_BOX", "q=8x8 kv=16x8", 1);
+    expect_out(na2, "  backward [q=8x8 kv=8x8 stages=1 warps=4 mma=wgmma (dK/dV kv=16x8) (dQ bulk)]: ");
+    unsetenv("ATTNC_BWD_DKV_BOX");
+}
+
 /* What attnc_launch rejects, bench reports (a raw module launch did not). */
 static void launch_checks(void **state)
 {
@@ -77,7 +102,8 @@ int main(void)
     setenv("ATTNC_NO_TUNED", "1", 1);
     char *dir = tmpdir_make(); /* bench builds through the kernel cache */
     setenv("ATTNC_CACHE_DIR", dir, 1);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(json), cmocka_unit_test(launch_checks)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(json), cmocka_unit_test(grad_boxes),
+                                       cmocka_unit_test(launch_checks)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tmpdir_remove(dir);
     return rc;

@@ -20,12 +20,14 @@
  * runs). Every case runs under both products, ATTNC_BWD_MMA=sync and
  * =wgmma (sm_90a; the line says "wgmma" where the build took it, "sync"
  * where it fell back); the cases also run wgmma under the other
- * ATTNC_BWD_OVERLAP levels and ATTNC_BWD_DKV_KEYS=64 ("wgmma:N",
- * "wgmma:k64"; shipped recipes the first two), and a 128-key-tile case.
+ * ATTNC_BWD_OVERLAP levels, ATTNC_BWD_DKV_KEYS=64, ATTNC_BWD_PIPE=3 and
+ * ATTNC_BWD_DKV_BOX=off ("wgmma:N", "wgmma:k64", "wgmma:p3", "wgmma:box64";
+ * shipped recipes the first two), and a 128-key-tile case.
  * Prints one line per case.
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
- * cases (dense, causal, 2-D neighborhood, GQA, cross, the bias table) and
- * no shipped recipes. ATTNC_TEST_BWD_DQ=kernel|atomic|bulk runs that dQ
+ * cases (dense, causal, 2-D and 3-D neighborhood, GQA, cross, the bias
+ * table) and no shipped recipes. ATTNC_TEST_CASE=NAME: only the cases whose
+ * name holds NAME (e.g. neighborhood). ATTNC_TEST_BWD_DQ=kernel|atomic|bulk runs that dQ
  * only (the shipped recipes: kernel under both products, bulk under
  * wgmma). */
 #include <dirent.h>
@@ -101,6 +103,9 @@ static const bcase cases[] = {
     /* 128-key tiles: the wgmma dK/dV kernel's two warpgroups */
     {"causal kv128", "recipe causal\n" IN_QKV "mask causal\ntile q(64) kv(128)\n", 64, "bf16",
      {.batch = 1, .heads = 2, .tokens = 333}},
+    /* a 3-D grid dividing no box (4x4x4, 4x4x8, 4x2x8), where 4x4x4 and 4x2x8 count different tiles */
+    {"neighborhood3d", "recipe nb3\n" IN_QKV "tokens grid(time: T, y: H, x: W)\nmask neighborhood(window: (3, 5, 7))\n"
+                       "score s * scale\n", 128, "bf16", {.batch = 1, .heads = 2, .grid = {6, 5, 17}}},
 };
 enum { PARAM_CASES = 12, NCASES = sizeof cases / sizeof cases[0] };
 
@@ -133,9 +138,14 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
 
 /* ATTNC_BWD_MMA values; "wgmma:N" also sets ATTNC_BWD_OVERLAP=N,
  * "wgmma:k64" ATTNC_BWD_DKV_KEYS=64 (64-key dK/dV tiles; the default is 128
- * keys there, 64 in the dQ kernel).
+ * keys there, 64 in the dQ kernel), "wgmma:pN" ATTNC_BWD_PIPE=N (the
+ * pipelined dK/dV pair, opt-in), "wgmma:box64" ATTNC_BWD_DKV_BOX=off
+ * (grids: the 64-token boxes of both kernels; the default gives the dK/dV
+ * kernel 128-key boxes). A caller's ATTNC_BWD_PIPE / ATTNC_BWD_DKV_BOX hold
+ * for every mode but the one that sets it.
  * The shipped recipes run the first two. */
-static const char *const mma_modes[] = {"sync", "wgmma", "wgmma:0", "wgmma:2", "wgmma:3", "wgmma:k64"};
+static const char *const mma_modes[] = {"sync",      "wgmma",    "wgmma:0",    "wgmma:2",
+                                        "wgmma:3",   "wgmma:k64", "wgmma:p3", "wgmma:box64"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* How dQ is formed (ATTNC_BWD_DQ): DQ_DET is the deterministic build (the
@@ -158,11 +168,22 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
 {
     char name[16];
     snprintf(name, sizeof name, "%s", mma);
-    char *lvl = strchr(name, ':');
+    char *lvl = strchr(name, ':'), box[64] = "";
+    char pipe_was[16] = "";
+    const char *pipe_env = getenv("ATTNC_BWD_PIPE"); /* a caller's setting is kept for the other modes */
+    if (pipe_env)
+        snprintf(pipe_was, sizeof pipe_was, "%s", pipe_env);
+    const char *env_box = getenv("ATTNC_BWD_DKV_BOX");
+    if (env_box)
+        snprintf(box, sizeof box, "%s", env_box);
     if (lvl) {
         *lvl++ = 0;
         if (!strcmp(lvl, "k64"))
             setenv("ATTNC_BWD_DKV_KEYS", "64", 1);
+        else if (lvl[0] == 'p')
+            setenv("ATTNC_BWD_PIPE", lvl + 1, 1);
+        else if (!strcmp(lvl, "box64"))
+            setenv("ATTNC_BWD_DKV_BOX", "off", 1);
         else
             setenv("ATTNC_BWD_OVERLAP", lvl, 1);
     }
@@ -174,6 +195,14 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     unsetenv("ATTNC_BWD_DQ");
     unsetenv("ATTNC_BWD_OVERLAP");
     unsetenv("ATTNC_BWD_DKV_KEYS");
+    if (pipe_was[0])
+        setenv("ATTNC_BWD_PIPE", pipe_was, 1);
+    else
+        unsetenv("ATTNC_BWD_PIPE");
+    if (box[0])
+        setenv("ATTNC_BWD_DKV_BOX", box, 1);
+    else
+        unsetenv("ATTNC_BWD_DKV_BOX");
     return st;
 }
 
@@ -229,8 +258,9 @@ static void test_cases(void **state)
     int fails = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const bcase *c = &cases[i];
-        bool core = i == 0 || i == 2 || i == 5 || i == 9 || i == 10 || i == PARAM_CASES || i + 1 == NCASES;
-        if (small() && !core)
+        bool core = i == 0 || i == 2 || i == 5 || i == 9 || i == 10 || i == PARAM_CASES || i + 2 >= NCASES;
+        const char *only = getenv("ATTNC_TEST_CASE");
+        if ((small() && !core) || (only && !strstr(c->name, only)))
             continue;
         char text[1024], label[128];
         snprintf(text, sizeof text, c->text, c->dt, c->D);

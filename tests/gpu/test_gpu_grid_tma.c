@@ -50,6 +50,14 @@ static const grid_case cases[] = {
     {"gna3d_stride", GRID3 "mask neighborhood(window: (4, 6, 6), stride: (2, 4, 4))\n",
      {.batch = 1, .heads = 2, .grid = {7, 13, 17}},
      {NULL, "q=2x8x8 kv=2x8x8 stages=2 warps=8 mma=wgmma_ws"}},
+    /* defaults of compile_job.c: 3-D GNA boxes 2x8x8 with three stages;
+     * a 2-D window of 64 or more per dim takes 16x8 key boxes */
+    {"gna3d_boxes_stages3", GRID3 "mask neighborhood(window: (6, 12, 12), stride: (4, 8, 8))\n",
+     {.batch = 1, .heads = 1, .grid = {9, 20, 19}},
+     {NULL}},
+    {"na2d_wide_window", GRID2 "mask neighborhood(window: (64, 64))\n",
+     {.batch = 1, .heads = 1, .grid = {75, 83}},
+     {NULL}},
 };
 
 static void grid_tma_on_gpu(void **state)

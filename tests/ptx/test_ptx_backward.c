@@ -11,7 +11,9 @@
  * printed; ATTNC_PTX_VERBOSE=1 prints ptxas -v; ATTNC_PTX_WGMMA_ONLY=1 runs
  * the wgmma builds only, ATTNC_PTX_SYNC_ONLY=1 the mma.sync ones (CTest runs
  * the two halves as two tests); ATTNC_BWD_OVERLAP=N emits that overlap level;
- * the dK/dV kernel at 128 keys unless ATTNC_BWD_DKV_KEYS=64 (as the runtime).
+ * the dK/dV kernel at 128 keys unless ATTNC_BWD_DKV_KEYS=64, on grids at
+ * 128-key boxes unless ATTNC_BWD_DKV_BOX=off (as the runtime:
+ * nvptx_bwd_dkv_schedule).
  * Each build is made for the three ways of forming dQ: the dQ kernel
  * (deterministic), atomics, and (wgmma builds only, as the runtime) bulk
  * reductions from shared f32 tiles (cp.reduce.async.bulk); ATTNC_PTX_DQ=
@@ -104,10 +106,14 @@ static void dump(const char *name, const char *arch, nvptx_bwd_dq dq, const char
     }
 }
 
-/* $ATTNC_BWD_OVERLAP (0..3) as the runtime reads it, else the default. */
+/* $ATTNC_BWD_PIPE=1 or $ATTNC_BWD_OVERLAP (0..3) as the runtime reads
+ * them, else the default. */
 static int overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
+    const char *pipe = getenv("ATTNC_BWD_PIPE");
+    if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
+        return NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1';
     return e && e[0] >= '0' && e[0] <= '3' && !e[1] ? e[0] - '0' : NVPTX_BWD_OVERLAP_DEFAULT;
 }
 
@@ -143,18 +149,17 @@ static int check(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind m
         schedule s = schedule_for(sig, r, arch, mma);
         tir_program prog;
         nvptx_bwd_info info;
+        /* $ATTNC_BWD_DKV_KEYS and $ATTNC_BWD_DKV_BOX as the runtime reads
+         * them (unset: 128 keys or 128-key boxes): the dK/dV kernel from its own
+         * lowering, the dQ kernel from this one (s takes its query box) */
+        schedule wide;
+        bool split = nvptx_bwd_dkv_schedule(sig, &s, arch, getenv("ATTNC_BWD_DKV_KEYS"), getenv("ATTNC_BWD_DKV_BOX"),
+                                            &wide);
         if (!lower_backward(&a, r, &s, arch, &prog, &err))
             fail_msg("%s: lower_backward: %s", name, sb_cstr(&err));
-        /* $ATTNC_BWD_DKV_KEYS as the runtime reads it (unset: 128): the dK/dV
-         * kernel from the 128-key lowering, the dQ kernel from this one */
-        schedule wide = s;
-        wide.kv_tile[0] = 128;
-        const char *keys = getenv("ATTNC_BWD_DKV_KEYS");
-        bool split = (!keys || !strcmp(keys, "128")) && s.mma == MMA_WGMMA && s.ndims == 1 && s.kv_tile[0] == 64 &&
-                     nvptx_bwd_wgmma_fits(sig, &wide, arch);
         tir_program dkv_prog;
         if (split && !lower_backward(&a, r, &wide, arch, &dkv_prog, &err))
-            fail_msg("%s: lower_backward (128 keys): %s", name, sb_cstr(&err));
+            fail_msg("%s: lower_backward (the dK/dV tiles): %s", name, sb_cstr(&err));
         nvptx_status st = nvptx_bwd_emit(split ? &dkv_prog : &prog, split ? &prog : NULL, arch, dq, overlap(), &info,
                                          &ptx, &err);
         bool params = false;

@@ -4,7 +4,10 @@
  * from registers and from shared tiles, map, row reductions, C -> A,
  * stores to shared and global) and a loop whose state lives in fragment
  * variables, which must leave no local memory (SROA made the phis) and no
- * spills; wgmma from a swizzled tile on sm_90a, and its refusal on sm_80. */
+ * spills; wgmma from a swizzled tile on sm_90a, and its refusal on sm_80;
+ * the softmax forward's operations (copies by a subset of threads with a
+ * row_at hook and into a swizzled tile, strided loops, an accumulator as
+ * the A operand, refused as B). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,7 +64,7 @@ static bool close_kernel(kern *k, target_arch arch, strbuf *ptx, strbuf *err)
 static nt_gtile gtile(kern *k, int which, int stride, LLVMValueRef rows, dtype dt)
 {
     nv_ctx *nv = &k->t.nv;
-    nt_gtile g = {k->arg[which], nv_i64(nv, 0), nv_i32(nv, 0), nv_i64(nv, stride), rows, dt};
+    nt_gtile g = {k->arg[which], nv_i64(nv, 0), nv_i32(nv, 0), nv_i64(nv, stride), rows, dt, NULL, NULL};
     return g;
 }
 
@@ -132,9 +135,11 @@ static void build_loop_kernel(kern *k)
     nt_store_global(t, &o, gtile(k, 2, 32, k->arg[3], DT_BF16));
 }
 
-static void loop_kernel(void **state)
+/* Builds a kernel for sm_80 and sm_90a: its PTX must hold every needle (a
+ * NULL-ended list), no local memory (fragment variables became registers)
+ * and pass ptxas, without spills when no_spills. */
+static void check_arches(void (*build)(kern *), int threads, const char *const *needles, bool no_spills)
 {
-    (void)state;
     for (int arch = 0; arch < 2; arch++) {
         target_arch ta = arch ? TARGET_SM90A : TARGET_SM80;
         const char *an = arch ? "sm_90a" : "sm_80";
@@ -143,26 +148,35 @@ static void loop_kernel(void **state)
         sb_init(&ptx);
         sb_init(&err);
         sb_init(&log);
-        open_kernel(&k, ta, 32);
-        build_loop_kernel(&k);
+        open_kernel(&k, ta, threads);
+        build(&k);
         if (!close_kernel(&k, ta, &ptx, &err))
             fail_msg("%s: %s", an, sb_cstr(&err));
         const char *text = sb_cstr(&ptx);
-        assert_non_null(strstr(text, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
-        assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
-        assert_non_null(strstr(text, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
-        assert_non_null(strstr(text, "cp.async.cg.shared.global"));
-        assert_non_null(strstr(text, "shfl.sync.bfly"));
-        assert_null(strstr(text, ".local")); /* the fragment variable became registers */
+        for (const char *const *n = needles; *n; n++)
+            if (!strstr(text, *n))
+                fail_msg("%s: no %s in the PTX", an, *n);
+        assert_null(strstr(text, ".local"));
         if (ptxas_available()) {
             if (!ptxas_check(text, an, &log))
                 fail_msg("ptxas %s rejected the PTX:\n%s", an, sb_cstr(&log));
-            assert_int_equal(ptxas_spill_bytes(sb_cstr(&log)), 0);
+            if (no_spills)
+                assert_int_equal(ptxas_spill_bytes(sb_cstr(&log)), 0);
         }
         sb_free(&ptx);
         sb_free(&err);
         sb_free(&log);
     }
+}
+
+static void loop_kernel(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+                                          "ldmatrix.sync.aligned.m8n8.x4.shared.b16",
+                                          "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16",
+                                          "cp.async.cg.shared.global", "shfl.sync.bfly", NULL};
+    check_arches(build_loop_kernel, 32, needles, true);
 }
 
 /* A warpgroup: O (each warp's 16 x 64) = A (16 x 64 registers) · B, B a
@@ -207,6 +221,87 @@ static void wgmma_hook(void **state)
     sb_free(&log);
 }
 
+/* row_at: the tile's rows in reverse order of the global rows, n of them. */
+static LLVMValueRef reversed_row(nt *t, LLVMValueRef row, LLVMValueRef *ok, void *ud)
+{
+    LLVMValueRef n = ud;
+    LLVMBuilderRef b = t->nv.b;
+    *ok = LLVMBuildICmp(b, LLVMIntSLT, row, n, "");
+    LLVMValueRef r = LLVMBuildSub(b, LLVMBuildSub(b, n, nv_i32(&t->nv, 1), ""), row, "");
+    return LLVMBuildMul(b, LLVMBuildSExt(b, r, t->nv.i64, ""), nv_i64(&t->nv, 32), "");
+}
+
+/* Two warps; the copies by the first only (a builder copy with its own
+ * tid/threads), rows found by a row_at hook, one copy into a swizzled
+ * tile; a strided loop carrying an accumulator and a scalar; an
+ * accumulator used as the A operand (rounded per k16 slab). */
+static void build_ops_kernel(kern *k)
+{
+    nt *t = &k->t;
+    nv_ctx *nv = &t->nv;
+    nt_smem sb = nt_tile(t, nv_i32(nv, 0), 16, 32, DT_BF16, 32 * 2 + 16);
+    nt_smem sw = nt_tile(t, nv_i32(nv, 4096), 16, 64, DT_BF16, 0);
+    sw.layout = NT_SWIZZLE128;
+    nt_gtile src = {.base = k->arg[1], .dt = DT_BF16, .row_at = reversed_row, .ud = k->arg[3]};
+    nt loader = *t;
+    loader.threads = 32;
+    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(nv->b, LLVMIntULT, t->tid, nv_i32(nv, 32), ""));
+    nt_copy_g2s(&loader, sb, src);
+    nt_copy_g2s(&loader, sw, gtile(k, 0, 64, k->arg[3], DT_BF16));
+    nt_cp_commit(t);
+    nt_cp_wait(t, 0);
+    nt_endif(t, join);
+    nt_barrier(t);
+    nt_frag s, o, bf;
+    nt_zero(t, &o, 16, 32);
+    nt_fvar ov = nt_fvar_new(t, &o);
+    LLVMValueRef cnt = nt_var(t, nv->i32, nv_i32(nv, 0), "cnt");
+    nt_loop loop;
+    nt_for_step(t, &loop, nv_i32(nv, 0), k->arg[3], 2);
+    nt_load(t, &bf, NT_B, nt_sub(t, sb, nv_i32(nv, 0), nv_i32(nv, 0), 16, 32), false);
+    nt_smem sq = nt_sub(t, sb, nv_i32(nv, 0), nv_i32(nv, 0), 16, 16);
+    nt_zero(t, &s, 16, 16);
+    nt_mma(t, &s, nt_shared(sq, false), nt_shared(sq, true), DT_BF16);
+    nt_map(t, &s, twice, NULL);
+    nt_fvar_get(t, &ov, &o);
+    nt_mma(t, &o, nt_reg(&s), nt_reg(&bf), DT_BF16); /* s: an accumulator as A */
+    nt_mma(t, &o, nt_reg(&s), nt_shared(sb, false), DT_BF16);
+    nt_fvar_set(t, &ov, &o);
+    nt_set(t, cnt, LLVMBuildAdd(nv->b, nt_get(t, cnt), nv_i32(nv, 1), ""));
+    nt_for_end(t, &loop);
+    nt_fvar_get(t, &ov, &o);
+    nt_scale_rows(t, &o, (LLVMValueRef[2]){LLVMBuildSIToFP(nv->b, nt_get(t, cnt), nv->f32, ""), NULL});
+    nt_store_global(t, &o, gtile(k, 2, 32, k->arg[3], DT_BF16));
+}
+
+static void ops_kernel(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"cp.async.cg.shared.global",
+                                          "cvt.rn.bf16x2.f32", /* the accumulator rounded as an A operand */
+                                          "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", NULL};
+    check_arches(build_ops_kernel, 64, needles, false);
+}
+
+/* nt_mma refuses an accumulator as the B operand. */
+static void c_as_b_refused(void **state)
+{
+    (void)state;
+    kern k;
+    strbuf ptx, err;
+    sb_init(&ptx);
+    sb_init(&err);
+    open_kernel(&k, TARGET_SM80, 32);
+    nt_frag c, o;
+    nt_zero(&k.t, &c, 16, 16);
+    nt_zero(&k.t, &o, 16, 16);
+    nt_mma(&k.t, &o, nt_reg(&c), nt_reg(&c), DT_BF16);
+    assert_false(close_kernel(&k, TARGET_SM80, &ptx, &err));
+    assert_non_null(strstr(sb_cstr(&err), "nt_mma"));
+    sb_free(&ptx);
+    sb_free(&err);
+}
+
 int main(void)
 {
     if (!ptxas_available())
@@ -214,6 +309,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loop_kernel),
         cmocka_unit_test(wgmma_hook),
+        cmocka_unit_test(ops_kernel),
+        cmocka_unit_test(c_as_b_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,11 +143,60 @@ static void test_unusable_folder_is_memory_only(void **state)
     tmpdir_remove(dir);
 }
 
+static cache_key key_now(tir_kernel *k, const schedule *s)
+{
+    cache_key key;
+    assert_true(cache_key_for_kernel(k, s, "sm_90a", &key));
+    return key;
+}
+
+static bool same_key(cache_key a, cache_key b)
+{
+    return a.hi == b.hi && a.lo == b.lo;
+}
+
+/* The environment switches read at code generation are part of the kernel
+ * key: a kernel built under one setting is never served under another. */
+static void test_codegen_env_in_key(void **state)
+{
+    (void)state;
+    static const char *const vars[] = {"ATTNC_GRID_TMA", "ATTNC_DOC_FULL", "ATTNC_OVL_SPLIT_PRODUCER"};
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    attnc_recipe *rc = NULL;
+    assert_int_equal(attnc_recipe_from_text(&rc, ctx, "causal.attn", SRC, strlen(SRC)), ATTNC_OK);
+    arena a;
+    arena_init(&a, &ctx->heap);
+    compile_job j;
+    compile_job_init(&j, rc->r, TARGET_SM90A);
+    j.a = &a;
+    assert_int_equal(compile_job_lower(&j), JOB_OK);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+    cache_key plain = key_now(j.tk, &j.sched);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        setenv(vars[i], "1", 1);
+        cache_key on = key_now(j.tk, &j.sched);
+        setenv(vars[i], "0", 1);
+        cache_key off = key_now(j.tk, &j.sched);
+        unsetenv(vars[i]);
+        assert_false(same_key(on, plain));
+        assert_false(same_key(off, plain));
+        assert_false(same_key(on, off));
+        assert_true(same_key(key_now(j.tk, &j.sched), plain));
+    }
+    compile_job_free(&j);
+    arena_free_all(&a);
+    attnc_recipe_destroy(rc);
+    attnc_context_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_disk_corrupt),
         cmocka_unit_test(test_unusable_folder_is_memory_only),
+        cmocka_unit_test(test_codegen_env_in_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

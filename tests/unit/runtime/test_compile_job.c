@@ -57,6 +57,7 @@ static void gna_default_boxes(void **state)
         assert_int_equal(s.q_tile[d], want3[d]);
         assert_int_equal(s.kv_tile[d], want3[d]);
     }
+    assert_int_equal(s.stages, 3);
     recipe *fl = parse_grid(&a, "y: H, x: W", "neighborhood(window: (80, 80), stride: (16, 16))");
     s = compile_default_schedule(fl, TARGET_SM90A);
     assert_int_equal(s.q_tile[0], 8);
@@ -65,9 +66,16 @@ static void gna_default_boxes(void **state)
     assert_int_equal(s.kv_tile[1], 16);
     schedule def = compile_default_schedule(fl, TARGET_SM80);
     assert_int_equal(def.kv_tile[1], 8); /* sm_80: the grid default */
+    assert_int_equal(s.stages, 2);
     recipe *na = parse_grid(&a, "y: H, x: W", "neighborhood(window: (9, 9))");
     s = compile_default_schedule(na, TARGET_SM90A);
     assert_int_equal(s.kv_tile[0] * s.kv_tile[1], 64);
+    recipe *wide = parse_grid(&a, "y: H, x: W", "neighborhood(window: (80, 80))"); /* FLUX NA: 16x8 key boxes */
+    s = compile_default_schedule(wide, TARGET_SM90A);
+    assert_int_equal(s.kv_tile[0], 16);
+    assert_int_equal(s.kv_tile[1], 8);
+    assert_int_equal(s.q_tile[0] * s.q_tile[1], 128);
+    assert_int_equal(compile_default_schedule(wide, TARGET_SM80).kv_tile[0] * compile_default_schedule(wide, TARGET_SM80).kv_tile[1], 64);
     recipe *small = parse_grid(&a, "y: H, x: W", "neighborhood(window: (9, 9), stride: (2, 2))");
     s = compile_default_schedule(small, TARGET_SM90A);
     assert_int_equal(s.kv_tile[0] * s.kv_tile[1], 64); /* 2x2 cannot make 128 */

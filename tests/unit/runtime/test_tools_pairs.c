@@ -2,7 +2,9 @@
  * against brute force over batch and heads: masks that read the head
  * (strided heads) or per-batch document ids, counted in closed form; radial
  * and a block table, counted pair by pair; no mask. Kept pairs and the
- * tile figures must match a walk over every pair. */
+ * tile figures must match a walk over every pair. The backward's dK/dV
+ * loop count (tools_count_bwd_tiles) computes every tile pair holding a
+ * kept pair, on sequences and 2-D/3-D neighborhoods. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,12 +273,111 @@ static void dilated_grid_visits_like_its_twin(void **state)
     arena_free_all(&a);
 }
 
+/* Flat token of grid coordinates c (nd dims; 0: a sequence). */
+static int64_t flat_of(const int64_t *sizes, int nd, const int64_t *c)
+{
+    int64_t t = 0;
+    for (int d = 0; d < (nd ? nd : 1); d++)
+        t = t * (nd ? sizes[SZ_GRID0 + d] : sizes[SZ_TOKENS]) + c[d];
+    return t;
+}
+
+/* Kept pairs of a tile pair and whether all are (pair by pair). */
+static int64_t kept_in(const recipe *r, eval_env *env, int nd, const tok_box *qb, const tok_box *kb, bool *all)
+{
+    int64_t n = 0, total = 0, q[3] = {0}, k[3] = {0};
+    for (q[0] = qb->lo[0]; q[0] <= qb->hi[0]; q[0]++)
+        for (q[1] = qb->lo[1]; q[1] <= qb->hi[1]; q[1]++)
+            for (q[2] = qb->lo[2]; q[2] <= qb->hi[2]; q[2]++)
+                for (k[0] = kb->lo[0]; k[0] <= kb->hi[0]; k[0]++)
+                    for (k[1] = kb->lo[1]; k[1] <= kb->hi[1]; k[1]++)
+                        for (k[2] = kb->lo[2]; k[2] <= kb->hi[2]; k[2]++) {
+                            eval_env_set_point(env, flat_of(env->sizes, nd, q), flat_of(env->sizes, nd, k));
+                            int64_t v = 0;
+                            assert_true(expr_eval_int(r->mask, env, &v));
+                            n += v != 0;
+                            total++;
+                        }
+    *all = n == total && total > 0;
+    return n;
+}
+
+/* The backward's dK/dV loop count (tools_count_bwd_tiles) against brute
+ * force on sequences and 2-D/3-D grids the tiles do not divide: every tile
+ * pair holding a kept pair is computed (a skipped one would lose
+ * gradient), full tiles hold only kept pairs, visited >= computed. */
+static void bwd_tiles_match_brute_force(void **state)
+{
+    (void)state;
+    srand(53);
+    for (int round = 0; round < 60; round++) {
+        arena a;
+        arena_init(&a, NULL);
+        int nd = round % 3 == 0 ? 0 : 2 + round % 2;
+        recipe *r = rb_recipe(&a, "bwd", nd);
+        int64_t sizes[SZ_MAX] = {0}, n = 1;
+        sizes[SZ_BATCH] = sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = 1;
+        schedule s = schedule_default(nd ? nd : 1, TARGET_HOST, false);
+        if (nd == 0) {
+            n = 1 + rand() % 200;
+            r->mask = rand() % 2 ? rb_causal(&a) : rb_sliding(&a, rand() % 40, rand() % 3 ? 0 : rand() % 20);
+            s.q_tile[0] = 1 << (rand() % 6);
+            s.kv_tile[0] = 1 << (rand() % 7);
+        } else {
+            int64_t w[3], dil[3] = {1, 1, 1}, st[3] = {1, 1, 1};
+            bool causal[3] = {false, false, false};
+            for (int d = 0; d < nd; d++) {
+                w[d] = 1 + 2 * (rand() % 3);
+                sizes[SZ_GRID0 + d] = w[d] + rand() % (nd == 2 ? 14 : 6);
+                n *= sizes[SZ_GRID0 + d];
+                s.q_tile[d] = 1 << (rand() % 3);
+                s.kv_tile[d] = 1 << (rand() % 4);
+            }
+            causal[0] = nd == 3 && rand() % 2;
+            r->mask = rb_neighborhood(&a, nd, w, dil, st, causal);
+        }
+        sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
+        attnc_tools_bwd_tiles got;
+        strbuf err;
+        sb_init(&err);
+        assert_true(tools_count_bwd_tiles(r, &s, sizes, NULL, &got, &err));
+        sb_free(&err);
+        assert_true(got.counted);
+        mask_info mi;
+        assert_true(mask_analyze(&a, r, &s, &mi));
+        eval_env env = {0};
+        memcpy(env.sizes, sizes, sizeof env.sizes);
+        env.grid_ndim = nd;
+        int64_t nq[3], nk[3], kept_tiles = 0, all_tiles = 0;
+        int64_t tq = mask_tile_count(&mi, &env, true, nq), tk = mask_tile_count(&mi, &env, false, nk);
+        for (int64_t i = 0; i < tq; i++)
+            for (int64_t j = 0; j < tk; j++) {
+                tok_box qb, kb;
+                mask_tile_box(&mi, &env, true, i, &qb);
+                mask_tile_box(&mi, &env, false, j, &kb);
+                for (int d = mi.ndims; d < 3; d++)
+                    qb.lo[d] = qb.hi[d] = kb.lo[d] = kb.hi[d] = 0;
+                bool all;
+                kept_tiles += kept_in(r, &env, nd, &qb, &kb, &all) > 0;
+                all_tiles += all;
+            }
+        if (got.kept_tiles != kept_tiles)
+            fprintf(stderr, "round %d nd %d: kept tiles %lld, brute force %lld\n", round, nd,
+                    (long long)got.kept_tiles, (long long)kept_tiles);
+        assert_int_equal(got.kept_tiles, kept_tiles);
+        assert_true(got.full_tiles <= all_tiles);
+        assert_true(got.computed_tiles >= got.kept_tiles && got.visited_tiles >= got.computed_tiles);
+        arena_free_all(&a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_match_brute_force),
         cmocka_unit_test(dilated_counts_match_walk),
         cmocka_unit_test(dilated_grid_visits_like_its_twin),
+        cmocka_unit_test(bwd_tiles_match_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
