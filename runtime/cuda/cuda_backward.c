@@ -163,7 +163,11 @@ static attnc_status gpu_checks(attnc_kernel *k, const bwd_problem *bp)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "CUDA backward: batch and heads must be at most 65535");
     if (k->r->family == FAMILY_LINEAR && (z[SZ_KV_HEADS] != z[SZ_HEADS] || z[SZ_KV_TOKENS] != z[SZ_TOKENS]))
         return kernel_error(k, ATTNC_ERR_UNSUPPORTED,
-                            "CUDA backward of linear attention: kv heads and kv tokens must equal heads and tokens");
+                            "CUDA backward of linear attention: kv heads and kv tokens must equal heads and tokens "
+                            "(here kv_heads %lld, heads %lld, kv_tokens %lld, tokens %lld): GQA and cross attention "
+                            "are not implemented on the GPU; build the backward with backend ATTNC_BACKEND_CPU",
+                            (long long)z[SZ_KV_HEADS], (long long)z[SZ_HEADS], (long long)z[SZ_KV_TOKENS],
+                            (long long)z[SZ_TOKENS]);
     return ATTNC_OK;
 }
 
