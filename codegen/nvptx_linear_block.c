@@ -50,6 +50,21 @@ static LLVMValueRef sext64(lk *L, LLVMValueRef v)
     return LLVMBuildSExt(L->t.nv.b, v, L->t.nv.i64, "");
 }
 
+/* Reversed row `row` of a rows_of tile under lk.aligned: scan row t' =
+ * tok0 + row is token ntok - 1 - t', which exists when t' < limit and
+ * the token < nreal. */
+static LLVMValueRef rev_row_at(nt *t, LLVMValueRef row, LLVMValueRef *ok, void *ud)
+{
+    const struct lk_rev_rows *r = ud;
+    lk *L = r->L;
+    LLVMBuilderRef b = t->nv.b;
+    LLVMValueRef i = LLVMBuildAdd(b, r->tok0, row, "");
+    LLVMValueRef tok = LLVMBuildSub(b, LLVMBuildSub(b, L->ntok, c32(L, 1), ""), i, "");
+    *ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLT, i, r->limit, ""), LLVMBuildICmp(b, LLVMIntSLT, tok, L->nreal, ""), "");
+    tok = LLVMBuildSelect(b, *ok, tok, c32(L, 0), "");
+    return LLVMBuildAdd(b, r->e, LLVMBuildMul(b, sext64(L, tok), r->rs, ""), "");
+}
+
 /* Rows tok0.. of tensor tt (batch, head) from column col (NULL: 0); rows
  * at or past `limit` tokens are out of bounds. */
 static nt_gtile rows_of(lk *L, int tt, LLVMValueRef head, LLVMValueRef tok0, LLVMValueRef col, LLVMValueRef limit)
@@ -59,6 +74,11 @@ static nt_gtile rows_of(lk *L, int tt, LLVMValueRef head, LLVMValueRef tok0, LLV
     e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, head), L->stride[tt][1], ""), "");
     if (col)
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, col, L->t.nv.i64, ""), "");
+    if (L->aligned) {
+        L->rev_rows[tt] = (struct lk_rev_rows){L, e, L->stride[tt][2], tok0, limit};
+        nt_gtile g = {L->tens[tt], e, tok0, L->stride[tt][2], NULL, L->p->dt, rev_row_at, &L->rev_rows[tt]};
+        return g;
+    }
     LLVMValueRef rs = L->stride[tt][2];
     if (L->reverse) { /* row t' at token ntok - 1 - t' */
         LLVMValueRef last = sext64(L, LLVMBuildSub(b, L->ntok, c32(L, 1), ""));
@@ -134,7 +154,7 @@ static LLVMValueRef gate_index(lk *L, LLVMValueRef tok)
         bh = sext64(L, L->head);
     if (nd >= 3)
         bh = LLVMBuildAdd(b, LLVMBuildMul(b, sext64(L, L->batch), sext64(L, L->size[SZ_HEADS]), ""), bh, "");
-    return LLVMBuildAdd(b, LLVMBuildMul(b, bh, sext64(L, L->ntok), ""), sext64(L, tok), "");
+    return LLVMBuildAdd(b, LLVMBuildMul(b, bh, sext64(L, L->nreal), ""), sext64(L, tok), "");
 }
 
 /* graw[i] = log2 gate of token t0+i (0 past the end), clamped at -64 nats;
@@ -148,9 +168,9 @@ void lk_gates(lk *L)
     LLVMBasicBlockRef join = nt_if(&L->t, mine);
     LLVMValueRef tok = add(L, L->t0, tid);
     LLVMValueRef live = LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, "");
-    if (L->reverse) { /* the gate between t' - 1 and t' is token ntok - t''s */
-        live = LLVMBuildAnd(b, live, LLVMBuildICmp(b, LLVMIntSGT, tok, c32(L, 0), ""), "");
+    if (L->reverse) { /* the gate between t' - 1 and t' is token ntok - t''s (if < nreal) */
         tok = LLVMBuildSub(b, L->ntok, tok, "");
+        live = LLVMBuildAnd(b, live, LLVMBuildICmp(b, LLVMIntSLT, tok, L->nreal, ""), "");
     }
     LLVMValueRef off = LLVMBuildSelect(b, live, LLVMBuildShl(b, gate_index(L, tok), nv_i64(nv, 2), ""), nv_i64(nv, 0), "");
     LLVMValueRef gv = LLVMBuildLoad2(b, nv->f32, nv_gep(nv, L->param[L->p->decay_param], off), "gate");
@@ -315,8 +335,11 @@ static LLVMValueRef real_token(lk *L, LLVMValueRef row, LLVMValueRef *live)
     LLVMBuilderRef b = L->t.nv.b;
     LLVMValueRef i = add(L, L->t0, add(L, mul(L, L->rg, 16), row));
     *live = LLVMBuildICmp(b, LLVMIntSLT, i, L->ntok, "");
-    if (L->reverse)
+    if (L->reverse) {
         i = LLVMBuildSub(b, LLVMBuildSub(b, L->ntok, c32(L, 1), ""), i, "");
+        if (L->aligned)
+            *live = LLVMBuildAnd(b, *live, LLVMBuildICmp(b, LLVMIntSLT, i, L->nreal, ""), "");
+    }
     return LLVMBuildSelect(b, *live, i, c32(L, 0), "");
 }
 
@@ -373,8 +396,8 @@ static void dot_store(lk *L, LLVMValueRef sum[2])
     for (int h = 0; h < 2; h++) {
         LLVMValueRef live, tok = real_token(L, nt_row(t, h), &live);
         LLVMBasicBlockRef j2 = nt_if(t, live);
-        LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildMul(b, sext64(L, bh), sext64(L, L->ntok), ""), sext64(L, tok), "");
-        idx = LLVMBuildAdd(b, LLVMBuildShl(b, idx, nv_i64(&t->nv, 2), ""), sext64(L, slot), "");
+        LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildMul(b, sext64(L, bh), sext64(L, L->nreal), ""), sext64(L, tok), "");
+        idx = LLVMBuildAdd(b, LLVMBuildShl(b, idx, nv_i64(&t->nv, 3), ""), sext64(L, slot), ""); /* 8 f32 a token */
         LLVMValueRef st = LLVMBuildStore(b, sum[h], nv_gep(&t->nv, L->dot_ws, LLVMBuildShl(b, idx, nv_i64(&t->nv, 2), "")));
         LLVMSetAlignment(st, 4);
         nt_endif(t, j2);

@@ -123,6 +123,11 @@ static nvptx_status emit_scan(nv_ctx nv, const lin_plan *base, const scan_role *
         memcpy(L->dot_stride, a.stride[r->dot], sizeof L->dot_stride);
         L->dot_ws = a.ws[KABI_WS_DELTA];
         L->dot_slot = r->dot_slot;
+        if (ngrad) { /* the boundary terms: dq keeps its states, dk takes the dots */
+            L->bstate_mode = r->kind == BWK_LIN_DQ ? BSTATE_STORE : BSTATE_DOT;
+            L->aligned = L->bstate_mode == BSTATE_DOT;
+            L->bstate = a.ws[KABI_WS_DQACC];
+        }
     }
     nt_begin(&L->t, nv, a.fn, p.warps * 32, arch);
     lk_chain_globals(L);
@@ -141,12 +146,26 @@ static nvptx_status emit_scan(nv_ctx nv, const lin_plan *base, const scan_role *
     return st;
 }
 
-/* ---- the gate's gradient ---- */
+/* ---- the gate's gradient ----
+ *
+ * d log a_t = Σ_{u >= t > s} A(u, s) (the pairs the gate of t sits
+ * between), A(u, s) = w(u, s) (q_u·k_s)(do_u·v_s). With b1 the end of t's
+ * block (a multiple of C, or N),
+ *   d log a_t = d log a_b1 + Σ_{t <= t' < b1} dΓ_t',
+ *   d log a_b1 = a_b1 <S_{b1-1}, R_b1>  (0 when b1 = N),
+ * S the forward state after token b1 - 1, R the reversed state over tokens
+ * >= b1 (gates b1+1..), their inner product written by the dk scan
+ * (nvptx_linear_bound.c) at token b1, float 4. Summing dΓ over the whole
+ * suffix instead (Σ_{t' >= t}) is exact too, but every pair inside the
+ * suffix then cancels between the dq and dk scans' roundings (bf16
+ * operands: ~2^-9 each): N / C times more noise than signal at N = 1000
+ * with λ = 0.5 (rel L2 0.1-0.3; docs/linear-gpu.md). */
 
 typedef struct gate_gen {
     nt t;
     LLVMTypeRef f64;
-    LLVMValueRef ws, ntok, lo, hi;
+    LLVMValueRef ws, ntok, nblocks, bh, gate; /* gate: the per-token log gates, or NULL */
+    int C;
 } gate_gen;
 
 static LLVMValueRef gi32(gate_gen *g, long long v)
@@ -154,21 +173,30 @@ static LLVMValueRef gi32(gate_gen *g, long long v)
     return nv_i32(&g->t.nv, v);
 }
 
-/* dΓ_t of row bh (f64): (q·dq partials) - (k·dk partials). */
-static LLVMValueRef dgam(gate_gen *g, LLVMValueRef bh, LLVMValueRef tok)
+static LLVMValueRef row_of(gate_gen *g, LLVMValueRef tok)
 {
     nv_ctx *nv = &g->t.nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildSExt(b, bh, nv->i64, ""), LLVMBuildSExt(b, g->ntok, nv->i64, ""), ""),
-                                    LLVMBuildSExt(b, tok, nv->i64, ""), "");
-    LLVMValueRef base = LLVMBuildShl(b, row, nv_i64(nv, 4), ""); /* 16 bytes a token */
-    LLVMValueRef x[4];
-    for (int i = 0; i < 4; i++) {
-        LLVMValueRef v = LLVMBuildLoad2(b, nv->f32, nv_gep(nv, g->ws, LLVMBuildAdd(b, base, nv_i64(nv, 4 * i), "")), "");
-        LLVMSetAlignment(v, 4);
-        x[i] = LLVMBuildFPExt(b, v, g->f64, "");
-    }
-    return LLVMBuildFSub(b, LLVMBuildFAdd(b, x[0], x[1], ""), LLVMBuildFAdd(b, x[2], x[3], ""), "");
+    return LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildSExt(b, g->bh, nv->i64, ""), LLVMBuildSExt(b, g->ntok, nv->i64, ""), ""),
+                        LLVMBuildSExt(b, tok, nv->i64, ""), "");
+}
+
+static LLVMValueRef ws_f32(gate_gen *g, LLVMValueRef tok, int i)
+{
+    nv_ctx *nv = &g->t.nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef e = LLVMBuildAdd(b, LLVMBuildShl(b, row_of(g, tok), nv_i64(nv, 3), ""), nv_i64(nv, i), ""); /* 8 a token */
+    LLVMValueRef v = LLVMBuildLoad2(b, nv->f32, nv_gep(nv, g->ws, LLVMBuildShl(b, e, nv_i64(nv, 2), "")), "");
+    LLVMSetAlignment(v, 4);
+    return LLVMBuildFPExt(b, v, g->f64, "");
+}
+
+/* dΓ_t (f64): (q·dq partials) - (k·dk partials). */
+static LLVMValueRef dgam(gate_gen *g, LLVMValueRef tok)
+{
+    LLVMBuilderRef b = g->t.nv.b;
+    return LLVMBuildFSub(b, LLVMBuildFAdd(b, ws_f32(g, tok, 0), ws_f32(g, tok, 1), ""),
+                         LLVMBuildFAdd(b, ws_f32(g, tok, 2), ws_f32(g, tok, 3), ""), "");
 }
 
 static LLVMValueRef smem_f64(gate_gen *g, LLVMValueRef idx)
@@ -181,71 +209,93 @@ static void add_to(gate_gen *g, LLVMValueRef var, LLVMValueRef v)
     nt_set(&g->t, var, LLVMBuildFAdd(g->t.nv.b, nt_get(&g->t, var), v, ""));
 }
 
-/* Per (head, batch) CTA, gate [batch, heads, tokens] f32: each thread's run
- * of tokens [lo, hi) sums to smem; its suffix over the later runs, then
- * the run backwards writes d log a_t. */
-static void gate_per_token(gate_gen *g, LLVMValueRef dparam, LLVMValueRef head, LLVMValueRef H)
+/* a_b (f64): λ (per head), or e^gate[bh, b] clamped as the scans clamp it. */
+static LLVMValueRef decay_at(gate_gen *g, LLVMValueRef lambda, LLVMValueRef tok)
 {
-    nt *t = &g->t;
-    nv_ctx *nv = &t->nv;
+    nv_ctx *nv = &g->t.nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef bh = LLVMBuildAdd(b, LLVMBuildMul(b, nv_sreg(nv, "ctaid.z"), H, ""), head, "bh");
-    LLVMValueRef s = nt_var(t, g->f64, LLVMConstReal(g->f64, 0), "s");
-    nt_loop l;
-    LLVMValueRef tok = nt_for(t, &l, g->lo, g->hi);
-    add_to(g, s, dgam(g, bh, tok));
-    nt_for_end(t, &l);
-    LLVMBuildStore(b, nt_get(t, s), smem_f64(g, t->tid));
-    nt_barrier(t);
-    nt_set(t, s, LLVMConstReal(g->f64, 0));
-    LLVMValueRef j = nt_for(t, &l, LLVMBuildAdd(b, t->tid, gi32(g, 1), ""), gi32(g, GATE_THREADS));
-    add_to(g, s, LLVMBuildLoad2(b, g->f64, smem_f64(g, j), ""));
-    nt_for_end(t, &l);
-    LLVMValueRef i = nt_for(t, &l, gi32(g, 0), LLVMBuildSub(b, g->hi, g->lo, ""));
-    tok = LLVMBuildSub(b, LLVMBuildSub(b, g->hi, gi32(g, 1), ""), i, "");
-    add_to(g, s, dgam(g, bh, tok));
-    LLVMValueRef v = LLVMBuildFPTrunc(b, nt_get(t, s), nv->f32, "");
-    v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, tok, gi32(g, 0), ""), nv_f32(nv, 0), v, "");
-    LLVMValueRef e = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildSExt(b, bh, nv->i64, ""), LLVMBuildSExt(b, g->ntok, nv->i64, ""), ""),
-                                  LLVMBuildSExt(b, tok, nv->i64, ""), "");
-    LLVMSetAlignment(LLVMBuildStore(b, v, nv_gep(nv, dparam, LLVMBuildShl(b, e, nv_i64(nv, 2), ""))), 4);
-    nt_for_end(t, &l);
+    if (!g->gate)
+        return LLVMBuildFPExt(b, lambda, g->f64, "");
+    LLVMValueRef v = LLVMBuildLoad2(b, nv->f32, nv_gep(nv, g->gate, LLVMBuildShl(b, row_of(g, tok), nv_i64(nv, 2), "")), "");
+    LLVMSetAlignment(v, 4);
+    v = LLVMBuildFMul(b, nv_fmax(nv, v, nv_f32(nv, -64.0)), nv_f32(nv, 1.4426950408889634), "");
+    return LLVMBuildFPExt(b, nv_ex2(nv, v), g->f64, "");
 }
 
-/* Per head CTA, decay [heads] f32: dλ = Σ_batch Σ_t t dΓ_t / λ (Σ_{t>=1}
- * of the suffix sums), reduced in thread order, f64. */
-static void gate_per_head(gate_gen *g, LLVMValueRef dparam, LLVMValueRef lambda, LLVMValueRef head, LLVMValueRef H,
-                          LLVMValueRef B)
+/* The blocks of (batch, head) g->bh, thread tid taking blocks tid,
+ * tid + threads, ...: d log a_t from each block's end backwards, into
+ * dgate (per token, dparam non-NULL) and/or summed over t >= 1 into acc. */
+static void blocks_of(gate_gen *g, LLVMValueRef dparam, LLVMValueRef lambda, LLVMValueRef acc)
 {
     nt *t = &g->t;
     nv_ctx *nv = &t->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef s = nt_var(t, g->f64, LLVMConstReal(g->f64, 0), "s");
     nt_loop lb, l;
-    LLVMValueRef bi = nt_for(t, &lb, gi32(g, 0), B);
-    LLVMValueRef bh = LLVMBuildAdd(b, LLVMBuildMul(b, bi, H, ""), head, "bh");
-    LLVMValueRef tok = nt_for(t, &l, g->lo, g->hi);
-    LLVMValueRef w = LLVMBuildSIToFP(b, tok, g->f64, "");
-    add_to(g, s, LLVMBuildFMul(b, w, dgam(g, bh, tok), ""));
+    LLVMValueRef blk = nt_for_step(t, &lb, t->tid, g->nblocks, GATE_THREADS);
+    LLVMValueRef b0 = LLVMBuildMul(b, blk, gi32(g, g->C), "");
+    LLVMValueRef b1 = LLVMBuildAdd(b, b0, gi32(g, g->C), "");
+    LLVMValueRef inner = LLVMBuildICmp(b, LLVMIntSLT, b1, g->ntok, ""); /* a boundary inside the sequence */
+    nt_set(t, s, LLVMConstReal(g->f64, 0));
+    LLVMBasicBlockRef jb = nt_if(t, inner);
+    nt_set(t, s, LLVMBuildFMul(b, decay_at(g, lambda, b1), ws_f32(g, b1, 4), ""));
+    nt_endif(t, jb);
+    LLVMValueRef n = LLVMBuildSub(b, nv_smin(nv, b1, g->ntok), b0, "");
+    LLVMValueRef i = nt_for(t, &l, gi32(g, 0), n);
+    LLVMValueRef tok = LLVMBuildSub(b, LLVMBuildSub(b, LLVMBuildAdd(b, b0, n, ""), gi32(g, 1), ""), i, "");
+    add_to(g, s, dgam(g, tok));
+    /* the first token's gate multiplies the empty state: exactly 0 */
+    LLVMValueRef v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, tok, gi32(g, 0), ""), LLVMConstReal(g->f64, 0),
+                                     nt_get(t, s), "");
+    if (dparam)
+        LLVMSetAlignment(LLVMBuildStore(b, LLVMBuildFPTrunc(b, v, nv->f32, ""),
+                                        nv_gep(nv, dparam, LLVMBuildShl(b, row_of(g, tok), nv_i64(nv, 2), ""))),
+                         4);
+    if (acc)
+        add_to(g, acc, v);
     nt_for_end(t, &l);
     nt_for_end(t, &lb);
-    LLVMBuildStore(b, nt_get(t, s), smem_f64(g, t->tid));
-    nt_barrier(t);
-    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, t->tid, gi32(g, 0), ""));
-    nt_set(t, s, LLVMConstReal(g->f64, 0));
-    LLVMValueRef j = nt_for(t, &l, gi32(g, 0), gi32(g, GATE_THREADS));
-    add_to(g, s, LLVMBuildLoad2(b, g->f64, smem_f64(g, j), ""));
-    nt_for_end(t, &l);
+}
+
+/* Per (head, batch) CTA, gate [batch, heads, tokens] f32. */
+static void gate_per_token(gate_gen *g, LLVMValueRef dparam, LLVMValueRef head, LLVMValueRef H)
+{
+    LLVMBuilderRef b = g->t.nv.b;
+    g->bh = LLVMBuildAdd(b, LLVMBuildMul(b, nv_sreg(&g->t.nv, "ctaid.z"), H, ""), head, "bh");
+    blocks_of(g, dparam, NULL, NULL);
+}
+
+/* Per head CTA, decay [heads] f32: dλ = Σ_batch Σ_{t>=1} d log a_t / λ,
+ * each thread's share in f64, then the threads' in order by thread 0. */
+static void gate_per_head(gate_gen *g, LLVMValueRef dparam, LLVMValueRef lambda, LLVMValueRef head, LLVMValueRef H,
+                          LLVMValueRef B)
+{
+    nt *t = &g->t;
+    nv_ctx *nv = &t->nv;
+    LLVMBuilderRef b = nv->b;
     LLVMValueRef off = LLVMBuildShl(b, LLVMBuildSExt(b, head, nv->i64, ""), nv_i64(nv, 2), "");
     LLVMValueRef lam = LLVMBuildLoad2(b, nv->f32, nv_gep(nv, lambda, off), "lambda");
     LLVMSetAlignment(lam, 4);
+    LLVMValueRef acc = nt_var(t, g->f64, LLVMConstReal(g->f64, 0), "acc");
+    nt_loop lb, l;
+    LLVMValueRef bi = nt_for(t, &lb, gi32(g, 0), B);
+    g->bh = LLVMBuildAdd(b, LLVMBuildMul(b, bi, H, ""), head, "bh");
+    blocks_of(g, NULL, lam, acc);
+    nt_for_end(t, &lb);
+    LLVMBuildStore(b, nt_get(t, acc), smem_f64(g, t->tid));
+    nt_barrier(t);
+    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, t->tid, gi32(g, 0), ""));
+    LLVMValueRef s = nt_var(t, g->f64, LLVMConstReal(g->f64, 0), "s");
+    LLVMValueRef j = nt_for(t, &l, gi32(g, 0), gi32(g, GATE_THREADS));
+    add_to(g, s, LLVMBuildLoad2(b, g->f64, smem_f64(g, j), ""));
+    nt_for_end(t, &l);
     LLVMValueRef v = LLVMBuildFDiv(b, nt_get(t, s), LLVMBuildFPExt(b, lam, g->f64, ""), "");
     LLVMSetAlignment(LLVMBuildStore(b, LLVMBuildFPTrunc(b, v, nv->f32, ""), nv_gep(nv, dparam, off)), 4);
     nt_endif(t, join);
 }
 
-/* attnc_lin_bwd_gate: tokens split in GATE_THREADS contiguous runs. */
-static void emit_gate(nv_ctx nv, const tir_kernel *k, int ngrad, int gj, target_arch arch, nvptx_bwd_kernel *out)
+/* attnc_lin_bwd_gate: blocks of C tokens over GATE_THREADS threads. */
+static void emit_gate(nv_ctx nv, const tir_kernel *k, int ngrad, int gj, int C, target_arch arch, nvptx_bwd_kernel *out)
 {
     gate_gen *g = calloc(1, sizeof *g);
     if (!g)
@@ -259,14 +309,15 @@ static void emit_gate(nv_ctx nv, const tir_kernel *k, int ngrad, int gj, target_
     g->f64 = LLVMDoubleTypeInContext(nv.c);
     g->ws = a.ws[KABI_WS_DELTA];
     g->ntok = a.size[SZ_TOKENS];
-    LLVMValueRef per = LLVMBuildSDiv(b, LLVMBuildAdd(b, g->ntok, gi32(g, GATE_THREADS - 1), ""), gi32(g, GATE_THREADS), "");
-    g->lo = nv_smin(&t->nv, LLVMBuildMul(b, t->tid, per, ""), g->ntok);
-    g->hi = nv_smin(&t->nv, LLVMBuildAdd(b, g->lo, per, ""), g->ntok);
+    g->C = C;
+    g->nblocks = LLVMBuildSDiv(b, LLVMBuildAdd(b, g->ntok, gi32(g, C - 1), ""), gi32(g, C), "nblocks");
     LLVMValueRef head = nv_sreg(&t->nv, "ctaid.y");
-    if (k->linear.decay == DECAY_PER_HEAD)
+    if (k->linear.decay == DECAY_PER_HEAD) {
         gate_per_head(g, a.dparam[gj], a.param[k->linear.decay_param], head, a.size[SZ_HEADS], a.size[SZ_BATCH]);
-    else
+    } else {
+        g->gate = a.param[k->linear.decay_param];
         gate_per_token(g, a.dparam[gj], head, a.size[SZ_HEADS]);
+    }
     LLVMBuildRetVoid(b);
     finish(t, a.fn);
     snprintf(out->name, sizeof out->name, "%s", name);
@@ -350,8 +401,10 @@ nvptx_status nvptx_linear_bwd_emit(const tir_kernel *k, target_arch arch, int ng
     nv_ctx nv;
     nv_ctx_init(&nv, c, m, b);
     int limit = target_info_of(arch)->smem_block_optin;
-    /* fused: where D = Dv and its fourth staged tile fits (sm_90a) */
-    fused = fused && k->head_dim == k->head_dim_v && fused_smem(&base) <= limit;
+    /* fused: where D = Dv and its fourth staged tile fits (sm_90a); not
+     * with a decay gradient (its state is the dk scan's transposed: no
+     * boundary dots) */
+    fused = fused && !ngrad && k->head_dim == k->head_dim_v && fused_smem(&base) <= limit;
     const scan_role *scans[3] = {&roles[0], fused ? &fused_role : &roles[1], &roles[2]};
     int nscan = fused ? 2 : 3;
     for (int i = 0; i < nscan && !st; i++) {
@@ -361,7 +414,7 @@ nvptx_status nvptx_linear_bwd_emit(const tir_kernel *k, target_arch arch, int ng
         info->nkernels = i + 1;
     }
     if (!st && ngrad) {
-        emit_gate(nv, &kc, ngrad, 0, arch, &info->kernels[nscan]);
+        emit_gate(nv, &kc, ngrad, 0, base.C, arch, &info->kernels[nscan]);
         info->nkernels = nscan + 1;
     }
     if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))

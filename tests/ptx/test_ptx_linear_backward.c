@@ -1,6 +1,7 @@
 /* test_ptx_linear_backward.c — the linear family's GPU backward module
  * (codegen/nvptx_linear_bwd.c: the dq, dk, dv scans on the forward's
- * inter=chain kernel and, with a decay gradient, the gate kernel) for the
+ * inter=chain kernel and, with a decay gradient, the gate kernel and the
+ * block-boundary states/dots of nvptx_linear_bound.c) for the
  * causal linear recipes through ptxas for sm_80 and sm_90a: it must
  * assemble without spills (the opt-in fused dK/dV scan's are printed), hold the kernels the runtime launches (grid x
  * 16, 256 threads), and the recipes it does not take must be refused with
@@ -36,8 +37,8 @@ static recipe *parse(arena *a, const char *name)
 }
 
 /* Emits recipe `name`'s backward for arch: the status, info, ptx. */
-static nvptx_status emit(arena *a, const char *name, target_arch arch, bool fused, nvptx_bwd_info *info, strbuf *ptx,
-                         strbuf *err)
+static nvptx_status emit(arena *a, const char *name, target_arch arch, bool fused, bool grads, nvptx_bwd_info *info,
+                         strbuf *ptx, strbuf *err)
 {
     recipe *r = parse(a, name);
     assert_non_null(r);
@@ -47,13 +48,13 @@ static nvptx_status emit(arena *a, const char *name, target_arch arch, bool fuse
     int gp[16], ng = 0;
     assert_true(r->nparams <= 16);
     backward_grad_params(a, r, grad);
-    for (int p = 0; p < r->nparams; p++)
+    for (int p = 0; grads && p < r->nparams; p++)
         if (grad[p])
             gp[ng++] = p;
     return nvptx_linear_bwd_emit(sig, arch, ng, gp, fused, info, ptx, err);
 }
 
-static void assembles(const char *name, target_arch arch, bool fused, int nkernels)
+static void assembles(const char *name, target_arch arch, bool fused, bool grads, int nkernels)
 {
     arena a;
     arena_init(&a, NULL);
@@ -63,12 +64,13 @@ static void assembles(const char *name, target_arch arch, bool fused, int nkerne
     sb_init(&log);
     nvptx_bwd_info info;
     const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
-    if (emit(&a, name, arch, fused, &info, &ptx, &err))
+    if (emit(&a, name, arch, fused, grads, &info, &ptx, &err))
         fail_msg("%s %s: %s", name, an, sb_cstr(&err));
     if (!ptxas_check(sb_cstr(&ptx), an, &log))
         fail_msg("%s: ptxas %s rejected the backward PTX:\n%s", name, an, sb_cstr(&log));
     int spill = ptxas_spill_bytes(sb_cstr(&log));
-    printf("  %-18s %-6s %-7s kernels %d grid.x %d smem", name, an, fused ? "fused" : "", info.nkernels, info.lin_grid_x);
+    printf("  %-18s %-6s %-7s %-7s kernels %d grid.x %d smem", name, an, fused ? "fused" : "", grads ? "" : "no grad",
+           info.nkernels, info.lin_grid_x);
     for (int i = 0; i < info.nkernels; i++)
         printf(" %d", info.kernels[i].smem_bytes);
     printf(" spill %d\n", spill);
@@ -77,11 +79,13 @@ static void assembles(const char *name, target_arch arch, bool fused, int nkerne
     assert_true(info.linear);
     assert_int_equal(info.nkernels, nkernels);
     assert_int_equal(info.lin_grid_x, 16);
+    int scans = nkernels - grads;
     for (int i = 0; i < nkernels - 1; i++)
         assert_int_equal(info.kernels[i].threads, 256);
     assert_int_equal(info.kernels[0].kind, BWK_LIN_DQ);
-    assert_int_equal(info.kernels[nkernels - 2].kind, nkernels == 3 ? BWK_LIN_DKV : BWK_LIN_DV);
-    assert_int_equal(info.kernels[nkernels - 1].kind, BWK_LIN_GATE);
+    assert_int_equal(info.kernels[scans - 1].kind, scans == 2 ? BWK_LIN_DKV : BWK_LIN_DV);
+    if (grads)
+        assert_int_equal(info.kernels[nkernels - 1].kind, BWK_LIN_GATE);
     for (int i = 0; i < info.nkernels; i++)
         assert_non_null(strstr(sb_cstr(&ptx), info.kernels[i].name));
     if (!fused) /* the opt-in fused dK/dV scan spills ~52 bytes at 255 registers on sm_90a: printed */
@@ -100,7 +104,7 @@ static void refused(const char *name, const char *why)
     sb_init(&err);
     sb_init(&ptx);
     nvptx_bwd_info info;
-    nvptx_status st = emit(&a, name, TARGET_SM80, false, &info, &ptx, &err);
+    nvptx_status st = emit(&a, name, TARGET_SM80, false, true, &info, &ptx, &err);
     printf("  %-18s refused: %s\n", name, sb_cstr(&err));
     assert_int_equal(st, NVPTX_UNSUPPORTED);
     assert_non_null(strstr(sb_cstr(&err), why));
@@ -114,11 +118,12 @@ static void test_linear_backward(void **state)
     (void)state;
     target_arch arches[2] = {TARGET_SM80, TARGET_SM90A};
     for (int i = 0; i < 2; i++) {
-        assembles("lightning2.attn", arches[i], false, 4);
-        assembles("gated_linear.attn", arches[i], false, 4);
-        /* fused dK/dV: sm_90a only (sm_80's shared memory takes the three scans) */
-        assembles("lightning2.attn", arches[i], true, i ? 3 : 4);
-        assembles("gated_linear.attn", arches[i], true, i ? 3 : 4);
+        assembles("lightning2.attn", arches[i], false, true, 4);
+        assembles("gated_linear.attn", arches[i], false, true, 4);
+        /* fused dK/dV: sm_90a only (sm_80's shared memory takes the three
+         * scans), and not with a decay gradient (no boundary dots) */
+        assembles("lightning2.attn", arches[i], true, true, 4);
+        assembles("gated_linear.attn", arches[i], true, false, i ? 2 : 3);
     }
     refused("linear_elu.attn", "causal");
 }
