@@ -65,19 +65,20 @@ static attnc_status same_grads(const attnc_kernel *k, const nvptx_bwd_info *info
     return n == info->ngrad ? ATTNC_OK : ATTNC_ERR_INTERNAL;
 }
 
-/* The linear family's GPU backward (codegen/nvptx_linear_bwd.c) until its
- * GPU results are in: $ATTNC_BWD_LINEAR=1. */
+/* The linear family's GPU backward (codegen/nvptx_linear_bwd.c), on by
+ * default since the H200 checked every gradient; $ATTNC_BWD_LINEAR=0
+ * turns it off (the build then refuses, as before). */
 static bool linear_enabled(void)
 {
     const char *e = getenv("ATTNC_BWD_LINEAR");
-    return e && e[0] == '1' && !e[1];
+    return !(e && e[0] == '0' && !e[1]);
 }
 
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
     if (k->r->family == FAMILY_LINEAR && !linear_enabled()) {
-        sb_puts(err, "the CUDA backward of linear attention is opt-in for now (ATTNC_BWD_LINEAR=1; or build the "
-                     "backward with backend ATTNC_BACKEND_CPU)");
+        sb_puts(err, "the CUDA backward of linear attention is turned off (ATTNC_BWD_LINEAR=0; unset it, or build "
+                     "the backward with backend ATTNC_BACKEND_CPU)");
         return ATTNC_ERR_UNSUPPORTED;
     }
     if (k->r->family != FAMILY_SOFTMAX && k->r->family != FAMILY_LINEAR) {

@@ -1,6 +1,6 @@
 /* test_gpu_linear_backward.c — the linear family's backward on the CUDA
  * backend (codegen/nvptx_linear_bwd.c: dq, dk, dv as inter=chain scans,
- * the gate's gradient; opt-in ATTNC_BWD_LINEAR=1, set here) against the
+ * the gate's gradient from block boundaries; the default on CUDA) against the
  * fp64 reference gradients (tests/reference, ref_check_backward with device
  * memory: fresh random inputs, NaN-poisoned dq/dk/dv/d<param>, every
  * gradient compared). Cases: lightning2 (per-head decay λ, dλ) and
@@ -144,7 +144,7 @@ int main(void)
 {
     if (!gpu_available())
         return 0;
-    setenv("ATTNC_BWD_LINEAR", "1", 1);
+    unsetenv("ATTNC_BWD_LINEAR"); /* the default */
     sb_init(&dev_err);
     dev = gpu_ref_mem(&dev_err);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases)};
