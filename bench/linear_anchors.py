@@ -19,8 +19,9 @@ Writes $OUT/linear_anchors.jsonl (OUT defaults to .) and prints a table.
 
 --bwd: the backward instead (issue #14's anchor: attnc >= 2x fla's chunked
 backward at B=1 H=16 N=16384 D=128):
-  attnc        `attnc bench recipes/lightning2.attn --grad` (ATTNC_BWD_LINEAR=1
-               unless the caller set it): its backward ms (dq, dk, dv, ddecay)
+  attnc        `attnc bench recipes/lightning2.attn --grad` (the CUDA default;
+               older builds needed ATTNC_BWD_LINEAR=1, set unless the caller set
+               it): its backward ms (dq, dk, dv, ddecay)
   fla          chunk_simple_gla forward + backward through torch autograd
                (o.backward(do)), same inputs and semantics as above; backward
                ms = median(forward + backward) - median(forward). Its dq, dk,
