@@ -16,6 +16,18 @@ the wrong semantics (scale, decay sign) shows up as an error, not as a time.
 
 usage: python3 bench/linear_anchors.py [--attnc build-static/bin/attnc] [--quick]
 Writes $OUT/linear_anchors.jsonl (OUT defaults to .) and prints a table.
+
+--bwd: the backward instead (issue #14's anchor: attnc >= 2x fla's chunked
+backward at B=1 H=16 N=16384 D=128):
+  attnc        `attnc bench recipes/lightning2.attn --grad` (the CUDA default;
+               older builds needed ATTNC_BWD_LINEAR=1, set unless the caller set
+               it): its backward ms (dq, dk, dv, ddecay)
+  fla          chunk_simple_gla forward + backward through torch autograd
+               (o.backward(do)), same inputs and semantics as above; backward
+               ms = median(forward + backward) - median(forward). Its dq, dk,
+               dv are first checked against fp64 autograd of the recurrence on
+               a short problem (B=1 H=2 N=200), so wrong semantics show up.
+Without fla it prints "fla: not installed" and still times attnc.
 """
 import argparse, json, math, os, subprocess, sys
 
@@ -115,12 +127,129 @@ def attnc_ms(path, quick):
     return best, rows
 
 
+def attnc_bwd_ms(path, quick):
+    """attnc bench --grad: (forward ms, backward ms, schedule) or (None, None, error)."""
+    env = dict(os.environ)
+    env.setdefault("ATTNC_BWD_LINEAR", "1")
+    it = ("5", "10") if quick else ("10", "30")
+    cmd = [path, "bench", "recipes/lightning2.attn", "--shape", "batch=%d,heads=%d,tokens=%d" % (B, H, N), "--grad",
+           "--json", "--warmup", it[0], "--iters", it[1]]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    except Exception as e:  # noqa: BLE001 - report and go on
+        return None, None, str(e)
+    res = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if out.returncode or not res:
+        return None, None, (out.stderr or out.stdout).strip()[-300:]
+    r = json.loads(res[-1])
+    return r.get("time_ms"), r.get("bwd_time_ms"), r.get("bwd_schedule", "")
+
+
+def recurrence_autograd(torch, q, k, v, lam, do):
+    """fp64 dq, dk, dv of sum(o * do) for the token recurrence (small shapes)."""
+    q, k, v = (x.detach().double().requires_grad_(True) for x in (q, k, v))
+    S = torch.zeros(q.shape[0], q.shape[1], q.shape[-1], v.shape[-1], dtype=torch.float64, device=q.device)
+    l = lam.double().view(1, -1, 1, 1)
+    out = []
+    for t in range(q.shape[2]):
+        S = l * S + k[:, :, t, :, None] * v[:, :, t, None, :]
+        out.append((q[:, :, t, None, :] @ S)[:, :, 0])
+    o = torch.stack(out, 2)
+    (o * do.double()).sum().backward()
+    return q.grad, k.grad, v.grad
+
+
+def fla_bwd(torch, quick):
+    """fla's chunk_simple_gla forward + backward: a result dict, or None when fla is missing."""
+    try:
+        from fla.ops.simple_gla import chunk_simple_gla
+    except Exception:  # noqa: BLE001 - not installed (or not importable)
+        return None
+    dev = "cuda"
+
+    def call(q, k, v, g):
+        r = chunk_simple_gla(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), g_gamma=g, scale=1.0)
+        return (r[0] if isinstance(r, tuple) else r).transpose(1, 2)
+
+    res = {"impl": "fla_chunk_simple_gla_bwd"}
+    # semantics: dq, dk, dv against fp64 autograd of the recurrence
+    torch.manual_seed(1)
+    hs, ns = 2, 200
+    qs, ks = (torch.randn(1, hs, ns, D, device=dev, dtype=torch.bfloat16) * 0.1 for _ in range(2))
+    vs, dos = (torch.randn(1, hs, ns, D, device=dev, dtype=torch.bfloat16) for _ in range(2))
+    lam_s = torch.tensor([0.9, 0.999], device=dev)
+    qa, ka, va = (x.clone().requires_grad_(True) for x in (qs, ks, vs))
+    call(qa, ka, va, torch.log(lam_s)).backward(dos)
+    ref = recurrence_autograd(torch, qs, ks, vs, lam_s, dos)
+    for name, got, want in zip(("dq", "dk", "dv"), (qa.grad, ka.grad, va.grad), ref):
+        res["rel_err_%s_vs_fp64" % name] = rel(torch, got, want)
+
+    torch.manual_seed(0)
+    q = torch.randn(B, H, N, D, device=dev, dtype=torch.bfloat16) * 0.1
+    k = torch.randn(B, H, N, D, device=dev, dtype=torch.bfloat16) * 0.1
+    v = torch.randn(B, H, N, D, device=dev, dtype=torch.bfloat16)
+    do = torch.randn(B, H, N, D, device=dev, dtype=torch.bfloat16)
+    g = torch.log(decays(torch, dev))
+    # the layout fla takes ([B, T, H, K]) made once, outside the clock
+    qt, kt, vt = (x.transpose(1, 2).contiguous().requires_grad_(True) for x in (q, k, v))
+    dot = do.transpose(1, 2).contiguous()
+
+    def fwd():
+        with torch.no_grad():
+            r = chunk_simple_gla(qt, kt, vt, g_gamma=g, scale=1.0)
+        return r
+
+    def fwd_bwd():
+        r = chunk_simple_gla(qt, kt, vt, g_gamma=g, scale=1.0)
+        o = r[0] if isinstance(r, tuple) else r
+        torch.autograd.grad(o, (qt, kt, vt), dot)
+
+    w, it = (3, 10) if quick else (10, 30)
+    res["fwd_ms"] = time_ms(torch, fwd, w, it)
+    res["fwd_bwd_ms"] = time_ms(torch, fwd_bwd, w, it)
+    res["ms"] = res["fwd_bwd_ms"] - res["fwd_ms"]
+    return res
+
+
+def main_bwd(args, out_dir):
+    fwd, bwd, note = attnc_bwd_ms(args.attnc, args.quick)
+    if bwd is None:
+        print("attnc: no backward time: %s" % note)
+    else:
+        print("attnc: forward %.4f ms, backward %.4f ms, forward + backward %.4f ms [%s]" % (fwd, bwd, fwd + bwd, note))
+    try:
+        import torch
+        res = fla_bwd(torch, args.quick)
+    except ImportError:  # no torch: no fla either
+        res = None
+    rows = [{"impl": "attnc_bwd", "ms": bwd, "fwd_ms": fwd, "note": note}]
+    if res is None:
+        print("fla: not installed")
+    else:
+        rows.append(res)
+        chk = ", ".join("%s %.1e" % (k_[8:], v_) for k_, v_ in res.items() if k_.startswith("rel_err"))
+        print("fla: forward %.4f ms, forward + backward %.4f ms, backward %.4f ms (check: %s)"
+              % (res["fwd_ms"], res["fwd_bwd_ms"], res["ms"], chk))
+        if bwd:
+            print("backward ratio fla / attnc: %.2f (issue #14 asks >= 2); forward + backward ratio %.2f"
+                  % (res["ms"] / bwd, res["fwd_bwd_ms"] / (fwd + bwd)))
+    with open(os.path.join(out_dir, "linear_anchors.jsonl"), "a") as f:
+        for r in rows:
+            r.update({"case": "lightning2_bwd", "B": B, "H": H, "N": N, "D": D})
+            f.write(json.dumps(r) + "\n")
+    if bwd is None:
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--attnc", default=os.environ.get("ATTNC_BIN", "build-static/bin/attnc"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--bwd", action="store_true", help="time the backward (attnc --grad vs fla autograd)")
     args = ap.parse_args()
     out_dir = os.environ.get("OUT", ".")
+    if args.bwd:
+        return main_bwd(args, out_dir)
     results = []
 
     best, rows = attnc_ms(args.attnc, args.quick)

@@ -19,7 +19,7 @@ typedef struct grad_run {
     attnc_recipe *rc;
     attnc_kernel *k;
     attnc_args *a;
-    uint64_t buf[4 + 16]; /* do, dq, dk, dv, then d<param> */
+    uint64_t buf[4 + ATTNC_TOOLS_MAX_PARAMS]; /* do, dq, dk, dv, then d<param> by param index */
 } grad_run;
 
 static attnc_tensor t4(attnc_dtype dt, uint64_t p, int64_t b, int64_t h, int64_t n, int64_t d)
@@ -60,7 +60,7 @@ static int open_recipe(grad_run *g, const bench_grad_in *in, attnc_build_options
 
 static void close_run(grad_run *g)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4 + ATTNC_TOOLS_MAX_PARAMS; i++)
         attnc_tools_dev_free(g->buf[i]);
     attnc_args_destroy(g->a);
     attnc_kernel_destroy(g->k);
@@ -86,7 +86,7 @@ static int set_args(grad_run *g, const bench_grad_in *in, int ntensors)
     ts[4].stride[0] = H * N, ts[4].stride[1] = N, ts[4].stride[2] = 1;
     static const char *const names[9] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
     for (int i = 0; i < ntensors; i++)
-        if (attnc_args_set_tensor(g->a, names[i], &ts[i]))
+        if (!(i == 4 && r->linear) && attnc_args_set_tensor(g->a, names[i], &ts[i])) /* linear: no lse */
             return fail(g, names[i]);
     for (int i = 0; i < r->nparams; i++) {
         const attnc_tools_param_host *ph = &in->params[i];
@@ -103,6 +103,19 @@ static int set_args(grad_run *g, const bench_grad_in *in, int ntensors)
         if (attnc_args_set_tensor(g->a, r->params[i].name, &t))
             return fail(g, r->params[i].name);
     }
+    for (int i = 0; ntensors > 5 && i < r->nparams; i++) /* the param gradients the program writes */
+        if (g->buf[4 + i]) {
+            const attnc_tools_param_host *ph = &in->params[i];
+            attnc_tensor t = {ATTNC_F32, (void *)(uintptr_t)g->buf[4 + i], ph->ndim, {0}, {0}};
+            for (int d = ph->ndim - 1; d >= 0; d--) {
+                t.shape[d] = ph->shape[d];
+                t.stride[d] = d == ph->ndim - 1 ? 1 : t.stride[d + 1] * t.shape[d + 1];
+            }
+            char nm[80];
+            snprintf(nm, sizeof nm, "d%s", r->params[i].name);
+            if (attnc_args_set_tensor(g->a, nm, &t))
+                return fail(g, nm);
+        }
     if (in->nseq > 0) {
         attnc_tensor cu = {ATTNC_I32, (void *)in->cu, 1, {in->nseq + 1}, {1}};
         if (attnc_args_set_tensor(g->a, "cu_seqlens_q", &cu))
@@ -150,6 +163,36 @@ static int time_it(grad_run *g, const bench_grad_in *in, bench_grad_out *out)
     return rc;
 }
 
+/* Whether backward kernel k writes "d<name>" (attnc_kernel_arg_info). */
+static bool writes_grad(const attnc_kernel *k, const char *name)
+{
+    for (int i = 0; i < attnc_kernel_arg_count(k); i++) {
+        attnc_arg_info ai;
+        if (!attnc_kernel_arg_info(k, i, &ai) && ai.role == ATTNC_ARG_OUTPUT && ai.name[0] == 'd' &&
+            !strcmp(ai.name + 1, name))
+            return true;
+    }
+    return false;
+}
+
+/* f32 gradient buffers (zeroed) for the params with a gradient (a linear
+ * recipe's decay, float params the score reads): the launch needs them all. */
+static int alloc_param_grads(grad_run *g, const bench_grad_in *in)
+{
+    const attnc_tools_recipe_info *r = in->r;
+    for (int i = 0; i < r->nparams && i < ATTNC_TOOLS_MAX_PARAMS; i++) {
+        const attnc_tools_param_host *ph = &in->params[i];
+        if (r->params[i].ndim == 0 || !writes_grad(g->k, r->params[i].name))
+            continue;
+        size_t n = 1;
+        for (int d = 0; d < ph->ndim; d++)
+            n *= (size_t)ph->shape[d];
+        if (alloc_zero(&g->buf[4 + i], n * sizeof(float) + 4))
+            return EXIT_INTERNAL;
+    }
+    return EXIT_OK;
+}
+
 static int prepare(grad_run *g, const bench_grad_in *in)
 {
     const attnc_tools_recipe_info *r = in->r;
@@ -169,6 +212,8 @@ static int prepare(grad_run *g, const bench_grad_in *in)
     for (int i = 0; i < 4; i++)
         if (alloc_zero(&g->buf[i], bytes[i]))
             return EXIT_INTERNAL;
+    if (alloc_param_grads(g, in))
+        return EXIT_INTERNAL;
     /* dO: the forward's O is as good a random-looking tensor as any */
     strbuf err;
     sb_init(&err);

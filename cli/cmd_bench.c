@@ -375,6 +375,21 @@ static void print_bwd_tiles(const attnc_tools_bwd_tiles *t, int64_t kept)
            (long long)t->kept_tiles, ratio(t->visited_tiles, t->kept_tiles), ratio(t->computed_pairs, kept));
 }
 
+/* Linear recipes: no FLOP count fits them (kept pairs count the quadratic
+ * form they never compute); their rate is the tensor traffic at one pass:
+ * q, k, v read and o written (forward), q, k, v, dO read and dq, dk, dv
+ * written (backward), in GB/s. */
+static void linear_rates(const bench_run *b, double *fwd, double *bwd)
+{
+    const attnc_tools_recipe_info *r = &b->r;
+    const int64_t *s = b->sizes;
+    double rows = (double)s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS], es = attnc_tools_dtype_size(r->dtype);
+    double fb = rows * es * (2.0 * r->head_dim + 2.0 * r->head_dim_v);
+    double bb = rows * es * (4.0 * r->head_dim + 3.0 * r->head_dim_v);
+    *fwd = b->median_ms > 0 ? fb / (b->median_ms * 1e-3) / 1e9 : 0;
+    *bwd = b->bwd.median_ms > 0 ? bb / (b->bwd.median_ms * 1e-3) / 1e9 : 0;
+}
+
 static void report(const bench_run *b, const bench_opts *o)
 {
     const attnc_tools_recipe_info *r = &b->r;
@@ -387,6 +402,9 @@ static void report(const bench_run *b, const bench_opts *o)
     double bwd_tflops = b->bwd.median_ms > 0 ? 2.5 * flops / (b->bwd.median_ms * 1e-3) / 1e12 : 0;
     double fb_ms = b->median_ms + b->bwd.median_ms;
     double fb_tflops = fb_ms > 0 ? 3.5 * flops / (fb_ms * 1e-3) / 1e12 : 0;
+    double gbs = 0, bwd_gbs = 0;
+    if (r->linear)
+        linear_rates(b, &gbs, &bwd_gbs);
     if (o->json) {
         strbuf js;
         sb_init(&js);
@@ -406,7 +424,10 @@ static void report(const bench_run *b, const bench_opts *o)
         json_str(&j, "schedule", c->schedule);
         json_num(&j, "time_ms", b->median_ms, 4);
         json_num(&j, "time_ms_min", b->min_ms, 4);
-        json_num(&j, "tflops", tflops, 2);
+        if (r->linear)
+            json_num(&j, "gb_per_s", gbs, 1);
+        else
+            json_num(&j, "tflops", tflops, 2);
         json_int(&j, "kept_pairs", b->kept);
         json_num(&j, "density", b->kept / dense, 5);
         json_num(&j, "compile_ms", c->total_ms, 1);
@@ -419,9 +440,13 @@ static void report(const bench_run *b, const bench_opts *o)
         if (o->grad) {
             json_str(&j, "bwd_schedule", b->bwd.schedule);
             json_num(&j, "bwd_time_ms", b->bwd.median_ms, 4);
-            json_num(&j, "bwd_tflops", bwd_tflops, 2);
+            if (r->linear)
+                json_num(&j, "bwd_gb_per_s", bwd_gbs, 1);
+            else
+                json_num(&j, "bwd_tflops", bwd_tflops, 2);
             json_num(&j, "fwd_bwd_time_ms", b->median_ms + b->bwd.median_ms, 4);
-            json_num(&j, "fwd_bwd_tflops", fb_tflops, 2);
+            if (!r->linear)
+                json_num(&j, "fwd_bwd_tflops", fb_tflops, 2);
             if (b->bwd_tiles.counted) {
                 json_int(&j, "bwd_visited_tiles", b->bwd_tiles.visited_tiles);
                 json_int(&j, "bwd_computed_tiles", b->bwd_tiles.computed_tiles);
@@ -437,12 +462,21 @@ static void report(const bench_run *b, const bench_opts *o)
         printf("%s (%s) batch %lld heads %lld tokens %lld head_dim %d [%s] (%s schedule)\n", r->name,
                attnc_tools_arch_name(c->arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS],
                (long long)s[SZ_TOKENS], r->head_dim, c->schedule, b->source);
-        printf("  time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s on %lld kept pairs (density %.4f)\n",
-               b->median_ms, o->iters, b->min_ms, tflops, (long long)b->kept, b->kept / dense);
+        if (r->linear)
+            printf("  time %.3f ms (median of %d, min %.3f)  %.1f GB/s (q, k, v read and o written once)\n",
+                   b->median_ms, o->iters, b->min_ms, gbs);
+        else
+            printf("  time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s on %lld kept pairs (density %.4f)\n",
+                   b->median_ms, o->iters, b->min_ms, tflops, (long long)b->kept, b->kept / dense);
         printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, driver JIT + load %.1f)\n", c->total_ms,
                c->parse_ms, c->lower_ms, c->codegen_ms, c->jit_ms);
         print_tiles(&b->pairs);
-        if (o->grad)
+        if (o->grad && r->linear)
+            printf("  backward [%s]%s: time %.3f ms (median of %d, min %.3f)  %.1f GB/s (q, k, v, dO read and dq, "
+                   "dk, dv written once); forward + backward %.3f ms\n",
+                   b->bwd.schedule, o->deterministic ? " deterministic" : "", b->bwd.median_ms, o->iters, b->bwd.min_ms,
+                   bwd_gbs, fb_ms);
+        else if (o->grad)
             printf("  backward [%s]%s: time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s (2.5x the forward's "
                    "flops); forward + backward %.3f ms, %.1f TFLOP/s\n",
                    b->bwd.schedule, o->deterministic ? " deterministic" : "", b->bwd.median_ms, o->iters, b->bwd.min_ms,
@@ -613,6 +647,8 @@ const cli_command cmd_bench = {
     "ptx --help lists. --grad also times the backward program (attnc_kernel_build_backward on\n"
     "the forward's inputs and outputs, dO = O; --deterministic: the deterministic build) and\n"
     "prints its TFLOP/s counting 2.5x the forward's flops, and forward + backward together.\n"
+    "Linear recipes print GB/s instead (q, k, v read and o written once; backward: q, k, v,\n"
+    "dO read and dq, dk, dv written once): no flop count fits their chunked form.\n"
     "--seqlens (e.g. 8192x8 or 5,300,1,77): a varlen launch (attnc.h, cu_seqlens) of\n"
     "sequences of these lengths packed along the tokens (--shape batch=1,tokens=SUM;\n"
     "self-attention recipes without params), timed through attnc_launch, pairs counted\n"

@@ -372,6 +372,7 @@ static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, n
     case BWK_DQ: gb_emit_dq(g); break;
     case BWK_DQ_CVT: gb_emit_cvt(g); break;
     case BWK_DPARAM: gb_emit_dparam(g); break;
+    default: g->f.failed = true; break; /* the linear program's (nvptx_linear_bwd.c) */
     }
     int threads = g->f.threads + (kind == BWK_DKV && bp->producer ? GR_PRODUCER_THREADS : 0);
     gb_finish(g, threads);
@@ -505,6 +506,15 @@ nvptx_bwd_grid nvptx_bwd_grid_rule(const nvptx_bwd_info *info, nvptx_bwd_kind ki
         break;
     case BWK_DKV: g.x = BWG_KV_TILES, g.y_size = SZ_KV_HEADS; break;
     case BWK_DQ: g.x = BWG_Q_TILES; break;
+    case BWK_LIN_DQ:
+    case BWK_LIN_DK:
+    case BWK_LIN_DV:
+    case BWK_LIN_DKV: g.x = BWG_FIXED, g.x_mul = info->lin_grid_x; break;
+    case BWK_LIN_GATE: /* per head (a per-head decay sums over the batch) or per (head, batch) */
+        g.x = BWG_FIXED, g.x_mul = 1;
+        if (info->lin_per_head)
+            g.z_size = -1;
+        break;
     case BWK_DPARAM: /* every element, also with no pair at all (then 0) */
         g.x = BWG_PARAM_ELEMS, g.x_div = gb_dparam_threads(), g.y_size = -1, g.z_size = -1;
         break;
@@ -534,6 +544,7 @@ int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const 
     case BWG_KV_TILES: return tiles_over(info, info->kv_tile, sizes, SZ_KV_TOKENS);
     case BWG_Q_TILES: return tiles_over(info, info->q_tile, sizes, SZ_TOKENS);
     case BWG_PARAM_ELEMS: break; /* per param numel: nvptx_bwd_dparam_grid_x */
+    case BWG_FIXED: return g.x_mul;
     }
     return 0;
 }
@@ -541,8 +552,10 @@ int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const 
 int64_t nvptx_bwd_ws_row_floats(const nvptx_bwd_info *info, kabi_ws r)
 {
     switch (r) {
-    case KABI_WS_DELTA: return 1;
-    case KABI_WS_DQACC: return info->atomics ? info->head_dim : 0;
+    case KABI_WS_DELTA: return info->linear ? 8 : 1; /* linear: nvptx_linear_bwd.c */
+    case KABI_WS_DQACC: /* linear with a decay gradient: the boundary states, D x Dv bf16 a block */
+        return info->linear ? (info->ngrad ? info->head_dim * info->head_dim_v / 128 : 0)
+                            : info->atomics ? info->head_dim : 0;
     case KABI_NWS: break;
     }
     return 0;

@@ -72,7 +72,8 @@ _Static_assert((int)BT_DO == (int)KABI_DO && (int)BT_DV == (int)KABI_DV &&
                "BT_* are kernel_abi.h's tensors, then its workspace regions");
 enum { NVPTX_BWD_MAX_KERNELS = 4 };
 
-typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM } nvptx_bwd_kind;
+/* BWK_LIN_*: the linear family's program (nvptx_linear_bwd.c). */
+typedef enum { BWK_PRE, BWK_DKV, BWK_DQ, BWK_DQ_CVT, BWK_DPARAM, BWK_LIN_DQ, BWK_LIN_DK, BWK_LIN_DV, BWK_LIN_DKV, BWK_LIN_GATE } nvptx_bwd_kind;
 
 /* How dQ is formed (nvptx_bwd_emit; the runtime's $ATTNC_BWD_DQ):
  * KERNEL  attnc_bwd_dq recomputes S and dP per query tile (7 products a
@@ -109,6 +110,9 @@ typedef struct nvptx_bwd_info {
     int grad_param[NVPTX_MAX_PARAMS];   /* their recipe param indices, in ABI order */
     int dkv_warps;                      /* warps of a dkv CTA (slices per CTA) */
     bool producer; /* NVPTX_BWD_PRODUCER took: the table ends in the q and do tensor maps (kernel_abi_backward) */
+    bool linear;                        /* the linear family's program (nvptx_linear_bwd.c) */
+    int lin_grid_x;                     /* its scan kernels' grid x (chain segments) */
+    bool lin_per_head;                  /* its gate kernel: grid (1, heads, 1), else (1, heads, batch) */
 } nvptx_bwd_info;
 
 /* The GPU backward's schedule for the recipe whose kernel header is k
@@ -214,6 +218,27 @@ enum {
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
                             nvptx_bwd_dq dq, int overlap, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
 
+/* The linear family's backward (causal, identity feature map, no
+ * normaliser, heads == kv_heads, tokens == kv_tokens; nvptx_linear_bwd.c)
+ * for the kernel header k (lower_signature) with ngrad param gradients
+ * (grad_param: recipe param indices; only the decay param can have one):
+ *   attnc_lin_bwd_dq  dQ = the forward's scan with (q, k, v) = (dO, V, K),
+ *                     plus q·dq per token into the workspace
+ *   attnc_lin_bwd_dk  dK = the scan backwards in time with (dO... ):
+ *                     (q, k, v) = (V, dO, Q), plus k·dk
+ *   attnc_lin_bwd_dv  dV = backwards with (q, k, v) = (K, Q, dO)
+ *   attnc_lin_bwd_dkv (fused, D = Dv, where its shared memory fits: sm_90a)
+ *                     replaces dk and dv: the dv scan also forms dK from
+ *                     its state (read transposed), k·dk from staged K
+ *   attnc_lin_bwd_gate (with a gradient) d log a = reverse cumsum of
+ *                     q·dq - k·dk, into d<decay> (per head: / λ, summed
+ *                     over batch and tokens)
+ * The scans are the forward's inter=chain kernel (nvptx_linear.h); the
+ * workspace's delta region holds 4 f32 per token (q·dq, k·dk, one partial
+ * per column group each). */
+nvptx_status nvptx_linear_bwd_emit(const tir_kernel *k, target_arch arch, int ngrad, const int *grad_param,
+                                   bool fused, nvptx_bwd_info *info, strbuf *ptx, strbuf *err);
+
 /* The role table of every kernel of the program (kernel_abi.h). */
 void nvptx_bwd_kernel_abi(const nvptx_bwd_info *info, kernel_abi *out);
 
@@ -231,7 +256,7 @@ int64_t nvptx_bwd_rows(const nvptx_bwd_info *info, nvptx_bwd_row_kind kind, cons
  * (Q_TILES, KV_TILES: nvptx_bwd_grid_x), or ceil(the largest gradient's
  * numel / x_div) (PARAM_ELEMS); y = size[y_size] (-1: the params with
  * gradients); z = size[z_size] (-1: 1). */
-typedef enum { BWG_ROWS, BWG_Q_TILES, BWG_KV_TILES, BWG_PARAM_ELEMS, BWG_Q_TILE_ROWS } nvptx_bwd_grid_kind;
+typedef enum { BWG_ROWS, BWG_Q_TILES, BWG_KV_TILES, BWG_PARAM_ELEMS, BWG_Q_TILE_ROWS, BWG_FIXED } nvptx_bwd_grid_kind; /* FIXED: x = x_mul */
 typedef struct nvptx_bwd_grid {
     nvptx_bwd_grid_kind x;
     int x_size, x_mul, x_div;

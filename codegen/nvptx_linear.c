@@ -59,7 +59,7 @@ static nvptx_status check_chain(const lin_plan *p, strbuf *err)
     return why ? refuse(err, why, v) : NVPTX_OK;
 }
 
-static nvptx_status make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)
+nvptx_status lk_make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
     p->k = k;
@@ -182,7 +182,7 @@ nvptx_status nvptx_linear_emit(const tir_kernel *k, target_arch arch, nvptx_kern
 {
     memset(info, 0, sizeof *info);
     lin_plan p;
-    nvptx_status st = make_plan(k, &p, err);
+    nvptx_status st = lk_make_plan(k, &p, err);
     if (st)
         return st;
     kernel_name(info->name, sizeof info->name, k->name);

@@ -45,7 +45,7 @@
 #include "nvptx_kernel.h"
 
 enum { LIN_MAXMB = 8 }; /* state row blocks per warp: D / rgs / 16 */
-enum { LT_Q, LT_K, LT_V, LT_O };
+enum { LT_Q, LT_K, LT_V, LT_O, LT_X, LT_DX }; /* X, DX: the fused backward's (nvptx_linear_bwd.c) */
 /* inter=chain: at most 16 segments per (batch, head), about 128 CTAs (and
  * state slots) per launch: segments = clamp(128 / (B H), 1, 16). */
 enum { LIN_CHAIN_SEGS = 16, LIN_CHAIN_CTAS = 128 };

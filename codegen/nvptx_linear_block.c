@@ -35,6 +35,11 @@ static nt_smem v_tile(lk *L)
     return nt_tile(&L->t, add(L, L->stage_off, c32(L, L->off_v)), L->p->C, L->p->vt, DT_BF16, L->pitch_v);
 }
 
+static nt_smem x_tile(lk *L)
+{
+    return nt_tile(&L->t, add(L, L->stage_off, c32(L, L->off_x)), L->p->C, L->p->vt, DT_BF16, L->pitch_v);
+}
+
 static nt_smem s_mirror(lk *L)
 {
     return nt_tile(&L->t, c32(L, L->off_s), L->p->D, L->p->vt, DT_BF16, L->pitch_s);
@@ -43,6 +48,21 @@ static nt_smem s_mirror(lk *L)
 static LLVMValueRef sext64(lk *L, LLVMValueRef v)
 {
     return LLVMBuildSExt(L->t.nv.b, v, L->t.nv.i64, "");
+}
+
+/* Reversed row `row` of a rows_of tile under lk.aligned: scan row t' =
+ * tok0 + row is token ntok - 1 - t', which exists when t' < limit and
+ * the token < nreal. */
+static LLVMValueRef rev_row_at(nt *t, LLVMValueRef row, LLVMValueRef *ok, void *ud)
+{
+    const struct lk_rev_rows *r = ud;
+    lk *L = r->L;
+    LLVMBuilderRef b = t->nv.b;
+    LLVMValueRef i = LLVMBuildAdd(b, r->tok0, row, "");
+    LLVMValueRef tok = LLVMBuildSub(b, LLVMBuildSub(b, L->ntok, c32(L, 1), ""), i, "");
+    *ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLT, i, r->limit, ""), LLVMBuildICmp(b, LLVMIntSLT, tok, L->nreal, ""), "");
+    tok = LLVMBuildSelect(b, *ok, tok, c32(L, 0), "");
+    return LLVMBuildAdd(b, r->e, LLVMBuildMul(b, sext64(L, tok), r->rs, ""), "");
 }
 
 /* Rows tok0.. of tensor tt (batch, head) from column col (NULL: 0); rows
@@ -54,7 +74,18 @@ static nt_gtile rows_of(lk *L, int tt, LLVMValueRef head, LLVMValueRef tok0, LLV
     e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, head), L->stride[tt][1], ""), "");
     if (col)
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, col, L->t.nv.i64, ""), "");
-    nt_gtile g = {L->tens[tt], e, tok0, L->stride[tt][2], LLVMBuildSub(b, limit, tok0, ""), L->p->dt, NULL, NULL};
+    if (L->aligned) {
+        L->rev_rows[tt] = (struct lk_rev_rows){L, e, L->stride[tt][2], tok0, limit};
+        nt_gtile g = {L->tens[tt], e, tok0, L->stride[tt][2], NULL, L->p->dt, rev_row_at, &L->rev_rows[tt]};
+        return g;
+    }
+    LLVMValueRef rs = L->stride[tt][2];
+    if (L->reverse) { /* row t' at token ntok - 1 - t' */
+        LLVMValueRef last = sext64(L, LLVMBuildSub(b, L->ntok, c32(L, 1), ""));
+        e = LLVMBuildAdd(b, e, LLVMBuildMul(b, last, rs, ""), "");
+        rs = LLVMBuildNeg(b, rs, "");
+    }
+    nt_gtile g = {L->tens[tt], e, tok0, rs, LLVMBuildSub(b, limit, tok0, ""), L->p->dt, NULL, NULL};
     return g;
 }
 
@@ -68,6 +99,8 @@ void lk_issue_block(lk *L, LLVMValueRef j, LLVMValueRef stage_off, bool load_q)
     nt_copy_g2s(&L->t, qk_tile(L, L->off_k), rows_of(L, LT_K, L->kv_head, t0, NULL, L->t_limit));
     LLVMValueRef vcol = p->wide ? NULL : L->col0; /* wide: the V tile holds all of Dv */
     nt_copy_g2s(&L->t, v_tile(L), rows_of(L, LT_V, L->kv_head, t0, vcol, L->t_limit));
+    if (L->fused && load_q)
+        nt_copy_g2s(&L->t, x_tile(L), rows_of(L, LT_X, L->kv_head, t0, NULL, L->t_limit));
     L->stage_off = keep;
 }
 
@@ -97,6 +130,8 @@ void lk_transform(lk *L, bool with_q)
     nt_smem_map(&L->t, qk_tile(L, L->off_k), L->p->dt, rows, feature, L);
     if (L->p->dt == DT_F16)
         nt_smem_map(&L->t, v_tile(L), DT_F16, rows, NULL, NULL);
+    if (L->p->dt == DT_F16 && L->fused && with_q)
+        nt_smem_map(&L->t, x_tile(L), DT_F16, rows, NULL, NULL);
 }
 
 static LLVMValueRef f32_at(lk *L, int off, LLVMValueRef idx)
@@ -119,7 +154,7 @@ static LLVMValueRef gate_index(lk *L, LLVMValueRef tok)
         bh = sext64(L, L->head);
     if (nd >= 3)
         bh = LLVMBuildAdd(b, LLVMBuildMul(b, sext64(L, L->batch), sext64(L, L->size[SZ_HEADS]), ""), bh, "");
-    return LLVMBuildAdd(b, LLVMBuildMul(b, bh, sext64(L, L->ntok), ""), sext64(L, tok), "");
+    return LLVMBuildAdd(b, LLVMBuildMul(b, bh, sext64(L, L->nreal), ""), sext64(L, tok), "");
 }
 
 /* graw[i] = log2 gate of token t0+i (0 past the end), clamped at -64 nats;
@@ -133,6 +168,10 @@ void lk_gates(lk *L)
     LLVMBasicBlockRef join = nt_if(&L->t, mine);
     LLVMValueRef tok = add(L, L->t0, tid);
     LLVMValueRef live = LLVMBuildICmp(b, LLVMIntSLT, tok, L->ntok, "");
+    if (L->reverse) { /* the gate between t' - 1 and t' is token ntok - t''s (if < nreal) */
+        tok = LLVMBuildSub(b, L->ntok, tok, "");
+        live = LLVMBuildAnd(b, live, LLVMBuildICmp(b, LLVMIntSLT, tok, L->nreal, ""), "");
+    }
     LLVMValueRef off = LLVMBuildSelect(b, live, LLVMBuildShl(b, gate_index(L, tok), nv_i64(nv, 2), ""), nv_i64(nv, 0), "");
     LLVMValueRef gv = LLVMBuildLoad2(b, nv->f32, nv_gep(nv, L->param[L->p->decay_param], off), "gate");
     LLVMSetAlignment(gv, 4);
@@ -290,6 +329,125 @@ static void store_o(lk *L, nt_frag *o, LLVMValueRef den[2])
     nt_store_global(t, o, rows_of(L, LT_O, L->head, row0, L->col0, L->ntok));
 }
 
+/* Token (i32) of in-block row `row` of the warp and whether it exists. */
+static LLVMValueRef real_token(lk *L, LLVMValueRef row, LLVMValueRef *live)
+{
+    LLVMBuilderRef b = L->t.nv.b;
+    LLVMValueRef i = add(L, L->t0, add(L, mul(L, L->rg, 16), row));
+    *live = LLVMBuildICmp(b, LLVMIntSLT, i, L->ntok, "");
+    if (L->reverse) {
+        i = LLVMBuildSub(b, LLVMBuildSub(b, L->ntok, c32(L, 1), ""), i, "");
+        if (L->aligned)
+            *live = LLVMBuildAnd(b, *live, LLVMBuildICmp(b, LLVMIntSLT, i, L->nreal, ""), "");
+    }
+    return LLVMBuildSelect(b, *live, i, c32(L, 0), "");
+}
+
+/* o (row, col) times the dot tensor's element of that row's token, column col0 + col. */
+static LLVMValueRef dot_elem(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, void *ud)
+{
+    lk *L = ud;
+    nv_ctx *nv = &t->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef live, tok = real_token(L, row, &live);
+    LLVMValueRef e = LLVMBuildMul(b, sext64(L, L->batch), L->dot_stride[0], "");
+    e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, L->head), L->dot_stride[1], ""), "");
+    e = LLVMBuildAdd(b, e, LLVMBuildMul(b, sext64(L, tok), L->dot_stride[2], ""), "");
+    e = LLVMBuildAdd(b, e, sext64(L, add(L, L->col0, col)), "");
+    LLVMValueRef x = LLVMBuildLoad2(b, L->p->dt == DT_F16 ? nv->f16 : nv->bf16,
+                                    nv_gep(nv, L->dot_ptr, LLVMBuildShl(b, e, nv_i64(nv, 1), "")), "");
+    LLVMSetAlignment(x, 2);
+    x = LLVMBuildFPExt(b, x, nv->f32, "");
+    return LLVMBuildSelect(b, live, LLVMBuildFMul(b, v, x, ""), nv_f32(nv, 0), "");
+}
+
+static void dot_store(lk *L, LLVMValueRef sum[2]);
+
+/* DX (row, col) times the staged Q tile's element (the warp's row, column col0 + col). */
+static LLVMValueRef q_elem(nt *t, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, void *ud)
+{
+    lk *L = ud;
+    LLVMValueRef r = add(L, mul(L, L->rg, 16), row);
+    LLVMValueRef off = add(L, add(L, L->stage_off, c32(L, L->off_q)), mul(L, r, L->pitch_qk));
+    off = add(L, off, LLVMBuildShl(t->nv.b, add(L, L->col0, col), c32(L, 1), ""));
+    return LLVMBuildFMul(t->nv.b, v, bf16_at(L, off), "");
+}
+
+/* The rows' dot products of o (f32, before rounding) with the dot tensor,
+ * one partial per column group, into the workspace (lk's dot_*). */
+static void dot_rows(lk *L, const nt_frag *o)
+{
+    nt *t = &L->t;
+    nt_frag prod = *o;
+    nt_map(t, &prod, dot_elem, L);
+    LLVMValueRef sum[2];
+    nt_row_sum(t, &prod, sum);
+    dot_store(L, sum);
+}
+
+/* The warp's row sums (row slots 0, 1) to the workspace, one slot per column group. */
+static void dot_store(lk *L, LLVMValueRef sum[2])
+{
+    nt *t = &L->t;
+    LLVMBuilderRef b = t->nv.b;
+    LLVMValueRef slot = add(L, c32(L, L->dot_slot), LLVMBuildUDiv(b, L->col0, c32(L, L->p->dvs), ""));
+    LLVMValueRef bh = add(L, LLVMBuildMul(b, L->batch, L->size[SZ_HEADS], ""), L->head);
+    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, t->t4, c32(L, 0), ""));
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef live, tok = real_token(L, nt_row(t, h), &live);
+        LLVMBasicBlockRef j2 = nt_if(t, live);
+        LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildMul(b, sext64(L, bh), sext64(L, L->nreal), ""), sext64(L, tok), "");
+        idx = LLVMBuildAdd(b, LLVMBuildShl(b, idx, nv_i64(&t->nv, 3), ""), sext64(L, slot), ""); /* 8 f32 a token */
+        LLVMValueRef st = LLVMBuildStore(b, sum[h], nv_gep(&t->nv, L->dot_ws, LLVMBuildShl(b, idx, nv_i64(&t->nv, 2), "")));
+        LLVMSetAlignment(st, 4);
+        nt_endif(t, j2);
+    }
+    nt_endif(t, join);
+}
+
+/* Fused: the warp's 16 rows of DX over columns col0.. (dvs of them):
+ * 2^Γi (X S^T) from the mirror read transposed, plus per key slab the
+ * masked scores X V^T times K's rows; the rows' dot products with the
+ * staged Q tile (f32) into the workspace; then the store. */
+static void fused_dx(lk *L, const LLVMValueRef scale[2], bool decayed)
+{
+    nt *t = &L->t;
+    const lin_plan *p = L->p;
+    /* X's rows are read from shared memory per k16 slab (no 32-register A
+     * fragment live beside the state: that spilled) */
+    nt_opnd xs = nt_shared(nt_sub(t, x_tile(L), mul(L, L->rg, 16), c32(L, 0), 16, p->Dv), false);
+    nt_frag dx;
+    nt_zero(t, &dx, 16, p->dvs);
+    nt_mma(t, &dx, xs, nt_shared(nt_sub(t, s_mirror(L), L->wcol, c32(L, 0), p->dvs, p->Dv), true), DT_BF16);
+    LLVMValueRef sc[2] = {scale[0], scale[1]};
+    nt_scale_rows(t, &dx, sc);
+    nt_fvar dv = nt_fvar_new(t, &dx);
+    for (int np = 0; np < p->C / 16; np++) {
+        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(t->nv.b, LLVMIntULE, c32(L, np), L->rg, ""));
+        nt_frag s, a, acc;
+        nt_zero(t, &s, 16, 16);
+        nt_mma(t, &s, xs, nt_shared(nt_sub(t, v_tile(L), c32(L, 16 * np), c32(L, 0), 16, p->Dv), true),
+               DT_BF16);
+        mask_ctx m = {L, np, decayed};
+        nt_map(t, &s, mask, &m);
+        nt_to_a(t, &a, &s, DT_BF16);
+        nt_fvar_get(t, &dv, &acc);
+        nt_mma(t, &acc, nt_reg(&a), nt_shared(nt_sub(t, qk_tile(L, L->off_k), c32(L, 16 * np), L->wcol, 16, p->dvs), false),
+               DT_BF16);
+        nt_fvar_set(t, &dv, &acc);
+        nt_endif(t, join);
+    }
+    nt_fvar_get(t, &dv, &dx);
+    /* the dot with the staged Q rows (k), columns col0.. */
+    nt_frag prod = dx;
+    nt_map(t, &prod, q_elem, L);
+    LLVMValueRef sum[2];
+    nt_row_sum(t, &prod, sum);
+    dot_store(L, sum);
+    LLVMValueRef row0 = add(L, L->t0, mul(L, L->rg, 16));
+    nt_store_global(t, &dx, rows_of(L, LT_DX, L->head, row0, L->col0, L->ntok));
+}
+
 void lk_outputs(lk *L, bool intra_part, bool decayed)
 {
     nt *t = &L->t;
@@ -312,7 +470,11 @@ void lk_outputs(lk *L, bool intra_part, bool decayed)
     nt_scale_rows(t, &o, scale);
     if (intra_part)
         intra(L, &qf, &o, p->normalize ? den : NULL, decayed);
+    if (L->dot_ptr && !L->fused)
+        dot_rows(L, &o);
     store_o(L, &o, p->normalize ? den : NULL);
+    if (L->fused)
+        fused_dx(L, scale, decayed);
 }
 
 typedef struct weight_ctx {

@@ -79,8 +79,13 @@ static LLVMValueRef ws_ptr(lk *L, LLVMValueRef slot, int r)
     return word(L, L->ws, LLVMBuildAdd(b, first, idx, ""));
 }
 
+/* The module's array `name`, added on first use (the backward's kernels
+ * share one set: they run one after the other on a stream). */
 static LLVMValueRef global_array(lk *L, LLVMTypeRef elem, unsigned n, const char *name, unsigned align)
 {
+    LLVMValueRef old = LLVMGetNamedGlobal(L->t.nv.m, name);
+    if (old)
+        return old;
     LLVMTypeRef ty = LLVMArrayType(elem, n);
     LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->t.nv.m, ty, name, 1);
     LLVMSetInitializer(g, LLVMConstNull(ty));

@@ -28,6 +28,9 @@ void lk_plan_smem(lk *L)
     L->off_k = p->C * L->pitch_qk;
     L->off_v = 2 * p->C * L->pitch_qk;
     L->stage_bytes = L->off_v + p->C * L->pitch_v;
+    L->off_x = L->stage_bytes;
+    if (L->fused)
+        L->stage_bytes += p->C * L->pitch_v; /* X has V's columns (D = Dv) */
     L->off_s = 2 * L->stage_bytes;
     L->off_graw = L->off_s + p->D * L->pitch_s;
     L->off_gam = L->off_graw + 4 * p->C;
@@ -61,8 +64,10 @@ static void program_ids(lk *L)
     LLVMValueRef group = LLVMBuildSDiv(b, L->size[SZ_HEADS], nv_smax(nv, L->size[SZ_KV_HEADS], c32(L, 1)), "");
     group = nv_smax(nv, group, c32(L, 1));
     L->kv_head = LLVMBuildUDiv(b, L->head, group, "kv_head");
-    L->ntok = L->size[SZ_TOKENS];
+    L->ntok = L->nreal = L->size[SZ_TOKENS];
     L->nblocks = LLVMBuildSDiv(b, LLVMBuildAdd(b, L->ntok, c32(L, L->p->C - 1), ""), c32(L, L->p->C), "nblocks");
+    if (L->aligned) /* reversed blocks on the forward blocks' boundaries (lk.nreal) */
+        L->ntok = LLVMBuildMul(b, L->nblocks, c32(L, L->p->C), "ntok");
 }
 
 /* λ = decay[head] as log2 λ, clamped so that (i - j) log2 λ stays finite
@@ -143,16 +148,22 @@ static void block_body(lk *L, int mode, LLVMValueRef j, LLVMValueRef G)
         lk_gates(L);
     if (p->transform || gates)
         nt_barrier(t);
+    if (mode == MODE_CAUSAL && L->bstate_mode == BSTATE_DOT)
+        lk_boundary(L, j);
     if (needs_q(mode))
         lk_outputs(L, mode == MODE_CAUSAL, decayed);
     if (mode == MODE_NC_OUT)
         return;
     nt_barrier(t);
+    if (mode == MODE_CAUSAL && L->bstate_mode == BSTATE_DOT)
+        lk_boundary_sum(L, j); /* after the barrier: every warp's partial is in */
     L->gam_last = decayed ? lk_gamma(L, c32(L, p->C - 1)) : NULL;
     nt_frag S;
     nt_fvar_get(t, &L->S, &S);
     lk_state_update(L, &S, decayed);
     nt_fvar_set(t, &L->S, &S);
+    if (mode == MODE_CAUSAL && L->bstate_mode == BSTATE_STORE) /* the state at block j + 1's start */
+        lk_boundary(L, LLVMBuildAdd(t->nv.b, j, c32(L, 1), ""));
     if (G)
         nt_set(t, G, LLVMBuildFAdd(t->nv.b, nt_get(t, G), L->gam_last, ""));
     if (p->normalize)

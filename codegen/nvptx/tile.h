@@ -176,7 +176,8 @@ void nt_smem_map(nt *t, nt_smem s, dtype from, LLVMValueRef rows, nt_elem_fn fn,
 
 /* fragment -> shared (C as s.dt pairs; 4-byte stores). */
 void nt_store_shared(nt *t, const nt_frag *c, nt_smem s);
-/* fragment -> global (C as g.dt pairs), rows past g.rows not written. */
+/* fragment -> global (C as g.dt pairs), rows past g.rows (or those
+ * g.row_at says do not exist) not written. */
 void nt_store_global(nt *t, const nt_frag *c, nt_gtile g);
 
 /* ---- variables and control ---- */

@@ -7,9 +7,12 @@
 void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch)
 {
     LLVMPositionBuilderAtEnd(nv.b, LLVMAppendBasicBlockInContext(nv.c, fn, "entry"));
-    LLVMValueRef smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
-    LLVMSetLinkage(smem, LLVMExternalLinkage);
-    LLVMSetAlignment(smem, 128);
+    LLVMValueRef smem = LLVMGetNamedGlobal(nv.m, "attnc_smem"); /* a module of several kernels shares it */
+    if (!smem) {
+        smem = LLVMAddGlobalInAddressSpace(nv.m, LLVMArrayType(nv.i8, 0), "attnc_smem", 3);
+        LLVMSetLinkage(smem, LLVMExternalLinkage);
+        LLVMSetAlignment(smem, 128);
+    }
     nt_attach(t, nv, fn, smem, threads, arch);
 }
 

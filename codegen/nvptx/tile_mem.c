@@ -154,10 +154,15 @@ void nt_store_global(nt *t, const nt_frag *c, nt_gtile g)
     int ncb = c->cols / 8, es = esize(g.dt);
     LLVMValueRef col = LLVMBuildShl(b, t->t4, c32(t, 1), "");
     for (int i = 0; i < c->rows / 8; i++) {
-        LLVMValueRef row = nt_row(t, i);
-        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntSLT, row, g.rows, ""));
+        LLVMValueRef row = nt_row(t, i), ok, e;
+        if (g.row_at)
+            e = g.row_at(t, row, &ok, g.ud);
+        else
+            ok = LLVMBuildICmp(b, LLVMIntSLT, row, g.rows, "");
+        LLVMBasicBlockRef join = nt_if(t, ok);
         /* One address per row; the column blocks are constant offsets from it. */
-        LLVMValueRef e = LLVMBuildAdd(b, g.off, row_elem(t, g, row), "");
+        if (!g.row_at)
+            e = LLVMBuildAdd(b, g.off, row_elem(t, g, row), "");
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, col, nv->i64, ""), "");
         LLVMValueRef row_p = nv_gep(nv, g.base, LLVMBuildMul(b, e, nv_i64(nv, es), ""));
         for (int cb = 0; cb < ncb; cb++) {

@@ -189,7 +189,11 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
                                 strbuf *ptx, strbuf *sched, strbuf *err)
 {
     if (r->family != FAMILY_SOFTMAX) {
-        sb_puts(err, "--backward: the GPU backward handles the softmax family only for now");
+        sb_puts(err, r->family == FAMILY_LINEAR
+                         ? "--backward: AOT has no backward of linear attention yet (its GPU backward is built at run "
+                           "time: attnc_kernel_build_backward with backend ATTNC_BACKEND_CUDA or "
+                           "ATTNC_BACKEND_CPU)"
+                         : "--backward: the GPU backward handles the softmax family only for now");
         return AOT_USER;
     }
     /* no_tma: the launchers pass no tensor maps (no dK/dV TMA producer) */

@@ -66,11 +66,24 @@ static attnc_status same_grads(const attnc_kernel *k, const nvptx_bwd_info *info
     return n == info->ngrad ? ATTNC_OK : ATTNC_ERR_INTERNAL;
 }
 
+/* The linear family's GPU backward (codegen/nvptx_linear_bwd.c), on by
+ * default since the H200 checked every gradient; $ATTNC_BWD_LINEAR=0
+ * turns it off (the build then refuses, as before). */
+static bool linear_enabled(void)
+{
+    const char *e = getenv("ATTNC_BWD_LINEAR");
+    return !(e && e[0] == '0' && !e[1]);
+}
+
 attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, strbuf *err)
 {
-    if (k->r->family != FAMILY_SOFTMAX) {
-        sb_puts(err, "the CUDA backward handles the softmax family only for now (linear attention: build the "
-                     "backward with backend ATTNC_BACKEND_CPU)");
+    if (k->r->family == FAMILY_LINEAR && !linear_enabled()) {
+        sb_puts(err, "the CUDA backward of linear attention is turned off (ATTNC_BWD_LINEAR=0; unset it, or build "
+                     "the backward with backend ATTNC_BACKEND_CPU)");
+        return ATTNC_ERR_UNSUPPORTED;
+    }
+    if (k->r->family != FAMILY_SOFTMAX && k->r->family != FAMILY_LINEAR) {
+        sb_puts(err, "the CUDA backward handles the softmax and linear families only");
         return ATTNC_ERR_UNSUPPORTED;
     }
     target_arch arch;
@@ -171,6 +184,13 @@ static attnc_status gpu_checks(attnc_kernel *k, const bwd_problem *bp)
             return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "CUDA backward: a size does not fit 32 bits");
     if (z[SZ_HEADS] > 65535 || z[SZ_BATCH] > 65535)
         return kernel_error(k, ATTNC_ERR_INVALID_ARGUMENT, "CUDA backward: batch and heads must be at most 65535");
+    if (k->r->family == FAMILY_LINEAR && (z[SZ_KV_HEADS] != z[SZ_HEADS] || z[SZ_KV_TOKENS] != z[SZ_TOKENS]))
+        return kernel_error(k, ATTNC_ERR_UNSUPPORTED,
+                            "CUDA backward of linear attention: kv heads and kv tokens must equal heads and tokens "
+                            "(here kv_heads %lld, heads %lld, kv_tokens %lld, tokens %lld): GQA and cross attention "
+                            "are not implemented on the GPU; build the backward with backend ATTNC_BACKEND_CPU",
+                            (long long)z[SZ_KV_HEADS], (long long)z[SZ_HEADS], (long long)z[SZ_KV_TOKENS],
+                            (long long)z[SZ_TOKENS]);
     return ATTNC_OK;
 }
 

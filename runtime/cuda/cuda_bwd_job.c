@@ -247,11 +247,41 @@ static attnc_status emit_cached(emit_state *e, cuda_bwd_out *out)
     return ATTNC_OK;
 }
 
+/* The linear family (codegen nvptx_linear_bwd_emit): no lowering, no
+ * variants; emitted directly (it takes a few milliseconds). The schedule
+ * is the forward's. */
+static attnc_status compile_linear(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out, strbuf *err)
+{
+    const tir_kernel *sig = lower_signature(a, j->r);
+    int np = j->r->nparams > 0 ? j->r->nparams : 1, ngrad = 0, gp[NVPTX_MAX_PARAMS];
+    bool *grad = ARENA_ARRAY(a, bool, np);
+    if (!sig || !grad)
+        return ATTNC_ERR_NOMEM;
+    backward_grad_params(a, j->r, grad);
+    for (int p = 0; p < j->r->nparams; p++)
+        if (grad[p] && ngrad < NVPTX_MAX_PARAMS)
+            gp[ngrad++] = p;
+    out->sched = j->base ? *j->base : j->r->sched;
+    snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, dk, dv scans (inter=chain)%s",
+             ngrad ? " + gate" : "");
+    const char *e = getenv("ATTNC_BWD_LINEAR_FUSED"); /* the fused dK/dV scan (sm_90a), opt-in until measured */
+    bool fused = e && e[0] == '1' && !e[1];
+    attnc_status st = map_codegen(nvptx_linear_bwd_emit(sig, j->arch, ngrad, gp, fused, &out->info, &out->ptx, err));
+    if (!st && out->info.kernels[1].kind == BWK_LIN_DKV)
+        snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, fused dk+dv scans (inter=chain)%s",
+                 ngrad ? " + gate" : "");
+    if (!st && out->ptx.failed)
+        st = ATTNC_ERR_NOMEM;
+    return st;
+}
+
 attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out, strbuf *err)
 {
     memset(out, 0, sizeof *out);
     sb_init(&out->ptx);
     out->how = CACHE_MISS;
+    if (j->r->family == FAMILY_LINEAR)
+        return compile_linear(a, j, out, err);
     out->sched = bwd_schedule(j);
     schedule wide; /* the dK/dV kernel's; out->sched takes its query box */
     bool split = wide_dkv(j, &out->sched, &wide);

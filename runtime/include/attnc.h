@@ -281,7 +281,14 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * deterministic; so are they whenever dQ is formed by atomics or bulk
  * reductions, the sm_90a default without ATTNC_BUILD_DETERMINISTIC), or, in an
  * ATTNC_BUILD_DETERMINISTIC build, make the launch return
- * ATTNC_ERR_UNSUPPORTED. The linear family, a score reading params with
+ * ATTNC_ERR_UNSUPPORTED. The linear family on CUDA (causal, identity
+ * feature map, no normaliser, head dims 64 or 128, bf16/f16, an f32 decay
+ * param) runs its own program (docs/linear-gpu.md: dq, dk, dv scans, the
+ * decay's gradient in f64 in a fixed order, deterministic; workspace 32
+ * bytes a token and, with a decay gradient, head_dim x head_dim_v bf16 a
+ * 64-token block); other linear recipes, GQA and cross attention in it
+ * return ATTNC_ERR_UNSUPPORTED ($ATTNC_BWD_LINEAR=0 refuses it all). A
+ * score reading params with
  * gradients at more than 8 places, and a param whose partial derivative
  * depends on the query/key position (ALiBi slopes given as a param: the
  * GPU's delta, rowsum(dO*O) with O in bf16/f16, is not exact enough for

@@ -86,6 +86,26 @@ static void grad_boxes(void **state)
     unsetenv("ATTNC_BWD_DKV_BOX");
 }
 
+/* --grad on linear recipes: no lse is set, the decay's gradient (dλ per
+ * head, dgate per token) is allocated and passed (the launch checks both);
+ * the CUDA backward is the default, ATTNC_BWD_LINEAR=0 refuses it. */
+static void grad_linear(void **state)
+{
+    (void)state;
+    expect_out("bench recipes/lightning2.attn --shape batch=1,heads=2,tokens=300 --arch sm_90a --grad --iters 1 "
+               "--warmup 0",
+               "  backward [linear backward: dq, dk, dv scans (inter=chain) + gate]: time 1.000 ms");
+    expect_out("bench recipes/gated_linear.attn --shape batch=2,heads=2,tokens=77 --arch sm_80 --grad --iters 1 "
+               "--warmup 0",
+               "  backward [linear backward: dq, dk, dv scans (inter=chain) + gate]: time 1.000 ms");
+    setenv("ATTNC_BWD_LINEAR", "0", 1);
+    expect_error("bench recipes/lightning2.attn --shape batch=1,heads=2,tokens=300 --arch sm_90a --grad --iters 1 "
+                 "--warmup 0",
+                 1, "attnc bench --grad: build: the CUDA backward of linear attention is turned off "
+                    "(ATTNC_BWD_LINEAR=0; unset it, or build the backward with backend ATTNC_BACKEND_CPU)\n");
+    unsetenv("ATTNC_BWD_LINEAR");
+}
+
 /* What attnc_launch rejects, bench reports (a raw module launch did not). */
 static void launch_checks(void **state)
 {
@@ -103,7 +123,7 @@ int main(void)
     char *dir = tmpdir_make(); /* bench builds through the kernel cache */
     setenv("ATTNC_CACHE_DIR", dir, 1);
     const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(json), cmocka_unit_test(grad_boxes),
-                                       cmocka_unit_test(launch_checks)};
+                                       cmocka_unit_test(grad_linear), cmocka_unit_test(launch_checks)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tmpdir_remove(dir);
     return rc;
