@@ -56,7 +56,7 @@ static void declare(nv_ctx *nv, const tir_kernel *k, int ngrad, const char *name
     for (int i = 0; i < k->nparams && i < NVPTX_MAX_PARAMS; i++)
         kinds[i] = nvptx_abi_param_kind(&k->params[i]);
     kernel_abi abi;
-    kernel_abi_backward(&abi, k->nparams, kinds, ngrad);
+    kernel_abi_backward(&abi, k->nparams, kinds, ngrad, false); /* no TMA producer */
     memset(a, 0, sizeof *a);
     nvptx_abi_declare_table(nv, &abi, name, a);
 }
