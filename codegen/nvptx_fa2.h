@@ -122,16 +122,15 @@ void fa2_load_q_frags(fa2 *f);
 void fa2_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 
-/* wgmma (sm_90a, nvptx_fa2_wgmma.c; swizzle and fences: nvptx_wgmma.h) */
+/* wgmma (sm_90a, nvptx_fa2_wgmma.c, on the tile builder's nt_mma):
+ * S = Q K^T and O += P V on the current slot; O += P V from P already
+ * packed (an A fragment) on a ring slot (waited for); and, for the
+ * overlapped loop, S_j (into s) with O += P_{j-1} V_{j-1} issued without a
+ * wait (nt_mma_async: s and o in flight until nt_mma_wait). */
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
-/* The overlapped loop's pieces: P packed as the A registers of P V (Tk/4),
- * O += P V from those registers on a ring slot (waited for), and S_j with
- * O += P_{j-1} V_{j-1} issued without a wait (outputs in flight). */
-void fa2_wgmma_pack_p(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef *regs);
-void fa2_wgmma_pv_regs(fa2 *f, LLVMValueRef *regs, LLVMValueRef slot, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
-void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef *regs,
-                     LLVMValueRef slot_v, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+void fa2_wgmma_pv_packed(fa2 *f, const nt_frag *pa, LLVMValueRef slot, nt_frag *o);
+void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa, LLVMValueRef slot_v, nt_frag *o);
 
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */
@@ -155,10 +154,8 @@ void fa2_ws_turn_wait(fa2 *f);
 void fa2_ws_turn_pass(fa2 *f);
 void fa2_ws_turn_end(fa2 *f);
 
-/* key loop (nvptx_fa2.c): phis (the overlapped loop joins its own), and the
- * score + partial-tile mask of S (a branch, S in a fragment variable) */
-LLVMValueRef fa2_phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from);
-void fa2_add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from);
+/* key loop (nvptx_fa2.c): the score + partial-tile mask of S (a branch, S
+ * in a fragment variable) */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 /* nvptx_fa2_overlap.c: the whole key loop, the finalize and the return */
 void fa2_overlap_loop(fa2 *f);
