@@ -31,8 +31,6 @@
  * On the tile builder (nvptx/tile.h): the rings are nt_rings (a slot's
  * phase parity is its tile index's, nothing carried), the copies
  * nt_copy_tma or nt_copy_g2s (fa2_load_tile), the producer's loop nt_for. */
-#include <stdio.h>
-
 #include "nvptx_fa2.h"
 
 enum { WS_PRODUCER_REGS = 56, WS_CONSUMER_REGS = 224 };
@@ -343,35 +341,26 @@ static LLVMValueRef warpgroup(fa2 *f)
     return LLVMBuildLShr(f->nv.b, f->warp, nv_i32(&f->nv, 2), "wg");
 }
 
-static void named_bar(fa2 *f, const char *op, LLVMValueRef id)
-{
-    char text[48];
-    snprintf(text, sizeof text, "%s $0, 256;", op);
-    nv_asm(&f->nv, NULL, text, "r,~{memory}", &id, 1);
-}
-
 void fa2_ws_turn_init(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 1), ""), "pp.init");
-    named_bar(f, "bar.arrive", nv_i32(nv, WS_TURN_BAR));
-    nv_endif(nv, join);
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, warpgroup(f), nv_i32(&f->nv, 1), ""));
+    nt_bar_arrive(&f->t, nv_i32(&f->nv, WS_TURN_BAR), 256);
+    nt_endif(&f->t, join);
 }
 
 void fa2_ws_turn_wait(fa2 *f)
 {
-    named_bar(f, "bar.sync", LLVMBuildAdd(f->nv.b, warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""));
+    nt_bar_sync(&f->t, LLVMBuildAdd(f->nv.b, warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""), 256);
 }
 
 void fa2_ws_turn_pass(fa2 *f)
 {
-    named_bar(f, "bar.arrive", LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), warpgroup(f), ""));
+    nt_bar_arrive(&f->t, LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), warpgroup(f), ""), 256);
 }
 
 void fa2_ws_turn_end(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 0), ""), "pp.end");
-    named_bar(f, "bar.sync", nv_i32(nv, WS_TURN_BAR));
-    nv_endif(nv, join);
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, warpgroup(f), nv_i32(&f->nv, 0), ""));
+    nt_bar_sync(&f->t, nv_i32(&f->nv, WS_TURN_BAR), 256);
+    nt_endif(&f->t, join);
 }

@@ -32,19 +32,29 @@ import subprocess
 import sys
 import tempfile
 
-# name, arch, --schedule (None: the default), extra environment
+# name, arch, --schedule (None: the default; a list: alternatives, the
+# first the recipe accepts: a sequence's tiles, then a 2-D and a 3-D grid's
+# boxes, as test_gpu_grid_tma takes them), extra environment
 SEQ_TILES = "q=128 kv=128 stages=2 warps=8"
+GRID_TILES = ["q=8x16 kv=16x8 stages=2 warps=8", "q=4x8x4 kv=4x4x4 stages=2 warps=8"]
+
+
+def alts(fields):
+    return [fields] + [f"{g} {fields}" for g in GRID_TILES]
+
+
 CONFIGS = [
     ("sm80", "sm_80", None, {}),
     ("sm90", "sm_90a", None, {}),
     ("sm90_sync", "sm_90a", "mma=sync", {}),
-    ("ws", "sm_90a", "mma=wgmma_ws", {}),
-    ("ws_cpasync", "sm_90a", "mma=wgmma_ws", {"ATTNC_GRID_TMA": "0"}),
-    ("ov1", "sm_90a", "mma=wgmma_ws overlap=1", {}),
+    ("ws", "sm_90a", alts("mma=wgmma_ws"), {}),
+    ("ws_cpasync", "sm_90a", alts("mma=wgmma_ws"), {"ATTNC_GRID_TMA": "0"}),
+    ("ov1", "sm_90a", alts("mma=wgmma_ws overlap=1"), {}),
     ("ov1_seq128", "sm_90a", SEQ_TILES + " mma=wgmma_ws overlap=1", {}),
     ("ov2_seq128", "sm_90a", SEQ_TILES + " mma=wgmma_ws overlap=2", {}),
     ("ov1_split", "sm_90a", SEQ_TILES + " mma=wgmma_ws overlap=1", {"ATTNC_OVL_SPLIT_PRODUCER": "1"}),
-    ("ov1_cpasync", "sm_90a", "mma=wgmma_ws overlap=1", {"ATTNC_GRID_TMA": "0"}),
+    ("ov1_cpasync", "sm_90a", alts("mma=wgmma_ws overlap=1"), {"ATTNC_GRID_TMA": "0"}),
+    ("ov2_grid", "sm_90a", [f"{g} mma=wgmma_ws overlap=2" for g in GRID_TILES], {}),
 ]
 # SASS opcode (before the first '.') -> class
 CLASSES = ["MMA", "LDSM", "G2S", "BAR", "SYNCS", "MUFU", "WARPGROUP", "DEPBAR", "total"]
@@ -87,8 +97,11 @@ def one(attnc, ptxas, cuobjdump, cfg, recipe, keep):
     row = {"config": name, "recipe": os.path.basename(recipe)[:-5]}
     with tempfile.TemporaryDirectory() as tmp:
         ptx, cubin = os.path.join(tmp, "k.ptx"), os.path.join(tmp, "k.cubin")
-        cmd = [attnc, "ptx", recipe, "--arch", arch, "-o", ptx] + (["--schedule", sched] if sched else [])
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        for spec in sched if isinstance(sched, list) else [sched]:
+            cmd = [attnc, "ptx", recipe, "--arch", arch, "-o", ptx] + (["--schedule", spec] if spec else [])
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if not r.returncode:
+                break
         if r.returncode:
             why = (r.stderr.strip().splitlines() or ["failed"])[-1]
             row["status"] = "refused:" + re.sub(r"\s+", "_", why)[:80]

@@ -224,7 +224,7 @@ void nt_mma_async(nt *t, const nt_mma_op *ops, int n, dtype dt);
  * come back through the wait, valid after it. */
 void nt_mma_wait(nt *t, int pending, nt_frag **frags, int n);
 
-/* ---- mbarriers (sm_90a; tile_bar.c) ---- */
+/* ---- mbarriers (sm_90a) and named barriers (tile_bar.c) ---- */
 
 /* An mbarrier is 8 bytes of shared memory, named by its shared address
  * (i32, nt_saddr). Init (one thread, before the CTA barrier that publishes
@@ -237,6 +237,12 @@ void nt_mbar_arrive(nt *t, LLVMValueRef bar);
 void nt_mbar_expect_tx(nt *t, LLVMValueRef bar, int bytes);
 void nt_mbar_arrive_copies(nt *t, LLVMValueRef bar);
 void nt_mbar_wait(nt *t, LLVMValueRef bar, LLVMValueRef parity);
+
+/* Named barrier id (i32; 0 is nt_barrier's) over `threads` threads (a
+ * multiple of 32): bar.sync waits for all of them, bar.arrive counts this
+ * warp without waiting (a producer/consumer handover). */
+void nt_bar_sync(nt *t, LLVMValueRef id, int threads);
+void nt_bar_arrive(nt *t, LLVMValueRef id, int threads);
 
 /* A ring of `stages` mbarriers from shared byte offset `off`, one per
  * pipeline slot: tile j (i32, counting from 0) uses slot j % stages in

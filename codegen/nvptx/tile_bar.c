@@ -1,9 +1,12 @@
-/* tile_bar.c — mbarriers and rings of them (tile.h), the handshakes of a
- * producer warpgroup and the computing warps (sm_90a): each operation is
+/* tile_bar.c — mbarriers and rings of them, and named barriers (tile.h):
+ * the handshakes of a producer warpgroup and the computing warps, and the
+ * computing warpgroups' turns (sm_90a): each operation is
  * one PTX instruction as inline asm (LLVM 19's NVPTX has no intrinsic for
  * try_wait.parity or for the TMA transaction count), and a ring derives a
  * slot's phase parity from the tile index, so no phase bit is carried. */
 #include "tile.h"
+
+#include <stdio.h>
 
 static LLVMValueRef c32(nt *t, long long v)
 {
@@ -74,4 +77,22 @@ void nt_ring_wait_prev(nt *t, const nt_ring *r, LLVMValueRef j)
     LLVMValueRef parity = LLVMBuildAnd(b, LLVMBuildSub(b, round, c32(t, 1), ""), c32(t, 1), "");
     nt_mbar_wait(t, nt_ring_bar(t, r, slot), parity);
     nt_endif(t, join);
+}
+
+/* id: i32 (a value: the barrier may depend on the warpgroup). */
+static void named(nt *t, const char *op, LLVMValueRef id, int threads)
+{
+    char text[48];
+    snprintf(text, sizeof text, "%s $0, %d;", op, threads);
+    nv_asm(&t->nv, NULL, text, "r,~{memory}", &id, 1);
+}
+
+void nt_bar_sync(nt *t, LLVMValueRef id, int threads)
+{
+    named(t, "bar.sync", id, threads);
+}
+
+void nt_bar_arrive(nt *t, LLVMValueRef id, int threads)
+{
+    named(t, "bar.arrive", id, threads);
 }

@@ -199,27 +199,39 @@ static bool build_wgmma(target_arch arch, strbuf *ptx, strbuf *err)
     return close_kernel(&k, arch, ptx, err);
 }
 
-static void wgmma_hook(void **state)
+/* A kernel of sm_90a operations: on sm_90a its PTX holds every needle,
+ * passes ptxas and leaves no local memory (loop state in registers); on
+ * sm_80 the builder refuses it, naming sm_90a. */
+static void sm90a_only(bool (*build)(target_arch, strbuf *, strbuf *), const char *const *needles)
 {
-    (void)state;
     strbuf ptx, err, log;
     sb_init(&ptx);
     sb_init(&err);
     sb_init(&log);
-    if (!build_wgmma(TARGET_SM90A, &ptx, &err))
+    if (!build(TARGET_SM90A, &ptx, &err))
         fail_msg("sm_90a: %s", sb_cstr(&err));
-    assert_non_null(strstr(sb_cstr(&ptx), "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"));
+    for (int i = 0; needles[i]; i++)
+        if (!strstr(sb_cstr(&ptx), needles[i]))
+            fail_msg("no %s in the PTX", needles[i]);
+    assert_null(strstr(sb_cstr(&ptx), ".local"));
     if (ptxas_available() && !ptxas_check(sb_cstr(&ptx), "sm_90a", &log))
         fail_msg("ptxas sm_90a rejected the PTX:\n%s", sb_cstr(&log));
     sb_free(&ptx);
     sb_init(&ptx);
     sb_free(&err);
     sb_init(&err);
-    assert_false(build_wgmma(TARGET_SM80, &ptx, &err));
+    assert_false(build(TARGET_SM80, &ptx, &err));
     assert_non_null(strstr(sb_cstr(&err), "sm_90a"));
     sb_free(&ptx);
     sb_free(&err);
     sb_free(&log);
+}
+
+static void wgmma_hook(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16", NULL};
+    sm90a_only(build_wgmma, needles);
 }
 
 /* row_at: the tile's rows in reverse order of the global rows, n of them. */
@@ -375,27 +387,7 @@ static void ring_kernel(void **state)
                                           "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16",
                                           "wgmma.wait_group.sync.aligned 0",
                                           NULL};
-    strbuf ptx, err, log;
-    sb_init(&ptx);
-    sb_init(&err);
-    sb_init(&log);
-    if (!build_ring(TARGET_SM90A, &ptx, &err))
-        fail_msg("sm_90a: %s", sb_cstr(&err));
-    for (int i = 0; needles[i]; i++)
-        if (!strstr(sb_cstr(&ptx), needles[i]))
-            fail_msg("no %s in the PTX", needles[i]);
-    assert_null(strstr(sb_cstr(&ptx), ".local")); /* the loops' state: registers, not allocas */
-    if (ptxas_available() && !ptxas_check(sb_cstr(&ptx), "sm_90a", &log))
-        fail_msg("ptxas sm_90a rejected the PTX:\n%s", sb_cstr(&log));
-    sb_free(&ptx);
-    sb_init(&ptx);
-    sb_free(&err);
-    sb_init(&err);
-    assert_false(build_ring(TARGET_SM80, &ptx, &err)); /* wgmma: sm_90a only */
-    assert_non_null(strstr(sb_cstr(&err), "sm_90a"));
-    sb_free(&ptx);
-    sb_free(&err);
-    sb_free(&log);
+    sm90a_only(build_ring, needles);
 }
 
 int main(void)
