@@ -5,13 +5,15 @@
 # best of two runs each, so clock drift hits both), and a table of TFLOP/s
 # and new/old ratios prints (also written to $OUT/old-vs-new.md).
 # usage: bench/old-vs-new.sh NEW_DEVICE_DIR OLD_DEVICE_DIR [CASES_FILE]
+#   env: WARMUP, ITERS (attnc bench --warmup/--iters; default 10 and 30)
 #   (each dir is a scripts/pack-device.sh folder: lib/ and bin/attnc)
 set -u
 cd "$(dirname "$0")/.."
 NEW=$1 OLD=$2 CASES=${3:-bench/cases.txt}
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$OUT/cache-ovn} ATTNC_NO_TUNED=1
+# the kernel cache stays out of $OUT (the device tool returns a limited number of files)
+export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d /tmp/attnc-ovn.XXXXXX)} ATTNC_NO_TUNED=1
 
 # one DIR RECIPE SHAPE [OPTIONS...]: prints "TFLOP/s cold-compile-ms" of one `attnc bench` run, or "- -"
 one() {
@@ -19,7 +21,7 @@ one() {
   local dir=$1 recipe=$2 shape=$3
   shift 3
   res=$(LD_LIBRARY_PATH=$dir/lib timeout 300 "$dir/bin/attnc" bench "$recipe" --shape "$shape" "$@" --json \
-    --warmup 10 --iters 30 2>/dev/null | grep '^{' | tail -1)
+    --warmup "${WARMUP:-10}" --iters "${ITERS:-30}" 2>/dev/null | grep '^{' | tail -1)
   python3 -c 'import json,sys
 try: d = json.loads(sys.argv[1]); print("%.1f %.1f" % (d["tflops"], d["compile_ms"]))
 except Exception: print("- -")' "$res"

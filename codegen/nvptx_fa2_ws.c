@@ -275,10 +275,10 @@ void fa2_ws_consumer_start(fa2 *f)
  * a proxy fence orders those writes before wgmma's (async-proxy) reads. TMA
  * writes through the async proxy and the barrier's completion suffices
  * (a fence per tile costs a MEMBAR): the overlapped loop omits it; the
- * default loop keeps it until measured without. */
+ * default loop keeps it unless $ATTNC_TMA_FENCE=0 (nvptx_kernel.h). */
 static void slot_landed(fa2 *f)
 {
-    if (!(f->p->tma && f->p->overlap))
+    if (!(f->p->tma && (f->p->overlap || nvptx_tma_fence_mode() == 0)))
         nv_wg_proxy_fence(&f->nv);
 }
 

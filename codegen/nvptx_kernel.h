@@ -114,6 +114,14 @@ int nvptx_doc_full_mode(void);
  * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */
 int nvptx_ovl_split_mode(void);
 
+/* $ATTNC_TMA_FENCE (experimental): -1 unset or 1 (the computing warps of
+ * the TMA-producer kernel issue fence.proxy.async after each K/V slot
+ * lands, a MEMBAR.ALL.CTA in the SASS), 0 (no fence: the async proxy wrote
+ * the slot and the wgmma reads it through the async proxy, the mbarrier's
+ * completion orders them; overlap=1|2 never fences). Part of kernel cache
+ * keys. */
+int nvptx_tma_fence_mode(void);
+
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
 /* Tiles of `tile` over the token extent (sizes[tok_id], or the grid dims

@@ -18,28 +18,34 @@
 
 #include "../ir/target_info.h"
 
-int nvptx_grid_tma_mode(void)
+/* A code-generation switch of the environment: -1 unset or empty, else 0
+ * or 1. */
+static int env_switch(const char *name)
 {
-    const char *e = getenv("ATTNC_GRID_TMA");
+    const char *e = getenv(name);
     if (!e || !*e)
         return -1;
     return atoi(e) ? 1 : 0;
+}
+
+int nvptx_grid_tma_mode(void)
+{
+    return env_switch("ATTNC_GRID_TMA");
 }
 
 int nvptx_doc_full_mode(void)
 {
-    const char *e = getenv("ATTNC_DOC_FULL");
-    if (!e || !*e)
-        return -1;
-    return atoi(e) ? 1 : 0;
+    return env_switch("ATTNC_DOC_FULL");
 }
 
 int nvptx_ovl_split_mode(void)
 {
-    const char *e = getenv("ATTNC_OVL_SPLIT_PRODUCER");
-    if (!e || !*e)
-        return -1;
-    return atoi(e) ? 1 : 0;
+    return env_switch("ATTNC_OVL_SPLIT_PRODUCER");
+}
+
+int nvptx_tma_fence_mode(void)
+{
+    return env_switch("ATTNC_TMA_FENCE");
 }
 
 /* Local name table: the IR library's tir_op_name() may not be linked into

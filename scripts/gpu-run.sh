@@ -29,7 +29,8 @@ mkdir -p "$OUT"
 export OUT
 export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ATTNC_SOURCE_DIR=$ROOT
-export ATTNC_CACHE_DIR=$OUT/cache
+# the kernel cache stays out of $OUT: the device tool returns a limited number of files
+export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d /tmp/attnc-cache.XXXXXX)}
 SAN=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
 SUMMARY=$OUT/summary.txt
 STEPS=${STEPS:-tests sanitizer bench anchors}

@@ -1,39 +1,47 @@
 /* cache_key_kernel.c — the cache key of a lowered kernel: its canonical tile
  * IR text (tir_print renumbers values, so equal kernels print equal; code
  * generation reads nothing else of the recipe), the printed schedule and
- * the arch (with $ATTNC_GRID_TMA, $ATTNC_DOC_FULL and $ATTNC_OVL_SPLIT_PRODUCER
- * when set: they change kernels); see cache.h. */
-#include <stdio.h>
-
+ * the arch, followed by each code-generation switch of the environment that
+ * is set (they change kernels); see cache.h. */
 #include "codegen/nvptx_kernel.h"
 #include "ir/tile_ir.h"
 #include "runtime/cache/cache.h"
 
+/* The environment switches read by code generation: each returns -1 when
+ * unset, else its mode. A new switch joins the key by a line here. */
+static const struct {
+    const char *name;
+    int (*mode)(void);
+} codegen_switches[] = {
+    {"grid_tma", nvptx_grid_tma_mode},     /* $ATTNC_GRID_TMA */
+    {"doc_full", nvptx_doc_full_mode},     /* $ATTNC_DOC_FULL */
+    {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
+    {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
+};
+
 bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, cache_key *out)
 {
-    strbuf ir, sched;
+    strbuf ir, sched, target;
     sb_init(&ir);
     sb_init(&sched);
+    sb_init(&target);
     tir_print(&ir, k);
     schedule_print(&sched, s);
-    bool ok = !ir.failed && !sched.failed;
-    if (ok) {
-        char with_env[96];
-        int grid_tma = nvptx_grid_tma_mode(), doc_full = nvptx_doc_full_mode(), split = nvptx_ovl_split_mode();
-        if (arch && (grid_tma >= 0 || doc_full >= 0 || split >= 0)) {
-            int n = snprintf(with_env, sizeof with_env, "%s", arch);
-            if (grid_tma >= 0 && n >= 0 && n < (int)sizeof with_env)
-                n += snprintf(with_env + n, sizeof with_env - (size_t)n, " grid_tma=%d", grid_tma);
-            if (doc_full >= 0 && n >= 0 && n < (int)sizeof with_env)
-                n += snprintf(with_env + n, sizeof with_env - (size_t)n, " doc_full=%d", doc_full);
-            if (split >= 0 && n >= 0 && n < (int)sizeof with_env)
-                snprintf(with_env + n, sizeof with_env - (size_t)n, " ovl_split=%d", split);
-            arch = with_env;
+    if (arch) {
+        sb_puts(&target, arch);
+        for (size_t i = 0; i < sizeof codegen_switches / sizeof codegen_switches[0]; i++) {
+            int mode = codegen_switches[i].mode();
+            if (mode >= 0)
+                sb_printf(&target, " %s=%d", codegen_switches[i].name, mode);
         }
-        cache_key_parts p = {sb_cstr(&ir), sb_cstr(&sched), arch, NULL};
+    }
+    bool ok = !ir.failed && !sched.failed && !target.failed;
+    if (ok) {
+        cache_key_parts p = {sb_cstr(&ir), sb_cstr(&sched), arch ? sb_cstr(&target) : NULL, NULL};
         *out = cache_key_make(&p);
     }
     sb_free(&ir);
     sb_free(&sched);
+    sb_free(&target);
     return ok;
 }

@@ -57,6 +57,32 @@ static int pow2_divisor(int64_t v, int cap)
     return p;
 }
 
+/* One dim of a neighborhood mask whose dilation, stride and causal flag are
+ * constants (window = 0 when the window is not). */
+typedef struct {
+    long window, dilation, stride, causal;
+} nbh_dim;
+
+/* Reads the recipe's mask into dims[0..grid_ndim-1] when it is one
+ * neighborhood form on a 2-D/3-D grid with constant arguments. */
+static bool neighborhood_dims(const recipe *r, nbh_dim dims[SCHED_MAX_DIMS])
+{
+    const expr *e = r->mask_surface;
+    int nd = r->grid_ndim;
+    if (nd < 2 || nd > SCHED_MAX_DIMS || !e || e->kind != EX_FORM || e->u.form != FORM_NEIGHBORHOOD ||
+        e->nargs < 4 * nd)
+        return false;
+    for (int d = 0; d < nd; d++) {
+        const expr *win = e->args[d], *dil = e->args[nd + d], *stride = e->args[2 * nd + d],
+                   *causal = e->args[3 * nd + d];
+        if (dil->kind != EX_CONST_INT || stride->kind != EX_CONST_INT || causal->kind != EX_CONST_INT)
+            return false;
+        dims[d] = (nbh_dim){win->kind == EX_CONST_INT ? win->u.ival : 0, dil->u.ival, stride->u.ival,
+                            causal->u.ival};
+    }
+    return true;
+}
+
 /* A strided neighborhood (GNA) on a 2-D/3-D grid: 128-token query and key
  * boxes whose extents divide the strides, so that every query box lies in
  * one stride group and shares one window: its key tiles are full or empty
@@ -66,19 +92,16 @@ static int pow2_divisor(int64_t v, int cap)
  * when the mask is not one such form or the strides cannot make 128. */
 static bool gna_boxes(const recipe *r, schedule *s)
 {
-    const expr *e = r->mask_surface;
-    int nd = r->grid_ndim;
-    if (nd < 2 || !e || e->kind != EX_FORM || e->u.form != FORM_NEIGHBORHOOD || e->nargs < 4 * nd)
+    nbh_dim dims[SCHED_MAX_DIMS];
+    if (!neighborhood_dims(r, dims))
         return false;
-    int box[SCHED_MAX_DIMS], left = 128;
+    int nd = r->grid_ndim, box[SCHED_MAX_DIMS], left = 128;
     bool strided = false;
     for (int d = nd - 1; d >= 0; d--) {
-        const expr *dil = e->args[nd + d], *stride = e->args[2 * nd + d], *causal = e->args[3 * nd + d];
-        if (dil->kind != EX_CONST_INT || stride->kind != EX_CONST_INT || causal->kind != EX_CONST_INT ||
-            dil->u.ival != 1 || causal->u.ival != 0 || stride->u.ival < 1)
+        if (dims[d].dilation != 1 || dims[d].causal != 0 || dims[d].stride < 1)
             return false;
-        strided |= stride->u.ival > 1;
-        box[d] = pow2_divisor(stride->u.ival, left);
+        strided |= dims[d].stride > 1;
+        box[d] = pow2_divisor(dims[d].stride, left);
         left /= box[d];
     }
     if (!strided || left != 1)
@@ -99,16 +122,12 @@ static bool gna_boxes(const recipe *r, schedule *s)
  * key boxes). Smaller windows keep 64-key boxes: fewer masked pairs. */
 static bool wide_window_boxes(const recipe *r, schedule *s)
 {
-    const expr *e = r->mask_surface;
-    if (r->grid_ndim != 2 || !e || e->kind != EX_FORM || e->u.form != FORM_NEIGHBORHOOD || e->nargs < 8)
+    nbh_dim dims[SCHED_MAX_DIMS];
+    if (r->grid_ndim != 2 || !neighborhood_dims(r, dims))
         return false;
-    for (int d = 0; d < 2; d++) {
-        const expr *win = e->args[d], *dil = e->args[2 + d], *stride = e->args[4 + d], *causal = e->args[6 + d];
-        if (win->kind != EX_CONST_INT || dil->kind != EX_CONST_INT || stride->kind != EX_CONST_INT ||
-            causal->kind != EX_CONST_INT || win->u.ival < 64 || dil->u.ival != 1 || stride->u.ival != 1 ||
-            causal->u.ival != 0)
+    for (int d = 0; d < 2; d++)
+        if (dims[d].window < 64 || dims[d].dilation != 1 || dims[d].stride != 1 || dims[d].causal != 0)
             return false;
-    }
     s->q_tile[0] = 8, s->q_tile[1] = 16;
     s->kv_tile[0] = 16, s->kv_tile[1] = 8;
     s->warps = 8;

@@ -160,7 +160,7 @@ static bool same_key(cache_key a, cache_key b)
 static void test_codegen_env_in_key(void **state)
 {
     (void)state;
-    static const char *const vars[] = {"ATTNC_GRID_TMA", "ATTNC_DOC_FULL", "ATTNC_OVL_SPLIT_PRODUCER"};
+    static const char *const vars[] = {"ATTNC_GRID_TMA", "ATTNC_DOC_FULL", "ATTNC_OVL_SPLIT_PRODUCER", "ATTNC_TMA_FENCE"};
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     attnc_recipe *rc = NULL;
