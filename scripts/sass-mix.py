@@ -6,7 +6,8 @@ that should not change the code: same instruction classes per kernel).
   scripts/sass-mix.py run ATTNC [-o OUT.tsv] [-j N] [--keep DIR]
       compiles recipes/*.attn and bench/recipes/*.attn with `ATTNC ptx`
       under each configuration of CONFIGS (sm_80; sm_90a default, which
-      takes the TMA producer on sequences and grid boxes; sm_90a mma=sync;
+      takes the TMA producer on sequences and grid boxes, also under
+      ATTNC_TMA_FENCE=0; sm_90a mma=sync;
       the producer with cp.async; overlap=1 and 2; the split producer),
       runs `ptxas -v` and `cuobjdump -sass` and writes one line per kernel:
       config, recipe, status, registers, spill bytes (stores, loads), the
@@ -47,6 +48,7 @@ CONFIGS = [
     ("sm80", "sm_80", None, {}),
     ("sm90", "sm_90a", None, {}),
     ("sm90_sync", "sm_90a", "mma=sync", {}),
+    ("sm90_nofence", "sm_90a", None, {"ATTNC_TMA_FENCE": "0"}),
     ("ws", "sm_90a", alts("mma=wgmma_ws"), {}),
     ("ws_cpasync", "sm_90a", alts("mma=wgmma_ws"), {"ATTNC_GRID_TMA": "0"}),
     ("ov1", "sm_90a", alts("mma=wgmma_ws overlap=1"), {}),
