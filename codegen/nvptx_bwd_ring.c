@@ -16,7 +16,8 @@
  * no proxy fence is needed after full; K and V stay cp.async copies of the
  * computing threads (once per CTA). Registers go from the producer (24)
  * to the computing warps (240) by setmaxnreg, as in the forward
- * (nvptx_fa2_ws.c, whose mbarrier and TMA pieces this reuses). */
+ * (nvptx_fa2_ws.c); the mbarrier and TMA operations are the tile
+ * builder's (nvptx/tile.h), over this kernel's own shared-memory layout. */
 #include <stdio.h>
 
 #include "nvptx_bwd_impl.h"
@@ -41,6 +42,13 @@ static LLVMValueRef stage_of(gbw *g, LLVMValueRef it)
     return LLVMBuildAnd(g->f.nv.b, it, c32(g, 1), "stage");
 }
 
+/* The tile builder over this kernel's LLVM handles: its mbarrier and TMA
+ * operations read nothing else. */
+static nt ring_nt(gbw *g)
+{
+    return (nt){.nv = g->f.nv, .fn = g->f.fn, .threads = g->f.threads, .arch = TARGET_SM90A};
+}
+
 static LLVMValueRef parity_of(gbw *g, LLVMValueRef it)
 {
     LLVMBuilderRef b = g->f.nv.b;
@@ -50,12 +58,11 @@ static LLVMValueRef parity_of(gbw *g, LLVMValueRef it)
 void gr_init(gbw *g)
 {
     nv_ctx *nv = &g->f.nv;
+    nt t = ring_nt(g);
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, g->f.tid, c32(g, 0), ""), "ring.init");
-    for (int i = 0; i < 4; i++) {
-        LLVMValueRef args[2] = {bar(g, c32(g, i)), c32(g, i < 2 ? 32 : g->f.threads / 32)};
-        nv_asm(nv, NULL, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
-    }
-    nv_asm(nv, NULL, "fence.mbarrier_init.release.cluster;", "~{memory}", NULL, 0);
+    for (int i = 0; i < 4; i++)
+        nt_mbar_init(&t, bar(g, c32(g, i)), i < 2 ? 32 : g->f.threads / 32);
+    nt_mbar_init_fence(&t);
     nv_endif(nv, join);
     nv_barrier(nv);
 }
@@ -92,9 +99,10 @@ static void tma_tile(gbw *g, int map, int off, int dims, LLVMValueRef full)
     nv_ctx *nv = &f->nv;
     LLVMValueRef crd[3] = {f->q_org[0], f->head, f->batch};
     LLVMValueRef base = LLVMBuildAdd(nv->b, f->smem32, gb_smem_off(g, off, NULL), "");
+    nt t = ring_nt(g);
     for (int c = 0; c < dims / 64; c++) {
         LLVMValueRef dst = LLVMBuildAdd(nv->b, base, c32(g, c * f->p->Tq * 128), "");
-        fa2_tma_box(f, f->tmap[map], dst, full, c * 64, crd, 3);
+        nt_copy_tma_box(&t, f->tmap[map], dst, full, c * 64, crd, 3);
     }
 }
 
@@ -105,9 +113,10 @@ void gr_fill(gbw *g, LLVMValueRef it)
     LLVMBuilderRef b = nv->b;
     const fa_plan *p = f->p;
     LLVMValueRef stage = stage_of(g, it);
+    nt t = ring_nt(g);
     LLVMBasicBlockRef again = nv_if(nv, LLVMBuildICmp(b, LLVMIntUGE, it, c32(g, 2), ""), "ring.reuse");
     LLVMValueRef prev = LLVMBuildSub(b, it, c32(g, 2), ""); /* the tile that last held the stage */
-    fa2_mbar_wait(f, bar(g, LLVMBuildAdd(b, stage, c32(g, 2), "")), parity_of(g, prev));
+    nt_mbar_wait(&t, bar(g, LLVMBuildAdd(b, stage, c32(g, 2), "")), parity_of(g, prev));
     nv_endif(nv, again);
     g->bank_dyn[1] = LLVMBuildMul(b, stage, c32(g, g->bank_size[1]), "");
     gb_load_stats_by(g, f->q_org, f->head, f->lane, 32);
@@ -117,12 +126,12 @@ void gr_fill(gbw *g, LLVMValueRef it)
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.filled");
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, f->lane, c32(g, 0), ""), lead, rest);
     LLVMPositionBuilderAtEnd(b, lead);
-    fa2_mbar_expect(f, full, p->Tq * 2 * (p->D + p->Dv));
+    nt_mbar_expect_tx(&t, full, p->Tq * 2 * (p->D + p->Dv));
     tma_tile(g, 0, g->off_q, p->D, full);
     tma_tile(g, 1, g->off_do, p->Dv, full);
     LLVMBuildBr(b, join);
     LLVMPositionBuilderAtEnd(b, rest);
-    nv_asm(nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &full, 1);
+    nt_mbar_arrive(&t, full);
     LLVMBuildBr(b, join);
     LLVMPositionBuilderAtEnd(b, join);
     g->bank_dyn[1] = NULL;
@@ -131,7 +140,8 @@ void gr_fill(gbw *g, LLVMValueRef it)
 void gr_acquire(gbw *g, LLVMValueRef it)
 {
     LLVMValueRef stage = stage_of(g, it);
-    fa2_mbar_wait(&g->f, bar(g, stage), parity_of(g, it));
+    nt t = ring_nt(g);
+    nt_mbar_wait(&t, bar(g, stage), parity_of(g, it));
     g->bank_dyn[1] = LLVMBuildMul(g->f.nv.b, stage, c32(g, g->bank_size[1]), "");
 }
 
@@ -140,8 +150,8 @@ void gr_release(gbw *g, LLVMValueRef it)
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, c32(g, 0), ""), "ring.release");
-    LLVMValueRef e = bar(g, LLVMBuildAdd(nv->b, stage_of(g, it), c32(g, 2), ""));
-    nv_asm(nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &e, 1);
+    nt t = ring_nt(g);
+    nt_mbar_arrive(&t, bar(g, LLVMBuildAdd(nv->b, stage_of(g, it), c32(g, 2), "")));
     nv_endif(nv, join);
 }
 

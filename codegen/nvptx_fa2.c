@@ -153,18 +153,6 @@ static void pipeline_step(fa2 *f, LLVMValueRef j)
     fa2_kv_tile_origin(f, j, f->k_org);
 }
 
-LLVMValueRef fa2_phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from)
-{
-    LLVMValueRef v = LLVMBuildPhi(f->nv.b, ty, "");
-    LLVMAddIncoming(v, &init, &from, 1);
-    return v;
-}
-
-void fa2_add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from)
-{
-    LLVMAddIncoming(ph, &v, &from, 1);
-}
-
 /* Score; the mask only for partial tiles (a branch: S lives in a fragment
  * variable across it). */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
@@ -329,6 +317,12 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     info->threads = f->threads;
     info->smem_bytes = smem_total(f);
     bool failed = f->failed;
+    if (f->t.error) { /* a misuse of the tile builder: its code is not to be run */
+        sb_printf(err, "internal error: %s", f->t.error);
+        LLVMDisposeBuilder(b);
+        free(f);
+        return NVPTX_INTERNAL;
+    }
     int limit = target_info_of(info->arch)->smem_block_optin;
     if (!failed && info->smem_bytes > limit) {
         sb_printf(err, "GPU: the schedule needs %d bytes of shared memory (limit %d): use smaller tiles or fewer stages",

@@ -122,16 +122,15 @@ void fa2_load_q_frags(fa2 *f);
 void fa2_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 
-/* wgmma (sm_90a, nvptx_fa2_wgmma.c; swizzle and fences: nvptx_wgmma.h) */
+/* wgmma (sm_90a, nvptx_fa2_wgmma.c, on the tile builder's nt_mma):
+ * S = Q K^T and O += P V on the current slot; O += P V from P already
+ * packed (an A fragment) on a ring slot (waited for); and, for the
+ * overlapped loop, S_j (into s) with O += P_{j-1} V_{j-1} issued without a
+ * wait (nt_mma_async: s and o in flight until nt_mma_wait). */
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
-/* The overlapped loop's pieces: P packed as the A registers of P V (Tk/4),
- * O += P V from those registers on a ring slot (waited for), and S_j with
- * O += P_{j-1} V_{j-1} issued without a wait (outputs in flight). */
-void fa2_wgmma_pack_p(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef *regs);
-void fa2_wgmma_pv_regs(fa2 *f, LLVMValueRef *regs, LLVMValueRef slot, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
-void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef *regs,
-                     LLVMValueRef slot_v, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+void fa2_wgmma_pv_packed(fa2 *f, const nt_frag *pa, LLVMValueRef slot, nt_frag *o);
+void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa, LLVMValueRef slot_v, nt_frag *o);
 
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */
@@ -154,21 +153,12 @@ void fa2_ws_turn_init(fa2 *f);
 void fa2_ws_turn_wait(fa2 *f);
 void fa2_ws_turn_pass(fa2 *f);
 void fa2_ws_turn_end(fa2 *f);
-/* The pipeline's pieces, also the backward's (nvptx_bwd_ring.c): spin on
- * mbarrier b (shared address) until its phase of `parity` completed; arrive
- * on b expecting `bytes` more of TMA; setmaxnreg (inc or dec) of the
- * warpgroup; one TMA box of tensor map `map` into shared byte address dst,
- * completing on b, at coordinates {dim, crd[0..n)} (innermost first). */
-void fa2_mbar_wait(fa2 *f, LLVMValueRef b, LLVMValueRef parity);
-void fa2_mbar_expect(fa2 *f, LLVMValueRef b, int bytes);
+/* setmaxnreg (inc or dec) of the warpgroup; also the backward's
+ * (nvptx_bwd_ring.c). */
 void fa2_setmaxnreg(fa2 *f, bool inc, int regs);
-void fa2_tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, const LLVMValueRef *crd,
-                 int n);
 
-/* key loop (nvptx_fa2.c): phis (the overlapped loop joins its own), and the
- * score + partial-tile mask of S (a branch, S in a fragment variable) */
-LLVMValueRef fa2_phi(fa2 *f, LLVMTypeRef ty, LLVMValueRef init, LLVMBasicBlockRef from);
-void fa2_add_in(LLVMValueRef ph, LLVMValueRef v, LLVMBasicBlockRef from);
+/* key loop (nvptx_fa2.c): the score + partial-tile mask of S (a branch, S
+ * in a fragment variable) */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 /* nvptx_fa2_overlap.c: the whole key loop, the finalize and the return */
 void fa2_overlap_loop(fa2 *f);

@@ -26,82 +26,63 @@
  * short (sliding window 345 against 334). Hence the TMA producer: one
  * thread, one instruction per 64-dim column block of a tile, on sequences
  * and on grid tile boxes (rank-5 maps, runtime/cuda/cuda_tma.h); cp.async
- * stays for grids under ATTNC_GRID_TMA=0. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <llvm-c/DebugInfo.h>
-
+ * stays for grids under ATTNC_GRID_TMA=0.
+ *
+ * On the tile builder (nvptx/tile.h): the rings are nt_rings (a slot's
+ * phase parity is its tile index's, nothing carried), the copies
+ * nt_copy_tma or nt_copy_g2s (fa2_load_tile), the producer's loop nt_for. */
 #include "nvptx_fa2.h"
 
 enum { WS_PRODUCER_REGS = 56, WS_CONSUMER_REGS = 224 };
 enum { WS_TMA_PRODUCER_REGS = 24, WS_TMA_CONSUMER_REGS = 240 };
 
-/* Shared address (i32) of barrier `idx`: full[0..S), empty[0..S), q. */
-static LLVMValueRef bar(fa2 *f, LLVMValueRef idx)
+/* The barriers from f->off_bar: full[S], empty[S], q, and under overlap
+ * the V ring's fullv[S], emptyv[S]. */
+static nt_ring ring(const fa2 *f, int first)
 {
-    LLVMValueRef slot = LLVMBuildShl(f->nv.b, idx, nv_i32(&f->nv, 3), "");
-    LLVMValueRef off = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar), slot, "");
-    return LLVMBuildAdd(f->nv.b, f->smem32, off, "");
+    nt_ring r = {f->off_bar + 8 * first, f->p->stages};
+    return r;
 }
 
-static LLVMValueRef full_bar(fa2 *f, LLVMValueRef slot)
+static nt_ring full_ring(const fa2 *f)
 {
-    return bar(f, slot);
+    return ring(f, 0);
 }
 
-static LLVMValueRef empty_bar(fa2 *f, LLVMValueRef slot)
+static nt_ring empty_ring(const fa2 *f)
 {
-    return bar(f, LLVMBuildAdd(f->nv.b, slot, nv_i32(&f->nv, f->p->stages), ""));
+    return ring(f, f->p->stages);
 }
 
 static LLVMValueRef q_bar(fa2 *f)
 {
-    return bar(f, nv_i32(&f->nv, 2 * f->p->stages));
+    return nt_saddr(&f->t, nv_i32(&f->nv, f->off_bar + 16 * f->p->stages));
 }
 
-/* overlap: the V ring, after q */
-static LLVMValueRef fullv_bar(fa2 *f, LLVMValueRef slot)
+static nt_ring fullv_ring(const fa2 *f)
 {
-    return bar(f, LLVMBuildAdd(f->nv.b, slot, nv_i32(&f->nv, 2 * f->p->stages + 1), ""));
+    return ring(f, 2 * f->p->stages + 1);
 }
 
-static LLVMValueRef emptyv_bar(fa2 *f, LLVMValueRef slot)
+static nt_ring emptyv_ring(const fa2 *f)
 {
-    return bar(f, LLVMBuildAdd(f->nv.b, slot, nv_i32(&f->nv, 3 * f->p->stages + 1), ""));
-}
-
-void fa2_mbar_wait(fa2 *f, LLVMValueRef b, LLVMValueRef parity)
-{
-    LLVMValueRef args[2] = {b, parity};
-    nv_asm(&f->nv, NULL,
-             "{\n\t.reg .pred P1;\n\tWS_WAIT_${:uid}:\n\t"
-             "mbarrier.try_wait.parity.shared::cta.b64 P1, [$0], $1;\n\t@!P1 bra WS_WAIT_${:uid};\n}",
-             "r,r,~{memory}", args, 2);
-}
-
-static void arrive_on_copies(fa2 *f, LLVMValueRef b)
-{
-    nv_asm(&f->nv, NULL, "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];", "r,~{memory}", &b, 1);
+    return ring(f, 3 * f->p->stages + 1);
 }
 
 void fa2_ws_init_barriers(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
+    nt *t = &f->t;
     int S = f->p->stages;
-        LLVMBasicBlockRef join = nv_if(&f->nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "ws.if");
+    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->tid, nv_i32(&f->nv, 0), ""));
     int producers = f->p->tma ? 1 : 128; /* TMA: one arrive.expect_tx per fill */
     int nbar = (f->p->overlap ? 4 : 2) * S + 1;
     for (int s = 0; s < nbar; s++) {
         bool full = s < S || s == 2 * S || (s > 2 * S && s <= 3 * S);
-        int count = full ? producers : f->p->warps;
-        LLVMValueRef args[2] = {bar(f, nv_i32(nv, s)), nv_i32(nv, count)};
-        nv_asm(&f->nv, NULL, "mbarrier.init.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
+        nt_mbar_init(t, nt_saddr(t, nv_i32(&f->nv, f->off_bar + 8 * s)), full ? producers : f->p->warps);
     }
-    nv_asm(&f->nv, NULL, "fence.mbarrier_init.release.cluster;", "~{memory}", NULL, 0);
-    nv_endif(&f->nv, join);
-    nv_barrier(nv);
+    nt_mbar_init_fence(t);
+    nt_endif(t, join);
+    nt_barrier(t);
 }
 
 void fa2_setmaxnreg(fa2 *f, bool inc, int regs)
@@ -111,123 +92,90 @@ void fa2_setmaxnreg(fa2 *f, bool inc, int regs)
             NULL, 0, &n, 1);
 }
 
-static void copy_tile(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
+/* The shared byte offset of tensor's tile in ring slot `slot`. */
+static LLVMValueRef slot_off(fa2 *f, int tensor, LLVMValueRef slot)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMValueRef org[3];
-    fa2_kv_tile_origin(f, j, org);
-    LLVMValueRef stage = LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), "");
-    fa2_load_tile(f, T_K, org, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_k), ""), NULL);
-    fa2_load_tile(f, T_V, org, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), NULL);
+    LLVMBuilderRef b = f->nv.b;
+    return LLVMBuildAdd(b, LLVMBuildMul(b, slot, nv_i32(&f->nv, f->slot_k), ""),
+                        nv_i32(&f->nv, tensor == T_K ? f->off_k : f->off_v), "");
 }
 
-void fa2_mbar_expect(fa2 *f, LLVMValueRef b, int bytes)
-{
-    LLVMValueRef args[2] = {b, nv_i32(&f->nv, bytes)};
-    nv_asm(&f->nv, NULL, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}", args, 2);
-}
-
-/* One TMA box of tensor map `map` into shared byte address dst, completing
- * on barrier b: coordinates {dim, crd[0..n)} (innermost first). */
-void fa2_tma_box(fa2 *f, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef b, int dim, const LLVMValueRef *crd,
-                 int n)
+/* The TMA view of a tile whose box starts at org. A sequence's coordinates
+ * are {token, head, batch}; a grid's {x, y, head, batch} or {x, y, z,
+ * head + heads*batch}: the box's rows are its tokens row-major, as
+ * fa2_tile_coords numbers them. */
+static nt_tmap tma_src(fa2 *f, int tensor, const LLVMValueRef *org)
 {
     nv_ctx *nv = &f->nv;
-    LLVMValueRef a = LLVMBuildPtrToInt(nv->b, map, nv->i64, "");
-    LLVMValueRef args[8] = {dst, a, nv_i32(nv, dim)};
-    char text[200], cons[64] = "r,l,r";
-    int len = snprintf(text, sizeof text,
-                       "cp.async.bulk.tensor.%dd.shared::cluster.global.mbarrier::complete_tx::bytes [$0], [$1, {$2",
-                       n + 1);
-    for (int i = 0; i < n; i++) {
-        args[3 + i] = crd[i];
-        len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", 3 + i);
-        strcat(cons, ",r");
-    }
-    args[3 + n] = b;
-    snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", 3 + n);
-    strcat(cons, ",r,~{memory}");
-    nv_asm(nv, NULL, text, cons, args, 4 + n);
-}
-
-/* All 64-dim column blocks of a tile whose box starts at org: block c lands
- * at base + c*rows*128. A sequence's coordinates are {token, head, batch};
- * a grid's {x, y, head, batch} or {x, y, z, head + heads*batch}: the box's
- * rows are its tokens row-major, as fa2_tile_coords numbers them. */
-static void tma_tile(fa2 *f, int tensor, LLVMValueRef base, LLVMValueRef b, const LLVMValueRef *org, int rows)
-{
-    nv_ctx *nv = &f->nv;
-    int dims = tensor == T_V ? f->p->Dv : f->p->D;
     LLVMValueRef head = tensor == T_Q ? f->head : f->kv_head;
-    LLVMValueRef crd[4];
-    int n = 0, nd = f->p->grid_ndim;
+    nt_tmap m = {.map = f->tmap[tensor]};
+    int nd = f->p->grid_ndim;
     if (nd == 0) {
-        crd[n++] = org[0];
+        m.crd[m.n++] = org[0];
     } else {
         for (int d = nd - 1; d >= 0; d--)
-            crd[n++] = org[d];
+            m.crd[m.n++] = org[d];
     }
     if (nd < 3) {
-        crd[n++] = head;
-        crd[n++] = f->batch;
+        m.crd[m.n++] = head;
+        m.crd[m.n++] = f->batch;
     } else {
         LLVMValueRef heads = f->size[tensor == T_Q ? SZ_HEADS : SZ_KV_HEADS];
-        crd[n++] = LLVMBuildAdd(nv->b, head, LLVMBuildMul(nv->b, heads, f->batch, ""), "");
+        m.crd[m.n++] = LLVMBuildAdd(nv->b, head, LLVMBuildMul(nv->b, heads, f->batch, ""), "");
     }
-    for (int c = 0; c < dims / 64; c++) {
-        LLVMValueRef dst = LLVMBuildAdd(nv->b, base, nv_i32(nv, c * rows * 128), "");
-        fa2_tma_box(f, f->tmap[tensor], dst, b, c * 64, crd, n);
-    }
+    return m;
 }
 
+/* The swizzled tile of `tensor` at shared byte offset off. */
+static nt_smem sw_tile(fa2 *f, int tensor, LLVMValueRef off)
+{
+    const fa_plan *p = f->p;
+    return nt_tile_sw(&f->t, off, tensor == T_Q ? p->Tq : p->Tk, tensor == T_V ? p->Dv : p->D, p->dt);
+}
+
+/* One tensor's tile by TMA (box at org) into shared offset off, on bar. */
+static void tma_tile(fa2 *f, int tensor, LLVMValueRef off, LLVMValueRef bar, const LLVMValueRef *org)
+{
+    nt_tmap src = tma_src(f, tensor, org);
+    nt_copy_tma(&f->t, sw_tile(f, tensor, off), &src, bar);
+}
+
+/* K and V of tile j into ring slot `slot`, completing on its full barrier. */
 static void fill_slot(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
 {
-    nv_ctx *nv = &f->nv;
-    const fa_plan *p = f->p;
-    if (!p->tma) {
-        copy_tile(f, j, slot);
-        arrive_on_copies(f, full_bar(f, slot));
-        return;
-    }
+    nt *t = &f->t;
+    nt_ring full = full_ring(f);
     LLVMValueRef org[3];
     fa2_kv_tile_origin(f, j, org);
-    LLVMValueRef b = full_bar(f, slot);
-    fa2_mbar_expect(f, b, p->Tk * 2 * (p->D + p->Dv));
-    LLVMValueRef stage = LLVMBuildAdd(nv->b, f->smem32, LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), ""), "");
-    tma_tile(f, T_K, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_k), ""), b, org, p->Tk);
-    tma_tile(f, T_V, LLVMBuildAdd(nv->b, stage, nv_i32(nv, f->off_v), ""), b, org, p->Tk);
+    LLVMValueRef ko = slot_off(f, T_K, slot), vo = slot_off(f, T_V, slot);
+    if (!f->p->tma) {
+        fa2_load_tile(f, T_K, org, ko, NULL);
+        fa2_load_tile(f, T_V, org, vo, NULL);
+        nt_mbar_arrive_copies(t, nt_ring_bar(t, &full, slot));
+        return;
+    }
+    LLVMValueRef bar = nt_ring_bar(t, &full, slot);
+    nt_mbar_expect_tx(t, bar, nt_bytes(sw_tile(f, T_K, ko)) + nt_bytes(sw_tile(f, T_V, vo)));
+    tma_tile(f, T_K, ko, bar, org);
+    tma_tile(f, T_V, vo, bar, org);
 }
 
 /* overlap: one tensor (K or V) of tile j into its ring slot, completing
- * on barrier b. */
-static void fill_one(fa2 *f, int tensor, LLVMValueRef j, LLVMValueRef slot, LLVMValueRef b)
+ * on that ring's full barrier. */
+static void fill_one(fa2 *f, int tensor, LLVMValueRef j, LLVMValueRef slot)
 {
-    nv_ctx *nv = &f->nv;
-    const fa_plan *p = f->p;
-    LLVMValueRef org[3];
+    nt *t = &f->t;
+    nt_ring full = tensor == T_K ? full_ring(f) : fullv_ring(f);
+    LLVMValueRef bar = nt_ring_bar(t, &full, slot), org[3];
     fa2_kv_tile_origin(f, j, org);
-    LLVMValueRef off = LLVMBuildAdd(nv->b, LLVMBuildMul(nv->b, slot, nv_i32(nv, f->slot_k), ""),
-                                    nv_i32(nv, tensor == T_K ? f->off_k : f->off_v), "");
-    if (!p->tma) {
+    LLVMValueRef off = slot_off(f, tensor, slot);
+    if (!f->p->tma) {
         fa2_load_tile(f, tensor, org, off, NULL);
-        arrive_on_copies(f, b);
+        nt_mbar_arrive_copies(t, bar);
         return;
     }
-    fa2_mbar_expect(f, b, p->Tk * 2 * (tensor == T_K ? p->D : p->Dv));
-    tma_tile(f, tensor, LLVMBuildAdd(nv->b, f->smem32, off, ""), b, org, p->Tk);
-}
-
-/* Waits (from the second round of the ring on) until the computing warps
- * released the slot (its V under `v`): parity of round j / S - 1. */
-static void wait_free(fa2 *f, LLVMValueRef j, LLVMValueRef slot, bool v)
-{
-    nv_ctx *nv = &f->nv;
-    int S = f->p->stages;
-    LLVMValueRef round = LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), "");
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntUGE, j, nv_i32(nv, S), ""), "ws.if");
-    LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildSub(nv->b, round, nv_i32(nv, 1), ""), nv_i32(nv, 1), "");
-    fa2_mbar_wait(f, v ? emptyv_bar(f, slot) : empty_bar(f, slot), parity);
-    nv_endif(nv, join);
+    nt_mbar_expect_tx(t, bar, nt_bytes(sw_tile(f, tensor, off)));
+    tma_tile(f, tensor, off, bar, org);
 }
 
 static void fill_q(fa2 *f)
@@ -235,31 +183,13 @@ static void fill_q(fa2 *f)
     nv_ctx *nv = &f->nv;
     if (!f->p->tma) {
         fa2_load_tile(f, T_Q, f->q_org, nv_i32(nv, f->off_q), NULL);
-        arrive_on_copies(f, q_bar(f));
+        nt_mbar_arrive_copies(&f->t, q_bar(f));
         return;
     }
-    fa2_mbar_expect(f, q_bar(f), f->p->Tq * 2 * f->p->D);
-    tma_tile(f, T_Q, LLVMBuildAdd(nv->b, f->smem32, nv_i32(nv, f->off_q), ""), q_bar(f), f->q_org, f->p->Tq);
+    nt_mbar_expect_tx(&f->t, q_bar(f), nt_bytes(sw_tile(f, T_Q, nv_i32(nv, f->off_q))));
+    tma_tile(f, T_Q, nv_i32(nv, f->off_q), q_bar(f), f->q_org);
 }
 
-/* Keeps the loop of back edge br rolled: a grid producer's iterations
- * differ only in the box they issue, and peeled copies of its tile
- * arithmetic buy nothing for one thread. */
-static void no_unroll(fa2 *f, LLVMValueRef br)
-{
-    LLVMContextRef c = f->nv.c;
-    LLVMMetadataRef tmp = LLVMTemporaryMDNode(c, NULL, 0);
-    LLVMMetadataRef name = LLVMMDStringInContext2(c, "llvm.loop.unroll.disable", 24);
-    LLVMMetadataRef hint = LLVMMDNodeInContext2(c, &name, 1);
-    LLVMMetadataRef ops[2] = {tmp, hint};
-    LLVMMetadataRef loop = LLVMMDNodeInContext2(c, ops, 2);
-    LLVMMetadataReplaceAllUsesWith(tmp, loop);
-    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c, "llvm.loop", 9), LLVMMetadataAsValue(c, loop));
-}
-
-/* The producer warpgroup: Q, then every key tile of the range in order,
- * each into its ring slot once the computing warps released it. With TMA
- * one thread issues everything and the others leave. */
 /* Experimental (ATTNC_OVL_SPLIT_PRODUCER=1, nvptx_ovl_split_mode, part of
  * kernel cache keys; not yet run on a GPU): under overlap with TMA, thread 0
  * of the producer issues Q and the K ring, thread 32 (another warp) the V
@@ -269,85 +199,75 @@ static bool split_producer(const fa2 *f)
     return f->p->tma && f->p->overlap && nvptx_ovl_split_mode() == 1;
 }
 
+/* Tile j into slot: each tensor once the computing warps released its
+ * slot (the empty rings, from the second round on). */
+static void produce(fa2 *f, LLVMValueRef j, LLVMValueRef v_thread)
+{
+    nt *t = &f->t;
+    nt_ring empty = empty_ring(f), emptyv = emptyv_ring(f);
+    LLVMValueRef slot = nt_ring_slot(t, &empty, j);
+    if (v_thread) {
+        nt_branch br = nt_if_else(t, v_thread);
+        nt_ring_wait_prev(t, &emptyv, j);
+        fill_one(f, T_V, j, slot);
+        nt_else(t, &br);
+        nt_ring_wait_prev(t, &empty, j);
+        fill_one(f, T_K, j, slot);
+        nt_endif_else(t, &br);
+    } else if (f->p->overlap) {
+        nt_ring_wait_prev(t, &empty, j);
+        fill_one(f, T_K, j, slot);
+        nt_ring_wait_prev(t, &emptyv, j);
+        fill_one(f, T_V, j, slot);
+    } else {
+        nt_ring_wait_prev(t, &empty, j);
+        fill_slot(f, j, slot);
+    }
+}
+
+/* The producer warpgroup: Q, then every key tile of the range in order,
+ * each into its ring slot once the computing warps released it. With TMA
+ * one thread issues everything (two under the split) and the others
+ * leave. */
 void fa2_ws_producer(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    int S = f->p->stages;
+    nt *t = &f->t;
+    LLVMBuilderRef b = f->nv.b;
     bool split = split_producer(f);
     LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
     fa2_setmaxnreg(f, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
     if (f->p->tma) {
-        LLVMBasicBlockRef issuer = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.issuer");
-        LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.tma.idle");
-        LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(nv, 0), "");
+        LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), "");
         if (split) {
-            v_thread = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(nv, 32), "");
+            v_thread = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 32), "");
             go = LLVMBuildOr(b, go, v_thread, "");
         }
-        LLVMBuildCondBr(b, go, issuer, idle);
-        LLVMPositionBuilderAtEnd(b, idle);
-        LLVMBuildRetVoid(b);
-        LLVMPositionBuilderAtEnd(b, issuer);
+        nt_return_unless(t, go);
     }
     if (split) {
-        LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, v_thread, ""), "ws.q");
+        LLVMBasicBlockRef join = nt_if(t, LLVMBuildNot(b, v_thread, ""));
         fill_q(f);
-        nv_endif(nv, join);
+        nt_endif(t, join);
     } else {
         fill_q(f);
     }
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
-    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.head");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.body");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.prod.done");
-    LLVMBuildBr(b, head);
-    LLVMPositionBuilderAtEnd(b, head);
-    LLVMValueRef j = LLVMBuildPhi(b, nv->i32, "j");
-    LLVMValueRef zero = nv_i32(nv, 0);
-    LLVMAddIncoming(j, &zero, &pre, 1);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, j, f->r_total, ""), body, done);
-    LLVMPositionBuilderAtEnd(b, body);
-    LLVMValueRef slot = LLVMBuildURem(b, j, nv_i32(nv, S), "slot");
-    if (split) {
-        LLVMBasicBlockRef kb = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.k");
-        LLVMBasicBlockRef vb = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.v");
-        LLVMBasicBlockRef next_b = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.kv.next");
-        LLVMBuildCondBr(b, v_thread, vb, kb);
-        LLVMPositionBuilderAtEnd(b, kb);
-        wait_free(f, j, slot, false);
-        fill_one(f, T_K, j, slot, full_bar(f, slot));
-        LLVMBuildBr(b, next_b);
-        LLVMPositionBuilderAtEnd(b, vb);
-        wait_free(f, j, slot, true);
-        fill_one(f, T_V, j, slot, fullv_bar(f, slot));
-        LLVMBuildBr(b, next_b);
-        LLVMPositionBuilderAtEnd(b, next_b);
-    } else if (f->p->overlap) {
-        wait_free(f, j, slot, false);
-        fill_one(f, T_K, j, slot, full_bar(f, slot));
-        wait_free(f, j, slot, true);
-        fill_one(f, T_V, j, slot, fullv_bar(f, slot));
-    } else {
-        wait_free(f, j, slot, false);
-        fill_slot(f, j, slot);
-    }
-    LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(nv, 1), "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
-    LLVMAddIncoming(j, &next, &latch, 1);
-    LLVMValueRef back = LLVMBuildBr(b, head);
+    nt_loop loop;
+    LLVMValueRef j = nt_for(t, &loop, nv_i32(&f->nv, 0), f->r_total);
+    produce(f, j, v_thread);
+    nt_for_end(t, &loop);
+    /* a grid producer's iterations differ only in the box they issue:
+     * peeled copies of its tile arithmetic buy nothing for one thread */
     if (f->p->tma && f->p->grid_ndim)
-        no_unroll(f, back);
-    LLVMPositionBuilderAtEnd(b, done);
+        nt_loop_no_unroll(t, &loop);
     if (!f->p->tma)
-        nv_cp_wait(nv, 0); /* no cp.async outlives its thread */
+        nt_cp_wait(t, 0); /* no cp.async outlives its thread */
     LLVMBuildRetVoid(b);
 }
 
 void fa2_ws_consumer_start(fa2 *f)
 {
     fa2_setmaxnreg(f, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
-    fa2_mbar_wait(f, q_bar(f), nv_i32(&f->nv, 0));
+    nt_mbar_wait(&f->t, q_bar(f), nv_i32(&f->nv, 0));
     nv_wg_proxy_fence(&f->nv);
 }
 
@@ -365,11 +285,9 @@ static void slot_landed(fa2 *f)
 /* Top of iteration j for a computing warp: tile j resident. */
 void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
 {
-    nv_ctx *nv = &f->nv;
-    int S = f->p->stages;
-    f->slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "slot");
-    LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
-    fa2_mbar_wait(f, full_bar(f, f->slot), parity);
+    nt_ring full = full_ring(f);
+    f->slot = nt_ring_slot(&f->t, &full, j);
+    nt_ring_wait(&f->t, &full, j);
     slot_landed(f);
     fa2_kv_tile_origin(f, j, f->k_org);
 }
@@ -380,39 +298,36 @@ void fa2_ws_release(fa2 *f)
     fa2_ws_release_slot(f, f->slot, NULL);
 }
 
+/* Lane 0 of the warp (and cond, if non-NULL) arrives on ring r's slot. */
+static void release(fa2 *f, const nt_ring *r, LLVMValueRef slot, LLVMValueRef cond)
+{
+    nt *t = &f->t;
+    LLVMValueRef lane0 = LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->lane, nv_i32(&f->nv, 0), "");
+    if (cond)
+        lane0 = LLVMBuildAnd(f->nv.b, lane0, cond, "");
+    LLVMBasicBlockRef join = nt_if(t, lane0);
+    nt_mbar_arrive(t, nt_ring_bar(t, r, slot));
+    nt_endif(t, join);
+}
+
 void fa2_ws_release_slot(fa2 *f, LLVMValueRef slot, LLVMValueRef cond)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMValueRef lane0 = LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), "");
-    if (cond)
-        lane0 = LLVMBuildAnd(nv->b, lane0, cond, "");
-    LLVMBasicBlockRef join = nv_if(&f->nv, lane0, "ws.if");
-    LLVMValueRef b = empty_bar(f, slot);
-    nv_asm(&f->nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
-    nv_endif(&f->nv, join);
+    nt_ring empty = empty_ring(f);
+    release(f, &empty, slot, cond);
 }
 
 /* overlap: V of tile j resident (its slot j % S). */
 void fa2_ws_wait_v(fa2 *f, LLVMValueRef j)
 {
-    nv_ctx *nv = &f->nv;
-    int S = f->p->stages;
-    LLVMValueRef slot = LLVMBuildURem(nv->b, j, nv_i32(nv, S), "");
-    LLVMValueRef parity = LLVMBuildAnd(nv->b, LLVMBuildUDiv(nv->b, j, nv_i32(nv, S), ""), nv_i32(nv, 1), "");
-    fa2_mbar_wait(f, fullv_bar(f, slot), parity);
+    nt_ring fullv = fullv_ring(f);
+    nt_ring_wait(&f->t, &fullv, j);
     slot_landed(f);
 }
 
 void fa2_ws_release_v(fa2 *f, LLVMValueRef j, LLVMValueRef cond)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMValueRef lane0 = LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, nv_i32(nv, 0), "");
-    if (cond)
-        lane0 = LLVMBuildAnd(nv->b, lane0, cond, "");
-    LLVMBasicBlockRef join = nv_if(nv, lane0, "ws.if");
-    LLVMValueRef b = emptyv_bar(f, LLVMBuildURem(nv->b, j, nv_i32(nv, f->p->stages), ""));
-    nv_asm(nv, NULL, "mbarrier.arrive.shared::cta.b64 _, [$0];", "r,~{memory}", &b, 1);
-    nv_endif(nv, join);
+    nt_ring emptyv = emptyv_ring(f);
+    release(f, &emptyv, nt_ring_slot(&f->t, &emptyv, j), cond);
 }
 
 /* Named barriers WS_TURN_BAR + w: warpgroup w's turn at the tensor cores.
@@ -426,35 +341,26 @@ static LLVMValueRef warpgroup(fa2 *f)
     return LLVMBuildLShr(f->nv.b, f->warp, nv_i32(&f->nv, 2), "wg");
 }
 
-static void named_bar(fa2 *f, const char *op, LLVMValueRef id)
-{
-    char text[48];
-    snprintf(text, sizeof text, "%s $0, 256;", op);
-    nv_asm(&f->nv, NULL, text, "r,~{memory}", &id, 1);
-}
-
 void fa2_ws_turn_init(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 1), ""), "pp.init");
-    named_bar(f, "bar.arrive", nv_i32(nv, WS_TURN_BAR));
-    nv_endif(nv, join);
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, warpgroup(f), nv_i32(&f->nv, 1), ""));
+    nt_bar_arrive(&f->t, nv_i32(&f->nv, WS_TURN_BAR), 256);
+    nt_endif(&f->t, join);
 }
 
 void fa2_ws_turn_wait(fa2 *f)
 {
-    named_bar(f, "bar.sync", LLVMBuildAdd(f->nv.b, warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""));
+    nt_bar_sync(&f->t, LLVMBuildAdd(f->nv.b, warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""), 256);
 }
 
 void fa2_ws_turn_pass(fa2 *f)
 {
-    named_bar(f, "bar.arrive", LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), warpgroup(f), ""));
+    nt_bar_arrive(&f->t, LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), warpgroup(f), ""), 256);
 }
 
 void fa2_ws_turn_end(fa2 *f)
 {
-    nv_ctx *nv = &f->nv;
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, warpgroup(f), nv_i32(nv, 0), ""), "pp.end");
-    named_bar(f, "bar.sync", nv_i32(nv, WS_TURN_BAR));
-    nv_endif(nv, join);
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, warpgroup(f), nv_i32(&f->nv, 0), ""));
+    nt_bar_sync(&f->t, nv_i32(&f->nv, WS_TURN_BAR), 256);
+    nt_endif(&f->t, join);
 }

@@ -4,16 +4,19 @@
  * so a kernel reads like its algorithm instead of a list of LLVM values.
  *
  *   global --nt_copy_g2s (cp.async, rows past the end zero-filled)--> shared
+ *   global --nt_copy_tma (sm_90a, one thread, completes on an mbarrier)--> shared
  *   shared --nt_load (ldmatrix, .trans when the tile holds the operand
  *             transposed)--> fragment
  *   fragments and shared tiles --nt_mma (mma.sync m16n8k16; sm_90a
- *             swizzled tiles: wgmma)--> accumulator fragment
+ *             swizzled B tiles: wgmma; nt_mma_async/nt_mma_wait: wgmma
+ *             left running)--> accumulator fragment
  *   fragment --nt_store_shared / nt_store_global (row bounds)--> memory
  * plus element-wise maps (fragments and shared tiles), row reductions over
- * a quad, C -> A conversion (P reused as an A operand), barriers, and
- * variables in allocas: loop-carried fragments live in entry-block
- * allocas, and SROA (nvptx_pipeline.c) builds the phis, so a kernel never
- * joins values by hand.
+ * a quad, C -> A conversion (P reused as an A operand), barriers,
+ * mbarriers and rings of them (tile_bar.c), and variables in allocas:
+ * loop-carried fragments live in entry-block allocas, and SROA
+ * (nvptx_pipeline.c) builds the phis, so a kernel never joins values by
+ * hand.
  *
  * Layouts are mma.sync's, per warp (PTX ISA, "Matrix fragments for
  * mma.m16n8k16"); g = lane / 4, t4 = lane % 4:
@@ -42,6 +45,7 @@ typedef struct nt {
     LLVMValueRef fn;
     LLVMBasicBlockRef entry; /* allocas go to its start */
     LLVMValueRef smem;       /* dynamic shared memory, ptr addrspace(3) */
+    LLVMValueRef smem32;     /* its shared-window address (i32) */
     int threads;             /* CTA size: cooperative copies and maps split over it */
     target_arch arch;
     LLVMValueRef tid, lane, warp, g, t4;
@@ -99,20 +103,30 @@ typedef enum { NT_PAD, NT_SWIZZLE128 } nt_layout;
 /* rows x cols elements of dt at byte offset `off` (i32) of the dynamic
  * shared memory. NT_PAD: row r at off + r * pitch (pitch in bytes, padded
  * so ldmatrix rows hit distinct banks). NT_SWIZZLE128: nvptx_wgmma.h's
- * 128-byte swizzle (pitch unused), for wgmma operands. */
+ * 128-byte swizzle (pitch unused), for wgmma operands: 64-column blocks of
+ * brows rows each (nt_tile: rows; a sub-tile keeps its parent's). */
 typedef struct nt_smem {
     int rows, cols;
     dtype dt;
     int pitch;
     nt_layout layout;
     LLVMValueRef off;
+    int brows;
 } nt_smem;
 
 nt_smem nt_tile(nt *t, LLVMValueRef off, int rows, int cols, dtype dt, int pitch);
-/* The rows x cols sub-tile at (row0, col0) (i32, elements) of a padded tile. */
+/* A tile in the 128-byte swizzle (a wgmma operand, a TMA box). */
+nt_smem nt_tile_sw(nt *t, LLVMValueRef off, int rows, int cols, dtype dt);
+/* The rows x cols sub-tile at (row0, col0) (i32, elements) of a tile;
+ * of a swizzled one, row0 a multiple of 8 and col0 of 64 (a warpgroup's
+ * 64 rows of a wgmma operand). */
 nt_smem nt_sub(nt *t, nt_smem s, LLVMValueRef row0, LLVMValueRef col0, int rows, int cols);
-/* Pointer to byte `off` (i32) of shared memory. */
+/* Pointer to byte `off` (i32) of shared memory; nt_saddr: its shared-window
+ * address (i32), as mbarrier, TMA and wgmma instructions take it. */
 LLVMValueRef nt_sptr(nt *t, LLVMValueRef off);
+LLVMValueRef nt_saddr(nt *t, LLVMValueRef off);
+/* Bytes the tile's elements take (what a TMA copy of it transfers). */
+int nt_bytes(nt_smem s);
 
 /* ---- data paths ---- */
 
@@ -158,6 +172,27 @@ typedef struct nt_gtile {
     void *ud;
 } nt_gtile;
 
+/* A tile of global memory as a TMA tensor map sees it: the map (a kernel
+ * parameter) and the box's coordinates after its innermost (the column),
+ * crd[0..n) innermost first (n <= 4). */
+typedef struct nt_tmap {
+    LLVMValueRef map;
+    LLVMValueRef crd[4];
+    int n;
+} nt_tmap;
+
+/* global -> shared by TMA (sm_90a; one thread issues it): dst (swizzled,
+ * cols a multiple of 64) as cols / 64 boxes of 64 columns, box c at column
+ * coordinate 64 c landing at dst.off + c * rows * 128, completing on the
+ * mbarrier at shared address bar with its bytes (announce them first:
+ * nt_mbar_expect_tx with nt_bytes). Rows past the tensor read as zeros. */
+void nt_copy_tma(nt *t, nt_smem dst, const nt_tmap *src, LLVMValueRef bar);
+/* One 64-column box of tensor map `map` at shared address dst (i32),
+ * coordinates {col, crd[0..n)} innermost first, completing on bar: for
+ * kernels that lay out their own shared memory (the backward's ring). */
+void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar, int col, const LLVMValueRef *crd,
+                     int n);
+
 /* global -> shared, cooperatively over the CTA (t->tid of t->threads; a
  * copy of the builder with its own tid/threads lets a producer warpgroup
  * copy alone), 16 bytes a cp.async (one group; commit with nt_cp_commit):
@@ -179,6 +214,58 @@ void nt_store_shared(nt *t, const nt_frag *c, nt_smem s);
 /* fragment -> global (C as g.dt pairs), rows past g.rows (or those
  * g.row_at says do not exist) not written. */
 void nt_store_global(nt *t, const nt_frag *c, nt_gtile g);
+
+/* The products of ops[0..n) (wgmma operands, as nt_mma takes them),
+ * issued back to back and left running: one commit group each, in order,
+ * so nt_mma_wait(t, k, ...) completes all but the last k. Their
+ * accumulators are in flight: pass them through nt_mma_wait before any
+ * other use. An accumulator of constant zeros is not read (S = Q K^T). */
+typedef struct nt_mma_op {
+    nt_frag *acc;
+    nt_opnd a, b;
+} nt_mma_op;
+enum { NT_MMA_MAXOPS = 2 };
+void nt_mma_async(nt *t, const nt_mma_op *ops, int n, dtype dt);
+/* wgmma.wait_group pending: the f32 accumulators frags[0..n) (in flight)
+ * come back through the wait, valid after it. */
+void nt_mma_wait(nt *t, int pending, nt_frag **frags, int n);
+
+/* ---- mbarriers (sm_90a) and named barriers (tile_bar.c) ---- */
+
+/* An mbarrier is 8 bytes of shared memory, named by its shared address
+ * (i32, nt_saddr). Init (one thread, before the CTA barrier that publishes
+ * them, after nt_mbar_init_fence); arrive; arrive announcing `bytes` of
+ * TMA transfers (expect_tx); an arrival when this thread's cp.async copies
+ * land; wait until the phase of parity `parity` (i32 0/1) completed. */
+void nt_mbar_init(nt *t, LLVMValueRef bar, int count);
+void nt_mbar_init_fence(nt *t);
+void nt_mbar_arrive(nt *t, LLVMValueRef bar);
+void nt_mbar_expect_tx(nt *t, LLVMValueRef bar, int bytes);
+void nt_mbar_arrive_copies(nt *t, LLVMValueRef bar);
+void nt_mbar_wait(nt *t, LLVMValueRef bar, LLVMValueRef parity);
+
+/* Named barrier id (i32; 0 is nt_barrier's) over `threads` threads (a
+ * multiple of 32): bar.sync waits for all of them, bar.arrive counts this
+ * warp without waiting (a producer/consumer handover). */
+void nt_bar_sync(nt *t, LLVMValueRef id, int threads);
+void nt_bar_arrive(nt *t, LLVMValueRef id, int threads);
+
+/* A ring of `stages` mbarriers from shared byte offset `off`, one per
+ * pipeline slot: tile j (i32, counting from 0) uses slot j % stages in
+ * round j / stages. The phase is the tile index's, (j / stages) & 1, so no
+ * phase bit is carried across iterations. */
+typedef struct nt_ring {
+    int off, stages;
+} nt_ring;
+LLVMValueRef nt_ring_slot(nt *t, const nt_ring *r, LLVMValueRef j);
+/* The shared address of slot's barrier. */
+LLVMValueRef nt_ring_bar(nt *t, const nt_ring *r, LLVMValueRef slot);
+/* Waits for the completion of tile j's round on its slot (a full ring:
+ * its data landed). */
+void nt_ring_wait(nt *t, const nt_ring *r, LLVMValueRef j);
+/* From the second round on (j >= stages), waits for the round before tile
+ * j's (an empty ring: the slot's previous tile released). */
+void nt_ring_wait_prev(nt *t, const nt_ring *r, LLVMValueRef j);
 
 /* ---- variables and control ---- */
 
@@ -204,18 +291,30 @@ void nt_fvar_set(nt *t, const nt_fvar *v, const nt_frag *f);
 typedef struct nt_loop {
     LLVMValueRef var;
     LLVMBasicBlockRef head, done;
+    LLVMValueRef back; /* the back edge (set by nt_for_end) */
     int step;
 } nt_loop;
 LLVMValueRef nt_for(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end);
 LLVMValueRef nt_for_step(nt *t, nt_loop *l, LLVMValueRef begin, LLVMValueRef end, int step);
 void nt_for_end(nt *t, nt_loop *l);
+/* Keeps a closed loop rolled (llvm.loop.unroll.disable on its back edge). */
+void nt_loop_no_unroll(nt *t, const nt_loop *l);
 
 /* The two f32 values of a packed pair of bf16/f16 (an i32 holding two
  * 16-bit elements, low half first). */
 void nt_unpack_pair(nt *t, dtype dt, LLVMValueRef pair, LLVMValueRef x[2]);
 
-/* if (cond) { ... } */
+/* if (cond) { ... } [else { ... }]: nt_else ends the then-part and opens
+ * the else-part; nt_endif closes either. */
+typedef struct nt_branch {
+    LLVMBasicBlockRef other, join;
+} nt_branch;
 LLVMBasicBlockRef nt_if(nt *t, LLVMValueRef cond);
 void nt_endif(nt *t, LLVMBasicBlockRef join);
+nt_branch nt_if_else(nt *t, LLVMValueRef cond);
+void nt_else(nt *t, const nt_branch *br);
+void nt_endif_else(nt *t, const nt_branch *br);
+/* Threads for which cond is false return here; the others go on. */
+void nt_return_unless(nt *t, LLVMValueRef cond);
 
 #endif

@@ -4,6 +4,8 @@
  * join values across blocks by hand. */
 #include "tile.h"
 
+#include <llvm-c/DebugInfo.h>
+
 void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch)
 {
     LLVMPositionBuilderAtEnd(nv.b, LLVMAppendBasicBlockInContext(nv.c, fn, "entry"));
@@ -26,6 +28,7 @@ void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads
     t->entry = LLVMGetEntryBasicBlock(fn);
     t->smem = smem;
     LLVMBuilderRef b = nv.b;
+    t->smem32 = LLVMBuildPtrToInt(b, smem, nv.i32, "smem32");
     t->tid = nv_sreg(&t->nv, "tid.x");
     t->lane = LLVMBuildAnd(b, t->tid, nv_i32(&t->nv, 31), "lane");
     t->warp = LLVMBuildLShr(b, t->tid, nv_i32(&t->nv, 5), "warp");
@@ -125,8 +128,20 @@ void nt_for_end(nt *t, nt_loop *l)
 {
     nv_ctx *nv = &t->nv;
     nt_set(t, l->var, LLVMBuildAdd(nv->b, nt_get(t, l->var), nv_i32(nv, l->step), ""));
-    LLVMBuildBr(nv->b, l->head);
+    l->back = LLVMBuildBr(nv->b, l->head);
     LLVMPositionBuilderAtEnd(nv->b, l->done);
+}
+
+void nt_loop_no_unroll(nt *t, const nt_loop *l)
+{
+    LLVMContextRef c = t->nv.c;
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(c, NULL, 0);
+    LLVMMetadataRef name = LLVMMDStringInContext2(c, "llvm.loop.unroll.disable", 24);
+    LLVMMetadataRef hint = LLVMMDNodeInContext2(c, &name, 1);
+    LLVMMetadataRef ops[2] = {tmp, hint};
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(c, ops, 2); /* distinct: its first operand is itself */
+    LLVMMetadataReplaceAllUsesWith(tmp, loop);
+    LLVMSetMetadata(l->back, LLVMGetMDKindIDInContext(c, "llvm.loop", 9), LLVMMetadataAsValue(c, loop));
 }
 
 LLVMBasicBlockRef nt_if(nt *t, LLVMValueRef cond)
@@ -137,4 +152,36 @@ LLVMBasicBlockRef nt_if(nt *t, LLVMValueRef cond)
 void nt_endif(nt *t, LLVMBasicBlockRef join)
 {
     nv_endif(&t->nv, join);
+}
+
+nt_branch nt_if_else(nt *t, LLVMValueRef cond)
+{
+    nt_branch br;
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(t->nv.c, t->fn, "then");
+    br.other = LLVMAppendBasicBlockInContext(t->nv.c, t->fn, "else");
+    br.join = LLVMAppendBasicBlockInContext(t->nv.c, t->fn, "join");
+    LLVMBuildCondBr(t->nv.b, cond, yes, br.other);
+    LLVMPositionBuilderAtEnd(t->nv.b, yes);
+    return br;
+}
+
+void nt_else(nt *t, const nt_branch *br)
+{
+    LLVMBuildBr(t->nv.b, br->join);
+    LLVMPositionBuilderAtEnd(t->nv.b, br->other);
+}
+
+void nt_endif_else(nt *t, const nt_branch *br)
+{
+    nv_endif(&t->nv, br->join);
+}
+
+void nt_return_unless(nt *t, LLVMValueRef cond)
+{
+    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(t->nv.c, t->fn, "go");
+    LLVMBasicBlockRef leave = LLVMAppendBasicBlockInContext(t->nv.c, t->fn, "leave");
+    LLVMBuildCondBr(t->nv.b, cond, go, leave);
+    LLVMPositionBuilderAtEnd(t->nv.b, leave);
+    LLVMBuildRetVoid(t->nv.b);
+    LLVMPositionBuilderAtEnd(t->nv.b, go);
 }

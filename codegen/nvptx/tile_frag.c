@@ -257,13 +257,15 @@ bool nt_mma_wgmma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt); /* tile_
 
 void nt_mma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt)
 {
-    if (opnd_rows(a) != acc->rows || opnd_cols(b) != acc->cols || opnd_cols(a) != opnd_rows(b) ||
+    /* wgmma's shared A is the warpgroup's 64 rows, its accumulator the warp's 16 */
+    bool wgmma = !b.frag && b.smem.layout == NT_SWIZZLE128;
+    if ((!wgmma && opnd_rows(a) != acc->rows) || opnd_cols(b) != acc->cols || opnd_cols(a) != opnd_rows(b) ||
         acc->role != NT_C || (a.frag && a.frag->role == NT_B) || (b.frag && b.frag->role != NT_B)) {
         if (!t->error)
             t->error = "nt_mma: the operand shapes do not match the accumulator";
         return;
     }
-    if (!b.frag && b.smem.layout == NT_SWIZZLE128) {
+    if (wgmma) {
         nt_mma_wgmma(t, acc, a, b, dt); /* records t->error when it cannot */
         return;
     }

@@ -20,20 +20,42 @@ LLVMValueRef nt_sptr(nt *t, LLVMValueRef off)
     return nv_gep(&t->nv, t->smem, off);
 }
 
+LLVMValueRef nt_saddr(nt *t, LLVMValueRef off)
+{
+    return LLVMBuildAdd(t->nv.b, t->smem32, off, "");
+}
+
+int nt_bytes(nt_smem s)
+{
+    return s.rows * s.cols * esize(s.dt);
+}
+
 nt_smem nt_tile(nt *t, LLVMValueRef off, int rows, int cols, dtype dt, int pitch)
 {
     (void)t;
-    nt_smem s = {.rows = rows, .cols = cols, .dt = dt, .pitch = pitch, .layout = NT_PAD, .off = off};
+    nt_smem s = {.rows = rows, .cols = cols, .dt = dt, .pitch = pitch, .layout = NT_PAD, .off = off, .brows = rows};
+    return s;
+}
+
+nt_smem nt_tile_sw(nt *t, LLVMValueRef off, int rows, int cols, dtype dt)
+{
+    nt_smem s = nt_tile(t, off, rows, cols, dt, 0);
+    s.layout = NT_SWIZZLE128;
     return s;
 }
 
 nt_smem nt_sub(nt *t, nt_smem s, LLVMValueRef row0, LLVMValueRef col0, int rows, int cols)
 {
     LLVMBuilderRef b = t->nv.b;
-    LLVMValueRef d = LLVMBuildMul(b, row0, c32(t, s.pitch), "");
-    d = LLVMBuildAdd(b, d, LLVMBuildMul(b, col0, c32(t, esize(s.dt)), ""), "");
-    if (s.layout != NT_PAD && !t->error)
-        t->error = "nt_sub: only padded tiles have sub-tiles";
+    LLVMValueRef d;
+    if (s.layout == NT_SWIZZLE128) { /* whole 128-byte rows of 8-row swizzle atoms; 64-column blocks */
+        d = LLVMBuildMul(b, row0, c32(t, 128), "");
+        LLVMValueRef blk = LLVMBuildUDiv(b, col0, c32(t, 128 / esize(s.dt)), "");
+        d = LLVMBuildAdd(b, d, LLVMBuildMul(b, blk, c32(t, s.brows * 128), ""), "");
+    } else {
+        d = LLVMBuildMul(b, row0, c32(t, s.pitch), "");
+        d = LLVMBuildAdd(b, d, LLVMBuildMul(b, col0, c32(t, esize(s.dt)), ""), "");
+    }
     s.off = LLVMBuildAdd(b, s.off, d, "");
     s.rows = rows;
     s.cols = cols;
@@ -93,7 +115,7 @@ void nt_copy_g2s(nt *t, nt_smem dst, nt_gtile src)
         e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, LLVMBuildMul(b, ch, c32(t, 16 / es), ""), nv->i64, ""), "");
         LLVMValueRef off = LLVMBuildSelect(b, ok, LLVMBuildMul(b, e, nv_i64(nv, es), ""), nv_i64(nv, 0), "");
         LLVMValueRef d = dst.layout == NT_SWIZZLE128
-                             ? nv_wg_swizzle_offset(nv, row, ch, dst.rows)
+                             ? nv_wg_swizzle_offset(nv, row, ch, dst.brows)
                              : LLVMBuildAdd(b, LLVMBuildMul(b, row, c32(t, dst.pitch), ""), LLVMBuildShl(b, ch, c32(t, 4), ""), "");
         LLVMValueRef bytes = LLVMBuildSelect(b, ok, c32(t, 16), c32(t, 0), "");
         nv_cp_async16(nv, nt_sptr(t, LLVMBuildAdd(b, d, dst.off, "")), nv_gep(nv, src.base, off), bytes);

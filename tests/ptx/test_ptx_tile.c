@@ -7,7 +7,8 @@
  * spills; wgmma from a swizzled tile on sm_90a, and its refusal on sm_80;
  * the softmax forward's operations (copies by a subset of threads with a
  * row_at hook and into a swizzled tile, strided loops, an accumulator as
- * the A operand, refused as B). */
+ * the A operand, refused as B); the producer's (an mbarrier ring, TMA
+ * copies, wgmma left running and waited for). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,27 +199,39 @@ static bool build_wgmma(target_arch arch, strbuf *ptx, strbuf *err)
     return close_kernel(&k, arch, ptx, err);
 }
 
-static void wgmma_hook(void **state)
+/* A kernel of sm_90a operations: on sm_90a its PTX holds every needle,
+ * passes ptxas and leaves no local memory (loop state in registers); on
+ * sm_80 the builder refuses it, naming sm_90a. */
+static void sm90a_only(bool (*build)(target_arch, strbuf *, strbuf *), const char *const *needles)
 {
-    (void)state;
     strbuf ptx, err, log;
     sb_init(&ptx);
     sb_init(&err);
     sb_init(&log);
-    if (!build_wgmma(TARGET_SM90A, &ptx, &err))
+    if (!build(TARGET_SM90A, &ptx, &err))
         fail_msg("sm_90a: %s", sb_cstr(&err));
-    assert_non_null(strstr(sb_cstr(&ptx), "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"));
+    for (int i = 0; needles[i]; i++)
+        if (!strstr(sb_cstr(&ptx), needles[i]))
+            fail_msg("no %s in the PTX", needles[i]);
+    assert_null(strstr(sb_cstr(&ptx), ".local"));
     if (ptxas_available() && !ptxas_check(sb_cstr(&ptx), "sm_90a", &log))
         fail_msg("ptxas sm_90a rejected the PTX:\n%s", sb_cstr(&log));
     sb_free(&ptx);
     sb_init(&ptx);
     sb_free(&err);
     sb_init(&err);
-    assert_false(build_wgmma(TARGET_SM80, &ptx, &err));
+    assert_false(build(TARGET_SM80, &ptx, &err));
     assert_non_null(strstr(sb_cstr(&err), "sm_90a"));
     sb_free(&ptx);
     sb_free(&err);
     sb_free(&log);
+}
+
+static void wgmma_hook(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16", NULL};
+    sm90a_only(build_wgmma, needles);
 }
 
 /* row_at: the tile's rows in reverse order of the global rows, n of them. */
@@ -302,6 +315,81 @@ static void c_as_b_refused(void **state)
     sb_free(&err);
 }
 
+/* A producer warpgroup and a computing one over a two-slot mbarrier ring
+ * (sm_90a): thread 128 fills slot j % 2 with a 64 x 64 tile by TMA once
+ * the slot's previous tile was released; each computing warp waits for
+ * it, S = K K^T left running (nt_mma_async) and waited for, O += S K (S,
+ * an accumulator, packed as wgmma's register A), releases the slot. */
+static bool build_ring(target_arch arch, strbuf *ptx, strbuf *err)
+{
+    kern k;
+    open_kernel(&k, arch, 256);
+    nt *t = &k.t;
+    nv_ctx *nv = &t->nv;
+    LLVMBuilderRef b = nv->b;
+    nt_ring full = {0, 2}, empty = {16, 2};
+    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, t->tid, nv_i32(nv, 0), ""));
+    for (int s = 0; s < 2; s++) {
+        nt_mbar_init(t, nt_ring_bar(t, &full, nv_i32(nv, s)), 1);
+        nt_mbar_init(t, nt_ring_bar(t, &empty, nv_i32(nv, s)), 4);
+    }
+    nt_mbar_init_fence(t);
+    nt_endif(t, join);
+    nt_barrier(t);
+    nt_branch role = nt_if_else(t, LLVMBuildICmp(b, LLVMIntUGE, t->warp, nv_i32(nv, 4), ""));
+    nt_return_unless(t, LLVMBuildICmp(b, LLVMIntEQ, t->tid, nv_i32(nv, 128), ""));
+    nt_loop fill;
+    LLVMValueRef j = nt_for(t, &fill, nv_i32(nv, 0), k.arg[3]);
+    nt_ring_wait_prev(t, &empty, j);
+    LLVMValueRef slot = nt_ring_slot(t, &full, j), bar = nt_ring_bar(t, &full, slot);
+    nt_smem dst = nt_tile_sw(t, LLVMBuildAdd(b, nv_i32(nv, 1024), LLVMBuildMul(b, slot, nv_i32(nv, 8192), ""), ""), 64,
+                             64, DT_BF16);
+    nt_tmap src = {.map = k.arg[0], .crd = {LLVMBuildMul(b, j, nv_i32(nv, 64), ""), nv_i32(nv, 0)}, .n = 2};
+    nt_mbar_expect_tx(t, bar, nt_bytes(dst));
+    nt_copy_tma(t, dst, &src, bar);
+    nt_for_end(t, &fill);
+    nt_loop_no_unroll(t, &fill);
+    nt_else(t, &role);
+    nt_frag o, sc;
+    nt_zero(t, &o, 16, 64);
+    nt_fvar ov = nt_fvar_new(t, &o);
+    nt_loop use;
+    j = nt_for(t, &use, nv_i32(nv, 0), k.arg[3]);
+    nt_ring_wait(t, &full, j);
+    slot = nt_ring_slot(t, &full, j);
+    nt_smem kt = nt_tile_sw(t, LLVMBuildAdd(b, nv_i32(nv, 1024), LLVMBuildMul(b, slot, nv_i32(nv, 8192), ""), ""), 64,
+                            64, DT_BF16);
+    nt_zero(t, &sc, 16, 64);
+    nt_mma_op op = {&sc, nt_shared(kt, false), nt_shared(kt, true)};
+    nt_mma_async(t, &op, 1, DT_BF16);
+    nt_frag *in_flight[1] = {&sc};
+    nt_mma_wait(t, 0, in_flight, 1);
+    nt_fvar_get(t, &ov, &o);
+    nt_mma(t, &o, nt_reg(&sc), nt_shared(kt, false), DT_BF16);
+    nt_fvar_set(t, &ov, &o);
+    LLVMBasicBlockRef lane0 = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, t->lane, nv_i32(nv, 0), ""));
+    nt_mbar_arrive(t, nt_ring_bar(t, &empty, slot));
+    nt_endif(t, lane0);
+    nt_for_end(t, &use);
+    nt_fvar_get(t, &ov, &o);
+    nt_store_global(t, &o, gtile(&k, 2, 64, k.arg[3], DT_BF16));
+    nt_endif_else(t, &role);
+    return close_kernel(&k, arch, ptx, err);
+}
+
+static void ring_kernel(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"mbarrier.init.shared::cta.b64",
+                                          "mbarrier.try_wait.parity.shared::cta.b64",
+                                          "mbarrier.arrive.expect_tx.shared::cta.b64",
+                                          "cp.async.bulk.tensor.3d.shared::cluster.global",
+                                          "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16",
+                                          "wgmma.wait_group.sync.aligned 0",
+                                          NULL};
+    sm90a_only(build_ring, needles);
+}
+
 int main(void)
 {
     if (!ptxas_available())
@@ -311,6 +399,7 @@ int main(void)
         cmocka_unit_test(wgmma_hook),
         cmocka_unit_test(ops_kernel),
         cmocka_unit_test(c_as_b_refused),
+        cmocka_unit_test(ring_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

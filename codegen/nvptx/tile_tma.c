@@ -1,0 +1,40 @@
+/* tile_tma.c — the TMA copy (tile.h): one cp.async.bulk.tensor per
+ * 64-column block of a swizzled tile (a tensor map's box is 64 two-byte
+ * columns, one 128-byte swizzle row), completing on an mbarrier. */
+#include "tile.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar, int col, const LLVMValueRef *crd, int n)
+{
+    nv_ctx *nv = &t->nv;
+    LLVMValueRef args[8] = {dst, LLVMBuildPtrToInt(nv->b, map, nv->i64, ""), nv_i32(nv, col)};
+    char text[200], cons[64] = "r,l,r";
+    int len = snprintf(text, sizeof text,
+                       "cp.async.bulk.tensor.%dd.shared::cluster.global.mbarrier::complete_tx::bytes [$0], [$1, {$2",
+                       n + 1);
+    for (int i = 0; i < n; i++) {
+        args[3 + i] = crd[i];
+        len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", 3 + i);
+        strcat(cons, ",r");
+    }
+    args[3 + n] = bar;
+    snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", 3 + n);
+    strcat(cons, ",r,~{memory}");
+    nv_asm(nv, NULL, text, cons, args, 4 + n);
+}
+
+void nt_copy_tma(nt *t, nt_smem dst, const nt_tmap *src, LLVMValueRef bar)
+{
+    if (dst.layout != NT_SWIZZLE128 || dst.cols % 64 || src->n > 4) {
+        if (!t->error)
+            t->error = "nt_copy_tma: a TMA copy fills a swizzled tile of 64-column blocks (at most 4 coordinates)";
+        return;
+    }
+    LLVMValueRef base = nt_saddr(t, dst.off);
+    for (int c = 0; c < dst.cols / 64; c++) {
+        LLVMValueRef at = LLVMBuildAdd(t->nv.b, base, nv_i32(&t->nv, c * dst.brows * 128), "");
+        nt_copy_tma_box(t, src->map, at, bar, c * 64, src->crd, src->n);
+    }
+}
