@@ -5,7 +5,7 @@
 # best of two runs each, so clock drift hits both), and a table of TFLOP/s
 # and new/old ratios prints (also written to $OUT/old-vs-new.md).
 # usage: bench/old-vs-new.sh NEW_DEVICE_DIR OLD_DEVICE_DIR [CASES_FILE]
-#   env: WARMUP, ITERS (attnc bench --warmup/--iters; default 10 and 30)
+#   env: WARMUP, ITERS (attnc bench --warmup/--iters; default 10 and 30), RUN_TIMEOUT (s per run, 300)
 #   (each dir is a scripts/pack-device.sh folder: lib/ and bin/attnc)
 set -u
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ one() {
   local res
   local dir=$1 recipe=$2 shape=$3
   shift 3
-  res=$(LD_LIBRARY_PATH=$dir/lib timeout 300 "$dir/bin/attnc" bench "$recipe" --shape "$shape" "$@" --json \
+  res=$(LD_LIBRARY_PATH=$dir/lib timeout "${RUN_TIMEOUT:-300}" "$dir/bin/attnc" bench "$recipe" --shape "$shape" "$@" --json \
     --warmup "${WARMUP:-10}" --iters "${ITERS:-30}" 2>/dev/null | grep '^{' | tail -1)
   python3 -c 'import json,sys
 try: d = json.loads(sys.argv[1]); print("%.1f %.1f" % (d["tflops"], d["compile_ms"]))
