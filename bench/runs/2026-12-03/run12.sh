@@ -2,7 +2,7 @@
 # Device call 2 of the 12:16 session: fla's chunked linear backward (the issue-14 anchor, in the
 # background: its Triton compile is CPU work), the helpers' GPU requests (each from its own packed
 # build, .device-all/NAME.tar.xz = scripts/pack-device.sh folder + req.sh, under a cap), then on
-# main: the fused linear dK/dV scan (ATTNC_BWD_LINEAR_FUSED=1) checked and timed.
+# main (FUSED=1): the fused linear dK/dV scan (ATTNC_BWD_LINEAR_FUSED=1) checked and timed.
 #   OUT=dir bash bench/runs/2026-12-03/run12.sh "persist:200 bwdrace:200"
 set -u
 ROOT=$PWD
@@ -19,14 +19,16 @@ for spec in $1; do
   rm -rf /tmp/pk_$n .device; mkdir -p /tmp/pk_$n; tar -C /tmp/pk_$n -xJf .device-all/$n.tar.xz
   ln -sfn /tmp/pk_$n .device
   el "== $n (cap ${cap}s)"
-  mkdir -p $OUT/$n
-  OUT=$OUT LD_LIBRARY_PATH=$ROOT/.device/lib ATTNC_SOURCE_DIR=$ROOT timeout $cap bash /tmp/pk_$n/req.sh > $OUT/$n/stdout.txt 2>&1
-  echo "[$n rc=$?]"; tail -40 $OUT/$n/stdout.txt
+  # from the repository root (the scripts cd to their own folder); logs stay in /tmp (file-count limit)
+  cp /tmp/pk_$n/req.sh ./req_$n.sh
+  OUT=/tmp/hout LD_LIBRARY_PATH=$ROOT/.device/lib ATTNC_SOURCE_DIR=$ROOT timeout $cap bash ./req_$n.sh > $OUT/$n.txt 2>&1
+  echo "[$n rc=$?]"; tail -45 $OUT/$n.txt
 done
 rm -rf .device; ln -sfn /tmp/pk_main .device
 export LD_LIBRARY_PATH=$ROOT/.device/lib ATTNC_SOURCE_DIR=$ROOT
 el "main: fla's backward (waiting for the background run)"
 wait $FLA; tail -12 /tmp/linear_bwd.txt
+[ "${FUSED:-0}" = 1 ] || { el done; exit 0; }
 el "main: ATTNC_BWD_LINEAR_FUSED=1 (gradients, then time against the default)"
 ATTNC_BWD_LINEAR_FUSED=1 timeout 70 .device/tests/gpu/test_gpu_test_gpu_linear_backward > /tmp/fused.log 2>&1
 echo "fused test rc=$? pass=$(grep -c '^\[PASS\]\|: PASS\| ok' /tmp/fused.log) fail=$(grep -c 'FAIL' /tmp/fused.log)"; grep -m5 FAIL /tmp/fused.log
