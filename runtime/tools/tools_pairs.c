@@ -4,12 +4,15 @@
 #include <string.h>
 
 #include "passes/mask_count.h"
+#include "passes/mask_radial.h"
 
 typedef struct counter {
     const mask_info *mi;
     eval_env env;
     const recipe *r;
     const attnc_tools_param_host *params;
+    bool radial; /* a lone radial form: box pairs counted by mask_radial_count */
+    radial_rule rr;
     bool failed;
 } counter;
 
@@ -107,8 +110,17 @@ static int64_t count_boxes(counter *c, const tok_box *qb, const tok_box *kb)
     return count_boxes(c, qb, &lo) + count_boxes(c, qb, &hi);
 }
 
-/* Pair by pair (with box splitting) over the tiles of the kernel's range:
- * the fallback for masks mask_count_slice cannot count in closed form. */
+/* Kept pairs of a tile pair: in closed form for radial masks, else by
+ * splitting (count_boxes). */
+static int64_t count_tile(counter *c, const tok_box *qb, const tok_box *kb)
+{
+    if (c->radial)
+        return mask_radial_count(&c->rr, qb->lo[0], qb->hi[0], kb->lo[0], kb->hi[0]);
+    return count_boxes(c, qb, kb);
+}
+
+/* Over the tiles of the kernel's range, each tile pair counted by
+ * count_tile: masks mask_count_slice cannot count per row. */
 static void count_slice(counter *c, mask_tally *t)
 {
     const mask_info *mi = c->mi;
@@ -135,7 +147,7 @@ static void count_slice(counter *c, mask_tally *t)
             t->visited_tiles++;
             if (mask_classify_boxes(mi, &c->env, &qb, &kb) == MASK_EMPTY)
                 continue;
-            int64_t n = count_boxes(c, &qb, &kb);
+            int64_t n = count_tile(c, &qb, &kb);
             t->computed_tiles++;
             t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
             t->kept_tiles += n > 0;
@@ -217,7 +229,7 @@ static void count_bwd_slice(counter *c, attnc_tools_bwd_tiles *t)
             t->computed_tiles++;
             t->full_tiles += cl == MASK_FULL;
             t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
-            t->kept_tiles += cl == MASK_FULL || count_boxes(c, &qb, &kb) > 0;
+            t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, &kb) > 0;
         }
     }
 }
@@ -240,6 +252,7 @@ static bool slices_init(slices *sl, const recipe *r, const schedule *s, const in
         return false;
     }
     sl->c = (counter){.mi = &sl->mi, .r = r, .params = params};
+    sl->c.radial = r->mask && !mask_dilated(&sl->mi) && mask_radial_rule(r, &sl->c.rr);
     memcpy(sl->c.env.sizes, sizes, sizeof sl->c.env.sizes);
     sl->c.env.grid_ndim = r->grid_ndim;
     sl->c.env.param = read_param;
@@ -306,7 +319,7 @@ bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes,
     slices sl;
     if (!slices_init(&sl, r, s, sizes, params, err))
         return false;
-    out->closed_form = !r->mask || mask_count_exact(&sl.mi);
+    out->closed_form = !r->mask || sl.c.radial || mask_count_exact(&sl.mi);
     int64_t times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
     for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
         for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
@@ -314,6 +327,8 @@ bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes,
             mask_tally t;
             if (!r->mask)
                 dense_tally(&sl.mi, &sl.c.env, &t);
+            else if (sl.c.radial)
+                count_slice(&sl.c, &t);
             else if (!out->closed_form || !mask_count_slice(&sl.mi, &sl.c.env, &t)) {
                 out->closed_form = false;
                 count_slice(&sl.c, &t);
