@@ -336,7 +336,8 @@ typedef struct attnc_tools_pairs {
     int64_t computed_tiles; /* of those, computed (not proven empty) */
     int64_t kept_tiles;     /* tile pairs holding at least one kept pair */
     int64_t computed_pairs; /* pairs inside computed tiles */
-    bool closed_form;       /* counted per row in closed form (else pair by pair) */
+    bool closed_form;       /* counted in closed form: per query row, or per tile pair for a
+                               radial mask (else pair by pair) */
 } attnc_tools_pairs;
 /* Counts for c's recipe and schedule at sizes (slots above), the params'
  * values read from params (indexed like the recipe's); false (message in

@@ -257,8 +257,11 @@ static bool slices_init(slices *sl, const recipe *r, const schedule *s, const in
     sl->c.env.grid_ndim = r->grid_ndim;
     sl->c.env.param = read_param;
     sl->c.env.param_user = &sl->c;
-    sl->per_batch = expr_uses_kind(r->mask, EX_BATCH) || expr_uses_kind(r->mask, EX_PARAM);
-    sl->per_head = sl->mi.uses_head || expr_uses_kind(r->mask, EX_PARAM);
+    /* a param's element depends on the head or batch only through index
+     * expressions that read them (document ids [batch, tokens], block
+     * tables [heads, ..]): one slice serves the others otherwise */
+    sl->per_batch = sl->mi.uses_batch;
+    sl->per_head = sl->mi.uses_head;
     return true;
 }
 
