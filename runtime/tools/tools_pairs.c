@@ -192,8 +192,9 @@ static bool forward_holds(const mask_info *mi, const eval_env *env, const tok_bo
 }
 
 /* The dK/dV kernel's loop (codegen/nvptx_bwd_dkv.c): per key tile, the
- * query tiles of its transposed range (q_range_eval), then the skips. */
-static void count_bwd_slice(counter *c, attnc_tools_bwd_tiles *t)
+ * query tiles of its transposed range (q_range_eval), then the skips.
+ * Tiles holding kept pairs are counted here only when kept is set. */
+static void count_bwd_slice(counter *c, bool kept, attnc_tools_bwd_tiles *t)
 {
     const mask_info *mi = c->mi;
     const eval_env *env = &c->env;
@@ -229,7 +230,8 @@ static void count_bwd_slice(counter *c, attnc_tools_bwd_tiles *t)
             t->computed_tiles++;
             t->full_tiles += cl == MASK_FULL;
             t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
-            t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, &kb) > 0;
+            if (kept)
+                t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, &kb) > 0;
         }
     }
 }
@@ -299,12 +301,21 @@ bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *si
         return true; /* dilation-group tiles: not counted */
     }
     int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS], times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
+    /* Every kept pair lies in a tile the loop computes, so the tiles holding
+     * kept pairs are those the forward's row-wise count finds under the same
+     * tiles (mask_count_slice), when the mask allows it: splitting each
+     * partial tile pair (documents: most of them) is far slower. */
+    bool rows = !sl.c.radial && mask_count_exact(mi);
     out->counted = true;
     for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
         for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
             attnc_tools_bwd_tiles t = {0};
+            mask_tally ft;
             slice_at(&sl, sizes, b, h);
-            count_bwd_slice(&sl.c, &t);
+            bool by_rows = rows && mask_count_slice(mi, &sl.c.env, &ft);
+            count_bwd_slice(&sl.c, !by_rows, &t);
+            if (by_rows)
+                t.kept_tiles = ft.kept_tiles;
             out->visited_tiles += t.visited_tiles * times;
             out->computed_tiles += t.computed_tiles * times;
             out->full_tiles += t.full_tiles * times;

@@ -36,9 +36,12 @@ static void pairs_only_counts_without_a_gpu(void **state)
     expect_json("bench recipes/radial_attention.attn --shape batch=1,heads=16,tokens=31200 --pairs-only "
                 "--arch sm_90a --schedule 'q=128 kv=128' --bwd-schedule 'q=64 kv=64 (dK/dV kv=128)' --json",
                 radial);
-    const char *docs[] = {"\"kept_pairs\": 4295491584", "\"pair_count\": \"closed form\"", NULL};
+    /* the dK/dV tiles holding kept pairs: per document of 8192, query tile i
+     * (64 tokens) sees key tiles (128) 0..i/2, 4160 in all; x 8 x 16 heads */
+    const char *docs[] = {"\"kept_pairs\": 4295491584", "\"pair_count\": \"closed form\"",
+                          "\"bwd_kept_tiles\": 532480", NULL};
     expect_json("bench bench/recipes/doc_causal.attn --shape batch=1,heads=16,tokens=65536 --docs 8 --pairs-only "
-                "--arch sm_90a --json",
+                "--arch sm_90a --bwd-schedule 'q=64 kv=64 (dK/dV kv=128)' --json",
                 docs);
     const char *varlen[] = {"\"kept_pairs\": 4295491584", "\"varlen_sequences\": 8", NULL};
     expect_json("bench bench/recipes/causal_d128.attn --shape batch=1,heads=16,tokens=65536 --seqlens 8192x8 "
