@@ -107,15 +107,7 @@ bool host_bwd_bind(hgen *g, const host_arg *a, LLVMValueRef v)
 
 LLVMValueRef hbwd_alloca_i64(hgen *g)
 {
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(g->entry);
-    if (first)
-        LLVMPositionBuilderBefore(eb, first);
-    else
-        LLVMPositionBuilderAtEnd(eb, g->entry);
-    LLVMValueRef slot = LLVMBuildAlloca(eb, g->i64, "idx");
-    LLVMDisposeBuilder(eb);
-    return slot;
+    return hgen_entry_alloca(g, g->i64, NULL, "idx");
 }
 
 LLVMValueRef hbwd_param_numel(hgen *g, int p)
@@ -354,22 +346,7 @@ static bool pair_body(hgen *g, const tir_op *op, const tir_op *qop, const hval *
     LLVMValueRef nq, nk;
     LLVMValueRef qi = linear_index(g, false, qidx, &nq), ki = linear_index(g, true, g->bwd->ktile, &nk);
     LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, qi, nk, ""), ki, "");
-    LLVMValueRef one = LLVMGetNamedGlobal(g->mod, "attnc_bt_one_q");
-    if (!one) { /* a NULL table reads 1: every pair, per-element mask */
-        one = LLVMAddGlobal(g->mod, g->i8, "attnc_bt_one_q");
-        LLVMSetInitializer(one, LLVMConstInt(g->i8, 1, false));
-        LLVMSetGlobalConstant(one, true);
-        LLVMSetLinkage(one, LLVMPrivateLinkage);
-    }
-    LLVMValueRef at = LLVMBuildGEP2(g->b, g->i8, g->block_table, &off, 1, "");
-    LLVMValueRef e = LLVMBuildLoad2(g->b, g->i8, LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, g->block_table, ""), one, at, ""), "bt");
-    hif visit = hgen_if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, e, LLVMConstInt(g->i8, 0, false), ""));
-    LLVMValueRef saved = g->bt_entry;
-    g->bt_entry = e;
-    bool ok = host_emit_block(g, op->body);
-    g->bt_entry = saved;
-    hgen_if_end(g, &visit);
-    return ok;
+    return hgen_emit_if_entry(g, op, hgen_block_table_at(g, off));
 }
 
 /* The pairs of the range: one loop per dim, outermost first (the dim

@@ -360,7 +360,7 @@ static bool build_ring(target_arch arch, strbuf *ptx, strbuf *err)
     nt_smem kt = nt_tile_sw(t, LLVMBuildAdd(b, nv_i32(nv, 1024), LLVMBuildMul(b, slot, nv_i32(nv, 8192), ""), ""), 64,
                             64, DT_BF16);
     nt_zero(t, &sc, 16, 64);
-    nt_mma_op op = {&sc, nt_shared(kt, false), nt_shared(kt, true)};
+    nt_mma_op op = {&sc, nt_shared(kt, false), nt_shared(kt, true), NULL};
     nt_mma_async(t, &op, 1, DT_BF16);
     nt_frag *in_flight[1] = {&sc};
     nt_mma_wait(t, 0, in_flight, 1);
