@@ -101,6 +101,9 @@ static void group(nt *t, const nt_mma_op *ops, int n, dtype dt, bool async)
 {
     wg_args w[NT_MMA_MAXOPS];
     nv_wg_op group[NT_MMA_MAXOPS];
+    for (int i = 0; i < n && i < NT_MMA_MAXOPS; i++)
+        if (ops[i].a_live) /* empty unless a product fills it */
+            *ops[i].a_live = (nt_frag){.role = NT_A, .rows = 16, .dt = dt};
     if (n > NT_MMA_MAXOPS || n > NV_WG_MAXOPS) {
         fail(t, "nt_mma_async: at most two products a group");
         return;
@@ -148,6 +151,8 @@ void nt_mma_wait(nt *t, int pending, nt_frag **frags, int n)
 {
     LLVMValueRef vals[WAIT_MAX];
     int count = 0;
+    if (t->error) /* the products were not emitted */
+        return;
     for (int i = 0; i < n; i++)
         count += frags[i]->n;
     if (count > WAIT_MAX) {
