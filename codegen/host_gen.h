@@ -185,6 +185,12 @@ bool host_op_backward(hgen *g, const tir_op *op); /* ROW_DOT, SOFTMAX_P, SCORE_G
 
 /* ---- backward programs (host_backward.c, host_bwd_*.c) ---- */
 bool host_bwd_plan(const tir_kernel *k, host_kernel *hk);         /* the shared signature */
+/* One argument appended to hk's list (false: full); the inputs every
+ * signature starts with, forward and backward (host_codegen.c): ntensors
+ * tensors with their strides, the sizes, the params with strides and
+ * shapes. */
+bool host_arg_add(host_kernel *hk, host_arg_role role, int which, int dim);
+bool host_plan_inputs(const tir_kernel *k, host_kernel *hk, int ntensors);
 bool host_bwd_bind(hgen *g, const host_arg *a, LLVMValueRef v); /* a backward role's parameter */
 bool host_bwd_emit_body(hgen *g);                              /* the program loop of g->tk */
 /* FOR over a q_range (tile rows of query boxes; every head of the group). */
