@@ -482,10 +482,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
         }
         info->nkernels = i + 1;
     }
-    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
-        st = NVPTX_INTERNAL;
-    LLVMDisposeModule(m);
-    LLVMContextDispose(c);
+    st = nvptx_module_finish(m, NULL, arch, st, ptx, err);
     free(bp);
     return st;
 }

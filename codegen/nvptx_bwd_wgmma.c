@@ -1,6 +1,7 @@
 /* nvptx_bwd_wgmma.c — the backward's warpgroup-MMA products (nvptx_bwd.h,
  * bp->wg): every product of the backward has a forward shape, so they are
- * the forward's wgmma products (nvptx_wgmma.h) over other tiles:
+ * the tile builder's wgmma products (nvptx/tile.h: nt_mma, nt_mma_group,
+ * nt_mma_async / nt_mma_wait), as the forward's, over other tiles:
  *
  *   dK/dV kernel (a warpgroup per 64 keys)   dQ kernel (one warpgroup)
  *   Sᵀ  = K Qᵀ    both K-major in shared     S  = Q Kᵀ
