@@ -137,7 +137,13 @@ static LLVMValueRef in_forward_range(gbw *g, LLVMValueRef kidx[3])
 
 static LLVMValueRef alloca_i32(gbw *g, LLVMValueRef init)
 {
-    return nt_var(&g->f.t, g->f.nv.i32, init, "");
+    nv_ctx *nv = &g->f.nv;
+    LLVMBuilderRef ab = LLVMCreateBuilderInContext(nv->c);
+    LLVMPositionBuilderAtEnd(ab, g->entry);
+    LLVMValueRef a = LLVMBuildAlloca(ab, nv->i32, "");
+    LLVMDisposeBuilder(ab);
+    LLVMBuildStore(nv->b, init, a);
+    return a;
 }
 
 /* Decodes flat index j over counts cnt[] (row-major) into lo[] + offsets. */

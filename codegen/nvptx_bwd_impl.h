@@ -66,7 +66,7 @@ typedef struct gbw {
 enum { GB_SWIZZLED = -1 };
 
 /* nvptx_bwd_util.c */
-LLVMValueRef gb_alloca(gbw *g); /* an f32 slot in the entry block (nt_var; after gb_ids) */
+LLVMValueRef gb_alloca(gbw *g); /* an f32 slot in the entry block */
 void gb_declare(gbw *g, const char *name);
 void gb_finish(gbw *g, int threads);
 void gb_ids(gbw *g, bool kv_grid);

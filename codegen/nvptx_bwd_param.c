@@ -107,7 +107,11 @@ static LLVMValueRef at_f32(gbw *g, LLVMValueRef base, LLVMValueRef idx64)
 /* A slot of type t in the entry block (mem2reg makes it a register). */
 static LLVMValueRef slot_of(gbw *g, LLVMTypeRef t)
 {
-    return nt_var(&g->f.t, t, NULL, "");
+    LLVMBuilderRef ab = LLVMCreateBuilderInContext(g->f.nv.c);
+    LLVMPositionBuilderAtEnd(ab, g->entry);
+    LLVMValueRef a = LLVMBuildAlloca(ab, t, "");
+    LLVMDisposeBuilder(ab);
+    return a;
 }
 
 static void warp_sync(gbw *g)

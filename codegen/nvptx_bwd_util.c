@@ -12,7 +12,12 @@
 
 LLVMValueRef gb_alloca(gbw *g)
 {
-    return nt_var(&g->f.t, g->f.nv.f32, NULL, "");
+    nv_ctx *nv = &g->f.nv;
+    LLVMBuilderRef ab = LLVMCreateBuilderInContext(nv->c);
+    LLVMPositionBuilderAtEnd(ab, g->entry);
+    LLVMValueRef a = LLVMBuildAlloca(ab, nv->f32, "");
+    LLVMDisposeBuilder(ab);
+    return a;
 }
 
 static LLVMValueRef shared_base(nv_ctx *nv)
