@@ -122,6 +122,13 @@ int nvptx_ovl_split_mode(void);
  * keys. */
 int nvptx_tma_fence_mode(void);
 
+/* $ATTNC_LIN_SEGMENTS (experimental, opt-in): -1 unset (inter=chain
+ * kernels run at most 16 segments per (batch, head) from 128 state slots),
+ * else N in 1..64 (clamped): at most N segments per (batch, head), and for
+ * N > 16 a budget of 512 slots (at most 32 MB of them); nvptx_linear.h.
+ * Part of kernel cache keys. */
+int nvptx_lin_segments_mode(void);
+
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
 /* Tiles of `tile` over the token extent (sizes[tok_id], or the grid dims

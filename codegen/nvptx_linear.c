@@ -59,6 +59,22 @@ static nvptx_status check_chain(const lin_plan *p, strbuf *err)
     return why ? refuse(err, why, v) : NVPTX_OK;
 }
 
+/* inter=chain: segments per (batch, head) and the state slots
+ * ($ATTNC_LIN_SEGMENTS; nvptx_linear.h). */
+static void chain_budget(lin_plan *p)
+{
+    int n = nvptx_lin_segments_mode();
+    p->chain_slots = LIN_CHAIN_CTAS;
+    if (n < 1)
+        return;
+    p->segments = n < LIN_CHAIN_SEGS_MAX ? n : LIN_CHAIN_SEGS_MAX;
+    if (p->segments > LIN_CHAIN_SEGS) {
+        long long per = 4LL * p->D * p->Dv;
+        long long fit = per > 0 ? LIN_CHAIN_WS_BYTES / per : LIN_CHAIN_SLOTS_WIDE;
+        p->chain_slots = fit < LIN_CHAIN_CTAS ? LIN_CHAIN_CTAS : fit > LIN_CHAIN_SLOTS_WIDE ? LIN_CHAIN_SLOTS_WIDE : (int)fit;
+    }
+}
+
 nvptx_status lk_make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
@@ -79,6 +95,8 @@ nvptx_status lk_make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)
         p->decay = DECAY_NONE;
     p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
     p->segments = p->wide ? LIN_CHAIN_SEGS : p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
+    if (p->wide)
+        chain_budget(p);
     /* Segments already multiply the CTAs: wider slices halve the recomputed
      * scores and the re-read Q/K, when the state registers allow it. */
     p->dvs = p->segments > 1 && p->Dv % 32 == 0 && p->warps >= 2 && p->warps <= 4 ? 32 : 16;

@@ -12,20 +12,25 @@
  * reads, not a chain of s hand-offs.
  *
  * Memory: module globals, allocated and zeroed when the module loads (no
- * runtime change): attnc_lin_ws, LIN_CHAIN_CTAS = 128 f32 state slots of
- * D x Dv (8 MB at 128 x 128), attnc_lin_g, their G, and attnc_lin_sync:
+ * runtime change): attnc_lin_ws, chain_slots f32 state slots of D x Dv
+ * (128 by default: 8 MB at 128 x 128; $ATTNC_LIN_SEGMENTS > 16: 512,
+ * 32 MB, nvptx_linear.h), attnc_lin_g, their G, and attnc_lin_sync:
  * word 0 the ticket counter, word 1 the launch epoch, word 2 + slot the
- * slot's flag. Slot = (batch x heads + head) x segments + segment;
- * emit_chain picks segments = clamp(128 / (batch x heads), 1, 16), so the
- * slots always suffice (more than 128 (batch, head) pairs: one segment,
- * no hand-off).
- *
+ * slot's flag. Slot = (batch x heads + head) x segs + segment; emit_chain
+ * picks segs = clamp(chain_slots / (batch x heads), 1, segments), so
+ * segs x batch x heads <= chain_slots whenever segs > 1 and the slots
+ * always suffice (more than chain_slots (batch, head) pairs: one segment,
+ * no hand-off). Grid x is `segments`; the CTAs past segs draw a ticket and
+ * do nothing else.
+
  * Forward progress: a CTA draws a ticket (atomic increment) on entry and runs
  * the (segment, bh) the ticket names, segment-major, so the earlier
  * segments of a head always hold smaller tickets. A CTA only waits for
  * smaller tickets, whose CTAs are already resident (they drew them) and
  * publish without waiting: no deadlock whatever order or number of CTAs the
- * hardware runs.
+ * hardware runs — so also when segs x batch x heads CTAs exceed what the
+ * GPU holds at once (more segments): a waiting CTA only takes an SM slot
+ * after every CTA it waits for has taken one.
  *
  * Launch after launch: the ticket counter wraps to 0 on the launch's last
  * ticket (atom.inc). A flag is "set" when it holds this launch's value
@@ -96,9 +101,10 @@ static LLVMValueRef global_array(lk *L, LLVMTypeRef elem, unsigned n, const char
 void lk_chain_globals(lk *L)
 {
     nv_ctx *nv = &L->t.nv;
-    L->ws = global_array(L, nv->f32, (unsigned)(LIN_CHAIN_CTAS * L->p->D * L->p->Dv), "attnc_lin_ws", 16);
-    L->gws = global_array(L, nv->f32, LIN_CHAIN_CTAS, "attnc_lin_g", 4);
-    L->sync = global_array(L, nv->i32, 2 + LIN_CHAIN_CTAS, "attnc_lin_sync", 4);
+    unsigned n = (unsigned)L->p->chain_slots;
+    L->ws = global_array(L, nv->f32, n * (unsigned)(L->p->D * L->p->Dv), "attnc_lin_ws", 16);
+    L->gws = global_array(L, nv->f32, n, "attnc_lin_g", 4);
+    L->sync = global_array(L, nv->i32, 2 + n, "attnc_lin_sync", 4);
 }
 
 static LLVMValueRef volatile_load(lk *L, LLVMTypeRef ty, LLVMValueRef ptr)

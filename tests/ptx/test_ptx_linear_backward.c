@@ -78,7 +78,8 @@ static void assembles(const char *name, target_arch arch, bool fused, bool grads
         printf("%s\n", sb_cstr(&log));
     assert_true(info.linear);
     assert_int_equal(info.nkernels, nkernels);
-    assert_int_equal(info.lin_grid_x, 16);
+    int segs = nvptx_lin_segments_mode();
+    assert_int_equal(info.lin_grid_x, segs < 0 ? 16 : segs);
     int scans = nkernels - grads;
     for (int i = 0; i < nkernels - 1; i++)
         assert_int_equal(info.kernels[i].threads, 256);
@@ -128,12 +129,31 @@ static void test_linear_backward(void **state)
     refused("linear_elu.attn", "causal");
 }
 
+/* $ATTNC_LIN_SEGMENTS=32 (512 slots, nvptx_linear.h): the scans still
+ * assemble without spills. */
+static void test_more_segments(void **state)
+{
+    (void)state;
+    const char *old = getenv("ATTNC_LIN_SEGMENTS");
+    char keep[16] = "";
+    if (old)
+        snprintf(keep, sizeof keep, "%s", old);
+    setenv("ATTNC_LIN_SEGMENTS", "32", 1);
+    assembles("lightning2.attn", TARGET_SM90A, false, true, 4);
+    assembles("gated_linear.attn", TARGET_SM80, false, true, 4);
+    assembles("gated_linear.attn", TARGET_SM90A, true, false, 2);
+    if (old)
+        setenv("ATTNC_LIN_SEGMENTS", keep, 1);
+    else
+        unsetenv("ATTNC_LIN_SEGMENTS");
+}
+
 int main(void)
 {
     if (!ptxas_available()) {
         printf("skipped: no ptxas\n");
         return 0;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_linear_backward)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_linear_backward), cmocka_unit_test(test_more_segments)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

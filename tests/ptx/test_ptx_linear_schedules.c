@@ -47,7 +47,10 @@ static void assembles(const char *name, const char *spec, target_arch arch)
     assert_int_equal(info.strategy, NVPTX_STRATEGY_LINEAR);
     if (strstr(spec, "chain")) {
         assert_int_equal(info.threads, 256);
-        assert_int_equal(info.grid_x_fixed, 16);
+        int segs = nvptx_lin_segments_mode();
+        assert_int_equal(info.grid_x_fixed, segs < 0 ? 16 : segs);
+        /* the flags (bytes): 2 + 128 slots, or 2 + 512 where more than 16 segments */
+        assert_non_null(strstr(sb_cstr(&ptx), segs > 16 ? "attnc_lin_sync[2056]" : "attnc_lin_sync[520]"));
         assert_non_null(strstr(sb_cstr(&ptx), "attnc_lin_ws"));
         assert_non_null(strstr(sb_cstr(&ptx), "ld.acquire.gpu"));
     } else {
@@ -68,6 +71,28 @@ static void every_schedule(void **state)
         for (int s = 0; s < 3; s++)
             for (int arch = 0; arch < 2; arch++)
                 assembles(recipes[r], specs[s], arch ? TARGET_SM90A : TARGET_SM80);
+}
+
+/* $ATTNC_LIN_SEGMENTS (nvptx_linear.h): inter=chain with 32 and 64
+ * segments (512 slots) still assembles; the other schedules ignore it. */
+static void more_segments(void **state)
+{
+    (void)state;
+    const char *old = getenv("ATTNC_LIN_SEGMENTS");
+    char keep[16] = "";
+    if (old)
+        snprintf(keep, sizeof keep, "%s", old);
+    static const char *values[] = {"32", "64", "8"};
+    for (int v = 0; v < 3; v++) {
+        setenv("ATTNC_LIN_SEGMENTS", values[v], 1);
+        assembles("lightning2.attn", "block=64 inter=chain", TARGET_SM90A);
+        assembles("gated_linear.attn", "block=64 inter=chain", TARGET_SM80);
+        assembles("gated_linear.attn", "block=64 inter=chunked", TARGET_SM90A);
+    }
+    if (old)
+        setenv("ATTNC_LIN_SEGMENTS", keep, 1);
+    else
+        unsetenv("ATTNC_LIN_SEGMENTS");
 }
 
 static void refused(const char *name, const char *spec, const char *why)
@@ -121,6 +146,7 @@ int main(void)
         printf("skipped: no ptxas\n");
         return failed;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(every_schedule), cmocka_unit_test(chain_refusals)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(every_schedule), cmocka_unit_test(more_segments),
+                                       cmocka_unit_test(chain_refusals)};
     return failed | cmocka_run_group_tests(tests, NULL, NULL);
 }
