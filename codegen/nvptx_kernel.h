@@ -128,6 +128,12 @@ int nvptx_tma_fence_mode(void);
  * N > 16 a budget of 512 slots (at most 32 MB of them); nvptx_linear.h.
  * Part of kernel cache keys. */
 int nvptx_lin_segments_mode(void);
+/* $ATTNC_LIN_INCLUSIVE (experimental, opt-in): -1 unset, 0, or 1 (with
+ * more than 16 segments, each segment also publishes its inclusive end
+ * state and the look-back walks backwards, stopping at the first
+ * inclusive one: a bounded look-back; nvptx_linear_handoff.c). Part of
+ * kernel cache keys. */
+int nvptx_lin_inclusive_mode(void);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);

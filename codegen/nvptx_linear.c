@@ -73,6 +73,7 @@ static void chain_budget(lin_plan *p)
         long long fit = per > 0 ? LIN_CHAIN_WS_BYTES / per : LIN_CHAIN_SLOTS_WIDE;
         p->chain_slots = fit < LIN_CHAIN_CTAS ? LIN_CHAIN_CTAS : fit > LIN_CHAIN_SLOTS_WIDE ? LIN_CHAIN_SLOTS_WIDE : (int)fit;
     }
+    p->chain_inclusive = p->chain_slots > LIN_CHAIN_CTAS && nvptx_lin_inclusive_mode() == 1;
 }
 
 nvptx_status lk_make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)

@@ -68,6 +68,7 @@ typedef struct lin_plan {
     bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
     int segments;   /* causal: sequence segments per (slice, head, batch) CTA set */
     int chain_slots; /* wide: state slots of the module (the busy CTA budget) */
+    bool chain_inclusive; /* wide, $ATTNC_LIN_INCLUSIVE=1 with chain_slots > 128: bounded look-back */
     int dvs;        /* Dv columns per warp (16 or 32; wide: Dv / 2) */
     int vt;         /* Dv columns held in the V tile and the S mirror (dvs; wide: Dv) */
 } lin_plan;

@@ -219,7 +219,10 @@ static void emit_chain(lk *L)
     LLVMValueRef base = LLVMBuildMul(b, L->bh, segs, "slot0");
     LLVMValueRef has_next = LLVMBuildICmp(b, LLVMIntSLT, je, L->nblocks, "");
     lk_chain_publish(L, has_next, LLVMBuildAdd(b, base, L->seg, ""), G ? nt_get(t, G) : NULL);
-    lk_chain_lookback(L, base, decayed);
+    if (L->p->chain_inclusive)
+        lk_chain_lookback_inclusive(L, base, has_next, G ? nt_get(t, G) : NULL);
+    else
+        lk_chain_lookback(L, base, decayed);
     nt_frag S;
     nt_fvar_get(t, &L->S, &S);
     lk_state_publish(L, &S); /* the mirror of the start state; the loop's first barrier orders it */
