@@ -122,11 +122,10 @@ int nvptx_ovl_split_mode(void);
  * keys. */
 int nvptx_tma_fence_mode(void);
 
-/* $ATTNC_LIN_SEGMENTS (experimental, opt-in): -1 unset (inter=chain
- * kernels run at most 16 segments per (batch, head) from 128 state slots),
- * else N in 1..64 (clamped): at most N segments per (batch, head), and for
- * N > 16 a budget of 512 slots (at most 32 MB of them); nvptx_linear.h.
- * Part of kernel cache keys. */
+/* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
+ * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;
+ * the busy-CTA and slot budget stays 128 (nvptx_linear.h), so N > 16 only
+ * changes B H < 8. Part of kernel cache keys. */
 int nvptx_lin_segments_mode(void);
 /* $ATTNC_LIN_INCLUSIVE (experimental, opt-in): -1 unset, 0, or 1 (with
  * more than 16 segments, each segment also publishes its inclusive end

@@ -47,12 +47,9 @@
 enum { LIN_MAXMB = 8 }; /* state row blocks per warp: D / rgs / 16 */
 enum { LT_Q, LT_K, LT_V, LT_O, LT_X, LT_DX }; /* X, DX: the fused backward's (nvptx_linear_bwd.c) */
 /* inter=chain: at most `segments` per (batch, head) (16; $ATTNC_LIN_SEGMENTS
- * up to 64), at most chain_slots busy CTAs (and state slots) per launch:
- * segs = clamp(chain_slots / (B H), 1, segments). chain_slots is 128, or
- * 512 where more than 16 segments are asked for, cut so the slots stay
- * within LIN_CHAIN_WS_BYTES (32 MB: 512 slots at D = Dv = 128). */
-enum { LIN_CHAIN_SEGS = 16, LIN_CHAIN_CTAS = 128, LIN_CHAIN_SEGS_MAX = 64, LIN_CHAIN_SLOTS_WIDE = 512 };
-#define LIN_CHAIN_WS_BYTES (32 << 20)
+ * up to 64) and at most chain_slots = 128 busy CTAs (and state slots) per
+ * launch: segs = clamp(128 / (B H), 1, segments). */
+enum { LIN_CHAIN_SEGS = 16, LIN_CHAIN_CTAS = 128, LIN_CHAIN_SEGS_MAX = 64 };
 
 typedef struct lin_plan {
     const tir_kernel *k; /* the kernel read: params, linear attributes */
@@ -68,7 +65,7 @@ typedef struct lin_plan {
     bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
     int segments;   /* causal: sequence segments per (slice, head, batch) CTA set */
     int chain_slots; /* wide: state slots of the module (the busy CTA budget) */
-    bool chain_inclusive; /* wide, $ATTNC_LIN_INCLUSIVE=1 with chain_slots > 128: bounded look-back */
+    bool chain_inclusive; /* wide, $ATTNC_LIN_INCLUSIVE=1 with more than 16 segments: bounded look-back */
     int dvs;        /* Dv columns per warp (16 or 32; wide: Dv / 2) */
     int vt;         /* Dv columns held in the V tile and the S mirror (dvs; wide: Dv) */
 } lin_plan;

@@ -12,16 +12,17 @@
  * reads, not a chain of s hand-offs.
  *
  * Memory: module globals, allocated and zeroed when the module loads (no
- * runtime change): attnc_lin_ws, chain_slots f32 state slots of D x Dv
- * (128 by default: 8 MB at 128 x 128; $ATTNC_LIN_SEGMENTS > 16: 512,
- * 32 MB, nvptx_linear.h), attnc_lin_g, their G, and attnc_lin_sync:
+ * runtime change): attnc_lin_ws, chain_slots = 128 f32 state slots of
+ * D x Dv (8 MB at 128 x 128), attnc_lin_g, their G, and attnc_lin_sync:
  * word 0 the ticket counter, word 1 the launch epoch, word 2 + slot the
- * slot's flag. Slot = (batch x heads + head) x segs + segment; emit_chain
- * picks segs = clamp(chain_slots / (batch x heads), 1, segments), so
- * segs x batch x heads <= chain_slots whenever segs > 1 and the slots
- * always suffice (more than chain_slots (batch, head) pairs: one segment,
- * no hand-off). Grid x is `segments`; the CTAs past segs draw a ticket and
- * do nothing else.
+ * slot's flag (inclusive look-back: also attnc_lin_wsi, 128 inclusive
+ * states, and their flags at word 2 + 128 + slot). Slot = (batch x heads
+ * + head) x segs + segment; emit_chain picks segs = clamp(128 / (batch x
+ * heads), 1, segments) (16, or $ATTNC_LIN_SEGMENTS up to 64), so
+ * segs x batch x heads <= 128 whenever segs > 1 and the slots always
+ * suffice (more than 128 (batch, head) pairs: one segment, no hand-off).
+ * Grid x is `segments`; the CTAs past segs draw a ticket and do nothing
+ * else.
 
  * Forward progress: a CTA draws a ticket (atomic increment) on entry and runs
  * the (segment, bh) the ticket names, segment-major, so the earlier

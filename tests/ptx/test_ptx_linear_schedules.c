@@ -49,11 +49,9 @@ static void assembles(const char *name, const char *spec, target_arch arch)
         assert_int_equal(info.threads, 256);
         int segs = nvptx_lin_segments_mode();
         assert_int_equal(info.grid_x_fixed, segs < 0 ? 16 : segs);
-        /* the flags (bytes): 2 + 128 slots, or 2 + 512 where more than 16 segments */
         bool inc = segs > 16 && nvptx_lin_inclusive_mode() == 1; /* and the inclusive flags */
-        assert_non_null(strstr(sb_cstr(&ptx), inc         ? "attnc_lin_sync[4104]"
-                                              : segs > 16 ? "attnc_lin_sync[2056]"
-                                                          : "attnc_lin_sync[520]"));
+        /* the flags (bytes): 2 + 128 slots, and 128 inclusive flags */
+        assert_non_null(strstr(sb_cstr(&ptx), inc ? "attnc_lin_sync[1032]" : "attnc_lin_sync[520]"));
         assert_true(!strstr(sb_cstr(&ptx), "attnc_lin_wsi") == !inc);
         assert_non_null(strstr(sb_cstr(&ptx), "attnc_lin_ws"));
         assert_non_null(strstr(sb_cstr(&ptx), "ld.acquire.gpu"));
