@@ -122,6 +122,18 @@ int nvptx_ovl_split_mode(void);
  * keys. */
 int nvptx_tma_fence_mode(void);
 
+/* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
+ * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;
+ * the busy-CTA and slot budget stays 128 (nvptx_linear.h), so N > 16 only
+ * changes B H < 8. Part of kernel cache keys. */
+int nvptx_lin_segments_mode(void);
+/* $ATTNC_LIN_INCLUSIVE (experimental, opt-in): -1 unset, 0, or 1 (with
+ * more than 16 segments, each segment also publishes its inclusive end
+ * state and the look-back walks backwards, stopping at the first
+ * inclusive one: a bounded look-back; nvptx_linear_handoff.c). Part of
+ * kernel cache keys. */
+int nvptx_lin_inclusive_mode(void);
+
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
 /* Tiles of `tile` over the token extent (sizes[tok_id], or the grid dims

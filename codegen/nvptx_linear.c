@@ -59,6 +59,21 @@ static nvptx_status check_chain(const lin_plan *p, strbuf *err)
     return why ? refuse(err, why, v) : NVPTX_OK;
 }
 
+/* inter=chain: segments per (batch, head) and the state slots
+ * ($ATTNC_LIN_SEGMENTS; nvptx_linear.h). The budget stays 128 busy CTAs:
+ * about one per SM (the chain kernel takes a whole SM), so more segments
+ * only pay where B H < 8 (H200: B=1 H=2 N=65536, 64 segments: forward
+ * 0.162 ms against 0.337, backward 0.706 against 1.50); 512 slots (four
+ * waves) lost at B H = 16 (0.271 against 0.180). */
+static void chain_budget(lin_plan *p)
+{
+    int n = nvptx_lin_segments_mode();
+    p->chain_slots = LIN_CHAIN_CTAS;
+    if (n >= 1)
+        p->segments = n < LIN_CHAIN_SEGS_MAX ? n : LIN_CHAIN_SEGS_MAX;
+    p->chain_inclusive = p->segments > LIN_CHAIN_SEGS && nvptx_lin_inclusive_mode() == 1;
+}
+
 nvptx_status lk_make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
@@ -79,6 +94,8 @@ nvptx_status lk_make_plan(const tir_kernel *k, lin_plan *p, strbuf *err)
         p->decay = DECAY_NONE;
     p->transform = p->feature != FEATURE_IDENTITY || p->dt == DT_F16;
     p->segments = p->wide ? LIN_CHAIN_SEGS : p->causal && k->sched.inter == INTER_CHUNKED ? CHUNKED_SEGMENTS : 1;
+    if (p->wide)
+        chain_budget(p);
     /* Segments already multiply the CTAs: wider slices halve the recomputed
      * scores and the re-read Q/K, when the state registers allow it. */
     p->dvs = p->segments > 1 && p->Dv % 32 == 0 && p->warps >= 2 && p->warps <= 4 ? 32 : 16;

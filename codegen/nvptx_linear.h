@@ -46,9 +46,10 @@
 
 enum { LIN_MAXMB = 8 }; /* state row blocks per warp: D / rgs / 16 */
 enum { LT_Q, LT_K, LT_V, LT_O, LT_X, LT_DX }; /* X, DX: the fused backward's (nvptx_linear_bwd.c) */
-/* inter=chain: at most 16 segments per (batch, head), about 128 CTAs (and
- * state slots) per launch: segments = clamp(128 / (B H), 1, 16). */
-enum { LIN_CHAIN_SEGS = 16, LIN_CHAIN_CTAS = 128 };
+/* inter=chain: at most `segments` per (batch, head) (16; $ATTNC_LIN_SEGMENTS
+ * up to 64) and at most chain_slots = 128 busy CTAs (and state slots) per
+ * launch: segs = clamp(128 / (B H), 1, segments). */
+enum { LIN_CHAIN_SEGS = 16, LIN_CHAIN_CTAS = 128, LIN_CHAIN_SEGS_MAX = 64 };
 
 typedef struct lin_plan {
     const tir_kernel *k; /* the kernel read: params, linear attributes */
@@ -63,6 +64,8 @@ typedef struct lin_plan {
     int decay_param;
     bool transform; /* a pass over the staged tiles: feature map or f16 -> bf16 */
     int segments;   /* causal: sequence segments per (slice, head, batch) CTA set */
+    int chain_slots; /* wide: state slots of the module (the busy CTA budget) */
+    bool chain_inclusive; /* wide, $ATTNC_LIN_INCLUSIVE=1 with more than 16 segments: bounded look-back */
     int dvs;        /* Dv columns per warp (16 or 32; wide: Dv / 2) */
     int vt;         /* Dv columns held in the V tile and the S mirror (dvs; wide: Dv) */
 } lin_plan;

@@ -12,20 +12,26 @@
  * reads, not a chain of s hand-offs.
  *
  * Memory: module globals, allocated and zeroed when the module loads (no
- * runtime change): attnc_lin_ws, LIN_CHAIN_CTAS = 128 f32 state slots of
+ * runtime change): attnc_lin_ws, chain_slots = 128 f32 state slots of
  * D x Dv (8 MB at 128 x 128), attnc_lin_g, their G, and attnc_lin_sync:
  * word 0 the ticket counter, word 1 the launch epoch, word 2 + slot the
- * slot's flag. Slot = (batch x heads + head) x segments + segment;
- * emit_chain picks segments = clamp(128 / (batch x heads), 1, 16), so the
- * slots always suffice (more than 128 (batch, head) pairs: one segment,
- * no hand-off).
- *
+ * slot's flag (inclusive look-back: also attnc_lin_wsi, 128 inclusive
+ * states, and their flags at word 2 + 128 + slot). Slot = (batch x heads
+ * + head) x segs + segment; emit_chain picks segs = clamp(128 / (batch x
+ * heads), 1, segments) (16, or $ATTNC_LIN_SEGMENTS up to 64), so
+ * segs x batch x heads <= 128 whenever segs > 1 and the slots always
+ * suffice (more than 128 (batch, head) pairs: one segment, no hand-off).
+ * Grid x is `segments`; the CTAs past segs draw a ticket and do nothing
+ * else.
+
  * Forward progress: a CTA draws a ticket (atomic increment) on entry and runs
  * the (segment, bh) the ticket names, segment-major, so the earlier
  * segments of a head always hold smaller tickets. A CTA only waits for
  * smaller tickets, whose CTAs are already resident (they drew them) and
  * publish without waiting: no deadlock whatever order or number of CTAs the
- * hardware runs.
+ * hardware runs — so also when segs x batch x heads CTAs exceed what the
+ * GPU holds at once (more segments): a waiting CTA only takes an SM slot
+ * after every CTA it waits for has taken one.
  *
  * Launch after launch: the ticket counter wraps to 0 on the launch's last
  * ticket (atom.inc). A flag is "set" when it holds this launch's value
@@ -70,13 +76,24 @@ static LLVMValueRef flag_ptr(lk *L, LLVMValueRef slot)
     return word(L, L->sync, LLVMBuildAdd(L->t.nv.b, slot, c32(L, 2), ""));
 }
 
-/* Address of state register r of this thread in `slot`. */
-static LLVMValueRef ws_ptr(lk *L, LLVMValueRef slot, int r)
+/* Address of state register r of this thread in `slot` of arr (ws or wsi). */
+static LLVMValueRef slot_ptr(lk *L, LLVMValueRef arr, LLVMValueRef slot, int r)
 {
     LLVMBuilderRef b = L->t.nv.b;
     LLVMValueRef first = LLVMBuildMul(b, slot, c32(L, L->p->D * L->p->Dv), "");
     LLVMValueRef idx = LLVMBuildAdd(b, L->t.tid, c32(L, r * L->t.threads), "");
-    return word(L, L->ws, LLVMBuildAdd(b, first, idx, ""));
+    return word(L, arr, LLVMBuildAdd(b, first, idx, ""));
+}
+
+static LLVMValueRef ws_ptr(lk *L, LLVMValueRef slot, int r)
+{
+    return slot_ptr(L, L->ws, slot, r);
+}
+
+/* The inclusive flag of `slot` (inclusive look-back: after the slots' flags). */
+static LLVMValueRef inc_flag_ptr(lk *L, LLVMValueRef slot)
+{
+    return word(L, L->sync, LLVMBuildAdd(L->t.nv.b, slot, c32(L, 2 + L->p->chain_slots), ""));
 }
 
 /* The module's array `name`, added on first use (the backward's kernels
@@ -96,9 +113,13 @@ static LLVMValueRef global_array(lk *L, LLVMTypeRef elem, unsigned n, const char
 void lk_chain_globals(lk *L)
 {
     nv_ctx *nv = &L->t.nv;
-    L->ws = global_array(L, nv->f32, (unsigned)(LIN_CHAIN_CTAS * L->p->D * L->p->Dv), "attnc_lin_ws", 16);
-    L->gws = global_array(L, nv->f32, LIN_CHAIN_CTAS, "attnc_lin_g", 4);
-    L->sync = global_array(L, nv->i32, 2 + LIN_CHAIN_CTAS, "attnc_lin_sync", 4);
+    unsigned n = (unsigned)L->p->chain_slots;
+    L->ws = global_array(L, nv->f32, n * (unsigned)(L->p->D * L->p->Dv), "attnc_lin_ws", 16);
+    L->gws = global_array(L, nv->f32, n, "attnc_lin_g", 4);
+    bool inc = L->p->chain_inclusive;
+    L->sync = global_array(L, nv->i32, 2 + (inc ? 2 : 1) * n, "attnc_lin_sync", 4);
+    if (inc)
+        L->wsi = global_array(L, nv->f32, n * (unsigned)(L->p->D * L->p->Dv), "attnc_lin_wsi", 16);
 }
 
 static LLVMValueRef volatile_load(lk *L, LLVMTypeRef ty, LLVMValueRef ptr)
@@ -243,4 +264,75 @@ void lk_chain_lookback(lk *L, LLVMValueRef base, bool decayed)
     nt_fvar_set(t, &L->S, &P);
     nt_for_end(t, &loop);
     nt_endif(t, join);
+}
+
+/* Inclusive look-back (plan chain_inclusive; more than 16 segments, where
+ * segment s would read s slots): walking r = seg-1, seg-2, .., the state
+ * becomes P = Σ 2^(G_{r+1} + ... + G_{seg-1}) X_r, X_r segment r's
+ * inclusive end state (wsi) where its inclusive flag is already set, and
+ * the walk stops there, else its own contribution L_r, and the walk goes
+ * on. Only the slot flags are waited for (set without waiting, so the
+ * forward-progress argument above holds); an inclusive flag is only
+ * looked at. Then, unless the last segment, this segment publishes its
+ * inclusive end state 2^G_s P + L_s (L_s re-read from its own slot, which
+ * this thread wrote) and sets its inclusive flag. Segments of later waves
+ * find their predecessors' inclusive states: one slot read instead of s. */
+void lk_chain_lookback_inclusive(lk *L, LLVMValueRef base, LLVMValueRef has_next, LLVMValueRef G)
+{
+    nt *t = &L->t;
+    nv_ctx *nv = &t->nv;
+    LLVMBuilderRef b = nv->b;
+    nt_frag P;
+    nt_zero(t, &P, L->S.rows, L->S.cols);
+    nt_fvar_set(t, &L->S, &P);
+    LLVMValueRef done = nt_var(t, nv->i32, c32(L, 0), "lb.done");
+    LLVMValueRef dec = nt_var(t, nv->f32, nv_f32(nv, 0), "lb.dec");
+    LLVMValueRef incw = nt_sptr(t, c32(L, L->off_tk + 8));
+    nt_loop loop;
+    LLVMValueRef k = nt_for(t, &loop, c32(L, 0), L->seg);
+    LLVMBasicBlockRef live = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, nt_get(t, done), c32(L, 0), "")); /* CTA-uniform */
+    LLVMValueRef slot = LLVMBuildSub(b, LLVMBuildAdd(b, base, L->seg, ""), LLVMBuildAdd(b, k, c32(L, 1), ""), "lb.slot");
+    wait_flags(L, slot, c32(L, 1));
+    LLVMBasicBlockRef j0 = nt_if(t, is_thread0(L));
+    LLVMValueRef fa = addr64(L, inc_flag_ptr(L, slot));
+    LLVMValueRef fv = nv_asm(nv, nv->i32, "ld.acquire.gpu.global.u32 $0, [$1];", "=r,l,~{memory}", &fa, 1);
+    LLVMBuildStore(b, LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntEQ, fv, L->ev, ""), nv->i32, ""), incw);
+    nt_endif(t, j0);
+    nt_barrier(t);
+    fence_gpu(L);
+    LLVMValueRef incv = LLVMBuildLoad2(b, nv->i32, incw, "");
+    LLVMValueRef inc = LLVMBuildICmp(b, LLVMIntNE, incv, c32(L, 0), "lb.inc");
+    LLVMValueRef a = G ? nv_ex2(nv, nt_get(t, dec)) : NULL;
+    LLVMValueRef arr = LLVMBuildSelect(b, inc, L->wsi, L->ws, "lb.arr"); /* one base: no per-element select */
+    nt_fvar_get(t, &L->S, &P);
+    for (int i = 0; i < P.n; i++) {
+        LLVMValueRef x = volatile_load(L, nv->f32, slot_ptr(L, arr, slot, i));
+        P.v[i] = LLVMBuildFAdd(b, P.v[i], a ? LLVMBuildFMul(b, x, a, "") : x, "");
+    }
+    nt_fvar_set(t, &L->S, &P);
+    nt_set(t, done, incv);
+    if (G) {
+        LLVMValueRef g = volatile_load(L, nv->f32, word(L, L->gws, slot));
+        nt_set(t, dec, LLVMBuildFAdd(b, nt_get(t, dec), g, ""));
+    }
+    nt_barrier(t); /* incw is rewritten by the next step */
+    nt_endif(t, live);
+    nt_for_end(t, &loop);
+
+    LLVMBasicBlockRef pub = nt_if(t, has_next); /* CTA-uniform */
+    LLVMValueRef own = LLVMBuildAdd(b, base, L->seg, "");
+    LLVMValueRef ag = G ? nv_ex2(nv, G) : NULL;
+    nt_fvar_get(t, &L->S, &P);
+    for (int i = 0; i < P.n; i++) {
+        LLVMValueRef x = ag ? LLVMBuildFMul(b, P.v[i], ag, "") : P.v[i];
+        x = LLVMBuildFAdd(b, x, volatile_load(L, nv->f32, ws_ptr(L, own, i)), "");
+        LLVMSetAlignment(LLVMBuildStore(b, x, slot_ptr(L, L->wsi, own, i)), 4);
+    }
+    fence_gpu(L);
+    nt_barrier(t);
+    j0 = nt_if(t, is_thread0(L));
+    LLVMValueRef args[2] = {addr64(L, inc_flag_ptr(L, own)), L->ev};
+    nv_asm(nv, NULL, "st.release.gpu.global.u32 [$0], $1;", "l,r,~{memory}", args, 2);
+    nt_endif(t, j0);
+    nt_endif(t, pub);
 }

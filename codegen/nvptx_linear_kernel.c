@@ -197,8 +197,8 @@ static void segment(lk *L, LLVMValueRef segs, LLVMValueRef *jb, LLVMValueRef *je
     *je = nv_smin(nv, LLVMBuildAdd(b, *jb, per, ""), L->nblocks);
 }
 
-/* inter=chain (nvptx_linear_handoff.c): segs = clamp(128 / (B H), 1, 16)
- * segments per (batch, head); CTAs past segs, or past the sequence, do
+/* inter=chain (nvptx_linear_handoff.c): segs = clamp(chain_slots / (B H),
+ * 1, segments) segments per (batch, head); CTAs past segs, or past the sequence, do
  * nothing. A local pass from a zero state gives L_s and its log2 decay
  * G_s, published at once; the look-back sums the state at the segment
  * start from the earlier segments' slots; the outputs run from it. */
@@ -208,7 +208,7 @@ static void emit_chain(lk *L)
     nv_ctx *nv = &t->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef bhn = LLVMBuildMul(b, nv_sreg(nv, "nctaid.y"), nv_sreg(nv, "nctaid.z"), "");
-    LLVMValueRef segs = LLVMBuildUDiv(b, c32(L, LIN_CHAIN_CTAS), bhn, "");
+    LLVMValueRef segs = LLVMBuildUDiv(b, c32(L, L->p->chain_slots), bhn, "");
     segs = nv_smin(nv, nv_smax(nv, segs, c32(L, 1)), c32(L, L->p->segments));
     LLVMValueRef jb, je;
     segment(L, segs, &jb, &je);
@@ -219,7 +219,10 @@ static void emit_chain(lk *L)
     LLVMValueRef base = LLVMBuildMul(b, L->bh, segs, "slot0");
     LLVMValueRef has_next = LLVMBuildICmp(b, LLVMIntSLT, je, L->nblocks, "");
     lk_chain_publish(L, has_next, LLVMBuildAdd(b, base, L->seg, ""), G ? nt_get(t, G) : NULL);
-    lk_chain_lookback(L, base, decayed);
+    if (L->p->chain_inclusive)
+        lk_chain_lookback_inclusive(L, base, has_next, G ? nt_get(t, G) : NULL);
+    else
+        lk_chain_lookback(L, base, decayed);
     nt_frag S;
     nt_fvar_get(t, &L->S, &S);
     lk_state_publish(L, &S); /* the mirror of the start state; the loop's first barrier orders it */

@@ -28,6 +28,7 @@ typedef struct lk {
      * only the CTA's slice). */
     LLVMValueRef rg, col0, wcol, slice, seg, head, kv_head, batch, ntok, nblocks;
     LLVMValueRef bh, ws, gws, sync, ev; /* chain: (batch, head), state slots, decays, ticket + epoch + flags */
+    LLVMValueRef wsi;                   /* chain, inclusive look-back: the inclusive states (nvptx_linear_handoff.c) */
     LLVMValueRef log2_lambda;           /* per-head decay, clamped */
     nt_fvar S;                          /* the warp's state */
 
@@ -100,5 +101,6 @@ void lk_chain_globals(lk *L);
 void lk_chain_ids(lk *L);
 void lk_chain_publish(lk *L, LLVMValueRef cond, LLVMValueRef slot, LLVMValueRef G);
 void lk_chain_lookback(lk *L, LLVMValueRef base, bool decayed);
+void lk_chain_lookback_inclusive(lk *L, LLVMValueRef base, LLVMValueRef has_next, LLVMValueRef G);
 
 #endif

@@ -48,6 +48,20 @@ int nvptx_tma_fence_mode(void)
     return env_switch("ATTNC_TMA_FENCE");
 }
 
+int nvptx_lin_segments_mode(void)
+{
+    const char *e = getenv("ATTNC_LIN_SEGMENTS");
+    if (!e || !*e)
+        return -1;
+    int n = atoi(e);
+    return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+int nvptx_lin_inclusive_mode(void)
+{
+    return env_switch("ATTNC_LIN_INCLUSIVE");
+}
+
 /* Local name table: the IR library's tir_op_name() may not be linked into
  * every consumer of the code generator. */
 static const char *op_name(tir_op_kind k)

@@ -78,7 +78,8 @@ static void assembles(const char *name, target_arch arch, bool fused, bool grads
         printf("%s\n", sb_cstr(&log));
     assert_true(info.linear);
     assert_int_equal(info.nkernels, nkernels);
-    assert_int_equal(info.lin_grid_x, 16);
+    int segs = nvptx_lin_segments_mode();
+    assert_int_equal(info.lin_grid_x, segs < 0 ? 16 : segs);
     int scans = nkernels - grads;
     for (int i = 0; i < nkernels - 1; i++)
         assert_int_equal(info.kernels[i].threads, 256);
@@ -88,7 +89,9 @@ static void assembles(const char *name, target_arch arch, bool fused, bool grads
         assert_int_equal(info.kernels[nkernels - 1].kind, BWK_LIN_GATE);
     for (int i = 0; i < info.nkernels; i++)
         assert_non_null(strstr(sb_cstr(&ptx), info.kernels[i].name));
-    if (!fused) /* the opt-in fused dK/dV scan spills ~52 bytes at 255 registers on sm_90a: printed */
+    /* the opt-in fused dK/dV scan spills ~52 bytes at 255 registers on
+     * sm_90a, the opt-in inclusive look-back 4-12 (dq, dk): printed */
+    if (!fused && nvptx_lin_inclusive_mode() != 1)
         assert_int_equal(spill, 0);
     sb_free(&err);
     sb_free(&ptx);
@@ -128,12 +131,41 @@ static void test_linear_backward(void **state)
     refused("linear_elu.attn", "causal");
 }
 
+/* $ATTNC_LIN_SEGMENTS=32 (512 slots, nvptx_linear.h), with and without
+ * $ATTNC_LIN_INCLUSIVE=1: the scans still assemble without spills. */
+static void test_more_segments(void **state)
+{
+    (void)state;
+    const char *names[2] = {"ATTNC_LIN_SEGMENTS", "ATTNC_LIN_INCLUSIVE"};
+    char keep[2][16] = {"", ""};
+    bool had[2];
+    for (int i = 0; i < 2; i++) {
+        const char *old = getenv(names[i]);
+        had[i] = old != NULL;
+        if (old)
+            snprintf(keep[i], sizeof keep[i], "%s", old);
+    }
+    setenv("ATTNC_LIN_SEGMENTS", "32", 1);
+    for (int incl = 0; incl < 2; incl++) {
+        setenv("ATTNC_LIN_INCLUSIVE", incl ? "1" : "0", 1);
+        assembles("lightning2.attn", TARGET_SM90A, false, true, 4);
+        assembles("gated_linear.attn", TARGET_SM80, false, true, 4);
+        assembles("gated_linear.attn", TARGET_SM90A, true, false, 2);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (had[i])
+            setenv(names[i], keep[i], 1);
+        else
+            unsetenv(names[i]);
+    }
+}
+
 int main(void)
 {
     if (!ptxas_available()) {
         printf("skipped: no ptxas\n");
         return 0;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_linear_backward)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_linear_backward), cmocka_unit_test(test_more_segments)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,12 @@ static void assembles(const char *name, const char *spec, target_arch arch)
     assert_int_equal(info.strategy, NVPTX_STRATEGY_LINEAR);
     if (strstr(spec, "chain")) {
         assert_int_equal(info.threads, 256);
-        assert_int_equal(info.grid_x_fixed, 16);
+        int segs = nvptx_lin_segments_mode();
+        assert_int_equal(info.grid_x_fixed, segs < 0 ? 16 : segs);
+        bool inc = segs > 16 && nvptx_lin_inclusive_mode() == 1; /* and the inclusive flags */
+        /* the flags (bytes): 2 + 128 slots, and 128 inclusive flags */
+        assert_non_null(strstr(sb_cstr(&ptx), inc ? "attnc_lin_sync[1032]" : "attnc_lin_sync[520]"));
+        assert_true(!strstr(sb_cstr(&ptx), "attnc_lin_wsi") == !inc);
         assert_non_null(strstr(sb_cstr(&ptx), "attnc_lin_ws"));
         assert_non_null(strstr(sb_cstr(&ptx), "ld.acquire.gpu"));
     } else {
@@ -68,6 +73,43 @@ static void every_schedule(void **state)
         for (int s = 0; s < 3; s++)
             for (int arch = 0; arch < 2; arch++)
                 assembles(recipes[r], specs[s], arch ? TARGET_SM90A : TARGET_SM80);
+}
+
+/* Sets (value non-NULL) or clears $name; returns whether it was set,
+ * its old value in keep. */
+static bool swap_env(const char *name, const char *value, char *keep, size_t n)
+{
+    const char *old = getenv(name);
+    if (old)
+        snprintf(keep, n, "%s", old);
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+    return old != NULL;
+}
+
+/* $ATTNC_LIN_SEGMENTS (nvptx_linear.h): inter=chain with 32 and 64
+ * segments (512 slots), with and without $ATTNC_LIN_INCLUSIVE, still
+ * assembles; the other schedules ignore them. */
+static void more_segments(void **state)
+{
+    (void)state;
+    char ks[16] = "", ki[16] = "";
+    bool hs = swap_env("ATTNC_LIN_SEGMENTS", NULL, ks, sizeof ks);
+    bool hi = swap_env("ATTNC_LIN_INCLUSIVE", NULL, ki, sizeof ki);
+    static const char *values[] = {"32", "64", "8"};
+    for (int incl = 0; incl < 2; incl++)
+        for (int v = 0; v < 3; v++) {
+            setenv("ATTNC_LIN_SEGMENTS", values[v], 1);
+            setenv("ATTNC_LIN_INCLUSIVE", incl ? "1" : "0", 1);
+            assembles("lightning2.attn", "block=64 inter=chain", TARGET_SM90A);
+            assembles("gated_linear.attn", "block=64 inter=chain", TARGET_SM80);
+            assembles("gated_linear.attn", "block=64 inter=chunked", TARGET_SM90A);
+        }
+    char junk[16];
+    swap_env("ATTNC_LIN_SEGMENTS", hs ? ks : NULL, junk, sizeof junk);
+    swap_env("ATTNC_LIN_INCLUSIVE", hi ? ki : NULL, junk, sizeof junk);
 }
 
 static void refused(const char *name, const char *spec, const char *why)
@@ -121,6 +163,7 @@ int main(void)
         printf("skipped: no ptxas\n");
         return failed;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(every_schedule), cmocka_unit_test(chain_refusals)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(every_schedule), cmocka_unit_test(more_segments),
+                                       cmocka_unit_test(chain_refusals)};
     return failed | cmocka_run_group_tests(tests, NULL, NULL);
 }

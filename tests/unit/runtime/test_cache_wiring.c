@@ -160,7 +160,8 @@ static bool same_key(cache_key a, cache_key b)
 static void test_codegen_env_in_key(void **state)
 {
     (void)state;
-    static const char *const vars[] = {"ATTNC_GRID_TMA", "ATTNC_DOC_FULL", "ATTNC_OVL_SPLIT_PRODUCER", "ATTNC_TMA_FENCE"};
+    static const char *const vars[] = {"ATTNC_GRID_TMA", "ATTNC_DOC_FULL", "ATTNC_OVL_SPLIT_PRODUCER", "ATTNC_TMA_FENCE",
+                                         "ATTNC_LIN_INCLUSIVE"};
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     attnc_recipe *rc = NULL;
@@ -185,6 +186,18 @@ static void test_codegen_env_in_key(void **state)
         assert_false(same_key(on, off));
         assert_true(same_key(key_now(j.tk, &j.sched), plain));
     }
+    /* $ATTNC_LIN_SEGMENTS takes a count (clamped to 1..64) */
+    setenv("ATTNC_LIN_SEGMENTS", "32", 1);
+    cache_key s32 = key_now(j.tk, &j.sched);
+    setenv("ATTNC_LIN_SEGMENTS", "64", 1);
+    cache_key s64 = key_now(j.tk, &j.sched);
+    setenv("ATTNC_LIN_SEGMENTS", "640", 1);
+    cache_key s640 = key_now(j.tk, &j.sched);
+    unsetenv("ATTNC_LIN_SEGMENTS");
+    assert_false(same_key(s32, plain));
+    assert_false(same_key(s32, s64));
+    assert_true(same_key(s64, s640));
+    assert_true(same_key(key_now(j.tk, &j.sched), plain));
     compile_job_free(&j);
     arena_free_all(&a);
     attnc_recipe_destroy(rc);
