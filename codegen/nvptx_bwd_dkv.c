@@ -660,10 +660,13 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
 
 /* The producer ring (bp->producer, nvptx_bwd_ring.c): the same query
  * tiles as q_tiles, over the same heads, counted by *it across heads; the
- * producer warp fills stage it % 2 with tile it, the computing warps wait
+ * producer warp fills stage it % S with tile it, the computing warps wait
  * for it. The barrier of the computing threads at the top keeps a
  * warpgroup from storing the next dS while the other still reads this one
- * (gw_dq_bulk's product). */
+ * (gw_dq_bulk's product). With two dS buffers (bp->ds_bufs, pair n stores
+ * buffer n % 2) it goes: a warpgroup stores pair n + 2's dS into pair n's
+ * buffer only after gw_dq_bulk's barrier of pair n + 1, which the other
+ * warpgroup reaches only after its pair-n dQ products were waited. */
 static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, bool producer)
 {
     fa2 *f = &g->f;
@@ -679,14 +682,18 @@ static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueR
         gr_fill(g, n);
     } else {
         gr_acquire(g, n);
-        if (!g->bp->ds_split) /* else gw_store_ds waits for the other warpgroup (gr_ds_wait) */
+        if (!g->bp->ds_split && g->bp->ds_bufs == 1) /* else gw_store_ds waits for the other warpgroup (gr_ds_wait) */
             gr_sync(g);
+        if (g->bp->ds_bufs == 2) {
+            LLVMValueRef pairs = LLVMBuildLoad2(b, nv->i32, g->dq_pairs, "");
+            g->bank_dyn[2] = mul(g, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, g->bank_size[2]));
+        }
         LLVMValueRef skip = f->p->empty ? fa2_tile_empty(f) : LLVMConstInt(nv->i1, 0, false);
         LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
         pair(g, st);
         nv_endif(nv, join);
         gr_release(g, n);
-        g->bank_dyn[1] = NULL;
+        g->bank_dyn[1] = g->bank_dyn[2] = NULL;
     }
     LLVMBuildStore(b, add(g, n, c32(g, 1)), it);
     gb_loop_end(g, &l);

@@ -11,7 +11,7 @@
 #include "nvptx_fa2.h"
 
 
-enum { BWD_MAX_SITES = 8, GB_PG_ELEMS = 64 };
+enum { BWD_MAX_SITES = 8, GB_PG_ELEMS = 64, GB_BANKS = 3 };
 
 /* A param read of the score with a gradient (the program's param_grad). */
 typedef struct bwd_site {
@@ -36,6 +36,11 @@ typedef struct bwd_plan {
     int overlap; /* wg only: NVPTX_BWD_OVERLAP levels (nvptx_bwd.h) */
     bool producer; /* NVPTX_BWD_PRODUCER taken: the dkv kernel's ring (nvptx_bwd_ring.c) */
     bool ds_split; /* NVPTX_BWD_PRODUCER_DS_SPLIT with it, two computing warpgroups */
+    /* producer only (nvptx_kernel.h's $ATTNC_BWD_RING_* switches) */
+    int stages;        /* query tiles in the ring (2, 3) */
+    int ds_bufs;       /* dS tiles (1, 2: pair n stores buffer n % 2; not with ds_split) */
+    bool release_all;  /* every computing thread arrives on empty (else lane 0 of each warp) */
+    int dqf_max;       /* bulk dQ: f32 tiles at most (1, 2) */
 } bwd_plan;
 
 typedef struct gbw {
@@ -50,16 +55,17 @@ typedef struct gbw {
     LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
     LLVMValueRef key_flat;  /* dkv: this CTA's flat key tile index (ctaid.x unless remapped) */
     /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
-     * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at. */
-    int bank_lo[2], bank_hi[2], bank_size[2];
-    LLVMValueRef bank_dyn[2];
+     * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at: K/V (the dQ
+     * kernel), the Q bank, dS (ds_bufs 2). */
+    int bank_lo[GB_BANKS], bank_hi[GB_BANKS], bank_size[GB_BANKS];
+    LLVMValueRef bank_dyn[GB_BANKS];
     LLVMValueRef key_c[2][3], key_t[2]; /* dkv: this thread's key rows (g, g+8 of its warp) */
     /* param gradients (nvptx_bwd_param.c), per grad_param[j] */
     LLVMValueRef dparam[NVPTX_MAX_PARAMS], pacc[NVPTX_MAX_PARAMS], pslice[NVPTX_MAX_PARAMS];
     LLVMValueRef patomic[NVPTX_MAX_PARAMS]; /* i32 != 0: one accumulator, red.global.add (this launch) */
     LLVMValueRef pg_idx[BWD_MAX_SITES][GB_PG_ELEMS], pg_val[BWD_MAX_SITES][GB_PG_ELEMS];
     int pg_n;
-    int off_bar; /* producer: the ring's mbarriers full[2], empty[2] (in the scan words) */
+    int off_bar; /* producer: the ring's mbarriers full[stages], empty[stages] (in the scan words) */
 } gbw;
 
 /* Tile pitch of swizzled tiles (wgmma; nvptx_wgmma.h) in gb_load_rows. */

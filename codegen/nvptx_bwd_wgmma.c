@@ -49,14 +49,23 @@ void gw_layout(gbw *g, nvptx_bwd_kind kind)
     g->off_delta = g->off_lse + 4 * p->Tq;
     int qs = align1k(g->off_delta + 4 * p->Tq - g->off_q);
     g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
-    g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
-    g->off_dqf = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * p->Tk * 2 : 0);
-    int tile = p->Tq * p->D * 4, tail = 32 + 1024; /* the scan words, the slack of gw_smem_base */
+    bool ring = kind == BWK_DKV && g->bp->producer;
+    g->off_ds = g->off_q + qs * (kind == BWK_DKV ? (ring ? g->bp->stages : 2) : 1);
+    int ds = kind == BWK_DKV && g->bp->atomics ? p->Tq * p->Tk * 2 : 0, nds = ring ? g->bp->ds_bufs : 1;
+    if (nds == 2) /* pair n's dS in buffer n % 2 (q_tiles_ring sets bank_dyn[2]) */
+        g->bank_lo[2] = g->off_ds, g->bank_hi[2] = g->off_ds + ds, g->bank_size[2] = ds;
+    g->off_dqf = g->off_ds + nds * ds;
+    /* the scan words (producer: no inverse q range, they hold the ring's
+     * 2 x stages mbarriers), the slack of gw_smem_base */
+    int tile = p->Tq * p->D * 4, tail = (ring && g->bp->stages > 2 ? 16 * g->bp->stages : 32) + 1024;
     g->dqf_bufs = 0;
     if (kind == BWK_DKV && g->bp->bulk) /* double-buffered where it fits (D = 128, 128 keys: 216 KB) */
-        g->dqf_bufs = g->off_dqf + 2 * tile + tail <= target_info_of(TARGET_SM90A)->smem_block_optin ? 2 : 1;
+        g->dqf_bufs = g->bp->dqf_max > 1 &&
+                              g->off_dqf + 2 * tile + tail <= target_info_of(TARGET_SM90A)->smem_block_optin
+                          ? 2
+                          : 1;
     g->off_scan = g->off_dqf + g->dqf_bufs * tile;
-    g->off_bar = g->off_scan; /* producer: no inverse q range, the scan words hold the ring's 4 mbarriers */
+    g->off_bar = g->off_scan;
     g->smem = g->off_scan + tail;
 }
 

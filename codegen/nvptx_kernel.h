@@ -122,6 +122,25 @@ int nvptx_ovl_split_mode(void);
  * keys. */
 int nvptx_tma_fence_mode(void);
 
+/* The GPU backward's dK/dV producer ring (nvptx_bwd_ring.c), opt-in
+ * switches, part of kernel cache keys (the backward's own key holds every
+ * $ATTNC_BWD_* too, cuda_bwd_job.c):
+ * $ATTNC_BWD_RING_RELEASE: -1 unset or 0 (lane 0 of each computing warp
+ *   arrives on the stage's empty barrier, after the barrier of the
+ *   computing threads in the bulk dQ), 1 (every computing thread arrives:
+ *   each one's own reads of lse and delta released by its own arrive, as
+ *   compute-sanitizer's racecheck follows them);
+ * $ATTNC_BWD_RING_STAGES: -1 unset (2), 2 or 3 query tiles in flight;
+ * $ATTNC_BWD_DS_BUFS: -1 unset (1), 1 or 2 dS tiles (two: pair n stores
+ *   dS into buffer n % 2, and the barrier of the computing threads at the
+ *   top of each pair goes);
+ * $ATTNC_BWD_DQF_BUFS: -1 unset (2 where they fit), 1 or 2 f32 dQ tiles of
+ *   the bulk dQ (at most: where shared memory holds them). */
+int nvptx_bwd_ring_release_mode(void);
+int nvptx_bwd_ring_stages_mode(void);
+int nvptx_bwd_ds_bufs_mode(void);
+int nvptx_bwd_dqf_bufs_mode(void);
+
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);
 /* Tiles of `tile` over the token extent (sizes[tok_id], or the grid dims

@@ -17,6 +17,10 @@ static const struct {
     {"doc_full", nvptx_doc_full_mode},     /* $ATTNC_DOC_FULL */
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
+    {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */
+    {"bwd_ring_stages", nvptx_bwd_ring_stages_mode},   /* $ATTNC_BWD_RING_STAGES */
+    {"bwd_ds_bufs", nvptx_bwd_ds_bufs_mode},           /* $ATTNC_BWD_DS_BUFS */
+    {"bwd_dqf_bufs", nvptx_bwd_dqf_bufs_mode},         /* $ATTNC_BWD_DQF_BUFS */
 };
 
 bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, cache_key *out)
