@@ -451,8 +451,10 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     bp->stages = bp->producer && nvptx_bwd_ring_stages_mode() == 3 ? 3 : 2;
     bp->ds_bufs = bp->producer && !bp->ds_split && nvptx_bwd_ds_bufs_mode() == 2 ? 2 : 1;
     bp->release_all = bp->producer && nvptx_bwd_ring_release_mode() == 1;
+    bp->tma_first = bp->producer && nvptx_bwd_ring_tma_first_mode() == 1;
     bp->dqf_max = nvptx_bwd_dqf_bufs_mode() == 1 ? 1 : 2;
     bq->stages = bp->stages, bq->ds_bufs = bp->ds_bufs, bq->release_all = bp->release_all, bq->dqf_max = bp->dqf_max;
+    bq->tma_first = bp->tma_first;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;

@@ -40,6 +40,7 @@ typedef struct bwd_plan {
     int stages;        /* query tiles in the ring (2, 3) */
     int ds_bufs;       /* dS tiles (1, 2: pair n stores buffer n % 2; not with ds_split) */
     bool release_all;  /* every computing thread arrives on empty (else lane 0 of each warp) */
+    bool tma_first;    /* the producer issues Q and dO's TMA before loading lse and delta */
     int dqf_max;       /* bulk dQ: f32 tiles at most (1, 2) */
 } bwd_plan;
 

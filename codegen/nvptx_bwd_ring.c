@@ -10,6 +10,9 @@
  *             and delta: release) plus the TMA bytes of Q and dO (lane 0's
  *             arrive.expect_tx); the computing threads wait on parity
  *             (it / S) & 1 for the it-th tile;
+ *             ($ATTNC_BWD_RING_TMA_FIRST=1, bp->tma_first: lane 0 announces
+ *             the bytes (expect_tx, no arrival) and issues the TMA before
+ *             the lanes load lse and delta, then all 32 arrive);
  *   empty[s]  one arrival per computing warp once its products on the
  *             stage are done (bp->release_all: one per computing thread);
  *             every producer lane waits on it before refilling.
@@ -153,14 +156,27 @@ void gr_fill(gbw *g, LLVMValueRef it)
     nt_mbar_wait(&t, bar(g, empty_of(g, stage)), parity_of(g, prev));
     nv_endif(nv, again);
     g->bank_dyn[1] = LLVMBuildMul(b, stage, c32(g, g->bank_size[1]), "");
-    gb_load_stats_by(g, f->q_org, f->head, f->lane, 32);
     LLVMValueRef full = bar(g, stage);
+    int bytes = p->Tq * 2 * (p->D + p->Dv);
+    if (g->bp->tma_first) { /* Q and dO in flight while the lanes load lse and delta */
+        LLVMBasicBlockRef j0 = nv_if(nv, LLVMBuildICmp(b, LLVMIntEQ, f->lane, c32(g, 0), ""), "ring.tma");
+        LLVMValueRef args[2] = {full, c32(g, bytes)};
+        nv_asm(nv, NULL, "mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
+        tma_tile(g, 0, g->off_q, p->D, full);
+        tma_tile(g, 1, g->off_do, p->Dv, full);
+        nv_endif(nv, j0);
+        gb_load_stats_by(g, f->q_org, f->head, f->lane, 32);
+        nt_mbar_arrive(&t, full); /* each lane releases its own st.shared */
+        g->bank_dyn[1] = NULL;
+        return;
+    }
+    gb_load_stats_by(g, f->q_org, f->head, f->lane, 32);
     LLVMBasicBlockRef lead = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.tma");
     LLVMBasicBlockRef rest = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.arrive");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.filled");
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, f->lane, c32(g, 0), ""), lead, rest);
     LLVMPositionBuilderAtEnd(b, lead);
-    nt_mbar_expect_tx(&t, full, p->Tq * 2 * (p->D + p->Dv));
+    nt_mbar_expect_tx(&t, full, bytes);
     tma_tile(g, 0, g->off_q, p->D, full);
     tma_tile(g, 1, g->off_do, p->Dv, full);
     LLVMBuildBr(b, join);

@@ -130,6 +130,8 @@ int nvptx_tma_fence_mode(void);
  *   computing threads in the bulk dQ), 1 (every computing thread arrives:
  *   each one's own reads of lse and delta released by its own arrive, as
  *   compute-sanitizer's racecheck follows them);
+ * $ATTNC_BWD_RING_TMA_FIRST: -1 unset or 0, 1 (the producer issues Q and
+ *   dO's TMA before its lanes load lse and delta, not after);
  * $ATTNC_BWD_RING_STAGES: -1 unset (2), 2 or 3 query tiles in flight;
  * $ATTNC_BWD_DS_BUFS: -1 unset (1), 1 or 2 dS tiles (two: pair n stores
  *   dS into buffer n % 2, and the barrier of the computing threads at the
@@ -137,6 +139,7 @@ int nvptx_tma_fence_mode(void);
  * $ATTNC_BWD_DQF_BUFS: -1 unset (2 where they fit), 1 or 2 f32 dQ tiles of
  *   the bulk dQ (at most: where shared memory holds them). */
 int nvptx_bwd_ring_release_mode(void);
+int nvptx_bwd_ring_tma_first_mode(void);
 int nvptx_bwd_ring_stages_mode(void);
 int nvptx_bwd_ds_bufs_mode(void);
 int nvptx_bwd_dqf_bufs_mode(void);

@@ -18,6 +18,7 @@ static const struct {
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */
+    {"bwd_ring_tma_first", nvptx_bwd_ring_tma_first_mode}, /* $ATTNC_BWD_RING_TMA_FIRST */
     {"bwd_ring_stages", nvptx_bwd_ring_stages_mode},   /* $ATTNC_BWD_RING_STAGES */
     {"bwd_ds_bufs", nvptx_bwd_ds_bufs_mode},           /* $ATTNC_BWD_DS_BUFS */
     {"bwd_dqf_bufs", nvptx_bwd_dqf_bufs_mode},         /* $ATTNC_BWD_DQF_BUFS */
