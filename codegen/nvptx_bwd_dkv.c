@@ -667,7 +667,9 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
  * buffer n % 2) it goes: a warpgroup stores pair n + 2's dS into pair n's
  * buffer only after gw_dq_bulk's barrier of pair n + 1, which the other
  * warpgroup reaches only after its pair-n dQ products were waited. */
-static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, bool producer)
+enum { ROLE_COMPUTE, ROLE_PRODUCER };
+
+static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, int role)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -678,7 +680,7 @@ static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueR
     LLVMValueRef n = LLVMBuildLoad2(b, nv->i32, it, "it");
     decode(g, l.iv, lo, cnt, qi);
     set_q_box(g, qi);
-    if (producer) {
+    if (role == ROLE_PRODUCER) {
         gr_fill(g, n);
     } else {
         gr_acquire(g, n);
@@ -700,7 +702,7 @@ static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueR
 }
 
 /* The head loop of the kernel (every query head of the kv head). */
-static void heads(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, bool producer)
+static void heads(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, int role)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -709,7 +711,7 @@ static void heads(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, 
     gb_loop hl = gb_loop_begin(g, first, add(g, first, group));
     f->head = hl.iv;
     if (it)
-        q_tiles_ring(g, st, kidx, it, producer);
+        q_tiles_ring(g, st, kidx, it, role);
     else
         q_tiles(g, st, kidx);
     gb_loop_end(g, &hl);
@@ -754,9 +756,15 @@ void gb_emit_dkv(gbw *g)
         LLVMBasicBlockRef cons = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.cons");
         LLVMBuildCondBr(nv->b, gr_is_producer(g), prod, cons);
         LLVMPositionBuilderAtEnd(nv->b, prod);
-        gr_producer_start(g);
-        heads(g, &st, kidx, it, true);
+        LLVMBasicBlockRef writer;
+        gr_producer_start(g, &writer);
+        heads(g, &st, kidx, it, ROLE_PRODUCER);
         LLVMBuildRetVoid(nv->b);
+        if (writer) {
+            LLVMPositionBuilderAtEnd(nv->b, writer);
+            gw_dq_writer_run(g);
+            LLVMBuildRetVoid(nv->b);
+        }
         LLVMPositionBuilderAtEnd(nv->b, cons);
         gr_consumer_start(g);
     }
@@ -777,9 +785,13 @@ void gb_emit_dkv(gbw *g)
     for (int i = 0; i < GB_STAT_ROWS && g->bp->overlap >= 1; i++)
         for (int k = 0; k < 2; k++)
             st.stats[i][k] = gb_alloca(g);
-    heads(g, &st, kidx, it, false);
+    if (g->bp->dq_writer)
+        gw_dq_writer_begin(g);
+    heads(g, &st, kidx, it, ROLE_COMPUTE);
     if (g->bp->ds_split)
         gr_ds_end(g);
+    if (g->bp->dq_writer)
+        gw_dq_writer_end(g);
     nv_cp_wait(nv, 0);
     if (g->bp->bulk) /* shared memory must outlive the bulk reductions' reads */
         gw_dq_bulk_drain(g);

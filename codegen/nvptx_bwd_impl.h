@@ -41,6 +41,7 @@ typedef struct bwd_plan {
     int ds_bufs;       /* dS tiles (1, 2: pair n stores buffer n % 2; not with ds_split) */
     bool release_all;  /* every computing thread arrives on empty (else lane 0 of each warp) */
     bool tma_first;    /* the producer issues Q and dO's TMA before loading lse and delta */
+    bool dq_writer;    /* the producer warpgroup's second warp issues the bulk dQ reductions */
     int dqf_max;       /* bulk dQ: f32 tiles at most (1, 2) */
 } bwd_plan;
 
@@ -151,7 +152,9 @@ void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMV
 enum { GR_PRODUCER_THREADS = 128 };
 void gr_init(gbw *g);              /* the mbarriers (thread 0), then a CTA barrier */
 LLVMValueRef gr_is_producer(gbw *g); /* tid >= the computing threads */
-void gr_producer_start(gbw *g);    /* setmaxnreg down; all but the first producer warp return */
+/* setmaxnreg down; all but the first producer warp return, but the second
+ * under bp->dq_writer, which goes to *writer (NULL otherwise) */
+void gr_producer_start(gbw *g, LLVMBasicBlockRef *writer);
 void gr_consumer_start(gbw *g);    /* setmaxnreg up */
 /* producer warp: wait until stage it % 2 is free, then fill it with the
  * query box set in f (q_org, head): lse, delta by the 32 lanes, Q and dO by
@@ -235,6 +238,21 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
 bool gw_dq_bulk_takes_dk(const gbw *g);
 bool gw_dq_bulk_late_dk(const gbw *g); /* every warpgroup has a first dQ block */
 void gw_dq_bulk_drain(gbw *g);
+/* bp->dq_writer: the computing warpgroups store their f32 dQ blocks and
+ * hand them to the producer warpgroup's second warp, which issues the
+ * bulk reductions (FA3's dQ writer): per warpgroup w with blocks, named
+ * barriers full[w] (its 128 threads bar.arrive after the stores, thread 0
+ * having put the accumulator rows' address in a shared slot; the writer
+ * bar.sync) and empty[w] (the writer bar.arrive once the copies read the
+ * tile, the 128 bar.sync before the next stores). begin: warp 0 of each
+ * such warpgroup takes empty's first arrival (before the first pair);
+ * end: after the last pair the warpgroup takes the writer's last arrival,
+ * thread 0 puts 0 in the slot and full is arrived once more, which ends
+ * the writer's loop (every arrive matched). run: the writer's loop, then
+ * its bulk groups drained. */
+void gw_dq_writer_begin(gbw *g);
+void gw_dq_writer_end(gbw *g);
+void gw_dq_writer_run(gbw *g);
 /* Bulk dQ: row and column in the query tile of f32 pair `pos` (elements
  * 2 pos, 2 pos + 1) of a tile's accumulator block. */
 void gw_dqf_coords(gbw *g, LLVMValueRef pos, LLVMValueRef *row, LLVMValueRef *col);

@@ -108,7 +108,7 @@ LLVMValueRef gr_is_producer(gbw *g)
     return LLVMBuildICmp(g->f.nv.b, LLVMIntUGE, g->f.tid, c32(g, g->f.threads), "");
 }
 
-void gr_producer_start(gbw *g)
+void gr_producer_start(gbw *g, LLVMBasicBlockRef *writer)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -116,7 +116,17 @@ void gr_producer_start(gbw *g)
     LLVMValueRef first = LLVMBuildICmp(nv->b, LLVMIntEQ, f->warp, c32(g, f->threads / 32), "");
     LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.producer");
     LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.idle");
-    LLVMBuildCondBr(nv->b, first, go, idle);
+    *writer = NULL;
+    if (g->bp->dq_writer) {
+        LLVMBasicBlockRef other = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.other");
+        *writer = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.writer");
+        LLVMValueRef second = LLVMBuildICmp(nv->b, LLVMIntEQ, f->warp, c32(g, f->threads / 32 + 1), "");
+        LLVMBuildCondBr(nv->b, second, *writer, other);
+        LLVMPositionBuilderAtEnd(nv->b, other);
+        LLVMBuildCondBr(nv->b, first, go, idle);
+    } else {
+        LLVMBuildCondBr(nv->b, first, go, idle);
+    }
     LLVMPositionBuilderAtEnd(nv->b, idle);
     LLVMBuildRetVoid(nv->b);
     LLVMPositionBuilderAtEnd(nv->b, go);

@@ -137,9 +137,14 @@ int nvptx_tma_fence_mode(void);
  *   dS into buffer n % 2, and the barrier of the computing threads at the
  *   top of each pair goes);
  * $ATTNC_BWD_DQF_BUFS: -1 unset (2 where they fit), 1 or 2 f32 dQ tiles of
- *   the bulk dQ (at most: where shared memory holds them). */
+ *   the bulk dQ (at most: where shared memory holds them);
+ * $ATTNC_BWD_DQ_WRITER: -1 unset or 0, 1 (the producer warpgroup's second
+ *   warp issues the bulk dQ reductions, FA3's dQ writer: the computing
+ *   warps hand it their f32 tile by named barriers instead of waiting for
+ *   each other and issuing; one f32 tile). */
 int nvptx_bwd_ring_release_mode(void);
 int nvptx_bwd_ring_tma_first_mode(void);
+int nvptx_bwd_dq_writer_mode(void);
 int nvptx_bwd_ring_stages_mode(void);
 int nvptx_bwd_ds_bufs_mode(void);
 int nvptx_bwd_dqf_bufs_mode(void);

@@ -22,6 +22,7 @@ static const struct {
     {"bwd_ring_stages", nvptx_bwd_ring_stages_mode},   /* $ATTNC_BWD_RING_STAGES */
     {"bwd_ds_bufs", nvptx_bwd_ds_bufs_mode},           /* $ATTNC_BWD_DS_BUFS */
     {"bwd_dqf_bufs", nvptx_bwd_dqf_bufs_mode},         /* $ATTNC_BWD_DQF_BUFS */
+    {"bwd_dq_writer", nvptx_bwd_dq_writer_mode},       /* $ATTNC_BWD_DQ_WRITER */
 };
 
 bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, cache_key *out)
