@@ -166,9 +166,9 @@ void gr_fill(gbw *g, LLVMValueRef it)
     nt_mbar_wait(&t, bar(g, empty_of(g, stage)), parity_of(g, prev));
     nv_endif(nv, again);
     g->bank_dyn[1] = LLVMBuildMul(b, stage, c32(g, g->bank_size[1]), "");
-    LLVMValueRef full = bar(g, stage);
     int bytes = p->Tq * 2 * (p->D + p->Dv);
     if (g->bp->tma_first) { /* Q and dO in flight while the lanes load lse and delta */
+        LLVMValueRef full = bar(g, stage);
         LLVMBasicBlockRef j0 = nv_if(nv, LLVMBuildICmp(b, LLVMIntEQ, f->lane, c32(g, 0), ""), "ring.tma");
         LLVMValueRef args[2] = {full, c32(g, bytes)};
         nv_asm(nv, NULL, "mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [$0], $1;", "r,r,~{memory}", args, 2);
@@ -181,6 +181,7 @@ void gr_fill(gbw *g, LLVMValueRef it)
         return;
     }
     gb_load_stats_by(g, f->q_org, f->head, f->lane, 32);
+    LLVMValueRef full = bar(g, stage);
     LLVMBasicBlockRef lead = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.tma");
     LLVMBasicBlockRef rest = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.arrive");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.filled");
