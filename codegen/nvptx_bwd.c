@@ -450,7 +450,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
         bp->overlap = NVPTX_BWD_OVERLAP_PIPE_SDP;
     bp->stages = bp->producer && nvptx_bwd_ring_stages_mode() == 3 ? 3 : 2;
     bp->ds_bufs = bp->producer && !bp->ds_split && nvptx_bwd_ds_bufs_mode() == 2 ? 2 : 1;
-    bp->release_all = bp->producer && nvptx_bwd_ring_release_mode() == 1;
+    bp->release_all = bp->producer && nvptx_bwd_ring_release_mode() != 0; /* the default (racecheck-clean) */
     bp->tma_first = bp->producer && nvptx_bwd_ring_tma_first_mode() == 1;
     bp->dq_writer = bp->producer && nvptx_bwd_dq_writer_mode() == 1;
     bp->dqf_max = nvptx_bwd_dqf_bufs_mode() == 1 || bp->dq_writer ? 1 : 2;

@@ -13,15 +13,22 @@
  *             ($ATTNC_BWD_RING_TMA_FIRST=1, bp->tma_first: lane 0 announces
  *             the bytes (expect_tx, no arrival) and issues the TMA before
  *             the lanes load lse and delta, then all 32 arrive);
- *   empty[s]  one arrival per computing warp once its products on the
- *             stage are done (bp->release_all: one per computing thread);
- *             every producer lane waits on it before refilling.
+ *   empty[s]  one arrival per computing thread once its products on the
+ *             stage are done (bp->release_all, the default; under
+ *             $ATTNC_BWD_RING_RELEASE=0 lane 0 of each computing warp
+ *             arrives for the warp); every producer lane waits on it
+ *             before refilling.
  *
- * Why lane 0's arrival on empty suffices (compute-sanitizer's racecheck
- * reports the producer's st.shared of lse and delta, gb_load_stats_by's,
- * as racing with the computing lanes' ld.shared of the tile that held the
- * stage before: H200, 2026-12-03, SASS attnc_bwd_dkv+0xc90..0xd10 of the
- * causal D = 128 and D = 64 kernels are exactly those four STS). Every
+ * Why lane 0's arrival on empty would suffice, and why every thread
+ * arrives all the same: compute-sanitizer's racecheck reported the
+ * producer's st.shared of lse and delta (gb_load_stats_by's) as racing
+ * with the computing lanes' ld.shared of the tile that held the stage
+ * before (H200, 2026-12-03, lane-0 form: the four STS at
+ * attnc_bwd_dkv+0xc90..0xd10 of the causal D = 128 and D = 64 kernels
+ * against the LDS of probs, 0x3c20.., and grads_t, 0x5e90..; 8 errors,
+ * 128-384 hazards each; with every thread arriving: 0 hazards, causal and
+ * dense, and no measurable cost: dense 524-526 TFLOP/s vs 522-523, causal
+ * within the run's noise). Every
  * lane's last read of lse or delta (probs, grads_t) comes before
  * gw_dq_bulk's bar.sync of the computing threads (gr_sync) and the
  * warpgroup's named barrier in program order; the producer is bulk-only
@@ -32,11 +39,12 @@
  * what happens before it, and each producer lane's try_wait is an
  * acquire: read (any lane) -> bar.sync -> arrive.release (lane 0) ->
  * phase complete -> try_wait.acquire (producer lane) -> st.shared is a
- * happens-before chain, so there is no race. racecheck follows an
- * mbarrier only from the threads that arrive on it (the reads of lanes
- * 1..31 look unordered): a false positive, which $ATTNC_BWD_RING_RELEASE=1
- * (bp->release_all) removes at the cost of 32 arrivals per warp
- * instruction instead of 1.
+ * happens-before chain, so there is no race in the lane-0 form.
+ * racecheck follows an mbarrier only from the threads that arrive on it
+ * (the reads of lanes 1..31 look unordered): a false positive, which the
+ * per-thread arrival removes (32 arrivals per warp instruction instead
+ * of 1), and it no longer leans on the bulk dQ's barrier for the
+ * ordering.
  *
  * TMA writes through the async proxy, which the wgmma products read, so
  * no proxy fence is needed after full; K and V stay cp.async copies of the

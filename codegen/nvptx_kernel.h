@@ -122,14 +122,15 @@ int nvptx_ovl_split_mode(void);
  * keys. */
 int nvptx_tma_fence_mode(void);
 
-/* The GPU backward's dK/dV producer ring (nvptx_bwd_ring.c), opt-in
- * switches, part of kernel cache keys (the backward's own key holds every
+/* The GPU backward's dK/dV producer ring (nvptx_bwd_ring.c) switches,
+ * part of kernel cache keys (the backward's own key holds every
  * $ATTNC_BWD_* too, cuda_bwd_job.c):
- * $ATTNC_BWD_RING_RELEASE: -1 unset or 0 (lane 0 of each computing warp
- *   arrives on the stage's empty barrier, after the barrier of the
- *   computing threads in the bulk dQ), 1 (every computing thread arrives:
- *   each one's own reads of lse and delta released by its own arrive, as
- *   compute-sanitizer's racecheck follows them);
+ * $ATTNC_BWD_RING_RELEASE: -1 unset or 1 (the default: every computing
+ *   thread arrives on the stage's empty barrier, each one's own reads of
+ *   lse and delta released by its own arrive, as compute-sanitizer's
+ *   racecheck follows them), 0 (lane 0 of each computing warp arrives,
+ *   after the barrier of the computing threads in the bulk dQ);
+ * the others opt-in:
  * $ATTNC_BWD_RING_TMA_FIRST: -1 unset or 0, 1 (the producer issues Q and
  *   dO's TMA before its lanes load lse and delta, not after);
  * $ATTNC_BWD_RING_STAGES: -1 unset (2), 2 or 3 query tiles in flight;

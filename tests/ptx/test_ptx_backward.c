@@ -283,15 +283,15 @@ static void test_backward_producer(void **state)
             producer_one(producer_recipes[i], levels[l], true);
     /* NVPTX_BWD_PRODUCER_DS_SPLIT: the dS hand-over by bar.arrive / bar.sync */
     producer_one("dense.attn", NVPTX_BWD_OVERLAP_PIPE_SDP | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
-    /* the ring's opt-in switches (nvptx_kernel.h), one at a time and together, in the
-     * default order at D = 128 and 64 */
-    static const char *const ring_env[][2] = {{"ATTNC_BWD_RING_RELEASE", "1"}, {"ATTNC_BWD_RING_TMA_FIRST", "1"},
+    /* the ring's switches (nvptx_kernel.h) at their non-default values, one at a time, and the
+     * opt-in ones together, in the default order at D = 128 and 64 */
+    static const char *const ring_env[][2] = {{"ATTNC_BWD_RING_RELEASE", "0"}, {"ATTNC_BWD_RING_TMA_FIRST", "1"},
                                               {"ATTNC_BWD_RING_STAGES", "3"},  {"ATTNC_BWD_DS_BUFS", "2"},
                                               {"ATTNC_BWD_DQF_BUFS", "1"},    {"ATTNC_BWD_DQ_WRITER", "1"}};
     enum { NRING = sizeof ring_env / sizeof ring_env[0] };
     for (int i = 0; i <= NRING; i++) {
         for (int k = 0; k < NRING; k++)
-            if (i == k || (i == NRING && k != 2)) /* all but 3 stages (with 2 dS buffers: no room at D = 128) */
+            if (i == k || (i == NRING && k != 0 && k != 2)) /* not 3 stages with 2 dS buffers: no room at D = 128 */
                 setenv(ring_env[k][0], ring_env[k][1], 1);
         producer_one("dense.attn", NVPTX_BWD_OVERLAP_PIPE_SDP, true);
         producer_one("d64_causal", NVPTX_BWD_OVERLAP_PIPE_SDP, true);
