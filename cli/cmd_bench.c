@@ -35,7 +35,8 @@ enum {
 
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch, *seqlens;
-    bool json, compile_timings, grad, deterministic;
+    const char *bwd_schedule; /* --pairs-only: the backward's schedule text to count */
+    bool json, compile_timings, grad, deterministic, pairs_only;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int warmup, iters, repeats;
     int docs; /* i32 params: this many equal documents */
@@ -70,6 +71,8 @@ static const cli_opt bench_table[] = {
     CLI_FLAG("--compile-timings", bench_opts, compile_timings),
     CLI_FLAG("--grad", bench_opts, grad),
     CLI_FLAG("--deterministic", bench_opts, deterministic),
+    CLI_FLAG("--pairs-only", bench_opts, pairs_only),
+    CLI_STR("--bwd-schedule", bench_opts, bwd_schedule),
     CLI_INT("--warmup", bench_opts, warmup, 0, 1000000),
     CLI_INT("--iters", bench_opts, iters, 1, 1000000),
     CLI_INT("--repeats", bench_opts, repeats, 1, 1000000),
@@ -89,6 +92,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     o->file = files[0];
     if (!o->shape && !o->compile_timings)
         return cli_usage_error("bench", "--shape is needed (e.g. --shape batch=2,heads=16,tokens=4096)");
+    if (o->bwd_schedule && !o->pairs_only)
+        return cli_usage_error("bench", "--bwd-schedule goes with --pairs-only (--grad counts the backward it times)");
     return EXIT_OK;
 }
 
@@ -222,7 +227,9 @@ static int make_tensors(bench_run *b, strbuf *err)
     return upload(b, nq * 4, 4, NULL, err);
 }
 
-static int make_params(bench_run *b, strbuf *err)
+/* The params' host copies (ids: --docs equal documents; tables: 3 in 4
+ * kept), uploaded too when device is set. */
+static int make_params(bench_run *b, bool device, strbuf *err)
 {
     const attnc_tools_recipe_info *r = &b->r;
     uint64_t seed = 12345;
@@ -249,7 +256,7 @@ static int make_params(bench_run *b, strbuf *err)
         }
         b->hparam[i] = h;
         ph->data = h;
-        if (rp->ndim > 0 &&
+        if (device && rp->ndim > 0 &&
             (attnc_tools_dev_alloc(&b->dparam[i], n * es, err) || attnc_tools_dev_upload(b->dparam[i], h, n * es, err)))
             return EXIT_INTERNAL;
     }
@@ -566,7 +573,7 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
      * a host program has paid already: made before the clock starts. */
     if (attnc_tools_dev_sync(err))
         return EXIT_INTERNAL;
-    if ((rc = cold_compile(b, o, sched)) || (rc = make_tensors(b, err)) || (rc = make_params(b, err)) ||
+    if ((rc = cold_compile(b, o, sched)) || (rc = make_tensors(b, err)) || (rc = make_params(b, true, err)) ||
         (rc = time_kernel(b, o, sched)))
         return rc;
     if (o->grad) {
@@ -588,6 +595,102 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
     return EXIT_OK;
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void report_pairs_only(const bench_run *b, const bench_opts *o, double count_ms, double bwd_ms)
+{
+    const attnc_tools_recipe_info *r = &b->r;
+    const int64_t *s = b->sizes;
+    double dense = (double)s[SZ_BATCH] * s[SZ_HEADS] * s[SZ_TOKENS] * s[SZ_KV_TOKENS];
+    if (o->json) {
+        strbuf js;
+        sb_init(&js);
+        json_obj j;
+        json_begin(&j, &js);
+        json_str(&j, "recipe", r->name);
+        json_str(&j, "file", o->file);
+        json_str(&j, "arch", attnc_tools_arch_name(b->cold.arch));
+        json_int(&j, "batch", s[SZ_BATCH]);
+        json_int(&j, "heads", s[SZ_HEADS]);
+        json_int(&j, "tokens", s[SZ_TOKENS]);
+        json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
+        if (b->nseq)
+            json_int(&j, "varlen_sequences", b->nseq);
+        json_str(&j, "schedule", b->cold.schedule);
+        json_str(&j, "schedule_source", b->source);
+        json_int(&j, "kept_pairs", b->pairs.kept);
+        json_num(&j, "density", b->pairs.kept / dense, 5);
+        json_num(&j, "count_ms", count_ms, 1);
+        json_tiles(&j, &b->pairs);
+        if (b->bwd_tiles.counted) {
+            json_str(&j, "bwd_schedule", o->bwd_schedule);
+            json_num(&j, "bwd_count_ms", bwd_ms, 1);
+            json_int(&j, "bwd_visited_tiles", b->bwd_tiles.visited_tiles);
+            json_int(&j, "bwd_computed_tiles", b->bwd_tiles.computed_tiles);
+            json_int(&j, "bwd_full_tiles", b->bwd_tiles.full_tiles);
+            json_int(&j, "bwd_kept_tiles", b->bwd_tiles.kept_tiles);
+            json_num(&j, "bwd_pair_ratio", ratio(b->bwd_tiles.computed_pairs, b->pairs.kept), 4);
+        }
+        json_end(&j);
+        printf("%s\n", sb_cstr(&js));
+        sb_free(&js);
+        return;
+    }
+    printf("%s (%s) batch %lld heads %lld tokens %lld [%s] (%s schedule)\n", r->name,
+           attnc_tools_arch_name(b->cold.arch), (long long)s[SZ_BATCH], (long long)s[SZ_HEADS],
+           (long long)s[SZ_TOKENS], b->cold.schedule, b->source);
+    printf("  %lld kept pairs (density %.4f), counted in %.1f ms\n", (long long)b->pairs.kept, b->pairs.kept / dense,
+           count_ms);
+    print_tiles(&b->pairs);
+    if (b->bwd_tiles.counted) {
+        print_bwd_tiles(&b->bwd_tiles, b->pairs.kept);
+        printf("  backward tiles [%s] counted in %.1f ms\n", o->bwd_schedule, bwd_ms);
+    }
+}
+
+/* --pairs-only: the kernel's schedule as the timed run would take it
+ * (tuned pick, recipe or default; lowered to the tile IR, no PTX) and the
+ * host's exact pair count, timed. No driver needed: the arch is --arch,
+ * else the GPU's, else sm_90a. */
+static int pairs_only(bench_run *b, const bench_opts *o, strbuf *err)
+{
+    char tuned[256] = "";
+    int rc = read_recipe(b, o->file);
+    if (rc || (rc = bind_sizes(b, o->shape)) || (rc = bind_seqlens(b, o->seqlens)))
+        return rc;
+    b->docs = o->docs;
+    bench_opts ao = *o;
+    attnc_tools_arch arch;
+    strbuf msg;
+    sb_init(&msg);
+    if (!ao.arch)
+        ao.arch = attnc_tools_arch_name(attnc_tools_device_arch(&arch, &msg) == ATTNC_OK ? arch : ATTNC_TOOLS_SM90A);
+    sb_free(&msg);
+    if ((rc = cli_arch("bench", ao.arch, false, &arch)))
+        return rc;
+    tuned_schedule(&ao, b, tuned, sizeof tuned);
+    const char *sched = tuned[0] ? tuned : o->schedule;
+    attnc_tools_result res = attnc_tools_plan(o->file, ao.arch, sched, &b->c, &b->cold, err);
+    if (res)
+        return res == ATTNC_TOOLS_INTERNAL ? EXIT_INTERNAL : EXIT_USER;
+    if ((rc = make_params(b, false, err)))
+        return rc;
+    double t0 = now_ms();
+    if (!count_pairs(b, err))
+        return EXIT_INTERNAL;
+    double t1 = now_ms();
+    if (o->bwd_schedule && !b->nseq &&
+        !attnc_tools_count_bwd_tiles(b->c, o->bwd_schedule, b->sizes, b->params, &b->bwd_tiles, err))
+        return EXIT_USER;
+    report_pairs_only(b, o, t1 - t0, now_ms() - t1);
+    return EXIT_OK;
+}
+
 static int run_bench(int argc, char **argv)
 {
     bench_opts o;
@@ -605,6 +708,19 @@ static int run_bench(int argc, char **argv)
     }
     strbuf err;
     sb_init(&err);
+    if (o.pairs_only) {
+        bench_run *b = calloc(1, sizeof *b);
+        rc = b ? pairs_only(b, &o, &err) : EXIT_INTERNAL;
+        if (rc && err.len && sb_cstr(&err)[err.len - 1] == '\n')
+            fputs(sb_cstr(&err), stderr); /* rendered diagnostics */
+        else if (rc && err.len)
+            fprintf(stderr, "attnc bench: %s\n", sb_cstr(&err));
+        if (b)
+            release(b);
+        free(b);
+        sb_free(&err);
+        return rc;
+    }
     attnc_tools_arch arch;
     if (attnc_tools_device_arch(&arch, &err) == ATTNC_ERR_NO_DRIVER) {
         fprintf(stderr, "skipped: no CUDA driver\n");
@@ -654,6 +770,13 @@ const cli_command cmd_bench = {
     "self-attention recipes without params), timed through attnc_launch, pairs counted\n"
     "per sequence. --docs N: int32 params (document ids) hold N equal documents (default 8).\n\n"
     "Without a CUDA driver: \"skipped: no CUDA driver\" and exit status 2.\n\n"
+    "attnc bench FILE --shape ... --pairs-only [--schedule S] [--arch A] [--seqlens ..]\n"
+    "                 [--docs N] [--bwd-schedule TEXT] [--json]\n"
+    "needs no GPU: takes the kernel's schedule as the timed run would (tuned pick,\n"
+    "recipe or default for --arch, else the GPU's, else sm_90a; lowered, no PTX),\n"
+    "counts its kept pairs and tiles exactly on the host as above and prints them\n"
+    "with the count's time. --bwd-schedule (as --grad prints it, e.g. \"q=64 kv=64\n"
+    "(dK/dV kv=128)\") also counts the backward's dK/dV tiles under it.\n\n"
     "attnc bench FILE --compile-timings [--backend cpu|cuda] [--repeats N] [--schedule S]\n"
     "                 [--arch A] [--json]\n"
     "times the three ways a kernel is obtained through the API (recipe text to a\n"

@@ -10,14 +10,6 @@
 
 #include "host_bwd.h"
 
-static bool add(host_kernel *hk, host_arg_role role, int which, int dim)
-{
-    if (hk->nargs >= HOST_MAX_ARGS)
-        return false;
-    hk->args[hk->nargs++] = (host_arg){role, which, dim};
-    return true;
-}
-
 static bool is_float(dtype dt)
 {
     return dt == DT_F32 || dt == DT_BF16 || dt == DT_F16;
@@ -27,42 +19,24 @@ static const tir_tensor ws_tensors[] = {TENSOR_DELTA, TENSOR_QDQ, TENSOR_KDK, TE
 
 bool host_bwd_plan(const tir_kernel *k, host_kernel *hk)
 {
-    bool ok = true;
-    for (int t = 0; t < HT_COUNT; t++) {
-        ok &= add(hk, HROLE_TENSOR, t, 0);
-        for (int d = 0; d < 4; d++)
-            ok &= add(hk, HROLE_STRIDE, t, d);
-    }
-    for (int s = SZ_BATCH; s <= SZ_KV_TOKENS; s++)
-        ok &= add(hk, HROLE_SIZE, s, 0);
-    for (int d = 0; d < k->grid_ndim; d++)
-        ok &= add(hk, HROLE_SIZE, SZ_GRID0 + d, 0);
-    for (int s = SZ_EXTRA0; s < k->nsizes && s < SZ_MAX; s++)
-        ok &= add(hk, HROLE_SIZE, s, 0);
-    for (int p = 0; p < k->nparams; p++) {
-        ok &= add(hk, HROLE_PARAM, p, 0);
-        for (int d = 0; d < k->params[p].ndim; d++)
-            ok &= add(hk, HROLE_PARAM_STRIDE, p, d);
-        for (int d = 0; d < k->params[p].ndim; d++)
-            ok &= add(hk, HROLE_PARAM_SHAPE, p, d);
-    }
+    bool ok = host_plan_inputs(k, hk, HT_COUNT);
     for (int p = 0; p < k->nparams; p++) {
         if (!is_float(k->params[p].dtype))
             continue;
-        ok &= add(hk, HROLE_DPARAM, p, 0);
+        ok &= host_arg_add(hk, HROLE_DPARAM, p, 0);
         for (int d = 0; d < k->params[p].ndim; d++)
-            ok &= add(hk, HROLE_DPARAM_STRIDE, p, d);
+            ok &= host_arg_add(hk, HROLE_DPARAM_STRIDE, p, d);
     }
-    ok &= add(hk, HROLE_BLOCK_TABLE, 0, 0);
+    ok &= host_arg_add(hk, HROLE_BLOCK_TABLE, 0, 0);
     for (size_t i = 0; i < sizeof ws_tensors / sizeof *ws_tensors; i++)
-        ok &= add(hk, HROLE_WS, ws_tensors[i], 0);
+        ok &= host_arg_add(hk, HROLE_WS, ws_tensors[i], 0);
     for (int p = 0; p < k->nparams; p++)
         if (is_float(k->params[p].dtype))
-            ok &= add(hk, HROLE_WS, TENSOR_SLOTS, p);
-    ok &= add(hk, HROLE_NSLOTS, 0, 0);
-    ok &= add(hk, HROLE_SCRATCH, 0, 0);
-    ok &= add(hk, HROLE_PROGRAM_FIRST, 0, 0);
-    ok &= add(hk, HROLE_PROGRAM_LAST, 0, 0);
+            ok &= host_arg_add(hk, HROLE_WS, TENSOR_SLOTS, p);
+    ok &= host_arg_add(hk, HROLE_NSLOTS, 0, 0);
+    ok &= host_arg_add(hk, HROLE_SCRATCH, 0, 0);
+    ok &= host_arg_add(hk, HROLE_PROGRAM_FIRST, 0, 0);
+    ok &= host_arg_add(hk, HROLE_PROGRAM_LAST, 0, 0);
     return ok;
 }
 
@@ -107,15 +81,7 @@ bool host_bwd_bind(hgen *g, const host_arg *a, LLVMValueRef v)
 
 LLVMValueRef hbwd_alloca_i64(hgen *g)
 {
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(g->entry);
-    if (first)
-        LLVMPositionBuilderBefore(eb, first);
-    else
-        LLVMPositionBuilderAtEnd(eb, g->entry);
-    LLVMValueRef slot = LLVMBuildAlloca(eb, g->i64, "idx");
-    LLVMDisposeBuilder(eb);
-    return slot;
+    return hgen_entry_alloca(g, g->i64, NULL, "idx");
 }
 
 LLVMValueRef hbwd_param_numel(hgen *g, int p)
@@ -354,22 +320,7 @@ static bool pair_body(hgen *g, const tir_op *op, const tir_op *qop, const hval *
     LLVMValueRef nq, nk;
     LLVMValueRef qi = linear_index(g, false, qidx, &nq), ki = linear_index(g, true, g->bwd->ktile, &nk);
     LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, qi, nk, ""), ki, "");
-    LLVMValueRef one = LLVMGetNamedGlobal(g->mod, "attnc_bt_one_q");
-    if (!one) { /* a NULL table reads 1: every pair, per-element mask */
-        one = LLVMAddGlobal(g->mod, g->i8, "attnc_bt_one_q");
-        LLVMSetInitializer(one, LLVMConstInt(g->i8, 1, false));
-        LLVMSetGlobalConstant(one, true);
-        LLVMSetLinkage(one, LLVMPrivateLinkage);
-    }
-    LLVMValueRef at = LLVMBuildGEP2(g->b, g->i8, g->block_table, &off, 1, "");
-    LLVMValueRef e = LLVMBuildLoad2(g->b, g->i8, LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, g->block_table, ""), one, at, ""), "bt");
-    hif visit = hgen_if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, e, LLVMConstInt(g->i8, 0, false), ""));
-    LLVMValueRef saved = g->bt_entry;
-    g->bt_entry = e;
-    bool ok = host_emit_block(g, op->body);
-    g->bt_entry = saved;
-    hgen_if_end(g, &visit);
-    return ok;
+    return hgen_emit_if_entry(g, op, hgen_block_table_at(g, off));
 }
 
 /* The pairs of the range: one loop per dim, outermost first (the dim

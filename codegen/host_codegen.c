@@ -13,7 +13,7 @@
 
 static const char *const KERNEL_SYMBOL = "attnc_host_kernel";
 
-static bool add_arg(host_kernel *hk, host_arg_role role, int which, int dim)
+bool host_arg_add(host_kernel *hk, host_arg_role role, int which, int dim)
 {
     if (hk->nargs >= HOST_MAX_ARGS)
         return false;
@@ -47,35 +47,41 @@ static int find_span_param(const tir_block *b)
     return -1;
 }
 
+bool host_plan_inputs(const tir_kernel *k, host_kernel *hk, int ntensors)
+{
+    bool ok = true;
+    for (int t = 0; t < ntensors; t++) {
+        ok &= host_arg_add(hk, HROLE_TENSOR, t, 0);
+        for (int d = 0; d < 4; d++)
+            ok &= host_arg_add(hk, HROLE_STRIDE, t, d);
+    }
+    for (int s = SZ_BATCH; s <= SZ_KV_TOKENS; s++)
+        ok &= host_arg_add(hk, HROLE_SIZE, s, 0);
+    for (int d = 0; d < k->grid_ndim; d++)
+        ok &= host_arg_add(hk, HROLE_SIZE, SZ_GRID0 + d, 0);
+    for (int s = SZ_EXTRA0; s < k->nsizes && s < SZ_MAX; s++)
+        ok &= host_arg_add(hk, HROLE_SIZE, s, 0);
+    for (int p = 0; p < k->nparams; p++) {
+        ok &= host_arg_add(hk, HROLE_PARAM, p, 0);
+        for (int d = 0; d < k->params[p].ndim; d++)
+            ok &= host_arg_add(hk, HROLE_PARAM_STRIDE, p, d);
+        for (int d = 0; d < k->params[p].ndim; d++)
+            ok &= host_arg_add(hk, HROLE_PARAM_SHAPE, p, d);
+    }
+    return ok;
+}
+
 /* The argument list, in order; see host_codegen.h. */
 static bool plan_signature(const tir_kernel *k, host_kernel *hk)
 {
-    bool ok = true;
-    for (int t = 0; t < HT_FWD_COUNT; t++) {
-        ok &= add_arg(hk, HROLE_TENSOR, t, 0);
-        for (int d = 0; d < 4; d++)
-            ok &= add_arg(hk, HROLE_STRIDE, t, d);
-    }
-    for (int s = SZ_BATCH; s <= SZ_KV_TOKENS; s++)
-        ok &= add_arg(hk, HROLE_SIZE, s, 0);
-    for (int d = 0; d < k->grid_ndim; d++)
-        ok &= add_arg(hk, HROLE_SIZE, SZ_GRID0 + d, 0);
-    for (int s = SZ_EXTRA0; s < k->nsizes && s < SZ_MAX; s++)
-        ok &= add_arg(hk, HROLE_SIZE, s, 0);
-    for (int p = 0; p < k->nparams; p++) {
-        ok &= add_arg(hk, HROLE_PARAM, p, 0);
-        for (int d = 0; d < k->params[p].ndim; d++)
-            ok &= add_arg(hk, HROLE_PARAM_STRIDE, p, d);
-        for (int d = 0; d < k->params[p].ndim; d++)
-            ok &= add_arg(hk, HROLE_PARAM_SHAPE, p, d);
-    }
+    bool ok = host_plan_inputs(k, hk, HT_FWD_COUNT);
     if (hk->block_table)
-        ok &= add_arg(hk, HROLE_BLOCK_TABLE, 0, 0);
+        ok &= host_arg_add(hk, HROLE_BLOCK_TABLE, 0, 0);
     if (hk->span_param >= 0)
-        ok &= add_arg(hk, HROLE_SPANS, hk->span_param, 0);
-    ok &= add_arg(hk, HROLE_SCRATCH, 0, 0);
-    ok &= add_arg(hk, HROLE_PROGRAM_FIRST, 0, 0);
-    ok &= add_arg(hk, HROLE_PROGRAM_LAST, 0, 0);
+        ok &= host_arg_add(hk, HROLE_SPANS, hk->span_param, 0);
+    ok &= host_arg_add(hk, HROLE_SCRATCH, 0, 0);
+    ok &= host_arg_add(hk, HROLE_PROGRAM_FIRST, 0, 0);
+    ok &= host_arg_add(hk, HROLE_PROGRAM_LAST, 0, 0);
     return ok;
 }
 

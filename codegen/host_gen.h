@@ -115,6 +115,19 @@ LLVMValueRef hgen_call_f32_2(hgen *g, const char *intrinsic, LLVMValueRef x, LLV
 LLVMValueRef hgen_imin(hgen *g, LLVMValueRef a, LLVMValueRef b);
 /* A f32 stack slot in the entry block (promoted to a register by mem2reg). */
 LLVMValueRef hgen_alloca_f32(hgen *g);
+/* count (NULL: one) slots of ty at the start of the entry block, where
+ * mem2reg and SROA find them (every kernel family's scalar state). */
+LLVMValueRef hgen_entry_alloca(hgen *g, LLVMTypeRef ty, LLVMValueRef count, const char *name);
+/* The block table's i8 entry at idx (i64); a NULL table reads 1 (every
+ * tile pair visited, the mask decides per element). */
+LLVMValueRef hgen_block_table_at(hgen *g, LLVMValueRef idx);
+/* op's body for the tile pair whose block-table entry is e (i8): only
+ * when e is not 0, with g->bt_entry = e (the forward's and the backward's
+ * pair loops). */
+bool hgen_emit_if_entry(hgen *g, const tir_op *op, LLVMValueRef e);
+/* A range op's result (TV_RANGE over g->nd dims) and its box operand in
+ * *box; NULL when either is missing (failed). */
+hval *hgen_range_def(hgen *g, const tir_op *op, hval **box);
 LLVMValueRef hgen_imax(hgen *g, LLVMValueRef a, LLVMValueRef b);
 
 /* Counted loops: for (iv = lo; iv < hi; iv++). */
@@ -172,6 +185,12 @@ bool host_op_backward(hgen *g, const tir_op *op); /* ROW_DOT, SOFTMAX_P, SCORE_G
 
 /* ---- backward programs (host_backward.c, host_bwd_*.c) ---- */
 bool host_bwd_plan(const tir_kernel *k, host_kernel *hk);         /* the shared signature */
+/* One argument appended to hk's list (false: full); the inputs every
+ * signature starts with, forward and backward (host_codegen.c): ntensors
+ * tensors with their strides, the sizes, the params with strides and
+ * shapes. */
+bool host_arg_add(host_kernel *hk, host_arg_role role, int which, int dim);
+bool host_plan_inputs(const tir_kernel *k, host_kernel *hk, int ntensors);
 bool host_bwd_bind(hgen *g, const host_arg *a, LLVMValueRef v); /* a backward role's parameter */
 bool host_bwd_emit_body(hgen *g);                              /* the program loop of g->tk */
 /* FOR over a q_range (tile rows of query boxes; every head of the group). */

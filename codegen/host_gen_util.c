@@ -160,7 +160,7 @@ LLVMValueRef hgen_imax(hgen *g, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, a, b, ""), a, b, "");
 }
 
-LLVMValueRef hgen_alloca_f32(hgen *g)
+LLVMValueRef hgen_entry_alloca(hgen *g, LLVMTypeRef ty, LLVMValueRef count, const char *name)
 {
     LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
     LLVMValueRef first = LLVMGetFirstInstruction(g->entry);
@@ -168,9 +168,50 @@ LLVMValueRef hgen_alloca_f32(hgen *g)
         LLVMPositionBuilderBefore(eb, first);
     else
         LLVMPositionBuilderAtEnd(eb, g->entry);
-    LLVMValueRef slot = LLVMBuildAlloca(eb, g->f32, "acc");
+    LLVMValueRef slot = count ? LLVMBuildArrayAlloca(eb, ty, count, name) : LLVMBuildAlloca(eb, ty, name);
     LLVMDisposeBuilder(eb);
     return slot;
+}
+
+LLVMValueRef hgen_alloca_f32(hgen *g)
+{
+    return hgen_entry_alloca(g, g->f32, NULL, "acc");
+}
+
+LLVMValueRef hgen_block_table_at(hgen *g, LLVMValueRef idx)
+{
+    LLVMValueRef one = LLVMGetNamedGlobal(g->mod, "attnc_bt_one");
+    if (!one) {
+        one = LLVMAddGlobal(g->mod, g->i8, "attnc_bt_one");
+        LLVMSetInitializer(one, LLVMConstInt(g->i8, 1, false));
+        LLVMSetGlobalConstant(one, true);
+        LLVMSetLinkage(one, LLVMPrivateLinkage);
+    }
+    LLVMValueRef at = LLVMBuildGEP2(g->b, g->i8, g->block_table, &idx, 1, "");
+    LLVMValueRef is_null = LLVMBuildIsNull(g->b, g->block_table, "");
+    return LLVMBuildLoad2(g->b, g->i8, LLVMBuildSelect(g->b, is_null, one, at, ""), "bt");
+}
+
+bool hgen_emit_if_entry(hgen *g, const tir_op *op, LLVMValueRef e)
+{
+    hif h = hgen_if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, e, LLVMConstInt(g->i8, 0, false), ""));
+    LLVMValueRef saved = g->bt_entry;
+    g->bt_entry = e;
+    bool ok = host_emit_block(g, op->body);
+    g->bt_entry = saved;
+    hgen_if_end(g, &h);
+    return ok;
+}
+
+hval *hgen_range_def(hgen *g, const tir_op *op, hval **box)
+{
+    *box = hgen_val(g, op->operands[0]);
+    hval *rg = hgen_def(g, op->results[0]);
+    if (!*box || !rg)
+        return NULL;
+    rg->kind = TV_RANGE;
+    rg->nd = g->nd;
+    return rg;
 }
 
 hloop hgen_loop_begin(hgen *g, LLVMValueRef lo, LLVMValueRef hi)

@@ -42,12 +42,9 @@ static bool emit_kvtile(hgen *g, const tir_op *op)
 
 static bool emit_q_range(hgen *g, const tir_op *op)
 {
-    hval *kb = hgen_val(g, op->operands[0]);
-    hval *rg = hgen_def(g, op->results[0]);
-    if (!kb || !rg)
+    hval *kb, *rg = hgen_range_def(g, op, &kb);
+    if (!rg)
         return false;
-    rg->kind = TV_RANGE;
-    rg->nd = g->nd;
     rg->qrange = op;
     rg->rbox = kb;
     return true;
@@ -227,15 +224,7 @@ static LLVMValueRef dparam_offset(hgen *g, int p, LLVMValueRef e)
 
 static LLVMValueRef alloca_f64(hgen *g)
 {
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(g->entry);
-    if (first)
-        LLVMPositionBuilderBefore(eb, first);
-    else
-        LLVMPositionBuilderAtEnd(eb, g->entry);
-    LLVMValueRef slot = LLVMBuildAlloca(eb, LLVMDoubleTypeInContext(g->ctx), "sum");
-    LLVMDisposeBuilder(eb);
-    return slot;
+    return hgen_entry_alloca(g, LLVMDoubleTypeInContext(g->ctx), NULL, "sum");
 }
 
 /* slot_reduce: this program's chunk of the param's elements. */

@@ -70,14 +70,7 @@ static bool emit_parts(hgen *g, const tir_op *op, const hval *qb, hval *rg)
         }
     rparts_clip(g->b, &rp, rg->rlo, rg->rhi);
     rparts_normalize(g->b, g->i64, &rp);
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(g->entry);
-    if (first)
-        LLVMPositionBuilderBefore(eb, first);
-    else
-        LLVMPositionBuilderAtEnd(eb, g->entry);
-    rg->parts = LLVMBuildArrayAlloca(eb, g->i64, hc_i64(g, 2 * SCHED_MAX_DIMS * rp.n), "parts");
-    LLVMDisposeBuilder(eb);
+    rg->parts = hgen_entry_alloca(g, g->i64, hc_i64(g, 2 * SCHED_MAX_DIMS * rp.n), "parts");
     rg->nparts = rp.n;
     for (int p = 0; p < rp.n; p++)
         for (int d = 0; d < g->nd; d++) {
@@ -104,12 +97,9 @@ static void cut_to_span(hgen *g, hval *rg)
 
 static bool emit_kv_range(hgen *g, const tir_op *op)
 {
-    hval *qb = hgen_val(g, op->operands[0]);
-    hval *rg = hgen_def(g, op->results[0]);
-    if (!qb || !rg)
+    hval *qb, *rg = hgen_range_def(g, op, &qb);
+    if (!rg)
         return false;
-    rg->kind = TV_RANGE;
-    rg->nd = g->nd;
     rg->btable = op->range_mode == RANGE_BLOCK_TABLE && g->block_table && !g->linear;
     for (int d = 0; d < g->nd; d++) {
         LLVMValueRef last = LLVMBuildSub(g->b, hgen_tiles_along(g, true, d, kv_extent(g, d)), hc_i64(g, 1), "");
@@ -170,17 +160,7 @@ static LLVMValueRef block_table_entry(hgen *g, const hval *kbox)
     LLVMValueRef nq, nk;
     LLVMValueRef qi = linear_tile(g, false, kbox, &nq);
     LLVMValueRef ki = linear_tile(g, true, kbox, &nk);
-    LLVMValueRef idx = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, qi, nk, ""), ki, "");
-    LLVMValueRef one = LLVMGetNamedGlobal(g->mod, "attnc_bt_one");
-    if (!one) {
-        one = LLVMAddGlobal(g->mod, g->i8, "attnc_bt_one");
-        LLVMSetInitializer(one, LLVMConstInt(g->i8, 1, false));
-        LLVMSetGlobalConstant(one, true);
-        LLVMSetLinkage(one, LLVMPrivateLinkage);
-    }
-    LLVMValueRef at = LLVMBuildGEP2(g->b, g->i8, g->block_table, &idx, 1, "");
-    LLVMValueRef is_null = LLVMBuildIsNull(g->b, g->block_table, "");
-    return LLVMBuildLoad2(g->b, g->i8, LLVMBuildSelect(g->b, is_null, one, at, ""), "bt");
+    return hgen_block_table_at(g, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, qi, nk, ""), ki, ""));
 }
 
 /* The body for one tile pair; with a block table, only when its entry is not 0. */
@@ -188,14 +168,7 @@ static bool emit_for_body(hgen *g, const tir_op *op, const hval *rg, const hval 
 {
     if (!rg->btable)
         return host_emit_block(g, op->body);
-    LLVMValueRef e = block_table_entry(g, kbox);
-    hif h = hgen_if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, e, LLVMConstInt(g->i8, 0, false), ""));
-    LLVMValueRef saved = g->bt_entry;
-    g->bt_entry = e;
-    bool ok = host_emit_block(g, op->body);
-    g->bt_entry = saved;
-    hgen_if_end(g, &h);
-    return ok;
+    return hgen_emit_if_entry(g, op, block_table_entry(g, kbox));
 }
 
 static bool emit_for_dims(hgen *g, const tir_op *op, const hval *rg, hval *kbox);

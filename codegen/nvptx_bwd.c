@@ -353,7 +353,10 @@ static bool ring_fits(const bwd_plan *bp)
            p->Tq == 64 && p->Tk == 128 && (p->D == 64 || p->D == 128) && p->Dv == p->D;
 }
 
-static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, nvptx_bwd_kernel *out)
+/* false: *why says what failed (a misuse of the tile builder, or an
+ * expression the kernel cannot provide). */
+static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, nvptx_bwd_kernel *out,
+                     const char **why)
 {
     gbw *g = calloc(1, sizeof *g);
     if (!g)
@@ -380,7 +383,8 @@ static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, n
     out->kind = kind;
     out->threads = threads;
     out->smem_bytes = kind == BWK_DKV || kind == BWK_DQ ? g->smem : 0;
-    bool ok = !g->f.failed;
+    bool ok = !g->f.failed && !g->f.t.error;
+    *why = g->f.t.error ? g->f.t.error : "a mask/score expression uses a value the kernel cannot provide";
     LLVMDisposeBuilder(b);
     free(g);
     return ok;
@@ -475,8 +479,9 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     LLVMModuleRef m = nvptx_module_create(c, "attnc_bwd", arch);
     int limit = target_info_of(arch)->smem_block_optin;
     for (int i = 0; i < nk && !st; i++) {
-        if (!emit_one(m, kinds[i] == BWK_DQ ? bq : bp, kinds[i], &info->kernels[i])) {
-            sb_puts(err, "internal error: GPU backward: a mask/score expression uses a value the kernel cannot provide");
+        const char *why = "out of memory";
+        if (!emit_one(m, kinds[i] == BWK_DQ ? bq : bp, kinds[i], &info->kernels[i], &why)) {
+            sb_printf(err, "internal error: GPU backward: %s", why);
             st = NVPTX_INTERNAL;
         } else if (info->kernels[i].smem_bytes > limit) {
             sb_printf(err, "GPU backward: %d bytes of shared memory (limit %d): use smaller tiles",
@@ -485,10 +490,7 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
         }
         info->nkernels = i + 1;
     }
-    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
-        st = NVPTX_INTERNAL;
-    LLVMDisposeModule(m);
-    LLVMContextDispose(c);
+    st = nvptx_module_finish(m, NULL, arch, st, ptx, err);
     free(bp);
     return st;
 }

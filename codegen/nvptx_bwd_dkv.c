@@ -137,13 +137,7 @@ static LLVMValueRef in_forward_range(gbw *g, LLVMValueRef kidx[3])
 
 static LLVMValueRef alloca_i32(gbw *g, LLVMValueRef init)
 {
-    nv_ctx *nv = &g->f.nv;
-    LLVMBuilderRef ab = LLVMCreateBuilderInContext(nv->c);
-    LLVMPositionBuilderAtEnd(ab, g->entry);
-    LLVMValueRef a = LLVMBuildAlloca(ab, nv->i32, "");
-    LLVMDisposeBuilder(ab);
-    LLVMBuildStore(nv->b, init, a);
-    return a;
+    return nt_var(&g->f.t, g->f.nv.i32, init, "");
 }
 
 /* Decodes flat index j over counts cnt[] (row-major) into lo[] + offsets. */
@@ -466,23 +460,21 @@ static void issue_next(gbw *g, dkv_state *st)
     g->bank_dyn[1] = bank;
 }
 
+typedef struct probs_args {
+    dkv_state *st;
+    LLVMValueRef (*s)[4];
+} probs_args;
+
+static void probs_path(gbw *g, void *ud, bool masked)
+{
+    probs_args *a = ud;
+    probs(g, a->st, a->s, masked);
+}
+
 /* Pᵀ of the tile (st->p), the partial tile's masks on its own path. */
 static void probs_tile(gbw *g, dkv_state *st, frag s)
 {
-    fa2 *f = &g->f;
-    nv_ctx *nv = &f->nv;
-    LLVMValueRef partial = fa2_tile_partial(f);
-    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
-    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.p");
-    LLVMBuildCondBr(nv->b, partial, yes, no);
-    LLVMPositionBuilderAtEnd(nv->b, yes);
-    probs(g, st, s, true);
-    LLVMBuildBr(nv->b, join);
-    LLVMPositionBuilderAtEnd(nv->b, no);
-    probs(g, st, s, false);
-    LLVMBuildBr(nv->b, join);
-    LLVMPositionBuilderAtEnd(nv->b, join);
+    gb_tile_paths(g, probs_path, &(probs_args){st, s});
 }
 
 /* The pair under NVPTX_BWD_OVERLAP_PIPE (wgmma): the tensor cores run the
@@ -533,7 +525,7 @@ static void pair_pipe(gbw *g, dkv_state *st)
         gw_store_ds(g, ds);
     if (late) { /* dK behind the first dQ block, running while that block is stored */
         gw_dq_bulk(g, st->dk, ds, &pend);
-        gw_pend_wait(g, &pend, 0, NULL, 0);
+        gw_pend_wait(g, &pend, 0, NULL);
         return;
     }
     gw_accumulate_async(g, st->dk, ds, p->Tq, g->off_q, p->D, &pend);
@@ -541,7 +533,7 @@ static void pair_pipe(gbw *g, dkv_state *st)
         gw_dq_bulk(g, NULL, ds, &pend);
         return;
     }
-    gw_pend_wait(g, &pend, 0, NULL, 0);
+    gw_pend_wait(g, &pend, 0, NULL);
     if (g->bp->atomics)
         gw_dq_atomic(g, ds);
 }

@@ -69,6 +69,16 @@ static void probs(gbw *g, frag pslot, frag s, LLVMValueRef lse[2], bool masked)
     f->ex_s = NULL;
 }
 
+typedef struct probs_args {
+    LLVMValueRef (*pslot)[4], (*s)[4], *lse;
+} probs_args;
+
+static void probs_path(gbw *g, void *ud, bool masked)
+{
+    probs_args *a = ud;
+    probs(g, a->pslot, a->s, a->lse, masked);
+}
+
 static void grads(gbw *g, frag s, frag pr, frag dp, LLVMValueRef delta[2], frag ds)
 {
     fa2 *f = &g->f;
@@ -112,18 +122,7 @@ static void key_step(gbw *g, frag dq_slots, frag pslot, LLVMValueRef lse[2], LLV
         gw_ss2(g, s, g->off_q, g->off_k, p->D, dp, g->off_do, g->off_v, p->Dv, p->Tq, p->Tk);
     else
         product(g, s, g->off_q, g->pitch_q, g->off_k, g->pitch_k, p->D, p->Tk);
-    LLVMValueRef partial = fa2_tile_partial(f);
-    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
-    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.p");
-    LLVMBuildCondBr(nv->b, partial, yes, no);
-    LLVMPositionBuilderAtEnd(nv->b, yes);
-    probs(g, pslot, s, lse, true);
-    LLVMBuildBr(nv->b, join);
-    LLVMPositionBuilderAtEnd(nv->b, no);
-    probs(g, pslot, s, lse, false);
-    LLVMBuildBr(nv->b, join);
-    LLVMPositionBuilderAtEnd(nv->b, join);
+    gb_tile_paths(g, probs_path, &(probs_args){pslot, s, lse});
     gb_read(g, pslot, p->Tk / 8, pr);
     if (!both)
         product(g, dp, g->off_do, g->pitch_do, g->off_v, g->pitch_v, p->Dv, p->Tk);

@@ -74,7 +74,7 @@ typedef struct gbw {
 enum { GB_SWIZZLED = -1 };
 
 /* nvptx_bwd_util.c */
-LLVMValueRef gb_alloca(gbw *g); /* an f32 slot in the entry block */
+LLVMValueRef gb_alloca(gbw *g); /* an f32 slot in the entry block (nt_var; after gb_ids) */
 void gb_declare(gbw *g, const char *name);
 void gb_finish(gbw *g, int threads);
 void gb_ids(gbw *g, bool kv_grid);
@@ -111,6 +111,11 @@ void gb_pack_a(gbw *g, LLVMValueRef (*acc)[4], int kk, LLVMValueRef a[4]);
 void gb_slots(gbw *g, LLVMValueRef (*slot)[4], int nblocks, bool zero);
 void gb_read(gbw *g, LLVMValueRef (*slot)[4], int nblocks, LLVMValueRef (*v)[4]);
 void gb_write(gbw *g, LLVMValueRef (*slot)[4], int nblocks, LLVMValueRef (*v)[4]);
+/* The element-wise pass over the current pair twice: fn(g, ud, true) on
+ * the partial tile's path (fa2_tile_partial: masks, keys past the end),
+ * fn(g, ud, false) on the full tile's; both kernels' P. */
+typedef void (*gb_path_fn)(gbw *g, void *ud, bool masked);
+void gb_tile_paths(gbw *g, gb_path_fn fn, void *ud);
 void gb_set_elem(gbw *g, LLVMValueRef qc[3], LLVMValueRef qt, LLVMValueRef kc[3], LLVMValueRef kt, LLVMValueRef s);
 LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVMValueRef kin);
 LLVMValueRef gb_dscore(gbw *g, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta);
@@ -202,9 +207,7 @@ typedef struct gw_pend {
     int n;
     struct {
         LLVMValueRef (*slots)[4];
-        int cols;
-        LLVMValueRef flat[FA_MAXN * 4], regs[4 * NV_WG_MAXSTEPS];
-        int nregs;
+        nt_frag acc, a; /* in flight: the accumulator, the packed A it reads */
     } op[GW_MAXPEND];
 } gw_pend;
 /* gw_ss2 issued without a wait: two commit groups (the first product's,
@@ -218,10 +221,10 @@ void gw_wait_acc(gbw *g, int n, LLVMValueRef (*acc)[4], int ncols);
 /* gw_accumulate issued as its own commit group, not waited: added to pend. */
 void gw_accumulate_async(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
                          gw_pend *pend);
-/* wgmma.wait_group n over pend's products but its last n (and
- * extra[0..nextra), in flight too, issued before those n), then their
+/* wgmma.wait_group n over pend's products but its last n (and extra,
+ * NULL or an accumulator in flight too, issued before those n), then their
  * accumulators into their slots; pend keeps the last n. */
-void gw_pend_wait(gbw *g, gw_pend *pend, int n, LLVMValueRef *extra, int nextra);
+void gw_pend_wait(gbw *g, gw_pend *pend, int n, nt_frag *extra);
 /* the dK/dV kernel's atomic dQ: dS -> shared, dQacc += dS K */
 void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4]);
 /* dSᵀ (the accumulator layout) -> shared as the K-major tile dS */

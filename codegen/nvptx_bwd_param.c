@@ -107,11 +107,7 @@ static LLVMValueRef at_f32(gbw *g, LLVMValueRef base, LLVMValueRef idx64)
 /* A slot of type t in the entry block (mem2reg makes it a register). */
 static LLVMValueRef slot_of(gbw *g, LLVMTypeRef t)
 {
-    LLVMBuilderRef ab = LLVMCreateBuilderInContext(g->f.nv.c);
-    LLVMPositionBuilderAtEnd(ab, g->entry);
-    LLVMValueRef a = LLVMBuildAlloca(ab, t, "");
-    LLVMDisposeBuilder(ab);
-    return a;
+    return nt_var(&g->f.t, t, NULL, "");
 }
 
 static void warp_sync(gbw *g)

@@ -52,8 +52,6 @@
  * to the computing warps (240) by setmaxnreg, as in the forward
  * (nvptx_fa2_ws.c); the mbarrier and TMA operations are the tile
  * builder's (nvptx/tile.h), over this kernel's own shared-memory layout. */
-#include <stdio.h>
-
 #include "nvptx_bwd_impl.h"
 
 enum { GR_PRODUCER_REGS = 24, GR_CONSUMER_REGS = 240, GR_SYNC_BAR = 3, GR_DS_BAR = 4 /* + warpgroup */ };
@@ -67,8 +65,7 @@ static LLVMValueRef c32(gbw *g, int v)
 static LLVMValueRef bar(gbw *g, LLVMValueRef i)
 {
     LLVMBuilderRef b = g->f.nv.b;
-    LLVMValueRef off = LLVMBuildAdd(b, c32(g, g->off_bar), LLVMBuildShl(b, i, c32(g, 3), ""), "");
-    return LLVMBuildAdd(b, g->f.smem32, off, "");
+    return nt_saddr(&g->f.t, LLVMBuildAdd(b, c32(g, g->off_bar), LLVMBuildShl(b, i, c32(g, 3), ""), ""));
 }
 
 static LLVMValueRef stage_of(gbw *g, LLVMValueRef it)
@@ -83,13 +80,6 @@ static LLVMValueRef empty_of(gbw *g, LLVMValueRef stage)
     return LLVMBuildAdd(g->f.nv.b, stage, c32(g, g->bp->stages), "");
 }
 
-/* The tile builder over this kernel's LLVM handles: its mbarrier and TMA
- * operations read nothing else. */
-static nt ring_nt(gbw *g)
-{
-    return (nt){.nv = g->f.nv, .fn = g->f.fn, .threads = g->f.threads, .arch = TARGET_SM90A};
-}
-
 static LLVMValueRef parity_of(gbw *g, LLVMValueRef it)
 {
     LLVMBuilderRef b = g->f.nv.b;
@@ -101,12 +91,12 @@ static LLVMValueRef parity_of(gbw *g, LLVMValueRef it)
 void gr_init(gbw *g)
 {
     nv_ctx *nv = &g->f.nv;
-    nt t = ring_nt(g);
+    nt *t = &g->f.t;
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, g->f.tid, c32(g, 0), ""), "ring.init");
     int S = g->bp->stages, releases = g->bp->release_all ? g->f.threads : g->f.threads / 32;
     for (int i = 0; i < 2 * S; i++)
-        nt_mbar_init(&t, bar(g, c32(g, i)), i < S ? 32 : releases);
-    nt_mbar_init_fence(&t);
+        nt_mbar_init(t, bar(g, c32(g, i)), i < S ? 32 : releases);
+    nt_mbar_init_fence(t);
     nv_endif(nv, join);
     nv_barrier(nv);
 }
@@ -120,7 +110,7 @@ void gr_producer_start(gbw *g, LLVMBasicBlockRef *writer)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
-    fa2_setmaxnreg(f, false, GR_PRODUCER_REGS);
+    nt_setmaxnreg(&f->t, false, GR_PRODUCER_REGS);
     LLVMValueRef first = LLVMBuildICmp(nv->b, LLVMIntEQ, f->warp, c32(g, f->threads / 32), "");
     LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.producer");
     LLVMBasicBlockRef idle = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.idle");
@@ -142,7 +132,7 @@ void gr_producer_start(gbw *g, LLVMBasicBlockRef *writer)
 
 void gr_consumer_start(gbw *g)
 {
-    fa2_setmaxnreg(&g->f, true, GR_CONSUMER_REGS);
+    nt_setmaxnreg(&g->f.t, true, GR_CONSUMER_REGS);
 }
 
 /* Q or dO of the box at f->q_org into shared byte offset off (64-column
@@ -153,10 +143,10 @@ static void tma_tile(gbw *g, int map, int off, int dims, LLVMValueRef full)
     nv_ctx *nv = &f->nv;
     LLVMValueRef crd[3] = {f->q_org[0], f->head, f->batch};
     LLVMValueRef base = LLVMBuildAdd(nv->b, f->smem32, gb_smem_off(g, off, NULL), "");
-    nt t = ring_nt(g);
+    nt *t = &g->f.t;
     for (int c = 0; c < dims / 64; c++) {
         LLVMValueRef dst = LLVMBuildAdd(nv->b, base, c32(g, c * f->p->Tq * 128), "");
-        nt_copy_tma_box(&t, f->tmap[map], dst, full, c * 64, crd, 3);
+        nt_copy_tma_box(t, f->tmap[map], dst, full, c * 64, crd, 3);
     }
 }
 
@@ -167,11 +157,11 @@ void gr_fill(gbw *g, LLVMValueRef it)
     LLVMBuilderRef b = nv->b;
     const fa_plan *p = f->p;
     LLVMValueRef stage = stage_of(g, it);
-    nt t = ring_nt(g);
+    nt *t = &g->f.t;
     int S = g->bp->stages;
     LLVMBasicBlockRef again = nv_if(nv, LLVMBuildICmp(b, LLVMIntUGE, it, c32(g, S), ""), "ring.reuse");
     LLVMValueRef prev = LLVMBuildSub(b, it, c32(g, S), ""); /* the tile that last held the stage */
-    nt_mbar_wait(&t, bar(g, empty_of(g, stage)), parity_of(g, prev));
+    nt_mbar_wait(t, bar(g, empty_of(g, stage)), parity_of(g, prev));
     nv_endif(nv, again);
     g->bank_dyn[1] = LLVMBuildMul(b, stage, c32(g, g->bank_size[1]), "");
     int bytes = p->Tq * 2 * (p->D + p->Dv);
@@ -184,7 +174,7 @@ void gr_fill(gbw *g, LLVMValueRef it)
         tma_tile(g, 1, g->off_do, p->Dv, full);
         nv_endif(nv, j0);
         gb_load_stats_by(g, f->q_org, f->head, f->lane, 32);
-        nt_mbar_arrive(&t, full); /* each lane releases its own st.shared */
+        nt_mbar_arrive(t, full); /* each lane releases its own st.shared */
         g->bank_dyn[1] = NULL;
         return;
     }
@@ -195,12 +185,12 @@ void gr_fill(gbw *g, LLVMValueRef it)
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.filled");
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, f->lane, c32(g, 0), ""), lead, rest);
     LLVMPositionBuilderAtEnd(b, lead);
-    nt_mbar_expect_tx(&t, full, bytes);
+    nt_mbar_expect_tx(t, full, bytes);
     tma_tile(g, 0, g->off_q, p->D, full);
     tma_tile(g, 1, g->off_do, p->Dv, full);
     LLVMBuildBr(b, join);
     LLVMPositionBuilderAtEnd(b, rest);
-    nt_mbar_arrive(&t, full);
+    nt_mbar_arrive(t, full);
     LLVMBuildBr(b, join);
     LLVMPositionBuilderAtEnd(b, join);
     g->bank_dyn[1] = NULL;
@@ -209,8 +199,8 @@ void gr_fill(gbw *g, LLVMValueRef it)
 void gr_acquire(gbw *g, LLVMValueRef it)
 {
     LLVMValueRef stage = stage_of(g, it);
-    nt t = ring_nt(g);
-    nt_mbar_wait(&t, bar(g, stage), parity_of(g, it));
+    nt *t = &g->f.t;
+    nt_mbar_wait(t, bar(g, stage), parity_of(g, it));
     g->bank_dyn[1] = LLVMBuildMul(g->f.nv.b, stage, c32(g, g->bank_size[1]), "");
 }
 
@@ -218,35 +208,31 @@ void gr_release(gbw *g, LLVMValueRef it)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
-    nt t = ring_nt(g);
+    nt *t = &g->f.t;
     if (g->bp->release_all) { /* each thread releases its own reads */
-        nt_mbar_arrive(&t, bar(g, empty_of(g, stage_of(g, it))));
+        nt_mbar_arrive(t, bar(g, empty_of(g, stage_of(g, it))));
         return;
     }
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->lane, c32(g, 0), ""), "ring.release");
-    nt_mbar_arrive(&t, bar(g, empty_of(g, stage_of(g, it))));
+    nt_mbar_arrive(t, bar(g, empty_of(g, stage_of(g, it))));
     nv_endif(nv, join);
 }
 
 void gr_sync(gbw *g)
 {
-    char text[48];
-    snprintf(text, sizeof text, "bar.sync %d, %d;", GR_SYNC_BAR, g->f.threads);
-    nv_asm(&g->f.nv, NULL, text, "~{memory}", NULL, 0);
+    nt_bar_sync(&g->f.t, c32(g, GR_SYNC_BAR), g->f.threads);
 }
 
 /* ds_split: barrier GR_DS_BAR + w is "warpgroup w may store dS": its 128
  * threads' bar.sync and the other warpgroup's 128 bar.arrive. */
-static void ds_bar(gbw *g, const char *op, bool mine)
+static void ds_bar(gbw *g, bool arrive, bool mine)
 {
     nv_ctx *nv = &g->f.nv;
     LLVMValueRef wg = LLVMBuildLShr(nv->b, g->f.warp, c32(g, 2), "");
     if (!mine)
         wg = LLVMBuildSub(nv->b, c32(g, 1), wg, "");
     LLVMValueRef id = LLVMBuildAdd(nv->b, wg, c32(g, GR_DS_BAR), "");
-    char text[48];
-    snprintf(text, sizeof text, "%s $0, 256;", op);
-    nv_asm(nv, NULL, text, "r,~{memory}", &id, 1);
+    (arrive ? nt_bar_arrive : nt_bar_sync)(&g->f.t, id, 256);
 }
 
 static void ds_sync_after_first(gbw *g)
@@ -254,7 +240,7 @@ static void ds_sync_after_first(gbw *g)
     nv_ctx *nv = &g->f.nv;
     LLVMValueRef pairs = LLVMBuildLoad2(nv->b, nv->i32, g->dq_pairs, "");
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntSGT, pairs, c32(g, 0), ""), "ds.wait");
-    ds_bar(g, "bar.sync", true);
+    ds_bar(g, false, true);
     nv_endif(nv, join);
 }
 
@@ -265,7 +251,7 @@ void gr_ds_wait(gbw *g)
 
 void gr_ds_done(gbw *g)
 {
-    ds_bar(g, "bar.arrive", false);
+    ds_bar(g, true, false);
 }
 
 void gr_ds_end(gbw *g)

@@ -12,12 +12,7 @@
 
 LLVMValueRef gb_alloca(gbw *g)
 {
-    nv_ctx *nv = &g->f.nv;
-    LLVMBuilderRef ab = LLVMCreateBuilderInContext(nv->c);
-    LLVMPositionBuilderAtEnd(ab, g->entry);
-    LLVMValueRef a = LLVMBuildAlloca(ab, nv->f32, "");
-    LLVMDisposeBuilder(ab);
-    return a;
+    return nt_var(&g->f.t, g->f.nv.f32, NULL, "");
 }
 
 static LLVMValueRef shared_base(nv_ctx *nv)
@@ -95,6 +90,8 @@ void gb_ids(gbw *g, bool kv_grid)
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     fa2_thread_ids(f);
+    if (g->bp->wg) /* the backward's own wgmma choice (bp->wg), not the forward plan's */
+        f->t.arch = TARGET_SM90A;
     f->load_tid = f->tid;
     f->batch = nv_sreg(nv, "ctaid.z");
     LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
@@ -379,6 +376,24 @@ void gb_write(gbw *g, LLVMValueRef (*slot)[4], int nblocks, LLVMValueRef (*v)[4]
 }
 
 /* ---- element math ---- */
+
+void gb_tile_paths(gbw *g, gb_path_fn fn, void *ud)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef partial = fa2_tile_partial(f);
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
+    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.p");
+    LLVMBuildCondBr(nv->b, partial, yes, no);
+    LLVMPositionBuilderAtEnd(nv->b, yes);
+    fn(g, ud, true);
+    LLVMBuildBr(nv->b, join);
+    LLVMPositionBuilderAtEnd(nv->b, no);
+    fn(g, ud, false);
+    LLVMBuildBr(nv->b, join);
+    LLVMPositionBuilderAtEnd(nv->b, join);
+}
 
 void gb_set_elem(gbw *g, LLVMValueRef qc[3], LLVMValueRef qt, LLVMValueRef kc[3], LLVMValueRef kt, LLVMValueRef s)
 {

@@ -1,6 +1,7 @@
 /* nvptx_bwd_wgmma.c — the backward's warpgroup-MMA products (nvptx_bwd.h,
  * bp->wg): every product of the backward has a forward shape, so they are
- * the forward's wgmma products (nvptx_wgmma.h) over other tiles:
+ * the tile builder's wgmma products (nvptx/tile.h: nt_mma, nt_mma_group,
+ * nt_mma_async / nt_mma_wait), as the forward's, over other tiles:
  *
  *   dK/dV kernel (a warpgroup per 64 keys)   dQ kernel (one warpgroup)
  *   Sᵀ  = K Qᵀ    both K-major in shared     S  = Q Kᵀ
@@ -78,15 +79,15 @@ void gw_smem_base(gbw *g)
 
 void gb_tiles_landed(gbw *g)
 {
-    nv_cp_wait(&g->f.nv, 0);
+    nt_cp_wait(&g->f.t, 0);
     if (g->bp->wg)
-        nv_wg_proxy_fence(&g->f.nv);
+        nt_proxy_fence(&g->f.t);
 }
 
 /* The shared-window address of region offset off (banks applied). */
 static LLVMValueRef addr(gbw *g, int off)
 {
-    return LLVMBuildAdd(g->f.nv.b, g->f.smem32, gb_smem_off(g, off, NULL), "");
+    return nt_saddr(&g->f.t, gb_smem_off(g, off, NULL));
 }
 
 static LLVMValueRef wg_index(gbw *g)
@@ -94,179 +95,167 @@ static LLVMValueRef wg_index(gbw *g)
     return LLVMBuildLShr(g->f.nv.b, g->f.warp, c32(g, 2), "wg");
 }
 
-static void unpack(LLVMValueRef *flat, int n, LLVMValueRef (*acc)[4])
+/* The tile builder of the kernel (gb_ids attached it). Overlap >= 1:
+ * descriptors stepped inside the asm (nt.wg_steps): the K and V tiles' 16
+ * hoisted 64-bit descriptors held 32 registers over the dK/dV kernel's
+ * whole loop. */
+static nt *tb(gbw *g)
 {
-    for (int nb = 0; nb < n / 8; nb++)
-        for (int e = 0; e < 4; e++)
-            acc[nb][e] = flat[nb * 4 + e];
+    g->f.t.wg_steps = g->bp->overlap >= 1;
+    return &g->f.t;
 }
 
-/* The operands of one SS product (gw_ss) and of one register-A product
- * (gw_accumulate), kept in the caller's arrays. */
-typedef struct ss_args {
-    LLVMValueRef da[NV_WG_MAXSTEPS], db[NV_WG_MAXSTEPS], flat[FA_MAXN * 4];
-    int sa[NV_WG_MAXSTEPS], sb[NV_WG_MAXSTEPS];
-} ss_args;
-
-typedef struct rs_args {
-    LLVMValueRef acc[FA_MAXN][4], flat[FA_MAXN * 4], regs[4 * NV_WG_MAXSTEPS], db[NV_WG_MAXSTEPS];
-    int sb[NV_WG_MAXSTEPS];
-} rs_args;
-
-/* Overlap >= 1: descriptors stepped inside the asm (nv_wg_op's a_step):
- * the K and V tiles' 16 hoisted 64-bit descriptors held 32 registers over
- * the dK/dV kernel's whole loop. */
-static bool asm_steps(gbw *g)
+/* The swizzled tile of rows x cols elements at region offset off. */
+static nt_smem tile(gbw *g, int off, int rows, int cols)
 {
-    return g->bp->overlap >= 1;
+    return nt_tile_sw(&g->f.t, gb_smem_off(g, off, NULL), rows, cols, g->f.p->dt);
 }
 
-static nv_wg_op ss_op(gbw *g, ss_args *x, int off_a, int rows_a, int off_b, int k, int n)
+/* A 16 x cols accumulator of the warp as a fragment, and back. */
+static void to_frag(nt_frag *f, LLVMValueRef (*acc)[4], int cols)
 {
-    nv_ctx *nv = &g->f.nv;
-    LLVMValueRef a0 = LLVMBuildAdd(nv->b, addr(g, off_a), LLVMBuildMul(nv->b, wg_index(g), c32(g, 64 * 128), ""), "");
-    bool st = asm_steps(g);
-    nv_wg_desc_kmajor(nv, a0, rows_a, 0, st ? 1 : k / 16, x->da);
-    nv_wg_desc_kmajor(nv, addr(g, off_b), n, 0, st ? 1 : k / 16, x->db);
-    nv_wg_steps_kmajor(rows_a, 0, k / 16, x->sa);
-    nv_wg_steps_kmajor(n, 0, k / 16, x->sb);
-    return (nv_wg_op){n, k / 16, x->da, NULL, x->db, false, false, x->flat, st ? x->sa : NULL, st ? x->sb : NULL};
+    *f = (nt_frag){.role = NT_C, .rows = 16, .cols = cols, .dt = DT_F32, .n = cols / 2};
+    for (int i = 0; i < cols / 2; i++)
+        f->v[i] = acc[i / 4][i % 4];
 }
 
-static nv_wg_op rs_op(gbw *g, rs_args *x, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b,
-                      int n)
+static void from_frag(const nt_frag *f, LLVMValueRef (*acc)[4])
 {
-    gb_read(g, slots, n / 8, x->acc);
-    for (int nb = 0; nb < n / 8; nb++)
-        for (int e = 0; e < 4; e++)
-            x->flat[nb * 4 + e] = x->acc[nb][e];
-    for (int kk = 0; kk < k / 16; kk++)
-        gb_pack_a(g, a_src, kk, &x->regs[4 * kk]);
-    bool st = asm_steps(g);
-    nv_wg_desc_mnmajor(&g->f.nv, addr(g, off_b), k, st ? 1 : k / 16, x->db);
-    nv_wg_steps_mnmajor(k / 16, x->sb);
-    return (nv_wg_op){n, k / 16, NULL, x->regs, x->db, true, true, x->flat, NULL, st ? x->sb : NULL};
+    for (int i = 0; i < f->n; i++)
+        acc[i / 4][i % 4] = f->v[i];
 }
 
-static void rs_done(gbw *g, rs_args *x, LLVMValueRef (*slots)[4], int n)
+/* acc = A·Bᵀ (zeros in: not read) of gw_ss: A this warpgroup's 64 rows of
+ * the K-major tile at off_a, B the K-major tile at off_b (read
+ * transposed). */
+static nt_mma_op ss_op(gbw *g, nt_frag *acc, int off_a, int rows_a, int off_b, int k, int n)
 {
-    unpack(x->flat, n, x->acc);
-    gb_write(g, slots, n / 8, x->acc);
+    nt *t = &g->f.t;
+    nt_zero(t, acc, 16, n);
+    LLVMValueRef row0 = LLVMBuildMul(g->f.nv.b, wg_index(g), c32(g, 64), "");
+    nt_smem a = nt_sub(t, tile(g, off_a, rows_a, k), row0, c32(g, 0), 64, k);
+    return (nt_mma_op){acc, nt_shared(a, false), nt_shared(tile(g, off_b, n, k), true), NULL};
+}
+
+/* slots += A·B of gw_accumulate: A the accumulator a_src (k columns) as
+ * registers, B the MN-major tile at off_b (k rows, n columns). */
+static nt_mma_op rs_op(gbw *g, nt_frag *acc, nt_frag *a, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k,
+                       int off_b, int n)
+{
+    LLVMValueRef v[FA_MAXN][4];
+    gb_read(g, slots, n / 8, v);
+    to_frag(acc, v, n);
+    to_frag(a, a_src, k);
+    return (nt_mma_op){acc, nt_reg(a), nt_shared(tile(g, off_b, k, n), false), NULL};
+}
+
+static void rs_done(gbw *g, const nt_frag *acc, LLVMValueRef (*slots)[4])
+{
+    LLVMValueRef v[FA_MAXN][4];
+    from_frag(acc, v);
+    gb_write(g, slots, acc->cols / 8, v);
 }
 
 void gw_ss(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int k, int n)
 {
-    ss_args x;
-    nv_wg_op op = ss_op(g, &x, off_a, rows_a, off_b, k, n);
-    nv_wg_products(&g->f.nv, g->f.p->dt, &op, 1);
-    unpack(x.flat, n, acc);
+    nt_frag c;
+    nt_mma_op op = ss_op(g, &c, off_a, rows_a, off_b, k, n);
+    nt_mma_group(tb(g), &op, 1, g->f.p->dt);
+    from_frag(&c, acc);
 }
 
 void gw_ss2(gbw *g, LLVMValueRef (*acc0)[4], int off_a0, int off_b0, int k0, LLVMValueRef (*acc1)[4], int off_a1,
             int off_b1, int k1, int rows_a, int n)
 {
-    ss_args x[2];
-    nv_wg_op ops[2] = {ss_op(g, &x[0], off_a0, rows_a, off_b0, k0, n), ss_op(g, &x[1], off_a1, rows_a, off_b1, k1, n)};
-    nv_wg_products(&g->f.nv, g->f.p->dt, ops, 2);
-    unpack(x[0].flat, n, acc0);
-    unpack(x[1].flat, n, acc1);
+    nt_frag c[2];
+    nt_mma_op ops[2] = {ss_op(g, &c[0], off_a0, rows_a, off_b0, k0, n), ss_op(g, &c[1], off_a1, rows_a, off_b1, k1, n)};
+    nt_mma_group(tb(g), ops, 2, g->f.p->dt);
+    from_frag(&c[0], acc0);
+    from_frag(&c[1], acc1);
 }
 
 void gw_accumulate(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n)
 {
-    rs_args x;
-    nv_wg_op op = rs_op(g, &x, slots, a_src, k, off_b, n);
-    nv_wg_products(&g->f.nv, g->f.p->dt, &op, 1);
-    rs_done(g, &x, slots, n);
+    nt_frag c, a;
+    nt_mma_op op = rs_op(g, &c, &a, slots, a_src, k, off_b, n);
+    nt_mma_group(tb(g), &op, 1, g->f.p->dt);
+    rs_done(g, &c, slots);
 }
 
 void gw_accumulate_ss(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
                       LLVMValueRef (*acc)[4], int off_a1, int rows_a1, int off_b1, int k1, int n1)
 {
-    rs_args x;
-    ss_args y;
-    nv_wg_op ops[2] = {rs_op(g, &x, slots, a_src, k, off_b, n), ss_op(g, &y, off_a1, rows_a1, off_b1, k1, n1)};
-    nv_wg_products(&g->f.nv, g->f.p->dt, ops, 2);
-    rs_done(g, &x, slots, n);
-    unpack(y.flat, n1, acc);
+    nt_frag c[2], a;
+    nt_mma_op ops[2] = {rs_op(g, &c[0], &a, slots, a_src, k, off_b, n), ss_op(g, &c[1], off_a1, rows_a1, off_b1, k1, n1)};
+    nt_mma_group(tb(g), ops, 2, g->f.p->dt);
+    rs_done(g, &c[0], slots);
+    from_frag(&c[1], acc);
 }
 
 void gw_accumulate2(gbw *g, int k, LLVMValueRef (*slots0)[4], LLVMValueRef (*a_src0)[4], int off_b0, int n0,
                     LLVMValueRef (*slots1)[4], LLVMValueRef (*a_src1)[4], int off_b1, int n1)
 {
-    rs_args x[2];
-    nv_wg_op ops[2] = {rs_op(g, &x[0], slots0, a_src0, k, off_b0, n0), rs_op(g, &x[1], slots1, a_src1, k, off_b1, n1)};
-    nv_wg_products(&g->f.nv, g->f.p->dt, ops, 2);
-    rs_done(g, &x[0], slots0, n0);
-    rs_done(g, &x[1], slots1, n1);
+    nt_frag c[2], a[2];
+    nt_mma_op ops[2] = {rs_op(g, &c[0], &a[0], slots0, a_src0, k, off_b0, n0),
+                        rs_op(g, &c[1], &a[1], slots1, a_src1, k, off_b1, n1)};
+    nt_mma_group(tb(g), ops, 2, g->f.p->dt);
+    rs_done(g, &c[0], slots0);
+    rs_done(g, &c[1], slots1);
 }
 
 void gw_ss2_async(gbw *g, LLVMValueRef (*acc0)[4], int off_a0, int off_b0, int k0, LLVMValueRef (*acc1)[4],
                   int off_a1, int off_b1, int k1, int rows_a, int n)
 {
-    ss_args x[2];
-    nv_wg_op ops[2] = {ss_op(g, &x[0], off_a0, rows_a, off_b0, k0, n), ss_op(g, &x[1], off_a1, rows_a, off_b1, k1, n)};
-    nv_wg_products_async(&g->f.nv, g->f.p->dt, ops, 2);
-    unpack(x[0].flat, n, acc0);
-    unpack(x[1].flat, n, acc1);
+    nt_frag c[2];
+    nt_mma_op ops[2] = {ss_op(g, &c[0], off_a0, rows_a, off_b0, k0, n), ss_op(g, &c[1], off_a1, rows_a, off_b1, k1, n)};
+    nt_mma_async(tb(g), ops, 2, g->f.p->dt);
+    from_frag(&c[0], acc0);
+    from_frag(&c[1], acc1);
 }
 
 void gw_ss_async(gbw *g, LLVMValueRef (*acc)[4], int off_a, int rows_a, int off_b, int k, int n)
 {
-    ss_args x;
-    nv_wg_op op = ss_op(g, &x, off_a, rows_a, off_b, k, n);
-    nv_wg_products_async(&g->f.nv, g->f.p->dt, &op, 1);
-    unpack(x.flat, n, acc);
+    nt_frag c;
+    nt_mma_op op = ss_op(g, &c, off_a, rows_a, off_b, k, n);
+    nt_mma_async(tb(g), &op, 1, g->f.p->dt);
+    from_frag(&c, acc);
 }
 
 void gw_wait_acc(gbw *g, int n, LLVMValueRef (*acc)[4], int ncols)
 {
-    LLVMValueRef flat[FA_MAXN * 4];
-    for (int i = 0; i < ncols / 2; i++)
-        flat[i] = acc[i / 4][i % 4];
-    nv_wg_wait(&g->f.nv, n, flat, ncols / 2);
-    unpack(flat, ncols, acc);
+    nt_frag c, *list = &c;
+    to_frag(&c, acc, ncols);
+    nt_mma_wait(tb(g), n, &list, 1);
+    from_frag(&c, acc);
 }
 
 void gw_accumulate_async(gbw *g, LLVMValueRef (*slots)[4], LLVMValueRef (*a_src)[4], int k, int off_b, int n,
                          gw_pend *pend)
 {
-    rs_args x;
-    nv_wg_op op = rs_op(g, &x, slots, a_src, k, off_b, n);
-    nv_wg_products_async(&g->f.nv, g->f.p->dt, &op, 1);
     int i = pend->n++;
+    nt_frag a;
+    nt_mma_op op = rs_op(g, &pend->op[i].acc, &a, slots, a_src, k, off_b, n);
+    op.a_live = &pend->op[i].a;
+    nt_mma_async(tb(g), &op, 1, g->f.p->dt);
     pend->op[i].slots = slots;
-    pend->op[i].cols = n;
-    pend->op[i].nregs = 4 * (k / 16);
-    memcpy(pend->op[i].flat, x.flat, sizeof(LLVMValueRef) * (size_t)(n / 2));
-    memcpy(pend->op[i].regs, x.regs, sizeof(LLVMValueRef) * (size_t)pend->op[i].nregs);
 }
 
 /* Every value rides through one wait: the accumulators come back valid,
  * the A registers stay untouched until the products are done. The last n
  * products stay running (and in pend). */
-void gw_pend_wait(gbw *g, gw_pend *pend, int n, LLVMValueRef *extra, int nextra)
+void gw_pend_wait(gbw *g, gw_pend *pend, int n, nt_frag *extra)
 {
-    LLVMValueRef vals[256];
+    nt_frag *list[1 + 2 * GW_MAXPEND];
     int count = 0, done = pend->n - n;
-    for (int i = 0; i < nextra; i++)
-        vals[count++] = extra[i];
+    if (extra)
+        list[count++] = extra;
     for (int o = 0; o < done; o++) {
-        for (int i = 0; i < pend->op[o].cols / 2; i++)
-            vals[count++] = pend->op[o].flat[i];
-        for (int i = 0; i < pend->op[o].nregs; i++)
-            vals[count++] = pend->op[o].regs[i];
+        list[count++] = &pend->op[o].acc;
+        list[count++] = &pend->op[o].a;
     }
-    nv_wg_wait(&g->f.nv, n, vals, count);
-    for (int i = 0; i < nextra; i++)
-        extra[i] = vals[i];
-    count = nextra;
-    for (int o = 0; o < done; o++) {
-        LLVMValueRef acc[FA_MAXN][4];
-        unpack(&vals[count], pend->op[o].cols, acc);
-        gb_write(g, pend->op[o].slots, pend->op[o].cols / 8, acc);
-        count += pend->op[o].cols / 2 + pend->op[o].nregs;
-    }
+    nt_mma_wait(tb(g), n, list, count);
+    for (int o = 0; o < done; o++)
+        rs_done(g, &pend->op[o].acc, pend->op[o].slots);
     for (int o = done; o < pend->n; o++)
         pend->op[o - done] = pend->op[o];
     pend->n = n;
@@ -336,26 +325,26 @@ void gw_store_ds(gbw *g, LLVMValueRef (*ds)[4])
 void gw_dq_atomic(gbw *g, LLVMValueRef (*ds)[4])
 {
     fa2 *f = &g->f;
-    nv_ctx *nv = &f->nv;
     const fa_plan *p = f->p;
-    LLVMBuilderRef b = nv->b;
+    LLVMBuilderRef b = f->nv.b;
+    nt t = *tb(g);
+    t.wg_steps = false; /* a descriptor per step, hoisted out of the column loop */
     gw_store_ds(g, ds);
-    nv_wg_proxy_fence(nv);
-    nv_barrier(nv);
+    nt_proxy_fence(&t);
+    nt_barrier(&t);
     LLVMValueRef wg = wg_index(g);
-    LLVMValueRef da[4], db[4], flat[32], acc[8][4];
     /* dS columns 64w.. are column block w of the dS tile */
-    LLVMValueRef a0 = LLVMBuildAdd(b, addr(g, g->off_ds), LLVMBuildMul(b, wg, c32(g, p->Tq * 128), ""), "");
-    nv_wg_desc_kmajor(nv, a0, p->Tq, 0, 4, da);
+    nt_smem dsw = nt_col_block(&t, tile(g, g->off_ds, p->Tq, p->Tk), wg, 64);
+    /* K rows 64w.. */
+    nt_smem kw = nt_sub(&t, tile(g, g->off_k, p->Tk, p->D), LLVMBuildMul(b, wg, c32(g, 64), ""), c32(g, 0), 64, p->D);
     LLVMValueRef row0 = LLVMBuildMul(b, LLVMBuildAnd(b, f->warp, c32(g, 3), ""), c32(g, 16), "");
     for (int cb = 0; cb < p->D / 64; cb++) {
-        /* K rows 64w.. of column block cb */
-        LLVMValueRef k0 = LLVMBuildAdd(b, addr(g, g->off_k), LLVMBuildMul(b, wg, c32(g, 64 * 128), ""), "");
-        k0 = LLVMBuildAdd(b, k0, c32(g, cb * p->Tk * 128), "");
-        nv_wg_desc_mnmajor(nv, k0, p->Tk, 4, db);
-        nv_wg_product(nv, p->dt, 64, 4, da, NULL, db, false, true, flat);
-        unpack(flat, 64, acc);
-        gb_dq_red(g, row0, 0, cb * 64, 64, acc);
+        nt_frag acc;
+        LLVMValueRef v[8][4];
+        nt_zero(&t, &acc, 16, 64);
+        nt_mma(&t, &acc, nt_shared(dsw, false), nt_shared(nt_col_block(&t, kw, c32(g, cb), 64), false), p->dt);
+        from_frag(&acc, v);
+        gb_dq_red(g, row0, 0, cb * 64, 64, v);
     }
 }
 
@@ -419,18 +408,13 @@ static void store_v4(gbw *g, LLVMValueRef at, LLVMValueRef *v)
 
 /* The product of dQ's column block cb (dynamic): dS [query][key], K-major
  * over all Tk keys, times K's column block cb (MN-major). */
-static nv_wg_op dqf_op(gbw *g, ss_args *x, LLVMValueRef cb)
+static nt_mma_op dqf_op(gbw *g, nt_frag *acc, LLVMValueRef cb)
 {
-    nv_ctx *nv = &g->f.nv;
     const fa_plan *p = g->f.p;
-    int steps = p->Tk / 16;
-    bool st = asm_steps(g);
-    nv_wg_desc_kmajor(nv, addr(g, g->off_ds), p->Tq, 0, st ? 1 : steps, x->da);
-    LLVMValueRef k0 = LLVMBuildAdd(nv->b, addr(g, g->off_k), LLVMBuildMul(nv->b, cb, c32(g, p->Tk * 128), ""), "");
-    nv_wg_desc_mnmajor(nv, k0, p->Tk, st ? 1 : steps, x->db);
-    nv_wg_steps_kmajor(p->Tq, 0, steps, x->sa);
-    nv_wg_steps_mnmajor(steps, x->sb);
-    return (nv_wg_op){64, steps, x->da, NULL, x->db, false, true, x->flat, st ? x->sa : NULL, st ? x->sb : NULL};
+    nt *t = &g->f.t;
+    nt_zero(t, acc, 16, 64);
+    nt_smem k = nt_col_block(t, tile(g, g->off_k, p->Tk, p->D), cb, 64);
+    return (nt_mma_op){acc, nt_shared(tile(g, g->off_ds, p->Tq, p->Tk), false), nt_shared(k, false), NULL};
 }
 
 /* Block cb's accumulators (flat) into the f32 tile at buffer offset buf. */
@@ -444,20 +428,6 @@ static void dqf_store(gbw *g, LLVMValueRef cb, LLVMValueRef buf, LLVMValueRef *f
     at = LLVMBuildAdd(b, at, buf, "");
     for (int nb = 0; nb < 8; nb++)
         store_v4(g, gb_smem_at(g, g->off_dqf + nb * DQF_NB, at), &flat[4 * nb]);
-}
-
-static void named_barrier(gbw *g, LLVMValueRef id, int threads)
-{
-    char text[48];
-    snprintf(text, sizeof text, "bar.sync $0, %d;", threads);
-    nv_asm(&g->f.nv, NULL, text, "r,~{memory}", &id, 1);
-}
-
-static void named_arrive(gbw *g, LLVMValueRef id, int threads)
-{
-    char text[48];
-    snprintf(text, sizeof text, "bar.arrive $0, %d;", threads);
-    nv_asm(&g->f.nv, NULL, text, "r,~{memory}", &id, 1);
 }
 
 /* The dQ writer's named barriers (bp->dq_writer; ids past the ring's 3..5)
@@ -516,7 +486,8 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     LLVMValueRef buf = c32(g, 0);
     if (g->dqf_bufs == 2)
         buf = LLVMBuildMul(b, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, p->Tq * p->D * 4), "");
-    nv_wg_proxy_fence(nv); /* gw_store_ds's stores before the products' reads */
+    nt *t = tb(g);
+    nt_proxy_fence(t); /* gw_store_ds's stores before the products' reads */
     char text[128];
     bool writer = g->bp->dq_writer; /* the writer warp has the bulk groups */
     snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
@@ -525,48 +496,47 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     if (g->bp->producer) /* the producer warpgroup takes no part */
         gr_sync(g);
     else
-        nv_barrier(nv); /* dS published; this pair's buffer free */
+        nt_barrier(t); /* dS published; this pair's buffer free */
     if (pend && pend->n && W > ncb) /* the first block is guarded: no wait shared with it */
-        gw_pend_wait(g, pend, 0, NULL, 0);
+        gw_pend_wait(g, pend, 0, NULL);
     LLVMValueRef wg = wg_index(g);
     for (int j = 0; j * W < ncb; j++) {
         LLVMValueRef cb = LLVMBuildAdd(b, wg, c32(g, j * W), "");
         bool guard = (j + 1) * W > ncb;
         LLVMBasicBlockRef join = guard ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
-        ss_args x;
-        nv_wg_op ops[2] = {dqf_op(g, &x, cb)};
-        rs_args y;
+        nt_frag x, y[2];
+        nt_mma_op ops[2] = {dqf_op(g, &x, cb)};
         if (pend && pend->n && j == 0) { /* the running products under this block's wait */
-            nv_wg_products_async(nv, p->dt, ops, 1);
+            nt_mma_async(t, ops, 1, p->dt);
             if (dk) /* dK += dSᵀ Q behind it, left running while the block is stored */
                 gw_accumulate_async(g, dk, ds, p->Tq, g->off_q, p->D, pend);
-            gw_pend_wait(g, pend, dk ? 1 : 0, x.flat, 32);
+            gw_pend_wait(g, pend, dk ? 1 : 0, &x);
         } else if (dk && j == 0) { /* dK += dSᵀ Q under the same wait (every warpgroup has a block j = 0) */
-            ops[1] = rs_op(g, &y, dk, ds, p->Tq, g->off_q, p->D);
-            nv_wg_products(nv, p->dt, ops, 2);
-            rs_done(g, &y, dk, p->D);
+            ops[1] = rs_op(g, &y[0], &y[1], dk, ds, p->Tq, g->off_q, p->D);
+            nt_mma_group(t, ops, 2, p->dt);
+            rs_done(g, &y[0], dk);
         } else {
-            nv_wg_products(nv, p->dt, ops, 1);
+            nt_mma_group(t, ops, 1, p->dt);
         }
         if (writer && j == 0) /* the writer's copies of the last tile read it */
-            named_barrier(g, dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
-        dqf_store(g, cb, buf, x.flat);
+            nt_bar_sync(t, dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
+        dqf_store(g, cb, buf, x.v);
         if (join)
             nv_endif(nv, join);
     }
     if (g->bp->ds_split) /* this warpgroup's dQ products no longer read dS */
         gr_ds_done(g);
-    nv_wg_proxy_fence(nv); /* the st.shared above before the bulk copy's reads */
+    nt_proxy_fence(t); /* the st.shared above before the bulk copy's reads */
     if (writer) { /* the tile to the writer, no waiting (1-D: the tile's first row is q_org) */
         dqw_put(g, f->head, f->q_org[0]);
         LLVMBasicBlockRef jw = W > ncb ? nv_if(nv, has_blocks(g, wg), "dqw.full") : NULL;
-        named_arrive(g, dqw_id(g, DQW_FULL, wg), DQW_THREADS);
+        nt_bar_arrive(t, dqw_id(g, DQW_FULL, wg), DQW_THREADS);
         if (jw)
             nv_endif(nv, jw);
         LLVMBuildStore(b, LLVMBuildAdd(b, pairs, c32(g, 1), ""), g->dq_pairs);
         return;
     }
-    named_barrier(g, LLVMBuildAdd(b, wg, c32(g, 1), ""), 128);
+    nt_bar_sync(t, LLVMBuildAdd(b, wg, c32(g, 1), ""), 128);
     LLVMValueRef lead = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, c32(g, 127), ""), c32(g, 0), "");
     LLVMBasicBlockRef jl = nv_if(nv, lead, "dqf.issue");
     LLVMValueRef tile = LLVMBuildMul(b, q_tile_index(g), c32(g, p->Tq), "");
@@ -599,7 +569,7 @@ void gw_dq_writer_begin(gbw *g)
     LLVMValueRef wg = wg_index(g);
     LLVMValueRef w0 = LLVMBuildICmp(nv->b, LLVMIntEQ, LLVMBuildAnd(nv->b, g->f.warp, c32(g, 3), ""), c32(g, 0), "");
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildAnd(nv->b, w0, has_blocks(g, wg), ""), "dqw.begin");
-    named_arrive(g, dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
+    nt_bar_arrive(tb(g), dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
     nv_endif(nv, join);
 }
 
@@ -608,9 +578,9 @@ void gw_dq_writer_end(gbw *g)
     nv_ctx *nv = &g->f.nv;
     LLVMValueRef wg = wg_index(g);
     LLVMBasicBlockRef join = nv_if(nv, has_blocks(g, wg), "dqw.end");
-    named_barrier(g, dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
+    nt_bar_sync(tb(g), dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
     dqw_put(g, c32(g, -1), c32(g, 0)); /* thread 0's, after the writer read the last pair's */
-    named_arrive(g, dqw_id(g, DQW_FULL, wg), DQW_THREADS);
+    nt_bar_arrive(tb(g), dqw_id(g, DQW_FULL, wg), DQW_THREADS);
     nv_endif(nv, join);
 }
 
@@ -627,7 +597,7 @@ void gw_dq_writer_run(gbw *g)
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, head);
     for (int w = 0; w < nw; w++)
-        named_barrier(g, c32(g, DQW_FULL + w), DQW_THREADS);
+        nt_bar_sync(tb(g), c32(g, DQW_FULL + w), DQW_THREADS);
     LLVMValueRef slot = dqw_slot(g);
     LLVMValueRef head_ = LLVMBuildLoad2(b, nv->i32, nv_gep(nv, f->smem, LLVMBuildSub(b, slot, f->smem32, "")), "");
     LLVMValueRef row = LLVMBuildLoad2(b, nv->i32, nv_gep(nv, f->smem, LLVMBuildSub(b, LLVMBuildAdd(b, slot, c32(g, 4), ""), f->smem32, "")), "");
@@ -652,7 +622,7 @@ void gw_dq_writer_run(gbw *g)
            "@p cp.async.bulk.wait_group.read 0; }",
            "r,~{memory}", &f->lane, 1);
     for (int w = 0; w < nw; w++) /* the tiles may be stored again */
-        named_arrive(g, c32(g, DQW_EMPTY + w), DQW_THREADS);
+        nt_bar_arrive(tb(g), c32(g, DQW_EMPTY + w), DQW_THREADS);
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, done);
     gw_dq_bulk_drain(g);

@@ -153,9 +153,6 @@ void fa2_ws_turn_init(fa2 *f);
 void fa2_ws_turn_wait(fa2 *f);
 void fa2_ws_turn_pass(fa2 *f);
 void fa2_ws_turn_end(fa2 *f);
-/* setmaxnreg (inc or dec) of the warpgroup; also the backward's
- * (nvptx_bwd_ring.c). */
-void fa2_setmaxnreg(fa2 *f, bool inc, int regs);
 
 /* key loop (nvptx_fa2.c): the score + partial-tile mask of S (a branch, S
  * in a fragment variable) */

@@ -61,8 +61,8 @@ void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa,
 {
     nt_zero(&f->t, s, 16, f->p->Tk);
     nt_mma_op ops[2] = {
-        {s, nt_shared(q_rows(f), false), nt_shared(slot_tile(f, T_K, slot_k), true)},
-        {o, nt_reg(pa), nt_shared(slot_tile(f, T_V, slot_v), false)},
+        {s, nt_shared(q_rows(f), false), nt_shared(slot_tile(f, T_K, slot_k), true), NULL},
+        {o, nt_reg(pa), nt_shared(slot_tile(f, T_V, slot_v), false), NULL},
     };
     nt_mma_async(&f->t, ops, 2, f->p->dt);
 }

@@ -85,13 +85,6 @@ void fa2_ws_init_barriers(fa2 *f)
     nt_barrier(t);
 }
 
-void fa2_setmaxnreg(fa2 *f, bool inc, int regs)
-{
-    LLVMValueRef n = nv_i32(&f->nv, regs);
-    nv_call(&f->nv, inc ? "llvm.nvvm.setmaxnreg.inc.sync.aligned.u32" : "llvm.nvvm.setmaxnreg.dec.sync.aligned.u32",
-            NULL, 0, &n, 1);
-}
-
 /* The shared byte offset of tensor's tile in ring slot `slot`. */
 static LLVMValueRef slot_off(fa2 *f, int tensor, LLVMValueRef slot)
 {
@@ -235,7 +228,7 @@ void fa2_ws_producer(fa2 *f)
     LLVMBuilderRef b = f->nv.b;
     bool split = split_producer(f);
     LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
-    fa2_setmaxnreg(f, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
+    nt_setmaxnreg(&f->t, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
     if (f->p->tma) {
         LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), "");
         if (split) {
@@ -266,7 +259,7 @@ void fa2_ws_producer(fa2 *f)
 
 void fa2_ws_consumer_start(fa2 *f)
 {
-    fa2_setmaxnreg(f, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
+    nt_setmaxnreg(&f->t, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
     nt_mbar_wait(&f->t, q_bar(f), nv_i32(&f->nv, 0));
     nv_wg_proxy_fence(&f->nv);
 }

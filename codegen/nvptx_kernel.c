@@ -64,11 +64,7 @@ nvptx_status nvptx_emit_kernel(const tir_kernel *k, target_arch arch, nvptx_kern
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef m = nvptx_module_create(c, info->name, arch);
     st = fa2_build(m, &plan, info, err);
-    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
-        st = NVPTX_INTERNAL;
-    LLVMDisposeModule(m);
-    LLVMContextDispose(c);
-    return st;
+    return nvptx_module_finish(m, NULL, arch, st, ptx, err);
 }
 
 int64_t nvptx_tiles_over(int ndims, int grid_ndim, const int *tile, const int *dil, const int64_t *sizes, int tok_id)

@@ -168,11 +168,7 @@ static nvptx_status emit_tile(const lin_plan *p, target_arch arch, nvptx_kernel_
     nv_ctx nv;
     nv_ctx_init(&nv, c, m, b);
     nvptx_status st = build_tile(L, nv, info->name, arch, err);
-    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
-        st = NVPTX_INTERNAL;
-    LLVMDisposeBuilder(b);
-    LLVMDisposeModule(m);
-    LLVMContextDispose(c);
+    st = nvptx_module_finish(m, b, arch, st, ptx, err);
     free(L);
     return st;
 }

@@ -417,10 +417,5 @@ nvptx_status nvptx_linear_bwd_emit(const tir_kernel *k, target_arch arch, int ng
         emit_gate(nv, &kc, ngrad, 0, base.C, arch, &info->kernels[nscan]);
         info->nkernels = nscan + 1;
     }
-    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
-        st = NVPTX_INTERNAL;
-    LLVMDisposeBuilder(b);
-    LLVMDisposeModule(m);
-    LLVMContextDispose(c);
-    return st;
+    return nvptx_module_finish(m, b, arch, st, ptx, err);
 }

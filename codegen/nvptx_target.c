@@ -121,6 +121,19 @@ static bool take_error(LLVMErrorRef e, const char *what, strbuf *err)
     return false;
 }
 
+nvptx_status nvptx_module_finish(LLVMModuleRef m, LLVMBuilderRef b, target_arch arch, nvptx_status st, strbuf *ptx,
+                                 strbuf *err)
+{
+    if (!st && !nvptx_module_to_ptx(m, arch, ptx, err))
+        st = NVPTX_INTERNAL;
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    if (b)
+        LLVMDisposeBuilder(b);
+    LLVMDisposeModule(m);
+    LLVMContextDispose(c);
+    return st;
+}
+
 bool nvptx_module_to_ptx(LLVMModuleRef m, target_arch arch, strbuf *ptx, strbuf *err)
 {
     char *msg = NULL;

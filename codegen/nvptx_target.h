@@ -23,6 +23,13 @@ LLVMModuleRef nvptx_module_create(LLVMContextRef c, const char *name, target_arc
  * failure returns false with a message. */
 bool nvptx_module_to_ptx(LLVMModuleRef m, target_arch arch, strbuf *ptx, strbuf *err);
 
+/* The end of every kernel family's module (forward, backward, linear):
+ * st NVPTX_OK: its PTX into ptx (NVPTX_INTERNAL when that fails); then the
+ * builder b (NULL: none), the module and its context are disposed.
+ * Returns the status. */
+nvptx_status nvptx_module_finish(LLVMModuleRef m, LLVMBuilderRef b, target_arch arch, nvptx_status st, strbuf *ptx,
+                                 strbuf *err);
+
 /* The new-pass-manager pipeline for kernels: default<O3> less the passes
  * that do not change attnc's kernels (nvptx_pipeline.c says how that is
  * kept true). */

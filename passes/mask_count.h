@@ -11,9 +11,9 @@
  * video grids, 64k-token documents) in well under a second.
  *
  * Not countable (returns false; count pair by pair instead): masks whose
- * key set is not exact (radial's band, block tables, dropped atoms), flat-t
- * constraints on a token grid, a congruence and a filter on one key dim, or
- * a runtime tensor the env cannot read.
+ * key set is not exact (radial's band: mask_radial.h counts it, block
+ * tables, dropped atoms), flat-t constraints on a token grid, a congruence
+ * and a filter on one key dim, or a runtime tensor the env cannot read.
  */
 #ifndef ATTNC_PASSES_MASK_COUNT_H
 #define ATTNC_PASSES_MASK_COUNT_H

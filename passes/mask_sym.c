@@ -35,8 +35,9 @@ static sym_ival coord_ival(const sym_ctx *c, const expr *e)
     return (sym_ival){sym_corner(c->a, side, false, d), sym_corner(c->a, side, true, d)};
 }
 
-/* e is > 0 for every value of its variables: constants > 0, sizes, and sums
- * and products of such. */
+/* e is > 0 for every value of its variables: constants > 0, sizes, sums,
+ * products and selects of such, and 2^ilog2(x) (ilog2 is >= 0, so the
+ * power is >= 1: radial's 2^bl(d), whose band width divides by it). */
 static bool known_positive(const expr *e)
 {
     if (e->kind == EX_CONST_INT)
@@ -45,6 +46,10 @@ static bool known_positive(const expr *e)
         return true;
     if (e->kind == EX_BINARY && (e->u.binop == BIN_ADD || e->u.binop == BIN_MUL || e->u.binop == BIN_MAX))
         return known_positive(e->args[0]) && known_positive(e->args[1]);
+    if (e->kind == EX_SELECT)
+        return known_positive(e->args[1]) && known_positive(e->args[2]);
+    if (e->kind == EX_UNARY && e->u.unop == UN_POW2I)
+        return e->args[0]->kind == EX_UNARY && e->args[0]->u.unop == UN_LOG2I;
     return false;
 }
 
@@ -67,7 +72,7 @@ static sym_ival mul_ival(const sym_ctx *c, sym_ival x, sym_ival y, const expr *y
  * for a fixed numerator >= 0 it falls as the divisor grows, for < 0 it rises. */
 static sym_ival div_ival(const sym_ctx *c, sym_ival x, sym_ival y, const expr *ye)
 {
-    if (!known_positive(ye))
+    if (!known_positive(ye) || !y.lo)
         return (sym_ival){NULL, NULL};
     if (ye->kind == EX_CONST_INT || expr_equal(y.lo, y.hi))
         return (sym_ival){x.lo ? B(DIV, x.lo, y.lo) : NULL, x.hi ? B(DIV, x.hi, y.lo) : NULL};

@@ -12,6 +12,15 @@ that should not change the code: same instruction classes per kernel).
       runs `ptxas -v` and `cuobjdump -sass` and writes one line per kernel:
       config, recipe, status, registers, spill bytes (stores, loads), the
       counts of each class of CLASSES and the total.
+  scripts/sass-mix.py bwd TEST_PTX_BACKWARD [-o OUT.tsv] [-j N]
+      the backward's modules instead (codegen/nvptx_bwd*.c): runs the
+      build's tests/ptx test_ptx_test_ptx_backward under each of
+      BWD_CONFIGS (mma.sync on sm_80 and sm_90a; the wgmma backward with
+      ATTNC_BWD_PRODUCER=0/1/2, the SDP pipe, overlap 3, 64-key dK/dV
+      tiles), each build for the dQ kernel (deterministic), atomic and bulk
+      dQ, with ATTNC_PTX_DUMP (ptxas stubbed: the modules are assembled
+      here), and writes one line per kernel of each module (recipe:
+      MODULE:KERNEL), in the same columns, so `compare` reads it.
   scripts/sass-mix.py compare BEFORE.tsv AFTER.tsv
       per kernel: the classes that differ (the gate: none), and per
       configuration the sums of registers, spills and instructions.
@@ -70,6 +79,16 @@ CLASS_OF = {
     "WARPGROUP": "WARPGROUP",
     "DEPBAR": "DEPBAR", "LDGDEPBAR": "DEPBAR",
 }
+# the backward's modes: name, environment of test_ptx_backward
+BWD_CONFIGS = [
+    ("bwd_sync", {"ATTNC_PTX_SYNC_ONLY": "1"}),
+    ("bwd_p0", {"ATTNC_PTX_WGMMA_ONLY": "1", "ATTNC_BWD_PRODUCER": "0"}),
+    ("bwd_p1", {"ATTNC_PTX_WGMMA_ONLY": "1", "ATTNC_BWD_PRODUCER": "1"}),
+    ("bwd_p2", {"ATTNC_PTX_WGMMA_ONLY": "1", "ATTNC_BWD_PRODUCER": "2"}),
+    ("bwd_pipe_sdp", {"ATTNC_PTX_WGMMA_ONLY": "1", "ATTNC_BWD_PIPE": "2"}),
+    ("bwd_ov3", {"ATTNC_PTX_WGMMA_ONLY": "1", "ATTNC_BWD_OVERLAP": "3"}),
+    ("bwd_keys64", {"ATTNC_PTX_WGMMA_ONLY": "1", "ATTNC_BWD_DKV_KEYS": "64", "ATTNC_BWD_DKV_BOX": "off"}),
+]
 FIELDS = ["config", "recipe", "status", "regs", "spill_st", "spill_ld"] + CLASSES
 
 
@@ -136,6 +155,78 @@ def one(attnc, ptxas, cuobjdump, cfg, recipe, keep):
     return row, ops
 
 
+def split_sass(sass):
+    """cuobjdump's text per function: {name: text}."""
+    out, name = {}, None
+    for line in sass.splitlines():
+        m = re.match(r"\s*Function : (\S+)", line)
+        if m:
+            name = m.group(1)
+            out[name] = []
+        elif name:
+            out[name].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def bwd_module(ptxas, cuobjdump, cfg, path):
+    """One dumped module (NAME.ARCH.DQ.MMA.ptx): a row per kernel."""
+    stem = os.path.basename(path)[:-4]
+    arch = stem.split(".")[-3]
+    key = cfg + ":" + stem.replace(".attn", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = os.path.join(tmp, "k.cubin")
+        r = subprocess.run([ptxas, "-v", f"-arch={arch}", "-o", cubin, path], capture_output=True, text=True)
+        if r.returncode:
+            return [({"config": cfg, "recipe": stem, "status": "ptxas_failed"}, None)]
+        info = {}
+        for m in re.finditer(r"entry function '(\w+)'.*?(\d+) bytes spill stores, (\d+) bytes spill loads"
+                             r".*?Used (\d+) registers", r.stderr, re.S):
+            info[m.group(1)] = (int(m.group(4)), int(m.group(2)), int(m.group(3)))
+        r = subprocess.run([cuobjdump, "-sass", cubin], capture_output=True, text=True)
+        funcs = split_sass(r.stdout)
+        if not funcs:
+            sys.exit(f"sass-mix: no SASS from {cuobjdump}: {r.stderr.strip()}")
+    rows = []
+    for fn, text in sorted(funcs.items()):
+        ops = opcode_counts(text)
+        regs, st, ld = info.get(fn, (-1, -1, -1))
+        row = {"config": cfg, "recipe": f"{key.split(':', 1)[1]}:{fn}", "status": "ok", "regs": regs,
+               "spill_st": st, "spill_ld": ld}
+        for c in CLASSES:
+            row[c] = 0
+        for op, n in ops.items():
+            c = CLASS_OF.get(op.split(".")[0])
+            if c:
+                row[c] += n
+            row["total"] += n
+        rows.append((row, ops))
+    return rows
+
+
+def cmd_bwd(a):
+    test = os.path.abspath(a.test)
+    ptxas = tool("PTXAS", ["/usr/local/cuda/bin/ptxas", "ptxas"])
+    cuobjdump = tool("CUOBJDUMP", ["cuobjdump", "/usr/local/cuda/bin/cuobjdump"])
+    jobs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in BWD_CONFIGS:
+            if a.config and name not in a.config:
+                continue
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            env = dict(os.environ, ATTNC_PTXAS="/bin/true", ATTNC_PTX_DUMP=d, **extra)
+            subprocess.run([test], env=env, capture_output=True, text=True)
+            jobs += [(name, p) for p in sorted(glob.glob(os.path.join(d, "*.ptx")))]
+        with concurrent.futures.ThreadPoolExecutor(a.j) as ex:
+            results = [r for rows in ex.map(lambda j: bwd_module(ptxas, cuobjdump, *j), jobs) for r in rows]
+    out = open(a.o, "w") if a.o else sys.stdout
+    print("\t".join(FIELDS), file=out)
+    for row, _ in results:
+        print("\t".join(str(row.get(f, "")) for f in FIELDS), file=out)
+    if a.o:
+        out.close()
+
+
 def cmd_run(a):
     attnc = os.path.abspath(a.attnc)
     ptxas = tool("PTXAS", ["/usr/local/cuda/bin/ptxas", "ptxas"])
@@ -174,7 +265,8 @@ def cmd_compare(a):
     before, after = load(a.before), load(a.after)
     differ = 0
     sums = collections.OrderedDict()
-    for key in sorted(set(before) | set(after), key=lambda k: ([c[0] for c in CONFIGS] + [k[0]]).index(k[0])):
+    order = [c[0] for c in CONFIGS] + [c[0] for c in BWD_CONFIGS]
+    for key in sorted(set(before) | set(after), key=lambda k: ((order + [k[0]]).index(k[0]), k[1])):
         b, n = before.get(key), after.get(key)
         if not b or not n:
             print(f"{key[0]} {key[1]}: only in {'after' if n else 'before'}")
@@ -221,6 +313,11 @@ def main():
     r.add_argument("--config", action="append", help="only these configurations (repeatable)")
     r.add_argument("--keep", help="keep each kernel's PTX and SASS in this folder")
     r.add_argument("--opcodes", help="write each kernel's per-opcode counts into this folder")
+    w = sub.add_parser("bwd")
+    w.add_argument("test", help="the build's tests/ptx/test_ptx_test_ptx_backward")
+    w.add_argument("-o", help="write the table here (default stdout)")
+    w.add_argument("-j", type=int, default=2, help="parallel modules (default 2)")
+    w.add_argument("--config", action="append", help="only these configurations (repeatable)")
     c = sub.add_parser("compare")
     c.add_argument("before")
     c.add_argument("after")
@@ -229,6 +326,9 @@ def main():
         if a.opcodes:
             os.makedirs(a.opcodes, exist_ok=True)
         cmd_run(a)
+        return 0
+    if a.cmd == "bwd":
+        cmd_bwd(a)
         return 0
     return cmd_compare(a)
 

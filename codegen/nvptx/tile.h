@@ -49,6 +49,11 @@ typedef struct nt {
     int threads;             /* CTA size: cooperative copies and maps split over it */
     target_arch arch;
     LLVMValueRef tid, lane, warp, g, t4;
+    /* wgmma products waited at once (nt_mma, nt_mma_group) step their
+     * descriptors inside the asm, as nt_mma_async always does (nv_wg_op's
+     * a_step): loop-invariant descriptors then hold no registers across a
+     * loop. false: one descriptor per k16 step. */
+    bool wg_steps;
     const char *error; /* the first misuse of the builder (NULL: none); check before emitting */
 } nt;
 
@@ -117,6 +122,9 @@ typedef struct nt_smem {
 nt_smem nt_tile(nt *t, LLVMValueRef off, int rows, int cols, dtype dt, int pitch);
 /* A tile in the 128-byte swizzle (a wgmma operand, a TMA box). */
 nt_smem nt_tile_sw(nt *t, LLVMValueRef off, int rows, int cols, dtype dt);
+/* Column blocks blk .. blk + ncols / 64 of a swizzled tile (blk: i32, a
+ * dynamic block index; 64 two-byte columns a block), all its rows. */
+nt_smem nt_col_block(nt *t, nt_smem s, LLVMValueRef blk, int ncols);
 /* The rows x cols sub-tile at (row0, col0) (i32, elements) of a tile;
  * of a swizzled one, row0 a multiple of 8 and col0 of 64 (a warpgroup's
  * 64 rows of a wgmma operand). */
@@ -223,12 +231,27 @@ void nt_store_global(nt *t, const nt_frag *c, nt_gtile g);
 typedef struct nt_mma_op {
     nt_frag *acc;
     nt_opnd a, b;
+    /* Optional (nt_mma_async, an accumulator A): receives the packed A
+     * registers the product reads, to pass through nt_mma_wait with the
+     * accumulator so nothing reuses them while the product runs. */
+    nt_frag *a_live;
 } nt_mma_op;
 enum { NT_MMA_MAXOPS = 2 };
 void nt_mma_async(nt *t, const nt_mma_op *ops, int n, dtype dt);
-/* wgmma.wait_group pending: the f32 accumulators frags[0..n) (in flight)
- * come back through the wait, valid after it. */
+/* The same products issued back to back under one wait (nt_mma of several:
+ * the tensor cores start the second while the first drains). */
+void nt_mma_group(nt *t, const nt_mma_op *ops, int n, dtype dt);
+/* wgmma.wait_group pending: the fragments frags[0..n) (accumulators in
+ * flight, or a_live registers) come back through the wait, valid after it. */
 void nt_mma_wait(nt *t, int pending, nt_frag **frags, int n);
+/* Orders this thread's generic-proxy shared writes (st.shared, cp.async)
+ * before later async-proxy reads (wgmma operands, bulk copies): before the
+ * barrier that publishes them. */
+void nt_proxy_fence(nt *t);
+/* setmaxnreg of the warpgroup (sm_90a): raise (inc) or lower its
+ * registers per thread to regs, a producer warpgroup handing them to the
+ * computing ones. */
+void nt_setmaxnreg(nt *t, bool inc, int regs);
 
 /* ---- mbarriers (sm_90a) and named barriers (tile_bar.c) ---- */
 

@@ -25,6 +25,7 @@ void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads
     t->threads = threads;
     t->arch = arch;
     t->error = NULL;
+    t->wg_steps = false;
     t->entry = LLVMGetEntryBasicBlock(fn);
     t->smem = smem;
     LLVMBuilderRef b = nv.b;

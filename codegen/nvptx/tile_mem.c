@@ -44,6 +44,14 @@ nt_smem nt_tile_sw(nt *t, LLVMValueRef off, int rows, int cols, dtype dt)
     return s;
 }
 
+nt_smem nt_col_block(nt *t, nt_smem s, LLVMValueRef blk, int ncols)
+{
+    LLVMBuilderRef b = t->nv.b;
+    s.off = LLVMBuildAdd(b, s.off, LLVMBuildMul(b, blk, c32(t, s.brows * 128), ""), "");
+    s.cols = ncols;
+    return s;
+}
+
 nt_smem nt_sub(nt *t, nt_smem s, LLVMValueRef row0, LLVMValueRef col0, int rows, int cols)
 {
     LLVMBuilderRef b = t->nv.b;

@@ -50,7 +50,8 @@ static bool check(nt *t, const nt_frag *acc, nt_opnd a, nt_opnd b)
     return true;
 }
 
-static void args_of(nt *t, wg_args *w, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt, bool one_desc)
+static void args_of(nt *t, wg_args *w, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt, bool one_desc,
+                    nt_frag *a_live)
 {
     nv_ctx *nv = &t->nv;
     int steps = (b.transpose ? b.smem.cols : b.smem.rows) / 16, nd = one_desc ? 1 : steps;
@@ -61,6 +62,8 @@ static void args_of(nt *t, wg_args *w, nt_frag *acc, nt_opnd a, nt_opnd b, dtype
         for (int i = 0; i < packed.n; i++)
             w->aregs[i] = packed.v[i];
         aregs = w->aregs;
+        if (a_live)
+            *a_live = packed;
     } else if (a.frag) {
         aregs = (LLVMValueRef *)a.frag->v;
     } else {
@@ -88,16 +91,19 @@ bool nt_mma_wgmma(nt *t, nt_frag *acc, nt_opnd a, nt_opnd b, dtype dt)
     if (!check(t, acc, a, b))
         return false;
     wg_args w;
-    args_of(t, &w, acc, a, b, dt, false);
-    nv_wg_product(&t->nv, dt, w.op.N, w.op.steps, w.op.a_desc, w.op.a_regs, w.op.b_desc, w.op.accumulate,
-                  w.op.trans_b, acc->v);
+    args_of(t, &w, acc, a, b, dt, t->wg_steps, NULL);
+    nv_wg_products(&t->nv, dt, &w.op, 1);
     return true;
 }
 
-void nt_mma_async(nt *t, const nt_mma_op *ops, int n, dtype dt)
+/* ops as one group: left running (async) or waited. */
+static void group(nt *t, const nt_mma_op *ops, int n, dtype dt, bool async)
 {
     wg_args w[NT_MMA_MAXOPS];
     nv_wg_op group[NT_MMA_MAXOPS];
+    for (int i = 0; i < n && i < NT_MMA_MAXOPS; i++)
+        if (ops[i].a_live) /* empty unless a product fills it */
+            *ops[i].a_live = (nt_frag){.role = NT_A, .rows = 16, .dt = dt};
     if (n > NT_MMA_MAXOPS || n > NV_WG_MAXOPS) {
         fail(t, "nt_mma_async: at most two products a group");
         return;
@@ -109,10 +115,34 @@ void nt_mma_async(nt *t, const nt_mma_op *ops, int n, dtype dt)
         }
         if (!check(t, ops[i].acc, ops[i].a, ops[i].b))
             return;
-        args_of(t, &w[i], ops[i].acc, ops[i].a, ops[i].b, dt, true);
+        args_of(t, &w[i], ops[i].acc, ops[i].a, ops[i].b, dt, async || t->wg_steps, ops[i].a_live);
         group[i] = w[i].op;
     }
-    nv_wg_products_async(&t->nv, dt, group, n);
+    if (async)
+        nv_wg_products_async(&t->nv, dt, group, n);
+    else
+        nv_wg_products(&t->nv, dt, group, n);
+}
+
+void nt_mma_async(nt *t, const nt_mma_op *ops, int n, dtype dt)
+{
+    group(t, ops, n, dt, true);
+}
+
+void nt_mma_group(nt *t, const nt_mma_op *ops, int n, dtype dt)
+{
+    group(t, ops, n, dt, false);
+}
+
+void nt_proxy_fence(nt *t)
+{
+    nv_wg_proxy_fence(&t->nv);
+}
+
+void nt_setmaxnreg(nt *t, bool inc, int regs)
+{
+    nv_call(&t->nv, inc ? "llvm.nvvm.setmaxnreg.inc.sync.aligned.u32" : "llvm.nvvm.setmaxnreg.dec.sync.aligned.u32",
+            NULL, 0, (LLVMValueRef[]){nv_i32(&t->nv, regs)}, 1);
 }
 
 enum { WAIT_MAX = 256 }; /* nv_wg_wait's most values */
@@ -121,6 +151,8 @@ void nt_mma_wait(nt *t, int pending, nt_frag **frags, int n)
 {
     LLVMValueRef vals[WAIT_MAX];
     int count = 0;
+    if (t->error) /* the products were not emitted */
+        return;
     for (int i = 0; i < n; i++)
         count += frags[i]->n;
     if (count > WAIT_MAX) {

@@ -314,6 +314,11 @@ typedef struct attnc_tools_cold {
  * *out is set (free with attnc_tools_compiled_free) only on success. */
 attnc_tools_result attnc_tools_cold_compile(const char *path, const char *arch, const char *sched,
                                             attnc_tools_compiled **out, attnc_tools_cold *times, strbuf *err);
+/* The same up to the kernel's schedule and tile IR only: no PTX, no
+ * driver (arch NULL still asks the driver for the device's); jit_ms and
+ * codegen_ms stay 0. What `attnc bench --pairs-only` counts on. */
+attnc_tools_result attnc_tools_plan(const char *path, const char *arch, const char *sched, attnc_tools_compiled **out,
+                                    attnc_tools_cold *times, strbuf *err);
 void attnc_tools_compiled_free(attnc_tools_compiled *c);
 
 /* A runtime param's host copy (contiguous, row-major). */
@@ -331,7 +336,8 @@ typedef struct attnc_tools_pairs {
     int64_t computed_tiles; /* of those, computed (not proven empty) */
     int64_t kept_tiles;     /* tile pairs holding at least one kept pair */
     int64_t computed_pairs; /* pairs inside computed tiles */
-    bool closed_form;       /* counted per row in closed form (else pair by pair) */
+    bool closed_form;       /* counted in closed form: per query row, or per tile pair for a
+                               radial mask (else pair by pair) */
 } attnc_tools_pairs;
 /* Counts for c's recipe and schedule at sizes (slots above), the params'
  * values read from params (indexed like the recipe's); false (message in

@@ -130,8 +130,9 @@ static attnc_tools_result parse(attnc_tools_compiled *c, const char *path, attnc
 }
 
 /* PTX to a loaded module (the driver's JIT), unloaded again: its time is
- * the cold compile's last stage. */
-static attnc_tools_result load(attnc_tools_compiled *c, const char *path, const char *sched, double t0,
+ * the cold compile's last stage. With load false, only the tile IR (no
+ * PTX, no driver). */
+static attnc_tools_result load(attnc_tools_compiled *c, const char *path, const char *sched, bool load, double t0,
                                attnc_tools_cold *t, strbuf *err)
 {
     attnc_tools_result res = parse(c, path, t, err);
@@ -141,11 +142,11 @@ static attnc_tools_result load(attnc_tools_compiled *c, const char *path, const 
     compile_job_init(&j, c->r, (target_arch)t->arch);
     j.a = &c->a; /* the kernel outlives the job */
     cuda_module *m = NULL;
-    res = tools_gpu_compile(&j, sched, err);
+    res = tools_gpu_compile(&j, sched, load, err);
     c->k = j.tk;
     t->lower_ms = j.lower_ms;
     t->codegen_ms = j.codegen_ms;
-    if (!res && cuda_module_load(&m, sb_cstr(&j.ptx), j.ptx.len, &j.info, err))
+    if (!res && load && cuda_module_load(&m, sb_cstr(&j.ptx), j.ptx.len, &j.info, err))
         res = ATTNC_TOOLS_INTERNAL;
     t->total_ms = now_ms() - t0;
     t->jit_ms = m ? cuda_module_jit_ms(m) : 0;
@@ -154,8 +155,8 @@ static attnc_tools_result load(attnc_tools_compiled *c, const char *path, const 
     return res;
 }
 
-attnc_tools_result attnc_tools_cold_compile(const char *path, const char *arch, const char *sched,
-                                            attnc_tools_compiled **out, attnc_tools_cold *t, strbuf *err)
+static attnc_tools_result compile(const char *path, const char *arch, const char *sched, bool emit,
+                                  attnc_tools_compiled **out, attnc_tools_cold *t, strbuf *err)
 {
     *out = NULL;
     memset(t, 0, sizeof *t);
@@ -166,7 +167,7 @@ attnc_tools_result attnc_tools_cold_compile(const char *path, const char *arch, 
     double t0 = now_ms();
     attnc_tools_result res = pick_arch(arch, t, err);
     if (!res)
-        res = load(c, path, sched, t0, t, err);
+        res = load(c, path, sched, emit, t0, t, err);
     if (res) {
         attnc_tools_compiled_free(c);
         return res;
@@ -178,6 +179,18 @@ attnc_tools_result attnc_tools_cold_compile(const char *path, const char *arch, 
     sb_free(&s);
     *out = c;
     return ATTNC_TOOLS_OK;
+}
+
+attnc_tools_result attnc_tools_cold_compile(const char *path, const char *arch, const char *sched,
+                                            attnc_tools_compiled **out, attnc_tools_cold *t, strbuf *err)
+{
+    return compile(path, arch, sched, true, out, t, err);
+}
+
+attnc_tools_result attnc_tools_plan(const char *path, const char *arch, const char *sched, attnc_tools_compiled **out,
+                                    attnc_tools_cold *t, strbuf *err)
+{
+    return compile(path, arch, sched, false, out, t, err);
 }
 
 void attnc_tools_compiled_free(attnc_tools_compiled *c)

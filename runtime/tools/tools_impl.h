@@ -19,9 +19,10 @@ const recipe *tools_recipe_of(const attnc_tools_recipe *r);
 
 /* tools_ptx.c: runs the compile job j (recipe and arch set) under spec
  * (NULL or `auto`: the GPU's default; else it overrides the tile section)
- * and maps its status: USER (a bad schedule, "--schedule: ..." when it does
- * not parse, or a recipe the arch cannot run) or INTERNAL ("not supported:
- * ..." when the GPU has no kernel for it yet), one line in err. */
-attnc_tools_result tools_gpu_compile(compile_job *j, const char *spec, strbuf *err);
+ * to PTX, or (emit false) only to the tile IR, and maps its status: USER
+ * (a bad schedule, "--schedule: ..." when it does not parse, or a recipe
+ * the arch cannot run) or INTERNAL ("not supported: ..." when the GPU has
+ * no kernel for it yet), one line in err. */
+attnc_tools_result tools_gpu_compile(compile_job *j, const char *spec, bool emit, strbuf *err);
 
 #endif

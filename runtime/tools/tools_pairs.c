@@ -4,12 +4,15 @@
 #include <string.h>
 
 #include "passes/mask_count.h"
+#include "passes/mask_radial.h"
 
 typedef struct counter {
     const mask_info *mi;
     eval_env env;
     const recipe *r;
     const attnc_tools_param_host *params;
+    bool radial; /* a lone radial form: box pairs counted by mask_radial_count */
+    radial_rule rr;
     bool failed;
 } counter;
 
@@ -107,8 +110,17 @@ static int64_t count_boxes(counter *c, const tok_box *qb, const tok_box *kb)
     return count_boxes(c, qb, &lo) + count_boxes(c, qb, &hi);
 }
 
-/* Pair by pair (with box splitting) over the tiles of the kernel's range:
- * the fallback for masks mask_count_slice cannot count in closed form. */
+/* Kept pairs of a tile pair: in closed form for radial masks, else by
+ * splitting (count_boxes). */
+static int64_t count_tile(counter *c, const tok_box *qb, const tok_box *kb)
+{
+    if (c->radial)
+        return mask_radial_count(&c->rr, qb->lo[0], qb->hi[0], kb->lo[0], kb->hi[0]);
+    return count_boxes(c, qb, kb);
+}
+
+/* Over the tiles of the kernel's range, each tile pair counted by
+ * count_tile: masks mask_count_slice cannot count per row. */
 static void count_slice(counter *c, mask_tally *t)
 {
     const mask_info *mi = c->mi;
@@ -135,7 +147,7 @@ static void count_slice(counter *c, mask_tally *t)
             t->visited_tiles++;
             if (mask_classify_boxes(mi, &c->env, &qb, &kb) == MASK_EMPTY)
                 continue;
-            int64_t n = count_boxes(c, &qb, &kb);
+            int64_t n = count_tile(c, &qb, &kb);
             t->computed_tiles++;
             t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
             t->kept_tiles += n > 0;
@@ -180,8 +192,9 @@ static bool forward_holds(const mask_info *mi, const eval_env *env, const tok_bo
 }
 
 /* The dK/dV kernel's loop (codegen/nvptx_bwd_dkv.c): per key tile, the
- * query tiles of its transposed range (q_range_eval), then the skips. */
-static void count_bwd_slice(counter *c, attnc_tools_bwd_tiles *t)
+ * query tiles of its transposed range (q_range_eval), then the skips.
+ * Tiles holding kept pairs are counted here only when kept is set. */
+static void count_bwd_slice(counter *c, bool kept, attnc_tools_bwd_tiles *t)
 {
     const mask_info *mi = c->mi;
     const eval_env *env = &c->env;
@@ -217,7 +230,8 @@ static void count_bwd_slice(counter *c, attnc_tools_bwd_tiles *t)
             t->computed_tiles++;
             t->full_tiles += cl == MASK_FULL;
             t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
-            t->kept_tiles += cl == MASK_FULL || count_boxes(c, &qb, &kb) > 0;
+            if (kept)
+                t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, &kb) > 0;
         }
     }
 }
@@ -240,12 +254,16 @@ static bool slices_init(slices *sl, const recipe *r, const schedule *s, const in
         return false;
     }
     sl->c = (counter){.mi = &sl->mi, .r = r, .params = params};
+    sl->c.radial = r->mask && !mask_dilated(&sl->mi) && mask_radial_rule(r, &sl->c.rr);
     memcpy(sl->c.env.sizes, sizes, sizeof sl->c.env.sizes);
     sl->c.env.grid_ndim = r->grid_ndim;
     sl->c.env.param = read_param;
     sl->c.env.param_user = &sl->c;
-    sl->per_batch = expr_uses_kind(r->mask, EX_BATCH) || expr_uses_kind(r->mask, EX_PARAM);
-    sl->per_head = sl->mi.uses_head || expr_uses_kind(r->mask, EX_PARAM);
+    /* a param's element depends on the head or batch only through index
+     * expressions that read them (document ids [batch, tokens], block
+     * tables [heads, ..]): one slice serves the others otherwise */
+    sl->per_batch = sl->mi.uses_batch;
+    sl->per_head = sl->mi.uses_head;
     return true;
 }
 
@@ -283,12 +301,21 @@ bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *si
         return true; /* dilation-group tiles: not counted */
     }
     int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS], times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
+    /* Every kept pair lies in a tile the loop computes, so the tiles holding
+     * kept pairs are those the forward's row-wise count finds under the same
+     * tiles (mask_count_slice), when the mask allows it: splitting each
+     * partial tile pair (documents: most of them) is far slower. */
+    bool rows = !sl.c.radial && mask_count_exact(mi);
     out->counted = true;
     for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
         for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
             attnc_tools_bwd_tiles t = {0};
+            mask_tally ft;
             slice_at(&sl, sizes, b, h);
-            count_bwd_slice(&sl.c, &t);
+            bool by_rows = rows && mask_count_slice(mi, &sl.c.env, &ft);
+            count_bwd_slice(&sl.c, !by_rows, &t);
+            if (by_rows)
+                t.kept_tiles = ft.kept_tiles;
             out->visited_tiles += t.visited_tiles * times;
             out->computed_tiles += t.computed_tiles * times;
             out->full_tiles += t.full_tiles * times;
@@ -306,7 +333,7 @@ bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes,
     slices sl;
     if (!slices_init(&sl, r, s, sizes, params, err))
         return false;
-    out->closed_form = !r->mask || mask_count_exact(&sl.mi);
+    out->closed_form = !r->mask || sl.c.radial || mask_count_exact(&sl.mi);
     int64_t times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
     for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
         for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
@@ -314,6 +341,8 @@ bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes,
             mask_tally t;
             if (!r->mask)
                 dense_tally(&sl.mi, &sl.c.env, &t);
+            else if (sl.c.radial)
+                count_slice(&sl.c, &t);
             else if (!out->closed_form || !mask_count_slice(&sl.mi, &sl.c.env, &t)) {
                 out->closed_form = false;
                 count_slice(&sl.c, &t);

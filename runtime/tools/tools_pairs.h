@@ -8,9 +8,11 @@
  * Masks whose key set is exact (mask_keys.h: causal, windows, sinks,
  * neighborhoods with dilation/stride/causal dims, strided heads, documents
  * on a sequence) are counted per query row in closed form (mask_count.h);
- * the others tile pair by tile pair: interval classification settles full
- * and empty sub-boxes, what stays partial is counted pair by pair. Runtime
- * params (document ids, block tables) are read from host copies.
+ * a lone radial form (Radial Attention) tile pair by tile pair in closed
+ * form (passes/mask_radial.h); the others tile pair by tile pair:
+ * interval classification settles full and empty sub-boxes, what stays
+ * partial is counted pair by pair. Runtime params (document ids, block
+ * tables) are read from host copies.
  */
 #ifndef ATTNC_RUNTIME_TOOLS_PAIRS_H
 #define ATTNC_RUNTIME_TOOLS_PAIRS_H

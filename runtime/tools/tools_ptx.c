@@ -8,10 +8,10 @@
 
 #include "runtime/tools/tools_impl.h"
 
-attnc_tools_result tools_gpu_compile(compile_job *j, const char *spec, strbuf *err)
+attnc_tools_result tools_gpu_compile(compile_job *j, const char *spec, bool emit, strbuf *err)
 {
     j->schedule_text = spec;
-    job_status st = compile_job_run(j);
+    job_status st = emit ? compile_job_run(j) : compile_job_lower(j);
     if (!st)
         return ATTNC_TOOLS_OK;
     switch (j->failed) {
@@ -32,7 +32,7 @@ attnc_tools_result attnc_tools_ptx(const attnc_tools_recipe *tr, attnc_tools_arc
     sb_init(&out->ptx);
     compile_job j;
     compile_job_init(&j, tools_recipe_of(tr), (target_arch)arch);
-    attnc_tools_result res = tools_gpu_compile(&j, sched, err);
+    attnc_tools_result res = tools_gpu_compile(&j, sched, true, err);
     out->lower_ms = j.lower_ms;
     out->codegen_ms = j.codegen_ms;
     if (!res) {

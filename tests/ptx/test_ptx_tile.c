@@ -360,7 +360,7 @@ static bool build_ring(target_arch arch, strbuf *ptx, strbuf *err)
     nt_smem kt = nt_tile_sw(t, LLVMBuildAdd(b, nv_i32(nv, 1024), LLVMBuildMul(b, slot, nv_i32(nv, 8192), ""), ""), 64,
                             64, DT_BF16);
     nt_zero(t, &sc, 16, 64);
-    nt_mma_op op = {&sc, nt_shared(kt, false), nt_shared(kt, true)};
+    nt_mma_op op = {&sc, nt_shared(kt, false), nt_shared(kt, true), NULL};
     nt_mma_async(t, &op, 1, DT_BF16);
     nt_frag *in_flight[1] = {&sc};
     nt_mma_wait(t, 0, in_flight, 1);
@@ -390,6 +390,49 @@ static void ring_kernel(void **state)
     sm90a_only(build_ring, needles);
 }
 
+/* The backward's forms (sm_90a, one warpgroup): two products under one
+ * wait (nt_mma_group, descriptors stepped in the asm: wg_steps), the
+ * second's B a dynamic column block (nt_col_block); then O += S K left
+ * running with its packed A registers (a_live) through the wait, a named
+ * barrier and setmaxnreg around it. */
+static bool build_group(target_arch arch, strbuf *ptx, strbuf *err)
+{
+    kern k;
+    open_kernel(&k, arch, 128);
+    nt *t = &k.t;
+    nv_ctx *nv = &t->nv;
+    t->wg_steps = true;
+    nt_setmaxnreg(t, true, 232);
+    nt_smem kt = nt_tile_sw(t, nv_i32(nv, 1024), 64, 128, DT_BF16);
+    nt_smem blk = nt_col_block(t, kt, LLVMBuildAnd(nv->b, k.arg[3], nv_i32(nv, 1), ""), 64);
+    nt_frag s0, s1, o, a;
+    nt_zero(t, &s0, 16, 64);
+    nt_zero(t, &s1, 16, 64);
+    nt_mma_op two[2] = {{&s0, nt_shared(nt_col_block(t, kt, nv_i32(nv, 0), 64), false), nt_shared(blk, true), NULL},
+                        {&s1, nt_shared(blk, false), nt_shared(blk, true), NULL}};
+    nt_mma_group(t, two, 2, DT_BF16);
+    nt_zero(t, &o, 16, 128);
+    nt_mma_op pv = {&o, nt_reg(&s0), nt_shared(kt, false), &a};
+    nt_mma_async(t, &pv, 1, DT_BF16);
+    nt_bar_sync(t, nv_i32(nv, 1), 128);
+    nt_frag *in_flight[2] = {&o, &a};
+    nt_mma_wait(t, 0, in_flight, 2);
+    nt_mma(t, &o, nt_reg(&s1), nt_shared(kt, false), DT_BF16);
+    nt_store_global(t, &o, gtile(&k, 2, 128, k.arg[3], DT_BF16));
+    return close_kernel(&k, arch, ptx, err);
+}
+
+static void group_kernel(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"setmaxnreg.inc.sync.aligned.u32 232",
+                                          "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16",
+                                          "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16",
+                                          "bar.sync",
+                                          NULL};
+    sm90a_only(build_group, needles);
+}
+
 int main(void)
 {
     if (!ptxas_available())
@@ -400,6 +443,7 @@ int main(void)
         cmocka_unit_test(ops_kernel),
         cmocka_unit_test(c_as_b_refused),
         cmocka_unit_test(ring_kernel),
+        cmocka_unit_test(group_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
