@@ -452,6 +452,14 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     bp->ds_split = bq->ds_split = bp->producer && split;
     if (bp->producer && unset) /* the producer's own order (the dQ kernel, if any, keeps the level) */
         bp->overlap = NVPTX_BWD_OVERLAP_PIPE_SDP;
+    bp->stages = bp->producer && nvptx_bwd_ring_stages_mode() == 3 ? 3 : 2;
+    bp->ds_bufs = bp->producer && !bp->ds_split && nvptx_bwd_ds_bufs_mode() == 2 ? 2 : 1;
+    bp->release_all = bp->producer && nvptx_bwd_ring_release_mode() != 0; /* the default (racecheck-clean) */
+    bp->tma_first = bp->producer && nvptx_bwd_ring_tma_first_mode() == 1;
+    bp->dq_writer = bp->producer && nvptx_bwd_dq_writer_mode() == 1;
+    bp->dqf_max = nvptx_bwd_dqf_bufs_mode() == 1 || bp->dq_writer ? 1 : 2;
+    bq->stages = bp->stages, bq->ds_bufs = bp->ds_bufs, bq->release_all = bp->release_all, bq->dqf_max = bp->dqf_max;
+    bq->tma_first = bp->tma_first, bq->dq_writer = bp->dq_writer;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;

@@ -658,11 +658,16 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
 
 /* The producer ring (bp->producer, nvptx_bwd_ring.c): the same query
  * tiles as q_tiles, over the same heads, counted by *it across heads; the
- * producer warp fills stage it % 2 with tile it, the computing warps wait
+ * producer warp fills stage it % S with tile it, the computing warps wait
  * for it. The barrier of the computing threads at the top keeps a
  * warpgroup from storing the next dS while the other still reads this one
- * (gw_dq_bulk's product). */
-static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, bool producer)
+ * (gw_dq_bulk's product). With two dS buffers (bp->ds_bufs, pair n stores
+ * buffer n % 2) it goes: a warpgroup stores pair n + 2's dS into pair n's
+ * buffer only after gw_dq_bulk's barrier of pair n + 1, which the other
+ * warpgroup reaches only after its pair-n dQ products were waited. */
+enum { ROLE_COMPUTE, ROLE_PRODUCER };
+
+static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, int role)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -673,25 +678,29 @@ static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueR
     LLVMValueRef n = LLVMBuildLoad2(b, nv->i32, it, "it");
     decode(g, l.iv, lo, cnt, qi);
     set_q_box(g, qi);
-    if (producer) {
+    if (role == ROLE_PRODUCER) {
         gr_fill(g, n);
     } else {
         gr_acquire(g, n);
-        if (!g->bp->ds_split) /* else gw_store_ds waits for the other warpgroup (gr_ds_wait) */
+        if (!g->bp->ds_split && g->bp->ds_bufs == 1) /* else gw_store_ds waits for the other warpgroup (gr_ds_wait) */
             gr_sync(g);
+        if (g->bp->ds_bufs == 2) {
+            LLVMValueRef pairs = LLVMBuildLoad2(b, nv->i32, g->dq_pairs, "");
+            g->bank_dyn[2] = mul(g, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, g->bank_size[2]));
+        }
         LLVMValueRef skip = f->p->empty ? fa2_tile_empty(f) : LLVMConstInt(nv->i1, 0, false);
         LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, skip, ""), "pair");
         pair(g, st);
         nv_endif(nv, join);
         gr_release(g, n);
-        g->bank_dyn[1] = NULL;
+        g->bank_dyn[1] = g->bank_dyn[2] = NULL;
     }
     LLVMBuildStore(b, add(g, n, c32(g, 1)), it);
     gb_loop_end(g, &l);
 }
 
 /* The head loop of the kernel (every query head of the kv head). */
-static void heads(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, bool producer)
+static void heads(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, int role)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
@@ -700,7 +709,7 @@ static void heads(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueRef it, 
     gb_loop hl = gb_loop_begin(g, first, add(g, first, group));
     f->head = hl.iv;
     if (it)
-        q_tiles_ring(g, st, kidx, it, producer);
+        q_tiles_ring(g, st, kidx, it, role);
     else
         q_tiles(g, st, kidx);
     gb_loop_end(g, &hl);
@@ -745,9 +754,15 @@ void gb_emit_dkv(gbw *g)
         LLVMBasicBlockRef cons = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ring.cons");
         LLVMBuildCondBr(nv->b, gr_is_producer(g), prod, cons);
         LLVMPositionBuilderAtEnd(nv->b, prod);
-        gr_producer_start(g);
-        heads(g, &st, kidx, it, true);
+        LLVMBasicBlockRef writer;
+        gr_producer_start(g, &writer);
+        heads(g, &st, kidx, it, ROLE_PRODUCER);
         LLVMBuildRetVoid(nv->b);
+        if (writer) {
+            LLVMPositionBuilderAtEnd(nv->b, writer);
+            gw_dq_writer_run(g);
+            LLVMBuildRetVoid(nv->b);
+        }
         LLVMPositionBuilderAtEnd(nv->b, cons);
         gr_consumer_start(g);
     }
@@ -768,9 +783,13 @@ void gb_emit_dkv(gbw *g)
     for (int i = 0; i < GB_STAT_ROWS && g->bp->overlap >= 1; i++)
         for (int k = 0; k < 2; k++)
             st.stats[i][k] = gb_alloca(g);
-    heads(g, &st, kidx, it, false);
+    if (g->bp->dq_writer)
+        gw_dq_writer_begin(g);
+    heads(g, &st, kidx, it, ROLE_COMPUTE);
     if (g->bp->ds_split)
         gr_ds_end(g);
+    if (g->bp->dq_writer)
+        gw_dq_writer_end(g);
     nv_cp_wait(nv, 0);
     if (g->bp->bulk) /* shared memory must outlive the bulk reductions' reads */
         gw_dq_bulk_drain(g);

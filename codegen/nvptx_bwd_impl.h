@@ -11,7 +11,7 @@
 #include "nvptx_fa2.h"
 
 
-enum { BWD_MAX_SITES = 8, GB_PG_ELEMS = 64 };
+enum { BWD_MAX_SITES = 8, GB_PG_ELEMS = 64, GB_BANKS = 3 };
 
 /* A param read of the score with a gradient (the program's param_grad). */
 typedef struct bwd_site {
@@ -36,6 +36,13 @@ typedef struct bwd_plan {
     int overlap; /* wg only: NVPTX_BWD_OVERLAP levels (nvptx_bwd.h) */
     bool producer; /* NVPTX_BWD_PRODUCER taken: the dkv kernel's ring (nvptx_bwd_ring.c) */
     bool ds_split; /* NVPTX_BWD_PRODUCER_DS_SPLIT with it, two computing warpgroups */
+    /* producer only (nvptx_kernel.h's $ATTNC_BWD_RING_* switches) */
+    int stages;        /* query tiles in the ring (2, 3) */
+    int ds_bufs;       /* dS tiles (1, 2: pair n stores buffer n % 2; not with ds_split) */
+    bool release_all;  /* every computing thread arrives on empty (else lane 0 of each warp) */
+    bool tma_first;    /* the producer issues Q and dO's TMA before loading lse and delta */
+    bool dq_writer;    /* the producer warpgroup's second warp issues the bulk dQ reductions */
+    int dqf_max;       /* bulk dQ: f32 tiles at most (1, 2) */
 } bwd_plan;
 
 typedef struct gbw {
@@ -50,16 +57,17 @@ typedef struct gbw {
     LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
     LLVMValueRef key_flat;  /* dkv: this CTA's flat key tile index (ctaid.x unless remapped) */
     /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
-     * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at. */
-    int bank_lo[2], bank_hi[2], bank_size[2];
-    LLVMValueRef bank_dyn[2];
+     * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at: K/V (the dQ
+     * kernel), the Q bank, dS (ds_bufs 2). */
+    int bank_lo[GB_BANKS], bank_hi[GB_BANKS], bank_size[GB_BANKS];
+    LLVMValueRef bank_dyn[GB_BANKS];
     LLVMValueRef key_c[2][3], key_t[2]; /* dkv: this thread's key rows (g, g+8 of its warp) */
     /* param gradients (nvptx_bwd_param.c), per grad_param[j] */
     LLVMValueRef dparam[NVPTX_MAX_PARAMS], pacc[NVPTX_MAX_PARAMS], pslice[NVPTX_MAX_PARAMS];
     LLVMValueRef patomic[NVPTX_MAX_PARAMS]; /* i32 != 0: one accumulator, red.global.add (this launch) */
     LLVMValueRef pg_idx[BWD_MAX_SITES][GB_PG_ELEMS], pg_val[BWD_MAX_SITES][GB_PG_ELEMS];
     int pg_n;
-    int off_bar; /* producer: the ring's mbarriers full[2], empty[2] (in the scan words) */
+    int off_bar; /* producer: the ring's mbarriers full[stages], empty[stages] (in the scan words) */
 } gbw;
 
 /* Tile pitch of swizzled tiles (wgmma; nvptx_wgmma.h) in gb_load_rows. */
@@ -149,7 +157,9 @@ void gb_dq_red(gbw *g, LLVMValueRef dyn_row0, int row0, int c0, int ncols, LLVMV
 enum { GR_PRODUCER_THREADS = 128 };
 void gr_init(gbw *g);              /* the mbarriers (thread 0), then a CTA barrier */
 LLVMValueRef gr_is_producer(gbw *g); /* tid >= the computing threads */
-void gr_producer_start(gbw *g);    /* setmaxnreg down; all but the first producer warp return */
+/* setmaxnreg down; all but the first producer warp return, but the second
+ * under bp->dq_writer, which goes to *writer (NULL otherwise) */
+void gr_producer_start(gbw *g, LLVMBasicBlockRef *writer);
 void gr_consumer_start(gbw *g);    /* setmaxnreg up */
 /* producer warp: wait until stage it % 2 is free, then fill it with the
  * query box set in f (q_org, head): lse, delta by the 32 lanes, Q and dO by
@@ -231,6 +241,21 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
 bool gw_dq_bulk_takes_dk(const gbw *g);
 bool gw_dq_bulk_late_dk(const gbw *g); /* every warpgroup has a first dQ block */
 void gw_dq_bulk_drain(gbw *g);
+/* bp->dq_writer: the computing warpgroups store their f32 dQ blocks and
+ * hand them to the producer warpgroup's second warp, which issues the
+ * bulk reductions (FA3's dQ writer): per warpgroup w with blocks, named
+ * barriers full[w] (its 128 threads bar.arrive after the stores, thread 0
+ * having put the accumulator rows' address in a shared slot; the writer
+ * bar.sync) and empty[w] (the writer bar.arrive once the copies read the
+ * tile, the 128 bar.sync before the next stores). begin: warp 0 of each
+ * such warpgroup takes empty's first arrival (before the first pair);
+ * end: after the last pair the warpgroup takes the writer's last arrival,
+ * thread 0 puts 0 in the slot and full is arrived once more, which ends
+ * the writer's loop (every arrive matched). run: the writer's loop, then
+ * its bulk groups drained. */
+void gw_dq_writer_begin(gbw *g);
+void gw_dq_writer_end(gbw *g);
+void gw_dq_writer_run(gbw *g);
 /* Bulk dQ: row and column in the query tile of f32 pair `pos` (elements
  * 2 pos, 2 pos + 1) of a tile's accumulator block. */
 void gw_dqf_coords(gbw *g, LLVMValueRef pos, LLVMValueRef *row, LLVMValueRef *col);

@@ -116,7 +116,7 @@ LLVMValueRef gb_smem_off(gbw *g, int off, LLVMValueRef dyn)
     LLVMValueRef o = nv_i32(nv, off);
     if (dyn)
         o = LLVMBuildAdd(nv->b, o, dyn, "");
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < GB_BANKS; i++)
         if (g->bank_dyn[i] && off >= g->bank_lo[i] && off < g->bank_hi[i])
             o = LLVMBuildAdd(nv->b, o, g->bank_dyn[i], "");
     return o;

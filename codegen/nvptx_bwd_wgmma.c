@@ -50,14 +50,24 @@ void gw_layout(gbw *g, nvptx_bwd_kind kind)
     g->off_delta = g->off_lse + 4 * p->Tq;
     int qs = align1k(g->off_delta + 4 * p->Tq - g->off_q);
     g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
-    g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
-    g->off_dqf = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * p->Tk * 2 : 0);
-    int tile = p->Tq * p->D * 4, tail = 32 + 1024; /* the scan words, the slack of gw_smem_base */
+    bool ring = kind == BWK_DKV && g->bp->producer;
+    g->off_ds = g->off_q + qs * (kind == BWK_DKV ? (ring ? g->bp->stages : 2) : 1);
+    int ds = kind == BWK_DKV && g->bp->atomics ? p->Tq * p->Tk * 2 : 0, nds = ring ? g->bp->ds_bufs : 1;
+    if (nds == 2) /* pair n's dS in buffer n % 2 (q_tiles_ring sets bank_dyn[2]) */
+        g->bank_lo[2] = g->off_ds, g->bank_hi[2] = g->off_ds + ds, g->bank_size[2] = ds;
+    g->off_dqf = g->off_ds + nds * ds;
+    /* the scan words (producer: no inverse q range, they hold the ring's
+     * 2 x stages mbarriers), the slack of gw_smem_base */
+    int scan = ring ? 16 * g->bp->stages + (g->bp->dq_writer ? 16 : 0) : 32; /* mbarriers, the writer's slot */
+    int tile = p->Tq * p->D * 4, tail = (scan > 32 ? scan : 32) + 1024;
     g->dqf_bufs = 0;
     if (kind == BWK_DKV && g->bp->bulk) /* double-buffered where it fits (D = 128, 128 keys: 216 KB) */
-        g->dqf_bufs = g->off_dqf + 2 * tile + tail <= target_info_of(TARGET_SM90A)->smem_block_optin ? 2 : 1;
+        g->dqf_bufs = g->bp->dqf_max > 1 &&
+                              g->off_dqf + 2 * tile + tail <= target_info_of(TARGET_SM90A)->smem_block_optin
+                          ? 2
+                          : 1;
     g->off_scan = g->off_dqf + g->dqf_bufs * tile;
-    g->off_bar = g->off_scan; /* producer: no inverse q range, the scan words hold the ring's 4 mbarriers */
+    g->off_bar = g->off_scan;
     g->smem = g->off_scan + tail;
 }
 
@@ -420,6 +430,39 @@ static void dqf_store(gbw *g, LLVMValueRef cb, LLVMValueRef buf, LLVMValueRef *f
         store_v4(g, gb_smem_at(g, g->off_dqf + nb * DQF_NB, at), &flat[4 * nb]);
 }
 
+/* The dQ writer's named barriers (bp->dq_writer; ids past the ring's 3..5)
+ * of warpgroup w: its 128 threads and the writer warp. */
+enum { DQW_FULL = 6, DQW_EMPTY = 8, DQW_THREADS = 128 + 32 };
+
+static LLVMValueRef dqw_id(gbw *g, int base, LLVMValueRef wg)
+{
+    return LLVMBuildAdd(g->f.nv.b, wg, c32(g, base), "");
+}
+
+/* Whether warpgroup wg has dQ blocks (wg < D / 64; all of them unless
+ * D = 64 with two warpgroups). */
+static LLVMValueRef has_blocks(gbw *g, LLVMValueRef wg)
+{
+    return LLVMBuildICmp(g->f.nv.b, LLVMIntULT, wg, c32(g, g->f.p->D / 64), "");
+}
+
+/* The writer's slot (8 bytes after the ring's mbarriers): the pair's head
+ * and first query row (both live in the computing warps already: nothing
+ * to compute there), head -1 when the computing warps are done. Thread 0
+ * stores it by a predicated st.shared: no branch around it, so no aligned
+ * barrier after it can be duplicated into divergent paths. */
+static LLVMValueRef dqw_slot(gbw *g)
+{
+    return addr(g, g->off_bar + 16 * g->bp->stages);
+}
+
+static void dqw_put(gbw *g, LLVMValueRef head, LLVMValueRef row)
+{
+    LLVMValueRef args[4] = {dqw_slot(g), head, row, g->f.tid};
+    nv_asm(&g->f.nv, NULL, "{ .reg .pred p; setp.eq.u32 p, $3, 0; @p st.shared.v2.u32 [$0], {$1, $2}; }",
+           "r,r,r,r,~{memory}", args, 4);
+}
+
 bool gw_dq_bulk_late_dk(const gbw *g)
 {
     const fa_plan *p = g->f.p;
@@ -446,8 +489,10 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     nt *t = tb(g);
     nt_proxy_fence(t); /* gw_store_ds's stores before the products' reads */
     char text[128];
+    bool writer = g->bp->dq_writer; /* the writer warp has the bulk groups */
     snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
-    nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
+    if (!writer)
+        nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
     if (g->bp->producer) /* the producer warpgroup takes no part */
         gr_sync(g);
     else
@@ -473,6 +518,8 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
         } else {
             nt_mma_group(t, ops, 1, p->dt);
         }
+        if (writer && j == 0) /* the writer's copies of the last tile read it */
+            nt_bar_sync(t, dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
         dqf_store(g, cb, buf, x.v);
         if (join)
             nv_endif(nv, join);
@@ -480,6 +527,15 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     if (g->bp->ds_split) /* this warpgroup's dQ products no longer read dS */
         gr_ds_done(g);
     nt_proxy_fence(t); /* the st.shared above before the bulk copy's reads */
+    if (writer) { /* the tile to the writer, no waiting (1-D: the tile's first row is q_org) */
+        dqw_put(g, f->head, f->q_org[0]);
+        LLVMBasicBlockRef jw = W > ncb ? nv_if(nv, has_blocks(g, wg), "dqw.full") : NULL;
+        nt_bar_arrive(t, dqw_id(g, DQW_FULL, wg), DQW_THREADS);
+        if (jw)
+            nv_endif(nv, jw);
+        LLVMBuildStore(b, LLVMBuildAdd(b, pairs, c32(g, 1), ""), g->dq_pairs);
+        return;
+    }
     nt_bar_sync(t, LLVMBuildAdd(b, wg, c32(g, 1), ""), 128);
     LLVMValueRef lead = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, c32(g, 127), ""), c32(g, 0), "");
     LLVMBasicBlockRef jl = nv_if(nv, lead, "dqf.issue");
@@ -505,6 +561,71 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
 void gw_dq_bulk_drain(gbw *g)
 {
     nv_asm(&g->f.nv, NULL, "cp.async.bulk.wait_group 0;", "~{memory}", NULL, 0);
+}
+
+void gw_dq_writer_begin(gbw *g)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef wg = wg_index(g);
+    LLVMValueRef w0 = LLVMBuildICmp(nv->b, LLVMIntEQ, LLVMBuildAnd(nv->b, g->f.warp, c32(g, 3), ""), c32(g, 0), "");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildAnd(nv->b, w0, has_blocks(g, wg), ""), "dqw.begin");
+    nt_bar_arrive(tb(g), dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
+    nv_endif(nv, join);
+}
+
+void gw_dq_writer_end(gbw *g)
+{
+    nv_ctx *nv = &g->f.nv;
+    LLVMValueRef wg = wg_index(g);
+    LLVMBasicBlockRef join = nv_if(nv, has_blocks(g, wg), "dqw.end");
+    nt_bar_sync(tb(g), dqw_id(g, DQW_EMPTY, wg), DQW_THREADS);
+    dqw_put(g, c32(g, -1), c32(g, 0)); /* thread 0's, after the writer read the last pair's */
+    nt_bar_arrive(tb(g), dqw_id(g, DQW_FULL, wg), DQW_THREADS);
+    nv_endif(nv, join);
+}
+
+void gw_dq_writer_run(gbw *g)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    const fa_plan *p = f->p;
+    LLVMBuilderRef b = nv->b;
+    int W = p->Tk / 64, ncb = p->D / 64, blk = p->Tq * 64 * 4, nw = W < ncb ? W : ncb;
+    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(nv->c, f->fn, "dqw.loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(nv->c, f->fn, "dqw.pair");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(nv->c, f->fn, "dqw.done");
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, head);
+    for (int w = 0; w < nw; w++)
+        nt_bar_sync(tb(g), c32(g, DQW_FULL + w), DQW_THREADS);
+    LLVMValueRef slot = dqw_slot(g);
+    LLVMValueRef head_ = LLVMBuildLoad2(b, nv->i32, nv_gep(nv, f->smem, LLVMBuildSub(b, slot, f->smem32, "")), "");
+    LLVMValueRef row = LLVMBuildLoad2(b, nv->i32, nv_gep(nv, f->smem, LLVMBuildSub(b, LLVMBuildAdd(b, slot, c32(g, 4), ""), f->smem32, "")), "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, head_, c32(g, 0), ""), done, body);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMValueRef dst = LLVMBuildPtrToInt(b, gb_dqacc_rows(g, head_, row), nv->i64, "");
+    /* lane 0's copies predicated inside each asm: straight-line code
+     * between the warp's aligned barriers */
+    char text[256];
+    snprintf(text, sizeof text,
+             "{ .reg .pred p; setp.eq.u32 p, $2, 0; "
+             "@p cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1], %d; }",
+             blk);
+    LLVMValueRef src0 = addr(g, g->off_dqf);
+    for (int cb = 0; cb < ncb; cb++) {
+        LLVMValueRef args[3] = {LLVMBuildAdd(b, dst, nv_i64(nv, (long long)cb * blk), ""),
+                                LLVMBuildAdd(b, src0, c32(g, cb * blk), ""), f->lane};
+        nv_asm(nv, NULL, text, "l,r,r,~{memory}", args, 3);
+    }
+    nv_asm(nv, NULL,
+           "{ .reg .pred p; setp.eq.u32 p, $0, 0; @p cp.async.bulk.commit_group; "
+           "@p cp.async.bulk.wait_group.read 0; }",
+           "r,~{memory}", &f->lane, 1);
+    for (int w = 0; w < nw; w++) /* the tiles may be stored again */
+        nt_bar_arrive(tb(g), c32(g, DQW_EMPTY + w), DQW_THREADS);
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, done);
+    gw_dq_bulk_drain(g);
 }
 
 void gw_dqf_coords(gbw *g, LLVMValueRef pos, LLVMValueRef *row, LLVMValueRef *col)

@@ -133,6 +133,33 @@ int nvptx_lin_segments_mode(void);
  * inclusive one: a bounded look-back; nvptx_linear_handoff.c). Part of
  * kernel cache keys. */
 int nvptx_lin_inclusive_mode(void);
+/* The GPU backward's dK/dV producer ring (nvptx_bwd_ring.c) switches,
+ * part of kernel cache keys (the backward's own key holds every
+ * $ATTNC_BWD_* too, cuda_bwd_job.c):
+ * $ATTNC_BWD_RING_RELEASE: -1 unset or 1 (the default: every computing
+ *   thread arrives on the stage's empty barrier, each one's own reads of
+ *   lse and delta released by its own arrive, as compute-sanitizer's
+ *   racecheck follows them), 0 (lane 0 of each computing warp arrives,
+ *   after the barrier of the computing threads in the bulk dQ);
+ * the others opt-in:
+ * $ATTNC_BWD_RING_TMA_FIRST: -1 unset or 0, 1 (the producer issues Q and
+ *   dO's TMA before its lanes load lse and delta, not after);
+ * $ATTNC_BWD_RING_STAGES: -1 unset (2), 2 or 3 query tiles in flight;
+ * $ATTNC_BWD_DS_BUFS: -1 unset (1), 1 or 2 dS tiles (two: pair n stores
+ *   dS into buffer n % 2, and the barrier of the computing threads at the
+ *   top of each pair goes);
+ * $ATTNC_BWD_DQF_BUFS: -1 unset (2 where they fit), 1 or 2 f32 dQ tiles of
+ *   the bulk dQ (at most: where shared memory holds them);
+ * $ATTNC_BWD_DQ_WRITER: -1 unset or 0, 1 (the producer warpgroup's second
+ *   warp issues the bulk dQ reductions, FA3's dQ writer: the computing
+ *   warps hand it their f32 tile by named barriers instead of waiting for
+ *   each other and issuing; one f32 tile). */
+int nvptx_bwd_ring_release_mode(void);
+int nvptx_bwd_ring_tma_first_mode(void);
+int nvptx_bwd_dq_writer_mode(void);
+int nvptx_bwd_ring_stages_mode(void);
+int nvptx_bwd_ds_bufs_mode(void);
+int nvptx_bwd_dqf_bufs_mode(void);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);

@@ -62,6 +62,46 @@ int nvptx_lin_inclusive_mode(void)
     return env_switch("ATTNC_LIN_INCLUSIVE");
 }
 
+/* A numeric switch of the environment: -1 unset, empty or outside lo..hi. */
+static int env_level(const char *name, int lo, int hi)
+{
+    const char *e = getenv(name);
+    if (!e || !*e)
+        return -1;
+    int v = atoi(e);
+    return v >= lo && v <= hi ? v : -1;
+}
+
+int nvptx_bwd_ring_release_mode(void)
+{
+    return env_switch("ATTNC_BWD_RING_RELEASE");
+}
+
+int nvptx_bwd_ring_tma_first_mode(void)
+{
+    return env_switch("ATTNC_BWD_RING_TMA_FIRST");
+}
+
+int nvptx_bwd_dq_writer_mode(void)
+{
+    return env_switch("ATTNC_BWD_DQ_WRITER");
+}
+
+int nvptx_bwd_ring_stages_mode(void)
+{
+    return env_level("ATTNC_BWD_RING_STAGES", 2, 3);
+}
+
+int nvptx_bwd_ds_bufs_mode(void)
+{
+    return env_level("ATTNC_BWD_DS_BUFS", 1, 2);
+}
+
+int nvptx_bwd_dqf_bufs_mode(void)
+{
+    return env_level("ATTNC_BWD_DQF_BUFS", 1, 2);
+}
+
 /* Local name table: the IR library's tir_op_name() may not be linked into
  * every consumer of the code generator. */
 static const char *op_name(tir_op_kind k)

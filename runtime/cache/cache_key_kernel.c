@@ -19,6 +19,12 @@ static const struct {
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
+    {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */
+    {"bwd_ring_tma_first", nvptx_bwd_ring_tma_first_mode}, /* $ATTNC_BWD_RING_TMA_FIRST */
+    {"bwd_ring_stages", nvptx_bwd_ring_stages_mode},   /* $ATTNC_BWD_RING_STAGES */
+    {"bwd_ds_bufs", nvptx_bwd_ds_bufs_mode},           /* $ATTNC_BWD_DS_BUFS */
+    {"bwd_dqf_bufs", nvptx_bwd_dqf_bufs_mode},         /* $ATTNC_BWD_DQF_BUFS */
+    {"bwd_dq_writer", nvptx_bwd_dq_writer_mode},       /* $ATTNC_BWD_DQ_WRITER */
 };
 
 bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, cache_key *out)

@@ -147,12 +147,14 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
  * it serves: the line says "producer" where the build took it),
  * "wgmma:prodp1" the producer with ATTNC_BWD_PIPE=1 (its default order is
  * PIPE=2's), "wgmma:prods" ATTNC_BWD_PRODUCER=2 (dS handed over between the
- * warpgroups by bar.arrive / bar.sync instead of a barrier per tile). A caller's ATTNC_BWD_PIPE /
- * ATTNC_BWD_DKV_BOX hold for every mode but the one that sets it.
+ * warpgroups by bar.arrive / bar.sync instead of a barrier per tile),
+ * "wgmma:prodw" ATTNC_BWD_DQ_WRITER=1 (the producer warpgroup's dQ writer
+ * warp). A caller's ATTNC_BWD_PIPE / ATTNC_BWD_DQ_WRITER / ATTNC_BWD_DKV_BOX
+ * hold for every mode but the one that sets it.
  * The shipped recipes run the first two. */
 static const char *const mma_modes[] = {"sync",        "wgmma",        "wgmma:0",     "wgmma:2",
                                         "wgmma:3",     "wgmma:k64",    "wgmma:p3",    "wgmma:box64",
-                                        "wgmma:noprod", "wgmma:prodp1", "wgmma:prods"};
+                                        "wgmma:noprod", "wgmma:prodp1", "wgmma:prods", "wgmma:prodw"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* $ATTNC_TEST_BWD_MODE=M (an mma_modes entry, e.g. wgmma:noprod): that mode
@@ -191,6 +193,10 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     const char *pipe_env = getenv("ATTNC_BWD_PIPE"); /* a caller's setting is kept for the other modes */
     if (pipe_env)
         snprintf(pipe_was, sizeof pipe_was, "%s", pipe_env);
+    char writer_was[16] = "";
+    const char *writer_env = getenv("ATTNC_BWD_DQ_WRITER");
+    if (writer_env)
+        snprintf(writer_was, sizeof writer_was, "%s", writer_env);
     const char *env_box = getenv("ATTNC_BWD_DKV_BOX");
     if (env_box)
         snprintf(box, sizeof box, "%s", env_box);
@@ -200,6 +206,8 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
             setenv("ATTNC_BWD_DKV_KEYS", "64", 1);
         else if (!strcmp(lvl, "noprod"))
             setenv("ATTNC_BWD_PRODUCER", "0", 1);
+        else if (!strcmp(lvl, "prodw")) /* the producer with its dQ writer warp */
+            setenv("ATTNC_BWD_DQ_WRITER", "1", 1);
         else if (!strncmp(lvl, "prod", 4)) { /* [s: =2] and an overlap level N or a pipe order pN after it */
             const char *rest = lvl + 4 + (lvl[4] == 's');
             setenv("ATTNC_BWD_PRODUCER", lvl[4] == 's' ? "2" : "1", 1);
@@ -223,6 +231,10 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     unsetenv("ATTNC_BWD_OVERLAP");
     unsetenv("ATTNC_BWD_DKV_KEYS");
     unsetenv("ATTNC_BWD_PRODUCER");
+    if (writer_was[0]) /* a caller's setting holds for the other modes */
+        setenv("ATTNC_BWD_DQ_WRITER", writer_was, 1);
+    else
+        unsetenv("ATTNC_BWD_DQ_WRITER");
     if (pipe_was[0])
         setenv("ATTNC_BWD_PIPE", pipe_was, 1);
     else

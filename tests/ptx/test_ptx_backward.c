@@ -257,7 +257,11 @@ static void producer_one(const char *name, int ov, bool taken)
     if (!ptxas_check(text, "sm_90a", &w.log))
         fail_msg("%s overlap %d: ptxas rejected the PTX:\n%s", name, ov, sb_cstr(&w.log));
     int spill = ptxas_spill_bytes(sb_cstr(&w.log));
-    if (taken && spill)
+    /* the dQ writer warp (opt-in): ptxas spills 40-60 bytes (stores, as many loaded), most in the
+     * producer warp's 24 registers (its head loop's bounds leave the uniform registers), a few
+     * loop-invariant words of the computing warps (2 loads a pair in causal D = 128) */
+    int allowed = getenv("ATTNC_BWD_DQ_WRITER") ? 128 : 0;
+    if (taken && spill > allowed)
         fail_msg("%s overlap %d: %d bytes of spills\n%s", name, ov, spill, sb_cstr(&w.log));
     if (taken && (strstr(sb_cstr(&w.log), "are serialized") || strstr(sb_cstr(&w.log), "C751")))
         fail_msg("%s overlap %d: ptxas serialises the wgmma:\n%s", name, ov, sb_cstr(&w.log));
@@ -278,8 +282,26 @@ static void test_backward_producer(void **state)
         for (size_t l = 0; l < sizeof levels / sizeof *levels; l++)
             producer_one(producer_recipes[i], levels[l], true);
     /* NVPTX_BWD_PRODUCER_DS_SPLIT: the dS hand-over by bar.arrive / bar.sync */
-    producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
     producer_one("dense.attn", NVPTX_BWD_OVERLAP_PIPE_SDP | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
+    /* the ring's switches (nvptx_kernel.h) at their non-default values, one at a time, and the
+     * opt-in ones together, in the default order at D = 128 and 64 */
+    static const char *const ring_env[][2] = {{"ATTNC_BWD_RING_RELEASE", "0"}, {"ATTNC_BWD_RING_TMA_FIRST", "1"},
+                                              {"ATTNC_BWD_RING_STAGES", "3"},  {"ATTNC_BWD_DS_BUFS", "2"},
+                                              {"ATTNC_BWD_DQF_BUFS", "1"},    {"ATTNC_BWD_DQ_WRITER", "1"}};
+    enum { NRING = sizeof ring_env / sizeof ring_env[0] };
+    for (int i = 0; i <= NRING; i++) {
+        for (int k = 0; k < NRING; k++)
+            if (i == k || (i == NRING && k != 0 && k != 2)) /* not 3 stages with 2 dS buffers: no room at D = 128 */
+                setenv(ring_env[k][0], ring_env[k][1], 1);
+        producer_one("dense.attn", NVPTX_BWD_OVERLAP_PIPE_SDP, true);
+        producer_one("d64_causal", NVPTX_BWD_OVERLAP_PIPE_SDP, true);
+        for (int k = 0; k < NRING; k++)
+            unsetenv(ring_env[k][0]);
+    }
+    producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
+    setenv("ATTNC_BWD_RING_STAGES", "3", 1); /* with the dS hand-over */
+    producer_one("causal.attn", NVPTX_BWD_OVERLAP_PIPE_SDP | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
+    unsetenv("ATTNC_BWD_RING_STAGES");
     producer_one("neighborhood2d.attn", NVPTX_BWD_OVERLAP_DEFAULT, false); /* a grid */
     producer_one("bias_cross", NVPTX_BWD_OVERLAP_DEFAULT, false); /* a param gradient */
     producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT, false); /* the dQ kernel: no bulk dQ */

@@ -160,8 +160,12 @@ static bool same_key(cache_key a, cache_key b)
 static void test_codegen_env_in_key(void **state)
 {
     (void)state;
-    static const char *const vars[] = {"ATTNC_GRID_TMA", "ATTNC_DOC_FULL", "ATTNC_OVL_SPLIT_PRODUCER", "ATTNC_TMA_FENCE",
-                                         "ATTNC_LIN_INCLUSIVE"};
+    static const char *const vars[] = {"ATTNC_GRID_TMA",         "ATTNC_DOC_FULL",          "ATTNC_OVL_SPLIT_PRODUCER",
+                                       "ATTNC_TMA_FENCE",        "ATTNC_BWD_RING_RELEASE", "ATTNC_BWD_RING_TMA_FIRST",
+                                       "ATTNC_BWD_DQ_WRITER",    "ATTNC_LIN_INCLUSIVE"};
+    /* numeric switches: two values that differ (and differ from unset) */
+    static const char *const levels[][3] = {
+        {"ATTNC_BWD_RING_STAGES", "2", "3"}, {"ATTNC_BWD_DS_BUFS", "1", "2"}, {"ATTNC_BWD_DQF_BUFS", "1", "2"}};
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     attnc_recipe *rc = NULL;
@@ -198,6 +202,20 @@ static void test_codegen_env_in_key(void **state)
     assert_false(same_key(s32, s64));
     assert_true(same_key(s64, s640));
     assert_true(same_key(key_now(j.tk, &j.sched), plain));
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        unsetenv(levels[i][0]);
+        setenv(levels[i][0], levels[i][1], 1);
+        cache_key lo = key_now(j.tk, &j.sched);
+        setenv(levels[i][0], levels[i][2], 1);
+        cache_key hi = key_now(j.tk, &j.sched);
+        setenv(levels[i][0], "7", 1); /* out of range: as unset */
+        cache_key out = key_now(j.tk, &j.sched);
+        unsetenv(levels[i][0]);
+        assert_false(same_key(lo, plain));
+        assert_false(same_key(hi, plain));
+        assert_false(same_key(lo, hi));
+        assert_true(same_key(out, plain));
+    }
     compile_job_free(&j);
     arena_free_all(&a);
     attnc_recipe_destroy(rc);
