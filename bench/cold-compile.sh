@@ -1,40 +1,57 @@
 #!/usr/bin/env bash
-# cold-compile.sh — cold compile (recipe text to a loaded module) of each
-# benchmark recipe, REPEATS fresh processes each (`attnc bench --json`: the
-# CUDA context is made before the clock, the driver's JIT cache is off, no
-# attnc cache is involved; the default schedule, ATTNC_NO_TUNED=1). Prints one
-# line per run and a table of median and worst per recipe (GPU machine).
-# usage: bench/cold-compile.sh ATTNC [REPEATS]   (default 3)
+# cold-compile.sh — compare the cold compile time of two attnc builds with
+# enough samples to beat process-to-process noise: for each case, SAMPLES
+# rounds of (new, old), each one `attnc bench --warmup 0 --iters 1 --json`
+# in a fresh process with an empty kernel cache, and the medians compared.
+# `compile_ms` is attnc bench's cold compile: parse + lower + codegen +
+# driver JIT and load (the kernel cache bypassed).
+# usage: bench/cold-compile.sh NEW_DEVICE_DIR OLD_DEVICE_DIR [CASES_FILE]
+#   env: SAMPLES (10), RUN_TIMEOUT (s per run, 120)
+#   CASES_FILE: bench/cases.txt's format (name | recipe | shape | anchor | options)
 set -u
-attnc=$1 repeats=${2:-3}
+cd "$(dirname "$0")/.."
+NEW=$1 OLD=$2 CASES=${3:-bench/cases.txt}
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
 export ATTNC_NO_TUNED=1
-declare -A shape=([na2d_k17]=batch=1,heads=2,H=32,W=32 [na3d_k7x13x13]=batch=1,heads=2,T=8,H=16,W=16)
-runs=$(mktemp)
-for i in $(seq "$repeats"); do
-  for f in bench/recipes/*.attn; do
-    n=$(basename "$f" .attn)
-    line=$("$attnc" bench "$f" --shape "${shape[$n]:-batch=1,heads=2,tokens=1024}" --json --warmup 1 --iters 3 2>&1 |
-      grep '^{' | tail -1)
-    echo "$n ${line:-FAILED}" | tee -a "$runs" | sed -E 's/ \{.*"compile_ms": ([0-9.]+), "jit_ms": ([0-9.]+), "codegen_ms": ([0-9.]+).*/ compile \1 codegen \3 jit \2/'
+
+# sample DIR RECIPE SHAPE [OPTIONS...]: one cold compile in ms, or "-"
+sample() {
+  local dir=$1 recipe=$2 shape=$3 cache res
+  shift 3
+  cache=$(mktemp -d /tmp/attnc-cold.XXXXXX)
+  res=$(ATTNC_CACHE_DIR=$cache LD_LIBRARY_PATH=$dir/lib timeout "${RUN_TIMEOUT:-120}" "$dir/bin/attnc" bench "$recipe" \
+    --shape "$shape" "$@" --json --warmup 0 --iters 1 2>/dev/null | grep '^{' | tail -1)
+  rm -rf "$cache"
+  python3 -c 'import json,sys
+try: print("%.1f" % json.loads(sys.argv[1])["compile_ms"])
+except Exception: print("-")' "$res"
+}
+
+# stats V...: "median min max n" of the numeric values
+stats() { python3 -c 'import statistics,sys
+v=sorted(float(x) for x in sys.argv[1:] if x != "-")
+print("%.1f %.1f %.1f %d" % (statistics.median(v), v[0], v[-1], len(v)) if v else "- - - 0")' "$@"; }
+
+table=$OUT/cold-compile.md
+{
+  echo "| case | new median ms (min–max, n) | old median ms (min–max, n) | new/old |"
+  echo "|---|---|---|---|"
+} > "$table"
+grep -v '^\s*#' "$CASES" | grep -v '^\s*$' | while IFS='|' read -r name recipe shape _ extra; do
+  name=$(echo $name) recipe=$(echo $recipe) shape=$(echo $shape)
+  ns=() os=()
+  for _ in $(seq "${SAMPLES:-10}"); do
+    # shellcheck disable=SC2086 # extra: more options, split on spaces
+    ns+=("$(sample "$NEW" "$recipe" "$shape" $extra)")
+    # shellcheck disable=SC2086
+    os+=("$(sample "$OLD" "$recipe" "$shape" $extra)")
   done
+  read -r nm nlo nhi nn <<< "$(stats "${ns[@]}")"
+  read -r om olo ohi on <<< "$(stats "${os[@]}")"
+  r=$(python3 -c 'import sys
+a,b=sys.argv[1:]
+print("%.3f" % (float(a)/float(b)) if "-" not in (a,b) else "-")' "$nm" "$om")
+  echo "| $name | $nm ($nlo–$nhi, $nn) | $om ($olo–$ohi, $on) | $r |" >> "$table"
 done
-python3 - "$runs" <<'PY'
-import json, statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    name, _, js = line.partition(' ')
-    try:
-        d = json.loads(js)
-    except ValueError:
-        rows.setdefault(name, []).append(None); continue
-    rows.setdefault(name, []).append((d['compile_ms'], d['codegen_ms'], d['jit_ms']))
-print('| recipe | cold compile ms, median | worst | codegen ms, median | driver JIT + load ms, median | runs |')
-print('|---|---|---|---|---|---|')
-for name, rs in sorted(rows.items()):
-    ok = [r for r in rs if r]
-    if not ok:
-        print(f'| {name} | FAILED | | | | {len(rs)} |'); continue
-    med = lambda k: statistics.median(r[k] for r in ok)
-    print(f'| {name} | {med(0):.0f} | {max(r[0] for r in ok):.0f} | {med(1):.0f} | {med(2):.0f} | {len(ok)}/{len(rs)} |')
-PY
-rm -f "$runs"
+cat "$table"

@@ -397,6 +397,22 @@ static void linear_rates(const bench_run *b, double *fwd, double *bwd)
     *bwd = b->bwd.median_ms > 0 ? bb / (b->bwd.median_ms * 1e-3) / 1e9 : 0;
 }
 
+/* The fields every JSON line starts with: what ran, on what, at which sizes. */
+static void json_shape_header(json_obj *j, const bench_run *b, const bench_opts *o)
+{
+    const int64_t *s = b->sizes;
+    json_str(j, "recipe", b->r.name);
+    json_str(j, "file", o->file);
+    json_str(j, "arch", attnc_tools_arch_name(b->cold.arch));
+    json_int(j, "batch", s[SZ_BATCH]);
+    json_int(j, "heads", s[SZ_HEADS]);
+    json_int(j, "kv_heads", s[SZ_KV_HEADS]);
+    json_int(j, "tokens", s[SZ_TOKENS]);
+    json_int(j, "kv_tokens", s[SZ_KV_TOKENS]);
+    if (b->nseq)
+        json_int(j, "varlen_sequences", b->nseq); /* --seqlens: tokens are the packed count */
+}
+
 static void report(const bench_run *b, const bench_opts *o)
 {
     const attnc_tools_recipe_info *r = &b->r;
@@ -417,16 +433,7 @@ static void report(const bench_run *b, const bench_opts *o)
         sb_init(&js);
         json_obj j;
         json_begin(&j, &js);
-        json_str(&j, "recipe", r->name);
-        json_str(&j, "file", o->file);
-        json_str(&j, "arch", attnc_tools_arch_name(c->arch));
-        json_int(&j, "batch", s[SZ_BATCH]);
-        json_int(&j, "heads", s[SZ_HEADS]);
-        json_int(&j, "kv_heads", s[SZ_KV_HEADS]);
-        json_int(&j, "tokens", s[SZ_TOKENS]);
-        json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
-        if (b->nseq)
-            json_int(&j, "varlen_sequences", b->nseq); /* --seqlens: tokens are the packed count */
+        json_shape_header(&j, b, o);
         json_int(&j, "head_dim", r->head_dim);
         json_str(&j, "schedule", c->schedule);
         json_num(&j, "time_ms", b->median_ms, 4);
@@ -612,15 +619,7 @@ static void report_pairs_only(const bench_run *b, const bench_opts *o, double co
         sb_init(&js);
         json_obj j;
         json_begin(&j, &js);
-        json_str(&j, "recipe", r->name);
-        json_str(&j, "file", o->file);
-        json_str(&j, "arch", attnc_tools_arch_name(b->cold.arch));
-        json_int(&j, "batch", s[SZ_BATCH]);
-        json_int(&j, "heads", s[SZ_HEADS]);
-        json_int(&j, "tokens", s[SZ_TOKENS]);
-        json_int(&j, "kv_tokens", s[SZ_KV_TOKENS]);
-        if (b->nseq)
-            json_int(&j, "varlen_sequences", b->nseq);
+        json_shape_header(&j, b, o);
         json_str(&j, "schedule", b->cold.schedule);
         json_str(&j, "schedule_source", b->source);
         json_int(&j, "kept_pairs", b->pairs.kept);
