@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Device call 2 of the 15:20 session (issue 13's last measurements): old vs new on the dense
+# 115200-token case; cold compile, new vs old, 10 fresh-process samples each (medians); and the
+# long GPU test programs (backward, overlap, linear, merge) run to completion, beside
+# compute-sanitizer memcheck of the small-mode programs. old = e0704c5.
+# .device-all/{main,old}.tar.xz.   OUT=dir bash bench/runs/2026-12-03/run15.sh
+set -u
+ROOT=$PWD
+t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
+nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu,power.draw --format=csv,noheader
+for n in main old; do mkdir -p /tmp/pk_$n; tar -C /tmp/pk_$n -xJf .device-all/$n.tar.xz; done
+ln -sfn /tmp/pk_main .device
+export LD_LIBRARY_PATH=$ROOT/.device/lib ATTNC_SOURCE_DIR=$ROOT ATTNC_NO_TUNED=1
+B=$ROOT/.device/tests/gpu
+SAN=/usr/local/cuda/bin/compute-sanitizer
+el "1. old vs new: dense on 115200 tokens (WARMUP=3 ITERS=10, new/old/new/old)"
+grep -E 'tokens=115200' bench/cases.txt | grep -v '^\s*#' > /tmp/c115.txt; cut -c1-60 /tmp/c115.txt
+WARMUP=3 ITERS=10 RUN_TIMEOUT=60 OUT=/tmp/ovn timeout 150 bash bench/old-vs-new.sh /tmp/pk_main /tmp/pk_old /tmp/c115.txt > /tmp/ovn.log 2>&1
+echo "rc=$?"; cat /tmp/ovn/old-vs-new.md
+el "2. long GPU test programs to completion (background, cap ${TCAP:-430} s) + memcheck of small-mode programs"
+mkdir -p /tmp/t
+for p in backward overlap linear merge; do
+  ( s=$(date +%s); ATTNC_CACHE_DIR=$(mktemp -d /tmp/c.XXXX) timeout ${TCAP:-430} $B/test_gpu_test_gpu_$p > /tmp/t/$p.log 2>&1; echo "rc=$? $(( $(date +%s) - s ))s" > /tmp/t/$p.rc ) &
+done
+for p in merge linear_backward documents unions; do
+  ( ATTNC_TEST_SMALL=1 ATTNC_CACHE_DIR=$(mktemp -d /tmp/c.XXXX) timeout ${TCAP:-430} $SAN --tool memcheck --error-exitcode 9 --print-limit 10 $B/test_gpu_test_gpu_$p > /tmp/t/mc_$p.log 2>&1; echo "rc=$?" > /tmp/t/mc_$p.rc ) &
+done
+el "3. cold compile, new vs old (SAMPLES=${SAMPLES:-10}; CPU work, interleaved, while step 2 runs)"
+grep -v '^\s*#' bench/cases.txt | awk -F'|' '{n=$1; gsub(/ /,"",n)} (n=="dense_full"||n=="dense_causal") && !seen[n]++ {print; next} n~/^(sinks_swa_w2047|na2d_k17|flux_gna|lightning2|doc8_causal)$/' > /tmp/ccases.txt
+cut -d'|' -f1 /tmp/ccases.txt | tr -d ' ' | tr '\n' ' '; echo
+SAMPLES=${SAMPLES:-10} RUN_TIMEOUT=60 OUT=/tmp/cold timeout 330 bash bench/cold-compile.sh /tmp/pk_main /tmp/pk_old /tmp/ccases.txt > /tmp/cold.log 2>&1
+echo "rc=$?"; cat /tmp/cold/cold-compile.md; cp /tmp/cold/cold-compile.md $OUT/ 2>/dev/null
+el "4. waiting for step 2"
+wait
+for p in backward overlap linear merge; do
+  echo "$p: $(cat /tmp/t/$p.rc) PASS=$(grep -c '^\[PASS\]' /tmp/t/$p.log) FAIL=$(grep -c '^\[FAIL\]' /tmp/t/$p.log) | $(tail -1 /tmp/t/$p.log | cut -c1-150)"
+  grep -m5 '^\[FAIL\]' /tmp/t/$p.log
+done
+for p in merge linear_backward documents unions; do
+  echo "memcheck $p: $(cat /tmp/t/mc_$p.rc) $(grep -h 'ERROR SUMMARY' /tmp/t/mc_$p.log) | $(grep -v '^=' /tmp/t/mc_$p.log | tail -1 | cut -c1-120)"
+done
+el done
