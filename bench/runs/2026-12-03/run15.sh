@@ -39,4 +39,13 @@ done
 for p in merge linear_backward documents unions; do
   echo "memcheck $p: $(cat /tmp/t/mc_$p.rc) $(grep -h 'ERROR SUMMARY' /tmp/t/mc_$p.log) | $(grep -v '^=' /tmp/t/mc_$p.log | tail -1 | cut -c1-120)"
 done
+el "5. ncu of the dense forward (D=128 N=16384 H=16): default vs overlap=2 (ping-pong), stall reasons"
+for sch in "" "q=128 kv=128 stages=2 warps=8 overlap=1" "q=128 kv=128 stages=2 warps=8 overlap=2"; do
+  echo "== schedule '${sch:-default}'"
+  timeout 120 /usr/local/cuda/bin/ncu --clock-control none -k regex:attnc -c 1 --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section InstructionStats --section LaunchStats \
+    --metrics smsp__average_warp_latency_issue_stalled_barrier,smsp__average_warp_latency_issue_stalled_long_scoreboard,smsp__average_warp_latency_issue_stalled_wait,smsp__average_warp_latency_issue_stalled_math_pipe_throttle,smsp__average_warp_latency_issue_stalled_membar,smsp__average_warp_latency_issue_stalled_short_scoreboard,smsp__average_warp_latency_issue_stalled_dispatch_stall,smsp__average_warp_latency_issue_stalled_sleeping,smsp__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active \
+    .device/bin/attnc bench bench/recipes/dense_d128.attn --shape batch=1,heads=16,tokens=16384 ${sch:+--schedule "$sch"} --warmup 0 --iters 1 >> $OUT/dense_ncu.txt 2>&1
+  echo "rc=$?"
+done
+grep -E "^==|schedule|Duration|gmma|stalled|Registers Per|Issue Slots|Warp Cycles Per Issued|Eligible Warps|No Eligible" $OUT/dense_ncu.txt | head -60
 el done
