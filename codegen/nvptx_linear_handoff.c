@@ -76,13 +76,18 @@ static LLVMValueRef flag_ptr(lk *L, LLVMValueRef slot)
     return word(L, L->sync, LLVMBuildAdd(L->t.nv.b, slot, c32(L, 2), ""));
 }
 
-/* Address of state register r of this thread in `slot` of arr (ws or wsi). */
+/* Address of state register r of this thread in `slot` of arr (ws or wsi):
+ * the thread's i64 base plus a constant, so the D·Dv / threads accesses of
+ * one slot share one address and fold their offsets into the instruction
+ * (an i32 index shifted per register would be sign-extended per access). */
 static LLVMValueRef slot_ptr(lk *L, LLVMValueRef arr, LLVMValueRef slot, int r)
 {
-    LLVMBuilderRef b = L->t.nv.b;
-    LLVMValueRef first = LLVMBuildMul(b, slot, c32(L, L->p->D * L->p->Dv), "");
-    LLVMValueRef idx = LLVMBuildAdd(b, L->t.tid, c32(L, r * L->t.threads), "");
-    return word(L, arr, LLVMBuildAdd(b, first, idx, ""));
+    nv_ctx *nv = &L->t.nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef first = LLVMBuildNUWMul(b, slot, c32(L, L->p->D * L->p->Dv), "");
+    LLVMValueRef idx = LLVMBuildZExt(b, LLVMBuildNUWAdd(b, first, L->t.tid, ""), nv->i64, "");
+    LLVMValueRef base = nv_gep(nv, arr, LLVMBuildShl(b, idx, nv_i64(nv, 2), ""));
+    return nv_gep(nv, base, nv_i64(nv, 4LL * r * L->t.threads));
 }
 
 static LLVMValueRef ws_ptr(lk *L, LLVMValueRef slot, int r)
