@@ -98,16 +98,6 @@ static void key_rows(gbw *g, LLVMValueRef kin[2])
     }
 }
 
-static LLVMValueRef clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi)
-{
-    nv_ctx *nv = &g->f.nv;
-    if (LLVMTypeOf(v) != nv->i32) {
-        LLVMValueRef lo64 = LLVMBuildSExt(nv->b, lo, nv->i64, ""), hi64 = LLVMBuildSExt(nv->b, hi, nv->i64, "");
-        return LLVMBuildTrunc(nv->b, nv_smin(nv, nv_smax(nv, v, lo64), hi64), nv->i32, "");
-    }
-    return nv_smin(nv, nv_smax(nv, v, lo), hi);
-}
-
 static void set_q_box(gbw *g, LLVMValueRef *qidx)
 {
     fa2 *f = &g->f;
@@ -230,9 +220,15 @@ static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVM
         f->mode = EXM_BOX;
         for (int d = 0; d < nd; d++) {
             LLVMValueRef last = hi[d];
-            lo[d] = clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last, c32(g, 1)));
-            hi[d] = clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last);
+            lo[d] = gb_clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last, c32(g, 1)));
+            hi[d] = gb_clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last);
         }
+    }
+    if (g->span_cut) { /* the key tile's documents (gb_dkv_doc_span) */
+        LLVMValueRef slo, shi;
+        gb_dkv_span_tiles(g, &slo, &shi);
+        lo[0] = nv_smax(&f->nv, lo[0], slo);
+        hi[0] = nv_smin(&f->nv, hi[0], shi);
     }
     for (int d = 0; d < nd; d++) {
         cnt[d] = nv_smax(&f->nv, add(g, LLVMBuildSub(f->nv.b, hi[d], lo[d], ""), c32(g, 1)), c32(g, 0));
@@ -745,6 +741,8 @@ void gb_emit_dkv(gbw *g)
     gb_extents(g);
     LLVMValueRef kidx[3];
     key_tile(g, kidx);
+    if (g->bp->doc_param >= 0) /* CTA-wide, so before the producer's threads leave */
+        gb_dkv_doc_span(g);
     dkv_state st;
     LLVMValueRef it = NULL; /* producer: the ring's tile counter */
     if (g->bp->producer) {
