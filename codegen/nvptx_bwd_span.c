@@ -48,11 +48,9 @@ void gb_dkv_doc_span(gbw *g)
         hi = gb_clamp(g, fa2_emit(f, g->bp->qhi[0]), c32(g, -1), last);
     }
     LLVMValueRef cnt = nv_smax(nv, LLVMBuildAdd(b, LLVMBuildSub(b, hi, lo, ""), c32(g, 1), ""), c32(g, 0));
-    LLVMValueRef start = LLVMBuildMul(b, lo, c32(g, Tq), "");
-    LLVMValueRef end = nv_smin(nv, LLVMBuildMul(b, LLVMBuildAdd(b, lo, cnt, ""), c32(g, Tq), ""), f->qext[0]);
+    fa2_span_range queries = {lo, cnt, Tq, f->qext[0]};
     fa2_span s;
-    fa2_span_scan(f, g->bp->doc_param, f->k_lo[0], f->k_hi[0], start, end, gb_smem_at(g, g->off_scan, NULL), false,
-                  &s);
+    fa2_span_scan(f, g->bp->doc_param, f->k_lo[0], f->k_hi[0], &queries, gb_smem_at(g, g->off_scan, NULL), false, &s);
     /* another id in the key tile: the static range, the same for every head */
     fa2_span_cut(f, &s, Tq, &lo, &cnt);
     LLVMBasicBlockRef put = nv_if(nv, LLVMBuildICmp(b, LLVMIntEQ, f->tid, c32(g, 0), ""), "span.put");

@@ -109,7 +109,8 @@ LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);
 /* The document span cut of the range (nvptx_fa2_span.c); every thread of the CTA calls it. */
 void fa2_doc_span(fa2 *f);
 /* The scan under it, for any tile of tokens [t_lo, t_hi] (one side) and
- * range of tokens [start, end) (the other side) of the int document-id
+ * range of tiles (the other side: tokens [lo T, min((lo + cnt) T, ext)))
+ * of the int document-id
  * param `param`, by every thread of the CTA (tid >= threads allowed: they
  * rescan tokens), through four i32 shared words at `words` (free again
  * on return, after a barrier). runs: also olo / ohi (point 3 there). */
@@ -119,7 +120,12 @@ typedef struct fa2_span {
     LLVMValueRef lo, hi;   /* i32: first / last token of the range with one of those ids (hi < 0: none) */
     LLVMValueRef olo, ohi; /* i32, runs: last token before t_lo / first after t_hi with another id */
 } fa2_span;
-void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, LLVMValueRef start, LLVMValueRef end,
+typedef struct fa2_span_range {
+    LLVMValueRef lo, cnt; /* i32: first tile, tiles */
+    int T;                /* tokens a tile */
+    LLVMValueRef ext;     /* i32: tokens of that side */
+} fa2_span_range;
+void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, const fa2_span_range *r,
                    LLVMValueRef words, bool runs, fa2_span *out);
 /* Tiles [*r_lo, *r_lo + *r_cnt) of T tokens cut to those of s's tokens
  * lo .. hi (none when hi < 0), unless s->other. */

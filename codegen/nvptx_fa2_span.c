@@ -143,13 +143,15 @@ static LLVMValueRef tile_has_other_ids(fa2 *f, const scan_in *in, LLVMValueRef w
     return LLVMBuildICmp(nv->b, LLVMIntNE, any, nv_i32(nv, 0), "");
 }
 
-void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, LLVMValueRef start, LLVMValueRef end,
+void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, const fa2_span_range *r,
                    LLVMValueRef words, bool runs, fa2_span *out)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     scan_in in = {param, id_at(f, param, t_lo), id_at(f, param, t_hi), t_lo, t_hi};
     LLVMValueRef other = tile_has_other_ids(f, &in, words, runs);
+    LLVMValueRef start = LLVMBuildMul(b, r->lo, nv_i32(nv, r->T), "");
+    LLVMValueRef end = nv_smin(nv, LLVMBuildMul(b, LLVMBuildAdd(b, r->lo, r->cnt, ""), nv_i32(nv, r->T), ""), r->ext);
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, other, ""), "span.scan");
     scan_acc k = scan(f, start, end, &in, runs);
     LLVMBasicBlockRef publish = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGE, k.hi, nv_i32(nv, 0), ""), "span.publish");
@@ -194,11 +196,9 @@ void fa2_doc_span(fa2 *f)
     LLVMBuilderRef b = nv->b;
     int Tk = f->p->kv_ext[0];
     bool runs = f->p->span_full != NULL;
-    LLVMValueRef kstart = LLVMBuildMul(b, f->r_lo[0], nv_i32(nv, Tk), "");
-    LLVMValueRef kend = nv_smin(nv, LLVMBuildMul(b, LLVMBuildAdd(b, f->r_lo[0], f->r_cnt[0], ""), nv_i32(nv, Tk), ""),
-                                f->kext[0]);
+    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0]};
     fa2_span s;
-    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], kstart, kend, f->smem, runs, &s);
+    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, f->smem, runs, &s);
     if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
         f->run_lo = LLVMBuildSelect(b, s.one, s.olo, nv_i32(nv, 0x7fffffff), "");
         f->run_hi = s.ohi;
