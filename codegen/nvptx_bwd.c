@@ -1,6 +1,7 @@
 /* nvptx_bwd.c — the backward module (nvptx_bwd.h): its schedule, the plan
  * read off the lowered backward program (score, mask, its derivative, the
- * tile classes, the forward's key ranges and the transposed query ranges),
+ * tile classes, the forward's key ranges and the transposed query ranges,
+ * the document span that cuts both under ATTNC_BWD_DOC_SPAN=1),
  * the shared-memory layout, and the kernels in launch order. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,8 +4,11 @@
  * as the A operands of dV += Pᵀ dO and dK += dSᵀ Q:
  *
  *   K, V tile -> shared (once)
+ *   (ATTNC_BWD_DOC_SPAN=1, a document mask: the query tiles the key
+ *   tile's documents reach, nvptx_bwd_span.c, once per CTA)
  *   for each query head of the kv head, for each query tile of the
- *   q_range (mask analysis, transposed; tiles it proves empty skipped):
+ *   q_range (mask analysis, transposed, cut to those documents; tiles it
+ *   proves empty skipped):
  *     Q, dO tile, lse, delta -> shared
  *     Sᵀ = K Qᵀ; score; mask on partial tiles; Pᵀ = exp(Sᵀ - lse)
  *     dV += Pᵀ dO;  dPᵀ = V dOᵀ;  dSᵀ = Pᵀ (dPᵀ - delta) f'(s);  dK += dSᵀ Q
