@@ -9,10 +9,12 @@
 #      det (two runs bit-identical) / atomic / bulk, with and without the
 #      TMA producer ring; with the switch on (ATTNC_BWD_DOC_SPAN=0 runs
 #      the same cases uncut, a control if anything fails).
+#   1b. the D = 128 recipe (the producer ring) under ATTNC_BWD_DOC_SPAN=2
+#      (the dK/dV kernel's full tiles inside one document too).
 #   2. test_gpu_backward's shipped document.attn with the switch on.
 #   3. bench doc8_causal (bench/cases.txt: 8 causal documents in 65536
-#      tokens, B=1 H=16 D=128) --grad, switch off / on, default (bulk dQ,
-#      producer) and --deterministic; the backward's tile counts.
+#      tokens, B=1 H=16 D=128) --grad, switch 0 / 1 / 2, default (bulk dQ,
+#      producer) and --deterministic (0 / 1); the backward's tile counts.
 # Run from the repository root of the packed branch (scripts/pack-device.sh
 # build-dev -> .device/). Compact summary on stdout; writes only /tmp files.
 set -u
@@ -32,6 +34,11 @@ ATTNC_TEST_DOC=bwd ATTNC_BWD_DOC_SPAN=1 timeout 360 "$G/test_gpu_test_gpu_docume
 summary "documents backward, cut" "$L/docs_on.txt" $?
 grep -E '^\[PASS\] causal_doc_d128 backward ids=tiled tokens=301 wgmma bulk \[' "$L/docs_on.txt" | head -1 | cut -c1-240
 grep -E '^\[PASS\] causal_doc_batch backward ids=recurring tokens=301 wgmma det' "$L/docs_on.txt" | head -1 | cut -c1-240
+
+echo "== 1b. the same on causal_doc_d128 (every mode), ATTNC_BWD_DOC_SPAN=2 (dK/dV full tiles in one document too)"
+ATTNC_TEST_DOC=bwd ATTNC_TEST_RECIPE=d128 ATTNC_BWD_DOC_SPAN=2 timeout 240 "$G/test_gpu_test_gpu_documents" \
+    >"$L/docs_on2.txt" 2>&1
+summary "documents backward d128, cut + dK/dV full" "$L/docs_on2.txt" $?
 
 echo "== 2. test_gpu_backward shipped document.attn, ATTNC_BWD_DOC_SPAN=1"
 ATTNC_TEST_CASE=no-case ATTNC_TEST_RECIPE=document ATTNC_BWD_DOC_SPAN=1 timeout 120 \
@@ -55,9 +62,11 @@ bench() { # label span extra-args
 }
 bench bulk_uncut 0 "" a
 bench bulk_cut 1 "" b
+bench bulk_cut_full 2 "" e
 bench det_uncut 0 --deterministic c
 bench det_cut 1 --deterministic d
-awk -v a="$ms_a" -v b="$ms_b" -v c="$ms_c" -v d="$ms_d" 'BEGIN { if (a > 0 && b > 0) printf "speed-up bulk %.2fx", a / b;
+awk -v a="$ms_a" -v b="$ms_b" -v c="$ms_c" -v d="$ms_d" -v e="$ms_e" 'BEGIN {
+    if (a > 0 && b > 0) printf "speed-up bulk %.2fx", a / b; if (a > 0 && e > 0) printf " (=2: %.2fx)", a / e;
     if (c > 0 && d > 0) printf ", deterministic %.2fx", c / d; print "" }'
 sed -n 's/^  backward \[\(.*\)\]: time.*/schedule: \1/p' "$L/bench.bulk_cut.txt" | head -1
 grep -hiE 'error|fail|not counted' "$L"/bench.*.txt | head -5 | cut -c1-200

@@ -162,8 +162,10 @@ static void read_q_range(const tir_op *op, bwd_plan *bp)
  * same params), under $ATTNC_BWD_DOC_SPAN=1 only: see read_plan. */
 static void read_doc_span(const tir_op *op, bwd_plan *bp)
 {
-    bp->doc_param = nvptx_bwd_doc_span_mode() == 1 ? nvptx_span_param(op, &bp->fp) : -1;
+    int mode = nvptx_bwd_doc_span_mode();
+    bp->doc_param = mode >= 1 ? nvptx_span_param(op, &bp->fp) : -1;
     bp->doc_full = bp->doc_param >= 0 && nvptx_doc_full_mode() != 0 ? op->span_full_expr : NULL;
+    bp->fp.span_full = mode == 2 ? bp->doc_full : NULL; /* the dK/dV kernel's runs (its span_param stays -1) */
 }
 
 static void visit(tir_op *op, void *user)
@@ -297,8 +299,10 @@ static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err
      * its query ranges by the transposed scan (nvptx_bwd_span.c). Both
      * products (wgmma, mma.sync), deterministic or not (the cut only drops
      * tile pairs with no kept pair; the order of the rest is unchanged).
-     * Opt-in, $ATTNC_BWD_DOC_SPAN=1, until an H200 run measures it: on by
-     * default only once test_gpu_documents' backward cases pass there. */
+     * Opt-in, $ATTNC_BWD_DOC_SPAN=1 (=2: also the dK/dV kernel's full
+     * tiles inside one document, which spill in the ring's kernel), until
+     * an H200 run measures it: on by default only once test_gpu_documents'
+     * backward cases pass there. */
     bp->fp.span_param = -1;
     bp->doc_param = -1;
     const tir_kernel *dkv = find(prog, "bwd_dkv"), *dq = find(prog, "bwd_dq");
@@ -346,7 +350,8 @@ static void layout(gbw *g, nvptx_bwd_kind kind)
     g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
     g->off_scan = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
     g->off_span = g->off_scan + 24; /* past the inverse range's words (3 dims) */
-    g->smem = g->off_scan + 32; /* the inverse q range's min/max per dim, the document span's cut */
+    /* the inverse q range's min/max per dim, the document span's cut and run */
+    g->smem = g->off_span + (g->bp->doc_param >= 0 ? 16 : 8);
 }
 
 static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt",

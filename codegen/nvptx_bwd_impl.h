@@ -43,7 +43,7 @@ typedef struct bwd_plan {
     bool tma_first;    /* the producer issues Q and dO's TMA before loading lse and delta */
     bool dq_writer;    /* the producer warpgroup's second warp issues the bulk dQ reductions */
     int dqf_max;       /* bulk dQ: f32 tiles at most (1, 2) */
-    /* $ATTNC_BWD_DOC_SPAN=1 on a document mask: >= 0, the document ids
+    /* $ATTNC_BWD_DOC_SPAN=1 or 2 on a document mask: >= 0, the document ids
      * cutting the dQ kernel's key ranges and the dK/dV kernel's query
      * ranges (nvptx_bwd_span.c); -1 otherwise */
     int doc_param;
@@ -60,7 +60,7 @@ typedef struct gbw {
     LLVMBasicBlockRef entry; /* allocas only; branches to the body at the end */
     int pitch_q, pitch_k, pitch_v, pitch_do, pitch_ds;
     int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, off_scan, smem;
-    int off_span; /* dkv: two i32, the document span's query tiles (nvptx_bwd_span.c) */
+    int off_span; /* dkv: four i32, the document span's query tiles and run (nvptx_bwd_span.c) */
     int off_dqf, dqf_bufs;  /* bulk dQ: dqf_bufs f32 Tq x D tiles at off_dqf */
     LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
     LLVMValueRef key_flat;  /* dkv: this CTA's flat key tile index (ctaid.x unless remapped) */
@@ -152,6 +152,9 @@ LLVMValueRef gb_clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi);
  * loops: ptxas spilled up to 200 bytes more in the wgmma dK/dV kernels) */
 void gb_dkv_doc_span(gbw *g);
 void gb_dkv_span_tiles(gbw *g, LLVMValueRef *lo, LLVMValueRef *hi);
+/* f's run_lo / run_hi (the key tile's run of queries, fa2_tile_partial)
+ * from the words, where the dK/dV kernel cuts and p->span_full is set */
+void gb_dkv_span_run(gbw *g);
 /* Whether the dK/dV kernel's query bounds (bp->qlo / qhi) serve every head
  * of the kv head: they read no query head. */
 bool gb_q_bounds_headless(const bwd_plan *bp);

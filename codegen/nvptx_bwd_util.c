@@ -396,6 +396,7 @@ void gb_tile_paths(gbw *g, gb_path_fn fn, void *ud)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
+    gb_dkv_span_run(g);
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
     LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");

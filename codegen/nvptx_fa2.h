@@ -66,6 +66,7 @@ typedef struct fa2 {
      * ending before run_hi (tokens) hold only the query tile's one id;
      * NULL without a span */
     LLVMValueRef run_lo, run_hi;
+    bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
     bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */

@@ -72,10 +72,6 @@ static int env_level(const char *name, int lo, int hi)
     return v >= lo && v <= hi ? v : -1;
 }
 
-int nvptx_bwd_doc_span_mode(void)
-{
-    return env_switch("ATTNC_BWD_DOC_SPAN");
-}
 
 int nvptx_bwd_ring_release_mode(void)
 {
@@ -100,6 +96,11 @@ int nvptx_bwd_ring_stages_mode(void)
 int nvptx_bwd_ds_bufs_mode(void)
 {
     return env_level("ATTNC_BWD_DS_BUFS", 1, 2);
+}
+
+int nvptx_bwd_doc_span_mode(void)
+{
+    return env_level("ATTNC_BWD_DOC_SPAN", 0, 2);
 }
 
 int nvptx_bwd_dqf_bufs_mode(void)

@@ -193,13 +193,13 @@ static bool forward_holds(const mask_info *mi, const eval_env *env, const tok_bo
 }
 
 /* The document cut of the dK/dV kernel's query range lo..hi of key box kb
- * ($ATTNC_BWD_DOC_SPAN=1, codegen/nvptx_bwd_span.c): the kernel scans the
+ * ($ATTNC_BWD_DOC_SPAN=1 or 2, codegen/nvptx_bwd_span.c): the kernel scans the
  * range's bounds when they read no query head (then lo..hi here), else
  * every query tile, and intersects. */
 static void bwd_doc_cut(const mask_info *mi, const eval_env *env, const tok_box *kb, int64_t nq, int64_t lo[],
                         int64_t hi[])
 {
-    if (nvptx_bwd_doc_span_mode() != 1)
+    if (nvptx_bwd_doc_span_mode() < 1)
         return;
     bool headless = mi->qmode == RANGE_BOUNDS && mi->qrange_lo[0] && mi->qrange_hi[0] &&
                     !expr_uses_kind(mi->qrange_lo[0], EX_HEAD) &&

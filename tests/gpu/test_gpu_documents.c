@@ -15,7 +15,10 @@
  * kernel's key ranges as the forward's, the dK/dV kernel's query ranges
  * transposed, codegen/nvptx_bwd_span.c) under mma.sync and wgmma, dQ
  * deterministic (two runs bit-identical), atomic, bulk (with and without
- * the TMA producer ring). ATTNC_TEST_DOC=fwd|bwd runs one half.
+ * the TMA producer ring); ATTNC_BWD_DOC_SPAN=2 (set by the caller) adds
+ * the dK/dV kernel's full tiles inside one document. ATTNC_TEST_DOC=fwd|bwd
+ * runs one half, ATTNC_TEST_RECIPE=NAME the backward's recipes whose name
+ * holds NAME.
  * Without a driver: "skipped: no CUDA driver". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -210,8 +213,11 @@ static void documents_backward_on_gpu(void **state)
     uint64_t seed = 5000;
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    const char *only = getenv("ATTNC_TEST_RECIPE");
     for (size_t i = 0; i < sizeof doc_recipes / sizeof doc_recipes[0]; i++) {
         bool every = !strcmp(doc_recipes[i].name, "causal_doc_batch") || !strcmp(doc_recipes[i].name, "causal_doc_d128");
+        if (only && !strstr(doc_recipes[i].name, only))
+            continue;
         for (int m = 0; m < (every ? BWD_MODES : BWD_FIRST_MODES); m++)
             for (int l = 0; l < IDS_COUNT; l++) {
                 failed += run_doc_bwd(ctx, &doc_recipes[i], (ids_layout)l, 301, &bwd_modes[m], seed++);

@@ -325,13 +325,20 @@ static int count_in_kernel(const char *ptx, const char *name, const char *needle
     return n;
 }
 
-/* One build of `name` for the document cut's test: ptxas accepts it, its
- * dK/dV kernel (and the deterministic dQ kernel) holds the CTA-wide ids
- * scan (barrier0.or: bar.red.or) exactly when `cut`, without spilling
- * more than the build without the cut does (*spill: its spill bytes). */
-static void doc_span_one(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind mma, int ov, bool cut,
+/* One build of `name` for the document cut's test under
+ * $ATTNC_BWD_DOC_SPAN=mode (0: unset): ptxas accepts it, its dK/dV kernel
+ * (and the deterministic dQ kernel) holds the CTA-wide ids scan
+ * (barrier0.or: bar.red.or) exactly when mode >= 1, and at 1 it spills
+ * no more than the build without the cut does (*spill: its spill bytes;
+ * 2's full tiles in the dK/dV kernel may: printed). */
+static void doc_span_one(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind mma, int ov, int mode,
                          int *spill)
 {
+    bool cut = mode >= 1;
+    if (mode)
+        setenv("ATTNC_BWD_DOC_SPAN", mode == 1 ? "1" : "2", 1);
+    else
+        unsetenv("ATTNC_BWD_DOC_SPAN");
     work w;
     work_init(&w);
     const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
@@ -348,19 +355,22 @@ static void doc_span_one(const char *name, target_arch arch, nvptx_bwd_dq dq, mm
     if (!ptxas_check(text, an, &w.log))
         fail_msg("%s %s %s: ptxas rejected the PTX:\n%s", name, an, dq_names[dq], sb_cstr(&w.log));
     int bytes = ptxas_spill_bytes(sb_cstr(&w.log));
-    if (cut && bytes > *spill)
+    if (mode == 1 && bytes > *spill)
         fail_msg("%s %s %s %s: %d bytes of spills with the cut, %d without", name, an, dq_names[dq],
                  info.wgmma ? "wgmma" : "sync", bytes, *spill);
-    printf("doc span %s %s %s %s%s: %s, %d bytes of spills\n", name, an, dq_names[dq], info.wgmma ? "wgmma" : "sync",
-           info.producer ? " producer" : "", cut ? "cut" : "uncut", bytes);
-    *spill = bytes;
+    printf("doc span %s %s %s %s%s: ATTNC_BWD_DOC_SPAN=%d, %d bytes of spills\n", name, an, dq_names[dq],
+           info.wgmma ? "wgmma" : "sync", info.producer ? " producer" : "", mode, bytes);
+    if (!mode)
+        *spill = bytes;
+    unsetenv("ATTNC_BWD_DOC_SPAN");
     work_free(&w);
 }
 
-/* The backward's document cut ($ATTNC_BWD_DOC_SPAN=1, nvptx_bwd_span.c) on
- * recipes/document.attn under every product and dQ (the wgmma bulk build
- * with the TMA producer ring), against the same build without the switch;
- * a recipe without documents is emitted unchanged under it. */
+/* The backward's document cut ($ATTNC_BWD_DOC_SPAN=1 and 2,
+ * nvptx_bwd_span.c) on recipes/document.attn under every product and dQ
+ * (the wgmma bulk build with the TMA producer ring), against the same
+ * build without the switch; a recipe without documents is emitted
+ * unchanged under it. */
 static void test_backward_doc_span(void **state)
 {
     (void)state;
@@ -376,10 +386,8 @@ static void test_backward_doc_span(void **state)
         int spill = 0;
         if (!(builds[i].mma == MMA_WGMMA ? wg : sync))
             continue;
-        unsetenv("ATTNC_BWD_DOC_SPAN");
-        doc_span_one("document.attn", builds[i].arch, builds[i].dq, builds[i].mma, overlap(), false, &spill);
-        setenv("ATTNC_BWD_DOC_SPAN", "1", 1);
-        doc_span_one("document.attn", builds[i].arch, builds[i].dq, builds[i].mma, overlap(), true, &spill);
+        for (int mode = 0; mode < 3; mode++)
+            doc_span_one("document.attn", builds[i].arch, builds[i].dq, builds[i].mma, overlap(), mode, &spill);
     }
     if (!wg)
         return;
