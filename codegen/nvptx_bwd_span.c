@@ -1,24 +1,26 @@
 /* nvptx_bwd_span.c — the document span cut in the GPU backward
- * (bp->doc_param, $ATTNC_BWD_DOC_SPAN=1 or 2): a mask that keeps only pairs of
- * one document (mask analysis' span, ir/tile_ir.h) lets each kernel skip
- * the tiles of other documents, as the forward does (nvptx_fa2_span.c).
+ * (bp->doc_param, $ATTNC_BWD_DOC_SPAN=1 or 2): a mask that keeps only
+ * pairs of one document (mask analysis' span, ir/tile_ir.h) lets each
+ * kernel skip the tiles of other documents, as the forward does
+ * (nvptx_fa2_span.c).
  *
  *   dQ kernel: one CTA per query tile over its key range: the forward's cut
  *     itself (fa2_range -> fa2_doc_span on the dQ plan, nvptx_bwd.c
  *     emit_one), and its full-tile runs under ATTNC_DOC_FULL.
  *   dK/dV kernel: one CTA per key tile over its query range: the same scan
- *     transposed (here), and under ATTNC_BWD_DOC_SPAN=2 its runs (unless
- *     ATTNC_DOC_FULL=0; fp.span_full): for a key
- *     tile of one id v, the last query before it and the first after it
- *     with another id bound a run of queries of id v (the key tile's own
- *     tokens are queries too), so a query tile strictly inside the run
- *     pairs tokens of one document and takes the mask's full test without
- *     its document filter (fa2_tile_partial, run_on_q). The key tile's first and last key give ids v1,
+ *     transposed (here). The key tile's first and last key give ids v1,
  *     v2; when every key of the tile has one of them, the CTA scans the
  *     queries of its static query range for v1 / v2 and cuts the range to
  *     the tiles of the first and last such query (empty: none). A key tile
  *     with a third id keeps its range (documents shorter than a tile), so
  *     any ids stay correct: documents need not be contiguous or sorted.
+ *     Under ATTNC_BWD_DOC_SPAN=2 (and ATTNC_DOC_FULL not 0: fp.span_full)
+ *     also its runs: for a key tile of one id v, the last query before it
+ *     and the first after it with another id bound a run of queries of id
+ *     v (the key tile's own tokens are queries too), so a query tile
+ *     strictly inside the run pairs tokens of one document and takes the
+ *     mask's full test without its document filter (fa2_tile_partial,
+ *     run_on_q).
  * The static range scanned is the q_range's bounds when they read no
  * query head (they are then the same for every head of the head loop),
  * else every query. The cut is computed once per CTA, before the head
