@@ -17,6 +17,8 @@
 #      producer) and --deterministic (0 / 1); the backward's tile counts.
 # Run from the repository root of the packed branch (scripts/pack-device.sh
 # build-dev -> .device/). Compact summary on stdout; writes only /tmp files.
+# STEPS="1 1b 2 3" (the default) picks steps, e.g. STEPS=1 then STEPS="1b 2 3"
+# where one call must stay under 10 minutes (step 1 is the longest).
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 A=.device/bin/attnc
@@ -24,27 +26,39 @@ G=.device/tests/gpu
 L=/tmp/docbwd.$$
 mkdir -p "$L"
 
+want() { [[ " ${STEPS:-1 1b 2 3} " == *" $1 "* ]]; }
+
 summary() { # name log rc
     printf '%-44s rc=%-3s PASS %-4s FAIL %s\n' "$1" "$3" "$(grep -c '^\[PASS\]' "$2")" "$(grep -c '^\[FAIL\]' "$2")"
     grep -E '^\[FAIL\]|Assertion|Segmentation|timed out|internal error|ILLEGAL|CUDA_ERROR' "$2" | head -12 | cut -c1-240
 }
 
+if want 1; then
 echo "== 1. test_gpu_documents backward, ATTNC_BWD_DOC_SPAN=1 (174 cases)"
 ATTNC_TEST_DOC=bwd ATTNC_BWD_DOC_SPAN=1 timeout 360 "$G/test_gpu_test_gpu_documents" >"$L/docs_on.txt" 2>&1
 summary "documents backward, cut" "$L/docs_on.txt" $?
 grep -E '^\[PASS\] causal_doc_d128 backward ids=tiled tokens=301 wgmma bulk \[' "$L/docs_on.txt" | head -1 | cut -c1-240
 grep -E '^\[PASS\] causal_doc_batch backward ids=recurring tokens=301 wgmma det' "$L/docs_on.txt" | head -1 | cut -c1-240
 
+fi
+
+if want 1b; then
 echo "== 1b. the same on causal_doc_d128 (every mode), ATTNC_BWD_DOC_SPAN=2 (dK/dV full tiles in one document too)"
 ATTNC_TEST_DOC=bwd ATTNC_TEST_RECIPE=d128 ATTNC_BWD_DOC_SPAN=2 timeout 240 "$G/test_gpu_test_gpu_documents" \
     >"$L/docs_on2.txt" 2>&1
 summary "documents backward d128, cut + dK/dV full" "$L/docs_on2.txt" $?
 
+fi
+
+if want 2; then
 echo "== 2. test_gpu_backward shipped document.attn, ATTNC_BWD_DOC_SPAN=1"
 ATTNC_TEST_CASE=no-case ATTNC_TEST_RECIPE=document ATTNC_BWD_DOC_SPAN=1 timeout 120 \
     "$G/test_gpu_test_gpu_backward" >"$L/shipped.txt" 2>&1
 summary "shipped document.attn, cut" "$L/shipped.txt" $?
 
+fi
+
+if want 3; then
 echo "== 3. bench doc8_causal B=1 H=16 N=65536 D=128 --docs 8 --grad (--warmup 3 --iters 10)"
 printf '%-22s %-10s %-10s %-10s %-12s %-s\n' case fwd_ms bwd_ms bwd_TF/s bwd_tiles "visited/kept"
 bench() { # label span extra-args
@@ -70,4 +84,5 @@ awk -v a="$ms_a" -v b="$ms_b" -v c="$ms_c" -v d="$ms_d" -v e="$ms_e" 'BEGIN {
     if (c > 0 && d > 0) printf ", deterministic %.2fx", c / d; print "" }'
 sed -n 's/^  backward \[\(.*\)\]: time.*/schedule: \1/p' "$L/bench.bulk_cut.txt" | head -1
 grep -hiE 'error|fail|not counted' "$L"/bench.*.txt | head -5 | cut -c1-200
+fi
 rm -rf "$L"
