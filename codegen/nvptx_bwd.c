@@ -1,6 +1,7 @@
 /* nvptx_bwd.c — the backward module (nvptx_bwd.h): its schedule, the plan
  * read off the lowered backward program (score, mask, its derivative, the
- * tile classes, the forward's key ranges and the transposed query ranges),
+ * tile classes, the forward's key ranges and the transposed query ranges,
+ * the document span that cuts both under ATTNC_BWD_DOC_SPAN=1),
  * the shared-memory layout, and the kernels in launch order. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,16 @@ static void read_q_range(const tir_op *op, bwd_plan *bp)
     bp->q_ndims = op->range_ndims;
 }
 
+/* The document span of the dQ kernel's kv_range (both kernels read the
+ * same params), under $ATTNC_BWD_DOC_SPAN=1 only: see read_plan. */
+static void read_doc_span(const tir_op *op, bwd_plan *bp)
+{
+    int mode = nvptx_bwd_doc_span_mode();
+    bp->doc_param = mode >= 1 ? nvptx_span_param(op, &bp->fp) : -1;
+    bp->doc_full = bp->doc_param >= 0 && nvptx_doc_full_mode() != 0 ? op->span_full_expr : NULL;
+    bp->fp.span_full = mode == 2 ? bp->doc_full : NULL; /* the dK/dV kernel's runs (its span_param stays -1) */
+}
+
 static void visit(tir_op *op, void *user)
 {
     reader *rd = user;
@@ -166,8 +177,10 @@ static void visit(tir_op *op, void *user)
         read_q_range(op, bp);
         break;
     case TIR_KV_RANGE:
-        if (!rd->dkv)
+        if (!rd->dkv) {
             bp->fp.range = nvptx_read_range(op, bp->fp.ndims, bp->fp.lo, bp->fp.hi);
+            read_doc_span(op, bp);
+        }
         break;
     case TIR_TILE_CLASS:
         bp->fp.full = op->full_expr;
@@ -276,9 +289,22 @@ static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
 static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err)
 {
     memset(bp, 0, sizeof *bp);
-    /* The backward visits each kv_range's hull: no union parts (nparts 0)
-     * and no document-span cut, which need the forward's loop state. */
+    /* The backward visits each kv_range's hull: no union parts (nparts 0).
+     * The document-span cut (issue 14: tiles the forward's mask analysis
+     * skips are skipped in the backward) is bp->doc_param, not fp's
+     * span_param: the dK/dV kernel evaluates the forward's range per query
+     * tile inside divergent code (in_forward_range), where the forward's
+     * CTA-wide scan cannot run, so fp.span_param stays -1 and only the dQ
+     * kernel's copy of the plan takes it (emit_one); the dK/dV kernel cuts
+     * its query ranges by the transposed scan (nvptx_bwd_span.c). Both
+     * products (wgmma, mma.sync), deterministic or not (the cut only drops
+     * tile pairs with no kept pair; the order of the rest is unchanged).
+     * Opt-in, $ATTNC_BWD_DOC_SPAN=1 (=2: also the dK/dV kernel's full
+     * tiles inside one document, which spill in the ring's kernel), until
+     * an H200 run measures it: on by default only once test_gpu_documents'
+     * backward cases pass there. */
     bp->fp.span_param = -1;
+    bp->doc_param = -1;
     const tir_kernel *dkv = find(prog, "bwd_dkv"), *dq = find(prog, "bwd_dq");
     if (!dkv || !dq || dkv->family != FAMILY_SOFTMAX) {
         sb_puts(err, "GPU backward: only the softmax family has a GPU backward yet");
@@ -323,7 +349,9 @@ static void layout(gbw *g, nvptx_bwd_kind kind)
     g->bank_lo[1] = g->off_q, g->bank_hi[1] = g->off_q + qs, g->bank_size[1] = qs;
     g->off_ds = g->off_q + qs * (kind == BWK_DKV ? 2 : 1);
     g->off_scan = g->off_ds + (kind == BWK_DKV && g->bp->atomics ? p->Tq * g->pitch_ds : 0);
-    g->smem = g->off_scan + 32; /* the inverse q range's min/max per dim */
+    g->off_span = g->off_scan + 24; /* past the inverse range's words (3 dims) */
+    /* the inverse q range's min/max per dim, the document span's cut and run */
+    g->smem = g->off_span + (g->bp->doc_param >= 0 ? 16 : 8);
 }
 
 static const char *const kernel_names[] = {"attnc_bwd_pre", "attnc_bwd_dkv", "attnc_bwd_dq", "attnc_bwd_dq_cvt",
@@ -366,6 +394,13 @@ static bool emit_one(LLVMModuleRef m, const bwd_plan *bp, nvptx_bwd_kind kind, n
     nv_ctx_init(&g->f.nv, c, m, b);
     g->f.p = &bp->fp;
     g->bp = bp;
+    if (kind == BWK_DQ && bp->doc_param >= 0) { /* the forward's key-range cut (fa2_range) */
+        g->dq_plan = bp->fp;
+        g->dq_plan.span_param = bp->doc_param;
+        g->dq_plan.span_full = bp->doc_full;
+        g->f.p = &g->dq_plan;
+    }
+    g->f.span_fence = bp->wg; /* the scan words are later read or refilled through the async proxy */
     layout(g, kind);
     g->f.threads = g->f.load_threads = threads_of(bp, kind);
     gb_declare(g, kernel_names[kind]);

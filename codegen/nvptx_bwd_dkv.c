@@ -4,8 +4,11 @@
  * as the A operands of dV += Pᵀ dO and dK += dSᵀ Q:
  *
  *   K, V tile -> shared (once)
+ *   (ATTNC_BWD_DOC_SPAN=1, a document mask: the query tiles the key
+ *   tile's documents reach, nvptx_bwd_span.c, once per CTA)
  *   for each query head of the kv head, for each query tile of the
- *   q_range (mask analysis, transposed; tiles it proves empty skipped):
+ *   q_range (mask analysis, transposed, cut to those documents; tiles it
+ *   proves empty skipped):
  *     Q, dO tile, lse, delta -> shared
  *     Sᵀ = K Qᵀ; score; mask on partial tiles; Pᵀ = exp(Sᵀ - lse)
  *     dV += Pᵀ dO;  dPᵀ = V dOᵀ;  dSᵀ = Pᵀ (dPᵀ - delta) f'(s);  dK += dSᵀ Q
@@ -96,16 +99,6 @@ static void key_rows(gbw *g, LLVMValueRef kin[2])
         g->key_t[h] = fa2_flat_token(f, g->key_c[h]);
         kin[h] = fa2_in_bounds(f, g->key_c[h], f->kext);
     }
-}
-
-static LLVMValueRef clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi)
-{
-    nv_ctx *nv = &g->f.nv;
-    if (LLVMTypeOf(v) != nv->i32) {
-        LLVMValueRef lo64 = LLVMBuildSExt(nv->b, lo, nv->i64, ""), hi64 = LLVMBuildSExt(nv->b, hi, nv->i64, "");
-        return LLVMBuildTrunc(nv->b, nv_smin(nv, nv_smax(nv, v, lo64), hi64), nv->i32, "");
-    }
-    return nv_smin(nv, nv_smax(nv, v, lo), hi);
 }
 
 static void set_q_box(gbw *g, LLVMValueRef *qidx)
@@ -230,9 +223,15 @@ static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVM
         f->mode = EXM_BOX;
         for (int d = 0; d < nd; d++) {
             LLVMValueRef last = hi[d];
-            lo[d] = clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last, c32(g, 1)));
-            hi[d] = clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last);
+            lo[d] = gb_clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last, c32(g, 1)));
+            hi[d] = gb_clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last);
         }
+    }
+    if (g->span_cut) { /* the key tile's documents (gb_dkv_doc_span) */
+        LLVMValueRef slo, shi;
+        gb_dkv_span_tiles(g, &slo, &shi);
+        lo[0] = nv_smax(&f->nv, lo[0], slo);
+        hi[0] = nv_smin(&f->nv, hi[0], shi);
     }
     for (int d = 0; d < nd; d++) {
         cnt[d] = nv_smax(&f->nv, add(g, LLVMBuildSub(f->nv.b, hi[d], lo[d], ""), c32(g, 1)), c32(g, 0));
@@ -745,6 +744,8 @@ void gb_emit_dkv(gbw *g)
     gb_extents(g);
     LLVMValueRef kidx[3];
     key_tile(g, kidx);
+    if (g->bp->doc_param >= 0) /* CTA-wide, so before the producer's threads leave */
+        gb_dkv_doc_span(g);
     dkv_state st;
     LLVMValueRef it = NULL; /* producer: the ring's tile counter */
     if (g->bp->producer) {

@@ -1,7 +1,9 @@
 /* nvptx_bwd_dq.c — attnc_bwd_dq (nvptx_bwd.h), the deterministic builds'
  * dQ: one CTA per query tile, each warp owning 16 of its rows, over the
- * key tiles of the forward's range (tiles proven empty skipped), in a
- * fixed order, so the result does not depend on scheduling:
+ * key tiles of the forward's range (tiles proven empty skipped; under
+ * ATTNC_BWD_DOC_SPAN=1 cut to the query tile's documents as the forward
+ * cuts it, nvptx_bwd_span.c), in a fixed order, so the result does not
+ * depend on scheduling:
  *
  *   Q, dO tile, lse, delta -> shared
  *   for each key tile: K, V -> shared; S = Q Kᵀ; score; mask on partial

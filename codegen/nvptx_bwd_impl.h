@@ -43,16 +43,24 @@ typedef struct bwd_plan {
     bool tma_first;    /* the producer issues Q and dO's TMA before loading lse and delta */
     bool dq_writer;    /* the producer warpgroup's second warp issues the bulk dQ reductions */
     int dqf_max;       /* bulk dQ: f32 tiles at most (1, 2) */
+    /* $ATTNC_BWD_DOC_SPAN=1 or 2 on a document mask: >= 0, the document ids
+     * cutting the dQ kernel's key ranges and the dK/dV kernel's query
+     * ranges (nvptx_bwd_span.c); -1 otherwise */
+    int doc_param;
+    const expr *doc_full; /* with it: the dQ kernel's full test inside one document (fa_plan.span_full), or NULL */
 } bwd_plan;
 
 typedef struct gbw {
     fa2 f; /* the forward's state: coordinates, expression environment */
     const bwd_plan *bp;
+    fa_plan dq_plan; /* the dQ kernel under bp->doc_param: bp->fp with the span (f.p points here) */
+    bool span_cut; /* dkv under bp->doc_param: the q ranges are cut (gb_dkv_span_tiles) */
     LLVMValueRef bt[BT_N];
     LLVMValueRef bstride[BT_N][4];
     LLVMBasicBlockRef entry; /* allocas only; branches to the body at the end */
     int pitch_q, pitch_k, pitch_v, pitch_do, pitch_ds;
     int off_k, off_v, off_q, off_do, off_ds, off_lse, off_delta, off_scan, smem;
+    int off_span; /* dkv: four i32, the document span's query tiles and run (nvptx_bwd_span.c) */
     int off_dqf, dqf_bufs;  /* bulk dQ: dqf_bufs f32 Tq x D tiles at off_dqf */
     LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
     LLVMValueRef key_flat;  /* dkv: this CTA's flat key tile index (ctaid.x unless remapped) */
@@ -132,6 +140,24 @@ void gb_pgrad_flush(gbw *g); /* dkv: the pair's addends into the slices */
 void gb_emit_dparam(gbw *g);
 void gb_pgrad_zero(gbw *g); /* pre: the atomic accumulators */
 int gb_dparam_threads(void);
+
+/* v (i32 or i64) clamped into [lo, hi], as i32 */
+LLVMValueRef gb_clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi);
+
+/* the document span cut of the dK/dV kernel (nvptx_bwd_span.c, bp->doc_param
+ * >= 0): the first and last query tile the documents of the key tile set
+ * in f (k_lo, k_hi) reach, into the words at off_span, by every thread of
+ * the CTA (the producer's too) before the head loop; span_tiles reads them
+ * back (kept in shared memory, not in two registers live across the
+ * loops: ptxas spilled up to 200 bytes more in the wgmma dK/dV kernels) */
+void gb_dkv_doc_span(gbw *g);
+void gb_dkv_span_tiles(gbw *g, LLVMValueRef *lo, LLVMValueRef *hi);
+/* f's run_lo / run_hi (the key tile's run of queries, fa2_tile_partial)
+ * from the words, where the dK/dV kernel cuts and p->span_full is set */
+void gb_dkv_span_run(gbw *g);
+/* Whether the dK/dV kernel's query bounds (bp->qlo / qhi) serve every head
+ * of the kv head: they read no query head. */
+bool gb_q_bounds_headless(const bwd_plan *bp);
 
 /* the kernels (nvptx_bwd_small.c, nvptx_bwd_dkv.c, nvptx_bwd_dq.c) */
 void gb_emit_pre(gbw *g);

@@ -110,6 +110,16 @@ void gb_ids(gbw *g, bool kv_grid)
     }
 }
 
+LLVMValueRef gb_clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi)
+{
+    nv_ctx *nv = &g->f.nv;
+    if (LLVMTypeOf(v) != nv->i32) {
+        LLVMValueRef lo64 = LLVMBuildSExt(nv->b, lo, nv->i64, ""), hi64 = LLVMBuildSExt(nv->b, hi, nv->i64, "");
+        return LLVMBuildTrunc(nv->b, nv_smin(nv, nv_smax(nv, v, lo64), hi64), nv->i32, "");
+    }
+    return nv_smin(nv, nv_smax(nv, v, lo), hi);
+}
+
 LLVMValueRef gb_smem_off(gbw *g, int off, LLVMValueRef dyn)
 {
     nv_ctx *nv = &g->f.nv;
@@ -386,6 +396,7 @@ void gb_tile_paths(gbw *g, gb_path_fn fn, void *ud)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
+    gb_dkv_span_run(g);
     LLVMValueRef partial = fa2_tile_partial(f);
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.partial");
     LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(nv->c, f->fn, "tile.full");

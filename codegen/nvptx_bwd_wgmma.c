@@ -58,7 +58,9 @@ void gw_layout(gbw *g, nvptx_bwd_kind kind)
     g->off_dqf = g->off_ds + nds * ds;
     /* the scan words (producer: no inverse q range, they hold the ring's
      * 2 x stages mbarriers), the slack of gw_smem_base */
-    int scan = ring ? 16 * g->bp->stages + (g->bp->dq_writer ? 16 : 0) : 32; /* mbarriers, the writer's slot */
+    /* then the document span's cut and run (nvptx_bwd_span.c): 16 bytes past them */
+    int bars = 16 * g->bp->stages + (g->bp->dq_writer ? 16 : 0), span = g->bp->doc_param >= 0 ? 16 : 0;
+    int scan = ring ? bars + span : 24 + (span ? span : 8); /* mbarriers, the writer's slot */
     int tile = p->Tq * p->D * 4, tail = (scan > 32 ? scan : 32) + 1024;
     g->dqf_bufs = 0;
     if (kind == BWK_DKV && g->bp->bulk) /* double-buffered where it fits (D = 128, 128 keys: 216 KB) */
@@ -68,6 +70,7 @@ void gw_layout(gbw *g, nvptx_bwd_kind kind)
                           : 1;
     g->off_scan = g->off_dqf + g->dqf_bufs * tile;
     g->off_bar = g->off_scan;
+    g->off_span = g->off_scan + (ring ? bars : 24);
     g->smem = g->off_scan + tail;
 }
 

@@ -66,6 +66,8 @@ typedef struct fa2 {
      * ending before run_hi (tokens) hold only the query tile's one id;
      * NULL without a span */
     LLVMValueRef run_lo, run_hi;
+    bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
+    bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
@@ -107,6 +109,28 @@ void fa2_range(fa2 *f);
 LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);
 /* The document span cut of the range (nvptx_fa2_span.c); every thread of the CTA calls it. */
 void fa2_doc_span(fa2 *f);
+/* The scan under it, for any tile of tokens [t_lo, t_hi] (one side) and
+ * range of tiles (the other side: tokens [lo T, min((lo + cnt) T, ext)))
+ * of the int document-id
+ * param `param`, by every thread of the CTA (tid >= threads allowed: they
+ * rescan tokens), through four i32 shared words at `words` (free again
+ * on return, after a barrier). runs: also olo / ohi (point 3 there). */
+typedef struct fa2_span {
+    LLVMValueRef other;    /* i1: a token of the tile has an id other than its first's and last's: no cut */
+    LLVMValueRef one;      /* i1: every token of the tile has one id */
+    LLVMValueRef lo, hi;   /* i32: first / last token of the range with one of those ids (hi < 0: none) */
+    LLVMValueRef olo, ohi; /* i32, runs: last token before t_lo / first after t_hi with another id */
+} fa2_span;
+typedef struct fa2_span_range {
+    LLVMValueRef lo, cnt; /* i32: first tile, tiles */
+    int T;                /* tokens a tile */
+    LLVMValueRef ext;     /* i32: tokens of that side */
+} fa2_span_range;
+void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, const fa2_span_range *r,
+                   LLVMValueRef words, bool runs, fa2_span *out);
+/* Tiles [*r_lo, *r_lo + *r_cnt) of T tokens cut to those of s's tokens
+ * lo .. hi (none when hi < 0), unless s->other. */
+void fa2_span_cut(fa2 *f, const fa2_span *s, int T, LLVMValueRef *r_lo, LLVMValueRef *r_cnt);
 LLVMValueRef fa2_emit(fa2 *f, const expr *e);
 LLVMValueRef fa2_tile_partial(fa2 *f);
 LLVMValueRef fa2_tile_empty(fa2 *f);

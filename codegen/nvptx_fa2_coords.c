@@ -293,8 +293,10 @@ LLVMValueRef fa2_tile_partial(fa2 *f)
         full = fa2_emit(f, p->full);
     if (p->span_full && f->run_lo) { /* a tile inside the query's document: the mask without its filter */
         LLVMBuilderRef b = f->nv.b;
-        LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, f->k_org[0], f->run_lo, "");
-        LLVMValueRef before = LLVMBuildICmp(b, LLVMIntSLE, add(f, f->k_org[0], nv_i32(&f->nv, p->kv_ext[0])), f->run_hi, "");
+        LLVMValueRef org = f->run_on_q ? f->q_org[0] : f->k_org[0]; /* the other side's tile */
+        int ext = f->run_on_q ? p->q_ext[0] : p->kv_ext[0];
+        LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, org, f->run_lo, "");
+        LLVMValueRef before = LLVMBuildICmp(b, LLVMIntSLE, add(f, org, nv_i32(&f->nv, ext)), f->run_hi, "");
         LLVMValueRef in_doc = LLVMBuildAnd(b, after, before, "");
         full = LLVMBuildOr(b, full, LLVMBuildAnd(b, in_doc, fa2_emit(f, p->span_full), ""), "");
     } else if (!p->full)

@@ -133,6 +133,18 @@ int nvptx_lin_segments_mode(void);
  * inclusive one: a bounded look-back; nvptx_linear_handoff.c). Part of
  * kernel cache keys. */
 int nvptx_lin_inclusive_mode(void);
+/* $ATTNC_BWD_DOC_SPAN (opt-in until GPU-measured): -1 unset, 0 or
+ * outside 0..2 (the GPU backward visits the hull of each range, every
+ * causal tile pair of a document mask), 1 (the document span cut in the
+ * backward too, nvptx_bwd_span.c: the dQ kernel cuts each query tile's
+ * key range as the forward does, with its full tiles inside one document
+ * unless ATTNC_DOC_FULL=0; the dK/dV kernel each key tile's query range,
+ * transposed; the host's backward tile count follows it, tools_pairs.c),
+ * 2 (1, and the dK/dV kernel's full tiles inside one document too: ptxas
+ * spills 48 bytes in the producer ring's kernel at D = 128, none at 1).
+ * Part of the backward's cache key, as every $ATTNC_BWD_* is
+ * (cuda_bwd_job.c). */
+int nvptx_bwd_doc_span_mode(void);
 /* The GPU backward's dK/dV producer ring (nvptx_bwd_ring.c) switches,
  * part of kernel cache keys (the backward's own key holds every
  * $ATTNC_BWD_* too, cuda_bwd_job.c):

@@ -72,6 +72,7 @@ static int env_level(const char *name, int lo, int hi)
     return v >= lo && v <= hi ? v : -1;
 }
 
+
 int nvptx_bwd_ring_release_mode(void)
 {
     return env_switch("ATTNC_BWD_RING_RELEASE");
@@ -95,6 +96,11 @@ int nvptx_bwd_ring_stages_mode(void)
 int nvptx_bwd_ds_bufs_mode(void)
 {
     return env_level("ATTNC_BWD_DS_BUFS", 1, 2);
+}
+
+int nvptx_bwd_doc_span_mode(void)
+{
+    return env_level("ATTNC_BWD_DOC_SPAN", 0, 2);
 }
 
 int nvptx_bwd_dqf_bufs_mode(void)
@@ -135,15 +141,21 @@ tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], 
     return mode;
 }
 
-static void read_range(const tir_op *op, fa_plan *p)
+int nvptx_span_param(const tir_op *op, const fa_plan *p)
 {
-    p->range = nvptx_read_range(op, p->ndims, p->lo, p->hi);
-    p->span_param = -1;
-    if (p->range == RANGE_BOUNDS && op->span && p->grid_ndim == 0 && p->ndims == 1 && p->k && op->span_param >= 0 &&
+    tir_range_mode mode = nvptx_read_range(op, p->ndims, (const expr *[3]){0}, (const expr *[3]){0});
+    if (mode == RANGE_BOUNDS && op->span && p->grid_ndim == 0 && p->ndims == 1 && p->k && op->span_param >= 0 &&
         op->span_param < p->k->nparams &&
         (p->k->params[op->span_param].dtype == DT_I32 || p->k->params[op->span_param].dtype == DT_I64) &&
         p->k->params[op->span_param].ndim >= 1 && p->k->params[op->span_param].ndim <= 2)
-        p->span_param = op->span_param;
+        return op->span_param;
+    return -1;
+}
+
+static void read_range(const tir_op *op, fa_plan *p)
+{
+    p->range = nvptx_read_range(op, p->ndims, p->lo, p->hi);
+    p->span_param = nvptx_span_param(op, p);
     if (p->span_param >= 0 && nvptx_doc_full_mode() != 0)
         p->span_full = op->span_full_expr;
     p->nparts = p->range == RANGE_BOUNDS && op->range_nparts >= 2 ? op->range_nparts : 0;

@@ -45,6 +45,11 @@ typedef struct fa_plan {
  * RANGE_ALL when the bounds are not one pair per tile dim (forward kv_range,
  * backward q_range and kv_range alike). */
 tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], const expr *hi[3]);
+/* The document-id param cutting a kv_range op's key range (op->span,
+ * nvptx_fa2_span.c) for p's kernel and tiles: >= 0 where the kernel can
+ * cut (bounds on a token sequence, an int32/int64 param of 1 or 2 dims),
+ * else -1 (the range without the cut). */
+int nvptx_span_param(const tir_op *op, const fa_plan *p);
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);
 
 #endif

@@ -125,6 +125,14 @@ bool kv_range_eval(const mask_info *mi, const eval_env *env, const tok_box *q, i
  * (every tile for RANGE_ALL / RANGE_BLOCK_TABLE). False when empty. */
 bool q_range_eval(const mask_info *mi, const eval_env *env, const tok_box *k, int64_t lo[SCHED_MAX_DIMS],
                   int64_t hi[SCHED_MAX_DIMS]);
+/* The GPU backward's document cut of such a transposed range, lo..hi the
+ * query tiles it scans (codegen/nvptx_bwd_span.c, $ATTNC_BWD_DOC_SPAN=1):
+ * when every key of box k has the id of its first or last key, lo..hi cut
+ * to the tiles of the first and last query with one of those ids (hi <
+ * lo: none); unchanged otherwise, or without a document span (span_param)
+ * on a 1-D sequence, or without env->param. */
+void q_span_cut(const mask_info *mi, const eval_env *env, const tok_box *k, int64_t lo[SCHED_MAX_DIMS],
+                int64_t hi[SCHED_MAX_DIMS]);
 /* The same for a kv_range op of a kernel (its lo/hi expressions). */
 bool kv_range_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q,
                       int64_t lo[SCHED_MAX_DIMS], int64_t hi[SCHED_MAX_DIMS]);

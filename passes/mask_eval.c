@@ -242,19 +242,21 @@ static int64_t doc_id(const mask_info *mi, const eval_env *env, int64_t t)
                               : env->param(env->param_user, mi->span_param, &idx[1], 1);
 }
 
-/* The GPU kernel's document cut of dim 0 (nvptx_fa2_span.c): when every
- * query of box q has the id of its first or last token, the key tiles
- * from the first to the last key of the range with one of those ids. */
-static void span_cut(const mask_info *mi, const eval_env *env, const tok_box *q, int64_t lo[], int64_t hi[])
+/* The GPU kernels' document cut of dim 0 (codegen/nvptx_fa2_span.c): when
+ * every token of the tile [t_lo, t_hi] has the id of its first or last
+ * token, the other side's tiles (T tokens, ext in all) from the first to
+ * the last token of the range lo..hi with one of those ids. */
+static void span_cut_side(const mask_info *mi, const eval_env *env, int64_t t_lo, int64_t t_hi, int64_t T,
+                          int64_t ext, int64_t lo[], int64_t hi[])
 {
-    int64_t v1 = doc_id(mi, env, q->lo[0]), v2 = doc_id(mi, env, q->hi[0]);
-    for (int64_t t = q->lo[0]; t <= q->hi[0]; t++) {
+    int64_t v1 = doc_id(mi, env, t_lo), v2 = doc_id(mi, env, t_hi);
+    for (int64_t t = t_lo; t <= t_hi; t++) {
         int64_t v = doc_id(mi, env, t);
         if (v != v1 && v != v2)
             return;
     }
-    int64_t T = mi->kv_tile[0], kmin = -1, kmax = -1, end = (hi[0] + 1) * T;
-    end = end < env->sizes[SZ_KV_TOKENS] ? end : env->sizes[SZ_KV_TOKENS];
+    int64_t kmin = -1, kmax = -1, end = (hi[0] + 1) * T;
+    end = end < ext ? end : ext;
     for (int64_t k = lo[0] * T; k < end; k++) {
         int64_t v = doc_id(mi, env, k);
         if (v == v1 || v == v2) {
@@ -268,6 +270,20 @@ static void span_cut(const mask_info *mi, const eval_env *env, const tok_box *q,
     }
     lo[0] = kmin / T > lo[0] ? kmin / T : lo[0];
     hi[0] = kmax / T < hi[0] ? kmax / T : hi[0];
+}
+
+/* The forward's: a query box against its key tiles. */
+static void span_cut(const mask_info *mi, const eval_env *env, const tok_box *q, int64_t lo[], int64_t hi[])
+{
+    span_cut_side(mi, env, q->lo[0], q->hi[0], mi->kv_tile[0], env->sizes[SZ_KV_TOKENS], lo, hi);
+}
+
+void q_span_cut(const mask_info *mi, const eval_env *env, const tok_box *k, int64_t lo[SCHED_MAX_DIMS],
+                int64_t hi[SCHED_MAX_DIMS])
+{
+    if (mi->span_param < 0 || mi->mode != RANGE_BOUNDS || mi->ndims != 1 || mi->grid_ndim || !env->param)
+        return;
+    span_cut_side(mi, env, k->lo[0], k->hi[0], mi->q_tile[0], env->sizes[SZ_TOKENS], lo, hi);
 }
 
 /* The hull (lo/hi) and, when nparts > 0, the parts intersected with it. */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "codegen/nvptx_kernel.h"
 #include "passes/mask_count.h"
 #include "passes/mask_radial.h"
 
@@ -191,9 +192,28 @@ static bool forward_holds(const mask_info *mi, const eval_env *env, const tok_bo
     return true;
 }
 
+/* The document cut of the dK/dV kernel's query range lo..hi of key box kb
+ * ($ATTNC_BWD_DOC_SPAN=1 or 2, codegen/nvptx_bwd_span.c): the kernel scans the
+ * range's bounds when they read no query head (then lo..hi here), else
+ * every query tile, and intersects. */
+static void bwd_doc_cut(const mask_info *mi, const eval_env *env, const tok_box *kb, int64_t nq, int64_t lo[],
+                        int64_t hi[])
+{
+    if (nvptx_bwd_doc_span_mode() < 1)
+        return;
+    bool headless = mi->qmode == RANGE_BOUNDS && mi->qrange_lo[0] && mi->qrange_hi[0] &&
+                    !expr_uses_kind(mi->qrange_lo[0], EX_HEAD) &&
+                    !expr_uses_kind(mi->qrange_hi[0], EX_HEAD);
+    int64_t clo[SCHED_MAX_DIMS] = {headless ? lo[0] : 0}, chi[SCHED_MAX_DIMS] = {headless ? hi[0] : nq - 1};
+    q_span_cut(mi, env, kb, clo, chi);
+    lo[0] = clo[0] > lo[0] ? clo[0] : lo[0];
+    hi[0] = chi[0] < hi[0] ? chi[0] : hi[0];
+}
+
 /* The dK/dV kernel's loop (codegen/nvptx_bwd_dkv.c): per key tile, the
- * query tiles of its transposed range (q_range_eval), then the skips.
- * Tiles holding kept pairs are counted here only when kept is set. */
+ * query tiles of its transposed range (q_range_eval, the document cut),
+ * then the skips. Tiles holding kept pairs are counted here only when
+ * kept is set. */
 static void count_bwd_slice(counter *c, bool kept, attnc_tools_bwd_tiles *t)
 {
     const mask_info *mi = c->mi;
@@ -207,6 +227,7 @@ static void count_bwd_slice(counter *c, bool kept, attnc_tools_bwd_tiles *t)
         mask_tile_box(mi, env, false, j, &kb);
         if (box_area(mi, &kb) == 0 || !q_range_eval(mi, env, &kb, lo, hi))
             continue;
+        bwd_doc_cut(mi, env, &kb, nq[0], lo, hi);
         for (int d = 0; d < mi->ndims; d++) {
             kidx[d] = kb.lo[d] / mi->kv_tile[d];
             cnt[d] = hi[d] - lo[d] + 1;

@@ -17,7 +17,9 @@
  * Each build is made for the three ways of forming dQ: the dQ kernel
  * (deterministic), atomics, and (wgmma builds only, as the runtime) bulk
  * reductions from shared f32 tiles (cp.reduce.async.bulk); ATTNC_PTX_DQ=
- * kernel|atomic|bulk keeps one. */
+ * kernel|atomic|bulk keeps one.
+ * The backward's document cut ($ATTNC_BWD_DOC_SPAN=1) on document.attn:
+ * test_backward_doc_span (alone: ATTNC_PTX_DOC_SPAN_ONLY=1). */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,6 +83,11 @@ static recipe *parse(arena *a, const char *name)
         }
     if (!text && !strcmp(name, "d64_causal")) { /* test_backward_producer's D = 64 */
         text = (char *)"recipe d64\ninput q, k, v : f16 [batch, heads, tokens, 64]\nmask causal\n";
+        len = strlen(text);
+    }
+    if (!text && !strcmp(name, "doc_i64_union")) { /* test_backward_doc_span's: ids [tokens] i64, D = 64, a union */
+        text = (char *)"recipe doci64\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nparam doc : i64 [tokens]\n"
+                       "mask causal && document(doc) && (sinks(4) || sliding_window(24, 0))\n";
         len = strlen(text);
     }
     if (!text)
@@ -307,6 +314,111 @@ static void test_backward_producer(void **state)
     producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT, false); /* the dQ kernel: no bulk dQ */
 }
 
+/* Occurrences of needle in kernel `name` of module ptx (from its .entry to
+ * the next one). */
+static int count_in_kernel(const char *ptx, const char *name, const char *needle)
+{
+    char entry[96];
+    snprintf(entry, sizeof entry, ".entry %s(", name);
+    const char *at = strstr(ptx, entry);
+    if (!at)
+        return -1;
+    const char *end = strstr(at + 1, ".entry ");
+    int n = 0;
+    for (const char *p = strstr(at, needle); p && (!end || p < end); p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* One build of `name` for the document cut's test under
+ * $ATTNC_BWD_DOC_SPAN=mode (0: unset): ptxas accepts it, its dK/dV kernel
+ * (and the deterministic dQ kernel) holds the CTA-wide ids scan
+ * (barrier0.or: bar.red.or) exactly when mode >= 1, and at 1 its wgmma
+ * build spills no more than the build without the cut does (*spill: its
+ * spill bytes; 2's full tiles in the dK/dV kernel may, and mma.sync builds
+ * differ either way by a few words: printed). */
+static void doc_span_one(const char *name, target_arch arch, nvptx_bwd_dq dq, mma_kind mma, int ov, int mode,
+                         int *spill)
+{
+    bool cut = mode >= 1;
+    if (mode)
+        setenv("ATTNC_BWD_DOC_SPAN", mode == 1 ? "1" : "2", 1);
+    else
+        unsetenv("ATTNC_BWD_DOC_SPAN");
+    work w;
+    work_init(&w);
+    const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
+    nvptx_bwd_info info;
+    bool params = false;
+    if (build(&w.a, name, arch, dq, mma, ov, &info, &w.ptx, &w.err, &params) != 1)
+        fail_msg("%s %s %s: not built: %s", name, an, dq_names[dq], sb_cstr(&w.err));
+    const char *text = sb_cstr(&w.ptx);
+    int dkv = count_in_kernel(text, "attnc_bwd_dkv", "bar.red.or");
+    int dqk = dq == NVPTX_BWD_DQ_KERNEL ? count_in_kernel(text, "attnc_bwd_dq", "bar.red.or") : (cut ? 1 : 0);
+    if ((dkv > 0) != cut || (dqk > 0) != cut)
+        fail_msg("%s %s %s %s: the document scan is %s (dK/dV %d, dQ %d)", name, an, dq_names[dq],
+                 info.wgmma ? "wgmma" : "sync", cut ? "missing" : "there without the switch", dkv, dqk);
+    if (!ptxas_check(text, an, &w.log))
+        fail_msg("%s %s %s: ptxas rejected the PTX:\n%s", name, an, dq_names[dq], sb_cstr(&w.log));
+    int bytes = ptxas_spill_bytes(sb_cstr(&w.log));
+    if (mode == 1 && bytes > *spill && mma == MMA_WGMMA) /* mma.sync: printed (sm_80's spill either way) */
+        fail_msg("%s %s %s %s: %d bytes of spills with the cut, %d without", name, an, dq_names[dq],
+                 info.wgmma ? "wgmma" : "sync", bytes, *spill);
+    printf("doc span %s %s %s %s%s: ATTNC_BWD_DOC_SPAN=%d, %d bytes of spills\n", name, an, dq_names[dq],
+           info.wgmma ? "wgmma" : "sync", info.producer ? " producer" : "", mode, bytes);
+    if (!mode)
+        *spill = bytes;
+    unsetenv("ATTNC_BWD_DOC_SPAN");
+    work_free(&w);
+}
+
+/* The backward's document cut ($ATTNC_BWD_DOC_SPAN=1 and 2,
+ * nvptx_bwd_span.c) on recipes/document.attn and on i64 ids of one row
+ * with a union (D = 64) under every product and dQ
+ * (the wgmma bulk build with the TMA producer ring), against the same
+ * build without the switch; a recipe without documents is emitted
+ * unchanged under it. */
+static void test_backward_doc_span(void **state)
+{
+    (void)state;
+    static const struct {
+        target_arch arch;
+        mma_kind mma;
+        nvptx_bwd_dq dq;
+    } builds[] = {{TARGET_SM80, MMA_SYNC, NVPTX_BWD_DQ_KERNEL},   {TARGET_SM80, MMA_SYNC, NVPTX_BWD_DQ_ATOMIC},
+                  {TARGET_SM90A, MMA_SYNC, NVPTX_BWD_DQ_KERNEL},  {TARGET_SM90A, MMA_WGMMA, NVPTX_BWD_DQ_KERNEL},
+                  {TARGET_SM90A, MMA_WGMMA, NVPTX_BWD_DQ_ATOMIC}, {TARGET_SM90A, MMA_WGMMA, NVPTX_BWD_DQ_BULK}};
+    bool sync = !getenv("ATTNC_PTX_WGMMA_ONLY"), wg = !getenv("ATTNC_PTX_SYNC_ONLY"); /* CTest's halves */
+    static const char *const names[] = {"document.attn", "doc_i64_union"};
+    for (size_t n = 0; n < sizeof names / sizeof *names; n++)
+        for (size_t i = 0; i < sizeof builds / sizeof *builds; i++) {
+            int spill = 0;
+            if (!(builds[i].mma == MMA_WGMMA ? wg : sync))
+                continue;
+            for (int mode = 0; mode < 3; mode++)
+                doc_span_one(names[n], builds[i].arch, builds[i].dq, builds[i].mma, overlap(), mode, &spill);
+        }
+    if (!wg)
+        return;
+    work w[2];
+    for (int on = 0; on < 2; on++) { /* no document: the same PTX */
+        nvptx_bwd_info info;
+        bool params;
+        work_init(&w[on]);
+        if (on)
+            setenv("ATTNC_BWD_DOC_SPAN", "1", 1);
+        else
+            unsetenv("ATTNC_BWD_DOC_SPAN");
+        assert_int_equal(build(&w[on].a, "causal.attn", TARGET_SM90A, NVPTX_BWD_DQ_KERNEL, MMA_WGMMA, overlap(), &info,
+                               &w[on].ptx, &w[on].err, &params),
+                         1);
+    }
+    unsetenv("ATTNC_BWD_DOC_SPAN");
+    assert_string_equal(sb_cstr(&w[0].ptx), sb_cstr(&w[1].ptx));
+    work_free(&w[0]);
+    work_free(&w[1]);
+}
+
 /* $ATTNC_PTX_DQ (kernel, atomic, bulk): only that dQ; else every one. */
 static bool dq_wanted(nvptx_bwd_dq dq)
 {
@@ -357,10 +469,15 @@ int main(void)
         printf("skipped: no ptxas\n");
         return 0;
     }
+    if (getenv("ATTNC_PTX_DOC_SPAN_ONLY")) {
+        const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_doc_span)};
+        return cmocka_run_group_tests(only, NULL, NULL);
+    }
     if (getenv("ATTNC_PTX_PRODUCER_ONLY")) {
         const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_producer)};
         return cmocka_run_group_tests(only, NULL, NULL);
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_backward_ptx), cmocka_unit_test(test_backward_producer)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_backward_ptx), cmocka_unit_test(test_backward_producer),
+                                       cmocka_unit_test(test_backward_doc_span)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * and a block table, counted pair by pair; no mask. Kept pairs and the
  * tile figures must match a walk over every pair. The backward's dK/dV
  * loop count (tools_count_bwd_tiles) computes every tile pair holding a
- * kept pair, on sequences and 2-D/3-D neighborhoods. */
+ * kept pair, on sequences and 2-D/3-D neighborhoods, and under the
+ * backward's document cut (ATTNC_BWD_DOC_SPAN=1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -371,6 +372,87 @@ static void bwd_tiles_match_brute_force(void **state)
     }
 }
 
+/* The backward's document cut ($ATTNC_BWD_DOC_SPAN=1, q_span_cut, as
+ * codegen/nvptx_bwd_span.c cuts the dK/dV kernel's query ranges) on causal
+ * documents over random tiles: contiguous documents (1 to 30 tokens),
+ * few random ids (not contiguous) and recurring ids. Every (query tile,
+ * key tile) pair holding a kept pair lies in the cut range, and the count
+ * visits those ranges: kept tiles <= visited <= the uncut count. */
+static void bwd_document_cut_is_sound(void **state)
+{
+    (void)state;
+    srand(71);
+    for (int round = 0; round < 60; round++) {
+        arena arn;
+        arena_init(&arn, NULL);
+        arena *a = &arn;
+        int64_t n = 1 + rand() % 200;
+        for (int b = 0; b < B; b++)
+            for (int64_t t = 0, doc = 0; t < n; t++) {
+                doc += rand() % (1 + round % 30) == 0;
+                ids[b][t] = round % 3 == 0 ? (int32_t)doc : round % 3 == 1 ? rand() % 3 : (int32_t)((t / 5) % 3);
+            }
+        recipe *r = with_param(a, rb_recipe(a, "document", 0), DT_I32);
+        expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
+        r->mask = RB_B(AND, rb_causal(a), RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki)));
+        schedule s = schedule_default(1, TARGET_HOST, false);
+        s.q_tile[0] = 1 << (rand() % 6);
+        s.kv_tile[0] = 1 << (rand() % 7);
+        int64_t sizes[SZ_MAX] = {0};
+        sizes[SZ_BATCH] = B;
+        sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
+        sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
+        static int32_t packed[B * MAXN];
+        for (int b = 0; b < B; b++)
+            for (int64_t t = 0; t < n; t++)
+                packed[b * n + t] = ids[b][t];
+        attnc_tools_param_host params[1] = {{packed, 2, {B, n}}};
+        attnc_tools_bwd_tiles cut, uncut;
+        strbuf err;
+        sb_init(&err);
+        unsetenv("ATTNC_BWD_DOC_SPAN");
+        assert_true(tools_count_bwd_tiles(r, &s, sizes, params, &uncut, &err));
+        setenv("ATTNC_BWD_DOC_SPAN", "1", 1);
+        assert_true(tools_count_bwd_tiles(r, &s, sizes, params, &cut, &err));
+        sb_free(&err);
+        mask_info mi;
+        assert_true(mask_analyze(a, r, &s, &mi));
+        assert_true(mi.span_param == 0);
+        eval_env env = {0};
+        memcpy(env.sizes, sizes, sizeof env.sizes);
+        env.param = reader;
+        env.param_user = r;
+        int64_t nq[3], nk[3], visited = 0, kept_tiles = 0;
+        for (env.batch = 0; env.batch < B; env.batch++) {
+            int64_t tq = mask_tile_count(&mi, &env, true, nq), tk = mask_tile_count(&mi, &env, false, nk);
+            for (int64_t j = 0; j < tk; j++) {
+                tok_box kb, qb;
+                int64_t lo[SCHED_MAX_DIMS] = {0}, hi[SCHED_MAX_DIMS] = {-1};
+                mask_tile_box(&mi, &env, false, j, &kb);
+                if (q_range_eval(&mi, &env, &kb, lo, hi))
+                    q_span_cut(&mi, &env, &kb, lo, hi); /* causal: bounds without the head */
+                visited += hi[0] >= lo[0] ? hi[0] - lo[0] + 1 : 0;
+                for (int64_t i = 0; i < tq; i++) {
+                    mask_tile_box(&mi, &env, true, i, &qb);
+                    bool all;
+                    if (kept_in(r, &env, 0, &qb, &kb, &all) == 0)
+                        continue;
+                    kept_tiles++;
+                    if (i < lo[0] || i > hi[0])
+                        fail_msg("round %d n %lld q=%d kv=%d: query tile %lld holds kept pairs with key tile %lld, "
+                                 "outside the cut %lld..%lld", round, (long long)n, s.q_tile[0], s.kv_tile[0],
+                                 (long long)i, (long long)j, (long long)lo[0], (long long)hi[0]);
+                }
+            }
+        }
+        assert_int_equal(cut.visited_tiles, visited * H);
+        assert_true(kept_tiles * H <= cut.visited_tiles && cut.visited_tiles <= uncut.visited_tiles);
+        assert_int_equal(cut.kept_tiles, uncut.kept_tiles);
+        arena_free_all(&arn);
+    }
+    unsetenv("ATTNC_BWD_DOC_SPAN");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +460,7 @@ int main(void)
         cmocka_unit_test(dilated_counts_match_walk),
         cmocka_unit_test(dilated_grid_visits_like_its_twin),
         cmocka_unit_test(bwd_tiles_match_brute_force),
+        cmocka_unit_test(bwd_document_cut_is_sound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
