@@ -69,14 +69,14 @@ static bool verify_store(vctx *c, const tir_op *op)
     }
 }
 
-/* The parts of a union range: kv_range bounds only, 2..TIR_MAX_PARTS of
+/* The parts of a union range: kv_range or q_range bounds only, 2..TIR_MAX_PARTS of
  * them, each with an int lo and hi in every dim of the hull. */
 static bool verify_parts(vctx *c, const tir_op *op)
 {
     if (op->range_nparts == 0)
         return true;
-    if (op->kind != TIR_KV_RANGE || op->range_mode != RANGE_BOUNDS)
-        return tir_vfail(c, -1, "parts belong to kv_range with mode=bounds");
+    if (op->range_mode != RANGE_BOUNDS)
+        return tir_vfail(c, -1, "parts belong to kv_range or q_range with mode=bounds");
     if (op->range_nparts < 2 || op->range_nparts > TIR_MAX_PARTS)
         return tir_vfail(c, -1, "a union range has 2 to %d parts, not %d", TIR_MAX_PARTS, op->range_nparts);
     for (int p = 0; p < op->range_nparts; p++)
@@ -95,7 +95,7 @@ static bool verify_range(vctx *c, const tir_op *op)
     if (op->span && (op->span_param < 0 || op->span_param >= c->k->nparams))
         return tir_vfail(c, -1, "span names param %d of %d", op->span_param, c->k->nparams);
     if (op->range_nparts && op->range_mode != RANGE_BOUNDS)
-        return tir_vfail(c, -1, "parts belong to kv_range with mode=bounds");
+        return tir_vfail(c, -1, "parts belong to kv_range or q_range with mode=bounds");
     WANT(0, TV_BOX);
     if (!result_kind(c, op, 0, TV_RANGE))
         return false;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "codegen/nvptx_kernel.h"
 #include "passes/mask_count.h"
 #include "passes/mask_radial.h"
 
@@ -191,10 +192,35 @@ static bool forward_holds(const mask_info *mi, const eval_env *env, const tok_bo
     return true;
 }
 
+/* One query tile qi of key tile kb's loop. */
+static void count_bwd_pair(counter *c, bool kept, const tok_box *kb, const int64_t *kidx, const int64_t *qi,
+                           const int64_t *nq, attnc_tools_bwd_tiles *t)
+{
+    const mask_info *mi = c->mi;
+    const eval_env *env = &c->env;
+    int64_t lin = 0;
+    tok_box qb;
+    for (int d = 0; d < mi->ndims; d++)
+        lin = lin * nq[d] + qi[d];
+    t->visited_tiles++;
+    mask_tile_box(mi, env, true, lin, &qb);
+    if (mi->qmode == RANGE_INVERSE && !forward_holds(mi, env, &qb, kidx))
+        return;
+    mask_class cl = mask_classify_boxes(mi, env, &qb, kb);
+    if (cl == MASK_EMPTY)
+        return;
+    t->computed_tiles++;
+    t->full_tiles += cl == MASK_FULL;
+    t->computed_pairs += box_area(mi, &qb) * box_area(mi, kb);
+    if (kept)
+        t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, kb) > 0;
+}
+
 /* The dK/dV kernel's loop (codegen/nvptx_bwd_dkv.c): per key tile, the
- * query tiles of its transposed range (q_range_eval), then the skips.
- * Tiles holding kept pairs are counted here only when kept is set. */
-static void count_bwd_slice(counter *c, bool kept, attnc_tools_bwd_tiles *t)
+ * query tiles of its transposed range (q_range_eval; with `parts`, the
+ * union's transposed parts, q_boxes_eval), then the skips. Tiles holding
+ * kept pairs are counted here only when kept is set. */
+static void count_bwd_slice(counter *c, bool kept, bool parts, attnc_tools_bwd_tiles *t)
 {
     const mask_info *mi = c->mi;
     const eval_env *env = &c->env;
@@ -202,36 +228,32 @@ static void count_bwd_slice(counter *c, bool kept, attnc_tools_bwd_tiles *t)
     mask_tile_count(mi, env, true, nq);
     int64_t tk = mask_tile_count(mi, env, false, nk);
     for (int64_t j = 0; j < tk && !c->failed; j++) {
-        tok_box kb, qb;
-        int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS], kidx[SCHED_MAX_DIMS] = {0}, cnt[3] = {1, 1, 1}, total = 1;
+        tok_box kb;
+        kv_boxes qbx;
+        int64_t kidx[SCHED_MAX_DIMS] = {0};
         mask_tile_box(mi, env, false, j, &kb);
-        if (box_area(mi, &kb) == 0 || !q_range_eval(mi, env, &kb, lo, hi))
+        if (box_area(mi, &kb) == 0)
             continue;
-        for (int d = 0; d < mi->ndims; d++) {
+        if (parts)
+            q_boxes_eval(mi, env, &kb, &qbx);
+        else if ((qbx.n = q_range_eval(mi, env, &kb, qbx.lo[0], qbx.hi[0])) != 0)
+            qbx.n = 1;
+        for (int d = 0; d < mi->ndims; d++)
             kidx[d] = kb.lo[d] / mi->kv_tile[d];
-            cnt[d] = hi[d] - lo[d] + 1;
-            total *= cnt[d] > 0 ? cnt[d] : 0;
-        }
-        for (int64_t i = 0; i < total; i++) {
-            int64_t rem = i, lin = 0, qi[3] = {0};
-            for (int d = mi->ndims - 1; d >= 0; d--) {
-                qi[d] = lo[d] + rem % cnt[d];
-                rem /= cnt[d];
+        for (int p = 0; p < qbx.n; p++) {
+            int64_t cnt[3] = {1, 1, 1}, total = 1;
+            for (int d = 0; d < mi->ndims; d++) {
+                cnt[d] = qbx.hi[p][d] - qbx.lo[p][d] + 1;
+                total *= cnt[d] > 0 ? cnt[d] : 0;
             }
-            for (int d = 0; d < mi->ndims; d++)
-                lin = lin * nq[d] + qi[d];
-            t->visited_tiles++;
-            mask_tile_box(mi, env, true, lin, &qb);
-            if (mi->qmode == RANGE_INVERSE && !forward_holds(mi, env, &qb, kidx))
-                continue;
-            mask_class cl = mask_classify_boxes(mi, env, &qb, &kb);
-            if (cl == MASK_EMPTY)
-                continue;
-            t->computed_tiles++;
-            t->full_tiles += cl == MASK_FULL;
-            t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
-            if (kept)
-                t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, &kb) > 0;
+            for (int64_t i = 0; i < total; i++) {
+                int64_t rem = i, qi[3] = {0};
+                for (int d = mi->ndims - 1; d >= 0; d--) {
+                    qi[d] = qbx.lo[p][d] + rem % cnt[d];
+                    rem /= cnt[d];
+                }
+                count_bwd_pair(c, kept, &kb, kidx, qi, nq, t);
+            }
         }
     }
 }
@@ -313,7 +335,7 @@ bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *si
             mask_tally ft;
             slice_at(&sl, sizes, b, h);
             bool by_rows = rows && mask_count_slice(mi, &sl.c.env, &ft);
-            count_bwd_slice(&sl.c, !by_rows, &t);
+            count_bwd_slice(&sl.c, !by_rows, nvptx_bwd_parts_on(), &t);
             if (by_rows)
                 t.kept_tiles = ft.kept_tiles;
             out->visited_tiles += t.visited_tiles * times;
