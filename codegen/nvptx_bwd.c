@@ -164,10 +164,14 @@ static void visit(tir_op *op, void *user)
     switch (op->kind) {
     case TIR_Q_RANGE:
         read_q_range(op, bp);
+        if (bp->qmode == RANGE_BOUNDS)
+            gb_parts_read(op, bp);
         break;
     case TIR_KV_RANGE:
         if (!rd->dkv)
             bp->fp.range = nvptx_read_range(op, bp->fp.ndims, bp->fp.lo, bp->fp.hi);
+        if (!rd->dkv && bp->fp.range == RANGE_BOUNDS)
+            gb_parts_read(op, bp);
         break;
     case TIR_TILE_CLASS:
         bp->fp.full = op->full_expr;
@@ -276,8 +280,9 @@ static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
 static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err)
 {
     memset(bp, 0, sizeof *bp);
-    /* The backward visits each kv_range's hull: no union parts (nparts 0)
-     * and no document-span cut, which need the forward's loop state. */
+    /* The backward visits each kv_range's hull, or with $ATTNC_BWD_PARTS
+     * its union parts (nvptx_bwd_parts.c); no document-span cut, which
+     * needs the forward's loop state. */
     bp->fp.span_param = -1;
     const tir_kernel *dkv = find(prog, "bwd_dkv"), *dq = find(prog, "bwd_dq");
     if (!dkv || !dq || dkv->family != FAMILY_SOFTMAX) {
