@@ -20,7 +20,9 @@
  *
  * The backward's transposed ranges (the query tiles one key tile is seen
  * by) are the same derivation with the roles swapped: solve for the query
- * coordinate, bound over the key box, clamp to query tiles. */
+ * coordinate, bound over the key box, clamp to query tiles; a union's
+ * transposed parts solve each term of the mask's disjunctive normal form so
+ * (mask_bounds_derive_qparts). */
 #include "mask_analysis.h"
 #include "mask_atom.h"
 #include "mask_sym.h"

@@ -346,8 +346,9 @@ bool attnc_tools_count_pairs(const attnc_tools_compiled *c, const int64_t *sizes
                              attnc_tools_pairs *out, strbuf *err);
 
 /* The backward's dK/dV kernel loop (per key tile, the query tiles of its
- * transposed range), totals over batch and heads; counted false where not
- * counted (no mask, dilation-group tiles). */
+ * transposed range, or of its transposed union parts under
+ * $ATTNC_BWD_PARTS=1 as the GPU walks them), totals over batch and heads;
+ * counted false where not counted (no mask, dilation-group tiles). */
 typedef struct attnc_tools_bwd_tiles {
     int64_t visited_tiles;  /* (query tile, key tile) loop iterations */
     int64_t computed_tiles; /* of those, computed (in the forward's range, not proven empty) */
