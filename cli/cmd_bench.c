@@ -380,6 +380,9 @@ static void print_bwd_tiles(const attnc_tools_bwd_tiles *t, int64_t kept)
            "pairs in computed tiles/kept %.3f\n",
            (long long)t->visited_tiles, (long long)t->computed_tiles, (long long)t->full_tiles,
            (long long)t->kept_tiles, ratio(t->visited_tiles, t->kept_tiles), ratio(t->computed_pairs, kept));
+    if (t->dq_visited_tiles)
+        printf("  backward dQ kernel tiles (deterministic builds): %lld visited, %lld computed\n",
+               (long long)t->dq_visited_tiles, (long long)t->dq_computed_tiles);
 }
 
 /* Linear recipes: no FLOP count fits them (kept pairs count the quadratic

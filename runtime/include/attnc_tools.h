@@ -355,6 +355,10 @@ typedef struct attnc_tools_bwd_tiles {
     int64_t full_tiles;     /* of those, full: no per-element mask */
     int64_t kept_tiles;     /* of those, holding at least one kept pair */
     int64_t computed_pairs; /* pairs inside computed tiles */
+    /* the dQ kernel's loop (deterministic builds; per query tile the key
+     * tiles of the forward's range or its union parts): iterations, and
+     * those computed (not proven empty) */
+    int64_t dq_visited_tiles, dq_computed_tiles;
     bool counted;
 } attnc_tools_bwd_tiles;
 /* Counts for c's recipe under the backward schedule text `bwd` (as `attnc

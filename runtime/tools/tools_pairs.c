@@ -347,6 +347,75 @@ bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *si
     return slices_done(&sl, err);
 }
 
+/* The dQ kernel's loop (codegen/nvptx_bwd_dq.c): per query tile, the key
+ * tiles of the forward's range as the backward's plan reads it (no
+ * document-span cut; a block table is every tile), its parts under
+ * `parts`, then the empty test's skips. */
+static void count_dq_slice(counter *c, bool parts, attnc_tools_bwd_tiles *t)
+{
+    mask_info mi = *c->mi;
+    const eval_env *env = &c->env;
+    mi.span_param = -1;
+    if (!parts)
+        mi.nparts = 0;
+    if (mi.mode != RANGE_BOUNDS)
+        mi.mode = RANGE_ALL, mi.nparts = 0;
+    int64_t nq[3], nk[3], tq = mask_tile_count(&mi, env, true, nq);
+    mask_tile_count(&mi, env, false, nk);
+    for (int64_t i = 0; i < tq && !c->failed; i++) {
+        tok_box qb, kb;
+        kv_boxes bx;
+        mask_tile_box(&mi, env, true, i, &qb);
+        if (box_area(&mi, &qb) == 0)
+            continue;
+        kv_boxes_eval(&mi, env, &qb, &bx);
+        for (int p = 0; p < bx.n; p++) {
+            int64_t cnt[3] = {1, 1, 1}, total = 1;
+            for (int d = 0; d < mi.ndims; d++) {
+                cnt[d] = bx.hi[p][d] - bx.lo[p][d] + 1;
+                total *= cnt[d] > 0 ? cnt[d] : 0;
+            }
+            for (int64_t j = 0; j < total; j++) {
+                int64_t rem = j, lin = 0, ki[3] = {0};
+                for (int d = mi.ndims - 1; d >= 0; d--) {
+                    ki[d] = bx.lo[p][d] + rem % cnt[d];
+                    rem /= cnt[d];
+                }
+                for (int d = 0; d < mi.ndims; d++)
+                    lin = lin * nk[d] + ki[d];
+                t->dq_visited_tiles++;
+                mask_tile_box(&mi, env, false, lin, &kb);
+                t->dq_computed_tiles += mask_classify_boxes(&mi, env, &qb, &kb) != MASK_EMPTY;
+            }
+        }
+    }
+}
+
+bool tools_count_bwd_dq_tiles(const recipe *r, const schedule *s, const int64_t *sizes,
+                              const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err)
+{
+    out->dq_visited_tiles = out->dq_computed_tiles = 0;
+    if (!r->mask)
+        return true;
+    slices sl;
+    if (!slices_init(&sl, r, s, sizes, params, err))
+        return false;
+    if (mask_dilated(&sl.mi)) {
+        arena_free_all(&sl.a);
+        return true;
+    }
+    int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS], times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
+    for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
+        for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
+            attnc_tools_bwd_tiles t = {0};
+            slice_at(&sl, sizes, b, h);
+            count_dq_slice(&sl.c, nvptx_bwd_parts_on(), &t);
+            out->dq_visited_tiles += t.dq_visited_tiles * times;
+            out->dq_computed_tiles += t.dq_computed_tiles * times;
+        }
+    return slices_done(&sl, err);
+}
+
 bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes, const attnc_tools_param_host *params,
                        attnc_tools_pairs *out, strbuf *err)
 {
