@@ -164,7 +164,7 @@ static void visit(tir_op *op, void *user)
     switch (op->kind) {
     case TIR_Q_RANGE:
         read_q_range(op, bp);
-        if (bp->qmode == RANGE_BOUNDS)
+        if (bp->qmode == RANGE_BOUNDS || bp->qmode == RANGE_INVERSE)
             gb_parts_read(op, bp);
         break;
     case TIR_KV_RANGE:

@@ -231,6 +231,8 @@ static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVM
         LLVMValueRef last[3];
         for (int d = 0; d < nd; d++) {
             last[d] = hi[d];
+            if (!bp->qlo[d] || !bp->qhi[d])
+                continue; /* parts of an inverse range: inside every query tile */
             lo[d] = clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last[d], c32(g, 1)));
             hi[d] = clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last[d]);
         }

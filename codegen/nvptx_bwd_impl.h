@@ -27,7 +27,8 @@ typedef struct bwd_plan {
     int q_ndims;
     const expr *qlo[3], *qhi[3]; /* BOUNDS: q tile indices over the key box; INVERSE: unused */
     /* BOUNDS of a union ($ATTNC_BWD_PARTS): 0 or 2..TIR_MAX_PARTS parts
-     * inside qlo/qhi, the q_range's (nvptx_bwd_parts.c) */
+     * inside qlo/qhi, the q_range's (nvptx_bwd_parts.c; an inverse q range
+     * with parts is read as bounds with NULL qlo/qhi: every query tile) */
     int q_nparts;
     const expr *qplo[TIR_MAX_PARTS][3], *qphi[TIR_MAX_PARTS][3];
     bool group;

@@ -12,16 +12,21 @@
  * tile, a window key tile those up to the window's end). Each part is
  * clamped like the hull, clipped to it and normalised (range_parts.h), and
  * the loop's flat index j runs over the parts' tiles in order: gb_q_part
- * maps it to its part. Without parts (or with the switch off) the hull. */
+ * maps it to its part. An inverse q range with parts (sinks || window
+ * without causal: the forward's hull holds every sink, so its inversion
+ * is nearly every query tile) becomes a bounds range over every query tile
+ * with the parts inside, with no scan and no forward-range check (the
+ * parts hold every query tile keeping a pair, the mask and the class test
+ * do the rest). Without parts (or with the switch off) the hull. */
 #include "nvptx_bwd_impl.h"
 #include "range_parts.h"
 
 void gb_parts_read(const tir_op *op, bwd_plan *bp)
 {
-    if (!nvptx_bwd_parts_on() || op->range_mode != RANGE_BOUNDS || op->range_nparts < 2)
+    bool q = op->kind == TIR_Q_RANGE, inverse = q && op->range_mode == RANGE_INVERSE;
+    if (!nvptx_bwd_parts_on() || (op->range_mode != RANGE_BOUNDS && !inverse) || op->range_nparts < 2)
         return;
     int n = op->range_nparts, nd = bp->fp.ndims;
-    bool q = op->kind == TIR_Q_RANGE;
     if (op->range_ndims != nd || n > TIR_MAX_PARTS || (!q && op->kind != TIR_KV_RANGE))
         return;
     for (int i = 0; i < n; i++)
@@ -42,6 +47,11 @@ void gb_parts_read(const tir_op *op, bwd_plan *bp)
         bp->q_nparts = n;
     else
         bp->fp.nparts = n;
+    if (inverse) { /* the parts inside every query tile: no scan, no forward-range check */
+        bp->qmode = RANGE_BOUNDS;
+        for (int d = 0; d < 3; d++)
+            bp->qlo[d] = bp->qhi[d] = NULL;
+    }
 }
 
 /* v clamped to [lo, hi] (an i64 v in 64 bits first, then narrowed). */

@@ -182,10 +182,11 @@ typedef enum {
  * parts may overlap and come in any order, and a consumer visits each tile
  * of the union once (codegen/range_parts.h normalises them: sorted by dim-0
  * start, overlapping ones merged). Consumers that ignore parts visit the
- * hull, which holds them all. A q_range of mode bounds may list parts the
- * same way (the transposed union: boxes of query tile indices over the key
- * box, one per term of the mask; the GPU dK/dV kernel walks them, the CPU
- * backward the hull). */
+ * hull, which holds them all. A q_range of mode bounds or inverse may list
+ * parts the same way (the transposed union: boxes of query tile indices
+ * over the key box, one per term of the mask; the GPU dK/dV kernel walks
+ * them, inside the hull of a bounds range or every query tile of an
+ * inverse one, with no forward-range check; the CPU backward ignores them). */
 enum { TIR_MAX_PARTS = 4 };
 
 /* A kv_range of mode bounds may also name a document-id param (`span=ids`,

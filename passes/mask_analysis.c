@@ -52,16 +52,16 @@ static void keep_exact(arena *a, const range_env *env, mask_info *mi)
             mi->qmode = RANGE_INVERSE; /* the forward's bounds inverted, if they stay */
     for (int p = 0; p < mi->qnparts; p++)
         for (int d = 0; d < mi->ndims; d++)
-            if (mi->qmode != RANGE_BOUNDS || !fits(mi->qpart_lo[p][d], env) || !fits(mi->qpart_hi[p][d], env))
+            if (!fits(mi->qpart_lo[p][d], env) || !fits(mi->qpart_hi[p][d], env))
                 mi->qnparts = 0; /* the hull alone */
     if (mi->mode != RANGE_BOUNDS) {
-        mi->nparts = 0;
+        mi->nparts = mi->qnparts = 0;
         return;
     }
     for (int d = 0; d < mi->ndims; d++)
         if (!fits(mi->range_lo[d], env) || !fits(mi->range_hi[d], env)) {
             mi->mode = mi->qmode = unbounded; /* the transposed ranges invert these */
-            mi->nparts = 0;
+            mi->nparts = mi->qnparts = 0;
             return;
         }
     for (int p = 0; p < mi->nparts; p++)
@@ -191,7 +191,7 @@ bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *d
     /* the transposed closed form when it bounds as many sides as the
      * forward's; else invert the forward's bounds (neighborhoods) */
     out->qmode = !kbound ? unbounded : qbound >= kbound ? RANGE_BOUNDS : RANGE_INVERSE;
-    if (out->qmode == RANGE_BOUNDS)
+    if (out->qmode == RANGE_BOUNDS || out->qmode == RANGE_INVERSE)
         mask_bounds_derive_qparts(a, r, out);
     keep_exact(a, &env, out);
     out->span_param = doc_span_param(r, out);
@@ -219,7 +219,8 @@ static void fill_op(tir_op *op, void *user)
             op->range_lo[d] = q && bounds ? mi->qrange_lo[d] : mi->range_lo[d];
             op->range_hi[d] = q && bounds ? mi->qrange_hi[d] : mi->range_hi[d];
         }
-        op->range_nparts = !bounds ? 0 : q ? mi->qnparts : mi->nparts;
+        bool qparts = q && (bounds || op->range_mode == RANGE_INVERSE);
+        op->range_nparts = qparts ? mi->qnparts : !q && bounds ? mi->nparts : 0;
         op->span = !q && bounds && mi->span_param >= 0;
         op->span_param = op->span ? mi->span_param : -1;
         op->span_full_expr = op->span ? (expr *)mask_span_full(f->k->arena, f->r, op->span_param) : NULL;

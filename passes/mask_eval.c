@@ -276,6 +276,7 @@ static int boxes_eval_side(bool qside, int ndims, expr *const *los, expr *const 
                            expr *const (*plo)[SCHED_MAX_DIMS], expr *const (*phi)[SCHED_MAX_DIMS],
                            const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out)
 {
+    int pdims = ndims ? ndims : mi->ndims; /* a hull of every tile (ndims 0) keeps its parts' bounds */
     int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
     memset(out, 0, sizeof *out);
     if (!eval_range_side(qside, ndims, los, his, mi, env, q, lo, hi))
@@ -286,7 +287,7 @@ static int boxes_eval_side(bool qside, int ndims, expr *const *los, expr *const 
     for (int p = 0; p < out->n; p++) {
         int64_t pl[SCHED_MAX_DIMS], ph[SCHED_MAX_DIMS];
         if (nparts > 0)
-            eval_range_side(qside, ndims, plo[p], phi[p], mi, env, q, pl, ph);
+            eval_range_side(qside, pdims, plo[p], phi[p], mi, env, q, pl, ph);
         for (int d = 0; d < SCHED_MAX_DIMS; d++) {
             out->lo[p][d] = nparts > 0 && pl[d] > lo[d] ? pl[d] : lo[d];
             out->hi[p][d] = nparts > 0 && ph[d] < hi[d] ? ph[d] : hi[d];
@@ -305,7 +306,8 @@ static int boxes_eval(int ndims, expr *const *los, expr *const *his, int nparts,
 
 int q_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *k, kv_boxes *out)
 {
-    if (mi->qmode != RANGE_BOUNDS || mi->qnparts < 2) {
+    bool inv = mi->qmode == RANGE_INVERSE; /* the parts inside every query tile */
+    if ((mi->qmode != RANGE_BOUNDS && !inv) || mi->qnparts < 2) {
         int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
         memset(out, 0, sizeof *out);
         if (!q_range_eval(mi, env, k, lo, hi))
@@ -315,8 +317,8 @@ int q_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *k, kv_
         memcpy(out->hi[0], hi, sizeof hi);
         return 1;
     }
-    return boxes_eval_side(true, mi->ndims, mi->qrange_lo, mi->qrange_hi, mi->qnparts, mi->qpart_lo, mi->qpart_hi,
-                           mi, env, k, out);
+    return boxes_eval_side(true, inv ? 0 : mi->ndims, mi->qrange_lo, mi->qrange_hi, mi->qnparts, mi->qpart_lo,
+                           mi->qpart_hi, mi, env, k, out);
 }
 
 int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out)

@@ -192,9 +192,10 @@ static bool forward_holds(const mask_info *mi, const eval_env *env, const tok_bo
     return true;
 }
 
-/* One query tile qi of key tile kb's loop. */
-static void count_bwd_pair(counter *c, bool kept, const tok_box *kb, const int64_t *kidx, const int64_t *qi,
-                           const int64_t *nq, attnc_tools_bwd_tiles *t)
+/* One query tile qi of key tile kb's loop (inverse: the forward's range
+ * must hold the key tile, unless the loop walks the transposed parts). */
+static void count_bwd_pair(counter *c, bool kept, bool inverse, const tok_box *kb, const int64_t *kidx,
+                           const int64_t *qi, const int64_t *nq, attnc_tools_bwd_tiles *t)
 {
     const mask_info *mi = c->mi;
     const eval_env *env = &c->env;
@@ -204,7 +205,7 @@ static void count_bwd_pair(counter *c, bool kept, const tok_box *kb, const int64
         lin = lin * nq[d] + qi[d];
     t->visited_tiles++;
     mask_tile_box(mi, env, true, lin, &qb);
-    if (mi->qmode == RANGE_INVERSE && !forward_holds(mi, env, &qb, kidx))
+    if (inverse && !forward_holds(mi, env, &qb, kidx))
         return;
     mask_class cl = mask_classify_boxes(mi, env, &qb, kb);
     if (cl == MASK_EMPTY)
@@ -227,6 +228,7 @@ static void count_bwd_slice(counter *c, bool kept, bool parts, attnc_tools_bwd_t
     int64_t nq[3], nk[3];
     mask_tile_count(mi, env, true, nq);
     int64_t tk = mask_tile_count(mi, env, false, nk);
+    parts = parts && mi->qnparts >= 2 && (mi->qmode == RANGE_BOUNDS || mi->qmode == RANGE_INVERSE);
     for (int64_t j = 0; j < tk && !c->failed; j++) {
         tok_box kb;
         kv_boxes qbx;
@@ -252,7 +254,7 @@ static void count_bwd_slice(counter *c, bool kept, bool parts, attnc_tools_bwd_t
                     qi[d] = qbx.lo[p][d] + rem % cnt[d];
                     rem /= cnt[d];
                 }
-                count_bwd_pair(c, kept, &kb, kidx, qi, nq, t);
+                count_bwd_pair(c, kept, mi->qmode == RANGE_INVERSE && !parts, &kb, kidx, qi, nq, t);
             }
         }
     }

@@ -68,7 +68,8 @@ static const char *const extra[][2] = {
 };
 
 /* Union masks (tests/gpu/test_gpu_backward.c's union_cases) for
- * test_backward_parts: sinks || window with GQA, three parts, a grid. */
+ * test_backward_parts: sinks || window with GQA, three parts, a grid, and
+ * without causal (an inverse q range with parts). */
 static const char *const unions[][2] = {
     {"u_gqa", "recipe gqa\ninput q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
               "mask causal && (sinks(4) || sliding_window(63, 0))\n"},
@@ -76,6 +77,7 @@ static const char *const unions[][2] = {
                       "mask causal && (sinks(3) || sliding_window(15, 0) || (k.t >= 64 && k.t < 80))\n"},
     {"u_grid", "recipe gu\ninput q, k, v : bf16 [batch, heads, tokens, 64]\ntokens grid(y: H, x: W)\n"
                "mask causal && (k.t < 5 || k.y >= q.y - 1)\n"},
+    {"u_both_sides", "recipe bs\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask sinks(5) || sliding_window(10, 7)\n"},
 };
 
 static recipe *parse(arena *a, const char *name)
@@ -375,7 +377,7 @@ static void test_backward_ptx(void **state)
 static void test_backward_parts(void **state)
 {
     (void)state;
-    static const char *const names[] = {"sinks_window.attn", "u_gqa", "u_three_parts", "u_grid"};
+    static const char *const names[] = {"sinks_window.attn", "u_gqa", "u_three_parts", "u_grid", "u_both_sides"};
     char was[8] = "";
     if (getenv("ATTNC_BWD_PARTS"))
         snprintf(was, sizeof was, "%s", getenv("ATTNC_BWD_PARTS"));
