@@ -185,8 +185,9 @@ typedef enum {
  * hull, which holds them all. A q_range of mode bounds or inverse may list
  * parts the same way (the transposed union: boxes of query tile indices
  * over the key box, one per term of the mask; the GPU dK/dV kernel walks
- * them, inside the hull of a bounds range or every query tile of an
- * inverse one, with no forward-range check; the CPU backward ignores them). */
+ * them (the CPU's always, the GPU's under $ATTNC_BWD_PARTS=1), inside the
+ * hull of a bounds range or every query tile of an inverse one, with no
+ * forward-range check). */
 enum { TIR_MAX_PARTS = 4 };
 
 /* A kv_range of mode bounds may also name a document-id param (`span=ids`,
