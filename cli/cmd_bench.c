@@ -463,6 +463,8 @@ static void report(const bench_run *b, const bench_opts *o)
                 json_int(&j, "bwd_full_tiles", b->bwd_tiles.full_tiles);
                 json_int(&j, "bwd_kept_tiles", b->bwd_tiles.kept_tiles);
                 json_num(&j, "bwd_pair_ratio", ratio(b->bwd_tiles.computed_pairs, b->kept), 4);
+                json_int(&j, "bwd_dq_visited_tiles", b->bwd_tiles.dq_visited_tiles);
+                json_int(&j, "bwd_dq_computed_tiles", b->bwd_tiles.dq_computed_tiles);
             }
         }
         json_end(&j);
@@ -638,6 +640,8 @@ static void report_pairs_only(const bench_run *b, const bench_opts *o, double co
             json_int(&j, "bwd_full_tiles", b->bwd_tiles.full_tiles);
             json_int(&j, "bwd_kept_tiles", b->bwd_tiles.kept_tiles);
             json_num(&j, "bwd_pair_ratio", ratio(b->bwd_tiles.computed_pairs, b->pairs.kept), 4);
+            json_int(&j, "bwd_dq_visited_tiles", b->bwd_tiles.dq_visited_tiles);
+            json_int(&j, "bwd_dq_computed_tiles", b->bwd_tiles.dq_computed_tiles);
         }
         json_end(&j);
         printf("%s\n", sb_cstr(&js));
