@@ -75,7 +75,8 @@ LLVMValueRef gb_q_parts(gbw *g, const LLVMValueRef *lo, const LLVMValueRef *hi, 
     f->mode = EXM_BOX; /* over the key box (k_lo/k_hi), as the hull's bounds */
     for (int i = 0; i < rp.n; i++)
         for (int d = 0; d < rp.nd; d++) {
-            rp.lo[i][d] = clamp(nv, fa2_emit(f, bp->qplo[i][d]), nv_i32(nv, 0), LLVMBuildAdd(nv->b, last[d], nv_i32(nv, 1), ""));
+            LLVMValueRef end = LLVMBuildAdd(nv->b, last[d], nv_i32(nv, 1), "");
+            rp.lo[i][d] = clamp(nv, fa2_emit(f, bp->qplo[i][d]), nv_i32(nv, 0), end);
             rp.hi[i][d] = clamp(nv, fa2_emit(f, bp->qphi[i][d]), nv_i32(nv, -1), last[d]);
         }
     rparts_clip(nv->b, &rp, lo, hi);
@@ -85,8 +86,8 @@ LLVMValueRef gb_q_parts(gbw *g, const LLVMValueRef *lo, const LLVMValueRef *hi, 
         g->qp_base[i] = base;
         for (int d = 0; d < rp.nd; d++) {
             g->qp_lo[i][d] = rp.lo[i][d];
-            LLVMValueRef cnt = LLVMBuildAdd(nv->b, LLVMBuildSub(nv->b, rp.hi[i][d], rp.lo[i][d], ""), nv_i32(nv, 1), "");
-            g->qp_cnt[i][d] = nv_smax(nv, cnt, nv_i32(nv, 0));
+            LLVMValueRef span = LLVMBuildSub(nv->b, rp.hi[i][d], rp.lo[i][d], "");
+            g->qp_cnt[i][d] = nv_smax(nv, LLVMBuildAdd(nv->b, span, nv_i32(nv, 1), ""), nv_i32(nv, 0));
         }
         base = LLVMBuildAdd(nv->b, base, rparts_count(nv->b, nv->i32, &rp, i), "");
     }

@@ -343,13 +343,16 @@ static const bcase union_cases[] = {
      {.batch = 2, .heads = 1, .tokens = 300}},
     {"u_sinks_partial_tile", "recipe sw\n" IN_QKV "mask causal && (sinks(70) || sliding_window(40, 0))\n", 64,
      "bf16", {.batch = 1, .heads = 2, .tokens = 290}},
-    {"u_gqa", "recipe gqa\ninput q : %1$s [batch, heads, tokens, %2$d]\ninput k, v : %1$s [batch, kv_heads, tokens, %2$d]\n"
+    {"u_gqa", "recipe gqa\ninput q : %1$s [batch, heads, tokens, %2$d]\n"
+              "input k, v : %1$s [batch, kv_heads, tokens, %2$d]\n"
               "mask causal && (sinks(4) || sliding_window(63, 0))\n",
      128, "bf16", {.batch = 1, .heads = 4, .kv_heads = 2, .tokens = 257}},
-    {"u_three_parts", "recipe tp\n" IN_QKV "mask causal && (sinks(3) || sliding_window(15, 0) || (k.t >= 64 && k.t < 80))\n",
-     64, "bf16", {.batch = 1, .heads = 3, .tokens = 290}},
-    {"u_rows_without_keys", "recipe rk\n" IN_QKV "mask (k.t < 4 && q.t >= 100) || (k.t >= q.t + 200 && k.t < q.t + 210)\n",
-     64, "bf16", {.batch = 1, .heads = 2, .tokens = 280}},
+    {"u_three_parts",
+     "recipe tp\n" IN_QKV "mask causal && (sinks(3) || sliding_window(15, 0) || (k.t >= 64 && k.t < 80))\n", 64,
+     "bf16", {.batch = 1, .heads = 3, .tokens = 290}},
+    {"u_rows_without_keys",
+     "recipe rk\n" IN_QKV "mask (k.t < 4 && q.t >= 100) || (k.t >= q.t + 200 && k.t < q.t + 210)\n", 64,
+     "bf16", {.batch = 1, .heads = 2, .tokens = 280}},
     {"u_grid", "recipe gu\n" IN_QKV "tokens grid(y: H, x: W)\nmask causal && (k.t < 5 || k.y >= q.y - 1)\n", 64, "bf16",
      {.batch = 1, .heads = 2, .grid = {9, 14}}},
     {"u_both_sides", "recipe bs\n" IN_QKV "mask sinks(5) || sliding_window(10, 7)\n", 64, "bf16",
@@ -389,7 +392,8 @@ static void test_unions(void **state)
         snprintf(label, sizeof label, "%s %s D=%d parts=%s", c->name, c->dt, c->D, getenv("ATTNC_BWD_PARTS"));
         for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
             for (int dq = 0; dq < 3; dq++)
-                if ((!mode || !mode[0] || !strcmp(mode, modes[m])) && dq_wanted((dq_kind)dq) && (dq != DQ_BULK || m > 0))
+                if ((!mode || !mode[0] || !strcmp(mode, modes[m])) && dq_wanted((dq_kind)dq) &&
+                    (dq != DQ_BULK || m > 0))
                     fails += !run_mode(ctx, rc, label, &c->sh, (dq_kind)dq, modes[m], 9700 + i);
         attnc_recipe_destroy(rc);
     }

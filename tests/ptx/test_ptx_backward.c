@@ -71,13 +71,15 @@ static const char *const extra[][2] = {
  * test_backward_parts: sinks || window with GQA, three parts, a grid, and
  * without causal (an inverse q range with parts). */
 static const char *const unions[][2] = {
-    {"u_gqa", "recipe gqa\ninput q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
+    {"u_gqa", "recipe gqa\ninput q : bf16 [batch, heads, tokens, 128]\n"
+              "input k, v : bf16 [batch, kv_heads, tokens, 128]\n"
               "mask causal && (sinks(4) || sliding_window(63, 0))\n"},
     {"u_three_parts", "recipe tp\ninput q, k, v : bf16 [batch, heads, tokens, 64]\n"
                       "mask causal && (sinks(3) || sliding_window(15, 0) || (k.t >= 64 && k.t < 80))\n"},
     {"u_grid", "recipe gu\ninput q, k, v : bf16 [batch, heads, tokens, 64]\ntokens grid(y: H, x: W)\n"
                "mask causal && (k.t < 5 || k.y >= q.y - 1)\n"},
-    {"u_both_sides", "recipe bs\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask sinks(5) || sliding_window(10, 7)\n"},
+    {"u_both_sides",
+     "recipe bs\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask sinks(5) || sliding_window(10, 7)\n"},
 };
 
 static recipe *parse(arena *a, const char *name)
@@ -405,8 +407,8 @@ static void test_backward_parts(void **state)
                     if (!ptxas_check(sb_cstr(&w[1].ptx), "sm_90a", &w[1].log))
                         fail_msg("%s %s: ptxas rejected the PTX:\n%s", names[i], dq_names[dq], sb_cstr(&w[1].log));
                     int spill = ptxas_spill_bytes(sb_cstr(&w[1].log));
-                    printf("parts %-18s sm_90a %-6s %-5s: ok%s%s\n", names[i], dq_names[dq], info.wgmma ? "wgmma" : "sync",
-                           info.producer ? " (producer)" : "", spill ? " (spills)" : "");
+                    printf("parts %-18s sm_90a %-6s %-5s: ok%s%s\n", names[i], dq_names[dq],
+                           info.wgmma ? "wgmma" : "sync", info.producer ? " (producer)" : "", spill ? " (spills)" : "");
                 }
                 work_free(&w[0]);
                 work_free(&w[1]);
