@@ -380,6 +380,9 @@ static void print_bwd_tiles(const attnc_tools_bwd_tiles *t, int64_t kept)
            "pairs in computed tiles/kept %.3f\n",
            (long long)t->visited_tiles, (long long)t->computed_tiles, (long long)t->full_tiles,
            (long long)t->kept_tiles, ratio(t->visited_tiles, t->kept_tiles), ratio(t->computed_pairs, kept));
+    if (t->dq_visited_tiles)
+        printf("  backward dQ kernel tiles (deterministic builds): %lld visited, %lld computed\n",
+               (long long)t->dq_visited_tiles, (long long)t->dq_computed_tiles);
 }
 
 /* Linear recipes: no FLOP count fits them (kept pairs count the quadratic
@@ -467,6 +470,8 @@ static void report(const bench_run *b, const bench_opts *o)
                 json_int(&j, "bwd_full_tiles", b->bwd_tiles.full_tiles);
                 json_int(&j, "bwd_kept_tiles", b->bwd_tiles.kept_tiles);
                 json_num(&j, "bwd_pair_ratio", ratio(b->bwd_tiles.computed_pairs, b->kept), 4);
+                json_int(&j, "bwd_dq_visited_tiles", b->bwd_tiles.dq_visited_tiles);
+                json_int(&j, "bwd_dq_computed_tiles", b->bwd_tiles.dq_computed_tiles);
             }
         }
         json_end(&j);
@@ -634,6 +639,8 @@ static void report_pairs_only(const bench_run *b, const bench_opts *o, double co
             json_int(&j, "bwd_full_tiles", b->bwd_tiles.full_tiles);
             json_int(&j, "bwd_kept_tiles", b->bwd_tiles.kept_tiles);
             json_num(&j, "bwd_pair_ratio", ratio(b->bwd_tiles.computed_pairs, b->pairs.kept), 4);
+            json_int(&j, "bwd_dq_visited_tiles", b->bwd_tiles.dq_visited_tiles);
+            json_int(&j, "bwd_dq_computed_tiles", b->bwd_tiles.dq_computed_tiles);
         }
         json_end(&j);
         printf("%s\n", sb_cstr(&js));

@@ -5,10 +5,13 @@
  * of the range — closed-form bounds over the key box, the forward's bounds
  * inverted by a scan over the query tiles (then each pair is checked
  * against its forward range, so exactly the forward's pairs are visited),
- * or every tile with the block table's entry per pair. */
+ * or every tile with the block table's entry per pair; a range with parts
+ * (the transposed union, tile_ir.h) walks them instead, inside the bounds
+ * or every query tile, with no forward-range check. */
 #include <string.h>
 
 #include "host_bwd.h"
+#include "range_parts.h"
 
 static bool is_float(dtype dt)
 {
@@ -305,11 +308,19 @@ static LLVMValueRef linear_index(hgen *g, bool kside, const LLVMValueRef *idx, L
     return lin;
 }
 
+/* Whether the q range walks its parts (an inverse one then needs no scan
+ * and no per-pair check: the parts hold every query tile keeping a pair). */
+static bool has_qparts(hgen *g, const tir_op *qop)
+{
+    return qop->range_nparts >= 2 && qop->range_ndims == g->nd &&
+           (qop->range_mode == RANGE_BOUNDS || qop->range_mode == RANGE_INVERSE);
+}
+
 /* The body for one (query tile, key tile) pair, gated by the block table
  * or the forward's range check. */
 static bool pair_body(hgen *g, const tir_op *op, const tir_op *qop, const hval *qbox, const LLVMValueRef *qidx)
 {
-    if (qop->range_mode == RANGE_INVERSE) {
+    if (qop->range_mode == RANGE_INVERSE && !has_qparts(g, qop)) {
         hif h = hgen_if_begin(g, in_forward_range(g, qop, qbox));
         bool ok = host_emit_block(g, op->body);
         hgen_if_end(g, &h);
@@ -344,6 +355,49 @@ static bool q_dims(hgen *g, const tir_op *op, const tir_op *qop, hval *qbox, con
     return ok;
 }
 
+/* The i64 slot of part p's lo (hi: true) in dim d. */
+static LLVMValueRef qpart_slot(hgen *g, LLVMValueRef parts, LLVMValueRef p, bool hi, int d)
+{
+    LLVMValueRef at = LLVMBuildMul(g->b, p, hc_i64(g, 2 * SCHED_MAX_DIMS), "");
+    at = LLVMBuildAdd(g->b, at, hc_i64(g, (hi ? SCHED_MAX_DIMS : 0) + d), "");
+    return LLVMBuildGEP2(g->b, g->i64, parts, &at, 1, "");
+}
+
+/* The parts over the key box kb, clipped to the hull lo/hi and normalised
+ * (range_parts.h), stored, then walked part after part. */
+static bool q_parts(hgen *g, const tir_op *op, const tir_op *qop, const hval *kb, hval *qbox, const LLVMValueRef *lo,
+                    const LLVMValueRef *hi)
+{
+    rparts rp = {0};
+    rp.n = qop->range_nparts;
+    rp.nd = g->nd;
+    hexpr_ctx x = {g, NULL, NULL, NULL, kb, NULL};
+    for (int p = 0; p < rp.n; p++)
+        for (int d = 0; d < g->nd; d++) {
+            rp.lo[p][d] = hgen_expr(&x, qop->part_lo[p][d]);
+            rp.hi[p][d] = hgen_expr(&x, qop->part_hi[p][d]);
+            if (g->failed || !rp.lo[p][d] || !rp.hi[p][d])
+                return hgen_fail(g, "internal error: host codegen: a q range part it cannot evaluate");
+        }
+    rparts_clip(g->b, &rp, lo, hi);
+    rparts_normalize(g->b, g->i64, &rp);
+    LLVMValueRef parts = hgen_entry_alloca(g, g->i64, hc_i64(g, 2 * SCHED_MAX_DIMS * rp.n), "qparts");
+    for (int p = 0; p < rp.n; p++)
+        for (int d = 0; d < g->nd; d++) {
+            LLVMBuildStore(g->b, rp.lo[p][d], qpart_slot(g, parts, hc_i64(g, p), false, d));
+            LLVMBuildStore(g->b, rp.hi[p][d], qpart_slot(g, parts, hc_i64(g, p), true, d));
+        }
+    hloop pl = hgen_loop_begin(g, hc_i64(g, 0), hc_i64(g, rp.n));
+    LLVMValueRef plo[SCHED_MAX_DIMS], phi[SCHED_MAX_DIMS];
+    for (int d = 0; d < g->nd; d++) {
+        plo[d] = LLVMBuildLoad2(g->b, g->i64, qpart_slot(g, parts, pl.iv, false, d), "");
+        phi[d] = LLVMBuildLoad2(g->b, g->i64, qpart_slot(g, parts, pl.iv, true, d), "");
+    }
+    bool ok = q_dims(g, op, qop, qbox, plo, phi);
+    hgen_loop_end(g, &pl);
+    return ok;
+}
+
 bool host_bwd_for_q(hgen *g, const tir_op *op, const hval *rg, hval *qbox)
 {
     const tir_op *qop = rg->qrange;
@@ -353,8 +407,15 @@ bool host_bwd_for_q(hgen *g, const tir_op *op, const hval *rg, hval *qbox)
     hloop h = hgen_loop_begin(g, first, LLVMBuildAdd(g->b, first, count, ""));
     g->head = h.iv;
     LLVMValueRef lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
-    q_bounds(g, qop, rg->rbox, lo, hi);
-    bool ok = !g->failed && q_dims(g, op, qop, qbox, lo, hi);
+    bool parts = has_qparts(g, qop);
+    if (parts && qop->range_mode == RANGE_INVERSE) /* the parts inside every query tile */
+        for (int d = 0; d < g->nd; d++) {
+            lo[d] = hc_i64(g, 0);
+            hi[d] = LLVMBuildSub(g->b, hgen_tiles_along(g, false, d, g->tk->sched.q_tile[d]), hc_i64(g, 1), "");
+        }
+    else
+        q_bounds(g, qop, rg->rbox, lo, hi);
+    bool ok = !g->failed && (parts ? q_parts(g, op, qop, rg->rbox, qbox, lo, hi) : q_dims(g, op, qop, qbox, lo, hi));
     hgen_loop_end(g, &h);
     g->head = saved;
     return ok;

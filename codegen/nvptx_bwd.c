@@ -175,11 +175,15 @@ static void visit(tir_op *op, void *user)
     switch (op->kind) {
     case TIR_Q_RANGE:
         read_q_range(op, bp);
+        if (bp->qmode == RANGE_BOUNDS || bp->qmode == RANGE_INVERSE)
+            gb_parts_read(op, bp);
         break;
     case TIR_KV_RANGE:
         if (!rd->dkv) {
             bp->fp.range = nvptx_read_range(op, bp->fp.ndims, bp->fp.lo, bp->fp.hi);
             read_doc_span(op, bp);
+            if (bp->fp.range == RANGE_BOUNDS)
+                gb_parts_read(op, bp);
         }
         break;
     case TIR_TILE_CLASS:
@@ -289,7 +293,8 @@ static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
 static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err)
 {
     memset(bp, 0, sizeof *bp);
-    /* The backward visits each kv_range's hull: no union parts (nparts 0).
+    /* The backward visits each kv_range's hull, or with $ATTNC_BWD_PARTS
+     * its union parts (nvptx_bwd_parts.c).
      * The document-span cut (issue 14: tiles the forward's mask analysis
      * skips are skipped in the backward) is bp->doc_param, not fp's
      * span_param: the dK/dV kernel evaluates the forward's range per query

@@ -205,6 +205,17 @@ static void inverse_bounds(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *nqt, LLVM
     }
 }
 
+/* The key tile's documents (gb_dkv_doc_span) cut the query tiles [lo, hi]. */
+static void cut_by_documents(gbw *g, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    if (!g->span_cut)
+        return;
+    LLVMValueRef slo, shi;
+    gb_dkv_span_tiles(g, &slo, &shi);
+    lo[0] = nv_smax(&g->f.nv, lo[0], slo);
+    hi[0] = nv_smin(&g->f.nv, hi[0], shi);
+}
+
 /* The q tile range of the key tile for the current head: lo[], cnt[], total. */
 static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVMValueRef *cnt)
 {
@@ -221,23 +232,40 @@ static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVM
         inverse_bounds(g, kidx, nqt, lo, hi);
     } else if (bp->qmode == RANGE_BOUNDS) {
         f->mode = EXM_BOX;
+        LLVMValueRef last[3];
         for (int d = 0; d < nd; d++) {
-            LLVMValueRef last = hi[d];
-            lo[d] = gb_clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last, c32(g, 1)));
-            hi[d] = gb_clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last);
+            last[d] = hi[d];
+            if (!bp->qlo[d] || !bp->qhi[d])
+                continue; /* parts of an inverse range: inside every query tile */
+            lo[d] = gb_clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last[d], c32(g, 1)));
+            hi[d] = gb_clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last[d]);
+        }
+        if (bp->q_nparts) { /* a union: its parts' tiles (decode_q), clipped to the documents' hull */
+            cut_by_documents(g, lo, hi);
+            total = gb_q_parts(g, lo, hi, last);
         }
     }
-    if (g->span_cut) { /* the key tile's documents (gb_dkv_doc_span) */
-        LLVMValueRef slo, shi;
-        gb_dkv_span_tiles(g, &slo, &shi);
-        lo[0] = nv_smax(&f->nv, lo[0], slo);
-        hi[0] = nv_smin(&f->nv, hi[0], shi);
-    }
+    if (!(bp->qmode == RANGE_BOUNDS && bp->q_nparts))
+        cut_by_documents(g, lo, hi);
     for (int d = 0; d < nd; d++) {
         cnt[d] = nv_smax(&f->nv, add(g, LLVMBuildSub(f->nv.b, hi[d], lo[d], ""), c32(g, 1)), c32(g, 0));
-        total = mul(g, total, cnt[d]);
+        if (!bp->q_nparts || bp->qmode != RANGE_BOUNDS)
+            total = mul(g, total, cnt[d]);
     }
     return total;
+}
+
+/* Query tile j of q_range's loop: decode over lo/cnt, or over its part's
+ * box when the range has parts (gb_q_part). */
+static void decode_q(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt, LLVMValueRef *idx)
+{
+    if (g->bp->q_nparts && g->bp->qmode == RANGE_BOUNDS) {
+        LLVMValueRef plo[3], pcnt[3];
+        j = gb_q_part(g, j, plo, pcnt);
+        decode(g, j, plo, pcnt, idx);
+        return;
+    }
+    decode(g, j, lo, cnt, idx);
 }
 
 /* ---- the body of one (query tile, key tile) pair ---- */
@@ -431,7 +459,7 @@ static void issue_q_tile(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef 
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
     LLVMValueRef qi[3];
-    decode(g, j, lo, cnt, qi);
+    decode_q(g, j, lo, cnt, qi);
     set_q_box(g, qi);
     g->bank_dyn[1] = bank;
     gb_load_rows(g, BT_Q, p->q_ext, f->q_org, f->qext, f->head, p->Tq, p->D, g->pitch_q, g->off_q);
@@ -630,7 +658,7 @@ static void q_tiles(gbw *g, dkv_state *st, LLVMValueRef kidx[3])
         nv_endif(nv, more);
     }
     g->bank_dyn[1] = mul(g, LLVMBuildAnd(b, l.iv, c32(g, 1), ""), qs);
-    decode(g, rot ? LLVMBuildURem(b, add(g, l.iv, rot), total, "") : l.iv, lo, cnt, qi);
+    decode_q(g, rot ? LLVMBuildURem(b, add(g, l.iv, rot), total, "") : l.iv, lo, cnt, qi);
     set_q_box(g, qi);
     LLVMValueRef skip = LLVMConstInt(nv->i1, 0, false);
     if (g->bp->qmode == RANGE_INVERSE)
@@ -675,7 +703,7 @@ static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueR
     LLVMValueRef total = q_range(g, kidx, lo, cnt);
     gb_loop l = gb_loop_begin(g, c32(g, 0), total);
     LLVMValueRef n = LLVMBuildLoad2(b, nv->i32, it, "it");
-    decode(g, l.iv, lo, cnt, qi);
+    decode_q(g, l.iv, lo, cnt, qi);
     set_q_box(g, qi);
     if (role == ROLE_PRODUCER) {
         gr_fill(g, n);

@@ -26,6 +26,11 @@ typedef struct bwd_plan {
     tir_range_mode qmode; /* the dkv kernel's q_range */
     int q_ndims;
     const expr *qlo[3], *qhi[3]; /* BOUNDS: q tile indices over the key box; INVERSE: unused */
+    /* BOUNDS of a union ($ATTNC_BWD_PARTS): 0 or 2..TIR_MAX_PARTS parts
+     * inside qlo/qhi, the q_range's (nvptx_bwd_parts.c; an inverse q range
+     * with parts is read as bounds with NULL qlo/qhi: every query tile) */
+    int q_nparts;
+    const expr *qplo[TIR_MAX_PARTS][3], *qphi[TIR_MAX_PARTS][3];
     bool group;
     bool atomics; /* dQ into the f32 accumulator from the dK/dV kernel (atomic or bulk) */
     bool bulk;    /* ... through shared f32 tiles and cp.reduce.async.bulk (wg only) */
@@ -76,6 +81,9 @@ typedef struct gbw {
     LLVMValueRef pg_idx[BWD_MAX_SITES][GB_PG_ELEMS], pg_val[BWD_MAX_SITES][GB_PG_ELEMS];
     int pg_n;
     int off_bar; /* producer: the ring's mbarriers full[stages], empty[stages] (in the scan words) */
+    /* dkv with q parts: per normalised part its first query tile and tile
+     * counts per dim, and the loop index of its first tile (gb_q_parts) */
+    LLVMValueRef qp_lo[TIR_MAX_PARTS][3], qp_cnt[TIR_MAX_PARTS][3], qp_base[TIR_MAX_PARTS];
 } gbw;
 
 /* Tile pitch of swizzled tiles (wgmma; nvptx_wgmma.h) in gb_load_rows. */
@@ -158,6 +166,19 @@ void gb_dkv_span_run(gbw *g);
 /* Whether the dK/dV kernel's query bounds (bp->qlo / qhi) serve every head
  * of the kv head: they read no query head. */
 bool gb_q_bounds_headless(const bwd_plan *bp);
+
+/* union parts (nvptx_bwd_parts.c, $ATTNC_BWD_PARTS) */
+/* A kv_range's parts into bp->fp (the dQ kernel's walk), a q_range's into
+ * bp->q_nparts/qplo/qphi; nothing when the switch is off or a bound is
+ * missing (the hull). */
+void gb_parts_read(const tir_op *op, bwd_plan *bp);
+/* dkv, q_nparts > 0, the key box set: the parts over it, clamped to
+ * [0, last], clipped to the hull [lo, hi] and normalised into g->qp_*;
+ * returns the tiles of their union (the loop's count). */
+LLVMValueRef gb_q_parts(gbw *g, const LLVMValueRef *lo, const LLVMValueRef *hi, const LLVMValueRef *last);
+/* The part loop index j falls in: its first tile and counts per dim into
+ * lo/cnt; returns j less the part's base (an index into that box). */
+LLVMValueRef gb_q_part(gbw *g, LLVMValueRef j, LLVMValueRef *lo, LLVMValueRef *cnt);
 
 /* the kernels (nvptx_bwd_small.c, nvptx_bwd_dkv.c, nvptx_bwd_dq.c) */
 void gb_emit_pre(gbw *g);

@@ -172,6 +172,13 @@ int nvptx_bwd_dq_writer_mode(void);
 int nvptx_bwd_ring_stages_mode(void);
 int nvptx_bwd_ds_bufs_mode(void);
 int nvptx_bwd_dqf_bufs_mode(void);
+/* $ATTNC_BWD_PARTS: whether the GPU backward walks the parts of union
+ * masks (causal && (sinks || window)) instead of their hull: the dQ
+ * kernel the forward's key parts, the dK/dV kernel the q_range's
+ * transposed parts (nvptx_bwd_parts.c). Unset: opt-in (off) until
+ * measured on the GPU; 1 on, 0 off. Part of the backward's cache keys (as
+ * every $ATTNC_BWD_*); `attnc bench --pairs-only` counts follow it. */
+bool nvptx_bwd_parts_on(void);
 
 /* grid.x: the number of query tiles for sizes indexed by size_id. */
 int64_t nvptx_grid_x(const nvptx_kernel_info *info, const int64_t *sizes);

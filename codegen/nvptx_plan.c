@@ -8,6 +8,10 @@
 #ifndef NVPTX_WGMMA_BY_DEFAULT
 #define NVPTX_WGMMA_BY_DEFAULT 1
 #endif
+/* The GPU backward walks union parts (nvptx_kernel.h, $ATTNC_BWD_PARTS). */
+#ifndef NVPTX_BWD_PARTS_BY_DEFAULT
+#define NVPTX_BWD_PARTS_BY_DEFAULT 0
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
@@ -106,6 +110,12 @@ int nvptx_bwd_doc_span_mode(void)
 int nvptx_bwd_dqf_bufs_mode(void)
 {
     return env_level("ATTNC_BWD_DQF_BUFS", 1, 2);
+}
+
+bool nvptx_bwd_parts_on(void)
+{
+    int m = env_switch("ATTNC_BWD_PARTS");
+    return m < 0 ? NVPTX_BWD_PARTS_BY_DEFAULT : m == 1;
 }
 
 /* Local name table: the IR library's tir_op_name() may not be linked into

@@ -182,7 +182,12 @@ typedef enum {
  * parts may overlap and come in any order, and a consumer visits each tile
  * of the union once (codegen/range_parts.h normalises them: sorted by dim-0
  * start, overlapping ones merged). Consumers that ignore parts visit the
- * hull, which holds them all. */
+ * hull, which holds them all. A q_range of mode bounds or inverse may list
+ * parts the same way (the transposed union: boxes of query tile indices
+ * over the key box, one per term of the mask; the GPU dK/dV kernel walks
+ * them (the CPU's always, the GPU's under $ATTNC_BWD_PARTS=1), inside the
+ * hull of a bounds range or every query tile of an inverse one, with no
+ * forward-range check). */
 enum { TIR_MAX_PARTS = 4 };
 
 /* A kv_range of mode bounds may also name a document-id param (`span=ids`,
@@ -308,7 +313,7 @@ typedef struct tir_op {
     int range_ndims;
     expr *range_lo[SCHED_MAX_DIMS]; /* KV_RANGE: first kv tile index per dim (over the q box) */
     expr *range_hi[SCHED_MAX_DIMS]; /* last kv tile index per dim (inclusive; empty if < lo) */
-    int range_nparts;               /* KV_RANGE bounds: 0, or 2..TIR_MAX_PARTS parts of the union */
+    int range_nparts;               /* KV_RANGE/Q_RANGE bounds: 0, or 2..TIR_MAX_PARTS parts of the union */
     bool span;                      /* KV_RANGE bounds: document spans of param span_param cut the range */
     int span_param;
     expr *span_full_expr;           /* KV_RANGE with span: NULL, or bool over the q and kv boxes, true => within

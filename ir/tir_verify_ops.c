@@ -69,14 +69,21 @@ static bool verify_store(vctx *c, const tir_op *op)
     }
 }
 
-/* The parts of a union range: kv_range bounds only, 2..TIR_MAX_PARTS of
- * them, each with an int lo and hi in every dim of the hull. */
+/* Whether op's mode may carry parts: bounds, or a q_range's inverse. */
+static bool parts_mode(const tir_op *op)
+{
+    return op->range_mode == RANGE_BOUNDS || (op->kind == TIR_Q_RANGE && op->range_mode == RANGE_INVERSE);
+}
+
+/* The parts of a union range: kv_range or q_range bounds (q_range also
+ * inverse), 2..TIR_MAX_PARTS of them, each with an int lo and hi in every
+ * dim of the hull. */
 static bool verify_parts(vctx *c, const tir_op *op)
 {
     if (op->range_nparts == 0)
         return true;
-    if (op->kind != TIR_KV_RANGE || op->range_mode != RANGE_BOUNDS)
-        return tir_vfail(c, -1, "parts belong to kv_range with mode=bounds");
+    if (!parts_mode(op))
+        return tir_vfail(c, -1, "parts belong to kv_range or q_range with mode=bounds (q_range: or inverse)");
     if (op->range_nparts < 2 || op->range_nparts > TIR_MAX_PARTS)
         return tir_vfail(c, -1, "a union range has 2 to %d parts, not %d", TIR_MAX_PARTS, op->range_nparts);
     for (int p = 0; p < op->range_nparts; p++)
@@ -94,8 +101,8 @@ static bool verify_range(vctx *c, const tir_op *op)
         return tir_vfail(c, -1, "span belongs to kv_range with mode=bounds");
     if (op->span && (op->span_param < 0 || op->span_param >= c->k->nparams))
         return tir_vfail(c, -1, "span names param %d of %d", op->span_param, c->k->nparams);
-    if (op->range_nparts && op->range_mode != RANGE_BOUNDS)
-        return tir_vfail(c, -1, "parts belong to kv_range with mode=bounds");
+    if (op->range_nparts && !parts_mode(op))
+        return tir_vfail(c, -1, "parts belong to kv_range or q_range with mode=bounds (q_range: or inverse)");
     WANT(0, TV_BOX);
     if (!result_kind(c, op, 0, TV_RANGE))
         return false;

@@ -16,6 +16,7 @@
 int mask_bounds_derive(arena *a, const recipe *r, mask_info *mi);
 int mask_bounds_derive_q(arena *a, const recipe *r, mask_info *mi);
 int mask_bounds_derive_parts(arena *a, const recipe *r, mask_info *mi);
+int mask_bounds_derive_qparts(arena *a, const recipe *r, mask_info *mi);
 
 static bool uses_head(const expr *m)
 {
@@ -49,14 +50,18 @@ static void keep_exact(arena *a, const range_env *env, mask_info *mi)
     for (int d = 0; d < mi->ndims && mi->qmode == RANGE_BOUNDS; d++)
         if (!mi->qrange_lo[d] || !mi->qrange_hi[d] || !fits(mi->qrange_lo[d], env) || !fits(mi->qrange_hi[d], env))
             mi->qmode = RANGE_INVERSE; /* the forward's bounds inverted, if they stay */
+    for (int p = 0; p < mi->qnparts; p++)
+        for (int d = 0; d < mi->ndims; d++)
+            if (!fits(mi->qpart_lo[p][d], env) || !fits(mi->qpart_hi[p][d], env))
+                mi->qnparts = 0; /* the hull alone */
     if (mi->mode != RANGE_BOUNDS) {
-        mi->nparts = 0;
+        mi->nparts = mi->qnparts = 0;
         return;
     }
     for (int d = 0; d < mi->ndims; d++)
         if (!fits(mi->range_lo[d], env) || !fits(mi->range_hi[d], env)) {
             mi->mode = mi->qmode = unbounded; /* the transposed ranges invert these */
-            mi->nparts = 0;
+            mi->nparts = mi->qnparts = 0;
             return;
         }
     for (int p = 0; p < mi->nparts; p++)
@@ -186,6 +191,8 @@ bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *d
     /* the transposed closed form when it bounds as many sides as the
      * forward's; else invert the forward's bounds (neighborhoods) */
     out->qmode = !kbound ? unbounded : qbound >= kbound ? RANGE_BOUNDS : RANGE_INVERSE;
+    if (out->qmode == RANGE_BOUNDS || out->qmode == RANGE_INVERSE)
+        mask_bounds_derive_qparts(a, r, out);
     keep_exact(a, &env, out);
     out->span_param = doc_span_param(r, out);
     out->span_ndim = out->span_param >= 0 ? r->params[out->span_param].ndim : 0;
@@ -212,14 +219,15 @@ static void fill_op(tir_op *op, void *user)
             op->range_lo[d] = q && bounds ? mi->qrange_lo[d] : mi->range_lo[d];
             op->range_hi[d] = q && bounds ? mi->qrange_hi[d] : mi->range_hi[d];
         }
-        op->range_nparts = q || !bounds ? 0 : mi->nparts;
+        bool qparts = q && (bounds || op->range_mode == RANGE_INVERSE);
+        op->range_nparts = qparts ? mi->qnparts : !q && bounds ? mi->nparts : 0;
         op->span = !q && bounds && mi->span_param >= 0;
         op->span_param = op->span ? mi->span_param : -1;
         op->span_full_expr = op->span ? (expr *)mask_span_full(f->k->arena, f->r, op->span_param) : NULL;
         for (int p = 0; p < op->range_nparts; p++)
             for (int d = 0; d < mi->ndims; d++) {
-                op->part_lo[p][d] = mi->part_lo[p][d];
-                op->part_hi[p][d] = mi->part_hi[p][d];
+                op->part_lo[p][d] = q ? mi->qpart_lo[p][d] : mi->part_lo[p][d];
+                op->part_hi[p][d] = q ? mi->qpart_hi[p][d] : mi->part_hi[p][d];
             }
         f->nfilled++;
     } else if (op->kind == TIR_TILE_CLASS) {

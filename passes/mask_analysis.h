@@ -57,6 +57,14 @@ typedef struct mask_info {
      * by, per dim, as expressions of the key box corners; same modes. */
     tir_range_mode qmode;
     expr *qrange_lo[SCHED_MAX_DIMS], *qrange_hi[SCHED_MAX_DIMS];
+    /* qmode bounds or inverse of a union: 0 or 2..TIR_MAX_PARTS parts, one
+     * per term of the mask's disjunctive normal form (mask_bounds.c), each
+     * a box of clamped query tile indices over the key box; a part whose
+     * term keeps no pair with the key box has hi0 < lo0. The GPU's dK/dV
+     * kernel visits their union inside the hull above (bounds) or inside
+     * every query tile (inverse; tile_ir.h) */
+    int qnparts;
+    expr *qpart_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *qpart_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
     expr *full, *empty; /* bool over q and k box corners */
     const expr *mask;   /* the recipe's mask (NULL: keep all) */
     bool uses_head;     /* the mask reads head or kv_head */
@@ -151,6 +159,11 @@ typedef struct kv_boxes {
  * (codegen/nvptx_fa2_span.c: only query boxes of at most two ids). */
 int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out);
 int kv_boxes_eval_op(const tir_op *op, const tir_kernel *k, const eval_env *env, const tok_box *q, kv_boxes *out);
+/* The transposed boxes: the query tiles key box k is seen by, as the GPU's
+ * dK/dV kernel visits them (the q parts, qnparts, normalised the same way,
+ * inside the bounds' hull or, for an inverse q range, every query tile;
+ * without them the hull of q_range_eval). Returns out->n. */
+int q_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *k, kv_boxes *out);
 /* Whether tile idx (per dim) lies in one of the boxes. */
 bool kv_boxes_hold(const kv_boxes *b, int ndims, const int64_t idx[]);
 /* The normalisation above for b->n raw boxes (codegen/range_parts.c emits

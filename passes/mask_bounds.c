@@ -20,7 +20,9 @@
  *
  * The backward's transposed ranges (the query tiles one key tile is seen
  * by) are the same derivation with the roles swapped: solve for the query
- * coordinate, bound over the key box, clamp to query tiles. */
+ * coordinate, bound over the key box, clamp to query tiles; a union's
+ * transposed parts solve each term of the mask's disjunctive normal form so
+ * (mask_bounds_derive_qparts). */
 #include "mask_analysis.h"
 #include "mask_atom.h"
 #include "mask_sym.h"
@@ -289,4 +291,119 @@ int mask_bounds_derive_parts(arena *a, const recipe *r, mask_info *mi)
         mi->nparts++;
     }
     return mi->nparts;
+}
+
+/* ---- the transposed union: query parts of a key box ---------------------- */
+
+/* The mask in disjunctive normal form over its literals (an atom or any
+ * non-&&/|| subexpression, possibly negated): at most TIR_MAX_PARTS terms
+ * of at most DNF_LITS literals. Exact boolean rewriting, so every pair the
+ * mask keeps satisfies every literal of some term. */
+enum { DNF_LITS = 24 };
+
+typedef struct dnf_term {
+    int n;
+    const expr *lit[DNF_LITS];
+    bool neg[DNF_LITS];
+} dnf_term;
+
+typedef struct dnf {
+    int n;
+    dnf_term t[TIR_MAX_PARTS];
+} dnf;
+
+/* false: more terms or literals than the limits. */
+static bool dnf_of(const expr *e, bool neg, dnf *out)
+{
+    out->n = 0;
+    if (e->kind == EX_UNARY && e->u.unop == UN_NOT && e->nargs == 1)
+        return dnf_of(e->args[0], !neg, out);
+    bool conj = e->kind == EX_BINARY && e->nargs == 2 && e->u.binop == (neg ? BIN_OR : BIN_AND);
+    bool disj = e->kind == EX_BINARY && e->nargs == 2 && e->u.binop == (neg ? BIN_AND : BIN_OR);
+    if (!conj && !disj) {
+        out->n = 1;
+        out->t[0] = (dnf_term){1, {e}, {neg}};
+        return true;
+    }
+    dnf x, y;
+    if (!dnf_of(e->args[0], neg, &x) || !dnf_of(e->args[1], neg, &y))
+        return false;
+    if (disj) {
+        if (x.n + y.n > TIR_MAX_PARTS)
+            return false;
+        *out = x;
+        for (int i = 0; i < y.n; i++)
+            out->t[out->n++] = y.t[i];
+        return true;
+    }
+    if (x.n * y.n > TIR_MAX_PARTS)
+        return false;
+    for (int i = 0; i < x.n; i++)
+        for (int j = 0; j < y.n; j++) {
+            dnf_term *t = &out->t[out->n++];
+            if (x.t[i].n + y.t[j].n > DNF_LITS)
+                return false;
+            *t = x.t[i];
+            for (int l = 0; l < y.t[j].n; l++) {
+                t->lit[t->n] = y.t[j].lit[l];
+                t->neg[t->n++] = y.t[j].neg[l];
+            }
+        }
+    return true;
+}
+
+/* When no pair of term t can involve the key box (a bool over its corners,
+ * false when unknown): one of its literals that reads no query coordinate
+ * is false for every key of the box (sinks: k.t < 4 on a box past them). */
+static expr *term_empty(const bctx *b, const dnf_term *t)
+{
+    arena *a = b->c.a;
+    expr *empty = ex_bool(a, false);
+    for (int i = 0; i < t->n; i++) {
+        if (expr_uses_coord(t->lit[i], SIDE_Q) || t->lit[i]->type != TY_BOOL)
+            continue;
+        sym_bool sb = sym_cond(&b->c, t->lit[i]);
+        expr *never = t->neg[i] ? sb.must_true : sb.must_false;
+        if (never && !s_is_bool(never, false))
+            empty = s_is_bool(empty, false) ? never : s_bin(a, BIN_OR, empty, never);
+    }
+    return empty;
+}
+
+/* Fills mi->qnparts and mi->qpart_lo/hi (query tiles of a key box, one
+ * part per DNF term of the mask) when the mask is a union of 2..TIR_MAX_PARTS
+ * terms each bounded on some side or empty on some key boxes; else leaves
+ * qnparts 0 (the hull qrange_lo/hi alone). A term's part is its atoms
+ * solved for the query (collect) and bounded over the key box, emptied
+ * (hi -1) where term_empty holds; dropping literals only widens a part, so
+ * the union holds every query tile that keeps a pair with the key box. */
+int mask_bounds_derive_qparts(arena *a, const recipe *r, mask_info *mi)
+{
+    mi->qnparts = 0;
+    dnf d;
+    if (!r->mask || mask_dilated(mi) || !dnf_of(r->mask, false, &d) || d.n < 2)
+        return 0;
+    bctx b = {{a, r->grid_ndim, NULL}, SIDE_Q};
+    for (int i = 0; i < d.n; i++) {
+        const dnf_term *t = &d.t[i];
+        key_bounds kb = {0};
+        for (int l = 0; l < t->n; l++) {
+            key_bounds one;
+            collect(&b, t->lit[l], t->neg[l], &one);
+            combine(&b.c, true, &kb, &one);
+        }
+        expr *lo[SCHED_MAX_DIMS], *hi[SCHED_MAX_DIMS];
+        int sides = tile_bounds(&b, r, mi, &kb, lo, hi, NULL, NULL);
+        expr *empty = term_empty(&b, t);
+        if (!sides && s_is_bool(empty, false))
+            return mi->qnparts = 0; /* this term sees every query tile: the hull */
+        if (!s_is_bool(empty, false))
+            hi[0] = s_select(a, empty, s_int(a, -1), hi[0]);
+        for (int dd = 0; dd < mi->ndims; dd++) {
+            mi->qpart_lo[i][dd] = lo[dd];
+            mi->qpart_hi[i][dd] = hi[dd];
+        }
+    }
+    mi->qnparts = d.n;
+    return a->failed ? (mi->qnparts = 0) : mi->qnparts;
 }

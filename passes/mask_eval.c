@@ -286,22 +286,24 @@ void q_span_cut(const mask_info *mi, const eval_env *env, const tok_box *k, int6
     span_cut_side(mi, env, k->lo[0], k->hi[0], mi->q_tile[0], env->sizes[SZ_TOKENS], lo, hi);
 }
 
-/* The hull (lo/hi) and, when nparts > 0, the parts intersected with it. */
-static int boxes_eval(int ndims, expr *const *los, expr *const *his, int nparts, expr *const (*plo)[SCHED_MAX_DIMS],
-                      expr *const (*phi)[SCHED_MAX_DIMS], const mask_info *mi, const eval_env *env, const tok_box *q,
-                      kv_boxes *out)
+/* The hull (lo/hi) and, when nparts > 0, the parts intersected with it,
+ * over query box q (qside: over key box q, in query tiles). */
+static int boxes_eval_side(bool qside, int ndims, expr *const *los, expr *const *his, int nparts,
+                           expr *const (*plo)[SCHED_MAX_DIMS], expr *const (*phi)[SCHED_MAX_DIMS],
+                           const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out)
 {
+    int pdims = ndims ? ndims : mi->ndims; /* a hull of every tile (ndims 0) keeps its parts' bounds */
     int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
     memset(out, 0, sizeof *out);
-    if (!eval_range(ndims, los, his, mi, env, q, lo, hi))
+    if (!eval_range_side(qside, ndims, los, his, mi, env, q, lo, hi))
         return 0;
-    if (mi->span_param >= 0 && ndims == 1 && env->param)
+    if (!qside && mi->span_param >= 0 && ndims == 1 && env->param)
         span_cut(mi, env, q, lo, hi);
     out->n = nparts > 0 ? nparts : 1;
     for (int p = 0; p < out->n; p++) {
         int64_t pl[SCHED_MAX_DIMS], ph[SCHED_MAX_DIMS];
         if (nparts > 0)
-            eval_range(ndims, plo[p], phi[p], mi, env, q, pl, ph);
+            eval_range_side(qside, pdims, plo[p], phi[p], mi, env, q, pl, ph);
         for (int d = 0; d < SCHED_MAX_DIMS; d++) {
             out->lo[p][d] = nparts > 0 && pl[d] > lo[d] ? pl[d] : lo[d];
             out->hi[p][d] = nparts > 0 && ph[d] < hi[d] ? ph[d] : hi[d];
@@ -309,6 +311,30 @@ static int boxes_eval(int ndims, expr *const *los, expr *const *his, int nparts,
     }
     kv_parts_normalize(out, mi->ndims);
     return out->n;
+}
+
+static int boxes_eval(int ndims, expr *const *los, expr *const *his, int nparts, expr *const (*plo)[SCHED_MAX_DIMS],
+                      expr *const (*phi)[SCHED_MAX_DIMS], const mask_info *mi, const eval_env *env, const tok_box *q,
+                      kv_boxes *out)
+{
+    return boxes_eval_side(false, ndims, los, his, nparts, plo, phi, mi, env, q, out);
+}
+
+int q_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *k, kv_boxes *out)
+{
+    bool inv = mi->qmode == RANGE_INVERSE; /* the parts inside every query tile */
+    if ((mi->qmode != RANGE_BOUNDS && !inv) || mi->qnparts < 2) {
+        int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS];
+        memset(out, 0, sizeof *out);
+        if (!q_range_eval(mi, env, k, lo, hi))
+            return 0;
+        out->n = 1;
+        memcpy(out->lo[0], lo, sizeof lo);
+        memcpy(out->hi[0], hi, sizeof hi);
+        return 1;
+    }
+    return boxes_eval_side(true, inv ? 0 : mi->ndims, mi->qrange_lo, mi->qrange_hi, mi->qnparts, mi->qpart_lo,
+                           mi->qpart_hi, mi, env, k, out);
 }
 
 int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out)

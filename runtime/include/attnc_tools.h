@@ -346,14 +346,19 @@ bool attnc_tools_count_pairs(const attnc_tools_compiled *c, const int64_t *sizes
                              attnc_tools_pairs *out, strbuf *err);
 
 /* The backward's dK/dV kernel loop (per key tile, the query tiles of its
- * transposed range), totals over batch and heads; counted false where not
- * counted (no mask, dilation-group tiles). */
+ * transposed range, or of its transposed union parts under
+ * $ATTNC_BWD_PARTS=1 as the GPU walks them), totals over batch and heads;
+ * counted false where not counted (no mask, dilation-group tiles). */
 typedef struct attnc_tools_bwd_tiles {
     int64_t visited_tiles;  /* (query tile, key tile) loop iterations */
     int64_t computed_tiles; /* of those, computed (in the forward's range, not proven empty) */
     int64_t full_tiles;     /* of those, full: no per-element mask */
     int64_t kept_tiles;     /* of those, holding at least one kept pair */
     int64_t computed_pairs; /* pairs inside computed tiles */
+    /* the dQ kernel's loop (deterministic builds; per query tile the key
+     * tiles of the forward's range or its union parts): iterations, and
+     * those computed (not proven empty) */
+    int64_t dq_visited_tiles, dq_computed_tiles;
     bool counted;
 } attnc_tools_bwd_tiles;
 /* Counts for c's recipe under the backward schedule text `bwd` (as `attnc

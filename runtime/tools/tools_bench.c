@@ -237,9 +237,17 @@ static bool bwd_tiles(const char *text, int ndims, schedule *out, strbuf *err)
 bool attnc_tools_count_bwd_tiles(const attnc_tools_compiled *c, const char *bwd, const int64_t *sizes,
                                  const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err)
 {
-    schedule s;
+    schedule s, dq;
     memset(out, 0, sizeof *out);
-    if (!bwd_tiles(bwd, c->k->sched.ndims, &s, err))
+    char base[256];
+    snprintf(base, sizeof base, "%s", bwd);
+    char *paren = strstr(base, " (");
+    if (paren)
+        *paren = 0;
+    if (!bwd_tiles(bwd, c->k->sched.ndims, &s, err) || !schedule_parse(base, c->k->sched.ndims, &dq, err))
         return false;
-    return tools_count_bwd_tiles(c->r, &s, sizes, params, out, err);
+    /* the dQ kernel keeps the schedule's key tiles and the dK/dV kernel's query box */
+    memcpy(dq.q_tile, s.q_tile, sizeof dq.q_tile);
+    return tools_count_bwd_tiles(c->r, &s, sizes, params, out, err) &&
+           tools_count_bwd_dq_tiles(c->r, &dq, sizes, params, out, err);
 }

@@ -210,49 +210,72 @@ static void bwd_doc_cut(const mask_info *mi, const eval_env *env, const tok_box 
     hi[0] = chi[0] < hi[0] ? chi[0] : hi[0];
 }
 
+/* One query tile qi of key tile kb's loop (inverse: the forward's range
+ * must hold the key tile, unless the loop walks the transposed parts). */
+static void count_bwd_pair(counter *c, bool kept, bool inverse, const tok_box *kb, const int64_t *kidx,
+                           const int64_t *qi, const int64_t *nq, attnc_tools_bwd_tiles *t)
+{
+    const mask_info *mi = c->mi;
+    const eval_env *env = &c->env;
+    int64_t lin = 0;
+    tok_box qb;
+    for (int d = 0; d < mi->ndims; d++)
+        lin = lin * nq[d] + qi[d];
+    t->visited_tiles++;
+    mask_tile_box(mi, env, true, lin, &qb);
+    if (inverse && !forward_holds(mi, env, &qb, kidx))
+        return;
+    mask_class cl = mask_classify_boxes(mi, env, &qb, kb);
+    if (cl == MASK_EMPTY)
+        return;
+    t->computed_tiles++;
+    t->full_tiles += cl == MASK_FULL;
+    t->computed_pairs += box_area(mi, &qb) * box_area(mi, kb);
+    if (kept)
+        t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, kb) > 0;
+}
+
 /* The dK/dV kernel's loop (codegen/nvptx_bwd_dkv.c): per key tile, the
- * query tiles of its transposed range (q_range_eval, the document cut),
- * then the skips. Tiles holding kept pairs are counted here only when
- * kept is set. */
-static void count_bwd_slice(counter *c, bool kept, attnc_tools_bwd_tiles *t)
+ * query tiles of its transposed range (q_range_eval; with `parts`, the
+ * union's transposed parts, q_boxes_eval), then the skips. Tiles holding
+ * kept pairs are counted here only when kept is set. */
+static void count_bwd_slice(counter *c, bool kept, bool parts, attnc_tools_bwd_tiles *t)
 {
     const mask_info *mi = c->mi;
     const eval_env *env = &c->env;
     int64_t nq[3], nk[3];
     mask_tile_count(mi, env, true, nq);
     int64_t tk = mask_tile_count(mi, env, false, nk);
+    parts = parts && mi->qnparts >= 2 && (mi->qmode == RANGE_BOUNDS || mi->qmode == RANGE_INVERSE);
     for (int64_t j = 0; j < tk && !c->failed; j++) {
-        tok_box kb, qb;
-        int64_t lo[SCHED_MAX_DIMS], hi[SCHED_MAX_DIMS], kidx[SCHED_MAX_DIMS] = {0}, cnt[3] = {1, 1, 1}, total = 1;
+        tok_box kb;
+        kv_boxes qbx;
+        int64_t kidx[SCHED_MAX_DIMS] = {0};
         mask_tile_box(mi, env, false, j, &kb);
-        if (box_area(mi, &kb) == 0 || !q_range_eval(mi, env, &kb, lo, hi))
+        if (box_area(mi, &kb) == 0)
             continue;
-        bwd_doc_cut(mi, env, &kb, nq[0], lo, hi);
-        for (int d = 0; d < mi->ndims; d++) {
+        if (parts)
+            q_boxes_eval(mi, env, &kb, &qbx);
+        else if ((qbx.n = q_range_eval(mi, env, &kb, qbx.lo[0], qbx.hi[0])) != 0)
+            qbx.n = 1;
+        for (int p = 0; p < qbx.n; p++) /* the hull's cut clips every part (nvptx_bwd_dkv.c) */
+            bwd_doc_cut(mi, env, &kb, nq[0], qbx.lo[p], qbx.hi[p]);
+        for (int d = 0; d < mi->ndims; d++)
             kidx[d] = kb.lo[d] / mi->kv_tile[d];
-            cnt[d] = hi[d] - lo[d] + 1;
-            total *= cnt[d] > 0 ? cnt[d] : 0;
-        }
-        for (int64_t i = 0; i < total; i++) {
-            int64_t rem = i, lin = 0, qi[3] = {0};
-            for (int d = mi->ndims - 1; d >= 0; d--) {
-                qi[d] = lo[d] + rem % cnt[d];
-                rem /= cnt[d];
+        for (int p = 0; p < qbx.n; p++) {
+            int64_t cnt[3] = {1, 1, 1}, total = 1;
+            for (int d = 0; d < mi->ndims; d++) {
+                cnt[d] = qbx.hi[p][d] - qbx.lo[p][d] + 1;
+                total *= cnt[d] > 0 ? cnt[d] : 0;
             }
-            for (int d = 0; d < mi->ndims; d++)
-                lin = lin * nq[d] + qi[d];
-            t->visited_tiles++;
-            mask_tile_box(mi, env, true, lin, &qb);
-            if (mi->qmode == RANGE_INVERSE && !forward_holds(mi, env, &qb, kidx))
-                continue;
-            mask_class cl = mask_classify_boxes(mi, env, &qb, &kb);
-            if (cl == MASK_EMPTY)
-                continue;
-            t->computed_tiles++;
-            t->full_tiles += cl == MASK_FULL;
-            t->computed_pairs += box_area(mi, &qb) * box_area(mi, &kb);
-            if (kept)
-                t->kept_tiles += cl == MASK_FULL || count_tile(c, &qb, &kb) > 0;
+            for (int64_t i = 0; i < total; i++) {
+                int64_t rem = i, qi[3] = {0};
+                for (int d = mi->ndims - 1; d >= 0; d--) {
+                    qi[d] = qbx.lo[p][d] + rem % cnt[d];
+                    rem /= cnt[d];
+                }
+                count_bwd_pair(c, kept, mi->qmode == RANGE_INVERSE && !parts, &kb, kidx, qi, nq, t);
+            }
         }
     }
 }
@@ -334,7 +357,7 @@ bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *si
             mask_tally ft;
             slice_at(&sl, sizes, b, h);
             bool by_rows = rows && mask_count_slice(mi, &sl.c.env, &ft);
-            count_bwd_slice(&sl.c, !by_rows, &t);
+            count_bwd_slice(&sl.c, !by_rows, nvptx_bwd_parts_on(), &t);
             if (by_rows)
                 t.kept_tiles = ft.kept_tiles;
             out->visited_tiles += t.visited_tiles * times;
@@ -342,6 +365,75 @@ bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *si
             out->full_tiles += t.full_tiles * times;
             out->kept_tiles += t.kept_tiles * times;
             out->computed_pairs += t.computed_pairs * times;
+        }
+    return slices_done(&sl, err);
+}
+
+/* The dQ kernel's loop (codegen/nvptx_bwd_dq.c): per query tile, the key
+ * tiles of the forward's range as the backward's plan reads it (no
+ * document-span cut; a block table is every tile), its parts under
+ * `parts`, then the empty test's skips. */
+static void count_dq_slice(counter *c, bool parts, attnc_tools_bwd_tiles *t)
+{
+    mask_info mi = *c->mi;
+    const eval_env *env = &c->env;
+    mi.span_param = -1;
+    if (!parts)
+        mi.nparts = 0;
+    if (mi.mode != RANGE_BOUNDS)
+        mi.mode = RANGE_ALL, mi.nparts = 0;
+    int64_t nq[3], nk[3], tq = mask_tile_count(&mi, env, true, nq);
+    mask_tile_count(&mi, env, false, nk);
+    for (int64_t i = 0; i < tq && !c->failed; i++) {
+        tok_box qb, kb;
+        kv_boxes bx;
+        mask_tile_box(&mi, env, true, i, &qb);
+        if (box_area(&mi, &qb) == 0)
+            continue;
+        kv_boxes_eval(&mi, env, &qb, &bx);
+        for (int p = 0; p < bx.n; p++) {
+            int64_t cnt[3] = {1, 1, 1}, total = 1;
+            for (int d = 0; d < mi.ndims; d++) {
+                cnt[d] = bx.hi[p][d] - bx.lo[p][d] + 1;
+                total *= cnt[d] > 0 ? cnt[d] : 0;
+            }
+            for (int64_t j = 0; j < total; j++) {
+                int64_t rem = j, lin = 0, ki[3] = {0};
+                for (int d = mi.ndims - 1; d >= 0; d--) {
+                    ki[d] = bx.lo[p][d] + rem % cnt[d];
+                    rem /= cnt[d];
+                }
+                for (int d = 0; d < mi.ndims; d++)
+                    lin = lin * nk[d] + ki[d];
+                t->dq_visited_tiles++;
+                mask_tile_box(&mi, env, false, lin, &kb);
+                t->dq_computed_tiles += mask_classify_boxes(&mi, env, &qb, &kb) != MASK_EMPTY;
+            }
+        }
+    }
+}
+
+bool tools_count_bwd_dq_tiles(const recipe *r, const schedule *s, const int64_t *sizes,
+                              const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err)
+{
+    out->dq_visited_tiles = out->dq_computed_tiles = 0;
+    if (!r->mask)
+        return true;
+    slices sl;
+    if (!slices_init(&sl, r, s, sizes, params, err))
+        return false;
+    if (mask_dilated(&sl.mi)) {
+        arena_free_all(&sl.a);
+        return true;
+    }
+    int64_t B = sizes[SZ_BATCH], H = sizes[SZ_HEADS], times = (sl.per_batch ? 1 : B) * (sl.per_head ? 1 : H);
+    for (int64_t b = 0; b < (sl.per_batch ? B : 1) && !sl.c.failed; b++)
+        for (int64_t h = 0; h < (sl.per_head ? H : 1) && !sl.c.failed; h++) {
+            attnc_tools_bwd_tiles t = {0};
+            slice_at(&sl, sizes, b, h);
+            count_dq_slice(&sl.c, nvptx_bwd_parts_on(), &t);
+            out->dq_visited_tiles += t.dq_visited_tiles * times;
+            out->dq_computed_tiles += t.dq_computed_tiles * times;
         }
     return slices_done(&sl, err);
 }

@@ -31,5 +31,10 @@ bool tools_count_pairs(const recipe *r, const schedule *s, const int64_t *sizes,
  * tiles are not counted (out->counted false). */
 bool tools_count_bwd_tiles(const recipe *r, const schedule *s, const int64_t *sizes,
                            const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err);
+/* The backward's dQ kernel loop (deterministic builds) under its schedule s:
+ * per query tile, the key tiles of the forward's range (its union parts
+ * under $ATTNC_BWD_PARTS=1) visited and computed, into out->dq_*. */
+bool tools_count_bwd_dq_tiles(const recipe *r, const schedule *s, const int64_t *sizes,
+                              const attnc_tools_param_host *params, attnc_tools_bwd_tiles *out, strbuf *err);
 
 #endif

@@ -24,6 +24,10 @@
  * ATTNC_BWD_DKV_BOX=off ("wgmma:N", "wgmma:k64", "wgmma:p3", "wgmma:box64";
  * shipped recipes the first two), and a 128-key-tile case.
  * Prints one line per case.
+ * Union masks (test_unions; ATTNC_TEST_UNIONS_ONLY=1: those alone) run
+ * under ATTNC_BWD_PARTS=1 unless the caller sets it: the backward's walk
+ * of the union's parts (sinks || window, three parts, a grid, GQA, rows
+ * without keys).
  * ATTNC_TEST_SMALL=1 (compute-sanitizer runs, scripts/gpu-run.sh): a few
  * cases (dense, causal, 2-D and 3-D neighborhood, GQA, cross, the bias
  * table) and no shipped recipes. ATTNC_TEST_CASE=NAME: only the cases whose
@@ -322,6 +326,83 @@ static void test_cases(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* ---- union masks: the parts ($ATTNC_BWD_PARTS) ---- */
+
+/* Masks whose key set is a union (docs/mask-analysis.md, "Unions"), which
+ * the backward walks part by part under ATTNC_BWD_PARTS=1: the dQ kernel
+ * the forward's key parts, the dK/dV kernel the transposed parts
+ * (codegen/nvptx_bwd_parts.c). Token counts divide no tile; windows
+ * smaller than a tile, sinks spanning a partial tile, GQA, three parts, a
+ * 2-D grid, rows without keys (non-causal), and two masks whose dK/dV
+ * range has no parts (inverse bounds, cross attention: the dQ kernel's
+ * parts only). */
+static const bcase union_cases[] = {
+    {"u_sinks_window", "recipe sw\n" IN_QKV "mask causal && (sinks(4) || sliding_window(100, 0))\n", 128, "bf16",
+     {.batch = 1, .heads = 2, .tokens = 333}},
+    {"u_window_lt_tile", "recipe sw\n" IN_QKV "mask causal && (sinks(4) || sliding_window(20, 0))\n", 64, "f16",
+     {.batch = 2, .heads = 1, .tokens = 300}},
+    {"u_sinks_partial_tile", "recipe sw\n" IN_QKV "mask causal && (sinks(70) || sliding_window(40, 0))\n", 64,
+     "bf16", {.batch = 1, .heads = 2, .tokens = 290}},
+    {"u_gqa", "recipe gqa\ninput q : %1$s [batch, heads, tokens, %2$d]\n"
+              "input k, v : %1$s [batch, kv_heads, tokens, %2$d]\n"
+              "mask causal && (sinks(4) || sliding_window(63, 0))\n",
+     128, "bf16", {.batch = 1, .heads = 4, .kv_heads = 2, .tokens = 257}},
+    {"u_three_parts",
+     "recipe tp\n" IN_QKV "mask causal && (sinks(3) || sliding_window(15, 0) || (k.t >= 64 && k.t < 80))\n", 64,
+     "bf16", {.batch = 1, .heads = 3, .tokens = 290}},
+    {"u_rows_without_keys",
+     "recipe rk\n" IN_QKV "mask (k.t < 4 && q.t >= 100) || (k.t >= q.t + 200 && k.t < q.t + 210)\n", 64,
+     "bf16", {.batch = 1, .heads = 2, .tokens = 280}},
+    {"u_grid", "recipe gu\n" IN_QKV "tokens grid(y: H, x: W)\nmask causal && (k.t < 5 || k.y >= q.y - 1)\n", 64, "bf16",
+     {.batch = 1, .heads = 2, .grid = {9, 14}}},
+    {"u_both_sides", "recipe bs\n" IN_QKV "mask sinks(5) || sliding_window(10, 7)\n", 64, "bf16",
+     {.batch = 2, .heads = 2, .tokens = 257}},
+    {"u_cross_tail", "recipe ct\n" IN_CROSS "mask sinks(4) || k.t >= kv_tokens - 16\n", 64, "bf16",
+     {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 70, .kv_tokens = 150}},
+};
+
+/* Every union case under sync, wgmma (the producer ring where it serves),
+ * wgmma:noprod and wgmma:k64, each dQ; ATTNC_BWD_PARTS=1 unless the
+ * caller set it (=0: the hulls, the control). */
+static void test_unions(void **state)
+{
+    (void)state;
+    if (small())
+        return;
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    bool set = !getenv("ATTNC_BWD_PARTS");
+    if (set)
+        setenv("ATTNC_BWD_PARTS", "1", 1);
+    static const char *const modes[] = {"sync", "wgmma", "wgmma:noprod", "wgmma:k64"};
+    const char *only = getenv("ATTNC_TEST_CASE"), *mode = getenv("ATTNC_TEST_BWD_MODE");
+    int fails = 0;
+    for (size_t i = 0; i < sizeof union_cases / sizeof union_cases[0]; i++) {
+        const bcase *c = &union_cases[i];
+        if (only && !strstr(c->name, only))
+            continue;
+        char text[1024], label[160];
+        snprintf(text, sizeof text, c->text, c->dt, c->D);
+        attnc_recipe *rc;
+        if (attnc_recipe_from_text(&rc, ctx, c->name, text, strlen(text))) {
+            printf("[FAIL] %s: recipe: %s\n", c->name, attnc_context_errmsg(ctx));
+            fails++;
+            continue;
+        }
+        snprintf(label, sizeof label, "%s %s D=%d parts=%s", c->name, c->dt, c->D, getenv("ATTNC_BWD_PARTS"));
+        for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
+            for (int dq = 0; dq < 3; dq++)
+                if ((!mode || !mode[0] || !strcmp(mode, modes[m])) && dq_wanted((dq_kind)dq) &&
+                    (dq != DQ_BULK || m > 0))
+                    fails += !run_mode(ctx, rc, label, &c->sh, (dq_kind)dq, modes[m], 9700 + i);
+        attnc_recipe_destroy(rc);
+    }
+    if (set)
+        unsetenv("ATTNC_BWD_PARTS");
+    attnc_context_destroy(ctx);
+    assert_int_equal(fails, 0);
+}
+
 /* ---- every shipped recipe ---- */
 
 static int shipped(attnc_context *ctx, const char *file)
@@ -413,7 +494,11 @@ int main(void)
         return 0;
     sb_init(&dev_err);
     dev = gpu_ref_mem(&dev_err);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases), cmocka_unit_test(test_refusals),
-                                       cmocka_unit_test(test_shipped)};
+    if (getenv("ATTNC_TEST_UNIONS_ONLY")) {
+        const struct CMUnitTest only[] = {cmocka_unit_test(test_unions)};
+        return cmocka_run_group_tests(only, NULL, NULL);
+    }
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases), cmocka_unit_test(test_unions),
+                                       cmocka_unit_test(test_refusals), cmocka_unit_test(test_shipped)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,8 @@
  * of the reference forward. `test_numeric_grads --extra` runs recipes
  * written here for what the library lacks: cross attention with a full
  * additive bias, rows with every key masked, ALiBi slopes and a scalar
- * given as params, linear attention with GQA and relu, non-causal. `test_numeric_grads --long`: linear attention at
+ * given as params, union masks (the dK/dV loop over the transposed
+ * parts), linear attention with GQA and relu, non-causal. `test_numeric_grads --long`: linear attention at
  * N = 65536 with decays near 1 (and gates strong enough to underflow).
  * Prints one line per case; exits 1 when any fails. */
 #include <math.h>
@@ -144,6 +145,22 @@ static const char *const extra_recipes[][2] = {
     {"linear_noncausal", "recipe linear_noncausal\n"
                          "input q, k, v : bf16 [batch, heads, tokens, 32]\n"
                          "linear {\n  noncausal\n}\n"},
+    /* unions (the backward walks the transposed parts of the q range):
+     * causal sinks || window, sinks spanning a partial tile, without
+     * causal (an inverse q range), rows without keys */
+    {"union_causal", "recipe union_causal\n"
+                     "input q, k, v : bf16 [batch, heads, tokens, 64]\n"
+                     "mask causal && (sinks(4) || sliding_window(20, 0))\n"},
+    {"union_wide_sinks", "recipe union_wide_sinks\n"
+                         "input q : f32 [batch, heads, tokens, 32]\n"
+                         "input k, v : f32 [batch, kv_heads, tokens, 32]\n"
+                         "mask causal && (sinks(19) || sliding_window(9, 0) || (k.t >= 40 && k.t < 44))\n"},
+    {"union_both_sides", "recipe union_both_sides\n"
+                         "input q, k, v : f32 [batch, heads, tokens, 32]\n"
+                         "mask sinks(5) || sliding_window(10, 7)\n"},
+    {"union_rows_without_keys", "recipe union_rows_without_keys\n"
+                                "input q, k, v : f32 [batch, heads, tokens, 32]\n"
+                                "mask (k.t < 4 && q.t >= 50) || (k.t >= q.t + 70 && k.t < q.t + 75)\n"},
     {"scalar_param", "recipe scalar_param\n"
                      "input q, k, v : f16 [batch, heads, tokens, 64]\n"
                      "param c : f32\n"

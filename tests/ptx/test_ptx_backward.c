@@ -17,7 +17,8 @@
  * Each build is made for the three ways of forming dQ: the dQ kernel
  * (deterministic), atomics, and (wgmma builds only, as the runtime) bulk
  * reductions from shared f32 tiles (cp.reduce.async.bulk); ATTNC_PTX_DQ=
- * kernel|atomic|bulk keeps one.
+ * kernel|atomic|bulk keeps one. test_backward_parts: union masks under
+ * ATTNC_BWD_PARTS=1 against =0 (ATTNC_PTX_PARTS_ONLY=1: that alone).
  * The backward's document cut ($ATTNC_BWD_DOC_SPAN=1) on document.attn:
  * test_backward_doc_span (alone: ATTNC_PTX_DOC_SPAN_ONLY=1). */
 #include <dirent.h>
@@ -68,6 +69,21 @@ static const char *const extra[][2] = {
                     "score gain[head] * s * scale + rel[head, q.t - k.t]\n"},
 };
 
+/* Union masks (tests/gpu/test_gpu_backward.c's union_cases) for
+ * test_backward_parts: sinks || window with GQA, three parts, a grid, and
+ * without causal (an inverse q range with parts). */
+static const char *const unions[][2] = {
+    {"u_gqa", "recipe gqa\ninput q : bf16 [batch, heads, tokens, 128]\n"
+              "input k, v : bf16 [batch, kv_heads, tokens, 128]\n"
+              "mask causal && (sinks(4) || sliding_window(63, 0))\n"},
+    {"u_three_parts", "recipe tp\ninput q, k, v : bf16 [batch, heads, tokens, 64]\n"
+                      "mask causal && (sinks(3) || sliding_window(15, 0) || (k.t >= 64 && k.t < 80))\n"},
+    {"u_grid", "recipe gu\ninput q, k, v : bf16 [batch, heads, tokens, 64]\ntokens grid(y: H, x: W)\n"
+               "mask causal && (k.t < 5 || k.y >= q.y - 1)\n"},
+    {"u_both_sides",
+     "recipe bs\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask sinks(5) || sliding_window(10, 7)\n"},
+};
+
 static recipe *parse(arena *a, const char *name)
 {
     char path[512];
@@ -78,6 +94,12 @@ static recipe *parse(arena *a, const char *name)
     for (size_t i = 0; i < sizeof extra / sizeof *extra; i++)
         if (!strcmp(name, extra[i][0])) {
             text = (char *)extra[i][1];
+            len = strlen(text);
+            snprintf(path, sizeof path, "%s", name);
+        }
+    for (size_t i = 0; i < sizeof unions / sizeof *unions; i++)
+        if (!strcmp(name, unions[i][0])) {
+            text = (char *)unions[i][1];
             len = strlen(text);
             snprintf(path, sizeof path, "%s", name);
         }
@@ -463,6 +485,52 @@ static void test_backward_ptx(void **state)
         assert_true(with_grads > 0);
 }
 
+/* ATTNC_BWD_PARTS=1 (nvptx_bwd_parts.c): the union recipes' modules
+ * assemble under every product and dQ, and differ from the hull's (the
+ * parts were taken); the producer ring takes them too. */
+static void test_backward_parts(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"sinks_window.attn", "u_gqa", "u_three_parts", "u_grid", "u_both_sides"};
+    char was[8] = "";
+    if (getenv("ATTNC_BWD_PARTS"))
+        snprintf(was, sizeof was, "%s", getenv("ATTNC_BWD_PARTS"));
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        for (int dq = 0; dq < 3; dq++)
+            for (int wg = 0; wg < 2; wg++) {
+                if ((dq == NVPTX_BWD_DQ_BULK && !wg) || (wg && getenv("ATTNC_PTX_SYNC_ONLY")) ||
+                    (!wg && getenv("ATTNC_PTX_WGMMA_ONLY")))
+                    continue;
+                work w[2];
+                int built[2];
+                bool params;
+                nvptx_bwd_info info;
+                for (int on = 0; on < 2; on++) {
+                    setenv("ATTNC_BWD_PARTS", on ? "1" : "0", 1);
+                    work_init(&w[on]);
+                    built[on] = build(&w[on].a, names[i], TARGET_SM90A, (nvptx_bwd_dq)dq, wg ? MMA_WGMMA : MMA_SYNC,
+                                      overlap(), &info, &w[on].ptx, &w[on].err, &params);
+                }
+                if (built[1] < 0 || built[0] < 0)
+                    fail_msg("%s: %s%s", names[i], sb_cstr(&w[1].err), sb_cstr(&w[0].err));
+                if (built[1] == 1) {
+                    if (!strcmp(sb_cstr(&w[0].ptx), sb_cstr(&w[1].ptx)))
+                        fail_msg("%s %s: ATTNC_BWD_PARTS=1 changed nothing", names[i], dq_names[dq]);
+                    if (!ptxas_check(sb_cstr(&w[1].ptx), "sm_90a", &w[1].log))
+                        fail_msg("%s %s: ptxas rejected the PTX:\n%s", names[i], dq_names[dq], sb_cstr(&w[1].log));
+                    int spill = ptxas_spill_bytes(sb_cstr(&w[1].log));
+                    printf("parts %-18s sm_90a %-6s %-5s: ok%s%s\n", names[i], dq_names[dq],
+                           info.wgmma ? "wgmma" : "sync", info.producer ? " (producer)" : "", spill ? " (spills)" : "");
+                }
+                work_free(&w[0]);
+                work_free(&w[1]);
+            }
+    if (was[0])
+        setenv("ATTNC_BWD_PARTS", was, 1);
+    else
+        unsetenv("ATTNC_BWD_PARTS");
+}
+
 int main(void)
 {
     if (!ptxas_available()) {
@@ -477,7 +545,11 @@ int main(void)
         const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_producer)};
         return cmocka_run_group_tests(only, NULL, NULL);
     }
+    if (getenv("ATTNC_PTX_PARTS_ONLY")) {
+        const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_parts)};
+        return cmocka_run_group_tests(only, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_backward_ptx), cmocka_unit_test(test_backward_producer),
-                                       cmocka_unit_test(test_backward_doc_span)};
+                                       cmocka_unit_test(test_backward_doc_span), cmocka_unit_test(test_backward_parts)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  * count took minutes; now closed form) and 8 causal documents of 8192
  * tokens, with the backward's dK/dV tiles under --bwd-schedule; the totals
  * are the brute-force-checked counts (tests/unit/runtime/test_pairs_radial.c).
+ * sinks_window's backward tiles with ATTNC_BWD_PARTS off and on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +44,20 @@ static void pairs_only_counts_without_a_gpu(void **state)
     expect_json("bench bench/recipes/doc_causal.attn --shape batch=1,heads=16,tokens=65536 --docs 8 --pairs-only "
                 "--arch sm_90a --bwd-schedule 'q=64 kv=64 (dK/dV kv=128)' --json",
                 docs);
+    /* causal && (sinks(4) || window) (issue 14): the backward's loops over
+     * each range's hull, or under ATTNC_BWD_PARTS=1 over the union's parts
+     * (dK/dV: the transposed ones), where every visited tile holds kept pairs */
+    const char *hull[] = {"\"bwd_visited_tiles\": 264192", "\"bwd_kept_tiles\": 39520",
+                          "\"bwd_dq_visited_tiles\": 526336", NULL};
+    const char *parts[] = {"\"bwd_visited_tiles\": 39520", "\"bwd_kept_tiles\": 39520",
+                           "\"bwd_dq_visited_tiles\": 71280", "\"bwd_dq_computed_tiles\": 71280", NULL};
+    const char *sw = "bench recipes/sinks_window.attn --shape batch=1,heads=16,tokens=16384 --pairs-only --arch sm_90a "
+                     "--bwd-schedule 'q=64 kv=64 (dK/dV kv=128)' --json";
+    setenv("ATTNC_BWD_PARTS", "0", 1);
+    expect_json(sw, hull);
+    setenv("ATTNC_BWD_PARTS", "1", 1);
+    expect_json(sw, parts);
+    unsetenv("ATTNC_BWD_PARTS");
     const char *varlen[] = {"\"kept_pairs\": 4295491584", "\"varlen_sequences\": 8", NULL};
     expect_json("bench bench/recipes/causal_d128.attn --shape batch=1,heads=16,tokens=65536 --seqlens 8192x8 "
                 "--pairs-only --arch sm_80 --json",

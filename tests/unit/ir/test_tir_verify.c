@@ -167,7 +167,7 @@ static void kv_range_parts(void **state)
     const char *ok = "{ mode=bounds lo0=0 hi0=3 part0.lo0=0 part0.hi0=0 part1.lo0=(div q.lo0 64) part1.hi0=3 }";
     assert_string_equal(parse_edited("{ mode=all }", ok), "");
     EXPECT("{ mode=all }", "{ mode=all part0.lo0=0 part0.hi0=0 part1.lo0=1 part1.hi0=2 }",
-           "parts belong to kv_range with mode=bounds");
+           "parts belong to kv_range or q_range with mode=bounds (q_range: or inverse)");
     EXPECT("{ mode=all }", "{ mode=bounds lo0=0 hi0=3 part0.lo0=0 part0.hi0=0 }", "a union range has 2 to 4 parts, not 1");
     EXPECT("{ mode=all }", "{ mode=bounds lo0=0 hi0=3 part0.lo0=0 part0.hi0=0 part1.lo0=1 }",
            "part 1 of the range needs int lo0 and hi0");

@@ -453,6 +453,68 @@ static void bwd_document_cut_is_sound(void **state)
     unsetenv("ATTNC_BWD_DOC_SPAN");
 }
 
+/* ATTNC_BWD_PARTS=1 on causal && (sinks || window): the dK/dV loop over the
+ * transposed parts still computes every tile pair holding a kept pair
+ * (brute force), visits no more than the hull's loop and computes no more;
+ * the dQ loop over the forward's parts likewise. */
+static void bwd_parts_match_brute_force(void **state)
+{
+    (void)state;
+    srand(71);
+    int fewer = 0;
+    for (int round = 0; round < 40; round++) {
+        arena a;
+        arena_init(&a, NULL);
+        recipe *r = rb_recipe(&a, "bwdparts", 0);
+        int64_t sizes[SZ_MAX] = {0}, n = 1 + rand() % 300;
+        sizes[SZ_BATCH] = sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = 1;
+        sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
+        schedule s = schedule_default(1, TARGET_HOST, false);
+        s.q_tile[0] = 1 << (1 + rand() % 6);
+        s.kv_tile[0] = 1 << (1 + rand() % 6);
+        r->mask = ex_binary(&a, BIN_AND, rb_causal(&a),
+                            ex_binary(&a, BIN_OR, rb_sinks(&a, 1 + rand() % 70), rb_sliding(&a, rand() % 40, 0)));
+        attnc_tools_bwd_tiles hull, parts;
+        strbuf err;
+        sb_init(&err);
+        setenv("ATTNC_BWD_PARTS", "0", 1);
+        assert_true(tools_count_bwd_tiles(r, &s, sizes, NULL, &hull, &err));
+        assert_true(tools_count_bwd_dq_tiles(r, &s, sizes, NULL, &hull, &err));
+        setenv("ATTNC_BWD_PARTS", "1", 1);
+        assert_true(tools_count_bwd_tiles(r, &s, sizes, NULL, &parts, &err));
+        assert_true(tools_count_bwd_dq_tiles(r, &s, sizes, NULL, &parts, &err));
+        unsetenv("ATTNC_BWD_PARTS");
+        sb_free(&err);
+        mask_info mi;
+        assert_true(mask_analyze(&a, r, &s, &mi));
+        eval_env env = {0};
+        memcpy(env.sizes, sizes, sizeof env.sizes);
+        int64_t nq[3], nk[3], kept_tiles = 0;
+        int64_t tq = mask_tile_count(&mi, &env, true, nq), tk = mask_tile_count(&mi, &env, false, nk);
+        for (int64_t i = 0; i < tq; i++)
+            for (int64_t j = 0; j < tk; j++) {
+                tok_box qb, kb;
+                mask_tile_box(&mi, &env, true, i, &qb);
+                mask_tile_box(&mi, &env, false, j, &kb);
+                for (int d = 1; d < 3; d++)
+                    qb.lo[d] = qb.hi[d] = kb.lo[d] = kb.hi[d] = 0;
+                bool all;
+                kept_tiles += kept_in(r, &env, 0, &qb, &kb, &all) > 0;
+            }
+        if (parts.computed_tiles < kept_tiles || parts.dq_computed_tiles < kept_tiles)
+            fprintf(stderr, "round %d: kept tiles %lld, computed dK/dV %lld dQ %lld\n", round, (long long)kept_tiles,
+                    (long long)parts.computed_tiles, (long long)parts.dq_computed_tiles);
+        assert_true(parts.computed_tiles >= kept_tiles && parts.dq_computed_tiles >= kept_tiles);
+        assert_true(parts.visited_tiles <= hull.visited_tiles && parts.computed_tiles <= hull.computed_tiles);
+        assert_true(parts.dq_visited_tiles <= hull.dq_visited_tiles);
+        assert_true(parts.dq_computed_tiles <= hull.dq_computed_tiles);
+        assert_true(hull.dq_computed_tiles >= kept_tiles);
+        fewer += parts.visited_tiles < hull.visited_tiles && parts.dq_visited_tiles < hull.dq_visited_tiles;
+        arena_free_all(&a);
+    }
+    assert_true(fewer >= 10); /* the parts were walked */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +523,7 @@ int main(void)
         cmocka_unit_test(dilated_grid_visits_like_its_twin),
         cmocka_unit_test(bwd_tiles_match_brute_force),
         cmocka_unit_test(bwd_document_cut_is_sound),
+        cmocka_unit_test(bwd_parts_match_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
