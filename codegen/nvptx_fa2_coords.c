@@ -420,19 +420,31 @@ static bool fits_i32(const fa2 *f, const expr *e)
     return expr_int_range(e, &env).fits_i32;
 }
 
-LLVMValueRef fa2_emit(fa2 *f, const expr *e)
+static LLVMValueRef env_node(void *user, const expr *e)
+{
+    fa2 *f = user;
+    return f->fr_on ? fa2_frames_node(f, e) : NULL;
+}
+
+LLVMTypeRef fa2_int_ty(fa2 *f, const expr *e)
+{
+    return !e || fits_i32(f, e) ? f->nv.i32 : f->nv.i64;
+}
+
+LLVMValueRef fa2_emit_ty(fa2 *f, const expr *e, LLVMTypeRef int_ty)
 {
     expr_env env = {
         .ctx = f->nv.c,
         .module = f->nv.m,
         .builder = f->nv.b,
-        .int_ty = !e || fits_i32(f, e) ? f->nv.i32 : f->nv.i64,
+        .int_ty = int_ty,
         .nvptx = true,
         .coord = env_coord,
         .size = env_size,
         .leaf = env_leaf,
         .param = env_param,
         .user = f,
+        .node = env_node,
     };
     LLVMValueRef v = e ? emit_expr(&env, e) : NULL;
     if (!v) {
@@ -443,4 +455,9 @@ LLVMValueRef fa2_emit(fa2 *f, const expr *e)
         return e && e->type == TY_FLOAT ? nv_f32(&f->nv, 0) : nv_i32(&f->nv, 0);
     }
     return v;
+}
+
+LLVMValueRef fa2_emit(fa2 *f, const expr *e)
+{
+    return fa2_emit_ty(f, e, fa2_int_ty(f, e));
 }

@@ -109,6 +109,13 @@ int nvptx_grid_tma_mode(void);
  * compared per element). Part of kernel cache keys. */
 int nvptx_doc_full_mode(void);
 
+/* $ATTNC_MASK_FRAMES (opt-in, not yet measured): -1 unset or 0 (the
+ * partial-tile mask is one expression per element), 1 (a mask that reads
+ * the key only as k.t div F and k.t mod F, F >= the key tile: radial,
+ * radial_token, gets its key-frame subtrees computed once per tile and row,
+ * nvptx_fa2_frames.c). Part of kernel cache keys. */
+int nvptx_mask_frames_mode(void);
+
 /* $ATTNC_OVL_SPLIT_PRODUCER (experimental, not measured): -1 unset, 0, or
  * 1 (under overlap with TMA the K and V rings are issued by two producer
  * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */

@@ -15,6 +15,7 @@ static const struct {
 } codegen_switches[] = {
     {"grid_tma", nvptx_grid_tma_mode},     /* $ATTNC_GRID_TMA */
     {"doc_full", nvptx_doc_full_mode},     /* $ATTNC_DOC_FULL */
+    {"mask_frames", nvptx_mask_frames_mode}, /* $ATTNC_MASK_FRAMES */
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
