@@ -1,0 +1,86 @@
+/* fa2_frames_period (codegen/nvptx_fa2_frames.c): which masks the GPU
+ * forward may emit with their key-frame subtrees hoisted per tile
+ * (ATTNC_MASK_FRAMES=1). Radial Attention's masks read the key only as
+ * k.t div F and k.t mod F and qualify when the key tile fits in a frame;
+ * a mask that reads the raw key token (causal, windows, documents, strided
+ * heads), mixes two periods, or runs on a grid does not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "codegen/nvptx_fa2.h"
+#include "frontend/frontend.h"
+
+/* The expanded mask of a recipe on `input` with `mask` (NULL when it does
+ * not parse). */
+static const expr *mask_of(arena *a, const char *input, const char *mask)
+{
+    char src[512];
+    snprintf(src, sizeof src, "recipe t\n%s\n%s\n", input, mask);
+    size_t n = strlen(src);
+    char *text = arena_alloc(a, n + 1);
+    memcpy(text, src, n + 1);
+    diag_list d;
+    diag_list_init(&d, a, "t.attn", text, n);
+    recipe *r = frontend_parse(a, "t.attn", text, n, &d);
+    return r && !d.errors ? r->mask : NULL;
+}
+
+static int64_t period(const char *mask, int kv_tile)
+{
+    arena a;
+    arena_init(&a, NULL);
+    const expr *e = mask_of(&a, "input q, k, v : bf16 [batch, heads, tokens, 64]", mask);
+    assert_non_null(e);
+    int64_t F = fa2_frames_period(e, 0, kv_tile);
+    arena_free_all(&a);
+    return F;
+}
+
+static void radial_masks_hoist(void **state)
+{
+    (void)state;
+    assert_int_equal(period("mask radial(frame: 1560, block: 128, decay: 1, sink: true)", 128), 1560);
+    assert_int_equal(period("mask radial(frame: 200, block: 64, decay: 0.5, sink: false)", 128), 200);
+    assert_int_equal(period("mask radial(frame: 128, block: 16, decay: 3, sink: true)", 128), 128);
+    assert_int_equal(period("mask radial_token(frame: 300, window: 200)", 64), 300);
+    /* a written mask of the same shape (block-diagonal, causal in the block) */
+    assert_int_equal(period("mask k.t / 256 == q.t / 256 && k.t % 256 <= q.t % 256", 256), 256);
+    /* a run-time block table indexed by k.t div bk: its loads hoist too */
+    assert_int_equal(period("param table : u8 [nqb, nkb]\nmask blocks(table, bq: 64, bk: 128)", 128), 128);
+}
+
+static void other_masks_do_not(void **state)
+{
+    (void)state;
+    /* the frame shorter than the key tile: three frames in a tile */
+    assert_int_equal(period("mask radial(frame: 100, block: 64, decay: 1, sink: true)", 128), 0);
+    assert_int_equal(period("mask causal", 64), 0);
+    assert_int_equal(period("mask sliding_window(1023, 0)", 64), 0);
+    assert_int_equal(period("mask causal && radial(frame: 512, block: 64, decay: 1, sink: false)", 64), 0);
+    assert_int_equal(period("mask strided_heads(stride: 256, local: 128)", 64), 0);
+    /* two periods */
+    assert_int_equal(period("mask k.t / 256 == q.t / 256 || k.t % 512 < 16", 64), 0);
+    assert_int_equal(period("param doc : i32 [tokens]\nmask document(doc)", 64), 0);
+    /* nothing of the key to hoist: key only as k.t mod F */
+    assert_int_equal(period("mask k.t % 256 < 128", 64), 0);
+    /* a grid (the check is on token sequences only) */
+    arena a;
+    arena_init(&a, NULL);
+    const expr *e = mask_of(&a, "input q, k, v : bf16 [batch, heads, tokens, 64]",
+                            "mask radial(frame: 1560, block: 128, decay: 1, sink: true)");
+    assert_non_null(e);
+    assert_int_equal(fa2_frames_period(e, 2, 64), 0);
+    assert_int_equal(fa2_frames_period(NULL, 0, 64), 0);
+    arena_free_all(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(radial_masks_hoist), cmocka_unit_test(other_masks_do_not)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
