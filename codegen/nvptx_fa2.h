@@ -204,6 +204,11 @@ void fa2_frames_begin(fa2 *f, bool one);
 void fa2_frames_column(fa2 *f, LLVMValueRef kt);
 void fa2_frames_row(fa2 *f, int mi, int h);
 void fa2_frames_end(fa2 *f);
+/* hull (a tile class test on the current box pair, i1) or, when it fails
+ * and the query or key box spans a frame boundary, whether test holds on
+ * every pair of their parts cut there (mask_classify_frames; a branch,
+ * taken by few tiles). */
+LLVMValueRef fa2_frames_split(fa2 *f, const expr *test, LLVMValueRef hull);
 /* The env's node hook: a hoisted value for e, or NULL. */
 LLVMValueRef fa2_frames_node(fa2 *f, const expr *e);
 

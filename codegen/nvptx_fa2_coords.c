@@ -267,7 +267,8 @@ LLVMValueRef fa2_tile_empty(fa2 *f)
 {
     key_box(f);
     f->mode = EXM_BOX;
-    return fa2_emit(f, f->p->empty);
+    LLVMValueRef empty = fa2_emit(f, f->p->empty);
+    return f->fr_period > 0 ? fa2_frames_split(f, f->p->empty, empty) : empty;
 }
 
 LLVMValueRef fa2_tile_partial(fa2 *f)
@@ -291,6 +292,8 @@ LLVMValueRef fa2_tile_partial(fa2 *f)
     f->mode = EXM_BOX;
     if (p->full)
         full = fa2_emit(f, p->full);
+    if (p->full && f->fr_period > 0) /* tiles across a frame boundary: their parts' tests */
+        full = fa2_frames_split(f, p->full, full);
     if (p->span_full && f->run_lo) { /* a tile inside the query's document: the mask without its filter */
         LLVMBuilderRef b = f->nv.b;
         LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, f->k_org[0], f->run_lo, "");

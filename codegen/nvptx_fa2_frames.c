@@ -18,92 +18,20 @@
  * Exact: floor division by F > 0 puts k.t in frame kf0 iff k.t < kb, every
  * column of the tile (clipped ones too) lies in frame kf0 or kf0 + 1, and a
  * subtree is a pure function of its leaves, emitted with the mask's own
- * int type (expr_env.node hands the value to emit_expr in its place). */
-#include <stdint.h>
-
+ * int type (expr_env.node hands the value to emit_expr in its place).
+ *
+ * The tile class tests (`empty`, `full`) see a box across a frame boundary
+ * with `mod F` spanning the whole frame, so they settle few such tiles:
+ * when the hull's test fails there, fa2_frames_split runs it on the parts
+ * cut at the boundary (mask_classify_frames on the host; radial at N = 31200:
+ * computed tiles 586672 -> 530304, those holding kept pairs 525792).
+ * The analysis (which masks, which subtrees) is passes/mask_frames.c. */
 #include "nvptx_fa2.h"
-
-enum { LV_NONE, LV_FRAME, LV_ELEM }; /* what of the key a subtree reads */
-
-static bool is_key(const expr *e)
-{
-    return e->kind == EX_COORD && e->u.coord.side == SIDE_K;
-}
-
-/* c > 0 when e is `k.t op c` (a constant; the flat token or dim 0). */
-static int64_t key_by(const expr *e, expr_binop op)
-{
-    if (e->kind != EX_BINARY || e->u.binop != op || e->nargs != 2 || !is_key(e->args[0]) ||
-        e->args[0]->u.coord.dim > 0)
-        return 0;
-    const expr *c = e->args[1];
-    return c->kind == EX_CONST_INT && c->u.ival > 0 ? c->u.ival : 0;
-}
-
-/* Whether every key coordinate of e is under `div F` or `mod F`, one F
- * (*F: 0 until the first is seen). */
-static bool one_period(const expr *e, int64_t *F)
-{
-    int64_t c = key_by(e, BIN_DIV);
-    if (!c)
-        c = key_by(e, BIN_MOD);
-    if (c) {
-        if (*F && *F != c)
-            return false;
-        *F = c;
-        return true;
-    }
-    if (is_key(e))
-        return false;
-    for (int i = 0; i < e->nargs; i++)
-        if (!one_period(e->args[i], F))
-            return false;
-    return true;
-}
-
-static int level(const expr *e, int64_t F)
-{
-    if (key_by(e, BIN_DIV) == F)
-        return LV_FRAME;
-    if (is_key(e) || e->kind == EX_SCORE)
-        return LV_ELEM;
-    int lv = LV_NONE;
-    for (int i = 0; i < e->nargs; i++) {
-        int l = level(e->args[i], F);
-        lv = l > lv ? l : lv;
-    }
-    return lv;
-}
-
-/* The largest subtrees reading the key only through its frame, once each;
- * false past FA_FR_MAX. */
-static bool collect(const expr *e, int64_t F, fa2_frames *fr)
-{
-    int lv = level(e, F);
-    if (lv == LV_NONE)
-        return true;
-    if (lv == LV_FRAME) {
-        for (int i = 0; i < fr->n; i++)
-            if (fr->node[i] == e)
-                return true;
-        if (fr->n == FA_FR_MAX)
-            return false;
-        fr->node[fr->n++] = e;
-        return true;
-    }
-    for (int i = 0; i < e->nargs; i++)
-        if (!collect(e->args[i], F, fr))
-            return false;
-    return true;
-}
+#include "../passes/mask_frames.h"
 
 int64_t fa2_frames_period(const expr *mask, int grid_ndim, int kv_tile)
 {
-    int64_t F = 0;
-    if (!mask || grid_ndim != 0 || !one_period(mask, &F) || F < kv_tile || F > INT32_MAX)
-        return 0;
-    fa2_frames fr = {0};
-    return collect(mask, F, &fr) && fr.n > 0 ? F : 0;
+    return mask_key_period(mask, grid_ndim, kv_tile);
 }
 
 static LLVMValueRef to_ty(fa2 *f, LLVMValueRef v)
@@ -125,7 +53,7 @@ void fa2_frames_begin(fa2 *f, bool one)
     fa2_frames *fr = &f->fr;
     LLVMBuilderRef b = f->nv.b;
     *fr = (fa2_frames){0};
-    collect(p->mask, f->fr_period, fr);
+    fr->n = mask_key_frame_nodes(p->mask, f->fr_period, fr->node, FA_FR_MAX);
     fr->one = one;
     fr->ty = fa2_int_ty(f, p->mask);
     LLVMValueRef kf0 = LLVMBuildUDiv(b, f->k_lo[0], nv_i32(&f->nv, (int)f->fr_period), "kf0");
@@ -178,8 +106,8 @@ LLVMValueRef fa2_frames_node(fa2 *f, const expr *e)
 {
     fa2_frames *fr = &f->fr;
     if (fr->pre)
-        return key_by(e, BIN_DIV) == f->fr_period ? fr->kf[fr->c] : NULL;
-    if (key_by(e, BIN_MOD) == f->fr_period)
+        return mask_is_key_by(e, BIN_DIV, f->fr_period) ? fr->kf[fr->c] : NULL;
+    if (mask_is_key_by(e, BIN_MOD, f->fr_period))
         return fr->sj;
     for (int i = 0; i < fr->n; i++) {
         if (fr->node[i] != e)
@@ -188,4 +116,47 @@ LLVMValueRef fa2_frames_node(fa2 *f, const expr *e)
         return fr->one ? v[0] : LLVMBuildSelect(f->nv.b, fr->first, v[0], v[1], "");
     }
     return NULL;
+}
+
+/* Corner `hi` of part x of [lo, hi] cut at `cut` (x 0: [lo, cut - 1] when
+ * the cut falls inside, else the box; x 1: [cut, hi]). */
+static void part(fa2 *f, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef cut, LLVMValueRef in, int x,
+                 LLVMValueRef *plo, LLVMValueRef *phi)
+{
+    LLVMBuilderRef b = f->nv.b;
+    *plo = x ? cut : lo;
+    *phi = x ? hi : LLVMBuildSelect(b, in, LLVMBuildSub(b, cut, nv_i32(&f->nv, 1), ""), hi, "");
+}
+
+LLVMValueRef fa2_frames_split(fa2 *f, const expr *test, LLVMValueRef hull)
+{
+    nt *t = &f->t;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef F = nv_i32(&f->nv, (int)f->fr_period), one = nv_i32(&f->nv, 1);
+    LLVMValueRef qlo = f->q_lo[0], qhi = f->q_hi[0], klo = f->k_lo[0], khi = f->k_hi[0];
+    LLVMValueRef qcut = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildUDiv(b, qlo, F, ""), one, ""), F, "");
+    LLVMValueRef kcut = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildUDiv(b, klo, F, ""), one, ""), F, "");
+    LLVMValueRef qin = LLVMBuildICmp(b, LLVMIntSLE, qcut, qhi, ""), kin = LLVMBuildICmp(b, LLVMIntSLE, kcut, khi, "");
+    LLVMValueRef var = nt_var(t, f->nv.i1, LLVMConstInt(f->nv.i1, 0, false), "frames.cls");
+    nt_set(t, var, hull);
+    LLVMValueRef go = LLVMBuildAnd(b, LLVMBuildNot(b, hull, ""), LLVMBuildOr(b, qin, kin, ""), "");
+    LLVMBasicBlockRef join = nt_if(t, go);
+    LLVMValueRef all = LLVMConstInt(f->nv.i1, 1, false);
+    f->mode = EXM_BOX;
+    for (int x = 0; x < 2; x++)
+        for (int y = 0; y < 2; y++) {
+            part(f, qlo, qhi, qcut, qin, x, &f->q_lo[0], &f->q_hi[0]);
+            part(f, klo, khi, kcut, kin, y, &f->k_lo[0], &f->k_hi[0]);
+            LLVMValueRef v = fa2_emit(f, test);
+            LLVMValueRef real = LLVMConstInt(f->nv.i1, 1, false); /* the pair of parts exists */
+            if (x)
+                real = LLVMBuildAnd(b, real, qin, "");
+            if (y)
+                real = LLVMBuildAnd(b, real, kin, "");
+            all = LLVMBuildAnd(b, all, LLVMBuildOr(b, v, LLVMBuildNot(b, real, ""), ""), "");
+        }
+    f->q_lo[0] = qlo, f->q_hi[0] = qhi, f->k_lo[0] = klo, f->k_hi[0] = khi;
+    nt_set(t, var, all);
+    nt_endif(t, join);
+    return nt_get(t, var);
 }

@@ -5,9 +5,10 @@
  * wider than the band, and a frame shorter than the key tile (no key-frame
  * hoisting there). Each case runs with ATTNC_MASK_FRAMES=0 and 1
  * (codegen/nvptx_fa2_frames.c: the mask's key-frame subtrees computed once
- * per tile and row; part of kernel cache keys, so each mode gets its own
- * kernels) under auto, mma.sync with small key tiles and the sm_90a TMA
- * producer with 64-key tiles. Device outputs are poisoned before each
+ * per tile and row, tiles across a frame boundary classified by their
+ * parts; part of kernel cache keys, so each mode gets its own kernels)
+ * under auto, mma.sync with small key tiles, the sm_90a TMA producer with
+ * 64-key tiles and the ping-pong loop (overlap=2). Device outputs are poisoned before each
  * launch. Without a driver: "skipped: no CUDA driver". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +39,9 @@ static const radial_case cases[] = {
 };
 
 static const char *const schedules[] = {NULL, "q=64 kv=16 stages=3 warps=4 mma=sync",
-                                        "q=128 kv=64 stages=2 warps=8 mma=wgmma_ws"};
+                                        "q=128 kv=64 stages=2 warps=8 mma=wgmma_ws",
+                                        "q=128 kv=128 stages=2 warps=8 overlap=2"};
+enum { NSCHED = sizeof schedules / sizeof schedules[0] };
 
 static int run_mode(int mode, uint64_t *seed)
 {
@@ -54,7 +57,7 @@ static int run_mode(int mode, uint64_t *seed)
         snprintf(name, sizeof name, "radial%zu", i);
         ref_shape shape = {.batch = 1, .heads = 2, .tokens = cases[i].tokens};
         printf("%s: %s, %lld tokens\n", name, cases[i].mask, (long long)cases[i].tokens);
-        for (int s = 0; s < 3; s++)
+        for (int s = 0; s < NSCHED; s++)
             failed += gpu_check_text_line(ctx, name, body, &shape, schedules[s], (*seed)++);
     }
     attnc_context_destroy(ctx);

@@ -1,4 +1,4 @@
-/* fa2_frames_period (codegen/nvptx_fa2_frames.c): which masks the GPU
+/* mask_key_period (passes/mask_frames.c): which masks the GPU
  * forward may emit with their key-frame subtrees hoisted per tile
  * (ATTNC_MASK_FRAMES=1). Radial Attention's masks read the key only as
  * k.t div F and k.t mod F and qualify when the key tile fits in a frame;
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "codegen/nvptx_fa2.h"
+#include "passes/mask_frames.h"
 #include "frontend/frontend.h"
 
 /* The expanded mask of a recipe on `input` with `mask` (NULL when it does
@@ -36,7 +36,7 @@ static int64_t period(const char *mask, int kv_tile)
     arena_init(&a, NULL);
     const expr *e = mask_of(&a, "input q, k, v : bf16 [batch, heads, tokens, 64]", mask);
     assert_non_null(e);
-    int64_t F = fa2_frames_period(e, 0, kv_tile);
+    int64_t F = mask_key_period(e, 0, kv_tile);
     arena_free_all(&a);
     return F;
 }
@@ -74,8 +74,8 @@ static void other_masks_do_not(void **state)
     const expr *e = mask_of(&a, "input q, k, v : bf16 [batch, heads, tokens, 64]",
                             "mask radial(frame: 1560, block: 128, decay: 1, sink: true)");
     assert_non_null(e);
-    assert_int_equal(fa2_frames_period(e, 2, 64), 0);
-    assert_int_equal(fa2_frames_period(NULL, 0, 64), 0);
+    assert_int_equal(mask_key_period(e, 2, 64), 0);
+    assert_int_equal(mask_key_period(NULL, 0, 64), 0);
     arena_free_all(&a);
 }
 
