@@ -121,6 +121,11 @@ int nvptx_mask_frames_mode(void);
  * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */
 int nvptx_ovl_split_mode(void);
 
+/* $ATTNC_TMA_SKIP_EMPTY (opt-in, not yet measured): -1 unset or 0, or 1
+ * (the TMA producer of the forward's default loop copies no tile that the
+ * class's empty test skips; it arrives on the slot's barrier instead,
+ * nvptx_fa2_ws.c). Part of kernel cache keys. */
+int nvptx_tma_skip_empty_mode(void);
 /* $ATTNC_TMA_FENCE (experimental): -1 unset or 1 (the computing warps of
  * the TMA-producer kernel issue fence.proxy.async after each K/V slot
  * lands, a MEMBAR.ALL.CTA in the SASS), 0 (no fence: the async proxy wrote

@@ -48,6 +48,11 @@ int nvptx_ovl_split_mode(void)
     return env_switch("ATTNC_OVL_SPLIT_PRODUCER");
 }
 
+int nvptx_tma_skip_empty_mode(void)
+{
+    return env_switch("ATTNC_TMA_SKIP_EMPTY");
+}
+
 int nvptx_tma_fence_mode(void)
 {
     return env_switch("ATTNC_TMA_FENCE");
