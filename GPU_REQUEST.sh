@@ -51,7 +51,25 @@ bench radial_MASK_FRAMES=1 "ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=0" recipes/
 bench radial_TMA_SKIP_EMPTY=1 "ATTNC_MASK_FRAMES=0 ATTNC_TMA_SKIP_EMPTY=1" recipes/radial_attention.attn skip
 bench radial_both "ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1" recipes/radial_attention.attn both
 bench dense_d128 "ATTNC_MASK_FRAMES=0" bench/recipes/dense_d128.attn dense
+# the ping-pong loop (overlap=2; TMA_SKIP_EMPTY does not apply there), for the schedule choice
+out=$L/bench.ovl2.txt
+ATTNC_MASK_FRAMES=1 timeout 180 "$A" bench recipes/radial_attention.attn --shape batch=1,heads=16,tokens=31200 \
+    --schedule "q=128 kv=128 stages=2 warps=8 overlap=2" --warmup 3 --iters 10 >"$out" 2>&1
+printf '%-34s %-10s %-10s %-s\n' "radial_MASK_FRAMES=1 overlap=2" "$(sed -n 's/^  time \([0-9.]*\) ms.*/\1/p' "$out" | head -1)" \
+    "$(sed -n 's/^  time .*  \([0-9.]*\) TFLOP\/s.*/\1/p' "$out" | head -1)" "$(sed -n 's/.*\[\(q=[^]]*\)\].*/\1/p' "$out" | head -1)"
 for m in off MASK_FRAMES=1; do grep -h 'tiles:' "$L/bench.radial_$m.txt" | head -1 | sed "s/^ */$m /" | cut -c1-200; done
 awk -v a="$ms_off" -v b="$ms_on" -v c="$ms_both" -v d="$ms_dense" 'BEGIN { if (a > 0 && b > 0 && c > 0 && d > 0)
     printf "speed-up vs off: MASK_FRAMES %.2fx, both %.2fx; radial/dense time: off %.2f, both %.2f (computed/dense tiles 0.616 off, 0.557 MASK_FRAMES)\n", a / b, a / c, a / d, c / d }'
 grep -hiE 'error|fail' "$L"/bench.*.txt | head -5 | cut -c1-200
+
+echo "== 4. ncu of the radial kernel with both switches (if ncu is installed; one launch)"
+if command -v ncu >/dev/null 2>&1; then
+    ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1 timeout 300 ncu --launch-count 1 -k regex:attnc_radial \
+        --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section InstructionStats \
+        --section LaunchStats "$A" bench recipes/radial_attention.attn --shape batch=1,heads=16,tokens=31200 \
+        --warmup 0 --iters 1 >"$L/ncu.txt" 2>&1
+    grep -E 'Duration|Executed Instructions  |Issue Slots Busy|Warp Cycles Per Issued|Registers Per Thread|L2 Cache Throughput|Compute \(SM\) Throughput|highest-utilized' \
+        "$L/ncu.txt" | sed 's/  */ /g' | head -12
+else
+    echo "ncu not found: skipped"
+fi
