@@ -153,8 +153,6 @@ static void pipeline_step(fa2 *f, LLVMValueRef j)
     fa2_kv_tile_origin(f, j, f->k_org);
 }
 
-/* Score; the mask only for partial tiles (a branch: S lives in a fragment
- * variable across it). */
 /* The mask on s, stored into the fragment variable sv. */
 static void mask_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
 {
@@ -179,6 +177,8 @@ static void mask_frames_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fv
     nt_endif_else(&f->t, &br);
 }
 
+/* Score; the mask only for partial tiles (a branch: S lives in a fragment
+ * variable across it). */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     nt *t = &f->t;

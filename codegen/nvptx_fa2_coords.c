@@ -268,7 +268,7 @@ LLVMValueRef fa2_tile_empty(fa2 *f)
     key_box(f);
     f->mode = EXM_BOX;
     LLVMValueRef empty = fa2_emit(f, f->p->empty);
-    return f->fr_period > 0 ? fa2_frames_split(f, f->p->empty, empty) : empty;
+    return f->fr_period > 0 && f->p->empty ? fa2_frames_split(f, f->p->empty, empty) : empty;
 }
 
 LLVMValueRef fa2_tile_partial(fa2 *f)
