@@ -48,6 +48,12 @@ typedef struct fa2_frames {
     LLVMValueRef kf[2];  /* kf0, kf0 + 1 (ty) */
     LLVMValueRef first;  /* per element: the key lies in frame kf0 (i1) */
     LLVMValueRef sj;     /* per element: k.t mod F (ty) */
+    /* mask_key_atom (or NULL): the mask is atom ? kval[..][1] : kval[..][0],
+     * the cofactors per row slot and frame; atom_val: the constant the atom
+     * takes while they are emitted (else NULL) */
+    const expr *atom;
+    LLVMValueRef atom_val;
+    LLVMValueRef kval[FA_MAXMR][2][2][2]; /* [mi][h][frame][atom] */
 } fa2_frames;
 
 typedef struct fa2 {
@@ -203,6 +209,9 @@ void fa2_frames_begin(fa2 *f, bool one);
 /* Per key column kt (i32) and per row slot, before emitting the mask. */
 void fa2_frames_column(fa2 *f, LLVMValueRef kt);
 void fa2_frames_row(fa2 *f, int mi, int h);
+/* The mask's value on the current element (i1) from its atom and the
+ * row's cofactors; NULL when the mask has no atom (emit it whole). */
+LLVMValueRef fa2_frames_keep(fa2 *f);
 void fa2_frames_end(fa2 *f);
 /* hull (a tile class test on the current box pair, i1) or, when it fails
  * and the query or key box spans a frame boundary, whether test holds on

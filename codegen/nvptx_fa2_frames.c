@@ -11,7 +11,11 @@
  * slot, for fj = kf0 and fj = kf0 + 1, and each element selects by
  * k.t < kb; sj is k.t - kf0 F, less F from kb on. Most tiles (all but
  * about Tk / F of them) lie in one frame: a branch runs them with the kf0
- * values alone, no select per element. Radial's per-element work
+ * values alone, no select per element; in the other, a mask that reads
+ * the element through one bool subtree A (mask_key_atom: radial's
+ * |si - sj| <= w) is A ? mask[A := 1] : mask[A := 0], the cofactors
+ * computed per row and frame, so an element selects two bools, not every
+ * hoisted value (SASS of that branch ~1280 -> ~990). Radial's per-element work
  * falls from a division, a modulo and a log per element (about 45 SASS
  * instructions) to |si - sj| <= w and the logic around it.
  *
@@ -47,6 +51,20 @@ LLVMValueRef fa2_frames_one(fa2 *f)
     return LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildUDiv(b, f->k_lo[0], F, ""), LLVMBuildUDiv(b, last, F, ""), "");
 }
 
+/* The mask with its atom false and true, for row slot (mi, h) and frame
+ * fr->c (pre phase). */
+static void cofactors(fa2 *f, int mi, int h)
+{
+    fa2_frames *fr = &f->fr;
+    if (!fr->atom || fr->one)
+        return;
+    for (int v = 0; v < 2; v++) {
+        fr->atom_val = LLVMConstInt(f->nv.i1, (unsigned long long)v, false);
+        fr->kval[mi][h][fr->c][v] = fa2_emit_ty(f, f->p->mask, fr->ty);
+    }
+    fr->atom_val = NULL;
+}
+
 void fa2_frames_begin(fa2 *f, bool one)
 {
     const fa_plan *p = f->p;
@@ -54,6 +72,7 @@ void fa2_frames_begin(fa2 *f, bool one)
     LLVMBuilderRef b = f->nv.b;
     *fr = (fa2_frames){0};
     fr->n = mask_key_frame_nodes(p->mask, f->fr_period, fr->node, FA_FR_MAX);
+    fr->atom = mask_key_atom(p->mask, f->fr_period);
     fr->one = one;
     fr->ty = fa2_int_ty(f, p->mask);
     LLVMValueRef kf0 = LLVMBuildUDiv(b, f->k_lo[0], nv_i32(&f->nv, (int)f->fr_period), "kf0");
@@ -69,9 +88,11 @@ void fa2_frames_begin(fa2 *f, bool one)
             for (int d = 0; d < 3; d++)
                 f->ex_qc[d] = f->row_c[mi][h][d];
             f->ex_qt = f->row_t[mi][h];
-            for (fr->c = 0; fr->c < (one ? 1 : 2); fr->c++)
+            for (fr->c = 0; fr->c < (one ? 1 : 2); fr->c++) {
                 for (int i = 0; i < fr->n; i++)
                     fr->val[i][mi][h][fr->c] = fa2_emit_ty(f, fr->node[i], fr->ty);
+                cofactors(f, mi, h);
+            }
         }
     fr->pre = false;
 }
@@ -97,6 +118,23 @@ void fa2_frames_row(fa2 *f, int mi, int h)
     f->fr.h = h;
 }
 
+/* The row's value of a per-frame pair v[2] for the current element. */
+static LLVMValueRef by_frame(fa2 *f, LLVMValueRef v[2])
+{
+    return f->fr.one ? v[0] : LLVMBuildSelect(f->nv.b, f->fr.first, v[0], v[1], "");
+}
+
+LLVMValueRef fa2_frames_keep(fa2 *f)
+{
+    fa2_frames *fr = &f->fr;
+    if (!fr->atom || fr->one) /* one frame: LLVM folds the row's logic into the element's selects */
+        return NULL;
+    LLVMValueRef (*k)[2] = fr->kval[fr->mi][fr->h]; /* [frame][atom] */
+    LLVMValueRef k0[2] = {k[0][0], k[1][0]}, k1[2] = {k[0][1], k[1][1]};
+    LLVMValueRef a = fa2_emit_ty(f, fr->atom, fr->ty);
+    return LLVMBuildSelect(f->nv.b, a, by_frame(f, k1), by_frame(f, k0), "");
+}
+
 void fa2_frames_end(fa2 *f)
 {
     f->fr_on = false;
@@ -105,15 +143,17 @@ void fa2_frames_end(fa2 *f)
 LLVMValueRef fa2_frames_node(fa2 *f, const expr *e)
 {
     fa2_frames *fr = &f->fr;
-    if (fr->pre)
+    if (fr->pre) {
+        if (fr->atom_val && e == fr->atom)
+            return fr->atom_val;
         return mask_is_key_by(e, BIN_DIV, f->fr_period) ? fr->kf[fr->c] : NULL;
+    }
     if (mask_is_key_by(e, BIN_MOD, f->fr_period))
         return fr->sj;
     for (int i = 0; i < fr->n; i++) {
         if (fr->node[i] != e)
             continue;
-        LLVMValueRef *v = fr->val[i][fr->mi][fr->h];
-        return fr->one ? v[0] : LLVMBuildSelect(f->nv.b, fr->first, v[0], v[1], "");
+        return by_frame(f, fr->val[i][fr->mi][fr->h]);
     }
     return NULL;
 }

@@ -82,9 +82,12 @@ void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
                     LLVMValueRef keep = in;
                     if (p->mask) {
                         set_elem(f, mi, h, kc, kt, s[mi][nb][2 * h + e]);
-                        if (frames)
+                        LLVMValueRef m = NULL;
+                        if (frames) {
                             fa2_frames_row(f, mi, h);
-                        keep = LLVMBuildAnd(f->nv.b, keep, fa2_emit(f, p->mask), "");
+                            m = fa2_frames_keep(f);
+                        }
+                        keep = LLVMBuildAnd(f->nv.b, keep, m ? m : fa2_emit(f, p->mask), "");
                     }
                     LLVMValueRef *v = &s[mi][nb][2 * h + e];
                     *v = LLVMBuildSelect(f->nv.b, keep, *v, ninf, "");

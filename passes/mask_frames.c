@@ -84,6 +84,22 @@ int mask_key_frame_nodes(const expr *mask, int64_t F, const expr **nodes, int ma
     return mask && collect(mask, F, nodes, &n, max) ? n : -1;
 }
 
+const expr *mask_key_atom(const expr *mask, int64_t F)
+{
+    const expr *atom = NULL;
+    for (const expr *e = mask; e && level(e, F) == LV_ELEM;) {
+        if (e->type == TY_BOOL)
+            atom = e;
+        const expr *next = NULL;
+        int n = 0;
+        for (int i = 0; i < e->nargs; i++)
+            if (level(e->args[i], F) == LV_ELEM)
+                next = e->args[i], n++;
+        e = n == 1 ? next : NULL;
+    }
+    return atom;
+}
+
 int64_t mask_key_period(const expr *mask, int grid_ndim, int kv_tile)
 {
     enum { MAX_NODES = 16 };

@@ -32,6 +32,14 @@ bool mask_is_key_by(const expr *e, expr_binop op, int64_t F);
  * -1 when there are more than max. */
 int mask_key_frame_nodes(const expr *mask, int64_t F, const expr **nodes, int max);
 
+/* The deepest bool subtree A of mask through which alone mask reads the
+ * element (the key's place in its frame, the score): walking down from the
+ * root, every node on the way has exactly one child that does. Then mask is
+ * A ? mask[A := true] : mask[A := false], both cofactors read the key only
+ * by frame (hoisted per row), and an element costs A and a select. NULL
+ * when mask has no such node (or reads no element at all). */
+const expr *mask_key_atom(const expr *mask, int64_t F);
+
 /* mask_classify_boxes, and when that says PARTIAL and F > 0 (a sequence),
  * the same on the parts of q and k split at their first multiple of F:
  * EMPTY (FULL) when every pair of non-empty parts is. Sound for any F. */

@@ -3,7 +3,8 @@
  * (ATTNC_MASK_FRAMES=1). Radial Attention's masks read the key only as
  * k.t div F and k.t mod F and qualify when the key tile fits in a frame;
  * a mask that reads the raw key token (causal, windows, documents, strided
- * heads), mixes two periods, or runs on a grid does not. */
+ * heads), mixes two periods, or runs on a grid does not. mask_key_atom:
+ * the one subtree through which a mask reads the element. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,8 +80,45 @@ static void other_masks_do_not(void **state)
     arena_free_all(&a);
 }
 
+/* The atom of mask (mask_key_atom at its period F), NULL when none;
+ * *root: whether it is the whole mask. */
+static const expr *atom_of(arena *a, const char *mask, int64_t F, bool *root)
+{
+    const expr *e = mask_of(a, "input q, k, v : bf16 [batch, heads, tokens, 64]", mask);
+    assert_non_null(e);
+    const expr *at = mask_key_atom(e, F);
+    *root = at == e;
+    return at;
+}
+
+/* radial's element test is its band |si - sj| <= w (under the sink, split
+ * and adjacent-frame logic); radial_token's is the whole mask; two element
+ * tests under one || give that ||; a mask reading no element has none. */
+static void atoms(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    bool root;
+    const expr *at = atom_of(&a, "mask radial(frame: 1560, block: 128, decay: 1, sink: true)", 1560, &root);
+    assert_non_null(at);
+    assert_false(root);
+    assert_int_equal(at->kind, EX_BINARY);
+    assert_int_equal(at->u.binop, BIN_LE);
+    assert_int_equal(at->args[0]->kind, EX_UNARY); /* abs(si - sj) */
+    at = atom_of(&a, "mask radial_token(frame: 300, window: 200)", 300, &root);
+    assert_non_null(at);
+    assert_true(root);
+    at = atom_of(&a, "mask k.t / 256 == q.t / 256 && (k.t % 256 < 10 || k.t % 256 > 200)", 256, &root);
+    assert_non_null(at);
+    assert_int_equal(at->u.binop, BIN_OR);
+    assert_null(atom_of(&a, "mask k.t / 256 == q.t / 256", 256, &root));
+    arena_free_all(&a);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(radial_masks_hoist), cmocka_unit_test(other_masks_do_not)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(radial_masks_hoist), cmocka_unit_test(other_masks_do_not),
+                                       cmocka_unit_test(atoms)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
