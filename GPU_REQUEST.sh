@@ -8,7 +8,7 @@
 # both switches on), then the issue-17 bench per mode and dense on the same
 # token count. Run from the repository root of the packed branch
 # (scripts/pack-device.sh build-dev -> .device/). Compact summary on stdout;
-# writes only /tmp files.
+# writes only /tmp files. Typically ~5 minutes (caps: 240 + 2x150 + 6x90 + 150 s).
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 A=.device/bin/attnc
@@ -22,23 +22,23 @@ summary() { # name log rc
 }
 
 echo "== 1. test_gpu_radial: 7 radial masks x 4 schedules; modes off, MASK_FRAMES=1, + TMA_SKIP_EMPTY=1 (TMA schedules); vs fp64"
-timeout 420 "$G/test_gpu_test_gpu_radial" >"$L/radial.txt" 2>&1
+timeout 240 "$G/test_gpu_test_gpu_radial" >"$L/radial.txt" 2>&1
 summary "test_gpu_radial (3 modes)" "$L/radial.txt" $?
 grep -E '^\[(PASS|FAIL)\] radial5' "$L/radial.txt" | head -6 | cut -c1-200
 
 echo "== 2. test_gpu_recipes (ATTNC_TEST_SMALL=1) and test_gpu_unions with ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1"
-ATTNC_TEST_SMALL=1 ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1 timeout 240 "$G/test_gpu_test_gpu_recipes" >"$L/recipes.txt" 2>&1
+ATTNC_TEST_SMALL=1 ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1 timeout 150 "$G/test_gpu_test_gpu_recipes" >"$L/recipes.txt" 2>&1
 rc=$?
 summary "test_gpu_recipes both switches" "$L/recipes.txt" $rc
 tail -2 "$L/recipes.txt" | cut -c1-200
-ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1 timeout 240 "$G/test_gpu_test_gpu_unions" >"$L/unions.txt" 2>&1
+ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1 timeout 150 "$G/test_gpu_test_gpu_unions" >"$L/unions.txt" 2>&1
 summary "test_gpu_unions both switches" "$L/unions.txt" $?
 
 echo "== 3. bench radial_attention B=1 H=16 N=31200 D=128 (--warmup 3 --iters 10), dense on the same tokens"
 printf '%-34s %-10s %-10s %-s\n' case ms TFLOP/s schedule
 bench() { # label "ENV=.. ENV=.." recipe var (ms_var gets the time)
     out=$L/bench.$1.txt
-    env $2 timeout 180 "$A" bench "$3" --shape batch=1,heads=16,tokens=31200 --warmup 3 --iters 10 >"$out" 2>&1
+    env $2 timeout 90 "$A" bench "$3" --shape batch=1,heads=16,tokens=31200 --warmup 3 --iters 10 >"$out" 2>&1
     rc=$?
     ms=$(sed -n 's/^  time \([0-9.]*\) ms.*/\1/p' "$out" | head -1)
     tf=$(sed -n 's/^  time .*  \([0-9.]*\) TFLOP\/s.*/\1/p' "$out" | head -1)
@@ -53,7 +53,7 @@ bench radial_both "ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1" recipes/radial_at
 bench dense_d128 "ATTNC_MASK_FRAMES=0" bench/recipes/dense_d128.attn dense
 # the ping-pong loop (overlap=2; TMA_SKIP_EMPTY does not apply there), for the schedule choice
 out=$L/bench.ovl2.txt
-ATTNC_MASK_FRAMES=1 timeout 180 "$A" bench recipes/radial_attention.attn --shape batch=1,heads=16,tokens=31200 \
+ATTNC_MASK_FRAMES=1 timeout 90 "$A" bench recipes/radial_attention.attn --shape batch=1,heads=16,tokens=31200 \
     --schedule "q=128 kv=128 stages=2 warps=8 overlap=2" --warmup 3 --iters 10 >"$out" 2>&1
 printf '%-34s %-10s %-10s %-s\n' "radial_MASK_FRAMES=1 overlap=2" "$(sed -n 's/^  time \([0-9.]*\) ms.*/\1/p' "$out" | head -1)" \
     "$(sed -n 's/^  time .*  \([0-9.]*\) TFLOP\/s.*/\1/p' "$out" | head -1)" "$(sed -n 's/.*\[\(q=[^]]*\)\].*/\1/p' "$out" | head -1)"
@@ -64,7 +64,7 @@ grep -hiE 'error|fail' "$L"/bench.*.txt | head -5 | cut -c1-200
 
 echo "== 4. ncu of the radial kernel with both switches (if ncu is installed; one launch)"
 if command -v ncu >/dev/null 2>&1; then
-    ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1 timeout 300 ncu --launch-count 1 -k regex:attnc_radial \
+    ATTNC_MASK_FRAMES=1 ATTNC_TMA_SKIP_EMPTY=1 timeout 150 ncu --launch-count 1 -k regex:attnc_radial \
         --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section InstructionStats \
         --section LaunchStats "$A" bench recipes/radial_attention.attn --shape batch=1,heads=16,tokens=31200 \
         --warmup 0 --iters 1 >"$L/ncu.txt" 2>&1
