@@ -11,10 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "passes/mask_frames.h"
 #include "frontend/frontend.h"
+#include "ir/expr_eval.h"
 
 /* The expanded mask of a recipe on `input` with `mask` (NULL when it does
  * not parse). */
@@ -116,9 +118,111 @@ static void atoms(void **state)
     arena_free_all(&a);
 }
 
+/* Constants the GPU forward gives in place of subtrees: `k.t div F` (kf),
+ * `k.t mod F` (sj), the hoisted nodes (their values) and the atom (av;
+ * -1: none). */
+typedef struct subst_map {
+    int64_t F, kf, sj;
+    const expr **nodes;
+    const expr_val *vals;
+    int n;
+    const expr *atom;
+    int av;
+} subst_map;
+
+static expr *constant(arena *a, expr_val v)
+{
+    return v.type == TY_BOOL ? ex_bool(a, v.i != 0) : v.type == TY_INT ? ex_int(a, v.i) : ex_float(a, v.f);
+}
+
+/* A copy of e with the map's subtrees replaced by constants. */
+static const expr *subst(arena *a, const expr *e, const subst_map *m)
+{
+    if (e == m->atom && m->av >= 0)
+        return ex_bool(a, m->av);
+    for (int i = 0; i < m->n; i++)
+        if (e == m->nodes[i])
+            return constant(a, m->vals[i]);
+    if (mask_is_key_by(e, BIN_DIV, m->F))
+        return ex_int(a, m->kf);
+    if (mask_is_key_by(e, BIN_MOD, m->F))
+        return ex_int(a, m->sj);
+    if (!e->nargs)
+        return e;
+    expr *c = arena_alloc(a, sizeof *c);
+    *c = *e;
+    c->args = arena_alloc(a, sizeof(expr *) * (size_t)e->nargs);
+    for (int i = 0; i < e->nargs; i++)
+        c->args[i] = (expr *)subst(a, e->args[i], m);
+    return c;
+}
+
+static int64_t eval_at(const expr *e, int64_t q, int64_t k)
+{
+    eval_env env = {0};
+    env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = 4096;
+    eval_env_set_point(&env, q, k);
+    expr_val v;
+    assert_true(expr_eval(e, &env, &v));
+    return v.i;
+}
+
+/* What the GPU forward computes for pair (q, k) of a radial mask equals the
+ * mask: the hoisted subtrees evaluated with only the key's frame kf (the
+ * key token itself a poison value), the element's expression with those
+ * values and sj, and the Shannon form atom ? mask[atom:=1] : mask[atom:=0]
+ * (nvptx_fa2_frames.c). Random radial and radial_token masks (frames 2 to
+ * 40; the period condition on the key tile is left out here). */
+static void decomposition_is_exact(void **state)
+{
+    (void)state;
+    static const char *decays[] = {"1", "0.5", "0.25", "2", "1.5", "0.75"};
+    srand(4242);
+    const int64_t poison = -7777777;
+    int atoms = 0;
+    for (int round = 0; round < 60; round++) {
+        char mask[160];
+        int64_t F = 2 + rand() % 39; /* frame 1: k.t div 1 folds to k.t, no period */
+        if (round % 4 == 3)
+            snprintf(mask, sizeof mask, "mask radial_token(frame: %lld, window: %d)", (long long)F, 1 + rand() % 50);
+        else
+            snprintf(mask, sizeof mask, "mask radial(frame: %lld, block: %d, decay: %s, sink: %s)", (long long)F,
+                     1 + rand() % 64, decays[rand() % 6], rand() % 2 ? "true" : "false");
+        arena a;
+        arena_init(&a, NULL);
+        const expr *e = mask_of(&a, "input q, k, v : bf16 [batch, heads, tokens, 64]", mask);
+        assert_non_null(e);
+        if (mask_key_period(e, 0, 1) != F)
+            fail_msg("%s: period %lld", mask, (long long)mask_key_period(e, 0, 1));
+        const expr *nodes[16];
+        int n = mask_key_frame_nodes(e, F, nodes, 16);
+        assert_true(n > 0);
+        const expr *atom = mask_key_atom(e, F);
+        atoms += atom != NULL;
+        for (int t = 0; t < 60; t++) {
+            int64_t q = rand() % 400, k = rand() % 400, want = eval_at(e, q, k);
+            expr_val vals[16];
+            subst_map m = {F, k / F, poison, NULL, NULL, 0, NULL, -1};
+            for (int i = 0; i < n; i++) /* per row and frame: the key token unread */
+                assert_true(expr_eval(subst(&a, nodes[i], &m), &(eval_env){.qt = q, .q = {q}, .kt = poison,
+                                                                          .k = {poison}}, &vals[i]));
+            subst_map el = {F, poison, k % F, nodes, vals, n, NULL, -1};
+            assert_int_equal(eval_at(subst(&a, e, &el), q, poison), want);
+            if (!atom)
+                continue;
+            int64_t av = eval_at(subst(&a, atom, &el), q, poison);
+            subst_map c0 = {F, k / F, poison, NULL, NULL, 0, atom, 0}, c1 = c0;
+            c1.av = 1;
+            assert_int_equal(eval_at(subst(&a, e, av ? &c1 : &c0), q, poison), want);
+        }
+        arena_free_all(&a);
+    }
+    assert_true(atoms > 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(radial_masks_hoist), cmocka_unit_test(other_masks_do_not),
-                                       cmocka_unit_test(atoms)};
+                                       cmocka_unit_test(atoms), cmocka_unit_test(decomposition_is_exact)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
