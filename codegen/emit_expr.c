@@ -432,6 +432,9 @@ static LLVMValueRef emit_leaf(emitter *em, const expr *e)
 
 static LLVMValueRef emit_uncached(emitter *em, const expr *e)
 {
+    LLVMValueRef given = em->env->node ? em->env->node(em->env->user, e) : NULL;
+    if (given)
+        return given;
     switch (e->kind) {
     case EX_UNARY:
         return e->nargs == 1 ? emit_unary(em, e) : NULL;

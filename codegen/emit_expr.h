@@ -38,6 +38,11 @@ typedef struct expr_env {
      * callee into the param's extents; returns int_ty or f32 per elem type. */
     LLVMValueRef (*param)(void *user, int param, LLVMValueRef *indices, int nindices);
     void *user;
+    /* Optional (NULL: none): a value for node e the caller computed
+     * elsewhere (i1 for bools, int_ty for ints, f32 for floats), or NULL to
+     * emit e as usual. Lets a caller hoist subtrees out of a per-element
+     * expression (codegen/nvptx_fa2_frames.c). */
+    LLVMValueRef (*node)(void *user, const expr *e);
 } expr_env;
 
 /* Emits e at the builder's position. Bool results are i1, ints int_ty,

@@ -142,7 +142,7 @@ static LLVMValueRef cb_param(void *user, int p, LLVMValueRef *idx, int n)
 LLVMValueRef hgen_expr(hexpr_ctx *x, const expr *e)
 {
     hgen *g = x->g;
-    expr_env env = {g->ctx, g->mod, g->b, g->i64, false, cb_coord, cb_size, cb_leaf, cb_param, x};
+    expr_env env = {g->ctx, g->mod, g->b, g->i64, false, cb_coord, cb_size, cb_leaf, cb_param, x, NULL};
     LLVMValueRef v = emit_expr(&env, e);
     if (!v)
         hgen_fail(g, "internal error: host codegen cannot emit an expression (unexpected leaf or form)");

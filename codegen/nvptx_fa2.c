@@ -153,6 +153,30 @@ static void pipeline_step(fa2 *f, LLVMValueRef j)
     fa2_kv_tile_origin(f, j, f->k_org);
 }
 
+/* The mask on s, stored into the fragment variable sv. */
+static void mask_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
+{
+    nt_frag sf;
+    fa2_mask(f, s);
+    fa2_frag(f, &sf, s, f->p->Tk);
+    nt_fvar_set(&f->t, sv, &sf);
+}
+
+/* Key-frame hoisting (nvptx_fa2_frames.c): a tile inside one frame takes
+ * the mask without per-element selects, one across two frames the other. */
+static void mask_frames_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
+{
+    LLVMValueRef s2[FA_MAXMR][FA_MAXN][4];
+    memcpy(s2, s, sizeof s2);
+    nt_branch br = nt_if_else(&f->t, fa2_frames_one(f));
+    f->fr.one = true;
+    mask_into(f, s, sv);
+    nt_else(&f->t, &br);
+    f->fr.one = false;
+    mask_into(f, s2, sv);
+    nt_endif_else(&f->t, &br);
+}
+
 /* Score; the mask only for partial tiles (a branch: S lives in a fragment
  * variable across it). */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
@@ -164,9 +188,10 @@ void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
     fa2_frag(f, &sf, s, f->p->Tk);
     nt_fvar sv = nt_fvar_new(t, &sf);
     LLVMBasicBlockRef join = nt_if(t, partial);
-    fa2_mask(f, s);
-    fa2_frag(f, &sf, s, f->p->Tk);
-    nt_fvar_set(t, &sv, &sf);
+    if (f->p->mask && f->fr_period > 0)
+        mask_frames_into(f, s, &sv);
+    else
+        mask_into(f, s, &sv);
     nt_endif(t, join);
     nt_fvar_get(t, &sv, &sf);
     fa2_unfrag(&sf, s);
@@ -296,6 +321,8 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
     nv_ctx_init(&f->nv, c, m, b);
     f->p = p;
+    if (nvptx_mask_frames_mode() == 1)
+        f->fr_period = fa2_frames_period(p->mask, p->grid_ndim, p->kv_ext[0]);
     plan_smem(f);
     f->fn = make_function(f, info->name);
     LLVMValueRef smem = LLVMAddGlobalInAddressSpace(m, LLVMArrayType(f->nv.i8, 0), "attnc_smem", 3);

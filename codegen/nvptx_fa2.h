@@ -7,6 +7,7 @@
  *   nvptx_fa2_load.c     global -> shared tile copies (cp.async, zero fill)
  *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
+ *   nvptx_fa2_frames.c   the mask's key-frame subtrees hoisted per tile (ATTNC_MASK_FRAMES=1)
  *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma; emitters in nvptx_wgmma.c)
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *   nvptx_fa2_overlap.c  the overlapped key loop of the ws kernel (plan->overlap)
@@ -30,6 +31,30 @@ enum { FA_MAXMR = 4, FA_MAXN = 32, FA_MAXK = 16 };
 enum { T_Q, T_K, T_V, T_O, T_LSE };
 
 typedef enum { EXM_ELEM, EXM_BOX } fa_expr_mode;
+
+enum { FA_FR_MAX = 16 };
+
+/* The partial-tile mask with its key-frame subtrees hoisted
+ * (nvptx_fa2_frames.c): per hoisted node its value per row slot and key
+ * frame (kf0, kf0 + 1) of the current tile, and the current element. */
+typedef struct fa2_frames {
+    int n;
+    const expr *node[FA_FR_MAX];
+    LLVMValueRef val[FA_FR_MAX][FA_MAXMR][2][2]; /* [node][mi][h][frame] */
+    LLVMTypeRef ty;      /* the mask's int type (every value of one emission has it) */
+    bool one;            /* the tile's keys all lie in frame kf0: no selects */
+    bool pre;            /* computing val: `k.t div F` is kf[c] */
+    int c, mi, h;        /* frame (pre) or row slot (per element) */
+    LLVMValueRef kf[2];  /* kf0, kf0 + 1 (ty) */
+    LLVMValueRef first;  /* per element: the key lies in frame kf0 (i1) */
+    LLVMValueRef sj;     /* per element: k.t mod F (ty) */
+    /* mask_key_atom (or NULL): the mask is atom ? kval[..][1] : kval[..][0],
+     * the cofactors per row slot and frame; atom_val: the constant the atom
+     * takes while they are emitted (else NULL) */
+    const expr *atom;
+    LLVMValueRef atom_val;
+    LLVMValueRef kval[FA_MAXMR][2][2][2]; /* [mi][h][frame][atom] */
+} fa2_frames;
 
 typedef struct fa2 {
     nv_ctx nv;
@@ -82,6 +107,13 @@ typedef struct fa2 {
     LLVMValueRef ex_qc[3], ex_qt, ex_kc[3], ex_kt, ex_s;
 
     nt_frag q; /* q_in_regs: Q as this warp's A operand (16 MR x D) */
+
+    /* > 0: the partial-tile mask reads the key only as k.t div F and
+     * k.t mod F, F this many tokens >= the key tile, and is emitted with
+     * its key-frame subtrees hoisted (nvptx_fa2_frames.c) */
+    int64_t fr_period;
+    bool fr_on; /* while such a mask is emitted (the expression env asks fr) */
+    fa2_frames fr;
 } fa2;
 
 /* coords */
@@ -132,6 +164,9 @@ void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, cons
  * lo .. hi (none when hi < 0), unless s->other. */
 void fa2_span_cut(fa2 *f, const fa2_span *s, int T, LLVMValueRef *r_lo, LLVMValueRef *r_cnt);
 LLVMValueRef fa2_emit(fa2 *f, const expr *e);
+/* The int type fa2_emit uses for e, and fa2_emit with a given one. */
+LLVMTypeRef fa2_int_ty(fa2 *f, const expr *e);
+LLVMValueRef fa2_emit_ty(fa2 *f, const expr *e, LLVMTypeRef int_ty);
 LLVMValueRef fa2_tile_partial(fa2 *f);
 LLVMValueRef fa2_tile_empty(fa2 *f);
 
@@ -183,6 +218,32 @@ void fa2_ws_turn_end(fa2 *f);
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 /* nvptx_fa2_overlap.c: the whole key loop, the finalize and the return */
 void fa2_overlap_loop(fa2 *f);
+
+/* key frames (nvptx_fa2_frames.c) */
+/* F > 0 when every key coordinate of mask is `k.t div F` or `k.t mod F`
+ * (one constant F, at least kv_tile tokens) on a token sequence and the
+ * mask has something to hoist; 0 otherwise. */
+int64_t fa2_frames_period(const expr *mask, int grid_ndim, int kv_tile);
+/* Whether the current key tile lies in one frame (i1; k_lo set). */
+LLVMValueRef fa2_frames_one(fa2 *f);
+/* Per tile, before the element loop of the mask (f->fr_period > 0): the
+ * hoisted values of every row slot, for kf0 only when `one` (the code on
+ * the fa2_frames_one branch); turns the env's node hook on. */
+void fa2_frames_begin(fa2 *f, bool one);
+/* Per key column kt (i32) and per row slot, before emitting the mask. */
+void fa2_frames_column(fa2 *f, LLVMValueRef kt);
+void fa2_frames_row(fa2 *f, int mi, int h);
+/* The mask's value on the current element (i1) from its atom and the
+ * row's cofactors; NULL when the mask has no atom (emit it whole). */
+LLVMValueRef fa2_frames_keep(fa2 *f);
+void fa2_frames_end(fa2 *f);
+/* hull (a tile class test on the current box pair, i1) or, when it fails
+ * and the query or key box spans a frame boundary, whether test holds on
+ * every pair of their parts cut there (mask_classify_frames; a branch,
+ * taken by few tiles). */
+LLVMValueRef fa2_frames_split(fa2 *f, const expr *test, LLVMValueRef hull);
+/* The env's node hook: a hoisted value for e, or NULL. */
+LLVMValueRef fa2_frames_node(fa2 *f, const expr *e);
 
 /* softmax */
 void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);

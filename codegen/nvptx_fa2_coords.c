@@ -267,7 +267,8 @@ LLVMValueRef fa2_tile_empty(fa2 *f)
 {
     key_box(f);
     f->mode = EXM_BOX;
-    return fa2_emit(f, f->p->empty);
+    LLVMValueRef empty = fa2_emit(f, f->p->empty);
+    return f->fr_period > 0 && f->p->empty ? fa2_frames_split(f, f->p->empty, empty) : empty;
 }
 
 LLVMValueRef fa2_tile_partial(fa2 *f)
@@ -291,6 +292,8 @@ LLVMValueRef fa2_tile_partial(fa2 *f)
     f->mode = EXM_BOX;
     if (p->full)
         full = fa2_emit(f, p->full);
+    if (p->full && f->fr_period > 0) /* tiles across a frame boundary: their parts' tests */
+        full = fa2_frames_split(f, p->full, full);
     if (p->span_full && f->run_lo) { /* a tile inside the query's document: the mask without its filter */
         LLVMBuilderRef b = f->nv.b;
         LLVMValueRef org = f->run_on_q ? f->q_org[0] : f->k_org[0]; /* the other side's tile */
@@ -422,19 +425,31 @@ static bool fits_i32(const fa2 *f, const expr *e)
     return expr_int_range(e, &env).fits_i32;
 }
 
-LLVMValueRef fa2_emit(fa2 *f, const expr *e)
+static LLVMValueRef env_node(void *user, const expr *e)
+{
+    fa2 *f = user;
+    return f->fr_on ? fa2_frames_node(f, e) : NULL;
+}
+
+LLVMTypeRef fa2_int_ty(fa2 *f, const expr *e)
+{
+    return !e || fits_i32(f, e) ? f->nv.i32 : f->nv.i64;
+}
+
+LLVMValueRef fa2_emit_ty(fa2 *f, const expr *e, LLVMTypeRef int_ty)
 {
     expr_env env = {
         .ctx = f->nv.c,
         .module = f->nv.m,
         .builder = f->nv.b,
-        .int_ty = !e || fits_i32(f, e) ? f->nv.i32 : f->nv.i64,
+        .int_ty = int_ty,
         .nvptx = true,
         .coord = env_coord,
         .size = env_size,
         .leaf = env_leaf,
         .param = env_param,
         .user = f,
+        .node = env_node,
     };
     LLVMValueRef v = e ? emit_expr(&env, e) : NULL;
     if (!v) {
@@ -445,4 +460,9 @@ LLVMValueRef fa2_emit(fa2 *f, const expr *e)
         return e && e->type == TY_FLOAT ? nv_f32(&f->nv, 0) : nv_i32(&f->nv, 0);
     }
     return v;
+}
+
+LLVMValueRef fa2_emit(fa2 *f, const expr *e)
+{
+    return fa2_emit_ty(f, e, fa2_int_ty(f, e));
 }

@@ -67,17 +67,27 @@ void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     const fa_plan *p = f->p;
     LLVMValueRef ninf = nv_f32(&f->nv, -INFINITY);
+    bool frames = p->mask && f->fr_period > 0; /* key-frame subtrees hoisted per tile */
+    if (frames)
+        fa2_frames_begin(f, f->fr.one);
     for (int nb = 0; nb < p->Tk / 8; nb++) {
         for (int e = 0; e < 2; e++) {
             LLVMValueRef kc[3], kt;
             col_coords(f, nb, e, kc, &kt);
             LLVMValueRef in = fa2_in_bounds(f, kc, f->kext);
+            if (frames)
+                fa2_frames_column(f, kt);
             for (int mi = 0; mi < p->MR; mi++) {
                 for (int h = 0; h < 2; h++) {
                     LLVMValueRef keep = in;
                     if (p->mask) {
                         set_elem(f, mi, h, kc, kt, s[mi][nb][2 * h + e]);
-                        keep = LLVMBuildAnd(f->nv.b, keep, fa2_emit(f, p->mask), "");
+                        LLVMValueRef m = NULL;
+                        if (frames) {
+                            fa2_frames_row(f, mi, h);
+                            m = fa2_frames_keep(f);
+                        }
+                        keep = LLVMBuildAnd(f->nv.b, keep, m ? m : fa2_emit(f, p->mask), "");
                     }
                     LLVMValueRef *v = &s[mi][nb][2 * h + e];
                     *v = LLVMBuildSelect(f->nv.b, keep, *v, ninf, "");
@@ -85,6 +95,8 @@ void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
             }
         }
     }
+    if (frames)
+        fa2_frames_end(f);
     f->ex_s = NULL;
 }
 

@@ -109,11 +109,23 @@ int nvptx_grid_tma_mode(void);
  * compared per element). Part of kernel cache keys. */
 int nvptx_doc_full_mode(void);
 
+/* $ATTNC_MASK_FRAMES (opt-in, not yet measured): -1 unset or 0 (the
+ * partial-tile mask is one expression per element), 1 (a mask that reads
+ * the key only as k.t div F and k.t mod F, F >= the key tile: radial,
+ * radial_token, gets its key-frame subtrees computed once per tile and row,
+ * nvptx_fa2_frames.c). Part of kernel cache keys. */
+int nvptx_mask_frames_mode(void);
+
 /* $ATTNC_OVL_SPLIT_PRODUCER (experimental, not measured): -1 unset, 0, or
  * 1 (under overlap with TMA the K and V rings are issued by two producer
  * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */
 int nvptx_ovl_split_mode(void);
 
+/* $ATTNC_TMA_SKIP_EMPTY (opt-in, not yet measured): -1 unset or 0, or 1
+ * (the TMA producer of the forward's default loop copies no tile that the
+ * class's empty test skips; it arrives on the slot's barrier instead,
+ * nvptx_fa2_ws.c). Part of kernel cache keys. */
+int nvptx_tma_skip_empty_mode(void);
 /* $ATTNC_TMA_FENCE (experimental): -1 unset or 1 (the computing warps of
  * the TMA-producer kernel issue fence.proxy.async after each K/V slot
  * lands, a MEMBAR.ALL.CTA in the SASS), 0 (no fence: the async proxy wrote

@@ -42,9 +42,19 @@ int nvptx_doc_full_mode(void)
     return env_switch("ATTNC_DOC_FULL");
 }
 
+int nvptx_mask_frames_mode(void)
+{
+    return env_switch("ATTNC_MASK_FRAMES");
+}
+
 int nvptx_ovl_split_mode(void)
 {
     return env_switch("ATTNC_OVL_SPLIT_PRODUCER");
+}
+
+int nvptx_tma_skip_empty_mode(void)
+{
+    return env_switch("ATTNC_TMA_SKIP_EMPTY");
 }
 
 int nvptx_tma_fence_mode(void)

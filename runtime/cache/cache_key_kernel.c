@@ -15,8 +15,10 @@ static const struct {
 } codegen_switches[] = {
     {"grid_tma", nvptx_grid_tma_mode},     /* $ATTNC_GRID_TMA */
     {"doc_full", nvptx_doc_full_mode},     /* $ATTNC_DOC_FULL */
+    {"mask_frames", nvptx_mask_frames_mode}, /* $ATTNC_MASK_FRAMES */
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
+    {"tma_skip_empty", nvptx_tma_skip_empty_mode}, /* $ATTNC_TMA_SKIP_EMPTY */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */

@@ -5,6 +5,7 @@
 
 #include "codegen/nvptx_kernel.h"
 #include "passes/mask_count.h"
+#include "passes/mask_frames.h"
 #include "passes/mask_radial.h"
 
 typedef struct counter {
@@ -14,6 +15,10 @@ typedef struct counter {
     const attnc_tools_param_host *params;
     bool radial; /* a lone radial form: box pairs counted by mask_radial_count */
     radial_rule rr;
+    /* > 0 under ATTNC_MASK_FRAMES=1 for a mask read by key frames: the GPU
+     * forward classifies tiles across a frame boundary by their parts
+     * (mask_classify_frames), so its computed tiles are counted that way */
+    int64_t frames;
     bool failed;
 } counter;
 
@@ -146,7 +151,7 @@ static void count_slice(counter *c, mask_tally *t)
             if (!same_group || !kv_boxes_hold(&boxes, mi->ndims, idx))
                 continue;
             t->visited_tiles++;
-            if (mask_classify_boxes(mi, &c->env, &qb, &kb) == MASK_EMPTY)
+            if (mask_classify_frames(mi, &c->env, &qb, &kb, c->frames) == MASK_EMPTY)
                 continue;
             int64_t n = count_tile(c, &qb, &kb);
             t->computed_tiles++;
@@ -299,6 +304,8 @@ static bool slices_init(slices *sl, const recipe *r, const schedule *s, const in
     }
     sl->c = (counter){.mi = &sl->mi, .r = r, .params = params};
     sl->c.radial = r->mask && !mask_dilated(&sl->mi) && mask_radial_rule(r, &sl->c.rr);
+    if (nvptx_mask_frames_mode() == 1)
+        sl->c.frames = mask_key_period(sl->mi.mask, r->grid_ndim, s->kv_tile[0]);
     memcpy(sl->c.env.sizes, sizes, sizeof sl->c.env.sizes);
     sl->c.env.grid_ndim = r->grid_ndim;
     sl->c.env.param = read_param;

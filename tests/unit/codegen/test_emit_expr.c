@@ -100,7 +100,7 @@ static void emit_function(host_module *hm, const char *name, const expr *e, LLVM
     LLVMPositionBuilderAtEnd(h.b, LLVMAppendBasicBlockInContext(h.ctx, fn, "entry"));
     h.in = LLVMGetParam(fn, 0);
     h.fin = LLVMGetParam(fn, 1);
-    expr_env env = {h.ctx, hm->module, h.b, int_ty, nvptx, cb_coord, cb_size, cb_leaf, cb_param, &h};
+    expr_env env = {h.ctx, hm->module, h.b, int_ty, nvptx, cb_coord, cb_size, cb_leaf, cb_param, &h, NULL};
     LLVMValueRef v = emit_expr(&env, e);
     assert_non_null(v);
     if (LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMFloatTypeKind) {
@@ -315,7 +315,7 @@ static void forms_and_null_leaves_are_refused(void **state)
     LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(hm.ctx), NULL, 0, false);
     LLVMValueRef fn = LLVMAddFunction(hm.module, "g", fty);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(hm.ctx, fn, "entry"));
-    expr_env env = {hm.ctx, hm.module, b, LLVMInt64TypeInContext(hm.ctx), false, NULL, NULL, NULL, NULL, NULL};
+    expr_env env = {hm.ctx, hm.module, b, LLVMInt64TypeInContext(hm.ctx), false, NULL, NULL, NULL, NULL, NULL, NULL};
     assert_null(emit_expr(&env, form));
     assert_null(emit_expr(&env, ex_coord(&a, SIDE_Q, -1))); /* no coord callback */
     assert_null(emit_expr(NULL, form));

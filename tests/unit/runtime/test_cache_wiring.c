@@ -162,7 +162,8 @@ static void test_codegen_env_in_key(void **state)
     (void)state;
     static const char *const vars[] = {"ATTNC_GRID_TMA",         "ATTNC_DOC_FULL",          "ATTNC_OVL_SPLIT_PRODUCER",
                                        "ATTNC_TMA_FENCE",        "ATTNC_BWD_RING_RELEASE", "ATTNC_BWD_RING_TMA_FIRST",
-                                       "ATTNC_BWD_DQ_WRITER",    "ATTNC_LIN_INCLUSIVE"};
+                                       "ATTNC_BWD_DQ_WRITER",    "ATTNC_LIN_INCLUSIVE",     "ATTNC_MASK_FRAMES",
+                                       "ATTNC_TMA_SKIP_EMPTY"};
     /* numeric switches: two values that differ (and differ from unset) */
     static const char *const levels[][3] = {
         {"ATTNC_BWD_RING_STAGES", "2", "3"}, {"ATTNC_BWD_DS_BUFS", "1", "2"}, {"ATTNC_BWD_DQF_BUFS", "1", "2"}};

@@ -20,6 +20,7 @@
 
 #include "frontend/frontend.h"
 #include "passes/mask_analysis.h"
+#include "passes/mask_frames.h"
 #include "passes/mask_radial.h"
 #include "reference/ref_expr.h"
 #include "runtime/tools/tools_pairs.h"
@@ -75,8 +76,24 @@ static void sizes_of(int64_t *sizes, int64_t nq, int64_t nk)
     sizes[SZ_KV_TOKENS] = nk;
 }
 
-/* Tile pairs the interval classification proved empty, over all checks. */
-static int64_t empty_tiles;
+/* Tile pairs the interval classification proved empty, over all checks;
+ * those only its frame split (mask_classify_frames) settles. */
+static int64_t empty_tiles, split_settled;
+
+/* mask_classify_frames at the rule's frame: sound, and settles whatever
+ * the hull's classification settles. */
+static void check_split(const mask_info *mi, const eval_env *env, const radial_rule *rr, const tok_box *qb,
+                        const tok_box *kb, mask_class hull, int64_t kept)
+{
+    mask_class cl = mask_classify_frames(mi, env, qb, kb, rr->frame);
+    if (cl == MASK_EMPTY)
+        assert_int_equal(kept, 0);
+    if (cl == MASK_FULL)
+        assert_int_equal(kept, tok_box_len(qb, 0) * tok_box_len(kb, 0));
+    if (hull != MASK_PARTIAL)
+        assert_int_equal(cl, hull);
+    split_settled += hull == MASK_PARTIAL && cl != MASK_PARTIAL;
+}
 
 /* tools_count_pairs and tools_count_bwd_tiles against the reference, tile
  * pair by tile pair (the kernels visit every tile: RANGE_ALL); the tile
@@ -114,6 +131,9 @@ static void check(const char *mask, const recipe *r, int64_t nq, int64_t nk, int
             kept_tiles += k > 0;
             visited++;
             mask_class cl = mask_classify_boxes(&mi, &env, &qb, &kb);
+            radial_rule rr;
+            if (mask_radial_rule(r, &rr))
+                check_split(&mi, &env, &rr, &qb, &kb, cl, k);
             if (cl == MASK_EMPTY) {
                 assert_int_equal(k, 0); /* the kernel skips no kept pair */
                 empty_tiles++;
@@ -171,8 +191,10 @@ static void radial_counts_match_reference(void **state)
         check(mask, r, nq, nk, 1 << (rand() % 7), 1 << (rand() % 7));
         arena_free_all(&p.a);
     }
-    printf("%lld tile pairs proven empty\n", (long long)empty_tiles);
+    printf("%lld tile pairs proven empty, %lld more settled split at frames\n", (long long)empty_tiles,
+           (long long)split_settled);
     assert_true(empty_tiles > 0);
+    assert_true(split_settled > 0);
 }
 
 /* mask_radial_count on random token ranges (many frames each, partial
