@@ -1,7 +1,7 @@
 /* nvptx_bwd.c — the backward module (nvptx_bwd.h): its schedule, the plan
  * read off the lowered backward program (score, mask, its derivative, the
  * tile classes, the forward's key ranges and the transposed query ranges,
- * the document span that cuts both under ATTNC_BWD_DOC_SPAN=1),
+ * the document span that cuts both unless ATTNC_BWD_DOC_SPAN=0),
  * the shared-memory layout, and the kernels in launch order. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,7 +159,7 @@ static void read_q_range(const tir_op *op, bwd_plan *bp)
 }
 
 /* The document span of the dQ kernel's kv_range (both kernels read the
- * same params), under $ATTNC_BWD_DOC_SPAN=1 only: see read_plan. */
+ * same params), unless $ATTNC_BWD_DOC_SPAN=0: see read_plan. */
 static void read_doc_span(const tir_op *op, bwd_plan *bp)
 {
     int mode = nvptx_bwd_doc_span_mode();
@@ -293,8 +293,8 @@ static nvptx_status check(const bwd_plan *bp, bool too_many_sites, strbuf *err)
 static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err)
 {
     memset(bp, 0, sizeof *bp);
-    /* The backward visits each kv_range's hull, or with $ATTNC_BWD_PARTS
-     * its union parts (nvptx_bwd_parts.c).
+    /* The backward visits each kv_range's union parts (nvptx_bwd_parts.c),
+     * or its hull under $ATTNC_BWD_PARTS=0.
      * The document-span cut (issue 14: tiles the forward's mask analysis
      * skips are skipped in the backward) is bp->doc_param, not fp's
      * span_param: the dK/dV kernel evaluates the forward's range per query
@@ -304,10 +304,11 @@ static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err
      * its query ranges by the transposed scan (nvptx_bwd_span.c). Both
      * products (wgmma, mma.sync), deterministic or not (the cut only drops
      * tile pairs with no kept pair; the order of the rest is unchanged).
-     * Opt-in, $ATTNC_BWD_DOC_SPAN=1 (=2: also the dK/dV kernel's full
-     * tiles inside one document, which spill in the ring's kernel), until
-     * an H200 run measures it: on by default only once test_gpu_documents'
-     * backward cases pass there. */
+     * $ATTNC_BWD_DOC_SPAN=1 cuts; 2 (the default) also gives the dK/dV
+     * kernel its full tiles inside one document (48 B of spills in the
+     * ring's kernel, yet faster: H200, 8 documents at 64k, backward 93.5 ms
+     * uncut, 13.6 at 1, 11.7 at 2; test_gpu_documents' 174 backward cases
+     * pass at 1 and at 2); 0 turns it off. */
     bp->fp.span_param = -1;
     bp->doc_param = -1;
     const tir_kernel *dkv = find(prog, "bwd_dkv"), *dq = find(prog, "bwd_dq");

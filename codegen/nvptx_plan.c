@@ -10,7 +10,21 @@
 #endif
 /* The GPU backward walks union parts (nvptx_kernel.h, $ATTNC_BWD_PARTS). */
 #ifndef NVPTX_BWD_PARTS_BY_DEFAULT
-#define NVPTX_BWD_PARTS_BY_DEFAULT 0
+#define NVPTX_BWD_PARTS_BY_DEFAULT 1
+#endif
+/* The backward's document cut (nvptx_bwd_span.c, $ATTNC_BWD_DOC_SPAN): 0
+ * off, 1 the cut, 2 also the dK/dV kernel's full tiles. */
+#ifndef NVPTX_BWD_DOC_SPAN_BY_DEFAULT
+#define NVPTX_BWD_DOC_SPAN_BY_DEFAULT 2
+#endif
+/* Radial-style masks hoisted per key frame (nvptx_fa2_frames.c,
+ * $ATTNC_MASK_FRAMES) and no TMA copies of tiles the class proves empty
+ * (nvptx_fa2_ws.c, $ATTNC_TMA_SKIP_EMPTY). */
+#ifndef NVPTX_MASK_FRAMES_BY_DEFAULT
+#define NVPTX_MASK_FRAMES_BY_DEFAULT 1
+#endif
+#ifndef NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT
+#define NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT 0
 #endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
@@ -44,7 +58,8 @@ int nvptx_doc_full_mode(void)
 
 int nvptx_mask_frames_mode(void)
 {
-    return env_switch("ATTNC_MASK_FRAMES");
+    int m = env_switch("ATTNC_MASK_FRAMES");
+    return m < 0 ? NVPTX_MASK_FRAMES_BY_DEFAULT : m;
 }
 
 int nvptx_ovl_split_mode(void)
@@ -54,7 +69,8 @@ int nvptx_ovl_split_mode(void)
 
 int nvptx_tma_skip_empty_mode(void)
 {
-    return env_switch("ATTNC_TMA_SKIP_EMPTY");
+    int m = env_switch("ATTNC_TMA_SKIP_EMPTY");
+    return m < 0 ? NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT : m;
 }
 
 int nvptx_tma_fence_mode(void)
@@ -114,7 +130,8 @@ int nvptx_bwd_ds_bufs_mode(void)
 
 int nvptx_bwd_doc_span_mode(void)
 {
-    return env_level("ATTNC_BWD_DOC_SPAN", 0, 2);
+    int m = env_level("ATTNC_BWD_DOC_SPAN", 0, 2);
+    return m < 0 ? NVPTX_BWD_DOC_SPAN_BY_DEFAULT : m;
 }
 
 int nvptx_bwd_dqf_bufs_mode(void)

@@ -363,10 +363,7 @@ static void doc_span_one(const char *name, target_arch arch, nvptx_bwd_dq dq, mm
                          int *spill)
 {
     bool cut = mode >= 1;
-    if (mode)
-        setenv("ATTNC_BWD_DOC_SPAN", mode == 1 ? "1" : "2", 1);
-    else
-        unsetenv("ATTNC_BWD_DOC_SPAN");
+    setenv("ATTNC_BWD_DOC_SPAN", mode == 0 ? "0" : mode == 1 ? "1" : "2", 1);
     work w;
     work_init(&w);
     const char *an = arch == TARGET_SM80 ? "sm_80" : "sm_90a";
@@ -427,10 +424,7 @@ static void test_backward_doc_span(void **state)
         nvptx_bwd_info info;
         bool params;
         work_init(&w[on]);
-        if (on)
-            setenv("ATTNC_BWD_DOC_SPAN", "1", 1);
-        else
-            unsetenv("ATTNC_BWD_DOC_SPAN");
+        setenv("ATTNC_BWD_DOC_SPAN", on ? "1" : "0", 1);
         assert_int_equal(build(&w[on].a, "causal.attn", TARGET_SM90A, NVPTX_BWD_DQ_KERNEL, MMA_WGMMA, overlap(), &info,
                                &w[on].ptx, &w[on].err, &params),
                          1);

@@ -154,7 +154,7 @@ static void radial_frames(void **state)
             strbuf def, hoisted;
             sb_init(&def);
             sb_init(&hoisted);
-            unsetenv("ATTNC_MASK_FRAMES");
+            setenv("ATTNC_MASK_FRAMES", "0", 1);
             int s0 = spills_of(names[i], ta, &def);
             setenv("ATTNC_MASK_FRAMES", "1", 1);
             int s1 = spills_of(names[i], ta, &hoisted);

@@ -410,7 +410,7 @@ static void bwd_document_cut_is_sound(void **state)
         attnc_tools_bwd_tiles cut, uncut;
         strbuf err;
         sb_init(&err);
-        unsetenv("ATTNC_BWD_DOC_SPAN");
+        setenv("ATTNC_BWD_DOC_SPAN", "0", 1);
         assert_true(tools_count_bwd_tiles(r, &s, sizes, params, &uncut, &err));
         setenv("ATTNC_BWD_DOC_SPAN", "1", 1);
         assert_true(tools_count_bwd_tiles(r, &s, sizes, params, &cut, &err));
