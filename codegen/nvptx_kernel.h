@@ -109,8 +109,9 @@ int nvptx_grid_tma_mode(void);
  * compared per element). Part of kernel cache keys. */
 int nvptx_doc_full_mode(void);
 
-/* $ATTNC_MASK_FRAMES: unset is 1 (NVPTX_MASK_FRAMES_BY_DEFAULT; H200 radial
- * attention at 31200 tokens 35.6 -> 14.1 ms); 0 (the
+/* $ATTNC_MASK_FRAMES (opt-in: H200 radial attention at 31200 tokens
+ * 35.6 -> 14.1 ms; on by default once the host counting tests pin it):
+ * unset is NVPTX_MASK_FRAMES_BY_DEFAULT (0); 0 (the
  * partial-tile mask is one expression per element), 1 (a mask that reads
  * the key only as k.t div F and k.t mod F, F >= the key tile: radial,
  * radial_token, gets its key-frame subtrees computed once per tile and row,
