@@ -111,7 +111,7 @@ int nvptx_doc_full_mode(void);
 
 /* $ATTNC_MASK_FRAMES (opt-in: H200 radial attention at 31200 tokens
  * 35.6 -> 14.1 ms; on by default once the host counting tests pin it):
- * unset is NVPTX_MASK_FRAMES_BY_DEFAULT (0); 0 (the
+ * -1 unset (NVPTX_MASK_FRAMES_BY_DEFAULT 0) or 0 (the
  * partial-tile mask is one expression per element), 1 (a mask that reads
  * the key only as k.t div F and k.t mod F, F >= the key tile: radial,
  * radial_token, gets its key-frame subtrees computed once per tile and row,
@@ -124,7 +124,7 @@ int nvptx_mask_frames_mode(void);
 int nvptx_ovl_split_mode(void);
 
 /* $ATTNC_TMA_SKIP_EMPTY (opt-in: no gain measured on the H200, radial
- * 35.46 ms against 35.57, sinks + window 1.204 against 1.202): unset or 0, or 1
+ * 35.46 ms against 35.57, sinks + window 1.204 against 1.202): -1 unset or 0, or 1
  * (the TMA producer of the forward's default loop copies no tile that the
  * class's empty test skips; it arrives on the slot's barrier instead,
  * nvptx_fa2_ws.c). Part of kernel cache keys. */

@@ -58,8 +58,8 @@ int nvptx_doc_full_mode(void)
 
 int nvptx_mask_frames_mode(void)
 {
-    int m = env_switch("ATTNC_MASK_FRAMES");
-    return m < 0 ? NVPTX_MASK_FRAMES_BY_DEFAULT : m;
+    int m = env_switch("ATTNC_MASK_FRAMES"); /* unset stays -1 (its own cache key) while off by default */
+    return m < 0 && NVPTX_MASK_FRAMES_BY_DEFAULT ? 1 : m;
 }
 
 int nvptx_ovl_split_mode(void)
@@ -69,8 +69,8 @@ int nvptx_ovl_split_mode(void)
 
 int nvptx_tma_skip_empty_mode(void)
 {
-    int m = env_switch("ATTNC_TMA_SKIP_EMPTY");
-    return m < 0 ? NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT : m;
+    int m = env_switch("ATTNC_TMA_SKIP_EMPTY"); /* as nvptx_mask_frames_mode */
+    return m < 0 && NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT ? 1 : m;
 }
 
 int nvptx_tma_fence_mode(void)
