@@ -222,7 +222,7 @@ static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVM
     fa2 *f = &g->f;
     const bwd_plan *bp = g->bp;
     int nd = f->p->ndims;
-    LLVMValueRef nqt[3], hi[3], total = c32(g, 1);
+    LLVMValueRef nqt[3], hi[3], last[3], total = c32(g, 1);
     for (int d = 0; d < nd; d++) {
         nqt[d] = LLVMBuildSDiv(f->nv.b, add(g, f->qext[d], c32(g, f->p->q_ext[d] - 1)), c32(g, f->p->q_ext[d]), "");
         lo[d] = c32(g, 0);
@@ -232,24 +232,19 @@ static LLVMValueRef q_range(gbw *g, LLVMValueRef kidx[3], LLVMValueRef *lo, LLVM
         inverse_bounds(g, kidx, nqt, lo, hi);
     } else if (bp->qmode == RANGE_BOUNDS) {
         f->mode = EXM_BOX;
-        LLVMValueRef last[3];
         for (int d = 0; d < nd; d++) {
             last[d] = hi[d];
-            if (!bp->qlo[d] || !bp->qhi[d])
-                continue; /* parts of an inverse range: inside every query tile */
-            lo[d] = gb_clamp(g, fa2_emit(f, bp->qlo[d]), c32(g, 0), add(g, last[d], c32(g, 1)));
-            hi[d] = gb_clamp(g, fa2_emit(f, bp->qhi[d]), c32(g, -1), last[d]);
-        }
-        if (bp->q_nparts) { /* a union: its parts' tiles (decode_q), clipped to the documents' hull */
-            cut_by_documents(g, lo, hi);
-            total = gb_q_parts(g, lo, hi, last);
+            if (bp->qlo[d] && bp->qhi[d]) /* else parts of an inverse range: inside every query tile */
+                gb_q_bounds(g, bp->qlo[d], bp->qhi[d], last[d], &lo[d], &hi[d]);
         }
     }
-    if (!(bp->qmode == RANGE_BOUNDS && bp->q_nparts))
-        cut_by_documents(g, lo, hi);
+    cut_by_documents(g, lo, hi);
+    bool parts = bp->qmode == RANGE_BOUNDS && bp->q_nparts;
+    if (parts) /* a union: its parts' tiles (decode_q), clipped to the hull (the documents' cut included) */
+        total = gb_q_parts(g, lo, hi, last);
     for (int d = 0; d < nd; d++) {
         cnt[d] = nv_smax(&f->nv, add(g, LLVMBuildSub(f->nv.b, hi[d], lo[d], ""), c32(g, 1)), c32(g, 0));
-        if (!bp->q_nparts || bp->qmode != RANGE_BOUNDS)
+        if (!parts)
             total = mul(g, total, cnt[d]);
     }
     return total;

@@ -151,6 +151,9 @@ int gb_dparam_threads(void);
 
 /* v (i32 or i64) clamped into [lo, hi], as i32 */
 LLVMValueRef gb_clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi);
+/* Query-tile bounds from a q_range's expressions over the key box (f's
+ * mode EXM_BOX), clamped to lo in [0, last + 1] and hi in [-1, last]. */
+void gb_q_bounds(gbw *g, const expr *lo_e, const expr *hi_e, LLVMValueRef last, LLVMValueRef *lo, LLVMValueRef *hi);
 
 /* the document span cut of the dK/dV kernel (nvptx_bwd_span.c, bp->doc_param
  * >= 0): the first and last query tile the documents of the key tile set

@@ -54,16 +54,6 @@ void gb_parts_read(const tir_op *op, bwd_plan *bp)
     }
 }
 
-/* v clamped to [lo, hi] (an i64 v in 64 bits first, then narrowed). */
-static LLVMValueRef clamp(nv_ctx *nv, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi)
-{
-    if (LLVMTypeOf(v) != nv->i32) {
-        LLVMValueRef lo64 = LLVMBuildSExt(nv->b, lo, nv->i64, ""), hi64 = LLVMBuildSExt(nv->b, hi, nv->i64, "");
-        return LLVMBuildTrunc(nv->b, nv_smin(nv, nv_smax(nv, v, lo64), hi64), nv->i32, "");
-    }
-    return nv_smin(nv, nv_smax(nv, v, lo), hi);
-}
-
 LLVMValueRef gb_q_parts(gbw *g, const LLVMValueRef *lo, const LLVMValueRef *hi, const LLVMValueRef *last)
 {
     fa2 *f = &g->f;
@@ -74,11 +64,8 @@ LLVMValueRef gb_q_parts(gbw *g, const LLVMValueRef *lo, const LLVMValueRef *hi, 
     rp.nd = f->p->ndims;
     f->mode = EXM_BOX; /* over the key box (k_lo/k_hi), as the hull's bounds */
     for (int i = 0; i < rp.n; i++)
-        for (int d = 0; d < rp.nd; d++) {
-            LLVMValueRef end = LLVMBuildAdd(nv->b, last[d], nv_i32(nv, 1), "");
-            rp.lo[i][d] = clamp(nv, fa2_emit(f, bp->qplo[i][d]), nv_i32(nv, 0), end);
-            rp.hi[i][d] = clamp(nv, fa2_emit(f, bp->qphi[i][d]), nv_i32(nv, -1), last[d]);
-        }
+        for (int d = 0; d < rp.nd; d++)
+            gb_q_bounds(g, bp->qplo[i][d], bp->qphi[i][d], last[d], &rp.lo[i][d], &rp.hi[i][d]);
     rparts_clip(nv->b, &rp, lo, hi);
     rparts_normalize(nv->b, nv->i32, &rp);
     LLVMValueRef base = nv_i32(nv, 0);

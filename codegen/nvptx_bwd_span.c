@@ -52,9 +52,7 @@ void gb_dkv_doc_span(gbw *g)
     LLVMValueRef lo = c32(g, 0), hi = LLVMBuildSub(b, nqt, c32(g, 1), "");
     if (gb_q_bounds_headless(g->bp)) {
         f->mode = EXM_BOX;
-        LLVMValueRef last = hi;
-        lo = gb_clamp(g, fa2_emit(f, g->bp->qlo[0]), c32(g, 0), nqt);
-        hi = gb_clamp(g, fa2_emit(f, g->bp->qhi[0]), c32(g, -1), last);
+        gb_q_bounds(g, g->bp->qlo[0], g->bp->qhi[0], hi, &lo, &hi);
     }
     LLVMValueRef cnt = nv_smax(nv, LLVMBuildAdd(b, LLVMBuildSub(b, hi, lo, ""), c32(g, 1), ""), c32(g, 0));
     fa2_span_range queries = {lo, cnt, Tq, f->qext[0]};

@@ -120,6 +120,13 @@ LLVMValueRef gb_clamp(gbw *g, LLVMValueRef v, LLVMValueRef lo, LLVMValueRef hi)
     return nv_smin(nv, nv_smax(nv, v, lo), hi);
 }
 
+void gb_q_bounds(gbw *g, const expr *lo_e, const expr *hi_e, LLVMValueRef last, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    nv_ctx *nv = &g->f.nv;
+    *lo = gb_clamp(g, fa2_emit(&g->f, lo_e), nv_i32(nv, 0), LLVMBuildAdd(nv->b, last, nv_i32(nv, 1), ""));
+    *hi = gb_clamp(g, fa2_emit(&g->f, hi_e), nv_i32(nv, -1), last);
+}
+
 LLVMValueRef gb_smem_off(gbw *g, int off, LLVMValueRef dyn)
 {
     nv_ctx *nv = &g->f.nv;

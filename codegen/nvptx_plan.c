@@ -56,10 +56,17 @@ int nvptx_doc_full_mode(void)
     return env_switch("ATTNC_DOC_FULL");
 }
 
+/* env_switch, but unset reads as 1 when the switch is on by default; off
+ * by default, unset stays -1 (a kernel-cache key of its own). */
+static int env_switch_default(const char *name, bool on_by_default)
+{
+    int m = env_switch(name);
+    return m < 0 && on_by_default ? 1 : m;
+}
+
 int nvptx_mask_frames_mode(void)
 {
-    int m = env_switch("ATTNC_MASK_FRAMES"); /* unset stays -1 (its own cache key) while off by default */
-    return m < 0 && NVPTX_MASK_FRAMES_BY_DEFAULT ? 1 : m;
+    return env_switch_default("ATTNC_MASK_FRAMES", NVPTX_MASK_FRAMES_BY_DEFAULT);
 }
 
 int nvptx_ovl_split_mode(void)
@@ -69,8 +76,7 @@ int nvptx_ovl_split_mode(void)
 
 int nvptx_tma_skip_empty_mode(void)
 {
-    int m = env_switch("ATTNC_TMA_SKIP_EMPTY"); /* as nvptx_mask_frames_mode */
-    return m < 0 && NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT ? 1 : m;
+    return env_switch_default("ATTNC_TMA_SKIP_EMPTY", NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT);
 }
 
 int nvptx_tma_fence_mode(void)
@@ -101,7 +107,6 @@ static int env_level(const char *name, int lo, int hi)
     int v = atoi(e);
     return v >= lo && v <= hi ? v : -1;
 }
-
 
 int nvptx_bwd_ring_release_mode(void)
 {

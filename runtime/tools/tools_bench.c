@@ -207,17 +207,19 @@ bool attnc_tools_count_pairs(const attnc_tools_compiled *c, const int64_t *sizes
     return tools_count_pairs(c->r, &c->k->sched, sizes, params, out, err);
 }
 
-/* The dK/dV kernel's tiles from the backward's schedule text: the
- * schedule, then the "(dK/dV q=.. kv=..)" part's boxes where it has one. */
-static bool bwd_tiles(const char *text, int ndims, schedule *out, strbuf *err)
+/* The backward's schedule text parsed: base, the schedule before its
+ * parenthesised notes; out, the dK/dV kernel's tiles: base with the
+ * "(dK/dV q=.. kv=..)" part's boxes where it has one. */
+static bool bwd_tiles(const char *text, int ndims, schedule *base, schedule *out, strbuf *err)
 {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", text);
     char *paren = strstr(buf, " ("), *dkv = strstr(buf, "(dK/dV ");
     if (paren)
         *paren = 0;
-    if (!schedule_parse(buf, ndims, out, err))
+    if (!schedule_parse(buf, ndims, base, err))
         return false;
+    *out = *base;
     if (!dkv)
         return true;
     dkv += strlen("(dK/dV ");
@@ -239,12 +241,7 @@ bool attnc_tools_count_bwd_tiles(const attnc_tools_compiled *c, const char *bwd,
 {
     schedule s, dq;
     memset(out, 0, sizeof *out);
-    char base[256];
-    snprintf(base, sizeof base, "%s", bwd);
-    char *paren = strstr(base, " (");
-    if (paren)
-        *paren = 0;
-    if (!bwd_tiles(bwd, c->k->sched.ndims, &s, err) || !schedule_parse(base, c->k->sched.ndims, &dq, err))
+    if (!bwd_tiles(bwd, c->k->sched.ndims, &dq, &s, err))
         return false;
     /* the dQ kernel keeps the schedule's key tiles and the dK/dV kernel's query box */
     memcpy(dq.q_tile, s.q_tile, sizeof dq.q_tile);
