@@ -6,8 +6,10 @@
  * small odd shapes — tokens not a multiple of the frame, frames not a
  * multiple of the block, blocks wider than the frame, decays below and
  * above 1, sink on and off, tiles from 1 to 64 tokens. Issue 17's shape
- * (31200 tokens of 1560-token frames, 16 heads) counts in well under a
- * second, forward and backward. */
+ * (31200 tokens of 1560-token frames, 16 heads) counts in closed form,
+ * forward and backward; the seconds it took are printed, not asserted (a
+ * sanitizer build runs it several times slower; speed belongs to a
+ * benchmark, not to a unit test). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codegen/nvptx_kernel.h"
 #include "frontend/frontend.h"
 #include "passes/mask_analysis.h"
 #include "passes/mask_frames.h"
@@ -119,6 +122,9 @@ static void check(const char *mask, const recipe *r, int64_t nq, int64_t nk, int
     assert_true(mask_analyze(&a, r, &s, &mi));
     eval_env env = {0};
     memcpy(env.sizes, sizes, sizeof env.sizes);
+    /* the GPU forward's tile classes: split at key frames under
+     * ATTNC_MASK_FRAMES (the default), the hull's otherwise */
+    int64_t frames = nvptx_mask_frames_mode() == 1 ? mask_key_period(mi.mask, r->grid_ndim, kt) : 0;
     int64_t n[3], kept = 0, kept_tiles = 0, visited = 0, computed = 0, computed_pairs = 0;
     int64_t tq = mask_tile_count(&mi, &env, true, n), tk = mask_tile_count(&mi, &env, false, n);
     for (int64_t i = 0; i < tq; i++)
@@ -130,13 +136,14 @@ static void check(const char *mask, const recipe *r, int64_t nq, int64_t nk, int
             kept += k;
             kept_tiles += k > 0;
             visited++;
-            mask_class cl = mask_classify_boxes(&mi, &env, &qb, &kb);
+            mask_class hull = mask_classify_boxes(&mi, &env, &qb, &kb);
             radial_rule rr;
             if (mask_radial_rule(r, &rr))
-                check_split(&mi, &env, &rr, &qb, &kb, cl, k);
+                check_split(&mi, &env, &rr, &qb, &kb, hull, k);
+            mask_class cl = frames > 0 ? mask_classify_frames(&mi, &env, &qb, &kb, frames) : hull;
+            empty_tiles += hull == MASK_EMPTY;
             if (cl == MASK_EMPTY) {
                 assert_int_equal(k, 0); /* the kernel skips no kept pair */
-                empty_tiles++;
                 continue;
             }
             if (cl == MASK_FULL) /* nor keeps a dropped one unmasked */
@@ -188,7 +195,12 @@ static void radial_counts_match_reference(void **state)
         radial_rule rr;
         assert_true(mask_radial_rule(r, &rr));
         int64_t nq = 1 + rand() % 230, nk = rand() % 3 ? nq : 1 + rand() % 230;
-        check(mask, r, nq, nk, 1 << (rand() % 7), 1 << (rand() % 7));
+        int qt = 1 << (rand() % 7), kt = 1 << (rand() % 7);
+        for (int frames = 0; frames < 2; frames++) { /* the forward's tile classes off and on */
+            setenv("ATTNC_MASK_FRAMES", frames ? "1" : "0", 1);
+            check(mask, r, nq, nk, qt, kt);
+        }
+        unsetenv("ATTNC_MASK_FRAMES");
         arena_free_all(&p.a);
     }
     printf("%lld tile pairs proven empty, %lld more settled split at frames\n", (long long)empty_tiles,
@@ -266,7 +278,7 @@ static int64_t rows_count(const radial_rule *rr, int64_t n)
  * H200's tiles (q=128 kv=128; the backward's dK/dV q=64 kv=128), each count
  * in well under a second (pair by pair it took minutes); Wan's decay 0.5
  * too. */
-static void radial_attention_counts_fast(void **state)
+static void radial_attention_counts_closed_form(void **state)
 {
     (void)state;
     const char *masks[] = {"radial(frame: 1560, block: 128, decay: 1, sink: true)",
@@ -301,7 +313,6 @@ static void radial_attention_counts_fast(void **state)
         assert_true(got.closed_form);
         assert_int_equal(got.kept, 16 * rows);
         assert_int_equal(got.kept, 16 * mask_radial_count(&rr, 0, 31199, 0, 31199));
-        assert_true(t1 - t0 < 2.0 && t2 - t1 < 2.0);
         arena_free_all(&p.a);
     }
 }
@@ -312,7 +323,7 @@ int main(void)
         cmocka_unit_test(radial_counts_match_reference),
         cmocka_unit_test(radial_ranges_match_reference),
         cmocka_unit_test(only_lone_radial_forms),
-        cmocka_unit_test(radial_attention_counts_fast),
+        cmocka_unit_test(radial_attention_counts_closed_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
