@@ -7,7 +7,7 @@
  *   nvptx_fa2_load.c     global -> shared tile copies (cp.async, zero fill)
  *   nvptx_fa2_mma.c      fragments: Q in registers, S = Q K^T, O += P V
  *   nvptx_fa2_softmax.c  score/mask on the fragment, online softmax, stores
- *   nvptx_fa2_frames.c   the mask's key-frame subtrees hoisted per tile (ATTNC_MASK_FRAMES=1)
+ *   nvptx_fa2_frames.c   the mask's key-frame subtrees hoisted per tile (unless ATTNC_MASK_FRAMES=0)
  *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma; emitters in nvptx_wgmma.c)
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *   nvptx_fa2_overlap.c  the overlapped key loop of the ws kernel (plan->overlap)

@@ -1,5 +1,5 @@
 /* nvptx_fa2_frames.c — the partial-tile mask with its key-frame subtrees
- * hoisted out of the per-element work (nvptx_fa2.h; ATTNC_MASK_FRAMES=1).
+ * hoisted out of the per-element work (nvptx_fa2.h; on unless ATTNC_MASK_FRAMES=0).
  *
  * Video masks (radial, radial_token) read the key token only as its frame
  * fj = k.t div F and its place in the frame sj = k.t mod F. A key tile of

@@ -109,13 +109,12 @@ int nvptx_grid_tma_mode(void);
  * compared per element). Part of kernel cache keys. */
 int nvptx_doc_full_mode(void);
 
-/* $ATTNC_MASK_FRAMES (opt-in: H200 radial attention at 31200 tokens
- * 35.6 -> 14.1 ms; on by default once the host counting tests pin it):
- * -1 unset (NVPTX_MASK_FRAMES_BY_DEFAULT 0) or 0 (the
- * partial-tile mask is one expression per element), 1 (a mask that reads
- * the key only as k.t div F and k.t mod F, F >= the key tile: radial,
- * radial_token, gets its key-frame subtrees computed once per tile and row,
- * nvptx_fa2_frames.c). Part of kernel cache keys. */
+/* $ATTNC_MASK_FRAMES (on by default, NVPTX_MASK_FRAMES_BY_DEFAULT: H200
+ * radial attention at 31200 tokens 35.6 -> 14.1 ms): 1, also when unset (a
+ * mask that reads the key only as k.t div F and k.t mod F, F >= the key
+ * tile: radial, radial_token, gets its key-frame subtrees computed once per
+ * tile and row, nvptx_fa2_frames.c), or 0 (the partial-tile mask is one
+ * expression per element). Part of kernel cache keys. */
 int nvptx_mask_frames_mode(void);
 
 /* $ATTNC_OVL_SPLIT_PRODUCER (experimental, not measured): -1 unset, 0, or

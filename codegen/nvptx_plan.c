@@ -21,7 +21,7 @@
  * $ATTNC_MASK_FRAMES) and no TMA copies of tiles the class proves empty
  * (nvptx_fa2_ws.c, $ATTNC_TMA_SKIP_EMPTY). */
 #ifndef NVPTX_MASK_FRAMES_BY_DEFAULT
-#define NVPTX_MASK_FRAMES_BY_DEFAULT 0
+#define NVPTX_MASK_FRAMES_BY_DEFAULT 1
 #endif
 #ifndef NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT
 #define NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT 0

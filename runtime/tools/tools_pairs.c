@@ -15,7 +15,7 @@ typedef struct counter {
     const attnc_tools_param_host *params;
     bool radial; /* a lone radial form: box pairs counted by mask_radial_count */
     radial_rule rr;
-    /* > 0 under ATTNC_MASK_FRAMES=1 for a mask read by key frames: the GPU
+    /* > 0 under ATTNC_MASK_FRAMES (on unless =0) for a mask read by key frames: the GPU
      * forward classifies tiles across a frame boundary by their parts
      * (mask_classify_frames), so its computed tiles are counted that way */
     int64_t frames;

@@ -140,9 +140,9 @@ static int spills_of(const char *name, target_arch ta, strbuf *ptx)
     return spill;
 }
 
-/* The radial recipes with ATTNC_MASK_FRAMES=1 (the mask's key-frame
- * subtrees hoisted per tile, nvptx_fa2_frames.c): another kernel than the
- * default's that assembles on both arches; on sm_90a radial_attention's
+/* The radial recipes with ATTNC_MASK_FRAMES=1 (the default: the mask's
+ * key-frame subtrees hoisted per tile, nvptx_fa2_frames.c): another kernel
+ * than =0's that assembles on both arches; on sm_90a radial_attention's
  * kernel no longer spills (196 + 200 bytes per thread without it). */
 static void radial_frames(void **state)
 {

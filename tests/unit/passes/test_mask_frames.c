@@ -1,6 +1,6 @@
 /* mask_key_period (passes/mask_frames.c): which masks the GPU
  * forward may emit with their key-frame subtrees hoisted per tile
- * (ATTNC_MASK_FRAMES=1). Radial Attention's masks read the key only as
+ * (ATTNC_MASK_FRAMES, on unless =0). Radial Attention's masks read the key only as
  * k.t div F and k.t mod F and qualify when the key tile fits in a frame;
  * a mask that reads the raw key token (causal, windows, documents, strided
  * heads), mixes two periods, or runs on a grid does not. mask_key_atom:

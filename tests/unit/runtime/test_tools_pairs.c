@@ -15,7 +15,9 @@
 #include <stdlib.h>
 
 #include "runtime/tools/tools_pairs.h"
+#include "codegen/nvptx_kernel.h"
 #include "passes/mask_analysis.h"
+#include "passes/mask_frames.h"
 #include "passes/mask_count.h"
 #include "unit/passes/recipe_builders.h"
 
@@ -44,6 +46,9 @@ static void brute(const recipe *r, const schedule *s, const int64_t *sizes, attn
     env.param = reader;
     env.param_user = (void *)r;
     *out = (attnc_tools_pairs){0};
+    /* the GPU forward's tile classes: by key frames under ATTNC_MASK_FRAMES
+     * (the default) for a mask read by frames, by the hull otherwise */
+    int64_t frames = nvptx_mask_frames_mode() == 1 ? mask_key_period(mi.mask, r->grid_ndim, s->kv_tile[0]) : 0;
     int64_t n = sizes[SZ_TOKENS], nq[3], nk[3];
     for (env.batch = 0; env.batch < B; env.batch++)
         for (env.head = 0; env.head < H; env.head++) {
@@ -71,7 +76,7 @@ static void brute(const recipe *r, const schedule *s, const int64_t *sizes, attn
                         continue;
                     }
                     out->visited_tiles++;
-                    if (mask_classify_boxes(&mi, &env, &qb, &kb) == MASK_EMPTY)
+                    if (mask_classify_frames(&mi, &env, &qb, &kb, frames) == MASK_EMPTY)
                         continue;
                     out->computed_tiles++;
                     out->kept_tiles += kept > 0;
@@ -83,11 +88,11 @@ static void brute(const recipe *r, const schedule *s, const int64_t *sizes, attn
     arena_free_all(&a);
 }
 
-static void check(const recipe *r, int64_t n, bool closed_form)
+static void check_tiles(const recipe *r, int64_t n, bool closed_form, int q_tile, int kv_tile)
 {
     schedule s = schedule_default(1, TARGET_HOST, false);
-    s.q_tile[0] = 1 << (rand() % 6);
-    s.kv_tile[0] = 1 << (rand() % 6);
+    s.q_tile[0] = q_tile;
+    s.kv_tile[0] = kv_tile;
     int64_t sizes[SZ_MAX] = {0};
     sizes[SZ_BATCH] = B;
     sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
@@ -120,6 +125,18 @@ static void check(const recipe *r, int64_t n, bool closed_form)
     assert_int_equal(got.computed_tiles, want.computed_tiles);
     assert_int_equal(got.kept_tiles, want.kept_tiles);
     assert_int_equal(got.computed_pairs, want.computed_pairs);
+}
+
+/* check_tiles on random tiles, with the key-frame tile classes off and on
+ * ($ATTNC_MASK_FRAMES: the count follows the GPU forward's setting). */
+static void check(const recipe *r, int64_t n, bool closed_form)
+{
+    int q_tile = 1 << (rand() % 6), kv_tile = 1 << (rand() % 6);
+    for (int frames = 0; frames < 2; frames++) {
+        setenv("ATTNC_MASK_FRAMES", frames ? "1" : "0", 1);
+        check_tiles(r, n, closed_form, q_tile, kv_tile);
+    }
+    unsetenv("ATTNC_MASK_FRAMES");
 }
 
 static recipe *with_param(arena *a, recipe *r, dtype dt)
