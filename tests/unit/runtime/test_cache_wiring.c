@@ -160,10 +160,15 @@ static bool same_key(cache_key a, cache_key b)
 static void test_codegen_env_in_key(void **state)
 {
     (void)state;
-    static const char *const vars[] = {"ATTNC_GRID_TMA",         "ATTNC_DOC_FULL",          "ATTNC_OVL_SPLIT_PRODUCER",
-                                       "ATTNC_TMA_FENCE",        "ATTNC_BWD_RING_RELEASE", "ATTNC_BWD_RING_TMA_FIRST",
-                                       "ATTNC_BWD_DQ_WRITER",    "ATTNC_LIN_INCLUSIVE",     "ATTNC_MASK_FRAMES",
-                                       "ATTNC_TMA_SKIP_EMPTY"};
+    /* each switch with its default (codegen/nvptx_plan.c): unset keys like "on" for one on by default */
+    static const struct {
+        const char *name;
+        bool on_by_default;
+    } vars[] = {{"ATTNC_GRID_TMA", false},           {"ATTNC_DOC_FULL", false},
+                {"ATTNC_OVL_SPLIT_PRODUCER", false}, {"ATTNC_TMA_FENCE", false},
+                {"ATTNC_BWD_RING_RELEASE", false},   {"ATTNC_BWD_RING_TMA_FIRST", false},
+                {"ATTNC_BWD_DQ_WRITER", false},      {"ATTNC_LIN_INCLUSIVE", false},
+                {"ATTNC_MASK_FRAMES", true},         {"ATTNC_TMA_SKIP_EMPTY", false}};
     /* numeric switches: two values that differ (and differ from unset) */
     static const char *const levels[][3] = {
         {"ATTNC_BWD_RING_STAGES", "2", "3"}, {"ATTNC_BWD_DS_BUFS", "1", "2"}, {"ATTNC_BWD_DQF_BUFS", "1", "2"}};
@@ -178,18 +183,16 @@ static void test_codegen_env_in_key(void **state)
     j.a = &a;
     assert_int_equal(compile_job_lower(&j), JOB_OK);
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        unsetenv(vars[i]);
+        unsetenv(vars[i].name);
     cache_key plain = key_now(j.tk, &j.sched);
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        setenv(vars[i], "1", 1);
+        setenv(vars[i].name, "1", 1);
         cache_key on = key_now(j.tk, &j.sched);
-        setenv(vars[i], "0", 1);
+        setenv(vars[i].name, "0", 1);
         cache_key off = key_now(j.tk, &j.sched);
-        unsetenv(vars[i]);
-        /* a switch on by default: unset builds the kernel "on" does */
-        bool on_by_default = !strcmp(vars[i], "ATTNC_MASK_FRAMES");
-        assert_int_equal(same_key(on, plain), on_by_default);
-        assert_false(same_key(off, plain));
+        unsetenv(vars[i].name);
+        assert_int_equal(same_key(on, plain), vars[i].on_by_default);
+        assert_false(same_key(off, plain)); /* "0" is keyed apart from unset */
         assert_false(same_key(on, off));
         assert_true(same_key(key_now(j.tk, &j.sched), plain));
     }
