@@ -449,6 +449,7 @@ static void report(const bench_run *b, const bench_opts *o)
         json_num(&j, "density", b->kept / dense, 5);
         json_num(&j, "compile_ms", c->total_ms, 1);
         json_num(&j, "jit_ms", c->jit_ms, 1);
+        json_str(&j, "jit_by", c->jit_by);
         json_num(&j, "codegen_ms", c->codegen_ms, 1);
         json_num(&j, "lower_ms", c->lower_ms, 1);
         json_num(&j, "parse_ms", c->parse_ms, 1);
@@ -487,8 +488,8 @@ static void report(const bench_run *b, const bench_opts *o)
         else
             printf("  time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s on %lld kept pairs (density %.4f)\n",
                    b->median_ms, o->iters, b->min_ms, tflops, (long long)b->kept, b->kept / dense);
-        printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, driver JIT + load %.1f)\n", c->total_ms,
-               c->parse_ms, c->lower_ms, c->codegen_ms, c->jit_ms);
+        printf("  cold compile %.1f ms (parse %.1f, lower %.1f, codegen %.1f, %s JIT + load %.1f)\n", c->total_ms,
+               c->parse_ms, c->lower_ms, c->codegen_ms, c->jit_by[0] ? c->jit_by : "driver", c->jit_ms);
         print_tiles(&b->pairs);
         if (o->grad && r->linear)
             printf("  backward [%s]%s: time %.3f ms (median of %d, min %.3f)  %.1f GB/s (q, k, v, dO read and dq, "

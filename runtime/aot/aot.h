@@ -217,12 +217,6 @@ typedef enum {
  * complete (aot_files.c). */
 aot_result aot_generate(const aot_spec *s, const char *dir, strbuf *err);
 
-/* Runs ptxas (ATTNC_PTXAS, else /usr/local/cuda/bin/ptxas, else ptxas on
- * PATH) on a PTX file. Returns 1 on success (cubin written), 0 when no ptxas
- * exists (nothing done), -1 when ptxas failed or could not be run (its
- * output and exit status in `log`). */
-int aot_run_ptxas(const char *ptx_path, const char *arch, const char *cubin_path, strbuf *log);
-
 /* Parses "x:ptr, n:i32>0, lse:ptr?" into params (names point into an arena
  * owned by the caller-supplied buffer `storage` of `cap` bytes). Used by
  * `attnc compile --from-ptx`. Returns the count or -1 with a message. */

@@ -19,6 +19,7 @@
 
 #include "runtime/aot/aot_gen_impl.h"
 #include "runtime/aot/aot_recipe.h"
+#include "runtime/compile/ptxas.h"
 
 enum { F_PTX, F_CUBIN, F_H, F_C, F_BPTX, F_BCUBIN, F_N }; /* F_B*: the backward program's (--backward) */
 static const char *const exts[F_N] = {"ptx", "cubin", "h", "c", "bwd.ptx", "bwd.cubin"};
@@ -232,7 +233,7 @@ static aot_result run_ptxas(outset *o, int fp, int fc, const char *arch, unsigne
     strbuf log;
     sb_init(&log);
     o->f[fc].live = true; /* ptxas may leave a partial file */
-    int r = aot_run_ptxas(sb_cstr(&o->f[fp].tmp), arch, sb_cstr(&o->f[fc].tmp), &log);
+    int r = ptxas_run(sb_cstr(&o->f[fp].tmp), arch, sb_cstr(&o->f[fc].tmp), &log);
     aot_result res = AOT_OK;
     if (r < 0) {
         unlink(sb_cstr(&o->f[fc].tmp));

@@ -25,8 +25,7 @@
     X(cuModuleLoadDataEx) X(cuModuleLoadData) X(cuModuleUnload) X(cuModuleGetFunction)        \
     X(cuFuncSetAttribute) X(cuFuncGetAttribute) X(cuLaunchKernel) X(cuMemAlloc) X(cuMemFree)  \
     X(cuMemcpyHtoD) X(cuMemcpyDtoH) X(cuMemsetD8) X(cuStreamSynchronize) X(cuStreamWaitEvent) X(cuEventCreate)     \
-    X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy)            \
-    X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)
+    X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy)
 
 typedef struct cuda_api {
 #define X(name) __typeof__(&name) name;

@@ -1,7 +1,7 @@
 /* cuda_module.c — load, keep and launch GPU kernels (cuda_module.h). PTX
- * goes through the driver's linker so the resulting cubin can be kept and
- * reused (a disk cache can load it with cuModuleLoadData and skip the JIT);
- * the JIT's info and error logs are captured into the error message. */
+ * becomes a cubin through ptxas or the driver's compiler (cuda_jit.h), kept
+ * for reuse (a disk cache can load it with cuModuleLoadData and skip the
+ * JIT); the compiler's log is captured into the error message. */
 #include "runtime/cuda/cuda_module.h"
 
 #include <pthread.h>
@@ -14,6 +14,7 @@
 #include "runtime/compile/compile_job.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_internal.h"
+#include "runtime/cuda/cuda_jit.h"
 
 struct cuda_module {
     nvptx_kernel_info info;
@@ -24,6 +25,7 @@ struct cuda_module {
     CUmodule mod;
     CUfunction fn;
     double codegen_ms, jit_ms;
+    const char *jit_by; /* "ptxas" or "driver" (cuda_jit.h); NULL when loaded from a cubin */
     bool from_cubin; /* loaded from a cached cubin: no JIT, ptx is "" */
     /* info.serial: launches must not overlap (module-global scratch);
      * the last launch's stream and an event recorded after it. */
@@ -100,45 +102,6 @@ attnc_status cuda_device_arch(target_arch *out, strbuf *err)
     return ATTNC_OK;
 }
 
-/* PTX -> cubin with the driver linker; the cubin is copied out. */
-static attnc_status jit_link(const cuda_api *a, cuda_module *k, strbuf *err)
-{
-    static const size_t log_size = 16384;
-    char *info_log = calloc(1, log_size), *err_log = calloc(1, log_size);
-    if (!info_log || !err_log) {
-        free(info_log);
-        free(err_log);
-        return ATTNC_ERR_NOMEM;
-    }
-    CUjit_option opts[] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
-                           CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
-    void *vals[] = {info_log, (void *)(uintptr_t)log_size, err_log, (void *)(uintptr_t)log_size};
-    CUlinkState link = NULL;
-    void *cubin = NULL;
-    size_t size = 0;
-    attnc_status st = cuda_check(a, a->cuLinkCreate(4, opts, vals, &link), "cuLinkCreate", err);
-    if (!st)
-        st = cuda_check(a,
-                        a->cuLinkAddData(link, CU_JIT_INPUT_PTX, k->ptx, strlen(k->ptx) + 1, k->info.name, 0, NULL,
-                                         NULL),
-                        "cuLinkAddData (PTX JIT)", err);
-    if (!st)
-        st = cuda_check(a, a->cuLinkComplete(link, &cubin, &size), "cuLinkComplete", err);
-    if (!st && (k->cubin = malloc(size)) != NULL) {
-        memcpy(k->cubin, cubin, size);
-        k->cubin_size = size;
-    } else if (!st) {
-        st = ATTNC_ERR_NOMEM;
-    }
-    if (st && err_log[0])
-        sb_printf(err, "\nJIT log:\n%s", err_log);
-    if (link)
-        a->cuLinkDestroy(link);
-    free(info_log);
-    free(err_log);
-    return st;
-}
-
 static attnc_status load_module(cuda_module *k, strbuf *err)
 {
     const cuda_api *a;
@@ -146,9 +109,11 @@ static attnc_status load_module(cuda_module *k, strbuf *err)
     if (st)
         return st;
     double t0 = now_ms();
-    if (!k->cubin && (st = jit_link(a, k, err))) /* a module made from a cached cubin skips the JIT */
-        return st;
-    if ((st = cuda_check(a, a->cuModuleLoadData(&k->mod, k->cubin), "cuModuleLoadData", err)))
+    if (k->cubin) /* a module made from a cached cubin skips the JIT */
+        st = cuda_check(a, a->cuModuleLoadData(&k->mod, k->cubin), "cuModuleLoadData", err);
+    else
+        st = cuda_jit_load(a, k->dev, k->ptx, &k->mod, &k->cubin, &k->cubin_size, &k->jit_by, err);
+    if (st)
         return st;
     if ((st = cuda_check(a, a->cuModuleGetFunction(&k->fn, k->mod, k->info.name), "cuModuleGetFunction", err)))
         return st;
@@ -225,7 +190,7 @@ attnc_status cuda_device_ident(char *out, size_t cap, strbuf *err)
     int major = 0, minor = 0;
     a->cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
     a->cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
-    snprintf(out, cap, "cc%d.%d driver%d", major, minor, a->driver_version);
+    snprintf(out, cap, "cc%d.%d driver%d jit=%s", major, minor, a->driver_version, cuda_jit_compiler());
     return ATTNC_OK;
 }
 
@@ -307,6 +272,11 @@ const void *cuda_module_cubin(const cuda_module *k, size_t *size)
 double cuda_module_codegen_ms(const cuda_module *k)
 {
     return k->codegen_ms;
+}
+
+const char *cuda_module_jit_by(const cuda_module *k)
+{
+    return k->jit_by ? k->jit_by : "cache";
 }
 
 double cuda_module_jit_ms(const cuda_module *k)

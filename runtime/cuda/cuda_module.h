@@ -1,7 +1,7 @@
 /*
  * cuda_module.h — one GPU kernel as a loaded module: PTX from the NVPTX
- * code generator, JIT-linked by the driver (cuLink*) into a cubin that is
- * kept (cuda_module_cubin) for reuse by a cache, loaded, launched.
+ * code generator, compiled by ptxas or the driver (cuda_jit.h) into a cubin
+ * that is kept (cuda_module_cubin) for reuse by a cache, loaded, launched.
  *
  * The public API reaches this through cuda_backend.c (its backend_ops row, the
  * hook of runtime/api/api_backend.h); tests, `attnc bench` and `attnc ptx` use
@@ -50,8 +50,9 @@ attnc_status cuda_module_load_cubin(cuda_module **out, const void *cubin, size_t
                                     strbuf *err);
 /* True for a module made by cuda_module_load_cubin. */
 bool cuda_module_from_cubin(const cuda_module *k);
-/* "cc9.0 driver13000": what a cached cubin depends on besides the PTX (the
- * device's compute capability and the driver version). */
+/* "cc9.0 driver13000 jit=ptxas": what a cached cubin depends on besides the
+ * PTX (the device's compute capability, the driver version, and the compiler
+ * a JIT would use: cuda_jit.h). */
 attnc_status cuda_device_ident(char *out, size_t cap, strbuf *err);
 void cuda_module_destroy(cuda_module *k);
 
@@ -65,6 +66,9 @@ const void *cuda_module_cubin(const cuda_module *k, size_t *size);
 /* Milliseconds spent in code generation and in the driver JIT. */
 double cuda_module_codegen_ms(const cuda_module *k);
 double cuda_module_jit_ms(const cuda_module *k);
+/* Which compiler made the module's cubin: "ptxas", "driver", or "cache"
+ * (loaded from a cached cubin). */
+const char *cuda_module_jit_by(const cuda_module *k);
 
 /* Device memory helpers for tests, the CLI and benchmarks. */
 attnc_status cuda_mem_alloc(uint64_t *out, size_t bytes, strbuf *err);

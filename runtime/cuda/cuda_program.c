@@ -8,6 +8,7 @@
 
 #include "ir/target_info.h"
 #include "runtime/cuda/cuda_driver.h"
+#include "runtime/cuda/cuda_jit.h"
 
 struct cuda_program {
     int n;
@@ -31,22 +32,16 @@ static int device_ordinal(void)
 static attnc_status load(const cuda_api *a, cuda_program *p, const char *ptx, size_t len,
                          const cuda_program_kernel *kernels, strbuf *err)
 {
-    enum { LOG = 16384 };
-    char *log = calloc(1, LOG);
-    if (!log)
-        return ATTNC_ERR_NOMEM;
     char *text = malloc(len + 1);
-    if (!text) {
-        free(log);
+    if (!text)
         return ATTNC_ERR_NOMEM;
-    }
     memcpy(text, ptx, len);
     text[len] = 0;
-    CUjit_option opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
-    void *vals[] = {log, (void *)(uintptr_t)LOG};
-    attnc_status st = cuda_check(a, a->cuModuleLoadDataEx(&p->mod, text, 2, opts, vals), "cuModuleLoadDataEx", err);
-    if (st && log[0])
-        sb_printf(err, "\nJIT log:\n%s", log);
+    void *cubin = NULL;
+    size_t size = 0;
+    const char *by;
+    attnc_status st = cuda_jit_load(a, p->dev, text, &p->mod, &cubin, &size, &by, err);
+    free(cubin);
     for (int i = 0; !st && i < p->n; i++) {
         st = cuda_check(a, a->cuModuleGetFunction(&p->fn[i], p->mod, kernels[i].name), "cuModuleGetFunction", err);
         p->threads[i] = kernels[i].threads;
@@ -56,7 +51,6 @@ static attnc_status load(const cuda_api *a, cuda_program *p, const char *ptx, si
                             "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", err);
     }
     free(text);
-    free(log);
     return st;
 }
 

@@ -304,7 +304,8 @@ typedef struct attnc_tools_cold {
     attnc_tools_arch arch;
     char schedule[192]; /* the kernel's schedule, as `attnc bench` prints it */
     double read_ms, parse_ms, lower_ms, codegen_ms, jit_ms;
-    double total_ms; /* read to loaded module */
+    double total_ms;   /* read to loaded module */
+    char jit_by[8];    /* the compiler of the cubin: "ptxas" or "driver" (runtime/cuda/cuda_jit.h) */
 } attnc_tools_cold;
 /* arch NULL: the current device's; sched NULL: the recipe's tile section,
  * `auto`: the GPU's default. ATTNC_TOOLS_UNREADABLE: err has why;

@@ -150,6 +150,7 @@ static attnc_tools_result load(attnc_tools_compiled *c, const char *path, const 
         res = ATTNC_TOOLS_INTERNAL;
     t->total_ms = now_ms() - t0;
     t->jit_ms = m ? cuda_module_jit_ms(m) : 0;
+    snprintf(t->jit_by, sizeof t->jit_by, "%s", m ? cuda_module_jit_by(m) : "");
     cuda_module_destroy(m);
     compile_job_free(&j);
     return res;

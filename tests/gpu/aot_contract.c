@@ -557,6 +557,7 @@ int main(void)
         *slash = 0;
     snprintf(fake, sizeof fake, "%s/libattnc_fake_cuda.so", exe);
     setenv("ATTNC_LIBCUDA", fake, 1);
+    setenv("ATTNC_JIT", "driver", 1); /* the fake driver's modules are PTX text, not ptxas cubins */
     void *h = dlopen(fake, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         printf("fake driver missing (%s): nothing to test\n", fake);

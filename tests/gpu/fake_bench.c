@@ -119,6 +119,7 @@ int main(void)
     char fake[4096];
     snprintf(fake, sizeof fake, "%s/tests/gpu/libattnc_fake_cuda.so", ATTNC_BINARY_DIR);
     setenv("ATTNC_LIBCUDA", fake, 1);
+    setenv("ATTNC_JIT", "driver", 1); /* the fake driver's modules are PTX text, not ptxas cubins */
     setenv("ATTNC_NO_TUNED", "1", 1);
     char *dir = tmpdir_make(); /* bench builds through the kernel cache */
     setenv("ATTNC_CACHE_DIR", dir, 1);

@@ -43,7 +43,7 @@ static int *optin_of(CUfunction f)
     return &funcs[0].optin; /* full: tests never load this many */
 }
 
-static int links; /* completed JIT links: a module loaded from a cached cubin adds none */
+static int links; /* PTX compiled by the driver (cuModuleLoadDataEx; cuLinkComplete): a cubin adds none */
 
 __attribute__((visibility("default"))) const fake_launch *fake_cuda_last_launch(void)
 {
@@ -105,6 +105,9 @@ CUresult cuModuleLoadData(CUmodule *m, const void *image)
 CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned n, CUjit_option *o, void **v)
 {
     (void)n, (void)o, (void)v;
+    if (!strstr(image, ".entry"))
+        return CUDA_ERROR_INVALID_PTX;
+    links++;
     return cuModuleLoadData(m, image);
 }
 CUresult cuModuleUnload(CUmodule m)

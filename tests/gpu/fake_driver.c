@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,6 +38,19 @@ typedef struct fake_launch {
 
 static const fake_launch *(*last_launch)(void);
 static int (*link_count)(void);
+static char ptxas_runs[PATH_MAX]; /* the fake ptxas appends a line per run */
+
+/* PTX compiled so far: by the fake driver or by the fake ptxas. */
+static int jit_count(void)
+{
+    int n = link_count();
+    FILE *f = fopen(ptxas_runs, "r");
+    for (int c; f && (c = fgetc(f)) != EOF;)
+        n += c == '\n';
+    if (f)
+        fclose(f);
+    return n;
+}
 static size_t (*last_alloc)(void);
 static char fake_path[PATH_MAX];
 
@@ -93,6 +107,55 @@ static void hand_kernel_launch(void **state)
     assert_int_equal(last_launch()->count, before);
     cuda_mem_free(buf);
     cuda_module_destroy(m);
+    sb_free(&err);
+    arena_free_all(&a);
+}
+
+/* The JIT choices (runtime/cuda/cuda_jit.h): one that is not is refused
+ * with a message naming the variable before anything is compiled; the
+ * driver keeps no cubin; a failing ptxas is an error only when asked for. */
+static void jit_choices(void **state)
+{
+    (void)state;
+    hand_cfg c = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 128};
+    arena a;
+    arena_init(&a, NULL);
+    tir_kernel *k = hand_kernel(&a, &c);
+    strbuf err;
+    sb_init(&err);
+    cuda_module *m = NULL;
+    int links = jit_count();
+    setenv("ATTNC_JIT", "nvcc", 1);
+    assert_int_equal(cuda_module_build(&m, k, NULL, &err), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_null(m);
+    assert_non_null(strstr(sb_cstr(&err), "ATTNC_JIT='nvcc'"));
+    assert_int_equal(jit_count(), links);
+    /* the driver's compiler: one JIT, a module, no cubin to keep */
+    setenv("ATTNC_JIT", "driver", 1);
+    sb_clear(&err);
+    if (cuda_module_build(&m, k, NULL, &err))
+        fail_msg("build: %s", sb_cstr(&err));
+    assert_int_equal(jit_count(), links + 1);
+    size_t n = 1;
+    assert_null(cuda_module_cubin(m, &n));
+    assert_int_equal(n, 0);
+    assert_string_equal(cuda_module_jit_by(m), "driver");
+    cuda_module_destroy(m);
+    /* ptxas that fails: an error under ATTNC_JIT=ptxas, the driver under auto */
+    char bad[PATH_MAX];
+    snprintf(bad, sizeof bad, "%s", getenv("ATTNC_PTXAS"));
+    setenv("ATTNC_PTXAS", "/bin/false", 1);
+    setenv("ATTNC_JIT", "ptxas", 1);
+    sb_clear(&err);
+    assert_int_equal(cuda_module_build(&m, k, NULL, &err), ATTNC_ERR_CUDA);
+    assert_non_null(strstr(sb_cstr(&err), "ptxas failed"));
+    setenv("ATTNC_JIT", "auto", 1);
+    if (cuda_module_build(&m, k, NULL, &err))
+        fail_msg("build: %s", sb_cstr(&err));
+    assert_string_equal(cuda_module_jit_by(m), "driver");
+    cuda_module_destroy(m);
+    setenv("ATTNC_PTXAS", bad, 1);
+    setenv("ATTNC_JIT", "ptxas", 1);
     sb_free(&err);
     arena_free_all(&a);
 }
@@ -286,7 +349,7 @@ static int build_and_launch(char *note, size_t cap)
     attnc_recipe *r;
     attnc_kernel *k;
     attnc_args *a;
-    int links0 = link_count();
+    int links0 = jit_count();
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     assert_int_equal(attnc_recipe_from_file(&r, ctx, ATTNC_SOURCE_DIR "/recipes/causal.attn"), ATTNC_OK);
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
@@ -294,7 +357,7 @@ static int build_and_launch(char *note, size_t cap)
     if (attnc_kernel_build(&k, ctx, r, &o))
         fail_msg("%s", attnc_context_errmsg(ctx));
     snprintf(note, cap, "%s", attnc_kernel_errmsg(k));
-    int links = link_count() - links0;
+    int links = jit_count() - links0;
     size_t n = 1 * 2 * 100 * 128;
     uint64_t buf[4];
     strbuf err;
@@ -637,6 +700,19 @@ int main(void)
 {
     locate_fake();
     setenv("ATTNC_LIBCUDA", fake_path, 1);
+    /* ptxas is a script that copies the PTX: the fake driver's modules are
+     * PTX text, and the cubin cache gets a "cubin" to keep */
+    char *jit_dir = tmpdir_make(), script[PATH_MAX];
+    snprintf(script, sizeof script, "%s/ptxas", jit_dir);
+    snprintf(ptxas_runs, sizeof ptxas_runs, "%s/runs", jit_dir);
+    FILE *f = fopen(script, "w");
+    if (!f)
+        return 1;
+    fprintf(f, "#!/bin/sh\n# -arch=A -o OUT IN\necho run >> '%s'\nexec cp \"$4\" \"$3\"\n", ptxas_runs);
+    fclose(f);
+    chmod(script, 0755);
+    setenv("ATTNC_PTXAS", script, 1);
+    setenv("ATTNC_JIT", "ptxas", 1);
     void *h = dlopen(fake_path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         printf("fake driver missing (%s): nothing to test\n", fake_path);
@@ -650,7 +726,8 @@ int main(void)
                                        cmocka_unit_test(no_keys_launch), cmocka_unit_test(varlen_launch),
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
                                        cmocka_unit_test(serial_launches), cmocka_unit_test(backward_cache_launch),
-                                       cmocka_unit_test(backward_bulk_launch)};
+                                       cmocka_unit_test(backward_bulk_launch),
+                                       cmocka_unit_test(jit_choices)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);
     return rc;

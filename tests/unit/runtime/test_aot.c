@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "runtime/aot/aot.h"
+#include "runtime/compile/ptxas.h"
 
 static char *read_all(const char *path, size_t *n)
 {
@@ -154,7 +155,7 @@ static void test_generate_build_run(void **state)
     /* With ptxas present the cubin is embedded as well. */
     unsigned char *cubin = NULL;
     snprintf(path, sizeof path, "%s/add_one.cubin", dir);
-    int ptxas = aot_run_ptxas(ATTNC_SOURCE_DIR "/examples/add_one.ptx", "sm_80", path, &err);
+    int ptxas = ptxas_run(ATTNC_SOURCE_DIR "/examples/add_one.ptx", "sm_80", path, &err);
     assert_true(ptxas >= 0);
     if (ptxas == 1) {
         cubin = (unsigned char *)read_all(path, &f.spec.cubin_len);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "runtime/aot/aot.h"
+#include "runtime/compile/ptxas.h"
 #include "runtime/cache/cache.h"
 
 static double now_us(void)
@@ -49,7 +50,7 @@ static bool cold_build(void *user, void **data, size_t *len, strbuf *err)
     bench *b = user;
     char out[600];
     snprintf(out, sizeof out, "%s/cold.cubin", b->dir);
-    b->real = aot_run_ptxas(ATTNC_SOURCE_DIR "/examples/add_one.ptx", "sm_80", out, err);
+    b->real = ptxas_run(ATTNC_SOURCE_DIR "/examples/add_one.ptx", "sm_80", out, err);
     *data = malloc(b->len);
     if (!*data)
         return false;

@@ -1,5 +1,5 @@
-/* aot_ptxas.c — runs NVIDIA's ptxas to turn PTX into a cubin for AOT output,
- * when it is installed; see aot_run_ptxas in aot.h. */
+/* ptxas.c — runs NVIDIA's ptxas to turn PTX into a cubin, for AOT output and
+ * for the CUDA backend's JIT when it prefers ptxas to the driver (ptxas.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/aot/aot.h"
+#include "runtime/compile/ptxas.h"
 
 /* ATTNC_PTXAS, the CUDA toolkit's ptxas, or the first on PATH. */
-static bool find_ptxas(char *out, size_t cap)
+bool ptxas_find(char *out, size_t cap)
 {
     const char *env = getenv("ATTNC_PTXAS");
     if (env && *env) {
@@ -46,10 +46,10 @@ static void drain(int fd, strbuf *log)
     }
 }
 
-int aot_run_ptxas(const char *ptx_path, const char *arch, const char *cubin_path, strbuf *log)
+int ptxas_run(const char *ptx_path, const char *arch, const char *cubin_path, strbuf *log)
 {
     char exe[4096], archarg[64];
-    if (!find_ptxas(exe, sizeof exe))
+    if (!ptxas_find(exe, sizeof exe))
         return 0;
     snprintf(archarg, sizeof archarg, "-arch=%s", arch ? arch : "sm_80");
     int pipefd[2];
