@@ -127,7 +127,7 @@ static attnc_status load_module(cuda_module *k, strbuf *err)
 }
 
 /* Acquires the device's context and loads k (from k->cubin when set, else
- * by JIT-linking k->ptx); destroys k on failure. */
+ * by compiling k->ptx: cuda_jit.h); destroys k on failure. */
 static attnc_status finish_load(cuda_module **out, cuda_module *k, strbuf *err)
 {
     pthread_mutex_init(&k->serial_lock, NULL);

@@ -1,6 +1,6 @@
 /*
  * cuda_program.h — a program of GPU kernels: one PTX module with several
- * entry points, JIT-linked once, whose kernels a caller launches in order
+ * entry points, compiled once (cuda_jit.h), whose kernels a caller launches in order
  * on one stream, plus a device workspace the program owns (grown on
  * demand, freed with it). It is the one GPU runner of programs of kernels:
  * the backward pass runs on it (cuda_backward.c), and so does the LSE merge
@@ -10,8 +10,8 @@
  * program's lock (held until cuda_program_end) and, when the stream differs
  * from the previous run's, makes it wait for that run (an event), since
  * both use the one workspace. Programs take PTX: the backward's comes
- * through the kernel cache (cuda_bwd_job.c); the driver JIT-links it on
- * every load (no cubin entry for programs yet).
+ * through the kernel cache (cuda_bwd_job.c) and is compiled by ptxas or
+ * the driver (cuda_jit.h) on every load (no cubin entry for programs yet).
  */
 #ifndef ATTNC_RUNTIME_CUDA_PROGRAM_H
 #define ATTNC_RUNTIME_CUDA_PROGRAM_H
@@ -32,7 +32,8 @@ typedef struct cuda_program_kernel {
     int smem_bytes;   /* dynamic shared memory (over 48 KB sets the function attribute) */
 } cuda_program_kernel;
 
-/* JIT-links ptx (len bytes) on the current device and finds the n kernels. */
+/* Compiles ptx (len bytes) for the current device (cuda_jit.h), loads it
+ * and finds the n kernels. */
 attnc_status cuda_program_load(cuda_program **out, const char *ptx, size_t len, const cuda_program_kernel *kernels,
                                int n, strbuf *err);
 void cuda_program_destroy(cuda_program *p);

@@ -27,12 +27,16 @@
  *    $ATTNC_CACHE_DIR, else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc;
  *    memory-only, without an error, when the folder is unusable). CUDA
  *    builds reuse the PTX of an identical kernel (same lowered IR, schedule,
- *    arch and recipe text) and the cubin the driver linked from it (same
- *    PTX, compute capability and driver version: loaded without the driver
+ *    arch and recipe text) and the cubin ptxas made from it (same PTX,
+ *    compute capability, driver version and compiler: loaded without a
  *    JIT); backward programs (attnc_kernel_build_backward) reuse their
  *    PTX likewise, keyed also by the $ATTNC_BWD_* settings and
  *    ATTNC_BUILD_DETERMINISTIC. A damaged entry is never loaded: it is
  *    rebuilt and the build's note is left in attnc_kernel_errmsg.
+ *  - JIT: PTX becomes machine code through NVIDIA's ptxas when one is
+ *    installed ($ATTNC_PTXAS, else /usr/local/cuda/bin/ptxas, else PATH),
+ *    else through the driver's own compiler, which keeps no cubin to cache;
+ *    $ATTNC_JIT = auto (default) | ptxas | driver chooses (docs/runtime.md).
  *  - Tuned `tile auto` launches: a kernel built from a recipe whose tile
  *    section is `auto`, with no explicit options->schedule, picks its
  *    schedule per launch shape. On the first launch of a shape bucket

@@ -1,10 +1,13 @@
 /* jitprobe.c — JIT one PTX file through the driver (cuLink, as runtime/cuda/cuda_module.c
  * does) with chosen options and write the cubin, to compare the driver's JIT with ptxas.
- * usage: jitprobe PTX OUT.cubin OPT_LEVEL [MAX_REGISTERS]   (device-side scratch tool) */
+ * usage: jitprobe PTX OUT.cubin OPT_LEVEL [MAX_REGISTERS]   (device-side scratch tool)
+ *        jitprobe PTX KERNEL ex|link: load through cuModuleLoadDataEx or cuLink and print the
+ *        kernel's registers and local memory (spills) as the driver reports them */
 #include <cuda.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -25,6 +28,34 @@ int main(int argc, char **argv)
     if (cuInit(0) || cuDeviceGet(&dev, 0) || cuDevicePrimaryCtxRetain(&ctx, dev) || cuCtxSetCurrent(ctx))
         return 3;
     static char info[1 << 16], err[1 << 16];
+    if (argc == 4 && (!strcmp(argv[3], "ex") || !strcmp(argv[3], "link"))) {
+        CUmodule mod;
+        CUresult r;
+        if (argv[3][0] == 'e') {
+            r = cuModuleLoadDataEx(&mod, ptx, 0, NULL, NULL);
+        } else {
+            CUlinkState l;
+            void *cubin;
+            size_t size;
+            r = cuLinkCreate(0, NULL, NULL, &l);
+            if (!r)
+                r = cuLinkAddData(l, CU_JIT_INPUT_PTX, ptx, n + 1, "k", 0, NULL, NULL);
+            if (!r)
+                r = cuLinkComplete(l, &cubin, &size);
+            if (!r)
+                r = cuModuleLoadData(&mod, cubin);
+        }
+        CUfunction fn;
+        int regs = -1, local = -1;
+        if (!r)
+            r = cuModuleGetFunction(&fn, mod, argv[2]);
+        if (!r) {
+            cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn);
+            cuFuncGetAttribute(&local, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES, fn);
+        }
+        printf("%s %s: rc %d registers %d local bytes %d\n", argv[3], argv[2], (int)r, regs, local);
+        return r != 0;
+    }
     CUjit_option o[8] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
                          CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, CU_JIT_LOG_VERBOSE, CU_JIT_OPTIMIZATION_LEVEL};
     void *v[8] = {info, (void *)(uintptr_t)sizeof info, err, (void *)(uintptr_t)sizeof err, (void *)(uintptr_t)1,
