@@ -39,6 +39,9 @@ typedef struct fake_launch {
 static const fake_launch *(*last_launch)(void);
 static int (*link_count)(void);
 static char ptxas_runs[PATH_MAX]; /* the fake ptxas appends a line per run */
+/* The tests' kernel cache when a test sets none: never the user's, where
+ * another build's fake cubins would be found */
+static char own_cache[PATH_MAX];
 
 /* PTX compiled so far: by the fake driver or by the fake ptxas. */
 static int jit_count(void)
@@ -436,7 +439,7 @@ static void cubin_cache(void **state)
     assert_int_equal(truncate(path, 0), 0);
     assert_int_equal(build_and_launch(note, sizeof note), 1);
     assert_non_null(strstr(note, "cubin entry rebuilt"));
-    unsetenv("ATTNC_CACHE_DIR");
+    setenv("ATTNC_CACHE_DIR", own_cache, 1);
     tmpdir_remove(dir);
 }
 
@@ -505,7 +508,7 @@ static void tuned_cuda_launch(void **state)
     attnc_kernel_destroy(k);
     attnc_recipe_destroy(r);
     attnc_context_destroy(ctx);
-    unsetenv("ATTNC_CACHE_DIR");
+    setenv("ATTNC_CACHE_DIR", own_cache, 1);
     tmpdir_remove(dir);
 }
 
@@ -628,7 +631,7 @@ static void backward_cache_launch(void **state)
             cuda_mem_free(buf[i]);
         sb_free(&err);
     }
-    unsetenv("ATTNC_CACHE_DIR");
+    setenv("ATTNC_CACHE_DIR", own_cache, 1);
     tmpdir_remove(dir);
 }
 
@@ -692,7 +695,7 @@ static void backward_bulk_launch(void **state)
     sb_free(&err);
     unsetenv("ATTNC_BWD_DQ");
     unsetenv("ATTNC_BWD_MMA");
-    unsetenv("ATTNC_CACHE_DIR");
+    setenv("ATTNC_CACHE_DIR", own_cache, 1);
     tmpdir_remove(dir);
 }
 
@@ -715,6 +718,8 @@ int main(void)
     chmod(script, 0755);
     setenv("ATTNC_PTXAS", script, 1);
     setenv("ATTNC_JIT", "ptxas", 1);
+    snprintf(own_cache, sizeof own_cache, "%s/cache", jit_dir);
+    setenv("ATTNC_CACHE_DIR", own_cache, 1);
     void *h = dlopen(fake_path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         printf("fake driver missing (%s): nothing to test\n", fake_path);
@@ -732,5 +737,6 @@ int main(void)
                                        cmocka_unit_test(jit_choices)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);
+    tmpdir_remove(jit_dir); /* the stand-in ptxas, its log and the tests' cache */
     return rc;
 }
