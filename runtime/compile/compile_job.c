@@ -134,6 +134,25 @@ static bool wide_window_boxes(const recipe *r, schedule *s)
     return true;
 }
 
+/* A 1-D softmax recipe without a mask on sm_90a runs the producer
+ * warpgroup's key loop with overlap=1 (S of the next tile issued before
+ * the softmax of this one, codegen/nvptx_fa2_overlap.c): H200, 2026-12-04
+ * (bench/RESULTS.md, three rounds, TFLOP/s), D=128 B*N=16384 H=16: 611 ->
+ * 660 at N=8192, 582 -> 632 at 4096, 574 -> 613 at 32768; D=64 H=32: 367
+ * -> 410 to 399 -> 439. Masked recipes keep the plain loop: causal lost up
+ * to 6% (D=64 394 -> 371), sinks + window, documents and strided 2-D/3-D
+ * neighborhoods 1-7%. Only where the producer is taken: bf16/f16 tokens
+ * (not a grid, no dilation), head dims 64 or 128, the default 128x128
+ * tiles (nvptx_default_schedule). */
+static void unmasked_overlap(const recipe *r, schedule *s)
+{
+    bool dims_ok = r->head_dim % 64 == 0 && r->head_dim_v % 64 == 0 && r->head_dim <= 128 && r->head_dim_v <= 128;
+    if (r->mask || r->grid_ndim > 0 || !dims_ok || r->qkv_dtype == DT_F32)
+        return;
+    if (s->ndims == 1 && s->q_tile[0] == 128 && s->kv_tile[0] == 128 && s->warps == 8 && s->mma == MMA_AUTO)
+        s->overlap = 1;
+}
+
 schedule compile_default_schedule(const recipe *r, target_arch arch)
 {
     if (arch != TARGET_HOST || !r) { /* the code generator reads the kernel's header, not the recipe */
@@ -144,8 +163,8 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
         int D = r && r->head_dim_v > r->head_dim ? r->head_dim_v : r ? r->head_dim : 0;
         if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D <= 128 &&
             (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
-            if (!gna_boxes(r, &s))
-                wide_window_boxes(r, &s);
+            if (!gna_boxes(r, &s) && !wide_window_boxes(r, &s))
+                unmasked_overlap(r, &s);
         return s;
     }
     int nd = grid_dims(r);

@@ -87,6 +87,43 @@ static void gna_default_boxes(void **state)
     arena_free_all(&a);
 }
 
+/* overlap=1 by default on sm_90a for unmasked bf16/f16 token sequences
+ * with head dims 64 or 128; masked recipes, f32, other head dims, grids,
+ * sm_80 and recipes with their own tile section keep overlap 0. */
+static void unmasked_overlap_default(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    struct {
+        const char *text;
+        target_arch arch;
+        int want;
+    } cases[] = {
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntile auto\n", TARGET_SM90A, 1},
+        {"recipe d\ninput q, k, v : f16 [batch, heads, tokens, 64]\n", TARGET_SM90A, 1},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n", TARGET_SM80, 0},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n", TARGET_SM90A, 0},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 96]\n", TARGET_SM90A, 0},
+        {"recipe d\ninput q, k, v : f32 [batch, heads, tokens, 128]\n", TARGET_SM90A, 0},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntile q(128) kv(128) stages 2 warps 8\n",
+         TARGET_SM90A, 0},
+        {"recipe g\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntokens grid(y: H, x: W)\n", TARGET_SM90A, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        recipe *r = parse_text(&a, cases[i].text);
+        schedule s = compile_default_schedule(r, cases[i].arch);
+        if (s.overlap != cases[i].want)
+            fail_msg("case %zu: overlap %d, want %d", i, s.overlap, cases[i].want);
+    }
+    compile_job j; /* the job resolves the same default and emits its PTX */
+    compile_job_init(&j, parse_text(&a, cases[0].text), TARGET_SM90A);
+    assert_int_equal(compile_job_schedule(&j), JOB_OK);
+    assert_int_equal(j.sched.overlap, 1);
+    compile_job_free(&j);
+    arena_free_all(&a);
+}
+
 static void sources(void **state)
 {
     (void)state;
@@ -216,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sources),
         cmocka_unit_test(gna_default_boxes),
+        cmocka_unit_test(unmasked_overlap_default),
         cmocka_unit_test(refusals),
         cmocka_unit_test(ptx_both_targets),
         cmocka_unit_test(target_table),
