@@ -255,7 +255,7 @@ static void free_problem(problem *p)
 
 /* Builds the recipe for CUDA; with mma set, the default schedule again
  * with that product kind (e.g. "sync" to test mma.sync where the default
- * on this GPU is wgmma). */
+ * on this GPU is wgmma), without its overlap= unless it is wgmma_ws. */
 static attnc_status build(attnc_kernel **k, attnc_context *ctx, attnc_recipe *ar, const char *mma)
 {
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
@@ -269,6 +269,11 @@ static attnc_status build(attnc_kernel **k, attnc_context *ctx, attnc_recipe *ar
         return st;
     char sched[512];
     snprintf(sched, sizeof sched, "%s mma=%s", attnc_kernel_schedule(*k), mma);
+    /* the overlapped loop (overlap=N, the default of unmasked sequences on
+     * sm_90a) is the producer kernel's: other products run the plain loop */
+    char *ov = strstr(sched, " overlap=");
+    if (ov && strcmp(mma, "wgmma_ws"))
+        memmove(ov, ov + 10, strlen(ov + 10) + 1);
     attnc_kernel_destroy(*k);
     *k = NULL;
     o.schedule = sched;
