@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "target_info.h"
+
 enum { MAX_BOXES = 128 };
 
 typedef struct box {
@@ -89,6 +91,24 @@ static void offer(enum_ctx *c, const schedule *s)
     c->count++;
 }
 
+/* On sm_90a token sequences, the producer kernel's overlapped key loop too
+ * (overlap=1, and 2 with two computing warpgroups): where the plan takes
+ * the producer (a warpgroup per 64 query rows, head dims in 64s) and S, P
+ * and O fit in registers (nvptx_plan.c, value head dim taken as head_dim).
+ * It won on unmasked recipes and lost on masked ones (bench/RESULTS.md,
+ * 2026-12-04): the tuner decides per recipe and shape. */
+static void offer_overlap(enum_ctx *c, schedule s)
+{
+    int q = s.q_tile[0], k = s.kv_tile[0], d = c->head_dim;
+    if (!(target_info_of(c->arch)->mma & TARGET_MMA_WGMMA) || s.ndims != 1 || s.warps % 4 || q != 16 * s.warps ||
+        d % 64 || d > 256 || k * 3 / 4 + d / 2 > 192)
+        return;
+    for (int o = 1; o <= (s.warps == 8 ? 2 : 1); o++) {
+        s.overlap = o;
+        offer(c, &s);
+    }
+}
+
 /* Varies what the target and recipe kind make meaningful around one tiling. */
 static void offer_variants(enum_ctx *c, schedule s, bool linear)
 {
@@ -106,6 +126,8 @@ static void offer_variants(enum_ctx *c, schedule s, bool linear)
                     s.linear_block = linear ? blocks[b] : 64;
                     s.inter = m == 0 ? INTER_STATE : m == 1 ? INTER_CHUNKED : INTER_CHAIN;
                     offer(c, &s);
+                    if (gpu && !linear)
+                        offer_overlap(c, s);
                 }
 }
 

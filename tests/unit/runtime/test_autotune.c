@@ -13,6 +13,16 @@
 
 #include "runtime/tune/autotune.h"
 
+static int index_of(const schedule *c, int n, const char *spec)
+{
+    schedule want;
+    assert_true(schedule_parse(spec, 1, &want, NULL));
+    for (int i = 0; i < n; i++)
+        if (!memcmp(&c[i], &want, sizeof want))
+            return i;
+    return -1;
+}
+
 static void test_enumerate(void **state)
 {
     (void)state;
@@ -65,6 +75,42 @@ static void test_enumerate(void **state)
             }
         assert_true(gpu ? chain > 0 : chain == 0);
         free(lin);
+    }
+}
+
+/* sm_90a sequences also try the overlapped key loop (overlap=1; 2 with
+ * eight warps) where its accumulators fit; sm_80, grids, head dims that are
+ * not multiples of 64 and linear recipes do not. */
+static void test_enumerate_overlap(void **state)
+{
+    (void)state;
+    int n = schedule_enumerate(1, TARGET_SM90A, 128, 2, false, NULL, 0);
+    schedule *c = calloc((size_t)n, sizeof *c);
+    assert_non_null(c);
+    schedule_enumerate(1, TARGET_SM90A, 128, 2, false, c, n);
+    assert_true(index_of(c, n, "q=128 kv=128 stages=2 warps=8 overlap=1") >= 0);
+    assert_true(index_of(c, n, "q=128 kv=64 stages=3 warps=8 overlap=2") >= 0);
+    assert_true(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=1") >= 0);
+    assert_true(index_of(c, n, "q=128 kv=128 stages=2 warps=8") >= 0);
+    assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=2"), -1); /* ping-pong: two warpgroups */
+    assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=2 overlap=1"), -1); /* no warpgroup */
+    free(c);
+    struct {
+        int nd;
+        target_arch arch;
+        int head_dim;
+        bool linear;
+    } none[] = {{1, TARGET_SM80, 128, false}, {2, TARGET_SM90A, 128, false}, {1, TARGET_SM90A, 96, false},
+                {1, TARGET_SM90A, 128, true}};
+    for (size_t t = 0; t < sizeof none / sizeof none[0]; t++) {
+        n = schedule_enumerate(none[t].nd, none[t].arch, none[t].head_dim, 2, none[t].linear, NULL, 0);
+        c = calloc((size_t)n, sizeof *c);
+        assert_non_null(c);
+        schedule_enumerate(none[t].nd, none[t].arch, none[t].head_dim, 2, none[t].linear, c, n);
+        for (int i = 0; i < n; i++)
+            if (c[i].overlap)
+                fail_msg("case %zu: candidate %d has overlap=%d", t, i, c[i].overlap);
+        free(c);
     }
 }
 
@@ -252,15 +298,6 @@ static void test_cli(void **state)
     tmpdir_remove(dir);
 }
 
-static int index_of(const schedule *c, int n, const char *spec)
-{
-    schedule want;
-    assert_true(schedule_parse(spec, 1, &want, NULL));
-    for (int i = 0; i < n; i++)
-        if (!memcmp(&c[i], &want, sizeof want))
-            return i;
-    return -1;
-}
 
 /* The ranked list: the default first (added once when not enumerated),
  * nothing lost or duplicated, GPU candidates that cannot fit an SM last,
@@ -302,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enumerate),
+        cmocka_unit_test(test_enumerate_overlap),
         cmocka_unit_test(test_tuner_loop),
         cmocka_unit_test(test_median_and_budget),
         cmocka_unit_test(test_cli),
