@@ -84,6 +84,11 @@ int nvptx_tma_fence_mode(void)
     return env_switch("ATTNC_TMA_FENCE");
 }
 
+int nvptx_ws_maxnreg_mode(void)
+{
+    return env_switch("ATTNC_WS_MAXNREG");
+}
+
 int nvptx_lin_segments_mode(void)
 {
     const char *e = getenv("ATTNC_LIN_SEGMENTS");

@@ -18,6 +18,7 @@ static const struct {
     {"mask_frames", nvptx_mask_frames_mode}, /* $ATTNC_MASK_FRAMES */
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
+    {"ws_maxnreg", nvptx_ws_maxnreg_mode}, /* $ATTNC_WS_MAXNREG */
     {"tma_skip_empty", nvptx_tma_skip_empty_mode}, /* $ATTNC_TMA_SKIP_EMPTY */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */

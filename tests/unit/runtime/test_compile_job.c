@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -231,6 +232,29 @@ static void ptx_both_targets(void **state)
     arena_free_all(&a);
 }
 
+/* $ATTNC_WS_MAXNREG=0 (experimental) drops the producer kernel's
+ * setmaxnreg pair; unset, the sm_90a default (TMA producer) has both. */
+static void ws_maxnreg_switch(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    recipe *r = parse(&a, "bf16", "auto");
+    for (int off = 0; off < 2; off++) {
+        if (off)
+            setenv("ATTNC_WS_MAXNREG", "0", 1);
+        compile_job j;
+        compile_job_init(&j, r, TARGET_SM90A);
+        if (compile_job_run(&j))
+            fail_msg("%s", sb_cstr(&j.err));
+        const char *ptx = sb_cstr(&j.ptx);
+        assert_true(off ? !strstr(ptx, "setmaxnreg") : strstr(ptx, "setmaxnreg.inc") && strstr(ptx, "setmaxnreg.dec"));
+        compile_job_free(&j);
+    }
+    unsetenv("ATTNC_WS_MAXNREG");
+    arena_free_all(&a);
+}
+
 static void target_table(void **state)
 {
     (void)state;
@@ -256,6 +280,7 @@ int main(void)
         cmocka_unit_test(unmasked_overlap_default),
         cmocka_unit_test(refusals),
         cmocka_unit_test(ptx_both_targets),
+        cmocka_unit_test(ws_maxnreg_switch),
         cmocka_unit_test(target_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
