@@ -73,6 +73,14 @@ void schedule_print_for(strbuf *out, const schedule *s, bool linear);
  * Returns true, or false with the reason in err. */
 bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_size, strbuf *err);
 
+/* Whether the producer kernel's overlapped key loop (overlap=1|2,
+ * codegen/nvptx_fa2_overlap.c) can run s's tiles: wgmma (sm_90a), a token
+ * sequence, a warpgroup per 64 query rows (q = 16 * warps, warps in 4s),
+ * head dims in 64s up to 256, and S, P and O in registers (3/4 key tile + value head
+ * dim / 2 <= 192). overlap=2 also needs warps = 8. The code generator
+ * refuses the rest, saying why (nvptx_plan.c). */
+bool schedule_overlap_fits(const schedule *s, target_arch arch, int head_dim, int head_dim_v);
+
 /* The candidates the autotuner times for a `tile auto` recipe on `arch`:
  * tile shapes (powers of two; for 2-D/3-D grids boxes with an aspect ratio of
  * at most 4), pipeline stages and warps (GPU), overlap=1|2 of the producer

@@ -9,8 +9,6 @@
 
 #include <string.h>
 
-#include "target_info.h"
-
 enum { MAX_BOXES = 128 };
 
 typedef struct box {
@@ -92,16 +90,13 @@ static void offer(enum_ctx *c, const schedule *s)
 }
 
 /* On sm_90a token sequences, the producer kernel's overlapped key loop too
- * (overlap=1, and 2 with two computing warpgroups): where the plan takes
- * the producer (a warpgroup per 64 query rows, head dims in 64s) and S, P
- * and O fit in registers (nvptx_plan.c, value head dim taken as head_dim).
+ * (overlap=1, and 2 with two computing warpgroups) where it fits
+ * (schedule_overlap_fits; the value head dim taken as head_dim).
  * It won on unmasked recipes and lost on masked ones (bench/RESULTS.md,
  * 2026-12-04): the tuner decides per recipe and shape. */
 static void offer_overlap(enum_ctx *c, schedule s)
 {
-    int q = s.q_tile[0], k = s.kv_tile[0], d = c->head_dim;
-    if (!(target_info_of(c->arch)->mma & TARGET_MMA_WGMMA) || s.ndims != 1 || s.warps % 4 || q != 16 * s.warps ||
-        d % 64 || d > 256 || k * 3 / 4 + d / 2 > 192)
+    if (!schedule_overlap_fits(&s, c->arch, c->head_dim, c->head_dim))
         return;
     for (int o = 1; o <= (s.warps == 8 ? 2 : 1); o++) {
         s.overlap = o;

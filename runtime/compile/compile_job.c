@@ -141,15 +141,13 @@ static bool wide_window_boxes(const recipe *r, schedule *s)
  * 660 at N=8192, 582 -> 632 at 4096, 574 -> 613 at 32768; D=64 H=32: 367
  * -> 410 to 399 -> 439. Masked recipes keep the plain loop: causal lost up
  * to 6% (D=64 394 -> 371), sinks + window, documents and strided 2-D/3-D
- * neighborhoods 1-7%. Only where the producer is taken: bf16/f16 tokens
- * (not a grid, no dilation), head dims 64 or 128, the default 128x128
- * tiles (nvptx_default_schedule). */
-static void unmasked_overlap(const recipe *r, schedule *s)
+ * neighborhoods 1-7%. Only where the loop fits (schedule_overlap_fits)
+ * and mma=auto takes the producer: bf16/f16 token sequences. */
+static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
 {
-    bool dims_ok = r->head_dim % 64 == 0 && r->head_dim_v % 64 == 0 && r->head_dim <= 128 && r->head_dim_v <= 128;
-    if (r->mask || r->grid_ndim > 0 || !dims_ok || r->qkv_dtype == DT_F32)
+    if (r->mask || r->grid_ndim > 0 || r->qkv_dtype == DT_F32 || s->mma != MMA_AUTO)
         return;
-    if (s->ndims == 1 && s->q_tile[0] == 128 && s->kv_tile[0] == 128 && s->warps == 8 && s->mma == MMA_AUTO)
+    if (schedule_overlap_fits(s, arch, r->head_dim, r->head_dim_v))
         s->overlap = 1;
 }
 
@@ -164,7 +162,7 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
         if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D <= 128 &&
             (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
             if (!gna_boxes(r, &s) && !wide_window_boxes(r, &s))
-                unmasked_overlap(r, &s);
+                unmasked_overlap(r, arch, &s);
         return s;
     }
     int nd = grid_dims(r);

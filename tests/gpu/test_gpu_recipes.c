@@ -268,12 +268,11 @@ static attnc_status build(attnc_kernel **k, attnc_context *ctx, attnc_recipe *ar
     if (st || !mma)
         return st;
     char sched[512];
-    snprintf(sched, sizeof sched, "%s mma=%s", attnc_kernel_schedule(*k), mma);
     /* the overlapped loop (overlap=N, the default of unmasked sequences on
-     * sm_90a) is the producer kernel's: other products run the plain loop */
-    char *ov = strstr(sched, " overlap=");
-    if (ov && strcmp(mma, "wgmma_ws"))
-        memmove(ov, ov + 10, strlen(ov + 10) + 1);
+     * sm_90a) is the producer kernel's: other products run the plain loop
+     * (a later field overrides an earlier one) */
+    snprintf(sched, sizeof sched, "%s mma=%s%s", attnc_kernel_schedule(*k), mma,
+             strcmp(mma, "wgmma_ws") ? " overlap=0" : "");
     attnc_kernel_destroy(*k);
     *k = NULL;
     o.schedule = sched;

@@ -298,7 +298,6 @@ static void test_cli(void **state)
     tmpdir_remove(dir);
 }
 
-
 /* The ranked list: the default first (added once when not enumerated),
  * nothing lost or duplicated, GPU candidates that cannot fit an SM last,
  * small query tiles behind on long sequences. */
