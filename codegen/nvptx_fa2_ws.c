@@ -247,7 +247,7 @@ void fa2_ws_producer(fa2 *f)
     LLVMBuilderRef b = f->nv.b;
     bool split = split_producer(f);
     LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
-    if (nvptx_ws_maxnreg_mode() != 0)
+    if (f->p->reg_shift)
         nt_setmaxnreg(&f->t, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
     if (f->p->tma) {
         LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), "");
@@ -279,7 +279,7 @@ void fa2_ws_producer(fa2 *f)
 
 void fa2_ws_consumer_start(fa2 *f)
 {
-    if (nvptx_ws_maxnreg_mode() != 0) /* $ATTNC_WS_MAXNREG=0: the launch's share */
+    if (f->p->reg_shift) /* regs=even: the launch's share */
         nt_setmaxnreg(&f->t, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
     nt_mbar_wait(&f->t, q_bar(f), nv_i32(&f->nv, 0));
     nv_wg_proxy_fence(&f->nv);

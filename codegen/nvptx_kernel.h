@@ -135,13 +135,11 @@ int nvptx_tma_skip_empty_mode(void);
  * completion orders them; overlap=1|2 never fences). Part of kernel cache
  * keys. */
 int nvptx_tma_fence_mode(void);
-/* $ATTNC_WS_MAXNREG (experimental): -1 unset or 1 (the forward's producer
- * warpgroup hands its registers to the computing warps with setmaxnreg,
- * nvptx_fa2_ws.c), 0 (no setmaxnreg: every warp keeps the launch's share,
- * at most 168 registers at 384 threads; what the driver's cuLink compiled
- * until 411eec1, as relocatable code ignores setmaxnreg, ptxas C7504:
- * causal ran 2.5-5% faster so, dense spilled; bench/RESULTS.md
- * 2026-12-04). Part of kernel cache keys. */
+/* $ATTNC_WS_MAXNREG (experimental): -1 unset (the schedule's regs= decides),
+ * 1 (the forward's producer warpgroup hands its registers to the computing
+ * warps with setmaxnreg, nvptx_fa2_ws.c, whatever the schedule says) or 0
+ * (no setmaxnreg: every warp keeps the launch's share, at most 168
+ * registers at 384 threads, as regs=even). Part of kernel cache keys. */
 int nvptx_ws_maxnreg_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most

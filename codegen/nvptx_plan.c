@@ -357,6 +357,9 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
     p->ws = s->mma == MMA_WGMMA_WS || (s->mma == MMA_AUTO && p->wgmma && auto_ws && NVPTX_WS_BY_DEFAULT);
     p->tma = p->ws && (sequence || grid_box);
     p->overlap = s->overlap;
+    /* regs=even, or $ATTNC_WS_MAXNREG (0 or 1) over the schedule's word */
+    int maxnreg = nvptx_ws_maxnreg_mode();
+    p->reg_shift = p->ws && (maxnreg < 0 ? !s->even_regs : maxnreg != 0);
     if (p->overlap && !p->ws) {
         sb_printf(err, "GPU: overlap=%d needs the producer warpgroup (mma=wgmma_ws on sm_90a)", p->overlap);
         return NVPTX_UNSUPPORTED;

@@ -39,6 +39,7 @@ typedef struct fa_plan {
     bool ws;    /* with wgmma: a producer warpgroup loads, `warps` compute */
     bool tma;   /* ws on a token sequence or grid box: the producer copies with TMA */
     int overlap; /* ws: schedule overlap= (1 S_{j+1} before softmax_j, 2 and ping-pong; nvptx_fa2_overlap.c) */
+    bool reg_shift; /* ws: setmaxnreg moves the producer's registers to the computing warps (schedule regs=) */
 } fa_plan;
 
 /* A range op's mode over ndims tile dims and its bounds lo/hi per dim:

@@ -100,6 +100,14 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
         sb_printf(err, "'overlap=%s': write overlap=0, overlap=1 or overlap=2", val);
         return false;
     }
+    if (!strcmp(key, "regs")) {
+        if (!strcmp(val, "even") || !strcmp(val, "shift")) {
+            s->even_regs = !strcmp(val, "even");
+            return true;
+        }
+        sb_printf(err, "'regs=%s': write regs=shift or regs=even", val);
+        return false;
+    }
     if (!strcmp(key, "inter")) {
         if (!strcmp(val, "state") || !strcmp(val, "chunked") || !strcmp(val, "chain")) {
             s->inter = !strcmp(val, "state") ? INTER_STATE : !strcmp(val, "chunked") ? INTER_CHUNKED : INTER_CHAIN;
@@ -113,7 +121,7 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
              : !strcmp(key, "block")  ? &s->linear_block
                                       : NULL;
     if (!dst) {
-        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma, overlap)", key);
+        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma, overlap, regs)", key);
         return false;
     }
     char *end;
@@ -177,6 +185,8 @@ static void print_fields(strbuf *out, const schedule *s, bool linear_keys)
     sb_puts(out, mma_names[s->mma]);
     if (s->overlap)
         sb_printf(out, " overlap=%d", s->overlap);
+    if (s->even_regs)
+        sb_puts(out, " regs=even");
 }
 
 void schedule_print(strbuf *out, const schedule *s)

@@ -46,6 +46,12 @@ typedef struct schedule {
      * overlap); 2 that and the two computing warpgroups taking turns at the
      * tensor cores (ping-pong). Printed only when not 0. */
     int overlap;
+    /* mma=wgmma_ws: true (`regs=even`) keeps every warp at the launch's
+     * register share (at most 168 at 384 threads); false (the default,
+     * `regs=shift`) has the producer warpgroup hand its registers to the
+     * computing warps with setmaxnreg. Kernels without a producer have even
+     * registers whatever it says. Printed only when true. */
+    bool even_regs;
 } schedule;
 
 /* Product of the tile extents. */

@@ -151,6 +151,22 @@ static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
         s->overlap = 1;
 }
 
+/* A causal sequence with the default score keeps even registers
+ * (regs=even: no setmaxnreg, every warp at the launch's 168): H200,
+ * 2026-12-04 (bench/RESULTS.md, run16, three rounds, TFLOP/s), causal D=64
+ * H=32 N=16384 394 -> 413, 4x4096 335 -> 347; D=128 H=16 N=16384 608 -> 623,
+ * 4x4096 491 -> 504; ptxas spills nothing. Everything else lost with even
+ * registers: dense D=128 604 -> 430 (spills 308 B), sinks + window -4%,
+ * HunyuanVideo GNA -6%, documents and sliding windows level; a written score
+ * (alibi) spills. */
+static void causal_even_regs(const recipe *r, schedule *s)
+{
+    const expr *m = r->mask_surface;
+    if (r->grid_ndim == 0 && m && m->kind == EX_FORM && m->u.form == FORM_CAUSAL && r->nscore_origins == 0 &&
+        s->overlap == 0)
+        s->even_regs = true;
+}
+
 schedule compile_default_schedule(const recipe *r, target_arch arch)
 {
     if (arch != TARGET_HOST || !r) { /* the code generator reads the kernel's header, not the recipe */
@@ -161,8 +177,10 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
         int D = r && r->head_dim_v > r->head_dim ? r->head_dim_v : r ? r->head_dim : 0;
         if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D <= 128 &&
             (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
-            if (!gna_boxes(r, &s) && !wide_window_boxes(r, &s))
+            if (!gna_boxes(r, &s) && !wide_window_boxes(r, &s)) {
                 unmasked_overlap(r, arch, &s);
+                causal_even_regs(r, &s);
+            }
         return s;
     }
     int nd = grid_dims(r);

@@ -71,7 +71,8 @@ void compile_job_free(compile_job *j);
 /* The arch's schedule for a `tile auto` recipe with nothing tuned: on a GPU
  * nvptx_default_schedule (on sm_90a a strided neighborhood on a 2-D/3-D
  * grid takes 128-token query and key boxes that divide its strides; a
- * token sequence without a mask takes overlap=1), on
+ * token sequence without a mask takes overlap=1, one with the plain
+ * causal mask and the default score regs=even), on
  * the host schedule_default with the recipe's linear block. The recipe's
  * own tile section wins when it has one. */
 schedule compile_default_schedule(const recipe *r, target_arch arch);

@@ -100,6 +100,48 @@ static void mma_key_round_trips(void **state)
     sb_free(&out);
 }
 
+/* regs=even|shift: printed only when even, round trips, reaches the plan
+ * under the producer warpgroup (no register shift elsewhere: nothing to
+ * move), and $ATTNC_WS_MAXNREG overrides it both ways. */
+static void regs_key(void **state)
+{
+    (void)state;
+    strbuf err, out;
+    sb_init(&err);
+    sb_init(&out);
+    schedule s, back;
+    assert_true(schedule_parse("q=128 kv=128 stages=2 warps=8 regs=even", 1, &s, &err));
+    assert_true(s.even_regs);
+    schedule_print_for(&out, &s, false);
+    assert_string_equal(sb_cstr(&out), "q=128 kv=128 stages=2 warps=8 regs=even");
+    assert_true(schedule_parse(sb_cstr(&out), 1, &back, &err));
+    assert_true(back.even_regs);
+    sb_clear(&out);
+    assert_true(schedule_parse("q=128 kv=128 stages=2 warps=8 regs=shift", 1, &s, &err));
+    assert_false(s.even_regs);
+    schedule_print(&out, &s);
+    assert_null(strstr(sb_cstr(&out), "regs")); /* shift is not printed: cache keys stay as they were */
+    assert_false(schedule_parse("q=64 kv=32 regs=odd", 1, &s, &err));
+    assert_non_null(strstr(sb_cstr(&err), "regs=even"));
+    fa_plan p;
+    unsetenv("ATTNC_WS_MAXNREG");
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.ws && p.reg_shift);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 regs=even", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.ws && !p.reg_shift);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 mma=wgmma regs=even", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_false(p.ws || p.reg_shift);
+    setenv("ATTNC_WS_MAXNREG", "1", 1);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 regs=even", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.reg_shift);
+    setenv("ATTNC_WS_MAXNREG", "0", 1);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_false(p.reg_shift);
+    unsetenv("ATTNC_WS_MAXNREG");
+    sb_free(&err);
+    sb_free(&out);
+}
+
 /* overlap= (nvptx_fa2_overlap.c): printed only when set, round trips,
  * reaches the plan under the producer warpgroup, refused elsewhere. */
 static void overlap_key(void **state)
@@ -142,6 +184,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(overlap_key),
+        cmocka_unit_test(regs_key),
         cmocka_unit_test(auto_picks_wgmma_on_hopper_only),
         cmocka_unit_test(forced_wgmma_that_cannot_fit_is_refused),
         cmocka_unit_test(mma_key_round_trips),

@@ -125,6 +125,47 @@ static void unmasked_overlap_default(void **state)
     arena_free_all(&a);
 }
 
+/* Plain causal sequences with the default score keep even registers
+ * (regs=even, compile_job.c causal_even_regs); written scores, other
+ * masks, dense and other targets keep the register shift. */
+static void causal_even_regs_default(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    struct {
+        const char *text;
+        target_arch arch;
+        bool want;
+    } cases[] = {
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nmask causal\ntile auto\n", TARGET_SM90A, true},
+        {"recipe c\ninput q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
+         "mask causal\n", TARGET_SM90A, true},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n", TARGET_SM80, false},
+        {"recipe c\ninput q, k, v : f16 [batch, heads, tokens, 128]\nmask causal\n"
+         "score s * scale - alibi_slope(head) * float(q.t - k.t)\n", TARGET_SM90A, false},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask sliding_window(255, 0)\n", TARGET_SM90A,
+         false},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n", TARGET_SM90A, false},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n"
+         "tile q(128) kv(128) stages 2 warps 8\n", TARGET_SM90A, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        recipe *r = parse_text(&a, cases[i].text);
+        schedule s = compile_default_schedule(r, cases[i].arch);
+        if (s.even_regs != cases[i].want)
+            fail_msg("case %zu: even_regs %d, want %d", i, s.even_regs, cases[i].want);
+    }
+    compile_job j; /* the job resolves the same default, and its PTX has no setmaxnreg */
+    compile_job_init(&j, parse_text(&a, cases[0].text), TARGET_SM90A);
+    if (compile_job_run(&j))
+        fail_msg("%s", sb_cstr(&j.err));
+    assert_true(j.sched.even_regs);
+    assert_null(strstr(sb_cstr(&j.ptx), "setmaxnreg"));
+    compile_job_free(&j);
+    arena_free_all(&a);
+}
+
 static void sources(void **state)
 {
     (void)state;
@@ -232,23 +273,37 @@ static void ptx_both_targets(void **state)
     arena_free_all(&a);
 }
 
-/* $ATTNC_WS_MAXNREG=0 (experimental) drops the producer kernel's
- * setmaxnreg pair; unset, the sm_90a default (TMA producer) has both. */
+/* $ATTNC_WS_MAXNREG overrides the schedule's regs= both ways: 1 gives the
+ * causal default (regs=even) the setmaxnreg pair, 0 takes it from dense
+ * (the register shift by default). */
 static void ws_maxnreg_switch(void **state)
 {
     (void)state;
     arena a;
     arena_init(&a, NULL);
-    recipe *r = parse(&a, "bf16", "auto");
-    for (int off = 0; off < 2; off++) {
-        if (off)
-            setenv("ATTNC_WS_MAXNREG", "0", 1);
+    struct {
+        recipe *r;
+        const char *env;
+        bool shift;
+    } cases[] = {
+        {parse(&a, "bf16", "auto"), NULL, false},
+        {parse(&a, "bf16", "auto"), "1", true},
+        {parse_text(&a, "recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n"), NULL, true},
+        {parse_text(&a, "recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n"), "0", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].env)
+            setenv("ATTNC_WS_MAXNREG", cases[i].env, 1);
+        else
+            unsetenv("ATTNC_WS_MAXNREG");
         compile_job j;
-        compile_job_init(&j, r, TARGET_SM90A);
+        compile_job_init(&j, cases[i].r, TARGET_SM90A);
         if (compile_job_run(&j))
             fail_msg("%s", sb_cstr(&j.err));
         const char *ptx = sb_cstr(&j.ptx);
-        assert_true(off ? !strstr(ptx, "setmaxnreg") : strstr(ptx, "setmaxnreg.inc") && strstr(ptx, "setmaxnreg.dec"));
+        bool both = strstr(ptx, "setmaxnreg.inc") && strstr(ptx, "setmaxnreg.dec");
+        if (both != cases[i].shift || (!both && strstr(ptx, "setmaxnreg")))
+            fail_msg("case %zu: setmaxnreg pair %d, want %d", i, both, cases[i].shift);
         compile_job_free(&j);
     }
     unsetenv("ATTNC_WS_MAXNREG");
@@ -278,6 +333,7 @@ int main(void)
         cmocka_unit_test(sources),
         cmocka_unit_test(gna_default_boxes),
         cmocka_unit_test(unmasked_overlap_default),
+        cmocka_unit_test(causal_even_regs_default),
         cmocka_unit_test(refusals),
         cmocka_unit_test(ptx_both_targets),
         cmocka_unit_test(ws_maxnreg_switch),
