@@ -90,7 +90,8 @@ bool schedule_overlap_fits(const schedule *s, target_arch arch, int head_dim, in
 /* The candidates the autotuner times for a `tile auto` recipe on `arch`:
  * tile shapes (powers of two; for 2-D/3-D grids boxes with an aspect ratio of
  * at most 4), pipeline stages and warps (GPU), overlap=1|2 of the producer
- * kernel on sm_90a sequences where it fits, and for linear attention the
+ * kernel on sm_90a sequences where it fits (and there, at 8 warps,
+ * regs=even), and for linear attention the
  * block size and inter-block mode (state, chunked; on GPUs also chain with
  * 64-token blocks); each kept only if schedule_check passes
  * for head_dim/elem_size. Writes at most `max` into out (out may be NULL

@@ -102,6 +102,15 @@ static void offer_overlap(enum_ctx *c, schedule s)
         s.overlap = o;
         offer(c, &s);
     }
+    /* and the plain loop with even registers (regs=even, no setmaxnreg):
+     * only at 8 computing warps, where the 384 threads' share (168) is
+     * below what setmaxnreg gives them (240). It won on causal and lost
+     * elsewhere (bench/RESULTS.md, 2026-12-04 run16). */
+    if (s.warps == 8) {
+        s.overlap = 0;
+        s.even_regs = true;
+        offer(c, &s);
+    }
 }
 
 /* Varies what the target and recipe kind make meaningful around one tiling. */

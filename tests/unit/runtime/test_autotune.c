@@ -92,6 +92,8 @@ static void test_enumerate_overlap(void **state)
     assert_true(index_of(c, n, "q=128 kv=64 stages=3 warps=8 overlap=2") >= 0);
     assert_true(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=1") >= 0);
     assert_true(index_of(c, n, "q=128 kv=128 stages=2 warps=8") >= 0);
+    assert_true(index_of(c, n, "q=128 kv=128 stages=2 warps=8 regs=even") >= 0);
+    assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 regs=even"), -1); /* 256 threads: nothing to gain */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=2"), -1); /* ping-pong: two warpgroups */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=2 overlap=1"), -1); /* no warpgroup */
     free(c);
@@ -108,8 +110,8 @@ static void test_enumerate_overlap(void **state)
         assert_non_null(c);
         schedule_enumerate(none[t].nd, none[t].arch, none[t].head_dim, 2, none[t].linear, c, n);
         for (int i = 0; i < n; i++)
-            if (c[i].overlap)
-                fail_msg("case %zu: candidate %d has overlap=%d", t, i, c[i].overlap);
+            if (c[i].overlap || c[i].even_regs)
+                fail_msg("case %zu: candidate %d has overlap=%d regs=even %d", t, i, c[i].overlap, c[i].even_regs);
         free(c);
     }
 }
