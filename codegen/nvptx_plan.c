@@ -375,6 +375,21 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
     return NVPTX_OK;
 }
 
+/* The overlapped loop (overlap=1|2) keeps O and the pending P in flight
+ * across its tiles, and a branch around an empty tile (skip_tile or
+ * compute_tile, nvptx_fa2_overlap.c) costs ptxas copies of that state on
+ * every tile: H200, 2026-12-04 (bench/RESULTS.md, run20), FLUX GNA
+ * overlap=1 527.9 TFLOP/s with the branch, 578.4 without. A range of one
+ * closed-form box (no union parts, no document cut) holds few empty tiles
+ * (none under GNA's boxes), so there the loop has no empty test: such a
+ * tile is copied and computed as a partial one, whose mask keeps none of
+ * its pairs (not full, so masked). */
+static void overlap_without_empty(fa_plan *p)
+{
+    if (p->overlap && p->empty && p->range == RANGE_BOUNDS && p->nparts == 0 && p->span_param < 0)
+        p->empty = NULL;
+}
+
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
@@ -407,5 +422,8 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
         st = pick_mma(&s, arch, p, err);
     if (st)
         return st;
-    return read_top(k, p, err);
+    st = read_top(k, p, err);
+    if (!st)
+        overlap_without_empty(p);
+    return st;
 }

@@ -206,8 +206,8 @@ static bool pow2(int v)
 
 bool schedule_overlap_fits(const schedule *s, target_arch arch, int head_dim, int head_dim_v)
 {
-    int q = s->q_tile[0], k = s->kv_tile[0];
-    return (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && s->ndims == 1 && s->warps % 4 == 0 &&
+    int q = schedule_q_tokens(s), k = schedule_kv_tokens(s);
+    return (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && s->warps % 4 == 0 &&
            q == 16 * s->warps && head_dim % 64 == 0 && head_dim_v % 64 == 0 && head_dim <= 256 && k % 16 == 0 &&
            k * 3 / 4 + head_dim_v / 2 <= 192;
 }

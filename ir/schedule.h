@@ -80,8 +80,10 @@ void schedule_print_for(strbuf *out, const schedule *s, bool linear);
 bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_size, strbuf *err);
 
 /* Whether the producer kernel's overlapped key loop (overlap=1|2,
- * codegen/nvptx_fa2_overlap.c) can run s's tiles: wgmma (sm_90a), a token
- * sequence, a warpgroup per 64 query rows (q = 16 * warps, warps in 4s),
+ * codegen/nvptx_fa2_overlap.c) can run s's tiles (sequences or 2-D/3-D
+ * boxes, counted in tokens; the plan also needs a TMA producer for them:
+ * no dilation groups): wgmma (sm_90a), a warpgroup per 64 query rows
+ * (q tokens = 16 * warps, warps in 4s),
  * head dims in 64s up to 256, and S, P and O in registers (3/4 key tile + value head
  * dim / 2 <= 192). overlap=2 also needs warps = 8. The code generator
  * refuses the rest, saying why (nvptx_plan.c). */

@@ -96,7 +96,7 @@ static void offer(enum_ctx *c, const schedule *s)
  * 2026-12-04): the tuner decides per recipe and shape. */
 static void offer_overlap(enum_ctx *c, schedule s)
 {
-    if (!schedule_overlap_fits(&s, c->arch, c->head_dim, c->head_dim))
+    if (s.ndims != 1 || !schedule_overlap_fits(&s, c->arch, c->head_dim, c->head_dim))
         return;
     for (int o = 1; o <= (s.warps == 8 ? 2 : 1); o++) {
         s.overlap = o;

@@ -90,7 +90,7 @@ static bool neighborhood_dims(const recipe *r, nbh_dim dims[SCHED_MAX_DIMS])
  * against 375 with the 3-D default; FLUX GNA 16x16 8x16 boxes 542 against
  * 470). Extents fill the innermost dims first (contiguous tokens); false
  * when the mask is not one such form or the strides cannot make 128. */
-static bool gna_boxes(const recipe *r, schedule *s)
+static bool gna_boxes(const recipe *r, target_arch arch, schedule *s)
 {
     nbh_dim dims[SCHED_MAX_DIMS];
     if (!neighborhood_dims(r, dims))
@@ -113,6 +113,13 @@ static bool gna_boxes(const recipe *r, schedule *s)
      * 528.6 TFLOP/s against 517.9 with two, = 0.971x dense). */
     if (nd == 3)
         s->stages = 3;
+    /* 2-D boxes run the overlapped key loop (H200, 2026-12-04, run20: FLUX
+     * GNA 545 -> 578 TFLOP/s once the loop lost its empty-tile branch,
+     * nvptx_plan.c overlap_without_empty); 3-D boxes did not gain
+     * (HunyuanVideo GNA 552 with three stages, 547 overlapped). */
+    if (nd == 2 && s->mma == MMA_AUTO && r->qkv_dtype != DT_F32 &&
+        schedule_overlap_fits(s, arch, r->head_dim, r->head_dim_v))
+        s->overlap = 1;
     return true;
 }
 
@@ -177,7 +184,7 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
         int D = r && r->head_dim_v > r->head_dim ? r->head_dim_v : r ? r->head_dim : 0;
         if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D <= 128 &&
             (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
-            if (!gna_boxes(r, &s) && !wide_window_boxes(r, &s)) {
+            if (!gna_boxes(r, arch, &s) && !wide_window_boxes(r, &s)) {
                 unmasked_overlap(r, arch, &s);
                 causal_even_regs(r, &s);
             }

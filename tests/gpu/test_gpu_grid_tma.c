@@ -58,6 +58,16 @@ static const grid_case cases[] = {
     {"na2d_wide_window", GRID2 "mask neighborhood(window: (64, 64))\n",
      {.batch = 1, .heads = 1, .grid = {75, 83}},
      {NULL}},
+    /* 2-D GNA boxes (8x16 here) default to the overlapped loop, which has
+     * no empty-tile test on one-box ranges (nvptx_plan.c); edge tiles of a
+     * grid the boxes do not divide are partial. A plain neighborhood
+     * under the overlapped loop: partial tiles everywhere. */
+    {"gna2d_boxes_overlap", GRID2 "mask neighborhood(window: (24, 40), stride: (8, 16))\n",
+     {.batch = 1, .heads = 2, .grid = {37, 45}},
+     {NULL, "q=8x16 kv=8x16 stages=3 warps=8 overlap=1", "q=8x16 kv=8x16 stages=2 warps=8 overlap=2"}},
+    {"na2d_overlap", GRID2 "mask neighborhood(window: (7, 9))\n",
+     {.batch = 2, .heads = 2, .grid = {21, 35}},
+     {"q=8x16 kv=8x16 stages=2 warps=8 overlap=1"}},
 };
 
 static void grid_tma_on_gpu(void **state)

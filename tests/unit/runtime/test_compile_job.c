@@ -59,14 +59,17 @@ static void gna_default_boxes(void **state)
         assert_int_equal(s.kv_tile[d], want3[d]);
     }
     assert_int_equal(s.stages, 3);
+    assert_int_equal(s.overlap, 0); /* 3-D boxes keep the plain loop */
     recipe *fl = parse_grid(&a, "y: H, x: W", "neighborhood(window: (80, 80), stride: (16, 16))");
     s = compile_default_schedule(fl, TARGET_SM90A);
     assert_int_equal(s.q_tile[0], 8);
     assert_int_equal(s.q_tile[1], 16);
     assert_int_equal(s.kv_tile[0], 8);
     assert_int_equal(s.kv_tile[1], 16);
+    assert_int_equal(s.overlap, 1); /* 2-D boxes: the overlapped loop */
     schedule def = compile_default_schedule(fl, TARGET_SM80);
     assert_int_equal(def.kv_tile[1], 8); /* sm_80: the grid default */
+    assert_int_equal(def.overlap, 0);
     assert_int_equal(s.stages, 2);
     recipe *na = parse_grid(&a, "y: H, x: W", "neighborhood(window: (9, 9))");
     s = compile_default_schedule(na, TARGET_SM90A);
@@ -76,6 +79,7 @@ static void gna_default_boxes(void **state)
     assert_int_equal(s.kv_tile[0], 16);
     assert_int_equal(s.kv_tile[1], 8);
     assert_int_equal(s.q_tile[0] * s.q_tile[1], 128);
+    assert_int_equal(s.overlap, 0);
     assert_int_equal(compile_default_schedule(wide, TARGET_SM80).kv_tile[0] * compile_default_schedule(wide, TARGET_SM80).kv_tile[1], 64);
     recipe *small = parse_grid(&a, "y: H, x: W", "neighborhood(window: (9, 9), stride: (2, 2))");
     s = compile_default_schedule(small, TARGET_SM90A);
@@ -88,10 +92,12 @@ static void gna_default_boxes(void **state)
     arena_free_all(&a);
 }
 
-/* overlap=1 by default on sm_90a for unmasked bf16/f16 token sequences
- * with head dims 64 or 128; masked recipes, f32, other head dims, grids,
- * sm_80 and recipes with their own tile section keep overlap 0. */
-static void unmasked_overlap_default(void **state)
+/* The sm_90a defaults of token sequences: overlap=1 for unmasked bf16/f16
+ * recipes with head dims 64 or 128 (masked recipes, f32, other head dims,
+ * grids, sm_80 and recipes with their own tile section keep overlap 0);
+ * regs=even for the plain causal mask with the default score (written
+ * scores, other masks, dense and other targets keep the register shift). */
+static void sequence_defaults(void **state)
 {
     (void)state;
     arena a;
@@ -99,65 +105,42 @@ static void unmasked_overlap_default(void **state)
     struct {
         const char *text;
         target_arch arch;
-        int want;
+        int overlap;
+        bool even_regs;
     } cases[] = {
-        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntile auto\n", TARGET_SM90A, 1},
-        {"recipe d\ninput q, k, v : f16 [batch, heads, tokens, 64]\n", TARGET_SM90A, 1},
-        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n", TARGET_SM80, 0},
-        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n", TARGET_SM90A, 0},
-        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 96]\n", TARGET_SM90A, 0},
-        {"recipe d\ninput q, k, v : f32 [batch, heads, tokens, 128]\n", TARGET_SM90A, 0},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntile auto\n", TARGET_SM90A, 1, false},
+        {"recipe d\ninput q, k, v : f16 [batch, heads, tokens, 64]\n", TARGET_SM90A, 1, false},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n", TARGET_SM80, 0, false},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 96]\n", TARGET_SM90A, 0, false},
+        {"recipe d\ninput q, k, v : f32 [batch, heads, tokens, 128]\n", TARGET_SM90A, 0, false},
         {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntile q(128) kv(128) stages 2 warps 8\n",
-         TARGET_SM90A, 0},
-        {"recipe g\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntokens grid(y: H, x: W)\n", TARGET_SM90A, 0},
+         TARGET_SM90A, 0, false},
+        {"recipe g\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntokens grid(y: H, x: W)\n", TARGET_SM90A, 0,
+         false},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nmask causal\ntile auto\n", TARGET_SM90A, 0, true},
+        {"recipe c\ninput q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
+         "mask causal\n", TARGET_SM90A, 0, true},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n", TARGET_SM80, 0, false},
+        {"recipe c\ninput q, k, v : f16 [batch, heads, tokens, 128]\nmask causal\n"
+         "score s * scale - alibi_slope(head) * float(q.t - k.t)\n", TARGET_SM90A, 0, false},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask sliding_window(255, 0)\n", TARGET_SM90A,
+         0, false},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n"
+         "tile q(128) kv(128) stages 2 warps 8\n", TARGET_SM90A, 0, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         recipe *r = parse_text(&a, cases[i].text);
         schedule s = compile_default_schedule(r, cases[i].arch);
-        if (s.overlap != cases[i].want)
-            fail_msg("case %zu: overlap %d, want %d", i, s.overlap, cases[i].want);
+        if (s.overlap != cases[i].overlap || s.even_regs != cases[i].even_regs)
+            fail_msg("case %zu: overlap %d regs=even %d, want %d and %d", i, s.overlap, s.even_regs,
+                     cases[i].overlap, cases[i].even_regs);
     }
-    compile_job j; /* the job resolves the same default and emits its PTX */
+    compile_job j; /* the job resolves the same defaults and emits their PTX */
     compile_job_init(&j, parse_text(&a, cases[0].text), TARGET_SM90A);
     assert_int_equal(compile_job_schedule(&j), JOB_OK);
     assert_int_equal(j.sched.overlap, 1);
     compile_job_free(&j);
-    arena_free_all(&a);
-}
-
-/* Plain causal sequences with the default score keep even registers
- * (regs=even, compile_job.c causal_even_regs); written scores, other
- * masks, dense and other targets keep the register shift. */
-static void causal_even_regs_default(void **state)
-{
-    (void)state;
-    arena a;
-    arena_init(&a, NULL);
-    struct {
-        const char *text;
-        target_arch arch;
-        bool want;
-    } cases[] = {
-        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nmask causal\ntile auto\n", TARGET_SM90A, true},
-        {"recipe c\ninput q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
-         "mask causal\n", TARGET_SM90A, true},
-        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n", TARGET_SM80, false},
-        {"recipe c\ninput q, k, v : f16 [batch, heads, tokens, 128]\nmask causal\n"
-         "score s * scale - alibi_slope(head) * float(q.t - k.t)\n", TARGET_SM90A, false},
-        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask sliding_window(255, 0)\n", TARGET_SM90A,
-         false},
-        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n", TARGET_SM90A, false},
-        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n"
-         "tile q(128) kv(128) stages 2 warps 8\n", TARGET_SM90A, false},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        recipe *r = parse_text(&a, cases[i].text);
-        schedule s = compile_default_schedule(r, cases[i].arch);
-        if (s.even_regs != cases[i].want)
-            fail_msg("case %zu: even_regs %d, want %d", i, s.even_regs, cases[i].want);
-    }
-    compile_job j; /* the job resolves the same default, and its PTX has no setmaxnreg */
-    compile_job_init(&j, parse_text(&a, cases[0].text), TARGET_SM90A);
+    compile_job_init(&j, parse_text(&a, cases[7].text), TARGET_SM90A);
     if (compile_job_run(&j))
         fail_msg("%s", sb_cstr(&j.err));
     assert_true(j.sched.even_regs);
@@ -332,8 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sources),
         cmocka_unit_test(gna_default_boxes),
-        cmocka_unit_test(unmasked_overlap_default),
-        cmocka_unit_test(causal_even_regs_default),
+        cmocka_unit_test(sequence_defaults),
         cmocka_unit_test(refusals),
         cmocka_unit_test(ptx_both_targets),
         cmocka_unit_test(ws_maxnreg_switch),
