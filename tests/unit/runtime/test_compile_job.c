@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "codegen/nvptx_plan.h"
 #include "frontend/frontend.h"
 #include "ir/target_info.h"
 #include "passes/pipeline.h"
@@ -146,6 +147,49 @@ static void sequence_defaults(void **state)
     assert_true(j.sched.even_regs);
     assert_null(strstr(sb_cstr(&j.ptx), "setmaxnreg"));
     compile_job_free(&j);
+    arena_free_all(&a);
+}
+
+/* The overlapped loop on a one-box range has no empty-tile test
+ * (nvptx_plan.c overlap_without_empty); the plain loop keeps it, and so
+ * does the overlapped loop on a union's parts. */
+static void overlap_drops_empty_test(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    struct {
+        const char *grid, *mask, *sched;
+        bool empty_test;
+    } cases[] = {
+        {"y: H, x: W", "neighborhood(window: (80, 80), stride: (16, 16))", NULL, false}, /* default: overlap=1 */
+        {"y: H, x: W", "neighborhood(window: (80, 80), stride: (16, 16))", "q=8x16 kv=8x16 stages=2 warps=8", true},
+        {NULL, "causal && (sinks(4) || sliding_window(255, 0))", "q=128 kv=128 stages=2 warps=8 overlap=1", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        if (cases[i].grid)
+            snprintf(text, sizeof text, "recipe g\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                     "tokens grid(%s)\nmask %s\n", cases[i].grid, cases[i].mask);
+        else
+            snprintf(text, sizeof text, "recipe u\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask %s\n",
+                     cases[i].mask);
+        compile_job j;
+        compile_job_init(&j, parse_text(&a, text), TARGET_SM90A);
+        j.schedule_text = cases[i].sched;
+        if (compile_job_lower(&j))
+            fail_msg("case %zu: %s", i, sb_cstr(&j.err));
+        fa_plan p;
+        strbuf err;
+        sb_init(&err);
+        if (fa_plan_from_tir(j.tk, TARGET_SM90A, &p, &err))
+            fail_msg("case %zu: %s", i, sb_cstr(&err));
+        if ((p.empty != NULL) != cases[i].empty_test)
+            fail_msg("case %zu: empty test %d, want %d (overlap %d)", i, p.empty != NULL, cases[i].empty_test,
+                     p.overlap);
+        sb_free(&err);
+        compile_job_free(&j);
+    }
     arena_free_all(&a);
 }
 
@@ -316,6 +360,7 @@ int main(void)
         cmocka_unit_test(sources),
         cmocka_unit_test(gna_default_boxes),
         cmocka_unit_test(sequence_defaults),
+        cmocka_unit_test(overlap_drops_empty_test),
         cmocka_unit_test(refusals),
         cmocka_unit_test(ptx_both_targets),
         cmocka_unit_test(ws_maxnreg_switch),
