@@ -89,12 +89,12 @@ static void offer(enum_ctx *c, const schedule *s)
     c->count++;
 }
 
-/* On sm_90a token sequences, the producer kernel's overlapped key loop too
+/* On sm_90a token sequences, the producer kernel's variants too: its overlapped key loop
  * (overlap=1, and 2 with two computing warpgroups) where it fits
  * (schedule_overlap_fits; the value head dim taken as head_dim).
  * It won on unmasked recipes and lost on masked ones (bench/RESULTS.md,
  * 2026-12-04): the tuner decides per recipe and shape. */
-static void offer_overlap(enum_ctx *c, schedule s)
+static void offer_producer_variants(enum_ctx *c, schedule s)
 {
     if (s.ndims != 1 || !schedule_overlap_fits(&s, c->arch, c->head_dim, c->head_dim))
         return;
@@ -131,7 +131,7 @@ static void offer_variants(enum_ctx *c, schedule s, bool linear)
                     s.inter = m == 0 ? INTER_STATE : m == 1 ? INTER_CHUNKED : INTER_CHAIN;
                     offer(c, &s);
                     if (gpu && !linear)
-                        offer_overlap(c, s);
+                        offer_producer_variants(c, s);
                 }
 }
 

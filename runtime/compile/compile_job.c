@@ -83,6 +83,15 @@ static bool neighborhood_dims(const recipe *r, nbh_dim dims[SCHED_MAX_DIMS])
     return true;
 }
 
+/* overlap=1 (the producer kernel's overlapped key loop) where mma=auto
+ * takes the producer (bf16/f16) and the loop fits the tiles
+ * (schedule_overlap_fits). */
+static void overlap_where_fits(const recipe *r, target_arch arch, schedule *s)
+{
+    if (s->mma == MMA_AUTO && r->qkv_dtype != DT_F32 && schedule_overlap_fits(s, arch, r->head_dim, r->head_dim_v))
+        s->overlap = 1;
+}
+
 /* A strided neighborhood (GNA) on a 2-D/3-D grid: 128-token query and key
  * boxes whose extents divide the strides, so that every query box lies in
  * one stride group and shares one window: its key tiles are full or empty
@@ -117,9 +126,8 @@ static bool gna_boxes(const recipe *r, target_arch arch, schedule *s)
      * GNA 545 -> 578 TFLOP/s once the loop lost its empty-tile branch,
      * nvptx_plan.c overlap_without_empty); 3-D boxes did not gain
      * (HunyuanVideo GNA 552 with three stages, 547 overlapped). */
-    if (nd == 2 && s->mma == MMA_AUTO && r->qkv_dtype != DT_F32 &&
-        schedule_overlap_fits(s, arch, r->head_dim, r->head_dim_v))
-        s->overlap = 1;
+    if (nd == 2)
+        overlap_where_fits(r, arch, s);
     return true;
 }
 
@@ -152,10 +160,8 @@ static bool wide_window_boxes(const recipe *r, schedule *s)
  * and mma=auto takes the producer: bf16/f16 token sequences. */
 static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
 {
-    if (r->mask || r->grid_ndim > 0 || r->qkv_dtype == DT_F32 || s->mma != MMA_AUTO)
-        return;
-    if (schedule_overlap_fits(s, arch, r->head_dim, r->head_dim_v))
-        s->overlap = 1;
+    if (!r->mask && r->grid_ndim == 0)
+        overlap_where_fits(r, arch, s);
 }
 
 /* A causal sequence with the default score keeps even registers
@@ -169,9 +175,8 @@ static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
 static void causal_even_regs(const recipe *r, schedule *s)
 {
     const expr *m = r->mask_surface;
-    if (r->grid_ndim == 0 && m && m->kind == EX_FORM && m->u.form == FORM_CAUSAL && r->nscore_origins == 0 &&
-        s->overlap == 0)
-        s->even_regs = true;
+    if (r->grid_ndim == 0 && m && m->kind == EX_FORM && m->u.form == FORM_CAUSAL && r->nscore_origins == 0)
+        s->even_regs = true; /* masked: the plain loop (unmasked_overlap) */
 }
 
 schedule compile_default_schedule(const recipe *r, target_arch arch)
