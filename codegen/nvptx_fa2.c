@@ -53,8 +53,8 @@ static void plan_smem(fa2 *f)
 
 static int smem_total(const fa2 *f)
 {
-    if (f->p->wgmma) /* + the ws barriers (overlap: V has a ring of its own) + the alignment slack */
-        return f->off_bar + (f->p->ws ? 8 * ((f->p->overlap ? 4 : 2) * f->p->stages + 1) : 0) + 1024;
+    if (f->p->wgmma) /* + the ws barriers + the alignment slack */
+        return f->off_bar + (f->p->ws ? fa2_ws_bar_bytes(f) : 0) + 1024;
     int kv = f->p->stages * f->slot_k, q = f->off_q + f->p->Tq * f->pitch_q;
     return kv > q ? kv : q;
 }
@@ -84,17 +84,26 @@ static LLVMValueRef make_function(fa2 *f, const char *name)
     return abi.fn;
 }
 
+void fa2_set_head(fa2 *f, LLVMValueRef head)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef group = LLVMBuildSDiv(nv->b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
+    group = nv_smax(nv, group, nv_i32(nv, 1));
+    f->head = head;
+    f->kv_head = LLVMBuildUDiv(nv->b, head, group, "kv_head");
+}
+
+/* Thread ids; one item per block: its head and batch from the block index
+ * (persistent blocks set them per item, nvptx_fa2_persist.c). */
 static void program_ids(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
     fa2_thread_ids(f);
-    f->load_tid = f->p->ws ? LLVMBuildSub(b, f->tid, nv_i32(nv, f->p->warps * 32), "load_tid") : f->tid;
-    f->head = nv_sreg(nv, "ctaid.y");
+    f->load_tid = f->p->ws ? LLVMBuildSub(nv->b, f->tid, nv_i32(nv, f->p->warps * 32), "load_tid") : f->tid;
+    if (f->p->persist)
+        return;
+    fa2_set_head(f, nv_sreg(nv, "ctaid.y"));
     f->batch = nv_sreg(nv, "ctaid.z");
-    LLVMValueRef group = LLVMBuildSDiv(b, f->size[SZ_HEADS], f->size[SZ_KV_HEADS], "");
-    group = nv_smax(nv, group, nv_i32(nv, 1));
-    f->kv_head = LLVMBuildUDiv(b, f->head, group, "kv_head");
 }
 
 static void load_kv(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
@@ -286,12 +295,28 @@ static void emit_loop(fa2 *f)
     if (f->p->ws)
         fa2_ws_release(f);
     nt_for_end(t, &kv);
+    if (f->p->persist)
+        fa2_ws_q_done(f);
     if (!f->p->ws)
         nv_cp_wait(nv, 0); /* prefetches past the range (zero fills) end here */
     LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     state_get(f, &st, m, l, acc);
     fa2_finalize(f, m, l, acc);
-    LLVMBuildRetVoid(nv->b);
+}
+
+/* The computing warps: the key loop and the finalize, once per item of
+ * a persistent block or once. */
+static void emit_consumer(fa2 *f)
+{
+    if (!f->p->persist) {
+        emit_loop(f);
+        return;
+    }
+    fa2_items items;
+    fa2_items_begin(f, &items);
+    fa2_ws_q_wait(f);
+    emit_loop(f);
+    fa2_items_end(f, &items);
 }
 
 /* Warp specialisation: the producer warpgroup (the last four warps)
@@ -331,13 +356,16 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c, f->fn, "entry"));
     smem_base(f, smem);
     program_ids(f);
-    fa2_coords_init(f);
-    fa2_range(f);
+    if (!p->persist) { /* persistent blocks: per item, in each role */
+        fa2_coords_init(f);
+        fa2_range(f);
+    }
     if (p->ws)
         split_roles(f);
     else
         prologue(f);
-    emit_loop(f);
+    emit_consumer(f);
+    LLVMBuildRetVoid(b);
     nv_annotate(&f->nv, f->fn, "kernel", 1);
     nv_annotate(&f->nv, f->fn, "maxntidx", f->threads);
     nv_annotate(&f->nv, f->fn, "minctasm", 1);

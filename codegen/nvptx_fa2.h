@@ -82,6 +82,10 @@ typedef struct fa2 {
     LLVMValueRef tid, lane, warp, g, t4;
     LLVMValueRef load_tid; /* this thread's index among load_threads */
     LLVMValueRef head, kv_head, batch;
+    /* persist: the item's query tile index (NULL: ctaid.x), its first
+     * tile's index in the pipeline rings (NULL: 0; the rings' phases run
+     * on across items) and the item's count in this block (i32) */
+    LLVMValueRef cta_x, ring_base, item_k;
     LLVMValueRef qext[3], kext[3]; /* token extents per tile dim */
     LLVMValueRef q_org[3], q_lo[3], q_hi[3];
     LLVMValueRef dgrp[3], glen[3]; /* dilation-group tiling: the CTA's group and its length per dim */
@@ -124,6 +128,10 @@ void fa2_thread_ids(fa2 *f);
 /* qext, kext: token extents per tile dim (a sequence's tokens, or the grid dims) */
 void fa2_extents(fa2 *f);
 void fa2_coords_init(fa2 *f);
+/* Query tiles per (head, batch): the one-item launch's grid.x. */
+LLVMValueRef fa2_q_tiles(fa2 *f);
+/* head and the K/V head it reads (GQA: heads / kv_heads query heads per K/V head). */
+void fa2_set_head(fa2 *f, LLVMValueRef head);
 void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueRef idx, LLVMValueRef c[3]);
 LLVMValueRef fa2_flat_token(fa2 *f, LLVMValueRef c[3]);
 LLVMValueRef fa2_in_bounds(fa2 *f, LLVMValueRef c[3], const LLVMValueRef *ext);
@@ -194,8 +202,18 @@ void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa,
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */
 void fa2_ws_init_barriers(fa2 *f);
+/* Shared bytes of the barriers (after f->off_bar). */
+int fa2_ws_bar_bytes(const fa2 *f);
 void fa2_ws_producer(fa2 *f);
+/* The computing warps' start: their register share; then (one item per
+ * block) Q resident. */
 void fa2_ws_consumer_start(fa2 *f);
+/* persist: Q of item f->item_k resident; after the key loop, this warp
+ * is done with Q (the producer may load the next item's). */
+void fa2_ws_q_wait(fa2 *f);
+void fa2_ws_q_done(fa2 *f);
+/* Tile j of the current item's range as an index into the rings. */
+LLVMValueRef fa2_ws_ring_index(fa2 *f, LLVMValueRef j);
 void fa2_ws_acquire(fa2 *f, LLVMValueRef j);
 void fa2_ws_release(fa2 *f);
 /* Lane 0 of each warp arrives on slot's empty barrier (when cond, if non-NULL);
@@ -216,8 +234,21 @@ void fa2_ws_turn_end(fa2 *f);
 /* key loop (nvptx_fa2.c): the score + partial-tile mask of S (a branch, S
  * in a fragment variable) */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
-/* nvptx_fa2_overlap.c: the whole key loop, the finalize and the return */
+/* nvptx_fa2_overlap.c: the whole key loop and the finalize */
 void fa2_overlap_loop(fa2 *f);
+
+/* persistent blocks (plan->persist, nvptx_fa2_persist.c): the loop over
+ * this block's items. fa2_items_begin opens it and sets up the item in f
+ * (head, batch, query box, key range, ring_base, item_k);
+ * fa2_items_end advances the rings past its tiles and closes it. */
+typedef struct fa2_items {
+    nt_loop loop;
+    LLVMBasicBlockRef join; /* after the item (rounds past the last item skip it) */
+    LLVMValueRef base;      /* variable: the ring index of the item's first tile */
+    LLVMValueRef done;      /* variable: items this block finished */
+} fa2_items;
+void fa2_items_begin(fa2 *f, fa2_items *it);
+void fa2_items_end(fa2 *f, fa2_items *it);
 
 /* key frames (nvptx_fa2_frames.c) */
 /* F > 0 when every key coordinate of mask is `k.t div F` or `k.t mod F`

@@ -64,20 +64,60 @@ static LLVMValueRef ceil_div(fa2 *f, LLVMValueRef a, int b)
 }
 
 /* Query tile boxes are numbered row-major over tile dims, heaviest (last)
- * first for 1-D so causal programs with the most key tiles start early. */
-static void q_box(fa2 *f)
+ * first for 1-D so causal programs with the most key tiles start early;
+ * under p->q_group > 1 (schedule qgroup=, grids) in slabs of q_group
+ * tiles of dim 0, dim 0 fastest inside a slab (group_index). */
+static LLVMValueRef q_tiles(fa2 *f, LLVMValueRef nqt[3])
 {
     const fa_plan *p = f->p;
-    LLVMValueRef nqt[3], total = nv_i32(&f->nv, 1);
+    LLVMValueRef total = nv_i32(&f->nv, 1);
     for (int d = 0; d < p->ndims; d++) {
         nqt[d] = fa2_dil(f, d) > 1 ? fa2_dil_qtiles(f, d) : ceil_div(f, f->qext[d], p->q_ext[d]);
         total = mul(f, total, nqt[d]);
     }
-    LLVMValueRef rem = nv_sreg(&f->nv, "ctaid.x");
+    return total;
+}
+
+LLVMValueRef fa2_q_tiles(fa2 *f)
+{
+    LLVMValueRef nqt[3];
+    return q_tiles(f, nqt);
+}
+
+/* Block index rem as a slab-major tile index (dim 0 and the rest, idx0
+ * and the row-major index over dims 1.. returned): slab s holds tiles
+ * s*G .. s*G+g-1 of dim 0 (g = G but at the last slab, which may be
+ * short) for every position of the other dims, and inside it dim 0 runs
+ * fastest, so the resident blocks are the G query tiles of a stride group
+ * (which share their key window) at neighbouring positions. A bijection
+ * on 0 .. total-1 for any extents. */
+static LLVMValueRef group_index(fa2 *f, LLVMValueRef rem, const LLVMValueRef nqt[3], LLVMValueRef *idx0)
+{
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef G = nv_i32(&f->nv, f->p->q_group), rest = nv_i32(&f->nv, 1);
+    for (int d = 1; d < f->p->ndims; d++)
+        rest = mul(f, rest, nqt[d]);
+    LLVMValueRef slab = mul(f, G, rest);
+    LLVMValueRef s = LLVMBuildUDiv(b, rem, slab, "slab");
+    LLVMValueRef r = LLVMBuildSub(b, rem, mul(f, s, slab), "");
+    LLVMValueRef first = mul(f, s, G);
+    LLVMValueRef g = nv_smin(&f->nv, G, LLVMBuildSub(b, nqt[0], first, ""));
+    *idx0 = add(f, first, LLVMBuildURem(b, r, g, ""));
+    return LLVMBuildUDiv(b, r, g, "");
+}
+
+static void q_box(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    LLVMValueRef nqt[3], total = q_tiles(f, nqt);
+    LLVMValueRef rem = f->cta_x ? f->cta_x : nv_sreg(&f->nv, "ctaid.x");
     if (p->ndims == 1)
         rem = LLVMBuildSub(f->nv.b, LLVMBuildSub(f->nv.b, total, nv_i32(&f->nv, 1), ""), rem, "");
+    LLVMValueRef idx0 = NULL;
+    if (p->ndims > 1 && p->q_group > 1)
+        rem = group_index(f, rem, nqt, &idx0);
     for (int d = p->ndims - 1; d >= 0; d--) {
-        LLVMValueRef idx = d ? LLVMBuildURem(f->nv.b, rem, nqt[d], "") : rem;
+        LLVMValueRef idx = d ? LLVMBuildURem(f->nv.b, rem, nqt[d], "") : idx0 ? idx0 : rem;
         if (d)
             rem = LLVMBuildUDiv(f->nv.b, rem, nqt[d], "");
         if (fa2_dil(f, d) > 1) {

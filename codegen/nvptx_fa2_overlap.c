@@ -83,7 +83,7 @@ static void vars_new(fa2 *f, ov_vars *v)
 
 static LLVMValueRef vslot(fa2 *f, LLVMValueRef j)
 {
-    return LLVMBuildURem(f->nv.b, j, nv_i32(&f->nv, f->p->stages), "");
+    return LLVMBuildURem(f->nv.b, fa2_ws_ring_index(f, j), nv_i32(&f->nv, f->p->stages), "");
 }
 
 /* The pending P V, waited for, and its slot released (if one is pending). */
@@ -201,6 +201,8 @@ void fa2_overlap_loop(fa2 *f)
     nt_for_end(t, &kv);
     if (pingpong)
         fa2_ws_turn_end(f);
+    if (f->p->persist) /* every S = Q K^T is done */
+        fa2_ws_q_done(f);
     flush(f, &v);
     LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     nt_frag o;
@@ -208,5 +210,4 @@ void fa2_overlap_loop(fa2 *f)
     nt_fvar_get(t, &v.o, &o);
     fa2_unfrag(&o, acc);
     fa2_finalize(f, m, l, acc);
-    LLVMBuildRetVoid(b);
 }

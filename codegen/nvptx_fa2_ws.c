@@ -78,20 +78,44 @@ static nt_ring emptyv_ring(const fa2 *f)
     return ring(f, 3 * f->p->stages + 1);
 }
 
+/* The rings and q, then under persist q_empty: the computing warps are
+ * done with the item's Q (lane 0 of each arrives). */
+static int ring_bars(const fa2 *f)
+{
+    return (f->p->overlap ? 4 : 2) * f->p->stages + 1;
+}
+
+int fa2_ws_bar_bytes(const fa2 *f)
+{
+    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0));
+}
+
+static LLVMValueRef q_empty_bar(fa2 *f)
+{
+    return nt_saddr(&f->t, nv_i32(&f->nv, f->off_bar + 8 * ring_bars(f)));
+}
+
 void fa2_ws_init_barriers(fa2 *f)
 {
     nt *t = &f->t;
     int S = f->p->stages;
     LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->tid, nv_i32(&f->nv, 0), ""));
     int producers = f->p->tma ? 1 : 128; /* TMA: one arrive.expect_tx per fill */
-    int nbar = (f->p->overlap ? 4 : 2) * S + 1;
-    for (int s = 0; s < nbar; s++) {
-        bool full = s < S || s == 2 * S || (s > 2 * S && s <= 3 * S);
+    int nbar = ring_bars(f);
+    for (int s = 0; s < nbar; s++) { /* full[S], empty[S], q, then under overlap fullv[S], emptyv[S] */
+        bool full = s < S || s == 2 * S || (f->p->overlap && s > 2 * S && s <= 3 * S);
         nt_mbar_init(t, nt_saddr(t, nv_i32(&f->nv, f->off_bar + 8 * s)), full ? producers : f->p->warps);
     }
+    if (f->p->persist)
+        nt_mbar_init(t, q_empty_bar(f), f->p->warps);
     nt_mbar_init_fence(t);
     nt_endif(t, join);
     nt_barrier(t);
+}
+
+LLVMValueRef fa2_ws_ring_index(fa2 *f, LLVMValueRef j)
+{
+    return f->ring_base ? LLVMBuildAdd(f->nv.b, f->ring_base, j, "ring_j") : j;
 }
 
 /* The shared byte offset of tensor's tile in ring slot `slot`. */
@@ -217,47 +241,42 @@ static void produce(fa2 *f, LLVMValueRef j, LLVMValueRef v_thread)
 {
     nt *t = &f->t;
     nt_ring empty = empty_ring(f), emptyv = emptyv_ring(f);
-    LLVMValueRef slot = nt_ring_slot(t, &empty, j);
+    LLVMValueRef rj = fa2_ws_ring_index(f, j); /* the rings' count; j the range's */
+    LLVMValueRef slot = nt_ring_slot(t, &empty, rj);
     if (v_thread) {
         nt_branch br = nt_if_else(t, v_thread);
-        nt_ring_wait_prev(t, &emptyv, j);
+        nt_ring_wait_prev(t, &emptyv, rj);
         fill_one(f, T_V, j, slot);
         nt_else(t, &br);
-        nt_ring_wait_prev(t, &empty, j);
+        nt_ring_wait_prev(t, &empty, rj);
         fill_one(f, T_K, j, slot);
         nt_endif_else(t, &br);
     } else if (f->p->overlap) {
-        nt_ring_wait_prev(t, &empty, j);
+        nt_ring_wait_prev(t, &empty, rj);
         fill_one(f, T_K, j, slot);
-        nt_ring_wait_prev(t, &emptyv, j);
+        nt_ring_wait_prev(t, &emptyv, rj);
         fill_one(f, T_V, j, slot);
     } else {
-        nt_ring_wait_prev(t, &empty, j);
+        nt_ring_wait_prev(t, &empty, rj);
         fill_slot(f, j, slot);
     }
 }
 
-/* The producer warpgroup: Q, then every key tile of the range in order,
- * each into its ring slot once the computing warps released it. With TMA
- * one thread issues everything (two under the split) and the others
- * leave. */
-void fa2_ws_producer(fa2 *f)
+/* Q, then the item's key tiles: once per block, or per item of a
+ * persistent block (the next Q once the computing warps are done with
+ * the last: q_empty's phase of the previous item). */
+static void produce_item(fa2 *f, LLVMValueRef v_thread)
 {
     nt *t = &f->t;
     LLVMBuilderRef b = f->nv.b;
-    bool split = split_producer(f);
-    LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
-    if (f->p->reg_shift)
-        nt_setmaxnreg(&f->t, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
-    if (f->p->tma) {
-        LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), "");
-        if (split) {
-            v_thread = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 32), "");
-            go = LLVMBuildOr(b, go, v_thread, "");
-        }
-        nt_return_unless(t, go);
+    if (f->p->persist) {
+        LLVMValueRef k = f->item_k;
+        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntSGT, k, nv_i32(&f->nv, 0), ""));
+        LLVMValueRef prev = LLVMBuildAnd(b, LLVMBuildSub(b, k, nv_i32(&f->nv, 1), ""), nv_i32(&f->nv, 1), "");
+        nt_mbar_wait(t, q_empty_bar(f), prev);
+        nt_endif(t, join);
     }
-    if (split) {
+    if (v_thread) {
         LLVMBasicBlockRef join = nt_if(t, LLVMBuildNot(b, v_thread, ""));
         fill_q(f);
         nt_endif(t, join);
@@ -272,6 +291,36 @@ void fa2_ws_producer(fa2 *f)
      * peeled copies of its tile arithmetic buy nothing for one thread */
     if (f->p->tma && f->p->grid_ndim)
         nt_loop_no_unroll(t, &loop);
+}
+
+/* The producer warpgroup: Q, then every key tile of the range in order,
+ * each into its ring slot once the computing warps released it. With TMA
+ * one thread issues everything (two under the split) and the others
+ * leave. */
+void fa2_ws_producer(fa2 *f)
+{
+    nt *t = &f->t;
+    LLVMBuilderRef b = f->nv.b;
+    bool split = split_producer(f) && !f->p->persist;
+    LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
+    if (f->p->reg_shift)
+        nt_setmaxnreg(&f->t, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
+    if (f->p->tma) {
+        LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), "");
+        if (split) {
+            v_thread = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 32), "");
+            go = LLVMBuildOr(b, go, v_thread, "");
+        }
+        nt_return_unless(t, go);
+    }
+    if (f->p->persist) {
+        fa2_items items;
+        fa2_items_begin(f, &items);
+        produce_item(f, v_thread);
+        fa2_items_end(f, &items);
+    } else {
+        produce_item(f, v_thread);
+    }
     if (!f->p->tma)
         nt_cp_wait(t, 0); /* no cp.async outlives its thread */
     LLVMBuildRetVoid(b);
@@ -281,7 +330,14 @@ void fa2_ws_consumer_start(fa2 *f)
 {
     if (f->p->reg_shift) /* regs=even: the launch's share */
         nt_setmaxnreg(&f->t, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
-    nt_mbar_wait(&f->t, q_bar(f), nv_i32(&f->nv, 0));
+    if (!f->p->persist)
+        fa2_ws_q_wait(f);
+}
+
+void fa2_ws_q_wait(fa2 *f)
+{
+    LLVMValueRef parity = f->item_k ? LLVMBuildAnd(f->nv.b, f->item_k, nv_i32(&f->nv, 1), "") : nv_i32(&f->nv, 0);
+    nt_mbar_wait(&f->t, q_bar(f), parity);
     nv_wg_proxy_fence(&f->nv);
 }
 
@@ -300,8 +356,9 @@ static void slot_landed(fa2 *f)
 void fa2_ws_acquire(fa2 *f, LLVMValueRef j)
 {
     nt_ring full = full_ring(f);
-    f->slot = nt_ring_slot(&f->t, &full, j);
-    nt_ring_wait(&f->t, &full, j);
+    LLVMValueRef rj = fa2_ws_ring_index(f, j);
+    f->slot = nt_ring_slot(&f->t, &full, rj);
+    nt_ring_wait(&f->t, &full, rj);
     slot_landed(f);
     fa2_kv_tile_origin(f, j, f->k_org);
 }
@@ -334,14 +391,22 @@ void fa2_ws_release_slot(fa2 *f, LLVMValueRef slot, LLVMValueRef cond)
 void fa2_ws_wait_v(fa2 *f, LLVMValueRef j)
 {
     nt_ring fullv = fullv_ring(f);
-    nt_ring_wait(&f->t, &fullv, j);
+    nt_ring_wait(&f->t, &fullv, fa2_ws_ring_index(f, j));
     slot_landed(f);
 }
 
 void fa2_ws_release_v(fa2 *f, LLVMValueRef j, LLVMValueRef cond)
 {
     nt_ring emptyv = emptyv_ring(f);
-    release(f, &emptyv, nt_ring_slot(&f->t, &emptyv, j), cond);
+    release(f, &emptyv, nt_ring_slot(&f->t, &emptyv, fa2_ws_ring_index(f, j)), cond);
+}
+
+void fa2_ws_q_done(fa2 *f)
+{
+    LLVMValueRef lane0 = LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->lane, nv_i32(&f->nv, 0), "");
+    LLVMBasicBlockRef join = nt_if(&f->t, lane0);
+    nt_mbar_arrive(&f->t, q_empty_bar(f));
+    nt_endif(&f->t, join);
 }
 
 /* Named barriers WS_TURN_BAR + w: warpgroup w's turn at the tensor cores.

@@ -33,6 +33,7 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     }
     info->grid_ndim = p->grid_ndim;
     info->tma = p->tma;
+    info->persistent = p->persist;
     info->kv_rows = p->Tk;
     info->cross = p->k ? p->k->cross : false;
     info->dt = p->dt;

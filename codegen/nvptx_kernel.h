@@ -60,6 +60,12 @@ typedef struct nvptx_kernel_info {
     bool tma;      /* three CUtensorMaps (q, k, v) follow the ABI's params */
     bool serial;   /* launches must not overlap: the kernel uses module-global scratch */
     int kv_rows;   /* tma: key/value tile tokens (the box height; q's is q_tile[0]) */
+    /* a persistent kernel (schedule persist=1): it runs under any grid,
+     * each block taking items (query tile, head, batch) from its flat
+     * index on by the grid's size; cuda_module_launch gives it
+     * min(items, SMs) blocks, a plain (x, heads, batch) grid runs it as
+     * one item per block (AOT launchers) */
+    bool persistent;
     int kv_tile[3]; /* key tile extents per tile dim (tma grid boxes) */
     bool cross;    /* kv_tokens may differ from tokens */
     dtype dt;

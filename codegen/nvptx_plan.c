@@ -425,5 +425,11 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     st = read_top(k, p, err);
     if (!st)
         overlap_without_empty(p);
+    /* persist=1 where its item loop applies: the TMA producer (one thread
+     * issues every copy), not ping-pong (its turn barriers would need a
+     * hand-over between items), not a document cut (its range scan is the
+     * whole block's) */
+    p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
+    p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
     return st;
 }

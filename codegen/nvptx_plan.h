@@ -40,6 +40,8 @@ typedef struct fa_plan {
     bool tma;   /* ws on a token sequence or grid box: the producer copies with TMA */
     int overlap; /* ws: schedule overlap= (1 S_{j+1} before softmax_j, 2 and ping-pong; nvptx_fa2_overlap.c) */
     bool reg_shift; /* ws: setmaxnreg moves the producer's registers to the computing warps (schedule regs=) */
+    bool persist;   /* tma: one block per SM loops over the items (schedule persist=1; nvptx_fa2_persist.c) */
+    int q_group;    /* grids: query tiles numbered in slabs of this many along dim 0 (schedule qgroup=; 1: row-major) */
 } fa_plan;
 
 /* A range op's mode over ndims tile dims and its bounds lo/hi per dim:

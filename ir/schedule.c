@@ -108,6 +108,14 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
         sb_printf(err, "'regs=%s': write regs=shift or regs=even", val);
         return false;
     }
+    if (!strcmp(key, "persist")) {
+        if (!strcmp(val, "0") || !strcmp(val, "1")) {
+            s->persistent = val[0] == '1';
+            return true;
+        }
+        sb_printf(err, "'persist=%s': write persist=0 or persist=1", val);
+        return false;
+    }
     if (!strcmp(key, "inter")) {
         if (!strcmp(val, "state") || !strcmp(val, "chunked") || !strcmp(val, "chain")) {
             s->inter = !strcmp(val, "state") ? INTER_STATE : !strcmp(val, "chunked") ? INTER_CHUNKED : INTER_CHAIN;
@@ -119,9 +127,10 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
     int *dst = !strcmp(key, "stages") ? &s->stages
              : !strcmp(key, "warps")  ? &s->warps
              : !strcmp(key, "block")  ? &s->linear_block
+             : !strcmp(key, "qgroup") ? &s->q_group
                                       : NULL;
     if (!dst) {
-        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma, overlap, regs)", key);
+        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma, overlap, regs, persist, qgroup)", key);
         return false;
     }
     char *end;
@@ -187,6 +196,10 @@ static void print_fields(strbuf *out, const schedule *s, bool linear_keys)
         sb_printf(out, " overlap=%d", s->overlap);
     if (s->even_regs)
         sb_puts(out, " regs=even");
+    if (s->persistent)
+        sb_puts(out, " persist=1");
+    if (s->q_group > 1)
+        sb_printf(out, " qgroup=%d", s->q_group);
 }
 
 void schedule_print(strbuf *out, const schedule *s)

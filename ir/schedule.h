@@ -52,6 +52,19 @@ typedef struct schedule {
      * computing warps with setmaxnreg. Kernels without a producer have even
      * registers whatever it says. Printed only when true. */
     bool even_regs;
+    /* mma=wgmma_ws with TMA (`persist=1`): a persistent kernel, one block
+     * per SM looping over (query tile, head, batch) items, whose producer
+     * loads the next item's Q and first K/V tiles while the computing warps
+     * finish the current one (nvptx_fa2_persist.c). Kernels that cannot
+     * (no TMA producer, ping-pong, document cuts) run one item per block
+     * whatever it says. Printed only when true. */
+    bool persistent;
+    /* Token grids (`qgroup=N`): the query tiles are numbered in slabs of N
+     * tiles of the first grid dim, that dim fastest inside a slab, so the
+     * blocks resident together are the tiles of a GNA stride group, which
+     * share their key window (fewer L2 misses). 0 or 1: row-major, the
+     * last dim fastest. Sequences ignore it. Printed only when > 1. */
+    int q_group;
 } schedule;
 
 /* Product of the tile extents. */

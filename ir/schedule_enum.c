@@ -90,7 +90,8 @@ static void offer(enum_ctx *c, const schedule *s)
 }
 
 /* On sm_90a token sequences, the producer kernel's variants too: its overlapped key loop
- * (overlap=1, and 2 with two computing warpgroups) where it fits
+ * (overlap=1, and 2 with two computing warpgroups), even registers and
+ * persistent blocks where it fits
  * (schedule_overlap_fits; the value head dim taken as head_dim).
  * It won on unmasked recipes and lost on masked ones (bench/RESULTS.md,
  * 2026-12-04): the tuner decides per recipe and shape. */
@@ -109,6 +110,12 @@ static void offer_producer_variants(enum_ctx *c, schedule s)
     if (s.warps == 8) {
         s.overlap = 0;
         s.even_regs = true;
+        offer(c, &s);
+        /* and persistent blocks (persist=1) on the plain loop: they won on
+         * short uniform loops (sinks + window +2%) and lost on causal and
+         * dense (bench/RESULTS.md, 2026-12-04 run25) */
+        s.even_regs = false;
+        s.persistent = true;
         offer(c, &s);
     }
 }

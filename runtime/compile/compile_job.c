@@ -118,6 +118,12 @@ static bool gna_boxes(const recipe *r, target_arch arch, schedule *s)
     for (int d = 0; d < nd; d++)
         s->q_tile[d] = s->kv_tile[d] = box[d];
     s->warps = 8;
+    /* the query tiles of a stride group (along the first dim) numbered
+     * together, so the resident blocks share their windows (qgroup=;
+     * H200, 2026-12-04 run26: HunyuanVideo GNA 551 -> 558-562 TFLOP/s, its
+     * resident blocks' key windows 36 -> 22 MB; FLUX GNA level) */
+    if (dims[0].stride / box[0] > 1)
+        s->q_group = dims[0].stride / box[0];
     /* Three K/V stages on 3-D boxes (H200, 2026-12-03: HunyuanVideo GNA
      * 528.6 TFLOP/s against 517.9 with two, = 0.971x dense). */
     if (nd == 3)

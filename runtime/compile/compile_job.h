@@ -70,8 +70,9 @@ void compile_job_free(compile_job *j);
 
 /* The arch's schedule for a `tile auto` recipe with nothing tuned: on a GPU
  * nvptx_default_schedule (on sm_90a a strided neighborhood on a 2-D/3-D
- * grid takes 128-token query and key boxes that divide its strides, on
- * 2-D grids with overlap=1; a
+ * grid takes 128-token query and key boxes that divide its strides,
+ * query tiles numbered by stride group (qgroup=), on 2-D grids with
+ * overlap=1; a
  * token sequence without a mask takes overlap=1, one with the plain
  * causal mask and the default score regs=even), on
  * the host schedule_default with the recipe's linear block. The recipe's

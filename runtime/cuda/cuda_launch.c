@@ -129,6 +129,14 @@ attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stre
         return ATTNC_OK; /* nothing to compute */
     if (gx > INT32_MAX)
         return bad(err, "too many query tiles");
+    int64_t grid[3] = {gx, a->size[SZ_HEADS], a->size[SZ_BATCH]};
+    if (info->persistent) { /* one block per SM over the items, at most one per item */
+        int64_t items = gx * grid[1] * grid[2], sms = cuda_module_sms(k);
+        if (items > INT32_MAX)
+            return bad(err, "too many query tiles");
+        grid[0] = sms > 0 && sms < items ? sms : items;
+        grid[1] = grid[2] = 1;
+    }
     const cuda_api *api;
     if ((st = cuda_api_get(&api, err)))
         return st;
@@ -144,8 +152,8 @@ attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stre
         st = cuda_serial_begin(k, (CUstream)stream, err);
     }
     if (!st) {
-        CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)gx, (unsigned)a->size[SZ_HEADS],
-                                         (unsigned)a->size[SZ_BATCH], (unsigned)info->threads, 1, 1,
+        CUresult r = api->cuLaunchKernel(cuda_module_function(k), (unsigned)grid[0], (unsigned)grid[1],
+                                         (unsigned)grid[2], (unsigned)info->threads, 1, 1,
                                          (unsigned)info->smem_bytes, (CUstream)stream, m.args, NULL);
         st = cuda_check(api, r, "cuLaunchKernel", err);
     }

@@ -22,6 +22,7 @@ struct cuda_module {
     void *cubin;
     size_t cubin_size;
     CUdevice dev;
+    int sms; /* the device's multiprocessors: a persistent kernel's blocks */
     CUmodule mod;
     CUfunction fn;
     double codegen_ms, jit_ms;
@@ -133,10 +134,15 @@ static attnc_status finish_load(cuda_module **out, cuda_module *k, strbuf *err)
     pthread_mutex_init(&k->serial_lock, NULL);
     k->dev = -1;
     attnc_status st = cuda_context_acquire(device_ordinal(), &k->dev, err);
-    if (st)
+    if (st) {
         k->dev = -1;
-    else
+    } else {
+        const cuda_api *a;
+        if (!cuda_api_get(&a, err) && a->cuDeviceGetAttribute(&k->sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                                                              k->dev) != CUDA_SUCCESS)
+            k->sms = 0;
         st = load_module(k, err);
+    }
     if (st) {
         cuda_module_destroy(k);
         return st;
@@ -251,6 +257,11 @@ void cuda_module_destroy(cuda_module *k)
     free(k->cubin);
     free(k->ptx);
     free(k);
+}
+
+int cuda_module_sms(const cuda_module *k)
+{
+    return k->sms;
 }
 
 const nvptx_kernel_info *cuda_module_info(const cuda_module *k)

@@ -56,7 +56,11 @@ bool cuda_module_from_cubin(const cuda_module *k);
 attnc_status cuda_device_ident(char *out, size_t cap, strbuf *err);
 void cuda_module_destroy(cuda_module *k);
 
-/* Asynchronous on `stream` (NULL: default stream). */
+/* The multiprocessors of the module's device (0 if unknown). */
+int cuda_module_sms(const cuda_module *k);
+
+/* Asynchronous on `stream` (NULL: default stream). A persistent kernel
+ * (info.persistent) gets min(items, multiprocessors) blocks. */
 attnc_status cuda_module_launch(cuda_module *k, const cuda_launch *a, void *stream, strbuf *err);
 
 const nvptx_kernel_info *cuda_module_info(const cuda_module *k);

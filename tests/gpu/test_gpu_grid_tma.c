@@ -68,6 +68,16 @@ static const grid_case cases[] = {
     {"na2d_overlap", GRID2 "mask neighborhood(window: (7, 9))\n",
      {.batch = 2, .heads = 2, .grid = {21, 35}},
      {"q=8x16 kv=8x16 stages=2 warps=8 overlap=1"}},
+    /* query tiles in slabs along the first dim (qgroup=, the GNA default):
+     * 5 T-tiles in slabs of 2 (the last short) and of 8 (one short slab);
+     * 2-D rows in pairs over an odd count */
+    {"gna3d_qgroup", GRID3 "mask neighborhood(window: (6, 12, 12), stride: (4, 8, 8))\n",
+     {.batch = 2, .heads = 2, .grid = {9, 20, 19}},
+     {"q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=2", "q=2x8x8 kv=2x8x8 stages=2 warps=8 qgroup=8",
+      "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=1"}},
+    {"gna2d_qgroup", GRID2 "mask neighborhood(window: (24, 40), stride: (16, 16))\n",
+     {.batch = 1, .heads = 3, .grid = {37, 45}},
+     {NULL, "q=8x16 kv=8x16 stages=2 warps=8 overlap=1 qgroup=2"}},
 };
 
 static void grid_tma_on_gpu(void **state)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/nvptx_kernel.h"
 #include "codegen/nvptx_plan.h"
 #include "passes/pipeline.h"
 #include "unit/passes/recipe_builders.h"
@@ -142,6 +143,95 @@ static void regs_key(void **state)
     sb_free(&out);
 }
 
+/* persist=1 (nvptx_fa2_persist.c): printed only when set, round trips,
+ * reaches the plan of the TMA producer kernel only (not without a
+ * producer, not under ping-pong), and its kernel is marked persistent
+ * (the launch gives it one block per SM) and loops over items (reads
+ * the grid's size). */
+static void persist_key(void **state)
+{
+    (void)state;
+    strbuf err, out;
+    sb_init(&err);
+    sb_init(&out);
+    schedule s, back;
+    assert_true(schedule_parse("q=128 kv=128 stages=2 warps=8 persist=1", 1, &s, &err));
+    assert_true(s.persistent);
+    schedule_print_for(&out, &s, false);
+    assert_string_equal(sb_cstr(&out), "q=128 kv=128 stages=2 warps=8 persist=1");
+    assert_true(schedule_parse(sb_cstr(&out), 1, &back, &err));
+    assert_true(back.persistent);
+    sb_clear(&out);
+    assert_true(schedule_parse("q=128 kv=128 stages=2 warps=8 persist=0", 1, &s, &err));
+    schedule_print(&out, &s);
+    assert_null(strstr(sb_cstr(&out), "persist")); /* 0 is not printed: cache keys stay as they were */
+    assert_false(schedule_parse("q=64 kv=32 persist=yes", 1, &s, &err));
+    assert_non_null(strstr(sb_cstr(&err), "persist=1"));
+    fa_plan p;
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 persist=1", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.tma && p.persist);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_true(p.persist);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_false(p.persist);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 mma=wgmma persist=1", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_false(p.persist);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 overlap=2 persist=1", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_false(p.persist);
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 persist=1", TARGET_SM80, 128, &p, &err), NVPTX_OK);
+    assert_false(p.persist);
+    /* the kernel: marked persistent, its items from the grid's size */
+    arena a;
+    arena_init(&a, NULL);
+    recipe *r = rb_recipe(&a, "causal", 0);
+    r->mask = rb_causal(&a);
+    r->head_dim = r->head_dim_v = 128;
+    for (int on = 0; on < 2; on++) {
+        assert_true(schedule_parse(on ? "q=128 kv=128 stages=2 warps=8 persist=1" : "q=128 kv=128 stages=2 warps=8", 1,
+                                   &s, &err));
+        tir_kernel *k = lower_recipe(&a, r, &s, TARGET_SM90A, &err);
+        assert_non_null(k);
+        nvptx_kernel_info info;
+        strbuf ptx;
+        sb_init(&ptx);
+        assert_int_equal(nvptx_emit_kernel(k, TARGET_SM90A, &info, &ptx, &err), NVPTX_OK);
+        assert_int_equal(info.persistent, on);
+        assert_int_equal(strstr(sb_cstr(&ptx), "%nctaid.x") != NULL, on);
+        sb_free(&ptx);
+    }
+    arena_free_all(&a);
+    sb_free(&err);
+    sb_free(&out);
+}
+
+/* qgroup=N: printed only when > 1, round trips; a sequence's plan ignores
+ * it (its tiles are one row); N must be a positive integer. */
+static void qgroup_key(void **state)
+{
+    (void)state;
+    strbuf err, out;
+    sb_init(&err);
+    sb_init(&out);
+    schedule s, back;
+    assert_true(schedule_parse("q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8", 3, &s, &err));
+    assert_int_equal(s.q_group, 8);
+    schedule_print_for(&out, &s, false);
+    assert_string_equal(sb_cstr(&out), "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8");
+    assert_true(schedule_parse(sb_cstr(&out), 3, &back, &err));
+    assert_int_equal(back.q_group, 8);
+    sb_clear(&out);
+    assert_true(schedule_parse("q=8x16 kv=8x16 stages=2 warps=8 qgroup=1", 2, &s, &err));
+    schedule_print(&out, &s);
+    assert_null(strstr(sb_cstr(&out), "qgroup")); /* 1 is the row-major order: not printed */
+    assert_false(schedule_parse("q=8x16 kv=8x16 qgroup=0", 2, &s, &err));
+    assert_false(schedule_parse("q=8x16 kv=8x16 qgroup=two", 2, &s, &err));
+    fa_plan p;
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 qgroup=4", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_int_equal(p.q_group, 1);
+    sb_free(&err);
+    sb_free(&out);
+}
+
 /* overlap= (nvptx_fa2_overlap.c): printed only when set, round trips,
  * reaches the plan under the producer warpgroup, refused elsewhere. */
 static void overlap_key(void **state)
@@ -185,6 +275,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(overlap_key),
         cmocka_unit_test(regs_key),
+        cmocka_unit_test(persist_key),
+        cmocka_unit_test(qgroup_key),
         cmocka_unit_test(auto_picks_wgmma_on_hopper_only),
         cmocka_unit_test(forced_wgmma_that_cannot_fit_is_refused),
         cmocka_unit_test(mma_key_round_trips),

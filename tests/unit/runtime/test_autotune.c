@@ -79,7 +79,8 @@ static void test_enumerate(void **state)
 }
 
 /* sm_90a sequences also try the overlapped key loop (overlap=1; 2 with
- * eight warps) where its accumulators fit; sm_80, grids, head dims that are
+ * eight warps) where its accumulators fit, even registers and persistent
+ * blocks at eight warps; sm_80, grids, head dims that are
  * not multiples of 64 and linear recipes do not. */
 static void test_enumerate_overlap(void **state)
 {
@@ -93,6 +94,8 @@ static void test_enumerate_overlap(void **state)
     assert_true(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=1") >= 0);
     assert_true(index_of(c, n, "q=128 kv=128 stages=2 warps=8") >= 0);
     assert_true(index_of(c, n, "q=128 kv=128 stages=2 warps=8 regs=even") >= 0);
+    assert_true(index_of(c, n, "q=128 kv=128 stages=3 warps=8 persist=1") >= 0);
+    assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 persist=1"), -1); /* 8 computing warps only */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 regs=even"), -1); /* 256 threads: nothing to gain */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=2"), -1); /* ping-pong: two warpgroups */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=2 overlap=1"), -1); /* no warpgroup */
@@ -110,8 +113,9 @@ static void test_enumerate_overlap(void **state)
         assert_non_null(c);
         schedule_enumerate(none[t].nd, none[t].arch, none[t].head_dim, 2, none[t].linear, c, n);
         for (int i = 0; i < n; i++)
-            if (c[i].overlap || c[i].even_regs)
-                fail_msg("case %zu: candidate %d has overlap=%d regs=even %d", t, i, c[i].overlap, c[i].even_regs);
+            if (c[i].overlap || c[i].even_regs || c[i].persistent)
+                fail_msg("case %zu: candidate %d has overlap=%d regs=even %d persist %d", t, i, c[i].overlap,
+                         c[i].even_regs, c[i].persistent);
         free(c);
     }
 }

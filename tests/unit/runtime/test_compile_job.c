@@ -61,6 +61,7 @@ static void gna_default_boxes(void **state)
     }
     assert_int_equal(s.stages, 3);
     assert_int_equal(s.overlap, 0); /* 3-D boxes keep the plain loop */
+    assert_int_equal(s.q_group, 8); /* a stride group's 8 time tiles numbered together */
     recipe *fl = parse_grid(&a, "y: H, x: W", "neighborhood(window: (80, 80), stride: (16, 16))");
     s = compile_default_schedule(fl, TARGET_SM90A);
     assert_int_equal(s.q_tile[0], 8);
@@ -68,6 +69,7 @@ static void gna_default_boxes(void **state)
     assert_int_equal(s.kv_tile[0], 8);
     assert_int_equal(s.kv_tile[1], 16);
     assert_int_equal(s.overlap, 1); /* 2-D boxes: the overlapped loop */
+    assert_int_equal(s.q_group, 2); /* stride 16 over 8-row boxes */
     schedule def = compile_default_schedule(fl, TARGET_SM80);
     assert_int_equal(def.kv_tile[1], 8); /* sm_80: the grid default */
     assert_int_equal(def.overlap, 0);
@@ -75,6 +77,7 @@ static void gna_default_boxes(void **state)
     recipe *na = parse_grid(&a, "y: H, x: W", "neighborhood(window: (9, 9))");
     s = compile_default_schedule(na, TARGET_SM90A);
     assert_int_equal(s.kv_tile[0] * s.kv_tile[1], 64);
+    assert_int_equal(s.q_group, 0); /* no stride groups: row-major */
     recipe *wide = parse_grid(&a, "y: H, x: W", "neighborhood(window: (80, 80))"); /* FLUX NA: 16x8 key boxes */
     s = compile_default_schedule(wide, TARGET_SM90A);
     assert_int_equal(s.kv_tile[0], 16);
