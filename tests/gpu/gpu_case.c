@@ -36,6 +36,18 @@ bool gpu_available(void)
     return st == ATTNC_OK;
 }
 
+bool gpu_hopper(const char *what)
+{
+    strbuf err;
+    sb_init(&err);
+    target_arch arch = TARGET_SM80;
+    bool ok = cuda_device_arch(&arch, &err) == ATTNC_OK && arch == TARGET_SM90A;
+    sb_free(&err);
+    if (!ok)
+        printf("  skipped: %s needs an sm_90a GPU\n", what);
+    return ok;
+}
+
 typedef struct host_case {
     const hand_cfg *cfg;
     const gpu_shape *sh;

@@ -30,6 +30,9 @@ typedef struct gpu_result {
 
 /* True when a driver and GPU exist; otherwise prints the skip line. */
 bool gpu_available(void);
+/* True when the GPU is sm_90a; otherwise prints "  skipped: WHAT needs an
+ * sm_90a GPU". */
+bool gpu_hopper(const char *what);
 
 /* Builds cfg's kernel, runs it on shape, compares. Returns the status of the
  * first failing CUDA step (message in err). */

@@ -34,18 +34,6 @@ static const char *const seq_schedules[] = {
 };
 enum { NSEQ = sizeof seq_schedules / sizeof seq_schedules[0] };
 
-static bool hopper(void)
-{
-    strbuf err;
-    sb_init(&err);
-    target_arch arch = TARGET_SM80;
-    bool ok = cuda_device_arch(&arch, &err) == ATTNC_OK && arch == TARGET_SM90A;
-    sb_free(&err);
-    if (!ok)
-        printf("  skipped: wgmma needs an sm_90a GPU\n");
-    return ok;
-}
-
 static void run_hand(hand_cfg c, const gpu_shape *sh, double tol)
 {
     for (int i = 0; i < NSEQ; i++) {
@@ -68,7 +56,7 @@ static void run_hand(hand_cfg c, const gpu_shape *sh, double tol)
 static void hand_cases(void **s)
 {
     (void)s;
-    if (!hopper())
+    if (!gpu_hopper("wgmma"))
         skip();
     hand_cfg dense = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128};
     gpu_shape odd = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
@@ -89,7 +77,7 @@ static void hand_cases(void **s)
 static void unions(void **s)
 {
     (void)s;
-    if (!hopper())
+    if (!gpu_hopper("wgmma"))
         skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
@@ -157,7 +145,7 @@ static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, const 
 static void documents(void **s)
 {
     (void)s;
-    if (!hopper())
+    if (!gpu_hopper("wgmma"))
         skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);

@@ -64,24 +64,12 @@ static const persist_case cases[] = {
      {"q=2x8x8 kv=2x8x8 stages=3 warps=8 persist=1", "q=2x8x8 kv=2x8x8 stages=3 warps=8 persist=1 qgroup=2"}},
 };
 
-static bool hopper(void)
-{
-    strbuf err;
-    sb_init(&err);
-    target_arch arch = TARGET_SM80;
-    bool ok = cuda_device_arch(&arch, &err) == ATTNC_OK && arch == TARGET_SM90A;
-    sb_free(&err);
-    if (!ok)
-        printf("  skipped: persistent blocks need an sm_90a GPU\n");
-    return ok;
-}
-
 static uint64_t seed;
 
 static void persist_cases(void **state)
 {
     (void)state;
-    if (!hopper())
+    if (!gpu_hopper("the persistent kernel"))
         skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
@@ -100,7 +88,7 @@ static void persist_cases(void **state)
 static void persist_unions(void **state)
 {
     (void)state;
-    if (!hopper())
+    if (!gpu_hopper("the persistent kernel"))
         skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
