@@ -94,7 +94,8 @@ LLVMValueRef fa2_q_tiles(fa2 *f)
 static LLVMValueRef group_index(fa2 *f, LLVMValueRef rem, const LLVMValueRef nqt[3], LLVMValueRef *idx0)
 {
     LLVMBuilderRef b = f->nv.b;
-    LLVMValueRef G = nv_i32(&f->nv, f->p->q_group), rest = nv_i32(&f->nv, 1);
+    /* at most dim 0's tiles: G x the other dims' tiles then stays within the total */
+    LLVMValueRef G = nv_smin(&f->nv, nv_i32(&f->nv, f->p->q_group), nqt[0]), rest = nv_i32(&f->nv, 1);
     for (int d = 1; d < f->p->ndims; d++)
         rest = mul(f, rest, nqt[d]);
     LLVMValueRef slab = mul(f, G, rest);

@@ -36,6 +36,8 @@ void fa2_items_begin(fa2 *f, fa2_items *it)
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     fa2_extents(f);
+    /* i32 items: cuda_module_launch refuses more than 2^31 - 1; a plain
+     * grid of more (an AOT launcher's) would need 2^38 query rows */
     LLVMValueRef nq = fa2_q_tiles(f), heads = f->size[SZ_HEADS];
     LLVMValueRef hbs = LLVMBuildMul(b, heads, f->size[SZ_BATCH], "");
     LLVMValueRef n = LLVMBuildMul(b, nq, hbs, "items");
