@@ -10,9 +10,21 @@
 #include "frontend.h"
 #include "syntax.h"
 
+/* The out-of-memory error goes first: after a failed allocation later
+ * checks report what it lost (a param never stored is then an "unknown
+ * name"), which is not the cause. */
 static recipe *out_of_memory(diag_list *diags)
 {
-    diag_error(diags, ((src_loc){1, 1, 1}), NULL, "out of memory while compiling the recipe");
+    diag *oom = diag_error(diags, ((src_loc){1, 1, 1}), NULL, "out of memory while compiling the recipe");
+    if (oom && diags->first != oom) {
+        diag *before = diags->first;
+        while (before->next != oom)
+            before = before->next;
+        before->next = NULL;
+        diags->last = before;
+        oom->next = diags->first;
+        diags->first = oom;
+    }
     return NULL;
 }
 
