@@ -76,15 +76,8 @@ static void nbhd_2d(void **s)
 /* The wgmma (sm_90a) products: the same checks, explicit schedules. */
 static void need_hopper(void)
 {
-    strbuf err;
-    sb_init(&err);
-    target_arch arch = TARGET_SM80;
-    bool ok = cuda_device_arch(&arch, &err) == ATTNC_OK && arch == TARGET_SM90A;
-    sb_free(&err);
-    if (!ok) {
-        printf("  skipped: wgmma needs an sm_90a GPU\n");
+    if (!gpu_hopper("wgmma"))
         skip();
-    }
 }
 
 /* Runs cfg with wgmma products, without and with the producer warpgroup. */

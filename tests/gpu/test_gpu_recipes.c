@@ -360,15 +360,8 @@ static void every_recipe(void **state)
 static void grid_tma(void **state)
 {
     (void)state;
-    target_arch arch = TARGET_SM80;
-    strbuf err;
-    sb_init(&err);
-    bool hopper = cuda_device_arch(&arch, &err) == ATTNC_OK && arch == TARGET_SM90A;
-    sb_free(&err);
-    if (!hopper) {
-        printf("  skipped: TMA needs an sm_90a GPU\n");
+    if (!gpu_hopper("TMA"))
         return;
-    }
     static const struct {
         const char *file, *schedule;
     } cases[] = {
