@@ -6,9 +6,9 @@
  * index, reversed every other round (a snake). Items of a token sequence
  * are ordered by query tile, heaviest (last) first, then (head, batch):
  * with the snake that balances causal work as well as a longest-first
- * greedy schedule (a static stride over head-major items gave some
- * blocks 1.6x the mean at N = 16384: causal fell from 615 to 386
- * TFLOP/s). Grid boxes, whose ranges are uniform, keep a head's tiles
+ * greedy schedule (bench/item_order_sim.py balance; a static stride
+ * over head-major items gave some blocks 1.55x the mean at N = 16384:
+ * causal fell from 615 to 386 TFLOP/s). Grid boxes, whose ranges are uniform, keep a head's tiles
  * together (query tile fastest) for the L2. Any grid runs the kernel: a
  * plain (query tiles, heads, batch) grid gives one item per block (how
  * AOT launchers start it).

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""item_order_sim.py — the two simulations behind the persistent kernel's
+item order (codegen/nvptx_fa2_persist.c) and the GNA query-tile order
+(schedule qgroup=, codegen/nvptx_fa2_coords.c group_index); numbers quoted
+in bench/RESULTS.md (2026-12-04 runs 24-26). No GPU, no attnc.
+
+  bench/item_order_sim.py balance
+      causal work per block (key tiles + 2 per item for its start and end)
+      under a static stride over head-major items, the snake over items
+      ordered by query tile rank, and a longest-first greedy schedule (the
+      hardware's dispatch of a plain grid behaves like it): the max over
+      132 blocks against the mean.
+  bench/item_order_sim.py windows
+      the K/V a resident set of 132 consecutive query tiles reads (the
+      union of their GNA windows, in MB per head at D=128 bf16, K and V),
+      for row-major tile numbering and for slabs of a stride group's tiles
+      along the first dim (qgroup=N), HunyuanVideo and FLUX geometries.
+"""
+import heapq
+import itertools
+import sys
+
+SMS = 132
+
+
+def balance():
+    def loads(items, order):
+        out = [0] * SMS
+        for i, w in enumerate(items):
+            k, b = divmod(i, SMS)
+            out[b if order == "stride" or k % 2 == 0 else SMS - 1 - b] += w + 2
+        return max(out)
+
+    def greedy(items):
+        h = [(0, b) for b in range(SMS)]
+        for w in items:
+            t, b = heapq.heappop(h)
+            heapq.heappush(h, (t + w + 2, b))
+        return max(t for t, _ in h)
+
+    print(f"{'nq x heads x batch':>20} {'mean':>7} {'stride, head-major':>19} {'snake, by rank':>15} {'greedy':>7}")
+    for nq, heads, batch in [(128, 16, 1), (64, 16, 2), (32, 16, 4), (256, 16, 1)]:
+        head_major = [nq - x for _ in range(heads * batch) for x in range(nq)]
+        by_rank = [nq - x for x in range(nq) for _ in range(heads * batch)]
+        mean = sum(w + 2 for w in by_rank) / SMS
+        print(f"{f'{nq} x {heads} x {batch}':>20} {mean:7.0f} {loads(head_major, 'stride'):19d} "
+              f"{loads(by_rank, 'snake'):15d} {greedy(by_rank):7d}")
+
+
+def windows():
+    def key_tiles(tile, box, stride, window, ext):
+        ranges = []
+        for d in range(len(box)):
+            p = tile[d] * box[d]
+            center = (p // stride[d]) * stride[d] + stride[d] // 2
+            start = min(max(center - window[d] // 2, 0), ext[d] - window[d])
+            ranges.append(range(start // box[d], (start + window[d] - 1) // box[d] + 1))
+        return set(itertools.product(*ranges))
+
+    def slab_major(nt, group):
+        out = []
+        for s in range(0, nt[0], group):
+            for rest in itertools.product(*[range(n) for n in nt[1:]]):
+                for t in range(s, min(s + group, nt[0])):
+                    out.append((t,) + rest)
+        return out
+
+    cases = [("HunyuanVideo 30x48x80", (30, 48, 80), (2, 8, 8), (16, 8, 8), (18, 24, 24)),
+             ("FLUX 256x256", (256, 256), (8, 16), (16, 16), (80, 80))]
+    for name, ext, box, stride, window in cases:
+        nt = [(e + b - 1) // b for e, b in zip(ext, box)]
+        group = stride[0] // box[0]
+        for label, order in [("row-major", list(itertools.product(*[range(n) for n in nt]))),
+                             (f"qgroup={group}", slab_major(nt, group))]:
+            sets = [key_tiles(t, box, stride, window, ext) for t in order]
+            total = count = 0
+            for i in range(0, len(order) - SMS, 11):
+                total += len(set().union(*sets[i:i + SMS]))
+                count += 1
+            print(f"{name:24} {label:10} {total / count * 64 / 1024:6.1f} MB of K/V per head in flight")
+
+
+if __name__ == "__main__":
+    {"balance": balance, "windows": windows}.get(sys.argv[1] if len(sys.argv) > 1 else "", lambda: sys.exit(__doc__))()
