@@ -30,11 +30,26 @@ bool attnc_tools_target_ok(const attnc_tools_recipe *r, attnc_tools_arch arch, s
 
 /* Best first by the cost model of tune_rank (docs/runtime.md), the default
  * schedule (what an untuned launch runs) always first. */
-static int rank(const recipe *r, target_arch arch, const attnc_tools_shape *sh, schedule *c, int n)
+static int rank(const recipe *r, target_arch arch, const attnc_tools_shape *sh, const schedule *def, schedule *c,
+                int n)
 {
-    schedule def = compile_default_schedule(r, arch);
     tune_rank_ctx rc = {arch, r->head_dim, dtype_size(r->qkv_dtype), sh->tokens};
-    return tune_rank(c, n, &def, &rc);
+    return tune_rank(c, n, def, &rc);
+}
+
+/* Where the default numbers a grid's query tiles in slabs (qgroup=: a GNA
+ * stride group's tiles together, compile_job.c), every candidate does, in
+ * slabs of as many tokens of the first dim: the order is the L2's, not the
+ * tile's (H200: HunyuanVideo GNA +1.2-1.9%). */
+static void slabs_as_default(schedule *c, int n, const schedule *def)
+{
+    if (def->ndims < 2 || def->q_group < 2)
+        return;
+    int tokens = def->q_group * def->q_tile[0];
+    for (int i = 0; i < n; i++) {
+        int g = tokens / c[i].q_tile[0];
+        c[i].q_group = g > 1 ? g : 0;
+    }
 }
 
 /* The ranked candidates, at most max (0: all); *n their count; NULL when
@@ -48,7 +63,9 @@ static schedule *candidates(const recipe *r, target_arch arch, const attnc_tools
     if (!c)
         return NULL;
     schedule_enumerate(nd, arch, r->head_dim, sz, linear, c, *n);
-    *n = rank(r, arch, sh, c, *n);
+    schedule def = compile_default_schedule(r, arch);
+    slabs_as_default(c, *n, &def);
+    *n = rank(r, arch, sh, &def, c, *n);
     if (max > 0 && *n > max)
         *n = max;
     return c;
