@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/api/api_typed.h"
 #include "runtime/include/attnc.h"
@@ -34,6 +35,14 @@ bool gpu_available(void)
         printf("skipped: no CUDA driver (GPU unusable: %s)\n", sb_cstr(&err));
     sb_free(&err);
     return st == ATTNC_OK;
+}
+
+uint64_t gpu_test_seed(const char *how)
+{
+    const char *env = getenv("ATTNC_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    printf("seed %llu (%s)\n", (unsigned long long)seed, how);
+    return seed;
 }
 
 bool gpu_hopper(const char *what)

@@ -30,6 +30,9 @@ typedef struct gpu_result {
 
 /* True when a driver and GPU exist; otherwise prints the skip line. */
 bool gpu_available(void);
+/* The run's seed: $ATTNC_TEST_SEED, else the time; printed with `how`
+ * (how to repeat or narrow the run). */
+uint64_t gpu_test_seed(const char *how);
 /* True when the GPU is sm_90a; otherwise prints "  skipped: WHAT needs an
  * sm_90a GPU". */
 bool gpu_hopper(const char *what);

@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -218,9 +217,7 @@ int main(void)
 {
     if (!gpu_available())
         return 0;
-    const char *env = getenv("ATTNC_TEST_SEED");
-    seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (ATTNC_TEST_SEED to repeat)\n", (unsigned long long)seed);
+    seed = gpu_test_seed("ATTNC_TEST_SEED to repeat");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dense_odd),      cmocka_unit_test(causal_odd), cmocka_unit_test(causal_gqa_f16_bshd),
         cmocka_unit_test(window_softcap), cmocka_unit_test(nbhd_2d),    cmocka_unit_test(fully_masked_rows),

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -344,9 +343,7 @@ int main(void)
 {
     if (!gpu_available())
         return 0;
-    const char *env = getenv("ATTNC_TEST_SEED");
-    seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (ATTNC_TEST_SEED to repeat; ATTNC_TEST_RECIPE=name for one recipe)\n", (unsigned long long)seed);
+    seed = gpu_test_seed("ATTNC_TEST_SEED to repeat; ATTNC_TEST_RECIPE=name for one recipe");
     const struct CMUnitTest tests[] = {cmocka_unit_test(every_case)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

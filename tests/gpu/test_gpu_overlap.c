@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -163,9 +162,7 @@ int main(void)
 {
     if (!gpu_available())
         return 0;
-    const char *e = getenv("ATTNC_TEST_SEED");
-    seed = e ? strtoull(e, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu\n", (unsigned long long)seed);
+    seed = gpu_test_seed("ATTNC_TEST_SEED to repeat");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_cases), cmocka_unit_test(unions),
                                        cmocka_unit_test(documents)};
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -111,9 +110,7 @@ int main(void)
 {
     if (!gpu_available())
         return 0;
-    const char *e = getenv("ATTNC_TEST_SEED");
-    seed = e ? strtoull(e, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu\n", (unsigned long long)seed);
+    seed = gpu_test_seed("ATTNC_TEST_SEED to repeat; ATTNC_TEST_CASE=name for some cases");
     const struct CMUnitTest tests[] = {cmocka_unit_test(persist_cases), cmocka_unit_test(persist_unions)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

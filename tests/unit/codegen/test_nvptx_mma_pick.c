@@ -17,20 +17,26 @@
 #include "passes/pipeline.h"
 #include "unit/passes/recipe_builders.h"
 
-/* Plans a causal D=128 recipe under `spec` on arch; returns the status,
- * the plan in *p and any message in err. */
+/* A causal recipe of head_dim lowered under `spec` on arch (in a). */
+static tir_kernel *lowered(arena *a, const char *spec, target_arch arch, int head_dim, strbuf *err)
+{
+    recipe *r = rb_recipe(a, "causal", 0);
+    r->mask = rb_causal(a);
+    r->head_dim = r->head_dim_v = head_dim;
+    schedule s;
+    assert_true(schedule_parse(spec, 1, &s, err));
+    tir_kernel *k = lower_recipe(a, r, &s, arch, err);
+    assert_non_null(k);
+    return k;
+}
+
+/* Plans a causal recipe under `spec` on arch; returns the status, the
+ * plan in *p and any message in err. */
 static nvptx_status plan(const char *spec, target_arch arch, int head_dim, fa_plan *p, strbuf *err)
 {
     arena a;
     arena_init(&a, NULL);
-    recipe *r = rb_recipe(&a, "causal", 0);
-    r->mask = rb_causal(&a);
-    r->head_dim = r->head_dim_v = head_dim;
-    schedule s;
-    assert_true(schedule_parse(spec, 1, &s, err));
-    tir_kernel *k = lower_recipe(&a, r, &s, arch, err);
-    assert_non_null(k);
-    nvptx_status st = fa_plan_from_tir(k, arch, p, err);
+    nvptx_status st = fa_plan_from_tir(lowered(&a, spec, arch, head_dim, err), arch, p, err);
     arena_free_all(&a);
     return st;
 }
@@ -183,14 +189,9 @@ static void persist_key(void **state)
     /* the kernel: marked persistent, its items from the grid's size */
     arena a;
     arena_init(&a, NULL);
-    recipe *r = rb_recipe(&a, "causal", 0);
-    r->mask = rb_causal(&a);
-    r->head_dim = r->head_dim_v = 128;
     for (int on = 0; on < 2; on++) {
-        assert_true(schedule_parse(on ? "q=128 kv=128 stages=2 warps=8 persist=1" : "q=128 kv=128 stages=2 warps=8", 1,
-                                   &s, &err));
-        tir_kernel *k = lower_recipe(&a, r, &s, TARGET_SM90A, &err);
-        assert_non_null(k);
+        tir_kernel *k = lowered(&a, on ? "q=128 kv=128 stages=2 warps=8 persist=1" : "q=128 kv=128 stages=2 warps=8",
+                                TARGET_SM90A, 128, &err);
         nvptx_kernel_info info;
         strbuf ptx;
         sb_init(&ptx);
