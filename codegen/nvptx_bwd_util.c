@@ -455,7 +455,11 @@ LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVM
             keep = LLVMBuildAnd(b, keep, fa2_emit(f, f->p->mask), "");
         dead = LLVMBuildOr(b, dead, LLVMBuildNot(b, keep, ""), "");
     }
-    return LLVMBuildSelect(b, dead, nv_f32(nv, 0), pr, "");
+    /* one frozen predicate for every mask (its `dead` is a disjunction
+     * already): backward TFLOP/s on the H200 (run28 of 2026-12-04) causal
+     * B=2 N=8192 479 -> 496-507, sliding window 1024 353 -> 360, sinks +
+     * window 277 -> 318, the rest level (bench/RESULTS.md) */
+    return nv_select_frozen(nv, dead, nv_f32(nv, 0), pr);
 }
 
 /* dS = P (dP - delta) dscore(s), 0 where P is 0 (never NaN there). */

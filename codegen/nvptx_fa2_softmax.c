@@ -63,6 +63,35 @@ void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
     f->ex_s = NULL;
 }
 
+static int count_compares(const expr *e)
+{
+    if (!e)
+        return 0;
+    int n = e->kind == EX_BINARY && e->u.binop >= BIN_LT && e->u.binop <= BIN_NE;
+    for (int i = 0; i < e->nargs; i++)
+        n += count_compares(e->args[i]);
+    return n;
+}
+
+/* Masks with at most this many comparisons are small enough for one
+ * predicate (radial_attention's two dozen spill predicates to registers). */
+enum { FROZEN_KEEP_MAX_COMPARES = 6 };
+
+/* keep ? v : other for one score element. LLVM splits a select on `a && b`
+ * into a chain of selects, one FSEL per term: right for conjunctions
+ * (neighborhoods: frozen into one predicate, their many terms cost P2R
+ * moves and LOP3s, FLUX NA 399 -> 360 TFLOP/s on the H200), wasteful once
+ * the mask has an `||` (sinks || window: three FSEL per element, 387 SASS
+ * instructions per partial tile against 292 frozen; 463 -> 467 TFLOP/s).
+ * So only a small mask with `||` has keep frozen (nv_select_frozen). */
+static LLVMValueRef select_kept(fa2 *f, LLVMValueRef keep, LLVMValueRef v, LLVMValueRef other)
+{
+    const expr *m = f->p->mask;
+    if (expr_uses_binop(m, BIN_OR) && count_compares(m) <= FROZEN_KEEP_MAX_COMPARES)
+        return nv_select_frozen(&f->nv, keep, v, other);
+    return LLVMBuildSelect(f->nv.b, keep, v, other, "");
+}
+
 void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     const fa_plan *p = f->p;
@@ -90,7 +119,7 @@ void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
                         keep = LLVMBuildAnd(f->nv.b, keep, m ? m : fa2_emit(f, p->mask), "");
                     }
                     LLVMValueRef *v = &s[mi][nb][2 * h + e];
-                    *v = LLVMBuildSelect(f->nv.b, keep, *v, ninf, "");
+                    *v = select_kept(f, keep, *v, ninf);
                 }
             }
         }

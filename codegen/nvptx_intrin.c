@@ -157,6 +157,11 @@ LLVMValueRef nv_fmax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b)
     return nv_call(nv, "llvm.nvvm.fmax.f", NULL, 0, args, 2);
 }
 
+LLVMValueRef nv_select_frozen(nv_ctx *nv, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(nv->b, LLVMBuildFreeze(nv->b, cond, ""), a, b, "");
+}
+
 LLVMValueRef nv_smax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildSelect(nv->b, LLVMBuildICmp(nv->b, LLVMIntSGT, a, b, ""), a, b, "");

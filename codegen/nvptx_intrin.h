@@ -67,6 +67,10 @@ LLVMValueRef nv_rcp(nv_ctx *nv, LLVMValueRef v);
 LLVMValueRef nv_fmax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef nv_smax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef nv_smin(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
+/* cond ? a : b with cond frozen: LLVM keeps a select on a frozen and/or
+ * of compares whole (one predicate, one SEL in the SASS) instead of
+ * splitting it into a select per term (nvptx_fa2_softmax.c, select_kept). */
+LLVMValueRef nv_select_frozen(nv_ctx *nv, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);
 
 /* if (cond) { ... }: nv_if branches to a new block named `name` (in the
  * builder's current function) and returns the join block; the caller emits

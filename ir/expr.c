@@ -299,6 +299,18 @@ bool expr_uses_kind(const expr *e, expr_kind kind)
     return false;
 }
 
+bool expr_uses_binop(const expr *e, expr_binop op)
+{
+    if (!e)
+        return false;
+    if (e->kind == EX_BINARY && e->u.binop == op)
+        return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (expr_uses_binop(e->args[i], op))
+            return true;
+    return false;
+}
+
 bool expr_uses_coord(const expr *e, coord_side side)
 {
     if (!e)

@@ -185,6 +185,7 @@ void expr_print(strbuf *out, const expr *e, expr_param_namer namer, void *user);
 /* Structural queries used by analyses. */
 bool expr_uses_kind(const expr *e, expr_kind kind);
 bool expr_uses_coord(const expr *e, coord_side side);
+bool expr_uses_binop(const expr *e, expr_binop op);
 bool expr_equal(const expr *a, const expr *b);
 
 #endif
