@@ -185,6 +185,33 @@ static void causal_even_regs(const recipe *r, schedule *s)
         s->even_regs = true; /* masked: the plain loop (unmasked_overlap) */
 }
 
+/* A token sequence whose mask is a union of closed forms (an `||`, no
+ * runtime tensor: sinks || window, whose key range is two parts) runs
+ * persistent blocks on the overlapped loop: each block's next query tile
+ * loads while this one finalizes, which the short loops of windows feel.
+ * H200, 2026-12-04 (bench/RESULTS.md, run29-30, TFLOP/s): sinks(4) || window
+ * 2047 at N=32768 467 -> 490 (persist=1 alone 478). Masks that read a
+ * tensor are left out: documents have no persistent loop with their cut,
+ * and overlap=1 lost 28% there. */
+static bool reads_tensor(const expr *e)
+{
+    if (e->kind == EX_PARAM || (e->kind == EX_FORM && (e->u.form == FORM_DOCUMENT || e->u.form == FORM_BLOCKS)))
+        return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (reads_tensor(e->args[i]))
+            return true;
+    return false;
+}
+
+static void union_persist(const recipe *r, target_arch arch, schedule *s)
+{
+    const expr *m = r->mask_surface;
+    if (r->grid_ndim != 0 || !expr_uses_binop(m, BIN_OR) || reads_tensor(m))
+        return;
+    overlap_where_fits(r, arch, s);
+    s->persistent = s->overlap == 1;
+}
+
 schedule compile_default_schedule(const recipe *r, target_arch arch)
 {
     if (arch != TARGET_HOST || !r) { /* the code generator reads the kernel's header, not the recipe */
@@ -198,6 +225,7 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
             if (!gna_boxes(r, arch, &s) && !wide_window_boxes(r, &s)) {
                 unmasked_overlap(r, arch, &s);
                 causal_even_regs(r, &s);
+                union_persist(r, arch, &s);
             }
         return s;
     }

@@ -51,7 +51,7 @@ static const persist_case cases[] = {
      {.batch = 2, .heads = 4, .tokens = 1500, .kv_tokens = 700}, {PLAIN, OVL}},
     /* sinks || window: a two-part range per item */
     {"sinks_window", QKV(128) "mask causal && (sinks(4) || sliding_window(300, 0))\n",
-     {.batch = 1, .heads = 8, .tokens = 2100}, {PLAIN}},
+     {.batch = 1, .heads = 8, .tokens = 2100}, {PLAIN, OVL}},
     /* query tiles from 384 on keep no key: items with an empty range */
     {"empty_items", QKV(128) "mask k.t >= q.t + 1200\n", {.batch = 1, .heads = 12, .tokens = 1500}, {PLAIN, OVL}},
     {"gna2d_boxes", GRID2 "mask neighborhood(window: (24, 40), stride: (8, 16))\n",

@@ -100,7 +100,8 @@ static void gna_default_boxes(void **state)
  * recipes with head dims 64 or 128 (masked recipes, f32, other head dims,
  * grids, sm_80 and recipes with their own tile section keep overlap 0);
  * regs=even for the plain causal mask with the default score (written
- * scores, other masks, dense and other targets keep the register shift). */
+ * scores, other masks, dense and other targets keep the register shift);
+ * persist=1 with overlap=1 for unions of closed forms. */
 static void sequence_defaults(void **state)
 {
     (void)state;
@@ -135,9 +136,33 @@ static void sequence_defaults(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         recipe *r = parse_text(&a, cases[i].text);
         schedule s = compile_default_schedule(r, cases[i].arch);
-        if (s.overlap != cases[i].overlap || s.even_regs != cases[i].even_regs)
-            fail_msg("case %zu: overlap %d regs=even %d, want %d and %d", i, s.overlap, s.even_regs,
-                     cases[i].overlap, cases[i].even_regs);
+        if (s.overlap != cases[i].overlap || s.even_regs != cases[i].even_regs || s.persistent)
+            fail_msg("case %zu: overlap %d regs=even %d persist %d, want %d, %d and 0", i, s.overlap, s.even_regs,
+                     s.persistent, cases[i].overlap, cases[i].even_regs);
+    }
+    /* unions of closed forms on sequences: persistent blocks on the
+     * overlapped loop; not with documents (a param), on sm_80 or in f32 */
+    static const struct {
+        const char *text;
+        target_arch arch;
+        bool persist;
+    } unions[] = {
+        {"recipe u\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal && (sinks(4) || sliding_window(2047, 0))\n",
+         TARGET_SM90A, true},
+        {"recipe u\ninput q, k, v : f16 [batch, heads, tokens, 64]\nmask sinks(4) || sliding_window(255, 255)\n",
+         TARGET_SM90A, true},
+        {"recipe u\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nparam ids : i32 [tokens]\n"
+         "mask document(ids) && (sinks(4) || sliding_window(255, 0))\n", TARGET_SM90A, false},
+        {"recipe u\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal && (sinks(4) || sliding_window(2047, 0))\n",
+         TARGET_SM80, false},
+        {"recipe u\ninput q, k, v : f32 [batch, heads, tokens, 128]\nmask causal && (sinks(4) || sliding_window(2047, 0))\n",
+         TARGET_SM90A, false},
+    };
+    for (size_t i = 0; i < sizeof unions / sizeof unions[0]; i++) {
+        schedule s = compile_default_schedule(parse_text(&a, unions[i].text), unions[i].arch);
+        if (s.persistent != unions[i].persist || s.overlap != (unions[i].persist ? 1 : 0))
+            fail_msg("union %zu: persist %d overlap %d, want persist %d", i, s.persistent, s.overlap,
+                     unions[i].persist);
     }
     compile_job j; /* the job resolves the same defaults and emits their PTX */
     compile_job_init(&j, parse_text(&a, cases[0].text), TARGET_SM90A);
