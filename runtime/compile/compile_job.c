@@ -185,14 +185,16 @@ static void causal_even_regs(const recipe *r, schedule *s)
         s->even_regs = true; /* masked: the plain loop (unmasked_overlap) */
 }
 
-/* A token sequence whose mask is a union of closed forms (an `||`, no
- * runtime tensor: sinks || window, whose key range is two parts) runs
- * persistent blocks on the overlapped loop: each block's next query tile
- * loads while this one finalizes, which the short loops of windows feel.
- * H200, 2026-12-04 (bench/RESULTS.md, run29-30, TFLOP/s): sinks(4) || window
- * 2047 at N=32768 467 -> 490 (persist=1 alone 478). Masks that read a
- * tensor are left out: documents have no persistent loop with their cut,
- * and overlap=1 lost 28% there. */
+/* A token sequence of head dim 128 whose mask is a union of closed forms
+ * (an `||`, no runtime tensor: sinks || window, whose key range is two
+ * parts) runs persistent blocks on the overlapped loop: each block's next
+ * query tile loads while this one finalizes, which the short loops of
+ * windows feel. H200, 2026-12-04 (bench/RESULTS.md, run29-30, TFLOP/s, two
+ * rounds): sinks(4) || window 2047 at N=16384 459 -> 474-479, 32768 467-470
+ * -> 491, 65536 461-476 -> 459-496, 4x8192 466 -> 468; window 1023 2x8192
+ * 362 -> 379, 32768 373 -> 388-390. Head dim 64 lost (310 -> 296). Masks
+ * that read a tensor are left out: documents have no persistent loop with
+ * their cut, and overlap=1 lost 28% there. */
 static bool reads_tensor(const expr *e)
 {
     if (e->kind == EX_PARAM || (e->kind == EX_FORM && (e->u.form == FORM_DOCUMENT || e->u.form == FORM_BLOCKS)))
@@ -206,7 +208,7 @@ static bool reads_tensor(const expr *e)
 static void union_persist(const recipe *r, target_arch arch, schedule *s)
 {
     const expr *m = r->mask_surface;
-    if (r->grid_ndim != 0 || !expr_uses_binop(m, BIN_OR) || reads_tensor(m))
+    if (r->grid_ndim != 0 || r->head_dim < 128 || !expr_uses_binop(m, BIN_OR) || reads_tensor(m))
         return;
     overlap_where_fits(r, arch, s);
     s->persistent = s->overlap == 1;
