@@ -380,13 +380,13 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
  * compute_tile, nvptx_fa2_overlap.c) costs ptxas copies of that state on
  * every tile: H200, 2026-12-04 (bench/RESULTS.md, run20), FLUX GNA
  * overlap=1 527.9 TFLOP/s with the branch, 578.4 without. A range of one
- * closed-form box (no union parts, no document cut) holds few empty tiles
- * (none under GNA's boxes), so there the loop has no empty test: such a
- * tile is copied and computed as a partial one, whose mask keeps none of
- * its pairs (not full, so masked). */
+ * closed-form box (no union parts) holds few empty tiles (none under GNA's
+ * boxes; under a document cut only between the runs of a recurring id), so
+ * there the loop has no empty test: such a tile is copied and computed as
+ * a partial one, whose mask keeps none of its pairs (not full, so masked). */
 static void overlap_without_empty(fa_plan *p)
 {
-    if (p->overlap && p->empty && p->range == RANGE_BOUNDS && p->nparts == 0 && p->span_param < 0)
+    if (p->overlap && p->empty && p->range == RANGE_BOUNDS && p->nparts == 0)
         p->empty = NULL;
 }
 

@@ -6,7 +6,8 @@
  * tests/numeric/union_table.h (sinks + window, several parts, rows without
  * keys) and document masks (tests/numeric/doc_table.h: empty tiles inside
  * the range, skipped while a P V is pending). Fresh random inputs, outputs
- * poisoned before each launch. Without an sm_90a GPU: skipped. */
+ * poisoned before each launch. Without an sm_90a GPU: skipped.
+ * $ATTNC_TEST_PART runs one group. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,10 +53,18 @@ static void run_hand(hand_cfg c, const gpu_shape *sh, double tol)
     }
 }
 
+/* $ATTNC_TEST_PART=hand_cases|unions|documents: only that group (the
+ * others skip), to fit a capped device call or a sanitizer. */
+static bool part_wanted(const char *part)
+{
+    const char *e = getenv("ATTNC_TEST_PART");
+    return !e || !e[0] || !strcmp(e, part);
+}
+
 static void hand_cases(void **s)
 {
     (void)s;
-    if (!gpu_hopper("wgmma"))
+    if (!gpu_hopper("wgmma") || !part_wanted("hand_cases"))
         skip();
     hand_cfg dense = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128};
     gpu_shape odd = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
@@ -76,7 +85,7 @@ static void hand_cases(void **s)
 static void unions(void **s)
 {
     (void)s;
-    if (!gpu_hopper("wgmma"))
+    if (!gpu_hopper("wgmma") || !part_wanted("unions"))
         skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
@@ -144,7 +153,7 @@ static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, const 
 static void documents(void **s)
 {
     (void)s;
-    if (!gpu_hopper("wgmma"))
+    if (!gpu_hopper("wgmma") || !part_wanted("documents"))
         skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
