@@ -38,7 +38,7 @@ static const tir_op *find_block_table_range(const tir_block *b)
 static int find_span_param(const tir_block *b)
 {
     for (const tir_op *op = b ? b->first : NULL; op; op = op->next) {
-        if (op->kind == TIR_KV_RANGE && op->span)
+        if (op->kind == TIR_KV_RANGE && op->span && op->range_mode == RANGE_BOUNDS) /* tables: no cut here */
             return op->span_param;
         int in = find_span_param(op->body);
         if (in >= 0)

@@ -119,8 +119,8 @@ static bool emit_kv_range(hgen *g, const tir_op *op)
         if (hi)
             rg->rhi[d] = hgen_imin(g, hi, last);
     }
-    if (op->span && g->spans && !g->linear && g->nd == 1)
-        cut_to_span(g, rg);
+    if (op->span && op->range_mode == RANGE_BOUNDS && g->spans && !g->linear && g->nd == 1)
+        cut_to_span(g, rg); /* a table with a span (document(ids) alone) keeps the table here */
     rg->nparts = 0;
     if (op->range_mode == RANGE_BOUNDS && op->range_nparts >= 2 && !g->linear && op->range_ndims == g->nd)
         return emit_parts(g, op, qb, rg);

@@ -176,6 +176,10 @@ static nvptx_status refuse(strbuf *err, nvptx_status st, const char *fmt, const 
 tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], const expr *hi[3])
 {
     tir_range_mode mode = op->range_mode;
+    /* a block table that mask analysis also gave bounds and a document
+     * cut (document(ids) alone): the cut replaces the table here */
+    if (mode == RANGE_BLOCK_TABLE && op->span && op->range_ndims == ndims)
+        mode = RANGE_BOUNDS;
     for (int d = 0; d < op->range_ndims && d < 3; d++) {
         lo[d] = op->range_lo[d];
         hi[d] = op->range_hi[d];

@@ -196,7 +196,10 @@ enum { TIR_MAX_PARTS = 4 };
  * then also cut to its document span: the key tiles from the one holding
  * the first key whose id is one of the tile's query ids to the one holding
  * the last such key, computed at launch from the ids (runtime/host/doc_spans.h).
- * Consumers that ignore it visit the range without the cut. */
+ * Consumers that ignore it visit the range without the cut. A kv_range of
+ * mode table (document(ids) alone: no closed-form bound) may carry the
+ * same span with bounds over the whole key range: the GPU kernels visit it
+ * as bounds cut by the documents, the host keeps its block table. */
 
 /*
  * Op table: name, min operands, results, whether it has a body.

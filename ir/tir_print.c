@@ -107,8 +107,8 @@ static void print_param_attr(strbuf *out, const tir_kernel *k, int param)
 static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op)
 {
     sb_printf(out, " mode=%s", tir_range_names[op->range_mode]);
-    if (op->range_mode != RANGE_BOUNDS && op->range_mode != RANGE_INVERSE)
-        return;
+    if (op->range_mode != RANGE_BOUNDS && op->range_mode != RANGE_INVERSE && !op->span)
+        return; /* a table cut by documents has bounds and its span too */
     for (int d = 0; d < op->range_ndims; d++) {
         char key[16]; /* "lo" + an int: at most 13 bytes */
         snprintf(key, sizeof key, "lo%d", d);

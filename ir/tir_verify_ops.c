@@ -97,8 +97,9 @@ static bool verify_parts(vctx *c, const tir_op *op)
 
 static bool verify_range(vctx *c, const tir_op *op)
 {
-    if (op->span && (op->kind != TIR_KV_RANGE || op->range_mode != RANGE_BOUNDS))
-        return tir_vfail(c, -1, "span belongs to kv_range with mode=bounds");
+    bool table_bounds = op->range_mode == RANGE_BLOCK_TABLE && op->range_ndims > 0; /* document(ids) alone */
+    if (op->span && (op->kind != TIR_KV_RANGE || (op->range_mode != RANGE_BOUNDS && !table_bounds)))
+        return tir_vfail(c, -1, "span belongs to kv_range with mode=bounds (or mode=table with bounds)");
     if (op->span && (op->span_param < 0 || op->span_param >= c->k->nparams))
         return tir_vfail(c, -1, "span names param %d of %d", op->span_param, c->k->nparams);
     if (op->range_nparts && !parts_mode(op))

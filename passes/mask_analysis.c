@@ -92,7 +92,11 @@ static int doc_read(const recipe *r, const expr *e, coord_side side)
 static int doc_span_param(const recipe *r, const mask_info *mi)
 {
     const key_set *ks = mi->keys;
-    if (r->grid_ndim != 0 || r->cross || mi->mode != RANGE_BOUNDS || !ks || ks->n < 1)
+    /* a block table: a range bounded by nothing but the document filter
+     * (document(ids) alone); its kv_range gets the whole key range as
+     * bounds beside the cut (fill_op) */
+    bool table = mi->mode == RANGE_BLOCK_TABLE && mi->nparts == 0 && mi->range_lo[0] && mi->range_hi[0];
+    if (r->grid_ndim != 0 || r->cross || (mi->mode != RANGE_BOUNDS && !table) || !ks || ks->n < 1)
         return -1;
     int param = -1;
     for (int i = 0; i < ks->n; i++) {
@@ -214,14 +218,19 @@ static void fill_op(tir_op *op, void *user)
         bool q = op->kind == TIR_Q_RANGE;
         op->range_mode = q ? mi->qmode : mi->mode;
         bool bounds = op->range_mode == RANGE_BOUNDS;
-        op->range_ndims = bounds || op->range_mode == RANGE_INVERSE ? mi->ndims : 0;
+        /* a block table cut by documents (document(ids) alone): the whole
+         * key range as bounds too, so that a consumer of the cut (the GPU
+         * kernels) visits each query tile's documents only; one without it
+         * (the host) keeps the table */
+        bool doc_table = !q && op->range_mode == RANGE_BLOCK_TABLE && mi->span_param >= 0;
+        op->range_ndims = bounds || doc_table || op->range_mode == RANGE_INVERSE ? mi->ndims : 0;
         for (int d = 0; d < op->range_ndims; d++) { /* inverse: the forward's bounds */
             op->range_lo[d] = q && bounds ? mi->qrange_lo[d] : mi->range_lo[d];
             op->range_hi[d] = q && bounds ? mi->qrange_hi[d] : mi->range_hi[d];
         }
         bool qparts = q && (bounds || op->range_mode == RANGE_INVERSE);
         op->range_nparts = qparts ? mi->qnparts : !q && bounds ? mi->nparts : 0;
-        op->span = !q && bounds && mi->span_param >= 0;
+        op->span = !q && (bounds || doc_table) && mi->span_param >= 0;
         op->span_param = op->span ? mi->span_param : -1;
         op->span_full_expr = op->span ? (expr *)mask_span_full(f->k->arena, f->r, op->span_param) : NULL;
         for (int p = 0; p < op->range_nparts; p++)

@@ -39,6 +39,8 @@ static const doc_recipe doc_recipes[] = {
                               "mask causal && document(doc)\n"},
     {"doc_bidirectional", "input q, k, v : bf16 [batch, heads, tokens, 64]\nparam doc : i32 [batch, tokens]\n"
                           "mask document(doc) && k.t <= q.t + 40\n"},
+    {"doc_only", "input q, k, v : bf16 [batch, heads, tokens, 64]\nparam doc : i32 [batch, tokens]\n"
+                 "mask document(doc)\n"},
     {"doc_sinks_window", "input q, k, v : bf16 [batch, heads, tokens, 64]\nparam doc : i32 [batch, tokens]\n"
                          "mask causal && document(doc) && (sinks(4) || sliding_window(24, 0))\n"},
     {"causal_doc_d128", "input q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\n"
