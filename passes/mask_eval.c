@@ -339,7 +339,10 @@ int q_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *k, kv_
 
 int kv_boxes_eval(const mask_info *mi, const eval_env *env, const tok_box *q, kv_boxes *out)
 {
-    int nd = mi->mode == RANGE_BOUNDS ? mi->ndims : 0;
+    /* a block table with a document span (document(ids) alone): the GPU
+     * visits its bounds, the whole key range, cut to the documents */
+    bool table_span = mi->mode == RANGE_BLOCK_TABLE && mi->span_param >= 0;
+    int nd = mi->mode == RANGE_BOUNDS || table_span ? mi->ndims : 0;
     int np = mi->mode == RANGE_BOUNDS ? mi->nparts : 0;
     return boxes_eval(nd, mi->range_lo, mi->range_hi, np, mi->part_lo, mi->part_hi, mi, env, q, out);
 }

@@ -179,6 +179,9 @@ static void counts_match_brute_force(void **state)
         expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
         r->mask = RB_B(AND, rb_causal(a), RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki)));
         check(r, n, true);
+        r = with_param(a, rb_recipe(a, "document_alone", 0), DT_I32); /* a block table cut by documents */
+        r->mask = RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki));
+        check(r, n, true);
         r = rb_recipe(a, "radial", 0);
         r->mask = rb_radial(a, 1 + rand() % 20, 1 + rand() % 12);
         check(r, n, false);
@@ -190,6 +193,45 @@ static void counts_match_brute_force(void **state)
         check(r, n, true);
         arena_free_all(&arn);
     }
+}
+
+/* A document mask alone (a block table with a document span): with
+ * documents aligned to the tiles the GPU's cut visits exactly the kept
+ * tiles (4 documents of 32 tokens, 32-token tiles: 4 per batch and head),
+ * where the table alone visited every tile (16). */
+static void document_alone_visits_its_documents(void **state)
+{
+    (void)state;
+    arena arn;
+    arena_init(&arn, NULL);
+    arena *a = &arn;
+    enum { N = 128, T = 32 };
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < N; t++)
+            ids[b][t] = t / T;
+    recipe *r = with_param(a, rb_recipe(a, "document_alone", 0), DT_I32);
+    expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
+    r->mask = RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki));
+    check_tiles(r, N, true, T, T);
+    schedule s = schedule_default(1, TARGET_HOST, false);
+    s.q_tile[0] = s.kv_tile[0] = T;
+    int64_t sizes[SZ_MAX] = {0};
+    sizes[SZ_BATCH] = B;
+    sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
+    sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = N;
+    static int32_t packed[B * N];
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < N; t++)
+            packed[b * N + t] = ids[b][t];
+    attnc_tools_param_host params[1] = {{packed, 2, {B, N}}};
+    attnc_tools_pairs got;
+    strbuf err;
+    sb_init(&err);
+    assert_true(tools_count_pairs(r, &s, sizes, params, &got, &err));
+    sb_free(&err);
+    assert_int_equal(got.kept_tiles, B * H * (N / T));
+    assert_int_equal(got.visited_tiles, got.kept_tiles);
+    arena_free_all(&arn);
 }
 
 static attnc_tools_pairs count_grid(const recipe *r, const schedule *s, int64_t y, int64_t x, int64_t heads)
@@ -536,6 +578,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_match_brute_force),
+        cmocka_unit_test(document_alone_visits_its_documents),
         cmocka_unit_test(dilated_counts_match_walk),
         cmocka_unit_test(dilated_grid_visits_like_its_twin),
         cmocka_unit_test(bwd_tiles_match_brute_force),
