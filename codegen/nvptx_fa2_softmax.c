@@ -77,19 +77,17 @@ static int count_compares(const expr *e)
  * predicate (radial_attention's two dozen spill predicates to registers). */
 enum { FROZEN_KEEP_MAX_COMPARES = 6 };
 
-/* keep ? v : other for one score element. LLVM splits a select on `a && b`
- * into a chain of selects, one FSEL per term: right for conjunctions
- * (neighborhoods: frozen into one predicate, their many terms cost P2R
- * moves and LOP3s, FLUX NA 399 -> 360 TFLOP/s on the H200), wasteful once
- * the mask has an `||` (sinks || window: three FSEL per element, 387 SASS
- * instructions per partial tile against 292 frozen; 463 -> 467 TFLOP/s).
- * So only a small mask with `||` has keep frozen (nv_select_frozen). */
-static LLVMValueRef select_kept(fa2 *f, LLVMValueRef keep, LLVMValueRef v, LLVMValueRef other)
+/* Whether a partial tile selects its scores on one frozen predicate
+ * (nv_select_frozen). LLVM splits a select on `a && b` into a chain of
+ * selects, one FSEL per term: right for conjunctions (neighborhoods:
+ * frozen into one predicate, their many terms cost P2R moves and LOP3s,
+ * FLUX NA 399 -> 360 TFLOP/s on the H200), wasteful once the mask has an
+ * `||` (sinks || window: three FSEL per element, 387 SASS instructions per
+ * partial tile against 292 frozen; 463 -> 467 TFLOP/s). So only a small
+ * mask with `||` is frozen. */
+static bool keep_frozen(const expr *mask)
 {
-    const expr *m = f->p->mask;
-    if (expr_uses_binop(m, BIN_OR) && count_compares(m) <= FROZEN_KEEP_MAX_COMPARES)
-        return nv_select_frozen(&f->nv, keep, v, other);
-    return LLVMBuildSelect(f->nv.b, keep, v, other, "");
+    return expr_uses_binop(mask, BIN_OR) && count_compares(mask) <= FROZEN_KEEP_MAX_COMPARES;
 }
 
 void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
@@ -97,6 +95,7 @@ void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
     const fa_plan *p = f->p;
     LLVMValueRef ninf = nv_f32(&f->nv, -INFINITY);
     bool frames = p->mask && f->fr_period > 0; /* key-frame subtrees hoisted per tile */
+    bool frozen = keep_frozen(p->mask);
     if (frames)
         fa2_frames_begin(f, f->fr.one);
     for (int nb = 0; nb < p->Tk / 8; nb++) {
@@ -119,7 +118,7 @@ void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
                         keep = LLVMBuildAnd(f->nv.b, keep, m ? m : fa2_emit(f, p->mask), "");
                     }
                     LLVMValueRef *v = &s[mi][nb][2 * h + e];
-                    *v = select_kept(f, keep, *v, ninf);
+                    *v = frozen ? nv_select_frozen(&f->nv, keep, *v, ninf) : LLVMBuildSelect(f->nv.b, keep, *v, ninf, "");
                 }
             }
         }

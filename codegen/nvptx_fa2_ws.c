@@ -370,15 +370,21 @@ void fa2_ws_release(fa2 *f)
 }
 
 /* Lane 0 of the warp (and cond, if non-NULL) arrives on ring r's slot. */
-static void release(fa2 *f, const nt_ring *r, LLVMValueRef slot, LLVMValueRef cond)
+/* Lane 0 of this warp arrives on barrier bar (when cond, if non-NULL). */
+static void lane0_arrive(fa2 *f, LLVMValueRef bar, LLVMValueRef cond)
 {
     nt *t = &f->t;
     LLVMValueRef lane0 = LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->lane, nv_i32(&f->nv, 0), "");
     if (cond)
         lane0 = LLVMBuildAnd(f->nv.b, lane0, cond, "");
     LLVMBasicBlockRef join = nt_if(t, lane0);
-    nt_mbar_arrive(t, nt_ring_bar(t, r, slot));
+    nt_mbar_arrive(t, bar);
     nt_endif(t, join);
+}
+
+static void release(fa2 *f, const nt_ring *r, LLVMValueRef slot, LLVMValueRef cond)
+{
+    lane0_arrive(f, nt_ring_bar(&f->t, r, slot), cond);
 }
 
 void fa2_ws_release_slot(fa2 *f, LLVMValueRef slot, LLVMValueRef cond)
@@ -403,10 +409,7 @@ void fa2_ws_release_v(fa2 *f, LLVMValueRef j, LLVMValueRef cond)
 
 void fa2_ws_q_done(fa2 *f)
 {
-    LLVMValueRef lane0 = LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->lane, nv_i32(&f->nv, 0), "");
-    LLVMBasicBlockRef join = nt_if(&f->t, lane0);
-    nt_mbar_arrive(&f->t, q_empty_bar(f));
-    nt_endif(&f->t, join);
+    lane0_arrive(f, q_empty_bar(f), NULL);
 }
 
 /* Named barriers WS_TURN_BAR + w: warpgroup w's turn at the tensor cores.

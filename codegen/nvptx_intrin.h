@@ -69,7 +69,7 @@ LLVMValueRef nv_smax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef nv_smin(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 /* cond ? a : b with cond frozen: LLVM keeps a select on a frozen and/or
  * of compares whole (one predicate, one SEL in the SASS) instead of
- * splitting it into a select per term (nvptx_fa2_softmax.c, select_kept). */
+ * splitting it into a select per term (nvptx_fa2_softmax.c, keep_frozen). */
 LLVMValueRef nv_select_frozen(nv_ctx *nv, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);
 
 /* if (cond) { ... }: nv_if branches to a new block named `name` (in the

@@ -195,20 +195,11 @@ static void causal_even_regs(const recipe *r, schedule *s)
  * 362 -> 379, 32768 373 -> 388-390. Head dim 64 lost (310 -> 296). Masks
  * that read a tensor are left out: documents have no persistent loop with
  * their cut, and overlap=1 lost 28% there. */
-static bool reads_tensor(const expr *e)
-{
-    if (e->kind == EX_PARAM || (e->kind == EX_FORM && (e->u.form == FORM_DOCUMENT || e->u.form == FORM_BLOCKS)))
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (reads_tensor(e->args[i]))
-            return true;
-    return false;
-}
-
 static void union_persist(const recipe *r, target_arch arch, schedule *s)
 {
-    const expr *m = r->mask_surface;
-    if (r->grid_ndim != 0 || r->head_dim < 128 || !expr_uses_binop(m, BIN_OR) || reads_tensor(m))
+    /* the union on the written mask; a tensor read (document, blocks) in the expanded one */
+    if (r->grid_ndim != 0 || r->head_dim < 128 || !expr_uses_binop(r->mask_surface, BIN_OR) ||
+        expr_uses_kind(r->mask, EX_PARAM))
         return;
     overlap_where_fits(r, arch, s);
     s->persistent = s->overlap == 1;

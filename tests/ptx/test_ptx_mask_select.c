@@ -1,5 +1,5 @@
 /* test_ptx_mask_select.c — how the forward masks a partial tile's scores
- * (codegen/nvptx_fa2_softmax.c, select_kept). LLVM splits a select on
+ * (codegen/nvptx_fa2_softmax.c, keep_frozen). LLVM splits a select on
  * `a && b` into one select per term; a small mask with `||` is frozen into
  * one predicate instead, so its PTX has one `selp.f32 ..., -inf` per score
  * element where its conjunction twin (the same terms without the `||`

@@ -34,6 +34,33 @@ static int64_t reader(void *user, int param, const int64_t *idx, int n)
     return table[idx[n - 2]][idx[n - 1]];
 }
 
+/* doc[batch, q.t] == doc[batch, k.t] on param 0 (with_param's DT_I32). */
+static expr *doc_filter(arena *a)
+{
+    expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
+    return RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki));
+}
+
+/* The sizes of a launch over n tokens (B batches, H heads). */
+static void seq_sizes(int64_t sizes[SZ_MAX], int64_t n)
+{
+    memset(sizes, 0, sizeof(int64_t) * SZ_MAX);
+    sizes[SZ_BATCH] = B;
+    sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
+    sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
+}
+
+/* ids' first n tokens per batch packed row-major (bench's host copy; the
+ * reader above indexes the static array). */
+static attnc_tools_param_host packed_ids(int64_t n)
+{
+    static int32_t packed[B * MAXN];
+    for (int b = 0; b < B; b++)
+        for (int64_t t = 0; t < n; t++)
+            packed[b * n + t] = ids[b][t];
+    return (attnc_tools_param_host){packed, 2, {B, n}};
+}
+
 /* Kept pairs and tile figures by brute force over every slice. */
 static void brute(const recipe *r, const schedule *s, const int64_t *sizes, attnc_tools_pairs *out)
 {
@@ -93,21 +120,14 @@ static void check_tiles(const recipe *r, int64_t n, bool closed_form, int q_tile
     schedule s = schedule_default(1, TARGET_HOST, false);
     s.q_tile[0] = q_tile;
     s.kv_tile[0] = kv_tile;
-    int64_t sizes[SZ_MAX] = {0};
-    sizes[SZ_BATCH] = B;
-    sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
-    sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
-    attnc_tools_param_host params[1] = {{ids, 2, {B, n}}};
-    if (r->nparams && r->params[0].dtype == DT_U8)
-        params[0] = (attnc_tools_param_host){table, 2, {MAXN, MAXN}};
-    /* the reader above indexes the static arrays; bench reads the host copy row-major */
-    static int32_t packed[B * MAXN];
-    static uint8_t packed_t[MAXN * MAXN];
-    for (int b = 0; b < B; b++)
-        for (int64_t t = 0; t < n; t++)
-            packed[b * n + t] = ids[b][t];
-    memcpy(packed_t, table, sizeof table);
-    params[0].data = r->nparams && r->params[0].dtype == DT_U8 ? (const void *)packed_t : (const void *)packed;
+    int64_t sizes[SZ_MAX];
+    seq_sizes(sizes, n);
+    attnc_tools_param_host params[1] = {packed_ids(n)};
+    if (r->nparams && r->params[0].dtype == DT_U8) { /* the reader above indexes the static table */
+        static uint8_t packed_t[MAXN * MAXN];
+        memcpy(packed_t, table, sizeof table);
+        params[0] = (attnc_tools_param_host){packed_t, 2, {MAXN, MAXN}};
+    }
     attnc_tools_pairs got, want;
     strbuf err;
     sb_init(&err);
@@ -176,11 +196,10 @@ static void counts_match_brute_force(void **state)
         r->mask = rb_strided_heads(a, 1 + rand() % 4, 1 + rand() % 30);
         check(r, n, true);
         r = with_param(a, rb_recipe(a, "document", 0), DT_I32);
-        expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
-        r->mask = RB_B(AND, rb_causal(a), RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki)));
+        r->mask = RB_B(AND, rb_causal(a), doc_filter(a));
         check(r, n, true);
         r = with_param(a, rb_recipe(a, "document_alone", 0), DT_I32); /* a block table cut by documents */
-        r->mask = RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki));
+        r->mask = doc_filter(a);
         check(r, n, true);
         r = rb_recipe(a, "radial", 0);
         r->mask = rb_radial(a, 1 + rand() % 20, 1 + rand() % 12);
@@ -210,20 +229,13 @@ static void document_alone_visits_its_documents(void **state)
         for (int t = 0; t < N; t++)
             ids[b][t] = t / T;
     recipe *r = with_param(a, rb_recipe(a, "document_alone", 0), DT_I32);
-    expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
-    r->mask = RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki));
+    r->mask = doc_filter(a);
     check_tiles(r, N, true, T, T);
     schedule s = schedule_default(1, TARGET_HOST, false);
     s.q_tile[0] = s.kv_tile[0] = T;
-    int64_t sizes[SZ_MAX] = {0};
-    sizes[SZ_BATCH] = B;
-    sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
-    sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = N;
-    static int32_t packed[B * N];
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < N; t++)
-            packed[b * N + t] = ids[b][t];
-    attnc_tools_param_host params[1] = {{packed, 2, {B, N}}};
+    int64_t sizes[SZ_MAX];
+    seq_sizes(sizes, N);
+    attnc_tools_param_host params[1] = {packed_ids(N)};
     attnc_tools_pairs got;
     strbuf err;
     sb_init(&err);
@@ -452,20 +464,13 @@ static void bwd_document_cut_is_sound(void **state)
                 ids[b][t] = round % 3 == 0 ? (int32_t)doc : round % 3 == 1 ? rand() % 3 : (int32_t)((t / 5) % 3);
             }
         recipe *r = with_param(a, rb_recipe(a, "document", 0), DT_I32);
-        expr *qi[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_Q)}, *ki[2] = {ex_leaf(a, EX_BATCH), rb_t(a, SIDE_K)};
-        r->mask = RB_B(AND, rb_causal(a), RB_B(EQ, ex_param(a, 0, TY_INT, 2, qi), ex_param(a, 0, TY_INT, 2, ki)));
+        r->mask = RB_B(AND, rb_causal(a), doc_filter(a));
         schedule s = schedule_default(1, TARGET_HOST, false);
         s.q_tile[0] = 1 << (rand() % 6);
         s.kv_tile[0] = 1 << (rand() % 7);
-        int64_t sizes[SZ_MAX] = {0};
-        sizes[SZ_BATCH] = B;
-        sizes[SZ_HEADS] = sizes[SZ_KV_HEADS] = H;
-        sizes[SZ_TOKENS] = sizes[SZ_KV_TOKENS] = n;
-        static int32_t packed[B * MAXN];
-        for (int b = 0; b < B; b++)
-            for (int64_t t = 0; t < n; t++)
-                packed[b * n + t] = ids[b][t];
-        attnc_tools_param_host params[1] = {{packed, 2, {B, n}}};
+        int64_t sizes[SZ_MAX];
+        seq_sizes(sizes, n);
+        attnc_tools_param_host params[1] = {packed_ids(n)};
         attnc_tools_bwd_tiles cut, uncut;
         strbuf err;
         sb_init(&err);
