@@ -235,6 +235,24 @@ static bool split_producer(const fa2 *f)
     return f->p->tma && f->p->overlap && nvptx_ovl_split_mode() == 1;
 }
 
+/* $ATTNC_TMA_L2_AHEAD: K and V of tile j + ahead (when the range has it)
+ * into L2, issued before the producer waits for tile j's slot. */
+static void prefetch_ahead(fa2 *f, LLVMValueRef j)
+{
+    int ahead = f->p->tma ? nvptx_tma_l2_ahead_mode() : 0;
+    if (ahead <= 0)
+        return;
+    nt *t = &f->t;
+    LLVMValueRef ja = LLVMBuildAdd(f->nv.b, j, nv_i32(&f->nv, ahead), "ahead");
+    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(f->nv.b, LLVMIntSLT, ja, f->r_total, ""));
+    LLVMValueRef org[3];
+    fa2_kv_tile_origin(f, ja, org);
+    nt_tmap k = tma_src(f, T_K, org), v = tma_src(f, T_V, org);
+    nt_prefetch_tma(t, &k, f->p->D);
+    nt_prefetch_tma(t, &v, f->p->Dv);
+    nt_endif(t, join);
+}
+
 /* Tile j into slot: each tensor once the computing warps released its
  * slot (the empty rings, from the second round on). */
 static void produce(fa2 *f, LLVMValueRef j, LLVMValueRef v_thread)
@@ -248,15 +266,18 @@ static void produce(fa2 *f, LLVMValueRef j, LLVMValueRef v_thread)
         nt_ring_wait_prev(t, &emptyv, rj);
         fill_one(f, T_V, j, slot);
         nt_else(t, &br);
+        prefetch_ahead(f, j);
         nt_ring_wait_prev(t, &empty, rj);
         fill_one(f, T_K, j, slot);
         nt_endif_else(t, &br);
     } else if (f->p->overlap) {
+        prefetch_ahead(f, j);
         nt_ring_wait_prev(t, &empty, rj);
         fill_one(f, T_K, j, slot);
         nt_ring_wait_prev(t, &emptyv, rj);
         fill_one(f, T_V, j, slot);
     } else {
+        prefetch_ahead(f, j);
         nt_ring_wait_prev(t, &empty, rj);
         fill_slot(f, j, slot);
     }

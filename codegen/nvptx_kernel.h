@@ -147,6 +147,13 @@ int nvptx_tma_fence_mode(void);
  * (no setmaxnreg: every warp keeps the launch's share, at most 168
  * registers at 384 threads, as regs=even). Part of kernel cache keys. */
 int nvptx_ws_maxnreg_mode(void);
+/* $ATTNC_TMA_L2_AHEAD (experimental, opt-in, not yet run on a GPU): -1
+ * unset (or out of range), 0 (off), else N in 1..4: the TMA producer of
+ * the forward fetches K and V of tile j + N into L2 (nt_prefetch_tma) before
+ * it waits for tile j's ring slot, so a tile that misses L2 (HunyuanVideo
+ * GNA's windows: 89% L2 hits) is on its way from DRAM while the slot is
+ * still busy. Part of kernel cache keys. */
+int nvptx_tma_l2_ahead_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
  * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;

@@ -89,6 +89,15 @@ int nvptx_ws_maxnreg_mode(void)
     return env_switch("ATTNC_WS_MAXNREG");
 }
 
+int nvptx_tma_l2_ahead_mode(void)
+{
+    const char *e = getenv("ATTNC_TMA_L2_AHEAD");
+    if (!e || !*e)
+        return -1;
+    int n = atoi(e);
+    return n < 0 || n > 4 ? -1 : n; /* out of range: as unset */
+}
+
 int nvptx_lin_segments_mode(void)
 {
     const char *e = getenv("ATTNC_LIN_SEGMENTS");

@@ -200,6 +200,11 @@ void nt_copy_tma(nt *t, nt_smem dst, const nt_tmap *src, LLVMValueRef bar);
  * kernels that lay out their own shared memory (the backward's ring). */
 void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar, int col, const LLVMValueRef *crd,
                      int n);
+/* The tile nt_copy_tma would copy (cols / 64 boxes of src) fetched into
+ * L2 only (cp.async.bulk.prefetch.tensor: no shared memory, no barrier,
+ * nothing to wait for; a box past the tensor fetches nothing). A hint: it
+ * changes no value, only when a later copy of the tile finds it in L2. */
+void nt_prefetch_tma(nt *t, const nt_tmap *src, int cols);
 
 /* global -> shared, cooperatively over the CTA (t->tid of t->threads; a
  * copy of the builder with its own tid/threads lets a producer warpgroup

@@ -1,6 +1,7 @@
 /* tile_tma.c — the TMA copy (tile.h): one cp.async.bulk.tensor per
  * 64-column block of a swizzled tile (a tensor map's box is 64 two-byte
- * columns, one 128-byte swizzle row), completing on an mbarrier. */
+ * columns, one 128-byte swizzle row), completing on an mbarrier; and the
+ * same boxes prefetched into L2 (cp.async.bulk.prefetch.tensor). */
 #include "tile.h"
 
 #include <stdio.h>
@@ -36,5 +37,28 @@ void nt_copy_tma(nt *t, nt_smem dst, const nt_tmap *src, LLVMValueRef bar)
     for (int c = 0; c < dst.cols / 64; c++) {
         LLVMValueRef at = LLVMBuildAdd(t->nv.b, base, nv_i32(&t->nv, c * dst.brows * 128), "");
         nt_copy_tma_box(t, src->map, at, bar, c * 64, src->crd, src->n);
+    }
+}
+
+void nt_prefetch_tma(nt *t, const nt_tmap *src, int cols)
+{
+    if (cols % 64 || src->n > 4) {
+        if (!t->error)
+            t->error = "nt_prefetch_tma: a TMA prefetch covers 64-column blocks (at most 4 coordinates)";
+        return;
+    }
+    nv_ctx *nv = &t->nv;
+    for (int c = 0; c < cols / 64; c++) {
+        LLVMValueRef args[6] = {LLVMBuildPtrToInt(nv->b, src->map, nv->i64, ""), nv_i32(nv, c * 64)};
+        char text[160], cons[32] = "l,r";
+        int len = snprintf(text, sizeof text, "cp.async.bulk.prefetch.tensor.%dd.L2.global.tile [$0, {$1", src->n + 1);
+        for (int i = 0; i < src->n; i++) {
+            args[2 + i] = src->crd[i];
+            len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", 2 + i);
+            strcat(cons, ",r");
+        }
+        snprintf(text + len, sizeof text - (size_t)len, "}];");
+        strcat(cons, ",~{memory}");
+        nv_asm(nv, NULL, text, cons, args, 2 + src->n);
     }
 }

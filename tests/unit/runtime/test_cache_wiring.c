@@ -172,7 +172,8 @@ static void test_codegen_env_in_key(void **state)
                 {"ATTNC_WS_MAXNREG", false}};
     /* numeric switches: two values that differ (and differ from unset) */
     static const char *const levels[][3] = {
-        {"ATTNC_BWD_RING_STAGES", "2", "3"}, {"ATTNC_BWD_DS_BUFS", "1", "2"}, {"ATTNC_BWD_DQF_BUFS", "1", "2"}};
+        {"ATTNC_BWD_RING_STAGES", "2", "3"}, {"ATTNC_BWD_DS_BUFS", "1", "2"}, {"ATTNC_BWD_DQF_BUFS", "1", "2"},
+        {"ATTNC_TMA_L2_AHEAD", "1", "2"}};
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     attnc_recipe *rc = NULL;
