@@ -13,8 +13,9 @@ in bench/RESULTS.md (2026-12-04 runs 24-26). No GPU, no attnc.
   bench/item_order_sim.py windows
       the K/V a resident set of 132 consecutive query tiles reads (the
       union of their GNA windows, in MB per head at D=128 bf16, K and V),
-      for row-major tile numbering and for slabs of a stride group's tiles
-      along the first dim (qgroup=N), HunyuanVideo and FLUX geometries.
+      for row-major tile numbering, for slabs of a stride group's tiles
+      along the first dim (qgroup=N) and, in 3-D, for a slab's positions
+      in chunks of the last dim (qchunk=C), HunyuanVideo and FLUX geometries.
 """
 import heapq
 import itertools
@@ -57,12 +58,17 @@ def windows():
             ranges.append(range(start // box[d], (start + window[d] - 1) // box[d] + 1))
         return set(itertools.product(*ranges))
 
-    def slab_major(nt, group):
+    def slab_major(nt, group, chunk=0):
+        """qgroup=group, and qchunk=chunk (chunks of the last dim inside a slab)"""
         out = []
+        last = nt[-1]
+        chunk = chunk if chunk > 1 else last
         for s in range(0, nt[0], group):
-            for rest in itertools.product(*[range(n) for n in nt[1:]]):
-                for t in range(s, min(s + group, nt[0])):
-                    out.append((t,) + rest)
+            for c0 in range(0, last, chunk):
+                for mid in itertools.product(*[range(n) for n in nt[1:-1]]):
+                    for w in range(c0, min(c0 + chunk, last)):
+                        for t in range(s, min(s + group, nt[0])):
+                            out.append((t,) + mid + (w,))
         return out
 
     cases = [("HunyuanVideo 30x48x80", (30, 48, 80), (2, 8, 8), (16, 8, 8), (18, 24, 24)),
@@ -70,14 +76,17 @@ def windows():
     for name, ext, box, stride, window in cases:
         nt = [(e + b - 1) // b for e, b in zip(ext, box)]
         group = stride[0] // box[0]
-        for label, order in [("row-major", list(itertools.product(*[range(n) for n in nt]))),
-                             (f"qgroup={group}", slab_major(nt, group))]:
+        orders = [("row-major", list(itertools.product(*[range(n) for n in nt]))),
+                  (f"qgroup={group}", slab_major(nt, group))]
+        if len(nt) == 3:
+            orders += [(f"qgroup={group} qchunk={c}", slab_major(nt, group, c)) for c in (4, 2)]
+        for label, order in orders:
             sets = [key_tiles(t, box, stride, window, ext) for t in order]
             total = count = 0
             for i in range(0, len(order) - SMS, 11):
                 total += len(set().union(*sets[i:i + SMS]))
                 count += 1
-            print(f"{name:24} {label:10} {total / count * 64 / 1024:6.1f} MB of K/V per head in flight")
+            print(f"{name:24} {label:19} {total / count * 64 / 1024:6.1f} MB of K/V per head in flight")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ static LLVMValueRef ceil_div(fa2 *f, LLVMValueRef a, int b)
 /* Query tile boxes are numbered row-major over tile dims, heaviest (last)
  * first for 1-D so causal programs with the most key tiles start early;
  * under p->q_group > 1 (schedule qgroup=, grids) in slabs of q_group
- * tiles of dim 0, dim 0 fastest inside a slab (group_index). */
+ * tiles of dim 0, dim 0 fastest inside a slab (group_index), the slab's
+ * positions in chunks of the last dim under p->q_chunk > 1 (chunk_index). */
 static LLVMValueRef q_tiles(fa2 *f, LLVMValueRef nqt[3])
 {
     const fa_plan *p = f->p;
@@ -82,6 +83,25 @@ LLVMValueRef fa2_q_tiles(fa2 *f)
 {
     LLVMValueRef nqt[3];
     return q_tiles(f, nqt);
+}
+
+/* qchunk=C (3-D grids): position pos inside a slab, numbered chunk by
+ * chunk (C tiles of the last dim, the last chunk maybe short), then the
+ * middle dim, then the last dim inside the chunk, as the row-major index
+ * over dims 1.. (middle * W + last). Every chunk before pos's is full, so
+ * its chunk is pos / (M C); a bijection on 0 .. M W - 1. */
+static LLVMValueRef chunk_index(fa2 *f, LLVMValueRef pos, const LLVMValueRef nqt[3])
+{
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef W = nqt[2], M = nqt[1];
+    LLVMValueRef C = nv_smin(&f->nv, nv_i32(&f->nv, f->p->q_chunk), W);
+    LLVMValueRef per = mul(f, M, C);
+    LLVMValueRef c = LLVMBuildUDiv(b, pos, per, "chunk");
+    LLVMValueRef w0 = mul(f, c, C);
+    LLVMValueRef r = LLVMBuildSub(b, pos, mul(f, c, per), "");
+    LLVMValueRef cw = nv_smin(&f->nv, C, LLVMBuildSub(b, W, w0, ""));
+    LLVMValueRef mid = LLVMBuildUDiv(b, r, cw, ""), last = add(f, w0, LLVMBuildURem(b, r, cw, ""));
+    return add(f, mul(f, mid, W), last);
 }
 
 /* Block index rem as a slab-major tile index (dim 0 and the rest, idx0
@@ -104,7 +124,8 @@ static LLVMValueRef group_index(fa2 *f, LLVMValueRef rem, const LLVMValueRef nqt
     LLVMValueRef first = mul(f, s, G);
     LLVMValueRef g = nv_smin(&f->nv, G, LLVMBuildSub(b, nqt[0], first, ""));
     *idx0 = add(f, first, LLVMBuildURem(b, r, g, ""));
-    return LLVMBuildUDiv(b, r, g, "");
+    LLVMValueRef pos = LLVMBuildUDiv(b, r, g, "");
+    return f->p->q_chunk > 1 ? chunk_index(f, pos, nqt) : pos;
 }
 
 static void q_box(fa2 *f)
@@ -115,7 +136,7 @@ static void q_box(fa2 *f)
     if (p->ndims == 1)
         rem = LLVMBuildSub(f->nv.b, LLVMBuildSub(f->nv.b, total, nv_i32(&f->nv, 1), ""), rem, "");
     LLVMValueRef idx0 = NULL;
-    if (p->ndims > 1 && p->q_group > 1)
+    if (p->ndims > 1 && (p->q_group > 1 || p->q_chunk > 1))
         rem = group_index(f, rem, nqt, &idx0);
     for (int d = p->ndims - 1; d >= 0; d--) {
         LLVMValueRef idx = d ? LLVMBuildURem(f->nv.b, rem, nqt[d], "") : idx0 ? idx0 : rem;

@@ -444,5 +444,6 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
      * whole block's) */
     p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
     p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
+    p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
     return st;
 }

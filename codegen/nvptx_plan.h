@@ -42,6 +42,7 @@ typedef struct fa_plan {
     bool reg_shift; /* ws: setmaxnreg moves the producer's registers to the computing warps (schedule regs=) */
     bool persist;   /* tma: one block per SM loops over the items (schedule persist=1; nvptx_fa2_persist.c) */
     int q_group;    /* grids: query tiles numbered in slabs of this many along dim 0 (schedule qgroup=; 1: row-major) */
+    int q_chunk;    /* 3-D grids: inside a slab, positions in chunks of this many tiles of the last dim (qchunk=; 1: none) */
 } fa_plan;
 
 /* A range op's mode over ndims tile dims and its bounds lo/hi per dim:

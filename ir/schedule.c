@@ -128,9 +128,10 @@ static bool parse_field(schedule *s, const char *key, const char *val, int ndims
              : !strcmp(key, "warps")  ? &s->warps
              : !strcmp(key, "block")  ? &s->linear_block
              : !strcmp(key, "qgroup") ? &s->q_group
+             : !strcmp(key, "qchunk") ? &s->q_chunk
                                       : NULL;
     if (!dst) {
-        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma, overlap, regs, persist, qgroup)", key);
+        sb_printf(err, "unknown schedule field '%s' (fields: q, kv, stages, warps, block, inter, mma, overlap, regs, persist, qgroup, qchunk)", key);
         return false;
     }
     char *end;
@@ -200,6 +201,8 @@ static void print_fields(strbuf *out, const schedule *s, bool linear_keys)
         sb_puts(out, " persist=1");
     if (s->q_group > 1)
         sb_printf(out, " qgroup=%d", s->q_group);
+    if (s->q_chunk > 1)
+        sb_printf(out, " qchunk=%d", s->q_chunk);
 }
 
 void schedule_print(strbuf *out, const schedule *s)

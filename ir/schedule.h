@@ -65,6 +65,13 @@ typedef struct schedule {
      * share their key window (fewer L2 misses). 0 or 1: row-major, the
      * last dim fastest. Sequences ignore it. Printed only when > 1. */
     int q_group;
+    /* Token grids of 3 dims (`qchunk=C`): inside each slab (qgroup=, or
+     * slabs of one tile of dim 0), the positions over dims 1.. are
+     * numbered in chunks of C tiles of the last dim: chunk by chunk, the
+     * middle dim, then the last dim inside the chunk; so the resident
+     * blocks cover a squarer patch than whole rows of the last dim (their
+     * windows' union is smaller). 0 or 1: no chunks. Printed only when > 1. */
+    int q_chunk;
 } schedule;
 
 /* Product of the tile extents. */

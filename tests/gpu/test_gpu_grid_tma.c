@@ -78,6 +78,15 @@ static const grid_case cases[] = {
     {"gna2d_qgroup", GRID2 "mask neighborhood(window: (24, 40), stride: (16, 16))\n",
      {.batch = 1, .heads = 3, .grid = {37, 45}},
      {NULL, "q=8x16 kv=8x16 stages=2 warps=8 overlap=1 qgroup=2"}},
+    /* slab positions in chunks of the last dim (qchunk=): 3 x-tiles in
+     * chunks of 2 (the last short) and of 1, with slabs and without; a
+     * chunk wider than the dim is one chunk; persistent blocks (their
+     * producer numbers items the same way) */
+    {"gna3d_qchunk", GRID3 "mask neighborhood(window: (6, 12, 12), stride: (4, 8, 8))\n",
+     {.batch = 2, .heads = 2, .grid = {9, 20, 19}},
+     {"q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=2 qchunk=2", "q=2x8x8 kv=2x8x8 stages=3 warps=8 qchunk=2",
+      "q=2x8x8 kv=2x8x8 stages=2 warps=8 qgroup=8 qchunk=5",
+      "q=2x8x8 kv=2x8x8 stages=3 warps=8 persist=1 qgroup=2 qchunk=2"}},
 };
 
 static void grid_tma_on_gpu(void **state)

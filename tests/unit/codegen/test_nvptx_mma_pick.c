@@ -229,6 +229,18 @@ static void qgroup_key(void **state)
     fa_plan p;
     assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 qgroup=4", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
     assert_int_equal(p.q_group, 1);
+    /* qchunk=C likewise: printed after qgroup when > 1, round trips; a
+     * sequence's plan has no chunks */
+    sb_clear(&out);
+    assert_true(schedule_parse("q=2x8x8 kv=2x8x8 stages=3 warps=8 qchunk=2 qgroup=8", 3, &s, &err));
+    assert_int_equal(s.q_chunk, 2);
+    schedule_print_for(&out, &s, false);
+    assert_string_equal(sb_cstr(&out), "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8 qchunk=2");
+    assert_true(schedule_parse(sb_cstr(&out), 3, &back, &err));
+    assert_int_equal(back.q_chunk, 2);
+    assert_false(schedule_parse("q=2x8x8 kv=2x8x8 qchunk=-1", 3, &s, &err));
+    assert_int_equal(plan("q=128 kv=128 stages=2 warps=8 qchunk=4", TARGET_SM90A, 128, &p, &err), NVPTX_OK);
+    assert_int_equal(p.q_chunk, 1);
     sb_free(&err);
     sb_free(&out);
 }
