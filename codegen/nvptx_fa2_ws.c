@@ -16,7 +16,7 @@
  * is released once S = Q K^T is done, its V a tile later, after P V, and
  * the producer refills each as soon as it is free. Registers move from the producer (56) to
  * the computing warps (224) with setmaxnreg: 128 x 56 + 256 x 224 fits the
- * 64K registers of an SM.
+ * 64K registers of an SM (three computing warpgroups: 152, consumer_regs).
  *
  * Measured on the H200 (bench/RESULTS.md, 2026-11-29): with cp.async the
  * producer's 128 threads cannot issue copies fast enough for two computing
@@ -347,10 +347,22 @@ void fa2_ws_producer(fa2 *f)
     LLVMBuildRetVoid(b);
 }
 
+/* The computing warps' registers once the producer lowered its own: the
+ * 240 (224) above at 8 warps; at 12 (three warpgroups) what the 64K
+ * register file leaves them, 160 (152): a warp that raises past what is
+ * free would wait for registers forever. */
+static int consumer_regs(const fa2 *f)
+{
+    int producer = f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS;
+    int most = f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS;
+    int fit = (65536 - 128 * producer) / (32 * f->p->warps) / 8 * 8;
+    return fit < most ? fit : most;
+}
+
 void fa2_ws_consumer_start(fa2 *f)
 {
     if (f->p->reg_shift) /* regs=even: the launch's share */
-        nt_setmaxnreg(&f->t, true, f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS);
+        nt_setmaxnreg(&f->t, true, consumer_regs(f));
     if (!f->p->persist)
         fa2_ws_q_wait(f);
 }

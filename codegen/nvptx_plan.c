@@ -381,6 +381,13 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
         sb_puts(err, "GPU: overlap= needs 3/4 key tile + value head dim / 2 <= 192 (S, P and O in registers)");
         return NVPTX_UNSUPPORTED;
     }
+    /* three warpgroups (schedule_check: q=192 warps=12) share the 64K
+     * registers only once the producer hands its own over */
+    if (p->warps > 8 && !(p->ws && p->reg_shift)) {
+        sb_printf(err, "GPU: warps=%d needs the producer warpgroup with the register shift (mma=wgmma_ws or auto on "
+                       "sm_90a, not regs=even)", p->warps);
+        return NVPTX_UNSUPPORTED;
+    }
     if (p->overlap == 2 && p->warps != 8) {
         sb_puts(err, "GPU: overlap=2 (ping-pong) needs two computing warpgroups (warps=8)");
         return NVPTX_UNSUPPORTED;

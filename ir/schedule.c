@@ -228,14 +228,25 @@ bool schedule_overlap_fits(const schedule *s, target_arch arch, int head_dim, in
            k * 3 / 4 + head_dim_v / 2 <= 192;
 }
 
+/* Three computing warpgroups (warpgroup MMA, 64 query rows each): a
+ * sequence's 192-row query tile at 12 warps, the one tile that is not a
+ * power of two (FA3's shape for head dim 64). */
+static bool three_warpgroups(const schedule *s, target_arch arch)
+{
+    return arch != TARGET_HOST && (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && s->ndims == 1 &&
+           s->q_tile[0] == 192 && s->warps == 12;
+}
+
 bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_size, strbuf *err)
 {
     if (s->is_auto)
         return true;
+    bool wg3 = three_warpgroups(s, arch);
     for (int i = 0; i < s->ndims; i++) {
-        if (!pow2(s->q_tile[i]) || !pow2(s->kv_tile[i])) {
-            sb_printf(err, "tile extents must be powers of two (dim %d: q %d, kv %d)", i, s->q_tile[i],
-                      s->kv_tile[i]);
+        if ((!pow2(s->q_tile[i]) && !wg3) || !pow2(s->kv_tile[i])) {
+            sb_printf(err, "tile extents must be powers of two (dim %d: q %d, kv %d%s)", i, s->q_tile[i],
+                      s->kv_tile[i],
+                      arch == TARGET_HOST ? "" : "; q=192 only with warps=12 on a token sequence, sm_90a");
             return false;
         }
     }
@@ -254,8 +265,9 @@ bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_
     }
     if (arch == TARGET_HOST)
         return true;
-    if (!pow2(s->warps) || s->warps > 8) {
-        sb_printf(err, "warps must be 1, 2, 4 or 8, not %d", s->warps);
+    if ((!pow2(s->warps) || s->warps > 8) && !wg3) {
+        sb_printf(err, "warps must be 1, 2, 4 or 8 (or 12 with q=192 on a token sequence, sm_90a), not %d",
+                  s->warps);
         return false;
     }
     if (qt % (16 * s->warps) || kt % 16) {

@@ -142,6 +142,29 @@ static void offer_variants(enum_ctx *c, schedule s, bool linear)
                 }
 }
 
+/* sm_90a token sequences: three computing warpgroups over a 192-row query
+ * tile (q=192 warps=12, FA3's head-dim-64 shape; schedule_check), on the
+ * plain and the overlapped loop, where the producer kernel fits
+ * (schedule_overlap_fits). Not measured yet: the tuner decides. */
+static void offer_three_warpgroups(enum_ctx *c)
+{
+    static const int kvs[] = {64, 128};
+    for (int k = 0; k < 2; k++)
+        for (int st = 2; st <= 3; st++) {
+            schedule s = schedule_default(1, c->arch, false);
+            s.is_auto = false;
+            s.q_tile[0] = 192;
+            s.kv_tile[0] = kvs[k];
+            s.warps = 12;
+            s.stages = st;
+            if (!schedule_overlap_fits(&s, c->arch, c->head_dim, c->head_dim))
+                return;
+            offer(c, &s);
+            s.overlap = 1;
+            offer(c, &s);
+        }
+}
+
 int schedule_enumerate(int ndims, target_arch arch, int head_dim, int elem_size, bool linear, schedule *out,
                        int max)
 {
@@ -159,5 +182,7 @@ int schedule_enumerate(int ndims, target_arch arch, int head_dim, int elem_size,
             memcpy(s.kv_tile, boxes[ki].ext, sizeof s.kv_tile);
             offer_variants(&c, s, linear);
         }
+    if (nd == 1 && !linear && arch != TARGET_HOST)
+        offer_three_warpgroups(&c);
     return c.count;
 }

@@ -7,6 +7,8 @@
  * keys) and document masks (tests/numeric/doc_table.h: empty tiles inside
  * the range, skipped while a P V is pending). Fresh random inputs, outputs
  * poisoned before each launch. Without an sm_90a GPU: skipped.
+ * three_warpgroups: the same cases on a 192-row query tile over three
+ * computing warpgroups (q=192 warps=12, both loops, persistent blocks).
  * $ATTNC_TEST_PART runs one group. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,10 +36,18 @@ static const char *const seq_schedules[] = {
 };
 enum { NSEQ = sizeof seq_schedules / sizeof seq_schedules[0] };
 
-static void run_hand(hand_cfg c, const gpu_shape *sh, double tol)
+/* Three computing warpgroups (schedule_check: q=192 warps=12). */
+static const char *const wg3_schedules[] = {
+    "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws",           "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws overlap=1",
+    "q=192 kv=64 stages=3 warps=12 mma=wgmma_ws",            "q=192 kv=64 stages=3 warps=12 mma=wgmma_ws overlap=1",
+    "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws persist=1",
+};
+enum { NWG3 = sizeof wg3_schedules / sizeof wg3_schedules[0] };
+
+static void run_hand(hand_cfg c, const gpu_shape *sh, double tol, const char *const *scheds, int n)
 {
-    for (int i = 0; i < NSEQ; i++) {
-        c.schedule = seq_schedules[i];
+    for (int i = 0; i < n; i++) {
+        c.schedule = scheds[i];
         strbuf err;
         sb_init(&err);
         gpu_result r;
@@ -53,7 +63,7 @@ static void run_hand(hand_cfg c, const gpu_shape *sh, double tol)
     }
 }
 
-/* $ATTNC_TEST_PART=hand_cases|unions|documents: only that group (the
+/* $ATTNC_TEST_PART=hand_cases|unions|documents|three_warpgroups: only that group (the
  * others skip), to fit a capped device call or a sanitizer. */
 static bool part_wanted(const char *part)
 {
@@ -61,32 +71,38 @@ static bool part_wanted(const char *part)
     return !e || !e[0] || !strcmp(e, part);
 }
 
+/* The hand-written cases under each of n schedules. */
+static void hand_all(const char *const *scheds, int n)
+{
+    hand_cfg dense = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128};
+    gpu_shape odd = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
+    run_hand(dense, &odd, 1e-2, scheds, n);
+    gpu_shape one_tile = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 77}; /* one partial key tile */
+    run_hand(dense, &one_tile, 1e-2, scheds, n);
+    gpu_shape one_token = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 1};
+    run_hand(dense, &one_token, 1e-2, scheds, n);
+    hand_cfg causal = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 128};
+    gpu_shape c517 = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 517};
+    run_hand(causal, &c517, 1e-2, scheds, n);
+    hand_cfg gqa = {.mask = HM_CAUSAL, .dt = DT_F16, .head_dim = 64};
+    gpu_shape bshd = {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 289, .bshd = true};
+    run_hand(gqa, &bshd, 5e-3, scheds, n);
+    hand_cfg window = {.mask = HM_WINDOW, .window = 100, .dt = DT_BF16, .head_dim = 64, .softcap = true};
+    gpu_shape w = {.batch = 1, .heads = 2, .kv_heads = 1, .tokens = 1000};
+    run_hand(window, &w, 1e-2, scheds, n);
+}
+
 static void hand_cases(void **s)
 {
     (void)s;
     if (!gpu_hopper("wgmma") || !part_wanted("hand_cases"))
         skip();
-    hand_cfg dense = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 128};
-    gpu_shape odd = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
-    run_hand(dense, &odd, 1e-2);
-    gpu_shape one_tile = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 77}; /* one partial key tile */
-    run_hand(dense, &one_tile, 1e-2);
-    hand_cfg causal = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 128};
-    gpu_shape c517 = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 517};
-    run_hand(causal, &c517, 1e-2);
-    hand_cfg gqa = {.mask = HM_CAUSAL, .dt = DT_F16, .head_dim = 64};
-    gpu_shape bshd = {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 289, .bshd = true};
-    run_hand(gqa, &bshd, 5e-3);
-    hand_cfg window = {.mask = HM_WINDOW, .window = 100, .dt = DT_BF16, .head_dim = 64, .softcap = true};
-    gpu_shape w = {.batch = 1, .heads = 2, .kv_heads = 1, .tokens = 1000};
-    run_hand(window, &w, 1e-2);
+    hand_all(seq_schedules, NSEQ);
 }
 
-static void unions(void **s)
+/* Every sequence case of union_table.h under scheds[0..n). */
+static int unions_under(const char *const *scheds, int n)
 {
-    (void)s;
-    if (!gpu_hopper("wgmma") || !part_wanted("unions"))
-        skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     int failed = 0;
@@ -94,9 +110,9 @@ static void unions(void **s)
         const union_case *u = &union_cases[i];
         if (strstr(u->text, "grid("))
             continue;
-        for (int k = 2; k < 5; k++) {
+        for (int k = 0; k < n; k++) {
             gpu_text_run r;
-            int ran = gpu_check_text(ctx, u->name, u->text, &u->shape, seq_schedules[k], seed++, &r);
+            int ran = gpu_check_text(ctx, u->name, u->text, &u->shape, scheds[k], seed++, &r);
             if (ran <= 0) {
                 failed += ran < 0;
                 continue;
@@ -107,7 +123,15 @@ static void unions(void **s)
         }
     }
     attnc_context_destroy(ctx);
-    assert_int_equal(failed, 0);
+    return failed;
+}
+
+static void unions(void **s)
+{
+    (void)s;
+    if (!gpu_hopper("wgmma") || !part_wanted("unions"))
+        skip();
+    assert_int_equal(unions_under(seq_schedules + 2, 3), 0);
 }
 
 static bool set_ids(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap)
@@ -150,20 +174,40 @@ static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, const 
     return !ok;
 }
 
-static void documents(void **s)
+/* Every document recipe and ids layout under the two schedules. */
+static int documents_under(const char *a, const char *b)
 {
-    (void)s;
-    if (!gpu_hopper("wgmma") || !part_wanted("documents"))
-        skip();
     attnc_context *ctx;
     assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
     int failed = 0;
     for (size_t i = 0; i < sizeof doc_recipes / sizeof doc_recipes[0]; i++)
         for (int l = 0; l < IDS_COUNT; l++) {
-            failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, seq_schedules[1]);
-            failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, seq_schedules[4]);
+            failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, a);
+            failed += run_doc(ctx, &doc_recipes[i], (ids_layout)l, b);
         }
     attnc_context_destroy(ctx);
+    return failed;
+}
+
+static void documents(void **s)
+{
+    (void)s;
+    if (!gpu_hopper("wgmma") || !part_wanted("documents"))
+        skip();
+    assert_int_equal(documents_under(seq_schedules[1], seq_schedules[4]), 0);
+}
+
+/* The 192-row query tile: hand cases on every wg3 schedule, unions on
+ * both loops, documents (their per-tile spans) on the plain loop and the
+ * overlapped one. */
+static void three_warpgroups(void **s)
+{
+    (void)s;
+    if (!gpu_hopper("wgmma") || !part_wanted("three_warpgroups"))
+        skip();
+    hand_all(wg3_schedules, NWG3);
+    int failed = unions_under(wg3_schedules, 2);
+    failed += documents_under(wg3_schedules[0], wg3_schedules[3]);
     assert_int_equal(failed, 0);
 }
 
@@ -173,6 +217,6 @@ int main(void)
         return 0;
     seed = gpu_test_seed("ATTNC_TEST_SEED to repeat");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_cases), cmocka_unit_test(unions),
-                                       cmocka_unit_test(documents)};
+                                       cmocka_unit_test(documents), cmocka_unit_test(three_warpgroups)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,9 @@ static void test_enumerate_overlap(void **state)
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 regs=even"), -1); /* 256 threads: nothing to gain */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=2"), -1); /* ping-pong: two warpgroups */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=2 overlap=1"), -1); /* no warpgroup */
+    /* three computing warpgroups over 192 query rows, both loops */
+    assert_true(index_of(c, n, "q=192 kv=128 stages=2 warps=12") >= 0);
+    assert_true(index_of(c, n, "q=192 kv=64 stages=3 warps=12 overlap=1") >= 0);
     free(c);
     struct {
         int nd;
@@ -113,7 +116,7 @@ static void test_enumerate_overlap(void **state)
         assert_non_null(c);
         schedule_enumerate(none[t].nd, none[t].arch, none[t].head_dim, 2, none[t].linear, c, n);
         for (int i = 0; i < n; i++)
-            if (c[i].overlap || c[i].even_regs || c[i].persistent)
+            if (c[i].overlap || c[i].even_regs || c[i].persistent || c[i].warps > 8)
                 fail_msg("case %zu: candidate %d has overlap=%d regs=even %d persist %d", t, i, c[i].overlap,
                          c[i].even_regs, c[i].persistent);
         free(c);
