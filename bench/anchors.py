@@ -9,7 +9,7 @@ with 16 heads and head_dim 64 with 32 heads). Linear attention is left out
 
 Writes one JSON line per case to $OUT/anchors.jsonl and prints a table.
 Effective TFLOP/s counts only the (q, k) pairs a mask keeps: 4 * D * pairs * B * H.
-Run: OUT=dir python3 bench/anchors.py [--quick | --sparse | --bwd]
+Run: OUT=dir python3 bench/anchors.py [--quick | --sparse | --bwd | --dense]
 """
 import json, math, os, sys, time
 import torch
@@ -300,6 +300,8 @@ if __name__ == "__main__":
         steps = (sparse_cases,)
     if "--bwd" in sys.argv:  # only issue 14's backward anchors
         steps = (bwd_cases,)
+    if "--dense" in sys.argv:  # only SDPA's dense and causal forward (FA2, cuDNN), D=128 and 64
+        steps = (sdpa_cases,)
     for step in steps:
         try:
             step()

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Device call 33, PREPARED on 2026-12-04 22:50 UTC when no device machine was lent (not yet run): the three
+# opt-in changes of that session, checked and measured in one call (~8 minutes).
+#  1. q=192 warps=12 (three computing warpgroups, FA3's head-dim-64 tile): test_gpu_overlap three_warpgroups
+#     (hand cases incl. one token, unions, documents) plain and under racecheck (hand cases only, small); then
+#     D=64 dense and causal (B*N=16384, H=32) against the default, two rounds, with SDPA's FA2/cuDNN anchors.
+#  2. qchunk=C (3-D GNA slab positions in chunks of the last dim): test_gpu_grid_tma (gna3d_qchunk cases);
+#     HunyuanVideo GNA qchunk=2/4 against the default (qgroup=8), dense of the same tokens for the ratio.
+#  3. $ATTNC_TMA_L2_AHEAD=N: test_gpu_grid_tma and test_gpu_overlap hand cases under N=2 (memcheck on the grid
+#     test); HunyuanVideo/FLUX GNA, dense D=128 and 8 causal documents at N=1 and 2 against unset.
+# OUT=dir bash bench/runs/2026-12-04/run33.sh   (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
+set -u
+t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
+rm -rf /tmp/pk_main; mkdir -p /tmp/pk_main; tar -C /tmp/pk_main -xJf .device-all/main.tar.xz
+export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk_main/lib
+G=/tmp/pk_main/tests/gpu A=/tmp/pk_main/bin/attnc SAN=/usr/local/cuda/bin/compute-sanitizer
+summary() { printf '%-16s %-8s PASS %-4s FAIL %-3s %s\n' "$1" "$(cat /tmp/t_$1.rc)" "$(grep -c '^\[PASS\]\|^\[       OK \]\|rel_l2' /tmp/t_$1)" "$(grep -c '^\[FAIL\]\|FAILED \]' /tmp/t_$1)" "$(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' /tmp/t_$1 | tail -1)"
+  grep -E '^\[FAIL\]|ILLEGAL|CUDA_ERROR|internal error|Failure|========= (Invalid|Error|Race)' /tmp/t_$1 | head -6 | cut -c1-240; }
+bg() { local name=$1 cap=$2; shift 2; ( ATTNC_CACHE_DIR=$(mktemp -d) timeout $cap env "$@" > /tmp/t_$name 2>&1; echo "rc=$?" > /tmp/t_$name.rc ) & }
+san="--error-exitcode 9 --print-limit 10"
+bg wg3 170 ATTNC_TEST_PART=three_warpgroups stdbuf -oL $G/test_gpu_test_gpu_overlap
+bg wg3_race 170 ATTNC_TEST_PART=three_warpgroups $SAN --tool racecheck $san $G/test_gpu_test_gpu_overlap
+bg grid 170 stdbuf -oL $G/test_gpu_test_gpu_grid_tma
+bg grid_l2 170 ATTNC_TMA_L2_AHEAD=2 $SAN --tool memcheck $san $G/test_gpu_test_gpu_grid_tma
+bg hand_l2 170 ATTNC_TMA_L2_AHEAD=2 ATTNC_TEST_PART=hand_cases stdbuf -oL $G/test_gpu_test_gpu_overlap
+wait
+for t in wg3 wg3_race grid grid_l2 hand_l2; do summary $t; done | tee $OUT/tests.txt
+el anchors
+timeout 120 env OUT=$OUT python3 bench/anchors.py --dense > /tmp/anchors.txt 2>&1; tail -30 /tmp/anchors.txt > $OUT/anchors.txt
+el bench
+row() { local rc=$1 sh=$2 sc=$3 envs=$4; shift 4; local r
+  r=$(env $envs ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 5 --iters 30 ${sc:+--schedule "$sc"} "$@" 2>&1)
+  printf '%-16s %-36s %-44s %-20s %s\n' "$(basename $rc .attn)" "$sh" "${sc:-default}" "${envs:--}" "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ TFLOP/s|visited/kept [0-9.]+|error.*' | head -3 | tr '\n' ' ')"; }
+R=bench/recipes
+for round in 1 2; do
+  for rc in dense_d64 causal_d64; do for sh in batch=2,heads=32,tokens=8192 batch=1,heads=32,tokens=16384; do
+    row $R/$rc.attn $sh "" ""
+    row $R/$rc.attn $sh "q=192 kv=128 stages=2 warps=12" ""
+    row $R/$rc.attn $sh "q=192 kv=128 stages=2 warps=12 overlap=1" ""
+    row $R/$rc.attn $sh "q=192 kv=64 stages=3 warps=12" ""
+  done; done
+  row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "" ""
+  row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8 qchunk=2" ""
+  row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8 qchunk=4" ""
+  row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "" "ATTNC_TMA_L2_AHEAD=1"
+  row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "" "ATTNC_TMA_L2_AHEAD=2"
+  row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8 qchunk=2" "ATTNC_TMA_L2_AHEAD=2"
+  row $R/dense_d128.attn batch=1,heads=24,tokens=115200 "" ""
+  row $R/flux_gna.attn batch=1,heads=24,H=256,W=256 "" ""
+  row $R/flux_gna.attn batch=1,heads=24,H=256,W=256 "" "ATTNC_TMA_L2_AHEAD=2"
+  row $R/dense_d128.attn batch=1,heads=24,tokens=65536 "" ""
+  row $R/dense_d128.attn batch=1,heads=16,tokens=16384 "" ""
+  row $R/dense_d128.attn batch=1,heads=16,tokens=16384 "" "ATTNC_TMA_L2_AHEAD=2"
+  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "" --docs 8
+  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "ATTNC_TMA_L2_AHEAD=2" --docs 8
+done 2>&1 | tee $OUT/bench.txt
+el done
