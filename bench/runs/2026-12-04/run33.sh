@@ -8,6 +8,7 @@
 #     HunyuanVideo GNA qchunk=2/4 against the default (qgroup=8), dense of the same tokens for the ratio.
 #  3. $ATTNC_TMA_L2_AHEAD=N: test_gpu_grid_tma and test_gpu_overlap hand cases under N=2 (memcheck on the grid
 #     test); HunyuanVideo/FLUX GNA, dense D=128 and 8 causal documents at N=1 and 2 against unset.
+#  4. the backward's dK/dV key tiles: 128 against 64 (window 1024, causal, 2-D NA), --grad.
 # OUT=dir bash bench/runs/2026-12-04/run33.sh   (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
 set -u
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
@@ -32,6 +33,12 @@ row() { local rc=$1 sh=$2 sc=$3 envs=$4; shift 4; local r
   r=$(env $envs ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 5 --iters 30 ${sc:+--schedule "$sc"} "$@" 2>&1)
   printf '%-16s %-36s %-44s %-20s %s\n' "$(basename $rc .attn)" "$sh" "${sc:-default}" "${envs:--}" "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ TFLOP/s|visited/kept [0-9.]+|error.*' | head -3 | tr '\n' ' ')"; }
 R=bench/recipes
+cat > /tmp/sinks_d64.attn <<'RECIPE'
+recipe sinks_d64
+input q, k, v : bf16 [batch, heads, tokens, 64]
+mask causal && (sinks(4) || sliding_window(2047, 0))
+tile auto
+RECIPE
 for round in 1 2; do
   for rc in dense_d64 causal_d64; do for sh in batch=2,heads=32,tokens=8192 batch=1,heads=32,tokens=16384; do
     row $R/$rc.attn $sh "" ""
@@ -39,6 +46,9 @@ for round in 1 2; do
     row $R/$rc.attn $sh "q=192 kv=128 stages=2 warps=12 overlap=1" ""
     row $R/$rc.attn $sh "q=192 kv=64 stages=3 warps=12" ""
   done; done
+  row /tmp/sinks_d64.attn batch=1,heads=32,tokens=32768 "" ""
+  row /tmp/sinks_d64.attn batch=1,heads=32,tokens=32768 "q=192 kv=128 stages=2 warps=12" ""
+  row /tmp/sinks_d64.attn batch=1,heads=32,tokens=32768 "q=192 kv=128 stages=2 warps=12 overlap=1 persist=1" ""
   row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "" ""
   row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8 qchunk=2" ""
   row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8 qchunk=4" ""
@@ -54,4 +64,18 @@ for round in 1 2; do
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "" --docs 8
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "ATTNC_TMA_L2_AHEAD=2" --docs 8
 done 2>&1 | tee $OUT/bench.txt
+el backward
+# 4. the backward's key tiles under the bulk dQ (its default): 128 keys per dK/dV CTA (two warpgroups share
+#    each Q/dO tile) against the default 64, on the short loops of issue 14 (window 1024) and on causal.
+#    The forward's schedule carries the backward's tiles (nvptx_bwd_schedule), so its forward time changes too.
+grow() { local rc=$1 sh=$2 sc=$3; local r
+  r=$(ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $A bench $rc --shape $sh --grad --warmup 3 --iters 20 ${sc:+--schedule "$sc"} 2>&1)
+  printf '%-12s %-32s %-32s %s\n' "$(basename $rc .attn)" "$sh" "${sc:-default}" "$(echo "$r" | grep -iE 'backward|bwd' | grep -oE '[0-9.]+ TFLOP/s|q=[^]]*' | head -3 | tr '\n' ' ')"; }
+for round in 1 2; do
+  for sc in "" "q=64 kv=128 stages=2 warps=4"; do
+    grow $R/swa_w1024.attn batch=1,heads=16,tokens=16384 "$sc"
+    grow $R/causal_d128.attn batch=1,heads=16,tokens=16384 "$sc"
+    grow $R/na2d_k17.attn batch=1,heads=16,H=128,W=128 "${sc:+q=8x8 kv=8x16 stages=2 warps=4}"
+  done
+done 2>&1 | tee $OUT/bench_bwd.txt
 el done
