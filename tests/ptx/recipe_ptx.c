@@ -1,6 +1,9 @@
 /* recipe_ptx.c — a recipe file to PTX for tests (recipe_ptx.h). */
 #include "recipe_ptx.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "frontend/frontend.h"
 #include "runtime/compile/compile_job.h"
 
@@ -35,4 +38,31 @@ nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arc
     compile_job_free(&j);
     return st == JOB_OK ? NVPTX_OK : st == JOB_UNSUPPORTED && j.failed == JOB_STEP_EMIT ? NVPTX_UNSUPPORTED
                                                                                     : NVPTX_INTERNAL;
+}
+
+nvptx_status bench_recipe_ptx(arena *a, const char *file, const char *spec, target_arch arch, nvptx_kernel_info *info,
+                              strbuf *ptx, strbuf *err)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/bench/recipes/%s", ATTNC_SOURCE_DIR, file);
+    return recipe_ptx(a, path, spec, arch, info, ptx, err);
+}
+
+bool bench_recipe_refused(const char *file, const char *spec, target_arch arch, const char *why, strbuf *msg)
+{
+    arena a;
+    arena_init(&a, NULL);
+    strbuf err, ptx;
+    sb_init(&err);
+    sb_init(&ptx);
+    nvptx_status st = bench_recipe_ptx(&a, file, spec, arch, NULL, &ptx, &err);
+    bool ok = st != NVPTX_OK && strstr(sb_cstr(&err), why) != NULL;
+    if (st == NVPTX_OK)
+        sb_printf(msg, "[%s]: accepted, want a refusal saying '%s'", spec, why);
+    else if (!ok)
+        sb_printf(msg, "[%s]: status %d, '%s' does not say '%s'", spec, (int)st, sb_cstr(&err), why);
+    sb_free(&err);
+    sb_free(&ptx);
+    arena_free_all(&a);
+    return ok;
 }

@@ -17,5 +17,12 @@
  * a; info may be NULL. */
 nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arch arch, nvptx_kernel_info *info,
                         strbuf *ptx, strbuf *err);
+/* recipe_ptx of bench/recipes/file (under ATTNC_SOURCE_DIR). */
+nvptx_status bench_recipe_ptx(arena *a, const char *file, const char *spec, target_arch arch, nvptx_kernel_info *info,
+                              strbuf *ptx, strbuf *err);
+/* Whether bench/recipes/file under spec for arch is refused (unsupported
+ * or an illegal schedule) with a message containing why; when not, the
+ * reason in msg. */
+bool bench_recipe_refused(const char *file, const char *spec, target_arch arch, const char *why, strbuf *msg);
 
 #endif

@@ -29,8 +29,6 @@ static int count(const char *text, const char *needle)
  * (NULL: unset); ptxas checks it when present. */
 static int prefetches(const char *file, const char *ahead, const char *dims)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/bench/recipes/%s", ATTNC_SOURCE_DIR, file);
     if (ahead)
         setenv("ATTNC_TMA_L2_AHEAD", ahead, 1);
     else
@@ -40,7 +38,7 @@ static int prefetches(const char *file, const char *ahead, const char *dims)
     strbuf err, ptx;
     sb_init(&err);
     sb_init(&ptx);
-    nvptx_status st = recipe_ptx(&a, path, NULL, TARGET_SM90A, NULL, &ptx, &err);
+    nvptx_status st = bench_recipe_ptx(&a, file, NULL, TARGET_SM90A, NULL, &ptx, &err);
     unsetenv("ATTNC_TMA_L2_AHEAD");
     if (st)
         fail_msg("%s: %s", file, sb_cstr(&err));

@@ -41,8 +41,6 @@ static const ov_case cases[] = {
 
 static void one(const ov_case *c)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/bench/recipes/%s", ATTNC_SOURCE_DIR, c->recipe);
     arena a;
     arena_init(&a, NULL);
     strbuf err, ptx, log;
@@ -50,7 +48,7 @@ static void one(const ov_case *c)
     sb_init(&ptx);
     sb_init(&log);
     nvptx_kernel_info info;
-    nvptx_status st = recipe_ptx(&a, path, c->spec, TARGET_SM90A, &info, &ptx, &err);
+    nvptx_status st = bench_recipe_ptx(&a, c->recipe, c->spec, TARGET_SM90A, &info, &ptx, &err);
     if (st)
         fail_msg("%s [%s]: %s", c->recipe, c->spec, sb_cstr(&err));
     const char *text = sb_cstr(&ptx);
@@ -87,21 +85,11 @@ static void overlapped(void **state)
 
 static void refused(const char *file, const char *spec, target_arch arch, const char *why)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/bench/recipes/%s", ATTNC_SOURCE_DIR, file);
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx;
-    sb_init(&err);
-    sb_init(&ptx);
-    nvptx_status st = recipe_ptx(&a, path, spec, arch, NULL, &ptx, &err);
-    if (st != NVPTX_UNSUPPORTED)
-        fail_msg("[%s]: status %d: %s", spec, (int)st, sb_cstr(&err));
-    if (!strstr(sb_cstr(&err), why))
-        fail_msg("[%s]: '%s' does not say '%s'", spec, sb_cstr(&err), why);
-    sb_free(&err);
-    sb_free(&ptx);
-    arena_free_all(&a);
+    strbuf msg;
+    sb_init(&msg);
+    if (!bench_recipe_refused(file, spec, arch, why, &msg))
+        fail_msg("%s", sb_cstr(&msg));
+    sb_free(&msg);
 }
 
 static void refusals(void **state)

@@ -33,14 +33,6 @@ static const wg3_case cases[] = {
     {"doc_causal.attn", "q=192 kv=64 stages=2 warps=12"},
 };
 
-static nvptx_status ptx_of(const char *file, const char *spec, target_arch arch, arena *a, nvptx_kernel_info *info,
-                           strbuf *ptx, strbuf *err)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/bench/recipes/%s", ATTNC_SOURCE_DIR, file);
-    return recipe_ptx(a, path, spec, arch, info, ptx, err);
-}
-
 static void assembled(void **state)
 {
     (void)state;
@@ -53,7 +45,7 @@ static void assembled(void **state)
         sb_init(&ptx);
         sb_init(&log);
         nvptx_kernel_info info;
-        if (ptx_of(c->recipe, c->spec, TARGET_SM90A, &a, &info, &ptx, &err))
+        if (bench_recipe_ptx(&a, c->recipe, c->spec, TARGET_SM90A, &info, &ptx, &err))
             fail_msg("%s [%s]: %s", c->recipe, c->spec, sb_cstr(&err));
         assert_int_equal(info.threads, 12 * 32 + 128);
         assert_int_equal(info.q_tile[0], 192);
@@ -74,20 +66,12 @@ static void assembled(void **state)
 
 static void refused(const char *file, const char *spec, target_arch arch, const char *why)
 {
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx;
-    sb_init(&err);
-    sb_init(&ptx);
-    nvptx_status st = ptx_of(file, spec, arch, &a, NULL, &ptx, &err);
-    if (st == NVPTX_OK)
-        fail_msg("[%s]: accepted, want a refusal saying '%s'", spec, why);
-    if (!strstr(sb_cstr(&err), why))
-        fail_msg("[%s]: '%s' does not say '%s'", spec, sb_cstr(&err), why);
-    printf("  refused [%s]: %s\n", spec, sb_cstr(&err));
-    sb_free(&err);
-    sb_free(&ptx);
-    arena_free_all(&a);
+    strbuf msg;
+    sb_init(&msg);
+    if (!bench_recipe_refused(file, spec, arch, why, &msg))
+        fail_msg("%s", sb_cstr(&msg));
+    printf("  refused [%s]\n", spec);
+    sb_free(&msg);
 }
 
 static void refusals(void **state)
