@@ -11,6 +11,7 @@
  *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma; emitters in nvptx_wgmma.c)
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *   nvptx_fa2_overlap.c  the overlapped key loop of the ws kernel (plan->overlap)
+ *   nvptx_fa2_narrow.c   a union range's first tile on its first 16 keys (opt-in)
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
  * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
@@ -28,6 +29,7 @@
 #include "nvptx_plan.h"
 
 enum { FA_MAXMR = 4, FA_MAXN = 32, FA_MAXK = 16 };
+enum { FA_NARROW = 16 }; /* keys of a narrow first tile (nvptx_fa2_narrow.c) */
 enum { T_Q, T_K, T_V, T_O, T_LSE };
 
 typedef enum { EXM_ELEM, EXM_BOX } fa_expr_mode;
@@ -60,6 +62,8 @@ typedef struct fa2 {
     nv_ctx nv;
     nt t; /* the tile builder over this kernel (nvptx/tile.h): fragments, tiles, loop state */
     const fa_plan *p;
+    const fa_plan *wide; /* while a narrow tile is emitted (nvptx_fa2_narrow.c): the kernel's plan; else NULL */
+    int slot_rows;       /* key rows of a ring slot's tiles (the kernel's Tk, also while p is narrow) */
     LLVMValueRef fn;
     bool failed; /* an expression leaf could not be produced */
 
@@ -236,6 +240,15 @@ void fa2_ws_turn_end(fa2 *f);
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 /* nvptx_fa2_overlap.c: the whole key loop and the finalize */
 void fa2_overlap_loop(fa2 *f);
+
+/* The narrow first tile (nvptx_fa2_narrow.c, $ATTNC_NARROW_FIRST): whether
+ * the kernel takes it; per query tile whether its range starts with a tile
+ * that keeps nothing past its first FA_NARROW keys (i1); and the plan
+ * swapped for one whose key tile is those keys (into *narrow) and back. */
+bool fa2_narrow_first_on(const fa2 *f);
+LLVMValueRef fa2_narrow_first_test(fa2 *f);
+void fa2_narrow_begin(fa2 *f, fa_plan *narrow);
+void fa2_narrow_end(fa2 *f);
 
 /* persistent blocks (plan->persist, nvptx_fa2_persist.c): the loop over
  * this block's items. fa2_items_begin opens it and sets up the item in f

@@ -25,14 +25,16 @@ static nt_smem q_rows(fa2 *f)
     return nt_sub(t, q, LLVMBuildMul(f->nv.b, wg, nv_i32(&f->nv, 64), ""), nv_i32(&f->nv, 0), 64, p->D);
 }
 
-/* The K (V) tile of ring slot `slot`. */
+/* The K (V) tile of ring slot `slot`: its first p->Tk rows, with the
+ * slot's swizzle strides (a narrow tile's view, nvptx_fa2_narrow.c). */
 static nt_smem slot_tile(fa2 *f, int tensor, LLVMValueRef slot)
 {
     const fa_plan *p = f->p;
     LLVMBuilderRef b = f->nv.b;
-    int off = tensor == T_K ? f->off_k : f->off_v;
+    int off = tensor == T_K ? f->off_k : f->off_v, cols = tensor == T_K ? p->D : p->Dv;
     LLVMValueRef at = LLVMBuildAdd(b, nv_i32(&f->nv, off), LLVMBuildMul(b, slot, nv_i32(&f->nv, f->slot_k), ""), "");
-    return nt_tile_sw(&f->t, at, p->Tk, tensor == T_K ? p->D : p->Dv, p->dt);
+    nt_smem tile = nt_tile_sw(&f->t, at, f->slot_rows, cols, p->dt);
+    return p->Tk < f->slot_rows ? nt_sub(&f->t, tile, nv_i32(&f->nv, 0), nv_i32(&f->nv, 0), p->Tk, cols) : tile;
 }
 
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])

@@ -89,6 +89,11 @@ int nvptx_ws_maxnreg_mode(void)
     return env_switch("ATTNC_WS_MAXNREG");
 }
 
+int nvptx_narrow_first_mode(void)
+{
+    return env_switch("ATTNC_NARROW_FIRST");
+}
+
 int nvptx_tma_l2_ahead_mode(void)
 {
     const char *e = getenv("ATTNC_TMA_L2_AHEAD");

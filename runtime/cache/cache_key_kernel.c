@@ -21,6 +21,7 @@ static const struct {
     {"ws_maxnreg", nvptx_ws_maxnreg_mode}, /* $ATTNC_WS_MAXNREG */
     {"tma_skip_empty", nvptx_tma_skip_empty_mode}, /* $ATTNC_TMA_SKIP_EMPTY */
     {"tma_l2_ahead", nvptx_tma_l2_ahead_mode},     /* $ATTNC_TMA_L2_AHEAD */
+    {"narrow_first", nvptx_narrow_first_mode},     /* $ATTNC_NARROW_FIRST */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */

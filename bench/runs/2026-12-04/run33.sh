@@ -9,6 +9,8 @@
 #  3. $ATTNC_TMA_L2_AHEAD=N: test_gpu_grid_tma and test_gpu_overlap hand cases under N=2 (memcheck on the grid
 #     test); HunyuanVideo/FLUX GNA, dense D=128 and 8 causal documents at N=1 and 2 against unset.
 #  4. the backward's dK/dV key tiles: 128 against 64 (window 1024, causal, 2-D NA), --grad.
+#  5. $ATTNC_NARROW_FIRST=1 (a union range's first tile on 16 keys): test_gpu_unions, test_gpu_overlap unions,
+#     test_gpu_persist sinks (and racecheck), test_gpu_recipes sinks; sinks + window against the default.
 # OUT=dir bash bench/runs/2026-12-04/run33.sh   (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
 set -u
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
@@ -25,7 +27,13 @@ bg grid 170 stdbuf -oL $G/test_gpu_test_gpu_grid_tma
 bg grid_l2 170 ATTNC_TMA_L2_AHEAD=2 $SAN --tool memcheck $san $G/test_gpu_test_gpu_grid_tma
 bg hand_l2 170 ATTNC_TMA_L2_AHEAD=2 ATTNC_TEST_PART=hand_cases stdbuf -oL $G/test_gpu_test_gpu_overlap
 wait
-for t in wg3 wg3_race grid grid_l2 hand_l2; do summary $t; done | tee $OUT/tests.txt
+bg nf_unions 170 ATTNC_NARROW_FIRST=1 stdbuf -oL $G/test_gpu_test_gpu_unions
+bg nf_ovl 170 ATTNC_NARROW_FIRST=1 ATTNC_TEST_PART=unions stdbuf -oL $G/test_gpu_test_gpu_overlap
+bg nf_persist 170 ATTNC_NARROW_FIRST=1 ATTNC_TEST_CASE=sinks stdbuf -oL $G/test_gpu_test_gpu_persist
+bg nf_race 170 ATTNC_NARROW_FIRST=1 ATTNC_TEST_CASE=sinks $SAN --tool racecheck $san $G/test_gpu_test_gpu_persist
+bg nf_recipes 170 ATTNC_NARROW_FIRST=1 ATTNC_TEST_RECIPE=sinks stdbuf -oL $G/test_gpu_test_gpu_recipes
+wait
+for t in wg3 wg3_race grid grid_l2 hand_l2 nf_unions nf_ovl nf_persist nf_race nf_recipes; do summary $t; done | tee $OUT/tests.txt
 el anchors
 timeout 120 env OUT=$OUT python3 bench/anchors.py --dense > /tmp/anchors.txt 2>&1; tail -30 /tmp/anchors.txt > $OUT/anchors.txt
 el bench
@@ -46,6 +54,11 @@ for round in 1 2; do
     row $R/$rc.attn $sh "q=192 kv=128 stages=2 warps=12 overlap=1" ""
     row $R/$rc.attn $sh "q=192 kv=64 stages=3 warps=12" ""
   done; done
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "" ""
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "" "ATTNC_NARROW_FIRST=1"
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "q=128 kv=128 stages=2 warps=8" "ATTNC_NARROW_FIRST=1"
+  row recipes/sinks_window.attn batch=2,heads=16,tokens=8192 "" ""
+  row recipes/sinks_window.attn batch=2,heads=16,tokens=8192 "" "ATTNC_NARROW_FIRST=1"
   row /tmp/sinks_d64.attn batch=1,heads=32,tokens=32768 "" ""
   row /tmp/sinks_d64.attn batch=1,heads=32,tokens=32768 "q=192 kv=128 stages=2 warps=12" ""
   row /tmp/sinks_d64.attn batch=1,heads=32,tokens=32768 "q=192 kv=128 stages=2 warps=12 overlap=1 persist=1" ""
