@@ -76,6 +76,8 @@ for round in 1 2; do
   row $R/dense_d128.attn batch=1,heads=16,tokens=16384 "" "ATTNC_TMA_L2_AHEAD=2"
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "" --docs 8
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "ATTNC_TMA_L2_AHEAD=2" --docs 8
+  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "q=128 kv=128 stages=2 warps=8 regs=even" "" --docs 8
+  row $R/causal_d128.attn batch=8,heads=16,tokens=8192 "" ""
 done 2>&1 | tee $OUT/bench.txt
 el backward
 # 4. the backward's key tiles under the bulk dQ (its default): 128 keys per dK/dV CTA (two warpgroups share
