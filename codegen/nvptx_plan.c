@@ -382,8 +382,15 @@ static nvptx_status pick_mma(const schedule *s, target_arch arch, fa_plan *p, st
         sb_printf(err, "GPU: overlap=%d needs the producer warpgroup (mma=wgmma_ws on sm_90a)", p->overlap);
         return NVPTX_UNSUPPORTED;
     }
-    if (p->overlap && p->Tk * 3 / 4 + p->Dv / 2 > 192) { /* + the packed P of the previous tile */
-        sb_puts(err, "GPU: overlap= needs 3/4 key tile + value head dim / 2 <= 192 (S, P and O in registers)");
+    if (p->overlap && p->Tk * 3 / 4 + p->Dv / 2 > schedule_overlap_regs(p->warps)) { /* + the pending P */
+        sb_printf(err, "GPU: overlap= needs 3/4 key tile + value head dim / 2 <= %d at %d warps (S, P and O in "
+                       "registers)", schedule_overlap_regs(p->warps), p->warps);
+        return NVPTX_UNSUPPORTED;
+    }
+    /* tiles that are not powers of two (schedule_check) run on warpgroup MMA only */
+    if (((p->Tk & (p->Tk - 1)) || (p->Tq & (p->Tq - 1))) && !p->wgmma) {
+        sb_printf(err, "GPU: query tile %d / key tile %d (not powers of two) need warpgroup MMA (sm_90a, mma=auto or "
+                       "wgmma_ws)", p->Tq, p->Tk);
         return NVPTX_UNSUPPORTED;
     }
     /* three warpgroups (schedule_check: q=192 warps=12) share the 64K

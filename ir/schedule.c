@@ -225,28 +225,39 @@ bool schedule_overlap_fits(const schedule *s, target_arch arch, int head_dim, in
     int q = schedule_q_tokens(s), k = schedule_kv_tokens(s);
     return (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && s->warps % 4 == 0 &&
            q == 16 * s->warps && head_dim % 64 == 0 && head_dim_v % 64 == 0 && head_dim <= 256 && k % 16 == 0 &&
-           k * 3 / 4 + head_dim_v / 2 <= 192;
+           k * 3 / 4 + head_dim_v / 2 <= schedule_overlap_regs(s->warps);
 }
 
 /* Three computing warpgroups (warpgroup MMA, 64 query rows each): a
- * sequence's 192-row query tile at 12 warps, the one tile that is not a
- * power of two (FA3's shape for head dim 64). */
+ * sequence's 192-row query tile at 12 warps, the one query tile that is
+ * not a power of two (FA3's shape for head dim 64). */
 static bool three_warpgroups(const schedule *s, target_arch arch)
 {
     return arch != TARGET_HOST && (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && s->ndims == 1 &&
            s->q_tile[0] == 192 && s->warps == 12;
 }
 
+/* A sequence's key tile of any multiple of 16 under warpgroup MMA (the N
+ * of S = Q K^T is a multiple of 8, a TMA box and a swizzled tile whole
+ * 8-row atoms): FA3 takes 176 keys at head dim 128 without a mask. */
+static bool wide_keys(const schedule *s, target_arch arch)
+{
+    return arch != TARGET_HOST && (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && s->ndims == 1 &&
+           s->kv_tile[0] % 16 == 0 && s->mma != MMA_SYNC && s->warps % 4 == 0;
+}
+
 bool schedule_check(const schedule *s, target_arch arch, int head_dim, int elem_size, strbuf *err)
 {
     if (s->is_auto)
         return true;
-    bool wg3 = three_warpgroups(s, arch);
+    bool wg3 = three_warpgroups(s, arch), wk = wide_keys(s, arch);
     for (int i = 0; i < s->ndims; i++) {
-        if ((!pow2(s->q_tile[i]) && !wg3) || !pow2(s->kv_tile[i])) {
+        if ((!pow2(s->q_tile[i]) && !wg3) || (!pow2(s->kv_tile[i]) && !wk)) {
             sb_printf(err, "tile extents must be powers of two (dim %d: q %d, kv %d%s)", i, s->q_tile[i],
                       s->kv_tile[i],
-                      arch == TARGET_HOST ? "" : "; q=192 only with warps=12 on a token sequence, sm_90a");
+                      arch == TARGET_HOST ? ""
+                                          : "; on a token sequence with warpgroup MMA, sm_90a: q=192 with "
+                                            "warps=12, kv any multiple of 16");
             return false;
         }
     }

@@ -74,6 +74,19 @@ typedef struct schedule {
     int q_chunk;
 } schedule;
 
+/* The overlapped loop's accumulators per thread, 3/4 key tile (S and the
+ * packed P of the previous tile) + value head dim / 2 (O), at most this:
+ * 176 keys at head dim 128 (FA3's tile) take 196, and ptxas fits them in
+ * 219 of the 240 registers without spills or serialised wgmma
+ * (test_ptx_odd_tiles); three computing warpgroups have 160 registers:
+ * 128 (144 keys at head dim 64, 140, spilled). schedule_overlap_regs:
+ * the bound for a number of computing warps. */
+enum { SCHED_OVERLAP_REGS = 196, SCHED_OVERLAP_REGS_3WG = 128 };
+static inline int schedule_overlap_regs(int warps)
+{
+    return warps > 8 ? SCHED_OVERLAP_REGS_3WG : SCHED_OVERLAP_REGS;
+}
+
 /* Product of the tile extents. */
 int schedule_q_tokens(const schedule *s);
 int schedule_kv_tokens(const schedule *s);

@@ -7,8 +7,9 @@
  * keys) and document masks (tests/numeric/doc_table.h: empty tiles inside
  * the range, skipped while a P V is pending). Fresh random inputs, outputs
  * poisoned before each launch. Without an sm_90a GPU: skipped.
- * three_warpgroups: the same cases on a 192-row query tile over three
- * computing warpgroups (q=192 warps=12, both loops, persistent blocks).
+ * odd_tiles: the same cases on tiles that are not powers of two: a 192-row
+ * query tile over three computing warpgroups (q=192 warps=12) and 176- and
+ * 144-key tiles (both loops, persistent blocks).
  * $ATTNC_TEST_PART runs one group. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,13 +37,16 @@ static const char *const seq_schedules[] = {
 };
 enum { NSEQ = sizeof seq_schedules / sizeof seq_schedules[0] };
 
-/* Three computing warpgroups (schedule_check: q=192 warps=12). */
-static const char *const wg3_schedules[] = {
-    "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws",           "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws overlap=1",
+/* Tiles that are not powers of two (schedule_check): three computing
+ * warpgroups (q=192 warps=12; the overlapped loop with 64-key tiles, which
+ * fit its 160 registers at head dim 128) and wide key tiles. */
+static const char *const odd_schedules[] = {
+    "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws",           "q=192 kv=64 stages=2 warps=12 mma=wgmma_ws overlap=1",
     "q=192 kv=64 stages=3 warps=12 mma=wgmma_ws",            "q=192 kv=64 stages=3 warps=12 mma=wgmma_ws overlap=1",
-    "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws persist=1",
+    "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws persist=1", "q=128 kv=176 stages=2 warps=8 mma=wgmma_ws overlap=1",
+    "q=128 kv=176 stages=2 warps=8 mma=wgmma_ws",            "q=128 kv=144 stages=3 warps=8 mma=wgmma_ws persist=1",
 };
-enum { NWG3 = sizeof wg3_schedules / sizeof wg3_schedules[0] };
+enum { NODD = sizeof odd_schedules / sizeof odd_schedules[0] };
 
 static void run_hand(hand_cfg c, const gpu_shape *sh, double tol, const char *const *scheds, int n)
 {
@@ -63,7 +67,7 @@ static void run_hand(hand_cfg c, const gpu_shape *sh, double tol, const char *co
     }
 }
 
-/* $ATTNC_TEST_PART=hand_cases|unions|documents|three_warpgroups: only that group (the
+/* $ATTNC_TEST_PART=hand_cases|unions|documents|odd_tiles: only that group (the
  * others skip), to fit a capped device call or a sanitizer. */
 static bool part_wanted(const char *part)
 {
@@ -197,17 +201,18 @@ static void documents(void **s)
     assert_int_equal(documents_under(seq_schedules[1], seq_schedules[4]), 0);
 }
 
-/* The 192-row query tile: hand cases on every wg3 schedule, unions on
- * both loops, documents (their per-tile spans) on the plain loop and the
- * overlapped one. */
-static void three_warpgroups(void **s)
+/* The odd tiles: hand cases on every schedule, unions on both loops of
+ * each shape, documents (their per-tile spans) on the plain 192-row loop
+ * and the overlapped 176-key one. */
+static void odd_tiles(void **s)
 {
     (void)s;
-    if (!gpu_hopper("wgmma") || !part_wanted("three_warpgroups"))
+    if (!gpu_hopper("wgmma") || !part_wanted("odd_tiles"))
         skip();
-    hand_all(wg3_schedules, NWG3);
-    int failed = unions_under(wg3_schedules, 2);
-    failed += documents_under(wg3_schedules[0], wg3_schedules[3]);
+    hand_all(odd_schedules, NODD);
+    int failed = unions_under(odd_schedules, 2);
+    failed += unions_under(odd_schedules + 5, 2);
+    failed += documents_under(odd_schedules[0], odd_schedules[5]);
     assert_int_equal(failed, 0);
 }
 
@@ -217,6 +222,6 @@ int main(void)
         return 0;
     seed = gpu_test_seed("ATTNC_TEST_SEED to repeat");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_cases), cmocka_unit_test(unions),
-                                       cmocka_unit_test(documents), cmocka_unit_test(three_warpgroups)};
+                                       cmocka_unit_test(documents), cmocka_unit_test(odd_tiles)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

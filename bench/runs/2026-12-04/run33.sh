@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Device call 33, PREPARED on 2026-12-04 22:50 UTC when no device machine was lent (not yet run): the three
 # opt-in changes of that session, checked and measured in one call (~8 minutes).
-#  1. q=192 warps=12 (three computing warpgroups, FA3's head-dim-64 tile): test_gpu_overlap three_warpgroups
-#     (hand cases incl. one token, unions, documents) plain and under racecheck (hand cases only, small); then
-#     D=64 dense and causal (B*N=16384, H=32) against the default, two rounds, with SDPA's FA2/cuDNN anchors.
+#  1. FA3's tiles that are not powers of two: q=192 warps=12 (three computing warpgroups, its head-dim-64 tile)
+#     and kv=176 (its head-dim-128 key tile): test_gpu_overlap odd_tiles (hand cases incl. one token, unions,
+#     documents) plain and under racecheck; then D=64 dense and causal (B*N=16384, H=32) on 192 rows and D=128
+#     dense on 176 keys against the defaults, two rounds, with SDPA's FA2/cuDNN anchors.
 #  2. qchunk=C (3-D GNA slab positions in chunks of the last dim): test_gpu_grid_tma (gna3d_qchunk cases);
 #     HunyuanVideo GNA qchunk=2/4 against the default (qgroup=8), dense of the same tokens for the ratio.
 #  3. $ATTNC_TMA_L2_AHEAD=N: test_gpu_grid_tma and test_gpu_overlap hand cases under N=2 (memcheck on the grid
@@ -21,8 +22,8 @@ summary() { printf '%-16s %-8s PASS %-4s FAIL %-3s %s\n' "$1" "$(cat /tmp/t_$1.r
   grep -E '^\[FAIL\]|ILLEGAL|CUDA_ERROR|internal error|Failure|========= (Invalid|Error|Race)' /tmp/t_$1 | head -6 | cut -c1-240; }
 bg() { local name=$1 cap=$2; shift 2; ( ATTNC_CACHE_DIR=$(mktemp -d) timeout $cap env "$@" > /tmp/t_$name 2>&1; echo "rc=$?" > /tmp/t_$name.rc ) & }
 san="--error-exitcode 9 --print-limit 10"
-bg wg3 170 ATTNC_TEST_PART=three_warpgroups stdbuf -oL $G/test_gpu_test_gpu_overlap
-bg wg3_race 170 ATTNC_TEST_PART=three_warpgroups $SAN --tool racecheck $san $G/test_gpu_test_gpu_overlap
+bg wg3 170 ATTNC_TEST_PART=odd_tiles stdbuf -oL $G/test_gpu_test_gpu_overlap
+bg wg3_race 170 ATTNC_TEST_PART=odd_tiles $SAN --tool racecheck $san $G/test_gpu_test_gpu_overlap
 bg grid 170 stdbuf -oL $G/test_gpu_test_gpu_grid_tma
 bg grid_l2 170 ATTNC_TMA_L2_AHEAD=2 $SAN --tool memcheck $san $G/test_gpu_test_gpu_grid_tma
 bg hand_l2 170 ATTNC_TMA_L2_AHEAD=2 ATTNC_TEST_PART=hand_cases stdbuf -oL $G/test_gpu_test_gpu_overlap
@@ -74,6 +75,10 @@ for round in 1 2; do
   row $R/dense_d128.attn batch=1,heads=24,tokens=65536 "" ""
   row $R/dense_d128.attn batch=1,heads=16,tokens=16384 "" ""
   row $R/dense_d128.attn batch=1,heads=16,tokens=16384 "" "ATTNC_TMA_L2_AHEAD=2"
+  row $R/dense_d128.attn batch=1,heads=16,tokens=16384 "q=128 kv=176 stages=2 warps=8 overlap=1" ""
+  row $R/dense_d128.attn batch=2,heads=16,tokens=8192 "" ""
+  row $R/dense_d128.attn batch=2,heads=16,tokens=8192 "q=128 kv=176 stages=2 warps=8 overlap=1" ""
+  row $R/dense_d128.attn batch=2,heads=16,tokens=8192 "q=128 kv=176 stages=2 warps=8" ""
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "" --docs 8
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "ATTNC_TMA_L2_AHEAD=2" --docs 8
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "q=128 kv=128 stages=2 warps=8 regs=even" "" --docs 8

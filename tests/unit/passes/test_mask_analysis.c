@@ -21,8 +21,9 @@ enum { ROUNDS = 16 };
 /* Checks every pair under contiguous tiles and, when the mask is dilated,
  * under the forward kernel's dilation-group tiling (strided boxes of one
  * group; key tiles of other groups must hold no kept pair). q_tile > 0
- * (sequences): that query tile instead of the drawn one. */
-static void check_case(mask_case c, int round, int q_tile)
+ * (sequences): that query tile and key tile kv_tile instead of the drawn
+ * ones. */
+static void check_case(mask_case c, int round, int q_tile, int kv_tile)
 {
     arena a;
     arena_init(&a, NULL);
@@ -32,6 +33,7 @@ static void check_case(mask_case c, int round, int q_tile)
     recipe *r = mc_build(&a, c, &env, &s, &p);
     if (q_tile > 0) { /* and up to five such tiles of tokens (the params read any token) */
         s.q_tile[0] = q_tile;
+        s.kv_tile[0] = kv_tile;
         r->sched = s;
         env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = mc_rand(1, 5 * q_tile);
     }
@@ -68,21 +70,25 @@ static void brute_force_all_masks(void **state)
     srand(12345);
     for (int c = 0; c < MC_COUNT; c++)
         for (int round = 0; round < ROUNDS; round++)
-            check_case((mask_case)c, round, 0);
+            check_case((mask_case)c, round, 0, 0);
 }
 
-/* The three-warpgroup kernel's 192-row query tile (the one extent that is
- * not a power of two, ir/schedule.c): every sequence mask, as above. */
-static void brute_force_192_row_tiles(void **state)
+/* Tiles that are not powers of two (ir/schedule.c: the three-warpgroup
+ * kernel's 192-row query tile, sm_90a's key tiles of any multiple of 16,
+ * FA3's 176): every sequence mask, as above. */
+static void brute_force_odd_tiles(void **state)
 {
     (void)state;
     srand(192);
+    static const int tiles[][2] = {{192, 128}, {192, 64}, {128, 176}, {64, 144}, {192, 80}};
     static const mask_case seq[] = {MC_CAUSAL,      MC_SLIDING,      MC_SLIDING_SINKS, MC_NB1D,
                                     MC_RADIAL,      MC_STRIDED_HEADS, MC_DOC_CAUSAL,    MC_DOCUMENT,
                                     MC_BLOCKS,      MC_UNION_SEQ,    MC_CAUSAL_UNION};
     for (size_t c = 0; c < sizeof seq / sizeof seq[0]; c++)
-        for (int round = 0; round < ROUNDS; round++)
-            check_case(seq[c], round, 192);
+        for (int round = 0; round < ROUNDS; round++) {
+            const int *t = tiles[(size_t)round % (sizeof tiles / sizeof tiles[0])];
+            check_case(seq[c], round, t[0], t[1]);
+        }
 }
 
 static void modes_follow_the_mask(void **state)
@@ -395,7 +401,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(brute_force_all_masks),
-        cmocka_unit_test(brute_force_192_row_tiles),
+        cmocka_unit_test(brute_force_odd_tiles),
         cmocka_unit_test(modes_follow_the_mask),
         cmocka_unit_test(causal_ranges_are_tight),
         cmocka_unit_test(kernel_range_matches_analysis),
