@@ -1,8 +1,9 @@
 /* nvptx_fa2_coords.c — where tokens are: query/key tile boxes, per-row and
  * per-column coordinates, the key-tile range of this program, and the
  * expression environment that feeds emit_expr() (nvptx_fa2.h). Tile extents
- * are powers of two (but a sequence's 192-row query tile), so a token's
- * place inside a box is shifts and masks. */
+ * are powers of two (but a sequence's tiles under warpgroup MMA: 192 query
+ * rows, key tiles of any multiple of 16), so a token's place inside a box
+ * is shifts and masks. */
 #include <math.h>
 
 #include "nvptx_fa2.h"
@@ -31,9 +32,9 @@ void fa2_tile_coords(fa2 *f, const int *ext, const LLVMValueRef *org, LLVMValueR
     int sh = 0;
     for (int d = f->p->ndims - 1; d >= 0; d--) {
         LLVMValueRef local = LLVMBuildLShr(f->nv.b, idx, nv_i32(&f->nv, sh), "");
-        /* a sequence's 192-row query tile (three warpgroups) is the one
-         * extent that is not a power of two; the outermost dim's place
-         * needs no mask (idx is inside the box) */
+        /* a sequence's tiles may not be powers of two (ir/schedule.c:
+         * 192 query rows, wide key tiles); the outermost dim's place needs
+         * no mask (idx is inside the box) */
         if (d || (ext[d] & (ext[d] - 1)) == 0)
             local = LLVMBuildAnd(f->nv.b, local, nv_i32(&f->nv, ext[d] - 1), "");
         if (fa2_dil(f, d) > 1) /* a strided box of one dilation group */
