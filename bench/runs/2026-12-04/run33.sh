@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Device call 33, PREPARED on 2026-12-04 22:50 UTC when no device machine was lent (not yet run): the three
-# opt-in changes of that session, checked and measured in one call (~8 minutes).
+# Device calls 33a-d, PREPARED on 2026-12-04 when no device machine was lent (not yet run): the opt-in changes of
+# that session, checked and measured in four calls of under 10 minutes each (PART=tests, fwd twice, bwd):
+#   OUT=dir PART=tests bash bench/runs/2026-12-04/run33.sh   (GPU tests + sanitizers, SDPA anchors; ~8 min)
+#   OUT=dir PART=fwd   bash ...                              (one round of the forward rows; run it twice)
+#   OUT=dir PART=bwd   bash ...                              (the backward rows, two rounds)
 #  1. FA3's tiles that are not powers of two: q=192 warps=12 (three computing warpgroups, its head-dim-64 tile)
 #     and kv=176 (its head-dim-128 key tile): test_gpu_overlap odd_tiles (hand cases incl. one token, unions,
 #     documents) plain and under racecheck; then D=64 dense and causal (B*N=16384, H=32) on 192 rows and D=128
@@ -12,8 +15,9 @@
 #  4. the backward's dK/dV key tiles: 128 against 64 (window 1024, causal, 2-D NA), --grad.
 #  5. $ATTNC_NARROW_FIRST=1 (a union range's first tile on 16 keys): test_gpu_unions, test_gpu_overlap unions,
 #     test_gpu_persist sinks (and racecheck), test_gpu_recipes sinks; sinks + window against the default.
-# OUT=dir bash bench/runs/2026-12-04/run33.sh   (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
+# (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
 set -u
+PART=${PART:-tests}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 rm -rf /tmp/pk_main; mkdir -p /tmp/pk_main; tar -C /tmp/pk_main -xJf .device-all/main.tar.xz
 export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk_main/lib
@@ -22,6 +26,7 @@ summary() { printf '%-16s %-8s PASS %-4s FAIL %-3s %s\n' "$1" "$(cat /tmp/t_$1.r
   grep -E '^\[FAIL\]|ILLEGAL|CUDA_ERROR|internal error|Failure|========= (Invalid|Error|Race)' /tmp/t_$1 | head -6 | cut -c1-240; }
 bg() { local name=$1 cap=$2; shift 2; ( ATTNC_CACHE_DIR=$(mktemp -d) timeout $cap env "$@" > /tmp/t_$name 2>&1; echo "rc=$?" > /tmp/t_$name.rc ) & }
 san="--error-exitcode 9 --print-limit 10"
+if [ "$PART" = tests ]; then
 bg wg3 170 ATTNC_TEST_PART=odd_tiles stdbuf -oL $G/test_gpu_test_gpu_overlap
 bg wg3_race 170 ATTNC_TEST_PART=odd_tiles $SAN --tool racecheck $san $G/test_gpu_test_gpu_overlap
 bg grid 170 stdbuf -oL $G/test_gpu_test_gpu_grid_tma
@@ -37,7 +42,9 @@ wait
 for t in wg3 wg3_race grid grid_l2 hand_l2 nf_unions nf_ovl nf_persist nf_race nf_recipes; do summary $t; done | tee $OUT/tests.txt
 el anchors
 timeout 120 env OUT=$OUT python3 bench/anchors.py --dense > /tmp/anchors.txt 2>&1; tail -30 /tmp/anchors.txt > $OUT/anchors.txt
-el bench
+el done
+exit 0
+fi
 row() { local rc=$1 sh=$2 sc=$3 envs=$4; shift 4; local r
   r=$(env $envs ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 5 --iters 30 ${sc:+--schedule "$sc"} "$@" 2>&1)
   printf '%-16s %-36s %-44s %-20s %s\n' "$(basename $rc .attn)" "$sh" "${sc:-default}" "${envs:--}" "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ TFLOP/s|visited/kept [0-9.]+|error.*' | head -3 | tr '\n' ' ')"; }
@@ -48,7 +55,9 @@ input q, k, v : bf16 [batch, heads, tokens, 64]
 mask causal && (sinks(4) || sliding_window(2047, 0))
 tile auto
 RECIPE
-for round in 1 2; do
+if [ "$PART" = fwd ]; then
+el bench
+for round in 1; do
   for rc in dense_d64 causal_d64; do for sh in batch=2,heads=32,tokens=8192 batch=1,heads=32,tokens=16384; do
     row $R/$rc.attn $sh "" ""
     row $R/$rc.attn $sh "q=192 kv=128 stages=2 warps=12" ""
@@ -84,6 +93,9 @@ for round in 1 2; do
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "q=128 kv=128 stages=2 warps=8 regs=even" "" --docs 8
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 "" ""
 done 2>&1 | tee $OUT/bench.txt
+el done
+exit 0
+fi
 el backward
 # 4. the backward's key tiles under the bulk dQ (its default): 128 keys per dK/dV CTA (two warpgroups share
 #    each Q/dO tile) against the default 64, on the short loops of issue 14 (window 1024) and on causal.
