@@ -13,6 +13,7 @@
 #  3. $ATTNC_TMA_L2_AHEAD=N: test_gpu_grid_tma and test_gpu_overlap hand cases under N=2 (memcheck on the grid
 #     test); HunyuanVideo/FLUX GNA, dense D=128 and 8 causal documents at N=1 and 2 against unset.
 #  4. the backward's dK/dV key tiles: 128 against 64 (window 1024, causal, 2-D NA), --grad.
+#  6. the bidirectional-document bench line (visited/kept 1.000 since 5c1f935, not yet seen on the GPU).
 #  5. $ATTNC_NARROW_FIRST=1 (a union range's first tile on 16 keys): test_gpu_unions, test_gpu_overlap unions,
 #     test_gpu_persist sinks (and racecheck), test_gpu_recipes sinks; sinks + window against the default.
 # (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
@@ -49,6 +50,7 @@ row() { local rc=$1 sh=$2 sc=$3 envs=$4; shift 4; local r
   r=$(env $envs ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 5 --iters 30 ${sc:+--schedule "$sc"} "$@" 2>&1)
   printf '%-16s %-36s %-44s %-20s %s\n' "$(basename $rc .attn)" "$sh" "${sc:-default}" "${envs:--}" "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ TFLOP/s|visited/kept [0-9.]+|error.*' | head -3 | tr '\n' ' ')"; }
 R=bench/recipes
+printf 'recipe doc_bidir\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\nmask document(doc)\ntile auto\n' > /tmp/doc_bidir.attn
 cat > /tmp/sinks_d64.attn <<'RECIPE'
 recipe sinks_d64
 input q, k, v : bf16 [batch, heads, tokens, 64]
@@ -92,6 +94,7 @@ for round in 1; do
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "" "ATTNC_TMA_L2_AHEAD=2" --docs 8
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 "q=128 kv=128 stages=2 warps=8 regs=even" "" --docs 8
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 "" ""
+  row /tmp/doc_bidir.attn batch=1,heads=16,tokens=65536 "" "" --docs 8
 done 2>&1 | tee $OUT/bench.txt
 el done
 exit 0
