@@ -13,9 +13,9 @@
 #  3. $ATTNC_TMA_L2_AHEAD=N: test_gpu_grid_tma and test_gpu_overlap hand cases under N=2 (memcheck on the grid
 #     test); HunyuanVideo/FLUX GNA, dense D=128 and 8 causal documents at N=1 and 2 against unset.
 #  4. the backward's dK/dV key tiles: 128 against 64 (window 1024, causal, 2-D NA), --grad.
-#  6. the bidirectional-document bench line (visited/kept 1.000 since 5c1f935, not yet seen on the GPU).
 #  5. $ATTNC_NARROW_FIRST=1 (a union range's first tile on 16 keys): test_gpu_unions, test_gpu_overlap unions,
 #     test_gpu_persist sinks (and racecheck), test_gpu_recipes sinks; sinks + window against the default.
+#  6. the bidirectional-document bench line (visited/kept 1.000 since 5c1f935, not yet seen on the GPU).
 # (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
 set -u
 PART=${PART:-tests}
