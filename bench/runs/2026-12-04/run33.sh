@@ -69,6 +69,8 @@ for round in 1; do
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "" ""
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "" "ATTNC_NARROW_FIRST=1"
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "q=128 kv=128 stages=2 warps=8" "ATTNC_NARROW_FIRST=1"
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "q=128 kv=176 stages=2 warps=8 overlap=1 persist=1" "ATTNC_NARROW_FIRST=1"
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "q=128 kv=144 stages=2 warps=8 overlap=1 persist=1" "ATTNC_NARROW_FIRST=1"
   row recipes/sinks_window.attn batch=2,heads=16,tokens=8192 "" ""
   row recipes/sinks_window.attn batch=2,heads=16,tokens=8192 "" "ATTNC_NARROW_FIRST=1"
   row /tmp/sinks_d64.attn batch=1,heads=32,tokens=32768 "" ""
