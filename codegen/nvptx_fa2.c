@@ -271,26 +271,12 @@ static void tile_step(fa2 *f, const loop_state *st)
     state_set(f, st, m, l, acc);
 }
 
-/* The narrow first tile (nvptx_fa2_narrow.c) where the kernel takes it
- * and the query tile's range allows: computed into st; returns the tile
- * the loop starts at (i32: 1 after it, else 0). */
-static LLVMValueRef narrow_first(fa2 *f, const loop_state *st)
+/* The narrow first tile (nvptx_fa2_narrow.c): the loop's tile step into
+ * the loop state, then the tile released. */
+static void narrow_step(fa2 *f, void *st)
 {
-    nv_ctx *nv = &f->nv;
-    nt *t = &f->t;
-    if (!fa2_narrow_first_on(f))
-        return nv_i32(nv, 0);
-    LLVMValueRef start = nt_var(t, nv->i32, nv_i32(nv, 0), "start");
-    LLVMBasicBlockRef join = nt_if(t, fa2_narrow_first_test(f));
-    fa2_ws_acquire(f, nv_i32(nv, 0));
-    fa_plan narrow;
-    fa2_narrow_begin(f, &narrow);
     tile_step(f, st);
-    fa2_narrow_end(f);
     fa2_ws_release(f);
-    nt_set(t, start, nv_i32(nv, 1));
-    nt_endif(t, join);
-    return nt_get(t, start);
 }
 
 /* Tiles in the range that the class proves empty (no kept pair) skip all
@@ -305,7 +291,7 @@ static void emit_loop(fa2 *f)
     }
     loop_state st;
     state_new(f, &st);
-    LLVMValueRef first = narrow_first(f, &st);
+    LLVMValueRef first = fa2_narrow_first(f, narrow_step, &st);
     nt_loop kv;
     LLVMValueRef j = nt_for(t, &kv, first, f->r_total);
     if (f->p->ws)

@@ -243,12 +243,13 @@ void fa2_overlap_loop(fa2 *f);
 
 /* The narrow first tile (nvptx_fa2_narrow.c, $ATTNC_NARROW_FIRST): whether
  * the kernel takes it; per query tile whether its range starts with a tile
- * that keeps nothing past its first FA_NARROW keys (i1); and the plan
- * swapped for one whose key tile is those keys (into *narrow) and back. */
+ * that keeps nothing past its first FA_NARROW keys (i1); and, where both
+ * hold, tile 0 acquired (fa2_ws_acquire) and body(f, user) emitted under a
+ * plan whose key tile is those keys (body releases the tile). Returns the
+ * tile the key loop starts at (i32: 1 after a narrow tile, else 0). */
 bool fa2_narrow_first_on(const fa2 *f);
 LLVMValueRef fa2_narrow_first_test(fa2 *f);
-void fa2_narrow_begin(fa2 *f, fa_plan *narrow);
-void fa2_narrow_end(fa2 *f);
+LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *user);
 
 /* persistent blocks (plan->persist, nvptx_fa2_persist.c): the loop over
  * this block's items. fa2_items_begin opens it and sets up the item in f

@@ -9,14 +9,15 @@
  * tile at run time), the tile's S = Q K^T is one m64n16 product per 16
  * head-dim columns and its P V one k16 step: an eighth of a tile.
  *
- * How: before the key loop, the computing warps wait for the first tile
- * (the producer fills it as usual, all Tk rows), emit the loop's own tile
- * step under a copy of the plan whose key tile is FA_NARROW keys (f->p is
- * swapped: scores, the per-element mask, the online softmax and the
- * fragments follow p->Tk; the ring slot's view keeps the slot's swizzle
- * strides, nvptx_fa2_wgmma.c slot_tile), release the tile, and the loop
- * starts at the second tile with m, l and O carried. Any other first
- * tile, or none, takes the loop from tile 0 as before.
+ * How (fa2_narrow_first): before the key loop, the computing warps wait
+ * for the first tile (the producer fills it as usual, all Tk rows), emit
+ * the loop's own tile step (the body, from each loop) under a copy of the
+ * plan whose key tile is FA_NARROW keys (f->p is swapped: scores, the
+ * per-element mask, the online softmax and the fragments follow p->Tk;
+ * the ring slot's view keeps the slot's swizzle strides, nvptx_fa2_wgmma.c
+ * slot_tile), release the tile, and the loop starts at the second tile
+ * with m, l and O carried. Any other first tile, or none, takes the loop
+ * from tile 0 as before.
  *
  * Taken where the plan has a union range (parts), a class empty test, the
  * producer warpgroup with wgmma, a token sequence, no document span, no
@@ -57,7 +58,7 @@ LLVMValueRef fa2_narrow_first_test(fa2 *f)
     return LLVMBuildAnd(b, any, LLVMBuildOr(b, none_left, empty, ""), "narrow");
 }
 
-void fa2_narrow_begin(fa2 *f, fa_plan *narrow)
+static void narrow_begin(fa2 *f, fa_plan *narrow)
 {
     *narrow = *f->p;
     narrow->Tk = FA_NARROW;
@@ -66,8 +67,26 @@ void fa2_narrow_begin(fa2 *f, fa_plan *narrow)
     f->p = narrow;
 }
 
-void fa2_narrow_end(fa2 *f)
+static void narrow_end(fa2 *f)
 {
     f->p = f->wide;
     f->wide = NULL;
+}
+
+LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *user)
+{
+    nv_ctx *nv = &f->nv;
+    nt *t = &f->t;
+    if (!fa2_narrow_first_on(f))
+        return nv_i32(nv, 0);
+    LLVMValueRef start = nt_var(t, nv->i32, nv_i32(nv, 0), "start");
+    LLVMBasicBlockRef join = nt_if(t, fa2_narrow_first_test(f));
+    fa2_ws_acquire(f, nv_i32(nv, 0)); /* under the kernel's plan: the tile's origin */
+    fa_plan narrow;
+    narrow_begin(f, &narrow);
+    body(f, user);
+    narrow_end(f);
+    nt_set(t, start, nv_i32(nv, 1));
+    nt_endif(t, join);
+    return nt_get(t, start);
 }

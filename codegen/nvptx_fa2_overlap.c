@@ -173,41 +173,29 @@ static void compute_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
     nt_set(t, v->pend, LLVMConstInt(nv->i1, 1, false));
 }
 
-/* The narrow first tile (nvptx_fa2_narrow.c) where the kernel takes it
- * and the query tile's range allows, synchronously (nothing pending
- * after it): m, l and O into v; returns the tile the loop starts at (i32:
- * 1 after it, else 0). */
-static LLVMValueRef narrow_first(fa2 *f, const ov_vars *v)
+/* The narrow first tile (nvptx_fa2_narrow.c), K acquired: synchronously
+ * (nothing pending after it), m, l and O into the loop's variables, K and
+ * V released. */
+static void narrow_step(fa2 *f, void *vars)
 {
     nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    if (!fa2_narrow_first_on(f))
-        return nv_i32(nv, 0);
-    LLVMValueRef start = nt_var(t, nv->i32, nv_i32(nv, 0), "start");
-    LLVMBasicBlockRef join = nt_if(t, fa2_narrow_first_test(f));
-    LLVMValueRef j0 = nv_i32(nv, 0);
-    fa2_ws_acquire(f, j0);
+    const ov_vars *v = vars;
+    LLVMValueRef j0 = nv_i32(&f->nv, 0);
     fa2_ws_wait_v(f, j0);
     LLVMValueRef sa[FA_MAXMR][FA_MAXN][4], m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     nt_frag o;
     nt_fvar_get(t, &v->o, &o);
     fa2_unfrag(&o, acc);
     get_ml(f, v, m, l);
-    fa_plan narrow;
-    fa2_narrow_begin(f, &narrow);
     fa2_wgmma_qk(f, sa);
     fa2_ws_release_slot(f, f->slot, NULL); /* K_0: its product is done */
     fa2_score_and_mask(f, sa);
     fa2_softmax(f, sa, m, l, acc);
     fa2_wgmma_pv(f, sa, acc);
-    fa2_narrow_end(f);
     fa2_ws_release_v(f, j0, NULL);
     set_ml(f, v, m, l);
     fa2_frag(f, &o, acc, f->p->Dv);
     nt_fvar_set(t, &v->o, &o);
-    nt_set(t, start, nv_i32(nv, 1));
-    nt_endif(t, join);
-    return nt_get(t, start);
 }
 
 void fa2_overlap_loop(fa2 *f)
@@ -219,7 +207,7 @@ void fa2_overlap_loop(fa2 *f)
         fa2_ws_turn_init(f);
     ov_vars v;
     vars_new(f, &v);
-    LLVMValueRef first = narrow_first(f, &v);
+    LLVMValueRef first = fa2_narrow_first(f, narrow_step, &v);
     nt_loop kv;
     LLVMValueRef j = nt_for(t, &kv, first, f->r_total);
     fa2_ws_acquire(f, j);
