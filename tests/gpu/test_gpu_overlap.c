@@ -44,7 +44,7 @@ static const char *const odd_schedules[] = {
     "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws",           "q=192 kv=64 stages=2 warps=12 mma=wgmma_ws overlap=1",
     "q=192 kv=64 stages=3 warps=12 mma=wgmma_ws",            "q=192 kv=64 stages=3 warps=12 mma=wgmma_ws overlap=1",
     "q=192 kv=128 stages=2 warps=12 mma=wgmma_ws persist=1", "q=128 kv=176 stages=2 warps=8 mma=wgmma_ws overlap=1",
-    "q=128 kv=176 stages=2 warps=8 mma=wgmma_ws",            "q=128 kv=144 stages=3 warps=8 mma=wgmma_ws persist=1",
+    "q=128 kv=176 stages=2 warps=8 mma=wgmma_ws",            "q=128 kv=144 stages=2 warps=8 mma=wgmma_ws persist=1",
 };
 enum { NODD = sizeof odd_schedules / sizeof odd_schedules[0] };
 
