@@ -142,39 +142,6 @@ static void offer_variants(enum_ctx *c, schedule s, bool linear)
                 }
 }
 
-/* sm_90a token sequences, FA3's tiles that are not powers of two
- * (schedule_check): three computing warpgroups over a 192-row query tile
- * (q=192 warps=12, its head-dim-64 shape) and 128 query rows over 176 or
- * 144 keys (its head dims 128 and 96), on the plain and the overlapped
- * loop, where the producer kernel fits (schedule_overlap_fits; the
- * overlapped loop only where its accumulators do). Not measured yet: the
- * tuner decides. */
-static void offer_odd_tiles(enum_ctx *c)
-{
-    static const int tiles[][3] = {{192, 64, 12}, {192, 128, 12}, {128, 176, 8}, {128, 144, 8}};
-    for (int i = 0; i < 4; i++)
-        for (int st = 2; st <= 3; st++) {
-            schedule s = schedule_default(1, c->arch, false);
-            s.is_auto = false;
-            s.q_tile[0] = tiles[i][0];
-            s.kv_tile[0] = tiles[i][1];
-            s.warps = tiles[i][2];
-            s.stages = st;
-            s.overlap = 1;
-            bool overlap = schedule_overlap_fits(&s, c->arch, c->head_dim, c->head_dim);
-            s.overlap = 0;
-            s.kv_tile[0] = 64; /* whether the producer kernel takes the head dim at all */
-            if (!schedule_overlap_fits(&s, c->arch, c->head_dim, c->head_dim))
-                return;
-            s.kv_tile[0] = tiles[i][1];
-            offer(c, &s);
-            if (overlap) {
-                s.overlap = 1;
-                offer(c, &s);
-            }
-        }
-}
-
 int schedule_enumerate(int ndims, target_arch arch, int head_dim, int elem_size, bool linear, schedule *out,
                        int max)
 {
@@ -192,7 +159,5 @@ int schedule_enumerate(int ndims, target_arch arch, int head_dim, int elem_size,
             memcpy(s.kv_tile, boxes[ki].ext, sizeof s.kv_tile);
             offer_variants(&c, s, linear);
         }
-    if (nd == 1 && !linear && arch != TARGET_HOST)
-        offer_odd_tiles(&c);
     return c.count;
 }

@@ -99,13 +99,10 @@ static void test_enumerate_overlap(void **state)
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 regs=even"), -1); /* 256 threads: nothing to gain */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=4 overlap=2"), -1); /* ping-pong: two warpgroups */
     assert_int_equal(index_of(c, n, "q=64 kv=64 stages=2 warps=2 overlap=1"), -1); /* no warpgroup */
-    /* three computing warpgroups over 192 query rows, both loops; FA3's
-     * 176-key tiles (the overlapped loop only where it fits: 3/4 176 + 64) */
-    assert_true(index_of(c, n, "q=192 kv=128 stages=2 warps=12") >= 0);
-    assert_true(index_of(c, n, "q=192 kv=64 stages=3 warps=12 overlap=1") >= 0);
-    assert_true(index_of(c, n, "q=128 kv=176 stages=2 warps=8") >= 0);
-    assert_true(index_of(c, n, "q=128 kv=176 stages=2 warps=8 overlap=1") >= 0);
-    assert_int_equal(index_of(c, n, "q=192 kv=128 stages=2 warps=12 overlap=1"), -1); /* 96 + 64 > 128 at 160 registers */
+    /* tiles that are not powers of two are not candidates until they have
+     * run on a GPU: the tuner times candidates, it does not check them */
+    assert_int_equal(index_of(c, n, "q=192 kv=128 stages=2 warps=12"), -1);
+    assert_int_equal(index_of(c, n, "q=128 kv=176 stages=2 warps=8 overlap=1"), -1);
     free(c);
     struct {
         int nd;
