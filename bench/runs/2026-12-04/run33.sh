@@ -29,7 +29,7 @@ bg() { local name=$1 cap=$2; shift 2; ( ATTNC_CACHE_DIR=$(mktemp -d) timeout $ca
 san="--error-exitcode 9 --print-limit 10"
 if [ "$PART" = tests ]; then
 bg wg3 170 ATTNC_TEST_PART=odd_tiles stdbuf -oL $G/test_gpu_test_gpu_overlap
-bg wg3_race 170 ATTNC_TEST_PART=odd_tiles $SAN --tool racecheck $san $G/test_gpu_test_gpu_overlap
+bg wg3_race 170 ATTNC_TEST_PART=odd_tiles_hand $SAN --tool racecheck $san $G/test_gpu_test_gpu_overlap
 bg grid 170 stdbuf -oL $G/test_gpu_test_gpu_grid_tma
 bg grid_l2 170 ATTNC_TMA_L2_AHEAD=2 $SAN --tool memcheck $san $G/test_gpu_test_gpu_grid_tma
 bg hand_l2 170 ATTNC_TMA_L2_AHEAD=2 ATTNC_TEST_PART=hand_cases stdbuf -oL $G/test_gpu_test_gpu_overlap
