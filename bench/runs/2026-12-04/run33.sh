@@ -31,7 +31,7 @@ if [ "$PART" = tests ]; then
 bg wg3 170 ATTNC_TEST_PART=odd_tiles stdbuf -oL $G/test_gpu_test_gpu_overlap
 bg wg3_race 170 ATTNC_TEST_PART=odd_tiles_hand $SAN --tool racecheck $san $G/test_gpu_test_gpu_overlap
 bg grid 170 stdbuf -oL $G/test_gpu_test_gpu_grid_tma
-bg grid_l2 170 ATTNC_TMA_L2_AHEAD=2 $SAN --tool memcheck $san $G/test_gpu_test_gpu_grid_tma
+bg grid_l2 170 ATTNC_TMA_L2_AHEAD=2 ATTNC_TEST_CASE=qchunk $SAN --tool memcheck $san $G/test_gpu_test_gpu_grid_tma
 bg hand_l2 170 ATTNC_TMA_L2_AHEAD=2 ATTNC_TEST_PART=hand_cases stdbuf -oL $G/test_gpu_test_gpu_overlap
 wait
 bg nf_unions 170 ATTNC_NARROW_FIRST=1 stdbuf -oL $G/test_gpu_test_gpu_unions
