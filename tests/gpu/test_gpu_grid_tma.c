@@ -7,7 +7,8 @@
  * (cuda_tma_splits_batch); the rest fold. Extents divide no box, GQA, and
  * strided (GNA) windows. Device outputs are poisoned before each launch.
  * Without a driver: "skipped: no CUDA driver"; before sm_90a the TMA
- * schedules are skipped, the default still runs. */
+ * schedules are skipped, the default still runs. $ATTNC_TEST_CASE=NAME
+ * runs the cases whose name holds NAME. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
