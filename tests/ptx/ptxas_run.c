@@ -56,3 +56,22 @@ int ptxas_spill_bytes(const char *log)
     }
     return total;
 }
+
+const char *ptxas_clean(const char *ptx, const char *arch, strbuf *log)
+{
+    if (!ptxas_check(ptx, arch, log))
+        return "ptxas rejected the PTX";
+    if (ptxas_spill_bytes(sb_cstr(log)))
+        return "ptxas spills";
+    if (strstr(sb_cstr(log), "are serialized") || strstr(sb_cstr(log), "C751"))
+        return "ptxas serialises the wgmma";
+    return NULL;
+}
+
+int ptx_count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}

@@ -16,5 +16,12 @@ bool ptxas_available(void);
 bool ptxas_check(const char *ptx, const char *arch, strbuf *log);
 /* From a -v log: total spill bytes (stores + loads) and stack frame bytes. */
 int ptxas_spill_bytes(const char *log);
+/* ptxas_check, then what makes a kernel unfit for speed: NULL when ptxas
+ * accepts ptx with no spills and no wgmma it serialises (its C751x
+ * warnings: the overlapped loop would be lost), else which (log holds
+ * ptxas' output). */
+const char *ptxas_clean(const char *ptx, const char *arch, strbuf *log);
+/* Occurrences of needle in text. */
+int ptx_count(const char *text, const char *needle);
 
 #endif

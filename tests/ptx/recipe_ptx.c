@@ -2,6 +2,7 @@
 #include "recipe_ptx.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frontend/frontend.h"
@@ -46,6 +47,18 @@ nvptx_status bench_recipe_ptx(arena *a, const char *file, const char *spec, targ
     char path[512];
     snprintf(path, sizeof path, "%s/bench/recipes/%s", ATTNC_SOURCE_DIR, file);
     return recipe_ptx(a, path, spec, arch, info, ptx, err);
+}
+
+nvptx_status bench_recipe_ptx_env(arena *a, const char *file, const char *spec, const char *name, const char *value,
+                                  strbuf *ptx, strbuf *err)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+    nvptx_status st = bench_recipe_ptx(a, file, spec, TARGET_SM90A, NULL, ptx, err);
+    unsetenv(name);
+    return st;
 }
 
 bool bench_recipe_refused(const char *file, const char *spec, target_arch arch, const char *why, strbuf *msg)

@@ -20,6 +20,10 @@ nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arc
 /* recipe_ptx of bench/recipes/file (under ATTNC_SOURCE_DIR). */
 nvptx_status bench_recipe_ptx(arena *a, const char *file, const char *spec, target_arch arch, nvptx_kernel_info *info,
                               strbuf *ptx, strbuf *err);
+/* bench_recipe_ptx for sm_90a with environment variable name set to value
+ * (NULL: unset) while it is generated, unset after. */
+nvptx_status bench_recipe_ptx_env(arena *a, const char *file, const char *spec, const char *name, const char *value,
+                                  strbuf *ptx, strbuf *err);
 /* Whether bench/recipes/file under spec for arch is refused (unsupported
  * or an illegal schedule) with a message containing why; when not, the
  * reason in msg. */

@@ -17,32 +17,18 @@
 #include "ptxas_run.h"
 #include "recipe_ptx.h"
 
-static int count(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 /* Prefetch instructions in the PTX of bench/recipes/file under the switch
  * (NULL: unset); ptxas checks it when present. */
 static int prefetches(const char *file, const char *ahead, const char *dims)
 {
-    if (ahead)
-        setenv("ATTNC_TMA_L2_AHEAD", ahead, 1);
-    else
-        unsetenv("ATTNC_TMA_L2_AHEAD");
     arena a;
     arena_init(&a, NULL);
     strbuf err, ptx;
     sb_init(&err);
     sb_init(&ptx);
-    nvptx_status st = bench_recipe_ptx(&a, file, NULL, TARGET_SM90A, NULL, &ptx, &err);
-    unsetenv("ATTNC_TMA_L2_AHEAD");
-    if (st)
+    if (bench_recipe_ptx_env(&a, file, NULL, "ATTNC_TMA_L2_AHEAD", ahead, &ptx, &err))
         fail_msg("%s: %s", file, sb_cstr(&err));
-    int n = count(sb_cstr(&ptx), "cp.async.bulk.prefetch.tensor.");
+    int n = ptx_count(sb_cstr(&ptx), "cp.async.bulk.prefetch.tensor.");
     if (n && !strstr(sb_cstr(&ptx), dims))
         fail_msg("%s: prefetches are not %s (the copies' coordinates)", file, dims);
     if (ptxas_available()) {

@@ -18,33 +18,19 @@
 #include "ptxas_run.h"
 #include "recipe_ptx.h"
 
-static int count(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 /* Narrow products in the PTX of bench/recipes/file under spec (NULL: the
  * default) with the switch on or unset; *spill: ptxas's spill bytes (-1
  * without ptxas). */
 static int narrow_products(const char *file, const char *spec, bool on, int *spill)
 {
-    if (on)
-        setenv("ATTNC_NARROW_FIRST", "1", 1);
-    else
-        unsetenv("ATTNC_NARROW_FIRST");
     arena a;
     arena_init(&a, NULL);
     strbuf err, ptx;
     sb_init(&err);
     sb_init(&ptx);
-    nvptx_status st = bench_recipe_ptx(&a, file, spec, TARGET_SM90A, NULL, &ptx, &err);
-    unsetenv("ATTNC_NARROW_FIRST");
-    if (st)
+    if (bench_recipe_ptx_env(&a, file, spec, "ATTNC_NARROW_FIRST", on ? "1" : NULL, &ptx, &err))
         fail_msg("%s [%s]: %s", file, spec ? spec : "default", sb_cstr(&err));
-    int n = count(sb_cstr(&ptx), "m64n16k16");
+    int n = ptx_count(sb_cstr(&ptx), "m64n16k16");
     *spill = -1;
     if (ptxas_available()) {
         strbuf log;

@@ -59,13 +59,9 @@ static void assemble(const odd_case *c, nvptx_kernel_info *info, strbuf *ptx)
     sb_init(&log);
     if (bench_recipe_ptx(&a, c->recipe, c->spec, TARGET_SM90A, info, ptx, &err))
         fail_msg("%s [%s]: %s", c->recipe, c->spec, sb_cstr(&err));
-    if (!ptxas_check(sb_cstr(ptx), "sm_90a", &log))
-        fail_msg("%s [%s]: ptxas rejected the PTX:\n%s", c->recipe, c->spec, sb_cstr(&log));
-    int spill = ptxas_spill_bytes(sb_cstr(&log));
-    if (spill)
-        fail_msg("%s [%s]: %d bytes of spills\n%s", c->recipe, c->spec, spill, sb_cstr(&log));
-    if (strstr(sb_cstr(&log), "are serialized") || strstr(sb_cstr(&log), "C751"))
-        fail_msg("%s [%s]: ptxas serialises the wgmma:\n%s", c->recipe, c->spec, sb_cstr(&log));
+    const char *why = ptxas_clean(sb_cstr(ptx), "sm_90a", &log);
+    if (why)
+        fail_msg("%s [%s]: %s:\n%s", c->recipe, c->spec, why, sb_cstr(&log));
     printf("  %-20s %-44s ok\n", c->recipe, c->spec);
     sb_free(&err);
     sb_free(&log);
