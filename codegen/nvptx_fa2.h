@@ -62,7 +62,6 @@ typedef struct fa2 {
     nv_ctx nv;
     nt t; /* the tile builder over this kernel (nvptx/tile.h): fragments, tiles, loop state */
     const fa_plan *p;
-    const fa_plan *wide; /* while a narrow tile is emitted (nvptx_fa2_narrow.c): the kernel's plan; else NULL */
     int slot_rows;       /* key rows of a ring slot's tiles (the kernel's Tk, also while p is narrow) */
     LLVMValueRef fn;
     bool failed; /* an expression leaf could not be produced */

@@ -58,21 +58,6 @@ LLVMValueRef fa2_narrow_first_test(fa2 *f)
     return LLVMBuildAnd(b, any, LLVMBuildOr(b, none_left, empty, ""), "narrow");
 }
 
-static void narrow_begin(fa2 *f, fa_plan *narrow)
-{
-    *narrow = *f->p;
-    narrow->Tk = FA_NARROW;
-    narrow->kv_ext[0] = FA_NARROW;
-    f->wide = f->p;
-    f->p = narrow;
-}
-
-static void narrow_end(fa2 *f)
-{
-    f->p = f->wide;
-    f->wide = NULL;
-}
-
 LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *user)
 {
     nv_ctx *nv = &f->nv;
@@ -82,10 +67,13 @@ LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *us
     LLVMValueRef start = nt_var(t, nv->i32, nv_i32(nv, 0), "start");
     LLVMBasicBlockRef join = nt_if(t, fa2_narrow_first_test(f));
     fa2_ws_acquire(f, nv_i32(nv, 0)); /* under the kernel's plan: the tile's origin */
-    fa_plan narrow;
-    narrow_begin(f, &narrow);
+    const fa_plan *kernel = f->p;
+    fa_plan narrow = *kernel;
+    narrow.Tk = FA_NARROW;
+    narrow.kv_ext[0] = FA_NARROW;
+    f->p = &narrow; /* the body's tile step follows p->Tk */
     body(f, user);
-    narrow_end(f);
+    f->p = kernel;
     nt_set(t, start, nv_i32(nv, 1));
     nt_endif(t, join);
     return nt_get(t, start);
