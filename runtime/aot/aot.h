@@ -157,6 +157,15 @@ typedef struct aot_bwd {
     int64_t ws_row_floats[KABI_NWS]; /* per row of each region */
     int ws_rows[KABI_NWS]; /* its rows per (batch, head) (nvptx_bwd_ws_rows): 0 tokens, 1 query tiles x Tq */
     bool grads_atomic; /* one accumulator per gradient (an atomic-dQ build) instead of slices */
+    /* The dK/dV kernel's TMA producer (nvptx_bwd_info.producer): the role
+     * table ends in the maps of q and dout, which NAME_backward encodes per
+     * launch as runtime/cuda/cuda_backward.c does ({dim, tokens, heads,
+     * batch}, boxes of 64 dims x tma_rows, 128-byte swizzle). The enum
+     * values are the driver's (cuda.h). */
+    bool tma;
+    int tma_dtype, tma_swizzle, tma_l2_promotion; /* CUtensorMapDataType, ...Swizzle, ...L2promotion */
+    int tma_dims[2];                              /* head dims of q and dout */
+    int tma_rows;                                 /* box rows: the query tile */
     int ngrad;
     int grad_param[KABI_MAX_PARAMS]; /* recipe param index of each gradient (aot_attn.params) */
 } aot_bwd;

@@ -46,6 +46,8 @@ void aot_bwd_render_header(const aot_spec *s, strbuf *h)
     sb_printf(h, " * Kernels, launched in order on the stream: ");
     for (int i = 0; i < b->nkernels; i++)
         sb_printf(h, "%s%s", i ? ", " : "", b->k[i].entry);
+    if (b->tma)
+        sb_puts(h, ";\n * tensor maps (TMA) of q and dout encoded per launch (a CUDA 12+ driver)");
     sb_printf(h, ".\n * Workspace (%s_backward_workspace_bytes, 256-byte aligned, not zeroed, owned by\n"
                  " * the caller; one launch at a time may use it): ",
               n);
@@ -308,7 +310,7 @@ static void put_params(const aot_spec *s, strbuf *c)
                 break;
             case KABI_DSLICES: sb_printf(c, "&sl[%d]", en->which); break;
             case KABI_DMODE: sb_printf(c, "&mode[%d]", en->which); break;
-            case KABI_TMAP: sb_puts(c, "NULL"); break;
+            case KABI_TMAP: sb_printf(c, "tmap[%d]", en->which == KABI_Q ? 0 : 1); break;
             }
         }
     }
@@ -344,6 +346,37 @@ static void put_values(const aot_spec *s, strbuf *c)
                      "        sl[j] = (uint64_t)(uintptr_t)workspace + slices[j];\n        mode[j] = %d;\n    }\n",
                   b->ngrad, b->ngrad, b->ngrad, b->grads_atomic);
     (void)n;
+}
+
+/* The dK/dV kernel's TMA producer (b->tma): the maps of q and dout, as
+ * runtime/cuda/cuda_backward.c encodes them (cuda_tma_geometry, a
+ * sequence's rank 4: {dim, tokens, heads, batch}, boxes of 64 dims x the
+ * query tile; an extent-1 dim takes the packed stride, which TMA accepts
+ * whatever the caller's stride is). No query tile (T = 0): the producer
+ * copies nothing, the maps stay zero. */
+static void put_maps(const aot_spec *s, strbuf *c)
+{
+    const aot_bwd *b = &s->bwd;
+    const char *n = s->name;
+    sb_puts(c, "    _Alignas(64) unsigned char tmap[2][128];\n    memset(tmap, 0, sizeof tmap);\n    if (T > 0) {\n");
+    sb_printf(c, "        if (!%s_drv.cuTensorMapEncodeTiled)\n            return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
+                 "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
+              n, n, n);
+    sb_puts(c, "        void *const mp[2] = {a->q, a->dout};\n"
+               "        const int64_t *const ms[2] = {a->q_stride, a->dout_stride};\n");
+    sb_printf(c, "        const uint64_t dim[2] = {%d, %d};\n        for (int i = 0; i < 2; i++) {\n", b->tma_dims[0],
+              b->tma_dims[1]);
+    sb_puts(c, "            uint64_t gd[4] = {dim[i], (uint64_t)T, (uint64_t)H, (uint64_t)B}, gs[3];\n"
+               "            gs[0] = T == 1 ? dim[i] * 2 : (uint64_t)ms[i][2] * 2;\n"
+               "            gs[1] = H == 1 ? gs[0] * gd[1] : (uint64_t)ms[i][1] * 2;\n"
+               "            gs[2] = B == 1 ? gs[1] * gd[2] : (uint64_t)ms[i][0] * 2;\n");
+    sb_printf(c, "            uint32_t box[4] = {64, %d, 1, 1}, es[4] = {1, 1, 1, 1};\n", b->tma_rows);
+    sb_printf(c, "            %s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 4, mp[i], gd, gs, box, es, 0, "
+                 "%d, %d, 0);\n",
+              n, n, b->tma_dtype, b->tma_swizzle, b->tma_l2_promotion);
+    sb_printf(c, "            if (r != 0)\n                return %s_cuda_fail(r, \"cannot describe a tensor for TMA\");\n"
+                 "        }\n    }\n",
+              n);
 }
 
 static void put_grids(const aot_spec *s, strbuf *c)
@@ -414,6 +447,8 @@ static void put_backward(const aot_spec *s, strbuf *c)
     sb_printf(c, "    %s_CUfunction fn[%s_BWD_NK];\n    if ((st = %s_bwd_functions(fn)) != %s_OK)\n        return st;\n", n,
               n, n, n);
     put_values(s, c);
+    if (b->tma)
+        put_maps(s, c);
     put_params(s, c);
     sb_printf(c, "    for (int i = 0; i < %s_BWD_NK; i++) {\n        if (!g[i][0] || !g[i][1] || !g[i][2])\n"
                  "            continue; /* an empty grid launches nothing */\n"

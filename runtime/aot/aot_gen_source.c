@@ -232,8 +232,6 @@ static void put_validate(const aot_spec *s, strbuf *c)
     sb_printf(c, "    %s_msg[0] = 0;\n    return %s_OK;\n}\n\n", n, n);
 }
 
-/* The TMA maps of q, k and v ({dim, tokens, heads, batch}, boxes of 64
- * dims x rows), as the runtime's cuda_launch.c encodes them. */
 /* Grid maps (rank 5), as runtime/cuda/cuda_tma.c computes them: {dim, x, y,
  * heads, batch} or {dim, x, y, z, hb} with hb = head + heads * batch. */
 static void put_grid_maps(const aot_spec *s, strbuf *c)
@@ -281,6 +279,9 @@ static void put_grid_maps(const aot_spec *s, strbuf *c)
     sb_puts(c, "        }\n    }\n");
 }
 
+/* The TMA maps of q, k and v ({dim, tokens, heads, batch}, boxes of 64
+ * dims x rows; grids: put_grid_maps), as the runtime's cuda_launch.c
+ * encodes them. */
 static void put_tma_maps(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
@@ -303,7 +304,11 @@ static void put_tma_maps(const aot_spec *s, strbuf *c)
     sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[i ? %d : %d], "
                  "(uint64_t)la->size[%d]};\n",
               t->size_kv_heads, t->size_heads, t->size_batch);
-    sb_puts(c, "            uint64_t gs[3] = {(uint64_t)strd[i][2] * 2, (uint64_t)strd[i][1] * 2, (uint64_t)strd[i][0] * 2};\n");
+    /* an extent-1 dim takes the packed stride (cuda_tma.c's stride_of): TMA
+     * refuses a zero stride, which such a dim may have */
+    sb_puts(c, "            uint64_t gs[3];\n            gs[0] = gd[1] == 1 ? dim[i] * 2 : (uint64_t)strd[i][2] * 2;\n"
+               "            gs[1] = gd[2] == 1 ? gs[0] * gd[1] : (uint64_t)strd[i][1] * 2;\n"
+               "            gs[2] = gd[3] == 1 ? gs[1] * gd[2] : (uint64_t)strd[i][0] * 2;\n");
     sb_puts(c, "            uint32_t box[4] = {64, rows[i], 1, 1}, es[4] = {1, 1, 1, 1};\n");
     sb_printf(c, "            %s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 4, ptr[i], gd, gs, box, es, 0, "
                  "%d, %d, 0);\n",

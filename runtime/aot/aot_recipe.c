@@ -196,8 +196,9 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
                          : "--backward: the GPU backward handles the softmax family only for now");
         return AOT_USER;
     }
-    /* no_tma: the launchers pass no tensor maps (no dK/dV TMA producer) */
-    cuda_bwd_job job = {r, s ? s : !r->sched.is_auto ? &r->sched : NULL, arch, false, NULL, NULL, true};
+    /* as the JIT builds it: the dK/dV kernel's TMA producer where it serves
+     * (the launcher then encodes the maps of q and dout) */
+    cuda_bwd_job job = {r, s ? s : !r->sched.is_auto ? &r->sched : NULL, arch, false, NULL, NULL};
     cuda_bwd_out out;
     attnc_status st = cuda_bwd_compile(a, &job, &out, err);
     if (st) {
@@ -233,6 +234,13 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
         b->ws_rows[w] = nvptx_bwd_ws_rows(info, (kabi_ws)w) == BWR_Q_TILE_ROWS;
     }
     b->grads_atomic = info->atomics;
+    b->tma = info->producer;
+    b->tma_dtype = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    b->tma_swizzle = CU_TENSOR_MAP_SWIZZLE_128B;
+    b->tma_l2_promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+    b->tma_dims[0] = info->head_dim;
+    b->tma_dims[1] = info->head_dim_v;
+    b->tma_rows = info->q_tile[0];
     b->ngrad = info->ngrad;
     memcpy(b->grad_param, info->grad_param, sizeof b->grad_param);
     return a->failed ? AOT_INTERNAL : AOT_OK;

@@ -17,9 +17,9 @@
  * the reason in err; out_note lists the files. */
 /* backward: also the backward program (NAME.bwd.ptx, NAME_bwd_args,
  * NAME_backward; aot.h's aot_bwd), compiled as the CUDA backend compiles it
- * (same $ATTNC_BWD_* settings, but never the dK/dV kernel's TMA producer:
- * the launchers pass no tensor maps; not deterministic-only: dQ by atomics
- * with $ATTNC_BWD_DQ_ATOMIC=1). */
+ * (same $ATTNC_BWD_* settings, the dK/dV kernel's TMA producer where it
+ * serves: NAME_backward then encodes the maps of q and dout; not
+ * deterministic-only: $ATTNC_BWD_DQ picks how dQ is formed). */
 aot_result aot_compile_recipe(const recipe *r, const schedule *s, target_arch arch, const char *name, const char *dir,
                               bool backward, strbuf *out_note, strbuf *err);
 

@@ -95,7 +95,7 @@ attnc_status cuda_backward_build(attnc_kernel *k, const attnc_build_options *o, 
      * schedules carry mma=wgmma for it): $ATTNC_BWD_MMA picks the products. */
     bool explicit_tiles = o->schedule || !k->r->sched.is_auto;
     cuda_bwd_job job = {k->r, explicit_tiles ? &k->sched : NULL, arch, (k->flags & ATTNC_BUILD_DETERMINISTIC) != 0,
-                        k->ctx, k->recipe_hash, false};
+                        k->ctx, k->recipe_hash};
     cuda_bwd_out out;
     st = cuda_bwd_compile(&k->arena, &job, &out, err);
     if (!st) {

@@ -57,8 +57,8 @@ static nvptx_bwd_dq dq_mode(const cuda_bwd_job *j, const schedule *s)
  * NVPTX_BWD_OVERLAP_DEFAULT with NVPTX_BWD_LEVEL_UNSET (the producer's own
  * order where it is taken); or-ed with the dK/dV kernel's TMA producer:
  * $ATTNC_BWD_PRODUCER unset or 1 NVPTX_BWD_PRODUCER (the default), 2 also
- * NVPTX_BWD_PRODUCER_DS_SPLIT, 0 none (no_tma: none either). */
-static int bwd_overlap(const cuda_bwd_job *j)
+ * NVPTX_BWD_PRODUCER_DS_SPLIT, 0 none. */
+static int bwd_overlap(void)
 {
     const char *e = getenv("ATTNC_BWD_OVERLAP");
     const char *pipe = getenv("ATTNC_BWD_PIPE");
@@ -66,8 +66,6 @@ static int bwd_overlap(const cuda_bwd_job *j)
     int flag = prod && !strcmp(prod, "0") ? 0
                : prod && !strcmp(prod, "2") ? NVPTX_BWD_PRODUCER | NVPTX_BWD_PRODUCER_DS_SPLIT
                                              : NVPTX_BWD_PRODUCER;
-    if (j->no_tma)
-        flag = 0;
     if (pipe && pipe[0] >= '1' && pipe[0] <= '4' && !pipe[1]) /* NVPTX_BWD_OVERLAP_PIPE .. _PIPE_SDP_LATE */
         return flag | (NVPTX_BWD_OVERLAP_PIPE + pipe[0] - '1');
     if (e && e[0] >= '0' && e[0] <= '3' && !e[1])
@@ -138,7 +136,7 @@ void cuda_bwd_variant(const cuda_bwd_job *j, strbuf *out)
 {
     schedule wide;
     schedule s = bwd_schedule(j);
-    sb_printf(out, "bwd mma=%d dq=%d overlap=%d split=%d det=%d", (int)s.mma, (int)dq_mode(j, &s), bwd_overlap(j),
+    sb_printf(out, "bwd mma=%d dq=%d overlap=%d split=%d det=%d", (int)s.mma, (int)dq_mode(j, &s), bwd_overlap(),
               wide_dkv(j, &s, &wide), j->deterministic);
     enum { MAX_VARS = 64 };
     const char *vars[MAX_VARS];
@@ -305,7 +303,7 @@ attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out
     snprintf(out->sched_text, sizeof out->sched_text, "%s%s%s", sb_cstr(&sb), dkv,
              dq == NVPTX_BWD_DQ_BULK ? " (dQ bulk)" : "");
     sb_free(&sb);
-    emit_state e = {j, split ? &dkv_prog : &prog, split ? &prog : NULL, bwd_overlap(j), dq, ATTNC_OK, err};
+    emit_state e = {j, split ? &dkv_prog : &prog, split ? &prog : NULL, bwd_overlap(), dq, ATTNC_OK, err};
     attnc_status st = emit_cached(&e, out);
     size_t len = strlen(out->sched_text);
     if (!st && out->info.producer && len + 16 < sizeof out->sched_text) /* $ATTNC_BWD_PRODUCER took */

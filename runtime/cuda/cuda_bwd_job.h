@@ -33,7 +33,6 @@ typedef struct cuda_bwd_job {
     bool deterministic; /* ATTNC_BUILD_DETERMINISTIC: no atomic dQ */
     attnc_context *ctx; /* with a non-empty recipe_hash: through ctx's kernel cache */
     const char *recipe_hash;
-    bool no_tma; /* AOT: launchers that pass no tensor maps, so no TMA producer ($ATTNC_BWD_PRODUCER ignored) */
 } cuda_bwd_job;
 
 typedef struct cuda_bwd_out {

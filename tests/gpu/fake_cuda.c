@@ -3,8 +3,11 @@
  * PTX text, a launch records its configuration and arguments (by the kernel
  * ABI of codegen/nvptx_kernel.h) instead of running. It checks what the real
  * driver would refuse: unknown kernel names, dynamic shared memory over the
- * opt-in limit or above 48 KB without the attribute. */
+ * opt-in limit or above 48 KB without the attribute. A tensor map holds
+ * what it was encoded from (fake_map), and a launch copies the maps it was
+ * passed (the entry's trailing 128-byte parameters in the PTX). */
 #include <cuda.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,24 +15,47 @@
 
 #include "ir/expr.h"
 
+/* What cuTensorMapEncodeTiled was given, kept in the map's 128 bytes. */
+typedef struct fake_map {
+    uint32_t magic, rank; /* FAKE_MAP_MAGIC */
+    uint64_t addr, dim[5], stride[4];
+    uint32_t box[5];
+    int32_t dtype, swizzle, l2;
+} fake_map;
+enum { FAKE_MAP_MAGIC = 0x7a4d4150, FAKE_MAX_MAPS = 3 };
+
 typedef struct fake_launch {
     unsigned grid[3], block[3], smem;
     int count;
     uint64_t ptr[5];
     int64_t stride[19];
     int32_t size[SZ_MAX];
+    int nparams, nmaps; /* the entry's parameters in the PTX, its 128-byte (map) ones */
+    fake_map maps[FAKE_MAX_MAPS];
 } fake_launch;
 
 static fake_launch last;
-/* Dynamic shared-memory opt-in per function (a function is its module's
- * text): several modules may be loaded at once. */
+/* A function: its module (the PTX text) and entry name. */
+enum { MAX_FNS = 1024 };
+static struct fake_fn {
+    CUmodule mod;
+    char name[120];
+} fns[MAX_FNS];
+
+static CUmodule module_of(CUfunction f)
+{
+    return ((struct fake_fn *)f)->mod;
+}
+
+/* Dynamic shared-memory opt-in per module (its kernels share one: a
+ * program's largest): several modules may be loaded at once. */
 enum { MAX_FUNCS = 64 };
 static struct {
-    CUfunction f;
+    CUmodule f;
     int optin;
 } funcs[MAX_FUNCS];
 
-static int *optin_of(CUfunction f)
+static int *optin_of(CUmodule f)
 {
     for (int i = 0; i < MAX_FUNCS; i++)
         if (funcs[i].f == f)
@@ -113,8 +139,11 @@ CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned n, CUjit_op
 CUresult cuModuleUnload(CUmodule m)
 {
     for (int i = 0; i < MAX_FUNCS; i++)
-        if (funcs[i].f == (CUfunction)m)
+        if (funcs[i].f == m)
             funcs[i].f = NULL;
+    for (int i = 0; i < MAX_FNS; i++)
+        if (fns[i].mod == m)
+            fns[i].mod = NULL;
     free(m);
     return CUDA_SUCCESS;
 }
@@ -122,18 +151,50 @@ CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name)
 {
     char want[256];
     snprintf(want, sizeof want, ".entry %s(", name);
-    *f = (CUfunction)m; /* a module's kernels share one handle (and one opt-in: a program's largest) */
-    (void)optin_of(*f); /* 48 KB for a new module (cuModuleUnload forgets the old one's) */
-    return strstr((const char *)m, want) ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+    if (!strstr((const char *)m, want) || strlen(name) >= sizeof fns[0].name)
+        return CUDA_ERROR_NOT_FOUND;
+    (void)optin_of(m); /* 48 KB for a new module (cuModuleUnload forgets the old one's) */
+    int free_slot = -1;
+    for (int i = 0; i < MAX_FNS; i++) {
+        if (fns[i].mod == m && !strcmp(fns[i].name, name)) {
+            *f = (CUfunction)&fns[i];
+            return CUDA_SUCCESS;
+        }
+        if (!fns[i].mod && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot < 0)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    fns[free_slot].mod = m;
+    strcpy(fns[free_slot].name, name);
+    *f = (CUfunction)&fns[free_slot];
+    return CUDA_SUCCESS;
+}
+
+/* The entry's parameter count and how many of the last ones are 128-byte
+ * tensor maps, from its PTX declaration. */
+static void entry_params(CUfunction f, int *nparams, int *nmaps)
+{
+    char want[160];
+    snprintf(want, sizeof want, ".entry %s(", ((struct fake_fn *)f)->name);
+    const char *p = strstr((const char *)module_of(f), want), *end = p ? strchr(p, ')') : NULL;
+    *nparams = *nmaps = 0;
+    for (const char *q = p; q && end && (q = strstr(q, ".param")) && q < end; q += 6) {
+        char line[200];
+        size_t len = strcspn(q, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), q);
+        bool map = strstr(line, "[128]") != NULL;
+        (*nparams)++;
+        *nmaps = map ? *nmaps + 1 : 0;
+    }
 }
 CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v)
 {
-    (void)f;
     if (a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) {
         if (v > 232448)
             return CUDA_ERROR_INVALID_VALUE;
-        if (v > *optin_of(f)) /* the module's kernels share the handle: its largest */
-            *optin_of(f) = v;
+        if (v > *optin_of(module_of(f))) /* the module's kernels share one: its largest */
+            *optin_of(module_of(f)) = v;
     }
     return CUDA_SUCCESS;
 }
@@ -141,10 +202,12 @@ CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction f) { (voi
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned smem, CUstream s, void **params, void **extra)
 {
-    (void)f, (void)s, (void)extra;
-    if ((int)smem > *optin_of(f) || !gx || !gy || !gz || gy > 65535 || gz > 65535 || bx * by * bz > 1024)
+    (void)s, (void)extra;
+    if ((int)smem > *optin_of(module_of(f)) || !gx || !gy || !gz || gy > 65535 || gz > 65535 || bx * by * bz > 1024)
         return CUDA_ERROR_INVALID_VALUE;
-    last = (fake_launch){{gx, gy, gz}, {bx, by, bz}, smem, last.count + 1, {0}, {0}, {0}};
+    int count = last.count + 1;
+    memset(&last, 0, sizeof last);
+    last = (fake_launch){.grid = {gx, gy, gz}, .block = {bx, by, bz}, .smem = smem, .count = count};
     int k = 0;
     for (int i = 0; i < 5; i++)
         last.ptr[i] = *(CUdeviceptr *)params[k++];
@@ -152,6 +215,9 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
         last.stride[i] = *(int64_t *)params[k++];
     for (int i = 0; i < SZ_MAX; i++)
         last.size[i] = *(int32_t *)params[k++];
+    entry_params(f, &last.nparams, &last.nmaps);
+    for (int i = 0; i < last.nmaps && i < FAKE_MAX_MAPS; i++)
+        memcpy(&last.maps[i], params[last.nparams - last.nmaps + i], sizeof last.maps[i]);
     return CUDA_SUCCESS;
 }
 static size_t last_alloc; /* bytes of the latest cuMemAlloc */
@@ -196,7 +262,7 @@ CUresult cuTensorMapEncodeTiled(CUtensorMap *m, CUtensorMapDataType dt, cuuint32
                                 const cuuint32_t *estride, CUtensorMapInterleave il, CUtensorMapSwizzle sw,
                                 CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill fill)
 {
-    (void)dt, (void)il, (void)l2, (void)fill;
+    (void)il, (void)fill;
     if (!m || !addr || (uintptr_t)addr % 16 || rank < 1 || rank > 5)
         return CUDA_ERROR_INVALID_VALUE;
     for (cuuint32_t i = 0; i < rank; i++) {
@@ -208,5 +274,14 @@ CUresult cuTensorMapEncodeTiled(CUtensorMap *m, CUtensorMapDataType dt, cuuint32
     if (sw == CU_TENSOR_MAP_SWIZZLE_128B && box[0] * 2 > 128)
         return CUDA_ERROR_INVALID_VALUE;
     memset(m, 0x5a, sizeof *m);
+    fake_map fm = {FAKE_MAP_MAGIC, rank, (uint64_t)(uintptr_t)addr, {0}, {0}, {0}, (int32_t)dt, (int32_t)sw, (int32_t)l2};
+    for (cuuint32_t i = 0; i < rank; i++) {
+        fm.dim[i] = dim[i];
+        fm.box[i] = box[i];
+        if (i + 1 < rank)
+            fm.stride[i] = stride[i];
+    }
+    _Static_assert(sizeof fm <= sizeof *m, "a fake map fits a CUtensorMap");
+    memcpy(m, &fm, sizeof fm);
     return CUDA_SUCCESS;
 }

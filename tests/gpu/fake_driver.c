@@ -28,12 +28,22 @@
 #include "runtime/cache/cache.h"
 #include "runtime/tune/tune_db.h"
 
+/* As tests/gpu/fake_cuda.c has them. */
+typedef struct fake_map {
+    uint32_t magic, rank;
+    uint64_t addr, dim[5], stride[4];
+    uint32_t box[5];
+    int32_t dtype, swizzle, l2;
+} fake_map;
+
 typedef struct fake_launch {
     unsigned grid[3], block[3], smem;
     int count;
     uint64_t ptr[5];
     int64_t stride[19];
     int32_t size[SZ_MAX];
+    int nparams, nmaps;
+    fake_map maps[3];
 } fake_launch;
 
 static const fake_launch *(*last_launch)(void);
@@ -699,6 +709,200 @@ static void backward_bulk_launch(void **state)
     tmpdir_remove(dir);
 }
 
+/* ---- the AOT backward's tensor maps ---- */
+
+static int run_cmd(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+/* NAME_backward over arrays, so the test needs no copy of ab_bwd_args:
+ * with `need` it only sizes the workspace. */
+static const char aot_glue[] =
+    "#include <string.h>\n#include \"ab.h\"\n"
+    "int glue(void *const p[9], const int64_t st[9][4], const int32_t sz[16], void *ws, uint64_t bytes, uint64_t *need)\n"
+    "{\n    ab_bwd_args a;\n    memset(&a, 0, sizeof a);\n"
+    "    a.q = p[0]; a.k = p[1]; a.v = p[2]; a.o = p[3]; a.lse = p[4]; a.dout = p[5]; a.dq = p[6]; a.dk = p[7]; a.dv = p[8];\n"
+    "    memcpy(a.q_stride, st[0], 32); memcpy(a.k_stride, st[1], 32); memcpy(a.v_stride, st[2], 32);\n"
+    "    memcpy(a.o_stride, st[3], 32); memcpy(a.lse_stride, st[4], 24); memcpy(a.dout_stride, st[5], 32);\n"
+    "    memcpy(a.dq_stride, st[6], 32); memcpy(a.dk_stride, st[7], 32); memcpy(a.dv_stride, st[8], 32);\n"
+    "    memcpy(a.size, sz, sizeof a.size);\n"
+    "    if (need) {\n        *need = ab_backward_workspace_bytes(&a);\n        return 0;\n    }\n"
+    "    return ab_backward(&a, ws, bytes, NULL);\n}\n"
+    "int glue_fwd(void *const p[9], const int64_t st[9][4], const int32_t sz[16])\n{\n    ab_args a;\n"
+    "    memset(&a, 0, sizeof a);\n    a.q = p[0]; a.k = p[1]; a.v = p[2]; a.o = p[3]; a.lse = p[4];\n"
+    "    memcpy(a.q_stride, st[0], 32); memcpy(a.k_stride, st[1], 32); memcpy(a.v_stride, st[2], 32);\n"
+    "    memcpy(a.o_stride, st[3], 32); memcpy(a.lse_stride, st[4], 24);\n"
+    "    memcpy(a.size, sz, sizeof a.size);\n    return ab_launch(&a, NULL);\n}\n";
+
+typedef int (*glue_fn)(void *const[9], const int64_t[9][4], const int32_t[16], void *, uint64_t, uint64_t *);
+typedef int (*glue_fwd_fn)(void *const[9], const int64_t[9][4], const int32_t[16]);
+
+/* One backward launch's tensors: B x H x T x 128, q and dout with rows of
+ * `row` elements, the others contiguous; extent-1 dims get stride 0. */
+typedef struct bwd_bufs {
+    int64_t B, H, T, row;
+    uint64_t p[9];
+    int64_t st[9][4];
+} bwd_bufs;
+
+static void bufs_make(bwd_bufs *b, int64_t B, int64_t H, int64_t T, int64_t row)
+{
+    strbuf err;
+    sb_init(&err);
+    *b = (bwd_bufs){.B = B, .H = H, .T = T, .row = row};
+    for (int i = 0; i < 9; i++) {
+        int64_t r = i == 0 || i == 5 ? row : 128;
+        int64_t s[4] = {H * T * r, T * r, r, 1};
+        if (i == 4)
+            s[0] = H * T, s[1] = T, s[2] = 1;
+        if (B == 1)
+            s[0] = 0;
+        if (H == 1)
+            s[1] = 0;
+        memcpy(b->st[i], s, sizeof s);
+        assert_int_equal(cuda_mem_alloc(&b->p[i], (size_t)(B * H * T * (i == 4 ? 4 : r * 2)), &err), ATTNC_OK);
+    }
+    sb_free(&err);
+}
+
+static void bufs_free(bwd_bufs *b)
+{
+    for (int i = 0; i < 9; i++)
+        cuda_mem_free(b->p[i]);
+}
+
+/* The library's backward (or forward) of `src` on sm_90a: the maps its
+ * last launch passed (q and dout; the forward's q, k and v). */
+static void jit_maps(const char *src, const bwd_bufs *b, bool backward, fake_map *out)
+{
+    attnc_context *ctx;
+    attnc_recipe *r;
+    attnc_kernel *k;
+    attnc_args *a;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    assert_int_equal(attnc_recipe_from_text(&r, ctx, "causal.attn", src, strlen(src)), ATTNC_OK);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.arch = "sm_90a";
+    if (backward ? attnc_kernel_build_backward(&k, ctx, r, &o) : attnc_kernel_build(&k, ctx, r, &o))
+        fail_msg("%s", attnc_context_errmsg(ctx));
+    if (backward && !strstr(attnc_kernel_schedule(k), "(TMA producer)"))
+        fail_msg("schedule \"%s\" has no TMA producer", attnc_kernel_schedule(k));
+    static const char *const names[9] = {"q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"};
+    assert_int_equal(attnc_args_create(&a, k), ATTNC_OK);
+    for (int i = 0; i < (backward ? 9 : 5); i++) {
+        attnc_tensor t = {i == 4 ? ATTNC_F32 : ATTNC_BF16, (void *)(uintptr_t)b->p[i], i == 4 ? 3 : 4,
+                          {b->B, b->H, b->T, 128}, {b->st[i][0], b->st[i][1], b->st[i][2], b->st[i][3]}};
+        assert_int_equal(attnc_args_set_tensor(a, names[i], &t), ATTNC_OK);
+    }
+    if (attnc_launch(k, a, NULL))
+        fail_msg("launch: %s", attnc_kernel_errmsg(k));
+    const fake_launch *l = last_launch();
+    assert_int_equal(l->nmaps, backward ? 2 : 3);
+    memcpy(out, l->maps, (size_t)l->nmaps * sizeof *out);
+    attnc_args_destroy(a);
+    attnc_kernel_destroy(k);
+    attnc_recipe_destroy(r);
+    attnc_context_destroy(ctx);
+}
+
+/* The AOT backward on sm_90a (`attnc compile --aot --backward`) builds the
+ * dK/dV kernel's TMA producer as the library does, and NAME_backward
+ * passes every kernel the maps of q and dout, encoded exactly as the
+ * runtime's launch encodes them (cuda_backward.c): same addresses, dims,
+ * strides (extent-1 dims packed, whatever their stride), boxes, swizzle.
+ * The forward's launcher (NAME_launch: q, k, v) likewise. */
+static void aot_backward_maps(void **state)
+{
+    (void)state;
+    static const char src[] = "recipe causal\n"
+                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                              "mask   causal\n";
+    char *dir = tmpdir_make(), path[PATH_MAX];
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    snprintf(path, sizeof path, "%s/causal.attn", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(src, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/glue.c", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(aot_glue, f);
+    fclose(f);
+    assert_int_equal(run_cmd("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/causal.attn --aot --backward --arch "
+                             "sm_90a --name ab -o %s > /dev/null && grep -q '(TMA producer)' %s/ab.h && cd %s && cc "
+                             "-std=c11 -fPIC -shared -pthread -o ab.so ab.c glue.c",
+                             ATTNC_BINARY_DIR, dir, dir, dir, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/ab.so", dir);
+    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(so);
+    glue_fn glue;
+    glue_fwd_fn glue_fwd;
+    *(void **)&glue = dlsym(so, "glue");
+    *(void **)&glue_fwd = dlsym(so, "glue_fwd");
+    assert_true(glue && glue_fwd);
+    static const int64_t shapes[3][4] = {{2, 3, 100, 136}, {1, 1, 1, 128}, {1, 4, 65, 128}}; /* B, H, T, row */
+    for (int c = 0; c < 3; c++) {
+        bwd_bufs b;
+        bufs_make(&b, shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3]);
+        fake_map jit[3], aot[3];
+        jit_maps(src, &b, true, jit);
+        int32_t sz[16] = {0};
+        sz[SZ_BATCH] = (int32_t)b.B, sz[SZ_HEADS] = sz[SZ_KV_HEADS] = (int32_t)b.H;
+        sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = (int32_t)b.T;
+        void *p[9];
+        for (int i = 0; i < 9; i++)
+            p[i] = (void *)(uintptr_t)b.p[i];
+        uint64_t need = 0, ws = 0;
+        strbuf err;
+        sb_init(&err);
+        assert_int_equal(glue(p, (const int64_t(*)[4])b.st, sz, NULL, 0, &need), 0);
+        assert_int_equal(cuda_mem_alloc(&ws, (size_t)need, &err), ATTNC_OK);
+        int rc = glue(p, (const int64_t(*)[4])b.st, sz, (void *)(uintptr_t)ws, need, NULL);
+        assert_int_equal(rc, 0);
+        const fake_launch *l = last_launch();
+        assert_int_equal(l->nmaps, 2);
+        memcpy(aot, l->maps, sizeof aot);
+        for (int m = 0; m < 2; m++) {
+            assert_int_equal(aot[m].magic, 0x7a4d4150);
+            assert_int_equal(aot[m].addr, b.p[m ? 5 : 0]); /* q, dout */
+            assert_int_equal(aot[m].rank, 4);
+            assert_int_equal(aot[m].dim[0], 128);
+            assert_int_equal(aot[m].dim[1], (uint64_t)b.T);
+            assert_int_equal(aot[m].dim[2], (uint64_t)b.H);
+            assert_int_equal(aot[m].dim[3], (uint64_t)b.B);
+            assert_int_equal(aot[m].stride[0], (uint64_t)b.row * 2);
+            assert_int_equal(aot[m].box[0], 64);
+            assert_int_equal(aot[m].box[1], 64);
+            if (memcmp(&aot[m], &jit[m], sizeof aot[m]))
+                fail_msg("case %d: the AOT's map %d differs from the library's", c, m);
+        }
+        jit_maps(src, &b, false, jit);
+        assert_int_equal(glue_fwd(p, (const int64_t(*)[4])b.st, sz), 0);
+        assert_int_equal(last_launch()->nmaps, 3);
+        memcpy(aot, last_launch()->maps, sizeof aot);
+        for (int m = 0; m < 3; m++) {
+            assert_int_equal(aot[m].addr, b.p[m]);
+            if (memcmp(&aot[m], &jit[m], sizeof aot[m]))
+                fail_msg("case %d: the AOT forward's map %d differs from the library's", c, m);
+        }
+        cuda_mem_free(ws);
+        bufs_free(&b);
+        sb_free(&err);
+    }
+    dlclose(so);
+    setenv("ATTNC_CACHE_DIR", own_cache, 1);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     locate_fake();
@@ -733,7 +937,7 @@ int main(void)
                                        cmocka_unit_test(no_keys_launch), cmocka_unit_test(varlen_launch),
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
                                        cmocka_unit_test(serial_launches), cmocka_unit_test(backward_cache_launch),
-                                       cmocka_unit_test(backward_bulk_launch),
+                                       cmocka_unit_test(backward_bulk_launch), cmocka_unit_test(aot_backward_maps),
                                        cmocka_unit_test(jit_choices)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);

@@ -374,11 +374,13 @@ static void test_backward_aot_bulk(void **state)
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      0);
     snprintf(path, sizeof path, "%s/cb.h", dir);
-    const char *const doc[] = {"mma=wgmma", "(dQ bulk)", "attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq_cvt.",
+    const char *const doc[] = {"mma=wgmma", "(dQ bulk)", "(TMA producer)", "attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq_cvt",
+                               "tensor maps (TMA) of q and dout encoded per launch",
                                "dqacc (f32 [batch, heads, query tiles, Tq x head_dim]", NULL};
     expect_lines(path, doc);
     snprintf(path, sizeof path, "%s/cb.c", dir);
-    const char *const src[] = {"cb_bwd_qtile[3] = {64, 1, 1}", "query tiles x Tq", NULL};
+    const char *const src[] = {"cb_bwd_qtile[3] = {64, 1, 1}", "query tiles x Tq", "void *const mp[2] = {a->q, a->dout};",
+                               NULL};
     expect_lines(path, src);
     snprintf(path, sizeof path, "%s/m.c", dir);
     write_all(path, bulk_main, strlen(bulk_main));

@@ -28,7 +28,7 @@ static cache_result build_once(attnc_context *ctx, target_arch arch, bool det, c
     arena_init(&a, &ctx->heap);
     strbuf err;
     sb_init(&err);
-    cuda_bwd_job job = {rc->r, NULL, arch, det, ctx, rc->text_hash, false};
+    cuda_bwd_job job = {rc->r, NULL, arch, det, ctx, rc->text_hash};
     cuda_bwd_out o;
     attnc_status st = cuda_bwd_compile(&a, &job, &o, &err);
     if (st)
@@ -94,7 +94,7 @@ static void test_backward_cached(void **state)
     sb_init(&v2);
     attnc_recipe *rc = NULL;
     assert_int_equal(attnc_recipe_from_text(&rc, c2, "causal.attn", SRC, strlen(SRC)), ATTNC_OK);
-    cuda_bwd_job job = {rc->r, NULL, TARGET_SM90A, false, NULL, NULL, false};
+    cuda_bwd_job job = {rc->r, NULL, TARGET_SM90A, false, NULL, NULL};
     cuda_bwd_variant(&job, &v1);
     setenv("ATTNC_BWD_SOMETHING_NEW", "x", 1);
     cuda_bwd_variant(&job, &v2);
