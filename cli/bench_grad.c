@@ -55,6 +55,7 @@ static int open_recipe(grad_run *g, const bench_grad_in *in, attnc_build_options
     o->backend = ATTNC_BACKEND_CUDA;
     o->arch = in->arch;
     o->schedule = in->schedule;
+    o->no_grad = in->no_grad;
     return EXIT_OK;
 }
 

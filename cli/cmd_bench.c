@@ -36,6 +36,7 @@ enum {
 typedef struct bench_opts {
     const char *file, *shape, *schedule, *arch, *seqlens;
     const char *bwd_schedule; /* --pairs-only: the backward's schedule text to count */
+    const char *no_grad;      /* --grad: params held constant (attnc_build_options.no_grad) */
     bool json, compile_timings, grad, deterministic, pairs_only;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int warmup, iters, repeats;
@@ -71,6 +72,7 @@ static const cli_opt bench_table[] = {
     CLI_FLAG("--compile-timings", bench_opts, compile_timings),
     CLI_FLAG("--grad", bench_opts, grad),
     CLI_FLAG("--deterministic", bench_opts, deterministic),
+    CLI_STR("--no-grad", bench_opts, no_grad),
     CLI_FLAG("--pairs-only", bench_opts, pairs_only),
     CLI_STR("--bwd-schedule", bench_opts, bwd_schedule),
     CLI_INT("--warmup", bench_opts, warmup, 0, 1000000),
@@ -92,6 +94,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     o->file = files[0];
     if (!o->shape && !o->compile_timings)
         return cli_usage_error("bench", "--shape is needed (e.g. --shape batch=2,heads=16,tokens=4096)");
+    if (o->no_grad && !o->grad)
+        return cli_usage_error("bench", "--no-grad goes with --grad (it names params the backward holds constant)");
     if (o->bwd_schedule && !o->pairs_only)
         return cli_usage_error("bench", "--bwd-schedule goes with --pairs-only (--grad counts the backward it times)");
     return EXIT_OK;
@@ -268,7 +272,7 @@ static int make_params(bench_run *b, bool device, strbuf *err)
 static int time_kernel(bench_run *b, const bench_opts *o, const char *sched)
 {
     bench_grad_in in = {o->file, o->arch, sched, false, &b->r, b->sizes, b->dev, b->dparam, b->params, o->warmup,
-                        o->iters, b->nseq, b->cu};
+                        o->iters, b->nseq, b->cu, o->no_grad};
     bench_grad_out out;
     int rc = bench_forward(&in, &out);
     b->median_ms = out.median_ms;
@@ -591,7 +595,7 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
         return rc;
     if (o->grad) {
         bench_grad_in gi = {o->file, o->arch, o->schedule, o->deterministic, &b->r, b->sizes, b->dev, b->dparam,
-                            b->params, o->warmup, o->iters, b->nseq, b->cu};
+                            b->params, o->warmup, o->iters, b->nseq, b->cu, o->no_grad};
         if ((rc = bench_grad(&gi, &b->bwd)))
             return rc;
     }
@@ -751,7 +755,7 @@ const cli_command cmd_bench = {
     "time a recipe on the GPU",
     "usage: attnc bench FILE --shape batch=B,heads=H,tokens=N[,kv_heads=..][,GRIDDIM=..]\n"
     "                   [--schedule SPEC] [--arch sm_80|sm_90a] [--json] [--warmup N] [--iters N]\n"
-    "                   [--grad [--deterministic]] [--seqlens LEN[xCOUNT],...] [--docs N]\n\n"
+    "                   [--grad [--deterministic] [--no-grad P,...]] [--seqlens LEN[xCOUNT],...] [--docs N]\n\n"
     "Compiles FILE cold (recipe text to a loaded module: timed, the process's CUDA\n"
     "context made before the clock starts), runs it on random\n"
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
@@ -769,7 +773,8 @@ const cli_command cmd_bench = {
     "(strings escaped, valid UTF-8). --arch (default: the GPU's) takes the names attnc\n"
     "ptx --help lists. --grad also times the backward program (attnc_kernel_build_backward on\n"
     "the forward's inputs and outputs, dO = O; --deterministic: the deterministic build) and\n"
-    "prints its TFLOP/s counting 2.5x the forward's flops, and forward + backward together.\n"
+    "prints its TFLOP/s counting 2.5x the forward's flops, and forward + backward together;\n"
+    "--no-grad P,... holds those params constant (no gradient: attnc_build_options.no_grad).\n"
     "Linear recipes print GB/s instead (q, k, v read and o written once; backward: q, k, v,\n"
     "dO read and dq, dk, dv written once): no flop count fits their chunked form.\n"
     "--seqlens (e.g. 8192x8 or 5,300,1,77): a varlen launch (attnc.h, cu_seqlens) of\n"

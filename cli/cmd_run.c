@@ -17,7 +17,8 @@
 #include "run_grad.h"
 
 #define RUN_USAGE                                                                                      \
-    "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--grad] [--seed N]\n"      \
+    "usage: attnc run FILE [--backend cpu|cuda] [--shape K=V,...] [--check] [--grad [--no-grad P,...]]\n" \
+    "                      [--seed N]\n"                                                              \
     "                      [--schedule SPEC] [--layout bhsd|bshd] [--dump PREFIX]\n"                   \
     "                      [--param NAME=VALUE|NAME=@FILE]... [--seqlens L,...] [--kv-seqlens L,...]\n\n" \
     "Compiles FILE, runs it once on random inputs (uniform in [-2, 2), seeded) and prints\n"           \
@@ -39,6 +40,8 @@
     "                       Params not given are random (floats in [-1, 1), ints 0..2, u8 0/1).\n"    \
     "  --grad               run the backward too (random dO); with --check compare dq, dk, dv\n"     \
     "                       and every param gradient with the fp64 reference\n"        \
+    "  --no-grad P,...      with --grad: hold these params constant (no gradient, not checked;\n" \
+    "                       attnc_build_options.no_grad), e.g. --no-grad decay\n"          \
     "  --seqlens L,...      a varlen launch (attnc.h, cu_seqlens): sequences of these lengths\n"  \
     "                       (0 allowed) packed along the tokens, batch 1; the reference runs\n"   \
     "                       each sequence on its own (overrides batch and tokens of --shape)\n"   \
@@ -51,6 +54,7 @@
 
 typedef struct run_opts {
     const char *file, *shape, *schedule, *dump, *seqlens, *kv_seqlens;
+    const char *no_grad; /* --no-grad (with --grad) */
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
     int layout;  /* 0 bhsd, 1 bshd */
     bool check, grad;
@@ -68,6 +72,7 @@ static const cli_opt run_table[] = {
     CLI_STR("--shape", run_opts, shape),
     CLI_FLAG("--check", run_opts, check),
     CLI_FLAG("--grad", run_opts, grad),
+    CLI_STR("--no-grad", run_opts, no_grad),
     CLI_U64("--seed", run_opts, seed),
     CLI_STR("--schedule", run_opts, schedule),
     CLI_CHOICE("--layout", run_opts, layout, "bhsd|bshd"),
@@ -85,6 +90,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
     cli_spec spec = {"run", run_table, (int)(sizeof run_table / sizeof run_table[0]), "recipe file", 1, 1};
     int rc = cli_parse(&spec, argc, argv, o, &ops);
     o->file = rc ? NULL : files[0];
+    if (!rc && o->no_grad && !o->grad)
+        return cli_usage_error("run", "--no-grad goes with --grad (it names params the backward holds constant)");
     return rc;
 }
 
@@ -324,7 +331,8 @@ static int run_loaded(attnc_context *ctx, attnc_recipe *rc, run_opts *o)
         ref_mem_ops gdev = {dev_alloc, dev_free, dev_upload, dev_download, dev_sync, &gerr};
         int code = run_grad(ctx, rc, &r, &sh,
                             &(run_grad_opts){(attnc_backend)o->backend, o->schedule, o->seed, o->check, run_params_fill,
-                                             &o->params, o->backend == ATTNC_BACKEND_CUDA ? &gdev : NULL});
+                                             &o->params, o->backend == ATTNC_BACKEND_CUDA ? &gdev : NULL,
+                                             o->no_grad});
         if (gerr.len)
             fprintf(stderr, "attnc run: %s\n", sb_cstr(&gerr));
         sb_free(&gerr);

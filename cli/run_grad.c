@@ -8,8 +8,11 @@
 #include "run_grad.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+#include "passes/lower_backward.h"
 #include "reference/ref_bwd_check.h"
 
 static int exit_for(attnc_status st)
@@ -25,6 +28,7 @@ static attnc_status build(attnc_context *ctx, attnc_recipe *rc, const run_grad_o
     bo.backend = o->backend;
     bo.schedule = o->schedule;
     bo.flags = ATTNC_BUILD_DETERMINISTIC;
+    bo.no_grad = o->no_grad;
     attnc_status st = attnc_kernel_build_backward(bwd, ctx, rc, &bo); /* first: its refusals say the most */
     return st ? st : attnc_kernel_build(fwd, ctx, rc, &bo);
 }
@@ -46,7 +50,7 @@ static int report(const ref_bwd_result *res, bool check)
     return res->ok ? EXIT_OK : EXIT_USER;
 }
 
-int run_grad(attnc_context *ctx, attnc_recipe *rc, const recipe *r, const ref_shape *sh, const run_grad_opts *o)
+int run_grad(attnc_context *ctx, attnc_recipe *rc, const recipe *r0, const ref_shape *sh, const run_grad_opts *o)
 {
     attnc_kernel *fwd = NULL, *bwd = NULL;
     attnc_status st = build(ctx, rc, o, &fwd, &bwd);
@@ -55,6 +59,23 @@ int run_grad(attnc_context *ctx, attnc_recipe *rc, const recipe *r, const ref_sh
         attnc_kernel_destroy(bwd);
         return exit_for(st);
     }
+    /* the reference checks the gradients the kernel computes: the params the
+     * build held constant (its names were checked) marked on a copy */
+    recipe rcopy = *r0, *r = &rcopy;
+    recipe_param *pc = r0->nparams ? malloc(sizeof *pc * (size_t)r0->nparams) : NULL;
+    if (r0->nparams && !pc) {
+        attnc_kernel_destroy(fwd);
+        attnc_kernel_destroy(bwd);
+        return EXIT_INTERNAL;
+    }
+    if (pc) {
+        memcpy(pc, r0->params, sizeof *pc * (size_t)r0->nparams);
+        rcopy.params = pc;
+    }
+    strbuf nerr;
+    sb_init(&nerr);
+    (void)backward_mark_no_grad(r, o->no_grad, &nerr);
+    sb_free(&nerr);
     printf("backward of %s: schedule %s\n", r->name, attnc_kernel_schedule(bwd));
     ref_check_opts co = {.seed = o->seed, .check = o->check, .set_param = o->set_param,
                          .set_param_user = o->set_param_user, .mem = o->mem};
@@ -69,5 +90,6 @@ int run_grad(attnc_context *ctx, attnc_recipe *rc, const recipe *r, const ref_sh
     }
     attnc_kernel_destroy(fwd);
     attnc_kernel_destroy(bwd);
+    free(pc);
     return code;
 }

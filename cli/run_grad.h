@@ -19,6 +19,7 @@ typedef struct run_grad_opts {
     bool (*set_param)(void *user, int index, const attnc_tensor *t, void *host, char *msg, size_t cap);
     void *set_param_user;
     const ref_mem_ops *mem; /* --backend cuda: device memory (NULL: host) */
+    const char *no_grad;    /* --no-grad: params held constant (attnc_build_options.no_grad) */
 } run_grad_opts;
 
 /* Runs rc (typed recipe r) under shape sh; prints what ran and, with check,

@@ -43,6 +43,10 @@ typedef struct recipe_param {
     size_id dims[4];     /* each dim is a size */
     int64_t const_dims[4]; /* > 0 where the dim is a literal number instead */
     src_loc loc;
+    /* A constant of the backward pass (attnc_build_options.no_grad: frozen
+     * by the caller, e.g. fixed ALiBi slopes or decay rates): no gradient,
+     * so no "d" + name argument; never set by the front end. */
+    bool no_grad;
 } recipe_param;
 
 /* Where a node of an expression was written: the span of the syntax the

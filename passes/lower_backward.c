@@ -22,21 +22,69 @@ bool backward_check(arena *a, const recipe *r, strbuf *why)
     return false;
 }
 
+bool backward_decay_grad(const recipe *r)
+{
+    const recipe_linear *lin = &r->linear;
+    return r->family == FAMILY_LINEAR && lin->causal && lin->decay != DECAY_NONE && lin->decay_param >= 0 &&
+           lin->decay_param < r->nparams && !r->params[lin->decay_param].no_grad;
+}
+
+int backward_param_sites(arena *a, const recipe *r, expr_param_site **out, strbuf *err)
+{
+    int n = expr_param_sites(a, r->score, out, err), kept = 0;
+    for (int i = 0; i < n; i++) {
+        int p = (*out)[i].param;
+        if (p >= 0 && p < r->nparams && r->params[p].no_grad)
+            continue;
+        (*out)[kept++] = (*out)[i];
+    }
+    return n < 0 ? n : kept;
+}
+
+/* The param of r named by the len bytes at s, or -1. */
+static int param_named(const recipe *r, const char *s, size_t len)
+{
+    for (int p = 0; p < r->nparams; p++)
+        if (strlen(r->params[p].name) == len && !strncmp(r->params[p].name, s, len))
+            return p;
+    return -1;
+}
+
+bool backward_mark_no_grad(recipe *r, const char *names, strbuf *err)
+{
+    for (int pass = 0; pass < 2; pass++) /* check every name, then mark */
+        for (const char *s = names; s && *s;) {
+            size_t len = strcspn(s, ",");
+            int p = param_named(r, s, len);
+            if (p < 0) {
+                sb_printf(err, "no_grad: recipe '%s' has no param '%.*s'", r->name, (int)(len > 64 ? 64 : len), s);
+                for (int i = 0; i < r->nparams; i++)
+                    sb_printf(err, "%s%s", i ? ", " : " (its params: ", r->params[i].name);
+                sb_puts(err, r->nparams ? "); write param names separated by commas, e.g. \"decay\""
+                                        : " (it has no params)");
+                return false;
+            }
+            if (pass)
+                r->params[p].no_grad = true;
+            s += len + (s[len] == ',');
+        }
+    return true;
+}
+
 int backward_grad_params(arena *a, const recipe *r, bool *grad)
 {
     for (int p = 0; p < r->nparams; p++)
         grad[p] = false;
     if (r->family == FAMILY_LINEAR) {
-        const recipe_linear *lin = &r->linear;
-        bool has = lin->causal && lin->decay != DECAY_NONE && lin->decay_param >= 0 && lin->decay_param < r->nparams;
+        bool has = backward_decay_grad(r);
         if (has)
-            grad[lin->decay_param] = true;
+            grad[r->linear.decay_param] = true;
         return has;
     }
     strbuf why;
     sb_init(&why);
     expr_param_site *sites = NULL;
-    int n = expr_param_sites(a, r->score, &sites, &why);
+    int n = backward_param_sites(a, r, &sites, &why);
     sb_free(&why);
     int count = 0;
     for (int i = 0; i < n; i++)

@@ -27,6 +27,7 @@
 #define ATTNC_PASSES_LOWER_BACKWARD_H
 
 #include "../frontend/recipe.h"
+#include "../ir/expr_diff.h"
 #include "../ir/tile_ir.h"
 
 /* Whether r has a backward: false with a diagnostic in why
@@ -35,9 +36,25 @@
 bool backward_check(arena *a, const recipe *r, strbuf *why);
 
 /* Which params get gradients: grad[p] for each float param the score reads
- * (softmax) or the decay/gate param (linear, causal with decay). Returns
- * how many. grad has r->nparams entries. */
+ * (softmax) or the decay/gate param (linear, causal with decay), except
+ * params marked no_grad (attnc_build_options.no_grad). Returns how many.
+ * grad has r->nparams entries. */
 int backward_grad_params(arena *a, const recipe *r, bool *grad);
+
+/* The score's param read sites (expr_param_sites) whose params get
+ * gradients: those of no_grad params dropped. The count, or -1 with a
+ * message in err. */
+int backward_param_sites(arena *a, const recipe *r, expr_param_site **out, strbuf *err);
+
+/* Whether a linear recipe's decay/gate param gets a gradient (causal, with
+ * a decay param not marked no_grad). */
+bool backward_decay_grad(const recipe *r);
+
+/* attnc_build_options.no_grad: marks each param named in the
+ * comma-separated list (NULL or "": none) no_grad in r, which must own its
+ * params array. False with a message in err for a name that is not a
+ * param of r (nothing marked then). */
+bool backward_mark_no_grad(recipe *r, const char *names, strbuf *err);
 
 /* Lowers the backward program of r under schedule s (as lower_recipe: NULL
  * or auto picks the recipe's or the default) through the passes. False

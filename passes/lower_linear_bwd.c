@@ -314,7 +314,7 @@ bool lower_linear_bwd(arena *a, const recipe *r, const schedule *s, tir_program 
 {
     const recipe_linear *lin = &r->linear;
     lbwd L = {r, r->head_dim, r->head_dim_v + (lin->normalize ? 1 : 0), lin->normalize, false, lin->causal};
-    L.decay = lin->causal && lin->decay != DECAY_NONE && lin->decay_param >= 0 && lin->decay_param < r->nparams;
+    L.decay = backward_decay_grad(r); /* the gradient's form (strict scans, the gate kernel) */
     bool ok = bwd_program_add(out, dq_kernel(&L, a, s), err) && bwd_program_add(out, dkv_kernel(&L, a, s), err);
     if (ok && L.decay)
         ok = bwd_program_add(out, gate_kernel(&L, a, s), err);

@@ -224,7 +224,7 @@ bool lower_softmax_bwd(arena *a, const recipe *r, const schedule *s, tir_program
 {
     sbwd B = {r, NULL, NULL, 0};
     B.dscore = expr_diff_score(a, r->score, err);
-    B.nsites = B.dscore ? expr_param_sites(a, r->score, &B.sites, err) : -1;
+    B.nsites = B.dscore ? backward_param_sites(a, r, &B.sites, err) : -1;
     if (B.nsites < 0) {
         if (!err->len)
             sb_puts(err, "out of memory while differentiating the score");

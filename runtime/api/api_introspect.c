@@ -27,7 +27,7 @@ static bool expr_reads_param(const expr *e, int p)
 
 bool arg_param_has_grad(const recipe *r, int p)
 {
-    if (p < 0 || p >= r->nparams || !is_float(r->params[p].dtype))
+    if (p < 0 || p >= r->nparams || !is_float(r->params[p].dtype) || r->params[p].no_grad)
         return false;
     if (r->family == FAMILY_LINEAR)
         return r->linear.decay_param == p;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frontend/frontend.h"
+#include "passes/lower_backward.h"
 #include "passes/pipeline.h"
 #include "runtime/api/api_backend.h"
 #include "runtime/compile/compile_job.h"
@@ -115,7 +116,9 @@ static attnc_build_options options_of(const attnc_build_options *options)
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
     if (!options)
         return o;
-    size_t n = options->version >= 2 ? sizeof o : offsetof(attnc_build_options, flags);
+    size_t n = options->version >= 3   ? sizeof o
+               : options->version >= 2 ? offsetof(attnc_build_options, no_grad)
+                                       : offsetof(attnc_build_options, flags);
     memcpy(&o, options, n);
     o.version = ATTNC_BUILD_OPTIONS_VERSION;
     return o;
@@ -157,6 +160,8 @@ attnc_status kernel_build_kind(attnc_kernel **out, attnc_context *ctx, const rec
     sb_init(&err);
     k->r = kernel_recipe_copy(&k->arena, r);
     st = k->r ? ATTNC_OK : ATTNC_ERR_NOMEM;
+    if (!st && !backward_mark_no_grad(k->r, o.no_grad, &err))
+        st = ATTNC_ERR_INVALID_ARGUMENT;
     if (!st && (o.flags & ATTNC_BUILD_GLOBAL_COORDS))
         st = backward ? (sb_puts(&err, "global coordinates are for forward kernels"), ATTNC_ERR_UNSUPPORTED)
                       : recipe_globalize(&k->arena, k->r, &err);

@@ -91,6 +91,10 @@ static attnc_status check_grads(attnc_kernel *k, const attnc_args *a, bwd_proble
     for (int i = 0; i < r->nparams; i++) {
         const char *nm = k->bwd->grad_names[i];
         if (!k->bwd->grad[i]) {
+            if (a->tensor_set[base + i] && r->params[i].no_grad)
+                return FAIL(k, "tensor 'd%s': param '%s' of recipe '%s' is held constant by this backward "
+                               "(attnc_build_options.no_grad names it): it gets no gradient; leave 'd%s' unset",
+                            r->params[i].name, r->params[i].name, r->name, r->params[i].name);
             if (a->tensor_set[base + i])
                 return FAIL(k, "tensor 'd%s': param '%s' of recipe '%s' gets no gradient (only float params the "
                                "score reads, or a linear recipe's decay, do)",

@@ -147,6 +147,9 @@ void cuda_bwd_variant(const cuda_bwd_job *j, strbuf *out)
     qsort(vars, (size_t)n, sizeof *vars, cmp_str);
     for (int i = 0; i < n; i++)
         sb_printf(out, " %s", vars[i]);
+    for (int p = 0; p < j->r->nparams; p++) /* the lowered IR says it too: one more guard */
+        if (j->r->params[p].no_grad)
+            sb_printf(out, " no_grad=%s", j->r->params[p].name);
     int full = nvptx_doc_full_mode(); /* the dQ kernel's document runs (nvptx_bwd_span.c) */
     if (full >= 0)
         sb_printf(out, " doc_full=%d", full);

@@ -171,10 +171,10 @@ ATTNC_API void attnc_recipe_destroy(attnc_recipe *r);
 ATTNC_API const char *attnc_recipe_name(const attnc_recipe *r);
 
 /* Build options, versioned: initialise with ATTNC_BUILD_OPTIONS_INIT.
- * Version 2 added `flags`; callers compiled against version 1 (a struct
- * without it) keep working: the library reads only the fields their
- * version has. */
-#define ATTNC_BUILD_OPTIONS_VERSION 2
+ * Version 2 added `flags`, version 3 `no_grad`; callers compiled against
+ * an older version (a struct without them) keep working: the library reads
+ * only the fields their version has. */
+#define ATTNC_BUILD_OPTIONS_VERSION 3
 typedef struct attnc_build_options {
     int version;             /* ATTNC_BUILD_OPTIONS_VERSION */
     attnc_backend backend;   /* default CPU */
@@ -184,8 +184,16 @@ typedef struct attnc_build_options {
                                 sm_120: sm_80 code; sm_90: sm_90a code) or NULL for the
                                 device's; f32 recipes are refused (CPU only) */
     unsigned flags;          /* version >= 2: ATTNC_BUILD_* bits, 0 by default */
+    const char *no_grad;     /* version >= 3: params held constant by the backward pass,
+                                as comma-separated names ("decay" or "slopes,bias"; NULL
+                                or "": none): attnc_kernel_build_backward computes no
+                                gradient for them and takes no "d" + NAME (fixed ALiBi
+                                slopes, a frozen bias, Lightning Attention's fixed decay
+                                rates). Every name must be a param of the recipe
+                                (ATTNC_ERR_INVALID_ARGUMENT otherwise); forward builds
+                                check the names and are otherwise unchanged. */
 } attnc_build_options;
-#define ATTNC_BUILD_OPTIONS_INIT {ATTNC_BUILD_OPTIONS_VERSION, ATTNC_BACKEND_CPU, NULL, NULL, 0u}
+#define ATTNC_BUILD_OPTIONS_INIT {ATTNC_BUILD_OPTIONS_VERSION, ATTNC_BACKEND_CPU, NULL, NULL, 0u, NULL}
 
 /* Bit-identical results run to run (attnc_build_options.flags). Every CPU
  * kernel, forward and backward, is deterministic already whatever the

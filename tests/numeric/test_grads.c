@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "numeric_plan.h"
+#include "passes/lower_backward.h"
 #include "passes/pipeline.h"
 #include "reference/ref_bwd_check.h"
 #include "runtime/api/api_internal.h"
@@ -47,13 +48,30 @@ static void print_case(const char *name, int idx, const recipe *r, const ref_sha
            seed, msg);
 }
 
-static bool run_case(attnc_context *ctx, const char *name, const recipe *base, const numeric_case *c, int idx)
+/* no_grad: params the backward holds constant (attnc_build_options.no_grad):
+ * marked on the reference's copy too, so their gradients are not compared. */
+static bool run_case(attnc_context *ctx, const char *name, const recipe *base, const numeric_case *c, int idx,
+                     const char *no_grad)
 {
     recipe r = *base;
     r.qkv_dtype = c->dt;
+    recipe_param params[16];
+    if (no_grad && r.nparams <= 16) {
+        memcpy(params, r.params, sizeof *params * (size_t)r.nparams);
+        r.params = params;
+        strbuf err;
+        sb_init(&err);
+        bool known = backward_mark_no_grad(&r, no_grad, &err);
+        sb_free(&err);
+        if (!known) {
+            printf("[FAIL] %s case %d: --no-grad %s names no param\n", name, idx, no_grad);
+            return false;
+        }
+    }
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
     o.schedule = c->schedule;
     o.flags = ATTNC_BUILD_DETERMINISTIC;
+    o.no_grad = no_grad;
     attnc_kernel *fwd = NULL, *bwd = NULL; /* the dtype is the recipe's: build from the typed copy */
     attnc_status st = kernel_build_kind(&fwd, ctx, &r, NULL, &o, lower_recipe, false);
     if (!st)
@@ -80,6 +98,8 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
             snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "; %s", fdmsg);
         }
         ref_bwd_data_free(data);
+        if (no_grad)
+            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "; no_grad %s", no_grad);
         print_case(name, idx, &r, &c->shape, attnc_kernel_schedule(bwd), s, pass, msg);
         ok &= pass;
     }
@@ -114,7 +134,7 @@ static int run_recipe(attnc_context *ctx, const char *name, const recipe *r, boo
         n = extra_cases(r, cases, n);
     int failed = 0;
     for (int i = 0; i < n; i++)
-        failed += !run_case(ctx, name, r, &cases[i], i);
+        failed += !run_case(ctx, name, r, &cases[i], i, NULL);
     printf("%s: %d of %d gradient cases passed\n", name, n - failed, n);
     return failed;
 }
@@ -184,10 +204,21 @@ static int run_extras(attnc_context *ctx, bool slow)
         if (!strcmp(name, "cross_bias")) { /* a query sequence shorter and longer than the keys */
             numeric_case c = {{0}, DT_F32, NULL};
             c.shape = (ref_shape){.batch = 1, .heads = 2, .tokens = 5, .kv_tokens = 70};
-            failed += !run_case(ctx, name, r, &c, 90);
+            failed += !run_case(ctx, name, r, &c, 90, NULL);
             c.shape = (ref_shape){.batch = 2, .heads = 1, .tokens = 90, .kv_tokens = 1, .bshd = true};
-            failed += !run_case(ctx, name, r, &c, 91);
+            failed += !run_case(ctx, name, r, &c, 91, NULL);
         }
+        /* every param with a gradient held constant (attnc_build_options.no_grad):
+         * q, k, v still right, no d<param> asked for (the linear recipe loses its gate pass) */
+        static const char *const frozen[][2] = {{"cross_bias", "bias"}, {"alibi_param", "slope"},
+                                                 {"linear_gqa_relu", "decay"}, {"scalar_param", "c"}};
+        for (size_t f = 0; f < sizeof frozen / sizeof *frozen; f++)
+            if (!strcmp(name, frozen[f][0])) {
+                numeric_case cases[PLAN_MAX];
+                int n = numeric_plan(name, r, false, cases);
+                for (int ci = 0; ci < n && ci < 2; ci++)
+                    failed += !run_case(ctx, name, r, &cases[ci], 80 + ci, frozen[f][1]);
+            }
         attnc_recipe_destroy(rc);
     }
     return failed;

@@ -35,8 +35,8 @@ static bool read_as_value(const expr *e, int i)
 
 bool ref_param_has_grad(const recipe *r, int i)
 {
-    if (!r || i < 0 || i >= r->nparams || !float_dtype(r->params[i].dtype))
-        return false;
+    if (!r || i < 0 || i >= r->nparams || !float_dtype(r->params[i].dtype) || r->params[i].no_grad)
+        return false; /* no_grad: a constant the caller froze (attnc_build_options.no_grad) */
     if (r->family == FAMILY_LINEAR)
         return r->linear.causal && r->linear.decay != DECAY_NONE && r->linear.decay_param == i;
     return read_as_value(r->score, i);

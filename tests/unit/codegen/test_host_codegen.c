@@ -119,7 +119,7 @@ static void window_sinks_with_param(void **state)
     r.mask = ex_binary(&a, BIN_OR, win, ex_binary(&a, BIN_LT, kt, ex_int(&a, 2)));
     int64_t wargs[2] = {8, 0}, sargs[1] = {2};
     r.mask_surface = ex_binary(&a, BIN_OR, ht_form(&a, FORM_SLIDING_WINDOW, 2, wargs), ht_form(&a, FORM_SINKS, 1, sargs));
-    static recipe_param slope = {"slope", DT_F32, 1, {SZ_HEADS}, {0}, {0, 0, 0}};
+    static recipe_param slope = {"slope", DT_F32, 1, {SZ_HEADS}, {0}, {0, 0, 0}, false};
     r.params = &slope;
     r.nparams = 1;
     expr *head = ex_leaf(&a, EX_HEAD);

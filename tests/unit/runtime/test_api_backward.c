@@ -4,7 +4,8 @@
  * misshapen backward tensor named at launch with nothing written, a
  * gradient of a mask-only param refused, outputs overwritten (never
  * accumulated), bit-identical results run to run and for any split of the
- * programs (as a thread pool would run them), and GQA/cross launches. */
+ * programs (as a thread pool would run them), GQA/cross launches, and
+ * params held constant (attnc_build_options.no_grad). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,6 +267,73 @@ static void overwritten_and_bit_identical(void **state)
     }
 }
 
+/* attnc_build_options.no_grad: rpb held constant. The backward kernel has no
+ * "drpb" (setting it is an error), its dq, dk, dv are those of the full
+ * backward (within f32 roundings: without a param gradient delta comes
+ * from the rounded O, not exactly), an unknown name is refused with the
+ * recipe's params listed, and a version-2 options struct (no no_grad
+ * field) still builds the full backward. */
+static void no_grad_holds_params_constant(void **state)
+{
+    fixture *f = *state;
+    static grads g;
+    run(f, 0, NAN);
+    save(f, &g);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.no_grad = "rpb";
+    attnc_kernel *k = NULL;
+    if (attnc_kernel_build_backward(&k, f->ctx, f->r, &o))
+        fail_msg("%s", attnc_context_errmsg(f->ctx));
+    for (int i = 0; i < attnc_kernel_arg_count(k); i++) {
+        attnc_arg_info ai;
+        assert_int_equal(attnc_kernel_arg_info(k, i, &ai), ATTNC_OK);
+        assert_true(strcmp(ai.name, "drpb") != 0);
+    }
+    attnc_kernel *full = f->bwd;
+    f->bwd = k;
+    attnc_args *a = bwd_args(f, NULL); /* drpb set: refused at launch, nothing written */
+    poison(f, NAN);
+    assert_int_equal(attnc_launch(k, a, NULL), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(attnc_kernel_errmsg(k), "is held constant by this backward"));
+    assert_true(isnan(f->dq[0]) && isnan(f->dk[0]) && isnan(f->dv[0]));
+    attnc_args_destroy(a);
+    a = bwd_args(f, "drpb");
+    if (attnc_launch(k, a, NULL))
+        fail_msg("%s", attnc_kernel_errmsg(k));
+    attnc_args_destroy(a);
+    f->bwd = full;
+    const float *got[3] = {f->dq, f->dk, f->dv}, *want[3] = {g.dq, g.dk, g.dv};
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < N4; i++)
+            if (!(fabsf(got[t][i] - want[t][i]) <= 1e-5f + 1e-4f * fabsf(want[t][i])))
+                fail_msg("gradient %d element %d: %g with rpb constant, %g with its gradient", t, i, (double)got[t][i],
+                         (double)want[t][i]);
+    attnc_kernel_destroy(k);
+    /* "keep" (u8) has no gradient anyway: naming it is allowed */
+    o.no_grad = "rpb,keep";
+    assert_int_equal(attnc_kernel_build_backward(&k, f->ctx, f->r, &o), ATTNC_OK);
+    attnc_kernel_destroy(k);
+    o.no_grad = "rpb,bias";
+    assert_int_equal(attnc_kernel_build_backward(&k, f->ctx, f->r, &o), ATTNC_ERR_INVALID_ARGUMENT);
+    assert_null(k);
+    assert_non_null(strstr(attnc_context_errmsg(f->ctx), "has no param 'bias' (its params: rpb, keep)"));
+    assert_int_equal(attnc_kernel_build(&k, f->ctx, f->r, &o), ATTNC_ERR_INVALID_ARGUMENT); /* forward: checked too */
+    o.no_grad = "rpb";
+    assert_int_equal(attnc_kernel_build(&k, f->ctx, f->r, &o), ATTNC_OK);
+    attnc_kernel_destroy(k);
+    o.version = 2; /* the field is past a version-2 struct: not read */
+    o.no_grad = "not read";
+    assert_int_equal(attnc_kernel_build_backward(&k, f->ctx, f->r, &o), ATTNC_OK);
+    bool has_drpb = false;
+    for (int i = 0; i < attnc_kernel_arg_count(k); i++) {
+        attnc_arg_info ai;
+        assert_int_equal(attnc_kernel_arg_info(k, i, &ai), ATTNC_OK);
+        has_drpb |= !strcmp(ai.name, "drpb");
+    }
+    assert_true(has_drpb);
+    attnc_kernel_destroy(k);
+}
+
 /* A cross-attention backward with no queries but some keys: a valid
  * launch (empty tensors may have any strides) that writes dk = dv = 0. */
 static void no_queries_gives_zero_key_gradients(void **state)
@@ -320,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_shapes_and_names, setup, teardown),
         cmocka_unit_test_setup_teardown(overwritten_and_bit_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(no_queries_gives_zero_key_gradients, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_grad_holds_params_constant, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
