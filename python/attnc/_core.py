@@ -92,19 +92,21 @@ class Program:
             args.append(_arg(info))
         self.args = tuple(args)
 
-    def kernel(self, backend, schedule=None, backward=False, arch=None):
-        """The NativeKernel for a backend, built on first use."""
-        key = (backend, schedule, backward)
+    def kernel(self, backend, schedule=None, backward=False, arch=None, no_grad=""):
+        """The NativeKernel for a backend, built on first use. no_grad: the
+        params a backward kernel holds constant, comma-separated
+        (attnc_build_options.no_grad; "" none)."""
+        key = (backend, schedule, backward, no_grad)
         k = self.kernels.get(key)
         if k is None:
             with self.lock:
                 k = self.kernels.get(key)
                 if k is None:
-                    k = self._build(backend, schedule, backward, arch)
+                    k = self._build(backend, schedule, backward, arch, no_grad)
                     self.kernels[key] = k
         return k
 
-    def _build(self, backend, schedule, backward, arch):
+    def _build(self, backend, schedule, backward, arch, no_grad=""):
         fn = lib.attnc_kernel_build
         if backward:
             if not _lib.has_backward(lib):
@@ -112,8 +114,9 @@ class Program:
                     f"attnc: recipe '{self.name}' has no backward kernel: this libattnc "
                     f"({lib.attnc_path}) has no attnc_kernel_build_backward (issue 14)")
             fn = lib.attnc_kernel_build_backward
-        opts = _lib.BuildOptions(1, backend, schedule.encode() if schedule else None,
-                                 arch.encode() if arch else None)
+        # version 1 unless params are held constant (older libraries know 1..2)
+        opts = _lib.BuildOptions(3 if no_grad else 1, backend, schedule.encode() if schedule else None,
+                                 arch.encode() if arch else None, 0, no_grad.encode() if no_grad else None)
         h = ctypes.c_void_p()
         st = fn(ctypes.byref(h), self.ctx, self.recipe, ctypes.byref(opts))
         if st == 3 and backward:  # ATTNC_ERR_UNSUPPORTED: no backward kernel on this backend yet

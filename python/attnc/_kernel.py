@@ -64,10 +64,11 @@ class Kernel:
 
     # ---- building ---------------------------------------------------------
 
-    def native(self, backend, backward=False):
+    def native(self, backend, backward=False, no_grad=""):
         """The built C kernel for a backend name ("cpu", "cuda"): compiled on
-        first use, then reused (any shape)."""
-        return self._program.kernel(_core.BACKENDS[backend], self.schedule, backward)
+        first use, then reused (any shape). no_grad: params a backward kernel
+        holds constant, comma-separated names ("" none)."""
+        return self._program.kernel(_core.BACKENDS[backend], self.schedule, backward, no_grad=no_grad)
 
     def build(self, backend=None):
         """Compiles for a backend now (default: the kernel's, else "cpu");
@@ -275,10 +276,13 @@ class Kernel:
         self.native(backend).launch(tensors, sizes, scalars, _stream_handle(stream))
         return (o, lse) if return_lse else o
 
-    def backward(self, q, k, v, o, lse, do, **sizes_and_params):
+    def backward(self, q, k, v, o, lse, do, *, no_grad=(), **sizes_and_params):
         """Gradients for numpy / DLPack arrays: (dq, dk, dv, {param: grad}).
+        no_grad: names of params held constant (no gradient computed or
+        returned: fixed ALiBi slopes, a frozen bias, fixed decay rates).
         Needs a library with backward kernels (issue 14); NotImplementedError
-        naming the recipe until then. Torch users get this through autograd."""
+        naming the recipe until then. Torch users get this through autograd
+        (a param tensor with requires_grad=False is held constant)."""
         if any(_arrays.is_torch(x) for x in (q, k, v, o, do)):
             raise TypeError("Kernel.backward takes numpy / DLPack arrays; torch tensors get gradients "
                             "through autograd (loss.backward())")
@@ -287,7 +291,13 @@ class Kernel:
         self.check_qkv(mq, _meta(vk), _meta(vv))
         backend = self.backend_for(mq[2], mq[3])
         params, sizes = self.bind(sizes_and_params, mq, lambda x, n: _meta(_arrays.view(x, n)), _is_plain_array)
-        nk = self.native(backend, backward=True)
+        if isinstance(no_grad, str):
+            no_grad = (no_grad,)
+        for n in no_grad:
+            if not any(p.name == n for p in self.params):
+                raise ValueError(f"no_grad: recipe '{self.name}' has no param '{n}' "
+                                 f"(its params: {', '.join(p.name for p in self.params) or 'none'})")
+        nk = self.native(backend, backward=True, no_grad=",".join(sorted(set(no_grad))))
         inputs = {"q": q, "k": k, "v": v, "o": o, "lse": lse, "do": do}
         tensors, scalars, grads = {}, {}, {}
         for a in nk.args:

@@ -36,7 +36,11 @@ class Tensor(ctypes.Structure):
 
 
 class BuildOptions(ctypes.Structure):
-    _fields_ = [("version", c_int), ("backend", c_int), ("schedule", c_char_p), ("arch", c_char_p)]
+    """attnc_build_options up to version 3 (`flags`, `no_grad`); the library
+    reads only the fields the version given has."""
+
+    _fields_ = [("version", c_int), ("backend", c_int), ("schedule", c_char_p), ("arch", c_char_p),
+                ("flags", ctypes.c_uint), ("no_grad", c_char_p)]
 
 
 class ArgInfo(ctypes.Structure):

@@ -218,7 +218,10 @@ def _forward_out_fake(text, source, backend, schedule, q, k, v, tensors, tensor_
 
 # ---- attnc::backward ---------------------------------------------------------
 # Returns dq, dk, dv and one gradient per float tensor in `tensors`, in
-# order (zeros for a param the backward kernel gives no gradient).
+# order (zeros for a param the backward kernel gives no gradient). no_grad
+# names the params held constant (tensors without requires_grad): the
+# backward kernel is built without their gradients
+# (attnc_build_options.no_grad), and theirs are zeros, dropped by autograd.
 
 def _dense_grad(do):
     if do.stride(-1) == 1 and all(s != 0 or n == 1 for s, n in zip(do.stride(), do.shape)):
@@ -227,17 +230,17 @@ def _dense_grad(do):
 
 
 def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
-                   scalar_names, sizes, size_names):
+                   scalar_names, sizes, size_names, no_grad=""):
     kernel = _kernel_for(text, source, backend, schedule)
     plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
     dev = "cuda" if q.is_cuda else "cpu"
     try:
-        nk = kernel.native(dev, backward=True)  # NotImplementedError without backward kernels
+        nk = kernel.native(dev, backward=True, no_grad=no_grad)  # NotImplementedError without backward kernels
     except NotImplementedError as e:
         if dev != "cuda" or not _core.has_backward():
             raise
         return _backward_on_cpu(e, text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names,
-                                scalars, scalar_names, sizes, size_names)
+                                scalars, scalar_names, sizes, size_names, no_grad)
     do = _dense_grad(do)
     grads = {"dq": alloc_like(q, q.shape, q.dtype), "dk": alloc_like(k, k.shape, k.dtype),
              "dv": alloc_like(v, v.shape, v.dtype)}
@@ -277,7 +280,7 @@ _cpu_fallback_warned = set()
 
 
 def _backward_on_cpu(why, text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
-                     scalar_names, sizes, size_names):
+                     scalar_names, sizes, size_names, no_grad=""):
     """A backward the CUDA backend cannot build (the linear family; a score
     reading params with gradients at more than 8 places) runs on the CPU
     backend over copies, its gradients copied back: right, but slow; warns
@@ -293,7 +296,7 @@ def _backward_on_cpu(why, text, source, backend, schedule, q, k, v, o, lse, do, 
     cpu = [x.detach().cpu() for x in (q, k, v, o, lse, do)]
     ctensors = [x.detach().cpu() for x in tensors]
     dq, dk, dv, dps = _backward_impl(text, source, backend, schedule, *cpu, ctensors, tensor_names, scalars,
-                                     scalar_names, sizes, size_names)
+                                     scalar_names, sizes, size_names, no_grad)
     dev = q.device
     return dq.to(dev), dk.to(dev), dv.to(dev), [g.to(dev) for g in dps]
 
@@ -302,14 +305,14 @@ def _backward_on_cpu(why, text, source, backend, schedule, q, k, v, o, lse, do, 
 def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: Tensor, v: Tensor,
              o: Tensor, lse: Tensor, do: Tensor, tensors: List[Tensor], tensor_names: str,
              scalars: List[float], scalar_names: str, sizes: List[int],
-             size_names: str) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
+             size_names: str, no_grad: str = "") -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
     return _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
-                          scalar_names, sizes, size_names)
+                          scalar_names, sizes, size_names, no_grad)
 
 
 @backward.register_fake
 def _backward_fake(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
-                   scalar_names, sizes, size_names):
+                   scalar_names, sizes, size_names, no_grad=""):
     dq, dk, dv = alloc_like(q, q.shape, q.dtype), alloc_like(k, k.shape, k.dtype), alloc_like(v, v.shape, v.dtype)
     return dq, dk, dv, [alloc_like(x, x.shape, x.dtype) for x in tensors if x.is_floating_point()]
 
@@ -320,15 +323,21 @@ def _setup_context(ctx, inputs, output):
     o, lse = output
     ctx.save_for_backward(q, k, v, o, lse, *tensors)
     ctx.attnc = (text, source, backend, schedule, tensor_names, list(scalars), scalar_names, list(sizes),
-                 size_names)
+                 size_names, _frozen(tensor_names, tensors, [x.requires_grad for x in tensors]))
+
+
+def _frozen(tensor_names, tensors, needs):
+    """The float tensor params that need no gradient, as no_grad text."""
+    names = tensor_names.split(",") if tensor_names else []
+    return ",".join(sorted(n for n, x, need in zip(names, tensors, needs) if x.is_floating_point() and not need))
 
 
 def _backward_fn(ctx, do, dlse):
     # The log-sum-exp is not differentiated: its gradient is taken as zero.
-    text, source, backend, schedule, tensor_names, scalars, scalar_names, sizes, size_names = ctx.attnc
+    text, source, backend, schedule, tensor_names, scalars, scalar_names, sizes, size_names, no_grad = ctx.attnc
     q, k, v, o, lse, *tensors = ctx.saved_tensors
     dq, dk, dv, dps = backward(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names,
-                               scalars, scalar_names, sizes, size_names)
+                               scalars, scalar_names, sizes, size_names, no_grad)
     it = iter(dps)
     dtensors = [next(it) if x.is_floating_point() else None for x in tensors]
     return (None, None, None, None, dq, dk, dv, dtensors, None, _list_grad(scalars), None, _list_grad(sizes),
@@ -369,8 +378,9 @@ class EagerAttention(torch.autograd.Function):
         names = [p.name for p, x in zip(kernel.params, plist) if x is not None]
         snames = [p.name for p, x in zip(kernel.params, plist) if x is None]
         svals = [sv for x, sv in zip(plist, slist) if x is None]
+        no_grad = _frozen(",".join(names), tensors, ctx.needs_input_grad[8:])
         dq, dk, dv, dps = _backward_impl(*kernel.key, q, k, v, o, lse, do, tensors, ",".join(names), svals,
-                                         ",".join(snames), list(zmap.values()), ",".join(zmap))
+                                         ",".join(snames), list(zmap.values()), ",".join(zmap), no_grad)
         it = iter(dps)
         dtensors = [next(it) if x.is_floating_point() else None for x in tensors]
         return (None, None, None, None, None, dq, dk, dv, *dtensors)

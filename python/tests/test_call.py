@@ -287,6 +287,24 @@ def test_backward_numpy(rng):
     assert dparams == {}
 
 
+def test_backward_numpy_no_grad(rng):
+    # a decay held constant (attnc_build_options.no_grad): dq, dk, dv as with its gradient, no ddecay
+    if not attnc.has_backward():
+        pytest.skip("skipped: this libattnc has no backward kernels (attnc_kernel_build_backward)")
+    kern = attnc.compile(f32_recipe("lightning2.attn", **{"128]": "16]"}))
+    q, k, v = qkv(rng, 1, 2, 40, 16)
+    decay = np.array([0.9, 0.7], np.float32)
+    o = kern(q, k, v, decay=decay)
+    do = randn(rng, *o.shape)
+    full = kern.backward(q, k, v, o, None, do, decay=decay)
+    frozen = kern.backward(q, k, v, o, None, do, decay=decay, no_grad="decay")
+    assert set(full[3]) == {"decay"} and frozen[3] == {}
+    for a, b in zip(full[:3], frozen[:3]):
+        close(b, a, tol=1e-5)
+    with pytest.raises(ValueError, match="no_grad: recipe 'lightning2' has no param 'dacay'"):
+        kern.backward(q, k, v, o, None, do, decay=decay, no_grad=("dacay",))
+
+
 def test_varlen_cu_seqlens_matches_reference_per_sequence(rng):
     # packed sequences (attnc.h, cu_seqlens): each attended on its own, causal in its own coordinates
     lens = [5, 0, 40, 1, 17]

@@ -146,6 +146,33 @@ def test_param_gradients_on_the_gpu():
         close(g, x.grad, tol=5e-2)
 
 
+def test_fixed_slopes_train_on_the_gpu():
+    """ALiBi slopes given as a param but held fixed (no requires_grad): the
+    backward is built without their gradient (attnc_build_options.no_grad),
+    so it runs on the CUDA kernels (no CPU fallback, no warning), and q, k,
+    v's gradients match torch autograd."""
+    import warnings
+
+    need_backward()
+    q, k, v = (rand(1, 4, 190, 64, seed=70 + i).requires_grad_() for i in range(3))
+    slope = torch.rand(4, device="cuda", dtype=torch.float32) * 0.1
+    do = rand(1, 4, 190, 64, seed=79)
+    score = "s * scale - slope[head] * float(q.t - k.t)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        attnc.attention(q, k, v, mask="causal", score=score, slope=slope,
+                        param_shapes={"slope": "[heads]"}).backward(do)
+    got = [x.grad.clone() for x in (q, k, v)]
+    for x in (q, k, v):
+        x.grad = None
+    t = torch.arange(190, device="cuda", dtype=torch.float32)
+    s = q.float() @ k.float().transpose(-1, -2) * 64 ** -0.5 - slope[None, :, None, None] * (t[:, None] - t[None, :])
+    s = s.masked_fill(torch.ones(190, 190, dtype=torch.bool, device="cuda").triu(1), float("-inf"))
+    (torch.softmax(s, -1) @ v.float()).to(q.dtype).backward(do)
+    for g, x in zip(got, (q, k, v)):
+        close(g, x.grad, tol=5e-2)
+
+
 def test_gradients_on_the_gpu_without_params():
     """q, k, v gradients from the CUDA backward kernels (no CPU fallback:
     no warning), causal and 2-D neighborhood, against torch autograd."""

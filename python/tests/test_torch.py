@@ -158,6 +158,32 @@ def test_autograd(gen):
         close(g, x.grad, tol=1e-3)
 
 
+def test_autograd_frozen_param(gen):
+    # rpb without requires_grad: the backward kernel is built without its
+    # gradient (attnc_build_options.no_grad), q, k, v's are unchanged
+    if not attnc.has_backward():
+        pytest.skip("skipped: this libattnc has no backward kernels (attnc_kernel_build_backward)")
+    from attnc import _core
+
+    q, k, v = (rand(gen, 1, 6, 6, 2, 32).requires_grad_() for _ in range(3))
+    rpb = rand(gen, 2, 5, 5)
+    do = rand(gen, 1, 6, 6, 2, 32)
+    attnc.na2d(q, k, v, 3, rpb=rpb.clone().requires_grad_()).backward(do)
+    want = [x.grad.clone() for x in (q, k, v)]
+    for x in (q, k, v):
+        x.grad = None
+    before = _core.stats["backward_builds"]
+    attnc.na2d(q, k, v, 3, rpb=rpb).backward(do)
+    assert _core.stats["backward_builds"] == before + 1  # its own kernel: no drpb
+    assert rpb.grad is None
+    for g, x in zip(want, (q, k, v)):
+        close(x.grad, g, tol=1e-5)
+    kern = attnc.compile(f32_recipe("relpos_bias2d.attn"))
+    nk = kern.native("cpu", backward=True, no_grad="rpb")
+    assert "drpb" not in [a.name for a in nk.args]
+    assert "drpb" in [a.name for a in kern.native("cpu", backward=True).args]
+
+
 def test_inference_autograd_and_op_paths_agree(gen):
     from attnc import _torch as T
 
