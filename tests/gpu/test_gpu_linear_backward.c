@@ -7,7 +7,10 @@
  * gated_linear (per-token log gates, dgate), token counts that divide no
  * block (1, 47, ...), several heads and batches, 1 head (16 chained
  * segments), 144 heads (one segment), decays near 0 and near 1, and
- * N = 65536 with λ near 1. One line per case.
+ * N = 65536 with λ near 1; and the decay or gate held constant
+ * (attnc_build_options.no_grad: no gate kernel, no stored states; under
+ * ATTNC_BWD_LINEAR_FUSED=1 the fused dK/dV scan, which only then applies).
+ * One line per case.
  * Shapes kept small enough that the host's fp64 reference leaves the
  * whole program under a minute. ATTNC_TEST_SMALL=1: no case above 5000 tokens. */
 #include <math.h>
@@ -21,6 +24,7 @@
 #include <cmocka.h>
 
 #include "gpu_case.h"
+#include "passes/lower_backward.h"
 #include "reference/ref_bwd_check.h"
 #include "runtime/api/api_internal.h"
 #include "source_tree.h"
@@ -33,26 +37,33 @@ typedef struct lcase {
     int batch, heads, tokens;
     double lo, hi; /* λ range (per token: gate = ln λ) */
     const char *what;
+    const char *no_grad; /* attnc_build_options.no_grad, or NULL */
 } lcase;
 
 static const lcase cases[] = {
-    {"lightning2.attn", 2, 3, 1000, 0.5, 1.0, "decay 0.5..1"},
-    {"lightning2.attn", 1, 2, 1, 0.9, 1.0, "one token"},
-    {"lightning2.attn", 1, 2, 47, 0.9, 1.0, "47 tokens"},
-    {"lightning2.attn", 2, 3, 777, 1e-3, 0.05, "decay ~0"},
-    {"lightning2.attn", 1, 16, 1601, 0.99, 1.0, "16 heads: 8 segs"},
-    {"lightning2.attn", 1, 1, 5000, 0.999, 1.0, "1 head: 16 segs"},
-    {"lightning2.attn", 3, 48, 130, 0.9, 1.0, "144 heads"},
-    {"lightning2.attn", 1, 1, 65536, 0.9999, 1.0, "N=64K ~1"},
-    {"gated_linear.attn", 2, 3, 1000, 0.5, 1.0, "gate 0.5..1"},
-    {"gated_linear.attn", 1, 2, 1, 0.9, 1.0, "one token"},
-    {"gated_linear.attn", 1, 2, 47, 0.9, 1.0, "47 tokens"},
-    {"gated_linear.attn", 2, 3, 777, 1e-3, 0.05, "gate ~0"},
-    {"gated_linear.attn", 1, 16, 1601, 0.99, 1.0, "16 heads: 8 segs"},
-    {"gated_linear.attn", 1, 1, 5000, 0.999, 1.0, "1 head: 16 segs"},
-    {"gated_linear.attn", 3, 48, 130, 0.9, 1.0, "144 heads"},
-    {"gated_linear.attn", 1, 1, 65536, 0.9999, 1.0, "N=64K ~1"},
-    {"gated_linear.attn", 1, 1, 65536, 0.3, 1.0, "N=64K 0.3..1"},
+    {"lightning2.attn", 2, 3, 1000, 0.5, 1.0, "decay 0.5..1", NULL},
+    {"lightning2.attn", 1, 2, 1, 0.9, 1.0, "one token", NULL},
+    {"lightning2.attn", 1, 2, 47, 0.9, 1.0, "47 tokens", NULL},
+    {"lightning2.attn", 2, 3, 777, 1e-3, 0.05, "decay ~0", NULL},
+    {"lightning2.attn", 1, 16, 1601, 0.99, 1.0, "16 heads: 8 segs", NULL},
+    {"lightning2.attn", 1, 1, 5000, 0.999, 1.0, "1 head: 16 segs", NULL},
+    {"lightning2.attn", 3, 48, 130, 0.9, 1.0, "144 heads", NULL},
+    {"lightning2.attn", 1, 1, 65536, 0.9999, 1.0, "N=64K ~1", NULL},
+    {"gated_linear.attn", 2, 3, 1000, 0.5, 1.0, "gate 0.5..1", NULL},
+    {"gated_linear.attn", 1, 2, 1, 0.9, 1.0, "one token", NULL},
+    {"gated_linear.attn", 1, 2, 47, 0.9, 1.0, "47 tokens", NULL},
+    {"gated_linear.attn", 2, 3, 777, 1e-3, 0.05, "gate ~0", NULL},
+    {"gated_linear.attn", 1, 16, 1601, 0.99, 1.0, "16 heads: 8 segs", NULL},
+    {"gated_linear.attn", 1, 1, 5000, 0.999, 1.0, "1 head: 16 segs", NULL},
+    {"gated_linear.attn", 3, 48, 130, 0.9, 1.0, "144 heads", NULL},
+    {"gated_linear.attn", 1, 1, 65536, 0.9999, 1.0, "N=64K ~1", NULL},
+    {"gated_linear.attn", 1, 1, 65536, 0.3, 1.0, "N=64K 0.3..1", NULL},
+    {"lightning2.attn", 2, 3, 1000, 0.5, 1.0, "decay fixed", "decay"},
+    {"lightning2.attn", 1, 2, 47, 0.9, 1.0, "47 fixed", "decay"},
+    {"lightning2.attn", 1, 16, 1601, 0.99, 1.0, "16 heads fixed", "decay"},
+    {"lightning2.attn", 1, 1, 65536, 0.9999, 1.0, "N=64K fixed", "decay"},
+    {"gated_linear.attn", 2, 3, 1000, 0.5, 1.0, "gate fixed", "gate"},
+    {"gated_linear.attn", 1, 1, 5000, 0.999, 1.0, "1 head fixed", "gate"},
 };
 
 typedef struct fill_ctx {
@@ -97,6 +108,18 @@ static int run_case(attnc_context *ctx, const lcase *c, uint64_t seed)
     }
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
     o.backend = ATTNC_BACKEND_CUDA;
+    o.no_grad = c->no_grad;
+    /* the reference's copy marks the constant param too: its gradient is not compared */
+    recipe r = *rc->r;
+    recipe_param params[8];
+    if (c->no_grad && r.nparams <= 8) {
+        memcpy(params, r.params, sizeof *params * (size_t)r.nparams);
+        r.params = params;
+        strbuf err;
+        sb_init(&err);
+        assert_true(backward_mark_no_grad(&r, c->no_grad, &err));
+        sb_free(&err);
+    }
     attnc_kernel *fwd = NULL, *bwd = NULL;
     attnc_status st = attnc_kernel_build_backward(&bwd, ctx, rc, &o);
     if (!st)
@@ -109,11 +132,11 @@ static int run_case(attnc_context *ctx, const lcase *c, uint64_t seed)
     }
     ref_shape sh = {.batch = c->batch, .heads = c->heads, .tokens = c->tokens};
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
-    fill_ctx f = {c, rc->r, seed * 2 + 1};
+    fill_ctx f = {c, &r, seed * 2 + 1};
     ref_bwd_result res;
-    bool ok = ref_check_backward_fill(fwd, bwd, rc->r, &sh, &co, fill, &f, &res);
-    printf("[%s] %-18s B=%d H=%-2d N=%-6d %-16s bwd %.3f ms: %s\n", ok ? "PASS" : "FAIL", c->file, c->batch, c->heads,
-           c->tokens, c->what, res.bwd_ms, res.msg);
+    bool ok = ref_check_backward_fill(fwd, bwd, &r, &sh, &co, fill, &f, &res);
+    printf("[%s] %-18s B=%d H=%-2d N=%-6d %-16s bwd %.3f ms [%s]: %s\n", ok ? "PASS" : "FAIL", c->file, c->batch,
+           c->heads, c->tokens, c->what, res.bwd_ms, attnc_kernel_schedule(bwd), res.msg);
     for (int i = 0; i < res.ngrads; i++)
         printf("    %-8s rel_l2 %.2e max_abs %.2e nan %zu %s\n", res.grads[i].name, res.grads[i].cmp.rel_l2,
                res.grads[i].cmp.max_abs, res.grads[i].cmp.nan_count, res.grads[i].ok ? "ok" : "FAIL");
