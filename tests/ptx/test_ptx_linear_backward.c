@@ -127,6 +127,10 @@ static void test_linear_backward(void **state)
          * scans), and not with a decay gradient (no boundary dots) */
         assembles("lightning2.attn", arches[i], true, true, 4);
         assembles("gated_linear.attn", arches[i], true, false, i ? 2 : 3);
+        /* the decay held constant (attnc_build_options.no_grad): the three
+         * scans without the gate kernel, or the fused pair */
+        assembles("lightning2.attn", arches[i], false, false, 3);
+        assembles("lightning2.attn", arches[i], true, false, i ? 2 : 3);
     }
     refused("linear_elu.attn", "causal");
 }
