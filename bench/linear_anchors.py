@@ -21,7 +21,10 @@ Writes $OUT/linear_anchors.jsonl (OUT defaults to .) and prints a table.
 backward at B=1 H=16 N=16384 D=128):
   attnc        `attnc bench recipes/lightning2.attn --grad` (the CUDA default;
                older builds needed ATTNC_BWD_LINEAR=1, set unless the caller set
-               it): its backward ms (dq, dk, dv, ddecay)
+               it): its backward ms (dq, dk, dv, ddecay); then with
+               `--no-grad decay` (dq, dk, dv: the decay held constant, as fla's
+               g_gamma is: chunk_simple_gla computes no gradient for it), the
+               like-for-like ratio
   fla          chunk_simple_gla forward + backward through torch autograd
                (o.backward(do)), same inputs and semantics as above; backward
                ms = median(forward + backward) - median(forward). Its dq, dk,
@@ -127,13 +130,13 @@ def attnc_ms(path, quick):
     return best, rows
 
 
-def attnc_bwd_ms(path, quick):
-    """attnc bench --grad: (forward ms, backward ms, schedule) or (None, None, error)."""
+def attnc_bwd_ms(path, quick, extra=()):
+    """attnc bench --grad [extra]: (forward ms, backward ms, schedule) or (None, None, error)."""
     env = dict(os.environ)
     env.setdefault("ATTNC_BWD_LINEAR", "1")
     it = ("5", "10") if quick else ("10", "30")
     cmd = [path, "bench", "recipes/lightning2.attn", "--shape", "batch=%d,heads=%d,tokens=%d" % (B, H, N), "--grad",
-           "--json", "--warmup", it[0], "--iters", it[1]]
+           "--json", "--warmup", it[0], "--iters", it[1], *extra]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     except Exception as e:  # noqa: BLE001 - report and go on
@@ -217,6 +220,11 @@ def main_bwd(args, out_dir):
         print("attnc: no backward time: %s" % note)
     else:
         print("attnc: forward %.4f ms, backward %.4f ms, forward + backward %.4f ms [%s]" % (fwd, bwd, fwd + bwd, note))
+    _, bwd_c, note_c = attnc_bwd_ms(args.attnc, args.quick, ("--no-grad", "decay"))
+    if bwd_c is None:
+        print("attnc --no-grad decay: no backward time: %s" % note_c)
+    else:
+        print("attnc --no-grad decay (no ddecay, like fla's g_gamma): backward %.4f ms [%s]" % (bwd_c, note_c))
     try:
         import torch
         res = fla_bwd(torch, args.quick)
@@ -233,6 +241,10 @@ def main_bwd(args, out_dir):
         if bwd:
             print("backward ratio fla / attnc: %.2f (issue #14 asks >= 2); forward + backward ratio %.2f"
                   % (res["ms"] / bwd, res["fwd_bwd_ms"] / (fwd + bwd)))
+        if bwd_c:
+            print("like for like (decay constant in both): backward ratio fla / attnc %.2f; forward + backward %.2f"
+                  % (res["ms"] / bwd_c, res["fwd_bwd_ms"] / (fwd + bwd_c)))
+    rows.append({"impl": "attnc_bwd_no_grad_decay", "ms": bwd_c, "fwd_ms": fwd, "note": note_c})
     with open(os.path.join(out_dir, "linear_anchors.jsonl"), "a") as f:
         for r in rows:
             r.update({"case": "lightning2_bwd", "B": B, "H": H, "N": N, "D": D})
