@@ -92,21 +92,23 @@ class Program:
             args.append(_arg(info))
         self.args = tuple(args)
 
-    def kernel(self, backend, schedule=None, backward=False, arch=None, no_grad=""):
+    def kernel(self, backend, schedule=None, backward=False, arch=None, no_grad="", deterministic=False):
         """The NativeKernel for a backend, built on first use. no_grad: the
         params a backward kernel holds constant, comma-separated
-        (attnc_build_options.no_grad; "" none)."""
-        key = (backend, schedule, backward, no_grad)
+        (attnc_build_options.no_grad; "" none); deterministic: bit-identical
+        results run to run (ATTNC_BUILD_DETERMINISTIC: the CUDA backward's dQ
+        from its own kernel instead of reductions in finishing order)."""
+        key = (backend, schedule, backward, no_grad, deterministic)
         k = self.kernels.get(key)
         if k is None:
             with self.lock:
                 k = self.kernels.get(key)
                 if k is None:
-                    k = self._build(backend, schedule, backward, arch, no_grad)
+                    k = self._build(backend, schedule, backward, arch, no_grad, deterministic)
                     self.kernels[key] = k
         return k
 
-    def _build(self, backend, schedule, backward, arch, no_grad=""):
+    def _build(self, backend, schedule, backward, arch, no_grad="", deterministic=False):
         fn = lib.attnc_kernel_build
         if backward:
             if not _lib.has_backward(lib):
@@ -114,9 +116,11 @@ class Program:
                     f"attnc: recipe '{self.name}' has no backward kernel: this libattnc "
                     f"({lib.attnc_path}) has no attnc_kernel_build_backward (issue 14)")
             fn = lib.attnc_kernel_build_backward
-        # version 1 unless params are held constant (older libraries know 1..2)
-        opts = _lib.BuildOptions(3 if no_grad else 1, backend, schedule.encode() if schedule else None,
-                                 arch.encode() if arch else None, 0, no_grad.encode() if no_grad else None)
+        # the oldest version that has what is asked (older libraries know 1..2)
+        version = 3 if no_grad else 2 if deterministic else 1
+        opts = _lib.BuildOptions(version, backend, schedule.encode() if schedule else None,
+                                 arch.encode() if arch else None, 1 if deterministic else 0,
+                                 no_grad.encode() if no_grad else None)
         h = ctypes.c_void_p()
         st = fn(ctypes.byref(h), self.ctx, self.recipe, ctypes.byref(opts))
         if st == 3 and backward:  # ATTNC_ERR_UNSUPPORTED: no backward kernel on this backend yet

@@ -64,11 +64,13 @@ class Kernel:
 
     # ---- building ---------------------------------------------------------
 
-    def native(self, backend, backward=False, no_grad=""):
+    def native(self, backend, backward=False, no_grad="", deterministic=False):
         """The built C kernel for a backend name ("cpu", "cuda"): compiled on
         first use, then reused (any shape). no_grad: params a backward kernel
-        holds constant, comma-separated names ("" none)."""
-        return self._program.kernel(_core.BACKENDS[backend], self.schedule, backward, no_grad=no_grad)
+        holds constant, comma-separated names ("" none); deterministic: a
+        build whose results are bit-identical run to run."""
+        return self._program.kernel(_core.BACKENDS[backend], self.schedule, backward, no_grad=no_grad,
+                                    deterministic=deterministic)
 
     def build(self, backend=None):
         """Compiles for a backend now (default: the kernel's, else "cpu");
@@ -276,10 +278,12 @@ class Kernel:
         self.native(backend).launch(tensors, sizes, scalars, _stream_handle(stream))
         return (o, lse) if return_lse else o
 
-    def backward(self, q, k, v, o, lse, do, *, no_grad=(), **sizes_and_params):
+    def backward(self, q, k, v, o, lse, do, *, no_grad=(), deterministic=False, **sizes_and_params):
         """Gradients for numpy / DLPack arrays: (dq, dk, dv, {param: grad}).
         no_grad: names of params held constant (no gradient computed or
         returned: fixed ALiBi slopes, a frozen bias, fixed decay rates).
+        deterministic: bit-identical gradients run to run (on sm_90a the
+        CUDA backward's dQ then comes from its own kernel; slower).
         Needs a library with backward kernels (issue 14); NotImplementedError
         naming the recipe until then. Torch users get this through autograd
         (a param tensor with requires_grad=False is held constant)."""
@@ -297,7 +301,7 @@ class Kernel:
             if not any(p.name == n for p in self.params):
                 raise ValueError(f"no_grad: recipe '{self.name}' has no param '{n}' "
                                  f"(its params: {', '.join(p.name for p in self.params) or 'none'})")
-        nk = self.native(backend, backward=True, no_grad=",".join(sorted(set(no_grad))))
+        nk = self.native(backend, backward=True, no_grad=",".join(sorted(set(no_grad))), deterministic=deterministic)
         inputs = {"q": q, "k": k, "v": v, "o": o, "lse": lse, "do": do}
         tensors, scalars, grads = {}, {}, {}
         for a in nk.args:

@@ -234,8 +234,11 @@ def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors
     kernel = _kernel_for(text, source, backend, schedule)
     plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
     dev = "cuda" if q.is_cuda else "cpu"
+    # torch.use_deterministic_algorithms(True): the deterministic build (on
+    # sm_90a dQ from its own kernel, not reductions in finishing order)
+    det = torch.are_deterministic_algorithms_enabled()
     try:
-        nk = kernel.native(dev, backward=True, no_grad=no_grad)  # NotImplementedError without backward kernels
+        nk = kernel.native(dev, backward=True, no_grad=no_grad, deterministic=det)  # NotImplementedError without one
     except NotImplementedError as e:
         if dev != "cuda" or not _core.has_backward():
             raise

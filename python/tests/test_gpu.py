@@ -173,6 +173,28 @@ def test_fixed_slopes_train_on_the_gpu():
         close(g, x.grad, tol=5e-2)
 
 
+def test_deterministic_algorithms_on_the_gpu():
+    """torch.use_deterministic_algorithms(True): the deterministic CUDA
+    backward (on sm_90a dQ from its own kernel, not bulk reductions in
+    finishing order): two runs give bit-identical dq, dk, dv."""
+    need_backward()
+    q, k, v = (rand(2, 4, 1000, 128, seed=80 + i).requires_grad_() for i in range(3))
+    do = rand(2, 4, 1000, 128, seed=89)
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        runs = []
+        for _ in range(2):
+            for x in (q, k, v):
+                x.grad = None
+            attnc.attention(q, k, v, mask="causal").backward(do)
+            runs.append([x.grad.clone() for x in (q, k, v)])
+    finally:
+        torch.use_deterministic_algorithms(was)
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+
+
 def test_gradients_on_the_gpu_without_params():
     """q, k, v gradients from the CUDA backward kernels (no CPU fallback:
     no warning), causal and 2-D neighborhood, against torch autograd."""

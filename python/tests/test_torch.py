@@ -184,6 +184,31 @@ def test_autograd_frozen_param(gen):
     assert "drpb" in [a.name for a in kern.native("cpu", backward=True).args]
 
 
+def test_deterministic_algorithms_build_the_deterministic_backward(gen):
+    # torch.use_deterministic_algorithms(True): the backward kernel is the
+    # ATTNC_BUILD_DETERMINISTIC build (a kernel of its own); gradients equal
+    if not attnc.has_backward():
+        pytest.skip("skipped: this libattnc has no backward kernels (attnc_kernel_build_backward)")
+    kern = attnc.compile(DENSE32)
+    q, k, v = (rand(gen, 1, 2, 30, 32).requires_grad_() for _ in range(3))
+    do = rand(gen, 1, 2, 30, 32)
+    kern(q, k, v).backward(do)
+    want = [x.grad.clone() for x in (q, k, v)]
+    keys = set(kern._program.kernels)
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        for x in (q, k, v):
+            x.grad = None
+        kern(q, k, v).backward(do)
+    finally:
+        torch.use_deterministic_algorithms(was)
+    new = set(kern._program.kernels) - keys
+    assert len(new) == 1 and next(iter(new))[2:] == (True, "", True)  # backward, no constants, deterministic
+    for g, x in zip(want, (q, k, v)):
+        close(x.grad, g, tol=0)
+
+
 def test_inference_autograd_and_op_paths_agree(gen):
     from attnc import _torch as T
 
