@@ -16,6 +16,7 @@
 typedef struct compile_cli {
     const char *input, *out_dir, *arch, *schedule, *name;
     const char *ptx, *entry, *signature, *grid, *block, *shape;
+    const char *no_grad; /* --no-grad (with --backward) */
     int smem;
     bool aot, tuned, backward;
 } compile_cli;
@@ -142,7 +143,8 @@ static int compile_recipe(const compile_cli *o, const attnc_tools_recipe *r, att
     }
     if (rc == EXIT_OK) {
         const char *sp = o->schedule || o->tuned ? sb_cstr(&sched) : NULL;
-        rc = report(attnc_tools_aot_recipe(r, sp, arch, o->name, o->out_dir, o->backward, &note, &err), &err);
+        rc = report(attnc_tools_aot_recipe(r, sp, arch, o->name, o->out_dir, o->backward, o->no_grad, &note, &err),
+                    &err);
         if (rc == EXIT_OK)
             printf("%s\n", sb_cstr(&note));
     }
@@ -183,6 +185,7 @@ static const cli_opt compile_table[] = {
     CLI_STR("--schedule", compile_cli, schedule),
     CLI_FLAG("--tuned", compile_cli, tuned),
     CLI_FLAG("--backward", compile_cli, backward),
+    CLI_STR("--no-grad", compile_cli, no_grad),
     CLI_STR("--shape", compile_cli, shape),
     CLI_STR("--name", compile_cli, name),
     CLI_STR("--from-ptx", compile_cli, ptx),
@@ -208,6 +211,8 @@ static int run_compile(int argc, char **argv)
         return cli_usage_error("compile", "--schedule and --tuned exclude each other");
     if (o.backward && o.ptx)
         return cli_usage_error("compile", "--backward needs a recipe, not --from-ptx");
+    if (o.no_grad && !o.backward)
+        return cli_usage_error("compile", "--no-grad goes with --backward (it names params the backward holds constant)");
     return o.ptx ? from_ptx(&o) : from_recipe(&o);
 }
 
@@ -215,7 +220,7 @@ const cli_command cmd_compile = {
     "compile",
     "compile a recipe ahead of time (PTX/cubin + C launcher)",
     "usage: attnc compile FILE --aot -o DIR [--arch sm_80|sm_90a] [--schedule SPEC | --tuned --shape S]\n"
-    "                     [--name NAME] [--backward]\n"
+    "                     [--name NAME] [--backward [--no-grad P,...]]\n"
     "       attnc compile --from-ptx K.ptx --entry SYM --signature SIG --grid G --block X[,Y,Z]\n"
     "                     [--smem BYTES] [--arch ARCH] [--name NAME] -o DIR\n\n"
     "Writes DIR/NAME.ptx, DIR/NAME.cubin (when ptxas is installed), DIR/NAME.h and\n"
@@ -231,6 +236,7 @@ const cli_command cmd_compile = {
     "                    NAME_bwd_args and NAME_backward(&args, workspace, bytes, stream), which\n"
     "                    launches its kernels in order; NAME_backward_workspace_bytes(&args)\n"
     "                    gives the caller-provided workspace's size (docs/runtime.md, AOT)\n"
+    "  --no-grad P,...   with --backward: params held constant (no gradient, no grad_P field)\n"
     "  --arch A          sm_80 (default) or sm_90a, or another name attnc ptx --help lists\n"
     "  --signature SIG   kernel parameters in order: NAME:TYPE, ... with TYPE one of\n"
     "                    ptr, ptr? (may be NULL), ptr/ALIGN, i32, i32>=MIN, i64, i64>=MIN, f32, f64\n"

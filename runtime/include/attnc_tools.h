@@ -121,9 +121,12 @@ typedef struct attnc_tools_aot_ptx {
 attnc_tools_result attnc_tools_aot_from_ptx(const attnc_tools_aot_ptx *in, const char *dir, strbuf *note, strbuf *err);
 /* The same for recipe r on GPU arch under sched (NULL: the tile section,
  * `auto` the documented default); name NULL: RECIPE_ARCH; backward: also
- * the backward program (DIR/NAME.bwd.ptx, NAME_backward). */
+ * the backward program (DIR/NAME.bwd.ptx, NAME_backward), with the params
+ * named in no_grad (comma-separated, NULL: none; attnc_build_options.no_grad)
+ * held constant: ATTNC_TOOLS_USER for a name that is no param. */
 attnc_tools_result attnc_tools_aot_recipe(const attnc_tools_recipe *r, const char *sched, attnc_tools_arch arch,
-                                          const char *name, const char *dir, bool backward, strbuf *note, strbuf *err);
+                                          const char *name, const char *dir, bool backward, const char *no_grad,
+                                          strbuf *note, strbuf *err);
 /* Whether schedule text parses for r (false with why). */
 bool attnc_tools_schedule_parses(const attnc_tools_recipe *r, const char *text, strbuf *err);
 

@@ -4,7 +4,10 @@
 #include "runtime/include/attnc_tools.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "passes/lower_backward.h"
 #include "runtime/aot/aot_recipe.h"
 #include "runtime/tools/tools_impl.h"
 
@@ -54,16 +57,33 @@ bool attnc_tools_schedule_parses(const attnc_tools_recipe *tr, const char *text,
 }
 
 attnc_tools_result attnc_tools_aot_recipe(const attnc_tools_recipe *tr, const char *sched, attnc_tools_arch arch,
-                                          const char *name, const char *dir, bool backward, strbuf *note, strbuf *err)
+                                          const char *name, const char *dir, bool backward, const char *no_grad,
+                                          strbuf *note, strbuf *err)
 {
-    const recipe *r = tools_recipe_of(tr);
+    const recipe *r0 = tools_recipe_of(tr);
     schedule s;
-    if (sched && !schedule_parse(sched, r->grid_ndim > 0 ? r->grid_ndim : 1, &s, err))
+    if (sched && !schedule_parse(sched, r0->grid_ndim > 0 ? r0->grid_ndim : 1, &s, err))
         return ATTNC_TOOLS_USER;
+    /* the constants marked on a copy of the params (the recipe is shared) */
+    recipe copy = *r0;
+    recipe_param *params = NULL;
+    if (no_grad && *no_grad && r0->nparams) {
+        if (!(params = malloc(sizeof *params * (size_t)r0->nparams))) {
+            sb_puts(err, "out of memory");
+            return ATTNC_TOOLS_INTERNAL;
+        }
+        memcpy(params, r0->params, sizeof *params * (size_t)r0->nparams);
+        copy.params = params;
+    }
+    if (!backward_mark_no_grad(&copy, no_grad, err)) {
+        free(params);
+        return ATTNC_TOOLS_USER;
+    }
     strbuf why;
     sb_init(&why);
-    attnc_tools_result res =
-        map_aot(aot_compile_recipe(r, sched ? &s : NULL, (target_arch)arch, name, dir, backward, note, &why), &why, err);
+    attnc_tools_result res = map_aot(
+        aot_compile_recipe(&copy, sched ? &s : NULL, (target_arch)arch, name, dir, backward, note, &why), &why, err);
     sb_free(&why);
+    free(params);
     return res;
 }

@@ -339,6 +339,17 @@ static void test_backward_aot(void **state)
     /* --backward needs a recipe of the softmax family */
     assert_int_equal(sh("%s/bin/attnc compile %s/recipes/lightning2.attn --aot --backward -o %s/x 2>/dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 1 << 8);
+    /* --no-grad rpb: the table held constant, no grad_rpb field, no dparam kernel */
+    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward "
+                        "--no-grad rpb --name rc -o %s > /dev/null && ! grep -qE 'grad_rpb|attnc_bwd_dparam' %s/rc.h && "
+                        "grep -q 'attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq' %s/rc.h && cd %s && cc -std=c11 -Wall "
+                        "-Wextra -Werror -pedantic -Wconversion -pthread -c rc.c",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir, dir, dir, dir),
+                     0);
+    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward --no-grad rbp -o %s/y "
+                        "2>/dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
+                     1 << 8);
     tmpdir_remove(dir);
 }
 
