@@ -438,12 +438,13 @@ static void fused_dx(lk *L, const LLVMValueRef scale[2], bool decayed)
         nt_endif(t, join);
     }
     nt_fvar_get(t, &dv, &dx);
-    /* the dot with the staged Q rows (k), columns col0.. */
-    nt_frag prod = dx;
-    nt_map(t, &prod, q_elem, L);
-    LLVMValueRef sum[2];
-    nt_row_sum(t, &prod, sum);
-    dot_store(L, sum);
+    if (L->dots) { /* the dot with the staged Q rows (k), columns col0.. */
+        nt_frag prod = dx;
+        nt_map(t, &prod, q_elem, L);
+        LLVMValueRef sum[2];
+        nt_row_sum(t, &prod, sum);
+        dot_store(L, sum);
+    }
     LLVMValueRef row0 = add(L, L->t0, mul(L, L->rg, 16));
     nt_store_global(t, &dx, rows_of(L, LT_DX, L->head, row0, L->col0, L->ntok));
 }

@@ -110,6 +110,7 @@ static nvptx_status emit_scan(nv_ctx nv, const lin_plan *base, const scan_role *
     memcpy(L->size, a.size, sizeof L->size);
     memcpy(L->param, a.param, sizeof L->param);
     L->reverse = r->reverse;
+    L->dots = ngrad > 0;
     if (fused) {
         L->tens[LT_X] = a.tens[KABI_V];
         memcpy(L->stride[LT_X], a.stride[KABI_V], sizeof L->stride[LT_X]);
@@ -118,7 +119,7 @@ static nvptx_status emit_scan(nv_ctx nv, const lin_plan *base, const scan_role *
         L->dot_ws = a.ws[KABI_WS_DELTA];
         L->dot_slot = r->dot_slot;
     }
-    if (r->dot >= 0) {
+    if (r->dot >= 0 && L->dots) {
         L->dot_ptr = a.tens[r->dot];
         memcpy(L->dot_stride, a.stride[r->dot], sizeof L->dot_stride);
         L->dot_ws = a.ws[KABI_WS_DELTA];

@@ -68,9 +68,15 @@ typedef struct lk {
     LLVMValueRef bstate;
     /* fused (the dV scan, D = Dv): each block also stages X (tensor LT_X,
      * Dv wide: V) and writes DX (LT_DX: dK) = 2^Γi (x_i S^T) + Σ_j
-     * M (x_i·v_j) k_j, and its rows' dot products with the staged Q (k)
-     * into dot_ws at dot_slot (the state S = Σ K^T V serves both). */
+     * M (x_i·v_j) k_j, and, with dots, its rows' dot products with the
+     * staged Q (k) into dot_ws at dot_slot (the state S = Σ K^T V serves
+     * both). */
     bool fused;
+    /* The decay gradient's row dot products (q·dq, k·dk) are wanted: only
+     * its gate kernel reads them, so without a decay gradient (the decay
+     * held constant, or none) no scan computes or stores them (dot_ptr
+     * NULL; the fused dK skips its dot). */
+    bool dots;
 } lk;
 
 /* nvptx_linear.c: the plan of kernel k (its schedule), or a refusal. */

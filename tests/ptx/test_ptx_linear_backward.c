@@ -89,9 +89,10 @@ static void assembles(const char *name, target_arch arch, bool fused, bool grads
         assert_int_equal(info.kernels[nkernels - 1].kind, BWK_LIN_GATE);
     for (int i = 0; i < info.nkernels; i++)
         assert_non_null(strstr(sb_cstr(&ptx), info.kernels[i].name));
-    /* the opt-in fused dK/dV scan spills ~52 bytes at 255 registers on
-     * sm_90a, the opt-in inclusive look-back 4-12 (dq, dk): printed */
-    if (!fused && nvptx_lin_inclusive_mode() != 1)
+    /* the opt-in inclusive look-back spills 4-12 bytes (dq, dk): printed.
+     * The fused dK/dV scan spilled 96 bytes on sm_90a (lightning2) while it
+     * still formed the k·dk dots nothing reads without a decay gradient */
+    if (nvptx_lin_inclusive_mode() != 1)
         assert_int_equal(spill, 0);
     sb_free(&err);
     sb_free(&ptx);
