@@ -603,7 +603,8 @@ int64_t nvptx_bwd_grid_x(const nvptx_bwd_info *info, nvptx_bwd_kind kind, const 
 int64_t nvptx_bwd_ws_row_floats(const nvptx_bwd_info *info, kabi_ws r)
 {
     switch (r) {
-    case KABI_WS_DELTA: return info->linear ? 8 : 1; /* linear: nvptx_linear_bwd.c */
+    case KABI_WS_DELTA: /* linear: the decay gradient's row dots (nvptx_linear_bwd.c), nothing without it */
+        return info->linear ? (info->ngrad ? 8 : 0) : 1;
     case KABI_WS_DQACC: /* linear with a decay gradient: the boundary states, D x Dv bf16 a block */
         return info->linear ? (info->ngrad ? info->head_dim * info->head_dim_v / 128 : 0)
                             : info->atomics ? info->head_dim : 0;

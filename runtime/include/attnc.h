@@ -296,9 +296,9 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  * ATTNC_ERR_UNSUPPORTED. The linear family on CUDA (causal, identity
  * feature map, no normaliser, head dims 64 or 128, bf16/f16, an f32 decay
  * param) runs its own program (docs/linear-gpu.md: dq, dk, dv scans, the
- * decay's gradient in f64 in a fixed order, deterministic; workspace 32
- * bytes a token and, with a decay gradient, head_dim x head_dim_v bf16 a
- * 64-token block); other linear recipes, GQA and cross attention in it
+ * decay's gradient in f64 in a fixed order, deterministic; workspace, with
+ * a decay gradient, 32 bytes a token and head_dim x head_dim_v bf16 a
+ * 64-token block, none without); other linear recipes, GQA and cross attention in it
  * return ATTNC_ERR_UNSUPPORTED ($ATTNC_BWD_LINEAR=0 refuses it all). A
  * score reading params with
  * gradients at more than 8 places, and a param whose partial derivative
