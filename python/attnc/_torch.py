@@ -221,7 +221,8 @@ def _forward_out_fake(text, source, backend, schedule, q, k, v, tensors, tensor_
 # order (zeros for a param the backward kernel gives no gradient). no_grad
 # names the params held constant (tensors without requires_grad): the
 # backward kernel is built without their gradients
-# (attnc_build_options.no_grad), and theirs are zeros, dropped by autograd.
+# (attnc_build_options.no_grad), and theirs are empty placeholders (a bias
+# tensor's gradient can be gigabytes), which autograd gets as None.
 
 def _dense_grad(do):
     if do.stride(-1) == 1 and all(s != 0 or n == 1 for s, n in zip(do.stride(), do.shape)):
@@ -248,9 +249,10 @@ def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors
     grads = {"dq": alloc_like(q, q.shape, q.dtype), "dk": alloc_like(k, k.shape, k.dtype),
              "dv": alloc_like(v, v.shape, v.dtype)}
     by_name = {p.name: (x, s) for p, x, s in zip(kernel.params, plist, slist)}
+    frozen = set(no_grad.split(",")) if no_grad else set()
     for p, x in zip(kernel.params, plist):
         if x is not None and x.is_floating_point():
-            grads["d" + p.name] = alloc_like(x, x.shape, x.dtype)
+            grads["d" + p.name] = x.new_empty(0) if p.name in frozen else alloc_like(x, x.shape, x.dtype)
     inputs = {"q": q, "k": k, "v": v, "o": o, "lse": lse, "do": do}
     args, svals, written = {}, {}, set()
     for a in nk.args:
@@ -271,7 +273,7 @@ def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors
             args[a.name] = _arrays.from_torch(grads[a.name], a.name)
             written.add(a.name)
     for name, g in grads.items():
-        if name not in written:  # a param the backward kernel gives no gradient: zero
+        if name not in written and name[1:] not in frozen:  # a param the backward kernel gives no gradient: zero
             g.zero_()
     nk.launch(args, zmap, svals, _stream(dev, q))
     names = tensor_names.split(",") if tensor_names else []
@@ -317,7 +319,10 @@ def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: 
 def _backward_fake(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
                    scalar_names, sizes, size_names, no_grad=""):
     dq, dk, dv = alloc_like(q, q.shape, q.dtype), alloc_like(k, k.shape, k.dtype), alloc_like(v, v.shape, v.dtype)
-    return dq, dk, dv, [alloc_like(x, x.shape, x.dtype) for x in tensors if x.is_floating_point()]
+    frozen = set(no_grad.split(",")) if no_grad else set()
+    names = tensor_names.split(",") if tensor_names else []
+    return dq, dk, dv, [x.new_empty(0) if n in frozen else alloc_like(x, x.shape, x.dtype)
+                        for n, x in zip(names, tensors) if x.is_floating_point()]
 
 
 def _setup_context(ctx, inputs, output):
@@ -327,6 +332,19 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(q, k, v, o, lse, *tensors)
     ctx.attnc = (text, source, backend, schedule, tensor_names, list(scalars), scalar_names, list(sizes),
                  size_names, _frozen(tensor_names, tensors, [x.requires_grad for x in tensors]))
+
+
+def _param_grads(tensor_names, tensors, dps, no_grad):
+    """Autograd's gradient per tensor param: the float ones' in order, None
+    for int params and for those held constant."""
+    names = tensor_names.split(",") if tensor_names else []
+    frozen = set(no_grad.split(",")) if no_grad else set()
+    it = iter(dps)
+    out = []
+    for n, x in zip(names, tensors):
+        g = next(it) if x.is_floating_point() else None
+        out.append(None if n in frozen else g)
+    return out
 
 
 def _frozen(tensor_names, tensors, needs):
@@ -341,8 +359,7 @@ def _backward_fn(ctx, do, dlse):
     q, k, v, o, lse, *tensors = ctx.saved_tensors
     dq, dk, dv, dps = backward(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names,
                                scalars, scalar_names, sizes, size_names, no_grad)
-    it = iter(dps)
-    dtensors = [next(it) if x.is_floating_point() else None for x in tensors]
+    dtensors = _param_grads(tensor_names, tensors, dps, no_grad)
     return (None, None, None, None, dq, dk, dv, dtensors, None, _list_grad(scalars), None, _list_grad(sizes),
             None, None)
 
@@ -384,8 +401,7 @@ class EagerAttention(torch.autograd.Function):
         no_grad = _frozen(",".join(names), tensors, ctx.needs_input_grad[8:])
         dq, dk, dv, dps = _backward_impl(*kernel.key, q, k, v, o, lse, do, tensors, ",".join(names), svals,
                                          ",".join(snames), list(zmap.values()), ",".join(zmap), no_grad)
-        it = iter(dps)
-        dtensors = [next(it) if x.is_floating_point() else None for x in tensors]
+        dtensors = _param_grads(",".join(names), tensors, dps, no_grad)
         return (None, None, None, None, None, dq, dk, dv, *dtensors)
 
 

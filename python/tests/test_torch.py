@@ -243,6 +243,10 @@ def test_opcheck_custom_ops(gen):
         args = (*kern.key, q, k, v, o, lse, torch.randn_like(o), [rpb], "rpb", [], "", [7], "H")
         for name, res in torch.library.opcheck(T.backward, args, test_utils=utils).items():
             assert res == "SUCCESS", (name, res)
+        # rpb held constant: its gradient an empty placeholder in both implementations
+        for name, res in torch.library.opcheck(T.backward, (*args, "rpb"), test_utils=utils).items():
+            assert res == "SUCCESS", (name, res)
+        assert T.backward(*args, "rpb")[3][0].numel() == 0
 
 
 class Block(torch.nn.Module):
@@ -295,6 +299,26 @@ def test_torch_compile_training_graph(gen):
     x.grad = None
     torch_ref.natten(x, x, x, (3, 3)).square().mean().backward()
     close(g, x.grad, tol=1e-4)
+
+
+def test_torch_compile_training_graph_frozen_param(gen):
+    # a compiled graph with a param held constant (no requires_grad): the op's
+    # no_grad argument, its placeholder gradient never reaches autograd
+    if not attnc.has_backward():
+        pytest.skip("skipped: this libattnc has no backward kernels (attnc_kernel_build_backward)")
+    x = rand(gen, 1, 6, 6, 2, 32).requires_grad_()
+    rpb = rand(gen, 2, 5, 5)
+
+    def loss_fn(x, rpb):
+        return attnc.na2d(x, x, x, kernel_size=3, rpb=rpb).square().mean()
+
+    compiled = torch.compile(loss_fn, fullgraph=True, backend="aot_eager")
+    compiled(x, rpb).backward()
+    g = x.grad.clone()
+    x.grad = None
+    torch_ref.natten(x, x, x, (3, 3), rpb=rpb).square().mean().backward()
+    close(g, x.grad, tol=1e-4)
+    assert rpb.grad is None
 
 
 def test_param_gradients_are_tracked_next_to_scalars(gen):
