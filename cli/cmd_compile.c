@@ -232,7 +232,7 @@ const cli_command cmd_compile = {
     "  --tuned           the tuning database's best for the bucket of --shape\n"
     "                    (e.g. --shape batch=2,heads=16,tokens=4096 or H=64,W=64)\n"
     "  --name NAME       C prefix and file name (default RECIPE_ARCH)\n"
-    "  --backward        also the backward program (softmax family): DIR/NAME.bwd.ptx (and cubin),\n"
+    "  --backward        also the backward program (softmax and linear families): DIR/NAME.bwd.ptx,\n"
     "                    NAME_bwd_args and NAME_backward(&args, workspace, bytes, stream), which\n"
     "                    launches its kernels in order; NAME_backward_workspace_bytes(&args)\n"
     "                    gives the caller-provided workspace's size (docs/runtime.md, AOT)\n"

@@ -157,6 +157,11 @@ typedef struct aot_bwd {
     int64_t ws_row_floats[KABI_NWS]; /* per row of each region */
     int ws_rows[KABI_NWS]; /* its rows per (batch, head) (nvptx_bwd_ws_rows): 0 tokens, 1 query tiles x Tq */
     bool grads_atomic; /* one accumulator per gradient (an atomic-dQ build) instead of slices */
+    /* The linear family's program (nvptx_linear_bwd.c: chained scans and the
+     * gate kernel): lse unused, kv heads and tokens must equal heads and
+     * tokens, and launches must not overlap (its scans keep module-global
+     * slots). */
+    bool linear;
     /* The dK/dV kernel's TMA producer (nvptx_bwd_info.producer): the role
      * table ends in the maps of q and dout, which NAME_backward encodes per
      * launch as runtime/cuda/cuda_backward.c does ({dim, tokens, heads,

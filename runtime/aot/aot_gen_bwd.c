@@ -33,13 +33,13 @@ void aot_bwd_render_header(const aot_spec *s, strbuf *h)
     sb_printf(h, "\"): the gradients of a loss L given dout = dL/do,\n"
                  " * as attnc_kernel_build_backward's CUDA program computes them (attnc.h). Fields,\n"
                  " * in the kernels' parameter order (codegen/kernel_abi.h's backward table):\n"
-                 " *   q, k, v, o, lse   the forward's inputs and outputs (lse required), as %s_args\n"
+                 " *   q, k, v, o, lse   the forward's inputs and outputs (%s), as %s_args\n"
                  " *   dout              dL/do, shaped and typed like o (16-byte aligned rows)\n"
                  " *   dq, dk, dv        outputs shaped and typed like q, k, v (4-byte aligned, even\n"
                  " *                     strides), overwritten\n"
                  " *   *_stride, size    as %s_args (dout_stride etc. in elements)\n"
                  " *   p_NAME            the recipe's params, as %s_args\n",
-              n, n, n);
+              b->linear ? "lse unused: linear attention has none" : "lse required", n, n, n);
     if (b->ngrad)
         sb_puts(h, " *   grad_NAME         per param with a gradient: a contiguous device tensor shaped\n"
                    " *                     and typed like the param, overwritten\n");
@@ -48,22 +48,31 @@ void aot_bwd_render_header(const aot_spec *s, strbuf *h)
         sb_printf(h, "%s%s", i ? ", " : "", b->k[i].entry);
     if (b->tma)
         sb_puts(h, ";\n * tensor maps (TMA) of q and dout encoded per launch (a CUDA 12+ driver)");
+    if (b->linear)
+        sb_puts(h, ".\n * Linear attention: kv_heads and kv_tokens must equal heads and tokens (no GQA or\n"
+                   " * cross attention on the GPU), and backward launches must not overlap: the\n"
+                   " * scans keep module-global slots, so issue them on one stream");
     sb_printf(h, ".\n * Workspace (%s_backward_workspace_bytes, 256-byte aligned, not zeroed, owned by\n"
                  " * the caller; one launch at a time may use it): ",
               n);
     bool any = false;
     for (int r = 0; r < KABI_NWS; r++)
         if (b->ws_row_floats[r]) {
-            const char *layout = b->ws_rows[r] ? "f32 [batch, heads, query tiles, Tq x head_dim], the bulk dQ "
-                                                 "accumulator, rows past the sequence included"
-                                               : kabi_workspaces[r].layout;
+            /* linear attention's regions (nvptx_linear_bwd.c, with a decay gradient) */
+            static const char *const lin[KABI_NWS] = {
+                "f32 [batch, heads, tokens, 8]: the decay gradient's row dots",
+                "bf16 [batch, heads, tokens / 64, head_dim x head_dim_v]: the scans' block-boundary states"};
+            const char *layout = b->linear    ? lin[r]
+                                 : b->ws_rows[r] ? "f32 [batch, heads, query tiles, Tq x head_dim], the bulk dQ "
+                                                   "accumulator, rows past the sequence included"
+                                                 : kabi_workspaces[r].layout;
             sb_printf(h, "%s%s (%s)", any ? ", " : "", kabi_workspaces[r].name, layout);
             any = true;
         }
-    if (b->ngrad)
+    if (b->ngrad && !b->linear) /* the linear gate kernel writes its gradient itself */
         sb_printf(h, ", then per gradient %s", b->grads_atomic ? "one f32 accumulator of its numel"
                                                                 : "(key tiles x kv_heads x batch x warps) f32 slices");
-    sb_puts(h, "; each part rounded up to 256 bytes. */\ntypedef struct ");
+    sb_puts(h, any ? "; each part rounded up to 256 bytes. */\ntypedef struct " : "none. */\ntypedef struct ");
     sb_printf(h, "%s_bwd_args {\n", n);
     for (int e = 0; e < b->abi.n; e++) {
         const kabi_entry *en = &b->abi.e[e];
@@ -194,13 +203,28 @@ static void put_layout(const aot_spec *s, strbuf *c)
         snprintf(ext, sizeof ext, "sz[tok]");
     else
         snprintf(ext, sizeof ext, "sz[%d + d]", SZ_GRID0);
-    sb_printf(c, "static uint64_t %s_bwd_tiles(const int64_t *sz, const int tile[3], int tok)\n{\n"
-                 "    uint64_t t = 1;\n    (void)tok;\n    for (int d = 0; d < %d; d++) {\n"
-                 "        int64_t ext = %s;\n        t = %s_mul(t, (uint64_t)(ext + tile[d] - 1) / (uint64_t)tile[d]);\n"
-                 "    }\n    return t;\n}\n\n",
-              n, b->ndims, ext, n);
-    sb_printf(c, "static const int %s_bwd_qtile[3] = {%d, %d, %d}, %s_bwd_kvtile[3] = {%d, %d, %d};\n\n", n,
-              b->q_tile[0], b->q_tile[1], b->q_tile[2], n, b->kv_tile[0], b->kv_tile[1], b->kv_tile[2]);
+    /* what the grids and the layout count in tiles (only that is written:
+     * the linear scans' fixed grids use none, and unused statics warn) */
+    bool tile_rows = false; /* a region of whole query tiles' rows (bulk dQ) */
+    for (int r = 0; r < KABI_NWS; r++)
+        tile_rows |= b->ws_rows[r] != 0;
+    bool uses_q = tile_rows, uses_kv = b->ngrad && !b->grads_atomic && !b->linear;
+    for (int i = 0; i < b->nkernels; i++) {
+        uses_q |= b->k[i].x_kind == 1 || b->k[i].x_kind == 4;
+        uses_kv |= b->k[i].x_kind == 2;
+    }
+    if (uses_q || uses_kv)
+        sb_printf(c, "static uint64_t %s_bwd_tiles(const int64_t *sz, const int tile[3], int tok)\n{\n"
+                     "    uint64_t t = 1;\n    (void)tok;\n    for (int d = 0; d < %d; d++) {\n"
+                     "        int64_t ext = %s;\n        t = %s_mul(t, (uint64_t)(ext + tile[d] - 1) / (uint64_t)tile[d]);\n"
+                     "    }\n    return t;\n}\n\n",
+                  n, b->ndims, ext, n);
+    if (uses_q)
+        sb_printf(c, "static const int %s_bwd_qtile[3] = {%d, %d, %d};\n", n, b->q_tile[0], b->q_tile[1], b->q_tile[2]);
+    if (uses_kv)
+        sb_printf(c, "static const int %s_bwd_kvtile[3] = {%d, %d, %d};\n", n, b->kv_tile[0], b->kv_tile[1],
+                  b->kv_tile[2]);
+    sb_puts(c, "\n");
     sb_printf(c, "/* Elements of gradient j. */\nstatic uint64_t %s_bwd_numel(const int64_t *sz, int j)\n{\n"
                  "    uint64_t e = 1;\n    (void)sz;\n    switch (j) {\n",
               n);
@@ -221,9 +245,6 @@ static void put_layout(const aot_spec *s, strbuf *c)
                  "static uint64_t %s_bwd_layout(const int64_t *sz, uint64_t reg[%d], uint64_t *slices)\n{\n"
                  "    uint64_t rows = %s_mul(%s_mul((uint64_t)sz[%d], (uint64_t)sz[%d]), (uint64_t)sz[%d]), at = 0;\n",
               n, KABI_NWS, n, n, SZ_BATCH, SZ_HEADS, SZ_TOKENS);
-    bool tile_rows = false; /* a region of whole query tiles' rows (bulk dQ) */
-    for (int r = 0; r < KABI_NWS; r++)
-        tile_rows |= b->ws_rows[r] != 0;
     if (tile_rows)
         sb_printf(c, "    uint64_t qrows = %s_mul(%s_mul((uint64_t)sz[%d], (uint64_t)sz[%d]), "
                      "%s_mul(%s_bwd_tiles(sz, %s_bwd_qtile, %d), %du)); /* query tiles x Tq */\n",
@@ -232,7 +253,9 @@ static void put_layout(const aot_spec *s, strbuf *c)
         sb_printf(c, "    reg[%d] = at; /* %s */\n    at += %s_round256(%s_mul(%s, %" PRId64 "u * 4));\n", r,
                   kabi_workspaces[r].name, n, n, b->ws_rows[r] ? "qrows" : "rows", b->ws_row_floats[r]);
     if (b->ngrad) {
-        if (b->grads_atomic)
+        if (b->linear) /* the gate kernel writes the gradient itself: no slices */
+            sb_puts(c, "    uint64_t ns = 0;\n");
+        else if (b->grads_atomic)
             sb_puts(c, "    uint64_t ns = 1;\n");
         else
             sb_printf(c, "    uint64_t ns = %s_mul(%s_mul(%s_bwd_tiles(sz, %s_bwd_kvtile, %d), (uint64_t)sz[%d] * (uint64_t)sz[%d]), "
@@ -262,9 +285,16 @@ static void put_checks(const aot_spec *s, strbuf *c)
     sb_printf(c, "    if (H > 65535 || B > 65535)\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"CUDA backward: batch "
                  "and heads must be at most 65535\");\n",
               n, n);
-    sb_printf(c, "    if (T > 0 && (!a->lse || (uintptr_t)a->lse %% 4))\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, "
-                 "\"CUDA backward: tensor lse (the forward's, f32) is NULL or not 4-byte aligned\");\n",
-              n, n);
+    if (b->linear) /* no lse; GQA and cross attention are not on the GPU */
+        sb_printf(c, "    if (sz[%d] != H || KT != T)\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, \"CUDA backward of "
+                     "linear attention: kv heads and kv tokens must equal heads and tokens (here kv_heads %%lld, "
+                     "heads %%lld, kv_tokens %%lld, tokens %%lld): GQA and cross attention are not implemented on "
+                     "the GPU\", (long long)sz[%d], (long long)H, (long long)KT, (long long)T);\n",
+                  SZ_KV_HEADS, n, n, SZ_KV_HEADS);
+    else
+        sb_printf(c, "    if (T > 0 && (!a->lse || (uintptr_t)a->lse %% 4))\n        return %s_fail(%s_ERR_INVALID_ARGUMENT, "
+                     "\"CUDA backward: tensor lse (the forward's, f32) is NULL or not 4-byte aligned\");\n",
+                  n, n);
     sb_printf(c, "    if (T > 0 && ((st = %s_rows(\"q\", a->q, a->q_stride, %d)) || (st = %s_rows(\"o\", a->o, a->o_stride, "
                  "%d)) ||\n                  (st = %s_rows(\"do\", a->dout, a->dout_stride, %d)) || (st = %s_pairs(\"dq\", "
                  "a->dq, a->dq_stride))))\n        return st;\n",
@@ -399,6 +429,7 @@ static void put_grids(const aot_spec *s, strbuf *c)
             sb_printf(c, "(%s_bwd_tiles(sz, %s_bwd_qtile, %d) * %du * %du + %du) / %du;\n", n, n, SZ_TOKENS,
                       q_tile_rows(b), k->x_mul, k->x_div - 1, k->x_div);
             break;
+        case 5: sb_printf(c, "%du; /* fixed: the linear scans' chain segments */\n", k->x_mul); break;
         default: sb_printf(c, "(maxnumel + %du) / %du;\n", k->x_div - 1, k->x_div); break;
         }
         if (k->zeroes_accumulators && b->grads_atomic && b->ngrad)

@@ -188,12 +188,8 @@ static aot_tma tma_spec(const nvptx_kernel_info *info)
 static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, target_arch arch, aot_bwd *b,
                                 strbuf *ptx, strbuf *sched, strbuf *err)
 {
-    if (r->family != FAMILY_SOFTMAX) {
-        sb_puts(err, r->family == FAMILY_LINEAR
-                         ? "--backward: AOT has no backward of linear attention yet (its GPU backward is built at run "
-                           "time: attnc_kernel_build_backward with backend ATTNC_BACKEND_CUDA or "
-                           "ATTNC_BACKEND_CPU)"
-                         : "--backward: the GPU backward handles the softmax family only for now");
+    if (r->family != FAMILY_SOFTMAX && r->family != FAMILY_LINEAR) {
+        sb_puts(err, "--backward: the GPU backward handles the softmax and linear families only");
         return AOT_USER;
     }
     /* as the JIT builds it: the dK/dV kernel's TMA producer where it serves
@@ -234,6 +230,7 @@ static aot_result backward_spec(arena *a, const recipe *r, const schedule *s, ta
         b->ws_rows[w] = nvptx_bwd_ws_rows(info, (kabi_ws)w) == BWR_Q_TILE_ROWS;
     }
     b->grads_atomic = info->atomics;
+    b->linear = info->linear;
     b->tma = info->producer;
     b->tma_dtype = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     b->tma_swizzle = CU_TENSOR_MAP_SWIZZLE_128B;

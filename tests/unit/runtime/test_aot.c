@@ -336,9 +336,6 @@ static void test_backward_aot(void **state)
     assert_int_equal(sh("cd %s && test -s rb.bwd.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion "
                         "-pthread -o m m.c rb.c && ATTNC_LIBCUDA=/nonexistent ./m",
                         dir), 0);
-    /* --backward needs a recipe of the softmax family */
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/lightning2.attn --aot --backward -o %s/x 2>/dev/null",
-                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 1 << 8);
     /* --no-grad rpb: the table held constant, no grad_rpb field, no dparam kernel */
     assert_int_equal(sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward "
                         "--no-grad rpb --name rc -o %s > /dev/null && ! grep -qE 'grad_rpb|attnc_bwd_dparam' %s/rc.h && "
@@ -350,6 +347,67 @@ static void test_backward_aot(void **state)
                         "2>/dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      1 << 8);
+    tmpdir_remove(dir);
+}
+
+/* Linear attention's backward (lightning2: chained scans, the decay's gate
+ * kernel): no lse, its own workspace (8 f32 a token of row dots, D x Dv
+ * bf16 states per 64 tokens: 100 tokens x 2 heads = 6400 + 102400 bytes),
+ * none with the decay held constant, GQA refused before any driver call. */
+static const char lin_main[] =
+    "#include <stdio.h>\n#include <string.h>\n#include \"lb.h\"\n#include \"lc.h\"\n"
+    "#define CHECK(c) do { if (!(c)) { printf(\"failed: %s (%s)\\n\", #c, lb_errmsg()); return 1; } } while (0)\n"
+    "int main(void)\n{\n    static _Alignas(256) unsigned char ws[1 << 18];\n    lb_bwd_args a;\n    lc_bwd_args c;\n"
+    "    memset(&a, 0, sizeof a);\n    char *base = (char *)0x100000;\n"
+    "    a.q = base; a.k = base + 0x10000; a.v = base + 0x20000; a.o = base + 0x30000;\n"
+    "    a.dout = base + 0x50000; a.dq = base + 0x60000; a.dk = base + 0x70000; a.dv = base + 0x80000;\n"
+    "    a.p_decay = base + 0x90000; a.grad_decay = base + 0xa0000;\n"
+    "    a.size[0] = 1; a.size[1] = 2; a.size[2] = 2; a.size[3] = 100; a.size[4] = 100;\n"
+    "    int64_t st[4] = {2 * 100 * 128, 100 * 128, 128, 1};\n"
+    "    memcpy(a.q_stride, st, sizeof st); memcpy(a.k_stride, st, sizeof st); memcpy(a.v_stride, st, sizeof st);\n"
+    "    memcpy(a.o_stride, st, sizeof st); memcpy(a.dout_stride, st, sizeof st); memcpy(a.dq_stride, st, sizeof st);\n"
+    "    memcpy(a.dk_stride, st, sizeof st); memcpy(a.dv_stride, st, sizeof st);\n"
+    "    uint64_t need = lb_backward_workspace_bytes(&a);\n"
+    "    CHECK(need == 6400 + 102400);\n"
+    "    CHECK(lb_backward(&a, ws, need - 256, NULL) == lb_ERR_INVALID_ARGUMENT && strstr(lb_errmsg(), \"workspace\"));\n"
+    "    a.size[2] = 1;\n"
+    "    CHECK(lb_backward(&a, ws, need, NULL) == lb_ERR_INVALID_ARGUMENT && strstr(lb_errmsg(), \"kv_heads\"));\n"
+    "    a.size[2] = 2;\n"
+    "    CHECK(lb_backward(&a, ws, need, NULL) == lb_ERR_NO_DRIVER); /* ATTNC_LIBCUDA points nowhere */\n"
+    "    memset(&c, 0, sizeof c);\n"
+    "    c.q = a.q; c.k = a.k; c.v = a.v; c.o = a.o; c.dout = a.dout; c.dq = a.dq; c.dk = a.dk; c.dv = a.dv;\n"
+    "    c.p_decay = a.p_decay;\n    memcpy(c.size, a.size, sizeof c.size);\n"
+    "    memcpy(c.q_stride, st, sizeof st); memcpy(c.k_stride, st, sizeof st); memcpy(c.v_stride, st, sizeof st);\n"
+    "    memcpy(c.o_stride, st, sizeof st); memcpy(c.dout_stride, st, sizeof st); memcpy(c.dq_stride, st, sizeof st);\n"
+    "    memcpy(c.dk_stride, st, sizeof st); memcpy(c.dv_stride, st, sizeof st);\n"
+    "    CHECK(lc_backward_workspace_bytes(&c) == 0); /* the decay held constant: no workspace */\n"
+    "    CHECK(lc_backward(&c, NULL, 0, NULL) == lc_ERR_NO_DRIVER);\n"
+    "    printf(\"ok: %s\\n\", lb_errmsg());\n    return 0;\n}\n";
+
+static void test_backward_aot_linear(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make(), path[512];
+    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/lightning2.attn --aot --backward "
+                        "--arch sm_90a --name lb -o %s > /dev/null && ATTNC_PTXAS=/nonexistent %s/bin/attnc compile "
+                        "%s/recipes/lightning2.attn --aot --backward --no-grad decay --arch sm_90a --name lc -o %s "
+                        "> /dev/null",
+                        ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir, ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/lb.h", dir);
+    const char *const doc[] = {"attnc_lin_bwd_dq, attnc_lin_bwd_dk, attnc_lin_bwd_dv, attnc_lin_bwd_gate",
+                               "lse unused", "backward launches must not overlap", "void *grad_decay;", NULL};
+    expect_lines(path, doc);
+    snprintf(path, sizeof path, "%s/lc.h", dir);
+    const char *const frozen[] = {"attnc_lin_bwd_dq, attnc_lin_bwd_dk, attnc_lin_bwd_dv.", "it): none.", NULL};
+    expect_lines(path, frozen);
+    snprintf(path, sizeof path, "%s/m.c", dir);
+    write_all(path, lin_main, strlen(lin_main));
+    /* both in one program: every generated name is prefixed */
+    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion -pthread -o m m.c lb.c lc.c "
+                        "&& ATTNC_LIBCUDA=/nonexistent ./m",
+                        dir),
+                     0);
     tmpdir_remove(dir);
 }
 
@@ -420,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_header_abi),
         cmocka_unit_test(test_backward_aot),
         cmocka_unit_test(test_backward_aot_bulk),
+        cmocka_unit_test(test_backward_aot_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -364,6 +364,126 @@ static void run_backward(const char *rpath, bool param, const char *arch, bool b
     unsetenv("ATTNC_BWD_DQ");
 }
 
+/* Linear attention (recipes/lightning2.attn: chained scans and the decay's
+ * gate kernel, deterministic): NAME_backward against the library's, dq, dk,
+ * dv and ddecay bit for bit; with no_grad "decay" (the three scans alone,
+ * no workspace) dq, dk, dv too. o is read by neither (random bytes). */
+static void run_linear_backward(const char *arch, bool frozen)
+{
+    char *dir = tmpdir_make(), lib[600], path[600];
+    snprintf(path, sizeof path, "%s/recipes/lightning2.attn", ATTNC_SOURCE_DIR);
+    assert_int_equal(sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb %s -o %s > /dev/null",
+                        ATTNC_BINARY_DIR, path, arch, frozen ? "--no-grad decay" : "", dir), 0);
+    assert_int_equal(sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
+    snprintf(lib, sizeof lib, "%s/aotb.so", dir);
+    void *so = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(so);
+    backward_fn backward;
+    ws_fn ws_bytes;
+    errmsg_fn errmsg;
+    *(void **)&backward = dlsym(so, "aotb_backward");
+    *(void **)&ws_bytes = dlsym(so, "aotb_backward_workspace_bytes");
+    *(void **)&errmsg = dlsym(so, "aotb_errmsg");
+    assert_true(backward && ws_bytes && errmsg);
+    strbuf err;
+    sb_init(&err);
+    size_t n = (size_t)B * H * T * D, bytes = n * 2;
+    uint16_t *host = malloc(bytes), *r1 = malloc(bytes), *r2 = malloc(bytes);
+    float decay[H] = {0.97f, 0.995f}, g1[H], g2[H];
+    uint64_t in[5], grads[2][3], dec = dev_bytes(sizeof decay, &err), ddec[2] = {dev_bytes(sizeof decay, &err),
+                                                                                  dev_bytes(sizeof decay, &err)};
+    for (int i = 0; i < 5; i++) { /* q, k, v, do, o */
+        in[i] = dev_bytes(bytes, &err);
+        fill(host, n, 31 + (uint64_t)i);
+        assert_int_equal(cuda_memcpy_htod(in[i], host, bytes, &err), 0);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 3; i++) {
+            grads[r][i] = dev_bytes(bytes, &err);
+            assert_int_equal(cuda_memset8(grads[r][i], r ? 0xee : 0xff, bytes, &err), 0); /* poison */
+        }
+    assert_int_equal(cuda_memcpy_htod(dec, decay, sizeof decay, &err), 0);
+    assert_int_equal(cuda_memset8(ddec[0], 0xff, sizeof decay, &err) | cuda_memset8(ddec[1], 0xee, sizeof decay, &err),
+                     0);
+    attnc_context *ctx;
+    attnc_recipe *rc;
+    attnc_kernel *bwd;
+    attnc_args *ba;
+    assert_int_equal(attnc_context_create(&ctx, NULL), 0);
+    assert_int_equal(attnc_recipe_from_file(&rc, ctx, path), 0);
+    attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+    o.backend = ATTNC_BACKEND_CUDA;
+    o.arch = arch;
+    o.no_grad = frozen ? "decay" : NULL;
+    if (attnc_kernel_build_backward(&bwd, ctx, rc, &o))
+        fail_msg("JIT build: %s", attnc_context_errmsg(ctx));
+    attnc_tensor tq = dev_tensor(in[0]), tk = dev_tensor(in[1]), tv = dev_tensor(in[2]), tdo = dev_tensor(in[3]),
+                 to = dev_tensor(in[4]);
+    attnc_tensor td = {ATTNC_F32, (void *)(uintptr_t)dec, 1, {H}, {1}}, tdd = {ATTNC_F32, (void *)(uintptr_t)ddec[1], 1, {H}, {1}};
+    attnc_tensor tdq = dev_tensor(grads[1][0]), tdk = dev_tensor(grads[1][1]), tdv = dev_tensor(grads[1][2]);
+    assert_int_equal(attnc_args_create(&ba, bwd), 0);
+    assert_int_equal(attnc_args_set_tensor(ba, "q", &tq) | attnc_args_set_tensor(ba, "k", &tk) |
+                         attnc_args_set_tensor(ba, "v", &tv) | attnc_args_set_tensor(ba, "o", &to) |
+                         attnc_args_set_tensor(ba, "do", &tdo) | attnc_args_set_tensor(ba, "dq", &tdq) |
+                         attnc_args_set_tensor(ba, "dk", &tdk) | attnc_args_set_tensor(ba, "dv", &tdv) |
+                         attnc_args_set_tensor(ba, "decay", &td) | (frozen ? 0 : attnc_args_set_tensor(ba, "ddecay", &tdd)),
+                     0);
+    if (attnc_launch(bwd, ba, NULL))
+        fail_msg("JIT backward: %s", attnc_kernel_errmsg(bwd));
+    bwd_args a;
+    memset(&a, 0, sizeof a);
+    int64_t st[4] = {H * T * D, T * D, D, 1};
+    void **ptrs[8] = {&a.q, &a.k, &a.v, &a.o, &a.dout, &a.dq, &a.dk, &a.dv};
+    uint64_t vals[8] = {in[0], in[1], in[2], in[4], in[3], grads[0][0], grads[0][1], grads[0][2]};
+    int64_t *strides[8] = {a.q_stride, a.k_stride, a.v_stride, a.o_stride, a.dout_stride, a.dq_stride, a.dk_stride,
+                           a.dv_stride};
+    for (int i = 0; i < 8; i++) {
+        *ptrs[i] = (void *)(uintptr_t)vals[i];
+        memcpy(strides[i], st, sizeof st);
+    }
+    a.size[SZ_BATCH] = B, a.size[SZ_HEADS] = H, a.size[SZ_KV_HEADS] = H, a.size[SZ_TOKENS] = T,
+    a.size[SZ_KV_TOKENS] = T;
+    a.p = (void *)(uintptr_t)dec, a.grad = frozen ? NULL : (void *)(uintptr_t)ddec[0]; /* p_decay, grad_decay */
+    uint64_t need = ws_bytes(&a);
+    assert_true(frozen ? need == 0 : need > 0);
+    uint64_t ws = need ? dev_bytes((size_t)need, &err) : 0;
+    int rc2 = backward(&a, (void *)(uintptr_t)ws, need, NULL);
+    if (rc2)
+        fail_msg("AOT backward: %d %s", rc2, errmsg());
+    assert_int_equal(cuda_synchronize(&err), 0);
+    const char *names[3] = {"dq", "dk", "dv"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cuda_memcpy_dtoh(r1, grads[0][i], bytes, &err) | cuda_memcpy_dtoh(r2, grads[1][i], bytes, &err),
+                         0);
+        size_t diff = count_diff(r1, r2, n);
+        printf("lightning2 backward on %s%s: %s: %zu of %zu differ between AOT and JIT\n", arch,
+               frozen ? " (decay constant)" : "", names[i], diff, n);
+        assert_false(has_nan_bf16(r1, n));
+        assert_int_equal(diff, 0);
+    }
+    if (!frozen) {
+        assert_int_equal(cuda_memcpy_dtoh(g1, ddec[0], sizeof g1, &err) | cuda_memcpy_dtoh(g2, ddec[1], sizeof g2, &err),
+                         0);
+        assert_memory_equal(g1, g2, sizeof g1);
+    }
+    attnc_args_destroy(ba);
+    attnc_kernel_destroy(bwd);
+    attnc_recipe_destroy(rc);
+    attnc_context_destroy(ctx);
+    for (int i = 0; i < 5; i++)
+        cuda_mem_free(in[i]);
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 3; i++)
+            cuda_mem_free(grads[r][i]);
+    cuda_mem_free(dec), cuda_mem_free(ddec[0]), cuda_mem_free(ddec[1]);
+    if (ws)
+        cuda_mem_free(ws);
+    free(host), free(r1), free(r2);
+    sb_free(&err);
+    dlclose(so);
+    tmpdir_remove(dir);
+}
+
 /* The device's arch name; skips the test without a driver. */
 static const char *device_arch_or_skip(void)
 {
@@ -390,6 +510,8 @@ static void test_aot_backward_matches_jit(void **state)
         run_backward(path, false, an, true);
     snprintf(path, sizeof path, "%s/tests/gpu/aot/relbias.attn", ATTNC_SOURCE_DIR);
     run_backward(path, true, an, false);
+    run_linear_backward(an, false);
+    run_linear_backward(an, true);
 }
 
 static void test_aot_matches_jit(void **state)
