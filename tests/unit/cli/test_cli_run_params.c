@@ -162,6 +162,39 @@ static void bad_params_are_user_errors(void **state)
     }
 }
 
+/* `attnc run --grad --check --no-grad P`: P's gradient neither computed
+ * nor checked (no "check dthr" line), the others still checked; a name
+ * that is no param, and --no-grad without --grad, are user errors. */
+static void no_grad_holds_params_constant(void **state)
+{
+    (void)state;
+    char p[256], args[600];
+    /* a bias per key (per head alone would have an exact gradient of 0: the
+     * softmax ignores a shift of every score in a row) */
+    write_text("bias.attn", "recipe bias\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nparam b : f32 [heads, tokens]\n"
+                            "mask causal\nscore s * scale + b[head, k.t]\n");
+    path_of(p, sizeof p, "bias.attn");
+    run_result r;
+    snprintf(args, sizeof args, "run %s --grad --check --shape tokens=70", p);
+    run_attnc(args, &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "check db "));
+    snprintf(args, sizeof args, "run %s --grad --check --shape tokens=70 --no-grad b", p);
+    run_attnc(args, &r);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "check db "));
+    assert_non_null(strstr(r.out, "check dq "));
+    assert_non_null(strstr(r.out, "OK ("));
+    snprintf(args, sizeof args, "run %s --grad --no-grad c", p);
+    run_attnc(args, &r);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "no_grad: recipe 'bias' has no param 'c' (its params: b)"));
+    snprintf(args, sizeof args, "run %s --no-grad b", p);
+    run_attnc(args, &r);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "--no-grad goes with --grad"));
+}
+
 static void bad_files_are_user_errors(void **state)
 {
     static const struct {
@@ -192,6 +225,7 @@ int main(void)
         cmocka_unit_test(files_reach_kernel_and_reference),
         cmocka_unit_test(bad_params_are_user_errors),
         cmocka_unit_test(bad_files_are_user_errors),
+        cmocka_unit_test(no_grad_holds_params_constant),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
