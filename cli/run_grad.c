@@ -40,7 +40,8 @@ static int report(const ref_bwd_result *res, bool check)
         return EXIT_OK;
     for (int i = 0; i < res->ngrads; i++) {
         const ref_grad_result *g = &res->grads[i];
-        printf("check %-6s max abs %.3g, rel L2 %.3g%s%s\n", g->name, g->cmp.max_abs, g->cmp.rel_l2,
+        printf("check %-6s max abs %.3g, rel L2 %.3g%s%s%s\n", g->name, g->cmp.max_abs, g->cmp.rel_l2,
+               g->by_terms ? " (of its terms' scale: the exact gradient cancels)" : "",
                g->cmp.nan_count ? " (NaN/inf in the output)" : "",
                g->nonzero_at_zero ? " (not 0 where the reference is 0)" : "");
     }

@@ -75,6 +75,8 @@ bool ref_backward(const ref_problem *p, const ref_view *dout, const ref_grads *g
                 return false;
             }
             zero(g->dparams[i], ref_numel(&p->params[i]));
+            if (g->dparams_abs && g->dparams_abs[i])
+                zero(g->dparams_abs[i], ref_numel(&p->params[i]));
         }
     if (r->family == FAMILY_LINEAR)
         return ref_linear_backward(p, dout, g, err);

@@ -27,6 +27,7 @@ typedef struct ref_grad_result {
     char name[64];           /* "dq", "dk", "dv", "d<param>" */
     ref_compare_result cmp;  /* rel_l2, max_abs, nan_count, worst (logical row-major index) */
     size_t nonzero_at_zero;  /* outputs not exactly 0 where the reference is 0 */
+    bool by_terms;           /* cmp.rel_l2 is against the terms' scale (Σ|term| / 16): the sum cancels */
     bool ok;
 } ref_grad_result;
 

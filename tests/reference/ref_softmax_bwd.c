@@ -86,7 +86,10 @@ static bool param_grads(bwd *B, ref_point *pt, double dF)
         if (!dp || !B->has_grad[q])
             continue;
         ref_seed e = {.param = q, .elem = B->reads[i][1]};
-        dp[B->reads[i][1]] += dF * ref_eval_dual(pt, B->p->r->score, &e).d;
+        double term = dF * ref_eval_dual(pt, B->p->r->score, &e).d;
+        dp[B->reads[i][1]] += term;
+        if (B->g->dparams_abs && B->g->dparams_abs[q])
+            B->g->dparams_abs[q][B->reads[i][1]] += fabs(term);
     }
     return true;
 }

@@ -83,6 +83,11 @@ typedef struct ref_grads {
      * doubles, row-major over params[i].shape. Params without a gradient
      * (ref_param_has_grad false) get zeros. */
     double **dparams;
+    /* NULL, or like dparams: per element the sum of the absolute values of
+     * the terms dparams adds (softmax family; the linear family leaves them
+     * 0), the scale at which a gradient that cancels (exactly 0 for a bias
+     * per head: the softmax ignores a shift of a row) is computed. */
+    double **dparams_abs;
 } ref_grads;
 
 /* Gradients for output gradient dout ([batch, heads, tokens, head_dim_v],

@@ -195,6 +195,24 @@ static void no_grad_holds_params_constant(void **state)
     assert_non_null(strstr(r.err, "--no-grad goes with --grad"));
 }
 
+/* A bias per head has an exact gradient of 0 (the softmax ignores a shift
+ * of a row): the kernel's rounding noise is checked against the scale of
+ * the terms that cancel, not against 0 (which failed it at rel L2 1e9). */
+static void cancelling_gradient_checks_against_its_terms(void **state)
+{
+    (void)state;
+    char p[256], args[600];
+    write_text("biash.attn", "recipe biash\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nparam b : f32 [heads]\n"
+                             "mask causal\nscore s * scale + b[head]\n");
+    path_of(p, sizeof p, "biash.attn");
+    run_result r;
+    snprintf(args, sizeof args, "run %s --grad --check --shape tokens=70", p);
+    run_attnc(args, &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "check db "));
+    assert_non_null(strstr(r.out, "(of its terms' scale: the exact gradient cancels)"));
+}
+
 static void bad_files_are_user_errors(void **state)
 {
     static const struct {
@@ -226,6 +244,7 @@ int main(void)
         cmocka_unit_test(bad_params_are_user_errors),
         cmocka_unit_test(bad_files_are_user_errors),
         cmocka_unit_test(no_grad_holds_params_constant),
+        cmocka_unit_test(cancelling_gradient_checks_against_its_terms),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
