@@ -264,7 +264,8 @@ ATTNC_API attnc_status attnc_kernel_build(attnc_kernel **out, attnc_context *ctx
  *                            ALiBi slopes given as a param), and a causal
  *                            linear recipe's decay (per-head λ or per-token
  *                            log-space gate). Params read only by the mask
- *                            (or only as indices) get none, and setting
+ *                            (or only as indices) get none, nor do params
+ *                            held constant (options->no_grad), and setting
  *                            "d" + NAME for them is an error.
  * Outputs are overwritten, never accumulated. Sizes are set as for the
  * forward. Semantics (docs/recipe-language.md, "Gradients"): rows whose
