@@ -15,7 +15,9 @@
  * tensor over (q, k) in cross attention with GQA, a 1-D relative bias
  * plus a per-head gain (two params, a partial that reads s), f32, bf16 and
  * f16 params; ALiBi slopes given as a param (a partial that depends on the
- * position) must be refused (test_refusals); then every shipped
+ * position) must be refused (test_refusals), and build when held
+ * constant (test_constants: attnc_build_options.no_grad, with a bias tensor
+ * held constant too); then every shipped
  * softmax recipe at `attnc run`'s default shape (deterministic build, two
  * runs). Every case runs under both products, ATTNC_BWD_MMA=sync and
  * =wgmma (sm_90a; the line says "wgmma" where the build took it, "sync"
@@ -46,6 +48,7 @@
 #include <cmocka.h>
 
 #include "gpu_case.h"
+#include "passes/lower_backward.h"
 #include "reference/ref_bwd_check.h"
 #include "runtime/api/api_internal.h"
 #include "source_tree.h"
@@ -467,6 +470,67 @@ static void test_refusals(void **state)
     attnc_context_destroy(ctx);
 }
 
+/* Params held constant (attnc_build_options.no_grad): the ALiBi slopes the
+ * CUDA backward refuses with a gradient build without it, and a bias
+ * tensor's gradient is left out; dq, dk, dv against the reference (whose
+ * recipe copy marks the constants too), under the default products. */
+static void test_constants(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *text, *no_grad;
+        ref_shape sh;
+    } cs[] = {
+        {"alibi slope constant",
+         "recipe alibi\ninput q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
+         "param slope : f32 [heads]\nmask causal\nscore s * scale - slope[head] * float(q.t - k.t)\n",
+         "slope", {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 333}},
+        {"bias tensor constant",
+         "recipe biasc\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nparam bias : f32 [heads, tokens, tokens]\n"
+         "mask sliding_window(100, 0)\nscore s * scale + bias[head, q.t, k.t]\n",
+         "bias", {.batch = 1, .heads = 2, .tokens = 200}},
+    };
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    int fails = 0;
+    const char *only = getenv("ATTNC_TEST_CASE");
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        if (only && !strstr(cs[i].name, only))
+            continue;
+        attnc_recipe *rc;
+        assert_int_equal(attnc_recipe_from_text(&rc, ctx, cs[i].name, cs[i].text, strlen(cs[i].text)), ATTNC_OK);
+        attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
+        o.backend = ATTNC_BACKEND_CUDA;
+        o.no_grad = cs[i].no_grad;
+        attnc_kernel *fwd = NULL, *bwd = NULL;
+        attnc_status st = attnc_kernel_build_backward(&bwd, ctx, rc, &o);
+        if (!st)
+            st = attnc_kernel_build(&fwd, ctx, rc, &o);
+        bool ok = st == ATTNC_OK;
+        ref_bwd_result res = {0};
+        if (ok) {
+            recipe r = *rc->r;
+            recipe_param params[4];
+            memcpy(params, r.params, sizeof *params * (size_t)r.nparams);
+            r.params = params;
+            strbuf err;
+            sb_init(&err);
+            assert_true(backward_mark_no_grad(&r, cs[i].no_grad, &err));
+            sb_free(&err);
+            ref_check_opts co = {.seed = 4400 + i, .check = true, .mem = &dev};
+            ok = ref_check_backward(fwd, bwd, &r, &cs[i].sh, &co, &res, NULL);
+        }
+        printf("[%s] %s [%s]: %s\n", ok ? "PASS" : "FAIL", cs[i].name, bwd ? attnc_kernel_schedule(bwd) : "-",
+               st ? attnc_context_errmsg(ctx) : res.msg);
+        fails += !ok;
+        attnc_kernel_destroy(fwd);
+        attnc_kernel_destroy(bwd);
+        attnc_recipe_destroy(rc);
+    }
+    attnc_context_destroy(ctx);
+    assert_int_equal(fails, 0);
+}
+
 static void test_shipped(void **state)
 {
     (void)state;
@@ -499,6 +563,7 @@ int main(void)
         return cmocka_run_group_tests(only, NULL, NULL);
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases), cmocka_unit_test(test_unions),
-                                       cmocka_unit_test(test_refusals), cmocka_unit_test(test_shipped)};
+                                       cmocka_unit_test(test_refusals), cmocka_unit_test(test_constants),
+                                       cmocka_unit_test(test_shipped)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

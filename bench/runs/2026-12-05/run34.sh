@@ -6,8 +6,9 @@
 #     test_unit_runtime_test_aot_gpu (on sm_90a also the default bulk dQ with the producer: dk, dv bit for bit
 #     against the library's, dq within roundings); examples/aot_host.
 #  2. attnc_build_options.no_grad: test_gpu_linear_backward (the decay and the gate held constant; then again
-#     under ATTNC_BWD_LINEAR_FUSED=1, the fused dK/dV scan, which only applies without a decay gradient) and the
-#     Python GPU tests (test_fixed_slopes_train_on_the_gpu: ALiBi slopes as a fixed param on the CUDA kernels).
+#     under ATTNC_BWD_LINEAR_FUSED=1, the fused dK/dV scan, which only applies without a decay gradient),
+#     test_gpu_backward's test_constants (ALiBi slopes and a bias tensor held constant, softmax family) and the
+#     Python GPU tests (test_fixed_slopes_train_on_the_gpu, test_deterministic_algorithms_on_the_gpu).
 #  3. Lightning Attention-2 backward, B=1 H=16 N=16384 D=128, two rounds: the decay's gradient (as before),
 #     the decay held constant (--no-grad decay: fla's chunk_simple_gla with g_gamma computes no decay gradient
 #     either), and held constant with the fused scan; then fla's chunked backward (bench/linear_anchors.py --bwd).
@@ -25,10 +26,12 @@ el tests
 bg aot_gpu 120 stdbuf -oL .device/tests/aot/test_unit_runtime_test_aot_gpu
 bg linbwd 150 stdbuf -oL $G/test_gpu_test_gpu_linear_backward
 bg python 200 OUT=/tmp/pyout bash python/run-gpu.sh
+bg bwdconst 120 ATTNC_TEST_CASE=constant ATTNC_TEST_RECIPE=none stdbuf -oL $G/test_gpu_test_gpu_backward
 wait
 bg linbwd_fused 150 ATTNC_BWD_LINEAR_FUSED=1 stdbuf -oL $G/test_gpu_test_gpu_linear_backward
 wait
-for t in aot_gpu linbwd linbwd_fused python; do summary $t; done | tee $OUT/tests.txt
+for t in aot_gpu linbwd linbwd_fused python bwdconst; do summary $t; done | tee $OUT/tests.txt
+grep -E '^\[(PASS|FAIL)\]' /tmp/t_bwdconst >> $OUT/tests.txt
 grep -E 'fixed|differ between' /tmp/t_linbwd /tmp/t_linbwd_fused /tmp/t_aot_gpu | cut -c1-220 >> $OUT/tests.txt
 cp /tmp/t_linbwd /tmp/t_linbwd_fused /tmp/t_aot_gpu $OUT/ 2>/dev/null; tail -5 /tmp/t_python > $OUT/python_tail.txt
 el bench
