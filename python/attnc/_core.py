@@ -80,7 +80,7 @@ class Program:
         self.ctx, self.recipe = ctx, rec
         self.handles = []  # every kernel handle, destroyed with the program
         self.arg_handles = []  # every attnc_args handle (NativeKernel.launch), destroyed first
-        self.kernels = {}  # (backend, schedule, backward) -> NativeKernel
+        self.kernels = {}  # (backend, schedule, backward, no_grad, deterministic) -> NativeKernel
         self._fin = weakref.finalize(self, _destroy, ctx.value, rec.value, self.handles, self.arg_handles)
         self.name = _text(lib.attnc_recipe_name(rec))
         n = lib.attnc_recipe_arg_count(rec)
