@@ -711,16 +711,6 @@ static void backward_bulk_launch(void **state)
 
 /* ---- the AOT backward's tensor maps ---- */
 
-static int run_cmd(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 /* NAME_backward over arrays, so the test needs no copy of ab_bwd_args:
  * with `need` it only sizes the workspace. */
 static const char aot_glue[] =
@@ -836,7 +826,7 @@ static void aot_backward_maps(void **state)
     assert_non_null(f);
     fputs(aot_glue, f);
     fclose(f);
-    assert_int_equal(run_cmd("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/causal.attn --aot --backward --arch "
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/causal.attn --aot --backward --arch "
                              "sm_90a --name ab -o %s > /dev/null && grep -q '(TMA producer)' %s/ab.h && cd %s && cc "
                              "-std=c11 -fPIC -shared -pthread -o ab.so ab.c glue.c",
                              ATTNC_BINARY_DIR, dir, dir, dir, dir),

@@ -39,15 +39,6 @@ static void write_all(const char *path, const char *text, size_t n)
     fclose(f);
 }
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 typedef struct fixture {
     char *ptx;
@@ -164,11 +155,11 @@ static void test_generate_build_run(void **state)
     assert_int_equal(aot_generate(&f.spec, dir, &err), AOT_OK);
     snprintf(path, sizeof path, "%s/main.c", dir);
     write_all(path, host_main, strlen(host_main));
-    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -pthread -o prog main.c add_one.c",
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -pthread -o prog main.c add_one.c",
                         dir), 0);
-    assert_int_equal(sh("cd %s && ATTNC_LIBCUDA=/nonexistent/libcuda.so.1 ./prog", dir), 0);
+    assert_int_equal(test_sh("cd %s && ATTNC_LIBCUDA=/nonexistent/libcuda.so.1 ./prog", dir), 0);
     /* Links nothing of attnc, LLVM or CUDA. */
-    assert_int_equal(sh("cd %s && readelf -d prog | grep NEEDED | grep -Eq 'attnc|LLVM|cuda'", dir) != 0, 1);
+    assert_int_equal(test_sh("cd %s && readelf -d prog | grep NEEDED | grep -Eq 'attnc|LLVM|cuda'", dir) != 0, 1);
     /* A flipped byte of the embedded PTX is caught by the dry self-check. */
     size_t n;
     snprintf(path, sizeof path, "%s/add_one.c", dir);
@@ -179,7 +170,7 @@ static void test_generate_build_run(void **state)
     byte[2] = byte[2] == '7' ? '6' : '7';
     write_all(path, src, n);
     free(src);
-    assert_int_equal(sh("cd %s && cc -std=c11 -pthread -o prog2 main.c add_one.c && ./prog2 damaged", dir), 0);
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -pthread -o prog2 main.c add_one.c && ./prog2 damaged", dir), 0);
     sb_free(&err);
     free(cubin);
     free(f.ptx);
@@ -217,17 +208,17 @@ static void test_recipe_aot(void **state)
 {
     (void)state;
     char *dir = tmpdir_make(), path[512];
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --arch sm_80 -o %s > /dev/null",
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --arch sm_80 -o %s > /dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 0);
     snprintf(path, sizeof path, "%s/m.c", dir);
     write_all(path, recipe_main, strlen(recipe_main));
-    assert_int_equal(sh("cd %s && test -s causal_sm_80.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -pthread "
+    assert_int_equal(test_sh("cd %s && test -s causal_sm_80.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -pthread "
                         "-o m m.c causal_sm_80.c && ATTNC_LIBCUDA=/nonexistent ./m",
                         dir), 0);
     /* Bad input: exit 1 with a message, nothing written. */
-    assert_int_equal(sh("%s/bin/attnc compile %s/no-such.attn --aot -o %s/x 2>/dev/null", ATTNC_BINARY_DIR, dir, dir),
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/no-such.attn --aot -o %s/x 2>/dev/null", ATTNC_BINARY_DIR, dir, dir),
                      1 << 8);
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --schedule 'q=63' -o %s/x 2>/dev/null",
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/recipes/causal.attn --aot --schedule 'q=63' -o %s/x 2>/dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir), 1 << 8);
     tmpdir_remove(dir);
 }
@@ -250,7 +241,7 @@ static void test_header_abi(void **state)
 {
     (void)state;
     char *dir = tmpdir_make(), path[512];
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/block_sparse.attn --aot -o %s > /dev/null", ATTNC_BINARY_DIR,
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/recipes/block_sparse.attn --aot -o %s > /dev/null", ATTNC_BINARY_DIR,
                         ATTNC_SOURCE_DIR, dir),
                      0);
     snprintf(path, sizeof path, "%s/block_sparse_sm_80.h", dir);
@@ -263,14 +254,14 @@ static void test_header_abi(void **state)
                                   "Streams:", "returns without waiting", "Ordering: launches are independent",
                                   "thread-safe", NULL};
     expect_lines(path, sparse);
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/neighborhood2d.attn --aot -o %s > /dev/null",
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/recipes/neighborhood2d.attn --aot -o %s > /dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      0);
     snprintf(path, sizeof path, "%s/neighborhood2d_sm_80.h", dir);
     const char *const grid[] = {"[5]  H          0..2^30, grid extent 0", ">= 7 (window)", "[6]  W",
                                 "grid (ceil(H / 8) * ceil(W / 16), heads, batch)", NULL};
     expect_lines(path, grid);
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/lightning2.attn --aot --schedule 'q=64 kv=64 block=64 "
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/recipes/lightning2.attn --aot --schedule 'q=64 kv=64 block=64 "
                         "inter=chain' -o %s > /dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      0);
@@ -322,7 +313,7 @@ static void test_backward_aot(void **state)
 {
     (void)state;
     char *dir = tmpdir_make(), path[512];
-    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward "
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward "
                         "--name rb -o %s > /dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      0);
@@ -333,17 +324,17 @@ static void test_backward_aot(void **state)
     expect_lines(path, doc);
     snprintf(path, sizeof path, "%s/m.c", dir);
     write_all(path, bwd_main, strlen(bwd_main));
-    assert_int_equal(sh("cd %s && test -s rb.bwd.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion "
+    assert_int_equal(test_sh("cd %s && test -s rb.bwd.ptx && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion "
                         "-pthread -o m m.c rb.c && ATTNC_LIBCUDA=/nonexistent ./m",
                         dir), 0);
     /* --no-grad rpb: the table held constant, no grad_rpb field, no dparam kernel */
-    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward "
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward "
                         "--no-grad rpb --name rc -o %s > /dev/null && ! grep -qE 'grad_rpb|attnc_bwd_dparam' %s/rc.h && "
                         "grep -q 'attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq' %s/rc.h && cd %s && cc -std=c11 -Wall "
                         "-Wextra -Werror -pedantic -Wconversion -pthread -c rc.c",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir, dir, dir, dir),
                      0);
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward --no-grad rbp -o %s/y "
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/recipes/relpos_bias2d.attn --aot --backward --no-grad rbp -o %s/y "
                         "2>/dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      1 << 8);
@@ -388,7 +379,7 @@ static void test_backward_aot_linear(void **state)
 {
     (void)state;
     char *dir = tmpdir_make(), path[512];
-    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/lightning2.attn --aot --backward "
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/recipes/lightning2.attn --aot --backward "
                         "--arch sm_90a --name lb -o %s > /dev/null && ATTNC_PTXAS=/nonexistent %s/bin/attnc compile "
                         "%s/recipes/lightning2.attn --aot --backward --no-grad decay --arch sm_90a --name lc -o %s "
                         "> /dev/null",
@@ -404,7 +395,7 @@ static void test_backward_aot_linear(void **state)
     snprintf(path, sizeof path, "%s/m.c", dir);
     write_all(path, lin_main, strlen(lin_main));
     /* both in one program: every generated name is prefixed */
-    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion -pthread -o m m.c lb.c lc.c "
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion -pthread -o m m.c lb.c lc.c "
                         "&& ATTNC_LIBCUDA=/nonexistent ./m",
                         dir),
                      0);
@@ -438,7 +429,7 @@ static void test_backward_aot_bulk(void **state)
 {
     (void)state;
     char *dir = tmpdir_make(), path[512];
-    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent ATTNC_BWD_DQ=bulk ATTNC_BWD_MMA=wgmma %s/bin/attnc compile "
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent ATTNC_BWD_DQ=bulk ATTNC_BWD_MMA=wgmma %s/bin/attnc compile "
                         "%s/recipes/causal.attn --aot --backward --arch sm_90a --name cb -o %s > /dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      0);
@@ -453,18 +444,18 @@ static void test_backward_aot_bulk(void **state)
     expect_lines(path, src);
     snprintf(path, sizeof path, "%s/m.c", dir);
     write_all(path, bulk_main, strlen(bulk_main));
-    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion -pthread -o m m.c cb.c && "
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wconversion -pthread -o m m.c cb.c && "
                         "ATTNC_LIBCUDA=/nonexistent ./m",
                         dir), 0);
     /* bulk needs the wgmma schedule: on sm_80 the dQ kernel, no accumulator */
-    assert_int_equal(sh("ATTNC_PTXAS=/nonexistent ATTNC_BWD_DQ=bulk %s/bin/attnc compile %s/recipes/causal.attn --aot "
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent ATTNC_BWD_DQ=bulk %s/bin/attnc compile %s/recipes/causal.attn --aot "
                         "--backward --arch sm_80 --name c8 -o %s > /dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, dir),
                      0);
     snprintf(path, sizeof path, "%s/c8.h", dir);
     const char *const sync[] = {"attnc_bwd_pre, attnc_bwd_dkv, attnc_bwd_dq.", NULL};
     expect_lines(path, sync);
-    assert_int_equal(sh("grep -q 'dQ bulk\\|dqacc (' %s/c8.h", dir), 1 << 8);
+    assert_int_equal(test_sh("grep -q 'dQ bulk\\|dqacc (' %s/c8.h", dir), 1 << 8);
     tmpdir_remove(dir);
 }
 

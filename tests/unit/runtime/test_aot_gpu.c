@@ -37,15 +37,6 @@ typedef struct abi_args {
 typedef int (*launch_fn)(const abi_args *, void *);
 typedef const char *(*errmsg_fn)(void);
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static void fill(uint16_t *p, size_t n, uint64_t seed)
 {
@@ -64,9 +55,9 @@ static attnc_tensor dev_tensor(uint64_t p)
 static void run_recipe(const char *name, const char *arch)
 {
     char *dir = tmpdir_make(), lib[600], sym[128];
-    assert_int_equal(sh("%s/bin/attnc compile %s/recipes/%s.attn --aot --arch %s --name aotk -o %s > /dev/null",
+    assert_int_equal(test_sh("%s/bin/attnc compile %s/recipes/%s.attn --aot --arch %s --name aotk -o %s > /dev/null",
                         ATTNC_BINARY_DIR, ATTNC_SOURCE_DIR, name, arch, dir), 0);
-    assert_int_equal(sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotk.so aotk.c", dir), 0);
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotk.so aotk.c", dir), 0);
     snprintf(lib, sizeof lib, "%s/aotk.so", dir);
     void *so = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     assert_non_null(so);
@@ -228,11 +219,11 @@ static void run_backward(const char *rpath, bool param, const char *arch, bool b
     else
         setenv("ATTNC_BWD_DQ", "kernel", 1);
     char *dir = tmpdir_make(), lib[600];
-    assert_int_equal(sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb -o %s > /dev/null",
+    assert_int_equal(test_sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb -o %s > /dev/null",
                         ATTNC_BINARY_DIR, rpath, arch, dir), 0);
     if (bulk) /* the producer's maps are what this case checks */
-        assert_int_equal(sh("grep -q '(TMA producer)' %s/aotb.h", dir), 0);
-    assert_int_equal(sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
+        assert_int_equal(test_sh("grep -q '(TMA producer)' %s/aotb.h", dir), 0);
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
     snprintf(lib, sizeof lib, "%s/aotb.so", dir);
     void *so = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     assert_non_null(so);
@@ -372,9 +363,9 @@ static void run_linear_backward(const char *arch, bool frozen)
 {
     char *dir = tmpdir_make(), lib[600], path[600];
     snprintf(path, sizeof path, "%s/recipes/lightning2.attn", ATTNC_SOURCE_DIR);
-    assert_int_equal(sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb %s -o %s > /dev/null",
+    assert_int_equal(test_sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb %s -o %s > /dev/null",
                         ATTNC_BINARY_DIR, path, arch, frozen ? "--no-grad decay" : "", dir), 0);
-    assert_int_equal(sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
     snprintf(lib, sizeof lib, "%s/aotb.so", dir);
     void *so = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     assert_non_null(so);

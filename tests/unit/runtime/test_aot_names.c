@@ -18,17 +18,6 @@
 
 #include "runtime/aot/aot.h"
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void write_text(const char *path, const char *text)
 {
@@ -118,7 +107,7 @@ static void test_escapes(void **state)
     char *dir = tmpdir_make(), path[512];
     snprintf(path, sizeof path, "%s/esc.c", dir);
     write_text(path, sb_cstr(&prog));
-    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wno-format-security -Wtrigraphs -o esc "
+    assert_int_equal(test_sh_exit("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -Wno-format-security -Wtrigraphs -o esc "
                         "esc.c && ./esc",
                         dir),
                      0);
@@ -138,7 +127,7 @@ static void test_ptx_path_injection(void **state)
     (void)state;
     char *dir = tmpdir_make(), path[1024];
     snprintf(path, sizeof path, "%s/x*/ int injected = 42; ", dir);
-    assert_int_equal(sh("mkdir -p '%s' && cp %s/examples/add_one.ptx '%s/*.ptx'", path, ATTNC_SOURCE_DIR, path), 0);
+    assert_int_equal(test_sh_exit("mkdir -p '%s' && cp %s/examples/add_one.ptx '%s/*.ptx'", path, ATTNC_SOURCE_DIR, path), 0);
     strbuf out;
     sb_init(&out);
     assert_int_equal(attnc(&out, "compile --from-ptx '%s/*.ptx' --entry add_one --signature 'x:ptr/4, n:i32>=1' "
@@ -153,7 +142,7 @@ static void test_ptx_path_injection(void **state)
     free(h);
     snprintf(path, sizeof path, "%s/out/main.c", dir);
     write_text(path, injected_main);
-    assert_int_equal(sh("cd %s/out && cc -std=c11 -Wall -Wextra -Werror -pedantic -pthread -o m main.c add_one.c && "
+    assert_int_equal(test_sh_exit("cd %s/out && cc -std=c11 -Wall -Wextra -Werror -pedantic -pthread -o m main.c add_one.c && "
                         "./m",
                         dir),
                      0);
@@ -259,11 +248,11 @@ static void test_keyword_params(void **state)
         fail_msg("attnc compile: %s", sb_cstr(&out));
     snprintf(path, sizeof path, "%s/t.cc", dir);
     write_text(path, keyword_cxx);
-    assert_int_equal(sh("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -c int_sm_80.c -o c11.o && "
+    assert_int_equal(test_sh_exit("cd %s && cc -std=c11 -Wall -Wextra -Werror -pedantic -c int_sm_80.c -o c11.o && "
                         "cc -std=gnu11 -Wall -Wextra -Werror -c int_sm_80.c -o gnu11.o",
                         dir),
                      0);
-    assert_int_equal(sh("cd %s && c++ -std=c++17 -Wall -Wextra -Werror -pthread -o t t.cc c11.o -ldl && ./t", dir), 0);
+    assert_int_equal(test_sh_exit("cd %s && c++ -std=c++17 -Wall -Wextra -Werror -pthread -o t t.cc c11.o -ldl && ./t", dir), 0);
     sb_free(&out);
     tmpdir_remove(dir);
 }

@@ -1,4 +1,5 @@
-/* tmpdir.h — a fresh temp folder per test, removed recursively afterwards. */
+/* tmpdir.h — a fresh temp folder per test, removed recursively afterwards,
+ * and the shell commands the tests run in it. */
 #ifndef ATTNC_TEST_TMPDIR_H
 #define ATTNC_TEST_TMPDIR_H
 
@@ -6,9 +7,11 @@
 #define _GNU_SOURCE /* nftw, memmem */
 #endif
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static inline char *tmpdir_make(void)
@@ -34,6 +37,26 @@ static inline void tmpdir_remove(char *dir)
     if (dir)
         nftw(dir, tmpdir_rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
+}
+
+/* A printf-formatted shell command; system()'s raw status (0 success, exit
+ * code n as n << 8). */
+static inline int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int test_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+/* The same as an exit code (-1: killed by a signal). */
+#define test_sh_exit(...) test_sh_code(test_sh(__VA_ARGS__))
+static inline int test_sh_code(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif
