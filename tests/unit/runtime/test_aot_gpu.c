@@ -205,6 +205,32 @@ static size_t count_far_bf16(const uint16_t *a, const uint16_t *b, size_t n)
     return far;
 }
 
+/* The AOT backward of rpath for arch (extra: more `attnc compile` options)
+ * built into dir/aotb.so and loaded: its three entry points. */
+typedef struct aot_bwd_so {
+    void *so;
+    backward_fn backward;
+    ws_fn ws_bytes;
+    errmsg_fn errmsg;
+} aot_bwd_so;
+
+static aot_bwd_so load_aot_backward(const char *dir, const char *rpath, const char *arch, const char *extra)
+{
+    char lib[600];
+    assert_int_equal(test_sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb %s -o %s > /dev/null",
+                             ATTNC_BINARY_DIR, rpath, arch, extra, dir),
+                     0);
+    assert_int_equal(test_sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
+    snprintf(lib, sizeof lib, "%s/aotb.so", dir);
+    aot_bwd_so s = {dlopen(lib, RTLD_NOW | RTLD_LOCAL), NULL, NULL, NULL};
+    assert_non_null(s.so);
+    *(void **)&s.backward = dlsym(s.so, "aotb_backward");
+    *(void **)&s.ws_bytes = dlsym(s.so, "aotb_backward_workspace_bytes");
+    *(void **)&s.errmsg = dlsym(s.so, "aotb_errmsg");
+    assert_true(s.backward && s.ws_bytes && s.errmsg);
+    return s;
+}
+
 /* rpath: a recipe file; param: relbias.attn's "rel" with its gradient;
  * bulk: the default dQ (sm_90a: bulk, with the dK/dV kernel's TMA
  * producer, whose maps NAME_backward encodes), else the dQ kernel. */
@@ -218,22 +244,14 @@ static void run_backward(const char *rpath, bool param, const char *arch, bool b
         unsetenv("ATTNC_BWD_DQ");
     else
         setenv("ATTNC_BWD_DQ", "kernel", 1);
-    char *dir = tmpdir_make(), lib[600];
-    assert_int_equal(test_sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb -o %s > /dev/null",
-                        ATTNC_BINARY_DIR, rpath, arch, dir), 0);
+    char *dir = tmpdir_make();
+    aot_bwd_so aot = load_aot_backward(dir, rpath, arch, "");
     if (bulk) /* the producer's maps are what this case checks */
         assert_int_equal(test_sh("grep -q '(TMA producer)' %s/aotb.h", dir), 0);
-    assert_int_equal(test_sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
-    snprintf(lib, sizeof lib, "%s/aotb.so", dir);
-    void *so = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(so);
-    backward_fn backward;
-    ws_fn ws_bytes;
-    errmsg_fn errmsg;
-    *(void **)&backward = dlsym(so, "aotb_backward");
-    *(void **)&ws_bytes = dlsym(so, "aotb_backward_workspace_bytes");
-    *(void **)&errmsg = dlsym(so, "aotb_errmsg");
-    assert_true(backward && ws_bytes && errmsg);
+    backward_fn backward = aot.backward;
+    ws_fn ws_bytes = aot.ws_bytes;
+    errmsg_fn errmsg = aot.errmsg;
+    void *so = aot.so;
 
     strbuf err;
     sb_init(&err);
@@ -361,21 +379,13 @@ static void run_backward(const char *rpath, bool param, const char *arch, bool b
  * no workspace) dq, dk, dv too. o is read by neither (random bytes). */
 static void run_linear_backward(const char *arch, bool frozen)
 {
-    char *dir = tmpdir_make(), lib[600], path[600];
+    char *dir = tmpdir_make(), path[600];
     snprintf(path, sizeof path, "%s/recipes/lightning2.attn", ATTNC_SOURCE_DIR);
-    assert_int_equal(test_sh("%s/bin/attnc compile %s --aot --backward --arch %s --name aotb %s -o %s > /dev/null",
-                        ATTNC_BINARY_DIR, path, arch, frozen ? "--no-grad decay" : "", dir), 0);
-    assert_int_equal(test_sh("cd %s && cc -std=c11 -O1 -fPIC -shared -pthread -o aotb.so aotb.c", dir), 0);
-    snprintf(lib, sizeof lib, "%s/aotb.so", dir);
-    void *so = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(so);
-    backward_fn backward;
-    ws_fn ws_bytes;
-    errmsg_fn errmsg;
-    *(void **)&backward = dlsym(so, "aotb_backward");
-    *(void **)&ws_bytes = dlsym(so, "aotb_backward_workspace_bytes");
-    *(void **)&errmsg = dlsym(so, "aotb_errmsg");
-    assert_true(backward && ws_bytes && errmsg);
+    aot_bwd_so aot = load_aot_backward(dir, path, arch, frozen ? "--no-grad decay" : "");
+    backward_fn backward = aot.backward;
+    ws_fn ws_bytes = aot.ws_bytes;
+    errmsg_fn errmsg = aot.errmsg;
+    void *so = aot.so;
     strbuf err;
     sb_init(&err);
     size_t n = (size_t)B * H * T * D, bytes = n * 2;
