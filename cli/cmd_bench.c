@@ -461,6 +461,8 @@ static void report(const bench_run *b, const bench_opts *o)
         json_tiles(&j, &b->pairs);
         if (o->grad) {
             json_str(&j, "bwd_schedule", b->bwd.schedule);
+            if (o->no_grad) /* params held constant: no gradient timed for them */
+                json_str(&j, "no_grad", o->no_grad);
             json_num(&j, "bwd_time_ms", b->bwd.median_ms, 4);
             if (r->linear)
                 json_num(&j, "bwd_gb_per_s", bwd_gbs, 1);
@@ -496,15 +498,16 @@ static void report(const bench_run *b, const bench_opts *o)
                c->parse_ms, c->lower_ms, c->codegen_ms, c->jit_by[0] ? c->jit_by : "driver", c->jit_ms);
         print_tiles(&b->pairs);
         if (o->grad && r->linear)
-            printf("  backward [%s]%s: time %.3f ms (median of %d, min %.3f)  %.1f GB/s (q, k, v, dO read and dq, "
+            printf("  backward [%s]%s%s%s: time %.3f ms (median of %d, min %.3f)  %.1f GB/s (q, k, v, dO read and dq, "
                    "dk, dv written once); forward + backward %.3f ms\n",
-                   b->bwd.schedule, o->deterministic ? " deterministic" : "", b->bwd.median_ms, o->iters, b->bwd.min_ms,
-                   bwd_gbs, fb_ms);
+                   b->bwd.schedule, o->deterministic ? " deterministic" : "", o->no_grad ? " constant " : "",
+                   o->no_grad ? o->no_grad : "", b->bwd.median_ms, o->iters, b->bwd.min_ms, bwd_gbs, fb_ms);
         else if (o->grad)
-            printf("  backward [%s]%s: time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s (2.5x the forward's "
+            printf("  backward [%s]%s%s%s: time %.3f ms (median of %d, min %.3f)  %.1f TFLOP/s (2.5x the forward's "
                    "flops); forward + backward %.3f ms, %.1f TFLOP/s\n",
-                   b->bwd.schedule, o->deterministic ? " deterministic" : "", b->bwd.median_ms, o->iters, b->bwd.min_ms,
-                   bwd_tflops, fb_ms, fb_tflops);
+                   b->bwd.schedule, o->deterministic ? " deterministic" : "", o->no_grad ? " constant " : "",
+                   o->no_grad ? o->no_grad : "", b->bwd.median_ms, o->iters, b->bwd.min_ms, bwd_tflops, fb_ms,
+                   fb_tflops);
         if (o->grad && b->bwd_tiles.counted)
             print_bwd_tiles(&b->bwd_tiles, b->kept);
     }
