@@ -392,21 +392,14 @@ static void put_maps(const aot_spec *s, strbuf *c)
     sb_printf(c, "        if (!%s_drv.cuTensorMapEncodeTiled)\n            return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
                  "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
               n, n, n);
-    sb_puts(c, "        void *const mp[2] = {a->q, a->dout};\n"
+    sb_puts(c, "        void *const mp[2] = {a->q, a->dout}; /* ptr is the launch's own */\n"
                "        const int64_t *const ms[2] = {a->q_stride, a->dout_stride};\n");
-    sb_printf(c, "        const uint64_t dim[2] = {%d, %d};\n        for (int i = 0; i < 2; i++) {\n", b->tma_dims[0],
-              b->tma_dims[1]);
-    sb_puts(c, "            uint64_t gd[4] = {dim[i], (uint64_t)T, (uint64_t)H, (uint64_t)B}, gs[3];\n"
-               "            gs[0] = T == 1 ? dim[i] * 2 : (uint64_t)ms[i][2] * 2;\n"
-               "            gs[1] = H == 1 ? gs[0] * gd[1] : (uint64_t)ms[i][1] * 2;\n"
-               "            gs[2] = B == 1 ? gs[1] * gd[2] : (uint64_t)ms[i][0] * 2;\n");
-    sb_printf(c, "            uint32_t box[4] = {64, %d, 1, 1}, es[4] = {1, 1, 1, 1};\n", b->tma_rows);
-    sb_printf(c, "            %s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 4, mp[i], gd, gs, box, es, 0, "
-                 "%d, %d, 0);\n",
-              n, n, b->tma_dtype, b->tma_swizzle, b->tma_l2_promotion);
-    sb_printf(c, "            if (r != 0)\n                return %s_cuda_fail(r, \"cannot describe a tensor for TMA\");\n"
-                 "        }\n    }\n",
-              n);
+    sb_printf(c, "        const uint64_t dim[2] = {%d, %d};\n        const uint32_t rows[2] = {%d, %d};\n",
+              b->tma_dims[0], b->tma_dims[1], b->tma_rows, b->tma_rows);
+    sb_puts(c, "        for (int i = 0; i < 2; i++) {\n"
+               "            uint64_t gd[4] = {dim[i], (uint64_t)T, (uint64_t)H, (uint64_t)B};\n");
+    aot_put_seq_map(c, n, 12, "mp", "ms", b->tma_dtype, b->tma_swizzle, b->tma_l2_promotion);
+    sb_puts(c, "        }\n    }\n");
 }
 
 static void put_grids(const aot_spec *s, strbuf *c)

@@ -20,6 +20,15 @@ void aot_put_template(strbuf *c, const char *tmpl, const char *name);
 void aot_attn_render(const aot_spec *s, strbuf *c);
 void aot_attn_launch_start(const aot_spec *s, strbuf *c);
 
+/* The body of a loop that encodes sequence tensor i's rank-4 map
+ * ({dim, tokens, heads, batch}, as runtime/cuda/cuda_tma.c) into tmap[i],
+ * from the generated code's gd[4] (its extents), dim[i], rows[i] (box
+ * rows) and the arrays named ptr and strd (its address, its strides in
+ * elements); an extent-1 dim takes the packed stride. Returns from the
+ * launcher when the driver refuses the map. indent: the body's spaces. */
+void aot_put_seq_map(strbuf *c, const char *name, int indent, const char *ptr, const char *strd, int map_dtype,
+                     int swizzle, int l2_promotion);
+
 /* The backward program (aot_gen_bwd.c), with s->bwd.enabled: NAME_bwd_args
  * and the prototypes in the header; the image, NAME_backward and
  * NAME_backward_workspace_bytes in the source (after NAME_launch). */

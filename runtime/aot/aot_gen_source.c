@@ -304,18 +304,24 @@ static void put_tma_maps(const aot_spec *s, strbuf *c)
     sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[i ? %d : %d], "
                  "(uint64_t)la->size[%d]};\n",
               t->size_kv_heads, t->size_heads, t->size_batch);
+    aot_put_seq_map(c, n, 12, "ptr", "strd", t->dtype, t->swizzle, t->l2_promotion);
+    sb_puts(c, "        }\n    }\n");
+}
+
+void aot_put_seq_map(strbuf *c, const char *n, int indent, const char *ptr, const char *strd, int map_dtype,
+                     int swizzle, int l2_promotion)
+{
+    int w = indent;
     /* an extent-1 dim takes the packed stride (cuda_tma.c's stride_of): TMA
      * refuses a zero stride, which such a dim may have */
-    sb_puts(c, "            uint64_t gs[3];\n            gs[0] = gd[1] == 1 ? dim[i] * 2 : (uint64_t)strd[i][2] * 2;\n"
-               "            gs[1] = gd[2] == 1 ? gs[0] * gd[1] : (uint64_t)strd[i][1] * 2;\n"
-               "            gs[2] = gd[3] == 1 ? gs[1] * gd[2] : (uint64_t)strd[i][0] * 2;\n");
-    sb_puts(c, "            uint32_t box[4] = {64, rows[i], 1, 1}, es[4] = {1, 1, 1, 1};\n");
-    sb_printf(c, "            %s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 4, ptr[i], gd, gs, box, es, 0, "
-                 "%d, %d, 0);\n",
-              n, n, t->dtype, t->swizzle, t->l2_promotion);
-    sb_printf(c, "            if (r != 0)\n                return %s_cuda_fail(r, \"cannot describe a tensor for TMA\");\n",
-              n);
-    sb_puts(c, "        }\n    }\n");
+    sb_printf(c, "%*suint64_t gs[3];\n%*sgs[0] = gd[1] == 1 ? dim[i] * 2 : (uint64_t)%s[i][2] * 2;\n", w, "", w, "",
+              strd);
+    sb_printf(c, "%*sgs[1] = gd[2] == 1 ? gs[0] * gd[1] : (uint64_t)%s[i][1] * 2;\n", w, "", strd);
+    sb_printf(c, "%*sgs[2] = gd[3] == 1 ? gs[1] * gd[2] : (uint64_t)%s[i][0] * 2;\n", w, "", strd);
+    sb_printf(c, "%*suint32_t box[4] = {64, rows[i], 1, 1}, es[4] = {1, 1, 1, 1};\n", w, "");
+    sb_printf(c, "%*s%s_CUresult r = %s_drv.cuTensorMapEncodeTiled(tmap[i], %d, 4, %s[i], gd, gs, box, es, 0, %d, %d, 0);\n",
+              w, "", n, n, map_dtype, ptr, swizzle, l2_promotion);
+    sb_printf(c, "%*sif (r != 0)\n%*s    return %s_cuda_fail(r, \"cannot describe a tensor for TMA\");\n", w, "", w, "", n);
 }
 
 static void put_launch(const aot_spec *s, strbuf *c)
