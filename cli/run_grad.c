@@ -9,7 +9,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "commands.h"
 #include "passes/lower_backward.h"
@@ -62,21 +61,17 @@ int run_grad(attnc_context *ctx, attnc_recipe *rc, const recipe *r0, const ref_s
     }
     /* the reference checks the gradients the kernel computes: the params the
      * build held constant (its names were checked) marked on a copy */
-    recipe rcopy = *r0, *r = &rcopy;
-    recipe_param *pc = r0->nparams ? malloc(sizeof *pc * (size_t)r0->nparams) : NULL;
-    if (r0->nparams && !pc) {
+    recipe rcopy, *r = &rcopy;
+    recipe_param *pc;
+    strbuf nerr;
+    sb_init(&nerr);
+    bool copied = backward_recipe_no_grad(r0, o->no_grad, &rcopy, &pc, &nerr);
+    sb_free(&nerr);
+    if (!copied) {
         attnc_kernel_destroy(fwd);
         attnc_kernel_destroy(bwd);
         return EXIT_INTERNAL;
     }
-    if (pc) {
-        memcpy(pc, r0->params, sizeof *pc * (size_t)r0->nparams);
-        rcopy.params = pc;
-    }
-    strbuf nerr;
-    sb_init(&nerr);
-    (void)backward_mark_no_grad(r, o->no_grad, &nerr);
-    sb_free(&nerr);
     printf("backward of %s: schedule %s\n", r->name, attnc_kernel_schedule(bwd));
     ref_check_opts co = {.seed = o->seed, .check = o->check, .set_param = o->set_param,
                          .set_param_user = o->set_param_user, .mem = o->mem};

@@ -4,6 +4,7 @@
  * kernels in natural base), and the verifier. See lower_backward.h. */
 #include "lower_backward.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../frontend/differentiable.h"
@@ -69,6 +70,25 @@ bool backward_mark_no_grad(recipe *r, const char *names, strbuf *err)
             s += len + (s[len] == ',');
         }
     return true;
+}
+
+bool backward_recipe_no_grad(const recipe *r, const char *names, recipe *out, recipe_param **owned, strbuf *err)
+{
+    *out = *r;
+    *owned = NULL;
+    if (names && *names && r->nparams) {
+        if (!(*owned = malloc(sizeof **owned * (size_t)r->nparams))) {
+            sb_puts(err, "out of memory");
+            return false;
+        }
+        memcpy(*owned, r->params, sizeof **owned * (size_t)r->nparams);
+        out->params = *owned;
+    }
+    if (backward_mark_no_grad(out, names, err))
+        return true;
+    free(*owned);
+    *owned = NULL;
+    return false;
 }
 
 int backward_grad_params(arena *a, const recipe *r, bool *grad)

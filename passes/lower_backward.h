@@ -56,6 +56,12 @@ bool backward_decay_grad(const recipe *r);
  * param of r (nothing marked then). */
 bool backward_mark_no_grad(recipe *r, const char *names, strbuf *err);
 
+/* The same on a copy, for callers whose recipe is shared: *out = *r with
+ * its params copied into *owned (malloc'd, the caller frees it; NULL when
+ * names is empty or r has no params) and marked. False with a message for
+ * a name that is no param, or out of memory (nothing kept allocated). */
+bool backward_recipe_no_grad(const recipe *r, const char *names, recipe *out, recipe_param **owned, strbuf *err);
+
 /* Lowers the backward program of r under schedule s (as lower_recipe: NULL
  * or auto picks the recipe's or the default) through the passes. False
  * with a message in err (a recipe error when backward_check fails). */

@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "passes/lower_backward.h"
 #include "runtime/aot/aot_recipe.h"
@@ -64,21 +63,10 @@ attnc_tools_result attnc_tools_aot_recipe(const attnc_tools_recipe *tr, const ch
     schedule s;
     if (sched && !schedule_parse(sched, r0->grid_ndim > 0 ? r0->grid_ndim : 1, &s, err))
         return ATTNC_TOOLS_USER;
-    /* the constants marked on a copy of the params (the recipe is shared) */
-    recipe copy = *r0;
-    recipe_param *params = NULL;
-    if (no_grad && *no_grad && r0->nparams) {
-        if (!(params = malloc(sizeof *params * (size_t)r0->nparams))) {
-            sb_puts(err, "out of memory");
-            return ATTNC_TOOLS_INTERNAL;
-        }
-        memcpy(params, r0->params, sizeof *params * (size_t)r0->nparams);
-        copy.params = params;
-    }
-    if (!backward_mark_no_grad(&copy, no_grad, err)) {
-        free(params);
+    recipe copy; /* the constants marked on a copy (the recipe is shared) */
+    recipe_param *params;
+    if (!backward_recipe_no_grad(r0, no_grad, &copy, &params, err))
         return ATTNC_TOOLS_USER;
-    }
     strbuf why;
     sb_init(&why);
     attnc_tools_result res = map_aot(

@@ -110,16 +110,12 @@ static int run_case(attnc_context *ctx, const lcase *c, uint64_t seed)
     o.backend = ATTNC_BACKEND_CUDA;
     o.no_grad = c->no_grad;
     /* the reference's copy marks the constant param too: its gradient is not compared */
-    recipe r = *rc->r;
-    recipe_param params[8];
-    if (c->no_grad && r.nparams <= 8) {
-        memcpy(params, r.params, sizeof *params * (size_t)r.nparams);
-        r.params = params;
-        strbuf err;
-        sb_init(&err);
-        assert_true(backward_mark_no_grad(&r, c->no_grad, &err));
-        sb_free(&err);
-    }
+    recipe r;
+    recipe_param *params;
+    strbuf err;
+    sb_init(&err);
+    assert_true(backward_recipe_no_grad(rc->r, c->no_grad, &r, &params, &err));
+    sb_free(&err);
     attnc_kernel *fwd = NULL, *bwd = NULL;
     attnc_status st = attnc_kernel_build_backward(&bwd, ctx, rc, &o);
     if (!st)
@@ -128,6 +124,7 @@ static int run_case(attnc_context *ctx, const lcase *c, uint64_t seed)
         printf("[FAIL] %s %s: build: %s\n", c->file, c->what, attnc_context_errmsg(ctx));
         attnc_kernel_destroy(bwd);
         attnc_recipe_destroy(rc);
+        free(params);
         return 1;
     }
     ref_shape sh = {.batch = c->batch, .heads = c->heads, .tokens = c->tokens};
@@ -144,6 +141,7 @@ static int run_case(attnc_context *ctx, const lcase *c, uint64_t seed)
     attnc_kernel_destroy(fwd);
     attnc_kernel_destroy(bwd);
     attnc_recipe_destroy(rc);
+    free(params);
     return !ok;
 }
 

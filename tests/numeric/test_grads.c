@@ -13,6 +13,7 @@
  * Prints one line per case; exits 1 when any fails. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "numeric_plan.h"
@@ -53,21 +54,17 @@ static void print_case(const char *name, int idx, const recipe *r, const ref_sha
 static bool run_case(attnc_context *ctx, const char *name, const recipe *base, const numeric_case *c, int idx,
                      const char *no_grad)
 {
-    recipe r = *base;
-    r.qkv_dtype = c->dt;
-    recipe_param params[16];
-    if (no_grad && r.nparams <= 16) {
-        memcpy(params, r.params, sizeof *params * (size_t)r.nparams);
-        r.params = params;
-        strbuf err;
-        sb_init(&err);
-        bool known = backward_mark_no_grad(&r, no_grad, &err);
-        sb_free(&err);
-        if (!known) {
-            printf("[FAIL] %s case %d: --no-grad %s names no param\n", name, idx, no_grad);
-            return false;
-        }
+    recipe r;
+    recipe_param *params;
+    strbuf err;
+    sb_init(&err);
+    bool known = backward_recipe_no_grad(base, no_grad, &r, &params, &err);
+    sb_free(&err);
+    if (!known) {
+        printf("[FAIL] %s case %d: --no-grad %s names no param\n", name, idx, no_grad);
+        return false;
     }
+    r.qkv_dtype = c->dt;
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
     o.schedule = c->schedule;
     o.flags = ATTNC_BUILD_DETERMINISTIC;
@@ -80,6 +77,7 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
         printf("[FAIL] %s case %d (%s, %s): build: %s\n", name, idx, dtype_name(c->dt),
                c->schedule ? c->schedule : "recipe schedule", attnc_context_errmsg(ctx));
         attnc_kernel_destroy(fwd);
+        free(params);
         return false;
     }
     bool ok = true;
@@ -105,6 +103,7 @@ static bool run_case(attnc_context *ctx, const char *name, const recipe *base, c
     }
     attnc_kernel_destroy(fwd);
     attnc_kernel_destroy(bwd);
+    free(params);
     return ok;
 }
 
