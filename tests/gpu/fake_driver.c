@@ -578,15 +578,19 @@ static void serial_launches(void **state)
     }
 }
 
+/* The causal recipe the backward tests build (head dim 128: the wgmma
+ * backward and its TMA producer take it on sm_90a). */
+static const char CAUSAL128[] = "recipe causal\n"
+                                "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
+                                "mask   causal\n";
+
 /* The backward program on the fake: its three kernels launch in order with
  * the role table's leading arguments (q, k, v, o, lse and q's strides);
  * a fresh context's build takes the PTX from the disk cache. */
 static void backward_cache_launch(void **state)
 {
     (void)state;
-    static const char src[] = "recipe causal\n"
-                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
-                              "mask   causal\n";
+    const char *src = CAUSAL128;
     char *dir = tmpdir_make();
     setenv("ATTNC_CACHE_DIR", dir, 1);
     for (int pass = 0; pass < 2; pass++) {
@@ -652,9 +656,7 @@ static void backward_cache_launch(void **state)
 static void backward_bulk_launch(void **state)
 {
     (void)state;
-    static const char src[] = "recipe causal\n"
-                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
-                              "mask   causal\n";
+    const char *src = CAUSAL128;
     char *dir = tmpdir_make();
     setenv("ATTNC_CACHE_DIR", dir, 1);
     setenv("ATTNC_BWD_DQ", "bulk", 1);
@@ -811,9 +813,7 @@ static void jit_maps(const char *src, const bwd_bufs *b, bool backward, fake_map
 static void aot_backward_maps(void **state)
 {
     (void)state;
-    static const char src[] = "recipe causal\n"
-                              "input  q, k, v : bf16 [batch, heads, tokens, 128]\n"
-                              "mask   causal\n";
+    const char *src = CAUSAL128;
     char *dir = tmpdir_make(), path[PATH_MAX];
     setenv("ATTNC_CACHE_DIR", dir, 1);
     snprintf(path, sizeof path, "%s/causal.attn", dir);

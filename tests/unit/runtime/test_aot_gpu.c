@@ -205,6 +205,25 @@ static size_t count_far_bf16(const uint16_t *a, const uint16_t *b, size_t n)
     return far;
 }
 
+/* dq, dk, dv of the AOT run (grads[0]) against the library's (grads[1]),
+ * through the host buffers r1, r2 of n elements: no NaN, and bit for bit
+ * except dq under bulk_dq (within bf16 roundings). what: the line's start. */
+static void same_qkv_grads(uint64_t grads[2][3], uint16_t *r1, uint16_t *r2, size_t n, bool bulk_dq, const char *what)
+{
+    static const char *const names[3] = {"dq", "dk", "dv"};
+    strbuf err;
+    sb_init(&err);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cuda_memcpy_dtoh(r1, grads[0][i], n * 2, &err) | cuda_memcpy_dtoh(r2, grads[1][i], n * 2, &err),
+                         0);
+        size_t diff = count_diff(r1, r2, n), far = bulk_dq && i == 0 ? count_far_bf16(r1, r2, n) : diff;
+        printf("%s: %s: %zu of %zu differ between AOT and JIT (%zu beyond rounding)\n", what, names[i], diff, n, far);
+        assert_false(has_nan_bf16(r1, n));
+        assert_int_equal(far, 0);
+    }
+    sb_free(&err);
+}
+
 /* The AOT backward of rpath for arch (extra: more `attnc compile` options)
  * built into dir/aotb.so and loaded: its three entry points. */
 typedef struct aot_bwd_so {
@@ -336,16 +355,9 @@ static void run_backward(const char *rpath, bool param, const char *arch, bool b
         fail_msg("AOT backward: %d %s", rc2, errmsg());
     assert_int_equal(cuda_synchronize(&err), 0);
 
-    const char *names[3] = {"dq", "dk", "dv"};
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(cuda_memcpy_dtoh(r1, grads[0][i], bytes, &err) | cuda_memcpy_dtoh(r2, grads[1][i], bytes, &err),
-                         0);
-        size_t diff = count_diff(r1, r2, n), far = bulk && i == 0 ? count_far_bf16(r1, r2, n) : diff;
-        printf("%s backward on %s%s: %s: %zu of %zu differ between AOT and JIT (%zu beyond rounding)\n", rpath, arch,
-               bulk ? " (bulk dQ, TMA producer)" : "", names[i], diff, n, far);
-        assert_false(has_nan_bf16(r1, n));
-        assert_int_equal(far, 0);
-    }
+    char what[700];
+    snprintf(what, sizeof what, "%s backward on %s%s", rpath, arch, bulk ? " (bulk dQ, TMA producer)" : "");
+    same_qkv_grads(grads, r1, r2, n, bulk, what);
     if (param) {
         assert_int_equal(cuda_memcpy_dtoh(g1, drel[0], rel_bytes, &err) | cuda_memcpy_dtoh(g2, drel[1], rel_bytes, &err),
                          0);
@@ -452,16 +464,9 @@ static void run_linear_backward(const char *arch, bool frozen)
     if (rc2)
         fail_msg("AOT backward: %d %s", rc2, errmsg());
     assert_int_equal(cuda_synchronize(&err), 0);
-    const char *names[3] = {"dq", "dk", "dv"};
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(cuda_memcpy_dtoh(r1, grads[0][i], bytes, &err) | cuda_memcpy_dtoh(r2, grads[1][i], bytes, &err),
-                         0);
-        size_t diff = count_diff(r1, r2, n);
-        printf("lightning2 backward on %s%s: %s: %zu of %zu differ between AOT and JIT\n", arch,
-               frozen ? " (decay constant)" : "", names[i], diff, n);
-        assert_false(has_nan_bf16(r1, n));
-        assert_int_equal(diff, 0);
-    }
+    char what[128];
+    snprintf(what, sizeof what, "lightning2 backward on %s%s", arch, frozen ? " (decay constant)" : "");
+    same_qkv_grads(grads, r1, r2, n, false, what);
     if (!frozen) {
         assert_int_equal(cuda_memcpy_dtoh(g1, ddec[0], sizeof g1, &err) | cuda_memcpy_dtoh(g2, ddec[1], sizeof g2, &err),
                          0);
