@@ -249,7 +249,7 @@ def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors
     grads = {"dq": alloc_like(q, q.shape, q.dtype), "dk": alloc_like(k, k.shape, k.dtype),
              "dv": alloc_like(v, v.shape, v.dtype)}
     by_name = {p.name: (x, s) for p, x, s in zip(kernel.params, plist, slist)}
-    frozen = set(no_grad.split(",")) if no_grad else set()
+    frozen = _names(no_grad)
     for p, x in zip(kernel.params, plist):
         if x is not None and x.is_floating_point():
             grads["d" + p.name] = x.new_empty(0) if p.name in frozen else alloc_like(x, x.shape, x.dtype)
@@ -319,7 +319,7 @@ def backward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: 
 def _backward_fake(text, source, backend, schedule, q, k, v, o, lse, do, tensors, tensor_names, scalars,
                    scalar_names, sizes, size_names, no_grad=""):
     dq, dk, dv = alloc_like(q, q.shape, q.dtype), alloc_like(k, k.shape, k.dtype), alloc_like(v, v.shape, v.dtype)
-    frozen = set(no_grad.split(",")) if no_grad else set()
+    frozen = _names(no_grad)
     names = tensor_names.split(",") if tensor_names else []
     return dq, dk, dv, [x.new_empty(0) if n in frozen else alloc_like(x, x.shape, x.dtype)
                         for n, x in zip(names, tensors) if x.is_floating_point()]
@@ -334,11 +334,16 @@ def _setup_context(ctx, inputs, output):
                  size_names, _frozen(tensor_names, tensors, [x.requires_grad for x in tensors]))
 
 
+def _names(text):
+    """The names of comma-separated text ("" none), as a set."""
+    return set(text.split(",")) if text else set()
+
+
 def _param_grads(tensor_names, tensors, dps, no_grad):
     """Autograd's gradient per tensor param: the float ones' in order, None
     for int params and for those held constant."""
     names = tensor_names.split(",") if tensor_names else []
-    frozen = set(no_grad.split(",")) if no_grad else set()
+    frozen = _names(no_grad)
     it = iter(dps)
     out = []
     for n, x in zip(names, tensors):
