@@ -606,7 +606,8 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
         return EXIT_INTERNAL;
     strbuf why; /* the backward's tiles are a note: not counted is no failure */
     sb_init(&why);
-    if (o->grad && !b->nseq &&
+    /* linear attention's backward is scans over blocks, not a tile walk: nothing to count */
+    if (o->grad && !b->nseq && !b->r.linear &&
         !attnc_tools_count_bwd_tiles(b->c, b->bwd.schedule, b->sizes, b->params, &b->bwd_tiles, &why))
         fprintf(stderr, "attnc bench: backward tiles not counted: %s\n", sb_cstr(&why));
     sb_free(&why);
