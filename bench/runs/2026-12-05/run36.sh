@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Device call 36 (2026-12-05): run33's backward part: 128 keys per dK/dV CTA against the default 64
+# (window 1024, causal, 2-D NA; --grad), two interleaved rounds; then test_gpu_backward on the causal and
+# window recipes under the 128-key schedule when it wins.
+#   OUT=dir bash bench/runs/2026-12-05/run36.sh      (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
+set -u
+t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
+rm -rf /tmp/pk_main; mkdir -p /tmp/pk_main; tar -C /tmp/pk_main -xJf .device-all/main.tar.xz
+export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk_main/lib
+A=/tmp/pk_main/bin/attnc R=bench/recipes
+grow() { local rc=$1 sh=$2 sc=$3; local r
+  r=$(ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --grad --warmup 3 --iters 20 ${sc:+--schedule "$sc"} 2>&1)
+  printf '%-12s %-32s %-32s %s\n' "$(basename $rc .attn)" "$sh" "${sc:-default}" "$(echo "$r" | grep -E '^  backward' | cut -c1-200)"; }
+for round in 1 2; do
+  for sc in "" "q=64 kv=128 stages=2 warps=4"; do
+    grow $R/swa_w1024.attn batch=1,heads=16,tokens=16384 "$sc"
+    grow $R/causal_d128.attn batch=1,heads=16,tokens=16384 "$sc"
+    grow $R/dense_d128.attn batch=1,heads=16,tokens=16384 "$sc"
+    grow $R/na2d_k17.attn batch=1,heads=16,H=128,W=128 "${sc:+q=8x8 kv=8x16 stages=2 warps=4}"
+  done
+  el "round $round"
+done 2>&1 | tee $OUT/bench_bwd.txt
+el done
