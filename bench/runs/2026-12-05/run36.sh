@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device call 36 (2026-12-05): run33's backward part: 128 keys per dK/dV CTA against the default 64
 # (window 1024, causal, 2-D NA; --grad), two interleaved rounds; then test_gpu_backward on the causal and
-# window recipes under the 128-key schedule when it wins.
+# window recipes under the 128-key schedule when it wins; then fla from carried wheels against attnc.
 #   OUT=dir bash bench/runs/2026-12-05/run36.sh      (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
 set -u
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
@@ -20,4 +20,11 @@ for round in 1 2; do
   done
   el "round $round"
 done 2>&1 | tee $OUT/bench_bwd.txt
+el bwd-done
+# fla (issue 14's linear anchor) from the carried wheel (.device-all/fla_core-0.6.0-py3-none-any.whl, from
+# `pip download --no-deps fla-core==0.6.0` on the development machine), then attnc against it in one process
+el fla
+pip install -q --no-deps --target /tmp/flasite .device-all/fla_core-0.6.0-py3-none-any.whl .device-all/einops-*.whl > /tmp/fla_pip.txt 2>&1
+timeout 200 env PYTHONPATH=/tmp/flasite OUT=$OUT ATTNC_BIN=$A python3 bench/linear_anchors.py --bwd > /tmp/fla.txt 2>&1
+tail -3 /tmp/fla_pip.txt; tail -12 /tmp/fla.txt | tee $OUT/fla.txt
 el done
