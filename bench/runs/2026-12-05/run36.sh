@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device call 36 (2026-12-05): run33's backward part: 128 keys per dK/dV CTA against the default 64
-# (window 1024, causal, 2-D NA; --grad), two interleaved rounds; then test_gpu_backward on the causal and
-# window recipes under the 128-key schedule when it wins; then fla from carried wheels against attnc.
+# (window 1024, causal, dense, 2-D NA; --grad), two interleaved rounds; then fla from carried wheels
+# against attnc's linear backward (issue 14's anchor).
 #   OUT=dir bash bench/runs/2026-12-05/run36.sh      (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
 set -u
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
