@@ -1,5 +1,5 @@
 /* nvptx_fa2_narrow.c — the first key tile of a union range on its first
- * FA_NARROW keys only ($ATTNC_NARROW_FIRST=1, opt-in, nvptx_kernel.h).
+ * FA_NARROW keys only ($ATTNC_NARROW_FIRST, on by default; =0 turns it off; nvptx_kernel.h).
  *
  * Why: `causal && (sinks(4) || sliding_window(2047, 0))` visits, per query
  * tile, the sink tile (keys 0..127, of which it keeps 4) and the window's

@@ -154,11 +154,11 @@ int nvptx_ws_maxnreg_mode(void);
  * GNA's windows: 89% L2 hits) is on its way from DRAM while the slot is
  * still busy. Part of kernel cache keys. */
 int nvptx_tma_l2_ahead_mode(void);
-/* $ATTNC_NARROW_FIRST (experimental, opt-in, not yet run on a GPU): -1
- * unset, 0, or 1 (a union range's first tile that keeps nothing past its
- * first 16 keys, sinks(4) || window, is computed on those 16 keys only:
- * an eighth of a tile's products; nvptx_fa2_narrow.c). Part of kernel
- * cache keys. */
+/* $ATTNC_NARROW_FIRST (on by default, NVPTX_NARROW_FIRST_BY_DEFAULT: H200
+ * sinks(4) || window 2047 at N = 32768 +2%): 1, also when unset (a union
+ * range's first tile that keeps nothing past its first 16 keys, sinks(4) ||
+ * window, is computed on those 16 keys only: an eighth of a tile's
+ * products; nvptx_fa2_narrow.c), or 0. Part of kernel cache keys. */
 int nvptx_narrow_first_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most

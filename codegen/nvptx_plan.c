@@ -26,6 +26,12 @@
 #ifndef NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT
 #define NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT 0
 #endif
+/* A union range's first tile on its first 16 keys (nvptx_fa2_narrow.c,
+ * $ATTNC_NARROW_FIRST; H200, 2026-12-05 run35, two rounds: sinks(4) ||
+ * window 2047 at N = 32768 489/491 -> 501/500 TFLOP/s). */
+#ifndef NVPTX_NARROW_FIRST_BY_DEFAULT
+#define NVPTX_NARROW_FIRST_BY_DEFAULT 1
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
@@ -91,7 +97,7 @@ int nvptx_ws_maxnreg_mode(void)
 
 int nvptx_narrow_first_mode(void)
 {
-    return env_switch("ATTNC_NARROW_FIRST");
+    return env_switch_default("ATTNC_NARROW_FIRST", NVPTX_NARROW_FIRST_BY_DEFAULT);
 }
 
 int nvptx_tma_l2_ahead_mode(void)

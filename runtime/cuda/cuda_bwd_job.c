@@ -268,8 +268,10 @@ static attnc_status compile_linear(arena *a, const cuda_bwd_job *j, cuda_bwd_out
     out->sched = j->base ? *j->base : j->r->sched;
     snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, dk, dv scans (inter=chain)%s",
              ngrad ? " + gate" : "");
-    const char *e = getenv("ATTNC_BWD_LINEAR_FUSED"); /* the fused dK/dV scan (sm_90a), opt-in until measured */
-    bool fused = e && e[0] == '1' && !e[1];
+    /* the fused dK/dV scan (sm_90a, no decay gradient; =0 turns it off): H200, 2026-12-05 run35, lightning2
+     * B=1 H=16 N=16384 --no-grad decay, two rounds: 0.525/0.527 ms -> 0.443/0.441 */
+    const char *e = getenv("ATTNC_BWD_LINEAR_FUSED");
+    bool fused = !(e && e[0] == '0' && !e[1]);
     attnc_status st = map_codegen(nvptx_linear_bwd_emit(sig, j->arch, ngrad, gp, fused, &out->info, &out->ptx, err));
     if (!st && out->info.kernels[1].kind == BWK_LIN_DKV)
         snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, fused dk+dv scans (inter=chain)%s",

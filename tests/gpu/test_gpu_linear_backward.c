@@ -8,8 +8,9 @@
  * block (1, 47, ...), several heads and batches, 1 head (16 chained
  * segments), 144 heads (one segment), decays near 0 and near 1, and
  * N = 65536 with λ near 1; and the decay or gate held constant
- * (attnc_build_options.no_grad: no gate kernel, no stored states; under
- * ATTNC_BWD_LINEAR_FUSED=1 the fused dK/dV scan, which only then applies).
+ * (attnc_build_options.no_grad: no gate kernel, no stored states; on
+ * sm_90a the fused dK/dV scan, which only then applies; under
+ * ATTNC_BWD_LINEAR_FUSED=0 the three scans).
  * One line per case.
  * Shapes kept small enough that the host's fp64 reference leaves the
  * whole program under a minute. ATTNC_TEST_SMALL=1: no case above 5000 tokens. */

@@ -10,6 +10,8 @@
  * odd_tiles: the same cases on tiles that are not powers of two: a 192-row
  * query tile over three computing warpgroups (q=192 warps=12) and 176- and
  * 144-key tiles (both loops, persistent blocks).
+ * wide_rows_d64: head dim 64's default for unmasked sequences (q=192 warps=12
+ * overlap=1) on head-dim-64 cases.
  * $ATTNC_TEST_PART runs one group. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,7 +69,7 @@ static void run_hand(hand_cfg c, const gpu_shape *sh, double tol, const char *co
     }
 }
 
-/* $ATTNC_TEST_PART=hand_cases|unions|documents|odd_tiles|odd_tiles_hand: only that group (the
+/* $ATTNC_TEST_PART=hand_cases|unions|documents|odd_tiles|odd_tiles_hand|wide_rows_d64: only that group (the
  * others skip), to fit a capped device call or a sanitizer. */
 static bool part_wanted(const char *part)
 {
@@ -220,12 +222,46 @@ static void odd_tiles(void **s)
     assert_int_equal(failed, 0);
 }
 
+/* The default of unmasked token sequences at head dim 64 (compile_job.c
+ * unmasked_overlap): 192 query rows on the overlapped loop with 128-key
+ * tiles, which head dim 128 cannot hold (S, P and O in registers). Head
+ * dim 64 cases only: dense with remainders and one token, GQA in f16 over
+ * BSHD, a softcapped window (the loop's masked tiles). */
+static void wide_rows_d64(void **s)
+{
+    (void)s;
+    if (!gpu_hopper("wgmma") || !part_wanted("wide_rows_d64"))
+        skip();
+    static const char *const sched[] = {"q=192 kv=128 stages=2 warps=12 mma=wgmma_ws overlap=1",
+                                        "q=192 kv=128 stages=3 warps=12 mma=wgmma_ws overlap=1"};
+    hand_cfg dense = {.mask = HM_DENSE, .dt = DT_BF16, .head_dim = 64};
+    gpu_shape odd = {.batch = 2, .heads = 3, .kv_heads = 3, .tokens = 300};
+    run_hand(dense, &odd, 1e-2, sched, 2);
+    gpu_shape one_tile = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 191}; /* one query tile less a row */
+    run_hand(dense, &one_tile, 1e-2, sched, 2);
+    gpu_shape one_token = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 1};
+    run_hand(dense, &one_token, 1e-2, sched, 2);
+    hand_cfg gqa = {.mask = HM_DENSE, .dt = DT_F16, .head_dim = 64};
+    gpu_shape bshd = {.batch = 2, .heads = 4, .kv_heads = 2, .tokens = 577, .bshd = true};
+    run_hand(gqa, &bshd, 5e-3, sched, 2);
+    hand_cfg causal = {.mask = HM_CAUSAL, .dt = DT_BF16, .head_dim = 64};
+    gpu_shape c517 = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 517};
+    run_hand(causal, &c517, 1e-2, sched, 2);
+    hand_cfg window = {.mask = HM_WINDOW, .window = 100, .dt = DT_BF16, .head_dim = 64, .softcap = true};
+    gpu_shape w = {.batch = 1, .heads = 2, .kv_heads = 1, .tokens = 1000};
+    run_hand(window, &w, 1e-2, sched, 2);
+    hand_cfg none = {.mask = HM_NONE_KEPT, .dt = DT_BF16, .head_dim = 64};
+    gpu_shape n = {.batch = 1, .heads = 2, .kv_heads = 2, .tokens = 400};
+    run_hand(none, &n, 0, sched, 2);
+}
+
 int main(void)
 {
     if (!gpu_available())
         return 0;
     seed = gpu_test_seed("ATTNC_TEST_SEED to repeat");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_cases), cmocka_unit_test(unions),
-                                       cmocka_unit_test(documents), cmocka_unit_test(odd_tiles)};
+                                       cmocka_unit_test(documents), cmocka_unit_test(odd_tiles),
+                                       cmocka_unit_test(wide_rows_d64)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * inter=chain kernel and, with a decay gradient, the gate kernel and the
  * block-boundary states/dots of nvptx_linear_bound.c) for the
  * causal linear recipes through ptxas for sm_80 and sm_90a: it must
- * assemble without spills (the opt-in fused dK/dV scan's are printed), hold the kernels the runtime launches (grid x
+ * assemble without spills (the fused dK/dV scan too, sm_90a's default without a decay gradient), hold the kernels
+ * the runtime launches (grid x
  * 16, 256 threads), and the recipes it does not take must be refused with
  * a reason. */
 #include <setjmp.h>
