@@ -155,10 +155,6 @@ static bool wide_window_boxes(const recipe *r, schedule *s)
     return true;
 }
 
-/* 192 query rows for unmasked head dims <= 64 (unmasked_overlap): false
- * until wide_rows_d64 has passed on a GPU. */
-static const bool wide_rows_d64_by_default = false;
-
 /* A 1-D softmax recipe without a mask on sm_90a runs the producer
  * warpgroup's key loop with overlap=1 (S of the next tile issued before
  * the softmax of this one, codegen/nvptx_fa2_overlap.c): H200, 2026-12-04
@@ -172,14 +168,12 @@ static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
 {
     if (r->mask || r->grid_ndim != 0)
         return;
-    /* Head dims up to 64 on FA3's 192-row query tile over three computing
-     * warpgroups (q=192 warps=12) with the overlapped loop measured +17%
-     * (H200, 2026-12-05 run35, D=64 B=2 H=32 N=8192, two rounds: 434/432
-     * -> 509/506 TFLOP/s). It waits for its GPU test (test_gpu_overlap
-     * wide_rows_d64, bench/runs/2026-12-05/run37.sh) before it is the
-     * default; `--schedule "q=192 kv=128 stages=2 warps=12 overlap=1"`. */
-    if (r->head_dim <= 64 && (r->head_dim_v ? r->head_dim_v : r->head_dim) <= 64 && s->ndims == 1 &&
-        wide_rows_d64_by_default) {
+    /* Head dims up to 64: FA3's 192-row query tile over three computing
+     * warpgroups (q=192 warps=12) on the overlapped loop. H200, 2026-12-05
+     * run37, D=64 H=32, two rounds, TFLOP/s: B=2 N=8192 431/429 -> 500/503,
+     * N=16384 439/442 -> 510/497, B=4 N=4096 412/412 -> 457/455; checked
+     * by test_gpu_overlap wide_rows_d64. Kept where that loop fits. */
+    if (r->head_dim <= 64 && (r->head_dim_v ? r->head_dim_v : r->head_dim) <= 64 && s->ndims == 1) {
         schedule wide = *s;
         wide.q_tile[0] = 192;
         wide.warps = 12;
