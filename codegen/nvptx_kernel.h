@@ -172,6 +172,12 @@ int nvptx_lin_segments_mode(void);
  * inclusive one: a bounded look-back; nvptx_linear_handoff.c). Part of
  * kernel cache keys. */
 int nvptx_lin_inclusive_mode(void);
+/* $ATTNC_BWD_LINEAR_FUSED (on by default,
+ * NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT): 1, also when unset (the linear
+ * backward's dK and dV scans run as one fused scan where it applies: sm_90a,
+ * no decay gradient; nvptx_linear_bwd.c), or 0 (three separate scans). The
+ * linear backward's PTX is emitted per build, never looked up by key. */
+int nvptx_bwd_linear_fused_mode(void);
 /* $ATTNC_BWD_DOC_SPAN: the default level when unset or outside 0..2
  * (NVPTX_BWD_DOC_SPAN_BY_DEFAULT, 2); 0 (the GPU backward visits the hull of each range, every
  * causal tile pair of a document mask), 1 (the document span cut in the

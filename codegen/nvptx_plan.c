@@ -32,6 +32,13 @@
 #ifndef NVPTX_NARROW_FIRST_BY_DEFAULT
 #define NVPTX_NARROW_FIRST_BY_DEFAULT 1
 #endif
+/* The linear backward's fused dK/dV scan on sm_90a without a decay
+ * gradient (nvptx_linear_bwd.c, $ATTNC_BWD_LINEAR_FUSED; H200, 2026-12-05
+ * run35, lightning2 B=1 H=16 N=16384 --no-grad decay, two rounds:
+ * 0.525/0.527 ms -> 0.443/0.441). */
+#ifndef NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT
+#define NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT 1
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
@@ -98,6 +105,11 @@ int nvptx_ws_maxnreg_mode(void)
 int nvptx_narrow_first_mode(void)
 {
     return env_switch_default("ATTNC_NARROW_FIRST", NVPTX_NARROW_FIRST_BY_DEFAULT);
+}
+
+int nvptx_bwd_linear_fused_mode(void)
+{
+    return env_switch_default("ATTNC_BWD_LINEAR_FUSED", NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT);
 }
 
 int nvptx_tma_l2_ahead_mode(void)

@@ -268,10 +268,8 @@ static attnc_status compile_linear(arena *a, const cuda_bwd_job *j, cuda_bwd_out
     out->sched = j->base ? *j->base : j->r->sched;
     snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, dk, dv scans (inter=chain)%s",
              ngrad ? " + gate" : "");
-    /* the fused dK/dV scan (sm_90a, no decay gradient; =0 turns it off): H200, 2026-12-05 run35, lightning2
-     * B=1 H=16 N=16384 --no-grad decay, two rounds: 0.525/0.527 ms -> 0.443/0.441 */
-    const char *e = getenv("ATTNC_BWD_LINEAR_FUSED");
-    bool fused = !(e && e[0] == '0' && !e[1]);
+    /* the fused dK/dV scan where it applies (sm_90a, no decay gradient; codegen/nvptx_plan.c says why) */
+    bool fused = nvptx_bwd_linear_fused_mode() != 0;
     attnc_status st = map_codegen(nvptx_linear_bwd_emit(sig, j->arch, ngrad, gp, fused, &out->info, &out->ptx, err));
     if (!st && out->info.kernels[1].kind == BWK_LIN_DKV)
         snprintf(out->sched_text, sizeof out->sched_text, "linear backward: dq, fused dk+dv scans (inter=chain)%s",

@@ -88,7 +88,8 @@ static void grad_boxes(void **state)
 
 /* --grad on linear recipes: no lse is set, the decay's gradient (dλ per
  * head, dgate per token) is allocated and passed (the launch checks both);
- * the CUDA backward is the default, ATTNC_BWD_LINEAR=0 refuses it. */
+ * the CUDA backward is the default, ATTNC_BWD_LINEAR=0 refuses it; the
+ * fused dK/dV scan and its switch. */
 static void grad_linear(void **state)
 {
     (void)state;
@@ -98,6 +99,19 @@ static void grad_linear(void **state)
     expect_out("bench recipes/gated_linear.attn --shape batch=2,heads=2,tokens=77 --arch sm_80 --grad --iters 1 "
                "--warmup 0",
                "  backward [linear backward: dq, dk, dv scans (inter=chain) + gate]: time 1.000 ms");
+    /* the decay held constant on sm_90a: the fused dK/dV scan by default,
+     * ATTNC_BWD_LINEAR_FUSED=0 the three scans (sm_80 never fuses) */
+    const char *fixed = "bench recipes/lightning2.attn --shape batch=1,heads=2,tokens=300 --arch sm_90a --grad "
+                        "--no-grad decay --iters 1 --warmup 0";
+    expect_out(fixed, "  backward [linear backward: dq, fused dk+dv scans (inter=chain)] constant decay: time 1.000 ms");
+    setenv("ATTNC_BWD_LINEAR_FUSED", "0", 1);
+    expect_out(fixed, "  backward [linear backward: dq, dk, dv scans (inter=chain)] constant decay: time 1.000 ms");
+    setenv("ATTNC_BWD_LINEAR_FUSED", "1", 1);
+    expect_out(fixed, "  backward [linear backward: dq, fused dk+dv scans (inter=chain)] constant decay: time 1.000 ms");
+    expect_out("bench recipes/lightning2.attn --shape batch=1,heads=2,tokens=300 --arch sm_80 --grad --no-grad decay "
+               "--iters 1 --warmup 0",
+               "  backward [linear backward: dq, dk, dv scans (inter=chain)] constant decay: time 1.000 ms");
+    unsetenv("ATTNC_BWD_LINEAR_FUSED");
     setenv("ATTNC_BWD_LINEAR", "0", 1);
     expect_error("bench recipes/lightning2.attn --shape batch=1,heads=2,tokens=300 --arch sm_90a --grad --iters 1 "
                  "--warmup 0",
