@@ -196,6 +196,7 @@ static void visit(tir_op *op, void *user)
         bp->fp.score = op->score_expr;
         bp->fp.mask = op->mask_expr;
         bp->fp.base2 = op->base2;
+        bp->fp.score_k = nvptx_scale_fma_mode() == 1 ? nvptx_score_factor(op->score_expr) : 0;
         break;
     case TIR_SCORE_GRAD:
         bp->dscore = op->score_expr;

@@ -440,15 +440,23 @@ LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVM
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    (void)s;
-    LLVMValueRef t = fa2_emit(f, f->p->score);
     /* log2 units: t·log2e - lse·log2e in one fma (t already is when base2) */
     LLVMValueRef nl = LLVMBuildFNeg(b, LLVMBuildFMul(b, lse, nv_f32(nv, LOG2E), ""), "");
-    LLVMValueRef x = f->p->base2 ? LLVMBuildFAdd(b, t, nl, "")
-                                 : nv_call(nv, "llvm.fma", &nv->f32, 1, (LLVMValueRef[]){t, nv_f32(nv, LOG2E), nl}, 3);
+    LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, lse, nv_f32(nv, -INFINITY), ""), x;
+    float k = f->p->score_k;
+    if (k > 0) {
+        /* a score s * k (score_k, $ATTNC_SCALE_FMA): one fma of raw s, and
+         * no per-pair test of the score: where s * k is -inf (s = -inf, or
+         * an overflow) the fma is -inf too (nl is finite in a live row) and
+         * ex2 gives exactly 0, as the select below would */
+        x = nv_fma(nv, s, nv_f32(nv, f->p->base2 ? k : k * LOG2E), nl);
+    } else {
+        LLVMValueRef t = fa2_emit(f, f->p->score);
+        x = f->p->base2 ? LLVMBuildFAdd(b, t, nl, "")
+                        : nv_call(nv, "llvm.fma", &nv->f32, 1, (LLVMValueRef[]){t, nv_f32(nv, LOG2E), nl}, 3);
+        dead = LLVMBuildOr(b, dead, LLVMBuildFCmp(b, LLVMRealOEQ, t, nv_f32(nv, -INFINITY), ""), "");
+    }
     LLVMValueRef pr = nv_ex2(nv, x);
-    LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, lse, nv_f32(nv, -INFINITY), "");
-    dead = LLVMBuildOr(b, dead, LLVMBuildFCmp(b, LLVMRealOEQ, t, nv_f32(nv, -INFINITY), ""), "");
     if (masked) {
         LLVMValueRef keep = kin;
         if (f->p->mask)

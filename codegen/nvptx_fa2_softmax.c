@@ -7,7 +7,11 @@
  * otherwise it is multiplied by log2(e)), so m is a log2 max and
  * LSE = (m + log2 l) * ln 2. A row that has kept no key yet has m = -inf; it
  * exponentiates against 0 instead, so no inf - inf arises, and at the end
- * l == 0 gives O = 0 and LSE = -inf. A NaN logit, or a +inf max (+inf -
+ * l == 0 gives O = 0 and LSE = -inf. Under $ATTNC_SCALE_FMA a score
+ * s * k (k > 0, nvptx_plan.h score_k) stays raw s in the fragment: the row
+ * max is taken on raw s and scaled once per row, and each exponent is one
+ * FFMA, exp2(fma(s, k, -m)), not a multiply and a subtract (FA3's
+ * softmax); the mask's -inf is -inf either way. A NaN logit, or a +inf max (+inf -
  * +inf), makes l NaN, which the final test lets through: that row's O and
  * LSE are NaN (docs/recipe-language.md §3.10), at no cost in the loop. */
 #include <math.h>
@@ -41,7 +45,8 @@ static void set_elem(fa2 *f, int mi, int h, LLVMValueRef kc[3], LLVMValueRef kt,
 void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     const fa_plan *p = f->p;
-    bool need_k = expr_uses_coord(p->score, SIDE_K);
+    bool raw = p->score_k > 0 && p->base2; /* the fusion pass made every forward score base 2 */
+    bool need_k = !raw && expr_uses_coord(p->score, SIDE_K);
     LLVMValueRef zero = nv_i32(&f->nv, 0);
     for (int nb = 0; nb < p->Tk / 8; nb++) {
         for (int e = 0; e < 2; e++) {
@@ -51,6 +56,8 @@ void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
             for (int mi = 0; mi < p->MR; mi++) {
                 for (int h = 0; h < 2; h++) {
                     LLVMValueRef *v = &s[mi][nb][2 * h + e];
+                    if (raw)
+                        continue; /* raw s: its factor goes into the exponent (softmax_row) */
                     set_elem(f, mi, h, kc, kt, *v);
                     LLVMValueRef t = fa2_emit(f, p->score);
                     if (!p->base2)
@@ -147,19 +154,23 @@ static LLVMValueRef softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][
 {
     const fa_plan *p = f->p;
     LLVMBuilderRef b = f->nv.b;
-    LLVMValueRef mx = *m;
+    bool raw = p->score_k > 0 && p->base2; /* s is raw: the score is s * k (fa2_score) */
+    LLVMValueRef k = raw ? nv_f32(&f->nv, p->score_k) : NULL;
+    LLVMValueRef mx = raw ? s[mi][0][2 * h] : *m;
     for (int nb = 0; nb < p->Tk / 8; nb++)
         for (int e = 0; e < 2; e++)
             mx = nv_fmax(&f->nv, mx, s[mi][nb][2 * h + e]);
     mx = quad_max(f, mx);
+    if (raw) /* k > 0: the max of the scores is k times the max of raw s (and -inf stays -inf) */
+        mx = nv_fmax(&f->nv, *m, LLVMBuildFMul(b, mx, k, ""));
     LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, mx, nv_f32(&f->nv, -INFINITY), "");
     LLVMValueRef base = LLVMBuildSelect(b, dead, nv_f32(&f->nv, 0), mx, "");
     LLVMValueRef alpha = nv_ex2(&f->nv, LLVMBuildFSub(b, *m, base, ""));
-    LLVMValueRef sum = nv_f32(&f->nv, 0);
+    LLVMValueRef sum = nv_f32(&f->nv, 0), nbase = raw ? LLVMBuildFNeg(b, base, "") : NULL;
     for (int nb = 0; nb < p->Tk / 8; nb++) {
         for (int e = 0; e < 2; e++) {
             LLVMValueRef *v = &s[mi][nb][2 * h + e];
-            *v = nv_ex2(&f->nv, LLVMBuildFSub(b, *v, base, ""));
+            *v = nv_ex2(&f->nv, raw ? nv_fma(&f->nv, *v, k, nbase) : LLVMBuildFSub(b, *v, base, ""));
             sum = LLVMBuildFAdd(b, sum, *v, "");
         }
     }

@@ -157,6 +157,12 @@ LLVMValueRef nv_fmax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b)
     return nv_call(nv, "llvm.nvvm.fmax.f", NULL, 0, args, 2);
 }
 
+LLVMValueRef nv_fma(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+    LLVMValueRef args[3] = {a, b, c};
+    return nv_call(nv, "llvm.nvvm.fma.rn.f", NULL, 0, args, 3);
+}
+
 LLVMValueRef nv_select_frozen(nv_ctx *nv, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildSelect(nv->b, LLVMBuildFreeze(nv->b, cond, ""), a, b, "");

@@ -65,6 +65,8 @@ LLVMValueRef nv_ex2(nv_ctx *nv, LLVMValueRef v);
 LLVMValueRef nv_lg2(nv_ctx *nv, LLVMValueRef v);
 LLVMValueRef nv_rcp(nv_ctx *nv, LLVMValueRef v);
 LLVMValueRef nv_fmax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
+/* a * b + c rounded once (fma.rn.f32). */
+LLVMValueRef nv_fma(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 LLVMValueRef nv_smax(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef nv_smin(nv_ctx *nv, LLVMValueRef a, LLVMValueRef b);
 /* cond ? a : b with cond frozen: LLVM keeps a select on a frozen and/or

@@ -160,6 +160,12 @@ int nvptx_tma_l2_ahead_mode(void);
  * window, is computed on those 16 keys only: an eighth of a tile's
  * products; nvptx_fa2_narrow.c), or 0. Part of kernel cache keys. */
 int nvptx_narrow_first_mode(void);
+/* $ATTNC_SCALE_FMA (opt-in, NVPTX_SCALE_FMA_BY_DEFAULT): -1 unset, 0, or 1
+ * (a score s * c with a constant c > 0, the default `s * scale`, keeps raw
+ * s in registers; the softmax takes the row max of raw s and exponentiates
+ * exp2(fma(s, c, -m)): one FFMA per score instead of FMUL then FADD, as
+ * FlashAttention-3 does; nvptx_fa2_softmax.c). Part of kernel cache keys. */
+int nvptx_scale_fma_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
  * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;

@@ -39,11 +39,17 @@
 #ifndef NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT
 #define NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT 1
 #endif
+/* The scale folded into the exponent's FFMA (nvptx_fa2_softmax.c,
+ * $ATTNC_SCALE_FMA): opt-in until measured on a GPU. */
+#ifndef NVPTX_SCALE_FMA_BY_DEFAULT
+#define NVPTX_SCALE_FMA_BY_DEFAULT 0
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
 #endif
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +116,11 @@ int nvptx_narrow_first_mode(void)
 int nvptx_bwd_linear_fused_mode(void)
 {
     return env_switch_default("ATTNC_BWD_LINEAR_FUSED", NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT);
+}
+
+int nvptx_scale_fma_mode(void)
+{
+    return env_switch_default("ATTNC_SCALE_FMA", NVPTX_SCALE_FMA_BY_DEFAULT);
 }
 
 int nvptx_tma_l2_ahead_mode(void)
@@ -251,6 +262,24 @@ static void read_range(const tir_op *op, fa_plan *p)
         }
 }
 
+/* The positive constant c of a score s * c (or c * s), or 0. Only then
+ * may a kernel take raw s into the exponent: a positive factor keeps the
+ * row max where it is (rounding is monotone: fl(max s * c) = max fl(s * c))
+ * and -inf stays -inf. */
+float nvptx_score_factor(const expr *score)
+{
+    if (!score || score->kind != EX_BINARY || score->u.binop != BIN_MUL)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        const expr *c = score->args[i], *other = score->args[1 - i];
+        if (c->kind == EX_CONST_FLOAT && other->kind == EX_SCORE) {
+            float k = (float)c->u.fval;
+            return k > 0 && isfinite(k) ? k : 0;
+        }
+    }
+    return 0;
+}
+
 static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
 {
     bool have_score = false;
@@ -266,6 +295,7 @@ static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
             p->score = op->score_expr;
             p->mask = op->mask_expr;
             p->base2 = op->base2;
+            p->score_k = nvptx_scale_fma_mode() == 1 ? nvptx_score_factor(op->score_expr) : 0;
             have_score = true;
             break;
         case TIR_SOFTMAX_UPDATE:

@@ -23,6 +23,12 @@ typedef struct fa_plan {
     int MR; /* 16-row MMA blocks per warp */
     bool base2;
     const expr *score; /* of s and coordinates; in log2 units when base2 */
+    /* > 0 (only under $ATTNC_SCALE_FMA=1): the score is s * score_k (in
+     * log2 units when base2), and the kernel keeps raw s until the
+     * exponent, one FFMA per element instead of a multiply and a subtract:
+     * the forward's exp2(fma(s, score_k, -m)) (nvptx_fa2_softmax.c), the
+     * backward's exp2(fma(s, score_k log2 e, -lse log2 e)) (gb_prob) */
+    float score_k;
     const expr *mask;  /* NULL: keep all */
     const expr *full;  /* NULL: a tile with a mask is always partial */
     const expr *empty; /* NULL: no tile in the range is known to be empty */
@@ -54,6 +60,9 @@ tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], 
  * cut (bounds on a token sequence, an int32/int64 param of 1 or 2 dims),
  * else -1 (the range without the cut). */
 int nvptx_span_param(const tir_op *op, const fa_plan *p);
+/* c of a score s * c or c * s with c a positive finite constant, else 0
+ * (fa_plan.score_k where $ATTNC_SCALE_FMA=1). */
+float nvptx_score_factor(const expr *score);
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);
 
 #endif

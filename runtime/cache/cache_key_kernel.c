@@ -22,6 +22,7 @@ static const struct {
     {"tma_skip_empty", nvptx_tma_skip_empty_mode}, /* $ATTNC_TMA_SKIP_EMPTY */
     {"tma_l2_ahead", nvptx_tma_l2_ahead_mode},     /* $ATTNC_TMA_L2_AHEAD */
     {"narrow_first", nvptx_narrow_first_mode},     /* $ATTNC_NARROW_FIRST */
+    {"scale_fma", nvptx_scale_fma_mode},           /* $ATTNC_SCALE_FMA */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */

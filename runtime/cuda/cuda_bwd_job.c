@@ -153,6 +153,9 @@ void cuda_bwd_variant(const cuda_bwd_job *j, strbuf *out)
     int full = nvptx_doc_full_mode(); /* the dQ kernel's document runs (nvptx_bwd_span.c) */
     if (full >= 0)
         sb_printf(out, " doc_full=%d", full);
+    int fma = nvptx_scale_fma_mode(); /* P recomputed from raw s (gb_prob) */
+    if (fma >= 0)
+        sb_printf(out, " scale_fma=%d", fma);
 }
 
 /* ---- emission, directly or through the cache ---- */

@@ -20,7 +20,9 @@
  * kernel|atomic|bulk keeps one. test_backward_parts: union masks under
  * ATTNC_BWD_PARTS=1 against =0 (ATTNC_PTX_PARTS_ONLY=1: that alone).
  * The backward's document cut ($ATTNC_BWD_DOC_SPAN=1) on document.attn:
- * test_backward_doc_span (alone: ATTNC_PTX_DOC_SPAN_ONLY=1). */
+ * test_backward_doc_span (alone: ATTNC_PTX_DOC_SPAN_ONLY=1).
+ * test_backward_scale_fma: $ATTNC_SCALE_FMA=1's P from raw s (wgmma half;
+ * alone: ATTNC_PTX_SCALE_FMA_ONLY=1). */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -527,6 +529,49 @@ static void test_backward_parts(void **state)
         unsetenv("ATTNC_BWD_PARTS");
 }
 
+/* $ATTNC_SCALE_FMA=1 (gb_prob): where the score is s * scale, each P of the
+ * dK/dV kernel is exp2 of one fma of raw s, without a per-pair -inf test of
+ * the score (causal, dense: fewer comparisons with -inf, ptxas accepts it,
+ * spills no more); a score that is not s * c (softcap) builds the same PTX. */
+static void test_backward_scale_fma(void **state)
+{
+    (void)state;
+    if (getenv("ATTNC_PTX_SYNC_ONLY"))
+        return; /* the wgmma half runs it */
+    static const struct {
+        const char *name;
+        bool folds;
+    } cases[] = {{"causal.attn", true}, {"dense.attn", true}, {"softcap.attn", false}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        work w[2];
+        int ninf[2], spill[2];
+        nvptx_bwd_info info;
+        bool params;
+        for (int on = 0; on < 2; on++) {
+            setenv("ATTNC_SCALE_FMA", on ? "1" : "0", 1);
+            work_init(&w[on]);
+            if (build(&w[on].a, cases[i].name, TARGET_SM90A, NVPTX_BWD_DQ_KERNEL, MMA_WGMMA, overlap(), &info,
+                      &w[on].ptx, &w[on].err, &params) != 1)
+                fail_msg("%s: %s", cases[i].name, sb_cstr(&w[on].err));
+            ninf[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "0fFF800000;");
+            if (!ptxas_check(sb_cstr(&w[on].ptx), "sm_90a", &w[on].log))
+                fail_msg("%s, ATTNC_SCALE_FMA=%d: ptxas rejected the PTX:\n%s", cases[i].name, on, sb_cstr(&w[on].log));
+            spill[on] = ptxas_spill_bytes(sb_cstr(&w[on].log));
+        }
+        unsetenv("ATTNC_SCALE_FMA");
+        printf("scale_fma %-14s dK/dV -inf operands %d -> %d, spills %d -> %d bytes\n", cases[i].name, ninf[0], ninf[1],
+               spill[0], spill[1]);
+        if (cases[i].folds) {
+            assert_true(ninf[1] < ninf[0]);
+            assert_true(spill[1] <= spill[0]);
+        } else {
+            assert_string_equal(sb_cstr(&w[0].ptx), sb_cstr(&w[1].ptx));
+        }
+        work_free(&w[0]);
+        work_free(&w[1]);
+    }
+}
+
 int main(void)
 {
     if (!ptxas_available()) {
@@ -541,11 +586,16 @@ int main(void)
         const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_producer)};
         return cmocka_run_group_tests(only, NULL, NULL);
     }
+    if (getenv("ATTNC_PTX_SCALE_FMA_ONLY")) {
+        const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_scale_fma)};
+        return cmocka_run_group_tests(only, NULL, NULL);
+    }
     if (getenv("ATTNC_PTX_PARTS_ONLY")) {
         const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_parts)};
         return cmocka_run_group_tests(only, NULL, NULL);
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_backward_ptx), cmocka_unit_test(test_backward_producer),
-                                       cmocka_unit_test(test_backward_doc_span), cmocka_unit_test(test_backward_parts)};
+                                       cmocka_unit_test(test_backward_doc_span), cmocka_unit_test(test_backward_parts),
+                                       cmocka_unit_test(test_backward_scale_fma)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
