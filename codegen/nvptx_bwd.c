@@ -327,6 +327,9 @@ static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err
         bp->qmode = RANGE_ALL;
     if (bp->qmode == RANGE_BLOCK_TABLE)
         bp->qmode = RANGE_ALL;
+    if (bp->fp.score_k > 0 && bp->nsites == 0 && bp->dscore && bp->dscore->kind == EX_CONST_FLOAT &&
+        (float)bp->dscore->u.fval == bp->fp.score_k)
+        bp->ds_factor = bp->fp.score_k;
     return check(bp, rd.too_many_sites, err);
 }
 

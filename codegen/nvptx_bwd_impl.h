@@ -23,6 +23,12 @@ typedef struct bwd_site {
 typedef struct bwd_plan {
     fa_plan fp;        /* tiles, score, mask, class, the forward's key range (dq kernel) */
     const expr *dscore; /* d score / d s */
+    /* > 0 under $ATTNC_SCALE_FMA=1 where the score is s * c (fp.score_k)
+     * with no param gradient, so d score / d s is the constant c: dS is
+     * formed as P (dP - delta) without c and without a select (P is 0
+     * where it must be 0, and the factors are finite there), and dK and dQ
+     * take c once, at their stores (gb_store_pair) */
+    float ds_factor;
     tir_range_mode qmode; /* the dkv kernel's q_range */
     int q_ndims;
     const expr *qlo[3], *qhi[3]; /* BOUNDS: q tile indices over the key box; INVERSE: unused */

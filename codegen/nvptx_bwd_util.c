@@ -470,13 +470,18 @@ LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVM
     return nv_select_frozen(nv, dead, nv_f32(nv, 0), pr);
 }
 
-/* dS = P (dP - delta) dscore(s), 0 where P is 0 (never NaN there). */
+/* dS = P (dP - delta) dscore(s), 0 where P is 0 (never NaN there); with
+ * bp->ds_factor, P (dP - delta) alone (dscore is that constant, applied at
+ * the stores; where P is 0, dP and delta are finite: rows outside the grid
+ * and rows with every key masked have delta 0). */
 LLVMValueRef gb_dscore(gbw *g, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef delta)
 {
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef r = LLVMBuildFMul(b, p, LLVMBuildFSub(b, dp, delta, ""), "");
+    if (g->bp->ds_factor > 0) /* c comes in at the dK and dQ stores */
+        return r;
     LLVMValueRef d = fa2_emit(f, g->bp->dscore);
     LLVMValueRef keep = LLVMBuildFCmp(b, LLVMRealONE, p, nv_f32(nv, 0), "");
     return LLVMBuildSelect(b, keep, LLVMBuildFMul(b, r, d, ""), nv_f32(nv, 0), "");
@@ -487,6 +492,10 @@ void gb_store_pair(gbw *g, int t, LLVMValueRef head, LLVMValueRef tok, LLVMValue
                    LLVMValueRef hi)
 {
     nv_ctx *nv = &g->f.nv;
+    if (g->bp->ds_factor > 0 && (t == BT_DK || t == BT_DQ)) { /* dS was formed without c (gb_dscore) */
+        lo = LLVMBuildFMul(nv->b, lo, nv_f32(nv, g->bp->ds_factor), "");
+        hi = LLVMBuildFMul(nv->b, hi, nv_f32(nv, g->bp->ds_factor), "");
+    }
     LLVMValueRef st = LLVMBuildStore(nv->b, nv_pack2(nv, g->f.p->dt, lo, hi), gb_elem_ptr(g, t, head, tok, col, 2));
     LLVMSetAlignment(st, 4);
 }

@@ -529,10 +529,12 @@ static void test_backward_parts(void **state)
         unsetenv("ATTNC_BWD_PARTS");
 }
 
-/* $ATTNC_SCALE_FMA=1 (gb_prob): where the score is s * scale, each P of the
- * dK/dV kernel is exp2 of one fma of raw s, without a per-pair -inf test of
- * the score (causal, dense: fewer comparisons with -inf, ptxas accepts it,
- * spills no more); a score that is not s * c (softcap) builds the same PTX. */
+/* $ATTNC_SCALE_FMA=1 (gb_prob, gb_dscore): where the score is s * scale,
+ * each P of the dK/dV kernel is exp2 of one fma of raw s, without a
+ * per-pair -inf test of the score, and dS is P (dP - delta) without the
+ * factor and its select (causal, dense: fewer comparisons with -inf and
+ * fewer float selects, ptxas accepts it, spills no more); a score that is
+ * not s * c (softcap) builds the same PTX. */
 static void test_backward_scale_fma(void **state)
 {
     (void)state;
@@ -544,7 +546,7 @@ static void test_backward_scale_fma(void **state)
     } cases[] = {{"causal.attn", true}, {"dense.attn", true}, {"softcap.attn", false}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         work w[2];
-        int ninf[2], spill[2];
+        int ninf[2], fsel[2], spill[2];
         nvptx_bwd_info info;
         bool params;
         for (int on = 0; on < 2; on++) {
@@ -554,15 +556,17 @@ static void test_backward_scale_fma(void **state)
                       &w[on].ptx, &w[on].err, &params) != 1)
                 fail_msg("%s: %s", cases[i].name, sb_cstr(&w[on].err));
             ninf[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "0fFF800000;");
+            fsel[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "selp.f32");
             if (!ptxas_check(sb_cstr(&w[on].ptx), "sm_90a", &w[on].log))
                 fail_msg("%s, ATTNC_SCALE_FMA=%d: ptxas rejected the PTX:\n%s", cases[i].name, on, sb_cstr(&w[on].log));
             spill[on] = ptxas_spill_bytes(sb_cstr(&w[on].log));
         }
         unsetenv("ATTNC_SCALE_FMA");
-        printf("scale_fma %-14s dK/dV -inf operands %d -> %d, spills %d -> %d bytes\n", cases[i].name, ninf[0], ninf[1],
-               spill[0], spill[1]);
+        printf("scale_fma %-14s dK/dV -inf operands %d -> %d, float selects %d -> %d, spills %d -> %d bytes\n",
+               cases[i].name, ninf[0], ninf[1], fsel[0], fsel[1], spill[0], spill[1]);
         if (cases[i].folds) {
             assert_true(ninf[1] < ninf[0]);
+            assert_true(fsel[1] < fsel[0]); /* dS without its select (bwd_plan.ds_factor) */
             assert_true(spill[1] <= spill[0]);
         } else {
             assert_string_equal(sb_cstr(&w[0].ptx), sb_cstr(&w[1].ptx));

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Device call 38 (prepared 2026-12-05 in a session without a GPU): $ATTNC_SCALE_FMA=1, the scale folded into
 # the exponent's FFMA (forward: exp2(fma(s, k, -m)); backward: P = exp2(fma(s, k, -lse log2 e)) without a
-# per-pair -inf test). ptxas on the development machine: dense D=128 forward 1448 -> 1384 SASS instructions, the
-# causal backward module 2656 -> 2568; no new spills except one 64-bit reload per key tile in the plain causal
-# loop at regs=even (causal_d128's default).
+# per-pair -inf test, dS = P (dP - delta) with the scale applied once to dK and dQ at their stores). ptxas on the
+# development machine: dense D=128 forward 1448 -> 1384 SASS instructions, the causal backward module
+# 2656 -> 2536; no new spills except one 64-bit reload per key tile in the plain causal loop at regs=even
+# (causal_d128's default).
 #  1. tests under the switch (fp64 references): every recipe (small), the overlapped loops' groups, edges, the
 #     backward (small), `attnc run --check` and `--grad --check` on remainders, one token, GQA/cross, rows
 #     with every key masked;
