@@ -166,6 +166,8 @@ static LLVMValueRef softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][
     LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, mx, nv_f32(&f->nv, -INFINITY), "");
     LLVMValueRef base = LLVMBuildSelect(b, dead, nv_f32(&f->nv, 0), mx, "");
     LLVMValueRef alpha = nv_ex2(&f->nv, LLVMBuildFSub(b, *m, base, ""));
+    if (p->skip_rescale) /* exactly 1 where the max stays (fa2_rescale skips it) */
+        alpha = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNE, mx, *m, ""), alpha, nv_f32(&f->nv, 1), "");
     LLVMValueRef sum = nv_f32(&f->nv, 0), nbase = raw ? LLVMBuildFNeg(b, base, "") : NULL;
     for (int nb = 0; nb < p->Tk / 8; nb++) {
         for (int e = 0; e < 2; e++) {
@@ -189,6 +191,12 @@ static void rescale_row(fa2 *f, int mi, int h, LLVMValueRef alpha, LLVMValueRef 
 void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
                  LLVMValueRef l[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
 {
+    if (f->p->skip_rescale) {
+        LLVMValueRef alpha[FA_MAXMR][2];
+        fa2_softmax_alpha(f, s, m, l, alpha);
+        fa2_rescale(f, alpha, acc);
+        return;
+    }
     for (int mi = 0; mi < f->p->MR; mi++)
         for (int h = 0; h < 2; h++)
             rescale_row(f, mi, h, softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h]), acc);
@@ -202,11 +210,39 @@ void fa2_softmax_alpha(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRe
             alpha[mi][h] = softmax_row(f, mi, h, s, &m[mi][h], &l[mi][h]);
 }
 
+/* Under skip_rescale the multiplies run only when some thread of the warp
+ * has an alpha other than 1 (a vote; NaN counts as other): once the row
+ * maxima settle most key tiles skip them, and skipping a multiply by 1
+ * changes no bit. O crosses the branch in a fragment variable. */
 void fa2_rescale(fa2 *f, LLVMValueRef alpha[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
 {
+    nt *t = &f->t;
+    nv_ctx *nv = &f->nv;
+    LLVMBasicBlockRef join = NULL;
+    nt_fvar ov;
+    if (f->p->skip_rescale) {
+        LLVMValueRef other = LLVMConstInt(nv->i1, 0, false);
+        for (int mi = 0; mi < f->p->MR; mi++)
+            for (int h = 0; h < 2; h++)
+                other = LLVMBuildOr(nv->b, other, LLVMBuildFCmp(nv->b, LLVMRealUNE, alpha[mi][h], nv_f32(nv, 1), ""),
+                                    "");
+        LLVMValueRef any = nv_call(nv, "llvm.nvvm.vote.any.sync", NULL, 0, (LLVMValueRef[]){nv_i32(nv, -1), other}, 2);
+        nt_frag o;
+        fa2_frag(f, &o, acc, f->p->Dv);
+        ov = nt_fvar_new(t, &o);
+        join = nt_if(t, any);
+    }
     for (int mi = 0; mi < f->p->MR; mi++)
         for (int h = 0; h < 2; h++)
             rescale_row(f, mi, h, alpha[mi][h], acc);
+    if (join) {
+        nt_frag o;
+        fa2_frag(f, &o, acc, f->p->Dv);
+        nt_fvar_set(t, &ov, &o);
+        nt_endif(t, join);
+        nt_fvar_get(t, &ov, &o);
+        fa2_unfrag(&o, acc);
+    }
 }
 
 /* Address of element (batch, head, tok, col) of `tensor`, esize bytes each. */

@@ -44,6 +44,11 @@
 #ifndef NVPTX_SCALE_FMA_BY_DEFAULT
 #define NVPTX_SCALE_FMA_BY_DEFAULT 0
 #endif
+/* O's rescale skipped where no row of the warp has a new max
+ * (nvptx_fa2_softmax.c, $ATTNC_SKIP_RESCALE): opt-in until measured. */
+#ifndef NVPTX_SKIP_RESCALE_BY_DEFAULT
+#define NVPTX_SKIP_RESCALE_BY_DEFAULT 0
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
@@ -121,6 +126,11 @@ int nvptx_bwd_linear_fused_mode(void)
 int nvptx_scale_fma_mode(void)
 {
     return env_switch_default("ATTNC_SCALE_FMA", NVPTX_SCALE_FMA_BY_DEFAULT);
+}
+
+int nvptx_skip_rescale_mode(void)
+{
+    return env_switch_default("ATTNC_SKIP_RESCALE", NVPTX_SKIP_RESCALE_BY_DEFAULT);
 }
 
 int nvptx_tma_l2_ahead_mode(void)
@@ -296,6 +306,7 @@ static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
             p->mask = op->mask_expr;
             p->base2 = op->base2;
             p->score_k = nvptx_scale_fma_mode() == 1 ? nvptx_score_factor(op->score_expr) : 0;
+            p->skip_rescale = nvptx_skip_rescale_mode() == 1;
             have_score = true;
             break;
         case TIR_SOFTMAX_UPDATE:

@@ -29,6 +29,10 @@ typedef struct fa_plan {
      * the forward's exp2(fma(s, score_k, -m)) (nvptx_fa2_softmax.c), the
      * backward's exp2(fma(s, score_k log2 e, -lse log2 e)) (gb_prob) */
     float score_k;
+    /* $ATTNC_SKIP_RESCALE=1: O is rescaled only where some row of the warp
+     * has a new max (alpha != 1): bit-identical, fewer multiplies once the
+     * row maxima settle (fa2_rescale) */
+    bool skip_rescale;
     const expr *mask;  /* NULL: keep all */
     const expr *full;  /* NULL: a tile with a mask is always partial */
     const expr *empty; /* NULL: no tile in the range is known to be empty */

@@ -23,6 +23,7 @@ static const struct {
     {"tma_l2_ahead", nvptx_tma_l2_ahead_mode},     /* $ATTNC_TMA_L2_AHEAD */
     {"narrow_first", nvptx_narrow_first_mode},     /* $ATTNC_NARROW_FIRST */
     {"scale_fma", nvptx_scale_fma_mode},           /* $ATTNC_SCALE_FMA */
+    {"skip_rescale", nvptx_skip_rescale_mode},     /* $ATTNC_SKIP_RESCALE */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */
