@@ -10,6 +10,8 @@
 #include "nvptx_abi.h"
 #include "nvptx_bwd_impl.h"
 
+static const double LOG2E = 1.4426950408889634;
+
 LLVMValueRef gb_alloca(gbw *g)
 {
     nv_ctx *nv = &g->f.nv;
@@ -199,7 +201,9 @@ void gb_load_rows(gbw *g, int t, const int *ext, LLVMValueRef org[3], const LLVM
 }
 
 /* lse and delta of query tile row `row`: -inf and 0 for rows outside the
- * grid, so their P (and every gradient) is 0. */
+ * grid, so their P (and every gradient) is 0. With fa_plan.score_k (a
+ * score s * k under $ATTNC_SCALE_FMA) the "lse" kept is the exponent's
+ * addend -lse log2 e, -inf for a row with no key (gb_prob). */
 static void stat_values(gbw *g, LLVMValueRef org[3], LLVMValueRef head, LLVMValueRef row, LLVMValueRef *lse,
                         LLVMValueRef *dl)
 {
@@ -214,6 +218,11 @@ static void stat_values(gbw *g, LLVMValueRef org[3], LLVMValueRef head, LLVMValu
     LLVMValueRef dp = LLVMBuildSelect(b, ok, gb_elem_ptr(g, BT_DELTA, head, tok, NULL, 4), g->bt[BT_DELTA], "");
     *lse = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, lp, ""), nv_f32(nv, -INFINITY), "");
     *dl = LLVMBuildSelect(b, ok, LLVMBuildLoad2(b, nv->f32, dp, ""), nv_f32(nv, 0), "");
+    if (f->p->score_k > 0) {
+        LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, *lse, nv_f32(nv, -INFINITY), "");
+        LLVMValueRef nl = LLVMBuildFNeg(b, LLVMBuildFMul(b, *lse, nv_f32(nv, LOG2E), ""), "");
+        *lse = LLVMBuildSelect(b, dead, nv_f32(nv, -INFINITY), nl, "");
+    }
 }
 
 static LLVMValueRef stat_row(gbw *g, int i, LLVMValueRef *in)
@@ -431,8 +440,6 @@ void gb_set_elem(gbw *g, LLVMValueRef qc[3], LLVMValueRef qt, LLVMValueRef kc[3]
     f->ex_s = s;
 }
 
-static const double LOG2E = 1.4426950408889634;
-
 /* P = exp(t - lse) of one pair (environment set): 0 where the pair is
  * masked (masked tiles only), the key outside the grid, or the row empty. */
 LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVMValueRef kin)
@@ -440,23 +447,27 @@ LLVMValueRef gb_prob(gbw *g, LLVMValueRef s, LLVMValueRef lse, bool masked, LLVM
     fa2 *f = &g->f;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    /* log2 units: t·log2e - lse·log2e in one fma (t already is when base2) */
-    LLVMValueRef nl = LLVMBuildFNeg(b, LLVMBuildFMul(b, lse, nv_f32(nv, LOG2E), ""), "");
-    LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, lse, nv_f32(nv, -INFINITY), ""), x;
     float k = f->p->score_k;
+    LLVMValueRef dead, pr;
     if (k > 0) {
-        /* a score s * k (score_k, $ATTNC_SCALE_FMA): one fma of raw s, and
-         * no per-pair test of the score: where s * k is -inf (s = -inf, or
-         * an overflow) the fma is -inf too (nl is finite in a live row) and
-         * ex2 gives exactly 0, as the select below would */
-        x = nv_fma(nv, s, nv_f32(nv, f->p->base2 ? k : k * LOG2E), nl);
+        /* a score s * k (score_k, $ATTNC_SCALE_FMA): lse holds -lse log2 e,
+         * -inf in a row with no key (stat_values), so one fma of raw s
+         * gives the exponent and no per-pair test is needed: where s * k
+         * or the addend is -inf the fma is -inf and ex2 gives exactly 0 */
+        pr = nv_ex2(nv, nv_fma(nv, s, nv_f32(nv, f->p->base2 ? k : k * LOG2E), lse));
+        if (!masked)
+            return pr;
+        dead = LLVMConstInt(nv->i1, 0, false);
     } else {
+        /* log2 units: t·log2e - lse·log2e in one fma (t already is when base2) */
+        LLVMValueRef nl = LLVMBuildFNeg(b, LLVMBuildFMul(b, lse, nv_f32(nv, LOG2E), ""), "");
         LLVMValueRef t = fa2_emit(f, f->p->score);
-        x = f->p->base2 ? LLVMBuildFAdd(b, t, nl, "")
-                        : nv_call(nv, "llvm.fma", &nv->f32, 1, (LLVMValueRef[]){t, nv_f32(nv, LOG2E), nl}, 3);
+        LLVMValueRef x = f->p->base2 ? LLVMBuildFAdd(b, t, nl, "")
+                                     : nv_call(nv, "llvm.fma", &nv->f32, 1, (LLVMValueRef[]){t, nv_f32(nv, LOG2E), nl}, 3);
+        pr = nv_ex2(nv, x);
+        dead = LLVMBuildFCmp(b, LLVMRealOEQ, lse, nv_f32(nv, -INFINITY), "");
         dead = LLVMBuildOr(b, dead, LLVMBuildFCmp(b, LLVMRealOEQ, t, nv_f32(nv, -INFINITY), ""), "");
     }
-    LLVMValueRef pr = nv_ex2(nv, x);
     if (masked) {
         LLVMValueRef keep = kin;
         if (f->p->mask)

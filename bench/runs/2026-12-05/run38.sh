@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Device call 38 (prepared 2026-12-05 in a session without a GPU): $ATTNC_SCALE_FMA=1, the scale folded into
 # the exponent's FFMA (forward: exp2(fma(s, k, -m)); backward: P = exp2(fma(s, k, -lse log2 e)) without a
-# per-pair -inf test, dS = P (dP - delta) with the scale applied once to dK and dQ at their stores). ptxas on the
-# development machine: dense D=128 forward 1448 -> 1384 SASS instructions, the causal backward module
-# 2656 -> 2536; no new spills except one 64-bit reload per key tile in the plain causal loop at regs=even
+# per-pair -inf test or select (-lse log2 e staged per row), dS = P (dP - delta) with the scale applied once to dK
+# and dQ at their stores). ptxas on the development machine: dense D=128 forward 1448 -> 1384 SASS instructions,
+# the backward modules dense 2576 -> 2336, causal 2656 -> 2464; no new spills except one 64-bit reload per key tile in the plain causal loop at regs=even
 # (causal_d128's default).
 # And $ATTNC_SKIP_RESCALE=1: O rescaled only when a warp vote finds a row with a new max (bit-identical).
 #  1. tests under both switches (fp64 references): every recipe (small), the overlapped loops' groups, edges, the
