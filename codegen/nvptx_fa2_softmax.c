@@ -19,6 +19,9 @@
 #include "nvptx_fa2.h"
 
 static const double LOG2E = 1.4426950408889634;
+/* $ATTNC_SKIP_RESCALE=2: how far (log2 units) a row's max may lag its
+ * scores: P up to 2^8, far inside bf16/f16 and f32 sums. */
+static const double LAZY_MAX = 8.0;
 static const double LN2 = 0.6931471805599453;
 
 /* Column coordinates of fragment element (nb, e) of the current key tile. */
@@ -163,6 +166,9 @@ static LLVMValueRef softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][
     mx = quad_max(f, mx);
     if (raw) /* k > 0: the max of the scores is k times the max of raw s (and -inf stays -inf) */
         mx = nv_fmax(&f->nv, *m, LLVMBuildFMul(b, mx, k, ""));
+    if (p->skip_rescale == 2) /* lazy: keep m while the new max is at most 2^8 above it (never from -inf) */
+        mx = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLE, LLVMBuildFSub(b, mx, *m, ""), nv_f32(&f->nv, LAZY_MAX), ""),
+                             *m, mx, "");
     LLVMValueRef dead = LLVMBuildFCmp(b, LLVMRealOEQ, mx, nv_f32(&f->nv, -INFINITY), "");
     LLVMValueRef base = LLVMBuildSelect(b, dead, nv_f32(&f->nv, 0), mx, "");
     LLVMValueRef alpha = nv_ex2(&f->nv, LLVMBuildFSub(b, *m, base, ""));

@@ -166,11 +166,13 @@ int nvptx_narrow_first_mode(void);
  * exp2(fma(s, c, -m)): one FFMA per score instead of FMUL then FADD, as
  * FlashAttention-3 does; nvptx_fa2_softmax.c). Part of kernel cache keys. */
 int nvptx_scale_fma_mode(void);
-/* $ATTNC_SKIP_RESCALE (opt-in, NVPTX_SKIP_RESCALE_BY_DEFAULT): -1 unset, 0,
- * or 1 (the online softmax multiplies O by alpha only where some row of the
- * warp has a new max, a warp vote per key tile: alpha is exactly 1
- * otherwise, so the result is bit-identical; nvptx_fa2_softmax.c). Part of
- * kernel cache keys. */
+/* $ATTNC_SKIP_RESCALE (opt-in, NVPTX_SKIP_RESCALE_BY_DEFAULT): -1 unset or
+ * outside 0..2, 0, 1 (the online softmax multiplies O by alpha only where
+ * some row of the warp has a new max, a warp vote per key tile: alpha is
+ * exactly 1 otherwise, so the result is bit-identical), or 2 (1, and a
+ * row keeps its max while a tile's max exceeds it by at most 8 in log2
+ * units: exponentials up to 256, rescales rare; O and LSE equal up to
+ * rounding; nvptx_fa2_softmax.c). Part of kernel cache keys. */
 int nvptx_skip_rescale_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most

@@ -44,8 +44,9 @@
 #ifndef NVPTX_SCALE_FMA_BY_DEFAULT
 #define NVPTX_SCALE_FMA_BY_DEFAULT 0
 #endif
-/* O's rescale skipped where no row of the warp has a new max
- * (nvptx_fa2_softmax.c, $ATTNC_SKIP_RESCALE): opt-in until measured. */
+/* O's rescale skipped where no row of the warp has a new max, or (2) no
+ * row's max grew by more than 2^8 (nvptx_fa2_softmax.c,
+ * $ATTNC_SKIP_RESCALE): opt-in until measured. */
 #ifndef NVPTX_SKIP_RESCALE_BY_DEFAULT
 #define NVPTX_SKIP_RESCALE_BY_DEFAULT 0
 #endif
@@ -128,10 +129,6 @@ int nvptx_scale_fma_mode(void)
     return env_switch_default("ATTNC_SCALE_FMA", NVPTX_SCALE_FMA_BY_DEFAULT);
 }
 
-int nvptx_skip_rescale_mode(void)
-{
-    return env_switch_default("ATTNC_SKIP_RESCALE", NVPTX_SKIP_RESCALE_BY_DEFAULT);
-}
 
 int nvptx_tma_l2_ahead_mode(void)
 {
@@ -164,6 +161,12 @@ static int env_level(const char *name, int lo, int hi)
         return -1;
     int v = atoi(e);
     return v >= lo && v <= hi ? v : -1;
+}
+
+int nvptx_skip_rescale_mode(void)
+{
+    int m = env_level("ATTNC_SKIP_RESCALE", 0, 2);
+    return m < 0 && NVPTX_SKIP_RESCALE_BY_DEFAULT ? NVPTX_SKIP_RESCALE_BY_DEFAULT : m;
 }
 
 int nvptx_bwd_ring_release_mode(void)
@@ -306,7 +309,7 @@ static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
             p->mask = op->mask_expr;
             p->base2 = op->base2;
             p->score_k = nvptx_scale_fma_mode() == 1 ? nvptx_score_factor(op->score_expr) : 0;
-            p->skip_rescale = nvptx_skip_rescale_mode() == 1;
+            p->skip_rescale = nvptx_skip_rescale_mode() > 0 ? nvptx_skip_rescale_mode() : 0;
             have_score = true;
             break;
         case TIR_SOFTMAX_UPDATE:

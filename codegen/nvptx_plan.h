@@ -29,10 +29,13 @@ typedef struct fa_plan {
      * the forward's exp2(fma(s, score_k, -m)) (nvptx_fa2_softmax.c), the
      * backward's exp2(fma(s, score_k log2 e, -lse log2 e)) (gb_prob) */
     float score_k;
-    /* $ATTNC_SKIP_RESCALE=1: O is rescaled only where some row of the warp
-     * has a new max (alpha != 1): bit-identical, fewer multiplies once the
-     * row maxima settle (fa2_rescale) */
-    bool skip_rescale;
+    /* $ATTNC_SKIP_RESCALE: 1, O is rescaled only where some row of the
+     * warp has a new max (alpha != 1): bit-identical, fewer multiplies once
+     * the row maxima settle (fa2_rescale); 2, also a row's max is kept
+     * while the tile's stays within 8 (log2 units, a factor 256) above it
+     * (FlashAttention-4's lazy rescale: exponentials up to 2^8, the same
+     * O and LSE up to rounding); 0 neither */
+    int skip_rescale;
     const expr *mask;  /* NULL: keep all */
     const expr *full;  /* NULL: a tile with a mask is always partial */
     const expr *empty; /* NULL: no tile in the range is known to be empty */
