@@ -36,7 +36,7 @@ sameskip() { for spec in "$R/dense_d128.attn|batch=1,heads=4,tokens=8192|" "$R/c
     IFS='|' read -r f sh sc <<< "$spec"
     a=$(ATTNC_SCALE_FMA=0 ATTNC_SKIP_RESCALE=0 $A run $f --backend ${BACKEND:-cuda} --check --shape $sh ${sc:+--schedule "$sc"} 2>&1 | grep -E 'max abs')
     b=$(ATTNC_SCALE_FMA=0 ATTNC_SKIP_RESCALE=1 $A run $f --backend ${BACKEND:-cuda} --check --shape $sh ${sc:+--schedule "$sc"} 2>&1 | grep -E 'max abs')
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then echo "$f $sh [$sc]: same errors: ok"; else echo "$f $sh [$sc]: MISMATCH [$a] [$b]"; fi; done; }
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then echo "$f $sh [$sc]: same errors: ok"; else echo "$f $sh [$sc]: MISMATCH (errors differ: the skip changed bits; if only in the last digit, ex2.approx(0) is not exactly 1) [$a] [$b]"; fi; done; }
 el tests
 bg recipes 240 ATTNC_TEST_SMALL=1 stdbuf -oL $G/test_gpu_test_gpu_recipes
 bg overlap 240 stdbuf -oL $G/test_gpu_test_gpu_overlap
