@@ -50,11 +50,11 @@ cat /tmp/t_runcheck /tmp/t_sameskip >> $OUT/tests.txt; cp /tmp/t_recipes /tmp/t_
 el bwd
 row() { local rc=$1 sh=$2 envs=$3; shift 3; local r
   r=$(env $envs ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 5 --iters 20 "$@" 2>&1)
-  printf '%-16s %-32s %-18s %s\n' "$(basename $rc .attn)" "$sh" "$envs" "$(echo "$r" | grep -E '^  backward|TFLOP/s' | grep -oE '[0-9.]+ TFLOP/s|error.*' | head -3 | tr '\n' ' ')"; }
+  printf '%-16s %-32s %-40s %s\n' "$(basename $rc .attn)" "$sh" "$envs" "$(echo "$r" | grep -E '^  backward|TFLOP/s' | grep -oE '[0-9.]+ TFLOP/s|error.*' | head -3 | tr '\n' ' ')"; }
 for round in 1 2; do
-  for f in 0 1; do
-    row $R/causal_d128.attn batch=1,heads=16,tokens=16384 ATTNC_SCALE_FMA=$f --grad
-    row $R/dense_d128.attn batch=2,heads=16,tokens=8192 ATTNC_SCALE_FMA=$f --grad
+  for f in 0 1; do # the forward's other switch off in both
+    row $R/causal_d128.attn batch=1,heads=16,tokens=16384 "ATTNC_SCALE_FMA=$f ATTNC_SKIP_RESCALE=0" --grad
+    row $R/dense_d128.attn batch=2,heads=16,tokens=8192 "ATTNC_SCALE_FMA=$f ATTNC_SKIP_RESCALE=0" --grad
   done
   el "round $round"
 done 2>&1 | tee $OUT/bench_bwd.txt
