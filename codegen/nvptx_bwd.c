@@ -196,7 +196,7 @@ static void visit(tir_op *op, void *user)
         bp->fp.score = op->score_expr;
         bp->fp.mask = op->mask_expr;
         bp->fp.base2 = op->base2;
-        bp->fp.score_k = nvptx_scale_fma_mode() == 1 ? nvptx_score_factor(op->score_expr) : 0;
+        bp->fp.score_k = nvptx_score_k(op->score_expr);
         break;
     case TIR_SCORE_GRAD:
         bp->dscore = op->score_expr;
@@ -327,7 +327,8 @@ static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err
         bp->qmode = RANGE_ALL;
     if (bp->qmode == RANGE_BLOCK_TABLE)
         bp->qmode = RANGE_ALL;
-    if (bp->fp.score_k > 0 && bp->nsites == 0 && bp->dscore && bp->dscore->kind == EX_CONST_FLOAT &&
+    /* a score s * c reads no param, and its derivative is the constant c */
+    if (bp->fp.score_k > 0 && bp->dscore && bp->dscore->kind == EX_CONST_FLOAT &&
         (float)bp->dscore->u.fval == bp->fp.score_k)
         bp->ds_factor = bp->fp.score_k;
     return check(bp, rd.too_many_sites, err);

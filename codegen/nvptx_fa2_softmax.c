@@ -45,10 +45,18 @@ static void set_elem(fa2 *f, int mi, int h, LLVMValueRef kc[3], LLVMValueRef kt,
     f->ex_s = s;
 }
 
+/* Whether the fragment keeps raw s and the softmax applies the score's
+ * factor in the exponent (fa_plan.score_k; the fusion pass makes every
+ * forward score base 2). */
+static bool raw_scores(const fa_plan *p)
+{
+    return p->score_k > 0 && p->base2;
+}
+
 void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     const fa_plan *p = f->p;
-    bool raw = p->score_k > 0 && p->base2; /* the fusion pass made every forward score base 2 */
+    bool raw = raw_scores(p);
     bool need_k = !raw && expr_uses_coord(p->score, SIDE_K);
     LLVMValueRef zero = nv_i32(&f->nv, 0);
     for (int nb = 0; nb < p->Tk / 8; nb++) {
@@ -157,7 +165,7 @@ static LLVMValueRef softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][
 {
     const fa_plan *p = f->p;
     LLVMBuilderRef b = f->nv.b;
-    bool raw = p->score_k > 0 && p->base2; /* s is raw: the score is s * k (fa2_score) */
+    bool raw = raw_scores(p);
     LLVMValueRef k = raw ? nv_f32(&f->nv, p->score_k) : NULL;
     LLVMValueRef mx = raw ? s[mi][0][2 * h] : *m;
     for (int nb = 0; nb < p->Tk / 8; nb++)

@@ -129,7 +129,6 @@ int nvptx_scale_fma_mode(void)
     return env_switch_default("ATTNC_SCALE_FMA", NVPTX_SCALE_FMA_BY_DEFAULT);
 }
 
-
 int nvptx_tma_l2_ahead_mode(void)
 {
     const char *e = getenv("ATTNC_TMA_L2_AHEAD");
@@ -275,13 +274,12 @@ static void read_range(const tir_op *op, fa_plan *p)
         }
 }
 
-/* The positive constant c of a score s * c (or c * s), or 0. Only then
- * may a kernel take raw s into the exponent: a positive factor keeps the
- * row max where it is (rounding is monotone: fl(max s * c) = max fl(s * c))
- * and -inf stays -inf. */
-float nvptx_score_factor(const expr *score)
+/* Only a positive constant factor lets a kernel take raw s into the
+ * exponent: it keeps the row max where it is (rounding is monotone:
+ * fl(max s * c) = max fl(s * c)) and -inf stays -inf. */
+float nvptx_score_k(const expr *score)
 {
-    if (!score || score->kind != EX_BINARY || score->u.binop != BIN_MUL)
+    if (nvptx_scale_fma_mode() != 1 || !score || score->kind != EX_BINARY || score->u.binop != BIN_MUL)
         return 0;
     for (int i = 0; i < 2; i++) {
         const expr *c = score->args[i], *other = score->args[1 - i];
@@ -308,8 +306,7 @@ static nvptx_status read_body(const tir_block *body, fa_plan *p, strbuf *err)
             p->score = op->score_expr;
             p->mask = op->mask_expr;
             p->base2 = op->base2;
-            p->score_k = nvptx_scale_fma_mode() == 1 ? nvptx_score_factor(op->score_expr) : 0;
-            p->skip_rescale = nvptx_skip_rescale_mode() > 0 ? nvptx_skip_rescale_mode() : 0;
+            p->score_k = nvptx_score_k(op->score_expr);
             have_score = true;
             break;
         case TIR_SOFTMAX_UPDATE:
@@ -526,5 +523,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
     p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
     p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
+    int skip = nvptx_skip_rescale_mode();
+    p->skip_rescale = skip > 0 ? skip : 0;
     return st;
 }

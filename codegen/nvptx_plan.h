@@ -67,9 +67,10 @@ tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], 
  * cut (bounds on a token sequence, an int32/int64 param of 1 or 2 dims),
  * else -1 (the range without the cut). */
 int nvptx_span_param(const tir_op *op, const fa_plan *p);
-/* c of a score s * c or c * s with c a positive finite constant, else 0
- * (fa_plan.score_k where $ATTNC_SCALE_FMA=1). */
-float nvptx_score_factor(const expr *score);
+/* fa_plan.score_k of a kernel whose score is `score`: under
+ * $ATTNC_SCALE_FMA=1, c where the score is s * c or c * s with c a positive
+ * finite constant; else 0. */
+float nvptx_score_k(const expr *score);
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);
 
 #endif
