@@ -160,15 +160,17 @@ int nvptx_tma_l2_ahead_mode(void);
  * window, is computed on those 16 keys only: an eighth of a tile's
  * products; nvptx_fa2_narrow.c), or 0. Part of kernel cache keys. */
 int nvptx_narrow_first_mode(void);
-/* $ATTNC_SCALE_FMA (opt-in, NVPTX_SCALE_FMA_BY_DEFAULT): -1 unset, 0, or 1
+/* $ATTNC_SCALE_FMA (on by default, NVPTX_SCALE_FMA_BY_DEFAULT): -1 unset, 0, or 1
  * (a score s * c with a constant c > 0, the default `s * scale`, keeps raw
  * s in registers; the softmax takes the row max of raw s and exponentiates
  * exp2(fma(s, c, -m)): one FFMA per score instead of FMUL then FADD, as
  * FlashAttention-3 does; nvptx_fa2_softmax.c). Part of kernel cache keys. */
 int nvptx_scale_fma_mode(void);
-/* $ATTNC_SKIP_RESCALE (opt-in, NVPTX_SKIP_RESCALE_BY_DEFAULT): -1 unset or
- * outside 0..2, 0, 1 (the online softmax multiplies O by alpha only where
- * some row of the warp has a new max, a warp vote per key tile: alpha is
+/* $ATTNC_SKIP_RESCALE: -1 unset or outside 0..2 (then the overlapped key
+ * loop, overlap=1, takes 2 and every other loop 0:
+ * NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT, fa_plan_from_tir), 0, 1 (the online
+ * softmax multiplies O by alpha only where some row of the warp has a new
+ * max, a warp vote per key tile: alpha is
  * exactly 1 otherwise, so the result is bit-identical), or 2 (1, and a
  * row keeps its max while a tile's max exceeds it by at most 8 in log2
  * units: exponentials up to 256, rescales rare; O and LSE equal up to

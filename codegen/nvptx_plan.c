@@ -40,15 +40,26 @@
 #define NVPTX_BWD_LINEAR_FUSED_BY_DEFAULT 1
 #endif
 /* The scale folded into the exponent's FFMA (nvptx_fa2_softmax.c,
- * $ATTNC_SCALE_FMA): opt-in until measured on a GPU. */
+ * gb_prob; $ATTNC_SCALE_FMA). H100, 2026-12-05 run38/38b, two rounds,
+ * TFLOP/s: the forward gained on all 11 shapes (dense D=128 2x8192 636/661
+ * -> 682/681, D=64 501 -> 548, causal D=128 1x16384 624 -> 638, FLUX GNA
+ * 610/598 -> 624/625, HunyuanVideo GNA 578 -> 593, sinks + window 493 ->
+ * 510); the backward causal 16384 540/520 -> 577/581, dense 2x8192 526/517
+ * -> 537/537. */
 #ifndef NVPTX_SCALE_FMA_BY_DEFAULT
-#define NVPTX_SCALE_FMA_BY_DEFAULT 0
+#define NVPTX_SCALE_FMA_BY_DEFAULT 1
 #endif
-/* O's rescale skipped where no row of the warp has a new max, or (2) no
- * row's max grew by more than 2^8 (nvptx_fa2_softmax.c,
- * $ATTNC_SKIP_RESCALE): opt-in until measured. */
-#ifndef NVPTX_SKIP_RESCALE_BY_DEFAULT
-#define NVPTX_SKIP_RESCALE_BY_DEFAULT 0
+/* The level of $ATTNC_SKIP_RESCALE the overlapped key loop (overlap=1)
+ * takes when the variable is unset: 2, FlashAttention-4's lazy rescale
+ * (nvptx_fa2_softmax.c). H100, 2026-12-05 run38b, two rounds, TFLOP/s,
+ * against the scale FMA alone: dense D=128 2x8192 682/681 -> 707/699, D=64
+ * (q=192) 547/549 -> 563/559, causal overlapped 687/675 -> 706/715, sinks +
+ * window 510/511 -> 524/524, FLUX GNA 624/625 -> 656/650; dense 1x16384
+ * 677/683 -> 722/670. The plain loop keeps 0: causal D=64 at regs=even
+ * lost (405/410 -> 390/391), HunyuanVideo GNA 593 -> 589, documents and
+ * causal D=128 within noise. */
+#ifndef NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT
+#define NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT 2
 #endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
@@ -164,8 +175,7 @@ static int env_level(const char *name, int lo, int hi)
 
 int nvptx_skip_rescale_mode(void)
 {
-    int m = env_level("ATTNC_SKIP_RESCALE", 0, 2);
-    return m < 0 && NVPTX_SKIP_RESCALE_BY_DEFAULT ? NVPTX_SKIP_RESCALE_BY_DEFAULT : m;
+    return env_level("ATTNC_SKIP_RESCALE", 0, 2);
 }
 
 int nvptx_bwd_ring_release_mode(void)
@@ -523,7 +533,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
     p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
     p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
-    int skip = nvptx_skip_rescale_mode();
-    p->skip_rescale = skip > 0 ? skip : 0;
+    int skip = nvptx_skip_rescale_mode(); /* unset: by loop (the schedule is in the kernel key) */
+    p->skip_rescale = skip >= 0 ? skip : p->overlap == 1 ? NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT : 0;
     return st;
 }

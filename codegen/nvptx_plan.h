@@ -23,14 +23,14 @@ typedef struct fa_plan {
     int MR; /* 16-row MMA blocks per warp */
     bool base2;
     const expr *score; /* of s and coordinates; in log2 units when base2 */
-    /* > 0 (only under $ATTNC_SCALE_FMA=1): the score is s * score_k (in
+    /* > 0 (unless $ATTNC_SCALE_FMA=0): the score is s * score_k (in
      * log2 units when base2), and the kernel keeps raw s until the
      * exponent, one FFMA per element instead of a multiply and a subtract:
      * the forward's exp2(fma(s, score_k, -m)) (nvptx_fa2_softmax.c), the
      * backward's exp2(fma(s, score_k log2 e, -lse log2 e)) (gb_prob) */
     float score_k;
-    /* $ATTNC_SKIP_RESCALE: 1, O is rescaled only where some row of the
-     * warp has a new max (alpha != 1): bit-identical, fewer multiplies once
+    /* $ATTNC_SKIP_RESCALE (unset: 2 on the overlapped loop, else 0): 1,
+     * O is rescaled only where some row of the warp has a new max (alpha != 1): bit-identical, fewer multiplies once
      * the row maxima settle (fa2_rescale); 2, also a row's max is kept
      * while the tile's stays within 8 (log2 units, a factor 256) above it
      * (FlashAttention-4's lazy rescale: exponentials up to 2^8, the same
@@ -67,8 +67,8 @@ tir_range_mode nvptx_read_range(const tir_op *op, int ndims, const expr *lo[3], 
  * cut (bounds on a token sequence, an int32/int64 param of 1 or 2 dims),
  * else -1 (the range without the cut). */
 int nvptx_span_param(const tir_op *op, const fa_plan *p);
-/* fa_plan.score_k of a kernel whose score is `score`: under
- * $ATTNC_SCALE_FMA=1, c where the score is s * c or c * s with c a positive
+/* fa_plan.score_k of a kernel whose score is `score`: unless
+ * $ATTNC_SCALE_FMA=0, c where the score is s * c or c * s with c a positive
  * finite constant; else 0. */
 float nvptx_score_k(const expr *score);
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);

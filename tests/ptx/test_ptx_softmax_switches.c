@@ -1,5 +1,5 @@
-/* test_ptx_softmax_switches.c — the opt-in switches of the online
- * softmax's arithmetic (codegen/nvptx_fa2_softmax.c):
+/* test_ptx_softmax_switches.c — the switches of the online softmax's
+ * arithmetic (codegen/nvptx_fa2_softmax.c) and their defaults:
  *
  * $ATTNC_SCALE_FMA (fa_plan.score_k): where the score is s * scale, the
  * forward keeps raw s and exponentiates exp2(fma(s, k, -m)), one fma per
@@ -7,17 +7,19 @@
  * default dense and causal kernels (sm_90a: the overlapped and the plain
  * wgmma loop; sm_80: mma.sync) hold one fma more per score of a tile (64 at
  * 128 keys on sm_90a) and as many ex2 as without, and ptxas accepts them
- * and spills at most one 64-bit value more; unset is =0 (opt-in); a score
+ * and spills at most one 64-bit value more; unset is =1 (on by default); a score
  * that is not s * c (softcap, ALiBi) builds the same PTX either way.
  *
  * $ATTNC_SKIP_RESCALE (fa_plan.skip_rescale): O is multiplied by alpha only
  * when a warp vote finds a row with a new max (=2: a row's max also lags
  * its scores by up to 8 in log2 units). Under =1 and =2 the same kernels
  * hold the vote, ptxas accepts them (the plain causal loop at regs=even
- * may keep three 64-bit values in local memory: printed); unset is =0.
+ * may keep three 64-bit values in local memory: printed); unset is =2 on
+ * the overlapped loop (overlap=1) and =0 on every other loop.
  *
  * Without ptxas only the PTX text is checked. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -72,18 +74,20 @@ static built build(const char *file, const char *spec, target_arch arch, const c
     return build_env(file, spec, arch, "ATTNC_SCALE_FMA", value);
 }
 
-/* The default kernels of the main shapes on both arches (both loops on sm_90a). */
+/* The default kernels of the main shapes on both arches (both loops on
+ * sm_90a); overlapped: the schedule runs the overlapped loop (overlap=1). */
 static const struct {
     const char *file, *spec;
     target_arch arch;
+    bool overlapped;
 } cases[] = {
-    {"dense_d128.attn", NULL, TARGET_SM90A}, /* overlap=1 */
-    {"causal_d128.attn", NULL, TARGET_SM90A},
-    {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1", TARGET_SM90A},
-    {"dense_d64.attn", NULL, TARGET_SM90A}, /* 192 rows, 12 warps */
-    {"sinks_swa_w2047.attn", NULL, TARGET_SM90A}, /* persistent, the narrow first tile */
-    {"dense_d128.attn", NULL, TARGET_SM80},
-    {"causal_d64.attn", NULL, TARGET_SM80},
+    {"dense_d128.attn", NULL, TARGET_SM90A, true},
+    {"causal_d128.attn", NULL, TARGET_SM90A, false}, /* the plain loop at regs=even */
+    {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1", TARGET_SM90A, true},
+    {"dense_d64.attn", NULL, TARGET_SM90A, true},       /* 192 rows, 12 warps */
+    {"sinks_swa_w2047.attn", NULL, TARGET_SM90A, true}, /* persistent, the narrow first tile */
+    {"dense_d128.attn", NULL, TARGET_SM80, false},
+    {"causal_d64.attn", NULL, TARGET_SM80, false},
 };
 
 static void folds_where_the_score_is_scaled_s(void **state)
@@ -104,7 +108,7 @@ static void folds_where_the_score_is_scaled_s(void **state)
          * stored before the loop, reloaded once per key tile): allowed, no
          * more */
         assert_true(on.spill <= off.spill + 16);
-        assert_string_equal(unset.ptx, off.ptx); /* opt-in */
+        assert_string_equal(unset.ptx, on.ptx); /* on by default */
         free(off.ptx), free(on.ptx), free(unset.ptx);
     }
 }
@@ -130,9 +134,11 @@ static void skip_rescale_votes(void **state)
         built off = build_env(cases[i].file, cases[i].spec, cases[i].arch, "ATTNC_SKIP_RESCALE", "0");
         built unset = build_env(cases[i].file, cases[i].spec, cases[i].arch, "ATTNC_SKIP_RESCALE", NULL);
         assert_int_equal(off.votes, 0);
-        assert_string_equal(unset.ptx, off.ptx); /* opt-in */
+        if (!cases[i].overlapped)
+            assert_string_equal(unset.ptx, off.ptx); /* off on every loop but the overlapped one */
         for (int level = 1; level <= 2; level++) {
-            built on = build_env(cases[i].file, cases[i].spec, cases[i].arch, "ATTNC_SKIP_RESCALE", level == 1 ? "1" : "2");
+            built on =
+                build_env(cases[i].file, cases[i].spec, cases[i].arch, "ATTNC_SKIP_RESCALE", level == 1 ? "1" : "2");
             printf("  %-22s %-42s %s =%d: votes %d -> %d, spills %d -> %d bytes\n", cases[i].file,
                    cases[i].spec ? cases[i].spec : "default", cases[i].arch == TARGET_SM90A ? "sm_90a" : "sm_80",
                    level, off.votes, on.votes, off.spill, on.spill);
@@ -142,8 +148,10 @@ static void skip_rescale_votes(void **state)
              * keeps three 64-bit values in local memory (ptxas 13.0: 24
              * bytes stored, 24 reloaded): allowed, no more */
             assert_true(on.spill <= off.spill + 48);
-            if (level == 2) /* the lazy max is its own kernel */
+            if (level == 2) /* the lazy max is its own kernel, the overlapped loop's default */
                 assert_true(strcmp(on.ptx, off.ptx) != 0);
+            if (level == 2 && cases[i].overlapped)
+                assert_string_equal(unset.ptx, on.ptx);
             free(on.ptx);
         }
         free(off.ptx), free(unset.ptx);
