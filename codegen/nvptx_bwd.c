@@ -318,6 +318,7 @@ static nvptx_status read_plan(const tir_program *prog, bwd_plan *bp, strbuf *err
         return NVPTX_UNSUPPORTED;
     }
     plan_tiles(dkv, &bp->fp);
+    bp->fp.uniform_warp = nvptx_uniform_warp_mode() == 1; /* fa2_thread_ids */
     bp->wg = dkv->sched.mma == MMA_WGMMA;
     reader rd = {bp, false, false};
     tir_walk(dq->body, visit, &rd);

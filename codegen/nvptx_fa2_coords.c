@@ -162,6 +162,8 @@ static void q_box(fa2 *f)
 void fa2_thread_ids(fa2 *f)
 {
     nt_attach(&f->t, f->nv, f->fn, f->smem, f->threads, f->p->wgmma ? TARGET_SM90A : TARGET_SM80);
+    if (f->p->uniform_warp)
+        nt_uniform_warp(&f->t);
     if (f->smem32) /* the wgmma base (nv_wg_smem_base): the same address, one value */
         f->t.smem32 = f->smem32;
     f->tid = f->t.tid;

@@ -176,6 +176,13 @@ int nvptx_scale_fma_mode(void);
  * units: exponentials up to 256, rescales rare; O and LSE equal up to
  * rounding; nvptx_fa2_softmax.c). Part of kernel cache keys. */
 int nvptx_skip_rescale_mode(void);
+/* $ATTNC_UNIFORM_WARP (opt-in, NVPTX_UNIFORM_WARP_BY_DEFAULT): -1 unset, 0,
+ * or 1 (the softmax family's forward and backward kernels take their warp
+ * index from lane 0 through shfl.sync.idx, so ptxas knows it uniform and
+ * computes the wgmma descriptors of each warpgroup's tiles in uniform
+ * registers rather than moving them there before every wgmma;
+ * nt_uniform_warp). Part of kernel cache keys and the backward's. */
+int nvptx_uniform_warp_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
  * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;

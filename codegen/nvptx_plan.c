@@ -61,6 +61,14 @@
 #ifndef NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT
 #define NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT 2
 #endif
+/* The warp index made warp-uniform for ptxas (nt_uniform_warp,
+ * $ATTNC_UNIFORM_WARP): opt-in until measured on a GPU. ptxas 13.0, dense
+ * D=128 backward, the dK/dV kernel's key loop: 569 -> 470 SASS
+ * instructions (R2UR 51 -> 12, the wgmma descriptors of each warpgroup's
+ * K/V tile computed in uniform registers). */
+#ifndef NVPTX_UNIFORM_WARP_BY_DEFAULT
+#define NVPTX_UNIFORM_WARP_BY_DEFAULT 0
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
@@ -138,6 +146,11 @@ int nvptx_bwd_linear_fused_mode(void)
 int nvptx_scale_fma_mode(void)
 {
     return env_switch_default("ATTNC_SCALE_FMA", NVPTX_SCALE_FMA_BY_DEFAULT);
+}
+
+int nvptx_uniform_warp_mode(void)
+{
+    return env_switch_default("ATTNC_UNIFORM_WARP", NVPTX_UNIFORM_WARP_BY_DEFAULT);
 }
 
 int nvptx_tma_l2_ahead_mode(void)
@@ -535,5 +548,6 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
     int skip = nvptx_skip_rescale_mode(); /* unset: by loop (the schedule is in the kernel key) */
     p->skip_rescale = skip >= 0 ? skip : p->overlap == 1 ? NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT : 0;
+    p->uniform_warp = nvptx_uniform_warp_mode() == 1;
     return st;
 }

@@ -36,6 +36,9 @@ typedef struct fa_plan {
      * (FlashAttention-4's lazy rescale: exponentials up to 2^8, the same
      * O and LSE up to rounding); 0 neither */
     int skip_rescale;
+    /* $ATTNC_UNIFORM_WARP=1: the warp index broadcast from lane 0
+     * (nt_uniform_warp), so ptxas keeps warp-derived values uniform */
+    bool uniform_warp;
     const expr *mask;  /* NULL: keep all */
     const expr *full;  /* NULL: a tile with a mask is always partial */
     const expr *empty; /* NULL: no tile in the range is known to be empty */

@@ -65,6 +65,13 @@ void nt_begin(nt *t, nv_ctx nv, LLVMValueRef fn, int threads, target_arch arch);
  * first block takes the allocas; smem is the base of its shared memory;
  * computes the thread's coordinates at the builder's position. */
 void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads, target_arch arch);
+/* Makes t->warp lane 0's value (shfl.sync.idx, every thread of the warp
+ * converged): ptxas then knows it uniform across the warp, so values made
+ * from it alone (a warpgroup's wgmma descriptors, its rows' offsets) may
+ * live in uniform registers instead of being moved there (R2UR) before
+ * each wgmma, as CUTLASS's canonical warp-group index does. Call it right
+ * after nt_begin/nt_attach, before t->warp is read. */
+void nt_uniform_warp(nt *t);
 
 /* ---- register fragments ---- */
 

@@ -576,6 +576,45 @@ static void test_backward_scale_fma(void **state)
     }
 }
 
+/* $ATTNC_UNIFORM_WARP=1 (nt_uniform_warp): the dK/dV kernel takes its
+ * warp index from lane 0 (one more shfl.sync.idx), issues the same wgmma
+ * products, and ptxas accepts it; its spills (the producer warp's, at 24
+ * registers after setmaxnreg: ptxas 13.0, dense 0 -> 44 bytes) are
+ * printed and bounded. */
+static void test_backward_uniform_warp(void **state)
+{
+    (void)state;
+    if (getenv("ATTNC_PTX_SYNC_ONLY"))
+        return; /* the wgmma half runs it */
+    static const char *const names[] = {"causal.attn", "dense.attn"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        work w[2];
+        int shfl[2], wgmma[2], spill[2];
+        nvptx_bwd_info info;
+        bool params;
+        for (int on = 0; on < 2; on++) {
+            setenv("ATTNC_UNIFORM_WARP", on ? "1" : "0", 1);
+            work_init(&w[on]);
+            if (build(&w[on].a, names[i], TARGET_SM90A, NVPTX_BWD_DQ_KERNEL, MMA_WGMMA, overlap(), &info, &w[on].ptx,
+                      &w[on].err, &params) != 1)
+                fail_msg("%s: %s", names[i], sb_cstr(&w[on].err));
+            shfl[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "shfl.sync.idx");
+            wgmma[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "wgmma.mma_async");
+            if (!ptxas_check(sb_cstr(&w[on].ptx), "sm_90a", &w[on].log))
+                fail_msg("%s, ATTNC_UNIFORM_WARP=%d: ptxas rejected the PTX:\n%s", names[i], on, sb_cstr(&w[on].log));
+            spill[on] = ptxas_spill_bytes(sb_cstr(&w[on].log));
+        }
+        unsetenv("ATTNC_UNIFORM_WARP");
+        printf("uniform_warp %-12s dK/dV shfl.sync.idx %d -> %d, wgmma %d -> %d, spills %d -> %d bytes\n", names[i],
+               shfl[0], shfl[1], wgmma[0], wgmma[1], spill[0], spill[1]);
+        assert_true(shfl[1] >= shfl[0] + 1);
+        assert_int_equal(wgmma[1], wgmma[0]);
+        assert_true(spill[1] <= spill[0] + 96);
+        work_free(&w[0]);
+        work_free(&w[1]);
+    }
+}
+
 int main(void)
 {
     if (!ptxas_available()) {
@@ -594,12 +633,17 @@ int main(void)
         const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_scale_fma)};
         return cmocka_run_group_tests(only, NULL, NULL);
     }
+    if (getenv("ATTNC_PTX_UNIFORM_WARP_ONLY")) {
+        const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_uniform_warp)};
+        return cmocka_run_group_tests(only, NULL, NULL);
+    }
     if (getenv("ATTNC_PTX_PARTS_ONLY")) {
         const struct CMUnitTest only[] = {cmocka_unit_test(test_backward_parts)};
         return cmocka_run_group_tests(only, NULL, NULL);
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_backward_ptx), cmocka_unit_test(test_backward_producer),
                                        cmocka_unit_test(test_backward_doc_span), cmocka_unit_test(test_backward_parts),
-                                       cmocka_unit_test(test_backward_scale_fma)};
+                                       cmocka_unit_test(test_backward_scale_fma),
+                                       cmocka_unit_test(test_backward_uniform_warp)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

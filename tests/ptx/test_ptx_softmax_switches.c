@@ -17,6 +17,11 @@
  * may keep three 64-bit values in local memory: printed); unset is =2 on
  * the overlapped loop (overlap=1) and =0 on every other loop.
  *
+ * $ATTNC_UNIFORM_WARP (fa_plan.uniform_warp, opt-in): the warp index is
+ * broadcast from lane 0 (one shfl.sync.idx more), the same wgmma/mma
+ * products are issued, ptxas accepts the kernels and spills no more than
+ * 16 bytes beyond off; unset is =0.
+ *
  * Without ptxas only the PTX text is checked. */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -158,10 +163,31 @@ static void skip_rescale_votes(void **state)
     }
 }
 
+static void uniform_warp_broadcasts(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        built off = build_env(cases[i].file, cases[i].spec, cases[i].arch, "ATTNC_UNIFORM_WARP", "0");
+        built on = build_env(cases[i].file, cases[i].spec, cases[i].arch, "ATTNC_UNIFORM_WARP", "1");
+        built unset = build_env(cases[i].file, cases[i].spec, cases[i].arch, "ATTNC_UNIFORM_WARP", NULL);
+        int shfl[2] = {ptx_count(off.ptx, "shfl.sync.idx"), ptx_count(on.ptx, "shfl.sync.idx")};
+        int mma[2] = {ptx_count(off.ptx, "mma"), ptx_count(on.ptx, "mma")};
+        printf("  %-22s %-42s %s: shfl.sync.idx %d -> %d, spills %d -> %d bytes\n", cases[i].file,
+               cases[i].spec ? cases[i].spec : "default", cases[i].arch == TARGET_SM90A ? "sm_90a" : "sm_80", shfl[0],
+               shfl[1], off.spill, on.spill);
+        assert_int_equal(shfl[1], shfl[0] + 1);
+        assert_int_equal(mma[1], mma[0]);
+        assert_true(on.spill <= off.spill + 16);
+        assert_string_equal(unset.ptx, off.ptx); /* opt-in */
+        free(off.ptx), free(on.ptx), free(unset.ptx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(folds_where_the_score_is_scaled_s),
                                        cmocka_unit_test(other_scores_unchanged),
-                                       cmocka_unit_test(skip_rescale_votes)};
+                                       cmocka_unit_test(skip_rescale_votes),
+                                       cmocka_unit_test(uniform_warp_broadcasts)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,11 @@
 #  2. causal's default plain loop (regs=even) against the overlapped loop, D=128 and D=64, two rounds: on the
 #     H100 the overlapped loop led by 7-12% at D=128 (bench/RESULTS.md, 2026-12-05 09:11); causal's default
 #     moves (compile_job.c causal_even_regs) only if it wins both rounds on both head dims;
-#  3. the old defaults (ATTNC_SCALE_FMA=0 ATTNC_SKIP_RESCALE=0) against the new on dense and causal, one round.
+#  3. the old defaults (ATTNC_SCALE_FMA=0 ATTNC_SKIP_RESCALE=0) against the new on dense and causal, one round;
+#  4. $ATTNC_UNIFORM_WARP=1 (opt-in: the warp index broadcast from lane 0, so ptxas builds each warpgroup's wgmma
+#     descriptors in uniform registers; dense D=128 backward dK/dV loop 569 -> 468 SASS instructions) against off,
+#     forward and backward, two rounds. test_gpu_overlap and test_gpu_backward run under it in step 1 (the
+#     other suites under the plain defaults), so a win can become the default.
 # Then bench/runs/2026-12-04/run29.sh in a second call: the issues' anchors beside attnc's new defaults.
 #   OUT=dir bash bench/runs/2026-12-06/run40.sh      (.device-all/main.tar.xz from scripts/pack-device.sh build-dev)
 set -u
@@ -21,8 +25,8 @@ el tests
 t() { local name=$1; shift; ( ATTNC_CACHE_DIR=$(mktemp -d) timeout 240 env "$@" > $OUT/t_$name.txt 2>&1; echo "rc=$?" >> $OUT/t_$name.txt ) & }
 t recipes ATTNC_TEST_SMALL=1 $G/test_gpu_test_gpu_recipes
 t edges $G/test_gpu_test_gpu_edges
-t overlap $G/test_gpu_test_gpu_overlap
-t backward ATTNC_TEST_SMALL=1 $G/test_gpu_test_gpu_backward
+t overlap ATTNC_UNIFORM_WARP=1 $G/test_gpu_test_gpu_overlap
+t backward ATTNC_UNIFORM_WARP=1 ATTNC_TEST_SMALL=1 $G/test_gpu_test_gpu_backward
 ( export ATTNC_CACHE_DIR=$(mktemp -d); for spec in "recipes/causal.attn batch=2,heads=3,tokens=300" "recipes/dense.attn batch=1,heads=2,tokens=1" \
     "$R/dense_d128.attn batch=1,heads=4,tokens=4097" "$R/causal_d64.attn batch=2,heads=4,tokens=1000" "$R/dense_d64.attn batch=1,heads=4,tokens=777" \
     "recipes/gqa.attn batch=2,heads=8,kv_heads=2,tokens=333" "/tmp/crossmask.attn batch=1,heads=2,kv_heads=2,tokens=200,kv_tokens=150" \
@@ -36,7 +40,7 @@ echo "runcheck: $(grep -c 'exit 0' $OUT/t_runcheck.txt) of $(wc -l < $OUT/t_runc
 el bench
 row() { local rc=$1 sh=$2 envs=$3; shift 3; local r
   r=$(env $envs ATTNC_CACHE_DIR=$(mktemp -d) timeout 40 $A bench $rc --shape $sh --warmup 5 --iters 20 "$@" 2>&1)
-  printf '%-12s %-30s %-40s %s\n' "$(basename $rc .attn)" "$sh" "$envs" "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
+  printf '%-12s %-30s %-40s %s\n' "$(basename $rc .attn)" "$sh" "$envs" "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ TFLOP/s|error.*' | head -4 | tr '\n' ' ')"; }
 O="q=128 kv=128 stages=2 warps=8 overlap=1"
 for round in 1 2; do
   row $R/causal_d128.attn batch=1,heads=16,tokens=16384 ""
@@ -54,5 +58,16 @@ for envs in "" "ATTNC_SCALE_FMA=0 ATTNC_SKIP_RESCALE=0"; do
   row $R/causal_d128.attn batch=1,heads=16,tokens=16384 "$envs"
   row $R/causal_d128.attn batch=1,heads=16,tokens=16384 "$envs" --grad
 done 2>&1 | tee $OUT/bench_defaults.txt
+for round in 1 2; do
+  for uw in 0 1; do
+    row $R/dense_d128.attn batch=2,heads=16,tokens=8192 "ATTNC_UNIFORM_WARP=$uw"
+    row $R/causal_d128.attn batch=1,heads=16,tokens=16384 "ATTNC_UNIFORM_WARP=$uw"
+    row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "ATTNC_UNIFORM_WARP=$uw"
+    row $R/dense_d128.attn batch=2,heads=16,tokens=8192 "ATTNC_UNIFORM_WARP=$uw" --grad
+    row $R/causal_d128.attn batch=1,heads=16,tokens=16384 "ATTNC_UNIFORM_WARP=$uw" --grad
+    row $R/swa_w1024.attn batch=1,heads=16,tokens=16384 "ATTNC_UNIFORM_WARP=$uw" --grad
+  done
+  el "uniform round $round"
+done 2>&1 | tee $OUT/bench_uniform.txt
 el done
 exit 0
