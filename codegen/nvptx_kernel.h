@@ -170,8 +170,8 @@ int nvptx_scale_fma_mode(void);
  * loop, overlap=1, takes 2 and every other loop 0:
  * NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT, fa_plan_from_tir), 0, 1 (the online
  * softmax multiplies O by alpha only where some row of the warp has a new
- * max, a warp vote per key tile: alpha is
- * exactly 1 otherwise, so the result is bit-identical), or 2 (1, and a
+ * max, a warp vote per key tile: alpha is exactly 1 otherwise, so the
+ * result is bit-identical), or 2 (1, and a
  * row keeps its max while a tile's max exceeds it by at most 8 in log2
  * units: exponentials up to 256, rescales rare; O and LSE equal up to
  * rounding; nvptx_fa2_softmax.c). Part of kernel cache keys. */

@@ -63,7 +63,7 @@
 #endif
 /* The warp index made warp-uniform for ptxas (nt_uniform_warp,
  * $ATTNC_UNIFORM_WARP): opt-in until measured on a GPU. ptxas 13.0, dense
- * D=128 backward, the dK/dV kernel's key loop: 569 -> 470 SASS
+ * D=128 backward, the dK/dV kernel's key loop: 569 -> 468 SASS
  * instructions (R2UR 51 -> 12, the wgmma descriptors of each warpgroup's
  * K/V tile computed in uniform registers). */
 #ifndef NVPTX_UNIFORM_WARP_BY_DEFAULT

@@ -30,8 +30,9 @@ typedef struct fa_plan {
      * backward's exp2(fma(s, score_k log2 e, -lse log2 e)) (gb_prob) */
     float score_k;
     /* $ATTNC_SKIP_RESCALE (unset: 2 on the overlapped loop, else 0): 1,
-     * O is rescaled only where some row of the warp has a new max (alpha != 1): bit-identical, fewer multiplies once
-     * the row maxima settle (fa2_rescale); 2, also a row's max is kept
+     * O is rescaled only where some row of the warp has a new max (alpha
+     * != 1): bit-identical, fewer multiplies once the row maxima settle
+     * (fa2_rescale); 2, also a row's max is kept
      * while the tile's stays within 8 (log2 units, a factor 256) above it
      * (FlashAttention-4's lazy rescale: exponentials up to 2^8, the same
      * O and LSE up to rounding); 0 neither */

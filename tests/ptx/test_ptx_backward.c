@@ -529,6 +529,24 @@ static void test_backward_parts(void **state)
         unsetenv("ATTNC_BWD_PARTS");
 }
 
+/* Builds recipe `name`'s sm_90a wgmma backward module into w with the
+ * environment switch `var` set to on ("1") or off ("0"), fails the test
+ * when it does not build or ptxas rejects it, and returns ptxas's spill
+ * bytes. The switch is left set: the caller unsets it. */
+static int build_switched(work *w, const char *name, const char *var, int on)
+{
+    nvptx_bwd_info info;
+    bool params;
+    setenv(var, on ? "1" : "0", 1);
+    work_init(w);
+    if (build(&w->a, name, TARGET_SM90A, NVPTX_BWD_DQ_KERNEL, MMA_WGMMA, overlap(), &info, &w->ptx, &w->err,
+              &params) != 1)
+        fail_msg("%s, %s=%d: %s", name, var, on, sb_cstr(&w->err));
+    if (!ptxas_check(sb_cstr(&w->ptx), "sm_90a", &w->log))
+        fail_msg("%s, %s=%d: ptxas rejected the PTX:\n%s", name, var, on, sb_cstr(&w->log));
+    return ptxas_spill_bytes(sb_cstr(&w->log));
+}
+
 /* $ATTNC_SCALE_FMA=1 (gb_prob, gb_dscore): where the score is s * scale,
  * each P of the dK/dV kernel is exp2 of one fma of raw s, without a
  * per-pair -inf test of the score, and dS is P (dP - delta) without the
@@ -547,19 +565,10 @@ static void test_backward_scale_fma(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         work w[2];
         int ninf[2], fsel[2], spill[2];
-        nvptx_bwd_info info;
-        bool params;
         for (int on = 0; on < 2; on++) {
-            setenv("ATTNC_SCALE_FMA", on ? "1" : "0", 1);
-            work_init(&w[on]);
-            if (build(&w[on].a, cases[i].name, TARGET_SM90A, NVPTX_BWD_DQ_KERNEL, MMA_WGMMA, overlap(), &info,
-                      &w[on].ptx, &w[on].err, &params) != 1)
-                fail_msg("%s: %s", cases[i].name, sb_cstr(&w[on].err));
+            spill[on] = build_switched(&w[on], cases[i].name, "ATTNC_SCALE_FMA", on);
             ninf[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "0fFF800000;");
             fsel[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "selp.f32");
-            if (!ptxas_check(sb_cstr(&w[on].ptx), "sm_90a", &w[on].log))
-                fail_msg("%s, ATTNC_SCALE_FMA=%d: ptxas rejected the PTX:\n%s", cases[i].name, on, sb_cstr(&w[on].log));
-            spill[on] = ptxas_spill_bytes(sb_cstr(&w[on].log));
         }
         unsetenv("ATTNC_SCALE_FMA");
         printf("scale_fma %-14s dK/dV -inf operands %d -> %d, float selects %d -> %d, spills %d -> %d bytes\n",
@@ -590,19 +599,10 @@ static void test_backward_uniform_warp(void **state)
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         work w[2];
         int shfl[2], wgmma[2], spill[2];
-        nvptx_bwd_info info;
-        bool params;
         for (int on = 0; on < 2; on++) {
-            setenv("ATTNC_UNIFORM_WARP", on ? "1" : "0", 1);
-            work_init(&w[on]);
-            if (build(&w[on].a, names[i], TARGET_SM90A, NVPTX_BWD_DQ_KERNEL, MMA_WGMMA, overlap(), &info, &w[on].ptx,
-                      &w[on].err, &params) != 1)
-                fail_msg("%s: %s", names[i], sb_cstr(&w[on].err));
+            spill[on] = build_switched(&w[on], names[i], "ATTNC_UNIFORM_WARP", on);
             shfl[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "shfl.sync.idx");
             wgmma[on] = count_in_kernel(sb_cstr(&w[on].ptx), "attnc_bwd_dkv", "wgmma.mma_async");
-            if (!ptxas_check(sb_cstr(&w[on].ptx), "sm_90a", &w[on].log))
-                fail_msg("%s, ATTNC_UNIFORM_WARP=%d: ptxas rejected the PTX:\n%s", names[i], on, sb_cstr(&w[on].log));
-            spill[on] = ptxas_spill_bytes(sb_cstr(&w[on].log));
         }
         unsetenv("ATTNC_UNIFORM_WARP");
         printf("uniform_warp %-12s dK/dV shfl.sync.idx %d -> %d, wgmma %d -> %d, spills %d -> %d bytes\n", names[i],

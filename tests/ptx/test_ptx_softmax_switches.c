@@ -24,8 +24,8 @@
  *
  * Without ptxas only the PTX text is checked. */
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
