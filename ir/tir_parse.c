@@ -105,15 +105,23 @@ static int lookup(const char *const *names, int count, const char *w, size_t n)
     return -1;
 }
 
-static bool integer(tparser *ps, long *out)
+/* The next word copied into buf as a C string, for strtol/strtod. */
+static bool number_word(tparser *ps, char *buf, size_t cap)
 {
     const char *w;
     size_t n = word(ps, &w);
-    char buf[32];
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0 || n >= cap)
         return perr(ps, "number expected", NULL);
     memcpy(buf, w, n);
     buf[n] = 0;
+    return true;
+}
+
+static bool integer(tparser *ps, long *out)
+{
+    char buf[32];
+    if (!number_word(ps, buf, sizeof buf))
+        return false;
     char *e;
     *out = strtol(buf, &e, 10);
     return *e == 0 || perr(ps, "bad number '%s'", buf);
@@ -363,13 +371,9 @@ static bool attr_int(tparser *ps, int *out)
 
 static bool attr_float(tparser *ps, double *out)
 {
-    const char *w;
-    size_t n = word(ps, &w);
     char buf[64];
-    if (n == 0 || n >= sizeof buf)
-        return perr(ps, "number expected", NULL);
-    memcpy(buf, w, n);
-    buf[n] = 0;
+    if (!number_word(ps, buf, sizeof buf))
+        return false;
     char *e;
     *out = strtod(buf, &e);
     return *e == 0 || perr(ps, "bad number '%s'", buf);
