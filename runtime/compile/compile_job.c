@@ -160,9 +160,9 @@ static bool wide_window_boxes(const recipe *r, schedule *s)
  * the softmax of this one, codegen/nvptx_fa2_overlap.c): H200, 2026-12-04
  * (bench/RESULTS.md, three rounds, TFLOP/s), D=128 B*N=16384 H=16: 611 ->
  * 660 at N=8192, 582 -> 632 at 4096, 574 -> 613 at 32768; D=64 H=32: 367
- * -> 410 to 399 -> 439. Masked recipes keep the plain loop: causal lost up
- * to 6% (D=64 394 -> 371), sinks + window, documents and strided 2-D/3-D
- * neighborhoods 1-7%. Only where the loop fits (schedule_overlap_fits)
+ * -> 410 to 399 -> 439. Masked recipes keep the plain loop (sinks + window,
+ * documents and strided 2-D/3-D neighborhoods lost 1-7%) except causal
+ * (causal_overlap) and unions (union_persist). Only where the loop fits (schedule_overlap_fits)
  * and mma=auto takes the producer: bf16/f16 token sequences. */
 static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
 {
@@ -186,19 +186,24 @@ static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
     overlap_where_fits(r, arch, s);
 }
 
-/* A causal sequence with the default score keeps even registers
- * (regs=even: no setmaxnreg, every warp at the launch's 168): H200,
- * 2026-12-04 (bench/RESULTS.md, run16, three rounds, TFLOP/s), causal D=64
- * H=32 N=16384 394 -> 413, 4x4096 335 -> 347; D=128 H=16 N=16384 608 -> 623,
- * 4x4096 491 -> 504; ptxas spills nothing. Everything else lost with even
- * registers: dense D=128 604 -> 430 (spills 308 B), sinks + window -4%,
- * HunyuanVideo GNA -6%, documents and sliding windows level; a written score
- * (alibi) spills. */
-static void causal_even_regs(const recipe *r, schedule *s)
+/* A causal sequence with the default score runs the overlapped key loop
+ * (overlap=1) now that it has the lazy rescale and the scale folded into
+ * the exponent's FFMA (nvptx_plan.c). H100, 2026-12-05 (bench/RESULTS.md,
+ * run40, two rounds, TFLOP/s, plain loop at regs=even -> overlapped):
+ * D=128 H=16 N=16384 640/641 -> 716/715, 2x8192 583/576 -> 650/650; D=64
+ * H=32 2x8192 410/408 -> 436/430, N=16384 437/437 -> 471/468. Before those
+ * two changes causal lost on it (H200, 2026-12-04: D=64 394 -> 371) and
+ * kept the plain loop at even registers, which stays its fallback where
+ * the overlapped loop does not fit. A written score (alibi) spills at even
+ * registers and keeps the plain loop's register split. */
+static void causal_overlap(const recipe *r, target_arch arch, schedule *s)
 {
     const expr *m = r->mask_surface;
-    if (r->grid_ndim == 0 && m && m->kind == EX_FORM && m->u.form == FORM_CAUSAL && r->nscore_origins == 0)
-        s->even_regs = true; /* masked: the plain loop (unmasked_overlap) */
+    if (r->grid_ndim != 0 || !m || m->kind != EX_FORM || m->u.form != FORM_CAUSAL || r->nscore_origins != 0)
+        return;
+    overlap_where_fits(r, arch, s);
+    if (s->overlap == 0)
+        s->even_regs = true;
 }
 
 /* A token sequence of head dim 128 whose mask is a union of closed forms
@@ -233,7 +238,7 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
             (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
             if (!gna_boxes(r, arch, &s) && !wide_window_boxes(r, &s)) {
                 unmasked_overlap(r, arch, &s);
-                causal_even_regs(r, &s);
+                causal_overlap(r, arch, &s);
                 union_persist(r, arch, &s);
             }
         return s;

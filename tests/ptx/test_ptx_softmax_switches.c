@@ -87,8 +87,8 @@ static const struct {
     bool overlapped;
 } cases[] = {
     {"dense_d128.attn", NULL, TARGET_SM90A, true},
-    {"causal_d128.attn", NULL, TARGET_SM90A, false}, /* the plain loop at regs=even */
-    {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1", TARGET_SM90A, true},
+    {"causal_d128.attn", NULL, TARGET_SM90A, true}, /* causal's default: the overlapped loop */
+    {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 regs=even", TARGET_SM90A, false}, /* its fallback */
     {"dense_d64.attn", NULL, TARGET_SM90A, true},       /* 192 rows, 12 warps */
     {"sinks_swa_w2047.attn", NULL, TARGET_SM90A, true}, /* persistent, the narrow first tile */
     {"dense_d128.attn", NULL, TARGET_SM80, false},
@@ -108,7 +108,7 @@ static void folds_where_the_score_is_scaled_s(void **state)
         /* one fma per score: every exponential but the rescale factors' (two per 16-row block) */
         assert_true(on.fma - off.fma >= 32 && 4 * (on.fma - off.fma) >= 3 * on.ex2);
         assert_int_equal(on.ex2, off.ex2);
-        /* the plain causal loop at regs=even (causal_d128's default) keeps
+        /* the plain causal loop at regs=even (causal's fallback) keeps
          * one 64-bit value in local memory under =1 (ptxas 13.0: 8 bytes
          * stored before the loop, reloaded once per key tile): allowed, no
          * more */
@@ -149,7 +149,7 @@ static void skip_rescale_votes(void **state)
                    level, off.votes, on.votes, off.spill, on.spill);
             assert_true(on.votes >= 1);
             assert_int_equal(on.ex2, off.ex2);
-            /* the plain causal loop at regs=even (causal_d128's default)
+            /* the plain causal loop at regs=even (causal's fallback)
              * keeps three 64-bit values in local memory (ptxas 13.0: 24
              * bytes stored, 24 reloaded): allowed, no more */
             assert_true(on.spill <= off.spill + 48);

@@ -99,8 +99,9 @@ static void gna_default_boxes(void **state)
 /* The sm_90a defaults of token sequences: overlap=1 for unmasked bf16/f16
  * recipes with head dims 64 or 128 (masked recipes, f32, other head dims,
  * grids, sm_80 and recipes with their own tile section keep overlap 0);
- * regs=even for the plain causal mask with the default score (written
- * scores, other masks, dense and other targets keep the register shift);
+ * overlap=1 for the plain causal mask with the default score, and regs=even
+ * where that loop does not fit (f32) (written scores, other masks, dense and
+ * other targets keep the register shift);
  * persist=1 with overlap=1 for unions of closed forms at head dim 128. */
 static void sequence_defaults(void **state)
 {
@@ -122,9 +123,10 @@ static void sequence_defaults(void **state)
          TARGET_SM90A, 0, false},
         {"recipe g\ninput q, k, v : bf16 [batch, heads, tokens, 128]\ntokens grid(y: H, x: W)\n", TARGET_SM90A, 0,
          false},
-        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nmask causal\ntile auto\n", TARGET_SM90A, 0, true},
+        {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 64]\nmask causal\ntile auto\n", TARGET_SM90A, 1, false},
         {"recipe c\ninput q : bf16 [batch, heads, tokens, 128]\ninput k, v : bf16 [batch, kv_heads, tokens, 128]\n"
-         "mask causal\n", TARGET_SM90A, 0, true},
+         "mask causal\n", TARGET_SM90A, 1, false},
+        {"recipe c\ninput q, k, v : f32 [batch, heads, tokens, 64]\nmask causal\n", TARGET_SM90A, 0, true},
         {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n", TARGET_SM80, 0, false},
         {"recipe c\ninput q, k, v : f16 [batch, heads, tokens, 128]\nmask causal\n"
          "score s * scale - alibi_slope(head) * float(q.t - k.t)\n", TARGET_SM90A, 0, false},
@@ -172,11 +174,12 @@ static void sequence_defaults(void **state)
     assert_int_equal(compile_job_schedule(&j), JOB_OK);
     assert_int_equal(j.sched.overlap, 1);
     compile_job_free(&j);
-    compile_job_init(&j, parse_text(&a, cases[7].text), TARGET_SM90A);
+    compile_job_init(&j, parse_text(&a, cases[7].text), TARGET_SM90A); /* causal: the overlapped loop */
     if (compile_job_run(&j))
         fail_msg("%s", sb_cstr(&j.err));
-    assert_true(j.sched.even_regs);
-    assert_null(strstr(sb_cstr(&j.ptx), "setmaxnreg"));
+    assert_int_equal(j.sched.overlap, 1);
+    assert_false(j.sched.even_regs);
+    assert_non_null(strstr(sb_cstr(&j.ptx), "setmaxnreg"));
     compile_job_free(&j);
     arena_free_all(&a);
 }
@@ -332,22 +335,28 @@ static void ptx_both_targets(void **state)
 }
 
 /* $ATTNC_WS_MAXNREG overrides the schedule's regs= both ways: 1 gives the
- * causal default (regs=even) the setmaxnreg pair, 0 takes it from dense
- * (the register shift by default). */
+ * plain causal loop at regs=even (causal's fallback default) the setmaxnreg
+ * pair, 0 takes it from dense (the register shift by default). */
 static void ws_maxnreg_switch(void **state)
 {
     (void)state;
     arena a;
     arena_init(&a, NULL);
+    schedule even;
+    strbuf err;
+    sb_init(&err);
+    assert_true(schedule_parse("q=128 kv=128 stages=2 warps=8 regs=even", 1, &even, &err));
+    sb_free(&err);
     struct {
         recipe *r;
+        const schedule *sched;
         const char *env;
         bool shift;
     } cases[] = {
-        {parse(&a, "bf16", "auto"), NULL, false},
-        {parse(&a, "bf16", "auto"), "1", true},
-        {parse_text(&a, "recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n"), NULL, true},
-        {parse_text(&a, "recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n"), "0", false},
+        {parse(&a, "bf16", "auto"), &even, NULL, false},
+        {parse(&a, "bf16", "auto"), &even, "1", true},
+        {parse_text(&a, "recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n"), NULL, NULL, true},
+        {parse_text(&a, "recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n"), NULL, "0", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (cases[i].env)
@@ -356,6 +365,7 @@ static void ws_maxnreg_switch(void **state)
             unsetenv("ATTNC_WS_MAXNREG");
         compile_job j;
         compile_job_init(&j, cases[i].r, TARGET_SM90A);
+        j.explicit_sched = cases[i].sched;
         if (compile_job_run(&j))
             fail_msg("%s", sb_cstr(&j.err));
         const char *ptx = sb_cstr(&j.ptx);
