@@ -62,10 +62,12 @@
 #define NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT 2
 #endif
 /* The warp index made warp-uniform for ptxas (nt_uniform_warp,
- * $ATTNC_UNIFORM_WARP): opt-in until measured on a GPU. ptxas 13.0, dense
- * D=128 backward, the dK/dV kernel's key loop: 569 -> 468 SASS
- * instructions (R2UR 51 -> 12, the wgmma descriptors of each warpgroup's
- * K/V tile computed in uniform registers). */
+ * $ATTNC_UNIFORM_WARP): opt-in. ptxas 13.0, dense D=128 backward, the
+ * dK/dV kernel's key loop: 569 -> 468 SASS instructions (R2UR 51 -> 12,
+ * the wgmma descriptors of each warpgroup's K/V tile computed in uniform
+ * registers); but on the H100 (bench/RESULTS.md, 2026-12-05 12:40, two
+ * rounds) HunyuanVideo GNA lost 3% with it and the backward gained in
+ * one round of two. */
 #ifndef NVPTX_UNIFORM_WARP_BY_DEFAULT
 #define NVPTX_UNIFORM_WARP_BY_DEFAULT 0
 #endif

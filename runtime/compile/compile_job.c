@@ -162,8 +162,9 @@ static bool wide_window_boxes(const recipe *r, schedule *s)
  * 660 at N=8192, 582 -> 632 at 4096, 574 -> 613 at 32768; D=64 H=32: 367
  * -> 410 to 399 -> 439. Masked recipes keep the plain loop (sinks + window,
  * documents and strided 2-D/3-D neighborhoods lost 1-7%) except causal
- * (causal_overlap) and unions (union_persist). Only where the loop fits (schedule_overlap_fits)
- * and mma=auto takes the producer: bf16/f16 token sequences. */
+ * (causal_overlap) and unions (union_persist). Only where the loop fits
+ * (schedule_overlap_fits) and mma=auto takes the producer: bf16/f16 token
+ * sequences. */
 static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
 {
     if (r->mask || r->grid_ndim != 0)

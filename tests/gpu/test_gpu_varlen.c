@@ -4,7 +4,8 @@
  * lengths, documents and a neighborhood, on sequences of length 1, 0 and
  * lengths no tile divides, with the device's default schedule (wgmma + TMA
  * on sm_90a, whose tensor maps are encoded per sequence), a pinned
- * sm_80-style one and, on sm_90a, the overlapped key loop (overlap=1). Device outputs are poisoned before each launch. Then
+ * sm_80-style one and, on sm_90a, the overlapped key loop (overlap=1).
+ * Device outputs are poisoned before each launch. Then
  * the varlen backward on CUDA against the CPU's (checked against the fp64
  * reference by tests/numeric/test_varlen.c). Without a driver: "skipped:
  * no CUDA driver". */
