@@ -55,7 +55,7 @@ void gb_dkv_doc_span(gbw *g)
         gb_q_bounds(g, g->bp->qlo[0], g->bp->qhi[0], hi, &lo, &hi);
     }
     LLVMValueRef cnt = nv_smax(nv, LLVMBuildAdd(b, LLVMBuildSub(b, hi, lo, ""), c32(g, 1), ""), c32(g, 0));
-    fa2_span_range queries = {lo, cnt, Tq, f->qext[0]};
+    fa2_span_range queries = {lo, cnt, Tq, f->qext[0], false};
     fa2_span s;
     bool runs = f->p->span_full != NULL;
     fa2_span_scan(f, g->bp->doc_param, f->k_lo[0], f->k_hi[0], &queries, gb_smem_at(g, g->off_scan, NULL), runs, &s);

@@ -168,6 +168,8 @@ typedef struct fa2_span_range {
     LLVMValueRef lo, cnt; /* i32: first tile, tiles */
     int T;                /* tokens a tile */
     LLVMValueRef ext;     /* i32: tokens of that side */
+    bool vectors;         /* read the range's ids as 16-byte vectors first (nvptx_fa2_span.c scan_rows): the
+                           * forward; the backward's kernels have no registers to spare (ptxas spills) */
 } fa2_span_range;
 void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, const fa2_span_range *r,
                    LLVMValueRef words, bool runs, fa2_span *out);

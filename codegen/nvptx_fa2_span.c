@@ -10,8 +10,10 @@
  *      checks a share of the tile's tokens, and barrier0.or tells whether
  *      some token has another id (then the range stays as it is:
  *      documents shorter than a tile);
- *   2. otherwise every thread scans a share of the range's tokens (four
- *      loads in flight per thread, 16 under ATTNC_DOC_FULL=1) for ids v1
+ *   2. otherwise every thread scans a share of the range's tokens (the
+ *      forward's i32 ids: 16-byte vectors, SCAN_VECS loaded an iteration
+ *      ahead, then the rest and the others one id a load, four in flight per
+ *      thread, 16 under ATTNC_DOC_FULL=1) for ids v1
  *      or v2, and shared-memory atomics give the first and last such
  *      token; the range is cut to their tiles (empty when there is none,
  *      fa2_span_cut).
@@ -57,12 +59,18 @@ typedef struct scan_acc {
     LLVMValueRef olo, ohi; /* i32: last token before t_lo / first after t_hi with another id (-1 / INT_MAX) */
 } scan_acc;
 
-/* One token t (valid: inside the scanned range) into the accumulators. */
-static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, const scan_in *in, scan_acc *a)
+/* The vector head of a scan (scan_rows): the address of token start, and
+ * how many whole 16-byte vectors (4 ids) it reads from there. */
+typedef struct scan_vec {
+    LLVMValueRef first, start, nvec;
+} scan_vec;
+
+/* Token t's id (i64; valid: t is inside the scanned range) into the
+ * accumulators. */
+static void scan_id(fa2 *f, LLVMValueRef id, LLVMValueRef t, LLVMValueRef valid, const scan_in *in, scan_acc *a)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef id = id_at(f, in->param, t);
     LLVMValueRef same =
         LLVMBuildOr(b, LLVMBuildICmp(b, LLVMIntEQ, id, in->v1, ""), LLVMBuildICmp(b, LLVMIntEQ, id, in->v2, ""), "");
     LLVMValueRef hit = LLVMBuildAnd(b, valid, same, "");
@@ -78,6 +86,12 @@ static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, const scan_in *
     a->ohi = LLVMBuildSelect(b, above, nv_smin(nv, a->ohi, t), a->ohi, "");
 }
 
+/* One token t, its id read with the param's bounds clamps. */
+static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, const scan_in *in, scan_acc *a)
+{
+    scan_id(f, id_at(f, in->param, t), t, valid, in, a);
+}
+
 enum { ACC_N = 5 };
 
 static LLVMValueRef *acc_field(scan_acc *a, int i)
@@ -86,10 +100,122 @@ static LLVMValueRef *acc_field(scan_acc *a, int i)
     return fields[i];
 }
 
-/* Tokens [start, end) shared over the CTA's threads, scan_unroll() loads
- * in flight per thread and iteration; runs: also olo/ohi. The accumulators
- * are variables across the loop (nvptx/tile.h). */
-static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in *in, bool runs)
+/* Vectors a thread keeps in flight (scan_rows): loaded an iteration ahead,
+ * so twice this many are live. */
+enum { SCAN_VECS = 8 };
+
+/* Four i32 ids at p (global, 16-byte aligned): inline PTX, so that LLVM
+ * keeps the load where it is (it folds the next iteration's loads, carried
+ * to this one in variables, back into this one's: a phi of loads). */
+static LLVMValueRef load4(fa2 *f, LLVMValueRef p)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMValueRef addr = LLVMBuildPtrToInt(nv->b, p, nv->i64, "");
+    LLVMTypeRef tys[4] = {nv->i32, nv->i32, nv->i32, nv->i32};
+    LLVMValueRef r = nv_asm(nv, LLVMStructTypeInContext(nv->c, tys, 4, false),
+                            "ld.global.v4.u32 {$0, $1, $2, $3}, [$4];", "=r,=r,=r,=r,l", &addr, 1);
+    LLVMValueRef v = LLVMGetUndef(LLVMVectorType(nv->i32, 4));
+    for (int e = 0; e < 4; e++)
+        v = LLVMBuildInsertElement(nv->b, v, LLVMBuildExtractValue(nv->b, r, (unsigned)e, ""), nv_i32(nv, e), "");
+    return v;
+}
+
+/* This thread's vectors v0 + u * threads (u < SCAN_VECS; vector v holds
+ * tokens start + 4v ...), each at or past nvec reading vector 0 instead
+ * (in bounds; nvec > 0). */
+static void load_vectors(fa2 *f, const scan_vec *sv, LLVMValueRef v0, LLVMValueRef out[SCAN_VECS])
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    for (int u = 0; u < SCAN_VECS; u++) {
+        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), "");
+        v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, v, sv->nvec, ""), v, nv_i32(nv, 0), "");
+        out[u] = load4(f, nv_gep(nv, sv->first, LLVMBuildMul(b, LLVMBuildZExt(b, v, nv->i64, ""), nv_i64(nv, 16), "")));
+    }
+}
+
+/* The ids of this thread's vectors from v0 (load_vectors) into the
+ * accumulators, those at or past nvec left out. */
+static void scan_vectors(fa2 *f, const scan_vec *sv, LLVMValueRef v0, LLVMValueRef ids[SCAN_VECS], const scan_in *in,
+                         scan_acc *a)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef t0 = LLVMBuildAdd(b, sv->start, LLVMBuildMul(b, v0, nv_i32(nv, 4), ""), "");
+    for (int u = 0; u < SCAN_VECS; u++) {
+        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), ""), sv->nvec, "");
+        for (int e = 0; e < 4; e++) {
+            LLVMValueRef id = LLVMBuildSExt(b, LLVMBuildExtractElement(b, ids[u], nv_i32(nv, e), ""), nv->i64, "");
+            scan_id(f, id, LLVMBuildAdd(b, t0, nv_i32(nv, u * f->threads * 4 + e), ""), ok, in, a);
+        }
+    }
+}
+
+/* The head of a scan of i32 ids read as 16-byte vectors (the ids' rows are
+ * contiguous, kernel ABI): the whole vectors of [start, min(end, the row's
+ * length)), a thread's vectors CTA-strided, each iteration loading the next
+ * one's SCAN_VECS before it scans its own. H100, 2026-12-05 (run43 ->
+ * run44, TFLOP/s): 64 documents of 1024 tokens at N=65536 1.197 / 1.195 ->
+ * 1.168 ms, 8 documents level within the noise (the per-token loads with
+ * clamped indices, four address instructions each, are what it replaces;
+ * the documents' gap to the same tiles as a batch, 1.17 against 0.72 ms
+ * for 64, lies mostly elsewhere). i64 ids, and a row not 16-byte aligned
+ * at start, read nothing here (no GPU has run those through it). Returns
+ * the first token left to the checked loop. */
+static LLVMValueRef scan_rows(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in *in, scan_acc var)
+{
+    nv_ctx *nv = &f->nv;
+    nt *t = &f->t;
+    LLVMBuilderRef b = nv->b;
+    const tir_param *rp = &f->p->k->params[in->param];
+    if (rp->dtype != DT_I32)
+        return start;
+    bool batched = rp->ndim == 2;
+    int td = batched ? 1 : 0; /* the token dim */
+    LLVMValueRef ext = rp->const_dims[td] > 0 ? nv_i32(nv, rp->const_dims[td]) : f->size[rp->dims[td]];
+    LLVMValueRef row = f->param[in->param];
+    if (batched) { /* row min(batch, rows - 1), as id_at's clamp */
+        LLVMValueRef rows = rp->const_dims[0] > 0 ? nv_i32(nv, rp->const_dims[0]) : f->size[rp->dims[0]];
+        LLVMValueRef r = nv_smax(nv, nv_smin(nv, f->batch, LLVMBuildSub(b, rows, nv_i32(nv, 1), "")), nv_i32(nv, 0));
+        row = nv_gep(nv, row, LLVMBuildMul(b, LLVMBuildZExt(b, LLVMBuildMul(b, r, ext, ""), nv->i64, ""), nv_i64(nv, 4), ""));
+    }
+    scan_vec sv = {.start = start};
+    LLVMValueRef len = nv_smax(nv, LLVMBuildSub(b, nv_smin(nv, end, ext), start, ""), nv_i32(nv, 0));
+    sv.first = nv_gep(nv, row, LLVMBuildMul(b, LLVMBuildZExt(b, nv_smax(nv, start, nv_i32(nv, 0)), nv->i64, ""),
+                                             nv_i64(nv, 4), ""));
+    LLVMValueRef aligned = LLVMBuildICmp(
+        b, LLVMIntEQ, LLVMBuildAnd(b, LLVMBuildPtrToInt(b, sv.first, nv->i64, ""), nv_i64(nv, 15), ""), nv_i64(nv, 0), "");
+    sv.nvec = LLVMBuildSelect(b, aligned, LLVMBuildSDiv(b, len, nv_i32(nv, 4), ""), nv_i32(nv, 0), "nvec");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, sv.nvec, nv_i32(nv, 0), ""), "scan.rows");
+    int step = SCAN_VECS * f->threads;
+    LLVMValueRef ids[SCAN_VECS], held[SCAN_VECS], next[SCAN_VECS];
+    load_vectors(f, &sv, f->tid, ids);
+    for (int u = 0; u < SCAN_VECS; u++)
+        held[u] = nt_var(t, LLVMTypeOf(ids[u]), ids[u], "scan.ids");
+    scan_acc a;
+    nt_loop l;
+    LLVMValueRef v0 = nt_for_step(t, &l, f->tid, sv.nvec, step);
+    for (int i = 0; i < ACC_N; i++)
+        *acc_field(&a, i) = *acc_field(&var, i) ? nt_get(t, *acc_field(&var, i)) : NULL;
+    for (int u = 0; u < SCAN_VECS; u++)
+        ids[u] = nt_get(t, held[u]);
+    load_vectors(f, &sv, LLVMBuildAdd(b, v0, nv_i32(nv, step), ""), next); /* in flight while these are scanned */
+    scan_vectors(f, &sv, v0, ids, in, &a);
+    for (int u = 0; u < SCAN_VECS; u++)
+        nt_set(t, held[u], next[u]);
+    for (int i = 0; i < ACC_N; i++)
+        if (*acc_field(&var, i))
+            nt_set(t, *acc_field(&var, i), *acc_field(&a, i));
+    nt_for_end(t, &l);
+    nv_endif(nv, join);
+    return LLVMBuildAdd(b, start, LLVMBuildMul(b, sv.nvec, nv_i32(nv, 4), ""), "");
+}
+
+/* Tokens [start, end) shared over the CTA's threads (vectors: the whole
+ * 16-byte vectors by scan_rows first), then scan_unroll() clamped loads in
+ * flight per thread and iteration; runs: also olo/ohi. The accumulators
+ * are variables across the loops (nvptx/tile.h). */
+static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in *in, bool runs, bool vectors)
 {
     nv_ctx *nv = &f->nv;
     nt *t = &f->t;
@@ -103,6 +229,8 @@ static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in
         if (*acc_field(&var, i))
             *acc_field(&var, i) = nt_var(t, nv->i32, *acc_field(&var, i), "scan");
     int unroll = scan_unroll();
+    if (vectors)
+        start = scan_rows(f, start, end, in, var);
     nt_loop l;
     LLVMValueRef tk = nt_for_step(t, &l, LLVMBuildAdd(b, start, f->tid, ""), end, unroll * f->threads);
     for (int i = 0; i < ACC_N; i++)
@@ -130,7 +258,7 @@ static LLVMValueRef word(fa2 *f, LLVMValueRef words, int i)
 static LLVMValueRef tile_has_other_ids(fa2 *f, const scan_in *in, LLVMValueRef words, bool runs)
 {
     nv_ctx *nv = &f->nv;
-    scan_acc q = scan(f, in->t_lo, LLVMBuildAdd(nv->b, in->t_hi, nv_i32(nv, 1), ""), in, false);
+    scan_acc q = scan(f, in->t_lo, LLVMBuildAdd(nv->b, in->t_hi, nv_i32(nv, 1), ""), in, false, false);
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "span.init");
     LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), word(f, words, 0));
     LLVMBuildStore(nv->b, nv_i32(nv, -1), word(f, words, 1));
@@ -153,7 +281,7 @@ void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, cons
     LLVMValueRef start = LLVMBuildMul(b, r->lo, nv_i32(nv, r->T), "");
     LLVMValueRef end = nv_smin(nv, LLVMBuildMul(b, LLVMBuildAdd(b, r->lo, r->cnt, ""), nv_i32(nv, r->T), ""), r->ext);
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildNot(b, other, ""), "span.scan");
-    scan_acc k = scan(f, start, end, &in, runs);
+    scan_acc k = scan(f, start, end, &in, runs, r->vectors);
     LLVMBasicBlockRef publish = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGE, k.hi, nv_i32(nv, 0), ""), "span.publish");
     LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMin, word(f, words, 0), k.lo, LLVMAtomicOrderingMonotonic, false);
     LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMax, word(f, words, 1), k.hi, LLVMAtomicOrderingMonotonic, false);
@@ -196,7 +324,7 @@ void fa2_doc_span(fa2 *f)
     LLVMBuilderRef b = nv->b;
     int Tk = f->p->kv_ext[0];
     bool runs = f->p->span_full != NULL;
-    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0]};
+    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], true};
     fa2_span s;
     fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, f->smem, runs, &s);
     if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
