@@ -7,6 +7,8 @@
 #         parallel: the fp64 reference takes ~60 s there);
 #  bench  main vs branch, interleaved, two rounds: 8 documents (default), 64 documents, one document, causal B=8
 #         N=8192 beside them; then FlexAttention (bench/anchors.py --sparse).
+# The branch's code is also bench/runs/2026-12-05/run45-branch.patch (`git apply` on main, in a worktree; its
+# package: scripts/pack-device.sh build-dev there, then tar its .device into .device-all/branch.tar.xz).
 #   OUT=dir bash bench/runs/2026-12-05/run45.sh   (.device-all/main.tar.xz and branch.tar.xz, scripts/pack-device.sh)
 set -u
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
