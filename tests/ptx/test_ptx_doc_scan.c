@@ -1,0 +1,86 @@
+/* test_ptx_doc_scan.c — the document forward's vector scan
+ * (codegen/nvptx_fa2_span.c scan_rows): a causal document mask with i32 ids
+ * reads its key range's ids as 16-byte vectors, eight a thread before its
+ * loop and eight in it (ld.global.v4.u32, 16 in all), on sm_80 and sm_90a
+ * and on the plain and the overlapped key loop; i64 ids and masks without a
+ * document cut have none. Every kernel goes through ptxas when it is
+ * installed. The scan's results are checked on the GPU by
+ * test_gpu_documents. Without ptxas only the PTX text is checked. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ptxas_run.h"
+#include "recipe_ptx.h"
+
+/* Vector id loads in the forward kernel of `mask` over ids of `ids_type`
+ * (NULL: no param) under spec (NULL: the default schedule). */
+static int vector_loads(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch)
+{
+    char path[128], text[512];
+    snprintf(path, sizeof path, "/tmp/attnc_ptx_docscan_%d_%s.attn", (int)getpid(), name);
+    snprintf(text, sizeof text, "recipe %s\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n%s%s%s\nmask %s\n",
+             name, ids_type ? "param doc : " : "", ids_type ? ids_type : "", ids_type ? " [batch, tokens]" : "", mask);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    arena a;
+    arena_init(&a, NULL);
+    strbuf err, ptx;
+    sb_init(&err);
+    sb_init(&ptx);
+    nvptx_status st = recipe_ptx(&a, path, spec, arch, NULL, &ptx, &err);
+    unlink(path);
+    if (st)
+        fail_msg("%s [%s]: %s", name, spec ? spec : "default", sb_cstr(&err));
+    if (ptxas_available()) {
+        strbuf log;
+        sb_init(&log);
+        if (!ptxas_check(sb_cstr(&ptx), arch == TARGET_SM90A ? "sm_90a" : "sm_80", &log))
+            fail_msg("%s [%s]: ptxas refused it:\n%s", name, spec ? spec : "default", sb_cstr(&log));
+        sb_free(&log);
+    }
+    int n = ptx_count(sb_cstr(&ptx), "ld.global.v4.u32");
+    sb_free(&err);
+    sb_free(&ptx);
+    arena_free_all(&a);
+    return n;
+}
+
+static void vectors_where_the_scan_reads_i32_ids(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *ids, *mask, *spec;
+        target_arch arch;
+        int want;
+    } cases[] = {
+        {"doc_i32", "i32", "causal && document(doc)", NULL, TARGET_SM90A, 16},
+        {"doc_i32", "i32", "causal && document(doc)", "q=128 kv=128 stages=2 warps=8 overlap=1", TARGET_SM90A, 16},
+        {"doc_i32", "i32", "causal && document(doc)", NULL, TARGET_SM80, 16},
+        {"doc_bidir", "i32", "document(doc)", NULL, TARGET_SM90A, 16}, /* bounds cut to the documents too */
+        {"doc_i64", "i64", "causal && document(doc)", NULL, TARGET_SM90A, 0},
+        {"causal", NULL, "causal", NULL, TARGET_SM90A, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = vector_loads(cases[i].name, cases[i].ids, cases[i].mask, cases[i].spec, cases[i].arch);
+        printf("  %-10s %-24s %-42s %-6s ld.global.v4.u32 %d\n", cases[i].name, cases[i].mask,
+               cases[i].spec ? cases[i].spec : "default", cases[i].arch == TARGET_SM90A ? "sm_90a" : "sm_80", n);
+        if (n != cases[i].want)
+            fail_msg("case %zu (%s, %s): %d vector loads, want %d", i, cases[i].name, cases[i].mask, n,
+                     cases[i].want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(vectors_where_the_scan_reads_i32_ids)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
