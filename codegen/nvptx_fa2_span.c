@@ -143,7 +143,8 @@ static void scan_vectors(fa2 *f, const scan_vec *sv, LLVMValueRef v0, LLVMValueR
     LLVMBuilderRef b = nv->b;
     LLVMValueRef t0 = LLVMBuildAdd(b, sv->start, LLVMBuildMul(b, v0, nv_i32(nv, 4), ""), "");
     for (int u = 0; u < SCAN_VECS; u++) {
-        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), ""), sv->nvec, "");
+        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), "");
+        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, v, sv->nvec, "");
         for (int e = 0; e < 4; e++) {
             LLVMValueRef id = LLVMBuildSExt(b, LLVMBuildExtractElement(b, ids[u], nv_i32(nv, e), ""), nv->i64, "");
             scan_id(f, id, LLVMBuildAdd(b, t0, nv_i32(nv, u * f->threads * 4 + e), ""), ok, in, a);
@@ -177,14 +178,15 @@ static LLVMValueRef scan_rows(fa2 *f, LLVMValueRef start, LLVMValueRef end, cons
     if (batched) { /* row min(batch, rows - 1), as id_at's clamp */
         LLVMValueRef rows = rp->const_dims[0] > 0 ? nv_i32(nv, rp->const_dims[0]) : f->size[rp->dims[0]];
         LLVMValueRef r = nv_smax(nv, nv_smin(nv, f->batch, LLVMBuildSub(b, rows, nv_i32(nv, 1), "")), nv_i32(nv, 0));
-        row = nv_gep(nv, row, LLVMBuildMul(b, LLVMBuildZExt(b, LLVMBuildMul(b, r, ext, ""), nv->i64, ""), nv_i64(nv, 4), ""));
+        LLVMValueRef words = LLVMBuildZExt(b, LLVMBuildMul(b, r, ext, ""), nv->i64, "");
+        row = nv_gep(nv, row, LLVMBuildMul(b, words, nv_i64(nv, 4), ""));
     }
     scan_vec sv = {.start = start};
     LLVMValueRef len = nv_smax(nv, LLVMBuildSub(b, nv_smin(nv, end, ext), start, ""), nv_i32(nv, 0));
     sv.first = nv_gep(nv, row, LLVMBuildMul(b, LLVMBuildZExt(b, nv_smax(nv, start, nv_i32(nv, 0)), nv->i64, ""),
                                              nv_i64(nv, 4), ""));
-    LLVMValueRef aligned = LLVMBuildICmp(
-        b, LLVMIntEQ, LLVMBuildAnd(b, LLVMBuildPtrToInt(b, sv.first, nv->i64, ""), nv_i64(nv, 15), ""), nv_i64(nv, 0), "");
+    LLVMValueRef low = LLVMBuildAnd(b, LLVMBuildPtrToInt(b, sv.first, nv->i64, ""), nv_i64(nv, 15), "");
+    LLVMValueRef aligned = LLVMBuildICmp(b, LLVMIntEQ, low, nv_i64(nv, 0), "");
     sv.nvec = LLVMBuildSelect(b, aligned, LLVMBuildSDiv(b, len, nv_i32(nv, 4), ""), nv_i32(nv, 0), "nvec");
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, sv.nvec, nv_i32(nv, 0), ""), "scan.rows");
     int step = SCAN_VECS * f->threads;
