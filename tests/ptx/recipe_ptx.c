@@ -1,4 +1,4 @@
-/* recipe_ptx.c — a recipe file to PTX for tests (recipe_ptx.h). */
+/* recipe_ptx.c — a recipe file or text to PTX for tests (recipe_ptx.h). */
 #include "recipe_ptx.h"
 
 #include <stdio.h>
@@ -8,21 +8,14 @@
 #include "frontend/frontend.h"
 #include "runtime/compile/compile_job.h"
 
-nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arch arch, nvptx_kernel_info *info,
-                        strbuf *ptx, strbuf *err)
+nvptx_status recipe_text_ptx(arena *a, const char *name, const char *text, size_t len, const char *spec,
+                             target_arch arch, nvptx_kernel_info *info, strbuf *ptx, strbuf *err)
 {
-    size_t len;
-    const char *why = NULL;
-    char *text = frontend_read_file(a, path, &len, &why);
-    if (!text) {
-        sb_printf(err, "%s: %s", path, why ? why : "unreadable");
-        return NVPTX_INTERNAL;
-    }
     diag_list diags;
-    diag_list_init(&diags, a, path, text, len);
-    recipe *r = frontend_parse(a, path, text, len, &diags);
+    diag_list_init(&diags, a, name, text, len);
+    recipe *r = frontend_parse(a, name, text, len, &diags);
     if (!r) {
-        sb_printf(err, "%s does not parse", path);
+        sb_printf(err, "%s does not parse", name);
         return NVPTX_INTERNAL;
     }
     compile_job j;
@@ -39,6 +32,19 @@ nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arc
     compile_job_free(&j);
     return st == JOB_OK ? NVPTX_OK : st == JOB_UNSUPPORTED && j.failed == JOB_STEP_EMIT ? NVPTX_UNSUPPORTED
                                                                                     : NVPTX_INTERNAL;
+}
+
+nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arch arch, nvptx_kernel_info *info,
+                        strbuf *ptx, strbuf *err)
+{
+    size_t len;
+    const char *why = NULL;
+    char *text = frontend_read_file(a, path, &len, &why);
+    if (!text) {
+        sb_printf(err, "%s: %s", path, why ? why : "unreadable");
+        return NVPTX_INTERNAL;
+    }
+    return recipe_text_ptx(a, path, text, len, spec, arch, info, ptx, err);
 }
 
 nvptx_status bench_recipe_ptx(arena *a, const char *file, const char *spec, target_arch arch, nvptx_kernel_info *info,

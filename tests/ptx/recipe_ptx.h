@@ -6,6 +6,8 @@
 #ifndef ATTNC_TESTS_RECIPE_PTX_H
 #define ATTNC_TESTS_RECIPE_PTX_H
 
+#include <stddef.h>
+
 #include "codegen/nvptx_kernel.h"
 #include "support/arena.h"
 #include "support/strbuf.h"
@@ -17,6 +19,10 @@
  * a; info may be NULL. */
 nvptx_status recipe_ptx(arena *a, const char *path, const char *spec, target_arch arch, nvptx_kernel_info *info,
                         strbuf *ptx, strbuf *err);
+/* recipe_ptx of recipe text (len bytes; name for its messages), with no
+ * file in between. */
+nvptx_status recipe_text_ptx(arena *a, const char *name, const char *text, size_t len, const char *spec,
+                             target_arch arch, nvptx_kernel_info *info, strbuf *ptx, strbuf *err);
 /* recipe_ptx of bench/recipes/file (under ATTNC_SOURCE_DIR). */
 nvptx_status bench_recipe_ptx(arena *a, const char *file, const char *spec, target_arch arch, nvptx_kernel_info *info,
                               strbuf *ptx, strbuf *err);

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,21 +22,15 @@
  * (NULL: no param) under spec (NULL: the default schedule). */
 static int vector_loads(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch)
 {
-    char path[128], text[512];
-    snprintf(path, sizeof path, "/tmp/attnc_ptx_docscan_%d_%s.attn", (int)getpid(), name);
+    char text[512];
     snprintf(text, sizeof text, "recipe %s\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n%s%s%s\nmask %s\n",
              name, ids_type ? "param doc : " : "", ids_type ? ids_type : "", ids_type ? " [batch, tokens]" : "", mask);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
     arena a;
     arena_init(&a, NULL);
     strbuf err, ptx;
     sb_init(&err);
     sb_init(&ptx);
-    nvptx_status st = recipe_ptx(&a, path, spec, arch, NULL, &ptx, &err);
-    unlink(path);
+    nvptx_status st = recipe_text_ptx(&a, name, text, strlen(text), spec, arch, NULL, &ptx, &err);
     if (st)
         fail_msg("%s [%s]: %s", name, spec ? spec : "default", sb_cstr(&err));
     if (ptxas_available()) {
