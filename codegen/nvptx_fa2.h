@@ -150,6 +150,8 @@ LLVMValueRef fa2_dil_past_end(fa2 *f, int d, LLVMValueRef org, int ext); /* box 
 void fa2_range(fa2 *f);
 /* Element of recipe param `param` at int indices idx (clamped into its shape). */
 LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);
+/* The extent of param dim i (a constant dim or the launch size it names). */
+LLVMValueRef fa2_param_extent(fa2 *f, const tir_param *rp, int i);
 /* The document span cut of the range (nvptx_fa2_span.c); every thread of the CTA calls it. */
 void fa2_doc_span(fa2 *f);
 /* The scan under it, for any tile of tokens [t_lo, t_hi] (one side) and

@@ -423,7 +423,7 @@ static LLVMValueRef env_leaf(void *user, expr_kind kind)
     return nv_i32(&f->nv, 0);
 }
 
-static LLVMValueRef param_extent(fa2 *f, const tir_param *rp, int i)
+LLVMValueRef fa2_param_extent(fa2 *f, const tir_param *rp, int i)
 {
     if (rp->const_dims[i] > 0)
         return nv_i32(&f->nv, rp->const_dims[i]);
@@ -465,7 +465,7 @@ static LLVMValueRef env_param(void *user, int param, LLVMValueRef *idx, int n)
         return f->param[param];
     LLVMValueRef lin = nv_i32(&f->nv, 0);
     for (int i = 0; i < rp->ndim && i < n; i++) {
-        LLVMValueRef ext = param_extent(f, rp, i);
+        LLVMValueRef ext = fa2_param_extent(f, rp, i);
         LLVMValueRef x = LLVMBuildIntCast2(f->nv.b, idx[i], f->nv.i32, true, "");
         x = nv_smax(&f->nv, nv_smin(&f->nv, x, LLVMBuildSub(f->nv.b, ext, nv_i32(&f->nv, 1), "")),
                     nv_i32(&f->nv, 0));

@@ -172,11 +172,10 @@ static LLVMValueRef scan_rows(fa2 *f, LLVMValueRef start, LLVMValueRef end, cons
     if (rp->dtype != DT_I32)
         return start;
     bool batched = rp->ndim == 2;
-    int td = batched ? 1 : 0; /* the token dim */
-    LLVMValueRef ext = rp->const_dims[td] > 0 ? nv_i32(nv, rp->const_dims[td]) : f->size[rp->dims[td]];
+    LLVMValueRef ext = fa2_param_extent(f, rp, batched ? 1 : 0); /* the token dim */
     LLVMValueRef row = f->param[in->param];
     if (batched) { /* row min(batch, rows - 1), as id_at's clamp */
-        LLVMValueRef rows = rp->const_dims[0] > 0 ? nv_i32(nv, rp->const_dims[0]) : f->size[rp->dims[0]];
+        LLVMValueRef rows = fa2_param_extent(f, rp, 0);
         LLVMValueRef r = nv_smax(nv, nv_smin(nv, f->batch, LLVMBuildSub(b, rows, nv_i32(nv, 1), "")), nv_i32(nv, 0));
         LLVMValueRef words = LLVMBuildZExt(b, LLVMBuildMul(b, r, ext, ""), nv->i64, "");
         row = nv_gep(nv, row, LLVMBuildMul(b, words, nv_i64(nv, 4), ""));
