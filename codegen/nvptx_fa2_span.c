@@ -319,6 +319,19 @@ void fa2_span_cut(fa2 *f, const fa2_span *s, int T, LLVMValueRef *r_lo, LLVMValu
     *r_cnt = LLVMBuildSelect(b, s->other, *r_cnt, cnt, "");
 }
 
+/* v as lane 0 holds it (shfl.sync.idx): the same value in every lane, and
+ * one ptxas can prove warp-uniform. The cut range comes from shared words
+ * each thread loads, which ptxas cannot prove equal across the warp, so the
+ * key loop's tile index, ring slots and wgmma descriptors derived from it
+ * lived in vector registers and were moved to uniform ones before every
+ * HGMMA (SASS, doc_causal overlap=1: ~80 more instructions a key tile than
+ * causal's, which keeps them in uniform registers). */
+static LLVMValueRef warp_uniform(fa2 *f, LLVMValueRef v)
+{
+    LLVMValueRef args[4] = {nv_i32(&f->nv, -1), v, nv_i32(&f->nv, 0), nv_i32(&f->nv, 31)};
+    return nv_call(&f->nv, "llvm.nvvm.shfl.sync.idx.i32", NULL, 0, args, 4);
+}
+
 void fa2_doc_span(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
@@ -333,5 +346,11 @@ void fa2_doc_span(fa2 *f)
         f->run_hi = s.ohi;
     }
     fa2_span_cut(f, &s, Tk, &f->r_lo[0], &f->r_cnt[0]);
+    f->r_lo[0] = warp_uniform(f, f->r_lo[0]);
+    f->r_cnt[0] = warp_uniform(f, f->r_cnt[0]);
+    if (runs) {
+        f->run_lo = warp_uniform(f, f->run_lo);
+        f->run_hi = warp_uniform(f, f->run_hi);
+    }
     f->r_total = f->r_cnt[0];
 }

@@ -161,8 +161,8 @@ static bool wide_window_boxes(const recipe *r, schedule *s)
  * (bench/RESULTS.md, three rounds, TFLOP/s), D=128 B*N=16384 H=16: 611 ->
  * 660 at N=8192, 582 -> 632 at 4096, 574 -> 613 at 32768; D=64 H=32: 367
  * -> 410 to 399 -> 439. Masked recipes keep the plain loop (sinks + window,
- * documents and strided 2-D/3-D neighborhoods lost 1-7%) except causal
- * (causal_overlap) and unions (union_persist). Only where the loop fits
+ * documents and strided 2-D/3-D neighborhoods lost 1-7% then) except causal
+ * and causal documents (causal_overlap) and unions (union_persist). Only where the loop fits
  * (schedule_overlap_fits) and mma=auto takes the producer: bf16/f16 token
  * sequences. */
 static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
@@ -197,10 +197,37 @@ static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
  * kept the plain loop at even registers, which stays its fallback where
  * the overlapped loop does not fit. A written score (alibi) spills at even
  * registers and keeps the plain loop's register split. */
+static bool is_form(const expr *e, int form)
+{
+    return e && e->kind == EX_FORM && e->u.form == form;
+}
+
+/* `causal && document(ids)`, either order. */
+static bool causal_documents(const expr *m)
+{
+    return m && m->kind == EX_BINARY && m->u.binop == BIN_AND && m->nargs == 2 &&
+           ((is_form(m->args[0], FORM_CAUSAL) && is_form(m->args[1], FORM_DOCUMENT)) ||
+            (is_form(m->args[0], FORM_DOCUMENT) && is_form(m->args[1], FORM_CAUSAL)));
+}
+
+/* Causal documents (`causal && document(ids)`) run the overlapped loop too
+ * (their key range cut to the document in the kernel, nvptx_fa2_span.c).
+ * H100, 2026-12-05, 8 documents of 8192, N=65536, ms, plain -> overlap=1:
+ * run41 4.332 / 4.377 -> 4.220 / 3.863, run43 4.307 / 4.468 -> 4.276 /
+ * 4.235, run44 4.285 -> 3.998; run40 level (540.9 / 502.6 -> 533.6 / 506.7
+ * TFLOP/s). On the H200, before the lazy rescale, it was level (2026-12-04
+ * run31: 483.8 / 479.2 -> 483.7 / 483.6). Where the loop does not fit they
+ * keep the plain loop. */
 static void causal_overlap(const recipe *r, target_arch arch, schedule *s)
 {
     const expr *m = r->mask_surface;
-    if (r->grid_ndim != 0 || !m || m->kind != EX_FORM || m->u.form != FORM_CAUSAL || r->nscore_origins != 0)
+    if (r->grid_ndim != 0 || r->nscore_origins != 0)
+        return;
+    if (causal_documents(m)) {
+        overlap_where_fits(r, arch, s);
+        return;
+    }
+    if (!is_form(m, FORM_CAUSAL))
         return;
     overlap_where_fits(r, arch, s);
     if (s->overlap == 0)
@@ -216,7 +243,7 @@ static void causal_overlap(const recipe *r, target_arch arch, schedule *s)
  * -> 491, 65536 461-476 -> 459-496, 4x8192 466 -> 468; window 1023 2x8192
  * 362 -> 379, 32768 373 -> 388-390. Head dim 64 lost (310 -> 296). Masks
  * that read a tensor are left out: documents have no persistent loop with
- * their cut, and overlap=1 lost 28% there. */
+ * their cut (causal documents take overlap=1 alone, causal_overlap). */
 static void union_persist(const recipe *r, target_arch arch, schedule *s)
 {
     /* the union on the written mask; a tensor read (document, blocks) in the expanded one */

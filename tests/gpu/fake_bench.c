@@ -48,7 +48,7 @@ static void json(void **state)
                        "--warmup 1 --json";
     expect_out(args, "{\"recipe\": \"document\", \"file\": \"recipes/document.attn\", \"arch\": \"sm_90a\", \"batch\": "
                      "2, \"heads\": 4, \"kv_heads\": 4, \"tokens\": 512, \"kv_tokens\": 512, \"head_dim\": 128, "
-                     "\"schedule\": \"q=128 kv=128 stages=2 warps=8\", \"time_ms\": 1.0000, \"time_ms_min\": 1.0000, "
+                     "\"schedule\": \"q=128 kv=128 stages=2 warps=8 overlap=1\", \"time_ms\": 1.0000, \"time_ms_min\": 1.0000, "
                      "\"tflops\": 0.14, \"kept_pairs\": 264192, \"density\": 0.12598, \"compile_ms\": ");
     static const char *const keys[] = {"\"jit_ms\": ", "\"codegen_ms\": ", "\"lower_ms\": ", "\"parse_ms\": "};
     for (int i = 0; i < 4; i++)

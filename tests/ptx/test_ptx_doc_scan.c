@@ -3,8 +3,11 @@
  * reads its key range's ids as 16-byte vectors, eight a thread before its
  * loop and eight in it (ld.global.v4.u32, 16 in all), on sm_80 and sm_90a
  * and on the plain and the overlapped key loop; i64 ids and masks without a
- * document cut have none. Every kernel goes through ptxas when it is
- * installed. The scan's results are checked on the GPU by
+ * document cut have none. The cut range is made warp-uniform
+ * (nvptx_fa2_span.c warp_uniform: shfl.sync.idx of the first tile and the
+ * count, and of the run's bounds where the mask has full tiles inside a
+ * document, four in all), and ptxas spills nothing in these kernels. Every
+ * kernel goes through ptxas when it is installed. The scan's results are checked on the GPU by
  * test_gpu_documents. Without ptxas only the PTX text is checked. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,8 +22,10 @@
 #include "recipe_ptx.h"
 
 /* Vector id loads in the forward kernel of `mask` over ids of `ids_type`
- * (NULL: no param) under spec (NULL: the default schedule). */
-static int vector_loads(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch)
+ * (NULL: no param) under spec (NULL: the default schedule); *shfl: its
+ * shfl.sync.idx; *spill: ptxas's spill bytes (-1 without ptxas). */
+static int vector_loads(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch,
+                        int *shfl, int *spill)
 {
     char text[512];
     snprintf(text, sizeof text, "recipe %s\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n%s%s%s\nmask %s\n",
@@ -38,9 +43,13 @@ static int vector_loads(const char *name, const char *ids_type, const char *mask
         sb_init(&log);
         if (!ptxas_check(sb_cstr(&ptx), arch == TARGET_SM90A ? "sm_90a" : "sm_80", &log))
             fail_msg("%s [%s]: ptxas refused it:\n%s", name, spec ? spec : "default", sb_cstr(&log));
+        *spill = ptxas_spill_bytes(sb_cstr(&log));
         sb_free(&log);
+    } else {
+        *spill = -1;
     }
     int n = ptx_count(sb_cstr(&ptx), "ld.global.v4.u32");
+    *shfl = ptx_count(sb_cstr(&ptx), "shfl.sync.idx");
     sb_free(&err);
     sb_free(&ptx);
     arena_free_all(&a);
@@ -53,22 +62,24 @@ static void vectors_where_the_scan_reads_i32_ids(void **state)
     static const struct {
         const char *name, *ids, *mask, *spec;
         target_arch arch;
-        int want;
+        int want, shfl;
     } cases[] = {
-        {"doc_i32", "i32", "causal && document(doc)", NULL, TARGET_SM90A, 16},
-        {"doc_i32", "i32", "causal && document(doc)", "q=128 kv=128 stages=2 warps=8 overlap=1", TARGET_SM90A, 16},
-        {"doc_i32", "i32", "causal && document(doc)", NULL, TARGET_SM80, 16},
-        {"doc_bidir", "i32", "document(doc)", NULL, TARGET_SM90A, 16}, /* bounds cut to the documents too */
-        {"doc_i64", "i64", "causal && document(doc)", NULL, TARGET_SM90A, 0},
-        {"causal", NULL, "causal", NULL, TARGET_SM90A, 0},
+        {"doc_i32", "i32", "causal && document(doc)", NULL, TARGET_SM90A, 16, 4},
+        {"doc_i32", "i32", "causal && document(doc)", "q=128 kv=128 stages=2 warps=8", TARGET_SM90A, 16, 4},
+        {"doc_i32", "i32", "causal && document(doc)", NULL, TARGET_SM80, 16, 4},
+        {"doc_bidir", "i32", "document(doc)", NULL, TARGET_SM90A, 16, 4}, /* bounds cut to the documents too */
+        {"doc_i64", "i64", "causal && document(doc)", NULL, TARGET_SM90A, 0, 4},
+        {"causal", NULL, "causal", NULL, TARGET_SM90A, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int n = vector_loads(cases[i].name, cases[i].ids, cases[i].mask, cases[i].spec, cases[i].arch);
-        printf("  %-10s %-24s %-42s %-6s ld.global.v4.u32 %d\n", cases[i].name, cases[i].mask,
-               cases[i].spec ? cases[i].spec : "default", cases[i].arch == TARGET_SM90A ? "sm_90a" : "sm_80", n);
-        if (n != cases[i].want)
-            fail_msg("case %zu (%s, %s): %d vector loads, want %d", i, cases[i].name, cases[i].mask, n,
-                     cases[i].want);
+        int shfl, spill;
+        int n = vector_loads(cases[i].name, cases[i].ids, cases[i].mask, cases[i].spec, cases[i].arch, &shfl, &spill);
+        printf("  %-10s %-24s %-32s %-6s ld.global.v4.u32 %d, shfl.sync.idx %d, spills %d bytes\n", cases[i].name,
+               cases[i].mask, cases[i].spec ? cases[i].spec : "default", cases[i].arch == TARGET_SM90A ? "sm_90a" : "sm_80",
+               n, shfl, spill);
+        if (n != cases[i].want || shfl != cases[i].shfl || spill > 0)
+            fail_msg("case %zu (%s, %s): %d vector loads, %d shuffles, %d bytes of spills; want %d, %d, 0", i,
+                     cases[i].name, cases[i].mask, n, shfl, spill, cases[i].want, cases[i].shfl);
     }
 }
 

@@ -101,7 +101,7 @@ static void gna_default_boxes(void **state)
  * grids, sm_80 and recipes with their own tile section keep overlap 0);
  * overlap=1 for the plain causal mask with the default score, and regs=even
  * where that loop does not fit (f32) (written scores, other masks, dense and
- * other targets keep the register shift);
+ * other targets keep the register shift); overlap=1 for causal documents;
  * persist=1 with overlap=1 for unions of closed forms at head dim 128. */
 static void sequence_defaults(void **state)
 {
@@ -134,6 +134,18 @@ static void sequence_defaults(void **state)
          0, false},
         {"recipe c\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nmask causal\n"
          "tile q(128) kv(128) stages 2 warps 8\n", TARGET_SM90A, 0, false},
+        /* causal documents: the overlapped loop in either order, no regs=even fallback; a bidirectional
+         * document mask and other targets keep the plain loop */
+        {"recipe p\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\n"
+         "mask causal && document(doc)\n", TARGET_SM90A, 1, false},
+        {"recipe p\ninput q, k, v : f16 [batch, heads, tokens, 64]\nparam doc : i64 [tokens]\n"
+         "mask document(doc) && causal\n", TARGET_SM90A, 1, false},
+        {"recipe p\ninput q, k, v : f32 [batch, heads, tokens, 64]\nparam doc : i32 [batch, tokens]\n"
+         "mask causal && document(doc)\n", TARGET_SM90A, 0, false},
+        {"recipe p\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\n"
+         "mask document(doc)\n", TARGET_SM90A, 0, false},
+        {"recipe p\ninput q, k, v : bf16 [batch, heads, tokens, 128]\nparam doc : i32 [batch, tokens]\n"
+         "mask causal && document(doc)\n", TARGET_SM80, 0, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         recipe *r = parse_text(&a, cases[i].text);
