@@ -164,10 +164,10 @@ static void pipeline_step(fa2 *f, LLVMValueRef j)
 }
 
 /* The mask on s, stored into the fragment variable sv. */
-static void mask_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
+static void mask_into(fa2 *f, const expr *mask, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
 {
     nt_frag sf;
-    fa2_mask(f, s);
+    fa2_mask(f, mask, s);
     fa2_frag(f, &sf, s, f->p->Tk);
     nt_fvar_set(&f->t, sv, &sf);
 }
@@ -180,10 +180,26 @@ static void mask_frames_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fv
     memcpy(s2, s, sizeof s2);
     nt_branch br = nt_if_else(&f->t, fa2_frames_one(f));
     f->fr.one = true;
-    mask_into(f, s, sv);
+    mask_into(f, f->p->mask, s, sv);
     nt_else(&f->t, &br);
     f->fr.one = false;
-    mask_into(f, s2, sv);
+    mask_into(f, f->p->mask, s2, sv);
+    nt_endif_else(&f->t, &br);
+}
+
+/* Documents (p->span_mask): a partial tile inside the query tile's
+ * document (the diagonal tile of causal documents) takes the mask without
+ * its document filter, so it loads no ids; one that crosses a document
+ * boundary keeps the whole mask. Not under ping-pong (overlap=2, opt-in):
+ * its second copy of the mask spilled 4 bytes there. */
+static void mask_documents_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
+{
+    LLVMValueRef s2[FA_MAXMR][FA_MAXN][4];
+    memcpy(s2, s, sizeof s2);
+    nt_branch br = nt_if_else(&f->t, fa2_tile_in_doc(f));
+    mask_into(f, f->p->span_mask, s, sv);
+    nt_else(&f->t, &br);
+    mask_into(f, f->p->mask, s2, sv);
     nt_endif_else(&f->t, &br);
 }
 
@@ -200,8 +216,10 @@ void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
     LLVMBasicBlockRef join = nt_if(t, partial);
     if (f->p->mask && f->fr_period > 0)
         mask_frames_into(f, s, &sv);
+    else if (f->p->span_mask && f->run_lo && !f->run_on_q && f->p->overlap != 2)
+        mask_documents_into(f, s, &sv);
     else
-        mask_into(f, s, &sv);
+        mask_into(f, f->p->mask, s, &sv);
     nt_endif(t, join);
     nt_fvar_get(t, &sv, &sf);
     fa2_unfrag(&sf, s);
@@ -334,7 +352,8 @@ static void emit_consumer(fa2 *f)
 static void split_roles(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
-    fa2_ws_init_barriers(f);
+    if (!f->q_early)
+        fa2_ws_init_barriers(f);
     LLVMBasicBlockRef prod = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.producer");
     LLVMBasicBlockRef cons = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.consumer");
     LLVMValueRef is_prod = LLVMBuildICmp(nv->b, LLVMIntUGE, f->warp, nv_i32(nv, f->p->warps), "");
@@ -368,6 +387,8 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     program_ids(f);
     if (!p->persist) { /* persistent blocks: per item, in each role */
         fa2_coords_init(f);
+        if (fa2_ws_early_q(f))
+            fa2_ws_issue_q_early(f);
         fa2_range(f);
     }
     if (p->ws)

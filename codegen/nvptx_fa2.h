@@ -100,6 +100,7 @@ typedef struct fa2 {
     LLVMValueRef run_lo, run_hi;
     bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
     bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
+    bool q_early; /* the barriers are initialised and Q's copy issued before the range (fa2_ws_issue_q_early) */
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
@@ -183,6 +184,10 @@ LLVMValueRef fa2_emit(fa2 *f, const expr *e);
 LLVMTypeRef fa2_int_ty(fa2 *f, const expr *e);
 LLVMValueRef fa2_emit_ty(fa2 *f, const expr *e, LLVMTypeRef int_ty);
 LLVMValueRef fa2_tile_partial(fa2 *f);
+/* Whether the tile (the key tile; the query tile under run_on_q) lies
+ * inside the run of f->run_lo / run_hi: every pair of it is of one
+ * document. Needs the run (p->span_full) and the tile's origin. */
+LLVMValueRef fa2_tile_in_doc(fa2 *f);
 LLVMValueRef fa2_tile_empty(fa2 *f);
 
 /* loads */
@@ -209,6 +214,14 @@ void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa,
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */
 void fa2_ws_init_barriers(fa2 *f);
+/* Documents under TMA (p->span_param, one item a block): the key range's
+ * scan (fa2_doc_span) runs on the whole block before the roles split, and
+ * Q does not depend on it, so the barriers are initialised and the
+ * producer's thread issues Q's copy before the scan: it lands while the
+ * scan reads ids instead of after. fa2_ws_early_q says when;
+ * fa2_ws_issue_q_early sets f->q_early. */
+bool fa2_ws_early_q(const fa2 *f);
+void fa2_ws_issue_q_early(fa2 *f);
 /* Shared bytes of the barriers (after f->off_bar). */
 int fa2_ws_bar_bytes(const fa2 *f);
 void fa2_ws_producer(fa2 *f);
@@ -295,7 +308,9 @@ LLVMValueRef fa2_frames_node(fa2 *f, const expr *e);
 
 /* softmax */
 void fa2_score(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
-void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
+/* mask (p->mask, or p->span_mask on a tile inside one document) on a
+ * partial tile's scores: -inf where it or the key bounds fail. */
+void fa2_mask(fa2 *f, const expr *mask, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_softmax(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef m[FA_MAXMR][2],
                  LLVMValueRef l[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 /* fa2_softmax without touching O: alpha[mi][h] rescales it (fa2_rescale). */

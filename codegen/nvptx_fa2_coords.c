@@ -341,6 +341,17 @@ LLVMValueRef fa2_tile_empty(fa2 *f)
     return f->fr_period > 0 && f->p->empty ? fa2_frames_split(f, f->p->empty, empty) : empty;
 }
 
+LLVMValueRef fa2_tile_in_doc(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef org = f->run_on_q ? f->q_org[0] : f->k_org[0]; /* the other side's tile */
+    int ext = f->run_on_q ? p->q_ext[0] : p->kv_ext[0];
+    LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, org, f->run_lo, "");
+    LLVMValueRef before = LLVMBuildICmp(b, LLVMIntSLE, add(f, org, nv_i32(&f->nv, ext)), f->run_hi, "");
+    return LLVMBuildAnd(b, after, before, "in_doc");
+}
+
 LLVMValueRef fa2_tile_partial(fa2 *f)
 {
     const fa_plan *p = f->p;
@@ -365,13 +376,8 @@ LLVMValueRef fa2_tile_partial(fa2 *f)
     if (p->full && f->fr_period > 0) /* tiles across a frame boundary: their parts' tests */
         full = fa2_frames_split(f, p->full, full);
     if (p->span_full && f->run_lo) { /* a tile inside the query's document: the mask without its filter */
-        LLVMBuilderRef b = f->nv.b;
-        LLVMValueRef org = f->run_on_q ? f->q_org[0] : f->k_org[0]; /* the other side's tile */
-        int ext = f->run_on_q ? p->q_ext[0] : p->kv_ext[0];
-        LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, org, f->run_lo, "");
-        LLVMValueRef before = LLVMBuildICmp(b, LLVMIntSLE, add(f, org, nv_i32(&f->nv, ext)), f->run_hi, "");
-        LLVMValueRef in_doc = LLVMBuildAnd(b, after, before, "");
-        full = LLVMBuildOr(b, full, LLVMBuildAnd(b, in_doc, fa2_emit(f, p->span_full), ""), "");
+        LLVMValueRef in_doc = fa2_tile_in_doc(f);
+        full = LLVMBuildOr(f->nv.b, full, LLVMBuildAnd(f->nv.b, in_doc, fa2_emit(f, p->span_full), ""), "");
     } else if (!p->full)
         return LLVMConstInt(f->nv.i1, 1, false);
     return LLVMBuildOr(f->nv.b, edge, LLVMBuildNot(f->nv.b, full, ""), "");

@@ -108,12 +108,12 @@ static bool keep_frozen(const expr *mask)
     return expr_uses_binop(mask, BIN_OR) && count_compares(mask) <= FROZEN_KEEP_MAX_COMPARES;
 }
 
-void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
+void fa2_mask(fa2 *f, const expr *mask, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     const fa_plan *p = f->p;
     LLVMValueRef ninf = nv_f32(&f->nv, -INFINITY);
-    bool frames = p->mask && f->fr_period > 0; /* key-frame subtrees hoisted per tile */
-    bool frozen = keep_frozen(p->mask);
+    bool frames = mask && f->fr_period > 0; /* key-frame subtrees hoisted per tile */
+    bool frozen = keep_frozen(mask);
     if (frames)
         fa2_frames_begin(f, f->fr.one);
     for (int nb = 0; nb < p->Tk / 8; nb++) {
@@ -126,14 +126,14 @@ void fa2_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
             for (int mi = 0; mi < p->MR; mi++) {
                 for (int h = 0; h < 2; h++) {
                     LLVMValueRef keep = in;
-                    if (p->mask) {
+                    if (mask) {
                         set_elem(f, mi, h, kc, kt, s[mi][nb][2 * h + e]);
                         LLVMValueRef m = NULL;
                         if (frames) {
                             fa2_frames_row(f, mi, h);
                             m = fa2_frames_keep(f);
                         }
-                        keep = LLVMBuildAnd(f->nv.b, keep, m ? m : fa2_emit(f, p->mask), "");
+                        keep = LLVMBuildAnd(f->nv.b, keep, m ? m : fa2_emit(f, mask), "");
                     }
                     LLVMValueRef *v = &s[mi][nb][2 * h + e];
                     *v = frozen ? nv_select_frozen(&f->nv, keep, *v, ninf) : LLVMBuildSelect(f->nv.b, keep, *v, ninf, "");

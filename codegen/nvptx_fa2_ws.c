@@ -226,6 +226,21 @@ static void fill_q(fa2 *f)
     tma_tile(f, T_Q, nv_i32(nv, f->off_q), q_bar(f), f->q_org);
 }
 
+bool fa2_ws_early_q(const fa2 *f)
+{
+    const fa_plan *p = f->p;
+    return p->ws && p->tma && !p->persist && p->range == RANGE_BOUNDS && p->span_param >= 0;
+}
+
+void fa2_ws_issue_q_early(fa2 *f)
+{
+    fa2_ws_init_barriers(f);
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), ""));
+    fill_q(f);
+    nt_endif(&f->t, join);
+    f->q_early = true;
+}
+
 /* Experimental (ATTNC_OVL_SPLIT_PRODUCER=1, nvptx_ovl_split_mode, part of
  * kernel cache keys; not yet run on a GPU): under overlap with TMA, thread 0
  * of the producer issues Q and the K ring, thread 32 (another warp) the V
@@ -297,7 +312,9 @@ static void produce_item(fa2 *f, LLVMValueRef v_thread)
         nt_mbar_wait(t, q_empty_bar(f), prev);
         nt_endif(t, join);
     }
-    if (v_thread) {
+    if (f->q_early) {
+        /* issued before the document scan (fa2_ws_issue_q_early) */
+    } else if (v_thread) {
         LLVMBasicBlockRef join = nt_if(t, LLVMBuildNot(b, v_thread, ""));
         fill_q(f);
         nt_endif(t, join);

@@ -287,8 +287,10 @@ static void read_range(const tir_op *op, fa_plan *p)
 {
     p->range = nvptx_read_range(op, p->ndims, p->lo, p->hi);
     p->span_param = nvptx_span_param(op, p);
-    if (p->span_param >= 0 && nvptx_doc_full_mode() != 0)
+    if (p->span_param >= 0 && nvptx_doc_full_mode() != 0) {
         p->span_full = op->span_full_expr;
+        p->span_mask = op->span_full_expr ? op->span_mask_expr : NULL;
+    }
     p->nparts = p->range == RANGE_BOUNDS && op->range_nparts >= 2 ? op->range_nparts : 0;
     for (int i = 0; i < p->nparts; i++)
         for (int d = 0; d < p->ndims; d++) {

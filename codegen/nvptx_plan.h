@@ -49,6 +49,10 @@ typedef struct fa_plan {
     /* with span_param: the full test of tiles inside the query tile's own
      * document (the kv_range op's span_full, from mask analysis), or NULL */
     const expr *span_full;
+    /* with span_full: the element mask without that document filter, which
+     * a partial tile inside the query tile's document takes (no id loads;
+     * the kv_range op's span_mask), or NULL: such tiles keep the mask */
+    const expr *span_mask;
     int nparts; /* RANGE_BOUNDS of a union: 0 or 2..TIR_MAX_PARTS parts inside lo/hi */
     const expr *plo[TIR_MAX_PARTS][3], *phi[TIR_MAX_PARTS][3];
     bool store_lse;

@@ -322,6 +322,8 @@ typedef struct tir_op {
     expr *span_full_expr;           /* KV_RANGE with span: NULL, or bool over the q and kv boxes, true => within
                                        one document no pair of the tiles is masked (the mask without its
                                        document filter: full tiles inside a document skip the mask) */
+    expr *span_mask_expr;           /* KV_RANGE with span: NULL, or the element mask without that filter, which
+                                       partial tiles inside one document take (no id loads) */
     expr *part_lo[TIR_MAX_PARTS][SCHED_MAX_DIMS], *part_hi[TIR_MAX_PARTS][SCHED_MAX_DIMS];
     int feature;                    /* FEATURE_MAP: feature_map value */
     int decay;                      /* DECAY_MASK, STATE_*: decay_kind value */

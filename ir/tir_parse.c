@@ -414,6 +414,8 @@ static bool attribute(tparser *ps, tir_op *op)
         return attr_param(ps, &op->param);
     if (word_eq(w, n, "span_full"))
         return attr_expr(ps, &op->span_full_expr, false);
+    if (word_eq(w, n, "span_mask"))
+        return attr_expr(ps, &op->span_mask_expr, false);
     if (word_eq(w, n, "span"))
         return attr_param(ps, &op->span_param) && ((op->span = op->span_param >= 0), true);
     if (word_eq(w, n, "aug"))

@@ -128,6 +128,8 @@ static void print_range_attrs(strbuf *out, const tir_kernel *k, const tir_op *op
         sb_printf(out, " span=%s", param_namer((void *)k, op->span_param));
     if (op->span && op->span_full_expr)
         print_expr_attr(out, k, "span_full", op->span_full_expr);
+    if (op->span && op->span_mask_expr)
+        print_expr_attr(out, k, "span_mask", op->span_mask_expr);
 }
 
 /* The {...} attribute list, in a fixed order per op kind. */

@@ -108,6 +108,11 @@ static int doc_span_param(const recipe *r, const mask_info *mi)
     return param;
 }
 
+static bool is_true(const expr *e)
+{
+    return e && e->kind == EX_CONST_BOOL && e->u.ival;
+}
+
 /* e with every document filter of param (either side first) as true. */
 static expr *drop_filter(arena *a, const recipe *r, const expr *e, int param)
 {
@@ -121,8 +126,15 @@ static expr *drop_filter(arena *a, const recipe *r, const expr *e, int param)
     }
     switch (e->kind) {
     case EX_UNARY: return ex_unary(a, e->u.unop, drop_filter(a, r, e->args[0], param));
-    case EX_BINARY:
-        return ex_binary(a, e->u.binop, drop_filter(a, r, e->args[0], param), drop_filter(a, r, e->args[1], param));
+    case EX_BINARY: {
+        expr *x = drop_filter(a, r, e->args[0], param), *y = drop_filter(a, r, e->args[1], param);
+        /* `true && m` is m: the filter gone, the kernel's element mask has no term for it */
+        if (e->u.binop == BIN_AND && is_true(x))
+            return y;
+        if (e->u.binop == BIN_AND && is_true(y))
+            return x;
+        return ex_binary(a, e->u.binop, x, y);
+    }
     case EX_SELECT:
         return ex_select(a, drop_filter(a, r, e->args[0], param), drop_filter(a, r, e->args[1], param),
                          drop_filter(a, r, e->args[2], param));
@@ -146,6 +158,14 @@ const expr *mask_span_full(arena *a, const recipe *r, int param)
     if (!full || (full->kind == EX_CONST_BOOL && !full->u.ival) || !fits(full, &env))
         return NULL;
     return full;
+}
+
+const expr *mask_span_elem(arena *a, const recipe *r, int param)
+{
+    if (!mask_span_full(a, r, param))
+        return NULL;
+    expr *m = drop_filter(a, r, r->mask, param);
+    return m && !expr_uses_kind(m, EX_PARAM) ? m : NULL;
 }
 
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
@@ -233,6 +253,7 @@ static void fill_op(tir_op *op, void *user)
         op->span = !q && (bounds || doc_table) && mi->span_param >= 0;
         op->span_param = op->span ? mi->span_param : -1;
         op->span_full_expr = op->span ? (expr *)mask_span_full(f->k->arena, f->r, op->span_param) : NULL;
+        op->span_mask_expr = op->span ? (expr *)mask_span_elem(f->k->arena, f->r, op->span_param) : NULL;
         for (int p = 0; p < op->range_nparts; p++)
             for (int d = 0; d < mi->ndims; d++) {
                 op->part_lo[p][d] = q ? mi->qpart_lo[p][d] : mi->part_lo[p][d];

@@ -89,6 +89,12 @@ bool mask_analyze_dil(arena *a, const recipe *r, const schedule *s, const int *d
  * test could overflow. The GPU forward ORs it, on tiles inside the query
  * tile's own document (nvptx_fa2_span.c), into the class's full test. */
 const expr *mask_span_full(arena *a, const recipe *r, int param);
+/* The element mask a partial tile inside one document of param takes (its
+ * rows and keys all of that document: every filter of param holds): the
+ * mask with those filters as true. NULL where mask_span_full is, or where
+ * it still reads a param (a second filter, a bias table): then the kernel
+ * keeps the whole mask. */
+const expr *mask_span_elem(arena *a, const recipe *r, int param);
 /* The dilation-group tiling a forward kernel of r under s uses (all 1:
  * none): per tile dim the modulus δ > 1 when every term of the mask's key
  * set requires k.X mod δ == q.X mod δ on that dim (dilated neighborhoods),

@@ -7,8 +7,11 @@
  * (nvptx_fa2_span.c warp_uniform: shfl.sync.idx of the first tile and the
  * count, and of the run's bounds where the mask has full tiles inside a
  * document, four in all), and ptxas spills nothing in these kernels. Every
- * kernel goes through ptxas when it is installed. The scan's results are checked on the GPU by
- * test_gpu_documents. Without ptxas only the PTX text is checked. */
+ * kernel goes through ptxas when it is installed. Under TMA (sm_90a) Q's
+ * copy is issued before the scan (fa2_ws_issue_q_early): the first
+ * cp.async.bulk.tensor comes before the first id load. The scan's results
+ * are checked on the GPU by test_gpu_documents. Without ptxas only the PTX
+ * text is checked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,38 +24,46 @@
 #include "ptxas_run.h"
 #include "recipe_ptx.h"
 
-/* Vector id loads in the forward kernel of `mask` over ids of `ids_type`
- * (NULL: no param) under spec (NULL: the default schedule); *shfl: its
- * shfl.sync.idx; *spill: ptxas's spill bytes (-1 without ptxas). */
-static int vector_loads(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch,
-                        int *shfl, int *spill)
+/* The forward kernel of `mask` over ids of `ids_type` (NULL: no param)
+ * under spec (NULL: the default schedule) into ptx; *spill: ptxas's spill
+ * bytes (-1 without ptxas). */
+static void kernel_ptx(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch,
+                       strbuf *ptx, int *spill)
 {
     char text[512];
     snprintf(text, sizeof text, "recipe %s\ninput q, k, v : bf16 [batch, heads, tokens, 128]\n%s%s%s\nmask %s\n",
              name, ids_type ? "param doc : " : "", ids_type ? ids_type : "", ids_type ? " [batch, tokens]" : "", mask);
     arena a;
     arena_init(&a, NULL);
-    strbuf err, ptx;
+    strbuf err;
     sb_init(&err);
-    sb_init(&ptx);
-    nvptx_status st = recipe_text_ptx(&a, name, text, strlen(text), spec, arch, NULL, &ptx, &err);
+    nvptx_status st = recipe_text_ptx(&a, name, text, strlen(text), spec, arch, NULL, ptx, &err);
     if (st)
         fail_msg("%s [%s]: %s", name, spec ? spec : "default", sb_cstr(&err));
     if (ptxas_available()) {
         strbuf log;
         sb_init(&log);
-        if (!ptxas_check(sb_cstr(&ptx), arch == TARGET_SM90A ? "sm_90a" : "sm_80", &log))
+        if (!ptxas_check(sb_cstr(ptx), arch == TARGET_SM90A ? "sm_90a" : "sm_80", &log))
             fail_msg("%s [%s]: ptxas refused it:\n%s", name, spec ? spec : "default", sb_cstr(&log));
         *spill = ptxas_spill_bytes(sb_cstr(&log));
         sb_free(&log);
     } else {
         *spill = -1;
     }
+    sb_free(&err);
+    arena_free_all(&a);
+}
+
+/* Vector id loads in that kernel; *shfl: its shfl.sync.idx. */
+static int vector_loads(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch,
+                        int *shfl, int *spill)
+{
+    strbuf ptx;
+    sb_init(&ptx);
+    kernel_ptx(name, ids_type, mask, spec, arch, &ptx, spill);
     int n = ptx_count(sb_cstr(&ptx), "ld.global.v4.u32");
     *shfl = ptx_count(sb_cstr(&ptx), "shfl.sync.idx");
-    sb_free(&err);
     sb_free(&ptx);
-    arena_free_all(&a);
     return n;
 }
 
@@ -83,8 +94,30 @@ static void vectors_where_the_scan_reads_i32_ids(void **state)
     }
 }
 
+/* Under TMA the producer's thread issues Q before the document scan; the
+ * plain and the overlapped key loop alike. */
+static void q_copy_before_the_scan(void **state)
+{
+    (void)state;
+    static const char *specs[] = {NULL, "q=128 kv=128 stages=2 warps=8"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        strbuf ptx;
+        sb_init(&ptx);
+        int spill;
+        kernel_ptx("doc_i32", "i32", "causal && document(doc)", specs[i], TARGET_SM90A, &ptx, &spill);
+        const char *copy = strstr(sb_cstr(&ptx), "cp.async.bulk.tensor");
+        const char *scan = strstr(sb_cstr(&ptx), "ld.global.v4.u32");
+        printf("  %-32s Q copy at byte %td, first id load at byte %td\n", specs[i] ? specs[i] : "default",
+               copy ? copy - sb_cstr(&ptx) : -1, scan ? scan - sb_cstr(&ptx) : -1);
+        if (!copy || !scan || copy > scan)
+            fail_msg("%s: Q's copy does not come before the scan", specs[i] ? specs[i] : "default");
+        sb_free(&ptx);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(vectors_where_the_scan_reads_i32_ids)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(vectors_where_the_scan_reads_i32_ids),
+                                       cmocka_unit_test(q_copy_before_the_scan)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
