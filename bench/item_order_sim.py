@@ -16,6 +16,15 @@ in bench/RESULTS.md (2026-12-04 runs 24-26). No GPU, no attnc.
       for row-major tile numbering, for slabs of a stride group's tiles
       along the first dim (qgroup=N) and, in 3-D, for a slab's positions
       in chunks of the last dim (qchunk=C), HunyuanVideo and FLUX geometries.
+  bench/item_order_sim.py locality
+      causal items (query tile rank x (head, batch) pair) on 132 persistent
+      blocks under the snake, for three item orders: by rank with the pairs
+      fastest (persist=1's order), pair-major, and by rank inside groups of G
+      pairs; per order the busiest block against the mean, and the K/V
+      (MB, D=128 bf16) of the distinct pairs whose items run at the same
+      time, sampled over the run: what the L2 (50 MB on H100/H200) must hold.
+      run48 (2026-12-05): persist=1 lost 39% at B=8 N=8192, level-ish at
+      B=2 (bench/RESULTS.md).
 """
 import heapq
 import itertools
@@ -89,5 +98,52 @@ def windows():
             print(f"{name:24} {label:19} {total / count * 64 / 1024:6.1f} MB of K/V per head in flight")
 
 
+def locality():
+    def run(items, dynamic=False):
+        """items: (work, pair) in order; the snake assigns item i to a
+        block (dynamic: the first free block takes it, as the hardware
+        dispatches a plain grid or an atomic counter would); returns
+        (max/mean load, mean distinct pairs in flight)"""
+        t = [0] * SMS
+        spans = []
+        free = [(0, b) for b in range(SMS)]
+        for i, (w, pair) in enumerate(items):
+            if dynamic:
+                _, b = heapq.heappop(free)
+            else:
+                k, b = divmod(i, SMS)
+                b = b if k % 2 == 0 else SMS - 1 - b
+            spans.append((t[b], t[b] + w + 2, pair))
+            t[b] += w + 2
+            if dynamic:
+                heapq.heappush(free, (t[b], b))
+        end = max(t)
+        events = sorted(spans)
+        pairs = 0.0
+        samples = 200
+        for j in range(samples):
+            at = end * (j + 0.5) / samples
+            pairs += len({p for a, e, p in events if a <= at < e})
+        return end / (sum(t) / SMS), pairs / samples
+
+    def grouped(nq, npairs, g):
+        return [(nq - r, p) for p0 in range(0, npairs, g) for r in range(nq)
+                for p in range(p0, min(p0 + g, npairs))]
+
+    print(f"{'case':>18} {'order':>16} {'max/mean':>9} {'pairs':>6} {'K/V MB':>7}")
+    for name, nq, npairs, tokens in [("B=8 N=8192", 64, 128, 8192), ("B=2 N=8192", 64, 32, 8192),
+                                     ("B=1 N=16384", 128, 16, 16384), ("B=16 N=4096", 32, 256, 4096),
+                                     ("B=1 N=32768", 256, 16, 32768)]:
+        mb = tokens * 128 * 2 * 2 / 2**20
+        orders = [("by rank", [(nq - r, p) for r in range(nq) for p in range(npairs)]),
+                  ("pair-major", [(nq - r, p) for p in range(npairs) for r in range(nq)])]
+        for g in (2, 4, 8):
+            orders.append((f"groups of {g}", grouped(nq, npairs, g)))
+        orders.append(("dynamic, pairs", orders[1][1]))
+        for label, items in orders:
+            imb, pairs = run(items, label.startswith("dynamic"))
+            print(f"{name:>18} {label:>16} {imb:9.3f} {pairs:6.1f} {pairs * mb:7.0f}")
+
+
 if __name__ == "__main__":
-    {"balance": balance, "windows": windows}.get(sys.argv[1] if len(sys.argv) > 1 else "", lambda: sys.exit(__doc__))()
+    {"balance": balance, "windows": windows, "locality": locality}.get(sys.argv[1] if len(sys.argv) > 1 else "", lambda: sys.exit(__doc__))()
