@@ -340,7 +340,7 @@ static void emit_consumer(fa2 *f)
         emit_loop(f);
         return;
     }
-    fa2_items items;
+    fa2_items items = {.producer = false};
     fa2_items_begin(f, &items);
     fa2_ws_q_wait(f);
     emit_loop(f);

@@ -272,12 +272,20 @@ LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *us
  * (head, batch, query box, key range, ring_base, item_k);
  * fa2_items_end advances the rings past its tiles and closes it. */
 typedef struct fa2_items {
+    bool producer; /* set by the caller: the producer's thread (it fetches dynamic items) */
     nt_loop loop;
     LLVMBasicBlockRef join; /* after the item (rounds past the last item skip it) */
     LLVMValueRef base;      /* variable: the ring index of the item's first tile */
     LLVMValueRef done;      /* variable: items this block finished */
 } fa2_items;
 void fa2_items_begin(fa2 *f, fa2_items *it);
+/* Whether the items come from the counter ($ATTNC_PERSIST_DYNAMIC=1 under
+ * persist=1): the producer's thread fetches each and hands it to the
+ * computing warps through a shared word and barrier pair
+ * (fa2_ws_item_bar / fa2_ws_item_word, slot = the item count mod 2). */
+bool fa2_items_dynamic(const fa2 *f);
+LLVMValueRef fa2_ws_item_bar(fa2 *f, LLVMValueRef slot);
+LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot);
 void fa2_items_end(fa2 *f, fa2_items *it);
 
 /* key frames (nvptx_fa2_frames.c) */

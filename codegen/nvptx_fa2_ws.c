@@ -87,7 +87,22 @@ static int ring_bars(const fa2 *f)
 
 int fa2_ws_bar_bytes(const fa2 *f)
 {
-    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0));
+    /* dynamic items: two barriers and two words after q_empty */
+    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_dynamic(f) ? 24 : 0);
+}
+
+LLVMValueRef fa2_ws_item_bar(fa2 *f, LLVMValueRef slot)
+{
+    LLVMValueRef at = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar + 8 * (ring_bars(f) + 1)),
+                                   LLVMBuildShl(f->nv.b, slot, nv_i32(&f->nv, 3), ""), "");
+    return nt_saddr(&f->t, at);
+}
+
+LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot)
+{
+    LLVMValueRef at = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar + 8 * (ring_bars(f) + 3)),
+                                   LLVMBuildShl(f->nv.b, slot, nv_i32(&f->nv, 2), ""), "");
+    return nv_gep(&f->nv, f->smem, at);
 }
 
 static LLVMValueRef q_empty_bar(fa2 *f)
@@ -108,6 +123,9 @@ void fa2_ws_init_barriers(fa2 *f)
     }
     if (f->p->persist)
         nt_mbar_init(t, q_empty_bar(f), f->p->warps);
+    if (fa2_items_dynamic(f)) /* the producer's thread arrives once an item is written */
+        for (int s = 0; s < 2; s++)
+            nt_mbar_init(t, fa2_ws_item_bar(f, nv_i32(&f->nv, s)), 1);
     nt_mbar_init_fence(t);
     nt_endif(t, join);
     nt_barrier(t);
@@ -352,7 +370,7 @@ void fa2_ws_producer(fa2 *f)
         nt_return_unless(t, go);
     }
     if (f->p->persist) {
-        fa2_items items;
+        fa2_items items = {.producer = true};
         fa2_items_begin(f, &items);
         produce_item(f, v_thread);
         fa2_items_end(f, &items);

@@ -128,6 +128,15 @@ int nvptx_mask_frames_mode(void);
  * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */
 int nvptx_ovl_split_mode(void);
 
+/* $ATTNC_PERSIST_DYNAMIC (experimental, not yet run on a GPU): -1 unset, 0,
+ * or 1 (persist=1 takes its items from a counter, a block's next item when
+ * it starts one, pair-major, heaviest first: nvptx_fa2_persist.c; the
+ * static snake keeps 132 (head, batch) pairs in flight, which lost 1.6x to
+ * DRAM at B=8 N=8192, bench/RESULTS.md run48). The counter is a module
+ * global, reset by each launch's last block: one launch of a kernel at a
+ * time per context. Part of kernel cache keys. */
+int nvptx_persist_dynamic_mode(void);
+
 /* $ATTNC_TMA_SKIP_EMPTY (opt-in: no gain measured on the H200, radial
  * 35.46 ms against 35.57, sinks + window 1.204 against 1.202): -1 unset or 0, or 1
  * (the TMA producer of the forward's default loop copies no tile that the
