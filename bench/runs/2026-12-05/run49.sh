@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Device call 49 (prepared 2026-12-05, not yet run): the experimental dynamic item schedule of persistent blocks
+# (ATTNC_PERSIST_DYNAMIC=1, codegen/nvptx_fa2_persist.c fetch_item) against the static snake and the plain grid.
+#  tests  test_gpu_persist with the switch (every case: each launch must leave the counter at 0 for the next),
+#         racecheck and memcheck of its causal and empty-item cases, `attnc run --check` on causal shapes no tile
+#         divides under persist=1 with the switch (B=3 N=1000, B=8 N=8192 H=2);
+#  bench  causal B=8 N=8192, B=2 N=8192, N=16384, B=16 N=4096, dense B=2 N=8192, sinks(4) || window 2047 N=32768:
+#         default, persist=1 (static) and persist=1 with the switch; two rounds.
+# Package: .device-all/main.tar.xz = main (scripts/pack-device.sh build-dev, tar of .device).
+#   OUT=dir bash bench/runs/2026-12-05/run49.sh     (~5 min)
+set -u
+t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
+rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
+export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
+unset ATTNC_SCALE_FMA ATTNC_SKIP_RESCALE ATTNC_UNIFORM_WARP ATTNC_PERSIST_DYNAMIC
+R=bench/recipes T=/tmp/pk/tests/gpu SAN=/usr/local/cuda/bin/compute-sanitizer
+P="q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"
+el tests
+ATTNC_PERSIST_DYNAMIC=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 $T/test_gpu_test_gpu_persist > $OUT/t_persist_dyn.txt 2>&1
+echo "rc=$?" >> $OUT/t_persist_dyn.txt
+echo "persist (dynamic): $(grep -cE '^\[PASS\]|^\[       OK' $OUT/t_persist_dyn.txt) PASS/OK, $(grep -cE '^\[FAIL|^\[  FAILED' $OUT/t_persist_dyn.txt) FAIL, $(tail -1 $OUT/t_persist_dyn.txt)" | tee $OUT/tests.txt
+for tool in racecheck memcheck; do for c in causal empty_items; do
+  ATTNC_PERSIST_DYNAMIC=1 ATTNC_TEST_CASE=$c ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $SAN --tool $tool --error-exitcode 9 \
+    --print-limit 10 $T/test_gpu_test_gpu_persist > $OUT/san_${tool}_$c.txt 2>&1
+  echo "$tool $c rc=$? $(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' $OUT/san_${tool}_$c.txt | tail -1)" | tee -a $OUT/tests.txt
+done; done
+for sh in batch=3,heads=2,tokens=1000 batch=8,heads=2,tokens=8192; do
+  ATTNC_PERSIST_DYNAMIC=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 /tmp/pk/bin/attnc run $R/causal_d128.attn --backend cuda \
+    --check --shape $sh --schedule "$P" > $OUT/t_ck_$sh.txt 2>&1
+  echo "check $sh exit $? $(grep -iE 'check o|check lse' $OUT/t_ck_$sh.txt | tr '\n' ' ' | cut -c1-160)" | tee -a $OUT/tests.txt
+done
+el bench
+row() { local rc=$1 sh=$2 mode=$3; local r
+  case $mode in
+    default) r=$(ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 /tmp/pk/bin/attnc bench $rc --shape $sh --warmup 5 --iters 30 2>&1) ;;
+    static) r=$(ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 /tmp/pk/bin/attnc bench $rc --shape $sh --warmup 5 --iters 30 --schedule "$P" 2>&1) ;;
+    dynamic) r=$(ATTNC_PERSIST_DYNAMIC=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 /tmp/pk/bin/attnc bench $rc --shape $sh --warmup 5 --iters 30 --schedule "$P" 2>&1) ;;
+  esac
+  printf '%-16s %-32s %-8s %s\n' "$(basename $rc .attn)" "$sh" $mode "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -3 | tr '\n' ' ')"; }
+for round in 1 2; do
+  for sh in batch=8,heads=16,tokens=8192 batch=2,heads=16,tokens=8192 batch=1,heads=16,tokens=16384 batch=16,heads=16,tokens=4096; do
+    for m in default static dynamic; do row $R/causal_d128.attn $sh $m; done
+  done
+  for m in default static dynamic; do row $R/dense_d128.attn batch=2,heads=16,tokens=8192 $m; done
+  for m in default dynamic; do row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 $m; done
+done | tee $OUT/persist.txt
+el done
