@@ -57,6 +57,17 @@ int ptxas_spill_bytes(const char *log)
     return total;
 }
 
+bool ptxas_spills(const char *ptx, const char *arch, int *spill, strbuf *log)
+{
+    *spill = -1;
+    if (!ptxas_available())
+        return true;
+    if (!ptxas_check(ptx, arch, log))
+        return false;
+    *spill = ptxas_spill_bytes(sb_cstr(log));
+    return true;
+}
+
 const char *ptxas_clean(const char *ptx, const char *arch, strbuf *log)
 {
     if (!ptxas_check(ptx, arch, log))

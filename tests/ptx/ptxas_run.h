@@ -16,6 +16,9 @@ bool ptxas_available(void);
 bool ptxas_check(const char *ptx, const char *arch, strbuf *log);
 /* From a -v log: total spill bytes (stores + loads) and stack frame bytes. */
 int ptxas_spill_bytes(const char *log);
+/* ptxas_check when ptxas is installed: false when it refuses ptx (log
+ * holds why); else true with *spill its spill bytes, or -1 without ptxas. */
+bool ptxas_spills(const char *ptx, const char *arch, int *spill, strbuf *log);
 /* ptxas_check, then what makes a kernel unfit for speed: NULL when ptxas
  * accepts ptx with no spills and no wgmma it serialises (its C751x
  * warnings: the overlapped loop would be lost), else which (log holds

@@ -40,16 +40,11 @@ static void kernel_ptx(const char *name, const char *ids_type, const char *mask,
     nvptx_status st = recipe_text_ptx(&a, name, text, strlen(text), spec, arch, NULL, ptx, &err);
     if (st)
         fail_msg("%s [%s]: %s", name, spec ? spec : "default", sb_cstr(&err));
-    if (ptxas_available()) {
-        strbuf log;
-        sb_init(&log);
-        if (!ptxas_check(sb_cstr(ptx), arch == TARGET_SM90A ? "sm_90a" : "sm_80", &log))
-            fail_msg("%s [%s]: ptxas refused it:\n%s", name, spec ? spec : "default", sb_cstr(&log));
-        *spill = ptxas_spill_bytes(sb_cstr(&log));
-        sb_free(&log);
-    } else {
-        *spill = -1;
-    }
+    strbuf log;
+    sb_init(&log);
+    if (!ptxas_spills(sb_cstr(ptx), arch == TARGET_SM90A ? "sm_90a" : "sm_80", spill, &log))
+        fail_msg("%s [%s]: ptxas refused it:\n%s", name, spec ? spec : "default", sb_cstr(&log));
+    sb_free(&log);
     sb_free(&err);
     arena_free_all(&a);
 }

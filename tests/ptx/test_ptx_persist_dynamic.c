@@ -37,14 +37,11 @@ static counts kernel_counts(const char *file, const char *spec, const char *dyna
         fail_msg("%s [%s]: %s", file, spec, sb_cstr(&err));
     counts c = {ptx_count(sb_cstr(&ptx), "attnc_item_counter"), ptx_count(sb_cstr(&ptx), "atom.global.add"),
                 ptx_count(sb_cstr(&ptx), "atom.global.exch"), ptx_count(sb_cstr(&ptx), "mbarrier.init"), -1};
-    if (ptxas_available()) {
-        strbuf log;
-        sb_init(&log);
-        if (!ptxas_check(sb_cstr(&ptx), "sm_90a", &log))
-            fail_msg("%s [%s]: ptxas refused it:\n%s", file, spec, sb_cstr(&log));
-        c.spill = ptxas_spill_bytes(sb_cstr(&log));
-        sb_free(&log);
-    }
+    strbuf log;
+    sb_init(&log);
+    if (!ptxas_spills(sb_cstr(&ptx), "sm_90a", &c.spill, &log))
+        fail_msg("%s [%s]: ptxas refused it:\n%s", file, spec, sb_cstr(&log));
+    sb_free(&log);
     sb_free(&ptx);
     sb_free(&err);
     arena_free_all(&a);
