@@ -397,6 +397,58 @@ static void span_full_is_sound(void **state)
     arena_free_all(a);
 }
 
+/* Documents of 97 tokens (longer than mask 2's reach of 40): ids[t] = t / 97. */
+static int64_t ids_of_97(void *user, int param, const int64_t *idx, int n)
+{
+    (void)user, (void)param;
+    return idx[n - 1] / 97;
+}
+
+/* mask_span_elem (the element mask the GPU forward's partial tiles inside
+ * one document take): it reads no param and, on every pair of two tokens
+ * of one document, keeps exactly what the mask keeps; where the mask has
+ * no span_full test there is none either. */
+static void span_mask_is_exact(void **state)
+{
+    (void)state;
+    arena arn;
+    arena_init(&arn, NULL);
+    arena *a = &arn;
+    for (int m = 0; m < 4; m++) {
+        recipe *r = rb_recipe(a, "docs", 0);
+        expr *doc = rb_document(a, r), *causal = rb_causal(a);
+        expr *masks[4] = {RB_B(AND, causal, doc), doc, RB_B(AND, doc, RB_B(LE, rb_t(a, SIDE_K), RB_B(ADD, rb_t(a, SIDE_Q), RB_I(40)))),
+                          RB_B(AND, RB_B(AND, causal, doc), RB_B(OR, RB_B(LT, rb_t(a, SIDE_K), RB_I(4)), rb_sliding(a, 24, 0)))};
+        r->mask = masks[m];
+        const expr *elem = mask_span_elem(a, r, 0);
+        assert_true((elem != NULL) == (mask_span_full(a, r, 0) != NULL));
+        if (m <= 2)
+            assert_non_null(elem);
+        if (!elem)
+            continue;
+        assert_false(expr_uses_kind(elem, EX_PARAM));
+        eval_env env = {0};
+        env.sizes[SZ_TOKENS] = env.sizes[SZ_KV_TOKENS] = 300;
+        env.param = ids_of_97;
+        int same = 0;
+        for (int64_t q = 0; q < 300; q++)
+            for (int64_t k = 0; k < 300; k++) {
+                if (q / 97 != k / 97)
+                    continue;
+                int64_t keep = 0, keep_elem = 0;
+                eval_env_set_point(&env, q, k);
+                assert_true(expr_eval_int(r->mask, &env, &keep));
+                assert_true(expr_eval_int(elem, &env, &keep_elem));
+                if (keep != keep_elem)
+                    fail_msg("mask %d, q %ld k %ld: the mask %s, span_mask %s", m, (long)q, (long)k,
+                             keep ? "keeps" : "drops", keep_elem ? "keeps" : "drops");
+                same++;
+            }
+        assert_true(same > 0);
+    }
+    arena_free_all(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +462,7 @@ int main(void)
         cmocka_unit_test(normalize_covers_once),
         cmocka_unit_test(sinks_window_visits_kept_tiles_only),
         cmocka_unit_test(span_full_is_sound),
+        cmocka_unit_test(span_mask_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
