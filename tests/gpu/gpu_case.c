@@ -323,8 +323,11 @@ ref_mem_ops gpu_ref_mem(strbuf *err)
     return m;
 }
 
-int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape, const char *sched,
-                   uint64_t seed, gpu_text_run *out)
+/* gpu_check_text with `launches` checks of the one kernel (seeds seed,
+ * seed + 1, ...), each printing its line when print; the last run in out;
+ * -1 on a build failure, 0 skipped, else the failed checks + 1. */
+static int check_text(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape, const char *sched,
+                      uint64_t seed, int launches, bool print, gpu_text_run *out)
 {
     char text[1024];
     snprintf(text, sizeof text, "recipe %s\n%s", name, body);
@@ -348,17 +351,41 @@ int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const
         attnc_recipe_destroy(rc);
         return -1;
     }
-    strbuf err;
-    sb_init(&err);
-    ref_mem_ops dev = gpu_ref_mem(&err);
-    ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
-    out->ok = ref_check_kernel(k, attnc_recipe_typed(rc), shape, &co, &out->res);
-    snprintf(out->sched, sizeof out->sched, "%s", attnc_kernel_schedule(k));
-    snprintf(out->extra, sizeof out->extra, "%s%s", err.len ? ": " : "", sb_cstr(&err));
-    sb_free(&err);
+    int failed = 0;
+    for (int i = 0; i < launches; i++) {
+        strbuf err;
+        sb_init(&err);
+        ref_mem_ops dev = gpu_ref_mem(&err);
+        ref_check_opts co = {.seed = seed + (uint64_t)i, .check = true, .mem = &dev};
+        out->ok = ref_check_kernel(k, attnc_recipe_typed(rc), shape, &co, &out->res);
+        snprintf(out->sched, sizeof out->sched, "%s", attnc_kernel_schedule(k));
+        snprintf(out->extra, sizeof out->extra, "%s%s", err.len ? ": " : "", sb_cstr(&err));
+        sb_free(&err);
+        failed += !out->ok;
+        if (print && launches > 1)
+            printf("[%s] %s [%s] launch %d of %d: %s%s\n", out->ok ? "PASS" : "FAIL", name, out->sched, i + 1, launches,
+                   out->res.msg, out->extra);
+        else if (print)
+            printf("[%s] %s [%s]: %s%s\n", out->ok ? "PASS" : "FAIL", name, out->sched, out->res.msg, out->extra);
+    }
     attnc_kernel_destroy(k);
     attnc_recipe_destroy(rc);
-    return 1;
+    return 1 + failed;
+}
+
+int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape, const char *sched,
+                   uint64_t seed, gpu_text_run *out)
+{
+    int r = check_text(ctx, name, body, shape, sched, seed, 1, false, out);
+    return r > 0 ? 1 : r;
+}
+
+int gpu_check_text_launches(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape,
+                            const char *sched, uint64_t seed, int launches)
+{
+    gpu_text_run r;
+    int ran = check_text(ctx, name, body, shape, sched, seed, launches, true, &r);
+    return ran <= 0 ? ran < 0 : ran - 1;
 }
 
 int gpu_check_text_line(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape,

@@ -60,6 +60,12 @@ int gpu_check_text(attnc_context *ctx, const char *name, const char *body, const
  * 1 when it failed (a build or a check), 0 when it passed or was skipped. */
 int gpu_check_text_line(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape,
                         const char *sched, uint64_t seed);
+/* gpu_check_text_line over `launches` checks of one built kernel (seeds
+ * seed, seed + 1, ...): state a launch leaves behind (a persistent
+ * kernel's item counter) must not change the next; the failed checks
+ * (a build failure counts one). */
+int gpu_check_text_launches(attnc_context *ctx, const char *name, const char *body, const ref_shape *shape,
+                            const char *sched, uint64_t seed, int launches);
 
 /* Device memory for ref_check_kernel (cuda_mem_*; messages into err). */
 ref_mem_ops gpu_ref_mem(strbuf *err);

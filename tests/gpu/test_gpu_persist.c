@@ -7,8 +7,11 @@
  * counts differ between items (causal, windows, unions: items with no key
  * tile at all), on the plain and the overlapped loop, sequences and 2-D /
  * 3-D grid boxes, GQA, f16, BSHD and cross attention. Outputs poisoned
- * before each launch. $ATTNC_TEST_CASE: only cases whose name holds it.
- * Without an sm_90a GPU: skipped. */
+ * before each launch. persist_dynamic runs every case again with dynamic
+ * items ($ATTNC_PERSIST_DYNAMIC=1: a counter hands the items out), each
+ * kernel launched twice, so the second launch of a module finds the
+ * counter its first left at zero. $ATTNC_TEST_CASE: only cases whose name holds it. Without an
+ * sm_90a GPU: skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,6 +85,35 @@ static void persist_cases(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* The cases under dynamic items, each kernel launched twice: the counter
+ * must be back at zero after every launch (its last block resets it), or
+ * the second would skip items and leave poisoned rows. */
+static void persist_dynamic(void **state)
+{
+    (void)state;
+    if (!gpu_hopper("the persistent kernel"))
+        skip();
+    const char *before = getenv("ATTNC_PERSIST_DYNAMIC");
+    char *saved = before ? strdup(before) : NULL;
+    setenv("ATTNC_PERSIST_DYNAMIC", "1", 1); /* part of kernel cache keys: new kernels */
+    attnc_context *ctx;
+    assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+    int failed = 0;
+    const char *only = getenv("ATTNC_TEST_CASE");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int s = 0; s < 3 && cases[i].scheds[s] && (!only || strstr(cases[i].name, only)); s++)
+            failed += gpu_check_text_launches(ctx, cases[i].name, cases[i].text, &cases[i].shape, cases[i].scheds[s],
+                                              seed += 2, 2);
+    attnc_context_destroy(ctx);
+    if (saved) {
+        setenv("ATTNC_PERSIST_DYNAMIC", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("ATTNC_PERSIST_DYNAMIC");
+    }
+    assert_int_equal(failed, 0);
+}
+
 /* The union table's sequences (head dim 64) on both loops: several parts
  * per range, rows without keys, cross attention. */
 static void persist_unions(void **state)
@@ -111,6 +143,7 @@ int main(void)
     if (!gpu_available())
         return 0;
     seed = gpu_test_seed("ATTNC_TEST_SEED to repeat; ATTNC_TEST_CASE=name for some cases");
-    const struct CMUnitTest tests[] = {cmocka_unit_test(persist_cases), cmocka_unit_test(persist_unions)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(persist_cases), cmocka_unit_test(persist_unions),
+                                       cmocka_unit_test(persist_dynamic)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
