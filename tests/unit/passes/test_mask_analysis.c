@@ -345,6 +345,19 @@ static int64_t ids_all_zero(void *user, int param, const int64_t *idx, int n)
     return 0;
 }
 
+/* A recipe with a document param and mask m of four: causal && document,
+ * document alone, document with a reach of 40 keys ahead, and causal
+ * documents intersected with sinks || a window of 24. */
+static recipe *doc_recipe(arena *a, int m)
+{
+    recipe *r = rb_recipe(a, "docs", 0);
+    expr *doc = rb_document(a, r), *causal = rb_causal(a);
+    expr *masks[4] = {RB_B(AND, causal, doc), doc, RB_B(AND, doc, RB_B(LE, rb_t(a, SIDE_K), RB_B(ADD, rb_t(a, SIDE_Q), RB_I(40)))),
+                      RB_B(AND, RB_B(AND, causal, doc), RB_B(OR, RB_B(LT, rb_t(a, SIDE_K), RB_I(4)), rb_sliding(a, 24, 0)))};
+    r->mask = masks[m];
+    return r;
+}
+
 /* mask_span_full (the GPU's full test of tiles inside one document): on
  * random boxes, wherever it holds, every pair of two same-id tokens is kept;
  * causal && document gets a test that holds below the diagonal. */
@@ -356,11 +369,7 @@ static void span_full_is_sound(void **state)
     arena_init(&arn, NULL);
     arena *a = &arn;
     for (int m = 0; m < 4; m++) {
-        recipe *r = rb_recipe(a, "docs", 0);
-        expr *doc = rb_document(a, r), *causal = rb_causal(a);
-        expr *masks[4] = {RB_B(AND, causal, doc), doc, RB_B(AND, doc, RB_B(LE, rb_t(a, SIDE_K), RB_B(ADD, rb_t(a, SIDE_Q), RB_I(40)))),
-                          RB_B(AND, RB_B(AND, causal, doc), RB_B(OR, RB_B(LT, rb_t(a, SIDE_K), RB_I(4)), rb_sliding(a, 24, 0)))};
-        r->mask = masks[m];
+        recipe *r = doc_recipe(a, m);
         const expr *full = mask_span_full(a, r, 0);
         if (m <= 2)
             assert_non_null(full);
@@ -415,11 +424,7 @@ static void span_mask_is_exact(void **state)
     arena_init(&arn, NULL);
     arena *a = &arn;
     for (int m = 0; m < 4; m++) {
-        recipe *r = rb_recipe(a, "docs", 0);
-        expr *doc = rb_document(a, r), *causal = rb_causal(a);
-        expr *masks[4] = {RB_B(AND, causal, doc), doc, RB_B(AND, doc, RB_B(LE, rb_t(a, SIDE_K), RB_B(ADD, rb_t(a, SIDE_Q), RB_I(40)))),
-                          RB_B(AND, RB_B(AND, causal, doc), RB_B(OR, RB_B(LT, rb_t(a, SIDE_K), RB_I(4)), rb_sliding(a, 24, 0)))};
-        r->mask = masks[m];
+        recipe *r = doc_recipe(a, m);
         const expr *elem = mask_span_elem(a, r, 0);
         assert_true((elem != NULL) == (mask_span_full(a, r, 0) != NULL));
         if (m <= 2)
