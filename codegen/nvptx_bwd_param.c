@@ -195,14 +195,6 @@ void gb_pgrad_elem(gbw *g, int e, LLVMValueRef p, LLVMValueRef dp, LLVMValueRef 
         g->pg_n = e + 1;
 }
 
-static LLVMValueRef shfl_idx(gbw *g, LLVMValueRef v, LLVMValueRef lane)
-{
-    nv_ctx *nv = &g->f.nv;
-    bool fl = LLVMTypeOf(v) == nv->f32;
-    LLVMValueRef args[4] = {c32(g, -1), v, lane, c32(g, 31)};
-    return nv_call(nv, fl ? "llvm.nvvm.shfl.sync.idx.f32" : "llvm.nvvm.shfl.sync.idx.i32", NULL, 0, args, 4);
-}
-
 /* Adds one element's addends into the warp's slice: every lane sums the
  * lanes with its index in lane order; the lowest of them stores. */
 static void flush_one(gbw *g, LLVMValueRef slice, LLVMValueRef atomic, LLVMValueRef idx, LLVMValueRef v)
@@ -222,7 +214,7 @@ static void flush_one(gbw *g, LLVMValueRef slice, LLVMValueRef atomic, LLVMValue
     LLVMBuildStore(b, nv_f32(nv, 0), sum);
     LLVMBuildStore(b, LLVMConstInt(nv->i1, 0, false), lower);
     gb_loop l = gb_loop_begin(g, c32(g, 0), c32(g, 32));
-    LLVMValueRef ij = shfl_idx(g, idx, l.iv), vj = shfl_idx(g, v, l.iv);
+    LLVMValueRef ij = nv_shfl_idx(&g->f.nv, idx, l.iv), vj = nv_shfl_idx(&g->f.nv, v, l.iv);
     LLVMValueRef same = LLVMBuildICmp(b, LLVMIntEQ, ij, idx, "");
     LLVMValueRef acc = LLVMBuildLoad2(b, nv->f32, sum, "");
     LLVMBuildStore(b, LLVMBuildSelect(b, same, LLVMBuildFAdd(b, acc, vj, ""), acc, ""), sum);

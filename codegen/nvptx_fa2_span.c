@@ -328,8 +328,7 @@ void fa2_span_cut(fa2 *f, const fa2_span *s, int T, LLVMValueRef *r_lo, LLVMValu
  * causal's, which keeps them in uniform registers). */
 static LLVMValueRef warp_uniform(fa2 *f, LLVMValueRef v)
 {
-    LLVMValueRef args[4] = {nv_i32(&f->nv, -1), v, nv_i32(&f->nv, 0), nv_i32(&f->nv, 31)};
-    return nv_call(&f->nv, "llvm.nvvm.shfl.sync.idx.i32", NULL, 0, args, 4);
+    return nv_shfl_idx(&f->nv, v, nv_i32(&f->nv, 0));
 }
 
 void fa2_doc_span(fa2 *f)

@@ -136,6 +136,13 @@ LLVMValueRef nv_shfl_xor_f32(nv_ctx *nv, LLVMValueRef v, int lane_mask)
     return nv_call(nv, "llvm.nvvm.shfl.sync.bfly.f32", NULL, 0, args, 4);
 }
 
+LLVMValueRef nv_shfl_idx(nv_ctx *nv, LLVMValueRef v, LLVMValueRef lane)
+{
+    LLVMValueRef args[4] = {nv_i32(nv, -1), v, lane, nv_i32(nv, 31)};
+    bool fl = LLVMTypeOf(v) == nv->f32;
+    return nv_call(nv, fl ? "llvm.nvvm.shfl.sync.idx.f32" : "llvm.nvvm.shfl.sync.idx.i32", NULL, 0, args, 4);
+}
+
 LLVMValueRef nv_ex2(nv_ctx *nv, LLVMValueRef v)
 {
     return nv_call(nv, "llvm.nvvm.ex2.approx.ftz.f", NULL, 0, &v, 1);

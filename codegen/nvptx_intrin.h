@@ -61,6 +61,9 @@ void nv_mma_16816(nv_ctx *nv, dtype dt, LLVMValueRef a[4], LLVMValueRef b[2], LL
 LLVMValueRef nv_pack2(nv_ctx *nv, dtype dt, LLVMValueRef lo, LLVMValueRef hi);
 
 LLVMValueRef nv_shfl_xor_f32(nv_ctx *nv, LLVMValueRef v, int lane_mask);
+/* v (i32 or f32) as lane `lane` (i32) of the warp holds it, every lane
+ * taking part (shfl.sync.idx, full mask). */
+LLVMValueRef nv_shfl_idx(nv_ctx *nv, LLVMValueRef v, LLVMValueRef lane);
 LLVMValueRef nv_ex2(nv_ctx *nv, LLVMValueRef v);
 LLVMValueRef nv_lg2(nv_ctx *nv, LLVMValueRef v);
 LLVMValueRef nv_rcp(nv_ctx *nv, LLVMValueRef v);

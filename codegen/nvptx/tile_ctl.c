@@ -39,8 +39,7 @@ void nt_attach(nt *t, nv_ctx nv, LLVMValueRef fn, LLVMValueRef smem, int threads
 
 void nt_uniform_warp(nt *t)
 {
-    LLVMValueRef args[4] = {nv_i32(&t->nv, -1), t->warp, nv_i32(&t->nv, 0), nv_i32(&t->nv, 31)};
-    t->warp = nv_call(&t->nv, "llvm.nvvm.shfl.sync.idx.i32", NULL, 0, args, 4);
+    t->warp = nv_shfl_idx(&t->nv, t->warp, nv_i32(&t->nv, 0));
 }
 
 static LLVMValueRef entry_alloca(nt *t, LLVMTypeRef ty, const char *name)
