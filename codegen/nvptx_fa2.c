@@ -172,34 +172,22 @@ static void mask_into(fa2 *f, const expr *mask, LLVMValueRef s[FA_MAXMR][FA_MAXN
     nt_fvar_set(&f->t, sv, &sf);
 }
 
-/* Key-frame hoisting (nvptx_fa2_frames.c): a tile inside one frame takes
- * the mask without per-element selects, one across two frames the other. */
-static void mask_frames_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
+/* The mask on a partial tile two ways, cond choosing (a branch: S in sv
+ * across it): then_mask, else else_mask; flag (if any) says which part is
+ * being built. */
+static void mask_split_into(fa2 *f, LLVMValueRef cond, const expr *then_mask, const expr *else_mask, bool *flag,
+                            LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
 {
     LLVMValueRef s2[FA_MAXMR][FA_MAXN][4];
     memcpy(s2, s, sizeof s2);
-    nt_branch br = nt_if_else(&f->t, fa2_frames_one(f));
-    f->fr.one = true;
-    mask_into(f, f->p->mask, s, sv);
+    nt_branch br = nt_if_else(&f->t, cond);
+    if (flag)
+        *flag = true;
+    mask_into(f, then_mask, s, sv);
     nt_else(&f->t, &br);
-    f->fr.one = false;
-    mask_into(f, f->p->mask, s2, sv);
-    nt_endif_else(&f->t, &br);
-}
-
-/* Documents (p->span_mask): a partial tile inside the query tile's
- * document (the diagonal tile of causal documents) takes the mask without
- * its document filter, so it loads no ids; one that crosses a document
- * boundary keeps the whole mask. Not under ping-pong (overlap=2, opt-in):
- * its second copy of the mask spilled 4 bytes there. */
-static void mask_documents_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
-{
-    LLVMValueRef s2[FA_MAXMR][FA_MAXN][4];
-    memcpy(s2, s, sizeof s2);
-    nt_branch br = nt_if_else(&f->t, fa2_tile_in_doc(f));
-    mask_into(f, f->p->span_mask, s, sv);
-    nt_else(&f->t, &br);
-    mask_into(f, f->p->mask, s2, sv);
+    if (flag)
+        *flag = false;
+    mask_into(f, else_mask, s2, sv);
     nt_endif_else(&f->t, &br);
 }
 
@@ -214,10 +202,16 @@ void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
     fa2_frag(f, &sf, s, f->p->Tk);
     nt_fvar sv = nt_fvar_new(t, &sf);
     LLVMBasicBlockRef join = nt_if(t, partial);
-    if (f->p->mask && f->fr_period > 0)
-        mask_frames_into(f, s, &sv);
+    if (f->p->mask && f->fr_period > 0) /* key-frame hoisting (nvptx_fa2_frames.c): a tile inside one frame
+                                           * takes the mask without per-element selects, one across two the other */
+        mask_split_into(f, fa2_frames_one(f), f->p->mask, f->p->mask, &f->fr.one, s, &sv);
     else if (f->p->span_mask && f->run_lo && !f->run_on_q && f->p->overlap != 2)
-        mask_documents_into(f, s, &sv);
+        /* documents: a partial tile inside the query tile's document (the
+         * diagonal tile of causal documents) takes the mask without its
+         * document filter, so it loads no ids; one across a document
+         * boundary keeps the whole mask. Not under ping-pong (overlap=2,
+         * opt-in): its second copy of the mask spilled 4 bytes there. */
+        mask_split_into(f, fa2_tile_in_doc(f), f->p->span_mask, f->p->mask, NULL, s, &sv);
     else
         mask_into(f, f->p->mask, s, &sv);
     nt_endif(t, join);
@@ -352,7 +346,7 @@ static void emit_consumer(fa2 *f)
 static void split_roles(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
-    if (!f->q_early)
+    if (!fa2_ws_early_q(f)) /* else initialised before the range */
         fa2_ws_init_barriers(f);
     LLVMBasicBlockRef prod = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.producer");
     LLVMBasicBlockRef cons = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.consumer");

@@ -100,7 +100,6 @@ typedef struct fa2 {
     LLVMValueRef run_lo, run_hi;
     bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
     bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
-    bool q_early; /* the barriers are initialised and Q's copy issued before the range (fa2_ws_issue_q_early) */
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
@@ -218,8 +217,9 @@ void fa2_ws_init_barriers(fa2 *f);
  * scan (fa2_doc_span) runs on the whole block before the roles split, and
  * Q does not depend on it, so the barriers are initialised and the
  * producer's thread issues Q's copy before the scan: it lands while the
- * scan reads ids instead of after. fa2_ws_early_q says when;
- * fa2_ws_issue_q_early sets f->q_early. */
+ * scan reads ids instead of after. fa2_ws_early_q says when (the block
+ * builder, split_roles and the producer ask it alike);
+ * fa2_ws_issue_q_early does it. */
 bool fa2_ws_early_q(const fa2 *f);
 void fa2_ws_issue_q_early(fa2 *f);
 /* Shared bytes of the barriers (after f->off_bar). */

@@ -256,7 +256,6 @@ void fa2_ws_issue_q_early(fa2 *f)
     LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), ""));
     fill_q(f);
     nt_endif(&f->t, join);
-    f->q_early = true;
 }
 
 /* Experimental (ATTNC_OVL_SPLIT_PRODUCER=1, nvptx_ovl_split_mode, part of
@@ -330,7 +329,7 @@ static void produce_item(fa2 *f, LLVMValueRef v_thread)
         nt_mbar_wait(t, q_empty_bar(f), prev);
         nt_endif(t, join);
     }
-    if (f->q_early) {
+    if (fa2_ws_early_q(f)) {
         /* issued before the document scan (fa2_ws_issue_q_early) */
     } else if (v_thread) {
         LLVMBasicBlockRef join = nt_if(t, LLVMBuildNot(b, v_thread, ""));
