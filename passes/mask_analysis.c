@@ -142,8 +142,14 @@ static expr *drop_filter(arena *a, const recipe *r, const expr *e, int param)
     }
 }
 
-const expr *mask_span_full(arena *a, const recipe *r, int param)
+/* Both tests inside one document of param from one pass: the full test
+ * over the boxes (the return) and, where it exists, the element mask
+ * without the filter (*elem, when elem is not NULL; NULL where it still
+ * reads a param). */
+static const expr *span_tests(arena *a, const recipe *r, int param, const expr **elem)
 {
+    if (elem)
+        *elem = NULL;
     if (!r->mask || param < 0 || param >= r->nparams || r->grid_ndim != 0)
         return NULL;
     range_env env;
@@ -157,15 +163,21 @@ const expr *mask_span_full(arena *a, const recipe *r, int param)
     const expr *full = sym_cond(&c, m).must_true;
     if (!full || (full->kind == EX_CONST_BOOL && !full->u.ival) || !fits(full, &env))
         return NULL;
+    if (elem && !expr_uses_kind(m, EX_PARAM))
+        *elem = m;
     return full;
+}
+
+const expr *mask_span_full(arena *a, const recipe *r, int param)
+{
+    return span_tests(a, r, param, NULL);
 }
 
 const expr *mask_span_elem(arena *a, const recipe *r, int param)
 {
-    if (!mask_span_full(a, r, param))
-        return NULL;
-    expr *m = drop_filter(a, r, r->mask, param);
-    return m && !expr_uses_kind(m, EX_PARAM) ? m : NULL;
+    const expr *elem;
+    span_tests(a, r, param, &elem);
+    return elem;
 }
 
 bool mask_analyze(arena *a, const recipe *r, const schedule *s, mask_info *out)
@@ -252,8 +264,9 @@ static void fill_op(tir_op *op, void *user)
         op->range_nparts = qparts ? mi->qnparts : !q && bounds ? mi->nparts : 0;
         op->span = !q && (bounds || doc_table) && mi->span_param >= 0;
         op->span_param = op->span ? mi->span_param : -1;
-        op->span_full_expr = op->span ? (expr *)mask_span_full(f->k->arena, f->r, op->span_param) : NULL;
-        op->span_mask_expr = op->span ? (expr *)mask_span_elem(f->k->arena, f->r, op->span_param) : NULL;
+        const expr *elem = NULL;
+        op->span_full_expr = op->span ? (expr *)span_tests(f->k->arena, f->r, op->span_param, &elem) : NULL;
+        op->span_mask_expr = (expr *)elem;
         for (int p = 0; p < op->range_nparts; p++)
             for (int d = 0; d < mi->ndims; d++) {
                 op->part_lo[p][d] = q ? mi->qpart_lo[p][d] : mi->part_lo[p][d];
