@@ -187,16 +187,6 @@ static void unmasked_overlap(const recipe *r, target_arch arch, schedule *s)
     overlap_where_fits(r, arch, s);
 }
 
-/* A causal sequence with the default score runs the overlapped key loop
- * (overlap=1) now that it has the lazy rescale and the scale folded into
- * the exponent's FFMA (nvptx_plan.c). H100, 2026-12-05 (bench/RESULTS.md,
- * run40, two rounds, TFLOP/s, plain loop at regs=even -> overlapped):
- * D=128 H=16 N=16384 640/641 -> 716/715, 2x8192 583/576 -> 650/650; D=64
- * H=32 2x8192 410/408 -> 436/430, N=16384 437/437 -> 471/468. Before those
- * two changes causal lost on it (H200, 2026-12-04: D=64 394 -> 371) and
- * kept the plain loop at even registers, which stays its fallback where
- * the overlapped loop does not fit. A written score (alibi) spills at even
- * registers and keeps the plain loop's register split. */
 static bool is_form(const expr *e, int form)
 {
     return e && e->kind == EX_FORM && e->u.form == form;
@@ -210,14 +200,23 @@ static bool causal_documents(const expr *m)
             (is_form(m->args[0], FORM_DOCUMENT) && is_form(m->args[1], FORM_CAUSAL)));
 }
 
-/* Causal documents (`causal && document(ids)`) run the overlapped loop too
- * (their key range cut to the document in the kernel, nvptx_fa2_span.c).
- * H100, 2026-12-05, 8 documents of 8192, N=65536, ms, plain -> overlap=1:
- * run41 4.332 / 4.377 -> 4.220 / 3.863, run43 4.307 / 4.468 -> 4.276 /
- * 4.235, run44 4.285 -> 3.998; run40 level (540.9 / 502.6 -> 533.6 / 506.7
- * TFLOP/s). On the H200, before the lazy rescale, it was level (2026-12-04
- * run31: 483.8 / 479.2 -> 483.7 / 483.6). Where the loop does not fit they
- * keep the plain loop. */
+/* A causal sequence with the default score runs the overlapped key loop
+ * (overlap=1) now that it has the lazy rescale and the scale folded into
+ * the exponent's FFMA (nvptx_plan.c). H100, 2026-12-05 (bench/RESULTS.md,
+ * run40, two rounds, TFLOP/s, plain loop at regs=even -> overlapped):
+ * D=128 H=16 N=16384 640/641 -> 716/715, 2x8192 583/576 -> 650/650; D=64
+ * H=32 2x8192 410/408 -> 436/430, N=16384 437/437 -> 471/468. Before those
+ * two changes causal lost on it (H200, 2026-12-04: D=64 394 -> 371) and
+ * kept the plain loop at even registers, which stays its fallback where
+ * the overlapped loop does not fit. A written score (alibi) spills at even
+ * registers and keeps the plain loop's register split.
+ *
+ * Causal documents (`causal && document(ids)`) run the overlapped loop too,
+ * their key range cut to the document in the kernel (nvptx_fa2_span.c):
+ * H200, 2026-12-05 run45, 8 documents of 8192 at N=65536, ms, plain ->
+ * overlap=1 with the cut made warp-uniform: 4.384 / 4.383 -> 3.918 /
+ * 4.040, one document 30.41 -> 26.91; H100 run41-44 level to -11%. Where
+ * the loop does not fit they keep the plain loop (not even registers). */
 static void causal_overlap(const recipe *r, target_arch arch, schedule *s)
 {
     const expr *m = r->mask_surface;
