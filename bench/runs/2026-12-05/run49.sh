@@ -8,7 +8,8 @@
 #  bench  causal B=8 N=8192, B=2 N=8192, N=16384, B=16 N=4096, dense B=2 N=8192, sinks(4) || window 2047 N=32768:
 #         default, persist=1 (static) and persist=1 with the switch; two rounds.
 # Package: .device-all/main.tar.xz = main (scripts/pack-device.sh build-dev, tar of .device).
-#   OUT=dir bash bench/runs/2026-12-05/run49.sh     (~5 min)
+#  gna    HunyuanVideo GNA default / overlap=1 / persist static / persist dynamic, and dense on its tokens.
+#   OUT=dir bash bench/runs/2026-12-05/run49.sh     (~6 min)
 set -u
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
@@ -45,4 +46,17 @@ for round in 1 2; do
   for m in default static dynamic; do row $R/dense_d128.attn batch=2,heads=16,tokens=8192 $m; done
   for m in default dynamic; do row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 $m; done
 done | tee $OUT/persist.txt
+el gna
+# HunyuanVideo GNA (issue 17: 0.92-0.94 of dense, goal 0.95): per-item prologue/epilogue is a larger share of its
+# 81-tile loops, which persistent blocks overlap. Dense on the same tokens as the yardstick.
+G="q=2x8x8 kv=2x8x8 stages=2 warps=8 overlap=1"
+grow() { local mode=$1 sc=$2 e=$3; local r
+  r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 /tmp/pk/bin/attnc bench $R/hunyuan_gna.attn --shape batch=1,heads=24,T=30,H=48,W=80 --warmup 3 --iters 20 ${sc:+--schedule "$sc"} 2>&1)
+  printf '%-16s %-10s %s\n' hunyuan_gna $mode "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -3 | tr '\n' ' ')"; }
+for round in 1 2; do
+  grow default "" X=1; grow overlap1 "$G" X=1; grow static "$G persist=1" X=1; grow dynamic "$G persist=1" ATTNC_PERSIST_DYNAMIC=1
+  grow dyn_st3 "${G/stages=2/stages=3} persist=1" ATTNC_PERSIST_DYNAMIC=1
+done | tee $OUT/gna.txt
+r=$(ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 /tmp/pk/bin/attnc bench $R/dense_d128.attn --shape batch=1,heads=24,tokens=115200 --warmup 2 --iters 10 2>&1)
+echo "dense_d128 115200 $(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -3 | tr '\n' ' ')" | tee -a $OUT/gna.txt
 el done
