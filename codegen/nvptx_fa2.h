@@ -100,6 +100,20 @@ typedef struct fa2 {
     LLVMValueRef run_lo, run_hi;
     bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
     bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
+    /* The threads that run the document scan (nvptx_fa2_span.c): tid NULL
+     * is the whole CTA (barrier 0; words passed by the caller); persistent
+     * documents' scanner warps set their index, count, named barrier and
+     * the shared words the forward's cut uses */
+    struct {
+        LLVMValueRef tid, words;
+        int threads, bar;
+    } scan_team;
+    /* persistent documents, the items' readers: the cut range as the
+     * scanners handed it over (r_lo, r_cnt, run_lo, run_hi; [0] NULL: the
+     * range is scanned here), moved to a warp-uniform register first when
+     * span_given_shfl (every lane of the warp runs) */
+    LLVMValueRef span_given[4];
+    bool span_given_shfl;
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];

@@ -28,13 +28,18 @@
  *      (fa2_tile_partial): no per-element id compares there.
  * The forward's shared words live where the first K tile goes; the barrier
  * after they are read comes before the prologue's first copy. */
+#include <stdio.h>
+
 #include "nvptx_fa2.h"
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
  * under wgmma_ws), so the full-tile runs (nvptx_kernel.h: on unless
- * ATTNC_DOC_FULL=0) also keep 16. */
-static int scan_unroll(void)
+ * ATTNC_DOC_FULL=0) also keep 16; the scanner team keeps 4 (its scan
+ * runs beside the computing warps' key loop). */
+static int scan_unroll(const fa2 *f)
 {
+    if (f->scan_team.tid) /* the producer warpgroup's few registers */
+        return 4;
     return nvptx_doc_full_mode() != 0 ? 16 : 4;
 }
 
@@ -44,6 +49,40 @@ static LLVMValueRef id_at(fa2 *f, int p, LLVMValueRef t)
     bool batched = f->p->k->params[p].ndim == 2;
     LLVMValueRef v = fa2_param_elem(f, p, batched ? idx : &idx[1], batched ? 2 : 1);
     return LLVMTypeOf(v) == f->nv.i64 ? v : LLVMBuildSExt(f->nv.b, v, f->nv.i64, "");
+}
+
+/* The threads that run the scan: the whole CTA (barrier 0), or under
+ * persistent documents the producer warpgroup's scanner warps
+ * (f->scan_team: its thread index, size, named barrier and words). */
+static LLVMValueRef team_tid(const fa2 *f)
+{
+    return f->scan_team.tid ? f->scan_team.tid : f->tid;
+}
+
+static int team_threads(const fa2 *f)
+{
+    return f->scan_team.tid ? f->scan_team.threads : f->threads;
+}
+
+static void team_sync(fa2 *f)
+{
+    if (f->scan_team.tid)
+        nt_bar_sync(&f->t, nv_i32(&f->nv, f->scan_team.bar), f->scan_team.threads);
+    else
+        nv_barrier(&f->nv);
+}
+
+/* Whether v (i32) is nonzero on some thread of the team, with its barrier. */
+static LLVMValueRef team_any(fa2 *f, LLVMValueRef v)
+{
+    nv_ctx *nv = &f->nv;
+    if (!f->scan_team.tid)
+        return nv_call(nv, "llvm.nvvm.barrier0.or", NULL, 0, &v, 1);
+    char text[160];
+    snprintf(text, sizeof text,
+             "{ .reg .pred p<2>; setp.ne.u32 p0, $1, 0; bar.red.or.pred p1, %d, %d, p0; selp.u32 $0, 1, 0, p1; }",
+             f->scan_team.bar, f->scan_team.threads);
+    return nv_asm(nv, nv->i32, text, "=r,r,~{memory}", &v, 1);
 }
 
 /* What the scan compares against: the param, the tile's two ids and its
@@ -128,7 +167,7 @@ static void load_vectors(fa2 *f, const scan_vec *sv, LLVMValueRef v0, LLVMValueR
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     for (int u = 0; u < SCAN_VECS; u++) {
-        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), "");
+        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * team_threads(f)), "");
         v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, v, sv->nvec, ""), v, nv_i32(nv, 0), "");
         out[u] = load4(f, nv_gep(nv, sv->first, LLVMBuildMul(b, LLVMBuildZExt(b, v, nv->i64, ""), nv_i64(nv, 16), "")));
     }
@@ -143,11 +182,11 @@ static void scan_vectors(fa2 *f, const scan_vec *sv, LLVMValueRef v0, LLVMValueR
     LLVMBuilderRef b = nv->b;
     LLVMValueRef t0 = LLVMBuildAdd(b, sv->start, LLVMBuildMul(b, v0, nv_i32(nv, 4), ""), "");
     for (int u = 0; u < SCAN_VECS; u++) {
-        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), "");
+        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * team_threads(f)), "");
         LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, v, sv->nvec, "");
         for (int e = 0; e < 4; e++) {
             LLVMValueRef id = LLVMBuildSExt(b, LLVMBuildExtractElement(b, ids[u], nv_i32(nv, e), ""), nv->i64, "");
-            scan_id(f, id, LLVMBuildAdd(b, t0, nv_i32(nv, u * f->threads * 4 + e), ""), ok, in, a);
+            scan_id(f, id, LLVMBuildAdd(b, t0, nv_i32(nv, u * team_threads(f) * 4 + e), ""), ok, in, a);
         }
     }
 }
@@ -188,14 +227,14 @@ static LLVMValueRef scan_rows(fa2 *f, LLVMValueRef start, LLVMValueRef end, cons
     LLVMValueRef aligned = LLVMBuildICmp(b, LLVMIntEQ, low, nv_i64(nv, 0), "");
     sv.nvec = LLVMBuildSelect(b, aligned, LLVMBuildSDiv(b, len, nv_i32(nv, 4), ""), nv_i32(nv, 0), "nvec");
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, sv.nvec, nv_i32(nv, 0), ""), "scan.rows");
-    int step = SCAN_VECS * f->threads;
+    int step = SCAN_VECS * team_threads(f);
     LLVMValueRef ids[SCAN_VECS], held[SCAN_VECS], next[SCAN_VECS];
-    load_vectors(f, &sv, f->tid, ids);
+    load_vectors(f, &sv, team_tid(f), ids);
     for (int u = 0; u < SCAN_VECS; u++)
         held[u] = nt_var(t, LLVMTypeOf(ids[u]), ids[u], "scan.ids");
     scan_acc a;
     nt_loop l;
-    LLVMValueRef v0 = nt_for_step(t, &l, f->tid, sv.nvec, step);
+    LLVMValueRef v0 = nt_for_step(t, &l, team_tid(f), sv.nvec, step);
     for (int i = 0; i < ACC_N; i++)
         *acc_field(&a, i) = *acc_field(&var, i) ? nt_get(t, *acc_field(&var, i)) : NULL;
     for (int u = 0; u < SCAN_VECS; u++)
@@ -213,7 +252,7 @@ static LLVMValueRef scan_rows(fa2 *f, LLVMValueRef start, LLVMValueRef end, cons
 }
 
 /* Tokens [start, end) shared over the CTA's threads (vectors: the whole
- * 16-byte vectors by scan_rows first), then scan_unroll() clamped loads in
+ * 16-byte vectors by scan_rows first), then scan_unroll(f) clamped loads in
  * flight per thread and iteration; runs: also olo/ohi. The accumulators
  * are variables across the loops (nvptx/tile.h). */
 static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in *in, bool runs, bool vectors)
@@ -229,15 +268,15 @@ static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in
     for (int i = 0; i < ACC_N; i++)
         if (*acc_field(&var, i))
             *acc_field(&var, i) = nt_var(t, nv->i32, *acc_field(&var, i), "scan");
-    int unroll = scan_unroll();
+    int unroll = scan_unroll(f);
     if (vectors)
         start = scan_rows(f, start, end, in, var);
     nt_loop l;
-    LLVMValueRef tk = nt_for_step(t, &l, LLVMBuildAdd(b, start, f->tid, ""), end, unroll * f->threads);
+    LLVMValueRef tk = nt_for_step(t, &l, LLVMBuildAdd(b, start, team_tid(f), ""), end, unroll * team_threads(f));
     for (int i = 0; i < ACC_N; i++)
         *acc_field(&a, i) = *acc_field(&var, i) ? nt_get(t, *acc_field(&var, i)) : NULL;
     for (int u = 0; u < unroll; u++) {
-        LLVMValueRef tu = LLVMBuildAdd(b, tk, nv_i32(nv, u * f->threads), "");
+        LLVMValueRef tu = LLVMBuildAdd(b, tk, nv_i32(nv, u * team_threads(f)), "");
         scan_one(f, tu, LLVMBuildICmp(b, LLVMIntSLT, tu, end, ""), in, &a);
     }
     for (int i = 0; i < ACC_N; i++)
@@ -260,7 +299,7 @@ static LLVMValueRef tile_has_other_ids(fa2 *f, const scan_in *in, LLVMValueRef w
 {
     nv_ctx *nv = &f->nv;
     scan_acc q = scan(f, in->t_lo, LLVMBuildAdd(nv->b, in->t_hi, nv_i32(nv, 1), ""), in, false, false);
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "span.init");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, team_tid(f), nv_i32(nv, 0), ""), "span.init");
     LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), word(f, words, 0));
     LLVMBuildStore(nv->b, nv_i32(nv, -1), word(f, words, 1));
     if (runs) {
@@ -268,7 +307,7 @@ static LLVMValueRef tile_has_other_ids(fa2 *f, const scan_in *in, LLVMValueRef w
         LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), word(f, words, 3));
     }
     nv_endif(nv, join);
-    LLVMValueRef any = nv_call(nv, "llvm.nvvm.barrier0.or", NULL, 0, &q.other, 1);
+    LLVMValueRef any = team_any(f, q.other);
     return LLVMBuildICmp(nv->b, LLVMIntNE, any, nv_i32(nv, 0), "");
 }
 
@@ -292,16 +331,17 @@ void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, cons
         LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMin, word(f, words, 3), k.ohi, LLVMAtomicOrderingMonotonic, false);
     }
     nv_endif(nv, join);
-    nv_barrier(nv);
+    team_sync(f);
     out->other = other;
     out->one = LLVMBuildAnd(b, LLVMBuildNot(b, other, ""), LLVMBuildICmp(b, LLVMIntEQ, in.v1, in.v2, ""), "");
     out->lo = LLVMBuildLoad2(b, nv->i32, word(f, words, 0), "span.lo");
     out->hi = LLVMBuildLoad2(b, nv->i32, word(f, words, 1), "span.hi");
     out->olo = runs ? LLVMBuildLoad2(b, nv->i32, word(f, words, 2), "span.olo") : NULL;
     out->ohi = runs ? LLVMBuildLoad2(b, nv->i32, word(f, words, 3), "span.ohi") : NULL;
-    if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA / read by wgmma: order the generic writes first */
+    if (!f->scan_team.tid && (f->p->wgmma || f->span_fence)) /* the words are refilled by TMA / read by wgmma: order
+                                                                * the generic writes first (a team's are its own) */
         nv_wg_proxy_fence(&f->nv);
-    nv_barrier(nv); /* read before the caller's copies overwrite the words */
+    team_sync(f); /* read before the caller's copies (or the team's next scan) overwrite the words */
 }
 
 void fa2_span_cut(fa2 *f, const fa2_span *s, int T, LLVMValueRef *r_lo, LLVMValueRef *r_cnt)
@@ -331,20 +371,38 @@ static LLVMValueRef warp_uniform(fa2 *f, LLVMValueRef v)
     return nv_shfl_idx(&f->nv, v, nv_i32(&f->nv, 0));
 }
 
+/* The range the scanners handed over (persistent documents). */
+static void doc_span_given(fa2 *f, bool runs)
+{
+    LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi};
+    for (int i = 0; i < (runs ? 4 : 2); i++)
+        *dst[i] = f->span_given_shfl ? warp_uniform(f, f->span_given[i]) : f->span_given[i];
+    f->r_total = f->r_cnt[0];
+}
+
 void fa2_doc_span(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     int Tk = f->p->kv_ext[0];
     bool runs = f->p->span_full != NULL;
-    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], true};
+    if (f->span_given[0]) {
+        doc_span_given(f, runs);
+        return;
+    }
+    bool team = f->scan_team.tid != NULL; /* the scanners: their own words; they hand the range over */
+    /* the team's scan reads ids one at a time: the producer warpgroup's registers hold no vectors */
+    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], !team};
     fa2_span s;
-    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, f->smem, runs, &s);
+    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, team ? f->scan_team.words : f->smem, runs, &s);
     if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
         f->run_lo = LLVMBuildSelect(b, s.one, s.olo, nv_i32(nv, 0x7fffffff), "");
         f->run_hi = s.ohi;
     }
     fa2_span_cut(f, &s, Tk, &f->r_lo[0], &f->r_cnt[0]);
+    f->r_total = f->r_cnt[0];
+    if (team)
+        return;
     f->r_lo[0] = warp_uniform(f, f->r_lo[0]);
     f->r_cnt[0] = warp_uniform(f, f->r_cnt[0]);
     if (runs) {
