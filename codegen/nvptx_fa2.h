@@ -295,11 +295,30 @@ typedef struct fa2_items {
 void fa2_items_begin(fa2 *f, fa2_items *it);
 /* Whether the items come from the counter ($ATTNC_PERSIST_DYNAMIC=1 under
  * persist=1): the producer's thread fetches each and hands it to the
- * computing warps through a shared word and barrier pair
- * (fa2_ws_item_bar / fa2_ws_item_word, slot = the item count mod 2). */
+ * computing warps through the handoff below. */
 bool fa2_items_dynamic(const fa2 *f);
-LLVMValueRef fa2_ws_item_bar(fa2 *f, LLVMValueRef slot);
-LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot);
+/* Persistent documents (persist=1 with a document span): the producer
+ * warpgroup's warps 1-3 take each item, scan its documents
+ * (fa2_items_scan) and hand the item with its cut range to the copying
+ * thread and the computing warps. */
+bool fa2_items_scanned(const fa2 *f);
+/* Either of the two: items go through the handoff's two slots, round k
+ * in slot k mod 2. item_full (a ring of two mbarriers): the slot's words
+ * written, one arrival; item_empty (scanned items only): the words read,
+ * an arrival by each computing warp and the copying thread. A slot holds
+ * FA2_ITEM_WORDS words: the item (>= the item count: no more), r_lo,
+ * r_cnt, run_lo, run_hi. */
+bool fa2_items_handoff(const fa2 *f);
+enum { FA2_ITEM_WORDS = 5 };
+nt_ring fa2_ws_item_full(const fa2 *f);
+nt_ring fa2_ws_item_empty(const fa2 *f);
+LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot, int i);
+/* The scanners' shared words (their scan's four, nvptx_fa2_span.c, and
+ * word 4: a dynamic item passed from their first thread to the others). */
+LLVMValueRef fa2_ws_scan_words(fa2 *f);
+/* The scanner warps' loop (f->scan_team set): every item of the block,
+ * scanned and handed over, then the end marker. */
+void fa2_items_scan(fa2 *f);
 void fa2_items_end(fa2 *f, fa2_items *it);
 
 /* key frames (nvptx_fa2_frames.c) */

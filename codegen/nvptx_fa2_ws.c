@@ -44,6 +44,18 @@
 
 enum { WS_PRODUCER_REGS = 56, WS_CONSUMER_REGS = 224 };
 enum { WS_TMA_PRODUCER_REGS = 24, WS_TMA_CONSUMER_REGS = 240 };
+/* persistent documents: the scanner warps' scan (ids one at a time, four
+ * in flight) wants more than 24; 32 still leaves 240 to eight computing warps */
+enum { WS_SCAN_PRODUCER_REGS = 32 };
+/* the scanner warps' named barrier (0 is the CTA's, WS_TURN_BAR + w the turns) */
+enum { WS_SCAN_BAR = 1 };
+
+static int producer_regs(const fa2 *f)
+{
+    if (fa2_items_scanned(f))
+        return WS_SCAN_PRODUCER_REGS;
+    return f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS;
+}
 
 /* The barriers from f->off_bar: full[S], empty[S], q, and under overlap
  * the V ring's fullv[S], emptyv[S]. */
@@ -85,24 +97,44 @@ static int ring_bars(const fa2 *f)
     return (f->p->overlap ? 4 : 2) * f->p->stages + 1;
 }
 
+/* The item handoff of persistent blocks (nvptx_fa2_persist.c), after
+ * q_empty: item_full[2], item_empty[2], then per slot FA2_ITEM_WORDS words
+ * (32 bytes) and the scanners' 8 words. */
+enum { HANDOFF_BYTES = 32 + 2 * 32 + 32 };
+_Static_assert(FA2_ITEM_WORDS <= 8, "a slot's words fit its 32 bytes");
+
+static int handoff_off(const fa2 *f)
+{
+    return f->off_bar + 8 * (ring_bars(f) + 1);
+}
+
 int fa2_ws_bar_bytes(const fa2 *f)
 {
-    /* dynamic items: two barriers and two words after q_empty */
-    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_dynamic(f) ? 24 : 0);
+    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_handoff(f) ? HANDOFF_BYTES : 0);
 }
 
-LLVMValueRef fa2_ws_item_bar(fa2 *f, LLVMValueRef slot)
+nt_ring fa2_ws_item_full(const fa2 *f)
 {
-    LLVMValueRef at = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar + 8 * (ring_bars(f) + 1)),
-                                   LLVMBuildShl(f->nv.b, slot, nv_i32(&f->nv, 3), ""), "");
-    return nt_saddr(&f->t, at);
+    nt_ring r = {handoff_off(f), 2};
+    return r;
 }
 
-LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot)
+nt_ring fa2_ws_item_empty(const fa2 *f)
 {
-    LLVMValueRef at = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, f->off_bar + 8 * (ring_bars(f) + 3)),
-                                   LLVMBuildShl(f->nv.b, slot, nv_i32(&f->nv, 2), ""), "");
+    nt_ring r = {handoff_off(f) + 16, 2};
+    return r;
+}
+
+LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot, int i)
+{
+    LLVMValueRef at = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, handoff_off(f) + 32 + 4 * i),
+                                   LLVMBuildShl(f->nv.b, slot, nv_i32(&f->nv, 5), ""), "");
     return nv_gep(&f->nv, f->smem, at);
+}
+
+LLVMValueRef fa2_ws_scan_words(fa2 *f)
+{
+    return nv_gep(&f->nv, f->smem, nv_i32(&f->nv, handoff_off(f) + 96));
 }
 
 static LLVMValueRef q_empty_bar(fa2 *f)
@@ -123,9 +155,14 @@ void fa2_ws_init_barriers(fa2 *f)
     }
     if (f->p->persist)
         nt_mbar_init(t, q_empty_bar(f), f->p->warps);
-    if (fa2_items_dynamic(f)) /* the producer's thread arrives once an item is written */
-        for (int s = 0; s < 2; s++)
-            nt_mbar_init(t, fa2_ws_item_bar(f, nv_i32(&f->nv, s)), 1);
+    if (fa2_items_handoff(f)) { /* one thread arrives once an item is written; its readers once they read it */
+        nt_ring full = fa2_ws_item_full(f), empty = fa2_ws_item_empty(f);
+        for (int s = 0; s < 2; s++) {
+            nt_mbar_init(t, nt_ring_bar(t, &full, nv_i32(&f->nv, s)), 1);
+            if (fa2_items_scanned(f)) /* dynamic items alone free a slot by q_empty's order */
+                nt_mbar_init(t, nt_ring_bar(t, &empty, nv_i32(&f->nv, s)), f->p->warps + 1);
+        }
+    }
     nt_mbar_init_fence(t);
     nt_endif(t, join);
     nt_barrier(t);
@@ -359,7 +396,22 @@ void fa2_ws_producer(fa2 *f)
     bool split = split_producer(f) && !f->p->persist;
     LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
     if (f->p->reg_shift)
-        nt_setmaxnreg(&f->t, false, f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS);
+        nt_setmaxnreg(&f->t, false, producer_regs(f));
+    if (fa2_items_scanned(f)) { /* warps 1-3 scan the items' documents ahead; thread 0 issues the copies */
+        nv_ctx *nv = &f->nv;
+        LLVMBasicBlockRef scan = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.scanner");
+        LLVMBasicBlockRef rest = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.issuer");
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntUGE, f->load_tid, nv_i32(nv, 32), ""), scan, rest);
+        LLVMPositionBuilderAtEnd(b, scan);
+        f->scan_team.tid = LLVMBuildSub(b, f->load_tid, nv_i32(nv, 32), "scan_tid");
+        f->scan_team.threads = 96;
+        f->scan_team.bar = WS_SCAN_BAR;
+        f->scan_team.words = fa2_ws_scan_words(f);
+        fa2_items_scan(f);
+        memset(&f->scan_team, 0, sizeof f->scan_team);
+        LLVMBuildRetVoid(b);
+        LLVMPositionBuilderAtEnd(b, rest);
+    }
     if (f->p->tma) {
         LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), "");
         if (split) {
@@ -387,7 +439,7 @@ void fa2_ws_producer(fa2 *f)
  * free would wait for registers forever. */
 static int consumer_regs(const fa2 *f)
 {
-    int producer = f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS;
+    int producer = producer_regs(f);
     int most = f->p->tma ? WS_TMA_CONSUMER_REGS : WS_CONSUMER_REGS;
     int fit = (65536 - 128 * producer) / (32 * f->p->warps) / 8 * 8;
     return fit < most ? fit : most;
