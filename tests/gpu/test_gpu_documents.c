@@ -16,8 +16,9 @@
  * transposed, codegen/nvptx_bwd_span.c) under mma.sync and wgmma, dQ
  * deterministic (two runs bit-identical), atomic, bulk (with and without
  * the TMA producer ring); ATTNC_BWD_DOC_SPAN=2 (set by the caller) adds
- * the dK/dV kernel's full tiles inside one document. ATTNC_TEST_DOC=fwd|bwd
- * runs one half, ATTNC_TEST_RECIPE=NAME the backward's recipes whose name
+ * the dK/dV kernel's full tiles inside one document. Persistent documents
+ * (persistent_documents_on_gpu): schedule persist=1, static and dynamic
+ * items. ATTNC_TEST_DOC=fwd|persist|bwd runs one part, ATTNC_TEST_RECIPE=NAME the backward's recipes whose name
  * holds NAME.
  * Without a driver: "skipped: no CUDA driver". */
 #include <setjmp.h>
@@ -48,7 +49,10 @@ static bool set_ids(void *user, int index, const attnc_tensor *t, void *host, ch
     return true;
 }
 
-static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, int64_t tokens, uint64_t seed)
+/* One recipe on one id layout: tokens and heads (batch 2), the recipe's
+ * schedule or `spec`. */
+static int run_doc_on(attnc_context *ctx, const doc_recipe *d, ids_layout l, int64_t tokens, int64_t heads,
+                      const char *spec, uint64_t seed)
 {
     char text[1024];
     snprintf(text, sizeof text, "recipe %s\n%s", d->name, d->text);
@@ -56,6 +60,7 @@ static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, int64_
     attnc_kernel *k = NULL;
     attnc_build_options o = ATTNC_BUILD_OPTIONS_INIT;
     o.backend = ATTNC_BACKEND_CUDA;
+    o.schedule = spec;
     if (attnc_recipe_from_text(&rc, ctx, d->name, text, strlen(text)) || attnc_kernel_build(&k, ctx, rc, &o)) {
         printf("[FAIL] %s: %s\n", d->name, attnc_context_errmsg(ctx));
         attnc_recipe_destroy(rc);
@@ -64,17 +69,23 @@ static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, int64_
     strbuf err;
     sb_init(&err);
     ref_mem_ops dev = gpu_ref_mem(&err);
-    ref_shape shape = {.batch = 2, .heads = 2, .tokens = tokens};
+    ref_shape shape = {.batch = 2, .heads = heads, .tokens = tokens};
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev, .set_param = set_ids, .set_param_user = &l};
     ref_check_result res;
     bool ok = ref_check_kernel(k, attnc_recipe_typed(rc), &shape, &co, &res);
-    printf("[%s] %s ids=%s tokens=%lld [%s]: %s%s%s\n", ok ? "PASS" : "FAIL", d->name, ids_names[l], (long long)tokens,
-           attnc_kernel_schedule(k),
+    printf("[%s] %s ids=%s tokens=%lld heads=%lld [%s]%s: %s%s%s\n", ok ? "PASS" : "FAIL", d->name, ids_names[l],
+           (long long)tokens, (long long)heads, attnc_kernel_schedule(k),
+           getenv("ATTNC_PERSIST_DYNAMIC") ? " dynamic items" : "",
            res.msg, err.len ? ": " : "", sb_cstr(&err));
     sb_free(&err);
     attnc_kernel_destroy(k);
     attnc_recipe_destroy(rc);
     return !ok;
+}
+
+static int run_doc(attnc_context *ctx, const doc_recipe *d, ids_layout l, int64_t tokens, uint64_t seed)
+{
+    return run_doc_on(ctx, d, l, tokens, 2, NULL, seed);
 }
 
 /* Both document paths: ATTNC_DOC_FULL=0 (every tile of the cut range
@@ -107,6 +118,42 @@ static void documents_on_gpu(void **state)
         attnc_context_destroy(ctx);
     }
     unsetenv("ATTNC_DOC_FULL");
+    assert_int_equal(failed, 0);
+}
+
+/* Persistent documents (persist=1: the producer warpgroup's scanner warps
+ * cut each item's range and hand it over, codegen/nvptx_fa2_persist.c),
+ * static and dynamic items ($ATTNC_PERSIST_DYNAMIC, part of kernel cache
+ * keys): every layout at 301 tokens (one item a block), then 2000 tokens
+ * and 8 heads (256 items or more: blocks run two or more, so the handoff's
+ * slots turn over) on three layouts. Dynamic kernels run twice (each
+ * launch leaves the item counter at 0 for the next). */
+static void persistent_documents_on_gpu(void **state)
+{
+    (void)state;
+    if (!half_wanted("persist"))
+        return;
+    static const char *const spec = "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1";
+    static const int recipes[] = {0, 4, 5}; /* causal_doc_batch, doc_sinks_window, causal_doc_d128 */
+    int failed = 0;
+    uint64_t seed = 5000;
+    for (int dynamic = 0; dynamic < 2; dynamic++) {
+        if (dynamic)
+            setenv("ATTNC_PERSIST_DYNAMIC", "1", 1);
+        attnc_context *ctx;
+        assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
+        for (size_t r = 0; r < sizeof recipes / sizeof recipes[0]; r++) {
+            const doc_recipe *d = &doc_recipes[recipes[r]];
+            for (int l = 0; l < IDS_COUNT; l++)
+                failed += run_doc_on(ctx, d, (ids_layout)l, 301, 2, spec, seed++);
+            static const ids_layout big[] = {IDS_TILED, IDS_RECURRING, IDS_SHORT};
+            for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+                for (int twice = 0; twice < 1 + dynamic; twice++)
+                    failed += run_doc_on(ctx, d, big[i], 2000, 8, spec, seed++);
+        }
+        attnc_context_destroy(ctx);
+    }
+    unsetenv("ATTNC_PERSIST_DYNAMIC");
     assert_int_equal(failed, 0);
 }
 
@@ -235,6 +282,7 @@ int main(void)
 {
     if (!gpu_available())
         return 0;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(documents_on_gpu), cmocka_unit_test(documents_backward_on_gpu)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(documents_on_gpu), cmocka_unit_test(persistent_documents_on_gpu),
+                                       cmocka_unit_test(documents_backward_on_gpu)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
