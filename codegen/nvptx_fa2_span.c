@@ -34,12 +34,10 @@
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
  * under wgmma_ws), so the full-tile runs (nvptx_kernel.h: on unless
- * ATTNC_DOC_FULL=0) also keep 16; the scanner team keeps 4 (its scan
- * runs beside the computing warps' key loop). */
-static int scan_unroll(const fa2 *f)
+ * ATTNC_DOC_FULL=0) also keep 16, as does the scanner team of persistent
+ * documents (32 registers: ptxas 13.0 spills outside its loops only). */
+static int scan_unroll(void)
 {
-    if (f->scan_team.tid) /* the producer warpgroup's few registers */
-        return 4;
     return nvptx_doc_full_mode() != 0 ? 16 : 4;
 }
 
@@ -252,7 +250,7 @@ static LLVMValueRef scan_rows(fa2 *f, LLVMValueRef start, LLVMValueRef end, cons
 }
 
 /* Tokens [start, end) shared over the CTA's threads (vectors: the whole
- * 16-byte vectors by scan_rows first), then scan_unroll(f) clamped loads in
+ * 16-byte vectors by scan_rows first), then scan_unroll() clamped loads in
  * flight per thread and iteration; runs: also olo/ohi. The accumulators
  * are variables across the loops (nvptx/tile.h). */
 static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in *in, bool runs, bool vectors)
@@ -268,7 +266,7 @@ static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in
     for (int i = 0; i < ACC_N; i++)
         if (*acc_field(&var, i))
             *acc_field(&var, i) = nt_var(t, nv->i32, *acc_field(&var, i), "scan");
-    int unroll = scan_unroll(f);
+    int unroll = scan_unroll();
     if (vectors)
         start = scan_rows(f, start, end, in, var);
     nt_loop l;

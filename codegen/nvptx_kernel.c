@@ -34,6 +34,8 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     info->grid_ndim = p->grid_ndim;
     info->tma = p->tma;
     info->persistent = p->persist;
+    /* dynamic items keep their counter in a module global (nvptx_fa2_persist.c) */
+    info->serial = p->persist && nvptx_persist_dynamic_mode() == 1;
     info->kv_rows = p->Tk;
     info->cross = p->k ? p->k->cross : false;
     info->dt = p->dt;

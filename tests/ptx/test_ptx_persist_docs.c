@@ -6,8 +6,10 @@
  * item_empty) to the persistent kernel's q_empty, and dynamic items
  * ($ATTNC_PERSIST_DYNAMIC=1) add the counter's two atom.global.add. The
  * same recipe without persist=1 keeps the CTA-wide scan. Through ptxas when
- * it is installed: the scanners' spills (their per-item setup, at 32
- * registers; ptxas 13.0: 12 bytes static, 0 dynamic) stay within 32 bytes.
+ * it is installed: the scanners' spills at 32 registers (ptxas 13.0, bytes
+ * stored + loaded: 132 static, outside the scan loops in the SASS, where the
+ * static round's item arithmetic stays live; 0 dynamic) stay within 192 and
+ * 16.
  * The kernels themselves are checked on the GPU by test_gpu_documents
  * (persistent_documents_on_gpu). */
 #include <setjmp.h>
@@ -73,7 +75,7 @@ static void scanners_only_under_persist(void **state)
         /* q_empty and the handoff's item_full[2], item_empty[2] */
         if (k->mbar_init != p.mbar_init + 5)
             fail_msg("%s items: %d mbarriers, want %d", i ? "dynamic" : "static", k->mbar_init, p.mbar_init + 5);
-        if (k->spill > 32)
+        if (k->spill > (i ? 16 : 192))
             fail_msg("%s items: %d spill bytes", i ? "dynamic" : "static", k->spill);
     }
     if (s.add != 0 || d.add != 2)
