@@ -369,6 +369,7 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
     nv_ctx_init(&f->nv, c, m, b);
     f->p = p;
+    f->doc_table_ok = true;
     if (nvptx_mask_frames_mode() == 1)
         f->fr_period = fa2_frames_period(p->mask, p->grid_ndim, p->kv_ext[0]);
     plan_smem(f);
@@ -390,6 +391,12 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     else
         prologue(f);
     emit_consumer(f);
+    if (fa2_doc_table_on(f)) { /* thread 0 (a computing warp's) counts the block out */
+        LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(b, LLVMIntEQ, f->tid, nv_i32(&f->nv, 0), ""));
+        fa2_doc_table_close(f);
+        nt_endif(&f->t, join);
+        info->serial = true; /* the table and its epoch are module globals */
+    }
     LLVMBuildRetVoid(b);
     nv_annotate(&f->nv, f->fn, "kernel", 1);
     nv_annotate(&f->nv, f->fn, "maxntidx", f->threads);

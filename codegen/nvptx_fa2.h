@@ -114,6 +114,11 @@ typedef struct fa2 {
      * span_given_shfl (every lane of the warp runs) */
     LLVMValueRef span_given[4];
     bool span_given_shfl;
+    /* the forward kernel (fa2_build): the document cut may go through the
+     * module-global table (nvptx_fa2_doc_table.c); doc_tag: variable, this
+     * launch's tag as thread 0 read it */
+    bool doc_table_ok;
+    LLVMValueRef doc_tag;
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
@@ -320,6 +325,22 @@ LLVMValueRef fa2_ws_scan_words(fa2 *f);
  * scanned and handed over, then the end marker. */
 void fa2_items_scan(fa2 *f);
 void fa2_items_end(fa2 *f, fa2_items *it);
+
+/* The document cut shared across heads (nvptx_fa2_doc_table.c,
+ * $ATTNC_DOC_TABLE=1): whether this kernel uses it; one thread: this
+ * launch's tag (at the block's start) and the block counted out (at its
+ * end, every block exactly once); the entry of (batch, query tile x) (i32s;
+ * *usable: inside the table) and, on a hit (i1: its four tags are this
+ * launch's), its r_lo, r_cnt, run_lo, run_hi; writing them. */
+enum { FA2_DOC_TABLE_ENTRIES = 32768 };
+bool fa2_doc_table_on(const fa2 *f);
+LLVMValueRef fa2_doc_table_epoch(fa2 *f);
+void fa2_doc_table_close(fa2 *f);
+LLVMValueRef fa2_doc_table_entry(fa2 *f, LLVMValueRef batch, LLVMValueRef x, LLVMValueRef *usable);
+LLVMValueRef fa2_doc_table_find(fa2 *f, LLVMValueRef entry, LLVMValueRef usable, LLVMValueRef tag,
+                                LLVMValueRef out[4]);
+void fa2_doc_table_publish(fa2 *f, LLVMValueRef entry, LLVMValueRef usable, LLVMValueRef tag,
+                           const LLVMValueRef vals[4]);
 
 /* key frames (nvptx_fa2_frames.c) */
 /* F > 0 when every key coordinate of mask is `k.t div F` or `k.t mod F`

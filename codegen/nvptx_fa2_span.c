@@ -378,29 +378,88 @@ static void doc_span_given(fa2 *f, bool runs)
     f->r_total = f->r_cnt[0];
 }
 
-void fa2_doc_span(fa2 *f)
+/* The cut (r_lo[0], r_cnt[0], run_lo, run_hi) scanned by the team through
+ * its shared words; vectors: the forward's 16-byte loads (the scanner
+ * team's registers hold none). */
+static void doc_span_scanned(fa2 *f, bool runs, LLVMValueRef words, bool vectors)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     int Tk = f->p->kv_ext[0];
-    bool runs = f->p->span_full != NULL;
-    if (f->span_given[0]) {
-        doc_span_given(f, runs);
-        return;
-    }
-    bool team = f->scan_team.tid != NULL; /* the scanners: their own words; they hand the range over */
-    /* the team's scan reads ids one at a time: the producer warpgroup's registers hold no vectors */
-    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], !team};
+    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], vectors};
     fa2_span s;
-    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, team ? f->scan_team.words : f->smem, runs, &s);
+    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, words, runs, &s);
     if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
         f->run_lo = LLVMBuildSelect(b, s.one, s.olo, nv_i32(nv, 0x7fffffff), "");
         f->run_hi = s.ohi;
     }
     fa2_span_cut(f, &s, Tk, &f->r_lo[0], &f->r_cnt[0]);
-    f->r_total = f->r_cnt[0];
-    if (team)
+}
+
+/* The cut through the table (nvptx_fa2_doc_table.c): thread 0 reads this
+ * launch's tag and the query tile's entry and passes a hit on in shared
+ * words 4-8 (beside the scan's 0-3, in the first K slot); on a hit every
+ * thread takes the cut from there, else the CTA scans and thread 0
+ * publishes it. */
+static void doc_span_table(fa2 *f, bool runs)
+{
+    nt *t = &f->t;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef x = LLVMBuildSDiv(b, f->q_lo[0], nv_i32(nv, f->p->q_ext[0]), "q_tile");
+    LLVMValueRef usable, entry = fa2_doc_table_entry(f, f->batch, x, &usable);
+    f->doc_tag = nt_var(t, nv->i32, NULL, "doc.tag");
+    LLVMValueRef thread0 = LLVMBuildICmp(b, LLVMIntEQ, f->tid, nv_i32(nv, 0), "");
+    LLVMBasicBlockRef join = nt_if(t, thread0);
+    LLVMValueRef tag = fa2_doc_table_epoch(f), vals[4];
+    nt_set(t, f->doc_tag, tag);
+    LLVMValueRef hit = fa2_doc_table_find(f, entry, usable, tag, vals);
+    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), word(f, f->smem, 8));
+    for (int w = 0; w < 4; w++)
+        LLVMBuildStore(b, vals[w], word(f, f->smem, 4 + w));
+    nt_endif(t, join);
+    nv_barrier(nv);
+    LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi};
+    LLVMValueRef var[4];
+    for (int w = 0; w < 4; w++)
+        var[w] = nt_var(t, nv->i32, NULL, "doc.cut");
+    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 8), ""), nv_i32(nv, 0), "");
+    nt_branch br = nt_if_else(t, hit);
+    for (int w = 0; w < 4; w++)
+        nt_set(t, var[w], LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 4 + w), "doc.cut"));
+    if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA: order the generic accesses first */
+        nv_wg_proxy_fence(nv);
+    nv_barrier(nv); /* read before the copies overwrite the words */
+    nt_else(t, &br);
+    doc_span_scanned(f, runs, f->smem, true);
+    LLVMValueRef cut[4] = {f->r_lo[0], f->r_cnt[0], runs ? f->run_lo : NULL, runs ? f->run_hi : NULL};
+    for (int w = 0; w < 4; w++)
+        if (cut[w])
+            nt_set(t, var[w], cut[w]);
+    LLVMBasicBlockRef pub = nt_if(t, thread0);
+    fa2_doc_table_publish(f, entry, usable, nt_get(t, f->doc_tag), cut);
+    nt_endif(t, pub);
+    nt_endif_else(t, &br);
+    for (int w = 0; w < (runs ? 4 : 2); w++)
+        *dst[w] = nt_get(t, var[w]);
+}
+
+void fa2_doc_span(fa2 *f)
+{
+    bool runs = f->p->span_full != NULL;
+    if (f->span_given[0]) {
+        doc_span_given(f, runs);
         return;
+    }
+    if (f->scan_team.tid) { /* the scanners: their own words; they hand the range over */
+        doc_span_scanned(f, runs, f->scan_team.words, false);
+        f->r_total = f->r_cnt[0];
+        return;
+    }
+    if (fa2_doc_table_on(f))
+        doc_span_table(f, runs);
+    else
+        doc_span_scanned(f, runs, f->smem, true);
     f->r_lo[0] = warp_uniform(f, f->r_lo[0]);
     f->r_cnt[0] = warp_uniform(f, f->r_cnt[0]);
     if (runs) {

@@ -137,6 +137,13 @@ int nvptx_ovl_split_mode(void);
  * time per context. Part of kernel cache keys. */
 int nvptx_persist_dynamic_mode(void);
 
+/* $ATTNC_DOC_TABLE (experimental, not yet run on a GPU): -1 unset, 0, or 1
+ * (a document kernel's blocks share each query tile's cut across heads
+ * through a module-global table tagged per launch: the first block of a
+ * query tile scans and publishes, later heads read it; nvptx_fa2_doc_table.c;
+ * launches of such a kernel are serial). Part of kernel cache keys. */
+int nvptx_doc_table_mode(void);
+
 /* $ATTNC_TMA_SKIP_EMPTY (opt-in: no gain measured on the H200, radial
  * 35.46 ms against 35.57, sinks + window 1.204 against 1.202): -1 unset or 0, or 1
  * (the TMA producer of the forward's default loop copies no tile that the

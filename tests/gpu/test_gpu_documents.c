@@ -16,9 +16,10 @@
  * transposed, codegen/nvptx_bwd_span.c) under mma.sync and wgmma, dQ
  * deterministic (two runs bit-identical), atomic, bulk (with and without
  * the TMA producer ring); ATTNC_BWD_DOC_SPAN=2 (set by the caller) adds
- * the dK/dV kernel's full tiles inside one document. Persistent documents
- * (persistent_documents_on_gpu): schedule persist=1, static and dynamic
- * items. ATTNC_TEST_DOC=fwd|persist|bwd runs one part, ATTNC_TEST_RECIPE=NAME the backward's recipes whose name
+ * the dK/dV kernel's full tiles inside one document. Experimental switches
+ * (documents_under_switches_on_gpu): the cut table ($ATTNC_DOC_TABLE=1)
+ * and persistent documents (persist=1, static and dynamic items).
+ * ATTNC_TEST_DOC=fwd|table|persist|bwd runs one part, ATTNC_TEST_RECIPE=NAME the backward's recipes whose name
  * holds NAME.
  * Without a driver: "skipped: no CUDA driver". */
 #include <setjmp.h>
@@ -73,9 +74,9 @@ static int run_doc_on(attnc_context *ctx, const doc_recipe *d, ids_layout l, int
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev, .set_param = set_ids, .set_param_user = &l};
     ref_check_result res;
     bool ok = ref_check_kernel(k, attnc_recipe_typed(rc), &shape, &co, &res);
-    printf("[%s] %s ids=%s tokens=%lld heads=%lld [%s]%s: %s%s%s\n", ok ? "PASS" : "FAIL", d->name, ids_names[l],
+    printf("[%s] %s ids=%s tokens=%lld heads=%lld [%s]%s%s: %s%s%s\n", ok ? "PASS" : "FAIL", d->name, ids_names[l],
            (long long)tokens, (long long)heads, attnc_kernel_schedule(k),
-           getenv("ATTNC_PERSIST_DYNAMIC") ? " dynamic items" : "",
+           getenv("ATTNC_PERSIST_DYNAMIC") ? " dynamic items" : "", getenv("ATTNC_DOC_TABLE") ? " table" : "",
            res.msg, err.len ? ": " : "", sb_cstr(&err));
     sb_free(&err);
     attnc_kernel_destroy(k);
@@ -121,39 +122,54 @@ static void documents_on_gpu(void **state)
     assert_int_equal(failed, 0);
 }
 
-/* Persistent documents (persist=1: the producer warpgroup's scanner warps
- * cut each item's range and hand it over, codegen/nvptx_fa2_persist.c),
- * static and dynamic items ($ATTNC_PERSIST_DYNAMIC, part of kernel cache
- * keys): every layout at 301 tokens (one item a block), then 2000 tokens
- * and 8 heads (256 items or more: blocks run two or more, so the handoff's
- * slots turn over) on three layouts. Dynamic kernels run twice (each
- * launch leaves the item counter at 0 for the next). */
-static void persistent_documents_on_gpu(void **state)
+/* The cut under experimental switches, each on a fresh context (they are
+ * part of kernel cache keys): the table shared across heads
+ * ($ATTNC_DOC_TABLE=1, codegen/nvptx_fa2_doc_table.c) on the recipes'
+ * own schedules; persistent documents (persist=1: the producer warpgroup's
+ * scanner warps cut each item's range and hand it over,
+ * codegen/nvptx_fa2_persist.c) with static and dynamic items
+ * ($ATTNC_PERSIST_DYNAMIC=1). Every layout at 301 tokens, then 2000 tokens
+ * and 8 heads (256 blocks or items: the table's later heads read entries,
+ * persistent blocks run two or more items, so the handoff's slots turn
+ * over) on three layouts, each twice: one kernel's launches follow each
+ * other with other ids (the table's entries of one launch must not serve
+ * the next; the dynamic counter must be back at 0). */
+static const struct {
+    const char *part, *env, *spec;
+} doc_switches[] = {
+    {"table", "ATTNC_DOC_TABLE", NULL},
+    {"persist", NULL, "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
+    {"persist", "ATTNC_PERSIST_DYNAMIC", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
+};
+
+static void documents_under_switches_on_gpu(void **state)
 {
     (void)state;
-    if (!half_wanted("persist"))
-        return;
-    static const char *const spec = "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1";
     static const int recipes[] = {0, 4, 5}; /* causal_doc_batch, doc_sinks_window, causal_doc_d128 */
+    static const ids_layout big[] = {IDS_TILED, IDS_RECURRING, IDS_SHORT};
     int failed = 0;
     uint64_t seed = 5000;
-    for (int dynamic = 0; dynamic < 2; dynamic++) {
-        if (dynamic)
-            setenv("ATTNC_PERSIST_DYNAMIC", "1", 1);
+    for (size_t m = 0; m < sizeof doc_switches / sizeof doc_switches[0]; m++) {
+        if (!half_wanted(doc_switches[m].part))
+            continue;
+        if (doc_switches[m].env)
+            setenv(doc_switches[m].env, "1", 1);
+        printf("%s%s%s\n", doc_switches[m].env ? doc_switches[m].env : "", doc_switches[m].env ? "=1 " : "",
+               doc_switches[m].spec ? doc_switches[m].spec : "");
         attnc_context *ctx;
         assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
         for (size_t r = 0; r < sizeof recipes / sizeof recipes[0]; r++) {
             const doc_recipe *d = &doc_recipes[recipes[r]];
             for (int l = 0; l < IDS_COUNT; l++)
-                failed += run_doc_on(ctx, d, (ids_layout)l, 301, 2, spec, seed++);
-            static const ids_layout big[] = {IDS_TILED, IDS_RECURRING, IDS_SHORT};
-            for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
-                for (int twice = 0; twice < 1 + dynamic; twice++)
-                    failed += run_doc_on(ctx, d, big[i], 2000, 8, spec, seed++);
+                failed += run_doc_on(ctx, d, (ids_layout)l, 301, 2, doc_switches[m].spec, seed++);
+            for (int twice = 0; twice < 2; twice++)
+                for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+                    failed += run_doc_on(ctx, d, big[i], 2000, 8, doc_switches[m].spec, seed++);
         }
         attnc_context_destroy(ctx);
+        if (doc_switches[m].env)
+            unsetenv(doc_switches[m].env);
     }
-    unsetenv("ATTNC_PERSIST_DYNAMIC");
     assert_int_equal(failed, 0);
 }
 
@@ -282,7 +298,7 @@ int main(void)
 {
     if (!gpu_available())
         return 0;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(documents_on_gpu), cmocka_unit_test(persistent_documents_on_gpu),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(documents_on_gpu), cmocka_unit_test(documents_under_switches_on_gpu),
                                        cmocka_unit_test(documents_backward_on_gpu)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
