@@ -9,11 +9,14 @@
 #         default, persist=1 (static) and persist=1 with the switch; two rounds.
 # Package: .device-all/main.tar.xz = main (scripts/pack-device.sh build-dev, tar of .device).
 #  gna    HunyuanVideo GNA default / overlap=1 / persist static / persist dynamic, and dense on its tokens.
-#  docs   persistent documents (persist=1 with a document cut; the producer warpgroup's warps 1-3 scan ahead,
-#         nvptx_fa2_persist.c fa2_items_scan; added 2026-12-05 evening, never run): test_gpu_documents' persist
-#         part, racecheck + memcheck of it at small size, `attnc run --check` at N=20000 (8 documents at random cuts; runs of recurring ids)
-#         static and dynamic; bench 8 / 64 / 1 documents at N=65536: default, persist static, persist dynamic.
-#   PARTS="tests bench gna docs" OUT=dir bash bench/runs/2026-12-05/run49.sh     (~8 min)
+#  docs   two experiments of 2026-12-05 evening, never run: the cut table shared across heads (ATTNC_DOC_TABLE=1,
+#         nvptx_fa2_doc_table.c) and persistent documents (persist=1 with a document cut; the producer warpgroup's
+#         warps 1-3 scan ahead, nvptx_fa2_persist.c fa2_items_scan): test_gpu_documents' table and persist parts,
+#         `attnc run --check` at N=20000 (8 documents at random cuts; runs of recurring ids), racecheck + memcheck
+#         at N=3000, each under table / persist static / persist dynamic; bench 8 / 64 / 1 documents at N=65536:
+#         default, table, persist static, persist dynamic (two rounds).
+#   Two calls (each under 10 min):  PARTS=docs OUT=dir bash bench/runs/2026-12-05/run49.sh
+#                                   PARTS="tests bench gna" OUT=dir bash bench/runs/2026-12-05/run49.sh
 set -u
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
@@ -24,10 +27,14 @@ P="q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"
 PARTS=${PARTS:-tests bench gna docs}
 if [[ $PARTS == *docs* ]]; then
 el docs
-ATTNC_TEST_DOC=persist ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 $T/test_gpu_test_gpu_documents > $OUT/t_docs_persist.txt 2>&1
-echo "rc=$?" >> $OUT/t_docs_persist.txt
-echo "docs persist: $(grep -c '^\[PASS\]' $OUT/t_docs_persist.txt) PASS, $(grep -c '^\[FAIL' $OUT/t_docs_persist.txt) FAIL, $(tail -1 $OUT/t_docs_persist.txt)" | tee $OUT/tests_docs.txt
-grep -m5 '^\[FAIL' $OUT/t_docs_persist.txt | cut -c1-300 | tee -a $OUT/tests_docs.txt
+for part in table persist; do
+  ( ATTNC_TEST_DOC=$part ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $T/test_gpu_test_gpu_documents > $OUT/t_docs_$part.txt 2>&1
+    echo "rc=$?" >> $OUT/t_docs_$part.txt ) &
+done; wait
+for part in table persist; do
+  echo "docs $part: $(grep -c '^\[PASS\]' $OUT/t_docs_$part.txt) PASS, $(grep -c '^\[FAIL' $OUT/t_docs_$part.txt) FAIL, $(tail -1 $OUT/t_docs_$part.txt)"
+  grep -m5 '^\[FAIL' $OUT/t_docs_$part.txt | cut -c1-300
+done | tee $OUT/tests_docs.txt
 D=/tmp/docids; mkdir -p $D
 python3 - <<'PY'
 import numpy as np
@@ -40,22 +47,27 @@ for n in (20000, 3000):
         l = int(r.integers(1, n // 6)); out[i:i+l] = r.choice([3, 5, 9]); i += l
     np.save(f'/tmp/docids/recur{n}.npy', out[None].repeat(2 if n == 3000 else 1, 0))
 PY
-for dyn in 0 1; do for f in rand20000 recur20000; do
-  ( ATTNC_PERSIST_DYNAMIC=$dyn ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 /tmp/pk/bin/attnc run recipes/document.attn --backend cuda \
-      --check --shape batch=1,heads=4,tokens=20000 --param doc=@$D/$f.npy --schedule "$P" > $OUT/t_dck_${dyn}_$f.txt 2>&1
-    echo "exit $?" >> $OUT/t_dck_${dyn}_$f.txt ) &
+# modes: s = persist static, d = persist dynamic, t = the cut table on the default schedule
+ck() { case $1 in s) echo "X=1";; d) echo "ATTNC_PERSIST_DYNAMIC=1";; t) echo "ATTNC_DOC_TABLE=1";; esac; }
+for m in s d t; do for f in rand20000 recur20000; do
+  ( sc=$P; [ $m = t ] && sc=""
+    env $(ck $m) ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 /tmp/pk/bin/attnc run recipes/document.attn --backend cuda \
+      --check --shape batch=1,heads=4,tokens=20000 --param doc=@$D/$f.npy ${sc:+--schedule "$sc"} > $OUT/t_dck_${m}_$f.txt 2>&1
+    echo "exit $?" >> $OUT/t_dck_${m}_$f.txt ) &
 done; done; wait
 for f in $OUT/t_dck_*.txt; do echo "$(basename $f .txt): $(grep -iE 'check|max|error|sched' $f | tr '\n' ' ' | cut -c1-220) $(tail -1 $f)"; done | tee -a $OUT/tests_docs.txt
-for tool in racecheck memcheck; do for dyn in 0 1; do
-  ATTNC_PERSIST_DYNAMIC=$dyn ATTNC_CACHE_DIR=$(mktemp -d) timeout 100 $SAN --tool $tool --error-exitcode 9 --print-limit 10 \
+for tool in racecheck memcheck; do for m in s d t; do
+  sc=$P; [ $m = t ] && sc=""
+  env $(ck $m) ATTNC_CACHE_DIR=$(mktemp -d) timeout 100 $SAN --tool $tool --error-exitcode 9 --print-limit 10 \
     /tmp/pk/bin/attnc run recipes/document.attn --backend cuda --shape batch=2,heads=2,tokens=3000 --param doc=@$D/recur3000.npy \
-    --schedule "$P" > $OUT/san_docs_${tool}_$dyn.txt 2>&1
-  echo "$tool docs dyn=$dyn rc=$? $(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' $OUT/san_docs_${tool}_$dyn.txt | tail -1)" | tee -a $OUT/tests_docs.txt
+    ${sc:+--schedule "$sc"} > $OUT/san_docs_${tool}_$m.txt 2>&1
+  echo "$tool docs $m rc=$? $(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' $OUT/san_docs_${tool}_$m.txt | tail -1)" | tee -a $OUT/tests_docs.txt
 done; done
 for round in 1 2; do
   for d in 8 64 1; do
-    for m in default static dynamic; do
-      case $m in default) e=X=1 sc="" ;; static) e=X=1 sc="$P" ;; dynamic) e=ATTNC_PERSIST_DYNAMIC=1 sc="$P" ;; esac
+    for m in default table static dynamic; do
+      case $m in default) e=X=1 sc="" ;; table) e=ATTNC_DOC_TABLE=1 sc="" ;; static) e=X=1 sc="$P" ;;
+                 dynamic) e=ATTNC_PERSIST_DYNAMIC=1 sc="$P" ;; esac
       r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 /tmp/pk/bin/attnc bench $R/doc_causal.attn --shape batch=1,heads=16,tokens=65536 \
           --docs $d --warmup 5 --iters 30 ${sc:+--schedule "$sc"} 2>&1)
       printf '%-12s docs=%-3s %-8s %s\n' doc_causal $d $m "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -3 | tr '\n' ' ')"
