@@ -391,12 +391,13 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     else
         prologue(f);
     emit_consumer(f);
-    if (fa2_doc_table_on(f)) { /* thread 0 (a computing warp's) counts the block out */
+    if (fa2_doc_table_on(f) && !p->persist) { /* thread 0 (a computing warp's) counts the block out */
         LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(b, LLVMIntEQ, f->tid, nv_i32(&f->nv, 0), ""));
         fa2_doc_table_close(f);
         nt_endif(&f->t, join);
-        info->serial = true; /* the table and its epoch are module globals */
     }
+    if (fa2_doc_table_on(f))
+        info->serial = true; /* the table and its epoch are module globals */
     LLVMBuildRetVoid(b);
     nv_annotate(&f->nv, f->fn, "kernel", 1);
     nv_annotate(&f->nv, f->fn, "maxntidx", f->threads);

@@ -318,8 +318,11 @@ enum { FA2_ITEM_WORDS = 5 };
 nt_ring fa2_ws_item_full(const fa2 *f);
 nt_ring fa2_ws_item_empty(const fa2 *f);
 LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot, int i);
-/* The scanners' shared words (their scan's four, nvptx_fa2_span.c, and
- * word 4: a dynamic item passed from their first thread to the others). */
+/* The scanners' FA2_SCAN_WORDS shared words: 0-3 their scan's
+ * (nvptx_fa2_span.c), 4 a dynamic item passed from their first thread to
+ * the others, 5-8 a cut read from the cut table and 9 whether it was one
+ * (nvptx_fa2_persist.c range_from_table). */
+enum { FA2_SCAN_WORDS = 16 };
 LLVMValueRef fa2_ws_scan_words(fa2 *f);
 /* The scanner warps' loop (f->scan_team set): every item of the block,
  * scanned and handed over, then the end marker. */

@@ -30,9 +30,7 @@
 bool fa2_doc_table_on(const fa2 *f)
 {
     const fa_plan *p = f->p;
-    /* persistent documents scan in their scanner warps (nvptx_fa2_persist.c) */
-    if (!f->doc_table_ok || nvptx_doc_table_mode() != 1 || p->span_param < 0 || p->range != RANGE_BOUNDS ||
-        p->persist)
+    if (!f->doc_table_ok || nvptx_doc_table_mode() != 1 || p->span_param < 0 || p->range != RANGE_BOUNDS)
         return false;
     /* the cut must not depend on the head: the range's bounds read no head or tensor */
     for (int d = 0; d < p->ndims; d++)

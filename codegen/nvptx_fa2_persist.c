@@ -289,6 +289,53 @@ static void hand_over(fa2 *f, LLVMValueRef k, LLVMValueRef item, bool range)
     nt_endif(t, join);
 }
 
+/* The scanners' item range through the cut table (nvptx_fa2_doc_table.c):
+ * the first thread looks the query tile up and passes a hit on in scan
+ * words 5-9; on a hit the team takes the cut from there (a team barrier
+ * after the reads: the words are rewritten next round), else it scans
+ * (fa2_range) and the first thread publishes the cut. tag: variable. */
+_Static_assert(FA2_SCAN_WORDS >= 10, "scan words 5-9 hold a cut read from the table");
+
+static void range_from_table(fa2 *f, LLVMValueRef tag)
+{
+    nt *t = &f->t;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef w = f->scan_team.words;
+    LLVMValueRef x = LLVMBuildSDiv(b, f->q_lo[0], nv_i32(nv, f->p->q_ext[0]), "q_tile");
+    LLVMValueRef usable, entry = fa2_doc_table_entry(f, f->batch, x, &usable);
+    LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), "");
+    LLVMBasicBlockRef join = nt_if(t, first);
+    LLVMValueRef vals[4];
+    LLVMValueRef hit = fa2_doc_table_find(f, entry, usable, nt_get(t, tag), vals);
+    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), nv_gep(nv, w, nv_i32(nv, 36)));
+    for (int i = 0; i < 4; i++)
+        LLVMBuildStore(b, vals[i], nv_gep(nv, w, nv_i32(nv, 20 + 4 * i)));
+    nt_endif(t, join);
+    nt_bar_sync(t, nv_i32(nv, f->scan_team.bar), f->scan_team.threads);
+    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, nv_gep(nv, w, nv_i32(nv, 36)), ""), nv_i32(nv, 0), "");
+    bool runs = f->p->span_full != NULL;
+    LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi}, var[4];
+    for (int i = 0; i < 4; i++)
+        var[i] = nt_var(t, nv->i32, nv_i32(nv, 0), "doc.cut");
+    nt_branch br = nt_if_else(t, hit);
+    for (int i = 0; i < 4; i++)
+        nt_set(t, var[i], LLVMBuildLoad2(b, nv->i32, nv_gep(nv, w, nv_i32(nv, 20 + 4 * i)), "doc.cut"));
+    nt_bar_sync(t, nv_i32(nv, f->scan_team.bar), f->scan_team.threads);
+    nt_else(t, &br);
+    fa2_range(f);
+    LLVMValueRef cut[4] = {f->r_lo[0], f->r_cnt[0], runs ? f->run_lo : NULL, runs ? f->run_hi : NULL};
+    for (int i = 0; i < 4; i++)
+        if (cut[i])
+            nt_set(t, var[i], cut[i]);
+    LLVMBasicBlockRef pub = nt_if(t, first);
+    fa2_doc_table_publish(f, entry, usable, nt_get(t, tag), cut);
+    nt_endif(t, pub);
+    nt_endif_else(t, &br);
+    for (int i = 0; i < (runs ? 4 : 2); i++)
+        *dst[i] = nt_get(t, var[i]);
+}
+
 /* The scanner warps, ahead of the copying thread and the computing warps
  * by up to two items (the handoff's slots): each round's item (static, or
  * the counter's through the first thread and scan word 4), its query
@@ -301,6 +348,13 @@ void fa2_items_scan(fa2 *f)
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     items_geom g = geom(f);
+    LLVMValueRef tag = NULL; /* the cut table's: this launch's tag, as the first thread read it */
+    if (fa2_doc_table_on(f)) {
+        tag = nt_var(t, nv->i32, NULL, "doc.tag");
+        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), ""));
+        nt_set(t, tag, fa2_doc_table_epoch(f));
+        nt_endif(t, join);
+    }
     nt_loop loop;
     LLVMValueRef k = marker_loop(f, &loop, &g);
     LLVMValueRef item;
@@ -326,8 +380,16 @@ void fa2_items_scan(fa2 *f)
     LLVMPositionBuilderAtEnd(b, go);
     set_item(f, &g, item);
     fa2_coords_init(f);
-    fa2_range(f);
+    if (tag)
+        range_from_table(f, tag);
+    else
+        fa2_range(f);
     hand_over(f, k, item, true);
     nt_for_end(t, &loop);
     nt_loop_no_unroll(t, &loop);
+    if (tag) { /* the first thread counts the block out */
+        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), ""));
+        fa2_doc_table_close(f);
+        nt_endif(t, join);
+    }
 }

@@ -456,7 +456,7 @@ void fa2_doc_span(fa2 *f)
         f->r_total = f->r_cnt[0];
         return;
     }
-    if (fa2_doc_table_on(f))
+    if (fa2_doc_table_on(f) && !f->p->persist) /* persistent: the scanners consult it (fa2_items_scan) */
         doc_span_table(f, runs);
     else
         doc_span_scanned(f, runs, f->smem, true);

