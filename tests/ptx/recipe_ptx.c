@@ -1,5 +1,6 @@
 /* recipe_ptx.c — a recipe file or text to PTX for tests (recipe_ptx.h). */
 #include "recipe_ptx.h"
+#include "ptxas_run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,24 @@ nvptx_status bench_recipe_ptx_env(arena *a, const char *file, const char *spec, 
     nvptx_status st = bench_recipe_ptx(a, file, spec, TARGET_SM90A, NULL, ptx, err);
     unsetenv(name);
     return st;
+}
+
+bool bench_recipe_ptx_env_spills(const char *file, const char *spec, const char *name, const char *value, strbuf *ptx,
+                                 int *spill, strbuf *err)
+{
+    arena a;
+    arena_init(&a, NULL);
+    bool ok = bench_recipe_ptx_env(&a, file, spec, name, value, ptx, err) == NVPTX_OK;
+    arena_free_all(&a);
+    if (ok) {
+        strbuf log;
+        sb_init(&log);
+        ok = ptxas_spills(sb_cstr(ptx), "sm_90a", spill, &log);
+        if (!ok)
+            sb_printf(err, "ptxas refused it:\n%s", sb_cstr(&log));
+        sb_free(&log);
+    }
+    return ok;
 }
 
 bool bench_recipe_refused(const char *file, const char *spec, target_arch arch, const char *why, strbuf *msg)

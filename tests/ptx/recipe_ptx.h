@@ -30,6 +30,11 @@ nvptx_status bench_recipe_ptx(arena *a, const char *file, const char *spec, targ
  * (NULL: unset) while it is generated, unset after. */
 nvptx_status bench_recipe_ptx_env(arena *a, const char *file, const char *spec, const char *name, const char *value,
                                   strbuf *ptx, strbuf *err);
+/* bench_recipe_ptx_env into ptx (initialised by the caller) and its ptxas
+ * spill bytes (ptxas_spills: -1 without ptxas). false, with the reason in
+ * err, when the PTX is not generated or ptxas refuses it. */
+bool bench_recipe_ptx_env_spills(const char *file, const char *spec, const char *name, const char *value, strbuf *ptx,
+                                 int *spill, strbuf *err);
 /* Whether bench/recipes/file under spec for arch is refused (unsupported
  * or an illegal schedule) with a message containing why; when not, the
  * reason in msg. */

@@ -30,24 +30,19 @@ typedef struct marks {
 
 static marks kernel_marks(const char *file, const char *spec, const char *on)
 {
-    arena a;
-    arena_init(&a, NULL);
     strbuf ptx, err;
     sb_init(&ptx);
     sb_init(&err);
-    if (bench_recipe_ptx_env(&a, file, spec, "ATTNC_DOC_TABLE", on, &ptx, &err))
+    marks m;
+    if (!bench_recipe_ptx_env_spills(file, spec, "ATTNC_DOC_TABLE", on, &ptx, &m.spill, &err))
         fail_msg("%s [%s]: %s", file, spec ? spec : "default", sb_cstr(&err));
     const char *s = sb_cstr(&ptx);
-    marks m = {ptx_count(s, ".b8 attnc_doc_table["), ptx_count(s, "ld.relaxed.gpu.global.u64"),
-               ptx_count(s, "st.relaxed.gpu.global.u64"), ptx_count(s, "atom.release.gpu.global.add.u32"), -1};
-    strbuf log;
-    sb_init(&log);
-    if (!ptxas_spills(s, "sm_90a", &m.spill, &log))
-        fail_msg("%s: ptxas refused it:\n%s", file, sb_cstr(&log));
-    sb_free(&log);
+    m.table = ptx_count(s, ".b8 attnc_doc_table[");
+    m.ld = ptx_count(s, "ld.relaxed.gpu.global.u64");
+    m.st = ptx_count(s, "st.relaxed.gpu.global.u64");
+    m.close = ptx_count(s, "atom.release.gpu.global.add.u32");
     sb_free(&ptx);
     sb_free(&err);
-    arena_free_all(&a);
     return m;
 }
 

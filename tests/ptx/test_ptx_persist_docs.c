@@ -30,25 +30,20 @@ typedef struct shape {
 
 static shape kernel_shape(const char *spec, const char *dynamic)
 {
-    arena a;
-    arena_init(&a, NULL);
     strbuf ptx, err;
     sb_init(&ptx);
     sb_init(&err);
-    if (bench_recipe_ptx_env(&a, "doc_causal.attn", spec, "ATTNC_PERSIST_DYNAMIC", dynamic, &ptx, &err))
+    shape k;
+    if (!bench_recipe_ptx_env_spills("doc_causal.attn", spec, "ATTNC_PERSIST_DYNAMIC", dynamic, &ptx, &k.spill, &err))
         fail_msg("[%s]: %s", spec, sb_cstr(&err));
     const char *s = sb_cstr(&ptx);
-    shape k = {ptx_count(s, "setmaxnreg.dec.sync.aligned.u32 32;"), ptx_count(s, "bar.red.or.pred p1, 1, 96"),
-               ptx_count(s, "bar.red.or.pred \t"), /* barrier0.or as LLVM 19 prints it */ ptx_count(s, "mbarrier.init"), ptx_count(s, "atom.global.add"),
-               -1};
-    strbuf log;
-    sb_init(&log);
-    if (!ptxas_spills(s, "sm_90a", &k.spill, &log))
-        fail_msg("[%s]: ptxas refused it:\n%s", spec, sb_cstr(&log));
-    sb_free(&log);
+    k.scan_regs = ptx_count(s, "setmaxnreg.dec.sync.aligned.u32 32;");
+    k.team_or = ptx_count(s, "bar.red.or.pred p1, 1, 96");
+    k.cta_or = ptx_count(s, "bar.red.or.pred \t"); /* barrier0.or as LLVM 19 prints it */
+    k.mbar_init = ptx_count(s, "mbarrier.init");
+    k.add = ptx_count(s, "atom.global.add");
     sb_free(&ptx);
     sb_free(&err);
-    arena_free_all(&a);
     return k;
 }
 

@@ -28,23 +28,19 @@ typedef struct counts {
 
 static counts kernel_counts(const char *file, const char *spec, const char *dynamic)
 {
-    arena a;
-    arena_init(&a, NULL);
     strbuf ptx, err;
     sb_init(&ptx);
     sb_init(&err);
-    if (bench_recipe_ptx_env(&a, file, spec, "ATTNC_PERSIST_DYNAMIC", dynamic, &ptx, &err))
+    counts c;
+    if (!bench_recipe_ptx_env_spills(file, spec, "ATTNC_PERSIST_DYNAMIC", dynamic, &ptx, &c.spill, &err))
         fail_msg("%s [%s]: %s", file, spec, sb_cstr(&err));
-    counts c = {ptx_count(sb_cstr(&ptx), "attnc_item_counter"), ptx_count(sb_cstr(&ptx), "atom.global.add"),
-                ptx_count(sb_cstr(&ptx), "atom.global.exch"), ptx_count(sb_cstr(&ptx), "mbarrier.init"), -1};
-    strbuf log;
-    sb_init(&log);
-    if (!ptxas_spills(sb_cstr(&ptx), "sm_90a", &c.spill, &log))
-        fail_msg("%s [%s]: ptxas refused it:\n%s", file, spec, sb_cstr(&log));
-    sb_free(&log);
+    const char *s = sb_cstr(&ptx);
+    c.counter = ptx_count(s, "attnc_item_counter");
+    c.add = ptx_count(s, "atom.global.add");
+    c.exch = ptx_count(s, "atom.global.exch");
+    c.mbar_init = ptx_count(s, "mbarrier.init");
     sb_free(&ptx);
     sb_free(&err);
-    arena_free_all(&a);
     return c;
 }
 
