@@ -293,7 +293,7 @@ static void narrow_step(fa2 *f, void *st)
 
 /* Tiles in the range that the class proves empty (no kept pair) skip all
  * arithmetic: only their pipeline step (loads, barrier) runs. */
-static void emit_loop(fa2 *f)
+static void emit_loop_once(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     nt *t = &f->t;
@@ -324,6 +324,27 @@ static void emit_loop(fa2 *f)
     LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     state_get(f, &st, m, l, acc);
     fa2_finalize(f, m, l, acc);
+}
+
+/* The key loop and the finalize; under $ATTNC_FULL_RANGE=1 twice
+ * (fa2_full_range_on): a copy without mask or empty tests, taken when the
+ * class's full test holds on the whole range's hull, and the general one.
+ * ptxas if-converts the partial tiles' mask into the loop (SASS: GNA and
+ * causal loops carry ~130 more FSEL/ISETP a tile than dense's), so full
+ * tiles pay for it; the copy does not. */
+static void emit_loop(fa2 *f)
+{
+    if (!fa2_full_range_on(f)) {
+        emit_loop_once(f);
+        return;
+    }
+    nt_branch br = nt_if_else(&f->t, fa2_range_all_full(f));
+    f->all_full = true;
+    emit_loop_once(f);
+    f->all_full = false;
+    nt_else(&f->t, &br);
+    emit_loop_once(f);
+    nt_endif_else(&f->t, &br);
 }
 
 /* The computing warps: the key loop and the finalize, once per item of

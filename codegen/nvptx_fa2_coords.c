@@ -336,6 +336,8 @@ static void key_box(fa2 *f)
 LLVMValueRef fa2_tile_empty(fa2 *f)
 {
     key_box(f);
+    if (f->all_full)
+        return LLVMConstInt(f->nv.i1, 0, false);
     f->mode = EXM_BOX;
     LLVMValueRef empty = fa2_emit(f, f->p->empty);
     return f->fr_period > 0 && f->p->empty ? fa2_frames_split(f, f->p->empty, empty) : empty;
@@ -350,6 +352,37 @@ LLVMValueRef fa2_tile_in_doc(fa2 *f)
     LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, org, f->run_lo, "");
     LLVMValueRef before = LLVMBuildICmp(b, LLVMIntSLE, add(f, org, nv_i32(&f->nv, ext)), f->run_hi, "");
     return LLVMBuildAnd(b, after, before, "in_doc");
+}
+
+bool fa2_full_range_on(const fa2 *f)
+{
+    const fa_plan *p = f->p;
+    /* no mask (dense): the copy for ranges of whole tiles inside the keys */
+    if (nvptx_full_range_mode() != 1 || (p->mask && !p->full) || p->nparts || p->span_param >= 0 ||
+        f->fr_period > 0)
+        return false;
+    for (int d = 0; d < p->ndims; d++)
+        if (fa2_dil(f, d) > 1)
+            return false;
+    return true;
+}
+
+LLVMValueRef fa2_range_all_full(fa2 *f)
+{
+    const fa_plan *p = f->p;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSGT, f->r_total, nv_i32(nv, 0), "");
+    for (int d = 0; d < p->ndims; d++) { /* the hull: tiles r_lo .. r_lo + r_cnt - 1, whole, inside the keys */
+        LLVMValueRef end = mul(f, add(f, f->r_lo[d], f->r_cnt[d]), nv_i32(nv, p->kv_ext[d]));
+        ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, end, f->kext[d], ""), "");
+        f->k_lo[d] = mul(f, f->r_lo[d], nv_i32(nv, p->kv_ext[d]));
+        f->k_hi[d] = LLVMBuildSub(b, end, nv_i32(nv, 1), "");
+    }
+    if (!p->mask)
+        return ok;
+    f->mode = EXM_BOX;
+    return LLVMBuildAnd(b, ok, fa2_emit(f, p->full), "range_full");
 }
 
 LLVMValueRef fa2_tile_partial(fa2 *f)
@@ -367,6 +400,8 @@ LLVMValueRef fa2_tile_partial(fa2 *f)
         if (fa2_dil(f, d) > 1)
             f->k_hi[d] = fa2_dil_box_hi(f, d, f->k_org[d], p->kv_ext[d]);
     }
+    if (f->all_full) /* fa2_range_all_full held: no tile of the range is partial */
+        return LLVMConstInt(f->nv.i1, 0, false);
     if (!p->mask)
         return edge;
     LLVMValueRef full = LLVMConstInt(f->nv.i1, 0, false);

@@ -144,6 +144,12 @@ int nvptx_persist_dynamic_mode(void);
  * launches of such a kernel are serial). Part of kernel cache keys. */
 int nvptx_doc_table_mode(void);
 
+/* $ATTNC_FULL_RANGE (experimental, not yet run on a GPU): -1 unset, 0, or
+ * 1 (the forward's key loop gets a second copy, without mask or empty
+ * tests, for query tiles whose whole key range the mask keeps: aligned GNA;
+ * nvptx_fa2.c emit_loop). Part of kernel cache keys. */
+int nvptx_full_range_mode(void);
+
 /* $ATTNC_TMA_SKIP_EMPTY (opt-in: no gain measured on the H200, radial
  * 35.46 ms against 35.57, sinks + window 1.204 against 1.202): -1 unset or 0, or 1
  * (the TMA producer of the forward's default loop copies no tile that the

@@ -130,6 +130,11 @@ int nvptx_doc_table_mode(void)
     return env_switch("ATTNC_DOC_TABLE");
 }
 
+int nvptx_full_range_mode(void)
+{
+    return env_switch("ATTNC_FULL_RANGE");
+}
+
 int nvptx_tma_skip_empty_mode(void)
 {
     return env_switch_default("ATTNC_TMA_SKIP_EMPTY", NVPTX_TMA_SKIP_EMPTY_BY_DEFAULT);

@@ -1,0 +1,73 @@
+/* test_ptx_full_range.c — the key loop's copy for ranges of full tiles
+ * ($ATTNC_FULL_RANGE=1, codegen/nvptx_fa2.c emit_loop): under the switch
+ * dense (no mask) and aligned GNA kernels hold the loop twice (twice the
+ * wgmma), the copy with no -inf select (ptxas would otherwise if-convert the
+ * partial tiles' mask into every iteration: SASS, HunyuanVideo GNA 923
+ * instructions a tile against 472 in the copy); masks the copy does not
+ * serve (a union: sinks || window; documents) are unchanged. Through ptxas
+ * when installed: no more spills with it than without. The kernels run on the GPU under
+ * bench/runs/2026-12-05/run49.sh (PARTS=full). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ptxas_run.h"
+#include "recipe_ptx.h"
+
+typedef struct loop_marks {
+    int wgmma, neg_inf_sel, spill;
+} loop_marks;
+
+static loop_marks kernel_marks(const char *file, const char *on)
+{
+    strbuf ptx, err;
+    sb_init(&ptx);
+    sb_init(&err);
+    loop_marks m;
+    if (!bench_recipe_ptx_env_spills(file, NULL, "ATTNC_FULL_RANGE", on, &ptx, &m.spill, &err))
+        fail_msg("%s: %s", file, sb_cstr(&err));
+    m.wgmma = ptx_count(sb_cstr(&ptx), "wgmma.mma_async");
+    m.neg_inf_sel = ptx_count(sb_cstr(&ptx), "0fFF800000, %p");
+    sb_free(&ptx);
+    sb_free(&err);
+    return m;
+}
+
+static void copy_only_where_it_serves(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        bool copy;
+    } cases[] = {
+        {"dense_d128.attn", true},       {"dense_d64.attn", true},   {"hunyuan_gna.attn", true},
+        {"flux_gna.attn", true},         {"sinks_swa_w2047.attn", false}, {"doc_causal.attn", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        loop_marks off = kernel_marks(cases[i].file, NULL);
+        loop_marks on = kernel_marks(cases[i].file, "1");
+        printf("  %-22s off: wgmma %d, -inf selects %d, spills %d; on: %d, %d, %d\n", cases[i].file, off.wgmma,
+               off.neg_inf_sel, off.spill, on.wgmma, on.neg_inf_sel, on.spill);
+        if (cases[i].copy && on.wgmma != 2 * off.wgmma)
+            fail_msg("%s: want the loop twice (%d wgmma, have %d)", cases[i].file, 2 * off.wgmma, on.wgmma);
+        /* the copy keeps the softmax's guards of an all -inf row (a few), not the 64 of a tile's mask */
+        if (cases[i].copy && on.neg_inf_sel > off.neg_inf_sel + 8)
+            fail_msg("%s: the copy masks (%d -inf selects against %d)", cases[i].file, on.neg_inf_sel,
+                     off.neg_inf_sel);
+        if (!cases[i].copy && (on.wgmma != off.wgmma || on.neg_inf_sel != off.neg_inf_sel))
+            fail_msg("%s: no copy here", cases[i].file);
+        if (on.spill > off.spill)
+            fail_msg("%s: spills (%d without the switch, %d with)", cases[i].file, off.spill, on.spill);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(copy_only_where_it_serves)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
