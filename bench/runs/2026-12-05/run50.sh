@@ -23,7 +23,7 @@ el tests
       "$R/hunyuan_gna.attn batch=1,heads=2,T=16,H=24,W=32" "$R/causal_d128.attn batch=1,heads=2,tokens=2048"; do
     set -- $spec
     ( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $A run $1 --backend cuda --check --shape $2 > /tmp/fr_$(basename $1 .attn)_$2.txt 2>&1
-      echo "$(basename $1 .attn) $2: exit $? $(grep -iE 'check|rel|\[q=' /tmp/fr_$(basename $1 .attn)_$2.txt | tr '\n' ' ' | cut -c1-200)" ) &
+      rc=$?; echo "$(basename $1 .attn) $2: exit $rc $(grep -iE 'check|rel|\[q=' /tmp/fr_$(basename $1 .attn)_$2.txt | tr '\n' ' ' | cut -c1-200)" ) &
   done; wait ) > $OUT/t_check.txt 2>&1
 ( ATTNC_FULL_RANGE=1 ATTNC_TEST_SMALL=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $T/test_gpu_test_gpu_recipes > $OUT/t_recipes.txt 2>&1; echo "rc=$?" >> $OUT/t_recipes.txt ) &
 ( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $T/test_gpu_test_gpu_grid_tma > $OUT/t_grid_tma.txt 2>&1; echo "rc=$?" >> $OUT/t_grid_tma.txt ) &
