@@ -12,6 +12,8 @@
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *   nvptx_fa2_overlap.c  the overlapped key loop of the ws kernel (plan->overlap)
  *   nvptx_fa2_narrow.c   a union range's first tile on its first 16 keys (opt-in)
+ *   nvptx_fa2_persist.c  persistent blocks: the item loop, dynamic items, the document scanners
+ *   nvptx_fa2_doc_table.c the document cut shared across heads (opt-in)
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
  * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
