@@ -291,12 +291,40 @@ static void narrow_step(fa2 *f, void *st)
     fa2_ws_release(f);
 }
 
-/* Tiles in the range that the class proves empty (no kept pair) skip all
- * arithmetic: only their pipeline step (loads, barrier) runs. */
-static void emit_loop_once(fa2 *f)
+/* The key loop over tiles [lo, hi); full: a run of full tiles
+ * (fa2_range_full_run), emitted without mask or empty tests. Tiles in the
+ * range that the class proves empty (no kept pair) skip all arithmetic:
+ * only their pipeline step (loads, barrier) runs. */
+static void plain_tiles(fa2 *f, loop_state *st, LLVMValueRef lo, LLVMValueRef hi, bool full)
 {
     nv_ctx *nv = &f->nv;
     nt *t = &f->t;
+    f->all_full = full;
+    nt_loop kv;
+    LLVMValueRef j = nt_for(t, &kv, lo, hi);
+    if (f->p->ws)
+        fa2_ws_acquire(f, j);
+    else
+        pipeline_step(f, j);
+    LLVMBasicBlockRef skip = f->p->empty && !full ? nt_if(t, LLVMBuildNot(nv->b, fa2_tile_empty(f), "")) : NULL;
+    tile_step(f, st);
+    if (skip)
+        nt_endif(t, skip);
+    if (f->p->ws)
+        fa2_ws_release(f);
+    nt_for_end(t, &kv);
+    f->all_full = false;
+}
+
+/* The key loop and the finalize. Under $ATTNC_FULL_RANGE=1
+ * (fa2_full_range_on) the tiles run in up to three loops, the middle one a
+ * run of full tiles without mask code (fa2_range_full_run): ptxas
+ * if-converts the partial tiles' mask into the loop (SASS: GNA and causal
+ * loops carry ~130 more FSEL/ISETP a tile than dense's), so full tiles pay
+ * for it in a single loop. */
+static void emit_loop(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
     if (f->p->overlap) {
         fa2_overlap_loop(f);
         return;
@@ -304,19 +332,16 @@ static void emit_loop_once(fa2 *f)
     loop_state st;
     state_new(f, &st);
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &st);
-    nt_loop kv;
-    LLVMValueRef j = nt_for(t, &kv, first, f->r_total);
-    if (f->p->ws)
-        fa2_ws_acquire(f, j);
-    else
-        pipeline_step(f, j);
-    LLVMBasicBlockRef skip = f->p->empty ? nt_if(t, LLVMBuildNot(nv->b, fa2_tile_empty(f), "")) : NULL;
-    tile_step(f, &st);
-    if (skip)
-        nt_endif(t, skip);
-    if (f->p->ws)
-        fa2_ws_release(f);
-    nt_for_end(t, &kv);
+    if (fa2_full_range_on(f)) {
+        LLVMValueRef a, b;
+        fa2_range_full_run(f, first, &a, &b);
+        plain_tiles(f, &st, first, a, false);
+        plain_tiles(f, &st, a, b, true);
+        if (f->p->ndims == 1)
+            plain_tiles(f, &st, b, f->r_total, false);
+    } else {
+        plain_tiles(f, &st, first, f->r_total, false);
+    }
     if (f->p->persist)
         fa2_ws_q_done(f);
     if (!f->p->ws)
@@ -324,27 +349,6 @@ static void emit_loop_once(fa2 *f)
     LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     state_get(f, &st, m, l, acc);
     fa2_finalize(f, m, l, acc);
-}
-
-/* The key loop and the finalize; under $ATTNC_FULL_RANGE=1 twice
- * (fa2_full_range_on): a copy without mask or empty tests, taken when the
- * class's full test holds on the whole range's hull, and the general one.
- * ptxas if-converts the partial tiles' mask into the loop (SASS: GNA and
- * causal loops carry ~130 more FSEL/ISETP a tile than dense's), so full
- * tiles pay for it; the copy does not. */
-static void emit_loop(fa2 *f)
-{
-    if (!fa2_full_range_on(f)) {
-        emit_loop_once(f);
-        return;
-    }
-    nt_branch br = nt_if_else(&f->t, fa2_range_all_full(f));
-    f->all_full = true;
-    emit_loop_once(f);
-    f->all_full = false;
-    nt_else(&f->t, &br);
-    emit_loop_once(f);
-    nt_endif_else(&f->t, &br);
 }
 
 /* The computing warps: the key loop and the finalize, once per item of

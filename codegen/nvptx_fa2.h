@@ -121,7 +121,7 @@ typedef struct fa2 {
      * launch's tag as thread 0 read it */
     bool doc_table_ok;
     LLVMValueRef doc_tag;
-    bool all_full; /* emitting the key loop's copy for a range of full tiles (fa2_range_all_full) */
+    bool all_full; /* emitting the key loop over a run of full tiles (fa2_range_full_run) */
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
@@ -205,14 +205,17 @@ LLVMValueRef fa2_emit(fa2 *f, const expr *e);
 LLVMTypeRef fa2_int_ty(fa2 *f, const expr *e);
 LLVMValueRef fa2_emit_ty(fa2 *f, const expr *e, LLVMTypeRef int_ty);
 LLVMValueRef fa2_tile_partial(fa2 *f);
-/* $ATTNC_FULL_RANGE=1 (experimental): whether the key loop has a copy for
- * ranges whose every tile is full (a box range of a mask with a full test,
- * or no mask; not unions, documents, key frames or dilation); and that test on the
- * current range (i1): the class's full test on the hull of its tiles (sound
- * on any box pair), the hull inside the keys, the range not empty. Under
+/* $ATTNC_FULL_RANGE=1 (experimental): whether the key loop runs a run of
+ * full tiles in a loop of its own, without mask code (a box range of a
+ * mask with a full test, or no mask; not unions, documents, key frames or
+ * dilation); and that run [*a, *b) of the current range (i32; the loop's
+ * tiles from first): the class's full test on the run's hull (sound on any
+ * box pair), the hull inside the keys. A sequence tries every tile, all but
+ * the last (causal's diagonal), all but the first, all but both ends (a
+ * window); a grid its whole box only; none: *a = *b = r_total. Under
  * f->all_full, fa2_tile_partial and fa2_tile_empty are false. */
 bool fa2_full_range_on(const fa2 *f);
-LLVMValueRef fa2_range_all_full(fa2 *f);
+void fa2_range_full_run(fa2 *f, LLVMValueRef first, LLVMValueRef *a, LLVMValueRef *b);
 /* Whether the tile (the key tile; the query tile under run_on_q) lies
  * inside the run of f->run_lo / run_hi: every pair of it is of one
  * document. Needs the run (p->span_full) and the tile's origin. */

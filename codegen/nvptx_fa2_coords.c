@@ -367,22 +367,49 @@ bool fa2_full_range_on(const fa2 *f)
     return true;
 }
 
-LLVMValueRef fa2_range_all_full(fa2 *f)
+/* Whether tiles [lo, hi) of the range (a sequence's; a grid's whole box,
+ * lo = 0, hi = r_total) are all full: not empty, their hull inside the keys
+ * and, with a mask, its full test on the hull (sound on any box pair). */
+static LLVMValueRef hull_full(fa2 *f, LLVMValueRef lo, LLVMValueRef hi)
 {
     const fa_plan *p = f->p;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSGT, f->r_total, nv_i32(nv, 0), "");
-    for (int d = 0; d < p->ndims; d++) { /* the hull: tiles r_lo .. r_lo + r_cnt - 1, whole, inside the keys */
-        LLVMValueRef end = mul(f, add(f, f->r_lo[d], f->r_cnt[d]), nv_i32(nv, p->kv_ext[d]));
+    LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, lo, hi, "");
+    for (int d = 0; d < p->ndims; d++) {
+        LLVMValueRef t_lo = f->r_lo[d], t_end = add(f, f->r_lo[d], f->r_cnt[d]);
+        if (p->ndims == 1) {
+            t_lo = add(f, f->r_lo[0], lo);
+            t_end = add(f, f->r_lo[0], hi);
+        }
+        LLVMValueRef end = mul(f, t_end, nv_i32(nv, p->kv_ext[d]));
         ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, end, f->kext[d], ""), "");
-        f->k_lo[d] = mul(f, f->r_lo[d], nv_i32(nv, p->kv_ext[d]));
+        f->k_lo[d] = mul(f, t_lo, nv_i32(nv, p->kv_ext[d]));
         f->k_hi[d] = LLVMBuildSub(b, end, nv_i32(nv, 1), "");
     }
     if (!p->mask)
         return ok;
     f->mode = EXM_BOX;
-    return LLVMBuildAnd(b, ok, fa2_emit(f, p->full), "range_full");
+    return LLVMBuildAnd(b, ok, fa2_emit(f, p->full), "hull_full");
+}
+
+void fa2_range_full_run(fa2 *f, LLVMValueRef first, LLVMValueRef *a, LLVMValueRef *b)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef bl = nv->b;
+    LLVMValueRef n = f->r_total, one = nv_i32(nv, 1);
+    LLVMValueRef n1 = LLVMBuildSub(bl, n, one, "");
+    LLVMValueRef f1 = LLVMBuildAdd(bl, first, one, "");
+    /* by preference: every tile, all but the last (causal's diagonal), all but the first, both ends (a window) */
+    LLVMValueRef lo[4] = {first, first, f1, f1}, hi[4] = {n, n1, n, n1};
+    int tries = f->p->ndims == 1 ? 4 : 1;
+    *a = n;
+    *b = n;
+    for (int i = tries - 1; i >= 0; i--) {
+        LLVMValueRef ok = hull_full(f, lo[i], hi[i]);
+        *a = LLVMBuildSelect(bl, ok, lo[i], *a, "run_lo");
+        *b = LLVMBuildSelect(bl, ok, hi[i], *b, "run_hi");
+    }
 }
 
 LLVMValueRef fa2_tile_partial(fa2 *f)

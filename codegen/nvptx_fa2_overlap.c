@@ -198,33 +198,53 @@ static void narrow_step(fa2 *f, void *vars)
     nt_fvar_set(t, &v->o, &o);
 }
 
-void fa2_overlap_loop(fa2 *f)
+/* Tiles [lo, hi) of the loop; full: a run of full tiles, emitted without
+ * mask or empty tests (fa2_range_full_run). The pending P V carries from
+ * one such loop into the next through v. */
+static void overlap_tiles(fa2 *f, ov_vars *v, LLVMValueRef lo, LLVMValueRef hi, bool full)
 {
     nt *t = &f->t;
     LLVMBuilderRef b = f->nv.b;
+    f->all_full = full;
+    nt_loop kv;
+    LLVMValueRef j = nt_for(t, &kv, lo, hi);
+    fa2_ws_acquire(f, j);
+    /* V of the product (the pending tile's, else this one's: P = 0) */
+    fa2_ws_wait_v(f, LLVMBuildSelect(b, nt_get(t, v->pend), nt_get(t, v->pj), j, ""));
+    if (f->p->overlap == 2)
+        fa2_ws_turn_wait(f);
+    if (f->p->empty && !full) {
+        nt_branch br = nt_if_else(t, fa2_tile_empty(f));
+        skip_tile(f, v, j);
+        nt_else(t, &br);
+        compute_tile(f, v, j);
+        nt_endif_else(t, &br);
+    } else {
+        compute_tile(f, v, j);
+    }
+    nt_for_end(t, &kv);
+    f->all_full = false;
+}
+
+void fa2_overlap_loop(fa2 *f)
+{
+    nt *t = &f->t;
     bool pingpong = f->p->overlap == 2;
     if (pingpong)
         fa2_ws_turn_init(f);
     ov_vars v;
     vars_new(f, &v);
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &v);
-    nt_loop kv;
-    LLVMValueRef j = nt_for(t, &kv, first, f->r_total);
-    fa2_ws_acquire(f, j);
-    /* V of the product (the pending tile's, else this one's: P = 0) */
-    fa2_ws_wait_v(f, LLVMBuildSelect(b, nt_get(t, v.pend), nt_get(t, v.pj), j, ""));
-    if (pingpong)
-        fa2_ws_turn_wait(f);
-    if (f->p->empty) {
-        nt_branch br = nt_if_else(t, fa2_tile_empty(f));
-        skip_tile(f, &v, j);
-        nt_else(t, &br);
-        compute_tile(f, &v, j);
-        nt_endif_else(t, &br);
+    if (fa2_full_range_on(f)) { /* a run of full tiles in a loop of its own (nvptx_fa2.c emit_loop) */
+        LLVMValueRef a, b;
+        fa2_range_full_run(f, first, &a, &b);
+        overlap_tiles(f, &v, first, a, false);
+        overlap_tiles(f, &v, a, b, true);
+        if (f->p->ndims == 1)
+            overlap_tiles(f, &v, b, f->r_total, false);
     } else {
-        compute_tile(f, &v, j);
+        overlap_tiles(f, &v, first, f->r_total, false);
     }
-    nt_for_end(t, &kv);
     if (pingpong)
         fa2_ws_turn_end(f);
     if (f->p->persist) /* every S = Q K^T is done */

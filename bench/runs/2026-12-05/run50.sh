@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Device call 50 (prepared 2026-12-05 evening, not yet run): the full-range key loop (ATTNC_FULL_RANGE=1,
-# codegen/nvptx_fa2.c emit_loop; test_ptx_full_range): a copy of the forward's key loop without mask or empty
-# tests, taken when the whole key range is full (aligned GNA; dense when every tile lies inside the keys).
-# In the SASS it drops ptxas' if-converted mask from every iteration: HunyuanVideo GNA 923 -> 472
-# instructions a tile, dense D=128 overlapped 647 -> 508.
-#  tests  `attnc run --check` under the switch on shapes that take the copy (dense N=4096, D=64 N=3072, FLUX GNA
-#         96x96, HunyuanVideo GNA 16x24x32) and that do not (dense N=4000, causal N=2048); test_gpu_recipes
-#         (small) and test_gpu_grid_tma under it;
-#  bench  default against the switch: dense D=128 2x8192, D=64 2x8192 H=32, HunyuanVideo GNA (default and
-#         overlap=1), FLUX GNA, causal 16384 (level: the copy is never taken), two rounds.
+# Device call 50 (prepared 2026-12-05 evening, not yet run): runs of full tiles in a key loop of their own
+# (ATTNC_FULL_RANGE=1, codegen/nvptx_fa2.c emit_loop, fa2_range_full_run; test_ptx_full_range): the forward's
+# tiles run in up to three loops, the middle one without mask or empty tests over a run the class's full test
+# proves on its hull (a sequence: all tiles, all but the last (causal's diagonal), all but the first, all but
+# both ends (a window); a grid: the whole box). In the SASS it drops ptxas' if-converted mask from those
+# iterations: HunyuanVideo GNA 939 -> 474 instructions a tile, causal D=128 778 -> 509, dense D=128 649 -> 509.
+#  tests  `attnc run --check` under the switch: dense N=4096 and 4000 (all tiles / all but the last), D=64
+#         N=3072, causal N=2048 and 2000, window 1024 N=3000, FLUX GNA 96x96, HunyuanVideo GNA 16x24x32;
+#         test_gpu_recipes (small) and test_gpu_grid_tma under it;
+#  bench  default against the switch: dense D=128 2x8192, D=64 2x8192 H=32, causal 16384 (D=128) and 2x8192
+#         (D=64), window 1024 N=16384, HunyuanVideo GNA (default and overlap=1), FLUX GNA, two rounds.
 # Package: .device-all/main.tar.xz = main (scripts/pack-device.sh build-dev, tar of .device).
 #   OUT=dir bash bench/runs/2026-12-05/run50.sh     (~6 min)
 set -u
@@ -20,7 +21,9 @@ R=bench/recipes T=/tmp/pk/tests/gpu A=/tmp/pk/bin/attnc
 el tests
 ( for spec in "$R/dense_d128.attn batch=1,heads=4,tokens=4096" "$R/dense_d128.attn batch=1,heads=4,tokens=4000" \
       "$R/dense_d64.attn batch=1,heads=4,tokens=3072" "$R/flux_gna.attn batch=1,heads=2,H=96,W=96" \
-      "$R/hunyuan_gna.attn batch=1,heads=2,T=16,H=24,W=32" "$R/causal_d128.attn batch=1,heads=2,tokens=2048"; do
+      "$R/hunyuan_gna.attn batch=1,heads=2,T=16,H=24,W=32" "$R/causal_d128.attn batch=1,heads=2,tokens=2048" \
+      "$R/causal_d128.attn batch=2,heads=2,tokens=2000" "$R/causal_d64.attn batch=1,heads=2,tokens=2048" \
+      "$R/swa_w1024.attn batch=1,heads=2,tokens=3000"; do
     set -- $spec
     ( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $A run $1 --backend cuda --check --shape $2 > /tmp/fr_$(basename $1 .attn)_$2.txt 2>&1
       rc=$?; echo "$(basename $1 .attn) $2: exit $rc $(grep -iE 'check|rel|\[q=' /tmp/fr_$(basename $1 .attn)_$2.txt | tr '\n' ' ' | cut -c1-200)" ) &
@@ -43,6 +46,8 @@ for round in 1 2; do
     row $R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80 "q=2x8x8 kv=2x8x8 stages=2 warps=8 overlap=1" $e
     row $R/flux_gna.attn batch=1,heads=24,H=256,W=256 "" $e
     row $R/causal_d128.attn batch=1,heads=16,tokens=16384 "" $e
+    row $R/causal_d64.attn batch=2,heads=32,tokens=8192 "" $e
+    row $R/swa_w1024.attn batch=1,heads=16,tokens=16384 "" $e
   done
 done | tee $OUT/full_range.txt
 r=$(ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 $A bench $R/dense_d128.attn --shape batch=1,heads=24,tokens=115200 --warmup 2 --iters 10 2>&1)
