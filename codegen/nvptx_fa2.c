@@ -292,11 +292,12 @@ static void narrow_step(fa2 *f, void *st)
 }
 
 /* The key loop over tiles [lo, hi); full: a run of full tiles
- * (fa2_range_full_run), emitted without mask or empty tests. Tiles in the
+ * (fa2_key_loops), emitted without mask or empty tests. Tiles in the
  * range that the class proves empty (no kept pair) skip all arithmetic:
  * only their pipeline step (loads, barrier) runs. */
-static void plain_tiles(fa2 *f, loop_state *st, LLVMValueRef lo, LLVMValueRef hi, bool full)
+static void plain_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, bool full)
 {
+    loop_state *st = user;
     nv_ctx *nv = &f->nv;
     nt *t = &f->t;
     f->all_full = full;
@@ -317,8 +318,8 @@ static void plain_tiles(fa2 *f, loop_state *st, LLVMValueRef lo, LLVMValueRef hi
 }
 
 /* The key loop and the finalize. Under $ATTNC_FULL_RANGE=1
- * (fa2_full_range_on) the tiles run in up to three loops, the middle one a
- * run of full tiles without mask code (fa2_range_full_run): ptxas
+ * (fa2_full_range_on) the tiles run in up to three loops a range or union
+ * part, the middle one a run of full tiles without mask code (fa2_key_loops): ptxas
  * if-converts the partial tiles' mask into the loop (SASS: GNA and causal
  * loops carry ~130 more FSEL/ISETP a tile than dense's), so full tiles pay
  * for it in a single loop. */
@@ -332,16 +333,7 @@ static void emit_loop(fa2 *f)
     loop_state st;
     state_new(f, &st);
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &st);
-    if (fa2_full_range_on(f)) {
-        LLVMValueRef a, b;
-        fa2_range_full_run(f, first, &a, &b);
-        plain_tiles(f, &st, first, a, false);
-        plain_tiles(f, &st, a, b, true);
-        if (f->p->ndims == 1)
-            plain_tiles(f, &st, b, f->r_total, false);
-    } else {
-        plain_tiles(f, &st, first, f->r_total, false);
-    }
+    fa2_key_loops(f, plain_tiles, &st, first);
     if (f->p->persist)
         fa2_ws_q_done(f);
     if (!f->p->ws)

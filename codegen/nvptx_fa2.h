@@ -121,7 +121,9 @@ typedef struct fa2 {
      * launch's tag as thread 0 read it */
     bool doc_table_ok;
     LLVMValueRef doc_tag;
-    bool all_full; /* emitting the key loop over a run of full tiles (fa2_range_full_run) */
+    bool all_full; /* emitting the key loop over a run of full tiles (fa2_key_loops) */
+    int part_only; /* 1 + the part of a union range a loop is emitted for (fa2_key_loops); 0: any (zeroed
+                    * fa2 structs, the backward's too, mean no restriction) */
     /* a union range (p->nparts): per part its first tile, tile counts per
      * dim and the loop index of its first tile (parts disjoint, in order) */
     LLVMValueRef part_lo[TIR_MAX_PARTS][3], part_cnt[TIR_MAX_PARTS][3], part_base[TIR_MAX_PARTS];
@@ -205,17 +207,21 @@ LLVMValueRef fa2_emit(fa2 *f, const expr *e);
 LLVMTypeRef fa2_int_ty(fa2 *f, const expr *e);
 LLVMValueRef fa2_emit_ty(fa2 *f, const expr *e, LLVMTypeRef int_ty);
 LLVMValueRef fa2_tile_partial(fa2 *f);
-/* $ATTNC_FULL_RANGE=1 (experimental): whether the key loop runs a run of
- * full tiles in a loop of its own, without mask code (a box range of a
- * mask with a full test, or no mask; not unions, documents, key frames or
- * dilation); and that run [*a, *b) of the current range (i32; the loop's
- * tiles from first): the class's full test on the run's hull (sound on any
- * box pair), the hull inside the keys. A sequence tries every tile, all but
- * the last (causal's diagonal), all but the first, all but both ends (a
- * window); a grid its whole box only; none: *a = *b = r_total. Under
- * f->all_full, fa2_tile_partial and fa2_tile_empty are false. */
+/* $ATTNC_FULL_RANGE=1 (experimental): whether the key loop runs runs of
+ * full tiles in loops of their own, without mask code (a mask with a full
+ * test, or no mask; unions on sequences only; not documents, key frames or
+ * dilation). fa2_key_loops emits the key loop from tile first through
+ * tiles(f, user, lo, hi, full) calls: without the switch one over [first,
+ * r_total); with it, per range (a union: per part, f->part_only set) the
+ * general loop, the run of full tiles and the general loop. The run: the
+ * class's full test on its hull (sound on any box pair), the hull inside
+ * the keys; a sequence tries every tile, all but the last (causal's
+ * diagonal), all but the first, all but both ends (a window); a grid its
+ * whole box only. Under f->all_full (set by tiles for full), fa2_tile_partial
+ * and fa2_tile_empty are false. */
 bool fa2_full_range_on(const fa2 *f);
-void fa2_range_full_run(fa2 *f, LLVMValueRef first, LLVMValueRef *a, LLVMValueRef *b);
+typedef void (*fa2_tiles_fn)(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, bool full);
+void fa2_key_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef first);
 /* Whether the tile (the key tile; the query tile under run_on_q) lies
  * inside the run of f->run_lo / run_hi: every pair of it is of one
  * document. Needs the run (p->span_full) and the tile's origin. */

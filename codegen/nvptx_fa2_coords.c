@@ -210,6 +210,14 @@ void fa2_coords_init(fa2 *f)
 static LLVMValueRef select_part(fa2 *f, LLVMValueRef j, LLVMValueRef lo[3], LLVMValueRef cnt[3])
 {
     nv_ctx *nv = &f->nv;
+    int fixed = f->part_only - 1;
+    if (fixed >= 0) { /* inside a loop over one part (fa2_key_loops) */
+        for (int d = 0; d < f->p->ndims; d++) {
+            lo[d] = f->part_lo[fixed][d];
+            cnt[d] = f->part_cnt[fixed][d];
+        }
+        return LLVMBuildSub(nv->b, j, f->part_base[fixed], "");
+    }
     LLVMValueRef base = f->part_base[0];
     for (int d = 0; d < f->p->ndims; d++) {
         lo[d] = f->part_lo[0][d];
@@ -357,9 +365,9 @@ LLVMValueRef fa2_tile_in_doc(fa2 *f)
 bool fa2_full_range_on(const fa2 *f)
 {
     const fa_plan *p = f->p;
-    /* no mask (dense): the copy for ranges of whole tiles inside the keys */
-    if (nvptx_full_range_mode() != 1 || (p->mask && !p->full) || p->nparts || p->span_param >= 0 ||
-        f->fr_period > 0)
+    /* no mask (dense): runs of whole tiles inside the keys; unions part by part, on sequences */
+    if (nvptx_full_range_mode() != 1 || (p->mask && !p->full) || (p->nparts && p->ndims != 1) ||
+        p->span_param >= 0 || f->fr_period > 0)
         return false;
     for (int d = 0; d < p->ndims; d++)
         if (fa2_dil(f, d) > 1)
@@ -367,9 +375,19 @@ bool fa2_full_range_on(const fa2 *f)
     return true;
 }
 
-/* Whether tiles [lo, hi) of the range (a sequence's; a grid's whole box,
- * lo = 0, hi = r_total) are all full: not empty, their hull inside the keys
- * and, with a mask, its full test on the hull (sound on any box pair). */
+/* A sequence's tile index of loop index j (in the part f->part_only - 1 of
+ * a union). */
+static LLVMValueRef seq_tile(fa2 *f, LLVMValueRef j)
+{
+    int i = f->part_only - 1;
+    if (f->p->nparts && i >= 0)
+        return add(f, f->part_lo[i][0], LLVMBuildSub(f->nv.b, j, f->part_base[i], ""));
+    return add(f, f->r_lo[0], j);
+}
+
+/* Whether loop tiles [lo, hi) (a sequence's; a grid's whole box: lo = 0,
+ * hi = r_total) are all full: not empty, their hull inside the keys and,
+ * with a mask, its full test on the hull (sound on any box pair). */
 static LLVMValueRef hull_full(fa2 *f, LLVMValueRef lo, LLVMValueRef hi)
 {
     const fa_plan *p = f->p;
@@ -379,8 +397,8 @@ static LLVMValueRef hull_full(fa2 *f, LLVMValueRef lo, LLVMValueRef hi)
     for (int d = 0; d < p->ndims; d++) {
         LLVMValueRef t_lo = f->r_lo[d], t_end = add(f, f->r_lo[d], f->r_cnt[d]);
         if (p->ndims == 1) {
-            t_lo = add(f, f->r_lo[0], lo);
-            t_end = add(f, f->r_lo[0], hi);
+            t_lo = seq_tile(f, lo);
+            t_end = add(f, t_lo, LLVMBuildSub(b, hi, lo, ""));
         }
         LLVMValueRef end = mul(f, t_end, nv_i32(nv, p->kv_ext[d]));
         ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, end, f->kext[d], ""), "");
@@ -393,11 +411,12 @@ static LLVMValueRef hull_full(fa2 *f, LLVMValueRef lo, LLVMValueRef hi)
     return LLVMBuildAnd(b, ok, fa2_emit(f, p->full), "hull_full");
 }
 
-void fa2_range_full_run(fa2 *f, LLVMValueRef first, LLVMValueRef *a, LLVMValueRef *b)
+/* The run of full tiles [*a, *b) among loop tiles [first, n). */
+static void full_run(fa2 *f, LLVMValueRef first, LLVMValueRef n, LLVMValueRef *a, LLVMValueRef *b)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef bl = nv->b;
-    LLVMValueRef n = f->r_total, one = nv_i32(nv, 1);
+    LLVMValueRef one = nv_i32(nv, 1);
     LLVMValueRef n1 = LLVMBuildSub(bl, n, one, "");
     LLVMValueRef f1 = LLVMBuildAdd(bl, first, one, "");
     /* by preference: every tile, all but the last (causal's diagonal), all but the first, both ends (a window) */
@@ -409,6 +428,37 @@ void fa2_range_full_run(fa2 *f, LLVMValueRef first, LLVMValueRef *a, LLVMValueRe
         LLVMValueRef ok = hull_full(f, lo[i], hi[i]);
         *a = LLVMBuildSelect(bl, ok, lo[i], *a, "run_lo");
         *b = LLVMBuildSelect(bl, ok, hi[i], *b, "run_hi");
+    }
+}
+
+/* Loop tiles [lo, hi): the general loop, the run of full tiles, the general
+ * loop (a grid's run is its whole box or nothing: two loops). */
+static void split_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef lo, LLVMValueRef hi)
+{
+    LLVMValueRef a, b;
+    full_run(f, lo, hi, &a, &b);
+    tiles(f, user, lo, a, false);
+    tiles(f, user, a, b, true);
+    if (f->p->ndims == 1)
+        tiles(f, user, b, hi, false);
+}
+
+void fa2_key_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef first)
+{
+    const fa_plan *p = f->p;
+    if (!fa2_full_range_on(f)) {
+        tiles(f, user, first, f->r_total, false);
+        return;
+    }
+    if (!p->nparts) {
+        split_loops(f, tiles, user, first, f->r_total);
+        return;
+    }
+    for (int i = 0; i < p->nparts; i++) { /* a union part by part: its tile origins without the part select */
+        LLVMValueRef base = f->part_base[i], end = add(f, base, f->part_cnt[i][0]);
+        f->part_only = i + 1;
+        split_loops(f, tiles, user, nv_smax(&f->nv, first, base), end);
+        f->part_only = 0;
     }
 }
 

@@ -199,10 +199,11 @@ static void narrow_step(fa2 *f, void *vars)
 }
 
 /* Tiles [lo, hi) of the loop; full: a run of full tiles, emitted without
- * mask or empty tests (fa2_range_full_run). The pending P V carries from
+ * mask or empty tests (fa2_key_loops). The pending P V carries from
  * one such loop into the next through v. */
-static void overlap_tiles(fa2 *f, ov_vars *v, LLVMValueRef lo, LLVMValueRef hi, bool full)
+static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, bool full)
 {
+    ov_vars *v = user;
     nt *t = &f->t;
     LLVMBuilderRef b = f->nv.b;
     f->all_full = full;
@@ -235,16 +236,7 @@ void fa2_overlap_loop(fa2 *f)
     ov_vars v;
     vars_new(f, &v);
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &v);
-    if (fa2_full_range_on(f)) { /* a run of full tiles in a loop of its own (nvptx_fa2.c emit_loop) */
-        LLVMValueRef a, b;
-        fa2_range_full_run(f, first, &a, &b);
-        overlap_tiles(f, &v, first, a, false);
-        overlap_tiles(f, &v, a, b, true);
-        if (f->p->ndims == 1)
-            overlap_tiles(f, &v, b, f->r_total, false);
-    } else {
-        overlap_tiles(f, &v, first, f->r_total, false);
-    }
+    fa2_key_loops(f, overlap_tiles, &v, first); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
     if (pingpong)
         fa2_ws_turn_end(f);
     if (f->p->persist) /* every S = Q K^T is done */

@@ -9,7 +9,8 @@
 #         N=3072, causal N=2048 and 2000, window 1024 N=3000, FLUX GNA 96x96, HunyuanVideo GNA 16x24x32;
 #         test_gpu_recipes (small) and test_gpu_grid_tma under it;
 #  bench  default against the switch: dense D=128 2x8192, D=64 2x8192 H=32, causal 16384 (D=128) and 2x8192
-#         (D=64), window 1024 N=16384, HunyuanVideo GNA (default and overlap=1), FLUX GNA, two rounds.
+#         (D=64), window 1024 N=16384, sinks(4) || window 2047 N=32768 (part by part), HunyuanVideo GNA (default
+#         and overlap=1), FLUX GNA, two rounds.
 # Package: .device-all/main.tar.xz = main (scripts/pack-device.sh build-dev, tar of .device).
 #   OUT=dir bash bench/runs/2026-12-05/run50.sh     (~6 min)
 set -u
@@ -23,7 +24,7 @@ el tests
       "$R/dense_d64.attn batch=1,heads=4,tokens=3072" "$R/flux_gna.attn batch=1,heads=2,H=96,W=96" \
       "$R/hunyuan_gna.attn batch=1,heads=2,T=16,H=24,W=32" "$R/causal_d128.attn batch=1,heads=2,tokens=2048" \
       "$R/causal_d128.attn batch=2,heads=2,tokens=2000" "$R/causal_d64.attn batch=1,heads=2,tokens=2048" \
-      "$R/swa_w1024.attn batch=1,heads=2,tokens=3000"; do
+      "$R/swa_w1024.attn batch=1,heads=2,tokens=3000" "$R/sinks_swa_w2047.attn batch=1,heads=2,tokens=5000"; do
     set -- $spec
     ( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $A run $1 --backend cuda --check --shape $2 > /tmp/fr_$(basename $1 .attn)_$2.txt 2>&1
       rc=$?; echo "$(basename $1 .attn) $2: exit $rc $(grep -iE 'check|rel|\[q=' /tmp/fr_$(basename $1 .attn)_$2.txt | tr '\n' ' ' | cut -c1-200)" ) &
@@ -48,6 +49,7 @@ for round in 1 2; do
     row $R/causal_d128.attn batch=1,heads=16,tokens=16384 "" $e
     row $R/causal_d64.attn batch=2,heads=32,tokens=8192 "" $e
     row $R/swa_w1024.attn batch=1,heads=16,tokens=16384 "" $e
+    row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 "" $e
   done
 done | tee $OUT/full_range.txt
 r=$(ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 $A bench $R/dense_d128.attn --shape batch=1,heads=24,tokens=115200 --warmup 2 --iters 10 2>&1)
