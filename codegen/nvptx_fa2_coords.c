@@ -365,9 +365,13 @@ LLVMValueRef fa2_tile_in_doc(fa2 *f)
 bool fa2_full_range_on(const fa2 *f)
 {
     const fa_plan *p = f->p;
+    /* on by default for token grids (H100 run50: HunyuanVideo GNA overlapped 572 -> 670 TFLOP/s, FLUX GNA
+     * 651 -> 661-666); sequences only under the switch (dense D=128 lost 1.5%, causal and windows level) */
+    int mode = nvptx_full_range_mode();
+    if (!(mode == 1 || (mode < 0 && p->grid_ndim > 0)))
+        return false;
     /* no mask (dense): runs of whole tiles inside the keys; unions part by part, on sequences */
-    if (nvptx_full_range_mode() != 1 || (p->mask && !p->full) || (p->nparts && p->ndims != 1) ||
-        p->span_param >= 0 || f->fr_period > 0)
+    if ((p->mask && !p->full) || (p->nparts && p->ndims != 1) || p->span_param >= 0 || f->fr_period > 0)
         return false;
     for (int d = 0; d < p->ndims; d++)
         if (fa2_dil(f, d) > 1)

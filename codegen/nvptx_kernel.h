@@ -144,10 +144,17 @@ int nvptx_persist_dynamic_mode(void);
  * launches of such a kernel are serial). Part of kernel cache keys. */
 int nvptx_doc_table_mode(void);
 
-/* $ATTNC_FULL_RANGE (experimental, not yet run on a GPU): -1 unset, 0, or
- * 1 (the forward's key loop gets a second copy, without mask or empty
- * tests, for query tiles whose whole key range the mask keeps: aligned GNA;
- * nvptx_fa2.c emit_loop). Part of kernel cache keys. */
+/* $ATTNC_PERSIST_DOCS (debugging only): -1 unset, 0, or 1 (persist=1 on a
+ * document recipe builds persistent documents, whose scanner warps hang on
+ * the GPU as of H100 2026-12-05; unset, persist=1 is dropped there). Part
+ * of kernel cache keys. */
+int nvptx_persist_docs_mode(void);
+
+/* $ATTNC_FULL_RANGE: -1 unset (on for token grids: aligned GNA; off for
+ * sequences), 0 (off), or 1 (on for sequences too, experimental): runs of
+ * full tiles in key loops of their own without mask or empty tests
+ * (nvptx_fa2_coords.c fa2_key_loops; H100 run50: HunyuanVideo GNA 572 ->
+ * 670 TFLOP/s on the overlapped loop). Part of kernel cache keys. */
 int nvptx_full_range_mode(void);
 
 /* $ATTNC_TMA_SKIP_EMPTY (opt-in: no gain measured on the H200, radial

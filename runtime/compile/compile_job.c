@@ -124,16 +124,16 @@ static bool gna_boxes(const recipe *r, target_arch arch, schedule *s)
      * resident blocks' key windows 36 -> 22 MB; FLUX GNA level) */
     if (dims[0].stride / box[0] > 1)
         s->q_group = dims[0].stride / box[0];
-    /* Three K/V stages on 3-D boxes (H200, 2026-12-03: HunyuanVideo GNA
-     * 528.6 TFLOP/s against 517.9 with two, = 0.971x dense). */
-    if (nd == 3)
+    /* The overlapped key loop (H200, 2026-12-04, run20: FLUX GNA 545 -> 578
+     * TFLOP/s once the loop lost its empty-tile branch, nvptx_plan.c
+     * overlap_without_empty). 3-D boxes took it once full tiles ran in a loop
+     * without mask code (codegen/nvptx_fa2.c emit_loop; H100 2026-12-05
+     * run50: HunyuanVideo GNA 600-604 TFLOP/s with three stages on the plain
+     * loop, 670 overlapped, 658 for dense on its tokens); where it does not
+     * fit, three K/V stages (H200, 2026-12-03: 528.6 against 517.9 with two). */
+    overlap_where_fits(r, arch, s);
+    if (nd == 3 && !s->overlap)
         s->stages = 3;
-    /* 2-D boxes run the overlapped key loop (H200, 2026-12-04, run20: FLUX
-     * GNA 545 -> 578 TFLOP/s once the loop lost its empty-tile branch,
-     * nvptx_plan.c overlap_without_empty); 3-D boxes did not gain
-     * (HunyuanVideo GNA 552 with three stages, 547 overlapped). */
-    if (nd == 2)
-        overlap_where_fits(r, arch, s);
     return true;
 }
 
@@ -242,8 +242,9 @@ static void causal_overlap(const recipe *r, target_arch arch, schedule *s)
  * -> 491, 65536 461-476 -> 459-496, 4x8192 466 -> 468; window 1023 2x8192
  * 362 -> 379, 32768 373 -> 388-390. Head dim 64 lost (310 -> 296). Masks
  * that read a tensor are left out: documents' persistent loop (its scanner
- * warps, nvptx_fa2_persist.c) is opt-in until a GPU has measured it (causal
- * documents take overlap=1 alone, causal_overlap). */
+ * warps, nvptx_fa2_persist.c) hangs and is built only under
+ * $ATTNC_PERSIST_DOCS=1 (causal documents take overlap=1 alone,
+ * causal_overlap). */
 static void union_persist(const recipe *r, target_arch arch, schedule *s)
 {
     /* the union on the written mask; a tensor read (document, blocks) in the expanded one */

@@ -1,6 +1,6 @@
 /* test_ptx_full_range.c — a run of full tiles in a key loop of its own
- * ($ATTNC_FULL_RANGE=1, codegen/nvptx_fa2.c emit_loop, fa2_range_full_run):
- * under the switch dense (no mask), causal and GNA kernels hold more loops
+ * (codegen/nvptx_fa2_coords.c fa2_key_loops; $ATTNC_FULL_RANGE=1 against
+ * =0, unset being on for token grids): dense (no mask), causal and GNA kernels hold more loops
  * (more wgmma), the new one with no -inf select (ptxas would otherwise
  * if-convert the partial tiles' mask into every iteration: SASS, HunyuanVideo
  * GNA 923 instructions a tile against 474 in the run's loop, causal D=128 778
@@ -51,7 +51,7 @@ static void copy_only_where_it_serves(void **state)
         {"flux_gna.attn", true, true},     {"na2d_k17.attn", true, true},         {"doc_causal.attn", false, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        loop_marks off = kernel_marks(cases[i].file, NULL);
+        loop_marks off = kernel_marks(cases[i].file, "0"); /* unset: on for token grids */
         loop_marks on = kernel_marks(cases[i].file, "1");
         printf("  %-22s off: wgmma %d, -inf selects %d, spills %d; on: %d, %d, %d\n", cases[i].file, off.wgmma,
                off.neg_inf_sel, off.spill, on.wgmma, on.neg_inf_sel, on.spill);

@@ -1,5 +1,7 @@
 /* test_ptx_persist_docs.c — persistent documents (schedule persist=1 on a
- * recipe with a document cut, codegen/nvptx_fa2_persist.c fa2_items_scan):
+ * recipe with a document cut under $ATTNC_PERSIST_DOCS=1, which this test
+ * sets: they hang on the GPU as of 2026-12-05; codegen/nvptx_fa2_persist.c
+ * fa2_items_scan):
  * the producer warpgroup keeps 32 registers (its warps 1-3 scan), the scan
  * is theirs alone (one bar.red.or over 96 threads on named barrier 1, none
  * over the CTA), the item handoff adds four mbarriers (item_full,
@@ -79,6 +81,7 @@ static void scanners_only_under_persist(void **state)
 
 int main(void)
 {
+    setenv("ATTNC_PERSIST_DOCS", "1", 1); /* they hang on the GPU (H100 2026-12-05): built only under it */
     const struct CMUnitTest tests[] = {cmocka_unit_test(scanners_only_under_persist)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

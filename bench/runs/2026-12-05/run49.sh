@@ -28,7 +28,7 @@ PARTS=${PARTS:-tests bench gna docs}
 if [[ $PARTS == *docs* ]]; then
 el docs
 for part in table persist; do
-  ( ATTNC_TEST_DOC=$part ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $T/test_gpu_test_gpu_documents > $OUT/t_docs_$part.txt 2>&1
+  ( ATTNC_TEST_DOC=$part ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 $T/test_gpu_test_gpu_documents > $OUT/t_docs_$part.txt 2>&1
     echo "rc=$?" >> $OUT/t_docs_$part.txt ) &
 done; wait
 for part in table persist; do
@@ -51,14 +51,14 @@ PY
 ck() { case $1 in s) echo "X=1";; d) echo "ATTNC_PERSIST_DYNAMIC=1";; t) echo "ATTNC_DOC_TABLE=1";; esac; }
 for m in s d t; do for f in rand20000 recur20000; do
   ( sc=$P; [ $m = t ] && sc=""
-    env $(ck $m) ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 /tmp/pk/bin/attnc run recipes/document.attn --backend cuda \
+    env $(ck $m) ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 /tmp/pk/bin/attnc run recipes/document.attn --backend cuda \
       --check --shape batch=1,heads=4,tokens=20000 --param doc=@$D/$f.npy ${sc:+--schedule "$sc"} > $OUT/t_dck_${m}_$f.txt 2>&1
     echo "exit $?" >> $OUT/t_dck_${m}_$f.txt ) &
 done; done; wait
 for f in $OUT/t_dck_*.txt; do echo "$(basename $f .txt): $(grep -iE 'check|max|error|sched' $f | tr '\n' ' ' | cut -c1-220) $(tail -1 $f)"; done | tee -a $OUT/tests_docs.txt
-for tool in racecheck memcheck; do for m in s d t; do
+for tool in ${SAN_TOOLS:-racecheck memcheck}; do for m in ${SAN_MODES:-s d t}; do
   sc=$P; [ $m = t ] && sc=""
-  env $(ck $m) ATTNC_CACHE_DIR=$(mktemp -d) timeout 100 $SAN --tool $tool --error-exitcode 9 --print-limit 10 \
+  env $(ck $m) ATTNC_CACHE_DIR=$(mktemp -d) timeout 80 $SAN --tool $tool --error-exitcode 9 --print-limit 10 \
     /tmp/pk/bin/attnc run recipes/document.attn --backend cuda --shape batch=2,heads=2,tokens=3000 --param doc=@$D/recur3000.npy \
     ${sc:+--schedule "$sc"} > $OUT/san_docs_${tool}_$m.txt 2>&1
   echo "$tool docs $m rc=$? $(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' $OUT/san_docs_${tool}_$m.txt | tail -1)" | tee -a $OUT/tests_docs.txt

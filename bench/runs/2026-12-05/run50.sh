@@ -26,11 +26,11 @@ el tests
       "$R/causal_d128.attn batch=2,heads=2,tokens=2000" "$R/causal_d64.attn batch=1,heads=2,tokens=2048" \
       "$R/swa_w1024.attn batch=1,heads=2,tokens=3000" "$R/sinks_swa_w2047.attn batch=1,heads=2,tokens=5000"; do
     set -- $spec
-    ( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $A run $1 --backend cuda --check --shape $2 > /tmp/fr_$(basename $1 .attn)_$2.txt 2>&1
+    ( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 $A run $1 --backend cuda --check --shape $2 > /tmp/fr_$(basename $1 .attn)_$2.txt 2>&1
       rc=$?; echo "$(basename $1 .attn) $2: exit $rc $(grep -iE 'check|rel|\[q=' /tmp/fr_$(basename $1 .attn)_$2.txt | tr '\n' ' ' | cut -c1-200)" ) &
-  done; wait ) > $OUT/t_check.txt 2>&1
-( ATTNC_FULL_RANGE=1 ATTNC_TEST_SMALL=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $T/test_gpu_test_gpu_recipes > $OUT/t_recipes.txt 2>&1; echo "rc=$?" >> $OUT/t_recipes.txt ) &
-( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 200 $T/test_gpu_test_gpu_grid_tma > $OUT/t_grid_tma.txt 2>&1; echo "rc=$?" >> $OUT/t_grid_tma.txt ) &
+  done; wait ) > $OUT/t_check.txt 2>&1 &
+( ATTNC_FULL_RANGE=1 ATTNC_TEST_SMALL=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 $T/test_gpu_test_gpu_recipes > $OUT/t_recipes.txt 2>&1; echo "rc=$?" >> $OUT/t_recipes.txt ) &
+( ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 $T/test_gpu_test_gpu_grid_tma > $OUT/t_grid_tma.txt 2>&1; echo "rc=$?" >> $OUT/t_grid_tma.txt ) &
 wait
 { cat $OUT/t_check.txt
   for f in recipes grid_tma; do echo "$f: $(grep -cE '^\[PASS\]|^\[       OK' $OUT/t_$f.txt) PASS/OK, $(grep -cE '^\[FAIL|^\[  FAILED|^\[  ERROR' $OUT/t_$f.txt) FAIL, $(tail -1 $OUT/t_$f.txt)"; done
