@@ -85,8 +85,8 @@ static void commands_print_the_family_keys(void **state)
      * 2-frame boxes): every candidate in slabs of the same 16 frames */
     run_attnc("tune bench/recipes/hunyuan_gna.attn --arch sm_90a --shape T=30,H=48,W=80 --list --max 4", &r);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "q=2x8x8 kv=2x8x8 stages=3 warps=8 qgroup=8\n"));
-    assert_non_null(strstr(r.out, "q=8x8x2 kv=2x8x2 stages=3 warps=8 qgroup=2\n"));
+    assert_non_null(strstr(r.out, "q=2x8x8 kv=2x8x8 stages=2 warps=8 overlap=1 qgroup=8\n")); /* the default */
+    assert_non_null(strstr(r.out, "q=8x8x2 kv=2x8x2 stages=2 warps=8 qgroup=2\n"));
     run_attnc("tune recipes/lightning2.attn --backend cpu --shape tokens=64 --list --max 3", &r);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, " block="));
