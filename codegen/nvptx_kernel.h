@@ -137,11 +137,12 @@ int nvptx_ovl_split_mode(void);
  * time per context. Part of kernel cache keys. */
 int nvptx_persist_dynamic_mode(void);
 
-/* $ATTNC_DOC_TABLE (experimental, not yet run on a GPU): -1 unset, 0, or 1
- * (a document kernel's blocks share each query tile's cut across heads
- * through a module-global table tagged per launch: the first block of a
- * query tile scans and publishes, later heads read it; nvptx_fa2_doc_table.c;
- * launches of such a kernel are serial). Part of kernel cache keys. */
+/* $ATTNC_DOC_TABLE: -1 unset or 1 (the default: a document kernel's blocks
+ * share each query tile's cut across heads through a module-global table
+ * tagged per launch: the first block of a query tile scans and publishes,
+ * later heads read it; nvptx_fa2_doc_table.c; launches of such a kernel are
+ * serial; H100 2026-12-05: 8 documents at 64k 1.10-1.18x faster, 64
+ * documents 1.29x), or 0 (every block scans). Part of kernel cache keys. */
 int nvptx_doc_table_mode(void);
 
 /* $ATTNC_PERSIST_DOCS (debugging only): -1 unset, 0, or 1 (persist=1 on a

@@ -360,8 +360,10 @@ ATTNC_API attnc_status attnc_args_set_scalar(attnc_args *a, const char *name, do
 /* Validates everything, then runs. stream: a CUstream for CUDA (NULL: the
  * default stream), ignored for the CPU. On CUDA the launch is asynchronous.
  * Kernels that keep scratch in module globals (linear attention with the
- * inter=chain schedule) never run two launches at once: a launch on another
- * stream than the kernel's previous one first waits for that one.
+ * inter=chain schedule; document masks, whose blocks share each query
+ * tile's document cut through a table; persistent blocks with dynamic items)
+ * never run two launches at once: a launch on another stream than the
+ * kernel's previous one first waits for that one.
  * On the CPU the launch returns when done; its programs (query tiles x heads
  * x batch, or heads x batch for linear attention) are spread over a pool
  * of threads started for the launch: $ATTNC_NUM_THREADS of them when set

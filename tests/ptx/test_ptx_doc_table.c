@@ -1,5 +1,5 @@
-/* test_ptx_doc_table.c — the document cut shared across heads
- * ($ATTNC_DOC_TABLE=1, codegen/nvptx_fa2_doc_table.c): under the switch a
+/* test_ptx_doc_table.c — the document cut shared across heads (on by
+ * default; $ATTNC_DOC_TABLE=1 against =0; codegen/nvptx_fa2_doc_table.c): with it a
  * document kernel holds the table and its epoch (module globals), thread 0
  * reads the epoch and the query tile's four tagged 64-bit words
  * (ld.relaxed.gpu), a block that scanned writes them (st.relaxed.gpu), and
@@ -59,7 +59,7 @@ static void table_only_under_the_switch(void **state)
         {"causal_d128.attn", NULL, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        marks off = kernel_marks(cases[i].file, cases[i].spec, NULL);
+        marks off = kernel_marks(cases[i].file, cases[i].spec, "0"); /* unset: on */
         marks on = kernel_marks(cases[i].file, cases[i].spec, "1");
         printf("  %-16s %-52s off: table %d ld %d st %d close %d spills %d; on: %d %d %d %d %d\n", cases[i].file,
                cases[i].spec ? cases[i].spec : "default", off.table, off.ld, off.st, off.close, off.spill, on.table,
