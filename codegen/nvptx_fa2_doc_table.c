@@ -44,24 +44,10 @@ bool fa2_doc_table_on(const fa2 *f)
     return true;
 }
 
-static LLVMValueRef module_array(fa2 *f, const char *name, LLVMTypeRef elem, int n)
-{
-    nv_ctx *nv = &f->nv;
-    LLVMTypeRef ty = LLVMArrayType(elem, (unsigned)n);
-    LLVMValueRef g = LLVMGetNamedGlobal(nv->m, name);
-    if (!g) {
-        g = LLVMAddGlobalInAddressSpace(nv->m, ty, name, 1);
-        LLVMSetInitializer(g, LLVMConstNull(ty));
-        LLVMSetLinkage(g, LLVMInternalLinkage);
-        LLVMSetAlignment(g, 16);
-    }
-    return g;
-}
-
 /* The epoch (word 0) and the blocks counted out (word 1). */
 static LLVMValueRef epoch_word(fa2 *f, int i)
 {
-    return nv_gep(&f->nv, module_array(f, "attnc_doc_epoch", f->nv.i32, 2), nv_i32(&f->nv, 4 * i));
+    return nv_gep(&f->nv, nv_global_array(&f->nv, f->nv.i32, 2, "attnc_doc_epoch", 16), nv_i32(&f->nv, 4 * i));
 }
 
 LLVMValueRef fa2_doc_table_epoch(fa2 *f)
@@ -93,7 +79,7 @@ LLVMValueRef fa2_doc_table_entry(fa2 *f, LLVMValueRef batch, LLVMValueRef x, LLV
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef g = module_array(f, "attnc_doc_table", nv->i64, FA2_DOC_TABLE_ENTRIES * 4);
+    LLVMValueRef g = nv_global_array(nv, nv->i64, FA2_DOC_TABLE_ENTRIES * 4, "attnc_doc_table", 16);
     LLVMValueRef i = LLVMBuildAdd(b, LLVMBuildMul(b, batch, fa2_q_tiles(f), ""), x, "doc.entry");
     *usable = LLVMBuildICmp(b, LLVMIntULT, i, nv_i32(nv, FA2_DOC_TABLE_ENTRIES), "");
     i = LLVMBuildSelect(b, *usable, i, nv_i32(nv, 0), "");

@@ -64,15 +64,7 @@ bool fa2_items_handoff(const fa2 *f)
 static LLVMValueRef sched_word(fa2 *f, int i)
 {
     nv_ctx *nv = &f->nv;
-    LLVMTypeRef ty = LLVMArrayType(nv->i32, 2);
-    LLVMValueRef g = LLVMGetNamedGlobal(nv->m, "attnc_item_counter");
-    if (!g) {
-        g = LLVMAddGlobalInAddressSpace(nv->m, ty, "attnc_item_counter", 1);
-        LLVMSetInitializer(g, LLVMConstNull(ty));
-        LLVMSetLinkage(g, LLVMInternalLinkage);
-        LLVMSetAlignment(g, 8);
-    }
-    return nv_gep(nv, g, nv_i32(nv, 4 * i));
+    return nv_gep(nv, nv_global_array(nv, nv->i32, 2, "attnc_item_counter", 8), nv_i32(nv, 4 * i));
 }
 
 /* A block's items: n of them (query tiles x heads x batch), nq query

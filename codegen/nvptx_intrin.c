@@ -206,6 +206,18 @@ LLVMValueRef nv_gep(nv_ctx *nv, LLVMValueRef base, LLVMValueRef off)
     return LLVMBuildGEP2(nv->b, nv->i8, base, &off, 1, "");
 }
 
+LLVMValueRef nv_global_array(nv_ctx *nv, LLVMTypeRef elem, unsigned n, const char *name, unsigned align)
+{
+    LLVMValueRef old = LLVMGetNamedGlobal(nv->m, name);
+    if (old)
+        return old;
+    LLVMTypeRef ty = LLVMArrayType(elem, n);
+    LLVMValueRef g = LLVMAddGlobalInAddressSpace(nv->m, ty, name, 1);
+    LLVMSetInitializer(g, LLVMConstNull(ty));
+    LLVMSetAlignment(g, align);
+    return g;
+}
+
 void nv_annotate(nv_ctx *nv, LLVMValueRef fn, const char *key, int val)
 {
     LLVMMetadataRef md[3] = {

@@ -85,6 +85,10 @@ void nv_endif(nv_ctx *nv, LLVMBasicBlockRef join);
 
 /* Byte offset into a shared or global pointer. */
 LLVMValueRef nv_gep(nv_ctx *nv, LLVMValueRef base, LLVMValueRef byte_off);
+/* The module's zero-initialised global array `name` (n elems, global
+ * memory), added on first use: scratch that a kernel's blocks share across
+ * launches (launches of such kernels are serial, nvptx_kernel_info). */
+LLVMValueRef nv_global_array(nv_ctx *nv, LLVMTypeRef elem, unsigned n, const char *name, unsigned align);
 
 /* Adds an nvvm.annotations entry {fn, key, i32 val}. */
 void nv_annotate(nv_ctx *nv, LLVMValueRef fn, const char *key, int val);

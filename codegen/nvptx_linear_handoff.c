@@ -101,30 +101,18 @@ static LLVMValueRef inc_flag_ptr(lk *L, LLVMValueRef slot)
     return word(L, L->sync, LLVMBuildAdd(L->t.nv.b, slot, c32(L, 2 + L->p->chain_slots), ""));
 }
 
-/* The module's array `name`, added on first use (the backward's kernels
- * share one set: they run one after the other on a stream). */
-static LLVMValueRef global_array(lk *L, LLVMTypeRef elem, unsigned n, const char *name, unsigned align)
-{
-    LLVMValueRef old = LLVMGetNamedGlobal(L->t.nv.m, name);
-    if (old)
-        return old;
-    LLVMTypeRef ty = LLVMArrayType(elem, n);
-    LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->t.nv.m, ty, name, 1);
-    LLVMSetInitializer(g, LLVMConstNull(ty));
-    LLVMSetAlignment(g, align);
-    return g;
-}
-
+/* The module's arrays (nv_global_array: the backward's kernels share one
+ * set, they run one after the other on a stream). */
 void lk_chain_globals(lk *L)
 {
     nv_ctx *nv = &L->t.nv;
     unsigned n = (unsigned)L->p->chain_slots;
-    L->ws = global_array(L, nv->f32, n * (unsigned)(L->p->D * L->p->Dv), "attnc_lin_ws", 16);
-    L->gws = global_array(L, nv->f32, n, "attnc_lin_g", 4);
+    L->ws = nv_global_array(nv, nv->f32, n * (unsigned)(L->p->D * L->p->Dv), "attnc_lin_ws", 16);
+    L->gws = nv_global_array(nv, nv->f32, n, "attnc_lin_g", 4);
     bool inc = L->p->chain_inclusive;
-    L->sync = global_array(L, nv->i32, 2 + (inc ? 2 : 1) * n, "attnc_lin_sync", 4);
+    L->sync = nv_global_array(nv, nv->i32, 2 + (inc ? 2 : 1) * n, "attnc_lin_sync", 4);
     if (inc)
-        L->wsi = global_array(L, nv->f32, n * (unsigned)(L->p->D * L->p->Dv), "attnc_lin_wsi", 16);
+        L->wsi = nv_global_array(nv, nv->f32, n * (unsigned)(L->p->D * L->p->Dv), "attnc_lin_wsi", 16);
 }
 
 static LLVMValueRef volatile_load(lk *L, LLVMTypeRef ty, LLVMValueRef ptr)
