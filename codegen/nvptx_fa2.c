@@ -408,7 +408,7 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     else
         prologue(f);
     emit_consumer(f);
-    if (fa2_doc_table_on(f) && !p->persist) { /* thread 0 (a computing warp's) counts the block out */
+    if (fa2_doc_table_on(f)) { /* thread 0 (a computing warp's) counts the block out */
         LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(b, LLVMIntEQ, f->tid, nv_i32(&f->nv, 0), ""));
         fa2_doc_table_close(f);
         nt_endif(&f->t, join);

@@ -12,7 +12,7 @@
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *   nvptx_fa2_overlap.c  the overlapped key loop of the ws kernel (plan->overlap)
  *   nvptx_fa2_narrow.c   a union range's first tile on its first 16 keys (opt-in)
- *   nvptx_fa2_persist.c  persistent blocks: the item loop, dynamic items, the document scanners
+ *   nvptx_fa2_persist.c  persistent blocks: the item loop, dynamic items
  *   nvptx_fa2_doc_table.c the document cut shared across heads (opt-in)
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
@@ -102,20 +102,6 @@ typedef struct fa2 {
     LLVMValueRef run_lo, run_hi;
     bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
     bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
-    /* The threads that run the document scan (nvptx_fa2_span.c): tid NULL
-     * is the whole CTA (barrier 0; words passed by the caller); persistent
-     * documents' scanner warps set their index, count, named barrier and
-     * the shared words the forward's cut uses */
-    struct {
-        LLVMValueRef tid, words;
-        int threads, bar;
-    } scan_team;
-    /* persistent documents, the items' readers: the cut range as the
-     * scanners handed it over (r_lo, r_cnt, run_lo, run_hi; [0] NULL: the
-     * range is scanned here), moved to a warp-uniform register first when
-     * span_given_shfl (every lane of the warp runs) */
-    LLVMValueRef span_given[4];
-    bool span_given_shfl;
     /* the forward kernel (fa2_build): the document cut may go through the
      * module-global table (nvptx_fa2_doc_table.c); doc_tag: variable, this
      * launch's tag as thread 0 read it */
@@ -320,33 +306,14 @@ typedef struct fa2_items {
 void fa2_items_begin(fa2 *f, fa2_items *it);
 /* Whether the items come from the counter ($ATTNC_PERSIST_DYNAMIC=1 under
  * persist=1): the producer's thread fetches each and hands it to the
- * computing warps through the handoff below. */
+ * computing warps through the handoff's two slots, round k in slot k mod 2.
+ * item_full (a ring of two mbarriers): the slot's words written, one
+ * arrival; the slot is free again by q_empty's order. A slot holds
+ * FA2_ITEM_WORDS words: the item (>= the item count: no more). */
 bool fa2_items_dynamic(const fa2 *f);
-/* Persistent documents (persist=1 with a document span): the producer
- * warpgroup's warps 1-3 take each item, scan its documents
- * (fa2_items_scan) and hand the item with its cut range to the copying
- * thread and the computing warps. */
-bool fa2_items_scanned(const fa2 *f);
-/* Either of the two: items go through the handoff's two slots, round k
- * in slot k mod 2. item_full (a ring of two mbarriers): the slot's words
- * written, one arrival; item_empty (scanned items only): the words read,
- * an arrival by each computing warp and the copying thread. A slot holds
- * FA2_ITEM_WORDS words: the item (>= the item count: no more), r_lo,
- * r_cnt, run_lo, run_hi. */
-bool fa2_items_handoff(const fa2 *f);
-enum { FA2_ITEM_WORDS = 5 };
+enum { FA2_ITEM_WORDS = 1 };
 nt_ring fa2_ws_item_full(const fa2 *f);
-nt_ring fa2_ws_item_empty(const fa2 *f);
 LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot, int i);
-/* The scanners' FA2_SCAN_WORDS shared words: 0-3 their scan's
- * (nvptx_fa2_span.c), 4 a dynamic item passed from their first thread to
- * the others, 5-8 a cut read from the cut table and 9 whether it was one
- * (nvptx_fa2_persist.c range_from_table). */
-enum { FA2_SCAN_WORDS = 16 };
-LLVMValueRef fa2_ws_scan_words(fa2 *f);
-/* The scanner warps' loop (f->scan_team set): every item of the block,
- * scanned and handed over, then the end marker. */
-void fa2_items_scan(fa2 *f);
 void fa2_items_end(fa2 *f, fa2_items *it);
 
 /* The document cut shared across heads (nvptx_fa2_doc_table.c,

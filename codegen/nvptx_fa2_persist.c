@@ -32,8 +32,6 @@
  * pair-major, heaviest first: the blocks share a few pairs, as a plain
  * grid's dispatch does, and the first free block takes the next item. A
  * plain grid still runs it (every block's first item is its own). */
-#include <string.h>
-
 #include "nvptx_fa2.h"
 #include "nvptx_kernel.h"
 
@@ -45,16 +43,6 @@ static LLVMValueRef sreg(fa2 *f, const char *name)
 bool fa2_items_dynamic(const fa2 *f)
 {
     return f->p->persist && nvptx_persist_dynamic_mode() == 1;
-}
-
-bool fa2_items_scanned(const fa2 *f)
-{
-    return f->p->persist && f->p->span_param >= 0;
-}
-
-bool fa2_items_handoff(const fa2 *f)
-{
-    return fa2_items_dynamic(f) || fa2_items_scanned(f);
 }
 
 /* The dynamic schedule's counter, a module global: word 0 counts the items
@@ -148,7 +136,7 @@ static void counter_out(fa2 *f, const items_geom *g, LLVMValueRef item)
     nt_endif(t, join);
 }
 
-/* Dynamic items without documents: the producer's thread takes round k's
+/* Dynamic items: the producer's thread takes round k's
  * item, writes it to slot k mod 2 and arrives on that slot's item_full;
  * the computing warps wait there and read it. The slot is free again: the
  * producer reaches round k + 2 only past q_empty of round k + 1, after
@@ -167,34 +155,6 @@ static LLVMValueRef fetch_item(fa2 *f, const fa2_items *it, const items_geom *g,
     LLVMBuildStore(nv->b, item, fa2_ws_item_word(f, slot, 0));
     nt_mbar_arrive(t, nt_ring_bar(t, &full, slot));
     counter_out(f, g, item);
-    return item;
-}
-
-/* Scanned items, a reader (the copying thread or a computing warp): round
- * k's item and its cut range (f->span_given) from slot k mod 2, then the
- * slot released (a computing warp's lanes all read it before lane 0
- * arrives). */
-static LLVMValueRef read_scanned(fa2 *f, const fa2_items *it, LLVMValueRef k)
-{
-    nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    nt_ring full = fa2_ws_item_full(f), empty = fa2_ws_item_empty(f);
-    LLVMValueRef slot = nt_ring_slot(t, &full, k);
-    nt_ring_wait(t, &full, k);
-    LLVMValueRef item = LLVMBuildLoad2(b, nv->i32, fa2_ws_item_word(f, slot, 0), "item");
-    for (int i = 0; i < 4; i++)
-        f->span_given[i] = LLVMBuildLoad2(b, nv->i32, fa2_ws_item_word(f, slot, 1 + i), "item.range");
-    f->span_given_shfl = !it->producer;
-    LLVMValueRef bar = nt_ring_bar(t, &empty, slot);
-    if (it->producer) {
-        nt_mbar_arrive(t, bar);
-    } else {
-        nv_asm(nv, NULL, "bar.warp.sync -1;", "~{memory}", NULL, 0);
-        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, f->lane, nv_i32(nv, 0), ""));
-        nt_mbar_arrive(t, bar);
-        nt_endif(t, join);
-    }
     return item;
 }
 
@@ -226,9 +186,9 @@ void fa2_items_begin(fa2 *f, fa2_items *it)
     it->base = nt_var(t, nv->i32, nv_i32(nv, 0), "ring_base");
     it->done = nt_var(t, nv->i32, nv_i32(nv, 0), "items_done");
     LLVMValueRef item;
-    if (fa2_items_handoff(f)) { /* until the end marker: leave the loop there */
+    if (fa2_items_dynamic(f)) { /* until the end marker: leave the loop there */
         LLVMValueRef k = marker_loop(f, &it->loop, &g);
-        item = fa2_items_scanned(f) ? read_scanned(f, it, k) : fetch_item(f, it, &g, k);
+        item = fetch_item(f, it, &g, k);
         LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(nv->c, t->fn, "item.go");
         LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, item, g.n, ""), go, it->loop.done);
         LLVMPositionBuilderAtEnd(b, go);
@@ -242,8 +202,7 @@ void fa2_items_begin(fa2 *f, fa2_items *it)
     set_item(f, &g, item);
     f->item_k = nt_get(t, it->done);
     fa2_coords_init(f);
-    fa2_range(f); /* scanned items: the range handed over (f->span_given) */
-    memset(f->span_given, 0, sizeof f->span_given);
+    fa2_range(f);
     f->ring_base = nt_get(t, it->base);
 }
 
@@ -256,132 +215,4 @@ void fa2_items_end(fa2 *f, fa2_items *it)
         nt_endif(t, it->join);
     nt_for_end(t, &it->loop);
     nt_loop_no_unroll(t, &it->loop); /* one copy of the item's code */
-}
-
-/* The scanners' first thread writes round k's slot (item, then the cut
- * range when it is one) once its readers released the slot's round k - 2,
- * and arrives on its item_full. */
-static void hand_over(fa2 *f, LLVMValueRef k, LLVMValueRef item, bool range)
-{
-    nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    nt_ring full = fa2_ws_item_full(f), empty = fa2_ws_item_empty(f);
-    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), ""));
-    LLVMValueRef slot = nt_ring_slot(t, &full, k);
-    nt_ring_wait_prev(t, &empty, k);
-    LLVMBuildStore(b, item, fa2_ws_item_word(f, slot, 0));
-    if (range) {
-        LLVMValueRef v[4] = {f->r_lo[0], f->r_cnt[0], f->run_lo, f->run_hi};
-        for (int i = 0; i < 4; i++)
-            if (v[i])
-                LLVMBuildStore(b, v[i], fa2_ws_item_word(f, slot, 1 + i));
-    }
-    nt_mbar_arrive(t, nt_ring_bar(t, &full, slot));
-    nt_endif(t, join);
-}
-
-/* The scanners' item range through the cut table (nvptx_fa2_doc_table.c):
- * the first thread looks the query tile up and passes a hit on in scan
- * words 5-9; on a hit the team takes the cut from there (a team barrier
- * after the reads: the words are rewritten next round), else it scans
- * (fa2_range) and the first thread publishes the cut. tag: variable. */
-_Static_assert(FA2_SCAN_WORDS >= 10, "scan words 5-9 hold a cut read from the table");
-
-static void range_from_table(fa2 *f, LLVMValueRef tag)
-{
-    nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    LLVMValueRef w = f->scan_team.words;
-    LLVMValueRef x = LLVMBuildSDiv(b, f->q_lo[0], nv_i32(nv, f->p->q_ext[0]), "q_tile");
-    LLVMValueRef usable, entry = fa2_doc_table_entry(f, f->batch, x, &usable);
-    LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), "");
-    LLVMBasicBlockRef join = nt_if(t, first);
-    LLVMValueRef vals[4];
-    LLVMValueRef hit = fa2_doc_table_find(f, entry, usable, nt_get(t, tag), vals);
-    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), nv_gep(nv, w, nv_i32(nv, 36)));
-    for (int i = 0; i < 4; i++)
-        LLVMBuildStore(b, vals[i], nv_gep(nv, w, nv_i32(nv, 20 + 4 * i)));
-    nt_endif(t, join);
-    nt_bar_sync(t, nv_i32(nv, f->scan_team.bar), f->scan_team.threads);
-    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, nv_gep(nv, w, nv_i32(nv, 36)), ""), nv_i32(nv, 0), "");
-    bool runs = f->p->span_full != NULL;
-    LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi}, var[4];
-    for (int i = 0; i < 4; i++)
-        var[i] = nt_var(t, nv->i32, nv_i32(nv, 0), "doc.cut");
-    nt_branch br = nt_if_else(t, hit);
-    for (int i = 0; i < 4; i++)
-        nt_set(t, var[i], LLVMBuildLoad2(b, nv->i32, nv_gep(nv, w, nv_i32(nv, 20 + 4 * i)), "doc.cut"));
-    nt_bar_sync(t, nv_i32(nv, f->scan_team.bar), f->scan_team.threads);
-    nt_else(t, &br);
-    fa2_range(f);
-    LLVMValueRef cut[4] = {f->r_lo[0], f->r_cnt[0], runs ? f->run_lo : NULL, runs ? f->run_hi : NULL};
-    for (int i = 0; i < 4; i++)
-        if (cut[i])
-            nt_set(t, var[i], cut[i]);
-    LLVMBasicBlockRef pub = nt_if(t, first);
-    fa2_doc_table_publish(f, entry, usable, nt_get(t, tag), cut);
-    nt_endif(t, pub);
-    nt_endif_else(t, &br);
-    for (int i = 0; i < (runs ? 4 : 2); i++)
-        *dst[i] = nt_get(t, var[i]);
-}
-
-/* The scanner warps, ahead of the copying thread and the computing warps
- * by up to two items (the handoff's slots): each round's item (static, or
- * the counter's through the first thread and scan word 4), its query
- * tile's documents scanned by the team over the item's static key range
- * (fa2_range under f->scan_team: the forward's scan, nvptx_fa2_span.c),
- * the cut range handed over; past the last item, the end marker. */
-void fa2_items_scan(fa2 *f)
-{
-    nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    items_geom g = geom(f);
-    LLVMValueRef tag = NULL; /* the cut table's: this launch's tag, as the first thread read it */
-    if (fa2_doc_table_on(f)) {
-        tag = nt_var(t, nv->i32, NULL, "doc.tag");
-        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), ""));
-        nt_set(t, tag, fa2_doc_table_epoch(f));
-        nt_endif(t, join);
-    }
-    nt_loop loop;
-    LLVMValueRef k = marker_loop(f, &loop, &g);
-    LLVMValueRef item;
-    if (fa2_items_dynamic(f)) {
-        LLVMValueRef word = nv_gep(nv, f->scan_team.words, nv_i32(nv, 16));
-        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), ""));
-        LLVMValueRef taken = counter_item(f, &g, k);
-        LLVMBuildStore(b, taken, word);
-        counter_out(f, &g, taken);
-        nt_endif(t, join);
-        /* the word is rewritten next round only after the scan's barriers, past every thread's read */
-        nt_bar_sync(t, nv_i32(nv, f->scan_team.bar), f->scan_team.threads);
-        item = LLVMBuildLoad2(b, nv->i32, word, "item");
-    } else {
-        item = static_item(f, &g, k);
-    }
-    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(nv->c, t->fn, "scan.go");
-    LLVMBasicBlockRef end = LLVMAppendBasicBlockInContext(nv->c, t->fn, "scan.end");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, item, g.n, ""), go, end);
-    LLVMPositionBuilderAtEnd(b, end);
-    hand_over(f, k, item, false);
-    LLVMBuildBr(b, loop.done);
-    LLVMPositionBuilderAtEnd(b, go);
-    set_item(f, &g, item);
-    fa2_coords_init(f);
-    if (tag)
-        range_from_table(f, tag);
-    else
-        fa2_range(f);
-    hand_over(f, k, item, true);
-    nt_for_end(t, &loop);
-    nt_loop_no_unroll(t, &loop);
-    if (tag) { /* the first thread counts the block out */
-        LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntEQ, f->scan_team.tid, nv_i32(nv, 0), ""));
-        fa2_doc_table_close(f);
-        nt_endif(t, join);
-    }
 }

@@ -28,14 +28,11 @@
  *      (fa2_tile_partial): no per-element id compares there.
  * The forward's shared words live where the first K tile goes; the barrier
  * after they are read comes before the prologue's first copy. */
-#include <stdio.h>
-
 #include "nvptx_fa2.h"
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
  * under wgmma_ws), so the full-tile runs (nvptx_kernel.h: on unless
- * ATTNC_DOC_FULL=0) also keep 16, as does the scanner team of persistent
- * documents (32 registers: ptxas 13.0 spills outside its loops only). */
+ * ATTNC_DOC_FULL=0) also keep 16. */
 static int scan_unroll(void)
 {
     return nvptx_doc_full_mode() != 0 ? 16 : 4;
@@ -47,40 +44,6 @@ static LLVMValueRef id_at(fa2 *f, int p, LLVMValueRef t)
     bool batched = f->p->k->params[p].ndim == 2;
     LLVMValueRef v = fa2_param_elem(f, p, batched ? idx : &idx[1], batched ? 2 : 1);
     return LLVMTypeOf(v) == f->nv.i64 ? v : LLVMBuildSExt(f->nv.b, v, f->nv.i64, "");
-}
-
-/* The threads that run the scan: the whole CTA (barrier 0), or under
- * persistent documents the producer warpgroup's scanner warps
- * (f->scan_team: its thread index, size, named barrier and words). */
-static LLVMValueRef team_tid(const fa2 *f)
-{
-    return f->scan_team.tid ? f->scan_team.tid : f->tid;
-}
-
-static int team_threads(const fa2 *f)
-{
-    return f->scan_team.tid ? f->scan_team.threads : f->threads;
-}
-
-static void team_sync(fa2 *f)
-{
-    if (f->scan_team.tid)
-        nt_bar_sync(&f->t, nv_i32(&f->nv, f->scan_team.bar), f->scan_team.threads);
-    else
-        nv_barrier(&f->nv);
-}
-
-/* Whether v (i32) is nonzero on some thread of the team, with its barrier. */
-static LLVMValueRef team_any(fa2 *f, LLVMValueRef v)
-{
-    nv_ctx *nv = &f->nv;
-    if (!f->scan_team.tid)
-        return nv_call(nv, "llvm.nvvm.barrier0.or", NULL, 0, &v, 1);
-    char text[160];
-    snprintf(text, sizeof text,
-             "{ .reg .pred p<2>; setp.ne.u32 p0, $1, 0; bar.red.or.pred p1, %d, %d, p0; selp.u32 $0, 1, 0, p1; }",
-             f->scan_team.bar, f->scan_team.threads);
-    return nv_asm(nv, nv->i32, text, "=r,r,~{memory}", &v, 1);
 }
 
 /* What the scan compares against: the param, the tile's two ids and its
@@ -165,7 +128,7 @@ static void load_vectors(fa2 *f, const scan_vec *sv, LLVMValueRef v0, LLVMValueR
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     for (int u = 0; u < SCAN_VECS; u++) {
-        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * team_threads(f)), "");
+        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), "");
         v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, v, sv->nvec, ""), v, nv_i32(nv, 0), "");
         out[u] = load4(f, nv_gep(nv, sv->first, LLVMBuildMul(b, LLVMBuildZExt(b, v, nv->i64, ""), nv_i64(nv, 16), "")));
     }
@@ -180,11 +143,11 @@ static void scan_vectors(fa2 *f, const scan_vec *sv, LLVMValueRef v0, LLVMValueR
     LLVMBuilderRef b = nv->b;
     LLVMValueRef t0 = LLVMBuildAdd(b, sv->start, LLVMBuildMul(b, v0, nv_i32(nv, 4), ""), "");
     for (int u = 0; u < SCAN_VECS; u++) {
-        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * team_threads(f)), "");
+        LLVMValueRef v = LLVMBuildAdd(b, v0, nv_i32(nv, u * f->threads), "");
         LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSLT, v, sv->nvec, "");
         for (int e = 0; e < 4; e++) {
             LLVMValueRef id = LLVMBuildSExt(b, LLVMBuildExtractElement(b, ids[u], nv_i32(nv, e), ""), nv->i64, "");
-            scan_id(f, id, LLVMBuildAdd(b, t0, nv_i32(nv, u * team_threads(f) * 4 + e), ""), ok, in, a);
+            scan_id(f, id, LLVMBuildAdd(b, t0, nv_i32(nv, u * f->threads * 4 + e), ""), ok, in, a);
         }
     }
 }
@@ -225,14 +188,14 @@ static LLVMValueRef scan_rows(fa2 *f, LLVMValueRef start, LLVMValueRef end, cons
     LLVMValueRef aligned = LLVMBuildICmp(b, LLVMIntEQ, low, nv_i64(nv, 0), "");
     sv.nvec = LLVMBuildSelect(b, aligned, LLVMBuildSDiv(b, len, nv_i32(nv, 4), ""), nv_i32(nv, 0), "nvec");
     LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(b, LLVMIntSGT, sv.nvec, nv_i32(nv, 0), ""), "scan.rows");
-    int step = SCAN_VECS * team_threads(f);
+    int step = SCAN_VECS * f->threads;
     LLVMValueRef ids[SCAN_VECS], held[SCAN_VECS], next[SCAN_VECS];
-    load_vectors(f, &sv, team_tid(f), ids);
+    load_vectors(f, &sv, f->tid, ids);
     for (int u = 0; u < SCAN_VECS; u++)
         held[u] = nt_var(t, LLVMTypeOf(ids[u]), ids[u], "scan.ids");
     scan_acc a;
     nt_loop l;
-    LLVMValueRef v0 = nt_for_step(t, &l, team_tid(f), sv.nvec, step);
+    LLVMValueRef v0 = nt_for_step(t, &l, f->tid, sv.nvec, step);
     for (int i = 0; i < ACC_N; i++)
         *acc_field(&a, i) = *acc_field(&var, i) ? nt_get(t, *acc_field(&var, i)) : NULL;
     for (int u = 0; u < SCAN_VECS; u++)
@@ -270,11 +233,11 @@ static scan_acc scan(fa2 *f, LLVMValueRef start, LLVMValueRef end, const scan_in
     if (vectors)
         start = scan_rows(f, start, end, in, var);
     nt_loop l;
-    LLVMValueRef tk = nt_for_step(t, &l, LLVMBuildAdd(b, start, team_tid(f), ""), end, unroll * team_threads(f));
+    LLVMValueRef tk = nt_for_step(t, &l, LLVMBuildAdd(b, start, f->tid, ""), end, unroll * f->threads);
     for (int i = 0; i < ACC_N; i++)
         *acc_field(&a, i) = *acc_field(&var, i) ? nt_get(t, *acc_field(&var, i)) : NULL;
     for (int u = 0; u < unroll; u++) {
-        LLVMValueRef tu = LLVMBuildAdd(b, tk, nv_i32(nv, u * team_threads(f)), "");
+        LLVMValueRef tu = LLVMBuildAdd(b, tk, nv_i32(nv, u * f->threads), "");
         scan_one(f, tu, LLVMBuildICmp(b, LLVMIntSLT, tu, end, ""), in, &a);
     }
     for (int i = 0; i < ACC_N; i++)
@@ -297,7 +260,7 @@ static LLVMValueRef tile_has_other_ids(fa2 *f, const scan_in *in, LLVMValueRef w
 {
     nv_ctx *nv = &f->nv;
     scan_acc q = scan(f, in->t_lo, LLVMBuildAdd(nv->b, in->t_hi, nv_i32(nv, 1), ""), in, false, false);
-    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, team_tid(f), nv_i32(nv, 0), ""), "span.init");
+    LLVMBasicBlockRef join = nv_if(nv, LLVMBuildICmp(nv->b, LLVMIntEQ, f->tid, nv_i32(nv, 0), ""), "span.init");
     LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), word(f, words, 0));
     LLVMBuildStore(nv->b, nv_i32(nv, -1), word(f, words, 1));
     if (runs) {
@@ -305,7 +268,7 @@ static LLVMValueRef tile_has_other_ids(fa2 *f, const scan_in *in, LLVMValueRef w
         LLVMBuildStore(nv->b, nv_i32(nv, 0x7fffffff), word(f, words, 3));
     }
     nv_endif(nv, join);
-    LLVMValueRef any = team_any(f, q.other);
+    LLVMValueRef any = nv_call(nv, "llvm.nvvm.barrier0.or", NULL, 0, &q.other, 1);
     return LLVMBuildICmp(nv->b, LLVMIntNE, any, nv_i32(nv, 0), "");
 }
 
@@ -329,17 +292,16 @@ void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, cons
         LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpMin, word(f, words, 3), k.ohi, LLVMAtomicOrderingMonotonic, false);
     }
     nv_endif(nv, join);
-    team_sync(f);
+    nv_barrier(nv);
     out->other = other;
     out->one = LLVMBuildAnd(b, LLVMBuildNot(b, other, ""), LLVMBuildICmp(b, LLVMIntEQ, in.v1, in.v2, ""), "");
     out->lo = LLVMBuildLoad2(b, nv->i32, word(f, words, 0), "span.lo");
     out->hi = LLVMBuildLoad2(b, nv->i32, word(f, words, 1), "span.hi");
     out->olo = runs ? LLVMBuildLoad2(b, nv->i32, word(f, words, 2), "span.olo") : NULL;
     out->ohi = runs ? LLVMBuildLoad2(b, nv->i32, word(f, words, 3), "span.ohi") : NULL;
-    if (!f->scan_team.tid && (f->p->wgmma || f->span_fence)) /* the words are refilled by TMA / read by wgmma: order
-                                                                * the generic writes first (a team's are its own) */
+    if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA / read by wgmma: order the generic writes first */
         nv_wg_proxy_fence(&f->nv);
-    team_sync(f); /* read before the caller's copies (or the team's next scan) overwrite the words */
+    nv_barrier(nv); /* read before the caller's copies overwrite the words */
 }
 
 void fa2_span_cut(fa2 *f, const fa2_span *s, int T, LLVMValueRef *r_lo, LLVMValueRef *r_cnt)
@@ -369,26 +331,17 @@ static LLVMValueRef warp_uniform(fa2 *f, LLVMValueRef v)
     return nv_shfl_idx(&f->nv, v, nv_i32(&f->nv, 0));
 }
 
-/* The range the scanners handed over (persistent documents). */
-static void doc_span_given(fa2 *f, bool runs)
-{
-    LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi};
-    for (int i = 0; i < (runs ? 4 : 2); i++)
-        *dst[i] = f->span_given_shfl ? warp_uniform(f, f->span_given[i]) : f->span_given[i];
-    f->r_total = f->r_cnt[0];
-}
-
-/* The cut (r_lo[0], r_cnt[0], run_lo, run_hi) scanned by the team through
- * its shared words; vectors: the forward's 16-byte loads (the scanner
- * team's registers hold none). */
-static void doc_span_scanned(fa2 *f, bool runs, LLVMValueRef words, bool vectors)
+/* The cut (r_lo[0], r_cnt[0], run_lo, run_hi) scanned by the CTA through
+ * the shared words at the first K slot, the ids read as 16-byte vectors
+ * first. */
+static void doc_span_scanned(fa2 *f, bool runs)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     int Tk = f->p->kv_ext[0];
-    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], vectors};
+    fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], true};
     fa2_span s;
-    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, words, runs, &s);
+    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, f->smem, runs, &s);
     if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
         f->run_lo = LLVMBuildSelect(b, s.one, s.olo, nv_i32(nv, 0x7fffffff), "");
         f->run_hi = s.ohi;
@@ -431,7 +384,7 @@ static void doc_span_table(fa2 *f, bool runs)
         nv_wg_proxy_fence(nv);
     nv_barrier(nv); /* read before the copies overwrite the words */
     nt_else(t, &br);
-    doc_span_scanned(f, runs, f->smem, true);
+    doc_span_scanned(f, runs);
     LLVMValueRef cut[4] = {f->r_lo[0], f->r_cnt[0], runs ? f->run_lo : NULL, runs ? f->run_hi : NULL};
     for (int w = 0; w < 4; w++)
         if (cut[w])
@@ -447,19 +400,10 @@ static void doc_span_table(fa2 *f, bool runs)
 void fa2_doc_span(fa2 *f)
 {
     bool runs = f->p->span_full != NULL;
-    if (f->span_given[0]) {
-        doc_span_given(f, runs);
-        return;
-    }
-    if (f->scan_team.tid) { /* the scanners: their own words; they hand the range over */
-        doc_span_scanned(f, runs, f->scan_team.words, false);
-        f->r_total = f->r_cnt[0];
-        return;
-    }
-    if (fa2_doc_table_on(f) && !f->p->persist) /* persistent: the scanners consult it (fa2_items_scan) */
+    if (fa2_doc_table_on(f))
         doc_span_table(f, runs);
     else
-        doc_span_scanned(f, runs, f->smem, true);
+        doc_span_scanned(f, runs);
     f->r_lo[0] = warp_uniform(f, f->r_lo[0]);
     f->r_cnt[0] = warp_uniform(f, f->r_cnt[0]);
     if (runs) {

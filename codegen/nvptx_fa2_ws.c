@@ -44,16 +44,9 @@
 
 enum { WS_PRODUCER_REGS = 56, WS_CONSUMER_REGS = 224 };
 enum { WS_TMA_PRODUCER_REGS = 24, WS_TMA_CONSUMER_REGS = 240 };
-/* persistent documents: the scanner warps' scan (ids one at a time, four
- * in flight) wants more than 24; 32 still leaves 240 to eight computing warps */
-enum { WS_SCAN_PRODUCER_REGS = 32 };
-/* the scanner warps' named barrier (0 is the CTA's, WS_TURN_BAR + w the turns) */
-enum { WS_SCAN_BAR = 1 };
 
 static int producer_regs(const fa2 *f)
 {
-    if (fa2_items_scanned(f))
-        return WS_SCAN_PRODUCER_REGS;
     return f->p->tma ? WS_TMA_PRODUCER_REGS : WS_PRODUCER_REGS;
 }
 
@@ -97,10 +90,10 @@ static int ring_bars(const fa2 *f)
     return (f->p->overlap ? 4 : 2) * f->p->stages + 1;
 }
 
-/* The item handoff of persistent blocks (nvptx_fa2_persist.c), after
- * q_empty: item_full[2], item_empty[2], then per slot FA2_ITEM_WORDS words
- * (32 bytes) and the scanners' FA2_SCAN_WORDS words. */
-enum { HANDOFF_BYTES = 32 + 2 * 32 + 4 * FA2_SCAN_WORDS };
+/* The item handoff of dynamic items (nvptx_fa2_persist.c), after q_empty:
+ * item_full[2] and 16 bytes unused, then per slot FA2_ITEM_WORDS words (32
+ * bytes) from byte 32. */
+enum { HANDOFF_BYTES = 32 + 2 * 32 };
 _Static_assert(FA2_ITEM_WORDS <= 8, "a slot's words fit its 32 bytes");
 
 static int handoff_off(const fa2 *f)
@@ -110,7 +103,7 @@ static int handoff_off(const fa2 *f)
 
 int fa2_ws_bar_bytes(const fa2 *f)
 {
-    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_handoff(f) ? HANDOFF_BYTES : 0);
+    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_dynamic(f) ? HANDOFF_BYTES : 0);
 }
 
 nt_ring fa2_ws_item_full(const fa2 *f)
@@ -119,22 +112,11 @@ nt_ring fa2_ws_item_full(const fa2 *f)
     return r;
 }
 
-nt_ring fa2_ws_item_empty(const fa2 *f)
-{
-    nt_ring r = {handoff_off(f) + 16, 2};
-    return r;
-}
-
 LLVMValueRef fa2_ws_item_word(fa2 *f, LLVMValueRef slot, int i)
 {
     LLVMValueRef at = LLVMBuildAdd(f->nv.b, nv_i32(&f->nv, handoff_off(f) + 32 + 4 * i),
                                    LLVMBuildShl(f->nv.b, slot, nv_i32(&f->nv, 5), ""), "");
     return nv_gep(&f->nv, f->smem, at);
-}
-
-LLVMValueRef fa2_ws_scan_words(fa2 *f)
-{
-    return nv_gep(&f->nv, f->smem, nv_i32(&f->nv, handoff_off(f) + 96));
 }
 
 static LLVMValueRef q_empty_bar(fa2 *f)
@@ -155,13 +137,10 @@ void fa2_ws_init_barriers(fa2 *f)
     }
     if (f->p->persist)
         nt_mbar_init(t, q_empty_bar(f), f->p->warps);
-    if (fa2_items_handoff(f)) { /* one thread arrives once an item is written; its readers once they read it */
-        nt_ring full = fa2_ws_item_full(f), empty = fa2_ws_item_empty(f);
-        for (int s = 0; s < 2; s++) {
+    if (fa2_items_dynamic(f)) { /* one thread arrives once an item is written; a slot is free again by q_empty's order */
+        nt_ring full = fa2_ws_item_full(f);
+        for (int s = 0; s < 2; s++)
             nt_mbar_init(t, nt_ring_bar(t, &full, nv_i32(&f->nv, s)), 1);
-            if (fa2_items_scanned(f)) /* dynamic items alone free a slot by q_empty's order */
-                nt_mbar_init(t, nt_ring_bar(t, &empty, nv_i32(&f->nv, s)), f->p->warps + 1);
-        }
     }
     nt_mbar_init_fence(t);
     nt_endif(t, join);
@@ -397,21 +376,6 @@ void fa2_ws_producer(fa2 *f)
     LLVMValueRef v_thread = NULL; /* split: this thread issues the V ring */
     if (f->p->reg_shift)
         nt_setmaxnreg(&f->t, false, producer_regs(f));
-    if (fa2_items_scanned(f)) { /* warps 1-3 scan the items' documents ahead; thread 0 issues the copies */
-        nv_ctx *nv = &f->nv;
-        LLVMBasicBlockRef scan = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.scanner");
-        LLVMBasicBlockRef rest = LLVMAppendBasicBlockInContext(nv->c, f->fn, "ws.issuer");
-        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntUGE, f->load_tid, nv_i32(nv, 32), ""), scan, rest);
-        LLVMPositionBuilderAtEnd(b, scan);
-        f->scan_team.tid = LLVMBuildSub(b, f->load_tid, nv_i32(nv, 32), "scan_tid");
-        f->scan_team.threads = 96;
-        f->scan_team.bar = WS_SCAN_BAR;
-        f->scan_team.words = fa2_ws_scan_words(f);
-        fa2_items_scan(f);
-        memset(&f->scan_team, 0, sizeof f->scan_team);
-        LLVMBuildRetVoid(b);
-        LLVMPositionBuilderAtEnd(b, rest);
-    }
     if (f->p->tma) {
         LLVMValueRef go = LLVMBuildICmp(b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), "");
         if (split) {

@@ -145,12 +145,6 @@ int nvptx_persist_dynamic_mode(void);
  * documents 1.29x), or 0 (every block scans). Part of kernel cache keys. */
 int nvptx_doc_table_mode(void);
 
-/* $ATTNC_PERSIST_DOCS (debugging only): -1 unset, 0, or 1 (persist=1 on a
- * document recipe builds persistent documents, whose scanner warps hang on
- * the GPU as of H100 2026-12-05; unset, persist=1 is dropped there). Part
- * of kernel cache keys. */
-int nvptx_persist_docs_mode(void);
-
 /* $ATTNC_FULL_RANGE: -1 unset (on for token grids: aligned GNA; off for
  * sequences), 0 (off), or 1 (on for sequences too, experimental): runs of
  * full tiles in key loops of their own without mask or empty tests

@@ -125,11 +125,6 @@ int nvptx_persist_dynamic_mode(void)
     return env_switch("ATTNC_PERSIST_DYNAMIC");
 }
 
-int nvptx_persist_docs_mode(void)
-{
-    return env_switch("ATTNC_PERSIST_DOCS");
-}
-
 int nvptx_doc_table_mode(void)
 {
     return env_switch("ATTNC_DOC_TABLE");
@@ -565,10 +560,9 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
         overlap_without_empty(p);
     /* persist=1 where its item loop applies: the TMA producer (one thread
      * issues every copy), not ping-pong (its turn barriers would need a
-     * hand-over between items), not a document cut: its scanner warps
-     * (nvptx_fa2_persist.c fa2_items_scan) hang (H100 2026-12-05 run 5), so
-     * only $ATTNC_PERSIST_DOCS=1 builds them, to debug. */
-    p->persist = s.persistent && p->tma && p->overlap != 2 && (p->span_param < 0 || nvptx_persist_docs_mode() == 1);
+     * hand-over between items), not a document cut (the whole block scans
+     * it before the roles split: documents take no persistent blocks). */
+    p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
     p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
     p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
     int skip = nvptx_skip_rescale_mode(); /* unset: by loop (the schedule is in the kernel key) */

@@ -241,10 +241,9 @@ static void causal_overlap(const recipe *r, target_arch arch, schedule *s)
  * rounds): sinks(4) || window 2047 at N=16384 459 -> 474-479, 32768 467-470
  * -> 491, 65536 461-476 -> 459-496, 4x8192 466 -> 468; window 1023 2x8192
  * 362 -> 379, 32768 373 -> 388-390. Head dim 64 lost (310 -> 296). Masks
- * that read a tensor are left out: documents' persistent loop (its scanner
- * warps, nvptx_fa2_persist.c) hangs and is built only under
- * $ATTNC_PERSIST_DOCS=1 (causal documents take overlap=1 alone,
- * causal_overlap). */
+ * that read a tensor are left out: documents take no persistent blocks
+ * (nvptx_plan.c drops persist=1 there; causal documents take overlap=1
+ * alone, causal_overlap). */
 static void union_persist(const recipe *r, target_arch arch, schedule *s)
 {
     /* the union on the written mask; a tensor read (document, blocks) in the expanded one */

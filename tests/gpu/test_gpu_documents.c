@@ -132,7 +132,7 @@ static const struct {
     const char *part, *env, *spec;
 } doc_switches[] = {
     {"table", "ATTNC_DOC_TABLE", NULL},
-    /* persistent documents (persist=1 under $ATTNC_PERSIST_DOCS=1) hang (H100 2026-12-05): no rows until fixed */
+    /* no persist=1 rows: documents take no persistent blocks (codegen/nvptx_plan.c drops it) */
 };
 
 static void documents_under_switches_on_gpu(void **state)
