@@ -464,6 +464,7 @@ static void describe(const bwd_plan *bp, target_arch arch, nvptx_bwd_info *info)
     memcpy(info->grad_param, bp->grad_param, sizeof info->grad_param);
     info->dkv_warps = p->Tk / 16;
     info->producer = bp->producer;
+    info->dq_defer = bp->dq_defer;
 }
 
 nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog, target_arch arch,
@@ -507,6 +508,10 @@ nvptx_status nvptx_bwd_emit(const tir_program *prog, const tir_program *dq_prog,
     bp->dqf_max = nvptx_bwd_dqf_bufs_mode() == 1 || bp->dq_writer ? 1 : 2;
     bq->stages = bp->stages, bq->ds_bufs = bp->ds_bufs, bq->release_all = bp->release_all, bq->dqf_max = bp->dqf_max;
     bq->tma_first = bp->tma_first, bq->dq_writer = bp->dq_writer;
+    /* one dQ block per computing warpgroup (Tk / 64 == D / 64), the pipelined pair's orders */
+    bp->dq_defer = bp->producer && bp->bulk && !bp->ds_split && bp->ds_bufs == 1 && !bp->dq_writer &&
+                   (bp->overlap == NVPTX_BWD_OVERLAP_PIPE || bp->overlap == NVPTX_BWD_OVERLAP_PIPE_SDP) &&
+                   bp->fp.Tk / 64 == bp->fp.D / 64 && nvptx_bwd_dq_defer_mode() == 1;
     if (!st && bp->wg && arch != TARGET_SM90A) {
         sb_puts(err, "GPU backward: mma=wgmma needs an sm_90a target");
         st = NVPTX_UNSUPPORTED;

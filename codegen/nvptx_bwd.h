@@ -110,6 +110,7 @@ typedef struct nvptx_bwd_info {
     int grad_param[NVPTX_MAX_PARAMS];   /* their recipe param indices, in ABI order */
     int dkv_warps;                      /* warps of a dkv CTA (slices per CTA) */
     bool producer; /* NVPTX_BWD_PRODUCER took: the table ends in the q and do tensor maps (kernel_abi_backward) */
+    bool dq_defer; /* $ATTNC_BWD_DQ_DEFER took: a pair's dQ product issued by the next pair */
     bool linear;                        /* the linear family's program (nvptx_linear_bwd.c) */
     int lin_grid_x;                     /* its scan kernels' grid x (chain segments) */
     bool lin_per_head;                  /* its gate kernel: grid (1, heads, 1), else (1, heads, batch) */

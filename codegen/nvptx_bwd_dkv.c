@@ -566,11 +566,49 @@ static void pair_pipe(gbw *g, dkv_state *st)
         gw_dq_atomic(g, ds);
 }
 
+/* The pair under bp->dq_defer (gw_dqd_*: the previous pair's dQ product
+ * first, its block stored and reduced while Sᵀ runs; this pair's dQ
+ * product is the next pair's). PIPE_SDP: dPᵀ issued after that block,
+ * Pᵀ computed while it runs; PIPE: Pᵀ first, then dPᵀ with dV. */
+static void pair_defer(gbw *g, dkv_state *st)
+{
+    const fa_plan *p = g->f.p;
+    LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
+    gw_pend pend = {0};
+    nt_frag x;
+    gw_dqd_issue(g, &x);
+    gw_ss_async(g, s, g->off_k, p->Tk, g->off_q, p->D, p->Tq);
+    gw_dqd_flush(g, &x, 1);
+    if (g->bp->overlap == NVPTX_BWD_OVERLAP_PIPE_SDP) {
+        gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+        gw_wait_acc(g, 1, s, p->Tq);
+        probs_tile(g, st, s);
+        gb_read(g, st->p, p->Tq / 8, pr);
+    } else {
+        gw_wait_acc(g, 0, s, p->Tq);
+        probs_tile(g, st, s);
+        gb_read(g, st->p, p->Tq / 8, pr);
+        gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+    }
+    gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
+    gw_wait_acc(g, 1, dp, p->Tq);
+    grads_t(g, s, pr, dp, ds);
+    gb_pgrad_flush(g);
+    gw_store_ds(g, ds);
+    gw_accumulate_async(g, st->dk, ds, p->Tq, g->off_q, p->D, &pend);
+    gw_dqd_publish(g);
+    gw_pend_wait(g, &pend, 0, NULL);
+}
+
 static void pair(gbw *g, dkv_state *st)
 {
     fa2 *f = &g->f;
     const fa_plan *p = f->p;
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4];
+    if (g->bp->dq_defer) {
+        pair_defer(g, st);
+        return;
+    }
     if (g->bp->overlap >= NVPTX_BWD_OVERLAP_PIPE) {
         pair_pipe(g, st);
         return;
@@ -704,7 +742,8 @@ static void q_tiles_ring(gbw *g, dkv_state *st, LLVMValueRef kidx[3], LLVMValueR
         gr_fill(g, n);
     } else {
         gr_acquire(g, n);
-        if (!g->bp->ds_split && g->bp->ds_bufs == 1) /* else gw_store_ds waits for the other warpgroup (gr_ds_wait) */
+        /* else gw_store_ds waits for the other warpgroup (gr_ds_wait), or gw_dqd_flush's barrier does it */
+        if (!g->bp->ds_split && g->bp->ds_bufs == 1 && !g->bp->dq_defer)
             gr_sync(g);
         if (g->bp->ds_bufs == 2) {
             LLVMValueRef pairs = LLVMBuildLoad2(b, nv->i32, g->dq_pairs, "");
@@ -809,7 +848,11 @@ void gb_emit_dkv(gbw *g)
             st.stats[i][k] = gb_alloca(g);
     if (g->bp->dq_writer)
         gw_dq_writer_begin(g);
+    if (g->bp->dq_defer)
+        gw_dqd_begin(g);
     heads(g, &st, kidx, it, ROLE_COMPUTE);
+    if (g->bp->dq_defer) /* the last pair's dQ */
+        gw_dqd_end(g);
     if (g->bp->ds_split)
         gr_ds_end(g);
     if (g->bp->dq_writer)

@@ -54,6 +54,7 @@ typedef struct bwd_plan {
     bool tma_first;    /* the producer issues Q and dO's TMA before loading lse and delta */
     bool dq_writer;    /* the producer warpgroup's second warp issues the bulk dQ reductions */
     int dqf_max;       /* bulk dQ: f32 tiles at most (1, 2) */
+    bool dq_defer;     /* $ATTNC_BWD_DQ_DEFER: a pair's dQ product issued by the next pair (gw_dqd_*) */
     /* $ATTNC_BWD_DOC_SPAN=1 or 2 on a document mask: >= 0, the document ids
      * cutting the dQ kernel's key ranges and the dK/dV kernel's query
      * ranges (nvptx_bwd_span.c); -1 otherwise */
@@ -74,6 +75,10 @@ typedef struct gbw {
     int off_span; /* dkv: four i32, the document span's query tiles and run (nvptx_bwd_span.c) */
     int off_dqf, dqf_bufs;  /* bulk dQ: dqf_bufs f32 Tq x D tiles at off_dqf */
     LLVMValueRef dq_pairs;  /* bulk dQ: i32 slot, the pairs this CTA has reduced (buffer parity) */
+    /* bp->dq_defer: variables of the pair whose dS waits in shared memory
+     * for its dQ product: whether there is one (i1), its accumulator rows
+     * (pointer) and its f32 tile's offset (i32) */
+    LLVMValueRef dqd_pend, dqd_dst, dqd_buf;
     LLVMValueRef key_flat;  /* dkv: this CTA's flat key tile index (ctaid.x unless remapped) */
     /* Double-buffered regions: [bank_lo[i], bank_hi[i]) is moved by
      * bank_dyn[i] bytes (NULL: not moved) in every gb_smem_at: K/V (the dQ
@@ -297,6 +302,18 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
 bool gw_dq_bulk_takes_dk(const gbw *g);
 bool gw_dq_bulk_late_dk(const gbw *g); /* every warpgroup has a first dQ block */
 void gw_dq_bulk_drain(gbw *g);
+/* bp->dq_defer (nvptx_bwd_wgmma.c has the order): gw_dqd_begin makes the
+ * variables (before the pairs); each pair issues the previous pair's dQ
+ * product (gw_dqd_issue, always: with none pending its result is dropped),
+ * then its own Sᵀ, then gw_dqd_flush(running = 1) waits for the dQ product
+ * alone, stores and reduces its block; after dK is issued gw_dqd_publish
+ * publishes dS for the next pair's dQ product; gw_dqd_end completes the
+ * last one after the pairs. */
+void gw_dqd_begin(gbw *g);
+void gw_dqd_issue(gbw *g, nt_frag *x);
+void gw_dqd_flush(gbw *g, nt_frag *x, int running);
+void gw_dqd_publish(gbw *g);
+void gw_dqd_end(gbw *g);
 /* bp->dq_writer: the computing warpgroups store their f32 dQ blocks and
  * hand them to the producer warpgroup's second warp, which issues the
  * bulk reductions (FA3's dQ writer): per warpgroup w with blocks, named

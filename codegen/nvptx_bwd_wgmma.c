@@ -561,6 +561,101 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     LLVMBuildStore(b, LLVMBuildAdd(b, pairs, c32(g, 1), ""), g->dq_pairs);
 }
 
+/* bp->dq_defer. gw_dq_bulk waits for a pair's dQ product at the pair's end,
+ * then stores, fences, synchronizes and issues the block's reduction before
+ * the next pair's first product: the tensor cores idle meanwhile (both
+ * warpgroups meet at the dS barrier, so neither fills the gap). Deferred,
+ * pair i runs
+ *
+ *   dQ_{i-1} = dS_{i-1} K (its block cb = the warpgroup), Sᵀ_i    issued
+ *   wait 1: dQ_{i-1} done; its f32 block -> shared (if pending); fence
+ *   barrier of the computing threads: both warpgroups' dQ_{i-1} are done
+ *     with dS (so dS_i may be stored) and every block is in shared memory
+ *   first thread of each warpgroup: the block's bulk reduction
+ *   ... Pᵀ_i, dV_i, dPᵀ_i, dSᵀ_i -> shared, dK_i issued ...
+ *   publish: fence (dS before the async proxy's reads), this pair's f32
+ *     tile read by its last reduction, barrier (dS published)
+ *
+ * and the tensor cores run Sᵀ_i while the block goes out. The dQ product
+ * leaves no wgmma in flight across the loop's back edge (ptxas keeps the
+ * products asynchronous only within straight pipelines) and runs
+ * unconditionally: with none pending (a CTA's first pair) it reads
+ * whatever shared memory holds and its result is dropped.
+ *
+ * Buffers: the block of pair i goes to tile (i % bufs) in pair i + 1; the
+ * reductions committed at pair i's publish are those up to pair i - 1's,
+ * so waiting there until bufs - 1 may still read frees that tile. */
+void gw_dqd_begin(gbw *g)
+{
+    nt *t = tb(g);
+    nv_ctx *nv = &g->f.nv;
+    g->dqd_pend = nt_var(t, nv->i1, LLVMConstInt(nv->i1, 0, false), "dqd.pend");
+    g->dqd_dst = nt_var(t, LLVMTypeOf(g->bt[BT_DQACC]), LLVMConstNull(LLVMTypeOf(g->bt[BT_DQACC])), "dqd.dst");
+    g->dqd_buf = nt_var(t, nv->i32, c32(g, 0), "dqd.buf");
+}
+
+void gw_dqd_issue(gbw *g, nt_frag *x)
+{
+    nt_mma_op op = dqf_op(g, x, wg_index(g));
+    nt_mma_async(tb(g), &op, 1, g->f.p->dt);
+}
+
+void gw_dqd_flush(gbw *g, nt_frag *x, int running)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    nt *t = tb(g);
+    int blk = f->p->Tq * 64 * 4;
+    nt_frag *list[1] = {x};
+    nt_mma_wait(t, running, list, 1);
+    LLVMValueRef pend = nt_get(t, g->dqd_pend), buf = nt_get(t, g->dqd_buf), cb = wg_index(g);
+    LLVMBasicBlockRef join = nv_if(nv, pend, "dqd.store");
+    dqf_store(g, cb, buf, x->v);
+    nv_endif(nv, join);
+    nt_proxy_fence(t); /* the st.shared above before the bulk copy's reads */
+    gr_sync(g);
+    LLVMValueRef lead = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, c32(g, 127), ""), c32(g, 0), "");
+    LLVMBasicBlockRef jl = nv_if(nv, LLVMBuildAnd(b, lead, pend, ""), "dqd.issue");
+    LLVMValueRef off = LLVMBuildMul(b, cb, c32(g, blk), "");
+    LLVMValueRef args[2] = {nv_gep(nv, nt_get(t, g->dqd_dst), LLVMBuildZExt(b, off, nv->i64, "")),
+                            LLVMBuildAdd(b, LLVMBuildAdd(b, addr(g, g->off_dqf), buf, ""), off, "")};
+    char text[128];
+    snprintf(text, sizeof text, "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1], %d;", blk);
+    nv_asm(nv, NULL, text, "l,r,~{memory}", args, 2);
+    nv_asm(nv, NULL, "cp.async.bulk.commit_group;", "~{memory}", NULL, 0);
+    nv_endif(nv, jl);
+    nt_set(t, g->dqd_pend, LLVMConstInt(nv->i1, 0, false));
+}
+
+void gw_dqd_publish(gbw *g)
+{
+    fa2 *f = &g->f;
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    nt *t = tb(g);
+    char text[64];
+    nt_proxy_fence(t); /* gw_store_ds's stores before the next pair's dQ product reads them */
+    snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
+    nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
+    gr_sync(g);
+    LLVMValueRef pairs = LLVMBuildLoad2(b, nv->i32, g->dq_pairs, "");
+    LLVMValueRef buf = c32(g, 0);
+    if (g->dqf_bufs == 2)
+        buf = LLVMBuildMul(b, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, f->p->Tq * f->p->D * 4), "");
+    nt_set(t, g->dqd_buf, buf);
+    nt_set(t, g->dqd_dst, gb_dqacc_rows(g, f->head, LLVMBuildMul(b, q_tile_index(g), c32(g, f->p->Tq), "")));
+    nt_set(t, g->dqd_pend, LLVMConstInt(nv->i1, 1, false));
+    LLVMBuildStore(b, LLVMBuildAdd(b, pairs, c32(g, 1), ""), g->dq_pairs);
+}
+
+void gw_dqd_end(gbw *g)
+{
+    nt_frag x;
+    gw_dqd_issue(g, &x);
+    gw_dqd_flush(g, &x, 0);
+}
+
 void gw_dq_bulk_drain(gbw *g)
 {
     nv_asm(&g->f.nv, NULL, "cp.async.bulk.wait_group 0;", "~{memory}", NULL, 0);

@@ -264,6 +264,12 @@ int nvptx_bwd_dq_writer_mode(void);
 int nvptx_bwd_ring_stages_mode(void);
 int nvptx_bwd_ds_bufs_mode(void);
 int nvptx_bwd_dqf_bufs_mode(void);
+/* $ATTNC_BWD_DQ_DEFER: -1 unset or 0, 1 (opt-in): the producer ring's
+ * dK/dV pair issues its dQ product at the start of the next pair, ahead of
+ * that pair's Sᵀ, and stores and reduces the f32 block while Sᵀ runs
+ * (nvptx_bwd_wgmma.c gw_dqd_*), instead of waiting for it at the end of its
+ * own pair. */
+int nvptx_bwd_dq_defer_mode(void);
 /* $ATTNC_BWD_PARTS: whether the GPU backward walks the parts of union
  * masks (causal && (sinks || window)) instead of their hull: the dQ
  * kernel the forward's key parts, the dK/dV kernel the q_range's

@@ -36,6 +36,7 @@ static const struct {
     {"bwd_ds_bufs", nvptx_bwd_ds_bufs_mode},           /* $ATTNC_BWD_DS_BUFS */
     {"bwd_dqf_bufs", nvptx_bwd_dqf_bufs_mode},         /* $ATTNC_BWD_DQF_BUFS */
     {"bwd_dq_writer", nvptx_bwd_dq_writer_mode},       /* $ATTNC_BWD_DQ_WRITER */
+    {"bwd_dq_defer", nvptx_bwd_dq_defer_mode},         /* $ATTNC_BWD_DQ_DEFER */
 };
 
 bool cache_key_for_kernel(tir_kernel *k, const schedule *s, const char *arch, cache_key *out)

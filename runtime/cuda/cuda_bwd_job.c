@@ -316,6 +316,7 @@ attnc_status cuda_bwd_compile(arena *a, const cuda_bwd_job *j, cuda_bwd_out *out
     attnc_status st = emit_cached(&e, out);
     size_t len = strlen(out->sched_text);
     if (!st && out->info.producer && len + 16 < sizeof out->sched_text) /* $ATTNC_BWD_PRODUCER took */
-        snprintf(out->sched_text + len, sizeof out->sched_text - len, " (TMA producer)");
+        snprintf(out->sched_text + len, sizeof out->sched_text - len, " (TMA producer%s)",
+                 out->info.dq_defer ? ", dQ deferred" : "");
     return st;
 }

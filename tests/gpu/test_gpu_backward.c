@@ -156,12 +156,15 @@ static bool same_grads(const recipe *r, const ref_bwd_data *a, const ref_bwd_dat
  * PIPE=2's), "wgmma:prods" ATTNC_BWD_PRODUCER=2 (dS handed over between the
  * warpgroups by bar.arrive / bar.sync instead of a barrier per tile),
  * "wgmma:prodw" ATTNC_BWD_DQ_WRITER=1 (the producer warpgroup's dQ writer
- * warp). A caller's ATTNC_BWD_PIPE / ATTNC_BWD_DQ_WRITER / ATTNC_BWD_DKV_BOX
- * hold for every mode but the one that sets it.
+ * warp), "wgmma:prodd" / "wgmma:proddp1" ATTNC_BWD_DQ_DEFER=1 (a pair's dQ
+ * product issued by the next pair; PIPE=2's order, then PIPE=1's). A
+ * caller's ATTNC_BWD_PIPE / ATTNC_BWD_DQ_WRITER / ATTNC_BWD_DQ_DEFER /
+ * ATTNC_BWD_DKV_BOX hold for every mode but the one that sets it.
  * The shipped recipes run the first two. */
 static const char *const mma_modes[] = {"sync",        "wgmma",        "wgmma:0",     "wgmma:2",
                                         "wgmma:3",     "wgmma:k64",    "wgmma:p3",    "wgmma:box64",
-                                        "wgmma:noprod", "wgmma:prodp1", "wgmma:prods", "wgmma:prodw"};
+                                        "wgmma:noprod", "wgmma:prodp1", "wgmma:prods", "wgmma:prodw",
+                                        "wgmma:prodd",  "wgmma:proddp1"};
 enum { NMODES = sizeof mma_modes / sizeof mma_modes[0] };
 
 /* $ATTNC_TEST_BWD_MODE=M (an mma_modes entry, e.g. wgmma:noprod): that mode
@@ -204,6 +207,10 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
     const char *writer_env = getenv("ATTNC_BWD_DQ_WRITER");
     if (writer_env)
         snprintf(writer_was, sizeof writer_was, "%s", writer_env);
+    char defer_was[16] = "";
+    const char *defer_env = getenv("ATTNC_BWD_DQ_DEFER");
+    if (defer_env)
+        snprintf(defer_was, sizeof defer_was, "%s", defer_env);
     const char *env_box = getenv("ATTNC_BWD_DKV_BOX");
     if (env_box)
         snprintf(box, sizeof box, "%s", env_box);
@@ -215,6 +222,11 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
             setenv("ATTNC_BWD_PRODUCER", "0", 1);
         else if (!strcmp(lvl, "prodw")) /* the producer with its dQ writer warp */
             setenv("ATTNC_BWD_DQ_WRITER", "1", 1);
+        else if (!strncmp(lvl, "prodd", 5)) { /* the producer with the deferred dQ [and a pipe order pN] */
+            setenv("ATTNC_BWD_DQ_DEFER", "1", 1);
+            if (lvl[5] == 'p')
+                setenv("ATTNC_BWD_PIPE", lvl + 6, 1);
+        }
         else if (!strncmp(lvl, "prod", 4)) { /* [s: =2] and an overlap level N or a pipe order pN after it */
             const char *rest = lvl + 4 + (lvl[4] == 's');
             setenv("ATTNC_BWD_PRODUCER", lvl[4] == 's' ? "2" : "1", 1);
@@ -242,6 +254,10 @@ static attnc_status build_mode(attnc_context *ctx, attnc_recipe *rc, const char 
         setenv("ATTNC_BWD_DQ_WRITER", writer_was, 1);
     else
         unsetenv("ATTNC_BWD_DQ_WRITER");
+    if (defer_was[0])
+        setenv("ATTNC_BWD_DQ_DEFER", defer_was, 1);
+    else
+        unsetenv("ATTNC_BWD_DQ_DEFER");
     if (pipe_was[0])
         setenv("ATTNC_BWD_PIPE", pipe_was, 1);
     else

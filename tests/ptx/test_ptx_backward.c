@@ -280,6 +280,12 @@ static void producer_one(const char *name, int ov, bool taken)
         fail_msg("%s: not built: %s", name, sb_cstr(&w.err));
     if (info.producer != taken)
         fail_msg("%s overlap %d: the producer is %s", name, ov, taken ? "not taken" : "taken where it cannot serve");
+    /* $ATTNC_BWD_DQ_DEFER=1: taken in the pipelined orders with one dQ block per warpgroup (D = 128) */
+    bool defer = taken && getenv("ATTNC_BWD_DQ_DEFER") && !getenv("ATTNC_BWD_DS_BUFS") && !getenv("ATTNC_BWD_DQ_WRITER") &&
+                 !(ov & NVPTX_BWD_PRODUCER_DS_SPLIT) && strcmp(name, "d64_causal") &&
+                 ((ov & 0xff) == NVPTX_BWD_OVERLAP_PIPE || (ov & 0xff) == NVPTX_BWD_OVERLAP_PIPE_SDP);
+    if (info.dq_defer != defer)
+        fail_msg("%s overlap %d: the deferred dQ is %s", name, ov, defer ? "not taken" : "taken where it cannot serve");
     if ((ov & NVPTX_BWD_PRODUCER_DS_SPLIT) && !strstr(text, "bar.arrive"))
         fail_msg("%s overlap %d: no dS hand-over (bar.arrive)", name, ov);
     if (taken && (!strstr(text, "cp.async.bulk.tensor.4d") || !strstr(text, "mbarrier.try_wait.parity") ||
@@ -318,7 +324,8 @@ static void test_backward_producer(void **state)
      * opt-in ones together, in the default order at D = 128 and 64 */
     static const char *const ring_env[][2] = {{"ATTNC_BWD_RING_RELEASE", "0"}, {"ATTNC_BWD_RING_TMA_FIRST", "1"},
                                               {"ATTNC_BWD_RING_STAGES", "3"},  {"ATTNC_BWD_DS_BUFS", "2"},
-                                              {"ATTNC_BWD_DQF_BUFS", "1"},    {"ATTNC_BWD_DQ_WRITER", "1"}};
+                                              {"ATTNC_BWD_DQF_BUFS", "1"},    {"ATTNC_BWD_DQ_WRITER", "1"},
+                                              {"ATTNC_BWD_DQ_DEFER", "1"}};
     enum { NRING = sizeof ring_env / sizeof ring_env[0] };
     for (int i = 0; i <= NRING; i++) {
         for (int k = 0; k < NRING; k++)
@@ -329,6 +336,14 @@ static void test_backward_producer(void **state)
         for (int k = 0; k < NRING; k++)
             unsetenv(ring_env[k][0]);
     }
+    /* the deferred dQ in both pipelined orders, on the recipes it serves (and D = 64: not taken) */
+    setenv("ATTNC_BWD_DQ_DEFER", "1", 1);
+    for (size_t i = 0; i < sizeof producer_recipes / sizeof *producer_recipes; i++) {
+        producer_one(producer_recipes[i], NVPTX_BWD_OVERLAP_PIPE, true);
+        producer_one(producer_recipes[i], NVPTX_BWD_OVERLAP_PIPE_SDP, true);
+    }
+    producer_one("document.attn", NVPTX_BWD_OVERLAP_PIPE_SDP, true);
+    unsetenv("ATTNC_BWD_DQ_DEFER");
     producer_one("causal.attn", NVPTX_BWD_OVERLAP_DEFAULT | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
     setenv("ATTNC_BWD_RING_STAGES", "3", 1); /* with the dS hand-over */
     producer_one("causal.attn", NVPTX_BWD_OVERLAP_PIPE_SDP | NVPTX_BWD_PRODUCER_DS_SPLIT, true);
