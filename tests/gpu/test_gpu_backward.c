@@ -294,7 +294,8 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
         return false;
     }
     const char *how = det ? " det" : dq == DQ_ATOMIC ? " atomic" : bulk ? " bulk" : " bulk->kernel";
-    bool producer = strstr(attnc_kernel_schedule(bwd), "(TMA producer)") != NULL;
+    bool producer = strstr(attnc_kernel_schedule(bwd), "(TMA producer") != NULL;
+    bool deferred = strstr(attnc_kernel_schedule(bwd), "dQ deferred") != NULL;
     ref_check_opts co = {.seed = seed, .check = true, .mem = &dev};
     ref_bwd_result res, res2;
     ref_bwd_data *d1 = NULL, *d2 = NULL;
@@ -305,7 +306,8 @@ static bool run_mode(attnc_context *ctx, attnc_recipe *rc, const char *name, con
         same = ok && same_grads(rc->r, d1, d2);
         ok = ok && same;
     }
-    printf("[%s] %s%s%s: %s%s\n", ok ? "PASS" : "FAIL", label, how, producer ? " producer" : "", res.msg,
+    printf("[%s] %s%s%s%s: %s%s\n", ok ? "PASS" : "FAIL", label, how, producer ? " producer" : "",
+           deferred ? " (dQ deferred)" : "", res.msg,
            det ? (same ? "; two runs bit-identical" : "; two runs DIFFER") : "");
     ref_bwd_data_free(d1);
     ref_bwd_data_free(d2);
