@@ -521,6 +521,29 @@ static void probs_tile(gbw *g, dkv_state *st, frag s)
  * The _LATE levels issue dK after the barrier, behind the first dQ block
  * (FA3's order), and wait for the block alone (wait 1), so dK runs while
  * the block is stored to shared memory; dK is waited at the pair's end. */
+/* Pᵀ once Sᵀ is done (dPᵀ still running if dp_running, else issued after
+ * Pᵀ), then dV += Pᵀ dO issued into pend. */
+static void probs_dv(gbw *g, dkv_state *st, frag s, frag pr, frag dp, bool dp_running, gw_pend *pend)
+{
+    const fa_plan *p = g->f.p;
+    gw_wait_acc(g, dp_running ? 1 : 0, s, p->Tq);
+    probs_tile(g, st, s);
+    gb_read(g, st->p, p->Tq / 8, pr);
+    if (!dp_running)
+        gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
+    gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, pend);
+}
+
+/* dSᵀ once dPᵀ is done (dV still running), and to shared memory under bulk dQ. */
+static void grads_ds(gbw *g, frag s, frag pr, frag dp, frag ds)
+{
+    gw_wait_acc(g, 1, dp, g->f.p->Tq);
+    grads_t(g, s, pr, dp, ds);
+    gb_pgrad_flush(g);
+    if (g->bp->bulk)
+        gw_store_ds(g, ds);
+}
+
 static void pair_pipe(gbw *g, dkv_state *st)
 {
     fa2 *f = &g->f;
@@ -530,27 +553,13 @@ static void pair_pipe(gbw *g, dkv_state *st)
     bool sdp = lvl == NVPTX_BWD_OVERLAP_PIPE_SDP || lvl == NVPTX_BWD_OVERLAP_PIPE_SDP_LATE;
     bool late = lvl >= NVPTX_BWD_OVERLAP_PIPE_LATE && gw_dq_bulk_late_dk(g);
     gw_pend pend = {0};
-    if (sdp) { /* Pᵀ while dPᵀ runs, then dV behind it */
+    if (sdp) /* Pᵀ while dPᵀ runs, then dV behind it */
         gw_ss2_async(g, s, g->off_k, g->off_q, p->D, dp, g->off_v, g->off_do, p->Dv, p->Tk, p->Tq);
-        issue_next(g, st);
-        gw_wait_acc(g, 1, s, p->Tq);
-        probs_tile(g, st, s);
-        gb_read(g, st->p, p->Tq / 8, pr);
-        gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
-    } else {
+    else
         gw_ss_async(g, s, g->off_k, p->Tk, g->off_q, p->D, p->Tq);
-        issue_next(g, st);
-        gw_wait_acc(g, 0, s, p->Tq);
-        probs_tile(g, st, s);
-        gb_read(g, st->p, p->Tq / 8, pr);
-        gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
-        gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
-    }
-    gw_wait_acc(g, 1, dp, p->Tq);
-    grads_t(g, s, pr, dp, ds);
-    gb_pgrad_flush(g);
-    if (g->bp->bulk)
-        gw_store_ds(g, ds);
+    issue_next(g, st);
+    probs_dv(g, st, s, pr, dp, sdp, &pend);
+    grads_ds(g, s, pr, dp, ds);
     if (late) { /* dK behind the first dQ block, running while that block is stored */
         gw_dq_bulk(g, st->dk, ds, &pend);
         gw_pend_wait(g, &pend, 0, NULL);
@@ -574,27 +583,16 @@ static void pair_defer(gbw *g, dkv_state *st)
 {
     const fa_plan *p = g->f.p;
     LLVMValueRef s[FA_MAXN][4], dp[FA_MAXN][4], pr[FA_MAXN][4], ds[FA_MAXN][4];
+    bool sdp = g->bp->overlap == NVPTX_BWD_OVERLAP_PIPE_SDP;
     gw_pend pend = {0};
     nt_frag x;
     gw_dqd_issue(g, &x);
     gw_ss_async(g, s, g->off_k, p->Tk, g->off_q, p->D, p->Tq);
     gw_dqd_flush(g, &x, 1);
-    if (g->bp->overlap == NVPTX_BWD_OVERLAP_PIPE_SDP) {
+    if (sdp)
         gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
-        gw_wait_acc(g, 1, s, p->Tq);
-        probs_tile(g, st, s);
-        gb_read(g, st->p, p->Tq / 8, pr);
-    } else {
-        gw_wait_acc(g, 0, s, p->Tq);
-        probs_tile(g, st, s);
-        gb_read(g, st->p, p->Tq / 8, pr);
-        gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
-    }
-    gw_accumulate_async(g, st->dv, pr, p->Tq, g->off_do, p->Dv, &pend);
-    gw_wait_acc(g, 1, dp, p->Tq);
-    grads_t(g, s, pr, dp, ds);
-    gb_pgrad_flush(g);
-    gw_store_ds(g, ds);
+    probs_dv(g, st, s, pr, dp, sdp, &pend);
+    grads_ds(g, s, pr, dp, ds);
     gw_accumulate_async(g, st->dk, ds, p->Tq, g->off_q, p->D, &pend);
     gw_dqd_publish(g);
     gw_pend_wait(g, &pend, 0, NULL);
