@@ -7,8 +7,9 @@
 #   2 backward --grad default vs ATTNC_BWD_DQ_DEFER=1 (dense / causal D=128 at 16384 and 2x8192, window 1024; two
 #     rounds on the 16384 rows)
 #   3 issue 17's rows (sinks + window, 8 and 64 documents, the grids) and bench/anchors.py --sparse
-#   OUT=dir bash bench/runs/2026-12-06/run55.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
+#   OUT=dir [LIMIT=s] bash bench/runs/2026-12-06/run55.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
+LIMIT=${LIMIT:-585} # seconds this call may take; the later parts start only while enough is left
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }; left() { [ $(( $(date +%s) - t0 )) -lt $1 ]; }
 rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
 export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
@@ -51,7 +52,7 @@ for c in "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn
          "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn batch=1,heads=16,tokens=16384"; do
   set -- $c; row $1 $2 X=1 --grad; row $1 $2 ATTNC_BWD_DQ_DEFER=1 --grad
 done | tee $OUT/bwd.txt
-left 400 || { el "stop: no time for part 3"; exit 0; }
+left $(( LIMIT - 185 )) || { el "stop: no time for part 3"; exit 0; }
 el issue17
 for round in 1 2; do
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
@@ -59,14 +60,14 @@ for round in 1 2; do
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1
 done 2>&1 | tee $OUT/attnc_sparse.txt
 row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 64 | tee -a $OUT/attnc_sparse.txt
-left 440 || { el "stop: no time for the grids"; exit 0; }
+left $(( LIMIT - 145 )) || { el "stop: no time for the grids"; exit 0; }
 for c in "$R/flux_gna.attn batch=1,heads=24,H=256,W=256" "$R/dense_d128.attn batch=1,heads=24,tokens=65536" \
          "$R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80" "$R/flux_na.attn batch=1,heads=24,H=256,W=256" \
          "$R/hunyuan_na.attn batch=1,heads=24,T=30,H=48,W=80" "$R/dense_d128.attn batch=1,heads=24,tokens=115200"; do
-  left 480 && { set -- $c; row $1 $2 X=1; }; done | tee $OUT/attnc_grids.txt
-left 470 || { el "stop: no time for the anchors"; exit 0; }
+  left $(( LIMIT - 105 )) && { set -- $c; row $1 $2 X=1; }; done | tee $OUT/attnc_grids.txt
+left $(( LIMIT - 115 )) || { el "stop: no time for the anchors"; exit 0; }
 el anchors
-OUT=$OUT timeout $(( 580 - ( $(date +%s) - t0 ) )) python3 bench/anchors.py --sparse > $OUT/anchors_sparse.log 2>&1; echo "rc=$?"
+OUT=$OUT timeout $(( LIMIT - 5 - ( $(date +%s) - t0 ) )) python3 bench/anchors.py --sparse > $OUT/anchors_sparse.log 2>&1; echo "rc=$?"
 python3 - <<'PY' | tee $OUT/anchors_table.txt
 import json, os
 p = os.path.join(os.environ["OUT"], "anchors.jsonl")
