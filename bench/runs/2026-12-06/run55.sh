@@ -9,7 +9,7 @@
 #   3 issue 17's rows (sinks + window, 8 and 64 documents, the grids) and bench/anchors.py --sparse
 #   OUT=dir [LIMIT=s] bash bench/runs/2026-12-06/run55.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
-LIMIT=${LIMIT:-585} # seconds this call may take; the later parts start only while enough is left
+LIMIT=${LIMIT:-585} TCAP=${TCAP:-170} # TCAP: each test's cap; seconds this call may take; the later parts start only while enough is left
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }; left() { [ $(( $(date +%s) - t0 )) -lt $1 ]; }
 rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
 export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
@@ -18,10 +18,10 @@ R=bench/recipes A=/tmp/pk/bin/attnc T=/tmp/pk/tests/gpu SAN=/usr/local/cuda/bin/
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv > $OUT/gpu.txt 2>&1
 el tests
 bg() { local name=$1 cap=$2; shift 2; ( env ATTNC_CACHE_DIR=$(mktemp -d) "$@" timeout $cap stdbuf -oL $T/test_gpu_test_gpu_$name > $OUT/t_$name.txt 2>&1; echo "rc=$?" >> $OUT/t_$name.txt ) & }
-bg documents 170 ATTNC_TEST_DOC=fwd
-bg overlap 170 ATTNC_TEST_PART=documents
-bg varlen 170 X=1
-bg backward 170 ATTNC_TEST_BWD_MODE=wgmma:prodd
+bg documents $TCAP ATTNC_TEST_DOC=fwd
+bg overlap $TCAP ATTNC_TEST_PART=documents
+bg varlen $TCAP X=1
+bg backward $TCAP ATTNC_TEST_BWD_MODE=wgmma:prodd
 runchecks() { for spec in "recipes/causal.attn batch=2,heads=3,tokens=300" "recipes/dense.attn batch=1,heads=2,tokens=1" \
     "$R/dense_d128.attn batch=1,heads=4,tokens=4097" "$R/causal_d128.attn batch=2,heads=4,tokens=1000" \
     "recipes/gqa.attn batch=2,heads=8,kv_heads=2,tokens=333" "recipes/sinks_window.attn batch=1,heads=2,tokens=3000" \
