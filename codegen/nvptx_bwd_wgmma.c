@@ -466,6 +466,33 @@ static void dqw_put(gbw *g, LLVMValueRef head, LLVMValueRef row)
            "r,r,r,r,~{memory}", args, 4);
 }
 
+/* Pair `pairs`'s f32 dQ tile: its byte offset from off_dqf (two tiles alternate). */
+static LLVMValueRef dqf_buf(gbw *g, LLVMValueRef pairs)
+{
+    LLVMBuilderRef b = g->f.nv.b;
+    if (g->dqf_bufs != 2)
+        return c32(g, 0);
+    return LLVMBuildMul(b, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, g->f.p->Tq * g->f.p->D * 4), "");
+}
+
+/* Until at most dqf_bufs - 1 bulk reductions may still read shared memory
+ * (a no-op in threads without bulk groups). */
+static void dqf_read_wait(gbw *g)
+{
+    char text[64];
+    snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
+    nv_asm(&g->f.nv, NULL, text, "~{memory}", NULL, 0);
+}
+
+/* One block's bulk reduction: bytes of shared f32 at src added into dst. */
+static void dqf_reduce(gbw *g, LLVMValueRef dst, LLVMValueRef src, int bytes)
+{
+    char text[128];
+    snprintf(text, sizeof text, "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1], %d;", bytes);
+    LLVMValueRef args[2] = {dst, src};
+    nv_asm(&g->f.nv, NULL, text, "l,r,~{memory}", args, 2);
+}
+
 bool gw_dq_bulk_late_dk(const gbw *g)
 {
     const fa_plan *p = g->f.p;
@@ -486,16 +513,12 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     LLVMBuilderRef b = nv->b;
     int W = p->Tk / 64, ncb = p->D / 64, blk = p->Tq * 64 * 4;
     LLVMValueRef pairs = LLVMBuildLoad2(b, nv->i32, g->dq_pairs, "");
-    LLVMValueRef buf = c32(g, 0);
-    if (g->dqf_bufs == 2)
-        buf = LLVMBuildMul(b, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, p->Tq * p->D * 4), "");
+    LLVMValueRef buf = dqf_buf(g, pairs);
     nt *t = tb(g);
     nt_proxy_fence(t); /* gw_store_ds's stores before the products' reads */
-    char text[128];
     bool writer = g->bp->dq_writer; /* the writer warp has the bulk groups */
-    snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
     if (!writer)
-        nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
+        dqf_read_wait(g);
     if (g->bp->producer) /* the producer warpgroup takes no part */
         gr_sync(g);
     else
@@ -545,14 +568,13 @@ void gw_dq_bulk(gbw *g, LLVMValueRef (*dk)[4], LLVMValueRef (*ds)[4], gw_pend *p
     LLVMValueRef tile = LLVMBuildMul(b, q_tile_index(g), c32(g, p->Tq), "");
     LLVMValueRef dst0 = gb_dqacc_rows(g, f->head, tile);
     LLVMValueRef src0 = LLVMBuildAdd(b, addr(g, g->off_dqf), buf, "");
-    snprintf(text, sizeof text, "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1], %d;", blk);
     for (int j = 0; j * W < ncb; j++) {
         LLVMValueRef cb = LLVMBuildAdd(b, wg, c32(g, j * W), "");
         bool guard = (j + 1) * W > ncb;
         LLVMBasicBlockRef join = guard ? nv_if(nv, LLVMBuildICmp(b, LLVMIntULT, cb, c32(g, ncb), ""), "dqf") : NULL;
         LLVMValueRef off = LLVMBuildMul(b, cb, c32(g, blk), "");
-        LLVMValueRef args[2] = {nv_gep(nv, dst0, LLVMBuildZExt(b, off, nv->i64, "")), LLVMBuildAdd(b, src0, off, "")};
-        nv_asm(nv, NULL, text, "l,r,~{memory}", args, 2);
+        LLVMValueRef dst = nv_gep(nv, dst0, LLVMBuildZExt(b, off, nv->i64, ""));
+        dqf_reduce(g, dst, LLVMBuildAdd(b, src0, off, ""), blk);
         if (join)
             nv_endif(nv, join);
     }
@@ -618,11 +640,8 @@ void gw_dqd_flush(gbw *g, nt_frag *x, int running)
     LLVMValueRef lead = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, c32(g, 127), ""), c32(g, 0), "");
     LLVMBasicBlockRef jl = nv_if(nv, LLVMBuildAnd(b, lead, pend, ""), "dqd.issue");
     LLVMValueRef off = LLVMBuildMul(b, cb, c32(g, blk), "");
-    LLVMValueRef args[2] = {nv_gep(nv, nt_get(t, g->dqd_dst), LLVMBuildZExt(b, off, nv->i64, "")),
-                            LLVMBuildAdd(b, LLVMBuildAdd(b, addr(g, g->off_dqf), buf, ""), off, "")};
-    char text[128];
-    snprintf(text, sizeof text, "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [$0], [$1], %d;", blk);
-    nv_asm(nv, NULL, text, "l,r,~{memory}", args, 2);
+    LLVMValueRef dst = nv_gep(nv, nt_get(t, g->dqd_dst), LLVMBuildZExt(b, off, nv->i64, ""));
+    dqf_reduce(g, dst, LLVMBuildAdd(b, LLVMBuildAdd(b, addr(g, g->off_dqf), buf, ""), off, ""), blk);
     nv_asm(nv, NULL, "cp.async.bulk.commit_group;", "~{memory}", NULL, 0);
     nv_endif(nv, jl);
     nt_set(t, g->dqd_pend, LLVMConstInt(nv->i1, 0, false));
@@ -634,16 +653,11 @@ void gw_dqd_publish(gbw *g)
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     nt *t = tb(g);
-    char text[64];
     nt_proxy_fence(t); /* gw_store_ds's stores before the next pair's dQ product reads them */
-    snprintf(text, sizeof text, "cp.async.bulk.wait_group.read %d;", g->dqf_bufs - 1);
-    nv_asm(nv, NULL, text, "~{memory}", NULL, 0);
+    dqf_read_wait(g);
     gr_sync(g);
     LLVMValueRef pairs = LLVMBuildLoad2(b, nv->i32, g->dq_pairs, "");
-    LLVMValueRef buf = c32(g, 0);
-    if (g->dqf_bufs == 2)
-        buf = LLVMBuildMul(b, LLVMBuildAnd(b, pairs, c32(g, 1), ""), c32(g, f->p->Tq * f->p->D * 4), "");
-    nt_set(t, g->dqd_buf, buf);
+    nt_set(t, g->dqd_buf, dqf_buf(g, pairs));
     nt_set(t, g->dqd_dst, gb_dqacc_rows(g, f->head, LLVMBuildMul(b, q_tile_index(g), c32(g, f->p->Tq), "")));
     nt_set(t, g->dqd_pend, LLVMConstInt(nv->i1, 1, false));
     LLVMBuildStore(b, LLVMBuildAdd(b, pairs, c32(g, 1), ""), g->dq_pairs);
