@@ -52,6 +52,25 @@ for c in "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn
          "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn batch=1,heads=16,tokens=16384"; do
   set -- $c; row $1 $2 X=1 --grad; row $1 $2 ATTNC_BWD_DQ_DEFER=1 --grad
 done | tee $OUT/bwd.txt
+el d256  # D=256 backward (mma.sync dK/dV, spills): never timed; SDPA's FA2 backward in the same run
+printf 'recipe causal_d256\ninput  q, k, v : bf16 [batch, heads, tokens, 256]\nmask   causal\ntile   auto\n' > /tmp/causal_d256.attn
+{ row /tmp/causal_d256.attn batch=1,heads=16,tokens=8192 X=1 --grad; row recipes/softcap.attn batch=1,heads=16,tokens=8192 X=1 --grad
+  timeout 60 python3 - <<'PY'
+import torch, torch.nn.functional as F
+from torch.nn.attention import sdpa_kernel, SDPBackend
+from triton.testing import do_bench
+q, k, v = [torch.randn(1, 16, 8192, 256, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
+for name, be in (("sdpa_flash2", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
+    try:
+        with sdpa_kernel(be):
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        g = torch.randn_like(o); o.backward(g, retain_graph=True)
+        ms = do_bench(lambda: o.backward(g, retain_graph=True), warmup=5, rep=100, grad_to_none=[q, k, v])
+        print(f"causal_d256 N=8192 {name}_bwd {ms:.3f} ms {2.5*4*256*8192*8193/2*16/ms/1e9:.1f} TFLOP/s")
+    except Exception as e:
+        print(name, "error", str(e)[:150])
+PY
+} 2>&1 | tee $OUT/d256.txt
 left $(( LIMIT - 185 )) || { el "stop: no time for part 3"; exit 0; }
 el issue17
 for round in 1 2; do
