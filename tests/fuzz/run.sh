@@ -4,7 +4,7 @@
 # its share of SECONDS (default 120): fuzz_frontend 2/5, fuzz_pipeline 2/5,
 # fuzz_diff 1/5. Seeds are copied to temporary corpora, so the repository is
 # never written. Exits non-zero when any harness finds a crash, leak, hang,
-# contract violation or (fuzz_diff) a numeric mismatch; the input is saved
+# contract violation or (fuzz_diff) a numeric or gradient mismatch; the input is saved
 # as build-fuzz/HARNESS-crash-* (docs/fuzzing.md says what to do with it).
 # Usage: tests/fuzz/run.sh [SECONDS] [HARNESS...]   (HARNESS: frontend pipeline diff)
 set -euo pipefail
