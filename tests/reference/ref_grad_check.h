@@ -42,10 +42,12 @@ bool ref_check_grads(const ref_problem *p, const ref_view *dout, const ref_grad_
 
 /* The same, but where the reference is exactly 0 an output passes when
  * |out| <= zero_slack times the tensor's largest |reference| value (1 when
- * that is 0): for kernels whose f32 arithmetic reproduces a zero by
- * cancellation (a softmax row with one kept key) only to rounding. The
- * caller then checks the structural zeros (masked rows, unseen keys)
- * exactly itself (ref_bwd_check.c). */
+ * that is 0), or, for a softmax param element that was read, zero_slack
+ * times the sum of its terms' magnitudes if that is larger: for kernels
+ * whose f32 arithmetic reproduces a zero by cancellation (a softmax row
+ * with one kept key, a bias per head) only to rounding. The caller then
+ * checks the structural zeros (masked rows, unseen keys) exactly itself
+ * (ref_bwd_check.c). */
 bool ref_check_grads_slack(const ref_problem *p, const ref_view *dout, const ref_grad_outputs *out, double tol,
                            double zero_slack, ref_grad_result *res, int *nres, const char **err);
 

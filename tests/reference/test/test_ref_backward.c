@@ -693,6 +693,70 @@ static void check_grads_compares_every_output(void **state)
     release(&P);
 }
 
+/* The first seed (from 1) whose reference dbias is exactly 0 in some head
+ * while another head's is not: a per-head bias cancels in the softmax, so
+ * its gradient is rounding noise that now and then sums to exactly 0. */
+static int exact_zero_head(prob *P, grads *G, uint64_t *seed)
+{
+    static const char *text = "recipe c\ninput q, k, v : f32 [batch, heads, tokens, 16]\nparam bias : f32 [heads]\n"
+                              "mask k.t <= q.t\nscore s * scale + bias[head]\n";
+    ref_shape sh = {.batch = 1, .heads = 4, .tokens = 3};
+    for (*seed = 1; *seed <= 2000; (*seed)++) {
+        text_problem(P, text, &sh, *seed);
+        backward(P, G);
+        int zero = -1, nonzero = 0;
+        for (int h = 0; h < 4; h++)
+            if (G->dp[0][h] == 0.0)
+                zero = h;
+            else
+                nonzero++;
+        if (zero >= 0 && nonzero > 0)
+            return zero;
+        free_grads(G);
+        release(P);
+    }
+    fail_msg("no seed gives an exactly zero dbias head");
+    return -1;
+}
+
+/* ref_check_grads_slack: a param element whose terms cancel to exactly 0
+ * in fp64 accepts f32 rounding relative to its terms (fuzz_diff's
+ * bias_per_head_grad_cancels_to_zero), not relative to the other heads'
+ * 1e-16 noise; a value far beyond rounding still fails. */
+static void check_grads_slack_cancelled_param(void **state)
+{
+    prob P;
+    grads G;
+    uint64_t seed;
+    int h0 = exact_zero_head(&P, &G, &seed);
+    float *dq = malloc(sizeof(float) * P.n[T_Q]), *dk = malloc(sizeof(float) * P.n[T_K]);
+    float *dv = malloc(sizeof(float) * P.n[T_V]), db[4];
+    for (size_t i = 0; i < P.n[T_Q]; i++)
+        dq[i] = (float)G.dq[i];
+    for (size_t i = 0; i < P.n[T_K]; i++)
+        dk[i] = (float)G.dk[i], dv[i] = (float)G.dv[i];
+    for (int h = 0; h < 4; h++)
+        db[h] = (float)G.dp[0][h];
+    ref_view pviews[1] = {{DT_F32, db, 1, {4}, {1}}};
+    ref_grad_outputs out = {view4(dq, 1, 4, 3, 16, false), view4(dk, 1, 4, 3, 16, false),
+                            view4(dv, 1, 4, 3, 16, false), pviews};
+    ref_grad_result res[REF_GRAD_MAX];
+    int n = 0;
+    const char *err = NULL;
+    db[h0] = 1e-7f; /* f32 rounding of terms of size ~1 */
+    if (!ref_check_grads_slack(&P.rp, &P.dout, &out, 1e-4, 1e-5, res, &n, &err))
+        fail_msg("seed %llu head %d: %s rel L2 %g, %zu nonzero at zero", (unsigned long long)seed, h0, res[3].name,
+                 res[3].cmp.rel_l2, res[3].nonzero_at_zero);
+    db[h0] = 0.1f;
+    assert_false(ref_check_grads_slack(&P.rp, &P.dout, &out, 1e-4, 1e-5, res, &n, &err));
+    assert_int_equal(res[3].nonzero_at_zero, 1);
+    free(dq);
+    free(dk);
+    free(dv);
+    free_grads(&G);
+    release(&P);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +769,7 @@ int main(void)
         cmocka_unit_test(backward_linear_long_decay_near_one),
         cmocka_unit_test(backward_rejects_malformed_problems),
         cmocka_unit_test(check_grads_compares_every_output),
+        cmocka_unit_test(check_grads_slack_cancelled_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
