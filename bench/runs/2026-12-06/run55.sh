@@ -40,6 +40,7 @@ cat $OUT/t_runcheck.txt | tee -a $OUT/tests.txt
 row() { local rc=$1 sh=$2 e=$3; shift 3; local r
   r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 5 --iters 20 "$@" 2>&1)
   printf '%-16s %-30s %-28s %-8s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$*" "$(echo "$r" | grep -oE '\[q=[^]]*\]|[0-9.]+ ms|[0-9.]+ TFLOP/s|dQ deferred|visited/kept[^,]*|error.*' | head -8 | tr '\n' ' ')"; }
+if [ "${SHORT:-0}" = 0 ]; then  # SHORT=1: tests and the four 16384-token backward rows only
 el issue17
 for round in 1 2; do
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
@@ -51,6 +52,7 @@ for c in "$R/flux_gna.attn batch=1,heads=24,H=256,W=256" "$R/dense_d128.attn bat
          "$R/hunyuan_gna.attn batch=1,heads=24,T=30,H=48,W=80" "$R/flux_na.attn batch=1,heads=24,H=256,W=256" \
          "$R/hunyuan_na.attn batch=1,heads=24,T=30,H=48,W=80" "$R/dense_d128.attn batch=1,heads=24,tokens=115200"; do
   left $(( LIMIT - 150 )) && { set -- $c; row $1 $2 X=1; }; done | tee $OUT/attnc_grids.txt
+left $(( LIMIT - 90 )) && {
 el anchors
 OUT=$OUT timeout $(( LIMIT - 60 - ( $(date +%s) - t0 ) < 150 ? LIMIT - 60 - ( $(date +%s) - t0 ) : 150 )) python3 bench/anchors.py --sparse > $OUT/anchors_sparse.log 2>&1; echo "rc=$?"
 python3 - <<'PY' | tee $OUT/anchors_table.txt
@@ -59,15 +61,16 @@ p = os.path.join(os.environ["OUT"], "anchors.jsonl")
 for l in (open(p) if os.path.exists(p) else []):
     r = json.loads(l); print(f'{r.get("case"):34} {r.get("impl"):22} N={r.get("N")} ms={r.get("ms", "-")} tflops={round(r["tflops"],1) if "tflops" in r else r.get("error","-")}')
 PY
+}
+fi
 left $(( LIMIT - 90 )) || { el "stop: no time for the backward rows"; exit 0; }
 el bench-bwd
-for c in "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn batch=1,heads=16,tokens=16384" \
-         "$R/causal_d128.attn batch=2,heads=16,tokens=8192" "$R/dense_d128.attn batch=2,heads=16,tokens=8192" \
-         "$R/swa_w1024.attn batch=1,heads=16,tokens=16384" \
-         "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn batch=1,heads=16,tokens=16384"; do
-  set -- $c; row $1 $2 X=1 --grad; row $1 $2 ATTNC_BWD_DQ_DEFER=1 --grad
+rows="$R/causal_d128.attn:batch=1,heads=16,tokens=16384 $R/dense_d128.attn:batch=1,heads=16,tokens=16384"
+[ "${SHORT:-0}" = 0 ] && rows="$rows $R/causal_d128.attn:batch=2,heads=16,tokens=8192 $R/dense_d128.attn:batch=2,heads=16,tokens=8192 $R/swa_w1024.attn:batch=1,heads=16,tokens=16384 $R/causal_d128.attn:batch=1,heads=16,tokens=16384 $R/dense_d128.attn:batch=1,heads=16,tokens=16384"
+for c in $rows; do
+  set -- ${c/:/ }; row $1 $2 X=1 --grad; row $1 $2 ATTNC_BWD_DQ_DEFER=1 --grad
 done | tee $OUT/bwd.txt
-left $(( LIMIT - 60 )) || { el "stop: no time for D=256"; exit 0; }
+{ [ "${SHORT:-0}" = 0 ] && left $(( LIMIT - 60 )); } || { el "stop: no time for D=256"; exit 0; }
 el d256  # D=256 backward (mma.sync dK/dV, spills): never timed; SDPA's FA2 backward in the same run
 printf 'recipe causal_d256\ninput  q, k, v : bf16 [batch, heads, tokens, 256]\nmask   causal\ntile   auto\n' > /tmp/causal_d256.attn
 { row /tmp/causal_d256.attn batch=1,heads=16,tokens=8192 X=1 --grad; row recipes/softcap.attn batch=1,heads=16,tokens=8192 X=1 --grad
