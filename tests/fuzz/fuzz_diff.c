@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_hash.h"
 #include "recipe_gen.h"
 #include "reference/ref_bwd_check.h"
 #include "reference/ref_capture.h"
@@ -111,10 +112,7 @@ static bool grad_wanted(const uint8_t *data, size_t size)
         return true;
     if (v && !strcmp(v, "0"))
         return false;
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ data[i]) * 16777619u;
-    return (h >> 16) % GRAD_EVERY == 0; /* the high bits mix better */
+    return (fuzz_hash_bytes(data, size) >> 16) % GRAD_EVERY == 0; /* the high bits mix better */
 }
 
 /* The backward program, or NULL for the one refusal attnc documents on the
@@ -141,24 +139,6 @@ static void grad_launch(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, g
     ref_check_backward(fwd, bwd, r, &c->shape, &co, res, keep);
 }
 
-/* Whether two runs wrote the same gradient bytes; else the first that
- * differs in `which`. Params without a gradient have no tensor. */
-static bool same_grads(const ref_bwd_data *a, const ref_bwd_data *b, const recipe *r, char *which, size_t cap)
-{
-    static const char *const fixed[3] = {"dq", "dk", "dv"};
-    for (int i = 0; i < 3 + r->nparams; i++) {
-        if (i < 3)
-            snprintf(which, cap, "%s", fixed[i]);
-        else
-            snprintf(which, cap, "d%s", r->params[i - 3].name);
-        size_t na, nb;
-        const void *x = ref_bwd_data_tensor(a, which, &na), *y = ref_bwd_data_tensor(b, which, &nb);
-        if (x && (!y || na != nb || memcmp(x, y, na)))
-            return false;
-    }
-    return true;
-}
-
 static void run_backward(attnc_context *ctx, const attnc_recipe *rc, attnc_kernel *fwd, const recipe *r,
                          gen_case *c)
 {
@@ -176,7 +156,7 @@ static void run_backward(attnc_context *ctx, const attnc_recipe *rc, attnc_kerne
     if (!res.launched)
         finding(c, "the one-thread backward launch failed", res.msg);
     char which[160];
-    bool same = same_grads(three, one, r, which, sizeof which);
+    bool same = ref_bwd_data_same(three, one, which, sizeof which);
     ref_bwd_data_free(three);
     ref_bwd_data_free(one);
     attnc_kernel_destroy(bwd);

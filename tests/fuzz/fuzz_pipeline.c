@@ -33,6 +33,7 @@
 #include "ir/tile_ir.h"
 #include "passes/mask_analysis.h"
 #include "passes/pipeline.h"
+#include "fuzz_hash.h"
 
 /* A violation: say what, then abort so libFuzzer keeps the input. */
 static void check(bool ok, const char *what, strbuf *detail)
@@ -42,14 +43,6 @@ static void check(bool ok, const char *what, strbuf *detail)
     fprintf(stderr, "fuzz_pipeline: %s%s%s\n", what, detail && detail->len ? ": " : "",
             detail && detail->len ? sb_cstr(detail) : "");
     abort();
-}
-
-static uint32_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
 }
 
 /* Verifier, and the text form's round trip. */
@@ -173,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diag_list d;
     diag_list_init(&d, &a, "fuzz.attn", (const char *)data, size);
     recipe *r = frontend_parse(&a, "fuzz.attn", (const char *)data, size, &d);
-    uint32_t h = hash_bytes(data, size);
+    uint32_t h = fuzz_hash_bytes(data, size);
     static const target_arch archs[3] = {TARGET_HOST, TARGET_SM80, TARGET_SM90A};
     for (int i = 0; r && i < 3; i++) {
         strbuf err;

@@ -422,6 +422,25 @@ const void *ref_bwd_data_tensor(const ref_bwd_data *D, const char *name, size_t 
     return NULL;
 }
 
+bool ref_bwd_data_same(const ref_bwd_data *a, const ref_bwd_data *b, char *which, size_t cap)
+{
+    static const char *const fixed[3] = {"dq", "dk", "dv"};
+    char nm[96];
+    for (int i = 0; i < 3 + a->r->nparams; i++) {
+        snprintf(nm, sizeof nm, i < 3 ? "%s" : "d%s", i < 3 ? fixed[i] : a->r->params[i - 3].name);
+        size_t na, nb;
+        const void *x = ref_bwd_data_tensor(a, nm, &na), *y = ref_bwd_data_tensor(b, nm, &nb);
+        if (i >= 3 && !x && !y)
+            continue; /* a param without a gradient */
+        if (!x || !y || na != nb || memcmp(x, y, na)) {
+            if (which && cap)
+                snprintf(which, cap, "%s", nm);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool check_backward(attnc_kernel *fwd, attnc_kernel *bwd, const recipe *r, const ref_shape *sh,
                            const ref_check_opts *o, ref_param_fill_fn fill, void *user, ref_bwd_result *res,
                            ref_bwd_data **keep);

@@ -47,6 +47,12 @@ void ref_bwd_data_free(ref_bwd_data *d);
  * *bytes; NULL for another name. */
 const void *ref_bwd_data_tensor(const ref_bwd_data *d, const char *name, size_t *bytes);
 
+/* Whether two kept runs of one recipe wrote the same gradient bytes: dq,
+ * dk, dv and every d<param> (a param has a gradient in both or neither).
+ * On a difference, `which` (cap bytes, may be NULL) names the first. For
+ * the determinism checks (thread counts, repeated GPU runs). */
+bool ref_bwd_data_same(const ref_bwd_data *a, const ref_bwd_data *b, char *which, size_t cap);
+
 /* ref_check_backward with the float params' values chosen by the caller:
  * fill(user, param, data, n, dtype) writes the n elements of the param
  * (row-major) instead of the random role-based values. */
