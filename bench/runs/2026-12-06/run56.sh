@@ -3,7 +3,8 @@
 # causal B=8 N=8192, 3-5% short of 1.5x FlexAttention on the H200)
 #   1 test_gpu_persist (both item orders, ATTNC_PERSIST_DYNAMIC=1 among them: never run on a GPU before)
 #   2 causal B=8 H=16 N=8192 D=128, three rounds, interleaved: the default (overlap=1); persist=1 with dynamic items
-#     (a counter hands out pair-major items, heaviest first); ping-pong (overlap=2); ATTNC_UNIFORM_WARP=1
+#     (a counter hands out pair-major items, heaviest first); ping-pong (overlap=2); ATTNC_UNIFORM_WARP=1;
+#     then once each: 64-row query tiles (two blocks an SM?), 192 rows, three stages
 #   3 8 documents of 8192 at N=65536 (default, persist=1 dynamic), then FlexAttention on it (anchors.py --sparse-seq)
 #   OUT=dir [LIMIT=s] bash bench/runs/2026-12-06/run56.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
@@ -29,6 +30,9 @@ for round in 1 2 3; do
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1 --schedule "$S overlap=2"
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 ATTNC_UNIFORM_WARP=1
 done 2>&1 | tee $OUT/causal.txt
+for sc in "q=64 kv=64 stages=2 warps=4 overlap=1" "q=64 kv=128 stages=2 warps=4 overlap=1" "q=192 kv=64 stages=2 warps=12 overlap=1" \
+          "q=128 kv=128 stages=3 warps=8 overlap=1" "q=128 kv=96 stages=3 warps=8 overlap=1"; do
+  row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1 --schedule "$sc"; done 2>&1 | tee -a $OUT/causal.txt
 el docs
 for round in 1 2; do
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 8
