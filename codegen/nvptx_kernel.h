@@ -137,6 +137,14 @@ int nvptx_ovl_split_mode(void);
  * time per context. Part of kernel cache keys. */
 int nvptx_persist_dynamic_mode(void);
 
+/* $ATTNC_PAIR_ORDER (experimental): -1 unset, 0, or 1 (a token sequence's
+ * blocks, not persistent, take their (query tile, head, batch) in pairs of
+ * (head, batch): the two pairs' tiles interleaved, heaviest first, the
+ * second a few tiles behind, so that a causal or document launch ends on
+ * light tiles of both rather than on a sawtooth of heavy ones;
+ * nvptx_fa2_coords.c fa2_paired_order). Part of kernel cache keys. */
+int nvptx_pair_order_mode(void);
+
 /* $ATTNC_DOC_TABLE: -1 unset or 1 (the default: a document kernel's blocks
  * share each query tile's cut across heads through a module-global table
  * tagged per launch: the first block of a query tile scans and publishes,

@@ -125,6 +125,11 @@ int nvptx_persist_dynamic_mode(void)
     return env_switch("ATTNC_PERSIST_DYNAMIC");
 }
 
+int nvptx_pair_order_mode(void)
+{
+    return env_switch("ATTNC_PAIR_ORDER");
+}
+
 int nvptx_doc_table_mode(void)
 {
     return env_switch("ATTNC_DOC_TABLE");
