@@ -145,6 +145,13 @@ int nvptx_persist_dynamic_mode(void);
  * nvptx_fa2_coords.c fa2_paired_order). Part of kernel cache keys. */
 int nvptx_pair_order_mode(void);
 
+/* $ATTNC_Q_L2_NEXT (experimental): -1 unset, 0, or 1 (the TMA producer of a
+ * token sequence's plain grid, once its own Q is issued, fetches into L2
+ * the Q tile of the block one SM count further in dispatch order, which
+ * starts about when this one ends: its first copy then hits L2 instead of
+ * DRAM; nvptx_fa2_ws.c prefetch_next_q). Part of kernel cache keys. */
+int nvptx_q_l2_next_mode(void);
+
 /* $ATTNC_DOC_TABLE: -1 unset or 1 (the default: a document kernel's blocks
  * share each query tile's cut across heads through a module-global table
  * tagged per launch: the first block of a query tile scans and publishes,

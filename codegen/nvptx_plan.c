@@ -125,6 +125,11 @@ int nvptx_persist_dynamic_mode(void)
     return env_switch("ATTNC_PERSIST_DYNAMIC");
 }
 
+int nvptx_q_l2_next_mode(void)
+{
+    return env_switch("ATTNC_Q_L2_NEXT");
+}
+
 int nvptx_pair_order_mode(void)
 {
     return env_switch("ATTNC_PAIR_ORDER");
