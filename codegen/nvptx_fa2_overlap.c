@@ -50,6 +50,7 @@ typedef struct ov_vars {
     nt_fvar pp;              /* P of the pending tile, packed: the A fragment of its P V */
     LLVMValueRef pj;         /* its tile index (its V: slot pj % stages) */
     LLVMValueRef pend;       /* i1: a P V is pending */
+    bool peel;               /* the next run of tiles starts with first_tile (code generation) */
 } ov_vars;
 
 /* P packed, all zeros: the A operand of the product issued with none pending. */
@@ -173,6 +174,31 @@ static void compute_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
     nt_set(t, v->pend, LLVMConstInt(nv->i1, 1, false));
 }
 
+/* The loop's first tile, peeled ($ATTNC_PEEL_FIRST, on by default), with
+ * nothing pending: S_j = Q K_j^T alone, its softmax, P_j packed and
+ * pending, so that the loop's first iteration issues S_{j+1} with a real
+ * P_j V_j (without the peel it issues S_j with P = 0 times V_j: a product
+ * that adds nothing, and S_j waits for V_j as well). O is still 0: alpha
+ * rescales nothing. */
+static void first_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
+{
+    nt *t = &f->t;
+    LLVMValueRef sa[FA_MAXMR][FA_MAXN][4], m[FA_MAXMR][2], l[FA_MAXMR][2], alpha[FA_MAXMR][2];
+    fa2_ws_acquire(f, j);
+    fa2_wgmma_qk(f, sa);
+    fa2_ws_release_slot(f, f->slot, NULL); /* K_j: S_j is done with it */
+    fa2_score_and_mask(f, sa);
+    get_ml(f, v, m, l);
+    fa2_softmax_alpha(f, sa, m, l, alpha);
+    nt_frag s, pa;
+    fa2_frag(f, &s, sa, f->p->Tk);
+    nt_to_a(t, &pa, &s, f->p->dt);
+    set_ml(f, v, m, l);
+    nt_fvar_set(t, &v->pp, &pa);
+    nt_set(t, v->pj, j);
+    nt_set(t, v->pend, LLVMConstInt(f->nv.i1, 1, false));
+}
+
 /* The narrow first tile (nvptx_fa2_narrow.c), K acquired: synchronously
  * (nothing pending after it), m, l and O into the loop's variables, K and
  * V released. */
@@ -207,6 +233,16 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
     nt *t = &f->t;
     LLVMBuilderRef b = f->nv.b;
     f->all_full = full;
+    /* the first run's first tile, when the run tests no tile for emptiness
+     * (nothing is pending yet: vars_new, or after the narrow first tile) */
+    if (v->peel && !(f->p->empty && !full)) {
+        LLVMValueRef any = LLVMBuildICmp(b, LLVMIntSLT, lo, hi, "");
+        LLVMBasicBlockRef join = nt_if(t, any);
+        first_tile(f, v, lo);
+        nt_endif(t, join);
+        lo = LLVMBuildSelect(b, any, LLVMBuildAdd(b, lo, nv_i32(&f->nv, 1), ""), lo, "");
+    }
+    v->peel = false;
     nt_loop kv;
     LLVMValueRef j = nt_for(t, &kv, lo, hi);
     fa2_ws_acquire(f, j);
@@ -235,6 +271,9 @@ void fa2_overlap_loop(fa2 *f)
         fa2_ws_turn_init(f);
     ov_vars v;
     vars_new(f, &v);
+    /* not under ping-pong (the turns start in the loop) nor in persistent
+     * blocks (ptxas spilled 8-16 more bytes per item there) */
+    v.peel = !pingpong && !f->p->persist && nvptx_peel_first_mode() != 0;
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &v);
     fa2_key_loops(f, overlap_tiles, &v, first); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
     if (pingpong)

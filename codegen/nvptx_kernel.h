@@ -152,6 +152,13 @@ int nvptx_pair_order_mode(void);
  * DRAM; nvptx_fa2_ws.c prefetch_next_q). Part of kernel cache keys. */
 int nvptx_q_l2_next_mode(void);
 
+/* $ATTNC_PEEL_FIRST: 1 (also unset, the default) or 0. The overlapped key
+ * loop (overlap=1) runs its first tile's S = Q K^T alone, before the loop,
+ * and enters the loop with that tile's P V pending; at 0 the loop's first
+ * iteration issues S with a P V of P = 0 (a wasted product, and S waits
+ * for V's tile too). Part of kernel cache keys. */
+int nvptx_peel_first_mode(void);
+
 /* $ATTNC_DOC_TABLE: -1 unset or 1 (the default: a document kernel's blocks
  * share each query tile's cut across heads through a module-global table
  * tagged per launch: the first block of a query tile scans and publishes,

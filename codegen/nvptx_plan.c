@@ -71,6 +71,12 @@
 #ifndef NVPTX_UNIFORM_WARP_BY_DEFAULT
 #define NVPTX_UNIFORM_WARP_BY_DEFAULT 0
 #endif
+/* The overlapped key loop's first tile peeled (nvptx_fa2_overlap.c
+ * first_tile, $ATTNC_PEEL_FIRST): S of the block's first tile alone, so
+ * the loop's first iteration issues a real P V instead of one of P = 0. */
+#ifndef NVPTX_PEEL_FIRST_BY_DEFAULT
+#define NVPTX_PEEL_FIRST_BY_DEFAULT 1
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
@@ -123,6 +129,11 @@ int nvptx_ovl_split_mode(void)
 int nvptx_persist_dynamic_mode(void)
 {
     return env_switch("ATTNC_PERSIST_DYNAMIC");
+}
+
+int nvptx_peel_first_mode(void)
+{
+    return env_switch_default("ATTNC_PEEL_FIRST", NVPTX_PEEL_FIRST_BY_DEFAULT);
 }
 
 int nvptx_q_l2_next_mode(void)

@@ -21,6 +21,7 @@ static const struct {
     {"doc_table", nvptx_doc_table_mode},           /* $ATTNC_DOC_TABLE */
     {"pair_order", nvptx_pair_order_mode},         /* $ATTNC_PAIR_ORDER */
     {"q_l2_next", nvptx_q_l2_next_mode},           /* $ATTNC_Q_L2_NEXT */
+    {"peel_first", nvptx_peel_first_mode},         /* $ATTNC_PEEL_FIRST */
     {"full_range", nvptx_full_range_mode},         /* $ATTNC_FULL_RANGE */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
     {"ws_maxnreg", nvptx_ws_maxnreg_mode}, /* $ATTNC_WS_MAXNREG */
