@@ -103,10 +103,6 @@ static void program_ids(fa2 *f)
     f->load_tid = f->p->ws ? LLVMBuildSub(nv->b, f->tid, nv_i32(nv, f->p->warps * 32), "load_tid") : f->tid;
     if (f->p->persist)
         return;
-    if (fa2_paired_order_on(f)) {
-        fa2_paired_order(f);
-        return;
-    }
     fa2_set_head(f, nv_sreg(nv, "ctaid.y"));
     f->batch = nv_sreg(nv, "ctaid.z");
 }

@@ -141,11 +141,6 @@ void fa2_thread_ids(fa2 *f);
 /* qext, kext: token extents per tile dim (a sequence's tokens, or the grid dims) */
 void fa2_extents(fa2 *f);
 void fa2_coords_init(fa2 *f);
-/* $ATTNC_PAIR_ORDER=1 on a token sequence's plain grid: the block's query
- * tile, head and batch from its flat index, two (head, batch) pairs
- * interleaved (nvptx_fa2_coords.c). */
-bool fa2_paired_order_on(const fa2 *f);
-void fa2_paired_order(fa2 *f);
 /* Query tiles per (head, batch): the one-item launch's grid.x. */
 LLVMValueRef fa2_q_tiles(fa2 *f);
 /* head and the K/V head it reads (GQA: heads / kv_heads query heads per K/V head). */

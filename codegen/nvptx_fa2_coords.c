@@ -134,44 +134,6 @@ static LLVMValueRef group_index(fa2 *f, LLVMValueRef rem, const LLVMValueRef nqt
     return f->p->q_chunk > 1 ? chunk_index(f, pos, nqt) : pos;
 }
 
-bool fa2_paired_order_on(const fa2 *f)
-{
-    return nvptx_pair_order_mode() == 1 && f->p->ndims == 1 && f->p->grid_ndim == 0 && !f->p->persist;
-}
-
-/* The block's (query tile rank, head, batch) under $ATTNC_PAIR_ORDER=1.
- * Blocks are dispatched in flat index order (x fastest). The plain grid
- * walks one (head, batch) pair's tiles, heaviest first, then the next
- * pair's: a causal or document launch is a sawtooth of heavy and light
- * tiles, and its last wave can hold heavy ones. Here the flat index walks
- * groups of two pairs; inside a group the blocks alternate between the
- * pairs, the second LAG tiles behind the first (wrapping round), so that
- * blocks in flight still share two pairs' K/V and the scan of a document
- * cut (published per query tile, nvptx_fa2_doc_table.c) is done once
- * before the other pair's block of that tile starts. A bijection: for each
- * pair, s -> (s - lag) mod nx is one. */
-void fa2_paired_order(fa2 *f)
-{
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    LLVMValueRef nx = nv_sreg(nv, "nctaid.x"), ny = nv_sreg(nv, "nctaid.y"), nz = nv_sreg(nv, "nctaid.z");
-    LLVMValueRef hb = add(f, nv_sreg(nv, "ctaid.y"), mul(f, ny, nv_sreg(nv, "ctaid.z")));
-    LLVMValueRef flat = add(f, nv_sreg(nv, "ctaid.x"), mul(f, nx, hb));
-    LLVMValueRef two = nv_i32(nv, 2);
-    LLVMValueRef first = mul(f, LLVMBuildUDiv(b, flat, mul(f, two, nx), ""), two);
-    LLVMValueRef size = nv_smin(nv, two, LLVMBuildSub(b, mul(f, ny, nz), first, "")); /* the last group may hold one */
-    LLVMValueRef r = LLVMBuildSub(b, flat, mul(f, first, nx), "");
-    LLVMValueRef step = LLVMBuildUDiv(b, r, size, ""), which = LLVMBuildURem(b, r, size, "");
-    LLVMValueRef lag = nv_smin(nv, nv_i32(nv, 8), LLVMBuildUDiv(b, nx, two, ""));
-    LLVMValueRef rank = LLVMBuildSub(b, step, mul(f, which, lag), "");
-    LLVMValueRef wrapped = LLVMBuildICmp(b, LLVMIntSLT, rank, nv_i32(nv, 0), "");
-    rank = LLVMBuildSelect(b, wrapped, add(f, rank, nx), rank, "rank");
-    LLVMValueRef pair = add(f, first, which);
-    fa2_set_head(f, LLVMBuildURem(b, pair, ny, "head"));
-    f->batch = LLVMBuildUDiv(b, pair, ny, "batch");
-    f->cta_x = rank; /* q_box turns the rank into the tile, heaviest (last) first */
-}
-
 static void q_box(fa2 *f)
 {
     const fa_plan *p = f->p;

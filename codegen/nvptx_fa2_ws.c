@@ -331,35 +331,6 @@ static void produce(fa2 *f, LLVMValueRef j, LLVMValueRef v_thread)
     }
 }
 
-/* $ATTNC_Q_L2_NEXT=1: the Q tile of block flat + %nsmid (dispatch order:
- * x fastest, query tiles heaviest first, nvptx_fa2_coords.c q_box) into
- * L2. Blocks of short loops (causal documents: 32 key tiles on average)
- * otherwise start on a DRAM read of Q; the block that will take this SM's
- * place, or another's, finds it in L2. Past the grid: nothing. */
-static void prefetch_next_q(fa2 *f)
-{
-    const fa_plan *p = f->p;
-    if (nvptx_q_l2_next_mode() != 1 || !p->tma || p->persist || p->grid_ndim || p->ndims != 1 ||
-        fa2_paired_order_on(f))
-        return;
-    nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    LLVMValueRef nx = nv_sreg(nv, "nctaid.x"), ny = nv_sreg(nv, "nctaid.y"), nz = nv_sreg(nv, "nctaid.z");
-    LLVMValueRef hb = LLVMBuildAdd(b, nv_sreg(nv, "ctaid.y"), LLVMBuildMul(b, ny, nv_sreg(nv, "ctaid.z"), ""), "");
-    LLVMValueRef flat = LLVMBuildAdd(b, nv_sreg(nv, "ctaid.x"), LLVMBuildMul(b, nx, hb, ""), "");
-    LLVMValueRef next = LLVMBuildAdd(b, flat, nv_sreg(nv, "nsmid"), "next");
-    LLVMValueRef nhb = LLVMBuildUDiv(b, next, nx, "");
-    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(b, LLVMIntULT, nhb, LLVMBuildMul(b, ny, nz, ""), ""));
-    LLVMValueRef x = LLVMBuildSub(b, LLVMBuildSub(b, nx, nv_i32(nv, 1), ""), LLVMBuildURem(b, next, nx, ""), "");
-    nt_tmap m = {.map = f->tmap[T_Q]};
-    m.crd[m.n++] = LLVMBuildMul(b, x, nv_i32(nv, p->Tq), "");
-    m.crd[m.n++] = LLVMBuildURem(b, nhb, ny, "");
-    m.crd[m.n++] = LLVMBuildUDiv(b, nhb, ny, "");
-    nt_prefetch_tma(t, &m, p->D);
-    nt_endif(t, join);
-}
-
 /* Q, then the item's key tiles: once per block, or per item of a
  * persistent block (the next Q once the computing warps are done with
  * the last: q_empty's phase of the previous item). */
@@ -383,7 +354,6 @@ static void produce_item(fa2 *f, LLVMValueRef v_thread)
     } else {
         fill_q(f);
     }
-    prefetch_next_q(f);
     nt_loop loop;
     LLVMValueRef j = nt_for(t, &loop, nv_i32(&f->nv, 0), f->r_total);
     produce(f, j, v_thread);

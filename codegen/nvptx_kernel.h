@@ -128,7 +128,8 @@ int nvptx_mask_frames_mode(void);
  * threads, nvptx_fa2_ws.c). Part of kernel cache keys. */
 int nvptx_ovl_split_mode(void);
 
-/* $ATTNC_PERSIST_DYNAMIC (experimental, not yet run on a GPU): -1 unset, 0,
+/* $ATTNC_PERSIST_DYNAMIC (experimental; correct on the H100 but not faster:
+ * 2026-12-06 run58, causal B=8 N=8192 +2% time): -1 unset, 0,
  * or 1 (persist=1 takes its items from a counter, a block's next item when
  * it starts one, pair-major, heaviest first: nvptx_fa2_persist.c; the
  * static snake keeps 132 (head, batch) pairs in flight, which lost 1.6x to
@@ -136,21 +137,6 @@ int nvptx_ovl_split_mode(void);
  * global, reset by each launch's last block: one launch of a kernel at a
  * time per context. Part of kernel cache keys. */
 int nvptx_persist_dynamic_mode(void);
-
-/* $ATTNC_PAIR_ORDER (experimental): -1 unset, 0, or 1 (a token sequence's
- * blocks, not persistent, take their (query tile, head, batch) in pairs of
- * (head, batch): the two pairs' tiles interleaved, heaviest first, the
- * second a few tiles behind, so that a causal or document launch ends on
- * light tiles of both rather than on a sawtooth of heavy ones;
- * nvptx_fa2_coords.c fa2_paired_order). Part of kernel cache keys. */
-int nvptx_pair_order_mode(void);
-
-/* $ATTNC_Q_L2_NEXT (experimental): -1 unset, 0, or 1 (the TMA producer of a
- * token sequence's plain grid, once its own Q is issued, fetches into L2
- * the Q tile of the block one SM count further in dispatch order, which
- * starts about when this one ends: its first copy then hits L2 instead of
- * DRAM; nvptx_fa2_ws.c prefetch_next_q). Part of kernel cache keys. */
-int nvptx_q_l2_next_mode(void);
 
 /* $ATTNC_PEEL_FIRST: 1 (also unset, the default) or 0. The overlapped key
  * loop (overlap=1) runs its first tile's S = Q K^T alone, before the loop,

@@ -19,8 +19,6 @@ static const struct {
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
     {"persist_dynamic", nvptx_persist_dynamic_mode}, /* $ATTNC_PERSIST_DYNAMIC */
     {"doc_table", nvptx_doc_table_mode},           /* $ATTNC_DOC_TABLE */
-    {"pair_order", nvptx_pair_order_mode},         /* $ATTNC_PAIR_ORDER */
-    {"q_l2_next", nvptx_q_l2_next_mode},           /* $ATTNC_Q_L2_NEXT */
     {"peel_first", nvptx_peel_first_mode},         /* $ATTNC_PEEL_FIRST */
     {"full_range", nvptx_full_range_mode},         /* $ATTNC_FULL_RANGE */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */

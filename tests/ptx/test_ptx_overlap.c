@@ -4,8 +4,9 @@
  * grid box): accepted, no spills, no wgmma serialised by ptxas (its C751x
  * warnings, C7513 among them: the overlap would be lost), S_{j+1} left in
  * flight while P V runs (wait_group 1), the named barriers of ping-pong
- * under overlap=2; and the schedules that cannot overlap are refused with a
- * reason. */
+ * under overlap=2; the first tile peeled under overlap=1 (S alone before
+ * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; and the schedules
+ * that cannot overlap are refused with a reason. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,9 @@ static const ov_case cases[] = {
     {"dense_d128.attn", "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=2"},
     {"dense_d128.attn", "q=64 kv=128 stages=2 warps=4 mma=wgmma_ws overlap=1"},
     {"dense_d64.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=2"},
+    {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
     {"causal_d128.attn", "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=1"},
+    {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
     {"causal_d128.attn", "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=2"},
     {"causal_d128.attn", "q=128 kv=64 stages=2 warps=8 mma=wgmma_ws overlap=2"},
     {"sinks_swa_w2047.attn", "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=2"},
@@ -79,6 +82,62 @@ static void overlapped(void **state)
         one(&cases[i]);
 }
 
+static int count(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* wgmma commit groups in the kernel of file [spec] with $ATTNC_PEEL_FIRST
+ * set to value (NULL: unset, the default). */
+static int commit_groups(const char *file, const char *spec, const char *value)
+{
+    arena a;
+    arena_init(&a, NULL);
+    strbuf err, ptx;
+    sb_init(&err);
+    sb_init(&ptx);
+    nvptx_status st = bench_recipe_ptx_env(&a, file, spec, "ATTNC_PEEL_FIRST", value, &ptx, &err);
+    if (st)
+        fail_msg("%s [%s] ATTNC_PEEL_FIRST=%s: %s", file, spec, value ? value : "(unset)", sb_cstr(&err));
+    int n = count(sb_cstr(&ptx), "wgmma.commit_group");
+    sb_free(&err);
+    sb_free(&ptx);
+    arena_free_all(&a);
+    return n;
+}
+
+/* The peeled first tile is one more commit group (S alone) than the loop
+ * without it; the default peels; ping-pong and persistent blocks do not. */
+static void first_tile_peeled(void **state)
+{
+    (void)state;
+    static const char *const peeled[][2] = {
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
+        {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
+        {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
+    };
+    for (size_t i = 0; i < sizeof peeled / sizeof peeled[0]; i++) {
+        int on = commit_groups(peeled[i][0], peeled[i][1], NULL), off = commit_groups(peeled[i][0], peeled[i][1], "0");
+        printf("  %-22s %-56s commit groups: %d peeled, %d not\n", peeled[i][0], peeled[i][1], on, off);
+        if (on != off + 1)
+            fail_msg("%s [%s]: %d commit groups peeled, %d not (expected one more)", peeled[i][0], peeled[i][1], on,
+                     off);
+    }
+    static const char *const whole[][2] = {
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=2"},
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        int on = commit_groups(whole[i][0], whole[i][1], NULL), off = commit_groups(whole[i][0], whole[i][1], "0");
+        if (on != off)
+            fail_msg("%s [%s]: %d commit groups by default, %d with ATTNC_PEEL_FIRST=0 (no peel expected)", whole[i][0],
+                     whole[i][1], on, off);
+    }
+}
+
 static void refused(const char *file, const char *spec, target_arch arch, const char *why)
 {
     strbuf msg;
@@ -104,6 +163,7 @@ int main(void)
         printf("skipped: no ptxas\n");
         return 0;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(refusals)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(first_tile_peeled),
+                                       cmocka_unit_test(refusals)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
