@@ -9,7 +9,10 @@
  * never trap: a zero divisor yields 0 and INT_MIN / -1 wraps.
  */
 #include "emit_expr.h"
+#include "nvptx_kernel.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -143,17 +146,33 @@ static LLVMValueRef emit_log(emitter *em, LLVMValueRef x)
     return LLVMBuildFMul(em->b, y, fconst(em, 0.6931471805599453), "");
 }
 
-/* NVPTX: tanh(x) = sign(x) * (1 - 2 / (2^(2|x| log2 e) + 1)); saturates to
- * +-1 when the exponential overflows, exact 0 at 0. */
+/* NVPTX: PTX's tanh.approx.f32 (one MUFU.TANH; $ATTNC_TANH_APPROX, on by
+ * default: nvptx_kernel.h), inline (LLVM 19 has no intrinsic for it); no
+ * side effects, so LLVM may share or hoist it. */
+static LLVMValueRef tanh_approx(emitter *em, LLVMValueRef x)
+{
+    LLVMTypeRef fty = LLVMFunctionType(em->f32, &em->f32, 1, false);
+    static const char text[] = "tanh.approx.f32 $0, $1;", cons[] = "=f,f";
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)text, sizeof text - 1, (char *)cons, sizeof cons - 1, false,
+                                       false, LLVMInlineAsmDialectATT, false);
+    return LLVMBuildCall2(em->b, fty, fn, &x, 1, "tanh");
+}
+
+/* NVPTX, $ATTNC_TANH_APPROX=0: tanh(x) = sign(x) * (1 - 2 / (2^(2|x| log2 e)
+ * + 1)) with an approximate reciprocal (an IEEE division put a slow-path
+ * branch per score in key loops); saturates to +-1 when the exponential
+ * overflows (1/inf = 0), exact 0 at 0. */
 static LLVMValueRef emit_tanh(emitter *em, LLVMValueRef x)
 {
     if (!em->env->nvptx)
         return call_f32(em, "llvm.tanh", x);
+    if (nvptx_tanh_approx_mode() != 0)
+        return tanh_approx(em, x);
     LLVMValueRef ax = call_f32(em, "llvm.fabs", x);
     LLVMValueRef y = LLVMBuildFMul(em->b, ax, fconst(em, 2.0 * 1.4426950408889634), "");
     LLVMValueRef e = call_nvvm(em, "llvm.nvvm.ex2.approx.f", y);
     LLVMValueRef den = LLVMBuildFAdd(em->b, e, fconst(em, 1.0), "");
-    LLVMValueRef q = LLVMBuildFDiv(em->b, fconst(em, 2.0), den, "");
+    LLVMValueRef q = LLVMBuildFMul(em->b, fconst(em, 2.0), call_nvvm(em, "llvm.nvvm.rcp.approx.ftz.f", den), "");
     LLVMValueRef t = LLVMBuildFSub(em->b, fconst(em, 1.0), q, "");
     return call_f32_2(em, "llvm.copysign", t, x);
 }
@@ -219,8 +238,19 @@ static LLVMValueRef emit_float_mod(emitter *em, LLVMValueRef a, LLVMValueRef d)
     return LLVMBuildSelect(em->b, zero, fconst(em, 0.0), r, "");
 }
 
+/* On NVPTX a division by a constant multiplies by its reciprocal (rounded
+ * once more: within 1.5 ulp; exact for powers of two): an IEEE division
+ * there is a branch to a slow path per element, which in a key loop cost
+ * softcap's x / cap a third of the loop (H100 2026-12-06, D=256). Other
+ * divisors, and the CPU, divide exactly. */
 static LLVMValueRef emit_float_div(emitter *em, LLVMValueRef a, LLVMValueRef d)
 {
+    if (em->env->nvptx && LLVMIsAConstantFP(d)) {
+        LLVMBool lost;
+        double c = LLVMConstRealGetDouble(d, &lost), r = 1.0 / c;
+        if (c != 0 && isfinite(c) && fabs(r) >= FLT_MIN && fabs(r) <= FLT_MAX)
+            return LLVMBuildFMul(em->b, a, fconst(em, r), "");
+    }
     return LLVMBuildFDiv(em->b, a, d, "");
 }
 

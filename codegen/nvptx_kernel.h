@@ -145,6 +145,12 @@ int nvptx_persist_dynamic_mode(void);
  * for V's tile too). Part of kernel cache keys. */
 int nvptx_peel_first_mode(void);
 
+/* $ATTNC_TANH_APPROX: 1 (also unset, the default) or 0. tanh in scores and
+ * their derivatives on the GPU: PTX tanh.approx.f32 (relative error at most
+ * 2^-11), or at 0 the exponential form with an approximate reciprocal
+ * (about 1 ulp of f32). Part of kernel and backward program cache keys. */
+int nvptx_tanh_approx_mode(void);
+
 /* $ATTNC_DOC_TABLE: -1 unset or 1 (the default: a document kernel's blocks
  * share each query tile's cut across heads through a module-global table
  * tagged per launch: the first block of a query tile scans and publishes,

@@ -80,6 +80,16 @@
 #ifndef NVPTX_PEEL_FIRST_BY_DEFAULT
 #define NVPTX_PEEL_FIRST_BY_DEFAULT 1
 #endif
+/* tanh on the GPU as PTX's tanh.approx.f32 (one MUFU.TANH; relative error
+ * at most 2^-11, below bf16's rounding), as FlashAttention-3's softcap
+ * does; $ATTNC_TANH_APPROX=0: 1 - 2 / (2^(2|x| log2 e) + 1) with an
+ * approximate reciprocal (codegen/emit_expr.c emit_tanh). Before, an IEEE
+ * division there put a slow-path branch per score in the key loop: the
+ * D=256 softcap forward's loop was 1091 SASS instructions against 387
+ * without the softcap (H100 2026-12-06 run61: 124 TFLOP/s against 370). */
+#ifndef NVPTX_TANH_APPROX_BY_DEFAULT
+#define NVPTX_TANH_APPROX_BY_DEFAULT 1
+#endif
 /* ... and with a TMA producer warpgroup on token sequences. */
 #ifndef NVPTX_WS_BY_DEFAULT
 #define NVPTX_WS_BY_DEFAULT 1
@@ -132,6 +142,11 @@ int nvptx_ovl_split_mode(void)
 int nvptx_persist_dynamic_mode(void)
 {
     return env_switch("ATTNC_PERSIST_DYNAMIC");
+}
+
+int nvptx_tanh_approx_mode(void)
+{
+    return env_switch_default("ATTNC_TANH_APPROX", NVPTX_TANH_APPROX_BY_DEFAULT);
 }
 
 int nvptx_peel_first_mode(void)

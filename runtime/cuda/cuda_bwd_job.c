@@ -156,6 +156,9 @@ void cuda_bwd_variant(const cuda_bwd_job *j, strbuf *out)
     int fma = nvptx_scale_fma_mode(); /* P recomputed from raw s (gb_prob) */
     if (fma >= 0)
         sb_printf(out, " scale_fma=%d", fma);
+    int th = nvptx_tanh_approx_mode(); /* tanh in scores and their derivatives (emit_expr.c) */
+    if (th >= 0)
+        sb_printf(out, " tanh_approx=%d", th);
     int uw = nvptx_uniform_warp_mode(); /* the kernels' warp index (nt_uniform_warp) */
     if (uw >= 0)
         sb_printf(out, " uniform_warp=%d", uw);
