@@ -269,6 +269,15 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
                 causal_overlap(r, arch, &s);
                 union_persist(r, arch, &s);
             }
+        /* head dims 192 and 256 (128 x 64 tiles, nvptx_default_schedule):
+         * the overlapped loop where it fits, unmasked and causal sequences
+         * (H100, 2026-12-06 run63, D=256 N=8192, TFLOP/s, plain loop ->
+         * overlap=1: causal 627 -> 701, dense 639 -> 763) */
+        if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D > 128 && D <= 256 &&
+            (target_info_of(arch)->mma & TARGET_MMA_WGMMA)) {
+            unmasked_overlap(r, arch, &s);
+            causal_overlap(r, arch, &s);
+        }
         return s;
     }
     int nd = grid_dims(r);
