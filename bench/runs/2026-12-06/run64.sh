@@ -10,7 +10,7 @@ A=/tmp/pk/bin/attnc
 mk() { printf 'recipe %s\ninput  q, k, v : bf16 [batch, heads, tokens, 256]\n%s\ntile   auto\n' "$1" "$2" > /tmp/$1.attn; }
 mk dense_d256 ""; mk causal_d256 "mask   causal"; mk swa_d256 "mask   causal && sliding_window(300, 0)"
 printf 'recipe doc_d256\ninput  q, k, v : bf16 [batch, heads, tokens, 256]\nparam  doc : i32 [batch, tokens]\nmask   causal && document(doc)\ntile   auto\n' > /tmp/doc_d256.attn
-printf 'recipe gqa_d256\ninput  q : bf16 [batch, heads, tokens, 256]\ninput  k, v : bf16 [batch, kv_heads, kv_tokens, 256]\nmask   causal\ntile   auto\n' > /tmp/gqa_d256.attn
+printf 'recipe gqa_d256\ninput  q : bf16 [batch, heads, tokens, 256]\ninput  k, v : bf16 [batch, kv_heads, tokens, 256]\nmask   causal\ntile   auto\n' > /tmp/gqa_d256.attn
 chk() { out=$(ATTNC_CACHE_DIR=/tmp/c64 timeout 30 $A run $1 --backend cuda --check --shape $2 "${@:3}" 2>&1); rc=$?
   echo "$(basename $1) $2 $3: exit $rc $(echo "$out" | grep -E 'schedule used|check (o|dq)' | tr '\n' ' ' | cut -c1-220)"; }
 { chk /tmp/dense_d256.attn batch=2,heads=3,tokens=1000; chk /tmp/causal_d256.attn batch=1,heads=2,tokens=4097
