@@ -123,20 +123,6 @@ schedule nvptx_default_schedule(const tir_kernel *k, target_arch arch)
         s.kv_tile[0] = 32;
         s.warps = 4;
     }
-    /* Head dims 192 and 256 on sm_90a: 128-row query tiles over two
-     * computing warpgroups and 64-key tiles, as at 128 (the overlapped loop
-     * where compile_job gives it). H100, 2026-12-06 run63, B=1 H=16 N=8192
-     * D=256, TFLOP/s: causal 370 -> 701 (overlap=1; 627 on the plain loop),
-     * dense 386 -> 763 (cuDNN: causal 614). 80-key tiles were 1-4% faster
-     * still (709 / 798) but leave powers of two: opt-in. */
-    int Dv = k ? (k->head_dim_v ? k->head_dim_v : k->head_dim) : D;
-    bool wg256 = k && D > 128 && D <= 256 && k->head_dim % 64 == 0 && Dv % 64 == 0 &&
-                 (k->qkv_dtype == DT_BF16 || k->qkv_dtype == DT_F16);
-    if (nd == 1 && wg256 && (target_info_of(arch)->mma & TARGET_MMA_WGMMA) && k->family != FAMILY_LINEAR) {
-        s.q_tile[0] = 128;
-        s.kv_tile[0] = 64;
-        s.warps = 8;
-    }
     /* sm_90a (wgmma products): one 64-row warpgroup tile per 4 warps and
      * 128-key tiles were fastest on the H200 (bench/RESULTS.md, 2026-11-29:
      * dense D=128 511 TFLOP/s against 427 with 64-key tiles). */

@@ -254,6 +254,30 @@ static void union_persist(const recipe *r, target_arch arch, schedule *s)
     s->persistent = s->overlap == 1;
 }
 
+/* Head dim 256 on sm_90a: a sequence without a mask or with plain
+ * `causal`, and the default score, takes 128-row query tiles over two
+ * computing warpgroups and 64-key tiles on the overlapped loop, as head dim
+ * 128 does, instead of the generic 64 x 32 tiles on one warpgroup (H100,
+ * 2026-12-06 run63, B=1 H=16 N=8192 D=256, TFLOP/s: causal 370 -> 701,
+ * dense 386 -> 763, against cuDNN's causal 614; 80-key tiles 709 / 798
+ * but not powers of two; `attnc run --check` on the causal kernel at
+ * 2x3x1000 and 1x2x4097). Other masks and written scores keep the generic
+ * tiles until they are checked on a GPU. */
+static void wide_heads_overlap(const recipe *r, target_arch arch, schedule *s)
+{
+    int dv = r->head_dim_v ? r->head_dim_v : r->head_dim;
+    if (r->grid_ndim != 0 || r->nscore_origins != 0 || (r->mask && !is_form(r->mask_surface, FORM_CAUSAL)) ||
+        r->head_dim % 64 || dv % 64 || (r->qkv_dtype != DT_BF16 && r->qkv_dtype != DT_F16))
+        return;
+    schedule wide = *s;
+    wide.q_tile[0] = 128;
+    wide.kv_tile[0] = 64;
+    wide.warps = 8;
+    overlap_where_fits(r, arch, &wide);
+    if (wide.overlap == 1)
+        *s = wide;
+}
+
 schedule compile_default_schedule(const recipe *r, target_arch arch)
 {
     if (arch != TARGET_HOST || !r) { /* the code generator reads the kernel's header, not the recipe */
@@ -269,15 +293,9 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
                 causal_overlap(r, arch, &s);
                 union_persist(r, arch, &s);
             }
-        /* head dims 192 and 256 (128 x 64 tiles, nvptx_default_schedule):
-         * the overlapped loop where it fits, unmasked and causal sequences
-         * (H100, 2026-12-06 run63, D=256 N=8192, TFLOP/s, plain loop ->
-         * overlap=1: causal 627 -> 701, dense 639 -> 763) */
         if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D > 128 && D <= 256 &&
-            (target_info_of(arch)->mma & TARGET_MMA_WGMMA)) {
-            unmasked_overlap(r, arch, &s);
-            causal_overlap(r, arch, &s);
-        }
+            (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
+            wide_heads_overlap(r, arch, &s);
         return s;
     }
     int nd = grid_dims(r);
