@@ -82,14 +82,6 @@ static void overlapped(void **state)
         one(&cases[i]);
 }
 
-static int count(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
-}
-
 /* wgmma commit groups in the kernel of file [spec] with $ATTNC_PEEL_FIRST
  * set to value (NULL: unset, the default). */
 static int commit_groups(const char *file, const char *spec, const char *value)
@@ -102,7 +94,7 @@ static int commit_groups(const char *file, const char *spec, const char *value)
     nvptx_status st = bench_recipe_ptx_env(&a, file, spec, "ATTNC_PEEL_FIRST", value, &ptx, &err);
     if (st)
         fail_msg("%s [%s] ATTNC_PEEL_FIRST=%s: %s", file, spec, value ? value : "(unset)", sb_cstr(&err));
-    int n = count(sb_cstr(&ptx), "wgmma.commit_group");
+    int n = ptx_count(sb_cstr(&ptx), "wgmma.commit_group");
     sb_free(&err);
     sb_free(&ptx);
     arena_free_all(&a);
