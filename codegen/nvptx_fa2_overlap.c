@@ -137,6 +137,18 @@ static void set_ml(fa2 *f, const ov_vars *v, LLVMValueRef m[FA_MAXMR][2], LLVMVa
     }
 }
 
+/* P_j (the score fragment after its softmax) packed as the pending
+ * product's A operand, tile j's. */
+static void set_pending(fa2 *f, ov_vars *v, const nt_frag *s, LLVMValueRef j)
+{
+    nt *t = &f->t;
+    nt_frag pa;
+    nt_to_a(t, &pa, s, f->p->dt);
+    nt_fvar_set(t, &v->pp, &pa);
+    nt_set(t, v->pj, j);
+    nt_set(t, v->pend, LLVMConstInt(f->nv.i1, 1, false));
+}
+
 static void compute_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
 {
     nt *t = &f->t;
@@ -166,12 +178,9 @@ static void compute_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
     fa2_unfrag(&o, acc);
     fa2_rescale(f, alpha, acc);
     fa2_frag(f, &o, acc, f->p->Dv);
-    nt_to_a(t, &pa, &s, f->p->dt);
+    set_pending(f, v, &s, j);
     set_ml(f, v, m, l);
     nt_fvar_set(t, &v->o, &o);
-    nt_fvar_set(t, &v->pp, &pa);
-    nt_set(t, v->pj, j);
-    nt_set(t, v->pend, LLVMConstInt(nv->i1, 1, false));
 }
 
 /* The loop's first tile, peeled ($ATTNC_PEEL_FIRST, on by default), with
@@ -182,7 +191,6 @@ static void compute_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
  * rescales nothing. */
 static void first_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
 {
-    nt *t = &f->t;
     LLVMValueRef sa[FA_MAXMR][FA_MAXN][4], m[FA_MAXMR][2], l[FA_MAXMR][2], alpha[FA_MAXMR][2];
     fa2_ws_acquire(f, j);
     fa2_wgmma_qk(f, sa);
@@ -190,13 +198,10 @@ static void first_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
     fa2_score_and_mask(f, sa);
     get_ml(f, v, m, l);
     fa2_softmax_alpha(f, sa, m, l, alpha);
-    nt_frag s, pa;
+    nt_frag s;
     fa2_frag(f, &s, sa, f->p->Tk);
-    nt_to_a(t, &pa, &s, f->p->dt);
+    set_pending(f, v, &s, j);
     set_ml(f, v, m, l);
-    nt_fvar_set(t, &v->pp, &pa);
-    nt_set(t, v->pj, j);
-    nt_set(t, v->pend, LLVMConstInt(f->nv.i1, 1, false));
 }
 
 /* The narrow first tile (nvptx_fa2_narrow.c), K acquired: synchronously

@@ -265,9 +265,8 @@ static void union_persist(const recipe *r, target_arch arch, schedule *s)
  * tiles until they are checked on a GPU. */
 static void wide_heads_overlap(const recipe *r, target_arch arch, schedule *s)
 {
-    int dv = r->head_dim_v ? r->head_dim_v : r->head_dim;
-    if (r->grid_ndim != 0 || r->nscore_origins != 0 || (r->mask && !is_form(r->mask_surface, FORM_CAUSAL)) ||
-        r->head_dim % 64 || dv % 64 || (r->qkv_dtype != DT_BF16 && r->qkv_dtype != DT_F16))
+    /* head dims and dtype: overlap_where_fits decides */
+    if (r->grid_ndim != 0 || r->nscore_origins != 0 || (r->mask && !is_form(r->mask_surface, FORM_CAUSAL)))
         return;
     schedule wide = *s;
     wide.q_tile[0] = 128;
@@ -286,16 +285,15 @@ schedule compile_default_schedule(const recipe *r, target_arch arch)
         schedule s = nvptx_default_schedule(r ? lower_signature(&a, r) : NULL, arch == TARGET_HOST ? TARGET_SM80 : arch);
         arena_free_all(&a);
         int D = r && r->head_dim_v > r->head_dim ? r->head_dim_v : r ? r->head_dim : 0;
-        if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D <= 128 &&
-            (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
-            if (!gna_boxes(r, arch, &s) && !wide_window_boxes(r, &s)) {
-                unmasked_overlap(r, arch, &s);
-                causal_overlap(r, arch, &s);
-                union_persist(r, arch, &s);
-            }
-        if (r && r->sched.is_auto && r->family == FAMILY_SOFTMAX && D > 128 && D <= 256 &&
-            (target_info_of(arch)->mma & TARGET_MMA_WGMMA))
+        if (!r || !r->sched.is_auto || r->family != FAMILY_SOFTMAX || !(target_info_of(arch)->mma & TARGET_MMA_WGMMA))
+            return s;
+        if (D > 128) {
             wide_heads_overlap(r, arch, &s);
+        } else if (!gna_boxes(r, arch, &s) && !wide_window_boxes(r, &s)) {
+            unmasked_overlap(r, arch, &s);
+            causal_overlap(r, arch, &s);
+            union_persist(r, arch, &s);
+        }
         return s;
     }
     int nd = grid_dims(r);

@@ -103,45 +103,6 @@ static void gna_default_boxes(void **state)
  * where that loop does not fit (f32) (written scores, other masks, dense and
  * other targets keep the register shift); overlap=1 for causal documents;
  * persist=1 with overlap=1 for unions of closed forms at head dim 128. */
-/* Head dim 256 on sm_90a: unmasked and plain causal sequences (GQA too)
- * with the default score take 128 x 64 tiles over two warpgroups,
- * overlapped; other masks, written scores, f32 and sm_80 keep the generic
- * 64 x 32 tiles on four warps. */
-static void wide_head_defaults(void **state)
-{
-    (void)state;
-    arena a;
-    arena_init(&a, NULL);
-    static const struct {
-        const char *text;
-        target_arch arch;
-        bool wide;
-    } cases[] = {
-        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 256]\n", TARGET_SM90A, true},
-        {"recipe c\ninput q, k, v : f16 [batch, heads, tokens, 256]\nmask causal\n", TARGET_SM90A, true},
-        {"recipe c\ninput q : bf16 [batch, heads, tokens, 256]\ninput k, v : bf16 [batch, kv_heads, tokens, 256]\n"
-         "mask causal\n", TARGET_SM90A, true},
-        {"recipe s\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask causal\nscore softcap(s * scale, 50.0)\n",
-         TARGET_SM90A, false},
-        {"recipe w\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask causal && sliding_window(300, 0)\n",
-         TARGET_SM90A, false},
-        {"recipe p\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nparam doc : i32 [batch, tokens]\n"
-         "mask causal && document(doc)\n", TARGET_SM90A, false},
-        {"recipe d\ninput q, k, v : f32 [batch, heads, tokens, 256]\n", TARGET_SM90A, false},
-        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 256]\n", TARGET_SM80, false},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        recipe *r = parse_text(&a, cases[i].text);
-        schedule s = compile_default_schedule(r, cases[i].arch);
-        bool wide = s.q_tile[0] == 128 && s.kv_tile[0] == 64 && s.warps == 8 && s.overlap == 1;
-        bool narrow = s.q_tile[0] == 64 && s.kv_tile[0] == 32 && s.warps == 4 && s.overlap == 0;
-        if (cases[i].wide ? !wide : !narrow)
-            fail_msg("case %zu: q=%d kv=%d warps=%d overlap=%d, want %s", i, s.q_tile[0], s.kv_tile[0], s.warps,
-                     s.overlap, cases[i].wide ? "q=128 kv=64 warps=8 overlap=1" : "q=64 kv=32 warps=4");
-    }
-    arena_free_all(&a);
-}
-
 static void sequence_defaults(void **state)
 {
     (void)state;
@@ -232,6 +193,45 @@ static void sequence_defaults(void **state)
     assert_false(j.sched.even_regs);
     assert_non_null(strstr(sb_cstr(&j.ptx), "setmaxnreg"));
     compile_job_free(&j);
+    arena_free_all(&a);
+}
+
+/* Head dim 256 on sm_90a: unmasked and plain causal sequences (GQA too)
+ * with the default score take 128 x 64 tiles over two warpgroups,
+ * overlapped; other masks, written scores, f32 and sm_80 keep the generic
+ * 64 x 32 tiles on four warps. */
+static void wide_head_defaults(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    static const struct {
+        const char *text;
+        target_arch arch;
+        bool wide;
+    } cases[] = {
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 256]\n", TARGET_SM90A, true},
+        {"recipe c\ninput q, k, v : f16 [batch, heads, tokens, 256]\nmask causal\n", TARGET_SM90A, true},
+        {"recipe c\ninput q : bf16 [batch, heads, tokens, 256]\ninput k, v : bf16 [batch, kv_heads, tokens, 256]\n"
+         "mask causal\n", TARGET_SM90A, true},
+        {"recipe s\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask causal\nscore softcap(s * scale, 50.0)\n",
+         TARGET_SM90A, false},
+        {"recipe w\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask causal && sliding_window(300, 0)\n",
+         TARGET_SM90A, false},
+        {"recipe p\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nparam doc : i32 [batch, tokens]\n"
+         "mask causal && document(doc)\n", TARGET_SM90A, false},
+        {"recipe d\ninput q, k, v : f32 [batch, heads, tokens, 256]\n", TARGET_SM90A, false},
+        {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 256]\n", TARGET_SM80, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        recipe *r = parse_text(&a, cases[i].text);
+        schedule s = compile_default_schedule(r, cases[i].arch);
+        bool wide = s.q_tile[0] == 128 && s.kv_tile[0] == 64 && s.warps == 8 && s.overlap == 1;
+        bool narrow = s.q_tile[0] == 64 && s.kv_tile[0] == 32 && s.warps == 4 && s.overlap == 0;
+        if (cases[i].wide ? !wide : !narrow)
+            fail_msg("case %zu: q=%d kv=%d warps=%d overlap=%d, want %s", i, s.q_tile[0], s.kv_tile[0], s.warps,
+                     s.overlap, cases[i].wide ? "q=128 kv=64 warps=8 overlap=1" : "q=64 kv=32 warps=4");
+    }
     arena_free_all(&a);
 }
 
