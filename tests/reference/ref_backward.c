@@ -68,6 +68,8 @@ bool ref_backward(const ref_problem *p, const ref_view *dout, const ref_grads *g
     zero(g->dq, sz[SZ_BATCH] * sz[SZ_HEADS] * sz[SZ_TOKENS] * r->head_dim);
     zero(g->dk, kv_rows * r->head_dim);
     zero(g->dv, kv_rows * r->head_dim_v);
+    zero(g->dq_abs, sz[SZ_BATCH] * sz[SZ_HEADS] * sz[SZ_TOKENS] * r->head_dim);
+    zero(g->dk_abs, kv_rows * r->head_dim);
     for (int i = 0; g->dparams && i < r->nparams; i++)
         if (g->dparams[i]) {
             if (!p->params) {

@@ -109,20 +109,23 @@ bool ref_check_grads_slack(const ref_problem *p, const ref_view *dout, const ref
     size_t nk = nkv * (size_t)r->head_dim, nv = nkv * (size_t)r->head_dim_v;
     double *dq = malloc(sizeof(double) * (nq + 1)), *dk = malloc(sizeof(double) * (nk + 1));
     double *dv = malloc(sizeof(double) * (nv + 1));
+    bool softmax = r->family != FAMILY_LINEAR; /* the linear family has no term magnitudes */
+    double *dqa = softmax ? malloc(sizeof(double) * (nq + 1)) : NULL;
+    double *dka = softmax ? malloc(sizeof(double) * (nk + 1)) : NULL;
     double **dp = calloc((size_t)r->nparams + 1, sizeof *dp), **da = calloc((size_t)r->nparams + 1, sizeof *da);
-    bool ok = dq && dk && dv && dp && da;
+    bool ok = dq && dk && dv && dp && da && (!softmax || (dqa && dka));
     for (int i = 0; ok && out->dparams && i < r->nparams; i++)
         if (out->dparams[i].data && p->params)
             ok = (dp[i] = malloc(sizeof(double) * (size_t)(ref_numel(&p->params[i]) + 1))) != NULL &&
                  (da[i] = malloc(sizeof(double) * (size_t)(ref_numel(&p->params[i]) + 1))) != NULL;
     if (!ok)
         *err = "out of memory";
-    ref_grads g = {dq, dk, dv, dp, da};
+    ref_grads g = {dq, dk, dv, dp, da, dqa, dka};
     ok = ok && ref_backward(p, dout, &g, err);
     bool all = ok;
     if (ok) {
-        all &= compare_one("dq", &out->dq, dq, NULL, nq, tol, zero_slack, res, nres);
-        all &= compare_one("dk", &out->dk, dk, NULL, nk, tol, zero_slack, res, nres);
+        all &= compare_one("dq", &out->dq, dq, dqa, nq, tol, zero_slack, res, nres);
+        all &= compare_one("dk", &out->dk, dk, dka, nk, tol, zero_slack, res, nres);
         all &= compare_one("dv", &out->dv, dv, NULL, nv, tol, zero_slack, res, nres);
         for (int i = 0; out->dparams && i < r->nparams; i++) {
             if (!dp[i])
@@ -142,5 +145,7 @@ bool ref_check_grads_slack(const ref_problem *p, const ref_view *dout, const ref
     free(dq);
     free(dk);
     free(dv);
+    free(dqa);
+    free(dka);
     return ok && all;
 }

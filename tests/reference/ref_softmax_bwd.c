@@ -42,6 +42,15 @@ static double dot(const double *a, const double *b, int n)
 
 /* Scores of the row's kept keys and their ∂f/∂s; returns the maximum kept
  * score (-inf when no key is kept), the same rule as ref_softmax.c. */
+/* Σ |a_d b_d|: the magnitude of a dot product's terms. */
+static double dot_abs(const double *a, const double *b, int n)
+{
+    double s = 0;
+    for (int d = 0; d < n; d++)
+        s += fabs(a[d] * b[d]);
+    return s;
+}
+
 static double row_scores(bwd *B, ref_point *pt)
 {
     const ref_problem *p = B->p;
@@ -121,7 +130,7 @@ static bool row_backward(bwd *B, ref_point *pt, int64_t row)
     for (int d = 0; d < Dv; d++)
         B->dorow[d] = ref_load_elem(dv->dt, dv->data, pt->batch * dv->stride[0] + pt->head * dv->stride[1] +
                                                           pt->q_t * dv->stride[2] + d * dv->stride[3]);
-    double Dsum = dot(B->dorow, B->o, Dv);
+    double Dsum = dot(B->dorow, B->o, Dv), Dsum_abs = dot_abs(B->dorow, B->o, Dv);
     const double *q = ref_row_of(p, B->w.q, pt->batch, pt->head, pt->q_t, false, D);
     int64_t kv_row0 = (pt->batch * sz[SZ_KV_HEADS] + pt->kv_head) * sz[SZ_KV_TOKENS];
     for (int64_t j = 0; j < sz[SZ_KV_TOKENS]; j++) {
@@ -129,13 +138,17 @@ static bool row_backward(bwd *B, ref_point *pt, int64_t row)
             continue;
         const double *k = ref_row_of(p, B->w.k, pt->batch, pt->kv_head, j, true, D);
         const double *v = ref_row_of(p, B->w.v, pt->batch, pt->kv_head, j, true, Dv);
-        double P = exp(B->f[j] - mx) / l;
-        double dF = P * (dot(B->dorow, v, Dv) - Dsum);
-        double dS = dF * B->fs[j];
+        double P = exp(B->f[j] - mx) / l, dP = dot(B->dorow, v, Dv);
+        double dF = P * (dP - Dsum);
+        double dS = dF * B->fs[j], dS_abs = P * fabs(B->fs[j]) * (dot_abs(B->dorow, v, Dv) + Dsum_abs);
         for (int d = 0; B->g->dq && d < D; d++)
             B->g->dq[row * D + d] += dS * k[d];
         for (int d = 0; B->g->dk && d < D; d++)
             B->g->dk[(kv_row0 + j) * D + d] += dS * q[d];
+        for (int d = 0; B->g->dq_abs && d < D; d++)
+            B->g->dq_abs[row * D + d] += dS_abs * fabs(k[d]);
+        for (int d = 0; B->g->dk_abs && d < D; d++)
+            B->g->dk_abs[(kv_row0 + j) * D + d] += dS_abs * fabs(q[d]);
         for (int d = 0; B->g->dv && d < Dv; d++)
             B->g->dv[(kv_row0 + j) * Dv + d] += P * B->dorow[d];
         if (B->any_param && dF != 0) {

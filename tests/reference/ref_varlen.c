@@ -99,7 +99,7 @@ bool ref_backward_varlen(const ref_problem *p, int64_t nseq, const int32_t *cu_q
         ref_view sd = sliced(*dout, 2, q0, lq);
         double *g[3] = {calloc((size_t)(H * lq * D + 1), sizeof(double)), calloc((size_t)(Hk * lk * D + 1), sizeof(double)),
                         calloc((size_t)(Hk * lk * Dv + 1), sizeof(double))};
-        ref_grads gr = {g[0], g[1], g[2], NULL, NULL};
+        ref_grads gr = {g[0], g[1], g[2], NULL, NULL, NULL, NULL};
         ok = g[0] && g[1] && g[2];
         if (!ok)
             *err = "out of memory";

@@ -88,6 +88,12 @@ typedef struct ref_grads {
      * 0), the scale at which a gradient that cancels (exactly 0 for a bias
      * per head: the softmax ignores a shift of a row) is computed. */
     double **dparams_abs;
+    /* NULL, or shaped like dq / dk: per element the sum over keys (queries)
+     * of P |∂f/∂s| (Σ|dO v| + Σ|dO O|) |k| (|q|), the magnitude of the terms
+     * whose difference dP - dO·O makes dS (softmax family; the linear
+     * family leaves them 0): where that difference cancels, a kernel that
+     * forms dO·O from its rounded O is only that exact. */
+    double *dq_abs, *dk_abs;
 } ref_grads;
 
 /* Gradients for output gradient dout ([batch, heads, tokens, head_dim_v],

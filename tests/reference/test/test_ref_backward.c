@@ -199,7 +199,7 @@ static void backward(prob *P, grads *G)
     }
     for (size_t i = 0; i < P->n[T_Q]; i++)
         G->dq[i] = NAN;
-    G->g = (ref_grads){G->dq, G->dk, G->dv, G->dp, NULL};
+    G->g = (ref_grads){G->dq, G->dk, G->dv, G->dp, NULL, NULL, NULL};
     const char *err = NULL;
     if (!ref_backward(&P->rp, &P->dout, &G->g, &err))
         fail_msg("ref_backward: %s", err);
@@ -627,7 +627,7 @@ static void backward_rejects_malformed_problems(void **state)
     text_problem(&P, "recipe g\ninput q : f32 [batch, heads, tokens, 16]\ninput k, v : f32 [batch, kv_heads, tokens, 16]\n",
                  &sh, 70);
     double dq[3 * 4 * 16];
-    ref_grads g = {dq, NULL, NULL, NULL, NULL};
+    ref_grads g = {dq, NULL, NULL, NULL, NULL, NULL, NULL};
     const char *err = NULL;
     assert_false(ref_backward(&P.rp, &P.dout, &g, &err));
     assert_non_null(strstr(err, "kv_heads"));
