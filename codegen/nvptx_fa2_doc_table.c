@@ -12,9 +12,12 @@
  * both scan write the same values).
  *
  * Entries are tagged with the launch: a module-global epoch, read by one
- * thread of every block when it starts (fa2_doc_table_epoch); each block
- * counts itself out when it ends (fa2_doc_table_close) and the last one
- * out, after every block read the epoch, advances it and zeroes the count,
+ * thread of every block when it starts (fa2_doc_table_epoch); that thread
+ * then counts the block in (fa2_doc_table_count_in, a release atomic after
+ * the read) and, when the block ends, the last one in, after every block
+ * read the epoch, advances it and zeroes the count (fa2_doc_table_close;
+ * counting in at the start keeps the atomic's latency off the block's
+ * exit, where it held the SM's next block back),
  * so the next launch (stream order) tags anew and ignores this launch's
  * entries (tag = epoch + 1: the table's zeroed memory never matches). An
  * entry is four 64-bit words, each (tag << 32) | value, written and read
@@ -44,7 +47,7 @@ bool fa2_doc_table_on(const fa2 *f)
     return true;
 }
 
-/* The epoch (word 0) and the blocks counted out (word 1). */
+/* The epoch (word 0) and the blocks counted in (word 1). */
 static LLVMValueRef epoch_word(fa2 *f, int i)
 {
     return nv_gep(&f->nv, nv_global_array(&f->nv, f->nv.i32, 2, "attnc_doc_epoch", 16), nv_i32(&f->nv, 4 * i));
@@ -57,14 +60,19 @@ LLVMValueRef fa2_doc_table_epoch(fa2 *f)
     return LLVMBuildAdd(f->nv.b, e, nv_i32(&f->nv, 1), "doc.tag");
 }
 
-void fa2_doc_table_close(fa2 *f)
+LLVMValueRef fa2_doc_table_count_in(fa2 *f)
+{
+    LLVMValueRef in = epoch_word(f, 1);
+    /* release: this block's epoch read comes before it counts in (inline:
+     * LLVM 19's NVPTX prints a release atomicrmw as a relaxed atom) */
+    return nv_asm(&f->nv, f->nv.i32, "atom.release.gpu.global.add.u32 $0, [$1], 1;", "=r,l,~{memory}", &in, 1);
+}
+
+void fa2_doc_table_close(fa2 *f, LLVMValueRef n)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     LLVMValueRef out = epoch_word(f, 1);
-    /* release: this block's epoch read comes before it counts out (inline:
-     * LLVM 19's NVPTX prints a release atomicrmw as a relaxed atom) */
-    LLVMValueRef n = nv_asm(nv, nv->i32, "atom.release.gpu.global.add.u32 $0, [$1], 1;", "=r,l,~{memory}", &out, 1);
     LLVMValueRef gx = nv_sreg(nv, "nctaid.x"), gy = nv_sreg(nv, "nctaid.y"), gz = nv_sreg(nv, "nctaid.z");
     LLVMValueRef blocks = LLVMBuildMul(b, LLVMBuildMul(b, gx, gy, ""), gz, "");
     LLVMBasicBlockRef join =
