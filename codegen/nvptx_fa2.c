@@ -387,7 +387,6 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     nv_ctx_init(&f->nv, c, m, b);
     f->p = p;
     f->doc_table_ok = true;
-    f->forward = true;
     if (nvptx_mask_frames_mode() == 1)
         f->fr_period = fa2_frames_period(p->mask, p->grid_ndim, p->kv_ext[0]);
     plan_smem(f);
@@ -409,11 +408,6 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     else
         prologue(f);
     emit_consumer(f);
-    if (fa2_doc_table_on(f)) { /* thread 0 (a computing warp's), which counted the block in */
-        LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(b, LLVMIntEQ, f->tid, nv_i32(&f->nv, 0), ""));
-        fa2_doc_table_close(f, nt_get(&f->t, f->doc_count));
-        nt_endif(&f->t, join);
-    }
     if (fa2_doc_table_on(f))
         info->serial = true; /* the table and its epoch are module globals */
     LLVMBuildRetVoid(b);

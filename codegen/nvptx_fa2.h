@@ -14,7 +14,6 @@
  *   nvptx_fa2_narrow.c   a union range's first tile on its first 16 keys (opt-in)
  *   nvptx_fa2_persist.c  persistent blocks: the item loop, dynamic items
  *   nvptx_fa2_doc_table.c the document cut shared across heads
- *   nvptx_fa2_diag_first.c causal documents: the diagonal tile copied before the cut, visited first
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
  * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
@@ -107,11 +106,7 @@ typedef struct fa2 {
      * module-global table (nvptx_fa2_doc_table.c); doc_tag: variable, this
      * launch's tag as thread 0 read it */
     bool doc_table_ok;
-    bool forward; /* built by fa2_build (the backward's kernels reuse fa2 for their coordinates) */
-    LLVMValueRef doc_tag, doc_count; /* variables: thread 0's tag, and the blocks counted in before this one */
-    /* the diagonal tile first (nvptx_fa2_diag_first.c): whether this block
-     * visits it first (i1; NULL: the kernel never does) and its index */
-    LLVMValueRef diag_first, diag_tile;
+    LLVMValueRef doc_tag;
     bool all_full; /* emitting the key loop over a run of full tiles (fa2_key_loops) */
     int part_only; /* 1 + the part of a union range a loop is emitted for (fa2_key_loops); 0: any (zeroed
                     * fa2 structs, the backward's too, mean no restriction) */
@@ -169,20 +164,6 @@ LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);
 LLVMValueRef fa2_param_extent(fa2 *f, const tir_param *rp, int i);
 /* The document span cut of the range (nvptx_fa2_span.c); every thread of the CTA calls it. */
 void fa2_doc_span(fa2 *f);
-/* The shared words the forward's cut goes through (FA2_CUT_WORDS i32s:
- * the scan's 0-3, the table's hit and entry 4-8). */
-enum { FA2_CUT_WORDS = 12 };
-LLVMValueRef fa2_cut_words(fa2 *f);
-
-/* The diagonal tile first (nvptx_fa2_diag_first.c, $ATTNC_DOC_DIAG_FIRST):
- * whether this kernel may take it; before the cut (fa2_range), whether this
- * block does (f->diag_first, i1) and its diagonal tile's copy into ring
- * slot 0; the producer's first loop index (1 when that copy was issued,
- * else 0); a loop index as an index into the range's tiles. */
-bool fa2_diag_first_on(const fa2 *f);
-void fa2_diag_first_begin(fa2 *f);
-LLVMValueRef fa2_diag_first_start(fa2 *f);
-LLVMValueRef fa2_diag_first_index(fa2 *f, LLVMValueRef j);
 /* The scan under it, for any tile of tokens [t_lo, t_hi] (one side) and
  * range of tiles (the other side: tokens [lo T, min((lo + cnt) T, ext)))
  * of the int document-id
@@ -266,13 +247,8 @@ void fa2_ws_init_barriers(fa2 *f);
  * fa2_ws_issue_q_early does it. */
 bool fa2_ws_early_q(const fa2 *f);
 void fa2_ws_issue_q_early(fa2 *f);
-/* Shared bytes of the barriers (after f->off_bar), and where after them
- * the cut's words lie when fa2_diag_first_on (fa2_cut_words). */
+/* Shared bytes of the barriers (after f->off_bar). */
 int fa2_ws_bar_bytes(const fa2 *f);
-int fa2_ws_cut_words_off(const fa2 *f);
-/* overlap, one thread: K and V of the key tile at org into ring slot 0
- * (its first round: no release to wait for). */
-void fa2_ws_fill_first_slot(fa2 *f, LLVMValueRef *org);
 void fa2_ws_producer(fa2 *f);
 /* The computing warps' start: their register share; then (one item per
  * block) Q resident. */
@@ -342,16 +318,14 @@ void fa2_items_end(fa2 *f, fa2_items *it);
 
 /* The document cut shared across heads (nvptx_fa2_doc_table.c, on unless
  * $ATTNC_DOC_TABLE=0): whether this kernel uses it; one thread: this
- * launch's tag and, after it, the block counted in (at the block's start;
- * the count before it, every block exactly once), and at the block's end
- * the epoch advanced by the last block in; the entry of (batch, query tile x) (i32s;
+ * launch's tag and, after it, the block counted in (every block exactly
+ * once; the last one in advances the epoch); the entry of (batch, query tile x) (i32s;
  * *usable: inside the table) and, on a hit (i1: its four tags are this
  * launch's), its r_lo, r_cnt, run_lo, run_hi; writing them. */
 enum { FA2_DOC_TABLE_ENTRIES = 32768 };
 bool fa2_doc_table_on(const fa2 *f);
 LLVMValueRef fa2_doc_table_epoch(fa2 *f);
-LLVMValueRef fa2_doc_table_count_in(fa2 *f);
-void fa2_doc_table_close(fa2 *f, LLVMValueRef n);
+void fa2_doc_table_count_in(fa2 *f);
 LLVMValueRef fa2_doc_table_entry(fa2 *f, LLVMValueRef batch, LLVMValueRef x, LLVMValueRef *usable);
 LLVMValueRef fa2_doc_table_find(fa2 *f, LLVMValueRef entry, LLVMValueRef usable, LLVMValueRef tag,
                                 LLVMValueRef out[4]);

@@ -244,8 +244,6 @@ void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
     }
     if (p->nparts)
         rem = select_part(f, j, r_lo, r_cnt);
-    else if (f->diag_first)
-        rem = fa2_diag_first_index(f, j);
     for (int d = p->ndims - 1; d >= 0; d--) {
         LLVMValueRef idx = rem;
         if (d || p->ndims > 1) {
@@ -323,10 +321,8 @@ void fa2_range(fa2 *f)
         f->r_cnt[d] = nv_smax(&f->nv, cnt, nv_i32(&f->nv, 0));
         f->r_total = mul(f, f->r_total, f->r_cnt[d]);
     }
-    if (p->range == RANGE_BOUNDS && p->span_param >= 0) {
-        fa2_diag_first_begin(f); /* the diagonal tile's copy, before the cut's loads */
+    if (p->range == RANGE_BOUNDS && p->span_param >= 0)
         fa2_doc_span(f);
-    }
     if (p->range == RANGE_BOUNDS && p->nparts)
         range_parts(f);
 }

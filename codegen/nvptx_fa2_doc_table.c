@@ -12,13 +12,13 @@
  * both scan write the same values).
  *
  * Entries are tagged with the launch: a module-global epoch, read by one
- * thread of every block when it starts (fa2_doc_table_epoch); that thread
- * then counts the block in (fa2_doc_table_count_in, a release atomic after
- * the read) and, when the block ends, the last one in, after every block
- * read the epoch, advances it and zeroes the count (fa2_doc_table_close;
- * counting in at the start keeps the atomic's latency off the block's
- * exit, where it held the SM's next block back),
- * so the next launch (stream order) tags anew and ignores this launch's
+ * thread of every block when it starts (fa2_doc_table_epoch); once the
+ * cut is known that thread counts the block in (fa2_doc_table_count_in, a
+ * release atomic after the read), and the last block in, every block having
+ * read the epoch by then, advances it and zeroes the count at once. (The
+ * count was taken at the block's end before: its atomic's round trip held
+ * the SM's next block back; counted in at the start, the round trip
+ * overlaps the first K/V tile's copy), so the next launch (stream order) tags anew and ignores this launch's
  * entries (tag = epoch + 1: the table's zeroed memory never matches). An
  * entry is four 64-bit words, each (tag << 32) | value, written and read
  * as single-copy-atomic aligned 64-bit accesses (.relaxed.gpu: no stale L1
@@ -60,24 +60,19 @@ LLVMValueRef fa2_doc_table_epoch(fa2 *f)
     return LLVMBuildAdd(f->nv.b, e, nv_i32(&f->nv, 1), "doc.tag");
 }
 
-LLVMValueRef fa2_doc_table_count_in(fa2 *f)
-{
-    LLVMValueRef in = epoch_word(f, 1);
-    /* release: this block's epoch read comes before it counts in (inline:
-     * LLVM 19's NVPTX prints a release atomicrmw as a relaxed atom) */
-    return nv_asm(&f->nv, f->nv.i32, "atom.release.gpu.global.add.u32 $0, [$1], 1;", "=r,l,~{memory}", &in, 1);
-}
-
-void fa2_doc_table_close(fa2 *f, LLVMValueRef n)
+void fa2_doc_table_count_in(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef out = epoch_word(f, 1);
+    LLVMValueRef in = epoch_word(f, 1);
+    /* release: this block's epoch read comes before it counts in (inline:
+     * LLVM 19's NVPTX prints a release atomicrmw as a relaxed atom) */
+    LLVMValueRef n = nv_asm(nv, nv->i32, "atom.release.gpu.global.add.u32 $0, [$1], 1;", "=r,l,~{memory}", &in, 1);
     LLVMValueRef gx = nv_sreg(nv, "nctaid.x"), gy = nv_sreg(nv, "nctaid.y"), gz = nv_sreg(nv, "nctaid.z");
     LLVMValueRef blocks = LLVMBuildMul(b, LLVMBuildMul(b, gx, gy, ""), gz, "");
     LLVMBasicBlockRef join =
         nt_if(&f->t, LLVMBuildICmp(b, LLVMIntEQ, n, LLVMBuildSub(b, blocks, nv_i32(nv, 1), ""), ""));
-    LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpXchg, out, nv_i32(nv, 0), LLVMAtomicOrderingMonotonic, false);
+    LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpXchg, in, nv_i32(nv, 0), LLVMAtomicOrderingMonotonic, false);
     LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpAdd, epoch_word(f, 0), nv_i32(nv, 1), LLVMAtomicOrderingMonotonic,
                        false);
     nt_endif(&f->t, join);

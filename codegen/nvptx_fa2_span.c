@@ -26,10 +26,8 @@
  *      self-attention), so a key tile strictly inside that run pairs only
  *      tokens of one document and is full when span_full holds on its box
  *      (fa2_tile_partial): no per-element id compares there.
- * The forward's shared words (fa2_cut_words) live where the first K tile
- * goes, and the barrier after they are read comes before the first copy;
- * or, when the diagonal tile's copy lands there during the cut
- * (nvptx_fa2_diag_first.c), after the pipeline's barriers. */
+ * The forward's shared words live where the first K tile goes; the barrier
+ * after they are read comes before the prologue's first copy. */
 #include "nvptx_fa2.h"
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
@@ -333,16 +331,6 @@ static LLVMValueRef warp_uniform(fa2 *f, LLVMValueRef v)
     return nv_shfl_idx(&f->nv, v, nv_i32(&f->nv, 0));
 }
 
-/* The shared words of the forward's cut: at the first K slot, where no copy
- * lands before the cut is known; after the barriers when the diagonal
- * tile's copy goes there first (fa2_diag_first_on). */
-LLVMValueRef fa2_cut_words(fa2 *f)
-{
-    if (!fa2_diag_first_on(f))
-        return f->smem;
-    return nv_gep(&f->nv, f->smem, nv_i32(&f->nv, fa2_ws_cut_words_off(f)));
-}
-
 /* The cut (r_lo[0], r_cnt[0], run_lo, run_hi) scanned by the CTA through
  * the shared words (fa2_cut_words), the ids read as 16-byte vectors
  * first. */
@@ -353,7 +341,7 @@ static void doc_span_scanned(fa2 *f, bool runs)
     int Tk = f->p->kv_ext[0];
     fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], true};
     fa2_span s;
-    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, fa2_cut_words(f), runs, &s);
+    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, f->smem, runs, &s);
     if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
         f->run_lo = LLVMBuildSelect(b, s.one, s.olo, nv_i32(nv, 0x7fffffff), "");
         f->run_hi = s.ohi;
@@ -379,19 +367,19 @@ static void doc_span_table(fa2 *f, bool runs)
     LLVMValueRef tag = fa2_doc_table_epoch(f), vals[4];
     nt_set(t, f->doc_tag, tag);
     LLVMValueRef hit = fa2_doc_table_find(f, entry, usable, tag, vals);
-    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), word(f, fa2_cut_words(f), 8));
+    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), word(f, f->smem, 8));
     for (int w = 0; w < 4; w++)
-        LLVMBuildStore(b, vals[w], word(f, fa2_cut_words(f), 4 + w));
+        LLVMBuildStore(b, vals[w], word(f, f->smem, 4 + w));
     nt_endif(t, join);
     nv_barrier(nv);
     LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi};
     LLVMValueRef var[4];
     for (int w = 0; w < 4; w++)
         var[w] = nt_var(t, nv->i32, NULL, "doc.cut");
-    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, fa2_cut_words(f), 8), ""), nv_i32(nv, 0), "");
+    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 8), ""), nv_i32(nv, 0), "");
     nt_branch br = nt_if_else(t, hit);
     for (int w = 0; w < 4; w++)
-        nt_set(t, var[w], LLVMBuildLoad2(b, nv->i32, word(f, fa2_cut_words(f), 4 + w), "doc.cut"));
+        nt_set(t, var[w], LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 4 + w), "doc.cut"));
     if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA: order the generic accesses first */
         nv_wg_proxy_fence(nv);
     nv_barrier(nv); /* read before the copies overwrite the words */
@@ -409,9 +397,8 @@ static void doc_span_table(fa2 *f, bool runs)
         *dst[w] = nt_get(t, var[w]);
     /* counted in after the barriers: its release fence waits for thread 0's
      * loads and stores, which no other thread should wait behind */
-    f->doc_count = nt_var(t, nv->i32, NULL, "doc.count");
     LLVMBasicBlockRef count = nt_if(t, thread0);
-    nt_set(t, f->doc_count, fa2_doc_table_count_in(f));
+    fa2_doc_table_count_in(f);
     nt_endif(t, count);
 }
 

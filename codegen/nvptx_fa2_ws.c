@@ -103,13 +103,7 @@ static int handoff_off(const fa2 *f)
 
 int fa2_ws_bar_bytes(const fa2 *f)
 {
-    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_dynamic(f) ? HANDOFF_BYTES : 0) +
-           (fa2_diag_first_on(f) ? FA2_CUT_WORDS * 4 : 0);
-}
-
-int fa2_ws_cut_words_off(const fa2 *f)
-{
-    return f->off_bar + 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_dynamic(f) ? HANDOFF_BYTES : 0);
+    return 8 * (ring_bars(f) + (f->p->persist ? 1 : 0)) + (fa2_items_dynamic(f) ? HANDOFF_BYTES : 0);
 }
 
 nt_ring fa2_ws_item_full(const fa2 *f)
@@ -236,13 +230,14 @@ static void fill_slot(fa2 *f, LLVMValueRef j, LLVMValueRef slot)
         nt_endif_else(t, &br);
 }
 
-/* overlap: one tensor (K or V) of the tile at org into its ring slot,
- * completing on that ring's full barrier. */
-static void fill_one_at(fa2 *f, int tensor, LLVMValueRef *org, LLVMValueRef slot)
+/* overlap: one tensor (K or V) of tile j into its ring slot, completing
+ * on that ring's full barrier. */
+static void fill_one(fa2 *f, int tensor, LLVMValueRef j, LLVMValueRef slot)
 {
     nt *t = &f->t;
     nt_ring full = tensor == T_K ? full_ring(f) : fullv_ring(f);
-    LLVMValueRef bar = nt_ring_bar(t, &full, slot);
+    LLVMValueRef bar = nt_ring_bar(t, &full, slot), org[3];
+    fa2_kv_tile_origin(f, j, org);
     LLVMValueRef off = slot_off(f, tensor, slot);
     if (!f->p->tma) {
         fa2_load_tile(f, tensor, org, off, NULL);
@@ -251,21 +246,6 @@ static void fill_one_at(fa2 *f, int tensor, LLVMValueRef *org, LLVMValueRef slot
     }
     nt_mbar_expect_tx(t, bar, nt_bytes(sw_tile(f, tensor, off)));
     tma_tile(f, tensor, off, bar, org);
-}
-
-/* overlap: one tensor of tile j into its ring slot. */
-static void fill_one(fa2 *f, int tensor, LLVMValueRef j, LLVMValueRef slot)
-{
-    LLVMValueRef org[3];
-    fa2_kv_tile_origin(f, j, org);
-    fill_one_at(f, tensor, org, slot);
-}
-
-void fa2_ws_fill_first_slot(fa2 *f, LLVMValueRef *org)
-{
-    LLVMValueRef slot = nv_i32(&f->nv, 0);
-    fill_one_at(f, T_K, org, slot);
-    fill_one_at(f, T_V, org, slot);
 }
 
 static void fill_q(fa2 *f)
@@ -375,7 +355,7 @@ static void produce_item(fa2 *f, LLVMValueRef v_thread)
         fill_q(f);
     }
     nt_loop loop;
-    LLVMValueRef j = nt_for(t, &loop, fa2_diag_first_start(f), f->r_total);
+    LLVMValueRef j = nt_for(t, &loop, nv_i32(&f->nv, 0), f->r_total);
     produce(f, j, v_thread);
     nt_for_end(t, &loop);
     /* a grid producer's iterations differ only in the box they issue:

@@ -145,13 +145,6 @@ int nvptx_persist_dynamic_mode(void);
  * for V's tile too). Part of kernel cache keys. */
 int nvptx_peel_first_mode(void);
 
-/* $ATTNC_DOC_DIAG_FIRST: 1 (also unset, the default) or 0. A causal
- * document kernel (overlapped loop, TMA producer) copies the key tile of
- * its query tile's diagonal before the document cut is known and visits
- * it first (codegen/nvptx_fa2_diag_first.c); at 0 the key loop runs in
- * tile order from the cut. Part of kernel cache keys. */
-int nvptx_doc_diag_first_mode(void);
-
 /* $ATTNC_TANH_APPROX: 1 (also unset, the default) or 0. tanh in scores and
  * their derivatives on the GPU: PTX tanh.approx.f32 (relative error at most
  * 2^-11), or at 0 the exponential form with an approximate reciprocal

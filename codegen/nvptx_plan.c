@@ -80,13 +80,6 @@
 #ifndef NVPTX_PEEL_FIRST_BY_DEFAULT
 #define NVPTX_PEEL_FIRST_BY_DEFAULT 1
 #endif
-/* A causal document kernel's key loop starts at the diagonal tile, whose
- * copy is issued before the cut's lookup (nvptx_fa2_diag_first.c,
- * $ATTNC_DOC_DIAG_FIRST). Not yet measured: on by default so the next GPU
- * run times it against =0. */
-#ifndef NVPTX_DOC_DIAG_FIRST_BY_DEFAULT
-#define NVPTX_DOC_DIAG_FIRST_BY_DEFAULT 1
-#endif
 /* tanh on the GPU as PTX's tanh.approx.f32 (one MUFU.TANH; relative error
  * at most 2^-11, below bf16's rounding), as FlashAttention-3's softcap
  * does; $ATTNC_TANH_APPROX=0: 1 - 2 / (2^(2|x| log2 e) + 1) with an
@@ -159,11 +152,6 @@ int nvptx_tanh_approx_mode(void)
 int nvptx_peel_first_mode(void)
 {
     return env_switch_default("ATTNC_PEEL_FIRST", NVPTX_PEEL_FIRST_BY_DEFAULT);
-}
-
-int nvptx_doc_diag_first_mode(void)
-{
-    return env_switch_default("ATTNC_DOC_DIAG_FIRST", NVPTX_DOC_DIAG_FIRST_BY_DEFAULT);
 }
 
 int nvptx_doc_table_mode(void)

@@ -5,8 +5,7 @@
  * warnings, C7513 among them: the overlap would be lost), S_{j+1} left in
  * flight while P V runs (wait_group 1), the named barriers of ping-pong
  * under overlap=2; the first tile peeled under overlap=1 (S alone before
- * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; a causal document
- * kernel's diagonal tile copied before its cut's loads ($ATTNC_DOC_DIAG_FIRST); and the schedules
+ * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; and the schedules
  * that cannot overlap are refused with a reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,53 +130,6 @@ static void first_tile_peeled(void **state)
     }
 }
 
-/* TMA copies in the PTX of file [spec] ($ATTNC_DOC_DIAG_FIRST = value)
- * before the first relaxed load of the cut table, and in all. */
-static void copies_before_cut(const char *file, const char *spec, const char *value, int *before, int *all)
-{
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx;
-    sb_init(&err);
-    sb_init(&ptx);
-    nvptx_status st = bench_recipe_ptx_env(&a, file, spec, "ATTNC_DOC_DIAG_FIRST", value, &ptx, &err);
-    if (st)
-        fail_msg("%s [%s] ATTNC_DOC_DIAG_FIRST=%s: %s", file, spec, value ? value : "(unset)", sb_cstr(&err));
-    const char *text = sb_cstr(&ptx), *cut = strstr(text, "ld.relaxed.gpu.global");
-    if (!cut)
-        fail_msg("%s [%s]: no cut-table load", file, spec);
-    static const char copy[] = "cp.async.bulk.tensor";
-    *all = ptx_count(text, copy);
-    *before = 0;
-    for (const char *at = strstr(text, copy); at && at < cut; at = strstr(at + 1, copy))
-        ++*before;
-    sb_free(&err);
-    sb_free(&ptx);
-    arena_free_all(&a);
-}
-
-/* By default Q and the diagonal tile's K and V are issued before the cut
- * is looked up (three tiles: three times Q's copies, a tile being one or
- * more boxes), and the producer's loop still copies the other tiles; =0
- * issues Q only there. */
-static void diagonal_before_cut(void **state)
-{
-    (void)state;
-    static const char *const specs[] = {"q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1",
-                                        "q=128 kv=128 stages=3 warps=8 mma=wgmma_ws overlap=2"};
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        int on_before, on_all, off_before, off_all;
-        copies_before_cut("doc_causal.attn", specs[i], NULL, &on_before, &on_all);
-        copies_before_cut("doc_causal.attn", specs[i], "0", &off_before, &off_all);
-        printf("  doc_causal.attn %-56s copies before the cut: %d (%d in all), =0: %d (%d)\n", specs[i], on_before,
-               on_all, off_before, off_all);
-        if (off_before < 1 || on_before != 3 * off_before || on_all <= on_before || off_all <= off_before)
-            fail_msg("doc_causal [%s]: %d copies before the cut (%d in all), =0: %d (%d); expected Q's and the "
-                     "diagonal's K and V before it, and the loop's after",
-                     specs[i], on_before, on_all, off_before, off_all);
-    }
-}
-
 static void refused(const char *file, const char *spec, target_arch arch, const char *why)
 {
     strbuf msg;
@@ -204,6 +156,6 @@ int main(void)
         return 0;
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(first_tile_peeled),
-                                       cmocka_unit_test(diagonal_before_cut), cmocka_unit_test(refusals)};
+                                       cmocka_unit_test(refusals)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
