@@ -192,12 +192,17 @@ static bool is_form(const expr *e, int form)
     return e && e->kind == EX_FORM && e->u.form == form;
 }
 
+/* `a && b` of two forms, either order. */
+static bool forms_and(const expr *m, int a, int b)
+{
+    return m && m->kind == EX_BINARY && m->u.binop == BIN_AND && m->nargs == 2 &&
+           ((is_form(m->args[0], a) && is_form(m->args[1], b)) || (is_form(m->args[0], b) && is_form(m->args[1], a)));
+}
+
 /* `causal && document(ids)`, either order. */
 static bool causal_documents(const expr *m)
 {
-    return m && m->kind == EX_BINARY && m->u.binop == BIN_AND && m->nargs == 2 &&
-           ((is_form(m->args[0], FORM_CAUSAL) && is_form(m->args[1], FORM_DOCUMENT)) ||
-            (is_form(m->args[0], FORM_DOCUMENT) && is_form(m->args[1], FORM_CAUSAL)));
+    return forms_and(m, FORM_CAUSAL, FORM_DOCUMENT);
 }
 
 /* A causal sequence with the default score runs the overlapped key loop
@@ -255,18 +260,27 @@ static void union_persist(const recipe *r, target_arch arch, schedule *s)
 }
 
 /* Head dim 256 on sm_90a: a sequence without a mask or with plain
- * `causal`, and the default score, takes 128-row query tiles over two
+ * `causal` (windows and documents below), and the default score, takes 128-row query tiles over two
  * computing warpgroups and 64-key tiles on the overlapped loop, as head dim
  * 128 does, instead of the generic 64 x 32 tiles on one warpgroup (H100,
  * 2026-12-06 run63, B=1 H=16 N=8192 D=256, TFLOP/s: causal 370 -> 701,
  * dense 386 -> 763, against cuDNN's causal 614; 80-key tiles 709 / 798
  * but not powers of two; `attnc run --check` on the causal kernel at
- * 2x3x1000 and 1x2x4097). Other masks and written scores keep the generic
- * tiles until they are checked on a GPU. */
+ * 2x3x1000 and 1x2x4097). Sliding windows and causal documents too (H100
+ * 2026-12-06 run66, N=8192: `causal && sliding_window(300, 0)` 180 -> 246,
+ * 8 documents 240 -> 377; checked against fp64 at 1x3x2000 and 2x2x3000).
+ * Other masks and written scores keep the generic tiles (softcap lost on
+ * these tiles, 586 -> 534, run65: its written score keeps the plain loop). */
+static bool wide_heads_mask(const expr *m)
+{
+    return !m || is_form(m, FORM_CAUSAL) || is_form(m, FORM_SLIDING_WINDOW) ||
+           forms_and(m, FORM_CAUSAL, FORM_SLIDING_WINDOW) || causal_documents(m);
+}
+
 static void wide_heads_overlap(const recipe *r, target_arch arch, schedule *s)
 {
     /* head dims and dtype: overlap_where_fits decides */
-    if (r->grid_ndim != 0 || r->nscore_origins != 0 || (r->mask && !is_form(r->mask_surface, FORM_CAUSAL)))
+    if (r->grid_ndim != 0 || r->nscore_origins != 0 || !wide_heads_mask(r->mask ? r->mask_surface : NULL))
         return;
     schedule wide = *s;
     wide.q_tile[0] = 128;

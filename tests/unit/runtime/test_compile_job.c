@@ -196,10 +196,10 @@ static void sequence_defaults(void **state)
     arena_free_all(&a);
 }
 
-/* Head dim 256 on sm_90a: unmasked and plain causal sequences (GQA too)
- * with the default score take 128 x 64 tiles over two warpgroups,
- * overlapped; other masks, written scores, f32 and sm_80 keep the generic
- * 64 x 32 tiles on four warps. */
+/* Head dim 256 on sm_90a: unmasked, causal, sliding-window and causal
+ * document sequences (GQA too) with the default score take 128 x 64 tiles
+ * over two warpgroups, overlapped; other masks (a union), written scores,
+ * f32 and sm_80 keep the generic 64 x 32 tiles on four warps. */
 static void wide_head_defaults(void **state)
 {
     (void)state;
@@ -217,9 +217,13 @@ static void wide_head_defaults(void **state)
         {"recipe s\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask causal\nscore softcap(s * scale, 50.0)\n",
          TARGET_SM90A, false},
         {"recipe w\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask causal && sliding_window(300, 0)\n",
-         TARGET_SM90A, false},
+         TARGET_SM90A, true},
+        {"recipe w\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask sliding_window(300, 200)\n", TARGET_SM90A,
+         true},
         {"recipe p\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nparam doc : i32 [batch, tokens]\n"
-         "mask causal && document(doc)\n", TARGET_SM90A, false},
+         "mask causal && document(doc)\n", TARGET_SM90A, true},
+        {"recipe u\ninput q, k, v : bf16 [batch, heads, tokens, 256]\nmask causal && (sinks(4) || sliding_window(300, 0))\n",
+         TARGET_SM90A, false},
         {"recipe d\ninput q, k, v : f32 [batch, heads, tokens, 256]\n", TARGET_SM90A, false},
         {"recipe d\ninput q, k, v : bf16 [batch, heads, tokens, 256]\n", TARGET_SM80, false},
     };
