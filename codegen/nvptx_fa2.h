@@ -14,6 +14,7 @@
  *   nvptx_fa2_narrow.c   a union range's first tile on its first 16 keys (opt-in)
  *   nvptx_fa2_persist.c  persistent blocks: the item loop, dynamic items
  *   nvptx_fa2_doc_table.c the document cut shared across heads
+ *   nvptx_fa2_ostage.c   O written through shared memory, stored in whole rows
  *
  * Register fragments follow the PTX m16n8k16 layouts: lane = 4*g + t4; an
  * accumulator block (16 x 8) holds rows g and g+8, columns 2*t4 and 2*t4+1.
@@ -371,6 +372,15 @@ void fa2_softmax_alpha(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRe
 void fa2_rescale(fa2 *f, LLVMValueRef alpha[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
                   LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+/* Address of element (batch, head, tok, col) of `tensor`, esize bytes each. */
+LLVMValueRef fa2_elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int esize);
+/* O through shared memory (nvptx_fa2_ostage.c, $ATTNC_O_STAGE): whether
+ * this kernel takes it; one of this thread's rows (half h of its 16-row
+ * block) scaled by inv into its warpgroup's Q rows; then, every row
+ * written, the warpgroup's rows stored to O in 16-byte chunks. */
+bool fa2_ostage_on(const fa2 *f);
+void fa2_ostage_write(fa2 *f, int h, LLVMValueRef inv, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+void fa2_ostage_flush(fa2 *f);
 
 /* Emits one FA2 kernel into module m. */
 nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *info, strbuf *err);

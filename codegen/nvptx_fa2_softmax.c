@@ -259,8 +259,7 @@ void fa2_rescale(fa2 *f, LLVMValueRef alpha[FA_MAXMR][2], LLVMValueRef acc[FA_MA
     }
 }
 
-/* Address of element (batch, head, tok, col) of `tensor`, esize bytes each. */
-static LLVMValueRef elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int esize)
+LLVMValueRef fa2_elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int esize)
 {
     LLVMBuilderRef b = f->nv.b;
     LLVMValueRef idx[3] = {f->batch, f->head, tok};
@@ -281,13 +280,16 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
     LLVMValueRef lse = LLVMBuildFAdd(b, m, nv_lg2(&f->nv, lsum), "");
     lse = LLVMBuildSelect(b, live, LLVMBuildFMul(b, lse, nv_f32(&f->nv, LN2), ""), nv_f32(&f->nv, -INFINITY), "");
     LLVMValueRef tok = f->row_t[mi][h];
+    bool staged = fa2_ostage_on(f); /* O through shared memory, every row (fa2_ostage_flush skips those out of bounds) */
+    if (staged)
+        fa2_ostage_write(f, h, inv, acc);
     LLVMBasicBlockRef join = nv_if(&f->nv, fa2_in_bounds(f, f->row_c[mi][h], f->qext), "st.row");
     /* One address for the row; the n-blocks are constant byte offsets from
      * it (a column computed in i32 and widened per store would cost a
      * 64-bit address computation per store, and the driver's JIT time). */
     LLVMValueRef col0 = LLVMBuildShl(b, f->t4, nv_i32(&f->nv, 1), "");
-    LLVMValueRef row = elem_ptr(f, T_O, tok, col0, 2);
-    for (int nb = 0; nb < p->Dv / 8; nb++) {
+    LLVMValueRef row = fa2_elem_ptr(f, T_O, tok, col0, 2);
+    for (int nb = 0; !staged && nb < p->Dv / 8; nb++) {
         LLVMValueRef lo = LLVMBuildFMul(b, acc[mi][nb][2 * h], inv, "");
         LLVMValueRef hi = LLVMBuildFMul(b, acc[mi][nb][2 * h + 1], inv, "");
         LLVMValueRef at = nv_gep(&f->nv, row, nv_i64(&f->nv, nb * 8 * 2));
@@ -298,7 +300,7 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
         LLVMValueRef has = LLVMBuildICmp(b, LLVMIntNE, f->tens[T_LSE], LLVMConstNull(f->nv.pg), "");
         has = LLVMBuildAnd(b, has, LLVMBuildICmp(b, LLVMIntEQ, f->t4, nv_i32(&f->nv, 0), ""), "");
         LLVMBasicBlockRef j2 = nv_if(&f->nv, has, "st.lse");
-        LLVMBuildStore(b, lse, elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 4));
+        LLVMBuildStore(b, lse, fa2_elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 4));
         nv_endif(&f->nv, j2);
     }
     nv_endif(&f->nv, join);
@@ -310,4 +312,6 @@ void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][
     for (int mi = 0; mi < f->p->MR; mi++)
         for (int h = 0; h < 2; h++)
             store_row(f, mi, h, m[mi][h], l[mi][h], acc);
+    if (fa2_ostage_on(f))
+        fa2_ostage_flush(f);
 }

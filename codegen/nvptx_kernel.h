@@ -145,6 +145,13 @@ int nvptx_persist_dynamic_mode(void);
  * for V's tile too). Part of kernel cache keys. */
 int nvptx_peel_first_mode(void);
 
+/* $ATTNC_O_STAGE: 1 (also unset, the default) or 0. Kernels with a producer
+ * warpgroup (wgmma, one item a block) write O through shared memory, each
+ * warpgroup into the bytes of its own Q rows, and store it in whole rows,
+ * 16 bytes a thread (codegen/nvptx_fa2_ostage.c); at 0 each thread stores
+ * its accumulator fragments, 4 bytes at a time. Part of kernel cache keys. */
+int nvptx_o_stage_mode(void);
+
 /* $ATTNC_TANH_APPROX: 1 (also unset, the default) or 0. tanh in scores and
  * their derivatives on the GPU: PTX tanh.approx.f32 (relative error at most
  * 2^-11), or at 0 the exponential form with an approximate reciprocal

@@ -80,6 +80,14 @@
 #ifndef NVPTX_PEEL_FIRST_BY_DEFAULT
 #define NVPTX_PEEL_FIRST_BY_DEFAULT 1
 #endif
+/* O written through shared memory, each warpgroup's rows in its own
+ * Q rows, then stored 16 bytes a thread in whole rows (nvptx_fa2_ostage.c,
+ * $ATTNC_O_STAGE). H100 2026-12-06 run68: one 4-byte store a row instead
+ * of Dv/8 (a bound, not a kernel) took causal B=8 N=8192 from 3.50-3.54 to
+ * 3.39-3.45 ms and 8 documents from 3.55-3.66 to 3.45-3.50. */
+#ifndef NVPTX_O_STAGE_BY_DEFAULT
+#define NVPTX_O_STAGE_BY_DEFAULT 1
+#endif
 /* tanh on the GPU as PTX's tanh.approx.f32 (one MUFU.TANH; relative error
  * at most 2^-11, below bf16's rounding), as FlashAttention-3's softcap
  * does; $ATTNC_TANH_APPROX=0: 1 - 2 / (2^(2|x| log2 e) + 1) with an
@@ -152,6 +160,11 @@ int nvptx_tanh_approx_mode(void)
 int nvptx_peel_first_mode(void)
 {
     return env_switch_default("ATTNC_PEEL_FIRST", NVPTX_PEEL_FIRST_BY_DEFAULT);
+}
+
+int nvptx_o_stage_mode(void)
+{
+    return env_switch_default("ATTNC_O_STAGE", NVPTX_O_STAGE_BY_DEFAULT);
 }
 
 int nvptx_doc_table_mode(void)

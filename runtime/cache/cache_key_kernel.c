@@ -20,6 +20,7 @@ static const struct {
     {"persist_dynamic", nvptx_persist_dynamic_mode}, /* $ATTNC_PERSIST_DYNAMIC */
     {"doc_table", nvptx_doc_table_mode},           /* $ATTNC_DOC_TABLE */
     {"peel_first", nvptx_peel_first_mode},         /* $ATTNC_PEEL_FIRST */
+    {"o_stage", nvptx_o_stage_mode},               /* $ATTNC_O_STAGE */
     {"tanh_approx", nvptx_tanh_approx_mode},       /* $ATTNC_TANH_APPROX */
     {"full_range", nvptx_full_range_mode},         /* $ATTNC_FULL_RANGE */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */

@@ -5,7 +5,8 @@
  * warnings, C7513 among them: the overlap would be lost), S_{j+1} left in
  * flight while P V runs (wait_group 1), the named barriers of ping-pong
  * under overlap=2; the first tile peeled under overlap=1 (S alone before
- * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; and the schedules
+ * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; O written through
+ * shared memory and stored 16 bytes a thread ($ATTNC_O_STAGE); and the schedules
  * that cannot overlap are refused with a reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,6 +131,54 @@ static void first_tile_peeled(void **state)
     }
 }
 
+/* 16-byte and 4-byte global stores in the kernel of file [spec] with
+ * $ATTNC_O_STAGE = value. */
+static void o_stores(const char *file, const char *spec, const char *value, int *v4, int *b32)
+{
+    arena a;
+    arena_init(&a, NULL);
+    strbuf err, ptx;
+    sb_init(&err);
+    sb_init(&ptx);
+    nvptx_status st = bench_recipe_ptx_env(&a, file, spec, "ATTNC_O_STAGE", value, &ptx, &err);
+    if (st)
+        fail_msg("%s [%s] ATTNC_O_STAGE=%s: %s", file, spec, value ? value : "(unset)", sb_cstr(&err));
+    *v4 = ptx_count(sb_cstr(&ptx), "st.global.v4.u32");
+    *b32 = ptx_count(sb_cstr(&ptx), "st.global.b32");
+    sb_free(&err);
+    sb_free(&ptx);
+    arena_free_all(&a);
+}
+
+/* By default one item a block stores O through shared memory: Dv x 64 /
+ * (8 x 128) 16-byte stores a thread, no 4-byte ones; =0 and persistent
+ * blocks (whose Q bytes the next item refills) store the fragments. */
+static void o_staged(void **state)
+{
+    (void)state;
+    static const char *const staged[][2] = {
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
+        {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=2"},
+        {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
+        {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws"},
+        {"flux_gna.attn", "q=8x16 kv=8x16 stages=2 warps=8 overlap=1 qgroup=2"},
+    };
+    for (size_t i = 0; i < sizeof staged / sizeof staged[0]; i++) {
+        int v4, b32, v4_off, b32_off;
+        o_stores(staged[i][0], staged[i][1], NULL, &v4, &b32);
+        o_stores(staged[i][0], staged[i][1], "0", &v4_off, &b32_off);
+        printf("  %-22s %-56s O stores: %d v4 + %d b32, =0: %d + %d\n", staged[i][0], staged[i][1], v4, b32, v4_off,
+               b32_off);
+        if (v4 != 8 || b32 != 0 || v4_off != 0 || b32_off != 32)
+            fail_msg("%s [%s]: %d 16-byte and %d 4-byte stores (=0: %d, %d); want 8, 0 (=0: 0, 32)", staged[i][0],
+                     staged[i][1], v4, b32, v4_off, b32_off);
+    }
+    int v4, b32;
+    o_stores("sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", NULL, &v4, &b32);
+    if (v4 != 0 || b32 != 32)
+        fail_msg("persistent sinks + window: %d 16-byte and %d 4-byte stores; want 0, 32", v4, b32);
+}
+
 static void refused(const char *file, const char *spec, target_arch arch, const char *why)
 {
     strbuf msg;
@@ -156,6 +205,6 @@ int main(void)
         return 0;
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(first_tile_peeled),
-                                       cmocka_unit_test(refusals)};
+                                       cmocka_unit_test(o_staged), cmocka_unit_test(refusals)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

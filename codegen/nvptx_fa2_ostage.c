@@ -1,0 +1,100 @@
+/* nvptx_fa2_ostage.c — O written through shared memory ($ATTNC_O_STAGE, on
+ * by default; =0 turns it off; nvptx_kernel.h).
+ *
+ * Why: each thread holds its O rows as accumulator fragments, two columns
+ * of eight a row per 16-byte chunk, so storing them straight to global
+ * memory takes Dv/8 four-byte stores a row and thread: 32 per row pair at
+ * head dim 128, each warp instruction touching 8 rows. At a block's end
+ * the tensor cores wait for those stores; with one block an SM, short
+ * blocks pay it often: on the H100 (2026-12-06 run68) keeping only one
+ * store a row (a bound, not a kernel) took causal B=8 N=8192 from
+ * 3.50-3.54 to 3.39-3.45 ms and 8 packed documents from 3.55-3.66 to
+ * 3.45-3.50 ms.
+ *
+ * How: after the key loop a warpgroup's S products are complete, so the
+ * shared bytes of its own 64 query rows (Q's tile, 64-column blocks of
+ * 128-byte rows, as TMA wrote it) are free: nothing else reads them (each
+ * warpgroup's wgmma reads only its rows of Q) and, one item a block, no
+ * copy refills them. Each thread writes its fragments there (a row's
+ * 16-byte chunk c at c ^ (row & 7) within its 128 bytes: the eight rows a
+ * warp instruction writes fall in distinct banks), the warpgroup meets at
+ * a named barrier of its own, and each thread then stores 16-byte chunks,
+ * a warp covering whole rows (fa2_ostage_flush). LSE is stored as before.
+ *
+ * Taken with the producer warpgroup under wgmma (Q in shared memory), one
+ * item a block (persistent blocks refill Q's bytes for the next item), one
+ * 16-row block a warp, and Dv <= D both multiples of 64 (O's rows fit Q's
+ * bytes). The launch requires 16-byte aligned O rows (cuda_launch.c). */
+#include "nvptx_fa2.h"
+#include "nvptx_kernel.h"
+
+enum { OSTAGE_BAR = 6 }; /* + warpgroup: named barriers 6, 7, 8 (0: the CTA; 4, 5: ping-pong turns) */
+
+bool fa2_ostage_on(const fa2 *f)
+{
+    const fa_plan *p = f->p;
+    return nvptx_o_stage_mode() != 0 && p->wgmma && p->ws && !p->persist && p->MR == 1 && p->warps % 4 == 0 &&
+           p->warps <= 12 && p->Dv <= p->D && p->D % 64 == 0 && p->Dv % 64 == 0 && p->Tq == 16 * p->warps;
+}
+
+static LLVMValueRef warpgroup(fa2 *f)
+{
+    return LLVMBuildLShr(f->nv.b, f->warp, nv_i32(&f->nv, 2), "wg");
+}
+
+/* The shared address of 16-byte chunk `chunk` (of Dv / 8) of row r
+ * (0..63) of warpgroup wg's rows. */
+static LLVMValueRef stage_addr(fa2 *f, LLVMValueRef wg, LLVMValueRef r, LLVMValueRef chunk)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef blk = LLVMBuildLShr(b, chunk, nv_i32(nv, 3), "");
+    LLVMValueRef c16 = LLVMBuildXor(b, LLVMBuildAnd(b, chunk, nv_i32(nv, 7), ""), LLVMBuildAnd(b, r, nv_i32(nv, 7), ""), "");
+    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, wg, nv_i32(nv, 64), ""), r, "");
+    LLVMValueRef off = LLVMBuildAdd(b, nv_i32(nv, f->off_q), LLVMBuildMul(b, blk, nv_i32(nv, f->p->Tq * 128), ""), "");
+    off = LLVMBuildAdd(b, off, LLVMBuildMul(b, row, nv_i32(nv, 128), ""), "");
+    off = LLVMBuildAdd(b, off, LLVMBuildShl(b, c16, nv_i32(nv, 4), ""), "ostage.off");
+    return nv_gep(nv, f->smem, off);
+}
+
+void fa2_ostage_write(fa2 *f, int h, LLVMValueRef inv, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef r = LLVMBuildShl(b, LLVMBuildAnd(b, f->warp, nv_i32(nv, 3), ""), nv_i32(nv, 4), "");
+    r = LLVMBuildAdd(b, LLVMBuildAdd(b, r, f->g, ""), nv_i32(nv, 8 * h), "ostage.row");
+    LLVMValueRef wg = warpgroup(f), t4b = LLVMBuildShl(b, f->t4, nv_i32(nv, 2), "");
+    for (int nb = 0; nb < f->p->Dv / 8; nb++) {
+        LLVMValueRef lo = LLVMBuildFMul(b, acc[0][nb][2 * h], inv, "");
+        LLVMValueRef hi = LLVMBuildFMul(b, acc[0][nb][2 * h + 1], inv, "");
+        LLVMValueRef at = nv_gep(nv, stage_addr(f, wg, r, nv_i32(nv, nb)), t4b);
+        LLVMValueRef st = LLVMBuildStore(b, nv_pack2(nv, f->p->dt, lo, hi), at);
+        LLVMSetAlignment(st, 4);
+    }
+}
+
+void fa2_ostage_flush(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    const fa_plan *p = f->p;
+    LLVMValueRef wg = warpgroup(f);
+    nt_bar_sync(&f->t, LLVMBuildAdd(b, wg, nv_i32(nv, OSTAGE_BAR), ""), 128);
+    int per_row = p->Dv / 8, chunks = 64 * per_row;
+    LLVMValueRef tid = LLVMBuildAnd(b, f->tid, nv_i32(nv, 127), "");
+    LLVMTypeRef v4 = LLVMVectorType(nv->i32, 4);
+    for (int i = 0; i < chunks / 128; i++) { /* a warp: 32 consecutive chunks, whole rows of 16-byte chunks */
+        LLVMValueRef c = LLVMBuildAdd(b, tid, nv_i32(nv, 128 * i), "");
+        LLVMValueRef r = LLVMBuildUDiv(b, c, nv_i32(nv, per_row), "");
+        LLVMValueRef chunk = LLVMBuildURem(b, c, nv_i32(nv, per_row), "");
+        LLVMValueRef ld = LLVMBuildLoad2(b, v4, stage_addr(f, wg, r, chunk), "ostage.v");
+        LLVMSetAlignment(ld, 16);
+        LLVMValueRef rc[3];
+        fa2_tile_coords(f, p->q_ext, f->q_org, LLVMBuildAdd(b, LLVMBuildMul(b, wg, nv_i32(nv, 64), ""), r, ""), rc);
+        LLVMBasicBlockRef join = nv_if(nv, fa2_in_bounds(f, rc, f->qext), "ostage.st");
+        LLVMValueRef col = LLVMBuildShl(b, chunk, nv_i32(nv, 3), "");
+        LLVMValueRef st = LLVMBuildStore(b, ld, fa2_elem_ptr(f, T_O, fa2_flat_token(f, rc), col, 2));
+        LLVMSetAlignment(st, 16);
+        nv_endif(nv, join);
+    }
+}
