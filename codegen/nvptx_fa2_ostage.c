@@ -93,16 +93,8 @@ void fa2_ostage_flush(fa2 *f)
         fa2_tile_coords(f, p->q_ext, f->q_org, LLVMBuildAdd(b, LLVMBuildMul(b, wg, nv_i32(nv, 64), ""), r, ""), rc);
         LLVMBasicBlockRef join = nv_if(nv, fa2_in_bounds(f, rc, f->qext), "ostage.st");
         LLVMValueRef col = LLVMBuildShl(b, chunk, nv_i32(nv, 3), "");
-        LLVMValueRef at = fa2_elem_ptr(f, T_O, fa2_flat_token(f, rc), col, 2);
-        if (nvptx_o_stream_mode() == 1) { /* evict-first in L2: O is not read again here, K and V are */
-            LLVMValueRef args[5] = {at};
-            for (int e = 0; e < 4; e++)
-                args[1 + e] = LLVMBuildExtractElement(b, ld, nv_i32(nv, e), "");
-            nv_asm(nv, NULL, "st.global.cs.v4.u32 [$0], {$1, $2, $3, $4};", "l,r,r,r,r,~{memory}", args, 5);
-        } else {
-            LLVMValueRef st = LLVMBuildStore(b, ld, at);
-            LLVMSetAlignment(st, 16);
-        }
+        LLVMValueRef st = LLVMBuildStore(b, ld, fa2_elem_ptr(f, T_O, fa2_flat_token(f, rc), col, 2));
+        LLVMSetAlignment(st, 16);
         nv_endif(nv, join);
     }
 }

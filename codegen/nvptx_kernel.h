@@ -151,9 +151,6 @@ int nvptx_peel_first_mode(void);
  * 16 bytes a thread (codegen/nvptx_fa2_ostage.c); at 0 each thread stores
  * its accumulator fragments, 4 bytes at a time. Part of kernel cache keys. */
 int nvptx_o_stage_mode(void);
-/* $ATTNC_O_STREAM (experimental, opt-in): 1 stores staged O rows with
- * st.global.cs (evict-first). Part of kernel cache keys. */
-int nvptx_o_stream_mode(void);
 
 /* $ATTNC_TANH_APPROX: 1 (also unset, the default) or 0. tanh in scores and
  * their derivatives on the GPU: PTX tanh.approx.f32 (relative error at most

@@ -162,11 +162,6 @@ int nvptx_peel_first_mode(void)
     return env_switch_default("ATTNC_PEEL_FIRST", NVPTX_PEEL_FIRST_BY_DEFAULT);
 }
 
-int nvptx_o_stream_mode(void)
-{
-    return env_switch("ATTNC_O_STREAM");
-}
-
 int nvptx_o_stage_mode(void)
 {
     return env_switch_default("ATTNC_O_STAGE", NVPTX_O_STAGE_BY_DEFAULT);
