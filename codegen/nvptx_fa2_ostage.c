@@ -80,21 +80,30 @@ void fa2_ostage_flush(fa2 *f)
     const fa_plan *p = f->p;
     LLVMValueRef wg = warpgroup(f);
     nt_bar_sync(&f->t, LLVMBuildAdd(b, wg, nv_i32(nv, OSTAGE_BAR), ""), 128);
-    int per_row = p->Dv / 8, chunks = 64 * per_row;
+    enum { MAX_CHUNKS = 64 * 256 / 8 / 128 }; /* a thread's chunks at Dv = 256 */
+    int per_row = p->Dv / 8, n = 64 * per_row / 128;
     LLVMValueRef tid = LLVMBuildAnd(b, f->tid, nv_i32(nv, 127), "");
     LLVMTypeRef v4 = LLVMVectorType(nv->i32, 4);
-    for (int i = 0; i < chunks / 128; i++) { /* a warp: 32 consecutive chunks, whole rows of 16-byte chunks */
+    LLVMValueRef v[MAX_CHUNKS], row[MAX_CHUNKS], chunk[MAX_CHUNKS];
+    /* a warp: 32 consecutive chunks, whole rows; every load first, so they
+     * are in flight together, then the stores */
+    for (int i = 0; i < n; i++) {
         LLVMValueRef c = LLVMBuildAdd(b, tid, nv_i32(nv, 128 * i), "");
-        LLVMValueRef r = LLVMBuildUDiv(b, c, nv_i32(nv, per_row), "");
-        LLVMValueRef chunk = LLVMBuildURem(b, c, nv_i32(nv, per_row), "");
-        LLVMValueRef ld = LLVMBuildLoad2(b, v4, stage_addr(f, wg, r, chunk), "ostage.v");
-        LLVMSetAlignment(ld, 16);
+        row[i] = LLVMBuildUDiv(b, c, nv_i32(nv, per_row), "");
+        chunk[i] = LLVMBuildURem(b, c, nv_i32(nv, per_row), "");
+        v[i] = LLVMBuildLoad2(b, v4, stage_addr(f, wg, row[i], chunk[i]), "ostage.v");
+        LLVMSetAlignment(v[i], 16);
+    }
+    for (int i = 0; i < n; i++) { /* predicated, not branched: a branch per store drew each load down to its store */
         LLVMValueRef rc[3];
-        fa2_tile_coords(f, p->q_ext, f->q_org, LLVMBuildAdd(b, LLVMBuildMul(b, wg, nv_i32(nv, 64), ""), r, ""), rc);
-        LLVMBasicBlockRef join = nv_if(nv, fa2_in_bounds(f, rc, f->qext), "ostage.st");
-        LLVMValueRef col = LLVMBuildShl(b, chunk, nv_i32(nv, 3), "");
-        LLVMValueRef st = LLVMBuildStore(b, ld, fa2_elem_ptr(f, T_O, fa2_flat_token(f, rc), col, 2));
-        LLVMSetAlignment(st, 16);
-        nv_endif(nv, join);
+        fa2_tile_coords(f, p->q_ext, f->q_org, LLVMBuildAdd(b, LLVMBuildMul(b, wg, nv_i32(nv, 64), ""), row[i], ""), rc);
+        LLVMValueRef in = LLVMBuildZExt(b, fa2_in_bounds(f, rc, f->qext), nv->i32, "");
+        LLVMValueRef col = LLVMBuildShl(b, chunk[i], nv_i32(nv, 3), "");
+        LLVMValueRef args[6] = {fa2_elem_ptr(f, T_O, fa2_flat_token(f, rc), col, 2)};
+        for (int e = 0; e < 4; e++)
+            args[1 + e] = LLVMBuildExtractElement(b, v[i], nv_i32(nv, e), "");
+        args[5] = in;
+        nv_asm(nv, NULL, "{ .reg .pred p; setp.ne.b32 p, $5, 0; @p st.global.v4.u32 [$0], {$1, $2, $3, $4}; }",
+               "l,r,r,r,r,r,~{memory}", args, 6);
     }
 }
