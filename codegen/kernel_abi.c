@@ -41,7 +41,7 @@ static void add_params(kernel_abi *out, int nparams, const kabi_type *types)
         add(out, KABI_PARAM, types[i], i, 1);
 }
 
-void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bool tma)
+void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bool tma, bool o_tma)
 {
     out->n = 0;
     for (int t = 0; t < KABI_NTENSORS; t++)
@@ -50,8 +50,10 @@ void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bo
         add(out, KABI_STRIDES, KABI_I64, t, kabi_tensors[t].rank);
     add(out, KABI_SIZES, KABI_I32, 0, SZ_MAX);
     add_params(out, nparams, types);
-    for (int t = 0; tma && t < KABI_NMAPS; t++)
-        add(out, KABI_TMAP, KABI_MAP, KABI_Q + t, 1);
+    for (int t = KABI_Q; tma && t <= KABI_V; t++)
+        add(out, KABI_TMAP, KABI_MAP, t, 1);
+    if (tma && o_tma)
+        add(out, KABI_TMAP, KABI_MAP, KABI_O, 1);
 }
 
 void kernel_abi_backward(kernel_abi *out, int nparams, const kabi_type *types, int ngrad, bool tma)

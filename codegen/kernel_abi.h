@@ -98,7 +98,7 @@ typedef struct kabi_entry {
 
 enum {
     KABI_MAX_PARAMS = 16, /* recipe params a kernel takes (NVPTX_MAX_PARAMS) */
-    KABI_NMAPS = 3,       /* tensor maps: q, k, v (forward); q, do (backward's producer) */
+    KABI_NMAPS = 4,       /* tensor maps: q, k, v and o (forward, o when it stores O by TMA); q, do (backward's producer) */
     KABI_GRAD_ROLES = 3,  /* entries per param gradient: DPARAM, DSLICES, DMODE */
     KABI_MAX_ENTRIES = 2 * KABI_ALL_TENSORS + KABI_NWS + 1 + (1 + KABI_GRAD_ROLES) * KABI_MAX_PARAMS + KABI_NMAPS,
     KABI_MAX_ARGS = 5 * KABI_ALL_TENSORS + KABI_NWS + SZ_MAX + (1 + KABI_GRAD_ROLES) * KABI_MAX_PARAMS + KABI_NMAPS,
@@ -117,8 +117,9 @@ kabi_type kabi_param_type(bool scalar, bool is_float);
 void kabi_param_types(int n, const bool *scalar, const bool *is_float, kabi_type *types);
 
 /* The forward kernel's table: the tensors' pointers, their strides, the
- * sizes, one entry per param (types[i]), then with tma the q, k, v maps. */
-void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bool tma);
+ * sizes, one entry per param (types[i]), then with tma the q, k, v maps,
+ * and with o_tma too (O stored by TMA) o's map. */
+void kernel_abi_forward(kernel_abi *out, int nparams, const kabi_type *types, bool tma, bool o_tma);
 
 /* The backward program's kernels' table (every kernel of the program
  * takes the same one, nvptx_bwd.h): the pointers of q, k, v, o, lse, do,

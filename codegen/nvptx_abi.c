@@ -88,23 +88,23 @@ void nvptx_abi_declare_table(nv_ctx *nv, const kernel_abi *abi, const char *name
                                 LLVMMetadataAsValue(nv->c, LLVMMDNodeInContext2(nv->c, md, 3)));
 }
 
-static void declare(nv_ctx *nv, const tir_kernel *kn, const char *name, bool tma, nvptx_abi_args *out)
+static void declare(nv_ctx *nv, const tir_kernel *kn, const char *name, bool tma, bool o_tma, nvptx_abi_args *out)
 {
     kabi_type kinds[NVPTX_MAX_PARAMS];
     int nparams = kn ? kn->nparams : 0;
     for (int i = 0; i < nparams && i < NVPTX_MAX_PARAMS; i++)
         kinds[i] = nvptx_abi_param_kind(&kn->params[i]);
     kernel_abi abi;
-    kernel_abi_forward(&abi, nparams, kinds, tma);
+    kernel_abi_forward(&abi, nparams, kinds, tma, o_tma);
     nvptx_abi_declare_table(nv, &abi, name, out);
 }
 
 void nvptx_abi_declare(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out)
 {
-    declare(nv, k, name, false, out);
+    declare(nv, k, name, false, false, out);
 }
 
-void nvptx_abi_declare_tma(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out)
+void nvptx_abi_declare_tma(nv_ctx *nv, const tir_kernel *k, const char *name, bool o_tma, nvptx_abi_args *out)
 {
-    declare(nv, k, name, true, out);
+    declare(nv, k, name, true, o_tma, out);
 }

@@ -41,9 +41,9 @@ kabi_type nvptx_abi_param_kind(const tir_param *rp);
  * declaration types them. */
 void nvptx_abi_describe_params(const tir_kernel *k, nvptx_kernel_info *info);
 
-/* The same followed by three CUtensorMaps (q, k, v) passed by value: 128
- * bytes each, 64-byte aligned, kept in the parameter space (grid_constant)
- * so TMA can read them where they are. */
-void nvptx_abi_declare_tma(nv_ctx *nv, const tir_kernel *k, const char *name, nvptx_abi_args *out);
+/* The same followed by three CUtensorMaps (q, k, v), and o's with o_tma,
+ * passed by value: 128 bytes each, 64-byte aligned, kept in the parameter
+ * space (grid_constant) so TMA can read them where they are. */
+void nvptx_abi_declare_tma(nv_ctx *nv, const tir_kernel *k, const char *name, bool o_tma, nvptx_abi_args *out);
 
 #endif

@@ -74,7 +74,7 @@ static LLVMValueRef make_function(fa2 *f, const char *name)
 {
     nvptx_abi_args abi = {0};
     if (f->p->tma)
-        nvptx_abi_declare_tma(&f->nv, f->p->k, name, &abi);
+        nvptx_abi_declare_tma(&f->nv, f->p->k, name, f->p->o_tma, &abi);
     else
         nvptx_abi_declare(&f->nv, f->p->k, name, &abi);
     memcpy(f->tmap, abi.tmap, sizeof f->tmap);

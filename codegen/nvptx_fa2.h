@@ -73,7 +73,7 @@ typedef struct fa2 {
     LLVMValueRef stride[5][4]; /* i64, elements */
     LLVMValueRef size[SZ_MAX]; /* i32 */
     LLVMValueRef param[NVPTX_MAX_PARAMS];
-    LLVMValueRef tmap[3]; /* plan->tma: the q, k, v tensor-map params */
+    LLVMValueRef tmap[KABI_NMAPS]; /* plan->tma: the q, k, v tensor-map params; plan->o_tma: o's after them */
     LLVMValueRef smem;   /* base of the kernel's shared memory (1024-aligned under wgmma) */
     LLVMValueRef smem32; /* wgmma: its shared-window byte address (i32) */
 

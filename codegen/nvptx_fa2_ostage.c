@@ -32,9 +32,7 @@ enum { OSTAGE_BAR = 6 }; /* + warpgroup: named barriers 6, 7, 8 (0: the CTA; 4, 
 
 bool fa2_ostage_on(const fa2 *f)
 {
-    const fa_plan *p = f->p;
-    return nvptx_o_stage_mode() != 0 && p->wgmma && p->ws && !p->persist && p->MR == 1 && p->warps % 4 == 0 &&
-           p->warps <= 12 && p->Dv <= p->D && p->D % 64 == 0 && p->Dv % 64 == 0 && p->Tq == 16 * p->warps;
+    return f->p->o_stage;
 }
 
 static LLVMValueRef warpgroup(fa2 *f)
@@ -73,12 +71,39 @@ void fa2_ostage_write(fa2 *f, int h, LLVMValueRef inv, LLVMValueRef acc[FA_MAXMR
     }
 }
 
+/* $ATTNC_O_TMA=1 (p->o_tma, token sequences): the warpgroup's first thread
+ * stores its rows by TMA, Dv / 64 boxes of 64 rows from the staged bytes
+ * (already in the map's 128-byte swizzle); rows past the sequence are
+ * clipped by the map, so no row test; the other threads are done. */
+static void flush_by_tma(fa2 *f, LLVMValueRef wg)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    const fa_plan *p = f->p;
+    nv_wg_proxy_fence(nv); /* this thread's staged writes, for the async proxy */
+    nt_bar_sync(&f->t, LLVMBuildAdd(b, wg, nv_i32(nv, OSTAGE_BAR), ""), 128);
+    LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, nv_i32(nv, 127), ""), nv_i32(nv, 0), "");
+    LLVMBasicBlockRef join = nv_if(nv, first, "ostage.tma");
+    LLVMValueRef rows = LLVMBuildMul(b, wg, nv_i32(nv, 64), "");
+    LLVMValueRef crd[3] = {LLVMBuildAdd(b, f->q_org[0], rows, ""), f->head, f->batch};
+    for (int blk = 0; blk < p->Dv / 64; blk++) {
+        LLVMValueRef off = LLVMBuildAdd(b, nv_i32(nv, f->off_q + blk * p->Tq * 128), LLVMBuildMul(b, rows, nv_i32(nv, 128), ""), "");
+        nt_store_tma_box(&f->t, f->tmap[KABI_O], nt_saddr(&f->t, off), 64 * blk, crd, 3);
+    }
+    nt_store_tma_wait_read(&f->t);
+    nv_endif(nv, join);
+}
+
 void fa2_ostage_flush(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     const fa_plan *p = f->p;
     LLVMValueRef wg = warpgroup(f);
+    if (p->o_tma) {
+        flush_by_tma(f, wg);
+        return;
+    }
     nt_bar_sync(&f->t, LLVMBuildAdd(b, wg, nv_i32(nv, OSTAGE_BAR), ""), 128);
     enum { MAX_CHUNKS = 64 * 256 / 8 / 128 }; /* a thread's chunks at Dv = 256 */
     int per_row = p->Dv / 8, n = 64 * per_row / 128;

@@ -33,6 +33,7 @@ static void describe(const fa_plan *p, target_arch arch, nvptx_kernel_info *info
     }
     info->grid_ndim = p->grid_ndim;
     info->tma = p->tma;
+    info->o_tma = p->o_tma;
     info->persistent = p->persist;
     /* dynamic items keep their counter in a module global (nvptx_fa2_persist.c) */
     info->serial = p->persist && nvptx_persist_dynamic_mode() == 1;
@@ -92,7 +93,7 @@ void nvptx_kernel_abi(const nvptx_kernel_info *info, kernel_abi *out)
 {
     kabi_type types[NVPTX_MAX_PARAMS];
     kabi_param_types(info->nparams, info->param_scalar, info->param_float, types);
-    kernel_abi_forward(out, info->nparams, types, info->tma);
+    kernel_abi_forward(out, info->nparams, types, info->tma, info->o_tma);
 }
 
 schedule nvptx_default_schedule(const tir_kernel *k, target_arch arch)

@@ -58,6 +58,7 @@ typedef struct nvptx_kernel_info {
     int grid_x_fixed; /* > 0: grid.x is this (linear: Dv slices), not query tiles */
     int grid_ndim; /* recipe token grid dims (0: a sequence) */
     bool tma;      /* three CUtensorMaps (q, k, v) follow the ABI's params */
+    bool o_tma;    /* ... and a fourth, o's: O is stored by TMA, boxes of 64 dims x 64 rows (a warpgroup's) */
     bool serial;   /* launches must not overlap: the kernel uses module-global scratch */
     int kv_rows;   /* tma: key/value tile tokens (the box height; q's is q_tile[0]) */
     /* a persistent kernel (schedule persist=1): it runs under any grid,
@@ -151,6 +152,12 @@ int nvptx_peel_first_mode(void);
  * 16 bytes a thread (codegen/nvptx_fa2_ostage.c); at 0 each thread stores
  * its accumulator fragments, 4 bytes at a time. Part of kernel cache keys. */
 int nvptx_o_stage_mode(void);
+/* $ATTNC_O_TMA (experimental, opt-in; not yet run on a GPU): 1 stores the
+ * staged O of token-sequence kernels with TMA (one thread a warpgroup
+ * issues a box of 64 rows per 64 dims; rows past the sequence are clipped
+ * by the map) instead of 16-byte stores by every thread; the kernel then
+ * takes o's tensor map after q's, k's and v's. Part of kernel cache keys. */
+int nvptx_o_tma_mode(void);
 
 /* $ATTNC_TANH_APPROX: 1 (also unset, the default) or 0. tanh in scores and
  * their derivatives on the GPU: PTX tanh.approx.f32 (relative error at most

@@ -162,6 +162,11 @@ int nvptx_peel_first_mode(void)
     return env_switch_default("ATTNC_PEEL_FIRST", NVPTX_PEEL_FIRST_BY_DEFAULT);
 }
 
+int nvptx_o_tma_mode(void)
+{
+    return env_switch("ATTNC_O_TMA");
+}
+
 int nvptx_o_stage_mode(void)
 {
     return env_switch_default("ATTNC_O_STAGE", NVPTX_O_STAGE_BY_DEFAULT);
@@ -615,5 +620,15 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     int skip = nvptx_skip_rescale_mode(); /* unset: by loop (the schedule is in the kernel key) */
     p->skip_rescale = skip >= 0 ? skip : p->overlap == 1 ? NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT : 0;
     p->uniform_warp = nvptx_uniform_warp_mode() == 1;
+    p->o_stage = fa_plan_o_stage(p);
+    p->o_tma = p->o_stage && p->tma && p->grid_ndim == 0 && nvptx_o_tma_mode() == 1;
     return st;
+}
+
+bool fa_plan_o_stage(const fa_plan *p)
+{
+    /* one item a block (persistent blocks refill Q's bytes for the next item), a warpgroup per 64 rows, Dv <= D
+     * both multiples of 64: O's rows fit the bytes of Q's (nvptx_fa2_ostage.c) */
+    return nvptx_o_stage_mode() != 0 && p->wgmma && p->ws && !p->persist && p->MR == 1 && p->warps % 4 == 0 &&
+           p->warps <= 12 && p->Dv <= p->D && p->D % 64 == 0 && p->Dv % 64 == 0 && p->Tq == 16 * p->warps;
 }

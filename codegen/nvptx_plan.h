@@ -62,6 +62,8 @@ typedef struct fa_plan {
     int overlap; /* ws: schedule overlap= (1 S_{j+1} before softmax_j, 2 and ping-pong; nvptx_fa2_overlap.c) */
     bool reg_shift; /* ws: setmaxnreg moves the producer's registers to the computing warps (schedule regs=) */
     bool persist;   /* tma: one block per SM loops over the items (schedule persist=1; nvptx_fa2_persist.c) */
+    bool o_stage;   /* O written through shared memory (fa_plan_o_stage, nvptx_fa2_ostage.c) */
+    bool o_tma;     /* ... and stored from there by TMA ($ATTNC_O_TMA=1; token sequences; an o map in the ABI) */
     int q_group;    /* grids: query tiles numbered in slabs of this many along dim 0 (schedule qgroup=; 1: row-major) */
     int q_chunk;    /* 3-D grids: inside a slab, positions in chunks of this many tiles of the last dim (qchunk=; 1: none) */
 } fa_plan;
@@ -80,5 +82,8 @@ int nvptx_span_param(const tir_op *op, const fa_plan *p);
  * finite constant; else 0. */
 float nvptx_score_k(const expr *score);
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);
+/* Whether the kernel of plan p writes O through shared memory
+ * (nvptx_fa2_ostage.c; fa_plan_from_tir sets p->o_stage by it). */
+bool fa_plan_o_stage(const fa_plan *p);
 
 #endif

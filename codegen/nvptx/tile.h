@@ -5,6 +5,7 @@
  *
  *   global --nt_copy_g2s (cp.async, rows past the end zero-filled)--> shared
  *   global --nt_copy_tma (sm_90a, one thread, completes on an mbarrier)--> shared
+ *   shared --nt_store_tma_box (sm_90a, one thread, a bulk group)--> global
  *   shared --nt_load (ldmatrix, .trans when the tile holds the operand
  *             transposed)--> fragment
  *   fragments and shared tiles --nt_mma (mma.sync m16n8k16; sm_90a
@@ -207,6 +208,16 @@ void nt_copy_tma(nt *t, nt_smem dst, const nt_tmap *src, LLVMValueRef bar);
  * kernels that lay out their own shared memory (the backward's ring). */
 void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar, int col, const LLVMValueRef *crd,
                      int n);
+/* shared -> global by TMA (sm_90a; one thread): one 64-column box of
+ * tensor map `map` from shared address src (i32; the 128-byte swizzle, as
+ * nt_copy_tma lays a box out), coordinates {col, crd[0..n)} innermost
+ * first, in the thread's current bulk group; elements past the tensor are
+ * not written. The issuing generic writes of src must be fenced for the
+ * async proxy first (fence.proxy.async). nt_store_tma_wait_read commits
+ * the group and waits until its shared reads are done (src reusable, the
+ * block free to exit); the global writes complete on their own. */
+void nt_store_tma_box(nt *t, LLVMValueRef map, LLVMValueRef src, int col, const LLVMValueRef *crd, int n);
+void nt_store_tma_wait_read(nt *t);
 /* The tile nt_copy_tma would copy (cols / 64 boxes of src) fetched into
  * L2 only (cp.async.bulk.prefetch.tensor: no shared memory, no barrier,
  * nothing to wait for; a box past the tensor fetches nothing). A hint: it

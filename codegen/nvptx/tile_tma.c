@@ -1,7 +1,8 @@
 /* tile_tma.c — the TMA copy (tile.h): one cp.async.bulk.tensor per
  * 64-column block of a swizzled tile (a tensor map's box is 64 two-byte
- * columns, one 128-byte swizzle row), completing on an mbarrier; and the
- * same boxes prefetched into L2 (cp.async.bulk.prefetch.tensor). */
+ * columns, one 128-byte swizzle row), completing on an mbarrier; the same
+ * boxes prefetched into L2 (cp.async.bulk.prefetch.tensor); and a box
+ * stored from shared memory (a bulk group). */
 #include "tile.h"
 
 #include <stdio.h>
@@ -24,6 +25,28 @@ void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar
     snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", 3 + n);
     strcat(cons, ",r,~{memory}");
     nv_asm(nv, NULL, text, cons, args, 4 + n);
+}
+
+void nt_store_tma_box(nt *t, LLVMValueRef map, LLVMValueRef src, int col, const LLVMValueRef *crd, int n)
+{
+    nv_ctx *nv = &t->nv;
+    LLVMValueRef args[8] = {LLVMBuildPtrToInt(nv->b, map, nv->i64, ""), nv_i32(nv, col)};
+    char text[200], cons[64] = "l,r";
+    int len = snprintf(text, sizeof text, "cp.async.bulk.tensor.%dd.global.shared::cta.bulk_group [$0, {$1", n + 1);
+    for (int i = 0; i < n; i++) {
+        args[2 + i] = crd[i];
+        len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", 2 + i);
+        strcat(cons, ",r");
+    }
+    args[2 + n] = src;
+    snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", 2 + n);
+    strcat(cons, ",r,~{memory}");
+    nv_asm(nv, NULL, text, cons, args, 3 + n);
+}
+
+void nt_store_tma_wait_read(nt *t)
+{
+    nv_asm(&t->nv, NULL, "cp.async.bulk.commit_group;\n\tcp.async.bulk.wait_group.read 0;", "~{memory}", NULL, 0);
 }
 
 void nt_copy_tma(nt *t, nt_smem dst, const nt_tmap *src, LLVMValueRef bar)

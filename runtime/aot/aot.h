@@ -65,8 +65,9 @@ typedef struct aot_tma {
     int dtype;        /* CUtensorMapDataType */
     int swizzle;      /* CUtensorMapSwizzle */
     int l2_promotion; /* CUtensorMapL2promotion */
-    int dims[3];      /* head dims of q, k, v */
-    int rows[3];      /* box rows (tile tokens) */
+    bool o_map;       /* a fourth map, o's: the kernel stores O by TMA (sequences; nvptx_kernel_info.o_tma) */
+    int dims[4];      /* head dims of q, k, v (and o) */
+    int rows[4];      /* box rows (tile tokens; o: a warpgroup's 64) */
     int size_tokens, size_kv_tokens, size_heads, size_kv_heads, size_batch; /* indices into `size` */
     int grid_ndim;    /* 2, 3: grid maps of rank 5 (runtime/cuda/cuda_tma.h); 0: a sequence's rank 4 */
     int size_grid0;   /* index into `size` of the grid's first (outermost) dim */

@@ -113,7 +113,9 @@ static void put_attn_launch(const aot_spec *s, strbuf *h)
         sb_printf(h, " / %d)", t->q_tile[d]);
     }
     sb_printf(h, ", heads, batch), %d threads, %d bytes of dynamic shared memory%s.\n", s->block[0], s->dyn_smem,
-              s->tma.enabled ? ";\n * tensor maps (TMA) of q, k and v encoded per launch" : "");
+              !s->tma.enabled ? ""
+              : s->tma.o_map  ? ";\n * tensor maps (TMA) of q, k, v and o encoded per launch"
+                              : ";\n * tensor maps (TMA) of q, k and v encoded per launch");
     sb_printf(h, " * A launch with batch, heads or tokens 0 is empty: valid, and nothing runs.\n"
                  " * The checks are attnc_launch's (see %s_validate below).\n",
               s->name);

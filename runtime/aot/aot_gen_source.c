@@ -279,13 +279,40 @@ static void put_grid_maps(const aot_spec *s, strbuf *c)
     sb_puts(c, "        }\n    }\n");
 }
 
+/* A sequence kernel's four maps: q, k, v, then o (q's tokens and heads). */
+static void put_seq_maps_with_o(const aot_spec *s, strbuf *c)
+{
+    const char *n = s->name;
+    const aot_tma *t = &s->tma;
+    sb_puts(c, "    _Alignas(64) unsigned char tmap[4][128];\n");
+    sb_printf(c, "    if (!%s_drv.cuTensorMapEncodeTiled)\n        return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
+                 "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
+              n, n, n);
+    sb_puts(c, "    {\n        void *const ptr[4] = {(void *)la->q, (void *)la->k, (void *)la->v, (void *)la->o};\n");
+    sb_puts(c, "        const int64_t *const strd[4] = {la->q_stride, la->k_stride, la->v_stride, la->o_stride};\n");
+    sb_printf(c, "        const uint64_t dim[4] = {%d, %d, %d, %d};\n        const uint32_t rows[4] = {%d, %d, %d, %d};\n",
+              t->dims[0], t->dims[1], t->dims[2], t->dims[3], t->rows[0], t->rows[1], t->rows[2], t->rows[3]);
+    sb_puts(c, "        for (int i = 0; i < 4; i++) {\n            int kv = i == 1 || i == 2;\n");
+    sb_printf(c, "            uint64_t tok = (uint64_t)la->size[kv ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
+    sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[kv ? %d : %d], "
+                 "(uint64_t)la->size[%d]};\n",
+              t->size_kv_heads, t->size_heads, t->size_batch);
+    aot_put_seq_map(c, n, 12, "ptr", "strd", t->dtype, t->swizzle, t->l2_promotion);
+    sb_puts(c, "        }\n    }\n");
+}
+
 /* The TMA maps of q, k and v ({dim, tokens, heads, batch}, boxes of 64
- * dims x rows; grids: put_grid_maps), as the runtime's cuda_launch.c
+ * dims x rows; grids: put_grid_maps), and o's when the kernel stores O by
+ * TMA (sequences; boxes of 64 rows), as the runtime's cuda_launch.c
  * encodes them. */
 static void put_tma_maps(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
     const aot_tma *t = &s->tma;
+    if (t->o_map && !t->grid_ndim) {
+        put_seq_maps_with_o(s, c);
+        return;
+    }
     sb_puts(c, "    _Alignas(64) unsigned char tmap[3][128];\n");
     sb_printf(c, "    if (!%s_drv.cuTensorMapEncodeTiled)\n        return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
                  "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
@@ -354,6 +381,8 @@ static void put_launch(const aot_spec *s, strbuf *c)
         }
         if (s->tma.enabled)
             sb_puts(c, ", (void *)tmap[0], (void *)tmap[1], (void *)tmap[2]");
+        if (s->tma.enabled && s->tma.o_map)
+            sb_puts(c, ", (void *)tmap[3]");
         sb_puts(c, "};\n");
     } else {
         sb_puts(c, "    void **params = NULL;\n");

@@ -170,8 +170,9 @@ static aot_tma tma_spec(const nvptx_kernel_info *info)
                  .dtype = info->dt == DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
                  .swizzle = CU_TENSOR_MAP_SWIZZLE_128B,
                  .l2_promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                 .dims = {info->head_dim, info->head_dim, info->head_dim_v},
-                 .rows = {info->q_tile[0], info->kv_rows, info->kv_rows},
+                 .o_map = info->o_tma,
+                 .dims = {info->head_dim, info->head_dim, info->head_dim_v, info->head_dim_v},
+                 .rows = {info->q_tile[0], info->kv_rows, info->kv_rows, 64},
                  .size_tokens = SZ_TOKENS, .size_kv_tokens = SZ_KV_TOKENS, .size_heads = SZ_HEADS,
                  .size_kv_heads = SZ_KV_HEADS, .size_batch = SZ_BATCH,
                  .grid_ndim = info->grid_ndim, .size_grid0 = SZ_GRID0};

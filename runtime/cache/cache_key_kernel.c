@@ -21,6 +21,7 @@ static const struct {
     {"doc_table", nvptx_doc_table_mode},           /* $ATTNC_DOC_TABLE */
     {"peel_first", nvptx_peel_first_mode},         /* $ATTNC_PEEL_FIRST */
     {"o_stage", nvptx_o_stage_mode},               /* $ATTNC_O_STAGE */
+    {"o_tma", nvptx_o_tma_mode},                   /* $ATTNC_O_TMA */
     {"tanh_approx", nvptx_tanh_approx_mode},       /* $ATTNC_TANH_APPROX */
     {"full_range", nvptx_full_range_mode},         /* $ATTNC_FULL_RANGE */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */

@@ -105,12 +105,12 @@ attnc_status cuda_tma_encode(const cuda_api *api, CUtensorMap *map, const nvptx_
     return cuda_check(api, r, "cuTensorMapEncodeTiled", err);
 }
 
-/* The q, k, v tensor maps of a TMA kernel (nvptx_kernel.h; their shape
- * cuda_tma.h). */
+/* The q, k, v tensor maps of a TMA kernel, and o's when it stores O by TMA
+ * (nvptx_kernel.h; their shape cuda_tma.h); in the ABI's order. */
 static attnc_status encode_maps(const cuda_api *api, marshal *m, const nvptx_kernel_info *info, const cuda_launch *a,
                                 strbuf *err)
 {
-    for (int t = 0; t < KABI_NMAPS; t++) {
+    for (int t = KABI_Q; t <= (info->o_tma ? KABI_O : KABI_V); t++) {
         attnc_status st = cuda_tma_encode(api, &m->tmap[t], info, t, a->size, a->stride[t], a->ptr[t], err);
         if (st)
             return st;

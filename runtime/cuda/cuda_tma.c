@@ -15,14 +15,15 @@ bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size
                        cuda_tma_geom *g, const char **why)
 {
     memset(g, 0, sizeof *g);
-    int dim = t == 2 ? info->head_dim_v : info->head_dim;
-    const int *ext = t == 0 ? info->q_tile : info->kv_tile;
-    int64_t heads = size[t == 0 ? SZ_HEADS : SZ_KV_HEADS], batch = size[SZ_BATCH];
+    bool q_side = t == KABI_Q || t == KABI_O; /* o: the staged O tile's store (info->o_tma), q's tokens and heads */
+    int dim = t == KABI_V || t == KABI_O ? info->head_dim_v : info->head_dim;
+    const int *ext = q_side ? info->q_tile : info->kv_tile;
+    int64_t heads = size[q_side ? SZ_HEADS : SZ_KV_HEADS], batch = size[SZ_BATCH];
     int nd = info->grid_ndim;
     g->gdim[0] = (uint64_t)dim;
     g->box[0] = 64;
     if (nd == 0) { /* as the sequence kernels always had it */
-        int64_t tokens = size[t == 0 ? SZ_TOKENS : SZ_KV_TOKENS];
+        int64_t tokens = size[q_side ? SZ_TOKENS : SZ_KV_TOKENS];
         g->rank = 4;
         g->gdim[1] = (uint64_t)(tokens > 0 ? tokens : 1); /* an empty key range is never copied */
         g->gdim[2] = (uint64_t)heads;
@@ -30,9 +31,13 @@ bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size
         g->gstride[0] = stride_of(g->gdim[1], stride[2], (uint64_t)dim * ESIZE);
         g->gstride[1] = stride_of(heads, stride[1], g->gstride[0] * g->gdim[1]);
         g->gstride[2] = stride_of(batch, stride[0], g->gstride[1] * (uint64_t)heads);
-        g->box[1] = (uint32_t)(t == 0 ? info->q_tile[0] : info->kv_rows);
+        g->box[1] = (uint32_t)(t == KABI_O ? 64 : t == KABI_Q ? info->q_tile[0] : info->kv_rows); /* o: a warpgroup's rows */
         g->box[2] = g->box[3] = 1;
         return true;
+    }
+    if (t == KABI_O) {
+        *why = "O is stored by TMA on token sequences only";
+        return false;
     }
     if (nd != 2 && nd != 3) {
         *why = "TMA copies grids of 2 or 3 dims";

@@ -33,7 +33,7 @@ typedef struct cuda_tma_geom {
     uint32_t box[5];
 } cuda_tma_geom;
 
-/* The map of tensor t (0 q, 1 k, 2 v) for a launch's sizes (by size_id)
+/* The map of tensor t (0 q, 1 k, 2 v; 3 o, the staged O store's, sequences only) for a launch's sizes (by size_id)
  * and t's strides in elements. False, with the reason in *why, when the
  * strides cannot be described. */
 bool cuda_tma_geometry(const nvptx_kernel_info *info, int t, const int64_t *size, const int64_t stride[4],

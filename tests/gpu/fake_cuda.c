@@ -22,7 +22,7 @@ typedef struct fake_map {
     uint32_t box[5];
     int32_t dtype, swizzle, l2;
 } fake_map;
-enum { FAKE_MAP_MAGIC = 0x7a4d4150, FAKE_MAX_MAPS = 3 };
+enum { FAKE_MAP_MAGIC = 0x7a4d4150, FAKE_MAX_MAPS = 4 };
 
 typedef struct fake_launch {
     unsigned grid[3], block[3], smem;

@@ -43,7 +43,7 @@ typedef struct fake_launch {
     int64_t stride[19];
     int32_t size[SZ_MAX];
     int nparams, nmaps;
-    fake_map maps[3];
+    fake_map maps[4];
 } fake_launch;
 
 static const fake_launch *(*last_launch)(void);
@@ -770,8 +770,9 @@ static void bufs_free(bwd_bufs *b)
 }
 
 /* The library's backward (or forward) of `src` on sm_90a: the maps its
- * last launch passed (q and dout; the forward's q, k and v). */
-static void jit_maps(const char *src, const bwd_bufs *b, bool backward, fake_map *out)
+ * last launch passed (q and dout; the forward's q, k and v, and o's under
+ * ATTNC_O_TMA=1), nmaps of them. */
+static void jit_maps(const char *src, const bwd_bufs *b, bool backward, fake_map *out, int nmaps)
 {
     attnc_context *ctx;
     attnc_recipe *r;
@@ -796,7 +797,7 @@ static void jit_maps(const char *src, const bwd_bufs *b, bool backward, fake_map
     if (attnc_launch(k, a, NULL))
         fail_msg("launch: %s", attnc_kernel_errmsg(k));
     const fake_launch *l = last_launch();
-    assert_int_equal(l->nmaps, backward ? 2 : 3);
+    assert_int_equal(l->nmaps, nmaps);
     memcpy(out, l->maps, (size_t)l->nmaps * sizeof *out);
     attnc_args_destroy(a);
     attnc_kernel_destroy(k);
@@ -843,8 +844,8 @@ static void aot_backward_maps(void **state)
     for (int c = 0; c < 3; c++) {
         bwd_bufs b;
         bufs_make(&b, shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3]);
-        fake_map jit[3], aot[3];
-        jit_maps(src, &b, true, jit);
+        fake_map jit[4], aot[4];
+        jit_maps(src, &b, true, jit, 2);
         int32_t sz[16] = {0};
         sz[SZ_BATCH] = (int32_t)b.B, sz[SZ_HEADS] = sz[SZ_KV_HEADS] = (int32_t)b.H;
         sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = (int32_t)b.T;
@@ -875,10 +876,10 @@ static void aot_backward_maps(void **state)
             if (memcmp(&aot[m], &jit[m], sizeof aot[m]))
                 fail_msg("case %d: the AOT's map %d differs from the library's", c, m);
         }
-        jit_maps(src, &b, false, jit);
+        jit_maps(src, &b, false, jit, 3);
         assert_int_equal(glue_fwd(p, (const int64_t(*)[4])b.st, sz), 0);
         assert_int_equal(last_launch()->nmaps, 3);
-        memcpy(aot, last_launch()->maps, sizeof aot);
+        memcpy(aot, last_launch()->maps, 3 * sizeof *aot);
         for (int m = 0; m < 3; m++) {
             assert_int_equal(aot[m].addr, b.p[m]);
             if (memcmp(&aot[m], &jit[m], sizeof aot[m]))
@@ -889,6 +890,71 @@ static void aot_backward_maps(void **state)
         sb_free(&err);
     }
     dlclose(so);
+    setenv("ATTNC_CACHE_DIR", own_cache, 1);
+    tmpdir_remove(dir);
+}
+
+/* Under ATTNC_O_TMA=1 the forward stores O by TMA: the library's launch
+ * and the AOT launcher (`attnc compile --aot` with the switch set) both
+ * pass a fourth map, o's (q's tokens and heads, boxes of 64 rows), encoded
+ * alike. */
+static void aot_o_tma_maps(void **state)
+{
+    (void)state;
+    const char *src = CAUSAL128;
+    char *dir = tmpdir_make(), path[PATH_MAX];
+    setenv("ATTNC_CACHE_DIR", dir, 1);
+    setenv("ATTNC_O_TMA", "1", 1);
+    snprintf(path, sizeof path, "%s/causal.attn", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(src, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/glue.c", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(aot_glue, f);
+    fclose(f);
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/causal.attn --aot --backward --arch "
+                             "sm_90a --name ab -o %s > /dev/null && grep -q 'tensor maps (TMA) of q, k, v and o' %s/ab.h "
+                             "&& cd %s && cc -std=c11 -fPIC -shared -pthread -o ab.so ab.c glue.c",
+                             ATTNC_BINARY_DIR, dir, dir, dir, dir),
+                     0);
+    snprintf(path, sizeof path, "%s/ab.so", dir);
+    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(so);
+    glue_fwd_fn glue_fwd;
+    *(void **)&glue_fwd = dlsym(so, "glue_fwd");
+    assert_non_null(glue_fwd);
+    static const int64_t shapes[2][4] = {{2, 3, 100, 136}, {1, 4, 65, 128}}; /* B, H, T, row */
+    for (int c = 0; c < 2; c++) {
+        bwd_bufs b;
+        bufs_make(&b, shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3]);
+        fake_map jit[4], aot[4];
+        jit_maps(src, &b, false, jit, 4);
+        int32_t sz[16] = {0};
+        sz[SZ_BATCH] = (int32_t)b.B, sz[SZ_HEADS] = sz[SZ_KV_HEADS] = (int32_t)b.H;
+        sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = (int32_t)b.T;
+        void *p[9];
+        for (int i = 0; i < 9; i++)
+            p[i] = (void *)(uintptr_t)b.p[i];
+        assert_int_equal(glue_fwd(p, (const int64_t(*)[4])b.st, sz), 0);
+        assert_int_equal(last_launch()->nmaps, 4);
+        memcpy(aot, last_launch()->maps, sizeof aot);
+        assert_int_equal(aot[3].addr, b.p[3]); /* o */
+        assert_int_equal(aot[3].rank, 4);
+        assert_int_equal(aot[3].dim[0], 128);
+        assert_int_equal(aot[3].dim[1], (uint64_t)b.T);
+        assert_int_equal(aot[3].dim[2], (uint64_t)b.H);
+        assert_int_equal(aot[3].box[0], 64);
+        assert_int_equal(aot[3].box[1], 64);
+        for (int m = 0; m < 4; m++)
+            if (memcmp(&aot[m], &jit[m], sizeof aot[m]))
+                fail_msg("case %d: the AOT forward's map %d differs from the library's", c, m);
+        bufs_free(&b);
+    }
+    dlclose(so);
+    unsetenv("ATTNC_O_TMA");
     setenv("ATTNC_CACHE_DIR", own_cache, 1);
     tmpdir_remove(dir);
 }
@@ -928,6 +994,7 @@ int main(void)
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),
                                        cmocka_unit_test(serial_launches), cmocka_unit_test(backward_cache_launch),
                                        cmocka_unit_test(backward_bulk_launch), cmocka_unit_test(aot_backward_maps),
+                                       cmocka_unit_test(aot_o_tma_maps),
                                        cmocka_unit_test(jit_choices)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dlclose(h);

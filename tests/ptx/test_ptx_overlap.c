@@ -6,7 +6,8 @@
  * flight while P V runs (wait_group 1), the named barriers of ping-pong
  * under overlap=2; the first tile peeled under overlap=1 (S alone before
  * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; O written through
- * shared memory and stored 16 bytes a thread ($ATTNC_O_STAGE); and the schedules
+ * shared memory and stored 16 bytes a thread ($ATTNC_O_STAGE), or by TMA
+ * ($ATTNC_O_TMA=1); and the schedules
  * that cannot overlap are refused with a reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -179,6 +180,38 @@ static void o_staged(void **state)
         fail_msg("persistent sinks + window: %d 16-byte and %d 4-byte stores; want 0, 32", v4, b32);
 }
 
+/* ATTNC_O_TMA=1: the staged O leaves by TMA, Dv / 64 boxes a warpgroup
+ * (two at head dim 128) waited for until read, no O store by the threads;
+ * ptxas accepts it (a fourth map param). */
+static void o_by_tma(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, NULL);
+    strbuf err, ptx, log;
+    sb_init(&err);
+    sb_init(&ptx);
+    sb_init(&log);
+    const char *spec = "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1";
+    if (bench_recipe_ptx_env(&a, "doc_causal.attn", spec, "ATTNC_O_TMA", "1", &ptx, &err))
+        fail_msg("doc_causal [%s] ATTNC_O_TMA=1: %s", spec, sb_cstr(&err));
+    const char *text = sb_cstr(&ptx);
+    int boxes = ptx_count(text, "global.shared::cta.bulk_group"), waits = ptx_count(text, "cp.async.bulk.wait_group.read 0");
+    int v4 = ptx_count(text, "st.global.v4.u32"), b32 = ptx_count(text, "st.global.b32");
+    printf("  doc_causal.attn %-56s ATTNC_O_TMA=1: %d boxes, %d waits, %d + %d thread stores\n", spec, boxes, waits, v4,
+           b32);
+    if (boxes != 2 || waits != 1 || v4 || b32)
+        fail_msg("ATTNC_O_TMA=1: %d store boxes, %d waits, %d 16-byte and %d 4-byte stores; want 2, 1, 0, 0", boxes,
+                 waits, v4, b32);
+    const char *why = ptxas_clean(text, "sm_90a", &log);
+    if (why)
+        fail_msg("ATTNC_O_TMA=1: %s:\n%s", why, sb_cstr(&log));
+    sb_free(&err);
+    sb_free(&ptx);
+    sb_free(&log);
+    arena_free_all(&a);
+}
+
 static void refused(const char *file, const char *spec, target_arch arch, const char *why)
 {
     strbuf msg;
@@ -205,6 +238,7 @@ int main(void)
         return 0;
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(first_tile_peeled),
-                                       cmocka_unit_test(o_staged), cmocka_unit_test(refusals)};
+                                       cmocka_unit_test(o_staged), cmocka_unit_test(o_by_tma),
+                                       cmocka_unit_test(refusals)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

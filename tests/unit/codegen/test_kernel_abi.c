@@ -17,7 +17,7 @@ static void table_lists_the_abi(void **state)
     (void)state;
     kabi_type types[2] = {KABI_PTR, KABI_F32};
     kernel_abi a;
-    kernel_abi_forward(&a, 2, types, false);
+    kernel_abi_forward(&a, 2, types, false, false);
     assert_int_equal(a.n, 2 * KABI_NTENSORS + 1 + 2);
     assert_int_equal(kernel_abi_nargs(&a), 5 + 19 + SZ_MAX + 2); /* lse has 3 strides */
     assert_int_equal(a.e[KABI_LSE].role, KABI_TENSOR);
@@ -25,7 +25,13 @@ static void table_lists_the_abi(void **state)
     assert_int_equal(a.e[2 * KABI_NTENSORS].role, KABI_SIZES);
     assert_int_equal(a.e[a.n - 1].role, KABI_PARAM);
     assert_int_equal(a.e[a.n - 1].type, KABI_F32);
-    kernel_abi_forward(&a, 2, types, true);
+    kernel_abi_forward(&a, 2, types, true, false); /* q, k, v */
+    assert_int_equal(kernel_abi_nargs(&a), 5 + 19 + SZ_MAX + 2 + 3);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(a.e[a.n - 3 + t].role, KABI_TMAP);
+        assert_int_equal(a.e[a.n - 3 + t].which, KABI_Q + t);
+    }
+    kernel_abi_forward(&a, 2, types, true, true); /* and o's */
     assert_int_equal(kernel_abi_nargs(&a), 5 + 19 + SZ_MAX + 2 + KABI_NMAPS);
     for (int t = 0; t < KABI_NMAPS; t++) {
         assert_int_equal(a.e[a.n - KABI_NMAPS + t].role, KABI_TMAP);
@@ -56,10 +62,13 @@ static void declaration_follows_the_table(void **state)
         nv_ctx_init(&nv, c, m, b);
         nvptx_abi_args args;
         memset(&args, 0, sizeof args);
-        (tma ? nvptx_abi_declare_tma : nvptx_abi_declare)(&nv, &r, "k", &args);
+        if (tma)
+            nvptx_abi_declare_tma(&nv, &r, "k", false, &args);
+        else
+            nvptx_abi_declare(&nv, &r, "k", &args);
         kabi_type types[3] = {KABI_PTR, KABI_F32, KABI_I64};
         kernel_abi a;
-        kernel_abi_forward(&a, 3, types, tma);
+        kernel_abi_forward(&a, 3, types, tma, false);
         assert_int_equal((int)LLVMCountParams(args.fn), kernel_abi_nargs(&a));
         unsigned k = 0;
         for (int e = 0; e < a.n; e++)

@@ -3,7 +3,9 @@
  * sequence's rank-4 map as the kernels always had it; 2-D grids {dim, x, y,
  * heads, batch} with the grid's row stride W*s; 3-D grids {dim, x, y, z,
  * hb} where heads and batch merge only when their strides allow it (BHSD,
- * or batch or heads 1), and BSHD with both > 1 is refused with a reason.
+ * or batch or heads 1), and BSHD with both > 1 is refused with a reason;
+ * o's map (the staged O's TMA store): q's tokens and heads, v's head dim,
+ * boxes of 64 rows, sequences only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,6 +50,31 @@ static void sequence_map(void **s)
     assert_int_equal(g.box[1], 64);
     assert_int_equal(g.gstride[0], 256);
     assert_int_equal(g.gstride[2], 2 * 300 * 128 * 2);
+}
+
+static void o_store_map(void **s)
+{
+    (void)s;
+    int q[3] = {128, 1, 1}, kv[3] = {64, 1, 1};
+    nvptx_kernel_info info = info_for(0, q, kv);
+    info.head_dim_v = 64;
+    info.o_tma = true;
+    int64_t size[SZ_MAX] = {0};
+    size[SZ_BATCH] = 2, size[SZ_HEADS] = 4, size[SZ_KV_HEADS] = 2, size[SZ_TOKENS] = 300, size[SZ_KV_TOKENS] = 77;
+    int64_t st[4] = {300 * 4 * 64, 64, 4 * 64, 1}; /* o in BSHD */
+    cuda_tma_geom g;
+    const char *why = NULL;
+    assert_true(cuda_tma_geometry(&info, 3, size, st, &g, &why));
+    uint64_t gd[4] = {64, 300, 4, 2}, gs[3] = {4 * 64 * 2, 64 * 2, 300 * 4 * 64 * 2};
+    uint32_t box[4] = {64, 64, 1, 1};
+    assert_int_equal(g.rank, 4);
+    assert_memory_equal(g.gdim, gd, sizeof gd);
+    assert_memory_equal(g.gstride, gs, sizeof gs);
+    assert_memory_equal(g.box, box, sizeof box);
+    info = info_for(2, (int[3]){8, 16, 1}, (int[3]){8, 16, 1});
+    size[SZ_GRID0] = 15, size[SZ_GRID0 + 1] = 20;
+    assert_false(cuda_tma_geometry(&info, 3, size, st, &g, &why));
+    assert_non_null(strstr(why, "sequences"));
 }
 
 static void grid2d_bshd(void **s)
@@ -112,7 +139,7 @@ static void grid3d_merges(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(sequence_map), cmocka_unit_test(grid2d_bshd),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(sequence_map), cmocka_unit_test(o_store_map), cmocka_unit_test(grid2d_bshd),
                                        cmocka_unit_test(grid3d_merges)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
