@@ -279,28 +279,6 @@ static void put_grid_maps(const aot_spec *s, strbuf *c)
     sb_puts(c, "        }\n    }\n");
 }
 
-/* A sequence kernel's four maps: q, k, v, then o (q's tokens and heads). */
-static void put_seq_maps_with_o(const aot_spec *s, strbuf *c)
-{
-    const char *n = s->name;
-    const aot_tma *t = &s->tma;
-    sb_puts(c, "    _Alignas(64) unsigned char tmap[4][128];\n");
-    sb_printf(c, "    if (!%s_drv.cuTensorMapEncodeTiled)\n        return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
-                 "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
-              n, n, n);
-    sb_puts(c, "    {\n        void *const ptr[4] = {(void *)la->q, (void *)la->k, (void *)la->v, (void *)la->o};\n");
-    sb_puts(c, "        const int64_t *const strd[4] = {la->q_stride, la->k_stride, la->v_stride, la->o_stride};\n");
-    sb_printf(c, "        const uint64_t dim[4] = {%d, %d, %d, %d};\n        const uint32_t rows[4] = {%d, %d, %d, %d};\n",
-              t->dims[0], t->dims[1], t->dims[2], t->dims[3], t->rows[0], t->rows[1], t->rows[2], t->rows[3]);
-    sb_puts(c, "        for (int i = 0; i < 4; i++) {\n            int kv = i == 1 || i == 2;\n");
-    sb_printf(c, "            uint64_t tok = (uint64_t)la->size[kv ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
-    sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[kv ? %d : %d], "
-                 "(uint64_t)la->size[%d]};\n",
-              t->size_kv_heads, t->size_heads, t->size_batch);
-    aot_put_seq_map(c, n, 12, "ptr", "strd", t->dtype, t->swizzle, t->l2_promotion);
-    sb_puts(c, "        }\n    }\n");
-}
-
 /* The TMA maps of q, k and v ({dim, tokens, heads, batch}, boxes of 64
  * dims x rows; grids: put_grid_maps), and o's when the kernel stores O by
  * TMA (sequences; boxes of 64 rows), as the runtime's cuda_launch.c
@@ -309,26 +287,30 @@ static void put_tma_maps(const aot_spec *s, strbuf *c)
 {
     const char *n = s->name;
     const aot_tma *t = &s->tma;
-    if (t->o_map && !t->grid_ndim) {
-        put_seq_maps_with_o(s, c);
-        return;
-    }
-    sb_puts(c, "    _Alignas(64) unsigned char tmap[3][128];\n");
+    int nm = t->o_map && !t->grid_ndim ? 4 : 3;
+    sb_printf(c, "    _Alignas(64) unsigned char tmap[%d][128];\n", nm);
     sb_printf(c, "    if (!%s_drv.cuTensorMapEncodeTiled)\n        return %s_fail(%s_ERR_NO_DRIVER, \"the CUDA driver "
                  "lacks cuTensorMapEncodeTiled (CUDA 12+)\");\n",
               n, n, n);
-    sb_puts(c, "    {\n        void *const ptr[3] = {(void *)la->q, (void *)la->k, (void *)la->v};\n");
-    sb_puts(c, "        const int64_t *const strd[3] = {la->q_stride, la->k_stride, la->v_stride};\n");
+    sb_printf(c, "    {\n        void *const ptr[%d] = {(void *)la->q, (void *)la->k, (void *)la->v%s};\n", nm,
+              nm == 4 ? ", (void *)la->o" : "");
+    sb_printf(c, "        const int64_t *const strd[%d] = {la->q_stride, la->k_stride, la->v_stride%s};\n", nm,
+              nm == 4 ? ", la->o_stride" : "");
     if (t->grid_ndim) {
         sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n", t->dims[0], t->dims[1], t->dims[2]);
         put_grid_maps(s, c);
         return;
     }
-    sb_printf(c, "        const uint64_t dim[3] = {%d, %d, %d};\n        const uint32_t rows[3] = {%d, %d, %d};\n",
-              t->dims[0], t->dims[1], t->dims[2], t->rows[0], t->rows[1], t->rows[2]);
-    sb_puts(c, "        for (int i = 0; i < 3; i++) {\n");
-    sb_printf(c, "            uint64_t tok = (uint64_t)la->size[i ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
-    sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[i ? %d : %d], "
+    sb_printf(c, "        const uint64_t dim[%d] = {%d, %d, %d", nm, t->dims[0], t->dims[1], t->dims[2]);
+    if (nm == 4)
+        sb_printf(c, ", %d", t->dims[3]);
+    sb_printf(c, "};\n        const uint32_t rows[%d] = {%d, %d, %d", nm, t->rows[0], t->rows[1], t->rows[2]);
+    if (nm == 4)
+        sb_printf(c, ", %d", t->rows[3]);
+    /* o (i = 3) has q's tokens and heads */
+    sb_printf(c, "};\n        for (int i = 0; i < %d; i++) {\n            int kv = i == 1 || i == 2;\n", nm);
+    sb_printf(c, "            uint64_t tok = (uint64_t)la->size[kv ? %d : %d];\n", t->size_kv_tokens, t->size_tokens);
+    sb_printf(c, "            uint64_t gd[4] = {dim[i], tok ? tok : 1, (uint64_t)la->size[kv ? %d : %d], "
                  "(uint64_t)la->size[%d]};\n",
               t->size_kv_heads, t->size_heads, t->size_batch);
     aot_put_seq_map(c, n, 12, "ptr", "strd", t->dtype, t->swizzle, t->l2_promotion);

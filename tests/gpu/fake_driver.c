@@ -811,30 +811,40 @@ static void jit_maps(const char *src, const bwd_bufs *b, bool backward, fake_map
  * runtime's launch encodes them (cuda_backward.c): same addresses, dims,
  * strides (extent-1 dims packed, whatever their stride), boxes, swizzle.
  * The forward's launcher (NAME_launch: q, k, v) likewise. */
+/* `src` compiled AOT with its backward (`attnc compile --aot --backward`,
+ * name ab) in a new directory *dir, whose ab.h must hold `expect`, built
+ * with aot_glue into ab.so and opened. The directory is the kernel cache
+ * until the caller removes it. */
+static void *aot_open(const char *src, const char *expect, char **dir)
+{
+    char path[PATH_MAX];
+    *dir = tmpdir_make();
+    setenv("ATTNC_CACHE_DIR", *dir, 1);
+    const char *names[2] = {"causal.attn", "glue.c"}, *texts[2] = {src, aot_glue};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", *dir, names[i]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(texts[i], f);
+        fclose(f);
+    }
+    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/causal.attn --aot --backward --arch "
+                             "sm_90a --name ab -o %s > /dev/null && grep -q '%s' %s/ab.h && cd %s && cc "
+                             "-std=c11 -fPIC -shared -pthread -o ab.so ab.c glue.c",
+                             ATTNC_BINARY_DIR, *dir, *dir, expect, *dir, *dir),
+                     0);
+    snprintf(path, sizeof path, "%s/ab.so", *dir);
+    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(so);
+    return so;
+}
+
 static void aot_backward_maps(void **state)
 {
     (void)state;
     const char *src = CAUSAL128;
-    char *dir = tmpdir_make(), path[PATH_MAX];
-    setenv("ATTNC_CACHE_DIR", dir, 1);
-    snprintf(path, sizeof path, "%s/causal.attn", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(src, f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/glue.c", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(aot_glue, f);
-    fclose(f);
-    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/causal.attn --aot --backward --arch "
-                             "sm_90a --name ab -o %s > /dev/null && grep -q '(TMA producer)' %s/ab.h && cd %s && cc "
-                             "-std=c11 -fPIC -shared -pthread -o ab.so ab.c glue.c",
-                             ATTNC_BINARY_DIR, dir, dir, dir, dir),
-                     0);
-    snprintf(path, sizeof path, "%s/ab.so", dir);
-    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(so);
+    char *dir;
+    void *so = aot_open(src, "(TMA producer)", &dir);
     glue_fn glue;
     glue_fwd_fn glue_fwd;
     *(void **)&glue = dlsym(so, "glue");
@@ -902,27 +912,9 @@ static void aot_o_tma_maps(void **state)
 {
     (void)state;
     const char *src = CAUSAL128;
-    char *dir = tmpdir_make(), path[PATH_MAX];
-    setenv("ATTNC_CACHE_DIR", dir, 1);
+    char *dir;
     setenv("ATTNC_O_TMA", "1", 1);
-    snprintf(path, sizeof path, "%s/causal.attn", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(src, f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/glue.c", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(aot_glue, f);
-    fclose(f);
-    assert_int_equal(test_sh("ATTNC_PTXAS=/nonexistent %s/bin/attnc compile %s/causal.attn --aot --backward --arch "
-                             "sm_90a --name ab -o %s > /dev/null && grep -q 'tensor maps (TMA) of q, k, v and o' %s/ab.h "
-                             "&& cd %s && cc -std=c11 -fPIC -shared -pthread -o ab.so ab.c glue.c",
-                             ATTNC_BINARY_DIR, dir, dir, dir, dir),
-                     0);
-    snprintf(path, sizeof path, "%s/ab.so", dir);
-    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(so);
+    void *so = aot_open(src, "tensor maps (TMA) of q, k, v and o", &dir);
     glue_fwd_fn glue_fwd;
     *(void **)&glue_fwd = dlsym(so, "glue_fwd");
     assert_non_null(glue_fwd);

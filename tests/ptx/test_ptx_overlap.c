@@ -84,22 +84,32 @@ static void overlapped(void **state)
         one(&cases[i]);
 }
 
-/* wgmma commit groups in the kernel of file [spec] with $ATTNC_PEEL_FIRST
- * set to value (NULL: unset, the default). */
-static int commit_groups(const char *file, const char *spec, const char *value)
+/* The PTX of the kernel of file [spec] with $var set to value (NULL:
+ * unset, the default), for ptx_count; the caller frees it. */
+static char *env_ptx(const char *file, const char *spec, const char *var, const char *value)
 {
     arena a;
     arena_init(&a, NULL);
     strbuf err, ptx;
     sb_init(&err);
     sb_init(&ptx);
-    nvptx_status st = bench_recipe_ptx_env(&a, file, spec, "ATTNC_PEEL_FIRST", value, &ptx, &err);
-    if (st)
-        fail_msg("%s [%s] ATTNC_PEEL_FIRST=%s: %s", file, spec, value ? value : "(unset)", sb_cstr(&err));
-    int n = ptx_count(sb_cstr(&ptx), "wgmma.commit_group");
+    if (bench_recipe_ptx_env(&a, file, spec, var, value, &ptx, &err))
+        fail_msg("%s [%s] %s=%s: %s", file, spec, var, value ? value : "(unset)", sb_cstr(&err));
+    char *text = strdup(sb_cstr(&ptx));
+    assert_non_null(text);
     sb_free(&err);
     sb_free(&ptx);
     arena_free_all(&a);
+    return text;
+}
+
+/* wgmma commit groups in the kernel of file [spec] with $ATTNC_PEEL_FIRST
+ * set to value. */
+static int commit_groups(const char *file, const char *spec, const char *value)
+{
+    char *text = env_ptx(file, spec, "ATTNC_PEEL_FIRST", value);
+    int n = ptx_count(text, "wgmma.commit_group");
+    free(text);
     return n;
 }
 
@@ -136,19 +146,10 @@ static void first_tile_peeled(void **state)
  * $ATTNC_O_STAGE = value. */
 static void o_stores(const char *file, const char *spec, const char *value, int *v4, int *b32)
 {
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx;
-    sb_init(&err);
-    sb_init(&ptx);
-    nvptx_status st = bench_recipe_ptx_env(&a, file, spec, "ATTNC_O_STAGE", value, &ptx, &err);
-    if (st)
-        fail_msg("%s [%s] ATTNC_O_STAGE=%s: %s", file, spec, value ? value : "(unset)", sb_cstr(&err));
-    *v4 = ptx_count(sb_cstr(&ptx), "st.global.v4.u32");
-    *b32 = ptx_count(sb_cstr(&ptx), "st.global.b32");
-    sb_free(&err);
-    sb_free(&ptx);
-    arena_free_all(&a);
+    char *text = env_ptx(file, spec, "ATTNC_O_STAGE", value);
+    *v4 = ptx_count(text, "st.global.v4.u32");
+    *b32 = ptx_count(text, "st.global.b32");
+    free(text);
 }
 
 /* By default one item a block stores O through shared memory: Dv x 64 /
@@ -186,16 +187,8 @@ static void o_staged(void **state)
 static void o_by_tma(void **state)
 {
     (void)state;
-    arena a;
-    arena_init(&a, NULL);
-    strbuf err, ptx, log;
-    sb_init(&err);
-    sb_init(&ptx);
-    sb_init(&log);
     const char *spec = "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1";
-    if (bench_recipe_ptx_env(&a, "doc_causal.attn", spec, "ATTNC_O_TMA", "1", &ptx, &err))
-        fail_msg("doc_causal [%s] ATTNC_O_TMA=1: %s", spec, sb_cstr(&err));
-    const char *text = sb_cstr(&ptx);
+    char *text = env_ptx("doc_causal.attn", spec, "ATTNC_O_TMA", "1");
     int boxes = ptx_count(text, "global.shared::cta.bulk_group"), waits = ptx_count(text, "cp.async.bulk.wait_group.read 0");
     int v4 = ptx_count(text, "st.global.v4.u32"), b32 = ptx_count(text, "st.global.b32");
     printf("  doc_causal.attn %-56s ATTNC_O_TMA=1: %d boxes, %d waits, %d + %d thread stores\n", spec, boxes, waits, v4,
@@ -203,13 +196,13 @@ static void o_by_tma(void **state)
     if (boxes != 2 || waits != 1 || v4 || b32)
         fail_msg("ATTNC_O_TMA=1: %d store boxes, %d waits, %d 16-byte and %d 4-byte stores; want 2, 1, 0, 0", boxes,
                  waits, v4, b32);
+    strbuf log;
+    sb_init(&log);
     const char *why = ptxas_clean(text, "sm_90a", &log);
     if (why)
         fail_msg("ATTNC_O_TMA=1: %s:\n%s", why, sb_cstr(&log));
-    sb_free(&err);
-    sb_free(&ptx);
     sb_free(&log);
-    arena_free_all(&a);
+    free(text);
 }
 
 static void refused(const char *file, const char *spec, target_arch arch, const char *why)
