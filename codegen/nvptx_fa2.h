@@ -248,6 +248,8 @@ void fa2_ws_init_barriers(fa2 *f);
  * fa2_ws_issue_q_early does it. */
 bool fa2_ws_early_q(const fa2 *f);
 void fa2_ws_issue_q_early(fa2 *f);
+/* This computing warp's warpgroup (warp / 4). */
+LLVMValueRef fa2_warpgroup(fa2 *f);
 /* Shared bytes of the barriers (after f->off_bar). */
 int fa2_ws_bar_bytes(const fa2 *f);
 void fa2_ws_producer(fa2 *f);

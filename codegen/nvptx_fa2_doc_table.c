@@ -15,10 +15,10 @@
  * thread of every block when it starts (fa2_doc_table_epoch); once the
  * cut is known that thread counts the block in (fa2_doc_table_count_in, a
  * release atomic after the read), and the last block in, every block having
- * read the epoch by then, advances it and zeroes the count at once. (The
- * count was taken at the block's end before: its atomic's round trip held
- * the SM's next block back; counted in at the start, the round trip
- * overlaps the first K/V tile's copy), so the next launch (stream order) tags anew and ignores this launch's
+ * read the epoch by then, advances it and zeroes the count at once, so the
+ * next launch (stream order) tags anew and ignores this launch's entries.
+ * (Counted out at the block's end instead, the atomic's round trip held the
+ * SM's next block back; at the start it overlaps the first K/V copy.) The
  * entries (tag = epoch + 1: the table's zeroed memory never matches). An
  * entry is four 64-bit words, each (tag << 32) | value, written and read
  * as single-copy-atomic aligned 64-bit accesses (.relaxed.gpu: no stale L1

@@ -35,11 +35,6 @@ bool fa2_ostage_on(const fa2 *f)
     return f->p->o_stage;
 }
 
-static LLVMValueRef warpgroup(fa2 *f)
-{
-    return LLVMBuildLShr(f->nv.b, f->warp, nv_i32(&f->nv, 2), "wg");
-}
-
 /* The shared address of 16-byte chunk `chunk` (of Dv / 8) of row r
  * (0..63) of warpgroup wg's rows. */
 static LLVMValueRef stage_addr(fa2 *f, LLVMValueRef wg, LLVMValueRef r, LLVMValueRef chunk)
@@ -61,7 +56,7 @@ void fa2_ostage_write(fa2 *f, int h, LLVMValueRef inv, LLVMValueRef acc[FA_MAXMR
     LLVMBuilderRef b = nv->b;
     LLVMValueRef r = LLVMBuildShl(b, LLVMBuildAnd(b, f->warp, nv_i32(nv, 3), ""), nv_i32(nv, 4), "");
     r = LLVMBuildAdd(b, LLVMBuildAdd(b, r, f->g, ""), nv_i32(nv, 8 * h), "ostage.row");
-    LLVMValueRef wg = warpgroup(f), t4b = LLVMBuildShl(b, f->t4, nv_i32(nv, 2), "");
+    LLVMValueRef wg = fa2_warpgroup(f), t4b = LLVMBuildShl(b, f->t4, nv_i32(nv, 2), "");
     for (int nb = 0; nb < f->p->Dv / 8; nb++) {
         LLVMValueRef lo = LLVMBuildFMul(b, acc[0][nb][2 * h], inv, "");
         LLVMValueRef hi = LLVMBuildFMul(b, acc[0][nb][2 * h + 1], inv, "");
@@ -99,7 +94,7 @@ void fa2_ostage_flush(fa2 *f)
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
     const fa_plan *p = f->p;
-    LLVMValueRef wg = warpgroup(f);
+    LLVMValueRef wg = fa2_warpgroup(f);
     if (p->o_tma) {
         flush_by_tma(f, wg);
         return;

@@ -288,8 +288,8 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
      * it (a column computed in i32 and widened per store would cost a
      * 64-bit address computation per store, and the driver's JIT time). */
     LLVMValueRef col0 = LLVMBuildShl(b, f->t4, nv_i32(&f->nv, 1), "");
-    LLVMValueRef row = fa2_elem_ptr(f, T_O, tok, col0, 2);
-    for (int nb = 0; !staged && nb < p->Dv / 8; nb++) {
+    LLVMValueRef row = staged ? NULL : fa2_elem_ptr(f, T_O, tok, col0, 2);
+    for (int nb = 0; row && nb < p->Dv / 8; nb++) {
         LLVMValueRef lo = LLVMBuildFMul(b, acc[mi][nb][2 * h], inv, "");
         LLVMValueRef hi = LLVMBuildFMul(b, acc[mi][nb][2 * h + 1], inv, "");
         LLVMValueRef at = nv_gep(&f->nv, row, nv_i64(&f->nv, nb * 8 * 2));

@@ -332,7 +332,7 @@ static LLVMValueRef warp_uniform(fa2 *f, LLVMValueRef v)
 }
 
 /* The cut (r_lo[0], r_cnt[0], run_lo, run_hi) scanned by the CTA through
- * the shared words (fa2_cut_words), the ids read as 16-byte vectors
+ * the shared words at the first K slot, the ids read as 16-byte vectors
  * first. */
 static void doc_span_scanned(fa2 *f, bool runs)
 {
@@ -351,7 +351,7 @@ static void doc_span_scanned(fa2 *f, bool runs)
 
 /* The cut through the table (nvptx_fa2_doc_table.c): thread 0 reads this
  * launch's tag and the query tile's entry and passes a hit on in shared
- * words 4-8 (beside the scan's 0-3, fa2_cut_words); on a hit every
+ * words 4-8 (beside the scan's 0-3, in the first K slot); on a hit every
  * thread takes the cut from there, else the CTA scans and thread 0
  * publishes it. */
 static void doc_span_table(fa2 *f, bool runs)

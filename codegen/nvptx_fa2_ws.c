@@ -501,31 +501,31 @@ void fa2_ws_q_done(fa2 *f)
  * __syncthreads (the CTA-wide barriers before the roles split). */
 enum { WS_TURN_BAR = 4 };
 
-static LLVMValueRef warpgroup(fa2 *f)
+LLVMValueRef fa2_warpgroup(fa2 *f)
 {
     return LLVMBuildLShr(f->nv.b, f->warp, nv_i32(&f->nv, 2), "wg");
 }
 
 void fa2_ws_turn_init(fa2 *f)
 {
-    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, warpgroup(f), nv_i32(&f->nv, 1), ""));
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, fa2_warpgroup(f), nv_i32(&f->nv, 1), ""));
     nt_bar_arrive(&f->t, nv_i32(&f->nv, WS_TURN_BAR), 256);
     nt_endif(&f->t, join);
 }
 
 void fa2_ws_turn_wait(fa2 *f)
 {
-    nt_bar_sync(&f->t, LLVMBuildAdd(f->nv.b, warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""), 256);
+    nt_bar_sync(&f->t, LLVMBuildAdd(f->nv.b, fa2_warpgroup(f), nv_i32(&f->nv, WS_TURN_BAR), ""), 256);
 }
 
 void fa2_ws_turn_pass(fa2 *f)
 {
-    nt_bar_arrive(&f->t, LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), warpgroup(f), ""), 256);
+    nt_bar_arrive(&f->t, LLVMBuildSub(f->nv.b, nv_i32(&f->nv, WS_TURN_BAR + 1), fa2_warpgroup(f), ""), 256);
 }
 
 void fa2_ws_turn_end(fa2 *f)
 {
-    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, warpgroup(f), nv_i32(&f->nv, 0), ""));
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, fa2_warpgroup(f), nv_i32(&f->nv, 0), ""));
     nt_bar_sync(&f->t, nv_i32(&f->nv, WS_TURN_BAR), 256);
     nt_endif(&f->t, join);
 }

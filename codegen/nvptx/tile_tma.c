@@ -8,40 +8,45 @@
 #include <stdio.h>
 #include <string.h>
 
-void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar, int col, const LLVMValueRef *crd, int n)
+/* One box's cp.async.bulk.tensor: `head` (its opcode and operands up to
+ * the map) with `lead` operands first in args, then the map, {col, crd},
+ * and one operand `last` after the box: "head [$m, {$c, ...}], [$last];". */
+static void tma_box(nt *t, const char *head, LLVMValueRef *args, int lead, const char *lead_cons, LLVMValueRef map,
+                    int col, const LLVMValueRef *crd, int n, LLVMValueRef last)
 {
     nv_ctx *nv = &t->nv;
-    LLVMValueRef args[8] = {dst, LLVMBuildPtrToInt(nv->b, map, nv->i64, ""), nv_i32(nv, col)};
-    char text[200], cons[64] = "r,l,r";
-    int len = snprintf(text, sizeof text,
-                       "cp.async.bulk.tensor.%dd.shared::cluster.global.mbarrier::complete_tx::bytes [$0], [$1, {$2",
-                       n + 1);
+    char text[200], cons[64];
+    int k = lead;
+    args[k] = LLVMBuildPtrToInt(nv->b, map, nv->i64, "");
+    args[k + 1] = nv_i32(nv, col);
+    int len = snprintf(text, sizeof text, "%s [$%d, {$%d", head, k, k + 1);
+    snprintf(cons, sizeof cons, "%sl,r", lead_cons);
     for (int i = 0; i < n; i++) {
-        args[3 + i] = crd[i];
-        len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", 3 + i);
+        args[k + 2 + i] = crd[i];
+        len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", k + 2 + i);
         strcat(cons, ",r");
     }
-    args[3 + n] = bar;
-    snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", 3 + n);
+    args[k + 2 + n] = last;
+    snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", k + 2 + n);
     strcat(cons, ",r,~{memory}");
-    nv_asm(nv, NULL, text, cons, args, 4 + n);
+    nv_asm(nv, NULL, text, cons, args, k + 3 + n);
+}
+
+void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar, int col, const LLVMValueRef *crd, int n)
+{
+    char head[96];
+    snprintf(head, sizeof head, "cp.async.bulk.tensor.%dd.shared::cluster.global.mbarrier::complete_tx::bytes [$0],",
+             n + 1);
+    LLVMValueRef args[8] = {dst};
+    tma_box(t, head, args, 1, "r,", map, col, crd, n, bar);
 }
 
 void nt_store_tma_box(nt *t, LLVMValueRef map, LLVMValueRef src, int col, const LLVMValueRef *crd, int n)
 {
-    nv_ctx *nv = &t->nv;
-    LLVMValueRef args[8] = {LLVMBuildPtrToInt(nv->b, map, nv->i64, ""), nv_i32(nv, col)};
-    char text[200], cons[64] = "l,r";
-    int len = snprintf(text, sizeof text, "cp.async.bulk.tensor.%dd.global.shared::cta.bulk_group [$0, {$1", n + 1);
-    for (int i = 0; i < n; i++) {
-        args[2 + i] = crd[i];
-        len += snprintf(text + len, sizeof text - (size_t)len, ", $%d", 2 + i);
-        strcat(cons, ",r");
-    }
-    args[2 + n] = src;
-    snprintf(text + len, sizeof text - (size_t)len, "}], [$%d];", 2 + n);
-    strcat(cons, ",r,~{memory}");
-    nv_asm(nv, NULL, text, cons, args, 3 + n);
+    char head[96];
+    snprintf(head, sizeof head, "cp.async.bulk.tensor.%dd.global.shared::cta.bulk_group", n + 1);
+    LLVMValueRef args[8];
+    tma_box(t, head, args, 0, "", map, col, crd, n, src);
 }
 
 void nt_store_tma_wait_read(nt *t)

@@ -763,6 +763,16 @@ static void bufs_make(bwd_bufs *b, int64_t B, int64_t H, int64_t T, int64_t row)
     sb_free(&err);
 }
 
+/* The glue's sizes and pointers for b's launch. */
+static void glue_args(const bwd_bufs *b, int32_t sz[16], void *p[9])
+{
+    memset(sz, 0, 16 * sizeof *sz);
+    sz[SZ_BATCH] = (int32_t)b->B, sz[SZ_HEADS] = sz[SZ_KV_HEADS] = (int32_t)b->H;
+    sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = (int32_t)b->T;
+    for (int i = 0; i < 9; i++)
+        p[i] = (void *)(uintptr_t)b->p[i];
+}
+
 static void bufs_free(bwd_bufs *b)
 {
     for (int i = 0; i < 9; i++)
@@ -856,12 +866,9 @@ static void aot_backward_maps(void **state)
         bufs_make(&b, shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3]);
         fake_map jit[4], aot[4];
         jit_maps(src, &b, true, jit, 2);
-        int32_t sz[16] = {0};
-        sz[SZ_BATCH] = (int32_t)b.B, sz[SZ_HEADS] = sz[SZ_KV_HEADS] = (int32_t)b.H;
-        sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = (int32_t)b.T;
+        int32_t sz[16];
         void *p[9];
-        for (int i = 0; i < 9; i++)
-            p[i] = (void *)(uintptr_t)b.p[i];
+        glue_args(&b, sz, p);
         uint64_t need = 0, ws = 0;
         strbuf err;
         sb_init(&err);
@@ -924,12 +931,9 @@ static void aot_o_tma_maps(void **state)
         bufs_make(&b, shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3]);
         fake_map jit[4], aot[4];
         jit_maps(src, &b, false, jit, 4);
-        int32_t sz[16] = {0};
-        sz[SZ_BATCH] = (int32_t)b.B, sz[SZ_HEADS] = sz[SZ_KV_HEADS] = (int32_t)b.H;
-        sz[SZ_TOKENS] = sz[SZ_KV_TOKENS] = (int32_t)b.T;
+        int32_t sz[16];
         void *p[9];
-        for (int i = 0; i < 9; i++)
-            p[i] = (void *)(uintptr_t)b.p[i];
+        glue_args(&b, sz, p);
         assert_int_equal(glue_fwd(p, (const int64_t(*)[4])b.st, sz), 0);
         assert_int_equal(last_launch()->nmaps, 4);
         memcpy(aot, last_launch()->maps, sizeof aot);
