@@ -16,6 +16,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu -
 el tests
 bg() { local name=$1; shift; ( env ATTNC_CACHE_DIR=$(mktemp -d) ATTNC_O_TMA=1 "$@" timeout $TCAP stdbuf -oL $T/test_gpu_test_gpu_$name > $OUT/t_$name.txt 2>&1; echo "rc=$?" >> $OUT/t_$name.txt ) & }
 for t in overlap documents unions edges varlen recipes; do bg $t X=1; done
+( ATTNC_CACHE_DIR=$(mktemp -d) ATTNC_TEST_SMALL=1 timeout $TCAP stdbuf -oL $T/test_gpu_test_gpu_recipes > $OUT/t_recipes_small.txt 2>&1; echo "rc=$?" >> $OUT/t_recipes_small.txt ) &
 runchecks() { for spec in "recipes/causal.attn batch=3,heads=5,tokens=1000" "recipes/dense.attn batch=1,heads=2,tokens=1" \
     "$R/causal_d128.attn batch=2,heads=3,tokens=4097" "$R/doc_causal.attn batch=1,heads=7,tokens=5000" \
     "recipes/gqa.attn batch=2,heads=8,kv_heads=2,tokens=333" "$R/dense_d64.attn batch=1,heads=3,tokens=777" \
@@ -33,6 +34,7 @@ for t in overlap documents unions edges varlen recipes; do
   grep -m3 'FAIL' $OUT/t_$t.txt | cut -c1-250
 done | tee $OUT/tests.txt
 cat $OUT/t_runcheck.txt | tee -a $OUT/tests.txt
+echo "recipes (small, default switches): $(grep -c '^  ' $OUT/t_recipes_small.txt) lines; $(tail -3 $OUT/t_recipes_small.txt | tr '\n' ' ')" | tee -a $OUT/tests.txt
 for tool in racecheck memcheck; do
   ( ATTNC_O_TMA=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 80 /usr/local/cuda/bin/compute-sanitizer --tool $tool $A run $R/causal_d128.attn --backend cuda --check --shape batch=1,heads=2,tokens=1500 > $OUT/san.txt 2>&1; echo "rc=$?" >> $OUT/san.txt )
   echo "$tool: $(grep -E 'SUMMARY' $OUT/san.txt | tail -1) $(tail -1 $OUT/san.txt)" | tee -a $OUT/tests.txt
@@ -43,6 +45,7 @@ el rows
 for round in 1 2 3; do
   for e in X=1 ATTNC_O_TMA=1; do row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 8; done
   for e in X=1 ATTNC_O_TMA=1; do row $R/causal_d128.attn batch=8,heads=16,tokens=8192 $e; done
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
 done 2>&1 | tee $OUT/rows.txt
 for c in "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn batch=1,heads=16,tokens=16384" "$R/causal_d64.attn batch=2,heads=32,tokens=8192"; do
   for e in X=1 ATTNC_O_TMA=1; do set -- $c; row $1 $2 $e; done; done 2>&1 | tee -a $OUT/rows.txt
