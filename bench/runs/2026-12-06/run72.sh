@@ -46,6 +46,10 @@ for round in 1 2 3; do
   for e in X=1 ATTNC_O_TMA=1; do row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 8; done
   for e in X=1 ATTNC_O_TMA=1; do row $R/causal_d128.attn batch=8,heads=16,tokens=8192 $e; done
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
+  if [ $round -le 2 ]; then # 192-row tiles (three computing warpgroups): a block's fixed cost over 1.5x the work
+    row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 8 --schedule "q=192 kv=64 stages=2 warps=12 overlap=1"
+    row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1 --schedule "q=192 kv=64 stages=2 warps=12 overlap=1"
+  fi
 done 2>&1 | tee $OUT/rows.txt
 for c in "$R/causal_d128.attn batch=1,heads=16,tokens=16384" "$R/dense_d128.attn batch=1,heads=16,tokens=16384" "$R/causal_d64.attn batch=2,heads=32,tokens=8192"; do
   for e in X=1 ATTNC_O_TMA=1; do set -- $c; row $1 $2 $e; done; done 2>&1 | tee -a $OUT/rows.txt
