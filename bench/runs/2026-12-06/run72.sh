@@ -40,7 +40,7 @@ for tool in racecheck memcheck; do
   echo "$tool: $(grep -E 'SUMMARY' $OUT/san.txt | tail -1) $(tail -1 $OUT/san.txt)" | tee -a $OUT/tests.txt
 done
 row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 20 --iters 100 "$@" 2>&1)
-  printf '%-12s %-30s %-16s %-9s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$*" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
+  printf '%-12s %-30s %-16s %-9s %s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$*" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')" "$(echo "$r" | grep -oE 'visited/kept [0-9.]+' | head -1)"; }
 el rows
 for round in 1 2 3; do
   for e in X=1 ATTNC_O_TMA=1; do row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 8; done
