@@ -153,11 +153,11 @@ int nvptx_peel_first_mode(void);
  * its accumulator fragments, 4 bytes at a time. Part of kernel cache keys. */
 int nvptx_o_stage_mode(void);
 /* $ATTNC_O_TMA (opt-in; correct and level in time on the H100, 2026-12-06
- * run72): 1 stores the
- * staged O of token-sequence kernels with TMA (one thread a warpgroup
- * issues a box of 64 rows per 64 dims; rows past the sequence are clipped
- * by the map) instead of 16-byte stores by every thread; the kernel then
- * takes o's tensor map after q's, k's and v's. Part of kernel cache keys. */
+ * run72): 1 stores the staged O of token-sequence kernels with TMA (one
+ * thread a warpgroup issues a box of 64 rows per 64 dims; rows past the
+ * sequence are clipped by the map) instead of 16-byte stores by every
+ * thread; the kernel then takes o's tensor map after q's, k's and v's.
+ * Part of kernel cache keys. */
 int nvptx_o_tma_mode(void);
 
 /* $ATTNC_TANH_APPROX: 1 (also unset, the default) or 0. tanh in scores and
