@@ -25,6 +25,9 @@ static double rng_unit(uint64_t *s)
 
 bool gpu_available(void)
 {
+    /* Line-buffered even into a pipe or file: a run cut by a time cap keeps
+     * every case it printed (fully buffered output died with the process). */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     strbuf err;
     sb_init(&err);
     target_arch arch;
