@@ -158,6 +158,27 @@ static LLVMValueRef quad_sum(fa2 *f, LLVMValueRef v)
     return LLVMBuildFAdd(f->nv.b, v, nv_shfl_xor_f32(&f->nv, v, 2), "");
 }
 
+/* The max of v[0..n) (n >= 1), v overwritten: a balanced tree under
+ * $ATTNC_MAX_TREE (depth ceil(log2 n)), else a chain in order (depth
+ * n - 1). Equal values either way. */
+static LLVMValueRef fmax_all(fa2 *f, LLVMValueRef *v, int n)
+{
+    if (nvptx_max_tree_mode() != 1) {
+        for (int i = 1; i < n; i++)
+            v[0] = nv_fmax(&f->nv, v[0], v[i]);
+        return v[0];
+    }
+    while (n > 1) { /* level by level: v[i] = max(v[2i], v[2i+1]), an odd last one carried */
+        int half = n / 2;
+        for (int i = 0; i < half; i++)
+            v[i] = nv_fmax(&f->nv, v[2 * i], v[2 * i + 1]);
+        if (n & 1)
+            v[half] = v[n - 1];
+        n = half + (n & 1);
+    }
+    return v[0];
+}
+
 /* One row half (h) of one 16-row block (mi): new max, exponentiate;
  * returns the factor alpha that rescales the row's earlier sums. */
 static LLVMValueRef softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRef *m,
@@ -167,11 +188,14 @@ static LLVMValueRef softmax_row(fa2 *f, int mi, int h, LLVMValueRef s[FA_MAXMR][
     LLVMBuilderRef b = f->nv.b;
     bool raw = raw_scores(p);
     LLVMValueRef k = raw ? nv_f32(&f->nv, p->score_k) : NULL;
-    LLVMValueRef mx = raw ? s[mi][0][2 * h] : *m;
+    LLVMValueRef all[2 * FA_MAXN + 1];
+    int n = 0;
+    if (!raw) /* the running max joins (raw: it joins after the scale below) */
+        all[n++] = *m;
     for (int nb = 0; nb < p->Tk / 8; nb++)
         for (int e = 0; e < 2; e++)
-            mx = nv_fmax(&f->nv, mx, s[mi][nb][2 * h + e]);
-    mx = quad_max(f, mx);
+            all[n++] = s[mi][nb][2 * h + e];
+    LLVMValueRef mx = quad_max(f, fmax_all(f, all, n));
     if (raw) /* k > 0: the max of the scores is k times the max of raw s (and -inf stays -inf) */
         mx = nv_fmax(&f->nv, *m, LLVMBuildFMul(b, mx, k, ""));
     if (p->skip_rescale == 2) /* lazy: keep m while the new max is at most 2^8 above it (never from -inf) */

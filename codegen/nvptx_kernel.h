@@ -236,6 +236,13 @@ int nvptx_skip_rescale_mode(void);
  * registers rather than moving them there before every wgmma;
  * nt_uniform_warp). Part of kernel cache keys and the backward's. */
 int nvptx_uniform_warp_mode(void);
+/* $ATTNC_MAX_TREE (opt-in, NVPTX_MAX_TREE_BY_DEFAULT): -1 unset, 0, or 1
+ * (the forward's row max over a key tile as a balanced tree of max.f32,
+ * depth log2(Tk/4) + 1, instead of a chain of Tk/4 dependent maxima: the
+ * exponentials of a tile wait for its max, and ptxas does not reassociate
+ * the chain. The same value: max is exact in any order;
+ * nvptx_fa2_softmax.c). Part of kernel cache keys. */
+int nvptx_max_tree_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
  * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;

@@ -77,6 +77,11 @@
  * H100, 2026-12-06 run60 (three rounds of 100 iterations, ms, off -> on):
  * causal N=16384 1.724-1.727 -> 1.670-1.698, B=8 N=8192 3.549-3.594 ->
  * 3.498-3.540; dense N=16384 and 8 documents level. */
+/* The row max as a tree (nvptx_fa2_softmax.c, $ATTNC_MAX_TREE): opt-in
+ * until timed against the chain. */
+#ifndef NVPTX_MAX_TREE_BY_DEFAULT
+#define NVPTX_MAX_TREE_BY_DEFAULT 0
+#endif
 #ifndef NVPTX_PEEL_FIRST_BY_DEFAULT
 #define NVPTX_PEEL_FIRST_BY_DEFAULT 1
 #endif
@@ -215,6 +220,11 @@ int nvptx_scale_fma_mode(void)
 int nvptx_uniform_warp_mode(void)
 {
     return env_switch_default("ATTNC_UNIFORM_WARP", NVPTX_UNIFORM_WARP_BY_DEFAULT);
+}
+
+int nvptx_max_tree_mode(void)
+{
+    return env_switch_default("ATTNC_MAX_TREE", NVPTX_MAX_TREE_BY_DEFAULT);
 }
 
 int nvptx_tma_l2_ahead_mode(void)

@@ -32,6 +32,7 @@ static const struct {
     {"scale_fma", nvptx_scale_fma_mode},           /* $ATTNC_SCALE_FMA */
     {"skip_rescale", nvptx_skip_rescale_mode},     /* $ATTNC_SKIP_RESCALE */
     {"uniform_warp", nvptx_uniform_warp_mode},     /* $ATTNC_UNIFORM_WARP */
+    {"max_tree", nvptx_max_tree_mode},             /* $ATTNC_MAX_TREE */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */

@@ -7,7 +7,7 @@
  * under overlap=2; the first tile peeled under overlap=1 (S alone before
  * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; O written through
  * shared memory and stored 16 bytes a thread ($ATTNC_O_STAGE), or by TMA
- * ($ATTNC_O_TMA=1); and the schedules
+ * ($ATTNC_O_TMA=1); the row max as a tree under $ATTNC_MAX_TREE=1; and the schedules
  * that cannot overlap are refused with a reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +142,47 @@ static void first_tile_peeled(void **state)
     }
 }
 
+/* The longest chain of max.f32 instructions in text, each reading the
+ * previous one's result (the row max's latency: registers are named
+ * %f<number>, written once). */
+static int max_chain(const char *text)
+{
+    enum { MAXREG = 1 << 16 };
+    unsigned char *depth = calloc(MAXREG, 1);
+    assert_non_null(depth);
+    int longest = 0;
+    for (const char *at = text; (at = strstr(at, "max.f32")) != NULL; at += 7) {
+        int d, a, b;
+        if (sscanf(at, "max.f32 %%f%d, %%f%d, %%f%d;", &d, &a, &b) != 3 || d >= MAXREG || a >= MAXREG || b >= MAXREG)
+            continue;
+        int n = 1 + (depth[a] > depth[b] ? depth[a] : depth[b]);
+        depth[d] = (unsigned char)(n > 255 ? 255 : n);
+        longest = n > longest ? n : longest;
+    }
+    free(depth);
+    return longest;
+}
+
+/* $ATTNC_MAX_TREE=1: the row max of a 128-key tile (32 scores a thread a
+ * row, and the running max) is a tree of depth 6 (then the two quad
+ * shuffles), not the default's chain of 32. */
+static void row_max_tree(void **state)
+{
+    (void)state;
+    const char *spec = "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1";
+    char *chain = env_ptx("causal_d128.attn", spec, "ATTNC_MAX_TREE", NULL);
+    char *tree = env_ptx("causal_d128.attn", spec, "ATTNC_MAX_TREE", "1");
+    int dc = max_chain(chain), dt = max_chain(tree);
+    int nc = ptx_count(chain, "max.f32"), nt = ptx_count(tree, "max.f32");
+    printf("  causal_d128.attn %-56s max.f32: %d, chain depth %d; ATTNC_MAX_TREE=1: %d, depth %d\n", spec, nc, dc, nt,
+           dt);
+    free(chain);
+    free(tree);
+    if (dc < 32 || dt > 8 || dt < 5 || nc != nt)
+        fail_msg("max.f32 depth %d (%d of them) by default, %d (%d) as a tree: want >= 32, 5..8, as many", dc, nc, dt,
+                 nt);
+}
+
 /* 16-byte and 4-byte global stores in the kernel of file [spec] with
  * $ATTNC_O_STAGE = value. */
 static void o_stores(const char *file, const char *spec, const char *value, int *v4, int *b32)
@@ -231,7 +272,7 @@ int main(void)
         return 0;
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(first_tile_peeled),
-                                       cmocka_unit_test(o_staged), cmocka_unit_test(o_by_tma),
+                                       cmocka_unit_test(o_staged), cmocka_unit_test(o_by_tma), cmocka_unit_test(row_max_tree),
                                        cmocka_unit_test(refusals)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
