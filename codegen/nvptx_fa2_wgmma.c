@@ -37,11 +37,37 @@ static nt_smem slot_tile(fa2 *f, int tensor, LLVMValueRef slot)
     return p->Tk < f->slot_rows ? nt_sub(&f->t, tile, nv_i32(&f->nv, 0), nv_i32(&f->nv, 0), p->Tk, cols) : tile;
 }
 
+/* Q, the A operand of S = Q K^T: this warp's fragments when
+ * fa2_wgmma_load_q loaded them, else the warpgroup's rows in shared memory. */
+static nt_opnd q_opnd(fa2 *f)
+{
+    return f->q_wg_regs ? nt_reg(&f->q) : nt_shared(q_rows(f), false);
+}
+
+/* This warp's 16 rows of the swizzled Q tile as wgmma A fragments (one
+ * ldmatrix x4 per 16 columns: lanes 0-15 address rows at k0, lanes 16-31
+ * at k0 + 8), after Q landed; every later S = Q K^T takes them. */
+void fa2_wgmma_load_q(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    const fa_plan *p = f->p;
+    f->q = (nt_frag){.role = NT_A, .rows = 16, .cols = p->D, .dt = p->dt, .n = p->D / 4};
+    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, f->warp, nv_i32(nv, 16), ""), LLVMBuildAnd(b, f->lane, nv_i32(nv, 15), ""), "");
+    LLVMValueRef half = LLVMBuildLShr(b, f->lane, nv_i32(nv, 4), "");
+    for (int kb = 0; kb < p->D / 16; kb++) {
+        LLVMValueRef ch = LLVMBuildAdd(b, half, nv_i32(nv, 2 * kb), "");
+        LLVMValueRef at = LLVMBuildAdd(b, nv_i32(nv, f->off_q), nv_wg_swizzle_offset(nv, row, ch, p->Tq), "");
+        nv_ldmatrix_x4(nv, nv_gep(nv, f->smem, at), false, &f->q.v[4 * kb]);
+    }
+    f->q_wg_regs = true;
+}
+
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
     nt_frag acc;
     nt_zero(&f->t, &acc, 16, f->p->Tk);
-    nt_mma(&f->t, &acc, nt_shared(q_rows(f), false), nt_shared(slot_tile(f, T_K, f->slot), true), f->p->dt);
+    nt_mma(&f->t, &acc, q_opnd(f), nt_shared(slot_tile(f, T_K, f->slot), true), f->p->dt);
     fa2_unfrag(&acc, s);
 }
 
@@ -63,7 +89,7 @@ void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa,
 {
     nt_zero(&f->t, s, 16, f->p->Tk);
     nt_mma_op ops[2] = {
-        {s, nt_shared(q_rows(f), false), nt_shared(slot_tile(f, T_K, slot_k), true), NULL},
+        {s, q_opnd(f), nt_shared(slot_tile(f, T_K, slot_k), true), NULL},
         {o, nt_reg(pa), nt_shared(slot_tile(f, T_V, slot_v), false), NULL},
     };
     nt_mma_async(&f->t, ops, 2, f->p->dt);

@@ -243,6 +243,13 @@ int nvptx_uniform_warp_mode(void);
  * the chain. The same value: max is exact in any order;
  * nvptx_fa2_softmax.c). Part of kernel cache keys. */
 int nvptx_max_tree_mode(void);
+/* $ATTNC_Q_REGS (opt-in, untimed): -1 unset, 0, or 1 (warp-specialized
+ * wgmma kernels load each warp's 16 Q rows into registers once Q landed, as
+ * the A operand of S = Q K^T (the "RS" form): each S product then reads
+ * only K from shared memory, a third less of its operand traffic; 32 more
+ * registers at D = 128, no spills with ptxas 13; nvptx_fa2_wgmma.c). Part
+ * of kernel cache keys. */
+int nvptx_q_regs_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
  * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;

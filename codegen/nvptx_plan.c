@@ -222,6 +222,11 @@ int nvptx_uniform_warp_mode(void)
     return env_switch_default("ATTNC_UNIFORM_WARP", NVPTX_UNIFORM_WARP_BY_DEFAULT);
 }
 
+int nvptx_q_regs_mode(void)
+{
+    return env_switch("ATTNC_Q_REGS");
+}
+
 int nvptx_max_tree_mode(void)
 {
     return env_switch_default("ATTNC_MAX_TREE", NVPTX_MAX_TREE_BY_DEFAULT);

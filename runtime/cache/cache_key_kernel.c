@@ -33,6 +33,7 @@ static const struct {
     {"skip_rescale", nvptx_skip_rescale_mode},     /* $ATTNC_SKIP_RESCALE */
     {"uniform_warp", nvptx_uniform_warp_mode},     /* $ATTNC_UNIFORM_WARP */
     {"max_tree", nvptx_max_tree_mode},             /* $ATTNC_MAX_TREE */
+    {"q_regs", nvptx_q_regs_mode},                 /* $ATTNC_Q_REGS */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */

@@ -7,7 +7,8 @@
  * under overlap=2; the first tile peeled under overlap=1 (S alone before
  * the loop, $ATTNC_PEEL_FIRST) but not under ping-pong; O written through
  * shared memory and stored 16 bytes a thread ($ATTNC_O_STAGE), or by TMA
- * ($ATTNC_O_TMA=1); the row max as a tree under $ATTNC_MAX_TREE=1; and the schedules
+ * ($ATTNC_O_TMA=1); the row max as a tree under $ATTNC_MAX_TREE=1; Q's
+ * fragments in registers under $ATTNC_Q_REGS=1; and the schedules
  * that cannot overlap are refused with a reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -183,6 +184,32 @@ static void row_max_tree(void **state)
                  nt);
 }
 
+/* ATTNC_Q_REGS=1: each warp loads its Q rows once (D / 16 ldmatrix x4, none
+ * without it) and S = Q K^T takes them as registers; ptxas keeps the
+ * products asynchronous without spills on causal and dense head dim 128. */
+static void q_in_registers(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"causal_d128.attn", "dense_d128.attn"};
+    const char *spec = "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1";
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *off = env_ptx(files[i], spec, "ATTNC_Q_REGS", NULL), *on = env_ptx(files[i], spec, "ATTNC_Q_REGS", "1");
+        int loads_off = ptx_count(off, "ldmatrix.sync.aligned.m8n8.x4"), loads_on = ptx_count(on, "ldmatrix.sync.aligned.m8n8.x4");
+        strbuf log;
+        sb_init(&log);
+        const char *why = ptxas_clean(on, "sm_90a", &log);
+        printf("  %-22s %-56s ldmatrix x4: %d, ATTNC_Q_REGS=1: %d, ptxas %s\n", files[i], spec, loads_off, loads_on,
+               why ? why : "clean");
+        if (why)
+            fail_msg("%s [%s] ATTNC_Q_REGS=1: %s:\n%s", files[i], spec, why, sb_cstr(&log));
+        if (loads_off != 0 || loads_on != 8)
+            fail_msg("%s: %d ldmatrix x4 by default, %d with ATTNC_Q_REGS=1; want 0, 8", files[i], loads_off, loads_on);
+        sb_free(&log);
+        free(off);
+        free(on);
+    }
+}
+
 /* 16-byte and 4-byte global stores in the kernel of file [spec] with
  * $ATTNC_O_STAGE = value. */
 static void o_stores(const char *file, const char *spec, const char *value, int *v4, int *b32)
@@ -272,7 +299,7 @@ int main(void)
         return 0;
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(first_tile_peeled),
-                                       cmocka_unit_test(o_staged), cmocka_unit_test(o_by_tma), cmocka_unit_test(row_max_tree),
+                                       cmocka_unit_test(o_staged), cmocka_unit_test(o_by_tma), cmocka_unit_test(row_max_tree), cmocka_unit_test(q_in_registers),
                                        cmocka_unit_test(refusals)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
