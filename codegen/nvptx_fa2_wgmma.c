@@ -60,6 +60,9 @@ void fa2_wgmma_load_q(fa2 *f)
         LLVMValueRef at = LLVMBuildAdd(b, nv_i32(nv, f->off_q), nv_wg_swizzle_offset(nv, row, ch, p->Tq), "");
         nv_ldmatrix_x4(nv, nv_gep(nv, f->smem, at), false, &f->q.v[4 * kb]);
     }
+    /* the warp's lanes read each other's rows, which the staged O
+     * (nvptx_fa2_ostage.c) overwrites at the end: ordered by the warp */
+    nv_call(nv, "llvm.nvvm.bar.warp.sync", NULL, 0, (LLVMValueRef[]){nv_i32(nv, -1)}, 1);
     f->q_wg_regs = true;
 }
 

@@ -243,12 +243,14 @@ int nvptx_uniform_warp_mode(void);
  * the chain. The same value: max is exact in any order;
  * nvptx_fa2_softmax.c). Part of kernel cache keys. */
 int nvptx_max_tree_mode(void);
-/* $ATTNC_Q_REGS (opt-in, untimed): -1 unset, 0, or 1 (warp-specialized
- * wgmma kernels load each warp's 16 Q rows into registers once Q landed, as
- * the A operand of S = Q K^T (the "RS" form): each S product then reads
- * only K from shared memory, a third less of its operand traffic; 32 more
- * registers at D = 128, no spills with ptxas 13; nvptx_fa2_wgmma.c). Part
- * of kernel cache keys. */
+/* $ATTNC_Q_REGS: -1 unset, 0, or 1 (warp-specialized wgmma kernels load
+ * each warp's 16 Q rows into registers once Q landed, as the A operand of
+ * S = Q K^T (the "RS" form): each S product then reads only K from shared
+ * memory, a third less of its operand traffic; 32 more registers at D =
+ * 128; nvptx_fa2_wgmma.c). Unset: on where fa_plan_q_regs says ptxas keeps
+ * it free of spills (two computing warpgroups, D <= 128, one item a block,
+ * no document cut; H100: causal and dense D=128 2.5% faster); 1: every
+ * warp-specialized kernel; 0: none. Part of kernel cache keys. */
 int nvptx_q_regs_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most

@@ -77,6 +77,13 @@
  * H100, 2026-12-06 run60 (three rounds of 100 iterations, ms, off -> on):
  * causal N=16384 1.724-1.727 -> 1.670-1.698, B=8 N=8192 3.549-3.594 ->
  * 3.498-3.540; dense N=16384 and 8 documents level. */
+/* Q's A fragments in registers (nvptx_fa2_wgmma.c, $ATTNC_Q_REGS; the
+ * kernels of fa_plan_q_regs). H100, 2026-12-06 run74, three rounds of 100
+ * iterations (ms, off -> on): causal B=8 N=8192 3.475-3.479 -> 3.384-3.391,
+ * dense N=16384 3.248-3.283 -> 3.164-3.196, causal N=16384 1.646 -> 1.606. */
+#ifndef NVPTX_Q_REGS_BY_DEFAULT
+#define NVPTX_Q_REGS_BY_DEFAULT 1
+#endif
 /* The row max as a tree (nvptx_fa2_softmax.c, $ATTNC_MAX_TREE): opt-in
  * until timed against the chain. */
 #ifndef NVPTX_MAX_TREE_BY_DEFAULT
@@ -637,7 +644,20 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     p->uniform_warp = nvptx_uniform_warp_mode() == 1;
     p->o_stage = fa_plan_o_stage(p);
     p->o_tma = p->o_stage && p->tma && p->grid_ndim == 0 && nvptx_o_tma_mode() == 1;
+    p->q_regs = fa_plan_q_regs(p);
     return st;
+}
+
+bool fa_plan_q_regs(const fa_plan *p)
+{
+    int mode = nvptx_q_regs_mode();
+    if (mode == 0 || !p->wgmma || !p->ws || p->MR != 1)
+        return false;
+    /* by default where ptxas 13 keeps every product asynchronous without
+     * spills: two computing warpgroups (three, at 192 rows, serialize),
+     * head dim <= 128, one item a block (persistent blocks: untimed) and no
+     * document cut (116 bytes spilled in its loop) */
+    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && !p->persist && p->span_param < 0);
 }
 
 bool fa_plan_o_stage(const fa_plan *p)

@@ -64,6 +64,7 @@ typedef struct fa_plan {
     bool persist;   /* tma: one block per SM loops over the items (schedule persist=1; nvptx_fa2_persist.c) */
     bool o_stage;   /* O written through shared memory (fa_plan_o_stage, nvptx_fa2_ostage.c) */
     bool o_tma;     /* ... and stored from there by TMA ($ATTNC_O_TMA=1; token sequences; an o map in the ABI) */
+    bool q_regs;    /* ws: Q's A fragments in registers for S = Q K^T (fa_plan_q_regs, $ATTNC_Q_REGS) */
     int q_group;    /* grids: query tiles numbered in slabs of this many along dim 0 (schedule qgroup=; 1: row-major) */
     int q_chunk;    /* 3-D grids: inside a slab, positions in chunks of this many tiles of the last dim (qchunk=; 1: none) */
 } fa_plan;
@@ -85,5 +86,8 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
 /* Whether the kernel of plan p writes O through shared memory
  * (nvptx_fa2_ostage.c; fa_plan_from_tir sets p->o_stage by it). */
 bool fa_plan_o_stage(const fa_plan *p);
+/* Whether the kernel of plan p keeps Q's A fragments in registers
+ * ($ATTNC_Q_REGS; fa_plan_from_tir sets p->q_regs by it). */
+bool fa_plan_q_regs(const fa_plan *p);
 
 #endif
