@@ -270,6 +270,12 @@ typedef struct dkv_state {
     LLVMValueRef p[FA_MAXN][4], ds[FA_MAXN][4];  /* slots */
     LLVMValueRef stats[GB_STAT_ROWS][2];         /* overlap >= 1: the next tile's lse, delta */
     LLVMValueRef kin[2];
+    /* $ATTNC_BWD_STAT_EARLY=1: the pair's lse [0] and delta [1] of this
+     * thread's query columns, loaded from shared memory right after Sᵀ and
+     * dPᵀ were issued (pre_ok), so their latency hides under the products
+     * instead of stalling the exponentials and dS (stat_early) */
+    LLVMValueRef pre[2][FA_MAXN][2];
+    bool pre_ok;
     /* pipelined pair: the next query tile's copies, issued under Sᵀ (issue_next) */
     struct {
         LLVMValueRef next, q, total, bank, *lo, *cnt;
@@ -318,7 +324,7 @@ static void probs(gbw *g, dkv_state *st, frag s, bool masked)
         for (int e = 0; e < 2; e++) {
             LLVMValueRef col, qc[3], qt;
             col_q(g, nb, e, &col, qc, &qt);
-            LLVMValueRef lse = gb_stat(g, g->off_lse, col);
+            LLVMValueRef lse = st->pre_ok ? st->pre[0][nb][e] : gb_stat(g, g->off_lse, col);
             for (int h = 0; h < 2; h++) {
                 LLVMValueRef *v = &s[nb][2 * h + e];
                 gb_set_elem(g, qc, qt, g->key_c[h], g->key_t[h], *v);
@@ -374,14 +380,15 @@ static void dp_t(gbw *g, frag dp)
     }
 }
 
-static void grads_t(gbw *g, frag s, frag pr, frag dp, frag ds)
+/* pre: the pair's delta values loaded early (dkv_state.pre[1]), or NULL */
+static void grads_t(gbw *g, frag s, frag pr, frag dp, frag ds, LLVMValueRef (*pre)[2])
 {
     fa2 *f = &g->f;
     for (int nb = 0; nb < f->p->Tq / 8; nb++)
         for (int e = 0; e < 2; e++) {
             LLVMValueRef col, qc[3], qt;
             col_q(g, nb, e, &col, qc, &qt);
-            LLVMValueRef delta = gb_stat(g, g->off_delta, col);
+            LLVMValueRef delta = pre ? pre[nb][e] : gb_stat(g, g->off_delta, col);
             for (int h = 0; h < 2; h++) {
                 int i = 2 * h + e;
                 gb_set_elem(g, qc, qt, g->key_c[h], g->key_t[h], s[nb][i]);
@@ -535,13 +542,29 @@ static void probs_dv(gbw *g, dkv_state *st, frag s, frag pr, frag dp, bool dp_ru
 }
 
 /* dSᵀ once dPᵀ is done (dV still running), and to shared memory under bulk dQ. */
-static void grads_ds(gbw *g, frag s, frag pr, frag dp, frag ds)
+static void grads_ds(gbw *g, dkv_state *st, frag s, frag pr, frag dp, frag ds)
 {
     gw_wait_acc(g, 1, dp, g->f.p->Tq);
-    grads_t(g, s, pr, dp, ds);
+    grads_t(g, s, pr, dp, ds, st->pre_ok ? st->pre[1] : NULL);
     gb_pgrad_flush(g);
     if (g->bp->bulk)
         gw_store_ds(g, ds);
+}
+
+/* The pair's lse and delta into st->pre ($ATTNC_BWD_STAT_EARLY=1), before
+ * the first wait: their loads run while Sᵀ and dPᵀ do. */
+static void stat_early(gbw *g, dkv_state *st)
+{
+    st->pre_ok = nvptx_bwd_stat_early_mode() == 1;
+    if (!st->pre_ok)
+        return;
+    for (int nb = 0; nb < g->f.p->Tq / 8; nb++)
+        for (int e = 0; e < 2; e++) {
+            LLVMValueRef col, qc[3], qt;
+            col_q(g, nb, e, &col, qc, &qt);
+            st->pre[0][nb][e] = gb_stat(g, g->off_lse, col);
+            st->pre[1][nb][e] = gb_stat(g, g->off_delta, col);
+        }
 }
 
 static void pair_pipe(gbw *g, dkv_state *st)
@@ -558,8 +581,10 @@ static void pair_pipe(gbw *g, dkv_state *st)
     else
         gw_ss_async(g, s, g->off_k, p->Tk, g->off_q, p->D, p->Tq);
     issue_next(g, st);
+    stat_early(g, st);
     probs_dv(g, st, s, pr, dp, sdp, &pend);
-    grads_ds(g, s, pr, dp, ds);
+    grads_ds(g, st, s, pr, dp, ds);
+    st->pre_ok = false; /* the values are this pair's */
     if (late) { /* dK behind the first dQ block, running while that block is stored */
         gw_dq_bulk(g, st->dk, ds, &pend);
         gw_pend_wait(g, &pend, 0, NULL);
@@ -592,7 +617,7 @@ static void pair_defer(gbw *g, dkv_state *st)
     if (sdp)
         gw_ss_async(g, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
     probs_dv(g, st, s, pr, dp, sdp, &pend);
-    grads_ds(g, s, pr, dp, ds);
+    grads_ds(g, st, s, pr, dp, ds);
     gw_accumulate_async(g, st->dk, ds, p->Tq, g->off_q, p->D, &pend);
     gw_dqd_publish(g);
     gw_pend_wait(g, &pend, 0, NULL);
@@ -619,14 +644,14 @@ static void pair(gbw *g, dkv_state *st)
     LLVMValueRef pr[FA_MAXN][4], ds[FA_MAXN][4];
     gb_read(g, st->p, p->Tq / 8, pr);
     if (g->bp->overlap == 3) { /* dV and dK under one wait */
-        grads_t(g, s, pr, dp, ds);
+        grads_t(g, s, pr, dp, ds, NULL);
         gb_pgrad_flush(g);
         if (g->bp->bulk)
             gw_store_ds(g, ds);
         gw_accumulate2(g, p->Tq, st->dv, pr, g->off_do, p->Dv, st->dk, ds, g->off_q, p->D);
     } else if (g->bp->overlap == 2) { /* dV and dPᵀ under one wait */
         gw_accumulate_ss(g, st->dv, pr, p->Tq, g->off_do, p->Dv, dp, g->off_v, p->Tk, g->off_do, p->Dv, p->Tq);
-        grads_t(g, s, pr, dp, ds);
+        grads_t(g, s, pr, dp, ds, NULL);
         gb_pgrad_flush(g);
         if (g->bp->bulk)
             gw_store_ds(g, ds);
@@ -635,7 +660,7 @@ static void pair(gbw *g, dkv_state *st)
     } else {
         accumulate(g, st->dv, pr, p->Tq, g->off_do, g->pitch_do, p->Dv);
         dp_t(g, dp);
-        grads_t(g, s, pr, dp, ds);
+        grads_t(g, s, pr, dp, ds, NULL);
         gb_pgrad_flush(g);
         if (g->bp->bulk) /* dS's f32 values die here, not after dK's product */
             gw_store_ds(g, ds);
@@ -806,7 +831,7 @@ void gb_emit_dkv(gbw *g)
     key_tile(g, kidx);
     if (g->bp->doc_param >= 0) /* CTA-wide, so before the producer's threads leave */
         gb_dkv_doc_span(g);
-    dkv_state st;
+    dkv_state st = {0};
     LLVMValueRef it = NULL; /* producer: the ring's tile counter */
     if (g->bp->producer) {
         gr_init(g);

@@ -297,6 +297,11 @@ int nvptx_bwd_dq_defer_mode(void)
     return env_switch("ATTNC_BWD_DQ_DEFER");
 }
 
+int nvptx_bwd_stat_early_mode(void)
+{
+    return env_switch("ATTNC_BWD_STAT_EARLY");
+}
+
 int nvptx_bwd_ring_stages_mode(void)
 {
     return env_level("ATTNC_BWD_RING_STAGES", 2, 3);
