@@ -6,7 +6,7 @@
 # 17's GNA rows with their dense references (FLUX: H=24 N=65536, HunyuanVideo: N=115200), three rounds. And the
 # backward's lse/delta loads issued before the first wait ($ATTNC_BWD_STAT_EARLY=1, opt-in): checked (test_gpu_backward
 # capped, `attnc run --check --grad`), then timed against the default on dense and causal D=128 N=16384.
-#   OUT=dir [TCAP=s] bash bench/runs/2026-12-06/run75.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
+#   OUT=dir [TCAP=s] [ROUNDS=n] bash bench/runs/2026-12-06/run75.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
 TCAP=${TCAP:-60}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
@@ -57,7 +57,7 @@ done
 row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A bench $rc --shape $sh --warmup 20 --iters 100 "$@" 2>&1)
   printf '%-12s %-34s %-16s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
 el rows
-for round in 1 2 3; do
+for round in $(seq 1 ${ROUNDS:-3}); do
   for e in X=1 ATTNC_Q_REGS=0; do
     row $R/causal_d128.attn batch=8,heads=16,tokens=8192 $e
     row $R/dense_d128.attn batch=1,heads=16,tokens=16384 $e
@@ -74,7 +74,7 @@ done 2>&1 | tee -a $OUT/rows.txt
 el bwd
 bwd() { local rc=$1 sh=$2 e=$3; local r; r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $A bench $rc --shape $sh --grad --warmup 10 --iters 50 2>&1)
   printf '%-12s %-30s %-22s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$(echo "$r" | grep -oE 'backward .*' | grep -oE 'time [0-9.]+ ms|[0-9.]+ TFLOP/s \(2.5x' | head -2 | tr '\n' ' ')"; }
-for round in 1 2 3; do
+for round in $(seq 1 ${ROUNDS:-3}); do
   for e in X=1 ATTNC_BWD_STAT_EARLY=1; do
     bwd $R/dense_d128.attn batch=1,heads=16,tokens=16384 $e; bwd $R/causal_d128.attn batch=1,heads=16,tokens=16384 $e
   done
