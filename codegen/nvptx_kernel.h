@@ -247,10 +247,12 @@ int nvptx_max_tree_mode(void);
  * each warp's 16 Q rows into registers once Q landed, as the A operand of
  * S = Q K^T (the "RS" form): each S product then reads only K from shared
  * memory, a third less of its operand traffic; 32 more registers at D =
- * 128; nvptx_fa2_wgmma.c). Unset: on where fa_plan_q_regs says ptxas keeps
+ * 128; nvptx_fa2_wgmma.c). Only the overlapped loop with the TMA producer
+ * takes it (the plain loop gave wrong results with it on the GPU, 2026-12-06
+ * run75, cause not found). Unset: on where fa_plan_q_regs says ptxas keeps
  * it free of spills (two computing warpgroups, D <= 128, one item a block,
- * no document cut; H100: causal and dense D=128 2.5% faster); 1: every
- * warp-specialized kernel; 0: none. Part of kernel cache keys. */
+ * no document cut, token sequences; H100: causal and dense D=128 2-3%
+ * faster); 1: every overlapped TMA kernel; 0: none. Part of kernel cache keys. */
 int nvptx_q_regs_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most

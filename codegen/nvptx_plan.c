@@ -80,7 +80,9 @@
 /* Q's A fragments in registers (nvptx_fa2_wgmma.c, $ATTNC_Q_REGS; the
  * kernels of fa_plan_q_regs). H100, 2026-12-06 run74, three rounds of 100
  * iterations (ms, off -> on): causal B=8 N=8192 3.475-3.479 -> 3.384-3.391,
- * dense N=16384 3.248-3.283 -> 3.164-3.196, causal N=16384 1.646 -> 1.606. */
+ * dense N=16384 3.248-3.283 -> 3.164-3.196, causal N=16384 1.646 -> 1.606;
+ * run75 (two rounds, on vs =0): causal B=8 3.420 / 3.430 vs 3.484 / 3.495,
+ * dense at 65536 and 115200 tokens -2.7% and -3.5%. */
 #ifndef NVPTX_Q_REGS_BY_DEFAULT
 #define NVPTX_Q_REGS_BY_DEFAULT 1
 #endif
@@ -656,13 +658,19 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
 bool fa_plan_q_regs(const fa_plan *p)
 {
     int mode = nvptx_q_regs_mode();
-    if (mode == 0 || !p->wgmma || !p->ws || p->MR != 1)
+    /* only the overlapped loop with the TMA producer: checked correct on the
+     * GPU (H100, 2026-12-06 run74/75); the plain loop gave wrong results
+     * with it on windows, unions, dilation and GNA grids (run75, cause not
+     * found), so it never takes it */
+    if (mode == 0 || !p->wgmma || !p->ws || !p->tma || p->overlap < 1 || p->MR != 1)
         return false;
     /* by default where ptxas 13 keeps every product asynchronous without
      * spills: two computing warpgroups (three, at 192 rows, serialize),
-     * head dim <= 128, one item a block (persistent blocks: untimed) and no
-     * document cut (116 bytes spilled in its loop) */
-    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && !p->persist && p->span_param < 0);
+     * head dim <= 128, one item a block (persistent blocks: untimed), no
+     * document cut (116 bytes spilled in its loop), token sequences (grids:
+     * untimed) */
+    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && !p->persist && p->span_param < 0 &&
+                         p->grid_ndim == 0);
 }
 
 bool fa_plan_o_stage(const fa_plan *p)
