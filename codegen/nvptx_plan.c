@@ -666,11 +666,11 @@ bool fa_plan_q_regs(const fa_plan *p)
         return false;
     /* by default where ptxas 13 keeps every product asynchronous without
      * spills: two computing warpgroups (three, at 192 rows, serialize),
-     * head dim <= 128, one item a block (persistent blocks: untimed), no
-     * document cut (116 bytes spilled in its loop), token sequences (grids:
-     * untimed) */
-    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && !p->persist && p->span_param < 0 &&
-                         p->grid_ndim == 0);
+     * head dim and key tile <= 128 (176 keys: 128 bytes spilled), one item
+     * a block (persistent blocks: untimed), no document cut (116 bytes
+     * spilled in its loop), token sequences (grids: untimed) */
+    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && p->Tk <= 128 && !p->persist &&
+                         p->span_param < 0 && p->grid_ndim == 0);
 }
 
 bool fa_plan_o_stage(const fa_plan *p)
