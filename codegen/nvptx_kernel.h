@@ -317,7 +317,8 @@ int nvptx_bwd_dqf_bufs_mode(void);
  * (nvptx_bwd_wgmma.c gw_dqd_*), instead of waiting for it at the end of its
  * own pair. */
 int nvptx_bwd_dq_defer_mode(void);
-/* $ATTNC_BWD_STAT_EARLY: -1 unset, 0, or 1 (opt-in, untimed): the pipelined
+/* $ATTNC_BWD_STAT_EARLY: -1 unset, 0, or 1 (opt-in; correct but slower on the
+ * H100, 2026-12-06 run75: dense 565 -> 549 backward TFLOP/s): the pipelined
  * dK/dV pair loads its lse and delta values from shared memory right after
  * issuing Sᵀ (and dPᵀ), not after waiting for them: Nsight Compute on the
  * H100 (2026-12-06 run74, dense D=128) put 11% of the dK/dV kernel's stall
