@@ -84,7 +84,6 @@ typedef struct fa2 {
     int off_q, off_k, off_v;       /* region offsets */
     int slot_k, slot_v;            /* bytes per pipeline stage */
     bool q_in_regs;
-    bool q_wg_regs; /* wgmma: Q's A fragment in f->q (fa2_wgmma_load_q) */
 
     LLVMValueRef tid, lane, warp, g, t4;
     LLVMValueRef load_tid; /* this thread's index among load_threads */
@@ -224,7 +223,7 @@ void fa2_load_tile(fa2 *f, int tensor, LLVMValueRef org[3], LLVMValueRef base_of
 void fa2_frag(fa2 *f, nt_frag *c, LLVMValueRef a[FA_MAXMR][FA_MAXN][4], int cols);
 void fa2_unfrag(const nt_frag *c, LLVMValueRef a[FA_MAXMR][FA_MAXN][4]);
 void fa2_load_q_frags(fa2 *f);
-/* Q's A fragments into f->q (wgmma, computing warps 0..): $ATTNC_Q_REGS=1. */
+/* Q's A fragments into f->q (wgmma, computing warps 0..; p->q_regs, fa_plan_q_regs). */
 void fa2_wgmma_load_q(fa2 *f);
 void fa2_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);

@@ -37,11 +37,12 @@ static nt_smem slot_tile(fa2 *f, int tensor, LLVMValueRef slot)
     return p->Tk < f->slot_rows ? nt_sub(&f->t, tile, nv_i32(&f->nv, 0), nv_i32(&f->nv, 0), p->Tk, cols) : tile;
 }
 
-/* Q, the A operand of S = Q K^T: this warp's fragments when
- * fa2_wgmma_load_q loaded them, else the warpgroup's rows in shared memory. */
+/* Q, the A operand of S = Q K^T: this warp's fragments under p->q_regs
+ * (fa2_ws_q_wait loaded them before any S), else the warpgroup's rows in
+ * shared memory. */
 static nt_opnd q_opnd(fa2 *f)
 {
-    return f->q_wg_regs ? nt_reg(&f->q) : nt_shared(q_rows(f), false);
+    return f->p->q_regs ? nt_reg(&f->q) : nt_shared(q_rows(f), false);
 }
 
 /* This warp's 16 rows of the swizzled Q tile as wgmma A fragments (one
@@ -63,7 +64,6 @@ void fa2_wgmma_load_q(fa2 *f)
     /* the warp's lanes read each other's rows, which the staged O
      * (nvptx_fa2_ostage.c) overwrites at the end: ordered by the warp */
     nv_call(nv, "llvm.nvvm.bar.warp.sync", NULL, 0, (LLVMValueRef[]){nv_i32(nv, -1)}, 1);
-    f->q_wg_regs = true;
 }
 
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])

@@ -236,7 +236,8 @@ int nvptx_skip_rescale_mode(void);
  * registers rather than moving them there before every wgmma;
  * nt_uniform_warp). Part of kernel cache keys and the backward's. */
 int nvptx_uniform_warp_mode(void);
-/* $ATTNC_MAX_TREE (opt-in, NVPTX_MAX_TREE_BY_DEFAULT): -1 unset, 0, or 1
+/* $ATTNC_MAX_TREE (opt-in, NVPTX_MAX_TREE_BY_DEFAULT; slower on the H100,
+ * 2026-12-06 run74: causal +2-5%): -1 unset, 0, or 1
  * (the forward's row max over a key tile as a balanced tree of max.f32,
  * depth log2(Tk/4) + 1, instead of a chain of Tk/4 dependent maxima: the
  * exponentials of a tile wait for its max, and ptxas does not reassociate
