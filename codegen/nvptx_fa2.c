@@ -334,7 +334,7 @@ static void emit_loop(fa2 *f)
     state_new(f, &st);
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &st);
     fa2_key_loops(f, plain_tiles, &st, first);
-    if (f->p->persist)
+    if (f->p->persist && !f->p->q_regs) /* with Q in registers: fa2_ws_q_wait */
         fa2_ws_q_done(f);
     if (!f->p->ws)
         nv_cp_wait(nv, 0); /* prefetches past the range (zero fills) end here */

@@ -283,7 +283,7 @@ void fa2_overlap_loop(fa2 *f)
     fa2_key_loops(f, overlap_tiles, &v, first); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
     if (pingpong)
         fa2_ws_turn_end(f);
-    if (f->p->persist) /* every S = Q K^T is done */
+    if (f->p->persist && !f->p->q_regs) /* every S = Q K^T is done (with Q in registers: fa2_ws_q_wait) */
         fa2_ws_q_done(f);
     flush(f, &v);
     LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];

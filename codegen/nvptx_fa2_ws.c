@@ -422,8 +422,11 @@ void fa2_ws_q_wait(fa2 *f)
     LLVMValueRef parity = f->item_k ? LLVMBuildAnd(f->nv.b, f->item_k, nv_i32(&f->nv, 1), "") : nv_i32(&f->nv, 0);
     nt_mbar_wait(&f->t, q_bar(f), parity);
     nv_wg_proxy_fence(&f->nv);
-    if (f->p->q_regs) /* Q's A fragments, read once: S = Q K^T reads only K from shared memory */
-        fa2_wgmma_load_q(f);
+    if (!f->p->q_regs)
+        return;
+    fa2_wgmma_load_q(f); /* Q's A fragments, read once: S = Q K^T reads only K from shared memory */
+    if (f->p->persist) /* its bytes are free now: the producer loads the next item's Q (and keys) under this one */
+        fa2_ws_q_done(f);
 }
 
 /* After a slot's barrier: cp.async wrote it through the generic proxy, so

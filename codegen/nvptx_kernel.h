@@ -250,10 +250,13 @@ int nvptx_max_tree_mode(void);
  * memory, a third less of its operand traffic; 32 more registers at D =
  * 128; nvptx_fa2_wgmma.c). Only the overlapped loop with the TMA producer
  * takes it (the plain loop gave wrong results with it on the GPU, 2026-12-06
- * run75, cause not found). Unset: on where fa_plan_q_regs says ptxas keeps
- * it free of spills (two computing warpgroups, D <= 128, one item a block,
- * no document cut, token sequences; H100: causal and dense D=128 2-3%
- * faster); 1: every overlapped TMA kernel; 0: none. Part of kernel cache keys. */
+ * run75, cause not found). Persistent blocks then free Q's bytes as soon
+ * as the fragments are loaded, so the next item's Q and keys arrive under
+ * the current item. Unset: on where fa_plan_q_regs says ptxas keeps it
+ * free of spills (two computing warpgroups, D <= 128, key tiles <= 128, no
+ * document cut, token sequences; H100: causal and dense D=128 2-3% faster,
+ * sinks + window on persistent blocks 3-7%); 1: every overlapped TMA
+ * kernel; 0: none. Part of kernel cache keys. */
 int nvptx_q_regs_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most

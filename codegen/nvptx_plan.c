@@ -82,7 +82,9 @@
  * iterations (ms, off -> on): causal B=8 N=8192 3.475-3.479 -> 3.384-3.391,
  * dense N=16384 3.248-3.283 -> 3.164-3.196, causal N=16384 1.646 -> 1.606;
  * run75 (two rounds, on vs =0): causal B=8 3.420 / 3.430 vs 3.484 / 3.495,
- * dense at 65536 and 115200 tokens -2.7% and -3.5%. */
+ * dense at 65536 and 115200 tokens -2.7% and -3.5%; run77 (persistent
+ * blocks, Q's bytes freed at once): sinks(4) || window 2047 at 32768 tokens
+ * 1.082 / 1.134 / 1.138 -> 1.050 / 1.076 / 1.061. */
 #ifndef NVPTX_Q_REGS_BY_DEFAULT
 #define NVPTX_Q_REGS_BY_DEFAULT 1
 #endif
@@ -667,10 +669,12 @@ bool fa_plan_q_regs(const fa_plan *p)
         return false;
     /* by default where ptxas 13 keeps every product asynchronous without
      * spills: two computing warpgroups (three, at 192 rows, serialize),
-     * head dim and key tile <= 128 (176 keys: 128 bytes spilled), one item
-     * a block (persistent blocks: untimed), no document cut (116 bytes
-     * spilled in its loop), token sequences (grids: untimed) */
-    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && p->Tk <= 128 && !p->persist &&
+     * head dim and key tile <= 128 (176 keys: 128 bytes spilled), no
+     * document cut (116 bytes spilled in its loop by the partial tile's two
+     * masks; one mask spills none but lost 10% on 64 documents, run77),
+     * token sequences (grids: untimed). Persistent blocks take it too: they
+     * free Q's bytes for the next item at once (fa2_ws_q_wait) */
+    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && p->Tk <= 128 &&
                          p->span_param < 0 && p->grid_ndim == 0);
 }
 

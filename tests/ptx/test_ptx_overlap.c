@@ -187,7 +187,8 @@ static void row_max_tree(void **state)
 /* Q's fragments in registers ($ATTNC_Q_REGS, fa_plan_q_regs): by default
  * each warp of causal and dense head dim 128 loads its Q rows once (D / 16
  * ldmatrix x4, none at =0) and ptxas keeps the products asynchronous
- * without spills; packed documents (their loop would spill) do not. */
+ * without spills; packed documents (their loop would spill) do not;
+ * persistent blocks do, with no more spills than without. */
 static void q_in_registers(void **state)
 {
     (void)state;
@@ -211,6 +212,27 @@ static void q_in_registers(void **state)
         free(off);
         free(on);
     }
+    /* persistent blocks (sinks + window's default) take it too; their
+     * producer already spills 28 bytes at ptxas 13 either way: no more */
+    const char *pspec = "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1";
+    char *on = env_ptx("sinks_swa_w2047.attn", pspec, "ATTNC_Q_REGS", NULL);
+    char *off = env_ptx("sinks_swa_w2047.attn", pspec, "ATTNC_Q_REGS", "0");
+    int loads_on = ptx_count(on, "ldmatrix.sync.aligned.m8n8.x4"), loads_off = ptx_count(off, "ldmatrix.sync.aligned.m8n8.x4");
+    int spill_on = -1, spill_off = -1;
+    strbuf log, log_off; /* each its own: a log's spill bytes are summed */
+    sb_init(&log);
+    sb_init(&log_off);
+    bool ok = ptxas_spills(on, "sm_90a", &spill_on, &log) && ptxas_spills(off, "sm_90a", &spill_off, &log_off);
+    printf("  %-22s %-56s ldmatrix x4: %d by default, %d at ATTNC_Q_REGS=0; spill bytes %d vs %d\n",
+           "sinks_swa_w2047.attn", pspec, loads_on, loads_off, spill_on, spill_off);
+    if (!ok || loads_on != 8 || loads_off != 0 || spill_on > spill_off ||
+        strstr(sb_cstr(&log), "are serialized") || strstr(sb_cstr(&log), "C751"))
+        fail_msg("persistent sinks + window: ldmatrix x4 %d / %d (want 8 / 0), spills %d vs %d:\n%s", loads_on,
+                 loads_off, spill_on, spill_off, sb_cstr(&log));
+    sb_free(&log);
+    sb_free(&log_off);
+    free(off);
+    free(on);
 }
 
 /* 16-byte and 4-byte global stores in the kernel of file [spec] with
