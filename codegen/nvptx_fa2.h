@@ -125,6 +125,10 @@ typedef struct fa2 {
     LLVMValueRef ex_qc[3], ex_qt, ex_kc[3], ex_kt, ex_s;
 
     nt_frag q; /* q_in_regs: Q as this warp's A operand (16 MR x D) */
+    /* p->q_regs in the plain loop: Q's fragments carried from tile to tile
+     * (fa2_wgmma_qk: ptxas 13 loses them across the loop otherwise) */
+    nt_fvar q_carry;
+    bool q_carried;
 
     /* > 0: the partial-tile mask reads the key only as k.t div F and
      * k.t mod F, F this many tokens >= the key tile, and is emitted with

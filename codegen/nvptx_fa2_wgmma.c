@@ -64,13 +64,44 @@ void fa2_wgmma_load_q(fa2 *f)
     /* the warp's lanes read each other's rows, which the staged O
      * (nvptx_fa2_ostage.c) overwrites at the end: ordered by the warp */
     nv_call(nv, "llvm.nvvm.bar.warp.sync", NULL, 0, (LLVMValueRef[]){nv_i32(nv, -1)}, 1);
+    if (p->overlap) /* the overlapped loop reads them after P in each iteration (fa2_wgmma_issue) */
+        return;
+    if (!f->q_carried) {
+        f->q_carry = nt_fvar_new(&f->t, &f->q);
+        f->q_carried = true;
+    } else { /* the next item of a persistent block */
+        nt_fvar_set(&f->t, &f->q_carry, &f->q);
+    }
+}
+
+/* Q's fragments for this tile's S in the plain loop, passed on to the next
+ * tile through an XOR with a zero that ptxas cannot see (the heads count's
+ * sign). Why: with Q read only by the S products, ptxas 13.0 let the same
+ * iteration's P (the P V product's A fragments, written after S) take Q's
+ * registers, so the next tile's S read P: wrong results (2026-12-06 run75;
+ * the SASS shows the F2FP packs of P into the LDSM's registers). The
+ * overlapped loop issues S after P within an iteration, which keeps them
+ * apart; here the XOR at every tile is a use ptxas honours across the loop
+ * (32 LOP3 a tile at D = 128). test_ptx_overlap checks the SASS. */
+static nt_frag q_this_tile(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    nt_frag q;
+    nt_fvar_get(&f->t, &f->q_carry, &q);
+    LLVMValueRef zero = LLVMBuildAShr(nv->b, f->size[SZ_HEADS], nv_i32(nv, 31), "q.zero");
+    for (int i = 0; i < q.n; i++)
+        q.v[i] = LLVMBuildXor(nv->b, q.v[i], zero, "");
+    nt_fvar_set(&f->t, &f->q_carry, &q);
+    return q;
 }
 
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
-    nt_frag acc;
+    nt_frag acc, q;
     nt_zero(&f->t, &acc, 16, f->p->Tk);
-    nt_mma(&f->t, &acc, q_opnd(f), nt_shared(slot_tile(f, T_K, f->slot), true), f->p->dt);
+    if (f->q_carried)
+        q = q_this_tile(f);
+    nt_mma(&f->t, &acc, f->q_carried ? nt_reg(&q) : q_opnd(f), nt_shared(slot_tile(f, T_K, f->slot), true), f->p->dt);
     fa2_unfrag(&acc, s);
 }
 

@@ -248,15 +248,17 @@ int nvptx_max_tree_mode(void);
  * each warp's 16 Q rows into registers once Q landed, as the A operand of
  * S = Q K^T (the "RS" form): each S product then reads only K from shared
  * memory, a third less of its operand traffic; 32 more registers at D =
- * 128; nvptx_fa2_wgmma.c). Only the overlapped loop with the TMA producer
- * takes it (the plain loop gave wrong results with it on the GPU, 2026-12-06
- * run75, cause not found). Persistent blocks then free Q's bytes as soon
+ * 128; nvptx_fa2_wgmma.c). Persistent blocks then free Q's bytes as soon
  * as the fragments are loaded, so the next item's Q and keys arrive under
- * the current item. Unset: on where fa_plan_q_regs says ptxas keeps it
- * free of spills (two computing warpgroups, D <= 128, key tiles <= 128, no
- * document cut, token sequences; H100: causal and dense D=128 2-3% faster,
- * sinks + window on persistent blocks 3-7%); 1: every overlapped TMA
- * kernel; 0: none. Part of kernel cache keys. */
+ * the current item. The plain loop carries the fragments from tile to tile
+ * through an XOR with an opaque zero: without it ptxas 13.0 gave Q's
+ * registers to P (wrong results, 2026-12-06 run75; test_ptx_overlap
+ * q_fragments_kept checks the SASS). Unset: on where fa_plan_q_regs says
+ * (the overlapped loop, two computing warpgroups, D <= 128, key tiles <=
+ * 128, no document cut, token sequences; H100: causal and dense D=128 2-3%
+ * faster, sinks + window on persistent blocks 3-7%); 1: every
+ * warp-specialized TMA kernel of one row block a warp; 0: none. Part of
+ * kernel cache keys. */
 int nvptx_q_regs_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most

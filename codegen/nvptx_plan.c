@@ -661,21 +661,23 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
 bool fa_plan_q_regs(const fa_plan *p)
 {
     int mode = nvptx_q_regs_mode();
-    /* only the overlapped loop with the TMA producer: checked correct on the
-     * GPU (H100, 2026-12-06 run74/75); the plain loop gave wrong results
-     * with it on windows, unions, dilation and GNA grids (run75, cause not
-     * found), so it never takes it */
-    if (mode == 0 || !p->wgmma || !p->ws || !p->tma || p->overlap < 1 || p->MR != 1)
+    /* the warp-specialized wgmma kernels with the TMA producer, either key
+     * loop (the plain loop carries the fragments from tile to tile:
+     * nvptx_fa2_wgmma.c q_this_tile) */
+    if (mode == 0 || !p->wgmma || !p->ws || !p->tma || p->MR != 1)
         return false;
+    if (mode == 1)
+        return true;
     /* by default where ptxas 13 keeps every product asynchronous without
      * spills: two computing warpgroups (three, at 192 rows, serialize),
      * head dim and key tile <= 128 (176 keys: 128 bytes spilled), no
      * document cut (116 bytes spilled in its loop by the partial tile's two
      * masks; one mask spills none but lost 10% on 64 documents, run77),
-     * token sequences (grids: untimed). Persistent blocks take it too: they
-     * free Q's bytes for the next item at once (fa2_ws_q_wait) */
-    return mode == 1 || (NVPTX_Q_REGS_BY_DEFAULT && p->warps == 8 && p->D <= 128 && p->Tk <= 128 &&
-                         p->span_param < 0 && p->grid_ndim == 0);
+     * token sequences (grids: untimed), the overlapped loop (the plain one:
+     * untimed). Persistent blocks take it too: they free Q's bytes for the
+     * next item at once (fa2_ws_q_wait) */
+    return NVPTX_Q_REGS_BY_DEFAULT && p->overlap >= 1 && p->warps == 8 && p->D <= 128 && p->Tk <= 128 &&
+           p->span_param < 0 && p->grid_ndim == 0;
 }
 
 bool fa_plan_o_stage(const fa_plan *p)

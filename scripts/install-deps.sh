@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what attnc needs to build and test, from Debian 12's archive.
 # (The CUDA toolkit is optional: ptxas from /usr/local/cuda is used when present.)
-# With --python it also sets up the Python test environment (below).
+# It also puts nvidia-cuda-nvdisasm (PyPI, ~5 MB) into build-venv/ for the
+# SASS checks of tests/ptx (sass_run.h). With --python it also sets up the
+# Python test environment (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config llvm-19-dev llvm-19-tools clang-19 libclang-rt-19-dev
@@ -24,8 +26,8 @@ fi
 # the tests use it on the CPU. ATTNC_PY_TORCH=0 leaves torch out (its tests
 # then report "skipped: torch not installed"). torch is pinned to the GPU
 # machine's version.
-if [ "${1:-}" = --python ]; then
-  venv=${ATTNC_VENV:-build-venv}
+venv=${ATTNC_VENV:-build-venv}
+ensure_venv() {
   if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -33,6 +35,15 @@ if [ "${1:-}" = --python ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-venv python3-pip
   fi
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+}
+# nvdisasm: the SASS of a kernel (tests/ptx/sass_run.c finds it in the venv).
+# Pinned: the SASS checks read its text. No network: those checks are skipped.
+ensure_venv
+ls "$venv"/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm >/dev/null 2>&1 ||
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "nvidia-cuda-nvdisasm==13.5.37" ||
+  echo "install-deps: nvidia-cuda-nvdisasm not installed (the SASS checks will say skipped)"
+
+if [ "${1:-}" = --python ]; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel pytest numpy
   if [ "${ATTNC_PY_TORCH:-1}" != 0 ]; then
     "$venv/bin/python" -c 'import torch' 2>/dev/null ||

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "ptxas_run.h"
+#include "sass_run.h"
 #include "recipe_ptx.h"
 
 typedef struct ov_case {
@@ -235,6 +236,53 @@ static void q_in_registers(void **state)
     free(on);
 }
 
+/* Q's fragments survive the key loop in the SASS: no instruction after the
+ * ldmatrix x4 loads writes their registers (ptxas 13.0 gave them to P in the
+ * plain loop before Q was carried tile to tile: wrong results on the GPU,
+ * 2026-12-06 run75). The checker first on lines written here. */
+static void q_fragments_kept(void **state)
+{
+    (void)state;
+    const char *bad = "        /*1500*/  LDSM.16.M88.4 R180, [R10+UR6+0x20000] ;\n"
+                      "        /*1b30*/  HGMMA.64x128x16.F32.BF16 R24, R180, gdesc[UR12], RZ, !UPT ;\n"
+                      "        /*2e80*/  F2FP.BF16.F32.PACK_AB R182, R14, R13 ;\n";
+    const char *good = "        /*1500*/  LDSM.16.M88.4 R180, [R10+UR6+0x20000] ;\n"
+                       "        /*1a40*/  LOP3.LUT R181, R181, UR7, RZ, 0x3c, !PT ;\n"
+                       "        /*2e80*/  F2FP.BF16.F32.PACK_AB R184, R14, R13 ;\n";
+    char first[160];
+    assert_int_equal(sass_ldsm_clobbers(bad, first, sizeof first), 1);
+    assert_non_null(strstr(first, "F2FP"));
+    assert_int_equal(sass_ldsm_clobbers(good, NULL, 0), 0);
+    if (!sass_tool()) {
+        printf("  skipped: no nvdisasm (scripts/install-deps.sh puts one in build-venv)\n");
+        return;
+    }
+    static const struct {
+        const char *file, *spec, *q_regs;
+    } kernels[] = {
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1", NULL},
+        {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=0", "1"},
+        {"swa_w1024.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=0", "1"},
+        {"sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", NULL},
+    };
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
+        char *text = env_ptx(kernels[i].file, kernels[i].spec, "ATTNC_Q_REGS", kernels[i].q_regs);
+        strbuf sass;
+        sb_init(&sass);
+        bool ok = sass_of(text, "sm_90a", &sass);
+        int loads = ptx_count(sb_cstr(&sass), "LDSM.16.M88.4");
+        int n = ok ? sass_ldsm_clobbers(sb_cstr(&sass), first, sizeof first) : -1;
+        printf("  %-22s %-52s ATTNC_Q_REGS=%s: %d LDSM x4, %d later writes of their registers%s%s\n",
+               kernels[i].file, kernels[i].spec, kernels[i].q_regs ? kernels[i].q_regs : "(unset)", loads, n,
+               n > 0 ? ", first: " : "", n > 0 ? first : "");
+        if (!ok || loads != 8 || n != 0)
+            fail_msg("%s [%s]: %s", kernels[i].file, kernels[i].spec,
+                     !ok ? sb_cstr(&sass) : loads != 8 ? "want 8 LDSM x4" : "Q's registers overwritten in the loop");
+        sb_free(&sass);
+        free(text);
+    }
+}
+
 /* 16-byte and 4-byte global stores in the kernel of file [spec] with
  * $ATTNC_O_STAGE = value. */
 static void o_stores(const char *file, const char *spec, const char *value, int *v4, int *b32)
@@ -325,6 +373,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(overlapped), cmocka_unit_test(first_tile_peeled),
                                        cmocka_unit_test(o_staged), cmocka_unit_test(o_by_tma), cmocka_unit_test(row_max_tree), cmocka_unit_test(q_in_registers),
+                                       cmocka_unit_test(q_fragments_kept),
                                        cmocka_unit_test(refusals)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
