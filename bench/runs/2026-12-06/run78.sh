@@ -57,3 +57,10 @@ for round in $(seq $ROUNDS); do
 done 2>&1 | tee $OUT/rows.txt
 for e in ATTNC_Q_REGS=0 ATTNC_Q_REGS=1; do row $R/dense_d128.attn batch=1,heads=24,tokens=65536 $e; done 2>&1 | tee -a $OUT/rows.txt
 el done
+el seq_rows   # issue 17's sequence rows by default (persistent Q in registers since 52fd849), beside FlexAttention
+for round in 1 2; do
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
+  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 8
+done 2>&1 | tee -a $OUT/rows.txt
+OUT=$OUT timeout 90 python3 bench/anchors.py --sparse-seq > $OUT/anchors_seq.log 2>&1; grep -E "^doc8|^sinks" $OUT/anchors_seq.log
+el done2
