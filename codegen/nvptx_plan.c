@@ -673,11 +673,14 @@ bool fa_plan_q_regs(const fa_plan *p)
      * head dim and key tile <= 128 (176 keys: 128 bytes spilled), no
      * document cut (116 bytes spilled in its loop by the partial tile's two
      * masks; one mask spills none but lost 10% on 64 documents, run77),
-     * token sequences (grids: untimed), the overlapped loop (the plain one:
-     * untimed). Persistent blocks take it too: they free Q's bytes for the
-     * next item at once (fa2_ws_q_wait) */
+     * and the overlapped loop: the plain one, correct since its fragments
+     * are carried, was level or 1-2% slower with them (H100, run78: window
+     * 1024 level, 2-D / 3-D / FLUX / HunyuanVideo NA +1-2%), the overlapped
+     * grids 0.6-2% faster (FLUX and HunyuanVideo GNA). Persistent blocks
+     * take it too: they free Q's bytes for the next item at once
+     * (fa2_ws_q_wait) */
     return NVPTX_Q_REGS_BY_DEFAULT && p->overlap >= 1 && p->warps == 8 && p->D <= 128 && p->Tk <= 128 &&
-           p->span_param < 0 && p->grid_ndim == 0;
+           p->span_param < 0;
 }
 
 bool fa_plan_o_stage(const fa_plan *p)
