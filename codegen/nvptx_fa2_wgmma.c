@@ -97,11 +97,14 @@ static nt_frag q_this_tile(fa2 *f)
 
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
 {
-    nt_frag acc, q;
+    nt_frag acc, q = {0};
     nt_zero(&f->t, &acc, 16, f->p->Tk);
-    if (f->q_carried)
+    nt_opnd a = q_opnd(f);
+    if (f->q_carried) { /* the plain loop's carried fragments */
         q = q_this_tile(f);
-    nt_mma(&f->t, &acc, f->q_carried ? nt_reg(&q) : q_opnd(f), nt_shared(slot_tile(f, T_K, f->slot), true), f->p->dt);
+        a = nt_reg(&q);
+    }
+    nt_mma(&f->t, &acc, a, nt_shared(slot_tile(f, T_K, f->slot), true), f->p->dt);
     fa2_unfrag(&acc, s);
 }
 
