@@ -27,18 +27,15 @@ fi
 # then report "skipped: torch not installed"). torch is pinned to the GPU
 # machine's version.
 venv=${ATTNC_VENV:-build-venv}
-ensure_venv() {
-  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-venv python3-pip
-  fi
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-}
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-venv python3-pip
+fi
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # nvdisasm: the SASS of a kernel (tests/ptx/sass_run.c finds it in the venv).
 # Pinned: the SASS checks read its text. No network: those checks are skipped.
-ensure_venv
 ls "$venv"/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm >/dev/null 2>&1 ||
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "nvidia-cuda-nvdisasm==13.5.37" ||
   echo "install-deps: nvidia-cuda-nvdisasm not installed (the SASS checks will say skipped)"

@@ -18,7 +18,20 @@ bool ptxas_available(void)
     return access(ptxas_path(), X_OK) == 0;
 }
 
-bool ptxas_check(const char *ptx, const char *arch, strbuf *log)
+bool run_capture(const char *cmd, strbuf *out)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return false;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        sb_append(out, buf, n);
+    int st = pclose(p);
+    return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+bool ptxas_assemble(const char *ptx, const char *arch, const char *out, strbuf *log)
 {
     char path[] = "/tmp/attnc_ptx_XXXXXX";
     int fd = mkstemp(path);
@@ -27,20 +40,16 @@ bool ptxas_check(const char *ptx, const char *arch, strbuf *log)
     FILE *f = fdopen(fd, "w");
     fputs(ptx, f);
     fclose(f);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s -v --gpu-name %s %s -o /dev/null 2>&1", ptxas_path(), arch, path);
-    FILE *p = popen(cmd, "r");
-    bool ok = false;
-    if (p) {
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-            sb_append(log, buf, n);
-        int st = pclose(p);
-        ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s -v --gpu-name %s %s -o %s 2>&1", ptxas_path(), arch, path, out);
+    bool ok = run_capture(cmd, log);
     unlink(path);
     return ok;
+}
+
+bool ptxas_check(const char *ptx, const char *arch, strbuf *log)
+{
+    return ptxas_assemble(ptx, arch, "/dev/null", log);
 }
 
 int ptxas_spill_bytes(const char *log)

@@ -14,6 +14,11 @@ bool ptxas_available(void);
 /* Assembles ptx for arch ("sm_80", "sm_90a") with -v; the tool's output goes
  * to log. Returns true when ptxas exits 0. */
 bool ptxas_check(const char *ptx, const char *arch, strbuf *log);
+/* The same, writing the cubin to out (a path). */
+bool ptxas_assemble(const char *ptx, const char *arch, const char *out, strbuf *log);
+/* Runs the shell command cmd, appending its output to out; true when it
+ * exits 0. */
+bool run_capture(const char *cmd, strbuf *out);
 /* From a -v log: total spill bytes (stores + loads) and stack frame bytes. */
 int ptxas_spill_bytes(const char *log);
 /* ptxas_check when ptxas is installed: false when it refuses ptx (log

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ptxas_run.h"
@@ -38,44 +37,23 @@ const char *sass_tool(void)
     return hit;
 }
 
-/* Runs cmd, appending its output to out; true when it exits 0. */
-static bool run_into(const char *cmd, strbuf *out)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return false;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        sb_append(out, buf, n);
-    int st = pclose(p);
-    return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
 bool sass_of(const char *ptx, const char *arch, strbuf *sass)
 {
     const char *tool = sass_tool();
-    const char *ptxas = getenv("ATTNC_PTXAS");
     if (!tool || !ptxas_available())
         return false;
-    char src[] = "/tmp/attnc_sass_XXXXXX";
-    int fd = mkstemp(src);
+    char cubin[] = "/tmp/attnc_cubin_XXXXXX";
+    int fd = mkstemp(cubin);
     if (fd < 0)
         return false;
-    FILE *f = fdopen(fd, "w");
-    fputs(ptx, f);
-    fclose(f);
-    char cubin[64], cmd[2048];
-    snprintf(cubin, sizeof cubin, "%s.cubin", src);
-    snprintf(cmd, sizeof cmd, "%s --gpu-name %s %s -o %s 2>&1", ptxas && *ptxas ? ptxas : "/usr/local/cuda/bin/ptxas",
-             arch, src, cubin);
-    bool ok = run_into(cmd, sass);
+    close(fd);
+    bool ok = ptxas_assemble(ptx, arch, cubin, sass);
     if (ok) {
+        char cmd[1200];
         snprintf(cmd, sizeof cmd, "%s -c %s 2>&1", tool, cubin);
-        ok = run_into(cmd, sass);
+        ok = run_capture(cmd, sass);
     }
     unlink(cubin);
-    unlink(src);
     return ok;
 }
 
