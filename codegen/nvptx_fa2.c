@@ -191,6 +191,27 @@ static void mask_split_into(fa2 *f, LLVMValueRef cond, const expr *then_mask, co
     nt_endif_else(&f->t, &br);
 }
 
+/* documents: a partial tile inside the query tile's document (the
+ * diagonal tile of causal documents) takes the mask without its document
+ * filter (span_mask), so it loads no ids; one across a document boundary
+ * takes span_mask and the filter as bits (nvptx_fa2_doc_bits.c). */
+static void doc_mask_into(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], nt_fvar *sv)
+{
+    LLVMValueRef s2[FA_MAXMR][FA_MAXN][4];
+    memcpy(s2, s, sizeof s2);
+    nt_branch br = f->run_lo ? nt_if_else(&f->t, fa2_tile_in_doc(f)) : (nt_branch){0};
+    if (f->run_lo) {
+        mask_into(f, f->p->span_mask, s, sv);
+        nt_else(&f->t, &br);
+    }
+    fa2_doc_bits(f);
+    f->doc_bits_on = true;
+    mask_into(f, f->p->span_mask, s2, sv);
+    f->doc_bits_on = false;
+    if (f->run_lo)
+        nt_endif_else(&f->t, &br);
+}
+
 /* Score; the mask only for partial tiles (a branch: S lives in a fragment
  * variable across it). */
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
@@ -205,6 +226,8 @@ void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
     if (f->p->mask && f->fr_period > 0) /* key-frame hoisting (nvptx_fa2_frames.c): a tile inside one frame
                                            * takes the mask without per-element selects, one across two the other */
         mask_split_into(f, fa2_frames_one(f), f->p->mask, f->p->mask, &f->fr.one, s, &sv);
+    else if (f->p->doc_bits && !f->run_on_q)
+        doc_mask_into(f, s, &sv);
     else if (f->p->span_mask && f->run_lo && !f->run_on_q && f->p->overlap != 2)
         /* documents: a partial tile inside the query tile's document (the
          * diagonal tile of causal documents) takes the mask without its

@@ -101,6 +101,11 @@ typedef struct fa2 {
      * ending before run_hi (tokens) hold only the query tile's one id;
      * NULL without a span */
     LLVMValueRef run_lo, run_hi;
+    /* a tile across a document boundary (fa2_doc_bits): bit 2 nb + e of
+     * [mi][h] says column 8 nb + 2 t4 + e has that row's id; fa2_mask ANDs
+     * it in while doc_bits_on */
+    LLVMValueRef doc_bits[FA_MAXMR][2];
+    bool doc_bits_on;
     bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
     bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
     /* the forward kernel (fa2_build): the document cut may go through the
@@ -217,6 +222,13 @@ void fa2_key_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef first);
  * inside the run of f->run_lo / run_hi: every pair of it is of one
  * document. Needs the run (p->span_full) and the tile's origin. */
 LLVMValueRef fa2_tile_in_doc(fa2 *f);
+/* nvptx_fa2_doc_bits.c (under p->doc_bits): the document filter of the
+ * current key tile as bits (f->doc_bits), for partial tiles across a
+ * document boundary, which then take p->span_mask and the bits instead of
+ * the whole mask; every thread of a computing warp calls fa2_doc_bits
+ * (shuffles). */
+void fa2_doc_bits(fa2 *f);
+LLVMValueRef fa2_doc_bit(fa2 *f, int mi, int h, int nb, int e);
 LLVMValueRef fa2_tile_empty(fa2 *f);
 
 /* loads */

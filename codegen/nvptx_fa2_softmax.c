@@ -135,6 +135,8 @@ void fa2_mask(fa2 *f, const expr *mask, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
                         }
                         keep = LLVMBuildAnd(f->nv.b, keep, m ? m : fa2_emit(f, mask), "");
                     }
+                    if (f->doc_bits_on)
+                        keep = LLVMBuildAnd(f->nv.b, keep, fa2_doc_bit(f, mi, h, nb, e), "");
                     LLVMValueRef *v = &s[mi][nb][2 * h + e];
                     *v = frozen ? nv_select_frozen(&f->nv, keep, *v, ninf) : LLVMBuildSelect(f->nv.b, keep, *v, ninf, "");
                 }

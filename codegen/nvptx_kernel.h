@@ -260,6 +260,12 @@ int nvptx_max_tree_mode(void);
  * warp-specialized TMA kernel of one row block a warp; 0: none. Part of
  * kernel cache keys. */
 int nvptx_q_regs_mode(void);
+/* $ATTNC_DOC_BITS: -1 unset, 0, or 1 (default 1): the forward's partial
+ * key tiles across a document boundary build the document filter as one
+ * bit word a row from two id loads a lane and shuffles in a rolled loop
+ * (nvptx_fa2_doc_bits.c), instead of one id load per score element; 0:
+ * the element loads. Part of kernel cache keys. */
+int nvptx_doc_bits_mode(void);
 
 /* $ATTNC_LIN_SEGMENTS (opt-in): -1 unset (inter=chain kernels run at most
  * 16 segments per (batch, head)), else N in 1..64 (clamped): at most N;

@@ -239,6 +239,11 @@ int nvptx_q_regs_mode(void)
     return env_switch("ATTNC_Q_REGS");
 }
 
+int nvptx_doc_bits_mode(void)
+{
+    return env_switch_default("ATTNC_DOC_BITS", 1);
+}
+
 int nvptx_max_tree_mode(void)
 {
     return env_switch_default("ATTNC_MAX_TREE", NVPTX_MAX_TREE_BY_DEFAULT);
@@ -654,6 +659,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     p->uniform_warp = nvptx_uniform_warp_mode() == 1;
     p->o_stage = fa_plan_o_stage(p);
     p->o_tma = p->o_stage && p->tma && p->grid_ndim == 0 && nvptx_o_tma_mode() == 1;
+    p->doc_bits = fa_plan_doc_bits(p);
     p->q_regs = fa_plan_q_regs(p);
     return st;
 }
@@ -680,7 +686,14 @@ bool fa_plan_q_regs(const fa_plan *p)
      * take it too: they free Q's bytes for the next item at once
      * (fa2_ws_q_wait) */
     return NVPTX_Q_REGS_BY_DEFAULT && p->overlap >= 1 && p->warps == 8 && p->D <= 128 && p->Tk <= 128 &&
-           p->span_param < 0;
+           (p->span_param < 0 || p->doc_bits);
+}
+
+bool fa_plan_doc_bits(const fa_plan *p)
+{
+    /* bit 2 nb + e of an i32 word a row: Tk / 8 <= 16 column pairs of pairs */
+    return nvptx_doc_bits_mode() != 0 && p->span_param >= 0 && p->span_mask && p->grid_ndim == 0 && p->Tk <= 128 &&
+           p->Tk % 8 == 0 && p->overlap != 2;
 }
 
 bool fa_plan_o_stage(const fa_plan *p)

@@ -65,6 +65,7 @@ typedef struct fa_plan {
     bool o_stage;   /* O written through shared memory (fa_plan_o_stage, nvptx_fa2_ostage.c) */
     bool o_tma;     /* ... and stored from there by TMA ($ATTNC_O_TMA=1; token sequences; an o map in the ABI) */
     bool q_regs;    /* ws: Q's A fragments in registers for S = Q K^T (fa_plan_q_regs, $ATTNC_Q_REGS) */
+    bool doc_bits;  /* partial tiles across a document boundary: span_mask and the filter as bits (fa_plan_doc_bits) */
     int q_group;    /* grids: query tiles numbered in slabs of this many along dim 0 (schedule qgroup=; 1: row-major) */
     int q_chunk;    /* 3-D grids: inside a slab, positions in chunks of this many tiles of the last dim (qchunk=; 1: none) */
 } fa_plan;
@@ -89,5 +90,10 @@ bool fa_plan_o_stage(const fa_plan *p);
 /* Whether the kernel of plan p keeps Q's A fragments in registers
  * ($ATTNC_Q_REGS; fa_plan_from_tir sets p->q_regs by it). */
 bool fa_plan_q_regs(const fa_plan *p);
+/* Whether a document kernel's partial tiles across a boundary take
+ * span_mask and the document filter as bits (nvptx_fa2_doc_bits.c,
+ * $ATTNC_DOC_BITS): a span with span_mask, sequences, key tiles <= 128,
+ * not the ping-pong loop (overlap=2). */
+bool fa_plan_doc_bits(const fa_plan *p);
 
 #endif

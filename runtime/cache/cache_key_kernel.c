@@ -34,6 +34,7 @@ static const struct {
     {"uniform_warp", nvptx_uniform_warp_mode},     /* $ATTNC_UNIFORM_WARP */
     {"max_tree", nvptx_max_tree_mode},             /* $ATTNC_MAX_TREE */
     {"q_regs", nvptx_q_regs_mode},                 /* $ATTNC_Q_REGS */
+    {"doc_bits", nvptx_doc_bits_mode},             /* $ATTNC_DOC_BITS */
     {"lin_segs", nvptx_lin_segments_mode}, /* $ATTNC_LIN_SEGMENTS */
     {"lin_incl", nvptx_lin_inclusive_mode}, /* $ATTNC_LIN_INCLUSIVE */
     {"bwd_ring_release", nvptx_bwd_ring_release_mode}, /* $ATTNC_BWD_RING_RELEASE */
