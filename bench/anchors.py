@@ -9,7 +9,7 @@ with 16 heads and head_dim 64 with 32 heads). Linear attention is left out
 
 Writes one JSON line per case to $OUT/anchors.jsonl and prints a table.
 Effective TFLOP/s counts only the (q, k) pairs a mask keeps: 4 * D * pairs * B * H.
-Run: OUT=dir python3 bench/anchors.py [--quick | --sparse | --sparse-seq | --bwd | --dense]
+Run: [ANCHOR_WARMUP_MS=ms] OUT=dir python3 bench/anchors.py [--quick | --sparse | --sparse-seq | --bwd | --dense]
 """
 import json, math, os, sys, time
 import torch
@@ -30,10 +30,15 @@ def emit(**kw):
         f.write(json.dumps(kw) + "\n")
 
 
+# do_bench's warm-up in ms; ANCHOR_WARMUP_MS=500 matches `attnc bench --warmup-ms 500` (an idle GPU's
+# clocks dip for a few hundred ms once work arrives: bench/RESULTS.md, 2026-12-07 run80)
+WARMUP_MS = int(os.environ.get("ANCHOR_WARMUP_MS", "50"))
+
+
 def bench(fn):
     fn()
     torch.cuda.synchronize()
-    return do_bench(fn, warmup=50, rep=300, return_mode="median")  # ms
+    return do_bench(fn, warmup=WARMUP_MS, rep=300, return_mode="median")  # ms
 
 
 def rand(B, H, N, D):

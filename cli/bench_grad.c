@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "commands.h"
@@ -138,13 +139,44 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Launches until ms milliseconds passed since t0 (checked after each
+ * synchronized group of 8): an idle GPU's clocks dip for a few hundred ms
+ * once work arrives (H200 2026-12-07 run80: 1635-1710 MHz for ~0.4 s,
+ * then 1980), which a short kernel's whole timed loop would sit in. */
+static int warm_for(grad_run *g, double t0, int ms, strbuf *err)
+{
+    while (ms > 0 && now_ms() - t0 < ms) {
+        for (int i = 0; i < 8; i++)
+            if (attnc_launch(g->k, g->a, NULL))
+                return fail(g, "launch");
+        if (attnc_tools_dev_sync(err))
+            return EXIT_INTERNAL;
+    }
+    return EXIT_OK;
+}
+
 static int time_it(grad_run *g, const bench_grad_in *in, bench_grad_out *out)
 {
     strbuf err;
     sb_init(&err);
+    double t0 = now_ms();
     for (int i = 0; i < in->warmup; i++)
         if (attnc_launch(g->k, g->a, NULL))
             return fail(g, "launch");
+    int wrc = warm_for(g, t0, in->warmup_ms, &err);
+    if (wrc) {
+        if (err.len)
+            fprintf(stderr, "%s: %s\n", g->cmd, sb_cstr(&err));
+        sb_free(&err);
+        return wrc;
+    }
     double *t = malloc(sizeof(double) * (size_t)in->iters);
     int rc = t && !attnc_tools_dev_sync(&err) ? EXIT_OK : EXIT_INTERNAL;
     for (int i = 0; i < in->iters && !rc; i++) {

@@ -22,6 +22,7 @@ typedef struct bench_grad_in {
     int64_t nseq;      /* > 0: a varlen launch, offsets cu[0..nseq] (host) as cu_seqlens_q */
     const int32_t *cu;
     const char *no_grad; /* --no-grad: attnc_build_options.no_grad (NULL: none) */
+    int warmup_ms;       /* --warmup-ms: after the warm-up launches, more until this much time passed */
 } bench_grad_in;
 
 typedef struct bench_grad_out {

@@ -39,7 +39,7 @@ typedef struct bench_opts {
     const char *no_grad;      /* --grad: params held constant (attnc_build_options.no_grad) */
     bool json, compile_timings, grad, deterministic, pairs_only;
     int backend; /* attnc_backend: "cpu|cuda" is in its order */
-    int warmup, iters, repeats;
+    int warmup, warmup_ms, iters, repeats;
     int docs; /* i32 params: this many equal documents */
 } bench_opts;
 
@@ -76,6 +76,7 @@ static const cli_opt bench_table[] = {
     CLI_FLAG("--pairs-only", bench_opts, pairs_only),
     CLI_STR("--bwd-schedule", bench_opts, bwd_schedule),
     CLI_INT("--warmup", bench_opts, warmup, 0, 1000000),
+    CLI_INT("--warmup-ms", bench_opts, warmup_ms, 0, 600000),
     CLI_INT("--iters", bench_opts, iters, 1, 1000000),
     CLI_INT("--repeats", bench_opts, repeats, 1, 1000000),
     CLI_STR("--seqlens", bench_opts, seqlens),
@@ -272,7 +273,7 @@ static int make_params(bench_run *b, bool device, strbuf *err)
 static int time_kernel(bench_run *b, const bench_opts *o, const char *sched)
 {
     bench_grad_in in = {o->file, o->arch, sched, false, &b->r, b->sizes, b->dev, b->dparam, b->params, o->warmup,
-                        o->iters, b->nseq, b->cu, o->no_grad};
+                        o->iters, b->nseq, b->cu, o->no_grad, o->warmup_ms};
     bench_grad_out out;
     int rc = bench_forward(&in, &out);
     b->median_ms = out.median_ms;
@@ -598,7 +599,7 @@ static int bench(bench_run *b, const bench_opts *o, strbuf *err)
         return rc;
     if (o->grad) {
         bench_grad_in gi = {o->file, o->arch, o->schedule, o->deterministic, &b->r, b->sizes, b->dev, b->dparam,
-                            b->params, o->warmup, o->iters, b->nseq, b->cu, o->no_grad};
+                            b->params, o->warmup, o->iters, b->nseq, b->cu, o->no_grad, o->warmup_ms};
         if ((rc = bench_grad(&gi, &b->bwd)))
             return rc;
     }
@@ -759,12 +760,15 @@ const cli_command cmd_bench = {
     "time a recipe on the GPU",
     "usage: attnc bench FILE --shape batch=B,heads=H,tokens=N[,kv_heads=..][,GRIDDIM=..]\n"
     "                   [--schedule SPEC] [--arch sm_80|sm_90a] [--json] [--warmup N] [--iters N]\n"
-    "                   [--grad [--deterministic] [--no-grad P,...]] [--seqlens LEN[xCOUNT],...] [--docs N]\n\n"
+    "                   [--warmup-ms MS] [--grad [--deterministic] [--no-grad P,...]]\n"
+    "                   [--seqlens LEN[xCOUNT],...] [--docs N]\n\n"
     "Compiles FILE cold (recipe text to a loaded module: timed, the process's CUDA\n"
     "context made before the clock starts), runs it on random\n"
     "bf16/f16 inputs ([batch, heads, tokens, dim] layout) and prints the median time\n"
     "of --iters attnc_launch calls of the kernel attnc_kernel_build makes with the\n"
-    "same schedule (CUDA events; default 10 warm-up, 50 timed), TFLOP/s counted\n"
+    "same schedule (CUDA events; default 10 warm-up, 50 timed; --warmup-ms MS keeps\n"
+    "warming up until MS ms passed: an idle GPU's clocks dip for a few hundred ms\n"
+    "once work arrives, which a short kernel's timed loop would sit in), TFLOP/s counted\n"
     "on the pairs the mask keeps (4*head_dim flops per kept pair, counted exactly on\n"
     "the host: in closed form per query row where the mask allows, else pair by pair),\n"
     "the tiling overhead (tile pairs the key loop visits / tile pairs holding a kept\n"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Device call 81 (2026-12-07): issue 17's sequence rows at steady clocks. run80 sampled the SM clock: at the start of
+# every bench the H200 ran 1635-1710 MHz for ~0.4 s, then 1980, and a 1 ms kernel's 120 launches sit inside that dip.
+# Here attnc bench warms up for 500 ms (--warmup-ms 500) and Flex's do_bench for 500 ms (ANCHOR_WARMUP_MS=500), beside
+# Flex at its usual 50 ms. Rows: 8 documents default vs ATTNC_DOC_BITS=0, sinks + window, causal B=8 N=8192, three
+# rounds; one round each of documents under existing first-tile switches.
+#   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-07/run81.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
+set -u
+ROUNDS=${ROUNDS:-3}
+t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
+rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
+export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
+unset ATTNC_O_STAGE ATTNC_O_TMA ATTNC_MAX_TREE ATTNC_Q_REGS ATTNC_DOC_BITS ANCHOR_WARMUP_MS
+R=bench/recipes A=/tmp/pk/bin/attnc
+nvidia-smi --query-gpu=name,clocks.max.sm --format=csv | tee $OUT/gpu.txt
+row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $A bench $rc --shape $sh --warmup 20 --iters 100 "$@" 2>&1)
+  printf '%-16s %-32s %-20s %-30s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$*" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
+nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu --format=csv,noheader -lms 100 > $OUT/clocks.csv 2>&1 &
+SMI=$!
+el rows
+for round in $(seq $ROUNDS); do
+  for e in X=1 ATTNC_DOC_BITS=0; do
+    row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 8 --warmup-ms 500
+  done
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1 --warmup-ms 500
+  row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1 --warmup-ms 500
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
+done 2>&1 | tee $OUT/rows.txt
+for e in ATTNC_NARROW_FIRST=1 ATTNC_PEEL_FIRST=0 ATTNC_DOC_TABLE=0 ATTNC_SKIP_RESCALE=0; do
+  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 8 --warmup-ms 500
+done 2>&1 | tee -a $OUT/rows.txt
+row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 64 --warmup-ms 500 2>&1 | tee -a $OUT/rows.txt
+row $R/doc_causal.attn batch=1,heads=16,tokens=65536 ATTNC_DOC_BITS=0 --docs 64 --warmup-ms 500 2>&1 | tee -a $OUT/rows.txt
+el anchors
+for w in 500 50 500; do
+  echo "Flex, do_bench warm-up $w ms:"
+  ANCHOR_WARMUP_MS=$w OUT=$OUT timeout 90 python3 bench/anchors.py --sparse-seq > $OUT/anchors_seq_$w.log 2>&1; grep -E "^doc8|^sinks" $OUT/anchors_seq_$w.log
+done
+kill $SMI
+awk -F', ' '{gsub(/ MHz/,"",$2); n++; s+=$2; if(min==""||$2<min)min=$2; if($2>max)max=$2} END{print "SM clock samples " n ": min " min " max " max " mean " s/n " MHz"}' $OUT/clocks.csv
+el done
