@@ -31,7 +31,7 @@ def emit(**kw):
 
 
 # do_bench's warm-up in ms; ANCHOR_WARMUP_MS=500 matches `attnc bench --warmup-ms 500` (an idle GPU's
-# clocks dip for a few hundred ms once work arrives: bench/RESULTS.md, 2026-12-07 run80)
+# clocks dip for a few hundred ms once work arrives: bench/RESULTS.md, 2026-12-06 run80)
 WARMUP_MS = int(os.environ.get("ANCHOR_WARMUP_MS", "50"))
 
 

@@ -148,7 +148,7 @@ static double now_ms(void)
 
 /* Launches until ms milliseconds passed since t0 (checked after each
  * synchronized group of 8): an idle GPU's clocks dip for a few hundred ms
- * once work arrives (H200 2026-12-07 run80: 1635-1710 MHz for ~0.4 s,
+ * once work arrives (H200 2026-12-06 run80: 1635-1710 MHz for ~0.4 s,
  * then 1980), which a short kernel's whole timed loop would sit in. */
 static int warm_for(grad_run *g, double t0, int ms, strbuf *err)
 {

@@ -29,6 +29,13 @@ typedef struct backend_ops {
     /* The arch the schedule is resolved for (before build; never fails:
      * an arch that cannot be known yet is reported by build). */
     target_arch (*schedule_arch)(const attnc_build_options *o);
+    /* Calls fn(user, i, s) for i in 0..n-1 with streams s that may run
+     * them concurrently, stream's earlier work before them all and its later
+     * work after them all (varlen's sequences; CUDA: cuda_fanout.h); stops
+     * at the first failure, err saying why when it is not fn's. NULL: fn on
+     * stream in turn. */
+    attnc_status (*launch_each)(void *stream, int64_t n, attnc_status (*fn)(void *user, int64_t i, void *s),
+                                void *user, strbuf *err);
 } backend_ops;
 
 /* The row of backend id; NULL for an unknown id. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "support/checked.h"
+#include "runtime/api/api_backend.h"
 #include "runtime/api/api_backward.h"
 #include "runtime/api/api_internal.h"
 
@@ -299,6 +300,32 @@ static attnc_status seq_error(attnc_kernel *k, attnc_status st, int64_t b)
     return kernel_error(k, st, "varlen launch, sequence %lld: %s", (long long)b, msg);
 }
 
+/* One sequence's launch (the backend's launch_each calls it, each on its
+ * stream: sequences may overlap on the GPU). */
+typedef struct varlen_run {
+    attnc_kernel *k;
+    const attnc_args *a;
+    const varlen *vl;
+    attnc_tensor *buf;
+} varlen_run;
+
+static attnc_status launch_one(void *user, int64_t b, void *stream)
+{
+    varlen_run *run = user;
+    attnc_args sub;
+    make_sub(run->k, run->a, run->vl, b, run->buf, &sub);
+    attnc_status st = attnc_launch(run->k, &sub, stream);
+    return st ? seq_error(run->k, st, b) : st;
+}
+
+static attnc_status launch_in_turn(void *stream, int64_t n, varlen_run *run)
+{
+    attnc_status st = ATTNC_OK;
+    for (int64_t b = 0; b < n && !st; b++)
+        st = launch_one(run, b, stream);
+    return st;
+}
+
 attnc_status launch_varlen(attnc_kernel *k, const attnc_args *a, void *stream)
 {
     varlen vl;
@@ -314,10 +341,16 @@ attnc_status launch_varlen(attnc_kernel *k, const attnc_args *a, void *stream)
         if ((st = validate_sub(k, &sub)))
             st = seq_error(k, st, b);
     }
-    for (int64_t b = 0; b < vl.nseq && !st; b++) {
-        make_sub(k, a, &vl, b, buf, &sub);
-        if ((st = attnc_launch(k, &sub, stream)))
-            st = seq_error(k, st, b);
+    if (!st) {
+        varlen_run run = {k, a, &vl, buf};
+        const backend_ops *ops = backend_find(k->backend);
+        strbuf err;
+        sb_init(&err);
+        st = ops && ops->launch_each ? ops->launch_each(stream, vl.nseq, launch_one, &run, &err)
+                                     : launch_in_turn(stream, vl.nseq, &run);
+        if (st && err.len) /* the fan-out's own failure (a sequence's launch set k's message) */
+            st = kernel_error(k, st, "varlen launch: %s", sb_cstr(&err));
+        sb_free(&err);
     }
     ctx_free(k->ctx, buf);
     return st;

@@ -17,6 +17,7 @@
 #include "runtime/api/api_backend.h"
 #include "runtime/api/api_kcache.h"
 #include "runtime/compile/compile_job.h"
+#include "runtime/cuda/cuda_fanout.h"
 #include "runtime/cuda/cuda_module.h"
 #include "runtime/cuda/cuda_tma.h"
 
@@ -311,4 +312,4 @@ static void cuda_destroy_any(attnc_kernel *k)
 }
 
 const backend_ops cuda_backend_ops = {ATTNC_BACKEND_CUDA, "cuda", cuda_build, cuda_backward_build, cuda_launch_problem,
-                                      cuda_backward_launch, cuda_destroy_any, schedule_arch};
+                                      cuda_backward_launch, cuda_destroy_any, schedule_arch, cuda_fanout_run};

@@ -53,4 +53,4 @@ static target_arch host_arch(const attnc_build_options *o)
 }
 
 const backend_ops host_backend_ops = {ATTNC_BACKEND_CPU, "cpu", build, build_backward, launch, launch_bwd, NULL,
-                                      host_arch};
+                                      host_arch, NULL}; /* varlen sequences in turn */

@@ -199,10 +199,17 @@ CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v)
     return CUDA_SUCCESS;
 }
 CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction f) { (void)a, (void)f; *v = 0; return CUDA_SUCCESS; }
+/* The stream of each launch, by its count (ring of 64). */
+static CUstream launch_stream[64];
+__attribute__((visibility("default"))) void *fake_cuda_launch_stream(int count)
+{
+    return (void *)launch_stream[count & 63];
+}
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned smem, CUstream s, void **params, void **extra)
 {
-    (void)s, (void)extra;
+    (void)extra;
+    launch_stream[(last.count + 1) & 63] = s;
     if ((int)smem > *optin_of(module_of(f)) || !gx || !gy || !gz || gy > 65535 || gz > 65535 || bx * by * bz > 1024)
         return CUDA_ERROR_INVALID_VALUE;
     int count = last.count + 1;
@@ -237,6 +244,9 @@ CUresult cuMemcpyHtoD(CUdeviceptr d, const void *s, size_t n) { memcpy((void *)(
 CUresult cuMemcpyDtoH(void *d, CUdeviceptr s, size_t n) { memcpy(d, (void *)(uintptr_t)s, n); return CUDA_SUCCESS; }
 CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)(uintptr_t)d, v, n); return CUDA_SUCCESS; }
 CUresult cuStreamSynchronize(CUstream s) { (void)s; return CUDA_SUCCESS; }
+/* Streams are distinct heap cells (the fan-out's side streams, runtime/cuda/cuda_fanout.c). */
+CUresult cuStreamCreate(CUstream *s, unsigned f) { (void)f; *s = malloc(8); return *s ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY; }
+CUresult cuStreamDestroy(CUstream s) { free(s); return CUDA_SUCCESS; }
 static int stream_waits;
 CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned f)
 {

@@ -48,6 +48,8 @@ typedef struct fake_launch {
 
 static const fake_launch *(*last_launch)(void);
 static int (*link_count)(void);
+static int (*stream_waits)(void);
+static void *(*launch_stream)(int count); /* the stream launch number count went to */
 static char ptxas_runs[PATH_MAX]; /* the fake ptxas appends a line per run */
 /* The tests' kernel cache when a test sets none: never the user's, where
  * another build's fake cubins would be found */
@@ -284,11 +286,27 @@ static void varlen_launch(void **state)
                          attnc_args_set_tensor(a, "v", &tq) | attnc_args_set_tensor(a, "o", &to) |
                          attnc_args_set_tensor(a, "lse", &tl) | attnc_args_set_tensor(a, "cu_seqlens_q", &tc),
                      ATTNC_OK);
-    int count = last_launch()->count;
+    int count = last_launch()->count, waits = stream_waits();
     if (attnc_launch(k, a, NULL))
         fail_msg("launch: %s", attnc_kernel_errmsg(k));
     const fake_launch *f = last_launch();
     assert_int_equal(f->count, count + 3); /* sequences of 5, 300 and 77 tokens; the empty one launches nothing */
+    /* each on its own side stream (sequence b on side stream b mod 4: 0, 2, 3), the four side streams waiting
+     * for the caller's stream and it for them (runtime/cuda/cuda_fanout.c) */
+    void *s1 = launch_stream(count + 1), *s2 = launch_stream(count + 2), *s3 = launch_stream(count + 3);
+    assert_true(s1 && s2 && s3 && s1 != s2 && s2 != s3 && s1 != s3);
+    assert_int_equal(stream_waits() - waits, 8);
+    setenv("ATTNC_VARLEN_STREAMS", "0", 1); /* in turn on the caller's stream */
+    waits = stream_waits();
+    if (attnc_launch(k, a, (void *)0x3000))
+        fail_msg("launch: %s", attnc_kernel_errmsg(k));
+    unsetenv("ATTNC_VARLEN_STREAMS");
+    assert_int_equal(last_launch()->count, count + 6);
+    for (int i = 4; i <= 6; i++)
+        assert_ptr_equal(launch_stream(count + i), (void *)0x3000);
+    assert_int_equal(stream_waits() - waits, 0);
+    count += 3;
+    f = last_launch();
     assert_int_equal(f->size[SZ_TOKENS], 77);
     assert_int_equal(f->size[SZ_KV_TOKENS], 77);
     assert_int_equal(f->size[SZ_BATCH], 1);
@@ -522,7 +540,6 @@ static void tuned_cuda_launch(void **state)
     tmpdir_remove(dir);
 }
 
-static int (*stream_waits)(void);
 
 /* A kernel with module-global scratch (linear inter=chain) is launched on
  * stream A, A again, then B: only the switch to B waits for the previous
@@ -985,6 +1002,7 @@ int main(void)
     link_count = (int (*)(void))dlsym(h, "fake_cuda_link_count");
     last_alloc = (size_t(*)(void))dlsym(h, "fake_cuda_last_alloc");
     stream_waits = (int (*)(void))dlsym(h, "fake_cuda_stream_waits");
+    launch_stream = (void *(*)(int))dlsym(h, "fake_cuda_launch_stream");
     const struct CMUnitTest tests[] = {cmocka_unit_test(hand_kernel_launch), cmocka_unit_test(api_launch),
                                        cmocka_unit_test(no_keys_launch), cmocka_unit_test(varlen_launch),
                                        cmocka_unit_test(cubin_cache), cmocka_unit_test(tuned_cuda_launch),

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Device call 80 (2026-12-07): documents' crossing tiles as bit words (nvptx_fa2_doc_bits.c) and Q in registers
+# Device call 80 (2026-12-06): documents' crossing tiles as bit words (nvptx_fa2_doc_bits.c) and Q in registers
 # on documents, both new defaults. Checks: test_gpu_documents (forward and table parts, every id layout: tiles
 # across boundaries, recurring ids, i64 ids), test_gpu_varlen, attnc run --check on random unaligned documents
 # (i32 and i64 ids), racecheck and memcheck on one; rows: 8 and 64 documents default vs ATTNC_DOC_BITS=0 (the old
 # default: element id loads, Q in shared memory), varlen 8x8192, causal B=8 N=8192, sinks + window with the SM
 # clock sampled, beside Flex.
-#   OUT=dir [TCAP=s] [ROUNDS=n] bash bench/runs/2026-12-07/run80.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
+#   OUT=dir [TCAP=s] [ROUNDS=n] bash bench/runs/2026-12-06/run80.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
 TCAP=${TCAP:-60}; ROUNDS=${ROUNDS:-3}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
