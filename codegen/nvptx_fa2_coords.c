@@ -371,7 +371,11 @@ bool fa2_full_range_on(const fa2 *f)
     if (!(mode == 1 || (mode < 0 && p->grid_ndim > 0)))
         return false;
     /* no mask (dense): runs of whole tiles inside the keys; unions part by part, on sequences */
-    if ((p->mask && !p->full) || (p->nparts && p->ndims != 1) || p->span_param >= 0 || f->fr_period > 0)
+    /* documents: with their run's full test (span_full), and only under the switch */
+    bool doc = p->span_param >= 0;
+    if (doc && (mode != 1 || !p->span_full || p->nparts))
+        return false;
+    if ((p->mask && !p->full && !doc) || (p->nparts && p->ndims != 1) || f->fr_period > 0)
         return false;
     for (int d = 0; d < p->ndims; d++)
         if (fa2_dil(f, d) > 1)
@@ -412,7 +416,14 @@ static LLVMValueRef hull_full(fa2 *f, LLVMValueRef lo, LLVMValueRef hi)
     if (!p->mask)
         return ok;
     f->mode = EXM_BOX;
-    return LLVMBuildAnd(b, ok, fa2_emit(f, p->full), "hull_full");
+    LLVMValueRef full = p->full ? fa2_emit(f, p->full) : LLVMConstInt(nv->i1, 0, false);
+    if (p->span_full && f->run_lo) { /* documents: a hull inside the query tile's run, as fa2_tile_partial */
+        LLVMValueRef after = LLVMBuildICmp(b, LLVMIntSGT, f->k_lo[0], f->run_lo, "");
+        LLVMValueRef before = LLVMBuildICmp(b, LLVMIntSLE, add(f, f->k_hi[0], nv_i32(nv, 1)), f->run_hi, "");
+        LLVMValueRef in_run = LLVMBuildAnd(b, after, before, "");
+        full = LLVMBuildOr(b, full, LLVMBuildAnd(b, in_run, fa2_emit(f, p->span_full), ""), "");
+    }
+    return LLVMBuildAnd(b, ok, full, "hull_full");
 }
 
 /* The run of full tiles [*a, *b) among loop tiles [first, n). */

@@ -255,7 +255,8 @@ int nvptx_max_tree_mode(void);
  * registers to P (wrong results, 2026-12-06 run75; test_ptx_overlap
  * q_fragments_kept checks the SASS). Unset: on where fa_plan_q_regs says
  * (the overlapped loop, two computing warpgroups, D <= 128, key tiles <=
- * 128, no document cut, token sequences; H100: causal and dense D=128 2-3%
+ * 128, no document cut unless its boundary tiles take bit words
+ * ($ATTNC_DOC_BITS), token sequences; H100: causal and dense D=128 2-3%
  * faster, sinks + window on persistent blocks 3-7%); 1: every
  * warp-specialized TMA kernel of one row block a warp; 0: none. Part of
  * kernel cache keys. */

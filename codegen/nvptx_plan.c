@@ -676,9 +676,11 @@ bool fa_plan_q_regs(const fa_plan *p)
         return true;
     /* by default where ptxas 13 keeps every product asynchronous without
      * spills: two computing warpgroups (three, at 192 rows, serialize),
-     * head dim and key tile <= 128 (176 keys: 128 bytes spilled), no
-     * document cut (116 bytes spilled in its loop by the partial tile's two
-     * masks; one mask spills none but lost 10% on 64 documents, run77),
+     * head dim and key tile <= 128 (176 keys: 128 bytes spilled), a
+     * document cut only with its boundary tiles' filter as bit words
+     * (fa_plan_doc_bits; with the filter element by element 116 bytes
+     * spilled in its loop, H100 run77; with the bits none, and 8 documents
+     * 1-2% faster on the H200, run80),
      * and the overlapped loop: the plain one, correct since its fragments
      * are carried, was level or 1-2% slower with them (H100, run78: window
      * 1024 level, 2-D / 3-D / FLUX / HunyuanVideo NA +1-2%), the overlapped

@@ -49,7 +49,9 @@ static void kernel_ptx(const char *name, const char *ids_type, const char *mask,
     arena_free_all(&a);
 }
 
-/* Vector id loads in that kernel; *shfl: its shfl.sync.idx. */
+/* Vector id loads in that kernel; *shfl: its shfl.sync.idx from lane 0
+ * (the cut made warp-uniform; the boundary tiles' bit words,
+ * nvptx_fa2_doc_bits.c, shuffle from register lanes). */
 static int vector_loads(const char *name, const char *ids_type, const char *mask, const char *spec, target_arch arch,
                         int *shfl, int *spill)
 {
@@ -57,7 +59,7 @@ static int vector_loads(const char *name, const char *ids_type, const char *mask
     sb_init(&ptx);
     kernel_ptx(name, ids_type, mask, spec, arch, &ptx, spill);
     int n = ptx_count(sb_cstr(&ptx), "ld.global.v4.u32");
-    *shfl = ptx_count(sb_cstr(&ptx), "shfl.sync.idx");
+    *shfl = ptx_count(sb_cstr(&ptx), ", 0, 31, -1;");
     sb_free(&ptx);
     return n;
 }

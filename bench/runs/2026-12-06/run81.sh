@@ -3,7 +3,8 @@
 # every bench the H200 ran 1635-1710 MHz for ~0.4 s, then 1980, and a 1 ms kernel's 120 launches sit inside that dip.
 # Here attnc bench warms up for 500 ms (--warmup-ms 500) and Flex's do_bench for 500 ms (ANCHOR_WARMUP_MS=500), beside
 # Flex at its usual 50 ms. Rows: 8 documents default vs ATTNC_DOC_BITS=0, sinks + window, causal B=8 N=8192, three
-# rounds; one round each of documents under existing first-tile switches. Varlen's sequences on side streams
+# rounds; documents under ATTNC_FULL_RANGE=1 (new for documents: full tiles in their own loop, no mask code; checked
+# by test_gpu_documents under it first). Varlen's sequences on side streams
 # (runtime/cuda/cuda_fanout.c, new): test_gpu_varlen and `attnc run --check --seqlens`, then 8 x 8192 and 64 x 1024
 # default vs ATTNC_VARLEN_STREAMS=0 beside the same tiles as a batch.
 #   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-06/run81.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
@@ -15,8 +16,15 @@ export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
 unset ATTNC_O_STAGE ATTNC_O_TMA ATTNC_MAX_TREE ATTNC_Q_REGS ATTNC_DOC_BITS ANCHOR_WARMUP_MS
 R=bench/recipes A=/tmp/pk/bin/attnc T=/tmp/pk/tests/gpu
 nvidia-smi --query-gpu=name,clocks.max.sm --format=csv | tee $OUT/gpu.txt
+python3 -c "
+import random, struct
+random.seed(81); out = []; d = 0
+while len(out) < 10000:
+    d += 1; out += [d] * random.randint(1, 900)
+open('/tmp/ids.raw', 'wb').write(struct.pack('<10000i', *out[:10000]))"
 el tests
 ( ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $T/test_gpu_test_gpu_varlen > /tmp/t_varlen.txt 2>&1; echo "rc=$?" >> /tmp/t_varlen.txt ) &
+( ATTNC_FULL_RANGE=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $T/test_gpu_test_gpu_documents > /tmp/t_docfr.txt 2>&1; echo "rc=$?" >> /tmp/t_docfr.txt ) &
 ( export ATTNC_CACHE_DIR=$(mktemp -d)
   for spec in "recipes/causal.attn batch=1,heads=3,tokens=4383 5,300,1,77,4000" \
               "$R/causal_d128.attn batch=1,heads=4,tokens=9000 1000,1000,1000,1000,1000,1000,1000,1000,1000" "recipes/sinks_window.attn batch=1,heads=2,tokens=6001 3000,1,3000"; do
@@ -25,15 +33,19 @@ el tests
     echo "$(basename $1) $2 --seqlens $3: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | tr '\n' ' ' | cut -c1-160)"
   done > /tmp/t_runcheck.txt 2>&1 ) &
 wait
-{ echo "varlen: $(grep -c 'PASS' /tmp/t_varlen.txt) PASS-lines, $(grep -c 'FAIL' /tmp/t_varlen.txt) FAIL-lines, $(tail -1 /tmp/t_varlen.txt)"
-  grep -m4 'FAIL' /tmp/t_varlen.txt | cut -c1-220; cat /tmp/t_runcheck.txt; } | tee $OUT/tests.txt
+{ for t in varlen docfr; do
+    echo "$t: $(grep -c 'PASS' /tmp/t_$t.txt) PASS-lines, $(grep -c 'FAIL' /tmp/t_$t.txt) FAIL-lines, $(tail -1 /tmp/t_$t.txt)"
+    grep -m4 'FAIL' /tmp/t_$t.txt | cut -c1-220
+  done; cat /tmp/t_runcheck.txt; } | tee $OUT/tests.txt
+out=$(ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 $A run $R/doc_causal.attn --backend cuda --check --shape batch=2,heads=2,tokens=5000 --param doc=@/tmp/ids.raw 2>&1); rc=$?
+echo "ATTNC_FULL_RANGE=1 doc_causal 2x2x5000 random documents: exit $rc $(echo "$out" | grep -iE 'check o|error' | head -1)" | tee -a $OUT/tests.txt
 row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $A bench $rc --shape $sh --warmup 20 --iters 100 "$@" 2>&1)
   printf '%-16s %-32s %-20s %-30s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$*" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
 nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu --format=csv,noheader -lms 100 > $OUT/clocks.csv 2>&1 &
 SMI=$!
 el rows
 for round in $(seq $ROUNDS); do
-  for e in X=1 ATTNC_DOC_BITS=0; do
+  for e in X=1 ATTNC_DOC_BITS=0 ATTNC_FULL_RANGE=1; do
     row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 8 --warmup-ms 500
   done
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1 --warmup-ms 500
@@ -45,11 +57,9 @@ for round in $(seq $ROUNDS); do
   done
   row $R/causal_d128.attn batch=64,heads=16,tokens=1024 X=1 --warmup-ms 500
 done 2>&1 | tee $OUT/rows.txt
-for e in ATTNC_NARROW_FIRST=1 ATTNC_PEEL_FIRST=0 ATTNC_DOC_TABLE=0 ATTNC_SKIP_RESCALE=0; do
-  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 8 --warmup-ms 500
+for e in X=1 ATTNC_DOC_BITS=0 ATTNC_FULL_RANGE=1; do
+  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 64 --warmup-ms 500
 done 2>&1 | tee -a $OUT/rows.txt
-row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 64 --warmup-ms 500 2>&1 | tee -a $OUT/rows.txt
-row $R/doc_causal.attn batch=1,heads=16,tokens=65536 ATTNC_DOC_BITS=0 --docs 64 --warmup-ms 500 2>&1 | tee -a $OUT/rows.txt
 el anchors
 for w in 500 50 500; do
   echo "Flex, do_bench warm-up $w ms:"
