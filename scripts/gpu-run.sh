@@ -103,7 +103,8 @@ grep -v '^\s*#' bench/cases.txt | grep -v '^\s*$' | while IFS='|' read -r name r
   name=$(echo $name); recipe=$(echo $recipe); shape=$(echo $shape); anchor=$(echo $anchor); extra=$(echo $extra)
   log=$OUT/bench-$name-$(echo "$shape" | tr ',=' '__').log
   # shellcheck disable=SC2086 # extra: more options, split on spaces
-  timeout 600 "$B/bin/attnc" bench "$recipe" --shape "$shape" $extra --json --warmup 10 --iters 30 > "$log" 2>&1
+  # 500 ms of warm-up, as the anchors' (an idle GPU's clocks dip for ~0.4 s: bench/RESULTS.md, 2026-12-06 run80)
+  timeout 600 "$B/bin/attnc" bench "$recipe" --shape "$shape" $extra --json --warmup 10 --warmup-ms 500 --iters 30 > "$log" 2>&1
   rc=$?
   res=$(grep '^{' "$log" | tail -1)
   if [ $rc -eq 0 ] && [ -n "$res" ]; then
@@ -121,6 +122,7 @@ if want anchors && [ "${SKIP_ANCHORS:-0}" != 1 ]; then
   echo "== 4. anchors (PyTorch SDPA FA2/cuDNN, FlexAttention)"
   : > "$OUT/anchors.jsonl"
   q=""; [ "${QUICK:-0}" = 1 ] && q=--quick
+  export ANCHOR_WARMUP_MS=${ANCHOR_WARMUP_MS:-500} # as attnc bench's --warmup-ms above
   run anchors 1500 python3 bench/anchors.py $q
 fi
 
