@@ -23,8 +23,8 @@ while len(out) < 10000:
     d += 1; out += [d] * random.randint(1, 900)
 open('/tmp/ids.raw', 'wb').write(struct.pack('<10000i', *out[:10000]))"
 el tests
-( ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $T/test_gpu_test_gpu_varlen > /tmp/t_varlen.txt 2>&1; echo "rc=$?" >> /tmp/t_varlen.txt ) &
-( ATTNC_FULL_RANGE=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $T/test_gpu_test_gpu_documents > /tmp/t_docfr.txt 2>&1; echo "rc=$?" >> /tmp/t_docfr.txt ) &
+( ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $T/test_gpu_test_gpu_varlen > /tmp/t_varlen.txt 2>&1; echo "rc=$?" >> /tmp/t_varlen.txt ) &
+( ATTNC_FULL_RANGE=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $T/test_gpu_test_gpu_documents > /tmp/t_docfr.txt 2>&1; echo "rc=$?" >> /tmp/t_docfr.txt ) &
 ( export ATTNC_CACHE_DIR=$(mktemp -d)
   for spec in "recipes/causal.attn batch=1,heads=3,tokens=4383 5,300,1,77,4000" \
               "$R/causal_d128.attn batch=1,heads=4,tokens=9000 1000,1000,1000,1000,1000,1000,1000,1000,1000" "recipes/sinks_window.attn batch=1,heads=2,tokens=6001 3000,1,3000"; do
