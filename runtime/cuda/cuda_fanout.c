@@ -31,10 +31,17 @@ static int device_ordinal(void)
     return s && *s ? atoi(s) : 0;
 }
 
+/* On unless $ATTNC_VARLEN_STREAMS=0 (=1: on). */
+#ifndef CUDA_FANOUT_BY_DEFAULT
+#define CUDA_FANOUT_BY_DEFAULT 1
+#endif
+
 static bool fanout_enabled(void)
 {
     const char *s = getenv("ATTNC_VARLEN_STREAMS");
-    return !(s && s[0] == '0' && !s[1]);
+    if (s && s[0] && !s[1] && (s[0] == '0' || s[0] == '1'))
+        return s[0] == '1';
+    return CUDA_FANOUT_BY_DEFAULT;
 }
 
 /* The pool's streams and events (lock held); false: run in turn. */
