@@ -61,7 +61,7 @@ for e in X=1 ATTNC_DOC_BITS=0 ATTNC_FULL_RANGE=1; do
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 $e --docs 64 --warmup-ms 500
 done 2>&1 | tee -a $OUT/rows.txt
 el anchors
-for w in 500 50 500; do
+for w in 500 50; do
   echo "Flex, do_bench warm-up $w ms:"
   ANCHOR_WARMUP_MS=$w OUT=$OUT timeout 90 python3 bench/anchors.py --sparse-seq > $OUT/anchors_seq_$w.log 2>&1; grep -E "^doc8|^sinks" $OUT/anchors_seq_$w.log
 done
