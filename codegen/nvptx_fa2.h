@@ -205,7 +205,8 @@ LLVMValueRef fa2_emit_ty(fa2 *f, const expr *e, LLVMTypeRef int_ty);
 LLVMValueRef fa2_tile_partial(fa2 *f);
 /* $ATTNC_FULL_RANGE=1 (experimental): whether the key loop runs runs of
  * full tiles in loops of their own, without mask code (a mask with a full
- * test, or no mask; unions on sequences only; not documents, key frames or
+ * test, or no mask; unions on sequences only; documents by their run's
+ * span_full test, only under =1 and not yet run on a GPU; not key frames or
  * dilation). fa2_key_loops emits the key loop from tile first through
  * tiles(f, user, lo, hi, full) calls: without the switch one over [first,
  * r_total); with it, per range (a union: per part, f->part_only set) the

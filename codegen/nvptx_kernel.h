@@ -175,7 +175,8 @@ int nvptx_tanh_approx_mode(void);
 int nvptx_doc_table_mode(void);
 
 /* $ATTNC_FULL_RANGE: -1 unset (on for token grids: aligned GNA; off for
- * sequences), 0 (off), or 1 (on for sequences too, experimental): runs of
+ * sequences), 0 (off), or 1 (on for sequences and documents too,
+ * experimental; documents' not yet run on a GPU): runs of
  * full tiles in key loops of their own without mask or empty tests
  * (nvptx_fa2_coords.c fa2_key_loops; H100 run50: HunyuanVideo GNA 572 ->
  * 670 TFLOP/s on the overlapped loop). Part of kernel cache keys. */

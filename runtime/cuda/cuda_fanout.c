@@ -31,9 +31,11 @@ static int device_ordinal(void)
     return s && *s ? atoi(s) : 0;
 }
 
-/* On unless $ATTNC_VARLEN_STREAMS=0 (=1: on). */
+/* $ATTNC_VARLEN_STREAMS=1 on, =0 off; unset: this default. Off until the
+ * fan-out has run on a GPU (written 2026-12-06 without one: the fake
+ * driver checks its streams and waits, tests/gpu/fake_driver.c). */
 #ifndef CUDA_FANOUT_BY_DEFAULT
-#define CUDA_FANOUT_BY_DEFAULT 1
+#define CUDA_FANOUT_BY_DEFAULT 0
 #endif
 
 static bool fanout_enabled(void)
