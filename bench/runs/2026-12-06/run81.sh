@@ -6,7 +6,7 @@
 # rounds; documents under ATTNC_FULL_RANGE=1 (new for documents: full tiles in their own loop, no mask code; checked
 # by test_gpu_documents under it first). Varlen's sequences on side streams
 # (runtime/cuda/cuda_fanout.c, new): test_gpu_varlen and `attnc run --check --seqlens`, then 8 x 8192 and 64 x 1024
-# default vs ATTNC_VARLEN_STREAMS=0 beside the same tiles as a batch.
+# default (in turn) vs ATTNC_VARLEN_STREAMS=1 beside the same tiles as a batch.
 #   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-06/run81.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
 ROUNDS=${ROUNDS:-3}
@@ -23,9 +23,9 @@ while len(out) < 10000:
     d += 1; out += [d] * random.randint(1, 900)
 open('/tmp/ids.raw', 'wb').write(struct.pack('<10000i', *out[:10000]))"
 el tests
-( ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $T/test_gpu_test_gpu_varlen > /tmp/t_varlen.txt 2>&1; echo "rc=$?" >> /tmp/t_varlen.txt ) &
+( ATTNC_VARLEN_STREAMS=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $T/test_gpu_test_gpu_varlen > /tmp/t_varlen.txt 2>&1; echo "rc=$?" >> /tmp/t_varlen.txt ) &
 ( ATTNC_FULL_RANGE=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $T/test_gpu_test_gpu_documents > /tmp/t_docfr.txt 2>&1; echo "rc=$?" >> /tmp/t_docfr.txt ) &
-( export ATTNC_CACHE_DIR=$(mktemp -d)
+( export ATTNC_CACHE_DIR=$(mktemp -d) ATTNC_VARLEN_STREAMS=1
   for spec in "recipes/causal.attn batch=1,heads=3,tokens=4383 5,300,1,77,4000" \
               "$R/causal_d128.attn batch=1,heads=4,tokens=9000 1000,1000,1000,1000,1000,1000,1000,1000,1000" "recipes/sinks_window.attn batch=1,heads=2,tokens=6001 3000,1,3000"; do
     set -- $spec
@@ -51,7 +51,7 @@ for round in $(seq $ROUNDS); do
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1 --warmup-ms 500
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1 --warmup-ms 500
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
-  for e in X=1 ATTNC_VARLEN_STREAMS=0; do
+  for e in X=1 ATTNC_VARLEN_STREAMS=1; do
     row $R/causal_d128.attn batch=1,heads=16,tokens=65536 $e --seqlens 8192x8 --warmup-ms 500
     row $R/causal_d128.attn batch=1,heads=16,tokens=65536 $e --seqlens 1024x64 --warmup-ms 500
   done
