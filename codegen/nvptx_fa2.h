@@ -172,6 +172,8 @@ void fa2_range(fa2 *f);
 LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);
 /* The extent of param dim i (a constant dim or the launch size it names). */
 LLVMValueRef fa2_param_extent(fa2 *f, const tir_param *rp, int i);
+/* Token t's id in document-id param p (i64; batch row f->batch for a [batch, tokens] param; clamped reads). */
+LLVMValueRef fa2_doc_id(fa2 *f, int p, LLVMValueRef t);
 /* The document span cut of the range (nvptx_fa2_span.c); every thread of the CTA calls it. */
 void fa2_doc_span(fa2 *f);
 /* The scan under it, for any tile of tokens [t_lo, t_hi] (one side) and

@@ -15,16 +15,12 @@
  * instructions a key column pair. */
 #include "nvptx_fa2.h"
 
-/* The id of token t of param `param` (i32, or i64 as two words), read
- * with the param's clamps: lo (and hi for i64). */
+/* The id of token t of param `param` (fa2_doc_id) as i32 words: lo, and
+ * hi for i64 ids (NULL otherwise). */
 static void token_id(fa2 *f, int param, LLVMValueRef t, bool wide, LLVMValueRef *lo, LLVMValueRef *hi)
 {
     LLVMBuilderRef b = f->nv.b;
-    LLVMValueRef idx[2] = {f->batch, t};
-    bool batched = f->p->k->params[param].ndim == 2;
-    LLVMValueRef v = fa2_param_elem(f, param, batched ? idx : &idx[1], batched ? 2 : 1);
-    if (LLVMTypeOf(v) != f->nv.i64)
-        v = LLVMBuildSExt(b, v, f->nv.i64, "");
+    LLVMValueRef v = fa2_doc_id(f, param, t);
     *lo = LLVMBuildTrunc(b, v, f->nv.i32, "id.lo");
     *hi = wide ? LLVMBuildTrunc(b, LLVMBuildLShr(b, v, LLVMConstInt(f->nv.i64, 32, false), ""), f->nv.i32, "id.hi")
                : NULL;

@@ -38,7 +38,7 @@ static int scan_unroll(void)
     return nvptx_doc_full_mode() != 0 ? 16 : 4;
 }
 
-static LLVMValueRef id_at(fa2 *f, int p, LLVMValueRef t)
+LLVMValueRef fa2_doc_id(fa2 *f, int p, LLVMValueRef t)
 {
     LLVMValueRef idx[2] = {f->batch, t};
     bool batched = f->p->k->params[p].ndim == 2;
@@ -89,7 +89,7 @@ static void scan_id(fa2 *f, LLVMValueRef id, LLVMValueRef t, LLVMValueRef valid,
 /* One token t, its id read with the param's bounds clamps. */
 static void scan_one(fa2 *f, LLVMValueRef t, LLVMValueRef valid, const scan_in *in, scan_acc *a)
 {
-    scan_id(f, id_at(f, in->param, t), t, valid, in, a);
+    scan_id(f, fa2_doc_id(f, in->param, t), t, valid, in, a);
 }
 
 enum { ACC_N = 5 };
@@ -277,7 +277,7 @@ void fa2_span_scan(fa2 *f, int param, LLVMValueRef t_lo, LLVMValueRef t_hi, cons
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    scan_in in = {param, id_at(f, param, t_lo), id_at(f, param, t_hi), t_lo, t_hi};
+    scan_in in = {param, fa2_doc_id(f, param, t_lo), fa2_doc_id(f, param, t_hi), t_lo, t_hi};
     LLVMValueRef other = tile_has_other_ids(f, &in, words, runs);
     LLVMValueRef start = LLVMBuildMul(b, r->lo, nv_i32(nv, r->T), "");
     LLVMValueRef end = nv_smin(nv, LLVMBuildMul(b, LLVMBuildAdd(b, r->lo, r->cnt, ""), nv_i32(nv, r->T), ""), r->ext);

@@ -83,6 +83,12 @@ attnc_status cuda_check(const cuda_api *a, CUresult r, const char *call, strbuf 
     return ATTNC_ERR_CUDA;
 }
 
+int cuda_device_ordinal(void)
+{
+    const char *s = getenv("ATTNC_DEVICE");
+    return s && *s ? atoi(s) : 0;
+}
+
 attnc_status cuda_context_acquire(int ordinal, CUdevice *dev, strbuf *err)
 {
     const cuda_api *a;

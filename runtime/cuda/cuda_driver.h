@@ -54,6 +54,8 @@ struct nvptx_kernel_info;
 attnc_status cuda_tma_encode(const cuda_api *api, CUtensorMap *map, const struct nvptx_kernel_info *info, int t,
                              const int64_t *size, const int64_t stride[4], uint64_t ptr, strbuf *err);
 
+/* The device attnc uses: $ATTNC_DEVICE, else 0. */
+int cuda_device_ordinal(void);
 /* Makes device `ordinal`'s primary context current (retaining it once per
  * call; release with cuda_context_release). */
 attnc_status cuda_context_acquire(int ordinal, CUdevice *dev, strbuf *err);

@@ -25,12 +25,6 @@ typedef struct fanout_pool {
 
 static fanout_pool pools[FANOUT_DEVICES] = {[0 ... FANOUT_DEVICES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
 
-static int device_ordinal(void)
-{
-    const char *s = getenv("ATTNC_DEVICE");
-    return s && *s ? atoi(s) : 0;
-}
-
 /* $ATTNC_VARLEN_STREAMS=1 on, =0 off; unset: this default. Off until the
  * fan-out has run on a GPU (written 2026-12-06 without one: the fake
  * driver checks its streams and waits, tests/gpu/fake_driver.c). */
@@ -86,7 +80,7 @@ static attnc_status in_turn(void *stream, int64_t n, cuda_fanout_fn fn, void *us
 
 attnc_status cuda_fanout_run(void *stream, int64_t n, cuda_fanout_fn fn, void *user, strbuf *err)
 {
-    int ordinal = device_ordinal();
+    int ordinal = cuda_device_ordinal();
     const cuda_api *a;
     if (n < 2 || !fanout_enabled() || ordinal < 0 || ordinal >= FANOUT_DEVICES || cuda_api_get(&a, NULL))
         return in_turn(stream, n, fn, user);

@@ -76,12 +76,6 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int device_ordinal(void)
-{
-    const char *s = getenv("ATTNC_DEVICE");
-    return s && *s ? atoi(s) : 0;
-}
-
 attnc_status cuda_device_arch(target_arch *out, strbuf *err)
 {
     const cuda_api *a;
@@ -90,7 +84,7 @@ attnc_status cuda_device_arch(target_arch *out, strbuf *err)
         return st;
     CUdevice dev;
     int major = 0, minor = 0;
-    if ((st = cuda_check(a, a->cuDeviceGet(&dev, device_ordinal()), "cuDeviceGet", err)))
+    if ((st = cuda_check(a, a->cuDeviceGet(&dev, cuda_device_ordinal()), "cuDeviceGet", err)))
         return st;
     a->cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
     a->cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
@@ -133,7 +127,7 @@ static attnc_status finish_load(cuda_module **out, cuda_module *k, strbuf *err)
 {
     pthread_mutex_init(&k->serial_lock, NULL);
     k->dev = -1;
-    attnc_status st = cuda_context_acquire(device_ordinal(), &k->dev, err);
+    attnc_status st = cuda_context_acquire(cuda_device_ordinal(), &k->dev, err);
     if (st) {
         k->dev = -1;
     } else {
@@ -190,7 +184,7 @@ attnc_status cuda_device_ident(char *out, size_t cap, strbuf *err)
     attnc_status st = cuda_api_get(&a, err);
     CUdevice dev;
     if (!st)
-        st = cuda_check(a, a->cuDeviceGet(&dev, device_ordinal()), "cuDeviceGet", err);
+        st = cuda_check(a, a->cuDeviceGet(&dev, cuda_device_ordinal()), "cuDeviceGet", err);
     if (st)
         return st;
     int major = 0, minor = 0;

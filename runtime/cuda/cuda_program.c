@@ -23,12 +23,6 @@ struct cuda_program {
     CUevent last_done;
 };
 
-static int device_ordinal(void)
-{
-    const char *s = getenv("ATTNC_DEVICE");
-    return s && *s ? atoi(s) : 0;
-}
-
 static attnc_status load(const cuda_api *a, cuda_program *p, const char *ptx, size_t len,
                          const cuda_program_kernel *kernels, strbuf *err)
 {
@@ -70,7 +64,7 @@ attnc_status cuda_program_load(cuda_program **out, const char *ptx, size_t len, 
     p->n = n;
     p->dev = -1;
     pthread_mutex_init(&p->lock, NULL);
-    st = cuda_context_acquire(device_ordinal(), &p->dev, err);
+    st = cuda_context_acquire(cuda_device_ordinal(), &p->dev, err);
     if (st)
         p->dev = -1;
     else
