@@ -123,15 +123,17 @@ static void documents_on_gpu(void **state)
 
 /* The cut under experimental switches, each on a fresh context (they are
  * part of kernel cache keys): the table shared across heads
- * ($ATTNC_DOC_TABLE=1, codegen/nvptx_fa2_doc_table.c) on the recipes' own
+ * ($ATTNC_DOC_TABLE=1, codegen/nvptx_fa2_doc_table.c; =2 its direct hit) on the recipes' own
  * schedules (H100 2026-12-05: 42 PASS). Every layout at 301 tokens, then
  * 2000 tokens and 8 heads (256 blocks: the later heads read entries) on
  * three layouts, each twice: one kernel's launches follow each other with
  * other ids (the table's entries of one launch must not serve the next). */
 static const struct {
-    const char *part, *env, *spec;
+    const char *part, *env, *value, *spec;
 } doc_switches[] = {
-    {"table", "ATTNC_DOC_TABLE", NULL},
+    {"table", "ATTNC_DOC_TABLE", "1", NULL},
+    /* the direct hit (every thread reads the entry, one bar.red.and decides) */
+    {"table-direct", "ATTNC_DOC_TABLE", "2", NULL},
     /* no persist=1 rows: documents take no persistent blocks (codegen/nvptx_plan.c drops it) */
 };
 
@@ -146,9 +148,9 @@ static void documents_under_switches_on_gpu(void **state)
         if (!half_wanted(doc_switches[m].part))
             continue;
         if (doc_switches[m].env)
-            setenv(doc_switches[m].env, "1", 1);
-        printf("%s%s%s\n", doc_switches[m].env ? doc_switches[m].env : "", doc_switches[m].env ? "=1 " : "",
-               doc_switches[m].spec ? doc_switches[m].spec : "");
+            setenv(doc_switches[m].env, doc_switches[m].value, 1);
+        printf("%s%s%s%s\n", doc_switches[m].env ? doc_switches[m].env : "", doc_switches[m].env ? "=" : "",
+               doc_switches[m].env ? doc_switches[m].value : "", doc_switches[m].spec ? doc_switches[m].spec : "");
         attnc_context *ctx;
         assert_int_equal(attnc_context_create(&ctx, NULL), ATTNC_OK);
         for (size_t r = 0; r < sizeof recipes / sizeof recipes[0]; r++) {
