@@ -350,26 +350,12 @@ static void doc_span_scanned(fa2 *f, bool runs)
     fa2_span_cut(f, &s, Tk, &f->r_lo[0], &f->r_cnt[0]);
 }
 
-/* A block that missed the table: the scan, and thread 0 publishes the cut. */
-static void doc_span_miss(fa2 *f, bool runs, LLVMValueRef entry, LLVMValueRef usable, LLVMValueRef thread0,
-                          LLVMValueRef var[4])
-{
-    nt *t = &f->t;
-    doc_span_scanned(f, runs);
-    LLVMValueRef cut[4] = {f->r_lo[0], f->r_cnt[0], runs ? f->run_lo : NULL, runs ? f->run_hi : NULL};
-    for (int w = 0; w < 4; w++)
-        if (cut[w])
-            nt_set(t, var[w], cut[w]);
-    LLVMBasicBlockRef pub = nt_if(t, thread0);
-    fa2_doc_table_publish(f, entry, usable, nt_get(t, f->doc_tag), cut);
-    nt_endif(t, pub);
-}
-
 /* The cut through the table (nvptx_fa2_doc_table.c): thread 0 reads this
  * launch's tag and the query tile's entry and passes a hit on in shared
  * words 4-8 (beside the scan's 0-3, in the first K slot); on a hit every
  * thread takes the cut from there, else the CTA scans and thread 0
- * publishes it. */
+ * publishes it. At $ATTNC_DOC_TABLE=2 every thread reads the entry and a
+ * vote of the block decides instead (no shared words). */
 static void doc_span_table(fa2 *f, bool runs)
 {
     nt *t = &f->t;
@@ -384,26 +370,21 @@ static void doc_span_table(fa2 *f, bool runs)
     for (int w = 0; w < 4; w++)
         var[w] = nt_var(t, nv->i32, NULL, "doc.cut");
     bool direct = nvptx_doc_table_mode() == 2;
+    LLVMValueRef vals[4];
     if (direct) {
         /* every thread reads the tag and the entry (one request a warp) and
          * one bar.red.and tells the block whether all hit: no shared words,
          * no proxy fence, one barrier instead of two. Every thread reads the
          * epoch before thread 0 counts the block in (after the barrier), so
          * all read this launch's. */
-        LLVMValueRef tag = fa2_doc_table_epoch(f), vals[4];
+        LLVMValueRef tag = fa2_doc_table_epoch(f);
         nt_set(t, f->doc_tag, tag);
         LLVMValueRef own = LLVMBuildZExt(b, fa2_doc_table_find(f, entry, usable, tag, vals), nv->i32, "");
         LLVMValueRef all = nv_call(nv, "llvm.nvvm.barrier0.and", NULL, 0, &own, 1);
         hit = LLVMBuildICmp(b, LLVMIntNE, all, nv_i32(nv, 0), "doc.all_hit");
-        nt_branch br0 = nt_if_else(t, hit);
-        for (int w = 0; w < 4; w++)
-            nt_set(t, var[w], vals[w]);
-        nt_else(t, &br0);
-        doc_span_miss(f, runs, entry, usable, thread0, var);
-        nt_endif_else(t, &br0);
     } else {
         LLVMBasicBlockRef join = nt_if(t, thread0);
-        LLVMValueRef tag = fa2_doc_table_epoch(f), vals[4];
+        LLVMValueRef tag = fa2_doc_table_epoch(f);
         nt_set(t, f->doc_tag, tag);
         LLVMValueRef one = fa2_doc_table_find(f, entry, usable, tag, vals);
         LLVMBuildStore(b, LLVMBuildZExt(b, one, nv->i32, ""), word(f, f->smem, 8));
@@ -412,16 +393,25 @@ static void doc_span_table(fa2 *f, bool runs)
         nt_endif(t, join);
         nv_barrier(nv);
         hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 8), ""), nv_i32(nv, 0), "");
-        nt_branch br = nt_if_else(t, hit);
-        for (int w = 0; w < 4; w++)
-            nt_set(t, var[w], LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 4 + w), "doc.cut"));
+    }
+    nt_branch br = nt_if_else(t, hit);
+    for (int w = 0; w < 4; w++)
+        nt_set(t, var[w], direct ? vals[w] : LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 4 + w), "doc.cut"));
+    if (!direct) {
         if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA: order the generic accesses first */
             nv_wg_proxy_fence(nv);
         nv_barrier(nv); /* read before the copies overwrite the words */
-        nt_else(t, &br);
-        doc_span_miss(f, runs, entry, usable, thread0, var);
-        nt_endif_else(t, &br);
     }
+    nt_else(t, &br);
+    doc_span_scanned(f, runs);
+    LLVMValueRef cut[4] = {f->r_lo[0], f->r_cnt[0], runs ? f->run_lo : NULL, runs ? f->run_hi : NULL};
+    for (int w = 0; w < 4; w++)
+        if (cut[w])
+            nt_set(t, var[w], cut[w]);
+    LLVMBasicBlockRef pub = nt_if(t, thread0);
+    fa2_doc_table_publish(f, entry, usable, nt_get(t, f->doc_tag), cut);
+    nt_endif(t, pub);
+    nt_endif_else(t, &br);
     for (int w = 0; w < (runs ? 4 : 2); w++)
         *dst[w] = nt_get(t, var[w]);
     /* counted in after the barriers: its release fence waits for thread 0's
