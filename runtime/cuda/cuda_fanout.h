@@ -27,10 +27,10 @@ typedef attnc_status (*cuda_fanout_fn)(void *user, int64_t i, void *s);
  * (round robin), with stream's earlier work before all of them and its
  * later work after all of them; stops at the first failure (the streams
  * are joined either way). With n < 2, without cuStreamCreate (an old or
- * fake driver) or unless $ATTNC_VARLEN_STREAMS=1: fn on stream itself, in
+ * fake driver) or under $ATTNC_VARLEN_STREAMS=0: fn on stream itself, in
  * turn.
- * Thread-safe (one fan-out at a time per device). Opt-in for now:
- * $ATTNC_VARLEN_STREAMS=1 (cuda_fanout.c CUDA_FANOUT_BY_DEFAULT). */
+ * Thread-safe (one fan-out at a time per device). On by default
+ * (cuda_fanout.c CUDA_FANOUT_BY_DEFAULT). */
 attnc_status cuda_fanout_run(void *stream, int64_t n, cuda_fanout_fn fn, void *user, strbuf *err);
 
 #endif

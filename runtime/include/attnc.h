@@ -431,14 +431,14 @@ ATTNC_API attnc_status attnc_launch(attnc_kernel *k, const attnc_args *a, void *
  *
  * Execution today: one launch of the kernel per non-empty sequence (an
  * empty one is an empty launch), so cross-sequence tiles are never
- * visited. On CUDA the B launches (asynchronous) go to `stream` in order;
- * under $ATTNC_VARLEN_STREAMS=1 (experimental, not yet run on a GPU) they go
- * round robin to four side streams of the device's primary context that
- * wait for `stream`'s earlier work, and `stream` waits for them (events),
- * so sequences may overlap on the GPU while the launch stays ordered in
- * `stream` like one kernel; kernels whose launches must not overlap (a
- * backward program's workspace, module-global scratch) still run one after
- * another. The CPU spreads each sequence's
+ * visited. On CUDA the B launches (asynchronous) go round robin to four
+ * side streams of the device's primary context that wait for `stream`'s
+ * earlier work, and `stream` waits for them (events), so sequences may
+ * overlap on the GPU while the launch stays ordered in `stream` like one
+ * kernel; kernels whose launches must not overlap (a backward program's
+ * workspace, module-global scratch) still run one after another.
+ * $ATTNC_VARLEN_STREAMS=0 (or a driver without cuStreamCreate) puts them on
+ * `stream` in order instead. The CPU spreads each sequence's
  * programs over its threads, and a progress callback reports each
  * sequence as a launch. attnc_kernel_last_schedule: the last non-empty
  * sequence's. AOT launchers (attnc compile --aot) have no

@@ -287,17 +287,17 @@ static void varlen_launch(void **state)
                          attnc_args_set_tensor(a, "lse", &tl) | attnc_args_set_tensor(a, "cu_seqlens_q", &tc),
                      ATTNC_OK);
     int count = last_launch()->count, waits = stream_waits();
-    setenv("ATTNC_VARLEN_STREAMS", "1", 1);
+    unsetenv("ATTNC_VARLEN_STREAMS");
     if (attnc_launch(k, a, NULL))
         fail_msg("launch: %s", attnc_kernel_errmsg(k));
     const fake_launch *f = last_launch();
     assert_int_equal(f->count, count + 3); /* sequences of 5, 300 and 77 tokens; the empty one launches nothing */
-    /* ATTNC_VARLEN_STREAMS=1: each on its own side stream (sequence b on side stream b mod 4: 0, 2, 3), the
+    /* the default: each on its own side stream (sequence b on side stream b mod 4: 0, 2, 3), the
      * four side streams waiting for the caller's stream and it for them (runtime/cuda/cuda_fanout.c) */
     void *s1 = launch_stream(count + 1), *s2 = launch_stream(count + 2), *s3 = launch_stream(count + 3);
     assert_true(s1 && s2 && s3 && s1 != s2 && s2 != s3 && s1 != s3);
     assert_int_equal(stream_waits() - waits, 8);
-    unsetenv("ATTNC_VARLEN_STREAMS"); /* the default: in turn on the caller's stream */
+    setenv("ATTNC_VARLEN_STREAMS", "0", 1); /* in turn on the caller's stream */
     waits = stream_waits();
     if (attnc_launch(k, a, (void *)0x3000))
         fail_msg("launch: %s", attnc_kernel_errmsg(k));
@@ -305,6 +305,7 @@ static void varlen_launch(void **state)
     for (int i = 4; i <= 6; i++)
         assert_ptr_equal(launch_stream(count + i), (void *)0x3000);
     assert_int_equal(stream_waits() - waits, 0);
+    unsetenv("ATTNC_VARLEN_STREAMS");
     count += 3;
     f = last_launch();
     assert_int_equal(f->size[SZ_TOKENS], 77);
