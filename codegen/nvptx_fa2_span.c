@@ -29,7 +29,6 @@
  * The forward's shared words live where the first K tile goes; the barrier
  * after they are read comes before the prologue's first copy. */
 #include "nvptx_fa2.h"
-#include "nvptx_kernel.h"
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
  * under wgmma_ws), so the full-tile runs (nvptx_kernel.h: on unless
@@ -354,8 +353,7 @@ static void doc_span_scanned(fa2 *f, bool runs)
  * launch's tag and the query tile's entry and passes a hit on in shared
  * words 4-8 (beside the scan's 0-3, in the first K slot); on a hit every
  * thread takes the cut from there, else the CTA scans and thread 0
- * publishes it. At $ATTNC_DOC_TABLE=2 every thread reads the entry and a
- * vote of the block decides instead (no shared words). */
+ * publishes it. */
 static void doc_span_table(fa2 *f, bool runs)
 {
     nt *t = &f->t;
@@ -365,43 +363,26 @@ static void doc_span_table(fa2 *f, bool runs)
     LLVMValueRef usable, entry = fa2_doc_table_entry(f, f->batch, x, &usable);
     f->doc_tag = nt_var(t, nv->i32, NULL, "doc.tag");
     LLVMValueRef thread0 = LLVMBuildICmp(b, LLVMIntEQ, f->tid, nv_i32(nv, 0), "");
+    LLVMBasicBlockRef join = nt_if(t, thread0);
+    LLVMValueRef tag = fa2_doc_table_epoch(f), vals[4];
+    nt_set(t, f->doc_tag, tag);
+    LLVMValueRef hit = fa2_doc_table_find(f, entry, usable, tag, vals);
+    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), word(f, f->smem, 8));
+    for (int w = 0; w < 4; w++)
+        LLVMBuildStore(b, vals[w], word(f, f->smem, 4 + w));
+    nt_endif(t, join);
+    nv_barrier(nv);
     LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi};
-    LLVMValueRef var[4], hit;
+    LLVMValueRef var[4];
     for (int w = 0; w < 4; w++)
         var[w] = nt_var(t, nv->i32, NULL, "doc.cut");
-    bool direct = nvptx_doc_table_mode() == 2;
-    LLVMValueRef vals[4];
-    if (direct) {
-        /* every thread reads the tag and the entry (one request a warp) and
-         * one bar.red.and tells the block whether all hit: no shared words,
-         * no proxy fence, one barrier instead of two. Every thread reads the
-         * epoch before thread 0 counts the block in (after the barrier), so
-         * all read this launch's. */
-        LLVMValueRef tag = fa2_doc_table_epoch(f);
-        nt_set(t, f->doc_tag, tag);
-        LLVMValueRef own = LLVMBuildZExt(b, fa2_doc_table_find(f, entry, usable, tag, vals), nv->i32, "");
-        LLVMValueRef all = nv_call(nv, "llvm.nvvm.barrier0.and", NULL, 0, &own, 1);
-        hit = LLVMBuildICmp(b, LLVMIntNE, all, nv_i32(nv, 0), "doc.all_hit");
-    } else {
-        LLVMBasicBlockRef join = nt_if(t, thread0);
-        LLVMValueRef tag = fa2_doc_table_epoch(f);
-        nt_set(t, f->doc_tag, tag);
-        LLVMValueRef one = fa2_doc_table_find(f, entry, usable, tag, vals);
-        LLVMBuildStore(b, LLVMBuildZExt(b, one, nv->i32, ""), word(f, f->smem, 8));
-        for (int w = 0; w < 4; w++)
-            LLVMBuildStore(b, vals[w], word(f, f->smem, 4 + w));
-        nt_endif(t, join);
-        nv_barrier(nv);
-        hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 8), ""), nv_i32(nv, 0), "");
-    }
+    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 8), ""), nv_i32(nv, 0), "");
     nt_branch br = nt_if_else(t, hit);
     for (int w = 0; w < 4; w++)
-        nt_set(t, var[w], direct ? vals[w] : LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 4 + w), "doc.cut"));
-    if (!direct) {
-        if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA: order the generic accesses first */
-            nv_wg_proxy_fence(nv);
-        nv_barrier(nv); /* read before the copies overwrite the words */
-    }
+        nt_set(t, var[w], LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 4 + w), "doc.cut"));
+    if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA: order the generic accesses first */
+        nv_wg_proxy_fence(nv);
+    nv_barrier(nv); /* read before the copies overwrite the words */
     nt_else(t, &br);
     doc_span_scanned(f, runs);
     LLVMValueRef cut[4] = {f->r_lo[0], f->r_cnt[0], runs ? f->run_lo : NULL, runs ? f->run_hi : NULL};

@@ -171,9 +171,7 @@ int nvptx_tanh_approx_mode(void);
  * tagged per launch: the first block of a query tile scans and publishes,
  * later heads read it; nvptx_fa2_doc_table.c; launches of such a kernel are
  * serial; H100 2026-12-05: 8 documents at 64k 1.10-1.18x faster, 64
- * documents 1.29x), 0 (every block scans), or 2 (experimental: every
- * thread reads the entry and one bar.red.and decides, no shared words or
- * proxy fence on a hit). Part of kernel cache keys. */
+ * documents 1.29x), or 0 (every block scans). Part of kernel cache keys. */
 int nvptx_doc_table_mode(void);
 
 /* $ATTNC_FULL_RANGE: -1 unset (on for token grids: aligned GNA; off for

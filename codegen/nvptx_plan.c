@@ -191,9 +191,6 @@ int nvptx_o_stage_mode(void)
 
 int nvptx_doc_table_mode(void)
 {
-    const char *e = getenv("ATTNC_DOC_TABLE");
-    if (e && atoi(e) == 2)
-        return 2;
     return env_switch("ATTNC_DOC_TABLE");
 }
 

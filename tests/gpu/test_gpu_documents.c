@@ -123,7 +123,7 @@ static void documents_on_gpu(void **state)
 
 /* The cut under experimental switches, each on a fresh context (they are
  * part of kernel cache keys): the table shared across heads
- * ($ATTNC_DOC_TABLE=1, codegen/nvptx_fa2_doc_table.c; =2 its direct hit) on the recipes' own
+ * ($ATTNC_DOC_TABLE=1, codegen/nvptx_fa2_doc_table.c) on the recipes' own
  * schedules (H100 2026-12-05: 42 PASS). Every layout at 301 tokens, then
  * 2000 tokens and 8 heads (256 blocks: the later heads read entries) on
  * three layouts, each twice: one kernel's launches follow each other with
@@ -132,8 +132,6 @@ static const struct {
     const char *part, *env, *value, *spec;
 } doc_switches[] = {
     {"table", "ATTNC_DOC_TABLE", "1", NULL},
-    /* the direct hit (every thread reads the entry, one bar.red.and decides) */
-    {"table-direct", "ATTNC_DOC_TABLE", "2", NULL},
     /* no persist=1 rows: documents take no persistent blocks (codegen/nvptx_plan.c drops it) */
 };
 
