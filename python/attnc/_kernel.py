@@ -224,22 +224,22 @@ class Kernel:
         int) for CUDA tensors; default torch's current stream.
         Sizes (grid extents such as H=..., W=...) and params (rpb=..., a
         float for a scalar f32 param) are keyword arguments.
-        cu_seqlens_q=, cu_seqlens_k=: a varlen call (attnc.h): int32 host
+        cu_seqlens_q=, cu_seqlens_k=: a varlen call (attnc.h): 1-D int32
         arrays of B+1 offsets of B sequences packed along the tokens of q
         (batch 1) and of k/v (cu_seqlens_k defaults to cu_seqlens_q); each
-        sequence is attended on its own. numpy / DLPack arrays only so far.
+        sequence is attended on its own. numpy / DLPack arrays in host
+        memory; with torch tensors also int32 torch tensors (a CUDA one is
+        copied to the host first: one synchronization), and gradients flow
+        through autograd as without them.
         """
         if _arrays.is_torch(q) or _arrays.is_torch(k) or _arrays.is_torch(v):
-            if any(n in sizes_and_params for n in _VARLEN):
-                raise NotImplementedError("cu_seqlens with torch tensors is not supported yet; "
-                                          "call with numpy or DLPack arrays")
             return _torch_module().call(self, q, k, v, return_lse, out, stream, sizes_and_params)
         return self._call_arrays(q, k, v, return_lse, out, stream, sizes_and_params)
 
     def _call_arrays(self, q, k, v, return_lse, out, stream, kw):
         self.check_return_lse(return_lse)
         kw = dict(kw)
-        varlen = {n: kw.pop(n) for n in _VARLEN if n in kw and kw[n] is not None}
+        varlen = pop_varlen(kw)
         vq, vk, vv = _arrays.view(q, "q"), _arrays.view(k, "k"), _arrays.view(v, "v")
         mq = _meta(vq)
         self.check_qkv(mq, _meta(vk), _meta(vv))
@@ -269,12 +269,7 @@ class Kernel:
                     scalars[name] = tensors.pop(name)
         check_outputs(outs, tensors)
         tensors.update(outs)
-        for name, x in varlen.items():
-            vc = _arrays.view(x, name)
-            if vc.device != "cpu" or vc.dtype != _arrays.I32 or len(vc.shape) != 1:
-                raise ValueError(f"'{name}' must be a 1-D int32 array in host memory (on every backend), "
-                                 f"not {dtype_name(vc.dtype)} {tuple(vc.shape)} on {vc.device}")
-            tensors[name] = vc
+        tensors.update(varlen_views(varlen))
         self.native(backend).launch(tensors, sizes, scalars, _stream_handle(stream))
         return (o, lse) if return_lse else o
 
@@ -284,12 +279,15 @@ class Kernel:
         returned: fixed ALiBi slopes, a frozen bias, fixed decay rates).
         deterministic: bit-identical gradients run to run (on sm_90a the
         CUDA backward's dQ then comes from its own kernel; slower).
+        cu_seqlens_q=, cu_seqlens_k=: the varlen call's offsets, as given to
+        the forward (each sequence's gradients on its own).
         Needs a library with backward kernels (issue 14); NotImplementedError
         naming the recipe until then. Torch users get this through autograd
         (a param tensor with requires_grad=False is held constant)."""
         if any(_arrays.is_torch(x) for x in (q, k, v, o, do)):
             raise TypeError("Kernel.backward takes numpy / DLPack arrays; torch tensors get gradients "
                             "through autograd (loss.backward())")
+        varlen = pop_varlen(sizes_and_params)
         vq, vk, vv = _arrays.view(q, "q"), _arrays.view(k, "k"), _arrays.view(v, "v")
         mq = _meta(vq)
         self.check_qkv(mq, _meta(vk), _meta(vv))
@@ -321,12 +319,37 @@ class Kernel:
                 g = _alloc_like(src, like, src.shape, a.dtype)
                 grads[a.name] = g
                 tensors[a.name] = _arrays.view(g, a.name)
+        tensors.update(varlen_views(varlen))
         nk.launch(tensors, sizes, scalars, 0)
         dparams = {n[1:]: g for n, g in grads.items() if n not in ("dq", "dk", "dv")}
         return grads["dq"], grads["dk"], grads["dv"], dparams
 
 
-_VARLEN = ("cu_seqlens_q", "cu_seqlens_k")
+_VARLEN = ("cu_seqlens_q", "cu_seqlens_k")  # the varlen call's keyword arguments (attnc.h)
+
+
+def pop_varlen(kw):
+    """Takes cu_seqlens_q / cu_seqlens_k out of a call's keyword arguments
+    (None: not given): name -> array."""
+    varlen = {}
+    for n in _VARLEN:
+        x = kw.pop(n, None)
+        if x is not None:
+            varlen[n] = x
+    return varlen
+
+
+def varlen_views(varlen):
+    """name -> View of each cu_seqlens array, checked as the C API takes
+    them: 1-D int32 in host memory (on every backend)."""
+    views = {}
+    for name, x in varlen.items():
+        vc = _arrays.view(x, name)
+        if vc.device != "cpu" or vc.dtype != _arrays.I32 or len(vc.shape) != 1:
+            raise ValueError(f"'{name}' must be a 1-D int32 array in host memory (on every backend), "
+                             f"not {dtype_name(vc.dtype)} {tuple(vc.shape)} on {vc.device}")
+        views[name] = vc
+    return views
 
 def _torch_module():
     mod = sys.modules.get("attnc._torch")

@@ -17,6 +17,10 @@ attnc::backward, whose implementation builds the recipe's backward kernel
 (attnc_kernel_build_backward) or raises NotImplementedError naming the
 recipe when the library has none.
 
+Varlen calls (cu_seqlens_q= / cu_seqlens_k=, attnc.h) travel with the
+params: the ops get the offsets as int32 host tensors in `tensors` under
+their own names, and every launch, the backward's included, passes them on.
+
 Eager calls skip the op dispatch: without gradients they launch directly
 (the same _launch the op runs), with gradients they go through
 EagerAttention, a torch.autograd.Function over the same launches. That keeps
@@ -138,14 +142,40 @@ def view(x, name):
     return _arrays.from_torch(x, name)
 
 
+def _varlen_arg(x, name):
+    """A cu_seqlens argument as the launch takes it: a 1-D int32 tensor in
+    host memory. A CUDA tensor is copied to the host (the launch splits the
+    packed tensors on the host: one synchronization); a numpy array is
+    wrapped."""
+    if not isinstance(x, Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, RuntimeError, ValueError):
+            raise TypeError(f"'{name}': expected an int32 tensor or array of offsets, "
+                            f"got {type(x).__name__}") from None
+    if x.dtype != torch.int32 or x.dim() != 1:
+        raise ValueError(f"'{name}' must be a 1-D int32 tensor (on every backend), "
+                         f"not {x.dtype} {tuple(x.shape)}")
+    if x.device.type != "cpu":
+        x = x.cpu()
+    return x.contiguous()
+
+
+def _varlen_in(tensors, tensor_names):
+    """The cu_seqlens among an op's tensors: name -> tensor."""
+    names = tensor_names.split(",") if tensor_names else []
+    return {n: x for n, x in zip(names, tensors) if n in _kernel._VARLEN}
+
+
 def _vmeta(v):
     return (v.dtype, v.shape, v.device, v.index)
 
 
-def _launch(kernel, q, k, v, plist, slist, zmap, o, lse, fresh=False, views=None):
+def _launch(kernel, q, k, v, plist, slist, zmap, o, lse, fresh=False, views=None, varlen=None):
     """Runs the forward kernel on real tensors (writes o and lse). fresh:
     o and lse were just allocated (nothing to check for overlap); views:
-    q, k, v's Views when the caller has them."""
+    q, k, v's Views when the caller has them; varlen: name -> cu_seqlens
+    host tensor."""
     backend = "cuda" if q.is_cuda else "cpu"
     nk = kernel.native(backend)
     vq, vk, vv = views or (view(q, "q"), view(k, "k"), view(v, "v"))
@@ -165,6 +195,8 @@ def _launch(kernel, q, k, v, plist, slist, zmap, o, lse, fresh=False, views=None
     if not fresh:
         _kernel.check_outputs(outs, tensors)
     tensors.update(outs)
+    if varlen:
+        tensors.update(_kernel.varlen_views(varlen))
     nk.launch(tensors, zmap, scalars, _stream(backend, q))
 
 
@@ -185,7 +217,8 @@ def forward(text: str, source: str, backend: str, schedule: str, q: Tensor, k: T
     plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
     o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
     lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
-    _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None, fresh=True)
+    _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None, fresh=True,
+            varlen=_varlen_in(tensors, tensor_names))
     return o, lse
 
 
@@ -206,7 +239,7 @@ def forward_out(text: str, source: str, backend: str, schedule: str, q: Tensor, 
                 sizes: List[int], size_names: str, o: Tensor, lse: Optional[Tensor]) -> None:
     kernel = _kernel_for(text, source, backend, schedule)
     plist, slist, zmap = _by_order(kernel, q, tensors, tensor_names, scalars, scalar_names, sizes, size_names)
-    _launch(kernel, q, k, v, plist, slist, zmap, o, lse)
+    _launch(kernel, q, k, v, plist, slist, zmap, o, lse, varlen=_varlen_in(tensors, tensor_names))
 
 
 @forward_out.register_fake
@@ -275,6 +308,7 @@ def _backward_impl(text, source, backend, schedule, q, k, v, o, lse, do, tensors
     for name, g in grads.items():
         if name not in written and name[1:] not in frozen:  # a param the backward kernel gives no gradient: zero
             g.zero_()
+    args.update(_kernel.varlen_views(_varlen_in(tensors, tensor_names)))
     nk.launch(args, zmap, svals, _stream(dev, q))
     names = tensor_names.split(",") if tensor_names else []
     dparams = [grads["d" + n] for n, x in zip(names, tensors) if x.is_floating_point()]
@@ -387,27 +421,30 @@ class EagerAttention(torch.autograd.Function):
     are what torch.compile traces)."""
 
     @staticmethod
-    def forward(ctx, kernel, plist, slist, zmap, want_lse, q, k, v, *tensors):
+    def forward(ctx, kernel, plist, slist, zmap, want_lse, varlen, q, k, v, *tensors):
         o = alloc_like(q, (q.shape[0], q.shape[1], q.shape[2], v.shape[3]), q.dtype)
         lse = alloc_like(q, tuple(q.shape[:3]), torch.float32) if want_lse else _lse_placeholder(q)
-        _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None, fresh=True)
+        _launch(kernel, q, k, v, plist, slist, zmap, o, lse if want_lse else None, fresh=True, varlen=varlen)
         ctx.save_for_backward(q, k, v, o, lse, *tensors)
-        ctx.attnc = (kernel, plist, slist, zmap)
+        ctx.attnc = (kernel, plist, slist, zmap, varlen)
         ctx.mark_non_differentiable(lse)  # the log-sum-exp is not differentiated
         return o, lse
 
     @staticmethod
     def backward(ctx, do, dlse):
-        kernel, plist, slist, zmap = ctx.attnc
+        kernel, plist, slist, zmap, varlen = ctx.attnc
         q, k, v, o, lse, *tensors = ctx.saved_tensors
         names = [p.name for p, x in zip(kernel.params, plist) if x is not None]
         snames = [p.name for p, x in zip(kernel.params, plist) if x is None]
         svals = [sv for x, sv in zip(plist, slist) if x is None]
-        no_grad = _frozen(",".join(names), tensors, ctx.needs_input_grad[8:])
-        dq, dk, dv, dps = _backward_impl(*kernel.key, q, k, v, o, lse, do, tensors, ",".join(names), svals,
-                                         ",".join(snames), list(zmap.values()), ",".join(zmap), no_grad)
+        no_grad = _frozen(",".join(names), tensors, ctx.needs_input_grad[9:])
+        # the offsets ride with the params (int tensors: no gradients)
+        with_offsets = list(tensors) + list(varlen.values())
+        dq, dk, dv, dps = _backward_impl(*kernel.key, q, k, v, o, lse, do, with_offsets,
+                                         ",".join(names + list(varlen)), svals, ",".join(snames),
+                                         list(zmap.values()), ",".join(zmap), no_grad)
         dtensors = _param_grads(",".join(names), tensors, dps, no_grad)
-        return (None, None, None, None, None, dq, dk, dv, *dtensors)
+        return (None, None, None, None, None, None, dq, dk, dv, *dtensors)
 
 
 # ---- the call from Kernel.__call__ ---------------------------------------------
@@ -491,7 +528,8 @@ def _fast_first(kernel, key, q, k, v, return_lse, kw):
 
 def call(kernel, q, k, v, return_lse, out, stream, kw):
     """Kernel.__call__ for torch tensors."""
-    if _fast_ok and out is None and stream is None and not kernel.params and \
+    varlen = {n: _varlen_arg(x, n) for n, x in _kernel.pop_varlen(kw).items()}
+    if _fast_ok and not varlen and out is None and stream is None and not kernel.params and \
             return_lse in (False, True) and not torch.compiler.is_compiling():
         key = _fast_key(q, k, v, return_lse, kw)
         if key is not None:
@@ -536,22 +574,24 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
         if lse is not None:
             kernel.check_out("lse", meta(lse, "lse"), oshape[:3], _arrays.F32, mq)
         if eager:  # the same launch as the op's, without the dispatcher
-            _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, False, views)
+            _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, False, views, varlen)
         else:
-            forward_out(*kernel.key, q, k, v, *_split(params), list(sizes.values()), ",".join(sizes), o, lse)
+            forward_out(*kernel.key, q, k, v, *_split({**params, **varlen}), list(sizes.values()), ",".join(sizes),
+                        o, lse)
         return (o, lse) if return_lse else o
     if eager and not grad:  # inference: no dispatch
         o = alloc_like(q, oshape, q.dtype)
         lse = alloc_like(q, oshape[:3], torch.float32) if return_lse else None
-        _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, True, views)
+        _on_stream(stream, _launch, kernel, q, k, v, plist, slist, sizes, o, lse, True, views, varlen)
         return (o, lse) if return_lse else o
     want_lse = return_lse or (grad and kernel.family == "softmax")
     if eager:  # with autograd
         tensors = [x for x in plist if x is not None]
-        o, lse = _on_stream(stream, EagerAttention.apply, kernel, plist, slist, sizes, want_lse, q, k, v, *tensors)
+        o, lse = _on_stream(stream, EagerAttention.apply, kernel, plist, slist, sizes, want_lse, varlen, q, k, v,
+                            *tensors)
     else:
-        o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, *_split(params), list(sizes.values()),
-                            ",".join(sizes), want_lse)
+        o, lse = _on_stream(stream, forward, *kernel.key, q, k, v, *_split({**params, **varlen}),
+                            list(sizes.values()), ",".join(sizes), want_lse)
     return (o, lse) if return_lse else o
 
 

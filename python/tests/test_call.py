@@ -328,3 +328,26 @@ def test_varlen_bad_offsets_and_device(rng):
         kern(q, k, v, cu_seqlens_q=np.array([0, 6, 5, 10], np.int32))
     with pytest.raises(ValueError, match="int32"):
         kern(q, k, v, cu_seqlens_q=np.array([0, 5, 10], np.int64))
+
+
+def test_varlen_backward_numpy_matches_per_sequence(rng):
+    # Kernel.backward with the forward's cu_seqlens: each sequence's gradients as if it were called alone
+    if not attnc.has_backward():
+        pytest.skip("skipped: this libattnc has no backward kernels (attnc_kernel_build_backward)")
+    lens = [7, 0, 30, 1]
+    cu = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32)
+    q, k, v = qkv(rng, B=1, H=2, T=int(cu[-1]))
+    kern = attnc.compile(CAUSAL32)
+    o, lse = kern(q, k, v, return_lse=True, cu_seqlens_q=cu)
+    do = randn(rng, *o.shape)
+    dq, dk, dv, dparams = kern.backward(q, k, v, o, lse, do, cu_seqlens_q=cu)
+    assert dparams == {}
+    for b, n in enumerate(lens):
+        s = slice(int(cu[b]), int(cu[b + 1]))
+        if n == 0:
+            continue
+        one = [np.ascontiguousarray(x[:, :, s]) for x in (q, k, v)]
+        o1, l1 = kern(*one, return_lse=True)
+        want = kern.backward(*one, o1, l1, np.ascontiguousarray(do[:, :, s]))
+        for got, w in zip((dq, dk, dv), want[:3]):
+            close(got[:, :, s], w, tol=1e-5)

@@ -382,3 +382,96 @@ def test_vit_block_trains_like_eager_on_the_cpu():
         return
     eager = run(lambda q, k, v, rpb: torch_ref.natten(q, k, v, (5, 5), rpb=rpb))
     np.testing.assert_allclose(run(ours), eager, rtol=1e-4, atol=1e-5)
+
+
+# ---- varlen calls (cu_seqlens) on torch tensors ----------------------------------
+
+CAUSAL32 = f32_recipe("causal.attn", **{"128]": "32]"})
+VARLEN_LENS = [5, 0, 40, 1, 17]  # an empty sequence, one of a single token, lengths no tile divides
+
+
+def _offsets(lens):
+    return torch.tensor(np.concatenate([[0], np.cumsum(lens)]), dtype=torch.int32)
+
+
+def _causal_per_sequence_fp64(q, k, v, cu):
+    """The fp64 reference of a packed causal call: each sequence on its own
+    (torch ops, differentiable), concatenated along the tokens."""
+    outs = []
+    for b in range(len(cu) - 1):
+        s0, s1 = int(cu[b]), int(cu[b + 1])
+        if s1 == s0:
+            continue
+        qs, ks, vs = (x[:, :, s0:s1].double() for x in (q, k, v))
+        s = torch.einsum("bhtd,bhsd->bhts", qs, ks) * qs.shape[-1] ** -0.5
+        keep = torch.ones(s1 - s0, s1 - s0, dtype=torch.bool).tril()
+        outs.append(torch.einsum("bhts,bhsd->bhtd", torch.softmax(s.masked_fill(~keep, float("-inf")), -1), vs))
+    return torch.cat(outs, dim=2)
+
+
+def test_varlen_forward_matches_fp64_reference(gen):
+    cu = _offsets(VARLEN_LENS)
+    q, k, v = (rand(gen, 1, 2, int(cu[-1]), 32) for _ in range(3))
+    kern = attnc.compile(CAUSAL32)
+    want = _causal_per_sequence_fp64(q, k, v, cu)
+    close(kern(q, k, v, cu_seqlens_q=cu), want, tol=1e-4)
+    o, lse = kern(q, k, v, return_lse=True, cu_seqlens_q=cu.numpy())  # a numpy array works too
+    close(o, want, tol=1e-4)
+    assert torch.isfinite(lse).all()
+    poisoned = torch.full_like(o, float("nan"))  # out=: every packed row written
+    assert kern(q, k, v, out=poisoned, cu_seqlens_q=cu, cu_seqlens_k=cu) is poisoned
+    close(poisoned, want, tol=1e-4)
+    for n in range(3):  # the same call again (no prepared fast path may serve it without the offsets)
+        close(kern(q, k, v, cu_seqlens_q=cu), want, tol=1e-4)
+
+
+def test_varlen_gradients_match_fp64_reference(gen):
+    if not attnc.has_backward():
+        pytest.skip("skipped: this libattnc has no backward kernels (attnc_kernel_build_backward)")
+    cu = _offsets(VARLEN_LENS)
+    q, k, v = (rand(gen, 1, 2, int(cu[-1]), 32).requires_grad_() for _ in range(3))
+    kern = attnc.compile(CAUSAL32)
+    o = kern(q, k, v, cu_seqlens_q=cu)
+    do = rand(gen, *o.shape)
+    o.backward(do)
+    got = [x.grad.clone() for x in (q, k, v)]
+    qd, kd, vd = (x.detach().double().requires_grad_() for x in (q, k, v))
+    _causal_per_sequence_fp64(qd, kd, vd, cu).backward(do.double())
+    for g, x in zip(got, (qd, kd, vd)):
+        assert not torch.isnan(g).any()
+        torch.testing.assert_close(g.double(), x.grad, rtol=1e-3, atol=1e-3)
+
+
+def test_varlen_torch_compile_matches_eager(gen):
+    cu = _offsets(VARLEN_LENS)
+    kern = attnc.compile(CAUSAL32)
+
+    def loss_fn(x, cu):
+        return kern(x, x, x, cu_seqlens_q=cu).square().mean()
+
+    x = rand(gen, 1, 2, int(cu[-1]), 32).requires_grad_()
+    compiled = torch.compile(loss_fn, fullgraph=True, backend="aot_eager")
+    loss = compiled(x, cu)
+    xd = x.detach().double().requires_grad_()
+    want = _causal_per_sequence_fp64(xd, xd, xd, cu).square().mean()
+    close(loss.detach(), want.detach(), tol=1e-5)
+    if not attnc.has_backward():
+        return
+    loss.backward()
+    want.backward()
+    torch.testing.assert_close(x.grad.double(), xd.grad, rtol=1e-3, atol=1e-4)
+
+
+def test_varlen_errors(gen):
+    q, k, v = (rand(gen, 1, 2, 10, 32) for _ in range(3))
+    kern = attnc.compile(CAUSAL32)
+    with pytest.raises(ValueError, match="1-D int32"):
+        kern(q, k, v, cu_seqlens_q=torch.tensor([0, 5, 10]))  # int64
+    with pytest.raises(ValueError, match="1-D int32"):
+        kern(q, k, v, cu_seqlens_q=torch.tensor([[0, 5, 10]], dtype=torch.int32))
+    with pytest.raises(TypeError, match="cu_seqlens_q"):
+        kern(q, k, v, cu_seqlens_q=object())
+    o = torch.full((1, 2, 10, 32), 7.0)
+    with pytest.raises(attnc.ArgumentError, match="never decrease"):
+        kern(q, k, v, out=o, cu_seqlens_q=torch.tensor([0, 6, 5, 10], dtype=torch.int32))
+    assert (o == 7.0).all()  # refused before any launch: nothing written
