@@ -97,11 +97,11 @@ def _transpose12(fw, x):
     return x.transpose(1, 2) if fw == "torch" else x.transpose(0, 2, 1, 3)
 
 
-def _run(fw, text, source, family, q, k, v, params, sizes, return_lse=False):
+def _run(fw, text, source, family, q, k, v, params, sizes, return_lse=False, varlen=None):
     if fw == "torch":
-        return _torch_mod().run_text(text, source, family, q, k, v, params, sizes, return_lse)
+        return _torch_mod().run_text(text, source, family, q, k, v, params, sizes, return_lse, varlen)
     kernel = _kernel.cached(text, source, generated=True)
-    return kernel(q, k, v, return_lse=return_lse, **sizes, **params)
+    return kernel(q, k, v, return_lse=return_lse, **sizes, **params, **(varlen or {}))
 
 
 # ---- neighborhood attention (NATTEN) --------------------------------------------
@@ -283,7 +283,7 @@ def _param_decls(fw, params, param_shapes, batch, heads, tokens, kv_tokens, cros
 
 
 def attention(q, k, v, mask=None, score=None, *, scale=None, layout="bhsd", return_lse=False,
-              param_shapes=None, **params):
+              param_shapes=None, cu_seqlens_q=None, cu_seqlens_k=None, **params):
     """Softmax attention whose mask and score are recipe fragments.
 
     q: [batch, heads, tokens, head_dim] (layout="bhsd", as SDPA and
@@ -297,6 +297,10 @@ def attention(q, k, v, mask=None, score=None, *, scale=None, layout="bhsd", retu
     dimensions are named batch, heads, tokens, kv_tokens where the extents
     match, in that order; param_shapes={"doc": "[batch, tokens]"} says it
     explicitly) or floats (scalar f32 params).
+    cu_seqlens_q=, cu_seqlens_k=: a packed varlen batch (FlashAttention's
+    cu_seqlens; batch 1, the sequences along the tokens): 1-D int32 offsets
+    as Kernel.__call__ takes them; the mask applies within each sequence at
+    its own coordinates.
     Returns o in q's layout, or (o, lse) with lse [batch, heads, tokens].
     """
     if layout not in ("bhsd", "bshd"):
@@ -328,7 +332,8 @@ def attention(q, k, v, mask=None, score=None, *, scale=None, layout="bhsd", retu
     text = _recipes.attention(dt, d, dv, mask, score, scale, decls, kv_heads != heads, cross)
     q, k, v = (_last_contiguous(fw, x) for x in (q, k, v))
     vals = {n: (float(x) if isinstance(x, (int, float)) else x) for n, x in params.items()}
-    res = _run(fw, text, "attnc.attention", "softmax", q, k, v, vals, {}, return_lse)
+    varlen = {n: x for n, x in (("cu_seqlens_q", cu_seqlens_q), ("cu_seqlens_k", cu_seqlens_k)) if x is not None}
+    res = _run(fw, text, "attnc.attention", "softmax", q, k, v, vals, {}, return_lse, varlen)
     o, lse = res if return_lse else (res, None)
     if layout == "bshd":
         o = _transpose12(fw, o)

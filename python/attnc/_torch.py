@@ -595,20 +595,22 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
     return (o, lse) if return_lse else o
 
 
-def run_text(text, source, family, q, k, v, params, sizes, return_lse=False):
+def run_text(text, source, family, q, k, v, params, sizes, return_lse=False, varlen=None):
     """For the helpers that write recipes (attnc.na2d, attention, ...): run
     the recipe `text` on torch tensors. params: name -> tensor or float;
-    sizes: name -> int (those the helper knows; the rest are inferred).
+    sizes: name -> int (those the helper knows; the rest are inferred);
+    varlen: cu_seqlens_q / cu_seqlens_k, as Kernel.__call__ takes them.
     Eager calls without gradients compile through the in-memory cache and
     launch directly; traced or differentiable calls go through
     attnc::forward, whose implementation compiles on first use."""
     if not torch.compiler.is_compiling():  # eager: through the Kernel (with or without autograd)
         kernel = _kernel.cached(text, source, generated=True)
-        return kernel(q, k, v, return_lse=return_lse, **sizes, **params)
+        return kernel(q, k, v, return_lse=return_lse, **sizes, **params, **(varlen or {}))
     grad = _needs_grad(q, k, v, [x for x in params.values() if not isinstance(x, float)])
     want_lse = return_lse or (grad and family == "softmax")
-    o, lse = forward(text, source, "", "", q, k, v, *_split(params), list(sizes.values()), ",".join(sizes),
-                     want_lse)
+    offsets = {n: _varlen_arg(x, n) for n, x in (varlen or {}).items()}
+    o, lse = forward(text, source, "", "", q, k, v, *_split({**params, **offsets}), list(sizes.values()),
+                     ",".join(sizes), want_lse)
     return (o, lse) if return_lse else o
 
 

@@ -475,3 +475,18 @@ def test_varlen_errors(gen):
     with pytest.raises(attnc.ArgumentError, match="never decrease"):
         kern(q, k, v, out=o, cu_seqlens_q=torch.tensor([0, 6, 5, 10], dtype=torch.int32))
     assert (o == 7.0).all()  # refused before any launch: nothing written
+
+
+def test_varlen_attention_helper(gen):
+    # attnc.attention(..., cu_seqlens_q=): the mask within each sequence, eager and compiled, torch and numpy
+    cu = _offsets(VARLEN_LENS)
+    q, k, v = (rand(gen, 1, 2, int(cu[-1]), 32) for _ in range(3))
+    want = _causal_per_sequence_fp64(q, k, v, cu)
+    close(attnc.attention(q, k, v, "causal", cu_seqlens_q=cu), want, tol=1e-4)
+    got = attnc.attention(q.numpy(), k.numpy(), v.numpy(), "causal", cu_seqlens_q=cu.numpy())
+    close(torch.from_numpy(got), want, tol=1e-4)
+    bshd = attnc.attention(*(x.transpose(1, 2) for x in (q, k, v)), "causal", layout="bshd", cu_seqlens_q=cu)
+    close(bshd.transpose(1, 2), want, tol=1e-4)
+    compiled = torch.compile(lambda q, k, v, cu: attnc.attention(q, k, v, "causal", cu_seqlens_q=cu),
+                             fullgraph=True, backend="aot_eager")
+    close(compiled(q, k, v, cu), want, tol=1e-4)
