@@ -528,7 +528,9 @@ def _fast_first(kernel, key, q, k, v, return_lse, kw):
 
 def call(kernel, q, k, v, return_lse, out, stream, kw):
     """Kernel.__call__ for torch tensors."""
-    varlen = {n: _varlen_arg(x, n) for n, x in _kernel.pop_varlen(kw).items()}
+    varlen = None  # checked only when given: the repeated-call fast path's budget is a few microseconds
+    if kw and ("cu_seqlens_q" in kw or "cu_seqlens_k" in kw):
+        varlen = {n: _varlen_arg(x, n) for n, x in _kernel.pop_varlen(kw).items()}
     if _fast_ok and not varlen and out is None and stream is None and not kernel.params and \
             return_lse in (False, True) and not torch.compiler.is_compiling():
         key = _fast_key(q, k, v, return_lse, kw)
@@ -539,6 +541,7 @@ def call(kernel, q, k, v, return_lse, out, stream, kw):
             if entry is not None:
                 return _fast_run(entry, q, k, v)
             return _fast_first(kernel, key, q, k, v, return_lse, kw)
+    varlen = varlen or {}
     kernel.check_return_lse(return_lse)
     eager = not torch.compiler.is_compiling()
     if eager:  # Views now (checked like meta), reused by the launch
