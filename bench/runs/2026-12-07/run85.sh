@@ -21,3 +21,6 @@ for c in "${cases[@]}"; do
   echo "== $name (rc $?)"
   grep -iE "Elapsed Cycles|Executed Instructions |inst_executed.sum|cycles_active.avg|Stall|stalled|No Instruction|Issued Ipc" $OUT/ncu_$name.txt | grep -v "^\s*$" | head -40
 done
+# the Python call overhead after the varlen change (target <= 20 us for kernel(q, k, v) on torch CUDA tensors)
+PYTHONPATH=$PWD/python ATTNC_LIBRARY=/tmp/pk/lib/libattnc.so.0 ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 \
+  python3 python/bench_overhead.py --json $OUT/python-overhead.json 2>&1 | tee $OUT/python-overhead.txt | tail -12
