@@ -339,15 +339,22 @@ def pop_varlen(kw):
     return varlen
 
 
+def check_varlen(name, code, shape, device):
+    """A cu_seqlens array as the C API takes it: 1-D int32 in host memory
+    (on every backend); ValueError naming it otherwise. code: a dtype code,
+    or the name of a type attnc has no code for."""
+    if device != "cpu" or code != _arrays.I32 or len(shape) != 1:
+        what = dtype_name(code) if isinstance(code, int) else code
+        raise ValueError(f"'{name}' must be a 1-D int32 array in host memory (on every backend), "
+                         f"not {what} {tuple(shape)} on {device}")
+
+
 def varlen_views(varlen):
-    """name -> View of each cu_seqlens array, checked as the C API takes
-    them: 1-D int32 in host memory (on every backend)."""
+    """name -> checked View of each cu_seqlens array."""
     views = {}
     for name, x in varlen.items():
         vc = _arrays.view(x, name)
-        if vc.device != "cpu" or vc.dtype != _arrays.I32 or len(vc.shape) != 1:
-            raise ValueError(f"'{name}' must be a 1-D int32 array in host memory (on every backend), "
-                             f"not {dtype_name(vc.dtype)} {tuple(vc.shape)} on {vc.device}")
+        check_varlen(name, vc.dtype, vc.shape, vc.device)
         views[name] = vc
     return views
 

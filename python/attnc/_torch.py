@@ -153,12 +153,14 @@ def _varlen_arg(x, name):
         except (TypeError, RuntimeError, ValueError):
             raise TypeError(f"'{name}': expected an int32 tensor or array of offsets, "
                             f"got {type(x).__name__}") from None
-    if x.dtype != torch.int32 or x.dim() != 1:
-        raise ValueError(f"'{name}' must be a 1-D int32 tensor (on every backend), "
-                         f"not {x.dtype} {tuple(x.shape)}")
+    # checked before the copy (and at trace time under torch.compile): the device is the copy's
+    _kernel.check_varlen(name, _arrays.torch_dtypes().get(x.dtype, str(x.dtype)), tuple(x.shape), "cpu")
     if x.device.type != "cpu":
         x = x.cpu()
     return x.contiguous()
+
+
+_VARLEN_Q, _VARLEN_K = _kernel._VARLEN
 
 
 def _varlen_in(tensors, tensor_names):
@@ -529,7 +531,7 @@ def _fast_first(kernel, key, q, k, v, return_lse, kw):
 def call(kernel, q, k, v, return_lse, out, stream, kw):
     """Kernel.__call__ for torch tensors."""
     varlen = None  # checked only when given: the repeated-call fast path's budget is a few microseconds
-    if kw and ("cu_seqlens_q" in kw or "cu_seqlens_k" in kw):
+    if kw and (_VARLEN_Q in kw or _VARLEN_K in kw):  # (set methods on kw would break torch.compile's trace)
         varlen = {n: _varlen_arg(x, n) for n, x in _kernel.pop_varlen(kw).items()}
     if _fast_ok and not varlen and out is None and stream is None and not kernel.params and \
             return_lse in (False, True) and not torch.compiler.is_compiling():
