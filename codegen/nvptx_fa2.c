@@ -22,7 +22,10 @@
 /* Shared memory: S stages of [K tile | V tile], then Q. When Q lives in
  * registers its staging area aliases the last stage: Q is read into
  * registers before the loop, and that stage is first overwritten in
- * iteration 0, after a barrier every warp passes only once done with Q. */
+ * iteration 0, after a barrier every warp passes only once done with Q.
+ * Staged O (wgmma) takes Q's bytes, or, in persistent blocks, whose
+ * producer refills Q's bytes for the next item while O is stored, bytes
+ * of its own after Q's (fa_plan_o_stage counts them). */
 static void plan_smem(fa2 *f)
 {
     const fa_plan *p = f->p;
@@ -36,7 +39,8 @@ static void plan_smem(fa2 *f)
         f->off_v = p->Tk * 2 * p->D;
         f->q_in_regs = false;
         f->off_q = p->stages * f->slot_k;
-        f->off_bar = f->off_q + p->Tq * 2 * p->D;
+        f->off_o = p->o_stage && p->persist ? f->off_q + p->Tq * 2 * p->D : f->off_q;
+        f->off_bar = f->off_o == f->off_q ? f->off_q + p->Tq * 2 * p->D : f->off_o + p->Tq * 2 * p->Dv;
         return;
     }
     f->pitch_q = p->D * 2 + 16;
@@ -379,6 +383,8 @@ static void emit_consumer(fa2 *f)
     fa2_ws_q_wait(f);
     emit_loop(f);
     fa2_items_end(f, &items);
+    if (fa2_ostage_on(f))
+        fa2_ostage_exit(f);
 }
 
 /* Warp specialisation: the producer warpgroup (the last four warps)

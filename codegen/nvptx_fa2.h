@@ -82,6 +82,7 @@ typedef struct fa2 {
     int off_bar;      /* ws: mbarriers full[stages], empty[stages], q */
     int pitch_q, pitch_k, pitch_v; /* bytes per shared row */
     int off_q, off_k, off_v;       /* region offsets */
+    int off_o;                     /* O's staging bytes (nvptx_fa2_ostage.c): Q's, or their own in persistent blocks */
     int slot_k, slot_v;            /* bytes per pipeline stage */
     bool q_in_regs;
 
@@ -399,11 +400,16 @@ void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][
 LLVMValueRef fa2_elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int esize);
 /* O through shared memory (nvptx_fa2_ostage.c, $ATTNC_O_STAGE): whether
  * this kernel takes it; one of this thread's rows (half h of its 16-row
- * block) scaled by inv into its warpgroup's Q rows; then, every row
+ * block) scaled by inv into its warpgroup's staging rows (f->off_o); then, every row
  * written, the warpgroup's rows stored to O in 16-byte chunks. */
 bool fa2_ostage_on(const fa2 *f);
 void fa2_ostage_write(fa2 *f, int h, LLVMValueRef inv, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 void fa2_ostage_flush(fa2 *f);
+/* Persistent blocks: before an item's writes, the warpgroup's barrier (and
+ * under TMA its first thread's wait for the stores' reads); after the last
+ * item, that wait. Nothing in one-item blocks. */
+void fa2_ostage_reuse(fa2 *f);
+void fa2_ostage_exit(fa2 *f);
 
 /* Emits one FA2 kernel into module m. */
 nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *info, strbuf *err);

@@ -21,8 +21,15 @@
  * a named barrier of its own, and each thread then stores 16-byte chunks,
  * a warp covering whole rows (fa2_ostage_flush). LSE is stored as before.
  *
+ * Persistent blocks: the producer refills Q's bytes with the next item's Q
+ * while this item's O is stored, so O gets bytes of its own after Q's
+ * (f->off_o; taken only where they fit, fa_plan_from_tir), and each item
+ * starts its writes at the warpgroup's barrier (fa2_ostage_reuse), past
+ * every thread's reads of the item before. Under TMA the store runs on
+ * while the warpgroup starts its next item: its reads are waited for only
+ * there and at the exit (fa2_ostage_exit).
+ *
  * Taken with the producer warpgroup under wgmma (Q in shared memory), one
- * item a block (persistent blocks refill Q's bytes for the next item), one
  * 16-row block a warp, and Dv <= D both multiples of 64 (O's rows fit Q's
  * bytes). The launch requires 16-byte aligned O rows (cuda_launch.c). */
 #include "nvptx_fa2.h"
@@ -44,10 +51,38 @@ static LLVMValueRef stage_addr(fa2 *f, LLVMValueRef wg, LLVMValueRef r, LLVMValu
     LLVMValueRef blk = LLVMBuildLShr(b, chunk, nv_i32(nv, 3), "");
     LLVMValueRef c16 = LLVMBuildXor(b, LLVMBuildAnd(b, chunk, nv_i32(nv, 7), ""), LLVMBuildAnd(b, r, nv_i32(nv, 7), ""), "");
     LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, wg, nv_i32(nv, 64), ""), r, "");
-    LLVMValueRef off = LLVMBuildAdd(b, nv_i32(nv, f->off_q), LLVMBuildMul(b, blk, nv_i32(nv, f->p->Tq * 128), ""), "");
+    LLVMValueRef off = LLVMBuildAdd(b, nv_i32(nv, f->off_o), LLVMBuildMul(b, blk, nv_i32(nv, f->p->Tq * 128), ""), "");
     off = LLVMBuildAdd(b, off, LLVMBuildMul(b, row, nv_i32(nv, 128), ""), "");
     off = LLVMBuildAdd(b, off, LLVMBuildShl(b, c16, nv_i32(nv, 4), ""), "ostage.off");
     return nv_gep(nv, f->smem, off);
+}
+
+/* The warpgroup's first thread waits until its TMA stores have read
+ * their staged bytes. */
+static void wait_tma_reads(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, nv_i32(nv, 127), ""), nv_i32(nv, 0), "");
+    LLVMBasicBlockRef join = nv_if(nv, first, "ostage.reads");
+    nt_store_tma_wait_reads(&f->t);
+    nv_endif(nv, join);
+}
+
+void fa2_ostage_reuse(fa2 *f)
+{
+    if (!f->p->persist)
+        return;
+    LLVMValueRef wg = fa2_warpgroup(f);
+    if (f->p->o_tma)
+        wait_tma_reads(f);
+    nt_bar_sync(&f->t, LLVMBuildAdd(f->nv.b, wg, nv_i32(&f->nv, OSTAGE_BAR), ""), 128);
+}
+
+void fa2_ostage_exit(fa2 *f)
+{
+    if (f->p->persist && f->p->o_tma)
+        wait_tma_reads(f);
 }
 
 void fa2_ostage_write(fa2 *f, int h, LLVMValueRef inv, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
@@ -82,10 +117,13 @@ static void flush_by_tma(fa2 *f, LLVMValueRef wg)
     LLVMValueRef rows = LLVMBuildMul(b, wg, nv_i32(nv, 64), "");
     LLVMValueRef crd[3] = {LLVMBuildAdd(b, f->q_org[0], rows, ""), f->head, f->batch};
     for (int blk = 0; blk < p->Dv / 64; blk++) {
-        LLVMValueRef off = LLVMBuildAdd(b, nv_i32(nv, f->off_q + blk * p->Tq * 128), LLVMBuildMul(b, rows, nv_i32(nv, 128), ""), "");
+        LLVMValueRef off = LLVMBuildAdd(b, nv_i32(nv, f->off_o + blk * p->Tq * 128), LLVMBuildMul(b, rows, nv_i32(nv, 128), ""), "");
         nt_store_tma_box(&f->t, f->tmap[KABI_O], nt_saddr(&f->t, off), 64 * blk, crd, 3);
     }
-    nt_store_tma_wait_read(&f->t);
+    if (p->persist) /* the reads are waited for before the next item's writes (fa2_ostage_reuse) or the exit */
+        nt_store_tma_commit(&f->t);
+    else
+        nt_store_tma_wait_read(&f->t);
     nv_endif(nv, join);
 }
 

@@ -335,6 +335,8 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
 void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
                   LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
 {
+    if (fa2_ostage_on(f))
+        fa2_ostage_reuse(f);
     for (int mi = 0; mi < f->p->MR; mi++)
         for (int h = 0; h < 2; h++)
             store_row(f, mi, h, m[mi][h], l[mi][h], acc);

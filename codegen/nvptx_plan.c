@@ -658,6 +658,10 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
     p->skip_rescale = skip >= 0 ? skip : p->overlap == 1 ? NVPTX_SKIP_RESCALE_OVERLAP_DEFAULT : 0;
     p->uniform_warp = nvptx_uniform_warp_mode() == 1;
     p->o_stage = fa_plan_o_stage(p);
+    if (p->o_stage && p->persist) { /* O's own bytes after Q's (nvptx_fa2.c plan_smem): + barriers and 1024 of slack */
+        int bytes = p->stages * p->Tk * 2 * (p->D + p->Dv) + p->Tq * 2 * (p->D + p->Dv) + 2048;
+        p->o_stage = bytes <= target_info_of(arch)->smem_block_optin;
+    }
     p->o_tma = p->o_stage && p->tma && p->grid_ndim == 0 && nvptx_o_tma_mode() == 1;
     p->doc_bits = fa_plan_doc_bits(p);
     p->q_regs = fa_plan_q_regs(p);
@@ -700,8 +704,9 @@ bool fa_plan_doc_bits(const fa_plan *p)
 
 bool fa_plan_o_stage(const fa_plan *p)
 {
-    /* one item a block (persistent blocks refill Q's bytes for the next item), a warpgroup per 64 rows, Dv <= D
-     * both multiples of 64: O's rows fit the bytes of Q's (nvptx_fa2_ostage.c) */
-    return nvptx_o_stage_mode() != 0 && p->wgmma && p->ws && !p->persist && p->MR == 1 && p->warps % 4 == 0 &&
+    /* a warpgroup per 64 rows, Dv <= D both multiples of 64: O's rows fit the bytes of Q's (nvptx_fa2_ostage.c);
+     * persistent blocks, whose producer refills Q's bytes for the next item, stage O in bytes of its own when
+     * they fit (fa_plan_from_tir) */
+    return nvptx_o_stage_mode() != 0 && p->wgmma && p->ws && p->MR == 1 && p->warps % 4 == 0 &&
            p->warps <= 12 && p->Dv <= p->D && p->D % 64 == 0 && p->Dv % 64 == 0 && p->Tq == 16 * p->warps;
 }

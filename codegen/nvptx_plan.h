@@ -85,7 +85,8 @@ int nvptx_span_param(const tir_op *op, const fa_plan *p);
 float nvptx_score_k(const expr *score);
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err);
 /* Whether the kernel of plan p writes O through shared memory
- * (nvptx_fa2_ostage.c; fa_plan_from_tir sets p->o_stage by it). */
+ * (nvptx_fa2_ostage.c; fa_plan_from_tir sets p->o_stage by it, and for
+ * persistent blocks also by whether O's own bytes fit). */
 bool fa_plan_o_stage(const fa_plan *p);
 /* Whether the kernel of plan p keeps Q's A fragments in registers
  * ($ATTNC_Q_REGS; fa_plan_from_tir sets p->q_regs by it). */

@@ -215,9 +215,15 @@ void nt_copy_tma_box(nt *t, LLVMValueRef map, LLVMValueRef dst, LLVMValueRef bar
  * not written. The issuing generic writes of src must be fenced for the
  * async proxy first (fence.proxy.async). nt_store_tma_wait_read commits
  * the group and waits until its shared reads are done (src reusable, the
- * block free to exit); the global writes complete on their own. */
+ * block free to exit); the global writes complete on their own.
+ * nt_store_tma_commit only commits (the thread's bulk groups run on), and
+ * nt_store_tma_wait_reads waits for every committed group's shared reads:
+ * the pair lets a thread go on while its stores read, and wait only
+ * before it writes src again or exits. */
 void nt_store_tma_box(nt *t, LLVMValueRef map, LLVMValueRef src, int col, const LLVMValueRef *crd, int n);
 void nt_store_tma_wait_read(nt *t);
+void nt_store_tma_commit(nt *t);
+void nt_store_tma_wait_reads(nt *t);
 /* The tile nt_copy_tma would copy (cols / 64 boxes of src) fetched into
  * L2 only (cp.async.bulk.prefetch.tensor: no shared memory, no barrier,
  * nothing to wait for; a box past the tensor fetches nothing). A hint: it

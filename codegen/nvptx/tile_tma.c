@@ -51,7 +51,18 @@ void nt_store_tma_box(nt *t, LLVMValueRef map, LLVMValueRef src, int col, const 
 
 void nt_store_tma_wait_read(nt *t)
 {
-    nv_asm(&t->nv, NULL, "cp.async.bulk.commit_group;\n\tcp.async.bulk.wait_group.read 0;", "~{memory}", NULL, 0);
+    nt_store_tma_commit(t);
+    nt_store_tma_wait_reads(t);
+}
+
+void nt_store_tma_commit(nt *t)
+{
+    nv_asm(&t->nv, NULL, "cp.async.bulk.commit_group;", "~{memory}", NULL, 0);
+}
+
+void nt_store_tma_wait_reads(nt *t)
+{
+    nv_asm(&t->nv, NULL, "cp.async.bulk.wait_group.read 0;", "~{memory}", NULL, 0);
 }
 
 void nt_copy_tma(nt *t, nt_smem dst, const nt_tmap *src, LLVMValueRef bar)
