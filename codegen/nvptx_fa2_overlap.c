@@ -187,17 +187,27 @@ static void compute_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
  * nothing pending: S_j = Q K_j^T alone, its softmax, P_j packed and
  * pending, so that the loop's first iteration issues S_{j+1} with a real
  * P_j V_j (without the peel it issues S_j with P = 0 times V_j: a product
- * that adds nothing, and S_j waits for V_j as well). O is still 0: alpha
- * rescales nothing. */
+ * that adds nothing, and S_j waits for V_j as well). O is 0, so alpha
+ * rescales nothing, unless the narrow first tile (nvptx_fa2_narrow.c) ran
+ * before: then O holds its product and is rescaled. K_j acquired. */
 static void first_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
 {
     LLVMValueRef sa[FA_MAXMR][FA_MAXN][4], m[FA_MAXMR][2], l[FA_MAXMR][2], alpha[FA_MAXMR][2];
-    fa2_ws_acquire(f, j);
+    nt *t = &f->t;
     fa2_wgmma_qk(f, sa);
     fa2_ws_release_slot(f, f->slot, NULL); /* K_j: S_j is done with it */
     fa2_score_and_mask(f, sa);
     get_ml(f, v, m, l);
     fa2_softmax_alpha(f, sa, m, l, alpha);
+    if (fa2_narrow_first_on(f)) {
+        LLVMValueRef acc[FA_MAXMR][FA_MAXN][4];
+        nt_frag o;
+        nt_fvar_get(t, &v->o, &o);
+        fa2_unfrag(&o, acc);
+        fa2_rescale(f, alpha, acc);
+        fa2_frag(f, &o, acc, f->p->Dv);
+        nt_fvar_set(t, &v->o, &o);
+    }
     nt_frag s;
     fa2_frag(f, &s, sa, f->p->Tk);
     set_pending(f, v, &s, j);
@@ -240,10 +250,20 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
     f->all_full = full;
     /* the first run's first tile, when the run tests no tile for emptiness
      * (nothing is pending yet: vars_new, or after the narrow first tile) */
-    if (v->peel && !(f->p->empty && !full)) {
+    bool tested = f->p->empty && !full;
+    if (v->peel && (!tested || nvptx_peel_all_mode() == 1)) {
         LLVMValueRef any = LLVMBuildICmp(b, LLVMIntSLT, lo, hi, "");
         LLVMBasicBlockRef join = nt_if(t, any);
-        first_tile(f, v, lo);
+        fa2_ws_acquire(f, lo);
+        if (tested) { /* an empty first tile passes; the loop then starts with nothing pending */
+            nt_branch br = nt_if_else(t, fa2_tile_empty(f));
+            skip_tile(f, v, lo);
+            nt_else(t, &br);
+            first_tile(f, v, lo);
+            nt_endif_else(t, &br);
+        } else {
+            first_tile(f, v, lo);
+        }
         nt_endif(t, join);
         lo = LLVMBuildSelect(b, any, LLVMBuildAdd(b, lo, nv_i32(&f->nv, 1), ""), lo, "");
     }
@@ -276,9 +296,10 @@ void fa2_overlap_loop(fa2 *f)
         fa2_ws_turn_init(f);
     ov_vars v;
     vars_new(f, &v);
-    /* not under ping-pong (the turns start in the loop) nor in persistent
-     * blocks (ptxas spilled 8-16 more bytes per item there) */
-    v.peel = !pingpong && !f->p->persist && nvptx_peel_first_mode() != 0;
+    /* not under ping-pong (the turns start in the loop), and in persistent
+     * blocks only under $ATTNC_PEEL_ALL=1 (ptxas spilled 8-16 more bytes per
+     * item there, before Q's fragments stayed in registers) */
+    v.peel = !pingpong && nvptx_peel_first_mode() != 0 && (!f->p->persist || nvptx_peel_all_mode() == 1);
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &v);
     fa2_key_loops(f, overlap_tiles, &v, first); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
     if (pingpong)

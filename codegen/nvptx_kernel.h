@@ -146,6 +146,13 @@ int nvptx_persist_dynamic_mode(void);
  * for V's tile too). Part of kernel cache keys. */
 int nvptx_peel_first_mode(void);
 
+/* $ATTNC_PEEL_ALL: 1 (also unset, the default) or 0. The peel of
+ * $ATTNC_PEEL_FIRST also in persistent blocks and in loops that test their
+ * tiles for emptiness (an empty first tile is skipped, and the loop then
+ * starts with nothing pending, as without the peel). Part of kernel cache
+ * keys. */
+int nvptx_peel_all_mode(void);
+
 /* $ATTNC_O_STAGE: 1 (also unset, the default) or 0. Kernels with a producer
  * warpgroup (wgmma, one item a block) write O through shared memory, each
  * warpgroup into the bytes of its own Q rows, and store it in whole rows,

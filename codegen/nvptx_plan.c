@@ -97,6 +97,14 @@
 #ifndef NVPTX_PEEL_FIRST_BY_DEFAULT
 #define NVPTX_PEEL_FIRST_BY_DEFAULT 1
 #endif
+/* ... also in persistent blocks and loops that test tiles for emptiness
+ * ($ATTNC_PEEL_ALL; today that changes only the sinks + window kernels).
+ * H100 2026-12-07 run87 (an earlier form, wrong after the narrow first
+ * tile, which left O unscaled): sinks(4) || window 2047 at 32768 tokens
+ * 1.062-1.071 -> 1.044-1.052 ms. */
+#ifndef NVPTX_PEEL_ALL_BY_DEFAULT
+#define NVPTX_PEEL_ALL_BY_DEFAULT 1
+#endif
 /* O written through shared memory, each warpgroup's rows in its own
  * Q rows, then stored 16 bytes a thread in whole rows (nvptx_fa2_ostage.c,
  * $ATTNC_O_STAGE). H100 2026-12-06 run68: one 4-byte store a row instead
@@ -177,6 +185,11 @@ int nvptx_tanh_approx_mode(void)
 int nvptx_peel_first_mode(void)
 {
     return env_switch_default("ATTNC_PEEL_FIRST", NVPTX_PEEL_FIRST_BY_DEFAULT);
+}
+
+int nvptx_peel_all_mode(void)
+{
+    return env_switch_default("ATTNC_PEEL_ALL", NVPTX_PEEL_ALL_BY_DEFAULT);
 }
 
 int nvptx_o_tma_mode(void)

@@ -20,6 +20,7 @@ static const struct {
     {"persist_dynamic", nvptx_persist_dynamic_mode}, /* $ATTNC_PERSIST_DYNAMIC */
     {"doc_table", nvptx_doc_table_mode},           /* $ATTNC_DOC_TABLE */
     {"peel_first", nvptx_peel_first_mode},         /* $ATTNC_PEEL_FIRST */
+    {"peel_all", nvptx_peel_all_mode},             /* $ATTNC_PEEL_ALL */
     {"o_stage", nvptx_o_stage_mode},               /* $ATTNC_O_STAGE */
     {"o_tma", nvptx_o_tma_mode},                   /* $ATTNC_O_TMA */
     {"tanh_approx", nvptx_tanh_approx_mode},       /* $ATTNC_TANH_APPROX */
