@@ -116,7 +116,8 @@ static int commit_groups(const char *file, const char *spec, const char *value)
 }
 
 /* The peeled first tile is one more commit group (S alone) than the loop
- * without it; the default peels; ping-pong and persistent blocks do not. */
+ * without it; the default peels, persistent blocks too (unless
+ * ATTNC_PEEL_ALL=0); ping-pong does not. */
 static void first_tile_peeled(void **state)
 {
     (void)state;
@@ -124,6 +125,8 @@ static void first_tile_peeled(void **state)
         {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
         {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
         {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
+        {"sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"}, /* after the narrow tile */
     };
     for (size_t i = 0; i < sizeof peeled / sizeof peeled[0]; i++) {
         int on = commit_groups(peeled[i][0], peeled[i][1], NULL), off = commit_groups(peeled[i][0], peeled[i][1], "0");
@@ -132,16 +135,19 @@ static void first_tile_peeled(void **state)
             fail_msg("%s [%s]: %d commit groups peeled, %d not (expected one more)", peeled[i][0], peeled[i][1], on,
                      off);
     }
-    static const char *const whole[][2] = {
-        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=2"},
-        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
-    };
-    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
-        int on = commit_groups(whole[i][0], whole[i][1], NULL), off = commit_groups(whole[i][0], whole[i][1], "0");
-        if (on != off)
-            fail_msg("%s [%s]: %d commit groups by default, %d with ATTNC_PEEL_FIRST=0 (no peel expected)", whole[i][0],
-                     whole[i][1], on, off);
-    }
+    const char *pingpong = "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=2";
+    int on = commit_groups("causal_d128.attn", pingpong, NULL), off = commit_groups("causal_d128.attn", pingpong, "0");
+    if (on != off)
+        fail_msg("ping-pong: %d commit groups by default, %d with ATTNC_PEEL_FIRST=0 (no peel expected)", on, off);
+    /* ATTNC_PEEL_ALL=0: persistent blocks run their loop whole again */
+    const char *persist = "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1";
+    char *text = env_ptx("causal_d128.attn", persist, "ATTNC_PEEL_ALL", "0");
+    int all_off = ptx_count(text, "wgmma.commit_group");
+    free(text);
+    off = commit_groups("causal_d128.attn", persist, "0");
+    if (all_off != off)
+        fail_msg("persistent blocks: %d commit groups with ATTNC_PEEL_ALL=0, %d unpeeled (no peel expected)", all_off,
+                 off);
 }
 
 /* The longest chain of max.f32 instructions in text, each reading the
@@ -302,9 +308,10 @@ static void o_stores(const char *file, const char *spec, const char *value, int 
     free(text);
 }
 
-/* By default one item a block stores O through shared memory: Dv x 64 /
- * (8 x 128) 16-byte stores a thread, no 4-byte ones; =0 and persistent
- * blocks (whose Q bytes the next item refills) store the fragments. */
+/* By default O goes through shared memory: Dv x 64 / (8 x 128) 16-byte
+ * stores a thread, no 4-byte ones (persistent blocks, whose Q bytes the
+ * next item refills, in bytes of their own); =0, and persistent blocks
+ * with no room for those bytes (three stages), store the fragments. */
 static void o_staged(void **state)
 {
     (void)state;
@@ -314,6 +321,8 @@ static void o_staged(void **state)
         {"doc_causal.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws overlap=1"},
         {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 mma=wgmma_ws"},
         {"flux_gna.attn", "q=8x16 kv=8x16 stages=2 warps=8 overlap=1 qgroup=2"},
+        {"sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
     };
     for (size_t i = 0; i < sizeof staged / sizeof staged[0]; i++) {
         int v4, b32, v4_off, b32_off;
@@ -326,9 +335,9 @@ static void o_staged(void **state)
                      staged[i][1], v4, b32, v4_off, b32_off);
     }
     int v4, b32;
-    o_stores("sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", NULL, &v4, &b32);
+    o_stores("sinks_swa_w2047.attn", "q=128 kv=128 stages=3 warps=8 overlap=1 persist=1", NULL, &v4, &b32);
     if (v4 != 0 || b32 != 32)
-        fail_msg("persistent sinks + window: %d 16-byte and %d 4-byte stores; want 0, 32", v4, b32);
+        fail_msg("persistent sinks + window, three stages: %d 16-byte and %d 4-byte stores; want 0, 32", v4, b32);
 }
 
 /* ATTNC_O_TMA=1: the staged O leaves by TMA, Dv / 64 boxes a warpgroup
