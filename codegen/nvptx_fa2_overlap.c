@@ -239,6 +239,22 @@ static void narrow_step(fa2 *f, void *vars)
     nt_fvar_set(t, &v->o, &o);
 }
 
+/* Tile j (K acquired) by step, or, where the loop tests tiles for
+ * emptiness (tested), skipped when empty. */
+static void tile_unless_empty(fa2 *f, ov_vars *v, LLVMValueRef j, bool tested,
+                              void (*step)(fa2 *, ov_vars *, LLVMValueRef))
+{
+    if (!tested) {
+        step(f, v, j);
+        return;
+    }
+    nt_branch br = nt_if_else(&f->t, fa2_tile_empty(f));
+    skip_tile(f, v, j);
+    nt_else(&f->t, &br);
+    step(f, v, j);
+    nt_endif_else(&f->t, &br);
+}
+
 /* Tiles [lo, hi) of the loop; full: a run of full tiles, emitted without
  * mask or empty tests (fa2_key_loops). The pending P V carries from
  * one such loop into the next through v. */
@@ -255,15 +271,7 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
         LLVMValueRef any = LLVMBuildICmp(b, LLVMIntSLT, lo, hi, "");
         LLVMBasicBlockRef join = nt_if(t, any);
         fa2_ws_acquire(f, lo);
-        if (tested) { /* an empty first tile passes; the loop then starts with nothing pending */
-            nt_branch br = nt_if_else(t, fa2_tile_empty(f));
-            skip_tile(f, v, lo);
-            nt_else(t, &br);
-            first_tile(f, v, lo);
-            nt_endif_else(t, &br);
-        } else {
-            first_tile(f, v, lo);
-        }
+        tile_unless_empty(f, v, lo, tested, first_tile); /* empty: the loop starts with nothing pending */
         nt_endif(t, join);
         lo = LLVMBuildSelect(b, any, LLVMBuildAdd(b, lo, nv_i32(&f->nv, 1), ""), lo, "");
     }
@@ -275,15 +283,7 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
     fa2_ws_wait_v(f, LLVMBuildSelect(b, nt_get(t, v->pend), nt_get(t, v->pj), j, ""));
     if (f->p->overlap == 2)
         fa2_ws_turn_wait(f);
-    if (f->p->empty && !full) {
-        nt_branch br = nt_if_else(t, fa2_tile_empty(f));
-        skip_tile(f, v, j);
-        nt_else(t, &br);
-        compute_tile(f, v, j);
-        nt_endif_else(t, &br);
-    } else {
-        compute_tile(f, v, j);
-    }
+    tile_unless_empty(f, v, j, tested, compute_tile);
     nt_for_end(t, &kv);
     f->all_full = false;
 }
