@@ -239,7 +239,13 @@ void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
          * boundary keeps the whole mask. Not under ping-pong (overlap=2,
          * opt-in): its second copy of the mask spilled 4 bytes there. */
         mask_split_into(f, fa2_tile_in_doc(f), f->p->span_mask, f->p->mask, NULL, s, &sv);
-    else
+    else if (nvptx_mask_inside_mode() == 1 && f->p->grid_ndim == 0 && f->p->ndims == 1) {
+        /* a key tile inside the sequence: the mask without the key-bound test */
+        LLVMValueRef end = LLVMBuildAdd(f->nv.b, f->k_org[0], nv_i32(&f->nv, f->p->Tk), "");
+        LLVMValueRef inside = LLVMBuildICmp(f->nv.b, LLVMIntSLE, end, f->kext[0], "k.inside");
+        mask_split_into(f, inside, f->p->mask, f->p->mask, &f->k_inside, s, &sv);
+        f->k_inside = false;
+    } else
         mask_into(f, f->p->mask, s, &sv);
     nt_endif(t, join);
     nt_fvar_get(t, &sv, &sf);

@@ -107,6 +107,7 @@ typedef struct fa2 {
      * it in while doc_bits_on */
     LLVMValueRef doc_bits[FA_MAXMR][2];
     bool doc_bits_on;
+    bool k_inside; /* emitting the mask of a key tile inside the sequence: no key-bound test ($ATTNC_MASK_INSIDE) */
     bool run_on_q; /* the run is of queries, tested on the query tile (the backward's dK/dV kernel) */
     bool span_fence; /* the span scan fences its shared words for the async proxy (wgmma backward) */
     /* the forward kernel (fa2_build): the document cut may go through the

@@ -120,7 +120,7 @@ void fa2_mask(fa2 *f, const expr *mask, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
         for (int e = 0; e < 2; e++) {
             LLVMValueRef kc[3], kt;
             col_coords(f, nb, e, kc, &kt);
-            LLVMValueRef in = fa2_in_bounds(f, kc, f->kext);
+            LLVMValueRef in = f->k_inside ? LLVMConstInt(f->nv.i1, 1, false) : fa2_in_bounds(f, kc, f->kext);
             if (frames)
                 fa2_frames_column(f, kt);
             for (int mi = 0; mi < p->MR; mi++) {

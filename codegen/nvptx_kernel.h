@@ -189,6 +189,13 @@ int nvptx_doc_table_mode(void);
  * 670 TFLOP/s on the overlapped loop). Part of kernel cache keys. */
 int nvptx_full_range_mode(void);
 
+/* $ATTNC_MASK_INSIDE: 1, else unset (off, experimental). On token
+ * sequences a partial key tile that lies inside the sequence takes a copy
+ * of the mask without the per-element key-bound test (one compare an
+ * element fewer; a second copy of the mask's code). Part of kernel cache
+ * keys. */
+int nvptx_mask_inside_mode(void);
+
 /* $ATTNC_TMA_SKIP_EMPTY (opt-in: no gain measured on the H200, radial
  * 35.46 ms against 35.57, sinks + window 1.204 against 1.202): -1 unset or 0, or 1
  * (the TMA producer of the forward's default loop copies no tile that the

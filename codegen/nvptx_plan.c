@@ -207,6 +207,11 @@ int nvptx_doc_table_mode(void)
     return env_switch("ATTNC_DOC_TABLE");
 }
 
+int nvptx_mask_inside_mode(void)
+{
+    return env_switch("ATTNC_MASK_INSIDE");
+}
+
 int nvptx_full_range_mode(void)
 {
     return env_switch("ATTNC_FULL_RANGE");

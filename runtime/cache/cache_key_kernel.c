@@ -25,6 +25,7 @@ static const struct {
     {"o_tma", nvptx_o_tma_mode},                   /* $ATTNC_O_TMA */
     {"tanh_approx", nvptx_tanh_approx_mode},       /* $ATTNC_TANH_APPROX */
     {"full_range", nvptx_full_range_mode},         /* $ATTNC_FULL_RANGE */
+    {"mask_inside", nvptx_mask_inside_mode},       /* $ATTNC_MASK_INSIDE */
     {"tma_fence", nvptx_tma_fence_mode},   /* $ATTNC_TMA_FENCE */
     {"ws_maxnreg", nvptx_ws_maxnreg_mode}, /* $ATTNC_WS_MAXNREG */
     {"tma_skip_empty", nvptx_tma_skip_empty_mode}, /* $ATTNC_TMA_SKIP_EMPTY */

@@ -67,8 +67,28 @@ static void disjunction_is_one_select(void **state)
     }
 }
 
+/* ATTNC_MASK_INSIDE=1 (opt-in): a sequence's partial key tile inside the
+ * sequence takes a second copy of the mask without the key-bound test, so
+ * the kernel holds more -inf selects; unset, the kernel is the default's. */
+static void inside_tiles_copy_the_mask(void **state)
+{
+    (void)state;
+    const char *mask = "causal && sliding_window(1023, 0)";
+    int plain = ninf_selects("window", mask, TARGET_SM90A);
+    setenv("ATTNC_MASK_INSIDE", "1", 1);
+    int inside = ninf_selects("window", mask, TARGET_SM90A);
+    setenv("ATTNC_MASK_INSIDE", "0", 1);
+    int off = ninf_selects("window", mask, TARGET_SM90A);
+    unsetenv("ATTNC_MASK_INSIDE");
+    printf("  window 1023: %d -inf selects, %d under ATTNC_MASK_INSIDE=1, %d at =0\n", plain, inside, off);
+    if (inside < plain + 64 || off != plain)
+        fail_msg("ATTNC_MASK_INSIDE: %d -inf selects against %d (=0: %d): want a second mask copy under =1 only",
+                 inside, plain, off);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(disjunction_is_one_select)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(disjunction_is_one_select),
+                                       cmocka_unit_test(inside_tiles_copy_the_mask)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
