@@ -39,8 +39,9 @@ static void plan_smem(fa2 *f)
         f->off_v = p->Tk * 2 * p->D;
         f->q_in_regs = false;
         f->off_q = p->stages * f->slot_k;
-        f->off_o = p->o_stage && p->persist ? f->off_q + p->Tq * 2 * p->D : f->off_q;
-        f->off_bar = f->off_o == f->off_q ? f->off_q + p->Tq * 2 * p->D : f->off_o + p->Tq * 2 * p->Dv;
+        bool own_o = p->o_stage && p->persist;
+        f->off_o = own_o ? f->off_q + p->Tq * 2 * p->D : f->off_q;
+        f->off_bar = f->off_q + p->Tq * 2 * p->D + (own_o ? p->Tq * 2 * p->Dv : 0);
         return;
     }
     f->pitch_q = p->D * 2 + 16;
@@ -243,8 +244,7 @@ void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4])
         /* a key tile inside the sequence: the mask without the key-bound test */
         LLVMValueRef end = LLVMBuildAdd(f->nv.b, f->k_org[0], nv_i32(&f->nv, f->p->Tk), "");
         LLVMValueRef inside = LLVMBuildICmp(f->nv.b, LLVMIntSLE, end, f->kext[0], "k.inside");
-        mask_split_into(f, inside, f->p->mask, f->p->mask, &f->k_inside, s, &sv);
-        f->k_inside = false;
+        mask_split_into(f, inside, f->p->mask, f->p->mask, &f->k_inside, s, &sv); /* leaves k_inside false */
     } else
         mask_into(f, f->p->mask, s, &sv);
     nt_endif(t, join);

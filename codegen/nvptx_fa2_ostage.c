@@ -57,14 +57,20 @@ static LLVMValueRef stage_addr(fa2 *f, LLVMValueRef wg, LLVMValueRef r, LLVMValu
     return nv_gep(nv, f->smem, off);
 }
 
+/* i1: this thread is its warpgroup's first (the one that stores by TMA). */
+static LLVMValueRef wg_first(fa2 *f)
+{
+    nv_ctx *nv = &f->nv;
+    LLVMBuilderRef b = nv->b;
+    return LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, nv_i32(nv, 127), ""), nv_i32(nv, 0), "");
+}
+
 /* The warpgroup's first thread waits until its TMA stores have read
  * their staged bytes. */
 static void wait_tma_reads(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, nv_i32(nv, 127), ""), nv_i32(nv, 0), "");
-    LLVMBasicBlockRef join = nv_if(nv, first, "ostage.reads");
+    LLVMBasicBlockRef join = nv_if(nv, wg_first(f), "ostage.reads");
     nt_store_tma_wait_reads(&f->t);
     nv_endif(nv, join);
 }
@@ -112,8 +118,7 @@ static void flush_by_tma(fa2 *f, LLVMValueRef wg)
     const fa_plan *p = f->p;
     nv_wg_proxy_fence(nv); /* this thread's staged writes, for the async proxy */
     nt_bar_sync(&f->t, LLVMBuildAdd(b, wg, nv_i32(nv, OSTAGE_BAR), ""), 128);
-    LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, f->tid, nv_i32(nv, 127), ""), nv_i32(nv, 0), "");
-    LLVMBasicBlockRef join = nv_if(nv, first, "ostage.tma");
+    LLVMBasicBlockRef join = nv_if(nv, wg_first(f), "ostage.tma");
     LLVMValueRef rows = LLVMBuildMul(b, wg, nv_i32(nv, 64), "");
     LLVMValueRef crd[3] = {LLVMBuildAdd(b, f->q_org[0], rows, ""), f->head, f->batch};
     for (int blk = 0; blk < p->Dv / 64; blk++) {
