@@ -366,7 +366,7 @@ static void emit_loop(fa2 *f)
     loop_state st;
     state_new(f, &st);
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, &st);
-    fa2_key_loops(f, plain_tiles, &st, first);
+    fa2_key_loops(f, plain_tiles, &st, first, f->r_total);
     if (f->p->persist && !f->p->q_regs) /* with Q in registers: fa2_ws_q_wait */
         fa2_ws_q_done(f);
     if (!f->p->ws)
@@ -437,6 +437,7 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
         if (fa2_ws_early_q(f))
             fa2_ws_issue_q_early(f);
         fa2_range(f);
+        fa2_narrow_rotation(f);
     }
     if (p->ws)
         split_roles(f);

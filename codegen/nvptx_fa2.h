@@ -116,6 +116,9 @@ typedef struct fa2 {
     bool doc_table_ok;
     LLVMValueRef doc_tag;
     bool all_full; /* emitting the key loop over a run of full tiles (fa2_key_loops) */
+    /* i1: the range's first tile, narrow, runs last (nvptx_fa2_narrow.c, $ATTNC_NARROW_LAST): loop index j
+     * maps to tile j + 1, the last to tile 0 (fa2_kv_tile_origin); NULL: in order */
+    LLVMValueRef rot;
     int part_only; /* 1 + the part of a union range a loop is emitted for (fa2_key_loops); 0: any (zeroed
                     * fa2 structs, the backward's too, mean no restriction) */
     /* a union range (p->nparts): per part its first tile, tile counts per
@@ -213,7 +216,8 @@ LLVMValueRef fa2_tile_partial(fa2 *f);
  * span_full test, only under =1 and not yet run on a GPU; not key frames or
  * dilation). fa2_key_loops emits the key loop from tile first through
  * tiles(f, user, lo, hi, full) calls: without the switch one over [first,
- * r_total); with it, per range (a union: per part, f->part_only set) the
+ * end) (end: r_total, less the narrow tile where it runs last); with it
+ * (end is r_total then), per range (a union: per part, f->part_only set) the
  * general loop, the run of full tiles and the general loop. The run: the
  * class's full test on its hull (sound on any box pair), the hull inside
  * the keys; a sequence tries every tile, all but the last (causal's
@@ -222,7 +226,7 @@ LLVMValueRef fa2_tile_partial(fa2 *f);
  * and fa2_tile_empty are false. */
 bool fa2_full_range_on(const fa2 *f);
 typedef void (*fa2_tiles_fn)(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, bool full);
-void fa2_key_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef first);
+void fa2_key_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef first, LLVMValueRef end);
 /* Whether the tile (the key tile; the query tile under run_on_q) lies
  * inside the run of f->run_lo / run_hi: every pair of it is of one
  * document. Needs the run (p->span_full) and the tile's origin. */
@@ -252,12 +256,15 @@ void fa2_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MA
 /* wgmma (sm_90a, nvptx_fa2_wgmma.c, on the tile builder's nt_mma):
  * S = Q K^T and O += P V on the current slot; O += P V from P already
  * packed (an A fragment) on a ring slot (waited for); and, for the
- * overlapped loop, S_j (into s) with O += P_{j-1} V_{j-1} issued without a
- * wait (nt_mma_async: s and o in flight until nt_mma_wait). */
+ * overlapped loop, S_j (into s, over the slot's first s_keys keys: p->Tk,
+ * or FA_NARROW for the narrow tile) with O += P_{j-1} V_{j-1} (over
+ * pa->cols keys) issued without a wait (nt_mma_async: s and o in flight
+ * until nt_mma_wait). */
 void fa2_wgmma_qk(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 void fa2_wgmma_pv_packed(fa2 *f, const nt_frag *pa, LLVMValueRef slot, nt_frag *o);
-void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa, LLVMValueRef slot_v, nt_frag *o);
+void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, int s_keys, nt_frag *s, const nt_frag *pa, LLVMValueRef slot_v,
+                     nt_frag *o);
 
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */
@@ -317,6 +324,12 @@ void fa2_overlap_loop(fa2 *f);
 bool fa2_narrow_first_on(const fa2 *f);
 LLVMValueRef fa2_narrow_first_test(fa2 *f);
 LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *user);
+/* The narrow tile last ($ATTNC_NARROW_LAST, the overlapped loop): whether
+ * the kernel takes it; after fa2_range, in each role, f->rot set to the
+ * query tile's narrow test (the same tiles, the first one moved to the
+ * end), so that its small S and softmax run while the last P V does. */
+bool fa2_narrow_last_on(const fa2 *f);
+void fa2_narrow_rotation(fa2 *f);
 
 /* persistent blocks (plan->persist, nvptx_fa2_persist.c): the loop over
  * this block's items. fa2_items_begin opens it and sets up the item in f

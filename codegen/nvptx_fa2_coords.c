@@ -237,6 +237,12 @@ static LLVMValueRef select_part(fa2 *f, LLVMValueRef j, LLVMValueRef lo[3], LLVM
 void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
 {
     const fa_plan *p = f->p;
+    if (f->rot) { /* the narrow tile last (fa2_narrow_rotation): j -> j + 1, the last index -> 0 */
+        LLVMBuilderRef b = f->nv.b;
+        LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(&f->nv, 1), "");
+        LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntSGE, next, f->r_total, "");
+        j = LLVMBuildSelect(b, f->rot, LLVMBuildSelect(b, wrap, nv_i32(&f->nv, 0), next, ""), j, "rot.j");
+    }
     LLVMValueRef rem = j, r_lo[3], r_cnt[3];
     for (int d = 0; d < p->ndims; d++) {
         r_lo[d] = f->r_lo[d];
@@ -458,21 +464,21 @@ static void split_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef lo,
         tiles(f, user, b, hi, false);
 }
 
-void fa2_key_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef first)
+void fa2_key_loops(fa2 *f, fa2_tiles_fn tiles, void *user, LLVMValueRef first, LLVMValueRef end)
 {
     const fa_plan *p = f->p;
     if (!fa2_full_range_on(f)) {
-        tiles(f, user, first, f->r_total, false);
+        tiles(f, user, first, end, false);
         return;
     }
     if (!p->nparts) {
-        split_loops(f, tiles, user, first, f->r_total);
+        split_loops(f, tiles, user, first, end);
         return;
     }
     for (int i = 0; i < p->nparts; i++) { /* a union part by part: its tile origins without the part select */
-        LLVMValueRef base = f->part_base[i], end = add(f, base, f->part_cnt[i][0]);
+        LLVMValueRef base = f->part_base[i], part_end = add(f, base, f->part_cnt[i][0]);
         f->part_only = i + 1;
-        split_loops(f, tiles, user, nv_smax(&f->nv, first, base), end);
+        split_loops(f, tiles, user, nv_smax(&f->nv, first, base), part_end);
         f->part_only = 0;
     }
 }

@@ -25,16 +25,22 @@ static nt_smem q_rows(fa2 *f)
     return nt_sub(t, q, LLVMBuildMul(f->nv.b, wg, nv_i32(&f->nv, 64), ""), nv_i32(&f->nv, 0), 64, p->D);
 }
 
-/* The K (V) tile of ring slot `slot`: its first p->Tk rows, with the
+/* The K (V) tile of ring slot `slot`: its first `rows` rows, with the
  * slot's swizzle strides (a narrow tile's view, nvptx_fa2_narrow.c). */
-static nt_smem slot_tile(fa2 *f, int tensor, LLVMValueRef slot)
+static nt_smem slot_rows(fa2 *f, int tensor, LLVMValueRef slot, int rows)
 {
     const fa_plan *p = f->p;
     LLVMBuilderRef b = f->nv.b;
     int off = tensor == T_K ? f->off_k : f->off_v, cols = tensor == T_K ? p->D : p->Dv;
     LLVMValueRef at = LLVMBuildAdd(b, nv_i32(&f->nv, off), LLVMBuildMul(b, slot, nv_i32(&f->nv, f->slot_k), ""), "");
     nt_smem tile = nt_tile_sw(&f->t, at, f->slot_rows, cols, p->dt);
-    return p->Tk < f->slot_rows ? nt_sub(&f->t, tile, nv_i32(&f->nv, 0), nv_i32(&f->nv, 0), p->Tk, cols) : tile;
+    return rows < f->slot_rows ? nt_sub(&f->t, tile, nv_i32(&f->nv, 0), nv_i32(&f->nv, 0), rows, cols) : tile;
+}
+
+/* The plan's key tile (p->Tk rows) of ring slot `slot`. */
+static nt_smem slot_tile(fa2 *f, int tensor, LLVMValueRef slot)
+{
+    return slot_rows(f, tensor, slot, f->p->Tk);
 }
 
 /* Q, the A operand of S = Q K^T: this warp's fragments under p->q_regs
@@ -122,12 +128,13 @@ void fa2_wgmma_pv(fa2 *f, LLVMValueRef pr[FA_MAXMR][FA_MAXN][4], LLVMValueRef ac
     fa2_unfrag(&o, acc);
 }
 
-void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, nt_frag *s, const nt_frag *pa, LLVMValueRef slot_v, nt_frag *o)
+void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, int s_keys, nt_frag *s, const nt_frag *pa, LLVMValueRef slot_v,
+                     nt_frag *o)
 {
-    nt_zero(&f->t, s, 16, f->p->Tk);
+    nt_zero(&f->t, s, 16, s_keys);
     nt_mma_op ops[2] = {
-        {s, q_opnd(f), nt_shared(slot_tile(f, T_K, slot_k), true), NULL},
-        {o, nt_reg(pa), nt_shared(slot_tile(f, T_V, slot_v), false), NULL},
+        {s, q_opnd(f), nt_shared(slot_rows(f, T_K, slot_k, s_keys), true), NULL},
+        {o, nt_reg(pa), nt_shared(slot_rows(f, T_V, slot_v, pa->cols), false), NULL},
     };
     nt_mma_async(&f->t, ops, 2, f->p->dt);
 }

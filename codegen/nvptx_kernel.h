@@ -228,6 +228,13 @@ int nvptx_tma_l2_ahead_mode(void);
  * window, is computed on those 16 keys only: an eighth of a tile's
  * products; nvptx_fa2_narrow.c), or 0. Part of kernel cache keys. */
 int nvptx_narrow_first_mode(void);
+/* $ATTNC_NARROW_LAST (NVPTX_NARROW_LAST_BY_DEFAULT): 1 or 0. Where the
+ * narrow tile of $ATTNC_NARROW_FIRST applies and the key loop is the
+ * overlapped one (overlap=1), it runs after the full tiles instead of
+ * before them: its S = Q K^T issues with the last tile's P V and its
+ * softmax runs while that product does (nvptx_fa2_overlap.c). Part of
+ * kernel cache keys. */
+int nvptx_narrow_last_mode(void);
 /* $ATTNC_SCALE_FMA (on by default, NVPTX_SCALE_FMA_BY_DEFAULT): -1 unset, 0, or 1
  * (a score s * c with a constant c > 0, the default `s * scale`, keeps raw
  * s in registers; the softmax takes the row max of raw s and exponentiates
