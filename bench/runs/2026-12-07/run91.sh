@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device call 91 (2026-12-07): ATTNC_NARROW_LAST=1 (the sink tile after the window's tiles, its S issued with the
 # last P V). Checks under the switch (test_gpu_persist, unions, edges, `attnc run --check` on sinks + window shapes,
-# racecheck / memcheck); then sinks + window default vs ATTNC_NARROW_LAST=1, three rounds; Flex.
+# racecheck / memcheck); then sinks + window default vs ATTNC_NARROW_LAST=1, three rounds, beside 8 documents; Flex.
 #   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-07/run91.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
 ROUNDS=${ROUNDS:-3}
@@ -43,6 +43,7 @@ for round in $(seq $ROUNDS); do
   for e in X=1 ATTNC_NARROW_LAST=1; do
     row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 $e
   done
+  row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 8
 done 2>&1 | tee $OUT/rows.txt
 el anchors
 ANCHOR_WARMUP_MS=500 OUT=$OUT timeout 120 python3 bench/anchors.py --sparse-seq > $OUT/anchors_seq_500.log 2>&1; grep -E "^doc8|^sinks" $OUT/anchors_seq_500.log
