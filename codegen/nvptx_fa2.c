@@ -384,6 +384,10 @@ static void emit_consumer(fa2 *f)
         emit_loop(f);
         return;
     }
+    if (fa2_defer_on(f)) { /* each item's finalize under the next one's first S */
+        fa2_overlap_items(f);
+        return;
+    }
     fa2_items items = {.producer = false};
     fa2_items_begin(f, &items);
     fa2_ws_q_wait(f);

@@ -265,6 +265,9 @@ void fa2_wgmma_pv(fa2 *f, LLVMValueRef p[FA_MAXMR][FA_MAXN][4], LLVMValueRef acc
 void fa2_wgmma_pv_packed(fa2 *f, const nt_frag *pa, LLVMValueRef slot, nt_frag *o);
 void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, int s_keys, nt_frag *s, const nt_frag *pa, LLVMValueRef slot_v,
                      nt_frag *o);
+/* S = Q K^T of ring slot slot_k alone, issued without a wait (one commit
+ * group; the deferred store runs under it, nvptx_fa2_overlap.c). */
+void fa2_wgmma_issue_qk(fa2 *f, LLVMValueRef slot_k, nt_frag *s);
 
 /* warp specialisation (plan->ws, nvptx_fa2_ws.c): mbarrier pipeline
  * between a producer warpgroup (tile copies) and the computing warps. */
@@ -314,6 +317,13 @@ void fa2_ws_turn_end(fa2 *f);
 void fa2_score_and_mask(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4]);
 /* nvptx_fa2_overlap.c: the whole key loop and the finalize */
 void fa2_overlap_loop(fa2 *f);
+/* $ATTNC_O_DEFER=1 (nvptx_fa2_overlap.c): whether the computing warps of
+ * persistent blocks store each item's staged O and LSE while the next
+ * item's first S = Q K^T runs (the overlapped loop, staged O, static
+ * items, no narrow first tile); and the computing warps' item loop that
+ * does so. */
+bool fa2_defer_on(const fa2 *f);
+void fa2_overlap_items(fa2 *f);
 
 /* The narrow first tile (nvptx_fa2_narrow.c, $ATTNC_NARROW_FIRST): whether
  * the kernel takes it; per query tile whether its range starts with a tile
@@ -410,6 +420,13 @@ void fa2_softmax_alpha(fa2 *f, LLVMValueRef s[FA_MAXMR][FA_MAXN][4], LLVMValueRe
 void fa2_rescale(fa2 *f, LLVMValueRef alpha[FA_MAXMR][2], LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
 void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
                   LLVMValueRef acc[FA_MAXMR][FA_MAXN][4]);
+/* The finalize in two halves, for staged O (fa2_ostage_on, MR = 1): each
+ * row's O normalised into the staging bytes and its LSE (lse[h]); then,
+ * later (the item's coordinates in f again), the LSE and the staged rows
+ * stored (nvptx_fa2_overlap.c defers this half into the next item). */
+void fa2_finalize_stage(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
+                        LLVMValueRef acc[FA_MAXMR][FA_MAXN][4], LLVMValueRef lse[2]);
+void fa2_finalize_store(fa2 *f, LLVMValueRef lse[2]);
 /* Address of element (batch, head, tok, col) of `tensor`, esize bytes each. */
 LLVMValueRef fa2_elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col, int esize);
 /* O through shared memory (nvptx_fa2_ostage.c, $ATTNC_O_STAGE): whether

@@ -40,8 +40,16 @@
  * nvptx_fa2_wgmma.c); score, mask and softmax are nvptx_fa2.c's and
  * nvptx_fa2_softmax.c's. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "nvptx_fa2.h"
+
+/* A deferred store ($ATTNC_O_DEFER): variables of the computing warps'
+ * item loop. on: the previous item's O waits, normalised, in its staging
+ * bytes, and its rows' LSE here, to be stored; x, head, batch: that item. */
+typedef struct ov_defer {
+    LLVMValueRef on, x, head, batch, lse[2];
+} ov_defer;
 
 /* The loop's variables (MR = 1 under wgmma: one row slot pair). */
 typedef struct ov_vars {
@@ -51,6 +59,9 @@ typedef struct ov_vars {
     LLVMValueRef pj;         /* its tile index (its V: slot pj % stages) */
     LLVMValueRef pend;       /* i1: a P V is pending */
     bool peel;               /* the next run of tiles starts with first_tile (code generation) */
+    ov_defer *d;             /* the deferred store ($ATTNC_O_DEFER), or NULL */
+    bool hook;               /* code generation: first_tile runs the deferred store under its S */
+    bool settled;            /* code generation: this item's deferred store is emitted */
 } ov_vars;
 
 /* P packed, all zeros: the A operand of the product issued with none pending. */
@@ -80,6 +91,27 @@ static void vars_new(fa2 *f, ov_vars *v)
     v->pp = nt_fvar_new(t, &pa);
     v->pj = nt_var(t, nv->i32, nv_i32(nv, 0), "pj");
     v->pend = nt_var(t, nv->i1, LLVMConstInt(nv->i1, 0, false), "pend");
+    v->d = NULL;
+    v->hook = v->settled = false;
+}
+
+/* The variables as vars_new leaves them (the next item of a deferred
+ * store starts from them). */
+static void vars_reset(fa2 *f, ov_vars *v)
+{
+    nt *t = &f->t;
+    nv_ctx *nv = &f->nv;
+    for (int h = 0; h < 2; h++) {
+        nt_set(t, v->m[h], nv_f32(nv, -INFINITY));
+        nt_set(t, v->l[h], nv_f32(nv, 0));
+    }
+    nt_frag o, pa;
+    nt_zero(t, &o, 16, f->p->Dv);
+    nt_fvar_set(t, &v->o, &o);
+    zero_p(f, &pa);
+    nt_fvar_set(t, &v->pp, &pa);
+    nt_set(t, v->pj, nv_i32(nv, 0));
+    nt_set(t, v->pend, LLVMConstInt(nv->i1, 0, false));
 }
 
 static LLVMValueRef vslot(fa2 *f, LLVMValueRef j)
@@ -190,11 +222,22 @@ static void compute_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
  * that adds nothing, and S_j waits for V_j as well). O is 0, so alpha
  * rescales nothing, unless the narrow first tile (nvptx_fa2_narrow.c) ran
  * before: then O holds its product and is rescaled. K_j acquired. */
+static void defer_settle(fa2 *f, ov_vars *v);
+
 static void first_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
 {
     LLVMValueRef sa[FA_MAXMR][FA_MAXN][4], m[FA_MAXMR][2], l[FA_MAXMR][2], alpha[FA_MAXMR][2];
     nt *t = &f->t;
-    fa2_wgmma_qk(f, sa);
+    if (v->hook) { /* the previous item's store while S runs */
+        nt_frag s;
+        fa2_wgmma_issue_qk(f, f->slot, &s);
+        defer_settle(f, v);
+        nt_frag *one[1] = {&s};
+        nt_mma_wait(t, 0, one, 1);
+        fa2_unfrag(&s, sa);
+    } else {
+        fa2_wgmma_qk(f, sa);
+    }
     fa2_ws_release_slot(f, f->slot, NULL); /* K_j: S_j is done with it */
     fa2_score_and_mask(f, sa);
     get_ml(f, v, m, l);
@@ -332,11 +375,17 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
         LLVMValueRef any = LLVMBuildICmp(b, LLVMIntSLT, lo, hi, "");
         LLVMBasicBlockRef join = nt_if(t, any);
         fa2_ws_acquire(f, lo);
+        v->hook = v->d != NULL;
         tile_unless_empty(f, v, lo, tested, first_tile); /* empty: the loop starts with nothing pending */
+        v->hook = false;
         nt_endif(t, join);
         lo = LLVMBuildSelect(b, any, LLVMBuildAdd(b, lo, nv_i32(&f->nv, 1), ""), lo, "");
     }
     v->peel = false;
+    if (v->d && !v->settled) { /* no peel, or it had no tile or an empty one: before the loop's first product */
+        defer_settle(f, v);
+        v->settled = true;
+    }
     nt_loop kv;
     LLVMValueRef j = nt_for(t, &kv, lo, hi);
     fa2_ws_acquire(f, j);
@@ -349,37 +398,153 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
     f->all_full = false;
 }
 
-void fa2_overlap_loop(fa2 *f)
+/* The key loop of one item into v, its last P V done (v->d: the previous
+ * item's store deferred into it). */
+static void item_keys(fa2 *f, ov_vars *v)
 {
     nt *t = &f->t;
     bool pingpong = f->p->overlap == 2;
     if (pingpong)
         fa2_ws_turn_init(f);
-    ov_vars v;
-    vars_new(f, &v);
     /* not under ping-pong (the turns start in the loop), and in persistent
      * blocks only under $ATTNC_PEEL_ALL=1 (ptxas spilled 8-16 more bytes per
      * item there, before Q's fragments stayed in registers) */
-    v.peel = !pingpong && nvptx_peel_first_mode() != 0 && (!f->p->persist || nvptx_peel_all_mode() == 1);
-    LLVMValueRef first = fa2_narrow_first(f, narrow_step, &v), end = f->r_total;
+    v->peel = !pingpong && nvptx_peel_first_mode() != 0 && (!f->p->persist || nvptx_peel_all_mode() == 1);
+    v->settled = false;
+    LLVMValueRef first = fa2_narrow_first(f, narrow_step, v), end = f->r_total;
     if (f->rot) /* the narrow tile, last: the loop ends before it */
         end = LLVMBuildSub(f->nv.b, end, LLVMBuildZExt(f->nv.b, f->rot, f->nv.i32, ""), "");
-    fa2_key_loops(f, overlap_tiles, &v, first, end); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
+    fa2_key_loops(f, overlap_tiles, v, first, end); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
     if (f->rot) {
         LLVMBasicBlockRef join = nt_if(t, f->rot);
         fa2_ws_acquire(f, end);
-        narrow_last(f, &v, end);
+        narrow_last(f, v, end);
         nt_endif(t, join);
     }
     if (pingpong)
         fa2_ws_turn_end(f);
     if (f->p->persist && !f->p->q_regs) /* every S = Q K^T is done (with Q in registers: fa2_ws_q_wait) */
         fa2_ws_q_done(f);
-    flush(f, &v);
+    flush(f, v);
+}
+
+/* O normalised and stored, and the LSE, from v, for f's item. */
+static void finalize_vars(fa2 *f, const ov_vars *v)
+{
     LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
     nt_frag o;
-    get_ml(f, &v, m, l);
-    nt_fvar_get(t, &v.o, &o);
+    get_ml(f, v, m, l);
+    nt_fvar_get(&f->t, &v->o, &o);
     fa2_unfrag(&o, acc);
     fa2_finalize(f, m, l, acc);
+}
+
+void fa2_overlap_loop(fa2 *f)
+{
+    ov_vars v;
+    vars_new(f, &v);
+    item_keys(f, &v);
+    finalize_vars(f, &v);
+}
+
+/* The deferred store ($ATTNC_O_DEFER). Persistent blocks finalize each
+ * item after its last P V: the tensor cores idle while O is normalised,
+ * staged and stored, then the next item's first S = Q K^T waits alone.
+ * Here the item's O is normalised into its staging bytes (and the LSE
+ * kept) after its last P V, and the store of both, whose barrier and
+ * global stores are most of the finalize, runs in the next item under its
+ * first S (the peeled tile issues S, stores, then waits for S) or, when
+ * the next item has no such tile, before its loop; the block's last item
+ * is stored after the item loop. The store runs with that item's query
+ * tile, head and batch set again and its coordinates recomputed
+ * (fa2_coords_init), f's fields restored after. Only registers that no
+ * product defines cross into the next item (ptxas 13.0 waited for the S
+ * product where the deferred half read O's accumulators: C7517). */
+bool fa2_defer_on(const fa2 *f)
+{
+    return nvptx_o_defer_mode() == 1 && f->p->persist && f->p->overlap == 1 && fa2_ostage_on(f) &&
+           !fa2_items_dynamic(f) && !fa2_narrow_first_on(f);
+}
+
+/* f's fields of the current item back after a store for another (the
+ * tile builder, the LLVM context and the failure flag carry on). */
+static void restore_item(fa2 *f, const fa2 *item)
+{
+    nv_ctx nv = f->nv;
+    nt t = f->t;
+    bool failed = f->failed;
+    *f = *item;
+    f->nv = nv;
+    f->t = t;
+    f->failed = failed;
+}
+
+/* The deferred store, if one is pending. */
+static void defer_settle(fa2 *f, ov_vars *v)
+{
+    nt *t = &f->t;
+    const ov_defer *d = v->d;
+    LLVMBasicBlockRef join = nt_if(t, nt_get(t, d->on));
+    fa2 *item = malloc(sizeof *item);
+    if (!item) {
+        f->failed = true;
+    } else {
+        *item = *f;
+        f->cta_x = nt_get(t, d->x);
+        fa2_set_head(f, nt_get(t, d->head));
+        f->batch = nt_get(t, d->batch);
+        fa2_coords_init(f);
+        LLVMValueRef lse[2] = {nt_get(t, d->lse[0]), nt_get(t, d->lse[1])};
+        fa2_finalize_store(f, lse);
+        restore_item(f, item);
+        free(item);
+    }
+    nt_set(t, d->on, LLVMConstInt(f->nv.i1, 0, false));
+    nt_endif(t, join);
+}
+
+/* The item's O normalised into its staging bytes, its LSE, query tile,
+ * head and batch kept for the deferred store; v reset for the next item. */
+static void defer_stage(fa2 *f, ov_vars *v)
+{
+    nt *t = &f->t;
+    const ov_defer *d = v->d;
+    LLVMValueRef m[FA_MAXMR][2], l[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4], lse[2];
+    nt_frag o;
+    get_ml(f, v, m, l);
+    nt_fvar_get(t, &v->o, &o);
+    fa2_unfrag(&o, acc);
+    fa2_finalize_stage(f, m, l, acc, lse);
+    for (int h = 0; h < 2; h++)
+        nt_set(t, d->lse[h], lse[h]);
+    nt_set(t, d->on, LLVMConstInt(f->nv.i1, 1, false));
+    nt_set(t, d->x, f->cta_x);
+    nt_set(t, d->head, f->head);
+    nt_set(t, d->batch, f->batch);
+    vars_reset(f, v);
+}
+
+void fa2_overlap_items(fa2 *f)
+{
+    nt *t = &f->t;
+    nv_ctx *nv = &f->nv;
+    ov_vars v;
+    ov_defer d = {
+        .on = nt_var(t, nv->i1, LLVMConstInt(nv->i1, 0, false), "defer"),
+        .x = nt_var(t, nv->i32, nv_i32(nv, 0), "defer.x"),
+        .head = nt_var(t, nv->i32, nv_i32(nv, 0), "defer.head"),
+        .batch = nt_var(t, nv->i32, nv_i32(nv, 0), "defer.batch"),
+        .lse = {nt_var(t, nv->f32, nv_f32(nv, 0), "defer.lse"), nt_var(t, nv->f32, nv_f32(nv, 0), "defer.lse")},
+    };
+    vars_new(f, &v);
+    v.d = &d;
+    fa2_items items = {.producer = false};
+    fa2_items_begin(f, &items);
+    fa2_ws_q_wait(f);
+    item_keys(f, &v);
+    defer_stage(f, &v);
+    fa2_items_end(f, &items);
+    defer_settle(f, &v); /* the block's last item */
+    if (fa2_ostage_on(f))
+        fa2_ostage_exit(f);
 }

@@ -295,16 +295,38 @@ LLVMValueRef fa2_elem_ptr(fa2 *f, int tensor, LLVMValueRef tok, LLVMValueRef col
     return nv_gep(&f->nv, f->tens[tensor], LLVMBuildMul(b, e, nv_i64(&f->nv, esize), ""));
 }
 
-static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+/* A row's 1 / l (0 for a row that kept no key) and LSE (-inf there). */
+static void row_stats(fa2 *f, LLVMValueRef m, LLVMValueRef l, LLVMValueRef *inv, LLVMValueRef *lse)
 {
-    const fa_plan *p = f->p;
     LLVMBuilderRef b = f->nv.b;
     LLVMValueRef lsum = quad_sum(f, l);
     /* l == 0: no key kept (O = 0, LSE = -inf); l NaN: a NaN row, kept NaN */
     LLVMValueRef live = LLVMBuildFCmp(b, LLVMRealUNE, lsum, nv_f32(&f->nv, 0), "");
-    LLVMValueRef inv = LLVMBuildSelect(b, live, nv_rcp(&f->nv, lsum), nv_f32(&f->nv, 0), "");
-    LLVMValueRef lse = LLVMBuildFAdd(b, m, nv_lg2(&f->nv, lsum), "");
-    lse = LLVMBuildSelect(b, live, LLVMBuildFMul(b, lse, nv_f32(&f->nv, LN2), ""), nv_f32(&f->nv, -INFINITY), "");
+    *inv = LLVMBuildSelect(b, live, nv_rcp(&f->nv, lsum), nv_f32(&f->nv, 0), "");
+    LLVMValueRef e = LLVMBuildFAdd(b, m, nv_lg2(&f->nv, lsum), "");
+    *lse = LLVMBuildSelect(b, live, LLVMBuildFMul(b, e, nv_f32(&f->nv, LN2), ""), nv_f32(&f->nv, -INFINITY), "");
+}
+
+/* Row tok's LSE stored by the first thread of its quad, where the kernel
+ * stores it and the launch gave the tensor. */
+static void store_lse(fa2 *f, LLVMValueRef tok, LLVMValueRef lse)
+{
+    LLVMBuilderRef b = f->nv.b;
+    if (!f->p->store_lse)
+        return;
+    LLVMValueRef has = LLVMBuildICmp(b, LLVMIntNE, f->tens[T_LSE], LLVMConstNull(f->nv.pg), "");
+    has = LLVMBuildAnd(b, has, LLVMBuildICmp(b, LLVMIntEQ, f->t4, nv_i32(&f->nv, 0), ""), "");
+    LLVMBasicBlockRef j2 = nv_if(&f->nv, has, "st.lse");
+    LLVMBuildStore(b, lse, fa2_elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 4));
+    nv_endif(&f->nv, j2);
+}
+
+static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLVMValueRef acc[FA_MAXMR][FA_MAXN][4])
+{
+    const fa_plan *p = f->p;
+    LLVMBuilderRef b = f->nv.b;
+    LLVMValueRef inv, lse;
+    row_stats(f, m, l, &inv, &lse);
     LLVMValueRef tok = f->row_t[mi][h];
     bool staged = fa2_ostage_on(f); /* O through shared memory, every row (fa2_ostage_flush skips those out of bounds) */
     if (staged)
@@ -322,13 +344,7 @@ static void store_row(fa2 *f, int mi, int h, LLVMValueRef m, LLVMValueRef l, LLV
         LLVMValueRef st = LLVMBuildStore(b, nv_pack2(&f->nv, p->dt, lo, hi), at);
         LLVMSetAlignment(st, 4);
     }
-    if (p->store_lse) {
-        LLVMValueRef has = LLVMBuildICmp(b, LLVMIntNE, f->tens[T_LSE], LLVMConstNull(f->nv.pg), "");
-        has = LLVMBuildAnd(b, has, LLVMBuildICmp(b, LLVMIntEQ, f->t4, nv_i32(&f->nv, 0), ""), "");
-        LLVMBasicBlockRef j2 = nv_if(&f->nv, has, "st.lse");
-        LLVMBuildStore(b, lse, fa2_elem_ptr(f, T_LSE, tok, nv_i32(&f->nv, 0), 4));
-        nv_endif(&f->nv, j2);
-    }
+    store_lse(f, tok, lse);
     nv_endif(&f->nv, join);
 }
 
@@ -342,4 +358,25 @@ void fa2_finalize(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][
             store_row(f, mi, h, m[mi][h], l[mi][h], acc);
     if (fa2_ostage_on(f))
         fa2_ostage_flush(f);
+}
+
+void fa2_finalize_stage(fa2 *f, LLVMValueRef m[FA_MAXMR][2], LLVMValueRef l[FA_MAXMR][2],
+                        LLVMValueRef acc[FA_MAXMR][FA_MAXN][4], LLVMValueRef lse[2])
+{
+    fa2_ostage_reuse(f);
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef inv;
+        row_stats(f, m[0][h], l[0][h], &inv, &lse[h]);
+        fa2_ostage_write(f, h, inv, acc);
+    }
+}
+
+void fa2_finalize_store(fa2 *f, LLVMValueRef lse[2])
+{
+    for (int h = 0; h < 2; h++) {
+        LLVMBasicBlockRef join = nv_if(&f->nv, fa2_in_bounds(f, f->row_c[0][h], f->qext), "st.row");
+        store_lse(f, f->row_t[0][h], lse[h]);
+        nv_endif(&f->nv, join);
+    }
+    fa2_ostage_flush(f);
 }

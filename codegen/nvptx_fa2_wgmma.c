@@ -138,3 +138,10 @@ void fa2_wgmma_issue(fa2 *f, LLVMValueRef slot_k, int s_keys, nt_frag *s, const 
     };
     nt_mma_async(&f->t, ops, 2, f->p->dt);
 }
+
+void fa2_wgmma_issue_qk(fa2 *f, LLVMValueRef slot_k, nt_frag *s)
+{
+    nt_zero(&f->t, s, 16, f->p->Tk);
+    nt_mma_op op = {s, q_opnd(f), nt_shared(slot_tile(f, T_K, slot_k), true), NULL};
+    nt_mma_async(&f->t, &op, 1, f->p->dt);
+}

@@ -235,6 +235,13 @@ int nvptx_narrow_first_mode(void);
  * softmax runs while that product does (nvptx_fa2_overlap.c). Part of
  * kernel cache keys. */
 int nvptx_narrow_last_mode(void);
+/* $ATTNC_O_DEFER (NVPTX_O_DEFER_BY_DEFAULT): 1 or 0. Persistent blocks on
+ * the overlapped loop with staged O (static items, no narrow first tile)
+ * normalise each item's O into its staging bytes after the last P V and
+ * store it (and the LSE) in the next item, while that item's first
+ * S = Q K^T runs, so the tensor cores do not idle through the stores
+ * (nvptx_fa2_overlap.c). Part of kernel cache keys. */
+int nvptx_o_defer_mode(void);
 /* $ATTNC_SCALE_FMA (on by default, NVPTX_SCALE_FMA_BY_DEFAULT): -1 unset, 0, or 1
  * (a score s * c with a constant c > 0, the default `s * scale`, keeps raw
  * s in registers; the softmax takes the row max of raw s and exponentiates

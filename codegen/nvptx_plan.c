@@ -37,6 +37,11 @@
 #ifndef NVPTX_NARROW_LAST_BY_DEFAULT
 #define NVPTX_NARROW_LAST_BY_DEFAULT 0
 #endif
+/* Each item's O store under the next item's first S ($ATTNC_O_DEFER: not
+ * measured yet, nvptx_kernel.h). */
+#ifndef NVPTX_O_DEFER_BY_DEFAULT
+#define NVPTX_O_DEFER_BY_DEFAULT 0
+#endif
 /* The linear backward's fused dK/dV scan on sm_90a without a decay
  * gradient (nvptx_linear_bwd.c, $ATTNC_BWD_LINEAR_FUSED; H200, 2026-12-05
  * run35, lightning2 B=1 H=16 N=16384 --no-grad decay, two rounds:
@@ -245,6 +250,11 @@ int nvptx_narrow_first_mode(void)
 int nvptx_narrow_last_mode(void)
 {
     return env_switch_default("ATTNC_NARROW_LAST", NVPTX_NARROW_LAST_BY_DEFAULT);
+}
+
+int nvptx_o_defer_mode(void)
+{
+    return env_switch_default("ATTNC_O_DEFER", NVPTX_O_DEFER_BY_DEFAULT);
 }
 
 int nvptx_bwd_linear_fused_mode(void)
