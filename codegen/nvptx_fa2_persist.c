@@ -166,13 +166,17 @@ static LLVMValueRef fetch_item(fa2 *f, const fa2_items *it, const items_geom *g,
  * boxes (uniform ranges) and dynamic items keep a (head, batch)'s tiles
  * together for the L2 (heaviest first inside it: the first free block
  * takes the next, so dynamic items balance themselves;
- * bench/item_order_sim.py locality). */
+ * bench/item_order_sim.py locality). $ATTNC_ITEM_PAIRS=1 gives static
+ * rounds of a sequence that order too. */
 static void set_item(fa2 *f, const items_geom *g, LLVMValueRef item)
 {
     LLVMBuilderRef b = f->nv.b;
-    bool by_rank = !fa2_items_dynamic(f) && f->p->ndims == 1 && f->p->grid_ndim == 0;
+    bool seq = f->p->ndims == 1 && f->p->grid_ndim == 0;
+    bool by_rank = !fa2_items_dynamic(f) && seq && nvptx_item_pairs_mode() != 1;
     LLVMValueRef x = by_rank ? LLVMBuildUDiv(b, item, g->hbs, "") : LLVMBuildURem(b, item, g->nq, "");
     LLVMValueRef hb = by_rank ? LLVMBuildURem(b, item, g->hbs, "") : LLVMBuildUDiv(b, item, g->nq, "");
+    if (seq && !by_rank && !fa2_items_dynamic(f)) /* $ATTNC_ITEM_PAIRS=1: a pair's tiles together, heaviest first */
+        x = LLVMBuildSub(b, LLVMBuildSub(b, g->nq, nv_i32(&f->nv, 1), ""), x, "");
     f->cta_x = x;
     fa2_set_head(f, LLVMBuildURem(b, hb, g->heads, "head"));
     f->batch = LLVMBuildUDiv(b, hb, g->heads, "batch");

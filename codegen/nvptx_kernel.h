@@ -138,6 +138,12 @@ int nvptx_ovl_split_mode(void);
  * global, reset by each launch's last block: one launch of a kernel at a
  * time per context. Part of kernel cache keys. */
 int nvptx_persist_dynamic_mode(void);
+/* $ATTNC_ITEM_PAIRS (experimental): -1 unset, 0, or 1 (static rounds of
+ * persistent blocks on a token sequence take a (head, batch) pair's query
+ * tiles together, heaviest first, instead of all pairs' tiles of one rank
+ * together: the blocks of a round share one pair's keys in L2;
+ * nvptx_fa2_persist.c). Part of kernel cache keys. */
+int nvptx_item_pairs_mode(void);
 
 /* $ATTNC_PEEL_FIRST: 1 (also unset, the default) or 0. The overlapped key
  * loop (overlap=1) runs its first tile's S = Q K^T alone, before the loop,

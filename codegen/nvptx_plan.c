@@ -182,6 +182,11 @@ int nvptx_ovl_split_mode(void)
     return env_switch("ATTNC_OVL_SPLIT_PRODUCER");
 }
 
+int nvptx_item_pairs_mode(void)
+{
+    return env_switch("ATTNC_ITEM_PAIRS");
+}
+
 int nvptx_persist_dynamic_mode(void)
 {
     return env_switch("ATTNC_PERSIST_DYNAMIC");
