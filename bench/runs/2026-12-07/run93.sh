@@ -3,7 +3,8 @@
 # tiles together, heaviest first, instead of every pair's tiles of one rank: the blocks of a round share one pair's
 # keys in L2). run92 found NARROW_LAST and O_DEFER level, so the per-item bubbles are not what holds sinks + window;
 # its DRAM throughput (33% against causal's 10%, run85) suggests L2 misses. Checks under the switch, then rows (three
-# rounds), Nsight Compute's DRAM bytes and L2 hit rate both ways, Flex.
+# rounds; also the L2 prefetch two tiles ahead and the split producer, which attack K/V latency), Nsight Compute's
+# DRAM bytes and L2 hit rate both ways, Flex.
 #   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-07/run93.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
 ROUNDS=${ROUNDS:-3}
@@ -33,7 +34,8 @@ row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env ${e//,/ } ATTNC_CACHE_
   printf '%-16s %-32s %-50s %-10s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$(echo "$*" | cut -c1-10)" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
 el rows
 for round in $(seq $ROUNDS); do
-  for e in X=1 ATTNC_ITEM_PAIRS=1 ATTNC_ITEM_PAIRS=1,ATTNC_NARROW_LAST=1,ATTNC_O_DEFER=1 ATTNC_PERSIST_DYNAMIC=1; do
+  for e in X=1 ATTNC_ITEM_PAIRS=1 ATTNC_ITEM_PAIRS=1,ATTNC_NARROW_LAST=1,ATTNC_O_DEFER=1 ATTNC_PERSIST_DYNAMIC=1 \
+           ATTNC_TMA_L2_AHEAD=2 ATTNC_OVL_SPLIT_PRODUCER=1; do
     row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 $e
   done
 done 2>&1 | tee $OUT/rows.txt
