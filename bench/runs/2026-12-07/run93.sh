@@ -3,11 +3,12 @@
 # tiles together, heaviest first, instead of every pair's tiles of one rank: the blocks of a round share one pair's
 # keys in L2). run92 found NARROW_LAST and O_DEFER level, so the per-item bubbles are not what holds sinks + window;
 # its DRAM throughput (33% against causal's 10%, run85) suggests L2 misses. Checks under the switch, then rows (three
-# rounds; also the L2 prefetch two tiles ahead and the split producer, which attack K/V latency), Nsight Compute's
-# DRAM bytes and L2 hit rate both ways, Flex.
+# rounds; also the L2 prefetch two tiles ahead and the split producer, which attack K/V latency, and the full tiles
+# in a loop without mask code (560 SASS instructions a tile against 995), with the deferred store that cuts its
+# spills), Nsight Compute's DRAM bytes and L2 hit rate both ways, Flex.
 #   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-07/run93.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-2}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
 export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
@@ -17,7 +18,7 @@ NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
 nvidia-smi --query-gpu=name,clocks.max.sm --format=csv,noheader
 el tests
 ( export ATTNC_ITEM_PAIRS=1 ATTNC_CACHE_DIR=$(mktemp -d)
-  timeout 100 $T/test_gpu_test_gpu_persist > /tmp/t_persist.txt 2>&1; echo "rc=$?" >> /tmp/t_persist.txt ) &
+  timeout 60 $T/test_gpu_test_gpu_persist > /tmp/t_persist.txt 2>&1; echo "rc=$?" >> /tmp/t_persist.txt ) &
 ( export ATTNC_ITEM_PAIRS=1 ATTNC_CACHE_DIR=$(mktemp -d)
   for spec in "recipes/sinks_window.attn batch=2,heads=3,tokens=4097" "recipes/sinks_window.attn batch=3,heads=5,tokens=1000 --layout bshd" \
               "$R/sinks_swa_w2047.attn batch=1,heads=4,tokens=9000" "$R/sinks_swa_w2047.attn batch=3,heads=2,tokens=2100"; do
@@ -34,8 +35,9 @@ row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env ${e//,/ } ATTNC_CACHE_
   printf '%-16s %-32s %-50s %-10s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$(echo "$*" | cut -c1-10)" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
 el rows
 for round in $(seq $ROUNDS); do
-  for e in X=1 ATTNC_ITEM_PAIRS=1 ATTNC_ITEM_PAIRS=1,ATTNC_NARROW_LAST=1,ATTNC_O_DEFER=1 ATTNC_PERSIST_DYNAMIC=1 \
-           ATTNC_TMA_L2_AHEAD=2 ATTNC_OVL_SPLIT_PRODUCER=1; do
+  for e in X=1 ATTNC_ITEM_PAIRS=1 ATTNC_ITEM_PAIRS=1,ATTNC_NARROW_LAST=1,ATTNC_O_DEFER=1 ATTNC_TMA_L2_AHEAD=2 \
+           ATTNC_OVL_SPLIT_PRODUCER=1 ATTNC_FULL_RANGE=1 ATTNC_FULL_RANGE=1,ATTNC_NARROW_FIRST=0,ATTNC_O_DEFER=1 \
+           ATTNC_NARROW_FIRST=0,ATTNC_O_DEFER=1; do
     row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 $e
   done
 done 2>&1 | tee $OUT/rows.txt
