@@ -320,8 +320,7 @@ void fa2_overlap_loop(fa2 *f);
 /* $ATTNC_O_DEFER=1 (nvptx_fa2_overlap.c): whether the computing warps of
  * persistent blocks store each item's staged O and LSE while the next
  * item's first S = Q K^T runs (the overlapped loop, staged O, static
- * items, no narrow first tile); and the computing warps' item loop that
- * does so. */
+ * items); and the computing warps' item loop that does so. */
 bool fa2_defer_on(const fa2 *f);
 void fa2_overlap_items(fa2 *f);
 

@@ -463,7 +463,7 @@ void fa2_overlap_loop(fa2 *f)
 bool fa2_defer_on(const fa2 *f)
 {
     return nvptx_o_defer_mode() == 1 && f->p->persist && f->p->overlap == 1 && fa2_ostage_on(f) &&
-           !fa2_items_dynamic(f) && !fa2_narrow_first_on(f);
+           !fa2_items_dynamic(f);
 }
 
 /* f's fields of the current item back after a store for another (the

@@ -242,7 +242,7 @@ int nvptx_narrow_first_mode(void);
  * kernel cache keys. */
 int nvptx_narrow_last_mode(void);
 /* $ATTNC_O_DEFER (NVPTX_O_DEFER_BY_DEFAULT): 1 or 0. Persistent blocks on
- * the overlapped loop with staged O (static items, no narrow first tile)
+ * the overlapped loop with staged O (static items)
  * normalise each item's O into its staging bytes after the last P V and
  * store it (and the LSE) in the next item, while that item's first
  * S = Q K^T runs, so the tensor cores do not idle through the stores
