@@ -370,7 +370,7 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
     f->all_full = full;
     /* the first run's first tile, when the run tests no tile for emptiness
      * (nothing is pending yet: vars_new, or after the narrow first tile) */
-    bool tested = f->p->empty && !full;
+    bool tested = f->p->empty && !f->p->empty_untested && !full;
     if (v->peel && (!tested || nvptx_peel_all_mode() == 1)) {
         LLVMValueRef any = LLVMBuildICmp(b, LLVMIntSLT, lo, hi, "");
         LLVMBasicBlockRef join = nt_if(t, any);

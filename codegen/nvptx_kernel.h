@@ -144,6 +144,12 @@ int nvptx_persist_dynamic_mode(void);
  * together: the blocks of a round share one pair's keys in L2;
  * nvptx_fa2_persist.c). Part of kernel cache keys. */
 int nvptx_item_pairs_mode(void);
+/* $ATTNC_UNION_UNTESTED (experimental): -1 unset, 0, or 1 (the overlapped
+ * loop over a union range computes each tile, an empty one as a masked
+ * partial tile, without a branch around empty tiles, as it does for ranges
+ * of one box: nvptx_plan.c overlap_without_empty). Part of kernel cache
+ * keys. */
+int nvptx_union_untested_mode(void);
 
 /* $ATTNC_PEEL_FIRST: 1 (also unset, the default) or 0. The overlapped key
  * loop (overlap=1) runs its first tile's S = Q K^T alone, before the loop,

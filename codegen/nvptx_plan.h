@@ -43,6 +43,10 @@ typedef struct fa_plan {
     const expr *mask;  /* NULL: keep all */
     const expr *full;  /* NULL: a tile with a mask is always partial */
     const expr *empty; /* NULL: no tile in the range is known to be empty */
+    /* the overlapped loop computes every tile of a union range (parts), an
+     * empty one as a masked partial tile, instead of branching around it
+     * ($ATTNC_UNION_UNTESTED); empty stays for the narrow tile's test */
+    bool empty_untested;
     tir_range_mode range;
     const expr *lo[3], *hi[3];
     int span_param; /* RANGE_BOUNDS on a sequence: >= 0, the document ids cutting the range (nvptx_fa2_span.c) */

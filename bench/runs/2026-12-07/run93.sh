@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Device call 93 (2026-12-07): ATTNC_O_DEFER=1 now with the narrow first tile (no spills: 28 -> 0 bytes), and
+# Device call 93 (2026-12-07): ATTNC_UNION_UNTESTED=1 (no branch around empty tiles in the union's loop: ptxas then
+# keeps the ring slots uniform, 995 -> 785 SASS instructions a tile), ATTNC_O_DEFER=1 now with the narrow first tile
+# (no spills: 28 -> 0 bytes), and
 # ATTNC_ITEM_PAIRS=1 (persistent blocks' static rounds take a (head, batch) pair's query
 # tiles together, heaviest first, instead of every pair's tiles of one rank: the blocks of a round share one pair's
 # keys in L2). run92 found NARROW_LAST and O_DEFER level, so the per-item bubbles are not what holds sinks + window;
@@ -18,32 +20,35 @@ R=bench/recipes A=/tmp/pk/bin/attnc T=/tmp/pk/tests/gpu
 NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
 nvidia-smi --query-gpu=name,clocks.max.sm --format=csv,noheader
 el tests
-( export ATTNC_ITEM_PAIRS=1 ATTNC_O_DEFER=1 ATTNC_CACHE_DIR=$(mktemp -d)
+( export ATTNC_ITEM_PAIRS=1 ATTNC_O_DEFER=1 ATTNC_UNION_UNTESTED=1 ATTNC_CACHE_DIR=$(mktemp -d)
   timeout 60 $T/test_gpu_test_gpu_persist > /tmp/t_persist.txt 2>&1; echo "rc=$?" >> /tmp/t_persist.txt ) &
-( export ATTNC_ITEM_PAIRS=1 ATTNC_O_DEFER=1 ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d)
+( export ATTNC_UNION_UNTESTED=1 ATTNC_O_DEFER=1 ATTNC_CACHE_DIR=$(mktemp -d)
+  timeout 60 $T/test_gpu_test_gpu_unions > /tmp/t_unions.txt 2>&1; echo "rc=$?" >> /tmp/t_unions.txt ) &
+( export ATTNC_ITEM_PAIRS=1 ATTNC_O_DEFER=1 ATTNC_UNION_UNTESTED=1 ATTNC_CACHE_DIR=$(mktemp -d)
   for spec in "recipes/sinks_window.attn batch=2,heads=3,tokens=4097" "recipes/sinks_window.attn batch=3,heads=5,tokens=1000 --layout bshd" \
               "$R/sinks_swa_w2047.attn batch=1,heads=4,tokens=9000" "$R/sinks_swa_w2047.attn batch=3,heads=2,tokens=2100"; do
     set -- $spec; f=$1 sh=$2; shift 2
     out=$(timeout 100 $A run $f --backend cuda --check --shape $sh "$@" 2>&1); rc=$?
-    echo "ITEM_PAIRS=1 O_DEFER=1 FULL_RANGE=1 $(basename $f) $sh $*: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | tr '\n' ' ' | cut -c1-160)"
+    echo "ITEM_PAIRS=1 O_DEFER=1 UNION_UNTESTED=1 $(basename $f) $sh $*: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | tr '\n' ' ' | cut -c1-160)"
   done > /tmp/t_runcheck.txt 2>&1
-  out=$(ATTNC_FULL_RANGE=0 timeout 100 $A run $R/sinks_swa_w2047.attn --backend cuda --check --shape batch=2,heads=3,tokens=4100 2>&1); rc=$?
-  echo "ITEM_PAIRS=1 O_DEFER=1 sinks_swa 2x3x4100: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | cut -c1-160)" >> /tmp/t_runcheck.txt ) &
+  out=$(ATTNC_FULL_RANGE=1 ATTNC_UNION_UNTESTED=0 timeout 100 $A run $R/sinks_swa_w2047.attn --backend cuda --check --shape batch=2,heads=3,tokens=4100 2>&1); rc=$?
+  echo "ITEM_PAIRS=1 O_DEFER=1 FULL_RANGE=1 sinks_swa 2x3x4100: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | cut -c1-160)" >> /tmp/t_runcheck.txt ) &
 wait
-{ echo "persist (ITEM_PAIRS=1 O_DEFER=1): $(grep -c 'PASS\|OK \]' /tmp/t_persist.txt) PASS-lines, $(grep -c 'FAIL' /tmp/t_persist.txt) FAIL-lines, $(tail -1 /tmp/t_persist.txt)"
-  grep -m4 'FAIL' /tmp/t_persist.txt | cut -c1-220; cat /tmp/t_runcheck.txt; } | tee $OUT/tests.txt
+{ for t in persist unions; do
+    echo "$t (ITEM_PAIRS / O_DEFER / UNION_UNTESTED): $(grep -c 'PASS\|OK \]' /tmp/t_$t.txt) PASS-lines, $(grep -c 'FAIL' /tmp/t_$t.txt) FAIL-lines, $(tail -1 /tmp/t_$t.txt)"
+    grep -m4 'FAIL' /tmp/t_$t.txt | cut -c1-220; done; cat /tmp/t_runcheck.txt; } | tee $OUT/tests.txt
 row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env ${e//,/ } ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $A bench $rc --shape $sh --warmup 20 --iters 100 --warmup-ms 500 "$@" 2>&1)
   printf '%-16s %-32s %-50s %-10s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$(echo "$*" | cut -c1-10)" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
 el rows
 for round in $(seq $ROUNDS); do
-  for e in X=1 ATTNC_ITEM_PAIRS=1 ATTNC_O_DEFER=1 ATTNC_FULL_RANGE=1 ATTNC_FULL_RANGE=1,ATTNC_O_DEFER=1 \
-           ATTNC_FULL_RANGE=1,ATTNC_O_DEFER=1,ATTNC_ITEM_PAIRS=1 ATTNC_TMA_L2_AHEAD=2 ATTNC_OVL_SPLIT_PRODUCER=1; do
+  for e in X=1 ATTNC_UNION_UNTESTED=1 ATTNC_UNION_UNTESTED=1,ATTNC_O_DEFER=1 ATTNC_O_DEFER=1 ATTNC_ITEM_PAIRS=1 \
+           ATTNC_UNION_UNTESTED=1,ATTNC_O_DEFER=1,ATTNC_ITEM_PAIRS=1 ATTNC_FULL_RANGE=1,ATTNC_O_DEFER=1 ATTNC_TMA_L2_AHEAD=2; do
     row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 $e
   done
 done 2>&1 | tee $OUT/rows.txt
 el ncu
-for e in X=1 ATTNC_ITEM_PAIRS=1; do
-  env $e ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 $NCU --clock-control none -k regex:attnc_ --launch-skip 30 --launch-count 1 \
+for e in X=1 ATTNC_UNION_UNTESTED=1,ATTNC_O_DEFER=1; do
+  env ${e//,/ } ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 $NCU --clock-control none -k regex:attnc_ --launch-skip 30 --launch-count 1 \
     --metrics dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sector_hit_rate.pct,sm__pipe_tensor_op_hgmma_cycles_active.avg.pct_of_peak_sustained_active,gpu__time_duration.sum \
     $A bench $R/sinks_swa_w2047.attn --shape batch=1,heads=16,tokens=32768 --warmup 20 --iters 20 > /tmp/ncu.txt 2>&1
   echo "== $e"; grep -E "dram__|lts__|hgmma|gpu__time" /tmp/ncu.txt
