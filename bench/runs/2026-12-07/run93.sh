@@ -14,7 +14,7 @@ ROUNDS=${ROUNDS:-2}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
 export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
-unset ATTNC_O_STAGE ATTNC_O_TMA ATTNC_PEEL_ALL ANCHOR_WARMUP_MS ATTNC_NARROW_LAST ATTNC_O_DEFER ATTNC_ITEM_PAIRS
+unset ATTNC_O_STAGE ATTNC_O_TMA ATTNC_PEEL_ALL ANCHOR_WARMUP_MS ATTNC_NARROW_LAST ATTNC_O_DEFER ATTNC_ITEM_PAIRS ATTNC_UNION_UNTESTED ATTNC_FULL_RANGE
 R=bench/recipes A=/tmp/pk/bin/attnc T=/tmp/pk/tests/gpu
 NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
 nvidia-smi --query-gpu=name,clocks.max.sm --format=csv,noheader
