@@ -29,17 +29,17 @@ for round in $(seq $ROUNDS); do
 done 2>&1 | tee $OUT/rows.txt
 el tests
 ( export ATTNC_ITEM_PAIRS=1 ATTNC_O_DEFER=1 ATTNC_UNION_UNTESTED=1 ATTNC_CACHE_DIR=$(mktemp -d)
-  timeout 60 $T/test_gpu_test_gpu_persist > /tmp/t_persist.txt 2>&1; echo "rc=$?" >> /tmp/t_persist.txt ) &
+  timeout 45 $T/test_gpu_test_gpu_persist > /tmp/t_persist.txt 2>&1; echo "rc=$?" >> /tmp/t_persist.txt ) &
 ( export ATTNC_UNION_UNTESTED=1 ATTNC_O_DEFER=1 ATTNC_CACHE_DIR=$(mktemp -d)
-  timeout 60 $T/test_gpu_test_gpu_unions > /tmp/t_unions.txt 2>&1; echo "rc=$?" >> /tmp/t_unions.txt ) &
+  timeout 45 $T/test_gpu_test_gpu_unions > /tmp/t_unions.txt 2>&1; echo "rc=$?" >> /tmp/t_unions.txt ) &
 ( export ATTNC_ITEM_PAIRS=1 ATTNC_O_DEFER=1 ATTNC_UNION_UNTESTED=1 ATTNC_CACHE_DIR=$(mktemp -d)
   for spec in "recipes/sinks_window.attn batch=2,heads=3,tokens=4097" "recipes/sinks_window.attn batch=3,heads=5,tokens=1000 --layout bshd" \
               "$R/sinks_swa_w2047.attn batch=1,heads=4,tokens=9000" "$R/sinks_swa_w2047.attn batch=3,heads=2,tokens=2100"; do
     set -- $spec; f=$1 sh=$2; shift 2
-    out=$(timeout 100 $A run $f --backend cuda --check --shape $sh "$@" 2>&1); rc=$?
+    out=$(timeout 40 $A run $f --backend cuda --check --shape $sh "$@" 2>&1); rc=$?
     echo "ITEM_PAIRS=1 O_DEFER=1 UNION_UNTESTED=1 $(basename $f) $sh $*: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | tr '\n' ' ' | cut -c1-160)"
   done > /tmp/t_runcheck.txt 2>&1
-  out=$(ATTNC_FULL_RANGE=1 ATTNC_UNION_UNTESTED=0 timeout 100 $A run $R/sinks_swa_w2047.attn --backend cuda --check --shape batch=2,heads=3,tokens=4100 2>&1); rc=$?
+  out=$(ATTNC_FULL_RANGE=1 ATTNC_UNION_UNTESTED=0 timeout 40 $A run $R/sinks_swa_w2047.attn --backend cuda --check --shape batch=2,heads=3,tokens=4100 2>&1); rc=$?
   echo "ITEM_PAIRS=1 O_DEFER=1 FULL_RANGE=1 sinks_swa 2x3x4100: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | cut -c1-160)" >> /tmp/t_runcheck.txt ) &
 wait
 { for t in persist unions; do
