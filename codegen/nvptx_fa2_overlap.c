@@ -40,7 +40,6 @@
  * nvptx_fa2_wgmma.c); score, mask and softmax are nvptx_fa2.c's and
  * nvptx_fa2_softmax.c's. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "nvptx_fa2.h"
 
@@ -485,20 +484,14 @@ static void defer_settle(fa2 *f, ov_vars *v)
     nt *t = &f->t;
     const ov_defer *d = v->d;
     LLVMBasicBlockRef join = nt_if(t, nt_get(t, d->on));
-    fa2 *item = malloc(sizeof *item);
-    if (!item) {
-        f->failed = true;
-    } else {
-        *item = *f;
-        f->cta_x = nt_get(t, d->x);
-        fa2_set_head(f, nt_get(t, d->head));
-        f->batch = nt_get(t, d->batch);
-        fa2_coords_init(f);
-        LLVMValueRef lse[2] = {nt_get(t, d->lse[0]), nt_get(t, d->lse[1])};
-        fa2_finalize_store(f, lse);
-        restore_item(f, item);
-        free(item);
-    }
+    fa2 item = *f; /* ~9 KB */
+    f->cta_x = nt_get(t, d->x);
+    fa2_set_head(f, nt_get(t, d->head));
+    f->batch = nt_get(t, d->batch);
+    fa2_coords_init(f);
+    LLVMValueRef lse[2] = {nt_get(t, d->lse[0]), nt_get(t, d->lse[1])};
+    fa2_finalize_store(f, lse);
+    restore_item(f, &item);
     nt_set(t, d->on, LLVMConstInt(f->nv.i1, 0, false));
     nt_endif(t, join);
 }
