@@ -171,11 +171,12 @@ static LLVMValueRef fetch_item(fa2 *f, const fa2_items *it, const items_geom *g,
 static void set_item(fa2 *f, const items_geom *g, LLVMValueRef item)
 {
     LLVMBuilderRef b = f->nv.b;
-    bool seq = f->p->ndims == 1 && f->p->grid_ndim == 0;
-    bool by_rank = !fa2_items_dynamic(f) && seq && nvptx_item_pairs_mode() != 1;
+    bool seq_static = !fa2_items_dynamic(f) && f->p->ndims == 1 && f->p->grid_ndim == 0;
+    bool pairs = seq_static && nvptx_item_pairs_mode() == 1; /* a pair's tiles together, heaviest first */
+    bool by_rank = seq_static && !pairs;                      /* every pair's tiles of one rank together */
     LLVMValueRef x = by_rank ? LLVMBuildUDiv(b, item, g->hbs, "") : LLVMBuildURem(b, item, g->nq, "");
     LLVMValueRef hb = by_rank ? LLVMBuildURem(b, item, g->hbs, "") : LLVMBuildUDiv(b, item, g->nq, "");
-    if (seq && !by_rank && !fa2_items_dynamic(f)) /* $ATTNC_ITEM_PAIRS=1: a pair's tiles together, heaviest first */
+    if (pairs)
         x = LLVMBuildSub(b, LLVMBuildSub(b, g->nq, nv_i32(&f->nv, 1), ""), x, "");
     f->cta_x = x;
     fa2_set_head(f, LLVMBuildURem(b, hb, g->heads, "head"));
