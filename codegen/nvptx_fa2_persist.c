@@ -172,7 +172,7 @@ static void set_item(fa2 *f, const items_geom *g, LLVMValueRef item)
 {
     LLVMBuilderRef b = f->nv.b;
     bool seq_static = !fa2_items_dynamic(f) && f->p->ndims == 1 && f->p->grid_ndim == 0;
-    bool pairs = seq_static && nvptx_item_pairs_mode() == 1; /* a pair's tiles together, heaviest first */
+    bool pairs = seq_static && f->p->pairs; /* a pair's tiles together, heaviest first */
     bool by_rank = seq_static && !pairs;                      /* every pair's tiles of one rank together */
     LLVMValueRef x = by_rank ? LLVMBuildUDiv(b, item, g->hbs, "") : LLVMBuildURem(b, item, g->nq, "");
     LLVMValueRef hb = by_rank ? LLVMBuildURem(b, item, g->hbs, "") : LLVMBuildUDiv(b, item, g->nq, "");

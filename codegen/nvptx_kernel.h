@@ -138,17 +138,19 @@ int nvptx_ovl_split_mode(void);
  * global, reset by each launch's last block: one launch of a kernel at a
  * time per context. Part of kernel cache keys. */
 int nvptx_persist_dynamic_mode(void);
-/* $ATTNC_ITEM_PAIRS (experimental): -1 unset, 0, or 1 (static rounds of
- * persistent blocks on a token sequence take a (head, batch) pair's query
- * tiles together, heaviest first, instead of all pairs' tiles of one rank
- * together: the blocks of a round share one pair's keys in L2;
- * nvptx_fa2_persist.c). Part of kernel cache keys. */
-int nvptx_item_pairs_mode(void);
-/* $ATTNC_UNION_UNTESTED (experimental): -1 unset, 0, or 1 (the overlapped
- * loop over a union range computes each tile, an empty one as a masked
- * partial tile, without a branch around empty tiles, as it does for ranges
- * of one box: nvptx_plan.c overlap_without_empty). Part of kernel cache
+/* $ATTNC_ITEM_PAIRS: -1 unset, 0, or 1 (static rounds of persistent blocks
+ * on a token sequence take a (head, batch) pair's query tiles together,
+ * heaviest first, instead of all pairs' tiles of one rank together: the
+ * blocks of a round share one pair's keys in L2; nvptx_fa2_persist.c).
+ * Unset: where the union range's tile count does not grow with the query
+ * tile (sinks || window; nvptx_plan.c pairs_order). Part of kernel cache
  * keys. */
+int nvptx_item_pairs_mode(void);
+/* $ATTNC_UNION_UNTESTED (NVPTX_UNION_UNTESTED_BY_DEFAULT): 1 or 0 (the
+ * overlapped loop over a union range computes each tile, an empty one as a
+ * masked partial tile, without a branch around empty tiles, as it does for
+ * ranges of one box: nvptx_plan.c overlap_without_empty). Part of kernel
+ * cache keys. */
 int nvptx_union_untested_mode(void);
 
 /* $ATTNC_PEEL_FIRST: 1 (also unset, the default) or 0. The overlapped key
@@ -247,7 +249,7 @@ int nvptx_narrow_first_mode(void);
  * softmax runs while that product does (nvptx_fa2_overlap.c). Part of
  * kernel cache keys. */
 int nvptx_narrow_last_mode(void);
-/* $ATTNC_O_DEFER (NVPTX_O_DEFER_BY_DEFAULT): 1 or 0. Persistent blocks on
+/* $ATTNC_O_DEFER (NVPTX_O_DEFER_BY_DEFAULT, on): 1 or 0. Persistent blocks on
  * the overlapped loop with staged O (static items)
  * normalise each item's O into its staging bytes after the last P V and
  * store it (and the LSE) in the next item, while that item's first

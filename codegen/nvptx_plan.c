@@ -37,10 +37,20 @@
 #ifndef NVPTX_NARROW_LAST_BY_DEFAULT
 #define NVPTX_NARROW_LAST_BY_DEFAULT 0
 #endif
-/* Each item's O store under the next item's first S ($ATTNC_O_DEFER: not
- * measured yet, nvptx_kernel.h). */
+/* Each item's O store under the next item's first S ($ATTNC_O_DEFER,
+ * nvptx_kernel.h), and the union loop without its branch around empty
+ * tiles ($ATTNC_UNION_UNTESTED). H100 2026-12-07 run93 and the call after
+ * it, causal && (sinks(4) || sliding_window(2047, 0)) N=32768 H=16, ms:
+ * before 1.100 / 1.051 / 1.067 / 1.093 / 1.087; both 1.038 / 1.033 / 1.025 /
+ * 1.048 / 1.022; with the pairs order too (fa_plan.pairs) 1.023 / 1.015 /
+ * 1.022 / 1.010 / 0.976, against FlexAttention's 1.550. Checked under all
+ * three: test_gpu_persist 75 PASS, test_gpu_unions 45 PASS, `attnc run
+ * --check` on four sinks + window shapes. */
 #ifndef NVPTX_O_DEFER_BY_DEFAULT
-#define NVPTX_O_DEFER_BY_DEFAULT 0
+#define NVPTX_O_DEFER_BY_DEFAULT 1
+#endif
+#ifndef NVPTX_UNION_UNTESTED_BY_DEFAULT
+#define NVPTX_UNION_UNTESTED_BY_DEFAULT 1
 #endif
 /* The linear backward's fused dK/dV scan on sm_90a without a decay
  * gradient (nvptx_linear_bwd.c, $ATTNC_BWD_LINEAR_FUSED; H200, 2026-12-05
@@ -142,6 +152,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ir/expr_eval.h"
 #include "../ir/target_info.h"
 
 /* A code-generation switch of the environment: -1 unset or empty, else 0
@@ -184,7 +195,7 @@ int nvptx_ovl_split_mode(void)
 
 int nvptx_union_untested_mode(void)
 {
-    return env_switch("ATTNC_UNION_UNTESTED");
+    return env_switch_default("ATTNC_UNION_UNTESTED", NVPTX_UNION_UNTESTED_BY_DEFAULT);
 }
 
 int nvptx_item_pairs_mode(void)
@@ -667,6 +678,46 @@ static void overlap_without_empty(fa_plan *p)
         p->empty_untested = true;
 }
 
+/* The key tiles a query tile's union range holds (its parts' counts) at
+ * query tile `x` of a long sequence; false where a bound cannot be
+ * evaluated (it reads a tensor). */
+static bool union_tiles_at(const fa_plan *p, int64_t x, int64_t *tiles)
+{
+    eval_env e;
+    memset(&e, 0, sizeof e);
+    for (int i = 0; i < SZ_MAX; i++)
+        e.sizes[i] = 1;
+    e.sizes[SZ_TOKENS] = e.sizes[SZ_KV_TOKENS] = (int64_t)1 << 24;
+    e.qlo[0] = x * p->Tq;
+    e.qhi[0] = e.qlo[0] + p->Tq - 1;
+    *tiles = 0;
+    for (int i = 0; i < p->nparts; i++) {
+        int64_t lo, hi;
+        if (!expr_eval_int(p->plo[i][0], &e, &lo) || !expr_eval_int(p->phi[i][0], &e, &hi))
+            return false;
+        *tiles += hi >= lo ? hi - lo + 1 : 0;
+    }
+    return true;
+}
+
+/* Whether persistent blocks on a token sequence take their items pair-major
+ * ($ATTNC_ITEM_PAIRS; unset: where every query tile far from the start
+ * holds the same number of key tiles, a union of bounded parts such as
+ * sinks || window). Rank order keeps causal-like work balanced over the
+ * blocks (bench/item_order_sim.py balance); where the work per item is the
+ * same, pair-major order lets the blocks of a round share one pair's keys
+ * in L2 (nvptx_fa2_persist.c set_item). */
+static bool pairs_order(const fa_plan *p)
+{
+    int mode = nvptx_item_pairs_mode();
+    if (mode >= 0 || p->ndims != 1 || p->grid_ndim != 0)
+        return mode == 1 && p->ndims == 1 && p->grid_ndim == 0;
+    if (p->nparts == 0)
+        return false;
+    int64_t a, b;
+    return union_tiles_at(p, 4096, &a) && union_tiles_at(p, 8192, &b) && a == b;
+}
+
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
@@ -707,6 +758,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
      * hand-over between items), not a document cut (the whole block scans
      * it before the roles split: documents take no persistent blocks). */
     p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
+    p->pairs = p->persist && pairs_order(p);
     p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
     p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
     int skip = nvptx_skip_rescale_mode(); /* unset: by loop (the schedule is in the kernel key) */

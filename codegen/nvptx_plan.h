@@ -66,6 +66,7 @@ typedef struct fa_plan {
     int overlap; /* ws: schedule overlap= (1 S_{j+1} before softmax_j, 2 and ping-pong; nvptx_fa2_overlap.c) */
     bool reg_shift; /* ws: setmaxnreg moves the producer's registers to the computing warps (schedule regs=) */
     bool persist;   /* tma: one block per SM loops over the items (schedule persist=1; nvptx_fa2_persist.c) */
+    bool pairs;     /* persist on a sequence: items pair-major, heaviest first (nvptx_plan.c pairs_order) */
     bool o_stage;   /* O written through shared memory (fa_plan_o_stage, nvptx_fa2_ostage.c) */
     bool o_tma;     /* ... and stored from there by TMA ($ATTNC_O_TMA=1; token sequences; an o map in the ABI) */
     bool q_regs;    /* ws: Q's A fragments in registers for S = Q K^T (fa_plan_q_regs, $ATTNC_Q_REGS) */

@@ -1,4 +1,5 @@
-/* test_ptx_o_defer.c — $ATTNC_O_DEFER=1 (codegen/nvptx_fa2_overlap.c):
+/* test_ptx_o_defer.c — $ATTNC_O_DEFER (on by default; =1 against =0,
+ * codegen/nvptx_fa2_overlap.c):
  * persistent blocks stage each item's O after its last P V and store it
  * under the next item's first S = Q K^T. Checked on the persistent kernels
  * it applies to (sinks + window with the narrow tile first or last, a
@@ -8,7 +9,7 @@
  * product asynchronous and injects no wait for the deferred half
  * (C7517: it did where that half read O's accumulators), and spills no
  * more than without the switch. Where it does not apply (one item a
- * block) the PTX is the default's. Without ptxas
+ * block) the PTX is the same either way. Without ptxas
  * only the PTX text is checked. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,7 +76,7 @@ static void deferred_store_where_it_applies(void **state)
         strbuf on, off;
         int spill_on, spill_off;
         defer_ptx(cases[i].file, cases[i].spec, "1", cases[i].narrow_last, &on, &spill_on);
-        defer_ptx(cases[i].file, cases[i].spec, NULL, cases[i].narrow_last, &off, &spill_off);
+        defer_ptx(cases[i].file, cases[i].spec, "0", cases[i].narrow_last, &off, &spill_off);
         int stores_on = ptx_count(sb_cstr(&on), "st.global.v4.u32"), stores_off = ptx_count(sb_cstr(&off), "st.global.v4.u32");
         printf("  %-22s %-52s NARROW_LAST=%s: row stores %d -> %d, spills %d -> %d bytes\n", cases[i].file,
                cases[i].spec ? cases[i].spec : "default", cases[i].narrow_last ? cases[i].narrow_last : "-",

@@ -9,7 +9,8 @@
  * when it is installed, with at most 8 more spill bytes than the static
  * order (sinks ∪ window: 56 -> 64, ptxas 13.0; the rest equal). The
  * schedule itself is checked on the GPU by test_gpu_persist (with the
- * switch set). */
+ * switch set). Also the static rounds' order ($ATTNC_ITEM_PAIRS unset:
+ * pair-major for sinks || window only). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +56,8 @@ static void counter_only_under_the_switch(void **state)
         {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
         {"sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1"},
     };
+    /* the deferred O store (on by default) serves static items only: compare the two orders without it */
+    setenv("ATTNC_O_DEFER", "0", 1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         counts s = kernel_counts(cases[i].file, cases[i].spec, NULL);
         counts d = kernel_counts(cases[i].file, cases[i].spec, "1");
@@ -69,10 +72,55 @@ static void counter_only_under_the_switch(void **state)
         if (d.spill > s.spill + 16) /* ptxas 13, with the peeled first tile: causal 56 -> 72 bytes */
             fail_msg("case %zu: %d spill bytes against %d for the static order", i, d.spill, s.spill);
     }
+    unsetenv("ATTNC_O_DEFER");
+}
+
+static char *pairs_ptx(const char *file, const char *spec, const char *value)
+{
+    arena a;
+    arena_init(&a, NULL);
+    strbuf ptx, err;
+    sb_init(&ptx);
+    sb_init(&err);
+    if (bench_recipe_ptx_env(&a, file, spec, "ATTNC_ITEM_PAIRS", value, &ptx, &err))
+        fail_msg("%s [%s]: %s", file, spec ? spec : "default", sb_cstr(&err));
+    char *out = strdup(sb_cstr(&ptx));
+    sb_free(&ptx);
+    sb_free(&err);
+    arena_free_all(&a);
+    return out;
+}
+
+/* The static rounds' order when $ATTNC_ITEM_PAIRS is unset (nvptx_plan.c
+ * pairs_order): pair-major where a union's tile count does not grow with
+ * the query tile (sinks || window), by rank elsewhere (causal and dense
+ * under persist=1), and either order when set. */
+static void pairs_order_where_work_is_even(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *spec;
+        bool pairs;
+    } cases[] = {
+        {"sinks_swa_w2047.attn", NULL, true},
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", false},
+        {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *unset = pairs_ptx(cases[i].file, cases[i].spec, NULL);
+        char *on = pairs_ptx(cases[i].file, cases[i].spec, "1");
+        char *off = pairs_ptx(cases[i].file, cases[i].spec, "0");
+        printf("  %-22s %-52s unset: %s\n", cases[i].file, cases[i].spec ? cases[i].spec : "default",
+               strcmp(unset, on) == 0 ? "pairs" : strcmp(unset, off) == 0 ? "by rank" : "neither");
+        assert_true(strcmp(on, off) != 0);
+        assert_string_equal(unset, cases[i].pairs ? on : off);
+        free(unset), free(on), free(off);
+    }
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(counter_only_under_the_switch)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(counter_only_under_the_switch),
+                                       cmocka_unit_test(pairs_order_where_work_is_even)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,9 +171,9 @@ static void test_codegen_env_in_key(void **state)
                 {"ATTNC_MASK_FRAMES", true},         {"ATTNC_TMA_SKIP_EMPTY", false},
                 {"ATTNC_WS_MAXNREG", false},         {"ATTNC_NARROW_FIRST", true},
                 {"ATTNC_NARROW_LAST", false},
-                {"ATTNC_O_DEFER", false},
+                {"ATTNC_O_DEFER", true},
                 {"ATTNC_ITEM_PAIRS", false},
-                {"ATTNC_UNION_UNTESTED", false},
+                {"ATTNC_UNION_UNTESTED", true},
                 {"ATTNC_SCALE_FMA", true},            {"ATTNC_SKIP_RESCALE", false},
                 {"ATTNC_UNIFORM_WARP", false}};
     /* numeric switches: two values that differ (and differ from unset) */
