@@ -26,8 +26,9 @@
  *      self-attention), so a key tile strictly inside that run pairs only
  *      tokens of one document and is full when span_full holds on its box
  *      (fa2_tile_partial): no per-element id compares there.
- * The forward's shared words live where the first K tile goes; the barrier
- * after they are read comes before the prologue's first copy. */
+ * The forward's shared words live where the first K tile goes (the last
+ * slot's under fa2_doc_diag_first, whose early copy fills the first); the
+ * barrier after they are read comes before the prologue's first copy. */
 #include "nvptx_fa2.h"
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
