@@ -714,9 +714,11 @@ static bool union_tiles_at(const fa_plan *p, int64_t x, int64_t *tiles)
  * in L2 (nvptx_fa2_persist.c set_item). */
 static bool pairs_order(const fa_plan *p)
 {
+    if (p->ndims != 1 || p->grid_ndim != 0)
+        return false;
     int mode = nvptx_item_pairs_mode();
-    if (mode >= 0 || p->ndims != 1 || p->grid_ndim != 0)
-        return mode == 1 && p->ndims == 1 && p->grid_ndim == 0;
+    if (mode >= 0)
+        return mode == 1;
     if (p->nparts == 0)
         return false;
     int64_t a, b;
