@@ -445,7 +445,6 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
                 fa2_ws_issue_q_early(f);
             fa2_range(f);
         }
-        fa2_narrow_rotation(f);
     }
     if (p->ws)
         split_roles(f);

@@ -116,9 +116,6 @@ typedef struct fa2 {
     bool doc_table_ok;
     LLVMValueRef doc_tag;
     bool all_full; /* emitting the key loop over a run of full tiles (fa2_key_loops) */
-    /* i1: the range's first tile, narrow, runs last (nvptx_fa2_narrow.c, $ATTNC_NARROW_LAST): loop index j
-     * maps to tile j + 1, the last to tile 0 (fa2_kv_tile_origin); NULL: in order */
-    LLVMValueRef rot;
     /* the document cut's diagonal tile first ($ATTNC_DOC_DIAG_FIRST=1, fa2_doc_diag_first): loop index 0 maps to
      * the range's last tile, j > 0 to tile j - 1 (fa2_kv_tile_origin); diag_early (i1): that tile's K and V
      * went out with Q before the cut (fa2_ws_issue_q_early), so the producer's loop starts at 1 */
@@ -347,20 +344,12 @@ bool fa2_defer_on(const fa2 *f);
 void fa2_overlap_items(fa2 *f);
 
 /* The narrow first tile (nvptx_fa2_narrow.c, $ATTNC_NARROW_FIRST): whether
- * the kernel takes it; per query tile whether its range starts with a tile
- * that keeps nothing past its first FA_NARROW keys (i1); and, where both
- * hold, tile 0 acquired (fa2_ws_acquire) and body(f, user) emitted under a
+ * the kernel takes it; and, where it does and the query tile's range starts
+ * with a tile that keeps nothing past its first FA_NARROW keys, tile 0 acquired (fa2_ws_acquire) and body(f, user) emitted under a
  * plan whose key tile is those keys (body releases the tile). Returns the
  * tile the key loop starts at (i32: 1 after a narrow tile, else 0). */
 bool fa2_narrow_first_on(const fa2 *f);
-LLVMValueRef fa2_narrow_first_test(fa2 *f);
 LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *user);
-/* The narrow tile last ($ATTNC_NARROW_LAST, the overlapped loop): whether
- * the kernel takes it; after fa2_range, in each role, f->rot set to the
- * query tile's narrow test (the same tiles, the first one moved to the
- * end), so that its small S and softmax run while the last P V does. */
-bool fa2_narrow_last_on(const fa2 *f);
-void fa2_narrow_rotation(fa2 *f);
 
 /* persistent blocks (plan->persist, nvptx_fa2_persist.c): the loop over
  * this block's items. fa2_items_begin opens it and sets up the item in f

@@ -237,12 +237,6 @@ static LLVMValueRef select_part(fa2 *f, LLVMValueRef j, LLVMValueRef lo[3], LLVM
 void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
 {
     const fa_plan *p = f->p;
-    if (f->rot) { /* the narrow tile last (fa2_narrow_rotation): j -> j + 1, the last index -> 0 */
-        LLVMBuilderRef b = f->nv.b;
-        LLVMValueRef next = LLVMBuildAdd(b, j, nv_i32(&f->nv, 1), "");
-        LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntSGE, next, f->r_total, "");
-        j = LLVMBuildSelect(b, f->rot, LLVMBuildSelect(b, wrap, nv_i32(&f->nv, 0), next, ""), j, "rot.j");
-    }
     if (f->rot_back) { /* the diagonal tile first (fa2_doc_diag_first): 0 -> the last, j -> j - 1 */
         LLVMBuilderRef b = f->nv.b;
         LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, j, nv_i32(&f->nv, 0), "");

@@ -21,20 +21,11 @@
  *
  * Taken where the plan has a union range (parts), a class empty test, the
  * producer warpgroup with wgmma, a token sequence, no document span, no
- * key-frame hoisting, and no ping-pong (overlap=2 turns are per tile).
- *
- * Last instead of first ($ATTNC_NARROW_LAST, the overlapped loop,
- * nvptx_fa2_overlap.c narrow_last): run first, the narrow tile's S waits
- * alone and its P V is waited for before the first full tile's S issues;
- * run last, its S issues with the last full tile's P V and its softmax
- * runs while that product does. Both roles rotate the range (f->rot,
- * fa2_kv_tile_origin): loop index j takes tile j + 1 and the last index
- * tile 0, so the rings, ring bases and the producer's order are unchanged
- * and only the tiles' origins move. */
+ * key-frame hoisting, and no ping-pong (overlap=2 turns are per tile). */
+
 #include "nvptx_fa2.h"
 
-/* Whether the kernel has a narrow tile at all (first or last). */
-static bool narrow_on(const fa2 *f)
+bool fa2_narrow_first_on(const fa2 *f)
 {
     const fa_plan *p = f->p;
     return nvptx_narrow_first_mode() == 1 && p->wgmma && p->ws && p->ndims == 1 && p->grid_ndim == 0 &&
@@ -42,29 +33,10 @@ static bool narrow_on(const fa2 *f)
            p->Tk > FA_NARROW && (p->dil[0] <= 1);
 }
 
-bool fa2_narrow_last_on(const fa2 *f)
-{
-    /* the overlapped loop in one run of tiles (full-range loops map loop
-     * indices to tiles part by part, without the rotation) */
-    return narrow_on(f) && f->p->overlap == 1 && nvptx_narrow_last_mode() == 1 && !fa2_full_range_on(f);
-}
-
-bool fa2_narrow_first_on(const fa2 *f)
-{
-    return narrow_on(f) && !fa2_narrow_last_on(f);
-}
-
-void fa2_narrow_rotation(fa2 *f)
-{
-    f->rot = NULL;
-    if (fa2_narrow_last_on(f))
-        f->rot = fa2_narrow_first_test(f);
-}
-
 /* Whether the range has a first tile whose keys past its first FA_NARROW
  * hold no kept pair of this query tile (i1; every thread of the computing
  * warps evaluates it alike). */
-LLVMValueRef fa2_narrow_first_test(fa2 *f)
+static LLVMValueRef narrow_first_test(fa2 *f)
 {
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
@@ -94,7 +66,7 @@ LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *us
     if (!fa2_narrow_first_on(f))
         return nv_i32(nv, 0);
     LLVMValueRef start = nt_var(t, nv->i32, nv_i32(nv, 0), "start");
-    LLVMBasicBlockRef join = nt_if(t, fa2_narrow_first_test(f));
+    LLVMBasicBlockRef join = nt_if(t, narrow_first_test(f));
     fa2_ws_acquire(f, nv_i32(nv, 0)); /* under the kernel's plan: the tile's origin */
     const fa_plan *kernel = f->p;
     fa_plan narrow = *kernel;

@@ -285,63 +285,6 @@ static void narrow_step(fa2 *f, void *vars)
     narrow_sync(f, vars, nv_i32(&f->nv, 0));
 }
 
-/* The narrow tile last (fa2_narrow_last_on), tile j acquired, under the
- * kernel's plan: with a P V pending, its S = Q K^T on the tile's first
- * FA_NARROW keys issues with that product, as a loop tile's does, its
- * softmax runs while the product does, and its own P V (one k16 step)
- * follows synchronously; with none pending (no full tile ran), as the
- * narrow first tile. Nothing is pending after it. */
-static void narrow_last(fa2 *f, ov_vars *v, LLVMValueRef j)
-{
-    nt *t = &f->t;
-    const fa_plan *kernel = f->p;
-    fa_plan narrow = *kernel;
-    narrow.Tk = FA_NARROW;
-    narrow.kv_ext[0] = FA_NARROW;
-    nt_branch br = nt_if_else(t, nt_get(t, v->pend));
-    LLVMValueRef pj = nt_get(t, v->pj);
-    LLVMValueRef sa[FA_MAXMR][FA_MAXN][4], m[FA_MAXMR][2], l[FA_MAXMR][2], alpha[FA_MAXMR][2], acc[FA_MAXMR][FA_MAXN][4];
-    nt_frag s, o, pa, pn;
-    nt_fvar_get(t, &v->pp, &pa);
-    nt_fvar_get(t, &v->o, &o);
-    fa2_ws_wait_v(f, pj);
-    fa2_wgmma_issue(f, f->slot, FA_NARROW, &s, &pa, vslot(f, pj), &o);
-    nt_frag *first[1] = {&s};
-    nt_mma_wait(t, 1, first, 1);
-    fa2_ws_release_slot(f, f->slot, NULL); /* K_j: S_j is done with it */
-    f->p = &narrow; /* scores, mask and softmax on the tile's first FA_NARROW keys */
-    fa2_unfrag(&s, sa);
-    fa2_score_and_mask(f, sa);
-    get_ml(f, v, m, l);
-    fa2_softmax_alpha(f, sa, m, l, alpha);
-    LLVMValueRef sums[2] = {l[0][0], l[0][1]};
-    nv_wg_pin_before_wait(&f->nv, f->smem32, sums, 2);
-    fa2_frag(f, &s, sa, FA_NARROW);
-    f->p = kernel;
-    nt_frag *both[2] = {&o, &s};
-    nt_mma_wait(t, 0, both, 2);
-    fa2_ws_release_v(f, pj, NULL);
-    fa2_unfrag(&o, acc);
-    fa2_rescale(f, alpha, acc);
-    fa2_frag(f, &o, acc, kernel->Dv);
-    nt_to_a(t, &pn, &s, kernel->dt);
-    fa2_ws_wait_v(f, j);
-    f->p = &narrow;
-    fa2_wgmma_pv_packed(f, &pn, vslot(f, j), &o);
-    f->p = kernel;
-    fa2_ws_release_v(f, j, NULL);
-    nt_fvar_set(t, &v->o, &o);
-    set_ml(f, v, m, l);
-    nt_else(t, &br);
-    f->p = &narrow;
-    narrow_sync(f, v, j);
-    f->p = kernel;
-    nt_endif_else(t, &br);
-    nt_set(t, v->pend, LLVMConstInt(f->nv.i1, 0, false));
-    zero_p(f, &pa);
-    nt_fvar_set(t, &v->pp, &pa);
-}
-
 /* Tile j (K acquired) by step, or, where the loop tests tiles for
  * emptiness (tested), skipped when empty. */
 static void tile_unless_empty(fa2 *f, ov_vars *v, LLVMValueRef j, bool tested,
@@ -401,7 +344,6 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
  * item's store deferred into it). */
 static void item_keys(fa2 *f, ov_vars *v)
 {
-    nt *t = &f->t;
     bool pingpong = f->p->overlap == 2;
     if (pingpong)
         fa2_ws_turn_init(f);
@@ -410,16 +352,8 @@ static void item_keys(fa2 *f, ov_vars *v)
      * item there, before Q's fragments stayed in registers) */
     v->peel = !pingpong && nvptx_peel_first_mode() != 0 && (!f->p->persist || nvptx_peel_all_mode() == 1);
     v->settled = false;
-    LLVMValueRef first = fa2_narrow_first(f, narrow_step, v), end = f->r_total;
-    if (f->rot) /* the narrow tile, last: the loop ends before it */
-        end = LLVMBuildSub(f->nv.b, end, LLVMBuildZExt(f->nv.b, f->rot, f->nv.i32, ""), "");
-    fa2_key_loops(f, overlap_tiles, v, first, end); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
-    if (f->rot) {
-        LLVMBasicBlockRef join = nt_if(t, f->rot);
-        fa2_ws_acquire(f, end);
-        narrow_last(f, v, end);
-        nt_endif(t, join);
-    }
+    LLVMValueRef first = fa2_narrow_first(f, narrow_step, v);
+    fa2_key_loops(f, overlap_tiles, v, first, f->r_total); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
     if (pingpong)
         fa2_ws_turn_end(f);
     if (f->p->persist && !f->p->q_regs) /* every S = Q K^T is done (with Q in registers: fa2_ws_q_wait) */

@@ -210,7 +210,6 @@ void fa2_items_begin(fa2 *f, fa2_items *it)
     f->item_k = nt_get(t, it->done);
     fa2_coords_init(f);
     fa2_range(f);
-    fa2_narrow_rotation(f); /* both roles: the same tile order */
     f->ring_base = nt_get(t, it->base);
 }
 

@@ -246,13 +246,6 @@ int nvptx_tma_l2_ahead_mode(void);
  * window, is computed on those 16 keys only: an eighth of a tile's
  * products; nvptx_fa2_narrow.c), or 0. Part of kernel cache keys. */
 int nvptx_narrow_first_mode(void);
-/* $ATTNC_NARROW_LAST (NVPTX_NARROW_LAST_BY_DEFAULT): 1 or 0. Where the
- * narrow tile of $ATTNC_NARROW_FIRST applies and the key loop is the
- * overlapped one (overlap=1), it runs after the full tiles instead of
- * before them: its S = Q K^T issues with the last tile's P V and its
- * softmax runs while that product does (nvptx_fa2_overlap.c). Part of
- * kernel cache keys. */
-int nvptx_narrow_last_mode(void);
 /* $ATTNC_O_DEFER (NVPTX_O_DEFER_BY_DEFAULT, on): 1 or 0. Persistent blocks on
  * the overlapped loop with staged O (static items)
  * normalise each item's O into its staging bytes after the last P V and

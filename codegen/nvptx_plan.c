@@ -32,11 +32,6 @@
 #ifndef NVPTX_NARROW_FIRST_BY_DEFAULT
 #define NVPTX_NARROW_FIRST_BY_DEFAULT 1
 #endif
-/* That tile after the full ones in the overlapped loop ($ATTNC_NARROW_LAST:
- * not measured yet, nvptx_kernel.h). */
-#ifndef NVPTX_NARROW_LAST_BY_DEFAULT
-#define NVPTX_NARROW_LAST_BY_DEFAULT 0
-#endif
 /* Each item's O store under the next item's first S ($ATTNC_O_DEFER,
  * nvptx_kernel.h), and the union loop without its branch around empty
  * tiles ($ATTNC_UNION_UNTESTED). H100 2026-12-07 run93 and the call after
@@ -271,11 +266,6 @@ int nvptx_ws_maxnreg_mode(void)
 int nvptx_narrow_first_mode(void)
 {
     return env_switch_default("ATTNC_NARROW_FIRST", NVPTX_NARROW_FIRST_BY_DEFAULT);
-}
-
-int nvptx_narrow_last_mode(void)
-{
-    return env_switch_default("ATTNC_NARROW_LAST", NVPTX_NARROW_LAST_BY_DEFAULT);
 }
 
 int nvptx_o_defer_mode(void)

@@ -5,8 +5,7 @@
  * overlap=1, persist=1) gains one narrow S = Q K^T (m64n16k16, one per 16
  * head-dim columns: 8 at D = 128) and ptxas spills no more than without
  * it; under =0, and on masks without union parts (dense, causal), there is
- * none. $ATTNC_NARROW_LAST=1 moves it after the full tiles on the
- * overlapped loop. Without ptxas only the PTX text is checked. */
+ * none. Without ptxas only the PTX text is checked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,39 +86,8 @@ static void narrow_only_where_it_applies(void **state)
     }
 }
 
-/* $ATTNC_NARROW_LAST=1: on the overlapped loop the narrow tile runs after
- * the full ones, its S issued with the last P V (8 products) or, with
- * none pending, alone as the narrow first tile (8 more); the plain loop and
- * ping-pong keep what they had. ptxas keeps every product asynchronous and
- * spills at most 8 bytes more (sm_90a, ptxas 13.0: 28 -> 32 on the default
- * persistent kernel). */
-static void narrow_last_on_the_overlapped_loop(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *spec;
-        int want; /* narrow products under =1 */
-    } cases[] = {
-        {NULL, 16},
-        {"q=128 kv=128 stages=3 warps=8 overlap=1", 16},
-        {"q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", 16},
-        {"q=128 kv=128 stages=2 warps=8", 8}, /* the plain loop: first */
-        {"q=128 kv=128 stages=2 warps=8 overlap=2", 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int spill_last, spill_default;
-        int last = narrow_products_env("sinks_swa_w2047.attn", cases[i].spec, "ATTNC_NARROW_LAST", "1", &spill_last);
-        int dflt = narrow_products_env("sinks_swa_w2047.attn", cases[i].spec, "ATTNC_NARROW_LAST", NULL, &spill_default);
-        printf("  %-42s ATTNC_NARROW_LAST=1: %d narrow products (unset %d); spills %d -> %d bytes\n",
-               cases[i].spec ? cases[i].spec : "default", last, dflt, spill_default, spill_last);
-        assert_int_equal(last, cases[i].want);
-        assert_true(spill_last <= spill_default + 8);
-    }
-}
-
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(narrow_only_where_it_applies),
-                                       cmocka_unit_test(narrow_last_on_the_overlapped_loop)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(narrow_only_where_it_applies)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,21 +24,16 @@
 #include "recipe_ptx.h"
 
 /* The PTX of bench/recipes/file under spec (NULL: the default) with
- * $ATTNC_O_DEFER set to `value` (NULL: unset) and $ATTNC_NARROW_LAST to
- * narrow_last, into *ptx (the caller frees it); *spill: ptxas's spill
+ * $ATTNC_O_DEFER set to `value` (NULL: unset), into *ptx (the caller frees it); *spill: ptxas's spill
  * bytes (-1 without ptxas). */
-static void defer_ptx(const char *file, const char *spec, const char *value, const char *narrow_last, strbuf *ptx,
-                      int *spill)
+static void defer_ptx(const char *file, const char *spec, const char *value, strbuf *ptx, int *spill)
 {
     arena a;
     arena_init(&a, NULL);
     strbuf err;
     sb_init(&err);
     sb_init(ptx);
-    if (narrow_last)
-        setenv("ATTNC_NARROW_LAST", narrow_last, 1);
     nvptx_status st = bench_recipe_ptx_env(&a, file, spec, "ATTNC_O_DEFER", value, ptx, &err);
-    unsetenv("ATTNC_NARROW_LAST");
     if (st)
         fail_msg("%s [%s]: %s", file, spec ? spec : "default", sb_cstr(&err));
     *spill = -1;
@@ -62,25 +57,23 @@ static void deferred_store_where_it_applies(void **state)
 {
     (void)state;
     static const struct {
-        const char *file, *spec, *narrow_last;
+        const char *file, *spec;
         int copies; /* of the staged rows' stores under =1 */
     } cases[] = {
-        {"sinks_swa_w2047.attn", NULL, "1", 3},
-        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", NULL, 3},
-        {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", NULL, 3},
-        {"sinks_swa_w2047.attn", NULL, NULL, 3},         /* the narrow tile first */
-        {"causal_d128.attn", NULL, NULL, 1},             /* one item a block */
-        {"sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", "1", 3},
+        {"sinks_swa_w2047.attn", NULL, 3}, /* the narrow tile first */
+        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", 3},
+        {"dense_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", 3},
+        {"causal_d128.attn", NULL, 1}, /* one item a block */
+        {"sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         strbuf on, off;
         int spill_on, spill_off;
-        defer_ptx(cases[i].file, cases[i].spec, "1", cases[i].narrow_last, &on, &spill_on);
-        defer_ptx(cases[i].file, cases[i].spec, "0", cases[i].narrow_last, &off, &spill_off);
+        defer_ptx(cases[i].file, cases[i].spec, "1", &on, &spill_on);
+        defer_ptx(cases[i].file, cases[i].spec, "0", &off, &spill_off);
         int stores_on = ptx_count(sb_cstr(&on), "st.global.v4.u32"), stores_off = ptx_count(sb_cstr(&off), "st.global.v4.u32");
-        printf("  %-22s %-52s NARROW_LAST=%s: row stores %d -> %d, spills %d -> %d bytes\n", cases[i].file,
-               cases[i].spec ? cases[i].spec : "default", cases[i].narrow_last ? cases[i].narrow_last : "-",
-               stores_off, stores_on, spill_off, spill_on);
+        printf("  %-22s %-52s row stores %d -> %d, spills %d -> %d bytes\n", cases[i].file,
+               cases[i].spec ? cases[i].spec : "default", stores_off, stores_on, spill_off, spill_on);
         assert_true(stores_off > 0);
         assert_int_equal(stores_on, cases[i].copies * stores_off);
         if (cases[i].copies == 1)

@@ -170,7 +170,6 @@ static void test_codegen_env_in_key(void **state)
                 {"ATTNC_BWD_DQ_WRITER", false},      {"ATTNC_LIN_INCLUSIVE", false},
                 {"ATTNC_MASK_FRAMES", true},         {"ATTNC_TMA_SKIP_EMPTY", false},
                 {"ATTNC_WS_MAXNREG", false},         {"ATTNC_NARROW_FIRST", true},
-                {"ATTNC_NARROW_LAST", false},
                 {"ATTNC_O_DEFER", true},
                 {"ATTNC_ITEM_PAIRS", false},
                 {"ATTNC_DOC_DIAG_FIRST", false},
