@@ -51,6 +51,7 @@ for round in $(seq $ROUNDS); do
   [ $round = 1 ] && row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 64
   [ $round = 1 ] && row $R/doc_causal.attn batch=1,heads=16,tokens=65536 ATTNC_DOC_DIAG_FIRST=1 --docs 64
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
 done 2>&1 | tee $OUT/rows.txt
 el anchors
 ANCHOR_WARMUP_MS=500 OUT=$OUT timeout 120 python3 bench/anchors.py --sparse-seq > $OUT/anchors_seq_500.log 2>&1; grep -E "^doc8|^sinks" $OUT/anchors_seq_500.log
