@@ -25,6 +25,12 @@ in bench/RESULTS.md (2026-12-04 runs 24-26). No GPU, no attnc.
       time, sampled over the run: what the L2 (50 MB on H100/H200) must hold.
       run48 (2026-12-05): persist=1 lost 39% at B=8 N=8192, level-ish at
       B=2 (bench/RESULTS.md).
+  bench/item_order_sim.py light
+      sinks(4) || window 2047 items (128-row tiles: merged key tiles, the
+      sink tile an eighth once apart, + 0.5 a item for its start and end)
+      under the snake: pair-major (the default order there), pair-major with
+      the first 17 query tiles last by rank ($ATTNC_ITEM_LIGHT_LAST=1), and
+      by rank; the busiest block against the mean.
 """
 import heapq
 import itertools
@@ -145,5 +151,29 @@ def locality():
             print(f"{name:>18} {label:>16} {imb:9.3f} {pairs:6.1f} {pairs * mb:7.0f}")
 
 
+def light():
+    def weight(x):
+        lo = max(0, (128 * x - 2047) // 128)
+        return x - lo + 1 + (0.125 if lo > 0 else 0) + 0.5
+
+    def snake(items):
+        out = [0.0] * SMS
+        for i, w in enumerate(items):
+            k, b = divmod(i, SMS)
+            out[b if k % 2 == 0 else SMS - 1 - b] += w
+        return max(out)
+
+    print(f"{'nq x pairs':>12} {'mean':>8} {'pair-major':>11} {'light last':>11} {'by rank':>8}")
+    for nq, hb in [(256, 16), (128, 16), (256, 8), (512, 16), (64, 32)]:
+        lt = min(17, nq)
+        pairs = [weight(nq - 1 - i % nq) for i in range(nq * hb)]
+        last = [weight(nq - 1 - i % (nq - lt)) for i in range(hb * (nq - lt))] + \
+               [weight(lt - 1 - j // hb) for j in range(hb * lt)]
+        by_rank = [weight(nq - 1 - x) for x in range(nq) for _ in range(hb)]
+        mean = sum(pairs) / SMS
+        print(f"{f'{nq} x {hb}':>12} {mean:8.1f} {snake(pairs) / mean:11.3f} {snake(last) / mean:11.3f} "
+              f"{snake(by_rank) / mean:8.3f}")
+
+
 if __name__ == "__main__":
-    {"balance": balance, "windows": windows, "locality": locality}.get(sys.argv[1] if len(sys.argv) > 1 else "", lambda: sys.exit(__doc__))()
+    {"balance": balance, "windows": windows, "locality": locality, "light": light}.get(sys.argv[1] if len(sys.argv) > 1 else "", lambda: sys.exit(__doc__))()

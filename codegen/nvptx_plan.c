@@ -32,6 +32,11 @@
 #ifndef NVPTX_NARROW_FIRST_BY_DEFAULT
 #define NVPTX_NARROW_FIRST_BY_DEFAULT 1
 #endif
+/* Pair-major items with the light query tiles last ($ATTNC_ITEM_LIGHT_LAST,
+ * nvptx_kernel.h): not measured yet. */
+#ifndef NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT
+#define NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT 0
+#endif
 /* Each item's O store under the next item's first S ($ATTNC_O_DEFER,
  * nvptx_kernel.h), and the union loop without its branch around empty
  * tiles ($ATTNC_UNION_UNTESTED). H100 2026-12-07 run93 and the call after
@@ -144,6 +149,7 @@
 #endif
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,6 +207,11 @@ int nvptx_doc_diag_first_mode(void)
 int nvptx_item_pairs_mode(void)
 {
     return env_switch("ATTNC_ITEM_PAIRS");
+}
+
+int nvptx_item_light_last_mode(void)
+{
+    return env_switch_default("ATTNC_ITEM_LIGHT_LAST", NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT);
 }
 
 int nvptx_persist_dynamic_mode(void)
@@ -715,6 +726,66 @@ static bool pairs_order(const fa_plan *p)
     return union_tiles_at(p, 4096, &a) && union_tiles_at(p, 8192, &b) && a == b;
 }
 
+/* The key tiles of query tile x's union range, each tile once (the parts
+ * of a token sequence may overlap near the start: sinks and window meet),
+ * under union_tiles_at's sizes; -1 where a bound does not evaluate. */
+static int64_t union_tiles_merged(const fa_plan *p, int64_t x)
+{
+    eval_env e;
+    memset(&e, 0, sizeof e);
+    for (int i = 0; i < SZ_MAX; i++)
+        e.sizes[i] = 1;
+    e.sizes[SZ_TOKENS] = e.sizes[SZ_KV_TOKENS] = (int64_t)1 << 24;
+    e.qlo[0] = x * p->Tq;
+    e.qhi[0] = e.qlo[0] + p->Tq - 1;
+    int64_t lo[TIR_MAX_PARTS], hi[TIR_MAX_PARTS];
+    int n = 0;
+    for (int i = 0; i < p->nparts; i++) {
+        if (!expr_eval_int(p->plo[i][0], &e, &lo[n]) || !expr_eval_int(p->phi[i][0], &e, &hi[n]))
+            return -1;
+        int64_t last = ((int64_t)1 << 24) / p->Tk - 1; /* clamped as the kernel clamps them */
+        lo[n] = lo[n] < 0 ? 0 : lo[n];
+        hi[n] = hi[n] > last ? last : hi[n];
+        n += hi[n] >= lo[n];
+    }
+    for (int i = 1; i < n; i++) /* by start (a handful of parts) */
+        for (int j = i; j > 0 && lo[j] < lo[j - 1]; j--) {
+            int64_t t = lo[j];
+            lo[j] = lo[j - 1], lo[j - 1] = t;
+            t = hi[j], hi[j] = hi[j - 1], hi[j - 1] = t;
+        }
+    int64_t tiles = 0, end = INT64_MIN; /* end: one past the last tile counted */
+    for (int i = 0; i < n; i++) {
+        int64_t from = lo[i] > end ? lo[i] : end;
+        if (hi[i] >= from)
+            tiles += hi[i] - from + 1;
+        if (hi[i] + 1 > end)
+            end = hi[i] + 1;
+    }
+    return tiles;
+}
+
+/* Under pair-major items, how many query tiles at the start hold fewer key
+ * tiles than query tile LIGHT_SCAN does: one past the last such tile below
+ * it ($ATTNC_ITEM_LIGHT_LAST; 0: none, or off). */
+enum { LIGHT_SCAN = 1024 };
+static int light_tiles(const fa_plan *p)
+{
+    if (!p->pairs || nvptx_item_light_last_mode() != 1)
+        return 0;
+    int64_t full = union_tiles_merged(p, LIGHT_SCAN);
+    if (full < 0)
+        return 0;
+    for (int64_t x = LIGHT_SCAN - 1; x >= 0; x--) {
+        int64_t t = union_tiles_merged(p, x);
+        if (t < 0)
+            return 0;
+        if (t != full)
+            return (int)(x + 1);
+    }
+    return 0;
+}
+
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
@@ -756,6 +827,7 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
      * it before the roles split: documents take no persistent blocks). */
     p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
     p->pairs = p->persist && pairs_order(p);
+    p->light = light_tiles(p);
     p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
     p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
     int skip = nvptx_skip_rescale_mode(); /* unset: by loop (the schedule is in the kernel key) */
