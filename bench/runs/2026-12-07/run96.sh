@@ -38,8 +38,8 @@ for round in $(seq $ROUNDS); do
   row $R/causal_d128.attn batch=8,heads=16,tokens=8192 X=1
 done 2>&1 | tee $OUT/rows.txt
 el checks
-( ATTNC_ITEM_LIGHT_LAST=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 150 $T/test_gpu_test_gpu_persist > /tmp/t_persist.txt 2>&1; echo "rc=$?" >> /tmp/t_persist.txt ) &
-( ATTNC_DOC_DIAG_FIRST=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 100 $T/test_gpu_test_gpu_documents > /tmp/t_docs.txt 2>&1; echo "rc=$?" >> /tmp/t_docs.txt ) &
+( ATTNC_ITEM_LIGHT_LAST=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 120 $T/test_gpu_test_gpu_persist > /tmp/t_persist.txt 2>&1; echo "rc=$?" >> /tmp/t_persist.txt ) &
+( ATTNC_DOC_DIAG_FIRST=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $T/test_gpu_test_gpu_documents > /tmp/t_docs.txt 2>&1; echo "rc=$?" >> /tmp/t_docs.txt ) &
 ( for spec in "ATTNC_DOC_DIAG_FIRST=1 $R/doc_causal.attn batch=2,heads=2,tokens=5000 --param doc=@/tmp/ids.raw" \
               "ATTNC_DOC_DIAG_FIRST=1 $R/doc_causal.attn batch=1,heads=3,tokens=4097 --param doc=@/tmp/ids3.raw" \
               "ATTNC_DOC_DIAG_FIRST=1 $R/doc_causal.attn batch=2,heads=2,tokens=1 --param doc=@/tmp/ids1.raw" \
