@@ -163,6 +163,15 @@ def light():
             out[b if k % 2 == 0 else SMS - 1 - b] += w
         return max(out)
 
+    # the kernel's map (nvptx_fa2_persist.c pairs_light_last) is one to one for every length
+    for nq, hb, light_tiles in itertools.product([1, 2, 16, 17, 18, 33, 256], [1, 3, 16], [1, 9, 17]):
+        lt, seen = min(light_tiles, nq), set()
+        per = max(nq - lt, 1)
+        for item in range(nq * hb):
+            j = item - hb * (nq - lt)
+            seen.add((nq - 1 - item % per, item // per) if j < 0 else (lt - 1 - j // hb, j % hb))
+        assert seen == {(x, p) for x in range(nq) for p in range(hb)}, (nq, hb, light_tiles)
+
     print(f"{'nq x pairs':>12} {'mean':>8} {'pair-major':>11} {'light last':>11} {'by rank':>8}")
     for nq, hb in [(256, 16), (128, 16), (256, 8), (512, 16), (64, 32)]:
         lt = min(17, nq)
