@@ -684,10 +684,11 @@ static void overlap_without_empty(fa_plan *p)
         p->empty_untested = true;
 }
 
-/* The key tiles a query tile's union range holds (its parts' counts) at
- * query tile `x` of a long sequence; false where a bound cannot be
- * evaluated (it reads a tensor). */
-static bool union_tiles_at(const fa_plan *p, int64_t x, int64_t *tiles)
+/* The bounds of each part of a query tile's union range (dim 0, key tile
+ * indices, unclamped) at query tile `x` of a long sequence (2^24 tokens,
+ * other sizes 1); false where a bound cannot be evaluated (it reads a
+ * tensor). */
+static bool union_bounds_at(const fa_plan *p, int64_t x, int64_t lo[TIR_MAX_PARTS], int64_t hi[TIR_MAX_PARTS])
 {
     eval_env e;
     memset(&e, 0, sizeof e);
@@ -696,13 +697,22 @@ static bool union_tiles_at(const fa_plan *p, int64_t x, int64_t *tiles)
     e.sizes[SZ_TOKENS] = e.sizes[SZ_KV_TOKENS] = (int64_t)1 << 24;
     e.qlo[0] = x * p->Tq;
     e.qhi[0] = e.qlo[0] + p->Tq - 1;
-    *tiles = 0;
-    for (int i = 0; i < p->nparts; i++) {
-        int64_t lo, hi;
-        if (!expr_eval_int(p->plo[i][0], &e, &lo) || !expr_eval_int(p->phi[i][0], &e, &hi))
+    for (int i = 0; i < p->nparts; i++)
+        if (!expr_eval_int(p->plo[i][0], &e, &lo[i]) || !expr_eval_int(p->phi[i][0], &e, &hi[i]))
             return false;
-        *tiles += hi >= lo ? hi - lo + 1 : 0;
-    }
+    return true;
+}
+
+/* The key tiles a query tile's union range holds (its parts' counts) at
+ * query tile `x` (union_bounds_at); false where a bound does not evaluate. */
+static bool union_tiles_at(const fa_plan *p, int64_t x, int64_t *tiles)
+{
+    int64_t lo[TIR_MAX_PARTS], hi[TIR_MAX_PARTS];
+    if (!union_bounds_at(p, x, lo, hi))
+        return false;
+    *tiles = 0;
+    for (int i = 0; i < p->nparts; i++)
+        *tiles += hi[i] >= lo[i] ? hi[i] - lo[i] + 1 : 0;
     return true;
 }
 
@@ -728,24 +738,17 @@ static bool pairs_order(const fa_plan *p)
 
 /* The key tiles of query tile x's union range, each tile once (the parts
  * of a token sequence may overlap near the start: sinks and window meet),
- * under union_tiles_at's sizes; -1 where a bound does not evaluate. */
+ * at union_bounds_at's sizes; -1 where a bound does not evaluate. */
 static int64_t union_tiles_merged(const fa_plan *p, int64_t x)
 {
-    eval_env e;
-    memset(&e, 0, sizeof e);
-    for (int i = 0; i < SZ_MAX; i++)
-        e.sizes[i] = 1;
-    e.sizes[SZ_TOKENS] = e.sizes[SZ_KV_TOKENS] = (int64_t)1 << 24;
-    e.qlo[0] = x * p->Tq;
-    e.qhi[0] = e.qlo[0] + p->Tq - 1;
     int64_t lo[TIR_MAX_PARTS], hi[TIR_MAX_PARTS];
+    if (!union_bounds_at(p, x, lo, hi))
+        return -1;
     int n = 0;
-    for (int i = 0; i < p->nparts; i++) {
-        if (!expr_eval_int(p->plo[i][0], &e, &lo[n]) || !expr_eval_int(p->phi[i][0], &e, &hi[n]))
-            return -1;
-        int64_t last = ((int64_t)1 << 24) / p->Tk - 1; /* clamped as the kernel clamps them */
-        lo[n] = lo[n] < 0 ? 0 : lo[n];
-        hi[n] = hi[n] > last ? last : hi[n];
+    int64_t last = ((int64_t)1 << 24) / p->Tk - 1;
+    for (int i = 0; i < p->nparts; i++) { /* clamped as the kernel clamps them; empty parts dropped */
+        lo[n] = lo[i] < 0 ? 0 : lo[i];
+        hi[n] = hi[i] > last ? last : hi[i];
         n += hi[n] >= lo[n];
     }
     for (int i = 1; i < n; i++) /* by start (a handful of parts) */
