@@ -5,6 +5,8 @@
 #    1.031 -> 1.003 of the mean at 256 x 16 items).
 #  - ATTNC_DOC_DIAG_FIRST=1 (run95's question, never run): a document kernel copies its diagonal key tile with Q
 #    before the cut and runs it first.
+#  - ATTNC_PEEL_ALL=1 on sinks + window, timing only (no spills under today's defaults; the peeled first tile is
+#    where a warpgroup's half-tile S would go, closing note of 2026-12-07 19:13).
 #   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-07/run96.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
 ROUNDS=${ROUNDS:-2}
@@ -31,6 +33,7 @@ el rows
 for round in $(seq $ROUNDS); do
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 ATTNC_ITEM_LIGHT_LAST=1
+  row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 ATTNC_PEEL_ALL=1
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 8
   row $R/doc_causal.attn batch=1,heads=16,tokens=65536 ATTNC_DOC_DIAG_FIRST=1 --docs 8
   [ $round = 1 ] && row $R/doc_causal.attn batch=1,heads=16,tokens=65536 X=1 --docs 64
