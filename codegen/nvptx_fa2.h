@@ -345,9 +345,10 @@ void fa2_overlap_items(fa2 *f);
 
 /* The narrow first tile (nvptx_fa2_narrow.c, $ATTNC_NARROW_FIRST): whether
  * the kernel takes it; and, where it does and the query tile's range starts
- * with a tile that keeps nothing past its first FA_NARROW keys, tile 0 acquired (fa2_ws_acquire) and body(f, user) emitted under a
- * plan whose key tile is those keys (body releases the tile). Returns the
- * tile the key loop starts at (i32: 1 after a narrow tile, else 0). */
+ * with a tile that keeps nothing past its first FA_NARROW keys, tile 0
+ * acquired (fa2_ws_acquire) and body(f, user) emitted under a plan whose key
+ * tile is those keys (body releases the tile). Returns the tile the key
+ * loop starts at (i32: 1 after a narrow tile, else 0). */
 bool fa2_narrow_first_on(const fa2 *f);
 LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *user);
 

@@ -149,12 +149,12 @@
 #endif
 
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../ir/expr_eval.h"
 #include "../ir/target_info.h"
+#include "../passes/mask_analysis.h"
 
 /* A code-generation switch of the environment: -1 unset or empty, else 0
  * or 1. */
@@ -738,33 +738,23 @@ static bool pairs_order(const fa_plan *p)
 
 /* The key tiles of query tile x's union range, each tile once (the parts
  * of a token sequence may overlap near the start: sinks and window meet),
- * at union_bounds_at's sizes; -1 where a bound does not evaluate. */
+ * at union_bounds_at's sizes, clamped and merged as the kernel visits them
+ * (kv_parts_normalize); -1 where a bound does not evaluate. */
 static int64_t union_tiles_merged(const fa_plan *p, int64_t x)
 {
     int64_t lo[TIR_MAX_PARTS], hi[TIR_MAX_PARTS];
     if (!union_bounds_at(p, x, lo, hi))
         return -1;
-    int n = 0;
+    kv_boxes b = {.n = p->nparts};
     int64_t last = ((int64_t)1 << 24) / p->Tk - 1;
-    for (int i = 0; i < p->nparts; i++) { /* clamped as the kernel clamps them; empty parts dropped */
-        lo[n] = lo[i] < 0 ? 0 : lo[i];
-        hi[n] = hi[i] > last ? last : hi[i];
-        n += hi[n] >= lo[n];
+    for (int i = 0; i < p->nparts; i++) {
+        b.lo[i][0] = lo[i] < 0 ? 0 : lo[i];
+        b.hi[i][0] = hi[i] > last ? last : hi[i];
     }
-    for (int i = 1; i < n; i++) /* by start (a handful of parts) */
-        for (int j = i; j > 0 && lo[j] < lo[j - 1]; j--) {
-            int64_t t = lo[j];
-            lo[j] = lo[j - 1], lo[j - 1] = t;
-            t = hi[j], hi[j] = hi[j - 1], hi[j - 1] = t;
-        }
-    int64_t tiles = 0, end = INT64_MIN; /* end: one past the last tile counted */
-    for (int i = 0; i < n; i++) {
-        int64_t from = lo[i] > end ? lo[i] : end;
-        if (hi[i] >= from)
-            tiles += hi[i] - from + 1;
-        if (hi[i] + 1 > end)
-            end = hi[i] + 1;
-    }
+    kv_parts_normalize(&b, 1);
+    int64_t tiles = 0;
+    for (int i = 0; i < b.n; i++)
+        tiles += b.hi[i][0] - b.lo[i][0] + 1;
     return tiles;
 }
 
