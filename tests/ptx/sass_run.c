@@ -122,3 +122,79 @@ int sass_ldsm_clobbers(const char *sass, char *first, int first_size)
     }
     return n;
 }
+
+/* One SASS instruction: its text (from the opcode or guard) and, for a
+ * label line (".L_x_N:"), the label's number (-1 otherwise). */
+typedef struct sass_line {
+    const char *text;
+    int label;
+} sass_line;
+
+int sass_loop_with_hgmma(const char *sass, int hgmma, int *r2ur)
+{
+    /* instructions and labels in order: a label line precedes the instruction it marks */
+    size_t cap = 1024, n = 0;
+    sass_line *ins = malloc(cap * sizeof *ins);
+    int *label_at = NULL; /* label number -> instruction index */
+    int nlabels = 0;
+    int best = -1;
+    *r2ur = 0;
+    if (!ins)
+        return -1;
+    for (const char *l = sass; l && *l;) {
+        const char *end = strchr(l, '\n');
+        const char *lab = strstr(l, ".L_x_");
+        const char *insn = strstr(l, "*/");
+        if (insn && end && insn > end)
+            insn = NULL; /* on a later line */
+        if (lab && (!end || lab < end) && !insn) {
+            int num = atoi(lab + 5);
+            if (num >= nlabels) {
+                int *grown = realloc(label_at, (size_t)(num + 1) * sizeof *grown);
+                if (!grown)
+                    break;
+                for (int i = nlabels; i <= num; i++)
+                    grown[i] = -1;
+                label_at = grown;
+                nlabels = num + 1;
+            }
+            label_at[num] = (int)n;
+        } else if (insn && strncmp(l, "        /*", 10) == 0) {
+            if (n == cap) {
+                sass_line *grown = realloc(ins, 2 * cap * sizeof *grown);
+                if (!grown)
+                    break;
+                ins = grown;
+                cap *= 2;
+            }
+            ins[n++] = (sass_line){insn + 2, -1};
+        }
+        l = end ? end + 1 : NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr(ins[i].text, '\n');
+        const char *bra = strstr(ins[i].text, "BRA ");
+        const char *to = bra ? strstr(bra, ".L_x_") : NULL;
+        if (!to || (end && to > end))
+            continue;
+        int num = atoi(to + 5);
+        if (num >= nlabels || label_at[num] < 0 || label_at[num] > (int)i)
+            continue;
+        int count = 0, moves = 0, size = (int)i - label_at[num] + 1;
+        for (size_t k = (size_t)label_at[num]; k <= i; k++) {
+            const char *e = strchr(ins[k].text, '\n');
+            size_t len = e ? (size_t)(e - ins[k].text) : strlen(ins[k].text);
+            char line[256];
+            snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), ins[k].text);
+            count += strstr(line, "HGMMA") != NULL;
+            moves += strstr(line, "R2UR ") != NULL;
+        }
+        if (count == hgmma && (best < 0 || size < best)) {
+            best = size;
+            *r2ur = moves;
+        }
+    }
+    free(ins);
+    free(label_at);
+    return best;
+}
