@@ -426,7 +426,6 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     nv_ctx_init(&f->nv, c, m, b);
     f->p = p;
     f->doc_table_ok = true;
-    f->forward = true;
     if (nvptx_mask_frames_mode() == 1)
         f->fr_period = fa2_frames_period(p->mask, p->grid_ndim, p->kv_ext[0]);
     plan_smem(f);

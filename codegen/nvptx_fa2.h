@@ -11,8 +11,7 @@
  *   nvptx_fa2_wgmma.c    the sm_90a products (wgmma; emitters in nvptx_wgmma.c)
  *   nvptx_fa2_ws.c       producer warpgroup + mbarrier pipeline (sm_90a)
  *   nvptx_fa2_overlap.c  the overlapped key loop of the ws kernel (plan->overlap)
- *   nvptx_fa2_narrow.c   a union range's first tile on its first 16 keys
- *   nvptx_fa2_half.c     a warpgroup's edge tile on the half of its keys it keeps (opt-in)
+ *   nvptx_fa2_narrow.c   a union range's first tile on its first 16 keys (opt-in)
  *   nvptx_fa2_persist.c  persistent blocks: the item loop, dynamic items
  *   nvptx_fa2_doc_table.c the document cut shared across heads
  *   nvptx_fa2_ostage.c   O written through shared memory, stored in whole rows
@@ -34,7 +33,6 @@
 
 enum { FA_MAXMR = 4, FA_MAXN = 32, FA_MAXK = 16 };
 enum { FA_NARROW = 16 }; /* keys of a narrow first tile (nvptx_fa2_narrow.c) */
-enum { FA_HALF = 64 };   /* keys of a half tile (nvptx_fa2_half.c) */
 enum { T_Q, T_K, T_V, T_O, T_LSE };
 
 typedef enum { EXM_ELEM, EXM_BOX } fa_expr_mode;
@@ -68,7 +66,6 @@ typedef struct fa2 {
     nt t; /* the tile builder over this kernel (nvptx/tile.h): fragments, tiles, loop state */
     const fa_plan *p;
     int slot_rows;       /* key rows of a ring slot's tiles (the kernel's Tk, also while p is narrow) */
-    int slot_row0;       /* the slot's row of the plan's first key (a half tile's upper half: FA_HALF; else 0) */
     LLVMValueRef fn;
     bool failed; /* an expression leaf could not be produced */
 
@@ -118,18 +115,12 @@ typedef struct fa2 {
      * launch's tag as thread 0 read it */
     bool doc_table_ok;
     LLVMValueRef doc_tag;
-    bool forward; /* the forward kernel (fa2_build; the backward's fa2 structs leave it false) */
     bool all_full; /* emitting the key loop over a run of full tiles (fa2_key_loops) */
     /* the document cut's diagonal tile first ($ATTNC_DOC_DIAG_FIRST=1, fa2_doc_diag_first): loop index 0 maps to
      * the range's last tile, j > 0 to tile j - 1 (fa2_kv_tile_origin); diag_early (i1): that tile's K and V
      * went out with Q before the cut (fa2_ws_issue_q_early), so the producer's loop starts at 1 */
     bool rot_back;
     LLVMValueRef diag_early;
-    /* the half edges (fa2_half_edge_on): the loop index from which tiles
-     * come one later, the range's last index taking tile rot_first (a
-     * window's first tile goes last, beside the diagonal; fa2_kv_tile_origin);
-     * NULL: the range in order */
-    LLVMValueRef rot_first;
     int part_only; /* 1 + the part of a union range a loop is emitted for (fa2_key_loops); 0: any (zeroed
                     * fa2 structs, the backward's too, mean no restriction) */
     /* a union range (p->nparts): per part its first tile, tile counts per
@@ -360,18 +351,6 @@ void fa2_overlap_items(fa2 *f);
  * loop starts at (i32: 1 after a narrow tile, else 0). */
 bool fa2_narrow_first_on(const fa2 *f);
 LLVMValueRef fa2_narrow_first(fa2 *f, void (*body)(fa2 *f, void *user), void *user);
-
-/* A warpgroup's edge tile on half its keys (nvptx_fa2_half.c,
- * $ATTNC_HALF_EDGE=1): whether the kernel takes it; for the acquired tile
- * (k_org set, the kernel's plan), which half of it this warp's warpgroup
- * keeps pairs in (i32: 0 both, 1 only the lower FA_HALF keys, 2 only the
- * upper; a warpgroup without rows in the sequence, or none in the tile: 1);
- * and body(f, user) emitted under a copy of the plan whose key tile is
- * half `half` (1 or 2) of the acquired one: p->Tk FA_HALF, k_org and the
- * ring slot's view (slot_row0) on that half. */
-bool fa2_half_edge_on(const fa2 *f);
-LLVMValueRef fa2_half_of_tile(fa2 *f);
-void fa2_half_run(fa2 *f, int half, void (*body)(fa2 *f, void *user), void *user);
 
 /* persistent blocks (plan->persist, nvptx_fa2_persist.c): the loop over
  * this block's items. fa2_items_begin opens it and sets up the item in f

@@ -243,12 +243,6 @@ void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
         LLVMValueRef last = LLVMBuildSub(b, f->r_total, nv_i32(&f->nv, 1), "");
         j = LLVMBuildSelect(b, first, last, LLVMBuildSub(b, j, nv_i32(&f->nv, 1), ""), "rot.back");
     }
-    if (f->rot_first) { /* the half edges: j >= rot_first -> j + 1, the last -> rot_first */
-        LLVMBuilderRef b = f->nv.b;
-        LLVMValueRef last = LLVMBuildICmp(b, LLVMIntEQ, j, LLVMBuildSub(b, f->r_total, nv_i32(&f->nv, 1), ""), "");
-        LLVMValueRef moved = LLVMBuildSelect(b, last, f->rot_first, LLVMBuildAdd(b, j, nv_i32(&f->nv, 1), ""), "");
-        j = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGE, j, f->rot_first, ""), moved, j, "rot.first");
-    }
     LLVMValueRef rem = j, r_lo[3], r_cnt[3];
     for (int d = 0; d < p->ndims; d++) {
         r_lo[d] = f->r_lo[d];
@@ -341,28 +335,6 @@ void fa2_range_bounds(fa2 *f)
     }
 }
 
-/* The half edges' order (fa2_half_edge_on; f->rot_first): the range's
- * first tile goes last when it is a window's first tile, that is, of a
- * range of one box, or of the last part of a union when that part follows
- * another (the sink tile; a part merged into it leaves no such tile). */
-static void rotation(fa2 *f)
-{
-    const fa_plan *p = f->p;
-    nv_ctx *nv = &f->nv;
-    f->rot_first = NULL;
-    if (!fa2_half_edge_on(f))
-        return;
-    if (!p->nparts || p->range != RANGE_BOUNDS) { /* one box */
-        f->rot_first = nv_i32(nv, 0);
-        return;
-    }
-    int n = p->nparts - 1;
-    LLVMValueRef base = f->part_base[n];
-    LLVMValueRef own = LLVMBuildAnd(nv->b, LLVMBuildICmp(nv->b, LLVMIntSGT, base, nv_i32(nv, 0), ""),
-                                    LLVMBuildICmp(nv->b, LLVMIntSLT, base, f->r_total, ""), "");
-    f->rot_first = LLVMBuildSelect(nv->b, own, base, f->r_total, "rot.first");
-}
-
 void fa2_range_cut(fa2 *f)
 {
     const fa_plan *p = f->p;
@@ -370,7 +342,6 @@ void fa2_range_cut(fa2 *f)
         fa2_doc_span(f);
     if (p->range == RANGE_BOUNDS && p->nparts)
         range_parts(f);
-    rotation(f);
 }
 
 /* Key box corners of the current tile (clipped to the grid). */

@@ -241,7 +241,7 @@ static void first_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
     fa2_score_and_mask(f, sa);
     get_ml(f, v, m, l);
     fa2_softmax_alpha(f, sa, m, l, alpha);
-    if (fa2_narrow_first_on(f) || fa2_half_edge_on(f)) { /* O may hold products (an edge peels after the loop) */
+    if (fa2_narrow_first_on(f)) {
         LLVMValueRef acc[FA_MAXMR][FA_MAXN][4];
         nt_frag o;
         nt_fvar_get(t, &v->o, &o);
@@ -301,53 +301,6 @@ static void tile_unless_empty(fa2 *f, ov_vars *v, LLVMValueRef j, bool tested,
     nt_endif_else(&f->t, &br);
 }
 
-/* The edge tiles on a warpgroup's half (nvptx_fa2_half.c). */
-typedef struct half_args {
-    ov_vars *v;
-    LLVMValueRef j; /* the tile */
-} half_args;
-
-/* Half of tile j (f->p a half plan, K acquired, nothing pending):
- * synchronously. */
-static void half_step(fa2 *f, void *user)
-{
-    half_args *a = user;
-    narrow_sync(f, a->v, a->j);
-}
-
-/* Tile j (K acquired, the V of the loop's product waited for) as the loop
- * would, or, where nothing is pending (after a warpgroup's half edge),
- * peeled (first_tile): no product of P = 0. */
-static void peel_or_compute(fa2 *f, ov_vars *v, LLVMValueRef j)
-{
-    nt_branch br = nt_if_else(&f->t, nt_get(&f->t, v->pend));
-    compute_tile(f, v, j);
-    nt_else(&f->t, &br);
-    first_tile(f, v, j);
-    nt_endif_else(&f->t, &br);
-}
-
-/* Edge tile j (K acquired, the V of the pending product waited for): per
- * warpgroup, on the half of it its rows keep (fa2_half_of_tile), the
- * pending P V completed first (under the kernel's plan), or whole. */
-static void edge_tile(fa2 *f, ov_vars *v, LLVMValueRef j)
-{
-    nt *t = &f->t;
-    LLVMBuilderRef b = f->nv.b;
-    LLVMValueRef half = fa2_half_of_tile(f);
-    half_args a = {v, j};
-    nt_branch on_half = nt_if_else(t, LLVMBuildICmp(b, LLVMIntNE, half, nv_i32(&f->nv, 0), ""));
-    flush(f, v);
-    nt_branch lower = nt_if_else(t, LLVMBuildICmp(b, LLVMIntEQ, half, nv_i32(&f->nv, 1), ""));
-    fa2_half_run(f, 1, half_step, &a);
-    nt_else(t, &lower);
-    fa2_half_run(f, 2, half_step, &a);
-    nt_endif_else(t, &lower);
-    nt_else(t, &on_half);
-    peel_or_compute(f, v, j);
-    nt_endif_else(t, &on_half);
-}
-
 /* Tiles [lo, hi) of the loop; full: a run of full tiles, emitted without
  * mask or empty tests (fa2_key_loops). The pending P V carries from
  * one such loop into the next through v. */
@@ -387,37 +340,6 @@ static void overlap_tiles(fa2 *f, void *user, LLVMValueRef lo, LLVMValueRef hi, 
     f->all_full = false;
 }
 
-/* The key loop from tile first, its last tiles as edges (nvptx_fa2_half.c):
- * the loop as without them (its peel included) up to the edges, then the
- * edges, where the warpgroups' branches can no longer cost the loop its
- * uniform registers (an edge before the loop made ptxas 13.0 move the
- * loop's slot arithmetic into R2UR, 38 a tile). The edges are the range's
- * last index and, where the order puts the range's first tile last
- * (f->rot_first: a window's first tile, fa2_kv_tile_origin), the one
- * before it. */
-static void half_edge_keys(fa2 *f, ov_vars *v, LLVMValueRef first)
-{
-    nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    bool tested = f->p->empty && !f->p->empty_untested;
-    LLVMValueRef end = f->r_total, one = nv_i32(nv, 1);
-    LLVMValueRef two = LLVMConstInt(nv->i1, 0, false); /* a second edge */
-    if (f->rot_first)
-        two = LLVMBuildICmp(b, LLVMIntSGE, LLVMBuildSub(b, end, f->rot_first, ""), nv_i32(nv, 2), "");
-    two = LLVMBuildAnd(b, two, LLVMBuildICmp(b, LLVMIntSGE, LLVMBuildSub(b, end, first, ""), nv_i32(nv, 2), ""), "");
-    LLVMValueRef any = LLVMBuildICmp(b, LLVMIntSLT, first, end, "");
-    LLVMValueRef edges = LLVMBuildSelect(b, any, LLVMBuildSelect(b, two, nv_i32(nv, 2), one, ""), nv_i32(nv, 0), "");
-    LLVMValueRef loop_end = LLVMBuildSub(b, end, edges, "edge.from");
-    fa2_key_loops(f, overlap_tiles, v, first, loop_end);
-    nt_loop edge; /* a loop of at most two: one copy of the edge's code */
-    LLVMValueRef j = nt_for(t, &edge, loop_end, end);
-    fa2_ws_acquire(f, j);
-    fa2_ws_wait_v(f, LLVMBuildSelect(b, nt_get(t, v->pend), nt_get(t, v->pj), j, ""));
-    tile_unless_empty(f, v, j, tested, edge_tile);
-    nt_for_end(t, &edge);
-}
-
 /* The key loop of one item into v, its last P V done (v->d: the previous
  * item's store deferred into it). */
 static void item_keys(fa2 *f, ov_vars *v)
@@ -431,10 +353,7 @@ static void item_keys(fa2 *f, ov_vars *v)
     v->peel = !pingpong && nvptx_peel_first_mode() != 0 && (!f->p->persist || nvptx_peel_all_mode() == 1);
     v->settled = false;
     LLVMValueRef first = fa2_narrow_first(f, narrow_step, v);
-    if (fa2_half_edge_on(f))
-        half_edge_keys(f, v, first);
-    else /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
-        fa2_key_loops(f, overlap_tiles, v, first, f->r_total);
+    fa2_key_loops(f, overlap_tiles, v, first, f->r_total); /* runs of full tiles in loops of their own under $ATTNC_FULL_RANGE=1 */
     if (pingpong)
         fa2_ws_turn_end(f);
     if (f->p->persist && !f->p->q_regs) /* every S = Q K^T is done (with Q in registers: fa2_ws_q_wait) */

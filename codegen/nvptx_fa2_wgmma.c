@@ -25,9 +25,8 @@ static nt_smem q_rows(fa2 *f)
     return nt_sub(t, q, LLVMBuildMul(f->nv.b, wg, nv_i32(&f->nv, 64), ""), nv_i32(&f->nv, 0), 64, p->D);
 }
 
-/* The K (V) tile of ring slot `slot`: `rows` rows from f->slot_row0, with
- * the slot's swizzle strides (a narrow tile's view, nvptx_fa2_narrow.c; a
- * half tile's, nvptx_fa2_half.c). */
+/* The K (V) tile of ring slot `slot`: its first `rows` rows, with the
+ * slot's swizzle strides (a narrow tile's view, nvptx_fa2_narrow.c). */
 static nt_smem slot_rows(fa2 *f, int tensor, LLVMValueRef slot, int rows)
 {
     const fa_plan *p = f->p;
@@ -35,8 +34,7 @@ static nt_smem slot_rows(fa2 *f, int tensor, LLVMValueRef slot, int rows)
     int off = tensor == T_K ? f->off_k : f->off_v, cols = tensor == T_K ? p->D : p->Dv;
     LLVMValueRef at = LLVMBuildAdd(b, nv_i32(&f->nv, off), LLVMBuildMul(b, slot, nv_i32(&f->nv, f->slot_k), ""), "");
     nt_smem tile = nt_tile_sw(&f->t, at, f->slot_rows, cols, p->dt);
-    return rows < f->slot_rows ? nt_sub(&f->t, tile, nv_i32(&f->nv, f->slot_row0), nv_i32(&f->nv, 0), rows, cols)
-                               : tile;
+    return rows < f->slot_rows ? nt_sub(&f->t, tile, nv_i32(&f->nv, 0), nv_i32(&f->nv, 0), rows, cols) : tile;
 }
 
 /* The plan's key tile (p->Tk rows) of ring slot `slot`. */

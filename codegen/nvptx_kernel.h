@@ -255,14 +255,6 @@ int nvptx_tma_l2_ahead_mode(void);
  * window, is computed on those 16 keys only: an eighth of a tile's
  * products; nvptx_fa2_narrow.c), or 0. Part of kernel cache keys. */
 int nvptx_narrow_first_mode(void);
-/* $ATTNC_HALF_EDGE (NVPTX_HALF_EDGE_BY_DEFAULT, off: not measured yet): 1
- * or 0. The overlapped loop (overlap=1) of a 128 x 128 token-sequence
- * kernel takes its first and last key tiles out of the loop; there each
- * computing warpgroup whose 64 rows keep no pair in one half of the tile
- * (causal's diagonal for warpgroup 0, a window's first tile for warpgroup
- * 1) computes S and P V on the other 64 keys only
- * (codegen/nvptx_fa2_half.c). Part of kernel cache keys. */
-int nvptx_half_edge_mode(void);
 /* $ATTNC_O_DEFER (NVPTX_O_DEFER_BY_DEFAULT, on): 1 or 0. Persistent blocks on
  * the overlapped loop with staged O (static items)
  * normalise each item's O into its staging bytes after the last P V and

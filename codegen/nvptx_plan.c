@@ -32,11 +32,6 @@
 #ifndef NVPTX_NARROW_FIRST_BY_DEFAULT
 #define NVPTX_NARROW_FIRST_BY_DEFAULT 1
 #endif
-/* A warpgroup's edge tile on the half of its keys its rows keep
- * (nvptx_fa2_half.c, $ATTNC_HALF_EDGE): not measured yet. */
-#ifndef NVPTX_HALF_EDGE_BY_DEFAULT
-#define NVPTX_HALF_EDGE_BY_DEFAULT 0
-#endif
 /* Pair-major items with the light query tiles last ($ATTNC_ITEM_LIGHT_LAST,
  * nvptx_kernel.h): not measured yet. */
 #ifndef NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT
@@ -282,11 +277,6 @@ int nvptx_ws_maxnreg_mode(void)
 int nvptx_narrow_first_mode(void)
 {
     return env_switch_default("ATTNC_NARROW_FIRST", NVPTX_NARROW_FIRST_BY_DEFAULT);
-}
-
-int nvptx_half_edge_mode(void)
-{
-    return env_switch_default("ATTNC_HALF_EDGE", NVPTX_HALF_EDGE_BY_DEFAULT);
 }
 
 int nvptx_o_defer_mode(void)

@@ -35,7 +35,6 @@ static const struct {
     {"tma_skip_empty", nvptx_tma_skip_empty_mode}, /* $ATTNC_TMA_SKIP_EMPTY */
     {"tma_l2_ahead", nvptx_tma_l2_ahead_mode},     /* $ATTNC_TMA_L2_AHEAD */
     {"narrow_first", nvptx_narrow_first_mode},     /* $ATTNC_NARROW_FIRST */
-    {"half_edge", nvptx_half_edge_mode},           /* $ATTNC_HALF_EDGE */
     {"o_defer", nvptx_o_defer_mode},               /* $ATTNC_O_DEFER */
     {"scale_fma", nvptx_scale_fma_mode},           /* $ATTNC_SCALE_FMA */
     {"skip_rescale", nvptx_skip_rescale_mode},     /* $ATTNC_SKIP_RESCALE */

@@ -23,11 +23,4 @@ bool sass_of(const char *ptx, const char *arch, strbuf *sass);
  * NULL, up to 160 bytes) with the first such instruction. */
 int sass_ldsm_clobbers(const char *sass, char *first, int first_size);
 
-/* The smallest loop (a backward branch to a label, nvdisasm -c output)
- * whose body holds exactly `hgmma` HGMMA instructions: its instruction
- * count (the return; -1 when there is none) and its R2UR count (*r2ur) —
- * a kernel's key loop by its products, and how many uniform registers its
- * descriptors are copied into per iteration. */
-int sass_loop_with_hgmma(const char *sass, int hgmma, int *r2ur);
-
 #endif
