@@ -160,30 +160,6 @@ static LLVMValueRef fetch_item(fa2 *f, const fa2_items *it, const items_geom *g,
     return item;
 }
 
-/* Pair-major items with the light tiles last (fa_plan.light,
- * $ATTNC_ITEM_LIGHT_LAST): with L = min(light, nq), the first hbs * (nq - L)
- * items are each pair's query tiles nq - 1 down to L, pair after pair;
- * the rest the tiles L - 1 down to 0 by rank, every pair's tile of one
- * rank together. A bijection onto (x, pair) for every nq. */
-static void pairs_light_last(fa2 *f, const items_geom *g, LLVMValueRef item, LLVMValueRef *x, LLVMValueRef *hb)
-{
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    LLVMValueRef one = nv_i32(nv, 1);
-    LLVMValueRef lt = nv_smin(nv, nv_i32(nv, f->p->light), g->nq);
-    LLVMValueRef full = LLVMBuildSub(b, g->nq, lt, ""); /* full tiles a pair */
-    LLVMValueRef heavy_n = LLVMBuildMul(b, full, g->hbs, "");
-    LLVMValueRef heavy = LLVMBuildICmp(b, LLVMIntULT, item, heavy_n, "heavy");
-    LLVMValueRef per = nv_smax(nv, full, one); /* no division by 0 where every tile is light */
-    LLVMValueRef hx = LLVMBuildSub(b, LLVMBuildSub(b, g->nq, one, ""), LLVMBuildURem(b, item, per, ""), "");
-    LLVMValueRef hhb = LLVMBuildUDiv(b, item, per, "");
-    LLVMValueRef j = LLVMBuildSub(b, item, heavy_n, "");
-    LLVMValueRef lx = LLVMBuildSub(b, LLVMBuildSub(b, lt, one, ""), LLVMBuildUDiv(b, j, g->hbs, ""), "");
-    LLVMValueRef lhb = LLVMBuildURem(b, j, g->hbs, "");
-    *x = LLVMBuildSelect(b, heavy, hx, lx, "x");
-    *hb = LLVMBuildSelect(b, heavy, hhb, lhb, "hb");
-}
-
 /* item's query tile, head and batch into f. Static rounds of a sequence:
  * items by query tile rank, heaviest first, then (head, batch): items of
  * one weight sit together, so the snake balances causal ranges; grid
@@ -191,23 +167,17 @@ static void pairs_light_last(fa2 *f, const items_geom *g, LLVMValueRef item, LLV
  * together for the L2 (heaviest first inside it: the first free block
  * takes the next, so dynamic items balance themselves;
  * bench/item_order_sim.py locality). $ATTNC_ITEM_PAIRS=1 gives static
- * rounds of a sequence that order too, and fa_plan.light moves the light
- * tiles at the start behind every pair's full ones. */
+ * rounds of a sequence that order too. */
 static void set_item(fa2 *f, const items_geom *g, LLVMValueRef item)
 {
     LLVMBuilderRef b = f->nv.b;
     bool seq_static = !fa2_items_dynamic(f) && f->p->ndims == 1 && f->p->grid_ndim == 0;
     bool pairs = seq_static && f->p->pairs; /* a pair's tiles together, heaviest first */
     bool by_rank = seq_static && !pairs;                      /* every pair's tiles of one rank together */
-    LLVMValueRef x, hb;
-    if (pairs && f->p->light > 0) {
-        pairs_light_last(f, g, item, &x, &hb);
-    } else {
-        x = by_rank ? LLVMBuildUDiv(b, item, g->hbs, "") : LLVMBuildURem(b, item, g->nq, "");
-        hb = by_rank ? LLVMBuildURem(b, item, g->hbs, "") : LLVMBuildUDiv(b, item, g->nq, "");
-        if (pairs)
-            x = LLVMBuildSub(b, LLVMBuildSub(b, g->nq, nv_i32(&f->nv, 1), ""), x, "");
-    }
+    LLVMValueRef x = by_rank ? LLVMBuildUDiv(b, item, g->hbs, "") : LLVMBuildURem(b, item, g->nq, "");
+    LLVMValueRef hb = by_rank ? LLVMBuildURem(b, item, g->hbs, "") : LLVMBuildUDiv(b, item, g->nq, "");
+    if (pairs)
+        x = LLVMBuildSub(b, LLVMBuildSub(b, g->nq, nv_i32(&f->nv, 1), ""), x, "");
     f->cta_x = x;
     fa2_set_head(f, LLVMBuildURem(b, hb, g->heads, "head"));
     f->batch = LLVMBuildUDiv(b, hb, g->heads, "batch");

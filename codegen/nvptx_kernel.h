@@ -150,15 +150,6 @@ int nvptx_doc_diag_first_mode(void);
  * tile (sinks || window; nvptx_plan.c pairs_order). Part of kernel cache
  * keys. */
 int nvptx_item_pairs_mode(void);
-/* $ATTNC_ITEM_LIGHT_LAST (NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT): 1 or 0. Where
- * items go pair-major (above), the query tiles at the start whose union
- * range holds fewer key tiles than later ones (sinks || window 2047: the
- * first 17) are taken after every pair's full items, by rank, heaviest
- * first, so the snake's last rounds spread them over the blocks instead of
- * leaving whole rounds of full items to a few (bench/item_order_sim.py
- * light: 256 x 16 items, busiest block 1.031 -> 1.003 of the mean;
- * fa_plan.light, nvptx_fa2_persist.c set_item). Part of kernel cache keys. */
-int nvptx_item_light_last_mode(void);
 /* $ATTNC_UNION_UNTESTED (NVPTX_UNION_UNTESTED_BY_DEFAULT): 1 or 0 (the
  * overlapped loop over a union range computes each tile, an empty one as a
  * masked partial tile, without a branch around empty tiles, as it does for

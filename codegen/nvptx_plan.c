@@ -32,11 +32,6 @@
 #ifndef NVPTX_NARROW_FIRST_BY_DEFAULT
 #define NVPTX_NARROW_FIRST_BY_DEFAULT 1
 #endif
-/* Pair-major items with the light query tiles last ($ATTNC_ITEM_LIGHT_LAST,
- * nvptx_kernel.h): not measured yet. */
-#ifndef NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT
-#define NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT 0
-#endif
 /* Each item's O store under the next item's first S ($ATTNC_O_DEFER,
  * nvptx_kernel.h), and the union loop without its branch around empty
  * tiles ($ATTNC_UNION_UNTESTED). H100 2026-12-07 run93 and the call after
@@ -149,12 +144,12 @@
 #endif
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../ir/expr_eval.h"
 #include "../ir/target_info.h"
-#include "../passes/mask_analysis.h"
 
 /* A code-generation switch of the environment: -1 unset or empty, else 0
  * or 1. */
@@ -207,11 +202,6 @@ int nvptx_doc_diag_first_mode(void)
 int nvptx_item_pairs_mode(void)
 {
     return env_switch("ATTNC_ITEM_PAIRS");
-}
-
-int nvptx_item_light_last_mode(void)
-{
-    return env_switch_default("ATTNC_ITEM_LIGHT_LAST", NVPTX_ITEM_LIGHT_LAST_BY_DEFAULT);
 }
 
 int nvptx_persist_dynamic_mode(void)
@@ -736,49 +726,6 @@ static bool pairs_order(const fa_plan *p)
     return union_tiles_at(p, 4096, &a) && union_tiles_at(p, 8192, &b) && a == b;
 }
 
-/* The key tiles of query tile x's union range, each tile once (the parts
- * of a token sequence may overlap near the start: sinks and window meet),
- * at union_bounds_at's sizes, clamped and merged as the kernel visits them
- * (kv_parts_normalize); -1 where a bound does not evaluate. */
-static int64_t union_tiles_merged(const fa_plan *p, int64_t x)
-{
-    int64_t lo[TIR_MAX_PARTS], hi[TIR_MAX_PARTS];
-    if (!union_bounds_at(p, x, lo, hi))
-        return -1;
-    kv_boxes b = {.n = p->nparts};
-    int64_t last = ((int64_t)1 << 24) / p->Tk - 1;
-    for (int i = 0; i < p->nparts; i++) {
-        b.lo[i][0] = lo[i] < 0 ? 0 : lo[i];
-        b.hi[i][0] = hi[i] > last ? last : hi[i];
-    }
-    kv_parts_normalize(&b, 1);
-    int64_t tiles = 0;
-    for (int i = 0; i < b.n; i++)
-        tiles += b.hi[i][0] - b.lo[i][0] + 1;
-    return tiles;
-}
-
-/* Under pair-major items, how many query tiles at the start hold fewer key
- * tiles than query tile LIGHT_SCAN does: one past the last such tile below
- * it ($ATTNC_ITEM_LIGHT_LAST; 0: none, or off). */
-enum { LIGHT_SCAN = 1024 };
-static int light_tiles(const fa_plan *p)
-{
-    if (!p->pairs || nvptx_item_light_last_mode() != 1)
-        return 0;
-    int64_t full = union_tiles_merged(p, LIGHT_SCAN);
-    if (full < 0)
-        return 0;
-    for (int64_t x = LIGHT_SCAN - 1; x >= 0; x--) {
-        int64_t t = union_tiles_merged(p, x);
-        if (t < 0)
-            return 0;
-        if (t != full)
-            return (int)(x + 1);
-    }
-    return 0;
-}
-
 nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p, strbuf *err)
 {
     memset(p, 0, sizeof *p);
@@ -820,7 +767,6 @@ nvptx_status fa_plan_from_tir(const tir_kernel *k, target_arch arch, fa_plan *p,
      * it before the roles split: documents take no persistent blocks). */
     p->persist = s.persistent && p->tma && p->overlap != 2 && p->span_param < 0;
     p->pairs = p->persist && pairs_order(p);
-    p->light = light_tiles(p);
     p->q_group = p->ndims > 1 && s.q_group > 1 ? s.q_group : 1;
     p->q_chunk = p->ndims > 2 && s.q_chunk > 1 ? s.q_chunk : 1;
     int skip = nvptx_skip_rescale_mode(); /* unset: by loop (the schedule is in the kernel key) */

@@ -67,7 +67,6 @@ typedef struct fa_plan {
     bool reg_shift; /* ws: setmaxnreg moves the producer's registers to the computing warps (schedule regs=) */
     bool persist;   /* tma: one block per SM loops over the items (schedule persist=1; nvptx_fa2_persist.c) */
     bool pairs;     /* persist on a sequence: items pair-major, heaviest first (nvptx_plan.c pairs_order) */
-    int light;      /* under pairs: the query tiles at the start taken last, by rank ($ATTNC_ITEM_LIGHT_LAST) */
     bool o_stage;   /* O written through shared memory (fa_plan_o_stage, nvptx_fa2_ostage.c) */
     bool o_tma;     /* ... and stored from there by TMA ($ATTNC_O_TMA=1; token sequences; an o map in the ABI) */
     bool q_regs;    /* ws: Q's A fragments in registers for S = Q K^T (fa_plan_q_regs, $ATTNC_Q_REGS) */

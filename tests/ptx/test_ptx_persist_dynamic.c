@@ -10,7 +10,7 @@
  * order (sinks ∪ window: 56 -> 64, ptxas 13.0; the rest equal). The
  * schedule itself is checked on the GPU by test_gpu_persist (with the
  * switch set). Also the static rounds' order ($ATTNC_ITEM_PAIRS unset:
- * pair-major for sinks || window only) and $ATTNC_ITEM_LIGHT_LAST. */
+ * pair-major for sinks || window only). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,27 +75,20 @@ static void counter_only_under_the_switch(void **state)
     unsetenv("ATTNC_O_DEFER");
 }
 
-/* The PTX of bench/recipes/file under spec (NULL: the default) with the
- * environment variable name set to value (NULL: unset); the caller frees it. */
-static char *switch_ptx(const char *file, const char *spec, const char *name, const char *value)
+static char *pairs_ptx(const char *file, const char *spec, const char *value)
 {
     arena a;
     arena_init(&a, NULL);
     strbuf ptx, err;
     sb_init(&ptx);
     sb_init(&err);
-    if (bench_recipe_ptx_env(&a, file, spec, name, value, &ptx, &err))
+    if (bench_recipe_ptx_env(&a, file, spec, "ATTNC_ITEM_PAIRS", value, &ptx, &err))
         fail_msg("%s [%s]: %s", file, spec ? spec : "default", sb_cstr(&err));
     char *out = strdup(sb_cstr(&ptx));
     sb_free(&ptx);
     sb_free(&err);
     arena_free_all(&a);
     return out;
-}
-
-static char *pairs_ptx(const char *file, const char *spec, const char *value)
-{
-    return switch_ptx(file, spec, "ATTNC_ITEM_PAIRS", value);
 }
 
 /* The static rounds' order when $ATTNC_ITEM_PAIRS is unset (nvptx_plan.c
@@ -125,64 +118,9 @@ static void pairs_order_where_work_is_even(void **state)
     }
 }
 
-/* $ATTNC_ITEM_LIGHT_LAST=1 (off by default): pair-major items take the
- * query tiles whose union range holds fewer key tiles last. Both roles map
- * items with that count, min(light, query tiles): 17 for sinks(4) ||
- * window 2047 at 128-row tiles (query tile 16's window reaches the sink
- * tile: 17 key tiles against 18 from tile 17 on), 9 for window 1023; by
- * rank order (causal under persist=1) has none; ptxas spills no more. */
-static void light_tiles_last_under_pairs(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *file, *spec, *min; /* min: the count's min.s32 operand, NULL: PTX unchanged */
-    } cases[] = {
-        {"sinks_swa_w2047.attn", NULL, ", 17;"},
-        {"sinks_swa_w2047.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", ", 17;"},
-        {"swa_w1024.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", NULL}, /* one box: no pairs */
-        {"causal_d128.attn", "q=128 kv=128 stages=2 warps=8 overlap=1 persist=1", NULL},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *unset = switch_ptx(cases[i].file, cases[i].spec, "ATTNC_ITEM_LIGHT_LAST", NULL);
-        char *on = switch_ptx(cases[i].file, cases[i].spec, "ATTNC_ITEM_LIGHT_LAST", "1");
-        char *off = switch_ptx(cases[i].file, cases[i].spec, "ATTNC_ITEM_LIGHT_LAST", "0");
-        assert_string_equal(unset, off);
-        if (!cases[i].min) {
-            assert_string_equal(on, off);
-        } else {
-            int mins = 0;
-            for (const char *c = on; (c = strstr(c, "min.s32")) != NULL; c++) {
-                const char *eol = strchr(c, '\n');
-                const char *hit = strstr(c, cases[i].min);
-                mins += hit && (!eol || hit < eol);
-            }
-            printf("  %-22s %-52s min.s32 ...%s in %d places\n", cases[i].file,
-                   cases[i].spec ? cases[i].spec : "default", cases[i].min, mins);
-            assert_true(strcmp(on, off) != 0);
-            assert_int_equal(mins, 2); /* the producer's and the computing warps' item maps */
-            int spill_on = -1, spill_off = -1;
-            if (ptxas_available()) {
-                strbuf log;
-                sb_init(&log);
-                assert_true(ptxas_check(on, "sm_90a", &log));
-                spill_on = ptxas_spill_bytes(sb_cstr(&log));
-                sb_free(&log);
-                sb_init(&log);
-                assert_true(ptxas_check(off, "sm_90a", &log));
-                spill_off = ptxas_spill_bytes(sb_cstr(&log));
-                sb_free(&log);
-                printf("  spills %d -> %d bytes\n", spill_off, spill_on);
-                assert_true(spill_on <= spill_off);
-            }
-        }
-        free(unset), free(on), free(off);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(counter_only_under_the_switch),
-                                       cmocka_unit_test(pairs_order_where_work_is_even),
-                                       cmocka_unit_test(light_tiles_last_under_pairs)};
+                                       cmocka_unit_test(pairs_order_where_work_is_even)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
