@@ -438,13 +438,9 @@ nvptx_status fa2_build(LLVMModuleRef m, const fa_plan *p, nvptx_kernel_info *inf
     program_ids(f);
     if (!p->persist) { /* persistent blocks: per item, in each role */
         fa2_coords_init(f);
-        if (fa2_doc_diag_first(f)) {
-            fa2_doc_diag_early(f);
-        } else {
-            if (fa2_ws_early_q(f))
-                fa2_ws_issue_q_early(f);
-            fa2_range(f);
-        }
+        if (fa2_ws_early_q(f))
+            fa2_ws_issue_q_early(f);
+        fa2_range(f);
     }
     if (p->ws)
         split_roles(f);

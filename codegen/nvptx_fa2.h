@@ -116,11 +116,6 @@ typedef struct fa2 {
     bool doc_table_ok;
     LLVMValueRef doc_tag;
     bool all_full; /* emitting the key loop over a run of full tiles (fa2_key_loops) */
-    /* the document cut's diagonal tile first ($ATTNC_DOC_DIAG_FIRST=1, fa2_doc_diag_first): loop index 0 maps to
-     * the range's last tile, j > 0 to tile j - 1 (fa2_kv_tile_origin); diag_early (i1): that tile's K and V
-     * went out with Q before the cut (fa2_ws_issue_q_early), so the producer's loop starts at 1 */
-    bool rot_back;
-    LLVMValueRef diag_early;
     int part_only; /* 1 + the part of a union range a loop is emitted for (fa2_key_loops); 0: any (zeroed
                     * fa2 structs, the backward's too, mean no restriction) */
     /* a union range (p->nparts): per part its first tile, tile counts per
@@ -175,23 +170,6 @@ LLVMValueRef fa2_dil_k_origin(fa2 *f, int d, LLVMValueRef tile);     /* a group-
 LLVMValueRef fa2_dil_box_hi(fa2 *f, int d, LLVMValueRef org, int ext);   /* last row's coordinate */
 LLVMValueRef fa2_dil_past_end(fa2 *f, int d, LLVMValueRef org, int ext); /* box clipped by the group's end */
 void fa2_range(fa2 *f);
-/* fa2_range in two steps: the bounds of the plan, then the document cut
- * and the union's parts (fa2_range = both). */
-void fa2_range_bounds(fa2 *f);
-void fa2_range_cut(fa2 *f);
-/* Whether a document kernel issues its diagonal key tile with Q, before the
- * cut is known, and runs it first ($ATTNC_DOC_DIAG_FIRST=1, opt-in;
- * nvptx_fa2_span.c): self-attention's cut never moves the range's last
- * tile (the query tile's own tokens are keys), so that copy overlaps the
- * cut's table lookup or scan instead of waiting for it. */
-bool fa2_doc_diag_first(const fa2 *f);
-/* The shared words of the document cut: the first K slot, or the last
- * one's under fa2_doc_diag_first (the first takes the early copy). */
-LLVMValueRef fa2_span_words(fa2 *f);
-/* Under fa2_doc_diag_first: the range's bounds, Q and the last tile's K
- * and V issued (fa2_ws_issue_q_early), then the cut, which keeps that
- * tile last: the range [min(cut's first, last), last]. */
-void fa2_doc_diag_early(fa2 *f);
 /* Element of recipe param `param` at int indices idx (clamped into its shape). */
 LLVMValueRef fa2_param_elem(fa2 *f, int param, LLVMValueRef *idx, int n);
 /* The extent of param dim i (a constant dim or the launch size it names). */

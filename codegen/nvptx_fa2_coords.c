@@ -237,12 +237,6 @@ static LLVMValueRef select_part(fa2 *f, LLVMValueRef j, LLVMValueRef lo[3], LLVM
 void fa2_kv_tile_origin(fa2 *f, LLVMValueRef j, LLVMValueRef org[3])
 {
     const fa_plan *p = f->p;
-    if (f->rot_back) { /* the diagonal tile first (fa2_doc_diag_first): 0 -> the last, j -> j - 1 */
-        LLVMBuilderRef b = f->nv.b;
-        LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, j, nv_i32(&f->nv, 0), "");
-        LLVMValueRef last = LLVMBuildSub(b, f->r_total, nv_i32(&f->nv, 1), "");
-        j = LLVMBuildSelect(b, first, last, LLVMBuildSub(b, j, nv_i32(&f->nv, 1), ""), "rot.back");
-    }
     LLVMValueRef rem = j, r_lo[3], r_cnt[3];
     for (int d = 0; d < p->ndims; d++) {
         r_lo[d] = f->r_lo[d];
@@ -312,12 +306,6 @@ static void range_parts(fa2 *f)
 
 void fa2_range(fa2 *f)
 {
-    fa2_range_bounds(f);
-    fa2_range_cut(f);
-}
-
-void fa2_range_bounds(fa2 *f)
-{
     const fa_plan *p = f->p;
     f->mode = EXM_BOX;
     f->r_total = nv_i32(&f->nv, 1);
@@ -333,11 +321,6 @@ void fa2_range_bounds(fa2 *f)
         f->r_cnt[d] = nv_smax(&f->nv, cnt, nv_i32(&f->nv, 0));
         f->r_total = mul(f, f->r_total, f->r_cnt[d]);
     }
-}
-
-void fa2_range_cut(fa2 *f)
-{
-    const fa_plan *p = f->p;
     if (p->range == RANGE_BOUNDS && p->span_param >= 0)
         fa2_doc_span(f);
     if (p->range == RANGE_BOUNDS && p->nparts)

@@ -26,9 +26,8 @@
  *      self-attention), so a key tile strictly inside that run pairs only
  *      tokens of one document and is full when span_full holds on its box
  *      (fa2_tile_partial): no per-element id compares there.
- * The forward's shared words live where the first K tile goes (the last
- * slot's under fa2_doc_diag_first, whose early copy fills the first); the
- * barrier after they are read comes before the prologue's first copy. */
+ * The forward's shared words live where the first K tile goes; the barrier
+ * after they are read comes before the prologue's first copy. */
 #include "nvptx_fa2.h"
 
 /* Loads in flight per thread: the scan is latency bound (one CTA per SM
@@ -333,7 +332,7 @@ static LLVMValueRef warp_uniform(fa2 *f, LLVMValueRef v)
 }
 
 /* The cut (r_lo[0], r_cnt[0], run_lo, run_hi) scanned by the CTA through
- * the shared words (fa2_span_words), the ids read as 16-byte vectors
+ * the shared words at the first K slot, the ids read as 16-byte vectors
  * first. */
 static void doc_span_scanned(fa2 *f, bool runs)
 {
@@ -342,7 +341,7 @@ static void doc_span_scanned(fa2 *f, bool runs)
     int Tk = f->p->kv_ext[0];
     fa2_span_range keys = {f->r_lo[0], f->r_cnt[0], Tk, f->kext[0], true};
     fa2_span s;
-    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, fa2_span_words(f), runs, &s);
+    fa2_span_scan(f, f->p->span_param, f->q_lo[0], f->q_hi[0], &keys, f->smem, runs, &s);
     if (runs) { /* one id in the query tile, else no run (no tile starts after INT_MAX) */
         f->run_lo = LLVMBuildSelect(b, s.one, s.olo, nv_i32(nv, 0x7fffffff), "");
         f->run_hi = s.ohi;
@@ -352,7 +351,7 @@ static void doc_span_scanned(fa2 *f, bool runs)
 
 /* The cut through the table (nvptx_fa2_doc_table.c): thread 0 reads this
  * launch's tag and the query tile's entry and passes a hit on in shared
- * words 4-8 (beside the scan's 0-3, fa2_span_words); on a hit every
+ * words 4-8 (beside the scan's 0-3, in the first K slot); on a hit every
  * thread takes the cut from there, else the CTA scans and thread 0
  * publishes it. */
 static void doc_span_table(fa2 *f, bool runs)
@@ -360,7 +359,6 @@ static void doc_span_table(fa2 *f, bool runs)
     nt *t = &f->t;
     nv_ctx *nv = &f->nv;
     LLVMBuilderRef b = nv->b;
-    LLVMValueRef words = fa2_span_words(f);
     LLVMValueRef x = LLVMBuildSDiv(b, f->q_lo[0], nv_i32(nv, f->p->q_ext[0]), "q_tile");
     LLVMValueRef usable, entry = fa2_doc_table_entry(f, f->batch, x, &usable);
     f->doc_tag = nt_var(t, nv->i32, NULL, "doc.tag");
@@ -369,19 +367,19 @@ static void doc_span_table(fa2 *f, bool runs)
     LLVMValueRef tag = fa2_doc_table_epoch(f), vals[4];
     nt_set(t, f->doc_tag, tag);
     LLVMValueRef hit = fa2_doc_table_find(f, entry, usable, tag, vals);
-    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), word(f, words, 8));
+    LLVMBuildStore(b, LLVMBuildZExt(b, hit, nv->i32, ""), word(f, f->smem, 8));
     for (int w = 0; w < 4; w++)
-        LLVMBuildStore(b, vals[w], word(f, words, 4 + w));
+        LLVMBuildStore(b, vals[w], word(f, f->smem, 4 + w));
     nt_endif(t, join);
     nv_barrier(nv);
     LLVMValueRef *dst[4] = {&f->r_lo[0], &f->r_cnt[0], &f->run_lo, &f->run_hi};
     LLVMValueRef var[4];
     for (int w = 0; w < 4; w++)
         var[w] = nt_var(t, nv->i32, NULL, "doc.cut");
-    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, words, 8), ""), nv_i32(nv, 0), "");
+    hit = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 8), ""), nv_i32(nv, 0), "");
     nt_branch br = nt_if_else(t, hit);
     for (int w = 0; w < 4; w++)
-        nt_set(t, var[w], LLVMBuildLoad2(b, nv->i32, word(f, words, 4 + w), "doc.cut"));
+        nt_set(t, var[w], LLVMBuildLoad2(b, nv->i32, word(f, f->smem, 4 + w), "doc.cut"));
     if (f->p->wgmma || f->span_fence) /* the words are refilled by TMA: order the generic accesses first */
         nv_wg_proxy_fence(nv);
     nv_barrier(nv); /* read before the copies overwrite the words */
@@ -402,39 +400,6 @@ static void doc_span_table(fa2 *f, bool runs)
     LLVMBasicBlockRef count = nt_if(t, thread0);
     fa2_doc_table_count_in(f);
     nt_endif(t, count);
-}
-
-bool fa2_doc_diag_first(const fa2 *f)
-{
-    const fa_plan *p = f->p;
-    return nvptx_doc_diag_first_mode() == 1 && fa2_ws_early_q(f) && p->grid_ndim == 0 && p->ndims == 1 &&
-           p->overlap == 1 && p->stages >= 2 && p->nparts == 0 && !fa2_full_range_on(f);
-}
-
-LLVMValueRef fa2_span_words(fa2 *f)
-{
-    if (!fa2_doc_diag_first(f))
-        return f->smem;
-    return nv_gep(&f->nv, f->smem, nv_i32(&f->nv, (f->p->stages - 1) * f->slot_k + f->off_k));
-}
-
-void fa2_doc_diag_early(fa2 *f)
-{
-    nv_ctx *nv = &f->nv;
-    LLVMBuilderRef b = nv->b;
-    fa2_range_bounds(f);
-    LLVMValueRef last = LLVMBuildSub(b, LLVMBuildAdd(b, f->r_lo[0], f->r_cnt[0], ""), nv_i32(nv, 1), "diag");
-    f->rot_back = true;
-    f->diag_early = LLVMBuildICmp(b, LLVMIntSGT, f->r_total, nv_i32(nv, 0), "diag.early");
-    fa2_ws_issue_q_early(f);
-    fa2_range_cut(f);
-    /* self-attention's cut ends at `last` (the query tile's own tokens are keys); where it does not (cross
-     * attention, no token of the tile's ids), the tiles up to `last` are masked ones: the copy is used */
-    LLVMValueRef lo = nv_smin(nv, f->r_lo[0], last);
-    LLVMValueRef cnt = LLVMBuildAdd(b, LLVMBuildSub(b, last, lo, ""), nv_i32(nv, 1), "");
-    f->r_lo[0] = LLVMBuildSelect(b, f->diag_early, lo, f->r_lo[0], "diag.lo");
-    f->r_cnt[0] = LLVMBuildSelect(b, f->diag_early, cnt, f->r_cnt[0], "diag.cnt");
-    f->r_total = f->r_cnt[0];
 }
 
 void fa2_doc_span(fa2 *f)

@@ -268,20 +268,10 @@ bool fa2_ws_early_q(const fa2 *f)
 
 void fa2_ws_issue_q_early(fa2 *f)
 {
-    nt *t = &f->t;
     fa2_ws_init_barriers(f);
-    LLVMBasicBlockRef join = nt_if(t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), ""));
+    LLVMBasicBlockRef join = nt_if(&f->t, LLVMBuildICmp(f->nv.b, LLVMIntEQ, f->load_tid, nv_i32(&f->nv, 0), ""));
     fill_q(f);
-    if (f->rot_back) { /* loop index 0, the range's last tile (fa2_doc_diag_early): its slot is free (round 0) */
-        LLVMBasicBlockRef diag = nt_if(t, f->diag_early);
-        LLVMValueRef zero = nv_i32(&f->nv, 0);
-        nt_ring empty = empty_ring(f);
-        LLVMValueRef slot = nt_ring_slot(t, &empty, fa2_ws_ring_index(f, zero));
-        fill_one(f, T_K, zero, slot);
-        fill_one(f, T_V, zero, slot);
-        nt_endif(t, diag);
-    }
-    nt_endif(t, join);
+    nt_endif(&f->t, join);
 }
 
 /* Experimental (ATTNC_OVL_SPLIT_PRODUCER=1, nvptx_ovl_split_mode, part of
@@ -365,9 +355,7 @@ static void produce_item(fa2 *f, LLVMValueRef v_thread)
         fill_q(f);
     }
     nt_loop loop;
-    /* under fa2_doc_diag_first index 0 went out with Q (fa2_ws_issue_q_early) */
-    LLVMValueRef first = f->rot_back ? LLVMBuildZExt(b, f->diag_early, f->nv.i32, "") : nv_i32(&f->nv, 0);
-    LLVMValueRef j = nt_for(t, &loop, first, f->r_total);
+    LLVMValueRef j = nt_for(t, &loop, nv_i32(&f->nv, 0), f->r_total);
     produce(f, j, v_thread);
     nt_for_end(t, &loop);
     /* a grid producer's iterations differ only in the box they issue:

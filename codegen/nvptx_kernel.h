@@ -138,10 +138,6 @@ int nvptx_ovl_split_mode(void);
  * global, reset by each launch's last block: one launch of a kernel at a
  * time per context. Part of kernel cache keys. */
 int nvptx_persist_dynamic_mode(void);
-/* $ATTNC_DOC_DIAG_FIRST (experimental): -1 unset, 0, or 1 (a document
- * kernel's diagonal key tile is copied with Q before the cut and runs
- * first: nvptx_fa2_span.c fa2_doc_diag_first). Part of kernel cache keys. */
-int nvptx_doc_diag_first_mode(void);
 /* $ATTNC_ITEM_PAIRS: -1 unset, 0, or 1 (static rounds of persistent blocks
  * on a token sequence take a (head, batch) pair's query tiles together,
  * heaviest first, instead of all pairs' tiles of one rank together: the

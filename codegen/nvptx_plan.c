@@ -194,11 +194,6 @@ int nvptx_union_untested_mode(void)
     return env_switch_default("ATTNC_UNION_UNTESTED", NVPTX_UNION_UNTESTED_BY_DEFAULT);
 }
 
-int nvptx_doc_diag_first_mode(void)
-{
-    return env_switch("ATTNC_DOC_DIAG_FIRST");
-}
-
 int nvptx_item_pairs_mode(void)
 {
     return env_switch("ATTNC_ITEM_PAIRS");

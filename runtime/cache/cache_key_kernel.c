@@ -19,7 +19,6 @@ static const struct {
     {"ovl_split", nvptx_ovl_split_mode},   /* $ATTNC_OVL_SPLIT_PRODUCER */
     {"persist_dynamic", nvptx_persist_dynamic_mode}, /* $ATTNC_PERSIST_DYNAMIC */
     {"item_pairs", nvptx_item_pairs_mode},         /* $ATTNC_ITEM_PAIRS */
-    {"doc_diag_first", nvptx_doc_diag_first_mode}, /* $ATTNC_DOC_DIAG_FIRST */
     {"union_untested", nvptx_union_untested_mode}, /* $ATTNC_UNION_UNTESTED */
     {"doc_table", nvptx_doc_table_mode},           /* $ATTNC_DOC_TABLE */
     {"peel_first", nvptx_peel_first_mode},         /* $ATTNC_PEEL_FIRST */

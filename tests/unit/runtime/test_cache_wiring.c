@@ -172,7 +172,6 @@ static void test_codegen_env_in_key(void **state)
                 {"ATTNC_WS_MAXNREG", false},         {"ATTNC_NARROW_FIRST", true},
                 {"ATTNC_O_DEFER", true},
                 {"ATTNC_ITEM_PAIRS", false},
-                {"ATTNC_DOC_DIAG_FIRST", false},
                 {"ATTNC_UNION_UNTESTED", true},
                 {"ATTNC_SCALE_FMA", true},            {"ATTNC_SKIP_RESCALE", false},
                 {"ATTNC_UNIFORM_WARP", false}};
