@@ -2,29 +2,16 @@
 # Device call 99 (2026-12-07): issue 17's two sequence rows under today's defaults, and 8 causal documents under
 # ATTNC_FULL_RANGE=1 (its run of full tiles in a loop without mask code: 469 SASS instructions a tile against the
 # general loop's 1,296, which also carries the partial tiles' two mask copies; documents under it never ran on a GPU),
-# three rounds, FlexAttention in the same call; then the switch's checks on documents.
+# two rounds (ROUNDS), FlexAttention in the same call; then the switch's checks on documents.
 #   OUT=dir [ROUNDS=n] bash bench/runs/2026-12-07/run99.sh   (.device-all/main.tar.xz = scripts/pack-device.sh build-dev)
 set -u
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-2}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
-rm -rf /tmp/pk; mkdir -p /tmp/pk; tar -C /tmp/pk -xJf .device-all/main.tar.xz
-export ATTNC_SOURCE_DIR=$PWD ATTNC_NO_TUNED=1 LD_LIBRARY_PATH=/tmp/pk/lib
+source bench/runs/lib.sh
+unpack_device
 unset ATTNC_O_STAGE ATTNC_O_TMA ANCHOR_WARMUP_MS ATTNC_FULL_RANGE ATTNC_DOC_TABLE ATTNC_ITEM_PAIRS ATTNC_MASK_INSIDE
-R=bench/recipes A=/tmp/pk/bin/attnc T=/tmp/pk/tests/gpu
-SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 nvidia-smi --query-gpu=name,clocks.max.sm --format=csv,noheader
-python3 -c "
-import random, struct
-random.seed(81); out = []; d = 0
-while len(out) < 10000:
-    d += 1; out += [d] * random.randint(1, 900)
-open('/tmp/ids.raw', 'wb').write(struct.pack('<10000i', *out[:10000]))
-w = lambda name, ids: open(name, 'wb').write(struct.pack('<%di' % len(ids), *ids))
-w('/tmp/ids3.raw', [0] * 1500 + [1] + [2] * 2596)           # 3 documents, one of one token, 4097 tokens
-w('/tmp/ids1.raw', [7, 7])                                  # batch 2, one token each
-w('/tmp/ids8.raw', [d for d in range(8) for _ in range(1125)])  # 8 documents of 1125 (not tile multiples)"
-row() { local rc=$1 sh=$2 e=$3; shift 3; local r; r=$(env ${e//,/ } ATTNC_CACHE_DIR=$(mktemp -d) timeout 90 $A bench $rc --shape $sh --warmup 20 --iters 100 --warmup-ms 500 "$@" 2>&1)
-  printf '%-16s %-32s %-20s %-10s %s\n' "$(basename $rc .attn)" "$sh" "$e" "$(echo "$*" | cut -c1-10)" "$(echo "$r" | grep -oE '[0-9.]+ ms|[0-9.]+ TFLOP/s|error.*' | head -2 | tr '\n' ' ')"; }
+doc_ids
 el rows
 for round in $(seq $ROUNDS); do
   row $R/sinks_swa_w2047.attn batch=1,heads=16,tokens=32768 X=1
@@ -37,7 +24,7 @@ row $R/doc_causal.attn batch=1,heads=16,tokens=65536 ATTNC_FULL_RANGE=1 --docs 6
 el anchors
 ANCHOR_WARMUP_MS=500 OUT=$OUT timeout 150 python3 bench/anchors.py --sparse-seq > $OUT/anchors_seq_500.log 2>&1; grep -E "^doc8|^sinks" $OUT/anchors_seq_500.log
 el checks
-( ATTNC_FULL_RANGE=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 100 $T/test_gpu_test_gpu_documents > /tmp/t_docs.txt 2>&1; echo "rc=$?" >> /tmp/t_docs.txt ) &
+( ATTNC_FULL_RANGE=1 ATTNC_TEST_DOC=fwd ATTNC_CACHE_DIR=$(mktemp -d) timeout 70 $T/test_gpu_test_gpu_documents > /tmp/t_docs.txt 2>&1; echo "rc=$?" >> /tmp/t_docs.txt ) &
 ( for spec in "$R/doc_causal.attn batch=2,heads=2,tokens=5000 --param doc=@/tmp/ids.raw" \
               "$R/doc_causal.attn batch=1,heads=3,tokens=4097 --param doc=@/tmp/ids3.raw" \
               "$R/doc_causal.attn batch=2,heads=2,tokens=1 --param doc=@/tmp/ids1.raw" \
@@ -46,7 +33,7 @@ el checks
     out=$(ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 60 $A run $f --backend cuda --check --shape $sh "$@" 2>&1); rc=$?
     echo "FULL_RANGE=1 $(basename $f) $sh $*: exit $rc $(echo "$out" | grep -iE 'check o|rel L2|error|invalid' | head -1 | cut -c1-160)"
   done > /tmp/t_runcheck.txt 2>&1
-  out=$(ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 100 $SAN --tool racecheck $A run $R/doc_causal.attn --backend cuda --check --shape batch=1,heads=2,tokens=5000 --param doc=@/tmp/ids.raw 2>&1); rc=$?
+  out=$(ATTNC_FULL_RANGE=1 ATTNC_CACHE_DIR=$(mktemp -d) timeout 80 $SAN --tool racecheck $A run $R/doc_causal.attn --backend cuda --check --shape batch=1,heads=2,tokens=5000 --param doc=@/tmp/ids.raw 2>&1); rc=$?
   echo "racecheck FULL_RANGE=1 doc_causal 1x2x5000 random documents: exit $rc $(echo "$out" | grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|check o' | head -2 | tr '\n' ' ')" >> /tmp/t_runcheck.txt
   echo "$out" | tail -5 >> /tmp/t_runcheck.txt ) &
 wait
