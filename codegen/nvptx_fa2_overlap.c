@@ -75,27 +75,9 @@ static void zero_p(fa2 *f, nt_frag *pa)
         pa->v[i] = nv_i32(&f->nv, 0);
 }
 
-static void vars_new(fa2 *f, ov_vars *v)
-{
-    nt *t = &f->t;
-    nv_ctx *nv = &f->nv;
-    for (int h = 0; h < 2; h++) {
-        v->m[h] = nt_var(t, nv->f32, nv_f32(nv, -INFINITY), "m");
-        v->l[h] = nt_var(t, nv->f32, nv_f32(nv, 0), "l");
-    }
-    nt_frag o, pa;
-    nt_zero(t, &o, 16, f->p->Dv);
-    v->o = nt_fvar_new(t, &o);
-    zero_p(f, &pa);
-    v->pp = nt_fvar_new(t, &pa);
-    v->pj = nt_var(t, nv->i32, nv_i32(nv, 0), "pj");
-    v->pend = nt_var(t, nv->i1, LLVMConstInt(nv->i1, 0, false), "pend");
-    v->d = NULL;
-    v->hook = v->settled = false;
-}
-
-/* The variables as vars_new leaves them (the next item of a deferred
- * store starts from them). */
+/* The variables as a key loop starts them: m = -inf, l = 0, O = 0, nothing
+ * pending (P = 0). vars_reset sets them again for the next item of a
+ * deferred store. */
 static void vars_reset(fa2 *f, ov_vars *v)
 {
     nt *t = &f->t;
@@ -111,6 +93,26 @@ static void vars_reset(fa2 *f, ov_vars *v)
     nt_fvar_set(t, &v->pp, &pa);
     nt_set(t, v->pj, nv_i32(nv, 0));
     nt_set(t, v->pend, LLVMConstInt(nv->i1, 0, false));
+}
+
+static void vars_new(fa2 *f, ov_vars *v)
+{
+    nt *t = &f->t;
+    nv_ctx *nv = &f->nv;
+    for (int h = 0; h < 2; h++) {
+        v->m[h] = nt_var(t, nv->f32, NULL, "m");
+        v->l[h] = nt_var(t, nv->f32, NULL, "l");
+    }
+    nt_frag o, pa; /* the fragment variables take their shapes from these (vars_reset stores them again) */
+    nt_zero(t, &o, 16, f->p->Dv);
+    v->o = nt_fvar_new(t, &o);
+    zero_p(f, &pa);
+    v->pp = nt_fvar_new(t, &pa);
+    v->pj = nt_var(t, nv->i32, NULL, "pj");
+    v->pend = nt_var(t, nv->i1, NULL, "pend");
+    v->d = NULL;
+    v->hook = v->settled = false;
+    vars_reset(f, v);
 }
 
 static LLVMValueRef vslot(fa2 *f, LLVMValueRef j)
